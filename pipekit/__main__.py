@@ -1,0 +1,3 @@
+from pipekit.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""``pipekit <step>``: one click group whose subcommands are loaded only when called.
+
+Each step lives in its own module (``pipekit/<module>.py``) with a click command ``main``;
+``python -m pipekit.<module>`` reaches the same command. Importing only the module that
+runs keeps start-up lean.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from pipekit import __version__
+
+# command name -> (module, one-line help). Order is the order a pipeline walks.
+STEPS: dict[str, tuple[str, str]] = {
+    "build": ("pipekit.build", "Maven build, test report and container image."),
+    "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
+    "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),
+    "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
+    "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
+    "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
+    "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
+    "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(STEPS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        name = cmd_name.replace("_", "-")
+        if name not in STEPS:
+            return None
+        module = importlib.import_module(STEPS[name][0])
+        command: click.Command = module.main
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text from the table, so `pipekit --help` imports no step module.
+        with formatter.section("Steps"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in STEPS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pipekit")
+def cli() -> None:
+    """pipekit: composable CI/CD pipeline steps.
+
+    Every step exits 0 done, 1 the checked thing failed, 2 bad input,
+    3 an outside system failed after retries, 4 timed out.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="pipekit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The pieces every step stands on: errors, context, config, run record, console, HTTP."""

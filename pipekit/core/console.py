@@ -1,0 +1,143 @@
+"""One console for every step: rich on a terminal, plain text in CI logs or with NO_COLOR.
+
+Human output goes to stdout (stderr when ``--json`` owns stdout); logs go to stderr.
+Everything passes through :func:`pipekit.core.masking.mask`. ``rich`` is imported only
+when the output is a terminal, so steps stay quick to start in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from pipekit.core.masking import mask
+
+log = logging.getLogger("pipekit")
+
+
+class _MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            import traceback
+
+            record.exc_text = mask("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
+        return True
+
+
+def setup_logging(debug: bool = False) -> None:
+    root = logging.getLogger("pipekit")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+def is_ci(env: dict[str, str] | None = None) -> bool:
+    e = os.environ if env is None else env
+    return bool(e.get("CI") or e.get("BITBUCKET_BUILD_NUMBER"))
+
+
+class Console:
+    """Plain or rich human output, masked; a JSON result on stdout with ``json_mode``."""
+
+    def __init__(self, *, json_mode: bool = False, debug: bool = False, stream: IO[str] | None = None) -> None:
+        self.json_mode = json_mode
+        self.debug_enabled = debug
+        self.stream: IO[str] = stream or (sys.stderr if json_mode else sys.stdout)
+        self.fancy = (
+            self.stream.isatty()
+            and not os.environ.get("NO_COLOR")
+            and os.environ.get("TERM") != "dumb"
+            and not is_ci()
+        )
+        self._rich: Any = None
+
+    # -- plumbing -------------------------------------------------------
+    def _rich_console(self) -> Any:
+        if self._rich is None:
+            from rich.console import Console as RichConsole
+
+            self._rich = RichConsole(file=self.stream, highlight=False)
+        return self._rich
+
+    def _emit(self, text: str, style: str | None = None) -> None:
+        text = mask(text)
+        if self.fancy:
+            from rich.markup import escape
+
+            self._rich_console().print(escape(text), style=style)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    # -- human output ---------------------------------------------------
+    def print(self, text: str = "") -> None:
+        self._emit(text)
+
+    def info(self, text: str) -> None:
+        self._emit(text)
+
+    def success(self, text: str) -> None:
+        self._emit(("✔ " if self.fancy else "OK: ") + text, "green")
+
+    def warn(self, text: str) -> None:
+        self._emit(("⚠ " if self.fancy else "WARNING: ") + text, "yellow")
+
+    def error(self, text: str) -> None:
+        text = mask(text)
+        if self.fancy:
+            from rich.markup import escape
+
+            self._rich_console().print(escape("✖ " + text), style="bold red")
+        else:
+            sys.stderr.write("ERROR: " + text + "\n")
+            sys.stderr.flush()
+
+    def debug(self, text: str) -> None:
+        if self.debug_enabled:
+            sys.stderr.write("DEBUG: " + mask(text) + "\n")
+            sys.stderr.flush()
+
+    def kv(self, pairs: dict[str, Any]) -> None:
+        width = max((len(k) for k in pairs), default=0)
+        for key, value in pairs.items():
+            if value is not None and value != "":
+                self._emit(f"  {key.ljust(width)}  {value}")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+        if self.fancy:
+            from rich.table import Table
+
+            table = Table(title=title)
+            for h in headers:
+                table.add_column(h)
+            for row in rows:
+                table.add_row(*(mask(str(c)) for c in row))
+            self._rich_console().print(table)
+            return
+        if title:
+            self._emit(title)
+        cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+        for n, row in enumerate(cells):
+            self._emit("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+            if n == 0:
+                self._emit("  ".join("-" * w for w in widths))
+
+    # -- machine output -------------------------------------------------
+    def result(self, data: Any) -> None:
+        """Write the machine-readable result to stdout (only in ``--json`` mode)."""
+        if self.json_mode:
+            sys.stdout.write(mask(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+            sys.stdout.flush()

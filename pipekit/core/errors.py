@@ -1,0 +1,54 @@
+"""Exit codes and the errors that carry them.
+
+Every step shares one contract: 0 done; 1 the checked thing failed; 2 bad input;
+3 an outside system failed after retries; 4 timed out.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    EXTERNAL = 3
+    TIMEOUT = 4
+
+
+class PipekitError(Exception):
+    """An error with a one-line message meant for the person reading the log."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, result: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.result = result  # the step's (partial) result, when there is one worth showing
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class CheckFailed(PipekitError):
+    """The checked thing failed: tests, gate, deployment health, hook."""
+
+    exit_code = ExitCode.FAILED
+
+
+class BadInput(PipekitError):
+    """Usage, config, a malformed report or manifest."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ExternalError(PipekitError):
+    """An outside system failed after retries."""
+
+    exit_code = ExitCode.EXTERNAL
+
+
+class TimedOut(PipekitError):
+    exit_code = ExitCode.TIMEOUT

@@ -1,0 +1,103 @@
+"""One ``requests`` session factory: timeouts, retries with tenacity, ``Retry-After``, a total bound.
+
+Retries connection errors, timeouts, 429 and 5xx. After the last try it raises
+:class:`~pipekit.core.errors.ExternalError` with a masked URL; other answers (2xx-4xx)
+are returned to the caller to judge.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from pipekit.core.errors import ExternalError
+from pipekit.core.masking import mask_url
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT = (5.0, 30.0)
+
+
+def retry_after_seconds(response: requests.Response | None, cap: float) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta or HTTP date), capped; None if absent."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return max(0.0, min(seconds, cap))
+
+
+class RetryingSession(requests.Session):
+    def __init__(
+        self,
+        *,
+        attempts: int = 4,
+        total_timeout: float = 60.0,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.attempts = attempts
+        self.total_timeout = total_timeout
+        self.default_timeout = timeout
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.trust_env = True
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        response = outcome.result() if outcome is not None and not outcome.failed else None
+        asked = retry_after_seconds(response, self.max_backoff)
+        if asked is not None:
+            return asked
+        return wait_exponential_jitter(self.backoff, max=self.max_backoff)(state)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        send = super().request
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.total_timeout),
+            wait=self._wait,
+            retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout))
+            | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
+            reraise=True,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        shown = mask_url(url.decode() if isinstance(url, bytes) else url)
+        verb = method.decode() if isinstance(method, bytes) else method
+        try:
+            response = retrying(send, method, url, *args, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ExternalError(
+                f"{verb} {shown} failed after retries: {type(exc).__name__}",
+                hint="check the address and that the service is reachable from this step",
+            ) from None
+        if response is None or response.status_code in RETRY_STATUSES:
+            status = "no answer" if response is None else f"HTTP {response.status_code}"
+            raise ExternalError(f"{verb} {shown} failed after retries: {status}")
+        return response
+
+
+def session(**kwargs: Any) -> RetryingSession:
+    """A new session; see :class:`RetryingSession` for the knobs."""
+    return RetryingSession(**kwargs)

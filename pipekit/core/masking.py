@@ -1,0 +1,100 @@
+"""Hide secret values in everything pipekit prints, logs or sends.
+
+Secrets are collected from the environment by name (``*_TOKEN``, ``*_PASSWORD``,
+``*_SECRET*``, ``*_WEBHOOK_URL``, plus a few well-known names) and can be added at run time
+with :func:`add_secret` (a token fetched from an API, a password decoded from ECR).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+MASK = "***"
+_MIN_LEN = 4
+_SECRET_NAME = re.compile(r"(_TOKEN|_PASSWORD|_SECRET[A-Z0-9_]*|_WEBHOOK_URL|_PASS|_KEY)$|^(SECRET|TOKEN|PASSWORD)")
+_WELL_KNOWN = {
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "BITBUCKET_STEP_OIDC_TOKEN",
+    "ARGOCD_AUTH_TOKEN",
+    "ARGOCD_PASSWORD",
+}
+_NOT_SECRET = {"AWS_ACCESS_KEY_ID"}
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    if upper in _NOT_SECRET:
+        return False
+    return upper in _WELL_KNOWN or bool(_SECRET_NAME.search(upper))
+
+
+def add_secret(value: str | None) -> None:
+    """Register a value to be masked wherever it appears. Short values are ignored."""
+    global _pattern
+    if not value:
+        return
+    value = value.strip()
+    if len(value) < _MIN_LEN:
+        return
+    parts = {value}
+    if "://" in value:
+        # A webhook URL: its query string (the signature) and path are secret too.
+        split = urlsplit(value)
+        if split.query and len(split.query) >= _MIN_LEN:
+            parts.add(split.query)
+            for piece in split.query.split("&"):
+                _, _, v = piece.partition("=")
+                if len(v) >= 8:
+                    parts.add(v)
+        if split.path and len(split.path) > 8:
+            parts.add(split.path)
+    with _lock:
+        if parts <= _secrets:
+            return
+        _secrets.update(parts)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def load_from_env(environ: Mapping[str, str] | None = None) -> None:
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if is_secret_name(name):
+            add_secret(value)
+
+
+def mask(text: str) -> str:
+    """Return ``text`` with every registered secret replaced by ``***``."""
+    pattern = _pattern
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
+
+
+def mask_url(url: str) -> str:
+    """A URL safe to print: host and path start only, no query, no user info."""
+    split = urlsplit(url)
+    host = split.hostname or ""
+    if split.port:
+        host = f"{host}:{split.port}"
+    path = split.path
+    if len(path) > 24:
+        path = path[:12] + "..."
+    return mask(f"{split.scheme}://{host}{path}" + ("?***" if split.query else ""))
+
+
+def reset() -> None:
+    """Forget all secrets (tests)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None

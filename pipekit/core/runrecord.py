@@ -1,0 +1,146 @@
+"""The run record: one small JSON file that hands results on from step to step.
+
+``.pipekit/run.json`` (``--run-record`` / ``PIPEKIT_RUN_RECORD``), declared as a Bitbucket
+artifact. Versioned, one section per step, written atomically (temp file + rename) and
+merged on save so that a step never drops another step's section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipekit.core.errors import BadInput, PipekitError
+
+VERSION = 1
+DEFAULT_PATH = ".pipekit/run.json"
+
+
+def default_path(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+    e = os.environ if env is None else env
+    return Path(explicit or e.get("PIPEKIT_RUN_RECORD") or DEFAULT_PATH)
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    data: dict[str, Any] = field(default_factory=lambda: {"version": VERSION, "steps": {}})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> RunRecord:
+        p = default_path(path)
+        return cls(p, _read(p))
+
+    # -- reading ------------------------------------------------------------
+    @property
+    def steps(self) -> dict[str, Any]:
+        steps = self.data.setdefault("steps", {})
+        assert isinstance(steps, dict)
+        return steps
+
+    def step(self, name: str) -> dict[str, Any]:
+        section = self.steps.get(name)
+        return section if isinstance(section, dict) else {}
+
+    def output(self, step: str, key: str, default: Any = None) -> Any:
+        """An output of an earlier step, e.g. ``output("build", "image")``."""
+        outputs = self.step(step).get("outputs")
+        if isinstance(outputs, dict) and key in outputs:
+            return outputs[key]
+        return default
+
+    def find(self, key: str, *steps: str, default: Any = None) -> Any:
+        """The first of ``steps`` (newest first) that recorded ``key``."""
+        for name in steps:
+            value = self.output(name, key)
+            if value is not None:
+                return value
+        return default
+
+    # -- writing ------------------------------------------------------------
+    def update_step(self, name: str, **fields: Any) -> None:
+        section = self.steps.setdefault(name, {})
+        outputs = fields.pop("outputs", None)
+        section.update(fields)
+        if outputs:
+            section.setdefault("outputs", {}).update(outputs)
+
+    def set_top(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def save(self) -> None:
+        """Merge with what is on disk now (other steps' sections win for their own keys) and write atomically."""
+        on_disk = _read(self.path) if self.path.exists() else {}
+        merged = {**on_disk, **self.data}
+        steps = dict(on_disk.get("steps", {}))
+        steps.update(self.steps)
+        merged["steps"] = steps
+        merged["version"] = VERSION
+        self.data = merged
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(merged, fh, indent=2, sort_keys=True, default=str)
+                fh.write("\n")
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @contextmanager
+    def recording(self, name: str) -> Iterator[dict[str, Any]]:
+        """Record a step's status, start and duration around a block; yields its outputs dict."""
+        outputs: dict[str, Any] = {}
+        started = time.monotonic()
+        self.update_step(name, status="running", started_at=utcnow())
+        status = "failed"
+        try:
+            yield outputs
+            status = "succeeded"
+        except PipekitError as exc:
+            status = {1: "failed", 2: "error", 3: "error", 4: "timed-out"}.get(int(exc.exit_code), "failed")
+            raise
+        finally:
+            self.update_step(
+                name,
+                status=status,
+                duration_s=round(time.monotonic() - started, 3),
+                finished_at=utcnow(),
+                outputs=outputs,
+            )
+            self.save()
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {"version": VERSION, "steps": {}}
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read run record: {exc.strerror or exc}") from None
+    if not text.strip():
+        return {"version": VERSION, "steps": {}}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}:{exc.lineno}:{exc.colno}: run record is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
+        raise BadInput(f"{path}: run record must be a JSON object with a 'steps' object")
+    version = data.get("version", VERSION)
+    if not isinstance(version, int) or version > VERSION:
+        raise BadInput(f"{path}: run record version {version!r} is newer than this pipekit understands ({VERSION})")
+    data.setdefault("steps", {})
+    return data
