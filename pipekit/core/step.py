@@ -13,17 +13,38 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pipekit.core import config as config_mod
-from pipekit.core import masking
-from pipekit.core.config import Config
-from pipekit.core.console import Console, setup_logging
-from pipekit.core.context import PipelineContext
 from pipekit.core.errors import ExitCode, PipekitError
-from pipekit.core.runrecord import RunRecord
+
+if TYPE_CHECKING:  # imported lazily at run time: `pipekit <step> --help` stays quick
+    from pipekit.core.config import Config
+    from pipekit.core.console import Console
+    from pipekit.core.context import PipelineContext
+    from pipekit.core.runrecord import RunRecord
+
+_LAZY = {
+    "config_mod": ("pipekit.core.config", None),
+    "masking": ("pipekit.core.masking", None),
+    "Config": ("pipekit.core.config", "Config"),
+    "Console": ("pipekit.core.console", "Console"),
+    "setup_logging": ("pipekit.core.console", "setup_logging"),
+    "PipelineContext": ("pipekit.core.context", "PipelineContext"),
+    "RunRecord": ("pipekit.core.runrecord", "RunRecord"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names this module used to import eagerly, still importable from here."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +70,12 @@ class StepContext:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> StepContext:
+        from pipekit.core import config as config_mod
+        from pipekit.core import masking
+        from pipekit.core.console import Console, setup_logging
+        from pipekit.core.context import PipelineContext
+        from pipekit.core.runrecord import RunRecord
+
         e = dict(os.environ if env is None else env)
         masking.load_from_env(e)
         if debug is None:
@@ -118,6 +145,9 @@ def run_cli(
     config_path: str | None = None,
 ) -> ExitCode:
     """Build the context, run the step body, map errors to exit codes with masked one-line messages."""
+    from pipekit.core import masking
+    from pipekit.core.console import Console
+
     masking.load_from_env()
     console = Console(json_mode=json_mode, debug=bool(debug))
     try:

@@ -1,0 +1,211 @@
+"""A webhook sink on 127.0.0.1: records every request, answers like Teams Workflows or Slack.
+
+Use it from tests, or to rehearse a pipeline's notifications without a real channel::
+
+    with WebhookSink() as sink:
+        url = sink.url("teams")              # http://127.0.0.1:PORT/teams/...
+        sink.fail_next(429, retry_after=1)   # the next request gets 429 + Retry-After: 1
+        ... post ...
+        sink.requests[0].json
+
+From a shell: ``python -m pipekit.testing.sink --port 8099`` prints the URLs and logs
+each request. Paths starting with ``/slack`` answer like Slack (200 ``ok``); every other
+path answers like a Teams Workflows trigger (202, empty body).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    """One scripted answer: status, body, headers, and a delay before answering."""
+
+    status: int = 202
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Request:
+    """A request the sink received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int  # what the sink answered
+    at: float
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def channel(self) -> str:
+        return "slack" if self.path.startswith("/slack") else "teams"
+
+
+def default_answer(path: str) -> Answer:
+    if path.startswith("/slack"):
+        return Answer(200, "ok", {"Content-Type": "text/plain"})
+    return Answer(202, "")
+
+
+class WebhookSink:
+    """A threaded HTTP server on 127.0.0.1 (port 0 = any free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None) -> None:
+        self.requests: list[Request] = []
+        self._script: deque[Answer] = deque()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self.log = log
+        self.slow: float = 0.0  # delay every answer by this many seconds
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                sink._handle(self)
+
+            do_PUT = do_POST  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, kind: str = "teams", secret: str = "sig-local-rehearsal") -> str:
+        """A webhook URL shaped like the real one, its secret in the path/query like the real ones."""
+        if kind == "slack":
+            return f"{self.base_url}/slack/services/T000/B000/{secret}"
+        return (f"{self.base_url}/teams/workflows/0000/triggers/manual/paths/invoke"
+                f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
+
+    def start(self) -> WebhookSink:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-sink", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> WebhookSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting ------------------------------------------------------
+    def answer_next(self, *answers: Answer) -> None:
+        """Queue answers for the next requests (then back to the default answer)."""
+        with self._lock:
+            self._script.extend(answers)
+
+    def fail_next(self, status: int = 500, *, times: int = 1, retry_after: float | None = None,
+                  body: str = "", delay: float = 0.0) -> None:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        self.answer_next(*(Answer(status, body, dict(headers), delay) for _ in range(times)))
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[Request]:
+        """Block until ``count`` requests arrived (or the timeout); return them."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            return list(self.requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+
+    # -- serving --------------------------------------------------------
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        with self._lock:
+            answer = self._script.popleft() if self._script else default_answer(handler.path)
+        delay = answer.delay or self.slow
+        if delay:
+            time.sleep(delay)
+        req = Request(handler.command, handler.path, dict(handler.headers.items()), body, answer.status, time.time())
+        with self._changed:
+            self.requests.append(req)
+            self._changed.notify_all()
+        if self.log:
+            self.log(req)
+        data = answer.body.encode()
+        try:
+            handler.send_response(answer.status)
+            for name, value in answer.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (slow-answer tests)
+            pass
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pipekit.testing.sink",
+                                     description="Local webhook sink for Teams/Slack rehearsals.")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--quiet", action="store_true", help="do not print request bodies")
+    args = parser.parse_args(argv)
+
+    def show(req: Request) -> None:
+        print(f"{req.method} {req.path.split('?')[0]} -> {req.status} ({len(req.body)} bytes)", flush=True)
+        if not args.quiet and req.body:
+            try:
+                print(json.dumps(req.json, indent=2)[:4000], flush=True)
+            except ValueError:
+                print(req.text[:4000], flush=True)
+
+    sink = WebhookSink(port=args.port, log=show).start()
+    print(f"webhook sink on {sink.base_url}", flush=True)
+    print(f"  export PIPEKIT_TEAMS_WEBHOOK_URL='{sink.url('teams')}'", flush=True)
+    print(f"  export PIPEKIT_SLACK_WEBHOOK_URL='{sink.url('slack')}'", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
