@@ -1,0 +1,231 @@
+"""``pipekit notify``: tell Teams and Slack what the pipeline did.
+
+Gathers the event, the pipeline context and the run record into one notification, renders
+it per channel (Adaptive Card 1.4 for Teams Workflows, blocks for Slack), and posts it once
+per run, stage, event and channel: the run record (section ``notify``, output ``sent``)
+remembers what was delivered, so a retried step says "already sent" instead of posting twice.
+
+An undeliverable notification is reported and does not fail the pipeline, unless ``--strict``
+(exit 3). Start-up stays lean: the card builders and the HTTP client load only in :func:`run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core.step import StepContext, step_command
+
+if TYPE_CHECKING:
+    from pipekit.notify_cards.model import Notification
+
+EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
+AUTO = "auto"
+TEAMS_ENV = "PIPEKIT_TEAMS_WEBHOOK_URL"
+SLACK_ENV = "PIPEKIT_SLACK_WEBHOOK_URL"
+
+
+@dataclass
+class NotifyOptions:
+    event: str
+    stage: str | None = None
+    message: str | None = None
+    environment: str | None = None
+    strict: bool = False
+    timeout: float = 10.0
+    attempts: int = 4
+    total_timeout: float = 60.0
+
+
+@dataclass
+class Channel:
+    name: str
+    type: str  # teams | slack
+    webhook_env: str
+    events: list[str] | None = None
+    stages: list[str] | None = None
+    optional: bool = False
+
+
+@dataclass
+class Delivery:
+    channel: str
+    type: str
+    status: str  # sent, already-sent, failed, skipped
+    http_status: int | None = None
+    attempts: int = 0
+    bytes: int = 0
+    error: str | None = None
+
+
+@dataclass
+class NotifyResult:
+    event: str
+    stage: str
+    key: str
+    title: str
+    deliveries: list[Delivery] = field(default_factory=list)
+    payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.status == "failed"]
+
+
+def resolve_event(event: str, exit_code: int | None) -> str:
+    """The event to send; ``auto`` is ``failed`` in an after-script of a failed step, else ``succeeded``."""
+    name = (event or "").strip().lower()
+    if name == AUTO:
+        return "failed" if exit_code not in (None, 0) else "succeeded"
+    if name not in EVENTS:
+        raise BadInput(f"unknown event {event!r}: use one of {', '.join(EVENTS)} or {AUTO}")
+    return name
+
+
+def channels(ctx: StepContext) -> list[Channel]:
+    """Channels from ``notify.channels`` in pipekit.yaml, else from the two standard variables."""
+    configured = ctx.config.get("notify.channels")
+    if configured:
+        return [Channel(**c) for c in configured]
+    found = [Channel("teams", "teams", TEAMS_ENV), Channel("slack", "slack", SLACK_ENV)]
+    found = [c for c in found if ctx.env.get(c.webhook_env, "").strip()]
+    if not found:
+        raise BadInput(
+            f"no webhook configured: set {TEAMS_ENV} (Teams Workflows) or {SLACK_ENV} (Slack), "
+            "or list channels under notify.channels in pipekit.yaml"
+        )
+    return found
+
+
+def _webhook(ctx: StepContext, ch: Channel, index: int | None) -> str | None:
+    from pipekit.clients import slack, teams
+    from pipekit.core import masking
+
+    url = ctx.env.get(ch.webhook_env, "").strip()
+    if not url:
+        if ch.optional:
+            return None
+        where = f" ({ctx.config.where('notify', 'channels', index)}, channel {ch.name!r})" if index is not None else ""
+        raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
+    masking.add_secret(url)  # also when the variable's name does not look secret
+    source = f"{ch.webhook_env} (channel {ch.name!r})"
+    (teams if ch.type == "teams" else slack).check_url(url, source)
+    return url
+
+
+def service_name(ctx: StepContext) -> str:
+    full = ctx.pipeline.repo_full_name
+    return ctx.service or (full.rsplit("/", 1)[-1] if full else None) or "service"
+
+
+def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> Notification:
+    from pipekit.notify_cards import model
+
+    return model.build(
+        event, pipeline=ctx.pipeline, record=ctx.record, service=service_name(ctx),
+        stage=options.stage, environment=options.environment, message=options.message,
+    )
+
+
+def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
+    """The payload for a channel type and its bytes, secrets masked."""
+    from pipekit.core.masking import mask
+    from pipekit.notify_cards import slack, teams
+
+    payload, data = (teams if kind == "teams" else slack).message(n)
+    masked = mask(data.decode("utf-8"))
+    return payload, masked.encode("utf-8")
+
+
+def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
+    """Send the notification for ``options.event`` to every matching channel, once per run."""
+    from pipekit.clients import slack, teams
+    from pipekit.clients.webhook import Policy
+
+    event = resolve_event(options.event, ctx.pipeline.exit_code)
+    configured = bool(ctx.config.get("notify.channels"))
+    targets: list[tuple[Channel, str | None]] = []
+    for i, ch in enumerate(channels(ctx)):  # check every URL before sending anything
+        targets.append((ch, _webhook(ctx, ch, i if configured else None)))
+    n = build_notification(options, ctx, event)
+    result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
+    policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
+                    attempts=options.attempts, total_timeout=options.total_timeout)
+    previously = ctx.record.output("notify", "sent") or []
+    sent = [str(k) for k in previously] if isinstance(previously, list) else []
+    with ctx.record.recording("notify") as outputs:
+        for ch, url in targets:
+            key = f"{n.key}@{ch.name}"
+            if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
+                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error="filtered out by config"))
+                continue
+            if url is None:
+                ctx.console.warn(f"{ch.webhook_env} is not set: channel {ch.name!r} (optional) skipped")
+                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set"))
+                continue
+            if key in sent:
+                ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
+                result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
+                continue
+            payload, data = render(ch.type, n)
+            result.payloads[ch.name] = payload
+            ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
+            client = teams if ch.type == "teams" else slack
+            try:
+                answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
+            except ExternalError as exc:
+                ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
+                result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
+                continue
+            sent.append(key)
+            outputs["sent"] = sent  # saved with the section even when a later channel fails under --strict
+            result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
+            ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
+        outputs["sent"] = sent
+        outputs["last"] = {"key": n.key, "event": event, "stage": n.stage,
+                           "deliveries": {d.channel: d.status for d in result.deliveries}}
+        if result.failed:
+            names = ", ".join(d.channel for d in result.failed)
+            if options.strict:
+                raise ExternalError(f"notification not delivered to {names}", result=result)
+            ctx.console.warn(f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)")
+    return result
+
+
+@step_command("notify", help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
+@click.option("--event", required=True, metavar="EVENT",
+              help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, else succeeded).")
+@click.option("--stage", default=None, help="Stage name shown on the card and part of the once-only key [default: pipeline].")
+@click.option("--message", default=None, help="Extra text for the card (shown as plain text).")
+@click.option("--environment", default=None, help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record].")
+@click.option("--strict", is_flag=True, default=None, help="Fail (exit 3) when a notification cannot be delivered [env PIPEKIT_NOTIFY_STRICT].")
+@click.option("--timeout", type=float, default=None, help="Read timeout of one POST in seconds [env PIPEKIT_NOTIFY_TIMEOUT; default 10].")
+def main(ctx: StepContext, event: str, stage: str | None, message: str | None, environment: str | None,
+         strict: bool | None, timeout: float | None) -> NotifyResult:
+    from pipekit.core.config import pick
+
+    section = ctx.config.section("notify")
+
+    def number(value: Any, name: str, kind: type) -> Any:
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"{name}: {value!r} is not a number") from None
+
+    strict_raw = pick(strict, "PIPEKIT_NOTIFY_STRICT", section.get("strict"), False, ctx.env)
+    options = NotifyOptions(
+        event=event, stage=stage, message=message, environment=environment,
+        strict=strict_raw if isinstance(strict_raw, bool) else str(strict_raw).lower() in ("1", "true", "yes"),
+        timeout=number(pick(timeout, "PIPEKIT_NOTIFY_TIMEOUT", section.get("timeout"), 10.0, ctx.env), "timeout", float),
+        attempts=number(pick(None, "PIPEKIT_NOTIFY_ATTEMPTS", section.get("attempts"), 4, ctx.env), "attempts", int),
+        total_timeout=number(pick(None, "PIPEKIT_NOTIFY_TOTAL_TIMEOUT", section.get("total_timeout"), 60.0, ctx.env),
+                             "total_timeout", float),
+    )
+    return run(options, ctx)
+
+
+if __name__ == "__main__":
+    main()

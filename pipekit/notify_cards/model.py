@@ -1,0 +1,265 @@
+"""A notification as data: built from the event, the pipeline context and the run record.
+
+All text here is raw (unescaped); each channel's builder escapes it for its own format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipekit.core.context import PipelineContext
+    from pipekit.core.runrecord import RunRecord
+
+
+@dataclass(frozen=True)
+class EventStyle:
+    style: str  # Adaptive Card container style: good, attention, warning, accent, emphasis
+    icon: str
+    verb: str
+
+
+EVENTS: dict[str, EventStyle] = {
+    "started": EventStyle("accent", "▶️", "started"),
+    "succeeded": EventStyle("good", "✅", "succeeded"),
+    "failed": EventStyle("attention", "❌", "failed"),
+    "deployed": EventStyle("good", "🚀", "deployed"),
+    "promoted": EventStyle("good", "⏫", "promoted"),
+    "blocked": EventStyle("warning", "⛔", "blocked"),
+    "summary": EventStyle("emphasis", "📋", "finished"),
+}
+FAILED_STATUSES = {"failed", "error", "timed-out"}
+MAX_FAILING_TESTS = 10
+
+
+@dataclass
+class Fact:
+    label: str
+    value: str
+
+
+@dataclass
+class Commit:
+    sha: str
+    short_sha: str
+    url: str | None = None
+    author: str | None = None
+    subject: str | None = None
+
+
+@dataclass
+class Detail:
+    """A titled list (failing tests, Argo CD apps); ``more`` lines were left out."""
+
+    title: str
+    lines: list[str]
+    more: int = 0
+
+
+@dataclass
+class StepLine:
+    name: str
+    status: str
+    duration_s: float | None = None
+
+
+@dataclass
+class Link:
+    title: str
+    url: str
+
+
+@dataclass
+class Notification:
+    event: str
+    outcome: str  # succeeded, failed, started, ... (summary: the pipeline's overall outcome)
+    style: str
+    icon: str
+    title: str
+    service: str
+    stage: str
+    environment: str | None = None
+    facts: list[Fact] = field(default_factory=list)
+    commit: Commit | None = None
+    message: str | None = None
+    details: list[Detail] = field(default_factory=list)
+    steps: list[StepLine] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    run_id: str = "local"
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the same run, stage and event are posted once."""
+        return f"{self.run_id}:{self.stage}:{self.event}" + (f":{self.environment}" if self.environment else "")
+
+
+def run_id(p: PipelineContext) -> str:
+    if p.pipeline_uuid:
+        return p.pipeline_uuid.strip("{}")
+    if p.build_number:
+        return f"{p.repo_full_name or p.repo_slug or 'build'}#{p.build_number}"
+    return f"local-{p.commit[:12]}" if p.commit else "local"
+
+
+def _http(url: str | None) -> str | None:
+    return url if url and url.startswith(("https://", "http://")) else None
+
+
+def _duration(seconds: Any) -> str:
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    return f"{s:.1f} s" if s < 120 else f"{int(s // 60)} min {int(s % 60)} s"
+
+
+def _ref(p: PipelineContext) -> Fact | None:
+    if p.pr_id:
+        target = f" → {p.pr_destination_branch}" if p.pr_destination_branch else ""
+        return Fact("Pull request", f"#{p.pr_id} {p.branch or ''}{target}".strip())
+    if p.tag:
+        return Fact("Tag", p.tag)
+    if p.branch:
+        return Fact("Branch", p.branch)
+    return None
+
+
+def tests_text(tests: dict[str, Any]) -> str:
+    parts = [f"{tests.get(k)} {k}" for k in ("passed", "failed", "errored", "skipped", "flaky") if tests.get(k)]
+    text = ", ".join(parts) or "no tests"
+    if tests.get("total") is not None:
+        text += f" of {tests['total']}"
+    if tests.get("duration_s") is not None:
+        text += f" ({_duration(tests['duration_s'])})"
+    return text
+
+
+def scan_text(summary: dict[str, Any]) -> str:
+    verdict = "passed" if summary.get("passed") else f"BLOCKED ({summary.get('blocking', '?')} blocking)"
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("critical", "high", "medium", "low"))
+    text = f"{verdict}: {counts}"
+    if summary.get("suppressed"):
+        text += f", {summary['suppressed']} suppressed"
+    tools = summary.get("tools")
+    if isinstance(tools, list) and tools:
+        text += " (" + ", ".join(str(t) for t in tools) + ")"
+    return text
+
+
+def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
+    facts: list[Fact] = []
+    details: list[Detail] = []
+    image = record.output("build", "image_ref")
+    uri, tags = record.output("ecr_push", "image_uri"), record.output("ecr_push", "tags")
+    if uri and isinstance(tags, list) and tags:
+        image = f"{uri}:{tags[0]}"
+    if image:
+        facts.append(Fact("Image", str(image)))
+    digest = record.find("digest", "ecr_push", "update_tag")
+    if digest:
+        facts.append(Fact("Digest", str(digest)))
+    tests = record.output("build", "tests")
+    if isinstance(tests, dict):
+        facts.append(Fact("Tests", tests_text(tests)))
+        failing = tests.get("failing")
+        if isinstance(failing, list) and failing:
+            lines = []
+            for item in failing[:MAX_FAILING_TESTS]:
+                if isinstance(item, dict):
+                    name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
+                    msg = " ".join(str(item.get("message") or "").split())
+                    lines.append(f"{name}: {msg}" if msg else name)
+            details.append(Detail("Failing tests", lines, max(0, len(failing) - MAX_FAILING_TESTS)))
+    scan = record.output("scan", "summary")
+    if isinstance(scan, dict):
+        facts.append(Fact("Security scan", scan_text(scan)))
+    src, dst = record.output("promote", "from"), record.output("promote", "to")
+    if src and dst:
+        services = record.output("promote", "services") or []
+        facts.append(Fact("Promotion", f"{src} → {dst}" + (f" ({', '.join(map(str, services))})" if services else "")))
+    revision = record.find("gitops_revision", "update_tag", "promote")
+    if revision:
+        repo = record.output("update_tag", "gitops_repo")
+        facts.append(Fact("GitOps revision", str(revision)[:12] + (f" in {repo}" if repo else "")))
+    apps = record.output("wait_for_argocd", "apps")
+    if isinstance(apps, list) and apps:
+        lines = [
+            f"{a.get('name')}: {a.get('sync') or '?'} / {a.get('health') or '?'}"
+            + (f" ({a['phase']})" if a.get("phase") else "")
+            for a in apps if isinstance(a, dict)
+        ]
+        if len(lines) <= 3:
+            facts.append(Fact("Argo CD", "; ".join(lines)))
+        else:
+            details.append(Detail("Argo CD applications", lines[:20], max(0, len(lines) - 20)))
+    return facts, details
+
+
+def step_lines(record: RunRecord) -> list[StepLine]:
+    items = [(n, s) for n, s in record.steps.items() if n != "notify" and isinstance(s, dict)]
+    items.sort(key=lambda kv: str(kv[1].get("started_at") or ""))
+    out = []
+    for name, section in items:
+        status = str(section.get("status") or "unknown")
+        dur = section.get("duration_s")
+        out.append(StepLine(name, "did not finish" if status == "running" else status,
+                            float(dur) if isinstance(dur, (int, float)) else None))
+    return out
+
+
+def build(
+    event: str,
+    *,
+    pipeline: PipelineContext,
+    record: RunRecord,
+    service: str,
+    stage: str | None = None,
+    environment: str | None = None,
+    message: str | None = None,
+) -> Notification:
+    """The notification for ``event`` (one of :data:`EVENTS`)."""
+    look = EVENTS[event]
+    env = environment or pipeline.deployment_environment or record.find("environment", "update_tag") \
+        or record.output("promote", "to")
+    stage_name = stage or "pipeline"
+    outcome, style, icon, verb = event, look.style, look.icon, look.verb
+    steps: list[StepLine] = []
+    if event == "summary":
+        steps = step_lines(record)
+        bad = pipeline.failed or any(s.status in FAILED_STATUSES or s.status == "did not finish" for s in steps)
+        outcome = "failed" if bad else "succeeded"
+        style, icon = EVENTS[outcome].style, EVENTS[outcome].icon
+        verb = outcome
+    if event == "deployed" and env:
+        title = f"{service} deployed to {env}"
+    elif event == "promoted" and record.output("promote", "to"):
+        title = f"{service} promoted {record.output('promote', 'from')} → {record.output('promote', 'to')}"
+    else:
+        title = f"{service}: {stage_name} {verb}"
+    facts = [Fact("Service", service), Fact("Stage", stage_name)]
+    if env:
+        facts.append(Fact("Environment", str(env)))
+    ref = _ref(pipeline)
+    if ref:
+        facts.append(ref)
+    if pipeline.build_number:
+        facts.append(Fact("Build", f"#{pipeline.build_number}"))
+    if pipeline.failed:
+        facts.append(Fact("Step exit code", str(pipeline.exit_code)))
+    rec_facts, details = _record_facts(record)
+    facts.extend(rec_facts)
+    commit = None
+    if pipeline.commit:
+        commit = Commit(pipeline.commit, pipeline.commit[:7], _http(pipeline.commit_url), pipeline.author,
+                        pipeline.subject)
+    links = [Link(t, u) for t, u in (
+        ("Pipeline", _http(pipeline.pipeline_url)),
+        ("Commit", _http(pipeline.commit_url)),
+        ("Pull request", _http(pipeline.pr_url)),
+    ) if u]
+    return Notification(
+        event=event, outcome=outcome, style=style, icon=icon, title=title, service=service, stage=stage_name,
+        environment=str(env) if env else None, facts=facts, commit=commit, message=message, details=details,
+        steps=steps, links=links, run_id=run_id(pipeline),
+    )
