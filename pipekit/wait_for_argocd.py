@@ -1,0 +1,360 @@
+"""``pipekit wait-for-argocd``: wait until Argo CD has synced the right revision, healthy, hooks passed.
+
+Story: gather the apps and the expected GitOps revision (default: the run record), ask Argo CD
+to refresh (and optionally sync), then watch the stream and re-read each app until every app
+is judged (:mod:`pipekit.argocd_state`) succeeded, one fails, or the time is up.
+"""
+
+from __future__ import annotations
+
+import queue
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from pipekit.argocd_state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
+from pipekit.core.config import pick
+from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
+from pipekit.core.step import StepContext, step_command
+
+
+@dataclass
+class WaitOptions:
+    apps: list[str]
+    revision: str
+    server: str
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    root_path: str = ""
+    insecure: bool = False
+    plaintext: bool = False
+    timeout: float = 600.0
+    grace: float = 60.0
+    poll_interval: float = 3.0
+    refresh: str | None = "normal"
+    sync: bool = False
+    stream: bool = True
+    project: str | None = None
+    app_namespace: str | None = None
+    request_timeout: float = 15.0
+    unreachable_after: float = 60.0
+    stream_idle_timeout: float = 60.0
+
+
+@dataclass
+class AppOutcome:
+    name: str
+    sync: str = ""
+    health: str = ""
+    revision: str = ""
+    phase: str = ""
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = "waiting"
+    missing: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class WaitResult:
+    revision: str
+    apps: list[AppOutcome]
+    waited_s: float = 0.0
+    server: str = ""
+
+
+class _Wait:
+    """The state of one wait: last state and verdict per app, degraded clocks, contact times."""
+
+    def __init__(self, options: WaitOptions, ctx: StepContext) -> None:
+        from pipekit.argocd_view import Progress
+
+        self.o = options
+        self.ctx = ctx
+        self.started = time.monotonic()
+        self.deadline = self.started + options.timeout
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, AppState] = {}
+        self.verdicts: dict[str, Verdict] = {}
+        self.degraded_since: dict[str, float] = {}
+        self.last_ok = time.monotonic()
+        self.last_error: BaseException | None = None
+        self.progress = Progress(ctx.console, options.apps, options.revision)
+
+    def see(self, name: str, app: dict[str, Any]) -> None:
+        from pipekit.clients.argocd_watch import newer
+
+        if not newer(app, self.apps.get(name)):
+            return
+        self.apps[name] = app
+        state = AppState.from_app(app)
+        verdict = judge(state, self.o.revision)
+        self.states[name], self.verdicts[name] = state, verdict
+        if verdict.status == DEGRADED:
+            self.degraded_since.setdefault(name, time.monotonic())
+        else:
+            self.degraded_since.pop(name, None)
+        self.progress.update(name, state, verdict)
+
+    def result(self) -> WaitResult:
+        outcomes = []
+        for name in self.o.apps:
+            state, verdict = self.states.get(name), self.verdicts.get(name)
+            out = AppOutcome(name=name)
+            if state is not None and verdict is not None:
+                summary = state.summary()
+                out = AppOutcome(name=name, sync=state.sync, health=state.health, revision=state.sync_revision,
+                                 phase=state.phase, hooks=summary["hooks"], verdict=verdict.status,
+                                 missing=list(verdict.missing), message=verdict.reason)
+            outcomes.append(out)
+        return WaitResult(self.o.revision, outcomes, round(time.monotonic() - self.started, 3), self.o.server)
+
+    def check(self) -> bool:
+        """Raise on a failure; True when every app succeeded."""
+        for name in self.o.apps:
+            verdict = self.verdicts.get(name)
+            if verdict is not None and verdict.status == FAILED:
+                raise self._failed(name, verdict)
+            since = self.degraded_since.get(name)
+            if since is not None and time.monotonic() - since >= self.o.grace and verdict is not None:
+                raise CheckFailed(
+                    f"app {name!r} stayed Degraded for {self.o.grace:g}s (the grace period) at revision "
+                    f"{short(self.o.revision)}: {verdict.reason}",
+                    hint=f"argocd app get {name} --show-operation; kubectl describe the failing resources",
+                    result=self.result())
+        return all(self.verdicts.get(n) is not None and self.verdicts[n].status == SUCCEEDED for n in self.o.apps)
+
+    def _failed(self, name: str, verdict: Verdict) -> CheckFailed:
+        hint = None
+        if verdict.failed_hooks:
+            for hook in verdict.failed_hooks:
+                self.ctx.console.error(
+                    f"{name}: hook {hook.hook_type} {hook.kind} {hook.name!r} in namespace "
+                    f"{hook.namespace or '?'} {hook.phase}: {hook.message or 'no message'}")
+                self.ctx.console.info(f"  read its logs: {hook.log_hint(name)}")
+            hint = f"read the hook's logs: {verdict.failed_hooks[0].log_hint(name)}"
+        return CheckFailed(f"app {name!r} at revision {short(self.o.revision)}: {verdict.reason}",
+                           hint=hint, result=self.result())
+
+    def next_wake(self) -> float:
+        now = time.monotonic()
+        wake = self.deadline
+        for since in self.degraded_since.values():
+            wake = min(wake, since + self.o.grace)
+        if self.last_error is not None:
+            wake = min(wake, self.last_ok + self.o.unreachable_after)
+        return max(0.0, wake - now)
+
+    def timed_out(self) -> TimedOut:
+        parts = []
+        for name in self.o.apps:
+            verdict, state = self.verdicts.get(name), self.states.get(name)
+            if verdict is None or state is None:
+                parts.append(f"{name}: no state seen")
+            elif verdict.status != SUCCEEDED:
+                parts.append(f"{name} (sync {state.sync}, health {state.health}, operation {state.phase or 'none'}): "
+                             + "; ".join(verdict.missing))
+        return TimedOut(f"timed out after {self.o.timeout:g}s waiting for revision {short(self.o.revision)}: "
+                        + " | ".join(parts), hint="raise --timeout, or look at the app in Argo CD",
+                        result=self.result())
+
+
+def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
+    from pipekit.clients.argocd import ArgoCDClient, base_url
+    from pipekit.clients.argocd_watch import APP, ERROR, FATAL, Watcher
+
+    if not options.apps:
+        raise BadInput("no Argo CD app: pass --app NAME, or set argocd.apps.<env> in pipekit.yaml and --env ENV")
+    if not options.revision:
+        raise BadInput("no revision to wait for: pass --revision SHA")
+    url = base_url(options.server, root_path=options.root_path, plaintext=options.plaintext)
+    with ctx.record.recording("wait_for_argocd") as outputs:
+        outputs["revision"] = options.revision
+        outputs["apps"] = [{"name": n} for n in options.apps]
+        w = _Wait(options, ctx)
+        client = ArgoCDClient(
+            url, token=options.token, username=options.username, password=options.password,
+            verify=not options.insecure, request_timeout=options.request_timeout,
+            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)),
+        )
+        watcher = Watcher(client, options.apps, poll_interval=options.poll_interval, stream=options.stream,
+                          project=options.project, app_namespace=options.app_namespace,
+                          idle_timeout=options.stream_idle_timeout, request_timeout=options.request_timeout)
+        w.progress.start()
+        try:
+            for name in options.apps:
+                w.see(name, client.get_app(name, refresh=options.refresh, project=options.project,
+                                           app_namespace=options.app_namespace))
+            if options.sync:
+                _sync(client, options, w)
+            w.last_ok = time.monotonic()
+            watcher.start()
+            while not w.check():
+                wait = w.next_wake()
+                if time.monotonic() >= w.deadline:
+                    raise w.timed_out()
+                if time.monotonic() - w.last_ok >= options.unreachable_after and w.last_error is not None:
+                    raise ExternalError(
+                        f"Argo CD at {url} unreachable for {options.unreachable_after:g}s: {_err(w.last_error)}",
+                        result=w.result())
+                try:
+                    event = watcher.events.get(timeout=max(0.01, wait))
+                except queue.Empty:
+                    continue
+                if event.kind == APP and event.app is not None:
+                    w.last_ok, w.last_error = event.at, None
+                    w.see(event.name, event.app)
+                elif event.kind == FATAL and isinstance(event.error, PipekitError):
+                    event.error.result = w.result()
+                    raise event.error
+                elif event.kind == ERROR:
+                    w.last_error = event.error
+                    ctx.console.debug(f"{event.name}: {event.source} failed: {_err(event.error)}")
+            result = w.result()
+            ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
+                                f"{short(options.revision)} ({result.waited_s:.1f}s)")
+            return result
+        finally:
+            watcher.stop()
+            client.close()
+            w.progress.stop()
+            final = w.result()
+            outputs["apps"] = [{k: getattr(a, k) for k in ("name", "sync", "health", "revision", "phase", "hooks")}
+                               for a in final.apps]
+
+
+def _sync(client: Any, options: WaitOptions, w: _Wait) -> None:
+    for name in options.apps:
+        try:
+            client.sync(name, options.revision, project=options.project, app_namespace=options.app_namespace)
+            w.progress.note(f"{name}: sync to {short(options.revision)} requested")
+        except CheckFailed as exc:
+            if "already in progress" not in exc.message:
+                raise
+            w.progress.note(f"{name}: an operation is already running; waiting for it")
+
+
+def _err(exc: BaseException | None) -> str:
+    return str(exc) if isinstance(exc, PipekitError) else type(exc).__name__
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def _argocd_opts(env: Any) -> dict[str, Any]:
+    """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
+    words = shlex.split(env.get("ARGOCD_OPTS", "") or "")
+    found: dict[str, Any] = {}
+    for i, word in enumerate(words):
+        if word in ("--insecure", "--plaintext"):
+            found[word[2:]] = True
+        elif word.startswith("--grpc-web-root-path"):
+            value = word.split("=", 1)[1] if "=" in word else (words[i + 1] if i + 1 < len(words) else "")
+            found["root_path"] = value
+    return found
+
+
+def resolve_revision(flag: str | None, ctx: StepContext) -> str:
+    revision = pick(flag, "PIPEKIT_ARGOCD_REVISION", None, None, ctx.env)
+    if not revision:
+        revision = ctx.record.find("gitops_revision", "update_tag", "promote")
+    if not revision:
+        raise BadInput(
+            f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
+            f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",
+            hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision")
+    return str(revision)
+
+
+def resolve_apps(flags: tuple[str, ...], env_name: str | None, ctx: StepContext) -> list[str]:
+    if flags:
+        return list(dict.fromkeys(flags))
+    from_env = ctx.env.get("PIPEKIT_ARGOCD_APP", "")
+    if from_env.strip():
+        return [a for a in from_env.replace(",", " ").split() if a]
+    env_name = env_name or ctx.env.get("PIPEKIT_ENVIRONMENT") or ctx.record.output("update_tag", "environment") \
+        or ctx.record.output("promote", "to")
+    mapping = ctx.config.section("argocd").get("apps") or {}
+    if env_name and env_name in mapping:
+        value = mapping[env_name]
+        return [value] if isinstance(value, str) else list(value)
+    where = f"argocd.apps.{env_name} in {ctx.config.where('argocd', 'apps')}" if env_name else "argocd.apps"
+    raise BadInput(f"no Argo CD app to wait for: pass --app NAME (or PIPEKIT_ARGOCD_APP), or set {where}")
+
+
+@step_command("wait-for-argocd", help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
+@click.option("--app", "apps", multiple=True, help="Argo CD application name (repeat for several).")
+@click.option("--env", "env_name", help="Take the app names from argocd.apps.ENV in pipekit.yaml.")
+@click.option("--revision", help="GitOps revision to wait for [default: run record update_tag/promote].")
+@click.option("--timeout", type=float, help="Seconds to wait in all [600].")
+@click.option("--refresh", type=click.Choice(["normal", "hard", "none"]), help="Refresh asked for first [normal].")
+@click.option("--sync", "do_sync", is_flag=True, default=None, help="Trigger a sync at the revision (apps without auto-sync).")
+@click.option("--server", help="Argo CD server host[:port] or URL [env ARGOCD_SERVER].")
+@click.option("--root-path", help="Path prefix of a server behind a path (e.g. /argo-cd).")
+@click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
+@click.option("--plaintext", is_flag=True, default=None, help="Use http instead of https.")
+@click.option("--grace", type=float, help="Seconds health may stay Degraded before failing [60].")
+@click.option("--poll-interval", type=float, help="Seconds between re-reads of each app [3].")
+@click.option("--no-stream", is_flag=True, default=None, help="Only re-read; do not watch the stream.")
+@click.option("--project", help="Argo CD project of the apps (tells a missing app from a forbidden one).")
+@click.option("--app-namespace", help="Namespace of the Application resources (apps in any namespace).")
+def main(ctx: StepContext, apps: tuple[str, ...], env_name: str | None, revision: str | None,
+         timeout: float | None, refresh: str | None, do_sync: bool | None, server: str | None,
+         root_path: str | None, insecure: bool | None, plaintext: bool | None, grace: float | None,
+         poll_interval: float | None, no_stream: bool | None, project: str | None,
+         app_namespace: str | None) -> WaitResult:
+    cfg = ctx.config.section("argocd")
+    e = ctx.env
+    opts = _argocd_opts(e)
+    server_value = pick(server, "ARGOCD_SERVER", cfg.get("server"), None, e)
+    if not server_value:
+        raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml")
+    token = e.get("ARGOCD_AUTH_TOKEN") or None
+    username, password = e.get("ARGOCD_USERNAME") or None, e.get("ARGOCD_PASSWORD") or None
+    if not token and not (username and password):
+        raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
+    refresh_value = pick(refresh, "PIPEKIT_ARGOCD_REFRESH", cfg.get("refresh"), "normal", e)
+    options = WaitOptions(
+        apps=resolve_apps(apps, env_name, ctx),
+        revision=resolve_revision(revision, ctx),
+        server=server_value,
+        token=token, username=username, password=password,
+        root_path=pick(root_path, "PIPEKIT_ARGOCD_ROOT_PATH", cfg.get("root_path"), opts.get("root_path", ""), e),
+        insecure=_flag(insecure, "PIPEKIT_ARGOCD_INSECURE", cfg.get("insecure"), opts.get("insecure", False), e),
+        plaintext=_flag(plaintext, "PIPEKIT_ARGOCD_PLAINTEXT", cfg.get("plaintext"), opts.get("plaintext", False), e),
+        timeout=_num(timeout, "PIPEKIT_ARGOCD_TIMEOUT", cfg.get("timeout"), 600.0, e, "timeout"),
+        grace=_num(grace, "PIPEKIT_ARGOCD_GRACE", cfg.get("grace"), 60.0, e, "grace"),
+        poll_interval=_num(poll_interval, "PIPEKIT_ARGOCD_POLL_INTERVAL", cfg.get("poll_interval"), 3.0, e, "poll-interval"),
+        refresh=None if refresh_value == "none" else refresh_value,
+        sync=_flag(do_sync, "PIPEKIT_ARGOCD_SYNC", cfg.get("sync"), False, e),
+        stream=not _flag(no_stream, "PIPEKIT_ARGOCD_NO_STREAM", None if cfg.get("stream") is None else not cfg["stream"], False, e),
+        project=pick(project, "PIPEKIT_ARGOCD_PROJECT", cfg.get("project"), None, e),
+        app_namespace=pick(app_namespace, "PIPEKIT_ARGOCD_APP_NAMESPACE", cfg.get("app_namespace"), None, e),
+        request_timeout=_num(None, "PIPEKIT_ARGOCD_REQUEST_TIMEOUT", cfg.get("request_timeout"), 15.0, e, "request-timeout"),
+        unreachable_after=_num(None, "PIPEKIT_ARGOCD_UNREACHABLE_AFTER", cfg.get("unreachable_after"), 60.0, e,
+                               "unreachable-after"),
+    )
+    if options.refresh not in (None, "normal", "hard"):
+        raise BadInput(f"refresh {options.refresh!r} is not one of normal, hard, none")
+    return run(options, ctx)
+
+
+def _flag(flag: bool | None, env_name: str, file_value: Any, default: bool, env: Any) -> bool:
+    value = pick(flag, env_name, file_value, default, env)
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+
+
+def _num(flag: float | None, env_name: str, file_value: Any, default: float, env: Any, what: str) -> float:
+    value = pick(flag, env_name, file_value, default, env)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"{what} {value!r} (from {env_name} or pipekit.yaml argocd) is not a number of seconds") from None
+    if number <= 0 and what != "grace":
+        raise BadInput(f"{what} must be more than 0 seconds, got {value!r}")
+    return number
+
+
+if __name__ == "__main__":
+    main()
