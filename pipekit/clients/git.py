@@ -1,0 +1,187 @@
+"""A small git client over subprocess for writing to a GitOps repository.
+
+Shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
+credentials through ``GIT_ASKPASS`` (a tiny script that reads the token from the process
+environment: the token is never in a URL, a process argument, ``.git/config`` or a file),
+commits with trailers, and pushes that report a non-fast-forward rejection so the caller can
+fetch, re-apply and retry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core.masking import mask
+
+TOKEN_ENV = "PIPEKIT_GITOPS_TOKEN"
+USERNAME_ENV = "PIPEKIT_GITOPS_USERNAME"
+DEFAULT_USERNAME = "x-token-auth"  # Bitbucket repository/project access tokens
+# The askpass script holds no secret: git runs it with our environment, it prints the token from there.
+ASKPASS_SCRIPT = """#!/bin/sh
+case "$1" in
+  [Uu]sername*) printf '%s\\n' "${PIPEKIT_GITOPS_USERNAME:-x-token-auth}" ;;
+  *) printf '%s\\n' "$PIPEKIT_GITOPS_TOKEN" ;;
+esac
+"""
+# Network commands never consult or feed a credential helper (it could store the token on disk).
+NO_HELPER = ("-c", "credential.helper=", "-c", "core.askPass=")
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
+             "stale info", "[remote rejected]", "incorrect old value")
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+def remote_url(repo: str) -> str:
+    """``repo`` as a URL git honours ``--depth``/``--filter`` for (local paths become ``file://``)."""
+    if "://" in repo or (":" in repo and not repo.startswith(("/", ".")) and "@" in repo.split(":")[0]):
+        split = urlsplit(repo) if "://" in repo else None
+        if split is not None and split.password:
+            raise BadInput("the GitOps repository URL contains a password",
+                           hint=f"put the token in {TOKEN_ENV}, never in the URL")
+        return repo
+    path = Path(repo).expanduser().resolve()
+    return path.as_uri()
+
+
+def display_url(url: str) -> str:
+    split = urlsplit(url)
+    if split.scheme in ("http", "https") and split.username:
+        return mask(url.replace(f"{split.username}@", "", 1))
+    return mask(url)
+
+
+class Git:
+    """git commands in one working directory, with a private environment."""
+
+    def __init__(self, workdir: Path, env: Mapping[str, str], debug: bool = False) -> None:
+        self.workdir = workdir
+        self.env = dict(env)
+        self.debug = debug
+        self.calls: list[list[str]] = []  # argv of every git process (tests assert no secret is in them)
+
+    def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
+            input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        argv = ["git", *(NO_HELPER if network else ()), *args]
+        self.calls.append(argv)
+        try:
+            proc = subprocess.run(argv, cwd=cwd or self.workdir, env=self.env, capture_output=True, text=True,
+                                  input=input_text, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ExternalError(f"git {args[0]} timed out after {timeout:.0f}s") from None
+        except FileNotFoundError:
+            raise ExternalError("git is not installed or not on PATH") from None
+        if check and proc.returncode != 0:
+            raise ExternalError(f"git {args[0]} failed: {last_line(proc.stderr or proc.stdout)}")
+        return proc
+
+    # -- clone ----------------------------------------------------------
+    @classmethod
+    def clone(cls, url: str, dest: Path, *, branch: str, sparse: Sequence[str], env: Mapping[str, str],
+              depth: int = 1) -> Git:
+        """Shallow, blob-less clone of ``branch`` checking out only the ``sparse`` directories."""
+        git = cls(dest, env)
+        proc = git.run("clone", "--quiet", "--no-checkout", "--depth", str(depth), "--filter=blob:none",
+                       "--sparse", "--single-branch", "--no-tags", "--branch", branch, url, str(dest),
+                       network=True, check=False, cwd=dest.parent)
+        if proc.returncode != 0:
+            raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
+                                f"{last_line(proc.stderr)}",
+                                hint=f"check the URL, the branch and {TOKEN_ENV}")
+        git.run("sparse-checkout", "set", "--cone", *sparse)
+        git.run("checkout", "--quiet", branch, network=True)
+        return git
+
+    def sparse_add(self, dirs: Sequence[str]) -> None:
+        if dirs:
+            self.run("sparse-checkout", "add", *dirs, network=True)
+
+    def files(self, rev: str = "HEAD") -> list[str]:
+        """Every file path in ``rev`` (trees are present in a blob-less clone: no download)."""
+        out = self.run("ls-tree", "-r", "--name-only", "--full-tree", rev).stdout
+        return out.splitlines()
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD").stdout.strip()
+
+    # -- change ---------------------------------------------------------
+    def diff(self) -> str:
+        return self.run("diff", "--no-color", "--no-ext-diff", "HEAD").stdout
+
+    def commit(self, message: str, *, paths: Sequence[str], author: Identity, committer: Identity) -> str:
+        env = dict(self.env)
+        env.update(GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email,
+                   GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email)
+        saved, self.env = self.env, env
+        try:
+            self.run("add", "--sparse", "--", *paths)
+            self.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-",
+                     input_text=message)
+        finally:
+            self.env = saved
+        return self.head()
+
+    # -- push -----------------------------------------------------------
+    def push(self, branch: str) -> bool:
+        """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection."""
+        proc = self.run("push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}",
+                        network=True, check=False)
+        if proc.returncode == 0:
+            return True
+        text = proc.stdout + proc.stderr
+        if any(marker in text for marker in _REJECTED):
+            return False
+        raise ExternalError(f"git push to {branch} failed: {last_line(proc.stderr or proc.stdout)}")
+
+    def refresh(self, branch: str) -> str:
+        """Fetch the branch tip and reset onto it (the caller re-applies its edit on that tree)."""
+        self.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin",
+                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}", network=True)
+        self.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}", network=True)
+        return self.head()
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return mask(lines[-1]) if lines else "(no output)"
+
+
+_LOCAL_GIT_VARS = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ASKPASS",
+                   "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_NAMESPACE"}
+_ID_VARS = ("GIT_AUTHOR_", "GIT_COMMITTER_")
+
+
+class Workspace:
+    """A private temporary folder (0700) holding the clone and the askpass script; removed on exit."""
+
+    def __init__(self, env: Mapping[str, str], username: str | None = None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="pipekit-gitops-"))
+        os.chmod(self.root, stat.S_IRWXU)
+        self.env = {k: v for k, v in env.items() if k not in _LOCAL_GIT_VARS and not k.startswith(_ID_VARS)}
+        self.env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+        token = env.get(TOKEN_ENV)
+        if token:
+            askpass = self.root / "askpass.sh"
+            askpass.write_text(ASKPASS_SCRIPT, encoding="utf-8")
+            os.chmod(askpass, stat.S_IRWXU)
+            self.env.update({"GIT_ASKPASS": str(askpass), TOKEN_ENV: token,
+                             USERNAME_ENV: username or env.get(USERNAME_ENV) or DEFAULT_USERNAME})
+        self.repo = self.root / "repo"
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

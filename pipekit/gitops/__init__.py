@@ -1,0 +1,1 @@
+"""Edits to a Kustomize GitOps repository: surgical YAML edits, image entries, Helm values, layout."""

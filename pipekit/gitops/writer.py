@@ -1,0 +1,150 @@
+"""One safe write to a GitOps repository: clone, edit, validate, render, commit, push, retry.
+
+The edit is a function of the checked-out tree, so after a rejected (non-fast-forward) push
+the writer fetches the new tip, resets onto it and *runs the edit again on that fresh tree*
+(no merge or rebase of text): a concurrent change to the same line is seen and decided by
+the edit itself. Retries are bounded, with full-jitter exponential backoff.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipekit.clients.git import Git, Identity, Workspace, remote_url
+from pipekit.clients.kustomize import Renderer, expect_image
+from pipekit.core.errors import BadInput, ExternalError
+from pipekit.gitops import overlay as ov
+
+DEFAULT_IDENTITY = Identity("pipekit", "pipekit@localhost")
+
+
+@dataclass
+class Change:
+    """What an edit did to the tree (``paths`` changed; empty when nothing needed changing)."""
+
+    paths: list[str]
+    message: str
+    render: list[tuple[str, str]] = field(default_factory=list)  # (overlay dir, expected image reference)
+    note: str = ""  # why nothing changed: already at the tag, superseded by a newer build
+
+
+@dataclass
+class Outcome:
+    status: str  # pushed | unchanged | dry-run
+    revision: str
+    change: Change
+    diff: str = ""
+    retries: int = 0
+    workloads: list[str] = field(default_factory=list)
+
+
+Edit = Callable[[Path, Git], Change]
+
+
+@dataclass
+class Writer:
+    repo: str
+    branch: str = "main"
+    env: Mapping[str, str] = field(default_factory=dict)
+    renderer: Renderer = field(default_factory=Renderer)
+    push_retries: int = 10
+    backoff_s: float = 0.2
+    max_backoff_s: float = 3.0
+    author: Identity = DEFAULT_IDENTITY
+    committer: Identity = DEFAULT_IDENTITY
+    username: str | None = None
+    log: Callable[[str], None] = lambda _msg: None
+    git_calls: list[list[str]] = field(default_factory=list)
+
+    def write(self, sparse: Sequence[str], edit: Edit, *, dry_run: bool = False) -> Outcome:
+        if not self.branch or self.branch.startswith("-"):
+            raise BadInput(f"branch {self.branch!r} is not valid")
+        url = remote_url(self.repo)
+        with Workspace(self.env, self.username) as ws:
+            git = Git.clone(url, ws.repo, branch=self.branch, sparse=sparse, env=ws.env)
+            try:
+                return self._loop(git, ws.repo, sparse, edit, dry_run)
+            finally:
+                self.git_calls.extend(git.calls)
+
+    def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> Outcome:
+        present = list(sparse)
+        retries = 0
+        while True:
+            change = edit(root, git)
+            if not change.paths:
+                return Outcome("unchanged", git.head(), change, retries=retries)
+            workloads = self._render(git, root, present, change)
+            diff = git.diff()
+            if dry_run:
+                return Outcome("dry-run", git.head(), change, diff=diff, workloads=workloads)
+            revision = git.commit(change.message, paths=change.paths, author=self.author, committer=self.committer)
+            if git.push(self.branch):
+                return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
+            retries += 1
+            if retries > self.push_retries:
+                raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
+                                    hint="run again, or raise gitops.push_retries")
+            delay = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (retries - 1)))  # noqa: S311
+            self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
+                     f"(retry {retries}/{self.push_retries})")
+            time.sleep(delay)
+            git.refresh(self.branch)
+
+    def _render(self, git: Git, root: Path, present: list[str], change: Change) -> list[str]:
+        if not self.renderer.enabled:
+            return []
+        workloads: list[str] = []
+        by_dir: dict[str, list[str]] = {}
+        for overlay_dir, reference in change.render:
+            by_dir.setdefault(overlay_dir, []).append(reference)
+        for overlay_dir, references in by_dir.items():
+            ensure_checked_out(git, root, overlay_dir, present)
+            manifests = self.renderer.render(root / overlay_dir, overlay_dir)
+            for reference in references:
+                workloads += expect_image(manifests, reference, overlay_dir)
+        return workloads
+
+
+def _covered(path: str, present: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in present)
+
+
+def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str]) -> None:
+    """Add to the sparse checkout every directory the overlay refers to (bases, components), transitively."""
+    todo = [overlay_dir]
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if not _covered(current, present):
+            git.sparse_add([current])
+            present.append(current)
+        found = ov.kustomization_file(root / current)
+        if found is None:
+            continue
+        text = found.read_text(encoding="utf-8")
+        todo += ov.referenced_dirs(text, f"{current}/{found.name}", current)
+
+
+def trailers(pairs: Sequence[tuple[str, str | None]]) -> str:
+    """A git trailer block (``Key: value`` lines); empty values are left out, newlines flattened."""
+    lines = [f"{key}: {' '.join(str(value).split())}" for key, value in pairs if value not in (None, "")]
+    return "\n".join(lines)
+
+
+def message(subject: str, body: Sequence[str], trailer_pairs: Sequence[tuple[str, str | None]]) -> str:
+    parts = [" ".join(subject.split())]
+    text_body = "\n".join(line for line in body if line)
+    if text_body:
+        parts.append(text_body)
+    block = trailers(trailer_pairs)
+    if block:
+        parts.append(block)
+    return "\n\n".join(parts) + "\n"
