@@ -1,0 +1,294 @@
+"""``pipekit build``: Maven build, test report and container image.
+
+The story: check every input first (pom.xml, Maven, image name, tags, labels, Dockerfile,
+container tool) so bad input stops before anything is built; run Maven with its output
+streamed; read every module's Surefire/Failsafe reports into one test summary (run record,
+optional merged JUnit XML); stop with exit 1 naming failed tests or the failed module and
+phase; build the image with the documented tags and OCI labels; record it for later steps.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipekit import imagetags
+from pipekit.clients import maven
+from pipekit.core.config import pick
+from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.step import StepContext, step_command
+from pipekit.reports import surefire
+
+_MAX_NAMED = 10
+
+
+@dataclass
+class BuildOptions:
+    project_dir: Path = Path(".")
+    goals: list[str] = field(default_factory=lambda: ["clean", "verify"])
+    maven_args: list[str] = field(default_factory=list)
+    settings: Path | None = None
+    local_repo: Path | None = None
+    offline: bool = False
+    maven_opts: str | None = None
+    maven_output: str = "full"  # full | status
+    skip_maven: bool = False
+    image: str | None = None
+    container_tool: str = "docker"
+    no_image: bool = False
+    dockerfile: Path | None = None
+    context: Path | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    extra_tags: list[str] = field(default_factory=list)
+    tag_kinds: list[str] = field(default_factory=lambda: list(imagetags.KINDS))
+    sha_length: int = 7
+    junit_out: Path | None = None
+
+
+@dataclass
+class BuildResult:
+    image: str | None = None
+    tags: list[str] = field(default_factory=list)
+    image_ref: str | None = None
+    image_id: str | None = None
+    version: str | None = None
+    source_commit: str | None = None
+    source_committed_at: str | None = None
+    tests: dict[str, Any] = field(default_factory=dict)
+    container_tool: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    maven_argv: list[str] = field(default_factory=list)
+    junit_out: str | None = None
+
+
+@dataclass
+class _Plan:
+    image: str | None
+    tags: list[str]
+    labels: dict[str, str]
+    dockerfile: Path | None
+    context: Path | None
+
+
+def plan_image(options: BuildOptions, ctx: StepContext, version: str | None) -> _Plan:
+    """Name, tags, labels and files of the image; every check that can fail before building."""
+    if options.no_image:
+        return _Plan(None, [], {}, None, None)
+    p = ctx.pipeline
+    name = options.image or (ctx.service or "").lower()
+    if not name:
+        raise BadInput("no image name: pass --image, set PIPEKIT_IMAGE or build.image.name in pipekit.yaml")
+    imagetags.validate_name(name)
+    inputs = imagetags.TagInputs(commit=p.commit, build_number=p.build_number, version=version, branch=p.branch,
+                                 git_tag=p.tag, sha_length=options.sha_length)
+    for extra in options.extra_tags:
+        imagetags.validate_tag(extra, source="--tag")
+    tags = imagetags.compute_tags(inputs, options.tag_kinds, options.extra_tags)
+    if not tags:
+        raise BadInput("no image tags: no commit, build number, version or git tag is known; pass --tag")
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    labels = imagetags.oci_labels(revision=p.commit, source=p.repo_url, created=created, version=version,
+                                  title=ctx.service or name.rsplit("/", 1)[-1])
+    labels.update(imagetags.validate_labels(options.labels))
+    imagetags.validate_labels(labels)
+    context = options.context or options.project_dir
+    if not context.is_dir():
+        raise BadInput(f"image build context {context} is not a directory")
+    dockerfile = options.dockerfile
+    default = context / "Dockerfile"
+    if dockerfile is None and not default.is_file() and (context / "Containerfile").is_file():
+        dockerfile = context / "Containerfile"
+    if not (dockerfile or default).is_file():
+        raise BadInput(f"no Dockerfile: {dockerfile or default} does not exist", hint="pass --dockerfile or --no-image")
+    return _Plan(name, tags, labels, dockerfile, context)
+
+
+def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
+    from pipekit.clients.containers import get_tool
+
+    console = ctx.console
+    project = options.project_dir
+    pom = project / "pom.xml"
+    if not pom.is_file():
+        raise BadInput(f"no pom.xml in {project.resolve()}", hint="run in the Maven project or pass --project-dir")
+    version = imagetags.maven_version(pom, imagetags.maven_overrides(options.maven_args))
+    plan = plan_image(options, ctx, version)
+    tool = None
+    if plan.image:
+        tool = get_tool(options.container_tool, output=console.print if options.maven_output == "full" else None)
+        tool.resolve()
+    mvn_options = maven.MavenOptions(project_dir=project, goals=options.goals, args=options.maven_args,
+                                     settings=options.settings, local_repo=options.local_repo,
+                                     offline=options.offline, maven_opts=options.maven_opts)
+    if not options.skip_maven:
+        maven.find_executable(project, None, ctx.env)
+    p = ctx.pipeline
+    result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
+                         container_tool=options.container_tool if plan.image else None)
+
+    with ctx.record.recording("build") as outputs:
+        outputs.update(version=version, source_commit=p.commit, source_committed_at=p.committed_at)
+        newer_than: float | None = None
+        mvn_run = None
+        if not options.skip_maven:
+            console.info(f"Maven: {' '.join(options.goals)} in {project.resolve()}")
+            mvn_run = maven.run(mvn_options, output=console.print if options.maven_output == "full" else None,
+                                status=console.info, env=ctx.env)
+            result.maven_argv = mvn_run.argv
+            newer_than = mvn_run.started_at - 2.0
+            console.info(f"Maven finished in {mvn_run.duration_s:.1f} s (exit {mvn_run.returncode})")
+            if not mvn_run.ok and options.maven_output == "status":
+                for line in mvn_run.tail[-20:]:
+                    console.print(line)
+
+        summary, cases, stale = _read_tests(project, newer_than, keep_cases=options.junit_out is not None)
+        if stale:
+            console.warn(f"ignored {stale} test report(s) older than this build")
+        result.tests = outputs["tests"] = summary.to_record()
+        _show_tests(ctx, summary)
+        if options.junit_out is not None:
+            from pipekit.reports import junit_merge
+
+            junit_merge.write(options.junit_out, summary, cases)
+            result.junit_out = outputs["junit_out"] = str(options.junit_out)
+        if not summary.ok:
+            where = ""
+            if mvn_run is not None and mvn_run.failure is not None:
+                where = f" [module {mvn_run.failure.module}, phase {mvn_run.failure.phase}]"
+            raise CheckFailed(_failed_tests_message(summary) + where, result=result)
+        if mvn_run is not None and mvn_run.failure is not None:
+            raise CheckFailed(f"Maven build failed: {mvn_run.failure.describe()}", result=result)
+
+        if plan.image and tool is not None:
+            console.info(f"Image: {options.container_tool} build {plan.image} tags {', '.join(plan.tags)}")
+            refs = [f"{plan.image}:{t}" for t in plan.tags]
+            result.image_id = tool.build(context=plan.context or project, dockerfile=plan.dockerfile, tags=refs,
+                                         labels=plan.labels, build_args=options.build_args)
+            result.image, result.tags, result.labels = plan.image, plan.tags, plan.labels
+            result.image_ref = refs[0]
+            outputs.update(image=plan.image, tags=plan.tags, image_ref=refs[0], image_id=result.image_id,
+                           container_tool=options.container_tool, labels=plan.labels)
+            console.success(f"built {refs[0]} ({result.image_id[:19]})")
+    return result
+
+
+def _read_tests(project: Path, newer_than: float | None,
+                keep_cases: bool) -> tuple[surefire.TestSummary, list[surefire.TestCase], int]:
+    paths, stale = surefire.find_reports(project, newer_than=newer_than)
+    summary, cases = surefire.read_summary(paths, keep_cases=keep_cases)
+    return summary, cases, stale
+
+
+def _show_tests(ctx: StepContext, s: surefire.TestSummary) -> None:
+    if s.reports == 0:
+        ctx.console.warn("no Surefire/Failsafe test reports found (target/surefire-reports, target/failsafe-reports)")
+        return
+    line = (f"Tests: {s.total} total, {s.passed} passed, {s.failed} failed, {s.errored} errored, "
+            f"{s.skipped} skipped, {s.flaky} flaky in {s.duration_s:.1f} s ({s.reports} reports)")
+    (ctx.console.success if s.ok else ctx.console.error)(line)
+    for t in s.flaky_tests[:_MAX_NAMED]:
+        ctx.console.warn(f"flaky (passed on rerun): {t['class']}.{t['name']}: {t['message']}")
+
+
+def _failed_tests_message(s: surefire.TestSummary) -> str:
+    named = "; ".join(f"{t['class']}.{t['name']}: {t['message']}" for t in s.failing[:_MAX_NAMED])
+    more = f"; and {len(s.failing) - _MAX_NAMED} more" if len(s.failing) > _MAX_NAMED else ""
+    return f"{s.failed + s.errored} test(s) failed ({s.failed} failed, {s.errored} errored): {named}{more}"
+
+
+def _pairs(values: tuple[str, ...] | list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return shlex.split(str(value))
+
+
+def options_from(ctx: StepContext, opts: dict[str, Any]) -> BuildOptions:
+    """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults."""
+    cfg = ctx.config.section("build")
+    mvn_cfg = cfg.get("maven") or {}
+    img_cfg = cfg.get("image") or {}
+    env = ctx.env
+
+    def path(value: Any) -> Path | None:
+        return Path(str(value)) if value not in (None, "") else None
+
+    tool = str(pick(opts["container_tool"], "PIPEKIT_CONTAINER_TOOL", cfg.get("container_tool"), "docker", env))
+    output = str(pick(opts["maven_output"], "PIPEKIT_MAVEN_OUTPUT", mvn_cfg.get("output"), "full", env))
+    if output not in ("full", "status"):
+        raise BadInput(f"maven output {output!r}: choose full or status")
+    offline = pick(True if opts["offline"] else None, "PIPEKIT_MAVEN_OFFLINE", mvn_cfg.get("offline"), False, env)
+    if isinstance(offline, str):
+        offline = offline.lower() in ("1", "true", "yes")
+    build_args = {**{str(k): str(v) for k, v in (img_cfg.get("build_args") or {}).items()},
+                  **_pairs(opts["build_arg"], "--build-arg")}
+    labels = {**{str(k): str(v) for k, v in (img_cfg.get("labels") or {}).items()}, **_pairs(opts["label"], "--label")}
+    return BuildOptions(
+        project_dir=Path(str(pick(opts["project_dir"], "PIPEKIT_PROJECT_DIR", cfg.get("project_dir"), ".", env))),
+        goals=_split(pick(opts["goals"], "PIPEKIT_MAVEN_GOALS", mvn_cfg.get("goals"), "clean verify", env)),
+        maven_args=_split(pick(opts["maven_args"], "PIPEKIT_MAVEN_ARGS", mvn_cfg.get("args"), None, env)),
+        settings=path(pick(opts["settings"], "PIPEKIT_MAVEN_SETTINGS", mvn_cfg.get("settings"), None, env)),
+        local_repo=path(pick(opts["local_repo"], "PIPEKIT_MAVEN_REPO_LOCAL", mvn_cfg.get("local_repo"), None, env)),
+        offline=bool(offline),
+        maven_opts=pick(opts["maven_opts"], None, mvn_cfg.get("opts"), None, env),
+        maven_output=output,
+        skip_maven=bool(opts["skip_maven"]),
+        image=pick(opts["image"], "PIPEKIT_IMAGE", img_cfg.get("name"), None, env),
+        container_tool=tool,
+        no_image=bool(opts["no_image"]) or cfg.get("no_image") is True,
+        dockerfile=path(pick(opts["dockerfile"], "PIPEKIT_DOCKERFILE", img_cfg.get("dockerfile"), None, env)),
+        context=path(pick(opts["context"], "PIPEKIT_BUILD_CONTEXT", img_cfg.get("context"), None, env)),
+        build_args=build_args,
+        labels=labels,
+        extra_tags=list(opts["tag"]) or [str(t) for t in img_cfg.get("extra_tags") or []],
+        tag_kinds=[str(k) for k in img_cfg.get("tags") or imagetags.KINDS],
+        sha_length=int(img_cfg.get("sha_length") or 7),
+        junit_out=path(pick(opts["junit_out"], "PIPEKIT_JUNIT_OUT", cfg.get("junit_out"), None, env)),
+    )
+
+
+@step_command("build", help="Maven build, test report and container image.")
+@click.option("--project-dir", default=None, help="Maven project directory (where pom.xml is) [default .].")
+@click.option("--goals", default=None, help='Maven goals [env PIPEKIT_MAVEN_GOALS; default "clean verify"].')
+@click.option("--maven-args", default=None, help="Extra Maven arguments, shell-quoted [env PIPEKIT_MAVEN_ARGS].")
+@click.option("--settings", default=None, help="Maven settings.xml (-s) [env PIPEKIT_MAVEN_SETTINGS].")
+@click.option("--local-repo", default=None,
+              help="Maven local repository (-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository.")
+@click.option("--offline", is_flag=True, default=False, help="Run Maven offline (-o).")
+@click.option("--maven-opts", default=None, help="MAVEN_OPTS for the Maven JVM (default: inherited).")
+@click.option("--maven-output", type=click.Choice(["full", "status"]), default=None,
+              help="full: stream Maven's log; status: one line per phase only [default full].")
+@click.option("--skip-maven", is_flag=True, default=False, help="Do not run Maven; read reports, build the image.")
+@click.option("--image", default=None, help="Image name without tag [env PIPEKIT_IMAGE; default the service name].")
+@click.option("--container-tool", type=click.Choice(["docker", "buildah", "podman"]), default=None,
+              help="Image builder [env PIPEKIT_CONTAINER_TOOL; default docker].")
+@click.option("--no-image", is_flag=True, default=False, help="Build and test only, no image.")
+@click.option("--dockerfile", default=None, help="Dockerfile [default CONTEXT/Dockerfile].")
+@click.option("--context", default=None, help="Image build context [default the project directory].")
+@click.option("--build-arg", multiple=True, help="Image build argument KEY=VALUE (repeatable).")
+@click.option("--label", multiple=True, help="Extra image label KEY=VALUE (repeatable).")
+@click.option("--tag", multiple=True, help="Extra image tag (repeatable), after the scheme's tags.")
+@click.option("--junit-out", default=None, help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.")
+def main(ctx: StepContext, **opts: Any) -> BuildResult:
+    return run(options_from(ctx, opts), ctx)
+
+
+if __name__ == "__main__":
+    main()
