@@ -70,7 +70,8 @@ class Git:
         self.workdir = workdir
         self.env = dict(env)
         self.debug = debug
-        self.calls: list[list[str]] = []  # argv of every git process (tests assert no secret is in them)
+        self.calls: list[list[str]] = []
+        self.branch = "main"  # argv of every git process (tests assert no secret is in them)
 
     def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
             input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -89,9 +90,12 @@ class Git:
 
     # -- clone ----------------------------------------------------------
     @classmethod
-    def clone(cls, url: str, dest: Path, *, branch: str, sparse: Sequence[str], env: Mapping[str, str],
+    def clone(cls, url: str, dest: Path, *, branch: str, sparse: Sequence[str] | None, env: Mapping[str, str],
               depth: int = 1) -> Git:
-        """Shallow, blob-less clone of ``branch`` checking out only the ``sparse`` directories."""
+        """Shallow, blob-less clone of ``branch`` checking out only the ``sparse`` directories.
+
+        With ``sparse=None`` nothing is checked out yet: list :meth:`files`, then :meth:`checkout`.
+        """
         git = cls(dest, env)
         proc = git.run("clone", "--quiet", "--no-checkout", "--depth", str(depth), "--filter=blob:none",
                        "--sparse", "--single-branch", "--no-tags", "--branch", branch, url, str(dest),
@@ -100,9 +104,15 @@ class Git:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
                                 f"{last_line(proc.stderr)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
-        git.run("sparse-checkout", "set", "--cone", *sparse)
-        git.run("checkout", "--quiet", branch, network=True)
+        git.branch = branch
+        if sparse is not None:
+            git.checkout(sparse)
         return git
+
+    def checkout(self, sparse: Sequence[str]) -> None:
+        """Check out only the ``sparse`` directories (cone mode); their blobs are fetched in one go."""
+        self.run("sparse-checkout", "set", "--cone", *sparse)
+        self.run("checkout", "--quiet", self.branch, network=True)
 
     def sparse_add(self, dirs: Sequence[str]) -> None:
         if dirs:

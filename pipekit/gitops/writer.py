@@ -60,13 +60,18 @@ class Writer:
     log: Callable[[str], None] = lambda _msg: None
     git_calls: list[list[str]] = field(default_factory=list)
 
-    def write(self, sparse: Sequence[str], edit: Edit, *, dry_run: bool = False) -> Outcome:
+    def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
+              dry_run: bool = False) -> Outcome:
+        """Clone, run ``edit`` and push; ``sparse`` may be a function of the clone (it can list files)."""
         if not self.branch or self.branch.startswith("-"):
             raise BadInput(f"branch {self.branch!r} is not valid")
         url = remote_url(self.repo)
         with Workspace(self.env, self.username) as ws:
-            git = Git.clone(url, ws.repo, branch=self.branch, sparse=sparse, env=ws.env)
+            git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse, env=ws.env)
             try:
+                if callable(sparse):
+                    sparse = list(sparse(git))
+                    git.checkout(sparse)
                 return self._loop(git, ws.repo, sparse, edit, dry_run)
             finally:
                 self.git_calls.extend(git.calls)

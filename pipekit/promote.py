@@ -1,0 +1,210 @@
+"""``pipekit promote``: copy image references from one environment's overlays to the next.
+
+Decide (chain and promotion rule: auto, gated, manual), clone the GitOps repo sparse, read
+each service's image entry (tag, digest) from the source overlay, write it to the target
+overlay, evaluate the gates, commit the whole batch once with ``Pipekit-Promoted-From``
+trailers, push with fetch-re-apply-retry, record the GitOps revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipekit import gates
+from pipekit.clients.git import Git
+from pipekit.core.config import pick
+from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.step import StepContext, step_command
+from pipekit.gitops import environments, kustomization, settings
+from pipekit.gitops import overlay as ov
+from pipekit.gitops.edits import BatchEdit, ImageEdit
+from pipekit.gitops.kustomization import ImageRef
+from pipekit.gitops.writer import Change, message
+
+
+@dataclass
+class PromoteOptions:
+    gitops_repo: str
+    source: str
+    target: str
+    services: list[str] = field(default_factory=list)
+    all_services: bool = False
+    approve: bool = False
+    dry_run: bool = False
+    branch: str = "main"
+    renderer: str | None = None
+
+
+@dataclass
+class PromoteResult:
+    status: str  # pushed | unchanged | dry-run
+    source: str
+    target: str
+    rule: str
+    gitops_revision: str
+    services: list[str]  # promoted in this commit
+    skipped: dict[str, str] = field(default_factory=dict)  # service -> why (already there, superseded)
+    images: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    diff: str = ""
+
+
+class Promotion:
+    """The batch edit: re-read sources and re-apply on every (fresh) tree."""
+
+    def __init__(self, ctx: StepContext, options: PromoteOptions, decision: environments.Decision) -> None:
+        self.ctx, self.options, self.decision = ctx, options, decision
+        self.services: list[str] = list(options.services)
+        self.images: dict[str, str] = {}
+        self.batch: BatchEdit | None = None
+        self.gated = False
+        self.owner: dict[int, str] = {}  # id(edit) -> service
+
+    def overlay(self, env: str, service: str) -> str:
+        return settings.overlay_for(self.ctx, env, service)
+
+    def sparse(self, git: Git) -> list[str]:
+        o = self.options
+        if o.all_services:
+            template = settings.overlay_template(self.ctx, o.source)
+            if "{service}" not in template:
+                raise BadInput(f"--all needs a {{service}} in the overlay path template (got {template!r})")
+            self.services = ov.services_in(template, o.source, git.files())
+            if not self.services:
+                raise CheckFailed(f"--all: no service has a {o.source} overlay ({template})")
+        dirs: list[str] = []
+        for service in self.services:
+            for env in (o.source, o.target):
+                path = self.overlay(env, service)
+                want = service if path.startswith(f"{service}/") else path
+                if want not in dirs:
+                    dirs.append(want)
+        return dirs
+
+    def __call__(self, root: Path, git: Git) -> Change:
+        edits = []
+        for service in self.services:
+            ref = self.read_source(root, service)
+            self.images[service] = ref.reference
+            edit = ImageEdit(overlay=self.overlay(self.options.target, service), want=ref)
+            self.owner[id(edit)] = service
+            edits.append(edit)
+        if self.decision.rule == "gated" and not self.gated:
+            gates.check(self.decision.gates, gates.GateRequest(self.options.source, self.options.target,
+                                                                dict(self.images)), self.ctx)
+            self.gated = True
+        self.batch = BatchEdit(edits, self.message)
+        return self.batch(root, git)
+
+    def read_source(self, root: Path, service: str) -> ImageRef:
+        directory = self.overlay(self.options.source, service)
+        found = ov.kustomization_file(root / directory)
+        if found is None:
+            raise CheckFailed(f"{directory}: no kustomization.yaml: {service} has no {self.options.source} overlay")
+        rel = f"{directory}/{found.name}"
+        text = found.read_text(encoding="utf-8")
+        name = self.ctx.config.get("gitops.image")
+        if name:
+            name = str(name).replace("{service}", service)
+            ref = kustomization.find(text, rel, name)
+        else:  # no gitops.image: the entry named after the service (``.../<service>``)
+            name = service
+            ref = next((r for r in kustomization.entries(text, rel)
+                        if r.name == service or r.name.endswith(f"/{service}")), None)
+        if ref is None or not (ref.new_tag or ref.digest):
+            raise CheckFailed(f"{rel}: no images entry {name!r} with a newTag or digest to promote",
+                              hint="check gitops.image in pipekit.yaml")
+        return ref
+
+    def message(self, applied: Sequence[ImageEdit]) -> str:
+        o = self.options
+        names = [self.service_of(e) for e in applied]
+        subject = f"promote {o.source} -> {o.target}: " + ", ".join(
+            f"{n} {e.want.version}" for n, e in zip(names, applied, strict=True))
+        if len(subject) > 72:
+            subject = f"promote {o.source} -> {o.target}: {len(applied)} services"
+        body = [f"{n}: {e.old.version if e.old else '(none)'} -> {e.want.reference}"
+                for n, e in zip(names, applied, strict=True)]
+        pairs: list[tuple[str, str | None]] = [("Pipekit-Environment", o.target), ("Pipekit-Promoted-From", o.source)]
+        for n, e in zip(names, applied, strict=True):
+            pairs += [("Pipekit-Service", n), ("Pipekit-Image", e.want.new_name or e.want.name),
+                      ("Pipekit-Tag", e.want.new_tag), ("Pipekit-Digest", e.want.digest)]
+        pairs += [("Pipekit-Build-Url", self.ctx.pipeline.pipeline_url)]
+        return message(subject, body, pairs)
+
+    def service_of(self, edit: ImageEdit) -> str:
+        return self.owner.get(id(edit), edit.want.name.rsplit("/", 1)[-1])
+
+
+def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
+    if not options.gitops_repo:
+        raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
+    if bool(options.services) == options.all_services:
+        raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
+    with ctx.record.recording("promote") as outputs:
+        outputs.update({"from": options.source, "to": options.target})
+        envs = environments.load(ctx.config.section("environments"))
+        decision = environments.decide(envs, options.source, options.target, approve=options.approve,
+                                       in_bitbucket=ctx.pipeline.in_bitbucket,
+                                       deployment_env=ctx.pipeline.deployment_environment)
+        promotion = Promotion(ctx, options, decision)
+        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
+        outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
+        batch = promotion.batch
+        done = batch.applied if batch else []
+        applied = [promotion.service_of(e) for e in done]
+        skipped = {promotion.service_of(e): e.note for e in (batch.edits if batch else []) if e not in done}
+        result = PromoteResult(
+            status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
+            gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
+            retries=outcome.retries, diff=outcome.diff)
+        outputs.update(gitops_revision=outcome.revision, services=applied, skipped=skipped,
+                       status=outcome.status, rule=decision.rule, images=promotion.images)
+    report(ctx, result)
+    return result
+
+
+def report(ctx: StepContext, result: PromoteResult) -> None:
+    con = ctx.console
+    what = f"{result.source} -> {result.target} ({result.rule})"
+    if result.status == "dry-run":
+        con.info(f"dry run: promotion {what} would commit:")
+        con.print(result.diff.rstrip("\n"))
+    elif result.status == "unchanged":
+        con.success(f"promotion {what}: nothing to do; nothing committed")
+    else:
+        con.success(f"promoted {what}: {', '.join(result.services)} as {result.gitops_revision[:12]}")
+    for service, why in result.skipped.items():
+        con.info(f"  {service}: {why}")
+
+
+@step_command("promote", help="Promote image references from one environment's overlays to the next.")
+@click.option("--from", "source", required=True, help="Source environment, e.g. dev.")
+@click.option("--to", "target", required=True, help="Target environment, e.g. qa.")
+@click.option("--service", "services", multiple=True, help="Service to promote (repeatable).")
+@click.option("--all", "all_services", is_flag=True, help="Every service with a source overlay.")
+@click.option("--approve", is_flag=True, help="Approve a promotion into a 'manual' environment.")
+@click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
+@click.option("--gitops-repo", help="GitOps repository URL or path [env PIPEKIT_GITOPS_REPO; config gitops.repo].")
+@click.option("--branch", help="Branch [env PIPEKIT_GITOPS_BRANCH; config gitops.branch; default main].")
+@click.option("--renderer", help="Render command ({dir} = overlay) or 'none' [config gitops.renderer].")
+def main(ctx: StepContext, **opts: Any) -> PromoteResult:
+    cfg = ctx.config.section("gitops")
+    options = PromoteOptions(
+        gitops_repo=pick(opts.get("gitops_repo"), "PIPEKIT_GITOPS_REPO", cfg.get("repo"), "", ctx.env),
+        source=opts["source"], target=opts["target"], services=list(opts.get("services") or []),
+        all_services=bool(opts.get("all_services")), approve=bool(opts.get("approve")),
+        dry_run=bool(opts.get("dry_run")),
+        branch=pick(opts.get("branch"), "PIPEKIT_GITOPS_BRANCH", cfg.get("branch"), "main", ctx.env),
+        renderer=pick(opts.get("renderer"), "PIPEKIT_GITOPS_RENDERER", None, None, ctx.env),
+    )
+    return run(options, ctx)
+
+
+if __name__ == "__main__":
+    main()
