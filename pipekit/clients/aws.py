@@ -186,8 +186,8 @@ def call(fn: Callable[[], T], *, what: str, retry: RetryPolicy) -> T:
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_retryable),
         stop=tenacity.stop_after_attempt(max(1, retry.attempts)) | tenacity.stop_after_delay(retry.total_s),
-        wait=tenacity.wait_exponential_jitter(initial=retry.backoff_s, max=retry.max_backoff_s,
-                                              jitter=retry.backoff_s),
+        wait=tenacity.wait_exponential(multiplier=retry.backoff_s, max=retry.max_backoff_s)
+        + tenacity.wait_random(0, retry.backoff_s),
         before_sleep=before_sleep,
         reraise=True,
     )
