@@ -119,15 +119,17 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         raise BadInput(f"no pom.xml in {project.resolve()}", hint="run in the Maven project or pass --project-dir")
     version = imagetags.maven_version(pom, imagetags.maven_overrides(options.maven_args))
     plan = plan_image(options, ctx, version)
-    tool = None
-    if plan.image:
-        tool = get_tool(options.container_tool, output=console.print if options.maven_output == "full" else None)
-        tool.resolve()
     mvn_options = maven.MavenOptions(project_dir=project, goals=options.goals, args=options.maven_args,
                                      settings=options.settings, local_repo=options.local_repo,
                                      offline=options.offline, maven_opts=options.maven_opts)
     if not options.skip_maven:
         maven.find_executable(project, None, ctx.env)
+        if options.settings is not None and not options.settings.is_file():
+            raise BadInput(f"Maven settings file {options.settings} does not exist")
+    tool = None
+    if plan.image:
+        tool = get_tool(options.container_tool, output=console.print if options.maven_output == "full" else None)
+        tool.resolve()
     p = ctx.pipeline
     result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
                          container_tool=options.container_tool if plan.image else None)

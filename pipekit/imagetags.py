@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
 
 
 def safe_name(text: str) -> str:
-    """A branch or git tag as a tag: lower case, invalid runs -> '-', at most 128 characters."""
-    out = re.sub(r"[^a-z0-9_.-]+", "-", text.lower())
+    """A branch or git tag as a tag: accents dropped, lower case, invalid runs -> '-', at most 128 characters."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    out = re.sub(r"[^a-z0-9_.-]+", "-", plain.lower())
     out = re.sub(r"-{2,}", "-", out).strip("-.")
     if len(out) > 128:  # keep it unique: cut and add a short hash of the full name
         out = out[:119].rstrip("-.") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
