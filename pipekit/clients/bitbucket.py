@@ -1,0 +1,90 @@
+"""Bitbucket Cloud Code Insights: a commit report and its annotations.
+
+Inside Bitbucket Pipelines requests go through the pipeline's authenticating proxy
+(``http://localhost:29418``, plain ``http://api.bitbucket.org``, no credentials). Elsewhere a token
+from ``PIPEKIT_BITBUCKET_TOKEN`` is sent as a bearer header to ``https://api.bitbucket.org``.
+``PIPEKIT_BITBUCKET_API_URL`` / ``PIPEKIT_BITBUCKET_PROXY`` override both (tests, Bitbucket mirrors).
+
+API: ``PUT /2.0/repositories/{workspace}/{repo}/commit/{commit}/reports/{reportId}`` and
+``POST .../reports/{reportId}/annotations`` (at most 100 a request, 1,000 a report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pipekit.core.errors import BadInput, ExternalError
+
+PROXY = "http://localhost:29418"
+API_VIA_PROXY = "http://api.bitbucket.org"
+API = "https://api.bitbucket.org"
+MAX_PER_REQUEST = 100
+MAX_PER_REPORT = 1000
+
+
+@dataclass
+class CodeInsights:
+    workspace: str
+    repo: str
+    commit: str
+    base_url: str = API_VIA_PROXY
+    proxy: str | None = PROXY
+    token: str | None = None
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, workspace: str | None, repo: str | None,
+                 commit: str | None) -> CodeInsights:
+        missing = [n for n, v in (("BITBUCKET_WORKSPACE", workspace), ("BITBUCKET_REPO_SLUG", repo),
+                                  ("BITBUCKET_COMMIT", commit)) if not v]
+        if missing:
+            raise BadInput(f"--code-insights needs {', '.join(missing)} (set by Bitbucket Pipelines)")
+        token = env.get("PIPEKIT_BITBUCKET_TOKEN") or None
+        base = env.get("PIPEKIT_BITBUCKET_API_URL") or (API if token else API_VIA_PROXY)
+        proxy = env.get("PIPEKIT_BITBUCKET_PROXY")
+        if proxy is None:
+            proxy = None if (token or env.get("PIPEKIT_BITBUCKET_API_URL")) else PROXY
+        return cls(str(workspace), str(repo), str(commit), base.rstrip("/"), proxy or None, token)
+
+    def _report_url(self, report_id: str) -> str:
+        q = lambda s: quote(s, safe="{}")  # noqa: E731 - workspace may be a {uuid}
+        return (f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}/commit/{q(self.commit)}"
+                f"/reports/{quote(report_id, safe='')}")
+
+    def _session(self) -> Any:
+        from pipekit.core import http
+
+        s = http.session(attempts=3, total_timeout=self.timeout_s * 2, timeout=(5.0, self.timeout_s))
+        s.trust_env = False  # the proxy is chosen here, not by HTTP(S)_PROXY of the build image
+        if self.proxy:
+            s.proxies = {"http": self.proxy, "https": self.proxy}
+        if self.token:
+            s.headers["Authorization"] = f"Bearer {self.token}"
+        s.headers["Accept"] = "application/json"
+        return s
+
+    def publish(self, report_id: str, report: dict[str, Any], annotations: Sequence[dict[str, Any]]) -> int:
+        """Create or replace the report, then upload annotations in batches; returns how many were sent."""
+        url = self._report_url(report_id)
+        with self._session() as s:
+            self._check(s.put(url, json=report), "PUT", url)
+            sent = 0
+            batch_list = list(annotations[:MAX_PER_REPORT])
+            for start in range(0, len(batch_list), MAX_PER_REQUEST):
+                batch = batch_list[start:start + MAX_PER_REQUEST]
+                self._check(s.post(f"{url}/annotations", json=batch), "POST", f"{url}/annotations")
+                sent += len(batch)
+        return sent
+
+    @staticmethod
+    def _check(response: Any, verb: str, url: str) -> None:
+        from pipekit.core.masking import mask_url
+
+        if response.status_code >= 400:
+            detail = response.text[:200].replace("\n", " ")
+            hint = "inside Pipelines use the proxy (no token); elsewhere set PIPEKIT_BITBUCKET_TOKEN" \
+                if response.status_code in (401, 403) else None
+            raise ExternalError(f"Code Insights {verb} {mask_url(url)}: HTTP {response.status_code} {detail}", hint=hint)

@@ -1,0 +1,1 @@
+"""Scanner report readers: one module per format, chosen by content (see :mod:`.detect`)."""
