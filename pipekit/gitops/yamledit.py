@@ -19,6 +19,10 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 # A plain scalar is safe when YAML reads it back as the same string; anything else is quoted.
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./@+=-][A-Za-z0-9_./@:+=-]*")
+# What YAML 1.1 *or* 1.2 parsers (PyYAML, go-yaml v2/v3 in kustomize) may read as non-strings.
+_TYPED = re.compile(
+    r"[-+]?(\.\d+|\d[\d_]*(\.[\d_]*)?)([eE][-+]?\d+)?|[-+]?0[xXoObB][0-9a-fA-F_]+|[-+]?\.(inf|Inf|INF)"
+    r"|\.(nan|NaN|NAN)|[\d_:]+|(?i:y|n|yes|no|on|off|true|false|null|~)|\d{4}-\d\d?-\d\d?.*")
 
 
 def compose(text: str, name: str) -> yaml.Node | None:
@@ -53,7 +57,7 @@ def scalar_text(value: str, style: str | None = None) -> str:
         return "'" + value.replace("'", "''") + "'"
     if style == '"':
         return json.dumps(value, ensure_ascii=False)
-    if _PLAIN_SAFE.fullmatch(value) and _reads_as_str(value):
+    if _PLAIN_SAFE.fullmatch(value) and not _TYPED.fullmatch(value) and _reads_as_str(value):
         return value
     return json.dumps(value, ensure_ascii=False)
 
