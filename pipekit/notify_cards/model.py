@@ -196,9 +196,17 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
+PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "promote", "wait_for_argocd")
+
+
+def _order(name: str) -> tuple[int, str]:
+    """Steps that started in the same second are shown in pipeline order."""
+    return (PIPELINE_ORDER.index(name) if name in PIPELINE_ORDER else len(PIPELINE_ORDER), name)
+
+
 def step_lines(record: RunRecord) -> list[StepLine]:
     items = [(n, s) for n, s in record.steps.items() if n != "notify" and isinstance(s, dict)]
-    items.sort(key=lambda kv: str(kv[1].get("started_at") or ""))
+    items.sort(key=lambda kv: (str(kv[1].get("started_at") or ""), _order(kv[0])))
     out = []
     for name, section in items:
         status = str(section.get("status") or "unknown")

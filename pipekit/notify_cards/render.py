@@ -58,7 +58,7 @@ def slack(payload: dict[str, Any]) -> str:
     for block in payload.get("blocks", []):
         kind = block.get("type")
         if kind in ("header", "section") and isinstance(block.get("text"), dict):
-            lines.extend("  " + x for x in _plain_slack(block["text"].get("text", "")).splitlines())
+            lines.extend("  " + x.replace("*", "") for x in _plain_slack(block["text"].get("text", "")).splitlines())
         for f in block.get("fields", []) if kind == "section" else []:
             lines.append("  " + _plain_slack(f.get("text", "")).replace("\n", ": ", 1).replace("*", ""))
         if kind == "context":

@@ -61,7 +61,7 @@ def payload(n: Notification) -> dict[str, Any]:
         more = detail.more + len(detail.lines) - len(lines)
         body = "\n".join("• " + t.slack_mrkdwn(t.one_line(line), 200) for line in lines)
         if more:
-            body += f"\n… and {more} more [truncated]"
+            body += f"\n… and {more} more (truncated)"
         blocks.append(_section_mrkdwn(f"*{detail.title}*\n{body}"))
     if n.steps:
         rows = [
@@ -76,7 +76,7 @@ def payload(n: Notification) -> dict[str, Any]:
             for link in n.links
         ]})
     if len(blocks) > MAX_BLOCKS:  # cannot happen with today's layout; keep the contract anyway
-        blocks = blocks[: MAX_BLOCKS - 1] + [_section_mrkdwn("… [truncated]")]
+        blocks = blocks[: MAX_BLOCKS - 1] + [_section_mrkdwn("… (truncated)")]
     return {"text": fallback(n), "blocks": blocks}
 
 

@@ -112,7 +112,7 @@ def message(n: Notification, max_bytes: int = MAX_BYTES) -> tuple[dict[str, Any]
         if len(data) <= max_bytes:
             return payload, data
     # Still too large (hundreds of facts or steps): keep the header, facts and buttons only.
-    slim = Notification(**{**n.__dict__, "message": "[message truncated: the card was too large]",
+    slim = Notification(**{**n.__dict__, "message": "(message truncated: the card was too large)",
                            "details": [], "steps": n.steps[:10]})
     payload = envelope(card(slim, LEVELS[-1]))
     return payload, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

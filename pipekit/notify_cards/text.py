@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-TRUNCATED = "… [truncated]"
+TRUNCATED = "… (truncated)"
 _WJ = "\u2060"  # word joiner: invisible, stops auto-linking
 _URLISH = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}):(?=//)|\b(www)\.")
 _TEAMS_SPECIAL = re.compile(r"([\\*_\[\]<>])")
-_LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])(\s)", re.MULTILINE)
+_LIST_START = re.compile(r"^(\s*)([-+]|\d+)([.)]?)(\s)", re.MULTILINE)
 
 
 def one_line(text: str | None) -> str:
@@ -45,7 +45,14 @@ def teams(text: str | None, limit: int = 500) -> str:
     """For an Adaptive Card TextBlock/FactSet (markdown subset): escape, defuse, cut."""
     cut = truncate(str(text or ""), limit)
     escaped = _TEAMS_SPECIAL.sub(r"\\\1", defuse_links(cut))
-    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", escaped)
+    return _LIST_START.sub(_escape_list_marker, escaped)
+
+
+def _escape_list_marker(m: re.Match[str]) -> str:
+    indent, marker, dot, space = m.groups()
+    if marker.isdigit():  # "1. x" -> "1\. x"; a bare number is no list marker
+        return f"{indent}{marker}\\{dot}{space}" if dot else m.group(0)
+    return f"{indent}\\{marker}{dot}{space}"
 
 
 def slack_plain(text: str | None, limit: int = 3000) -> str:
