@@ -81,7 +81,7 @@ def plan_image(options: BuildOptions, ctx: StepContext, version: str | None) -> 
     if options.no_image:
         return _Plan(None, [], {}, None, None)
     p = ctx.pipeline
-    name = options.image or (ctx.service or "").lower()
+    name = options.image or (ctx.service or imagetags.pom_name(options.project_dir / "pom.xml") or "").lower()
     if not name:
         raise BadInput("no image name: pass --image, set PIPEKIT_IMAGE or build.image.name in pipekit.yaml")
     imagetags.validate_name(name)

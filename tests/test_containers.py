@@ -84,6 +84,10 @@ def test_missing_tool_is_bad_input_naming_it(monkeypatch: pytest.MonkeyPatch, tm
 # -- a docker CLI stand-in that records what it was given ---------------------------
 @pytest.fixture
 def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_fake_docker(tmp_path, monkeypatch)
+
+
+def make_fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A `docker` on PATH that logs argv + stdin as JSON lines and answers like the real client."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
