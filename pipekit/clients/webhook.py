@@ -9,7 +9,6 @@ Honours ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import os
 import random
@@ -56,6 +55,8 @@ def retry_after(value: str | None, cap: float) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils
+
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError):

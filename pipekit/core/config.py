@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from pipekit.core.errors import BadInput
+
+if TYPE_CHECKING:
+    import yaml  # imported where a file is parsed: steps without a pipekit.yaml start quicker
 
 SCHEMA_DIR = Path(__file__).with_name("schema")
 DEFAULT_FILE = "pipekit.yaml"
@@ -118,6 +119,8 @@ def parse(text: str, path: Path | None = None) -> Config:
 
 def load_yaml_with_lines(text: str, name: str) -> tuple[Any, dict[Location, int]]:
     """Parse YAML keeping every scalar a string (nulls excepted) and each node's line number."""
+    import yaml
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -133,6 +136,8 @@ def load_yaml_with_lines(text: str, name: str) -> tuple[Any, dict[Location, int]
 
 
 def _build(node: yaml.Node, loc: Location, lines: dict[Location, int], name: str) -> Any:
+    import yaml
+
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Benchmark `pipekit notify` start-up and one full notification against `python -c 'import click'`.
+
+    .venv/bin/python scripts/bench_notify.py [--runs 11]
+
+Measures, interleaved in the same run (median wall time of N runs each):
+  floor   .venv/bin/python -c 'import click'
+  help    .venv/bin/python -m pipekit.notify --help                 target <= 1.5x floor
+  notify  .venv/bin/python -m pipekit.notify --event succeeded ...  target <= 2.5x floor
+          (Bitbucket variables set, Teams webhook = a local sink on 127.0.0.1, fresh run record each time)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipekit.testing.sink import WebhookSink  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: str) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=11)
+    args = parser.parse_args()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
+    with WebhookSink() as sink, tempfile.TemporaryDirectory() as tmp:
+        env = dict(base, BITBUCKET_COMMIT="0123456789abcdef0123456789abcdef01234567", BITBUCKET_BRANCH="main",
+                   BITBUCKET_BUILD_NUMBER="42", BITBUCKET_REPO_FULL_NAME="acme/orders", BITBUCKET_REPO_SLUG="orders",
+                   PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"))
+        commands = {
+            "floor": [PY, "-c", "import click"],
+            "help": [PY, "-m", "pipekit.notify", "--help"],
+            "notify": [PY, "-m", "pipekit.notify", "--event", "succeeded", "--stage", "build"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for i in range(args.runs + 1):
+            for name, cmd in commands.items():
+                run_env = dict(env, PIPEKIT_RUN_RECORD=str(Path(tmp) / f"run-{i}.json"))
+                elapsed = timed(cmd, run_env, tmp)
+                if i > 0:  # the first round warms the page cache
+                    times[name].append(elapsed)
+        delivered = len(sink.requests)
+    med = {name: statistics.median(values) for name, values in times.items()}
+    floor = med["floor"]
+    print(f"runs: {args.runs} each, interleaved; medians; {delivered} notifications delivered to the sink")
+    for name, target in (("floor", None), ("help", 1.5), ("notify", 2.5)):
+        ratio = med[name] / floor
+        verdict = "" if target is None else f"  target <= {target}x: {'OK' if ratio <= target else 'MISSED'}"
+        print(f"  {name:<7} {med[name] * 1000:7.1f} ms  {ratio:4.2f}x floor{verdict}")
+    return 0 if med["help"] <= 1.5 * floor and med["notify"] <= 2.5 * floor else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
