@@ -21,7 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "sync": "Synced",  # status.sync.status
     "health": "Healthy",  # status.health.status
     "health_message": "",
-    "op_revision": None,  # syncResult.revision and operation.sync.revision (default: revision)
+    "op_revision": None,  # syncResult/operation revision: set at creation and when a new operation starts
+    # (phase Running after a finished one) to the then current `revision`; give it to override
     "phase": "Succeeded",  # operationState.phase; None: no operationState at all
     "message": "successfully synced (all tasks run)",
     "retry_count": 0,
@@ -77,6 +78,10 @@ class AppModel:
             raise ValueError(f"unknown app state keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
         old = dict(self.state)
         new = {**old, **patch}
+        if not patch.get("op_revision"):
+            # Pinned: the operation's revision moves only when a new operation starts.
+            starts = patch.get("phase") == "Running" and old.get("phase") in TERMINAL
+            new["op_revision"] = new["revision"] if (not old.get("op_revision") or starts) else old["op_revision"]
         now = datetime.now(timezone.utc)
         old_phase, phase = old.get("phase"), new.get("phase")
         old_op = old.get("op_revision") or old.get("revision")
