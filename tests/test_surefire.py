@@ -142,3 +142,13 @@ def _as_report(path: Path, tmp_path: Path) -> Path:
     target.parent.mkdir(parents=True)
     shutil.copy(path, target)
     return target
+
+
+def test_error_position_is_right_after_the_properties_block(tmp_path: Path) -> None:
+    report = tmp_path / "surefire-reports" / "TEST-p.xml"
+    report.parent.mkdir()
+    report.write_text('<testsuite name="p">\n  <properties>\n    <property name="a" value="1"/>\n'
+                      '    <property name="b" value="2"/>\n  </properties>\n  <testcase classname="p.P" name="ok"/>\n'
+                      '  <testcase classname="p.P" name="cut">\n    <failure message="x"')
+    with pytest.raises(BadInput, match=rf"{report}:8:\d+: unreadable test report"):
+        surefire.read_summary([report])
