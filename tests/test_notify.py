@@ -315,3 +315,18 @@ def test_webhook_secrets_never_appear_in_output_or_run_record(tmp_path: Path, si
     for part in (secret, "S" + secret, teams_url, slack_url, "/slack/services/T000/B000/S" + secret):
         assert part not in everything
     assert "***" in everything
+
+
+def test_optional_channel_without_its_variable_is_skipped_and_stage_filters_apply(tmp_path: Path, sink: WebhookSink) -> None:
+    config = """
+notify:
+  channels:
+    - {name: team, type: teams, webhook_env: TEAM_WEBHOOK_URL, stages: [deploy-prod]}
+    - {name: maybe, type: slack, webhook_env: MAYBE_WEBHOOK_URL, optional: true}
+"""
+    ctx = make_ctx(tmp_path, {"TEAM_WEBHOOK_URL": sink.url("teams")}, config)
+    build = notify.run(notify.NotifyOptions(event="started", stage="build"), ctx)
+    assert [(d.channel, d.status) for d in build.deliveries] == [("team", "skipped"), ("maybe", "skipped")]
+    prod = notify.run(notify.NotifyOptions(event="started", stage="deploy-prod"), ctx)
+    assert [(d.channel, d.status) for d in prod.deliveries] == [("team", "sent"), ("maybe", "skipped")]
+    assert len(sink.requests) == 1
