@@ -20,7 +20,7 @@ MAX_MESSAGE_BYTES = 28 * 1024  # Teams' limit for a whole message, envelope incl
 
 
 def envelope(card: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "message", "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
+    return {"type": "message", "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": card}]}
 
 
 def is_retired_connector(url: str) -> bool:
