@@ -216,3 +216,10 @@ def test_terminal_rendering_reads_like_the_card(tmp_path: Path) -> None:
     assert "[Pipeline] https://bitbucket.org/acme/orders/pipelines/results/42/steps/%7B3333%7D" in shown
     shown_slack = render.payload("slack", slack.message(n)[0])
     assert "Tests: 120 passed" in shown_slack and "❌ orders: build failed" in shown_slack
+
+
+def test_slack_fallback_text_is_escaped_mrkdwn(tmp_path: Path) -> None:
+    n = model.build("started", pipeline=PipelineContext(commit=SHA, in_bitbucket=True), record=RunRecord(tmp_path / "r"),
+                    service="<!here> svc", stage="*build*")
+    text = slack.payload(n)["text"]
+    assert "<!here>" not in text and "&lt;!here&gt;" in text and "*build*" not in text

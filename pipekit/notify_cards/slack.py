@@ -29,9 +29,9 @@ def _status_icon(status: str) -> str:
 
 
 def fallback(n: Notification) -> str:
-    """The plain ``text`` Slack shows in notifications and where blocks cannot be shown."""
+    """The ``text`` Slack shows in notifications and where blocks cannot be shown (parsed as mrkdwn)."""
     where = ", ".join(x for x in (n.environment, n.commit.short_sha if n.commit else None) if x)
-    return t.slack_plain(t.one_line(f"{n.icon} {n.title}" + (f" ({where})" if where else "")), 300)
+    return t.slack_mrkdwn(t.one_line(f"{n.icon} {n.title}" + (f" ({where})" if where else "")), 300)
 
 
 def payload(n: Notification) -> dict[str, Any]:
