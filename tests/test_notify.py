@@ -330,3 +330,12 @@ notify:
     prod = notify.run(notify.NotifyOptions(event="started", stage="deploy-prod"), ctx)
     assert [(d.channel, d.status) for d in prod.deliveries] == [("team", "sent"), ("maybe", "skipped")]
     assert len(sink.requests) == 1
+
+
+def test_http_proxy_from_the_environment_is_used(tmp_path: Path, sink: WebhookSink) -> None:
+    url = "http://teams.example.invalid/teams/workflows/1/triggers/manual/paths/invoke?sig=0123456789abcdef"
+    ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": url, "HTTP_PROXY": sink.base_url})
+    result = notify.run(notify.NotifyOptions(event="started", attempts=1), ctx)
+    assert [d.status for d in result.deliveries] == ["sent"]
+    (req,) = sink.requests
+    assert req.path == url and req.json["type"] == "message"  # the proxy got the absolute URL
