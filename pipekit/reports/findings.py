@@ -12,10 +12,12 @@ The fingerprint hashes a tool-independent identity, never a line number:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
@@ -190,3 +192,20 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
         if f.tool_suppression is None:
             seen.tool_suppression = None
     return out
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building or writing many findings.
+
+    Hundreds of thousands of new objects (none in cycles) would otherwise trigger full
+    collections over everything alive again and again: reading and writing 200,000 results
+    takes about twice as long with it running.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

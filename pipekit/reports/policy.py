@@ -154,7 +154,11 @@ def load_file(path: str | Path) -> Policy:
 def apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None = None,
           today: date | None = None) -> Verdict:
     """Mark each finding's baseline state, suppression and blocking; say whether the gate passes."""
-    today = today or date.today()
+    with fm.gc_paused():
+        return _apply(findings, policy, baseline=baseline, today=today or date.today())
+
+
+def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None, today: date) -> Verdict:
     live = [s for s in policy.suppressions if not s.expired(today)]
     expired = [s for s in policy.suppressions if s.expired(today)]
     expired_hits: list[tuple[Suppression, fm.Finding]] = []

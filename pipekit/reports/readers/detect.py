@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipekit.core.errors import BadInput
-from pipekit.reports.findings import Finding
+from pipekit.reports.findings import Finding, gc_paused
 from pipekit.reports.readers import sarif
 from pipekit.reports.readers.bandit import BanditReader
 from pipekit.reports.readers.dependency_check import DependencyCheckReader
@@ -51,6 +51,12 @@ def _looks_like_sarif(head: bytes) -> bool:
 
 
 def read_report(path: str | Path, fmt: str | None = None) -> Report:
+    """Read one report; ``BadInput`` naming the file, place and reason when it cannot be read."""
+    with gc_paused():
+        return _read_report(path, fmt)
+
+
+def _read_report(path: str | Path, fmt: str | None = None) -> Report:
     p = Path(path)
     if fmt is not None and fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r} is not known; use one of: {', '.join(sorted(FORMATS))}")
@@ -75,6 +81,8 @@ def read_report(path: str | Path, fmt: str | None = None) -> Report:
     except OSError as exc:
         raise BadInput(f"{p}: cannot read report: {exc.strerror or exc}") from None
     reader = FORMATS[fmt] if fmt else next((r for r in READERS if r.detect(doc)), None)
+    if fmt and reader is not None and not reader.detect(doc):
+        raise BadInput(f"{p}: does not look like a {fmt} report (--format {fmt}); drop --format to detect it")
     if reader is None:
         keys = ", ".join(sorted(doc)[:6]) if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
         raise BadInput(

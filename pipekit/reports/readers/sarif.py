@@ -146,7 +146,11 @@ def _convert(res: Any, run: _Run, where: str) -> None:
         if type(own) is str:
             f.fingerprint = own
         else:  # content hashes that already count repeats (primaryLocationLineHash "hash:ordinal")
-            anchor = "|".join(f"{k}={v}" for k, v in sorted(pfs.items()))
+            if len(pfs) == 1:
+                ((k, v),) = pfs.items()
+                anchor = f"{k}={v}"
+            else:
+                anchor = "|".join(f"{k}={v}" for k, v in sorted(pfs.items()))
             f.fingerprint = fm.digest(f"sast|{rule}|{path or ''}|{anchor}")
     sups = get("suppressions")
     if sups:
