@@ -102,24 +102,34 @@ def validate(options: EcrPushOptions) -> None:
 
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
+    """Look up (local image, repository, existing tags, token: concurrently), decide, push, record."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from pipekit.clients import aws
-    from pipekit.clients.ecr import EcrClient
+    from pipekit.clients.ecr import EcrClient, RepositoryNotFound
 
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
     previous_login = ctx.record.output(SECTION, "login")
-    with ctx.record.recording(SECTION) as outputs:
-        tool = None
-        local_id = None
+    with ctx.record.recording(SECTION) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
+        tool: Any = None
+        inspected: Future[dict[str, Any]] | None = None
+        reusable: Future[bool] | None = None
         if not options.retag_from:
             from pipekit.clients.containers import get_tool
 
             tool = get_tool(options.container_tool)
-            local_id = tool.inspect(options.image or "")["id"]  # ImageNotFound: exit 2 naming it
+            inspected = pool.submit(tool.inspect, options.image or "")  # while botocore loads
+            reusable = pool.submit(_login_still_valid, tool, previous_login)
         session = aws.session(region=options.region, env=ctx.env, retry=aws.RetryPolicy(**options.retry))
         ctx.console.debug(f"AWS credentials: {session.source}; region {session.region}")
         ecr = EcrClient(session, options.registry_id)
-        repo = ecr.describe_repository(options.repository)
+        lookup = [*([options.retag_from] if options.retag_from else []), *options.tags]
+        repo_f = pool.submit(ecr.describe_repository, options.repository)
+        images_f = pool.submit(ecr.images, options.repository, lookup)
+        auth_f = pool.submit(ecr.authorization) if reusable is not None and not reusable.result() else None
+        local_id = inspected.result()["id"] if inspected is not None else None  # ImageNotFound: exit 2 naming it
+        repo = repo_f.result()
         if repo is None:
             if not options.create_repository:
                 where = f" in registry {options.registry_id}" if options.registry_id else ""
@@ -127,16 +137,21 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
                                   hint="create it, or allow pipekit to: --create-repository or ecr.create_repository: true")
             repo = ecr.create_repository(options.repository, {**options.create, "lifecycle_policy_text": policy_text})
             ctx.console.info(f"created ECR repository {repo.name} ({repo.mutability})")
+        try:
+            existing = images_f.result()
+        except RepositoryNotFound:
+            existing = ecr.images(repo.name, lookup) if not repo.created else {}
         host = options.registry_override or repo.host
         result = EcrPushResult(repository=repo.name, registry=host, image_uri=f"{host}/{repo.name}", digest=None,
                                tags=list(options.tags), region=session.region, created_repository=repo.created)
         outputs.update(repository=repo.name, registry=host, image_uri=result.image_uri, tags=result.tags,
                        ecr_repository_uri=repo.uri, region=session.region)
         if options.retag_from:
-            _retag(ecr, repo, options, result, ctx)
+            _retag(ecr, repo, existing, options, result, ctx)
         else:
-            assert tool is not None and local_id is not None
-            login = _push_tags(ecr, repo, tool, local_id, options, result, ctx, previous_login)
+            assert local_id is not None and reusable is not None
+            login = _push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
+                               previous_login if reusable.result() else None, auth_f, pool)
             if login:
                 outputs["login"] = login
         outputs.update(digest=result.digest, digests=result.digests, skipped=result.skipped, pushed=result.pushed,
@@ -148,11 +163,9 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
     return result
 
 
-# -- push ----------------------------------------------------------------------------
-def _push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, options: EcrPushOptions, result: EcrPushResult,
-               ctx: StepContext, previous_login: Any) -> dict[str, Any] | None:
+def _push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str, Any], options: EcrPushOptions,
+               result: EcrPushResult, ctx: StepContext, reusable_login: Any, auth_f: Any, pool: Any) -> dict[str, Any] | None:
     """Decide per tag, push what is missing, confirm through the API; the login record when logged in."""
-    existing = ecr.images(repo.name, options.tags)
     to_push: list[str] = []
     conflicts: list[str] = []
     for tag in options.tags:
@@ -182,7 +195,11 @@ def _push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, options: EcrPushOp
         result.digest = result.digests.get(options.tags[0])
         return None
     plain = bool(options.registry_override) and (options.insecure_registry or is_loopback(result.registry))
-    login, auth = _login(ecr, tool, result.registry, not plain, ctx, previous_login)
+    login, auth = _login(ecr, tool, result.registry, not plain, ctx, reusable_login, auth_f)
+    if options.registry_override:
+        import importlib
+
+        pool.submit(importlib.import_module, "pipekit.core.http")  # for the read-back, while the push runs
     for tag in to_push:
         dest = f"{result.image_uri}:{tag}"
         ctx.console.info(f"pushing {options.image} -> {dest}")
@@ -197,18 +214,19 @@ def _push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, options: EcrPushOp
 
 def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: EcrPushOptions, result: EcrPushResult,
              ctx: StepContext, auth: Any, plain: bool) -> None:
-    """Read each pushed tag back; register it with PutImage where the API did not see the push (override)."""
-    from pipekit.clients.ecr import RegistryUnauthorized, TagConflict, read_manifest
+    """Read each pushed tag back: from ECR itself, or (override) from the host, registering it with PutImage."""
+    from pipekit.clients.ecr import RegistryUnauthorized, RemoteImage, TagConflict, read_manifest
 
-    seen = ecr.images(repo.name, tags)
-    for tag in tags:
-        remote = seen.get(tag)
-        if remote is not None and remote.config_digest == local_id:
+    if not options.registry_override:
+        seen = ecr.images(repo.name, tags)
+        for tag in tags:
+            remote = seen.get(tag)
+            if remote is None or remote.config_digest != local_id:
+                raise CheckFailed(f"pushed {result.image_uri}:{tag}, but ECR does not show it with image {local_id}",
+                                  hint="another push may have replaced it meanwhile; rerun the step")
             _note_digest(result, tag, remote.digest, ctx)
-            continue
-        if not options.registry_override:
-            raise CheckFailed(f"pushed {result.image_uri}:{tag}, but ECR does not show it with image {local_id}",
-                              hint="another push may have replaced it meanwhile; rerun the step")
+        return
+    for tag in tags:
         creds = (auth.username, auth.password) if auth else None
         try:
             manifest, media, digest = read_manifest(result.registry, repo.name, tag, auth=creds, plain_http=plain,
@@ -218,6 +236,9 @@ def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: EcrPu
             manifest, media, digest = read_manifest(result.registry, repo.name, tag,
                                                     auth=(auth.username, auth.password), plain_http=plain,
                                                     insecure=plain)
+        if RemoteImage(tag, digest, manifest, media).config_digest != local_id:
+            raise CheckFailed(f"pushed {result.image_uri}:{tag}, but the registry now holds another image there",
+                              hint="another push replaced it meanwhile; rerun the step")
         try:
             registered = ecr.put_image(repo.name, tag, manifest, media, digest)
         except TagConflict as exc:
@@ -233,27 +254,34 @@ def _note_digest(result: EcrPushResult, tag: str, digest: str, ctx: StepContext)
     result.digests[tag] = digest
 
 
-def _login(ecr: Any, tool: Any, host: str, tls_verify: bool, ctx: StepContext,
-           previous: Any) -> tuple[dict[str, Any], Any]:
+def _login(ecr: Any, tool: Any, host: str, tls_verify: bool, ctx: StepContext, reusable: Any,
+           auth_f: Any) -> tuple[dict[str, Any], Any]:
     """Log the tool in with a fresh token, or reuse the tool's login while the token is valid.
 
     The password goes to the tool on stdin and nowhere else; the run record keeps only the
     registry, the tool and the expiry, so the next run on this machine knows it may reuse it.
     """
-    now = now_utc()
-    if isinstance(previous, dict) and previous.get("registry") == host and previous.get("tool") == tool.name:
-        try:
-            expires = datetime.fromisoformat(str(previous.get("expires_at")).replace("Z", "+00:00"))
-        except ValueError:
-            expires = None
-        if expires and (expires - now).total_seconds() > LOGIN_MARGIN_S and _tool_logged_in(tool, host):
-            ctx.console.info(f"reusing the {tool.name} login to {host} (token valid until {expires:%Y-%m-%d %H:%M} UTC)")
-            return previous, None
-    auth = ecr.authorization(now)
+    if isinstance(reusable, dict) and reusable.get("registry") == host:
+        ctx.console.info(f"reusing the {tool.name} login to {host} (token valid until {reusable['expires_at']})")
+        return reusable, None
+    auth = auth_f.result() if auth_f is not None else ecr.authorization()
     tool.login(host, auth.username, auth.password, tls_verify=tls_verify)
     ctx.console.info(f"{tool.name} logged in to {host}")
     expires_at = auth.expires_at.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return {"registry": host, "tool": tool.name, "expires_at": expires_at}, auth
+
+
+def _login_still_valid(tool: Any, previous: Any) -> bool:
+    """The run record's last login is for this tool, has time left, and the tool still holds it."""
+    if not isinstance(previous, dict) or previous.get("tool") != tool.name or not previous.get("registry"):
+        return False
+    try:
+        expires = datetime.fromisoformat(str(previous.get("expires_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if (expires - now_utc()).total_seconds() <= LOGIN_MARGIN_S:
+        return False
+    return _tool_logged_in(tool, str(previous["registry"]))
 
 
 def _tool_logged_in(tool: Any, host: str) -> bool:
@@ -279,10 +307,10 @@ def _tool_logged_in(tool: Any, host: str) -> bool:
 
 
 # -- retag ---------------------------------------------------------------------------
-def _retag(ecr: Any, repo: Any, options: EcrPushOptions, result: EcrPushResult, ctx: StepContext) -> None:
+def _retag(ecr: Any, repo: Any, found: dict[str, Any], options: EcrPushOptions, result: EcrPushResult,
+           ctx: StepContext) -> None:
     """BatchGetImage the manifest of ``retag_from``, PutImage it under each new tag; no layers move."""
     source_tag = options.retag_from or ""
-    found = ecr.images(repo.name, [source_tag, *options.tags])
     source = found.get(source_tag)
     if source is None:
         raise CheckFailed(f"tag {source_tag!r} not found in ECR repository {repo.name}",
@@ -308,13 +336,28 @@ def _retag(ecr: Any, repo: Any, options: EcrPushOptions, result: EcrPushResult, 
         ctx.console.warn(f"{result.image_uri}:{tag} held {found[tag].digest}: moving it to {source.digest}")
     from pipekit.clients.ecr import TagConflict
 
+    plain = bool(options.registry_override) and (options.insecure_registry or is_loopback(result.registry))
     for tag in to_put:
+        if options.registry_override:  # the host is not what the API sees: tag it there too, first
+            _mirror_tag(ecr, result.registry, repo.name, tag, source, plain)
         try:
             result.digests[tag] = ecr.put_image(repo.name, tag, source.manifest, source.media_type, source.digest)
         except TagConflict as exc:
             raise CheckFailed(f"ECR refused tag {tag} in {repo.name}: {exc}", hint="choose a new tag") from None
         result.pushed.append(tag)
     result.digest = source.digest
+
+
+def _mirror_tag(ecr: Any, host: str, repository: str, tag: str, source: Any, plain: bool) -> None:
+    from pipekit.clients.ecr import RegistryUnauthorized, write_manifest
+
+    media = source.media_type or "application/vnd.oci.image.manifest.v1+json"
+    try:
+        write_manifest(host, repository, tag, source.manifest, media, auth=None, plain_http=plain, insecure=plain)
+    except RegistryUnauthorized:
+        auth = ecr.authorization()
+        write_manifest(host, repository, tag, source.manifest, media, auth=(auth.username, auth.password),
+                       plain_http=plain, insecure=plain)
 
 
 # -- scan ----------------------------------------------------------------------------

@@ -195,7 +195,8 @@ def test_step_exit_3_when_ecr_keeps_failing(tmp_path: Path) -> None:
     finally:
         flaky.close()
     assert done.returncode == 3, done.stderr
-    assert "ecr:DescribeRepositories failed after 2 attempts" in done.stderr and flaky.calls == 2
+    assert "ecr:DescribeRepositories failed after 2 attempts" in done.stderr
+    assert flaky.calls == 4  # DescribeRepositories and BatchGetImage run side by side, 2 attempts each
 
 
 def test_step_with_oidc_end_to_end_masks_the_token(moto: MotoServer, tmp_path: Path) -> None:

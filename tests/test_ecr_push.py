@@ -227,6 +227,12 @@ def test_retag_from_adds_a_tag_through_the_api(world: dict, images: dict) -> Non
     assert retag.returncode == 0, retag.stderr
     shown = ecr(world).describe_images(repositoryName=str(world["repo"]), imageIds=[{"imageTag": "qa-approved"}])
     assert shown["imageDetails"][0]["imageDigest"] == digest
+    reg: LocalRegistry = world["registry"]
+    assert reg.manifest_digest(str(world["repo"]), "qa-approved") is None  # without an override: API only
+    mirrored = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-passed",
+                        "--registry-override", reg.host)
+    assert mirrored.returncode == 0, mirrored.stderr
+    assert reg.manifest_digest(str(world["repo"]), "qa-passed") == digest  # the host gets the tag too
     again = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-approved")
     assert again.returncode == 0 and "nothing to push" in again.stdout
     missing = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "9.9.9", "--tags", "x")

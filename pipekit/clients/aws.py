@@ -4,7 +4,7 @@ Credentials, first match wins:
 
 1. ``BITBUCKET_STEP_OIDC_TOKEN`` + ``AWS_ROLE_ARN``: ``sts:AssumeRoleWithWebIdentity`` (an unsigned
    call: the OIDC token is the credential), session name ``pipekit-<build number>``.
-2. boto3's own chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``),
+2. botocore's own chain (the same as boto3's): ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``),
    ``AWS_PROFILE`` in ``~/.aws/credentials`` / ``~/.aws/config``, ``AWS_WEB_IDENTITY_TOKEN_FILE`` +
    ``AWS_ROLE_ARN``, container credentials, EC2 instance metadata.
 
@@ -15,7 +15,7 @@ Retries: botocore's own retries are switched off (one attempt) and every call go
 :func:`call`, a tenacity loop over throttling errors, 5xx answers and connection failures, so
 the policy is one place and visible; after the last attempt an :class:`ExternalError` (exit 3).
 
-boto3 is imported inside the functions only: importing this module costs nothing.
+botocore is imported inside the functions only: importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ class RetryPolicy:
 
 @dataclass
 class AwsSession:
-    """A boto3 session with where its credentials came from and the retry policy for its calls."""
+    """An AWS session with where its credentials came from and the retry policy for its calls."""
 
-    session: Any  # boto3.Session
+    session: Any  # botocore.session.Session (boto3 itself adds 30 ms of imports and nothing we use)
     region: str
     source: str
     retry: RetryPolicy
@@ -71,7 +71,7 @@ class AwsSession:
 
         config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
                         user_agent_extra="pipekit")
-        return self.session.client(service, region_name=self.region, config=config)
+        return self.session.create_client(service, region_name=self.region, config=config)
 
 
 def resolve_region(explicit: str | None, env: Mapping[str, str]) -> str | None:
@@ -80,7 +80,7 @@ def resolve_region(explicit: str | None, env: Mapping[str, str]) -> str | None:
 
 def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | None = None) -> AwsSession:
     """A session with credentials, or :class:`BadInput` (exit 2) listing what was looked for."""
-    import boto3
+    import botocore.session
 
     retry = retry or RetryPolicy()
     region = resolve_region(region, env)
@@ -90,15 +90,14 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
         if not region:
             raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml")
         creds = assume_role_with_web_identity(role, oidc, region=region, env=env, retry=retry)
-        sess = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds["SessionToken"], region_name=region)
+        sess = botocore.session.Session()
+        sess.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         return AwsSession(sess, region, f"Bitbucket OIDC, role {role}", retry)
 
+    sess = botocore.session.Session()
     try:
-        sess = boto3.Session(region_name=region) if region else boto3.Session()
-    except Exception as exc:  # botocore ProfileNotFound and friends
-        raise BadInput(f"AWS configuration: {exc}", hint=f"looked for: {LOOKED_FOR}") from None
-    try:
+        if not region:
+            region = sess.get_config_variable("region")
         creds = sess.get_credentials()
     except Exception as exc:  # a broken profile, an unreadable web identity token file, a refused STS call
         raise BadInput(f"AWS credentials could not be loaded: {masking.mask(str(exc))}",
@@ -107,7 +106,6 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
         extra = " (BITBUCKET_STEP_OIDC_TOKEN is set but AWS_ROLE_ARN is not)" if oidc and not role else ""
         raise BadInput(f"no AWS credentials found{extra}; looked for: {LOOKED_FOR}",
                        hint="in Bitbucket, enable OIDC on the step and set AWS_ROLE_ARN")
-    region = region or sess.region_name
     if not region:
         raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml")
     frozen = creds.get_frozen_credentials()
@@ -119,13 +117,13 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
 def assume_role_with_web_identity(role_arn: str, token: str, *, region: str, env: Mapping[str, str],
                                   retry: RetryPolicy) -> dict[str, Any]:
     """Exchange a Bitbucket OIDC token for temporary credentials (exit 2 when STS refuses it)."""
-    import boto3
+    import botocore.session
     from botocore import UNSIGNED
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
     masking.add_secret(token)
-    sts = boto3.Session(region_name=region).client(
+    sts = botocore.session.Session().create_client(
         "sts", region_name=region,
         config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1, "mode": "standard"}))
     name = f"pipekit-{env.get('BITBUCKET_BUILD_NUMBER') or 'local'}"[:64]

@@ -292,15 +292,18 @@ def _external(exc: BaseException, what: str) -> Exception:
 
 
 # -- Registry HTTP API ------------------------------------------------------------
+def _schemes(plain_http: bool, insecure: bool) -> list[str]:
+    return ["http"] if plain_http else (["https", "http"] if insecure else ["https"])
+
+
 def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
                   plain_http: bool, insecure: bool) -> tuple[str, str, str]:
     """``GET /v2/<name>/manifests/<ref>`` on the registry host: (manifest text, media type, digest)."""
     from pipekit.core import http
 
     session = http.session(attempts=3, total_timeout=30, timeout=(5, 30))
-    schemes = ["http"] if plain_http else (["https", "http"] if insecure else ["https"])
     last: Exception | None = None
-    for scheme in schemes:
+    for scheme in _schemes(plain_http, insecure):
         url = f"{scheme}://{host}/v2/{repository}/manifests/{reference}"
         try:
             resp = session.get(url, headers={"Accept": MANIFEST_TYPES}, auth=auth, verify=not insecure)
@@ -316,6 +319,30 @@ def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str
             return text, media, digest
         raise ExternalError(f"registry {host}: GET manifest {repository}:{reference} answered {resp.status_code}")
     raise last or ExternalError(f"registry {host}: cannot read manifest {repository}:{reference}")
+
+
+def write_manifest(host: str, repository: str, tag: str, manifest: str, media_type: str, *,
+                   auth: tuple[str, str] | None, plain_http: bool, insecure: bool) -> str:
+    """``PUT /v2/<name>/manifests/<tag>``: tag an image whose blobs the host already has; its digest."""
+    from pipekit.core import http
+
+    session = http.session(attempts=3, total_timeout=30, timeout=(5, 30))
+    last: Exception | None = None
+    for scheme in _schemes(plain_http, insecure):
+        url = f"{scheme}://{host}/v2/{repository}/manifests/{tag}"
+        try:
+            resp = session.put(url, data=manifest.encode("utf-8"), headers={"Content-Type": media_type}, auth=auth,
+                               verify=not insecure)
+        except ExternalError as exc:
+            last = exc
+            continue
+        if resp.status_code == 401:
+            raise RegistryUnauthorized(host)
+        if resp.status_code in (200, 201):
+            return resp.headers.get("Docker-Content-Digest") or digest_of(manifest)
+        raise ExternalError(f"registry {host}: PUT manifest {repository}:{tag} answered {resp.status_code}: "
+                            f"{masking.mask(resp.text[:200])}")
+    raise last or ExternalError(f"registry {host}: cannot write manifest {repository}:{tag}")
 
 
 # -- scan findings as SARIF -------------------------------------------------------------
