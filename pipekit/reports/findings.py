@@ -94,6 +94,13 @@ class Finding:
         return "-"
 
     @property
+    def short_location(self) -> str:
+        """``package@version`` for SCA (without the manifest path), else ``file:line``."""
+        if self.kind == SCA and self.package:
+            return f"{self.package}@{self.version}" if self.version else self.package
+        return self.location
+
+    @property
     def suppressed(self) -> bool:
         return self.suppressed_by is not None or self.tool_suppression is not None
 
@@ -164,8 +171,9 @@ def assign_sast_fingerprints(findings: Iterable[tuple[Finding, str]]) -> None:
 
 
 def sort_key(f: Finding) -> tuple[int, int, str, str, int]:
-    """Blocking first, then most severe, then tool and location."""
-    return (0 if f.blocking else 1, RANK[f.severity], f.tool, f.path or f.package or "", f.line or 0)
+    """Blocking first, then the other active findings, then suppressed or known ones; most severe first."""
+    group = 0 if f.blocking else (2 if f.suppressed or f.baseline_state == "unchanged" else 1)
+    return (group, RANK[f.severity], f.tool, f.path or f.package or "", f.line or 0)
 
 
 def merge(findings: Iterable[Finding]) -> list[Finding]:

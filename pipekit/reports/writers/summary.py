@@ -34,5 +34,5 @@ def finding_rows(findings: Sequence[fm.Finding]) -> tuple[list[str], list[list[s
         state = "BLOCKING" if f.blocking else ("suppressed" if f.suppressed else (
             "baseline" if f.baseline_state == "unchanged" else "allowed"))
         fix = f.fixed_in or ""
-        rows.append([state, f.severity, f.tool, f.rule_id, f.location, fix, f.title[:80]])
+        rows.append([state, f.severity, f.tool, f.rule_id[:48], f.short_location, fix[:24], f.title[:70]])
     return ["status", "severity", "tool", "id", "location", "fixed in", "title"], rows, len(findings) - len(rows)
