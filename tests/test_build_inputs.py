@@ -178,7 +178,7 @@ def test_truncated_report_is_exit_2_naming_it(project: Path) -> None:
     report.write_text('<?xml version="1.0"?>\n<testsuite name="x">\n  <testcase classname="a" name="b">\n    <fail')
     proc = pipekit_build(project, "--skip-maven", "--no-image", env=clean_env())
     assert proc.returncode == 2
-    assert "ERROR: target/surefire-reports/TEST-com.example.Cut.xml:4:4: unreadable test report (truncated" \
+    assert "ERROR: target/surefire-reports/TEST-com.example.Cut.xml:4:5: unreadable test report (truncated" \
         in proc.stderr
 
 
