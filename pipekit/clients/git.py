@@ -34,6 +34,8 @@ esac
 """
 # Network commands never consult or feed a credential helper (it could store the token on disk).
 NO_HELPER = ("-c", "credential.helper=", "-c", "core.askPass=")
+# No background gc/maintenance in a throw-away clone; no signing prompts in CI.
+QUIET_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "commit.gpgsign=false")
 _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
              "stale info", "[remote rejected]", "incorrect old value")
 
@@ -75,7 +77,7 @@ class Git:
 
     def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
             input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        argv = ["git", *(NO_HELPER if network else ()), *args]
+        argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
         try:
             proc = subprocess.run(argv, cwd=cwd or self.workdir, env=self.env, capture_output=True, text=True,
@@ -136,8 +138,7 @@ class Git:
                    GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email)
         saved, self.env = self.env, env
         try:
-            self.run("add", "--sparse", "--", *paths)
-            self.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-",
+            self.run("commit", "--quiet", "--no-verify", "--cleanup=strip", "-F", "-", "--", *paths,
                      input_text=message)
         finally:
             self.env = saved
