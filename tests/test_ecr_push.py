@@ -321,7 +321,7 @@ def test_bad_flags_are_exit_2(tmp_path: Path, extra: list[str], message: str) ->
 
 
 def test_plain_http_only_on_loopback() -> None:
-    from pipekit.ecr_push import is_loopback
+    from pipekit.ecr_push_tags import is_loopback
 
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:5000") and is_loopback("[::1]:5000")
     assert is_loopback("127.0.0.1") and is_loopback("::1")
