@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -65,9 +64,10 @@ def measure(mode: str, path: str) -> dict[str, float]:
 
 def measure_isolated(mode: str, path: str) -> dict[str, float]:
     """One child per measurement, inside a fresh parent, so RUSAGE_CHILDREN is that child's peak alone."""
-    code = ("import json,resource,sys; sys.path.insert(0, %r); import bench_scan as b; r = b.measure(%r, %r); "
-            "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))"
-            % (str(Path(__file__).parent), mode, path))
+    here = str(Path(__file__).parent)
+    code = (f"import json,resource,sys; sys.path.insert(0, {here!r}); import bench_scan as b; "
+            f"r = b.measure({mode!r}, {path!r}); "
+            "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
