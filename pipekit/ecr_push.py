@@ -84,6 +84,12 @@ def validate(options: EcrPushOptions) -> None:
         raise BadInput("--insecure-registry only applies with --registry-override: ECR registry hosts always use TLS")
     if options.registry_override and not re.match(r"^[A-Za-z0-9.\-\[\]:]+$", options.registry_override):
         raise BadInput(f"--registry-override {options.registry_override!r} must be HOST or HOST:PORT")
+    if options.registry_id and not re.match(r"^[0-9]{12}$", options.registry_id):
+        raise BadInput(f"registry ID {options.registry_id!r} is not an AWS account ID (12 digits)")
+    mutability = str(options.create.get("image_tag_mutability") or "")
+    if mutability.endswith("_WITH_EXCLUSION") and not options.create.get("image_tag_mutability_exclusion_filters"):
+        raise BadInput(f"ecr.create.image_tag_mutability {mutability} needs ecr.create.image_tag_mutability_exclusion_filters",
+                       hint='e.g. ["latest", "dev-*"]')
     if not options.retag_from and not options.image:
         raise BadInput("no local image: pass --image or run pipekit build first (run record section build has no image_ref)")
 
@@ -229,6 +235,7 @@ def options_from(ctx: StepContext, **flags: Any) -> EcrPushOptions:
     if not image and build.get("image") and build.get("tags"):
         image = f"{build['image']}:{build['tags'][0]}"
     tags = _split_tags(pick(flags.get("tags"), "PIPEKIT_ECR_TAGS", None, None, env)) or _split_tags(build.get("tags"))
+    tags = list(dict.fromkeys(tags))  # once each, in order
     name_default = _strip_registry(str(build.get("image") or (image or "").rsplit(":", 1)[0] or ""))
     repository = pick(flags.get("repository"), "PIPEKIT_ECR_REPOSITORY", cfg.get("repository"),
                       name_default or ctx.service, env)
@@ -244,7 +251,7 @@ def options_from(ctx: StepContext, **flags: Any) -> EcrPushOptions:
         repository=str(repository),
         tags=tags,
         image=image,
-        region=pick(flags.get("region"), None, cfg.get("region"), None, env),
+        region=flags.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cfg.get("region"),
         registry_id=pick(flags.get("registry_id"), "PIPEKIT_ECR_REGISTRY_ID", cfg.get("registry_id"), None, env),
         create_repository=_truthy(pick(flags.get("create_repository") or None, "PIPEKIT_ECR_CREATE_REPOSITORY",
                                        cfg.get("create_repository"), False, env)),

@@ -311,6 +311,7 @@ def test_bad_lifecycle_policy_file_is_exit_2_before_anything_happens(tmp_path: P
     (["--repository", "Bad_Name"], "'Bad_Name' is not a valid ECR repository name"),
     (["--insecure-registry"], "only applies with --registry-override"),
     (["--registry-override", "https://host/x"], "must be HOST or HOST:PORT"),
+    (["--registry-id", "12345"], "is not an AWS account ID"),
 ])
 def test_bad_flags_are_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
     argv = ["--repository", "svc", "--tags", "1", "--image", "x:1", *extra]  # later flags win in click
@@ -327,3 +328,26 @@ def test_plain_http_only_on_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1")
     assert not is_loopback("10.0.0.5:5000") and not is_loopback("registry.example.com:443")
     assert not is_loopback("localhost.example.com:5000")
+
+
+def test_exclusion_forms_need_filters(tmp_path: Path) -> None:
+    (tmp_path / "pipekit.yaml").write_text("ecr:\n  create:\n    image_tag_mutability: IMMUTABLE_WITH_EXCLUSION\n")
+    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
+                           "--image", "x:1"], env=base_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "image_tag_mutability_exclusion_filters" in done.stderr
+
+
+@pytest.mark.parametrize("mutability, filters, tag, immutable", [
+    ("MUTABLE", [], "latest", False),
+    ("IMMUTABLE", [], "latest", True),
+    ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "dev-42", False),
+    ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "1.0.0", True),
+    ("MUTABLE_WITH_EXCLUSION", ["v*"], "v1.2", True),
+    ("MUTABLE_WITH_EXCLUSION", ["v*"], "latest", False),
+])
+def test_which_tags_are_immutable(mutability: str, filters: list[str], tag: str, immutable: bool) -> None:
+    from pipekit.clients.ecr import Repository
+
+    repo = Repository("svc", "1.dkr.ecr.eu-west-1.amazonaws.com/svc", "1", mutability, filters)
+    assert repo.is_immutable(tag) is immutable
