@@ -129,6 +129,7 @@ class _Wait:
 
     def _failed(self, name: str, verdict: Verdict) -> CheckFailed:
         hint = None
+        self.progress.stop()
         if verdict.failed_hooks:
             for hook in verdict.failed_hooks:
                 self.ctx.console.error(
@@ -213,10 +214,6 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
                 elif event.kind == ERROR:
                     w.last_error = event.error
                     ctx.console.debug(f"{event.name}: {event.source} failed: {_err(event.error)}")
-            result = w.result()
-            ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
-                                f"{short(options.revision)} ({result.waited_s:.1f}s)")
-            return result
         finally:
             watcher.stop()
             client.close()
@@ -224,6 +221,9 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
             final = w.result()
             outputs["apps"] = [{k: getattr(a, k) for k in ("name", "sync", "health", "revision", "phase", "hooks")}
                                for a in final.apps]
+    ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
+                        f"{short(options.revision)} ({final.waited_s:.1f}s)")
+    return final
 
 
 def _sync(client: Any, options: WaitOptions, w: _Wait) -> None:

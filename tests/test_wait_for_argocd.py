@@ -294,3 +294,16 @@ def test_threads_end_after_the_wait(argo, ctx):
     time.sleep(0.3)
     left = [t.name for t in threading.enumerate() if t.name.startswith(("argocd-stream", "argocd-poll"))]
     assert left == []
+
+
+def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-subj", "/CN=127.0.0.1", "-days", "1"], check=True, capture_output=True)
+    with ArgoCDStandIn(tls=(str(cert), str(key))) as argo:
+        argo.add_app("orders-dev", revision=E)
+        with pytest.raises(ExternalError, match="SSLError"):
+            run(opts(argo, plaintext=False, unreachable_after=1.0), ctx)
+        assert run(opts(argo, plaintext=False, insecure=True), ctx).apps[0].verdict == "succeeded"

@@ -96,6 +96,11 @@ class ArgoCDClient:
             backoff=backoff, max_backoff=5.0,
         )
         self._session.verify = verify
+        if not verify:  # asked for with --insecure: say it once, not on every request
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            log.warning("TLS certificate verification is off for %s (--insecure)", masking.mask_url(self.url))
         self._streams = requests.Session()
         self._streams.verify = verify
         masking.add_secret(token)
@@ -118,7 +123,7 @@ class ArgoCDClient:
             raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
         response = self._session.post(
             self.url + "/api/v1/session", json={"username": self.username, "password": self.password},
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json"}, verify=self.verify,
         )
         if response.status_code in (401, 403):
             raise AuthRejected(
@@ -152,7 +157,7 @@ class ArgoCDClient:
         sender = self._streams if stream else self._session
         used = self.token
         response = sender.request(method, self.url + path, headers=self._headers(), stream=stream,
-                                  timeout=(self.connect_timeout, read), **kwargs)
+                                  timeout=(self.connect_timeout, read), verify=self.verify, **kwargs)
         if response.status_code != 401:
             return response
         if not self.can_login:
@@ -168,7 +173,7 @@ class ArgoCDClient:
                 self.login()
         response.close()
         response = sender.request(method, self.url + path, headers=self._headers(), stream=stream,
-                                  timeout=(self.connect_timeout, read), **kwargs)
+                                  timeout=(self.connect_timeout, read), verify=self.verify, **kwargs)
         if response.status_code == 401:
             response.close()
             raise self._rejected(response)

@@ -59,7 +59,7 @@ class ArgoCDStandIn:
     """``with ArgoCDStandIn() as argo: argo.add_app("orders-dev", revision=SHA); argo.url ...``"""
 
     def __init__(self, *, port: int = 0, token: str | None = None, users: dict[str, str] | None = None,
-                 auth: bool = True, root_path: str = "") -> None:
+                 auth: bool = True, root_path: str = "", tls: tuple[str, str] | None = None) -> None:
         self.faults = Faults()
         self.auth = Auth(users=dict(users or {}), required=auth)
         self.token = token or "standin-" + secrets.token_hex(12)
@@ -77,6 +77,13 @@ class ArgoCDStandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.standin = self  # type: ignore[attr-defined]
+        self.tls = tls is not None
+        if tls is not None:  # (certfile, keyfile): serve https, e.g. to check --insecure
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -91,7 +98,7 @@ class ArgoCDStandIn:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.root_path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{self.root_path}"
 
     def start(self) -> ArgoCDStandIn:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
