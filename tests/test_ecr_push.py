@@ -351,3 +351,40 @@ def test_which_tags_are_immutable(mutability: str, filters: list[str], tag: str,
 
     repo = Repository("svc", "1.dkr.ecr.eu-west-1.amazonaws.com/svc", "1", mutability, filters)
     assert repo.is_immutable(tag) is immutable
+
+
+def test_put_image_of_the_same_image_twice_is_success(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ImageAlreadyExistsException (same manifest, same tag) counts as success, with the digest."""
+    from pipekit.clients import aws
+    from pipekit.clients.ecr import EcrClient
+
+    moto.reset()
+    for key, value in moto.aws_env().items():
+        monkeypatch.setenv(key, value)
+    client = EcrClient(aws.session(region=None, env=dict(os.environ)))
+    client.api.create_repository(repositoryName="twice")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": "sha256:" + "a" * 64, "size": 2}, "layers": []})
+    media = "application/vnd.oci.image.manifest.v1+json"
+    first = client.put_image("twice", "1", manifest, media, digest_of(manifest))
+    assert first == digest_of(manifest)
+    assert client.put_image("twice", "1", manifest, media, digest_of(manifest)) == first
+    assert client.put_image("twice", "1", manifest, media, None) == first  # digest from the exception's message
+    assert client.images("twice", ["1", "2"])["1"].config_digest == "sha256:" + "a" * 64
+
+
+def digest_of(text: str) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_docker_login_state_is_read_from_its_config(tmp_path: Path) -> None:
+    from pipekit.clients.containers import get_tool
+    from pipekit.ecr_push_tags import _tool_logged_in
+
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {"1.dkr.ecr.eu-west-1.amazonaws.com": {}}}))
+    docker = get_tool("docker", env={"DOCKER_CONFIG": str(tmp_path)})
+    assert _tool_logged_in(docker, "1.dkr.ecr.eu-west-1.amazonaws.com")
+    assert not _tool_logged_in(docker, "2.dkr.ecr.eu-west-1.amazonaws.com")

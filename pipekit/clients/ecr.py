@@ -13,6 +13,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -234,8 +235,9 @@ class EcrClient:
             answer = self._call("PutImage", "put_image", **kwargs)
         except Exception as exc:
             code = error_code(exc)
-            if code == "ImageAlreadyExistsException":
-                return digest or digest_of(manifest)
+            if code == "ImageAlreadyExistsException":  # "Image with digest 'sha256:...' and tag ... already exists"
+                told = re.search(r"digest '(sha256:[0-9a-f]{64})'", error_text(exc))
+                return told.group(1) if told else digest or digest_of(manifest)
             if code == "ImageTagAlreadyExistsException":
                 raise TagConflict(error_text(exc)) from None
             if code == "RepositoryNotFoundException":
