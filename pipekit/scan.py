@@ -97,7 +97,7 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
 def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
-    with ctx.record.recording("scan") as outputs:
+    with ctx.record.recording("scan") as outputs, fm.gc_paused():
         policy = load_policy(options, ctx)
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
@@ -164,7 +164,7 @@ def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdi
     headers, rows = summary_mod.counts_table(findings)
     console.table(headers, rows, title="Findings by severity and tool (suppressed included)")
     if findings:
-        headers, rows, left = summary_mod.finding_rows(findings)
+        headers, rows, left = summary_mod.finding_rows(findings, verdict.blocking)
         console.table(headers, rows, title="Blocking findings first" if verdict.blocking else "Findings")
         if left > 0:
             console.info(f"... and {left} more (see the SARIF output)")

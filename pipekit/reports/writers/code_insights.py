@@ -59,7 +59,7 @@ def annotations_for(findings: Sequence[fm.Finding], limit: int = MAX_ANNOTATIONS
             "severity": SEVERITY[f.severity],
             "result": "FAILED" if f.blocking else ("IGNORED" if f.suppressed else "PASSED"),
         }
-        if f.path:
+        if f.path and not f.path.startswith("/"):  # annotations attach to repository-relative paths only
             item["path"] = f.path
             if f.line and f.line > 0:
                 item["line"] = f.line

@@ -24,13 +24,27 @@ def counts_table(findings: Sequence[fm.Finding]) -> tuple[list[str], list[list[s
     return headers, rows
 
 
-def finding_rows(findings: Sequence[fm.Finding]) -> tuple[list[str], list[list[str]], int]:
-    """Blocking findings (all, up to a cap), then the most severe others; and how many were left out."""
-    ordered = sorted(findings, key=fm.sort_key)
-    blocking = [f for f in ordered if f.blocking][:SHOW_BLOCKING]
-    others = [f for f in ordered if not f.blocking][:SHOW_OTHERS]
+def finding_rows(findings: Sequence[fm.Finding], blocking: Sequence[fm.Finding] | None = None
+                 ) -> tuple[list[str], list[list[str]], int]:
+    """Blocking findings (all, up to a cap), then the most severe others; and how many were left out.
+
+    ``blocking`` may be passed already sorted (the verdict's list); the others are picked by
+    severity bucket, without sorting every finding (a big report has hundreds of thousands).
+    """
+    if blocking is None:
+        blocking = sorted((f for f in findings if f.blocking), key=fm.sort_key)
+    shown = list(blocking[:SHOW_BLOCKING])
+    picked: list[fm.Finding] = []
+    for group in (1, 2):
+        for sev in fm.SEVERITIES:
+            if len(picked) >= SHOW_OTHERS:
+                break
+            bucket = [f for f in findings if not f.blocking and f.severity == sev
+                      and (2 if f.suppressed or f.baseline_state == "unchanged" else 1) == group]
+            picked.extend(sorted(bucket, key=fm.sort_key)[:SHOW_OTHERS - len(picked)] if len(bucket) < 5000
+                          else bucket[:SHOW_OTHERS - len(picked)])
     rows = []
-    for f in blocking + others:
+    for f in shown + picked:
         state = "BLOCKING" if f.blocking else ("suppressed" if f.suppressed else (
             "baseline" if f.baseline_state == "unchanged" else "allowed"))
         fix = f.fixed_in or ""
