@@ -193,8 +193,8 @@ class Docker(ContainerTool):
     ``insecure-registries`` (loopback registries are always allowed), not per command."""
 
     name = "docker"
-    install_hint = ("in Bitbucket Pipelines add `services: [docker]` to the step; the pipekit base image "
-                    "ships the docker CLI (apt package docker-ce-cli)")
+    install_hint = ("in Bitbucket Pipelines add `services: [docker]` to the step (Bitbucket mounts the docker CLI "
+                    "into the pipekit base image); elsewhere use --container-tool buildah, which the base image ships")
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
                    build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
@@ -226,7 +226,7 @@ class Buildah(ContainerTool):
     """buildah: daemonless, works as root without a registry for ``FROM scratch`` images."""
 
     name = "buildah"
-    install_hint = "the pipekit base image ships buildah (apt package buildah); run as root or with fuse-overlayfs"
+    install_hint = "the pipekit base image ships buildah (Debian package buildah); run as root or with fuse-overlayfs"
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
                    build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
@@ -260,7 +260,7 @@ class Podman(Buildah):
     """podman: the same image store and flags as buildah, docker-like commands."""
 
     name = "podman"
-    install_hint = "install podman (apt package podman); the pipekit base image ships buildah instead"
+    install_hint = "podman is not in the pipekit base image: install it (apt package podman) or use --container-tool buildah"
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
                    build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:

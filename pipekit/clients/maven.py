@@ -21,8 +21,8 @@ from pathlib import Path
 from pipekit.core.errors import BadInput
 
 LineSink = Callable[[str], None]
-INSTALL_HINT = ("the pipekit base image and Bitbucket's maven images (e.g. maven:3.9-eclipse-temurin-17) "
-                "ship mvn; or commit the Maven wrapper (mvn wrapper:wrapper) so ./mvnw is used")
+INSTALL_HINT = ("the pipekit base image ships mvn (Debian package maven, with JDK 17), as do the maven:3.9-* "
+                "images; or commit the Maven wrapper (mvn wrapper:wrapper) so ./mvnw is used")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Maven 3.8: "--- maven-compiler-plugin:3.13.0:compile (default-compile) @ shop-app ---"
