@@ -158,9 +158,12 @@ class _Wait:
             elif verdict.status != SUCCEEDED:
                 parts.append(f"{name} (sync {state.sync}, health {state.health}, operation {state.phase or 'none'}): "
                              + "; ".join(verdict.missing))
+        manual = [n for n in self.o.apps if n in self.apps and not _auto_sync(self.apps[n])]
+        hint = "raise --timeout, or look at the app in Argo CD"
+        if manual and not self.o.sync:
+            hint = f"{', '.join(manual)} without automated sync: pass --sync"
         return TimedOut(f"timed out after {self.o.timeout:g}s waiting for revision {short(self.o.revision)}: "
-                        + " | ".join(parts), hint="raise --timeout, or look at the app in Argo CD",
-                        result=self.result())
+                        + " | ".join(parts), hint=hint, result=self.result())
 
 
 def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
@@ -191,6 +194,11 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
                                            app_namespace=options.app_namespace))
             if options.sync:
                 _sync(client, options, w)
+            else:
+                for name in options.apps:
+                    if not _auto_sync(w.apps.get(name)):
+                        ctx.console.warn(f"{name} has no automated sync policy: nothing syncs revision "
+                                         f"{short(options.revision)} unless someone does (pass --sync)")
             w.last_ok = time.monotonic()
             watcher.start()
             while not w.check():
@@ -235,6 +243,11 @@ def _sync(client: Any, options: WaitOptions, w: _Wait) -> None:
             if "already in progress" not in exc.message:
                 raise
             w.progress.note(f"{name}: an operation is already running; waiting for it")
+
+
+def _auto_sync(app: dict[str, Any] | None) -> bool:
+    policy = ((app or {}).get("spec") or {}).get("syncPolicy") or {}
+    return isinstance(policy, dict) and bool(policy.get("automated"))
 
 
 def _err(exc: BaseException | None) -> str:

@@ -253,7 +253,7 @@ def test_unknown_app_with_project_is_404(argo, ctx):
 def test_sync_requested_at_the_revision(argo, ctx):
     from pipekit.testing.argocd import scenario
 
-    scenario.apply(argo, {"apps": {"orders-dev": {"initial": {"revision": E, "sync": "OutOfSync",
+    scenario.apply(argo, {"apps": {"orders-dev": {"initial": {"revision": E, "sync": "OutOfSync", "auto_sync": False,
                                                               "op_revision": OLD}, "start": "sync",
                                                   "steps": [[0.1, {"op_revision": E, "phase": "Running"}],
                                                             [0.1, {"phase": "Succeeded", "sync": "Synced"}]]}}})
@@ -307,3 +307,20 @@ def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
         with pytest.raises(ExternalError, match="SSLError"):
             run(opts(argo, plaintext=False, unreachable_after=1.0), ctx)
         assert run(opts(argo, plaintext=False, insecure=True), ctx).apps[0].verdict == "succeeded"
+
+
+def test_app_without_auto_sync_gets_a_warning_and_a_hint(argo, ctx, out):
+    argo.add_app("orders-dev", revision=OLD, auto_sync=False)
+    with pytest.raises(TimedOut) as err:
+        run(opts(argo, timeout=0.5), ctx)
+    assert "orders-dev has no automated sync policy" in out.getvalue()
+    assert "orders-dev without automated sync: pass --sync" in str(err.value)
+
+
+def test_app_deleted_while_waiting(argo, ctx):
+    argo.add_app("orders-dev", revision=OLD)
+    threading.Timer(0.4, argo.delete_app, args=("orders-dev",)).start()
+    started = time.monotonic()
+    with pytest.raises(AppNotFound, match="'orders-dev' was deleted while waiting"):
+        run(opts(argo, poll_interval=30), ctx)
+    assert time.monotonic() - started < 2

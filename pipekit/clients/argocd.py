@@ -263,7 +263,11 @@ def iter_stream(response: requests.Response) -> Iterator[dict[str, Any]]:
                 continue
             if "error" in message and "result" not in message:
                 raise ExternalError(f"stream ended with an error: {masking.mask(str(message['error']))[:200]}")
-            app = _obj(_obj(message.get("result")).get("application"))
+            result = _obj(message.get("result"))
+            app = _obj(result.get("application"))
+            if result.get("type") == "DELETED":
+                name = _obj(app.get("metadata")).get("name", "?")
+                raise AppNotFound(f"Argo CD app {name!r} was deleted while waiting for it")
             if app:
                 yield app
 

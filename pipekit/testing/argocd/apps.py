@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "retry_count": 0,
     "hooks": [],  # [{"name", "kind": "Job", "type": "PostSync", "phase", "message", "namespace"}]
     "resources": [],  # [{"kind", "name", "namespace", "group", "version", "images"}]
+    "auto_sync": True,  # spec.syncPolicy.automated present
     "pending_operation": False,  # a top-level `operation` waiting to be picked up
     "reconciled": "after",  # "after": reconciledAt >= finishedAt; "before": the stale moment after a sync
     "namespace": "",  # destination namespace (default: the app name)
@@ -161,7 +162,8 @@ class AppModel:
                          "creationTimestamp": self.created},
             "spec": {"project": self.project, "source": source,
                      "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
-                     "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "retry": {"limit": 5}}},
+                     "syncPolicy": ({"automated": {"prune": True, "selfHeal": True}, "retry": {"limit": 5}}
+                                    if s.get("auto_sync", True) else {})},
             "status": status,
         }
         if s.get("pending_operation"):

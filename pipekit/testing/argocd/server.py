@@ -132,6 +132,12 @@ class ArgoCDStandIn:
             self.apps[name].apply(patch)
             self.cond.notify_all()
 
+    def delete_app(self, name: str) -> None:
+        """Delete an app: open streams get a DELETED event, reads answer 403/404."""
+        with self.cond:
+            self.apps.pop(name)
+            self.cond.notify_all()
+
     def play(self, name: str, steps: Iterable[Step]) -> threading.Thread:
         """Apply ``(delay_s, patch)`` steps one after another (delays relative to the previous step)."""
         todo = list(steps)
@@ -325,11 +331,15 @@ class _Handler(BaseHTTPRequestHandler):
             while not argo.stopping.is_set():
                 with argo.cond:
                     argo.cond.wait_for(lambda v=sent_version: argo.stopping.is_set()  # type: ignore[misc]
-                                       or argo.apps[name].resource_version != v or not argo.auth.valid(token),
-                                       timeout=1.0)
-                    current = argo.apps[name]
+                                       or name not in argo.apps or argo.apps[name].resource_version != v
+                                       or not argo.auth.valid(token), timeout=1.0)
                     if argo.stopping.is_set() or not argo.auth.valid(token):
                         break
+                    if name not in argo.apps:
+                        gone = json.dumps({"result": {"type": "DELETED", "application": app.to_json()}}).encode()
+                        self._chunk(gone + b"\n")
+                        break
+                    current = app = argo.apps[name]
                     if current.resource_version == sent_version:
                         continue
                     sent_version = current.resource_version
