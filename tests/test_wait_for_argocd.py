@@ -324,3 +324,10 @@ def test_app_deleted_while_waiting(argo, ctx):
     with pytest.raises(AppNotFound, match="'orders-dev' was deleted while waiting"):
         run(opts(argo, poll_interval=30), ctx)
     assert time.monotonic() - started < 2
+
+
+def test_hard_refresh_and_no_refresh(argo, ctx):
+    argo.add_app("orders-dev", revision=E)
+    run(opts(argo, refresh="hard"), ctx)
+    run(opts(argo, refresh=None), ctx)
+    assert argo.refreshes == [("orders-dev", "hard")]
