@@ -122,7 +122,7 @@ class _Wait:
             if since is not None and time.monotonic() - since >= self.o.grace and verdict is not None:
                 raise CheckFailed(
                     f"app {name!r} stayed Degraded for {self.o.grace:g}s (the grace period) at revision "
-                    f"{short(self.o.revision)}: {verdict.reason}",
+                    f"{short(self.o.revision)}: {_one_line(verdict.reason)}",
                     hint=f"argocd app get {name} --show-operation; kubectl describe the failing resources",
                     result=self.result())
         return all(self.verdicts.get(n) is not None and self.verdicts[n].status == SUCCEEDED for n in self.o.apps)
@@ -137,7 +137,7 @@ class _Wait:
                     f"{hook.namespace or '?'} {hook.phase}: {hook.message or 'no message'}")
                 self.ctx.console.info(f"  read its logs: {hook.log_hint(name)}")
             hint = f"read the hook's logs: {verdict.failed_hooks[0].log_hint(name)}"
-        return CheckFailed(f"app {name!r} at revision {short(self.o.revision)}: {verdict.reason}",
+        return CheckFailed(f"app {name!r} at revision {short(self.o.revision)}: {_one_line(verdict.reason)}",
                            hint=hint, result=self.result())
 
     def next_wake(self) -> float:
@@ -163,7 +163,7 @@ class _Wait:
         if manual and not self.o.sync:
             hint = f"{', '.join(manual)} without automated sync: pass --sync"
         return TimedOut(f"timed out after {self.o.timeout:g}s waiting for revision {short(self.o.revision)}: "
-                        + " | ".join(parts), hint=hint, result=self.result())
+                        + _one_line(" | ".join(parts)), hint=hint, result=self.result())
 
 
 def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
@@ -243,6 +243,10 @@ def _sync(client: Any, options: WaitOptions, w: _Wait) -> None:
             if "already in progress" not in exc.message:
                 raise
             w.progress.note(f"{name}: an operation is already running; waiting for it")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _auto_sync(app: dict[str, Any] | None) -> bool:

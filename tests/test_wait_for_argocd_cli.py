@@ -96,12 +96,15 @@ def test_unknown_app_exit_1_naming_it(argo, tmp_path):
 
 def test_hook_failure_exit_1_with_log_hint(argo, tmp_path):
     argo.add_app("orders-dev", revision=E, phase="Failed", message="one or more synchronization tasks completed unsuccessfully",
-                 hooks=[{"name": "db-migrate", "type": "PreSync", "phase": "Failed", "message": "Job has reached the specified backoff limit"}])
+                 hooks=[{"name": "db-migrate", "type": "PreSync", "phase": "Failed",
+                         "message": "Job has reached the specified backoff limit\nsee the pod"}])
     proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, *FAST,
                        env=env_for(argo, tmp_path), cwd=tmp_path)
     assert proc.returncode == 1
     assert "hook PreSync Job 'db-migrate' in namespace orders-dev Failed" in proc.stderr
     assert "kubectl logs job/db-migrate -n orders-dev" in proc.stdout
+    final = [line for line in proc.stderr.splitlines() if line.startswith("ERROR: app 'orders-dev'")]
+    assert len(final) == 1 and "backoff limit see the pod" in final[0]  # one line, even for multi-line messages
     record = json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["wait_for_argocd"]
     assert record["status"] == "failed" and record["outputs"]["apps"][0]["hooks"][0]["phase"] == "Failed"
 
