@@ -10,6 +10,7 @@ phase; build the image with the documented tags and OCI labels; record it for la
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +44,7 @@ class BuildOptions:
     no_image: bool = False
     dockerfile: Path | None = None
     context: Path | None = None
-    build_args: dict[str, str] = field(default_factory=dict)
+    build_args: dict[str, str | None] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     extra_tags: list[str] = field(default_factory=list)
     tag_kinds: list[str] = field(default_factory=lambda: list(imagetags.KINDS))
@@ -204,14 +205,27 @@ def _failed_tests_message(s: surefire.TestSummary) -> str:
     return f"{s.failed + s.errored} test(s) failed ({s.failed} failed, {s.errored} errored): {named}{more}"
 
 
-def _pairs(values: tuple[str, ...] | list[str], flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _pairs(values: tuple[str, ...] | list[str], flag: str, *, bare_ok: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for item in values:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BadInput(f"{flag} {item!r}: expected KEY=VALUE")
-        out[key] = value
+        if not key or (not sep and not bare_ok):
+            raise BadInput(f"{flag} {item!r}: expected KEY=VALUE" + (" or KEY" if bare_ok else ""))
+        out[key] = value if sep else None
     return out
+
+
+def _build_args(args: dict[str, str | None], env: Mapping[str, str]) -> dict[str, str | None]:
+    """Secret-looking build args must come from the environment (``--build-arg NPM_TOKEN``), never argv."""
+    from pipekit.core.masking import is_secret_name
+
+    for key, value in args.items():
+        if value is not None and is_secret_name(key):
+            raise BadInput(f"build arg {key} looks like a secret: pass --build-arg {key} without a value so the "
+                           "container tool reads it from the environment (values never go in process arguments)")
+        if value is None and key not in env:
+            raise BadInput(f"build arg {key}: no value given and {key} is not set in the environment")
+    return args
 
 
 def _split(value: Any) -> list[str]:
@@ -239,8 +253,8 @@ def options_from(ctx: StepContext, opts: dict[str, Any]) -> BuildOptions:
     offline = pick(True if opts["offline"] else None, "PIPEKIT_MAVEN_OFFLINE", mvn_cfg.get("offline"), False, env)
     if isinstance(offline, str):
         offline = offline.lower() in ("1", "true", "yes")
-    build_args = {**{str(k): str(v) for k, v in (img_cfg.get("build_args") or {}).items()},
-                  **_pairs(opts["build_arg"], "--build-arg")}
+    build_args = _build_args({**{str(k): str(v) for k, v in (img_cfg.get("build_args") or {}).items()},
+                              **_pairs(opts["build_arg"], "--build-arg", bare_ok=True)}, env)
     labels = {**{str(k): str(v) for k, v in (img_cfg.get("labels") or {}).items()}, **_pairs(opts["label"], "--label")}
     return BuildOptions(
         project_dir=Path(str(pick(opts["project_dir"], "PIPEKIT_PROJECT_DIR", cfg.get("project_dir"), ".", env))),

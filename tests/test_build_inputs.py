@@ -232,3 +232,21 @@ def test_wrapper_must_be_executable(project: Path) -> None:
     (project / "mvnw").chmod(0o644)
     with pytest.raises(Exception, match="mvnw is not executable"):
         maven.find_executable(project)
+
+
+def test_secret_build_args_come_from_the_environment_not_argv(project: Path, fake_docker: Path) -> None:
+    refused = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN=s3cr3t-npm-token",
+                            env=clean_env())
+    assert refused.returncode == 2
+    assert "build arg NPM_TOKEN looks like a secret: pass --build-arg NPM_TOKEN without a value" in refused.stderr
+    assert "s3cr3t-npm-token" not in refused.stderr + refused.stdout
+    assert _mvnw_call(project) is None
+    missing = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN", env=clean_env())
+    assert missing.returncode == 2 and "NPM_TOKEN is not set in the environment" in missing.stderr
+    proc = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN",
+                         env=clean_env(NPM_TOKEN="s3cr3t-npm-token"))
+    assert proc.returncode == 0, proc.stderr
+    build = next(c["argv"] for c in _calls(fake_docker) if c["argv"][0] == "build")
+    assert build[build.index("--build-arg") + 1] == "NPM_TOKEN"
+    assert all("s3cr3t-npm-token" not in " ".join(c["argv"]) for c in _calls(fake_docker))  # type: ignore[arg-type]
+    assert "s3cr3t-npm-token" not in proc.stdout + proc.stderr

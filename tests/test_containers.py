@@ -244,3 +244,19 @@ def test_buildah_push_returns_the_registry_digest(scratch_context: Path, image_n
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_bare_build_arg_is_read_from_the_environment(tmp_path: Path) -> None:
+    argv = Buildah().build_argv(context=tmp_path, dockerfile=None, tags=["x:1"], labels={},
+                                build_args={"NPM_TOKEN": None, "A": "1"})
+    assert argv[argv.index("--build-arg") + 1] == "NPM_TOKEN" and "A=1" in argv
+
+
+@needs_buildah
+def test_buildah_reads_a_bare_build_arg_from_its_environment(
+        scratch_context: Path, image_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREETING", "from the environment")
+    tool = get_tool("buildah")
+    tool.build(context=scratch_context, dockerfile=scratch_context / "Containerfile", tags=[f"{image_name}:env"],
+               labels={}, build_args={"GREETING": None})
+    assert tool.inspect(f"{image_name}:env")["labels"]["greeting"] == "from the environment"

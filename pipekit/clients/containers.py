@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class ContainerTool(abc.ABC):
     # -- the interface ---------------------------------------------------
     @abc.abstractmethod
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
+                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
         """The exact argument list :meth:`build` runs."""
 
     @abc.abstractmethod
@@ -83,8 +83,12 @@ class ContainerTool(abc.ABC):
         """The exact argument list :meth:`push` runs."""
 
     def build(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-              build_args: dict[str, str]) -> str:
-        """Build an image and return its ID (``sha256:...``)."""
+              build_args: Mapping[str, str | None]) -> str:
+        """Build an image and return its ID (``sha256:...``).
+
+        A build arg whose value is ``None`` is passed as ``--build-arg KEY``: the tool takes the
+        value from its environment, which keeps secrets out of process arguments.
+        """
         with tempfile.TemporaryDirectory(prefix="pipekit-build-") as tmp:
             iidfile = Path(tmp) / "iid"
             argv = self.build_argv(context=context, dockerfile=dockerfile, tags=tags, labels=labels,
@@ -197,7 +201,7 @@ class Docker(ContainerTool):
                     "into the pipekit base image); elsewhere use --container-tool buildah, which the base image ships")
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
+                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
         return _build_argv([self.executable, "build"], context=context, dockerfile=dockerfile, tags=tags,
                            labels=labels, build_args=build_args, iidfile=iidfile)
 
@@ -229,7 +233,7 @@ class Buildah(ContainerTool):
     install_hint = "the pipekit base image ships buildah (Debian package buildah); run as root or with fuse-overlayfs"
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
+                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
         return _build_argv([self.executable, "bud"], context=context, dockerfile=dockerfile, tags=tags,
                            labels=labels, build_args=build_args, iidfile=iidfile)
 
@@ -263,7 +267,7 @@ class Podman(Buildah):
     install_hint = "podman is not in the pipekit base image: install it (apt package podman) or use --container-tool buildah"
 
     def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: dict[str, str], iidfile: Path | None = None) -> list[str]:
+                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
         return _build_argv([self.executable, "build"], context=context, dockerfile=dockerfile, tags=tags,
                            labels=labels, build_args=build_args, iidfile=iidfile)
 
@@ -275,7 +279,7 @@ class Podman(Buildah):
 
 
 def _build_argv(head: list[str], *, context: Path, dockerfile: Path | None, tags: list[str],
-                labels: dict[str, str], build_args: dict[str, str], iidfile: Path | None) -> list[str]:
+                labels: dict[str, str], build_args: Mapping[str, str | None], iidfile: Path | None) -> list[str]:
     argv = list(head)
     if dockerfile is not None:
         argv += ["--file", str(dockerfile)]
@@ -283,8 +287,8 @@ def _build_argv(head: list[str], *, context: Path, dockerfile: Path | None, tags
         argv += ["--tag", tag]
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
-    for key, value in build_args.items():
-        argv += ["--build-arg", f"{key}={value}"]
+    for key, arg in build_args.items():  # None: the tool reads the value from its environment
+        argv += ["--build-arg", key if arg is None else f"{key}={arg}"]
     if iidfile is not None:
         argv += ["--iidfile", str(iidfile)]
     return [*argv, str(context)]
