@@ -119,8 +119,8 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
             expired_suppressions=[{"id": s.id, "expires": s.expires.isoformat(), "where": s.where}
                                   for s in verdict.expired],
         )
-        write_outputs(options, ctx, findings, verdict, result, with_baseline=baseline is not None)
         show(ctx, findings, verdict, summary)
+        write_outputs(options, ctx, findings, verdict, result, with_baseline=baseline is not None)
         if not verdict.passed:
             raise CheckFailed(f"security gate blocked: {len(verdict.blocking)} blocking finding(s); "
                               + "; ".join(verdict.reasons), result=result)

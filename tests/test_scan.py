@@ -261,3 +261,16 @@ def test_module_entry_point_runs_as_a_pipeline_would(tmp_path: Path) -> None:
     steps = json.loads((tmp_path / "rr.json").read_text())["steps"]
     assert steps["scan"]["outputs"]["summary"]["suppressed"] == 1
     assert steps["scan"]["status"] == "succeeded"
+
+
+def test_sarif_without_usable_lines_and_absolute_paths_stays_valid(tmp_path: Path) -> None:
+    doc = json.loads((FIX / "trivy.json").read_text())
+    doc["Results"][3]["Secrets"][0]["StartLine"] = 0
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    out = tmp_path / "t.sarif"
+    result = scan(str(tmp_path / "t.json"), str(FIX / "dependency-check.json"), "--fail-on", "none",
+                  "--sarif-out", str(out))
+    assert result.exit_code == 0 and "security gate passed" in result.output
+    sarif = validate_sarif(out)
+    secret = next(r for run in sarif["runs"] for r in run["results"] if r["ruleId"] == "aws-access-key-id")
+    assert "region" not in secret["locations"][0]["physicalLocation"]

@@ -48,7 +48,7 @@ def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
         result["message"] = {"text": f"{f.rule_id} in {where}{fix}: {text}"}
     if f.path:
         phys: dict[str, Any] = {"artifactLocation": {"uri": f.path}}
-        if f.line:
+        if f.line and f.line > 0:  # SARIF regions start at line 1
             phys["region"] = {"startLine": f.line}
         result["locations"] = [{"physicalLocation": phys}]
     elif f.kind == fm.SCA and f.package:
