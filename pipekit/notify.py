@@ -100,8 +100,16 @@ def channels(ctx: StepContext) -> list[Channel]:
     return found
 
 
+def _client(kind: str) -> Any:
+    """The client module for a channel type, imported only when that type is used."""
+    import importlib
+
+    if kind not in ("teams", "slack"):
+        raise BadInput(f"channel type {kind!r}: use teams or slack")
+    return importlib.import_module(f"pipekit.clients.{kind}")
+
+
 def _webhook(ctx: StepContext, ch: Channel, index: int | None) -> str | None:
-    from pipekit.clients import slack, teams
     from pipekit.core import masking
 
     url = ctx.env.get(ch.webhook_env, "").strip()
@@ -112,7 +120,7 @@ def _webhook(ctx: StepContext, ch: Channel, index: int | None) -> str | None:
         raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
     masking.add_secret(url)  # also when the variable's name does not look secret
     source = f"{ch.webhook_env} (channel {ch.name!r})"
-    (teams if ch.type == "teams" else slack).check_url(url, source)
+    _client(ch.type).check_url(url, source)
     return url
 
 
@@ -132,17 +140,17 @@ def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> 
 
 def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
     """The payload for a channel type and its bytes, secrets masked."""
-    from pipekit.core.masking import mask
-    from pipekit.notify_cards import slack, teams
+    import importlib
 
-    payload, data = (teams if kind == "teams" else slack).message(n)
+    from pipekit.core.masking import mask
+
+    payload, data = importlib.import_module(f"pipekit.notify_cards.{kind}").message(n)
     masked = mask(data.decode("utf-8"))
     return payload, masked.encode("utf-8")
 
 
 def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     """Send the notification for ``options.event`` to every matching channel, once per run."""
-    from pipekit.clients import slack, teams
     from pipekit.clients.webhook import Policy
 
     event = resolve_event(options.event, ctx.pipeline.exit_code)
@@ -173,7 +181,7 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
             payload, data = render(ch.type, n)
             result.payloads[ch.name] = payload
             ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
-            client = teams if ch.type == "teams" else slack
+            client = _client(ch.type)
             try:
                 answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
             except ExternalError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -90,6 +89,8 @@ class RunRecord:
         merged["version"] = VERSION
         self.data = merged
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here, not at import time: keeps step start-up lean
+
         fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

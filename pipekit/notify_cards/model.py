@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pipekit.core.runrecord import RunRecord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventStyle:
     style: str  # Adaptive Card container style: good, attention, warning, accent, emphasis
     icon: str
@@ -33,13 +33,13 @@ FAILED_STATUSES = {"failed", "error", "timed-out"}
 MAX_FAILING_TESTS = 10
 
 
-@dataclass
+@dataclass(eq=False)
 class Fact:
     label: str
     value: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Commit:
     sha: str
     short_sha: str
@@ -48,7 +48,7 @@ class Commit:
     subject: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Detail:
     """A titled list (failing tests, Argo CD apps); ``more`` lines were left out."""
 
@@ -57,20 +57,20 @@ class Detail:
     more: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class StepLine:
     name: str
     status: str
     duration_s: float | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Link:
     title: str
     url: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Notification:
     event: str
     outcome: str  # succeeded, failed, started, ... (summary: the pipeline's overall outcome)
