@@ -30,7 +30,7 @@ _SEVERITIES = frozenset(fm.SEVERITIES)
 class _Run:
     """What results need from their run: tool name, rules by id and index, pending fingerprints."""
 
-    __slots__ = ("tool", "rule_ids", "rule_score", "rule_level", "rule_title", "pending")
+    __slots__ = ("tool", "rule_ids", "rule_score", "rule_level", "rule_title", "pending", "severity_cache")
 
     def __init__(self, tool: Any, where: str) -> None:
         tool = obj(tool if tool is not None else {}, f"{where}.tool")
@@ -44,6 +44,7 @@ class _Run:
         self.rule_level: dict[str, str] = {}
         self.rule_title: dict[str, str] = {}
         self.pending: list[tuple[fm.Finding, str]] = []
+        self.severity_cache: dict[tuple[str, Any], str] = {}
         rules = driver.get("rules") or []
         if not isinstance(rules, list):
             raise Malformed(f"{where}.tool.driver.rules", "expected an array")
@@ -64,16 +65,41 @@ class _Run:
             if isinstance(short, dict) and isinstance(short.get("text"), str):
                 self.rule_title[rid] = short["text"]
 
+    def cache_severity(self, key: tuple[str, Any]) -> str:
+        """Severity from the rule's score, else the level (result, rule default, ``warning``)."""
+        rule, level = key
+        score = self.rule_score.get(rule)
+        if score is not None:
+            severity = fm.from_score(score) or "info"
+        else:
+            level = level or self.rule_level.get(rule) or "warning"
+            severity = LEVEL.get(level, "medium") if isinstance(level, str) else "medium"
+        if isinstance(key[1], (str, type(None))):
+            self.severity_cache[key] = severity
+        return severity
+
     def finish(self) -> list[fm.Finding]:
         fm.assign_sast_fingerprints([p for p in self.pending if not p[0].fingerprint])
         return [f for f, _ in self.pending]
 
 
-def _bad(where: str, what: str) -> Malformed:
-    return Malformed(where, f"expected {what}")
+class _Where:
+    """The JSON path of a result, built only when there is an error to report."""
+
+    __slots__ = ("run", "index")
+
+    def __init__(self, run: int, index: int) -> None:
+        self.run, self.index = run, index
+
+    def __format__(self, spec: str) -> str:
+        return f"$.runs[{self.run}].results[{self.index}]"
 
 
-def _convert(res: Any, run: _Run, where: str) -> None:
+def _bad(where: object, what: str) -> Malformed:
+    return Malformed(format(where), f"expected {what}")
+
+
+def _convert(res: Any, run: _Run, where: _Where) -> None:
     """One result into a finding; written for speed (200,000 results a second or so)."""
     if type(res) is not dict:
         raise _bad(where, "an object")
@@ -96,12 +122,13 @@ def _convert(res: Any, run: _Run, where: str) -> None:
     severity: str = props.get("pipekit/severity")  # type: ignore[assignment]
     if severity not in _SEVERITIES:
         score = props.get("security-severity")
-        score = run.rule_score.get(rule) if score is None else fm.parse_score(score)
-        if score is not None:
-            severity = fm.from_score(score) or "info"
+        if score is None:  # the common case: decided by rule and level, cached per run
+            key = (rule, get("level"))
+            severity = run.severity_cache.get(key)  # type: ignore[assignment]
+            if severity is None:
+                severity = run.cache_severity(key)
         else:
-            level = get("level") or run.rule_level.get(rule) or "warning"
-            severity = LEVEL.get(level, "medium") if type(level) is str else "medium"
+            severity = fm.from_score(fm.parse_score(score)) or run.cache_severity((rule, get("level")))
     message = get("message")
     title = message.get("text") if type(message) is dict else None
     if type(title) is not str:
@@ -191,7 +218,7 @@ class SarifReader(Reader):
             if not isinstance(results, list):
                 raise Malformed(f"{rwhere}.results", "expected an array")
             for i, res in enumerate(results):
-                _convert(res, run, f"{rwhere}.results[{i}]")
+                _convert(res, run, _Where(r, i))
             out.extend(run.finish())
         return out
 
@@ -215,6 +242,8 @@ def stream(path: Path) -> list[fm.Finding]:
         tool = next(iter(ijson.items(fh, "runs.item.tool", use_float=True)), None)
     run = _Run(tool, "$.runs[0]")
     with path.open("rb") as fh:
+        where = _Where(0, 0)
         for i, res in enumerate(ijson.items(fh, "runs.item.results.item", use_float=True)):
-            _convert(res, run, f"$.runs[0].results[{i}]")
+            where.index = i
+            _convert(res, run, where)
     return run.finish()
