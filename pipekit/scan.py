@@ -101,6 +101,7 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         policy = load_policy(options, ctx)
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
+        read = [{"path": r.path, "format": r.format, "findings": len(r.findings)} for r in reports]
         baseline: set[str] | None = None
         if policy.baseline:
             baseline = {f.fingerprint for f in read_report(policy.baseline).findings}
@@ -115,7 +116,7 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         outputs["summary"] = summary
         result = ScanResult(
             summary=summary, blocking=[_finding_dict(f) for f in verdict.blocking[:1000]], reasons=verdict.reasons,
-            reports=[{"path": p} for p in paths],
+            reports=read,
             expired_suppressions=[{"id": s.id, "expires": s.expires.isoformat(), "where": s.where}
                                   for s in verdict.expired],
         )
