@@ -39,7 +39,7 @@ class UpdateTagOptions:
     source_committed_at: str | None = None
     build_url: str | None = None
     renderer: str = "kubectl kustomize {dir}"
-    push_retries: int = 10
+    push_retries: int = 30
 
 
 @dataclass
@@ -194,7 +194,7 @@ def options_from(ctx: StepContext, opts: dict[str, Any]) -> UpdateTagOptions:
         build_url=ctx.pipeline.pipeline_url,
         renderer=pick(opts.get("renderer"), "PIPEKIT_GITOPS_RENDERER", cfg.get("renderer"),
                       "kubectl kustomize {dir}", ctx.env),
-        push_retries=int(cfg.get("push_retries", 10)),
+        push_retries=int(cfg.get("push_retries", 30)),
     )
 
 

@@ -125,6 +125,13 @@ class Git:
         out = self.run("ls-tree", "-r", "--name-only", "--full-tree", rev).stdout
         return out.splitlines()
 
+    def tree_ids(self, dirs: Sequence[str], rev: str = "HEAD") -> tuple[str, ...]:
+        """The tree object ids of ``dirs`` in ``rev`` (equal ids: identical content)."""
+        if not dirs:
+            return ()
+        proc = self.run("rev-parse", *(f"{rev}:{d}" for d in dirs), check=False)
+        return tuple(proc.stdout.split()) if proc.returncode == 0 else (proc.stderr,)
+
     def head(self) -> str:
         return self.run("rev-parse", "HEAD").stdout.strip()
 

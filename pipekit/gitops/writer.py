@@ -51,14 +51,16 @@ class Writer:
     branch: str = "main"
     env: Mapping[str, str] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
-    push_retries: int = 10
+    push_retries: int = 30
     backoff_s: float = 0.2
-    max_backoff_s: float = 3.0
+    max_backoff_s: float = 4.0
     author: Identity = DEFAULT_IDENTITY
     committer: Identity = DEFAULT_IDENTITY
     username: str | None = None
     log: Callable[[str], None] = lambda _msg: None
     git_calls: list[list[str]] = field(default_factory=list)
+    keep_diff: bool = False  # also put the diff of a real (not dry) run in the result
+    _rendered: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = field(default_factory=dict)
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
               dry_run: bool = False) -> Outcome:
@@ -84,9 +86,9 @@ class Writer:
             if not change.paths:
                 return Outcome("unchanged", git.head(), change, retries=retries)
             workloads = self._render(git, root, present, change)
-            diff = git.diff()
             if dry_run:
-                return Outcome("dry-run", git.head(), change, diff=diff, workloads=workloads)
+                return Outcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
+            diff = git.diff() if self.keep_diff else ""
             revision = git.commit(change.message, paths=change.paths, author=self.author, committer=self.committer)
             if git.push(self.branch):
                 return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
@@ -108,10 +110,17 @@ class Writer:
         for overlay_dir, reference in change.render:
             by_dir.setdefault(overlay_dir, []).append(reference)
         for overlay_dir, references in by_dir.items():
-            ensure_checked_out(git, root, overlay_dir, present)
+            inputs = ensure_checked_out(git, root, overlay_dir, present)
+            # After a re-apply on a fresh tip whose overlay and bases did not change, the files are
+            # byte for byte what was rendered before: no need to render them again.
+            key = (overlay_dir, tuple(references), git.tree_ids(inputs))
+            if key in self._rendered:
+                workloads += self._rendered[key]
+                continue
             manifests = self.renderer.render(root / overlay_dir, overlay_dir)
-            for reference in references:
-                workloads += expect_image(manifests, reference, overlay_dir)
+            found = [w for reference in references for w in expect_image(manifests, reference, overlay_dir)]
+            self._rendered[key] = found
+            workloads += found
         return workloads
 
 
@@ -119,8 +128,10 @@ def _covered(path: str, present: Sequence[str]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in present)
 
 
-def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str]) -> None:
-    """Add to the sparse checkout every directory the overlay refers to (bases, components), transitively."""
+def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str]) -> list[str]:
+    """Add to the sparse checkout every directory the overlay refers to (bases, components), transitively.
+
+    Returns the directories the rendering reads."""
     todo = [overlay_dir]
     seen: set[str] = set()
     while todo:
@@ -136,6 +147,7 @@ def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str
             continue
         text = found.read_text(encoding="utf-8")
         todo += ov.referenced_dirs(text, f"{current}/{found.name}", current)
+    return sorted(seen)
 
 
 def trailers(pairs: Sequence[tuple[str, str | None]]) -> str:
