@@ -102,6 +102,8 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
         read = [{"path": r.path, "format": r.format, "findings": len(r.findings)} for r in reports]
+        for note in (n for r in reports for n in r.notes):
+            ctx.console.warn(f"partial scan: {note}")
         baseline: set[str] | None = None
         if policy.baseline:
             baseline = {f.fingerprint for f in read_report(policy.baseline).findings}

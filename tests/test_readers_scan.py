@@ -265,3 +265,13 @@ def test_multi_run_big_sarif_is_not_streamed(tmp_path: Path, monkeypatch: pytest
 
 def test_registry_names() -> None:
     assert set(detect.FORMATS) == {"sarif", "veracode", "srcclr", "trivy", "grype", "dependency-check", "semgrep", "bandit"}
+
+
+def test_tool_errors_are_kept_as_notes(tmp_path: Path) -> None:
+    doc = json.loads((FIX / "semgrep.json").read_text())
+    doc["errors"] = [{"code": 3, "level": "warn", "type": "Syntax error", "message": "Syntax error at line 3",
+                      "path": "src/main/java/Broken.java"}]
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    report = read_report(tmp_path / "s.json")
+    assert report.notes == ["semgrep reported an error in src/main/java/Broken.java: Syntax error at line 3"]
+    assert read_report(FIX / "semgrep.json").notes == []

@@ -6,7 +6,8 @@ syntax, a JSON path for a wrong shape) and the reason: a report that cannot be r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,20 @@ class Report:
     path: str
     format: str
     findings: list[Finding]
+    notes: list[str] = field(default_factory=list)  # the tool's own errors: a partial scan
+
+
+def _tool_errors(fmt: str, doc: Any) -> list[str]:
+    """Errors semgrep and bandit record in their report (files they could not scan)."""
+    if fmt not in ("semgrep", "bandit") or not isinstance(doc, dict) or not isinstance(doc.get("errors"), list):
+        return []
+    notes = []
+    for err in doc["errors"][:20]:
+        if isinstance(err, dict):
+            text = err.get("message") or err.get("reason") or err.get("type") or json.dumps(err)[:200]
+            where = err.get("path") or err.get("filename") or ""
+            notes.append(f"{fmt} reported an error{' in ' + str(where) if where else ''}: {str(text).splitlines()[0][:200]}")
+    return notes
 
 
 def loads(data: bytes) -> Any:
@@ -93,7 +108,7 @@ def _read_report(path: str | Path, fmt: str | None = None) -> Report:
         found = reader.read(doc)
     except Malformed as exc:
         raise BadInput(f"{p}: {exc.where}: {exc.reason} (read as {reader.name})") from None
-    return Report(str(p), reader.name, found)
+    return Report(str(p), reader.name, found, _tool_errors(reader.name, doc))
 
 
 def _have_ijson() -> bool:
