@@ -179,3 +179,18 @@ def test_default_is_the_pipeline_proxy() -> None:
     assert (ci.base_url, ci.proxy, ci.token) == ("http://api.bitbucket.org", "http://localhost:29418", None)
     ci = CodeInsights.from_env({"PIPEKIT_BITBUCKET_TOKEN": "t"}, workspace="w", repo="r", commit=SHA)
     assert (ci.base_url, ci.proxy) == ("https://api.bitbucket.org", None)
+
+
+def test_outside_pipelines_the_missing_proxy_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PIPEKIT_BITBUCKET_PROXY", f"http://127.0.0.1:{port}")
+    from pipekit.clients import bitbucket
+
+    monkeypatch.setattr(bitbucket.CodeInsights, "timeout_s", 1.0)
+    result = scan(str(FIX / "veracode-empty.json"), "--code-insights")
+    assert result.exit_code == 3
+    assert "only exists inside Bitbucket Pipelines" in result.stderr

@@ -68,6 +68,15 @@ class CodeInsights:
 
     def publish(self, report_id: str, report: dict[str, Any], annotations: Sequence[dict[str, Any]]) -> int:
         """Create or replace the report, then upload annotations in batches; returns how many were sent."""
+        try:
+            return self._publish(report_id, report, annotations)
+        except ExternalError as exc:
+            if self.proxy and not self.token and exc.hint and "reachable" in exc.hint:
+                exc.hint = (f"the Pipelines proxy {self.proxy} only exists inside Bitbucket Pipelines; "
+                            "elsewhere set PIPEKIT_BITBUCKET_TOKEN")
+            raise
+
+    def _publish(self, report_id: str, report: dict[str, Any], annotations: Sequence[dict[str, Any]]) -> int:
         url = self._report_url(report_id)
         with self._session() as s:
             self._check(s.put(url, json=report), "PUT", url)
