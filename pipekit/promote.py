@@ -59,7 +59,7 @@ class Promotion:
 
     def __init__(self, ctx: StepContext, options: PromoteOptions, decision: environments.Decision) -> None:
         self.ctx, self.options, self.decision = ctx, options, decision
-        self.services: list[str] = list(options.services)
+        self.services: list[str] = list(dict.fromkeys(options.services))
         self.images: dict[str, str] = {}
         self.batch: BatchEdit | None = None
         self.gated = False
