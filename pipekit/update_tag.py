@@ -40,6 +40,7 @@ class UpdateTagOptions:
     build_url: str | None = None
     renderer: str = "kubectl kustomize {dir}"
     push_retries: int = 30
+    force: bool = False  # write even when a newer build wrote the entry (a deliberate rollback)
 
 
 @dataclass
@@ -67,7 +68,8 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
                         digest=options.digest, build=options.build_number)
         service = options.service or options.image.rsplit("/", 1)[-1]
         edit = settings.image_edit(options.path, want, create=options.create, values_file=options.values_file,
-                                   key=options.key, message=lambda old: commit_message(options, service, old))
+                                   key=options.key, message=lambda old: commit_message(options, service, old),
+                                   force=options.force)
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries)
         outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
                                dry_run=options.dry_run)
@@ -162,6 +164,7 @@ def report(ctx: StepContext, result: UpdateTagResult) -> None:
 @click.option("--key", help="Key path in --values-file, e.g. image.tag.")
 @click.option("--renderer", help="Render command ({dir} = overlay) or 'none' [config gitops.renderer].")
 @click.option("--build-number", type=int, help="Pipeline build number [default BITBUCKET_BUILD_NUMBER].")
+@click.option("--force", is_flag=True, help="Write even if a newer build wrote the entry (a deliberate rollback).")
 def main(ctx: StepContext, **opts: Any) -> UpdateTagResult:
     return run(options_from(ctx, opts), ctx)
 
@@ -194,7 +197,7 @@ def options_from(ctx: StepContext, opts: dict[str, Any]) -> UpdateTagOptions:
         build_url=ctx.pipeline.pipeline_url,
         renderer=pick(opts.get("renderer"), "PIPEKIT_GITOPS_RENDERER", cfg.get("renderer"),
                       "kubectl kustomize {dir}", ctx.env),
-        push_retries=int(cfg.get("push_retries", 30)),
+        push_retries=int(cfg.get("push_retries", 30)), force=bool(opts.get("force")),
     )
 
 

@@ -240,3 +240,50 @@ def test_git_client_files_lists_the_whole_tree_without_blobs(repo: Path, tmp_pat
     assert "payments/overlays/prod/kustomization.yaml" in g.files()
     assert not (dest / "payments").exists()
     assert ImageRef("x", new_tag="1", digest=DIGEST).reference == f"x:1@{DIGEST}"
+
+
+def test_force_rolls_back_over_a_newer_build(repo: Path) -> None:
+    args = ("--path", "orders/overlays/dev", "--image", ORDERS, "--renderer", "none")
+    assert update(repo, *args, "--tag", "bbbbbbb", "--build-number", "20").returncode == 0
+    proc = update(repo, *args, "--tag", "aaaaaaa", "--build-number", "19", "--force")
+    assert proc.returncode == 0 and "pushed" in proc.stdout
+    assert "aaaaaaa" in read(repo, overlay("orders", "dev")) and "pipekit:build=19" in read(repo, overlay("orders", "dev"))
+
+
+@pytest.mark.parametrize("renderer, message", [
+    ("kubectl kustomize --no-such-flag {dir}", "kustomize cannot render the overlay"),
+    ("no-such-renderer-binary {dir}", "renderer 'no-such-renderer-binary' not found"),
+])
+def test_render_failure_exits_2_and_pushes_nothing(repo: Path, renderer: str, message: str) -> None:
+    head = commits(repo)
+    proc = update(repo, "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "1234567", "--renderer", renderer)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert commits(repo) == head
+
+
+def test_broken_base_is_caught_by_the_real_renderer(tmp_path: Path) -> None:
+    bare, work = make_repo(tmp_path, ["orders"])
+    (work / "orders/base/kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
+    git("commit", "-qam", "break the base", cwd=work)
+    git("push", "-q", str(bare), "main", cwd=work)
+    head = commits(bare)
+    proc = update(bare, "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "1234567")
+    assert proc.returncode == 2 and "orders/overlays/dev: kustomize cannot render the overlay" in proc.stderr
+    assert commits(bare) == head
+
+
+def test_bad_gitops_config_exits_2(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "pipekit.yaml").write_text(f"gitops:\n  repo: {repo}\n  push_retries: many\n")
+    proc = run_pipekit("update-tag", "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "pipekit.yaml:3" in proc.stderr and "gitops.push_retries" in proc.stderr
+
+
+def test_module_entry_points_work() -> None:
+    import subprocess
+    import sys
+
+    for module in ("pipekit.update_tag", "pipekit.promote"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        assert "--dry-run" in out.stdout

@@ -46,6 +46,7 @@ class ImageEdit:
     message: Callable[[ImageRef | None], str] = lambda _old: "Update image"
     old: ImageRef | None = None
     note: str = ""
+    force: bool = False  # write even over a newer build's value (a deliberate rollback)
 
     def apply(self, root: Path) -> Change:
         """Edit the file in ``root``; a Change with no paths when nothing needs changing."""
@@ -90,7 +91,7 @@ class ImageEdit:
 
     def _superseded(self, current: int | None) -> bool:
         mine = self.want.build
-        if current is not None and mine is not None and current > mine:
+        if not self.force and current is not None and mine is not None and current > mine:
             self.note = f"superseded: build {current} already wrote this entry, and build {mine} is older"
             return True
         return False

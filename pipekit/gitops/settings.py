@@ -65,6 +65,6 @@ def sparse_for(ctx: StepContext, path: str, service: str | None, values_file: st
 
 
 def image_edit(path: str, want: ImageRef, *, create: bool, values_file: str | None, key: str | None,
-               message: Any) -> ImageEdit:
+               message: Any, force: bool = False) -> ImageEdit:
     return ImageEdit(overlay=ov.clean(path, "overlay path"), want=want, create=create,
-                     values_file=values_file, key=key, message=message)
+                     values_file=values_file, key=key, message=message, force=force)
