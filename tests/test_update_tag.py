@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -15,7 +16,7 @@ from pipekit.gitops.edits import ImageEdit
 from pipekit.gitops.kustomization import ImageRef
 from pipekit.gitops.writer import Change
 from pipekit.update_tag import UpdateTagOptions, run
-from tests.conftest import run_pipekit
+from tests.conftest import load_schema, run_pipekit
 from tests.fixtures.gitops.repo import IMAGE, git, make_repo, overlay, read
 
 ORDERS = IMAGE.format(service="orders")
@@ -59,6 +60,7 @@ def test_update_commits_with_trailers_renders_and_records(repo: Path, tmp_path: 
     assert result["gitops_revision"] == git("rev-parse", "main", cwd=repo)
     after = read(repo, overlay("orders", "dev"))
     assert yaml.safe_load(after)["images"][0] == {"name": ORDERS, "newTag": "0123456", "digest": DIGEST}
+    jsonschema.Draft7Validator(load_schema("kustomization.schema.json")).validate(yaml.safe_load(after))
     changed = [line for line in git("diff", "main~1", "main", "--unified=0", cwd=repo).splitlines()
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ['-    newTag: "0000001"   # short sha, quoted',
