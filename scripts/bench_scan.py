@@ -33,10 +33,10 @@ def child(mode: str, path: str) -> None:
         from pipekit.reports.readers.detect import read_report
         from pipekit.reports.writers import sarif
 
-        report = read_report(path)
-        found = fm.merge(report.findings)
-        verdict = policy.apply(found, policy.Policy(fail_on="high"))
-        with tempfile.TemporaryDirectory() as tmp:
+        with fm.gc_paused(), tempfile.TemporaryDirectory() as tmp:  # as `pipekit scan` does
+            report = read_report(path)
+            found = fm.merge(report.findings)
+            verdict = policy.apply(found, policy.Policy(fail_on="high"))
             sarif.write(Path(tmp) / "out.sarif", found)
         print(f"# {len(found)} findings, {len(verdict.blocking)} blocking", file=sys.stderr)
     elif mode == "cli":

@@ -181,6 +181,11 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
 
     A finding one tool ignores but another reports stays unsuppressed.
     """
+    with gc_paused():
+        return _merge(findings)
+
+
+def _merge(findings: Iterable[Finding]) -> list[Finding]:
     by_fp: dict[str, Finding] = {}
     out: list[Finding] = []
     for f in findings:
