@@ -43,6 +43,7 @@ class WaitOptions:
     request_timeout: float = 15.0
     unreachable_after: float = 60.0
     stream_idle_timeout: float = 60.0
+    backoff: float = 0.5  # first retry delay of a failed request (grows exponentially, at most 5 s)
 
 
 @dataclass
@@ -182,7 +183,7 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
         client = ArgoCDClient(
             url, token=options.token, username=options.username, password=options.password,
             verify=not options.insecure, request_timeout=options.request_timeout,
-            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)),
+            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)), backoff=options.backoff,
         )
         watcher = Watcher(client, options.apps, poll_interval=options.poll_interval, stream=options.stream,
                           project=options.project, app_namespace=options.app_namespace,

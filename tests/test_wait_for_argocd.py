@@ -57,7 +57,7 @@ def ctx(tmp_path: Path, out: io.StringIO) -> StepContext:
 def opts(argo: ArgoCDStandIn, apps: list[str] | None = None, **kw: Any) -> WaitOptions:
     base: dict[str, Any] = dict(apps=apps or ["orders-dev"], revision=E, server=argo.server, token=argo.token,
                                 plaintext=True, timeout=6.0, grace=1.0, poll_interval=0.3, request_timeout=1.0,
-                                unreachable_after=2.0, stream_idle_timeout=2.0)
+                                unreachable_after=2.0, stream_idle_timeout=2.0, backoff=0.05)
     base.update(kw)
     return WaitOptions(**base)
 
