@@ -74,3 +74,58 @@ def test_password_never_in_output_logs_record_or_argv(tmp_path: Path) -> None:
     everything = "\n".join([*outputs, "\n".join(argv_lines), record])
     assert PASSWORD not in everything and token not in everything
     assert "DEBUG" in everything  # debug output was on and checked
+
+
+FAKE_DOCKER = r'''#!/usr/bin/env python3
+"""A docker CLI stand-in (no Docker engine here): logs argv and stdin, answers from buildah's store."""
+import json, os, subprocess, sys
+
+args = sys.argv[1:]
+record = {"argv": args}
+if args[:1] == ["login"]:
+    record["stdin"] = sys.stdin.read()
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as fh:
+    fh.write(json.dumps(record) + "\n")
+image = os.environ["FAKE_DOCKER_IMAGE"]
+if args[:2] == ["image", "inspect"]:
+    data = json.loads(subprocess.run(["buildah", "inspect", "--type", "image", image], capture_output=True,
+                                     text=True, check=True).stdout)
+    print(json.dumps({"Id": "sha256:" + data["FromImageID"], "RepoTags": [image], "Config": {"Labels": {}}}))
+elif args[:1] == ["push"]:
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"containers-storage:{image}",
+                    f"docker://{args[1]}"], check=True)
+elif args[:1] not in (["login"], ["tag"]):
+    sys.exit(f"fake docker: unexpected {args}")
+'''
+
+
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo required")
+def test_docker_path_gets_the_password_on_stdin_only(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    image = build_image(tmp_path, f"pipekit-ecr-docker-{os.getpid()}", "docker path\n")
+    try:
+        with MotoServer() as moto, LocalRegistry() as reg:
+            env = base_env(tmp_path, moto)
+            env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", FAKE_DOCKER_LOG=str(log), FAKE_DOCKER_IMAGE=image,
+                       DOCKER_CONFIG=str(tmp_path / "docker-config"))
+            moto.client("ecr").create_repository(repositoryName="via-docker")
+            done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--image", image, "--tags", "1.0",
+                                   "--repository", "via-docker", "--registry-override", reg.host, "--debug"],
+                                  env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            pushed = reg.manifest_digest("via-docker", "1.0")
+    finally:
+        subprocess.run(["buildah", "rmi", image], capture_output=True)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c["argv"][0] for c in calls] == ["image", "login", "tag", "push"]
+    login = calls[1]
+    assert login["argv"] == ["login", "--username", "AWS", "--password-stdin", reg.host]
+    assert login["stdin"] == PASSWORD
+    assert calls[3]["argv"] == ["push", f"{reg.host}/via-docker:1.0"]
+    assert pushed and json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["ecr_push"]["outputs"][
+        "digest"] == pushed
+    assert PASSWORD not in done.stdout + done.stderr + json.dumps([c["argv"] for c in calls])
