@@ -8,6 +8,7 @@ are returned to the caller to judge.
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from typing import Any
 
@@ -19,7 +20,6 @@ from tenacity import (
     retry_if_result,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
 )
 
 from pipekit.core.errors import ExternalError
@@ -70,10 +70,15 @@ class RetryingSession(requests.Session):
         asked = retry_after_seconds(response, self.max_backoff)
         if asked is not None:
             return asked
-        return wait_exponential_jitter(self.backoff, max=self.max_backoff)(state)
+        # Exponential backoff with jitter of at most one backoff unit (tenacity's default jitter adds up to 1 s).
+        delay = min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1))
+        return delay + random.uniform(0, self.backoff)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
+        # requests lets REQUESTS_CA_BUNDLE override a session-level verify=False (psf/requests#3829):
+        # pass the session's choice on every request so --insecure means what it says.
+        kwargs.setdefault("verify", self.verify)
         send = super().request
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.total_timeout),
