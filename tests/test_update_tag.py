@@ -289,3 +289,14 @@ def test_module_entry_points_work() -> None:
     for module in ("pipekit.update_tag", "pipekit.promote"):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
         assert "--dry-run" in out.stdout
+
+
+def test_a_declined_push_is_not_retried(repo: Path) -> None:
+    hook = repo / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected: open a pull request' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    head = commits(repo)
+    proc = update(repo, "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "1234567", "--renderer", "none")
+    assert proc.returncode == 3, proc.stderr
+    assert "git push to main failed" in proc.stderr and "pre-receive hook declined" in proc.stderr
+    assert commits(repo) == head

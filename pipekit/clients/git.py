@@ -36,8 +36,9 @@ esac
 NO_HELPER = ("-c", "credential.helper=", "-c", "core.askPass=")
 # No background gc/maintenance in a throw-away clone; no signing prompts in CI.
 QUIET_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "commit.gpgsign=false")
+# A push that lost a race (the branch moved); a hook or permission refusal is not one of these.
 _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
-             "stale info", "[remote rejected]", "incorrect old value")
+             "incorrect old value")
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class Git:
         text = proc.stdout + proc.stderr
         if any(marker in text for marker in _REJECTED):
             return False
-        raise ExternalError(f"git push to {branch} failed: {last_line(proc.stderr or proc.stdout)}")
+        raise ExternalError(f"git push to {branch} failed: {push_reason(proc.stdout, proc.stderr)}")
 
     def refresh(self, branch: str) -> str:
         """Fetch the branch tip and reset onto it (the caller re-applies its edit on that tree)."""
@@ -169,6 +170,14 @@ class Git:
                  f"+refs/heads/{branch}:refs/remotes/origin/{branch}", network=True)
         self.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}", network=True)
         return self.head()
+
+
+def push_reason(porcelain: str, stderr: str) -> str:
+    """The ref's status from ``push --porcelain`` (``[remote rejected] (hook declined)``) and what the remote said."""
+    status = [line.split("\t")[-1] for line in porcelain.splitlines() if line.startswith("!")]
+    remote = [line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")]
+    parts = [p for p in (status[:1] + [r for r in remote if r][:1]) if p]
+    return mask("; ".join(parts)) if parts else last_line(stderr or porcelain)
 
 
 def last_line(text: str) -> str:
