@@ -189,7 +189,8 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
                 continue
             sent.append(key)
-            outputs["sent"] = sent  # saved with the section even when a later channel fails under --strict
+            ctx.record.update_step("notify", outputs={"sent": sent})
+            ctx.record.save()  # remembered at once: a step killed before the next channel still won't repost this one
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
         outputs["sent"] = sent

@@ -339,3 +339,19 @@ def test_http_proxy_from_the_environment_is_used(tmp_path: Path, sink: WebhookSi
     assert [d.status for d in result.deliveries] == ["sent"]
     (req,) = sink.requests
     assert req.path == url and req.json["type"] == "message"  # the proxy got the absolute URL
+
+
+def test_a_retry_posts_only_to_the_channel_that_failed(tmp_path: Path, sink: WebhookSink) -> None:
+    dead_slack = f"http://127.0.0.1:{free_port()}/slack/services/T/B/abcdefabcdef"
+    env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_SLACK_WEBHOOK_URL": dead_slack,
+           "PIPEKIT_NOTIFY_ATTEMPTS": "1"}
+    first = run_cli(tmp_path, "--event", "deployed", "--stage", "deploy", "--strict", env=env)
+    assert first.returncode == 3 and "notification not delivered to slack" in first.stderr
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["steps"]["notify"]["outputs"]["sent"] == ["aaaa-bbbb:deploy:deployed@teams"]
+    assert record["steps"]["notify"]["status"] == "error"
+    env["PIPEKIT_SLACK_WEBHOOK_URL"] = sink.url("slack")
+    retry = run_cli(tmp_path, "--event", "deployed", "--stage", "deploy", "--strict", env=env)
+    assert retry.returncode == 0, retry.stderr
+    assert "already sent: deployed for stage deploy to teams" in retry.stdout
+    assert [r.channel for r in sink.requests] == ["teams", "slack"]
