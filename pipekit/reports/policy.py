@@ -38,6 +38,9 @@ class Suppression:
         wanted = self.id.upper()
         if wanted != f.fingerprint.upper() and wanted not in (i.upper() for i in f.ids()):
             return False
+        return self.glob_matches(f)
+
+    def glob_matches(self, f: fm.Finding) -> bool:
         if not self.glob:
             return True
         names = [f.path, f.package, f"{f.package}@{f.version}" if f.package else None, f.purl]
@@ -74,6 +77,25 @@ class Verdict:
     expired: list[Suppression]  # expired suppressions (each named once)
     expired_hits: list[tuple[Suppression, fm.Finding]]  # findings an expired suppression no longer hides
     reasons: list[str]  # why it blocked, one line each
+
+
+class _Index:
+    """Suppressions by upper-case id: a finding is checked against its own ids, not every suppression."""
+
+    def __init__(self, suppressions: list[Suppression]) -> None:
+        self.by_id: dict[str, list[Suppression]] = {}
+        for s in suppressions:
+            self.by_id.setdefault(s.id.upper(), []).append(s)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_id)
+
+    def find(self, f: fm.Finding) -> Suppression | None:
+        for key in (f.fingerprint, *f.ids()):
+            for s in self.by_id.get(key.upper(), ()):
+                if s.glob_matches(f):
+                    return s
+        return None
 
 
 def parse_max(text: str) -> dict[str, int]:
@@ -159,19 +181,20 @@ def apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] 
 
 
 def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None, today: date) -> Verdict:
-    live = [s for s in policy.suppressions if not s.expired(today)]
-    expired = [s for s in policy.suppressions if s.expired(today)]
+    live = _Index([s for s in policy.suppressions if not s.expired(today)])
+    expired_list = [s for s in policy.suppressions if s.expired(today)]
+    expired = _Index(expired_list)
     expired_hits: list[tuple[Suppression, fm.Finding]] = []
     active: list[fm.Finding] = []
     suppressed = known = 0
-    for f in findings:
-        if baseline is not None:
-            f.baseline_state = "unchanged" if f.fingerprint in baseline else "new"
-        hit = next((s for s in live if s.matches(f)), None) if live else None
+    for f in findings:  # judging again from scratch: apply() may run twice over the same findings
+        f.blocking, f.suppressed_by = False, None
+        f.baseline_state = None if baseline is None else ("unchanged" if f.fingerprint in baseline else "new")
+        hit = live.find(f) if live else None
         if hit is not None:
             f.suppressed_by = hit.reason
         elif expired:
-            old = next((s for s in expired if s.matches(f)), None)
+            old = expired.find(f)
             if old is not None:
                 expired_hits.append((old, f))
         if f.suppressed:
@@ -198,7 +221,7 @@ def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str]
             blocking.append(f)
     blocking.sort(key=fm.sort_key)
     return Verdict(passed=not blocking, blocking=blocking, suppressed=suppressed, baseline_known=known,
-                   expired=expired, expired_hits=expired_hits, reasons=sorted(reasons))
+                   expired=expired_list, expired_hits=expired_hits, reasons=sorted(reasons))
 
 
 def parse_max_click(text: str) -> dict[str, int]:
