@@ -275,3 +275,13 @@ def test_tool_errors_are_kept_as_notes(tmp_path: Path) -> None:
     report = read_report(tmp_path / "s.json")
     assert report.notes == ["semgrep reported an error in src/main/java/Broken.java: Syntax error at line 3"]
     assert read_report(FIX / "semgrep.json").notes == []
+
+
+def test_sarif_passing_and_absent_results_are_not_findings(tmp_path: Path) -> None:
+    results = [{"ruleId": "a", "kind": "pass", "message": {"text": "ok"}},
+               {"ruleId": "b", "kind": "notApplicable", "message": {"text": "n/a"}},
+               {"ruleId": "c", "baselineState": "absent", "level": "error", "message": {"text": "gone"}},
+               {"ruleId": "d", "kind": "review", "message": {"text": "look at it"}}]
+    doc = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": results}]}
+    (tmp_path / "k.sarif").write_text(json.dumps(doc))
+    assert [f.rule_id for f in read_report(tmp_path / "k.sarif").findings] == ["d"]

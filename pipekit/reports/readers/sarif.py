@@ -5,6 +5,7 @@ the level: >= 9.0 critical, >= 7.0 high, >= 4.0 medium, > 0 low. Without a score
 (result, else the rule's default, else ``warning``): error -> high, warning -> medium, note -> low,
 none -> info. ``suppressions`` (not rejected) mark a finding suppressed by the tool.
 ``partialFingerprints`` anchor the fingerprint; pipekit's own ``pipekit/v1`` is reused as is.
+Results of ``kind`` pass/notApplicable and ``baselineState`` absent are not findings.
 
 Big files (16 MB and more) with one run are streamed (ijson): the tool's rule table first, then
 the results one at a time, so memory stays near the size of the findings, not of the JSON tree.
@@ -25,6 +26,7 @@ STREAM_FROM_BYTES = 16 * 1024 * 1024
 _intern = sys.intern
 _EMPTY: dict[str, Any] = {}
 _SEVERITIES = frozenset(fm.SEVERITIES)
+_NOT_FINDINGS = frozenset({"pass", "notApplicable"})
 
 
 class _Run:
@@ -104,6 +106,8 @@ def _convert(res: Any, run: _Run, where: _Where) -> None:
     if type(res) is not dict:
         raise _bad(where, "an object")
     get = res.get
+    if get("kind") in _NOT_FINDINGS or get("baselineState") == "absent":
+        return  # a check that passed, or a result the tool says is gone
     rule = get("ruleId")
     if rule is None:
         rule_obj = get("rule")
