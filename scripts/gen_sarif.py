@@ -13,11 +13,12 @@ import argparse
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 LEVELS = ["error", "warning", "note"]
 
 
-def rules(count: int, rng: random.Random) -> list[dict[str, object]]:
+def rules(count: int, rng: random.Random) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         score = round(rng.uniform(0.5, 10.0), 1)
