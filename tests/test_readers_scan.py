@@ -285,3 +285,19 @@ def test_sarif_passing_and_absent_results_are_not_findings(tmp_path: Path) -> No
     doc = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": results}]}
     (tmp_path / "k.sarif").write_text(json.dumps(doc))
     assert [f.rule_id for f in read_report(tmp_path / "k.sarif").findings] == ["d"]
+
+
+def test_pipekit_sarif_round_trips_every_format(tmp_path: Path) -> None:
+    from pipekit.reports.writers import sarif as sarif_writer
+
+    names = ["veracode-results.json", "srcclr.json", "trivy.json", "grype.json", "dependency-check.json",
+             "semgrep.json", "codeql.sarif"]
+    found = fm.merge(f for n in names for f in read_report(FIX / n).findings)
+    sarif_writer.write(tmp_path / "all.sarif", found)
+    back = read_report(tmp_path / "all.sarif").findings
+
+    def key(f: fm.Finding) -> tuple:
+        return (f.fingerprint, f.tool, f.kind, f.rule_id, f.severity, f.package, f.version, f.path, f.line,
+                f.fixed_in, f.suppressed)
+
+    assert sorted(map(key, back)) == sorted(map(key, found))
