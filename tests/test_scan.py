@@ -46,6 +46,7 @@ def test_blocks_on_high_and_critical_by_default_and_lists_them_first(tmp_path: P
     out = result.output
     assert __import__("re").search(r"BLOCKING\s+critical", out)
     assert out.index("BLOCKING") < out.index("allowed")
+    assert "trivy+grype+dependency-check+srcclr" in out  # one row for the CVE four tools reported
     assert "security gate blocked" in result.stderr
     summary = record(tmp_path)["outputs"]["summary"]
     assert record(tmp_path)["status"] == "failed"

@@ -48,5 +48,6 @@ def finding_rows(findings: Sequence[fm.Finding], blocking: Sequence[fm.Finding] 
         state = "BLOCKING" if f.blocking else ("suppressed" if f.suppressed else (
             "baseline" if f.baseline_state == "unchanged" else "allowed"))
         fix = f.fixed_in or ""
-        rows.append([state, f.severity, f.tool, f.rule_id[:48], f.short_location, fix[:24], f.title[:70]])
+        tool = "+".join((f.tool, *f.also_reported_by))
+        rows.append([state, f.severity, tool, f.rule_id[:48], f.short_location, fix[:24], f.title[:70]])
     return ["status", "severity", "tool", "id", "location", "fixed in", "title"], rows, len(findings) - len(rows)
