@@ -388,3 +388,12 @@ def test_docker_login_state_is_read_from_its_config(tmp_path: Path) -> None:
     docker = get_tool("docker", env={"DOCKER_CONFIG": str(tmp_path)})
     assert _tool_logged_in(docker, "1.dkr.ecr.eu-west-1.amazonaws.com")
     assert not _tool_logged_in(docker, "2.dkr.ecr.eu-west-1.amazonaws.com")
+
+
+def test_config_schema_rejects_an_unknown_mutability_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "pipekit.yaml").write_text("ecr:\n  create:\n    image_tag_mutability: SOMETIMES\n")
+    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
+                           "--image", "x:1"], env=base_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "pipekit.yaml:3" in done.stderr and "ecr.create.image_tag_mutability" in done.stderr
