@@ -24,7 +24,7 @@ def test_35_concurrent_updates(tmp_path: Path) -> None:
     bare, _ = make_repo(tmp_path, [*services, SHARED])
     start_commits = int(git("rev-list", "--count", "main", cwd=bare))
     (tmp_path / "pipekit.yaml").write_text(
-        f"gitops:\n  repo: {bare}\n  renderer: none\n  push_retries: 80\n  backoff_s: 0.2\n")
+        f"gitops:\n  repo: {bare}\n  renderer: none\n  push_retries: 80\n  backoff_s: 0.5\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
     env["PYTHONPATH"] = str(REPO_ROOT)
 

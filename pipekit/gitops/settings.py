@@ -30,7 +30,7 @@ def writer(ctx: StepContext, repo: str, branch: str, renderer: str | None, push_
         repo=repo, branch=branch, env=ctx.env,
         renderer=Renderer(renderer or cfg.get("renderer") or DEFAULT_RENDERER),
         push_retries=int(push_retries if push_retries is not None else cfg.get("push_retries", 30)),
-        backoff_s=float(cfg.get("backoff_s", 0.2)),
+        backoff_s=float(cfg.get("backoff_s", 0.5)),
         author=author, committer=committer, username=cfg.get("username"),
         log=ctx.console.debug,
     )

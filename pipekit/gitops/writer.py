@@ -52,7 +52,7 @@ class Writer:
     env: Mapping[str, str] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
     push_retries: int = 30
-    backoff_s: float = 0.2
+    backoff_s: float = 0.5
     max_backoff_s: float = 4.0
     author: Identity = DEFAULT_IDENTITY
     committer: Identity = DEFAULT_IDENTITY
