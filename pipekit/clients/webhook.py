@@ -1,17 +1,20 @@
-"""POST a JSON payload to a webhook with the standard library: timeouts, retries, ``Retry-After``.
+"""POST a JSON payload to a webhook over a plain socket: timeouts, retries, ``Retry-After``.
 
 The same policy as :mod:`pipekit.core.http` (retry connection errors, timeouts, 429 and 5xx,
 honour ``Retry-After``, bound the total time, raise :class:`ExternalError` with a masked URL
-after the last try), without importing ``requests``: ``requests`` alone costs about 75 ms of
-start-up here, more than a whole ``pipekit notify`` may take (see scripts/bench_notify.py).
-Honours ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``.
+after the last try), without ``requests`` (about 75 ms of start-up, more than a whole
+``pipekit notify`` may take) and without ``http.client`` (about 20 ms, mostly the email
+parser): a webhook call is one small POST with ``Connection: close``, and reading its answer
+needs a status line, a few headers and the start of the body. TLS through :mod:`ssl` with the
+default context (system CAs, ``SSL_CERT_FILE``); ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``
+honoured, with Basic proxy credentials from the proxy URL. See scripts/bench_notify.py.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask, mask_url
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_HEAD = 64 * 1024
+MAX_BODY = 64 * 1024  # only the start of an error body is ever shown
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -75,47 +80,124 @@ def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> str | None:
     return env.get(name) or env.get(name.upper()) or None
 
 
-def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[http.client.HTTPConnection, str]:
+class BadAnswer(Exception):
+    """The server's answer was not HTTP we understand."""
+
+
+def _read_head(sock: socket.socket, buf: bytearray) -> tuple[int, dict[str, str], bytearray]:
+    """Read one response head from ``sock``; return status, lower-cased headers and the bytes after it."""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > MAX_HEAD:
+            raise BadAnswer("answer head too large")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BadAnswer("connection closed before an answer" if not buf else "answer cut short")
+        buf += chunk
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise BadAnswer(f"not an HTTP answer: {status_line[:40]!r}")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers, bytearray(rest)
+
+
+def _read_body(sock: socket.socket, headers: dict[str, str], buf: bytearray) -> bytes:
+    """The body (at most MAX_BODY bytes): by Content-Length, chunked, or up to the close."""
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = None if chunked else headers.get("content-length")
+    want = min(int(length), MAX_BODY) if length and length.isdigit() else MAX_BODY
+    while len(buf) < want and not (chunked and b"\r\n0\r\n" in b"\r\n" + buf):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return _dechunk(bytes(buf)) if chunked else bytes(buf[:want])
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while data:
+        size_line, sep, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if size == 0 or not sep:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return bytes(out)
+
+
+def _open(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[socket.socket, str, str]:
+    """A connected (and, for https, TLS-wrapped) socket, the request target and the header lines to send."""
     split = urlsplit(url)
     if split.scheme not in ("http", "https") or not split.hostname:
         raise BadInput(f"webhook URL {mask_url(url)} is not an http(s) URL")
-    host, port = split.hostname, split.port
-    target = split.path or "/"
-    if split.query:
-        target += "?" + split.query
+    host = split.hostname
+    port = split.port or (443 if split.scheme == "https" else 80)
+    host_header = host if split.port is None else f"{host}:{port}"
+    if ":" in host:
+        host_header = f"[{host}]" + (f":{port}" if split.port else "")
+    target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+    extra = ""
     proxy = _proxy_for(split.scheme, host, env)
-    conn: http.client.HTTPConnection
-    if proxy:
-        p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    p = urlsplit(proxy if "://" in proxy else "http://" + proxy) if proxy else None
+    sock = socket.create_connection((p.hostname or "", p.port or 3128) if p else (host, port),
+                                    timeout=policy.connect_timeout)
+    try:
+        if p:
+            auth = _proxy_auth(p.username, p.password)
+            if split.scheme == "https":
+                sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode())
+                status, _, _ = _read_head(sock, bytearray())
+                if status != 200:
+                    raise BadAnswer(f"proxy refused the tunnel: HTTP {status}")
+            else:
+                target, extra = url, auth  # a plain-HTTP proxy takes the absolute URL
         if split.scheme == "https":
-            conn = http.client.HTTPSConnection(p.hostname or "", p.port or 3128, timeout=policy.connect_timeout)
-            conn.set_tunnel(host, port or 443)
-        else:
-            conn = http.client.HTTPConnection(p.hostname or "", p.port or 3128, timeout=policy.connect_timeout)
-            target = url
-    elif split.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=policy.connect_timeout)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=policy.connect_timeout)
-    return conn, target
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        sock.settimeout(policy.read_timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, target, f"Host: {host_header}\r\n{extra}"
+
+
+def _proxy_auth(user: str | None, password: str | None) -> str:
+    if not user:
+        return ""
+    import base64
+    from urllib.parse import unquote
+
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
+    return f"Proxy-Authorization: Basic {token}\r\n"
 
 
 def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answer:
-    conn, target = _connection(url, policy, env)
-    try:
-        conn.connect()
-        if conn.sock is not None:
-            conn.sock.settimeout(policy.read_timeout)
-        conn.request("POST", target, body=body, headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "pipekit-notify",
-            "Accept": "*/*",
-        })
-        resp = conn.getresponse()
-        raw = resp.read(64 * 1024)
-        return Answer(resp.status, raw.decode("utf-8", "replace"), {k.lower(): v for k, v in resp.getheaders()})
-    finally:
-        conn.close()
+    sock, target, header_lines = _open(url, policy, env)
+    with sock:
+        try:
+            request = (f"POST {target} HTTP/1.1\r\n{header_lines}"
+                       "Content-Type: application/json; charset=utf-8\r\n"
+                       f"Content-Length: {len(body)}\r\nUser-Agent: pipekit-notify\r\nAccept: */*\r\n"
+                       "Connection: close\r\n\r\n").encode("ascii")
+        except UnicodeEncodeError:
+            raise BadInput(f"webhook URL {mask_url(url)} has characters that must be percent-encoded") from None
+        sock.sendall(request + body)
+        buf = bytearray()
+        status, headers, buf = _read_head(sock, buf)
+        while 100 <= status < 200:  # an interim answer (100 Continue, 103): the real one follows
+            status, headers, buf = _read_head(sock, buf)
+        raw = _read_body(sock, headers, buf)
+    return Answer(status, raw.decode("utf-8", "replace"), headers)
 
 
 def post_json(
@@ -151,8 +233,8 @@ def post_json(
             problem = f"no answer within {pol.read_timeout:g} s"
         except OSError as exc:  # refused, reset, DNS, TLS
             problem = mask(f"{type(exc).__name__}: {exc.strerror or exc}")
-        except http.client.HTTPException as exc:
-            problem = f"bad HTTP answer: {type(exc).__name__}"
+        except BadAnswer as exc:
+            problem = f"bad HTTP answer: {exc}"
         if wait is None:
             wait = min(pol.max_backoff, pol.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
         elapsed = time.monotonic() - started

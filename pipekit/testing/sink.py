@@ -67,7 +67,9 @@ def default_answer(path: str) -> Answer:
 class WebhookSink:
     """A threaded HTTP server on 127.0.0.1 (port 0 = any free port)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """``tls=(certfile, keyfile)`` serves https (clients must trust the certificate)."""
         self.requests: list[Request] = []
         self._script: deque[Answer] = deque()
         self._lock = threading.Lock()
@@ -89,6 +91,14 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------
@@ -98,7 +108,7 @@ class WebhookSink:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def url(self, kind: str = "teams", secret: str = "sig-local-rehearsal") -> str:
         """A webhook URL shaped like the real one, its secret in the path/query like the real ones."""

@@ -1,0 +1,193 @@
+"""The webhook transport over real sockets: HTTPS with a real certificate, proxies, odd answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipekit.clients.webhook import Policy, _proxy_for, post_json
+from pipekit.core.errors import BadInput, ExternalError
+from pipekit.testing.sink import WebhookSink
+from tests.conftest import REPO_ROOT
+
+PROXIED_HOST = "webhook.example.test"  # only the proxy stand-in knows where this is
+FAST = Policy(connect_timeout=1, read_timeout=1, attempts=2, total_timeout=5, backoff=0.05, max_backoff=0.1)
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 made by openssl for this test run."""
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", f"subjectAltName=IP:127.0.0.1,DNS:{PROXIED_HOST}"], check=True, capture_output=True)
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+def one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:
+    """A raw TCP server that reads one request and writes ``answer`` bytes verbatim, then closes."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        with srv:
+            srv.settimeout(5)
+            for _ in range(2):  # at most two attempts
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.settimeout(2)
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = int([h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0])
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+class ConnectProxy:
+    """A minimal CONNECT proxy on 127.0.0.1 that records its tunnels and sends every one to 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.tunnels: list[str] = []
+        self.auth: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        lines = head.decode().split("\r\n")
+        target = lines[0].split()[1]
+        self.tunnels.append(target)
+        self.auth += [line for line in lines if line.lower().startswith("proxy-authorization")]
+        _, port = target.rsplit(":", 1)
+        upstream = socket.create_connection(("127.0.0.1", int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(a: socket.socket, b: socket.socket) -> None:
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                b.close()
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self) -> None:
+        self.srv.close()
+
+
+@pytest.fixture
+def tls_sink(cert: tuple[str, str]) -> Iterator[WebhookSink]:
+    with WebhookSink(tls=cert) as sink:
+        yield sink
+
+
+def test_https_with_a_trusted_certificate(tls_sink: WebhookSink, cert: tuple[str, str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", cert[0])
+    answer = post_json(tls_sink.url("teams"), b'{"type": "message"}', policy=FAST, env={})
+    assert answer.status == 202 and tls_sink.requests[0].json == {"type": "message"}
+
+
+def test_https_with_an_untrusted_certificate_fails_clearly(tls_sink: WebhookSink, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+    with pytest.raises(ExternalError, match="SSLCertVerificationError"):
+        post_json(tls_sink.url("teams"), b"{}", policy=FAST, env={})
+    assert tls_sink.requests == []
+
+
+def test_https_through_a_connect_proxy_with_credentials(tls_sink: WebhookSink, cert: tuple[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", cert[0])
+    proxy = ConnectProxy()
+    try:
+        url = tls_sink.url("slack").replace("127.0.0.1", PROXIED_HOST)
+        env = {"HTTPS_PROXY": f"http://user:p%40ss@127.0.0.1:{proxy.port}", "NO_PROXY": "internal.example"}
+        answer = post_json(url, b'{"text": "via proxy"}', policy=FAST, env=env)
+        assert (answer.status, answer.body) == (200, "ok")  # TLS verified for the name, end to end
+        assert proxy.tunnels == [f"{PROXIED_HOST}:{tls_sink.port}"]
+        assert proxy.auth == ["Proxy-Authorization: Basic dXNlcjpwQHNz"]  # user:p@ss
+        assert tls_sink.requests[0].json == {"text": "via proxy"}
+    finally:
+        proxy.close()
+
+
+def test_no_proxy_and_loopback_bypass_the_proxy() -> None:
+    env = {"HTTPS_PROXY": "http://proxy:3128", "no_proxy": "internal.example, .corp.example"}
+    assert _proxy_for("https", "hooks.slack.com", env) == "http://proxy:3128"
+    assert _proxy_for("https", "internal.example", env) is None
+    assert _proxy_for("https", "a.corp.example", env) is None
+    assert _proxy_for("https", "127.0.0.1", env) is None
+    assert _proxy_for("http", "hooks.slack.com", env) is None  # no HTTP_PROXY set
+    assert _proxy_for("https", "x.example", {**env, "NO_PROXY": "*"}) is None
+
+
+def test_chunked_and_interim_answers_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    port, _ = one_shot_server(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n"
+                              b"\r\n7\r\ninvalid\r\n7\r\n_blocks\r\n0\r\n\r\n")
+    answer = post_json(f"http://127.0.0.1:{port}/slack/x", b"{}", policy=FAST, env={})
+    assert (answer.status, answer.body) == (400, "invalid_blocks")
+
+
+def test_an_answer_that_is_not_http_is_an_external_error() -> None:
+    port, _ = one_shot_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+    with pytest.raises(ExternalError, match="bad HTTP answer: not an HTTP answer"):
+        post_json(f"http://127.0.0.1:{port}/x", b"{}", policy=FAST, env={})
+
+
+def test_a_connection_closed_without_an_answer_is_retried_then_reported() -> None:
+    port, thread = one_shot_server(b"")
+    with pytest.raises(ExternalError, match="connection closed before an answer after 2 attempts"):
+        post_json(f"http://127.0.0.1:{port}/x", b"{}", policy=FAST, env={})
+    thread.join(timeout=5)
+
+
+def test_urls_that_are_not_http_are_bad_input() -> None:
+    with pytest.raises(BadInput):
+        post_json("ftp://example.invalid/x", b"{}", policy=FAST, env={})
+
+
+def test_notify_over_https_end_to_end(tls_sink: WebhookSink, cert: tuple[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
+    env.update(PYTHONPATH=str(REPO_ROOT), SSL_CERT_FILE=cert[0], PIPEKIT_TEAMS_WEBHOOK_URL=tls_sink.url("teams"),
+               PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"), BITBUCKET_BUILD_NUMBER="5", BITBUCKET_BRANCH="main")
+    proc = subprocess.run([sys.executable, "-m", "pipekit.notify", "--event", "started", "--stage", "tls"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "sent to teams (teams, HTTP 202)" in proc.stdout
+    assert tls_sink.requests[0].json["type"] == "message"
