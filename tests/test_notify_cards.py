@@ -223,3 +223,14 @@ def test_slack_fallback_text_is_escaped_mrkdwn(tmp_path: Path) -> None:
                     service="<!here> svc", stage="*build*")
     text = slack.payload(n)["text"]
     assert "<!here>" not in text and "&lt;!here&gt;" in text and "*build*" not in text
+
+
+def test_the_once_only_key_ignores_what_the_run_record_adds_later(tmp_path: Path) -> None:
+    pipeline = PipelineContext.from_env({**BASE, "BITBUCKET_BRANCH": "main"}, cwd=tmp_path)
+    record = RunRecord(tmp_path / "run.json")
+    before = model.build("started", pipeline=pipeline, record=record, service="orders", stage="deploy")
+    record.update_step("update_tag", outputs={"environment": "dev"})
+    after = model.build("started", pipeline=pipeline, record=record, service="orders", stage="deploy")
+    assert after.environment == "dev" and before.key == after.key == "1111-2222:deploy:started"
+    qa = model.build("deployed", pipeline=pipeline, record=record, service="orders", stage="deploy", environment="qa")
+    assert qa.key == "1111-2222:deploy:deployed:qa"

@@ -87,11 +87,16 @@ class Notification:
     steps: list[StepLine] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     run_id: str = "local"
+    target: str | None = None  # the environment given by flag or deployment step (not read from the record)
 
     @property
     def key(self) -> str:
-        """Idempotency key: the same run, stage and event are posted once."""
-        return f"{self.run_id}:{self.stage}:{self.event}" + (f":{self.environment}" if self.environment else "")
+        """Idempotency key: the same run, stage, event (and target environment) is posted once.
+
+        Only inputs that stay the same when a step is retried go in: never facts read from the
+        run record, which a retried step may have changed in the meantime.
+        """
+        return f"{self.run_id}:{self.stage}:{self.event}" + (f":{self.target}" if self.target else "")
 
 
 def run_id(p: PipelineContext) -> str:
@@ -270,4 +275,5 @@ def build(
         event=event, outcome=outcome, style=style, icon=icon, title=title, service=service, stage=stage_name,
         environment=str(env) if env else None, facts=facts, commit=commit, message=message, details=details,
         steps=steps, links=links, run_id=run_id(pipeline),
+        target=environment or pipeline.deployment_environment,
     )
