@@ -61,14 +61,18 @@ def test_command_line_entry_point_prints_urls_and_logs_requests() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.sink", "--port", str(port)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.sink", "--port", str(port),
+                             "--fail", "429", "--retry-after", "3"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == f"webhook sink on http://127.0.0.1:{port}"
         teams_line = proc.stdout.readline()
         assert "PIPEKIT_TEAMS_WEBHOOK_URL=" in teams_line
         proc.stdout.readline()
+        status, _, headers = post(f"http://127.0.0.1:{port}/teams/x", json.dumps({"a": 1}).encode())
+        assert (status, headers["retry-after"]) == (429, "3")
+        assert proc.stdout.readline().startswith("POST /teams/x -> 429")
+        assert [proc.stdout.readline().strip() for _ in range(3)] == ["{", '"a": 1', "}"]  # the body, shown
         assert post(f"http://127.0.0.1:{port}/teams/x", json.dumps({"a": 1}).encode())[0] == 202
         assert proc.stdout.readline().startswith("POST /teams/x -> 202")
     finally:

@@ -195,6 +195,10 @@ def _main(argv: list[str] | None = None) -> int:
                                      description="Local webhook sink for Teams/Slack rehearsals.")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--quiet", action="store_true", help="do not print request bodies")
+    parser.add_argument("--fail", metavar="STATUS[xTIMES]", action="append", default=[],
+                        help="answer the next requests with STATUS, e.g. 429x2 or 500 (repeatable, in order)")
+    parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with --fail answers")
+    parser.add_argument("--slow", type=float, default=0.0, help="delay every answer by this many seconds")
     args = parser.parse_args(argv)
 
     def show(req: Request) -> None:
@@ -205,7 +209,14 @@ def _main(argv: list[str] | None = None) -> int:
             except ValueError:
                 print(req.text[:4000], flush=True)
 
-    sink = WebhookSink(port=args.port, log=show).start()
+    sink = WebhookSink(port=args.port, log=show)
+    sink.slow = args.slow
+    for spec in args.fail:
+        status, _, times = spec.partition("x")
+        if not status.isdigit() or (times and not times.isdigit()):
+            parser.error(f"--fail {spec!r}: use STATUS or STATUSxTIMES, e.g. 429x2")
+        sink.fail_next(int(status), times=int(times or 1), retry_after=args.retry_after)
+    sink.start()
     print(f"webhook sink on {sink.base_url}", flush=True)
     print(f"  export PIPEKIT_TEAMS_WEBHOOK_URL='{sink.url('teams')}'", flush=True)
     print(f"  export PIPEKIT_SLACK_WEBHOOK_URL='{sink.url('slack')}'", flush=True)
