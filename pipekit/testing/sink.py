@@ -91,6 +91,7 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
+        self._server.block_on_close = False  # stop() does not wait for a deliberately slow answer
         self.scheme = "http"
         if tls:
             import ssl
@@ -118,7 +119,8 @@ class WebhookSink:
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
 
     def start(self) -> WebhookSink:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-sink", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="webhook-sink", daemon=True)
         self._thread.start()
         return self
 
