@@ -23,7 +23,7 @@ from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import environments, kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
-from pipekit.gitops.kustomization import ImageRef
+from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import Change, message
 
 

@@ -16,7 +16,7 @@ from pipekit.core.config import pick
 from pipekit.core.errors import BadInput
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
-from pipekit.gitops.kustomization import ImageRef, check_digest, check_tag
+from pipekit.gitops.refs import ImageRef, check_digest, check_tag
 
 
 @dataclass

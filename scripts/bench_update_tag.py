@@ -85,12 +85,16 @@ def main() -> int:
         t, _ = timed(pipekit_argv(url, service_name(2 * i + 1), "dev", tag), env=env, cwd=work)
         kit_times.append(t)
     base, kit = statistics.median(base_times), statistics.median(kit_times)
+    print("baseline runs:", " ".join(f"{t:.3f}" for t in base_times))
+    print("pipekit runs: ", " ".join(f"{t:.3f}" for t in kit_times))
     print(f"baseline clone+sed+commit+push: median {base:.3f}s  min {min(base_times):.3f}s  ({args.runs} runs)")
     print(f"pipekit update-tag (kustomize):  median {kit:.3f}s  min {min(kit_times):.3f}s  ({args.runs} runs)")
     print(f"ratio (median): {kit / base:.2f}x   target <= 1.6x and <= 1.0 s: "
           f"{'PASS' if kit / base <= 1.6 and kit <= 1.0 else 'FAIL'}")
 
     n = args.concurrent
+    if n <= 0:
+        return 0
     started = time.perf_counter()
     procs = [subprocess.Popen(pipekit_argv(url, service_name(100 + i), "qa", f"c{stamp:05d}{i:02d}", "--json",
                                            "--run-record", str(work / f"run{i}.json")),

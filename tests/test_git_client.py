@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipekit.clients.git import ASKPASS_SCRIPT, Git, Workspace, remote_url
+from pipekit.clients.git import ASKPASS_SCRIPT, Git, Workspace, cone_patterns, remote_url
 from pipekit.core.errors import BadInput, ExternalError
 from tests.conftest import REPO_ROOT
 from tests.fixtures.gitops.http_git import serve
@@ -62,9 +62,9 @@ def test_clone_over_https_uses_askpass_and_keeps_the_token_out_of_config(tmp_pat
             assert TOKEN not in all_text_under(ws.repo / ".git")
             assert TOKEN not in (ws.repo / ".git/config").read_text()
             assert all(TOKEN not in " ".join(argv) for argv in git.calls)
-            network = [argv for argv in git.calls if {"clone", "checkout"} & set(argv)]
-            assert len(network) == 2
-            assert all("credential.helper=" in argv for argv in network)
+            clone = [argv for argv in git.calls if "clone" in argv]
+            assert len(clone) == 1 and "credential.helper=" in clone[0]
+            assert (ws.repo / ".git/info/sparse-checkout").read_text() == "/*\n!/*/\n/orders/\n"
     assert srv.auth_headers, "the server never saw credentials"
     assert not (tmp_path / ".git-credentials").exists()
 
@@ -114,3 +114,12 @@ def test_update_tag_over_https_never_shows_the_token(tmp_path: Path, right: bool
         assert proc.returncode == 3, output
         assert "Authentication failed" in output
         assert 'newTag: "0000001"' in read(bare, "orders/overlays/dev/kustomization.yaml")
+
+
+def test_cone_patterns_match_what_git_writes(tmp_path: Path) -> None:
+    bare, _ = make_repo(tmp_path, ["orders"])
+    dirs = ["orders/overlays/dev", "orders/base", "components/tls", "orders/overlays/dev/extra"]
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", "--sparse", str(bare), str(clone)], check=True)
+    subprocess.run(["git", "sparse-checkout", "set", "--cone", *dirs], cwd=clone, check=True)
+    assert cone_patterns(dirs) == (clone / ".git/info/sparse-checkout").read_text()

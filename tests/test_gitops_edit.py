@@ -224,3 +224,9 @@ def test_overlay_templates_and_references() -> None:
     text = ("resources:\n- ../../base\n- deployment.yaml\n- https://example.com/x.yaml\ncomponents:\n"
             "- ../../../components/tls\npatches:\n- path: ../../patches/memory.yaml\n")
     assert ov.referenced_dirs(text, "k", "svc/overlays/dev") == ["svc/base", "components/tls", "svc/patches"]
+
+
+def test_non_ascii_comments_do_not_shift_the_edit() -> None:
+    before = "# Überwachung ✓ — 日本語\nimages:\n- name: app  # ünïcödé ✓✓\n  newTag: 'v1'  # ok ✓\n  digest: " + D1 + "\n"
+    after, _ = kustomization.set_image(before, "k.yaml", ImageRef("app", new_tag="v2", digest=D2))
+    assert after == before.replace("'v1'", "'v2'").replace(D1, D2)

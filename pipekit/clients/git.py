@@ -14,7 +14,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -94,22 +94,46 @@ class Git:
     # -- clone ----------------------------------------------------------
     @classmethod
     def clone(cls, url: str, dest: Path, *, branch: str, sparse: Sequence[str] | None, env: Mapping[str, str],
-              depth: int = 1) -> Git:
+              depth: int = 1, while_cloning: Callable[[], object] | None = None) -> Git:
         """Shallow, blob-less clone of ``branch`` checking out only the ``sparse`` directories.
 
         With ``sparse=None`` nothing is checked out yet: list :meth:`files`, then :meth:`checkout`.
+        ``while_cloning`` runs in this process while git clones (imports, preparation).
         """
         git = cls(dest, env)
-        proc = git.run("clone", "--quiet", "--no-checkout", "--depth", str(depth), "--filter=blob:none",
-                       "--sparse", "--single-branch", "--no-tags", "--branch", branch, url, str(dest),
-                       network=True, check=False, cwd=dest.parent)
+        if sparse is None:
+            how = ["--no-checkout", "--sparse"]
+        else:
+            # The clone checks out the cone itself: an empty template holding only the cone's
+            # sparse-checkout patterns saves two git processes (and copies no sample hooks).
+            template = dest.parent / "template"
+            (template / "info").mkdir(parents=True, exist_ok=True)
+            (template / "info" / "sparse-checkout").write_text(cone_patterns(sparse), encoding="utf-8")
+            how = [f"--template={template}", "--config", "core.sparseCheckout=true",
+                   "--config", "core.sparseCheckoutCone=true"]
+        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "clone", "--quiet", *how, "--depth", str(depth),
+                "--filter=blob:none", "--single-branch", "--no-tags", "--branch", branch, url, str(dest)]
+        git.calls.append(argv)
+        try:
+            proc = subprocess.Popen(argv, cwd=dest.parent, env=git.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        except FileNotFoundError:
+            raise ExternalError("git is not installed or not on PATH") from None
+        try:
+            if while_cloning is not None:
+                while_cloning()
+            _out, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            raise ExternalError(f"cloning {display_url(url)} took longer than 300s") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if proc.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{last_line(proc.stderr)}",
+                                f"{last_line(err)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
         git.branch = branch
-        if sparse is not None:
-            git.checkout(sparse)
         return git
 
     def checkout(self, sparse: Sequence[str]) -> None:
@@ -134,6 +158,18 @@ class Git:
         return tuple(proc.stdout.split()) if proc.returncode == 0 else (proc.stderr,)
 
     def head(self) -> str:
+        """The commit HEAD points at (read from the loose ref when there is one: no process)."""
+        git_dir = self.workdir / ".git"
+        try:
+            target = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+            if target.startswith("ref: "):
+                sha = (git_dir / target[5:]).read_text(encoding="utf-8").strip()
+            else:
+                sha = target
+            if len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha):
+                return sha
+        except OSError:
+            pass
         return self.run("rev-parse", "HEAD").stdout.strip()
 
     # -- change ---------------------------------------------------------
@@ -170,6 +206,18 @@ class Git:
                  f"+refs/heads/{branch}:refs/remotes/origin/{branch}", network=True)
         self.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}", network=True)
         return self.head()
+
+
+def cone_patterns(dirs: Sequence[str]) -> str:
+    """The cone-mode sparse-checkout file for ``dirs``, as ``git sparse-checkout set --cone`` writes it."""
+    full = sorted({d.strip("/") for d in dirs})
+    full = [d for d in full if not any(d.startswith(f + "/") for f in full)]
+    parents = sorted({"/".join(d.split("/")[:i]) for d in full for i in range(1, d.count("/") + 1)})
+    lines = ["/*", "!/*/"]
+    for parent in parents:
+        lines += [f"/{parent}/", f"!/{parent}/*/"]
+    lines += [f"/{d}/" for d in full]
+    return "\n".join(lines) + "\n"
 
 
 def push_reason(porcelain: str, stderr: str) -> str:

@@ -35,21 +35,31 @@ class Renderer:
             parts.append("{dir}")
         return [p.replace("{dir}", str(directory)) for p in parts]
 
-    def render(self, directory: Path, label: str) -> str:
-        """The rendered manifests of the overlay in ``directory`` (``label`` names it in errors)."""
+    def start(self, directory: Path) -> subprocess.Popen[str]:
+        """Start rendering the overlay in ``directory`` (collect the output with :meth:`finish`)."""
         argv = self.argv(directory)
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
+            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except FileNotFoundError:
             raise BadInput(f"renderer {argv[0]!r} not found",
                            hint="install it, set gitops.renderer / --renderer, or use --renderer none") from None
+
+    def finish(self, proc: subprocess.Popen[str], label: str) -> str:
+        """The rendered manifests; a failed render is bad input naming the overlay ``label``."""
+        try:
+            out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
             raise TimedOut(f"rendering {label} took longer than {self.timeout:.0f}s") from None
         if proc.returncode != 0:
-            lines = [line for line in proc.stderr.splitlines() if line.strip() and "deprecated" not in line]
+            lines = [line for line in err.splitlines() if line.strip() and "deprecated" not in line]
             reason = lines[-1] if lines else f"exit {proc.returncode}"
-            raise BadInput(f"{label}: kustomize cannot render the overlay: {reason}", hint="nothing was committed")
-        return proc.stdout
+            raise BadInput(f"{label}: kustomize cannot render the overlay: {reason}", hint="nothing was pushed")
+        return out
+
+    def render(self, directory: Path, label: str) -> str:
+        return self.finish(self.start(directory), label)
 
 
 def workload_images(manifests: str) -> list[tuple[str, str]]:

@@ -14,10 +14,14 @@ from pathlib import Path
 
 from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput
-from pipekit.gitops import helm_values, kustomization
 from pipekit.gitops import overlay as ov
-from pipekit.gitops.kustomization import ImageRef
+from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import Change
+
+
+def warm() -> None:
+    """Import the YAML editing modules (the writer calls this while the clone runs)."""
+    from pipekit.gitops import helm_values, kustomization  # noqa: F401
 
 
 def _read(path: Path, rel: str) -> str:
@@ -50,6 +54,8 @@ class ImageEdit:
 
     def apply(self, root: Path) -> Change:
         """Edit the file in ``root``; a Change with no paths when nothing needs changing."""
+        from pipekit.gitops import kustomization
+
         if self.values_file and self.key:
             return self._values(root)
         found = ov.kustomization_file(root / self.overlay)
@@ -73,6 +79,8 @@ class ImageEdit:
         return Change([rel], self.message(self.old), render=[(self.overlay, after.reference)])
 
     def _values(self, root: Path) -> Change:
+        from pipekit.gitops import helm_values
+
         assert self.values_file and self.key and self.want.new_tag is not None
         rel = ov.clean(f"{self.overlay}/{self.values_file}", "values file")
         path = root / rel
@@ -99,6 +107,9 @@ class ImageEdit:
     def __call__(self, root: Path, git: Git) -> Change:
         return self.apply(root)
 
+    def warm(self) -> None:
+        warm()
+
 
 @dataclass
 class BatchEdit:
@@ -121,3 +132,6 @@ class BatchEdit:
         if not paths:
             return Change([], "", note="; ".join(sorted({e.note for e in self.edits if e.note})))
         return Change(paths, self.message(self.applied), render=render)
+
+    def warm(self) -> None:
+        warm()

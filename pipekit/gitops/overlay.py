@@ -10,10 +10,7 @@ import posixpath
 import re
 from pathlib import Path
 
-import yaml
-
 from pipekit.core.errors import BadInput
-from pipekit.gitops import yamledit as ye
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 DEFAULT_TEMPLATE = "{service}/overlays/{env}"
@@ -70,6 +67,10 @@ def kustomization_file(directory: Path) -> Path | None:
 
 def referenced_dirs(text: str, name: str, rel_dir: str) -> list[str]:
     """Repository-relative directories outside ``rel_dir`` that the kustomization refers to."""
+    import yaml
+
+    from pipekit.gitops import yamledit as ye
+
     root = ye.compose(text, name)
     found: list[str] = []
     if not isinstance(root, yaml.MappingNode):

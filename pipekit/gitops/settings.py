@@ -11,7 +11,7 @@ from pipekit.core.errors import BadInput
 from pipekit.core.step import StepContext
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import ImageEdit
-from pipekit.gitops.kustomization import ImageRef
+from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import DEFAULT_IDENTITY, Writer
 
 

@@ -9,6 +9,7 @@ the edit itself. Retries are bounded, with full-jitter exponential backoff.
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Outcome:
 
 
 Edit = Callable[[Path, Git], Change]
+_Key = tuple[str, tuple[str, ...], tuple[str, ...]]
+_Job = tuple[_Key, str, list[str], "subprocess.Popen[str] | list[str]"]  # a running render, or cached workloads
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Writer:
     log: Callable[[str], None] = lambda _msg: None
     git_calls: list[list[str]] = field(default_factory=list)
     keep_diff: bool = False  # also put the diff of a real (not dry) run in the result
-    _rendered: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = field(default_factory=dict)
+    _rendered: dict[_Key, list[str]] = field(default_factory=dict)
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
               dry_run: bool = False) -> Outcome:
@@ -69,7 +72,8 @@ class Writer:
             raise BadInput(f"branch {self.branch!r} is not valid")
         url = remote_url(self.repo)
         with Workspace(self.env, self.username) as ws:
-            git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse, env=ws.env)
+            git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse,
+                            env=ws.env, while_cloning=getattr(edit, "warm", None))
             try:
                 if callable(sparse):
                     sparse = list(sparse(git))
@@ -85,11 +89,22 @@ class Writer:
             change = edit(root, git)
             if not change.paths:
                 return Outcome("unchanged", git.head(), change, retries=retries)
-            workloads = self._render(git, root, present, change)
-            if dry_run:
-                return Outcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
-            diff = git.diff() if self.keep_diff else ""
-            revision = git.commit(change.message, paths=change.paths, author=self.author, committer=self.committer)
+            rendering = self._start_render(git, root, present, change)
+            try:
+                if dry_run:
+                    workloads = self._finish_render(rendering)
+                    return Outcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
+                diff = git.diff() if self.keep_diff else ""
+                # The commit is made in the private clone while kustomize renders; it is pushed only
+                # if the render passes, and a failure deletes the clone with it.
+                revision = git.commit(change.message, paths=change.paths, author=self.author,
+                                      committer=self.committer)
+                workloads = self._finish_render(rendering)
+            finally:
+                for _key, _dir, _refs, job in rendering:
+                    if not isinstance(job, list) and job.poll() is None:
+                        job.kill()
+                        job.wait()
             if git.push(self.branch):
                 return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
             retries += 1
@@ -102,22 +117,35 @@ class Writer:
             time.sleep(delay)
             git.refresh(self.branch)
 
-    def _render(self, git: Git, root: Path, present: list[str], change: Change) -> list[str]:
+    def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
+        """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""
         if not self.renderer.enabled:
             return []
-        workloads: list[str] = []
         by_dir: dict[str, list[str]] = {}
         for overlay_dir, reference in change.render:
             by_dir.setdefault(overlay_dir, []).append(reference)
+        jobs: list[_Job] = []
         for overlay_dir, references in by_dir.items():
             inputs = ensure_checked_out(git, root, overlay_dir, present)
             # After a re-apply on a fresh tip whose overlay and bases did not change, the files are
             # byte for byte what was rendered before: no need to render them again.
-            key = (overlay_dir, tuple(references), git.tree_ids(inputs))
-            if key in self._rendered:
-                workloads += self._rendered[key]
+            if self._rendered:
+                key = (overlay_dir, tuple(references), git.tree_ids(inputs))
+                cached = self._rendered.get(key)
+                jobs.append((key, overlay_dir, references,
+                             cached if cached is not None else self.renderer.start(root / overlay_dir)))
+            else:  # first attempt: start rendering first, look up the trees while it runs
+                job = self.renderer.start(root / overlay_dir)
+                jobs.append(((overlay_dir, tuple(references), git.tree_ids(inputs)), overlay_dir, references, job))
+        return jobs
+
+    def _finish_render(self, jobs: list[_Job]) -> list[str]:
+        workloads: list[str] = []
+        for key, overlay_dir, references, job in jobs:
+            if isinstance(job, list):
+                workloads += job
                 continue
-            manifests = self.renderer.render(root / overlay_dir, overlay_dir)
+            manifests = self.renderer.finish(job, overlay_dir)
             found = [w for reference in references for w in expect_image(manifests, reference, overlay_dir)]
             self._rendered[key] = found
             workloads += found
