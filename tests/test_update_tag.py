@@ -300,3 +300,28 @@ def test_a_declined_push_is_not_retried(repo: Path) -> None:
     assert proc.returncode == 3, proc.stderr
     assert "git push to main failed" in proc.stderr and "pre-receive hook declined" in proc.stderr
     assert commits(repo) == head
+
+
+def test_single_service_layout_checks_out_the_base_it_needs(tmp_path: Path) -> None:
+    """overlays/{env} + base/ at the root: the sparse checkout adds ../../base, or kustomize would fail."""
+    from tests.fixtures.gitops.repo import LAYOUT
+
+    work = tmp_path / "seed"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    for src in LAYOUT.rglob("*"):
+        if src.is_file():
+            dest = work / src.relative_to(LAYOUT)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(src.read_text().replace("SERVICE", "orders"))
+    git("add", ".", cwd=work)
+    git("-c", "user.name=s", "-c", "user.email=s@x", "commit", "-qm", "seed", cwd=work)
+    bare = tmp_path / "single.git"
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
+    git("config", "uploadpack.allowFilter", "true", cwd=bare)
+    (tmp_path / "pipekit.yaml").write_text(f"gitops:\n  repo: {bare}\n  overlay: overlays/{{env}}\n  image: {ORDERS}\n")
+    proc = run_pipekit("update-tag", "--env", "qa", "--service", "orders", "--tag", "4444444", "--digest", DIGEST,
+                       "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["workloads"] == ["Deployment/orders"]
+    assert yaml.safe_load(read(bare, "overlays/qa/kustomization.yaml"))["images"][0]["newTag"] == "4444444"
