@@ -106,8 +106,8 @@ class Git:
         else:
             # The clone checks out the cone itself: an empty template holding only the cone's
             # sparse-checkout patterns saves two git processes (and copies no sample hooks).
-            template = dest.parent / "template"
-            (template / "info").mkdir(parents=True, exist_ok=True)
+            template = Path(tempfile.mkdtemp(prefix=".template-", dir=dest.parent))
+            (template / "info").mkdir()
             (template / "info" / "sparse-checkout").write_text(cone_patterns(sparse), encoding="utf-8")
             how = [f"--template={template}", "--config", "core.sparseCheckout=true",
                    "--config", "core.sparseCheckoutCone=true"]
@@ -129,6 +129,8 @@ class Git:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if sparse is not None:
+                shutil.rmtree(template, ignore_errors=True)
         if proc.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
                                 f"{last_line(err)}",
