@@ -163,8 +163,10 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
             status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
             gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
             retries=outcome.retries, diff=outcome.diff)
-        outputs.update(gitops_revision=outcome.revision, services=applied, skipped=skipped,
-                       status=outcome.status, rule=decision.rule, images=promotion.images)
+        outputs.update(services=applied, skipped=skipped, status=outcome.status, rule=decision.rule,
+                       images=promotion.images)
+        if not options.dry_run:  # a dry run changed nothing for wait-for-argocd to wait for
+            outputs["gitops_revision"] = outcome.revision
     report(ctx, result)
     return result
 

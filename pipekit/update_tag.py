@@ -80,9 +80,11 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             environment=options.environment, service=service, image=options.image, tag=options.tag,
             digest=options.digest, overlay=options.path, old=old.__dict__ if old else None,
             retries=outcome.retries, diff=outcome.diff, message=outcome.change.note, workloads=outcome.workloads)
-        outputs.update(gitops_repo=options.gitops_repo, gitops_revision=outcome.revision,
-                       environment=options.environment, service=service, image=options.image, tag=options.tag,
-                       digest=options.digest, overlay=options.path, status=status, retries=outcome.retries)
+        outputs.update(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
+                       image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
+                       status=status, retries=outcome.retries)
+        if not options.dry_run:  # a dry run changed nothing for wait-for-argocd to wait for
+            outputs["gitops_revision"] = outcome.revision
     report(ctx, result)
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -101,6 +102,8 @@ def test_dry_run_prints_the_diff_and_pushes_nothing(repo: Path) -> None:
     assert "--- a/billing/overlays/prod/kustomization.yaml" in proc.stdout
     assert "-    newTag: v0.8.0" in proc.stdout and "+    newTag: v2.0.0" in proc.stdout
     assert commits(repo) == head
+    outputs = json.loads(Path(os.environ["PIPEKIT_RUN_RECORD"]).read_text())["steps"]["update_tag"]["outputs"]
+    assert outputs["status"] == "dry-run" and "gitops_revision" not in outputs
 
 
 def test_config_env_and_run_record_fill_everything(repo: Path, tmp_path: Path) -> None:
