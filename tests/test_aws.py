@@ -172,6 +172,32 @@ def test_exit_3_after_the_last_attempt(clean_aws: None, monkeypatch: pytest.Monk
     assert flaky.calls == 3
 
 
+def test_a_first_failure_counts_as_attempt_1_of_the_policy(caplog: pytest.LogCaptureFixture) -> None:
+    from botocore.exceptions import ClientError
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeRepositories")
+        return "answer"
+
+    with caplog.at_level("WARNING", logger="pipekit.aws"):
+        assert aws.call(flaky, what="ecr:DescribeRepositories", retry=FAST) == "answer"
+    assert len(calls) == 3
+    assert [r.getMessage().rsplit("; ", 1)[1] for r in caplog.records] == ["retry 1 of 2", "retry 2 of 2"]
+
+
+def test_a_call_that_works_at_once_does_not_load_tenacity() -> None:
+    code = ("import sys; from pipekit.clients import aws; "
+            "assert aws.call(lambda: 42, what='x', retry=aws.RetryPolicy()) == 42; "
+            "print('tenacity' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_access_denied_is_not_retried(clean_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     flaky = FlakyEcr(failures=99, status=400, error="AccessDeniedException")
     try:
