@@ -230,3 +230,14 @@ def test_non_ascii_comments_do_not_shift_the_edit() -> None:
     before = "# Überwachung ✓ — 日本語\nimages:\n- name: app  # ünïcödé ✓✓\n  newTag: 'v1'  # ok ✓\n  digest: " + D1 + "\n"
     after, _ = kustomization.set_image(before, "k.yaml", ImageRef("app", new_tag="v2", digest=D2))
     assert after == before.replace("'v1'", "'v2'").replace(D1, D2)
+
+
+def test_new_name_is_inserted_after_name() -> None:
+    before = overlay_text("qa")
+    after, _ = kustomization.set_image(before, "qa.yaml", ImageRef(IMG, new_name="mirror.example.com/orders",
+                                                                   new_tag="abc1234", digest="sha256:" + "1" * 64))
+    assert changed(before, after) == ([], ["  newName: mirror.example.com/orders"])
+    lines = after.splitlines()
+    assert lines[lines.index("  newName: mirror.example.com/orders") - 1].startswith(f"- name: {IMG}")
+    ref = kustomization.find(after, "qa.yaml", IMG)
+    assert ref is not None and ref.reference == f"mirror.example.com/orders:abc1234@sha256:{'1' * 64}"
