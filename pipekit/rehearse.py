@@ -1,46 +1,39 @@
-"""``pipekit rehearse``: run the main pipeline job locally on embedded defaults.
+"""``pipekit rehearse``: run the main pipeline job for real, locally, on embedded defaults.
 
-Nothing leaves the machine: a webhook sink starts in-process on 127.0.0.1, the pipeline
-context is Bitbucket-shaped but local (this checkout's commit, branch, author and subject, a
-build number of 1), the run record lives in a temporary folder, and real webhook variables are
-never passed on. Every notification the job sends is shown in the terminal as it was received.
+Nothing leaves the machine and nothing needs configuring. In a temporary folder the embedded
+sample service becomes a git repository with one commit; then the real steps run through their
+library API on one run record, as Bitbucket steps would hand it on: ``build`` (offline Maven and
+an image with buildah), ``scan`` (the gate over an embedded report), ``ecr_push`` (moto for the
+ECR API, Debian's docker-registry as the registry host), ``update_tag`` (a bare GitOps repo made
+for the service) and ``wait_for_argocd`` (the Argo CD stand-in following that repo, rendering
+with ``kubectl kustomize``, PostSync hook included). Every stage is announced to an in-process
+webhook sink and each card is shown as it arrived; a summary card ends the job.
 
-The job is an ordered list of :class:`Stage` objects. Each names the modules it needs; a stage
-whose module is missing is reported and skipped. Today's stages record *demo* outputs (the
-output keys each real step writes) so the notifications carry realistic facts; a real stage
-replaces a demo one by changing ``run`` and ``requires`` (e.g. ``Stage("build", build_stage,
-requires=("pipekit.build",))``).
+A stage whose module or tool is missing is reported and skipped, and so are the stages that need
+its outputs. Every server started and every image built is stopped or removed at the end, also
+after a failure or Ctrl-C; ``--keep`` keeps the folder (run record, repos, registry storage).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from pipekit.core.step import StepContext, step_command
+from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage, missing_tools
 
-if TYPE_CHECKING:
-    from pipekit.core.context import PipelineContext
-    from pipekit.testing.sink import WebhookSink
+__all__ = ["STAGES", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
 
-DEMO_NOTE = "Rehearsal on embedded defaults: demo outputs, nothing was built, pushed or deployed."
-
-
-@dataclass
-class Stage:
-    name: str
-    run: Callable[[Rehearsal], dict[str, Any]]  # returns the stage's outputs for the run record
-    requires: tuple[str, ...] = ("pipekit.notify",)
-    event_on_success: str = "succeeded"
+NOTE = "Rehearsal on embedded defaults: a sample service, built and deployed to local stand-ins only."
 
 
 @dataclass
@@ -48,6 +41,7 @@ class StageOutcome:
     name: str
     status: str  # succeeded, failed, skipped
     detail: str = ""
+    duration_s: float = 0.0
 
 
 @dataclass
@@ -65,84 +59,13 @@ class RehearseResult:
     workdir: str
     stages: list[StageOutcome] = field(default_factory=list)
     notifications: list[Sent] = field(default_factory=list)
+    duration_s: float = 0.0
+    cleanup_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(s.status != "failed" for s in self.stages)
 
-
-@dataclass
-class Rehearsal:
-    """What a stage can use: the fake-but-local environment, the temp folder, the sink."""
-
-    workdir: Path
-    env: dict[str, str]
-    sink: WebhookSink
-    service: str
-    local: PipelineContext
-
-    def context(self, outer: StepContext) -> StepContext:
-        """A step context on the rehearsal's environment; its own console is quiet (we show what arrived)."""
-        import io
-
-        from pipekit.core.console import Console
-
-        ctx = StepContext.create(env=self.env, run_record=self.workdir / "run.json",
-                                 config_path=self.workdir / "pipekit.yaml", debug=outer.console.debug_enabled)
-        ctx.console = Console(stream=io.StringIO(), debug=outer.console.debug_enabled)
-        return ctx
-
-    @property
-    def short_sha(self) -> str:
-        return self.env["BITBUCKET_COMMIT"][:7]
-
-
-# -- demo stages: the output keys each real step writes, from embedded defaults --------------
-
-def _fake_digest(r: Rehearsal, what: str) -> str:
-    return "sha256:" + hashlib.sha256(f"{r.service}:{r.short_sha}:{what}".encode()).hexdigest()
-
-
-def demo_build(r: Rehearsal) -> dict[str, Any]:
-    image = f"local/{r.service}"
-    return {"image": image, "tags": [r.short_sha], "image_ref": f"{image}:{r.short_sha}", "version": "0.0.0-rehearsal",
-            "source_commit": r.env["BITBUCKET_COMMIT"], "container_tool": "none (rehearsal)",
-            "tests": {"total": 12, "passed": 12, "failed": 0, "errored": 0, "skipped": 0, "flaky": 0,
-                      "duration_s": 1.5, "failing": []}}
-
-
-def demo_scan(r: Rehearsal) -> dict[str, Any]:
-    return {"summary": {"critical": 0, "high": 0, "medium": 1, "low": 3, "info": 0, "blocking": 0, "suppressed": 0,
-                        "passed": True, "tools": ["demo"]}}
-
-
-def demo_ecr_push(r: Rehearsal) -> dict[str, Any]:
-    registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-    return {"repository": r.service, "registry": registry, "image_uri": f"{registry}/{r.service}",
-            "digest": _fake_digest(r, "image"), "tags": [r.short_sha], "skipped": []}
-
-
-def demo_update_tag(r: Rehearsal) -> dict[str, Any]:
-    return {"gitops_repo": "local/gitops", "gitops_revision": _fake_digest(r, "gitops")[7:47], "environment": "dev",
-            "service": r.service, "image": f"local/{r.service}", "tag": r.short_sha, "overlay": "overlays/dev"}
-
-
-def demo_wait_for_argocd(r: Rehearsal) -> dict[str, Any]:
-    revision = _fake_digest(r, "gitops")[7:47]
-    return {"revision": revision, "apps": [{"name": f"{r.service}-dev", "sync": "Synced", "health": "Healthy",
-                                            "revision": revision, "phase": "Succeeded", "hooks": []}]}
-
-
-STAGES: list[Stage] = [
-    Stage("build", demo_build),
-    Stage("scan", demo_scan),
-    Stage("ecr_push", demo_ecr_push),
-    Stage("update_tag", demo_update_tag),
-    Stage("wait_for_argocd", demo_wait_for_argocd, event_on_success="deployed"),
-]
-
-
-# -- the job ---------------------------------------------------------------------------------
 
 def missing_modules(stage: Stage) -> list[str]:
     missing = []
@@ -155,100 +78,183 @@ def missing_modules(stage: Stage) -> list[str]:
     return missing
 
 
-def local_env(local: PipelineContext, service: str, sink: WebhookSink) -> dict[str, str]:
-    """A Bitbucket-shaped environment from this checkout; no real webhook or token is passed on."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM")}
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAVA_HOME", "M2_HOME", "MAVEN_HOME",
+            "XDG_RUNTIME_DIR", "CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER", "BUILDAH_ISOLATION")
+
+
+def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -> dict[str, str]:
+    """A Bitbucket-shaped environment for the sample's commit; no real webhook, token or cloud setting."""
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
     env.update(
-        BITBUCKET_COMMIT=local.commit or "0" * 40,
-        BITBUCKET_BRANCH=local.branch or "main",
+        BITBUCKET_COMMIT=commit,
+        BITBUCKET_BRANCH="main",
         BITBUCKET_BUILD_NUMBER="1",
         BITBUCKET_REPO_SLUG=service,
         BITBUCKET_WORKSPACE="local",
         BITBUCKET_REPO_FULL_NAME=f"local/{service}",
-        BITBUCKET_PIPELINE_UUID="{rehearsal-" + (local.commit or "0" * 12)[:12] + "}",
-        PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"),
-        PIPEKIT_SLACK_WEBHOOK_URL=sink.url("slack"),
+        BITBUCKET_PIPELINE_UUID="{rehearsal-" + commit[:12] + "}",
         PIPEKIT_NOTIFY_TIMEOUT="5",
         PIPEKIT_NOTIFY_ATTEMPTS="2",
     )
+    for kind in channels:
+        env[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = sink.url(kind)
     return env
 
 
-def _notify(r: Rehearsal, outer: StepContext, result: RehearseResult, event: str, stage: str) -> None:
+def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str) -> None:
     from pipekit import notify
     from pipekit.notify_cards import render
 
     before = len(r.sink.requests)
-    ctx = r.context(outer)
-    sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=DEMO_NOTE, timeout=5, attempts=2), ctx)
+    sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=NOTE, timeout=5, attempts=2),
+                      r.context(quiet=True))
     received = r.sink.wait_for(before + sum(d.status == "sent" for d in sent.deliveries), timeout=5)[before:]
     for d in sent.deliveries:
         req = next((q for q in received if q.channel == d.type), None)
         shown = render.payload(d.type, req.json) if req is not None else ""
         result.notifications.append(Sent(event, stage, d.channel, d.status, shown))
-        outer.console.info(f"--- {d.channel}: {event} ({stage}) -> {d.status}"
-                           + (f", HTTP {req.status}, {len(req.body)} bytes" if req is not None else ""))
+        r.console.info(f"--- {d.channel}: {event} ({stage}) -> {d.status}"
+                       + (f", HTTP {req.status}, {len(req.body)} bytes" if req is not None else ""))
         if shown:
-            outer.console.info(shown)
+            r.console.info(shown)
+
+
+def _record_failure(r: Rehearsal, name: str, exc: Exception, took: float) -> None:
+    """A stage that failed outside its step's own recording (a stand-in, a rehearsal check) is failed
+    in the run record too, so the summary card tells the truth."""
+    from pipekit.core.masking import mask
+
+    record = r.context(quiet=True).record
+    if record.step(name).get("status") not in ("failed", "error", "timed-out"):
+        record.update_step(name, status="failed", duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
+        record.save()
+
+
+def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, str]) -> str:
+    missing = [f"{m} not available" for m in missing_modules(stage)] + missing_tools(stage, r.container_tool)
+    if missing:
+        return "; ".join(missing)
+    unmet = [f"{n} ({done.get(n, 'not in this rehearsal')})" for n in stage.needs if done.get(n) != "succeeded"]
+    return f"needs the outputs of {', '.join(unmet)}" if unmet else ""
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so the clean-up runs; returns the undo."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+
+    def undo() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return undo
 
 
 def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
-        channels: tuple[str, ...] = ("teams", "slack")) -> RehearseResult:
-    """Rehearse the main job: notifications for each stage to an in-process sink, shown as received."""
-    from pipekit.core.context import PipelineContext
+        channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah") -> RehearseResult:
+    """Rehearse the main job in a temporary folder; notifications go to an in-process sink."""
+    from pipekit.rehearsal import workspace
+    from pipekit.rehearsal.stages import config_text
     from pipekit.testing.sink import WebhookSink
 
-    local = PipelineContext.from_env({}, cwd=Path.cwd())
-    service = ctx.config.get("service") or local.repo_slug or "demo-service"
+    started = time.monotonic()
+    chosen = list(STAGES if stages is None else stages)
     workdir = Path(tempfile.mkdtemp(prefix="pipekit-rehearse-"))
-    (workdir / "pipekit.yaml").write_text(f"service: {service!r}\n", encoding="utf-8")
-    result = RehearseResult(service=service, workdir=str(workdir))
+    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir))
+    servers = workspace.Servers(workdir)
+    restore = _stop_on_sigterm()
     try:
         with WebhookSink() as sink:
-            env = local_env(local, service, sink)
-            for kind in ("teams", "slack"):
-                if kind not in channels:
-                    env.pop(f"PIPEKIT_{kind.upper()}_WEBHOOK_URL")
-            r = Rehearsal(workdir, env, sink, service, local)
-            ctx.console.info(f"Rehearsing the main job for {service} at {r.short_sha} "
-                             f"(webhook sink {sink.base_url}, run record {workdir / 'run.json'})")
-            _notify(r, ctx, result, "started", "pipeline")
-            for stage in STAGES if stages is None else stages:
-                missing = missing_modules(stage)
-                if missing:
-                    result.stages.append(StageOutcome(stage.name, "skipped", f"{', '.join(missing)} not available"))
-                    ctx.console.warn(f"stage {stage.name}: skipped, {', '.join(missing)} not available")
+            repo = workspace.service_repo(workdir, {k: v for k, v in os.environ.items() if k in KEPT_ENV})
+            commit = workspace.git("rev-parse", "HEAD", cwd=repo)
+            (workdir / "pipekit.yaml").write_text(config_text(workdir, workspace.SERVICE, container_tool), encoding="utf-8")
+            r = Rehearsal(workdir, local_env(commit, workspace.SERVICE, sink, channels), sink, workspace.SERVICE, repo,
+                          servers, ctx.console, container_tool, planned=tuple(s.name for s in chosen))
+            ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
+                             f"(webhook sink {sink.base_url})")
+            _notify(r, result, "started", "pipeline")
+            done: dict[str, str] = {}
+            for stage in chosen:
+                why = _why_skip(stage, r, done)
+                if why:
+                    done[stage.name] = "skipped"
+                    result.stages.append(StageOutcome(stage.name, "skipped", why))
+                    ctx.console.warn(f"stage {stage.name}: skipped, {why}")
                     continue
-                record = r.context(ctx).record
+                ctx.console.info(f"=== stage {stage.name}")
+                t0 = time.monotonic()
                 try:
-                    with record.recording(stage.name) as outputs:
-                        outputs.update(stage.run(r))
+                    detail = stage.run(r)
                 except Exception as exc:  # a failing stage is the rehearsal's finding, reported like CI would
-                    result.stages.append(StageOutcome(stage.name, "failed", f"{type(exc).__name__}: {exc}"))
-                    ctx.console.error(f"stage {stage.name} failed: {exc}")
-                    _notify(r, ctx, result, "failed", stage.name)
+                    took = round(time.monotonic() - t0, 2)
+                    _record_failure(r, stage.name, exc, took)
+                    done[stage.name] = "failed"
+                    result.stages.append(StageOutcome(stage.name, "failed", f"{type(exc).__name__}: {exc}", took))
+                    ctx.console.error(f"stage {stage.name} failed after {took:.1f} s: {exc}")
+                    _notify(r, result, "failed", stage.name)
                     break
-                result.stages.append(StageOutcome(stage.name, "succeeded"))
-                _notify(r, ctx, result, stage.event_on_success, stage.name)
-            _notify(r, ctx, result, "summary", "pipeline")
+                took = round(time.monotonic() - t0, 2)
+                done[stage.name] = "succeeded"
+                result.stages.append(StageOutcome(stage.name, "succeeded", detail, took))
+                ctx.console.success(f"stage {stage.name}: {took:.1f} s: {detail}")
+                _notify(r, result, stage.event_on_success, stage.name)
+            _notify(r, result, "summary", "pipeline")
     finally:
+        result.cleanup_problems = servers.close()
+        restore()
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+        result.duration_s = round(time.monotonic() - started, 2)
     return result
 
 
-@step_command("rehearse", help="Run the main pipeline job locally on embedded defaults; notifications go to a local sink.")
-@click.option("--keep", is_flag=True, help="Keep the temporary folder (run record, config) and print where it is.")
+def select(only: str | None, skip: str | None) -> list[Stage]:
+    from pipekit.core.errors import BadInput
+
+    names = [s.name for s in STAGES]
+
+    def parse(value: str, flag: str) -> list[str]:
+        wanted = [n.strip().replace("-", "_") for n in value.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise BadInput(f"{flag} {value!r}: unknown stage {', '.join(unknown)}; stages are {', '.join(names)}")
+        return wanted
+
+    keep = parse(only, "--stages") if only else names
+    dropped = parse(skip, "--skip") if skip else []
+    return [s for s in STAGES if s.name in keep and s.name not in dropped]
+
+
+@step_command("rehearse", help="Run the main pipeline job locally, for real, on embedded defaults and local stand-ins.")
+@click.option("--stages", "only", metavar="A,B", help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd).")
+@click.option("--skip", metavar="A,B", help="Skip these stages (a stage needing a skipped one is skipped too).")
+@click.option("--container-tool", type=click.Choice(["buildah", "podman", "docker"]), default=None,
+              help="Image builder and pusher [env PIPEKIT_CONTAINER_TOOL; default buildah].")
+@click.option("--keep", is_flag=True, help="Keep the temporary folder (run record, repos, registry storage).")
 @click.option("--channel", "channels", multiple=True, type=click.Choice(["teams", "slack"]),
               help="Rehearse only these channels [default: both].")
-def main(ctx: StepContext, keep: bool, channels: tuple[str, ...]) -> RehearseResult:
+def main(ctx: StepContext, only: str | None, skip: str | None, container_tool: str | None, keep: bool,
+         channels: tuple[str, ...]) -> RehearseResult:
     from pipekit.core.errors import CheckFailed
 
-    result = run(ctx, keep=keep, channels=channels or ("teams", "slack"))
-    rows = [(s.name, s.status, s.detail) for s in result.stages]
-    ctx.console.table(["stage", "status", "detail"], rows, title="Rehearsal")
+    tool = container_tool or ctx.env.get("PIPEKIT_CONTAINER_TOOL") or "buildah"
+    result = run(ctx, stages=select(only, skip), keep=keep, channels=channels or ("teams", "slack"),
+                 container_tool=tool)
+    rows = [(s.name, s.status, f"{s.duration_s:.1f} s" if s.status != "skipped" else "", s.detail)
+            for s in result.stages]
+    ctx.console.table(["stage", "status", "time", "detail"], rows, title="Rehearsal")
     delivered = sum(n.status == "sent" for n in result.notifications)
-    ctx.console.info(f"{delivered} notification(s) delivered to the local sink; nothing left this machine.")
+    ctx.console.info(f"{delivered} notification(s) delivered to the local sink; nothing left this machine "
+                     f"({result.duration_s:.1f} s in all).")
+    for problem in result.cleanup_problems:
+        ctx.console.warn(f"clean-up: {problem}")
     if keep:
         ctx.console.info(f"kept {result.workdir}")
     if not result.ok:

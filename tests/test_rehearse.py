@@ -1,89 +1,196 @@
-"""`pipekit rehearse`: the main job locally, notifications to an in-process sink, nothing leaves the machine."""
+"""`pipekit rehearse`: the main job for real on embedded defaults, local stand-ins, nothing leaves the machine."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pipekit import rehearse
 from pipekit.core.console import Console
 from pipekit.core.step import StepContext
+from pipekit.rehearsal.stages import Rehearsal, Stage
 from pipekit.testing.sink import WebhookSink
 from tests.conftest import REPO_ROOT
+
+STAGES = ("build", "scan", "ecr_push", "update_tag", "wait_for_argocd")
 
 
 def run_rehearse(cwd: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BITBUCKET_", "PIPEKIT_")) and not k.endswith("_WEBHOOK_URL")}
-    env.update(extra_env or {}, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(cwd))
+           if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")}
+    env.update(extra_env or {}, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(cwd), NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "pipekit", "rehearse", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=180)
 
 
-def test_fresh_folder_no_config_no_git_exits_0_and_shows_every_card(tmp_path: Path) -> None:
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def refused(host: str) -> bool:
+    address, port = host.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((address, int(port))) != 0
+
+
+@pytest.mark.slow
+def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
+    real_env = {"AWS_ACCESS_KEY_ID": "AKIAREALKEYNEVERUSED", "AWS_SECRET_ACCESS_KEY": "real-secret-never-used",
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # a real account must not be touched either
     with WebhookSink() as real_channel:  # a "real" webhook in the environment must never be used
-        proc = run_rehearse(tmp_path, extra_env={"PIPEKIT_TEAMS_WEBHOOK_URL": real_channel.url("teams"),
-                                                 "PIPEKIT_SLACK_WEBHOOK_URL": real_channel.url("slack")})
+        proc = run_rehearse(tmp_path, "--keep", extra_env={
+            **real_env, "PIPEKIT_TEAMS_WEBHOOK_URL": real_channel.url("teams"),
+            "PIPEKIT_SLACK_WEBHOOK_URL": real_channel.url("slack")})
         assert real_channel.requests == []
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
+    kept = list(tmp_path.glob("pipekit-rehearse-*"))
+    assert len(kept) == 1 and f"kept {kept[0]}" in out
+    work = kept[0]
+    steps = json.loads((work / "run.json").read_text())["steps"]
+
+    # every stage ran for real and handed its results on through one run record
+    assert {name: steps[name]["status"] for name in STAGES} == dict.fromkeys(STAGES, "succeeded")
+    build, push, update, argo = (steps[n]["outputs"] for n in ("build", "ecr_push", "update_tag", "wait_for_argocd"))
+    sha = git("rev-parse", "HEAD", cwd=work / "demo-service")
+    assert build["source_commit"] == sha and build["container_tool"] == "buildah"
+    assert build["tests"]["total"] == 2 and build["tests"]["passed"] == 2
+    assert build["tags"][0] == sha[:7] and build["image_ref"] == f"demo-service:{sha[:7]}"
+    assert steps["scan"]["outputs"]["summary"]["passed"] is True and steps["scan"]["outputs"]["summary"]["low"] == 1
+
+    # the digest: in the registry's own storage, and the ECR API (moto) agreed during the run
+    digest = push["digest"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest) and push["tags"] == build["tags"]
+    tags_dir = work / "registry/docker/registry/v2/repositories/demo-service/_manifests/tags"
+    for tag in build["tags"]:
+        assert (tags_dir / tag / "current" / "link").read_text().strip() == digest
+    assert "(the ECR API (moto) and the registry agree)" in out
+    assert refused(push["registry"]), "the registry was stopped"
+
+    # the GitOps commit in the bare repo, with the trailers, and Argo CD synced exactly it
+    bare = work / "gitops.git"
+    head = git("rev-parse", "refs/heads/main", cwd=bare)
+    assert update["gitops_revision"] == head and update["environment"] == "dev"
+    overlay = git("show", "main:demo-service/overlays/dev/kustomization.yaml", cwd=bare)
+    assert f'newTag: "{sha[:7]}"' in overlay and f"digest: {digest}" in overlay
+    trailers = git("log", "-1", "--format=%(trailers:key=Pipekit-Digest,valueonly)", "main", cwd=bare)
+    assert trailers.strip() == digest
+    assert argo["revision"] == head
+    app = argo["apps"][0]
+    assert (app["name"], app["sync"], app["health"], app["phase"]) == ("demo-service-dev", "Synced", "Healthy", "Succeeded")
+    assert [(h["name"], h["type"], h["phase"]) for h in app["hooks"]] == [("demo-service-smoke-test", "PostSync", "Succeeded")]
+
+    # what the sink received, as shown in the terminal: every stage, the deployment and the summary
     assert "▶️ demo-service: pipeline started" in out
-    for stage in ("build", "scan", "ecr_push", "update_tag"):
+    for stage in STAGES[:-1]:
         assert f"--- teams: succeeded ({stage}) -> sent, HTTP 202" in out
         assert f"--- slack: succeeded ({stage}) -> sent, HTTP 200" in out
-    assert "🚀 demo-service deployed to dev" in out
-    assert "--- teams: summary (pipeline) -> sent" in out and "✅ demo-service: pipeline succeeded" in out
-    assert "[Adaptive Card 1.4]" in out and "Argo CD          demo-service-dev: Synced / Healthy (Succeeded)" in out
+    assert "--- teams: deployed (wait_for_argocd) -> sent, HTTP 202" in out and "🚀 demo-service deployed to dev" in out
+    summary = out[out.index("--- teams: summary (pipeline) -> sent"):]
+    assert "✅ demo-service: pipeline succeeded" in summary and f"Digest           {digest}" in summary
+    assert f"Commit {sha[:7]} by Dev Eloper: Add the demo service" in summary
+    assert "Argo CD          demo-service-dev: Synced / Healthy (Succeeded)" in summary
+    for stage in STAGES:
+        assert re.search(rf"{stage}\s+✅ succeeded · \d+\.\d s", summary), stage
     assert "14 notification(s) delivered to the local sink" in out
-    assert not list(tmp_path.glob("pipekit-rehearse-*")), "the temporary folder is removed"
-    assert not (tmp_path / ".pipekit").exists()
+    for stage in STAGES:  # a short timing per stage
+        assert re.search(rf"^{stage}\s+succeeded\s+\d+\.\d s\s", out, re.M), stage
+
+    # clean-up: the image is gone from buildah, the stand-ins' temporary files with them
+    image = subprocess.run(["buildah", "inspect", "--type", "image", build["image_id"]], capture_output=True)
+    assert image.returncode != 0, "the rehearsal's image was removed"
+    assert not list(tmp_path.glob("pipekit-registry-*")) and not list(tmp_path.glob("pipekit-moto-*"))
+    assert "clean-up:" not in out
 
 
-def test_in_a_checkout_the_cards_carry_its_commit(git_repo: Path) -> None:
-    proc = run_rehearse(git_repo, "--channel", "teams", "--keep")
-    assert proc.returncode == 0, proc.stderr
-    sha = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=git_repo, capture_output=True,
-                         text=True, check=True).stdout.strip()
-    assert f"Commit {sha} by Dev Eloper: Add the service" in proc.stdout
-    assert "✅ service: build succeeded" in proc.stdout and "--- slack" not in proc.stdout
-    kept = [p for p in git_repo.glob("pipekit-rehearse-*")]
-    assert len(kept) == 1 and (kept[0] / "run.json").is_file()
-
-
+# -- fast: the job's logic with small stages, in-process -------------------------------------
 def _ctx(tmp_path: Path) -> StepContext:
     ctx = StepContext.create(env={"PATH": os.environ["PATH"]}, cwd=tmp_path, run_record=tmp_path / "outer.json")
     ctx.console = Console(stream=io.StringIO())
     return ctx
 
 
-def test_a_stage_whose_module_is_missing_is_reported_and_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    stages = [rehearse.Stage("build", rehearse.demo_build),
-              rehearse.Stage("sign", lambda r: {}, requires=("pipekit.sign_not_written_yet",))]
-    result = rehearse.run(_ctx(tmp_path), stages=stages)
-    assert [(s.name, s.status) for s in result.stages] == [("build", "succeeded"), ("sign", "skipped")]
+def recording(name: str) -> Stage:
+    def run(r: Rehearsal) -> str:
+        ctx = r.context()
+        with ctx.record.recording(name) as outputs:
+            outputs["note"] = f"{name} ran in {r.repo.name} at {r.short_sha}"
+        return outputs["note"]
+
+    return Stage(name, run)
+
+
+def test_missing_module_or_tool_is_reported_and_skipped_with_what_needs_it(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    only_git = tmp_path / "bin"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(only_git))  # no mvn, no buildah
+    stages = [recording("build"),
+              Stage("sign", lambda r: "", requires=("pipekit.sign_not_written_yet",)),
+              Stage("publish", lambda r: "", tools=("mvn", "{tool}"), needs=("build",)),
+              Stage("deploy", lambda r: "", needs=("sign",))]
+    result = rehearse.run(_ctx(tmp_path), stages=stages, container_tool="buildah")
+    assert [(s.name, s.status) for s in result.stages] == [
+        ("build", "succeeded"), ("sign", "skipped"), ("publish", "skipped"), ("deploy", "skipped")]
+    assert re.fullmatch(r"build ran in demo-service at [0-9a-f]{7}", result.stages[0].detail)
     assert "pipekit.sign_not_written_yet not available" in result.stages[1].detail
+    assert result.stages[2].detail == ("mvn not found (apt-get install -y maven openjdk-17-jdk-headless); "
+                                       "buildah not found (apt-get install -y buildah)")
+    assert result.stages[3].detail == "needs the outputs of sign (skipped)"
     assert [(n.event, n.stage) for n in result.notifications if n.channel == "teams"] == [
         ("started", "pipeline"), ("succeeded", "build"), ("summary", "pipeline")]
     assert all(n.status == "sent" for n in result.notifications)
+    assert not Path(result.workdir).exists(), "the temporary folder is removed"
 
 
-def test_a_failing_stage_stops_the_job_and_the_summary_says_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: dict[str, str] = {}
 
-    def broken(r: rehearse.Rehearsal) -> dict[str, Any]:
+    def broken(r: Rehearsal) -> str:
+        moto, registry = r.servers.aws()  # real moto and docker-registry, then a failure
+        seen.update(moto=f"127.0.0.1:{moto.port}", registry=registry.host)
+        assert not refused(seen["moto"]) and not refused(seen["registry"])
         raise RuntimeError("maven exploded")
 
-    stages = [rehearse.Stage("build", broken), rehearse.Stage("scan", rehearse.demo_scan)]
-    result = rehearse.run(_ctx(tmp_path), stages=stages, channels=("slack",))
+    stages = [Stage("build", broken), recording("scan")]
+    result = rehearse.run(_ctx(tmp_path), stages=stages, channels=("slack",), keep=True)
     assert not result.ok
-    assert [(s.name, s.status) for s in result.stages] == [("build", "failed")]
+    assert [(s.name, s.status, s.detail) for s in result.stages] == [("build", "failed", "RuntimeError: maven exploded")]
     assert [(n.event, n.stage) for n in result.notifications] == [
         ("started", "pipeline"), ("failed", "build"), ("summary", "pipeline")]
     assert "❌ demo-service: pipeline failed" in result.notifications[-1].rendering
+    assert refused(seen["moto"]) and refused(seen["registry"]) and result.cleanup_problems == []
+    assert not list(tmp_path.glob("pipekit-registry-*")) and not list(tmp_path.glob("pipekit-moto-*"))
+    assert (Path(result.workdir) / "demo-service" / "pom.xml").is_file(), "--keep keeps the folder"
+
+
+def test_stages_and_skip_choose_stages_and_unknown_names_are_bad_input(tmp_path: Path) -> None:
+    assert [s.name for s in rehearse.select("build,scan", None)] == ["build", "scan"]
+    assert [s.name for s in rehearse.select(None, "wait-for-argocd,scan")] == ["build", "ecr_push", "update_tag"]
+    proc = run_rehearse(tmp_path, "--stages", "build,deploy")
+    assert proc.returncode == 2
+    assert "--stages 'build,deploy': unknown stage deploy; stages are build, scan, ecr_push" in proc.stderr
+    assert not list(tmp_path.glob("pipekit-rehearse-*")), "nothing was started"
+
+
+def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path) -> None:
+    proc = run_rehearse(tmp_path, "--stages", "scan", "--channel", "teams")
+    assert proc.returncode == 0, proc.stderr
+    assert "OK: security gate passed: 1 findings: 0 critical, 0 high, 0 medium, 1 low" in proc.stdout
+    assert "--- teams: succeeded (scan) -> sent, HTTP 202" in proc.stdout and "--- slack" not in proc.stdout
+    assert "2 notification(s)" not in proc.stdout and "3 notification(s) delivered" in proc.stdout
+    assert not list(tmp_path.glob("pipekit-rehearse-*"))

@@ -1,0 +1,211 @@
+"""The rehearsal's stages: the real steps, called through their library API on one run record.
+
+Each stage builds its options the way the step's CLI does (``options_from`` reading the
+rehearsal's ``pipekit.yaml``, the environment and the run record), so results are handed on
+through the run record exactly as between Bitbucket steps. A stage returns a one-line detail;
+the step itself records its section.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipekit.core.step import StepContext
+from pipekit.rehearsal import workspace
+
+if TYPE_CHECKING:
+    import click
+
+    from pipekit.core.console import Console
+    from pipekit.testing.sink import WebhookSink
+
+FAST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # Maven's own JVM: a short build starts faster
+INSTALL = {  # how to get a missing tool (Debian package names)
+    "mvn": "apt-get install -y maven openjdk-17-jdk-headless",
+    "buildah": "apt-get install -y buildah",
+    "podman": "apt-get install -y podman",
+    "docker": "a Docker engine (docker is only the client here)",
+    "docker-registry": "apt-get install -y docker-registry",
+    "git": "apt-get install -y git",
+    "kubectl": "install kubectl (client 1.27+, with kustomize built in)",
+}
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[Rehearsal], str]  # runs the step; returns a one-line detail
+    requires: tuple[str, ...] = ("pipekit.notify",)  # modules
+    tools: tuple[str, ...] = ()  # executables; "{tool}" is the container tool
+    needs: tuple[str, ...] = ()  # stages whose outputs it reads: skipped unless they succeeded
+    event_on_success: str = "succeeded"
+
+
+@dataclass
+class Rehearsal:
+    """What a stage can use: the local environment, the temporary folder, the sink, the stand-ins."""
+
+    workdir: Path
+    env: dict[str, str]
+    sink: WebhookSink
+    service: str
+    repo: Path  # the sample service's git checkout
+    servers: workspace.Servers
+    console: Console
+    container_tool: str = "buildah"
+    planned: tuple[str, ...] = ()
+
+    @property
+    def record_path(self) -> Path:
+        return self.workdir / "run.json"
+
+    def context(self, extra_env: Mapping[str, str] | None = None, *, quiet: bool = False) -> StepContext:
+        """A step context in the service checkout; the step's own output goes to the rehearsal's stream."""
+        from pipekit.core.console import Console
+
+        ctx = StepContext.create(env={**self.env, **(extra_env or {})}, run_record=self.record_path,
+                                 config_path=self.workdir / "pipekit.yaml", debug=self.console.debug_enabled,
+                                 cwd=self.repo)
+        ctx.console = Console(stream=io.StringIO() if quiet else self.console.stream, debug=self.console.debug_enabled)
+        return ctx
+
+    @property
+    def short_sha(self) -> str:
+        return self.env["BITBUCKET_COMMIT"][:7]
+
+
+def cli_options(command: click.Command, **given: Any) -> dict[str, Any]:
+    """A step command's options as its CLI would pass them with no flag given, plus ``given``."""
+    opts: dict[str, Any] = {}
+    for param in command.params:
+        if param.name:
+            opts[param.name] = () if getattr(param, "multiple", False) or param.nargs == -1 else None
+    opts.update(given)
+    return opts
+
+
+# -- the stages ------------------------------------------------------------------------------
+def build_stage(r: Rehearsal) -> str:
+    from pipekit import build
+
+    if "ecr_push" in r.planned:
+        r.servers.start_aws()  # moto and the registry start while Maven runs
+    ctx = r.context()
+    result = build.run(build.options_from(ctx, cli_options(build.main)), ctx)
+    if result.image_id:
+        r.servers.images.append((result.container_tool or r.container_tool, result.image_id))
+    t = result.tests
+    return f"{t.get('passed', 0)}/{t.get('total', 0)} tests passed; image {result.image_ref} ({(result.image_id or '')[:19]})"
+
+
+def scan_stage(r: Rehearsal) -> str:
+    from pipekit import scan
+
+    ctx = r.context()
+    s = scan.run(scan.ScanOptions(), ctx).summary
+    return f"gate passed: {s['critical']} critical, {s['high']} high, {s['medium']} medium, {s['low']} low ({', '.join(s['tools'])})"
+
+
+def ecr_push_stage(r: Rehearsal) -> str:
+    from pipekit import ecr_push
+
+    moto, registry = r.servers.aws()
+    aws = {**moto.aws_env(), "AWS_CONFIG_FILE": str(r.workdir / "aws" / "config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(r.workdir / "aws" / "credentials"),
+           "REGISTRY_AUTH_FILE": str(r.workdir / "auth.json")}
+    with workspace.environ(aws):  # botocore and the container tool read the process environment
+        ctx = r.context(aws)
+        result = ecr_push.run(ecr_push.options_from(ctx, registry_override=registry.host, create_repository=True), ctx)
+        described = moto.client("ecr").describe_images(repositoryName=result.repository)["imageDetails"]
+    in_ecr = sorted({d["imageDigest"] for d in described if set(d.get("imageTags") or []) & set(result.tags)})
+    in_registry = registry.manifest_digest(result.repository, result.tags[0])
+    if in_ecr != [result.digest] or in_registry != result.digest:
+        raise RuntimeError(f"ecr_push recorded {result.digest}, but the ECR API (moto) has {in_ecr or 'nothing'} "
+                           f"and the registry {in_registry or 'nothing'} for {result.tags[0]}")
+    return (f"{len(result.tags)} tags -> {result.image_uri}@{(result.digest or '')[:19]} "
+            "(the ECR API (moto) and the registry agree)")
+
+
+def update_tag_stage(r: Rehearsal) -> str:
+    from pipekit import update_tag
+
+    ctx = r.context()
+    image = ctx.record.output("ecr_push", "image_uri") or ctx.record.output("build", "image")
+    bare = workspace.gitops_repo(r.workdir, r.service, str(image), r.env)
+    if "wait_for_argocd" in r.planned:  # Argo CD follows the repository before the pipeline writes to it
+        r.servers.follow(f"{r.service}-dev", bare, f"{r.service}/overlays/dev")
+    result = update_tag.run(update_tag.options_from(ctx, cli_options(update_tag.main, environment="dev")), ctx)
+    pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
+    return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
+
+
+def wait_for_argocd_stage(r: Rehearsal) -> str:
+    from pipekit import wait_for_argocd as w
+
+    argo = r.servers.argocd
+    if argo is None:
+        raise RuntimeError("the Argo CD stand-in is not running (update_tag did not start it)")
+    ctx = r.context()
+    cfg = ctx.config.section("argocd")
+    options = w.WaitOptions(apps=w.resolve_apps((), None, ctx), revision=w.resolve_revision(None, ctx),
+                            server=argo.server, token=argo.token, plaintext=bool(cfg.get("plaintext")),
+                            timeout=float(cfg.get("timeout", 60)), poll_interval=float(cfg.get("poll_interval", 1)),
+                            grace=float(cfg.get("grace", 10)), request_timeout=5.0, unreachable_after=15.0, backoff=0.2)
+    result = w.run(options, ctx)
+    return "; ".join(f"{a.name}: {a.sync}/{a.health}, {a.phase}, hooks "
+                     + (", ".join(f"{h.get('name')} {h.get('phase') or h.get('status', '')}".strip() for h in a.hooks)
+                        or "none")
+                     for a in result.apps)
+
+
+STAGES: list[Stage] = [
+    Stage("build", build_stage, requires=("pipekit.build",), tools=("mvn", "{tool}")),
+    Stage("scan", scan_stage, requires=("pipekit.scan",)),
+    Stage("ecr_push", ecr_push_stage, requires=("pipekit.ecr_push", "moto"), tools=("docker-registry", "{tool}"),
+          needs=("build",)),
+    Stage("update_tag", update_tag_stage, requires=("pipekit.update_tag",), tools=("git", "kubectl"),
+          needs=("build",)),
+    Stage("wait_for_argocd", wait_for_argocd_stage, requires=("pipekit.wait_for_argocd", "pipekit.testing.argocd"),
+          tools=("git", "kubectl"), needs=("update_tag",), event_on_success="deployed"),
+]
+
+
+def missing_tools(stage: Stage, container_tool: str) -> list[str]:
+    tools = [t.replace("{tool}", container_tool) for t in stage.tools]
+    return [f"{t} not found ({INSTALL[t]})" if t in INSTALL else f"{t} not found"
+            for t in dict.fromkeys(tools) if shutil.which(t) is None]
+
+
+def config_text(workdir: Path, service: str, container_tool: str) -> str:
+    """The rehearsal's pipekit.yaml: what a real service would write, pointed at the local world."""
+    import json
+
+    return "\n".join([
+        "# pipekit rehearse: a service's pipekit.yaml, pointed at local stand-ins",
+        f"service: {service}",
+        "build:",
+        f"  project_dir: {json.dumps(str(workdir / service))}",
+        f"  container_tool: {container_tool}",
+        f"  maven: {{offline: true, output: status, opts: {json.dumps(FAST_JVM)}}}",
+        "scan:",
+        f"  reports: [{json.dumps(str(workspace.SCAN_REPORT))}]",
+        f"  sarif_out: {json.dumps(str(workdir / 'scan.sarif'))}",
+        "ecr:",
+        "  create_repository: true",
+        "  create: {image_tag_mutability: IMMUTABLE, scan_on_push: true}",
+        "gitops:",
+        f"  repo: {json.dumps(str(workdir / 'gitops.git'))}",
+        "  author: {name: pipekit rehearsal, email: rehearsal@pipekit.local}",
+        "argocd:",
+        "  plaintext: true",
+        "  timeout: 60",
+        "  poll_interval: 1",
+        "  grace: 10",
+        f"  apps: {{dev: {service}-dev}}",
+        "",
+    ])

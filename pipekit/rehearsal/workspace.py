@@ -1,0 +1,204 @@
+"""The rehearsal's temporary world: the sample service repo, the GitOps repo and the local stand-ins.
+
+Everything lives in one temporary folder and on 127.0.0.1. :class:`Servers` starts moto, the
+OCI registry and the Argo CD stand-in on demand and stops all of them (and removes the images
+the rehearsal built) in :meth:`Servers.close`, whatever happened before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipekit.testing.argocd import ArgoCDStandIn
+    from pipekit.testing.argocd.gitops import GitOpsFollower
+    from pipekit.testing.moto import MotoServer
+    from pipekit.testing.registry import LocalRegistry
+
+SAMPLE = Path(__file__).with_name("sample")
+SCAN_REPORT = Path(__file__).with_name("scan-report.json")
+SERVICE = "demo-service"
+IDENTITY = ("-c", "user.name=Dev Eloper", "-c", "user.email=dev@pipekit.local", "-c", "commit.gpgsign=false")
+ENVIRONMENTS = ("dev", "qa")
+
+
+def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=dict(env) if env is not None else None,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {(out.stderr.strip().splitlines() or ['failed'])[-1]}")
+    return out.stdout.strip()
+
+
+def service_repo(workdir: Path, env: Mapping[str, str]) -> Path:
+    """The embedded sample service copied to ``workdir/demo-service``, a git repo with one commit."""
+    repo = workdir / SERVICE
+    shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    (repo / ".gitignore").write_text("target/\n", encoding="utf-8")
+    git("init", "-q", "-b", "main", cwd=repo, env=env)
+    git("add", ".", cwd=repo, env=env)
+    git("commit", "-q", "-m", "Add the demo service", "-m", "Embedded sample for pipekit rehearse.", cwd=repo, env=env)
+    return repo
+
+
+# -- the GitOps repository ------------------------------------------------------------------
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {service}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {service}}}
+  template:
+    metadata:
+      labels: {{app: {service}}}
+    spec:
+      containers:
+        - name: app
+          image: {image}:latest   # set by the overlays
+          ports: [{{containerPort: 8080}}]
+"""
+SMOKE_TEST = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {service}-smoke-test
+  annotations:
+    argocd.argoproj.io/hook: PostSync
+    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: smoke-test
+          image: {image}:latest
+          args: ["--smoke-test"]
+"""
+BASE = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - smoke-test.yaml\n"
+OVERLAY = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: {service}-{env}
+resources:
+  - ../../base
+images:
+  - name: {image}
+    newTag: "0000000"   # written by the pipeline
+"""
+
+
+def gitops_repo(workdir: Path, service: str, image: str, env: Mapping[str, str]) -> Path:
+    """A bare GitOps repo ``workdir/gitops.git``: ``SERVICE/base`` and ``SERVICE/overlays/{dev,qa}``."""
+    seed = workdir / "gitops-seed"
+    values = {"service": service, "image": image}
+    files = {f"{service}/base/deployment.yaml": DEPLOYMENT.format(**values),
+             f"{service}/base/smoke-test.yaml": SMOKE_TEST.format(**values),
+             f"{service}/base/kustomization.yaml": BASE}
+    for name in ENVIRONMENTS:
+        files[f"{service}/overlays/{name}/kustomization.yaml"] = OVERLAY.format(env=name, **values)
+    for rel, text in files.items():
+        (seed / rel).parent.mkdir(parents=True, exist_ok=True)
+        (seed / rel).write_text(text, encoding="utf-8")
+    git("init", "-q", "-b", "main", cwd=seed, env=env)
+    git("add", ".", cwd=seed, env=env)
+    git("commit", "-q", "-m", f"{service}: base and overlays", cwd=seed, env=env)
+    bare = workdir / "gitops.git"
+    git("clone", "-q", "--bare", str(seed), str(bare), cwd=workdir, env=env)
+    git("config", "uploadpack.allowFilter", "true", cwd=bare, env=env)
+    shutil.rmtree(seed, ignore_errors=True)
+    return bare
+
+
+# -- stand-ins ------------------------------------------------------------------------------
+class Servers:
+    """The local stand-ins, started when first needed, all stopped by :meth:`close`."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rehearsal-start")
+        self._aws: Future[tuple[MotoServer, LocalRegistry]] | None = None
+        self.argocd: ArgoCDStandIn | None = None
+        self.follower: GitOpsFollower | None = None
+        self.images: list[tuple[str, str]] = []  # (container tool, image ID) to remove at the end
+        self._started: list[Any] = []
+
+    def start_aws(self) -> None:
+        """Start moto and the registry in the background (while Maven runs)."""
+        if self._aws is None:
+            self._aws = self._pool.submit(self._start_aws)
+
+    def _start_aws(self) -> tuple[MotoServer, LocalRegistry]:
+        from pipekit.testing.moto import MotoServer
+        from pipekit.testing.registry import LocalRegistry
+
+        moto = MotoServer()
+        self._started.append(moto)
+        moto.start()
+        registry = LocalRegistry(root=self.workdir / "registry")  # kept with --keep
+        self._started.append(registry)
+        registry.start()
+        return moto, registry
+
+    def aws(self) -> tuple[MotoServer, LocalRegistry]:
+        self.start_aws()
+        assert self._aws is not None
+        return self._aws.result()
+
+    def follow(self, app: str, repo: Path, overlay: str) -> ArgoCDStandIn:
+        """The Argo CD stand-in serving ``app`` from ``overlay`` of ``repo``, as an auto-synced app."""
+        from pipekit.testing.argocd import ArgoCDStandIn
+        from pipekit.testing.argocd.gitops import GitOpsFollower
+
+        if self.argocd is None:
+            self.argocd = ArgoCDStandIn()
+            self._started.append(self.argocd)
+            self.argocd.start()
+            self.follower = GitOpsFollower(self.argocd, step=0.2, poll=2.0).start()
+        assert self.follower is not None
+        self.follower.follow(app, repo, overlay)
+        return self.argocd
+
+    def close(self) -> list[str]:
+        """Stop everything started, remove the images built; the problems met, as lines."""
+        problems: list[str] = []
+        if self._aws is not None:
+            try:
+                self._aws.result(timeout=60)
+            except Exception:  # noqa: S110 - the stage already reported it; stop what did start
+                pass
+        self._pool.shutdown(wait=True)
+        for server in reversed(self._started):
+            try:
+                server.stop()
+            except Exception as exc:
+                problems.append(f"stopping {type(server).__name__}: {exc}")
+        for tool, image_id in self.images:
+            out = subprocess.run([tool, "rmi", "-f", image_id], capture_output=True, text=True, check=False)
+            if out.returncode != 0 and "image not known" not in out.stderr:
+                problems.append(f"{tool} rmi {image_id[:12]}: {(out.stderr.strip().splitlines() or [''])[-1]}")
+        return problems
+
+
+@contextmanager
+def environ(values: Mapping[str, str], drop_prefixes: tuple[str, ...] = ("AWS_",)) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block (botocore and the container tools read the
+    process environment), hiding any real ``AWS_*`` settings; everything is restored after."""
+    saved = dict(os.environ)
+    try:
+        for key in [k for k in os.environ if k.startswith(drop_prefixes)]:
+            del os.environ[key]
+        os.environ.update(values)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
