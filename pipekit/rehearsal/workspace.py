@@ -44,7 +44,10 @@ def service_repo(workdir: Path, env: Mapping[str, str]) -> Path:
     (repo / ".gitignore").write_text("target/\n", encoding="utf-8")
     git("init", "-q", "-b", "main", cwd=repo, env=env)
     git("add", ".", cwd=repo, env=env)
-    git("commit", "-q", "-m", "Add the demo service", "-m", "Embedded sample for pipekit rehearse.", cwd=repo, env=env)
+    # the folder's name in the body makes the commit (so the image's first tag) unique per rehearsal:
+    # two rehearsals at once on one machine share the container tool's image store
+    git("commit", "-q", "-m", "Add the demo service", "-m", f"Embedded sample for pipekit rehearse ({workdir.name}).",
+        cwd=repo, env=env)
     return repo
 
 
