@@ -259,7 +259,11 @@ def main(ctx: StepContext, only: str | None, skip: str | None, container_tool: s
         ctx.console.info(f"kept {result.workdir}")
     if not result.ok:
         raise CheckFailed("rehearsal: a stage failed (see above)", result=result)
-    ctx.console.success("rehearsal finished")
+    skipped = [s.name for s in result.stages if s.status == "skipped"]
+    if skipped:
+        ctx.console.warn(f"rehearsal finished, but {len(skipped)} stage(s) did not run: {', '.join(skipped)} (see above)")
+    else:
+        ctx.console.success("rehearsal finished")
     return result
 
 
