@@ -192,5 +192,5 @@ def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert "OK: security gate passed: 1 findings: 0 critical, 0 high, 0 medium, 1 low" in proc.stdout
     assert "--- teams: succeeded (scan) -> sent, HTTP 202" in proc.stdout and "--- slack" not in proc.stdout
-    assert "2 notification(s)" not in proc.stdout and "3 notification(s) delivered" in proc.stdout
+    assert "3 notification(s) delivered" in proc.stdout and "OK: rehearsal finished" in proc.stdout
     assert not list(tmp_path.glob("pipekit-rehearse-*"))

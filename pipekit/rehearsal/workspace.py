@@ -30,10 +30,16 @@ ENVIRONMENTS = ("dev", "qa")
 
 
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=dict(env) if env is not None else None,
-                         capture_output=True, text=True, check=False)
+    from pipekit.core.errors import BadInput, ExternalError
+
+    try:
+        out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=dict(env) if env is not None else None,
+                             capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BadInput("git not found: the rehearsal keeps the sample service and the GitOps repo in git",
+                       hint="apt-get install -y git") from None
     if out.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {(out.stderr.strip().splitlines() or ['failed'])[-1]}")
+        raise ExternalError(f"git {' '.join(args)} in {cwd}: {(out.stderr.strip().splitlines() or ['failed'])[-1]}")
     return out.stdout.strip()
 
 
