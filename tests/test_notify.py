@@ -290,6 +290,18 @@ def test_retired_office_365_connector_url_is_refused_clearly(tmp_path: Path, url
     assert "abcdefabcdef" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.parametrize(("url", "problem"), [
+    ("https://hooks.example:99999/services/abcdefabcdef", "has a port that is not a number from 0 to 65535"),
+    ("https://hooks.example/services/abcdef abcdef", "has characters that must be percent-encoded"),
+    ("hooks.example/services/abcdefabcdef", "is not an http(s) URL"),
+])
+def test_a_webhook_url_that_cannot_be_sent_exits_2_naming_the_variable(tmp_path: Path, url: str, problem: str) -> None:
+    proc = run_cli(tmp_path, "--event", "started", env={"PIPEKIT_SLACK_WEBHOOK_URL": url})
+    assert proc.returncode == 2, proc.stderr
+    assert f"PIPEKIT_SLACK_WEBHOOK_URL (channel 'slack') {problem}" in proc.stderr
+    assert "abcdef" not in proc.stderr + proc.stdout
+
+
 def test_library_api_raises_bad_input() -> None:
     with pytest.raises(BadInput):
         notify.resolve_event("nope", None)
@@ -334,11 +346,14 @@ notify:
 
 def test_http_proxy_from_the_environment_is_used(tmp_path: Path, sink: WebhookSink) -> None:
     url = "http://teams.example.invalid/teams/workflows/1/triggers/manual/paths/invoke?sig=0123456789abcdef"
-    ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": url, "HTTP_PROXY": sink.base_url})
+    proxy = f"http://ci%40acme:pa%3Ass@127.0.0.1:{sink.port}"  # ci@acme / pa:ss, percent-encoded in the URL
+    ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": url, "HTTP_PROXY": proxy})
     result = notify.run(notify.NotifyOptions(event="started", attempts=1), ctx)
     assert [d.status for d in result.deliveries] == ["sent"]
     (req,) = sink.requests
     assert req.path == url and req.json["type"] == "message"  # the proxy got the absolute URL
+    assert req.headers["Host"] == "teams.example.invalid"
+    assert req.headers["Proxy-Authorization"] == "Basic Y2lAYWNtZTpwYTpzcw=="  # base64 of ci@acme:pa:ss
 
 
 def test_a_retry_posts_only_to_the_channel_that_failed(tmp_path: Path, sink: WebhookSink) -> None:

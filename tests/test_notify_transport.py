@@ -51,7 +51,12 @@ def one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:
                     conn.settimeout(2)
                     data = b""
                     while b"\r\n\r\n" not in data:
-                        data += conn.recv(65536)
+                        chunk = conn.recv(65536)
+                        if not chunk:  # the client went away
+                            break
+                        data += chunk
+                    if b"\r\n\r\n" not in data:
+                        continue
                     head, _, body = data.partition(b"\r\n\r\n")
                     length = int([h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0])
                     while len(body) < length:
@@ -66,14 +71,16 @@ def one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:
 class ConnectProxy:
     """A minimal CONNECT proxy on 127.0.0.1 that records its tunnels and sends every one to 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: bytes = b"") -> None:
+        self.refuse = refuse  # an answer to every CONNECT instead of a tunnel, such as a 407
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
         self.srv.listen(8)
         self.port = self.srv.getsockname()[1]
         self.tunnels: list[str] = []
         self.auth: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self) -> None:
         while True:
@@ -97,6 +104,10 @@ class ConnectProxy:
         target = lines[0].split()[1]
         self.tunnels.append(target)
         self.auth += [line for line in lines if line.lower().startswith("proxy-authorization")]
+        if self.refuse:
+            client.sendall(self.refuse)
+            client.close()
+            return
         _, port = target.rsplit(":", 1)
         upstream = socket.create_connection(("127.0.0.1", int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -114,6 +125,11 @@ class ConnectProxy:
         pipe(client, upstream)
 
     def close(self) -> None:
+        # Wake the accept() first: closing the socket alone lets the thread call accept() on a
+        # reused descriptor number and steal connections meant for a later test's server.
+        with contextlib.suppress(OSError):
+            self.srv.shutdown(socket.SHUT_RDWR)
+        self.thread.join(timeout=5)
         self.srv.close()
 
 
@@ -154,6 +170,33 @@ def test_https_through_a_connect_proxy_with_credentials(tls_sink: WebhookSink, c
         proxy.close()
 
 
+def test_a_proxy_that_refuses_the_tunnel_is_reported(tls_sink: WebhookSink) -> None:
+    proxy = ConnectProxy(refuse=b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+    try:
+        url = tls_sink.url("teams").replace("127.0.0.1", PROXIED_HOST)
+        with pytest.raises(ExternalError, match="Tunnel connection failed: 407 Proxy Authentication Required "
+                                                "after 2 attempts"):
+            post_json(url, b"{}", policy=FAST, env={"HTTPS_PROXY": f"127.0.0.1:{proxy.port}"})
+        assert proxy.tunnels == [f"{PROXIED_HOST}:{tls_sink.port}"] * 2 and proxy.auth == []
+        assert tls_sink.requests == []
+    finally:
+        proxy.close()
+
+
+def test_a_server_that_never_completes_the_handshake_is_a_connect_timeout() -> None:
+    with socket.socket() as silent:  # the kernel accepts the connection; nobody ever answers the TLS hello
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        quick = Policy(connect_timeout=0.3, read_timeout=5, attempts=2, total_timeout=5, backoff=0.05, max_backoff=0.1)
+        with pytest.raises(ExternalError, match=r"no connection within 0.3 s after 2 attempts"):
+            post_json(f"https://127.0.0.1:{silent.getsockname()[1]}/x", b"{}", policy=quick, env={})
+
+
+def test_a_proxy_url_with_a_bad_port_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="HTTPS_PROXY: the proxy URL's port is not a number"):
+        post_json("https://hooks.example/x", b"{}", policy=FAST, env={"https_proxy": "http://u:secret@proxy:312800"})
+
+
 def test_no_proxy_and_loopback_bypass_the_proxy() -> None:
     env = {"HTTPS_PROXY": "http://proxy:3128", "no_proxy": "internal.example, .corp.example"}
     assert _proxy_for("https", "hooks.slack.com", env) == "http://proxy:3128"
@@ -184,9 +227,11 @@ def test_a_connection_closed_without_an_answer_is_retried_then_reported() -> Non
     thread.join(timeout=5)
 
 
-def test_urls_that_are_not_http_are_bad_input() -> None:
-    with pytest.raises(BadInput):
-        post_json("ftp://example.invalid/x", b"{}", policy=FAST, env={})
+@pytest.mark.parametrize("url", ["ftp://example.invalid/x", "http:///no-host", "http://127.0.0.1:99999/x",
+                                 "http://127.0.0.1:1/a b", "http://127.0.0.1:1/caf\u00e9", "http://127.0.0.1:1/x\r\nX: y"])
+def test_urls_that_cannot_be_sent_are_bad_input(url: str) -> None:
+    with pytest.raises(BadInput):  # before any connection: port 1 would be refused (ExternalError)
+        post_json(url, b"{}", policy=FAST, env={})
 
 
 def test_notify_over_https_end_to_end(tls_sink: WebhookSink, cert: tuple[str, str], tmp_path: Path) -> None:

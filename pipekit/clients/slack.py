@@ -8,9 +8,8 @@ with ``Retry-After`` when rate limited (retried by :mod:`pipekit.clients.webhook
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import urlsplit
 
-from pipekit.clients.webhook import Answer, Policy, post_json
+from pipekit.clients.webhook import Answer, Policy, post_json, url_problem
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask, mask_url
 
@@ -34,8 +33,9 @@ HINTS = {
 
 
 def check_url(url: str, source: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise BadInput(f"{source} is not an http(s) URL")
+    problem = url_problem(url)
+    if problem:
+        raise BadInput(f"{source} {problem}")
 
 
 def send(url: str, body: bytes, *, policy: Policy | None = None, env: Mapping[str, str] | None = None,

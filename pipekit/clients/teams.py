@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipekit.clients.webhook import Answer, Policy, post_json
+from pipekit.clients.webhook import Answer, Policy, post_json, url_problem
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask, mask_url
 
@@ -42,8 +42,9 @@ def check_url(url: str, source: str) -> None:
             hint="in Teams, add the Workflows template 'Post to a channel when a webhook request is received' "
             "and put its URL in the variable instead",
         )
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise BadInput(f"{source} is not an http(s) URL")
+    problem = url_problem(url)
+    if problem:
+        raise BadInput(f"{source} {problem}")
 
 
 def send(url: str, body: bytes, *, policy: Policy | None = None, env: Mapping[str, str] | None = None,

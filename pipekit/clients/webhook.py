@@ -1,30 +1,33 @@
-"""POST a JSON payload to a webhook over a plain socket: timeouts, retries, ``Retry-After``.
+"""POST a JSON payload to a webhook with :mod:`http.client`: timeouts, retries, ``Retry-After``.
 
 The same policy as :mod:`pipekit.core.http` (retry connection errors, timeouts, 429 and 5xx,
 honour ``Retry-After``, bound the total time, raise :class:`ExternalError` with a masked URL
-after the last try), without ``requests`` (about 75 ms of start-up, more than a whole
-``pipekit notify`` may take) and without ``http.client`` (about 20 ms, mostly the email
-parser): a webhook call is one small POST with ``Connection: close``, and reading its answer
-needs a status line, a few headers and the start of the body. TLS through :mod:`ssl` with the
-default context (system CAs, ``SSL_CERT_FILE``); ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``
-honoured, with Basic proxy credentials from the proxy URL. See scripts/bench_notify.py.
+after the last try), without ``requests``: its import takes about 75 ms, more than a whole
+``pipekit notify``. The wire (TLS, CONNECT tunnels, chunked answers, ``100 Continue``) is the
+standard library's :mod:`http.client`, imported only when something is sent, so ``--help``
+stays lean. TLS uses :func:`ssl.create_default_context` (system CAs, ``SSL_CERT_FILE``).
+``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` are read from the step's environment mapping
+(not ``os.environ`` alone, which ``urllib.request.getproxies`` would read), with Basic proxy
+credentials from the proxy URL. See scripts/bench_notify.py.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask, mask_url
 
+if TYPE_CHECKING:
+    from http.client import HTTPConnection
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024  # only the start of an error body is ever shown
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -80,124 +83,101 @@ def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> str | None:
     return env.get(name) or env.get(name.upper()) or None
 
 
+def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
+    if not proxy.username:
+        return {}
+    import base64
+
+    token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode()
+    return {"Proxy-Authorization": f"Basic {token}"}
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be posted to (to follow the place it came from), or None."""
+    split = urlsplit(url)
+    if split.scheme not in ("http", "https") or not split.hostname:
+        return "is not an http(s) URL"
+    try:
+        split.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+        return "has characters that must be percent-encoded (spaces, control or non-ASCII characters)"
+    return None
+
+
+def _shown(url: str) -> str:
+    """The URL as it may be printed (see :func:`mask_url`), also when its port does not parse."""
+    try:
+        return mask_url(url)
+    except ValueError:
+        split = urlsplit(url)
+        return mask(f"{split.scheme}://{split.hostname or ''}/...")
+
+
 class BadAnswer(Exception):
     """The server's answer was not HTTP we understand."""
 
 
-def _read_head(sock: socket.socket, buf: bytearray) -> tuple[int, dict[str, str], bytearray]:
-    """Read one response head from ``sock``; return status, lower-cased headers and the bytes after it."""
-    while b"\r\n\r\n" not in buf:
-        if len(buf) > MAX_HEAD:
-            raise BadAnswer("answer head too large")
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise BadAnswer("connection closed before an answer" if not buf else "answer cut short")
-        buf += chunk
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise BadAnswer(f"not an HTTP answer: {status_line[:40]!r}")
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), headers, bytearray(rest)
+class ConnectTimeout(TimeoutError):
+    """No connection (TCP, proxy tunnel, TLS handshake) within the connect timeout."""
 
 
-def _read_body(sock: socket.socket, headers: dict[str, str], buf: bytearray) -> bytes:
-    """The body (at most MAX_BODY bytes): by Content-Length, chunked, or up to the close."""
-    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-    length = None if chunked else headers.get("content-length")
-    want = min(int(length), MAX_BODY) if length and length.isdigit() else MAX_BODY
-    while len(buf) < want and not (chunked and b"\r\n0\r\n" in b"\r\n" + buf):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    return _dechunk(bytes(buf)) if chunked else bytes(buf[:want])
+def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPConnection, str, dict[str, str]]:
+    """An unconnected connection (through the proxy, if any), the request target and extra headers."""
+    import http.client
 
-
-def _dechunk(data: bytes) -> bytes:
-    out = bytearray()
-    while data:
-        size_line, sep, data = data.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-        except ValueError:
-            break
-        if size == 0 or not sep:
-            break
-        out += data[:size]
-        data = data[size + 2 :]
-    return bytes(out)
-
-
-def _open(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[socket.socket, str, str]:
-    """A connected (and, for https, TLS-wrapped) socket, the request target and the header lines to send."""
-    split = urlsplit(url)
-    if split.scheme not in ("http", "https") or not split.hostname:
-        raise BadInput(f"webhook URL {mask_url(url)} is not an http(s) URL")
-    host = split.hostname
+    split = urlsplit(url)  # checked by url_problem
+    host = split.hostname or ""
     port = split.port or (443 if split.scheme == "https" else 80)
-    host_header = host if split.port is None else f"{host}:{port}"
-    if ":" in host:
-        host_header = f"[{host}]" + (f":{port}" if split.port else "")
     target = (split.path or "/") + (f"?{split.query}" if split.query else "")
-    extra = ""
-    proxy = _proxy_for(split.scheme, host, env)
-    p = urlsplit(proxy if "://" in proxy else "http://" + proxy) if proxy else None
-    sock = socket.create_connection((p.hostname or "", p.port or 3128) if p else (host, port),
-                                    timeout=policy.connect_timeout)
+    proxy_url = _proxy_for(split.scheme, host, env)
+    proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url) if proxy_url else None
     try:
-        if p:
-            auth = _proxy_auth(p.username, p.password)
-            if split.scheme == "https":
-                sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode())
-                status, _, _ = _read_head(sock, bytearray())
-                if status != 200:
-                    raise BadAnswer(f"proxy refused the tunnel: HTTP {status}")
-            else:
-                target, extra = url, auth  # a plain-HTTP proxy takes the absolute URL
-        if split.scheme == "https":
-            import ssl
+        address = (proxy.hostname or "", proxy.port or 3128) if proxy else (host, port)
+    except ValueError:
+        raise BadInput(f"{split.scheme.upper()}_PROXY: the proxy URL's port is not a number from 0 to 65535") from None
+    if split.scheme == "http":
+        conn = http.client.HTTPConnection(*address, timeout=policy.connect_timeout)
+        if proxy:  # a plain-HTTP proxy takes the absolute URL and the credentials with each request
+            return conn, url, _proxy_auth(proxy)
+        return conn, target, {}
+    import ssl
 
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        sock.settimeout(policy.read_timeout)
-    except BaseException:
-        sock.close()
-        raise
-    return sock, target, f"Host: {host_header}\r\n{extra}"
-
-
-def _proxy_auth(user: str | None, password: str | None) -> str:
-    if not user:
-        return ""
-    import base64
-    from urllib.parse import unquote
-
-    token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
-    return f"Proxy-Authorization: Basic {token}\r\n"
+    tls = http.client.HTTPSConnection(*address, timeout=policy.connect_timeout, context=ssl.create_default_context())
+    if proxy:  # CONNECT through the proxy; TLS is verified end to end for the webhook's name
+        tls.set_tunnel(host, port, headers=_proxy_auth(proxy))
+    return tls, target, {}
 
 
 def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answer:
-    sock, target, header_lines = _open(url, policy, env)
-    with sock:
+    import http.client
+
+    conn, target, extra = _connection(url, policy, env)
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "pipekit-notify", "Accept": "*/*",
+               "Connection": "close", **extra}
+    try:
         try:
-            request = (f"POST {target} HTTP/1.1\r\n{header_lines}"
-                       "Content-Type: application/json; charset=utf-8\r\n"
-                       f"Content-Length: {len(body)}\r\nUser-Agent: pipekit-notify\r\nAccept: */*\r\n"
-                       "Connection: close\r\n\r\n").encode("ascii")
-        except UnicodeEncodeError:
-            raise BadInput(f"webhook URL {mask_url(url)} has characters that must be percent-encoded") from None
-        sock.sendall(request + body)
-        buf = bytearray()
-        status, headers, buf = _read_head(sock, buf)
-        while 100 <= status < 200:  # an interim answer (100 Continue, 103): the real one follows
-            status, headers, buf = _read_head(sock, buf)
-        raw = _read_body(sock, headers, buf)
-    return Answer(status, raw.decode("utf-8", "replace"), headers)
+            conn.connect()  # TCP, the proxy's tunnel and TLS, within the connect timeout
+        except TimeoutError:
+            raise ConnectTimeout from None
+        if conn.sock is not None:
+            conn.sock.settimeout(policy.read_timeout)
+        conn.request("POST", target, body=body, headers=headers)
+        response = conn.getresponse()  # skips 100 Continue; reads chunked and close-delimited bodies
+        raw = response.read(MAX_BODY)
+    except http.client.RemoteDisconnected:
+        raise BadAnswer("connection closed before an answer") from None
+    except http.client.BadStatusLine as exc:
+        raise BadAnswer(f"not an HTTP answer: {str(exc).strip()[:40]!r}") from None
+    except http.client.IncompleteRead:
+        raise BadAnswer("answer cut short") from None
+    except http.client.HTTPException as exc:  # header lines too long or too many, bad chunk sizes
+        raise BadAnswer(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
+    headers_in = {name.lower(): value for name, value in response.getheaders()}
+    return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
 
 
 def post_json(
@@ -214,9 +194,12 @@ def post_json(
     Raises :class:`ExternalError` when the last try still failed to connect, timed out,
     or got 429/5xx.
     """
+    shown = _shown(url)
+    problem = url_problem(url)
+    if problem:
+        raise BadInput(f"webhook URL {shown} {problem}")
     pol = policy or Policy()
     e = os.environ if env is None else env
-    shown = mask_url(url)
     started = time.monotonic()
     attempt = 0
     while True:
@@ -229,9 +212,11 @@ def post_json(
                 return answer
             problem = f"HTTP {answer.status}"
             wait = retry_after(answer.headers.get("retry-after"), pol.max_backoff)
+        except ConnectTimeout:
+            problem = f"no connection within {pol.connect_timeout:g} s"
         except TimeoutError:
             problem = f"no answer within {pol.read_timeout:g} s"
-        except OSError as exc:  # refused, reset, DNS, TLS
+        except OSError as exc:  # refused, reset, DNS, TLS, a proxy that refused the tunnel
             problem = mask(f"{type(exc).__name__}: {exc.strerror or exc}")
         except BadAnswer as exc:
             problem = f"bad HTTP answer: {exc}"
