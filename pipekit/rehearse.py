@@ -101,12 +101,12 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -
     return env
 
 
-def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str) -> None:
+def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, message: str = NOTE) -> None:
     from pipekit import notify
     from pipekit.notify_cards import render
 
     before = len(r.sink.requests)
-    sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=NOTE, timeout=5, attempts=2),
+    sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=message, timeout=5, attempts=2),
                       r.context(quiet=True))
     received = r.sink.wait_for(before + sum(d.status == "sent" for d in sent.deliveries), timeout=5)[before:]
     for d in sent.deliveries:
@@ -198,7 +198,7 @@ def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = Fal
                     done[stage.name] = "failed"
                     result.stages.append(StageOutcome(stage.name, "failed", f"{type(exc).__name__}: {exc}", took))
                     ctx.console.error(f"stage {stage.name} failed after {took:.1f} s: {exc}")
-                    _notify(r, result, "failed", stage.name)
+                    _notify(r, result, "failed", stage.name, message=f"{stage.name} failed: {exc}")
                     break
                 took = round(time.monotonic() - t0, 2)
                 done[stage.name] = "succeeded"

@@ -172,6 +172,7 @@ def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, 
     assert [(s.name, s.status, s.detail) for s in result.stages] == [("build", "failed", "RuntimeError: maven exploded")]
     assert [(n.event, n.stage) for n in result.notifications] == [
         ("started", "pipeline"), ("failed", "build"), ("summary", "pipeline")]
+    assert "build failed: maven exploded" in result.notifications[1].rendering
     assert "❌ demo-service: pipeline failed" in result.notifications[-1].rendering
     assert refused(seen["moto"]) and refused(seen["registry"]) and result.cleanup_problems == []
     assert not list(tmp_path.glob("pipekit-registry-*")) and not list(tmp_path.glob("pipekit-moto-*"))

@@ -33,8 +33,9 @@ def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
     from pipekit.core.errors import BadInput, ExternalError
 
     try:
-        out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=dict(env) if env is not None else None,
-                             capture_output=True, text=True, check=False)
+        # the user's own git configuration (hooks, signing, templates) stays out of the rehearsal's repos
+        quiet = {**(os.environ if env is None else env), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=quiet, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise BadInput("git not found: the rehearsal keeps the sample service and the GitOps repo in git",
                        hint="apt-get install -y git") from None
