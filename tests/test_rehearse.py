@@ -112,6 +112,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert image.returncode != 0, "the rehearsal's image was removed"
     assert not list(tmp_path.glob("pipekit-registry-*")) and not list(tmp_path.glob("pipekit-moto-*"))
     assert "clean-up:" not in out
+    assert not (tmp_path / ".pipekit").exists(), "nothing is written where it runs"
 
 
 # -- fast: the job's logic with small stages, in-process -------------------------------------
