@@ -64,6 +64,7 @@ class Promotion:
         self.batch: BatchEdit | None = None
         self.gated = False
         self.owner: dict[int, str] = {}  # id(edit) -> service
+        self.origins: dict[tuple[str, str], dict[str, str]] = {}  # (service, reference) -> source trailers
 
     def overlay(self, env: str, service: str) -> str:
         return settings.overlay_for(self.ctx, env, service)
@@ -91,6 +92,8 @@ class Promotion:
         for service in self.services:
             ref = self.read_source(root, service)
             self.images[service] = ref.reference
+            if (service, ref.reference) not in self.origins:
+                self.origins[(service, ref.reference)] = origin(git, service, ref)
             edit = ImageEdit(overlay=self.overlay(self.options.target, service), want=ref)
             self.owner[id(edit)] = service
             edits.append(edit)
@@ -132,13 +135,36 @@ class Promotion:
                 for n, e in zip(names, applied, strict=True)]
         pairs: list[tuple[str, str | None]] = [("Pipekit-Environment", o.target), ("Pipekit-Promoted-From", o.source)]
         for n, e in zip(names, applied, strict=True):
+            source = self.origins.get((n, e.want.reference), {})
             pairs += [("Pipekit-Service", n), ("Pipekit-Image", e.want.new_name or e.want.name),
-                      ("Pipekit-Tag", e.want.new_tag), ("Pipekit-Digest", e.want.digest)]
+                      ("Pipekit-Tag", e.want.new_tag), ("Pipekit-Digest", e.want.digest),
+                      ("Pipekit-Source-Commit", source.get("Pipekit-Source-Commit")),
+                      ("Pipekit-Source-Committed-At", source.get("Pipekit-Source-Committed-At"))]
         pairs += [("Pipekit-Build-Url", self.ctx.pipeline.pipeline_url)]
         return message(subject, body, pairs)
 
     def service_of(self, edit: ImageEdit) -> str:
         return self.owner.get(id(edit), edit.want.name.rsplit("/", 1)[-1])
+
+
+def origin(git: Git, service: str, ref: ImageRef) -> dict[str, str]:
+    """The source commit trailers of the commit that wrote ``ref`` for ``service`` (an update-tag
+    or an earlier promotion), so that lead time for every environment needs only this repository."""
+    match = ("Pipekit-Digest", ref.digest) if ref.digest else ("Pipekit-Tag", ref.new_tag or "")
+    found = git.find_message([f"Pipekit-Service: {service}", f"{match[0]}: {match[1]}"])
+    groups: list[dict[str, str]] = []
+    for line in (found or "").splitlines():
+        key, sep, value = line.partition(": ")
+        if not sep or not key.startswith("Pipekit-"):
+            continue
+        if key == "Pipekit-Service":
+            groups.append({})
+        if groups:
+            groups[-1].setdefault(key, value.strip())
+    for group in groups:
+        if group.get("Pipekit-Service") == service and group.get(match[0]) == match[1]:
+            return {k: v for k, v in group.items() if k.startswith("Pipekit-Source-")}
+    return {}
 
 
 def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:

@@ -165,3 +165,25 @@ def test_missing_source_overlay_exits_1(repo: Path, tmp_path: Path) -> None:
     proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "ghost")
     assert proc.returncode == 1
     assert "ghost/overlays/dev: no kustomization.yaml" in proc.stderr
+
+
+def test_promotions_carry_the_source_commit_trailers(repo: Path, tmp_path: Path) -> None:
+    """Lead time for qa and preprod needs the source commit: found in the history (deepening the clone)."""
+    record = tmp_path / "build-run.json"
+    record.write_text(json.dumps({"version": 1, "steps": {"build": {"outputs": {
+        "source_commit": "feedfacefeedfacefeedfacefeedfacefeedface",
+        "source_committed_at": "2026-11-20T09:30:00+00:00"}}}}))
+    update = ("update-tag", "--gitops-repo", str(repo), "--renderer", "none", "--run-record", str(record))
+    proc = run_pipekit(*update, "--path", "orders/overlays/dev", "--image", IMAGE.format(service="orders"),
+                       "--tag", "7a7a7a7", "--digest", DIGEST, "--env", "dev", "--service", "orders")
+    assert proc.returncode == 0, proc.stderr
+    for n in range(3):  # later, unrelated commits: the one we need is no longer the tip
+        assert run_pipekit(*update, "--path", "billing/overlays/dev", "--image", IMAGE.format(service="billing"),
+                           "--tag", f"b{n}b{n}b{n}b", "--service", "billing").returncode == 0
+    assert promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders").returncode == 0
+    assert promote(repo, tmp_path, "--from", "qa", "--to", "preprod", "--service", "orders").returncode == 0
+    for rev in ("main~1", "main"):
+        body = git("log", "-1", "--format=%B", rev, cwd=repo)
+        assert "Pipekit-Promoted-From: " in body
+        assert "Pipekit-Source-Commit: feedfacefeedfacefeedfacefeedfacefeedface" in body
+        assert "Pipekit-Source-Committed-At: 2026-11-20T09:30:00+00:00" in body

@@ -202,6 +202,26 @@ class Git:
             return False
         raise ExternalError(f"git push to {branch} failed: {push_reason(proc.stdout, proc.stderr)}")
 
+    def find_message(self, patterns: Sequence[str], *, max_commits: int = 1000, step: int = 100) -> str | None:
+        """The message of the newest commit on HEAD containing every pattern (fixed strings).
+
+        A shallow clone is deepened ``step`` commits at a time (commits and trees only, no
+        blobs) up to ``max_commits``; None when no such commit is found.
+        """
+        grep = [f"--grep={p}" for p in patterns]
+        seen = 1
+        while True:
+            out = self.run("log", "-1", "--format=%B", "--fixed-strings", "--all-match", *grep, "HEAD").stdout
+            if out.strip():
+                return out
+            if seen >= max_commits or not (self.workdir / ".git" / "shallow").exists():
+                return None
+            proc = self.run("fetch", "--quiet", f"--deepen={step}", "--no-tags", "origin",
+                            f"refs/heads/{self.branch}", network=True, check=False)
+            if proc.returncode != 0:
+                return None
+            seen += step
+
     def refresh(self, branch: str) -> str:
         """Fetch the branch tip and reset onto it (the caller re-applies its edit on that tree)."""
         self.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin",
