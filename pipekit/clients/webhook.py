@@ -14,7 +14,6 @@ credentials from the proxy URL. See scripts/bench_notify.py.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -221,6 +220,8 @@ def post_json(
         except BadAnswer as exc:
             problem = f"bad HTTP answer: {exc}"
         if wait is None:
+            import random  # only on a retry (its import is 1-2 ms of every start-up otherwise)
+
             wait = min(pol.max_backoff, pol.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
         elapsed = time.monotonic() - started
         if attempt >= pol.attempts or elapsed + wait > pol.total_timeout:
