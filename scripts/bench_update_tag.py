@@ -71,9 +71,13 @@ def main() -> int:
         generate(args.repo, 300, 20_000)
         print(f"generated {args.repo} (20,000 commits, 300 services) in {time.monotonic() - started:.1f}s")
     url = args.repo.resolve().as_uri()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PIPEKIT_RUN_RECORD=os.devnull + ".json")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("PIPEKIT_CONFIG", None)
-    work = Path(tempfile.mkdtemp(prefix="bench-update-tag-"))
+    with tempfile.TemporaryDirectory(prefix="bench-update-tag-") as tmp:
+        return bench(args, url, env, Path(tmp))
+
+
+def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -> int:
     env["PIPEKIT_RUN_RECORD"] = str(work / "run.json")
     stamp = int(time.time()) % 100000
 
