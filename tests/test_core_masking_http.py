@@ -108,3 +108,9 @@ def test_total_time_bound(flaky_server):
     with pytest.raises(ExternalError):
         s.get(flaky_server + "/")
     assert time.monotonic() - start < 3.5
+
+
+def test_mask_url_survives_a_bad_port():
+    masking.add_secret("sig-abcdefgh")
+    shown = masking.mask_url("https://hooks.example.com:99999/x?sig=sig-abcdefgh")
+    assert shown.startswith("https://hooks.example.com/") and "sig-abcdefgh" not in shown

@@ -84,8 +84,12 @@ def mask_url(url: str) -> str:
     """A URL safe to print: host and path start only, no query, no user info."""
     split = urlsplit(url)
     host = split.hostname or ""
-    if split.port:
-        host = f"{host}:{split.port}"
+    try:
+        port = split.port
+    except ValueError:  # an out-of-range or non-numeric port: show none rather than fail
+        port = None
+    if port:
+        host = f"{host}:{port}"
     path = split.path
     if len(path) > 24:
         path = path[:12] + "..."

@@ -89,9 +89,11 @@ class RunRecord:
         merged["version"] = VERSION
         self.data = merged
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # here, not at import time: keeps step start-up lean
 
-        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=self.path.parent)
+        # A unique temp name beside the target (O_EXCL), then rename: tempfile would pull in
+        # shutil/bz2/lzma at start-up for this one call.
+        tmp = str(self.path.parent / f".run.{os.getpid()}.{os.urandom(4).hex()}.json")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(merged, fh, indent=2, sort_keys=True, default=str)
