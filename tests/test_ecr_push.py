@@ -397,3 +397,20 @@ def test_config_schema_rejects_an_unknown_mutability_with_file_and_line(tmp_path
                           timeout=60)
     assert done.returncode == 2
     assert "pipekit.yaml:3" in done.stderr and "ecr.create.image_tag_mutability" in done.stderr
+
+
+def test_cli_gc_settings_are_undone_and_what_was_loaded_is_frozen() -> None:
+    import gc
+
+    from pipekit.ecr_push import _short_lived_gc
+
+    was = gc.isenabled()
+    before = gc.get_freeze_count()
+    try:
+        with _short_lived_gc():
+            assert not gc.isenabled()  # no collection passes while botocore loads
+            loaded = [[n] for n in range(1000)]  # container objects the collector tracks
+        assert gc.isenabled() == was
+        assert gc.get_freeze_count() >= before + len(loaded)  # the exit collection will not walk them
+    finally:
+        gc.unfreeze()
