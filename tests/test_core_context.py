@@ -66,3 +66,11 @@ def test_local_fallback_reads_git(git_repo: Path):
 def test_outside_git_everything_optional(tmp_path: Path):
     ctx = PipelineContext.from_env({}, cwd=tmp_path)
     assert ctx.commit is None and ctx.kind == "local"
+
+
+def test_detached_checkout_has_no_branch(git_repo: Path):
+    from tests.conftest import git
+
+    git("checkout", "-q", "--detach", cwd=git_repo)
+    ctx = PipelineContext.from_env({}, cwd=git_repo)
+    assert ctx.branch is None and ctx.commit and ctx.repo_slug == "service"

@@ -166,7 +166,7 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def _git_facts(cwd: Path, commit: str | None) -> dict[str, str]:
-    """Commit, branch, author, subject and commit time of the local checkout, in one git call."""
+    """Commit, branch, author, subject and commit time of the local checkout (two git calls at most)."""
     rev = commit or "HEAD"
     facts: dict[str, str] = {}
     line = _git(["log", "-1", "--format=%H%x00%an%x00%cI%x00%s", rev, "--"], cwd)
@@ -175,10 +175,11 @@ def _git_facts(cwd: Path, commit: str | None) -> dict[str, str]:
         if len(parts) == 4:
             facts.update(commit=parts[0], author=parts[1], committed_at=parts[2], subject=parts[3])
     if not commit:
-        branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
-        if branch and branch != "HEAD":
-            facts["branch"] = branch
-        top = _git(["rev-parse", "--show-toplevel"], cwd)
-        if top:
-            facts["toplevel"] = top
+        # One call for both: the branch (or "HEAD" when detached) and the checkout's top folder.
+        out = _git(["rev-parse", "--abbrev-ref", "HEAD", "--show-toplevel"], cwd)
+        lines = out.splitlines() if out else []
+        if len(lines) == 2:
+            if lines[0] != "HEAD":
+                facts["branch"] = lines[0]
+            facts["toplevel"] = lines[1]
     return facts
