@@ -306,23 +306,22 @@ def main(ctx: StepContext, **flags: Any) -> EcrPushResult:
 def _short_lived_gc() -> Iterator[None]:
     """GC settings for the CLI process, which loads botocore, runs one push and exits.
 
-    No cyclic collection passes while botocore's many objects are created (~20 ms), and no full
-    collection over them afterwards: ``gc.freeze`` moves everything alive to the permanent
-    generation before the collector is switched back on, so neither that switch nor Python's
-    collection at exit walks the loaded service model (~50 ms). Reference counting still frees
-    everything it can. Only :func:`main` (the CLI entry) does this; :func:`run`, the library
-    API, leaves the caller's collector alone.
+    Hardly any cyclic collection passes while botocore's many objects are created (~20 ms;
+    a high first threshold rather than no collector, so a long ``--wait-scan`` still collects),
+    and no full collection over them afterwards: ``gc.freeze`` moves everything alive to the
+    permanent generation before the thresholds come back, so neither the next pass nor
+    Python's collection at exit walks the loaded service model (~50 ms). Only :func:`main`
+    (the CLI entry) does this; :func:`run`, the library API, leaves the caller's collector alone.
     """
     import gc
 
-    enabled = gc.isenabled()
-    gc.disable()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
     try:
         yield
     finally:
         gc.freeze()
-        if enabled:
-            gc.enable()
+        gc.set_threshold(*thresholds)
 
 
 if __name__ == "__main__":
