@@ -226,7 +226,7 @@ def main(ctx: StepContext, event: str, stage: str | None, message: str | None, e
 
     strict_raw = pick(strict, "PIPEKIT_NOTIFY_STRICT", section.get("strict"), False, ctx.env)
     options = NotifyOptions(
-        event=event, stage=stage, message=message, environment=environment,
+        event=event, stage=stage, message=message, environment=ctx.environment(environment),
         strict=strict_raw if isinstance(strict_raw, bool) else str(strict_raw).lower() in ("1", "true", "yes"),
         timeout=number(pick(timeout, "PIPEKIT_NOTIFY_TIMEOUT", section.get("timeout"), 10.0, ctx.env), "timeout", float),
         attempts=number(pick(None, "PIPEKIT_NOTIFY_ATTEMPTS", section.get("attempts"), 4, ctx.env), "attempts", int),

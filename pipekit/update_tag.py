@@ -173,7 +173,7 @@ def main(ctx: StepContext, **opts: Any) -> UpdateTagResult:
 
 def options_from(ctx: StepContext, opts: dict[str, Any]) -> UpdateTagOptions:
     cfg = ctx.config.section("gitops")
-    env_name = pick(opts.get("environment"), "PIPEKIT_ENV", None, None, ctx.env)
+    env_name = ctx.environment(opts.get("environment"))
     service = opts.get("service") or ctx.service
     image = opts.get("image") or settings.image_name(ctx, service)
     path = opts.get("path")

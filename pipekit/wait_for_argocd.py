@@ -291,7 +291,7 @@ def resolve_apps(flags: tuple[str, ...], env_name: str | None, ctx: StepContext)
     from_env = ctx.env.get("PIPEKIT_ARGOCD_APP", "")
     if from_env.strip():
         return [a for a in from_env.replace(",", " ").split() if a]
-    env_name = env_name or ctx.env.get("PIPEKIT_ENVIRONMENT") or ctx.record.output("update_tag", "environment") \
+    env_name = ctx.environment(env_name) or ctx.record.output("update_tag", "environment") \
         or ctx.record.output("promote", "to")
     mapping = ctx.config.section("argocd").get("apps") or {}
     if env_name and env_name in mapping:

@@ -61,3 +61,14 @@ def test_newer_version_refused(tmp_path: Path):
     path.write_text(json.dumps({"version": 99, "steps": {}}))
     with pytest.raises(BadInput, match="newer"):
         RunRecord.load(path)
+
+
+def test_environment_name_precedence(tmp_path: Path, monkeypatch):
+    from pipekit.core.step import StepContext
+
+    monkeypatch.chdir(tmp_path)
+    ctx = StepContext.create(env={"PIPEKIT_ENVIRONMENT": "qa", "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")})
+    assert ctx.environment() == "qa"
+    assert ctx.environment("prod") == "prod"
+    ctx2 = StepContext.create(env={"PIPEKIT_ENV": "dev", "PIPEKIT_ENVIRONMENT": "qa"})
+    assert ctx2.environment() == "dev"

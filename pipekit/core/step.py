@@ -93,6 +93,10 @@ class StepContext:
     def service(self) -> str | None:
         return self.config.get("service") or self.pipeline.service
 
+    def environment(self, flag: str | None = None) -> str | None:
+        """The target environment: the flag, else ``PIPEKIT_ENV`` (or ``PIPEKIT_ENVIRONMENT``)."""
+        return flag or self.env.get("PIPEKIT_ENV") or self.env.get("PIPEKIT_ENVIRONMENT") or None
+
 
 def to_jsonable(result: Any) -> Any:
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
