@@ -132,6 +132,11 @@ def step_command(name: str, **click_kwargs: Any) -> Callable[[F], click.Command]
         @functools.wraps(fn)
         def wrapper(json_mode: bool, debug: bool | None, run_record: str | None, config_path: str | None, **kwargs: Any) -> None:
             code = run_cli(fn, kwargs, json_mode=json_mode, debug=debug, run_record=run_record, config_path=config_path)
+            # A CLI process ends here: move what is alive out of the collector's sight so the
+            # interpreter's final collection does not walk every loaded module's objects.
+            import gc
+
+            gc.freeze()
             sys.exit(int(code))
 
         return click.command(name, **click_kwargs)(wrapper)
