@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -165,21 +166,29 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _toplevel(cwd: Path) -> Path | None:
+    """The checkout folder holding ``cwd`` (a ``.git`` folder or file), without starting git."""
+    if os.environ.get("GIT_DIR"):
+        return cwd
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def _git_facts(cwd: Path, commit: str | None) -> dict[str, str]:
-    """Commit, branch, author, subject and commit time of the local checkout (two git calls at most)."""
-    rev = commit or "HEAD"
-    facts: dict[str, str] = {}
-    line = _git(["log", "-1", "--format=%H%x00%an%x00%cI%x00%s", rev, "--"], cwd)
-    if line:
-        parts = line.split("\x00")
-        if len(parts) == 4:
-            facts.update(commit=parts[0], author=parts[1], committed_at=parts[2], subject=parts[3])
-    if not commit:
-        # One call for both: the branch (or "HEAD" when detached) and the checkout's top folder.
-        out = _git(["rev-parse", "--abbrev-ref", "HEAD", "--show-toplevel"], cwd)
-        lines = out.splitlines() if out else []
-        if len(lines) == 2:
-            if lines[0] != "HEAD":
-                facts["branch"] = lines[0]
-            facts["toplevel"] = lines[1]
+    """Commit, branch, author, subject and commit time of the local checkout: one git call, none outside git."""
+    cwd = cwd.resolve()
+    top = _toplevel(cwd)
+    if top is None:
+        return {}
+    facts: dict[str, str] = {"toplevel": str(top)} if not commit else {}
+    line = _git(["log", "-1", "--format=%H%x00%an%x00%cI%x00%s%x00%D", commit or "HEAD", "--"], cwd)
+    parts = line.split("\x00") if line else []
+    if len(parts) == 5:
+        facts.update(commit=parts[0], author=parts[1], committed_at=parts[2], subject=parts[3])
+        # %D reads "HEAD -> main, origin/main" on a branch, "HEAD, ..." when detached.
+        branch = re.search(r"HEAD -> ([^,]+)", parts[4])
+        if branch and not commit:
+            facts["branch"] = branch.group(1).strip()
     return facts
