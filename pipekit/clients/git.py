@@ -184,7 +184,9 @@ class Git:
                    GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email)
         saved, self.env = self.env, env
         try:
-            self.run("commit", "--quiet", "--no-verify", "--cleanup=strip", "-F", "-", "--", *paths,
+            # --include stages the paths into the (otherwise clean) index and commits it: the same
+            # commit as --only (the default with paths), without its temporary index (~6 ms less).
+            self.run("commit", "--quiet", "--no-verify", "--cleanup=strip", "--include", "-F", "-", "--", *paths,
                      input_text=message)
         finally:
             self.env = saved

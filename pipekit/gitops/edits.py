@@ -110,6 +110,10 @@ class ImageEdit:
     def warm(self) -> None:
         warm()
 
+    def render_dirs(self) -> list[str]:
+        """The overlay this edit will have rendered (the writer starts the renderer early)."""
+        return [] if self.values_file else [self.overlay]
+
 
 @dataclass
 class BatchEdit:

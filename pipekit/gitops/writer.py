@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
-from pipekit.clients.kustomize import Renderer, expect_image
+from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.gitops import overlay as ov
 
@@ -45,7 +45,8 @@ class Outcome:
 
 Edit = Callable[[Path, Git], Change]
 _Key = tuple[str, tuple[str, ...], tuple[str, ...]]
-_Job = tuple[_Key, str, list[str], "subprocess.Popen[str] | list[str]"]  # a running render, or cached workloads
+# (overlay dir, references, input dirs, a running render or cached workloads, cache key if known)
+_Job = tuple[str, list[str], list[str], "subprocess.Popen[str] | list[str]", "_Key | None"]
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Writer:
     git_calls: list[list[str]] = field(default_factory=list)
     keep_diff: bool = False  # also put the diff of a real (not dry) run in the result
     _rendered: dict[_Key, list[str]] = field(default_factory=dict)
+    _prestarted: dict[str, Prestarted] = field(default_factory=dict)  # overlay dir -> renderer waiting for it
+    _unkeyed: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
               dry_run: bool = False) -> Outcome:
@@ -72,15 +75,31 @@ class Writer:
             raise BadInput(f"branch {self.branch!r} is not valid")
         url = remote_url(self.repo)
         with Workspace(self.env, self.username) as ws:
-            git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse,
-                            env=ws.env, while_cloning=getattr(edit, "warm", None))
+
+            def while_cloning() -> None:
+                # The renderer starts up (most of its time) while git clones; then imports.
+                for overlay_dir in getattr(edit, "render_dirs", list)()[:1]:
+                    started = self.renderer.prestart(ws.root / "render", overlay_dir)
+                    if started is not None:
+                        self._prestarted[overlay_dir] = started
+                warm = getattr(edit, "warm", None)
+                if warm is not None:
+                    warm()
+
+            git: Git | None = None
             try:
+                git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse,
+                                env=ws.env, while_cloning=while_cloning)
                 if callable(sparse):
                     sparse = list(sparse(git))
                     git.checkout(sparse)
                 return self._loop(git, ws.repo, sparse, edit, dry_run)
             finally:
-                self.git_calls.extend(git.calls)
+                for started in self._prestarted.values():
+                    started.stop()
+                self._prestarted.clear()
+                if git is not None:
+                    self.git_calls.extend(git.calls)
 
     def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> Outcome:
         present = list(sparse)
@@ -101,7 +120,7 @@ class Writer:
                                       committer=self.committer)
                 workloads = self._finish_render(rendering)
             finally:
-                for _key, _dir, _refs, job in rendering:
+                for _dir, _refs, _inputs, job, _key in rendering:
                     if not isinstance(job, list) and job.poll() is None:
                         job.kill()
                         job.wait()
@@ -114,6 +133,7 @@ class Writer:
             delay = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (retries - 1)))  # noqa: S311
             self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
                      f"(retry {retries}/{self.push_retries})")
+            self._remember(git)
             time.sleep(delay)
             git.refresh(self.branch)
 
@@ -130,26 +150,46 @@ class Writer:
             # After a re-apply on a fresh tip whose overlay and bases did not change, the files are
             # byte for byte what was rendered before: no need to render them again.
             if self._rendered:
-                key = (overlay_dir, tuple(references), git.tree_ids(inputs))
-                cached = self._rendered.get(key)
-                jobs.append((key, overlay_dir, references,
-                             cached if cached is not None else self.renderer.start(root / overlay_dir)))
-            else:  # first attempt: start rendering first, look up the trees while it runs
-                job = self.renderer.start(root / overlay_dir)
-                jobs.append(((overlay_dir, tuple(references), git.tree_ids(inputs)), overlay_dir, references, job))
+                known: _Key = (overlay_dir, tuple(references), git.tree_ids(inputs))
+                cached = self._rendered.get(known)
+                key: _Key | None = known
+                job: subprocess.Popen[str] | list[str] = (
+                    cached if cached is not None else self.renderer.start(root / overlay_dir))
+            else:  # first attempt: the trees are looked up only if the push is rejected (see _remember)
+                key, job = None, self._start_one(root, overlay_dir)
+            jobs.append((overlay_dir, references, inputs, job, key))
         return jobs
+
+    def _start_one(self, root: Path, overlay_dir: str) -> subprocess.Popen[str]:
+        """Hand the overlay to the renderer started while cloning, or start one now."""
+        started = self._prestarted.pop(overlay_dir, None)
+        if started is not None:
+            proc = started.feed(root)
+            if proc is not None:
+                return proc
+            started.stop()
+        return self.renderer.start(root / overlay_dir)
 
     def _finish_render(self, jobs: list[_Job]) -> list[str]:
         workloads: list[str] = []
-        for key, overlay_dir, references, job in jobs:
+        for overlay_dir, references, inputs, job, key in jobs:
             if isinstance(job, list):
                 workloads += job
                 continue
             manifests = self.renderer.finish(job, overlay_dir)
             found = [w for reference in references for w in expect_image(manifests, reference, overlay_dir)]
-            self._rendered[key] = found
+            if key is None:
+                self._unkeyed.append((overlay_dir, references, inputs, found))
+            else:
+                self._rendered[key] = found
             workloads += found
         return workloads
+
+    def _remember(self, git: Git) -> None:
+        """Key the renders of a rejected commit by its parent's trees (what the edit was applied to)."""
+        for overlay_dir, references, inputs, found in self._unkeyed:
+            self._rendered[(overlay_dir, tuple(references), git.tree_ids(inputs, rev="HEAD^"))] = found
+        self._unkeyed.clear()
 
 
 def _covered(path: str, present: Sequence[str]) -> bool:
