@@ -116,11 +116,14 @@ class Prestarted:
             return None  # no or several kustomization files: let the cold render say what is wrong
         content = (checkout / self.overlay / names[0]).read_bytes()
         skip = {(checkout / self.overlay / n) for n in KUSTOMIZATION_NAMES}
-        _mirror(checkout, self.root, skip)
         # Once it has read the FIFO, the path becomes a regular file with the same bytes, so a
         # second read of the kustomization (if a kustomize version did one) cannot block.
         pending = self.root.with_name(self.root.name + ".pending")
-        pending.write_bytes(content)
+        try:
+            _mirror(checkout, self.root, skip)
+            pending.write_bytes(content)
+        except OSError:  # e.g. a symlink on the overlay's own path: render in place instead
+            return None
         fd = self._open_writer()
         if fd is None:
             return None
