@@ -114,3 +114,19 @@ def test_mask_url_survives_a_bad_port():
     masking.add_secret("sig-abcdefgh")
     shown = masking.mask_url("https://hooks.example.com:99999/x?sig=sig-abcdefgh")
     assert shown.startswith("https://hooks.example.com/") and "sig-abcdefgh" not in shown
+
+
+def test_retry_after_forms():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from pipekit.core.retry import backoff, retry_after
+
+    assert retry_after("3", cap=10) == 3.0
+    assert retry_after("30", cap=10) == 10.0
+    assert retry_after(None, cap=10) is None
+    assert retry_after("not a date", cap=10) is None  # unreadable: fall back to backoff, never crash
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=5), usegmt=True)
+    assert 3.0 <= retry_after(soon, cap=10) <= 5.0
+    waits = [backoff(n, base=0.5, cap=4) for n in range(1, 6)]
+    assert all(0.0 < w <= 4 for w in waits) and waits[3] >= 2.0

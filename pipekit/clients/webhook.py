@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask, mask_url
+from pipekit.core.retry import backoff, retry_after
 
 if TYPE_CHECKING:
     from http.client import HTTPConnection
@@ -53,22 +54,6 @@ class Policy:
     total_timeout: float = 60.0
     backoff: float = 0.5
     max_backoff: float = 10.0
-
-
-def retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta seconds or an HTTP date), capped."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        import email.utils
-
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, min(seconds, cap))
 
 
 def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> str | None:
@@ -220,9 +205,7 @@ def post_json(
         except BadAnswer as exc:
             problem = f"bad HTTP answer: {exc}"
         if wait is None:
-            import random  # only on a retry (its import is 1-2 ms of every start-up otherwise)
-
-            wait = min(pol.max_backoff, pol.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            wait = backoff(attempt, pol.backoff, pol.max_backoff)
         elapsed = time.monotonic() - started
         if attempt >= pol.attempts or elapsed + wait > pol.total_timeout:
             raise ExternalError(

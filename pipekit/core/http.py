@@ -7,9 +7,6 @@ are returned to the caller to judge.
 
 from __future__ import annotations
 
-import email.utils
-import random
-import time
 from typing import Any
 
 import requests
@@ -24,26 +21,15 @@ from tenacity import (
 
 from pipekit.core.errors import ExternalError
 from pipekit.core.masking import mask_url
+from pipekit.core.retry import backoff, retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 
 def retry_after_seconds(response: requests.Response | None, cap: float) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta or HTTP date), capped; None if absent."""
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
-            return None
-        seconds = parsed.timestamp() - time.time()
-    return max(0.0, min(seconds, cap))
+    """Seconds asked for by a response's ``Retry-After`` header, capped; None if absent."""
+    return None if response is None else retry_after(response.headers.get("Retry-After"), cap)
 
 
 class RetryingSession(requests.Session):
@@ -70,9 +56,7 @@ class RetryingSession(requests.Session):
         asked = retry_after_seconds(response, self.max_backoff)
         if asked is not None:
             return asked
-        # Exponential backoff with jitter of at most one backoff unit (tenacity's default jitter adds up to 1 s).
-        delay = min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1))
-        return delay + random.uniform(0, self.backoff)
+        return backoff(state.attempt_number, self.backoff, self.max_backoff)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
