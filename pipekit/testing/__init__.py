@@ -5,3 +5,14 @@ for example :mod:`pipekit.testing.sink`: a webhook sink (Teams Workflows / Slack
 webhooks) on 127.0.0.1 that records every request and can be told to answer 429 with
 ``Retry-After``, 5xx, or slowly (``python -m pipekit.testing.sink`` runs it from a shell).
 """
+
+
+def serve_until_interrupted() -> None:
+    """Block until Ctrl-C (the ``python -m pipekit.testing.*`` entry points keep their server up)."""
+    import time
+
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -119,18 +119,15 @@ class MotoServer:
 
 def main() -> None:
     import argparse
-    import time
+
+    from pipekit.testing import serve_until_interrupted
 
     parser = argparse.ArgumentParser(description="Run moto_server on 127.0.0.1 until Ctrl-C.")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args()
     with MotoServer(port=args.port) as moto:
         print(f"moto at {moto.url}: export AWS_ENDPOINT_URL={moto.url} (fake keys work)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -139,17 +139,15 @@ class LocalRegistry:
 def main() -> None:
     import argparse
 
+    from pipekit.testing import serve_until_interrupted
+
     parser = argparse.ArgumentParser(description="Run docker-registry on 127.0.0.1 until Ctrl-C.")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--root", default=None, help="filesystem root (default: a temp dir, removed on exit)")
     args = parser.parse_args()
     with LocalRegistry(port=args.port, root=args.root) as reg:
         print(f"registry at {reg.url} (push with --tls-verify=false; pipekit: --registry-override {reg.host})", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted()
 
 
 if __name__ == "__main__":

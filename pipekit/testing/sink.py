@@ -193,6 +193,8 @@ class WebhookSink:
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
+    from pipekit.testing import serve_until_interrupted
+
     parser = argparse.ArgumentParser(prog="python -m pipekit.testing.sink",
                                      description="Local webhook sink for Teams/Slack rehearsals.")
     parser.add_argument("--port", type=int, default=8099)
@@ -222,11 +224,8 @@ def _main(argv: list[str] | None = None) -> int:
     print(f"webhook sink on {sink.base_url}", flush=True)
     print(f"  export PIPEKIT_TEAMS_WEBHOOK_URL='{sink.url('teams')}'", flush=True)
     print(f"  export PIPEKIT_SLACK_WEBHOOK_URL='{sink.url('slack')}'", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        sink.stop()
+    serve_until_interrupted()
+    sink.stop()
     return 0
 
 
