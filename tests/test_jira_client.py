@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -87,6 +88,16 @@ def test_429_with_retry_after_is_honoured(jira: JiraStandIn) -> None:
     started = time.monotonic()
     assert len(list(client(jira).search(version_issues("ORD", "1.4.2")))) == 3
     assert time.monotonic() - started >= 0.95
+    assert [r[2] for r in jira.requests] == [429, 200]
+
+
+def test_429_with_only_x_ratelimit_reset_waits_until_then(jira: JiraStandIn) -> None:
+    seed(jira, 3)
+    at = datetime.fromtimestamp(time.time() + 2, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    jira.fail_next(429, rate_limit_reset=at)  # Jira Cloud's ISO 8601 form, no Retry-After
+    started = time.monotonic()
+    assert len(list(client(jira).search(version_issues("ORD", "1.4.2")))) == 3
+    assert time.monotonic() - started >= 0.9  # the full second(s) left until the reset time
     assert [r[2] for r in jira.requests] == [429, 200]
 
 

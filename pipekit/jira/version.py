@@ -47,18 +47,24 @@ def apply(pattern: re.Pattern[str], raw: str, what: str) -> str:
     return name
 
 
-def resolve(explicit: str | None, tag: str | None, project_dir: Path, pattern: str = DEFAULT_PATTERN) -> ResolvedVersion:
+def resolve(explicit: str | None, tag: str | None, pom: Path, pattern: str = DEFAULT_PATTERN) -> ResolvedVersion:
     compiled = compile_pattern(pattern)  # checked even when --version makes it unused: a typo is still a typo
     if explicit:
         return ResolvedVersion(explicit, "flag", explicit)
     if tag:
         return ResolvedVersion(apply(compiled, tag, "git tag"), "tag", tag)
-    pom = project_dir / "pom.xml"
     if pom.is_file():
         from pipekit.imagetags import maven_version
 
         raw = maven_version(pom)
         if raw:
             return ResolvedVersion(apply(compiled, raw, f"{pom} version"), "maven", raw)
-    raise BadInput("no version to check: pass --version NAME, build from a git tag, or run where pom.xml has a "
-                   "<version>")
+    raise BadInput(f"no version to check: pass --version NAME, build from a git tag, or give a pom.xml with a "
+                   f"<version> (--pom; {pom} {'has none' if pom.is_file() else 'does not exist'})")
+
+
+def tag_of(reference: str) -> str | None:
+    """The tag of an image reference ``name[:tag][@digest]`` (None without one)."""
+    name = reference.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
