@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -70,10 +71,17 @@ class JiraStandIn:
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._ids = 10000
+        self._found: dict[tuple[str, int, int], list[Issue]] = {}
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out as two writes: without this, Nagle and the client's
+                # delayed ACK hold every answer ~40 ms on a kept-alive connection
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:  # noqa: N802 (http.server naming)
                 standin._handle(self)
@@ -229,6 +237,14 @@ class JiraStandIn:
                      "startAt": start, "total": len(found), "isLast": start + size >= len(found), "values": values}
 
     def _matching(self, jql: str) -> list[Issue]:
+        """The issues the JQL finds, kept per query until the data changes (as a cursor would)."""
+        with self._lock:
+            key = (jql, sum(len(i) for i in self.issues.values()), self._ids)
+            if key not in self._found:
+                self._found = {key: self._match(jql)}
+            return self._found[key]
+
+    def _match(self, jql: str) -> list[Issue]:
         q = parse(jql)
         every = [i for project in self.issues.values() for i in project]
         found = [i for i in every if q.match({"project": i.key.split("-")[0], "fixversion": i.fix_versions,
