@@ -170,3 +170,30 @@ def test_datacenter_with_a_personal_access_token(tmp_path: Path) -> None:
         assert result["issues"] == 75 and [b["key"] for b in result["blocking"]] == ["ORD-1"]
         assert [p for _, p, _ in dc.requests if "search" in p] == ["/rest/api/2/search", "/rest/api/2/search"]
         assert PAT not in proc.stdout + proc.stderr
+
+
+def test_stand_in_from_a_shell_serves_a_gate(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.jira", "--port", str(port), "--issues", "60",
+                             "--blocking", "2", "--fail", "429", "--retry-after", "1"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(f"Jira stand-in (cloud) on http://127.0.0.1:{port}: project ORD")
+        exports = proc.stdout.readline().strip()
+        assert exports.startswith("export JIRA_BASE_URL=")
+        env = dict(part.split("=", 1) for part in exports.removeprefix("export ").replace("'", "").split())
+        command = proc.stdout.readline().split()
+        assert command[:2] == ["pipekit", "jira-gate"]
+        done = gate(tmp_path, *command[2:], "--json", env=env)
+        assert done.returncode == 1, done.stderr
+        assert [b["key"] for b in json.loads(done.stdout)["result"]["blocking"]] == ["ORD-1", "ORD-2"]
+        assert proc.stdout.readline().startswith("GET /rest/api/3/project/ORD/version -> 429")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
