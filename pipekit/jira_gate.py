@@ -22,6 +22,7 @@ from pipekit.jira import version as versions
 from pipekit.jira.gate import REQUIRE, Decision
 
 if TYPE_CHECKING:
+    from pipekit.clients.jira import JiraClient
     from pipekit.gates import GateRequest, GateResult
 
 OPTIONS = OptionTable([
@@ -98,7 +99,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> JiraGateOptions:
         gateway_url=v["gateway_url"], email=v["email"], token=v["token"], pat=v["pat"], timeout=v["timeout"])
 
 
-def client(options: JiraGateOptions) -> Any:
+def client(options: JiraGateOptions) -> JiraClient:
     """The Jira client for these options; exit 2 naming the variables when something is missing."""
     from pipekit.clients.jira import CLOUD, DATACENTER, JiraClient
 
@@ -179,7 +180,6 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> JiraGateResult:
 # -- promote's ``jira`` gate ----------------------------------------------------------------
 def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
     """The ``jira`` gate: every version among the promoted images' tags passes this gate."""
-    from pipekit.clients.jira import ProjectNotFound
     from pipekit.gates import GateResult, GateUnavailable
 
     try:
@@ -188,7 +188,7 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
             raise BadInput("no Jira project: set PIPEKIT_JIRA_PROJECT or jira.project in pipekit.yaml")
         wanted = promoted_versions(request, options)
         results = [check(options, resolved, ctx) for resolved in wanted]
-    except (ProjectNotFound, CheckFailed) as exc:
+    except CheckFailed as exc:  # blocked, or the project is unknown: Jira answered, and said no
         return GateResult(False, exc.message)
     except PipekitError as exc:
         raise GateUnavailable(f"gate 'jira' is not available: {exc}") from None
