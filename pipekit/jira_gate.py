@@ -23,6 +23,7 @@ from pipekit.jira.gate import REQUIRE, Decision
 
 if TYPE_CHECKING:
     from pipekit.clients.jira import JiraClient
+    from pipekit.core.outputs import BuildOutputs
     from pipekit.gates import GateRequest, GateResult
 
 OPTIONS = OptionTable([
@@ -79,7 +80,7 @@ class JiraGateResult:
     passed: bool
     project: str
     version: str
-    version_source: str  # flag | tag | maven | image
+    version_source: str  # flag | tag | maven | image | build
     require: str
     state: str  # released | unreleased | archived | missing
     reason: str
@@ -180,13 +181,14 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> JiraGateResult:
 # -- promote's ``jira`` gate ----------------------------------------------------------------
 def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
     """The ``jira`` gate: every version among the promoted images' tags passes this gate."""
+    from pipekit.core.outputs import BuildOutputs
     from pipekit.gates import GateResult, GateUnavailable
 
     try:
         options = options_from(ctx, {})
         if not options.project:
             raise BadInput("no Jira project: set PIPEKIT_JIRA_PROJECT or jira.project in pipekit.yaml")
-        wanted = promoted_versions(request, options)
+        wanted = promoted_versions(request, options, BuildOutputs.read(ctx.record))
         results = [check(options, resolved, ctx) for resolved in wanted]
     except CheckFailed as exc:  # blocked, or the project is unknown: Jira answered, and said no
         return GateResult(False, exc.message)
@@ -196,22 +198,29 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
                       {r.version: r.state for r in results})
 
 
-def promoted_versions(request: GateRequest, options: JiraGateOptions) -> list[versions.ResolvedVersion]:
+def promoted_versions(request: GateRequest, options: JiraGateOptions,
+                      build: BuildOutputs | None = None) -> list[versions.ResolvedVersion]:
+    """The versions being promoted: ``PIPEKIT_JIRA_VERSION``, else each image's tag through the
+    pattern; a tag the pattern does not match (a short SHA) is this pipeline's build when the
+    run record's build pushed it, whose Maven version then names it."""
     if options.version:
         return [versions.ResolvedVersion(options.version, "flag", options.version)]
     pattern = versions.compile_pattern(options.version_pattern, "jira.version_pattern")
     found: dict[str, versions.ResolvedVersion] = {}
     for service, reference in sorted(request.images.items()):
         tag = versions.tag_of(reference)
-        if not tag:
-            raise BadInput(f"{service}: {reference} has no tag to take a Jira version from",
-                           hint="set PIPEKIT_JIRA_VERSION")
-        name = versions.apply(pattern, tag, f"{service} tag")
-        found.setdefault(name, versions.ResolvedVersion(name, "image", reference))
+        if tag and pattern.search(tag):
+            name, source = versions.apply(pattern, tag, f"{service} tag"), "image"
+        elif tag and build and build.version and tag in (build.tags or []):
+            name, source = versions.apply(pattern, build.version, "the build's version"), "build"
+        else:
+            raise BadInput(f"{service}: cannot tell the Jira version of {reference}: its tag does not match "
+                           f"jira.version_pattern {pattern.pattern!r} and this run record's build did not push it",
+                           hint="set PIPEKIT_JIRA_VERSION, or tag images with their version")
+        found.setdefault(name, versions.ResolvedVersion(name, source, reference))
     if not found:
         raise BadInput("no images to take a Jira version from")
     return list(found.values())
-
 
 if __name__ == "__main__":
     main()

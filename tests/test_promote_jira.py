@@ -82,3 +82,33 @@ def test_refuses_when_jira_is_unreachable(repo: Path, tmp_path: Path) -> None:
     assert "refused by rule 'gated': gate 'jira' is not available: " in proc.stderr
     assert "failed after retries" in proc.stderr
     assert qa_tag(repo) == before
+
+
+def test_a_sha_tag_takes_the_version_of_the_build_that_pushed_it(repo: Path, tmp_path: Path,
+                                                                 jira: JiraStandIn) -> None:
+    work = tmp_path / "sha-seed"
+    git("clone", "-q", str(repo), str(work), cwd=tmp_path)
+    git("config", "user.email", "ci@example.com", cwd=work)
+    git("config", "user.name", "CI", cwd=work)
+    path = work / overlay("orders", "dev")
+    path.write_text(path.read_text().replace('newTag: "1.4.2-1a2b3c4"', 'newTag: "9f8e7d6"'))
+    git("commit", "-qam", "dev build 9f8e7d6", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    record = tmp_path / ".pipekit" / "run.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded", "outputs": {
+        "version": "1.4.2-SNAPSHOT", "tags": ["9f8e7d6", "1.4.2-SNAPSHOT-9f8e7d6"]}}}}))
+    proc = promote(repo, tmp_path, jira.base_url)
+    assert proc.returncode == 0, proc.stderr
+    assert qa_tag(repo) == "9f8e7d6"
+    gate = json.loads(record.read_text())["steps"]["jira_gate"]["outputs"]
+    assert (gate["passed"], gate["version"]) == (True, "1.4.2")
+
+    record.write_text(json.dumps({"version": 1, "steps": {}}))  # no build in this pipeline: say what to set
+    git("pull", "-q", "--rebase", "origin", "main", cwd=work)  # promote pushed qa meanwhile
+    path.write_text(path.read_text().replace('newTag: "9f8e7d6"', 'newTag: "0a0b0c0"'))
+    git("commit", "-qam", "dev build 0a0b0c0", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    proc = promote(repo, tmp_path, jira.base_url)
+    assert proc.returncode == 1
+    assert "cannot tell the Jira version of" in proc.stderr and "set PIPEKIT_JIRA_VERSION" in proc.stderr

@@ -2,8 +2,9 @@
 
 qa is made a ``gated`` environment with ``gates: [jira]`` in a copy of the rehearsal's
 ``pipekit.yaml``; the Jira stand-in (:mod:`pipekit.testing.jira`) holds the version the build
-recorded (the Maven project version), unreleased, with its issues Done, and is stopped when the
-stage ends. The real ``promote`` step then evaluates the real gate over HTTP and commits to qa.
+recorded (the Maven project version), unreleased, with its issues ready, and is stopped when the
+stage ends. The promoted tag is the short SHA, so the gate names the version from the run
+record's build, which pushed that tag. The real ``promote`` step then evaluates the real gate over HTTP and commits to qa.
 """
 
 from __future__ import annotations
@@ -34,17 +35,19 @@ def promote_qa_stage(r: Rehearsal) -> str:
     from pipekit.core.console import Console
     from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
     from pipekit.core.step import StepContext
+    from pipekit.jira import version as versions
     from pipekit.testing.jira import JiraStandIn
 
-    version = BuildOutputs.read(r.context(quiet=True).record).version or "1.0.0"
+    built = BuildOutputs.read(r.context(quiet=True).record).version or "1.0.0"
+    version = versions.apply(versions.compile_pattern(versions.DEFAULT_PATTERN), built, "the build's version")
     config = r.workdir / "pipekit-qa-gated.yaml"
     config.write_text((r.workdir / "pipekit.yaml").read_text(encoding="utf-8") + GATED_QA, encoding="utf-8")
     with JiraStandIn(email=EMAIL, token=TOKEN) as jira:
         jira.add_version(PROJECT, version)
         jira.add_issue(PROJECT, f"{r.service}: the change under test", "Ready for QA", fix_versions=(version,))
         jira.add_issue(PROJECT, f"{r.service}: its docs", "Done", fix_versions=(version,))
-        env = {**r.env, "JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN,
-               "PIPEKIT_JIRA_VERSION": version}  # the tag is the short SHA: the version is the build's
+        # the promoted tag is the short SHA: the gate takes the version of the build that pushed it
+        env = {**r.env, "JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
         ctx = StepContext.create(env=env, run_record=r.record_path, config_path=config,
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
