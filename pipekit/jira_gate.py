@@ -24,7 +24,7 @@ from pipekit.jira.gate import REQUIRE, Decision
 if TYPE_CHECKING:
     from pipekit.clients.jira import JiraClient
     from pipekit.core.outputs import BuildOutputs
-    from pipekit.gates import GateRequest, GateResult
+    from pipekit.promotion.gates import GateRequest, GateResult
 
 OPTIONS = OptionTable([
     Option("project", "--project", env="PIPEKIT_JIRA_PROJECT", config="jira.project", help="Jira project key."),
@@ -182,7 +182,7 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> JiraGateResult:
 def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
     """The ``jira`` gate: every version among the promoted images' tags passes this gate."""
     from pipekit.core.outputs import BuildOutputs
-    from pipekit.gates import GateResult, GateUnavailable
+    from pipekit.promotion.gates import GateResult, GateUnavailable
 
     try:
         options = options_from(ctx, {})

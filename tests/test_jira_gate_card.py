@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipekit import jira_gate
+from pipekit.cards import model, slack, teams
 from pipekit.core.context import PipelineContext
 from pipekit.core.errors import CheckFailed
 from pipekit.core.step import StepContext
-from pipekit.notify_cards import model, slack, teams
 from pipekit.testing.jira import JiraStandIn
-from tests.test_notify_cards import validate_card
+from tests.test_cards import validate_card
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -54,7 +54,7 @@ def resolve(explicit: str | None, tag: str | None, pom: Path, pattern: str = DEF
     if tag:
         return ResolvedVersion(apply(compiled, tag, "git tag"), "tag", tag)
     if pom.is_file():
-        from pipekit.imagetags import maven_version
+        from pipekit.images.tags import maven_version
 
         raw = maven_version(pom)
         if raw:

@@ -10,10 +10,28 @@ record's build, which pushed that tag. The real ``promote`` step then evaluates 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.stages import Rehearsal
+    from pipekit.core.console import Console
+    from pipekit.core.step import StepContext
+
+
+class Rehearsal(Protocol):
+    """What this stage uses of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers it)."""
+
+    workdir: Path
+    env: dict[str, str]
+    service: str
+    repo: Path
+    console: Console
+
+    @property
+    def record_path(self) -> Path: ...
+
+    def context(self, extra_env: Mapping[str, str] | None = None, *, quiet: bool = False) -> StepContext: ...
 
 PROJECT = "DEMO"
 EMAIL, TOKEN = "rehearsal@pipekit.local", "local-rehearsal-jira-token"

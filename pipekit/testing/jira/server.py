@@ -12,7 +12,7 @@ Errors carry Jira's shape: ``{"errorMessages": [...], "errors": {}}``.
 
 Faults: :meth:`JiraStandIn.fail_next` (429 with or without ``Retry-After`` / ``X-RateLimit-Reset``,
 503, 401, ...). From a shell: ``python -m pipekit.testing.jira --project ORD --version 1.4.2``
-(:mod:`pipekit.testing.jira_cli`).
+(:mod:`pipekit.testing.jira.__main__`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pipekit.testing.jira_jql import JqlError, parse
+from pipekit.testing.jira.jql import JqlError, parse
 
 
 @dataclass
@@ -302,10 +302,3 @@ class JiraStandIn:
 
 def _errors(*messages: str) -> dict[str, Any]:
     return {"errorMessages": list(messages), "errors": {}}
-
-
-
-if __name__ == "__main__":
-    from pipekit.testing.jira_cli import main
-
-    raise SystemExit(main())

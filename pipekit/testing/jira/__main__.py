@@ -5,7 +5,7 @@ Prints the ``JIRA_*`` exports and the ``pipekit jira-gate`` command to try; logs
 
 from __future__ import annotations
 
-from pipekit.testing.jira import JiraStandIn
+from pipekit.testing.jira.server import JiraStandIn
 
 
 def main(argv: list[str] | None = None) -> int:
