@@ -20,6 +20,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
     "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),
     "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
+    "jira-gate": ("pipekit.jira_gate", "Check the release version in Jira before QA (exists, released, issues done)."),
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
     "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),

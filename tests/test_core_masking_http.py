@@ -8,10 +8,12 @@ import pytest
 from pipekit.core import http, masking
 from pipekit.core.console import setup_logging
 from pipekit.core.errors import ExternalError
+from pipekit.testing.sink import Answer
 
 
 def test_secret_names():
-    for name in ["PIPEKIT_TEAMS_WEBHOOK_URL", "ARGOCD_AUTH_TOKEN", "DB_PASSWORD", "MY_SECRET_THING", "AWS_SECRET_ACCESS_KEY"]:
+    for name in ["PIPEKIT_TEAMS_WEBHOOK_URL", "ARGOCD_AUTH_TOKEN", "DB_PASSWORD", "MY_SECRET_THING", "AWS_SECRET_ACCESS_KEY",
+                 "JIRA_API_TOKEN", "JIRA_PAT"]:
         assert masking.is_secret_name(name), name
     for name in ["BITBUCKET_BRANCH", "AWS_REGION", "AWS_ACCESS_KEY_ID"]:
         assert not masking.is_secret_name(name), name
@@ -130,3 +132,16 @@ def test_retry_after_forms():
     assert 3.0 <= retry_after(soon, cap=10) <= 5.0
     waits = [backoff(n, base=0.5, cap=4) for n in range(1, 6)]
     assert all(0.0 <= w <= min(4, 0.5 * 2 ** (n - 1)) for n, w in enumerate(waits, 1))  # full jitter
+
+
+def test_session_waits_for_x_ratelimit_reset_but_never_past_its_total_time() -> None:
+    from pipekit.testing.sink import WebhookSink
+
+    with WebhookSink() as sink:
+        reset = str(time.time() + 30)  # epoch seconds, 30 s away: more than the session may wait
+        sink.answer_next(*(Answer(429, "", {"X-RateLimit-Reset": reset}) for _ in range(5)))
+        started = time.monotonic()
+        with pytest.raises(ExternalError, match="failed after retries: HTTP 429"):
+            http.session(attempts=5, total_timeout=1.0, max_backoff=60).post(sink.url("teams"), data=b"{}")
+        assert 0.9 <= time.monotonic() - started < 3
+        assert len(sink.requests) == 2  # the first try, and one at the total time's end

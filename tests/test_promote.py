@@ -115,7 +115,7 @@ GATED = "environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [%s]\
 
 
 @pytest.mark.parametrize("gate, message", [
-    ("jira", "refused by rule 'gated': gate 'jira' is not available: module pipekit.jira_gate is not installed"),
+    ("jira", "refused by rule 'gated': gate 'jira' is not available: no Jira project: set PIPEKIT_JIRA_PROJECT"),
     ("tests.fixtures.gitops.gate_hooks:offline", "refused by rule 'gated': gate 'offline' is not available"),
     ("tests.fixtures.gitops.gate_hooks:failing", "refused by gate 'tests.fixtures.gitops.gate_hooks:failing': "
                                                   "ticket for billing, orders is not in 'Ready for qa'"),

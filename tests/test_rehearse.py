@@ -80,13 +80,23 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
 
     # the GitOps commit in the bare repo, with the trailers, and Argo CD synced exactly it
     bare = work / "gitops.git"
-    head = git("rev-parse", "refs/heads/main", cwd=bare)
+    head = git("rev-parse", "refs/heads/main~1", cwd=bare)  # main itself is promote_qa's commit
     assert update["gitops_revision"] == head and update["environment"] == "dev"
     overlay = git("show", "main:demo-service/overlays/dev/kustomization.yaml", cwd=bare)
     assert f'newTag: "{sha[:7]}"' in overlay and f"digest: {digest}" in overlay
-    trailers = git("log", "-1", "--format=%(trailers:key=Pipekit-Digest,valueonly)", "main", cwd=bare)
+    trailers = git("log", "-1", "--format=%(trailers:key=Pipekit-Digest,valueonly)", head, cwd=bare)
     assert trailers.strip() == digest
     assert argo["revision"] == head
+
+    # promote_qa: dev -> qa through the jira gate, against the local Jira, in one more commit
+    promoted, gate = steps["promote"]["outputs"], steps["jira_gate"]["outputs"]
+    assert (steps["promote"]["status"], promoted["rule"], promoted["services"]) == ("succeeded", "gated", ["demo-service"])
+    assert promoted["gitops_revision"] == git("rev-parse", "refs/heads/main", cwd=bare)
+    assert (gate["passed"], gate["project"], gate["version"], gate["issues"]) == (True, "DEMO", build["version"], 2)
+    qa = git("show", "main:demo-service/overlays/qa/kustomization.yaml", cwd=bare)
+    assert f'newTag: "{sha[:7]}"' in qa and f"digest: {digest}" in qa
+    assert re.search(r"^promote_qa\s+succeeded\s+\d+\.\d s\s+demo-service dev -> qa \(gated: jira DEMO", out, re.M)
+    assert "--- teams: promoted (promote_qa) -> sent, HTTP 202" in out
     app = argo["apps"][0]
     assert (app["name"], app["sync"], app["health"], app["phase"]) == ("demo-service-dev", "Synced", "Healthy", "Succeeded")
     assert [(h["name"], h["type"], h["phase"]) for h in app["hooks"]] == [("demo-service-smoke-test", "PostSync", "Succeeded")]
@@ -103,7 +113,8 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert "Argo CD          demo-service-dev: Synced / Healthy (Succeeded)" in summary
     for stage in STAGES:
         assert re.search(rf"{stage}\s+✅ succeeded · \d+\.\d s", summary), stage
-    assert "14 notification(s) delivered to the local sink" in out
+    assert "Jira gate        passed: version " in summary
+    assert "16 notification(s) delivered to the local sink" in out
     for stage in STAGES:  # a short timing per stage
         assert re.search(rf"^{stage}\s+succeeded\s+\d+\.\d s\s", out, re.M), stage
 
@@ -182,7 +193,8 @@ def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, 
 
 def test_stages_and_skip_choose_stages_and_unknown_names_are_bad_input(tmp_path: Path) -> None:
     assert [s.name for s in rehearse.select("build,scan", None)] == ["build", "scan"]
-    assert [s.name for s in rehearse.select(None, "wait-for-argocd,scan")] == ["build", "ecr_push", "update_tag"]
+    assert [s.name for s in rehearse.select(None, "wait-for-argocd,scan")] == ["build", "ecr_push", "update_tag",
+                                                                               "promote_qa"]
     proc = run_rehearse(tmp_path, "--stages", "build,deploy")
     assert proc.returncode == 2
     assert "--stages 'build,deploy': unknown stage deploy; stages are build, scan, ecr_push" in proc.stderr

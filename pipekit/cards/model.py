@@ -179,6 +179,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     scan = record.output("scan", "summary")
     if isinstance(scan, dict):
         facts.append(Fact("Security scan", scan_text(scan)))
+    jira_facts(record, facts, details)
     src, dst = record.output("promote", "from"), record.output("promote", "to")
     if src and dst:
         services = record.output("promote", "services") or []
@@ -201,7 +202,24 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
-PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "promote", "wait_for_argocd")
+def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> None:
+    """The Jira gate's decision: one fact, and the blocking issues with what would unblock each."""
+    from pipekit.core.outputs import JiraGateOutputs
+
+    gate = JiraGateOutputs.read(record)
+    if gate.passed is None or not gate.version:
+        return
+    verdict = "passed" if gate.passed else "BLOCKED"
+    facts.append(Fact("Jira gate", f"{verdict}: {gate.reason or f'{gate.project} {gate.version}'}"))
+    blocking = [b for b in gate.blocking or [] if isinstance(b, dict)]
+    if blocking:
+        lines = [f"{b.get('key')} {b.get('status')} ({b.get('assignee') or 'unassigned'}): {b.get('summary')}"
+                 f" → {b.get('unblock')}" for b in blocking[:MAX_FAILING_TESTS]]
+        total = gate.blocking_count if isinstance(gate.blocking_count, int) else len(blocking)
+        details.append(Detail("Jira blocking issues", lines, max(0, total - len(lines))))
+
+
+PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "jira_gate", "promote", "wait_for_argocd")
 
 
 def _order(name: str) -> tuple[int, str]:

@@ -1,5 +1,8 @@
 """One ``requests`` session factory: timeouts, retries with tenacity, ``Retry-After``, a total bound.
 
+The waits are :func:`pipekit.core.retry.wait_before`'s (``Retry-After``, else ``X-RateLimit-Reset``,
+else full-jitter backoff), cut short so that no wait runs past ``total_timeout``.
+
 Retries connection errors, timeouts, 429 and 5xx. After the last try it raises
 :class:`~pipekit.core.errors.ExternalError` with a masked URL; other answers (2xx-4xx)
 are returned to the caller to judge.
@@ -21,7 +24,7 @@ from tenacity import (
 
 from pipekit.core.errors import ExternalError
 from pipekit.core.masking import mask_url
-from pipekit.core.retry import RETRYABLE_STATUSES, backoff, retry_after
+from pipekit.core.retry import RETRYABLE_STATUSES, retry_after, wait_before
 
 RETRY_STATUSES = RETRYABLE_STATUSES
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -51,12 +54,12 @@ class RetryingSession(requests.Session):
         self.trust_env = True
 
     def _wait(self, state: RetryCallState) -> float:
+        """``Retry-After``, else ``X-RateLimit-Reset``, else backoff; never past the total time."""
         outcome = state.outcome
         response = outcome.result() if outcome is not None and not outcome.failed else None
-        asked = retry_after_seconds(response, self.max_backoff)
-        if asked is not None:
-            return asked
-        return backoff(state.attempt_number, self.backoff, self.max_backoff)
+        wait = wait_before(state.attempt_number, self.backoff, self.max_backoff,
+                           response.headers if response is not None else None)
+        return min(wait, max(0.0, self.total_timeout - (state.seconds_since_start or 0.0)))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)

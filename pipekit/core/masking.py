@@ -22,6 +22,7 @@ _WELL_KNOWN = {
     "BITBUCKET_STEP_OIDC_TOKEN",
     "ARGOCD_AUTH_TOKEN",
     "ARGOCD_PASSWORD",
+    "JIRA_PAT",  # a Jira Data Center personal access token; the name matches no suffix above
 }
 _NOT_SECRET = {"AWS_ACCESS_KEY_ID"}
 

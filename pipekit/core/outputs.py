@@ -145,3 +145,19 @@ class NotifyOutputs(StepOutputs):
 
     sent: list[str] | None = None  # once-only keys (run, stage, event, channel)
     last: dict[str, Any] | None = None
+
+
+@dataclass
+class JiraGateOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "jira_gate"
+
+    passed: bool | None = None
+    project: str | None = None
+    version: str | None = None
+    require: str | None = None
+    state: str | None = None  # released | unreleased | archived | missing
+    reason: str | None = None
+    issues: int | None = None  # issues checked
+    blocking: list[dict[str, Any]] | None = None  # the first 20: key, summary, status, assignee, url, unblock
+    blocking_count: int | None = None
+    jira_url: str | None = None

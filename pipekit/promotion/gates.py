@@ -6,11 +6,10 @@ or ``package.module:function`` for your own. A gate that cannot be loaded or eva
 *unavailable*, and an unavailable gate refuses the promotion: nothing is promoted on a gate
 nobody could check.
 
-To add the Jira gate later, create ``pipekit/jira_gate.py`` with::
-
-    def evaluate(request: GateRequest, ctx: StepContext) -> GateResult: ...
-
-and raise :class:`GateUnavailable` when Jira cannot be asked (no URL, no token, unreachable).
+The built-in ``jira`` gate is :func:`pipekit.jira_gate.evaluate`: it checks the Jira version of
+the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
+when Jira cannot be asked (no URL, no credentials, unreachable). A gate of your own has the same
+shape: ``def evaluate(request: GateRequest, ctx: StepContext) -> GateResult``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipekit.core.step import StepContext
+from pipekit.rehearsal import jira as jira_rehearsal
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
@@ -172,6 +173,8 @@ STAGES: list[Stage] = [
           needs=("build",)),
     Stage("wait_for_argocd", wait_for_argocd_stage, requires=("pipekit.wait_for_argocd", "pipekit.testing.argocd"),
           tools=("git", "kubectl"), needs=("update_tag",), event_on_success="deployed"),
+    Stage("promote_qa", jira_rehearsal.promote_qa_stage, requires=("pipekit.promote", "pipekit.jira_gate"),
+          tools=("git", "kubectl"), needs=("update_tag",), event_on_success="promoted"),
 ]
 
 
