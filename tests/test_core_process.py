@@ -85,7 +85,7 @@ def main(ctx):
     with ctx.record.recording("demo") as outputs:
         outputs["started"] = True
         Path(sys.argv[-1]).write_text("ready")
-        process.run([sys.executable, "-c", "import time; time.sleep(60)"])
+        process.run([sys.executable, "-c", "import time; time.sleep(60)", sys.argv[1]])
 
 main(["--run-record", sys.argv[1]])
 """
@@ -106,5 +106,5 @@ def test_signal_stops_children_records_interrupted_and_exits_128_plus(tmp_path: 
     assert "interrupted by SIG" in err
     section = json.loads(record.read_text())["steps"]["demo"]
     assert section["status"] == "interrupted" and section["outputs"] == {"started": True}
-    out = subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True)
-    assert str(proc.pid) not in out.stdout and out.stdout.strip() == "", out.stdout
+    out = subprocess.run(["pgrep", "-f", str(record)], capture_output=True, text=True)  # this test's child only
+    assert out.stdout.strip() == "", out.stdout

@@ -57,7 +57,9 @@ def rate_limit_reset(value: str | None, cap: float) -> float | None:
         except ValueError:
             return None
     seconds = number - time.time() if number > 1e9 else number  # an epoch time, or delta seconds
-    return max(0.0, min(seconds, cap))
+    if seconds <= 0:  # already past (Jira sends it to the minute): back off rather than retry at once
+        return None
+    return min(seconds, cap)
 
 
 def wait_before(attempt: int, base: float, cap: float, headers: Mapping[str, str] | None = None) -> float:
