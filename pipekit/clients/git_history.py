@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from pipekit.clients.git import NO_HELPER, QUIET_CONFIG, Git, last_line
+from pipekit.core import process
 from pipekit.core.errors import ExternalError
 
 
@@ -37,11 +38,10 @@ class HistoryGit(Git):
         self.calls.append(argv)
         errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty stderr cannot stall the reader
         try:
-            proc = subprocess.Popen(argv, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
-                                    stderr=errors, bufsize=1 << 16)
-        except FileNotFoundError:
+            proc = process.start(argv, cwd=self.workdir, env=self.env, stderr=errors, text=False)
+        except BaseException:
             errors.close()
-            raise ExternalError("git is not installed or not on PATH") from None
+            raise
         assert proc.stdout is not None
         try:
             yield from proc.stdout
@@ -49,9 +49,7 @@ class HistoryGit(Git):
                 errors.seek(0)
                 raise ExternalError(f"git {args[0]} failed: {last_line(errors.read().decode('utf-8', 'replace'))}")
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            process.stop(proc)
             proc.stdout.close()
             errors.close()
 
@@ -60,8 +58,8 @@ class HistoryGit(Git):
         if self._batch is None:
             argv = ["git", *QUIET_CONFIG, *NO_HELPER, "cat-file", "--batch"]
             self.calls.append(argv)
-            self._batch = subprocess.Popen(argv, cwd=self.workdir, env=self.env, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._batch = process.start(argv, cwd=self.workdir, env=self.env, stdin=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=False)
         stdin: IO[bytes] | None = self._batch.stdin
         stdout: IO[bytes] | None = self._batch.stdout
         assert stdin is not None and stdout is not None
@@ -78,5 +76,5 @@ class HistoryGit(Git):
             for pipe in (self._batch.stdin, self._batch.stdout):
                 if pipe is not None:
                     pipe.close()
-            self._batch.wait(timeout=10)
+            process.stop(self._batch)
             self._batch = None

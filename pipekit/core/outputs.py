@@ -145,3 +145,16 @@ class NotifyOutputs(StepOutputs):
 
     sent: list[str] | None = None  # once-only keys (run, stage, event, channel)
     last: dict[str, Any] | None = None
+
+
+@dataclass
+class RollbackOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "rollback"
+
+    service: str | None = None
+    environment: str | None = None
+    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
+    rollback_of: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+    gitops_revision: str | None = None

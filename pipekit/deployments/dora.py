@@ -44,8 +44,10 @@ class Cell:
     failed: int = 0
     rework: int = 0
     recovery: list[float] = field(default_factory=list)
+    last: float = 0.0  # the latest deployment's time (epoch seconds)
 
     def merge(self, other: Cell) -> None:
+        self.last = max(self.last, other.last)
         self.deployments += other.deployments
         self.days |= other.days
         self.lead += other.lead
@@ -93,6 +95,8 @@ class Metrics:
     recovery_median_s: float | None
     rework_deployments: int
     rework_rate: float | None
+    last_deployment_at: float | None  # epoch seconds
+    oldest_unrecovered_at: float | None  # the earliest still-open incident's start (epoch seconds)
     levels: dict[str, str]
     weeks: list[Week]
 
@@ -120,9 +124,10 @@ class Collector:
         self.pending = sorted(incidents, key=lambda i: i.opened)
         self.open: dict[tuple[str, str], list[Incident]] = {}
         self.last: dict[tuple[str, str], _State] = {}
-        self.by_commit: dict[str, _State] = {}
+        self.by_commit: dict[tuple[str, str], _State] = {}  # (commit, service): a batch commit has several
         self.history: dict[tuple[str, str], list[tuple[str, _State]]] = {}  # only with incidents by image
         self.services: set[str] = set()
+        self.unrecovered: dict[str, float] = {}  # service -> the earliest open incident's start
         self._keep_images = any(i.cause_image for i in self.pending)
 
     def _cell(self, service: str, at: datetime) -> Cell | None:
@@ -142,20 +147,21 @@ class Collector:
             self.services.add(dep.service)
         previous = self.last.get(key)
         if dep.rollback:  # rolled back: the failed deployment recovered with this one
-            target = self._lookup(dep.rollback_of or dep.revert_of) or previous
+            target = self._lookup(dep.rollback_of or dep.revert_of, dep.service) or previous
             if target is not None and not target.failed:
                 self._fail(target)
                 if target.cell is not None:
                     target.cell.recovery.append((dep.deployed_at - target.at).total_seconds())
         state = _State(dep.deployed_at, cell, dep.version)
         self.last[key] = state
-        self.by_commit[dep.commit] = state
+        self.by_commit[(dep.commit, dep.service)] = state
         if self._keep_images:
             self.history.setdefault(key, []).append((dep.reference, state))
         if cell is None:
             return
         cell.deployments += 1
         cell.days.add(dep.deployed_at.date())
+        cell.last = max(cell.last, dep.deployed_at.timestamp())
         lead = dep.lead_time_s
         if lead is not None:
             cell.lead.append(lead)
@@ -164,12 +170,13 @@ class Collector:
         if dep.rollback or active:
             cell.rework += 1
 
-    def _lookup(self, commit: str | None) -> _State | None:
+    def _lookup(self, commit: str | None, service: str) -> _State | None:
         if not commit:
             return None
-        found = self.by_commit.get(commit)
+        found = self.by_commit.get((commit, service))
         if found is None and len(commit) < 40:
-            found = next((s for c, s in self.by_commit.items() if c.startswith(commit)), None)
+            found = next((s for (c, svc), s in self.by_commit.items() if svc == service and c.startswith(commit)),
+                         None)
         return found
 
     def _fail(self, state: _State) -> None:
@@ -184,13 +191,16 @@ class Collector:
     def _incident(self, incident: Incident) -> None:
         key = (incident.service, incident.environment)
         self.open.setdefault(key, []).append(incident)
-        target = self._lookup(incident.cause_commit) if incident.cause_commit else None
+        target = self._lookup(incident.cause_commit, incident.service) if incident.cause_commit else None
         if incident.cause_image:
             target = next((s for ref, s in reversed(self.history.get(key, []))
                            if incident.cause_image in (ref, s.version) or ref.endswith(incident.cause_image)), None)
         elif not incident.cause_commit:
             target = self.last.get(key)
         in_range = self.since <= incident.opened < self.until
+        if in_range and incident.resolved is None:
+            start = incident.opened.timestamp()
+            self.unrecovered[incident.service] = min(start, self.unrecovered.get(incident.service, start))
         if target is not None and not target.failed:
             self._fail(target)
         if incident.recovery_s is not None and in_range:
@@ -206,12 +216,13 @@ class Collector:
         while start < self.until.date():
             weeks.append(start)
             start += timedelta(days=7)
-        overall = self._metrics(ALL, {k: v for k, v in self.cells.items()}, weeks)
-        per_service = [self._metrics(s, {k: v for k, v in self.cells.items() if k[0] == s}, weeks)
-                       for s in sorted(self.services)]
+        overall = self._metrics(ALL, dict(self.cells), weeks, min(self.unrecovered.values(), default=None))
+        per_service = [self._metrics(s, {k: v for k, v in self.cells.items() if k[0] == s}, weeks,
+                                     self.unrecovered.get(s)) for s in sorted(self.services)]
         return overall, per_service
 
-    def _metrics(self, scope: str, cells: dict[tuple[str, date], Cell], weeks: list[date]) -> Metrics:
+    def _metrics(self, scope: str, cells: dict[tuple[str, date], Cell], weeks: list[date],
+                 unrecovered: float | None) -> Metrics:
         by_week: dict[date, Cell] = {w: Cell() for w in weeks}
         for (_service, week), cell in cells.items():
             by_week.setdefault(week, Cell()).merge(cell)
@@ -244,6 +255,7 @@ class Collector:
             failed_deployments=total.failed, change_fail_rate=cfr,
             recoveries=len(total.recovery), recovery_median_s=recovery,
             rework_deployments=total.rework, rework_rate=rework,
+            last_deployment_at=total.last or None, oldest_unrecovered_at=unrecovered,
             levels={"deployment_frequency": levels.deployment_frequency(mdw, mdm, n),
                     "lead_time": levels.lead_time(lead_median), "change_fail_rate": levels.change_fail_rate(cfr),
                     "recovery_time": levels.recovery_time(recovery), "rework_rate": levels.NONE},

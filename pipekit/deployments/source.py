@@ -12,9 +12,9 @@ from pipekit.core.errors import BadInput
 
 
 def _local(repo: str) -> Path | None:
-    if "://" in repo and not repo.startswith("file://"):
+    if "://" in repo:  # a URL (file:// too) is cloned: the same path as a remote one
         return None
-    path = Path(repo.removeprefix("file://")).expanduser()
+    path = Path(repo).expanduser()
     if not path.exists():
         if "@" in repo.split(":")[0] and ":" in repo:  # scp-like ssh: git@host:owner/repo.git
             return None
