@@ -16,9 +16,9 @@ LEVELS = {"elite": 4, "high": 3, "medium": 2, "low": 1}
 # (name, help, value of a scope; None leaves the sample out)
 GAUGES: list[tuple[str, str, Callable[[Metrics], float | None]]] = [
     ("pipekit_dora_deployments", "Deployments in the range.", lambda m: m.deployments),
-    ("pipekit_dora_deployment_days", "Days with at least one deployment in the range.", lambda m: m.deployment_days),
+    ("pipekit_dora_deployment_dates", "Deployment days: distinct dates (UTC) with at least one deployment in the range (promtool reserves _days).", lambda m: m.deployment_days),
     ("pipekit_dora_deployments_per_day", "Deployments per day over the range.", lambda m: m.deployments_per_day),
-    ("pipekit_dora_deployment_days_per_week", "Deployment days per week over the range.",
+    ("pipekit_dora_deployment_dates_per_week", "Deployment days per week over the range.",
      lambda m: m.deployment_days_per_week),
     ("pipekit_dora_lead_time_median_seconds", "Median change lead time (source commit to deployment).",
      lambda m: m.lead_time_median_s),
