@@ -7,6 +7,7 @@ credential handling); it only reads.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -33,7 +34,7 @@ class HistoryGit(Git):
         return git
 
     def stream(self, *args: str, network: bool = False) -> Iterator[bytes]:
-        """The stdout of one git command, line by line as git writes it (nothing held in memory)."""
+        """The stdout of one git command in chunks as git writes it (nothing held in memory)."""
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
         errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty stderr cannot stall the reader
@@ -42,15 +43,16 @@ class HistoryGit(Git):
         except BaseException:
             errors.close()
             raise
-        assert proc.stdout is not None
+        out = proc.stdout
+        assert isinstance(out, io.BufferedReader)
         try:
-            yield from proc.stdout
+            yield from iter(lambda: out.read1(1 << 16), b"")
             if proc.wait() != 0:
                 errors.seek(0)
                 raise ExternalError(f"git {args[0]} failed: {last_line(errors.read().decode('utf-8', 'replace'))}")
         finally:
             process.stop(proc)
-            proc.stdout.close()
+            out.close()
             errors.close()
 
     def blob(self, oid: str) -> bytes:

@@ -217,8 +217,11 @@ class Collector:
             weeks.append(start)
             start += timedelta(days=7)
         overall = self._metrics(ALL, dict(self.cells), weeks, min(self.unrecovered.values(), default=None))
-        per_service = [self._metrics(s, {k: v for k, v in self.cells.items() if k[0] == s}, weeks,
-                                     self.unrecovered.get(s)) for s in sorted(self.services)]
+        by_service: dict[str, dict[tuple[str, date], Cell]] = {}
+        for key, cell in self.cells.items():
+            by_service.setdefault(key[0], {})[key] = cell
+        per_service = [self._metrics(s, by_service.get(s, {}), weeks, self.unrecovered.get(s))
+                       for s in sorted(self.services)]
         return overall, per_service
 
     def _metrics(self, scope: str, cells: dict[tuple[str, date], Cell], weeks: list[date],

@@ -1,8 +1,8 @@
 """One streaming reader of deployments from a GitOps repository's history.
 
-``git log --reverse`` (oldest first) limited to the overlay paths, with a custom format
-(commit, committer time, author, subject, trailers, body) and ``--raw`` (the changed files'
-blob ids), parsed record by record from the pipe. A commit with ``Pipekit-*`` trailers is
+Two ``git log --reverse`` (oldest first) read side by side from pipes and merged by commit
+time, parsed record by record (commit, committer time, author, message): the commits with
+pipekit trailers (``--grep``), and the others with ``--raw`` (the changed files' blob ids). A commit with ``Pipekit-*`` trailers is
 read from its trailers alone; a commit without them that edits an overlay's kustomization
 is attributed by path (:class:`Layout`) and its image entry is read from the blobs of that
 commit only. Nothing but the current state per (service, environment) is kept.
@@ -20,9 +20,10 @@ from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import Deployment, from_epoch, parse_time
 from pipekit.gitops.refs import ImageRef
 
-FORMAT = "--format=%x00C%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:only,unfold,separator=%x1e)%x1f%b%x00E"
+FORMAT = "--format=%x00C%H%x1f%ct%x1f%an%x1f%B%x00E"
 _REVERTS = re.compile(rb"This reverts commit ([0-9a-f]{7,64})")
 _ZERO = "0" * 40
+_MARK = "^Pipekit-Environment: "
 # Keys that hold for the whole commit wherever they stand in the block (a promotion writes the
 # environment first, then one group per service; update-tag writes one group).
 _COMMIT_KEYS = ("Pipekit-Environment", "Pipekit-Promoted-From", "Pipekit-Build-Url", "Pipekit-Build-Number",
@@ -44,7 +45,6 @@ class _Commit:
     time: int
     author: str
     subject: str
-    trailers: bytes
     body: bytes
     raw: list[bytes] = field(default_factory=list)
 
@@ -52,11 +52,9 @@ class _Commit:
 def read(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None) -> Iterator[Deployment]:
     """Every deployment on ``rev``, oldest first, with rollbacks recognised as they happen."""
     only = only or Filter()
-    argv = ["log", "--reverse", "--raw", "--no-abbrev", "--no-renames", "--no-merges", FORMAT, rev, "--",
-            *layout.pathspecs(only.environments, only.services)]
     current: dict[tuple[str, str], str] = {}  # (service, env) -> version now deployed
     seen: dict[tuple[str, str], set[str]] = {}  # versions deployed before
-    for commit in _commits(git.stream(*argv)):
+    for commit in _merged(git, layout, rev, only):
         for dep in _deployments(git, layout, commit):
             if not only.wants(dep.service, dep.environment):
                 continue
@@ -74,36 +72,87 @@ def read(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | N
             yield dep
 
 
-def _commits(lines: Iterable[bytes]) -> Iterator[_Commit]:
-    commit: _Commit | None = None
-    body: list[bytes] = []
-    in_header = False
-    for line in lines:
-        if line.startswith(b"\x00C"):
-            if commit is not None:
-                yield commit
-            sha, when, author, subject, trailers, first = line[2:].split(b"\x1f", 5)
-            commit = _Commit(sha.decode(), int(when), author.decode("utf-8", "replace"),
-                             subject.decode("utf-8", "replace"), trailers, b"")
-            body = [first]
-            in_header = True
-        elif commit is None:
-            continue
-        elif in_header:
-            body.append(line)
-        elif line.startswith(b":"):
-            commit.raw.append(line)
-        if in_header and body[-1].rstrip(b"\n").endswith(b"\x00E"):
-            commit.body = b"".join(body)
-            in_header = False
-    if commit is not None:
-        yield commit
+def _ere(text: str) -> str:
+    return re.sub(r"([.\\[\](){}*+?|^$])", r"\\\1", text)
+
+
+def _merged(git: HistoryGit, layout: Layout, rev: str, only: Filter) -> Iterator[_Commit]:
+    """Two git logs read side by side: the commits with pipekit trailers (found by ``--grep``, no
+    tree diffs at all) and the others with ``--raw`` (their changed files). Path-limiting every
+    commit (``-- overlays``) would diff every commit's trees, which costs most of the time on a
+    big repository; only the hand-made commits need their files.
+
+    Of the hand-made commits only those that edit a wanted overlay are kept (usually none, and
+    few); when there are some, a third, cheap ``git rev-list`` of the same walk gives the order to
+    merge them in (commit times are not monotonic in general)."""
+    base = ["log", "--reverse", "--no-merges", FORMAT]
+    marked = [*base, "-E", "--all-match", f"--grep={_MARK}"]
+    if only.services:
+        marked.append("--grep=^Pipekit-Service: (" + "|".join(_ere(s) for s in only.services) + ")$")
+    plain = [*base, "--raw", "--no-abbrev", "--no-renames", "--invert-grep", f"--grep={_MARK}"]
+    trailered = _commits(git.stream(*marked, rev, "--"))
+    edits = [c for c in _commits(git.stream(*plain, rev, "--")) if _edits_overlay(layout, c, only)]
+    if not edits:
+        yield from trailered
+        return
+    streams = [trailered, iter(edits)]
+    heads = [next(s, None) for s in streams]
+    for sha in _lines(git.stream("rev-list", "--reverse", "--no-merges", rev, "--")):
+        for i, head in enumerate(heads):
+            if head is not None and head.sha == sha:
+                yield head
+                heads[i] = next(streams[i], None)
+                break
+        if heads[0] is None and heads[1] is None:
+            break
+
+
+def _edits_overlay(layout: Layout, commit: _Commit, only: Filter) -> bool:
+    for line in commit.raw:
+        meta, _, path = line.partition(b"\t")
+        parts = meta.split()
+        if len(parts) >= 5 and parts[4][:1] == b"M":
+            owner = layout.attribute(path.decode("utf-8", "replace"))
+            if owner is not None and only.wants(*owner):
+                return True
+    return False
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line.decode()
+    if rest:
+        yield rest.decode()
+
+
+def _commits(chunks: Iterable[bytes]) -> Iterator[_Commit]:
+    rest = b""
+    for chunk in chunks:
+        records = (rest + chunk).split(b"\x00C")
+        rest = records.pop()
+        for record in records:
+            if record:
+                yield _parse(record)
+    if rest:
+        yield _parse(rest)
+
+
+def _parse(record: bytes) -> _Commit:
+    header, _, tail = record.partition(b"\x00E")
+    sha, when, author, body = header.split(b"\x1f", 3)
+    subject = body.split(b"\n", 1)[0].decode("utf-8", "replace")
+    raw = [line for line in tail.split(b"\n") if line.startswith(b":")]
+    return _Commit(sha.decode(), int(when), author.decode("utf-8", "replace"), subject, body, raw)
 
 
 def _deployments(git: HistoryGit, layout: Layout, commit: _Commit) -> list[Deployment]:
     match = _REVERTS.search(commit.body)
     revert_of = match.group(1).decode() if match else None
-    if commit.trailers.strip():
+    if b"\nPipekit-" in commit.body:
         found = _from_trailers(commit)
         if found:
             for dep in found:
@@ -112,14 +161,15 @@ def _deployments(git: HistoryGit, layout: Layout, commit: _Commit) -> list[Deplo
     return _from_paths(git, layout, commit, revert_of)
 
 
-def _groups(block: bytes) -> tuple[dict[str, str], list[dict[str, str]]]:
+_TRAILER = re.compile(rb"^(Pipekit-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
+
+
+def _groups(body: bytes) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The ``Pipekit-*`` trailer lines of a message (pipekit writes them one per line, unfolded)."""
     common: dict[str, str] = {}
     groups: list[dict[str, str]] = []
-    for item in block.decode("utf-8", "replace").split("\x1e"):
-        key, sep, value = item.partition(": ")
-        if not sep or not key.startswith("Pipekit-"):
-            continue
-        value = value.strip()
+    for raw_key, raw_value in _TRAILER.findall(body):
+        key, value = raw_key.decode(), raw_value.decode("utf-8", "replace")
         if key in _COMMIT_KEYS:
             common.setdefault(key, value)
         elif key == "Pipekit-Service":
@@ -130,7 +180,7 @@ def _groups(block: bytes) -> tuple[dict[str, str], list[dict[str, str]]]:
 
 
 def _from_trailers(commit: _Commit) -> list[Deployment]:
-    common, groups = _groups(commit.trailers)
+    common, groups = _groups(commit.body)
     env = common.get("Pipekit-Environment")
     if not env:
         return []
