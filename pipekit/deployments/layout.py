@@ -8,7 +8,7 @@ The same templates as update-tag (``gitops.overlay``, ``environments.<env>.overl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipekit.gitops import overlay as ov
@@ -50,21 +50,6 @@ class Layout:
             if service and environment:
                 return service, environment
         return None
-
-    def pathspecs(self, envs: Sequence[str] = (), services: Sequence[str] = ()) -> list[str]:
-        """git pathspecs limiting a log to the overlays of ``envs`` x ``services`` (all when empty)."""
-        specs: list[str] = []
-        templates = [(t, e) for e, t in self.per_env.items()] + [(self.template, None)]
-        for template, fixed_env in templates:
-            for env in ([fixed_env] if fixed_env else (envs or ["*"])):
-                if envs and env not in envs and env != "*":
-                    continue
-                for service in (services or ["*"]) if "{service}" in template else [""]:
-                    path = template.strip("/").replace("{env}", env).replace("{service}", service)
-                    spec = f":(glob){path}/*"
-                    if spec not in specs:
-                        specs.append(spec)
-        return specs
 
     def image_name(self, service: str) -> str | None:
         return self.image.replace("{service}", service) if self.image else None
