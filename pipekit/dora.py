@@ -76,8 +76,9 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
     since, until = settings.window(options.since, options.until)
     found = incidents_file.load(options.incidents) if options.incidents else []
     layout = settings.layout(ctx)
-    collector = Collector(since, until, [i for i in found if not options.environments
-                                         or i.environment in options.environments])
+    collector = Collector(since, until, [i for i in found
+                                         if (not options.environments or i.environment in options.environments)
+                                         and (not options.services or i.service in options.services)])
     only = reader.Filter(options.environments, options.services)
     with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
         for deployment in reader.read(git, layout, rev=rev, only=only):

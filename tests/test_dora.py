@@ -149,3 +149,27 @@ def test_remote_repository_is_read_through_a_partial_clone(known: tuple[Path, di
                           "--until", "2026-11-15", "--json")
     assert via_url.returncode == 0, via_url.stderr
     assert json.loads(via_url.stdout)["report"]["overall"] == result["report"]["overall"]
+
+
+def test_rehearsal_report_over_what_it_deployed(tmp_path: Path) -> None:
+    import io
+    from datetime import datetime, timedelta, timezone
+
+    from pipekit.core.console import Console
+    from pipekit.rehearsal.stages import Rehearsal, config_text, dora_report
+
+    h = History(tmp_path, ["demo-service"])
+    yesterday = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    h.deploy("demo-service", "dev", "abc1234", yesterday, source_at=yesterday - timedelta(hours=1))
+    bare = h.push()
+    work = tmp_path / "work"
+    work.mkdir()
+    bare.rename(work / "gitops.git")
+    (work / "pipekit.yaml").write_text(config_text(work, "demo-service", "buildah"))
+    out = io.StringIO()
+    r = Rehearsal(workdir=work, env={"PATH": "/usr/bin:/bin"}, sink=None, service="demo-service",  # type: ignore[arg-type]
+                  repo=work, servers=None, console=Console(stream=out))  # type: ignore[arg-type]
+    detail = dora_report(r)  # the default range: the last 90 days
+    assert detail == f"dora: 1 deployment(s) to dev; HTML report {work / 'dora.html'}"
+    assert "== demo-service" in out.getvalue() and "1h 0m" in out.getvalue()
+    assert "<svg" in (work / "dora.html").read_text()
