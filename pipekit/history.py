@@ -101,8 +101,9 @@ def report(ctx: StepContext, result: HistoryResult) -> None:
     con.info(f"{result.service} in {where}, newest first:")
     for e in result.deployments:
         mark = "*" if e.current else " "
-        extra = f" from {e.promoted_from}" if e.promoted_from else f" of {e.rollback_of[:12]}" if e.rollback_of else ""
-        con.print(f"{mark} {e.deployed_at[:16].replace('T', ' ')}  {e.environment:<8} {e.kind}{extra:<10} "
+        what = e.kind + (f" from {e.promoted_from}" if e.promoted_from
+                         else f" of {e.rollback_of[:12]}" if e.rollback_of else "")
+        con.print(f"{mark} {e.deployed_at[:16].replace('T', ' ')}  {e.environment:<8} {what:<25} "
                   f"{e.tag or (e.digest or '')[:19]:<20} by {e.author}, lead {duration(e.lead_time_s)}, "
                   f"gitops {e.commit[:12]}" + (f", source {e.source_commit[:12]}" if e.source_commit else "")
                   + (f", {e.build_url}" if e.build_url else ""))

@@ -124,7 +124,7 @@ class Collector:
         self.pending = sorted(incidents, key=lambda i: i.opened)
         self.open: dict[tuple[str, str], list[Incident]] = {}
         self.last: dict[tuple[str, str], _State] = {}
-        self.by_commit: dict[tuple[str, str], _State] = {}  # (commit, service): a batch commit has several
+        self.by_commit: dict[tuple[str, str, str], _State] = {}  # (commit, service, env): a batch has several
         self.history: dict[tuple[str, str], list[tuple[str, _State]]] = {}  # only with incidents by image
         self.services: set[str] = set()
         self.unrecovered: dict[str, float] = {}  # service -> the earliest open incident's start
@@ -147,14 +147,14 @@ class Collector:
             self.services.add(dep.service)
         previous = self.last.get(key)
         if dep.rollback:  # rolled back: the failed deployment recovered with this one
-            target = self._lookup(dep.rollback_of or dep.revert_of, dep.service) or previous
+            target = self._lookup(dep.rollback_of or dep.revert_of, key) or previous
             if target is not None and not target.failed:
                 self._fail(target)
                 if target.cell is not None:
                     target.cell.recovery.append((dep.deployed_at - target.at).total_seconds())
         state = _State(dep.deployed_at, cell, dep.version)
         self.last[key] = state
-        self.by_commit[(dep.commit, dep.service)] = state
+        self.by_commit[(dep.commit, dep.service, dep.environment)] = state
         if self._keep_images:
             self.history.setdefault(key, []).append((dep.reference, state))
         if cell is None:
@@ -162,7 +162,7 @@ class Collector:
         cell.deployments += 1
         cell.days.add(dep.deployed_at.date())
         cell.last = max(cell.last, dep.deployed_at.timestamp())
-        lead = dep.lead_time_s
+        lead = None if dep.rollback else dep.lead_time_s  # a rollback delivers no change: no lead time
         if lead is not None:
             cell.lead.append(lead)
         active = [i for i in self.open.get(key, []) if i.resolved is None or dep.deployed_at <= i.resolved]
@@ -170,12 +170,13 @@ class Collector:
         if dep.rollback or active:
             cell.rework += 1
 
-    def _lookup(self, commit: str | None, service: str) -> _State | None:
+    def _lookup(self, commit: str | None, key: tuple[str, str]) -> _State | None:
+        """The deployment ``commit`` (or a prefix of at least 7 characters) made to (service, env)."""
         if not commit:
             return None
-        found = self.by_commit.get((commit, service))
+        found = self.by_commit.get((commit, key[0], key[1]))
         if found is None and len(commit) < 40:
-            found = next((s for (c, svc), s in self.by_commit.items() if svc == service and c.startswith(commit)),
+            found = next((s for (c, *k), s in self.by_commit.items() if tuple(k) == key and c.startswith(commit)),
                          None)
         return found
 
@@ -191,7 +192,7 @@ class Collector:
     def _incident(self, incident: Incident) -> None:
         key = (incident.service, incident.environment)
         self.open.setdefault(key, []).append(incident)
-        target = self._lookup(incident.cause_commit, incident.service) if incident.cause_commit else None
+        target = self._lookup(incident.cause_commit, key) if incident.cause_commit else None
         if incident.cause_image:
             target = next((s for ref, s in reversed(self.history.get(key, []))
                            if incident.cause_image in (ref, s.version) or ref.endswith(incident.cause_image)), None)

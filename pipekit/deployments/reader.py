@@ -89,6 +89,8 @@ def _merged(git: HistoryGit, layout: Layout, rev: str, only: Filter) -> Iterator
     marked = [*base, "-E", "--all-match", f"--grep={_MARK}"]
     if only.services:
         marked.append("--grep=^Pipekit-Service: (" + "|".join(_ere(s) for s in only.services) + ")$")
+    if only.environments:
+        marked.append("--grep=^Pipekit-Environment: (" + "|".join(_ere(e) for e in only.environments) + ")$")
     plain = [*base, "--raw", "--no-abbrev", "--no-renames", "--invert-grep", f"--grep={_MARK}"]
     trailered = _commits(git.stream(*marked, rev, "--"))
     edits = [c for c in _commits(git.stream(*plain, rev, "--")) if _edits_overlay(layout, c, only)]
