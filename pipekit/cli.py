@@ -24,6 +24,9 @@ STEPS: dict[str, tuple[str, str]] = {
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
     "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
+    "dora": ("pipekit.dora", "The five DORA metrics from the GitOps history, with 2024 performance levels."),
+    "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
+    "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }
 

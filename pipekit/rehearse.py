@@ -61,6 +61,7 @@ class RehearseResult:
     notifications: list[Sent] = field(default_factory=list)
     duration_s: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
+    dora: str = ""  # the DORA report over what was deployed (table shown, HTML file in the work folder)
 
     @property
     def ok(self) -> bool:
@@ -128,6 +129,17 @@ def _record_failure(r: Rehearsal, name: str, exc: Exception, took: float) -> Non
     if record.step(name).get("status") not in ("failed", "error", "timed-out"):
         record.update_step(name, status="failed", duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
         record.save()
+
+
+def _dora(r: Rehearsal, result: RehearseResult) -> None:
+    """The DORA report over what the rehearsal deployed (not a stage: it sends no notification)."""
+    from pipekit.rehearsal.stages import dora_report
+
+    try:
+        result.dora = dora_report(r)
+        r.console.info(result.dora)
+    except Exception as exc:  # the report is a view of the run; the run itself succeeded
+        r.console.warn(f"dora report: {type(exc).__name__}: {exc}")
 
 
 def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, str]) -> str:
@@ -205,6 +217,8 @@ def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = Fal
                 result.stages.append(StageOutcome(stage.name, "succeeded", detail, took))
                 ctx.console.success(f"stage {stage.name}: {took:.1f} s: {detail}")
                 _notify(r, result, stage.event_on_success, stage.name)
+            if done.get("update_tag") == "succeeded":
+                _dora(r, result)
             _notify(r, result, "summary", "pipeline")
     finally:
         result.cleanup_problems = servers.close()

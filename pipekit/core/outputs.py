@@ -161,3 +161,16 @@ class JiraGateOutputs(StepOutputs):
     blocking: list[dict[str, Any]] | None = None  # the first 20: key, summary, status, assignee, url, unblock
     blocking_count: int | None = None
     jira_url: str | None = None
+
+
+@dataclass
+class RollbackOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "rollback"
+
+    service: str | None = None
+    environment: str | None = None
+    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
+    rollback_of: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+    gitops_revision: str | None = None

@@ -164,6 +164,19 @@ def wait_for_argocd_stage(r: Rehearsal) -> str:
                      for a in result.apps)
 
 
+def dora_report(r: Rehearsal, environment: str = "dev") -> str:
+    """``pipekit dora`` over what the rehearsal deployed: the table on the terminal, an HTML file beside it."""
+    from pipekit import dora
+
+    ctx = r.context()
+    bare = str(r.workdir / "gitops.git")
+    html = r.workdir / "dora.html"
+    dora.run(dora.DoraOptions(gitops_repo=bare, environments=(environment,)), ctx)
+    result = dora.run(dora.DoraOptions(gitops_repo=bare, environments=(environment,), format="html",
+                                       out=str(html)), r.context(quiet=True))
+    return f"dora: {result.deployments} deployment(s) to {environment}; HTML report {html}"
+
+
 STAGES: list[Stage] = [
     Stage("build", build_stage, requires=("pipekit.build",), tools=("mvn", "{tool}")),
     Stage("scan", scan_stage, requires=("pipekit.scan",)),

@@ -1,0 +1,53 @@
+"""The repository, branch and overlay layout for reading history: the same ``gitops.*`` settings
+(pipekit.yaml, ``PIPEKIT_GITOPS_*``) as update-tag, as options shared by dora, history and rollback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from pipekit.core.errors import BadInput
+from pipekit.core.options import Option
+from pipekit.core.step import StepContext
+from pipekit.deployments.layout import Layout
+from pipekit.deployments.model import parse_time
+from pipekit.gitops import overlay as ov
+
+REPO_OPTIONS = [
+    Option("gitops_repo", "--gitops-repo", env="PIPEKIT_GITOPS_REPO", config="gitops.repo",
+           help="GitOps repository URL or path."),
+    Option("branch", "--branch", env="PIPEKIT_GITOPS_BRANCH", config="gitops.branch", default="main",
+           help="Branch whose history is read."),
+]
+
+
+def layout(ctx: StepContext) -> Layout:
+    per_env = {}
+    section = ctx.config.section("environments")
+    for name, entry in (section.items() if isinstance(section, dict) else []):
+        if isinstance(entry, dict) and entry.get("overlay"):
+            per_env[str(name)] = str(entry["overlay"])
+    image = ctx.config.get("gitops.image")
+    return Layout(template=str(ctx.config.get("gitops.overlay") or ov.DEFAULT_TEMPLATE), per_env=per_env,
+                  service=ctx.service, image=str(image) if image else None)
+
+
+def date_flag(value: str | None, flag: str, *, end: bool = False) -> datetime | None:
+    """``2026-11-01`` (midnight UTC; for ``--until`` the day is included) or an ISO time; BadInput otherwise."""
+    if value is None or value == "":
+        return None
+    try:
+        when = parse_time(value)
+    except ValueError:
+        raise BadInput(f"{flag} {value!r} is not a date", hint="use YYYY-MM-DD or an ISO 8601 time") from None
+    if end and len(value.strip()) == 10:  # a bare date: up to the end of that day
+        when += timedelta(days=1)
+    return when
+
+
+def window(since: str | None, until: str | None, now: datetime | None = None,
+           default_days: int = 90) -> tuple[datetime, datetime]:
+    end = date_flag(until, "--until", end=True) or (now or datetime.now(timezone.utc))
+    start = date_flag(since, "--since") or end - timedelta(days=default_days)
+    if start >= end:
+        raise BadInput(f"--since {start.isoformat()} is not before --until {end.isoformat()}")
+    return start, end

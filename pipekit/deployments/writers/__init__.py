@@ -1,0 +1,16 @@
+"""Writers of the DORA report, one module per format (pip-audit style): :data:`WRITERS` by name."""
+
+from __future__ import annotations
+
+import importlib
+
+from pipekit.deployments.writers.interface import ReportWriter
+
+FORMATS = ("table", "json", "csv", "prometheus", "html")
+_MODULES = {"table": "table", "json": "json_writer", "csv": "csv_writer", "prometheus": "prometheus", "html": "html"}
+
+
+def writer(name: str) -> ReportWriter:
+    module = importlib.import_module(f"pipekit.deployments.writers.{_MODULES[name]}")
+    found: ReportWriter = module.WRITER
+    return found

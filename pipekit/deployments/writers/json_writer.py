@@ -1,0 +1,19 @@
+"""The report as JSON: every scope with its numbers (seconds, ratios), levels and weekly points."""
+
+from __future__ import annotations
+
+import json
+
+from pipekit.deployments.report import DoraReport
+from pipekit.deployments.writers.interface import ReportWriter
+
+
+class JsonWriter(ReportWriter):
+    name = "json"
+    media_type = "application/json"
+
+    def render(self, report: DoraReport) -> str:
+        return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+WRITER = JsonWriter()

@@ -1,0 +1,187 @@
+"""``pipekit rollback``: put an earlier image back into an environment by writing a GitOps commit.
+
+Read the service's deployments to the environment from the GitOps history, choose the image
+(``--to TAG|DIGEST``, or ``--steps N`` distinct images back, default 1), refuse one never
+deployed there unless ``--force``, and write it through the update-tag writer (same validation,
+render, push retries) with the winner rule overridden on purpose and a ``Pipekit-Rollback-Of``
+trailer naming the commit rolled back, so ``pipekit dora`` counts it. ``--wait`` then runs
+wait-for-argocd for that revision.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.outputs import RollbackOutputs
+from pipekit.core.step import StepContext, step_command
+from pipekit.deployments import settings as history_settings
+from pipekit.deployments.model import Deployment
+
+OPTIONS = OptionTable([
+    *history_settings.REPO_OPTIONS,
+    Option("service", "--service", config="service", help="The service to roll back."),
+    Option("environment", "--env", env="PIPEKIT_ENV", help="The environment to roll back."),
+    Option("to", "--to", metavar="TAG|DIGEST", help="The image to go back to (a tag or sha256: digest)."),
+    Option("steps", "--steps", type="int", minimum=1, help="Go back this many distinct images [default 1]."),
+    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the diff; push nothing."),
+    Option("wait", "--wait", type="bool", default=False, help="Then wait with wait-for-argocd for the revision."),
+    Option("force", "--force", type="bool", default=False,
+           help="Allow an image never deployed to that environment."),
+    Option("renderer", "--renderer", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer",
+           help="Render command ({dir} = overlay) or 'none'."),
+])
+
+
+@dataclass
+class RollbackOptions:
+    gitops_repo: str
+    service: str
+    environment: str
+    to: str | None = None
+    steps: int | None = None
+    dry_run: bool = False
+    wait: bool = False
+    force: bool = False
+    branch: str = "main"
+    renderer: str | None = None
+
+
+@dataclass
+class RollbackResult:
+    status: str  # pushed | unchanged | dry-run
+    service: str
+    environment: str
+    rollback_of: str  # the GitOps commit that deployed what ran before
+    from_version: str
+    to_version: str
+    tag: str | None
+    digest: str | None
+    gitops_revision: str
+    diff: str = ""
+    previously_deployed: bool = True
+
+
+def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Deployment, Deployment | None]:
+    """(the deployment running now, the earlier one to go back to; None: --force to an unknown image)."""
+    if not deployments:
+        raise CheckFailed(f"{options.service} has no deployment in {options.environment} in the GitOps history",
+                          hint="check --service / --env and gitops.overlay")
+    current = deployments[-1]
+    if options.to:
+        for dep in reversed(deployments):
+            if options.to in (dep.tag, dep.digest):
+                return current, dep
+        if not options.force:
+            raise CheckFailed(f"{options.service}: {options.to} was never deployed to {options.environment}",
+                              hint="pass --force to deploy it anyway")
+        return current, None
+    wanted, seen = options.steps or 1, {current.version}
+    for dep in reversed(deployments):
+        if dep.version not in seen:
+            seen.add(dep.version)
+            if len(seen) - 1 == wanted:
+                return current, dep
+    raise CheckFailed(f"{options.service} in {options.environment}: fewer than {wanted} earlier images to go back to")
+
+
+def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
+    from pipekit.deployments import reader, source
+    from pipekit.gitops import settings
+    from pipekit.gitops.refs import ImageRef, check_digest, check_tag
+    from pipekit.gitops.writer import message
+
+    if not options.service or not options.environment:
+        raise BadInput("name what to roll back: --service NAME --env ENV")
+    if options.to and options.steps:
+        raise BadInput("--to and --steps go separately: pass one")
+    if options.to and options.to.startswith("sha256:"):
+        check_digest(options.to)
+    elif options.to:
+        check_tag(options.to)
+    only = reader.Filter([options.environment], [options.service])
+    with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
+        history = list(reader.read(git, history_settings.layout(ctx), rev=rev, only=only))
+    current, target = choose(history, options)
+    tag = target.tag if target else (None if (options.to or "").startswith("sha256:") else options.to)
+    digest = target.digest if target else (options.to if (options.to or "").startswith("sha256:") else None)
+    name = settings.image_name(ctx, options.service) or current.image or options.service
+    want = ImageRef(name=name, new_tag=tag, digest=digest, build=target.build_number if target else None)
+    path = settings.overlay_for(ctx, options.environment, options.service)
+    version = tag or (digest or "")[:19]
+    subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
+    text = message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."], [
+        ("Pipekit-Service", options.service), ("Pipekit-Environment", options.environment),
+        ("Pipekit-Image", name), ("Pipekit-Tag", tag), ("Pipekit-Digest", digest),
+        ("Pipekit-Source-Commit", target.source_commit if target else None),
+        ("Pipekit-Build-Url", ctx.pipeline.pipeline_url), ("Pipekit-Rollback-Of", current.commit)])
+    with ctx.record.recording(RollbackOutputs.SECTION) as outputs:
+        edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
+                                   message=lambda _old: text, force=True)  # the winner rule, overridden
+        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
+        outcome = writer.write(settings.sparse_for(ctx, path, options.service), edit, dry_run=options.dry_run)
+        result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
+                                rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
+                                tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
+                                previously_deployed=target is not None)
+        RollbackOutputs(service=options.service, environment=options.environment, result=outcome.status,
+                        rollback_of=current.commit, tag=tag, digest=digest,
+                        gitops_revision=outcome.revision if outcome.status == "pushed" else None).write_to(outputs)
+    report(ctx, result)
+    if options.wait and result.status == "pushed":
+        wait(ctx, options.environment, result.gitops_revision)
+    return result
+
+
+def wait(ctx: StepContext, environment: str, revision: str) -> None:
+    """Run wait-for-argocd for the rollback's revision (its own options: flags, env, pipekit.yaml)."""
+    from pipekit.core import process
+
+    argv = [sys.executable, "-m", "pipekit", "wait-for-argocd", "--env", environment, "--revision", revision]
+    env = dict(ctx.env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.dirname(os.path.dirname(__file__)),
+                                                     env.get("PYTHONPATH", "")) if p)
+    proc = process.run(argv, env=env, check=False, stream=ctx.console.info)
+    errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
+                                             ExitCode.TIMEOUT: TimedOut}
+    if proc.returncode != 0:
+        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {revision[:12]}, but wait-for-argocd "
+                                                       f"exited {proc.returncode}")
+
+
+def report(ctx: StepContext, result: RollbackResult) -> None:
+    con = ctx.console
+    what = f"{result.service} in {result.environment}: {result.from_version[:19]} -> {result.to_version[:19]}"
+    if not result.previously_deployed:
+        con.warn(f"{result.to_version} was never deployed to {result.environment} (--force)")
+    if result.status == "dry-run":
+        con.info(f"dry run: rollback of {what} would commit:")
+        con.print(result.diff.rstrip("\n"))
+    elif result.status == "unchanged":
+        con.success(f"{what}: already there; nothing committed")
+    else:
+        con.success(f"rolled back {what} as {result.gitops_revision[:12]} (Pipekit-Rollback-Of {result.rollback_of[:12]})")
+
+
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    if not v["gitops_repo"]:
+        raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
+    return RollbackOptions(gitops_repo=v["gitops_repo"], service=v["service"] or ctx.service or "",
+                           environment=v["environment"] or "", to=v["to"], steps=v["steps"],
+                           dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
+                           renderer=v["renderer"])
+
+
+@step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> RollbackResult:
+    return run(options_from(ctx, flags), ctx)
+
+
+if __name__ == "__main__":
+    main()
