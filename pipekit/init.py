@@ -10,14 +10,14 @@ through the update-tag writer. ``--check`` runs the checks on the files as they 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import click
-
 from pipekit import __version__
 from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option, OptionTable
 from pipekit.core.step import StepContext, step_command
 from pipekit.onboarding import answers as ans
 from pipekit.onboarding import plan, record
@@ -57,6 +57,7 @@ class InitResult:
     skipped_checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     gitops_revision: str | None = None
+    retries: int = 0  # pushes re-applied after another writer moved the GitOps branch
     diff: str = ""
 
 
@@ -91,8 +92,8 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
     if repo:
         from pipekit.onboarding import gitops_write
 
-        prepared, revision = gitops_write.through_writer(ctx, repo, answers, prepare, options, new)
-        result.gitops_revision = revision
+        prepared, result.gitops_revision, result.retries = gitops_write.through_writer(
+            ctx, repo, answers, prepare, options, new)
     else:
         assert options.gitops_dir is not None
         prepared = prepare(options.gitops_dir)
@@ -142,10 +143,11 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
 
 
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
-    from pipekit.clients.git import Git
+    from pipekit.core import process
 
-    proc = Git(directory, ctx.env).run("remote", "get-url", "origin", check=False)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    proc = process.run(["git", "-C", str(directory), "remote", "get-url", "origin"], env=ctx.env, timeout=30,
+                       check=False)
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
 
 def decide(options: InitOptions, prepared: Prepared, result: InitResult, root: Path, new: record.Recorded) -> None:
@@ -212,34 +214,42 @@ def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
         con.info(f"dry run: nothing written ({what})")
 
 
-@step_command("init", help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.")
-@click.option("--service", help="Service name (a DNS-1123 label) [default: the one recorded in .pipekit/init.yaml].")
-@click.option("--gitops-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="A checkout of the GitOps repository to write into (you commit).")
-@click.option("--gitops-repo", help="GitOps repository URL or path: init commits and pushes (Pipekit-* trailers).")
-@click.option("--image-repo", help="Image repository the Deployment runs, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders.")
-@click.option("--environments", help="Comma-separated environments in promotion order [dev,qa,preprod,prod].")
-@click.option("--argocd-project", help="Argo CD project [default: the service name, an AppProject init writes].")
-@click.option("--namespace-template", help='Namespace per environment ["{service}-{env}"].')
-@click.option("--jdk", type=click.Choice(["17", "21"]), help="JDK of the pinned pipekit base image [17].")
-@click.option("--dry-run", is_flag=True, help="Print the full diff; write nothing.")
-@click.option("--force", is_flag=True, help="Overwrite files edited by hand.")
-@click.option("--check", is_flag=True, help="Run the checks on the service's files as they are; write nothing.")
-@click.option("--upgrade", is_flag=True, help="Regenerate with this pipekit and merge your edits in (three-way).")
-def main(ctx: StepContext, **flags: Any) -> InitResult:
+OPTIONS = OptionTable([
+    Option("service", "--service", help="Service name, a DNS-1123 label [default: the one in .pipekit/init.yaml]."),
+    Option("gitops_dir", "--gitops-dir", type="path", help="A checkout of the GitOps repository to write into (you commit)."),
+    Option("gitops_repo", "--gitops-repo", help="GitOps repository URL or path: init commits and pushes (Pipekit-* trailers)."),
+    Option("image_repo", "--image-repo", metavar="URI",
+           help="Image repository the Deployment runs, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders "
+                "[default: the service name]."),
+    Option("environments", "--environments", type="list", metavar="LIST",
+           help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod]."),
+    Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
+    Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
+    Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
+    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
+    Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
+    Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
+    Option("upgrade", "--upgrade", type="bool", default=False,
+           help="Regenerate with this pipekit and carry your edits over (three-way merge)."),
+    Option("renderer", None, env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer", default="kubectl kustomize {dir}"),
+])
+
+
+@step_command("init", OPTIONS, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> InitResult:
     return run(options_from(ctx, flags), ctx)
 
 
-def options_from(ctx: StepContext, flags: dict[str, Any]) -> InitOptions:
-    envs = flags.get("environments")
-    jdk = flags.get("jdk")
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    gitops_dir = v["gitops_dir"]
     return InitOptions(
-        service=flags.get("service"), gitops_dir=flags.get("gitops_dir"), gitops_repo=flags.get("gitops_repo"),
-        image_repo=flags.get("image_repo"), environments=ans.parse_environments(envs) if envs is not None else None,
-        argocd_project=flags.get("argocd_project"), namespace_template=flags.get("namespace_template"),
-        jdk=int(jdk) if jdk else None, dry_run=bool(flags.get("dry_run")), force=bool(flags.get("force")),
-        check=bool(flags.get("check")), upgrade=bool(flags.get("upgrade")),
-        renderer=str(ctx.config.get("gitops.renderer") or "kubectl kustomize {dir}"),
+        service=v["service"], gitops_dir=Path(gitops_dir) if gitops_dir else None, gitops_repo=v["gitops_repo"],
+        image_repo=v["image_repo"],
+        environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
+        argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
+        jdk=int(v["jdk"]) if v["jdk"] else None, dry_run=v["dry_run"], force=v["force"], check=v["check"],
+        upgrade=v["upgrade"], renderer=v["renderer"],
     )
 
 

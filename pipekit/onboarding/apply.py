@@ -25,6 +25,8 @@ class Prepared:
         """The files as they will be after the write (what the checks look at)."""
         files = Files()
         for p in self.plans:
+            if p.action == plan.REMOVE or (p.action == plan.RELEASE and p.ours is None):
+                continue
             (files.service if p.repo == "service" else files.gitops)[p.path] = p.content
         return files
 
@@ -44,6 +46,11 @@ def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root:
         root = service_root if repo == "service" else gitops_root
         prepared.plans.append(plan.decide(repo, path, read(root, path), record.read_baseline(service_root, repo, path),
                                           text, upgrade=upgrade, force=force, env=env, versions=versions))
+    wanted = {(repo, path) for repo, path, _text in generated.items()}
+    for repo, path, base in record.baselines(service_root):
+        if (repo, path) not in wanted:
+            root = service_root if repo == "service" else gitops_root
+            prepared.plans.append(plan.decide_gone(repo, path, read(root, path), base, upgrade=upgrade, force=force))
     if not prepared.having(plan.CONFLICT):  # conflict markers are not YAML: nothing to check until resolved
         prepared.report = checks.run(prepared.final, answers, env, renderer)
     return prepared
@@ -62,12 +69,23 @@ def existing(generated: Files, service_root: Path, gitops_root: Path) -> Files:
 def write_tree(root: Path, plans: list[plan.FilePlan]) -> list[str]:
     written = []
     for p in plans:
-        if p.action in plan.WRITES:
+        if p.action == plan.REMOVE:
+            (root / p.path).unlink(missing_ok=True)
+            prune_empty(root, (root / p.path).parent)
+            written.append(p.path)
+        elif p.action in plan.WRITES:
             target = root / p.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(p.content, encoding="utf-8")
             written.append(p.path)
     return written
+
+
+def prune_empty(root: Path, directory: Path) -> None:
+    """Remove ``directory`` and its parents up to ``root`` while they are empty."""
+    while directory != root and root in directory.parents and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
 
 
 def write_service(service_root: Path, prepared: Prepared, recorded: record.Recorded, *, baselines: bool) -> None:
@@ -77,6 +95,10 @@ def write_service(service_root: Path, prepared: Prepared, recorded: record.Recor
         return
     for p in prepared.plans:
         target = service_root / record.baseline_path(p.repo, p.path)
+        if not p.generated_now:
+            target.unlink(missing_ok=True)
+            prune_empty(service_root / record.BASELINES, target.parent)
+            continue
         if read(service_root, str(record.baseline_path(p.repo, p.path))) != p.generated:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(p.generated, encoding="utf-8")

@@ -20,7 +20,7 @@ from pipekit.onboarding.answers import Answers
 
 
 def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Callable[[Path], apply.Prepared],
-                   options: Any, new: record.Recorded) -> tuple[apply.Prepared, str | None]:
+                   options: Any, new: record.Recorded) -> tuple[apply.Prepared, str | None, int]:
     writer = settings.writer(ctx, repo, answers.branch, "none")
     holder: dict[str, apply.Prepared] = {}
 
@@ -33,12 +33,12 @@ def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Calla
             return Change([], "")
         written = apply.write_tree(root, [p for p in prepared.plans if p.repo == "gitops"])
         if written:
-            git.run("add", "--", *written)
+            git.run("add", "--all", "--", *written)
         return Change(written, commit_message(answers, new, bool(options.upgrade)))
 
     outcome = writer.write([f"apps/{answers.service}", f"argocd/{answers.service}"], edit)
     revision = outcome.revision if outcome.status == "pushed" else None
-    return holder["prepared"], revision
+    return holder["prepared"], revision, outcome.retries
 
 
 def commit_message(answers: Answers, new: record.Recorded, upgrade: bool) -> str:

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipekit.clients.git import Git
+from pipekit.core import process
 from pipekit.core.errors import ExternalError
 
-CREATE, UNCHANGED, UPDATE, KEEP, HAND_EDITED, OVERWRITE, MERGED, CONFLICT = (
-    "create", "unchanged", "update", "keep", "hand-edited", "overwrite", "merged", "conflict")
-WRITES = {CREATE, UPDATE, OVERWRITE, MERGED, CONFLICT}
+CREATE, UNCHANGED, UPDATE, KEEP, HAND_EDITED, OVERWRITE, MERGED, CONFLICT, REMOVE, RELEASE = (
+    "create", "unchanged", "update", "keep", "hand-edited", "overwrite", "merged", "conflict", "remove", "release")
+WRITES = {CREATE, UPDATE, OVERWRITE, MERGED, CONFLICT, REMOVE}
+GONE = {REMOVE, RELEASE}  # no longer generated: deleted, or left to the team (edited by hand)
 
 
 @dataclass
@@ -33,15 +34,20 @@ class FilePlan:
     conflicts: int = 0
 
     @property
+    def generated_now(self) -> bool:
+        return self.action not in GONE
+
+    @property
     def label(self) -> str:
         return self.path if self.repo == "service" else f"gitops:{self.path}"
 
     def diff(self, against_generated: bool = False) -> str:
         """The change this plan makes (or, for a hand-edited file, from yours to the generated one)."""
         new = self.generated if against_generated else self.content
+        removed = self.action == REMOVE or (against_generated and not self.generated)
         return "".join(difflib.unified_diff((self.ours or "").splitlines(True), new.splitlines(True),
                                             f"a/{self.label}" if self.ours is not None else "/dev/null",
-                                            f"b/{self.label}"))
+                                            "/dev/null" if removed else f"b/{self.label}"))
 
 
 def decide(repo: str, path: str, ours: str | None, base: str | None, theirs: str, *, upgrade: bool,
@@ -66,16 +72,26 @@ def decide(repo: str, path: str, ours: str | None, base: str | None, theirs: str
     return plan(CONFLICT if conflicts else MERGED, merged, conflicts)
 
 
+def decide_gone(repo: str, path: str, ours: str | None, base: str, *, upgrade: bool, force: bool) -> FilePlan:
+    """A file the recorded version generated and this one does not (an environment dropped, a template
+    retired): deleted while still as generated; edited by hand, it is refused (init) or left to the team
+    (--upgrade: it stays, no longer managed)."""
+    if ours is None or ours == base or force:
+        return FilePlan(repo, path, REMOVE if ours is not None else RELEASE, "", "", ours)
+    if not upgrade:
+        return FilePlan(repo, path, HAND_EDITED, ours, "", ours)
+    return FilePlan(repo, path, RELEASE, ours, "", ours)
+
+
 def merge3(ours: str, base: str, theirs: str, env: Mapping[str, str], labels: tuple[str, str, str]) -> tuple[str, int]:
     """``git merge-file``: the merged text and the number of conflicts (marked in the text)."""
     with tempfile.TemporaryDirectory(prefix="pipekit-merge-") as tmp:
         root = Path(tmp)
-        names = []
         for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
             (root / name).write_text(text, encoding="utf-8")
-            names.append(name)
-        git = Git(root, {k: v for k, v in env.items() if not k.startswith("GIT_")})
-        proc = git.run("merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names, check=False)
+        proc = process.run(["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2],
+                            "ours", "base", "theirs"], cwd=root, timeout=60, check=False,
+                           env={k: v for k, v in env.items() if not k.startswith("GIT_")})
     if proc.returncode < 0 or proc.returncode > 127:
         raise ExternalError(f"git merge-file failed on {labels[0]}: {proc.stderr.strip()[-200:]}")
     return proc.stdout, proc.returncode

@@ -72,3 +72,14 @@ def baseline_path(repo: str, path: str) -> Path:
 def read_baseline(service_root: Path, repo: str, path: str) -> str | None:
     target = service_root / baseline_path(repo, path)
     return target.read_text(encoding="utf-8") if target.is_file() else None
+
+
+def baselines(service_root: Path) -> list[tuple[str, str, str]]:
+    """(repo, path, text) of every recorded baseline."""
+    found = []
+    for repo in ("service", "gitops"):
+        top = service_root / BASELINES / repo
+        for path in sorted(top.rglob("*")) if top.is_dir() else []:
+            if path.is_file():
+                found.append((repo, path.relative_to(top).as_posix(), path.read_text(encoding="utf-8")))
+    return found
