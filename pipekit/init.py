@@ -70,6 +70,11 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
         raise BadInput("--check and --upgrade do not go together: check first, then upgrade")
     root = options.service_dir
     recorded = record.load(root)
+    if recorded and recorded.pending_conflicts and not options.check:
+        left = apply.unresolved(recorded.pending_conflicts, root, options.gitops_dir)
+        if left:
+            raise CheckFailed(f"the upgrade to {recorded.pending_version} left conflict markers in "
+                              f"{', '.join(left)}: resolve them (and remove the markers), then run again")
     answers = gather(options, recorded, ctx)
     templates = Templates(options.templates, version=options.version)
     generated = templates.render(answers)
@@ -105,7 +110,11 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
     if not options.dry_run and not options.check and not repo and result.status in ("written", "conflicts"):
         apply.write_tree(options.gitops_dir or Path("."), [p for p in prepared.plans if p.repo == "gitops"])
     if not options.dry_run and not options.check and result.status in ("written", "conflicts", "unchanged"):
-        apply.write_service(root, prepared, new, baselines=result.status != "conflicts")
+        if result.status == "conflicts":  # the baselines move on; the version is recorded once resolved
+            assert recorded is not None
+            new = replace(recorded, answers=answers, pending_version=options.version,
+                          pending_conflicts=tuple(result.conflicts))
+        apply.write_service(root, prepared, new)
     report(ctx, result, prepared)
     if result.status in ("hand-edited", "conflicts") or result.problems:
         raise CheckFailed(summary(result), result=result)

@@ -23,6 +23,10 @@ ENVS = ("dev", "qa", "preprod", "prod")
 
 @pytest.fixture
 def repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    return make_repos(tmp_path, git_repo, monkeypatch)
+
+
+def make_repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
     """(service repository, GitOps checkout with an origin, the bare GitOps repository)."""
     monkeypatch.setenv("PIPEKIT_SCHEMAS_DIR", str(SCHEMAS))
     monkeypatch.chdir(git_repo)

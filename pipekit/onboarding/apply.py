@@ -88,11 +88,21 @@ def prune_empty(root: Path, directory: Path) -> None:
         directory = directory.parent
 
 
-def write_service(service_root: Path, prepared: Prepared, recorded: record.Recorded, *, baselines: bool) -> None:
-    """The service's files; with ``baselines``, the new baselines and the record as well."""
+def unresolved(labels: tuple[str, ...], service_root: Path, gitops_root: Path | None) -> list[str]:
+    """The files of a pending upgrade that still hold conflict markers."""
+    left = []
+    for label in labels:
+        repo, path = ("gitops", label[len("gitops:"):]) if label.startswith("gitops:") else ("service", label)
+        root = gitops_root if repo == "gitops" else service_root
+        text = read(root, path) if root is not None else None
+        if text is not None and any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            left.append(label)
+    return left
+
+
+def write_service(service_root: Path, prepared: Prepared, recorded: record.Recorded) -> None:
+    """The service's files, the new baselines and the record."""
     write_tree(service_root, [p for p in prepared.plans if p.repo == "service"])
-    if not baselines:
-        return
     for p in prepared.plans:
         target = service_root / record.baseline_path(p.repo, p.path)
         if not p.generated_now:

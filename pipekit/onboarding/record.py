@@ -30,6 +30,10 @@ class Recorded:
     pipekit_version: str
     template_version: int
     gitops_repo: str | None = None  # the --gitops-repo init last wrote to (None: a --gitops-dir checkout)
+    # An upgrade that stopped on conflicts: the version it was to, and the files to resolve. The
+    # baselines are already that version's; the next --upgrade records it once no marker is left.
+    pending_version: str | None = None
+    pending_conflicts: tuple[str, ...] = ()
 
 
 def dump(recorded: Recorded) -> str:
@@ -39,6 +43,9 @@ def dump(recorded: Recorded) -> str:
                             "template_version": recorded.template_version}
     if recorded.gitops_repo:
         data["gitops_repo"] = recorded.gitops_repo
+    if recorded.pending_version:
+        data["pending_upgrade"] = {"pipekit_version": recorded.pending_version,
+                                   "conflicts": list(recorded.pending_conflicts)}
     data["answers"] = recorded.answers.to_dict()
     return HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
@@ -60,9 +67,13 @@ def load(service_root: Path) -> Recorded | None:
         template_version = int(data.get("template_version", 0))
     except (TypeError, ValueError):
         raise BadInput(f"{where}: template_version {data.get('template_version')!r} is not a number") from None
+    raw = data.get("pending_upgrade")
+    pending: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return Recorded(answers=Answers.from_dict(data["answers"], where),
                     pipekit_version=str(data.get("pipekit_version", "")), template_version=template_version,
-                    gitops_repo=data.get("gitops_repo") or None)
+                    gitops_repo=data.get("gitops_repo") or None,
+                    pending_version=str(pending["pipekit_version"]) if pending.get("pipekit_version") else None,
+                    pending_conflicts=tuple(str(c) for c in pending.get("conflicts") or ()))
 
 
 def baseline_path(repo: str, path: str) -> Path:
