@@ -8,6 +8,7 @@ environment used twice in one pipeline.
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 from collections.abc import Iterator
 from functools import cache
@@ -20,14 +21,17 @@ def load(text: str, name: str) -> tuple[Any, list[str]]:
     """The document (aliases resolved) and the problems found while reading it."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than the pure-Python parser
     try:
-        return yaml.safe_load(text), []
+        return yaml.load(text, Loader=loader), []  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = str(exc.problem or exc.context)
-        if "undefined alias" in problem:
-            problem = f"{problem}: no anchor &{problem.rsplit(' ', 1)[-1].strip(chr(39))} defined before it"
+        if "undefined alias" in problem and mark is not None:
+            found = re.match(r"\*([^\s,\]\}]+)", text[mark.index:])  # libyaml does not name the alias
+            alias = found.group(1) if found else "?"
+            problem = f"found undefined alias '{alias}': no anchor &{alias} defined before it"
         return None, [f"{where}: {problem}"]
 
 
