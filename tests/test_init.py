@@ -282,3 +282,17 @@ def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Pa
     assert result.status == "written" and result.retries == 1 and calls["n"] == 2  # type: ignore[attr-defined]
     assert git("log", "-2", "--format=%s", "main", cwd=bare).splitlines() == [
         "orders: onboard with pipekit init 0.1.0", "payments: onboard"]
+
+
+def test_check_names_the_overlay_that_does_not_render(repos: tuple[Path, Path, Path]) -> None:
+    """The overlays render in one kustomize run; a failure is rendered again alone to name its overlay."""
+    service, gitops, _ = repos
+    assert init(service, service="orders", gitops_dir=gitops, image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
+    prod = gitops / "apps/orders/overlays/prod/kustomization.yaml"
+    prod.write_text(prod.read_text().replace("../../base", "../../basis"))
+    qa = gitops / "apps/orders/overlays/qa/kustomization.yaml"
+    qa.write_text(qa.read_text().replace("namespace: orders-qa", "namespace: orders-dev"))  # shared namespace
+    proc = cli(service, "--check", "--gitops-dir", str(gitops))
+    assert proc.returncode == 1
+    assert "apps/orders/overlays/prod: kustomize cannot render the overlay" in proc.stderr
+    assert "overlays/dev:" not in proc.stderr and "overlays/qa:" not in proc.stderr  # the others still pass

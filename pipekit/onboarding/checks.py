@@ -3,13 +3,13 @@
 - ``bitbucket-pipelines.yml``: Atlassian's schema, then pipekit's lint (:mod:`.lint`);
 - ``pipekit.yaml``: pipekit's own config schema (:func:`pipekit.core.config.parse`);
 - every kustomization: the Kustomization schema; every overlay renders with kustomize, and the
-  rendered Deployment runs the image repository given, with readiness and liveness probes;
+  rendered Deployment runs the image repository given, with readiness and liveness probes
+  (:mod:`.renders`);
 - the Argo CD manifests: the Application and AppProject shapes of Argo CD's swagger.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,8 @@ from typing import Any
 from pipekit.clients.kustomize import Renderer
 from pipekit.onboarding import lint, schemas
 from pipekit.onboarding.answers import Answers
-from pipekit.onboarding.render import Files, overlay_dir
+from pipekit.onboarding.render import Files
+from pipekit.onboarding.renders import Renders
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
@@ -40,14 +41,14 @@ def run(files: Files, answers: Answers, env: Mapping[str, str], renderer: Render
     schema_dir = schemas.directory(env)
     if schema_dir is None:
         report.skipped.append(f"schema checks ({schemas.ENV} is not set)")
-    renders = start_renders(files, answers, renderer or Renderer())
+    renders = Renders(files, answers, renderer or Renderer())  # kustomize runs while the schemas are checked
     try:
         check_pipeline(files, schema_dir, report)
         check_config(files, report)
         check_kustomizations(files, schema_dir, report)
         check_argocd(files, answers, schema_dir, report)
     finally:
-        finish_renders(renders, answers, report)
+        renders.finish(report)
     return report
 
 
@@ -146,73 +147,4 @@ def _argocd_rules(path: str, kind: str, doc: dict[str, Any], child: bool) -> lis
     else:
         if not spec.get("sourceRepos") or not spec.get("destinations"):
             out.append(f"{path}: an AppProject needs spec.sourceRepos and spec.destinations")
-    return out
-
-
-# -- renders ------------------------------------------------------------------
-_Renders = tuple[tempfile.TemporaryDirectory[str] | None, list[tuple[str, Any]]]
-
-
-def start_renders(files: Files, answers: Answers, renderer: Renderer) -> _Renders:
-    """Write the service's GitOps files to a private tree and start one render per overlay (in parallel)."""
-    if not renderer.enabled:
-        return None, []
-    tmp = tempfile.TemporaryDirectory(prefix="pipekit-init-")
-    root = Path(tmp.name)
-    for path, text in files.gitops.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    jobs = []
-    for env in answers.environments:
-        overlay = overlay_dir(answers.service, env)
-        if (root / overlay / "kustomization.yaml").is_file():
-            jobs.append((overlay, renderer.start(root / overlay)))
-    return tmp, [(overlay, (renderer, job)) for overlay, job in jobs]
-
-
-def finish_renders(renders: _Renders, answers: Answers, report: Report) -> None:
-    from pipekit.core.errors import PipekitError
-
-    tmp, jobs = renders
-    if tmp is None:
-        report.skipped.append("kustomize renders (renderer 'none')")
-        return
-    problems: list[str] = []
-    try:
-        for overlay, (renderer, job) in jobs:
-            try:
-                manifests = renderer.finish(job, overlay)
-            except PipekitError as exc:
-                problems.append(str(exc))
-                continue
-            problems += check_rendered(manifests, overlay, answers)
-    finally:
-        tmp.cleanup()
-    missing = [e for e in answers.environments
-               if overlay_dir(answers.service, e) not in {overlay for overlay, _ in jobs}]
-    problems += [f"{overlay_dir(answers.service, e)}: no kustomization.yaml" for e in missing]
-    report.add(f"kustomize renders ({len(jobs)})", problems)
-
-
-def check_rendered(manifests: str, overlay: str, answers: Answers) -> list[str]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    docs = [d for d in yaml.load_all(manifests, Loader=loader) if isinstance(d, dict)]  # noqa: S506
-    deployments = [d for d in docs if d.get("kind") == "Deployment"
-                   and (d.get("metadata") or {}).get("name") == answers.service]
-    if not deployments:
-        return [f"{overlay}: the rendered overlay has no Deployment {answers.service}"]
-    pod = ((deployments[0].get("spec") or {}).get("template") or {}).get("spec") or {}
-    containers = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
-    repo = answers.image_repo
-    runs = [c for c in containers if str(c.get("image", "")).startswith((f"{repo}:", f"{repo}@"))]
-    if not runs:
-        seen = ", ".join(str(c.get("image")) for c in containers) or "no containers"
-        return [f"{overlay}: the rendered Deployment {answers.service} does not run {repo} (it runs: {seen})"]
-    out = []
-    for probe in ("readinessProbe", "livenessProbe"):
-        if not runs[0].get(probe):
-            out.append(f"{overlay}: the {answers.service} container has no {probe}")
     return out
