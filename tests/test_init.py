@@ -216,14 +216,17 @@ def test_dry_run_prints_the_full_diff_and_writes_nothing(repos: tuple[Path, Path
     (("--service", "orders", "--image-repo", "ECR/Orders:latest"), "--image-repo 'ECR/Orders:latest'"),
     (("--service", "orders", "--image-repo", "registry.example.com/Orders"), "not a valid image reference"),
     (("--service", "orders", "--jdk", "11"), "--jdk"),
+    (("--service", "orders", "--gitops-repo", "https://bot:s3cr3t@bitbucket.org/acme/gitops.git"),
+     "the GitOps repository URL carries credentials"),
 ])
 def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path, Path], args: tuple[str, ...],
                                                         named: str) -> None:
     service, gitops, _ = repos
     before = tree_hashes(service, gitops)
-    proc = cli(service, *args, "--gitops-dir", str(gitops))
+    where = () if "--gitops-repo" in args else ("--gitops-dir", str(gitops))
+    proc = cli(service, *args, *where)
     assert proc.returncode == 2, proc.stderr
-    assert named in proc.stderr
+    assert named in proc.stderr and "s3cr3t" not in proc.stderr + proc.stdout
     assert tree_hashes(service, gitops) == before
 
 

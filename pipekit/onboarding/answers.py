@@ -111,9 +111,19 @@ def validate(answers: Answers) -> Answers:
     if not answers.gitops_url:
         raise BadInput("no GitOps repository URL for Argo CD: pass --gitops-repo URL, or give the --gitops-dir "
                        "checkout an origin remote (git remote add origin URL)")
+    if _has_credentials(answers.gitops_url):
+        raise BadInput("the GitOps repository URL carries credentials, which would land in pipekit.yaml and the "
+                       "Argo CD manifests: use a URL without them and put the token in PIPEKIT_GITOPS_TOKEN")
     if not answers.branch or answers.branch.startswith("-"):
         raise BadInput(f"GitOps branch {answers.branch!r} is not valid")
     return answers
+
+
+def _has_credentials(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    split = urlsplit(url)
+    return split.scheme in ("http", "https") and split.password is not None
 
 
 def check_image_repo(image_repo: str) -> None:
