@@ -103,9 +103,9 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
         assert options.gitops_dir is not None
         prepared = prepare(options.gitops_dir)
     decide(options, prepared, result, root, new)
-    if repo and result.status == "conflicts" and any(label.startswith("gitops:") for label in result.conflicts):
-        raise CheckFailed(f"merge conflicts in GitOps files: {', '.join(result.conflicts)}; nothing pushed or "
-                          "written (run --upgrade with --gitops-dir on a checkout to resolve them there)",
+    if repo and result.status == "conflicts":  # the GitOps side was not pushed: its baselines must not move on
+        raise CheckFailed(f"merge conflicts in {', '.join(result.conflicts)}; nothing pushed or written (run "
+                          "--upgrade with --gitops-dir on a checkout of the GitOps repository to resolve them there)",
                           result=result)
     if not options.dry_run and not options.check and not repo and result.status in ("written", "conflicts"):
         apply.write_tree(options.gitops_dir or Path("."), [p for p in prepared.plans if p.repo == "gitops"])
@@ -180,7 +180,7 @@ def decide(options: InitOptions, prepared: Prepared, result: InitResult, root: P
         result.status = "dry-run"
     elif result.conflicts:
         result.status = "conflicts"
-    elif changing or apply.read(root, str(record.RECORD)) != record.dump(new):
+    elif changing or apply.read(root, str(record.RECORD)) != record.dump(new) or apply.baselines_differ(root, prepared):
         result.status = "written"
 
 

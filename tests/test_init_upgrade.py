@@ -118,3 +118,15 @@ def test_upgrade_needs_a_record(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     with pytest.raises(BadInput, match="no .pipekit/init.yaml"):
         init(service, gitops_dir=gitops, upgrade=True)
+
+
+def test_conflict_with_gitops_repo_pushes_and_writes_nothing(repos: tuple[Path, Path, Path], newer: Path) -> None:
+    from tests.conftest import git
+
+    service, _, bare = repos
+    assert init(service, service="orders", gitops_repo=str(bare), image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
+    edit(service / "bitbucket-pipelines.yml", '"-DskipTests"', '"-DskipTests -Pfast"')
+    head, before = git("rev-parse", "main", cwd=bare), tree_hashes(service)
+    with pytest.raises(CheckFailed, match="merge conflicts in bitbucket-pipelines.yml; nothing pushed or written"):
+        init(service, upgrade=True, templates=newer, version="0.2.0")
+    assert git("rev-parse", "main", cwd=bare) == head and tree_hashes(service) == before

@@ -100,6 +100,14 @@ def unresolved(labels: tuple[str, ...], service_root: Path, gitops_root: Path | 
     return left
 
 
+def baselines_differ(service_root: Path, prepared: Prepared) -> bool:
+    for p in prepared.plans:
+        current = read(service_root, str(record.baseline_path(p.repo, p.path)))
+        if current != (p.generated if p.generated_now else None):
+            return True
+    return False
+
+
 def write_service(service_root: Path, prepared: Prepared, recorded: record.Recorded) -> None:
     """The service's files, the new baselines and the record."""
     write_tree(service_root, [p for p in prepared.plans if p.repo == "service"])
