@@ -299,3 +299,16 @@ def test_check_names_the_overlay_that_does_not_render(repos: tuple[Path, Path, P
     assert proc.returncode == 1
     assert "apps/orders/overlays/prod: kustomize cannot render the overlay" in proc.stderr
     assert "overlays/dev:" not in proc.stderr and "overlays/qa:" not in proc.stderr  # the others still pass
+
+
+def test_update_tag_finds_the_overlay_init_wrote(repos: tuple[Path, Path, Path]) -> None:
+    """The generated pipekit.yaml is all update-tag needs: repo, overlay template, image name."""
+    service, _, bare = repos
+    assert init(service, service="orders", gitops_repo=str(bare), image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
+    proc = run_pipekit("update-tag", "--env", "dev", "--tag", "1a2b3c4", "--build-number", "7", "--json", cwd=service)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["overlay"] == "apps/orders/overlays/dev"
+    overlay = subprocess.run(["git", "show", "main:apps/orders/overlays/dev/kustomization.yaml"], cwd=bare,
+                             check=True, capture_output=True, text=True).stdout
+    assert "1a2b3c4" in overlay and "pending" not in overlay
+    assert git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "main", cwd=bare) == "dev"
