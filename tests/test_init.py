@@ -69,7 +69,8 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
 
     pipeline = yaml.safe_load((service / "bitbucket-pipelines.yml").read_text())
     jsonschema.Draft7Validator(load_schema("bitbucket-pipelines.schema.json")).validate(pipeline)
-    assert pipeline["image"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pipekit-base:0.1.0-jdk17"
+    assert pipeline["image"] == {"name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pipekit-base:0.1.0-jdk17",
+                                 "aws": {"oidc-role": "$AWS_ROLE_ARN"}}  # ECR: pulled with the OIDC role
     main = pipeline["pipelines"]["branches"]["main"]
     assert [s["step"]["name"] for s in main[0]["parallel"]] == ["Unit tests", "SAST", "SCA"]
     names = [s["step"]["name"] for s in main[1:]]
@@ -114,7 +115,7 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] > 0
         pod = job["spec"]["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "orders-post-sync-test"
-        assert pod["containers"][0]["image"] == pipeline["image"]
+        assert pod["containers"][0]["image"] == pipeline["image"]["name"]
         command = pod["containers"][0]["command"]
         assert command[:7] == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir",
                                "/reports", "--"] and len(command) > 7

@@ -71,7 +71,8 @@ class Renderer:
         }
         files = Files()
         files.service["bitbucket-pipelines.yml"] = self.fill(
-            "service/bitbucket-pipelines.yml", deploy_steps=self.deploy_steps(a).rstrip("\n"), **common)
+            "service/bitbucket-pipelines.yml", deploy_steps=self.deploy_steps(a).rstrip("\n"),
+            image_block=self.image_block(a), **common)
         files.service["pipekit.yaml"] = self.fill(
             "service/pipekit.yaml", ecr_repository=q(a.image_repo.split("/", 1)[1] if a.registry else a.image_repo),
             argocd_apps="\n".join(f"    {env}: {q(f'{a.service}-{env}')}" for env in a.environments),
@@ -97,6 +98,13 @@ class Renderer:
                     for env in a.environments), **common)
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
         return files
+
+    def image_block(self, a: Answers) -> str:
+        """The pipeline's ``image:``: a private ECR image is pulled with the step's OIDC role."""
+        image = q(base_image(a, self.version))
+        if ".dkr.ecr." not in a.registry:
+            return f" {image}"
+        return f"\n  name: {image}\n  aws:\n    oidc-role: $AWS_ROLE_ARN"
 
     def deploy_steps(self, a: Answers) -> str:
         parts = []
