@@ -261,6 +261,8 @@ def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, P
     assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["gitops_repo"] == str(bare)
     again = init(service)  # the recorded repository, the recorded answers
     assert again.status == "unchanged" and git("rev-parse", "main", cwd=bare) == result.gitops_revision  # type: ignore[attr-defined]
+    checked = init(service, check=True)  # checks the files in a fresh clone
+    assert checked.status == "checked" and not checked.problems and len(checked.checks) == 6  # type: ignore[attr-defined]
 
 
 def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Path, Path], tmp_path: Path,
