@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipekit.core.errors import BadInput
-from pipekit.imagetags import NAME_RE
+from pipekit.images.tags import NAME_RE
 
 # Promotion order and each environment's rule: dev deploys on every main build, qa is promoted
 # automatically behind the Jira gate, preprod and prod are manual Bitbucket deployments.
