@@ -16,6 +16,7 @@ from pipekit import __version__
 
 # command name -> (module, one-line help). Order is the order a pipeline walks.
 STEPS: dict[str, tuple[str, str]] = {
+    "init": ("pipekit.init", "Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps."),
     "build": ("pipekit.build", "Maven build, test report and container image."),
     "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
     "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),

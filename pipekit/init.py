@@ -1,0 +1,266 @@
+"""``pipekit init``: onboard a service, and ``--upgrade`` it when the standard pipeline changes.
+
+Gather the answers (flags, else ``.pipekit/init.yaml``), generate the service's
+``bitbucket-pipelines.yml`` and ``pipekit.yaml`` and its GitOps base, overlays, Argo CD apps
+and PostSync Job, plan each file against what is there (new, unchanged, still as generated,
+edited by hand, merged three ways), check the result (schemas, lint, kustomize renders), and
+only then write: into a ``--gitops-dir`` checkout, or commit and push to ``--gitops-repo``
+through the update-tag writer. ``--check`` runs the checks on the files as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pipekit import __version__
+from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.step import StepContext, step_command
+from pipekit.onboarding import answers as ans
+from pipekit.onboarding import plan, record
+from pipekit.onboarding.apply import Prepared
+
+
+@dataclass
+class InitOptions:
+    service: str | None = None
+    gitops_dir: Path | None = None
+    gitops_repo: str | None = None
+    image_repo: str | None = None
+    environments: tuple[str, ...] | None = None
+    argocd_project: str | None = None
+    namespace_template: str | None = None
+    jdk: int | None = None
+    dry_run: bool = False
+    force: bool = False
+    check: bool = False
+    upgrade: bool = False
+    service_dir: Path = Path(".")
+    renderer: str = "kubectl kustomize {dir}"
+    templates: Path | None = None  # library API only: another template set (tests, a fork's standard)
+    version: str = __version__  # library API only: the version recorded as generating the files
+
+
+@dataclass
+class InitResult:
+    status: str  # written | unchanged | dry-run | checked | hand-edited | conflicts
+    service: str
+    pipekit_version: str
+    template_version: int
+    files: dict[str, str] = field(default_factory=dict)  # label -> action
+    hand_edited: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    skipped_checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    gitops_revision: str | None = None
+    retries: int = 0  # pushes re-applied after another writer moved the GitOps branch
+    diff: str = ""
+
+
+def run(options: InitOptions, ctx: StepContext) -> InitResult:
+    from pipekit.clients.kustomize import Renderer
+    from pipekit.onboarding import apply, checks
+    from pipekit.onboarding.render import Renderer as Templates
+
+    if options.check and options.upgrade:
+        raise BadInput("--check and --upgrade do not go together: check first, then upgrade")
+    root = options.service_dir
+    recorded = record.load(root)
+    if recorded and recorded.pending_conflicts and not options.check:
+        left = apply.unresolved(recorded.pending_conflicts, root, options.gitops_dir)
+        if left:
+            raise CheckFailed(f"the upgrade to {recorded.pending_version} left conflict markers in "
+                              f"{', '.join(left)}: resolve them (and remove the markers), then run again")
+    answers = gather(options, recorded, ctx)
+    templates = Templates(options.templates, version=options.version)
+    generated = templates.render(answers)
+    renderer = Renderer(options.renderer)
+    new = record.Recorded(answers, options.version, templates.template_version,
+                          options.gitops_repo or (recorded.gitops_repo if recorded and not options.gitops_dir else None))
+    was = (recorded.pipekit_version, options.version) if recorded else ("nothing", options.version)
+    result = InitResult("unchanged", answers.service, options.version, templates.template_version)
+
+    def prepare(gitops_root: Path) -> Prepared:
+        if options.check:
+            found = apply.existing(generated, root, gitops_root)
+            prepared = Prepared()
+            prepared.report = checks.run(found, answers, ctx.env, renderer)
+            return prepared
+        return apply.prepare(generated, answers, root, gitops_root, upgrade=options.upgrade, force=options.force,
+                             env=ctx.env, renderer=renderer, versions=was)
+
+    repo = options.gitops_repo or (None if options.gitops_dir else (recorded.gitops_repo if recorded else None))
+    if repo:
+        from pipekit.onboarding import gitops_write
+
+        prepared, result.gitops_revision, result.retries = gitops_write.through_writer(
+            ctx, repo, answers, prepare, options, new)
+    else:
+        assert options.gitops_dir is not None
+        prepared = prepare(options.gitops_dir)
+    decide(options, prepared, result, root, new)
+    if repo and result.status == "conflicts":  # the GitOps side was not pushed: its baselines must not move on
+        raise CheckFailed(f"merge conflicts in {', '.join(result.conflicts)}; nothing pushed or written (run "
+                          "--upgrade with --gitops-dir on a checkout of the GitOps repository to resolve them there)",
+                          result=result)
+    if not options.dry_run and not options.check and not repo and result.status in ("written", "conflicts"):
+        apply.write_tree(options.gitops_dir or Path("."), [p for p in prepared.plans if p.repo == "gitops"])
+    if not options.dry_run and not options.check and result.status in ("written", "conflicts", "unchanged"):
+        if result.status == "conflicts":  # the baselines move on; the version is recorded once resolved
+            assert recorded is not None
+            new = replace(recorded, answers=answers, pending_version=options.version,
+                          pending_conflicts=tuple(result.conflicts))
+        apply.write_service(root, prepared, new)
+    report(ctx, result, prepared)
+    if result.status in ("hand-edited", "conflicts") or result.problems:
+        raise CheckFailed(summary(result), result=result)
+    return result
+
+
+def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepContext) -> ans.Answers:
+    """Flags over the recorded answers over defaults; BadInput naming the first bad one."""
+    if options.gitops_dir and options.gitops_repo:
+        raise BadInput("--gitops-dir and --gitops-repo: pass one (a checkout to write into, or a repository to push to)")
+    if options.upgrade and recorded is None:
+        raise BadInput(f"--upgrade: no {record.RECORD} in {options.service_dir}: run pipekit init first")
+    if not options.gitops_dir and not options.gitops_repo and not (recorded and recorded.gitops_repo):
+        raise BadInput("no GitOps repository: pass --gitops-dir DIR (a checkout) or --gitops-repo URL")
+    if options.gitops_dir and not options.gitops_dir.is_dir():
+        raise BadInput(f"--gitops-dir {options.gitops_dir}: no such directory (clone the GitOps repository first)")
+    base = recorded.answers if recorded else None
+    service = options.service or (base.service if base else None)
+    if not service:
+        raise BadInput("no service name: pass --service NAME")
+    if base and options.service and options.service != base.service:
+        raise BadInput(f"--service {options.service}: {record.RECORD} onboarded {base.service}; "
+                       "a service repository holds one service")
+    url = options.gitops_repo or (remote_of(options.gitops_dir, ctx) if options.gitops_dir else None)
+    values: dict[str, Any] = {"service": service, "image_repo": options.image_repo,
+                              "environments": options.environments, "argocd_project": options.argocd_project,
+                              "namespace_template": options.namespace_template, "jdk": options.jdk,
+                              "gitops_url": url}
+    given = {k: v for k, v in values.items() if v is not None}
+    if base is None:
+        start = ans.Answers(service=service, image_repo=service, gitops_url=url or "")
+    else:
+        start = base
+    return ans.validate(replace(start, **given))
+
+
+def remote_of(directory: Path, ctx: StepContext) -> str | None:
+    from pipekit.core import process
+
+    proc = process.run(["git", "-C", str(directory), "remote", "get-url", "origin"], env=ctx.env, timeout=30,
+                       check=False)
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def decide(options: InitOptions, prepared: Prepared, result: InitResult, root: Path, new: record.Recorded) -> None:
+    from pipekit.onboarding import apply
+
+    result.files = {p.label: p.action for p in prepared.plans}
+    result.checks, result.skipped_checks = prepared.report.passed, prepared.report.skipped
+    result.problems = prepared.report.problems
+    result.hand_edited = [p.label for p in prepared.having(plan.HAND_EDITED)]
+    result.conflicts = [p.label for p in prepared.having(plan.CONFLICT)]
+    changing = [p for p in prepared.plans if p.action in plan.WRITES]
+    result.diff = "".join(p.diff() for p in changing)
+    if options.check:
+        result.status = "checked"
+    elif result.hand_edited:
+        result.status = "hand-edited"
+        result.diff = "".join(p.diff(against_generated=True) for p in prepared.having(plan.HAND_EDITED))
+    elif result.problems:
+        result.status = "failed-checks"
+    elif options.dry_run:
+        result.status = "dry-run"
+    elif result.conflicts:
+        result.status = "conflicts"
+    elif changing or apply.read(root, str(record.RECORD)) != record.dump(new) or apply.baselines_differ(root, prepared):
+        result.status = "written"
+
+
+def summary(result: InitResult) -> str:
+    if result.hand_edited:
+        return (f"edited by hand, left alone: {', '.join(result.hand_edited)} "
+                "(nothing written; keep your edits with --upgrade, or overwrite them with --force)")
+    if result.problems:
+        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+        return f"{len(result.problems)} check(s) failed: {result.problems[0]}{more}"
+    return (f"merge conflicts marked in place: {', '.join(result.conflicts)} "
+            "(resolve them, then run pipekit init --upgrade again)")
+
+
+def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
+    con = ctx.console
+    for problem in result.problems:
+        con.error(problem)
+    for skipped in result.skipped_checks:
+        con.warn(f"skipped: {skipped}")
+    if result.status in ("dry-run", "hand-edited") and result.diff:
+        con.print(result.diff.rstrip("\n"))
+    if result.status == "checked":
+        if not result.problems:
+            con.success(f"{result.service}: {len(result.checks)} checks passed ({', '.join(result.checks)})")
+        return
+    for p in prepared.plans:
+        if p.action != plan.UNCHANGED:
+            con.debug(f"{p.action}: {p.label}")
+    counts: dict[str, int] = {}
+    for p in prepared.plans:
+        counts[p.action] = counts.get(p.action, 0) + 1
+    what = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    if result.status == "unchanged":
+        con.success(f"{result.service} already onboarded with these answers: nothing changed ({what})")
+    elif result.status == "written":
+        where = f"; GitOps commit {result.gitops_revision[:12]} pushed" if result.gitops_revision else ""
+        con.success(f"{result.service} onboarded with pipekit {result.pipekit_version} ({what}){where}")
+    elif result.status == "dry-run":
+        con.info(f"dry run: nothing written ({what})")
+
+
+OPTIONS = OptionTable([
+    Option("service", "--service", help="Service name, a DNS-1123 label [default: the one in .pipekit/init.yaml]."),
+    Option("gitops_dir", "--gitops-dir", type="path", help="A checkout of the GitOps repository to write into (you commit)."),
+    Option("gitops_repo", "--gitops-repo", help="GitOps repository URL or path: init commits and pushes (Pipekit-* trailers)."),
+    Option("image_repo", "--image-repo", metavar="URI",
+           help="Image repository the Deployment runs, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders "
+                "[default: the service name]."),
+    Option("environments", "--environments", type="list", metavar="LIST",
+           help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod]."),
+    Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
+    Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
+    Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
+    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
+    Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
+    Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
+    Option("upgrade", "--upgrade", type="bool", default=False,
+           help="Regenerate with this pipekit and carry your edits over (three-way merge)."),
+    Option("renderer", None, env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer", default="kubectl kustomize {dir}"),
+])
+
+
+@step_command("init", OPTIONS, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> InitResult:
+    return run(options_from(ctx, flags), ctx)
+
+
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    gitops_dir = v["gitops_dir"]
+    return InitOptions(
+        service=v["service"], gitops_dir=Path(gitops_dir) if gitops_dir else None, gitops_repo=v["gitops_repo"],
+        image_repo=v["image_repo"],
+        environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
+        argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
+        jdk=int(v["jdk"]) if v["jdk"] else None, dry_run=v["dry_run"], force=v["force"], check=v["check"],
+        upgrade=v["upgrade"], renderer=v["renderer"],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""What the user told ``pipekit init``, validated before anything is generated."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipekit.core.errors import BadInput
+from pipekit.images.tags import NAME_RE
+
+# Promotion order and each environment's rule: dev deploys on every main build, qa is promoted
+# automatically behind the Jira gate, preprod and prod are manual Bitbucket deployments.
+KNOWN_ENVIRONMENTS = ("dev", "qa", "preprod", "prod")
+RULES = {"dev": "auto", "qa": "gated", "preprod": "manual", "prod": "manual"}
+GATES = {"qa": ("jira",)}
+JDKS = (17, 21)
+DNS1123_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TEMPLATE_FIELDS = {"service", "env"}
+
+
+@dataclass(frozen=True)
+class Answers:
+    service: str
+    image_repo: str
+    gitops_url: str  # the GitOps repository URL Argo CD reads (Application/AppProject repoURL)
+    environments: tuple[str, ...] = KNOWN_ENVIRONMENTS
+    argocd_project: str = ""  # default: the service name
+    namespace_template: str = "{service}-{env}"
+    jdk: int = 17
+    branch: str = "main"
+    suite: tuple[str, ...] = field(default=())  # the PostSync suite command (default: a health check)
+
+    @property
+    def project(self) -> str:
+        return self.argocd_project or self.service
+
+    @property
+    def own_project(self) -> bool:
+        """The AppProject is the service's own (written by init) unless a shared one is named."""
+        return self.project == self.service
+
+    def namespace(self, env: str) -> str:
+        return self.namespace_template.replace("{service}", self.service).replace("{env}", env)
+
+    @property
+    def registry(self) -> str:
+        """The registry host of the image repository ('' for a Docker Hub style name)."""
+        head, _, rest = self.image_repo.partition("/")
+        return head if rest and ("." in head or ":" in head or head == "localhost") else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["environments"] = list(self.environments)
+        data["suite"] = list(self.suite)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Answers:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadInput(f"{where}: unknown answers {unknown} (written by a newer pipekit? upgrade pipekit)")
+        values = dict(data)
+        for key in ("environments", "suite"):
+            if key in values:
+                values[key] = tuple(str(v) for v in values[key] or ())
+        if "jdk" in values:
+            values["jdk"] = int(values["jdk"])
+        try:
+            return validate(cls(**values))
+        except TypeError as exc:
+            raise BadInput(f"{where}: the recorded answers are incomplete: {exc}") from None
+
+
+def parse_environments(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(e.strip() for e in items if e.strip())
+
+
+def validate(answers: Answers) -> Answers:
+    """The answers as given, or BadInput naming the first bad one."""
+    if not DNS1123_LABEL.fullmatch(answers.service):
+        raise BadInput(f"--service {answers.service!r} is not a DNS-1123 label: lower-case letters, digits "
+                       "and '-', starting and ending with a letter or digit, at most 63 characters")
+    check_image_repo(answers.image_repo)
+    envs = answers.environments
+    if not envs:
+        raise BadInput("--environments is empty: name at least one of " + ",".join(KNOWN_ENVIRONMENTS))
+    for env in envs:
+        if env not in KNOWN_ENVIRONMENTS:
+            raise BadInput(f"--environments: unknown environment {env!r} (known: {','.join(KNOWN_ENVIRONMENTS)})")
+    if len(set(envs)) != len(envs):
+        raise BadInput(f"--environments {','.join(envs)!r} names an environment twice")
+    if list(envs) != sorted(envs, key=KNOWN_ENVIRONMENTS.index):
+        raise BadInput(f"--environments {','.join(envs)!r} must follow the promotion order "
+                       + " -> ".join(KNOWN_ENVIRONMENTS))
+    fields = set(re.findall(r"{(\w*)}", answers.namespace_template))
+    if fields - _TEMPLATE_FIELDS or "{env}" not in answers.namespace_template:
+        raise BadInput(f"--namespace-template {answers.namespace_template!r} must use {{env}} "
+                       "and may use {service} only")
+    for env in envs:
+        namespace = answers.namespace(env)
+        if not DNS1123_LABEL.fullmatch(namespace):
+            raise BadInput(f"--namespace-template gives namespace {namespace!r} for {env}: not a DNS-1123 label")
+    if answers.argocd_project and not DNS1123_LABEL.fullmatch(answers.argocd_project):
+        raise BadInput(f"--argocd-project {answers.argocd_project!r} is not a valid Argo CD project name "
+                       "(a DNS-1123 label)")
+    if answers.jdk not in JDKS:
+        raise BadInput(f"--jdk {answers.jdk}: pipekit base images exist for JDK {' and '.join(map(str, JDKS))}")
+    if not answers.gitops_url:
+        raise BadInput("no GitOps repository URL for Argo CD: pass --gitops-repo URL, or give the --gitops-dir "
+                       "checkout an origin remote (git remote add origin URL)")
+    if _has_credentials(answers.gitops_url):
+        raise BadInput("the GitOps repository URL carries credentials, which would land in pipekit.yaml and the "
+                       "Argo CD manifests: use a URL without them and put the token in PIPEKIT_GITOPS_TOKEN")
+    if not answers.branch or answers.branch.startswith("-"):
+        raise BadInput(f"GitOps branch {answers.branch!r} is not valid")
+    return answers
+
+
+def _has_credentials(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    split = urlsplit(url)
+    return split.scheme in ("http", "https") and split.password is not None
+
+
+def check_image_repo(image_repo: str) -> None:
+    last = image_repo.rsplit("/", 1)[-1]
+    if "@" in image_repo or ":" in last:
+        raise BadInput(f"--image-repo {image_repo!r} must be a repository without tag or digest "
+                       "(e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders)")
+    if not image_repo or len(image_repo) > 255 or not NAME_RE.fullmatch(image_repo):
+        raise BadInput(f"--image-repo {image_repo!r} is not a valid image reference: lower-case path "
+                       "components [a-z0-9] joined by '.', '_', '__' or '-', optional registry host[:port]/")

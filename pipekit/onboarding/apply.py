@@ -1,0 +1,126 @@
+"""Plan every file against a service repository and a GitOps tree, check the result, write it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipekit.clients.kustomize import Renderer
+from pipekit.onboarding import checks, plan, record
+from pipekit.onboarding.answers import Answers
+from pipekit.onboarding.render import Files
+
+
+@dataclass
+class Prepared:
+    plans: list[plan.FilePlan] = field(default_factory=list)
+    report: checks.Report = field(default_factory=checks.Report)
+
+    def having(self, *actions: str) -> list[plan.FilePlan]:
+        return [p for p in self.plans if p.action in actions]
+
+    @property
+    def final(self) -> Files:
+        """The files as they will be after the write (what the checks look at)."""
+        files = Files()
+        for p in self.plans:
+            if p.action == plan.REMOVE or (p.action == plan.RELEASE and p.ours is None):
+                continue
+            (files.service if p.repo == "service" else files.gitops)[p.path] = p.content
+        return files
+
+
+def read(root: Path, path: str) -> str | None:
+    target = root / path
+    try:
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+    except UnicodeDecodeError:
+        return target.read_bytes().decode("utf-8", "replace")
+
+
+def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root: Path, *, upgrade: bool,
+            force: bool, env: Mapping[str, str], renderer: Renderer, versions: tuple[str, str]) -> Prepared:
+    prepared = Prepared()
+    for repo, path, text in generated.items():
+        root = service_root if repo == "service" else gitops_root
+        prepared.plans.append(plan.decide(repo, path, read(root, path), record.read_baseline(service_root, repo, path),
+                                          text, upgrade=upgrade, force=force, env=env, versions=versions))
+    wanted = {(repo, path) for repo, path, _text in generated.items()}
+    for repo, path, base in record.baselines(service_root):
+        if (repo, path) not in wanted:
+            root = service_root if repo == "service" else gitops_root
+            prepared.plans.append(plan.decide_gone(repo, path, read(root, path), base, upgrade=upgrade, force=force))
+    if not prepared.having(plan.CONFLICT):  # conflict markers are not YAML: nothing to check until resolved
+        prepared.report = checks.run(prepared.final, answers, env, renderer)
+    return prepared
+
+
+def existing(generated: Files, service_root: Path, gitops_root: Path) -> Files:
+    """The files a service has now, at the paths init generates (for ``--check``)."""
+    files = Files()
+    for repo, path, _text in generated.items():
+        text = read(service_root if repo == "service" else gitops_root, path)
+        if text is not None:
+            (files.service if repo == "service" else files.gitops)[path] = text
+    return files
+
+
+def write_tree(root: Path, plans: list[plan.FilePlan]) -> list[str]:
+    written = []
+    for p in plans:
+        if p.action == plan.REMOVE:
+            (root / p.path).unlink(missing_ok=True)
+            prune_empty(root, (root / p.path).parent)
+            written.append(p.path)
+        elif p.action in plan.WRITES:
+            target = root / p.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(p.content, encoding="utf-8")
+            written.append(p.path)
+    return written
+
+
+def prune_empty(root: Path, directory: Path) -> None:
+    """Remove ``directory`` and its parents up to ``root`` while they are empty."""
+    while directory != root and root in directory.parents and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def unresolved(labels: tuple[str, ...], service_root: Path, gitops_root: Path | None) -> list[str]:
+    """The files of a pending upgrade that still hold conflict markers."""
+    left = []
+    for label in labels:
+        repo, path = ("gitops", label[len("gitops:"):]) if label.startswith("gitops:") else ("service", label)
+        root = gitops_root if repo == "gitops" else service_root
+        text = read(root, path) if root is not None else None
+        if text is not None and any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            left.append(label)
+    return left
+
+
+def baselines_differ(service_root: Path, prepared: Prepared) -> bool:
+    for p in prepared.plans:
+        current = read(service_root, str(record.baseline_path(p.repo, p.path)))
+        if current != (p.generated if p.generated_now else None):
+            return True
+    return False
+
+
+def write_service(service_root: Path, prepared: Prepared, recorded: record.Recorded) -> None:
+    """The service's files, the new baselines and the record."""
+    write_tree(service_root, [p for p in prepared.plans if p.repo == "service"])
+    for p in prepared.plans:
+        target = service_root / record.baseline_path(p.repo, p.path)
+        if not p.generated_now:
+            target.unlink(missing_ok=True)
+            prune_empty(service_root / record.BASELINES, target.parent)
+            continue
+        if read(service_root, str(record.baseline_path(p.repo, p.path))) != p.generated:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(p.generated, encoding="utf-8")
+    text = record.dump(recorded)
+    if read(service_root, str(record.RECORD)) != text:
+        (service_root / record.RECORD).parent.mkdir(parents=True, exist_ok=True)
+        (service_root / record.RECORD).write_text(text, encoding="utf-8")

@@ -1,0 +1,141 @@
+"""pipekit's own lint of a ``bitbucket-pipelines.yml``: what Atlassian's schema lets through.
+
+A step without a script, an undefined YAML anchor, a ``pipekit`` command or flag that does not
+exist (read from ``pipekit.cli.STEPS`` and each command's click parameters), and a deployment
+environment used twice in one pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+_SEPARATORS = {"&&", "||", ";", "|"}
+
+
+def load(text: str, name: str) -> tuple[Any, list[str]]:
+    """The document (aliases resolved) and the problems found while reading it."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than the pure-Python parser
+    try:
+        return yaml.load(text, Loader=loader), []  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = str(exc.problem or exc.context)
+        if "undefined alias" in problem and mark is not None:
+            found = re.match(r"\*([^\s,\]\}]+)", text[mark.index:])  # libyaml does not name the alias
+            alias = found.group(1) if found else "?"
+            problem = f"found undefined alias '{alias}': no anchor &{alias} defined before it"
+        return None, [f"{where}: {problem}"]
+
+
+def lint(doc: Any, name: str) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        return [f"{name}: the document must be a mapping"]
+    seen_steps: set[int] = set()
+    for where, step in _steps(doc, ""):
+        if id(step) in seen_steps:  # an alias (*build) of a step already looked at
+            continue
+        seen_steps.add(id(step))
+        script = step.get("script") if isinstance(step, dict) else None
+        label = f"{name}: {where}" + (f" ({step.get('name')})" if isinstance(step, dict) and step.get("name") else "")
+        if not isinstance(script, list) or not script:
+            problems.append(f"{label}: step without a script")
+            continue
+        for key in ("script", "after-script"):
+            for line in step.get(key) or []:
+                if isinstance(line, str):
+                    problems += [f"{label}: {p}" for p in check_command_line(line)]
+    pipelines = doc.get("pipelines")
+    for where, steps in _pipelines(pipelines if isinstance(pipelines, dict) else {}):
+        seen: dict[str, str] = {}
+        for step_where, step in steps:
+            env = step.get("deployment") if isinstance(step, dict) else None
+            if not env:
+                continue
+            if env in seen:
+                problems.append(f"{name}: {where}: deployment environment {env!r} used twice "
+                                f"({seen[env]} and {step_where}); Bitbucket allows one step per environment")
+            else:
+                seen[env] = step_where
+    return problems
+
+
+def _steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """Every ``step:`` value in the document, with its path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "step":
+                yield path, value
+            else:
+                yield from _steps(value, path)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _steps(item, f"{where}[{i}]")
+
+
+def _pipelines(pipelines: dict[str, Any]) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    for kind, value in pipelines.items():
+        if kind == "default":
+            yield "pipelines.default", list(_steps(value, "pipelines.default"))
+        elif isinstance(value, dict):
+            for pattern, items in value.items():
+                where = f"pipelines.{kind}.{pattern}"
+                yield where, list(_steps(items, where))
+
+
+def check_command_line(line: str) -> list[str]:
+    """Problems with the ``pipekit`` commands in one script line."""
+    try:
+        tokens = shlex.split(line, posix=True)
+    except ValueError:
+        return []  # shell we do not parse (here-docs, odd quoting): Bitbucket's shell decides
+    problems = []
+    command: list[str] = []
+    for token in [*tokens, ";"]:
+        if token in _SEPARATORS:
+            if command and command[0] == "pipekit":
+                problems += _check_pipekit(command)
+            command = []
+        else:
+            command.append(token)
+    return problems
+
+
+def _check_pipekit(argv: list[str]) -> list[str]:
+    from pipekit.cli import STEPS
+
+    if len(argv) < 2 or argv[1].startswith("-"):
+        return []
+    name = argv[1]
+    if name not in STEPS:
+        return [f"'pipekit {name}': no such command (commands: {', '.join(STEPS)})"]
+    known = flags_of(name)
+    problems = []
+    for token in argv[2:]:
+        if token == "--":
+            break
+        if token.startswith("--"):
+            flag = token.split("=", 1)[0]
+            if flag not in known:
+                problems.append(f"'pipekit {name} {flag}': no such flag")
+    return problems
+
+
+@cache
+def flags_of(name: str) -> frozenset[str]:
+    from pipekit.cli import STEPS
+
+    command = importlib.import_module(STEPS[name][0]).main
+    found = {"--help"}
+    for param in command.params:
+        found.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+    return frozenset(found)
