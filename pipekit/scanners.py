@@ -71,7 +71,7 @@ def plan(tool: str, cfg: Mapping[str, Any], out_dir: Path, env: Mapping[str, str
         return path
 
     if tool == "semgrep":
-        rules = cfg.get("config") or env.get("PIPEKIT_SEMGREP_CONFIG")
+        rules = cfg.get("config")  # scan.run.semgrep.config or PIPEKIT_SEMGREP_CONFIG, resolved by scan's options
         if not rules:
             raise BadInput("--run semgrep needs a local rules file: scan.run.semgrep.config in pipekit.yaml "
                            "or PIPEKIT_SEMGREP_CONFIG (registry rule packs would need the network)")
@@ -85,7 +85,7 @@ def plan(tool: str, cfg: Mapping[str, Any], out_dir: Path, env: Mapping[str, str
         argv = [need("bandit", "pip install bandit"), "-r", target, "-f", "json", "-o", str(report), "-q", *extra]
         return Run(tool, argv, report, lambda rc: rc in (0, 1))
     if tool == "veracode":
-        jar = cfg.get("jar") or env.get("PIPEKIT_VERACODE_JAR") or "pipeline-scan.jar"
+        jar = cfg.get("jar") or "pipeline-scan.jar"  # or PIPEKIT_VERACODE_JAR, resolved by scan's options
         if not Path(jar).is_file():
             raise BadInput(f"--run veracode: {jar} not found", hint="set scan.run.veracode.jar to pipeline-scan.jar")
         if target == ".":

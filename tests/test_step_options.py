@@ -143,3 +143,30 @@ def test_notify_sent_marks_survive_a_rerun_of_the_step(tmp_path: Path) -> None:
     again = RunRecord.load(tmp_path / "run.json").step("notify")["outputs"]
     assert again == {"sent": ["k@teams"], "last": {"key": "k2"}}
 
+
+
+def test_scan_run_reads_no_variable_or_config_itself(tmp_path: Path) -> None:
+    """The Python API gets exactly what the command gets: scan.run uses its options, not the environment."""
+    from pipekit import scan
+    from tests.conftest import REPO_ROOT
+
+    report = str(REPO_ROOT / "tests" / "fixtures" / "scan" / "semgrep.json")
+    (tmp_path / "pipekit.yaml").write_text(f"scan:\n  sarif_out: {tmp_path / 'file.sarif'}\n")
+    ctx = StepContext.create(env={"PIPEKIT_SCAN_SARIF_OUT": str(tmp_path / "env.sarif"), "PIPEKIT_SCAN_FAIL_ON": "none"},
+                             run_record=tmp_path / "run.json", config_path=tmp_path / "pipekit.yaml")
+    result = scan.run(scan.ScanOptions(reports=[report], fail_on="none"), ctx)
+    assert result.sarif_out is None and not list(tmp_path.glob("*.sarif"))
+    through_the_table = scan.options_from(ctx, {"reports": (report,)})
+    assert through_the_table.sarif_out == str(tmp_path / "env.sarif") and through_the_table.fail_on == "none"
+
+
+def test_semgrep_rules_variable_beats_the_file_and_a_negated_flag_beats_the_variable(tmp_path: Path) -> None:
+    from pipekit import build, scan
+
+    (tmp_path / "pipekit.yaml").write_text("scan:\n  run:\n    semgrep: {config: file.yml, target: src}\n"
+                                           "build:\n  maven: {offline: 'on'}\n")
+    ctx = StepContext.create(env={"PIPEKIT_SEMGREP_CONFIG": "env.yml"}, run_record=tmp_path / "run.json",
+                             config_path=tmp_path / "pipekit.yaml")
+    assert scan.options_from(ctx, {}).runners["semgrep"] == {"config": "env.yml", "target": "src"}
+    assert build.options_from(ctx, {}).offline is True
+    assert build.options_from(ctx, {"offline": False}).offline is False
