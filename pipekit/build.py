@@ -59,7 +59,7 @@ OPTIONS = OptionTable([
     Option("build_args", config="build.image.build_args", type="data"),
     Option("label", "--label", multiple=True, help="Extra image label KEY=VALUE (repeatable)."),
     Option("labels", config="build.image.labels", type="data"),
-    Option("extra_tags", "--tag", config="build.image.extra_tags", type="list", multiple=True,
+    Option("extra_tags", "--tag", config="build.image.extra_tags", type="list", multiple=True, metavar="TAG",
            help="Extra image tag (repeatable), after the scheme's tags."),
     Option("tag_kinds", config="build.image.tags", type="list", default=imagetags.KINDS,
            help="Tag kinds of the scheme, in order."),
