@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipekit import imagetags
 from pipekit.clients import maven
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.outputs import BuildOutputs
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import tags as imagetags
 from pipekit.reports import surefire
 
 _MAX_NAMED = 10

@@ -27,7 +27,7 @@ from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext, step_command
-from pipekit.ecr_push_tags import login_still_valid, push_tags, retag
+from pipekit.images.push import login_still_valid, push_tags, retag
 
 SECTION = EcrPushOutputs.SECTION
 

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipekit import gates
 from pipekit.clients.git import Git, Identity
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import Option
 from pipekit.core.outputs import PromoteOutputs
 from pipekit.core.step import StepContext, step_command
-from pipekit.gitops import environments, kustomization, settings
+from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import DEFAULT_IDENTITY, Change, message
+from pipekit.promotion import gates, rules
 
 OPTIONS = settings.OPTIONS + [
     Option("source", "--from", help="Source environment, e.g. dev."),
@@ -77,7 +77,7 @@ class PromoteResult:
 class Promotion:
     """The batch edit: re-read sources and re-apply on every (fresh) tree."""
 
-    def __init__(self, ctx: StepContext, options: PromoteOptions, decision: environments.Decision) -> None:
+    def __init__(self, ctx: StepContext, options: PromoteOptions, decision: rules.Decision) -> None:
         self.ctx, self.options, self.decision = ctx, options, decision
         self.services: list[str] = list(dict.fromkeys(options.services))
         self.images: dict[str, str] = {}
@@ -194,8 +194,8 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
     with ctx.record.recording(PromoteOutputs.SECTION) as outputs:
         PromoteOutputs(source=options.source, target=options.target).write_to(outputs)
-        envs = environments.load(options.environments)
-        decision = environments.decide(envs, options.source, options.target, approve=options.approve,
+        envs = rules.load(options.environments)
+        decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
         promotion = Promotion(ctx, options, decision)

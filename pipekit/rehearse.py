@@ -123,7 +123,7 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -
 
 def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, message: str = NOTE) -> None:
     from pipekit import notify
-    from pipekit.notify_cards import render
+    from pipekit.cards import render
 
     before = len(r.sink.requests)
     ctx = r.context(quiet=True)  # the rehearsal's environment sets the timeout and attempts

@@ -106,7 +106,7 @@ def load_policy(options: ScanOptions) -> policy_mod.Policy:
 
 
 def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
-    from pipekit import scanners
+    from pipekit.reports.runners import registry as scanners
 
     reports = list(options.reports)
     for tool in options.run_tools:

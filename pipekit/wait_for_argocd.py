@@ -2,7 +2,7 @@
 
 Story: gather the apps and the expected GitOps revision (default: the run record), ask Argo CD
 to refresh (and optionally sync), then watch the stream and re-read each app until every app
-is judged (:mod:`pipekit.argocd_state`) succeeded, one fails, or the time is up.
+is judged (:mod:`pipekit.argocd.state`) succeeded, one fails, or the time is up.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipekit.argocd_state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
+from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.outputs import PromoteOutputs, UpdateTagOutputs, WaitForArgocdOutputs
@@ -115,7 +115,7 @@ class _Wait:
     """The state of one wait: last state and verdict per app, degraded clocks, contact times."""
 
     def __init__(self, options: WaitOptions, ctx: StepContext) -> None:
-        from pipekit.argocd_view import Progress
+        from pipekit.argocd.view import Progress
 
         self.o = options
         self.ctx = ctx
