@@ -35,6 +35,9 @@ OPTIONS = OptionTable([
            help="Allow an image never deployed to that environment."),
     Option("renderer", "--renderer", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer",
            help="Render command ({dir} = overlay) or 'none'."),
+    Option("image", config="gitops.image", help="images[].name template ({service} filled in)."),
+    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
+    Option("environments", config="environments", type="data"),
 ])
 
 
@@ -50,6 +53,10 @@ class RollbackOptions:
     force: bool = False
     branch: str = "main"
     renderer: str | None = None
+    image: str | None = None  # images[].name template (gitops.image)
+    image_where: str = "pipekit.yaml"  # where that template was set, for its error message
+    overlay: str | None = None  # overlay path template (gitops.overlay)
+    environments: Any = None  # the environments section (per-environment overlay templates)
 
 
 @dataclass
@@ -110,9 +117,10 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     current, target = choose(history, options)
     tag = target.tag if target else (None if (options.to or "").startswith("sha256:") else options.to)
     digest = target.digest if target else (options.to if (options.to or "").startswith("sha256:") else None)
-    name = settings.image_name(ctx, options.service) or current.image or options.service
+    name = settings.image_name(options.image, options.service, options.image_where, None) \
+        or current.image or options.service
     want = ImageRef(name=name, new_tag=tag, digest=digest, build=target.build_number if target else None)
-    path = settings.overlay_for(ctx, options.environment, options.service)
+    path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
     version = tag or (digest or "")[:19]
     subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
     text = message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."], [
@@ -175,7 +183,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
     return RollbackOptions(gitops_repo=v["gitops_repo"], service=v["service"] or ctx.service or "",
                            environment=v["environment"] or "", to=v["to"], steps=v["steps"],
                            dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
-                           renderer=v["renderer"])
+                           renderer=v["renderer"], image=v["image"], image_where=ctx.config.where("gitops", "image"),
+                           overlay=v["overlay"], environments=v["environments"])
 
 
 @step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")
