@@ -23,6 +23,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
     "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
+    "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }
 
