@@ -52,6 +52,8 @@ show() { printf '%q ' "$@" | sed 's/ $//'; echo; }
 run() { if [ "$dry" = 1 ]; then show "$@"; else "$@"; fi; }
 
 wheel() {
+  # setuptools reuses build/lib: a module deleted from pipekit/ would still ship, so start clean.
+  run rm -rf build/lib build/bdist.linux-* "$out/context/wheels"
   # The wheel's timestamps come from the last commit, so an unchanged pipekit gives the same bytes
   # and the image's pipekit layer stays cached.
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800) \
