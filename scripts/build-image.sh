@@ -3,7 +3,7 @@
 #
 #   scripts/build-image.sh [--tool docker|buildah] [--variant jdk17|jdk21|all] [--registry REG]
 #                          [--platforms linux/amd64,linux/arm64] [--push] [--dry-run|--print]
-#   scripts/build-image.sh --local [--rebootstrap]
+#   scripts/build-image.sh --local [--rebootstrap] [--tag REF]
 #
 # Tags: <version>-<variant> is immutable (a release: refused when the registry has it already);
 # the floating <major>.<minor>-<variant> and <major>-<variant> (and, for jdk17, <major>.<minor> and
@@ -25,6 +25,7 @@ push=0
 dry=0
 local_build=0
 rebootstrap=0
+local_tag=
 while [ $# -gt 0 ]; do
   case "$1" in
     --tool) tool=$2; shift 2 ;;
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
     --dry-run|--print) dry=1; shift ;;
     --local) local_build=1; tool=buildah; shift ;;
     --rebootstrap) rebootstrap=1; shift ;;
+    --tag) local_tag=$2; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build-image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -147,7 +149,7 @@ rm -rf "$out/serve"
   --local-url "http://127.0.0.1:$port" --local-dir "$out/serve" --base-image "$base" --host-arch "$arch"
 if [ -f "$out/serve/SHA256SUMS" ]; then (cd "$out/serve" && sha256sum --quiet -c SHA256SUMS); fi
 wheel
-ref="localhost/pipekit-base:$version-local"
+ref=${local_tag:-localhost/pipekit-base:$version-local}
 flags=(--format docker --build-arg "TARGETARCH=$arch")
 # This machine reaches PyPI through a TLS-inspecting proxy: hand its CA bundle to the pip step as a
 # build secret (not stored in the image).
