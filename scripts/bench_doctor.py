@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -91,11 +92,14 @@ def bench_machine(runs: int) -> dict[str, object]:
                    "BENCH_HOOK": f"http://127.0.0.1:{sink.getsockname()[1]}/hook"}
             argv = [sys.executable, "-m", "pipekit", "doctor", "--manifest", str(machine_manifest(work)),
                     "--config", str(config), "--json"]
-            walls, result = [], {}
+            walls, cpus, result = [], [], {}
             for _ in range(runs):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
                 out = sh(*argv, env=env, cwd=work)
                 walls.append(time.perf_counter() - t0)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 result = json.loads(out.stdout)
                 if out.returncode != 0:
                     raise SystemExit(f"doctor failed on this machine: {out.stdout}{out.stderr}")
@@ -104,7 +108,9 @@ def bench_machine(runs: int) -> dict[str, object]:
         shutil.rmtree(work, ignore_errors=True)
     return {"checks": len(result["checks"]), "names": [c["name"] for c in result["checks"]],
             "wall_median_s": round(statistics.median(walls), 3), "wall_max_s": round(max(walls), 3),
-            "wall_min_s": round(min(walls), 3)}
+            "wall_min_s": round(min(walls), 3), "cpu_median_s": round(statistics.median(cpus), 3),
+            "slowest_checks": sorted(((c["details"].get("elapsed_s", 0), c["name"]) for c in result["checks"]),
+                                     reverse=True)[:3]}
 
 
 def bench_image(runs: int) -> dict[str, object]:
@@ -170,8 +176,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument("--only-rebuild", action="store_true")
     ns = parser.parse_args()
-    report: dict[str, object] = {"doctor_on_this_machine": bench_machine(ns.runs), "doctor_in_image": bench_image(ns.runs)}
+    if ns.only_rebuild:
+        print(json.dumps({"load_average_1m": os.getloadavg()[0],
+                          "rebuild_after_pipekit_change": rebuild_after_pipekit_change()}, indent=2))
+        return 0
+    report: dict[str, object] = {"load_average_1m": os.getloadavg()[0], "cores": os.cpu_count(),
+                                 "doctor_on_this_machine": bench_machine(ns.runs), "doctor_in_image": bench_image(ns.runs)}
     if sh("buildah", "inspect", "--type", "image", REF).returncode == 0:
         report["image_local_variant"] = image_layers()
     report["image_jdk17_jdk21_upstream"] = "not buildable here: no image registry and no release server reachable"

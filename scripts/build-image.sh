@@ -45,6 +45,7 @@ case "$tool" in docker|buildah) ;; *) echo "build-image.sh: --tool must be docke
 case "$variant" in jdk17|jdk21|all) ;; *) echo "build-image.sh: --variant must be jdk17, jdk21 or all, not $variant" >&2; exit 2 ;; esac
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
+mkdir -p build
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
 major=${version%%.*}
 minor=$(echo "$version" | cut -d. -f1-2)
@@ -66,9 +67,19 @@ read_lines() { # read_lines FLAG FILE -> appends "FLAG line" pairs to the array 
   while IFS= read -r line; do flags+=("$1" "$line"); done < "$2"
 }
 
-released_tags() { # tags already in the registry (empty without --push or when the repo is new)
+released_tags() { # tags already in the registry (none without --push, or when the repository is new)
   [ "$push" = 1 ] || return 0
-  skopeo list-tags "docker://$registry/pipekit-base" 2>/dev/null | "$PY" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))' || true
+  local tls=() listed
+  [ "${PIPEKIT_REGISTRY_TLS_VERIFY:-true}" = false ] && tls=(--tls-verify=false)
+  if ! listed=$(skopeo list-tags "${tls[@]}" "docker://$registry/pipekit-base" 2>&1); then
+    case "$listed" in
+      *NAME_UNKNOWN*|*"name unknown"*|*"repository name not known"*) return 0 ;;
+    esac
+    # Without the list, a released tag could be moved: stop instead.
+    echo "build-image.sh: cannot list the tags of $registry/pipekit-base, so cannot tell what is released: ${listed##*$'\n'}" >&2
+    exit 3
+  fi
+  printf '%s' "$listed" | "$PY" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))'
 }
 
 # floating TAG: move it only when no newer release of its line exists
@@ -114,7 +125,8 @@ build_variant() {
 }
 
 if [ "$local_build" = 0 ]; then
-  released=$(released_tags)
+  released_tags > "$out.released" || exit $?
+  released=$(cat "$out.released")
   wheel
   if [ "$variant" = all ]; then for v in jdk17 jdk21; do build_variant "$v"; done; else build_variant "$variant"; fi
   exit 0

@@ -197,9 +197,9 @@ def dry_run(*args: str) -> list[str]:
 
 
 def test_dry_run_prints_the_buildx_command_with_tags_args_and_labels():
-    lines = dry_run("--tool", "docker", "--variant", "jdk21", "--registry", "reg.example/team", "--push", "--dry-run")
+    lines = dry_run("--tool", "docker", "--variant", "jdk21", "--registry", "reg.example/team", "--dry-run")
     build = next(line for line in lines if line.startswith("docker buildx build"))
-    assert "--platform linux/amd64,linux/arm64" in build and build.endswith(" .") and "--push" in build
+    assert "--platform linux/amd64,linux/arm64" in build and build.endswith(" .") and "--push" not in build
     for tag in ("0.1.0-jdk21", "0.1-jdk21", "0-jdk21"):
         assert f"-t reg.example/team/pipekit-base:{tag}" in build
     assert "-t reg.example/team/pipekit-base:0.1 " not in build  # bare floating tags point at jdk17
@@ -207,13 +207,12 @@ def test_dry_run_prints_the_buildx_command_with_tags_args_and_labels():
     assert any(line.startswith(f"{sys.executable} -m pip wheel") for line in lines)
 
 
-def test_print_is_an_alias_and_buildah_tags_and_pushes_every_tag():
-    lines = dry_run("--tool", "buildah", "--print", "--push", "--registry", "reg.example/team")
+def test_print_is_an_alias_and_buildah_tags_every_tag():
+    lines = dry_run("--tool", "buildah", "--print", "--registry", "reg.example/team")
     assert any(line.startswith("buildah bud --layers --format docker --platform") for line in lines)
     tagged = [line.split()[-1] for line in lines if line.startswith("buildah tag")]
     assert tagged == [f"reg.example/team/pipekit-base:{t}" for t in ("0.1-jdk17", "0-jdk17", "0.1", "0")]
-    pushes = [line for line in lines if line.startswith("buildah manifest push --all")]
-    assert len(pushes) == 5
+    assert not [line for line in lines if "push" in line]
 
 
 def test_unknown_tool_or_variant_is_usage_error():
@@ -228,3 +227,40 @@ def test_image_json_written_for_the_build_context(tmp_path: Path):
     image = json.loads((tmp_path / "context" / "image.json").read_text())
     assert image["variant"] == "jdk17" and image["tools"]["temurin-21"]["included"] is False
     assert manifest.load(tmp_path / "context" / "image.json").tools["kubectl"].version == "v1.32.5"
+
+
+def test_a_released_tag_is_never_moved_and_floating_tags_only_move_forward(tmp_path: Path):
+    from pipekit.testing.registry import LocalRegistry
+
+    with LocalRegistry() as reg:
+        container = subprocess.run(["buildah", "from", "scratch"], capture_output=True, text=True,
+                                   check=True).stdout.strip()
+        try:
+            subprocess.run(["buildah", "commit", "-q", container, "localhost/tiny:1"], capture_output=True, check=True)
+        finally:
+            subprocess.run(["buildah", "rm", container], capture_output=True)
+        registry = f"{reg.host}/team"
+
+        def push_tag(tag: str) -> None:
+            subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false", "containers-storage:localhost/tiny:1",
+                            f"docker://{registry}/pipekit-base:{tag}"], capture_output=True, check=True)
+
+        env = {**os.environ, "PYTHON": sys.executable, "PIPEKIT_REGISTRY_TLS_VERIFY": "false"}
+        args = [*BUILD, "--tool", "buildah", "--registry", registry, "--push", "--dry-run"]
+        push_tag("0.0.9-jdk17")
+        older = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+        assert older.returncode == 0, older.stderr
+        assert "buildah tag" in older.stdout  # 0.1.0 is newer than 0.0.9: floating tags move
+        pushes = [line for line in older.stdout.splitlines() if line.startswith("buildah manifest push --all")]
+        assert len(pushes) == 5  # 0.1.0-jdk17, 0.1-jdk17, 0-jdk17, 0.1, 0
+        push_tag("0.1.7-jdk17")
+        newer = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+        assert newer.returncode == 0 and "buildah tag" not in newer.stdout
+        assert "0.1.7-jdk17 is newer than 0.1.0" in newer.stderr
+        push_tag("0.1.0-jdk17")
+        released = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+        assert released.returncode == 1 and "already released" in released.stderr
+        assert "buildah bud" not in released.stdout
+        subprocess.run(["buildah", "rmi", "localhost/tiny:1"], capture_output=True)
+    gone = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+    assert gone.returncode == 3 and "cannot tell what is released" in gone.stderr

@@ -245,3 +245,51 @@ def test_webhook_host_gets_a_connection_and_no_post(tmp_path: Path):
     assert "SECRET-PART" not in out.stdout + out.stderr
     unset = doctor("--config", str(config), cwd=tmp_path)
     assert unset.returncode == 1 and "TEAM_HOOK is not set" in unset.stdout
+
+
+def test_aws_credentials_answer_sts_and_secrets_stay_hidden(tmp_path: Path):
+    from pipekit.testing.moto import MotoServer
+
+    with MotoServer() as moto:
+        env = moto.aws_env()
+        out = doctor("--check", "aws", "--json", env=env, cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "STS answered: account" in json.loads(out.stdout)["checks"][0]["summary"]
+        assert env["AWS_SECRET_ACCESS_KEY"] not in out.stdout + out.stderr
+    down = doctor("--check", "aws", "--timeout", "1", env=env, cwd=tmp_path)
+    assert down.returncode == 1 and "STS did not answer" in down.stdout
+
+
+def test_jira_site_answers_server_info(tmp_path: Path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Jira(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            seen.append(self.headers.get("Authorization", ""))
+            ok = self.path == "/rest/api/2/serverInfo" and self.headers.get("Authorization")
+            body = json.dumps({"version": "10.3.0", "deploymentType": "Server"} if ok else {}).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jira)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = _config(tmp_path, "version: 1\n")
+        env = {"PIPEKIT_JIRA_URL": f"http://127.0.0.1:{server.server_address[1]}", "JIRA_USER": "ci@example.com",
+               "JIRA_API_TOKEN": "jira-secret-token"}
+        out = doctor("--config", str(config), "--check", "jira", "--json", env=env, cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert json.loads(out.stdout)["checks"][0]["summary"] == "Jira 10.3.0 answered"
+        assert seen[0].startswith("Basic ") and "jira-secret-token" not in out.stdout + out.stderr
+        missing = doctor("--check", "jira", env={**env, "JIRA_API_TOKEN": ""}, cwd=tmp_path)
+        assert missing.returncode == 1 and "JIRA_API_TOKEN is not set" in missing.stdout
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -51,18 +51,17 @@ def locked(lock: Path) -> dict[str, str]:
 def check_lock(lock: Path) -> Outcome:
     pins = locked(lock)
     wrong = []
-    modules = _top_level_modules()
     to_import: dict[str, str] = {}
-    for dist, want in sorted(pins.items()):
+    for name, want in sorted(pins.items()):
         try:
-            found = md.version(dist)
+            dist = md.distribution(name)
         except md.PackageNotFoundError:
-            wrong.append(f"{dist} missing (locked {want})")
+            wrong.append(f"{name} missing (locked {want})")
             continue
-        if found != want:
-            wrong.append(f"{dist} {found} (locked {want})")
+        if dist.version != want:
+            wrong.append(f"{name} {dist.version} (locked {want})")
             continue
-        to_import.update(dict.fromkeys(modules.get(dist, []), dist))
+        to_import.update(dict.fromkeys(top_level_modules(dist), name))
     broken = [f"{module} ({to_import.get(module, '?')}): {why}" for module, why in import_in_child(list(to_import))]
     problems = wrong + broken
     if problems:
@@ -70,6 +69,22 @@ def check_lock(lock: Path) -> Outcome:
                     + (" ..." if len(problems) > 4 else ""),
                     f"pip install --require-hashes -r {lock}", wrong=wrong, broken=broken)
     return ok(f"{len(pins)} locked packages at their versions, {len(to_import)} modules import")
+
+
+def top_level_modules(dist: md.Distribution) -> list[str]:
+    """The importable top-level names of one distribution (top_level.txt, else its RECORD)."""
+    text = dist.read_text("top_level.txt")
+    if text:
+        names = [line.strip() for line in text.splitlines()]
+    else:
+        names = []
+        for path in dist.files or []:
+            first = path.parts[0] if path.parts else ""
+            if len(path.parts) == 1 and first.endswith(".py"):
+                names.append(first[:-3])
+            elif len(path.parts) > 1 and not first.endswith((".dist-info", ".data")) and path.name == "__init__.py":
+                names.append(first)
+    return sorted({n for n in names if n and n.isidentifier() and not n.startswith("_")})
 
 
 _IMPORTER = """
@@ -99,13 +114,3 @@ def import_in_child(modules: list[str]) -> list[tuple[str, str]]:
         return [(str(m), str(why)) for m, why in json.loads(result.stdout.strip().splitlines()[-1])]
     except (ValueError, IndexError):
         return [("*", f"the import check failed (exit {result.returncode}): {result.stderr.strip()[-200:]}")]
-
-
-def _top_level_modules() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for module, dists in md.packages_distributions().items():
-        if module.startswith("_") or not module.isidentifier():
-            continue
-        for dist in dists:
-            out.setdefault(_norm(dist), []).append(module)
-    return out

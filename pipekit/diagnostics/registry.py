@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,9 +50,12 @@ def run_all(checks: Sequence[Check]) -> list[tuple[Check, Outcome]]:
 
 
 def _run_one(check: Check) -> Outcome:
+    started = time.monotonic()
     try:
-        return check.run()
+        outcome = check.run()
     except PipekitError as exc:
-        return fail(str(exc), "see the message")
+        outcome = fail(str(exc), "see the message")
     except Exception as exc:  # a check that crashed is reported, the others still run
-        return fail(f"the check itself failed: {type(exc).__name__}: {exc}", "a pipekit bug: report it")
+        outcome = fail(f"the check itself failed: {type(exc).__name__}: {exc}", "a pipekit bug: report it")
+    outcome.details["elapsed_s"] = round(time.monotonic() - started, 3)
+    return outcome
