@@ -163,12 +163,15 @@ if [ -f "$out/serve/SHA256SUMS" ]; then (cd "$out/serve" && sha256sum --quiet -c
 wheel
 ref=${local_tag:-localhost/pipekit-base:$version-local}
 flags=(--format docker --build-arg "TARGETARCH=$arch")
+labels=()
 # This machine reaches PyPI through a TLS-inspecting proxy: hand its CA bundle to the pip step as a
 # build secret (not stored in the image).
 ca=${PIPEKIT_BUILD_CA:-${PIP_CERT:-${REQUESTS_CA_BUNDLE:-}}}
 [ -n "$ca" ] && [ -s "$ca" ] && flags+=(--secret "id=build_ca,src=$ca")
 read_lines --build-arg "$out/build-args"
-read_lines --label "$out/labels"
+# Labels go on in one `buildah config` after the build: as `bud --label` flags buildah adds one
+# step per label, rebuilt every time.
+while IFS= read -r line; do labels+=(--label "$line"); done < "$out/labels"
 if [ "$dry" = 1 ]; then
   show "$PY" -m http.server --bind 127.0.0.1 "$port" --directory "$out/serve"
 else
@@ -178,4 +181,11 @@ else
   for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 fi
 run buildah bud --layers --isolation chroot -f docker/Dockerfile "${flags[@]}" -t "$ref" .
+if [ "$dry" = 1 ]; then
+  show buildah config "${labels[@]}" CONTAINER; show buildah commit --rm --format docker CONTAINER "$ref"
+else
+  c=$(buildah from --pull-never "$ref")
+  buildah config "${labels[@]}" "$c"
+  buildah commit --quiet --rm --format docker "$c" "$ref" >/dev/null
+fi
 echo "$ref"

@@ -293,3 +293,21 @@ def test_jira_site_answers_server_info(tmp_path: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_argocd_cli_server_skew_is_a_warning(tmp_path: Path):
+    from pipekit.testing.argocd.server import ArgoCDStandIn
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cli = bin_dir / "argocd"  # an old CLI, shaped like `argocd version --client -o json`
+    cli.write_text('#!/bin/sh\necho \'{"client": {"Version": "v2.9.3+6eba5be", "Platform": "linux/amd64"}}\'\n')
+    cli.chmod(0o755)
+    with ArgoCDStandIn() as argo:
+        config = _config(tmp_path, f"argocd:\n  server: {argo.server}\n  plaintext: true\n")
+        env = {"ARGOCD_AUTH_TOKEN": argo.token, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        out = doctor("--config", str(config), "--check", "argocd", "--json", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    check = json.loads(out.stdout)["checks"][0]
+    assert check["status"] == "warn" and "skewed" in check["summary"]
+    assert check["details"]["cli"] == "2.9.3" and check["details"]["server"].startswith("v3.5.1")
