@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-TOOLS = ["git", "mvn", "java", "buildah", "skopeo", "docker-registry", "kubectl", "openssl", "setpriv"]
+TOOLS = ["git", "mvn", "java", "buildah", "skopeo", "docker-registry", "kubectl", "openssl", "setpriv", "jq", "gpg",
+         "mmdebstrap"]
 
 
 @pytest.mark.parametrize("tool", TOOLS)

@@ -1,0 +1,62 @@
+"""The shapes every check kind shares: a :class:`Check` to run, the :class:`Outcome` it returns,
+and the :class:`DoctorPlan` (what to check against) that the kinds read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipekit.core.config import Config
+    from pipekit.image.manifest import Manifest
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+MARKS = {OK: "✓", WARN: "!", FAIL: "✗", SKIP: "–"}
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | warn | fail | skip
+    summary: str  # one line: what was found (never a secret)
+    fix: str = ""  # one line: what to do, when not ok
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # "tool:kubectl", "endpoint:argocd", ...
+    kind: str
+    run: Callable[[], Outcome]
+
+
+@dataclass
+class DoctorPlan:
+    """Everything the checks read: the manifest (or image.json), the config, the environment."""
+
+    manifest: Manifest | None
+    config: Config | None
+    env: Mapping[str, str]
+    timeout: float = 5.0  # per endpoint check, seconds
+    base_dir: str = "."  # where relative paths in the manifest (the lock) are resolved
+
+    def setting(self, dotted: str, env_name: str | None = None) -> Any:
+        if env_name and self.env.get(env_name):
+            return self.env[env_name]
+        return self.config.get(dotted) if self.config is not None else None
+
+
+def ok(summary: str, **details: Any) -> Outcome:
+    return Outcome(OK, summary, details=details)
+
+
+def warn(summary: str, fix: str, **details: Any) -> Outcome:
+    return Outcome(WARN, summary, fix, details)
+
+
+def fail(summary: str, fix: str, **details: Any) -> Outcome:
+    return Outcome(FAIL, summary, fix, details)
+
+
+def skip(summary: str, **details: Any) -> Outcome:
+    return Outcome(SKIP, summary, details=details)

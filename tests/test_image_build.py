@@ -1,0 +1,57 @@
+"""The real Dockerfile, built here (scripts/build-image.sh --local), checks itself and is checked again.
+
+The build bootstraps a Debian bookworm base with mmdebstrap, installs the Debian and PyPI parts
+for real, fetches this machine's kubectl through a 127.0.0.1 HTTP server and verifies it, and
+ends with `pipekit doctor --image`. Then `pipekit doctor --image --json` runs in the image (buildah
+run). A fresh machine needs about 6-7 minutes for it; a cached one well under 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _buildah(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["buildah", *args], capture_output=True, text=True, check=check)
+
+
+def test_local_image_builds_and_passes_its_own_doctor():
+    for tool in ("buildah", "mmdebstrap"):
+        assert shutil.which(tool), f"{tool} is missing: scripts/dev bootstrap installs it"
+    out = subprocess.run(["bash", "scripts/build-image.sh", "--local"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    ref = out.stdout.strip().splitlines()[-1]
+    assert ref == "localhost/pipekit-base:0.1.0-local"
+    assert "fetch-tool: kubectl kubectl sha256:" in out.stdout and "verified" in out.stdout
+    container = _buildah("from", "--pull-never", ref).stdout.strip()
+    try:
+        doctor = _buildah("run", "--isolation", "chroot", container, "--", "pipekit", "doctor", "--image", "--json",
+                          check=False)
+        image_json = json.loads(_buildah("run", "--isolation", "chroot", container, "--",
+                                         "cat", "/etc/pipekit/image.json").stdout)
+        user = _buildah("run", "--isolation", "chroot", container, "--", "id", "-u", "pipekit").stdout.strip()
+    finally:
+        _buildah("rm", container, check=False)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    result = json.loads(doctor.stdout)
+    status = {c["name"]: c["status"] for c in result["checks"]}
+    for name in ("tool:kubectl", "tool:git", "tool:jq", "tool:maven", "tool:openjdk-17-jdk-headless",
+                 "tool:docker", "tool:buildah", "tool:skopeo", "python:pipekit", "python:locked-dependencies"):
+        assert status[name] == "ok", (name, result)
+    for name in ("tool:argocd", "tool:aws", "tool:yq", "tool:kustomize"):
+        assert status[name] == "skip"
+        assert image_json["tools"][name.split(":")[1]]["included"] is False
+    assert image_json["tools"]["maven"]["version"] == "3.8.7-1"  # Debian's, and the image says so
+    assert user == "1000"
+    labels = json.loads(_buildah("inspect", "--type", "image", ref).stdout)["Docker"]["config"]["Labels"]
+    assert labels["io.pipekit.tool.argocd"].startswith("not in the image: left out of the local variant")
+    assert labels["io.pipekit.tool.kubectl"].startswith("v1.32.5 | this machine's")
