@@ -51,7 +51,8 @@ def cli() -> None:
     """pipekit: composable CI/CD pipeline steps.
 
     Every step exits 0 done, 1 the checked thing failed, 2 bad input,
-    3 an outside system failed after retries, 4 timed out.
+    3 an outside system failed after retries, 4 timed out, 5 pipekit itself
+    failed (a bug), 130/143 stopped by SIGINT/SIGTERM.
     """
 
 

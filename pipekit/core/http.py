@@ -21,9 +21,9 @@ from tenacity import (
 
 from pipekit.core.errors import ExternalError
 from pipekit.core.masking import mask_url
-from pipekit.core.retry import backoff, retry_after
+from pipekit.core.retry import RETRYABLE_STATUSES, backoff, retry_after
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = RETRYABLE_STATUSES
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 

@@ -14,13 +14,44 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pipekit.core.errors import BadInput, PipekitError
+from pipekit.core.errors import BadInput, ExitCode, Interrupted, PipekitError
 
 VERSION = 1
 DEFAULT_PATH = ".pipekit/run.json"
+
+
+class Status(str, Enum):
+    """A step's status in the run record, the cards and the rehearsal: defined here only."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the checked thing failed (exit 1)
+    ERROR = "error"  # bad input, an outside system, a bug (exit 2, 3, 5)
+    TIMED_OUT = "timed-out"  # exit 4
+    INTERRUPTED = "interrupted"  # SIGINT / SIGTERM (exit 130 / 143)
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def for_exit(cls, code: int) -> Status:
+        return {
+            ExitCode.OK: cls.SUCCEEDED, ExitCode.FAILED: cls.FAILED, ExitCode.TIMEOUT: cls.TIMED_OUT,
+            ExitCode.SIGINT: cls.INTERRUPTED, ExitCode.SIGTERM: cls.INTERRUPTED,
+        }.get(code, cls.ERROR)  # type: ignore[call-overload]
+
+    @property
+    def finished(self) -> bool:
+        return self is not Status.RUNNING
+
+    @property
+    def bad(self) -> bool:
+        return self in (Status.FAILED, Status.ERROR, Status.TIMED_OUT, Status.INTERRUPTED)
 
 
 def default_path(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -106,25 +137,31 @@ class RunRecord:
     @contextmanager
     def recording(self, name: str) -> Iterator[dict[str, Any]]:
         """Record a step's status, start and duration around a block; yields its outputs dict."""
+        from pipekit.core import signals
+
         outputs: dict[str, Any] = {}
         started = time.monotonic()
-        self.update_step(name, status="running", started_at=utcnow())
-        status = "failed"
+        self.update_step(name, status=Status.RUNNING.value, started_at=utcnow())
+        status = Status.ERROR  # anything not caught below is a bug
         try:
             yield outputs
-            status = "succeeded"
+            status = Status.SUCCEEDED
         except PipekitError as exc:
-            status = {1: "failed", 2: "error", 3: "error", 4: "timed-out"}.get(int(exc.exit_code), "failed")
+            status = Status.for_exit(int(exc.exit_code))
+            raise
+        except (Interrupted, KeyboardInterrupt):
+            status = Status.INTERRUPTED
             raise
         finally:
-            self.update_step(
-                name,
-                status=status,
-                duration_s=round(time.monotonic() - started, 3),
-                finished_at=utcnow(),
-                outputs=outputs,
-            )
-            self.save()
+            with signals.deferred():  # a second signal must not leave the record half-written
+                self.update_step(
+                    name,
+                    status=status.value,
+                    duration_s=round(time.monotonic() - started, 3),
+                    finished_at=utcnow(),
+                    outputs=outputs,
+                )
+                self.save()
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """The step contract: what every step gets (:class:`StepContext`) and how its CLI runs.
 
-A step module has an options dataclass, ``run(options, ctx) -> Result`` (the library API)
-and a thin click command ``main`` decorated with :func:`step_command`, which adds the shared
-flags (``--json``, ``--debug``, ``--run-record``, ``--config``) and turns errors into exit codes.
+A step module has an options dataclass, its :class:`~pipekit.core.options.OptionTable`,
+``run(options, ctx) -> Result`` (the library API), ``options_from(ctx, flags) -> Options`` and a
+thin click command ``main`` decorated with :func:`step_command`, which adds the shared flags
+(``--json``, ``--debug``, ``--run-record``, ``--config``), the table's flags, and turns errors,
+crashes and signals into the exit codes of :mod:`pipekit.core.errors`::
+
+    @step_command("update-tag", OPTIONS, help="...")
+    def main(ctx: StepContext, flags: dict[str, Any]) -> UpdateTagResult:
+        return run(options_from(ctx, flags), ctx)
 """
 
 from __future__ import annotations
@@ -17,34 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pipekit.core.errors import ExitCode, PipekitError
+from pipekit.core.errors import ExitCode, Interrupted, PipekitError
+from pipekit.core.options import OptionTable, given_flags
 
 if TYPE_CHECKING:  # imported lazily at run time: `pipekit <step> --help` stays quick
     from pipekit.core.config import Config
     from pipekit.core.console import Console
     from pipekit.core.context import PipelineContext
     from pipekit.core.runrecord import RunRecord
-
-_LAZY = {
-    "config_mod": ("pipekit.core.config", None),
-    "masking": ("pipekit.core.masking", None),
-    "Config": ("pipekit.core.config", "Config"),
-    "Console": ("pipekit.core.console", "Console"),
-    "setup_logging": ("pipekit.core.console", "setup_logging"),
-    "PipelineContext": ("pipekit.core.context", "PipelineContext"),
-    "RunRecord": ("pipekit.core.runrecord", "RunRecord"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The names this module used to import eagerly, still importable from here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    module_name, attr = _LAZY[name]
-    module = importlib.import_module(module_name)
-    return module if attr is None else getattr(module, attr)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,7 +65,9 @@ class StepContext:
         e = dict(os.environ if env is None else env)
         masking.load_from_env(e)
         if debug is None:
-            debug = e.get("PIPEKIT_DEBUG", "").lower() in ("1", "true", "yes")
+            from pipekit.core.parse import parse_bool
+
+            debug = bool(e.get("PIPEKIT_DEBUG")) and parse_bool(e["PIPEKIT_DEBUG"], "environment variable PIPEKIT_DEBUG")
         setup_logging(debug)
         return cls(
             pipeline=PipelineContext.from_env(e, cwd=cwd),
@@ -106,14 +94,23 @@ def to_jsonable(result: Any) -> Any:
     return result
 
 
-def step_command(name: str, **click_kwargs: Any) -> Callable[[F], click.Command]:
-    """Make a click command for step ``name`` with the shared flags.
+def step_command(name: str, table: OptionTable | None = None, **click_kwargs: Any) -> Callable[[F], click.Command]:
+    """Make a click command for step ``name`` with the shared flags and ``table``'s flags.
 
-    The decorated function receives ``ctx: StepContext`` first, then its own options, and
-    returns the step result (a dataclass or dict), which ``--json`` prints on stdout.
+    With a table, the decorated function receives ``ctx: StepContext`` and ``flags``: only the
+    options given on the command line, by name, for :meth:`OptionTable.resolve`. It returns the
+    step result (a dataclass or dict), which ``--json`` prints on stdout.
     """
 
     def decorate(fn: F) -> click.Command:
+        body: Callable[..., Any] = fn
+        if table is not None:
+            @functools.wraps(fn)
+            def with_flags(ctx: StepContext, **params: Any) -> Any:
+                return fn(ctx, given_flags(click.get_current_context(), table, params))
+
+            body = table.decorate(with_flags)
+
         @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON on stdout.")
         @click.option("--debug", is_flag=True, default=None, help="Debug logs on stderr (also PIPEKIT_DEBUG=1).")
         @click.option(
@@ -129,9 +126,9 @@ def step_command(name: str, **click_kwargs: Any) -> Callable[[F], click.Command]
             default=None,
             help="pipekit.yaml to read [env PIPEKIT_CONFIG; default ./pipekit.yaml if present].",
         )
-        @functools.wraps(fn)
+        @functools.wraps(body)
         def wrapper(json_mode: bool, debug: bool | None, run_record: str | None, config_path: str | None, **kwargs: Any) -> None:
-            code = run_cli(fn, kwargs, json_mode=json_mode, debug=debug, run_record=run_record, config_path=config_path)
+            code = run_cli(body, kwargs, json_mode=json_mode, debug=debug, run_record=run_record, config_path=config_path)
             # A CLI process ends here: move what is alive out of the collector's sight so the
             # interpreter's final collection does not walk every loaded module's objects.
             import gc
@@ -154,10 +151,11 @@ def run_cli(
     config_path: str | None = None,
 ) -> ExitCode:
     """Build the context, run the step body, map errors to exit codes with masked one-line messages."""
-    from pipekit.core import masking
+    from pipekit.core import masking, process, signals
     from pipekit.core.console import Console
 
     masking.load_from_env()
+    signals.install()
     console = Console(json_mode=json_mode, debug=bool(debug))
     try:
         ctx = StepContext.create(config_path=config_path, run_record=run_record, json_mode=json_mode, debug=debug)
@@ -172,16 +170,23 @@ def run_cli(
                 payload["result"] = to_jsonable(partial)
             console.result(payload)
         return exc.exit_code
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        return ExitCode.FAILED
+    except (Interrupted, KeyboardInterrupt) as exc:
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        process.stop_all()
+        console.error(f"{stop}: stopped, child processes ended, temporary files removed")
+        if json_mode:
+            console.result({"ok": False, "exit_code": int(stop.exit_code), "error": str(stop)})
+        return stop.exit_code
     except Exception as exc:  # a bug: show a masked traceback in debug, one line otherwise
         import traceback
 
         if console.debug_enabled:
             sys.stderr.write(masking.mask("".join(traceback.format_exception(exc))))
-        console.error(f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
-        return ExitCode.FAILED
+        console.error(masking.mask(f"pipekit itself failed: {type(exc).__name__}: {exc}")
+                      + " (a bug: rerun with --debug and report it with the traceback)")
+        if json_mode:
+            console.result({"ok": False, "exit_code": int(ExitCode.BUG), "error": masking.mask(str(exc))})
+        return ExitCode.BUG
     if json_mode:
         console.result(to_jsonable(result))
     return ExitCode.OK

@@ -1,0 +1,147 @@
+"""What each step hands on through the run record, typed: one dataclass per step.
+
+The run record (:mod:`pipekit.core.runrecord`) stores ``steps.<section>.outputs``; this module is
+the only place that knows those keys. A step writes with ``record.recording(X.SECTION)`` and
+``X(...).write_to(outputs)``; a later step or a card reads ``X.read(record)``, which carries the
+step's :class:`~pipekit.core.runrecord.Status` so a reader can tell a failed run's leftovers
+from a success (``.succeeded``). A key written under another name (``from`` is a keyword)
+declares it with ``field(metadata={"key": "from"})``.
+
+To add a step's outputs: one dataclass here with ``SECTION`` and its fields, nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pipekit.core.runrecord import Status
+
+if TYPE_CHECKING:
+    from pipekit.core.runrecord import RunRecord
+
+T = TypeVar("T", bound="StepOutputs")
+
+
+@dataclass
+class StepOutputs:
+    SECTION: ClassVar[str] = ""
+
+    status: Status | None = field(default=None, metadata={"record": False})
+
+    @classmethod
+    def _key(cls, f: dataclasses.Field[Any]) -> str:
+        return str(f.metadata.get("key", f.name))
+
+    @classmethod
+    def read(cls: type[T], record: RunRecord) -> T:
+        """This step's outputs as recorded (empty fields where it recorded nothing)."""
+        section = record.step(cls.SECTION)
+        raw = section.get("outputs")
+        outputs = raw if isinstance(raw, dict) else {}
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("record", True) and cls._key(f) in outputs:
+                kwargs[f.name] = outputs[cls._key(f)]
+        try:
+            status = Status(section.get("status")) if section.get("status") else None
+        except ValueError:
+            status = None
+        return cls(status=status, **kwargs)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is Status.SUCCEEDED
+
+    def to_outputs(self) -> dict[str, Any]:
+        """The record's ``outputs`` mapping (fields left at None are not written)."""
+        return {self._key(f): getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata.get("record", True) and getattr(self, f.name) is not None}
+
+    def write_to(self, outputs: dict[str, Any]) -> None:
+        outputs.update(self.to_outputs())
+
+
+@dataclass
+class BuildOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "build"
+
+    version: str | None = None
+    source_commit: str | None = None
+    source_committed_at: str | None = None
+    tests: dict[str, Any] | None = None  # the test summary (counts, failed test names)
+    junit_out: str | None = None
+    image: str | None = None  # repository name without tag
+    tags: list[str] | None = None
+    image_ref: str | None = None  # first image:tag
+    image_id: str | None = None
+
+
+@dataclass
+class ScanOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "scan"
+
+    summary: dict[str, Any] | None = None
+
+
+@dataclass
+class EcrPushOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "ecr_push"
+
+    repository: str | None = None
+    registry: str | None = None
+    image_uri: str | None = None
+    tags: list[str] | None = None
+    digest: str | None = None
+    digests: dict[str, str] | None = None
+    skipped: list[str] | None = None
+    pushed: list[str] | None = None
+    login: dict[str, Any] | None = None
+    scan: dict[str, Any] | None = None
+    scan_report: str | None = None
+
+
+@dataclass
+class UpdateTagOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "update_tag"
+
+    gitops_repo: str | None = None
+    gitops_revision: str | None = None
+    environment: str | None = None
+    service: str | None = None
+    image: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+    overlay: str | None = None
+    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | superseded | dry-run
+    retries: int | None = None
+
+
+@dataclass
+class PromoteOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "promote"
+
+    source: str | None = field(default=None, metadata={"key": "from"})
+    target: str | None = field(default=None, metadata={"key": "to"})
+    services: list[Any] | None = None
+    skipped: list[Any] | None = None
+    result: str | None = field(default=None, metadata={"key": "status"})
+    rule: str | None = None
+    gitops_revision: str | None = None
+
+
+@dataclass
+class WaitForArgocdOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "wait_for_argocd"
+
+    revision: str | None = None
+    apps: list[dict[str, Any]] | None = None  # name, sync, health, revision, phase, hooks
+
+
+@dataclass
+class NotifyOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "notify"
+
+    sent: list[str] | None = None  # once-only keys (run, stage, event, channel)
+    last: dict[str, Any] | None = None

@@ -1,0 +1,228 @@
+"""The one subprocess runner: argument lists only, timeouts, secrets on stdin, masked output.
+
+Every child runs in its own process group, so a timeout or a signal stops it and whatever it
+started (``git push`` starts ``git-remote-https``; ``mvn`` a forked JVM). A missing executable is
+bad input (exit 2) naming the package that provides it; a child that outlives its timeout is
+:class:`~pipekit.core.errors.TimedOut` (exit 4); with ``check`` a non-zero exit raises ``error``
+(:class:`~pipekit.core.errors.ExternalError` unless the caller says otherwise) naming the command
+and the tail of its stderr, masked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from pipekit.core import masking
+from pipekit.core.errors import BadInput, ExternalError, PipekitError, TimedOut
+
+# executable -> where it comes from, for the "not found" message.
+PACKAGES: dict[str, str] = {
+    "git": "Debian package git",
+    "mvn": "Debian package maven (or the project's ./mvnw)",
+    "java": "Debian package openjdk-17-jdk-headless",
+    "buildah": "Debian package buildah",
+    "skopeo": "Debian package skopeo",
+    "podman": "Debian package podman",
+    "docker": "the docker CLI (Debian package docker.io, or Bitbucket's docker service)",
+    "docker-registry": "Debian package docker-registry",
+    "kubectl": "kubectl (https://kubernetes.io/docs/tasks/tools/; the base image ships it)",
+    "kustomize": "kustomize (or use 'kubectl kustomize')",
+    "argocd": "the Argo CD CLI (the base image ships it)",
+    "aws": "AWS CLI v2 (the base image ships it)",
+    "jq": "Debian package jq",
+    "yq": "yq by mikefarah (the base image ships it)",
+    "setpriv": "Debian package util-linux",
+    "openssl": "Debian package openssl",
+    "semgrep": "PyPI package semgrep",
+    "bandit": "PyPI package bandit",
+    "moto_server": "PyPI package moto[server]",
+    "trivy": "trivy (https://trivy.dev)",
+    "grype": "grype (https://github.com/anchore/grype)",
+    "mmdebstrap": "Debian package mmdebstrap",
+    "promtool": "Debian package prometheus",
+    "chromium": "Debian package chromium",
+}
+STOP_GRACE_S = 3.0
+
+_children: set[subprocess.Popen[Any]] = set()
+_children_lock = threading.Lock()
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def describe(argv: Sequence[str]) -> str:
+    """A command as shown in messages: masked, and only its first few words."""
+    shown = " ".join(argv[:4]) + (" ..." if len(argv) > 4 else "")
+    return masking.mask(shown)
+
+
+def missing_tool(name: str, hint: str | None = None) -> BadInput:
+    tool = os.path.basename(name)
+    where = hint or PACKAGES.get(tool)
+    return BadInput(f"{tool} not found on PATH" + (f": install {where}" if where else ""))
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    stdin: int | IO[Any] | None = subprocess.DEVNULL,
+    stdout: int | IO[Any] | None = subprocess.PIPE,
+    stderr: int | IO[Any] | None = subprocess.PIPE,
+    text: bool = True,
+    tool_hint: str | None = None,
+) -> subprocess.Popen[Any]:
+    """Start a child in its own process group, tracked so that :func:`stop_all` can stop it."""
+    args = [os.fspath(a) for a in argv]
+    extra: dict[str, Any] = {"encoding": "utf-8", "errors": "replace"} if text else {}
+    try:
+        proc: subprocess.Popen[Any] = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            args, env=dict(env) if env is not None else None, cwd=cwd, stdin=stdin, stdout=stdout,
+            stderr=stderr, start_new_session=True, **extra,
+        )
+    except FileNotFoundError:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise BadInput(f"{cwd}: no such folder to run {args[0]} in") from None
+        raise missing_tool(args[0], tool_hint) from None
+    except PermissionError:
+        raise BadInput(f"{args[0]}: not executable") from None
+    with _children_lock:
+        _children.add(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM the child's process group, SIGKILL it after ``grace`` seconds, reap it."""
+    try:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(grace)
+    finally:
+        forget(proc)
+
+
+def forget(proc: subprocess.Popen[Any]) -> None:
+    with _children_lock:
+        _children.discard(proc)
+
+
+def stop_all() -> None:
+    """Stop every child still running (after a signal)."""
+    with _children_lock:
+        live = list(_children)
+    for proc in live:
+        stop(proc)
+
+
+def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    input: str | bytes | None = None,
+    check: bool = True,
+    stream: Callable[[str], None] | None = None,
+    error: type[PipekitError] = ExternalError,
+    what: str | None = None,
+    tool_hint: str | None = None,
+) -> Result:
+    """Run a command to its end. ``input`` goes to stdin (secrets go there, never into argv).
+
+    ``stream`` receives each line of stdout and stderr (masked) as it comes; the result still
+    holds the whole output.
+    """
+    args = [os.fspath(a) for a in argv]
+    binary = isinstance(input, bytes)
+    proc = start(args, env=env, cwd=cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                 text=not binary, tool_hint=tool_hint)
+    label = what or describe(args)
+    try:
+        if stream is None:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise TimedOut(f"{label} did not finish within {timeout:g} s") from None
+        else:
+            out, err = _stream(proc, input, timeout, stream, label)
+    except BaseException:  # a timeout, a signal: the child and its group go too
+        stop(proc)
+        raise
+    forget(proc)
+    if binary:
+        out = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+        err = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
+    result = Result(args, proc.returncode, out or "", err or "")
+    if check and proc.returncode != 0:
+        raise error(f"{label} failed (exit {proc.returncode})" + _tail(result.stderr or result.stdout))
+    return result
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return (": " + masking.mask(" / ".join(kept))) if kept else ""
+
+
+def _stream(proc: subprocess.Popen[Any], input: str | bytes | None, timeout: float | None,
+            sink: Callable[[str], None], label: str) -> tuple[str, str]:
+    chunks: dict[str, list[str]] = {"out": [], "err": []}
+    lock = threading.Lock()
+
+    def pump(name: str, pipe: IO[str] | None) -> None:
+        if pipe is None:
+            return
+        for line in pipe:
+            chunks[name].append(line)
+            with lock:
+                sink(masking.mask(line.rstrip("\n")))
+
+    threads = [threading.Thread(target=pump, args=("out", proc.stdout), daemon=True),
+               threading.Thread(target=pump, args=("err", proc.stderr), daemon=True)]
+    for t in threads:
+        t.start()
+    if input is not None and proc.stdin is not None:
+        try:
+            proc.stdin.write(input)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while proc.poll() is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimedOut(f"{label} did not finish within {timeout:g} s")
+        try:
+            proc.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            pass
+    for t in threads:
+        t.join(5)
+    return "".join(chunks["out"]), "".join(chunks["err"])
