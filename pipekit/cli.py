@@ -22,6 +22,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
     "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
+    "post-sync-test": ("pipekit.post_sync_test", "PostSync test Job: wait for real readiness, run the suite, trust only consistent JUnit."),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }

@@ -152,7 +152,8 @@ class Waiter:
             mirror.stop()
         self.client.close()
 
-    def wait(self, timeout: float) -> dict[Target, rollout.Verdict]:
+    def wait(self, timeout: float, *, said: float | None = None) -> dict[Target, rollout.Verdict]:
+        """``said``: the timeout as the user gave it (when part of it was spent before), for the message."""
         deadline = time.monotonic() + timeout
         for mirror in self.mirrors.values():
             mirror.start()
@@ -167,7 +168,7 @@ class Waiter:
                         return dict(self.verdicts)
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise self._timed_out(timeout)
+                        raise self._timed_out(timeout if said is None else said)
                     self.changed.wait(left)
         finally:
             self.stop()
