@@ -112,37 +112,39 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
     out = PostSyncTestOutputs(suite=suite, environment=options.environment, gitops_revision=revision,
                               workloads=result.workloads)
     suite_run: SuiteRun | None = None
-    with ctx.record.recording(PostSyncTestOutputs.SECTION) as outputs, \
-            tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
-        try:
-            started = time.monotonic()
-            result.namespace = wait_ready(
-                ctx.env, targets, namespace=options.namespace, context=options.context,
-                service_account=options.service_account, timeout=options.ready_timeout,
-                health_urls=options.health_urls, watch=options.watch, poll_interval=options.poll_interval,
-                say=ctx.console.info)
-            result.ready_s = round(time.monotonic() - started, 3)
-            if targets or options.health_urls:
-                ctx.console.success(f"ready after {result.ready_s:g}s: "
-                                    + ", ".join(result.workloads + [mask_url(u) for u in options.health_urls]))
-            suite_run = _run_suite(options, ctx, Path(scratch))
-            _judge(suite_run, result, ctx)
-        except PipekitError as exc:
-            result.message = result.message or str(exc)
-            exc.result = result
-            if not suite_run:
-                result.result = {2: "bad-input", 4: "not-ready"}.get(int(exc.exit_code), "not-ready")
-            raise
-        finally:
-            if suite_run is not None and location is not None:
-                _upload(location, suite_run, result, out, ctx)
-            for name in ("namespace", "ready_s", "exit_code", "attempts", "result", "message", "summary_url",
-                         "reports_url"):
-                setattr(out, name, getattr(result, name) if getattr(result, name) != "" else None)
-            out.tests = result.tests or None
-            out.write_to(outputs)
-            if options.notify:
-                _card(result, ctx)
+    try:
+        with ctx.record.recording(PostSyncTestOutputs.SECTION) as outputs, \
+                tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
+            try:
+                started = time.monotonic()
+                result.namespace = wait_ready(
+                    ctx.env, targets, namespace=options.namespace, context=options.context,
+                    service_account=options.service_account, timeout=options.ready_timeout,
+                    health_urls=options.health_urls, watch=options.watch, poll_interval=options.poll_interval,
+                    say=ctx.console.info)
+                result.ready_s = round(time.monotonic() - started, 3)
+                if targets or options.health_urls:
+                    ctx.console.success(f"ready after {result.ready_s:g}s: "
+                                        + ", ".join(result.workloads + [mask_url(u) for u in options.health_urls]))
+                suite_run = _run_suite(options, ctx, Path(scratch))
+                _judge(suite_run, result, ctx)
+            except PipekitError as exc:
+                result.message = result.message or str(exc)
+                exc.result = result
+                if not suite_run:
+                    result.result = {2: "bad-input", 4: "not-ready"}.get(int(exc.exit_code), "not-ready")
+                raise
+            finally:
+                if suite_run is not None and location is not None:
+                    _upload(location, suite_run, result, out, ctx)
+                for name in ("namespace", "ready_s", "exit_code", "attempts", "result", "message", "summary_url",
+                             "reports_url"):
+                    setattr(out, name, getattr(result, name) if getattr(result, name) != "" else None)
+                out.tests = result.tests or None
+                out.write_to(outputs)
+    finally:
+        if options.notify:  # after the record holds this step's outputs: the card reads them
+            _card(result, ctx, options.environment)
     return result
 
 
@@ -208,13 +210,14 @@ def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ou
         result.message = (result.message + "; " if result.message else "") + f"upload failed: {exc}"
 
 
-def _card(result: PostSyncTestResult, ctx: StepContext) -> None:
+def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None) -> None:
     from pipekit.notify import NotifyOptions
     from pipekit.notify import run as notify
 
     event = "succeeded" if result.result in ("passed", "flaky") else "failed"
     try:
-        notify(NotifyOptions(event=event, stage="post-sync-test", message=result.message or None), ctx)
+        notify(NotifyOptions(event=event, stage="post-sync-test", message=result.message or None,
+                             environment=environment), ctx)
     except PipekitError as exc:
         ctx.console.warn(f"could not send the result card: {exc}")
 

@@ -200,3 +200,18 @@ def test_maven_sample_service_tests_as_the_suite(tmp_path: Path, job: dict[str, 
     result = json.loads(proc.stdout)
     assert result["tests"]["total"] >= 1 and result["tests"]["failed"] == 0
     assert "-Dsurefire.rerunFailingTestsCount=1" in proc.stderr
+
+
+def test_card_through_notify_names_failing_and_flaky_tests(tmp_path: Path, job: dict[str, str]) -> None:
+    from pipekit.testing.sink import WebhookSink
+
+    with WebhookSink() as sink:
+        env = {**job, "PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BREAK": "orders", "FLAKY": "1",
+               "PIPEKIT_ENV": "qa", "PIPEKIT_GITOPS_REVISION": "feedc0ffee00"}
+        proc, _ = post_sync(tmp_path, env, "--notify", "--suite", "api", "--rerun-failed", "1")
+        assert proc.returncode == 1, proc.stderr
+        card = json.dumps(sink.wait_for(1)[0].json).replace("\\\\_", "_")  # markdown-escaped underscores
+    assert "Suite api" in card and "1 failed" in card and "1 flaky" in card
+    assert "suite.test_api.test_orders: AssertionError: orders total is wrong" in card
+    assert "Flaky tests (passed only on a rerun)" in card and "suite.test_api.test_flaky" in card
+    assert "qa" in card and "post-sync-test" in card

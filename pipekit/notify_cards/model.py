@@ -176,6 +176,9 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
                     msg = " ".join(str(item.get("message") or "").split())
                     lines.append(f"{name}: {msg}" if msg else name)
             details.append(Detail("Failing tests", lines, max(0, len(failing) - MAX_FAILING_TESTS)))
+    facts_, details_ = _post_sync_facts(record)
+    facts.extend(facts_)
+    details.extend(details_)
     scan = record.output("scan", "summary")
     if isinstance(scan, dict):
         facts.append(Fact("Security scan", scan_text(scan)))
@@ -201,7 +204,47 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
-PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "promote", "wait_for_argocd")
+def _names(items: Any) -> list[str]:
+    lines = []
+    for item in items[:MAX_FAILING_TESTS] if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
+            msg = " ".join(str(item.get("message") or "").split())
+            lines.append(f"{name}: {msg}" if msg else name)
+    return lines
+
+
+def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
+    """The PostSync test Job's suite: counts (flaky included), the failing and flaky tests."""
+    from pipekit.core.outputs import PostSyncTestOutputs
+
+    out = PostSyncTestOutputs.read(record)
+    facts: list[Fact] = []
+    details: list[Detail] = []
+    if out.status is None:
+        return facts, details
+    tests = out.tests if isinstance(out.tests, dict) else None
+    text = tests_text(tests) if tests else (out.message or str(out.result or out.status.value))
+    facts.append(Fact(f"Suite {out.suite}" if out.suite else "Suite", text))
+    if tests:
+        failing, flaky = tests.get("failing") or [], tests.get("flaky_tests") or []
+        if failing:
+            details.append(Detail("Failing tests", _names(failing), max(0, len(failing) - MAX_FAILING_TESTS)))
+        if flaky:
+            details.append(Detail("Flaky tests (passed only on a rerun)", _names(flaky),
+                                  max(0, len(flaky) - MAX_FAILING_TESTS)))
+    elif out.message and out.result in ("not-ready", "bad-input"):
+        details.append(Detail("Why the suite did not run", [out.message[:500]]))
+    return facts, details
+
+
+def _post_sync_summary(record: RunRecord) -> str | None:
+    from pipekit.core.outputs import PostSyncTestOutputs
+
+    return PostSyncTestOutputs.read(record).summary_url
+
+
+PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "promote", "wait_for_argocd", "post_sync_test")
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -267,6 +310,7 @@ def build(
         commit = Commit(pipeline.commit, pipeline.commit[:7], _http(pipeline.commit_url), pipeline.author,
                         pipeline.subject)
     links = [Link(t, u) for t, u in (
+        ("Test results", _http(_post_sync_summary(record))),
         ("Pipeline", _http(pipeline.pipeline_url)),
         ("Commit", _http(pipeline.commit_url)),
         ("Pull request", _http(pipeline.pr_url)),
