@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from pipekit.testing.argocd import ArgoCDStandIn
 from pipekit.testing.kubernetes import KubernetesStandIn, Rollout
 from pipekit.testing.kubernetes.__main__ import kubeconfig
 from tests.conftest import run_pipekit
 
 NS = "shop"
+REVISION = "0123456789abcdef0123456789abcdef01234567"
 SUITE = """\
 import os, pathlib, time
 def test_health():
@@ -170,7 +172,7 @@ def test_upload_to_s3_against_moto(tmp_path: Path, kube: KubernetesStandIn, job:
         s3 = moto.client("s3")
         s3.create_bucket(Bucket="test-results")
         env = {**job, **moto.aws_env(), "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_S3": moto.url,
-               "FLAKY": "1", "PIPEKIT_ENV": "dev", "PIPEKIT_GITOPS_REVISION": "0123456789abcdef"}
+               "FLAKY": "1", "PIPEKIT_ENV": "dev", "PIPEKIT_GITOPS_REVISION": REVISION}
         proc, result = post_sync(tmp_path, env, "--upload", "s3://test-results/post-sync", "--suite", "api",
                                  "--rerun-failed", "1")
         assert proc.returncode == 0, proc.stderr
@@ -182,7 +184,21 @@ def test_upload_to_s3_against_moto(tmp_path: Path, kube: KubernetesStandIn, job:
         summary = json.loads(s3.get_object(Bucket="test-results", Key=summary_key)["Body"].read())
         assert summary["result"] == "flaky" and summary["tests"]["flaky"] == 1
         assert result["summary_url"] == f"{moto.url}/test-results/{summary_key}"
-    assert result["reports_url"].startswith("s3://test-results/post-sync/api/dev/")
+        assert result["reports_url"].startswith("s3://test-results/post-sync/api/dev/")
+        # the pipeline's wait-for-argocd shows that summary when the PostSync hook failed
+        with ArgoCDStandIn() as argo:
+            argo.add_app("orders-dev", revision=REVISION, phase="Failed", message="a hook failed",
+                         hooks=[{"name": "api-tests", "type": "PostSync", "phase": "Failed",
+                                 "message": "Job has reached the specified backoff limit"}])
+            proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", REVISION, "--plaintext",
+                               "--timeout", "20", env={**env, "ARGOCD_SERVER": argo.server,
+                                                       "ARGOCD_AUTH_TOKEN": argo.token,
+                                                       "PIPEKIT_TEST_RESULTS_S3": "s3://test-results/post-sync",
+                                                       "PIPEKIT_SUITE": "api"}, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        assert "PostSync tests api: flaky: 3 tests: 3 passed" in proc.stdout
+        assert "  flaky: suite.test_api.test_flaky: AssertionError: first try fails" in proc.stdout
+        assert f"  summary: {moto.url}/test-results/{summary_key}" in proc.stdout
 
 
 @pytest.mark.slow

@@ -37,3 +37,71 @@ def upload(location: S3Location, base: str, files: Mapping[str, Path], summary: 
     body = json.dumps(summary, indent=2, sort_keys=True).encode()
     (summary_key,) = s3.upload(client, target, {"summary.json": body})
     return s3.http_url(env, location.bucket, summary_key, region), location.uri(target.key("junit")) + "/"
+
+
+def find_summary(location: S3Location, suite: str, environment: str | None, revision: str,
+                 env: Mapping[str, str]) -> tuple[dict[str, Any], str] | None:
+    """The newest summary the PostSync Job uploaded for ``revision`` (and its https link), or None."""
+    from pipekit.clients import aws, s3
+
+    client, region = s3.client(env)
+    folder_prefix = location.key(_safe(suite), _safe(environment or "unknown")) + "/"
+    wanted = f"-{revision[:12]}/summary.json"
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": location.bucket, "Prefix": folder_prefix}
+        if token:
+            kwargs["ContinuationToken"] = token
+
+        def listing(kw: dict[str, Any] = kwargs) -> dict[str, Any]:
+            return dict(client.list_objects_v2(**kw))
+
+        page = aws.call(listing, what=f"s3:ListObjectsV2 {location.uri(folder_prefix)}",
+                        retry=aws.RetryPolicy(attempts=2, total_s=10))
+        found += [o["Key"] for o in page.get("Contents") or [] if o["Key"].endswith(wanted)]
+        token = page.get("NextContinuationToken")
+        if not token:
+            break
+    if not found:
+        return None
+    key = max(found)  # folders start with a UTC timestamp
+    body = client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+    return json.loads(body), s3.http_url(env, location.bucket, key, region)
+
+
+def describe_summary(summary: dict[str, Any]) -> list[str]:
+    """A few lines for a log: the result, the counts, the failing and flaky tests."""
+    tests = summary.get("tests") or {}
+    lines = [f"PostSync tests {summary.get('suite')}: {summary.get('result')}"
+             + (f": {summary['message']}" if summary.get("message") else "")]
+    for title, items in (("failing", tests.get("failing") or []), ("flaky", tests.get("flaky_tests") or [])):
+        for item in items[:10]:
+            name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
+            lines.append(f"  {title}: {name}" + (f": {item['message']}" if item.get("message") else ""))
+    return lines
+
+
+def show_for_failed_hook(ctx: Any, revision: str) -> None:
+    """For wait-for-argocd: when ``post_sync_test.upload`` is configured, print what the hook's suite reported."""
+    from pipekit.clients.s3 import S3Location
+    from pipekit.core.outputs import UpdateTagOutputs
+
+    upload = ctx.env.get("PIPEKIT_TEST_RESULTS_S3") or ctx.config.get("post_sync_test.upload")
+    if not upload:
+        return
+    suite = ctx.env.get("PIPEKIT_SUITE") or ctx.config.get("post_sync_test.suite") or ctx.service or "tests"
+    environment = ctx.environment() or UpdateTagOutputs.read(ctx.record).environment
+    try:
+        found = find_summary(S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment,
+                             revision, ctx.env)
+    except Exception as exc:  # a missing summary must never hide the hook's failure
+        ctx.console.warn(f"could not read the PostSync test summary from {upload}: {exc}")
+        return
+    if found is None:
+        ctx.console.info(f"no PostSync test summary for revision {revision[:12]} under {upload}")
+        return
+    summary, url = found
+    for line in describe_summary(summary):
+        ctx.console.info(line)
+    ctx.console.info(f"  summary: {url}")
