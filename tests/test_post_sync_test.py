@@ -231,3 +231,22 @@ def test_card_through_notify_names_failing_and_flaky_tests(tmp_path: Path, job: 
     assert "suite.test_api.test_orders: AssertionError: orders total is wrong" in card
     assert "Flaky tests (passed only on a rerun)" in card and "suite.test_api.test_flaky" in card
     assert "qa" in card and "post-sync-test" in card
+
+
+def test_options_from_flags_env_and_pipekit_yaml(tmp_path: Path) -> None:
+    from pipekit.core.errors import BadInput
+    from pipekit.core.step import StepContext
+    from pipekit.post_sync_test import options_from
+
+    config = tmp_path / "pipekit.yaml"
+    config.write_text("service: orders\npost_sync_test:\n  wait_ready: [deployment/orders, sts/db]\n"
+                      "  ready_timeout: 120\n  junit_dir: target/surefire-reports\n  rerun_failed: 2\n"
+                      "  upload: s3://results/post-sync\n")
+    env = {"PIPEKIT_NAMESPACE": "orders-qa", "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
+    ctx = StepContext.create(config_path=config, env=env)
+    o = options_from(ctx, {"command": ("mvn", "verify"), "rerun_failed": "1"})
+    assert o.wait_ready == ["deployment/orders", "sts/db"] and o.namespace == "orders-qa"
+    assert (o.ready_timeout, o.rerun_failed, o.upload) == (120.0, 1, "s3://results/post-sync")
+    assert o.junit_dir == Path("target/surefire-reports") and o.command == ["mvn", "verify"]
+    with pytest.raises(BadInput, match="rerun-failed"):
+        options_from(ctx, {"rerun_failed": "9"})

@@ -217,8 +217,8 @@ def deployment_ready(dep: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj]) 
     new = new_replicaset(dep, owned)
     new_name = _meta(new).get("name") if new else None
     mine = pods_of(dep, pods)
-    for p in mine:
-        if owned_by(p, "ReplicaSet", None, new_name or "") or new is None:
+    for p in mine:  # only the new revision's pods: an old pod crash-looping is what the rollout replaces
+        if new_name and owned_by(p, "ReplicaSet", None, new_name):
             failure = pod_failure(p)
             if failure:
                 return Verdict(False, failure, failure=failure)
