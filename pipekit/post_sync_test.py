@@ -84,7 +84,7 @@ class PostSyncTestOptions:
 @dataclass
 class PostSyncTestResult:
     suite: str
-    result: str  # passed | flaky | failed | command-failed
+    result: str  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
     namespace: str | None = None
     workloads: list[str] = field(default_factory=list)
     ready_s: float | None = None
@@ -131,8 +131,10 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
             except PipekitError as exc:
                 result.message = result.message or str(exc)
                 exc.result = result
-                if not suite_run:
-                    result.result = {2: "bad-input", 4: "not-ready"}.get(int(exc.exit_code), "not-ready")
+                if suite_run is None:  # before a report was judged: while waiting, or the suite itself
+                    waiting = result.ready_s is None
+                    result.result = {2: "bad-input", 4: "not-ready" if waiting else "timed-out"}.get(
+                        int(exc.exit_code), "not-ready" if waiting else "failed")
                 raise
             finally:
                 if suite_run is not None and location is not None:

@@ -250,3 +250,10 @@ def test_options_from_flags_env_and_pipekit_yaml(tmp_path: Path) -> None:
     assert o.junit_dir == Path("target/surefire-reports") and o.command == ["mvn", "verify"]
     with pytest.raises(BadInput, match="rerun-failed"):
         options_from(ctx, {"rerun_failed": "9"})
+
+
+def test_suite_that_outlives_command_timeout_exit_4(tmp_path: Path, job: dict[str, str]) -> None:
+    proc, result = post_sync(tmp_path, job, "--command-timeout", "1",
+                             command=["--", sys.executable, "-c", "import time; time.sleep(30)"])
+    assert proc.returncode == 4 and "did not finish within 1 s" in proc.stderr
+    assert result["result"]["result"] == "timed-out"

@@ -160,7 +160,7 @@ class PostSyncTestOutputs(StepOutputs):
     exit_code: int | None = None  # the suite command's (last attempt's) exit code
     attempts: int | None = None  # runs of the command (1 + reruns of failed tests)
     tests: dict[str, Any] | None = None  # total, passed, failed, errored, skipped, flaky, failing, flaky_tests
-    result: str | None = None  # passed | flaky | failed | no-report | not-ready | command-failed
+    result: str | None = None  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
     message: str | None = None
     summary_url: str | None = None  # the summary JSON on S3 (https link)
     reports_url: str | None = None  # the folder of JUnit files on S3 (s3:// URI)
