@@ -84,4 +84,8 @@ def test_find_skips_stale_and_hidden(tmp_path: Path) -> None:
     old.write_text("<testsuite/>")
     os.utime(old, (time.time() - 100, time.time() - 100))
     (tmp_path / "new.xml").write_text("<testsuite/>")
-    assert junit.find(tmp_path, newer_than=time.time() - 10) == [tmp_path / "new.xml"]
+    (tmp_path / "failsafe-summary.xml").write_text("<failsafe-summary result=\"0\"><completed>1</completed></failsafe-summary>")
+    (tmp_path / "garbage.xml").write_text("not xml at all")
+    assert junit.find(tmp_path, newer_than=time.time() - 10) == [tmp_path / "garbage.xml", tmp_path / "new.xml"]
+    with pytest.raises(BadInput, match="garbage.xml:1:1: unreadable test report"):
+        surefire.read_summary([tmp_path / "garbage.xml"], check_counters=True)

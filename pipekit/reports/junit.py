@@ -26,8 +26,12 @@ from pipekit.reports.surefire import SuiteCount
 
 
 def find(root: Path, *, newer_than: float | None = None) -> list[Path]:
-    """Every ``*.xml`` under ``root`` (sorted), skipping hidden folders and ``node_modules``;
-    with ``newer_than``, only files written since then (a report left by an earlier run is not this run's)."""
+    """Every JUnit ``*.xml`` under ``root`` (sorted), skipping hidden folders and ``node_modules``;
+    with ``newer_than``, only files written since then (a report left by an earlier run is not this run's).
+
+    XML files with another root element (Failsafe's ``failsafe-summary.xml``, a runner's config) are
+    left out; a file whose root cannot be told (truncated, not XML) is kept, for the reader to refuse.
+    """
     import os
 
     found = []
@@ -36,9 +40,30 @@ def find(root: Path, *, newer_than: float | None = None) -> list[Path]:
         for name in filenames:
             if name.endswith(".xml"):
                 path = Path(dirpath, name)
-                if newer_than is None or path.stat().st_mtime >= newer_than:
+                if (newer_than is None or path.stat().st_mtime >= newer_than) \
+                        and root_element(path) in (None, "testsuite", "testsuites"):
                     found.append(path)
     return sorted(found)
+
+
+def root_element(path: Path) -> str | None:
+    """The root element's name, read from the file's start; None when it cannot be told."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate()
+    seen: list[str] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        seen.append(tag)
+        raise StopIteration
+
+    parser.StartElementHandler = start
+    try:
+        with open(path, "rb") as fh:
+            parser.Parse(fh.read(65536), False)
+    except (StopIteration, expat.ExpatError, OSError):
+        pass
+    return seen[0] if seen else None
 
 
 def _declared(suite: SuiteCount, name: str, where: str) -> int | None:
