@@ -20,7 +20,7 @@ from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
-    from pipekit.notify_cards.model import Notification
+    from pipekit.cards.model import Notification
 
 EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
 AUTO = "auto"
@@ -130,7 +130,7 @@ def service_name(ctx: StepContext) -> str:
 
 
 def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> Notification:
-    from pipekit.notify_cards import model
+    from pipekit.cards import model
 
     return model.build(
         event, pipeline=ctx.pipeline, record=ctx.record, service=service_name(ctx),
@@ -144,7 +144,7 @@ def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
 
     from pipekit.core.masking import mask
 
-    payload, data = importlib.import_module(f"pipekit.notify_cards.{kind}").message(n)
+    payload, data = importlib.import_module(f"pipekit.cards.{kind}").message(n)
     masked = mask(data.decode("utf-8"))
     return payload, masked.encode("utf-8")
 

@@ -19,10 +19,32 @@ The rules, per element, where the attribute is present:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipekit.core.errors import BadInput
-from pipekit.reports.surefire import SuiteCount
+
+
+@dataclass
+class SuiteCount:
+    """A ``<testsuite>``/``<testsuites>`` element: its declared counters and the test cases inside it
+    (counted by :func:`pipekit.reports.surefire.read_file` as it parses)."""
+
+    tag: str
+    attrs: dict[str, str]
+    line: int
+    tests: int = 0
+    failed: int = 0
+    errored: int = 0
+    skipped: int = 0
+    reruns: int = 0  # cases with Surefire's rerun*/flaky* elements
+
+    def count(self, *, failed: bool, errored: bool, skipped: bool, rerun: bool) -> None:
+        self.tests += 1
+        self.failed += failed
+        self.errored += errored
+        self.skipped += skipped
+        self.reruns += rerun
 
 
 def find(root: Path, *, newer_than: float | None = None) -> list[Path]:

@@ -4,7 +4,7 @@ The command runs through :mod:`pipekit.core.process` with its output streamed li
 each attempt the JUnit files written under the report folder since the attempt started are read
 (counters checked) and copied aside, so that a rerun overwriting them loses nothing: every
 attempt's files are kept for the upload (``attempt-1/...``). The outcome of each test is that of
-the last attempt that ran it (:func:`pipekit.reports.runners.merge`).
+the last attempt that ran it (:func:`pipekit.reports.reruns.merge`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipekit.core import process
 from pipekit.core.errors import BadInput
-from pipekit.reports import junit, runners
+from pipekit.reports import junit, reruns
 from pipekit.reports.surefire import TestCase, TestSummary, read_summary
 
 
@@ -56,10 +56,10 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
     No report after the first run, or one with zero tests, is :class:`BadInput`; so is a report
     whose counters disagree with its test cases.
     """
-    result = SuiteRun(runners.runner_of(command))
-    argv = runners.first_run(command, rerun)
-    again = runners.rerun_command(command)
-    result.rerun_unsupported = bool(rerun) and again is None and result.runner != runners.MAVEN
+    result = SuiteRun(reruns.runner_of(command))
+    argv = reruns.first_run(command, rerun)
+    again = reruns.rerun_command(command)
+    result.rerun_unsupported = bool(rerun) and again is None and result.runner != reruns.MAVEN
     for number in range(1, 2 + (rerun if again else 0)):
         if on_attempt is not None:
             on_attempt(number, argv)
@@ -84,11 +84,11 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, copy)
             result.files[rel] = copy
-        if again is None or not runners.failed_keys(cases):
+        if again is None or not reruns.failed_keys(cases):
             break
         argv = list(again)
-    merged = runners.merge([a.cases for a in result.attempts])
-    result.summary = runners.summarize(merged, sum(len(a.reports) for a in result.attempts))
+    merged = reruns.merge([a.cases for a in result.attempts])
+    result.summary = reruns.summarize(merged, sum(len(a.reports) for a in result.attempts))
     if result.summary.total == 0:
         raise BadInput(f"{junit_dir}: the JUnit report(s) hold zero tests "
                        f"({', '.join(p.name for p in result.attempts[0].reports)})",

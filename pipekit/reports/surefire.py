@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pipekit.core.errors import BadInput
+from pipekit.reports.junit import SuiteCount, check
 
 REPORT_DIRS = ("surefire-reports", "failsafe-reports")
 _PRUNE = {".git", "src", "node_modules", ".mvn", ".pipekit", "classes", "test-classes", "generated-sources"}
@@ -144,27 +145,7 @@ class _Child:
 
 
 _CHILDREN = _FAIL | _ERROR | _FLAKY | {"skipped"}
-
-
-@dataclass
-class SuiteCount:
-    """A ``<testsuite>``/``<testsuites>`` element: its declared counters and the test cases inside it."""
-
-    tag: str
-    attrs: dict[str, str]
-    line: int
-    tests: int = 0
-    failed: int = 0
-    errored: int = 0
-    skipped: int = 0
-    reruns: int = 0  # cases with Surefire's rerun*/flaky* elements
-
-    def count(self, tags: set[str]) -> None:
-        self.tests += 1
-        self.reruns += bool(tags & (_FLAKY | {"rerunFailure", "rerunError"}))
-        self.failed += bool(tags & _FAIL)
-        self.errored += bool(tags & _ERROR)
-        self.skipped += "skipped" in tags
+_RERUN = {"rerunFailure", "rerunError"}
 
 
 def read_file(path: Path, suites: list[SuiteCount] | None = None) -> list[TestCase]:
@@ -211,8 +192,9 @@ def read_file(path: Path, suites: list[SuiteCount] | None = None) -> list[TestCa
             cases.append(_case(current, children, path))
             if open_suites:
                 tags = {c.tag for c in children}
+                failed, errored, rerun = bool(tags & _FAIL), bool(tags & _ERROR), bool(tags & (_FLAKY | _RERUN))
                 for suite in open_suites:
-                    suite.count(tags)
+                    suite.count(failed=failed, errored=errored, skipped="skipped" in tags, rerun=rerun)
             current = None
         elif tag in ("testsuite", "testsuites") and open_suites and suites is not None:
             suites.append(open_suites.pop())
@@ -293,8 +275,6 @@ def read_summary(paths: Iterable[Path], *, keep_cases: bool = False,
     ``check_counters``: a report whose ``tests``/``failures``/``errors``/``skipped`` attributes
     disagree with the test cases it holds is :class:`BadInput` (a crashed or truncated run).
     """
-    from pipekit.reports.junit import check
-
     summary = TestSummary()
     cases: list[TestCase] = []
     for path in paths:
