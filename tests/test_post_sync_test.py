@@ -78,6 +78,7 @@ def test_waits_for_the_rollout_then_runs_the_suite(tmp_path: Path, kube: Kuberne
     started = float((tmp_path / "started").read_text())
     assert started > r.completed_at  # the suite did not start while an old pod still terminated
     assert "old ReplicaSet still terminating" in proc.stderr
+    assert kube.token not in proc.stdout + proc.stderr  # the bearer token is never printed
     record = json.loads((tmp_path / "run.json").read_text())["steps"]["post_sync_test"]
     assert record["status"] == "succeeded" and record["outputs"]["workloads"] == ["deployment/orders"]
 

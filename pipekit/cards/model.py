@@ -167,15 +167,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     tests = record.output("build", "tests")
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
-        failing = tests.get("failing")
-        if isinstance(failing, list) and failing:
-            lines = []
-            for item in failing[:MAX_FAILING_TESTS]:
-                if isinstance(item, dict):
-                    name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
-                    msg = " ".join(str(item.get("message") or "").split())
-                    lines.append(f"{name}: {msg}" if msg else name)
-            details.append(Detail("Failing tests", lines, max(0, len(failing) - MAX_FAILING_TESTS)))
+        _tests_detail(details, "Failing tests", tests.get("failing"))
     facts_, details_ = _post_sync_facts(record)
     facts.extend(facts_)
     details.extend(details_)
@@ -204,14 +196,17 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
-def _names(items: Any) -> list[str]:
+def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
+    """A detail listing tests (``class.name: message``), when there are any."""
+    if not isinstance(items, list) or not items:
+        return
     lines = []
-    for item in items[:MAX_FAILING_TESTS] if isinstance(items, list) else []:
+    for item in items[:MAX_FAILING_TESTS]:
         if isinstance(item, dict):
             name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
             msg = " ".join(str(item.get("message") or "").split())
             lines.append(f"{name}: {msg}" if msg else name)
-    return lines
+    details.append(Detail(title, lines, max(0, len(items) - MAX_FAILING_TESTS)))
 
 
 def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
@@ -219,20 +214,15 @@ def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     from pipekit.core.outputs import PostSyncTestOutputs
 
     out = PostSyncTestOutputs.read(record)
-    facts: list[Fact] = []
-    details: list[Detail] = []
     if out.status is None:
-        return facts, details
+        return [], []
     tests = out.tests if isinstance(out.tests, dict) else None
-    text = tests_text(tests) if tests else (out.message or str(out.result or out.status.value))
-    facts.append(Fact(f"Suite {out.suite}" if out.suite else "Suite", text))
+    facts = [Fact(f"Suite {out.suite}" if out.suite else "Suite",
+                  tests_text(tests) if tests else (out.message or str(out.result or out.status.value)))]
+    details: list[Detail] = []
     if tests:
-        failing, flaky = tests.get("failing") or [], tests.get("flaky_tests") or []
-        if failing:
-            details.append(Detail("Failing tests", _names(failing), max(0, len(failing) - MAX_FAILING_TESTS)))
-        if flaky:
-            details.append(Detail("Flaky tests (passed only on a rerun)", _names(flaky),
-                                  max(0, len(flaky) - MAX_FAILING_TESTS)))
+        _tests_detail(details, "Failing tests", tests.get("failing"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
     elif out.message and out.result in ("not-ready", "bad-input"):
         details.append(Detail("Why the suite did not run", [out.message[:500]]))
     return facts, details

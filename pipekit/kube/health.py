@@ -30,9 +30,8 @@ def wait_healthy(urls: Sequence[str], deadline: float, *, on_progress: Callable[
                     last = f"HTTP {answer.status_code}"
                 except requests.RequestException as exc:
                     last = type(exc).__name__
-                if on_progress is not None and attempt in (1, 5) or attempt % 20 == 0:
-                    if on_progress is not None:
-                        on_progress(f"{mask_url(url)}: {last}, retrying")
+                if on_progress is not None and (attempt in (1, 5) or attempt % 20 == 0):
+                    on_progress(f"{mask_url(url)}: {last}, retrying")
                 wait = backoff(attempt, first_backoff, max_backoff)
                 if time.monotonic() + wait >= deadline:
                     raise TimedOut(f"health URL {mask_url(url)} did not answer 2xx in time (last: {last})",

@@ -27,6 +27,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipekit.testing.kubernetes import discovery
+from pipekit.testing.kubernetes.selectors import pairs as _pairs
+from pipekit.testing.kubernetes.selectors import selected as _selected
+from pipekit.testing.kubernetes.selectors import status
 
 Obj = dict[str, Any]
 KINDS = {"pods": "Pod", "deployments": "Deployment", "replicasets": "ReplicaSet",
@@ -189,31 +192,6 @@ class KubernetesStandIn:
             if p == plural and ns == namespace and _selected(obj, labels, fields):
                 found.append(copy.deepcopy(obj))
         return found
-
-
-def _pairs(text: str) -> dict[str, str]:
-    out = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if sep:
-            out[key.strip().rstrip("=")] = value.lstrip("=").strip()
-    return out
-
-
-def _selected(obj: Obj, labels: dict[str, str], fields: dict[str, str]) -> bool:
-    meta = obj.get("metadata") or {}
-    if any((meta.get("labels") or {}).get(k) != v for k, v in labels.items()):
-        return False
-    return all(not (k == "metadata.name" and meta.get("name") != v)
-               and not (k == "metadata.namespace" and meta.get("namespace") != v) for k, v in fields.items())
-
-
-def status(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
-    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-                 "reason": reason, "code": code}
-    if details:
-        body["details"] = details
-    return body
 
 
 class _Handler(BaseHTTPRequestHandler):
