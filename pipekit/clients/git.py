@@ -1,10 +1,11 @@
-"""A small git client over subprocess for writing to a GitOps repository.
+"""The one git client (steps, the rehearsal and the stand-ins), over :mod:`pipekit.core.process`.
 
-Shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
+For writing to a GitOps repository: shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
 credentials through ``GIT_ASKPASS`` (a tiny script that reads the token from the process
 environment: the token is never in a URL, a process argument, ``.git/config`` or a file),
 commits with trailers, and pushes that report a non-fast-forward rejection so the caller can
-fetch, re-apply and retry.
+fetch, re-apply and retry. Every git process goes through :meth:`Git.run` (or :meth:`Git.clone`):
+a missing git is exit 2 naming its package, a git past its timeout exit 4.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from pipekit.core import process
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask
 
@@ -77,19 +79,19 @@ class Git:
         self.branch = "main"  # argv of every git process (tests assert no secret is in them)
 
     def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
-            input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+            input_text: str | None = None, timeout: float = 120) -> process.Result:
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
-        try:
-            proc = subprocess.run(argv, cwd=cwd or self.workdir, env=self.env, capture_output=True, text=True,
-                                  input=input_text, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise ExternalError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-        except FileNotFoundError:
-            raise ExternalError("git is not installed or not on PATH") from None
+        verb = _verb(args)
+        proc = process.run(argv, cwd=cwd or self.workdir, env=self.env, input=input_text, timeout=timeout,
+                           check=False, what=f"git {verb}")
         if check and proc.returncode != 0:
-            raise ExternalError(f"git {args[0]} failed: {last_line(proc.stderr or proc.stdout)}")
+            raise ExternalError(f"git {verb} failed: {last_line(proc.stderr or proc.stdout)}")
         return proc
+
+    def output(self, *args: str, **kwargs: Any) -> str:
+        """The stripped stdout of a git command that must succeed."""
+        return self.run(*args, **kwargs).stdout.strip()
 
     # -- clone ----------------------------------------------------------
     @classmethod
@@ -115,25 +117,20 @@ class Git:
                 "--filter=blob:none", "--single-branch", "--no-tags", "--branch", branch, url, str(dest)]
         git.calls.append(argv)
         try:
-            proc = subprocess.Popen(argv, cwd=dest.parent, env=git.env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        except FileNotFoundError:
-            raise ExternalError("git is not installed or not on PATH") from None
-        try:
-            if while_cloning is not None:
-                while_cloning()
-            _out, err = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            raise ExternalError(f"cloning {display_url(url)} took longer than 300s") from None
+            proc = process.start(argv, cwd=dest.parent, env=git.env)
+            try:
+                if while_cloning is not None:
+                    while_cloning()
+                done = process.finish(proc, timeout=300, check=False, what=f"cloning {display_url(url)}")
+            except BaseException:  # the clone does not outlive a failed preparation or a signal
+                process.stop(proc)
+                raise
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
             if sparse is not None:
                 shutil.rmtree(template, ignore_errors=True)
-        if proc.returncode != 0:
+        if done.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{last_line(err)}",
+                                f"{last_line(done.stderr)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
         git.branch = branch
         return git
@@ -232,6 +229,14 @@ class Git:
         return self.head()
 
 
+def _verb(args: Sequence[str]) -> str:
+    """The git subcommand in ``args`` (after any ``-c key=value`` / ``-C dir`` options)."""
+    i = 0
+    while i < len(args) and args[i] in ("-c", "-C"):
+        i += 2
+    return args[i] if i < len(args) else "(no command)"
+
+
 def cone_patterns(dirs: Sequence[str]) -> str:
     """The cone-mode sparse-checkout file for ``dirs``, as ``git sparse-checkout set --cone`` writes it."""
     full = sorted({d.strip("/") for d in dirs})
@@ -255,6 +260,12 @@ def push_reason(porcelain: str, stderr: str) -> str:
 def last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return mask(lines[-1]) if lines else "(no output)"
+
+
+def isolated_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the user's global and system git configuration (hooks, signing, templates):
+    for the repositories the rehearsal and the stand-ins make."""
+    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 _LOCAL_GIT_VARS = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ASKPASS",

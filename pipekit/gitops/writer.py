@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
+from pipekit.core import process
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.gitops import overlay as ov
 
@@ -122,8 +123,7 @@ class Writer:
             finally:
                 for _dir, _refs, _inputs, job, _key in rendering:
                     if not isinstance(job, list) and job.poll() is None:
-                        job.kill()
-                        job.wait()
+                        process.kill(job)
             if git.push(self.branch):
                 return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
             retries += 1
