@@ -30,6 +30,7 @@ from pipekit.testing.kubernetes import discovery
 from pipekit.testing.kubernetes.selectors import pairs as _pairs
 from pipekit.testing.kubernetes.selectors import selected as _selected
 from pipekit.testing.kubernetes.selectors import status
+from pipekit.testing.serving import ThreadServer
 
 Obj = dict[str, Any]
 KINDS = {"pods": "Pod", "deployments": "Deployment", "replicasets": "ReplicaSet",
@@ -71,17 +72,10 @@ class KubernetesStandIn:
         self.cond = threading.Condition()
         self.stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
+        self._server.block_on_close = False  # open watches end with the stand-in, not after their timeout
         self._server.standin = self  # type: ignore[attr-defined]
-        self.scheme = "http"
-        if tls:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-            self.scheme = "https"
+        self.scheme = "https" if tls else "http"
+        self._serving = ThreadServer(self._server, "kube-standin", poll_interval=0.2, tls=tls)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -93,18 +87,14 @@ class KubernetesStandIn:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> KubernetesStandIn:
-        thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                  name="kube-standin", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._serving.serve()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
         with self.cond:
             self.cond.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
+        self._serving.halt()
 
     def __enter__(self) -> KubernetesStandIn:
         return self.start()
