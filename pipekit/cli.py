@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "jira-gate": ("pipekit.jira_gate", "Check the release version in Jira before QA (exists, released, issues done)."),
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
     "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
+    "post-sync-test": ("pipekit.post_sync_test", "PostSync test Job: wait for real readiness, run the suite, trust only consistent JUnit."),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
     "dora": ("pipekit.dora", "The five DORA metrics from the GitOps history, with 2024 performance levels."),
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),

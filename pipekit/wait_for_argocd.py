@@ -182,6 +182,10 @@ class _Wait:
                     f"{hook.namespace or '?'} {hook.phase}: {hook.message or 'no message'}")
                 self.ctx.console.info(f"  read its logs: {hook.log_hint(name)}")
             hint = f"read the hook's logs: {verdict.failed_hooks[0].log_hint(name)}"
+            if any(h.hook_type == "PostSync" for h in verdict.failed_hooks):
+                from pipekit.reports.publish import show_for_failed_hook
+
+                show_for_failed_hook(self.ctx, self.o.revision)  # what the PostSync test Job uploaded
         return CheckFailed(f"app {name!r} at revision {short(self.o.revision)}: {_one_line(verdict.reason)}",
                            hint=hint, result=self.result())
 

@@ -189,15 +189,10 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     tests = build.tests
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
-        failing = tests.get("failing")
-        if isinstance(failing, list) and failing:
-            lines = []
-            for item in failing[:MAX_FAILING_TESTS]:
-                if isinstance(item, dict):
-                    name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
-                    msg = " ".join(str(item.get("message") or "").split())
-                    lines.append(f"{name}: {msg}" if msg else name)
-            details.append(Detail("Failing tests", lines, max(0, len(failing) - MAX_FAILING_TESTS)))
+        _tests_detail(details, "Failing tests", tests.get("failing"))
+    facts_, details_ = _post_sync_facts(record)
+    facts.extend(facts_)
+    details.extend(details_)
     if isinstance(scan.summary, dict):
         facts.append(Fact("Security scan", scan_text(scan.summary)))
     jira_facts(record, facts, details)
@@ -241,7 +236,46 @@ def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> N
         details.append(Detail("Jira blocking issues", lines, max(0, total - len(lines))))
 
 
-PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "jira_gate", "promote", "wait_for_argocd")
+def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
+    """A detail listing tests (``class.name: message``), when there are any."""
+    if not isinstance(items, list) or not items:
+        return
+    lines = []
+    for item in items[:MAX_FAILING_TESTS]:
+        if isinstance(item, dict):
+            name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
+            msg = " ".join(str(item.get("message") or "").split())
+            lines.append(f"{name}: {msg}" if msg else name)
+    details.append(Detail(title, lines, max(0, len(items) - MAX_FAILING_TESTS)))
+
+
+def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
+    """The PostSync test Job's suite: counts (flaky included), the failing and flaky tests."""
+    from pipekit.core.outputs import PostSyncTestOutputs
+
+    out = PostSyncTestOutputs.read(record)
+    if out.status is None:
+        return [], []
+    tests = out.tests if isinstance(out.tests, dict) else None
+    facts = [Fact(f"Suite {out.suite}" if out.suite else "Suite",
+                  tests_text(tests) if tests else (out.message or str(out.result or out.status.value)))]
+    details: list[Detail] = []
+    if tests:
+        _tests_detail(details, "Failing tests", tests.get("failing"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
+    elif out.message and out.result in ("not-ready", "bad-input"):
+        details.append(Detail("Why the suite did not run", [out.message[:500]]))
+    return facts, details
+
+
+def _post_sync_summary(record: RunRecord) -> str | None:
+    from pipekit.core.outputs import PostSyncTestOutputs
+
+    return PostSyncTestOutputs.read(record).summary_url
+
+
+PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "jira_gate", "promote", "wait_for_argocd",
+                  "post_sync_test")
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -308,6 +342,7 @@ def build(
         commit = Commit(pipeline.commit, pipeline.commit[:7], _http(pipeline.commit_url), pipeline.author,
                         pipeline.subject)
     links = [Link(t, u) for t, u in (
+        ("Test results", _http(_post_sync_summary(record))),
         ("Pipeline", _http(pipeline.pipeline_url)),
         ("Commit", _http(pipeline.commit_url)),
         ("Pull request", _http(pipeline.pr_url)),

@@ -183,3 +183,22 @@ class RollbackOutputs(StepOutputs):
     tag: str | None = None
     digest: str | None = None
     gitops_revision: str | None = None
+
+
+@dataclass
+class PostSyncTestOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "post_sync_test"
+
+    suite: str | None = None
+    environment: str | None = None
+    gitops_revision: str | None = None
+    namespace: str | None = None
+    workloads: list[str] | None = None  # kind/name waited for
+    ready_s: float | None = None  # how long until every workload (and health URL) was ready
+    exit_code: int | None = None  # the suite command's (last attempt's) exit code
+    attempts: int | None = None  # runs of the command (1 + reruns of failed tests)
+    tests: dict[str, Any] | None = None  # total, passed, failed, errored, skipped, flaky, failing, flaky_tests
+    result: str | None = None  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
+    message: str | None = None
+    summary_url: str | None = None  # the summary JSON on S3 (https link)
+    reports_url: str | None = None  # the folder of JUnit files on S3 (s3:// URI)

@@ -1,4 +1,11 @@
-"""Surefire and Failsafe XML reports (``TEST-*.xml``) -> one :class:`TestSummary`.
+"""JUnit XML reports -> one :class:`TestSummary`: Surefire/Failsafe (``TEST-*.xml``, what ``build``
+reads) and the dialects other suites write, read by the same parser: Newman's ``junit`` reporter
+(``<testsuites>``, one ``<testsuite>`` per request, one ``<testcase>`` per assertion), Cucumber's
+JUnit formatter (a bare ``<testsuite>`` root), Playwright's ``junit`` reporter (one ``<testsuite>``
+per spec file) and pytest's ``--junit-xml``.
+
+With ``check_counters`` (``post-sync-test``), a report whose counters disagree with its test cases
+is :class:`BadInput`: see :mod:`pipekit.reports.junit`.
 
 Counting follows the testcases, not the suite attributes (Surefire's suite counts are
 wrong when tests are rerun). Per testcase, in Surefire's own terms:
@@ -23,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pipekit.core.errors import BadInput
+from pipekit.reports.junit import SuiteCount, check
 
 REPORT_DIRS = ("surefire-reports", "failsafe-reports")
 _PRUNE = {".git", "src", "node_modules", ".mvn", ".pipekit", "classes", "test-classes", "generated-sources"}
@@ -137,10 +145,14 @@ class _Child:
 
 
 _CHILDREN = _FAIL | _ERROR | _FLAKY | {"skipped"}
+_RERUN = {"rerunFailure", "rerunError"}
 
 
-def read_file(path: Path) -> list[TestCase]:
-    """The testcases of one report; a truncated or non-Surefire file is :class:`BadInput` naming it.
+def read_file(path: Path, suites: list[SuiteCount] | None = None) -> list[TestCase]:
+    """The testcases of one report; a truncated or non-JUnit file is :class:`BadInput` naming it.
+
+    With ``suites``, every ``<testsuite>``/``<testsuites>`` element's declared counters and the
+    test cases found inside it are appended there (for :func:`pipekit.reports.junit.check`).
 
     A bare expat parser with only start/end handlers: no tree is built, and character data
     is collected only inside result elements, so ``system-out`` bodies and ``properties`` cost
@@ -154,6 +166,7 @@ def read_file(path: Path) -> list[TestCase]:
     current: dict[str, str] | None = None
     children: list[_Child] = []
     seen_root = False
+    open_suites: list[SuiteCount] = []
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         nonlocal current, children, seen_root
@@ -161,6 +174,8 @@ def read_file(path: Path) -> list[TestCase]:
             seen_root = True
             if tag not in ("testsuite", "testsuites"):
                 raise BadInput(f"{path}: not a Surefire/JUnit report (root element <{tag}>)")
+        if tag in ("testsuite", "testsuites") and suites is not None:
+            open_suites.append(SuiteCount(tag, dict(attrs), parser.CurrentLineNumber))
         if tag == "testcase":
             current, children = attrs, []
         elif current is not None:
@@ -175,7 +190,14 @@ def read_file(path: Path) -> list[TestCase]:
         nonlocal current
         if tag == "testcase" and current is not None:
             cases.append(_case(current, children, path))
+            if open_suites:
+                tags = {c.tag for c in children}
+                failed, errored, rerun = bool(tags & _FAIL), bool(tags & _ERROR), bool(tags & (_FLAKY | _RERUN))
+                for suite in open_suites:
+                    suite.count(failed=failed, errored=errored, skipped="skipped" in tags, rerun=rerun)
             current = None
+        elif tag in ("testsuite", "testsuites") and open_suites and suites is not None:
+            suites.append(open_suites.pop())
         elif tag in _CHILDREN or tag == "stackTrace":
             parser.CharacterDataHandler = None
 
@@ -246,13 +268,22 @@ def _pick(children: list[_Child], order: tuple[str, ...]) -> _Child | None:
     return None
 
 
-def read_summary(paths: Iterable[Path], *, keep_cases: bool = False) -> tuple[TestSummary, list[TestCase]]:
-    """Read every report into one summary; with ``keep_cases`` also return every testcase."""
+def read_summary(paths: Iterable[Path], *, keep_cases: bool = False,
+                 check_counters: bool = False) -> tuple[TestSummary, list[TestCase]]:
+    """Read every report into one summary; with ``keep_cases`` also return every testcase.
+
+    ``check_counters``: a report whose ``tests``/``failures``/``errors``/``skipped`` attributes
+    disagree with the test cases it holds is :class:`BadInput` (a crashed or truncated run).
+    """
     summary = TestSummary()
     cases: list[TestCase] = []
     for path in paths:
         summary.reports += 1
-        for case in read_file(path):
+        suites: list[SuiteCount] | None = [] if check_counters else None
+        found = read_file(path, suites)
+        if suites is not None:
+            check(path, suites)
+        for case in found:
             summary.add(case)
             if keep_cases:
                 cases.append(case)

@@ -18,6 +18,7 @@ import os
 import tarfile
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pipekit.core import process
 from pipekit.testing.argocd.server import ArgoCDStandIn
 
 log = logging.getLogger("pipekit.testing.argocd")
+HookRunner = Callable[[str, str, dict[str, Any], list[dict[str, Any]]], tuple[str, str]]
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 RESULT_ANNOTATION = "pipekit.dev/standin-result"
 
@@ -43,8 +45,11 @@ class FollowedApp:
 
 class GitOpsFollower:
     def __init__(self, standin: ArgoCDStandIn, *, step: float = 0.5, poll: float = 3.0,
-                 renderer: tuple[str, ...] = ("kubectl", "kustomize")) -> None:
+                 renderer: tuple[str, ...] = ("kubectl", "kustomize"), hook_runner: HookRunner | None = None) -> None:
+        """``hook_runner(app, revision, hook, resources) -> (phase, message)`` runs each hook for real
+        (see :class:`pipekit.testing.argocd.hooks.PostSyncRunner`); without it hooks end after ``step``."""
         self.standin = standin
+        self.hook_runner = hook_runner
         self.step = step
         self.poll = poll
         self.renderer = renderer
@@ -109,6 +114,7 @@ class GitOpsFollower:
             if HOOK_ANNOTATION in annotations:
                 item["type"] = str(annotations[HOOK_ANNOTATION]).split(",")[0].strip()
                 item["result"] = annotations.get(RESULT_ANNOTATION, "Succeeded")
+                item["manifest"] = doc  # for a hook runner: the Job's containers, args and env
                 hooks.append(item)
             else:
                 resources.append(item)
@@ -149,13 +155,19 @@ class GitOpsFollower:
         running = [{**_hook(h), "phase": "Running", "message": ""} for h in hooks]
         s.set_state(app.name, sync="Synced", health="Healthy", hooks=running,
                     message="waiting for completion of hook batch/Job")
-        if s.stopping.wait(step):
+        if self.hook_runner is not None:
+            done = []
+            for h in hooks:
+                phase, message = self.hook_runner(app.name, revision, h, resources)
+                done.append({**_hook(h), "phase": phase, "message": message})
+        elif s.stopping.wait(step):
             return
+        else:
+            done = [{**_hook(h), "phase": h.get("result", "Succeeded"),
+                     "message": "job failed: BackoffLimitExceeded" if h.get("result") == "Failed"
+                     else "Reached expected number of succeeded pods"} for h in hooks]
         if self.target.get(app.name) != revision:
             return  # a newer revision took over
-        done = [{**_hook(h), "phase": h.get("result", "Succeeded"),
-                 "message": "job failed: BackoffLimitExceeded" if h.get("result") == "Failed"
-                 else "Reached expected number of succeeded pods"} for h in hooks]
         failed = any(h["phase"] != "Succeeded" for h in done)
         s.set_state(app.name, hooks=done, phase="Failed" if failed else "Succeeded",
                     message="one or more synchronization tasks completed unsuccessfully" if failed

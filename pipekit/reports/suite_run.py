@@ -1,0 +1,96 @@
+"""Run a test suite command, rerun its failed tests, and read what it reported.
+
+The command runs through :mod:`pipekit.core.process` with its output streamed line by line. After
+each attempt the JUnit files written under the report folder since the attempt started are read
+(counters checked) and copied aside, so that a rerun overwriting them loses nothing: every
+attempt's files are kept for the upload (``attempt-1/...``). The outcome of each test is that of
+the last attempt that ran it (:func:`pipekit.reports.reruns.merge`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipekit.core import process
+from pipekit.core.errors import BadInput
+from pipekit.reports import junit, reruns
+from pipekit.reports.surefire import TestCase, TestSummary, read_summary
+
+
+@dataclass
+class Attempt:
+    argv: list[str]
+    exit_code: int
+    reports: list[Path]
+    cases: list[TestCase]
+    started: float  # monotonic
+
+
+@dataclass
+class SuiteRun:
+    runner: str
+    attempts: list[Attempt] = field(default_factory=list)
+    summary: TestSummary = field(default_factory=TestSummary)
+    files: dict[str, Path] = field(default_factory=dict)  # relative upload key -> kept copy
+    rerun_unsupported: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return self.attempts[-1].exit_code if self.attempts else -1
+
+    @property
+    def first_started(self) -> float | None:
+        return self.attempts[0].started if self.attempts else None
+
+
+def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int = 0,
+              env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float | None = None,
+              stream: Callable[[str], None] | None = None, on_attempt: Callable[[int, list[str]], None] | None = None,
+              on_started: Callable[[], None] | None = None) -> SuiteRun:
+    """Run ``command`` (then up to ``rerun`` reruns of its failed tests); the merged summary.
+
+    No report after the first run, or one with zero tests, is :class:`BadInput`; so is a report
+    whose counters disagree with its test cases.
+    """
+    result = SuiteRun(reruns.runner_of(command))
+    argv = reruns.first_run(command, rerun)
+    again = reruns.rerun_command(command)
+    result.rerun_unsupported = bool(rerun) and again is None and result.runner != reruns.MAVEN
+    for number in range(1, 2 + (rerun if again else 0)):
+        if on_attempt is not None:
+            on_attempt(number, argv)
+        wall, started = time.time(), time.monotonic()
+        if number == 1 and on_started is not None:
+            on_started()
+        done = process.run(argv, env=env, cwd=cwd, timeout=timeout, check=False, stream=stream,
+                           what=f"the suite command ({process.describe(argv)})")
+        since = wall - (1.0 if number == 1 else 0.0)  # a rerun: only the files it rewrote
+        reports = junit.find(junit_dir, newer_than=since) if junit_dir.is_dir() else []
+        if not reports:
+            if number == 1:
+                raise BadInput(f"{junit_dir}: the suite wrote no JUnit report (command exit {done.returncode})",
+                               hint="point --junit-dir at where the runner writes JUnit XML, and enable its "
+                                    "JUnit reporter", result=result)
+            break  # a rerun that ran nothing (all passed meanwhile) adds nothing
+        _, cases = read_summary(reports, keep_cases=True, check_counters=True)
+        result.attempts.append(Attempt(list(argv), done.returncode, reports, cases, started))
+        for path in reports:
+            rel = f"attempt-{number}/{path.relative_to(junit_dir).as_posix()}"
+            copy = keep / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy)
+            result.files[rel] = copy
+        if again is None or not reruns.failed_keys(cases):
+            break
+        argv = list(again)
+    merged = reruns.merge([a.cases for a in result.attempts])
+    result.summary = reruns.summarize(merged, sum(len(a.reports) for a in result.attempts))
+    if result.summary.total == 0:
+        raise BadInput(f"{junit_dir}: the JUnit report(s) hold zero tests "
+                       f"({', '.join(p.name for p in result.attempts[0].reports)})",
+                       hint="check the suite selected any test for this environment", result=result)
+    return result
