@@ -35,7 +35,11 @@ SHARED_ENV = {
     "PIPEKIT_BITBUCKET_API_URL", "PIPEKIT_BITBUCKET_PROXY",
     # AWS SDK settings botocore reads itself (pipekit.clients.aws passes them on)
     "AWS_ROLE_ARN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_STS",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_S3",
+    # scripts/build-image.sh's own settings (not a step)
+    "PIPEKIT_BUILD_CA",
+    # where init finds the public JSON schemas it validates against (pipekit.onboarding.schemas)
+    "PIPEKIT_SCHEMAS_DIR",
     # other tools' own variables, inherited by the child process
     "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
     # the test suite's location of the public schemas

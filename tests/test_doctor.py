@@ -282,7 +282,7 @@ def test_jira_site_answers_server_info(tmp_path: Path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         config = _config(tmp_path, "version: 1\n")
-        env = {"PIPEKIT_JIRA_URL": f"http://127.0.0.1:{server.server_address[1]}", "JIRA_USER": "ci@example.com",
+        env = {"JIRA_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}", "JIRA_USER_EMAIL": "ci@example.com",
                "JIRA_API_TOKEN": "jira-secret-token"}
         out = doctor("--config", str(config), "--check", "jira", "--json", env=env, cwd=tmp_path)
         assert out.returncode == 0, out.stdout + out.stderr

@@ -1,4 +1,9 @@
-"""Jira: the site the config names answers ``/rest/api/2/serverInfo`` with the pipeline's credentials."""
+"""Jira: the site jira-gate would use answers ``/rest/api/2/serverInfo`` with the pipeline's credentials.
+
+The site and credentials are resolved by jira-gate's own option table (``JIRA_BASE_URL`` /
+``jira.base_url``, ``JIRA_USER_EMAIL`` + ``JIRA_API_TOKEN``, or ``JIRA_PAT``), so doctor checks
+exactly what the gate will use.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,29 @@ KIND = "jira"
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
-    url = plan.setting("jira.url", "PIPEKIT_JIRA_URL")
+    from pipekit.jira_gate import OPTIONS
+
+    v = OPTIONS.resolve_from({}, plan.env, plan.config)
+    url = v["site_url"]
     if not url:
         return []
-    return [Check("endpoint:jira", KIND, lambda: check(plan, str(url)))]
+    return [Check("endpoint:jira", KIND, lambda: check(plan, str(url), v["email"], v["token"], v["pat"]))]
 
 
-def check(plan: DoctorPlan, url: str) -> Outcome:
-    token = plan.env.get("JIRA_API_TOKEN")
-    user = plan.env.get("JIRA_USER") or plan.env.get("JIRA_EMAIL")
-    if not token:
-        return fail("Jira is configured but JIRA_API_TOKEN is not set", "add JIRA_API_TOKEN as a secured variable")
-    auth = (user, token) if user else None
+def check(plan: DoctorPlan, url: str, user: str | None, token: str | None, pat: str | None) -> Outcome:
+    if not (user and token) and not pat:
+        missing = "JIRA_USER_EMAIL" if token and not user else "JIRA_API_TOKEN"
+        return fail(f"Jira is configured but {missing} is not set (nor JIRA_PAT)",
+                    "add JIRA_USER_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center) as secured variables")
+    auth = (user, token) if user and token else None
+    token = None if auth else pat
     answer = get(url.rstrip("/") + "/rest/api/2/serverInfo", timeout=plan.timeout, auth=auth,
                  token=None if user else token)
     if answer.error:
-        return fail(f"Jira did not answer: {answer.error}", "check jira.url and the network")
+        return fail(f"Jira did not answer: {answer.error}", "check JIRA_BASE_URL (jira.base_url) and the network")
     if answer.status in (401, 403):
-        return fail(f"Jira rejected the credentials (HTTP {answer.status})", "renew JIRA_API_TOKEN (and JIRA_USER)")
+        return fail(f"Jira rejected the credentials (HTTP {answer.status})", "renew JIRA_API_TOKEN (or JIRA_PAT)")
     if answer.status != 200:
-        return fail(f"Jira serverInfo answered HTTP {answer.status}", "check jira.url")
+        return fail(f"Jira serverInfo answered HTTP {answer.status}", "check JIRA_BASE_URL (jira.base_url)")
     version = answer.json.get("version", "?") if isinstance(answer.json, dict) else "?"
     return ok(f"Jira {version} answered")
