@@ -95,7 +95,7 @@ def run(options: DoctorOptions, ctx: StepContext) -> DoctorResult:
 
 
 def _manifest(options: DoctorOptions) -> tuple[Any, str]:
-    from pipekit.image.manifest import load
+    from pipekit.baseimage.manifest import load
 
     if options.image and options.manifest:
         raise BadInput("--image and --manifest: give one (the image's own manifest, or another file)")

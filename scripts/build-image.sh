@@ -89,7 +89,7 @@ newest_in_line() { # newest_in_line PREFIX SUFFIX -> the highest released versio
 
 build_variant() {
   local v=$1 name="$registry/pipekit-base"
-  "$PY" -m pipekit.image.buildargs --variant "$v" --pipekit-version "$version" --out-dir "$out"
+  "$PY" -m pipekit.baseimage.buildargs --variant "$v" --pipekit-version "$version" --out-dir "$out"
   if printf '%s\n' "$released" | grep -qx "$version-$v"; then
     echo "build-image.sh: $name:$version-$v is already released; a released tag is never moved (bump the version)" >&2
     exit 1
@@ -157,7 +157,7 @@ fi
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 arch=$(dpkg --print-architecture)
 rm -rf "$out/serve"
-"$PY" -m pipekit.image.buildargs --variant jdk17 --pipekit-version "$version" --out-dir "$out" \
+"$PY" -m pipekit.baseimage.buildargs --variant jdk17 --pipekit-version "$version" --out-dir "$out" \
   --local-url "http://127.0.0.1:$port" --local-dir "$out/serve" --base-image "$base" --host-arch "$arch"
 if [ -f "$out/serve/SHA256SUMS" ]; then (cd "$out/serve" && sha256sum --quiet -c SHA256SUMS); fi
 wheel

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipekit.baseimage import manifest  # noqa: E402
 from pipekit.core.errors import BadInput  # noqa: E402
-from pipekit.image import manifest  # noqa: E402
 
 
 def fail(message: str) -> int:

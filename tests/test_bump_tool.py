@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipekit.image import manifest
+from pipekit.baseimage import manifest
 from tests.conftest import REPO_ROOT
 
 SCRIPT = [sys.executable, str(REPO_ROOT / "scripts" / "bump-tool.py")]

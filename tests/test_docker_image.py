@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from pipekit.baseimage import buildargs, manifest
 from pipekit.core.errors import BadInput
-from pipekit.image import buildargs, manifest
 from tests.conftest import REPO_ROOT
 
 DOCKER = REPO_ROOT / "docker"
@@ -222,7 +222,7 @@ def test_unknown_tool_or_variant_is_usage_error():
 
 
 def test_image_json_written_for_the_build_context(tmp_path: Path):
-    subprocess.run([sys.executable, "-m", "pipekit.image.buildargs", "--variant", "jdk17", "--pipekit-version", "0.1.0",
+    subprocess.run([sys.executable, "-m", "pipekit.baseimage.buildargs", "--variant", "jdk17", "--pipekit-version", "0.1.0",
                     "--out-dir", str(tmp_path)], check=True, cwd=REPO_ROOT)
     image = json.loads((tmp_path / "context" / "image.json").read_text())
     assert image["variant"] == "jdk17" and image["tools"]["temurin-21"]["included"] is False

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 
+from pipekit.baseimage.manifest import Tool
 from pipekit.core.errors import BadInput, PipekitError
 from pipekit.diagnostics import tools
 from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, skip, warn
-from pipekit.image.manifest import Tool
 
 KIND = "tools"
 

@@ -1,6 +1,6 @@
 """From the manifest to what a build needs: build arguments, ``/etc/pipekit/image.json`` and OCI labels.
 
-``python -m pipekit.image.buildargs --variant jdk17 --out-dir build/image`` writes
+``python -m pipekit.baseimage.buildargs --variant jdk17 --out-dir build/image`` writes
 ``build-args`` and ``labels`` (one ``KEY=VALUE`` a line, read by ``scripts/build-image.sh``) and
 ``context/image.json``. With ``--local-url``, tools that only a release server provides are taken
 from this machine (``local: {from: machine}``), copied into ``--local-dir`` with a ``SHA256SUMS``
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipekit.image.manifest import ARCHES, Manifest, Tool, load
+from pipekit.baseimage.manifest import ARCHES, Manifest, Tool, load
 
 
 def arg_prefix(name: str) -> str:
@@ -187,7 +187,7 @@ def _labels(image: dict[str, Any], version: str, variant: str) -> dict[str, str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipekit.image.buildargs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipekit.baseimage.buildargs", description=__doc__)
     parser.add_argument("--manifest", default="docker/tools.yaml")
     parser.add_argument("--variant", default="jdk17")
     parser.add_argument("--pipekit-version", required=True)
