@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.runrecord import Status
 from pipekit.core.step import StepContext, step_command
+from pipekit.rehearsal import failures, report
+from pipekit.rehearsal.report import RehearseResult, Sent, StageOutcome
 from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage, missing_tools
 
 __all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
@@ -42,7 +43,11 @@ OPTIONS = OptionTable([
     Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", type="choice",
            choices=("buildah", "podman", "docker"), default="buildah", help="Image builder and pusher."),
     Option("keep", "--keep", type="bool", default=False,
-           help="Keep the temporary folder (run record, repos, registry storage)."),
+           help="Keep the work folder and list where each artifact is (run record, cards, SARIF, JUnit, ...)."),
+    Option("workdir", "--workdir", type="path", metavar="DIR",
+           help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary folder."),
+    Option("fail_at", "--fail-at", type="choice", choices=failures.CHOICES,
+           help="Make this stage fail for real, to see what a failure looks like (exit 1)."),
     Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
            help="Rehearse only these channels [default: both]."),
 ])
@@ -54,38 +59,8 @@ class RehearseOptions:
     keep: bool = False
     channels: tuple[str, ...] = ("teams", "slack")
     container_tool: str = "buildah"
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    status: Status  # SUCCEEDED, FAILED, SKIPPED
-    detail: str = ""
-    duration_s: float = 0.0
-
-
-@dataclass
-class Sent:
-    event: str
-    stage: str
-    channel: str
-    status: str
-    rendering: str = ""
-
-
-@dataclass
-class RehearseResult:
-    service: str
-    workdir: str
-    stages: list[StageOutcome] = field(default_factory=list)
-    notifications: list[Sent] = field(default_factory=list)
-    duration_s: float = 0.0
-    cleanup_problems: list[str] = field(default_factory=list)
-    dora: str = ""  # the DORA report over what was deployed (table shown, HTML file in the work folder)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.status is not Status.FAILED for s in self.stages)
+    workdir: Path | None = None  # default: a new temporary folder
+    fail_at: str | None = None  # one of failures.CHOICES
 
 
 def missing_modules(stage: Stage) -> list[str]:
@@ -103,7 +78,8 @@ KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAV
             "XDG_RUNTIME_DIR", "CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER", "BUILDAH_ISOLATION")
 
 
-def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -> dict[str, str]:
+def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
+              workdir: Path | None = None) -> dict[str, str]:
     """A Bitbucket-shaped environment for the sample's commit; no real webhook, token or cloud setting."""
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
     env.update(
@@ -117,6 +93,8 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -
         PIPEKIT_NOTIFY_TIMEOUT="5",
         PIPEKIT_NOTIFY_ATTEMPTS="2",
     )
+    if workdir is not None:
+        env["PIPEKIT_JUNIT_OUT"] = str(workdir / "junit.xml")  # Maven's results, merged, kept with the rest
     for kind in channels:
         env[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = sink.url(kind)
     return env
@@ -127,13 +105,19 @@ def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, messag
     from pipekit.cards import render
 
     before = len(r.sink.requests)
+    order = len({(n.event, n.stage) for n in result.notifications}) + 1  # the card files' number
     ctx = r.context(quiet=True)  # the rehearsal's environment sets the timeout and attempts
     sent = notify.run(notify.options_from(ctx, {"event": event, "stage": stage, "message": message}), ctx)
     received = r.sink.wait_for(before + sum(d.status == "sent" for d in sent.deliveries), timeout=5)[before:]
     for d in sent.deliveries:
         req = next((q for q in received if q.channel == d.type), None)
         shown = render.payload(d.type, req.json) if req is not None else ""
-        result.notifications.append(Sent(event, stage, d.channel, d.status, shown))
+        card = ""
+        if req is not None:
+            written = report.write_card(r.workdir / "cards", order, event, stage, d.type, req.json)
+            result.cards.append(written)
+            card = str(written.path)
+        result.notifications.append(Sent(event, stage, d.channel, d.status, shown, card))
         r.console.info(f"--- {d.channel}: {event} ({stage}) -> {d.status}"
                        + (f", HTTP {req.status}, {len(req.body)} bytes" if req is not None else ""))
         if shown:
@@ -190,21 +174,22 @@ def _stop_on_sigterm() -> Callable[[], None]:
 
 
 def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
-    """Rehearse the main job, show the table; a failed stage is exit 1 (``CheckFailed`` carrying the result)."""
+    """Rehearse the main job, show the summary; a failed stage is exit 1 (``CheckFailed`` carrying the result)."""
     from pipekit.core.errors import CheckFailed
 
     result = rehearse(ctx, stages=options.stages, keep=options.keep, channels=options.channels,
-                      container_tool=options.container_tool)
-    rows = [(s.name, str(s.status), f"{s.duration_s:.1f} s" if s.status is not Status.SKIPPED else "", s.detail)
-            for s in result.stages]
-    ctx.console.table(["stage", "status", "time", "detail"], rows, title="Rehearsal")
-    delivered = sum(n.status == "sent" for n in result.notifications)
-    ctx.console.info(f"{delivered} notification(s) delivered to the local sink; nothing left this machine "
-                     f"({result.duration_s:.1f} s in all).")
+                      container_tool=options.container_tool, workdir=options.workdir, fail_at=options.fail_at)
+    report.summary(ctx.console, result)
     for problem in result.cleanup_problems:
         ctx.console.warn(f"clean-up: {problem}")
-    if options.keep:
-        ctx.console.info(f"kept {result.workdir}")
+    if result.fail_at:
+        wanted = failures.stage_for(result.fail_at)
+        if result.failed_as_requested:
+            raise CheckFailed(f"rehearsal: {wanted} failed as requested (--fail-at {result.fail_at}: "
+                              f"{failures.WHAT[result.fail_at]}); the stages after it did not run", result=result)
+        raise CheckFailed(f"rehearsal: --fail-at {result.fail_at} was requested, but "
+                          + (f"{wanted} did not fail" if result.ok else "another stage failed first (see above)"),
+                          result=result)
     if not result.ok:
         raise CheckFailed("rehearsal: a stage failed (see above)", result=result)
     skipped = [s.name for s in result.stages if s.status is Status.SKIPPED]
@@ -215,62 +200,88 @@ def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
     return result
 
 
+def _run_stages(r: Rehearsal, result: RehearseResult, chosen: list[Stage]) -> dict[str, Status]:
+    console = r.console
+    done: dict[str, Status] = {}
+    for i, stage in enumerate(chosen):
+        why = _why_skip(stage, r, done)
+        if why:
+            done[stage.name] = Status.SKIPPED
+            result.stages.append(StageOutcome(stage.name, Status.SKIPPED, why))
+            console.warn(f"stage {stage.name}: skipped, {why}")
+            continue
+        console.info(f"=== stage {stage.name} ({i + 1}/{len(chosen)})")
+        t0 = time.monotonic()
+        try:
+            detail = stage.run(r)
+        except Exception as exc:  # a failing stage is the rehearsal's finding, reported like CI would
+            took = round(time.monotonic() - t0, 2)
+            _record_failure(r, stage.name, exc, took)
+            done[stage.name] = Status.FAILED
+            result.stages.append(StageOutcome(stage.name, Status.FAILED, f"{type(exc).__name__}: {exc}", took))
+            console.error(f"stage {stage.name} failed after {took:.1f} s: {exc}")
+            _notify(r, result, "failed", stage.name, message=f"{stage.name} failed: {exc}")
+            for later in chosen[i + 1:]:
+                result.stages.append(StageOutcome(later.name, Status.SKIPPED, f"{stage.name} failed before it",
+                                                  ran=False))
+            break
+        took = round(time.monotonic() - t0, 2)
+        done[stage.name] = Status.SUCCEEDED
+        result.stages.append(StageOutcome(stage.name, Status.SUCCEEDED, detail, took))
+        console.success(f"stage {stage.name}: {took:.1f} s: {detail}")
+        _notify(r, result, stage.event_on_success, stage.name)
+    return done
+
+
 def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
-             channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah") -> RehearseResult:
-    """Rehearse the main job in a temporary folder; notifications go to an in-process sink."""
+             channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah",
+             workdir: Path | None = None, fail_at: str | None = None) -> RehearseResult:
+    """Rehearse the main job in ``workdir`` (a temporary folder by default); notifications go to an
+    in-process sink, their payloads to ``<workdir>/cards``."""
     from pipekit.rehearsal import workspace
     from pipekit.rehearsal.stages import config_text
     from pipekit.testing.sink import WebhookSink
 
     started = time.monotonic()
     chosen = list(STAGES if stages is None else stages)
-    workdir = Path(tempfile.mkdtemp(prefix="pipekit-rehearse-"))
-    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="pipekit-rehearse-"))
+        made = True
+    else:
+        made = report.prepare_workdir(workdir.resolve())
+        workdir = workdir.resolve()
+    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir), fail_at=fail_at, kept=keep)
     servers = workspace.Servers(workdir)
     restore = _stop_on_sigterm()
     try:
         with WebhookSink() as sink:
-            repo = workspace.service_repo(workdir, {k: v for k, v in os.environ.items() if k in KEPT_ENV})
+            kept_env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
+            repo = workspace.service_repo(workdir, kept_env)
+            if fail_at == "tests":
+                failures.break_tests(repo, kept_env)
             commit = workspace.git("rev-parse", "HEAD", cwd=repo)
             (workdir / "pipekit.yaml").write_text(config_text(workdir, workspace.SERVICE, container_tool), encoding="utf-8")
-            r = Rehearsal(workdir, local_env(commit, workspace.SERVICE, sink, channels), sink, workspace.SERVICE, repo,
-                          servers, ctx.console, container_tool, planned=tuple(s.name for s in chosen))
+            r = Rehearsal(workdir, local_env(commit, workspace.SERVICE, sink, channels, workdir), sink,
+                          workspace.SERVICE, repo, servers, ctx.console, container_tool,
+                          planned=tuple(s.name for s in chosen))
+            if fail_at:
+                failures.arm(fail_at, r)
+                ctx.console.warn(f"--fail-at {fail_at}: {failures.WHAT[fail_at]}; "
+                                 f"{failures.stage_for(fail_at)} will fail and nothing after it will run")
             ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
                              f"(webhook sink {sink.base_url})")
             _notify(r, result, "started", "pipeline")
-            done: dict[str, Status] = {}
-            for stage in chosen:
-                why = _why_skip(stage, r, done)
-                if why:
-                    done[stage.name] = Status.SKIPPED
-                    result.stages.append(StageOutcome(stage.name, Status.SKIPPED, why))
-                    ctx.console.warn(f"stage {stage.name}: skipped, {why}")
-                    continue
-                ctx.console.info(f"=== stage {stage.name}")
-                t0 = time.monotonic()
-                try:
-                    detail = stage.run(r)
-                except Exception as exc:  # a failing stage is the rehearsal's finding, reported like CI would
-                    took = round(time.monotonic() - t0, 2)
-                    _record_failure(r, stage.name, exc, took)
-                    done[stage.name] = Status.FAILED
-                    result.stages.append(StageOutcome(stage.name, Status.FAILED, f"{type(exc).__name__}: {exc}", took))
-                    ctx.console.error(f"stage {stage.name} failed after {took:.1f} s: {exc}")
-                    _notify(r, result, "failed", stage.name, message=f"{stage.name} failed: {exc}")
-                    break
-                took = round(time.monotonic() - t0, 2)
-                done[stage.name] = Status.SUCCEEDED
-                result.stages.append(StageOutcome(stage.name, Status.SUCCEEDED, detail, took))
-                ctx.console.success(f"stage {stage.name}: {took:.1f} s: {detail}")
-                _notify(r, result, stage.event_on_success, stage.name)
+            done = _run_stages(r, result, chosen)
             if done.get("update_tag") is Status.SUCCEEDED:
                 _dora(r, result)
             _notify(r, result, "summary", "pipeline")
+        page, result.card_page_note = report.card_page(result.cards, workdir / "cards", ctx.env)
+        result.card_page = str(page)
     finally:
         result.cleanup_problems = servers.close()
         restore()
         if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            report.remove(workdir, created=made)
         result.duration_s = round(time.monotonic() - started, 2)
     return result
 
@@ -299,9 +310,19 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
+    from pipekit.core.errors import BadInput
+
     v = OPTIONS.resolve(ctx, flags)
-    return RehearseOptions(stages=select(v["only"], v["skip"]), keep=v["keep"],
-                           channels=tuple(v["channels"] or ()) or ("teams", "slack"), container_tool=v["container_tool"])
+    stages = select(v["only"], v["skip"])
+    fail_at = v["fail_at"]
+    if fail_at:
+        wanted = failures.stage_for(fail_at)
+        if wanted not in [s.name for s in stages]:
+            raise BadInput(f"--fail-at {fail_at}: its stage {wanted} is not in this rehearsal "
+                           f"({', '.join(s.name for s in stages)}); drop it from --skip or add it to --stages")
+    workdir = Path(v["workdir"]) if v["workdir"] else None
+    return RehearseOptions(stages=stages, keep=v["keep"], channels=tuple(v["channels"] or ()) or ("teams", "slack"),
+                           container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ from pipekit.testing.sink import WebhookSink
 from tests.conftest import REPO_ROOT
 
 STAGES = ("build", "scan", "ecr_push", "update_tag", "wait_for_argocd")
+RENDERER_DIR = REPO_ROOT / ".venv" / "card-renderer"
 
 
 def run_rehearse(cwd: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")}
-    env.update(extra_env or {}, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(cwd), NO_COLOR="1")
+    env.update(extra_env or {}, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(cwd), NO_COLOR="1",
+               PIPEKIT_CARD_RENDERER_DIR=str(RENDERER_DIR))
     return subprocess.run([sys.executable, "-m", "pipekit", "rehearse", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=180)
 
@@ -50,15 +52,19 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     real_env = {"AWS_ACCESS_KEY_ID": "AKIAREALKEYNEVERUSED", "AWS_SECRET_ACCESS_KEY": "real-secret-never-used",
                 "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # a real account must not be touched either
     with WebhookSink() as real_channel:  # a "real" webhook in the environment must never be used
-        proc = run_rehearse(tmp_path, "--keep", extra_env={
+        proc = run_rehearse(tmp_path, "--keep", "--workdir", "work", extra_env={
             **real_env, "PIPEKIT_TEAMS_WEBHOOK_URL": real_channel.url("teams"),
             "PIPEKIT_SLACK_WEBHOOK_URL": real_channel.url("slack")})
         assert real_channel.requests == []
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    kept = list(tmp_path.glob("pipekit-rehearse-*"))
-    assert len(kept) == 1 and f"kept {kept[0]}" in out
-    work = kept[0]
+    work = tmp_path / "work"
+    assert not list(tmp_path.glob("pipekit-rehearse-*")), "--workdir: no temporary folder"
+    for what, where in [("run record", "run.json"), ("card page (Teams cards, rendered)", "cards/index.html"),
+                        ("SARIF (scan)", "scan.sarif"), ("JUnit (merged)", "junit.xml"), ("DORA report", "dora.html"),
+                        ("GitOps repository (bare)", "gitops.git")]:
+        assert re.search(rf"^{re.escape(what)}\s+{re.escape(str(work / where))}$", out, re.M), what
+        assert (work / where).exists(), where
     steps = json.loads((work / "run.json").read_text())["steps"]
 
     # every stage ran for real and handed its results on through one run record
@@ -119,6 +125,23 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     for stage in STAGES:  # a short timing per stage
         assert re.search(rf"^{stage}\s+succeeded\s+\d+\.\d s\s", out, re.M), stage
 
+    # the cards as files, in the order sent, and the page of Teams cards rendered in real Chromium
+    names = sorted(p.name for p in (work / "cards").glob("*.json"))
+    assert names[:3] == ["01-started-pipeline.slack.json", "01-started-pipeline.teams.json",
+                         "02-succeeded-build.slack.json"], names
+    teams = [n for n in names if n.endswith(".teams.json")]
+    assert [n.split("-", 1)[1] for n in teams] == [  # named by order, event and stage
+        "started-pipeline.teams.json", *(f"succeeded-{s}.teams.json" for s in STAGES[:-1]),
+        "deployed-wait_for_argocd.teams.json", "promoted-promote_qa.teams.json", "summary-pipeline.teams.json"]
+    assert len(names) == 16
+    from pipekit.rehearsal import card_page
+
+    dom = subprocess.run(card_page.chromium_argv(work / "cards" / "index.html", tmp_path / "profile"),
+                         capture_output=True, text=True, timeout=90).stdout
+    status = card_page.read_status(dom)
+    assert status is not None and len(status) == len(teams) and all(s["ok"] for s in status), status
+    assert f"pipekit cards: {len(teams)}/{len(teams)} rendered" in dom
+
     # clean-up: the image is gone from buildah, the stand-ins' temporary files with them
     image = subprocess.run(["buildah", "inspect", "--type", "image", build["image_id"]], capture_output=True)
     assert image.returncode != 0, "the rehearsal's image was removed"
@@ -129,7 +152,8 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
 
 # -- fast: the job's logic with small stages, in-process -------------------------------------
 def _ctx(tmp_path: Path) -> StepContext:
-    ctx = StepContext.create(env={"PATH": os.environ["PATH"]}, cwd=tmp_path, run_record=tmp_path / "outer.json")
+    ctx = StepContext.create(env={"PATH": os.environ["PATH"], "PIPEKIT_CARD_RENDERER_DIR": str(RENDERER_DIR)},
+                             cwd=tmp_path, run_record=tmp_path / "outer.json")
     ctx.console = Console(stream=io.StringIO())
     return ctx
 
@@ -185,7 +209,8 @@ def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, 
     result = failed.value.result
     assert isinstance(result, rehearse.RehearseResult)
     assert not result.ok
-    assert [(s.name, s.status, s.detail) for s in result.stages] == [("build", "failed", "RuntimeError: maven exploded")]
+    assert [(s.name, s.status, s.detail, s.ran) for s in result.stages] == [
+        ("build", "failed", "RuntimeError: maven exploded", True), ("scan", "skipped", "build failed before it", False)]
     assert [(n.event, n.stage) for n in result.notifications] == [
         ("started", "pipeline"), ("failed", "build"), ("summary", "pipeline")]
     assert "build failed: maven exploded" in result.notifications[1].rendering
@@ -212,3 +237,28 @@ def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path
     assert "--- teams: succeeded (scan) -> sent, HTTP 202" in proc.stdout and "--- slack" not in proc.stdout
     assert "3 notification(s) delivered" in proc.stdout and "OK: rehearsal finished" in proc.stdout
     assert not list(tmp_path.glob("pipekit-rehearse-*"))
+
+
+def test_workdir_refuses_a_folder_it_did_not_make_and_reuses_its_own(tmp_path: Path) -> None:
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("do not delete\n")
+    proc = run_rehearse(tmp_path, "--workdir", str(mine), "--stages", "scan")
+    assert proc.returncode == 2, proc.stderr
+    assert f"--workdir {mine}: the folder is not empty and not a previous rehearsal's" in proc.stderr
+    assert (mine / "todo.txt").read_text() == "do not delete\n" and len(list(mine.iterdir())) == 1
+
+    work = tmp_path / "work"
+    for _ in range(2):  # the second run empties the first one's folder and works in it again
+        proc = run_rehearse(tmp_path, "--workdir", str(work), "--keep", "--stages", "scan", "--channel", "teams")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (work / "cards").glob("*.json")) == [
+        "01-started-pipeline.teams.json", "02-succeeded-scan.teams.json", "03-summary-pipeline.teams.json"]
+    assert json.loads((work / "run.json").read_text())["steps"]["scan"]["status"] == "succeeded"
+    assert f"open the card page: {(work / 'cards' / 'index.html').as_uri()}" in proc.stdout
+    assert re.search(rf"^GitOps repository \(bare\)\s+{re.escape(str(work / 'gitops.git'))} \(not produced\)$",
+                     proc.stdout, re.M)
+
+    proc = run_rehearse(tmp_path, "--workdir", str(work), "--stages", "scan")  # no --keep: emptied, not removed
+    assert proc.returncode == 0 and work.is_dir() and list(work.iterdir()) == []
+    assert "the work folder was removed; --keep keeps it" in proc.stdout

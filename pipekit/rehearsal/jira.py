@@ -49,6 +49,8 @@ jira:
 
 
 def promote_qa_stage(r: Rehearsal) -> str:
+    import yaml
+
     from pipekit import promote
     from pipekit.core.console import Console
     from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
@@ -64,13 +66,18 @@ def promote_qa_stage(r: Rehearsal) -> str:
         jira.add_version(PROJECT, version)
         jira.add_issue(PROJECT, f"{r.service}: the change under test", "Ready for QA", fix_versions=(version,))
         jira.add_issue(PROJECT, f"{r.service}: its docs", "Done", fix_versions=(version,))
+        if getattr(r, "fail_at", "") == "gate":  # pipekit rehearse --fail-at gate: one issue not ready
+            jira.add_issue(PROJECT, f"{r.service}: a blocker found in review", "In Progress", fix_versions=(version,))
         # the promoted tag is the short SHA: the gate takes the version of the build that pushed it
         env = {**r.env, "JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
         ctx = StepContext.create(env=env, run_record=r.record_path, config_path=config,
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
+        # run() reads no config: the environments (qa gated by jira) come in its options, as options_from gives them
+        environments = yaml.safe_load(GATED_QA)["environments"]
         result = promote.run(promote.PromoteOptions(gitops_repo=str(r.workdir / "gitops.git"), source="dev",
-                                                    target="qa", services=[r.service]), ctx)
+                                                    target="qa", services=[r.service], environments=environments),
+                             ctx)
     gate = JiraGateOutputs.read(ctx.record)
     return (f"{', '.join(result.services) or 'nothing'} dev -> qa ({result.rule}: jira {gate.project} {gate.version} "
             f"{gate.state}, {gate.issues} issues ready), GitOps commit {result.gitops_revision[:12]}")

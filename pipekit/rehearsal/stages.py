@@ -62,6 +62,7 @@ class Rehearsal:
     console: Console
     container_tool: str = "buildah"
     planned: tuple[str, ...] = ()
+    fail_at: str = ""  # pipekit rehearse --fail-at: a stage that sets up a stand-in arms its failure
 
     @property
     def record_path(self) -> Path:
