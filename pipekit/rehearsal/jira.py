@@ -69,8 +69,9 @@ def promote_qa_stage(r: Rehearsal) -> str:
         ctx = StepContext.create(env=env, run_record=r.record_path, config_path=config,
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
-        result = promote.run(promote.PromoteOptions(gitops_repo=str(r.workdir / "gitops.git"), source="dev",
-                                                    target="qa", services=[r.service]), ctx)
+        flags = {"gitops_repo": str(r.workdir / "gitops.git"), "source": "dev", "target": "qa",
+                 "services": (r.service,)}
+        result = promote.run(promote.options_from(ctx, flags), ctx)  # the environments come from the config
     gate = JiraGateOutputs.read(ctx.record)
     return (f"{', '.join(result.services) or 'nothing'} dev -> qa ({result.rule}: jira {gate.project} {gate.version} "
             f"{gate.state}, {gate.issues} issues ready), GitOps commit {result.gitops_revision[:12]}")
