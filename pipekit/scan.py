@@ -134,19 +134,20 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
                   result: ScanResult, *, with_baseline: bool) -> None:
     from pipekit import __version__
 
-    sarif_out = pick(options.sarif_out, "PIPEKIT_SCAN_SARIF_OUT", ctx.config.get("scan.sarif_out"), None, ctx.env)
-    if sarif_out:
-        from pipekit.reports.writers import sarif
+    files = {
+        "sarif": pick(options.sarif_out, "PIPEKIT_SCAN_SARIF_OUT", ctx.config.get("scan.sarif_out"), None, ctx.env),
+        "junit": pick(options.junit_out, "PIPEKIT_SCAN_JUNIT_OUT", ctx.config.get("scan.junit_out"), None, ctx.env),
+    }
+    if any(files.values()):
+        from pipekit.reports.writers.interface import Outcome
+        from pipekit.reports.writers.registry import writers
 
-        Path(sarif_out).parent.mkdir(parents=True, exist_ok=True)
-        sarif.write(sarif_out, findings, with_baseline=with_baseline, version=__version__)
-        result.sarif_out = sarif_out
-    junit_out = pick(options.junit_out, "PIPEKIT_SCAN_JUNIT_OUT", ctx.config.get("scan.junit_out"), None, ctx.env)
-    if junit_out:
-        from pipekit.reports.writers import junit
-
-        junit.write(junit_out, verdict.blocking, total=len(findings), reasons=verdict.reasons)
-        result.junit_out = junit_out
+        outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
+        for name, writer in writers().items():
+            path = files.get(name)
+            if path:
+                writer.write(path, outcome)
+                setattr(result, f"{name}_out", path)
     if options.code_insights or ctx.config.get("scan.code_insights"):
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci
