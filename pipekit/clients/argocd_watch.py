@@ -89,10 +89,6 @@ class Watcher:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     # -- threads ------------------------------------------------------------
     def _put(self, event: Event) -> None:
         if not self._stop.is_set():

@@ -107,9 +107,6 @@ class RunRecord:
         if outputs:
             section.setdefault("outputs", {}).update(outputs)
 
-    def set_top(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
     def save(self) -> None:
         """Merge with what is on disk now (other steps' sections win for their own keys) and write atomically."""
         on_disk = _read(self.path) if self.path.exists() else {}
