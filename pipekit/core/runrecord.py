@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -84,6 +84,13 @@ class RunRecord:
         section = self.steps.get(name)
         return section if isinstance(section, dict) else {}
 
+    def status(self, name: str) -> Status | None:
+        """The recorded status of step ``name`` (None when it never ran or the value is unknown)."""
+        try:
+            return Status(self.step(name).get("status"))
+        except ValueError:
+            return None
+
     def output(self, step: str, key: str, default: Any = None) -> Any:
         """An output of an earlier step, e.g. ``output("build", "image")``."""
         outputs = self.step(step).get("outputs")
@@ -132,12 +139,19 @@ class RunRecord:
             raise
 
     @contextmanager
-    def recording(self, name: str) -> Iterator[dict[str, Any]]:
-        """Record a step's status, start and duration around a block; yields its outputs dict."""
+    def recording(self, name: str, keep: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        """Record a step's status, start and duration around a block; yields its outputs dict.
+
+        The previous run's outputs are cleared as the step starts (a failed rerun must not leave
+        them beside its error), except the ``keep`` keys: state such as notify's ``sent`` marks.
+        """
         from pipekit.core import signals
 
         outputs: dict[str, Any] = {}
         started = time.monotonic()
+        previous = self.step(name).get("outputs")
+        kept = {k: previous[k] for k in keep if k in previous} if isinstance(previous, dict) else {}
+        self.steps[name] = {**self.step(name), "outputs": kept}
         self.update_step(name, status=Status.RUNNING.value, started_at=utcnow())
         status = Status.ERROR  # anything not caught below is a bug
         try:
