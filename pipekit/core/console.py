@@ -68,15 +68,16 @@ class Console:
         if self._rich is None:
             from rich.console import Console as RichConsole
 
-            self._rich = RichConsole(file=self.stream, highlight=False)
+            # Texts come from reports, commits and outside systems: never parse them as markup or
+            # emoji codes (a Semgrep rule id `rule[/]x` is a MarkupError otherwise). Styles are
+            # passed as arguments, so nothing printed through this console is ever markup.
+            self._rich = RichConsole(file=self.stream, highlight=False, markup=False, emoji=False)
         return self._rich
 
     def _emit(self, text: str, style: str | None = None) -> None:
         text = mask(text)
         if self.fancy:
-            from rich.markup import escape
-
-            self._rich_console().print(escape(text), style=style)
+            self._rich_console().print(text, style=style)
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -97,9 +98,7 @@ class Console:
     def error(self, text: str) -> None:
         text = mask(text)
         if self.fancy:
-            from rich.markup import escape
-
-            self._rich_console().print(escape("✖ " + text), style="bold red")
+            self._rich_console().print("✖ " + text, style="bold red")
         else:
             sys.stderr.write("ERROR: " + text + "\n")
             sys.stderr.flush()
@@ -119,9 +118,9 @@ class Console:
         if self.fancy:
             from rich.table import Table
 
-            table = Table(title=title)
+            table = Table(title=mask(title) if title else None)
             for h in headers:
-                table.add_column(h)
+                table.add_column(mask(str(h)))
             for row in rows:
                 table.add_row(*(mask(str(c)) for c in row))
             self._rich_console().print(table)
