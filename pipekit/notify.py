@@ -141,12 +141,16 @@ def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> 
 def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
     """The payload for a channel type and its bytes, secrets masked."""
     import importlib
+    import json
 
-    from pipekit.core.masking import mask
+    from pipekit.core.masking import mask_tree
 
-    payload, data = importlib.import_module(f"pipekit.notify_cards.{kind}").message(n)
-    masked = mask(data.decode("utf-8"))
-    return payload, masked.encode("utf-8")
+    payload, _data = importlib.import_module(f"pipekit.notify_cards.{kind}").message(n)
+    # A second line of defence (the card builders mask each text before escaping it): every
+    # string of the payload is masked again, and the bytes posted (and printed by --debug and
+    # --json) are that masked payload's serialisation.
+    masked = mask_tree(payload)
+    return masked, json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:

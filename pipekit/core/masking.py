@@ -11,6 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 MASK = "***"
@@ -78,6 +79,17 @@ def mask(text: str) -> str:
     if pattern is None or not text:
         return text
     return pattern.sub(MASK, text)
+
+
+def mask_tree(data: Any) -> Any:
+    """``data`` (JSON-like: dicts, lists, strings) with every string masked, keys included."""
+    if isinstance(data, str):
+        return mask(data)
+    if isinstance(data, dict):
+        return {mask(str(k)): mask_tree(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_tree(v) for v in data]
+    return data
 
 
 def mask_url(url: str) -> str:
