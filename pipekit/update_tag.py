@@ -90,12 +90,19 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
 
 
 def validate(options: UpdateTagOptions) -> None:
+    from pipekit.imagetags import validate_name  # the one image-name rule (distribution's grammar)
+
     if not options.gitops_repo:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if not options.path:
         raise BadInput("no overlay: pass --path or --env with gitops.overlay in pipekit.yaml")
     if not options.image:
         raise BadInput("no image name: pass --image, set gitops.image, or run build/ecr-push first")
+    validate_name(options.image, source="--image")
+    if options.new_name is not None:
+        validate_name(options.new_name, source="--new-name")
+    if options.build_number is not None and options.build_number < 0:
+        raise BadInput(f"--build-number {options.build_number}: must be a whole number >= 0 (a pipeline build number)")
     if options.tag is None and options.digest is None:
         raise BadInput("nothing to set: pass --tag and/or --digest (or run build/ecr-push first)")
     if options.tag is not None:

@@ -88,7 +88,7 @@ class Git:
         except FileNotFoundError:
             raise ExternalError("git is not installed or not on PATH") from None
         if check and proc.returncode != 0:
-            raise ExternalError(f"git {args[0]} failed: {last_line(proc.stderr or proc.stdout)}")
+            raise ExternalError(f"git {args[0]} failed: {git_message(proc.stderr or proc.stdout)}")
         return proc
 
     # -- clone ----------------------------------------------------------
@@ -133,7 +133,7 @@ class Git:
                 shutil.rmtree(template, ignore_errors=True)
         if proc.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{last_line(err)}",
+                                f"{git_message(err)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
         git.branch = branch
         return git
@@ -250,6 +250,26 @@ def push_reason(porcelain: str, stderr: str) -> str:
     remote = [line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")]
     parts = [p for p in (status[:1] + [r for r in remote if r][:1]) if p]
     return mask("; ".join(parts)) if parts else last_line(stderr or porcelain)
+
+
+def git_message(text: str, limit: int = 800) -> str:
+    """What git said, whole: from its first ``fatal:``/``error:`` line on, wrapped lines joined, masked.
+
+    git wraps one sentence over several lines ("Please make sure you have the correct access
+    rights / and the repository exists."): the last line alone says nothing.
+    """
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), 0)
+    parts: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("hint:"):
+            continue
+        if parts and not line.startswith(("fatal:", "error:", "remote:")):
+            parts[-1] += " " + line
+        else:
+            parts.append(line)
+    joined = "; ".join(parts) or "(no output)"
+    return mask(joined if len(joined) <= limit else joined[: limit - 3] + "...")
 
 
 def last_line(text: str) -> str:

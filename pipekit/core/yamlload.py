@@ -21,11 +21,17 @@ LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  #
 ALIAS_BUDGET = 10_000  # nodes that aliases may add on top of the document's own nodes
 
 
-def compose(text: str, name: str, *, hint: str | None = None) -> yaml.Node | None:
-    """The node tree of a single-document ``text``; malformed or alias-bombed YAML is :class:`BadInput`."""
+def compose(text: str, name: str, *, hint: str | None = None, unique_keys: bool = False) -> yaml.Node | None:
+    """The node tree of a single-document ``text``; malformed or alias-bombed YAML is :class:`BadInput`.
+
+    With ``unique_keys`` a key repeated in any mapping is bad input too: YAML parsers disagree
+    on which copy wins (PyYAML and kustomize take the last), so an edit of the first is a lie.
+    """
     loader = LOADER(text)
     try:
         node = _guard(loader.get_single_node(), name, hint, text)
+        if unique_keys and node is not None:
+            _unique_keys(node, name, hint)
     except yaml.YAMLError as exc:
         raise _malformed(exc, name, hint) from None
     except RecursionError:  # the pure-Python composer on a deeply nested document
@@ -106,6 +112,27 @@ def _guard(root: yaml.Node | None, name: str, hint: str | None, text: str) -> ya
         raise BadInput(f"{name}: YAML aliases expand this document past {ALIAS_BUDGET} extra nodes "
                        "(an alias bomb?): refusing to expand it", hint=hint or "write the values out without anchors")
     return root
+
+
+def _unique_keys(root: yaml.Node, name: str, hint: str | None) -> None:
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, _value in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in first:
+                        raise BadInput(f"{name}:{line}: duplicate key {key_node.value!r} (first at line "
+                                       f"{first[key_node.value]}): tools disagree on which one counts",
+                                       hint=hint or "keep one of them")
+                    first[key_node.value] = line
+        todo.extend(_children(node))
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -213,8 +213,9 @@ def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str
         found = ov.kustomization_file(root / current)
         if found is None:
             continue
-        text = found.read_text(encoding="utf-8")
-        todo += ov.referenced_dirs(text, f"{current}/{found.name}", current)
+        path, rel = ov.inside(root, f"{current}/{found.name}")
+        text = path.read_text(encoding="utf-8")
+        todo += ov.referenced_dirs(text, rel, current)
     return sorted(seen)
 
 

@@ -29,7 +29,8 @@ _TYPED = re.compile(
 
 def compose(text: str, name: str) -> yaml.Node | None:
     """Parse ``text`` into a node tree; malformed YAML is bad input naming ``name:line:column``."""
-    return yamlload.compose(text, name, hint="fix the file in the GitOps repository; nothing was committed")
+    return yamlload.compose(text, name, hint="fix the file in the GitOps repository; nothing was committed",
+                            unique_keys=True)
 
 
 def get(mapping: yaml.MappingNode, key: str) -> tuple[yaml.ScalarNode, yaml.Node] | None:
