@@ -11,7 +11,11 @@ An undeliverable notification is reported and does not fail the pipeline, unless
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +24,7 @@ from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
+    from pipekit.core.runrecord import RunRecord
     from pipekit.notify_cards.model import Notification
 
 EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
@@ -153,6 +158,29 @@ def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
     return masked, json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _sent(record: RunRecord) -> list[str]:
+    """The keys already sent, as the record says now (read under its lock by the callers)."""
+    with record.locked():
+        found = record.output("notify", "sent") or []
+    return [str(k) for k in found] if isinstance(found, list) else []
+
+
+@contextmanager
+def _key_lock(record_path: Path, key: str) -> Iterator[None]:
+    """An exclusive lock for one notification key, in a file beside the run record."""
+    import fcntl
+    import hashlib
+
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    lock = record_path.with_name(f"{record_path.name}.notify-{name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     """Send the notification for ``options.event`` to every matching channel, once per run."""
     from pipekit.clients.webhook import Policy
@@ -166,9 +194,11 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
     policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
                     attempts=options.attempts, total_timeout=options.total_timeout)
-    previously = ctx.record.output("notify", "sent") or []
-    sent = [str(k) for k in previously] if isinstance(previously, list) else []
-    with ctx.record.recording("notify") as outputs:
+    record = ctx.record
+    with record.locked():  # fails here, before anything is posted, if the record cannot be written
+        if not isinstance(record.output("notify", "sent"), list):
+            record.update_step("notify", outputs={"sent": []})
+    with record.recording("notify") as outputs:
         for ch, url in targets:
             key = f"{n.key}@{ch.name}"
             if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
@@ -178,26 +208,28 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 ctx.console.warn(f"{ch.webhook_env} is not set: channel {ch.name!r} (optional) skipped")
                 result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set"))
                 continue
-            if key in sent:
-                ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
-                result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
-                continue
-            payload, data = render(ch.type, n)
-            result.payloads[ch.name] = payload
-            ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
-            client = _client(ch.type)
-            try:
-                answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
-            except ExternalError as exc:
-                ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
-                result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
-                continue
-            sent.append(key)
-            ctx.record.update_step("notify", outputs={"sent": sent})
-            ctx.record.save()  # remembered at once: a step killed before the next channel still won't repost this one
+            # One notification per key across processes: the key's own lock is held from the
+            # check over the post to the mark (two notify runs for the same stage at once post
+            # once); the record's lock only around each read and write (other stages go on).
+            with _key_lock(record.path, key):
+                if key in _sent(record):
+                    ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
+                    result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
+                    continue
+                payload, data = render(ch.type, n)
+                result.payloads[ch.name] = payload
+                ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
+                client = _client(ch.type)
+                try:
+                    answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
+                except ExternalError as exc:
+                    ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
+                    result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
+                    continue
+                with record.locked():  # remembered at once, merged with marks other processes made meanwhile
+                    record.update_step("notify", outputs={"sent": [*_sent(record), key]})
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
-        outputs["sent"] = sent
         outputs["last"] = {"key": n.key, "event": event, "stage": n.stage,
                            "deliveries": {d.channel: d.status for d in result.deliveries}}
         if result.failed:

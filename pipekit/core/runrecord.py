@@ -1,14 +1,20 @@
 """The run record: one small JSON file that hands results on from step to step.
 
 ``.pipekit/run.json`` (``--run-record`` / ``PIPEKIT_RUN_RECORD``), declared as a Bitbucket
-artifact. Versioned, one section per step, written atomically (temp file + rename) and
-merged on save so that a step never drops another step's section.
+artifact. Versioned, one section per step, written atomically (temp file + rename).
+
+Several pipekit processes may share one record (notify for two stages at once, a notify that
+started before update-tag finished). Each save takes an exclusive lock (``fcntl.flock`` on
+``run.json.lock`` beside it), re-reads the file and applies only the fields *this* process
+changed since its last save, so nothing another process wrote meanwhile is lost or reverted.
+:meth:`RunRecord.locked` holds the lock over a read-decide-write (notify's "sent once").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -67,6 +73,12 @@ def utcnow() -> str:
 class RunRecord:
     path: Path
     data: dict[str, Any] = field(default_factory=lambda: {"version": VERSION, "steps": {}})
+    # What this process changed since its last save: step -> fields (outputs: key -> value); top keys.
+    _changes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _top: dict[str, Any] = field(default_factory=dict, repr=False)
+    _held: int = field(default=0, repr=False)
+    _fd: int | None = field(default=None, repr=False)
+    _guard: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> RunRecord:
@@ -101,26 +113,71 @@ class RunRecord:
 
     # -- writing ------------------------------------------------------------
     def update_step(self, name: str, **fields: Any) -> None:
-        section = self.steps.setdefault(name, {})
         outputs = fields.pop("outputs", None)
-        section.update(fields)
+        change = self._changes.setdefault(name, {})
+        change.update(fields)
         if outputs:
-            section.setdefault("outputs", {}).update(outputs)
+            change.setdefault("outputs", {}).update(outputs)
+        _apply(self.data, {name: {**fields, **({"outputs": outputs} if outputs else {})}})
 
     def set_top(self, key: str, value: Any) -> None:
+        self._top[key] = value
         self.data[key] = value
 
-    def save(self) -> None:
-        """Merge with what is on disk now (other steps' sections win for their own keys) and write atomically."""
-        on_disk = _read(self.path) if self.path.exists() else {}
-        merged = {**on_disk, **self.data}
-        steps = dict(on_disk.get("steps", {}))
-        steps.update(self.steps)
-        merged["steps"] = steps
-        merged["version"] = VERSION
-        self.data = merged
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    @contextmanager
+    def locked(self) -> Iterator[RunRecord]:
+        """Hold the record's lock: :attr:`data` is re-read from disk (with this process's unsaved
+        changes on top) on entry, and saved on exit, with no other process writing in between."""
+        with self._guard:
+            self._lock()
+            try:
+                fresh = _read(self.path)
+                _apply(fresh, self._changes)
+                fresh.update(self._top)
+                self.data = fresh
+                yield self
+                self.save()
+            finally:
+                self._unlock()
 
+    def _lock(self) -> None:
+        self._held += 1
+        if self._held > 1:
+            return
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._held -= 1
+            raise BadInput(f"{lock}: cannot lock the run record: {exc.strerror or exc}") from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+
+    def _unlock(self) -> None:
+        self._held -= 1
+        if self._held == 0 and self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+    def save(self) -> None:
+        """Under the lock: re-read the file, apply this process's changes since its last save, write atomically."""
+        with self._guard:
+            self._lock()
+            try:
+                merged = _read(self.path)
+                _apply(merged, self._changes)
+                merged.update(self._top)
+                merged["version"] = VERSION
+                self._write(merged)
+                self.data = merged
+                self._changes, self._top = {}, {}
+            finally:
+                self._unlock()
+
+    def _write(self, merged: dict[str, Any]) -> None:
         # A unique temp name beside the target (O_EXCL), then rename: tempfile would pull in
         # shutil/bz2/lzma at start-up for this one call.
         tmp = str(self.path.parent / f".run.{os.getpid()}.{os.urandom(4).hex()}.json")
@@ -162,6 +219,23 @@ class RunRecord:
                     outputs=outputs,
                 )
                 self.save()
+
+
+def _apply(data: dict[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Apply per-step field changes onto ``data`` (outputs merged key by key)."""
+    steps = data.setdefault("steps", {})
+    for name, fields in changes.items():
+        section = steps.get(name)
+        if not isinstance(section, dict):
+            section = steps[name] = {}
+        for key, value in fields.items():
+            if key == "outputs":
+                outputs = section.get("outputs")
+                if not isinstance(outputs, dict):
+                    outputs = section["outputs"] = {}
+                outputs.update(value)
+            else:
+                section[key] = value
 
 
 def _read(path: Path) -> dict[str, Any]:
