@@ -18,11 +18,11 @@ from typing import Any
 
 import click
 
-from pipekit import imagetags
 from pipekit.clients import maven
 from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import tags as imagetags
 from pipekit.reports import surefire
 
 _MAX_NAMED = 10

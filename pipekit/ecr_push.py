@@ -28,7 +28,7 @@ import click
 from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.step import StepContext, step_command
-from pipekit.ecr_push_tags import login_still_valid, push_tags, retag
+from pipekit.images.push import login_still_valid, push_tags, retag
 
 SECTION = "ecr_push"
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")

@@ -24,8 +24,8 @@ from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
+    from pipekit.cards.model import Notification
     from pipekit.core.runrecord import RunRecord
-    from pipekit.notify_cards.model import Notification
 
 EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
 AUTO = "auto"
@@ -135,7 +135,7 @@ def service_name(ctx: StepContext) -> str:
 
 
 def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> Notification:
-    from pipekit.notify_cards import model
+    from pipekit.cards import model
 
     return model.build(
         event, pipeline=ctx.pipeline, record=ctx.record, service=service_name(ctx),
@@ -150,7 +150,7 @@ def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
 
     from pipekit.core.masking import mask_tree
 
-    payload, _data = importlib.import_module(f"pipekit.notify_cards.{kind}").message(n)
+    payload, _data = importlib.import_module(f"pipekit.cards.{kind}").message(n)
     # A second line of defence (the card builders mask each text before escaping it): every
     # string of the payload is masked again, and the bytes posted (and printed by --debug and
     # --json) are that masked payload's serialisation.

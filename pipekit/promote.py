@@ -15,16 +15,16 @@ from typing import Any
 
 import click
 
-from pipekit import gates
 from pipekit.clients.git import Git
 from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.step import StepContext, step_command
-from pipekit.gitops import environments, kustomization, settings
+from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import Change, message
+from pipekit.promotion import gates, rules
 
 
 @dataclass
@@ -57,7 +57,7 @@ class PromoteResult:
 class Promotion:
     """The batch edit: re-read sources and re-apply on every (fresh) tree."""
 
-    def __init__(self, ctx: StepContext, options: PromoteOptions, decision: environments.Decision) -> None:
+    def __init__(self, ctx: StepContext, options: PromoteOptions, decision: rules.Decision) -> None:
         self.ctx, self.options, self.decision = ctx, options, decision
         self.services: list[str] = list(dict.fromkeys(options.services))
         self.images: dict[str, str] = {}
@@ -174,8 +174,8 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
     with ctx.record.recording("promote") as outputs:
         outputs.update({"from": options.source, "to": options.target})
-        envs = environments.load(ctx.config.section("environments"))
-        decision = environments.decide(envs, options.source, options.target, approve=options.approve,
+        envs = rules.load(ctx.config.section("environments"))
+        decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
         promotion = Promotion(ctx, options, decision)

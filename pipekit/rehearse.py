@@ -103,7 +103,7 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...]) -
 
 def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, message: str = NOTE) -> None:
     from pipekit import notify
-    from pipekit.notify_cards import render
+    from pipekit.cards import render
 
     before = len(r.sink.requests)
     sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=message, timeout=5, attempts=2),

@@ -80,7 +80,7 @@ def load_policy(options: ScanOptions, ctx: StepContext) -> policy_mod.Policy:
 
 
 def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
-    from pipekit import scanners
+    from pipekit.reports.runners import registry as scanners
 
     reports = list(options.reports) or list(ctx.config.get("scan.reports") or [])
     runners = ctx.config.get("scan.run") or {}

@@ -90,7 +90,7 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
 
 
 def validate(options: UpdateTagOptions) -> None:
-    from pipekit.imagetags import validate_name  # the one image-name rule (distribution's grammar)
+    from pipekit.images.tags import validate_name  # the one image-name rule (distribution's grammar)
 
     if not options.gitops_repo:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")

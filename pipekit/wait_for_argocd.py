@@ -2,7 +2,7 @@
 
 Story: gather the apps and the expected GitOps revision (default: the run record), ask Argo CD
 to refresh (and optionally sync), then watch the stream and re-read each app until every app
-is judged (:mod:`pipekit.argocd_state`) succeeded, one fails, or the time is up.
+is judged (:mod:`pipekit.argocd.state`) succeeded, one fails, or the time is up.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from pipekit.argocd_state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
+from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.core.step import StepContext, step_command
@@ -71,7 +71,7 @@ class _Wait:
     """The state of one wait: last state and verdict per app, degraded clocks, contact times."""
 
     def __init__(self, options: WaitOptions, ctx: StepContext) -> None:
-        from pipekit.argocd_view import Progress
+        from pipekit.argocd.view import Progress
 
         self.o = options
         self.ctx = ctx

@@ -153,8 +153,8 @@ def test_newer_by_resource_version():
 
 
 def test_progress_plain_lines_only_on_change():
-    from pipekit.argocd_state import AppState, judge
-    from pipekit.argocd_view import Progress
+    from pipekit.argocd.state import AppState, judge
+    from pipekit.argocd.view import Progress
     from pipekit.core.console import Console
     from pipekit.testing.argocd.apps import AppModel
 

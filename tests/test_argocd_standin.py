@@ -216,7 +216,7 @@ def push_tag(work: Path, tag: str, content: str | None = None) -> str:
 
 
 def test_follows_gitops_repo_through_a_rollout(tmp_path):
-    from pipekit.argocd_state import SUCCEEDED, judge
+    from pipekit.argocd.state import SUCCEEDED, judge
     from pipekit.testing.argocd.gitops import GitOpsFollower
 
     bare, work = gitops_repo(tmp_path)
@@ -248,7 +248,7 @@ def test_follows_gitops_repo_through_a_rollout(tmp_path):
 
 
 def test_gitops_rendered_hook_failure_and_render_error(tmp_path):
-    from pipekit.argocd_state import FAILED, judge
+    from pipekit.argocd.state import FAILED, judge
     from pipekit.testing.argocd.gitops import GitOpsFollower
 
     bare, work = gitops_repo(tmp_path, hook_result="Failed")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipekit.argocd_state import (
+from pipekit.argocd.state import (
     DEGRADED,
     FAILED,
     SUCCEEDED,

@@ -322,7 +322,7 @@ def test_bad_flags_are_exit_2(tmp_path: Path, extra: list[str], message: str) ->
 
 
 def test_plain_http_only_on_loopback() -> None:
-    from pipekit.ecr_push_tags import is_loopback
+    from pipekit.images.push import is_loopback
 
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:5000") and is_loopback("[::1]:5000")
     assert is_loopback("127.0.0.1") and is_loopback("::1")
@@ -382,7 +382,7 @@ def digest_of(text: str) -> str:
 
 def test_docker_login_state_is_read_from_its_config(tmp_path: Path) -> None:
     from pipekit.clients.containers import get_tool
-    from pipekit.ecr_push_tags import _tool_logged_in
+    from pipekit.images.push import _tool_logged_in
 
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"1.dkr.ecr.eu-west-1.amazonaws.com": {}}}))
     docker = get_tool("docker", env={"DOCKER_CONFIG": str(tmp_path)})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipekit.cards import text as t
 from pipekit.core import masking
-from pipekit.notify_cards import text as t
 from pipekit.testing.sink import WebhookSink
 from tests.test_notify import run_cli
 

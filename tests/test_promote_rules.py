@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipekit import gates
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.gitops import environments as envs
+from pipekit.promotion import gates
+from pipekit.promotion import rules as envs
 
 
 def decide(section: dict, source: str, target: str, **kw: object) -> envs.Decision:
@@ -54,7 +54,7 @@ def test_gate_loading() -> None:
     with pytest.raises(gates.GateUnavailable, match="module pipekit.jira_gate is not installed"):
         gates.load("jira")
     with pytest.raises(gates.GateUnavailable, match="has no function nope"):
-        gates.load("pipekit.gates:nope")
+        gates.load("pipekit.promotion.gates:nope")
     assert gates.load("tests.fixtures.gitops.gate_hooks:passing").__name__ == "passing"
     request = gates.GateRequest("dev", "qa", {"orders": "x:1"})
     results = gates.check(["tests.fixtures.gitops.gate_hooks:passing"], request, ctx=None)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ SCA = [str(FIX / n) for n in ("trivy.json", "grype.json", "dependency-check.json
 def scan(*args: str) -> Result:
     from pipekit.scan import main
 
-    return CliRunner(mix_stderr=False).invoke(main, list(args), catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def record(tmp_path: Path) -> dict:

@@ -111,7 +111,7 @@ def bitbucket_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def scan(*args: str) -> Result:
     from pipekit.scan import main
 
-    return CliRunner(mix_stderr=False).invoke(main, list(args), catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_through_the_pipeline_proxy_without_credentials(fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ VENV_BIN = Path(sys.executable).parent
 def scan(*args: str) -> Result:
     from pipekit.scan import main
 
-    return CliRunner(mix_stderr=False).invoke(main, list(args), catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def _read_report(path: str | Path, fmt: str | None = None) -> Report:
     if not head.strip():
         raise BadInput(f"{p}: empty file, not a scanner report")
     if size >= sarif.STREAM_FROM_BYTES and fmt in (None, "sarif") and _looks_like_sarif(head) \
-            and _have_ijson() and sarif.count_drivers(p) == 1:
+            and sarif.count_drivers(p) == 1:
         return Report(str(p), "sarif", _stream_sarif(p))
     try:
         doc = loads(p.read_bytes())
@@ -109,14 +109,6 @@ def _read_report(path: str | Path, fmt: str | None = None) -> Report:
     except Malformed as exc:
         raise BadInput(f"{p}: {exc.where}: {exc.reason} (read as {reader.name})") from None
     return Report(str(p), reader.name, found, _tool_errors(reader.name, doc))
-
-
-def _have_ijson() -> bool:
-    try:
-        import ijson  # noqa: F401
-    except ImportError:  # pragma: no cover - a dependency; without it big files are parsed whole
-        return False
-    return True
 
 
 def _stream_sarif(p: Path) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipekit.argocd_state import AppState, Hook, Verdict, short
+from pipekit.argocd.state import AppState, Hook, Verdict, short
 from pipekit.core.console import Console
 from pipekit.core.masking import mask
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipekit import imagetags
 from pipekit.core.errors import BadInput, ExitCode
-from pipekit.imagetags import TagInputs, compute_tags
+from pipekit.images import tags as imagetags
+from pipekit.images.tags import TagInputs, compute_tags
 
 FIXTURES = Path(__file__).parent / "fixtures" / "java"
 SHA = "3f9a2c1d4e5b6a7980123456789abcdef0123456"

@@ -11,10 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pipekit.cards import model, render, slack, teams
+from pipekit.cards import text as t
 from pipekit.core.context import PipelineContext
 from pipekit.core.runrecord import RunRecord
-from pipekit.notify_cards import model, render, slack, teams
-from pipekit.notify_cards import text as t
 from tests.conftest import load_schema
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

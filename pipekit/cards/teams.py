@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipekit.notify_cards import text as t
-from pipekit.notify_cards.model import EVENTS, Notification
+from pipekit.cards import text as t
+from pipekit.cards.model import EVENTS, Notification
 
 CARD_VERSION = "1.4"
 MAX_BYTES = 28 * 1024 - 512  # Teams' 28 KB message limit, with a margin for the transport

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipekit.notify_cards import text as t
-from pipekit.notify_cards.model import EVENTS, Notification
+from pipekit.cards import text as t
+from pipekit.cards.model import EVENTS, Notification
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000

@@ -1,0 +1,1 @@
+"""Promotion: the environment chain and its rules (:mod:`.rules`), and the gates (:mod:`.gates`)."""

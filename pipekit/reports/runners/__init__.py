@@ -1,0 +1,1 @@
+"""Scanner runners for ``pipekit scan --run``: one module per scanner, named in :mod:`.registry`."""

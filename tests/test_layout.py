@@ -1,0 +1,69 @@
+"""The layout shows the steps: only step modules, cli and __main__ at the top of pipekit/, and no
+import cycles anywhere (an import inside a function or under TYPE_CHECKING counts too: a cycle
+there is a cycle a reader has to untangle)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from pipekit.cli import STEPS
+
+ROOT = Path(__file__).resolve().parent.parent / "pipekit"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The pipekit modules ``name`` imports (``from a import b`` is a.b when b is a module)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def test_only_steps_cli_and_main_at_the_top() -> None:
+    steps = {module.rpartition(".")[2] for module, _ in STEPS.values()}
+    top = {p.stem for p in ROOT.glob("*.py")}
+    assert top - steps == {"__init__", "__main__", "cli"}, "move helpers into a domain package"
+    assert steps <= top
+
+
+def test_no_import_cycles() -> None:
+    mods = modules()
+    graph = {name: imports(name, path, set(mods)) for name, path in mods.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
