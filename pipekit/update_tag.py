@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from pipekit.core.config import pick
-from pipekit.core.errors import BadInput
+from pipekit.core.errors import BadInput, Interrupted
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
@@ -71,8 +71,12 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
                                    key=options.key, message=lambda old: commit_message(options, service, old),
                                    force=options.force)
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries)
-        outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
-                               dry_run=options.dry_run)
+        try:
+            outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
+                                   dry_run=options.dry_run)
+        except Interrupted as stop:
+            record_interrupted(ctx, options, service, outputs, stop)
+            raise
         old = edit.old
         status = "superseded" if outcome.change.note.startswith("superseded") else outcome.status
         result = UpdateTagResult(
@@ -87,6 +91,27 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             outputs["gitops_revision"] = outcome.revision
     report(ctx, result)
     return result
+
+
+def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str, outputs: dict[str, Any],
+                       stop: Interrupted) -> None:
+    """After a signal the record says what the GitOps repository holds: pushed (with its
+    revision, for wait-for-argocd), not pushed, or unknown; never the previous run's revision."""
+    from pipekit.gitops.writer import Outcome
+
+    after = stop.result if isinstance(stop.result, Outcome) else None
+    status = after.status if after is not None else "not-pushed"
+    outputs.update(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
+                   image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
+                   status=status, gitops_revision=after.revision if after and status == "pushed" else None)
+    if status == "pushed":
+        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
+                         if after else f"{stop}")
+    elif status == "unknown":
+        ctx.console.warn(f"{stop} during the push, and the GitOps repository could not be asked whether "
+                         f"{after.revision[:12] if after else 'the commit'} landed: check it before running again")
+    else:
+        ctx.console.warn(f"{stop}: nothing was pushed to the GitOps repository")
 
 
 def validate(options: UpdateTagOptions) -> None:

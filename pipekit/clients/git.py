@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core import process, signals
+from pipekit.core.errors import BadInput, ExternalError, Interrupted, TimedOut
 from pipekit.core.masking import mask
 
 TOKEN_ENV = "PIPEKIT_GITOPS_TOKEN"
 USERNAME_ENV = "PIPEKIT_GITOPS_USERNAME"
+PUSH_GRACE_S = 10.0  # a push under way when a signal arrives gets this long to finish
 DEFAULT_USERNAME = "x-token-auth"  # Bitbucket repository/project access tokens
 # The askpass script holds no secret: git runs it with our environment, it prints the token from there.
 ASKPASS_SCRIPT = """#!/bin/sh
@@ -77,16 +79,13 @@ class Git:
         self.branch = "main"  # argv of every git process (tests assert no secret is in them)
 
     def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
-            input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+            input_text: str | None = None, timeout: float = 120) -> process.Result:
+        """One git command through the process runner: its own process group, so a signal or a
+        timeout stops git *and* what it started (``git-remote-https``, a local ``receive-pack``)."""
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
-        try:
-            proc = subprocess.run(argv, cwd=cwd or self.workdir, env=self.env, capture_output=True, text=True,
-                                  input=input_text, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise ExternalError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-        except FileNotFoundError:
-            raise ExternalError("git is not installed or not on PATH") from None
+        proc = process.run(argv, cwd=cwd or self.workdir, env=self.env, input=input_text, timeout=timeout,
+                           check=False, what=f"git {args[0]}")
         if check and proc.returncode != 0:
             raise ExternalError(f"git {args[0]} failed: {git_message(proc.stderr or proc.stdout)}")
         return proc
@@ -114,21 +113,15 @@ class Git:
         argv = ["git", *QUIET_CONFIG, *NO_HELPER, "clone", "--quiet", *how, "--depth", str(depth),
                 "--filter=blob:none", "--single-branch", "--no-tags", "--branch", branch, url, str(dest)]
         git.calls.append(argv)
-        try:
-            proc = subprocess.Popen(argv, cwd=dest.parent, env=git.env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        except FileNotFoundError:
-            raise ExternalError("git is not installed or not on PATH") from None
+        proc = process.start(argv, cwd=dest.parent, env=git.env)
         try:
             if while_cloning is not None:
                 while_cloning()
             _out, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
-            raise ExternalError(f"cloning {display_url(url)} took longer than 300s") from None
+            raise TimedOut(f"cloning {display_url(url)} took longer than 300s") from None
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            process.stop(proc)  # a no-op once it ended; after a signal, git clone and its children go
             if sparse is not None:
                 shutil.rmtree(template, ignore_errors=True)
         if proc.returncode != 0:
@@ -193,16 +186,46 @@ class Git:
         return self.head()
 
     # -- push -----------------------------------------------------------
-    def push(self, branch: str) -> bool:
-        """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection."""
-        proc = self.run("push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}",
-                        network=True, check=False)
+    def push(self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S) -> bool:
+        """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection.
+
+        A signal during the push does not cut it: the remote may already be taking the commit in,
+        so git gets up to ``grace`` seconds more to finish (then it is stopped), and the signal is
+        raised after that; the caller then asks the remote what it holds (:meth:`remote_head`).
+        """
+        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
+        self.calls.append(argv)
+        child = process.start(argv, cwd=self.workdir, env=self.env)
+        try:
+            try:
+                out, err = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise TimedOut(f"git push to {branch} did not finish within {timeout:g} s") from None
+            except Interrupted:
+                with signals.deferred():
+                    try:
+                        child.communicate(timeout=grace)
+                    except subprocess.TimeoutExpired:
+                        pass
+                raise
+        finally:
+            process.stop(child)
+        proc = process.Result(argv, child.returncode, out or "", err or "")
         if proc.returncode == 0:
             return True
         text = proc.stdout + proc.stderr
         if any(marker in text for marker in _REJECTED):
             return False
         raise ExternalError(f"git push to {branch} failed: {push_reason(proc.stdout, proc.stderr)}")
+
+    def remote_head(self, branch: str, timeout: float = 20) -> str | None:
+        """The commit ``branch`` points at on the remote now (``git ls-remote``), None when absent."""
+        proc = self.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", network=True, timeout=timeout)
+        for line in proc.stdout.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
 
     def find_message(self, patterns: Sequence[str], *, max_commits: int = 1000, step: int = 100) -> str | None:
         """The message of the newest commit on HEAD containing every pattern (fixed strings).
