@@ -98,6 +98,7 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
     with ctx.record.recording("scan") as outputs, fm.gc_paused():
+        output_paths(options, ctx)  # every output checked before anything is read or written
         policy = load_policy(options, ctx)
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
@@ -130,18 +131,29 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     return result
 
 
+def output_paths(options: ScanOptions, ctx: StepContext) -> tuple[str | None, str | None]:
+    """The SARIF and JUnit paths, each checked writable (a directory, an uncreatable folder: exit 2)."""
+    from pipekit.core.outfiles import check_writable
+
+    sarif_out = pick(options.sarif_out, "PIPEKIT_SCAN_SARIF_OUT", ctx.config.get("scan.sarif_out"), None, ctx.env)
+    junit_out = pick(options.junit_out, "PIPEKIT_SCAN_JUNIT_OUT", ctx.config.get("scan.junit_out"), None, ctx.env)
+    if sarif_out:
+        check_writable(sarif_out, "--sarif-out")
+    if junit_out:
+        check_writable(junit_out, "--junit-out")
+    return sarif_out, junit_out
+
+
 def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdict,
                   result: ScanResult, *, with_baseline: bool) -> None:
     from pipekit import __version__
 
-    sarif_out = pick(options.sarif_out, "PIPEKIT_SCAN_SARIF_OUT", ctx.config.get("scan.sarif_out"), None, ctx.env)
+    sarif_out, junit_out = output_paths(options, ctx)
     if sarif_out:
         from pipekit.reports.writers import sarif
 
-        Path(sarif_out).parent.mkdir(parents=True, exist_ok=True)
         sarif.write(sarif_out, findings, with_baseline=with_baseline, version=__version__)
         result.sarif_out = sarif_out
-    junit_out = pick(options.junit_out, "PIPEKIT_SCAN_JUNIT_OUT", ctx.config.get("scan.junit_out"), None, ctx.env)
     if junit_out:
         from pipekit.reports.writers import junit
 

@@ -262,7 +262,10 @@ def _err(exc: BaseException | None) -> str:
 # -- CLI ------------------------------------------------------------------------------------
 def _argocd_opts(env: Any) -> dict[str, Any]:
     """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
-    words = shlex.split(env.get("ARGOCD_OPTS", "") or "")
+    try:
+        words = shlex.split(env.get("ARGOCD_OPTS", "") or "")
+    except ValueError as exc:  # the value itself is not shown: it may hold --auth-token
+        raise BadInput(f"ARGOCD_OPTS cannot be split into words: {exc} (an unbalanced quote?)") from None
     found: dict[str, Any] = {}
     for i, word in enumerate(words):
         if word in ("--insecure", "--plaintext"):

@@ -101,6 +101,8 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{found}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{found}: not UTF-8 text (byte {exc.start}): save the file as UTF-8") from None
     return parse(text, found)
 
 

@@ -245,16 +245,22 @@ def _read(path: Path) -> dict[str, Any]:
         return {"version": VERSION, "steps": {}}
     except OSError as exc:
         raise BadInput(f"{path}: cannot read run record: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: run record is not UTF-8 text (byte {exc.start}); delete it to start afresh") from None
     if not text.strip():
         return {"version": VERSION, "steps": {}}
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}:{exc.lineno}:{exc.colno}: run record is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: run record nested too deeply to be one pipekit wrote; delete it to start afresh") from None
     if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
         raise BadInput(f"{path}: run record must be a JSON object with a 'steps' object")
     version = data.get("version", VERSION)
-    if not isinstance(version, int) or version > VERSION:
-        raise BadInput(f"{path}: run record version {version!r} is newer than this pipekit understands ({VERSION})")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadInput(f"{path}: run record version {version!r} must be a whole number (this pipekit writes {VERSION})")
+    if version > VERSION:
+        raise BadInput(f"{path}: run record version {version} is newer than this pipekit understands ({VERSION})")
     data.setdefault("steps", {})
     return data
