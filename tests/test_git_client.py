@@ -123,3 +123,16 @@ def test_cone_patterns_match_what_git_writes(tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "-q", "--no-checkout", "--sparse", str(bare), str(clone)], check=True)
     subprocess.run(["git", "sparse-checkout", "set", "--cone", *dirs], cwd=clone, check=True)
     assert cone_patterns(dirs) == (clone / ".git/info/sparse-checkout").read_text()
+
+
+def test_missing_git_is_bad_input_naming_its_package_and_a_hung_git_is_a_timeout(tmp_path: Path) -> None:
+    from pipekit.core.errors import TimedOut
+
+    with pytest.raises(BadInput, match="git not found on PATH: install Debian package git"):
+        Git(tmp_path, {"PATH": "/nonexistent"}).run("status")
+    hang = tmp_path / "bin"
+    hang.mkdir()
+    (hang / "git").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    (hang / "git").chmod(0o755)
+    with pytest.raises(TimedOut, match="git status did not finish within 0.5 s"):
+        Git(tmp_path, {"PATH": str(hang)}).run("status", timeout=0.5)

@@ -67,3 +67,19 @@ def test_no_import_cycles() -> None:
         if name not in state:
             visit(name)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_every_subprocess_goes_through_core_process() -> None:
+    spawners = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput"}
+    offenders = []
+    for name, path in modules().items():
+        if name == "pipekit.core.process":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and (
+                    (node.func.value.id == "subprocess" and node.func.attr in spawners)
+                    or (node.func.value.id == "os" and node.func.attr in {"system", "popen", "execv", "execvp",
+                                                                          "spawnv", "posix_spawn"})):
+                offenders.append(f"{name}:{node.lineno}")
+    assert not offenders, f"use pipekit.core.process: {offenders}"

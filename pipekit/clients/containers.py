@@ -15,13 +15,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipekit.core import process
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError
 from pipekit.core.masking import mask
 
@@ -155,11 +155,7 @@ class ContainerTool(abc.ABC):
 
     def _run(self, argv: list[str], *, stdin: str | None = None) -> str:
         exe = self.resolve()
-        try:
-            proc = subprocess.run([exe, *argv[1:]], input=stdin, capture_output=True, text=True,
-                                  env=self.env, check=False)
-        except OSError as exc:
-            raise ContainerToolError(f"{self.name}: cannot run: {exc.strerror or exc}", argv=argv) from None
+        proc = process.run([exe, *argv[1:]], input=stdin, env=self.env, check=False, what=f"{self.name} {argv[1]}")
         if proc.returncode != 0:
             tail = _last_line(proc.stderr) or _last_line(proc.stdout)
             cls = ImageNotFound if argv[1:2] in (["inspect"], ["image"]) and _NOT_FOUND.search(tail) else None
@@ -174,19 +170,14 @@ class ContainerTool(abc.ABC):
         """Run with output streamed line by line to :attr:`output`; keep the tail for the error."""
         exe = self.resolve()
         tail: deque[str] = deque(maxlen=20)
-        try:
-            proc = subprocess.Popen([exe, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", env=self.env)
-        except OSError as exc:
-            raise ContainerToolError(f"{self.name}: cannot run: {exc.strerror or exc}", argv=argv) from None
-        assert proc.stdout is not None
-        with proc:
-            for line in proc.stdout:
-                line = line.rstrip("\n")
-                if line.strip():
-                    tail.append(line)
-                if self.output is not None:
-                    self.output(line)
+
+        def line_out(line: str) -> None:
+            if line.strip():
+                tail.append(line)
+            if self.output is not None:
+                self.output(line)
+
+        proc = process.run([exe, *argv[1:]], env=self.env, check=False, stream=line_out, what=what)
         if proc.returncode != 0:
             last = _last_line("\n".join(tail))
             raise failure(f"{what} failed (exit {proc.returncode}): {last or 'no error output'}")

@@ -1,10 +1,11 @@
-"""A small git client over subprocess for writing to a GitOps repository.
+"""The one git client (steps, the rehearsal and the stand-ins), over :mod:`pipekit.core.process`.
 
-Shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
+For writing to a GitOps repository: shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
 credentials through ``GIT_ASKPASS`` (a tiny script that reads the token from the process
 environment: the token is never in a URL, a process argument, ``.git/config`` or a file),
 commits with trailers, and pushes that report a non-fast-forward rejection so the caller can
-fetch, re-apply and retry.
+fetch, re-apply and retry. Every git process goes through :meth:`Git.run` (or :meth:`Git.clone`):
+a missing git is exit 2 naming its package, a git past its timeout exit 4.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pipekit.core import process, signals
-from pipekit.core.errors import BadInput, ExternalError, Interrupted, TimedOut
+from pipekit.core import process
+from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import mask
 
 TOKEN_ENV = "PIPEKIT_GITOPS_TOKEN"
@@ -80,15 +81,18 @@ class Git:
 
     def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
             input_text: str | None = None, timeout: float = 120) -> process.Result:
-        """One git command through the process runner: its own process group, so a signal or a
-        timeout stops git *and* what it started (``git-remote-https``, a local ``receive-pack``)."""
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
+        verb = _verb(args)
         proc = process.run(argv, cwd=cwd or self.workdir, env=self.env, input=input_text, timeout=timeout,
-                           check=False, what=f"git {args[0]}")
+                           check=False, what=f"git {verb}")
         if check and proc.returncode != 0:
-            raise ExternalError(f"git {args[0]} failed: {git_message(proc.stderr or proc.stdout)}")
+            raise ExternalError(f"git {verb} failed: {git_message(proc.stderr or proc.stdout)}")
         return proc
+
+    def output(self, *args: str, **kwargs: Any) -> str:
+        """The stripped stdout of a git command that must succeed."""
+        return self.run(*args, **kwargs).stdout.strip()
 
     # -- clone ----------------------------------------------------------
     @classmethod
@@ -113,20 +117,21 @@ class Git:
         argv = ["git", *QUIET_CONFIG, *NO_HELPER, "clone", "--quiet", *how, "--depth", str(depth),
                 "--filter=blob:none", "--single-branch", "--no-tags", "--branch", branch, url, str(dest)]
         git.calls.append(argv)
-        proc = process.start(argv, cwd=dest.parent, env=git.env)
         try:
-            if while_cloning is not None:
-                while_cloning()
-            _out, err = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            raise TimedOut(f"cloning {display_url(url)} took longer than 300s") from None
+            proc = process.start(argv, cwd=dest.parent, env=git.env)
+            try:
+                if while_cloning is not None:
+                    while_cloning()
+                done = process.finish(proc, timeout=300, check=False, what=f"cloning {display_url(url)}")
+            except BaseException:  # the clone does not outlive a failed preparation or a signal
+                process.stop(proc)
+                raise
         finally:
-            process.stop(proc)  # a no-op once it ended; after a signal, git clone and its children go
             if sparse is not None:
                 shutil.rmtree(template, ignore_errors=True)
-        if proc.returncode != 0:
+        if done.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{git_message(err)}",
+                                f"{git_message(done.stderr)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
         git.branch = branch
         return git
@@ -196,21 +201,7 @@ class Git:
         argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
         self.calls.append(argv)
         child = process.start(argv, cwd=self.workdir, env=self.env)
-        try:
-            try:
-                out, err = child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise TimedOut(f"git push to {branch} did not finish within {timeout:g} s") from None
-            except Interrupted:
-                with signals.deferred():
-                    try:
-                        child.communicate(timeout=grace)
-                    except subprocess.TimeoutExpired:
-                        pass
-                raise
-        finally:
-            process.stop(child)
-        proc = process.Result(argv, child.returncode, out or "", err or "")
+        proc = process.finish(child, timeout=timeout, check=False, settle=grace, what=f"git push to {branch}")
         if proc.returncode == 0:
             return True
         text = proc.stdout + proc.stderr
@@ -253,6 +244,14 @@ class Git:
                  f"+refs/heads/{branch}:refs/remotes/origin/{branch}", network=True)
         self.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}", network=True)
         return self.head()
+
+
+def _verb(args: Sequence[str]) -> str:
+    """The git subcommand in ``args`` (after any ``-c key=value`` / ``-C dir`` options)."""
+    i = 0
+    while i < len(args) and args[i] in ("-c", "-C"):
+        i += 2
+    return args[i] if i < len(args) else "(no command)"
 
 
 def cone_patterns(dirs: Sequence[str]) -> str:
@@ -298,6 +297,12 @@ def git_message(text: str, limit: int = 800) -> str:
 def last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return mask(lines[-1]) if lines else "(no output)"
+
+
+def isolated_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the user's global and system git configuration (hooks, signing, templates):
+    for the repositories the rehearsal and the stand-ins make."""
+    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 _LOCAL_GIT_VARS = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ASKPASS",

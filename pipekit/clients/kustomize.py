@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipekit.core import process
 from pipekit.core.errors import BadInput, CheckFailed, TimedOut
 
 DEFAULT_RENDERER = "kubectl kustomize {dir}"
@@ -47,24 +48,22 @@ class Renderer:
         """Start rendering the overlay in ``directory`` (collect the output with :meth:`finish`)."""
         argv = self.argv(directory)
         try:
-            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        except FileNotFoundError:
-            raise BadInput(f"renderer {argv[0]!r} not found",
+            return process.start(argv)
+        except BadInput:
+            raise BadInput(f"renderer {argv[0]!r} not found" + _package(argv[0]),
                            hint="install it, set gitops.renderer / --renderer, or use --renderer none") from None
 
     def finish(self, proc: subprocess.Popen[str], label: str) -> str:
         """The rendered manifests; a failed render is bad input naming the overlay ``label``."""
         try:
-            out, err = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+            done = process.finish(proc, timeout=self.timeout, check=False, what=f"rendering {label}")
+        except TimedOut:
             raise TimedOut(f"rendering {label} took longer than {self.timeout:.0f}s") from None
-        if proc.returncode != 0:
-            lines = [line for line in err.splitlines() if line.strip() and "deprecated" not in line]
-            reason = lines[-1] if lines else f"exit {proc.returncode}"
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip() and "deprecated" not in line]
+            reason = lines[-1] if lines else f"exit {done.returncode}"
             raise BadInput(f"{label}: kustomize cannot render the overlay: {reason}", hint="nothing was pushed")
-        return out
+        return done.stdout
 
     def render(self, directory: Path, label: str) -> str:
         return self.finish(self.start(directory), label)
@@ -88,9 +87,8 @@ class Renderer:
         try:
             fifo.parent.mkdir(parents=True, exist_ok=True)
             os.mkfifo(fifo, 0o600)
-            proc = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *argv], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        except OSError:
+            proc = process.start([setpriv, "--pdeathsig", "KILL", "--", *argv])
+        except (OSError, BadInput):
             return None
         return Prestarted(proc, render_root, overlay, fifo, self.timeout)
 
@@ -154,12 +152,15 @@ class Prestarted:
 
     def stop(self) -> None:
         """Kill the renderer if it still runs (an unused or abandoned prestart)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        process.kill(self.proc)
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def _package(tool: str) -> str:
+    where = process.PACKAGES.get(os.path.basename(tool))
+    return f" (install {where})" if where else ""
 
 
 def _mirror(src: Path, dest: Path, skip: set[Path]) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipekit.core import process
 from pipekit.core.errors import BadInput
 
 LineSink = Callable[[str], None]
@@ -198,21 +198,18 @@ def run(options: MavenOptions, *, output: LineSink | None = None, status: LineSi
     tail: deque[str] = deque(maxlen=40)
     started_wall = time.time()
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(argv, cwd=options.project_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=run_env, text=True, errors="replace", bufsize=1)
-    except OSError as exc:
-        raise BadInput(f"cannot run Maven {argv[0]}: {exc.strerror or exc}", hint=INSTALL_HINT) from None
-    assert proc.stdout is not None
-    with proc:
-        for raw in proc.stdout:
-            line = _ANSI.sub("", raw.rstrip("\n"))
-            tail.append(line)
-            if output is not None:
-                output(line)
-            note = parser.feed(line)
-            if note and status is not None:
-                status(note)
+
+    def line_out(raw: str) -> None:
+        line = _ANSI.sub("", raw)
+        tail.append(line)
+        if output is not None:
+            output(line)
+        note = parser.feed(line)
+        if note and status is not None:
+            status(note)
+
+    proc = process.run(argv, cwd=options.project_dir, env=run_env, check=False, stream=line_out,
+                       what=f"Maven {argv[0]}")
     return MavenRun(argv=argv, returncode=proc.returncode, duration_s=round(time.monotonic() - started, 3),
                     started_at=started_wall, modules=parser.modules, failure=parser.finish(proc.returncode),
                     tail=list(tail))

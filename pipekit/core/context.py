@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -157,11 +156,12 @@ class PipelineContext:
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
+    from pipekit.clients.git import Git
+    from pipekit.core.errors import PipekitError
+
     try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        out = Git(cwd, os.environ).run(*args, check=False, timeout=10)
+    except PipekitError:  # no git, or git hung: the pipeline variables are all there is
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 

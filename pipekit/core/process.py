@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from pipekit.core import masking
-from pipekit.core.errors import BadInput, ExternalError, PipekitError, TimedOut
+from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError, TimedOut
 
 # executable -> where it comes from, for the "not found" message.
 PACKAGES: dict[str, str] = {
@@ -123,6 +123,16 @@ def stop(proc: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> None:
         forget(proc)
 
 
+def kill(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL the child's process group at once and reap it (a child with nothing to finish)."""
+    try:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+    finally:
+        forget(proc)
+
+
 def forget(proc: subprocess.Popen[Any]) -> None:
     with _children_lock:
         _children.discard(proc)
@@ -166,21 +176,66 @@ def run(
     proc = start(args, env=env, cwd=cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                  text=not binary, tool_hint=tool_hint)
     label = what or describe(args)
+    if stream is None:
+        return finish(proc, timeout=timeout, input=input, check=check, error=error, what=label)
     try:
-        if stream is None:
-            try:
-                out, err = proc.communicate(input, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise TimedOut(f"{label} did not finish within {timeout:g} s") from None
-        else:
-            out, err = _stream(proc, input, timeout, stream, label)
+        out, err = _stream(proc, input, timeout, stream, label)
     except BaseException:  # a timeout, a signal: the child and its group go too
         stop(proc)
         raise
     forget(proc)
-    if binary:
-        out = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
-        err = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
+    return _result(proc, args, out, err, check, error, label)
+
+
+def finish(
+    proc: subprocess.Popen[Any],
+    *,
+    timeout: float | None = None,
+    input: str | bytes | None = None,
+    check: bool = True,
+    error: type[PipekitError] = ExternalError,
+    what: str | None = None,
+    settle: float = 0.0,
+) -> Result:
+    """Wait for a child from :func:`start` (its output collected), with :func:`run`'s timeout and errors.
+
+    For work done in this process while the child runs (start, do it, then finish). With
+    ``settle``, a signal does not cut the child at once: it gets up to ``settle`` seconds more
+    to finish (a ``git push`` the remote may already be taking in), then it is stopped and the
+    signal raised, so the caller can find out what the child's work left behind.
+    """
+    raw: Any = proc.args  # start() always passes a list of str
+    args = [os.fsdecode(a) for a in (raw if isinstance(raw, (list, tuple)) else [raw])]
+    label = what or describe(args)
+    try:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimedOut(f"{label} did not finish within {timeout:g} s") from None
+    except Interrupted:
+        try:
+            if settle > 0:
+                from pipekit.core import signals
+
+                with signals.deferred():
+                    try:
+                        proc.communicate(timeout=settle)
+                    except subprocess.TimeoutExpired:
+                        pass
+        finally:
+            stop(proc)
+        raise
+    except BaseException:  # a timeout, a signal: the child and its group go too
+        stop(proc)
+        raise
+    forget(proc)
+    return _result(proc, args, out, err, check, error, label)
+
+
+def _result(proc: subprocess.Popen[Any], args: list[str], out: Any, err: Any, check: bool,
+            error: type[PipekitError], label: str) -> Result:
+    out = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+    err = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
     result = Result(args, proc.returncode, out or "", err or "")
     if check and proc.returncode != 0:
         raise error(f"{label} failed (exit {proc.returncode})" + _tail(result.stderr or result.stdout))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
-from pipekit.core import signals
+from pipekit.core import process, signals
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
 from pipekit.gitops import overlay as ov
 
@@ -128,8 +128,7 @@ class Writer:
             finally:
                 for _dir, _refs, _inputs, job, _key in rendering:
                     if not isinstance(job, list) and job.poll() is None:
-                        job.kill()
-                        job.wait()
+                        process.kill(job)
             self._pushing = (revision, change)
             pushed = git.push(self.branch)
             self._pushing = None

@@ -182,7 +182,6 @@ def _tool_logged_in(tool: Any, host: str) -> bool:
     """Whether the tool still holds a login for ``host`` (its auth file is the token cache)."""
     import json
     import os
-    import subprocess
 
     env = tool.env if tool.env is not None else os.environ
     if tool.name == "docker":
@@ -192,10 +191,12 @@ def _tool_logged_in(tool: Any, host: str) -> bool:
         except (OSError, ValueError):
             return False
         return host in (data.get("auths") or {}) or host in (data.get("credHelpers") or {})
+    from pipekit.core import process
+    from pipekit.core.errors import PipekitError
+
     try:
-        proc = subprocess.run([tool.resolve(), "login", "--get-login", host], capture_output=True, text=True,
-                              env=tool.env, check=False, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = process.run([tool.resolve(), "login", "--get-login", host], env=tool.env, check=False, timeout=30)
+    except (OSError, PipekitError):  # no tool, or it hung: log in afresh
         return False
     return proc.returncode == 0
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pipekit.core import process
 
 if TYPE_CHECKING:
     from pipekit.testing.argocd import ArgoCDStandIn
@@ -30,18 +31,10 @@ ENVIRONMENTS = ("dev", "qa")
 
 
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    from pipekit.core.errors import BadInput, ExternalError
+    """A git command in the rehearsal's own repositories (the user's git configuration stays out)."""
+    from pipekit.clients.git import Git, isolated_env
 
-    try:
-        # the user's own git configuration (hooks, signing, templates) stays out of the rehearsal's repos
-        quiet = {**(os.environ if env is None else env), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-        out = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, env=quiet, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise BadInput("git not found: the rehearsal keeps the sample service and the GitOps repo in git",
-                       hint="apt-get install -y git") from None
-    if out.returncode != 0:
-        raise ExternalError(f"git {' '.join(args)} in {cwd}: {(out.stderr.strip().splitlines() or ['failed'])[-1]}")
-    return out.stdout.strip()
+    return Git(cwd, isolated_env(os.environ if env is None else env)).output(*IDENTITY, *args)
 
 
 def service_repo(workdir: Path, env: Mapping[str, str]) -> Path:
@@ -193,7 +186,7 @@ class Servers:
             except Exception as exc:
                 problems.append(f"stopping {type(server).__name__}: {exc}")
         for tool, image_id in self.images:
-            out = subprocess.run([tool, "rmi", "-f", image_id], capture_output=True, text=True, check=False)
+            out = process.run([tool, "rmi", "-f", image_id], check=False, timeout=120)
             if out.returncode != 0 and "image not known" not in out.stderr:
                 problems.append(f"{tool} rmi {image_id[:12]}: {(out.stderr.strip().splitlines() or [''])[-1]}")
         return problems

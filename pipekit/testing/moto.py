@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -25,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pipekit.testing.registry import free_port, wait_http
+from pipekit.testing.serving import ChildServer, free_port
 
 ACCOUNT = "123456789012"  # moto's default account
 
@@ -40,11 +39,10 @@ def _command(port: int) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
 
-class MotoServer:
+class MotoServer(ChildServer):
     def __init__(self, *, port: int | None = None, region: str = "us-east-1") -> None:
         self.port = port or free_port()
         self.region = region
-        self.proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
 
     @property
@@ -73,11 +71,8 @@ class MotoServer:
         os.close(fd)
         self._log = Path(log)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        with open(self._log, "wb") as out:
-            self.proc = subprocess.Popen(_command(self.port), stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env)
         try:
-            wait_http(f"{self.url}/moto-api/", timeout, self.proc, self._log)
+            self.launch(_command(self.port), log=self._log, ready_url=f"{self.url}/moto-api/", timeout=timeout, env=env)
         except BaseException:
             self.stop()
             raise
@@ -97,14 +92,7 @@ class MotoServer:
             pass
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.halt()
         if self._log is not None:
             self._log.unlink(missing_ok=True)
             self._log = None

@@ -15,45 +15,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from pipekit.testing.serving import ChildServer, free_port
+
 ACCEPT = ("application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, "
           "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
-    """Poll ``url`` until it answers (any HTTP status), the process dies, or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback URL we built
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
-            raise RuntimeError(f"{url}: server exited with {proc.returncode}: {tail}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url}: no answer after {timeout:g} s")
-        time.sleep(0.05)
-
-
-class LocalRegistry:
+class LocalRegistry(ChildServer):
     """``docker-registry serve`` on 127.0.0.1 with a temp root; started on enter, stopped on exit."""
 
     def __init__(self, *, port: int | None = None, root: str | os.PathLike[str] | None = None,
@@ -61,7 +35,6 @@ class LocalRegistry:
         self.port = port or free_port()
         self._given_root = Path(root) if root else None
         self.executable = executable
-        self.proc: subprocess.Popen[bytes] | None = None
         self._tmp: str | None = None
 
     @property
@@ -88,26 +61,16 @@ class LocalRegistry:
             f"http:\n  addr: 127.0.0.1:{self.port}\n"
             "health:\n  storagedriver:\n    enabled: false\n",
             encoding="utf-8")
-        log = Path(self._tmp) / "registry.log"
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen([exe, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
         try:
-            wait_http(f"{self.url}/v2/", timeout, self.proc, log)
+            self.launch([exe, "serve", str(config)], log=Path(self._tmp) / "registry.log", ready_url=f"{self.url}/v2/",
+                        timeout=timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.halt()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pipekit.testing.serving import ThreadServer
+
 
 @dataclass
 class Answer:
@@ -90,17 +92,9 @@ class WebhookSink:
                 return
 
         self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
         self._server.block_on_close = False  # stop() does not wait for a deliberately slow answer
-        self.scheme = "http"
-        if tls:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-            self.scheme = "https"
-        self._thread: threading.Thread | None = None
+        self._serving = ThreadServer(self._server, "webhook-sink", poll_interval=0.05, tls=tls)
+        self.scheme = "https" if tls else "http"
 
     # -- lifecycle ------------------------------------------------------
     @property
@@ -119,16 +113,11 @@ class WebhookSink:
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
 
     def start(self) -> WebhookSink:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="webhook-sink", daemon=True)
-        self._thread.start()
+        self._serving.serve()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._serving.halt()
 
     def __enter__(self) -> WebhookSink:
         return self.start()

@@ -13,9 +13,8 @@ without any, a PostSync Job ``<app>-smoke-test`` stands in. A hook annotated
 
 from __future__ import annotations
 
-import io
 import logging
-import subprocess
+import os
 import tarfile
 import tempfile
 import threading
@@ -23,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipekit.core import yamlload
+from pipekit.clients.git import Git
+from pipekit.core import process, yamlload
 from pipekit.testing.argocd.server import ArgoCDStandIn
 
 log = logging.getLogger("pipekit.testing.argocd")
@@ -72,25 +72,25 @@ class GitOpsFollower:
                 self.refresh(name)
 
     def head(self, app: FollowedApp) -> str:
-        out = subprocess.run(["git", "-C", str(app.repo), "rev-parse", f"refs/heads/{app.branch}"],
-                             capture_output=True, text=True, check=False)
+        out = Git(app.repo, os.environ).run("rev-parse", f"refs/heads/{app.branch}", check=False)
         if out.returncode != 0:
             raise ValueError(f"{app.repo}: no branch {app.branch!r}: {out.stderr.strip()}")
         return out.stdout.strip()
 
     def render(self, app: FollowedApp, revision: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str:
         """(resources, hooks) rendered at ``revision``, or the error text."""
-        archive = subprocess.run(["git", "-C", str(app.repo), "archive", "--format=tar", revision],
-                                 capture_output=True, check=False)
-        if archive.returncode != 0:
-            return f"git archive {revision[:7]}: {archive.stderr.decode(errors='replace').strip()}"
         with tempfile.TemporaryDirectory(prefix="argocd-standin-") as tmp:
-            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-                tar.extractall(tmp, filter="data")
-            overlay = Path(tmp) / app.overlay
+            tree = Path(tmp) / "tree"
+            archive = Git(app.repo, os.environ).run("archive", "--format=tar", "-o", f"{tmp}/tree.tar", revision,
+                                                    check=False)
+            if archive.returncode != 0:
+                return f"git archive {revision[:7]}: {archive.stderr.strip()}"
+            with tarfile.open(f"{tmp}/tree.tar") as tar:
+                tar.extractall(tree, filter="data")
+            overlay = tree / app.overlay
             if not overlay.is_dir():
                 return f"app path does not exist: {app.overlay}"
-            out = subprocess.run([*self.renderer, str(overlay)], capture_output=True, text=True, check=False)
+            out = process.run([*self.renderer, str(overlay)], check=False, timeout=120)
         if out.returncode != 0:
             first = (out.stderr.strip().splitlines() or ["render failed"])[-1]
             return f"ComparisonError: failed to render {app.overlay}: {first}"

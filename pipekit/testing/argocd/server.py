@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipekit.testing.argocd.apps import AppModel
+from pipekit.testing.serving import ThreadServer
 
 Step = tuple[float, dict[str, Any]]
 
@@ -75,16 +76,9 @@ class ArgoCDStandIn:
         self.stopping = threading.Event()
         self._timers: list[threading.Thread] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
         self._server.standin = self  # type: ignore[attr-defined]
-        self.tls = tls is not None
-        if tls is not None:  # (certfile, keyfile): serve https, e.g. to check --insecure
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread: threading.Thread | None = None
+        self.tls = tls is not None  # (certfile, keyfile): serve https, e.g. to check --insecure
+        self._serving = ThreadServer(self._server, "argocd-standin", tls=tls)
 
     # -- lifecycle ------------------------------------------------------------
     @property
@@ -101,17 +95,14 @@ class ArgoCDStandIn:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{self.root_path}"
 
     def start(self) -> ArgoCDStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="argocd-standin", daemon=True)
-        self._thread.start()
+        self._serving.serve()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
         with self.cond:
             self.cond.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
+        self._serving.halt()
 
     def __enter__(self) -> ArgoCDStandIn:
         return self.start()
