@@ -16,16 +16,57 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import click
-
 from pipekit.clients import maven
-from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.outputs import BuildOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.images import tags as imagetags
 from pipekit.reports import surefire
 
 _MAX_NAMED = 10
+TOOLS = ("docker", "buildah", "podman")
+
+OPTIONS = OptionTable([
+    Option("project_dir", "--project-dir", env="PIPEKIT_PROJECT_DIR", config="build.project_dir", type="path",
+           default=".", help="Maven project directory (where pom.xml is)."),
+    Option("goals", "--goals", env="PIPEKIT_MAVEN_GOALS", config="build.maven.goals", default="clean verify",
+           help="Maven goals."),
+    Option("maven_args", "--maven-args", env="PIPEKIT_MAVEN_ARGS", config="build.maven.args",
+           help="Extra Maven arguments, shell-quoted."),
+    Option("settings", "--settings", env="PIPEKIT_MAVEN_SETTINGS", config="build.maven.settings", type="path",
+           help="Maven settings.xml (-s)."),
+    Option("local_repo", "--local-repo", env="PIPEKIT_MAVEN_REPO_LOCAL", config="build.maven.local_repo", type="path",
+           help="Maven local repository (-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository."),
+    Option("offline", "--offline", env="PIPEKIT_MAVEN_OFFLINE", config="build.maven.offline", type="bool",
+           default=False, help="Run Maven offline (-o)."),
+    Option("maven_opts", "--maven-opts", config="build.maven.opts", help="MAVEN_OPTS for the Maven JVM (default: inherited)."),
+    Option("maven_output", "--maven-output", env="PIPEKIT_MAVEN_OUTPUT", config="build.maven.output", type="choice",
+           choices=("full", "status"), default="full",
+           help="full: stream Maven's log; status: one line per phase only."),
+    Option("skip_maven", "--skip-maven", type="bool", default=False, help="Do not run Maven; read reports, build the image."),
+    Option("image", "--image", env="PIPEKIT_IMAGE", config="build.image.name",
+           help="Image name without tag [default: the service name]."),
+    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", config="build.container_tool",
+           type="choice", choices=TOOLS, default="docker", help="Image builder."),
+    Option("no_image", "--no-image", config="build.no_image", type="bool", default=False,
+           help="Build and test only, no image."),
+    Option("dockerfile", "--dockerfile", env="PIPEKIT_DOCKERFILE", config="build.image.dockerfile", type="path",
+           help="Dockerfile [default CONTEXT/Dockerfile]."),
+    Option("context", "--context", env="PIPEKIT_BUILD_CONTEXT", config="build.image.context", type="path",
+           help="Image build context [default: the project directory]."),
+    Option("build_arg", "--build-arg", multiple=True, help="Image build argument KEY=VALUE (repeatable)."),
+    Option("build_args", config="build.image.build_args", type="data"),
+    Option("label", "--label", multiple=True, help="Extra image label KEY=VALUE (repeatable)."),
+    Option("labels", config="build.image.labels", type="data"),
+    Option("extra_tags", "--tag", config="build.image.extra_tags", type="list", multiple=True, metavar="TAG",
+           help="Extra image tag (repeatable), after the scheme's tags."),
+    Option("tag_kinds", config="build.image.tags", type="list", default=imagetags.KINDS,
+           help="Tag kinds of the scheme, in order."),
+    Option("sha_length", config="build.image.sha_length", type="int", default=7, minimum=7, maximum=40),
+    Option("junit_out", "--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out", type="path",
+           help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml."),
+])
 
 
 @dataclass
@@ -135,8 +176,8 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
     result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
                          container_tool=options.container_tool if plan.image else None)
 
-    with ctx.record.recording("build") as outputs:
-        outputs.update(version=version, source_commit=p.commit, source_committed_at=p.committed_at)
+    with ctx.record.recording(BuildOutputs.SECTION) as outputs:
+        BuildOutputs(version=version, source_commit=p.commit, source_committed_at=p.committed_at).write_to(outputs)
         newer_than: float | None = None
         mvn_run = None
         if not options.skip_maven:
@@ -153,13 +194,15 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         summary, cases, stale = _read_tests(project, newer_than, keep_cases=options.junit_out is not None)
         if stale:
             console.warn(f"ignored {stale} test report(s) older than this build")
-        result.tests = outputs["tests"] = summary.to_record()
+        result.tests = summary.to_record()
+        BuildOutputs(tests=result.tests).write_to(outputs)
         _show_tests(ctx, summary)
         if options.junit_out is not None:
             from pipekit.reports import junit_merge
 
             junit_merge.write(options.junit_out, summary, cases)
-            result.junit_out = outputs["junit_out"] = str(options.junit_out)
+            result.junit_out = str(options.junit_out)
+            BuildOutputs(junit_out=result.junit_out).write_to(outputs)
         if not summary.ok:
             where = ""
             if mvn_run is not None and mvn_run.failure is not None:
@@ -175,8 +218,8 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
                                          labels=plan.labels, build_args=options.build_args)
             result.image, result.tags, result.labels = plan.image, plan.tags, plan.labels
             result.image_ref = refs[0]
-            outputs.update(image=plan.image, tags=plan.tags, image_ref=refs[0], image_id=result.image_id,
-                           container_tool=options.container_tool, labels=plan.labels)
+            BuildOutputs(image=plan.image, tags=plan.tags, image_ref=refs[0], image_id=result.image_id,
+                         container_tool=options.container_tool, labels=plan.labels).write_to(outputs)
             console.success(f"built {refs[0]} ({result.image_id[:19]})")
     return result
 
@@ -236,74 +279,45 @@ def _split(value: Any) -> list[str]:
     return shlex.split(str(value))
 
 
-def options_from(ctx: StepContext, opts: dict[str, Any]) -> BuildOptions:
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> BuildOptions:
     """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults."""
-    cfg = ctx.config.section("build")
-    mvn_cfg = cfg.get("maven") or {}
-    img_cfg = cfg.get("image") or {}
-    env = ctx.env
+    v = OPTIONS.resolve(ctx, flags)
 
     def path(value: Any) -> Path | None:
         return Path(str(value)) if value not in (None, "") else None
 
-    tool = str(pick(opts["container_tool"], "PIPEKIT_CONTAINER_TOOL", cfg.get("container_tool"), "docker", env))
-    output = str(pick(opts["maven_output"], "PIPEKIT_MAVEN_OUTPUT", mvn_cfg.get("output"), "full", env))
-    if output not in ("full", "status"):
-        raise BadInput(f"maven output {output!r}: choose full or status")
-    offline = pick(True if opts["offline"] else None, "PIPEKIT_MAVEN_OFFLINE", mvn_cfg.get("offline"), False, env)
-    if isinstance(offline, str):
-        offline = offline.lower() in ("1", "true", "yes")
-    build_args = _build_args({**{str(k): str(v) for k, v in (img_cfg.get("build_args") or {}).items()},
-                              **_pairs(opts["build_arg"], "--build-arg", bare_ok=True)}, env)
-    labels = {**{str(k): str(v) for k, v in (img_cfg.get("labels") or {}).items()}, **_pairs(opts["label"], "--label")}
+    configured_args = v["build_args"] if isinstance(v["build_args"], Mapping) else {}
+    configured_labels = v["labels"] if isinstance(v["labels"], Mapping) else {}
+    build_args = _build_args({**{str(k): str(val) for k, val in configured_args.items()},
+                              **_pairs(v["build_arg"] or (), "--build-arg", bare_ok=True)}, ctx.env)
+    labels = {**{str(k): str(val) for k, val in configured_labels.items()}, **_pairs(v["label"] or (), "--label")}
     return BuildOptions(
-        project_dir=Path(str(pick(opts["project_dir"], "PIPEKIT_PROJECT_DIR", cfg.get("project_dir"), ".", env))),
-        goals=_split(pick(opts["goals"], "PIPEKIT_MAVEN_GOALS", mvn_cfg.get("goals"), "clean verify", env)),
-        maven_args=_split(pick(opts["maven_args"], "PIPEKIT_MAVEN_ARGS", mvn_cfg.get("args"), None, env)),
-        settings=path(pick(opts["settings"], "PIPEKIT_MAVEN_SETTINGS", mvn_cfg.get("settings"), None, env)),
-        local_repo=path(pick(opts["local_repo"], "PIPEKIT_MAVEN_REPO_LOCAL", mvn_cfg.get("local_repo"), None, env)),
-        offline=bool(offline),
-        maven_opts=pick(opts["maven_opts"], None, mvn_cfg.get("opts"), None, env),
-        maven_output=output,
-        skip_maven=bool(opts["skip_maven"]),
-        image=pick(opts["image"], "PIPEKIT_IMAGE", img_cfg.get("name"), None, env),
-        container_tool=tool,
-        no_image=bool(opts["no_image"]) or cfg.get("no_image") is True,
-        dockerfile=path(pick(opts["dockerfile"], "PIPEKIT_DOCKERFILE", img_cfg.get("dockerfile"), None, env)),
-        context=path(pick(opts["context"], "PIPEKIT_BUILD_CONTEXT", img_cfg.get("context"), None, env)),
+        project_dir=Path(str(v["project_dir"])),
+        goals=_split(v["goals"]),
+        maven_args=_split(v["maven_args"]),
+        settings=path(v["settings"]),
+        local_repo=path(v["local_repo"]),
+        offline=v["offline"],
+        maven_opts=v["maven_opts"],
+        maven_output=v["maven_output"],
+        skip_maven=v["skip_maven"],
+        image=v["image"],
+        container_tool=v["container_tool"],
+        no_image=v["no_image"],
+        dockerfile=path(v["dockerfile"]),
+        context=path(v["context"]),
         build_args=build_args,
         labels=labels,
-        extra_tags=list(opts["tag"]) or [str(t) for t in img_cfg.get("extra_tags") or []],
-        tag_kinds=[str(k) for k in img_cfg.get("tags") or imagetags.KINDS],
-        sha_length=int(img_cfg.get("sha_length") or 7),
-        junit_out=path(pick(opts["junit_out"], "PIPEKIT_JUNIT_OUT", cfg.get("junit_out"), None, env)),
+        extra_tags=list(v["extra_tags"] or ()),
+        tag_kinds=list(v["tag_kinds"]),
+        sha_length=v["sha_length"],
+        junit_out=path(v["junit_out"]),
     )
 
 
-@step_command("build", help="Maven build, test report and container image.")
-@click.option("--project-dir", default=None, help="Maven project directory (where pom.xml is) [default .].")
-@click.option("--goals", default=None, help='Maven goals [env PIPEKIT_MAVEN_GOALS; default "clean verify"].')
-@click.option("--maven-args", default=None, help="Extra Maven arguments, shell-quoted [env PIPEKIT_MAVEN_ARGS].")
-@click.option("--settings", default=None, help="Maven settings.xml (-s) [env PIPEKIT_MAVEN_SETTINGS].")
-@click.option("--local-repo", default=None,
-              help="Maven local repository (-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository.")
-@click.option("--offline", is_flag=True, default=False, help="Run Maven offline (-o).")
-@click.option("--maven-opts", default=None, help="MAVEN_OPTS for the Maven JVM (default: inherited).")
-@click.option("--maven-output", type=click.Choice(["full", "status"]), default=None,
-              help="full: stream Maven's log; status: one line per phase only [default full].")
-@click.option("--skip-maven", is_flag=True, default=False, help="Do not run Maven; read reports, build the image.")
-@click.option("--image", default=None, help="Image name without tag [env PIPEKIT_IMAGE; default the service name].")
-@click.option("--container-tool", type=click.Choice(["docker", "buildah", "podman"]), default=None,
-              help="Image builder [env PIPEKIT_CONTAINER_TOOL; default docker].")
-@click.option("--no-image", is_flag=True, default=False, help="Build and test only, no image.")
-@click.option("--dockerfile", default=None, help="Dockerfile [default CONTEXT/Dockerfile].")
-@click.option("--context", default=None, help="Image build context [default the project directory].")
-@click.option("--build-arg", multiple=True, help="Image build argument KEY=VALUE (repeatable).")
-@click.option("--label", multiple=True, help="Extra image label KEY=VALUE (repeatable).")
-@click.option("--tag", multiple=True, help="Extra image tag (repeatable), after the scheme's tags.")
-@click.option("--junit-out", default=None, help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.")
-def main(ctx: StepContext, **opts: Any) -> BuildResult:
-    return run(options_from(ctx, opts), ctx)
+@step_command("build", OPTIONS, help="Maven build, test report and container image.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> BuildResult:
+    return run(options_from(ctx, flags), ctx)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,52 @@ is read back from the host (``GET /v2/<name>/manifests/<tag>``) and registered w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
-from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.images.push import login_still_valid, push_tags, retag
 
-SECTION = "ecr_push"
+SECTION = EcrPushOutputs.SECTION
+
+OPTIONS = OptionTable([
+    Option("repository", "--repository", env="PIPEKIT_ECR_REPOSITORY", config="ecr.repository",
+           help="ECR repository name [default: the build image name]."),
+    Option("tags", "--tags", env="PIPEKIT_ECR_TAGS", help='Tags to push, e.g. "1.4.2 abc1234" [default: build tags].'),
+    Option("image", "--image", env="PIPEKIT_ECR_IMAGE", help="Local image reference [default: build image_ref]."),
+    Option("region", "--region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region", help="AWS region."),
+    Option("registry_id", "--registry-id", env="PIPEKIT_ECR_REGISTRY_ID", config="ecr.registry_id",
+           help="AWS account ID of the registry [default: the caller's]."),
+    Option("create_repository", "--create-repository", env="PIPEKIT_ECR_CREATE_REPOSITORY",
+           config="ecr.create_repository", type="bool", default=False,
+           help="Create the repository from ecr.create when missing."),
+    Option("create", config="ecr.create", type="data"),
+    Option("retag_from", "--retag-from", metavar="TAG", help="Add the tags to the image already tagged TAG in ECR (no push)."),
+    Option("registry_override", "--registry-override", env="PIPEKIT_ECR_REGISTRY_OVERRIDE",
+           config="ecr.registry_override", metavar="HOST:PORT",
+           help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback)."),
+    Option("insecure_registry", "--insecure-registry", env="PIPEKIT_ECR_INSECURE_REGISTRY",
+           config="ecr.insecure_registry", type="bool", default=False,
+           help="Allow plain HTTP / unverified TLS to a non-loopback --registry-override."),
+    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", config="ecr.container_tool",
+           type="choice", choices=("docker", "buildah", "podman"),
+           help="Tool that pushes [default: the one build used, else docker]."),
+    Option("wait_scan", "--wait-scan", env="PIPEKIT_ECR_WAIT_SCAN", config="ecr.scan.wait", type="bool",
+           help="Wait for the scan-on-push results [default: when a scan report is asked for]."),
+    Option("scan_report", "--scan-report", env="PIPEKIT_ECR_SCAN_REPORT", config="ecr.scan.report", type="path",
+           help="Write scan findings as SARIF (implies --wait-scan)."),
+    Option("scan_timeout_s", config="ecr.scan.timeout_s", type="float", default=600.0, above=0,
+           help="Seconds to wait for the scan."),
+    Option("scan_poll_s", config="ecr.scan.poll_s", type="float", default=5.0, above=0,
+           help="Seconds between scan polls."),
+    Option("retry", config="ecr.retry", type="data"),
+])
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -105,8 +137,8 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
 
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
-    previous_login = ctx.record.output(SECTION, "login")
-    with ctx.record.recording(SECTION) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
+    previous_login = EcrPushOutputs.read(ctx.record).login  # state: a login still valid is reused
+    with ctx.record.recording(SECTION, keep=EcrPushOutputs.KEEP) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
         tool: Any = None
         inspected: Future[dict[str, Any]] | None = None
         reusable: Future[bool] | None = None
@@ -139,8 +171,8 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
         host = options.registry_override or repo.host
         result = EcrPushResult(repository=repo.name, registry=host, image_uri=f"{host}/{repo.name}", digest=None,
                                tags=list(options.tags), region=session.region, created_repository=repo.created)
-        outputs.update(repository=repo.name, registry=host, image_uri=result.image_uri, tags=result.tags,
-                       ecr_repository_uri=repo.uri, region=session.region)
+        EcrPushOutputs(repository=repo.name, registry=host, image_uri=result.image_uri, tags=result.tags,
+                       ecr_repository_uri=repo.uri, region=session.region).write_to(outputs)
         if options.retag_from:
             retag(ecr, repo, existing, options, result, ctx)
         else:
@@ -148,12 +180,12 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
                                previous_login if reusable.result() else None, auth_f, pool)
             if login:
-                outputs["login"] = login
-        outputs.update(digest=result.digest, digests=result.digests, skipped=result.skipped, pushed=result.pushed,
-                       overwritten=result.overwritten)
+                EcrPushOutputs(login=login).write_to(outputs)
+        EcrPushOutputs(digest=result.digest, digests=result.digests, skipped=result.skipped, pushed=result.pushed,
+                       overwritten=result.overwritten).write_to(outputs)
         if options.wait_scan and result.digest:
             _wait_scan(ecr, result, options, ctx)
-            outputs.update(scan=result.scan, scan_report=result.scan_report)
+            EcrPushOutputs(scan=result.scan, scan_report=result.scan_report).write_to(outputs)
     _report(result, ctx)
     return result
 
@@ -227,79 +259,52 @@ def _split_tags(value: Any) -> list[str]:
     return [str(t) for t in value if str(t)]
 
 
-def options_from(ctx: StepContext, **flags: Any) -> EcrPushOptions:
-    cfg = ctx.config.section("ecr")
-    env = ctx.env
-    build = ctx.record.step("build").get("outputs") or {}
-    image = pick(flags.get("image"), "PIPEKIT_ECR_IMAGE", None, None, env)
-    if not image and build.get("image_ref"):
-        image = build["image_ref"]
-    if not image and build.get("image") and build.get("tags"):
-        image = f"{build['image']}:{build['tags'][0]}"
-    tags = _split_tags(pick(flags.get("tags"), "PIPEKIT_ECR_TAGS", None, None, env)) or _split_tags(build.get("tags"))
-    tags = list(dict.fromkeys(tags))  # once each, in order
-    name_default = _strip_registry(str(build.get("image") or (image or "").rsplit(":", 1)[0] or ""))
-    repository = pick(flags.get("repository"), "PIPEKIT_ECR_REPOSITORY", cfg.get("repository"),
-                      name_default or ctx.service, env)
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> EcrPushOptions:
+    """The table's values, then the build step's image and tags (when it succeeded) for what is left."""
+    v = OPTIONS.resolve(ctx, flags)
+    build = BuildOutputs.read(ctx.record)
+    if not build.succeeded:
+        build = BuildOutputs()
+    image = v["image"]
+    if not image and build.image_ref:
+        image = build.image_ref
+    if not image and build.image and build.tags:
+        image = f"{build.image}:{build.tags[0]}"
+    tags = list(dict.fromkeys(_split_tags(v["tags"]) or _split_tags(build.tags)))  # once each, in order
+    name_default = _strip_registry(str(build.image or (image or "").rsplit(":", 1)[0] or ""))
+    repository = v["repository"] or name_default or ctx.service
     if not repository:
         raise BadInput("no repository: pass --repository, set ecr.repository in pipekit.yaml or run pipekit build first")
-    scan_cfg = cfg.get("scan") or {}
-    create = dict(cfg.get("create") or {})
+    create = dict(v["create"] or {})
     lifecycle = create.pop("lifecycle_policy", None)
     if lifecycle and ctx.config.path is not None:
         lifecycle = str(ctx.config.path.parent / lifecycle)
-    report = pick(flags.get("scan_report"), "PIPEKIT_ECR_SCAN_REPORT", scan_cfg.get("report"), None, env)
+    report = v["scan_report"]
     return EcrPushOptions(
         repository=str(repository),
         tags=tags,
         image=image,
-        region=flags.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cfg.get("region"),
-        registry_id=pick(flags.get("registry_id"), "PIPEKIT_ECR_REGISTRY_ID", cfg.get("registry_id"), None, env),
-        create_repository=_truthy(pick(flags.get("create_repository") or None, "PIPEKIT_ECR_CREATE_REPOSITORY",
-                                       cfg.get("create_repository"), False, env)),
+        region=v["region"],
+        registry_id=v["registry_id"],
+        create_repository=v["create_repository"],
         create=create,
         lifecycle_policy=Path(lifecycle) if lifecycle else None,
-        retag_from=flags.get("retag_from"),
-        registry_override=pick(flags.get("registry_override"), "PIPEKIT_ECR_REGISTRY_OVERRIDE",
-                               cfg.get("registry_override"), None, env),
-        insecure_registry=_truthy(pick(flags.get("insecure_registry") or None, "PIPEKIT_ECR_INSECURE_REGISTRY",
-                                       cfg.get("insecure_registry"), False, env)),
-        container_tool=str(pick(flags.get("container_tool"), "PIPEKIT_CONTAINER_TOOL", cfg.get("container_tool"),
-                                build.get("container_tool") or "docker", env)),
-        wait_scan=_truthy(pick(flags.get("wait_scan") or None, "PIPEKIT_ECR_WAIT_SCAN", scan_cfg.get("wait"),
-                               bool(report), env)),
+        retag_from=v["retag_from"],
+        registry_override=v["registry_override"],
+        insecure_registry=v["insecure_registry"],
+        container_tool=v["container_tool"] or build.container_tool or "docker",
+        wait_scan=v["wait_scan"] if v["wait_scan"] is not None else bool(report),
         scan_report=Path(report) if report else None,
-        scan_timeout_s=float(scan_cfg.get("timeout_s", 600)),
-        scan_poll_s=float(scan_cfg.get("poll_s", 5)),
-        retry=dict(cfg.get("retry") or {}),
+        scan_timeout_s=v["scan_timeout_s"],
+        scan_poll_s=v["scan_poll_s"],
+        retry=dict(v["retry"] or {}),
     )
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-@step_command("ecr-push", help="Ensure the ECR repository, log in and push every tag (idempotent).")
-@click.option("--repository", help="ECR repository name [env PIPEKIT_ECR_REPOSITORY; ecr.repository; default: build image name].")
-@click.option("--tags", help='Tags to push, e.g. "1.4.2 abc1234" [env PIPEKIT_ECR_TAGS; default: build tags].')
-@click.option("--image", help="Local image reference [env PIPEKIT_ECR_IMAGE; default: build image_ref].")
-@click.option("--region", help="AWS region [env AWS_REGION / AWS_DEFAULT_REGION; ecr.region].")
-@click.option("--registry-id", help="AWS account ID of the registry [ecr.registry_id; default: the caller's].")
-@click.option("--create-repository", is_flag=True, default=None, help="Create the repository from ecr.create when missing.")
-@click.option("--retag-from", metavar="TAG", help="Add the tags to the image already tagged TAG in ECR (no push).")
-@click.option("--registry-override", metavar="HOST:PORT",
-              help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback).")
-@click.option("--insecure-registry", is_flag=True, default=None,
-              help="Allow plain HTTP / unverified TLS to a non-loopback --registry-override.")
-@click.option("--container-tool", type=click.Choice(["docker", "buildah", "podman"]),
-              help="Tool that pushes [env PIPEKIT_CONTAINER_TOOL; default: the one build used, else docker].")
-@click.option("--wait-scan", is_flag=True, default=None, help="Wait for the scan-on-push results.")
-@click.option("--scan-report", type=click.Path(dir_okay=False), help="Write scan findings as SARIF (implies --wait-scan).")
-def main(ctx: StepContext, **flags: Any) -> EcrPushResult:
+@step_command("ecr-push", OPTIONS, help="Ensure the ECR repository, log in and push every tag (idempotent).")
+def main(ctx: StepContext, flags: dict[str, Any]) -> EcrPushResult:
     with _short_lived_gc():
-        return run(options_from(ctx, **flags), ctx)
+        return run(options_from(ctx, flags), ctx)
 
 
 @contextmanager

@@ -12,15 +12,14 @@ An undeliverable notification is reported and does not fail the pipeline, unless
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core.options import Option, OptionTable
 from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
@@ -31,6 +30,26 @@ EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "
 AUTO = "auto"
 TEAMS_ENV = "PIPEKIT_TEAMS_WEBHOOK_URL"
 SLACK_ENV = "PIPEKIT_SLACK_WEBHOOK_URL"
+
+OPTIONS = OptionTable([
+    Option("event", "--event", metavar="EVENT",
+           help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, else succeeded)."),
+    Option("stage", "--stage", help="Stage name shown on the card and part of the once-only key [default: pipeline]."),
+    Option("message", "--message", help="Extra text for the card (shown as plain text)."),
+    Option("environment", "--environment", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+           help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record]."),
+    Option("strict", "--strict", env="PIPEKIT_NOTIFY_STRICT", config="notify.strict", type="bool", default=False,
+           help="Fail (exit 3) when a notification cannot be delivered."),
+    Option("timeout", "--timeout", env="PIPEKIT_NOTIFY_TIMEOUT", config="notify.timeout", type="float", default=10.0,
+           above=0, help="Read timeout of one POST in seconds."),
+    Option("attempts", env="PIPEKIT_NOTIFY_ATTEMPTS", config="notify.attempts", type="int", default=4, minimum=1,
+           maximum=10, help="Tries per channel."),
+    Option("total_timeout", env="PIPEKIT_NOTIFY_TOTAL_TIMEOUT", config="notify.total_timeout", type="float",
+           default=60.0, above=0, help="Bound on all tries of one channel, seconds."),
+    Option("channels", config="notify.channels", type="data"),
+    Option("teams_webhook", env=TEAMS_ENV, secret=True, help="Teams Workflows webhook URL (without notify.channels)."),
+    Option("slack_webhook", env=SLACK_ENV, secret=True, help="Slack incoming webhook URL (without notify.channels)."),
+])
 
 
 @dataclass
@@ -43,6 +62,7 @@ class NotifyOptions:
     timeout: float = 10.0
     attempts: int = 4
     total_timeout: float = 60.0
+    channels: list[Channel] | None = None  # notify.channels; None: the two standard variables
 
 
 @dataclass
@@ -53,6 +73,7 @@ class Channel:
     events: list[str] | None = None
     stages: list[str] | None = None
     optional: bool = False
+    where: str = ""  # pipekit.yaml:LINE of its entry, for messages
 
 
 @dataclass
@@ -90,11 +111,10 @@ def resolve_event(event: str, exit_code: int | None) -> str:
     return name
 
 
-def channels(ctx: StepContext) -> list[Channel]:
+def channels(options: NotifyOptions, ctx: StepContext) -> list[Channel]:
     """Channels from ``notify.channels`` in pipekit.yaml, else from the two standard variables."""
-    configured = ctx.config.get("notify.channels")
-    if configured:
-        return [Channel(**c) for c in configured]
+    if options.channels:
+        return list(options.channels)
     found = [Channel("teams", "teams", TEAMS_ENV), Channel("slack", "slack", SLACK_ENV)]
     found = [c for c in found if ctx.env.get(c.webhook_env, "").strip()]
     if not found:
@@ -114,14 +134,14 @@ def _client(kind: str) -> Any:
     return importlib.import_module(f"pipekit.clients.{kind}")
 
 
-def _webhook(ctx: StepContext, ch: Channel, index: int | None) -> str | None:
+def _webhook(ctx: StepContext, ch: Channel) -> str | None:
     from pipekit.core import masking
 
-    url = ctx.env.get(ch.webhook_env, "").strip()
+    url = ctx.env.get(ch.webhook_env, "").strip()  # a secret: read where it is used, never kept in options
     if not url:
         if ch.optional:
             return None
-        where = f" ({ctx.config.where('notify', 'channels', index)}, channel {ch.name!r})" if index is not None else ""
+        where = f" ({ch.where}, channel {ch.name!r})" if ch.where else ""
         raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
     masking.add_secret(url)  # also when the variable's name does not look secret
     source = f"{ch.webhook_env} (channel {ch.name!r})"
@@ -160,8 +180,10 @@ def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
 
 def _sent(record: RunRecord) -> list[str]:
     """The keys already sent, as the record says now (read under its lock by the callers)."""
+    from pipekit.core.outputs import NotifyOutputs
+
     with record.locked():
-        found = record.output("notify", "sent") or []
+        found = NotifyOutputs.read(record).sent or []
     return [str(k) for k in found] if isinstance(found, list) else []
 
 
@@ -184,21 +206,21 @@ def _key_lock(record_path: Path, key: str) -> Iterator[None]:
 def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     """Send the notification for ``options.event`` to every matching channel, once per run."""
     from pipekit.clients.webhook import Policy
+    from pipekit.core.outputs import NotifyOutputs
 
     event = resolve_event(options.event, ctx.pipeline.exit_code)
-    configured = bool(ctx.config.get("notify.channels"))
     targets: list[tuple[Channel, str | None]] = []
-    for i, ch in enumerate(channels(ctx)):  # check every URL before sending anything
-        targets.append((ch, _webhook(ctx, ch, i if configured else None)))
+    for ch in channels(options, ctx):  # check every URL before sending anything
+        targets.append((ch, _webhook(ctx, ch)))
     n = build_notification(options, ctx, event)
     result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
     policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
                     attempts=options.attempts, total_timeout=options.total_timeout)
     record = ctx.record
     with record.locked():  # fails here, before anything is posted, if the record cannot be written
-        if not isinstance(record.output("notify", "sent"), list):
-            record.update_step("notify", outputs={"sent": []})
-    with record.recording("notify") as outputs:
+        if not isinstance(NotifyOutputs.read(record).sent, list):
+            record.update_step(NotifyOutputs.SECTION, outputs=NotifyOutputs(sent=[]).to_outputs())
+    with record.recording(NotifyOutputs.SECTION, keep=NotifyOutputs.KEEP) as outputs:
         for ch, url in targets:
             key = f"{n.key}@{ch.name}"
             if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
@@ -227,11 +249,13 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                     result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
                     continue
                 with record.locked():  # remembered at once, merged with marks other processes made meanwhile
-                    record.update_step("notify", outputs={"sent": [*_sent(record), key]})
+                    record.update_step(NotifyOutputs.SECTION,
+                                       outputs=NotifyOutputs(sent=[*_sent(record), key]).to_outputs())
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
-        outputs["last"] = {"key": n.key, "event": event, "stage": n.stage,
-                           "deliveries": {d.channel: d.status for d in result.deliveries}}
+        # `sent` is not written here: it was merged under the lock as each post succeeded.
+        NotifyOutputs(last={"key": n.key, "event": event, "stage": n.stage,
+                            "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
         if result.failed:
             names = ", ".join(d.channel for d in result.failed)
             if options.strict:
@@ -240,36 +264,23 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     return result
 
 
-@step_command("notify", help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
-@click.option("--event", required=True, metavar="EVENT",
-              help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, else succeeded).")
-@click.option("--stage", default=None, help="Stage name shown on the card and part of the once-only key [default: pipeline].")
-@click.option("--message", default=None, help="Extra text for the card (shown as plain text).")
-@click.option("--environment", default=None, help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record].")
-@click.option("--strict", is_flag=True, default=None, help="Fail (exit 3) when a notification cannot be delivered [env PIPEKIT_NOTIFY_STRICT].")
-@click.option("--timeout", type=float, default=None, help="Read timeout of one POST in seconds [env PIPEKIT_NOTIFY_TIMEOUT; default 10].")
-def main(ctx: StepContext, event: str, stage: str | None, message: str | None, environment: str | None,
-         strict: bool | None, timeout: float | None) -> NotifyResult:
-    from pipekit.core.config import pick
+@step_command("notify", OPTIONS,
+              help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> NotifyResult:
+    return run(options_from(ctx, flags), ctx)
 
-    section = ctx.config.section("notify")
 
-    def number(value: Any, name: str, kind: type) -> Any:
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            raise BadInput(f"{name}: {value!r} is not a number") from None
-
-    strict_raw = pick(strict, "PIPEKIT_NOTIFY_STRICT", section.get("strict"), False, ctx.env)
-    options = NotifyOptions(
-        event=event, stage=stage, message=message, environment=ctx.environment(environment),
-        strict=strict_raw if isinstance(strict_raw, bool) else str(strict_raw).lower() in ("1", "true", "yes"),
-        timeout=number(pick(timeout, "PIPEKIT_NOTIFY_TIMEOUT", section.get("timeout"), 10.0, ctx.env), "timeout", float),
-        attempts=number(pick(None, "PIPEKIT_NOTIFY_ATTEMPTS", section.get("attempts"), 4, ctx.env), "attempts", int),
-        total_timeout=number(pick(None, "PIPEKIT_NOTIFY_TOTAL_TIMEOUT", section.get("total_timeout"), 60.0, ctx.env),
-                             "total_timeout", float),
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> NotifyOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    if not v["event"]:
+        raise BadInput(f"missing option --event: one of {', '.join(EVENTS)} or {AUTO}")
+    configured = v["channels"] or []
+    return NotifyOptions(
+        event=v["event"], stage=v["stage"], message=v["message"], environment=v["environment"], strict=v["strict"],
+        timeout=v["timeout"], attempts=v["attempts"], total_timeout=v["total_timeout"],
+        channels=[Channel(**c, where=ctx.config.where("notify", "channels", i)) for i, c in enumerate(configured)]
+        or None,
     )
-    return run(options, ctx)
 
 
 if __name__ == "__main__":

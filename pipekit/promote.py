@@ -8,23 +8,35 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
-from pipekit.clients.git import Git
-from pipekit.core.config import pick
+from pipekit.clients.git import Git, Identity
 from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option
+from pipekit.core.outputs import PromoteOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import Change, message
+from pipekit.gitops.writer import DEFAULT_IDENTITY, Change, message
 from pipekit.promotion import gates, rules
+
+OPTIONS = settings.OPTIONS + [
+    Option("source", "--from", help="Source environment, e.g. dev."),
+    Option("target", "--to", help="Target environment, e.g. qa."),
+    Option("services", "--service", multiple=True, help="Service to promote (repeatable)."),
+    Option("all_services", "--all", type="bool", default=False, help="Every service with a source overlay."),
+    Option("approve", "--approve", type="bool", default=False, help="Approve a promotion into a 'manual' environment."),
+    Option("dry_run", "--dry-run", type="bool", default=False,
+           help="Print the diff that would be committed; push nothing."),
+    Option("image", config="gitops.image", help="images[].name template with {service}."),
+    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
+    Option("environments", config="environments", type="data"),
+]
 
 
 @dataclass
@@ -38,6 +50,14 @@ class PromoteOptions:
     dry_run: bool = False
     branch: str = "main"
     renderer: str | None = None
+    push_retries: int = 30
+    backoff_s: float = 0.5
+    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
+    author: Identity = DEFAULT_IDENTITY
+    committer: Identity | None = None
+    image: str | None = None  # gitops.image: the images[].name template
+    overlay: str | None = None  # gitops.overlay: the overlay path template
+    environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
 
 
 @dataclass
@@ -67,12 +87,12 @@ class Promotion:
         self.origins: dict[tuple[str, str], dict[str, str]] = {}  # (service, reference) -> source trailers
 
     def overlay(self, env: str, service: str) -> str:
-        return settings.overlay_for(self.ctx, env, service)
+        return settings.overlay_for(env, service, self.options.overlay, self.options.environments)
 
     def sparse(self, git: Git) -> list[str]:
         o = self.options
         if o.all_services:
-            template = settings.overlay_template(self.ctx, o.source)
+            template = settings.overlay_template(o.source, o.overlay, o.environments)
             if "{service}" not in template:
                 raise BadInput(f"--all needs a {{service}} in the overlay path template (got {template!r})")
             self.services = ov.services_in(template, o.source, git.files())
@@ -111,7 +131,7 @@ class Promotion:
             raise CheckFailed(f"{directory}: no kustomization.yaml: {service} has no {self.options.source} overlay")
         rel = f"{directory}/{found.name}"
         text = found.read_text(encoding="utf-8")
-        name = self.ctx.config.get("gitops.image")
+        name = self.options.image
         if name:
             name = str(name).replace("{service}", service)
             ref = kustomization.find(text, rel, name)
@@ -172,14 +192,16 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if bool(options.services) == options.all_services:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
-    with ctx.record.recording("promote") as outputs:
-        outputs.update({"from": options.source, "to": options.target})
-        envs = rules.load(ctx.config.section("environments"))
+    with ctx.record.recording(PromoteOutputs.SECTION) as outputs:
+        PromoteOutputs(source=options.source, target=options.target).write_to(outputs)
+        envs = rules.load(options.environments)
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
         promotion = Promotion(ctx, options, decision)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
+        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
+                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
+                                 committer=options.committer)
         outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
         batch = promotion.batch
         done = batch.applied if batch else []
@@ -189,10 +211,10 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
             status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
             gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
             retries=outcome.retries, diff=outcome.diff)
-        outputs.update(services=applied, skipped=skipped, status=outcome.status, rule=decision.rule,
-                       images=promotion.images)
-        if not options.dry_run:  # a dry run changed nothing for wait-for-argocd to wait for
-            outputs["gitops_revision"] = outcome.revision
+        PromoteOutputs(services=applied, skipped=skipped, result=outcome.status, rule=decision.rule,
+                       images=promotion.images,
+                       # a dry run changed nothing for wait-for-argocd to wait for
+                       gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
     report(ctx, result)
     return result
 
@@ -211,27 +233,23 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
         con.info(f"  {service}: {why}")
 
 
-@step_command("promote", help="Promote image references from one environment's overlays to the next.")
-@click.option("--from", "source", required=True, help="Source environment, e.g. dev.")
-@click.option("--to", "target", required=True, help="Target environment, e.g. qa.")
-@click.option("--service", "services", multiple=True, help="Service to promote (repeatable).")
-@click.option("--all", "all_services", is_flag=True, help="Every service with a source overlay.")
-@click.option("--approve", is_flag=True, help="Approve a promotion into a 'manual' environment.")
-@click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-@click.option("--gitops-repo", help="GitOps repository URL or path [env PIPEKIT_GITOPS_REPO; config gitops.repo].")
-@click.option("--branch", help="Branch [env PIPEKIT_GITOPS_BRANCH; config gitops.branch; default main].")
-@click.option("--renderer", help="Render command ({dir} = overlay) or 'none' [config gitops.renderer].")
-def main(ctx: StepContext, **opts: Any) -> PromoteResult:
-    cfg = ctx.config.section("gitops")
-    options = PromoteOptions(
-        gitops_repo=pick(opts.get("gitops_repo"), "PIPEKIT_GITOPS_REPO", cfg.get("repo"), "", ctx.env),
-        source=opts["source"], target=opts["target"], services=list(opts.get("services") or []),
-        all_services=bool(opts.get("all_services")), approve=bool(opts.get("approve")),
-        dry_run=bool(opts.get("dry_run")),
-        branch=pick(opts.get("branch"), "PIPEKIT_GITOPS_BRANCH", cfg.get("branch"), "main", ctx.env),
-        renderer=pick(opts.get("renderer"), "PIPEKIT_GITOPS_RENDERER", None, None, ctx.env),
+@step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> PromoteResult:
+    return run(options_from(ctx, flags), ctx)
+
+
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    for name, flag in (("source", "--from"), ("target", "--to")):
+        if not v[name]:
+            raise BadInput(f"missing option {flag}: name the {'source' if name == 'source' else 'target'} environment")
+    envs = v["environments"]
+    return PromoteOptions(
+        source=v["source"], target=v["target"], services=list(v["services"] or ()),
+        all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
+        image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
+        **settings.write_settings(v),
     )
-    return run(options, ctx)
 
 
 if __name__ == "__main__":

@@ -21,25 +21,45 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.runrecord import Status
 from pipekit.core.step import StepContext, step_command
 from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage, missing_tools
 
-__all__ = ["STAGES", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
+__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
 
 NOTE = "Rehearsal on embedded defaults: a sample service, built and deployed to local stand-ins only."
+
+OPTIONS = OptionTable([
+    Option("only", "--stages", metavar="A,B",
+           help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd)."),
+    Option("skip", "--skip", metavar="A,B", help="Skip these stages (a stage needing a skipped one is skipped too)."),
+    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", type="choice",
+           choices=("buildah", "podman", "docker"), default="buildah", help="Image builder and pusher."),
+    Option("keep", "--keep", type="bool", default=False,
+           help="Keep the temporary folder (run record, repos, registry storage)."),
+    Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
+           help="Rehearse only these channels [default: both]."),
+])
+
+
+@dataclass
+class RehearseOptions:
+    stages: list[Stage] | None = None  # default: every stage
+    keep: bool = False
+    channels: tuple[str, ...] = ("teams", "slack")
+    container_tool: str = "buildah"
 
 
 @dataclass
 class StageOutcome:
     name: str
-    status: str  # succeeded, failed, skipped
+    status: Status  # SUCCEEDED, FAILED, SKIPPED
     detail: str = ""
     duration_s: float = 0.0
 
@@ -64,7 +84,7 @@ class RehearseResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.status != "failed" for s in self.stages)
+        return all(s.status is not Status.FAILED for s in self.stages)
 
 
 def missing_modules(stage: Stage) -> list[str]:
@@ -106,8 +126,8 @@ def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, messag
     from pipekit.cards import render
 
     before = len(r.sink.requests)
-    sent = notify.run(notify.NotifyOptions(event=event, stage=stage, message=message, timeout=5, attempts=2),
-                      r.context(quiet=True))
+    ctx = r.context(quiet=True)  # the rehearsal's environment sets the timeout and attempts
+    sent = notify.run(notify.options_from(ctx, {"event": event, "stage": stage, "message": message}), ctx)
     received = r.sink.wait_for(before + sum(d.status == "sent" for d in sent.deliveries), timeout=5)[before:]
     for d in sent.deliveries:
         req = next((q for q in received if q.channel == d.type), None)
@@ -125,16 +145,16 @@ def _record_failure(r: Rehearsal, name: str, exc: Exception, took: float) -> Non
     from pipekit.core.masking import mask
 
     record = r.context(quiet=True).record
-    if record.step(name).get("status") not in ("failed", "error", "timed-out"):
-        record.update_step(name, status="failed", duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
+    if record.status(name) not in (Status.FAILED, Status.ERROR, Status.TIMED_OUT):
+        record.update_step(name, status=Status.FAILED.value, duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
         record.save()
 
 
-def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, str]) -> str:
+def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, Status]) -> str:
     missing = [f"{m} not available" for m in missing_modules(stage)] + missing_tools(stage, r.container_tool)
     if missing:
         return "; ".join(missing)
-    unmet = [f"{n} ({done.get(n, 'not in this rehearsal')})" for n in stage.needs if done.get(n) != "succeeded"]
+    unmet = [f"{n} ({done.get(n, 'not in this rehearsal')})" for n in stage.needs if done.get(n) is not Status.SUCCEEDED]
     return f"needs the outputs of {', '.join(unmet)}" if unmet else ""
 
 
@@ -157,8 +177,34 @@ def _stop_on_sigterm() -> Callable[[], None]:
     return undo
 
 
-def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
-        channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah") -> RehearseResult:
+def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
+    """Rehearse the main job, show the table; a failed stage is exit 1 (``CheckFailed`` carrying the result)."""
+    from pipekit.core.errors import CheckFailed
+
+    result = rehearse(ctx, stages=options.stages, keep=options.keep, channels=options.channels,
+                      container_tool=options.container_tool)
+    rows = [(s.name, str(s.status), f"{s.duration_s:.1f} s" if s.status is not Status.SKIPPED else "", s.detail)
+            for s in result.stages]
+    ctx.console.table(["stage", "status", "time", "detail"], rows, title="Rehearsal")
+    delivered = sum(n.status == "sent" for n in result.notifications)
+    ctx.console.info(f"{delivered} notification(s) delivered to the local sink; nothing left this machine "
+                     f"({result.duration_s:.1f} s in all).")
+    for problem in result.cleanup_problems:
+        ctx.console.warn(f"clean-up: {problem}")
+    if options.keep:
+        ctx.console.info(f"kept {result.workdir}")
+    if not result.ok:
+        raise CheckFailed("rehearsal: a stage failed (see above)", result=result)
+    skipped = [s.name for s in result.stages if s.status is Status.SKIPPED]
+    if skipped:
+        ctx.console.warn(f"rehearsal finished, but {len(skipped)} stage(s) did not run: {', '.join(skipped)} (see above)")
+    else:
+        ctx.console.success("rehearsal finished")
+    return result
+
+
+def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
+             channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah") -> RehearseResult:
     """Rehearse the main job in a temporary folder; notifications go to an in-process sink."""
     from pipekit.rehearsal import workspace
     from pipekit.rehearsal.stages import config_text
@@ -180,12 +226,12 @@ def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = Fal
             ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
                              f"(webhook sink {sink.base_url})")
             _notify(r, result, "started", "pipeline")
-            done: dict[str, str] = {}
+            done: dict[str, Status] = {}
             for stage in chosen:
                 why = _why_skip(stage, r, done)
                 if why:
-                    done[stage.name] = "skipped"
-                    result.stages.append(StageOutcome(stage.name, "skipped", why))
+                    done[stage.name] = Status.SKIPPED
+                    result.stages.append(StageOutcome(stage.name, Status.SKIPPED, why))
                     ctx.console.warn(f"stage {stage.name}: skipped, {why}")
                     continue
                 ctx.console.info(f"=== stage {stage.name}")
@@ -195,14 +241,14 @@ def run(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = Fal
                 except Exception as exc:  # a failing stage is the rehearsal's finding, reported like CI would
                     took = round(time.monotonic() - t0, 2)
                     _record_failure(r, stage.name, exc, took)
-                    done[stage.name] = "failed"
-                    result.stages.append(StageOutcome(stage.name, "failed", f"{type(exc).__name__}: {exc}", took))
+                    done[stage.name] = Status.FAILED
+                    result.stages.append(StageOutcome(stage.name, Status.FAILED, f"{type(exc).__name__}: {exc}", took))
                     ctx.console.error(f"stage {stage.name} failed after {took:.1f} s: {exc}")
                     _notify(r, result, "failed", stage.name, message=f"{stage.name} failed: {exc}")
                     break
                 took = round(time.monotonic() - t0, 2)
-                done[stage.name] = "succeeded"
-                result.stages.append(StageOutcome(stage.name, "succeeded", detail, took))
+                done[stage.name] = Status.SUCCEEDED
+                result.stages.append(StageOutcome(stage.name, Status.SUCCEEDED, detail, took))
                 ctx.console.success(f"stage {stage.name}: {took:.1f} s: {detail}")
                 _notify(r, result, stage.event_on_success, stage.name)
             _notify(r, result, "summary", "pipeline")
@@ -232,39 +278,16 @@ def select(only: str | None, skip: str | None) -> list[Stage]:
     return [s for s in STAGES if s.name in keep and s.name not in dropped]
 
 
-@step_command("rehearse", help="Run the main pipeline job locally, for real, on embedded defaults and local stand-ins.")
-@click.option("--stages", "only", metavar="A,B", help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd).")
-@click.option("--skip", metavar="A,B", help="Skip these stages (a stage needing a skipped one is skipped too).")
-@click.option("--container-tool", type=click.Choice(["buildah", "podman", "docker"]), default=None,
-              help="Image builder and pusher [env PIPEKIT_CONTAINER_TOOL; default buildah].")
-@click.option("--keep", is_flag=True, help="Keep the temporary folder (run record, repos, registry storage).")
-@click.option("--channel", "channels", multiple=True, type=click.Choice(["teams", "slack"]),
-              help="Rehearse only these channels [default: both].")
-def main(ctx: StepContext, only: str | None, skip: str | None, container_tool: str | None, keep: bool,
-         channels: tuple[str, ...]) -> RehearseResult:
-    from pipekit.core.errors import CheckFailed
+@step_command("rehearse", OPTIONS,
+              help="Run the main pipeline job locally, for real, on embedded defaults and local stand-ins.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
+    return run(options_from(ctx, flags), ctx)
 
-    tool = container_tool or ctx.env.get("PIPEKIT_CONTAINER_TOOL") or "buildah"
-    result = run(ctx, stages=select(only, skip), keep=keep, channels=channels or ("teams", "slack"),
-                 container_tool=tool)
-    rows = [(s.name, s.status, f"{s.duration_s:.1f} s" if s.status != "skipped" else "", s.detail)
-            for s in result.stages]
-    ctx.console.table(["stage", "status", "time", "detail"], rows, title="Rehearsal")
-    delivered = sum(n.status == "sent" for n in result.notifications)
-    ctx.console.info(f"{delivered} notification(s) delivered to the local sink; nothing left this machine "
-                     f"({result.duration_s:.1f} s in all).")
-    for problem in result.cleanup_problems:
-        ctx.console.warn(f"clean-up: {problem}")
-    if keep:
-        ctx.console.info(f"kept {result.workdir}")
-    if not result.ok:
-        raise CheckFailed("rehearsal: a stage failed (see above)", result=result)
-    skipped = [s.name for s in result.stages if s.status == "skipped"]
-    if skipped:
-        ctx.console.warn(f"rehearsal finished, but {len(skipped)} stage(s) did not run: {', '.join(skipped)} (see above)")
-    else:
-        ctx.console.success("rehearsal finished")
-    return result
+
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    return RehearseOptions(stages=select(v["only"], v["skip"]), keep=v["keep"],
+                           channels=tuple(v["channels"] or ()) or ("teams", "slack"), container_tool=v["container_tool"])
 
 
 if __name__ == "__main__":

@@ -8,20 +8,48 @@ baseline), write SARIF / JUnit / Code Insights, record the summary, and exit 1 w
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import click
-
-from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.outputs import ScanOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.reports import findings as fm
 from pipekit.reports import policy as policy_mod
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+
+OPTIONS = OptionTable([
+    Option("reports", argument=True, multiple=True, config="scan.reports", metavar="[REPORTS]..."),
+    Option("fail_on", "--fail-on", env="PIPEKIT_SCAN_FAIL_ON", type="choice", choices=SEVERITY_CHOICES,
+           help="Block findings at this severity or above [scan.fail_on; default high]."),
+    Option("max", "--max", metavar="SEV=N,...", help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max]."),
+    Option("baseline", "--baseline", env="PIPEKIT_SCAN_BASELINE", type="path",
+           help="Earlier report or pipekit SARIF: only new findings can fail [scan.baseline]."),
+    Option("policy_file", "--policy", type="path",
+           help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan section."),
+    Option("policy", config="scan", type="data"),  # fail_on, max, sast, sca, suppressions, baseline
+    Option("sarif_out", "--sarif-out", env="PIPEKIT_SCAN_SARIF_OUT", config="scan.sarif_out", type="path",
+           help="Write merged SARIF 2.1.0 here."),
+    Option("junit_out", "--junit-out", env="PIPEKIT_SCAN_JUNIT_OUT", config="scan.junit_out", type="path",
+           help="Write JUnit XML (one failing case per blocking finding) here."),
+    Option("code_insights", "--code-insights", config="scan.code_insights", type="bool", default=False,
+           help="Publish a Bitbucket Code Insights report and annotations for the commit."),
+    Option("run_tools", "--run", multiple=True, metavar="TOOL",
+           help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, trivy, grype."),
+    Option("runners", config="scan.run", type="data"),
+    Option("semgrep_config", env="PIPEKIT_SEMGREP_CONFIG", config="scan.run.semgrep.config", type="path",
+           help="Semgrep rules for --run semgrep."),
+    Option("veracode_jar", env="PIPEKIT_VERACODE_JAR", config="scan.run.veracode.jar", type="path",
+           help="Veracode pipeline-scan.jar for --run veracode."),
+    Option("format", "--format", metavar="FMT",
+           help="Force the report format instead of detecting it: sarif, veracode, srcclr, trivy, grype, "
+                "dependency-check, semgrep, bandit."),
+])
 
 
 @dataclass
@@ -38,6 +66,8 @@ class ScanOptions:
     format: str | None = None
     today: date | None = None  # for tests: the day suppressions expire against
     run_dir: str = ".pipekit/scan"
+    policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
+    runners: dict[str, dict[str, Any]] = field(default_factory=dict)  # scan.run: per tool settings
 
 
 @dataclass
@@ -57,16 +87,13 @@ def _finding_dict(f: fm.Finding) -> dict[str, Any]:
             "location": f.location, "fixed_in": f.fixed_in, "fingerprint": f.fingerprint}
 
 
-def load_policy(options: ScanOptions, ctx: StepContext) -> policy_mod.Policy:
+def load_policy(options: ScanOptions) -> policy_mod.Policy:
     if options.policy_file:
         policy = policy_mod.load_file(options.policy_file)
     else:
-        policy = policy_mod.from_section(ctx.config.section("scan"), ctx.config.where)
-    fail_on = pick(options.fail_on, "PIPEKIT_SCAN_FAIL_ON", None, None, ctx.env)
-    if fail_on is not None:
-        if fail_on not in SEVERITY_CHOICES:
-            raise BadInput(f"PIPEKIT_SCAN_FAIL_ON={fail_on!r}: use one of {', '.join(SEVERITY_CHOICES)}")
-        policy.fail_on = None if fail_on == "none" else fail_on
+        policy = options.policy or policy_mod.Policy()
+    if options.fail_on is not None:
+        policy.fail_on = None if options.fail_on == "none" else options.fail_on
         policy.sast.pop("fail_on", None)
         policy.sca.pop("fail_on", None)
     if options.max:
@@ -74,18 +101,16 @@ def load_policy(options: ScanOptions, ctx: StepContext) -> policy_mod.Policy:
         for own in (policy.sast, policy.sca):
             for sev in options.max:
                 own.get("max", {}).pop(sev, None)
-    baseline = pick(options.baseline, "PIPEKIT_SCAN_BASELINE", policy.baseline, None, ctx.env)
-    policy.baseline = baseline
+    policy.baseline = options.baseline or policy.baseline
     return policy
 
 
 def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
     from pipekit.reports.runners import registry as scanners
 
-    reports = list(options.reports) or list(ctx.config.get("scan.reports") or [])
-    runners = ctx.config.get("scan.run") or {}
+    reports = list(options.reports)
     for tool in options.run_tools:
-        cfg = runners.get(tool) or {}
+        cfg = options.runners.get(tool) or {}
         run = scanners.plan(tool, cfg, Path(options.run_dir), ctx.env)
         ctx.console.info(f"running {tool}: {' '.join(run.argv[1:4])} ...")
         reports.append(str(scanners.execute(run, ctx.env, timeout_s=cfg.get("timeout_s", scanners.DEFAULT_TIMEOUT_S))))
@@ -97,9 +122,9 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
 def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
-    with ctx.record.recording("scan") as outputs, fm.gc_paused():
-        output_paths(options, ctx)  # every output checked before anything is read or written
-        policy = load_policy(options, ctx)
+    with ctx.record.recording(ScanOutputs.SECTION) as outputs, fm.gc_paused():
+        output_paths(options)  # every output checked before anything is read or written
+        policy = load_policy(options)
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
         read = [{"path": r.path, "format": r.format, "findings": len(r.findings)} for r in reports]
@@ -116,7 +141,7 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         summary = {**{s: counts[s] for s in fm.SEVERITIES}, "blocking": len(verdict.blocking),
                    "suppressed": verdict.suppressed, "passed": verdict.passed, "tools": tools,
                    "total": len(findings), "baseline_known": verdict.baseline_known}
-        outputs["summary"] = summary
+        ScanOutputs(summary=summary).write_to(outputs)
         result = ScanResult(
             summary=summary, blocking=[_finding_dict(f) for f in verdict.blocking[:1000]], reasons=verdict.reasons,
             reports=read,
@@ -131,12 +156,11 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     return result
 
 
-def output_paths(options: ScanOptions, ctx: StepContext) -> tuple[str | None, str | None]:
+def output_paths(options: ScanOptions) -> tuple[str | None, str | None]:
     """The SARIF and JUnit paths, each checked writable (a directory, an uncreatable folder: exit 2)."""
     from pipekit.core.outfiles import check_writable
 
-    sarif_out = pick(options.sarif_out, "PIPEKIT_SCAN_SARIF_OUT", ctx.config.get("scan.sarif_out"), None, ctx.env)
-    junit_out = pick(options.junit_out, "PIPEKIT_SCAN_JUNIT_OUT", ctx.config.get("scan.junit_out"), None, ctx.env)
+    sarif_out, junit_out = options.sarif_out, options.junit_out
     if sarif_out:
         check_writable(sarif_out, "--sarif-out")
     if junit_out:
@@ -148,7 +172,7 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
                   result: ScanResult, *, with_baseline: bool) -> None:
     from pipekit import __version__
 
-    sarif_out, junit_out = output_paths(options, ctx)
+    sarif_out, junit_out = output_paths(options)
     if sarif_out:
         from pipekit.reports.writers import sarif
 
@@ -159,7 +183,7 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
 
         junit.write(junit_out, verdict.blocking, total=len(findings), reasons=verdict.reasons)
         result.junit_out = junit_out
-    if options.code_insights or ctx.config.get("scan.code_insights"):
+    if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci
 
@@ -196,37 +220,27 @@ def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdi
             console.error(f"blocked: {reason}")
 
 
-def _parse_max(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, int] | None:
-    return policy_mod.parse_max_click(value) if value else None
+@step_command("scan", OPTIONS, help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
+                                    "Grype, Dependency-Check, Semgrep, Bandit).")
+def main(ctx: StepContext, flags: dict[str, Any]) -> ScanResult:
+    return run(options_from(ctx, flags), ctx)
 
 
-@step_command("scan", help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
-                           "Grype, Dependency-Check, Semgrep, Bandit).")
-@click.argument("reports", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
-              help="Block findings at this severity or above [env PIPEKIT_SCAN_FAIL_ON; scan.fail_on; default high].")
-@click.option("--max", "max_counts", callback=_parse_max, default=None, metavar="SEV=N,...",
-              help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max].")
-@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
-              help="Earlier report or pipekit SARIF: only new findings can fail [env PIPEKIT_SCAN_BASELINE; scan.baseline].")
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), default=None,
-              help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan section.")
-@click.option("--sarif-out", default=None, help="Write merged SARIF 2.1.0 here [env PIPEKIT_SCAN_SARIF_OUT].")
-@click.option("--junit-out", default=None, help="Write JUnit XML (one failing case per blocking finding) here.")
-@click.option("--code-insights", is_flag=True, default=False,
-              help="Publish a Bitbucket Code Insights report and annotations for the commit.")
-@click.option("--run", "run_tools", multiple=True, metavar="TOOL",
-              help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, trivy, grype.")
-@click.option("--format", "fmt", default=None, metavar="FMT",
-              help="Force the report format instead of detecting it: sarif, veracode, srcclr, trivy, grype, "
-                   "dependency-check, semgrep, bandit.")
-def main(ctx: StepContext, reports: tuple[str, ...], fail_on: str | None, max_counts: dict[str, int] | None,
-         baseline: str | None, policy_file: str | None, sarif_out: str | None, junit_out: str | None,
-         code_insights: bool, run_tools: tuple[str, ...], fmt: str | None) -> ScanResult:
-    options = ScanOptions(reports=list(reports), fail_on=fail_on, max=max_counts, baseline=baseline,
-                          policy_file=policy_file, sarif_out=sarif_out, junit_out=junit_out,
-                          code_insights=code_insights, run_tools=list(run_tools), format=fmt)
-    return run(options, ctx)
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> ScanOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    section = v["policy"] if isinstance(v["policy"], Mapping) else {}
+    runners = {str(k): dict(val) for k, val in (v["runners"] or {}).items() if isinstance(val, Mapping)}
+    for tool, key, name in (("semgrep", "config", "semgrep_config"), ("veracode", "jar", "veracode_jar")):
+        if v[name]:
+            runners.setdefault(tool, {})[key] = v[name]
+    return ScanOptions(
+        reports=list(v["reports"] or ()), fail_on=v["fail_on"],
+        max=policy_mod.parse_max(v["max"]) if v["max"] else None, baseline=v["baseline"],
+        policy_file=v["policy_file"], policy=None if v["policy_file"] else policy_mod.from_section(
+            dict(section), ctx.config.where),
+        sarif_out=v["sarif_out"], junit_out=v["junit_out"], code_insights=v["code_insights"],
+        run_tools=list(v["run_tools"] or ()), format=v["format"], runners=runners,
+    )
 
 
 if __name__ == "__main__":

@@ -7,16 +7,41 @@ kustomize, commit with trailers, push with fetch-re-apply-retry, record the GitO
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
-from pipekit.core.config import pick
+from pipekit.clients.git import Identity
 from pipekit.core.errors import BadInput, Interrupted
+from pipekit.core.options import Option
+from pipekit.core.outputs import BuildOutputs, EcrPushOutputs, UpdateTagOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
+from pipekit.gitops.writer import DEFAULT_IDENTITY
+
+OPTIONS = settings.OPTIONS + [
+    Option("path", "--path", help="Overlay directory in the repo [default: gitops.overlay template for --env]."),
+    Option("image", "--image", config="gitops.image",
+           help="images[].name to edit ({service} filled in) [default: the run record's image]."),
+    Option("tag", "--tag", help="newTag to set [default: the run record's first tag]."),
+    Option("digest", "--digest", help="digest (sha256:...) to set [default: the run record's ECR digest]."),
+    Option("new_name", "--new-name", help="newName to set."),
+    Option("create", "--create", type="bool", default=False, help="Add the images entry (or values key) when missing."),
+    Option("dry_run", "--dry-run", type="bool", default=False,
+           help="Print the diff that would be committed; push nothing."),
+    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+           help="Environment (fills the overlay path from config)."),
+    Option("service", "--service", config="service", help="Service name [default: the repository slug]."),
+    Option("values_file", "--values-file", help="Helm values file (relative to --path) to edit instead of kustomization.yaml."),
+    Option("key", "--key", help="Key path in --values-file, e.g. image.tag."),
+    Option("build_number", "--build-number", env="BITBUCKET_BUILD_NUMBER", type="int", minimum=0,
+           help="Pipeline build number."),
+    Option("force", "--force", type="bool", default=False,
+           help="Write even if a newer build wrote the entry (a deliberate rollback)."),
+    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
+    Option("environments", config="environments", type="data"),
+]
 
 
 @dataclass
@@ -41,6 +66,10 @@ class UpdateTagOptions:
     renderer: str = "kubectl kustomize {dir}"
     push_retries: int = 30
     force: bool = False  # write even when a newer build wrote the entry (a deliberate rollback)
+    backoff_s: float = 0.5  # base of the jittered backoff between push retries
+    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
+    author: Identity = DEFAULT_IDENTITY
+    committer: Identity | None = None  # default: the author
 
 
 @dataclass
@@ -63,14 +92,16 @@ class UpdateTagResult:
 
 def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
     validate(options)
-    with ctx.record.recording("update_tag") as outputs:
+    with ctx.record.recording(UpdateTagOutputs.SECTION) as outputs:
         want = ImageRef(name=options.image, new_name=options.new_name, new_tag=options.tag,
                         digest=options.digest, build=options.build_number)
         service = options.service or options.image.rsplit("/", 1)[-1]
         edit = settings.image_edit(options.path, want, create=options.create, values_file=options.values_file,
                                    key=options.key, message=lambda old: commit_message(options, service, old),
                                    force=options.force)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries)
+        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
+                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
+                                 committer=options.committer)
         try:
             outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
                                    dry_run=options.dry_run)
@@ -84,11 +115,12 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             environment=options.environment, service=service, image=options.image, tag=options.tag,
             digest=options.digest, overlay=options.path, old=old.__dict__ if old else None,
             retries=outcome.retries, diff=outcome.diff, message=outcome.change.note, workloads=outcome.workloads)
-        outputs.update(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
-                       image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
-                       status=status, retries=outcome.retries)
-        if not options.dry_run:  # a dry run changed nothing for wait-for-argocd to wait for
-            outputs["gitops_revision"] = outcome.revision
+        UpdateTagOutputs(
+            gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
+            tag=options.tag, digest=options.digest, overlay=options.path, result=status, retries=outcome.retries,
+            # a dry run changed nothing for wait-for-argocd to wait for
+            gitops_revision=None if options.dry_run else outcome.revision,
+        ).write_to(outputs)
     report(ctx, result)
     return result
 
@@ -101,9 +133,11 @@ def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str
 
     after = stop.result if isinstance(stop.result, Outcome) else None
     status = after.status if after is not None else "not-pushed"
-    outputs.update(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
-                   image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
-                   status=status, gitops_revision=after.revision if after and status == "pushed" else None)
+    UpdateTagOutputs(  # outputs were cleared as the step started: no earlier revision is left
+        gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
+        tag=options.tag, digest=options.digest, overlay=options.path, result=status,
+        gitops_revision=after.revision if after and status == "pushed" else None,
+    ).write_to(outputs)
     if status == "pushed":
         ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
                          if after else f"{stop}")
@@ -182,56 +216,36 @@ def report(ctx: StepContext, result: UpdateTagResult) -> None:
         con.debug(f"renders into {name}")
 
 
-@step_command("update-tag", help="Set an image tag/digest in a Kustomize GitOps overlay, commit and push.")
-@click.option("--gitops-repo", help="GitOps repository URL or path [env PIPEKIT_GITOPS_REPO; config gitops.repo].")
-@click.option("--path", "path", help="Overlay directory in the repo [default: gitops.overlay template for --env].")
-@click.option("--image", help="images[].name to edit [config gitops.image; default: run record image].")
-@click.option("--tag", help="newTag to set [default: the run record's first tag].")
-@click.option("--digest", help="digest (sha256:...) to set [default: the run record's ECR digest].")
-@click.option("--new-name", help="newName to set.")
-@click.option("--branch", help="Branch to write [env PIPEKIT_GITOPS_BRANCH; config gitops.branch; default main].")
-@click.option("--create", is_flag=True, help="Add the images entry (or values key) when missing.")
-@click.option("--dry-run", is_flag=True, help="Print the diff that would be committed; push nothing.")
-@click.option("--env", "environment", help="Environment (fills the overlay path from config) [env PIPEKIT_ENV].")
-@click.option("--service", help="Service name [config service; default repo slug].")
-@click.option("--values-file", help="Helm values file (relative to --path) to edit instead of kustomization.yaml.")
-@click.option("--key", help="Key path in --values-file, e.g. image.tag.")
-@click.option("--renderer", help="Render command ({dir} = overlay) or 'none' [config gitops.renderer].")
-@click.option("--build-number", type=int, help="Pipeline build number [default BITBUCKET_BUILD_NUMBER].")
-@click.option("--force", is_flag=True, help="Write even if a newer build wrote the entry (a deliberate rollback).")
-def main(ctx: StepContext, **opts: Any) -> UpdateTagResult:
-    return run(options_from(ctx, opts), ctx)
+@step_command("update-tag", OPTIONS, help="Set an image tag/digest in a Kustomize GitOps overlay, commit and push.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> UpdateTagResult:
+    return run(options_from(ctx, flags), ctx)
 
 
-def options_from(ctx: StepContext, opts: dict[str, Any]) -> UpdateTagOptions:
-    cfg = ctx.config.section("gitops")
-    env_name = ctx.environment(opts.get("environment"))
-    service = opts.get("service") or ctx.service
-    image = opts.get("image") or settings.image_name(ctx, service)
-    path = opts.get("path")
-    if not path and env_name:
-        path = settings.overlay_for(ctx, env_name, service)
-    tag, digest = opts.get("tag"), opts.get("digest")
-    if tag is None and digest is None and not opts.get("values_file"):
-        tags = ctx.record.find("tags", "ecr_push", "build") or []
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions:
+    """The table's values (flag > env > pipekit.yaml > default), then the run record's image for what is left."""
+    v = OPTIONS.resolve(ctx, flags)
+    service = v["service"] or ctx.service
+    build, ecr = BuildOutputs.read(ctx.record), EcrPushOutputs.read(ctx.record)
+    recorded = (ecr.image_uri if ecr.succeeded else None) or (build.image if build.succeeded else None)
+    if v.source("image").startswith("flag"):
+        image = v["image"]
+    else:  # gitops.image is a template: {service} filled in
+        image = settings.image_name(v["image"], service, ctx.config.where("gitops", "image"), recorded)
+    path = v["path"]
+    if not path and v["environment"]:
+        path = settings.overlay_for(v["environment"], service, v["overlay"], v["environments"])
+    tag, digest = v["tag"], v["digest"]
+    if tag is None and digest is None and not v["values_file"]:
+        tags = (ecr.tags if ecr.succeeded else None) or (build.tags if build.succeeded else None) or []
         tag = str(tags[0]) if tags else None
-        digest = ctx.record.output("ecr_push", "digest")
-    build = opts.get("build_number")
-    if build is None and (ctx.pipeline.build_number or "").isdigit():
-        build = int(ctx.pipeline.build_number or 0)
+        digest = ecr.digest if ecr.succeeded else None
     return UpdateTagOptions(
-        gitops_repo=pick(opts.get("gitops_repo"), "PIPEKIT_GITOPS_REPO", cfg.get("repo"), "", ctx.env),
-        path=path or "", image=image or "", tag=tag, digest=digest, new_name=opts.get("new_name"),
-        branch=pick(opts.get("branch"), "PIPEKIT_GITOPS_BRANCH", cfg.get("branch"), "main", ctx.env),
-        create=bool(opts.get("create")), dry_run=bool(opts.get("dry_run")),
-        values_file=opts.get("values_file"), key=opts.get("key"), environment=env_name, service=service,
-        build_number=build,
-        source_commit=ctx.record.output("build", "source_commit") or ctx.pipeline.commit,
-        source_committed_at=ctx.record.output("build", "source_committed_at") or ctx.pipeline.committed_at,
-        build_url=ctx.pipeline.pipeline_url,
-        renderer=pick(opts.get("renderer"), "PIPEKIT_GITOPS_RENDERER", cfg.get("renderer"),
-                      "kubectl kustomize {dir}", ctx.env),
-        push_retries=int(cfg.get("push_retries", 30)), force=bool(opts.get("force")),
+        path=path or "", image=image or "", tag=tag, digest=digest, new_name=v["new_name"],
+        create=v["create"], dry_run=v["dry_run"], values_file=v["values_file"], key=v["key"],
+        environment=v["environment"], service=service, build_number=v["build_number"],
+        source_commit=(build.source_commit if build.succeeded else None) or ctx.pipeline.commit,
+        source_committed_at=(build.source_committed_at if build.succeeded else None) or ctx.pipeline.committed_at,
+        build_url=ctx.pipeline.pipeline_url, force=v["force"], **settings.write_settings(v),
     )
 
 

@@ -10,15 +10,59 @@ from __future__ import annotations
 import queue
 import shlex
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
 from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
-from pipekit.core.config import pick
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
+from pipekit.core.options import Option, OptionTable
+from pipekit.core.outputs import PromoteOutputs, UpdateTagOutputs, WaitForArgocdOutputs
 from pipekit.core.step import StepContext, step_command
+
+OPTIONS = OptionTable([
+    Option("apps", "--app", env="PIPEKIT_ARGOCD_APP", multiple=True,
+           help="Argo CD application name (repeat for several; the variable: comma- or space-separated)."),
+    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+           help="Take the app names from argocd.apps.ENV in pipekit.yaml."),
+    Option("revision", "--revision", env="PIPEKIT_ARGOCD_REVISION",
+           help="GitOps revision to wait for [default: run record update_tag/promote]."),
+    Option("timeout", "--timeout", env="PIPEKIT_ARGOCD_TIMEOUT", config="argocd.timeout", type="float",
+           default=600.0, above=0, help="Seconds to wait in all."),
+    Option("refresh", "--refresh", env="PIPEKIT_ARGOCD_REFRESH", config="argocd.refresh", type="choice",
+           choices=("normal", "hard", "none"), default="normal", help="Refresh asked for first."),
+    Option("sync", "--sync", env="PIPEKIT_ARGOCD_SYNC", config="argocd.sync", type="bool", default=False,
+           help="Trigger a sync at the revision (apps without auto-sync)."),
+    Option("server", "--server", env="ARGOCD_SERVER", config="argocd.server",
+           help="Argo CD server host[:port] or URL."),
+    Option("root_path", "--root-path", env="PIPEKIT_ARGOCD_ROOT_PATH", config="argocd.root_path",
+           help="Path prefix of a server behind a path (e.g. /argo-cd) [default: ARGOCD_OPTS --grpc-web-root-path]."),
+    Option("insecure", "--insecure", env="PIPEKIT_ARGOCD_INSECURE", config="argocd.insecure", type="bool",
+           help="Skip TLS certificate verification [default: ARGOCD_OPTS --insecure]."),
+    Option("plaintext", "--plaintext", env="PIPEKIT_ARGOCD_PLAINTEXT", config="argocd.plaintext", type="bool",
+           help="Use http instead of https [default: ARGOCD_OPTS --plaintext]."),
+    Option("grace", "--grace", env="PIPEKIT_ARGOCD_GRACE", config="argocd.grace", type="float", default=60.0,
+           minimum=0, help="Seconds health may stay Degraded before failing."),
+    Option("poll_interval", "--poll-interval", env="PIPEKIT_ARGOCD_POLL_INTERVAL", config="argocd.poll_interval",
+           type="float", default=3.0, above=0, help="Seconds between re-reads of each app."),
+    Option("no_stream", "--no-stream", env="PIPEKIT_ARGOCD_NO_STREAM", type="bool",
+           help="Only re-read; do not watch the stream."),
+    Option("stream", config="argocd.stream", type="bool", default=True,
+           help="Watch the application stream as well as re-reading."),
+    Option("project", "--project", env="PIPEKIT_ARGOCD_PROJECT", config="argocd.project",
+           help="Argo CD project of the apps (tells a missing app from a forbidden one)."),
+    Option("app_namespace", "--app-namespace", env="PIPEKIT_ARGOCD_APP_NAMESPACE", config="argocd.app_namespace",
+           help="Namespace of the Application resources (apps in any namespace)."),
+    Option("request_timeout", env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT", config="argocd.request_timeout", type="float",
+           default=15.0, above=0, help="Read timeout of one API request."),
+    Option("unreachable_after", env="PIPEKIT_ARGOCD_UNREACHABLE_AFTER", config="argocd.unreachable_after",
+           type="float", default=60.0, above=0, help="Seconds without an answer before exit 3."),
+    Option("apps_by_env", config="argocd.apps", type="data"),
+    Option("argocd_opts", env="ARGOCD_OPTS", help="The argocd CLI's flags: --insecure, --plaintext, --grpc-web-root-path."),
+    Option("token", env="ARGOCD_AUTH_TOKEN", secret=True),
+    Option("username", env="ARGOCD_USERNAME"),
+    Option("password", env="ARGOCD_PASSWORD", secret=True),
+])
 
 
 @dataclass
@@ -176,9 +220,8 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
     if not options.revision:
         raise BadInput("no revision to wait for: pass --revision SHA")
     url = base_url(options.server, root_path=options.root_path, plaintext=options.plaintext)
-    with ctx.record.recording("wait_for_argocd") as outputs:
-        outputs["revision"] = options.revision
-        outputs["apps"] = [{"name": n} for n in options.apps]
+    with ctx.record.recording(WaitForArgocdOutputs.SECTION) as outputs:
+        WaitForArgocdOutputs(revision=options.revision, apps=[{"name": n} for n in options.apps]).write_to(outputs)
         w = _Wait(options, ctx)
         client = ArgoCDClient(
             url, token=options.token, username=options.username, password=options.password,
@@ -260,12 +303,13 @@ def _err(exc: BaseException | None) -> str:
 
 
 # -- CLI ------------------------------------------------------------------------------------
-def _argocd_opts(env: Any) -> dict[str, Any]:
+def _argocd_opts(text: str | None) -> dict[str, Any]:
     """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
     try:
-        words = shlex.split(env.get("ARGOCD_OPTS", "") or "")
-    except ValueError as exc:  # the value itself is not shown: it may hold --auth-token
-        raise BadInput(f"ARGOCD_OPTS cannot be split into words: {exc} (an unbalanced quote?)") from None
+        words = shlex.split(text or "")
+    except ValueError as exc:
+        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is not shown: it may hold a token)",
+                       hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'") from None
     found: dict[str, Any] = {}
     for i, word in enumerate(words):
         if word in ("--insecure", "--plaintext"):
@@ -276,27 +320,47 @@ def _argocd_opts(env: Any) -> dict[str, Any]:
     return found
 
 
-def resolve_revision(flag: str | None, ctx: StepContext) -> str:
-    revision = pick(flag, "PIPEKIT_ARGOCD_REVISION", None, None, ctx.env)
-    if not revision:
-        revision = ctx.record.find("gitops_revision", "update_tag", "promote")
-    if not revision:
-        raise BadInput(
-            f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
-            f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",
-            hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision")
-    return str(revision)
+def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagOutputs | PromoteOutputs]:
+    """The update-tag and promote sections that ran (newest first). With ``strict``, one that did not
+    succeed is bad input: its outputs are not what the GitOps repository holds."""
+    found: list[UpdateTagOutputs | PromoteOutputs] = []
+    for outputs in (UpdateTagOutputs.read(ctx.record), PromoteOutputs.read(ctx.record)):
+        if outputs.status is None:
+            continue
+        if not outputs.succeeded:
+            if not strict:
+                continue
+            step = outputs.SECTION.replace("_", "-")
+            raise BadInput(f"the {step} step did not succeed (status {outputs.describe_status()} in the run record "
+                           f"{ctx.record.path}): nothing it recorded is waited for",
+                           hint=f"fix and rerun {step} first, or pass --revision and --app")
+        found.append(outputs)
+    return found
 
 
-def resolve_apps(flags: tuple[str, ...], env_name: str | None, ctx: StepContext) -> list[str]:
-    if flags:
-        return list(dict.fromkeys(flags))
-    from_env = ctx.env.get("PIPEKIT_ARGOCD_APP", "")
-    if from_env.strip():
-        return [a for a in from_env.replace(",", " ").split() if a]
-    env_name = ctx.environment(env_name) or ctx.record.output("update_tag", "environment") \
-        or ctx.record.output("promote", "to")
-    mapping = ctx.config.section("argocd").get("apps") or {}
+def resolve_revision(revision: str | None, ctx: StepContext) -> str:
+    if revision:
+        return revision
+    for outputs in _handed_on(ctx):
+        if outputs.gitops_revision:
+            return str(outputs.gitops_revision)
+    raise BadInput(
+        f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
+        f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",
+        hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision")
+
+
+def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx: StepContext,
+                 strict: bool = True) -> list[str]:
+    names = [a for item in apps for a in item.replace(",", " ").split() if a]
+    if names:
+        return list(dict.fromkeys(names))
+    if not env_name:
+        for outputs in _handed_on(ctx, strict):
+            env_name = outputs.environment if isinstance(outputs, UpdateTagOutputs) else outputs.target
+            if env_name:
+                break
+    mapping = mapping if isinstance(mapping, Mapping) else {}
     if env_name and env_name in mapping:
         value = mapping[env_name]
         return [value] if isinstance(value, str) else list(value)
@@ -304,77 +368,34 @@ def resolve_apps(flags: tuple[str, ...], env_name: str | None, ctx: StepContext)
     raise BadInput(f"no Argo CD app to wait for: pass --app NAME (or PIPEKIT_ARGOCD_APP), or set {where}")
 
 
-@step_command("wait-for-argocd", help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
-@click.option("--app", "apps", multiple=True, help="Argo CD application name (repeat for several).")
-@click.option("--env", "env_name", help="Take the app names from argocd.apps.ENV in pipekit.yaml.")
-@click.option("--revision", help="GitOps revision to wait for [default: run record update_tag/promote].")
-@click.option("--timeout", type=float, help="Seconds to wait in all [600].")
-@click.option("--refresh", type=click.Choice(["normal", "hard", "none"]), help="Refresh asked for first [normal].")
-@click.option("--sync", "do_sync", is_flag=True, default=None, help="Trigger a sync at the revision (apps without auto-sync).")
-@click.option("--server", help="Argo CD server host[:port] or URL [env ARGOCD_SERVER].")
-@click.option("--root-path", help="Path prefix of a server behind a path (e.g. /argo-cd).")
-@click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
-@click.option("--plaintext", is_flag=True, default=None, help="Use http instead of https.")
-@click.option("--grace", type=float, help="Seconds health may stay Degraded before failing [60].")
-@click.option("--poll-interval", type=float, help="Seconds between re-reads of each app [3].")
-@click.option("--no-stream", is_flag=True, default=None, help="Only re-read; do not watch the stream.")
-@click.option("--project", help="Argo CD project of the apps (tells a missing app from a forbidden one).")
-@click.option("--app-namespace", help="Namespace of the Application resources (apps in any namespace).")
-def main(ctx: StepContext, apps: tuple[str, ...], env_name: str | None, revision: str | None,
-         timeout: float | None, refresh: str | None, do_sync: bool | None, server: str | None,
-         root_path: str | None, insecure: bool | None, plaintext: bool | None, grace: float | None,
-         poll_interval: float | None, no_stream: bool | None, project: str | None,
-         app_namespace: str | None) -> WaitResult:
-    cfg = ctx.config.section("argocd")
-    e = ctx.env
-    opts = _argocd_opts(e)
-    server_value = pick(server, "ARGOCD_SERVER", cfg.get("server"), None, e)
-    if not server_value:
+@step_command("wait-for-argocd", OPTIONS, help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> WaitResult:
+    return run(options_from(ctx, flags), ctx)
+
+
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
+    v = OPTIONS.resolve(ctx, flags)
+    opts = _argocd_opts(v["argocd_opts"])
+    if not v["server"]:
         raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml")
-    token = e.get("ARGOCD_AUTH_TOKEN") or None
-    username, password = e.get("ARGOCD_USERNAME") or None, e.get("ARGOCD_PASSWORD") or None
+    token, username, password = v["token"], v["username"], v["password"]
     if not token and not (username and password):
         raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
-    refresh_value = pick(refresh, "PIPEKIT_ARGOCD_REFRESH", cfg.get("refresh"), "normal", e)
-    options = WaitOptions(
-        apps=resolve_apps(apps, env_name, ctx),
-        revision=resolve_revision(revision, ctx),
-        server=server_value,
-        token=token, username=username, password=password,
-        root_path=pick(root_path, "PIPEKIT_ARGOCD_ROOT_PATH", cfg.get("root_path"), opts.get("root_path", ""), e),
-        insecure=_flag(insecure, "PIPEKIT_ARGOCD_INSECURE", cfg.get("insecure"), opts.get("insecure", False), e),
-        plaintext=_flag(plaintext, "PIPEKIT_ARGOCD_PLAINTEXT", cfg.get("plaintext"), opts.get("plaintext", False), e),
-        timeout=_num(timeout, "PIPEKIT_ARGOCD_TIMEOUT", cfg.get("timeout"), 600.0, e, "timeout"),
-        grace=_num(grace, "PIPEKIT_ARGOCD_GRACE", cfg.get("grace"), 60.0, e, "grace"),
-        poll_interval=_num(poll_interval, "PIPEKIT_ARGOCD_POLL_INTERVAL", cfg.get("poll_interval"), 3.0, e, "poll-interval"),
-        refresh=None if refresh_value == "none" else refresh_value,
-        sync=_flag(do_sync, "PIPEKIT_ARGOCD_SYNC", cfg.get("sync"), False, e),
-        stream=not _flag(no_stream, "PIPEKIT_ARGOCD_NO_STREAM", None if cfg.get("stream") is None else not cfg["stream"], False, e),
-        project=pick(project, "PIPEKIT_ARGOCD_PROJECT", cfg.get("project"), None, e),
-        app_namespace=pick(app_namespace, "PIPEKIT_ARGOCD_APP_NAMESPACE", cfg.get("app_namespace"), None, e),
-        request_timeout=_num(None, "PIPEKIT_ARGOCD_REQUEST_TIMEOUT", cfg.get("request_timeout"), 15.0, e, "request-timeout"),
-        unreachable_after=_num(None, "PIPEKIT_ARGOCD_UNREACHABLE_AFTER", cfg.get("unreachable_after"), 60.0, e,
-                               "unreachable-after"),
+    revision = resolve_revision(v["revision"], ctx)
+    return WaitOptions(
+        apps=resolve_apps(v["apps"] or (), v["environment"], v["apps_by_env"], ctx, strict=not v["revision"]),
+        revision=revision,
+        server=v["server"], token=token, username=username, password=password,
+        root_path=v["root_path"] if v["root_path"] is not None else opts.get("root_path", ""),
+        insecure=v["insecure"] if v["insecure"] is not None else opts.get("insecure", False),
+        plaintext=v["plaintext"] if v["plaintext"] is not None else opts.get("plaintext", False),
+        timeout=v["timeout"], grace=v["grace"], poll_interval=v["poll_interval"],
+        refresh=None if v["refresh"] == "none" else v["refresh"],
+        sync=v["sync"],
+        stream=not v["no_stream"] if v.given("no_stream") else v["stream"],
+        project=v["project"], app_namespace=v["app_namespace"],
+        request_timeout=v["request_timeout"], unreachable_after=v["unreachable_after"],
     )
-    if options.refresh not in (None, "normal", "hard"):
-        raise BadInput(f"refresh {options.refresh!r} is not one of normal, hard, none")
-    return run(options, ctx)
-
-
-def _flag(flag: bool | None, env_name: str, file_value: Any, default: bool, env: Any) -> bool:
-    value = pick(flag, env_name, file_value, default, env)
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-
-
-def _num(flag: float | None, env_name: str, file_value: Any, default: float, env: Any, what: str) -> float:
-    value = pick(flag, env_name, file_value, default, env)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{what} {value!r} (from {env_name} or pipekit.yaml argocd) is not a number of seconds") from None
-    if number <= 0 and what != "grace":
-        raise BadInput(f"{what} must be more than 0 seconds, got {value!r}")
-    return number
 
 
 if __name__ == "__main__":

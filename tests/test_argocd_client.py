@@ -37,10 +37,10 @@ def test_base_url_rejects(server):
 
 
 def test_argocd_opts_are_read():
-    assert _argocd_opts({"ARGOCD_OPTS": "--grpc-web --insecure --grpc-web-root-path /argo"}) == {
+    assert _argocd_opts("--grpc-web --insecure --grpc-web-root-path /argo") == {
         "insecure": True, "root_path": "/argo"}
-    assert _argocd_opts({"ARGOCD_OPTS": "--plaintext --grpc-web-root-path=/x"}) == {"plaintext": True, "root_path": "/x"}
-    assert _argocd_opts({}) == {}
+    assert _argocd_opts("--plaintext --grpc-web-root-path=/x") == {"plaintext": True, "root_path": "/x"}
+    assert _argocd_opts(None) == {}
 
 
 class FakeRaw:

@@ -229,7 +229,7 @@ def test_the_once_only_key_ignores_what_the_run_record_adds_later(tmp_path: Path
     pipeline = PipelineContext.from_env({**BASE, "BITBUCKET_BRANCH": "main"}, cwd=tmp_path)
     record = RunRecord(tmp_path / "run.json")
     before = model.build("started", pipeline=pipeline, record=record, service="orders", stage="deploy")
-    record.update_step("update_tag", outputs={"environment": "dev"})
+    record.update_step("update_tag", status="succeeded", outputs={"environment": "dev"})
     after = model.build("started", pipeline=pipeline, record=record, service="orders", stage="deploy")
     assert after.environment == "dev" and before.key == after.key == "1111-2222:deploy:started"
     qa = model.build("deployed", pipeline=pipeline, record=record, service="orders", stage="deploy", environment="qa")

@@ -59,14 +59,6 @@ def test_explicit_missing_file_is_bad_input(tmp_path: Path):
         config.load(tmp_path / "nope.yaml")
 
 
-def test_pick_precedence():
-    env = {"PIPEKIT_X": "from-env"}
-    assert config.pick("flag", "PIPEKIT_X", "file", "default", env) == "flag"
-    assert config.pick(None, "PIPEKIT_X", "file", "default", env) == "from-env"
-    assert config.pick(None, "PIPEKIT_Y", "file", "default", env) == "file"
-    assert config.pick(None, "PIPEKIT_Y", None, "default", env) == "default"
-
-
 def test_schema_fragments_merge_without_clashes():
     merged = config.schema()
     assert "service" in merged["properties"]

@@ -192,9 +192,11 @@ notify:
       events: [failed, blocked]
 """
     env = {"TEAM_TEAMS_URL": sink.url("teams", "team-" + "x" * 20), "OPS_SLACK_URL": sink.url("slack", "ops-" + "y" * 20)}
-    ok = notify.run(notify.NotifyOptions(event="succeeded", stage="build"), make_ctx(tmp_path, env, config))
+    ctx = make_ctx(tmp_path, env, config)
+    ok = notify.run(notify.options_from(ctx, {"event": "succeeded", "stage": "build"}), ctx)
     assert [(d.channel, d.status) for d in ok.deliveries] == [("team", "sent"), ("ops-alerts", "skipped")]
-    bad = notify.run(notify.NotifyOptions(event="failed", stage="build"), make_ctx(tmp_path, env, config))
+    ctx = make_ctx(tmp_path, env, config)
+    bad = notify.run(notify.options_from(ctx, {"event": "failed", "stage": "build"}), ctx)
     assert [(d.channel, d.status) for d in bad.deliveries] == [("team", "sent"), ("ops-alerts", "sent")]
     assert [r.channel for r in sink.requests] == ["teams", "teams", "slack"]
 
@@ -337,9 +339,9 @@ notify:
     - {name: maybe, type: slack, webhook_env: MAYBE_WEBHOOK_URL, optional: true}
 """
     ctx = make_ctx(tmp_path, {"TEAM_WEBHOOK_URL": sink.url("teams")}, config)
-    build = notify.run(notify.NotifyOptions(event="started", stage="build"), ctx)
+    build = notify.run(notify.options_from(ctx, {"event": "started", "stage": "build"}), ctx)
     assert [(d.channel, d.status) for d in build.deliveries] == [("team", "skipped"), ("maybe", "skipped")]
-    prod = notify.run(notify.NotifyOptions(event="started", stage="deploy-prod"), ctx)
+    prod = notify.run(notify.options_from(ctx, {"event": "started", "stage": "deploy-prod"}), ctx)
     assert [(d.channel, d.status) for d in prod.deliveries] == [("team", "sent"), ("maybe", "skipped")]
     assert len(sink.requests) == 1
 

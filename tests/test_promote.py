@@ -170,7 +170,7 @@ def test_missing_source_overlay_exits_1(repo: Path, tmp_path: Path) -> None:
 def test_promotions_carry_the_source_commit_trailers(repo: Path, tmp_path: Path) -> None:
     """Lead time for qa and preprod needs the source commit: found in the history (deepening the clone)."""
     record = tmp_path / "build-run.json"
-    record.write_text(json.dumps({"version": 1, "steps": {"build": {"outputs": {
+    record.write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded", "outputs": {
         "source_commit": "feedfacefeedfacefeedfacefeedfacefeedface",
         "source_committed_at": "2026-11-20T09:30:00+00:00"}}}}))
     update = ("update-tag", "--gitops-repo", str(repo), "--renderer", "none", "--run-record", str(record))

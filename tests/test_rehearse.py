@@ -17,6 +17,7 @@ import pytest
 
 from pipekit import rehearse
 from pipekit.core.console import Console
+from pipekit.core.errors import CheckFailed
 from pipekit.core.step import StepContext
 from pipekit.rehearsal.stages import Rehearsal, Stage
 from pipekit.testing.sink import WebhookSink
@@ -143,7 +144,7 @@ def test_missing_module_or_tool_is_reported_and_skipped_with_what_needs_it(tmp_p
               Stage("sign", lambda r: "", requires=("pipekit.sign_not_written_yet",)),
               Stage("publish", lambda r: "", tools=("mvn", "{tool}"), needs=("build",)),
               Stage("deploy", lambda r: "", needs=("sign",))]
-    result = rehearse.run(_ctx(tmp_path), stages=stages, container_tool="buildah")
+    result = rehearse.run(rehearse.RehearseOptions(stages=stages, container_tool="buildah"), _ctx(tmp_path))
     assert [(s.name, s.status) for s in result.stages] == [
         ("build", "succeeded"), ("sign", "skipped"), ("publish", "skipped"), ("deploy", "skipped")]
     assert re.fullmatch(r"build ran in demo-service at [0-9a-f]{7}", result.stages[0].detail)
@@ -168,7 +169,10 @@ def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, 
         raise RuntimeError("maven exploded")
 
     stages = [Stage("build", broken), recording("scan")]
-    result = rehearse.run(_ctx(tmp_path), stages=stages, channels=("slack",), keep=True)
+    with pytest.raises(CheckFailed, match="rehearsal: a stage failed") as failed:
+        rehearse.run(rehearse.RehearseOptions(stages=stages, channels=("slack",), keep=True), _ctx(tmp_path))
+    result = failed.value.result
+    assert isinstance(result, rehearse.RehearseResult)
     assert not result.ok
     assert [(s.name, s.status, s.detail) for s in result.stages] == [("build", "failed", "RuntimeError: maven exploded")]
     assert [(n.event, n.stage) for n in result.notifications] == [

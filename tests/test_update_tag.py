@@ -49,7 +49,7 @@ def test_update_commits_with_trailers_renders_and_records(repo: Path, tmp_path: 
     env = {"BITBUCKET_BUILD_NUMBER": "57", "BITBUCKET_REPO_FULL_NAME": "acme/orders",
            "BITBUCKET_COMMIT": "0123456789abcdef0123456789abcdef01234567"}
     record = tmp_path / "run.json"
-    record.write_text(json.dumps({"version": 1, "steps": {"build": {"outputs": {
+    record.write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded", "outputs": {
         "source_commit": "0123456789abcdef0123456789abcdef01234567",
         "source_committed_at": "2026-11-26T10:00:00+00:00"}}}}))
     proc = update(repo, "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "0123456",
@@ -115,8 +115,8 @@ def test_config_env_and_run_record_fill_everything(repo: Path, tmp_path: Path) -
         "  committer: {name: Pipekit CI, email: ci@example.com}\n")
     (tmp_path / ".pipekit").mkdir(exist_ok=True)
     (tmp_path / ".pipekit/run.json").write_text(json.dumps({"version": 1, "steps": {
-        "build": {"outputs": {"tags": ["9876543", "57"]}},
-        "ecr_push": {"outputs": {"digest": DIGEST, "tags": ["9876543", "57"]}}}}))
+        "build": {"status": "succeeded", "outputs": {"tags": ["9876543", "57"]}},
+        "ecr_push": {"status": "succeeded", "outputs": {"digest": DIGEST, "tags": ["9876543", "57"]}}}}))
     proc = run_pipekit("update-tag", "--env", "qa", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = yaml.safe_load(read(repo, overlay("payments", "qa")))

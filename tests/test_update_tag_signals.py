@@ -106,6 +106,6 @@ def test_a_signal_during_the_clone_pushes_nothing_and_leaves_no_git(tmp_path: Pa
     assert git("rev-parse", "main", cwd=bare) == before
     section = outputs(tmp_path)
     assert section["status"] == "interrupted"
-    assert section["outputs"]["status"] == "not-pushed" and section["outputs"]["gitops_revision"] is None
+    assert section["outputs"]["status"] == "not-pushed" and section["outputs"].get("gitops_revision") is None
     assert not list((tmp_path / "tmp").iterdir()), "temporary clone left behind"
     assert not git_processes(str(hook)) and not git_processes(str(bare))

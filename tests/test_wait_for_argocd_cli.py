@@ -136,7 +136,7 @@ def test_unreachable_server_exit_3(tmp_path):
     ({"ARGOCD_SERVER": "127.0.0.1:1"}, ["--app", "a", "--revision", E], "no Argo CD credentials"),
     ({"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10}, ["--revision", E], "no Argo CD app to wait for"),
     ({"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10}, ["--app", "a", "--revision", E, "--timeout", "x"],
-     "Invalid value for '--timeout'"),
+     "flag --timeout: 'x' is not a number"),
 ])
 def test_bad_input_exit_2(tmp_path, env, flags, expected):
     proc = run_pipekit("wait-for-argocd", *flags, env={**env, "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")},

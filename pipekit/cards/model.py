@@ -8,6 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipekit.core.outputs import (
+    BuildOutputs,
+    EcrPushOutputs,
+    NotifyOutputs,
+    PromoteOutputs,
+    ScanOutputs,
+    UpdateTagOutputs,
+    WaitForArgocdOutputs,
+)
+from pipekit.core.runrecord import Status
+
 if TYPE_CHECKING:
     from pipekit.core.context import PipelineContext
     from pipekit.core.runrecord import RunRecord
@@ -29,8 +40,16 @@ EVENTS: dict[str, EventStyle] = {
     "blocked": EventStyle("warning", "⛔", "blocked"),
     "summary": EventStyle("emphasis", "📋", "finished"),
 }
-FAILED_STATUSES = {"failed", "error", "timed-out"}
+FAILED_STATUSES = {s.value for s in Status if s.bad}  # failed, error, timed-out, interrupted
+DID_NOT_FINISH = "did not finish"
 MAX_FAILING_TESTS = 10
+STATUS_ICONS = {Status.ERROR.value: "❌", Status.TIMED_OUT.value: "⏱", Status.INTERRUPTED.value: "⏹",
+                Status.SKIPPED.value: "⏭"}
+
+
+def status_icon(status: str) -> str:
+    """The icon of a step's line on a summary card."""
+    return EVENTS[status].icon if status in EVENTS else STATUS_ICONS.get(status, "❔")
 
 
 @dataclass(eq=False)
@@ -153,18 +172,21 @@ def scan_text(summary: dict[str, Any]) -> str:
 
 
 def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
+    """Facts from the run record. What later steps build on (image, digest, revision) only from a step
+    that succeeded; what explains a failure (tests, scan verdict, Argo CD states) whatever the status."""
     facts: list[Fact] = []
     details: list[Detail] = []
-    image = record.output("build", "image_ref")
-    uri, tags = record.output("ecr_push", "image_uri"), record.output("ecr_push", "tags")
-    if uri and isinstance(tags, list) and tags:
-        image = f"{uri}:{tags[0]}"
+    build, ecr, scan = BuildOutputs.read(record), EcrPushOutputs.read(record), ScanOutputs.read(record)
+    update, promote = UpdateTagOutputs.read(record), PromoteOutputs.read(record)
+    image = build.image_ref if build.succeeded else None
+    if ecr.succeeded and ecr.image_uri and isinstance(ecr.tags, list) and ecr.tags:
+        image = f"{ecr.image_uri}:{ecr.tags[0]}"
     if image:
         facts.append(Fact("Image", str(image)))
-    digest = record.find("digest", "ecr_push", "update_tag")
+    digest = (ecr.digest if ecr.succeeded else None) or (update.digest if update.succeeded else None)
     if digest:
         facts.append(Fact("Digest", str(digest)))
-    tests = record.output("build", "tests")
+    tests = build.tests
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
         failing = tests.get("failing")
@@ -176,18 +198,18 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
                     msg = " ".join(str(item.get("message") or "").split())
                     lines.append(f"{name}: {msg}" if msg else name)
             details.append(Detail("Failing tests", lines, max(0, len(failing) - MAX_FAILING_TESTS)))
-    scan = record.output("scan", "summary")
-    if isinstance(scan, dict):
-        facts.append(Fact("Security scan", scan_text(scan)))
-    src, dst = record.output("promote", "from"), record.output("promote", "to")
-    if src and dst:
-        services = record.output("promote", "services") or []
-        facts.append(Fact("Promotion", f"{src} → {dst}" + (f" ({', '.join(map(str, services))})" if services else "")))
-    revision = record.find("gitops_revision", "update_tag", "promote")
+    if isinstance(scan.summary, dict):
+        facts.append(Fact("Security scan", scan_text(scan.summary)))
+    if promote.source and promote.target:
+        services = promote.services or []
+        facts.append(Fact("Promotion", f"{promote.source} → {promote.target}"
+                          + (f" ({', '.join(map(str, services))})" if services else "")))
+    revision = (update.gitops_revision if update.succeeded else None) \
+        or (promote.gitops_revision if promote.succeeded else None)
     if revision:
-        repo = record.output("update_tag", "gitops_repo")
+        repo = update.gitops_repo if update.succeeded else None
         facts.append(Fact("GitOps revision", str(revision)[:12] + (f" in {repo}" if repo else "")))
-    apps = record.output("wait_for_argocd", "apps")
+    apps = WaitForArgocdOutputs.read(record).apps
     if isinstance(apps, list) and apps:
         lines = [
             f"{a.get('name')}: {a.get('sync') or '?'} / {a.get('health') or '?'}"
@@ -210,13 +232,13 @@ def _order(name: str) -> tuple[int, str]:
 
 
 def step_lines(record: RunRecord) -> list[StepLine]:
-    items = [(n, s) for n, s in record.steps.items() if n != "notify" and isinstance(s, dict)]
+    items = [(n, s) for n, s in record.steps.items() if n != NotifyOutputs.SECTION and isinstance(s, dict)]
     items.sort(key=lambda kv: (str(kv[1].get("started_at") or ""), _order(kv[0])))
     out = []
     for name, section in items:
         status = str(section.get("status") or "unknown")
         dur = section.get("duration_s")
-        out.append(StepLine(name, "did not finish" if status == "running" else status,
+        out.append(StepLine(name, DID_NOT_FINISH if status == Status.RUNNING.value else status,
                             float(dur) if isinstance(dur, (int, float)) else None))
     return out
 
@@ -233,21 +255,22 @@ def build(
 ) -> Notification:
     """The notification for ``event`` (one of :data:`EVENTS`)."""
     look = EVENTS[event]
-    env = environment or pipeline.deployment_environment or record.find("environment", "update_tag") \
-        or record.output("promote", "to")
+    update, promote = UpdateTagOutputs.read(record), PromoteOutputs.read(record)
+    env = environment or pipeline.deployment_environment or (update.environment if update.succeeded else None) \
+        or promote.target
     stage_name = stage or "pipeline"
     outcome, style, icon, verb = event, look.style, look.icon, look.verb
     steps: list[StepLine] = []
     if event == "summary":
         steps = step_lines(record)
-        bad = pipeline.failed or any(s.status in FAILED_STATUSES or s.status == "did not finish" for s in steps)
-        outcome = "failed" if bad else "succeeded"
+        bad = pipeline.failed or any(s.status in FAILED_STATUSES or s.status == DID_NOT_FINISH for s in steps)
+        outcome = Status.FAILED.value if bad else Status.SUCCEEDED.value
         style, icon = EVENTS[outcome].style, EVENTS[outcome].icon
         verb = outcome
     if event == "deployed" and env:
         title = f"{service} deployed to {env}"
-    elif event == "promoted" and record.output("promote", "to"):
-        title = f"{service} promoted {record.output('promote', 'from')} → {record.output('promote', 'to')}"
+    elif event == "promoted" and promote.target:
+        title = f"{service} promoted {promote.source} → {promote.target}"
     else:
         title = f"{service}: {stage_name} {verb}"
     facts = [Fact("Service", service), Fact("Stage", stage_name)]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pipekit.cards import text as t
-from pipekit.cards.model import EVENTS, Notification
+from pipekit.cards.model import Notification, status_icon
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -25,7 +25,7 @@ def _section_mrkdwn(text: str) -> dict[str, Any]:
 
 
 def _status_icon(status: str) -> str:
-    return EVENTS[status].icon if status in EVENTS else {"error": "❌", "timed-out": "⏱"}.get(status, "❔")
+    return status_icon(status)
 
 
 def fallback(n: Notification) -> str:

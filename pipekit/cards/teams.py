@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipekit.cards import text as t
-from pipekit.cards.model import EVENTS, Notification
+from pipekit.cards.model import Notification, status_icon
 
 CARD_VERSION = "1.4"
 MAX_BYTES = 28 * 1024 - 512  # Teams' 28 KB message limit, with a margin for the transport
@@ -93,9 +93,7 @@ def card(n: Notification, budget: Budget = LEVELS[0]) -> dict[str, Any]:
 
 
 def _status_icon(status: str) -> str:
-    if status in EVENTS:
-        return EVENTS[status].icon
-    return {"error": "❌", "timed-out": "⏱", "skipped": "⏭"}.get(status, "❔")
+    return status_icon(status)
 
 
 def envelope(content: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ The schema is assembled from one fragment per concern in ``pipekit/core/schema/*
 nothing else's. Scalars stay strings unless the schema asks for a number or boolean there:
 a short SHA ``1234567`` or a tag ``true`` is never turned into a number or a bool.
 
-Precedence for every option: flag > environment > file > default (see :func:`pick`).
+Precedence for every option: flag > environment > file > default (:mod:`pipekit.core.options`).
 """
 
 from __future__ import annotations
@@ -171,10 +171,6 @@ def _types(sub: dict[str, Any]) -> set[str]:
     return found
 
 
-_TRUE = {"true", "yes", "on"}
-_FALSE = {"false", "no", "off"}
-
-
 def coerce(value: Any, sub: dict[str, Any], root: dict[str, Any]) -> Any:
     """Turn strings into numbers/booleans only where the schema wants them and not strings."""
     sub = _resolve(sub, root)
@@ -195,10 +191,12 @@ def coerce(value: Any, sub: dict[str, Any], root: dict[str, Any]) -> Any:
         types = _types(sub)
         if "string" in types or not types:
             return value
-        low = value.lower()
-        if "boolean" in types and low in _TRUE | _FALSE:
-            return low in _TRUE
-        if "integer" in types and re.fullmatch(r"[-+]?\d+", value):
+        from pipekit.core import parse as parsers  # the one boolean and number parser
+
+        low = value.strip().lower()
+        if "boolean" in types and low in parsers.TRUE | parsers.FALSE:
+            return low in parsers.TRUE
+        if "integer" in types and parsers.is_int_text(value):
             return int(value)
         if "number" in types and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
             return float(value)
@@ -215,15 +213,3 @@ def validate(config: Config) -> None:
     location = tuple(error.absolute_path)
     dotted = ".".join(str(p) for p in location) or "(top level)"
     raise BadInput(f"{config.where(*location)}: {dotted}: {error.message}")
-
-
-def pick(flag: Any, env_name: str | None, file_value: Any, default: Any = None, env: Mapping[str, str] | None = None) -> Any:
-    """flag > environment > file > default."""
-    if flag is not None and flag != () and flag != []:
-        return flag
-    e = os.environ if env is None else env
-    if env_name and e.get(env_name):
-        return e[env_name]
-    if file_value is not None:
-        return file_value
-    return default

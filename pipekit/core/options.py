@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from pipekit.core.config import Config
 
-TYPES = ("str", "bool", "int", "float", "choice", "list", "path")
+TYPES = ("str", "bool", "int", "float", "choice", "list", "path", "data")  # data: a pipekit.yaml mapping or list, as is
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    above: float | None = None  # an exclusive lower bound: a timeout must be more than 0
     multiple: bool = False  # a repeatable flag (a tuple)
     argument: bool = False  # positional arguments (with multiple: everything after the options, or after --)
     secret: bool = False
@@ -54,6 +55,8 @@ class Option:
             raise ValueError(f"option {self.name}: a secret has no flag (environment or file only)")
         if self.type == "choice" and not self.choices:
             raise ValueError(f"option {self.name}: a choice needs choices")
+        if self.type == "data" and (self.flag or self.env):
+            raise ValueError(f"option {self.name}: a data option comes from pipekit.yaml only")
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -73,6 +76,8 @@ class Option:
         """Turn one raw value (a string from a flag or variable, or a YAML value) into this option's type."""
         if value is None:
             return None
+        if self.type == "data":
+            return value
         if self.multiple or self.type == "list":
             items = parse.parse_list(value, where) if self.type == "list" or isinstance(value, str) else tuple(value)
             return tuple(self._parse_one(item, where) for item in items)
@@ -82,9 +87,9 @@ class Option:
         if self.type == "bool":
             return parse.parse_bool(value, where)
         if self.type == "int":
-            return parse.parse_int(value, where, minimum=self.minimum, maximum=self.maximum)
+            return parse.parse_int(value, where, minimum=self.minimum, maximum=self.maximum, above=self.above)
         if self.type == "float":
-            return parse.parse_float(value, where, minimum=self.minimum, maximum=self.maximum)
+            return parse.parse_float(value, where, minimum=self.minimum, maximum=self.maximum, above=self.above)
         if self.type == "choice":
             return parse.parse_choice(value, where, self.choices)
         if isinstance(value, (dict, list)):

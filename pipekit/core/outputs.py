@@ -27,6 +27,7 @@ T = TypeVar("T", bound="StepOutputs")
 @dataclass
 class StepOutputs:
     SECTION: ClassVar[str] = ""
+    KEEP: ClassVar[tuple[str, ...]] = ()  # state kept across runs of the step (not cleared when it starts)
 
     status: Status | None = field(default=None, metadata={"record": False})
 
@@ -44,11 +45,7 @@ class StepOutputs:
         for f in dataclasses.fields(cls):
             if f.metadata.get("record", True) and cls._key(f) in outputs:
                 kwargs[f.name] = outputs[cls._key(f)]
-        try:
-            status = Status(section.get("status")) if section.get("status") else None
-        except ValueError:
-            status = None
-        return cls(status=status, **kwargs)
+        return cls(status=record.status(cls.SECTION), **kwargs)
 
     @property
     def succeeded(self) -> bool:
@@ -61,6 +58,10 @@ class StepOutputs:
 
     def write_to(self, outputs: dict[str, Any]) -> None:
         outputs.update(self.to_outputs())
+
+    def describe_status(self) -> str:
+        """``error``, ``running``... or ``not recorded``, for a message saying why outputs are not used."""
+        return str(self.status) if self.status is not None else "not recorded"
 
 
 @dataclass
@@ -76,6 +77,8 @@ class BuildOutputs(StepOutputs):
     tags: list[str] | None = None
     image_ref: str | None = None  # first image:tag
     image_id: str | None = None
+    container_tool: str | None = None
+    labels: dict[str, str] | None = None
 
 
 @dataclass
@@ -88,15 +91,19 @@ class ScanOutputs(StepOutputs):
 @dataclass
 class EcrPushOutputs(StepOutputs):
     SECTION: ClassVar[str] = "ecr_push"
+    KEEP: ClassVar[tuple[str, ...]] = ("login",)  # the registry login, reused while valid
 
     repository: str | None = None
     registry: str | None = None
     image_uri: str | None = None
+    ecr_repository_uri: str | None = None
+    region: str | None = None
     tags: list[str] | None = None
     digest: str | None = None
     digests: dict[str, str] | None = None
     skipped: list[str] | None = None
     pushed: list[str] | None = None
+    overwritten: list[str] | None = None
     login: dict[str, Any] | None = None
     scan: dict[str, Any] | None = None
     scan_report: str | None = None
@@ -124,9 +131,10 @@ class PromoteOutputs(StepOutputs):
 
     source: str | None = field(default=None, metadata={"key": "from"})
     target: str | None = field(default=None, metadata={"key": "to"})
-    services: list[Any] | None = None
-    skipped: list[Any] | None = None
-    result: str | None = field(default=None, metadata={"key": "status"})
+    services: list[str] | None = None
+    skipped: dict[str, str] | None = None  # service -> why
+    images: dict[str, str] | None = None  # service -> image reference promoted
+    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
     rule: str | None = None
     gitops_revision: str | None = None
 
@@ -142,6 +150,7 @@ class WaitForArgocdOutputs(StepOutputs):
 @dataclass
 class NotifyOutputs(StepOutputs):
     SECTION: ClassVar[str] = "notify"
+    KEEP: ClassVar[tuple[str, ...]] = ("sent",)  # once-only marks survive every later run of notify
 
     sent: list[str] | None = None  # once-only keys (run, stage, event, channel)
     last: dict[str, Any] | None = None

@@ -31,22 +31,28 @@ def parse_bool(value: Any, where: str) -> bool:
     raise BadInput(f"{where}: {value!r} is not a boolean (expected one of 1/true/yes/on or 0/false/no/off)")
 
 
-def _bounded(number: float, where: str, minimum: float | None, maximum: float | None) -> None:
+def _bounded(number: float, where: str, minimum: float | None, maximum: float | None,
+             above: float | None = None, raw: Any = None) -> None:
+    shown = repr(raw) if isinstance(raw, str) else f"{number:g}"
+    if above is not None and number <= above:
+        raise BadInput(f"{where}: {shown} is not a number more than {above:g}")
     if minimum is not None and number < minimum:
-        raise BadInput(f"{where}: {number:g} is below the minimum {minimum:g}")
+        raise BadInput(f"{where}: {shown} is below the minimum {minimum:g}")
     if maximum is not None and number > maximum:
-        raise BadInput(f"{where}: {number:g} is above the maximum {maximum:g}")
+        raise BadInput(f"{where}: {shown} is above the maximum {maximum:g}")
 
 
-def parse_int(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None) -> int:
+def parse_int(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
+              above: float | None = None) -> int:
     if isinstance(value, bool) or not (isinstance(value, int) or _INT.fullmatch(str(value).strip())):
         raise BadInput(f"{where}: {value!r} is not a whole number")
     number = int(str(value).strip()) if not isinstance(value, int) else value
-    _bounded(number, where, minimum, maximum)
+    _bounded(number, where, minimum, maximum, above, value)
     return number
 
 
-def parse_float(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+def parse_float(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
+                above: float | None = None) -> float:
     if isinstance(value, bool):
         raise BadInput(f"{where}: {value!r} is not a number")
     try:
@@ -55,8 +61,12 @@ def parse_float(value: Any, where: str, *, minimum: float | None = None, maximum
         raise BadInput(f"{where}: {value!r} is not a number") from None
     if not math.isfinite(number):
         raise BadInput(f"{where}: {value!r} is not a finite number")
-    _bounded(number, where, minimum, maximum)
+    _bounded(number, where, minimum, maximum, above, value)
     return number
+
+
+def is_int_text(text: str) -> bool:
+    return _INT.fullmatch(text.strip()) is not None
 
 
 def parse_choice(value: Any, where: str, choices: Iterable[str]) -> str:

@@ -16,7 +16,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +27,7 @@ from typing import Any
 from pipekit.core.errors import BadInput, ExitCode, Interrupted, PipekitError
 
 VERSION = 1
+_RESET = "\0reset-outputs"  # a change that clears a step's outputs (but the keys it keeps)
 DEFAULT_PATH = ".pipekit/run.json"
 
 
@@ -96,6 +97,13 @@ class RunRecord:
         section = self.steps.get(name)
         return section if isinstance(section, dict) else {}
 
+    def status(self, name: str) -> Status | None:
+        """The recorded status of step ``name`` (None when it never ran or the value is unknown)."""
+        try:
+            return Status(self.step(name).get("status"))
+        except ValueError:
+            return None
+
     def output(self, step: str, key: str, default: Any = None) -> Any:
         """An output of an earlier step, e.g. ``output("build", "image")``."""
         outputs = self.step(step).get("outputs")
@@ -119,6 +127,14 @@ class RunRecord:
         if outputs:
             change.setdefault("outputs", {}).update(outputs)
         _apply(self.data, {name: {**fields, **({"outputs": outputs} if outputs else {})}})
+
+    def reset_outputs(self, name: str, keep: Iterable[str] = ()) -> None:
+        """Clear step ``name``'s outputs but the ``keep`` keys; applied to the file at the next save
+        (the kept keys as the file has them then: marks other processes added meanwhile stay)."""
+        change = self._changes.setdefault(name, {})
+        change.pop("outputs", None)
+        change[_RESET] = tuple(keep)
+        _apply(self.data, {name: {_RESET: tuple(keep)}})
 
     def set_top(self, key: str, value: Any) -> None:
         self._top[key] = value
@@ -192,12 +208,17 @@ class RunRecord:
             raise
 
     @contextmanager
-    def recording(self, name: str) -> Iterator[dict[str, Any]]:
-        """Record a step's status, start and duration around a block; yields its outputs dict."""
+    def recording(self, name: str, keep: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        """Record a step's status, start and duration around a block; yields its outputs dict.
+
+        The previous run's outputs are cleared as the step starts (a failed rerun must not leave
+        them beside its error), except the ``keep`` keys: state such as notify's ``sent`` marks.
+        """
         from pipekit.core import signals
 
         outputs: dict[str, Any] = {}
         started = time.monotonic()
+        self.reset_outputs(name, keep)
         self.update_step(name, status=Status.RUNNING.value, started_at=utcnow())
         status = Status.ERROR  # anything not caught below is a bug
         try:
@@ -228,7 +249,13 @@ def _apply(data: dict[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> No
         section = steps.get(name)
         if not isinstance(section, dict):
             section = steps[name] = {}
+        if _RESET in fields:  # first the reset, then this process's new outputs on top
+            previous = section.get("outputs")
+            section["outputs"] = {k: previous[k] for k in fields[_RESET] if k in previous} \
+                if isinstance(previous, dict) else {}
         for key, value in fields.items():
+            if key == _RESET:
+                continue
             if key == "outputs":
                 outputs = section.get("outputs")
                 if not isinstance(outputs, dict):

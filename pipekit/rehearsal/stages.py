@@ -1,26 +1,28 @@
 """The rehearsal's stages: the real steps, called through their library API on one run record.
 
-Each stage builds its options the way the step's CLI does (``options_from`` reading the
-rehearsal's ``pipekit.yaml``, the environment and the run record), so results are handed on
-through the run record exactly as between Bitbucket steps. A stage returns a one-line detail;
+Each stage builds its options through the step's own resolver, as its CLI does with no flag
+given (``step.options_from(ctx, {})`` reading the rehearsal's ``pipekit.yaml``, its environment
+and the run record), so results are handed on through the run record exactly as between
+Bitbucket steps; what the local world changes (the registry host, the Argo CD stand-in) comes in
+as environment variables, like a pipeline's. A stage returns a one-line detail;
 the step itself records its section.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
-    import click
-
     from pipekit.core.console import Console
     from pipekit.testing.sink import WebhookSink
 
@@ -79,16 +81,6 @@ class Rehearsal:
         return self.env["BITBUCKET_COMMIT"][:7]
 
 
-def cli_options(command: click.Command, **given: Any) -> dict[str, Any]:
-    """A step command's options as its CLI would pass them with no flag given, plus ``given``."""
-    opts: dict[str, Any] = {}
-    for param in command.params:
-        if param.name:
-            opts[param.name] = () if getattr(param, "multiple", False) or param.nargs == -1 else None
-    opts.update(given)
-    return opts
-
-
 # -- the stages ------------------------------------------------------------------------------
 def build_stage(r: Rehearsal) -> str:
     from pipekit import build
@@ -96,7 +88,7 @@ def build_stage(r: Rehearsal) -> str:
     if "ecr_push" in r.planned:
         r.servers.start_aws()  # moto and the registry start while Maven runs
     ctx = r.context()
-    result = build.run(build.options_from(ctx, cli_options(build.main)), ctx)
+    result = build.run(build.options_from(ctx, {}), ctx)
     if result.image_id:
         r.servers.images.append((result.container_tool or r.container_tool, result.image_id))
     t = result.tests
@@ -107,7 +99,7 @@ def scan_stage(r: Rehearsal) -> str:
     from pipekit import scan
 
     ctx = r.context()
-    s = scan.run(scan.ScanOptions(), ctx).summary
+    s = scan.run(scan.options_from(ctx, {}), ctx).summary
     return f"gate passed: {s['critical']} critical, {s['high']} high, {s['medium']} medium, {s['low']} low ({', '.join(s['tools'])})"
 
 
@@ -119,8 +111,8 @@ def ecr_push_stage(r: Rehearsal) -> str:
            "AWS_SHARED_CREDENTIALS_FILE": str(r.workdir / "aws" / "credentials"),
            "REGISTRY_AUTH_FILE": str(r.workdir / "auth.json")}
     with workspace.environ(aws):  # botocore and the container tool read the process environment
-        ctx = r.context(aws)
-        result = ecr_push.run(ecr_push.options_from(ctx, registry_override=registry.host, create_repository=True), ctx)
+        ctx = r.context({**aws, "PIPEKIT_ECR_REGISTRY_OVERRIDE": registry.host})
+        result = ecr_push.run(ecr_push.options_from(ctx, {}), ctx)
         described = moto.client("ecr").describe_images(repositoryName=result.repository)["imageDetails"]
     in_ecr = sorted({d["imageDigest"] for d in described if set(d.get("imageTags") or []) & set(result.tags)})
     in_registry = registry.manifest_digest(result.repository, result.tags[0])
@@ -134,12 +126,13 @@ def ecr_push_stage(r: Rehearsal) -> str:
 def update_tag_stage(r: Rehearsal) -> str:
     from pipekit import update_tag
 
-    ctx = r.context()
-    image = ctx.record.output("ecr_push", "image_uri") or ctx.record.output("build", "image")
+    ctx = r.context({"PIPEKIT_ENV": "dev"})
+    ecr, build = EcrPushOutputs.read(ctx.record), BuildOutputs.read(ctx.record)
+    image = (ecr.image_uri if ecr.succeeded else None) or build.image
     bare = workspace.gitops_repo(r.workdir, r.service, str(image), r.env)
     if "wait_for_argocd" in r.planned:  # Argo CD follows the repository before the pipeline writes to it
         r.servers.follow(f"{r.service}-dev", bare, f"{r.service}/overlays/dev")
-    result = update_tag.run(update_tag.options_from(ctx, cli_options(update_tag.main, environment="dev")), ctx)
+    result = update_tag.run(update_tag.options_from(ctx, {}), ctx)
     pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
     return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
 
@@ -150,12 +143,9 @@ def wait_for_argocd_stage(r: Rehearsal) -> str:
     argo = r.servers.argocd
     if argo is None:
         raise RuntimeError("the Argo CD stand-in is not running (update_tag did not start it)")
-    ctx = r.context()
-    cfg = ctx.config.section("argocd")
-    options = w.WaitOptions(apps=w.resolve_apps((), None, ctx), revision=w.resolve_revision(None, ctx),
-                            server=argo.server, token=argo.token, plaintext=bool(cfg.get("plaintext")),
-                            timeout=float(cfg.get("timeout", 60)), poll_interval=float(cfg.get("poll_interval", 1)),
-                            grace=float(cfg.get("grace", 10)), request_timeout=5.0, unreachable_after=15.0, backoff=0.2)
+    ctx = r.context({"ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": argo.token,
+                     "PIPEKIT_ARGOCD_REQUEST_TIMEOUT": "5", "PIPEKIT_ARGOCD_UNREACHABLE_AFTER": "15"})
+    options = dataclasses.replace(w.options_from(ctx, {}), backoff=0.2)  # a local stand-in answers at once
     result = w.run(options, ctx)
     return "; ".join(f"{a.name}: {a.sync}/{a.health}, {a.phase}, hooks "
                      + (", ".join(f"{h.get('name')} {h.get('phase') or h.get('status', '')}".strip() for h in a.hooks)

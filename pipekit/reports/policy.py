@@ -224,13 +224,3 @@ def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str]
     blocking.sort(key=fm.sort_key)
     return Verdict(passed=not blocking, blocking=blocking, suppressed=suppressed, baseline_known=known,
                    expired=expired_list, expired_hits=expired_hits, reasons=sorted(reasons))
-
-
-def parse_max_click(text: str) -> dict[str, int]:
-    """``--max`` for click: a bad value is a usage error (exit 2) naming the flag."""
-    import click
-
-    try:
-        return parse_max(text)
-    except BadInput as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"--max {text!r}: ")) from None

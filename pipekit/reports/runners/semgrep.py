@@ -16,7 +16,7 @@ class SemgrepRunner(Runner):
     name = "semgrep"
 
     def plan(self, p: Planned) -> Run:
-        rules = p.cfg.get("config") or p.env.get("PIPEKIT_SEMGREP_CONFIG")
+        rules = p.cfg.get("config")  # scan.run.semgrep.config or PIPEKIT_SEMGREP_CONFIG, resolved by scan's options
         if not rules:
             raise BadInput("--run semgrep needs a local rules file: scan.run.semgrep.config in pipekit.yaml "
                            "or PIPEKIT_SEMGREP_CONFIG (registry rule packs would need the network)")

@@ -13,7 +13,7 @@ class VeracodeRunner(Runner):
     name = "veracode"
 
     def plan(self, p: Planned) -> Run:
-        jar = p.cfg.get("jar") or p.env.get("PIPEKIT_VERACODE_JAR") or "pipeline-scan.jar"
+        jar = p.cfg.get("jar") or "pipeline-scan.jar"  # or PIPEKIT_VERACODE_JAR, resolved by scan's options
         if not Path(jar).is_file():
             raise BadInput(f"--run veracode: {jar} not found", hint="set scan.run.veracode.jar to pipeline-scan.jar")
         if p.target == ".":
