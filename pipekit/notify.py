@@ -24,6 +24,7 @@ from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
     from pipekit.cards.model import Notification
+    from pipekit.channels.interface import Channel as ChannelType
     from pipekit.core.runrecord import RunRecord
 
 EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
@@ -125,13 +126,11 @@ def channels(options: NotifyOptions, ctx: StepContext) -> list[Channel]:
     return found
 
 
-def _client(kind: str) -> Any:
-    """The client module for a channel type, imported only when that type is used."""
-    import importlib
+def _channel(kind: str) -> ChannelType:
+    """The channel type's module (:mod:`pipekit.channels`), imported only when that type is used."""
+    from pipekit.channels import registry
 
-    if kind not in ("teams", "slack"):
-        raise BadInput(f"channel type {kind!r}: use teams or slack")
-    return importlib.import_module(f"pipekit.clients.{kind}")
+    return registry.get(kind)
 
 
 def _webhook(ctx: StepContext, ch: Channel) -> str | None:
@@ -145,7 +144,7 @@ def _webhook(ctx: StepContext, ch: Channel) -> str | None:
         raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
     masking.add_secret(url)  # also when the variable's name does not look secret
     source = f"{ch.webhook_env} (channel {ch.name!r})"
-    _client(ch.type).check_url(url, source)
+    _channel(ch.type).check_url(url, source)
     return url
 
 
@@ -165,12 +164,11 @@ def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> 
 
 def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
     """The payload for a channel type and its bytes, secrets masked."""
-    import importlib
     import json
 
     from pipekit.core.masking import mask_tree
 
-    payload, _data = importlib.import_module(f"pipekit.cards.{kind}").message(n)
+    payload, _data = _channel(kind).message(n)
     # A second line of defence (the card builders mask each text before escaping it): every
     # string of the payload is masked again, and the bytes posted (and printed by --debug and
     # --json) are that masked payload's serialisation.
@@ -241,9 +239,8 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 payload, data = render(ch.type, n)
                 result.payloads[ch.name] = payload
                 ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
-                client = _client(ch.type)
                 try:
-                    answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
+                    answer = _channel(ch.type).send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
                 except ExternalError as exc:
                     ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
                     result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))

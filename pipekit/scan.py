@@ -172,17 +172,18 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
                   result: ScanResult, *, with_baseline: bool) -> None:
     from pipekit import __version__
 
-    sarif_out, junit_out = output_paths(options)
-    if sarif_out:
-        from pipekit.reports.writers import sarif
+    sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
+    files = {"sarif": sarif_out, "junit": junit_out}
+    if any(files.values()):
+        from pipekit.reports.writers.interface import Outcome
+        from pipekit.reports.writers.registry import writers
 
-        sarif.write(sarif_out, findings, with_baseline=with_baseline, version=__version__)
-        result.sarif_out = sarif_out
-    if junit_out:
-        from pipekit.reports.writers import junit
-
-        junit.write(junit_out, verdict.blocking, total=len(findings), reasons=verdict.reasons)
-        result.junit_out = junit_out
+        outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
+        for name, writer in writers().items():
+            path = files.get(name)
+            if path:
+                writer.write(path, outcome)
+                setattr(result, f"{name}_out", path)
     if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci

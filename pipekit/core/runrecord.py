@@ -74,9 +74,8 @@ def utcnow() -> str:
 class RunRecord:
     path: Path
     data: dict[str, Any] = field(default_factory=lambda: {"version": VERSION, "steps": {}})
-    # What this process changed since its last save: step -> fields (outputs: key -> value); top keys.
+    # What this process changed since its last save: step -> fields (outputs: key -> value).
     _changes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    _top: dict[str, Any] = field(default_factory=dict, repr=False)
     _held: int = field(default=0, repr=False)
     _fd: int | None = field(default=None, repr=False)
     _guard: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -136,10 +135,6 @@ class RunRecord:
         change[_RESET] = tuple(keep)
         _apply(self.data, {name: {_RESET: tuple(keep)}})
 
-    def set_top(self, key: str, value: Any) -> None:
-        self._top[key] = value
-        self.data[key] = value
-
     @contextmanager
     def locked(self) -> Iterator[RunRecord]:
         """Hold the record's lock: :attr:`data` is re-read from disk (with this process's unsaved
@@ -149,7 +144,6 @@ class RunRecord:
             try:
                 fresh = _read(self.path)
                 _apply(fresh, self._changes)
-                fresh.update(self._top)
                 self.data = fresh
                 yield self
                 self.save()
@@ -185,11 +179,10 @@ class RunRecord:
             try:
                 merged = _read(self.path)
                 _apply(merged, self._changes)
-                merged.update(self._top)
                 merged["version"] = VERSION
                 self._write(merged)
                 self.data = merged
-                self._changes, self._top = {}, {}
+                self._changes = {}
             finally:
                 self._unlock()
 

@@ -63,16 +63,6 @@ def services_in(template: str, env: str, files: list[str]) -> list[str]:
     return sorted({m.group(1) for f in files if (m := rx.fullmatch(f))})
 
 
-def sparse_guess(template: str, overlay: str, service: str | None) -> list[str]:
-    """Directories to check out up front: the overlay, and the service's own folder when the
-    template starts with it (base + overlays of one service: small, and saves a second fetch)."""
-    dirs = [overlay]
-    head = template.split("/", 1)[0]
-    if head == "{service}" and service:
-        dirs = [service]
-    return dirs
-
-
 def kustomization_file(directory: Path) -> Path | None:
     for name in KUSTOMIZATION_FILES:
         if (directory / name).is_file():

@@ -3,12 +3,11 @@
 The edit is a function of the checked-out tree, so after a rejected (non-fast-forward) push
 the writer fetches the new tip, resets onto it and *runs the edit again on that fresh tree*
 (no merge or rebase of text): a concurrent change to the same line is seen and decided by
-the edit itself. Retries are bounded, with full-jitter exponential backoff.
+the edit itself. Retries are bounded, with the full-jitter backoff of :mod:`pipekit.core.retry`.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
 from pipekit.core import process, signals
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
+from pipekit.core.retry import backoff
 from pipekit.gitops import overlay as ov
 
 DEFAULT_IDENTITY = Identity("pipekit", "pipekit@localhost")
@@ -138,7 +138,7 @@ class Writer:
             if retries > self.push_retries:
                 raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
                                     hint="run again, or raise gitops.push_retries")
-            delay = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (retries - 1)))  # noqa: S311
+            delay = backoff(retries, self.backoff_s, self.max_backoff_s)
             self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
                      f"(retry {retries}/{self.push_retries})")
             self._remember(git)

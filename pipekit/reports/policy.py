@@ -34,12 +34,6 @@ class Suppression:
     def expired(self, today: date) -> bool:
         return today > self.expires
 
-    def matches(self, f: fm.Finding) -> bool:
-        wanted = self.id.upper()
-        if wanted != f.fingerprint.upper() and wanted not in (i.upper() for i in f.ids()):
-            return False
-        return self.glob_matches(f)
-
     def glob_matches(self, f: fm.Finding) -> bool:
         if not self.glob:
             return True
