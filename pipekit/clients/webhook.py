@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
-from pipekit.core.masking import mask, mask_url
+from pipekit.core.masking import add_secret, mask, mask_url
 from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, wait_before
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
     import base64
 
     token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode()
+    add_secret(unquote(proxy.password or ""))
+    add_secret(token)  # base64: no control character can reach the header
     return {"Proxy-Authorization": f"Basic {token}"}
 
 

@@ -39,6 +39,21 @@ def clean(path: str, what: str) -> str:
     return norm
 
 
+def inside(root: Path, rel: str) -> tuple[Path, str]:
+    """``rel`` in the clone at ``root``, symlinks resolved: (path, repository-relative path).
+
+    A symlink (the file, or any directory on the way) that leads out of the clone is refused:
+    following it would read or write a file outside the GitOps working tree. A link inside
+    the clone is followed, and the file it leads to is the one edited and committed.
+    """
+    base = root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise BadInput(f"{rel}: a symlink in the GitOps repository leads out of the clone; refusing to follow it",
+                       hint="replace the link with the file itself; nothing was committed")
+    return target, target.relative_to(base).as_posix()
+
+
 def services_in(template: str, env: str, files: list[str]) -> list[str]:
     """Services whose overlay for ``env`` exists in the list of repository ``files``."""
     _check_template(template)

@@ -41,9 +41,13 @@ def render(blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str]
 
 
 def write(path: str | Path, blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str] = ()) -> None:
+    from pipekit.core.outfiles import atomic
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(render(blocking, total=total, reasons=reasons), encoding="utf-8")
+    text = render(blocking, total=total, reasons=reasons)
+    with atomic(p, "w") as fh:
+        fh.write(text)
 
 
 class JunitWriter(ReportWriter):

@@ -78,7 +78,9 @@ def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
 def write(path: str | Path, findings: Sequence[fm.Finding], *, with_baseline: bool = False,
           version: str = "0") -> None:
     """Write ``findings`` as SARIF 2.1.0 to ``path`` (one run per tool, tools in name order)."""
-    with Path(path).open("wb") as fh, fm.gc_paused():
+    from pipekit.core.outfiles import atomic
+
+    with atomic(path) as fh, fm.gc_paused():
         write_to(fh, findings, with_baseline=with_baseline, version=version)
 
 
