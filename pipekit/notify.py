@@ -11,8 +11,11 @@ An undeliverable notification is reported and does not fail the pipeline, unless
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipekit.core.errors import BadInput, ExternalError
@@ -21,6 +24,8 @@ from pipekit.core.step import StepContext, step_command
 
 if TYPE_CHECKING:
     from pipekit.cards.model import Notification
+    from pipekit.channels.interface import Channel as ChannelType
+    from pipekit.core.runrecord import RunRecord
 
 EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
 AUTO = "auto"
@@ -121,13 +126,11 @@ def channels(options: NotifyOptions, ctx: StepContext) -> list[Channel]:
     return found
 
 
-def _client(kind: str) -> Any:
-    """The client module for a channel type, imported only when that type is used."""
-    import importlib
+def _channel(kind: str) -> ChannelType:
+    """The channel type's module (:mod:`pipekit.channels`), imported only when that type is used."""
+    from pipekit.channels import registry
 
-    if kind not in ("teams", "slack"):
-        raise BadInput(f"channel type {kind!r}: use teams or slack")
-    return importlib.import_module(f"pipekit.clients.{kind}")
+    return registry.get(kind)
 
 
 def _webhook(ctx: StepContext, ch: Channel) -> str | None:
@@ -141,7 +144,7 @@ def _webhook(ctx: StepContext, ch: Channel) -> str | None:
         raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
     masking.add_secret(url)  # also when the variable's name does not look secret
     source = f"{ch.webhook_env} (channel {ch.name!r})"
-    _client(ch.type).check_url(url, source)
+    _channel(ch.type).check_url(url, source)
     return url
 
 
@@ -161,13 +164,41 @@ def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> 
 
 def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
     """The payload for a channel type and its bytes, secrets masked."""
-    import importlib
+    import json
 
-    from pipekit.core.masking import mask
+    from pipekit.core.masking import mask_tree
 
-    payload, data = importlib.import_module(f"pipekit.cards.{kind}").message(n)
-    masked = mask(data.decode("utf-8"))
-    return payload, masked.encode("utf-8")
+    payload, _data = _channel(kind).message(n)
+    # A second line of defence (the card builders mask each text before escaping it): every
+    # string of the payload is masked again, and the bytes posted (and printed by --debug and
+    # --json) are that masked payload's serialisation.
+    masked = mask_tree(payload)
+    return masked, json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _sent(record: RunRecord) -> list[str]:
+    """The keys already sent, as the record says now (read under its lock by the callers)."""
+    from pipekit.core.outputs import NotifyOutputs
+
+    with record.locked():
+        found = NotifyOutputs.read(record).sent or []
+    return [str(k) for k in found] if isinstance(found, list) else []
+
+
+@contextmanager
+def _key_lock(record_path: Path, key: str) -> Iterator[None]:
+    """An exclusive lock for one notification key, in a file beside the run record."""
+    import fcntl
+    import hashlib
+
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    lock = record_path.with_name(f"{record_path.name}.notify-{name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
@@ -183,9 +214,11 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
     policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
                     attempts=options.attempts, total_timeout=options.total_timeout)
-    previously = NotifyOutputs.read(ctx.record).sent or []  # state: kept whatever the last run's status
-    sent = [str(k) for k in previously] if isinstance(previously, list) else []
-    with ctx.record.recording(NotifyOutputs.SECTION, keep=NotifyOutputs.KEEP) as outputs:
+    record = ctx.record
+    with record.locked():  # fails here, before anything is posted, if the record cannot be written
+        if not isinstance(NotifyOutputs.read(record).sent, list):
+            record.update_step(NotifyOutputs.SECTION, outputs=NotifyOutputs(sent=[]).to_outputs())
+    with record.recording(NotifyOutputs.SECTION, keep=NotifyOutputs.KEEP) as outputs:
         for ch, url in targets:
             key = f"{n.key}@{ch.name}"
             if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
@@ -195,27 +228,31 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 ctx.console.warn(f"{ch.webhook_env} is not set: channel {ch.name!r} (optional) skipped")
                 result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set"))
                 continue
-            if key in sent:
-                ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
-                result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
-                continue
-            payload, data = render(ch.type, n)
-            result.payloads[ch.name] = payload
-            ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
-            client = _client(ch.type)
-            try:
-                answer = client.send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
-            except ExternalError as exc:
-                ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
-                result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
-                continue
-            sent.append(key)
-            ctx.record.update_step(NotifyOutputs.SECTION, outputs=NotifyOutputs(sent=sent).to_outputs())
-            ctx.record.save()  # remembered at once: a step killed before the next channel still won't repost this one
+            # One notification per key across processes: the key's own lock is held from the
+            # check over the post to the mark (two notify runs for the same stage at once post
+            # once); the record's lock only around each read and write (other stages go on).
+            with _key_lock(record.path, key):
+                if key in _sent(record):
+                    ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
+                    result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
+                    continue
+                payload, data = render(ch.type, n)
+                result.payloads[ch.name] = payload
+                ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
+                try:
+                    answer = _channel(ch.type).send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
+                except ExternalError as exc:
+                    ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
+                    result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
+                    continue
+                with record.locked():  # remembered at once, merged with marks other processes made meanwhile
+                    record.update_step(NotifyOutputs.SECTION,
+                                       outputs=NotifyOutputs(sent=[*_sent(record), key]).to_outputs())
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
-        NotifyOutputs(sent=sent, last={"key": n.key, "event": event, "stage": n.stage,
-                                       "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
+        # `sent` is not written here: it was merged under the lock as each post succeeded.
+        NotifyOutputs(last={"key": n.key, "event": event, "stage": n.stage,
+                            "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
         if result.failed:
             names = ", ".join(d.channel for d in result.failed)
             if options.strict:

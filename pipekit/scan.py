@@ -123,6 +123,7 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
     with ctx.record.recording(ScanOutputs.SECTION) as outputs, fm.gc_paused():
+        output_paths(options)  # every output checked before anything is read or written
         policy = load_policy(options)
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
@@ -155,23 +156,34 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     return result
 
 
+def output_paths(options: ScanOptions) -> tuple[str | None, str | None]:
+    """The SARIF and JUnit paths, each checked writable (a directory, an uncreatable folder: exit 2)."""
+    from pipekit.core.outfiles import check_writable
+
+    sarif_out, junit_out = options.sarif_out, options.junit_out
+    if sarif_out:
+        check_writable(sarif_out, "--sarif-out")
+    if junit_out:
+        check_writable(junit_out, "--junit-out")
+    return sarif_out, junit_out
+
+
 def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdict,
                   result: ScanResult, *, with_baseline: bool) -> None:
     from pipekit import __version__
 
-    sarif_out = options.sarif_out
-    if sarif_out:
-        from pipekit.reports.writers import sarif
+    sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
+    files = {"sarif": sarif_out, "junit": junit_out}
+    if any(files.values()):
+        from pipekit.reports.writers.interface import Outcome
+        from pipekit.reports.writers.registry import writers
 
-        Path(sarif_out).parent.mkdir(parents=True, exist_ok=True)
-        sarif.write(sarif_out, findings, with_baseline=with_baseline, version=__version__)
-        result.sarif_out = sarif_out
-    junit_out = options.junit_out
-    if junit_out:
-        from pipekit.reports.writers import junit
-
-        junit.write(junit_out, verdict.blocking, total=len(findings), reasons=verdict.reasons)
-        result.junit_out = junit_out
+        outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
+        for name, writer in writers().items():
+            path = files.get(name)
+            if path:
+                writer.write(path, outcome)
+                setattr(result, f"{name}_out", path)
     if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci

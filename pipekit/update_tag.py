@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipekit.clients.git import Identity
-from pipekit.core.errors import BadInput
+from pipekit.core.errors import BadInput, Interrupted
 from pipekit.core.options import Option
 from pipekit.core.outputs import BuildOutputs, EcrPushOutputs, UpdateTagOutputs
 from pipekit.core.step import StepContext, step_command
@@ -102,8 +102,12 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
                                  backoff_s=options.backoff_s, username=options.username, author=options.author,
                                  committer=options.committer)
-        outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
-                               dry_run=options.dry_run)
+        try:
+            outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
+                                   dry_run=options.dry_run)
+        except Interrupted as stop:
+            record_interrupted(ctx, options, service, outputs, stop)
+            raise
         old = edit.old
         status = "superseded" if outcome.change.note.startswith("superseded") else outcome.status
         result = UpdateTagResult(
@@ -121,13 +125,43 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
     return result
 
 
+def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str, outputs: dict[str, Any],
+                       stop: Interrupted) -> None:
+    """After a signal the record says what the GitOps repository holds: pushed (with its
+    revision, for wait-for-argocd), not pushed, or unknown; never the previous run's revision."""
+    from pipekit.gitops.writer import Outcome
+
+    after = stop.result if isinstance(stop.result, Outcome) else None
+    status = after.status if after is not None else "not-pushed"
+    UpdateTagOutputs(  # outputs were cleared as the step started: no earlier revision is left
+        gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
+        tag=options.tag, digest=options.digest, overlay=options.path, result=status,
+        gitops_revision=after.revision if after and status == "pushed" else None,
+    ).write_to(outputs)
+    if status == "pushed":
+        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
+                         if after else f"{stop}")
+    elif status == "unknown":
+        ctx.console.warn(f"{stop} during the push, and the GitOps repository could not be asked whether "
+                         f"{after.revision[:12] if after else 'the commit'} landed: check it before running again")
+    else:
+        ctx.console.warn(f"{stop}: nothing was pushed to the GitOps repository")
+
+
 def validate(options: UpdateTagOptions) -> None:
+    from pipekit.images.tags import validate_name  # the one image-name rule (distribution's grammar)
+
     if not options.gitops_repo:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if not options.path:
         raise BadInput("no overlay: pass --path or --env with gitops.overlay in pipekit.yaml")
     if not options.image:
         raise BadInput("no image name: pass --image, set gitops.image, or run build/ecr-push first")
+    validate_name(options.image, source="--image")
+    if options.new_name is not None:
+        validate_name(options.new_name, source="--new-name")
+    if options.build_number is not None and options.build_number < 0:
+        raise BadInput(f"--build-number {options.build_number}: must be a whole number >= 0 (a pipeline build number)")
     if options.tag is None and options.digest is None:
         raise BadInput("nothing to set: pass --tag and/or --digest (or run build/ecr-push first)")
     if options.tag is not None:

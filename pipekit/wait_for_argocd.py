@@ -312,7 +312,7 @@ def _argocd_opts(text: str | None) -> dict[str, Any]:
     try:
         words = shlex.split(text or "")
     except ValueError as exc:
-        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc})",
+        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is not shown: it may hold a token)",
                        hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'") from None
     found: dict[str, Any] = {}
     for i, word in enumerate(words):

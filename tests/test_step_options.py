@@ -170,3 +170,20 @@ def test_semgrep_rules_variable_beats_the_file_and_a_negated_flag_beats_the_vari
     assert scan.options_from(ctx, {}).runners["semgrep"] == {"config": "env.yml", "target": "src"}
     assert build.options_from(ctx, {}).offline is True
     assert build.options_from(ctx, {"offline": False}).offline is False
+
+
+@pytest.mark.parametrize("step, args, env, expected", [
+    ("update-tag", ["--gitops-repo", "/nowhere", "--path", "p", "--image", "i", "--tag", "t", "--build-number", "-5"],
+     {}, "flag --build-number: '-5' is below the minimum 0"),
+    ("wait-for-argocd", ["--app", "a", "--revision", "abc1234"],
+     {"ARGOCD_OPTS": "--grpc-web-root-path '/x", "ARGOCD_SERVER": "127.0.0.1:9", "ARGOCD_AUTH_TOKEN": "t0ken-for-the-test"},
+     "environment variable ARGOCD_OPTS: cannot split it like a shell would"),
+    ("notify", ["--event", "started"], {"PIPEKIT_NOTIFY_ATTEMPTS": "0"},
+     "environment variable PIPEKIT_NOTIFY_ATTEMPTS: '0' is below the minimum 1"),
+    ("rehearse", ["--channel", "email"], {}, "flag --channel: 'email' is not one of teams, slack"),
+])
+def test_more_bad_values_are_exit_2_naming_their_source(tmp_path: Path, step: str, args: list[str],
+                                                         env: dict[str, str], expected: str) -> None:
+    proc = run_pipekit(step, *args, env={**notify_env(tmp_path), **env}, cwd=tmp_path, timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr

@@ -10,6 +10,7 @@ from pipekit.cards import text as t
 from pipekit.cards.model import Notification, status_icon
 
 CARD_VERSION = "1.4"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_BYTES = 28 * 1024 - 512  # Teams' 28 KB message limit, with a margin for the transport
 
 
@@ -97,9 +98,8 @@ def _status_icon(status: str) -> str:
 
 
 def envelope(content: dict[str, Any]) -> dict[str, Any]:
-    from pipekit.clients.teams import envelope as wrap
-
-    return wrap(content)
+    """The Workflows message envelope around one Adaptive Card."""
+    return {"type": "message", "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": content}]}
 
 
 def message(n: Notification, max_bytes: int = MAX_BYTES) -> tuple[dict[str, Any], bytes]:

@@ -3,11 +3,17 @@
 Nothing here may let that text add a link, a mention or formatting: URLs are defused
 (a word joiner after the scheme, so no client auto-links them), markdown/mrkdwn control
 characters are escaped, and long text is cut with a visible marker.
+
+Every function here masks registered secrets *first*: escaping (``_`` -> ``\\_``, a zero-width
+space after ``_``) or a cut through the middle of a token would change the text so that the
+mask no longer matches it.
 """
 
 from __future__ import annotations
 
 import re
+
+from pipekit.core.masking import mask
 
 TRUNCATED = "… (truncated)"
 _WJ = "\u2060"  # word joiner: invisible, stops auto-linking
@@ -29,7 +35,8 @@ def first_line(text: str | None) -> str:
 
 
 def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
-    """``text`` cut to at most ``limit`` characters, ending with ``marker`` when cut."""
+    """``text`` (masked) cut to at most ``limit`` characters, ending with ``marker`` when cut."""
+    text = mask(text)
     if len(text) <= limit:
         return text
     keep = max(0, limit - len(marker))
@@ -37,8 +44,8 @@ def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
 
 
 def defuse_links(text: str) -> str:
-    """Stop chat clients from turning ``https://x`` or ``www.x`` into a link."""
-    return _URLISH.sub(lambda m: f"{m.group(1)}:{_WJ}" if m.group(1) else f"www{_WJ}.", text)
+    """Stop chat clients from turning ``https://x`` or ``www.x`` into a link (``text`` masked first)."""
+    return _URLISH.sub(lambda m: f"{m.group(1)}:{_WJ}" if m.group(1) else f"www{_WJ}.", mask(text))
 
 
 def teams(text: str | None, limit: int = 500) -> str:

@@ -81,6 +81,7 @@ class ArgoCDClient:
         attempts: int = 4,
         total_timeout: float = 60.0,
         backoff: float = 0.5,
+        token_source: str = "ARGOCD_AUTH_TOKEN",
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token or None
@@ -103,7 +104,8 @@ class ArgoCDClient:
             log.warning("TLS certificate verification is off for %s (--insecure)", masking.mask_url(self.url))
         self._streams = requests.Session()
         self._streams.verify = verify
-        masking.add_secret(token)
+        if token:
+            masking.header_value(token, token_source)
         masking.add_secret(password)
 
     # -- auth -------------------------------------------------------------
@@ -136,8 +138,7 @@ class ArgoCDClient:
         token = _json(response).get("token")
         if not isinstance(token, str) or not token:
             raise ExternalError(f"POST {masking.mask_url(self.url)}/api/v1/session answered no token")
-        masking.add_secret(token)
-        self.token = token
+        self.token = masking.header_value(token, f"the session token from {masking.mask_url(self.url)}")
 
     def _rejected(self, response: requests.Response) -> AuthRejected:
         source = "the session token from ARGOCD_USERNAME/ARGOCD_PASSWORD" if self.can_login else "ARGOCD_AUTH_TOKEN"

@@ -20,10 +20,12 @@ import requests
 
 from pipekit.clients.argocd import AppNotFound, ArgoCDClient, AuthRejected, abort, iter_stream
 from pipekit.core.errors import PipekitError
+from pipekit.core.retry import backoff
 
 log = logging.getLogger("pipekit.argocd")
 
 APP, ERROR, FATAL = "app", "error", "fatal"
+RECONNECT_BASE_S, RECONNECT_MAX_S = 0.1, 5.0
 
 
 @dataclass
@@ -87,17 +89,13 @@ class Watcher:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     # -- threads ------------------------------------------------------------
     def _put(self, event: Event) -> None:
         if not self._stop.is_set():
             self.events.put(event)
 
     def _stream_loop(self, name: str) -> None:
-        backoff = 0.1
+        failures = 0  # in a row: the reconnect waits grow with them (core.retry's full jitter)
         while not self._stop.is_set():
             response = None
             try:
@@ -110,7 +108,7 @@ class Watcher:
                     self._open[name] = response
                 for app in iter_stream(response):
                     self._put(Event(APP, name, "stream", app=app))
-                    backoff = 0.1
+                    failures = 0
                 log.debug("stream of %s ended: reconnecting", name)
             except (AuthRejected, AppNotFound) as exc:
                 self._put(Event(FATAL, name, "stream", error=exc))
@@ -119,7 +117,7 @@ class Watcher:
                 # dropped or reset stream, read timeout on a quiet app, refused connection
                 if self._stop.is_set():
                     return
-                log.debug("stream of %s failed (%s): reconnecting in %.1fs", name, type(exc).__name__, backoff)
+                log.debug("stream of %s failed (%s): reconnecting", name, type(exc).__name__)
             except Exception as exc:  # noqa: BLE001 - urllib3 protocol errors and the like: reconnect
                 if self._stop.is_set():
                     return
@@ -131,9 +129,9 @@ class Watcher:
                 if response is not None:
                     abort(response)
             self.reconnects += 1
-            if self._stop.wait(backoff):
+            failures += 1
+            if self._stop.wait(backoff(failures, RECONNECT_BASE_S, RECONNECT_MAX_S)):
                 return
-            backoff = min(backoff * 2, 5.0)
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(self.poll_interval):

@@ -12,7 +12,8 @@ Endpoints: botocore (>= 1.31) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_
 (``AWS_ENDPOINT_URL_ECR``, ``AWS_ENDPOINT_URL_STS``) itself; pipekit passes nothing extra.
 
 Retries: botocore's own retries are switched off (one attempt) and every call goes through
-:func:`call`, a tenacity loop over throttling errors, 5xx answers and connection failures, so
+:func:`call`, a tenacity loop over throttling errors, the retryable HTTP statuses of
+:mod:`pipekit.core.retry` and connection failures, waiting by core.retry's full-jitter backoff, so
 the policy is one place and visible; after the last attempt an :class:`ExternalError` (exit 3).
 
 botocore is imported inside the functions only: importing this module costs nothing.
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 
 from pipekit.core import masking
 from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core.retry import RETRYABLE_STATUSES, backoff
 
 log = logging.getLogger("pipekit.aws")
 T = TypeVar("T")
@@ -53,7 +55,7 @@ LOOKED_FOR = (
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
-    backoff_s: float = 0.5  # first wait; doubles, with jitter, up to max_backoff_s
+    backoff_s: float = 0.5  # waits: core.retry's full jitter, doubling from this up to max_backoff_s
     max_backoff_s: float = 8.0
     total_s: float = 60.0
 
@@ -169,7 +171,7 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ClientError):
         status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-        return error_code(exc) in THROTTLING or status == 429 or status >= 500
+        return error_code(exc) in THROTTLING or status in RETRYABLE_STATUSES
     return False
 
 
@@ -210,8 +212,7 @@ def _retrying(fn: Callable[[], T], *, what: str, retry: RetryPolicy, started: fl
         retry=tenacity.retry_if_exception(is_retryable),
         stop=tenacity.stop_after_attempt(max(1, retry.attempts))
         | tenacity.stop_after_delay(max(0.0, retry.total_s - (time.monotonic() - started))),
-        wait=tenacity.wait_exponential(multiplier=retry.backoff_s, max=retry.max_backoff_s)
-        + tenacity.wait_random(0, retry.backoff_s),
+        wait=lambda state: backoff(state.attempt_number, retry.backoff_s, retry.max_backoff_s),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -43,6 +43,10 @@ class CodeInsights:
         if missing:
             raise BadInput(f"--code-insights needs {', '.join(missing)} (set by Bitbucket Pipelines)")
         token = env.get("PIPEKIT_BITBUCKET_TOKEN") or None
+        if token:
+            from pipekit.core import masking
+
+            masking.header_value(token, "PIPEKIT_BITBUCKET_TOKEN")
         base = env.get("PIPEKIT_BITBUCKET_API_URL") or (API if token else API_VIA_PROXY)
         proxy = env.get("PIPEKIT_BITBUCKET_PROXY")
         if proxy is None:

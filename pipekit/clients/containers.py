@@ -134,12 +134,6 @@ class ContainerTool(abc.ABC):
         found = _DIGEST.findall(out)
         return found[-1] if found else None
 
-    def rmi_argv(self, *refs: str) -> list[str]:
-        return [self.executable, "rmi", *refs]
-
-    def rmi(self, *refs: str) -> None:
-        self._run(self.rmi_argv(*refs))
-
     # -- plumbing ----------------------------------------------------------
     @property
     def executable(self) -> str:

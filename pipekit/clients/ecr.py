@@ -90,6 +90,10 @@ class RegistryUnauthorized(Exception):
     """The registry host answered 401 to a manifest read."""
 
 
+class ManifestNotFound(ExternalError):
+    """The registry host has no such manifest (404)."""
+
+
 class TagConflict(Exception):
     """PutImage refused a tag that exists with another image on an immutable repository."""
 
@@ -298,9 +302,10 @@ def _schemes(plain_http: bool, insecure: bool) -> list[str]:
     return ["http"] if plain_http else (["https", "http"] if insecure else ["https"])
 
 
-def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
-                  plain_http: bool, insecure: bool) -> tuple[str, str, str]:
-    """``GET /v2/<name>/manifests/<ref>`` on the registry host: (manifest text, media type, digest)."""
+def _manifest_call(method: str, host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
+                   plain_http: bool, insecure: bool, **kwargs: Any) -> Any:
+    """One request to ``/v2/<name>/manifests/<ref>`` on the registry host, trying its schemes in order;
+    :class:`RegistryUnauthorized` on 401, else the response (the caller judges its status)."""
     from pipekit.core import http
 
     session = http.session(attempts=3, total_timeout=30, timeout=(5, 30))
@@ -308,40 +313,37 @@ def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str
     for scheme in _schemes(plain_http, insecure):
         url = f"{scheme}://{host}/v2/{repository}/manifests/{reference}"
         try:
-            resp = session.get(url, headers={"Accept": MANIFEST_TYPES}, auth=auth, verify=not insecure)
+            resp = session.request(method, url, auth=auth, verify=not insecure, **kwargs)
         except ExternalError as exc:
             last = exc
             continue
         if resp.status_code == 401:
             raise RegistryUnauthorized(host)
-        if resp.status_code == 200:
-            text = resp.content.decode("utf-8")
-            digest = resp.headers.get("Docker-Content-Digest") or digest_of(text)
-            media = resp.headers.get("Content-Type", "").split(";")[0].strip()
-            return text, media, digest
-        raise ExternalError(f"registry {host}: GET manifest {repository}:{reference} answered {resp.status_code}")
-    raise last or ExternalError(f"registry {host}: cannot read manifest {repository}:{reference}")
+        return resp
+    verb = "read" if method == "GET" else "write"
+    raise last or ExternalError(f"registry {host}: cannot {verb} manifest {repository}:{reference}")
+
+
+def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
+                  plain_http: bool, insecure: bool) -> tuple[str, str, str]:
+    """``GET /v2/<name>/manifests/<ref>`` on the registry host: (manifest text, media type, digest)."""
+    resp = _manifest_call("GET", host, repository, reference, auth=auth, plain_http=plain_http, insecure=insecure,
+                          headers={"Accept": MANIFEST_TYPES})
+    if resp.status_code == 200:
+        text = resp.content.decode("utf-8")
+        digest = resp.headers.get("Docker-Content-Digest") or digest_of(text)
+        media = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        return text, media, digest
+    error = ManifestNotFound if resp.status_code == 404 else ExternalError
+    raise error(f"registry {host}: GET manifest {repository}:{reference} answered {resp.status_code}")
 
 
 def write_manifest(host: str, repository: str, tag: str, manifest: str, media_type: str, *,
                    auth: tuple[str, str] | None, plain_http: bool, insecure: bool) -> str:
     """``PUT /v2/<name>/manifests/<tag>``: tag an image whose blobs the host already has; its digest."""
-    from pipekit.core import http
-
-    session = http.session(attempts=3, total_timeout=30, timeout=(5, 30))
-    last: Exception | None = None
-    for scheme in _schemes(plain_http, insecure):
-        url = f"{scheme}://{host}/v2/{repository}/manifests/{tag}"
-        try:
-            resp = session.put(url, data=manifest.encode("utf-8"), headers={"Content-Type": media_type}, auth=auth,
-                               verify=not insecure)
-        except ExternalError as exc:
-            last = exc
-            continue
-        if resp.status_code == 401:
-            raise RegistryUnauthorized(host)
-        if resp.status_code in (200, 201):
-            return resp.headers.get("Docker-Content-Digest") or digest_of(manifest)
-        raise ExternalError(f"registry {host}: PUT manifest {repository}:{tag} answered {resp.status_code}: "
-                            f"{masking.mask(resp.text[:200])}")
-    raise last or ExternalError(f"registry {host}: cannot write manifest {repository}:{tag}")
+    resp = _manifest_call("PUT", host, repository, tag, auth=auth, plain_http=plain_http, insecure=insecure,
+                          data=manifest.encode("utf-8"), headers={"Content-Type": media_type})
+    if resp.status_code in (200, 201):
+        return str(resp.headers.get("Docker-Content-Digest") or digest_of(manifest))
+    raise ExternalError(f"registry {host}: PUT manifest {repository}:{tag} answered {resp.status_code}: "
+                        f"{masking.mask(resp.text[:200])}")

@@ -26,6 +26,7 @@ from pipekit.core.masking import mask
 
 TOKEN_ENV = "PIPEKIT_GITOPS_TOKEN"
 USERNAME_ENV = "PIPEKIT_GITOPS_USERNAME"
+PUSH_GRACE_S = 10.0  # a push under way when a signal arrives gets this long to finish
 DEFAULT_USERNAME = "x-token-auth"  # Bitbucket repository/project access tokens
 # The askpass script holds no secret: git runs it with our environment, it prints the token from there.
 ASKPASS_SCRIPT = """#!/bin/sh
@@ -86,7 +87,7 @@ class Git:
         proc = process.run(argv, cwd=cwd or self.workdir, env=self.env, input=input_text, timeout=timeout,
                            check=False, what=f"git {verb}")
         if check and proc.returncode != 0:
-            raise ExternalError(f"git {verb} failed: {last_line(proc.stderr or proc.stdout)}")
+            raise ExternalError(f"git {verb} failed: {git_message(proc.stderr or proc.stdout)}")
         return proc
 
     def output(self, *args: str, **kwargs: Any) -> str:
@@ -130,7 +131,7 @@ class Git:
                 shutil.rmtree(template, ignore_errors=True)
         if done.returncode != 0:
             raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{last_line(done.stderr)}",
+                                f"{git_message(done.stderr)}",
                                 hint=f"check the URL, the branch and {TOKEN_ENV}")
         git.branch = branch
         return git
@@ -190,16 +191,32 @@ class Git:
         return self.head()
 
     # -- push -----------------------------------------------------------
-    def push(self, branch: str) -> bool:
-        """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection."""
-        proc = self.run("push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}",
-                        network=True, check=False)
+    def push(self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S) -> bool:
+        """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection.
+
+        A signal during the push does not cut it: the remote may already be taking the commit in,
+        so git gets up to ``grace`` seconds more to finish (then it is stopped), and the signal is
+        raised after that; the caller then asks the remote what it holds (:meth:`remote_head`).
+        """
+        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
+        self.calls.append(argv)
+        child = process.start(argv, cwd=self.workdir, env=self.env)
+        proc = process.finish(child, timeout=timeout, check=False, settle=grace, what=f"git push to {branch}")
         if proc.returncode == 0:
             return True
         text = proc.stdout + proc.stderr
         if any(marker in text for marker in _REJECTED):
             return False
         raise ExternalError(f"git push to {branch} failed: {push_reason(proc.stdout, proc.stderr)}")
+
+    def remote_head(self, branch: str, timeout: float = 20) -> str | None:
+        """The commit ``branch`` points at on the remote now (``git ls-remote``), None when absent."""
+        proc = self.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", network=True, timeout=timeout)
+        for line in proc.stdout.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
 
     def find_message(self, patterns: Sequence[str], *, max_commits: int = 1000, step: int = 100) -> str | None:
         """The message of the newest commit on HEAD containing every pattern (fixed strings).
@@ -255,6 +272,26 @@ def push_reason(porcelain: str, stderr: str) -> str:
     remote = [line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")]
     parts = [p for p in (status[:1] + [r for r in remote if r][:1]) if p]
     return mask("; ".join(parts)) if parts else last_line(stderr or porcelain)
+
+
+def git_message(text: str, limit: int = 800) -> str:
+    """What git said, whole: from its first ``fatal:``/``error:`` line on, wrapped lines joined, masked.
+
+    git wraps one sentence over several lines ("Please make sure you have the correct access
+    rights / and the repository exists."): the last line alone says nothing.
+    """
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), 0)
+    parts: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("hint:"):
+            continue
+        if parts and not line.startswith(("fatal:", "error:", "remote:")):
+            parts[-1] += " " + line
+        else:
+            parts.append(line)
+    joined = "; ".join(parts) or "(no output)"
+    return mask(joined if len(joined) <= limit else joined[: limit - 3] + "...")
 
 
 def last_line(text: str) -> str:

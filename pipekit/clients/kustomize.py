@@ -186,11 +186,10 @@ def _mirror(src: Path, dest: Path, skip: set[Path]) -> None:
 
 def workload_images(manifests: str) -> list[tuple[str, str]]:
     """``(kind/name, image)`` of every container in the rendered workloads."""
-    import yaml
+    from pipekit.core import yamlload
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     found: list[tuple[str, str]] = []
-    for doc in yaml.load_all(manifests, Loader=loader):  # noqa: S506 - a safe loader
+    for doc in yamlload.load_all(manifests, "rendered manifests"):
         if not isinstance(doc, dict) or doc.get("kind") not in WORKLOAD_KINDS:
             continue
         spec = doc.get("spec") or {}

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
-from pipekit.core.masking import mask, mask_url
-from pipekit.core.retry import backoff, retry_after
+from pipekit.core.masking import add_secret, mask, mask_url
+from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, wait_before
 
 if TYPE_CHECKING:
     from http.client import HTTPConnection
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BODY = 64 * 1024  # only the start of an error body is ever shown
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -73,6 +72,8 @@ def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
     import base64
 
     token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode()
+    add_secret(unquote(proxy.password or ""))
+    add_secret(token)  # base64: no control character can reach the header
     return {"Proxy-Authorization": f"Basic {token}"}
 
 
@@ -184,18 +185,18 @@ def post_json(
         raise BadInput(f"webhook URL {shown} {problem}")
     pol = policy or Policy()
     e = os.environ if env is None else env
-    started = time.monotonic()
+    deadline = Deadline(pol.total_timeout)
     attempt = 0
     while True:
         attempt += 1
-        wait: float | None = None
+        headers: dict[str, str] | None = None
         try:
             answer = _once(url, body, pol, e)
             answer.attempts = attempt
-            if answer.status not in RETRY_STATUSES:
+            if answer.status not in RETRYABLE_STATUSES:
                 return answer
             problem = f"HTTP {answer.status}"
-            wait = retry_after(answer.headers.get("retry-after"), pol.max_backoff)
+            headers = answer.headers
         except ConnectTimeout:
             problem = f"no connection within {pol.connect_timeout:g} s"
         except TimeoutError:
@@ -204,10 +205,9 @@ def post_json(
             problem = mask(f"{type(exc).__name__}: {exc.strerror or exc}")
         except BadAnswer as exc:
             problem = f"bad HTTP answer: {exc}"
-        if wait is None:
-            wait = backoff(attempt, pol.backoff, pol.max_backoff)
-        elapsed = time.monotonic() - started
-        if attempt >= pol.attempts or elapsed + wait > pol.total_timeout:
+        wait = wait_before(attempt, pol.backoff, pol.max_backoff, headers)
+        elapsed = time.monotonic() - deadline.started
+        if attempt >= pol.attempts or not deadline.allows(wait):
             raise ExternalError(
                 f"{label} {shown}: {problem} after {attempt} attempt{'s' if attempt > 1 else ''} "
                 f"in {elapsed:.1f} s",

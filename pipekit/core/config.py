@@ -101,6 +101,8 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{found}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{found}: not UTF-8 text (byte {exc.start}): save the file as UTF-8") from None
     return parse(text, found)
 
 
@@ -119,20 +121,16 @@ def parse(text: str, path: Path | None = None) -> Config:
 
 def load_yaml_with_lines(text: str, name: str) -> tuple[Any, dict[Location, int]]:
     """Parse YAML keeping every scalar a string (nulls excepted) and each node's line number."""
-    import yaml
+    from pipekit.core import yamlload
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise BadInput(f"{where}: malformed YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{name}: malformed YAML: {exc}") from None
+    root = yamlload.compose(text, name)
     lines: dict[Location, int] = {}
     if root is None:
         return None, lines
-    return _build(root, (), lines, name), lines
+    try:
+        return _build(root, (), lines, name), lines
+    except RecursionError:
+        raise BadInput(f"{name}: YAML nested too deeply for a configuration file") from None
 
 
 def _build(node: yaml.Node, loc: Location, lines: dict[Location, int], name: str) -> Any:

@@ -11,7 +11,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO, Any
 
 from pipekit.core.masking import mask
@@ -48,13 +49,41 @@ def is_ci(env: dict[str, str] | None = None) -> bool:
     return bool(e.get("CI") or e.get("BITBUCKET_BUILD_NUMBER"))
 
 
+def _usable(stream: IO[str] | None) -> IO[str]:
+    """``stream``, or the null device when the process was started with that descriptor closed."""
+    return stream if stream is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+
+
+@contextmanager
+def _reader_gone() -> Iterator[None]:
+    """A reader that went away (``pipekit scan | head -1``) or a closed stream ends the output, not the step.
+
+    The rest of the output goes to the null device (so the interpreter's last flush does not
+    complain either); the step finishes, records and exits with its own code, like CLIs that
+    stop writing quietly on a broken pipe.
+    """
+    try:
+        yield
+    except (BrokenPipeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "closed file" not in str(exc):
+            raise
+        null = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None and not stream.closed:
+                    os.dup2(null, stream.fileno())
+            except (OSError, ValueError):
+                pass
+        os.close(null)
+
+
 class Console:
     """Plain or rich human output, masked; a JSON result on stdout with ``json_mode``."""
 
     def __init__(self, *, json_mode: bool = False, debug: bool = False, stream: IO[str] | None = None) -> None:
         self.json_mode = json_mode
         self.debug_enabled = debug
-        self.stream: IO[str] = stream or (sys.stderr if json_mode else sys.stdout)
+        self.stream: IO[str] = stream or _usable(sys.stderr if json_mode else sys.stdout)
         self.fancy = (
             self.stream.isatty()
             and not os.environ.get("NO_COLOR")
@@ -68,18 +97,20 @@ class Console:
         if self._rich is None:
             from rich.console import Console as RichConsole
 
-            self._rich = RichConsole(file=self.stream, highlight=False)
+            # Texts come from reports, commits and outside systems: never parse them as markup or
+            # emoji codes (a Semgrep rule id `rule[/]x` is a MarkupError otherwise). Styles are
+            # passed as arguments, so nothing printed through this console is ever markup.
+            self._rich = RichConsole(file=self.stream, highlight=False, markup=False, emoji=False)
         return self._rich
 
     def _emit(self, text: str, style: str | None = None) -> None:
         text = mask(text)
-        if self.fancy:
-            from rich.markup import escape
-
-            self._rich_console().print(escape(text), style=style)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        with _reader_gone():
+            if self.fancy:
+                self._rich_console().print(text, style=style)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
 
     # -- human output ---------------------------------------------------
     def print(self, text: str = "") -> None:
@@ -96,18 +127,19 @@ class Console:
 
     def error(self, text: str) -> None:
         text = mask(text)
-        if self.fancy:
-            from rich.markup import escape
-
-            self._rich_console().print(escape("✖ " + text), style="bold red")
-        else:
-            sys.stderr.write("ERROR: " + text + "\n")
-            sys.stderr.flush()
+        with _reader_gone():
+            if self.fancy:
+                self._rich_console().print("✖ " + text, style="bold red")
+            else:
+                err = _usable(sys.stderr)
+                err.write("ERROR: " + text + "\n")
+                err.flush()
 
     def debug(self, text: str) -> None:
         if self.debug_enabled:
-            sys.stderr.write("DEBUG: " + mask(text) + "\n")
-            sys.stderr.flush()
+            with _reader_gone():
+                sys.stderr.write("DEBUG: " + mask(text) + "\n")
+                sys.stderr.flush()
 
     def kv(self, pairs: dict[str, Any]) -> None:
         width = max((len(k) for k in pairs), default=0)
@@ -119,12 +151,13 @@ class Console:
         if self.fancy:
             from rich.table import Table
 
-            table = Table(title=title)
+            table = Table(title=mask(title) if title else None)
             for h in headers:
-                table.add_column(h)
+                table.add_column(mask(str(h)))
             for row in rows:
                 table.add_row(*(mask(str(c)) for c in row))
-            self._rich_console().print(table)
+            with _reader_gone():
+                self._rich_console().print(table)
             return
         if title:
             self._emit(title)
@@ -139,5 +172,7 @@ class Console:
     def result(self, data: Any) -> None:
         """Write the machine-readable result to stdout (only in ``--json`` mode)."""
         if self.json_mode:
-            sys.stdout.write(mask(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
-            sys.stdout.flush()
+            with _reader_gone():
+                out = _usable(sys.stdout)
+                out.write(mask(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+                out.flush()

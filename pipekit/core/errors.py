@@ -65,6 +65,7 @@ class Interrupted(BaseException):  # noqa: N818 - a stop, like KeyboardInterrupt
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__(signum)
         self.signum = signum
+        self.result: object = None  # what was settled before stopping (the GitOps writer's outcome)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -24,15 +24,9 @@ from tenacity import (
 
 from pipekit.core.errors import ExternalError
 from pipekit.core.masking import mask_url
-from pipekit.core.retry import RETRYABLE_STATUSES, retry_after, wait_before
+from pipekit.core.retry import RETRYABLE_STATUSES, wait_before
 
-RETRY_STATUSES = RETRYABLE_STATUSES
 DEFAULT_TIMEOUT = (5.0, 30.0)
-
-
-def retry_after_seconds(response: requests.Response | None, cap: float) -> float | None:
-    """Seconds asked for by a response's ``Retry-After`` header, capped; None if absent."""
-    return None if response is None else retry_after(response.headers.get("Retry-After"), cap)
 
 
 class RetryingSession(requests.Session):
@@ -71,7 +65,7 @@ class RetryingSession(requests.Session):
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.total_timeout),
             wait=self._wait,
             retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout))
-            | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
+            | retry_if_result(lambda r: r.status_code in RETRYABLE_STATUSES),
             reraise=True,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
@@ -84,7 +78,7 @@ class RetryingSession(requests.Session):
                 f"{verb} {shown} failed after retries: {type(exc).__name__}",
                 hint="check the address and that the service is reachable from this step",
             ) from None
-        if response is None or response.status_code in RETRY_STATUSES:
+        if response is None or response.status_code in RETRYABLE_STATUSES:
             status = "no answer" if response is None else f"HTTP {response.status_code}"
             raise ExternalError(f"{verb} {shown} failed after retries: {status}")
         return response

@@ -7,10 +7,12 @@ with :func:`add_secret` (a token fetched from an API, a password decoded from EC
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 MASK = "***"
@@ -47,6 +49,13 @@ def add_secret(value: str | None) -> None:
     if len(value) < _MIN_LEN:
         return
     parts = {value}
+    # The forms a library prints a value in (repr in an exception, JSON, unicode_escape) differ
+    # from the value when it holds quotes, backslashes or control characters: mask those too.
+    for escaped in (repr(value)[1:-1], json.dumps(value)[1:-1], value.encode("unicode_escape").decode("ascii")):
+        parts.add(escaped)
+    for line in value.splitlines():  # a value cut at its newlines by whoever printed it
+        if len(line.strip()) >= 8:
+            parts.add(line.strip())
     if "://" in value:
         # A webhook URL: its query string (the signature) and path are secret too.
         split = urlsplit(value)
@@ -66,6 +75,23 @@ def add_secret(value: str | None) -> None:
         _pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
 
+def header_value(value: str, source: str) -> str:
+    """``value`` checked for use in an HTTP header (a token); registered for masking.
+
+    A control character (a newline pasted with the token) would make the HTTP library fail
+    with the whole header, secret included, in its message: bad input naming ``source``
+    (the variable), never echoing the value.
+    """
+    add_secret(value)
+    bad = sorted({f"0x{ord(c):02x}" for c in value if ord(c) < 0x20 or ord(c) == 0x7F})
+    if bad:
+        from pipekit.core.errors import BadInput
+
+        raise BadInput(f"{source} contains control character(s) {', '.join(bad)} (a newline pasted with it?)",
+                       hint=f"set {source} again without them")
+    return value
+
+
 def load_from_env(environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     for name, value in env.items():
@@ -79,6 +105,17 @@ def mask(text: str) -> str:
     if pattern is None or not text:
         return text
     return pattern.sub(MASK, text)
+
+
+def mask_tree(data: Any) -> Any:
+    """``data`` (JSON-like: dicts, lists, strings) with every string masked, keys included."""
+    if isinstance(data, str):
+        return mask(data)
+    if isinstance(data, dict):
+        return {mask(str(k)): mask_tree(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_tree(v) for v in data]
+    return data
 
 
 def mask_url(url: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from pipekit.core import masking
-from pipekit.core.errors import BadInput, ExternalError, PipekitError, TimedOut
+from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError, TimedOut
 
 # executable -> where it comes from, for the "not found" message.
 PACKAGES: dict[str, str] = {
@@ -195,10 +195,14 @@ def finish(
     check: bool = True,
     error: type[PipekitError] = ExternalError,
     what: str | None = None,
+    settle: float = 0.0,
 ) -> Result:
     """Wait for a child from :func:`start` (its output collected), with :func:`run`'s timeout and errors.
 
-    For work done in this process while the child runs (start, do it, then finish).
+    For work done in this process while the child runs (start, do it, then finish). With
+    ``settle``, a signal does not cut the child at once: it gets up to ``settle`` seconds more
+    to finish (a ``git push`` the remote may already be taking in), then it is stopped and the
+    signal raised, so the caller can find out what the child's work left behind.
     """
     raw: Any = proc.args  # start() always passes a list of str
     args = [os.fsdecode(a) for a in (raw if isinstance(raw, (list, tuple)) else [raw])]
@@ -208,6 +212,19 @@ def finish(
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise TimedOut(f"{label} did not finish within {timeout:g} s") from None
+    except Interrupted:
+        try:
+            if settle > 0:
+                from pipekit.core import signals
+
+                with signals.deferred():
+                    try:
+                        proc.communicate(timeout=settle)
+                    except subprocess.TimeoutExpired:
+                        pass
+        finally:
+            stop(proc)
+        raise
     except BaseException:  # a timeout, a signal: the child and its group go too
         stop(proc)
         raise

@@ -64,14 +64,22 @@ def rate_limit_reset(value: str | None, cap: float) -> float | None:
 
 def wait_before(attempt: int, base: float, cap: float, headers: Mapping[str, str] | None = None) -> float:
     """The wait before the next try: what the server asked for (``Retry-After``, else
-    ``X-RateLimit-Reset``), else :func:`backoff`. ``headers`` is any case-insensitive mapping."""
+    ``X-RateLimit-Reset``), else :func:`backoff`. Header names match in any case."""
     if headers is not None:
-        asked = retry_after(headers.get("Retry-After"), cap)
+        asked = retry_after(_header(headers, "Retry-After"), cap)
         if asked is None:
-            asked = rate_limit_reset(headers.get("X-RateLimit-Reset"), cap)
+            asked = rate_limit_reset(_header(headers, "X-RateLimit-Reset"), cap)
         if asked is not None:
             return asked
     return backoff(attempt, base, cap)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
 
 
 @dataclass

@@ -1,14 +1,20 @@
 """The run record: one small JSON file that hands results on from step to step.
 
 ``.pipekit/run.json`` (``--run-record`` / ``PIPEKIT_RUN_RECORD``), declared as a Bitbucket
-artifact. Versioned, one section per step, written atomically (temp file + rename) and
-merged on save so that a step never drops another step's section.
+artifact. Versioned, one section per step, written atomically (temp file + rename).
+
+Several pipekit processes may share one record (notify for two stages at once, a notify that
+started before update-tag finished). Each save takes an exclusive lock (``fcntl.flock`` on
+``run.json.lock`` beside it), re-reads the file and applies only the fields *this* process
+changed since its last save, so nothing another process wrote meanwhile is lost or reverted.
+:meth:`RunRecord.locked` holds the lock over a read-decide-write (notify's "sent once").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +27,7 @@ from typing import Any
 from pipekit.core.errors import BadInput, ExitCode, Interrupted, PipekitError
 
 VERSION = 1
+_RESET = "\0reset-outputs"  # a change that clears a step's outputs (but the keys it keeps)
 DEFAULT_PATH = ".pipekit/run.json"
 
 
@@ -67,6 +74,11 @@ def utcnow() -> str:
 class RunRecord:
     path: Path
     data: dict[str, Any] = field(default_factory=lambda: {"version": VERSION, "steps": {}})
+    # What this process changed since its last save: step -> fields (outputs: key -> value).
+    _changes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _held: int = field(default=0, repr=False)
+    _fd: int | None = field(default=None, repr=False)
+    _guard: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> RunRecord:
@@ -108,26 +120,73 @@ class RunRecord:
 
     # -- writing ------------------------------------------------------------
     def update_step(self, name: str, **fields: Any) -> None:
-        section = self.steps.setdefault(name, {})
         outputs = fields.pop("outputs", None)
-        section.update(fields)
+        change = self._changes.setdefault(name, {})
+        change.update(fields)
         if outputs:
-            section.setdefault("outputs", {}).update(outputs)
+            change.setdefault("outputs", {}).update(outputs)
+        _apply(self.data, {name: {**fields, **({"outputs": outputs} if outputs else {})}})
 
-    def set_top(self, key: str, value: Any) -> None:
-        self.data[key] = value
+    def reset_outputs(self, name: str, keep: Iterable[str] = ()) -> None:
+        """Clear step ``name``'s outputs but the ``keep`` keys; applied to the file at the next save
+        (the kept keys as the file has them then: marks other processes added meanwhile stay)."""
+        change = self._changes.setdefault(name, {})
+        change.pop("outputs", None)
+        change[_RESET] = tuple(keep)
+        _apply(self.data, {name: {_RESET: tuple(keep)}})
+
+    @contextmanager
+    def locked(self) -> Iterator[RunRecord]:
+        """Hold the record's lock: :attr:`data` is re-read from disk (with this process's unsaved
+        changes on top) on entry, and saved on exit, with no other process writing in between."""
+        with self._guard:
+            self._lock()
+            try:
+                fresh = _read(self.path)
+                _apply(fresh, self._changes)
+                self.data = fresh
+                yield self
+                self.save()
+            finally:
+                self._unlock()
+
+    def _lock(self) -> None:
+        self._held += 1
+        if self._held > 1:
+            return
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._held -= 1
+            raise BadInput(f"{lock}: cannot lock the run record: {exc.strerror or exc}") from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+
+    def _unlock(self) -> None:
+        self._held -= 1
+        if self._held == 0 and self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
 
     def save(self) -> None:
-        """Merge with what is on disk now (other steps' sections win for their own keys) and write atomically."""
-        on_disk = _read(self.path) if self.path.exists() else {}
-        merged = {**on_disk, **self.data}
-        steps = dict(on_disk.get("steps", {}))
-        steps.update(self.steps)
-        merged["steps"] = steps
-        merged["version"] = VERSION
-        self.data = merged
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Under the lock: re-read the file, apply this process's changes since its last save, write atomically."""
+        with self._guard:
+            self._lock()
+            try:
+                merged = _read(self.path)
+                _apply(merged, self._changes)
+                merged["version"] = VERSION
+                self._write(merged)
+                self.data = merged
+                self._changes = {}
+            finally:
+                self._unlock()
 
+    def _write(self, merged: dict[str, Any]) -> None:
         # A unique temp name beside the target (O_EXCL), then rename: tempfile would pull in
         # shutil/bz2/lzma at start-up for this one call.
         tmp = str(self.path.parent / f".run.{os.getpid()}.{os.urandom(4).hex()}.json")
@@ -152,9 +211,7 @@ class RunRecord:
 
         outputs: dict[str, Any] = {}
         started = time.monotonic()
-        previous = self.step(name).get("outputs")
-        kept = {k: previous[k] for k in keep if k in previous} if isinstance(previous, dict) else {}
-        self.steps[name] = {**self.step(name), "outputs": kept}
+        self.reset_outputs(name, keep)
         self.update_step(name, status=Status.RUNNING.value, started_at=utcnow())
         status = Status.ERROR  # anything not caught below is a bug
         try:
@@ -178,6 +235,29 @@ class RunRecord:
                 self.save()
 
 
+def _apply(data: dict[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Apply per-step field changes onto ``data`` (outputs merged key by key)."""
+    steps = data.setdefault("steps", {})
+    for name, fields in changes.items():
+        section = steps.get(name)
+        if not isinstance(section, dict):
+            section = steps[name] = {}
+        if _RESET in fields:  # first the reset, then this process's new outputs on top
+            previous = section.get("outputs")
+            section["outputs"] = {k: previous[k] for k in fields[_RESET] if k in previous} \
+                if isinstance(previous, dict) else {}
+        for key, value in fields.items():
+            if key == _RESET:
+                continue
+            if key == "outputs":
+                outputs = section.get("outputs")
+                if not isinstance(outputs, dict):
+                    outputs = section["outputs"] = {}
+                outputs.update(value)
+            else:
+                section[key] = value
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -185,16 +265,22 @@ def _read(path: Path) -> dict[str, Any]:
         return {"version": VERSION, "steps": {}}
     except OSError as exc:
         raise BadInput(f"{path}: cannot read run record: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: run record is not UTF-8 text (byte {exc.start}); delete it to start afresh") from None
     if not text.strip():
         return {"version": VERSION, "steps": {}}
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}:{exc.lineno}:{exc.colno}: run record is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: run record nested too deeply to be one pipekit wrote; delete it to start afresh") from None
     if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
         raise BadInput(f"{path}: run record must be a JSON object with a 'steps' object")
     version = data.get("version", VERSION)
-    if not isinstance(version, int) or version > VERSION:
-        raise BadInput(f"{path}: run record version {version!r} is newer than this pipekit understands ({VERSION})")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadInput(f"{path}: run record version {version!r} must be a whole number (this pipekit writes {VERSION})")
+    if version > VERSION:
+        raise BadInput(f"{path}: run record version {version} is newer than this pipekit understands ({VERSION})")
     data.setdefault("steps", {})
     return data

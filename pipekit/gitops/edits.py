@@ -24,18 +24,24 @@ def warm() -> None:
     from pipekit.gitops import helm_values, kustomization  # noqa: F401
 
 
-def _read(path: Path, rel: str) -> str:
+def _read(path: Path, rel: str) -> tuple[str, str]:
+    """The file's text with ``\\n`` line ends, and the line end it uses (``\\r\\n`` for a CRLF file)."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise BadInput(f"{rel}: not found in the GitOps repository", hint="check --path / --values-file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{rel}: cannot read: {exc}") from None
+    crlf = raw.count("\r\n")
+    if crlf and crlf * 2 >= raw.count("\n"):  # mostly CRLF: edit as LF, write CRLF back
+        return raw.replace("\r\n", "\n"), "\r\n"
+    return raw, "\n"
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, newline: str = "\n") -> None:
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
+        fh.write(text.replace("\n", newline) if newline != "\n" else text)
 
 
 @dataclass
@@ -62,8 +68,8 @@ class ImageEdit:
         if found is None:
             raise BadInput(f"{self.overlay}: no kustomization.yaml in the GitOps repository",
                            hint="check --path / the gitops.overlay template")
-        rel = f"{self.overlay}/{found.name}"
-        text = _read(found, rel)
+        found, rel = ov.inside(root, f"{self.overlay}/{found.name}")
+        text, newline = _read(found, rel)
         self.old = kustomization.find(text, rel, self.want.name)
         if self._superseded(self.old.build if self.old else None):
             return Change([], "", note=self.note)
@@ -74,7 +80,7 @@ class ImageEdit:
         kustomization.check(new, rel)
         after = kustomization.find(new, rel, self.want.name)
         assert after is not None
-        _write(found, new)
+        _write(found, new, newline)
         self.note = ""
         return Change([rel], self.message(self.old), render=[(self.overlay, after.reference)])
 
@@ -82,9 +88,8 @@ class ImageEdit:
         from pipekit.gitops import helm_values
 
         assert self.values_file and self.key and self.want.new_tag is not None
-        rel = ov.clean(f"{self.overlay}/{self.values_file}", "values file")
-        path = root / rel
-        text = _read(path, rel)
+        path, rel = ov.inside(root, ov.clean(f"{self.overlay}/{self.values_file}", "values file"))
+        text, newline = _read(path, rel)
         value, build = helm_values.read(text, rel, self.key)
         self.old = ImageRef(self.want.name, new_tag=value, build=build) if value is not None else None
         if self._superseded(build):
@@ -93,7 +98,7 @@ class ImageEdit:
         if new == text:
             self.note = f"already at {self.want.version}"
             return Change([], "", note=self.note)
-        _write(path, new)
+        _write(path, new, newline)
         self.note = ""
         return Change([rel], self.message(self.old))
 

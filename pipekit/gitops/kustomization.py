@@ -30,6 +30,16 @@ def _images(root: yaml.MappingNode, path: str) -> yaml.SequenceNode | None:
         return None
     if not isinstance(pair[1], yaml.SequenceNode):
         raise BadInput(f"{path}:{pair[1].start_mark.line + 1}: images must be a list")
+    first: dict[str, int] = {}
+    for item in pair[1].value:  # kustomize applies the last entry of a name: an edit of the first would not count
+        name = ye.get(item, "name") if isinstance(item, yaml.MappingNode) else None
+        if name is not None and isinstance(name[1], yaml.ScalarNode):
+            line = item.start_mark.line + 1
+            if name[1].value in first:
+                raise BadInput(f"{path}:{line}: duplicate images entry {name[1].value!r} (first at line "
+                               f"{first[name[1].value]}): kustomize would use the last one",
+                               hint="keep one entry per image name in the GitOps repository; nothing was committed")
+            first[name[1].value] = line
     return pair[1]
 
 

@@ -39,6 +39,21 @@ def clean(path: str, what: str) -> str:
     return norm
 
 
+def inside(root: Path, rel: str) -> tuple[Path, str]:
+    """``rel`` in the clone at ``root``, symlinks resolved: (path, repository-relative path).
+
+    A symlink (the file, or any directory on the way) that leads out of the clone is refused:
+    following it would read or write a file outside the GitOps working tree. A link inside
+    the clone is followed, and the file it leads to is the one edited and committed.
+    """
+    base = root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise BadInput(f"{rel}: a symlink in the GitOps repository leads out of the clone; refusing to follow it",
+                       hint="replace the link with the file itself; nothing was committed")
+    return target, target.relative_to(base).as_posix()
+
+
 def services_in(template: str, env: str, files: list[str]) -> list[str]:
     """Services whose overlay for ``env`` exists in the list of repository ``files``."""
     _check_template(template)
@@ -46,16 +61,6 @@ def services_in(template: str, env: str, files: list[str]) -> list[str]:
     names = "|".join(re.escape(n) for n in KUSTOMIZATION_FILES)
     rx = re.compile(f"{pattern}/(?:{names})")
     return sorted({m.group(1) for f in files if (m := rx.fullmatch(f))})
-
-
-def sparse_guess(template: str, overlay: str, service: str | None) -> list[str]:
-    """Directories to check out up front: the overlay, and the service's own folder when the
-    template starts with it (base + overlays of one service: small, and saves a second fetch)."""
-    dirs = [overlay]
-    head = template.split("/", 1)[0]
-    if head == "{service}" and service:
-        dirs = [service]
-    return dirs
 
 
 def kustomization_file(directory: Path) -> Path | None:

@@ -3,12 +3,11 @@
 The edit is a function of the checked-out tree, so after a rejected (non-fast-forward) push
 the writer fetches the new tip, resets onto it and *runs the edit again on that fresh tree*
 (no merge or rebase of text): a concurrent change to the same line is seen and decided by
-the edit itself. Retries are bounded, with full-jitter exponential backoff.
+the edit itself. Retries are bounded, with the full-jitter backoff of :mod:`pipekit.core.retry`.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,8 +16,9 @@ from pathlib import Path
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
-from pipekit.core import process
-from pipekit.core.errors import BadInput, ExternalError
+from pipekit.core import process, signals
+from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
+from pipekit.core.retry import backoff
 from pipekit.gitops import overlay as ov
 
 DEFAULT_IDENTITY = Identity("pipekit", "pipekit@localhost")
@@ -36,7 +36,7 @@ class Change:
 
 @dataclass
 class Outcome:
-    status: str  # pushed | unchanged | dry-run
+    status: str  # pushed | unchanged | dry-run; after a signal: pushed | not-pushed | unknown
     revision: str
     change: Change
     diff: str = ""
@@ -68,6 +68,7 @@ class Writer:
     _rendered: dict[_Key, list[str]] = field(default_factory=dict)
     _prestarted: dict[str, Prestarted] = field(default_factory=dict)  # overlay dir -> renderer waiting for it
     _unkeyed: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
+    _pushing: tuple[str, Change] | None = None  # (revision, change) while a push is under way
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
               dry_run: bool = False) -> Outcome:
@@ -88,6 +89,7 @@ class Writer:
                     warm()
 
             git: Git | None = None
+            self._pushing = None
             try:
                 git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse,
                                 env=ws.env, while_cloning=while_cloning)
@@ -95,6 +97,9 @@ class Writer:
                     sparse = list(sparse(git))
                     git.checkout(sparse)
                 return self._loop(git, ws.repo, sparse, edit, dry_run)
+            except Interrupted as stop:  # say what the remote holds now, for the run record
+                stop.result = self._settle(git)
+                raise
             finally:
                 for started in self._prestarted.values():
                     started.stop()
@@ -124,18 +129,35 @@ class Writer:
                 for _dir, _refs, _inputs, job, _key in rendering:
                     if not isinstance(job, list) and job.poll() is None:
                         process.kill(job)
-            if git.push(self.branch):
+            self._pushing = (revision, change)
+            pushed = git.push(self.branch)
+            self._pushing = None
+            if pushed:
                 return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
             retries += 1
             if retries > self.push_retries:
                 raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
                                     hint="run again, or raise gitops.push_retries")
-            delay = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (retries - 1)))  # noqa: S311
+            delay = backoff(retries, self.backoff_s, self.max_backoff_s)
             self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
                      f"(retry {retries}/{self.push_retries})")
             self._remember(git)
             time.sleep(delay)
             git.refresh(self.branch)
+
+    def _settle(self, git: Git | None) -> Outcome:
+        """After a signal: ``pushed`` (with the revision) if the remote branch holds the commit
+        being pushed, ``not-pushed`` if no push had started or the remote does not hold it,
+        ``unknown`` if the remote cannot be asked."""
+        if git is None or self._pushing is None:
+            return Outcome("not-pushed", "", Change([], ""))
+        revision, change = self._pushing
+        try:
+            with signals.deferred():  # a second signal must not cut the question short
+                head = git.remote_head(self.branch)
+        except (PipekitError, Interrupted):
+            return Outcome("unknown", revision, change)
+        return Outcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
 
     def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
         """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""
@@ -213,8 +235,9 @@ def ensure_checked_out(git: Git, root: Path, overlay_dir: str, present: list[str
         found = ov.kustomization_file(root / current)
         if found is None:
             continue
-        text = found.read_text(encoding="utf-8")
-        todo += ov.referenced_dirs(text, f"{current}/{found.name}", current)
+        path, rel = ov.inside(root, f"{current}/{found.name}")
+        text = path.read_text(encoding="utf-8")
+        todo += ov.referenced_dirs(text, rel, current)
     return sorted(seen)
 
 

@@ -49,8 +49,6 @@ jira:
 
 
 def promote_qa_stage(r: Rehearsal) -> str:
-    import yaml
-
     from pipekit import promote
     from pipekit.core.console import Console
     from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
@@ -73,11 +71,9 @@ def promote_qa_stage(r: Rehearsal) -> str:
         ctx = StepContext.create(env=env, run_record=r.record_path, config_path=config,
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
-        # run() reads no config: the environments (qa gated by jira) come in its options, as options_from gives them
-        environments = yaml.safe_load(GATED_QA)["environments"]
-        result = promote.run(promote.PromoteOptions(gitops_repo=str(r.workdir / "gitops.git"), source="dev",
-                                                    target="qa", services=[r.service], environments=environments),
-                             ctx)
+        flags = {"gitops_repo": str(r.workdir / "gitops.git"), "source": "dev", "target": "qa",
+                 "services": (r.service,)}
+        result = promote.run(promote.options_from(ctx, flags), ctx)  # the environments come from the config
     gate = JiraGateOutputs.read(ctx.record)
     return (f"{', '.join(result.services) or 'nothing'} dev -> qa ({result.rule}: jira {gate.project} {gate.version} "
             f"{gate.state}, {gate.issues} issues ready), GitOps commit {result.gitops_revision[:12]}")

@@ -34,12 +34,6 @@ class Suppression:
     def expired(self, today: date) -> bool:
         return today > self.expires
 
-    def matches(self, f: fm.Finding) -> bool:
-        wanted = self.id.upper()
-        if wanted != f.fingerprint.upper() and wanted not in (i.upper() for i in f.ids()):
-            return False
-        return self.glob_matches(f)
-
     def glob_matches(self, f: fm.Finding) -> bool:
         if not self.glob:
             return True
@@ -149,6 +143,8 @@ def load_file(path: str | Path) -> Policy:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{p}: cannot read policy: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{p}: not UTF-8 text (byte {exc.start}): save the policy as UTF-8") from None
     data, lines = config_mod.load_yaml_with_lines(text, str(p))
     data = data or {}
     if not isinstance(data, dict):

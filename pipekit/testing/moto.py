@@ -14,14 +14,12 @@ and ``--registry-override``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from pipekit.testing.serving import ChildServer, free_port
@@ -83,26 +81,11 @@ class MotoServer(ChildServer):
         with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback URL we built
             pass
 
-    def set_scan_findings(self, results: list[dict[str, Any]]) -> None:
-        """Script the answer of DescribeImageScanFindings (moto's static result API)."""
-        body = json.dumps({"results": results, "region": self.region}).encode()
-        req = urllib.request.Request(f"{self.url}/moto-api/static/ecr/scan-finding-results", data=body,
-                                     method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback URL we built
-            pass
-
     def stop(self) -> None:
         self.halt()
         if self._log is not None:
             self._log.unlink(missing_ok=True)
             self._log = None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 def main() -> None:

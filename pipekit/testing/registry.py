@@ -16,15 +16,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from pipekit.testing.serving import ChildServer, free_port
-
-ACCEPT = ("application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, "
-          "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 
 
 class LocalRegistry(ChildServer):
@@ -75,24 +69,17 @@ class LocalRegistry(ChildServer):
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> LocalRegistry:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     # -- reading what was pushed ---------------------------------------------------
     def manifest(self, repository: str, reference: str) -> tuple[str, str] | None:
         """(manifest text, Docker-Content-Digest) or None when the tag is absent."""
-        req = urllib.request.Request(f"{self.url}/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT})
+        from pipekit.clients.ecr import ManifestNotFound, read_manifest
+
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback URL we built
-                return resp.read().decode("utf-8"), str(resp.headers.get("Docker-Content-Digest") or "")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
+            text, _media, digest = read_manifest(self.host, repository, reference, auth=None, plain_http=True,
+                                                 insecure=False)
+        except ManifestNotFound:
+            return None
+        return text, digest
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         found = self.manifest(repository, reference)

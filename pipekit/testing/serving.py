@@ -17,9 +17,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipekit.core import process
+
+S = TypeVar("S", bound="ChildServer")
 
 
 def free_port() -> int:
@@ -67,6 +69,18 @@ class ChildServer:
         if self.proc is not None:
             process.stop(self.proc, grace=5.0)
         self.proc = None
+
+    def start(self: S) -> S:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.halt()
+
+    def __enter__(self: S) -> S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class ThreadServer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Reader, arr, integer, obj, sub, text
+from pipekit.reports.readers.interface import Reader, each, integer, obj, sub, text
 
 SEVERITY = {"high": "high", "medium": "medium", "low": "low", "undefined": "info"}
 
@@ -33,9 +33,7 @@ class BanditReader(Reader):
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
         pending: list[tuple[fm.Finding, str]] = []
-        for i, raw in enumerate(arr(root, "results", "$")):
-            where = f"$.results[{i}]"
-            res = obj(raw, where)
+        for where, res in each(root, "results"):
             rule = text(res, "test_id", where) or "bandit"
             line = integer(res, "line_number", where)
             cwe = integer(sub(res, "issue_cwe", where), "id", f"{where}.issue_cwe")

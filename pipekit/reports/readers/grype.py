@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Reader, arr, obj, sub, text
+from pipekit.reports.readers.interface import Reader, arr, each, obj, sub, text
 
 SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low",
             "negligible": "low", "unknown": "medium"}
@@ -28,9 +28,7 @@ class GrypeReader(Reader):
         root = obj(doc, "$")
         out: list[fm.Finding] = []
         for key in ("matches", "ignoredMatches"):
-            for i, raw in enumerate(arr(root, key, "$")):
-                where = f"$.{key}[{i}]"
-                match = obj(raw, where)
+            for where, match in each(root, key):
                 vuln = sub(match, "vulnerability", where)
                 art = sub(match, "artifact", where)
                 vid = text(vuln, "id", f"{where}.vulnerability") or "GRYPE-UNKNOWN"

@@ -8,6 +8,7 @@ findings (:meth:`Reader.read`). Shape errors are raised as :class:`Malformed` wi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 from pipekit.reports.findings import Finding
@@ -46,6 +47,13 @@ def obj(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Malformed(where, f"expected an object, got {_tname(value)}")
     return value
+
+
+def each(parent: dict[str, Any], key: str, where: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(json path, object)`` for every item of the array ``parent[key]`` (each must be an object)."""
+    for i, raw in enumerate(arr(parent, key, where)):
+        at = f"{where}.{key}[{i}]"
+        yield at, obj(raw, at)
 
 
 def arr(parent: dict[str, Any], key: str, where: str, *, required: bool = False) -> list[Any]:

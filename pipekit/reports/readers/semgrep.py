@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Reader, arr, integer, obj, sub, text
+from pipekit.reports.readers.interface import Reader, each, integer, obj, sub, text
 
 SEVERITY = {"error": "high", "warning": "medium", "info": "low", "critical": "critical", "high": "high",
             "medium": "medium", "low": "low", "inventory": "info", "experiment": "info"}
@@ -33,9 +33,7 @@ class SemgrepReader(Reader):
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
         pending: list[tuple[fm.Finding, str]] = []
-        for i, raw in enumerate(arr(root, "results", "$")):
-            where = f"$.results[{i}]"
-            res = obj(raw, where)
+        for where, res in each(root, "results"):
             extra = sub(res, "extra", where)
             rule = text(res, "check_id", where) or "semgrep-rule"
             message = text(extra, "message", f"{where}.extra") or rule

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Malformed, Reader, arr, integer, obj, sub, text
+from pipekit.reports.readers.interface import Malformed, Reader, each, integer, obj, sub, text
 
 SEVERITY = {5: "critical", 4: "high", 3: "medium", 2: "low", 1: "low", 0: "info"}
 _MATCH_KEYS = ("procedure_hash", "prototype_hash", "flaw_hash", "flaw_hash_ordinal", "cause_hash",
@@ -31,9 +31,7 @@ class VeracodePipelineReader(Reader):
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
         out: list[tuple[fm.Finding, str]] = []
-        for i, raw in enumerate(arr(root, "findings", "$")):
-            where = f"$.findings[{i}]"
-            item = obj(raw, where)
+        for where, item in each(root, "findings"):
             sev = integer(item, "severity", where)
             if sev is None:
                 raise Malformed(where, "missing required field 'severity'")

@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from pipekit.reports import findings as fm
+from pipekit.reports.writers.interface import Outcome, ReportWriter
 
 
 def _clean(text: str) -> str:
@@ -40,6 +41,17 @@ def render(blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str]
 
 
 def write(path: str | Path, blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str] = ()) -> None:
+    from pipekit.core.outfiles import atomic
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(render(blocking, total=total, reasons=reasons), encoding="utf-8")
+    text = render(blocking, total=total, reasons=reasons)
+    with atomic(p, "w") as fh:
+        fh.write(text)
+
+
+class JunitWriter(ReportWriter):
+    name = "junit"
+
+    def write(self, path: str | Path, outcome: Outcome) -> None:
+        write(path, outcome.blocking, total=len(outcome.findings), reasons=outcome.reasons)

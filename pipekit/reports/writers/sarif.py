@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipekit.reports import findings as fm
+from pipekit.reports.writers.interface import Outcome, ReportWriter
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -77,7 +78,9 @@ def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
 def write(path: str | Path, findings: Sequence[fm.Finding], *, with_baseline: bool = False,
           version: str = "0") -> None:
     """Write ``findings`` as SARIF 2.1.0 to ``path`` (one run per tool, tools in name order)."""
-    with Path(path).open("wb") as fh, fm.gc_paused():
+    from pipekit.core.outfiles import atomic
+
+    with atomic(path) as fh, fm.gc_paused():
         write_to(fh, findings, with_baseline=with_baseline, version=version)
 
 
@@ -116,3 +119,11 @@ _SEV_BY_SCORE = {v: k for k, v in SCORE.items()}
 
 def _sev_of(rule: dict[str, Any]) -> str:
     return _SEV_BY_SCORE[rule["properties"]["security-severity"]]
+
+
+class SarifWriter(ReportWriter):
+    name = "sarif"
+
+    def write(self, path: str | Path, outcome: Outcome) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write(path, outcome.findings, with_baseline=outcome.with_baseline, version=outcome.version)

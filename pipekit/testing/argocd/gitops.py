@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipekit.clients.git import Git
-from pipekit.core import process
+from pipekit.core import process, yamlload
 from pipekit.testing.argocd.server import ArgoCDStandIn
 
 log = logging.getLogger("pipekit.testing.argocd")
@@ -102,7 +100,7 @@ class GitOpsFollower:
             first = (out.stderr.strip().splitlines() or ["render failed"])[-1]
             return f"ComparisonError: failed to render {app.overlay}: {first}"
         resources, hooks = [], []
-        for doc in yaml.safe_load_all(out.stdout):
+        for doc in yamlload.load_all(out.stdout, f"rendered {app.overlay}"):
             if not isinstance(doc, dict):
                 continue
             meta = doc.get("metadata") or {}

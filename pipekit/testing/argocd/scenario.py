@@ -22,14 +22,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pipekit.core import yamlload
 from pipekit.testing.argocd.server import ArgoCDStandIn, Faults, Step
 
 
 def load(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    data = json.loads(text) if str(path).endswith(".json") else yamlload.load(text, str(path))
     if not isinstance(data, dict) or not isinstance(data.get("apps"), dict):
         raise ValueError(f"{path}: a scenario needs an 'apps' mapping")
     return data
