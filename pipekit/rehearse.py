@@ -46,6 +46,8 @@ OPTIONS = OptionTable([
            help="Keep the work folder and list where each artifact is (run record, cards, SARIF, JUnit, ...)."),
     Option("workdir", "--workdir", type="path", metavar="DIR",
            help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary folder."),
+    Option("card_renderer_dir", None, env="PIPEKIT_CARD_RENDERER_DIR", type="path",
+           help="Where the Adaptive Cards renderer is installed [default: ~/.cache/pipekit/card-renderer]."),
     Option("fail_at", "--fail-at", type="choice", choices=failures.CHOICES,
            help="Make this stage fail for real, to see what a failure looks like (exit 1)."),
     Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
@@ -61,6 +63,7 @@ class RehearseOptions:
     container_tool: str = "buildah"
     workdir: Path | None = None  # default: a new temporary folder
     fail_at: str | None = None  # one of failures.CHOICES
+    card_renderer_dir: Path | None = None  # default: card_page.cache_dir
 
 
 def missing_modules(stage: Stage) -> list[str]:
@@ -178,7 +181,8 @@ def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
     from pipekit.core.errors import CheckFailed
 
     result = rehearse(ctx, stages=options.stages, keep=options.keep, channels=options.channels,
-                      container_tool=options.container_tool, workdir=options.workdir, fail_at=options.fail_at)
+                      container_tool=options.container_tool, workdir=options.workdir, fail_at=options.fail_at,
+                      card_renderer_dir=options.card_renderer_dir)
     report.summary(ctx.console, result)
     for problem in result.cleanup_problems:
         ctx.console.warn(f"clean-up: {problem}")
@@ -235,7 +239,8 @@ def _run_stages(r: Rehearsal, result: RehearseResult, chosen: list[Stage]) -> di
 
 def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
              channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah",
-             workdir: Path | None = None, fail_at: str | None = None) -> RehearseResult:
+             workdir: Path | None = None, fail_at: str | None = None,
+             card_renderer_dir: Path | None = None) -> RehearseResult:
     """Rehearse the main job in ``workdir`` (a temporary folder by default); notifications go to an
     in-process sink, their payloads to ``<workdir>/cards``."""
     from pipekit.rehearsal import workspace
@@ -275,7 +280,8 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
             if done.get("update_tag") is Status.SUCCEEDED:
                 _dora(r, result)
             _notify(r, result, "summary", "pipeline")
-        page, result.card_page_note = report.card_page(result.cards, workdir / "cards", ctx.env)
+        renderer_env = {**ctx.env, **({"PIPEKIT_CARD_RENDERER_DIR": str(card_renderer_dir)} if card_renderer_dir else {})}
+        page, result.card_page_note = report.card_page(result.cards, workdir / "cards", renderer_env)
         result.card_page = str(page)
     finally:
         result.cleanup_problems = servers.close()
@@ -322,7 +328,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
                            f"({', '.join(s.name for s in stages)}); drop it from --skip or add it to --stages")
     workdir = Path(v["workdir"]) if v["workdir"] else None
     return RehearseOptions(stages=stages, keep=v["keep"], channels=tuple(v["channels"] or ()) or ("teams", "slack"),
-                           container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at)
+                           container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at,
+                           card_renderer_dir=Path(v["card_renderer_dir"]) if v["card_renderer_dir"] else None)
 
 
 if __name__ == "__main__":
