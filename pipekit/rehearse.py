@@ -82,6 +82,7 @@ class RehearseResult:
     duration_s: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     dora: str = ""  # the DORA report over what was deployed (table shown, HTML file in the work folder)
+    history: str = ""  # pipekit history of the sample service (shown)
 
     @property
     def ok(self) -> bool:
@@ -160,6 +161,13 @@ def _dora(r: Rehearsal, result: RehearseResult) -> None:
         r.console.info(result.dora)
     except Exception as exc:  # the report is a view of the run; the run itself succeeded
         r.console.warn(f"dora report: {type(exc).__name__}: {exc}")
+    from pipekit.rehearsal.promotions import history_report
+
+    try:
+        result.history = history_report(r)
+        r.console.info(result.history)
+    except Exception as exc:  # a view of the run, as the dora report is
+        r.console.warn(f"history: {type(exc).__name__}: {exc}")
 
 
 def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, Status]) -> str:
