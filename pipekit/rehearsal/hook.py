@@ -16,11 +16,19 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipekit.rehearsal import jira
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.stages import Rehearsal
+    from pipekit.rehearsal.workspace import Servers
     from pipekit.testing.argocd.hooks import PostSyncRunner
+
+
+class Rehearsal(jira.Rehearsal, Protocol):
+    """What these use of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers them)."""
+
+    servers: Servers
 
 API_TESTS = Path(__file__).with_name("sample") / "api-tests"
 SUITE = "demo-service-api"

@@ -16,7 +16,7 @@ from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
-    from pipekit.rehearsal.stages import Rehearsal
+    from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
 
 RULES = """
 environments:
