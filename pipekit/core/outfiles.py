@@ -35,11 +35,15 @@ def check_writable(path: str | os.PathLike[str], source: str) -> Path:
 @contextmanager
 def atomic(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path``; rename it over ``path`` only when the block succeeds."""
+    import tempfile
+
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(name)
     try:
-        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
+        with open(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a run record or report is read by later steps' users
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -187,18 +187,11 @@ class RunRecord:
                 self._unlock()
 
     def _write(self, merged: dict[str, Any]) -> None:
-        # A unique temp name beside the target (O_EXCL), then rename: tempfile would pull in
-        # shutil/bz2/lzma at start-up for this one call.
-        tmp = str(self.path.parent / f".run.{os.getpid()}.{os.urandom(4).hex()}.json")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(merged, fh, indent=2, sort_keys=True, default=str)
-                fh.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from pipekit.core.outfiles import atomic
+
+        with atomic(self.path, "w") as fh:
+            json.dump(merged, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
 
     @contextmanager
     def recording(self, name: str, keep: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
