@@ -147,6 +147,13 @@ def _dora(r: Rehearsal, result: RehearseResult) -> None:
         r.console.info(result.dora)
     except Exception as exc:  # the report is a view of the run; the run itself succeeded
         r.console.warn(f"dora report: {type(exc).__name__}: {exc}")
+    from pipekit.rehearsal.promotions import history_report
+
+    try:
+        result.history = history_report(r)
+        r.console.info(result.history)
+    except Exception as exc:  # a view of the run, as the dora report is
+        r.console.warn(f"history: {type(exc).__name__}: {exc}")
 
 
 def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, Status]) -> str:

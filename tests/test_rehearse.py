@@ -87,7 +87,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
 
     # the GitOps commit in the bare repo, with the trailers, and Argo CD synced exactly it
     bare = work / "gitops.git"
-    head = git("rev-parse", "refs/heads/main~1", cwd=bare)  # main itself is promote_qa's commit
+    head = git("rev-parse", "refs/heads/main~3", cwd=bare)  # then promote_qa's, promote_preprod's, promote_prod's
     assert update["gitops_revision"] == head and update["environment"] == "dev"
     overlay = git("show", "main:demo-service/overlays/dev/kustomization.yaml", cwd=bare)
     assert f'newTag: "{sha[:7]}"' in overlay and f"digest: {digest}" in overlay
@@ -97,8 +97,9 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
 
     # promote_qa: dev -> qa through the jira gate, against the local Jira, in one more commit
     promoted, gate = steps["promote"]["outputs"], steps["jira_gate"]["outputs"]
-    assert (steps["promote"]["status"], promoted["rule"], promoted["services"]) == ("succeeded", "gated", ["demo-service"])
-    assert promoted["gitops_revision"] == git("rev-parse", "refs/heads/main", cwd=bare)
+    qa_commit = git("rev-parse", "refs/heads/main~2", cwd=bare)  # the run record's promote is prod's by now
+    assert git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", qa_commit, cwd=bare) == "qa"
+    assert (steps["promote"]["status"], promoted["services"]) == ("succeeded", ["demo-service"])
     assert (gate["passed"], gate["project"], gate["version"], gate["issues"]) == (True, "DEMO", build["version"], 2)
     qa = git("show", "main:demo-service/overlays/qa/kustomization.yaml", cwd=bare)
     assert f'newTag: "{sha[:7]}"' in qa and f"digest: {digest}" in qa
@@ -106,7 +107,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert "--- teams: promoted (promote_qa) -> sent, HTTP 202" in out
     app = argo["apps"][0]
     assert (app["name"], app["sync"], app["health"], app["phase"]) == ("demo-service-dev", "Synced", "Healthy", "Succeeded")
-    assert [(h["name"], h["type"], h["phase"]) for h in app["hooks"]] == [("demo-service-smoke-test", "PostSync", "Succeeded")]
+    assert [(h["name"], h["type"], h["phase"]) for h in app["hooks"]] == [("demo-service-post-sync-test", "PostSync", "Succeeded")]
 
     # what the sink received, as shown in the terminal: every stage, the deployment and the summary
     assert "▶️ demo-service: pipeline started" in out
@@ -115,13 +116,13 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
         assert f"--- slack: succeeded ({stage}) -> sent, HTTP 200" in out
     assert "--- teams: deployed (wait_for_argocd) -> sent, HTTP 202" in out and "🚀 demo-service deployed to dev" in out
     summary = out[out.index("--- teams: summary (pipeline) -> sent"):]
-    assert "✅ demo-service: pipeline succeeded" in summary and f"Digest           {digest}" in summary
+    assert "✅ demo-service: pipeline succeeded" in summary and re.search(rf"Digest +{digest}", summary)
     assert f"Commit {sha[:7]} by Dev Eloper: Add the demo service" in summary
-    assert "Argo CD          demo-service-dev: Synced / Healthy (Succeeded)" in summary
+    assert re.search(r"Argo CD +demo-service-dev: Synced / Healthy \(Succeeded\)", summary)
     for stage in STAGES:
         assert re.search(rf"{stage}\s+✅ succeeded · \d+\.\d s", summary), stage
-    assert "Jira gate        passed: version " in summary
-    assert "16 notification(s) delivered to the local sink" in out
+    assert re.search("Jira gate +passed: version ", summary)
+    assert "22 notification(s) delivered to the local sink" in out
     for stage in STAGES:  # a short timing per stage
         assert re.search(rf"^{stage}\s+succeeded\s+\d+\.\d s\s", out, re.M), stage
 
@@ -132,8 +133,10 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     teams = [n for n in names if n.endswith(".teams.json")]
     assert [n.split("-", 1)[1] for n in teams] == [  # named by order, event and stage
         "started-pipeline.teams.json", *(f"succeeded-{s}.teams.json" for s in STAGES[:-1]),
-        "deployed-wait_for_argocd.teams.json", "promoted-promote_qa.teams.json", "summary-pipeline.teams.json"]
-    assert len(names) == 16
+        "deployed-wait_for_argocd.teams.json", "succeeded-post_sync_test.teams.json",
+        "promoted-promote_qa.teams.json", "promoted-promote_preprod.teams.json", "promoted-promote_prod.teams.json",
+        "summary-pipeline.teams.json"]
+    assert len(names) == 2 * len(teams)
     from pipekit.rehearsal import card_page
 
     dom = subprocess.run(card_page.chromium_argv(work / "cards" / "index.html", tmp_path / "profile"),
@@ -222,8 +225,8 @@ def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, 
 
 def test_stages_and_skip_choose_stages_and_unknown_names_are_bad_input(tmp_path: Path) -> None:
     assert [s.name for s in rehearse.select("build,scan", None)] == ["build", "scan"]
-    assert [s.name for s in rehearse.select(None, "wait-for-argocd,scan")] == ["build", "ecr_push", "update_tag",
-                                                                               "promote_qa"]
+    assert [s.name for s in rehearse.select(None, "wait-for-argocd,scan")] == [
+        "build", "ecr_push", "update_tag", "post_sync_test", "promote_qa", "promote_preprod", "promote_prod"]
     proc = run_rehearse(tmp_path, "--stages", "build,deploy")
     assert proc.returncode == 2
     assert "--stages 'build,deploy': unknown stage deploy; stages are build, scan, ecr_push" in proc.stderr

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pipekit.rehearsal.stages import Rehearsal
 
-CHOICES = ("scan", "tests", "deploy", "hook", "gate")
+# "hook" (fail_hook below) is not offered: the PostSync hook now runs pipekit post-sync-test for
+# real (pipekit.rehearsal.hook), which the stand-in's result annotation does not reach
+CHOICES = ("scan", "tests", "deploy", "gate")
 STAGE = {"scan": "scan", "tests": "build", "deploy": "wait_for_argocd", "hook": "wait_for_argocd",
          "gate": "promote_qa"}  # the stage that fails
 WHAT = {
@@ -153,10 +155,10 @@ def arm(fail_at: str, r: Rehearsal) -> None:
         servers = r.servers
         follow = servers.follow
 
-        def follow_and_fail(app: str, repo: Path, overlay: str) -> Any:
+        def follow_and_fail(app: str, repo: Path, overlay: str, *args: Any, **kwargs: Any) -> Any:
             if fail_at == "hook":
                 fail_hook(repo, r.env)
-            argocd = follow(app, repo, overlay)
+            argocd = follow(app, repo, overlay, *args, **kwargs)
             if fail_at == "deploy":
                 degrade(argocd, app)
             return argocd

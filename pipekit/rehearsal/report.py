@@ -65,6 +65,7 @@ class RehearseResult:
     duration_s: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     dora: str = ""  # the DORA report over what was deployed (table shown, HTML file in the work folder)
+    history: str = ""  # pipekit history of the sample service (shown)
     fail_at: str | None = None
     card_page: str = ""  # <workdir>/cards/index.html
     card_page_note: str = ""

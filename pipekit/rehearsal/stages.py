@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext
+from pipekit.rehearsal import hook, promotions, workspace
 from pipekit.rehearsal import jira as jira_rehearsal
-from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
     from pipekit.core.console import Console
@@ -133,7 +133,7 @@ def update_tag_stage(r: Rehearsal) -> str:
     image = (ecr.image_uri if ecr.succeeded else None) or build.image
     bare = workspace.gitops_repo(r.workdir, r.service, str(image), r.env)
     if "wait_for_argocd" in r.planned:  # Argo CD follows the repository before the pipeline writes to it
-        r.servers.follow(f"{r.service}-dev", bare, f"{r.service}/overlays/dev")
+        r.servers.follow(f"{r.service}-dev", bare, f"{r.service}/overlays/dev", hook_runner=hook.runner(r))
     result = update_tag.run(update_tag.options_from(ctx, {}), ctx)
     pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
     return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
@@ -177,8 +177,14 @@ STAGES: list[Stage] = [
           needs=("build",)),
     Stage("wait_for_argocd", wait_for_argocd_stage, requires=("pipekit.wait_for_argocd", "pipekit.testing.argocd"),
           tools=("git", "kubectl"), needs=("update_tag",), event_on_success="deployed"),
+    Stage("post_sync_test", hook.post_sync_test_stage, requires=("pipekit.post_sync_test", "pytest"),
+          needs=("wait_for_argocd",)),
     Stage("promote_qa", jira_rehearsal.promote_qa_stage, requires=("pipekit.promote", "pipekit.jira_gate"),
           tools=("git", "kubectl"), needs=("update_tag",), event_on_success="promoted"),
+    Stage("promote_preprod", promotions.promote_preprod_stage, requires=("pipekit.promote",), tools=("git",),
+          needs=("promote_qa",), event_on_success="promoted"),
+    Stage("promote_prod", promotions.promote_prod_stage, requires=("pipekit.promote",), tools=("git",),
+          needs=("promote_preprod",), event_on_success="promoted"),
 ]
 
 

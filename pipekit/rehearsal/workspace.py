@@ -1,7 +1,7 @@
 """The rehearsal's temporary world: the sample service repo, the GitOps repo and the local stand-ins.
 
 Everything lives in one temporary folder and on 127.0.0.1. :class:`Servers` starts moto, the
-OCI registry and the Argo CD stand-in on demand and stops all of them (and removes the images
+OCI registry, the Argo CD and the Kubernetes API stand-ins on demand and stops all of them (and removes the images
 the rehearsal built) in :meth:`Servers.close`, whatever happened before.
 """
 
@@ -19,7 +19,8 @@ from pipekit.core import process
 
 if TYPE_CHECKING:
     from pipekit.testing.argocd import ArgoCDStandIn
-    from pipekit.testing.argocd.gitops import GitOpsFollower
+    from pipekit.testing.argocd.gitops import GitOpsFollower, HookRunner
+    from pipekit.testing.kubernetes import KubernetesStandIn
     from pipekit.testing.moto import MotoServer
     from pipekit.testing.registry import LocalRegistry
 
@@ -27,7 +28,7 @@ SAMPLE = Path(__file__).with_name("sample")
 SCAN_REPORT = Path(__file__).with_name("scan-report.json")
 SERVICE = "demo-service"
 IDENTITY = ("-c", "user.name=Dev Eloper", "-c", "user.email=dev@pipekit.local", "-c", "commit.gpgsign=false")
-ENVIRONMENTS = ("dev", "qa")
+ENVIRONMENTS = ("dev", "qa", "preprod", "prod")
 
 
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
@@ -70,24 +71,27 @@ spec:
           image: {image}:latest   # set by the overlays
           ports: [{{containerPort: 8080}}]
 """
-SMOKE_TEST = """\
+POST_SYNC_TEST = """\
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: {service}-smoke-test
+  name: {service}-post-sync-test
   annotations:
     argocd.argoproj.io/hook: PostSync
     argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
 spec:
+  backoffLimit: 0
   template:
     spec:
       restartPolicy: Never
       containers:
-        - name: smoke-test
-          image: {image}:latest
-          args: ["--smoke-test"]
+        - name: post-sync-test
+          image: pipekit-base:rehearsal   # the pipekit image, with the service's API tests in api-tests/
+          command: [pipekit, post-sync-test, --wait-ready, deployment/{service}, --ready-timeout, "30",
+                    --junit-dir, test-results, --suite, {service}-api,
+                    --, python, -m, pytest, --junitxml, test-results/api.xml, api-tests]
 """
-BASE = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - smoke-test.yaml\n"
+BASE = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - post-sync-test.yaml\n"
 OVERLAY = """\
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -101,11 +105,12 @@ images:
 
 
 def gitops_repo(workdir: Path, service: str, image: str, env: Mapping[str, str]) -> Path:
-    """A bare GitOps repo ``workdir/gitops.git``: ``SERVICE/base`` and ``SERVICE/overlays/{dev,qa}``."""
+    """A bare GitOps repo ``workdir/gitops.git``: ``SERVICE/base`` (with the PostSync test Job) and
+    ``SERVICE/overlays/{dev,qa,preprod,prod}``."""
     seed = workdir / "gitops-seed"
     values = {"service": service, "image": image}
     files = {f"{service}/base/deployment.yaml": DEPLOYMENT.format(**values),
-             f"{service}/base/smoke-test.yaml": SMOKE_TEST.format(**values),
+             f"{service}/base/post-sync-test.yaml": POST_SYNC_TEST.format(**values),
              f"{service}/base/kustomization.yaml": BASE}
     for name in ENVIRONMENTS:
         files[f"{service}/overlays/{name}/kustomization.yaml"] = OVERLAY.format(env=name, **values)
@@ -132,6 +137,7 @@ class Servers:
         self._aws: Future[tuple[MotoServer, LocalRegistry]] | None = None
         self.argocd: ArgoCDStandIn | None = None
         self.follower: GitOpsFollower | None = None
+        self.kube: KubernetesStandIn | None = None
         self.images: list[tuple[str, str]] = []  # (container tool, image ID) to remove at the end
         self._started: list[Any] = []
 
@@ -157,8 +163,19 @@ class Servers:
         assert self._aws is not None
         return self._aws.result()
 
-    def follow(self, app: str, repo: Path, overlay: str) -> ArgoCDStandIn:
-        """The Argo CD stand-in serving ``app`` from ``overlay`` of ``repo``, as an auto-synced app."""
+    def kubernetes(self) -> KubernetesStandIn:
+        """The Kubernetes API stand-in the PostSync hooks run against."""
+        from pipekit.testing.kubernetes import KubernetesStandIn
+
+        if self.kube is None:
+            self.kube = KubernetesStandIn()
+            self._started.append(self.kube)
+            self.kube.start()
+        return self.kube
+
+    def follow(self, app: str, repo: Path, overlay: str, hook_runner: HookRunner | None = None) -> ArgoCDStandIn:
+        """The Argo CD stand-in serving ``app`` from ``overlay`` of ``repo``, as an auto-synced app;
+        ``hook_runner`` runs its PostSync hooks for real (the first follow decides)."""
         from pipekit.testing.argocd import ArgoCDStandIn
         from pipekit.testing.argocd.gitops import GitOpsFollower
 
@@ -166,7 +183,7 @@ class Servers:
             self.argocd = ArgoCDStandIn()
             self._started.append(self.argocd)
             self.argocd.start()
-            self.follower = GitOpsFollower(self.argocd, step=0.2, poll=2.0).start()
+            self.follower = GitOpsFollower(self.argocd, step=0.2, poll=2.0, hook_runner=hook_runner).start()
         assert self.follower is not None
         self.follower.follow(app, repo, overlay)
         return self.argocd
