@@ -20,7 +20,7 @@ import importlib.util
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,25 +164,6 @@ def _why_skip(stage: Stage, r: Rehearsal, done: dict[str, Status]) -> str:
     return f"needs the outputs of {', '.join(unmet)}" if unmet else ""
 
 
-def _stop_on_sigterm() -> Callable[[], None]:
-    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so the clean-up runs; returns the undo."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-
-    def undo() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return undo
-
-
 def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
     """Rehearse the main job, show the summary; a failed stage is exit 1 (``CheckFailed`` carrying the result)."""
     from pipekit.core.errors import CheckFailed
@@ -250,6 +231,7 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
              card_renderer_dir: Path | None = None) -> RehearseResult:
     """Rehearse the main job in ``workdir`` (a temporary folder by default); notifications go to an
     in-process sink, their payloads to ``<workdir>/cards``."""
+    from pipekit.core import signals
     from pipekit.rehearsal import workspace
     from pipekit.rehearsal.stages import config_text
     from pipekit.testing.sink import WebhookSink
@@ -264,7 +246,8 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
         workdir = workdir.resolve()
     result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir), fail_at=fail_at, kept=keep)
     servers = workspace.Servers(workdir)
-    restore = _stop_on_sigterm()
+    stop_on_signals = signals.installed()  # SIGTERM (a CI timeout, kill) unwinds, so the clean-up runs
+    stop_on_signals.__enter__()
     try:
         with WebhookSink() as sink:
             kept_env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
@@ -292,7 +275,7 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
         result.card_page = str(page)
     finally:
         result.cleanup_problems = servers.close()
-        restore()
+        stop_on_signals.__exit__(None, None, None)
         if not keep:
             report.remove(workdir, created=made)
         result.duration_s = round(time.monotonic() - started, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -108,3 +109,15 @@ def test_signal_stops_children_records_interrupted_and_exits_128_plus(tmp_path: 
     assert section["status"] == "interrupted" and section["outputs"] == {"started": True}
     out = subprocess.run(["pgrep", "-f", str(record)], capture_output=True, text=True)  # this test's child only
     assert out.stdout.strip() == "", out.stdout
+
+
+def test_installed_signal_handlers_raise_interrupted_then_give_the_old_ones_back() -> None:
+    from pipekit.core import signals
+    from pipekit.core.errors import Interrupted
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as stopped, signals.installed():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler raises in the main thread before this ends
+    assert stopped.value.exit_code == 143
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -55,3 +55,22 @@ def deferred() -> Iterator[None]:
         signum = _pending.pop(0)
         _pending.clear()
         raise Interrupted(signum)
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """:func:`install` for the length of a block, then the caller's own handlers again.
+
+    For library code whose caller may not have installed them (``pipekit.rehearse.run`` called
+    from a script): a SIGTERM still unwinds it, so its clean-up runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    install()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])

@@ -111,3 +111,29 @@ class ThreadServer:
         self.server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+T = TypeVar("T", bound="ServedStandIn")
+
+
+class ServedStandIn:
+    """The start/stop/``with`` life of an in-process stand-in served by ``self._serving``."""
+
+    _serving: ThreadServer
+
+    def start(self: T) -> T:
+        self._serving.serve()
+        return self
+
+    def stop(self) -> None:
+        self._before_halt()
+        self._serving.halt()
+
+    def _before_halt(self) -> None:
+        """Wake what waits on the stand-in (watches, streams) before the server shuts down."""
+
+    def __enter__(self: T) -> T:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pipekit.testing.serving import ThreadServer
+from pipekit.testing.serving import ServedStandIn, ThreadServer
 
 
 @dataclass
@@ -66,7 +66,7 @@ def default_answer(path: str) -> Answer:
     return Answer(202, "")
 
 
-class WebhookSink:
+class WebhookSink(ServedStandIn):
     """A threaded HTTP server on 127.0.0.1 (port 0 = any free port)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None,
@@ -111,19 +111,6 @@ class WebhookSink:
             return f"{self.base_url}/slack/services/T000/B000/{secret}"
         return (f"{self.base_url}/teams/workflows/0000/triggers/manual/paths/invoke"
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
-
-    def start(self) -> WebhookSink:
-        self._serving.serve()
-        return self
-
-    def stop(self) -> None:
-        self._serving.halt()
-
-    def __enter__(self) -> WebhookSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- scripting ------------------------------------------------------
     def answer_next(self, *answers: Answer) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipekit.testing.argocd.apps import AppModel
-from pipekit.testing.serving import ThreadServer
+from pipekit.testing.serving import ServedStandIn, ThreadServer
 
 Step = tuple[float, dict[str, Any]]
 
@@ -56,7 +56,7 @@ class Auth:
         return expiry is None or time.monotonic() < expiry
 
 
-class ArgoCDStandIn:
+class ArgoCDStandIn(ServedStandIn):
     """``with ArgoCDStandIn() as argo: argo.add_app("orders-dev", revision=SHA); argo.url ...``"""
 
     def __init__(self, *, port: int = 0, token: str | None = None, users: dict[str, str] | None = None,
@@ -94,21 +94,10 @@ class ArgoCDStandIn:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{self.root_path}"
 
-    def start(self) -> ArgoCDStandIn:
-        self._serving.serve()
-        return self
-
-    def stop(self) -> None:
+    def _before_halt(self) -> None:
         self.stopping.set()
         with self.cond:
             self.cond.notify_all()
-        self._serving.halt()
-
-    def __enter__(self) -> ArgoCDStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- apps and scenarios -----------------------------------------------------
     def add_app(self, name: str, *, project: str = "default", **state: Any) -> AppModel:

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipekit.testing.jira.jql import JqlError, parse
+from pipekit.testing.serving import ServedStandIn, ThreadServer
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Fault:
     body: dict[str, Any] | None = None
 
 
-class JiraStandIn:
+class JiraStandIn(ServedStandIn):
     """A threaded HTTP server (port 0 = any free port). Credentials left None accept anything."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, deployment: str = "cloud",
@@ -93,31 +94,12 @@ class JiraStandIn:
                 return
 
         self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._serving = ThreadServer(self._server, "jira-standin", poll_interval=0.05)
 
     # -- lifecycle --------------------------------------------------------
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> JiraStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="jira-standin", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> JiraStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- data -------------------------------------------------------------
     def _next_id(self) -> str:

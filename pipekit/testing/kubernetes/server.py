@@ -30,7 +30,7 @@ from pipekit.testing.kubernetes import discovery
 from pipekit.testing.kubernetes.selectors import pairs as _pairs
 from pipekit.testing.kubernetes.selectors import selected as _selected
 from pipekit.testing.kubernetes.selectors import status
-from pipekit.testing.serving import ThreadServer
+from pipekit.testing.serving import ServedStandIn, ThreadServer
 
 Obj = dict[str, Any]
 KINDS = {"pods": "Pod", "deployments": "Deployment", "replicasets": "ReplicaSet",
@@ -60,7 +60,7 @@ class Store:
     version: int = 100
 
 
-class KubernetesStandIn:
+class KubernetesStandIn(ServedStandIn):
     """``with KubernetesStandIn() as kube: kube.apply(obj); kube.url; kube.token ...``"""
 
     def __init__(self, *, port: int = 0, token: str | None = None, tls: tuple[str, str] | None = None) -> None:
@@ -86,21 +86,10 @@ class KubernetesStandIn:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self) -> KubernetesStandIn:
-        self._serving.serve()
-        return self
-
-    def stop(self) -> None:
+    def _before_halt(self) -> None:
         self.stopping.set()
         with self.cond:
             self.cond.notify_all()
-        self._serving.halt()
-
-    def __enter__(self) -> KubernetesStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- tokens ---------------------------------------------------------
     def rotate_token(self, *, revoke_old: bool = True) -> str:
