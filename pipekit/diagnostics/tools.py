@@ -17,7 +17,10 @@ from pipekit.core import process
 from pipekit.core.errors import BadInput, PipekitError
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-PROBE_TIMEOUT_S = 10.0
+# A version command is local and quick, but on a loaded 2-core runner the JVM tools (java, mvn)
+# and their neighbours started in parallel took over 10 s (CI run of stop 18): a probe only times
+# out when a tool really hangs.
+PROBE_TIMEOUT_S = 60.0
 
 
 @dataclass
