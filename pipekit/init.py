@@ -34,6 +34,7 @@ class InitOptions:
     argocd_project: str | None = None
     namespace_template: str | None = None
     jdk: int | None = None
+    suite: tuple[str, ...] | None = None  # the PostSync Job's suite command [default: a readiness check]
     dry_run: bool = False
     force: bool = False
     check: bool = False
@@ -142,13 +143,28 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
     values: dict[str, Any] = {"service": service, "image_repo": options.image_repo,
                               "environments": options.environments, "argocd_project": options.argocd_project,
                               "namespace_template": options.namespace_template, "jdk": options.jdk,
-                              "gitops_url": url}
+                              "gitops_url": url, "suite": options.suite}
     given = {k: v for k, v in values.items() if v is not None}
     if base is None:
         start = ans.Answers(service=service, image_repo=service, gitops_url=url or "")
     else:
         start = base
     return ans.validate(replace(start, **given))
+
+
+def suite_command(value: str | None) -> tuple[str, ...] | None:
+    """``--suite-command``'s words (shlex rules); an empty or unbalanced command is BadInput."""
+    import shlex
+
+    if value is None:
+        return None
+    try:
+        words = tuple(shlex.split(value))
+    except ValueError as exc:
+        raise BadInput(f"--suite-command {value!r}: {exc}") from None
+    if not words:
+        raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
+    return words
 
 
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
@@ -235,6 +251,9 @@ OPTIONS = OptionTable([
     Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
     Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
     Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
+    Option("suite_command", "--suite-command", metavar="COMMAND",
+           help="The PostSync Job's test command, split like a shell would (no shell runs it) "
+                "[default: curl of the service's readiness endpoint]."),
     Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
     Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
     Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
@@ -257,8 +276,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
         image_repo=v["image_repo"],
         environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
         argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
-        jdk=int(v["jdk"]) if v["jdk"] else None, dry_run=v["dry_run"], force=v["force"], check=v["check"],
-        upgrade=v["upgrade"], renderer=v["renderer"],
+        jdk=int(v["jdk"]) if v["jdk"] else None, suite=suite_command(v["suite_command"]), dry_run=v["dry_run"],
+        force=v["force"], check=v["check"], upgrade=v["upgrade"], renderer=v["renderer"],
     )
 
 

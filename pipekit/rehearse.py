@@ -20,7 +20,7 @@ import importlib.util
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ OPTIONS = OptionTable([
            help="Where the Adaptive Cards renderer is installed [default: ~/.cache/pipekit/card-renderer]."),
     Option("fail_at", "--fail-at", type="choice", choices=failures.CHOICES,
            help="Make this stage fail for real, to see what a failure looks like (exit 1)."),
+    # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
     Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
            help="Rehearse only these channels [default: both]."),
 ])
@@ -64,6 +65,7 @@ class RehearseOptions:
     workdir: Path | None = None  # default: a new temporary folder
     fail_at: str | None = None  # one of failures.CHOICES
     card_renderer_dir: Path | None = None  # default: card_page.cache_dir
+    config: Path | None = None  # the user's pipekit.yaml to rehearse (default: the one pipekit init writes)
 
 
 def missing_modules(stage: Stage) -> list[str]:
@@ -82,7 +84,7 @@ KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAV
 
 
 def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
-              workdir: Path | None = None) -> dict[str, str]:
+              workdir: Path | None = None, user_channels: Sequence[Any] = ()) -> dict[str, str]:
     """A Bitbucket-shaped environment for the sample's commit; no real webhook, token or cloud setting."""
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
     env.update(
@@ -99,7 +101,9 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
     if workdir is not None:
         env["PIPEKIT_JUNIT_OUT"] = str(workdir / "junit.xml")  # Maven's results, merged, kept with the rest
     for kind in channels:
-        env[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = sink.url(kind)
+        env[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = sink.url(kind, secret=f"sig-rehearsal-{kind}")
+    for ch in user_channels:  # notify.channels of --config: each webhook variable points at the sink
+        env[ch.webhook_env] = sink.url(ch.type, secret=f"sig-rehearsal-{ch.name}")
     return env
 
 
@@ -113,11 +117,12 @@ def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, messag
     sent = notify.run(notify.options_from(ctx, {"event": event, "stage": stage, "message": message}), ctx)
     received = r.sink.wait_for(before + sum(d.status == "sent" for d in sent.deliveries), timeout=5)[before:]
     for d in sent.deliveries:
-        req = next((q for q in received if q.channel == d.type), None)
+        req = next((q for q in received if f"sig-rehearsal-{d.channel}" in q.path), None)
         shown = render.payload(d.type, req.json) if req is not None else ""
         card = ""
         if req is not None:
-            written = report.write_card(r.workdir / "cards", order, event, stage, d.type, req.json)
+            written = report.write_card(r.workdir / "cards", order, event, stage, d.type, req.json,
+                                        name=d.channel)
             result.cards.append(written)
             card = str(written.path)
         result.notifications.append(Sent(event, stage, d.channel, d.status, shown, card))
@@ -170,12 +175,12 @@ def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
 
     result = rehearse(ctx, stages=options.stages, keep=options.keep, channels=options.channels,
                       container_tool=options.container_tool, workdir=options.workdir, fail_at=options.fail_at,
-                      card_renderer_dir=options.card_renderer_dir)
+                      card_renderer_dir=options.card_renderer_dir, config=options.config)
     report.summary(ctx.console, result)
     for problem in result.cleanup_problems:
         ctx.console.warn(f"clean-up: {problem}")
     if result.fail_at:
-        wanted = failures.stage_for(result.fail_at)
+        wanted = result.fail_stage
         if result.failed_as_requested:
             raise CheckFailed(f"rehearsal: {wanted} failed as requested (--fail-at {result.fail_at}: "
                               f"{failures.WHAT[result.fail_at]}); the stages after it did not run", result=result)
@@ -228,12 +233,12 @@ def _run_stages(r: Rehearsal, result: RehearseResult, chosen: list[Stage]) -> di
 def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
              channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah",
              workdir: Path | None = None, fail_at: str | None = None,
-             card_renderer_dir: Path | None = None) -> RehearseResult:
-    """Rehearse the main job in ``workdir`` (a temporary folder by default); notifications go to an
-    in-process sink, their payloads to ``<workdir>/cards``."""
+             card_renderer_dir: Path | None = None, config: Path | None = None) -> RehearseResult:
+    """Rehearse the main job in ``workdir`` (a temporary folder by default) with the settings of
+    ``config`` (default: what ``pipekit init`` writes); notifications go to an in-process sink,
+    their payloads to ``<workdir>/cards``."""
     from pipekit.core import signals
     from pipekit.rehearsal import workspace
-    from pipekit.rehearsal.stages import config_text
     from pipekit.testing.sink import WebhookSink
 
     started = time.monotonic()
@@ -244,25 +249,15 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
     else:
         made = report.prepare_workdir(workdir.resolve())
         workdir = workdir.resolve()
-    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir), fail_at=fail_at, kept=keep)
+    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir), fail_at=fail_at, kept=keep,
+                            fail_stage=failures.stage_for(fail_at, chosen) if fail_at else "")
     servers = workspace.Servers(workdir)
     stop_on_signals = signals.installed()  # SIGTERM (a CI timeout, kill) unwinds, so the clean-up runs
     stop_on_signals.__enter__()
     try:
         with WebhookSink() as sink:
-            kept_env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
-            repo = workspace.service_repo(workdir, kept_env)
-            if fail_at == "tests":
-                failures.break_tests(repo, kept_env)
-            commit = workspace.git("rev-parse", "HEAD", cwd=repo)
-            (workdir / "pipekit.yaml").write_text(config_text(workdir, workspace.SERVICE, container_tool), encoding="utf-8")
-            r = Rehearsal(workdir, local_env(commit, workspace.SERVICE, sink, channels, workdir), sink,
-                          workspace.SERVICE, repo, servers, ctx.console, container_tool,
-                          planned=tuple(s.name for s in chosen))
-            if fail_at:
-                failures.arm(fail_at, r)
-                ctx.console.warn(f"--fail-at {fail_at}: {failures.WHAT[fail_at]}; "
-                                 f"{failures.stage_for(fail_at)} will fail and nothing after it will run")
+            r = _prepare(ctx, workdir, sink, servers, chosen, channels=channels, container_tool=container_tool,
+                         fail_at=fail_at, config=config)
             ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
                              f"(webhook sink {sink.base_url})")
             _notify(r, result, "started", "pipeline")
@@ -282,10 +277,49 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
     return result
 
 
-def select(only: str | None, skip: str | None) -> list[Stage]:
+def _prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: list[Stage], *,
+             channels: tuple[str, ...], container_tool: str, fail_at: str | None, config: Path | None) -> Rehearsal:
+    """The sample checkout onboarded by ``pipekit init``, the one merged ``pipekit.yaml``, the environment."""
+    from pipekit import notify
+    from pipekit.rehearsal import onboard, settings, workspace
+    from pipekit.rehearsal.scanning import scan_settings
+
+    kept_env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
+    service = workspace.SERVICE
+    repo = workspace.service_repo(workdir, kept_env)
+    user = settings.read_base(config) if config else None
+    environments = (settings.environments_of(user, str(config)) if user is not None else None) or workspace.ENVIRONMENTS
+    onboarded = onboard.onboard(workdir, repo, service, environments, kept_env, ctx.console)
+    ctx.console.info(onboard.summary(onboarded))
+    if fail_at == "tests":
+        failures.break_tests(repo, kept_env)
+    scan = scan_settings(workdir, repo)
+    if fail_at == "scan":
+        scan["reports"] = [str(failures.scan_report(workdir, workspace.SCAN_REPORT))]
+    local = settings.overrides(workdir, service, repo, container_tool=container_tool,
+                               image_repo=onboard.image_repo(service), environments=environments, scan=scan)
+    base = user if user is not None else settings.read_base(repo / "pipekit.yaml")
+    merged = settings.merge(base, local, str(config) if config else "pipekit init")
+    settings.write(merged, workdir / "pipekit.yaml")
+    ctx.console.info(settings.describe(merged))
+    commit = workspace.git("rev-parse", "HEAD", cwd=repo)
+    probe = StepContext.create(env=kept_env, config_path=workdir / "pipekit.yaml", run_record=workdir / "run.json")
+    user_channels = notify.options_from(probe, {}).channels or [] if user is not None else []
+    r = Rehearsal(workdir, local_env(commit, service, sink, channels, workdir, user_channels), sink, service, repo,
+                  servers, ctx.console, container_tool, planned=tuple(s.name for s in chosen),
+                  environments=tuple(merged.environments or environments))
+    if fail_at:
+        failures.arm(fail_at, r)
+        ctx.console.warn(f"--fail-at {fail_at}: {failures.WHAT[fail_at]}; "
+                         f"{failures.stage_for(fail_at, chosen)} will fail and nothing after it will run")
+    return r
+
+
+def select(only: str | None, skip: str | None, planned: list[Stage] | None = None) -> list[Stage]:
     from pipekit.core.errors import BadInput
 
-    names = [s.name for s in STAGES]
+    every = STAGES if planned is None else planned
+    names = [s.name for s in every]
 
     def parse(value: str, flag: str) -> list[str]:
         wanted = [n.strip().replace("-", "_") for n in value.split(",") if n.strip()]
@@ -296,7 +330,7 @@ def select(only: str | None, skip: str | None) -> list[Stage]:
 
     keep = parse(only, "--stages") if only else names
     dropped = parse(skip, "--skip") if skip else []
-    return [s for s in STAGES if s.name in keep and s.name not in dropped]
+    return [s for s in every if s.name in keep and s.name not in dropped]
 
 
 @step_command("rehearse", OPTIONS,
@@ -307,19 +341,26 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
     from pipekit.core.errors import BadInput
+    from pipekit.rehearsal import settings
+    from pipekit.rehearsal.stages import plan
 
     v = OPTIONS.resolve(ctx, flags)
-    stages = select(v["only"], v["skip"])
+    config = ctx.config.path  # --config FILE, PIPEKIT_CONFIG, or ./pipekit.yaml, as for every step
+    planned = plan(settings.read_base(config).get("environments") or {}) if config else None
+    stages = select(v["only"], v["skip"], planned)
     fail_at = v["fail_at"]
     if fail_at:
-        wanted = failures.stage_for(fail_at)
+        wanted = failures.stage_for(fail_at, planned or STAGES)
+        if not wanted:
+            raise BadInput(f"--fail-at {fail_at}: no environment of {config} has a jira gate to fail")
         if wanted not in [s.name for s in stages]:
             raise BadInput(f"--fail-at {fail_at}: its stage {wanted} is not in this rehearsal "
                            f"({', '.join(s.name for s in stages)}); drop it from --skip or add it to --stages")
     workdir = Path(v["workdir"]) if v["workdir"] else None
     return RehearseOptions(stages=stages, keep=v["keep"], channels=tuple(v["channels"] or ()) or ("teams", "slack"),
                            container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at,
-                           card_renderer_dir=Path(v["card_renderer_dir"]) if v["card_renderer_dir"] else None)
+                           card_renderer_dir=Path(v["card_renderer_dir"]) if v["card_renderer_dir"] else None,
+                           config=config)
 
 
 if __name__ == "__main__":

@@ -89,11 +89,28 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     bare = work / "gitops.git"
     head = git("rev-parse", "refs/heads/main~3", cwd=bare)  # then promote_qa's, promote_preprod's, promote_prod's
     assert update["gitops_revision"] == head and update["environment"] == "dev"
-    overlay = git("show", "main:demo-service/overlays/dev/kustomization.yaml", cwd=bare)
-    assert f'newTag: "{sha[:7]}"' in overlay and f"digest: {digest}" in overlay
+    overlay = git("show", "main:apps/demo-service/overlays/dev/kustomization.yaml", cwd=bare)  # init's layout
+    assert re.search(rf"^    newTag: {sha[:7]}  # pipekit:build=1$", overlay, re.M) and f"digest: {digest}" in overlay
+    assert "name: 123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-service" in overlay  # init's --image-repo
     trailers = git("log", "-1", "--format=%(trailers:key=Pipekit-Digest,valueonly)", head, cwd=bare)
     assert trailers.strip() == digest
     assert argo["revision"] == head
+
+    # the sample and its GitOps layout were onboarded by pipekit init, and its own check passes on them
+    onboarded = git("log", "--format=%s|%(trailers:key=Pipekit-Init-Version,valueonly)", "main~4", "-1", cwd=bare)
+    assert onboarded == "demo-service: onboard with pipekit init 0.1.0|0.1.0"
+    for name in ("bitbucket-pipelines.yml", "pipekit.yaml", ".pipekit/init.yaml"):
+        assert git("ls-files", name, cwd=work / "demo-service") == name, f"{name} committed in the sample"
+    assert re.search(r"^pipekit init 0\.1\.0: \d+ files \(\d+ new\), GitOps commit [0-9a-f]{12}; checks passed: ",
+                     out, re.M)
+    job = git("show", "main:apps/demo-service/base/post-sync-test.yaml", cwd=bare)
+    assert "- --junit-dir\n            - /reports\n" in job and "- api-tests/run.py" in job
+    checkout = tmp_path / "gitops-checkout"
+    git("clone", "-q", str(bare), str(checkout), cwd=tmp_path)
+    check = subprocess.run([sys.executable, "-m", "pipekit", "init", "--check", "--gitops-dir", str(checkout)],
+                           cwd=work / "demo-service", capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert check.returncode == 0 and "checks passed" in check.stdout, check.stdout + check.stderr
 
     # promote_qa: dev -> qa through the jira gate, against the local Jira, in one more commit
     promoted, gate = steps["promote"]["outputs"], steps["jira_gate"]["outputs"]
@@ -101,8 +118,8 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", qa_commit, cwd=bare) == "qa"
     assert (steps["promote"]["status"], promoted["services"]) == ("succeeded", ["demo-service"])
     assert (gate["passed"], gate["project"], gate["version"], gate["issues"]) == (True, "DEMO", build["version"], 2)
-    qa = git("show", "main:demo-service/overlays/qa/kustomization.yaml", cwd=bare)
-    assert f'newTag: "{sha[:7]}"' in qa and f"digest: {digest}" in qa
+    qa = git("show", "main:apps/demo-service/overlays/qa/kustomization.yaml", cwd=bare)
+    assert re.search(rf"^    newTag: {sha[:7]}", qa, re.M) and f"digest: {digest}" in qa
     assert re.search(r"^promote_qa\s+succeeded\s+\d+\.\d s\s+demo-service dev -> qa \(gated: jira DEMO", out, re.M)
     assert "--- teams: promoted (promote_qa) -> sent, HTTP 202" in out
     app = argo["apps"][0]
@@ -117,7 +134,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert "--- teams: deployed (wait_for_argocd) -> sent, HTTP 202" in out and "🚀 demo-service deployed to dev" in out
     summary = out[out.index("--- teams: summary (pipeline) -> sent"):]
     assert "✅ demo-service: pipeline succeeded" in summary and re.search(rf"Digest +{digest}", summary)
-    assert f"Commit {sha[:7]} by Dev Eloper: Add the demo service" in summary
+    assert f"Commit {sha[:7]} by Dev Eloper: Onboard demo-service with pipekit init" in summary
     assert re.search(r"Argo CD +demo-service-dev: Synced / Healthy \(Succeeded\)", summary)
     for stage in STAGES:
         assert re.search(rf"{stage}\s+✅ succeeded · \d+\.\d s", summary), stage
@@ -259,8 +276,8 @@ def test_workdir_refuses_a_folder_it_did_not_make_and_reuses_its_own(tmp_path: P
         "01-started-pipeline.teams.json", "02-succeeded-scan.teams.json", "03-summary-pipeline.teams.json"]
     assert json.loads((work / "run.json").read_text())["steps"]["scan"]["status"] == "succeeded"
     assert f"open the card page: {(work / 'cards' / 'index.html').as_uri()}" in proc.stdout
-    assert re.search(rf"^GitOps repository \(bare\)\s+{re.escape(str(work / 'gitops.git'))} \(not produced\)$",
-                     proc.stdout, re.M)
+    assert re.search(rf"^DORA report\s+{re.escape(str(work / 'dora.html'))} \(not produced\)$", proc.stdout, re.M)
+    assert re.search(rf"^GitOps repository \(bare\)\s+{re.escape(str(work / 'gitops.git'))}$", proc.stdout, re.M)
 
     proc = run_rehearse(tmp_path, "--workdir", str(work), "--stages", "scan")  # no --keep: emptied, not removed
     assert proc.returncode == 0 and work.is_dir() and list(work.iterdir()) == []

@@ -49,6 +49,12 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def only_onboarded(work: Path) -> bool:
+    """The GitOps repository holds what pipekit init pushed at the start, and nothing else."""
+    log = git("log", "--format=%s", "main", cwd=work / "gitops.git").splitlines()
+    return log == ["demo-service: onboard with pipekit init 0.1.0", "GitOps repository"]
+
+
 def assert_failed_as_requested(proc: subprocess.CompletedProcess[str], fail_at: str, stage: str,
                                not_run: list[str]) -> None:
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -69,7 +75,7 @@ def test_scan_blocks_on_a_critical_finding_and_the_card_page_renders_the_failure
                            "03-summary-pipeline.teams.json"]
     assert "CVE-2021-44228" in (work / "scan.sarif").read_text()
     assert "scan failed" in card_text(work, "02-failed-scan.teams.json")
-    assert not (work / "gitops.git").exists(), "nothing after the scan ran"
+    assert only_onboarded(work), "nothing after the scan ran"
 
     from pipekit.rehearsal import card_page
 
@@ -90,11 +96,11 @@ def test_tests_a_failing_test_fails_the_build_and_nothing_is_deployed(tmp_path: 
     junit = (work / "junit.xml").read_text()
     assert "RehearsalFailAtTest" in junit and "<failure" in junit
     assert "02-failed-build.teams.json" in cards(work)
-    assert not (work / "gitops.git").exists()
+    assert only_onboarded(work)
     assert "Add a test that fails" in git("log", "-1", "--format=%s", cwd=work / "demo-service")
 
 
-@pytest.mark.parametrize("fail_at", ["deploy"])
+@pytest.mark.parametrize("fail_at", ["deploy", "hook"])
 def test_deploy_or_hook_fails_the_wait_and_promotion_does_not_happen(tmp_path: Path, fail_at: str) -> None:
     proc, work = rehearse(tmp_path, "--stages", "build,update_tag,wait_for_argocd,promote_qa", "--fail-at", fail_at)
     assert_failed_as_requested(proc, fail_at, "wait_for_argocd", ["promote_qa"])
@@ -104,15 +110,15 @@ def test_deploy_or_hook_fails_the_wait_and_promotion_does_not_happen(tmp_path: P
     failed = card_text(work, "04-failed-wait_for_argocd.teams.json")
     if fail_at == "deploy":
         assert "Degraded" in failed
-    else:
-        assert "smoke-test" in failed
+    else:  # the Job ran init's command for real: its API test failed, post-sync-test exited 1
+        assert "demo-service-post-sync-test" in failed and "pipekit exit 1" in failed
+        junit = (work / "hooks/demo-service-dev/reports/demo-service-api.xml").read_text()
+        assert 'failures="1"' in junit and "fewer than 99" in junit
+        assert record["post_sync_test"]["outputs"]["result"] == "failed"
     bare = work / "gitops.git"
     log = git("log", "--format=%s", "main", cwd=bare).splitlines()
-    assert not any("qa" in line.split(":")[0] for line in log[:1]), log
-    assert 'newTag: "0000000"' in git("show", "main:demo-service/overlays/qa/kustomization.yaml", cwd=bare)
-    if fail_at == "hook":
-        assert "smoke test: fail (pipekit rehearse --fail-at hook)" in log
-        assert "pipekit.dev/standin-result: Failed" in git("show", "main:demo-service/base/smoke-test.yaml", cwd=bare)
+    assert log[0] == "demo-service: dev pending -> " + record["update_tag"]["outputs"]["tag"], log
+    assert "newTag: pending" in git("show", "main:apps/demo-service/overlays/qa/kustomization.yaml", cwd=bare)
 
 
 def test_gate_a_blocking_jira_issue_refuses_the_promotion(tmp_path: Path) -> None:
@@ -123,7 +129,7 @@ def test_gate_a_blocking_jira_issue_refuses_the_promotion(tmp_path: Path) -> Non
     assert gate["blocking"][0]["status"] == "In Progress"
     assert "04-failed-promote_qa.teams.json" in cards(work)
     bare = work / "gitops.git"
-    assert 'newTag: "0000000"' in git("show", "main:demo-service/overlays/qa/kustomization.yaml", cwd=bare)
+    assert "newTag: pending" in git("show", "main:apps/demo-service/overlays/qa/kustomization.yaml", cwd=bare)
 
 
 def test_fail_at_a_stage_not_in_the_rehearsal_is_bad_input(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ each checked from what the rehearsal leaves behind (run record, JUnit, the GitOp
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,8 +17,9 @@ import pytest
 import requests
 
 from pipekit.argocd.state import FAILED, SUCCEEDED, judge
+from pipekit.core.console import Console
 from pipekit.core.runrecord import RunRecord
-from pipekit.rehearsal import hook, workspace
+from pipekit.rehearsal import hook, onboard, workspace
 from pipekit.testing.argocd import ArgoCDStandIn
 from pipekit.testing.argocd.gitops import GitOpsFollower
 from pipekit.testing.argocd.hooks import PostSyncRunner
@@ -42,33 +44,35 @@ def test_hook_promotions_and_history_from_the_artifacts(tmp_path: Path) -> None:
     hook_out = steps["post_sync_test"]["outputs"]
     assert steps["post_sync_test"]["status"] == "succeeded"
     assert (hook_out["suite"], hook_out["result"], hook_out["namespace"]) == (
-        "demo-service-api", "passed", "demo-service-dev")
+        "demo-service", "passed", "demo-service-dev")
     assert hook_out["gitops_revision"] == deployed and hook_out["workloads"] == ["deployment/demo-service"]
     assert (hook_out["tests"]["total"], hook_out["tests"]["passed"]) == (2, 2)
     job = work / "hooks" / "demo-service-dev"
-    junit = ET.parse(job / "test-results" / "api.xml").getroot()
+    junit = ET.parse(job / "reports" / "demo-service-api.xml").getroot()  # init's Job: its /reports volume
     cases = [c.get("name") for c in junit.iter("testcase")]
     assert cases == ["test_deployment_is_available_at_its_replicas", "test_every_pod_of_the_service_is_ready"]
     assert not list(junit.iter("failure")) and not list(junit.iter("error"))
     log = (job / "job.log").read_text()
-    assert "deployment 'demo-service' successfully rolled out" in log and "2 passed" in log
+    assert "deployment 'demo-service' successfully rolled out" in log and "2 of 2 API tests passed" in log
+    assert "running the suite: python3 api-tests/run.py --junit-xml " in log  # no pytest: the base image has none
     (app,) = steps["wait_for_argocd"]["outputs"]["apps"]
     assert [(h["name"], h["phase"]) for h in app["hooks"]] == [("demo-service-post-sync-test", "Succeeded")]
-    assert re.search(r"^post_sync_test\s+succeeded\s+\d+\.\d s\s+suite demo-service-api in demo-service-dev: "
+    assert re.search(r"^post_sync_test\s+succeeded\s+\d+\.\d s\s+suite demo-service in demo-service-dev: "
                      r"2 passed of 2", out, re.M)
-    assert re.search(r"Suite demo-service-api +2 passed of 2", out), "the suite is on the cards"
+    assert re.search(r"Suite demo-service +2 passed of 2", out), "the suite is on the cards"
 
     # promotions: one commit each for qa, preprod and prod; the refused preprod promotion none
     bare = work / "gitops.git"
     log_lines = git("log", "--format=%s", "refs/heads/main", cwd=bare).splitlines()
-    assert log_lines[:4] == [f"promote preprod -> prod: demo-service {sha[:7]}",
+    assert log_lines == [f"promote preprod -> prod: demo-service {sha[:7]}",
                              f"promote qa -> preprod: demo-service {sha[:7]}",
                              f"promote dev -> qa: demo-service {sha[:7]}",
-                             log_lines[3]] and len(log_lines) == 5, log_lines
+                             log_lines[3], "demo-service: onboard with pipekit init 0.1.0",
+                             "GitOps repository"], log_lines
     assert git("rev-parse", "refs/heads/main~3", cwd=bare) == deployed
     for env in ("preprod", "prod"):
-        overlay = git("show", f"main:demo-service/overlays/{env}/kustomization.yaml", cwd=bare)
-        assert f'newTag: "{sha[:7]}"' in overlay, overlay
+        overlay = git("show", f"main:apps/demo-service/overlays/{env}/kustomization.yaml", cwd=bare)
+        assert re.search(rf"^    newTag: {sha[:7]}", overlay, re.M), overlay
         trailer = git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)",
                       f"main~{1 if env == 'preprod' else 0}", cwd=bare)
         assert trailer == env
@@ -95,13 +99,17 @@ def test_the_rehearsal_hook_fails_the_sync_when_its_api_tests_fail(tmp_path: Pat
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
            "DEMO_API_MIN_READY": str(least)}
     env = {k: v for k, v in env.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
-    bare = workspace.gitops_repo(tmp_path, "demo-service", "demo-service", env)
+    sample = tmp_path / "demo-service"
+    sample.mkdir()
+    workspace.git("init", "-q", "-b", "main", cwd=sample, env=env)
+    onboard.onboard(tmp_path, sample, "demo-service", workspace.ENVIRONMENTS, env, Console(stream=io.StringIO()))
+    bare = tmp_path / "gitops.git"  # pipekit init's layout and PostSync Job
     record = tmp_path / "run.json"
     with KubernetesStandIn() as kube, ArgoCDStandIn() as argo:
         runner = hook.RecordingRunner(PostSyncRunner(kube, tmp_path / "hooks", env=env, step=0.05, linger=0.1,
                                                      timeout=60), record)
         follower = GitOpsFollower(argo, step=0.05, poll=60, hook_runner=runner)
-        follower.follow("demo-service-dev", bare, "demo-service/overlays/dev")
+        follower.follow("demo-service-dev", bare, "apps/demo-service/overlays/dev")
         head = git("rev-parse", "refs/heads/main", cwd=bare)
         follower.refresh("demo-service-dev", force=head)
         deadline, verdict = time.monotonic() + 60, None

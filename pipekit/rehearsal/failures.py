@@ -7,30 +7,30 @@ real step meets them as it would in a real pipeline.
   security gate blocks;
 - ``tests``: a change to the sample service adds a failing JUnit test, so Maven's test run fails;
 - ``deploy``: the Argo CD stand-in reports the app ``Degraded`` and its operation ``Failed``;
-- ``hook``: the PostSync smoke-test hook in the GitOps base is annotated to fail
-  (``pipekit.dev/standin-result: Failed``), so the stand-in's hook Job fails;
-- ``gate``: the Jira stand-in holds one more issue in the version, still ``In Progress``.
+- ``hook``: the PostSync Job's API tests ask for more ready replicas than the Deployment has
+  (``DEMO_API_MIN_READY=99`` in the Job's environment), so a real test fails, ``post-sync-test``
+  exits 1, the hook is Failed and ``wait_for_argocd`` fails on it;
+- ``gate``: the Jira stand-in holds one more issue in the version, still ``In Progress``
+  (the first promotion through a ``jira`` gate fails).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipekit.rehearsal.stages import Rehearsal
 
-# "hook" (fail_hook below) is not offered: the PostSync hook now runs pipekit post-sync-test for
-# real (pipekit.rehearsal.hook), which the stand-in's result annotation does not reach
-CHOICES = ("scan", "tests", "deploy", "gate")
-STAGE = {"scan": "scan", "tests": "build", "deploy": "wait_for_argocd", "hook": "wait_for_argocd",
-         "gate": "promote_qa"}  # the stage that fails
+CHOICES = ("scan", "tests", "deploy", "hook", "gate")
+STAGE = {"scan": "scan", "tests": "build", "deploy": "wait_for_argocd", "hook": "wait_for_argocd"}  # that fails
 WHAT = {
     "scan": "a critical finding added to the bundled SCA report",
     "tests": "a failing JUnit test added to the sample service",
     "deploy": "the Argo CD stand-in reports the app Degraded, its operation Failed",
-    "hook": "the PostSync smoke-test hook annotated to fail in the GitOps base",
+    "hook": "the PostSync Job's API tests ask for 99 ready replicas (DEMO_API_MIN_READY=99)",
     "gate": "a blocking issue (In Progress) in the Jira version",
 }
 CRITICAL = {
@@ -61,16 +61,17 @@ class RehearsalFailAtTest {
     }
 }
 """
-FAILED_HOOK = "    pipekit.dev/standin-result: Failed   # pipekit rehearse --fail-at hook\n"
 
 
-def stage_for(fail_at: str) -> str:
-    """The stage that ``--fail-at fail_at`` makes fail (a ``post_sync_test`` stage runs the hook, when there is one)."""
+def stage_for(fail_at: str, stages: Sequence[Any] | None = None) -> str:
+    """The stage that ``--fail-at fail_at`` makes fail among ``stages`` (default: init's);
+    ``gate``: the first promotion through a ``jira`` gate ('' when there is none)."""
+    if fail_at != "gate":
+        return STAGE[fail_at]
     from pipekit.rehearsal.stages import STAGES
 
-    if fail_at == "hook" and any(s.name == "post_sync_test" for s in STAGES):
-        return "post_sync_test"
-    return STAGE[fail_at]
+    gated = [s.name for s in (STAGES if stages is None else stages) if "jira" in getattr(s.run, "gates", ())]
+    return gated[0] if gated else ""
 
 
 def break_tests(repo: Path, env: dict[str, str]) -> None:
@@ -117,50 +118,19 @@ def degrade(argocd: Any, app: str) -> None:
     argocd.set_state = set_state
 
 
-def fail_hook(bare: Path, env: dict[str, str]) -> None:
-    """Annotate every PostSync hook in the GitOps repo's base to fail, in one commit on main."""
-    import tempfile
-
-    from pipekit.rehearsal import workspace
-
-    with tempfile.TemporaryDirectory(prefix="fail-at-hook-", dir=bare.parent) as tmp:
-        work = Path(tmp) / "gitops"
-        workspace.git("clone", "-q", str(bare), str(work), cwd=bare.parent, env=env)
-        changed = []
-        for path in sorted(work.glob("*/base/*.yaml")):
-            text = path.read_text(encoding="utf-8")
-            marker = "argocd.argoproj.io/hook: PostSync\n"
-            if marker in text and "standin-result" not in text:
-                path.write_text(text.replace(marker, marker + FAILED_HOOK), encoding="utf-8")
-                changed.append(str(path.relative_to(work)))
-        if not changed:
-            raise RuntimeError(f"--fail-at hook: no PostSync hook in {bare}'s base to fail")
-        workspace.git("commit", "-q", "-am", "smoke test: fail (pipekit rehearse --fail-at hook)", cwd=work, env=env)
-        workspace.git("push", "-q", "origin", "HEAD:main", cwd=work, env=env)
-
-
 def arm(fail_at: str, r: Rehearsal) -> None:
     """Change the rehearsal's inputs so that ``fail_at`` fails when its stage runs (``tests``: see
     :func:`break_tests`, done before the commit is read; ``gate``: ``r.fail_at``, read by the Jira stage)."""
     r.fail_at = fail_at
-    if fail_at == "scan":
-        config = r.workdir / "pipekit.yaml"
-        from pipekit.rehearsal import workspace
-
-        report = scan_report(r.workdir, workspace.SCAN_REPORT)
-        text = config.read_text(encoding="utf-8")
-        config.write_text(text.replace(json.dumps(str(workspace.SCAN_REPORT)), json.dumps(str(report))),
-                          encoding="utf-8")
-    elif fail_at in ("deploy", "hook"):
+    if fail_at == "hook":  # the hook runner hands the rehearsal's environment to the Job
+        r.env["DEMO_API_MIN_READY"] = "99"
+    elif fail_at == "deploy":
         servers = r.servers
         follow = servers.follow
 
         def follow_and_fail(app: str, repo: Path, overlay: str, *args: Any, **kwargs: Any) -> Any:
-            if fail_at == "hook":
-                fail_hook(repo, r.env)
             argocd = follow(app, repo, overlay, *args, **kwargs)
-            if fail_at == "deploy":
-                degrade(argocd, app)
+            degrade(argocd, app)
             return argocd
 
         servers.follow = follow_and_fail  # type: ignore[method-assign]

@@ -1,11 +1,12 @@
 """The rehearsal's PostSync hook: a real ``pipekit post-sync-test`` process per sync.
 
-The GitOps base holds the PostSync Job (:data:`pipekit.rehearsal.workspace.POST_SYNC_TEST`):
-``pipekit post-sync-test --wait-ready deployment/demo-service -- python -m pytest ... api-tests``.
-The Argo CD stand-in renders it and :class:`~pipekit.testing.argocd.hooks.PostSyncRunner` runs it
-for real against the Kubernetes API stand-in, which rolls the Deployment out on each sync. The
-Job's folder (``hooks/<app>/``) plays its container: the sample's API tests (its image's
-content), its own run record, kubeconfig and JUnit files. When the Job ends its ``post_sync_test``
+The GitOps base holds the PostSync Job ``pipekit init`` wrote (:mod:`pipekit.rehearsal.onboard`):
+``pipekit post-sync-test --wait-ready deployment/demo-service --junit-dir /reports -- python3
+api-tests/run.py --junit-xml /reports/demo-service-api.xml``. The Argo CD stand-in renders it and
+:class:`~pipekit.testing.argocd.hooks.PostSyncRunner` runs it for real against the Kubernetes API
+stand-in, which rolls the Deployment out on each sync. The Job's folder (``hooks/<app>/``) plays
+its container: the sample's API tests (its image's content), its own run record, kubeconfig, and
+``reports/`` for its ``/reports`` volume (the JUnit files). When the Job ends its ``post_sync_test``
 section is copied into the rehearsal's run record, so wait_for_argocd's card shows the suite and
 fails when the hook failed; the ``post_sync_test`` stage then checks the outcome from those files.
 """
@@ -29,10 +30,10 @@ class Rehearsal(jira.Rehearsal, Protocol):
     """What these use of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers them)."""
 
     servers: Servers
+    environments: tuple[str, ...]
 
 API_TESTS = Path(__file__).with_name("sample") / "api-tests"
-SUITE = "demo-service-api"
-JUNIT_DIR = "test-results"
+JUNIT_DIR = "reports"  # the Job's /reports emptyDir, as the hook runner mounts it
 
 
 class RecordingRunner:
@@ -78,9 +79,9 @@ def runner(r: Rehearsal) -> RecordingRunner:
     from pipekit.testing.argocd.hooks import PostSyncRunner
 
     kube = r.servers.kubernetes()
-    # the Job's image has its Python (with pytest) first on PATH, as the pipekit image has
+    # the Job's image has pipekit's Python first on PATH, as the pipekit image has
     path = os.pathsep.join([str(Path(sys.executable).parent), r.env.get("PATH", os.defpath)])
-    env = {**r.env, "PATH": path, "PIPEKIT_ENV": "dev"}
+    env = {**r.env, "PATH": path, "PIPEKIT_ENV": r.environments[0]}  # the hook runs for the first deploy
     return RecordingRunner(PostSyncRunner(kube, r.workdir / "hooks", env=env, step=0.05, linger=0.2, timeout=120),
                            r.record_path)
 

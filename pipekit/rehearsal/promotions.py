@@ -1,15 +1,17 @@
-"""The rehearsal's promotions past qa: preprod and prod, both ``manual`` as ``pipekit init`` makes them.
+"""The rehearsal's promotions: one stage per environment after the first, as the settings' rules say.
 
-After ``promote_qa``, the real ``promote`` step runs qa -> preprod twice: first without approval,
-which must be refused (exit 1, the message naming the ``manual`` rule) with nothing committed to
-the GitOps repository; then as a Bitbucket deployment step for preprod gives it (``--approve`` and
-``BITBUCKET_DEPLOYMENT_ENVIRONMENT=preprod``). ``prod`` is then promoted from preprod the same
-way. Each runs through ``promote.options_from(ctx, flags)`` with the flags a pipeline passes, on a
-copy of the rehearsal's ``pipekit.yaml`` that declares the environments and their rules.
+With ``pipekit init``'s settings: ``promote_qa`` (gated by jira), ``promote_preprod`` and
+``promote_prod`` (both ``manual``). For preprod the real ``promote`` step runs twice: first without
+approval, which must be refused (exit 1, the message naming the ``manual`` rule) with nothing
+committed to the GitOps repository; then as a Bitbucket deployment step for preprod gives it
+(``--approve`` and ``BITBUCKET_DEPLOYMENT_ENVIRONMENT=preprod``); prod is then promoted with
+approval. Each runs through ``promote.options_from(ctx, flags)`` with the flags a pipeline passes,
+on the rehearsal's one ``pipekit.yaml``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipekit.rehearsal import workspace
@@ -18,26 +20,14 @@ if TYPE_CHECKING:
     from pipekit.core.step import StepContext
     from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
 
-RULES = """
-environments:
-  dev: {}
-  qa: {promotion: gated, gates: [jira]}
-  preprod: {promotion: manual}
-  prod: {promotion: manual}
-"""
-
-
 def _context(r: Rehearsal, deployment_environment: str | None) -> StepContext:
     from pipekit.core.console import Console
     from pipekit.core.step import StepContext
 
-    config = r.workdir / "pipekit-environments.yaml"
-    if not config.exists():
-        config.write_text((r.workdir / "pipekit.yaml").read_text(encoding="utf-8") + RULES, encoding="utf-8")
     env = dict(r.env)
     if deployment_environment:  # a Bitbucket deployment step for that environment
         env["BITBUCKET_DEPLOYMENT_ENVIRONMENT"] = deployment_environment
-    ctx = StepContext.create(env=env, run_record=r.record_path, config_path=config,
+    ctx = StepContext.create(env=env, run_record=r.record_path, config_path=r.workdir / "pipekit.yaml",
                              debug=r.console.debug_enabled, cwd=r.repo)
     ctx.console = Console(stream=r.console.stream, debug=r.console.debug_enabled)
     return ctx
@@ -77,19 +67,52 @@ def refused(r: Rehearsal, source: str, target: str) -> str:
     return reason
 
 
-def promote_preprod_stage(r: Rehearsal) -> str:
-    reason = refused(r, "qa", "preprod")
-    r.console.info(f"refused as it must be: {reason}")
-    result = promote(r, "qa", "preprod", approve=True)
-    return (f"without approval: refused, nothing committed ({reason.split(': ', 1)[-1]}); approved in the preprod "
-            f"deployment: {', '.join(result.services) or 'nothing'} qa -> preprod ({result.rule}), "
-            f"GitOps commit {result.gitops_revision[:12]}")
+@dataclass
+class Promotion:
+    """One promotion stage, ``promote_<target>``: what the target's rule and gates call for.
+
+    ``manual``: refused without approval (nothing committed) when ``refuse_first``, then approved
+    in the target's deployment (``--approve``); ``gated`` with a ``jira`` gate: through the Jira
+    stand-in (:func:`pipekit.rehearsal.jira.promote_gated`); ``auto``, or other gates: promoted
+    as a pipeline step would, the gates evaluated as they are.
+    """
+
+    source: str
+    target: str
+    rule: str
+    gates: tuple[str, ...] = ()
+    refuse_first: bool = False
+
+    def __call__(self, r: Rehearsal) -> str:
+        from pipekit.rehearsal import jira
+
+        if "jira" in self.gates:
+            return jira.promote_gated(r, self.source, self.target, {"services": (r.service,)})
+        said = ""
+        if self.rule == "manual" and self.refuse_first:
+            reason = refused(r, self.source, self.target)
+            r.console.info(f"refused as it must be: {reason}")
+            said = f"without approval: refused, nothing committed ({reason.split(': ', 1)[-1]}); "
+        approve = self.rule == "manual"
+        result = promote(r, self.source, self.target, approve=approve)
+        how = f"approved in the {self.target} deployment, " if approve else ""
+        return (f"{said}{', '.join(result.services) or 'nothing'} {self.source} -> {self.target} ({how}rule "
+                f"{result.rule}), GitOps commit {result.gitops_revision[:12]}")
 
 
-def promote_prod_stage(r: Rehearsal) -> str:
-    result = promote(r, "preprod", "prod", approve=True)
-    return (f"{', '.join(result.services) or 'nothing'} preprod -> prod ({result.rule}, approved in the prod "
-            f"deployment), GitOps commit {result.gitops_revision[:12]}")
+def plan(environments: dict[str, Any]) -> list[Promotion]:
+    """A promotion into every environment after the first, in order; the first ``manual`` one is
+    rehearsed refused before it is approved."""
+    from pipekit.promotion import rules
+
+    envs = rules.load(environments)
+    out: list[Promotion] = []
+    for env in list(envs.values())[1:]:
+        if env.source is None:
+            continue
+        first_manual = env.promotion == "manual" and not any(p.rule == "manual" for p in out)
+        out.append(Promotion(env.source, env.name, env.promotion, tuple(env.gates), refuse_first=first_manual))
+    return out
 
 
 def history_report(r: Rehearsal) -> str:

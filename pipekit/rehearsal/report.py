@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipekit.core.runrecord import Status
-from pipekit.rehearsal.failures import WHAT, stage_for
+from pipekit.rehearsal.failures import WHAT
 
 if TYPE_CHECKING:
     from pipekit.core.console import Console
@@ -67,6 +67,7 @@ class RehearseResult:
     dora: str = ""  # the DORA report over what was deployed (table shown, HTML file in the work folder)
     history: str = ""  # pipekit history of the sample service (shown)
     fail_at: str | None = None
+    fail_stage: str = ""  # the stage --fail-at makes fail
     card_page: str = ""  # <workdir>/cards/index.html
     card_page_note: str = ""
     kept: bool = False
@@ -75,7 +76,7 @@ class RehearseResult:
     @property
     def failed_as_requested(self) -> bool:
         return bool(self.fail_at) and [s.name for s in self.stages if s.status is Status.FAILED] == [
-            stage_for(self.fail_at or "")]
+            self.fail_stage]
 
     @property
     def ok(self) -> bool:
@@ -87,9 +88,11 @@ def card_name(order: int, event: str, stage: str, channel: str) -> str:
     return f"{order:02d}-{safe}.{re.sub(r'[^a-z0-9_]+', '_', channel.lower())}.json"
 
 
-def write_card(folder: Path, order: int, event: str, stage: str, channel: str, payload: Any) -> CardFile:
+def write_card(folder: Path, order: int, event: str, stage: str, channel: str, payload: Any,
+               name: str | None = None) -> CardFile:
+    """``channel`` is the channel's type; a channel named otherwise (``notify.channels``) adds its name."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / card_name(order, event, stage, channel)
+    path = folder / card_name(order, event, stage, channel if name in (None, channel) else f"{name}.{channel}")
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return CardFile(event, stage, channel, path, payload)
 
@@ -173,7 +176,7 @@ def summary(console: Console, result: RehearseResult) -> None:
             for s in result.stages]
     console.table(["stage", "status", "time", "produced"], rows, title="Rehearsal")
     if result.fail_at:
-        wanted, not_run = stage_for(result.fail_at), [s.name for s in result.stages if not s.ran]
+        wanted, not_run = result.fail_stage, [s.name for s in result.stages if not s.ran]
         outcome = "failed as requested" if result.failed_as_requested else "did NOT fail as requested"
         console.warn(f"--fail-at {result.fail_at} (requested: {WHAT[result.fail_at]}): {wanted} {outcome}; "
                      f"not run after it: {', '.join(not_run) or 'nothing (it was the last stage)'}")

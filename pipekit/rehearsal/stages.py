@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext
+from pipekit.onboarding.answers import GATES, RULES
 from pipekit.rehearsal import hook, promotions, workspace
-from pipekit.rehearsal import jira as jira_rehearsal
 
 if TYPE_CHECKING:
     from pipekit.core.console import Console
     from pipekit.testing.sink import WebhookSink
 
-FAST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # Maven's own JVM: a short build starts faster
 INSTALL = {  # how to get a missing tool (Debian package names)
     "mvn": "apt-get install -y maven openjdk-17-jdk-headless",
     "buildah": "apt-get install -y buildah",
@@ -62,6 +60,7 @@ class Rehearsal:
     console: Console
     container_tool: str = "buildah"
     planned: tuple[str, ...] = ()
+    environments: tuple[str, ...] = workspace.ENVIRONMENTS  # in promotion order, from the settings
     fail_at: str = ""  # pipekit rehearse --fail-at: a stage that sets up a stand-in arms its failure
 
     @property
@@ -127,13 +126,16 @@ def ecr_push_stage(r: Rehearsal) -> str:
 
 def update_tag_stage(r: Rehearsal) -> str:
     from pipekit import update_tag
+    from pipekit.rehearsal import onboard
 
-    ctx = r.context({"PIPEKIT_ENV": "dev"})
-    ecr, build = EcrPushOutputs.read(ctx.record), BuildOutputs.read(ctx.record)
-    image = (ecr.image_uri if ecr.succeeded else None) or build.image
-    bare = workspace.gitops_repo(r.workdir, r.service, str(image), r.env)
-    if "wait_for_argocd" in r.planned:  # Argo CD follows the repository before the pipeline writes to it
-        r.servers.follow(f"{r.service}-dev", bare, f"{r.service}/overlays/dev", hook_runner=hook.runner(r))
+    first = r.environments[0]
+    ctx = r.context({"PIPEKIT_ENV": first})
+    bare = r.workdir / "gitops.git"
+    if "wait_for_argocd" in r.planned:  # Argo CD follows init's Application before the pipeline writes
+        app = onboard.applications(bare, r.service, r.env).get(first)
+        if app is None:
+            raise RuntimeError(f"pipekit init wrote no Argo CD Application for {first} in {bare}")
+        r.servers.follow(app.name, bare, app.path, hook_runner=hook.runner(r))
     result = update_tag.run(update_tag.options_from(ctx, {}), ctx)
     pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
     return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
@@ -155,20 +157,21 @@ def wait_for_argocd_stage(r: Rehearsal) -> str:
                      for a in result.apps)
 
 
-def dora_report(r: Rehearsal, environment: str = "dev") -> str:
-    """``pipekit dora`` over what the rehearsal deployed: the table on the terminal, an HTML file beside it."""
+def dora_report(r: Rehearsal) -> str:
+    """``pipekit dora`` over what the rehearsal deployed, every environment: the table on the
+    terminal, an HTML file beside it."""
     from pipekit import dora
 
     ctx = r.context()
     bare = str(r.workdir / "gitops.git")
     html = r.workdir / "dora.html"
-    dora.run(dora.DoraOptions(gitops_repo=bare, environments=(environment,)), ctx)
-    result = dora.run(dora.DoraOptions(gitops_repo=bare, environments=(environment,), format="html",
-                                       out=str(html)), r.context(quiet=True))
-    return f"dora: {result.deployments} deployment(s) to {environment}; HTML report {html}"
+    dora.run(dora.DoraOptions(gitops_repo=bare, environments=()), ctx)  # () is every environment
+    result = dora.run(dora.DoraOptions(gitops_repo=bare, environments=(), format="html", out=str(html)),
+                      r.context(quiet=True))
+    return f"dora: {result.deployments} deployment(s), every environment; HTML report {html}"
 
 
-STAGES: list[Stage] = [
+DEPLOY: list[Stage] = [  # the main job to the first environment
     Stage("build", build_stage, requires=("pipekit.build",), tools=("mvn", "{tool}")),
     Stage("scan", scan_stage, requires=("pipekit.scan",)),
     Stage("ecr_push", ecr_push_stage, requires=("pipekit.ecr_push", "moto"), tools=("docker-registry", "{tool}"),
@@ -177,48 +180,31 @@ STAGES: list[Stage] = [
           needs=("build",)),
     Stage("wait_for_argocd", wait_for_argocd_stage, requires=("pipekit.wait_for_argocd", "pipekit.testing.argocd"),
           tools=("git", "kubectl"), needs=("update_tag",), event_on_success="deployed"),
-    Stage("post_sync_test", hook.post_sync_test_stage, requires=("pipekit.post_sync_test", "pytest"),
+    Stage("post_sync_test", hook.post_sync_test_stage, requires=("pipekit.post_sync_test",),
           needs=("wait_for_argocd",)),
-    Stage("promote_qa", jira_rehearsal.promote_qa_stage, requires=("pipekit.promote", "pipekit.jira_gate"),
-          tools=("git", "kubectl"), needs=("update_tag",), event_on_success="promoted"),
-    Stage("promote_preprod", promotions.promote_preprod_stage, requires=("pipekit.promote",), tools=("git",),
-          needs=("promote_qa",), event_on_success="promoted"),
-    Stage("promote_prod", promotions.promote_prod_stage, requires=("pipekit.promote",), tools=("git",),
-          needs=("promote_preprod",), event_on_success="promoted"),
 ]
+
+
+def plan(environments: Mapping[str, object] | None = None) -> list[Stage]:
+    """Every stage for these environments (the settings' ``environments:``; default: init's four):
+    the main job to the first, then ``promote_<env>`` into each of the others."""
+    if environments is None:
+        environments = {env: {"promotion": rule, **({"gates": list(GATES[env])} if env in GATES else {})}
+                        for env, rule in RULES.items()}
+    out = list(DEPLOY)
+    before = "update_tag"
+    for p in promotions.plan(dict(environments)):
+        requires = ("pipekit.promote", *(("pipekit.jira_gate",) if "jira" in p.gates else ()))
+        out.append(Stage(f"promote_{p.target}", p, requires=requires, tools=("git", "kubectl"), needs=(before,),
+                         event_on_success="promoted"))
+        before = f"promote_{p.target}"
+    return out
+
+
+STAGES: list[Stage] = plan()  # with pipekit init's environments
 
 
 def missing_tools(stage: Stage, container_tool: str) -> list[str]:
     tools = [t.replace("{tool}", container_tool) for t in stage.tools]
     return [f"{t} not found ({INSTALL[t]})" if t in INSTALL else f"{t} not found"
             for t in dict.fromkeys(tools) if shutil.which(t) is None]
-
-
-def config_text(workdir: Path, service: str, container_tool: str) -> str:
-    """The rehearsal's pipekit.yaml: what a real service would write, pointed at the local world."""
-    import json
-
-    return "\n".join([
-        "# pipekit rehearse: a service's pipekit.yaml, pointed at local stand-ins",
-        f"service: {service}",
-        "build:",
-        f"  project_dir: {json.dumps(str(workdir / service))}",
-        f"  container_tool: {container_tool}",
-        f"  maven: {{offline: true, output: status, opts: {json.dumps(FAST_JVM)}}}",
-        "scan:",
-        f"  reports: [{json.dumps(str(workspace.SCAN_REPORT))}]",
-        f"  sarif_out: {json.dumps(str(workdir / 'scan.sarif'))}",
-        "ecr:",
-        "  create_repository: true",
-        "  create: {image_tag_mutability: IMMUTABLE, scan_on_push: true}",
-        "gitops:",
-        f"  repo: {json.dumps(str(workdir / 'gitops.git'))}",
-        "  author: {name: pipekit rehearsal, email: rehearsal@pipekit.local}",
-        "argocd:",
-        "  plaintext: true",
-        "  timeout: 60",
-        "  poll_interval: 1",
-        "  grace: 10",
-        f"  apps: {{dev: {service}-dev}}",
-        "",
-    ])

@@ -1,4 +1,7 @@
-"""The rehearsal's temporary world: the sample service repo, the GitOps repo and the local stand-ins.
+"""The rehearsal's temporary world: the sample service repo and the local stand-ins.
+
+The GitOps repository and the sample's pipeline files come from ``pipekit init``
+(:mod:`pipekit.rehearsal.onboard`).
 
 Everything lives in one temporary folder and on 127.0.0.1. :class:`Servers` starts moto, the
 OCI registry, the Argo CD and the Kubernetes API stand-ins on demand and stops all of them (and removes the images
@@ -28,7 +31,7 @@ SAMPLE = Path(__file__).with_name("sample")
 SCAN_REPORT = Path(__file__).with_name("scan-report.json")
 SERVICE = "demo-service"
 IDENTITY = ("-c", "user.name=Dev Eloper", "-c", "user.email=dev@pipekit.local", "-c", "commit.gpgsign=false")
-ENVIRONMENTS = ("dev", "qa", "preprod", "prod")
+ENVIRONMENTS = ("dev", "qa", "preprod", "prod")  # as pipekit init onboards a service by default
 
 
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
@@ -50,81 +53,6 @@ def service_repo(workdir: Path, env: Mapping[str, str]) -> Path:
     git("commit", "-q", "-m", "Add the demo service", "-m", f"Embedded sample for pipekit rehearse ({workdir.name}).",
         cwd=repo, env=env)
     return repo
-
-
-# -- the GitOps repository ------------------------------------------------------------------
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {service}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {service}}}
-  template:
-    metadata:
-      labels: {{app: {service}}}
-    spec:
-      containers:
-        - name: app
-          image: {image}:latest   # set by the overlays
-          ports: [{{containerPort: 8080}}]
-"""
-POST_SYNC_TEST = """\
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {service}-post-sync-test
-  annotations:
-    argocd.argoproj.io/hook: PostSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: post-sync-test
-          image: pipekit-base:rehearsal   # the pipekit image, with the service's API tests in api-tests/
-          command: [pipekit, post-sync-test, --wait-ready, deployment/{service}, --ready-timeout, "30",
-                    --junit-dir, test-results, --suite, {service}-api,
-                    --, python, -m, pytest, --junitxml, test-results/api.xml, api-tests]
-"""
-BASE = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - post-sync-test.yaml\n"
-OVERLAY = """\
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: {service}-{env}
-resources:
-  - ../../base
-images:
-  - name: {image}
-    newTag: "0000000"   # written by the pipeline
-"""
-
-
-def gitops_repo(workdir: Path, service: str, image: str, env: Mapping[str, str]) -> Path:
-    """A bare GitOps repo ``workdir/gitops.git``: ``SERVICE/base`` (with the PostSync test Job) and
-    ``SERVICE/overlays/{dev,qa,preprod,prod}``."""
-    seed = workdir / "gitops-seed"
-    values = {"service": service, "image": image}
-    files = {f"{service}/base/deployment.yaml": DEPLOYMENT.format(**values),
-             f"{service}/base/post-sync-test.yaml": POST_SYNC_TEST.format(**values),
-             f"{service}/base/kustomization.yaml": BASE}
-    for name in ENVIRONMENTS:
-        files[f"{service}/overlays/{name}/kustomization.yaml"] = OVERLAY.format(env=name, **values)
-    for rel, text in files.items():
-        (seed / rel).parent.mkdir(parents=True, exist_ok=True)
-        (seed / rel).write_text(text, encoding="utf-8")
-    git("init", "-q", "-b", "main", cwd=seed, env=env)
-    git("add", ".", cwd=seed, env=env)
-    git("commit", "-q", "-m", f"{service}: base and overlays", cwd=seed, env=env)
-    bare = workdir / "gitops.git"
-    git("clone", "-q", "--bare", str(seed), str(bare), cwd=workdir, env=env)
-    git("config", "uploadpack.allowFilter", "true", cwd=bare, env=env)
-    shutil.rmtree(seed, ignore_errors=True)
-    return bare
 
 
 # -- stand-ins ------------------------------------------------------------------------------

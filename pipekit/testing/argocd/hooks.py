@@ -4,7 +4,10 @@
 For each sync it rolls the app's rendered Deployments out on a :class:`KubernetesStandIn` (a new
 revision per sync, its last old pod lingering, as on a real cluster), then runs the hook Job's
 ``pipekit post-sync-test ...`` arguments as a real process, with the container's ``env`` values, a
-kubeconfig for the stand-in in the Job's namespace and the synced revision. Its exit code is the
+kubeconfig for the stand-in in the Job's namespace and the synced revision. The Job's folder
+(``<workdir>/<app>/``) plays its container's working directory, and each ``emptyDir`` volume the
+container mounts is a folder in it named after the volume: an argument under the mount path (say
+``--junit-dir /reports``) is rewritten to that folder, as the mount would make it. Its exit code is the
 hook's phase: 0 -> ``Succeeded``; anything else -> ``Failed`` with pipekit's last line, as Argo CD
 shows a Job that reached its backoff limit. Hooks that do not call ``post-sync-test`` keep the
 stand-in's scripted result.
@@ -42,6 +45,7 @@ class PostSyncRunner:
                 self._roll_out(str(item.get("namespace") or namespace), str(item["name"]))
         home = self.workdir / app
         home.mkdir(parents=True, exist_ok=True)
+        args = mounted(args, empty_dirs(hook.get("manifest") or {}, home))
         config = home / "kubeconfig"
         config.write_text(json.dumps(kubeconfig(self.kube.url, self.kube.token, namespace)), encoding="utf-8")
         env = {**self.env, **_container_env(hook.get("manifest") or {}), "KUBECONFIG": str(config),
@@ -74,6 +78,30 @@ def _post_sync_args(manifest: dict[str, Any]) -> list[str] | None:
     container = _container(manifest)
     argv = [str(a) for a in (container.get("command") or [])] + [str(a) for a in (container.get("args") or [])]
     return argv[argv.index("post-sync-test"):] if "post-sync-test" in argv else None
+
+
+def empty_dirs(manifest: dict[str, Any], home: Path) -> dict[str, Path]:
+    """Each ``emptyDir`` volume the Job's container mounts: mount path -> ``home/<volume name>`` (made)."""
+    pod = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
+    empty = {str(v.get("name")) for v in pod.get("volumes") or [] if isinstance(v, dict) and "emptyDir" in v}
+    folders = {}
+    for mount in _container(manifest).get("volumeMounts") or []:
+        if isinstance(mount, dict) and mount.get("name") in empty and mount.get("mountPath"):
+            folder = home / str(mount["name"])
+            folder.mkdir(parents=True, exist_ok=True)
+            folders[str(mount["mountPath"]).rstrip("/") or "/"] = folder
+    return folders
+
+
+def mounted(args: list[str], folders: Mapping[str, Path]) -> list[str]:
+    """``args`` with each path under a mount (``/reports``, ``/reports/x.xml``, ``--out=/reports/x``) in its folder."""
+    def one(arg: str) -> str:
+        flag, eq, value = arg.partition("=") if arg.startswith("-") and "=" in arg else ("", "", arg)
+        for mount, folder in folders.items():
+            if value == mount or value.startswith(mount + "/"):
+                return flag + eq + str(folder) + value[len(mount):]
+        return arg
+    return [one(a) for a in args]
 
 
 def _container_env(manifest: dict[str, Any]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The demo service's API tests, as its PostSync Job runs them after every sync.
+"""The demo service's API tests, as its PostSync Job runs them after every sync (``run.py``, no pytest).
 
 They ask the cluster's API (the kubeconfig the Job is given, ``KUBECONFIG``) what the sync left
 running: the service's Deployment available at the replicas it asked for, every pod of its
