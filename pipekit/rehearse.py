@@ -84,7 +84,7 @@ KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAV
 
 
 def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
-              workdir: Path | None = None, user_channels: Sequence[Any] = ()) -> dict[str, str]:
+              workdir: Path | None = None, user_channels: Sequence[Mapping[str, Any]] = ()) -> dict[str, str]:
     """A Bitbucket-shaped environment for the sample's commit; no real webhook, token or cloud setting."""
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
     env.update(
@@ -103,7 +103,7 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
     for kind in channels:
         env[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = sink.url(kind, secret=f"sig-rehearsal-{kind}")
     for ch in user_channels:  # notify.channels of --config: each webhook variable points at the sink
-        env[ch.webhook_env] = sink.url(ch.type, secret=f"sig-rehearsal-{ch.name}")
+        env[str(ch["webhook_env"])] = sink.url(str(ch["type"]), secret=f"sig-rehearsal-{ch['name']}")
     return env
 
 
@@ -280,7 +280,6 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
 def _prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: list[Stage], *,
              channels: tuple[str, ...], container_tool: str, fail_at: str | None, config: Path | None) -> Rehearsal:
     """The sample checkout onboarded by ``pipekit init``, the one merged ``pipekit.yaml``, the environment."""
-    from pipekit import notify
     from pipekit.rehearsal import onboard, settings, workspace
     from pipekit.rehearsal.scanning import scan_settings
 
@@ -303,8 +302,7 @@ def _prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: l
     settings.write(merged, workdir / "pipekit.yaml")
     ctx.console.info(settings.describe(merged))
     commit = workspace.git("rev-parse", "HEAD", cwd=repo)
-    probe = StepContext.create(env=kept_env, config_path=workdir / "pipekit.yaml", run_record=workdir / "run.json")
-    user_channels = notify.options_from(probe, {}).channels or [] if user is not None else []
+    user_channels = (merged.data.get("notify") or {}).get("channels") or []
     r = Rehearsal(workdir, local_env(commit, service, sink, channels, workdir, user_channels), sink, service, repo,
                   servers, ctx.console, container_tool, planned=tuple(s.name for s in chosen),
                   environments=tuple(merged.environments or environments))
@@ -346,7 +344,11 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
 
     v = OPTIONS.resolve(ctx, flags)
     config = ctx.config.path  # --config FILE, PIPEKIT_CONFIG, or ./pipekit.yaml, as for every step
-    planned = plan(settings.read_base(config).get("environments") or {}) if config else None
+    planned = None
+    if config:  # the stages follow the file's environments, each checked before anything is made
+        base = settings.read_base(config)
+        settings.environments_of(base, str(config))
+        planned = plan(base.get("environments") or {})
     stages = select(v["only"], v["skip"], planned)
     fail_at = v["fail_at"]
     if fail_at:

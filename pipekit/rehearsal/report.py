@@ -85,7 +85,7 @@ class RehearseResult:
 
 def card_name(order: int, event: str, stage: str, channel: str) -> str:
     safe = "-".join(re.sub(r"[^a-z0-9_]+", "_", part.lower()) for part in (event, stage))
-    return f"{order:02d}-{safe}.{re.sub(r'[^a-z0-9_]+', '_', channel.lower())}.json"
+    return f"{order:02d}-{safe}.{re.sub(r'[^a-z0-9_.-]+', '_', channel.lower())}.json"
 
 
 def write_card(folder: Path, order: int, event: str, stage: str, channel: str, payload: Any,

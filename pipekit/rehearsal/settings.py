@@ -66,13 +66,26 @@ def read_base(path: Path) -> dict[str, Any]:
 
 
 def environments_of(base: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
-    """The base's environments in promotion order (None: it names none)."""
+    """The base's environments in promotion order (None: it names none), each one ``pipekit init``
+    can onboard, in init's order (BadInput naming the file otherwise)."""
+    from pipekit.onboarding.answers import KNOWN_ENVIRONMENTS
+
     envs = base.get("environments")
     if envs is None:
         return None
     if not isinstance(envs, Mapping) or not envs:
-        raise BadInput(f"{where}: environments must map each environment to its settings, in promotion order")
-    return tuple(str(e) for e in envs)
+        raise BadInput(f"--config {where}: environments must map each environment to its settings, "
+                       "in promotion order")
+    names = tuple(str(e) for e in envs)
+    known = ",".join(KNOWN_ENVIRONMENTS)
+    for name in names:
+        if name not in KNOWN_ENVIRONMENTS:
+            raise BadInput(f"--config {where}: environments: unknown environment {name!r} (pipekit init "
+                           f"onboards {known})")
+    if list(names) != sorted(names, key=KNOWN_ENVIRONMENTS.index):
+        raise BadInput(f"--config {where}: environments {','.join(names)} are not in pipekit init's promotion "
+                       f"order ({' -> '.join(KNOWN_ENVIRONMENTS)})")
+    return names
 
 
 def defaults(base: Mapping[str, Any]) -> dict[str, Any]:
