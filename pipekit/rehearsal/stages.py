@@ -22,6 +22,7 @@ from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext
 from pipekit.rehearsal import hook, promotions, workspace
 from pipekit.rehearsal import jira as jira_rehearsal
+from pipekit.rehearsal.scanning import scan_settings, scan_stage
 
 if TYPE_CHECKING:
     from pipekit.core.console import Console
@@ -95,14 +96,6 @@ def build_stage(r: Rehearsal) -> str:
         r.servers.images.append((result.container_tool or r.container_tool, result.image_id))
     t = result.tests
     return f"{t.get('passed', 0)}/{t.get('total', 0)} tests passed; image {result.image_ref} ({(result.image_id or '')[:19]})"
-
-
-def scan_stage(r: Rehearsal) -> str:
-    from pipekit import scan
-
-    ctx = r.context()
-    s = scan.run(scan.options_from(ctx, {}), ctx).summary
-    return f"gate passed: {s['critical']} critical, {s['high']} high, {s['medium']} medium, {s['low']} low ({', '.join(s['tools'])})"
 
 
 def ecr_push_stage(r: Rehearsal) -> str:
@@ -205,9 +198,7 @@ def config_text(workdir: Path, service: str, container_tool: str) -> str:
         f"  project_dir: {json.dumps(str(workdir / service))}",
         f"  container_tool: {container_tool}",
         f"  maven: {{offline: true, output: status, opts: {json.dumps(FAST_JVM)}}}",
-        "scan:",
-        f"  reports: [{json.dumps(str(workspace.SCAN_REPORT))}]",
-        f"  sarif_out: {json.dumps(str(workdir / 'scan.sarif'))}",
+        f"scan: {json.dumps(scan_settings(workdir))}",
         "ecr:",
         "  create_repository: true",
         "  create: {image_tag_mutability: IMMUTABLE, scan_on_push: true}",
