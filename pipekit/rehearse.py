@@ -292,7 +292,7 @@ def _prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: l
     ctx.console.info(onboard.summary(onboarded))
     if fail_at == "tests":
         failures.break_tests(repo, kept_env)
-    scan = scan_settings(workdir, repo)
+    scan = scan_settings(workdir)
     if fail_at == "scan":
         scan["reports"] = [str(failures.scan_report(workdir, workspace.SCAN_REPORT))]
     local = settings.overrides(workdir, service, repo, container_tool=container_tool,

@@ -66,6 +66,7 @@ class ScanOptions:
     format: str | None = None
     today: date | None = None  # for tests: the day suppressions expire against
     run_dir: str = ".pipekit/scan"
+    run_cwd: str | None = None  # where --run scanners run (default: here); their targets and paths are relative to it
     policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
     runners: dict[str, dict[str, Any]] = field(default_factory=dict)  # scan.run: per tool settings
 
@@ -113,7 +114,8 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
         cfg = options.runners.get(tool) or {}
         run = scanners.plan(tool, cfg, Path(options.run_dir), ctx.env)
         ctx.console.info(f"running {tool}: {' '.join(run.argv[1:4])} ...")
-        reports.append(str(scanners.execute(run, ctx.env, timeout_s=cfg.get("timeout_s", scanners.DEFAULT_TIMEOUT_S))))
+        reports.append(str(scanners.execute(run, ctx.env, timeout_s=cfg.get("timeout_s", scanners.DEFAULT_TIMEOUT_S),
+                                            cwd=options.run_cwd)))
     if not reports:
         raise BadInput("no reports to gate: give REPORT files, set scan.reports in pipekit.yaml, or use --run TOOL")
     return reports

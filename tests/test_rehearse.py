@@ -74,7 +74,8 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert build["source_commit"] == sha and build["container_tool"] == "buildah"
     assert build["tests"]["total"] == 2 and build["tests"]["passed"] == 2
     assert build["tags"][0] == sha[:7] and build["image_ref"] == f"demo-service:{sha[:7]}"
-    assert steps["scan"]["outputs"]["summary"]["passed"] is True and steps["scan"]["outputs"]["summary"]["low"] == 1
+    assert steps["scan"]["outputs"]["summary"]["passed"] is True and steps["scan"]["outputs"]["summary"]["low"] == 2
+    assert_semgrep_ran(work)
 
     # the digest: in the registry's own storage, and the ECR API (moto) agreed during the run
     digest = push["digest"]
@@ -170,6 +171,21 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert not (tmp_path / ".pipekit").exists(), "nothing is written where it runs"
 
 
+def assert_semgrep_ran(work: Path) -> None:
+    """semgrep ran with the rehearsal's local rules over the sample: its run in the SARIF, beside the bundled report's."""
+    from pipekit.core import yamlload
+    from pipekit.rehearsal.scanning import RULES
+
+    local_rules = {r["id"] for r in yamlload.load(RULES.read_text(), str(RULES))["rules"]}
+    runs = {run["tool"]["driver"]["name"]: run for run in json.loads((work / "scan.sarif").read_text())["runs"]}
+    assert sorted(runs) == ["semgrep", "trivy"]
+    found = [(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["level"])
+             for r in runs["semgrep"]["results"]]
+    assert found == [("java-print-stack-trace", "src/main/java/com/example/demo/Greeter.java", "note")], found
+    assert {r for r, _, _ in found} <= local_rules
+    assert json.loads((work / "scan" / "semgrep-report.json").read_text())["errors"] == []
+
+
 # -- fast: the job's logic with small stages, in-process -------------------------------------
 def _ctx(tmp_path: Path) -> StepContext:
     ctx = StepContext.create(env={"PATH": os.environ["PATH"], "PIPEKIT_CARD_RENDERER_DIR": str(RENDERER_DIR)},
@@ -253,7 +269,9 @@ def test_stages_and_skip_choose_stages_and_unknown_names_are_bad_input(tmp_path:
 def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path) -> None:
     proc = run_rehearse(tmp_path, "--stages", "scan", "--channel", "teams")
     assert proc.returncode == 0, proc.stderr
-    assert "OK: security gate passed: 1 findings: 0 critical, 0 high, 0 medium, 1 low" in proc.stdout
+    assert "OK: security gate passed: 2 findings: 0 critical, 0 high, 0 medium, 2 low" in proc.stdout
+    assert re.search(r"^scan\s+succeeded\s+\d+\.\d s\s+gate passed: 0 critical, 0 high, 0 medium, 2 low; "
+                     r"semgrep \(4 local rules\): 1 finding, trivy \(bundled report\): 1 finding$", proc.stdout, re.M)
     assert "--- teams: succeeded (scan) -> sent, HTTP 202" in proc.stdout and "--- slack" not in proc.stdout
     assert "3 notification(s) delivered" in proc.stdout and "OK: rehearsal finished" in proc.stdout
     assert not list(tmp_path.glob("pipekit-rehearse-*"))
@@ -275,6 +293,7 @@ def test_workdir_refuses_a_folder_it_did_not_make_and_reuses_its_own(tmp_path: P
     assert sorted(p.name for p in (work / "cards").glob("*.json")) == [
         "01-started-pipeline.teams.json", "02-succeeded-scan.teams.json", "03-summary-pipeline.teams.json"]
     assert json.loads((work / "run.json").read_text())["steps"]["scan"]["status"] == "succeeded"
+    assert_semgrep_ran(work)
     assert f"open the card page: {(work / 'cards' / 'index.html').as_uri()}" in proc.stdout
     assert re.search(rf"^DORA report\s+{re.escape(str(work / 'dora.html'))} \(not produced\)$", proc.stdout, re.M)
     assert re.search(rf"^GitOps repository \(bare\)\s+{re.escape(str(work / 'gitops.git'))}$", proc.stdout, re.M)

@@ -161,6 +161,7 @@ def artifacts(workdir: Path, service: str) -> list[tuple[str, Path]]:
         ("cards (JSON, one per notification)", workdir / "cards"),
         ("card page (Teams cards, rendered)", workdir / "cards" / "index.html"),
         ("SARIF (scan)", workdir / "scan.sarif"),
+        ("semgrep report (local rules)", workdir / "scan" / "semgrep-report.json"),
         ("JUnit (merged)", workdir / "junit.xml"),
         ("JUnit (Maven's reports)", workdir / service / "target" / "surefire-reports"),
         ("DORA report", workdir / "dora.html"),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from pipekit.core.step import StepContext
 from pipekit.onboarding.answers import GATES, RULES
 from pipekit.rehearsal import hook, promotions, workspace
+from pipekit.rehearsal.scanning import scan_stage
 
 if TYPE_CHECKING:
     from pipekit.core.console import Console
@@ -94,14 +95,6 @@ def build_stage(r: Rehearsal) -> str:
         r.servers.images.append((result.container_tool or r.container_tool, result.image_id))
     t = result.tests
     return f"{t.get('passed', 0)}/{t.get('total', 0)} tests passed; image {result.image_ref} ({(result.image_id or '')[:19]})"
-
-
-def scan_stage(r: Rehearsal) -> str:
-    from pipekit import scan
-
-    ctx = r.context()
-    s = scan.run(scan.options_from(ctx, {}), ctx).summary
-    return f"gate passed: {s['critical']} critical, {s['high']} high, {s['medium']} medium, {s['low']} low ({', '.join(s['tools'])})"
 
 
 def ecr_push_stage(r: Rehearsal) -> str:
