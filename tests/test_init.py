@@ -219,6 +219,8 @@ def test_dry_run_prints_the_full_diff_and_writes_nothing(repos: tuple[Path, Path
     (("--service", "orders", "--jdk", "11"), "--jdk"),
     (("--service", "orders", "--gitops-repo", "https://bot:s3cr3t@bitbucket.org/acme/gitops.git"),
      "the GitOps repository URL carries credentials"),
+    (("--service", "orders", "--suite-command", "mvn -q 'verify"), "--suite-command \"mvn -q 'verify\": No closing"),
+    (("--service", "orders", "--suite-command", "  "), "--suite-command is empty"),
 ])
 def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path, Path], args: tuple[str, ...],
                                                         named: str) -> None:
@@ -229,6 +231,21 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path,
     assert proc.returncode == 2, proc.stderr
     assert named in proc.stderr and "s3cr3t" not in proc.stderr + proc.stdout
     assert tree_hashes(service, gitops) == before
+
+
+def test_suite_command_is_the_post_sync_jobs_command_word_for_word(repos: tuple[Path, Path, Path]) -> None:
+    service, gitops, _ = repos
+    suite = "mvn -o -B verify -Papi-tests '-Dapi.url=http://orders:8080/api v1'"
+    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE,
+               "--suite-command", suite)
+    assert proc.returncode == 0, proc.stderr
+    docs = list(yaml.safe_load_all((gitops / "apps/orders/base/post-sync-test.yaml").read_text()))
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir", "/reports",
+                       "--", "mvn", "-o", "-B", "verify", "-Papi-tests", "-Dapi.url=http://orders:8080/api v1"]
+    recorded = yaml.safe_load((service / ".pipekit/init.yaml").read_text())
+    assert recorded["answers"]["suite"] == command[7:]  # kept for --upgrade
 
 
 def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, Path]) -> None:
