@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipekit.core.errors import Interrupted
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.runrecord import Status
 from pipekit.core.step import StepContext, step_command
@@ -132,14 +133,15 @@ def _notify(r: Rehearsal, result: RehearseResult, event: str, stage: str, messag
             r.console.info(shown)
 
 
-def _record_failure(r: Rehearsal, name: str, exc: Exception, took: float) -> None:
-    """A stage that failed outside its step's own recording (a stand-in, a rehearsal check) is failed
-    in the run record too, so the summary card tells the truth."""
+def _record_failure(r: Rehearsal, name: str, exc: BaseException, took: float,
+                    status: Status = Status.FAILED) -> None:
+    """A stage that failed (or was interrupted) outside its step's own recording (a stand-in, a
+    rehearsal check, between two steps) is so in the run record too, so the record tells the truth."""
     from pipekit.core.masking import mask
 
     record = r.context(quiet=True).record
-    if record.status(name) not in (Status.FAILED, Status.ERROR, Status.TIMED_OUT):
-        record.update_step(name, status=Status.FAILED.value, duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
+    if record.status(name) not in (Status.FAILED, Status.ERROR, Status.TIMED_OUT, Status.INTERRUPTED):
+        record.update_step(name, status=status.value, duration_s=took, error=mask(f"{type(exc).__name__}: {exc}"))
         record.save()
 
 
@@ -207,10 +209,14 @@ def _run_stages(r: Rehearsal, result: RehearseResult, chosen: list[Stage]) -> di
             result.stages.append(StageOutcome(stage.name, Status.SKIPPED, why))
             console.warn(f"stage {stage.name}: skipped, {why}")
             continue
-        console.info(f"=== stage {stage.name} ({i + 1}/{len(chosen)})")
         t0 = time.monotonic()
-        try:
+        try:  # a signal during the announcement interrupts this stage too
+            console.info(f"=== stage {stage.name} ({i + 1}/{len(chosen)})")
             detail = stage.run(r)
+        except (Interrupted, KeyboardInterrupt) as exc:  # recorded, then the clean-up unwinds
+            _record_failure(r, stage.name, exc, round(time.monotonic() - t0, 2), Status.INTERRUPTED)
+            console.error(f"stage {stage.name} interrupted: the rehearsal stops and cleans up")
+            raise
         except Exception as exc:  # a failing stage is the rehearsal's finding, reported like CI would
             took = round(time.monotonic() - t0, 2)
             _record_failure(r, stage.name, exc, took)
