@@ -301,8 +301,13 @@ def _prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: l
     scan = scan_settings(workdir)
     if fail_at == "scan":
         scan["reports"] = [str(failures.scan_report(workdir, workspace.SCAN_REPORT))]
+    missing = workspace.missing_maven_artifacts(Path(kept_env.get("HOME") or Path.home()))
+    if missing and any(s.name == "build" for s in chosen):  # e.g. in the base image: no local repository
+        ctx.console.warn(f"Maven's local repository lacks the sample's {', '.join(missing)}: the build runs "
+                         "online (Maven Central, or the mirror in your settings.xml)")
     local = settings.overrides(workdir, service, repo, container_tool=container_tool,
-                               image_repo=onboard.image_repo(service), environments=environments, scan=scan)
+                               image_repo=onboard.image_repo(service), environments=environments, scan=scan,
+                               maven_offline=not missing)
     base = user if user is not None else settings.read_base(repo / "pipekit.yaml")
     merged = settings.merge(base, local, str(config) if config else "pipekit init")
     settings.write(merged, workdir / "pipekit.yaml")

@@ -39,6 +39,9 @@ def test_local_image_builds_and_passes_its_own_doctor():
         image_json = json.loads(_buildah("run", "--isolation", "chroot", container, "--",
                                          "cat", "/etc/pipekit/image.json").stdout)
         user = _buildah("run", "--isolation", "chroot", container, "--", "id", "-u", "pipekit").stdout.strip()
+        # what ships in the wheel is enough to rehearse: init's templates, the sample, the rules
+        rehearsal = _buildah("run", "--isolation", "chroot", container, "--", "pipekit", "rehearse", "--stages",
+                             "scan", "--channel", "teams", check=False)
     finally:
         _buildah("rm", container, check=False)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
@@ -52,6 +55,9 @@ def test_local_image_builds_and_passes_its_own_doctor():
         assert image_json["tools"][name.split(":")[1]]["included"] is False
     assert image_json["tools"]["maven"]["version"] == "3.8.7-1"  # Debian's, and the image says so
     assert user == "1000"
+    assert rehearsal.returncode == 0, rehearsal.stdout[-3000:] + rehearsal.stderr[-2000:]
+    assert "pipekit init 0.1.0: 16 files (16 new), GitOps commit " in rehearsal.stdout
+    assert "semgrep not found, its local rules did not run" in rehearsal.stdout  # not in the image: own pins
     labels = json.loads(_buildah("inspect", "--type", "image", ref).stdout)["Docker"]["config"]["Labels"]
     assert labels["io.pipekit.tool.argocd"].startswith("not in the image: left out of the local variant")
     assert labels["io.pipekit.tool.kubectl"].startswith("v1.32.5 | this machine's")

@@ -146,3 +146,27 @@ def test_a_config_naming_an_environment_init_cannot_onboard_is_bad_input(tmp_pat
 def test_read_base_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"^--config .*nothere.yaml: no such file$"):
         settings.read_base(tmp_path / "nothere.yaml")
+
+
+def test_maven_runs_offline_only_when_the_local_repository_holds_the_samples_plugins(tmp_path: Path) -> None:
+    from pipekit.rehearsal.workspace import missing_maven_artifacts
+
+    home = tmp_path / "home"
+    every = missing_maven_artifacts(home)
+    assert "maven-surefire-plugin:3.2.5" in every and "junit-jupiter:5.10.2" in every and len(every) == 7
+    for coordinate in every[1:]:  # all but the clean plugin, as Maven lays them out
+        artifact, version = coordinate.split(":")
+        group = "org/junit/jupiter" if artifact == "junit-jupiter" else "org/apache/maven/plugins"
+        folder = home / ".m2/repository" / group / artifact / version
+        folder.mkdir(parents=True)
+        (folder / f"{artifact}-{version}.pom").write_text("<project/>")
+    assert missing_maven_artifacts(home) == ["maven-clean-plugin:3.4.0"]
+
+    # a machine without them (the base image): the rehearsal's build goes online, and says so (here
+    # Maven Central is out of reach, so the build then fails naming it; where it is reachable, it builds)
+    proc = run_rehearse(tmp_path, "--stages", "build", "--keep", "--workdir", "w", "--channel", "teams",
+                        extra_env={"HOME": str(home)})
+    assert "WARNING: Maven's local repository lacks the sample's maven-clean-plugin:3.4.0: the build runs online" in (
+        proc.stdout + proc.stderr)
+    assert "offline: false" in (tmp_path / "w" / "pipekit.yaml").read_text()
+    assert proc.returncode == 0 or "repo.maven.apache.org" in proc.stdout + proc.stderr, proc.stdout[-2000:]

@@ -96,13 +96,13 @@ def defaults(base: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def overrides(workdir: Path, service: str, repo: Path, *, container_tool: str, image_repo: str,
-              environments: Iterable[str], scan: Mapping[str, Any]) -> dict[str, Any]:
+              environments: Iterable[str], scan: Mapping[str, Any], maven_offline: bool = True) -> dict[str, Any]:
     """The local world: the embedded sample's build, the bundled scan inputs, moto's ECR, the bare
     GitOps repository in init's layout, the Argo CD stand-in's apps."""
     return {
         "service": service,
         "build": {"project_dir": str(repo), "container_tool": container_tool, "image": {"name": service},
-                  "maven": {"offline": True, "output": "status", "opts": FAST_JVM}},
+                  "maven": {"offline": maven_offline, "output": "status", "opts": FAST_JVM}},
         "scan": dict(scan),
         "ecr": {"repository": service, "create_repository": True,
                 "create": {"image_tag_mutability": "IMMUTABLE", "scan_on_push": True}},

@@ -55,6 +55,26 @@ def service_repo(workdir: Path, env: Mapping[str, str]) -> Path:
     return repo
 
 
+def missing_maven_artifacts(home: Path, pom: Path = SAMPLE / "pom.xml") -> list[str]:
+    """The sample's pinned plugins and test dependency that ``home/.m2/repository`` lacks, as
+    ``artifactId:version`` (empty: an offline Maven build can run)."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    root = ET.parse(pom).getroot()
+    wanted = []
+    for kind in ("m:build/m:pluginManagement/m:plugins/m:plugin", "m:build/m:plugins/m:plugin",
+                 "m:dependencies/m:dependency"):
+        for node in root.findall(kind, ns):
+            group = node.findtext("m:groupId", "org.apache.maven.plugins", ns)
+            artifact, version = node.findtext("m:artifactId", "", ns), node.findtext("m:version", "", ns)
+            if artifact and version:
+                wanted.append((group, artifact, version))
+    repo = home / ".m2" / "repository"
+    return [f"{a}:{v}" for g, a, v in dict.fromkeys(wanted)
+            if not (repo / g.replace(".", "/") / a / v / f"{a}-{v}.pom").is_file()]
+
+
 # -- stand-ins ------------------------------------------------------------------------------
 class Servers:
     """The local stand-ins, started when first needed, all stopped by :meth:`close`."""
