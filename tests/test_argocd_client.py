@@ -135,13 +135,16 @@ def test_watcher_delivers_stream_and_poll_events_and_stops(argo):
     w = Watcher(client(argo), ["a"], poll_interval=0.2, idle_timeout=2.0)
     w.start()
     sources = set()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 15
     while sources != {"stream", "poll"} and time.monotonic() < deadline:
-        event = w.events.get(timeout=1)
+        event = w.events.get(timeout=5)
         assert event.kind == APP
         sources.add(event.source)
     w.stop()
     assert sources == {"stream", "poll"}
+    deadline = time.monotonic() + 15  # stop() joins for 0.5 s at most; a thread mid-request ends after it
+    while any(t.is_alive() for t in w._threads) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not any(t.is_alive() for t in w._threads)
 
 

@@ -37,7 +37,9 @@ def test_timeout_is_exit_4_and_kills_the_group(tmp_path: Path) -> None:
         process.run([sys.executable, "-c", script], timeout=1)
     assert time.monotonic() - started < 6
     grandchild = int(pidfile.read_text())
-    time.sleep(0.2)
+    deadline = time.monotonic() + 15  # killed already; dying takes a moment on a busy machine (it sleeps 60 s)
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert not _alive(grandchild)
 
 
@@ -92,15 +94,19 @@ main(["--run-record", sys.argv[1]])
 """
 
 
+def _children_running(needle: str, parent: int) -> bool:
+    out = subprocess.run(["pgrep", "-f", needle], capture_output=True, text=True).stdout.split()
+    return any(int(pid) != parent for pid in out)
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_stops_children_records_interrupted_and_exits_128_plus(tmp_path: Path, sig: int, code: int) -> None:
     record, ready = tmp_path / "run.json", tmp_path / "ready"
     proc = subprocess.Popen([sys.executable, "-c", STEP, str(record), str(ready)],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    while not (ready.exists() and _children_running(str(record), proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the step recorded, and its child (time.sleep(60)) started
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == code, err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,11 +59,25 @@ def waiter(client: KubernetesClient, *targets: str, **kwargs: object) -> tuple[W
     return w, seen
 
 
+def once_seen(kube: KubernetesStandIn, seen: list[str], *texts: str) -> Callable[[], None]:
+    """A scenario action holding the rest of the scenario until the waiter has reported each of ``texts``:
+    a state that lasts one short step is then seen however slow the machine is."""
+    def hold() -> None:
+        deadline = time.monotonic() + 30
+        while not all(any(text in message for message in seen) for text in texts):
+            if kube.stopping.wait(0.01) or time.monotonic() > deadline:
+                return
+    return hold
+
+
 def test_waits_past_unobserved_generation_and_a_lingering_old_pod(kube: KubernetesStandIn,
                                                                    client: KubernetesClient) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
-    r.start(step=0.05, linger=0.6)
     w, seen = waiter(client, "deployment/orders")
+    (_, spec_change), *steps, last_pod_gone = r.steps(step=0.05, linger=0.6)
+    spec_change()  # in before the waiter first looks: generation 2, observed generation 1
+    kube.play([(0.0, once_seen(kube, seen, "spec update to be observed")), *steps,
+               (0.0, once_seen(kube, seen, "old ReplicaSet still terminating")), last_pod_gone])
     verdicts = w.wait(timeout=10)
     assert verdicts[Target("Deployment", "orders")].ready
     assert r.completed_at is not None and w.ready_at is not None
@@ -139,7 +153,8 @@ def test_poll_fallback_when_watch_is_refused(kube: KubernetesStandIn, client: Ku
 
 def test_timeout_names_workload_and_last_condition(kube: KubernetesStandIn, client: KubernetesClient) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
-    r.start(step=0.05, linger=30)
+    for _, action in r.steps(step=0, linger=30)[:-1]:  # the whole rollout but for its last old pod, terminating
+        action()
     w, _ = waiter(client, "deployment/orders")
     with pytest.raises(TimedOut, match=r"not ready after 0.8s: deployment/orders: Waiting for deployment 'orders': "
                                        r"1 pod\(s\) of an old ReplicaSet still terminating: orders-.*"
@@ -173,8 +188,8 @@ def test_statefulset_daemonset_and_pod(kube: KubernetesStandIn, client: Kubernet
         kube.update(ds, lambda d: d["status"].update(numberAvailable=2))
         kube.update(pod, lambda p: o.set_pod_state(p, ready=True))
 
-    kube.play([(0.2, finish)])
     w, seen = waiter(client, "sts/db", "ds/agent", f"pod/{pod['metadata']['name']}")
+    kube.play([(0.0, once_seen(kube, seen, "statefulset spec update", "daemon set 'agent' rollout")), (0.0, finish)])
     verdicts = w.wait(timeout=10)
     assert all(v.ready for v in verdicts.values())
     assert "Waiting for statefulset spec update to be observed..." in seen
@@ -225,7 +240,7 @@ def test_watch_threads_end_with_the_wait(kube: KubernetesStandIn, client: Kubern
     def mirrors() -> list[threading.Thread]:
         return [t for t in threading.enumerate() if t.name.startswith("kube-mirror-")]
 
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 15
     while mirrors() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not mirrors()

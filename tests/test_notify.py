@@ -158,9 +158,10 @@ def test_refused_connection_is_reported(tmp_path: Path) -> None:
 
 
 def test_slow_answers_time_out_and_are_retried(tmp_path: Path, sink: WebhookSink) -> None:
-    sink.fail_next(202, delay=1.5)  # the first answer comes too late; the retry is answered at once
-    ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_NOTIFY_TIMEOUT": "0.3"})
-    ctx_opts = notify.NotifyOptions(event="started", timeout=0.3, attempts=2)
+    sink.fail_next(202, delay=3.0)  # the first answer comes too late; the retry is answered at once
+    # (within 1 s, a slow machine included: the read timeout is what is tested, not the machine's speed)
+    ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_NOTIFY_TIMEOUT": "1"})
+    ctx_opts = notify.NotifyOptions(event="started", timeout=1.0, attempts=2)
     result = notify.run(ctx_opts, ctx)
     assert [(d.status, d.attempts) for d in result.deliveries] == [("sent", 2)]
     sink.slow = 1.0  # now every answer is too slow

@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,15 @@ def pytest_cmd(tmp_path: Path) -> list[str]:
             f"--junit-xml={tmp_path / 'results' / 'junit.xml'}", "-o", f"cache_dir={tmp_path / '.pytest-cache'}"]
 
 
+def once_asked(kube: KubernetesStandIn) -> Callable[[], None]:
+    """A scenario action holding the rest of the scenario until a client sent its first request."""
+    def hold() -> None:
+        deadline = time.monotonic() + 60
+        while not kube.requests and time.monotonic() < deadline and not kube.stopping.wait(0.01):
+            pass
+    return hold
+
+
 def post_sync(tmp_path: Path, env: dict[str, str], *flags: str, command: list[str] | None = None,
               timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], dict]:
     proc = run_pipekit("post-sync-test", "--json", "--junit-dir", str(tmp_path / "results"), *flags,
@@ -69,7 +79,10 @@ def post_sync(tmp_path: Path, env: dict[str, str], *flags: str, command: list[st
 def test_waits_for_the_rollout_then_runs_the_suite(tmp_path: Path, kube: KubernetesStandIn,
                                                    job: dict[str, str]) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
-    r.start(step=0.4, linger=1.0)  # about 4 s: pipekit starts (about 1 s) well before it ends
+    (_, spec_change), *steps = r.steps(step=0.3, linger=1.0)
+    spec_change()  # generation 2, not yet observed: not ready
+    # the rest (about 3 s) once pipekit asks the API, however long it takes to start: it sees every state
+    kube.play([(0.0, once_asked(kube)), *steps])
     proc, result = post_sync(tmp_path, job, "--wait-ready", "deployment/orders", "--suite", "api")
     assert proc.returncode == 0, proc.stderr
     assert result["result"] == "passed" and result["namespace"] == NS
@@ -142,7 +155,8 @@ def test_bad_input(tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str])
 
 def test_not_ready_in_time_exit_4_naming_the_condition(tmp_path: Path, kube: KubernetesStandIn,
                                                         job: dict[str, str]) -> None:
-    Rollout(kube, "orders", NS).start(step=0.05, linger=60)
+    for _, action in Rollout(kube, "orders", NS).steps(step=0, linger=60)[:-1]:  # all but the last old pod gone
+        action()
     proc, result = post_sync(tmp_path, job, "--wait-ready", "deployment/orders", "--ready-timeout", "1.5")
     assert proc.returncode == 4
     assert "not ready after 1.5s: deployment/orders: Waiting for deployment 'orders': 1 pod(s) of an old " \

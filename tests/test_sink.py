@@ -47,14 +47,14 @@ def test_scripted_answers_then_back_to_normal() -> None:
 
 def test_slow_answers_time_out_the_client() -> None:
     with WebhookSink() as sink:
-        sink.fail_next(202, delay=1.0)
+        sink.fail_next(202, delay=3.0)
         started = time.monotonic()
         try:
             post(sink.url("teams"), b"{}", timeout=0.2)
             raise AssertionError("expected a timeout")
         except TimeoutError:
             pass
-        assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 2.5  # the client gave up long before the answer (3 s)
 
 
 def test_command_line_entry_point_prints_urls_and_logs_requests() -> None:
