@@ -177,6 +177,10 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
         base = settings.read_base(config)
         settings.environments_of(base, str(config))
         planned = plan(base.get("environments") or {})
+        configured = (base.get("notify") or {}).get("channels") or []
+        if configured and v["channels"] and not any(c.get("type") in v["channels"] for c in configured):
+            raise BadInput(f"--channel {','.join(v['channels'])}: {config} configures no channel of that type "
+                           f"(notify.channels: {', '.join(str(c.get('name')) for c in configured)})")
     stages = select(v["only"], v["skip"], planned)
     fail_at = v["fail_at"]
     if fail_at:

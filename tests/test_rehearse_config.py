@@ -170,3 +170,20 @@ def test_maven_runs_offline_only_when_the_local_repository_holds_the_samples_plu
         proc.stdout + proc.stderr)
     assert "offline: false" in (tmp_path / "w" / "pipekit.yaml").read_text()
     assert proc.returncode == 0 or "repo.maven.apache.org" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+
+
+def test_channel_keeps_only_the_configured_channels_of_that_type(tmp_path: Path) -> None:
+    (tmp_path / "orders.yaml").write_text(USER_CONFIG)
+    proc = run_rehearse(tmp_path, "--config", "orders.yaml", "--stages", "scan", "--channel", "teams", "--keep",
+                        "--workdir", "w")
+    assert proc.returncode == 0, proc.stderr
+    used = (tmp_path / "w" / "pipekit.yaml").read_text()
+    assert "orders-team" in used and "release-alerts" not in used
+    assert sorted(p.name.split(".", 1)[1] for p in (tmp_path / "w" / "cards").glob("*.json")) == [
+        "orders-team.teams.json"] * 3
+
+    (tmp_path / "teams-only.yaml").write_text(
+        "notify:\n  channels:\n    - {name: team, type: teams, webhook_env: TEAM_HOOK}\n")
+    proc = run_rehearse(tmp_path, "--config", "teams-only.yaml", "--stages", "scan", "--channel", "slack")
+    assert proc.returncode == 2
+    assert "--channel slack: teams-only.yaml configures no channel of that type (notify.channels: team)" in proc.stderr

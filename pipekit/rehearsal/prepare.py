@@ -68,6 +68,9 @@ def prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: li
                                maven_offline=not missing)
     base = user if user is not None else settings.read_base(repo / "pipekit.yaml")
     merged = settings.merge(base, local, str(config) if config else "pipekit init")
+    configured = (merged.data.get("notify") or {}).get("channels")
+    if configured and set(channels) != {"teams", "slack"}:  # --channel: only the configured channels of that type
+        merged.data["notify"]["channels"] = [c for c in configured if c.get("type") in channels]
     settings.write(merged, workdir / "pipekit.yaml")
     ctx.console.info(settings.describe(merged))
     commit = workspace.git("rev-parse", "HEAD", cwd=repo)
