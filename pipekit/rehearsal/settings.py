@@ -132,11 +132,6 @@ def write(settings: Settings, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def scan_reports_replaced(data: dict[str, Any], reports: list[str]) -> None:
-    """Point the scan at other bundled reports (``--fail-at scan``)."""
-    data.setdefault("scan", {})["reports"] = list(reports)
-
-
 def _drop(data: dict[str, Any], parts: list[str], at: list[str]) -> list[str]:
     """Remove ``parts`` (``*`` any key) from ``data``; the dotted keys removed."""
     head, rest = parts[0], parts[1:]
