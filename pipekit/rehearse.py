@@ -121,7 +121,7 @@ def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool 
     try:
         with WebhookSink() as sink:
             r = prepare(ctx, workdir, sink, servers, chosen, channels=channels, container_tool=container_tool,
-                         fail_at=fail_at, config=config)
+                         fail_at=fail_at, fail_stage=result.fail_stage, config=config)
             ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
                              f"(webhook sink {sink.base_url})")
             running.notify(r, result, "started", "pipeline")

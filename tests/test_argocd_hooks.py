@@ -7,11 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from pipekit.argocd.state import FAILED, SUCCEEDED, judge
+from pipekit.argocd.state import FAILED, SUCCEEDED, Verdict, judge
 from pipekit.testing.argocd import ArgoCDStandIn
 from pipekit.testing.argocd.gitops import GitOpsFollower
 from pipekit.testing.argocd.hooks import PostSyncRunner
@@ -44,6 +45,20 @@ def job(broken: bool) -> str:
             "args": ["post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir", "results",
                      "--suite", "api", "--", sys.executable, "-c", SUITE],
             "env": [{"name": "BREAK", "value": "1" if broken else "0"}]}]}}}})
+
+
+def settled(argo: ArgoCDStandIn, name: str, revision: str, *, timeout: float,
+            step: float = 0.1) -> tuple[Verdict | None, dict[str, Any]]:
+    """Poll the stand-in's API until app ``name`` at ``revision`` succeeded or failed (or the timeout)."""
+    deadline, verdict, app = time.monotonic() + timeout, None, {}
+    while time.monotonic() < deadline:
+        app = requests.get(f"{argo.url}/api/v1/applications/{name}",
+                           headers={"Authorization": f"Bearer {argo.token}"}, timeout=5).json()
+        verdict = judge(app, revision)
+        if verdict.status in (SUCCEEDED, FAILED):
+            break
+        time.sleep(step)
+    return verdict, app
 
 
 def gitops_repo(tmp_path: Path, broken: bool) -> tuple[Path, Path]:
@@ -80,14 +95,7 @@ def test_postsync_hook_runs_pipekit_for_real(tmp_path: Path, broken: bool) -> No
         follower.follow("orders-dev", bare, "orders")
         head = new_revision(work)
         follower.refresh("orders-dev")
-        deadline, verdict = time.monotonic() + 90, None
-        while time.monotonic() < deadline:
-            app = requests.get(f"{argo.url}/api/v1/applications/orders-dev",
-                               headers={"Authorization": f"Bearer {argo.token}"}, timeout=5).json()
-            verdict = judge(app, head)
-            if verdict.status in (SUCCEEDED, FAILED):
-                break
-            time.sleep(0.2)
+        verdict, app = settled(argo, "orders-dev", head, timeout=90)
     assert verdict is not None and verdict.status == (FAILED if broken else SUCCEEDED), verdict
     (run,) = runner.runs
     assert run.returncode == (1 if broken else 0), run.stderr

@@ -130,7 +130,7 @@ def test_a_config_naming_an_environment_init_cannot_onboard_is_bad_input(tmp_pat
     (tmp_path / "staging.yaml").write_text("environments:\n  dev: {}\n  staging: {promotion: manual}\n")
     proc = run_rehearse(tmp_path, "--config", "staging.yaml", "--stages", "scan")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert ("--config staging.yaml: environments: unknown environment 'staging' (pipekit init onboards "
+    assert ("--config staging.yaml: environments: unknown environment 'staging' (known: "
             "dev,qa,preprod,prod)") in proc.stderr
 
     (tmp_path / "broken.yaml").write_text("environments:\n  dev: {\n")

@@ -14,9 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import requests
 
-from pipekit.argocd.state import FAILED, SUCCEEDED, judge
+from pipekit.argocd.state import FAILED, SUCCEEDED
 from pipekit.core.console import Console
 from pipekit.core.runrecord import RunRecord
 from pipekit.rehearsal import hook, onboard, workspace
@@ -24,6 +23,7 @@ from pipekit.testing.argocd import ArgoCDStandIn
 from pipekit.testing.argocd.gitops import GitOpsFollower
 from pipekit.testing.argocd.hooks import PostSyncRunner
 from pipekit.testing.kubernetes import KubernetesStandIn
+from tests.test_argocd_hooks import settled
 from tests.test_rehearse import git, run_rehearse
 
 
@@ -112,14 +112,7 @@ def test_the_rehearsal_hook_fails_the_sync_when_its_api_tests_fail(tmp_path: Pat
         follower.follow("demo-service-dev", bare, "apps/demo-service/overlays/dev")
         head = git("rev-parse", "refs/heads/main", cwd=bare)
         follower.refresh("demo-service-dev", force=head)
-        deadline, verdict = time.monotonic() + 60, None
-        while time.monotonic() < deadline:
-            app = requests.get(f"{argo.url}/api/v1/applications/demo-service-dev",
-                               headers={"Authorization": f"Bearer {argo.token}"}, timeout=5).json()
-            verdict = judge(app, head)
-            if verdict.status in (SUCCEEDED, FAILED):
-                break
-            time.sleep(0.1)
+        verdict, app = settled(argo, "demo-service-dev", head, timeout=60)
     assert verdict is not None and verdict.status == (SUCCEEDED if least == 1 else FAILED), verdict
     section = RunRecord.load(record).step("post_sync_test")
     assert section["outputs"]["gitops_revision"] == head

@@ -11,6 +11,7 @@ walks it. A document without aliases is never refused, whatever its size.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -21,54 +22,47 @@ LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  #
 ALIAS_BUDGET = 10_000  # nodes that aliases may add on top of the document's own nodes
 
 
+@contextmanager
+def _reading(text: str, name: str, hint: str | None) -> Iterator[yaml.SafeLoader]:
+    """A loader over ``text``; malformed YAML and a too-deep document become :class:`BadInput`."""
+    loader = LOADER(text)
+    try:
+        yield loader
+    except yaml.YAMLError as exc:
+        raise _malformed(exc, name, hint) from None
+    except RecursionError:  # the pure-Python composer on a deeply nested document
+        raise BadInput(f"{name}: YAML nested too deeply", hint=hint) from None
+    finally:
+        loader.dispose()
+
+
 def compose(text: str, name: str, *, hint: str | None = None, unique_keys: bool = False) -> yaml.Node | None:
     """The node tree of a single-document ``text``; malformed or alias-bombed YAML is :class:`BadInput`.
 
     With ``unique_keys`` a key repeated in any mapping is bad input too: YAML parsers disagree
     on which copy wins (PyYAML and kustomize take the last), so an edit of the first is a lie.
     """
-    loader = LOADER(text)
-    try:
+    with _reading(text, name, hint) as loader:
         node = _guard(loader.get_single_node(), name, hint, text)
         if unique_keys and node is not None:
             _unique_keys(node, name, hint)
-    except yaml.YAMLError as exc:
-        raise _malformed(exc, name, hint) from None
-    except RecursionError:  # the pure-Python composer on a deeply nested document
-        raise BadInput(f"{name}: YAML nested too deeply", hint=hint) from None
-    finally:
-        loader.dispose()
     return node
 
 
 def load(text: str, name: str, *, hint: str | None = None) -> Any:
     """``yaml.safe_load`` with the same guard."""
-    loader = LOADER(text)
-    try:
+    with _reading(text, name, hint) as loader:
         node = _guard(loader.get_single_node(), name, hint, text)
         return None if node is None else loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise _malformed(exc, name, hint) from None
-    except RecursionError:  # the pure-Python composer on a deeply nested document
-        raise BadInput(f"{name}: YAML nested too deeply", hint=hint) from None
-    finally:
-        loader.dispose()
 
 
 def load_all(text: str, name: str, *, hint: str | None = None) -> Iterator[Any]:
     """``yaml.safe_load_all`` with the same guard (each document checked before it is built)."""
-    loader = LOADER(text)
-    try:
+    with _reading(text, name, hint) as loader:
         while loader.check_node():
             node = _guard(loader.get_node(), name, hint, text)
             if node is not None:
                 yield loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise _malformed(exc, name, hint) from None
-    except RecursionError:  # the pure-Python composer on a deeply nested document
-        raise BadInput(f"{name}: YAML nested too deeply", hint=hint) from None
-    finally:
-        loader.dispose()
 
 
 def _malformed(exc: yaml.YAMLError, name: str, hint: str | None) -> BadInput:

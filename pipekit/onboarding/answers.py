@@ -78,28 +78,31 @@ def parse_environments(value: str | list[str] | tuple[str, ...]) -> tuple[str, .
     return tuple(e.strip() for e in items if e.strip())
 
 
+def check_environments(envs: tuple[str, ...], where: str = "--environments") -> None:
+    """Environments init can onboard: known names, each once, in promotion order; BadInput naming ``where``."""
+    if not envs:
+        raise BadInput(f"{where} is empty: name at least one of " + ",".join(KNOWN_ENVIRONMENTS))
+    for env in envs:
+        if env not in KNOWN_ENVIRONMENTS:
+            raise BadInput(f"{where}: unknown environment {env!r} (known: {','.join(KNOWN_ENVIRONMENTS)})")
+    if len(set(envs)) != len(envs):
+        raise BadInput(f"{where} {','.join(envs)!r} names an environment twice")
+    if list(envs) != sorted(envs, key=KNOWN_ENVIRONMENTS.index):
+        raise BadInput(f"{where} {','.join(envs)!r} must follow the promotion order " + " -> ".join(KNOWN_ENVIRONMENTS))
+
+
 def validate(answers: Answers) -> Answers:
     """The answers as given, or BadInput naming the first bad one."""
     if not DNS1123_LABEL.fullmatch(answers.service):
         raise BadInput(f"--service {answers.service!r} is not a DNS-1123 label: lower-case letters, digits "
                        "and '-', starting and ending with a letter or digit, at most 63 characters")
     check_image_repo(answers.image_repo)
-    envs = answers.environments
-    if not envs:
-        raise BadInput("--environments is empty: name at least one of " + ",".join(KNOWN_ENVIRONMENTS))
-    for env in envs:
-        if env not in KNOWN_ENVIRONMENTS:
-            raise BadInput(f"--environments: unknown environment {env!r} (known: {','.join(KNOWN_ENVIRONMENTS)})")
-    if len(set(envs)) != len(envs):
-        raise BadInput(f"--environments {','.join(envs)!r} names an environment twice")
-    if list(envs) != sorted(envs, key=KNOWN_ENVIRONMENTS.index):
-        raise BadInput(f"--environments {','.join(envs)!r} must follow the promotion order "
-                       + " -> ".join(KNOWN_ENVIRONMENTS))
+    check_environments(answers.environments)
     fields = set(re.findall(r"{(\w*)}", answers.namespace_template))
     if fields - _TEMPLATE_FIELDS or "{env}" not in answers.namespace_template:
         raise BadInput(f"--namespace-template {answers.namespace_template!r} must use {{env}} "
                        "and may use {service} only")
-    for env in envs:
+    for env in answers.environments:
         namespace = answers.namespace(env)
         if not DNS1123_LABEL.fullmatch(namespace):
             raise BadInput(f"--namespace-template gives namespace {namespace!r} for {env}: not a DNS-1123 label")

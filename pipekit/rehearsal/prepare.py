@@ -42,7 +42,8 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
 
 
 def prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: list[Stage], *,
-             channels: tuple[str, ...], container_tool: str, fail_at: str | None, config: Path | None) -> Rehearsal:
+             channels: tuple[str, ...], container_tool: str, fail_at: str | None, fail_stage: str,
+             config: Path | None) -> Rehearsal:
     """The sample checkout onboarded by ``pipekit init``, the one merged ``pipekit.yaml``, the environment."""
     from pipekit.rehearsal import onboard, settings, workspace
     from pipekit.rehearsal.scanning import scan_settings
@@ -81,5 +82,5 @@ def prepare(ctx: StepContext, workdir: Path, sink: Any, servers: Any, chosen: li
     if fail_at:
         failures.arm(fail_at, r)
         ctx.console.warn(f"--fail-at {fail_at}: {failures.WHAT[fail_at]}; "
-                         f"{failures.stage_for(fail_at, chosen)} will fail and nothing after it will run")
+                         f"{fail_stage} will fail and nothing after it will run")
     return r

@@ -68,30 +68,24 @@ def read_base(path: Path) -> dict[str, Any]:
 def environments_of(base: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
     """The base's environments in promotion order (None: it names none), each one ``pipekit init``
     can onboard, in init's order (BadInput naming the file otherwise)."""
-    from pipekit.onboarding.answers import KNOWN_ENVIRONMENTS
+    from pipekit.onboarding.answers import check_environments
 
     envs = base.get("environments")
     if envs is None:
         return None
-    if not isinstance(envs, Mapping) or not envs:
+    if not isinstance(envs, Mapping):
         raise BadInput(f"--config {where}: environments must map each environment to its settings, "
                        "in promotion order")
     names = tuple(str(e) for e in envs)
-    known = ",".join(KNOWN_ENVIRONMENTS)
-    for name in names:
-        if name not in KNOWN_ENVIRONMENTS:
-            raise BadInput(f"--config {where}: environments: unknown environment {name!r} (pipekit init "
-                           f"onboards {known})")
-    if list(names) != sorted(names, key=KNOWN_ENVIRONMENTS.index):
-        raise BadInput(f"--config {where}: environments {','.join(names)} are not in pipekit init's promotion "
-                       f"order ({' -> '.join(KNOWN_ENVIRONMENTS)})")
+    check_environments(names, f"--config {where}: environments")  # the same check as pipekit init's
     return names
 
 
 def defaults(base: Mapping[str, Any]) -> dict[str, Any]:
     """What a rehearsal needs that the base may lack: a Jira project when an environment has a jira gate."""
-    gated = any("jira" in ((v or {}).get("gates") or []) for v in (base.get("environments") or {}).values()
-                if isinstance(v, Mapping))
+    from pipekit.promotion import rules
+
+    gated = any("jira" in env.gates for env in rules.load(dict(base.get("environments") or {})).values())
     return {"jira": dict(JIRA_DEFAULTS)} if gated else {}
 
 
