@@ -91,7 +91,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     head = git("rev-parse", "refs/heads/main~3", cwd=bare)  # then promote_qa's, promote_preprod's, promote_prod's
     assert update["gitops_revision"] == head and update["environment"] == "dev"
     overlay = git("show", "main:apps/demo-service/overlays/dev/kustomization.yaml", cwd=bare)  # init's layout
-    assert re.search(rf"^    newTag: {sha[:7]}  # pipekit:build=1$", overlay, re.M) and f"digest: {digest}" in overlay
+    assert re.search(rf'^    newTag: ("?){sha[:7]}\1  # pipekit:build=1$', overlay, re.M) and f"digest: {digest}" in overlay
     assert "name: 123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-service" in overlay  # init's --image-repo
     trailers = git("log", "-1", "--format=%(trailers:key=Pipekit-Digest,valueonly)", head, cwd=bare)
     assert trailers.strip() == digest
@@ -120,7 +120,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert (steps["promote"]["status"], promoted["services"]) == ("succeeded", ["demo-service"])
     assert (gate["passed"], gate["project"], gate["version"], gate["issues"]) == (True, "DEMO", build["version"], 2)
     qa = git("show", "main:apps/demo-service/overlays/qa/kustomization.yaml", cwd=bare)
-    assert re.search(rf"^    newTag: {sha[:7]}", qa, re.M) and f"digest: {digest}" in qa
+    assert re.search(rf'^    newTag: ("?){sha[:7]}\1', qa, re.M) and f"digest: {digest}" in qa
     assert re.search(r"^promote_qa\s+succeeded\s+\d+\.\d s\s+demo-service dev -> qa \(gated: jira DEMO", out, re.M)
     assert "--- teams: promoted (promote_qa) -> sent, HTTP 202" in out
     app = argo["apps"][0]

@@ -72,7 +72,7 @@ def test_hook_promotions_and_history_from_the_artifacts(tmp_path: Path) -> None:
     assert git("rev-parse", "refs/heads/main~3", cwd=bare) == deployed
     for env in ("preprod", "prod"):
         overlay = git("show", f"main:apps/demo-service/overlays/{env}/kustomization.yaml", cwd=bare)
-        assert re.search(rf"^    newTag: {sha[:7]}", overlay, re.M), overlay
+        assert re.search(rf'^    newTag: ("?){sha[:7]}\1', overlay, re.M), overlay
         trailer = git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)",
                       f"main~{1 if env == 'preprod' else 0}", cwd=bare)
         assert trailer == env
