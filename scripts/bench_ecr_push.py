@@ -4,7 +4,8 @@
 (a) the skip path: every tag already in ECR with the same image (target <= 1.5 s wall);
 (b) a push of a 50 MB image (FROM scratch + COPY of 50 MB of random bytes, built by buildah)
     against ``skopeo copy`` of the same image to the same kind of registry in the same run
-    (target <= 1.2x). Each push in (b) goes to a fresh registry (new filesystem root), so no
+    (target from issue 10: at most 0.5 s more than ``skopeo copy``; the older 1.2x ratio is
+    still printed, and not met here: docs/ecr_push.md says why). Each push in (b) goes to a fresh registry (new filesystem root), so no
     blob is already there; the order rotates between rounds. pipekit runs as a real CLI process
     (``python -m pipekit ecr-push``, start-up included) from a git checkout that is not a source
     tree. Besides wall times it reports CPU seconds (user + sys of the process and its children,
@@ -148,9 +149,9 @@ def main() -> None:
                         "ok": max(skips) <= 1.5},
         "push_50mb": {"size_mb": args.size_mb, "pipekit_s": [round(x, 3) for x in pushes],
                       "skopeo_copy_s": [round(x, 3) for x in copies], "pipekit_median": round(push_med, 3),
-                      "skopeo_median": round(copy_med, 3), "ratio": round(push_med / copy_med, 3), "target": 1.2,
-                      "ok": push_med / copy_med <= 1.2, "overhead_s": round(push_med - copy_med, 3),
-                      "overhead_allowed_s": round(0.2 * copy_med, 3),
+                      "skopeo_median": round(copy_med, 3), "ratio": round(push_med / copy_med, 3),
+                      "overhead_s": round(push_med - copy_med, 3), "overhead_target_s": 0.5,
+                      "ok": push_med - copy_med <= 0.5, "ratio_1_2x_met": push_med / copy_med <= 1.2,
                       "cpu_s": {k: round(statistics.median(CPU[k]), 3) for k in ("pipekit", "skopeo", "baseline")
                                 if k in CPU}},
         **({"baseline_push_50mb": {"tree": str(args.baseline_tree), "pipekit_s": [round(x, 3) for x in baseline],

@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--schemas", default=str(ROOT.parent / "shared" / "schemas"))
     a = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
-    env.update(PYTHONPATH=str(ROOT), PIPEKIT_SCHEMAS_DIR=a.schemas)
+    env.update(PYTHONPATH=str(ROOT), PIPEKIT_SCHEMAS_DIR=str(Path(a.schemas).resolve()))  # init runs in temporary folders
     if not Path(a.schemas, "argocd-v3.5.1-swagger.json").is_file():
         raise SystemExit(f"no schemas in {a.schemas}: pass --schemas DIR (all checks are part of the figure)")
 
