@@ -130,6 +130,8 @@ def validate(options: EcrPushOptions) -> None:
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
     """Look up (local image, repository, existing tags, token: concurrently), decide, push, record."""
+    # The look-ups run in a thread pool: the skip path takes 0.22 s instead of 0.29 s and a 50 MB push
+    # 0.73 s instead of 0.80 s (scripts/bench_ecr_push.py, calls made in turn as the baseline).
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from pipekit.clients import aws
