@@ -64,8 +64,9 @@ def test_adding_a_digest_inserts_one_line_with_the_sibling_indentation() -> None
 
 
 @pytest.mark.parametrize("tag, written", [
-    ("1234567", '"1234567"'), ("true", '"true"'), ("1.5", '"1.5"'), ("1e3", '"1e3"'), ("0x1F", '"0x1F"'), ("0b101", '"0b101"'), ("0o17", '"0o17"'),
-    ("null", '"null"'), ("v1.2.3", "v1.2.3"), ("abc1234", "abc1234"), ("0b05292", "0b05292"), ("2024-01-01", '"2024-01-01"'),
+    ("1234567", '"1234567"'), ("true", '"true"'), ("1.5", '"1.5"'), ("1e3", '"1e3"'), ("0x1F", '"0x1F"'),
+    ("0b101", '"0b101"'), ("0o17", '"0o17"'), ("null", '"null"'), ("v1.2.3", "v1.2.3"), ("abc1234", "abc1234"),
+    ("0b05292", "0b05292"), ("2024-01-01", '"2024-01-01"'),
 ])
 def test_newtag_is_always_written_as_a_string(tag: str, written: str) -> None:
     before = overlay_text("prod")  # prod has a plain (unquoted) newTag

@@ -23,7 +23,9 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./@+=-][A-Za-z0-9_./@:+=-]*")
 # What YAML 1.1 *or* 1.2 parsers (PyYAML, go-yaml v2/v3 in kustomize) may read as non-strings.
 _TYPED = re.compile(
-    r"[-+]?(\.\d+|\d[\d_]*(\.[\d_]*)?)([eE][-+]?\d+)?|[-+]?0([xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)|[-+]?\.(inf|Inf|INF)"
+    r"[-+]?(\.\d+|\d[\d_]*(\.[\d_]*)?)([eE][-+]?\d+)?"
+    r"|[-+]?0([xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)"  # a radix prefix only with digits of that radix
+    r"|[-+]?\.(inf|Inf|INF)"
     r"|\.(nan|NaN|NAN)|[\d_:]+|(?i:y|n|yes|no|on|off|true|false|null|~)|\d{4}-\d\d?-\d\d?.*")
 
 
