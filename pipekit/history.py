@@ -8,29 +8,23 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipekit.core.errors import BadInput
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 
-OPTIONS = OptionTable([
-    *settings.REPO_OPTIONS,
-    Option("service", "--service", config="service", help="The service whose deployments to list."),
-    Option("environment", "--env", env="PIPEKIT_ENV", help="Only this environment [default: every one]."),
-    Option("limit", "--limit", type="int", default=20, minimum=1, help="Show at most this many."),
-])
+__all__ = ["Entry", "HistoryOptions", "HistoryResult", "main", "options_from", "run"]
 
 
-@dataclass
-class HistoryOptions:
-    gitops_repo: str
-    service: str
-    environment: str | None = None
-    limit: int = 20
-    branch: str = "main"
+@dataclass(kw_only=True)
+class HistoryOptions(settings.RepoOptions):
+    service: str = option("", flag="--service", config="service", help="The service whose deployments to list.")
+    environment: str | None = option(flag="--env", env="PIPEKIT_ENV",
+                                     help="Only this environment [default: every one].")
+    limit: int = option(20, flag="--limit", minimum=1, help="Show at most this many.")
 
 
 @dataclass
@@ -110,14 +104,11 @@ def report(ctx: StepContext, result: HistoryResult) -> None:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> HistoryOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    if not v["gitops_repo"]:
-        raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
-    return HistoryOptions(gitops_repo=v["gitops_repo"], service=v["service"] or ctx.service or "",
-                          environment=v["environment"], limit=v["limit"], branch=v["branch"] or "main")
+    options = resolve(HistoryOptions, ctx, flags).options
+    return replace(options, service=options.service or ctx.service or "")
 
 
-@step_command("history", OPTIONS, help="What ran where and since when, newest first, from the GitOps history.")
+@step_command("history", HistoryOptions, help="What ran where and since when, newest first, from the GitOps history.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> HistoryResult:
     return run(options_from(ctx, flags), ctx)
 

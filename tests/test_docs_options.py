@@ -52,7 +52,7 @@ def tables() -> dict[str, list[Option]]:
     out = {}
     for name, (module, _help) in STEPS.items():
         mod = importlib.import_module(module)
-        out[name] = list(mod.OPTIONS)
+        out[name] = list(mod.main.option_table or ())
     return out
 
 

@@ -9,13 +9,33 @@ exit 2 naming its source: ``flag --timeout``, ``environment variable PIPEKIT_NOT
 ``pipekit.yaml:12 (notify.timeout)``.
 
 Secrets (``secret=True``) have no flag: a flag lands in shell history and in ``ps``.
+
+The declaration is the step's options dataclass: each field made with :func:`option` carries
+its flag, variables, ``pipekit.yaml`` key, bounds and help, and its type comes from the
+annotation (``bool``, ``int``, ``float``, ``str``, ``Path``, a ``Literal`` of choices, a
+``list`` of those for a repeatable flag, a mapping for a ``pipekit.yaml``-only setting).
+:func:`table_of` derives the :class:`OptionTable` (and so the click parameters and the
+schema), :func:`resolve` builds the dataclass::
+
+    @dataclass
+    class NotifyOptions:
+        timeout: float = option(10.0, flag="--timeout", env="PIPEKIT_NOTIFY_TIMEOUT",
+                                config="notify.timeout", above=0, help="Seconds per request.")
+
+    def options_from(ctx, flags) -> NotifyOptions:
+        return resolve(NotifyOptions, ctx, flags).options
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union
 
 from pipekit.core import parse
 from pipekit.core.errors import BadInput
@@ -243,3 +263,188 @@ def given_flags(click_ctx: click.Context, table: OptionTable, params: Mapping[st
         if source == ParameterSource.COMMANDLINE and params[option.name] not in (None, ()):
             out[option.name] = params[option.name]
     return out
+
+
+# -- the declaration: the options dataclass ------------------------------------------------------
+OPTION_KEY = "pipekit.option"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What :func:`option` records on a field; the name and type come from the field itself."""
+
+    flag: str | None = None
+    env: str | tuple[str, ...] = ()
+    config: str | None = None
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    short: str | None = None
+    metavar: str | None = None
+    hidden: bool = False
+    secret: bool = False
+    argument: bool = False
+    multiple: bool | None = None  # a list field: a repeatable flag unless False
+    comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
+    required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
+    schema: Mapping[str, Any] | None = None  # the pipekit.yaml schema of a mapping (or to add to a scalar's)
+
+
+def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+           flag: str | None = None, env: str | tuple[str, ...] = (), config: str | None = None, help: str = "",
+           minimum: float | None = None, maximum: float | None = None, above: float | None = None,
+           short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
+           argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
+           schema: Mapping[str, Any] | None = None) -> Any:
+    """A dataclass field that is also an option (see the module's docstring).
+
+    A field without a default is filled with ``None`` (or ``[]``) when nothing sets it; give it
+    ``required="what to pass"`` to make that exit 2 instead.
+    """
+    spec = Spec(flag=flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
+                short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument, multiple=multiple,
+                comma=comma, required=required, schema=schema)
+    if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
+        default = None
+    field: Any = dataclasses.field(default=default, default_factory=default_factory, metadata={OPTION_KEY: spec})
+    return field
+
+
+def spec_of(field: dataclasses.Field[Any]) -> Spec | None:
+    found = field.metadata.get(OPTION_KEY)
+    return found if isinstance(found, Spec) else None
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _scalar_kind(annotation: Any, where: str) -> tuple[str, tuple[str, ...]]:
+    if typing.get_origin(annotation) is Literal:
+        return "choice", tuple(str(a) for a in typing.get_args(annotation))
+    kinds = {bool: "bool", int: "int", float: "float", str: "str", Path: "path"}
+    if annotation in kinds:
+        return kinds[annotation], ()
+    raise TypeError(f"{where}: no option type for {annotation!r}")
+
+
+def kind_of(annotation: Any, where: str) -> tuple[str, tuple[str, ...], bool]:
+    """(option type, choices, is a list) of a field's annotation."""
+    annotation = _unwrap_optional(annotation)
+    origin = typing.get_origin(annotation)
+    if annotation is Any or annotation in (dict, list) or origin in (dict, Mapping):
+        return "data", (), False
+    if origin in (list, tuple, Sequence, Iterable):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        item = _unwrap_optional(args[0]) if args else str
+        if typing.get_origin(item) in (dict, Mapping) or item in (dict, Any):
+            return "data", (), False
+        kind, choices = _scalar_kind(item, where)
+        return kind, choices, True
+    kind, choices = _scalar_kind(annotation, where)
+    return kind, choices, False
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
+
+
+@functools.cache
+def table_of(cls: type) -> OptionTable:
+    """The option table an options dataclass declares (its :func:`option` fields, in order)."""
+    hints = typing.get_type_hints(cls)
+    rows: list[Option] = []
+    for field in dataclasses.fields(cls):
+        spec = spec_of(field)
+        if spec is None:
+            continue
+        where = f"{cls.__name__}.{field.name}"
+        kind, choices, many = kind_of(hints[field.name], where)
+        multiple = False
+        if many and kind != "data":
+            multiple = bool(spec.flag or spec.argument) if spec.multiple is None else spec.multiple
+            if spec.comma or not multiple:
+                kind = "list" if kind == "str" else kind
+                if kind != "list":
+                    multiple = True  # a list of choices or paths: one parser per item
+        default = _default(field)
+        if isinstance(default, list):
+            default = tuple(default)
+        rows.append(Option(field.name, spec.flag, env=spec.env, config=spec.config, type=kind, default=default,
+                           help=spec.help, choices=choices, minimum=spec.minimum, maximum=spec.maximum,
+                           above=spec.above, multiple=multiple, argument=spec.argument, secret=spec.secret,
+                           short=spec.short, metavar=spec.metavar, hidden=spec.hidden))
+    return OptionTable(rows)
+
+
+@dataclass(frozen=True)
+class Resolved(Generic[T]):
+    """The options dataclass built from flags, environment, ``pipekit.yaml`` and defaults, with where
+    each value came from (for the rare step that treats a flag differently from the file)."""
+
+    options: T
+    values: Values
+
+    def source(self, name: str) -> str:
+        if name not in self.values:
+            raise KeyError(name)
+        return self.values.source(name)
+
+    def given(self, name: str) -> bool:
+        return self.source(name) != "default"
+
+
+def resolve(cls: type[T], ctx: Any, flags: Mapping[str, Any] | None = None) -> Resolved[T]:
+    """flag > environment > pipekit.yaml > default for every :func:`option` field of ``cls``.
+
+    ``ctx`` is anything with ``env`` and ``config`` (a :class:`~pipekit.core.step.StepContext`).
+    Fields that are not options keep their defaults: set them afterwards with
+    :func:`dataclasses.replace`.
+    """
+    return resolve_from(cls, flags or {}, ctx.env, ctx.config)
+
+
+def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
+                 config: Config | None) -> Resolved[T]:
+    table = table_of(cls)  # type: ignore[arg-type]  # a class is hashable
+    values = table.resolve_from(flags, env, config)
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # T is an options dataclass
+        spec = spec_of(field)
+        if spec is None:
+            continue
+        value = values[field.name]
+        if spec.required and value in (None, "", ()):
+            raise BadInput(f"missing option {table[field.name].primary_flag}: {spec.required}")
+        kwargs[field.name] = _as_annotated(value, hints[field.name])
+    return Resolved(cls(**kwargs), values)
+
+
+def _as_annotated(value: Any, annotation: Any) -> Any:
+    """A parsed value in the field's own type: tuples become lists, paths ``Path``, mappings dicts."""
+    if value is None:
+        return [] if typing.get_origin(_unwrap_optional(annotation)) is list and \
+            _unwrap_optional(annotation) is annotation else None
+    target = _unwrap_optional(annotation)
+    origin = typing.get_origin(target)
+    if origin is list and isinstance(value, (tuple, list)):
+        args = typing.get_args(target)
+        item = _unwrap_optional(args[0]) if args else None
+        return [Path(v) if item is Path and isinstance(v, str) else v for v in value]
+    if target is Path and isinstance(value, str):
+        return Path(value)
+    if origin in (dict, Mapping) and isinstance(value, Mapping):
+        return dict(value)
+    return value

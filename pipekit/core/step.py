@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pipekit.core.errors import ExitCode, Interrupted, PipekitError
-from pipekit.core.options import OptionTable, given_flags
+from pipekit.core.options import OptionTable, given_flags, table_of
 
 if TYPE_CHECKING:  # imported lazily at run time: `pipekit <step> --help` stays quick
     from pipekit.core.config import Config
@@ -94,13 +94,17 @@ def to_jsonable(result: Any) -> Any:
     return result
 
 
-def step_command(name: str, table: OptionTable | None = None, **click_kwargs: Any) -> Callable[[F], click.Command]:
-    """Make a click command for step ``name`` with the shared flags and ``table``'s flags.
+def step_command(name: str, declared: OptionTable | type | None = None,
+                 **click_kwargs: Any) -> Callable[[F], click.Command]:
+    """Make a click command for step ``name`` with the shared flags and the options' flags.
 
-    With a table, the decorated function receives ``ctx: StepContext`` and ``flags``: only the
-    options given on the command line, by name, for :meth:`OptionTable.resolve`. It returns the
-    step result (a dataclass or dict), which ``--json`` prints on stdout.
+    ``declared`` is the step's options dataclass (its :func:`~pipekit.core.options.option` fields)
+    or an :class:`OptionTable`. The decorated function receives ``ctx: StepContext`` and ``flags``:
+    only the options given on the command line, by name, for
+    :func:`~pipekit.core.options.resolve`. It returns the step result (a dataclass or dict),
+    which ``--json`` prints on stdout. The command keeps the table as ``command.option_table``.
     """
+    table = declared if isinstance(declared, OptionTable) or declared is None else table_of(declared)
 
     def decorate(fn: F) -> click.Command:
         body: Callable[..., Any] = fn
@@ -136,7 +140,9 @@ def step_command(name: str, table: OptionTable | None = None, **click_kwargs: An
             gc.freeze()
             sys.exit(int(code))
 
-        return click.command(name, **click_kwargs)(wrapper)
+        command = click.command(name, **click_kwargs)(wrapper)
+        command.option_table = table
+        return command
 
     return decorate
 
