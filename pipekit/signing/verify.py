@@ -2,9 +2,9 @@
 
 A signature counts when its layer is a simple-signing payload for exactly this digest, its
 signature verifies with one of the keys, and (when ``identity`` is given) its
-``critical.identity.docker-reference`` is that repository. An SBOM attestation counts when a
-``.att`` DSSE envelope verifies with one of the keys and its statement is a CycloneDX predicate
-about this digest. The verdict says which key matched or why nothing did.
+``critical.identity.docker-reference`` is that repository (a tag or digest after it allowed).
+An SBOM attestation counts when a ``.att`` DSSE envelope verifies with one of the keys and its
+statement is a CycloneDX predicate about this digest. The verdict says which key matched or why nothing did.
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ class Verdict:
     attestations: list[str] = field(default_factory=list)  # verified predicate types
 
 
+def same_repository(claimed: str, repository: str) -> bool:
+    """A signed identity names this repository: exactly, or with a tag or digest after it."""
+    return claimed == repository or (claimed.startswith(repository) and claimed[len(repository)] in ":@"
+                                     and "/" not in claimed[len(repository):])
+
+
 def check(registry: Registry, repository: str, digest: str, keys: list[PublicKey], *,
           identity: str | None = None, attestations: bool = False) -> Verdict:
     layers = store.read(registry, repository, store.tag_for(digest, "sig"), media_types=(store.SIMPLE_SIGNING_LAYER,))
@@ -41,7 +47,7 @@ def check(registry: Registry, repository: str, digest: str, keys: list[PublicKey
             if not valid_signature(layer, digest, key.key):
                 continue
             claims = payload.parse_simple_signing(layer.payload)
-            if identity and claims is not None and claims.identity != identity:
+            if identity and claims is not None and not same_repository(claims.identity, identity):
                 wrong_identity = claims.identity
                 continue
             verdict.signed, verdict.key, verdict.reason = True, key.source, ""
