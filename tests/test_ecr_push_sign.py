@@ -181,6 +181,10 @@ def test_unusable_keys_are_exit_2_before_anything_is_pushed(moto: MotoServer, re
     assert f"signing key {key_pair[0]}: wrong password" in proc.stderr
     assert key_pair[0].read_text().splitlines()[1] not in proc.stderr + proc.stdout
     assert Registry(registry.host, plain_http=True).manifest(repo, "1.0.0") is None
+    # named by PIPEKIT_SIGNING_KEY (whose name ends in _KEY): the reference is shown, it is not a secret
+    proc = push(moto, registry.host, tmp_path, image, repo, "--sign",
+                env={"PIPEKIT_SIGNING_KEY": str(key_pair[0]), "COSIGN_PASSWORD": "hunter2"})
+    assert proc.returncode == 2 and f"signing key {key_pair[0]}: wrong password" in proc.stderr, proc.stderr
     symmetric = moto.client("kms").create_key()["KeyMetadata"]["Arn"]
     proc = push(moto, registry.host, tmp_path, image, repo, "--sign", "--signing-key", f"awskms:///{symmetric}")
     assert proc.returncode == 2 and "not an asymmetric ECC_NIST_P256 signing key" in proc.stderr, proc.stderr

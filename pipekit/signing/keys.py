@@ -179,8 +179,11 @@ def load_signer(ref: str, env: Mapping[str, str], *, region: str | None = None,
         return KmsSigner(ref, kms, key_id)
     if "://" in ref and not ref.startswith("env://"):
         raise BadInput(f"signing key {ref}: unsupported scheme (a file path, env://VAR or awskms:///ARN)")
+    from pipekit.core import masking
+
     if ref.startswith("env://"):
         text = _env_text(ref, env, "signing key")
+        masking.add_secret(text.strip())  # the (encrypted) private key never reaches a log
     else:
         path = Path(ref)
         if base_dir is not None and not path.is_absolute():
@@ -188,8 +191,6 @@ def load_signer(ref: str, env: Mapping[str, str], *, region: str | None = None,
         text = _file_text(path, ref, "signing key")
     if PASSWORD_VARIABLE not in env:
         raise BadInput(f"signing key {ref}: {PASSWORD_VARIABLE} is not set (the key's password; empty for none)")
-    from pipekit.core import masking
-
     password = env.get(PASSWORD_VARIABLE) or ""
     masking.add_secret(password)
     key = cosign_keys.decrypt(text, password.encode("utf-8"), ref)
