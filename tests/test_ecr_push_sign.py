@@ -138,7 +138,7 @@ def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
 
 
 def test_kms_key_signs_and_pipekit_verifies_it(moto: MotoServer, registry: LocalRegistry, image: str,
-                                               tmp_path: Path) -> None:
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kms = moto.client("kms")
     arn = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     repo = f"svc-{uuid.uuid4().hex[:8]}"
@@ -151,6 +151,13 @@ def test_kms_key_signs_and_pipekit_verifies_it(moto: MotoServer, registry: Local
     public = load_der_public_key(kms.get_public_key(KeyId=arn)["PublicKey"])
     assert keys.verify(public, base64.b64decode(layer.annotations[store.SIGNATURE_ANNOTATION]), layer.payload)
     assert record(tmp_path)["steps"]["sign"]["outputs"]["key"] == f"awskms:///{arn}"
+    # the gate's and doctor's side: the same key as a trusted public key, read from KMS (botocore reads
+    # the process environment, as in a pipeline step)
+    for name, value in moto.aws_env().items():
+        monkeypatch.setenv(name, value)
+    trusted = keys.load_public_key(f"awskms:///{arn}", moto.aws_env())
+    assert trusted.source == f"awskms:///{arn}" and keys.same_key(trusted.key, public)
+    assert trusted.verifies(base64.b64decode(layer.annotations[store.SIGNATURE_ANNOTATION]), layer.payload)
 
 
 def test_kms_digest_signature_that_does_not_verify_is_never_uploaded(moto: MotoServer, registry: LocalRegistry,
