@@ -305,3 +305,15 @@ def test_cards_agree_with_the_gate(pytest_run: Run) -> None:
 
     text = tests_text(pytest_run.record["outputs"]["tests"])
     assert text.startswith("2 passed, 1 failed, 1 errored, 2 skipped, 1 flaky of 6")
+
+
+def test_jest_rerun_failed_reruns_the_failed_files(tool_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**tool_env, "JEST_JUNIT_OUTPUT_DIR": "results"}
+    run = post_sync(tmp_path, "jest-rerun", env, "results", "jest", "--ci", "--cacheDirectory", ".jest-cache",
+                    flags=("--rerun-failed", "1"))
+    assert run.proc.returncode == 0, run.proc.stderr[-2000:]
+    assert "rerun 1 of the failed tests: jest --ci --cacheDirectory .jest-cache --onlyFailures" in run.proc.stderr
+    assert run.result["result"] == "flaky" and run.result["attempts"] == 2
+    assert counts(run) == (2, 2, 0, 0, 0, 1)
+    assert run.names("flaky_tests") == {"flaky endpoint answers"}
+    assert "expect(received).toBe(expected)" in run.result["tests"]["flaky_tests"][0]["message"]
