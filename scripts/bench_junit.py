@@ -13,6 +13,10 @@ time and peak RSS (``ru_maxrss``); ``--cli`` also runs ``pipekit post-sync-test`
 over the 10^6-case report (the suite command copies it into ``--junit-dir``).
 
     .venv/bin/python scripts/bench_junit.py [--mb 5] [--cases 1000000] [--runs 3] [--cli] [--keep DIR]
+                                            [--baseline a615d5a]
+
+``--baseline REF`` also reads the 5 MB reports with the reader of git revision REF (one from before
+the reader was rewritten, whose API was ``pipekit.reports.surefire.read_summary``).
 
 The generators (:func:`write_properties`, :func:`write_case_properties`, :func:`write_system_out`,
 :func:`write_cases`) are also
@@ -136,14 +140,27 @@ record = summary.to_record()
 wall = time.perf_counter() - t
 print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "base_rss_mb": base / 1024, "total": summary.total, "failed": summary.failed,
-                  "skipped": summary.skipped, "flaky": summary.flaky, "dialects": summary.dialects}))
+                  "skipped": summary.skipped, "flaky": summary.flaky, "dialects": getattr(summary, "dialects", [])}))
 """
 
 
-def measure(path: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(path)], capture_output=True, text=True,
+OLD_CHILD = CHILD.replace("from pipekit.reports import junit", "from pipekit.reports import surefire").replace(
+    "junit.read_summary([Path(sys.argv[2])], check=True)", "surefire.read_summary([Path(sys.argv[2])])")
+
+
+def measure(path: Path, root: Path = ROOT, child: str = CHILD) -> dict:
+    proc = subprocess.run([sys.executable, "-c", child, str(root), str(path)], capture_output=True, text=True,
                           check=True)
     return json.loads(proc.stdout)
+
+
+def baseline(ref: str, tmp: Path) -> Path:
+    """The ``pipekit`` package of git revision ``ref``, extracted under ``tmp``."""
+    target = tmp / f"baseline-{ref}"
+    target.mkdir(exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "pipekit"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
 
 
 def best_of(path: Path, runs: int) -> dict:
@@ -179,6 +196,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cli", action="store_true", help="also time pipekit post-sync-test over the cases report")
     ap.add_argument("--keep", type=Path, help="write the reports here and keep them")
+    ap.add_argument("--baseline", metavar="REF", help="also time the reader of this git revision (the old API)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-junit-")) if args.keep is None else args.keep
     tmp.mkdir(parents=True, exist_ok=True)
@@ -194,11 +212,17 @@ def main() -> int:
             size = path.stat().st_size / 1e6
             rows.append((kind, size, r, bound_s))
             ok &= r["median_wall_s"] <= bound_s
-        print("| report | size | cases | median wall | best | peak RSS | bound |")
-        print("|---|---|---|---|---|---|---|")
+        old = baseline(args.baseline, tmp) if args.baseline else None
+        print("| report | size | cases | median wall | best | peak RSS | bound |" + (" baseline |" if old else ""))
+        print("|---|---|---|---|---|---|---|" + ("---|" if old else ""))
         for kind, size, r, bound_s in rows:
+            extra = ""
+            if old is not None:
+                b = statistics.median(measure(tmp / f"{kind.replace(' ', '-')}.xml", old, OLD_CHILD)["wall_s"]
+                                      for _ in range(args.runs))
+                extra = f" {b:.3f} s |"
             print(f"| {kind} | {size:.1f} MB | {r['total']} | {r['median_wall_s']:.3f} s | {r['wall_s']:.3f} s | "
-                  f"{r['max_peak_rss_mb']:.0f} MB | {bound_s:g} s |")
+                  f"{r['max_peak_rss_mb']:.0f} MB | {bound_s:g} s |{extra}")
         per_mb = []
         for factor in (1, 2, 4):
             path = tmp / f"properties-{factor}x.xml"
