@@ -7,6 +7,11 @@ results beyond the Job (S3 upload, run record, a card through ``notify``), and e
 1 tests failed (whatever the command's exit code) or the command failed over a clean report; 2 no
 report, zero tests, counters that disagree, no command, an unknown kind, a missing workload, an
 unreadable token or kubeconfig; 4 not ready in time.
+
+Without a command, the ``--health-url`` checks are the suite: one test per URL, written as JUnit
+(``health.xml``) and judged, uploaded and carded like any suite. When every workload waited for is
+scaled to 0 replicas (an environment no image has reached yet) there is nothing to test: the step
+says so and passes (result ``skipped``).
 """
 
 from __future__ import annotations
@@ -101,9 +106,9 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
     from pipekit.kube.ready import wait_ready
     from pipekit.kube.targets import parse_all
 
-    if not options.command:
-        raise BadInput("no suite command: pass it after --, e.g. pipekit post-sync-test --wait-ready "
-                       "deployment/orders -- mvn -o -B verify")
+    if not options.command and not options.health_urls:
+        raise BadInput("no suite: pass its command after --, e.g. pipekit post-sync-test --wait-ready "
+                       "deployment/orders -- mvn -o -B verify, or --health-url URL (a health check as the suite)")
     targets = parse_all(options.wait_ready)
     location = _location(options.upload)
     suite = options.suite or ctx.service or "tests"
@@ -117,16 +122,26 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                 tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
             try:
                 started = time.monotonic()
-                result.namespace = wait_ready(
+                health_only = not options.command  # the health URLs are the suite, checked below
+                result.namespace, idle = wait_ready(
                     ctx.env, targets, namespace=options.namespace, context=options.context,
                     service_account=options.service_account, timeout=options.ready_timeout,
-                    health_urls=options.health_urls, watch=options.watch, poll_interval=options.poll_interval,
-                    say=ctx.console.info)
+                    health_urls=() if health_only else options.health_urls, watch=options.watch,
+                    poll_interval=options.poll_interval, say=ctx.console.info)
                 result.ready_s = round(time.monotonic() - started, 3)
-                if targets or options.health_urls:
-                    ctx.console.success(f"ready after {result.ready_s:g}s: "
-                                        + ", ".join(result.workloads + [mask_url(u) for u in options.health_urls]))
-                suite_run = _run_suite(options, ctx, Path(scratch))
+                if targets and len(idle) == len(targets):
+                    result.result = "skipped"
+                    result.message = (f"nothing to test: {', '.join(idle)} scaled to 0 replicas "
+                                      "(no image has reached this environment yet)")
+                    ctx.console.success(result.message)
+                    return result
+                if targets or (options.health_urls and not health_only):
+                    ctx.console.success(f"ready after {result.ready_s:g}s: " + ", ".join(
+                        result.workloads + ([] if health_only else [mask_url(u) for u in options.health_urls])))
+                if health_only:
+                    suite_run = _health_suite(options, suite, started, Path(scratch), ctx)
+                else:
+                    suite_run = _run_suite(options, ctx, Path(scratch))
                 _judge(suite_run, result, ctx)
             except PipekitError as exc:
                 result.message = result.message or str(exc)
@@ -172,6 +187,16 @@ def _run_suite(options: PostSyncTestOptions, ctx: StepContext, scratch: Path) ->
         ctx.console.warn(f"--rerun-failed {options.rerun_failed}: {options.command[0]} has no known way to rerun "
                          "only failed tests (Maven Surefire, Playwright and pytest do); not rerun")
     return run_
+
+
+def _health_suite(options: PostSyncTestOptions, suite: str, started: float, scratch: Path,
+                  ctx: StepContext) -> SuiteRun:
+    """The ``--health-url`` checks as a suite: one test case per URL, in JUnit, within ``--ready-timeout``."""
+    from pipekit.reports.suite_run import health_suite
+
+    ctx.console.info(f"health check (the suite): {', '.join(mask_url(u) for u in options.health_urls)}")
+    return health_suite(options.health_urls, options.junit_dir, scratch / "kept", suite=suite,
+                        deadline=started + options.ready_timeout, say=ctx.console.info)
 
 
 def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None:

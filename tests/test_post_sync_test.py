@@ -137,7 +137,7 @@ def test_untrustworthy_reports_exit_2(tmp_path: Path, job: dict[str, str], body:
 
 def test_bad_input(tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str]) -> None:
     proc, _ = post_sync(tmp_path, job, command=[])
-    assert proc.returncode == 2 and "no suite command" in proc.stderr
+    assert proc.returncode == 2 and "no suite: pass its command after --" in proc.stderr
     proc, _ = post_sync(tmp_path, job, "--wait-ready", "job/migrate")
     assert proc.returncode == 2 and "supported kinds: deployment (deploy), statefulset (sts)" in proc.stderr
     Rollout(kube, "orders", NS)
