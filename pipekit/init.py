@@ -100,6 +100,7 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
             found = apply.existing(generated, root, gitops_root)
             prepared = Prepared()
             prepared.report = checks.run(found, answers, ctx.env, renderer)
+            checks.check_settings(found, answers, ctx.env, remote_of(root, ctx), prepared.report)
             return prepared
         return apply.prepare(generated, answers, root, gitops_root, upgrade=options.upgrade, force=options.force,
                              env=ctx.env, renderer=renderer, versions=was)

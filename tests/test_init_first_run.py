@@ -327,3 +327,36 @@ def test_a_second_service_joins_the_gitops_repository(master: tuple[Path, Path, 
     assert (git("rev-parse", "master:apps/orders", cwd=bare), git("rev-parse", "master:argocd/orders", cwd=bare)) == first
     assert set(git("ls-tree", "--name-only", "master:apps", cwd=bare).split()) == {"orders", "payments"}
 
+
+
+def test_check_lists_the_repository_settings_the_pipeline_lacks(master: tuple[Path, Path, Path]) -> None:
+    """Item 7: with a Bitbucket token, --check reads the repository's settings and names what is missing."""
+    from pipekit.testing.bitbucket_config import BitbucketSettingsStandIn
+
+    service, gitops, _ = master
+    git("remote", "add", "origin", "git@bitbucket.org:acme/orders.git", cwd=service)
+    onboard(service, gitops, jira_project="ORD")
+    proc = cli(service, "--check", "--gitops-dir", str(gitops))
+    assert proc.returncode == 0 and "skipped: repository settings (no PIPEKIT_BITBUCKET_TOKEN" in proc.stdout + proc.stderr
+    with BitbucketSettingsStandIn("acme", "orders", token="bb-token") as bb:
+        bb.variables.update(AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci", PIPEKIT_GITOPS_TOKEN=None,
+                            ARGOCD_SERVER="argocd.example.com")
+        bb.workspace_variables["PIPEKIT_TEAMS_WEBHOOK_URL"] = None
+        for env in ("dev", "qa", "preprod"):  # prod not created yet
+            bb.environment(env, {"ARGOCD_AUTH_TOKEN": None, "JIRA_PAT": None} if env != "preprod" else {})
+        env = {"PIPEKIT_BITBUCKET_API_URL": bb.url, "PIPEKIT_BITBUCKET_TOKEN": "bb-token"}
+        proc = run_pipekit("init", "--check", "--gitops-dir", str(gitops), cwd=service, env=env)
+        assert any("/environments" in r for r in bb.requests) and any("page=2" in r for r in bb.requests)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr, bb.requests)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert lines[:-1] == [
+        "ERROR: Bitbucket deployment environment 'prod' does not exist: create it (Repository settings > "
+        "Deployments) before the pipeline's first run",
+        "ERROR: ARGOCD_AUTH_TOKEN is not a repository or workspace variable, nor a deployment variable of preprod: "
+        "an Argo CD token that may read (and refresh) the applications, needed by the deploy steps",
+        "ERROR: JIRA_BASE_URL is not a repository or workspace variable, nor a deployment variable of dev, qa, "
+        "preprod: the Jira site of qa's gate, needed by the deploy steps",
+        "ERROR: JIRA_API_TOKEN+JIRA_USER_EMAIL or JIRA_PAT is not a repository or workspace variable, nor a "
+        "deployment variable of preprod: Jira credentials of qa's gate, needed by the deploy steps",
+    ], proc.stderr
+    assert "bb-token" not in proc.stdout + proc.stderr

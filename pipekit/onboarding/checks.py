@@ -187,3 +187,25 @@ def check_clocks(files: Files, answers: Answers, report: Report) -> None:
         f"pipekit.yaml: argocd.timeout {timeout:g} s is shorter than a normal deploy may take: the rollout "
         f"(progressDeadlineSeconds {progress}) + the PostSync Job (activeDeadlineSeconds {job}) + "
         f"{SYNC_MARGIN_S} s; wait-for-argocd would give up on a Job still running: set it to {need} or more"])
+
+
+def check_settings(files: Files, answers: Answers, env: Mapping[str, str], origin: str | None,
+                   report: Report) -> None:
+    """The repository's Pipelines settings hold what the pipeline needs (read through the Bitbucket API)."""
+    from pipekit.clients.bitbucket import PipelinesSettings
+    from pipekit.core.errors import PipekitError
+    from pipekit.onboarding import settings
+
+    where = settings.repository_of(origin, env)
+    if where is None or not env.get("PIPEKIT_BITBUCKET_TOKEN"):
+        why = "no PIPEKIT_BITBUCKET_TOKEN" if where else "the service's origin is not a Bitbucket repository"
+        report.skipped.append(f"repository settings ({why}; docs/init.md lists what to set)")
+        return
+    config = (_yaml(files.service.get("pipekit.yaml", ""), "pipekit.yaml", Report()) or [None])[0]
+    try:
+        found = PipelinesSettings.from_env(env, *where).read()
+    except PipekitError as exc:
+        report.skipped.append(f"repository settings (cannot read them: {exc})")
+        return
+    report.add(f"repository settings ({where[0]}/{where[1]})",
+               settings.missing(answers, config if isinstance(config, dict) else {}, found))
