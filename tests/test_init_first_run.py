@@ -117,8 +117,13 @@ def test_the_gitops_repositorys_default_branch_is_found_and_followed(master: tup
     other = service.parent / "other"
     git("clone", "-q", GITOPS_URL, str(other), cwd=service.parent)
     git("push", "-q", "origin", "master:release", cwd=other)
-    assert init(service, gitops_repo=GITOPS_URL, gitops_branch="release").status == "written"
+    master_head = git("rev-parse", "master", cwd=bare)
+    result = init(service, gitops_repo=GITOPS_URL, gitops_branch="release")
+    assert result.status == "written" and result.gitops_revision == git("rev-parse", "release", cwd=bare)
+    assert git("rev-parse", "master", cwd=bare) == master_head  # written on the branch Argo CD follows
     assert config(service)["gitops"]["branch"] == "release"
+    app = yaml.safe_load(git("show", "release:argocd/orders/apps/orders-dev.yaml", cwd=bare))
+    assert app["spec"]["source"]["targetRevision"] == "release"
 
 
 def test_scanners_have_rules_and_run_in_the_steps_that_call_them(master: tuple[Path, Path, Path]) -> None:

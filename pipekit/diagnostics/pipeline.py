@@ -88,12 +88,12 @@ def _pipeline_commands(text: str) -> Iterator[list[str]]:
 
     doc, _problems = lint.load(text, "bitbucket-pipelines.yml")
     seen: set[int] = set()
-    for _where, step in lint._steps(doc, ""):
+    for _where, step in lint.steps(doc, ""):
         if not isinstance(step, dict) or id(step) in seen:
             continue
         seen.add(id(step))
         for key in ("script", "after-script"):
-            yield from lint._commands(step.get(key) or [])
+            yield from lint.commands(step.get(key) or [])
 
 
 def _job_commands(text: str) -> Iterator[list[str]]:

@@ -42,7 +42,7 @@ def lint(doc: Any, name: str) -> list[str]:
     if not isinstance(doc, dict):
         return [f"{name}: the document must be a mapping"]
     seen_steps: set[int] = set()
-    for where, step in _steps(doc, ""):
+    for where, step in steps(doc, ""):
         if id(step) in seen_steps:  # an alias (*build) of a step already looked at
             continue
         seen_steps.add(id(step))
@@ -57,9 +57,9 @@ def lint(doc: Any, name: str) -> list[str]:
                     problems += [f"{label}: {p}" for p in check_command_line(line)]
         problems += [f"{label}: {p}" for p in platform(step, doc.get("image"))]
     pipelines = doc.get("pipelines")
-    for where, steps in _pipelines(pipelines if isinstance(pipelines, dict) else {}):
+    for where, listed in _pipelines(pipelines if isinstance(pipelines, dict) else {}):
         seen: dict[str, str] = {}
-        for step_where, step in steps:
+        for step_where, step in listed:
             env = step.get("deployment") if isinstance(step, dict) else None
             if not env:
                 continue
@@ -82,7 +82,7 @@ def platform(step: dict[str, Any], image: Any) -> list[str]:
         problems.append(f"no 'oidc: true': Bitbucket pulls the image with aws.oidc-role {role} only for a step "
                         "with OIDC enabled")
     built = uses_docker = False
-    for argv in _commands(step.get("script") or []):
+    for argv in commands(step.get("script") or []):
         if argv[:2] == ["pipekit", "build"] and "--no-image" not in argv:
             built = uses_docker = True
         elif argv[:2] == ["docker", "build"] or argv[:3] == ["docker", "buildx", "build"]:
@@ -103,7 +103,8 @@ def platform(step: dict[str, Any], image: Any) -> list[str]:
     return problems
 
 
-def _commands(lines: list[Any]) -> Iterator[list[str]]:
+def commands(lines: list[Any]) -> Iterator[list[str]]:
+    """Each command of a step's script lines (split at ``&&``, ``||``, ``;``, ``|``), as words."""
     for line in lines:
         if not isinstance(line, str):
             continue
@@ -121,7 +122,7 @@ def _commands(lines: list[Any]) -> Iterator[list[str]]:
                 command.append(token)
 
 
-def _steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
+def steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
     """Every ``step:`` value in the document, with its path."""
     if isinstance(node, dict):
         for key, value in node.items():
@@ -129,20 +130,20 @@ def _steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
             if key == "step":
                 yield path, value
             else:
-                yield from _steps(value, path)
+                yield from steps(value, path)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _steps(item, f"{where}[{i}]")
+            yield from steps(item, f"{where}[{i}]")
 
 
 def _pipelines(pipelines: dict[str, Any]) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     for kind, value in pipelines.items():
         if kind == "default":
-            yield "pipelines.default", list(_steps(value, "pipelines.default"))
+            yield "pipelines.default", list(steps(value, "pipelines.default"))
         elif isinstance(value, dict):
             for pattern, items in value.items():
                 where = f"pipelines.{kind}.{pattern}"
-                yield where, list(_steps(items, where))
+                yield where, list(steps(items, where))
 
 
 def check_command_line(line: str) -> list[str]:
