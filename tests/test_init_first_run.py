@@ -93,17 +93,17 @@ def test_template_1_output_fails_todays_checks(tmp_path: Path, monkeypatch: pyte
 
 
 def test_the_service_and_gitops_branches_are_the_repositories_own(master: tuple[Path, Path, Path]) -> None:
-    """Item 1: a service on master, a GitOps repository on master."""
+    """Item 1: a service on master, a GitOps checkout on its own branch (production)."""
     service, gitops, _ = master
+    git("checkout", "-q", "-b", "production", cwd=gitops)
     assert onboard(service, gitops).status == "written"
     doc = pipeline(service)
     assert list(doc["pipelines"]["branches"]) == ["master"]
     assert [s["step"]["name"] for s in doc["pipelines"]["default"]] == ["Build and unit tests", "Security gate"]
-    assert config(service)["gitops"]["branch"] == "master"
-    for path in (gitops / "argocd/orders").rglob("*.yaml"):
-        app = yaml.safe_load(path.read_text())
-        if app["kind"] == "Application":
-            assert app["spec"]["source"]["targetRevision"] == "master", path
+    assert config(service)["gitops"]["branch"] == "production"
+    apps = [yaml.safe_load(p.read_text()) for p in (gitops / "argocd/orders").rglob("*.yaml")]
+    revisions = {a["spec"]["source"]["targetRevision"] for a in apps if a["kind"] == "Application"}
+    assert revisions == {"production"} and len(apps) == 6
 
 
 def test_the_gitops_repositorys_default_branch_is_found_and_followed(master: tuple[Path, Path, Path]) -> None:

@@ -73,7 +73,9 @@ class Renderer:
         assert a.branch and a.gitops_branch, "the branches are found before rendering (init.branches_of)"
         common = {
             "service": q(a.service), "image_repo": q(a.image_repo), "gitops_url": q(a.gitops_url),
-            "branch": a.branch, "branch_key": q(a.branch), "gitops_branch": q(a.gitops_branch),
+            # ${branch} is the GitOps branch (as in template 1, so a fork's templates keep their meaning)
+            "branch": q(a.gitops_branch), "gitops_branch": q(a.gitops_branch),
+            "service_branch": a.branch, "service_branch_key": q(a.branch),
             "project": q(a.project), "base_image": q(base_image(a, self.version)),
             "pipekit_version": self.version, "template_version": str(self.template_version),
             "progress_deadline": str(PROGRESS_DEADLINE_S), "job_deadline": str(JOB_DEADLINE_S),
