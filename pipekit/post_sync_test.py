@@ -89,7 +89,7 @@ class PostSyncTestOptions:
 @dataclass
 class PostSyncTestResult:
     suite: str
-    result: str  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
+    result: str  # passed | flaky | skipped | failed | command-failed | not-ready | bad-input | timed-out
     namespace: str | None = None
     workloads: list[str] = field(default_factory=list)
     ready_s: float | None = None
