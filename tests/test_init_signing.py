@@ -26,7 +26,7 @@ def test_signing_public_key_writes_a_valid_kyverno_policy_and_gates(repos: tuple
     key_file = tmp_path / "cosign.pub"
     key_file.write_text(public)
     proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE,
-               "--signing-public-key", str(key_file))
+               "--signing-public-key", str(key_file), "--jira-project", "ORD")
     assert proc.returncode == 0, proc.stderr
 
     base = gitops / "apps" / "orders" / "base"
