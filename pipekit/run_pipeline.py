@@ -32,16 +32,16 @@ class RunPipelineOptions:
                           help="branch:NAME, tag:NAME, pr:SOURCE:DEST, custom:NAME or default "
                                "[default: branch:<the checkout's branch>].")
     commit: str = option("HEAD", flag="--commit", help="The commit to run (it must be committed).")
-    variables: list[Path] = option(flag="--variables", metavar="FILE",
+    variables: list[Path] = option(default_factory=list, flag="--variables", metavar="FILE",
                                    help="Workspace, repository and deployment variables (YAML, JSON or .env); "
                                         "repeatable, later files win.")
-    var: list[str] = option(flag="--var", metavar="NAME=VALUE", help="A custom pipeline's variable (repeatable).")
-    approve: list[str] = option(flag="--approve", metavar="STEP_OR_ENV",
+    var: list[str] = option(default_factory=list, flag="--var", metavar="NAME=VALUE", help="A custom pipeline's variable (repeatable).")
+    approve: list[str] = option(default_factory=list, flag="--approve", metavar="STEP_OR_ENV",
                                 help="Run this manual step (its name, number or deployment environment).")
     from_step: str | None = option(flag="--from", metavar="STEP",
                                    help="Start at this step, with the artifacts the earlier run in --workdir kept.")
     until: str | None = option(flag="--until", metavar="STEP", help="Stop after this step.")
-    image_map: list[str] = option(flag="--image-map", metavar="IMAGE=LOCAL",
+    image_map: list[str] = option(default_factory=list, flag="--image-map", metavar="IMAGE=LOCAL",
                                   help="Run steps (or a pipe, or a service) that name IMAGE in the local image LOCAL.")
     workdir: Path | None = option(flag="--workdir", metavar="DIR",
                                   help="Keep logs, artifacts and the run's state here [default: a temporary folder].")

@@ -11,6 +11,8 @@ except its log (and, with ``--keep``, its clone).
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +35,7 @@ from pipekit.pipelines.results import StepResult
 from pipekit.pipelines.runcontext import RunContext, StepLog
 from pipekit.pipelines.services import StepServices, expand
 
+MINUTE_S = 60.0  # max-time is in minutes (a test shortens this)
 BUILDAH_NOISE = re.compile(r"^(subprocess exited with status \d+|Error: exit status \d+)$")
 
 
@@ -73,7 +76,7 @@ class StepRun:
         self.result.log = str(self.log.path)
         started = time.monotonic()
         max_time = self.step.max_time or self.ctx.file.max_time
-        self.deadline = started + max_time * 60
+        self.deadline = started + max_time * MINUTE_S
         try:
             self._run()
         except StepTimedOut as exc:
@@ -235,6 +238,11 @@ class StepRun:
         runner = self.dir / "runner"
         scripts.write_private(runner / "run.sh", scripts.WRAPPER, 0o755)
         scripts.write_private(runner / "env.sh", scripts.environment(self.env))
+        user = self.planned.image(self.ctx.file)
+        if self.execution.kind == "image" and user is not None and user.run_as_user:
+            for folder in (runner, self.clone):  # image run-as-user: the step's user owns its clone
+                for path in (folder, *folder.rglob("*")):
+                    os.lchown(path, user.run_as_user, -1)
 
     # -- running ---------------------------------------------------------------------------
     def _script(self, commands: tuple[Command, ...], exit_code: int | None, after: bool = False) -> int:
@@ -265,9 +273,9 @@ class StepRun:
     def _wrapper(self, name: str, exit_code: int | None) -> int:
         assert self.execution is not None
         inside = self.execution.runner_path()
-        status = f"{name}.status"
-        argv, env = self.execution.argv(f"{inside}/{name}", f"{inside}/{status}", exit_code)
-        code, wall = self._execute(argv, env)
+        status, output = f"{name}.status", f"{name}.out"
+        argv, env = self.execution.argv(f"{inside}/{name}", f"{inside}/{status}", exit_code, f"{inside}/{output}")
+        code, wall = self._execute(argv, env, self.dir / "runner" / output)
         recorded, took = scripts.read_status(self.dir / "runner" / status)
         self.commands_s += took if took is not None else wall
         return code if recorded is None else recorded
@@ -298,12 +306,16 @@ class StepRun:
         finally:
             self.ctx.tool.remove(container)
 
-    def _execute(self, argv: list[str], env: dict[str, str] | None) -> tuple[int, float]:
+    def _execute(self, argv: list[str], env: dict[str, str] | None, output: Path | None = None) -> tuple[int, float]:
         """Run one command to its end, its output into the log; max-time and stops end it early."""
         began = time.monotonic()
-        proc = process.start(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        pump = threading.Thread(target=self._pump, args=(proc,), daemon=True)
-        pump.start()
+        proc = process.start(argv, env=env, cwd=self.clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        ended = threading.Event()
+        readers = [threading.Thread(target=self._pump, args=(proc,), daemon=True)]
+        if output is not None:
+            readers.append(threading.Thread(target=self._follow, args=(output, ended), daemon=True))
+        for reader in readers:
+            reader.start()
         try:
             while proc.poll() is None:
                 if self._stopped():
@@ -321,19 +333,51 @@ class StepRun:
             process.stop(proc)
             raise
         finally:
-            pump.join(5)
+            ended.set()
+            for reader in readers:
+                reader.join(5)
         process.forget(proc)
         return proc.returncode, time.monotonic() - began
 
     def _pump(self, proc: subprocess.Popen[str]) -> None:
+        """The tool's own output (buildah's messages; a pipe's whole output)."""
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")
-            if BUILDAH_NOISE.match(line):
-                continue
-            if line.startswith("+ "):
-                self.last_command = line[2:]
-            self.log.line(line)
+            if not BUILDAH_NOISE.match(line):
+                self._line(line)
+
+    def _follow(self, path: Path, ended: threading.Event) -> None:
+        """The script's output file, line by line as it grows, to its end once the command has ended."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        handle = None
+        try:
+            while True:
+                finished = ended.is_set()
+                if handle is None and path.exists():
+                    handle = path.open("rb")
+                chunk = handle.read() if handle is not None else b""
+                if chunk:
+                    pending += decoder.decode(chunk)
+                    *lines, pending = pending.split("\n")
+                    for line in lines:
+                        self._line(line)
+                elif finished:
+                    break
+                else:
+                    time.sleep(0.05)
+        finally:
+            if handle is not None:
+                handle.close()
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            self._line(pending)
+
+    def _line(self, line: str) -> None:
+        if line.startswith("+ "):
+            self.last_command = line[2:]
+        self.log.line(line)
 
     def _stopped(self) -> bool:
         return self.stop.is_set() or self.ctx.stopping.is_set()

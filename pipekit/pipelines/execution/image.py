@@ -48,10 +48,11 @@ class ImageExecution(Execution):
     def base_environment(self) -> dict[str, str]:
         return {}  # the image's own, applied by buildah
 
-    def argv(self, script: str, status: str, exit_code: int | None) -> tuple[list[str], dict[str, str] | None]:
+    def argv(self, script: str, status: str, exit_code: int | None,
+             output: str) -> tuple[list[str], dict[str, str] | None]:
         assert self.container is not None
-        extra = [str(exit_code)] if exit_code is not None else []
-        inner = ["/bin/sh", f"{RUNNER_DIR}/run.sh", script, status, *extra]
+        code = "" if exit_code is None else str(exit_code)
+        inner = ["/bin/sh", f"{RUNNER_DIR}/run.sh", script, status, code, output]
         return self.tool.run_argv(self.container, inner, mounts=self.mounts, workdir=CLONE_DIR, user=self.user), None
 
     def close(self) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 WRAPPER = """#!/bin/sh
 # pipekit run-pipeline: source the step's environment, run one script, record status and timing.
+# $1 script, $2 status record, $3 BITBUCKET_EXIT_CODE (after-script), $4 the output file.
+exec > "$4" 2>&1
 . "${0%/*}/env.sh"
 [ -n "$3" ] && export BITBUCKET_EXIT_CODE="$3"
 cd "$BITBUCKET_CLONE_DIR" || exit 1
