@@ -28,9 +28,14 @@ class DockerService:
         self.proc: subprocess.Popen[str] | None = None
 
     @property
-    def socket_path(self) -> Path:
+    def socket_dir(self) -> Path:
+        """The folder holding only the socket (mount this folder: a socket file alone cannot be mounted)."""
         assert self.root is not None
-        return self.root / "docker.sock"
+        return self.root / "sock"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.socket_dir / "docker.sock"
 
     @property
     def docker_host(self) -> str:
@@ -38,6 +43,7 @@ class DockerService:
 
     def start(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pkd", dir="/tmp"))
+        self.socket_dir.mkdir()
         argv = [self.executable, "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
                 "--storage-driver", "vfs", "system", "service", "--time", "0", self.docker_host]
         log = (self.root / "service.log").open("w", encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ STATE = "state.json"
 class RunFolder:
     def __init__(self, workdir: Path | None, keep: bool) -> None:
         self.temporary = workdir is None
+        self._lock = threading.Lock()
         self.keep = keep
         if workdir is None:
             self.path = Path(tempfile.mkdtemp(prefix="pipekit-run-"))
@@ -44,9 +46,10 @@ class RunFolder:
         return data
 
     def save_state(self, state: dict[str, Any]) -> None:
-        tmp = self.path / (STATE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path / STATE)
+        with self._lock:  # parallel steps report their ends from their own threads
+            tmp = self.path / (STATE + ".tmp")
+            tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+            tmp.replace(self.path / STATE)
 
     def close(self) -> None:
         if self.temporary and not self.keep:

@@ -4,7 +4,7 @@ Bitbucket gives each step that lists ``docker`` (or all steps, with ``options: d
 Docker daemon of its own, reachable through ``DOCKER_HOST``, and mounts the docker CLI into the
 step's container; images built in one step are gone in the next. Here: a podman Docker API
 service per step (:mod:`pipekit.clients.podman_service`), its socket's folder mounted into the
-image at ``/var/run/pipekit-docker`` and this machine's docker CLI at ``/usr/local/bin/docker``.
+image at ``/opt/atlassian/pipelines/agent/docker`` and this machine's docker CLI at ``/usr/local/bin/docker``.
 Other services share the step's network (``localhost``), as on Bitbucket: each runs from its local
 image with ``buildah run`` for the length of the step; a service whose image is not local fails
 the step, saying it could not be provided.
@@ -25,7 +25,7 @@ from pipekit.core.errors import CheckFailed
 from pipekit.pipelines.execution.interface import Execution
 from pipekit.pipelines.model import ServiceDef
 
-SOCKET_DIR = "/var/run/pipekit-docker"
+SOCKET_DIR = "/opt/atlassian/pipelines/agent/docker"  # not under /run: buildah mounts a tmpfs there
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -53,10 +53,9 @@ class StepServices:
     def _docker(self, execution: Execution) -> dict[str, str]:
         self.docker = DockerService()
         self.docker.start()
-        assert self.docker.root is not None
         if execution.kind == "host":
             return {"DOCKER_HOST": self.docker.docker_host}
-        execution.mount(self.docker.root, SOCKET_DIR)
+        execution.mount(self.docker.socket_dir, SOCKET_DIR)
         client = shutil.which("docker")
         if client:
             execution.mount(Path(client).resolve(), "/usr/local/bin/docker", read_only=True)

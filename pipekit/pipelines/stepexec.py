@@ -62,6 +62,7 @@ class StepRun:
         self.execution: Execution | None = None
         self.services = StepServices(f"pipekit-run-{ctx.run_id}-{planned.number:02d}", ctx.local_image, ctx.tool)
         self.cache_places: list[tuple[CacheDef, str, Path]] = []
+        self.mounts: list[Path] = []  # overlay mounts of restored caches, undone at the end
         self.deadline = 0.0
         self.commands_s = 0.0
         self.last_command: str | None = None
@@ -186,7 +187,9 @@ class StepRun:
                                             "an image, not on this machine")
                 continue
             version = self.ctx.caches.version(cache, self.clone)
-            found = self.ctx.caches.restore(cache, version, place.host)
+            found, mounted = self.ctx.caches.restore(cache, version, place.host, self.dir / "overlays" / name)
+            if mounted is not None:
+                self.mounts.append(mounted)
             if place.mount:
                 place.host.mkdir(parents=True, exist_ok=True)
                 self.execution.mount(place.host, place.mount)
@@ -413,7 +416,10 @@ class StepRun:
             except Exception as exc:  # keep cleaning up; say what was left
                 errors.append(str(exc))
         (self.dir / "runner" / "env.sh").unlink(missing_ok=True)
-        gone = ["home", "tmp", "cachemounts", "git-home"] + ([] if self.ctx.keep else ["clone"])
+        for mounted in self.mounts:
+            self.ctx.caches.unmount(mounted)
+        self.mounts.clear()
+        gone = ["home", "tmp", "cachemounts", "git-home", "overlays"] + ([] if self.ctx.keep else ["clone"])
         for name in gone:
             shutil.rmtree(self.dir / name, ignore_errors=True)
         for error in errors:
