@@ -41,7 +41,8 @@ def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigg
 
     depth = [f"--depth={settings.depth}"] if settings.depth else []
     git("init", "-q")
-    git("remote", "add", "origin", url)
+    with (dest / ".git" / "config").open("a", encoding="utf-8") as config:  # `git remote add`, one process less
+        config.write(f'[remote "origin"]\n\turl = {url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n')
     git("fetch", "-q", "--no-tags", *depth, "origin", commit)
     if trigger.kind == "tag":
         git("fetch", "-q", "--no-tags", *depth, "origin", f"+refs/tags/{trigger.name}:refs/tags/{trigger.name}")

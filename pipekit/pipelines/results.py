@@ -31,6 +31,7 @@ class StepResult:
     services: list[str] = field(default_factory=list)
     log: str | None = None
     warnings: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: clone, image, artifacts, caches, ...
 
     @property
     def overhead_s(self) -> float | None:

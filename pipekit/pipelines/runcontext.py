@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipekit.clients.workcontainers import WorkContainers
+from pipekit.clients.workcontainers import ImageConfig, WorkContainers
 from pipekit.core import masking, process
 from pipekit.pipelines.artifacts import ArtifactStore
 from pipekit.pipelines.caches import CacheStore
@@ -44,17 +44,22 @@ class RunContext:
     tool: WorkContainers = field(default_factory=WorkContainers)
     stopping: threading.Event = field(default_factory=threading.Event)  # the run is being stopped
     _changed: list[str] | None = None
-    _images: dict[str, str | None] = field(default_factory=dict)
+    _configs: dict[str, ImageConfig | None] = field(default_factory=dict)
+    homes: dict[str, str] = field(default_factory=dict)  # local image -> its user's home (learnt once)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def local_image(self, name: str) -> str | None:
         """The local image that stands for ``name``: ``--image-map``, else a local image of that name."""
         if name in self.image_map:
             return self.image_map[name]
+        return name if self.image_config(name) is not None else None
+
+    def image_config(self, image: str) -> ImageConfig | None:
+        """A local image's configuration (asked once per run), ``None`` when there is no such image."""
         with self._lock:
-            if name not in self._images:
-                self._images[name] = name if self.tool.image_config(name) is not None else None
-            return self._images[name]
+            if image not in self._configs:
+                self._configs[image] = self.tool.image_config(image)
+            return self._configs[image]
 
     def pipe_image(self, pipe: str) -> str | None:
         """The local image for a pipe: ``--image-map PIPE=LOCAL`` or one for the pipe's image."""

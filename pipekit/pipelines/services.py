@@ -39,20 +39,15 @@ class StepServices:
         self.procs: list[subprocess.Popen[str]] = []
         self.containers: list[str] = []
 
-    def start(self, services: list[ServiceDef], execution: Execution, env: dict[str, str],
-              log: Callable[[str], None]) -> dict[str, str]:
-        """Start them; the variables the step gets for them (``DOCKER_HOST``)."""
-        out: dict[str, str] = {}
-        for service in services:
-            if service.docker:
-                out.update(self._docker(execution))
-            else:
-                self._container(service, env, log)
-        return out
-
-    def _docker(self, execution: Execution) -> dict[str, str]:
+    def start_docker(self) -> None:
+        """The step's own Docker daemon (it needs nothing of the step, so it starts beside the clone)."""
         self.docker = DockerService()
         self.docker.start()
+
+    def attach(self, execution: Execution) -> dict[str, str]:
+        """Make the daemon reachable from the step; the variables the step gets for it (``DOCKER_HOST``)."""
+        if self.docker is None:
+            return {}
         if execution.kind == "host":
             return {"DOCKER_HOST": self.docker.docker_host}
         execution.mount(self.docker.socket_dir, SOCKET_DIR)
@@ -60,6 +55,11 @@ class StepServices:
         if client:
             execution.mount(Path(client).resolve(), "/usr/local/bin/docker", read_only=True)
         return {"DOCKER_HOST": f"unix://{SOCKET_DIR}/docker.sock"}
+
+    def start_containers(self, services: list[ServiceDef], env: dict[str, str], log: Callable[[str], None]) -> None:
+        for service in services:
+            if not service.docker:
+                self._container(service, env, log)
 
     def _container(self, service: ServiceDef, env: Mapping[str, str], log: Callable[[str], None]) -> None:
         assert service.image is not None

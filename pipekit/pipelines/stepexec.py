@@ -1,50 +1,44 @@
 """One step, start to end, as Bitbucket runs it.
 
-Set-up: the image (pulling an ``aws: oidc-role`` image needs ``oidc: true``), a fresh clone,
-the artifacts of earlier steps, the caches, the step's services; then ``script`` in one shell,
-stopping at the first failing command; ``after-script`` whatever happened, with
+Set-up: the image (pulling an ``aws: oidc-role`` image needs ``oidc: true``), a fresh clone, the
+step's container and its docker service (these three at once: none needs another), then the
+artifacts of earlier steps, the caches and the other services. Then ``script`` in one shell,
+stopping at the first failing command, and ``after-script`` whatever happened, with
 ``BITBUCKET_EXIT_CODE`` (its failure is logged and does not change the step's result, as
-Atlassian documents); ``max-time`` over both. Teardown: the declared artifacts, the caches
-(only after success, only where none exists). Everything the step made is removed at the end,
-except its log (and, with ``--keep``, its clone).
+Atlassian documents); ``max-time`` over both. Teardown: the declared artifacts, the caches (only
+after success, only where none exists). Everything the step made is removed at the end, except
+its log (and, with ``--keep``, its clone).
 """
 
 from __future__ import annotations
 
-import codecs
 import os
-import re
 import shutil
-import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
 
-from pipekit.core import process
+from pipekit.core import signals
 from pipekit.core.errors import CheckFailed, Interrupted
 from pipekit.pipelines import caches, cloning, defaults, oidc
 from pipekit.pipelines.artifacts import match
+from pipekit.pipelines.commands import CommandRunner, StepTimedOut, Stopped
 from pipekit.pipelines.execution import scripts
 from pipekit.pipelines.execution.host import HostExecution
 from pipekit.pipelines.execution.image import ImageExecution
 from pipekit.pipelines.execution.interface import Execution
-from pipekit.pipelines.model import DEFAULT_IMAGE, CacheDef, Command, Image, Pipe
+from pipekit.pipelines.model import DEFAULT_IMAGE, CacheDef, Image, Pipe, ServiceDef
 from pipekit.pipelines.plan import PlannedStep
 from pipekit.pipelines.results import StepResult
 from pipekit.pipelines.runcontext import RunContext, StepLog
-from pipekit.pipelines.services import StepServices, expand
+from pipekit.pipelines.running import ScriptRunner
+from pipekit.pipelines.services import StepServices
 
 MINUTE_S = 60.0  # max-time is in minutes (a test shortens this)
-BUILDAH_NOISE = re.compile(r"^(subprocess exited with status \d+|Error: exit status \d+)$")
-
-
-class Stopped(Exception):
-    """The step was stopped from outside (fail-fast, or the run was interrupted)."""
-
-
-class StepTimedOut(CheckFailed):
-    """The step ran past its max-time."""
 
 
 class StepRun:
@@ -59,13 +53,11 @@ class StepRun:
         self.clone = self.dir / "clone"
         self.result = StepResult(planned.number, planned.label, planned.key, deployment=planned.deployment)
         self.prefix = prefix
+        self.name = f"pipekit-run-{ctx.run_id}-{planned.number:02d}"
         self.execution: Execution | None = None
-        self.services = StepServices(f"pipekit-run-{ctx.run_id}-{planned.number:02d}", ctx.local_image, ctx.tool)
+        self.services = StepServices(self.name, ctx.local_image, ctx.tool)
         self.cache_places: list[tuple[CacheDef, str, Path]] = []
         self.mounts: list[Path] = []  # overlay mounts of restored caches, undone at the end
-        self.deadline = 0.0
-        self.commands_s = 0.0
-        self.last_command: str | None = None
         self.env: dict[str, str] = {}
 
     # -- the step --------------------------------------------------------------------------
@@ -77,7 +69,8 @@ class StepRun:
         self.result.log = str(self.log.path)
         started = time.monotonic()
         max_time = self.step.max_time or self.ctx.file.max_time
-        self.deadline = started + max_time * MINUTE_S
+        self.commands = CommandRunner(self.log.line, deadline=started + max_time * MINUTE_S, max_time_min=max_time,
+                                      stopped=self._stopped)
         try:
             self._run()
         except StepTimedOut as exc:
@@ -91,9 +84,9 @@ class StepRun:
             self._fail("stopped", "the run was stopped" if self.ctx.stopping.is_set()
                        else "another step of its parallel group failed (fail-fast)")
         finally:
-            self._clean_up()
+            with self._phase("clean-up"), signals.deferred():  # a second signal waits for the clean-up
+                self._clean_up()
             self.result.duration_s = round(time.monotonic() - started, 3)
-            self.result.commands_s = round(self.commands_s, 3)
             self.log.close()
         return self.result
 
@@ -105,37 +98,69 @@ class StepRun:
                               "oidc-role) and this step has no 'oidc: true': the image pull would fail")
         self._check_pipes()
         self._check_stop()
-        settings = self.planned.clone(self.ctx.file)
-        home = self.dir / "git-home"
-        home.mkdir()
-        self.log.line(cloning.make(self.ctx.repo, self.ctx.commit, self.clone, settings=settings,
-                                   trigger=self.ctx.trigger, branch=self.ctx.branch,
-                                   env=cloning.git_env(self.ctx.host_env, home)))
         self.execution = self._execution(image)
-        self.execution.prepare()
-        restored = self.ctx.store.restore(self.earlier, self.step.artifacts.download, self.clone)
+        wanted = [self.ctx.file.services.get(n) or ServiceDef(n, None, docker=True) for n in self._service_names()]
+        self.result.services = [s.name for s in wanted]
+        setup: list[Callable[[], None]] = [self._clone, self._prepare]
+        if any(s.docker for s in wanted):
+            setup.append(self._start_docker)
+        self._together(setup)
+        with self._phase("artifacts"):
+            restored = self.ctx.store.restore(self.earlier, self.step.artifacts.download, self.clone)
         self.result.artifacts_restored = len(restored)
         if restored:
             self.log.line(f"artifacts: {len(restored)} file(s) restored from earlier steps")
-        self._restore_caches()
-        self.env = self._environment()
+        with self._phase("caches"):
+            self._restore_caches()
+        self.env = self._environment(bool(wanted))
         self._check_stop()
-        self.env = {**self._start_services(), **self.env}
+        with self._phase("services"):
+            self.env = {**self.services.attach(self.execution), **self.env}
+            self.services.start_containers(wanted, self.env, self.log.line)
         self._write_runner()
-        code = self._script(self.step.script, None)
-        self.result.exit_code = code
-        failing = self.last_command
-        if self.step.after_script:
-            after = self._script(self.step.after_script, code, after=True)
-            self.result.after_script_exit_code = after
-            if after != 0:
-                self.log.line(f"after-script failed (exit {after}): the step's result stays as the script left it")
-        if code != 0:
-            what = f"`{failing}` exited {code}" if failing else f"exit {code}"
-            raise CheckFailed(f"script failed: {what}")
+        with self._phase("script"):
+            runner = ScriptRunner(self.ctx, self.execution, self.commands, self.dir / "runner", self.clone, self.env,
+                                  self.name)
+            outcome = runner.run(self.step.script, self.step.after_script)
+        self.result.commands_s = round(outcome.commands_s, 3)
+        self.result.exit_code, self.result.after_script_exit_code = outcome.script, outcome.after
+        if outcome.after not in (None, 0):
+            self.log.line(f"after-script failed (exit {outcome.after}): the step's result stays as the script "
+                          "left it")
+        if outcome.script != 0:
+            what = f"`{outcome.failing_command}` exited" if outcome.failing_command else "exit"
+            raise CheckFailed(f"script failed: {what} {outcome.script}")
         self.result.status = "passed"
-        self._keep_artifacts(True)
-        self._save_caches()
+        with self._phase("artifacts"):
+            self._keep_artifacts(True)
+        with self._phase("caches"):
+            self._save_caches()
+
+    def _together(self, tasks: list[Callable[[], None]]) -> None:
+        """Run independent set-up tasks at once; every one ends before this returns or raises."""
+        pool = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="pipekit-setup")
+        futures: list[Future[None]] = [pool.submit(task) for task in tasks]
+        try:
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                if any(f.done() and f.exception() for f in futures):
+                    break
+        finally:
+            pool.shutdown(wait=True)  # a signal waits for them too, so that clean-up sees what they made
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = time.monotonic() - began
+            self.result.phases[name] = round(self.result.phases.get(name, 0.0) + spent, 3)
 
     def _fail(self, status: str, reason: str) -> None:
         self.result.status = status
@@ -147,6 +172,13 @@ class StepRun:
             except OSError as exc:
                 self.log.line(f"artifacts of the failed step not kept: {exc}")
 
+    def _stopped(self) -> bool:
+        return self.stop.is_set() or self.ctx.stopping.is_set()
+
+    def _check_stop(self) -> None:
+        if self._stopped():
+            raise Stopped()
+
     # -- set-up ----------------------------------------------------------------------------
     def _check_pipes(self) -> None:
         for command in (*self.step.script, *self.step.after_script):
@@ -156,7 +188,7 @@ class StepRun:
 
     def _execution(self, image: Image) -> Execution:
         local = self.ctx.local_image(image.name)
-        config = self.ctx.tool.image_config(local) if local else None
+        config = self.ctx.image_config(local) if local else None
         if local is None or config is None:
             warning = (f"image {image.name} is not a local image: the step ran on this machine and the image's "
                        "tool set was not checked")
@@ -168,18 +200,37 @@ class StepRun:
         self.result.local_image = local
         self.log.line(f"image: {image.name}" + (f" (local image {local})" if local != image.name else ""))
         return ImageExecution(self.dir, self.clone, image=local, config=config, user=image.run_as_user,
-                              name=f"pipekit-run-{self.ctx.run_id}-{self.planned.number:02d}", tool=self.ctx.tool)
+                              name=self.name, tool=self.ctx.tool, home=self.ctx.homes.get(local))
+
+    def _clone(self) -> None:
+        home = self.dir / "git-home"
+        home.mkdir()
+        with self._phase("clone"):
+            self.log.line(cloning.make(self.ctx.repo, self.ctx.commit, self.clone,
+                                       settings=self.planned.clone(self.ctx.file), trigger=self.ctx.trigger,
+                                       branch=self.ctx.branch, env=cloning.git_env(self.ctx.host_env, home)))
+
+    def _prepare(self) -> None:
+        assert self.execution is not None
+        with self._phase("image"):
+            self.execution.prepare()
+        if isinstance(self.execution, ImageExecution) and self.execution.home:
+            self.ctx.homes[self.execution.image] = self.execution.home
+
+    def _start_docker(self) -> None:
+        with self._phase("services"):
+            self.services.start_docker()
+        self.log.line("service docker: a Docker API daemon of this step's own (podman), empty")
 
     def _restore_caches(self) -> None:
         assert self.execution is not None
-        home = self.dir / "home"
         for name in self.step.caches:
             cache = caches.definition(name, self.ctx.file.caches)
             assert cache is not None  # plan.check refused undefined caches
             if cache.predefined and name == "docker":
                 self.result.caches[name] = "not emulated"
                 continue
-            place = caches.place(cache, clone=self.clone, home=home, scratch=self.dir / "cachemounts",
+            place = caches.place(cache, clone=self.clone, home=self.dir / "home", scratch=self.dir / "cachemounts",
                                  container_home=self.execution.home)
             if place is None:
                 self.result.caches[name] = "skipped"
@@ -197,16 +248,16 @@ class StepRun:
             self.log.line(f"cache {name}: " + ("restored" if found else "none yet"))
             self.cache_places.append((cache, version, place.host))
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, services: bool) -> dict[str, str]:
         assert self.execution is not None
         ctx, planned = self.ctx, self.planned
         step_uuid = defaults.braced(uuid.uuid4())
         env = defaults.run_variables(ctx.info)
-        parallel = (planned.parallel_index, planned.parallel_count) if planned.parallel_index is not None else None
+        parallel = (planned.parallel_index, planned.parallel_count or 0) if planned.parallel_index is not None \
+            else None
         env.update(defaults.step_variables(step_uuid=step_uuid, clone_dir=self.execution.clone_dir,
-                                           parallel=parallel,  # type: ignore[arg-type]
-                                           deployment=planned.deployment, repo=ctx.info.repository,
-                                           services=bool(self._services())))
+                                           parallel=parallel, deployment=planned.deployment,
+                                           repo=ctx.info.repository, services=services))
         variables = ctx.variables
         for scope in (variables.workspace, variables.repository, ctx.custom,
                       variables.deployments.get(planned.deployment or "", {})):
@@ -219,175 +270,22 @@ class StepRun:
                 environment_uuid=env.get("BITBUCKET_DEPLOYMENT_ENVIRONMENT_UUID"))
         return env
 
-    def _services(self) -> list[str]:
+    def _service_names(self) -> list[str]:
         names = list(self.step.services)
         if self.ctx.file.docker_everywhere and "docker" not in names:
             names.append("docker")
         return names
-
-    def _start_services(self) -> dict[str, str]:
-        assert self.execution is not None
-        from pipekit.pipelines.model import ServiceDef
-
-        wanted = [self.ctx.file.services.get(n) or ServiceDef(n, None, docker=True) for n in self._services()]
-        self.result.services = [s.name for s in wanted]
-        out = self.services.start(wanted, self.execution, self.env, self.log.line)
-        if any(s.docker for s in wanted):
-            self.log.line("service docker: a Docker API daemon of this step's own (podman), empty")
-        return out
 
     def _write_runner(self) -> None:
         assert self.execution is not None
         runner = self.dir / "runner"
         scripts.write_private(runner / "run.sh", scripts.WRAPPER, 0o755)
         scripts.write_private(runner / "env.sh", scripts.environment(self.env))
-        user = self.planned.image(self.ctx.file)
-        if self.execution.kind == "image" and user is not None and user.run_as_user:
+        image = self.planned.image(self.ctx.file)
+        if self.execution.kind == "image" and image is not None and image.run_as_user:
             for folder in (runner, self.clone):  # image run-as-user: the step's user owns its clone
                 for path in (folder, *folder.rglob("*")):
-                    os.lchown(path, user.run_as_user, -1)
-
-    # -- running ---------------------------------------------------------------------------
-    def _script(self, commands: tuple[Command, ...], exit_code: int | None, after: bool = False) -> int:
-        """Run a script's segments (pipes run between them); the first failing one's exit status."""
-        assert self.execution is not None
-        segments: list[list[str] | Pipe] = []
-        for command in commands:
-            if isinstance(command, Pipe):
-                segments.append(command)
-            elif segments and isinstance(segments[-1], list):
-                segments[-1].append(command)
-            else:
-                segments.append([command])
-        if after:
-            self.log.line("after-script:")
-        for n, segment in enumerate(segments):
-            self._check_stop()
-            if isinstance(segment, Pipe):
-                code = self._pipe(segment)
-            else:
-                name = f"{'after' if after else 'script'}-{n}.sh"
-                scripts.write_private(self.dir / "runner" / name, scripts.script(segment), 0o644)
-                code = self._wrapper(name, exit_code)
-            if code != 0:
-                return code
-        return 0
-
-    def _wrapper(self, name: str, exit_code: int | None) -> int:
-        assert self.execution is not None
-        inside = self.execution.runner_path()
-        status, output = f"{name}.status", f"{name}.out"
-        argv, env = self.execution.argv(f"{inside}/{name}", f"{inside}/{status}", exit_code, f"{inside}/{output}")
-        code, wall = self._execute(argv, env, self.dir / "runner" / output)
-        recorded, took = scripts.read_status(self.dir / "runner" / status)
-        self.commands_s += took if took is not None else wall
-        return code if recorded is None else recorded
-
-    def _pipe(self, pipe: Pipe) -> int:
-        assert self.execution is not None
-        local = self.ctx.pipe_image(pipe.pipe)
-        config = self.ctx.tool.image_config(local) if local else None
-        if local is None or config is None:
-            raise CheckFailed(f"pipe {pipe.pipe}: no local image {local}")
-        self.log.line(f"+ pipe: {pipe.pipe} (local image {local})")
-        container = self.ctx.tool.create(local, f"pipekit-run-{self.ctx.run_id}-{self.planned.number:02d}-pipe")
-        try:
-            argv = self.ctx.tool.run_argv(container, [*config.entrypoint, *config.cmd],
-                                          mounts=[(str(self.clone), self.execution.clone_dir)],
-                                          workdir=self.execution.clone_dir)
-            values = {k: v for k, v in self.env.items() if k.startswith("BITBUCKET_") or k == "CI"}
-            for key, value in pipe.variables.items():
-                if isinstance(value, list):
-                    values[f"{key}_COUNT"] = str(len(value))
-                    values.update({f"{key}_{i}": expand(str(v), self.env) for i, v in enumerate(value)})
-                else:
-                    values[key] = expand(str(value), self.env)
-            argv = argv[:2] + [a for k, v in values.items() for a in ("-e", f"{k}={v}")] + argv[2:]
-            code, wall = self._execute(argv, None)
-            self.commands_s += wall
-            return code
-        finally:
-            self.ctx.tool.remove(container)
-
-    def _execute(self, argv: list[str], env: dict[str, str] | None, output: Path | None = None) -> tuple[int, float]:
-        """Run one command to its end, its output into the log; max-time and stops end it early."""
-        began = time.monotonic()
-        proc = process.start(argv, env=env, cwd=self.clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        ended = threading.Event()
-        readers = [threading.Thread(target=self._pump, args=(proc,), daemon=True)]
-        if output is not None:
-            readers.append(threading.Thread(target=self._follow, args=(output, ended), daemon=True))
-        for reader in readers:
-            reader.start()
-        try:
-            while proc.poll() is None:
-                if self._stopped():
-                    process.stop(proc)
-                    raise Stopped()
-                if time.monotonic() >= self.deadline:
-                    process.stop(proc)
-                    minutes = self.step.max_time or self.ctx.file.max_time
-                    raise StepTimedOut(f"the step ran past its max-time of {minutes} minute(s) and was stopped")
-                try:
-                    proc.wait(0.05)
-                except subprocess.TimeoutExpired:
-                    pass
-        except BaseException:
-            process.stop(proc)
-            raise
-        finally:
-            ended.set()
-            for reader in readers:
-                reader.join(5)
-        process.forget(proc)
-        return proc.returncode, time.monotonic() - began
-
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        """The tool's own output (buildah's messages; a pipe's whole output)."""
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip("\n")
-            if not BUILDAH_NOISE.match(line):
-                self._line(line)
-
-    def _follow(self, path: Path, ended: threading.Event) -> None:
-        """The script's output file, line by line as it grows, to its end once the command has ended."""
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending = ""
-        handle = None
-        try:
-            while True:
-                finished = ended.is_set()
-                if handle is None and path.exists():
-                    handle = path.open("rb")
-                chunk = handle.read() if handle is not None else b""
-                if chunk:
-                    pending += decoder.decode(chunk)
-                    *lines, pending = pending.split("\n")
-                    for line in lines:
-                        self._line(line)
-                elif finished:
-                    break
-                else:
-                    time.sleep(0.05)
-        finally:
-            if handle is not None:
-                handle.close()
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            self._line(pending)
-
-    def _line(self, line: str) -> None:
-        if line.startswith("+ "):
-            self.last_command = line[2:]
-        self.log.line(line)
-
-    def _stopped(self) -> bool:
-        return self.stop.is_set() or self.ctx.stopping.is_set()
-
-    def _check_stop(self) -> None:
-        if self._stopped():
-            raise Stopped()
+                    os.lchown(path, image.run_as_user, -1)
 
     # -- teardown --------------------------------------------------------------------------
     def _keep_artifacts(self, succeeded: bool) -> None:
@@ -407,14 +305,15 @@ class StepRun:
                                                      "empty": "nothing to save"}[outcome])
 
     def _clean_up(self) -> None:
-        errors = []
-        for action in (self.services.stop, self.execution.close if self.execution else None):
-            if action is None:
-                continue
-            try:
-                action()
-            except Exception as exc:  # keep cleaning up; say what was left
-                errors.append(str(exc))
+        errors: list[str] = []
+        closing: list[Callable[[], None]] = [self.services.stop]
+        if self.execution is not None:
+            closing.append(self.execution.close)
+        threads = [threading.Thread(target=_noting(action, errors)) for action in closing]
+        for thread in threads:  # the container and the docker service go at once
+            thread.start()
+        for thread in threads:
+            thread.join()
         (self.dir / "runner" / "env.sh").unlink(missing_ok=True)
         for mounted in self.mounts:
             self.ctx.caches.unmount(mounted)
@@ -424,3 +323,13 @@ class StepRun:
             shutil.rmtree(self.dir / name, ignore_errors=True)
         for error in errors:
             self.log.line(f"clean-up: {error}")
+
+
+def _noting(action: Callable[[], None], errors: list[str]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            action()
+        except Exception as exc:  # keep cleaning up; say what was left
+            errors.append(str(exc))
+
+    return run

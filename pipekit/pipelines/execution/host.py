@@ -41,10 +41,8 @@ class HostExecution(Execution):
         path = self.host_path if own in self.host_path.split(os.pathsep) else own + os.pathsep + self.host_path
         return {"PATH": path, "HOME": str(self.home_dir), "TMPDIR": str(self.tmp), "LANG": "C.UTF-8"}
 
-    def argv(self, script: str, status: str, exit_code: int | None,
-             output: str) -> tuple[list[str], dict[str, str] | None]:
-        code = "" if exit_code is None else str(exit_code)
-        return ["/bin/sh", str(self.runner / "run.sh"), script, status, code, output], self.base_environment()
+    def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:
+        return ["/bin/sh", str(self.runner / "run.sh"), *args], self.base_environment()
 
     def close(self) -> None:
         pass

@@ -21,7 +21,7 @@ class ImageExecution(Execution):
     kind = "image"
 
     def __init__(self, step_dir: Path, clone: Path, *, image: str, config: ImageConfig, name: str,
-                 user: int | None, tool: WorkContainers | None = None) -> None:
+                 user: int | None, tool: WorkContainers | None = None, home: str | None = None) -> None:
         super().__init__(step_dir, clone)
         self.image = image
         self.config = config
@@ -30,7 +30,7 @@ class ImageExecution(Execution):
         self.tool = tool or WorkContainers()
         self.container: str | None = None
         self.clone_dir = CLONE_DIR
-        self.home = config.env.get("HOME")
+        self.home = config.env.get("HOME") or home  # known from an earlier step in the same image
         self.mounts: list[tuple[str, str]] = [(str(clone), CLONE_DIR), (str(self.runner), RUNNER_DIR)]
 
     def prepare(self) -> None:
@@ -48,11 +48,9 @@ class ImageExecution(Execution):
     def base_environment(self) -> dict[str, str]:
         return {}  # the image's own, applied by buildah
 
-    def argv(self, script: str, status: str, exit_code: int | None,
-             output: str) -> tuple[list[str], dict[str, str] | None]:
+    def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:
         assert self.container is not None
-        code = "" if exit_code is None else str(exit_code)
-        inner = ["/bin/sh", f"{RUNNER_DIR}/run.sh", script, status, code, output]
+        inner = ["/bin/sh", f"{RUNNER_DIR}/run.sh", *args]
         return self.tool.run_argv(self.container, inner, mounts=self.mounts, workdir=CLONE_DIR, user=self.user), None
 
     def close(self) -> None:

@@ -38,9 +38,8 @@ class Execution(abc.ABC):
         """What the step's environment holds besides Bitbucket's and your variables."""
 
     @abc.abstractmethod
-    def argv(self, script: str, status: str, exit_code: int | None,
-             output: str) -> tuple[list[str], dict[str, str] | None]:
-        """The command that runs the wrapper on ``script`` (paths as the step sees them), and its process env."""
+    def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:
+        """The command that runs the wrapper with ``args`` (paths as the step sees them), and its process env."""
 
     @abc.abstractmethod
     def close(self) -> None:

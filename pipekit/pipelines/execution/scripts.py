@@ -17,17 +17,28 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 WRAPPER = """#!/bin/sh
-# pipekit run-pipeline: source the step's environment, run one script, record status and timing.
-# $1 script, $2 status record, $3 BITBUCKET_EXIT_CODE (after-script), $4 the output file.
-exec > "$4" 2>&1
+# pipekit run-pipeline: source the step's environment, run a script (and the after-script after it),
+# record each one's exit status and timing. $1 script, $2 its status record, $3 the output file,
+# $4 BITBUCKET_EXIT_CODE (an after-script run on its own), $5 the after-script, $6 its status record.
+exec > "$3" 2>&1
 . "${0%/*}/env.sh"
-[ -n "$3" ] && export BITBUCKET_EXIT_CODE="$3"
-cd "$BITBUCKET_CLONE_DIR" || exit 1
-read t0 rest < /proc/uptime
-if [ -x /bin/bash ]; then /bin/bash "$1"; else /bin/sh "$1"; fi
+[ -n "$4" ] && export BITBUCKET_EXIT_CODE="$4"
+one() {
+  cd "$BITBUCKET_CLONE_DIR" || return 1
+  read t0 rest < /proc/uptime
+  if [ -x /bin/bash ]; then /bin/bash "$1"; else /bin/sh "$1"; fi
+  rc=$?
+  read t1 rest < /proc/uptime
+  printf '%s %s %s\\n' "$rc" "$t0" "$t1" > "$2"
+  return $rc
+}
+one "$1" "$2"
 rc=$?
-read t1 rest < /proc/uptime
-printf '%s %s %s\\n' "$rc" "$t0" "$t1" > "$2"
+if [ -n "$5" ]; then
+  echo "after-script:"
+  export BITBUCKET_EXIT_CODE=$rc
+  one "$5" "$6"
+fi
 exit $rc
 """
 
