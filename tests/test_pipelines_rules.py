@@ -188,3 +188,16 @@ def test_a_variables_file_that_does_not_parse_is_bad_input(tmp_path: Path, name:
     with pytest.raises(BadInput) as caught:
         variables.load_file(tmp_path / name)
     assert name in str(caught.value) and words in str(caught.value)
+
+
+def test_explain_prints_the_table_docs_run_pipeline_md_holds() -> None:
+    from pipekit.pipelines import explain
+    from tests.conftest import REPO_ROOT, run_pipekit
+
+    text = (REPO_ROOT / "docs" / "run_pipeline.md").read_text()
+    block = text.split("<!-- explain -->\n", 1)[1].split("<!-- /explain -->", 1)[0].strip()
+    assert block == explain.markdown()
+    cli = run_pipekit("run-pipeline", "--explain", "--json")
+    assert cli.returncode == 0, cli.stderr
+    rows = json.loads(cli.stdout)["emulation"]
+    assert [r["what"] for r in rows] == [w for w, _, _ in explain.ROWS] and "docker service" in rows[10]["what"]
