@@ -201,3 +201,18 @@ def test_explain_prints_the_table_docs_run_pipeline_md_holds() -> None:
     assert cli.returncode == 0, cli.stderr
     rows = json.loads(cli.stdout)["emulation"]
     assert [r["what"] for r in rows] == [w for w, _, _ in explain.ROWS] and "docker service" in rows[10]["what"]
+
+
+def test_the_oidc_token_carries_bitbucket_claims_and_is_masked() -> None:
+    import base64
+
+    from pipekit.pipelines import oidc
+
+    token = oidc.token(workspace="acme", workspace_uuid="{w-1}", repository_uuid="{r-1}", pipeline_uuid="{p-1}",
+                       step_uuid="{s-1}", branch="main", environment_uuid="{e-1}")
+    body = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert claims["iss"] == "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
+    assert claims["aud"] == "ari:cloud:bitbucket::workspace/w-1" and claims["sub"] == "{r-1}{e-1}:{s-1}"
+    assert claims["branchName"] == "main" and claims["exp"] - claims["iat"] == 3600
+    assert masking.mask(f"Bearer {token}") == "Bearer ***"

@@ -405,3 +405,132 @@ pipelines:
     assert proc.returncode == code, seen + out
     assert leftovers() == before
     assert not list(tmp_path.glob("pipekit-run-*"))  # the temporary run folder is gone
+
+
+def derived_image(base: str, name: str, cmd: str) -> str:
+    """A local image FROM ``base`` whose command is ``sh -c CMD`` (a service's or a pipe's)."""
+    def buildah(*args: str) -> str:
+        return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    container = buildah("from", "--pull=never", base)
+    try:
+        buildah("config", "--cmd", json.dumps(["/bin/sh", "-c", cmd]), container)
+        buildah("commit", "-q", container, name)
+    finally:
+        buildah("rm", container)
+    return name
+
+
+@pytest.fixture(scope="module")
+def service_and_pipe(busybox_image: str) -> Iterator[tuple[str, str]]:
+    tag = busybox_image.rsplit(":", 1)[1]
+    service = derived_image(busybox_image, f"localhost/pipekit-test-web:{tag}",
+                            'mkdir -p /www && echo "hello from $GREETING" > /www/index.html && '
+                            'exec httpd -f -p "127.0.0.1:$PORT" -h /www')
+    pipe = derived_image(busybox_image, f"localhost/pipekit-test-pipe:{tag}",
+                         'echo "pipe $MESSAGE with ${FILES_COUNT} files: $FILES_0 $FILES_1"; ls "$BITBUCKET_CLONE_DIR"')
+    yield service, pipe
+    subprocess.run(["buildah", "rmi", service, pipe], capture_output=True)
+
+
+def test_services_pipes_and_oidc(tmp_path: Path, busybox_image: str, service_and_pipe: tuple[str, str]) -> None:
+    before = leftovers()
+    service, pipe = service_and_pipe
+    import socket
+
+    with socket.socket() as probe:  # a free port for the service (steps and services share this network)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = make_repo(tmp_path, f"""
+image: {busybox_image}
+definitions:
+  services:
+    web:
+      image: {service}
+      variables:
+        PORT: "{port}"
+        GREETING: $WHO
+    missing:
+      image: registry.example.com/not-here:1
+pipelines:
+  default:
+    - step:
+        name: Service
+        services: [web]
+        oidc: true
+        script:
+          - for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://127.0.0.1:{port}/ && break; sleep 0.3; done
+          - echo "token $BITBUCKET_STEP_OIDC_TOKEN"
+    - step:
+        name: Pipe
+        script:
+          - echo before > marker.txt
+          - pipe: atlassian/demo-pipe:1.0.0
+            variables:
+              MESSAGE: "for $WHO"
+              FILES: [a.txt, b.txt]
+          - echo after
+    - step:
+        name: No service
+        services: [missing]
+        script: [echo never]
+""")
+    variables = tmp_path / "vars.env"
+    variables.write_text("WHO=the-team\n")
+    result = pipeline_run(repo, tmp_path, trigger="default", variables=[variables], workdir=tmp_path / "work",
+                          image_map=[f"atlassian/demo-pipe:1.0.0={pipe}"])
+    assert statuses(result) == {"Service": "passed", "Pipe": "passed", "No service": "failed"}
+    assert "hello from the-team" in log_of(result, "Service")
+    assert "token ***" in log_of(result, "Service")  # a JWT, masked like any secured value
+    pipe_log = log_of(result, "Pipe")
+    assert "pipe for the-team with 2 files: a.txt b.txt" in pipe_log and "marker.txt" in pipe_log
+    assert "after" in pipe_log
+    assert "service 'missing' could not be provided" in (result.steps[2].reason or "")
+    unmapped = pipeline_run(repo, tmp_path, trigger="default", variables=[variables], until="Pipe")
+    assert "pipes are not run locally" in (unmapped.steps[1].reason or "")
+    assert leftovers() == before
+
+
+def test_fail_fast_stops_the_rest_of_a_parallel_group(tmp_path: Path, busybox_image: str) -> None:
+    repo = make_repo(tmp_path, f"""
+image: {busybox_image}
+pipelines:
+  default:
+    - parallel:
+        fail-fast: true
+        steps:
+          - step: {{name: Fails, script: [sleep 1, exit 4]}}
+          - step: {{name: Slow, script: [sleep 60]}}
+    - step: {{name: After, script: [echo never]}}
+""")
+    began = time.monotonic()
+    result = pipeline_run(repo, tmp_path, trigger="default")
+    assert time.monotonic() - began < 30
+    assert statuses(result) == {"Fails": "failed", "Slow": "stopped", "After": "not-run"}
+    assert "fail-fast" in (result.steps[1].reason or "")
+
+
+def test_custom_pipeline_variables_and_keep(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, """
+pipelines:
+  custom:
+    release:
+      - variables:
+          - name: LEVEL
+            default: patch
+            allowed-values: [patch, minor]
+          - name: NOTE
+      - step:
+          name: Release
+          clone:
+            enabled: false
+          script: [echo "level=$LEVEL note=$NOTE", test ! -e .git]
+""")
+    missing = run_pipekit("run-pipeline", "--trigger", "custom:release", "--cache-dir", str(tmp_path / "c"), cwd=repo)
+    assert missing.returncode == 2 and "needs variable NOTE" in missing.stderr
+    wrong = run_pipekit("run-pipeline", "--trigger", "custom:release", "--var", "LEVEL=major", "--var", "NOTE=x",
+                        "--cache-dir", str(tmp_path / "c"), cwd=repo)
+    assert wrong.returncode == 2 and "not one of the allowed values patch, minor" in wrong.stderr
+    result = pipeline_run(repo, tmp_path, trigger="custom:release", var=["NOTE=first release"], keep=True)
+    assert result.status == "passed" and "level=patch note=first release" in log_of(result, "Release")
+    assert result.workdir and (Path(result.workdir) / "steps" / "01-release" / "clone").is_dir()
