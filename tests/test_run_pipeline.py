@@ -290,6 +290,8 @@ pipelines:
             "CI", "API_TOKEN", "PLAIN", "PATH", "HOME", "TMPDIR", "LANG", "PWD", "OLDPWD", "SHLVL", "HOSTNAME", "_"}
         assert not unexpected, step["name"]
     assert "plain=visible" in cli.stderr
+    leaked = [p for p in (tmp_path / "work").rglob("*") if p.is_file() and b"tok-s3cr3t-42" in p.read_bytes()]
+    assert leaked == []  # not in the environment file, the raw output or the state either
 
 
 def test_a_command_missing_from_the_image_fails_the_step(tmp_path: Path, busybox_image: str) -> None:
@@ -534,3 +536,38 @@ pipelines:
     result = pipeline_run(repo, tmp_path, trigger="custom:release", var=["NOTE=first release"], keep=True)
     assert result.status == "passed" and "level=patch note=first release" in log_of(result, "Release")
     assert result.workdir and (Path(result.workdir) / "steps" / "01-release" / "clone").is_dir()
+
+
+def test_an_image_whose_user_is_not_root_owns_its_clone_and_caches(tmp_path: Path, busybox_image: str) -> None:
+    def buildah(*args: str) -> str:
+        return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    image = busybox_image.replace("busybox:", "busybox-user:")
+    container = buildah("from", "--pull=never", busybox_image)
+    try:
+        buildah("config", "--user", "1000", "--env", "HOME=/home/app", container)
+        buildah("commit", "-q", container, image)
+    finally:
+        buildah("rm", container)
+    try:
+        repo = make_repo(tmp_path, f"""
+image: {image}
+definitions:
+  caches:
+    deps: ~/.deps
+pipelines:
+  default:
+    - step:
+        name: As 1000
+        caches: [deps]
+        script: [id -u, echo built > out.txt, mkdir -p ~/.deps, echo dep >> ~/.deps/list, cat ~/.deps/list]
+        artifacts: [out.txt]
+""")
+        for _ in range(2):
+            result = pipeline_run(repo, tmp_path, trigger="default", workdir=tmp_path / "work")
+            assert result.status == "passed", log_of(result, "As 1000")
+        log = log_of(result, "As 1000")
+        assert "1000\n" in log and "dep\ndep\n" in log  # the cache the first run saved, restored and writable
+        assert result.steps[0].artifacts == ["out.txt"]
+    finally:
+        subprocess.run(["buildah", "rmi", image], capture_output=True)

@@ -96,17 +96,24 @@ class CacheStore:
     def folder(self, name: str, version: str) -> Path:
         return self.root / "caches" / name / version
 
-    def restore(self, cache: CacheDef, version: str, target: Path, scratch: Path) -> tuple[bool, Path | None]:
+    def restore(self, cache: CacheDef, version: str, target: Path, scratch: Path,
+                owner: int = 0) -> tuple[bool, Path | None]:
         """Put the stored cache at ``target``: (found, the overlay mount to undo at the step's end).
 
         An overlay mount (the store below, the step's changes in ``scratch`` above) makes a large
         cache appear at once and keeps the stored one untouched, as Bitbucket's is; where mounting
-        is not allowed (not root), the cache is copied.
+        is not allowed (not root), or the step runs as another user (``owner``), the cache is copied
+        (and made that user's).
         """
         stored = self.folder(cache.name, version) / "content"
         if not stored.is_dir():
             return False, None
         target.mkdir(parents=True, exist_ok=True)
+        if owner:
+            shutil.copytree(stored, target, symlinks=True, dirs_exist_ok=True)
+            for path in (target, *target.rglob("*")):
+                os.lchown(path, owner, -1)
+            return True, None
         upper, work = scratch / "upper", scratch / "work"
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)

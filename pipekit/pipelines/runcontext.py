@@ -45,7 +45,7 @@ class RunContext:
     stopping: threading.Event = field(default_factory=threading.Event)  # the run is being stopped
     _changed: list[str] | None = None
     _configs: dict[str, ImageConfig | None] = field(default_factory=dict)
-    homes: dict[str, str] = field(default_factory=dict)  # local image -> its user's home (learnt once)
+    users: dict[str, tuple[str, int]] = field(default_factory=dict)  # local image -> its user's (home, uid)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def local_image(self, name: str) -> str | None:

@@ -200,7 +200,7 @@ class StepRun:
         self.result.local_image = local
         self.log.line(f"image: {image.name}" + (f" (local image {local})" if local != image.name else ""))
         return ImageExecution(self.dir, self.clone, image=local, config=config, user=image.run_as_user,
-                              name=self.name, tool=self.ctx.tool, home=self.ctx.homes.get(local))
+                              name=self.name, tool=self.ctx.tool, known=self.ctx.users.get(local))
 
     def _clone(self) -> None:
         home = self.dir / "git-home"
@@ -215,7 +215,7 @@ class StepRun:
         with self._phase("image"):
             self.execution.prepare()
         if isinstance(self.execution, ImageExecution) and self.execution.home:
-            self.ctx.homes[self.execution.image] = self.execution.home
+            self.ctx.users[self.execution.image] = (self.execution.home, self.execution.uid)
 
     def _start_docker(self) -> None:
         with self._phase("services"):
@@ -238,11 +238,14 @@ class StepRun:
                                             "an image, not on this machine")
                 continue
             version = self.ctx.caches.version(cache, self.clone)
-            found, mounted = self.ctx.caches.restore(cache, version, place.host, self.dir / "overlays" / name)
+            found, mounted = self.ctx.caches.restore(cache, version, place.host, self.dir / "overlays" / name,
+                                                     owner=self._uid())
             if mounted is not None:
                 self.mounts.append(mounted)
             if place.mount:
                 place.host.mkdir(parents=True, exist_ok=True)
+                if self._uid():
+                    os.chown(place.host, self._uid(), -1)
                 self.execution.mount(place.host, place.mount)
             self.result.caches[name] = "restored" if found else "missing"
             self.log.line(f"cache {name}: " + ("restored" if found else "none yet"))
@@ -281,11 +284,14 @@ class StepRun:
         runner = self.dir / "runner"
         scripts.write_private(runner / "run.sh", scripts.WRAPPER, 0o755)
         scripts.write_private(runner / "env.sh", scripts.environment(self.env))
-        image = self.planned.image(self.ctx.file)
-        if self.execution.kind == "image" and image is not None and image.run_as_user:
-            for folder in (runner, self.clone):  # image run-as-user: the step's user owns its clone
+        uid = self._uid()
+        if uid:  # a step that runs as another user than root owns its clone and its runner folder
+            for folder in (runner, self.clone):
                 for path in (folder, *folder.rglob("*")):
-                    os.lchown(path, image.run_as_user, -1)
+                    os.lchown(path, uid, -1)
+
+    def _uid(self) -> int:
+        return self.execution.uid if isinstance(self.execution, ImageExecution) else 0
 
     # -- teardown --------------------------------------------------------------------------
     def _keep_artifacts(self, succeeded: bool) -> None:
@@ -315,6 +321,8 @@ class StepRun:
         for thread in threads:
             thread.join()
         (self.dir / "runner" / "env.sh").unlink(missing_ok=True)
+        for raw in (self.dir / "runner").glob("*.out"):  # unmasked output: the log holds it masked
+            raw.unlink(missing_ok=True)
         for mounted in self.mounts:
             self.ctx.caches.unmount(mounted)
         self.mounts.clear()

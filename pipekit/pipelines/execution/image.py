@@ -21,7 +21,8 @@ class ImageExecution(Execution):
     kind = "image"
 
     def __init__(self, step_dir: Path, clone: Path, *, image: str, config: ImageConfig, name: str,
-                 user: int | None, tool: WorkContainers | None = None, home: str | None = None) -> None:
+                 user: int | None, tool: WorkContainers | None = None,
+                 known: tuple[str, int] | None = None) -> None:
         super().__init__(step_dir, clone)
         self.image = image
         self.config = config
@@ -30,14 +31,17 @@ class ImageExecution(Execution):
         self.tool = tool or WorkContainers()
         self.container: str | None = None
         self.clone_dir = CLONE_DIR
-        self.home = config.env.get("HOME") or home  # known from an earlier step in the same image
+        self.known = known  # (home, uid) of this image's user, learnt by an earlier step of the run
+        self.home = config.env.get("HOME") or (known[0] if known else None)
+        self.uid = known[1] if known else 0  # who the commands run as: the clone is made theirs
         self.mounts: list[tuple[str, str]] = [(str(clone), CLONE_DIR), (str(self.runner), RUNNER_DIR)]
 
     def prepare(self) -> None:
         self.container = self.tool.create(self.image, self.name)
-        if self.home is None:
-            self.home = home_of(self.tool.read_file(self.container, "/etc/passwd") or "",
-                                self.user or self.config.user or "0")
+        if self.known is None:
+            home, self.uid = user_of(self.tool.read_file(self.container, "/etc/passwd") or "",
+                                     self.user or self.config.user or "0")
+            self.home = self.home or home
 
     def mount(self, host: Path, inside: str, read_only: bool = False) -> None:
         self.mounts.append((str(host), inside + (":ro" if read_only else "")))
@@ -59,11 +63,11 @@ class ImageExecution(Execution):
             self.tool.remove(container)
 
 
-def home_of(passwd: str, user: str) -> str:
-    """The user's home folder as the container runtime sets ``HOME``: from /etc/passwd, else ``/``."""
+def user_of(passwd: str, user: str) -> tuple[str, int]:
+    """(home, uid) of ``user`` (a name or number) as the runtime sets them: from /etc/passwd, else ``/``."""
     name = user.split(":", 1)[0]
     for line in passwd.splitlines():
         fields = line.split(":")
         if len(fields) >= 6 and name in (fields[0], fields[2]):
-            return fields[5] or "/"
-    return "/"
+            return fields[5] or "/", int(fields[2]) if fields[2].isdigit() else 0
+    return "/", int(name) if name.isdigit() else 0
