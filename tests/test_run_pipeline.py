@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -536,6 +537,7 @@ pipelines:
     result = pipeline_run(repo, tmp_path, trigger="custom:release", var=["NOTE=first release"], keep=True)
     assert result.status == "passed" and "level=patch note=first release" in log_of(result, "Release")
     assert result.workdir and (Path(result.workdir) / "steps" / "01-release" / "clone").is_dir()
+    shutil.rmtree(result.workdir)  # --keep named a temporary folder and kept it: this test's to remove
 
 
 def test_an_image_whose_user_is_not_root_owns_its_clone_and_caches(tmp_path: Path, busybox_image: str) -> None:

@@ -106,7 +106,7 @@ class CommandRunner:
                 elif finished:
                     break
                 else:
-                    time.sleep(POLL_S)
+                    ended.wait(POLL_S)  # wakes at once when the command ends
         finally:
             if handle is not None:
                 handle.close()
