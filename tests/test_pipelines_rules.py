@@ -216,3 +216,14 @@ def test_the_oidc_token_carries_bitbucket_claims_and_is_masked() -> None:
     assert claims["aud"] == "ari:cloud:bitbucket::workspace/w-1" and claims["sub"] == "{r-1}{e-1}:{s-1}"
     assert claims["branchName"] == "main" and claims["exp"] - claims["iat"] == 3600
     assert masking.mask(f"Bearer {token}") == "Bearer ***"
+
+
+def test_atlassians_schema_refuses_what_the_keyword_checks_let_through(tmp_path: Path) -> None:
+    from pipekit.pipelines import schema
+    from tests.conftest import SCHEMAS
+
+    file = load("pipelines:\n  default:\n    - step:\n        size: 3x\n        script: [make]\n", tmp_path)
+    assert schema.check(file, {}) is False  # no schema at hand: only pipekit's own checks
+    with pytest.raises(BadInput) as caught:
+        schema.check(file, {"PIPEKIT_SCHEMAS_DIR": str(SCHEMAS)})
+    assert str(caught.value).startswith("bitbucket-pipelines.yml:4: Atlassian's schema refuses it: '3x' is not one of")
