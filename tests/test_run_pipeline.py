@@ -565,7 +565,7 @@ pipelines:
     shutil.rmtree(result.workdir)  # --keep named a temporary folder and kept it: this test's to remove
 
 
-def test_an_image_whose_user_is_not_root_owns_its_clone_and_caches(tmp_path: Path, busybox_image: str) -> None:
+def test_an_image_whose_user_is_not_root_owns_its_clone_caches_and_docker(tmp_path: Path, busybox_image: str) -> None:
     def buildah(*args: str) -> str:
         return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -587,7 +587,9 @@ pipelines:
     - step:
         name: As 1000
         caches: [deps]
-        script: [id -u, echo built > out.txt, mkdir -p ~/.deps, echo dep >> ~/.deps/list, cat ~/.deps/list]
+        services: [docker]
+        script: [id -u, echo built > out.txt, mkdir -p ~/.deps, echo dep >> ~/.deps/list, cat ~/.deps/list,
+                 docker images -q]
         artifacts: [out.txt]
 """)
         for _ in range(2):

@@ -12,6 +12,7 @@ the step, saying it could not be provided.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -50,6 +51,10 @@ class StepServices:
             return {}
         if execution.kind == "host":
             return {"DOCKER_HOST": self.docker.docker_host}
+        uid = getattr(execution, "uid", 0)
+        if uid:  # a step running as another user than root may use its daemon (Bitbucket's is on TCP)
+            for path in (self.docker.socket_dir, self.docker.socket_path):
+                os.chown(path, uid, -1)
         execution.mount(self.docker.socket_dir, SOCKET_DIR)
         client = shutil.which("docker")
         if client:
