@@ -107,7 +107,7 @@ def test_past_each_defect_to_the_next(onboarded: Path, tmp_path: Path, base_imag
         first = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables))
         assert first.returncode == 1
         assert step_line(first.stdout, "Unit tests").startswith("passed")
-        assert "--run semgrep needs a local rules file" in first.stdout  # [2] no semgrep rules configured
+        assert "--run semgrep needs" in first.stdout  # [2] no semgrep rules configured (wording: the image's pipekit)
         assert "--run trivy: trivy is not installed" in first.stdout  # [2] the image lacks trivy
         assert "no webhook configured" in first.stdout  # [7] notify's settings are not written anywhere
         built = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables),
