@@ -102,14 +102,14 @@ class CacheStore:
 
         An overlay mount (the store below, the step's changes in ``scratch`` above) makes a large
         cache appear at once and keeps the stored one untouched, as Bitbucket's is; where mounting
-        is not allowed (not root), or the step runs as another user (``owner``), the cache is copied
-        (and made that user's).
+        is not allowed (not root), or the step runs as another user (``owner``) than the one who owns
+        the stored cache, the cache is copied (and made that user's).
         """
         stored = self.folder(cache.name, version) / "content"
         if not stored.is_dir():
             return False, None
         target.mkdir(parents=True, exist_ok=True)
-        if owner:
+        if owner and stored.stat().st_uid != owner:  # another user's cache: a copy the step's user owns
             shutil.copytree(stored, target, symlinks=True, dirs_exist_ok=True)
             for path in (target, *target.rglob("*")):
                 os.lchown(path, owner, -1)
@@ -140,6 +140,7 @@ class CacheStore:
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=final.parent))
         try:
             shutil.copytree(source, staging / "content", symlinks=True)
+            _same_owners(source, staging / "content")
             (staging / "cache.json").write_text(json.dumps({"path": cache.path, "key_files": list(cache.key_files),
                                                             "saved_at": time.time()}), encoding="utf-8")
             try:
@@ -149,6 +150,15 @@ class CacheStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return "saved"
+
+
+def _same_owners(source: Path, copy: Path) -> None:
+    """The copy's files owned as the source's are (copytree keeps modes and times, not owners)."""
+    if os.geteuid() != 0:
+        return
+    for path in (source, *source.rglob("*")):
+        info = path.lstat()
+        os.lchown(copy / path.relative_to(source), info.st_uid, info.st_gid)
 
 
 def key_files(patterns: tuple[str, ...], clone: Path) -> list[str]:
