@@ -18,7 +18,8 @@ ROWS: list[tuple[str, str, str]] = [
      "lfs is refused; the origin remote is the local repository, not bitbucket.org"),
     ("image",
      "the step's (or the global) image when a local image has that name or --image-map names one: the "
-     "commands run inside it with buildah (chroot), so a missing tool fails the step",
+     "commands run inside it with buildah (chroot), as the image's user (or run-as-user), who owns the clone, "
+     "the caches and the docker socket; a missing tool fails the step",
      "nothing is pulled; with no local image the step runs on this machine, with a warning that the image's "
      "tools were not checked; image credentials are not used (an aws oidc-role image needs oidc: true)"),
     ("environment",
