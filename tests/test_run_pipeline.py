@@ -600,3 +600,33 @@ pipelines:
         assert result.steps[0].artifacts == ["out.txt"]
     finally:
         subprocess.run(["buildah", "rmi", image], capture_output=True)
+
+
+def test_a_pull_request_runs_its_source_merged_with_its_destination(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, """
+clone:
+  depth: 1
+pipelines:
+  pull-requests:
+    'feature/*':
+      - step:
+          name: Merged
+          condition:
+            changesets:
+              includePaths: [src/**]
+          script:
+            - test "$BITBUCKET_BRANCH" = feature/x && test "$BITBUCKET_PR_DESTINATION_BRANCH" = main
+            - test -f from-main.txt && test -f src/feature.txt
+""")
+    git("checkout", "-q", "-b", "feature/x", cwd=repo)
+    (repo / "src").mkdir()
+    (repo / "src" / "feature.txt").write_text("f\n")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "feature", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    (repo / "from-main.txt").write_text("m\n")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "main moved on", cwd=repo)
+    git("checkout", "-q", "feature/x", cwd=repo)
+    result = pipeline_run(repo, tmp_path, trigger="pr:feature/x:main")
+    assert statuses(result) == {"Merged": "passed"}  # the condition saw src/ changed against main

@@ -53,8 +53,8 @@ def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigg
         git("checkout", "-q", "--detach", commit)
     shown = f"depth {settings.depth}" if settings.depth else "full history"
     if trigger.kind == "pr":
-        if settings.depth:
-            git("fetch", "-q", "--unshallow", "origin", commit)
+        if settings.depth and git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+            git("fetch", "-q", "--unshallow", "origin", commit)  # the merge needs the common history
         git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{trigger.destination}:refs/remotes/origin/"
             f"{trigger.destination}")
         merged = process.run(["git", "-C", str(dest), *IDENTITY, "merge", "--no-edit", "-q",
