@@ -62,6 +62,8 @@ def run(options: RunPipelineOptions, ctx: StepContext) -> RunPipelineResult:
         try:
             return _execute(prepared, options, ctx)
         finally:
+            if prepared.ctx.seeds is not None:
+                prepared.ctx.seeds.remove()
             prepared.folder.close()
 
 

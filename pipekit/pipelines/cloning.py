@@ -5,12 +5,16 @@ history), puts a branch build on its branch at the commit, a tag build on the ta
 pull request's destination branch into the source before the steps run (a merge that fails
 fails the step). ``clone: enabled: false`` leaves the clone folder empty. The clone is made from
 the local repository over ``file://`` (so that ``--depth`` applies) with no user or system git
-configuration.
+configuration, once per run and clone setting (:class:`Seeds`); each step gets its own copy of
+that clone's ``.git`` (objects hard-linked, as ``git clone --local`` does: git never changes an
+object file) and a working tree checked out afresh.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,3 +68,43 @@ def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigg
                               f"pull-request build would: {(merged.stdout + merged.stderr).strip()[-200:]}")
         return f"clone: {commit[:12]} merged with {trigger.destination} (pull request)"
     return f"clone: {commit[:12]} ({shown})"
+
+
+class Seeds:
+    """The run's clones, one per clone setting, from which each step's clone is copied."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._made: dict[str, tuple[Path, str]] = {}
+
+    def clone(self, repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigger, branch: str | None,
+              env: Mapping[str, str]) -> str:
+        if not settings.enabled:
+            return "clone: disabled (clone: enabled: false)"
+        key = f"depth-{settings.depth or 'full'}"
+        with self._lock:  # the first step to need it makes it; the others wait for it
+            if key not in self._made:
+                seed = self.root / key
+                shutil.rmtree(seed, ignore_errors=True)
+                seed.mkdir(parents=True)
+                self._made[key] = (seed, make(repo, commit, seed, settings=settings, trigger=trigger,
+                                              branch=branch, env=env))
+        seed, line = self._made[key]
+        shutil.copytree(seed / ".git", dest / ".git", symlinks=True, copy_function=_link_objects)
+        process.run(["git", "-C", str(dest), "-c", "gc.auto=0", "reset", "-q", "--hard"], env=env,
+                    timeout=TIMEOUT_S, error=CheckFailed)
+        return line
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _link_objects(source: str, target: str) -> None:
+    if f"{os.sep}objects{os.sep}" in source:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    shutil.copy2(source, target)

@@ -12,6 +12,7 @@ from pipekit.clients.workcontainers import ImageConfig, WorkContainers
 from pipekit.core import masking, process
 from pipekit.pipelines.artifacts import ArtifactStore
 from pipekit.pipelines.caches import CacheStore
+from pipekit.pipelines.cloning import Seeds
 from pipekit.pipelines.defaults import RunInfo
 from pipekit.pipelines.model import PipelineFile
 from pipekit.pipelines.selection import Trigger
@@ -43,10 +44,15 @@ class RunContext:
     run_id: str
     tool: WorkContainers = field(default_factory=WorkContainers)
     stopping: threading.Event = field(default_factory=threading.Event)  # the run is being stopped
+    seeds: Seeds | None = None  # the run's clones each step's is copied from (workdir/seeds)
     _changed: list[str] | None = None
     _configs: dict[str, ImageConfig | None] = field(default_factory=dict)
     users: dict[str, tuple[str, int]] = field(default_factory=dict)  # local image -> its user's (home, uid)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.seeds is None:
+            self.seeds = Seeds(self.workdir / "seeds")
 
     def local_image(self, name: str) -> str | None:
         """The local image that stands for ``name``: ``--image-map``, else a local image of that name."""

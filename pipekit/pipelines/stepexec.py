@@ -206,9 +206,10 @@ class StepRun:
         home = self.dir / "git-home"
         home.mkdir()
         with self._phase("clone"):
-            self.log.line(cloning.make(self.ctx.repo, self.ctx.commit, self.clone,
-                                       settings=self.planned.clone(self.ctx.file), trigger=self.ctx.trigger,
-                                       branch=self.ctx.branch, env=cloning.git_env(self.ctx.host_env, home)))
+            assert self.ctx.seeds is not None
+            self.log.line(self.ctx.seeds.clone(self.ctx.repo, self.ctx.commit, self.clone,
+                                               settings=self.planned.clone(self.ctx.file), trigger=self.ctx.trigger,
+                                               branch=self.ctx.branch, env=cloning.git_env(self.ctx.host_env, home)))
 
     def _prepare(self) -> None:
         assert self.execution is not None
