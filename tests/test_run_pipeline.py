@@ -24,6 +24,8 @@ from pipekit.core.step import StepContext
 from pipekit.run_pipeline import RunPipelineOptions, RunPipelineResult, run
 from tests.conftest import REPO_ROOT, git, run_pipekit
 
+pytestmark = pytest.mark.slow  # real buildah containers and podman services
+
 BUSYBOX = "/bin/busybox"  # Debian's busybox-static: a static binary that runs in an empty image
 
 
