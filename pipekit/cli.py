@@ -19,6 +19,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "init": ("pipekit.init", "Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps."),
     "build": ("pipekit.build", "Maven build, test report and container image."),
     "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
+    "sbom": ("pipekit.sbom", "A CycloneDX SBOM of the Maven dependencies and the image (cdxgen)."),
     "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),
     "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
     "jira-gate": ("pipekit.jira_gate", "Check the release version in Jira before QA (exists, released, issues done)."),

@@ -35,6 +35,7 @@ class InitOptions:
     namespace_template: str | None = None
     jdk: int | None = None
     suite: tuple[str, ...] | None = None  # the PostSync Job's suite command [default: a readiness check]
+    signing_public_key: str | None = None  # PEM text of --signing-public-key FILE
     dry_run: bool = False
     force: bool = False
     check: bool = False
@@ -143,7 +144,8 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
     values: dict[str, Any] = {"service": service, "image_repo": options.image_repo,
                               "environments": options.environments, "argocd_project": options.argocd_project,
                               "namespace_template": options.namespace_template, "jdk": options.jdk,
-                              "gitops_url": url, "suite": options.suite}
+                              "gitops_url": url, "suite": options.suite,
+                              "signing_public_key": options.signing_public_key}
     given = {k: v for k, v in values.items() if v is not None}
     if base is None:
         start = ans.Answers(service=service, image_repo=service, gitops_url=url or "")
@@ -165,6 +167,15 @@ def suite_command(value: str | None) -> tuple[str, ...] | None:
     if not words:
         raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
     return words
+
+
+def _read_key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--signing-public-key {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
@@ -254,6 +265,8 @@ OPTIONS = OptionTable([
     Option("suite_command", "--suite-command", metavar="COMMAND",
            help="The PostSync Job's test command, split like a shell would (no shell runs it) "
                 "[default: curl of the service's readiness endpoint]."),
+    Option("signing_public_key", "--signing-public-key", type="path", metavar="FILE",
+           help="cosign public key: sign in the pipeline, gate promotions and verify in Kyverno on it."),
     Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
     Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
     Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
@@ -277,6 +290,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
         environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
         argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
         jdk=int(v["jdk"]) if v["jdk"] else None, suite=suite_command(v["suite_command"]), dry_run=v["dry_run"],
+        signing_public_key=_read_key(v["signing_public_key"]),
         force=v["force"], check=v["check"], upgrade=v["upgrade"], renderer=v["renderer"],
     )
 

@@ -49,10 +49,14 @@ SHARED_ENV_PREFIXES = ("BITBUCKET_",)  # Bitbucket's context variables, read int
 
 
 def tables() -> dict[str, list[Option]]:
+    from pipekit.core.options import table_of
+    from pipekit.promotion.signature import SignatureSettings
+
     out = {}
     for name, (module, _help) in STEPS.items():
         mod = importlib.import_module(module)
         out[name] = list(mod.main.option_table or ())
+    out["promote's signature gate"] = list(table_of(SignatureSettings))  # settings a gate reads, not a step
     return out
 
 

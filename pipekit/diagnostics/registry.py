@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipekit.core.errors import BadInput, PipekitError
-from pipekit.diagnostics import argocd, aws, gitops, jira, python_deps, tool_checks, webhooks
+from pipekit.diagnostics import argocd, aws, gitops, jira, python_deps, signing, tool_checks, webhooks
 from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail
 
 # kind -> checks(plan); the order is the order of the report
@@ -19,6 +19,7 @@ KINDS: dict[str, Callable[[DoctorPlan], list[Check]]] = {
     aws.KIND: aws.checks,
     jira.KIND: jira.checks,
     webhooks.KIND: webhooks.checks,
+    signing.KIND: signing.checks,
 }
 MAX_WORKERS = 8
 

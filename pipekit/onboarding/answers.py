@@ -30,6 +30,7 @@ class Answers:
     jdk: int = 17
     branch: str = "main"
     suite: tuple[str, ...] = field(default=())  # the PostSync suite command (default: a health check)
+    signing_public_key: str = ""  # PEM of --signing-public-key: sign in the pipeline, verify in promote and Kyverno
 
     @property
     def project(self) -> str:
@@ -119,6 +120,10 @@ def validate(answers: Answers) -> Answers:
                        "Argo CD manifests: use a URL without them and put the token in PIPEKIT_GITOPS_TOKEN")
     if not answers.branch or answers.branch.startswith("-"):
         raise BadInput(f"GitOps branch {answers.branch!r} is not valid")
+    if answers.signing_public_key:
+        from pipekit.signing.keys import load_public_key
+
+        load_public_key(answers.signing_public_key, {}, where="--signing-public-key")  # an ECDSA P-256 PEM
     return answers
 
 

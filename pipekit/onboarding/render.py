@@ -97,7 +97,29 @@ class Renderer:
                     f"    - server: https://kubernetes.default.svc\n      namespace: {q(a.namespace(env))}"
                     for env in a.environments), **common)
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
+        if a.signing_public_key:
+            self.add_signing(a, files, common)
         return files
+
+    def add_signing(self, a: Answers, files: Files, common: dict[str, str]) -> None:
+        """--signing-public-key: a Kyverno policy in the base, the AppProject allowing it, the pipeline
+        signing (--sign) and pipekit.yaml trusting the key (signing.public_keys, the signature gate)."""
+        base = f"apps/{a.service}/base"
+        key = "\n".join(f"                      {line}" for line in a.signing_public_key.strip().splitlines())
+        files.gitops[f"{base}/kyverno-verify-images.yaml"] = self.fill(
+            "gitops/kyverno-verify-images.yaml", policy_name=q(f"verify-images-{a.service}"),
+            image_reference=q(f"{a.image_repo}*"), public_key=key, **common)
+        files.gitops[f"{base}/kustomization.yaml"] += "  - kyverno-verify-images.yaml\n"
+        project = f"argocd/{a.service}/apps/project.yaml"
+        if project in files.gitops:
+            files.gitops[project] += "    - group: kyverno.io\n      kind: ClusterPolicy\n"
+        files.service["cosign.pub"] = a.signing_public_key.strip() + "\n"
+        files.service["pipekit.yaml"] += "signing:\n  public_keys:\n    - cosign.pub\n"
+        files.service["bitbucket-pipelines.yml"] = files.service["bitbucket-pipelines.yml"].replace(
+            "          - pipekit ecr-push --create-repository\n",
+            "          # --sign: PIPEKIT_SIGNING_KEY (repository variable: awskms:///ARN, or a key file with\n"
+            "          # COSIGN_PASSWORD as a secured variable) signs the pushed digest\n"
+            "          - pipekit ecr-push --create-repository --sign\n")
 
     def image_block(self, a: Answers) -> str:
         """The pipeline's ``image:``: a private ECR image is pulled with the step's OIDC role."""
@@ -113,7 +135,7 @@ class Renderer:
             if i == 0:
                 parts.append(self.fill("service/deploy-first.yml", **values))
             elif RULES[env] == "gated":
-                parts.append(self.fill("service/deploy-gated.yml", gates=",".join(GATES.get(env, ())), **values))
+                parts.append(self.fill("service/deploy-gated.yml", gates=",".join(self.gates(a, env)), **values))
             else:
                 parts.append(self.fill("service/deploy-manual.yml", **values))
         return "".join(parts)
@@ -125,5 +147,8 @@ class Renderer:
             rule = "auto" if i == 0 else RULES[env]
             lines.append(f"    promotion: {rule}")
             if rule == "gated":
-                lines.append(f"    gates: [{', '.join(GATES.get(env, ()))}]")
+                lines.append(f"    gates: [{', '.join(self.gates(a, env))}]")
         return "\n".join(lines)
+
+    def gates(self, a: Answers, env: str) -> tuple[str, ...]:
+        return (*GATES.get(env, ()), *(("signature",) if a.signing_public_key else ()))
