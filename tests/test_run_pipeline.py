@@ -358,7 +358,10 @@ def test_bad_input_is_exit_2_naming_it(tmp_path: Path) -> None:
     (repo / "bitbucket-pipelines.yml").write_text(MANUAL)
     git("commit", "-qam", "fix", cwd=repo)
     (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "envs.yml").write_text("deployments:\n  staging: {}\n")
     for args, words in ((["--trigger", "push:main"], "--trigger 'push:main': unknown trigger"),
+                        (["--variables", str(tmp_path / "envs.yml")], "deploys to 'prod', an environment the "
+                                                                       "variables files do not declare"),
                         (["--approve", "Deploy to qa"], "--approve 'Deploy to qa': no such step"),
                         (["--variables", str(tmp_path / "broken.json")], "broken.json: malformed JSON")):
         cli = run_pipekit("run-pipeline", "--cache-dir", str(tmp_path / "c"), *args, cwd=repo)
