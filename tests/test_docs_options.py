@@ -41,7 +41,7 @@ SHARED_ENV = {
     # where init finds the public JSON schemas it validates against (pipekit.onboarding.schemas)
     "PIPEKIT_SCHEMAS_DIR",
     # other tools' own variables, inherited by the child process
-    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
     # the test suite's location of the public schemas
     "PIPEKIT_SHARED",
 }
