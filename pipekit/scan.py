@@ -46,6 +46,9 @@ OPTIONS = OptionTable([
            help="Semgrep rules for --run semgrep."),
     Option("veracode_jar", env="PIPEKIT_VERACODE_JAR", config="scan.run.veracode.jar", type="path",
            help="Veracode pipeline-scan.jar for --run veracode."),
+    Option("substitute", env="PIPEKIT_SCAN_SUBSTITUTE", metavar="TOOL=REPORT,...",
+           help="Gate REPORT instead of running TOOL for --run TOOL (where it cannot run: a rehearsal offline); "
+                "said in the log and the run record."),
     Option("format", "--format", metavar="FMT",
            help="Force the report format instead of detecting it: sarif, veracode, srcclr, trivy, grype, "
                 "dependency-check, semgrep, bandit."),
@@ -69,6 +72,7 @@ class ScanOptions:
     run_cwd: str | None = None  # where --run scanners run (default: here); their targets and paths are relative to it
     policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
     runners: dict[str, dict[str, Any]] = field(default_factory=dict)  # scan.run: per tool settings
+    substitutes: dict[str, str] = field(default_factory=dict)  # --run TOOL -> the report gated instead
 
 
 @dataclass
@@ -111,6 +115,13 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
 
     reports = list(options.reports)
     for tool in options.run_tools:
+        if tool in options.substitutes:
+            report = options.substitutes[tool]
+            if not Path(report).is_file():
+                raise BadInput(f"PIPEKIT_SCAN_SUBSTITUTE {tool}={report}: no such report file")
+            ctx.console.warn(f"--run {tool}: not run; its report is substituted by {report} (PIPEKIT_SCAN_SUBSTITUTE)")
+            reports.append(report)
+            continue
         cfg = options.runners.get(tool) or {}
         run = scanners.plan(tool, cfg, Path(options.run_dir), ctx.env)
         ctx.console.info(f"running {tool}: {' '.join(run.argv[1:4])} ...")
@@ -130,6 +141,9 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         paths = gather_reports(options, ctx)
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
         read = [{"path": r.path, "format": r.format, "findings": len(r.findings)} for r in reports]
+        for entry in read:  # a report gated instead of running its tool says so
+            for tool in (t for t, p in options.substitutes.items() if p == entry["path"] and t in options.run_tools):
+                entry["substituted_for"] = tool
         for note in (n for r in reports for n in r.notes):
             ctx.console.warn(f"partial scan: {note}")
         baseline: set[str] | None = None
@@ -243,7 +257,24 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> ScanOptions:
             dict(section), ctx.config.where),
         sarif_out=v["sarif_out"], junit_out=v["junit_out"], code_insights=v["code_insights"],
         run_tools=list(v["run_tools"] or ()), format=v["format"], runners=runners,
+        substitutes=substitutes(v["substitute"]),
     )
+
+
+def substitutes(value: str | None) -> dict[str, str]:
+    """``TOOL=REPORT,...`` (``PIPEKIT_SCAN_SUBSTITUTE``) as a mapping; exit 2 naming a malformed item."""
+    from pipekit.reports.runners.registry import TOOLS
+
+    out: dict[str, str] = {}
+    for item in (value or "").split(","):
+        tool, sep, report = (part.strip() for part in item.partition("="))
+        if not item.strip():
+            continue
+        if not sep or tool not in TOOLS or not report:
+            raise BadInput(f"PIPEKIT_SCAN_SUBSTITUTE {item.strip()!r}: expected TOOL=REPORT with TOOL one of "
+                           f"{', '.join(TOOLS)}")
+        out[tool] = report
+    return out
 
 
 if __name__ == "__main__":

@@ -328,7 +328,13 @@ def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagOutputs |
     """The update-tag and promote sections that ran (newest first). With ``strict``, one that did not
     succeed is bad input: its outputs are not what the GitOps repository holds."""
     found: list[UpdateTagOutputs | PromoteOutputs] = []
-    for outputs in (UpdateTagOutputs.read(ctx.record), PromoteOutputs.read(ctx.record)):
+    # newest first: a promote step after the update-tag step whose record it was handed (a later
+    # Bitbucket step) waits for its own revision; at the same second, promote is the later one
+    handed: tuple[UpdateTagOutputs | PromoteOutputs, ...] = (PromoteOutputs.read(ctx.record),
+                                                             UpdateTagOutputs.read(ctx.record))
+    sections = sorted(handed,
+                      key=lambda o: str(ctx.record.step(o.SECTION).get("finished_at") or ""), reverse=True)
+    for outputs in sections:
         if outputs.status is None:
             continue
         if not outputs.succeeded:

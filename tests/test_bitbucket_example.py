@@ -38,7 +38,7 @@ def test_example_steps_have_names_and_scripts_and_carry_the_run_record():
         assert step["script"], step
     shared = doc["definitions"]["steps"]
     for entry in shared[:-1]:
-        assert ".pipekit/**" in entry["step"]["artifacts"], entry["step"]["name"]
+        assert ".pipekit/run.json" in entry["step"]["artifacts"], entry["step"]["name"]
 
 
 def test_example_only_uses_existing_commands():

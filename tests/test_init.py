@@ -98,7 +98,7 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         step = steps[f"Promote to {env}"]
         assert step["trigger"] == "manual" and step["deployment"] == env and "--approve" in step["script"][0]
     for step in steps.values():
-        assert ".pipekit/**" in step.get("artifacts", [])
+        assert ".pipekit/run.json" in step.get("artifacts", [])
         assert step["after-script"][0].startswith("pipekit notify --event auto")
     for kind in ("default", "pull-requests"):
         other = pipeline["pipelines"][kind] if kind == "default" else pipeline["pipelines"][kind]["**"]

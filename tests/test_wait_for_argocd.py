@@ -363,3 +363,19 @@ def test_hard_refresh_and_no_refresh(argo, ctx):
     run(opts(argo, refresh="hard"), ctx)
     run(opts(argo, refresh=None), ctx)
     assert argo.refreshes == [("orders-dev", "hard")]
+
+
+def test_a_promotion_after_the_update_tag_it_was_handed_waits_for_its_own_revision(ctx: StepContext) -> None:
+    """A pipeline's promote step gets the run record of the deploy step before it (an artifact):
+    the revision to wait for is the newer section's, promote's, not update-tag's."""
+    from pipekit.wait_for_argocd import resolve_apps, resolve_revision
+
+    ctx.record.steps.update({
+        "update_tag": {"status": "succeeded", "finished_at": "2026-12-06T03:55:36Z",
+                       "outputs": {"gitops_revision": "a" * 40, "environment": "dev"}},
+        "promote": {"status": "succeeded", "finished_at": "2026-12-06T03:55:41Z",
+                    "outputs": {"gitops_revision": "b" * 40, "to": "qa"}}})
+    assert resolve_revision(None, ctx) == "b" * 40
+    assert resolve_apps((), None, {"dev": "orders-dev", "qa": "orders-qa"}, ctx) == ["orders-qa"]
+    ctx.record.steps["update_tag"]["finished_at"] = "2026-12-06T04:00:00Z"  # a deploy after an earlier promotion
+    assert resolve_revision(None, ctx) == "a" * 40

@@ -3,11 +3,14 @@
 ``podman --root R/root --runroot R/run --storage-driver vfs system service --time 0 unix://R/docker.sock``
 with a fresh ``R`` gives the step its own empty image store, as Bitbucket's ``docker`` service
 does. ``R`` is kept short (podman refuses a run root path longer than about 50 characters). The
-service is stopped by its PID and ``R`` removed, whatever happens.
+service is stopped by its PID and ``R`` removed, whatever happens. Like Docker's daemon, which
+treats registries on loopback addresses as insecure (plain HTTP) by default, the service is given
+a ``registries.conf`` saying so for ``127.0.0.1`` and ``localhost``; podman's default does not.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -19,6 +22,17 @@ from pipekit.core import process
 from pipekit.core.errors import ExternalError
 
 START_TIMEOUT_S = 20.0
+# Docker's default: a registry on a loopback address may speak plain HTTP (--insecure-registry 127.0.0.0/8)
+REGISTRIES_CONF = """unqualified-search-registries = ["docker.io"]
+
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+
+[[registry]]
+location = "localhost"
+insecure = true
+"""
 
 
 class DockerService:
@@ -46,9 +60,12 @@ class DockerService:
         self.socket_dir.mkdir()
         argv = [self.executable, "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
                 "--storage-driver", "vfs", "system", "service", "--time", "0", self.docker_host]
+        conf = self.root / "registries.conf"
+        conf.write_text(REGISTRIES_CONF, encoding="utf-8")
         log = (self.root / "service.log").open("w", encoding="utf-8")
         try:
-            self.proc = process.start(argv, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = process.start(argv, env={**os.environ, "CONTAINERS_REGISTRIES_CONF": str(conf)}, stdout=log,
+                                      stderr=subprocess.STDOUT)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT_S

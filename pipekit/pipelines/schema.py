@@ -1,8 +1,8 @@
-"""Atlassian's published schema of ``bitbucket-pipelines.yml``, where pipekit can find it.
+"""Atlassian's published schema of ``bitbucket-pipelines.yml``, as ``pipekit init`` checks against it.
 
-It is a data file pipekit does not ship yet: ``PIPEKIT_SCHEMAS_DIR`` (as for ``pipekit init``)
-names the folder holding ``bitbucket-pipelines.schema.json``. Without it only pipekit's own
-keyword checks run (which the schema, being permissive about unknown keys, does not replace).
+The schema ships inside the package (:mod:`pipekit.onboarding.schemas`, with its licence);
+``PIPEKIT_SCHEMAS_DIR`` names a folder whose ``bitbucket-pipelines.schema.json`` wins (a newer
+copy). pipekit's own keyword checks run too: the schema is permissive about unknown keys.
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ from pipekit.pipelines.model import PipelineFile
 MAX_MESSAGE = 240
 
 
-def check(file: PipelineFile, env: Mapping[str, str]) -> bool:
-    """Validate against the schema; ``False`` when no schema is at hand."""
-    from pipekit.onboarding import schemas
-
-    directory = schemas.directory(env)
-    if directory is None or not (directory / schemas.BITBUCKET).is_file():
-        return False
+def check(file: PipelineFile, env: Mapping[str, str]) -> None:
+    """Validate against the schema; a refusal is ``BadInput`` naming the line."""
     import jsonschema
 
-    validator = schemas.validator(directory / schemas.BITBUCKET)
+    from pipekit.onboarding import schemas
+
+    validator = schemas.validator(schemas.path_of(schemas.directory(env), schemas.BITBUCKET))
     error = jsonschema.exceptions.best_match(validator.iter_errors(file.document.data))
     if error is not None:
         message = error.message if len(error.message) <= MAX_MESSAGE else error.message[:MAX_MESSAGE] + "..."
         raise file.document.error(tuple(error.absolute_path), f"Atlassian's schema refuses it: {message}")
-    return True

@@ -57,14 +57,16 @@ class GitOpsFollower:
         standin.on_refresh = lambda name, _kind: self.refresh(name)
         standin.on_sync = lambda name, body: self.refresh(name, force=str(body.get("revision") or "") or None)
 
-    def follow(self, name: str, repo: str | Path, overlay: str, branch: str = "main") -> None:
-        """Serve app ``name`` from ``overlay`` of ``repo`` (bare or not) on ``branch``; deploy the head now."""
+    def follow(self, name: str, repo: str | Path, overlay: str, branch: str = "main", project: str = "default") -> None:
+        """Serve app ``name`` (of Argo CD ``project``) from ``overlay`` of ``repo`` (bare or not) on ``branch``;
+        deploy the head now."""
         app = FollowedApp(name, Path(repo), overlay.strip("/"), branch)
         self.apps[name] = app
         head = self.head(app)
         rendered = self.render(app, head)
         resources = rendered[0] if isinstance(rendered, tuple) else []
-        self.standin.add_app(name, revision=head, path=app.overlay, repo_url=str(app.repo), resources=resources)
+        self.standin.add_app(name, project=project, revision=head, path=app.overlay, repo_url=str(app.repo),
+                             resources=resources)
         self.target[name] = head
 
     def start(self) -> GitOpsFollower:
@@ -109,6 +111,9 @@ class GitOpsFollower:
                     "version": str(doc.get("apiVersion", "v1")).rpartition("/")[2], "images": _images(doc)}
             if meta.get("namespace"):
                 item["namespace"] = meta["namespace"]
+            if doc.get("kind") == "Deployment":  # for a hook runner rolling it out (Kubernetes' default: 1)
+                replicas = (doc.get("spec") or {}).get("replicas")
+                item["replicas"] = replicas if isinstance(replicas, int) else 1
             if HOOK_ANNOTATION in annotations:
                 item["type"] = str(annotations[HOOK_ANNOTATION]).split(",")[0].strip()
                 item["result"] = annotations.get(RESULT_ANNOTATION, "Succeeded")

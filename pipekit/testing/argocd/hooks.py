@@ -2,7 +2,8 @@
 
 :class:`PostSyncRunner` is a hook runner for :class:`pipekit.testing.argocd.gitops.GitOpsFollower`.
 For each sync it rolls the app's rendered Deployments out on a :class:`KubernetesStandIn` (a new
-revision per sync, its last old pod lingering, as on a real cluster), then runs the hook Job's
+revision per sync at the replicas the render says, ``0`` included, its last old pod lingering, as on
+a real cluster), then runs the hook Job's
 ``pipekit post-sync-test ...`` arguments as a real process, with the container's ``env`` values, a
 kubeconfig for the stand-in in the Job's namespace and the synced revision. The Job's folder
 (``<workdir>/<app>/``) plays its container's working directory, and each ``emptyDir`` volume the
@@ -42,7 +43,7 @@ class PostSyncRunner:
         namespace = str(hook.get("namespace") or "default")
         for item in resources:
             if item.get("kind") == "Deployment":
-                self._roll_out(str(item.get("namespace") or namespace), str(item["name"]))
+                self._roll_out(str(item.get("namespace") or namespace), str(item["name"]), int(item.get("replicas", 1)))
         home = self.workdir / app
         home.mkdir(parents=True, exist_ok=True)
         args = mounted(args, empty_dirs(hook.get("manifest") or {}, home))
@@ -58,10 +59,11 @@ class PostSyncRunner:
         last = ([line for line in (result.stderr or result.stdout).splitlines() if line.strip()] or [""])[-1]
         return "Failed", f"Job has reached the specified backoff limit (pipekit exit {result.returncode}: {last})"
 
-    def _roll_out(self, namespace: str, name: str) -> None:
+    def _roll_out(self, namespace: str, name: str, replicas: int) -> None:
         rollout = self.rollouts.get((namespace, name))
         if rollout is None:
-            rollout = self.rollouts[(namespace, name)] = Rollout(self.kube, name, namespace)
+            rollout = self.rollouts[(namespace, name)] = Rollout(self.kube, name, namespace, replicas=replicas)
+        rollout.replicas = replicas  # the next revision scales to what the render says
         rollout.start(step=self.step, linger=self.linger)
 
 

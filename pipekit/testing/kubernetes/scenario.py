@@ -91,24 +91,38 @@ class Rollout:
             self.kube.apply(new_rs, self.dep)
 
         out.append((step, observe))
-        for i in range(n):
+        for i in range(max(n, len(old_pods))):  # pod by pod; a change of replicas adds or removes the rest
             out.extend(self._replace_one(i, step, old_rs, old_pods, new_rs, new_pods, linger=linger,
                                          stall=stall, waiting=waiting))
             if stall or waiting:
                 break
+        if not n and not old_pods:  # no pods before or after: the new revision is complete at once
+            def complete() -> None:
+                self._status(replicas=0, updated=0, available=0, reason="NewReplicaSetAvailable",
+                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.')
+                self.kube.apply(self.dep)
+                self.completed_at = time.monotonic()
+            out.append((step, complete))
         self.rs, self.pods = new_rs, new_pods
         return out
 
     def _replace_one(self, i: int, step: float, old_rs: Obj, old_pods: list[Obj], new_rs: Obj, new_pods: list[Obj],
                      *, linger: float, stall: bool, waiting: tuple[str, str] | None) -> list[tuple[float, Callable[[], None]]]:
-        n, last = self.replicas, i == self.replicas - 1
+        n, m = self.replicas, len(old_pods)  # new and old pod counts (they differ when the replicas change)
+        last = i == max(n, m) - 1
         out: list[tuple[float, Callable[[], None]]] = []
+        if i >= n:  # fewer replicas than before: this old pod only goes
+            return out + [(step, self._retire(i, old_rs, old_pods, new_rs, updated=n, last=last)),
+                          (linger if last else step, self._gone(old_pods[i], last))]
 
         def create() -> None:
             new_rs["spec"]["replicas"] = new_rs["status"]["replicas"] = i + 1
             if waiting:
                 objects.set_pod_state(new_pods[i], ready=False, waiting=waiting)
-            self._status(replicas=n + 1, updated=i + 1, available=n, reason="ReplicaSetUpdated")
+            if i < m:  # a surge pod beside the old ones, which still serve
+                self._status(replicas=n + 1, updated=i + 1, available=n, reason="ReplicaSetUpdated")
+            else:  # scaling up: only the new pods ready so far serve
+                self._status(replicas=i + 1, updated=i + 1, available=i, reason="ReplicaSetUpdated")
             self.kube.apply(new_rs, new_pods[i], self.dep)
 
         out.append((step, create))
@@ -128,24 +142,41 @@ class Rollout:
             new_rs["status"].update(readyReplicas=i + 1, availableReplicas=i + 1)
             self.kube.apply(new_pods[i], new_rs)
 
+        if i >= m:  # more replicas than before: this new pod has no old one to replace
+            def settled() -> None:
+                self._status(replicas=n, updated=i + 1, available=i + 1,
+                             reason="NewReplicaSetAvailable" if last else "ReplicaSetUpdated",
+                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.'
+                             if last else "")
+                self.kube.apply(self.dep)
+                if last:
+                    self.completed_at = time.monotonic()
+            return out + [(step, ready), (step, settled)]
+        return out + [(step, ready), (step, self._retire(i, old_rs, old_pods, new_rs, updated=i + 1, last=last)),
+                      (linger if last else step, self._gone(old_pods[i], last))]
+
+    def _retire(self, i: int, old_rs: Obj, old_pods: list[Obj], new_rs: Obj, *, updated: int,
+                last: bool) -> Callable[[], None]:
+        n, m = self.replicas, len(old_pods)
+
         def terminate() -> None:
             # the old pod is terminating: the ReplicaSet no longer counts it, the Deployment neither
             old = old_pods[i]
             old["metadata"]["deletionTimestamp"] = objects.now()
             old["metadata"]["deletionGracePeriodSeconds"] = 30
-            old_rs["spec"]["replicas"] = old_rs["status"]["replicas"] = n - i - 1
-            old_rs["status"].update(readyReplicas=n - i - 1, availableReplicas=n - i - 1)
+            old_rs["spec"]["replicas"] = old_rs["status"]["replicas"] = m - i - 1
+            old_rs["status"].update(readyReplicas=m - i - 1, availableReplicas=m - i - 1)
             if last:
                 self._status(replicas=n, updated=n, available=n, reason="NewReplicaSetAvailable",
                              message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.')
             else:
-                self._status(replicas=n, updated=i + 1, available=n, reason="ReplicaSetUpdated")
+                self._status(replicas=n, updated=updated, available=n, reason="ReplicaSetUpdated")
             self.kube.apply(old, old_rs, self.dep)
+        return terminate
 
+    def _gone(self, pod: Obj, last: bool) -> Callable[[], None]:
         def gone() -> None:
-            self.kube.delete(old_pods[i])
+            self.kube.delete(pod)
             if last:
                 self.completed_at = time.monotonic()
-
-        out += [(step, ready), (step, terminate), (linger if last else step, gone)]
-        return out
+        return gone
