@@ -1,200 +1,347 @@
-"""``pipekit rehearse``: run the whole platform for real, locally, on embedded defaults.
+"""``pipekit rehearse``: the pipeline ``pipekit init`` writes, run as Bitbucket runs it, against local stand-ins.
 
-Nothing leaves the machine and nothing needs configuring. In a temporary folder the embedded
-sample service becomes a git repository onboarded by ``pipekit init`` into an empty GitOps
-repository (:mod:`pipekit.rehearsal.prepare`); then the real steps run through their library API
-on one run record and one ``pipekit.yaml``, as Bitbucket steps would hand them on
-(:mod:`pipekit.rehearsal.stages`): build, scan, ecr-push, update-tag and wait-for-argocd with its
-PostSync hook run as a real ``pipekit post-sync-test``, then a promotion into each later
-environment as its rule says, then dora and history. Every stage is announced to an in-process
-webhook sink and each card is shown as it arrived; a summary card ends the job
-(:mod:`pipekit.rehearsal.running`). ``--config FILE`` rehearses the user's own settings.
+In a work folder: the stand-ins of every outside system start on 127.0.0.1
+(:mod:`pipekit.rehearsal.world`); the embedded sample service, a git repository on ``master``, is
+onboarded by the real ``pipekit init`` into an empty GitOps repository, signing with a throwaway
+cosign key (:mod:`pipekit.rehearsal.onboard`); then ``run-pipeline`` runs the generated
+``bitbucket-pipelines.yml`` for ``branch:master`` step by step, each in a fresh clone, in the
+pipeline's image when a local one holds this pipekit, with only the declared artifacts and the
+variables a team would set in Bitbucket, pointed at the stand-ins (:mod:`pipekit.rehearsal.pipeline`).
+It pauses before each manual step as Bitbucket does, and the rehearsal approves preprod, then
+prod. Then ``dora`` and ``history`` over the GitOps repository. The stages reported are the
+pipeline's steps; what cannot run here is substituted through documented variables, listed in the
+summary. ``--fail-at`` makes one step fail for real (:mod:`pipekit.rehearsal.failures`).
 
-A stage whose module or tool is missing is reported and skipped, and so are the stages that need
-its outputs. Every server started and every image built is stopped or removed at the end, also
-after a failure or Ctrl-C; ``--keep`` keeps the folder (run record, repos, registry storage).
+Every stand-in is stopped and the folder removed (unless ``--keep``) at the end, also after a
+failure or a signal.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.runrecord import Status
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
-from pipekit.rehearsal import failures, report, running
-from pipekit.rehearsal.prepare import prepare
+from pipekit.rehearsal import failures, report
+from pipekit.rehearsal.failures import FailAt
 from pipekit.rehearsal.report import RehearseResult, StageOutcome
-from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage
 
-__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
+__all__ = ["RehearseOptions", "RehearseResult", "StageOutcome", "main", "options_from", "rehearse", "run"]
 
-OPTIONS = OptionTable([
-    Option("only", "--stages", metavar="A,B",
-           help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd)."),
-    Option("skip", "--skip", metavar="A,B", help="Skip these stages (a stage needing a skipped one is skipped too)."),
-    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", type="choice",
-           choices=("buildah", "podman", "docker"), default="buildah", help="Image builder and pusher."),
-    Option("keep", "--keep", type="bool", default=False,
-           help="Keep the work folder and list where each artifact is (run record, cards, SARIF, JUnit, ...)."),
-    Option("workdir", "--workdir", type="path", metavar="DIR",
-           help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary folder."),
-    Option("card_renderer_dir", None, env="PIPEKIT_CARD_RENDERER_DIR", type="path",
-           help="Where the Adaptive Cards renderer is installed [default: ~/.cache/pipekit/card-renderer]."),
-    Option("fail_at", "--fail-at", type="choice", choices=failures.CHOICES,
-           help="Make this stage fail for real, to see what a failure looks like (exit 1)."),
-    # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
-    Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
-           help="Rehearse only these channels [default: both]."),
-])
+Channel = Literal["teams", "slack"]
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAVA_HOME", "XDG_RUNTIME_DIR",
+            "XDG_CACHE_HOME", "CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER", "BUILDAH_ISOLATION")
+FAST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # Maven's own JVM: a short build starts faster
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RehearseOptions:
-    stages: list[Stage] | None = None  # default: every stage
-    keep: bool = False
-    channels: tuple[str, ...] = ("teams", "slack")
-    container_tool: str = "buildah"
-    workdir: Path | None = None  # default: a new temporary folder
-    fail_at: str | None = None  # one of failures.CHOICES
-    card_renderer_dir: Path | None = None  # default: card_page.cache_dir
-    config: Path | None = None  # the user's pipekit.yaml to rehearse (default: the one pipekit init writes)
+    fail_at: FailAt | None = option(flag="--fail-at", help="Make this step fail for real, to see what a failure "
+                                    "looks like (exit 1): scan, tests, deploy, hook, gate or signature.")
+    until: str | None = option(flag="--until", metavar="STEP",
+                               help="Stop after this step of the pipeline (its name, as run-pipeline's --until).")
+    image: str | None = option(flag="--image", env="PIPEKIT_REHEARSE_IMAGE", metavar="LOCAL_IMAGE|none",
+                               help="Run the steps in this local image; none: on this machine [default: "
+                                    "localhost/pipekit-base:<version>-local when it holds this pipekit].")
+    channels: list[Channel] = option(default_factory=list, flag="--channel",
+                                     help="Rehearse only these channels [default: both].")
+    keep: bool = option(False, flag="--keep", help="Keep the work folder and list where each artifact is.")
+    workdir: Path | None = option(flag="--workdir", metavar="DIR",
+                                  help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary "
+                                       "folder.")
+    card_renderer_dir: Path | None = option(env="PIPEKIT_CARD_RENDERER_DIR",
+                                            help="Where the Adaptive Cards renderer is installed [default: "
+                                                 "~/.cache/pipekit/card-renderer].")
+    # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
+    config: Path | None = None
+    environments: tuple[str, ...] | None = None  # the --config file's (default: init's)
 
 
 def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
-    """Rehearse the main job, show the summary; a failed stage is exit 1 (``CheckFailed`` carrying the result)."""
+    """Rehearse, show the summary; a failed step is exit 1 (``CheckFailed`` carrying the result)."""
     from pipekit.core.errors import CheckFailed
 
-    result = rehearse(ctx, stages=options.stages, keep=options.keep, channels=options.channels,
-                      container_tool=options.container_tool, workdir=options.workdir, fail_at=options.fail_at,
-                      card_renderer_dir=options.card_renderer_dir, config=options.config)
+    result = rehearse(options, ctx)
     report.summary(ctx.console, result)
     for problem in result.cleanup_problems:
         ctx.console.warn(f"clean-up: {problem}")
     if result.fail_at:
-        wanted = result.fail_stage
         if result.failed_as_requested:
-            raise CheckFailed(f"rehearsal: {wanted} failed as requested (--fail-at {result.fail_at}: "
-                              f"{failures.WHAT[result.fail_at]}); the stages after it did not run", result=result)
+            raise CheckFailed(f"rehearsal: {result.fail_step} failed as requested (--fail-at {result.fail_at}: "
+                              f"{failures.WHAT[result.fail_at]}); the steps after it did not run", result=result)
         raise CheckFailed(f"rehearsal: --fail-at {result.fail_at} was requested, but "
-                          + (f"{wanted} did not fail" if result.ok else "another stage failed first (see above)"),
-                          result=result)
-    if not result.ok:
-        raise CheckFailed("rehearsal: a stage failed (see above)", result=result)
-    skipped = [s.name for s in result.stages if s.status is Status.SKIPPED]
-    if skipped:
-        ctx.console.warn(f"rehearsal finished, but {len(skipped)} stage(s) did not run: {', '.join(skipped)} (see above)")
-    else:
-        ctx.console.success("rehearsal finished")
+                          + (f"{result.fail_step or 'no step'} did not fail" if not result.failed
+                             else f"{', '.join(result.failed)} failed instead (see above)"), result=result)
+    if result.failed:
+        raise CheckFailed(f"rehearsal: {', '.join(result.failed)} failed (see above)", result=result)
+    ctx.console.success("rehearsal finished: " + ("the pipeline ran to its end" if result.ok
+                                                  else f"stopped after {options.until}"))
     return result
 
 
-def rehearse(ctx: StepContext, *, stages: list[Stage] | None = None, keep: bool = False,
-             channels: tuple[str, ...] = ("teams", "slack"), container_tool: str = "buildah",
-             workdir: Path | None = None, fail_at: str | None = None,
-             card_renderer_dir: Path | None = None, config: Path | None = None) -> RehearseResult:
-    """Rehearse the main job in ``workdir`` (a temporary folder by default) with the settings of
-    ``config`` (default: what ``pipekit init`` writes); notifications go to an in-process sink,
-    their payloads to ``<workdir>/cards``."""
+def rehearse(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
+    """The whole rehearsal in ``options.workdir`` (a temporary folder by default)."""
     from pipekit.core import signals
-    from pipekit.rehearsal import workspace
-    from pipekit.testing.sink import WebhookSink
+    from pipekit.rehearsal import onboard
+    from pipekit.rehearsal.world import World
 
     started = time.monotonic()
-    chosen = list(STAGES if stages is None else stages)
-    if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="pipekit-rehearse-"))
-        made = True
+    if options.workdir is None:
+        workdir, made = Path(tempfile.mkdtemp(prefix="pipekit-rehearse-")), True
+        (workdir / report.MARKER).write_text("made by pipekit rehearse\n", encoding="utf-8")
     else:
-        made = report.prepare_workdir(workdir.resolve())
-        workdir = workdir.resolve()
-    result = RehearseResult(service=workspace.SERVICE, workdir=str(workdir), fail_at=fail_at, kept=keep,
-                            fail_stage=failures.stage_for(fail_at, chosen) if fail_at else "")
-    servers = workspace.Servers(workdir)
+        workdir = options.workdir.resolve()
+        made = report.prepare_workdir(workdir)
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
+    result = RehearseResult(service=onboard.SERVICE, workdir=str(workdir), fail_at=options.fail_at, kept=options.keep)
+    world = World(workdir, env=env)
     stop_on_signals = signals.installed()  # SIGTERM (a CI timeout, kill) unwinds, so the clean-up runs
     stop_on_signals.__enter__()
     try:
-        with WebhookSink() as sink:
-            r = prepare(ctx, workdir, sink, servers, chosen, channels=channels, container_tool=container_tool,
-                         fail_at=fail_at, fail_stage=result.fail_stage, config=config)
-            ctx.console.info(f"Rehearsing the main job for {r.service} at {r.short_sha} in {workdir} "
-                             f"(webhook sink {sink.base_url})")
-            running.notify(r, result, "started", "pipeline")
-            done = running.run_stages(r, result, chosen)
-            if done.get("update_tag") is Status.SUCCEEDED:
-                running.dora(r, result)
-            running.notify(r, result, "summary", "pipeline")
-        renderer_env = {**ctx.env, **({"PIPEKIT_CARD_RENDERER_DIR": str(card_renderer_dir)} if card_renderer_dir else {})}
-        page, result.card_page_note = report.card_page(result.cards, workdir / "cards", renderer_env)
-        result.card_page = str(page)
+        world.start()
+        _rehearse(options, ctx, world, env, result)
     finally:
-        result.cleanup_problems = servers.close()
+        result.cleanup_problems = world.close()
         stop_on_signals.__exit__(None, None, None)
-        if not keep:
+        if not options.keep:
             report.remove(workdir, created=made)
         result.duration_s = round(time.monotonic() - started, 2)
+        result.pipekit_s = round(max(0.0, result.duration_s - sum(result.tools_s.values())), 2)
     return result
 
 
-def select(only: str | None, skip: str | None, planned: list[Stage] | None = None) -> list[Stage]:
-    from pipekit.core.errors import BadInput
+def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[str, str],
+              result: RehearseResult) -> None:
+    from pipekit.rehearsal import onboard, pipeline
+    from pipekit.rehearsal import world as world_mod
+    from pipekit.signing import cosign_keys
 
-    every = STAGES if planned is None else planned
-    names = [s.name for s in every]
+    console, workdir = ctx.console, Path(result.workdir)
+    password = "pw-" + secrets.token_hex(8)
+    private, public = cosign_keys.generate(password.encode(), n=1024)  # a throwaway key: cheap to derive
+    onboarded = onboard.onboard(workdir, world, env, console, public_key=public, fail_at=options.fail_at,
+                                config=options.config, environments=options.environments or onboard.ENVIRONMENTS)
+    result.onboarding = onboard.summary(onboarded.init)
+    console.info(result.onboarding)
+    if onboarded.replaced:
+        console.info(f"settings of {options.config}: kept init's for {', '.join(onboarded.replaced)}")
+    world.follow(onboarded.gitops, onboard.SERVICE, onboard.BRANCH)
+    settings = onboarded.settings
+    environments = settings.get("environments") or {}
+    _seed_jira(world, settings, fail_at=options.fail_at)
+    if options.fail_at == "deploy":
+        first = next(iter(environments), "dev")
+        failures.degrade(world.argocd, str(((settings.get("argocd") or {}).get("apps") or {}).get(first)
+                                           or f"{onboard.SERVICE}-{first}"))
+    elif options.fail_at == "hook":
+        world.hook_env["DEMO_API_MIN_READY"] = "99"
 
-    def parse(value: str, flag: str) -> list[str]:
-        wanted = [n.strip().replace("-", "_") for n in value.split(",") if n.strip()]
-        unknown = [n for n in wanted if n not in names]
-        if unknown:
-            raise BadInput(f"{flag} {value!r}: unknown stage {', '.join(unknown)}; stages are {', '.join(names)}")
-        return wanted
+    file = onboarded.repo / "bitbucket-pipelines.yml"
+    cache = pipeline.cache_root(env) / "run-pipeline"
+    result.maven_cache = pipeline.seed_maven(cache, pipeline.maven_caches(file), env)
+    where = pipeline.choose_image(options.image, env)
+    result.where = where.note
+    if where.image is None:
+        console.warn(where.note)
+    variables = workdir / "variables.json"
+    channels = tuple(options.channels) or ("teams", "slack")
+    variables.write_text(json.dumps({"repository": _variables(world, settings, channels, private, password)},
+                                    indent=2), encoding="utf-8")
+    result.substitutions = [report.Substitution(*row) for row in (*onboard.SUBSTITUTIONS,
+                                                                 *world_mod.SUBSTITUTED)]
+    result.substitutions.append(report.Substitution(
+        "Bitbucket's cosign signing key (a secured variable)", "a throwaway key made for this rehearsal",
+        "init --signing-public-key; PIPEKIT_SIGNING_KEY=env://COSIGN_PRIVATE_KEY, COSIGN_PASSWORD"))
 
-    keep = parse(only, "--stages") if only else names
-    dropped = parse(skip, "--skip") if skip else []
-    return [s for s in every if s.name in keep and s.name not in dropped]
+    run_ctx = StepContext.create(env=env, run_record=workdir / "rehearse.json", config_path=None,
+                                 debug=console.debug_enabled, cwd=onboarded.repo)
+    run_ctx.console = console
+
+    def unsign(run_result: Any) -> str | None:
+        deployments = [s for s in run_result.steps if s.deployment]
+        assert world.registry is not None
+        digest = _pushed_digest(workdir / "run", run_result)
+        result.unsigned = failures.unsign(world.registry.url, str((settings.get("ecr") or {}).get("repository")
+                                                                  or onboard.SERVICE), digest)
+        console.warn(f"--fail-at signature: deleted the signature {result.unsigned} from the registry")
+        return deployments[0].name if deployments else None
+
+    def approving(step: str) -> None:
+        console.info(f"── approving {step!r} (trigger: manual), as the release manager's click in Bitbucket would")
+
+    signing = options.fail_at == "signature"
+    runs = pipeline.run_all(run_ctx, onboarded.repo, workdir / "run", variables, cache, where,
+                            until=options.until, stop_for=failures.BUILD_STEP if signing else None,
+                            between=unsign if signing else None, on_pause=approving)
+    steps = pipeline.steps_of(runs)
+    approved = {r.approved for r in runs if r.approved}
+    tools = pipeline.tool_seconds(workdir / "run", steps)
+    for step in steps:
+        result.stages.append(StageOutcome(step.name, step.status, step.duration_s, _detail(step), _ran_in(step),
+                                          step.name in approved, {k: round(v, 2) for k, v in tools[step.key].items()}))
+    result.tools_s = pipeline.on_the_path(file, steps, tools)
+    if options.fail_at:
+        result.fail_step = failures.failing_step(options.fail_at, steps, environments)
+    if any(s.deployment and s.status == "passed" for s in steps):
+        _dora_and_history(ctx, onboarded, result)
+    assert world.sink is not None
+    received = list(world.sink.requests)
+    result.cards = report.write_cards(received, workdir / "cards")
+    result.notifications = len(result.cards)
+    result.code_insights = sum(1 for r in received if r.path.startswith("/bitbucket/"))
+    renderer_env = {**env, **({"PIPEKIT_CARD_RENDERER_DIR": str(options.card_renderer_dir)}
+                              if options.card_renderer_dir else {})}
+    page, result.card_page_note = report.card_page(result.cards, workdir / "cards", renderer_env)
+    result.card_page = str(page)
 
 
-@step_command("rehearse", OPTIONS,
-              help="Run the main pipeline job locally, for real, on embedded defaults and local stand-ins.")
+def _variables(world: Any, settings: Mapping[str, Any], channels: tuple[str, ...], private: str,
+               password: str) -> dict[str, Any]:
+    """Bitbucket's repository variables for the generated pipeline, pointed at the stand-ins."""
+    from pipekit.rehearsal import onboard, pipeline
+
+    secured = lambda value: {"value": value, "secured": True}  # noqa: E731
+    out: dict[str, Any] = {
+        **world.variables(),
+        "PIPEKIT_MAVEN_OFFLINE": "true", "MAVEN_OPTS": FAST_JVM,
+        "PIPEKIT_SEMGREP_CONFIG": onboard.SEMGREP_RULES,
+        "PIPEKIT_SCAN_SUBSTITUTE": f"trivy={onboard.TRIVY_REPORT}",
+        "PIPEKIT_SIGNING_KEY": "env://COSIGN_PRIVATE_KEY", "COSIGN_PRIVATE_KEY": secured(private),
+        "COSIGN_PASSWORD": secured(password),
+        "PIPEKIT_NOTIFY_TIMEOUT": "5", "PIPEKIT_NOTIFY_ATTEMPTS": "2",
+        "PIPEKIT_TIMINGS": pipeline.TIMINGS,
+    }
+    configured = ((settings.get("notify") or {}).get("channels") or []) if isinstance(settings, Mapping) else []
+    if configured:  # notify.channels: each webhook variable points at the sink, under the channel's name
+        for channel in configured:
+            if channel.get("type") in channels:
+                out[str(channel["webhook_env"])] = secured(world.webhook(str(channel["type"]), str(channel["name"])))
+    else:
+        for kind in channels:
+            out[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = secured(world.webhook(kind, kind))
+    return out
+
+
+def _seed_jira(world: Any, settings: Mapping[str, Any], *, fail_at: str | None) -> None:
+    """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""
+    from pipekit.jira import version as versions
+
+    jira = settings.get("jira") or {}
+    project = str(jira.get("project") or "DEMO")
+    require = str(jira.get("require") or "unreleased")
+    statuses = [str(s) for s in jira.get("allowed_statuses") or []]
+    version = versions.apply(versions.compile_pattern(str(jira.get("version_pattern") or versions.DEFAULT_PATTERN)),
+                             "1.0.0", "the sample's Maven version")
+    released = require == "released"
+    if fail_at == "gate" and not statuses:  # issues are not checked: the version's state is what fails
+        released = not released
+    world.jira.add_version(project, version, released=released)
+    world.jira.add_issue(project, "demo-service: the change under test", statuses[-1] if statuses else "Done",
+                         fix_versions=(version,))
+    if fail_at == "gate" and statuses:
+        world.jira.add_issue(project, "demo-service: a blocker found in review", "In Progress", fix_versions=(version,))
+
+
+def _pushed_digest(folder: Path, run_result: Any) -> str:
+    """The digest the build step pushed, from the run record it kept as an artifact."""
+    from pipekit.core.outputs import EcrPushOutputs
+    from pipekit.core.runrecord import RunRecord
+
+    for step in reversed(run_result.steps):
+        record = folder / "artifacts" / step.key / "_shared" / ".pipekit" / "run.json"
+        if record.is_file():
+            digest = EcrPushOutputs.read(RunRecord.load(record)).digest
+            if digest:
+                return str(digest)
+    raise RuntimeError("--fail-at signature: the build step recorded no pushed digest")
+
+
+def _detail(step: Any) -> str:
+    """The step's last ``OK:`` or ``ERROR:`` line (its log is masked), else why it did not run."""
+    if step.status in ("not-run", "skipped", "paused"):
+        return step.reason or ""
+    try:
+        lines = Path(step.log).read_text(encoding="utf-8").splitlines() if step.log else []
+    except OSError:
+        lines = []
+    told = [line for line in lines if line.startswith(("OK: ", "ERROR: ")) and "sent to " not in line]
+    return (told[-1] if told else step.reason or "").removeprefix("OK: ")[:160]
+
+
+def _ran_in(step: Any) -> str:
+    return f"image {step.local_image}" if step.execution == "image" else "this machine" if step.execution else ""
+
+
+def _dora_and_history(ctx: StepContext, onboarded: Any, result: RehearseResult) -> None:
+    """``pipekit dora`` (every environment; the table here, an HTML file beside it) and ``pipekit history``."""
+    import io
+
+    from pipekit import dora, history
+    from pipekit.core.console import Console
+    from pipekit.rehearsal.onboard import BRANCH
+
+    env = {**ctx.env, "PIPEKIT_GITOPS_REPO": str(onboarded.gitops), "PIPEKIT_GITOPS_BRANCH": BRANCH}
+    view = StepContext.create(env=env, run_record=Path(result.workdir) / "rehearse.json",
+                              config_path=onboarded.repo / "pipekit.yaml", cwd=onboarded.repo)
+    view.console = ctx.console
+    try:
+        html = Path(result.workdir) / "dora.html"
+        dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=()), view)
+        quiet = StepContext.create(env=env, run_record=view.record.path, config_path=view.config.path,
+                                   cwd=onboarded.repo)
+        quiet.console = Console(stream=io.StringIO())
+        found = dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=(),
+                                          format="html", out=str(html)), quiet)
+        result.dora = f"dora: {found.deployments} deployment(s), every environment; HTML report {html}"
+        ctx.console.info(result.dora)
+    except Exception as exc:  # a view of the run; the run itself is told above
+        ctx.console.warn(f"dora report: {type(exc).__name__}: {exc}")
+    try:
+        listed = history.run(history.options_from(view, {}), view)
+        where = sorted({e.environment for e in listed.deployments if e.current})
+        result.history = (f"history: {len(listed.deployments)} deployment(s) of {listed.service}; running in "
+                          f"{', '.join(where)}")
+        ctx.console.info(result.history)
+    except Exception as exc:
+        ctx.console.warn(f"history: {type(exc).__name__}: {exc}")
+
+
+@step_command("rehearse", RehearseOptions,
+              help="Run the pipeline pipekit init writes, as Bitbucket runs it, against local stand-ins.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
-    from pipekit.core.errors import BadInput
-    from pipekit.rehearsal import settings
-    from pipekit.rehearsal.stages import plan
+    from dataclasses import replace
 
-    v = OPTIONS.resolve(ctx, flags)
+    from pipekit.core.errors import BadInput
+    from pipekit.rehearsal import onboard
+
+    options = resolve(RehearseOptions, ctx, flags).options
     config = ctx.config.path  # --config FILE, PIPEKIT_CONFIG, or ./pipekit.yaml, as for every step
-    planned = None
-    if config:  # the stages follow the file's environments, each checked before anything is made
-        base = settings.read_base(config)
-        settings.environments_of(base, str(config))
-        planned = plan(base.get("environments") or {})
-        configured = (base.get("notify") or {}).get("channels") or []
-        if configured and v["channels"] and not any(c.get("type") in v["channels"] for c in configured):
-            raise BadInput(f"--channel {','.join(v['channels'])}: {config} configures no channel of that type "
+    environments = None
+    if config:  # checked before anything is made
+        settings = onboard.read_settings(config)
+        environments = onboard.environments_of(settings, str(config))
+        configured = (settings.get("notify") or {}).get("channels") or []
+        if configured and options.channels and not any(c.get("type") in options.channels for c in configured):
+            raise BadInput(f"--channel {','.join(options.channels)}: {config} configures no channel of that type "
                            f"(notify.channels: {', '.join(str(c.get('name')) for c in configured)})")
-    stages = select(v["only"], v["skip"], planned)
-    fail_at = v["fail_at"]
-    if fail_at:
-        wanted = failures.stage_for(fail_at, planned or STAGES)
-        if not wanted:
-            raise BadInput(f"--fail-at {fail_at}: no environment of {config} has a jira gate to fail")
-        if wanted not in [s.name for s in stages]:
-            raise BadInput(f"--fail-at {fail_at}: its stage {wanted} is not in this rehearsal "
-                           f"({', '.join(s.name for s in stages)}); drop it from --skip or add it to --stages")
-    workdir = Path(v["workdir"]) if v["workdir"] else None
-    return RehearseOptions(stages=stages, keep=v["keep"], channels=tuple(v["channels"] or ()) or ("teams", "slack"),
-                           container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at,
-                           card_renderer_dir=Path(v["card_renderer_dir"]) if v["card_renderer_dir"] else None,
-                           config=config)
+        if options.fail_at in ("gate", "signature"):
+            gate = "jira" if options.fail_at == "gate" else "signature"
+            envs = settings.get("environments") or {}
+            if not any(gate in ((conf or {}).get("gates") or []) for conf in envs.values() if isinstance(conf, dict)):
+                raise BadInput(f"--fail-at {options.fail_at}: no environment of {config} has a {gate} gate to fail")
+    return replace(options, config=config, environments=environments)
 
 
 if __name__ == "__main__":

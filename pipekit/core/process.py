@@ -10,6 +10,7 @@ and the tail of its stderr, masked.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,8 @@ STOP_GRACE_S = 3.0
 
 _children: set[subprocess.Popen[Any]] = set()
 _children_lock = threading.Lock()
+_started: dict[subprocess.Popen[Any], float] = {}
+TIMINGS_ENV = "PIPEKIT_TIMINGS"  # a file: each child's program and wall seconds appended as it ends
 
 
 @dataclass
@@ -106,6 +109,7 @@ def start(
         raise BadInput(f"{args[0]}: not executable") from None
     with _children_lock:
         _children.add(proc)
+        _started[proc] = time.monotonic()
     return proc
 
 
@@ -136,6 +140,22 @@ def kill(proc: subprocess.Popen[Any]) -> None:
 def forget(proc: subprocess.Popen[Any]) -> None:
     with _children_lock:
         _children.discard(proc)
+        started = _started.pop(proc, None)
+    timings = os.environ.get(TIMINGS_ENV)
+    if timings and started is not None:
+        _time(timings, proc, time.monotonic() - started)
+
+
+def _time(path: str, proc: subprocess.Popen[Any], seconds: float) -> None:
+    """One line per ended child in ``PIPEKIT_TIMINGS`` (the rehearsal's account of the tools pipekit drove)."""
+    raw: Any = proc.args
+    tool = os.path.basename(os.fsdecode(raw[0] if isinstance(raw, (list, tuple)) else raw))
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"tool": tool, "s": round(seconds, 4)}) + "\n")
+    except OSError:
+        pass  # an account, never a reason to fail
 
 
 def stop_all() -> None:

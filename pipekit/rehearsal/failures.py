@@ -1,103 +1,56 @@
-"""``pipekit rehearse --fail-at STAGE``: make one stage fail for real, by changing what it reads.
+"""``pipekit rehearse --fail-at WHAT``: make one step of the pipeline fail for real, by changing what it reads.
 
-Nothing is faked in the step itself: the rehearsal's inputs or a stand-in's answers change, and the
-real step meets them as it would in a real pipeline.
+Nothing in the pipeline or its steps changes: the sample's commit or a stand-in does, and the real
+step meets it as it would in a real pipeline.
 
-- ``scan``: the bundled SCA report gets a critical finding (a copy in the work folder), so the
-  security gate blocks;
-- ``tests``: a change to the sample service adds a failing JUnit test, so Maven's test run fails;
-- ``deploy``: the Argo CD stand-in reports the app ``Degraded`` and its operation ``Failed``;
-- ``hook``: the PostSync Job's API tests ask for more ready replicas than the Deployment has
-  (``DEMO_API_MIN_READY=99`` in the Job's environment), so a real test fails, ``post-sync-test``
-  exits 1, the hook is Failed and ``wait_for_argocd`` fails on it;
-- ``gate``: the Jira stand-in holds one more issue in the version, still ``In Progress``
-  (the first promotion through a ``jira`` gate fails).
+- ``scan``: the Trivy report gated for SCA holds a critical finding: the security gate blocks;
+- ``tests``: the sample's commit adds a failing JUnit test: the unit tests fail;
+- ``deploy``: the Argo CD stand-in reports the first environment's app ``Degraded``, its operation
+  ``Failed``: the first deployment step's ``wait-for-argocd`` fails;
+- ``hook``: the PostSync Job's API tests ask for 99 ready replicas (``DEMO_API_MIN_READY=99`` in
+  the Job's environment): a real test fails, the hook is ``Failed``, and so is the deployment step;
+- ``gate``: the Jira version is not as the gate requires (one issue ``In Progress`` when
+  ``jira.allowed_statuses`` is set, else the version released early): the first promotion through
+  a ``jira`` gate is refused;
+- ``signature``: the image's signature is deleted from the registry after the build step pushed
+  and signed it (an image copied without its ``.sig``): the first promotion through a
+  ``signature`` gate refuses the unsigned image.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from pipekit.rehearsal.stages import Rehearsal
-
-CHOICES = ("scan", "tests", "deploy", "hook", "gate")
-STAGE = {"scan": "scan", "tests": "build", "deploy": "wait_for_argocd", "hook": "wait_for_argocd"}  # that fails
+FailAt = Literal["scan", "tests", "deploy", "hook", "gate", "signature"]
+CHOICES: tuple[str, ...] = ("scan", "tests", "deploy", "hook", "gate", "signature")
 WHAT = {
-    "scan": "a critical finding added to the bundled SCA report",
-    "tests": "a failing JUnit test added to the sample service",
+    "scan": "a critical finding (CVE-2021-44228) in the Trivy report gated for SCA",
+    "tests": "a failing JUnit test committed to the sample service",
     "deploy": "the Argo CD stand-in reports the app Degraded, its operation Failed",
     "hook": "the PostSync Job's API tests ask for 99 ready replicas (DEMO_API_MIN_READY=99)",
-    "gate": "a blocking issue (In Progress) in the Jira version",
+    "gate": "the Jira version is not as the jira gate requires",
+    "signature": "the image's signature deleted from the registry after the push",
 }
-CRITICAL = {
-    "Target": "pom.xml",
-    "Class": "lang-pkgs",
-    "Type": "pom",
-    "Vulnerabilities": [{
-        "VulnerabilityID": "CVE-2021-44228",
-        "PkgName": "org.apache.logging.log4j:log4j-core",
-        "PkgIdentifier": {"PURL": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
-        "InstalledVersion": "2.14.1",
-        "FixedVersion": "2.15.0",
-        "Severity": "CRITICAL",
-        "Title": "log4j-core: Remote code execution in Log4j 2.x (rehearsed by --fail-at scan)",
-        "CweIDs": ["CWE-502"],
-    }],
-}
-FAILING_TEST = """\
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
-import org.junit.jupiter.api.Test;
-
-/** Added by pipekit rehearse --fail-at tests: a change whose test fails. */
-class RehearsalFailAtTest {
-    @Test
-    void aChangeThatBreaksTheBuild() {
-        assertEquals("Hello, Ada!", "Hello, Grace!", "rehearsed test failure (--fail-at tests)");
-    }
-}
-"""
+BUILD_STEP = "Build and push image"  # init's step that builds, pushes and signs
 
 
-def stage_for(fail_at: str, stages: Sequence[Any] | None = None) -> str:
-    """The stage that ``--fail-at fail_at`` makes fail among ``stages`` (default: init's);
-    ``gate``: the first promotion through a ``jira`` gate ('' when there is none)."""
-    if fail_at != "gate":
-        return STAGE[fail_at]
-    from pipekit.rehearsal.stages import STAGES
-
-    gated = [s.name for s in (STAGES if stages is None else stages) if "jira" in getattr(s.run, "gates", ())]
-    return gated[0] if gated else ""
-
-
-def break_tests(repo: Path, env: dict[str, str]) -> None:
-    """Commit a change to the sample service that adds a failing test (the build's test run fails)."""
-    from pipekit.rehearsal import workspace
-
-    failing_test(repo)
-    workspace.git("add", ".", cwd=repo, env=env)
-    workspace.git("commit", "-q", "-m", "Add a test that fails (pipekit rehearse --fail-at tests)", cwd=repo, env=env)
+def failing_step(fail_at: str, steps: list[Any], environments: Mapping[str, Any]) -> str:
+    """The name of the step ``fail_at`` makes fail among the planned ``steps`` ('' when there is none)."""
+    if fail_at == "scan":
+        return _named(steps, "Security gate")
+    if fail_at == "tests":
+        return _named(steps, "Unit tests")
+    deployments = [s for s in steps if s.deployment]
+    if fail_at in ("deploy", "hook"):
+        return deployments[0].name if deployments else ""
+    gate = "jira" if fail_at == "gate" else "signature"
+    gated = [env for env, conf in environments.items() if isinstance(conf, Mapping) and gate in (conf.get("gates") or [])]
+    return next((s.name for s in deployments if s.deployment in gated), "")
 
 
-def scan_report(workdir: Path, bundled: Path) -> Path:
-    """A copy of the bundled report with one critical SCA finding."""
-    doc = json.loads(bundled.read_text(encoding="utf-8"))
-    doc.setdefault("Results", []).append(CRITICAL)
-    out = workdir / "scan-report-fail-at.json"
-    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    return out
-
-
-def failing_test(repo: Path) -> Path:
-    """A test that fails, in the sample's default test package (any JUnit 5 service runs it)."""
-    path = repo / "src" / "test" / "java" / "RehearsalFailAtTest.java"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(FAILING_TEST, encoding="utf-8")
-    return path
+def _named(steps: list[Any], name: str) -> str:
+    return next((s.name for s in steps if s.name == name), "")
 
 
 def degrade(argocd: Any, app: str) -> None:
@@ -118,19 +71,21 @@ def degrade(argocd: Any, app: str) -> None:
     argocd.set_state = set_state
 
 
-def arm(fail_at: str, r: Rehearsal) -> None:
-    """Change the rehearsal's inputs so that ``fail_at`` fails when its stage runs (``tests``: see
-    :func:`break_tests`, done before the commit is read; ``gate``: ``r.fail_at``, read by the Jira stage)."""
-    r.fail_at = fail_at
-    if fail_at == "hook":  # the hook runner hands the rehearsal's environment to the Job
-        r.env["DEMO_API_MIN_READY"] = "99"
-    elif fail_at == "deploy":
-        servers = r.servers
-        follow = servers.follow
+def unsign(registry_url: str, repository: str, digest: str) -> str:
+    """Delete the cosign signature of ``digest`` (the ``sha256-<hex>.sig`` tag's manifest); what was deleted."""
+    from pipekit.core import http
 
-        def follow_and_fail(app: str, repo: Path, overlay: str, *args: Any, **kwargs: Any) -> Any:
-            argocd = follow(app, repo, overlay, *args, **kwargs)
-            degrade(argocd, app)
-            return argocd
-
-        servers.follow = follow_and_fail  # type: ignore[method-assign]
+    tag = digest.replace(":", "-") + ".sig"
+    accept = ", ".join(("application/vnd.oci.image.manifest.v1+json",
+                        "application/vnd.docker.distribution.manifest.v2+json"))
+    with http.session(attempts=2, total_timeout=20, timeout=(5.0, 10.0)) as s:
+        head = s.head(f"{registry_url}/v2/{repository}/manifests/{tag}", headers={"Accept": accept})
+        found = head.headers.get("Docker-Content-Digest")
+        if head.status_code != 200 or not found:
+            raise RuntimeError(f"--fail-at signature: no signature {repository}:{tag} in the registry to delete "
+                               f"(HTTP {head.status_code})")
+        gone = s.delete(f"{registry_url}/v2/{repository}/manifests/{found}")
+        if gone.status_code not in (200, 202):
+            raise RuntimeError(f"--fail-at signature: the registry refused to delete {repository}:{tag} "
+                               f"(HTTP {gone.status_code})")
+    return f"{repository}:{tag}"

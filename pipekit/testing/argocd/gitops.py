@@ -6,13 +6,16 @@ new head is rendered with ``kubectl kustomize`` (the renderer is configurable) f
 
 OutOfSync -> operation Running, Progressing -> Synced, PostSync hook Job Running -> hook
 Succeeded, operation Succeeded, Healthy. A render failure ends the operation Failed with the
-renderer's message. Hooks are the rendered resources annotated ``argocd.argoproj.io/hook``;
+renderer's message. A new head that renders the app exactly as the last sync did (a commit to
+another app's folder) is no change for Argo CD's auto-sync: the app shows the new revision,
+Synced, and no operation or hook runs. Hooks are the rendered resources annotated ``argocd.argoproj.io/hook``;
 without any, a PostSync Job ``<app>-smoke-test`` stands in. A hook annotated
 ``pipekit.dev/standin-result: Failed`` fails, for rehearsing a broken smoke test.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tarfile
@@ -53,6 +56,7 @@ class GitOpsFollower:
         self.renderer = renderer
         self.apps: dict[str, FollowedApp] = {}
         self.target: dict[str, str] = {}  # app -> revision being or last deployed
+        self.synced: dict[str, str] = {}  # app -> the render its last sync applied
         self._lock = threading.Lock()
         standin.on_refresh = lambda name, _kind: self.refresh(name)
         standin.on_sync = lambda name, body: self.refresh(name, force=str(body.get("revision") or "") or None)
@@ -65,6 +69,8 @@ class GitOpsFollower:
         head = self.head(app)
         rendered = self.render(app, head)
         resources = rendered[0] if isinstance(rendered, tuple) else []
+        if isinstance(rendered, tuple):
+            self.synced[name] = json.dumps(rendered, sort_keys=True, default=str)
         self.standin.add_app(name, project=project, revision=head, path=app.overlay, repo_url=str(app.repo),
                              resources=resources)
         self.target[name] = head
@@ -149,6 +155,11 @@ class GitOpsFollower:
             s.set_state(app.name, op_revision=revision, phase="Failed", message=rendered, hooks=[])
             return
         resources, hooks = rendered
+        same = json.dumps(rendered, sort_keys=True, default=str)
+        if self.synced.get(app.name) == same:  # nothing changed for this app: auto-sync has nothing to do
+            s.set_state(app.name, sync="Synced")
+            return
+        self.synced[app.name] = same
         if not hooks:
             hooks = [{"kind": "Job", "name": f"{app.name}-smoke-test", "type": "PostSync", "result": "Succeeded"}]
         s.set_state(app.name, op_revision=revision, phase="Running", health="Progressing", resources=resources, hooks=[],
