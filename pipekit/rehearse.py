@@ -107,6 +107,8 @@ def rehearse(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
     stop_on_signals.__enter__()
     try:
         world.start()
+        for missing in world.missing:
+            ctx.console.warn(missing)
         _rehearse(options, ctx, world, env, result)
     finally:
         result.cleanup_problems = world.close()

@@ -1,7 +1,8 @@
-"""The rehearsal's scan stage: its local semgrep rules, and the gate without semgrep.
+"""What the rehearsal's scans read: its local semgrep rules, and a scanner's report substituted.
 
-The happy path (semgrep run over the sample, its finding in the SARIF) is checked by the
-rehearsals in tests/test_rehearse.py.
+The pipeline's SAST step runs semgrep with these rules (``PIPEKIT_SEMGREP_CONFIG``); its SCA step
+gates the bundled Trivy report instead of running trivy (``PIPEKIT_SCAN_SUBSTITUTE``), as the
+rehearsals in tests/test_rehearse.py show end to end.
 """
 
 from __future__ import annotations
@@ -9,20 +10,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from pipekit import rehearse, scan
+from pipekit import scan
 from pipekit.core import yamlload
 from pipekit.core.console import Console
+from pipekit.core.errors import BadInput
 from pipekit.core.step import StepContext
-from pipekit.rehearsal import scanning
-from pipekit.rehearsal.stages import STAGES
-from tests.conftest import REPO_ROOT
+from pipekit.rehearsal import onboard
 
 FLAGGED = """\
 import java.security.MessageDigest;
@@ -53,7 +50,7 @@ def test_the_local_rules_are_valid_semgrep_and_each_flags_what_it_names(
     (src / "Flagged.java").write_text(FLAGGED)
     ctx = StepContext.create(env={"PATH": os.environ["PATH"]}, run_record=tmp_path / "run.json")
     ctx.console = Console(stream=io.StringIO())
-    options = scan.ScanOptions(run_tools=["semgrep"], runners={"semgrep": {"config": str(scanning.RULES)}},
+    options = scan.ScanOptions(run_tools=["semgrep"], runners={"semgrep": {"config": str(onboard.RULES)}},
                                fail_on="none", run_dir=str(tmp_path / "reports"), run_cwd=str(tmp_path / "service"))
     result = scan.run(options, ctx)  # semgrep exits 0 or 1 only when it loaded every rule
 
@@ -64,35 +61,30 @@ def test_the_local_rules_are_valid_semgrep_and_each_flags_what_it_names(
                      ("java-runtime-exec", "src/Flagged.java", 8, "ERROR"),
                      ("java-weak-hash", "src/Flagged.java", 9, "WARNING"),
                      ("java-print-stack-trace", "src/Flagged.java", 14, "INFO")}
-    rules = yamlload.load(scanning.RULES.read_text(), str(scanning.RULES))["rules"]
+    rules = yamlload.load(onboard.RULES.read_text(), str(onboard.RULES))["rules"]
     assert sorted(r["id"] for r in rules) == sorted(f[0] for f in found), "every rule is exercised"
     assert all(r["languages"] == ["java"] and r["message"] for r in rules)
-    assert scanning.rule_count() == len(rules)
     s = result.summary
     assert (s["high"], s["medium"], s["low"], s["tools"]) == (2, 1, 1, ["semgrep"])
 
 
-def test_without_semgrep_the_gate_runs_on_the_bundled_report_and_says_so(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    only_git = tmp_path / "bin"
-    only_git.mkdir()
-    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
-    monkeypatch.setenv("PATH", str(only_git))
-    monkeypatch.setattr(sys, "executable", str(only_git / "python"))  # no semgrep beside the interpreter either
-    ctx = StepContext.create(env={"PATH": str(only_git),
-                                  "PIPEKIT_CARD_RENDERER_DIR": str(REPO_ROOT / ".venv" / "card-renderer")},
-                             cwd=tmp_path, run_record=tmp_path / "outer.json")
+def test_a_substituted_scanner_is_not_run_its_report_is_gated_and_it_says_so(tmp_path: Path) -> None:
+    ctx = StepContext.create(env={"PATH": "/nonexistent"}, run_record=tmp_path / "run.json",  # no trivy anywhere
+                             cwd=tmp_path)
     ctx.console = Console(stream=io.StringIO())
-    work = tmp_path / "work"
-    stage = next(s for s in STAGES if s.name == "scan")
-    result = rehearse.run(rehearse.RehearseOptions(stages=[stage], workdir=work, keep=True, channels=("teams",)), ctx)
-
-    assert [(s.name, s.status) for s in result.stages] == [("scan", "succeeded")]
-    assert result.stages[0].detail == ("gate passed: 0 critical, 0 high, 0 medium, 1 low; trivy (bundled report): "
-                                       "1 finding; semgrep not found, its local rules did not run")
-    out = ctx.console.stream.getvalue()  # type: ignore[attr-defined]
-    assert "scan: semgrep not found, so the local rules (semgrep-rules.yaml) do not run" in out
-    sarif = json.loads((work / "scan.sarif").read_text())
-    assert [run["tool"]["driver"]["name"] for run in sarif["runs"]] == ["trivy"]
-    assert not (work / "scan").exists()
+    flags = {"run_tools": ["trivy"], "fail_on": "none"}
+    with pytest.raises(BadInput, match="--run trivy: trivy is not installed"):
+        scan.run(scan.options_from(ctx, flags), ctx)
+    ctx.env["PIPEKIT_SCAN_SUBSTITUTE"] = f"trivy={onboard.SCAN_REPORT}"
+    result = scan.run(scan.options_from(ctx, flags), ctx)
+    assert result.reports == [{"path": str(onboard.SCAN_REPORT), "format": "trivy", "findings": 1,
+                               "substituted_for": "trivy"}]
+    assert (f"--run trivy: not run; its report is substituted by {onboard.SCAN_REPORT} (PIPEKIT_SCAN_SUBSTITUTE)"
+            in ctx.console.stream.getvalue())  # type: ignore[attr-defined]
+    for bad in ("trivy", "nmap=report.json", "trivy="):
+        ctx.env["PIPEKIT_SCAN_SUBSTITUTE"] = bad
+        with pytest.raises(BadInput, match="PIPEKIT_SCAN_SUBSTITUTE"):
+            scan.options_from(ctx, flags)
+    ctx.env["PIPEKIT_SCAN_SUBSTITUTE"] = "trivy=missing.json"
+    with pytest.raises(BadInput, match="trivy=missing.json: no such report file"):
+        scan.run(scan.options_from(ctx, flags), ctx)

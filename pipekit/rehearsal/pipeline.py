@@ -210,12 +210,12 @@ def generated_image(pipeline_file: Path) -> str | None:
 
 
 def steps_of(runs: list[Run]) -> list[Any]:
-    """Each step's latest outcome over the runs (a step the later run left out keeps the earlier one's)."""
+    """Each step's latest outcome over the runs (a step before a later run's --from keeps the earlier one's)."""
     latest: dict[int, Any] = {}
     for run in runs:
         for step in run.result.steps:
-            leftover = step.status == "skipped" and (step.reason or "").startswith(("before --from", "after --until"))
-            if step.number not in latest or not (leftover or step.status == "not-run"):
+            earlier = step.status == "skipped" and (step.reason or "").startswith("before --from")
+            if step.number not in latest or not earlier:  # a step before --from kept the earlier run's outcome
                 latest[step.number] = step
     return [latest[n] for n in sorted(latest)]
 
