@@ -67,6 +67,8 @@ class Option:
     short: str | None = None  # "-r"
     metavar: str | None = None
     hidden: bool = False
+    # more of the pipekit.yaml value's JSON schema: a pattern, lengths, a mapping's structure
+    schema: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -289,7 +291,10 @@ class Spec:
     multiple: bool | None = None  # a list field: a repeatable flag unless False
     comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
     required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
-    schema: Mapping[str, Any] | None = None  # the pipekit.yaml schema of a mapping (or to add to a scalar's)
+    schema: Mapping[str, Any] | None = None  # more of the pipekit.yaml value's JSON schema
+    kind: Any = None  # the type the option reads, when ``convert`` turns it into the field's type
+    convert: Callable[[Any], Any] | None = None
+    raw_default: Any = None  # with ``convert``: the default as read (and shown in --help)
 
 
 def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
@@ -297,19 +302,44 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
            minimum: float | None = None, maximum: float | None = None, above: float | None = None,
            short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
            argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
-           schema: Mapping[str, Any] | None = None) -> Any:
+           schema: Mapping[str, Any] | None = None, pattern: str | None = None, min_length: int | None = None,
+           max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None) -> Any:
     """A dataclass field that is also an option (see the module's docstring).
 
     A field without a default is filled with ``None`` (or ``[]``) when nothing sets it; give it
-    ``required="what to pass"`` to make that exit 2 instead.
+    ``required="what to pass"`` to make that exit 2 instead. ``pattern``, ``min_length`` and
+    ``max_length`` (of each item, for a list) constrain the ``pipekit.yaml`` value through its
+    schema, and ``schema`` adds any other JSON schema (a mapping's structure, ``{"$ref": ...}`` to
+    a definition in ``pipekit/core/schema/defs.json``). With ``convert``, the option reads a
+    ``kind`` (``str`` unless given) and ``convert`` turns that value, or ``default`` as read,
+    into the field's value (``"clean verify"`` -> ``["clean", "verify"]``).
     """
+    extra = dict(schema or {})
+    for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
+        if value is not None:
+            extra[key] = value
+    raw = None
+    if convert is not None:
+        raw = None if default is dataclasses.MISSING else default
+        convert_ = convert
+
+        def default_factory() -> Any:
+            return convert_(raw)
+
+        default = dataclasses.MISSING
+        kind = str if kind is None else kind
     spec = Spec(flag=flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
                 short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument, multiple=multiple,
-                comma=comma, required=required, schema=schema)
+                comma=comma, required=required, schema=extra or None, kind=kind, convert=convert, raw_default=raw)
     if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
         default = None
     field: Any = dataclasses.field(default=default, default_factory=default_factory, metadata={OPTION_KEY: spec})
     return field
+
+
+def ref(name: str) -> dict[str, str]:
+    """``{"$ref": "#/$defs/<name>"}``: a definition of the hand-kept ``pipekit/core/schema/defs.json``."""
+    return {"$ref": f"#/$defs/{name}"}
 
 
 def spec_of(field: dataclasses.Field[Any]) -> Spec | None:
@@ -360,17 +390,41 @@ def _default(field: dataclasses.Field[Any]) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    spec: Spec
+    hint: Any  # the field's annotation, evaluated
+    reads: Any  # what the option reads: ``spec.kind`` or the annotation
+
+
 @functools.cache
-def table_of(cls: type) -> OptionTable:
-    """The option table an options dataclass declares (its :func:`option` fields, in order)."""
-    hints = typing.get_type_hints(cls)
-    rows: list[Option] = []
+def _fields(cls: type) -> tuple[_Field, ...]:
+    """The option fields of ``cls``, with only their own annotations evaluated (a field that is not
+    an option may name a type imported for type checking only)."""
+    import sys
+
+    found = []
     for field in dataclasses.fields(cls):
         spec = spec_of(field)
         if spec is None:
             continue
-        where = f"{cls.__name__}.{field.name}"
-        kind, choices, many = kind_of(hints[field.name], where)
+        hint = field.type
+        if isinstance(hint, str):
+            owner = next(k for k in cls.__mro__ if field.name in k.__dict__.get("__annotations__", {}))
+            hint = eval(hint, vars(sys.modules[owner.__module__]))  # noqa: S307  # the class's own annotation
+        found.append(_Field(field.name, spec, hint, spec.kind if spec.kind is not None else hint))
+    return tuple(found)
+
+
+@functools.cache
+def table_of(cls: type) -> OptionTable:
+    """The option table an options dataclass declares (its :func:`option` fields, in order)."""
+    rows: list[Option] = []
+    defaults = {f.name: f for f in dataclasses.fields(cls)}
+    for f in _fields(cls):
+        spec = f.spec
+        kind, choices, many = kind_of(f.reads, f"{cls.__name__}.{f.name}")
         multiple = False
         if many and kind != "data":
             multiple = bool(spec.flag or spec.argument) if spec.multiple is None else spec.multiple
@@ -378,13 +432,13 @@ def table_of(cls: type) -> OptionTable:
                 kind = "list" if kind == "str" else kind
                 if kind != "list":
                     multiple = True  # a list of choices or paths: one parser per item
-        default = _default(field)
+        default = spec.raw_default if spec.convert is not None else _default(defaults[f.name])
         if isinstance(default, list):
             default = tuple(default)
-        rows.append(Option(field.name, spec.flag, env=spec.env, config=spec.config, type=kind, default=default,
+        rows.append(Option(f.name, spec.flag, env=spec.env, config=spec.config, type=kind, default=default,
                            help=spec.help, choices=choices, minimum=spec.minimum, maximum=spec.maximum,
                            above=spec.above, multiple=multiple, argument=spec.argument, secret=spec.secret,
-                           short=spec.short, metavar=spec.metavar, hidden=spec.hidden))
+                           short=spec.short, metavar=spec.metavar, hidden=spec.hidden, schema=spec.schema))
     return OptionTable(rows)
 
 
@@ -419,26 +473,24 @@ def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
                  config: Config | None) -> Resolved[T]:
     table = table_of(cls)  # type: ignore[arg-type]  # a class is hashable
     values = table.resolve_from(flags, env, config)
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # T is an options dataclass
-        spec = spec_of(field)
-        if spec is None:
-            continue
-        value = values[field.name]
-        if spec.required and value in (None, "", ()):
-            raise BadInput(f"missing option {table[field.name].primary_flag}: {spec.required}")
-        kwargs[field.name] = _as_annotated(value, hints[field.name])
+    for f in _fields(cls):  # type: ignore[arg-type]
+        value = values[f.name]
+        if f.spec.required and value in (None, "", ()):
+            raise BadInput(f"missing option {table[f.name].primary_flag}: {f.spec.required}")
+        if f.spec.convert is not None:
+            kwargs[f.name] = f.spec.convert(_as_annotated(value, f.reads))
+        else:
+            kwargs[f.name] = _as_annotated(value, f.hint)
     return Resolved(cls(**kwargs), values)
 
 
 def _as_annotated(value: Any, annotation: Any) -> Any:
     """A parsed value in the field's own type: tuples become lists, paths ``Path``, mappings dicts."""
-    if value is None:
-        return [] if typing.get_origin(_unwrap_optional(annotation)) is list and \
-            _unwrap_optional(annotation) is annotation else None
     target = _unwrap_optional(annotation)
     origin = typing.get_origin(target)
+    if value is None:
+        return [] if origin is list and target is annotation else None
     if origin is list and isinstance(value, (tuple, list)):
         args = typing.get_args(target)
         item = _unwrap_optional(args[0]) if args else None
