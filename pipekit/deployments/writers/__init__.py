@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import Literal, get_args
 
 from pipekit.deployments.writers.interface import ReportWriter
 
-FORMATS = ("table", "json", "csv", "prometheus", "html")
+Format = Literal["table", "json", "csv", "prometheus", "html"]
+FORMATS: tuple[str, ...] = get_args(Format)
 _MODULES = {"table": "table", "json": "json_writer", "csv": "csv_writer", "prometheus": "prometheus", "html": "html"}
 
 
