@@ -13,51 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipekit.clients.git import Git, Identity
+from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option
+from pipekit.core.options import option, resolve
 from pipekit.core.outputs import PromoteOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import DEFAULT_IDENTITY, Change, message
+from pipekit.gitops.writer import Change, message
 from pipekit.promotion import gates, rules
 
-OPTIONS = settings.OPTIONS + [
-    Option("source", "--from", help="Source environment, e.g. dev."),
-    Option("target", "--to", help="Target environment, e.g. qa."),
-    Option("services", "--service", multiple=True, help="Service to promote (repeatable)."),
-    Option("all_services", "--all", type="bool", default=False, help="Every service with a source overlay."),
-    Option("approve", "--approve", type="bool", default=False, help="Approve a promotion into a 'manual' environment."),
-    Option("dry_run", "--dry-run", type="bool", default=False,
-           help="Print the diff that would be committed; push nothing."),
-    Option("image", config="gitops.image", help="images[].name template with {service}."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-]
 
-
-@dataclass
-class PromoteOptions:
-    gitops_repo: str
-    source: str
-    target: str
-    services: list[str] = field(default_factory=list)
-    all_services: bool = False
-    approve: bool = False
-    dry_run: bool = False
-    branch: str = "main"
-    renderer: str | None = None
-    push_retries: int = 30
-    backoff_s: float = 0.5
-    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
-    author: Identity = DEFAULT_IDENTITY
-    committer: Identity | None = None
-    image: str | None = None  # gitops.image: the images[].name template
-    overlay: str | None = None  # gitops.overlay: the overlay path template
-    environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
+@dataclass(kw_only=True)
+class PromoteOptions(settings.WriteOptions):
+    source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
+    target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
+    services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
+    all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
+    approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
 
 
 @dataclass
@@ -199,9 +175,7 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
         promotion = Promotion(ctx, options, decision)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
-                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
-                                 committer=options.committer)
+        writer = options.writer(ctx)
         outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
         batch = promotion.batch
         done = batch.applied if batch else []
@@ -233,23 +207,13 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
         con.info(f"  {service}: {why}")
 
 
-@step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")
+@step_command("promote", PromoteOptions, help="Promote image references from one environment's overlays to the next.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PromoteResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    for name, flag in (("source", "--from"), ("target", "--to")):
-        if not v[name]:
-            raise BadInput(f"missing option {flag}: name the {'source' if name == 'source' else 'target'} environment")
-    envs = v["environments"]
-    return PromoteOptions(
-        source=v["source"], target=v["target"], services=list(v["services"] or ()),
-        all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
-        image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
-        **settings.write_settings(v),
-    )
+    return resolve(PromoteOptions, ctx, flags).options
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ class Option:
         sources = [f"env {n}" for n in self.env_names]
         if self.config:
             sources.append(f"config {self.config}")
-        if self.default not in (None, (), [], "") and not self.secret:
+        if self.default not in (None, (), [], "", {}) and not self.secret:
             sources.append(f"default {self.default}")
         if self.choices:
             sources.insert(0, "one of " + "|".join(self.choices))
@@ -410,7 +410,7 @@ def _fields(cls: type) -> tuple[_Field, ...]:
         if spec is None:
             continue
         hint = field.type
-        if isinstance(hint, str):
+        if isinstance(hint, str) and spec.kind is None:  # with a kind, only ``convert`` sees the field's type
             owner = next(k for k in cls.__mro__ if field.name in k.__dict__.get("__annotations__", {}))
             hint = eval(hint, vars(sys.modules[owner.__module__]))  # noqa: S307  # the class's own annotation
         found.append(_Field(field.name, spec, hint, spec.kind if spec.kind is not None else hint))

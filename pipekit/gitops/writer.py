@@ -50,14 +50,14 @@ _Key = tuple[str, tuple[str, ...], tuple[str, ...]]
 _Job = tuple[str, list[str], list[str], "subprocess.Popen[str] | list[str]", "_Key | None"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Writer:
     repo: str
+    push_retries: int  # the defaults: pipekit.gitops.settings.WriteOptions
+    backoff_s: float
     branch: str = "main"
     env: Mapping[str, str] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
-    push_retries: int = 30
-    backoff_s: float = 0.5
     max_backoff_s: float = 4.0
     author: Identity = DEFAULT_IDENTITY
     committer: Identity = DEFAULT_IDENTITY
