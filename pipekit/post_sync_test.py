@@ -213,8 +213,8 @@ def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ou
 
 
 def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None) -> None:
-    from pipekit.notify import NotifyOptions
-    from pipekit.notify import run as notify
+    from pipekit.channels.delivery import NotifyOptions
+    from pipekit.channels.delivery import send as notify
 
     event = "succeeded" if result.result in ("passed", "flaky") else "failed"
     try:

@@ -292,7 +292,7 @@ class Spec:
     comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
     required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
     schema: Mapping[str, Any] | None = None  # more of the pipekit.yaml value's JSON schema
-    kind: Any = None  # the type the option reads, when ``convert`` turns it into the field's type
+    kind: Any = None  # the type the option reads, when not the field's (``convert`` turns one into the other)
     convert: Callable[[Any], Any] | None = None
     raw_default: Any = None  # with ``convert``: the default as read (and shown in --help)
 
@@ -312,7 +312,8 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
     schema, and ``schema`` adds any other JSON schema (a mapping's structure, ``{"$ref": ...}`` to
     a definition in ``pipekit/core/schema/defs.json``). With ``convert``, the option reads a
     ``kind`` (``str`` unless given) and ``convert`` turns that value, or ``default`` as read,
-    into the field's value (``"clean verify"`` -> ``["clean", "verify"]``).
+    into the field's value (``"clean verify"`` -> ``["clean", "verify"]``). A secret is left
+    out of the dataclass's ``repr``.
     """
     extra = dict(schema or {})
     for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
@@ -327,13 +328,14 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
             return convert_(raw)
 
         default = dataclasses.MISSING
-        kind = str if kind is None else kind
+        kind = str if kind is None else kind  # what the option reads, unless ``kind`` says
     spec = Spec(flag=flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
                 short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument, multiple=multiple,
                 comma=comma, required=required, schema=extra or None, kind=kind, convert=convert, raw_default=raw)
     if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
         default = None
-    field: Any = dataclasses.field(default=default, default_factory=default_factory, metadata={OPTION_KEY: spec})
+    field: Any = dataclasses.field(default=default, default_factory=default_factory, repr=not secret,
+                                   metadata={OPTION_KEY: spec})
     return field
 
 
@@ -478,10 +480,8 @@ def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
         value = values[f.name]
         if f.spec.required and value in (None, "", ()):
             raise BadInput(f"missing option {table[f.name].primary_flag}: {f.spec.required}")
-        if f.spec.convert is not None:
-            kwargs[f.name] = f.spec.convert(_as_annotated(value, f.reads))
-        else:
-            kwargs[f.name] = _as_annotated(value, f.hint)
+        value = _as_annotated(value, f.reads)
+        kwargs[f.name] = f.spec.convert(value) if f.spec.convert is not None else value
     return Resolved(cls(**kwargs), values)
 
 
