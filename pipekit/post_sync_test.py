@@ -20,65 +20,48 @@ from typing import TYPE_CHECKING, Any
 from pipekit.clients.kubeconfig import SERVICE_ACCOUNT
 from pipekit.core.errors import BadInput, CheckFailed, PipekitError
 from pipekit.core.masking import mask_url
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
+from pipekit.reports.publish import ResultsOptions
 
 if TYPE_CHECKING:
     from pipekit.clients.s3 import S3Location
     from pipekit.reports.suite_run import SuiteRun
 
-OPTIONS = OptionTable([
-    Option("wait_ready", "--wait-ready", multiple=True, env="PIPEKIT_WAIT_READY", config="post_sync_test.wait_ready",
-           metavar="KIND/NAME", help="Workload to wait for (repeatable): deployment/NAME, statefulset/NAME, "
-                                     "daemonset/NAME, pod/NAME."),
-    Option("namespace", "--namespace", env="PIPEKIT_NAMESPACE", config="post_sync_test.namespace",
-           help="Namespace of the workloads [default: the in-cluster namespace, the kubeconfig context's, default]."),
-    Option("context", "--context", env="PIPEKIT_KUBE_CONTEXT", help="kubeconfig context (outside the cluster)."),
-    Option("health_urls", "--health-url", multiple=True, env="PIPEKIT_HEALTH_URLS", config="post_sync_test.health_urls",
-           metavar="URL", help="URL that must answer 2xx before the suite starts (repeatable)."),
-    Option("ready_timeout", "--ready-timeout", type="float", default=300.0, minimum=0.0,
-           env="PIPEKIT_READY_TIMEOUT", config="post_sync_test.ready_timeout", help="Seconds to wait for readiness."),
-    Option("junit_dir", "--junit-dir", type="path", default="test-results", env="PIPEKIT_JUNIT_DIR",
-           config="post_sync_test.junit_dir", help="Where the suite writes its JUnit XML."),
-    Option("suite", "--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
-           help="Suite name on the card and in S3 [default: the service]."),
-    Option("rerun_failed", "--rerun-failed", type="int", default=0, minimum=0, maximum=5, env="PIPEKIT_RERUN_FAILED",
-           config="post_sync_test.rerun_failed", help="Rerun failed tests up to N times (Surefire, Playwright, pytest)."),
-    Option("upload", "--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload", metavar="S3_URI",
-           help="s3://bucket/prefix for the JUnit files and a summary JSON."),
-    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"), help="Environment on the card."),
-    Option("revision", "--revision", env=("PIPEKIT_GITOPS_REVISION", "ARGOCD_APP_REVISION"),
-           help="GitOps revision on the card [default: the run record]."),
-    Option("notify", "--notify", type="bool", default=False, env="PIPEKIT_POST_SYNC_NOTIFY",
-           config="post_sync_test.notify", help="Send the result card through notify."),
-    Option("watch", "--watch", type="bool", default=True, help="Watch the API (--no-watch: poll)."),
-    Option("poll_interval", "--poll-interval", type="float", default=2.0, minimum=0.05, hidden=True),
-    Option("command_timeout", "--command-timeout", type="float", minimum=1.0, help="Seconds the suite may run."),
-    Option("service_account", "--service-account-dir", type="path", hidden=True, env="PIPEKIT_SERVICE_ACCOUNT_DIR",
-           default=str(SERVICE_ACCOUNT)),
-    Option("command", argument=True, multiple=True, metavar="-- COMMAND..."),
-])
-
-
 @dataclass
-class PostSyncTestOptions:
-    command: list[str]
-    wait_ready: list[str] = field(default_factory=list)
-    namespace: str | None = None
-    context: str | None = None
-    health_urls: list[str] = field(default_factory=list)
-    ready_timeout: float = 300.0
-    junit_dir: Path = Path("test-results")
-    suite: str | None = None
-    rerun_failed: int = 0
-    upload: str | None = None
-    environment: str | None = None
-    revision: str | None = None
-    notify: bool = False
-    watch: bool = True
-    poll_interval: float = 2.0
-    command_timeout: float | None = None
-    service_account: Path = SERVICE_ACCOUNT
+class PostSyncTestOptions(ResultsOptions):
+    command: list[str] = option(default_factory=list, argument=True, metavar="-- COMMAND...")
+    wait_ready: list[str] = option(default_factory=list, flag="--wait-ready", env="PIPEKIT_WAIT_READY",
+                                   config="post_sync_test.wait_ready", metavar="KIND/NAME",
+                                   pattern="^[A-Za-z.]+/[^/]+$", help="Workload to wait for (repeatable): "
+                                   "deployment/NAME, statefulset/NAME, daemonset/NAME, pod/NAME.")
+    namespace: str | None = option(flag="--namespace", env="PIPEKIT_NAMESPACE", config="post_sync_test.namespace",
+                                   help="Namespace of the workloads [default: the in-cluster namespace, the "
+                                        "kubeconfig context's, default].")
+    context: str | None = option(flag="--context", env="PIPEKIT_KUBE_CONTEXT",
+                                 help="kubeconfig context (outside the cluster).")
+    health_urls: list[str] = option(default_factory=list, flag="--health-url", env="PIPEKIT_HEALTH_URLS",
+                                    config="post_sync_test.health_urls", metavar="URL",
+                                    help="URL that must answer 2xx before the suite starts (repeatable).")
+    ready_timeout: float = option(300.0, flag="--ready-timeout", env="PIPEKIT_READY_TIMEOUT",
+                                  config="post_sync_test.ready_timeout", minimum=0.0,
+                                  help="Seconds to wait for readiness.")
+    junit_dir: Path = option(Path("test-results"), flag="--junit-dir", env="PIPEKIT_JUNIT_DIR",
+                             config="post_sync_test.junit_dir", help="Where the suite writes its JUnit XML.")
+    rerun_failed: int = option(0, flag="--rerun-failed", env="PIPEKIT_RERUN_FAILED",
+                               config="post_sync_test.rerun_failed", minimum=0, maximum=5,
+                               help="Rerun failed tests up to N times (Surefire, Playwright, pytest).")
+    environment: str | None = option(flag="--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+                                     help="Environment on the card.")
+    revision: str | None = option(flag="--revision", env=("PIPEKIT_GITOPS_REVISION", "ARGOCD_APP_REVISION"),
+                                  help="GitOps revision on the card [default: the run record].")
+    notify: bool = option(False, flag="--notify", env="PIPEKIT_POST_SYNC_NOTIFY", config="post_sync_test.notify",
+                          help="Send the result card through notify.")
+    watch: bool = option(True, flag="--watch", help="Watch the API (--no-watch: poll).")
+    poll_interval: float = option(2.0, flag="--poll-interval", minimum=0.05, hidden=True)
+    command_timeout: float | None = option(flag="--command-timeout", minimum=1.0, help="Seconds the suite may run.")
+    service_account: Path = option(SERVICE_ACCOUNT, flag="--service-account-dir", env="PIPEKIT_SERVICE_ACCOUNT_DIR",
+                                   hidden=True)
 
 
 @dataclass
@@ -225,18 +208,10 @@ def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None)
 
 
 def options_from(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    return PostSyncTestOptions(
-        command=list(v["command"] or ()), wait_ready=list(v["wait_ready"] or ()), namespace=v["namespace"],
-        context=v["context"], health_urls=list(v["health_urls"] or ()), ready_timeout=v["ready_timeout"],
-        junit_dir=Path(v["junit_dir"]), suite=v["suite"], rerun_failed=v["rerun_failed"], upload=v["upload"],
-        environment=ctx.environment(v["environment"]), revision=v["revision"], notify=v["notify"], watch=v["watch"],
-        poll_interval=v["poll_interval"], command_timeout=v["command_timeout"],
-        service_account=Path(v["service_account"]),
-    )
+    return resolve(PostSyncTestOptions, ctx, flags).options
 
 
-@step_command("post-sync-test", OPTIONS, help="Argo CD PostSync test Job: wait for real readiness, run the suite, "
+@step_command("post-sync-test", PostSyncTestOptions, help="Argo CD PostSync test Job: wait for real readiness, run the suite, "
                                                "believe only a consistent JUnit report, keep the results.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestResult:
     return run(options_from(ctx, flags), ctx)

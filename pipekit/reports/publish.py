@@ -9,10 +9,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipekit.clients.s3 import S3Location
+from pipekit.core.options import option, resolve
+
+
+@dataclass
+class ResultsOptions:
+    """Where post-sync-test keeps a suite's results; wait-for-argocd reads them back after a failed hook."""
+
+    suite: str | None = option(flag="--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
+                               help="Suite name on the card and in S3 [default: the service].")
+    upload: str | None = option(flag="--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload",
+                                metavar="S3_URI", pattern="^s3://",
+                                help="s3://bucket/prefix for the JUnit files and a summary JSON.")
 
 
 def folder(location: S3Location, suite: str, environment: str | None, revision: str | None) -> str:
@@ -87,10 +100,11 @@ def show_for_failed_hook(ctx: Any, revision: str) -> None:
     from pipekit.clients.s3 import S3Location
     from pipekit.core.outputs import UpdateTagOutputs
 
-    upload = ctx.env.get("PIPEKIT_TEST_RESULTS_S3") or ctx.config.get("post_sync_test.upload")
+    settings = resolve(ResultsOptions, ctx).options
+    upload = settings.upload
     if not upload:
         return
-    suite = ctx.env.get("PIPEKIT_SUITE") or ctx.config.get("post_sync_test.suite") or ctx.service or "tests"
+    suite = settings.suite or ctx.service or "tests"
     environment = ctx.environment() or UpdateTagOutputs.read(ctx.record).environment
     try:
         found = find_summary(S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment,
