@@ -41,20 +41,22 @@ EMAIL, TOKEN = "rehearsal@pipekit.local", "local-rehearsal-jira-token"
 def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, object]) -> str:
     """``promote --from SOURCE --to TARGET`` through the ``jira`` gate, against a Jira stand-in
     seeded from the settings' ``jira:`` section (project, ``require``, ``allowed_statuses``)."""
-    from pipekit import jira_gate, promote
+    from pipekit import promote
     from pipekit.core.console import Console
+    from pipekit.core.options import resolve
     from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
     from pipekit.core.step import StepContext
     from pipekit.jira import version as versions
+    from pipekit.jira.settings import JiraGateOptions
     from pipekit.testing.jira import JiraStandIn
 
     config = r.workdir / "pipekit.yaml"
     probe = StepContext.create(env=r.env, run_record=r.record_path, config_path=config, cwd=r.repo)
-    gate = jira_gate.OPTIONS.resolve(probe, {})
-    project, require = str(gate["project"] or "DEMO"), str(gate["require"])
-    ready = [str(s) for s in gate["allowed_statuses"] or ()] or ["Done"]
+    gate = resolve(JiraGateOptions, probe).options
+    project, require = gate.project or "DEMO", gate.require
+    ready = list(gate.allowed_statuses) or ["Done"]
     built = BuildOutputs.read(probe.record).version or "1.0.0"
-    pattern = gate["version_pattern"] or versions.DEFAULT_PATTERN
+    pattern = gate.version_pattern or versions.DEFAULT_PATTERN
     version = versions.apply(versions.compile_pattern(pattern), built, "the build's version")
     with JiraStandIn(email=EMAIL, token=TOKEN) as jira:
         jira.add_version(project, version, released=require == "released")

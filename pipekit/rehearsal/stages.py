@@ -187,7 +187,7 @@ def plan(environments: Mapping[str, object] | None = None) -> list[Stage]:
     out = list(DEPLOY)
     before = "update_tag"
     for p in promotions.plan(dict(environments)):
-        requires = ("pipekit.promote", *(("pipekit.jira_gate",) if "jira" in p.gates else ()))
+        requires = ("pipekit.promote", *(("pipekit.jira.release",) if "jira" in p.gates else ()))
         out.append(Stage(f"promote_{p.target}", p, requires=requires, tools=("git", "kubectl"), needs=(before,),
                          event_on_success="promoted"))
         before = f"promote_{p.target}"
