@@ -19,73 +19,71 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, ref, resolve
 from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import Tool
 from pipekit.images.push import login_still_valid, push_tags, retag
 
 SECTION = EcrPushOutputs.SECTION
 
-OPTIONS = OptionTable([
-    Option("repository", "--repository", env="PIPEKIT_ECR_REPOSITORY", config="ecr.repository",
-           help="ECR repository name [default: the build image name]."),
-    Option("tags", "--tags", env="PIPEKIT_ECR_TAGS", help='Tags to push, e.g. "1.4.2 abc1234" [default: build tags].'),
-    Option("image", "--image", env="PIPEKIT_ECR_IMAGE", help="Local image reference [default: build image_ref]."),
-    Option("region", "--region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region", help="AWS region."),
-    Option("registry_id", "--registry-id", env="PIPEKIT_ECR_REGISTRY_ID", config="ecr.registry_id",
-           help="AWS account ID of the registry [default: the caller's]."),
-    Option("create_repository", "--create-repository", env="PIPEKIT_ECR_CREATE_REPOSITORY",
-           config="ecr.create_repository", type="bool", default=False,
-           help="Create the repository from ecr.create when missing."),
-    Option("create", config="ecr.create", type="data"),
-    Option("retag_from", "--retag-from", metavar="TAG", help="Add the tags to the image already tagged TAG in ECR (no push)."),
-    Option("registry_override", "--registry-override", env="PIPEKIT_ECR_REGISTRY_OVERRIDE",
-           config="ecr.registry_override", metavar="HOST:PORT",
-           help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback)."),
-    Option("insecure_registry", "--insecure-registry", env="PIPEKIT_ECR_INSECURE_REGISTRY",
-           config="ecr.insecure_registry", type="bool", default=False,
-           help="Allow plain HTTP / unverified TLS to a non-loopback --registry-override."),
-    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", config="ecr.container_tool",
-           type="choice", choices=("docker", "buildah", "podman"),
-           help="Tool that pushes [default: the one build used, else docker]."),
-    Option("wait_scan", "--wait-scan", env="PIPEKIT_ECR_WAIT_SCAN", config="ecr.scan.wait", type="bool",
-           help="Wait for the scan-on-push results [default: when a scan report is asked for]."),
-    Option("scan_report", "--scan-report", env="PIPEKIT_ECR_SCAN_REPORT", config="ecr.scan.report", type="path",
-           help="Write scan findings as SARIF (implies --wait-scan)."),
-    Option("scan_timeout_s", config="ecr.scan.timeout_s", type="float", default=600.0, above=0,
-           help="Seconds to wait for the scan."),
-    Option("scan_poll_s", config="ecr.scan.poll_s", type="float", default=5.0, above=0,
-           help="Seconds between scan polls."),
-    Option("retry", config="ecr.retry", type="data"),
-])
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
+def _split_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [t for t in re.split(r"[\s,]+", value) if t]
+    return [str(t) for t in value if str(t)]
+
+
 @dataclass
 class EcrPushOptions:
-    repository: str
-    tags: list[str]
-    image: str | None = None  # local image reference; not needed with retag_from
-    region: str | None = None
-    registry_id: str | None = None
-    create_repository: bool = False
-    create: dict[str, Any] = field(default_factory=dict)  # the ecr.create settings
-    lifecycle_policy: Path | None = None
-    retag_from: str | None = None
-    registry_override: str | None = None
-    insecure_registry: bool = False
-    container_tool: str = "docker"
-    wait_scan: bool = False
-    scan_report: Path | None = None
-    scan_timeout_s: float = 600.0
-    scan_poll_s: float = 5.0
-    retry: dict[str, Any] = field(default_factory=dict)
+    repository: str = option("", flag="--repository", env="PIPEKIT_ECR_REPOSITORY", config="ecr.repository",
+                             min_length=2, max_length=256, help="ECR repository name [default: the build image name].")
+    tags: list[str] = option(flag="--tags", env="PIPEKIT_ECR_TAGS", convert=_split_tags,
+                             help='Tags to push, e.g. "1.4.2 abc1234" [default: build tags].')
+    image: str | None = option(flag="--image", env="PIPEKIT_ECR_IMAGE",  # not needed with retag_from
+                               help="Local image reference [default: build image_ref].")
+    region: str | None = option(flag="--region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region",
+                                min_length=1, help="AWS region.")
+    registry_id: str | None = option(flag="--registry-id", env="PIPEKIT_ECR_REGISTRY_ID", config="ecr.registry_id",
+                                     pattern="^[0-9]{12}$",
+                                     help="AWS account ID of the registry [default: the caller's].")
+    create_repository: bool = option(False, flag="--create-repository", env="PIPEKIT_ECR_CREATE_REPOSITORY",
+                                     config="ecr.create_repository",
+                                     help="Create the repository from ecr.create when missing.")
+    create: dict[str, Any] = option(default_factory=dict, config="ecr.create", schema=ref("ecr_create"),
+                                    help="Settings used only when the repository is created.")
+    lifecycle_policy: Path | None = None  # ecr.create.lifecycle_policy, relative to pipekit.yaml
+    retag_from: str | None = option(flag="--retag-from", metavar="TAG",
+                                    help="Add the tags to the image already tagged TAG in ECR (no push).")
+    registry_override: str | None = option(
+        flag="--registry-override", env="PIPEKIT_ECR_REGISTRY_OVERRIDE", config="ecr.registry_override",
+        metavar="HOST:PORT", min_length=1,
+        help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback).")
+    insecure_registry: bool = option(False, flag="--insecure-registry", env="PIPEKIT_ECR_INSECURE_REGISTRY",
+                                     config="ecr.insecure_registry",
+                                     help="Allow plain HTTP / unverified TLS to a non-loopback --registry-override.")
+    container_tool: Tool = option("docker", flag="--container-tool", env="PIPEKIT_CONTAINER_TOOL",
+                                  config="ecr.container_tool",
+                                  help="Tool that pushes (not given: the one build used).")
+    wait_scan: bool | None = option(flag="--wait-scan", env="PIPEKIT_ECR_WAIT_SCAN", config="ecr.scan.wait",
+                                    help="Wait for the scan-on-push results [default: when a scan report is asked "
+                                         "for].")
+    scan_report: Path | None = option(flag="--scan-report", env="PIPEKIT_ECR_SCAN_REPORT", config="ecr.scan.report",
+                                      min_length=1, help="Write scan findings as SARIF (implies --wait-scan).")
+    scan_timeout_s: float = option(600.0, config="ecr.scan.timeout_s", above=0, help="Seconds to wait for the scan.")
+    scan_poll_s: float = option(5.0, config="ecr.scan.poll_s", above=0, help="Seconds between scan polls.")
+    retry: dict[str, Any] = option(default_factory=dict, config="ecr.retry", schema=ref("ecr_retry"),
+                                   help="Retries of the AWS calls.")
 
 
 @dataclass
@@ -253,57 +251,34 @@ def _strip_registry(image: str) -> str:
     return image
 
 
-def _split_tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [t for t in re.split(r"[\s,]+", value) if t]
-    return [str(t) for t in value if str(t)]
-
-
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> EcrPushOptions:
-    """The table's values, then the build step's image and tags (when it succeeded) for what is left."""
-    v = OPTIONS.resolve(ctx, flags)
+    """The declared values, then the build step's image and tags (when it succeeded) for what is left."""
+    resolved = resolve(EcrPushOptions, ctx, flags)
+    o = resolved.options
     build = BuildOutputs.read(ctx.record)
     if not build.succeeded:
         build = BuildOutputs()
-    image = v["image"]
+    image = o.image
     if not image and build.image_ref:
         image = build.image_ref
     if not image and build.image and build.tags:
         image = f"{build.image}:{build.tags[0]}"
-    tags = list(dict.fromkeys(_split_tags(v["tags"]) or _split_tags(build.tags)))  # once each, in order
+    tags = list(dict.fromkeys(o.tags or _split_tags(build.tags)))  # once each, in order
     name_default = _strip_registry(str(build.image or (image or "").rsplit(":", 1)[0] or ""))
-    repository = v["repository"] or name_default or ctx.service
+    repository = o.repository or name_default or ctx.service
     if not repository:
         raise BadInput("no repository: pass --repository, set ecr.repository in pipekit.yaml or run pipekit build first")
-    create = dict(v["create"] or {})
+    create = dict(o.create)
     lifecycle = create.pop("lifecycle_policy", None)
     if lifecycle and ctx.config.path is not None:
         lifecycle = str(ctx.config.path.parent / lifecycle)
-    report = v["scan_report"]
-    return EcrPushOptions(
-        repository=str(repository),
-        tags=tags,
-        image=image,
-        region=v["region"],
-        registry_id=v["registry_id"],
-        create_repository=v["create_repository"],
-        create=create,
-        lifecycle_policy=Path(lifecycle) if lifecycle else None,
-        retag_from=v["retag_from"],
-        registry_override=v["registry_override"],
-        insecure_registry=v["insecure_registry"],
-        container_tool=v["container_tool"] or build.container_tool or "docker",
-        wait_scan=v["wait_scan"] if v["wait_scan"] is not None else bool(report),
-        scan_report=Path(report) if report else None,
-        scan_timeout_s=v["scan_timeout_s"],
-        scan_poll_s=v["scan_poll_s"],
-        retry=dict(v["retry"] or {}),
-    )
+    tool = o.container_tool if resolved.given("container_tool") else cast(Tool, build.container_tool or o.container_tool)
+    return replace(o, repository=str(repository), tags=tags, image=image, create=create,
+                   lifecycle_policy=Path(lifecycle) if lifecycle else None, container_tool=tool,
+                   wait_scan=o.wait_scan if o.wait_scan is not None else bool(o.scan_report))
 
 
-@step_command("ecr-push", OPTIONS, help="Ensure the ECR repository, log in and push every tag (idempotent).")
+@step_command("ecr-push", EcrPushOptions, help="Ensure the ECR repository, log in and push every tag (idempotent).")
 def main(ctx: StepContext, flags: dict[str, Any]) -> EcrPushResult:
     with _short_lived_gc():
         return run(options_from(ctx, flags), ctx)
