@@ -13,34 +13,71 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipekit import __version__
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
+from pipekit.gitops.settings import RenderOptions
 from pipekit.onboarding import answers as ans
 from pipekit.onboarding import plan, record
 from pipekit.onboarding.apply import Prepared
 
 
-@dataclass
-class InitOptions:
-    service: str | None = None
-    gitops_dir: Path | None = None
-    gitops_repo: str | None = None
-    image_repo: str | None = None
-    environments: tuple[str, ...] | None = None
-    argocd_project: str | None = None
-    namespace_template: str | None = None
-    jdk: int | None = None
-    suite: tuple[str, ...] | None = None  # the PostSync Job's suite command [default: a readiness check]
-    dry_run: bool = False
-    force: bool = False
-    check: bool = False
-    upgrade: bool = False
+def _environments(value: list[str] | None) -> tuple[str, ...] | None:
+    return ans.parse_environments(value) if value is not None else None
+
+
+def _jdk(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def suite_command(value: str | None) -> tuple[str, ...] | None:
+    """``--suite-command``'s words (shlex rules); an empty or unbalanced command is BadInput."""
+    import shlex
+
+    if value is None:
+        return None
+    try:
+        words = tuple(shlex.split(value))
+    except ValueError as exc:
+        raise BadInput(f"--suite-command {value!r}: {exc}") from None
+    if not words:
+        raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
+    return words
+
+
+@dataclass(kw_only=True)
+class InitOptions(RenderOptions):
+    service: str | None = option(flag="--service", help="Service name, a DNS-1123 label [default: the one in "
+                                 ".pipekit/init.yaml].")
+    gitops_dir: Path | None = option(flag="--gitops-dir", help="A checkout of the GitOps repository to write into "
+                                     "(you commit).")
+    gitops_repo: str | None = option(flag="--gitops-repo", help="GitOps repository URL or path: init commits and "
+                                     "pushes (Pipekit-* trailers).")
+    image_repo: str | None = option(flag="--image-repo", metavar="URI", help="Image repository the Deployment runs, "
+                                    "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders [default: the service "
+                                    "name].")
+    environments: tuple[str, ...] | None = option(
+        flag="--environments", metavar="LIST", kind=list[str] | None, multiple=False, convert=_environments,
+        help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod].")
+    argocd_project: str | None = option(flag="--argocd-project", help="Argo CD project [default: the service's own "
+                                        "AppProject].")
+    namespace_template: str | None = option(flag="--namespace-template", help='Namespace per environment [default '
+                                            '"{service}-{env}"].')
+    jdk: int | None = option(flag="--jdk", kind=Literal["17", "21"], convert=_jdk,
+                             help="JDK of the pinned base image [default 17].")
+    suite: tuple[str, ...] | None = option(  # the PostSync Job's suite command [default: a readiness check]
+        flag="--suite-command", metavar="COMMAND", convert=suite_command,
+        help="The PostSync Job's test command, split like a shell would (no shell runs it) [default: curl of the "
+             "service's readiness endpoint].")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the full diff; write nothing.")
+    force: bool = option(False, flag="--force", help="Overwrite files edited by hand.")
+    check: bool = option(False, flag="--check", help="Check the service's files as they are; write nothing.")
+    upgrade: bool = option(False, flag="--upgrade", help="Regenerate with this pipekit and carry your edits over "
+                           "(three-way merge).")
     service_dir: Path = Path(".")
-    renderer: str = "kubectl kustomize {dir}"
     templates: Path | None = None  # library API only: another template set (tests, a fork's standard)
     version: str = __version__  # library API only: the version recorded as generating the files
 
@@ -152,21 +189,6 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
     return ans.validate(replace(start, **given))
 
 
-def suite_command(value: str | None) -> tuple[str, ...] | None:
-    """``--suite-command``'s words (shlex rules); an empty or unbalanced command is BadInput."""
-    import shlex
-
-    if value is None:
-        return None
-    try:
-        words = tuple(shlex.split(value))
-    except ValueError as exc:
-        raise BadInput(f"--suite-command {value!r}: {exc}") from None
-    if not words:
-        raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
-    return words
-
-
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
     from pipekit.core import process
 
@@ -239,46 +261,14 @@ def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
         con.info(f"dry run: nothing written ({what})")
 
 
-OPTIONS = OptionTable([
-    Option("service", "--service", help="Service name, a DNS-1123 label [default: the one in .pipekit/init.yaml]."),
-    Option("gitops_dir", "--gitops-dir", type="path", help="A checkout of the GitOps repository to write into (you commit)."),
-    Option("gitops_repo", "--gitops-repo", help="GitOps repository URL or path: init commits and pushes (Pipekit-* trailers)."),
-    Option("image_repo", "--image-repo", metavar="URI",
-           help="Image repository the Deployment runs, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders "
-                "[default: the service name]."),
-    Option("environments", "--environments", type="list", metavar="LIST",
-           help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod]."),
-    Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
-    Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
-    Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
-    Option("suite_command", "--suite-command", metavar="COMMAND",
-           help="The PostSync Job's test command, split like a shell would (no shell runs it) "
-                "[default: curl of the service's readiness endpoint]."),
-    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
-    Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
-    Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
-    Option("upgrade", "--upgrade", type="bool", default=False,
-           help="Regenerate with this pipekit and carry your edits over (three-way merge)."),
-    Option("renderer", None, env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer", default="kubectl kustomize {dir}"),
-])
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
+    return resolve(InitOptions, ctx, flags).options
 
 
-@step_command("init", OPTIONS, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.")
+@step_command("init", InitOptions, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD "
+                                        "apps.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> InitResult:
     return run(options_from(ctx, flags), ctx)
-
-
-def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    gitops_dir = v["gitops_dir"]
-    return InitOptions(
-        service=v["service"], gitops_dir=Path(gitops_dir) if gitops_dir else None, gitops_repo=v["gitops_repo"],
-        image_repo=v["image_repo"],
-        environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
-        argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
-        jdk=int(v["jdk"]) if v["jdk"] else None, suite=suite_command(v["suite_command"]), dry_run=v["dry_run"],
-        force=v["force"], check=v["check"], upgrade=v["upgrade"], renderer=v["renderer"],
-    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The GitOps repository settings (``gitops.*`` in pipekit.yaml, ``PIPEKIT_GITOPS_*``), declared once:
 :class:`RepoOptions` for the steps that read its history (dora, history), :class:`WriteOptions` for
-the ones that write to it (update-tag, promote, rollback), turned into a :class:`Writer`."""
+the ones that write to it (update-tag, promote, rollback), turned into a :class:`Writer`, and
+:class:`RenderOptions` for how an overlay is rendered (also init's)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,17 @@ class RepoOptions:
 
 
 @dataclass(kw_only=True)
-class WriteOptions(RepoOptions):
-    """How a step writes to the GitOps repository, and where each environment's overlay is."""
+class RenderOptions:
+    """How an overlay is rendered to check it (update-tag, promote, rollback, init)."""
 
     renderer: str = option(DEFAULT_RENDERER, flag="--renderer", env="PIPEKIT_GITOPS_RENDERER",
                            config="gitops.renderer", min_length=1, help="Render command ({dir} = overlay) or 'none'.")
+
+
+@dataclass(kw_only=True)
+class WriteOptions(RenderOptions, RepoOptions):
+    """How a step writes to the GitOps repository, and where each environment's overlay is."""
+
     username: str | None = option(env="PIPEKIT_GITOPS_USERNAME", config="gitops.username", min_length=1,
                                   help="HTTPS username for PIPEKIT_GITOPS_TOKEN (default x-token-auth).")
     push_retries: int = option(30, config="gitops.push_retries", minimum=0, maximum=100,
