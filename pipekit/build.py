@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pipekit.clients import maven
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import BuildOutputs
+from pipekit.core.outputs import BuildResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.images import Tool
 from pipekit.images import tags as imagetags
@@ -84,22 +84,6 @@ class BuildOptions:
                              help="Characters of the commit in the sha tag.")
     junit_out: Path | None = option(flag="--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out",
                                     help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.")
-
-
-@dataclass
-class BuildResult:
-    image: str | None = None
-    tags: list[str] = field(default_factory=list)
-    image_ref: str | None = None
-    image_id: str | None = None
-    version: str | None = None
-    source_commit: str | None = None
-    source_committed_at: str | None = None
-    tests: dict[str, Any] = field(default_factory=dict)
-    container_tool: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    maven_argv: list[str] = field(default_factory=list)
-    junit_out: str | None = None
 
 
 @dataclass
@@ -169,8 +153,8 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
     result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
                          container_tool=options.container_tool if plan.image else None)
 
-    with ctx.record.recording(BuildOutputs.SECTION) as outputs:
-        BuildOutputs(version=version, source_commit=p.commit, source_committed_at=p.committed_at).write_to(outputs)
+    with ctx.record.recording(BuildResult.SECTION) as outputs:
+        result.write_to(outputs)
         newer_than: float | None = None
         mvn_run = None
         if not options.skip_maven:
@@ -188,14 +172,14 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         if stale:
             console.warn(f"ignored {stale} test report(s) older than this build")
         result.tests = summary.to_record()
-        BuildOutputs(tests=result.tests).write_to(outputs)
+        result.write_to(outputs)
         _show_tests(ctx, summary)
         if options.junit_out is not None:
             from pipekit.reports import junit_merge
 
             junit_merge.write(options.junit_out, summary, cases)
             result.junit_out = str(options.junit_out)
-            BuildOutputs(junit_out=result.junit_out).write_to(outputs)
+            result.write_to(outputs)
         if not summary.ok:
             where = ""
             if mvn_run is not None and mvn_run.failure is not None:
@@ -211,8 +195,7 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
                                          labels=plan.labels, build_args=options.build_args)
             result.image, result.tags, result.labels = plan.image, plan.tags, plan.labels
             result.image_ref = refs[0]
-            BuildOutputs(image=plan.image, tags=plan.tags, image_ref=refs[0], image_id=result.image_id,
-                         container_tool=options.container_tool, labels=plan.labels).write_to(outputs)
+            result.write_to(outputs)
             console.success(f"built {refs[0]} ({result.image_id[:19]})")
     return result
 

@@ -19,18 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, ref, resolve
-from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
+from pipekit.core.outputs import BuildResult, EcrPushResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.images import Tool
 from pipekit.images.push import login_still_valid, push_tags, retag
-
-SECTION = EcrPushOutputs.SECTION
 
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -86,23 +84,6 @@ class EcrPushOptions:
                                    help="Retries of the AWS calls.")
 
 
-@dataclass
-class EcrPushResult:
-    repository: str
-    registry: str
-    image_uri: str
-    digest: str | None
-    tags: list[str]
-    skipped: list[str] = field(default_factory=list)
-    pushed: list[str] = field(default_factory=list)
-    overwritten: list[str] = field(default_factory=list)
-    digests: dict[str, str] = field(default_factory=dict)
-    region: str = ""
-    created_repository: bool = False
-    scan: dict[str, Any] | None = None
-    scan_report: str | None = None
-
-
 def validate(options: EcrPushOptions) -> None:
     if not _REPO_RE.match(options.repository) or not 2 <= len(options.repository) <= 256:
         raise BadInput(f"repository name {options.repository!r} is not a valid ECR repository name",
@@ -137,8 +118,9 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
 
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
-    previous_login = EcrPushOutputs.read(ctx.record).login  # state: a login still valid is reused
-    with ctx.record.recording(SECTION, keep=EcrPushOutputs.KEEP) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
+    previous_login = EcrPushResult.read(ctx.record).login  # state: a login still valid is reused
+    with ctx.record.recording(EcrPushResult.SECTION, keep=EcrPushResult.keep()) as outputs, \
+            ThreadPoolExecutor(max_workers=4) as pool:
         tool: Any = None
         inspected: Future[dict[str, Any]] | None = None
         reusable: Future[bool] | None = None
@@ -170,22 +152,20 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             existing = ecr.images(repo.name, lookup) if not repo.created else {}
         host = options.registry_override or repo.host
         result = EcrPushResult(repository=repo.name, registry=host, image_uri=f"{host}/{repo.name}", digest=None,
-                               tags=list(options.tags), region=session.region, created_repository=repo.created)
-        EcrPushOutputs(repository=repo.name, registry=host, image_uri=result.image_uri, tags=result.tags,
-                       ecr_repository_uri=repo.uri, region=session.region).write_to(outputs)
+                               tags=list(options.tags), region=session.region, created_repository=repo.created,
+                               ecr_repository_uri=repo.uri)
+        result.write_to(outputs)
         if options.retag_from:
             retag(ecr, repo, existing, options, result, ctx)
         else:
             assert local_id is not None and reusable is not None
-            login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
-                               previous_login if reusable.result() else None, auth_f, pool)
-            if login:
-                EcrPushOutputs(login=login).write_to(outputs)
-        EcrPushOutputs(digest=result.digest, digests=result.digests, skipped=result.skipped, pushed=result.pushed,
-                       overwritten=result.overwritten).write_to(outputs)
+            result.login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
+                                     previous_login if reusable.result() else None, auth_f, pool)
+        result.tags_done = True
+        result.write_to(outputs)
         if options.wait_scan and result.digest:
             _wait_scan(ecr, result, options, ctx)
-            EcrPushOutputs(scan=result.scan, scan_report=result.scan_report).write_to(outputs)
+            result.write_to(outputs)
     _report(result, ctx)
     return result
 
@@ -255,9 +235,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> EcrPushOptions:
     """The declared values, then the build step's image and tags (when it succeeded) for what is left."""
     resolved = resolve(EcrPushOptions, ctx, flags)
     o = resolved.options
-    build = BuildOutputs.read(ctx.record)
+    build = BuildResult.read(ctx.record)
     if not build.succeeded:
-        build = BuildOutputs()
+        build = BuildResult()
     image = o.image
     if not image and build.image_ref:
         image = build.image_ref

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from pipekit.clients.kubeconfig import SERVICE_ACCOUNT
 from pipekit.core.errors import BadInput, CheckFailed, PipekitError
 from pipekit.core.masking import mask_url
 from pipekit.core.options import option, resolve
+from pipekit.core.outputs import PostSyncTestResult, UpdateTagResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.reports.publish import ResultsOptions
 
@@ -64,23 +65,7 @@ class PostSyncTestOptions(ResultsOptions):
                                    hidden=True)
 
 
-@dataclass
-class PostSyncTestResult:
-    suite: str
-    result: str  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
-    namespace: str | None = None
-    workloads: list[str] = field(default_factory=list)
-    ready_s: float | None = None
-    exit_code: int | None = None
-    attempts: int = 0
-    tests: dict[str, Any] = field(default_factory=dict)
-    summary_url: str | None = None
-    reports_url: str | None = None
-    message: str = ""
-
-
 def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
-    from pipekit.core.outputs import PostSyncTestOutputs, UpdateTagOutputs
     from pipekit.kube.ready import wait_ready
     from pipekit.kube.targets import parse_all
 
@@ -90,13 +75,12 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
     targets = parse_all(options.wait_ready)
     location = _location(options.upload)
     suite = options.suite or ctx.service or "tests"
-    revision = options.revision or UpdateTagOutputs.read(ctx.record).gitops_revision
-    result = PostSyncTestResult(suite=suite, result="failed", workloads=[str(t) for t in targets])
-    out = PostSyncTestOutputs(suite=suite, environment=options.environment, gitops_revision=revision,
-                              workloads=result.workloads)
+    revision = options.revision or UpdateTagResult.read(ctx.record).gitops_revision
+    result = PostSyncTestResult(suite=suite, result="failed", environment=options.environment,
+                                gitops_revision=revision, workloads=[str(t) for t in targets])
     suite_run: SuiteRun | None = None
     try:
-        with ctx.record.recording(PostSyncTestOutputs.SECTION) as outputs, \
+        with ctx.record.recording(PostSyncTestResult.SECTION) as outputs, \
                 tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
             try:
                 started = time.monotonic()
@@ -121,12 +105,8 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                 raise
             finally:
                 if suite_run is not None and location is not None:
-                    _upload(location, suite_run, result, out, ctx)
-                for name in ("namespace", "ready_s", "exit_code", "attempts", "result", "message", "summary_url",
-                             "reports_url"):
-                    setattr(out, name, getattr(result, name) if getattr(result, name) != "" else None)
-                out.tests = result.tests or None
-                out.write_to(outputs)
+                    _upload(location, suite_run, result, ctx)
+                result.write_to(outputs)
     finally:
         if options.notify:  # after the record holds this step's outputs: the card reads them
             _card(result, ctx, options.environment)
@@ -179,11 +159,11 @@ def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None
     ctx.console.success(f"suite {result.suite}: {result.message}")
 
 
-def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, out: Any, ctx: StepContext) -> None:
+def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None:
     from pipekit.reports import publish
 
-    base = publish.folder(location, result.suite, out.environment, out.gitops_revision)
-    summary = {"suite": result.suite, "environment": out.environment, "gitops_revision": out.gitops_revision,
+    base = publish.folder(location, result.suite, result.environment, result.gitops_revision)
+    summary = {"suite": result.suite, "environment": result.environment, "gitops_revision": result.gitops_revision,
                "namespace": result.namespace, "workloads": result.workloads, "ready_s": result.ready_s,
                "result": result.result, "message": result.message, "exit_code": run_.exit_code,
                "attempts": len(run_.attempts), "tests": run_.summary.to_record()}

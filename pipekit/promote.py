@@ -9,14 +9,14 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import PromoteOutputs
+from pipekit.core.outputs import PromoteResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
@@ -34,20 +34,6 @@ class PromoteOptions(settings.WriteOptions):
     all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
     approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
     dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
-
-
-@dataclass
-class PromoteResult:
-    status: str  # pushed | unchanged | dry-run
-    source: str
-    target: str
-    rule: str
-    gitops_revision: str
-    services: list[str]  # promoted in this commit
-    skipped: dict[str, str] = field(default_factory=dict)  # service -> why (already there, superseded)
-    images: dict[str, str] = field(default_factory=dict)
-    retries: int = 0
-    diff: str = ""
 
 
 class Promotion:
@@ -168,8 +154,9 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if bool(options.services) == options.all_services:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
-    with ctx.record.recording(PromoteOutputs.SECTION) as outputs:
-        PromoteOutputs(source=options.source, target=options.target).write_to(outputs)
+    with ctx.record.recording(PromoteResult.SECTION) as outputs:
+        result = PromoteResult(source=options.source, target=options.target)
+        result.write_to(outputs)
         envs = rules.load(options.environments)
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
@@ -181,14 +168,10 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         done = batch.applied if batch else []
         applied = [promotion.service_of(e) for e in done]
         skipped = {promotion.service_of(e): e.note for e in (batch.edits if batch else []) if e not in done}
-        result = PromoteResult(
-            status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
-            gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
-            retries=outcome.retries, diff=outcome.diff)
-        PromoteOutputs(services=applied, skipped=skipped, result=outcome.status, rule=decision.rule,
-                       images=promotion.images,
-                       # a dry run changed nothing for wait-for-argocd to wait for
-                       gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
+        result.status, result.rule, result.gitops_revision = outcome.status, decision.rule, outcome.revision
+        result.services, result.skipped, result.images = applied, skipped, promotion.images
+        result.retries, result.diff = outcome.retries, outcome.diff
+        result.write_to(outputs)
     report(ctx, result)
     return result
 
@@ -202,8 +185,8 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     elif result.status == "unchanged":
         con.success(f"promotion {what}: nothing to do; nothing committed")
     else:
-        con.success(f"promoted {what}: {', '.join(result.services)} as {result.gitops_revision[:12]}")
-    for service, why in result.skipped.items():
+        con.success(f"promoted {what}: {', '.join(result.services or [])} as {(result.gitops_revision or '')[:12]}")
+    for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import RollbackOutputs
+from pipekit.core.outputs import StoppedWrite, WriteStatus
+from pipekit.core.recorded import RECORDED, Recorded, record
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
@@ -39,16 +40,18 @@ class RollbackOptions(WriteOptions):
 
 
 @dataclass
-class RollbackResult:
-    status: str  # pushed | unchanged | dry-run
-    service: str
-    environment: str
-    rollback_of: str  # the GitOps commit that deployed what ran before
+class RollbackResult(Recorded):
+    SECTION: ClassVar[str] = "rollback"
+
+    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
+    service: str = field(metadata=RECORDED)
+    environment: str = field(metadata=RECORDED)
+    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
     from_version: str
     to_version: str
-    tag: str | None
-    digest: str | None
-    gitops_revision: str
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
     diff: str = ""
     previously_deployed: bool = True
 
@@ -107,7 +110,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         ("Pipekit-Image", name), ("Pipekit-Tag", tag), ("Pipekit-Digest", digest),
         ("Pipekit-Source-Commit", target.source_commit if target else None),
         ("Pipekit-Build-Url", ctx.pipeline.pipeline_url), ("Pipekit-Rollback-Of", current.commit)])
-    with ctx.record.recording(RollbackOutputs.SECTION) as outputs:
+    with ctx.record.recording(RollbackResult.SECTION) as outputs:
         edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
                                    message=lambda _old: text, force=True)  # the winner rule, overridden
         writer = options.writer(ctx)
@@ -116,9 +119,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
                                 tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
                                 previously_deployed=target is not None)
-        RollbackOutputs(service=options.service, environment=options.environment, result=outcome.status,
-                        rollback_of=current.commit, tag=tag, digest=digest,
-                        gitops_revision=outcome.revision if outcome.status == "pushed" else None).write_to(outputs)
+        result.write_to(outputs)
     report(ctx, result)
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)

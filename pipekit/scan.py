@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, ref, resolve
-from pipekit.core.outputs import ScanOutputs
+from pipekit.core.outputs import ScanResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.reports import findings as fm
 from pipekit.reports import policy as policy_mod
@@ -70,18 +70,6 @@ class ScanOptions:
     policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
 
 
-@dataclass
-class ScanResult:
-    summary: dict[str, Any]
-    blocking: list[dict[str, Any]]
-    reasons: list[str]
-    reports: list[dict[str, Any]]
-    expired_suppressions: list[dict[str, Any]]
-    sarif_out: str | None = None
-    junit_out: str | None = None
-    annotations_sent: int | None = None
-
-
 def _finding_dict(f: fm.Finding) -> dict[str, Any]:
     return {"tool": f.tool, "kind": f.kind, "id": f.rule_id, "severity": f.severity, "title": f.title,
             "location": f.location, "fixed_in": f.fixed_in, "fingerprint": f.fingerprint}
@@ -123,7 +111,7 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
 def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
-    with ctx.record.recording(ScanOutputs.SECTION) as outputs, fm.gc_paused():
+    with ctx.record.recording(ScanResult.SECTION) as outputs, fm.gc_paused():
         output_paths(options)  # every output checked before anything is read or written
         policy = load_policy(options)
         paths = gather_reports(options, ctx)
@@ -142,13 +130,13 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         summary = {**{s: counts[s] for s in fm.SEVERITIES}, "blocking": len(verdict.blocking),
                    "suppressed": verdict.suppressed, "passed": verdict.passed, "tools": tools,
                    "total": len(findings), "baseline_known": verdict.baseline_known}
-        ScanOutputs(summary=summary).write_to(outputs)
         result = ScanResult(
             summary=summary, blocking=[_finding_dict(f) for f in verdict.blocking[:1000]], reasons=verdict.reasons,
             reports=read,
             expired_suppressions=[{"id": s.id, "expires": s.expires.isoformat(), "where": s.where}
                                   for s in verdict.expired],
         )
+        result.write_to(outputs)
         show(ctx, findings, verdict, summary)
         write_outputs(options, ctx, findings, verdict, result, with_baseline=baseline is not None)
         if not verdict.passed:
@@ -174,17 +162,16 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
     from pipekit import __version__
 
     sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
-    files = {"sarif": sarif_out, "junit": junit_out}
-    if any(files.values()):
+    if sarif_out or junit_out:
         from pipekit.reports.writers.interface import Outcome
         from pipekit.reports.writers.registry import writers
 
         outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
-        for name, writer in writers().items():
-            path = files.get(name)
+        found = writers()
+        for name, path in (("sarif", sarif_out), ("junit", junit_out)):
             if path:
-                writer.write(path, outcome)
-                setattr(result, f"{name}_out", path)
+                found[name].write(path, outcome)
+        result.sarif_out, result.junit_out = sarif_out, junit_out
     if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci

@@ -8,12 +8,12 @@ kustomize, commit with trailers, push with fetch-re-apply-retry, record the GitO
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from pipekit.core.errors import BadInput, Interrupted
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import BuildOutputs, EcrPushOutputs, UpdateTagOutputs
+from pipekit.core.outputs import BuildResult, EcrPushResult, UpdateTagResult, UpdateTagStatus
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
@@ -47,27 +47,9 @@ class UpdateTagOptions(settings.WriteOptions):
     build_url: str | None = None
 
 
-@dataclass
-class UpdateTagResult:
-    status: str  # pushed | unchanged | superseded | dry-run
-    gitops_repo: str
-    gitops_revision: str
-    environment: str | None
-    service: str | None
-    image: str
-    tag: str | None
-    digest: str | None
-    overlay: str
-    old: dict[str, Any] | None = None
-    retries: int = 0
-    diff: str = ""
-    message: str = ""
-    workloads: list[str] = field(default_factory=list)
-
-
 def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
     validate(options)
-    with ctx.record.recording(UpdateTagOutputs.SECTION) as outputs:
+    with ctx.record.recording(UpdateTagResult.SECTION) as outputs:
         want = ImageRef(name=options.image, new_name=options.new_name, new_tag=options.tag,
                         digest=options.digest, build=options.build_number)
         service = options.service or options.image.rsplit("/", 1)[-1]
@@ -88,12 +70,7 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             environment=options.environment, service=service, image=options.image, tag=options.tag,
             digest=options.digest, overlay=options.path, old=old.__dict__ if old else None,
             retries=outcome.retries, diff=outcome.diff, message=outcome.change.note, workloads=outcome.workloads)
-        UpdateTagOutputs(
-            gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
-            tag=options.tag, digest=options.digest, overlay=options.path, result=status, retries=outcome.retries,
-            # a dry run changed nothing for wait-for-argocd to wait for
-            gitops_revision=None if options.dry_run else outcome.revision,
-        ).write_to(outputs)
+        result.write_to(outputs)
     report(ctx, result)
     return result
 
@@ -105,11 +82,11 @@ def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str
     from pipekit.gitops.writer import Outcome
 
     after = stop.result if isinstance(stop.result, Outcome) else None
-    status = after.status if after is not None else "not-pushed"
-    UpdateTagOutputs(  # outputs were cleared as the step started: no earlier revision is left
-        gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
-        tag=options.tag, digest=options.digest, overlay=options.path, result=status,
-        gitops_revision=after.revision if after and status == "pushed" else None,
+    status = cast(UpdateTagStatus, after.status if after is not None else "not-pushed")
+    UpdateTagResult(  # outputs were cleared as the step started: no earlier revision is left
+        status=status, gitops_repo=options.gitops_repo, gitops_revision=after.revision if after else "",
+        environment=options.environment, service=service, image=options.image, tag=options.tag,
+        digest=options.digest, overlay=options.path, retries=None,
     ).write_to(outputs)
     if status == "pushed":
         ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
@@ -199,7 +176,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions
     resolved = resolve(UpdateTagOptions, ctx, flags)
     o = resolved.options
     service = o.service or ctx.service
-    build, ecr = BuildOutputs.read(ctx.record), EcrPushOutputs.read(ctx.record)
+    build, ecr = BuildResult.read(ctx.record), EcrPushResult.read(ctx.record)
     recorded = (ecr.image_uri if ecr.succeeded else None) or (build.image if build.succeeded else None)
     image = o.image
     if not resolved.source("image").startswith("flag"):  # gitops.image is a template: {service} filled in

@@ -11,13 +11,13 @@ import queue
 import shlex
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import option, ref, resolve
-from pipekit.core.outputs import PromoteOutputs, UpdateTagOutputs, WaitForArgocdOutputs
+from pipekit.core.outputs import AppOutcome, PromoteResult, UpdateTagResult, WaitResult
 from pipekit.core.step import StepContext, step_command
 
 
@@ -73,27 +73,6 @@ class WaitOptions:
     password: str | None = option(env="ARGOCD_PASSWORD", secret=True)
     stream_idle_timeout: float = 60.0
     backoff: float = 0.5  # first retry delay of a failed request (grows exponentially, at most 5 s)
-
-
-@dataclass
-class AppOutcome:
-    name: str
-    sync: str = ""
-    health: str = ""
-    revision: str = ""
-    phase: str = ""
-    hooks: list[dict[str, Any]] = field(default_factory=list)
-    verdict: str = "waiting"
-    missing: list[str] = field(default_factory=list)
-    message: str = ""
-
-
-@dataclass
-class WaitResult:
-    revision: str
-    apps: list[AppOutcome]
-    waited_s: float = 0.0
-    server: str = ""
 
 
 class _Wait:
@@ -209,8 +188,8 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
     if not options.revision:
         raise BadInput("no revision to wait for: pass --revision SHA")
     url = base_url(options.server, root_path=options.root_path, plaintext=bool(options.plaintext))
-    with ctx.record.recording(WaitForArgocdOutputs.SECTION) as outputs:
-        WaitForArgocdOutputs(revision=options.revision, apps=[{"name": n} for n in options.apps]).write_to(outputs)
+    with ctx.record.recording(WaitResult.SECTION) as outputs:
+        WaitResult(options.revision, [AppOutcome(n) for n in options.apps]).write_to(outputs)
         w = _Wait(options, ctx)
         client = ArgoCDClient(
             url, token=options.token, username=options.username, password=options.password,
@@ -260,8 +239,7 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
             client.close()
             w.progress.stop()
             final = w.result()
-            outputs["apps"] = [{k: getattr(a, k) for k in ("name", "sync", "health", "revision", "phase", "hooks")}
-                               for a in final.apps]
+            final.write_to(outputs)
     ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
                         f"{short(options.revision)} ({final.waited_s:.1f}s)")
     return final
@@ -309,12 +287,12 @@ def _argocd_opts(text: str | None) -> dict[str, Any]:
     return found
 
 
-def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagOutputs | PromoteOutputs]:
+def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagResult | PromoteResult]:
     """The update-tag and promote sections that ran (newest first). With ``strict``, one that did not
     succeed is bad input: its outputs are not what the GitOps repository holds."""
-    found: list[UpdateTagOutputs | PromoteOutputs] = []
-    for outputs in (UpdateTagOutputs.read(ctx.record), PromoteOutputs.read(ctx.record)):
-        if outputs.status is None:
+    found: list[UpdateTagResult | PromoteResult] = []
+    for outputs in (UpdateTagResult.read(ctx.record), PromoteResult.read(ctx.record)):
+        if outputs.step_status is None:
             continue
         if not outputs.succeeded:
             if not strict:
@@ -346,7 +324,7 @@ def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx:
         return list(dict.fromkeys(names))
     if not env_name:
         for outputs in _handed_on(ctx, strict):
-            env_name = outputs.environment if isinstance(outputs, UpdateTagOutputs) else outputs.target
+            env_name = outputs.environment if isinstance(outputs, UpdateTagResult) else outputs.target
             if env_name:
                 break
     mapping = mapping if isinstance(mapping, Mapping) else {}

@@ -58,7 +58,7 @@ def test_a_notify_started_before_update_tag_finished_does_not_revert_its_revisio
     stale.update_step("update_tag", status="succeeded", outputs={"gitops_revision": "old"})
     stale.save()
     notifier = RunRecord.load(record)  # a notify process has read the record ...
-    assert notifier.output("update_tag", "gitops_revision") == "old"
+    assert notifier.step("update_tag").get("outputs", {}).get("gitops_revision") == "old"
     writer = subprocess.run([sys.executable, "-c", (
         "from pipekit.core.runrecord import RunRecord; import sys\n"
         "r = RunRecord.load(sys.argv[1]); r.update_step('update_tag', status='succeeded',"

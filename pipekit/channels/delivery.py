@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.options import option, ref
+from pipekit.core.recorded import Recorded, record
 
 if TYPE_CHECKING:
     from pipekit.cards.model import Notification
@@ -78,25 +79,42 @@ class NotifyOptions:
                                        help="Slack incoming webhook URL (without notify.channels).")
 
 
+DeliveryStatus = Literal["sent", "already-sent", "failed", "skipped"]
+
+
 @dataclass
 class Delivery:
     channel: str
     type: str
-    status: str  # sent, already-sent, failed, skipped
+    status: DeliveryStatus
     http_status: int | None = None
     attempts: int = 0
     bytes: int = 0
     error: str | None = None
 
 
+def _last(r: NotifyResult) -> dict[str, Any] | None:
+    """What the record keeps of the last notification (``outputs.last``)."""
+    return {"key": r.key, "event": r.event, "stage": r.stage,
+            "deliveries": {d.channel: d.status for d in r.deliveries}} if r.key else None
+
+
+def _deliveries(last: Any) -> list[Delivery]:
+    found = last.get("deliveries") if isinstance(last, dict) else None
+    return [Delivery(str(ch), "", st) for ch, st in found.items()] if isinstance(found, dict) else []
+
+
 @dataclass
-class NotifyResult:
-    event: str
-    stage: str
-    key: str
-    title: str
-    deliveries: list[Delivery] = field(default_factory=list)
+class NotifyResult(Recorded):
+    SECTION: ClassVar[str] = "notify"
+
+    event: str = ""
+    stage: str = ""
+    key: str = ""
+    title: str = ""
+    deliveries: list[Delivery] = field(default_factory=list, metadata=record(key="last", value=_last, read=_deliveries))
     payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
+    sent: list[str] | None = field(default=None, metadata=record(state=True))  # once-only keys (run, stage, event, channel): never cleared
 
     @property
     def failed(self) -> list[Delivery]:
@@ -179,10 +197,8 @@ def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
 
 def _sent(record: RunRecord) -> list[str]:
     """The keys already sent, as the record says now (read under its lock by the callers)."""
-    from pipekit.core.outputs import NotifyOutputs
-
     with record.locked():
-        found = NotifyOutputs.read(record).sent or []
+        found = NotifyResult.read(record).sent or []
     return [str(k) for k in found] if isinstance(found, list) else []
 
 
@@ -205,8 +221,6 @@ def _key_lock(record_path: Path, key: str) -> Iterator[None]:
 def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     """Send the notification for ``options.event`` to every matching channel, once per run."""
     from pipekit.clients.webhook import Policy
-    from pipekit.core.outputs import NotifyOutputs
-
     event = resolve_event(options.event, ctx.pipeline.exit_code)
     targets: list[tuple[Channel, str | None]] = []
     for ch in channels(options, ctx):  # check every URL before sending anything
@@ -217,9 +231,9 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                     attempts=options.attempts, total_timeout=options.total_timeout)
     record = ctx.record
     with record.locked():  # fails here, before anything is posted, if the record cannot be written
-        if not isinstance(NotifyOutputs.read(record).sent, list):
-            record.update_step(NotifyOutputs.SECTION, outputs=NotifyOutputs(sent=[]).to_outputs())
-    with record.recording(NotifyOutputs.SECTION, keep=NotifyOutputs.KEEP) as outputs:
+        if not isinstance(NotifyResult.read(record).sent, list):
+            record.update_step(NotifyResult.SECTION, outputs=NotifyResult(sent=[]).to_outputs())
+    with record.recording(NotifyResult.SECTION, keep=NotifyResult.keep()) as outputs:
         for ch, url in targets:
             key = f"{n.key}@{ch.name}"
             if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
@@ -247,13 +261,12 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                     result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
                     continue
                 with record.locked():  # remembered at once, merged with marks other processes made meanwhile
-                    record.update_step(NotifyOutputs.SECTION,
-                                       outputs=NotifyOutputs(sent=[*_sent(record), key]).to_outputs())
+                    record.update_step(NotifyResult.SECTION,
+                                       outputs=NotifyResult(sent=[*_sent(record), key]).to_outputs())
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
         # `sent` is not written here: it was merged under the lock as each post succeeded.
-        NotifyOutputs(last={"key": n.key, "event": event, "stage": n.stage,
-                            "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
+        result.write_to(outputs)
         if result.failed:
             names = ", ".join(d.channel for d in result.failed)
             if options.strict:

@@ -103,21 +103,6 @@ class RunRecord:
         except ValueError:
             return None
 
-    def output(self, step: str, key: str, default: Any = None) -> Any:
-        """An output of an earlier step, e.g. ``output("build", "image")``."""
-        outputs = self.step(step).get("outputs")
-        if isinstance(outputs, dict) and key in outputs:
-            return outputs[key]
-        return default
-
-    def find(self, key: str, *steps: str, default: Any = None) -> Any:
-        """The first of ``steps`` (newest first) that recorded ``key``."""
-        for name in steps:
-            value = self.output(name, key)
-            if value is not None:
-                return value
-        return default
-
     # -- writing ------------------------------------------------------------
     def update_step(self, name: str, **fields: Any) -> None:
         outputs = fields.pop("outputs", None)

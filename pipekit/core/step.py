@@ -87,10 +87,10 @@ class StepContext:
 
 
 def to_jsonable(result: Any) -> Any:
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
     if hasattr(result, "to_dict"):
         return result.to_dict()
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
     return result
 
 

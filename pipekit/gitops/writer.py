@@ -18,6 +18,7 @@ from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
 from pipekit.core import process, signals
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
+from pipekit.core.outputs import StoppedWrite, WriteStatus
 from pipekit.core.retry import backoff
 from pipekit.gitops import overlay as ov
 
@@ -36,7 +37,7 @@ class Change:
 
 @dataclass
 class Outcome:
-    status: str  # pushed | unchanged | dry-run; after a signal: pushed | not-pushed | unknown
+    status: WriteStatus | StoppedWrite  # after a signal: pushed, not-pushed or unknown
     revision: str
     change: Change
     diff: str = ""

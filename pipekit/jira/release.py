@@ -5,56 +5,57 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipekit.core.errors import BadInput, CheckFailed, PipekitError
 from pipekit.core.options import resolve
+from pipekit.core.recorded import RECORDED, Recorded, record
 from pipekit.jira import version as versions
 from pipekit.jira.gate import Decision
 from pipekit.jira.settings import JiraGateOptions
 
 if TYPE_CHECKING:
-    from pipekit.core.outputs import BuildOutputs
+    from pipekit.core.outputs import BuildResult
     from pipekit.core.step import StepContext
     from pipekit.promotion.gates import GateRequest, GateResult
 
 
 @dataclass
-class JiraGateResult:
-    passed: bool
-    project: str
-    version: str
+class JiraGateResult(Recorded):
+    SECTION: ClassVar[str] = "jira_gate"
+
+    passed: bool = field(metadata=RECORDED)
+    project: str = field(metadata=RECORDED)
+    version: str = field(metadata=RECORDED)
     version_source: str  # flag | tag | maven | image | build
-    require: str
-    state: str  # released | unreleased | archived | missing
-    reason: str
-    issues: int = 0
+    require: str = field(metadata=RECORDED)
+    state: str = field(metadata=RECORDED)  # released | unreleased | archived | missing; unknown: Jira did not answer
+    reason: str = field(metadata=RECORDED)
+    issues: int = field(default=0, metadata=RECORDED)
     allowed_statuses: list[str] = field(default_factory=list)
-    blocking: list[dict[str, Any]] = field(default_factory=list)  # key, summary, status, assignee, url, unblock
+    # key, summary, status, assignee, url, unblock; the record keeps the first 20 and the count
+    blocking: list[dict[str, Any]] = field(default_factory=list, metadata=record(value=lambda r: r.blocking[:20]))
+    blocking_count: int = field(default=0, metadata=RECORDED)
     jql: str | None = None
-    jira_url: str = ""
+    jira_url: str = field(default="", metadata=RECORDED)
 
 
 def check(options: JiraGateOptions, resolved: versions.ResolvedVersion, ctx: StepContext) -> JiraGateResult:
     """Decide for one version, record the decision, report it; a blocked gate raises CheckFailed."""
-    from pipekit.core.outputs import JiraGateOutputs
     from pipekit.jira.gate import decide
 
     jira = options.client()
-    with ctx.record.recording(JiraGateOutputs.SECTION) as outputs:
+    with ctx.record.recording(JiraGateResult.SECTION) as outputs:
         try:
             decision = decide(jira, options.project, resolved.name, require=options.require,
                               allowed_statuses=options.allowed_statuses, extra_jql=options.jql)
         except PipekitError as exc:  # unknown project, unreachable Jira: the card says why, not stale facts
-            JiraGateOutputs(passed=False, project=options.project, version=resolved.name, require=options.require,
-                            state="unknown", reason=exc.message, issues=0, blocking=[], blocking_count=0,
-                            jira_url=options.site_url.rstrip("/")).write_to(outputs)
+            JiraGateResult(passed=False, project=options.project, version=resolved.name, version_source=resolved.source,
+                           require=options.require, state="unknown", reason=exc.message,
+                           jira_url=options.site_url.rstrip("/")).write_to(outputs)
             raise
         result = to_result(decision, resolved, options.site_url)
-        JiraGateOutputs(passed=result.passed, project=result.project, version=result.version,
-                        require=result.require, state=result.state, reason=result.reason, issues=result.issues,
-                        blocking=result.blocking[:20], blocking_count=len(result.blocking),
-                        jira_url=result.jira_url).write_to(outputs)
+        result.write_to(outputs)
         report(ctx, result)
         if not result.passed:
             raise CheckFailed(f"Jira gate blocked: {result.reason}", result=result)
@@ -66,7 +67,7 @@ def to_result(decision: Decision, resolved: versions.ResolvedVersion, site_url: 
         passed=decision.passed, project=decision.project, version=decision.version, version_source=resolved.source,
         require=decision.require, state=decision.state, reason=decision.reason, issues=decision.issues,
         allowed_statuses=decision.allowed_statuses, blocking=[asdict(b) for b in decision.blocking],
-        jql=decision.jql, jira_url=site_url.rstrip("/"))
+        blocking_count=len(decision.blocking), jql=decision.jql, jira_url=site_url.rstrip("/"))
 
 
 def report(ctx: StepContext, result: JiraGateResult) -> None:
@@ -83,14 +84,14 @@ def report(ctx: StepContext, result: JiraGateResult) -> None:
 
 def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
     """The ``jira`` gate: every version among the promoted images' tags passes this gate."""
-    from pipekit.core.outputs import BuildOutputs
+    from pipekit.core.outputs import BuildResult
     from pipekit.promotion.gates import GateResult, GateUnavailable
 
     try:
         options = replace(resolve(JiraGateOptions, ctx).options, tag=ctx.pipeline.tag)
         if not options.project:
             raise BadInput("no Jira project: set PIPEKIT_JIRA_PROJECT or jira.project in pipekit.yaml")
-        wanted = promoted_versions(request, options, BuildOutputs.read(ctx.record))
+        wanted = promoted_versions(request, options, BuildResult.read(ctx.record))
         results = [check(options, resolved, ctx) for resolved in wanted]
     except CheckFailed as exc:  # blocked, or the project is unknown: Jira answered, and said no
         return GateResult(False, exc.message)
@@ -101,7 +102,7 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
 
 
 def promoted_versions(request: GateRequest, options: JiraGateOptions,
-                      build: BuildOutputs | None = None) -> list[versions.ResolvedVersion]:
+                      build: BuildResult | None = None) -> list[versions.ResolvedVersion]:
     """The versions being promoted: ``PIPEKIT_JIRA_VERSION``, else each image's tag through the
     pattern; a tag the pattern does not match (a short SHA) is this pipeline's build when the
     run record's build pushed it, whose Maven version then names it."""

@@ -44,9 +44,10 @@ def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, ob
     from pipekit import promote
     from pipekit.core.console import Console
     from pipekit.core.options import resolve
-    from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
+    from pipekit.core.outputs import BuildResult
     from pipekit.core.step import StepContext
     from pipekit.jira import version as versions
+    from pipekit.jira.release import JiraGateResult
     from pipekit.jira.settings import JiraGateOptions
     from pipekit.testing.jira import JiraStandIn
 
@@ -55,7 +56,7 @@ def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, ob
     gate = resolve(JiraGateOptions, probe).options
     project, require = gate.project or "DEMO", gate.require
     ready = list(gate.allowed_statuses) or ["Done"]
-    built = BuildOutputs.read(probe.record).version or "1.0.0"
+    built = BuildResult.read(probe.record).version or "1.0.0"
     pattern = gate.version_pattern or versions.DEFAULT_PATTERN
     version = versions.apply(versions.compile_pattern(pattern), built, "the build's version")
     with JiraStandIn(email=EMAIL, token=TOKEN) as jira:
@@ -70,6 +71,6 @@ def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, ob
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
         result = promote.run(promote.options_from(ctx, {"source": source, "target": target, **flags}), ctx)
-    out = JiraGateOutputs.read(ctx.record)
-    return (f"{', '.join(result.services) or 'nothing'} {source} -> {target} ({result.rule}: jira {out.project} "
-            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {result.gitops_revision[:12]}")
+    out = JiraGateResult.read(ctx.record)
+    return (f"{', '.join(result.services or []) or 'nothing'} {source} -> {target} ({result.rule}: jira {out.project} "
+            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {(result.gitops_revision or '')[:12]}")

@@ -98,14 +98,14 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
 def show_for_failed_hook(ctx: Any, revision: str) -> None:
     """For wait-for-argocd: when ``post_sync_test.upload`` is configured, print what the hook's suite reported."""
     from pipekit.clients.s3 import S3Location
-    from pipekit.core.outputs import UpdateTagOutputs
+    from pipekit.core.outputs import UpdateTagResult
 
     settings = resolve(ResultsOptions, ctx).options
     upload = settings.upload
     if not upload:
         return
     suite = settings.suite or ctx.service or "tests"
-    environment = ctx.environment() or UpdateTagOutputs.read(ctx.record).environment
+    environment = ctx.environment() or UpdateTagResult.read(ctx.record).environment
     try:
         found = find_summary(S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment,
                              revision, ctx.env)
