@@ -163,14 +163,14 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
 
     sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
     if sarif_out or junit_out:
-        from pipekit.reports.writers.interface import Outcome
-        from pipekit.reports.writers.registry import writers
+        from pipekit.reports.writers.interface import GateOutcome
+        from pipekit.reports.writers.registry import WRITERS
 
-        outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
-        found = writers()
+        outcome = GateOutcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
         for name, path in (("sarif", sarif_out), ("junit", junit_out)):
-            if path:
-                found[name].write(path, outcome)
+            writer = WRITERS.find(name)
+            if path and writer is not None:
+                writer.write(path, outcome)
         result.sarif_out, result.junit_out = sarif_out, junit_out
     if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights

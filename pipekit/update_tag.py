@@ -79,9 +79,9 @@ def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str
                        stop: Interrupted) -> None:
     """After a signal the record says what the GitOps repository holds: pushed (with its
     revision, for wait-for-argocd), not pushed, or unknown; never the previous run's revision."""
-    from pipekit.gitops.writer import Outcome
+    from pipekit.gitops.writer import WriteOutcome
 
-    after = stop.result if isinstance(stop.result, Outcome) else None
+    after = stop.result if isinstance(stop.result, WriteOutcome) else None
     status = cast(UpdateTagStatus, after.status if after is not None else "not-pushed")
     UpdateTagResult(  # outputs were cleared as the step started: no earlier revision is left
         status=status, gitops_repo=options.gitops_repo, gitops_revision=after.revision if after else "",

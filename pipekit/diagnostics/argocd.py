@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pipekit.diagnostics import tools
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, warn
 from pipekit.diagnostics.http import get
 
 KIND = "argocd"
@@ -31,7 +31,7 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def check(plan: DoctorPlan, server: str) -> Outcome:
+def check(plan: DoctorPlan, server: str) -> CheckOutcome:
     token = plan.env.get("ARGOCD_AUTH_TOKEN")
     if not token and not (plan.env.get("ARGOCD_USERNAME") and plan.env.get("ARGOCD_PASSWORD")):
         return fail("Argo CD is configured but no credentials are set",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 
 KIND = "aws"
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -15,7 +15,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return [Check("endpoint:aws", KIND, lambda: check(plan))]
 
 
-def check(plan: DoctorPlan) -> Outcome:
+def check(plan: DoctorPlan) -> CheckOutcome:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError

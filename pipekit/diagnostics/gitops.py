@@ -7,7 +7,7 @@ import os
 from pipekit.core import process
 from pipekit.core.errors import PipekitError
 from pipekit.core.masking import mask_url
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 
 KIND = "gitops"
 
@@ -19,7 +19,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return [Check("endpoint:gitops", KIND, lambda: check(plan, str(repo)))]
 
 
-def check(plan: DoctorPlan, repo: str) -> Outcome:
+def check(plan: DoctorPlan, repo: str) -> CheckOutcome:
     env = {**os.environ, **plan.env, "GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
     shown = mask_url(repo)
     try:

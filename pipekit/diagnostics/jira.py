@@ -7,7 +7,7 @@ The site and credentials are resolved from jira-gate's own declaration
 
 from __future__ import annotations
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 from pipekit.diagnostics.http import get
 
 KIND = "jira"
@@ -23,7 +23,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return [Check("endpoint:jira", KIND, lambda: check(plan, jira.site_url, jira.email, jira.token, jira.pat))]
 
 
-def check(plan: DoctorPlan, url: str, user: str | None, token: str | None, pat: str | None) -> Outcome:
+def check(plan: DoctorPlan, url: str, user: str | None, token: str | None, pat: str | None) -> CheckOutcome:
     if not (user and token) and not pat:
         missing = "JIRA_USER_EMAIL" if token and not user else "JIRA_API_TOKEN"
         return fail(f"Jira is configured but {missing} is not set (nor JIRA_PAT)",

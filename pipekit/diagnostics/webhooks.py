@@ -6,7 +6,7 @@ import functools
 import socket
 from urllib.parse import urlsplit
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, warn
 
 KIND = "webhooks"
 DEFAULT_VARS = ("PIPEKIT_TEAMS_WEBHOOK_URL", "PIPEKIT_SLACK_WEBHOOK_URL")
@@ -20,7 +20,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return [Check(f"webhook:{var}", KIND, functools.partial(check, plan, var, optional)) for var, optional in named]
 
 
-def check(plan: DoctorPlan, var: str, optional: bool) -> Outcome:
+def check(plan: DoctorPlan, var: str, optional: bool) -> CheckOutcome:
     url = plan.env.get(var, "").strip()
     if not url:
         if optional:

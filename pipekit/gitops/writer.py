@@ -36,7 +36,7 @@ class Change:
 
 
 @dataclass
-class Outcome:
+class WriteOutcome:
     status: WriteStatus | StoppedWrite  # after a signal: pushed, not-pushed or unknown
     revision: str
     change: Change
@@ -72,7 +72,7 @@ class Writer:
     _pushing: tuple[str, Change] | None = None  # (revision, change) while a push is under way
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
-              dry_run: bool = False) -> Outcome:
+              dry_run: bool = False) -> WriteOutcome:
         """Clone, run ``edit`` and push; ``sparse`` may be a function of the clone (it can list files)."""
         if not self.branch or self.branch.startswith("-"):
             raise BadInput(f"branch {self.branch!r} is not valid")
@@ -108,18 +108,18 @@ class Writer:
                 if git is not None:
                     self.git_calls.extend(git.calls)
 
-    def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> Outcome:
+    def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> WriteOutcome:
         present = list(sparse)
         retries = 0
         while True:
             change = edit(root, git)
             if not change.paths:
-                return Outcome("unchanged", git.head(), change, retries=retries)
+                return WriteOutcome("unchanged", git.head(), change, retries=retries)
             rendering = self._start_render(git, root, present, change)
             try:
                 if dry_run:
                     workloads = self._finish_render(rendering)
-                    return Outcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
+                    return WriteOutcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
                 diff = git.diff() if self.keep_diff else ""
                 # The commit is made in the private clone while kustomize renders; it is pushed only
                 # if the render passes, and a failure deletes the clone with it.
@@ -134,7 +134,7 @@ class Writer:
             pushed = git.push(self.branch)
             self._pushing = None
             if pushed:
-                return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
+                return WriteOutcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
             retries += 1
             if retries > self.push_retries:
                 raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
@@ -146,19 +146,19 @@ class Writer:
             time.sleep(delay)
             git.refresh(self.branch)
 
-    def _settle(self, git: Git | None) -> Outcome:
+    def _settle(self, git: Git | None) -> WriteOutcome:
         """After a signal: ``pushed`` (with the revision) if the remote branch holds the commit
         being pushed, ``not-pushed`` if no push had started or the remote does not hold it,
         ``unknown`` if the remote cannot be asked."""
         if git is None or self._pushing is None:
-            return Outcome("not-pushed", "", Change([], ""))
+            return WriteOutcome("not-pushed", "", Change([], ""))
         revision, change = self._pushing
         try:
             with signals.deferred():  # a second signal must not cut the question short
                 head = git.remote_head(self.branch)
         except (PipekitError, Interrupted):
-            return Outcome("unknown", revision, change)
-        return Outcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
+            return WriteOutcome("unknown", revision, change)
+        return WriteOutcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
 
     def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
         """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""
