@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
@@ -45,7 +46,22 @@ class WriteOutcome:
     workloads: list[str] = field(default_factory=list)
 
 
-Edit = Callable[[Path, Git], Change]
+class Edit(Protocol):
+    """The extension point of a write: a function of the checked-out tree, run again on a fresh tip
+    after a rejected push, saying what it changed (:mod:`pipekit.gitops.edits` has the image edits)."""
+
+    def __call__(self, root: Path, git: Git) -> Change: ...
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """An edit that can start work while git clones: the overlays it will render, anything else."""
+
+    def render_dirs(self) -> list[str]: ...
+
+    def warm(self) -> None: ...
+
+
 _Key = tuple[str, tuple[str, ...], tuple[str, ...]]
 # (overlay dir, references, input dirs, a running render or cached workloads, cache key if known)
 _Job = tuple[str, list[str], list[str], "subprocess.Popen[str] | list[str]", "_Key | None"]
@@ -81,13 +97,13 @@ class Writer:
 
             def while_cloning() -> None:
                 # The renderer starts up (most of its time) while git clones; then imports.
-                for overlay_dir in getattr(edit, "render_dirs", list)()[:1]:
+                if not isinstance(edit, Prepared):
+                    return
+                for overlay_dir in edit.render_dirs()[:1]:
                     started = self.renderer.prestart(ws.root / "render", overlay_dir)
                     if started is not None:
                         self._prestarted[overlay_dir] = started
-                warm = getattr(edit, "warm", None)
-                if warm is not None:
-                    warm()
+                edit.warm()
 
             git: Git | None = None
             self._pushing = None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.stages import Rehearsal
+    from pipekit.rehearsal.session import Rehearsal
 
 FailAt = Literal["scan", "tests", "deploy", "hook", "gate"]
 CHOICES: tuple[str, ...] = get_args(FailAt)

@@ -17,20 +17,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-from pipekit.rehearsal import jira
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.workspace import Servers
+    from pipekit.rehearsal.session import Rehearsal
     from pipekit.testing.argocd.hooks import PostSyncRunner
 
-
-class Rehearsal(jira.Rehearsal, Protocol):
-    """What these use of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers them)."""
-
-    servers: Servers
-    environments: tuple[str, ...]
 
 API_TESTS = Path(__file__).with_name("sample") / "api-tests"
 JUNIT_DIR = "reports"  # the Job's /reports emptyDir, as the hook runner mounts it

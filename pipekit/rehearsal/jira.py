@@ -13,27 +13,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipekit.core.console import Console
-    from pipekit.core.step import StepContext
+    from pipekit.rehearsal.session import Rehearsal
 
-
-class Rehearsal(Protocol):
-    """What this stage uses of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers it)."""
-
-    workdir: Path
-    env: dict[str, str]
-    service: str
-    repo: Path
-    console: Console
-
-    @property
-    def record_path(self) -> Path: ...
-
-    def context(self, extra_env: Mapping[str, str] | None = None, *, quiet: bool = False) -> StepContext: ...
 
 EMAIL, TOKEN = "rehearsal@pipekit.local", "local-rehearsal-jira-token"
 

@@ -18,7 +18,7 @@ from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
-    from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
+    from pipekit.rehearsal.session import Rehearsal
 
 def _context(r: Rehearsal, deployment_environment: str | None) -> StepContext:
     from pipekit.core.console import Console

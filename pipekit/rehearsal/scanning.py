@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
+    from pipekit.rehearsal.session import Rehearsal
 
 RULES = Path(__file__).with_name("semgrep-rules.yaml")
 INSTALL_SEMGREP = "pip install semgrep, in a virtualenv of its own: it pins older click and rich than pipekit"
