@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pipekit import __version__
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops.settings import RenderOptions
 from pipekit.onboarding import answers as ans
@@ -255,7 +256,7 @@ def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
     if result.status == "unchanged":
         con.success(f"{result.service} already onboarded with these answers: nothing changed ({what})")
     elif result.status == "written":
-        where = f"; GitOps commit {result.gitops_revision[:12]} pushed" if result.gitops_revision else ""
+        where = f"; GitOps commit {short_revision(result.gitops_revision)} pushed" if result.gitops_revision else ""
         con.success(f"{result.service} onboarded with pipekit {result.pipekit_version} ({what}){where}")
     elif result.status == "dry-run":
         con.info(f"dry run: nothing written ({what})")

@@ -17,6 +17,7 @@ from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve
 from pipekit.core.outputs import PromoteResult
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
@@ -185,7 +186,7 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     elif result.status == "unchanged":
         con.success(f"promotion {what}: nothing to do; nothing committed")
     else:
-        con.success(f"promoted {what}: {', '.join(result.services or [])} as {(result.gitops_revision or '')[:12]}")
+        con.success(f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}")
     for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
 

@@ -20,6 +20,7 @@ from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, 
 from pipekit.core.options import option, resolve
 from pipekit.core.outputs import StoppedWrite, WriteStatus
 from pipekit.core.recorded import RECORDED, Recorded, record
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
@@ -105,7 +106,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
     version = tag or (digest or "")[:19]
     subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
-    text = message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."], [
+    text = message(subject, [f"Rolls back {short_revision(current.commit)} ({current.reference})."], [
         ("Pipekit-Service", options.service), ("Pipekit-Environment", options.environment),
         ("Pipekit-Image", name), ("Pipekit-Tag", tag), ("Pipekit-Digest", digest),
         ("Pipekit-Source-Commit", target.source_commit if target else None),
@@ -138,7 +139,7 @@ def wait(ctx: StepContext, environment: str, revision: str) -> None:
     errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
                                              ExitCode.TIMEOUT: TimedOut}
     if proc.returncode != 0:
-        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {revision[:12]}, but wait-for-argocd "
+        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {short_revision(revision)}, but wait-for-argocd "
                                                        f"exited {proc.returncode}")
 
 
@@ -153,7 +154,7 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
     elif result.status == "unchanged":
         con.success(f"{what}: already there; nothing committed")
     else:
-        con.success(f"rolled back {what} as {result.gitops_revision[:12]} (Pipekit-Rollback-Of {result.rollback_of[:12]})")
+        con.success(f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})")
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:

@@ -14,6 +14,7 @@ from typing import Any, cast
 from pipekit.core.errors import BadInput, Interrupted
 from pipekit.core.options import option, resolve
 from pipekit.core.outputs import BuildResult, EcrPushResult, UpdateTagResult, UpdateTagStatus
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
@@ -89,11 +90,11 @@ def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str
         digest=options.digest, overlay=options.path, retries=None,
     ).write_to(outputs)
     if status == "pushed":
-        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
+        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {short_revision(after.revision)}"
                          if after else f"{stop}")
     elif status == "unknown":
         ctx.console.warn(f"{stop} during the push, and the GitOps repository could not be asked whether "
-                         f"{after.revision[:12] if after else 'the commit'} landed: check it before running again")
+                         f"{short_revision(after.revision) if after else 'the commit'} landed: check it before running again")
     else:
         ctx.console.warn(f"{stop}: nothing was pushed to the GitOps repository")
 
@@ -160,7 +161,7 @@ def report(ctx: StepContext, result: UpdateTagResult) -> None:
     elif result.status == "superseded":
         con.warn(f"{where}: {result.message}; nothing committed")
     else:
-        con.success(f"{where}: {result.image} -> {result.tag or result.digest} pushed as {result.gitops_revision[:12]}"
+        con.success(f"{where}: {result.image} -> {result.tag or result.digest} pushed as {short_revision(result.gitops_revision)}"
                     + (f" after {result.retries} retries" if result.retries else ""))
     for name in result.workloads:
         con.debug(f"renders into {name}")

@@ -16,6 +16,7 @@ from pipekit.core.outputs import (
     UpdateTagResult,
     WaitResult,
 )
+from pipekit.core.revision import short_revision
 from pipekit.core.runrecord import Status
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def run_id(p: PipelineContext) -> str:
         return p.pipeline_uuid.strip("{}")
     if p.build_number:
         return f"{p.repo_full_name or p.repo_slug or 'build'}#{p.build_number}"
-    return f"local-{p.commit[:12]}" if p.commit else "local"
+    return f"local-{short_revision(p.commit)}" if p.commit else "local"
 
 
 def _http(url: str | None) -> str | None:
@@ -203,7 +204,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
         or (promote.gitops_revision if promote.succeeded else None)
     if revision:
         repo = update.gitops_repo if update.succeeded else None
-        facts.append(Fact("GitOps revision", str(revision)[:12] + (f" in {repo}" if repo else "")))
+        facts.append(Fact("GitOps revision", short_revision(revision) + (f" in {repo}" if repo else "")))
     apps = WaitResult.read(record).apps
     if apps:
         lines = [f"{a.name}: {a.sync or '?'} / {a.health or '?'}" + (f" ({a.phase})" if a.phase else "") for a in apps]

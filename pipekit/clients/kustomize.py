@@ -159,7 +159,7 @@ class Prestarted:
 
 
 def _package(tool: str) -> str:
-    where = process.PACKAGES.get(os.path.basename(tool))
+    where = process.install_hint(tool)
     return f" (install {where})" if where else ""
 
 

@@ -15,6 +15,8 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from pipekit.core.revision import short_revision
+
 if TYPE_CHECKING:
     from pipekit.rehearsal.session import Rehearsal
 
@@ -57,4 +59,4 @@ def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, ob
         result = promote.run(promote.options_from(ctx, {"source": source, "target": target, **flags}), ctx)
     out = JiraGateResult.read(ctx.record)
     return (f"{', '.join(result.services or []) or 'nothing'} {source} -> {target} ({result.rule}: jira {out.project} "
-            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {(result.gitops_revision or '')[:12]}")
+            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {short_revision(result.gitops_revision)}")

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipekit.core.process import install_hint
+from pipekit.core.revision import short_revision
 from pipekit.onboarding.answers import GATES, RULES
 from pipekit.rehearsal import hook, promotions, workspace
 from pipekit.rehearsal.scanning import scan_stage
@@ -23,17 +25,6 @@ from pipekit.rehearsal.session import Rehearsal
 
 if TYPE_CHECKING:
     pass
-
-INSTALL = {  # how to get a missing tool (Debian package names)
-    "mvn": "apt-get install -y maven openjdk-17-jdk-headless",
-    "buildah": "apt-get install -y buildah",
-    "podman": "apt-get install -y podman",
-    "docker": "a Docker engine (docker is only the client here)",
-    "docker-registry": "apt-get install -y docker-registry",
-    "git": "apt-get install -y git",
-    "kubectl": "install kubectl (client 1.27+, with kustomize built in)",
-}
-
 
 @dataclass
 class Stage:
@@ -93,7 +84,7 @@ def update_tag_stage(r: Rehearsal) -> str:
         r.servers.follow(app.name, bare, app.path, hook_runner=hook.runner(r))
     result = update_tag.run(update_tag.options_from(ctx, {}), ctx)
     pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
-    return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
+    return f"{result.overlay}: {pinned}, GitOps commit {short_revision(result.gitops_revision)} in {bare.name}"
 
 
 def wait_for_argocd_stage(r: Rehearsal) -> str:
@@ -161,5 +152,5 @@ STAGES: list[Stage] = plan()  # with pipekit init's environments
 
 def missing_tools(stage: Stage, container_tool: str) -> list[str]:
     tools = [t.replace("{tool}", container_tool) for t in stage.tools]
-    return [f"{t} not found ({INSTALL[t]})" if t in INSTALL else f"{t} not found"
+    return [f"{t} not found" + (f" (install {hint})" if (hint := install_hint(t)) else "")
             for t in dict.fromkeys(tools) if shutil.which(t) is None]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipekit.clients.s3 import S3Location
 from pipekit.core.options import option, resolve
+from pipekit.core.revision import short_revision
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ResultsOptions:
 
 def folder(location: S3Location, suite: str, environment: str | None, revision: str | None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    tail = f"{stamp}-{revision[:12]}" if revision else stamp
+    tail = f"{stamp}-{short_revision(revision)}" if revision else stamp
     return location.key(_safe(suite), _safe(environment or "unknown"), tail)
 
 
@@ -59,7 +60,7 @@ def find_summary(location: S3Location, suite: str, environment: str | None, revi
 
     client, region = s3.client(env)
     folder_prefix = location.key(_safe(suite), _safe(environment or "unknown")) + "/"
-    wanted = f"-{revision[:12]}/summary.json"
+    wanted = f"-{short_revision(revision)}/summary.json"
     found: list[str] = []
     token: str | None = None
     while True:
@@ -113,7 +114,7 @@ def show_for_failed_hook(ctx: Any, revision: str) -> None:
         ctx.console.warn(f"could not read the PostSync test summary from {upload}: {exc}")
         return
     if found is None:
-        ctx.console.info(f"no PostSync test summary for revision {revision[:12]} under {upload}")
+        ctx.console.info(f"no PostSync test summary for revision {short_revision(revision)} under {upload}")
         return
     summary, url = found
     for line in describe_summary(summary):

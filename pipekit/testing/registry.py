@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pipekit.core.process import install_hint
 from pipekit.testing.serving import ChildServer, free_port
 
 
@@ -42,7 +43,7 @@ class LocalRegistry(ChildServer):
     def start(self, timeout: float = 15.0) -> LocalRegistry:
         exe = shutil.which(self.executable)
         if not exe:
-            raise RuntimeError(f"{self.executable} not found: apt-get install -y docker-registry")
+            raise RuntimeError(f"{self.executable} not found: install {install_hint('docker-registry')}")
         self._tmp = tempfile.mkdtemp(prefix="pipekit-registry-")
         root = self._given_root or Path(self._tmp) / "root"
         root.mkdir(parents=True, exist_ok=True)
