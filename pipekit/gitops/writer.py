@@ -8,6 +8,7 @@ the edit itself. Retries are bounded, with the full-jitter backoff of :mod:`pipe
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
 from pipekit.core import process, signals
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
 from pipekit.core.outputs import StoppedWrite, WriteStatus
-from pipekit.core.retry import backoff
+from pipekit.core.retry import Retrying
 from pipekit.gitops import overlay as ov
 
 DEFAULT_IDENTITY = Identity("pipekit", "pipekit@localhost")
@@ -126,8 +127,9 @@ class Writer:
 
     def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> WriteOutcome:
         present = list(sparse)
-        retries = 0
-        while True:
+        tries = Retrying(self.push_retries + 1, math.inf, self.backoff_s, self.max_backoff_s)
+        for attempt in tries:
+            retries = attempt - 1
             change = edit(root, git)
             if not change.paths:
                 return WriteOutcome("unchanged", git.head(), change, retries=retries)
@@ -151,16 +153,16 @@ class Writer:
             self._pushing = None
             if pushed:
                 return WriteOutcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
-            retries += 1
-            if retries > self.push_retries:
-                raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
+            delay = tries.wait()
+            if delay is None:
+                raise ExternalError(f"push to {self.branch} was rejected {attempt} times: others keep writing",
                                     hint="run again, or raise gitops.push_retries")
-            delay = backoff(retries, self.backoff_s, self.max_backoff_s)
             self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
-                     f"(retry {retries}/{self.push_retries})")
+                     f"(retry {attempt}/{self.push_retries})")
             self._remember(git)
             time.sleep(delay)
             git.refresh(self.branch)
+        raise AssertionError("unreachable: the tries end in a return or a raise")
 
     def _settle(self, git: Git | None) -> WriteOutcome:
         """After a signal: ``pushed`` (with the revision) if the remote branch holds the commit
