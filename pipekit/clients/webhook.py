@@ -2,8 +2,10 @@
 
 The same policy as :mod:`pipekit.core.http` (retry connection errors, timeouts, 429 and 5xx,
 honour ``Retry-After``, bound the total time, raise :class:`ExternalError` with a masked URL
-after the last try), without ``requests``: its import takes about 75 ms, more than a whole
-``pipekit notify``. The wire (TLS, CONNECT tunnels, chunked answers, ``100 Continue``) is the
+after the last try), without ``requests``. Kept under the 10% rule: a whole ``pipekit notify``
+takes 31-39% less time with it than with the POST through :mod:`pipekit.core.http`
+(``scripts/bench_notify.py``, its ``via-requests`` line; dated figures in docs/architecture.md).
+The wire (TLS, CONNECT tunnels, chunked answers, ``100 Continue``) is the
 standard library's :mod:`http.client`, imported only when something is sent, so ``--help``
 stays lean. TLS uses :func:`ssl.create_default_context` (system CAs, ``SSL_CERT_FILE``).
 ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` are read from the step's environment mapping
