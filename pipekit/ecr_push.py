@@ -60,8 +60,7 @@ def validate(options: EcrPushOptions) -> None:
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
     """Look up (local image, repository, existing tags, token: concurrently), decide, push, record."""
-    # The look-ups run in a thread pool: the skip path takes 0.22 s instead of 0.29 s and a 50 MB push
-    # 0.73 s instead of 0.80 s (scripts/bench_ecr_push.py, calls made in turn as the baseline).
+    # The look-ups run in a thread pool (a speed trick that stays: docs/architecture.md).
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from pipekit.clients import aws
@@ -219,11 +218,11 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> EcrPushResult:
 def _short_lived_gc() -> Iterator[None]:
     """GC settings for the CLI process, which loads botocore, runs one push and exits.
 
-    Hardly any cyclic collection passes while botocore's many objects are created (~20 ms;
-    a high first threshold rather than no collector, so a long ``--wait-scan`` still collects),
-    and no full collection over them afterwards: ``gc.freeze`` moves everything alive to the
-    permanent generation before the thresholds come back, so neither the next pass nor
-    Python's collection at exit walks the loaded service model (~50 ms). Only :func:`main`
+    Hardly any cyclic collection passes while botocore's many objects are created (a high first
+    threshold rather than no collector, so a long ``--wait-scan`` still collects), and no full
+    collection over them afterwards: ``gc.freeze`` moves everything alive to the permanent
+    generation before the thresholds come back, so neither the next pass nor Python's collection
+    at exit walks the loaded service model (the figures: docs/architecture.md). Only :func:`main`
     (the CLI entry) does this; :func:`run`, the library API, leaves the caller's collector alone.
     """
     import gc

@@ -37,7 +37,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     Full jitter spreads concurrent retriers (30 pipelines pushing one GitOps repo) the most for
     the least total wait (AWS Architecture Blog, "Exponential Backoff And Jitter").
     """
-    import random  # only on a retry: its import is 1-2 ms of every start-up otherwise
+    import random  # only on a retry: otherwise its import is part of every start-up
 
     return random.uniform(0.0, min(cap, base * 2 ** (max(1, attempt) - 1)))  # noqa: S311 - timing, not security
 

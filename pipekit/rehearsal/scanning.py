@@ -27,7 +27,7 @@ def scan_settings(workdir: Path) -> dict[str, Any]:
     """The rehearsal's ``scan:`` section of ``pipekit.yaml``.
 
     ``--jobs 1``: on two source files, semgrep's worker processes cost more than they save
-    (0.2 s instead of 0.4 s for the run on the development machine)."""
+    (docs/architecture.md)."""
     return {"reports": [str(workspace.SCAN_REPORT)], "sarif_out": str(workdir / "scan.sarif"),
             "run": {"semgrep": {"config": str(RULES), "args": ["--jobs", "1"]}}}
 
