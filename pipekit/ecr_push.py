@@ -111,7 +111,6 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             assert local_id is not None and reusable is not None
             result.login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
                                      previous_login if reusable.result() else None, auth_f, pool)
-        result.tags_done = True
         result.write_to(outputs)
         if options.wait_scan and result.digest:
             _wait_scan(ecr, result, options, ctx)

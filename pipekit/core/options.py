@@ -1,21 +1,15 @@
 """Options, declared once per step and resolved one way: flag > environment > pipekit.yaml > default.
 
-A step lists its options in an :class:`OptionTable`: the flag, the environment variables, the
-``pipekit.yaml`` key, the type, the default and the help. :func:`pipekit.core.step.step_command`
-turns the table into click parameters whose values reach the step only when given on the
-command line (a flag left out is absent, never its default), and :meth:`OptionTable.resolve`
-applies the precedence and the one parser per type of :mod:`pipekit.core.parse`. A bad value is
-exit 2 naming its source: ``flag --timeout``, ``environment variable PIPEKIT_NOTIFY_TIMEOUT`` or
-``pipekit.yaml:12 (notify.timeout)``.
-
-Secrets (``secret=True``) have no flag: a flag lands in shell history and in ``ps``.
-
-The declaration is the step's options dataclass: each field made with :func:`option` carries
-its flag, variables, ``pipekit.yaml`` key, bounds and help, and its type comes from the
-annotation (``bool``, ``int``, ``float``, ``str``, ``Path``, a ``Literal`` of choices, a
-``list`` of those for a repeatable flag, a mapping for a ``pipekit.yaml``-only setting).
-:func:`table_of` derives the :class:`OptionTable` (and so the click parameters and the
-schema), :func:`resolve` builds the dataclass::
+The declaration is the step's options dataclass: each field made with :func:`option` carries its
+flag, variables, ``pipekit.yaml`` key, bounds and help, and its type comes from the annotation
+(``bool``, ``int``, ``float``, ``str``, ``Path``, a ``Literal`` of choices, a ``list`` of those for
+a repeatable flag, a mapping for a ``pipekit.yaml``-only setting). :func:`table_of` derives its
+:class:`OptionTable`, whose rows become the click parameters (:func:`pipekit.core.step.step_command`:
+a flag left out is absent, never its default) and the ``pipekit.yaml`` schema
+(:mod:`pipekit.core.config_schema`); :func:`resolve` builds the dataclass with the one parser per
+type of :mod:`pipekit.core.parse`. A bad value is exit 2 naming its source: ``flag --timeout``,
+``environment variable PIPEKIT_NOTIFY_TIMEOUT`` or ``pipekit.yaml:12 (notify.timeout)``. Secrets
+(``secret=True``) have no flag: a flag lands in shell history and in ``ps``::
 
     @dataclass
     class NotifyOptions:
@@ -61,7 +55,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     above: float | None = None  # an exclusive lower bound: a timeout must be more than 0
-    multiple: bool = False  # a repeatable flag (a tuple)
+    multiple: bool | None = False  # a repeatable flag (a tuple); declared None: a list field's flag repeats
     argument: bool = False  # positional arguments (with multiple: everything after the options, or after --)
     secret: bool = False
     short: str | None = None  # "-r"
@@ -69,6 +63,11 @@ class Option:
     hidden: bool = False
     # more of the pipekit.yaml value's JSON schema: a pattern, lengths, a mapping's structure
     schema: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
+    # as declared on a field (see option()):
+    comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
+    required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
+    kind: Any = dataclasses.field(default=None, compare=False)  # what it reads, when not the field's type
+    convert: Callable[[Any], Any] | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -164,9 +163,6 @@ class OptionTable:
             if option.name == name:
                 return option
         raise KeyError(name)
-
-    def __add__(self, other: OptionTable | Iterable[Option]) -> OptionTable:
-        return OptionTable((*self.options, *other))
 
     @property
     def env_names(self) -> set[str]:
@@ -272,31 +268,6 @@ OPTION_KEY = "pipekit.option"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Spec:
-    """What :func:`option` records on a field; the name and type come from the field itself."""
-
-    flag: str | None = None
-    env: str | tuple[str, ...] = ()
-    config: str | None = None
-    help: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    above: float | None = None
-    short: str | None = None
-    metavar: str | None = None
-    hidden: bool = False
-    secret: bool = False
-    argument: bool = False
-    multiple: bool | None = None  # a list field: a repeatable flag unless False
-    comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
-    required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
-    schema: Mapping[str, Any] | None = None  # more of the pipekit.yaml value's JSON schema
-    kind: Any = None  # the type the option reads, when not the field's (``convert`` turns one into the other)
-    convert: Callable[[Any], Any] | None = None
-    raw_default: Any = None  # with ``convert``: the default as read (and shown in --help)
-
-
 def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
            flag: str | None = None, env: str | tuple[str, ...] = (), config: str | None = None, help: str = "",
            minimum: float | None = None, maximum: float | None = None, above: float | None = None,
@@ -319,23 +290,22 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
     for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
         if value is not None:
             extra[key] = value
-    raw = None
-    if convert is not None:
+    declared = Option("", flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
+                      short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument,
+                      multiple=multiple, comma=comma, required=required, schema=extra or None,
+                      kind=str if convert is not None and kind is None else kind, convert=convert)
+    if convert is not None:  # ``default`` is as read; the field's default is what convert makes of it
         raw = None if default is dataclasses.MISSING else default
-        convert_ = convert
+        declared = dataclasses.replace(declared, default=raw)
 
         def default_factory() -> Any:
-            return convert_(raw)
+            return convert(raw)
 
         default = dataclasses.MISSING
-        kind = str if kind is None else kind  # what the option reads, unless ``kind`` says
-    spec = Spec(flag=flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
-                short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument, multiple=multiple,
-                comma=comma, required=required, schema=extra or None, kind=kind, convert=convert, raw_default=raw)
     if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
         default = None
     field: Any = dataclasses.field(default=default, default_factory=default_factory, repr=not secret,
-                                   metadata={OPTION_KEY: spec})
+                                   metadata={OPTION_KEY: declared})
     return field
 
 
@@ -344,9 +314,9 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/$defs/{name}"}
 
 
-def spec_of(field: dataclasses.Field[Any]) -> Spec | None:
+def declared(field: dataclasses.Field[Any]) -> Option | None:
     found = field.metadata.get(OPTION_KEY)
-    return found if isinstance(found, Spec) else None
+    return found if isinstance(found, Option) else None
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -392,56 +362,39 @@ def _default(field: dataclasses.Field[Any]) -> Any:
     return None
 
 
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    spec: Spec
-    hint: Any  # the field's annotation, evaluated
-    reads: Any  # what the option reads: ``spec.kind`` or the annotation
-
-
 @functools.cache
-def _fields(cls: type) -> tuple[_Field, ...]:
-    """The option fields of ``cls``, with only their own annotations evaluated (a field that is not
-    an option may name a type imported for type checking only)."""
+def _declared(cls: type) -> tuple[tuple[Option, Any], ...]:
+    """(the table's row, the annotation it is read as) of each :func:`option` field, in order. Only
+    these annotations are evaluated (another field may name a type imported for type checking)."""
     import sys
 
     found = []
     for field in dataclasses.fields(cls):
-        spec = spec_of(field)
-        if spec is None:
+        row = declared(field)
+        if row is None:
             continue
-        hint = field.type
-        if isinstance(hint, str) and spec.kind is None:  # with a kind, only ``convert`` sees the field's type
+        hint = row.kind if row.kind is not None else field.type  # with a kind, only convert sees the field's
+        if isinstance(hint, str):
             owner = next(k for k in cls.__mro__ if field.name in k.__dict__.get("__annotations__", {}))
             hint = eval(hint, vars(sys.modules[owner.__module__]))  # noqa: S307  # the class's own annotation
-        found.append(_Field(field.name, spec, hint, spec.kind if spec.kind is not None else hint))
+        kind, choices, many = kind_of(hint, f"{cls.__name__}.{field.name}")
+        multiple = False
+        if many and kind != "data":
+            multiple = bool(row.flag or row.argument) if row.multiple is None else row.multiple
+            if row.comma or not multiple:
+                kind = "list" if kind == "str" else kind
+                if kind != "list":
+                    multiple = True  # a list of choices or paths: one parser per item
+        default = row.default if row.convert is not None else _default(field)
+        found.append((dataclasses.replace(row, name=field.name, type=kind, choices=choices, multiple=multiple,
+                                          default=tuple(default) if isinstance(default, list) else default), hint))
     return tuple(found)
 
 
 @functools.cache
 def table_of(cls: type) -> OptionTable:
     """The option table an options dataclass declares (its :func:`option` fields, in order)."""
-    rows: list[Option] = []
-    defaults = {f.name: f for f in dataclasses.fields(cls)}
-    for f in _fields(cls):
-        spec = f.spec
-        kind, choices, many = kind_of(f.reads, f"{cls.__name__}.{f.name}")
-        multiple = False
-        if many and kind != "data":
-            multiple = bool(spec.flag or spec.argument) if spec.multiple is None else spec.multiple
-            if spec.comma or not multiple:
-                kind = "list" if kind == "str" else kind
-                if kind != "list":
-                    multiple = True  # a list of choices or paths: one parser per item
-        default = spec.raw_default if spec.convert is not None else _default(defaults[f.name])
-        if isinstance(default, list):
-            default = tuple(default)
-        rows.append(Option(f.name, spec.flag, env=spec.env, config=spec.config, type=kind, default=default,
-                           help=spec.help, choices=choices, minimum=spec.minimum, maximum=spec.maximum,
-                           above=spec.above, multiple=multiple, argument=spec.argument, secret=spec.secret,
-                           short=spec.short, metavar=spec.metavar, hidden=spec.hidden, schema=spec.schema))
-    return OptionTable(rows)
+    return OptionTable(row for row, _ in _declared(cls))
 
 
 @dataclass(frozen=True)
@@ -473,15 +426,14 @@ def resolve(cls: type[T], ctx: Any, flags: Mapping[str, Any] | None = None) -> R
 
 def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
                  config: Config | None) -> Resolved[T]:
-    table = table_of(cls)  # type: ignore[arg-type]  # a class is hashable
-    values = table.resolve_from(flags, env, config)
+    values = table_of(cls).resolve_from(flags, env, config)  # type: ignore[arg-type]  # a class is hashable
     kwargs: dict[str, Any] = {}
-    for f in _fields(cls):  # type: ignore[arg-type]
-        value = values[f.name]
-        if f.spec.required and value in (None, "", ()):
-            raise BadInput(f"missing option {table[f.name].primary_flag}: {f.spec.required}")
-        value = _as_annotated(value, f.reads)
-        kwargs[f.name] = f.spec.convert(value) if f.spec.convert is not None else value
+    for row, hint in _declared(cls):  # type: ignore[arg-type]
+        value = values[row.name]
+        if row.required and value in (None, "", ()):
+            raise BadInput(f"missing option {row.primary_flag}: {row.required}")
+        value = _as_annotated(value, hint)
+        kwargs[row.name] = row.convert(value) if row.convert is not None else value
     return Resolved(cls(**kwargs), values)
 
 

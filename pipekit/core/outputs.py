@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pipekit.core.recorded import RECORDED, Recorded, internal, record
+from pipekit.core.recorded import RECORDED, Recorded, record
 
 
 # -- the results later steps read ----------------------------------------------------------------
@@ -50,7 +50,7 @@ class ScanResult(Recorded):
 
 
 def _after_push(r: Any, value: Any) -> Any:
-    return value if r.tags_done else None
+    return value if r.digests else None  # every tag has its digest once the tags are pushed (or skipped)
 
 
 @dataclass
@@ -71,7 +71,6 @@ class EcrPushResult(Recorded):
     created_repository: bool = False
     scan: dict[str, Any] | None = field(default=None, metadata=RECORDED)
     scan_report: str | None = field(default=None, metadata=RECORDED)
-    tags_done: bool = internal(False)  # the tags are pushed: their lists go into the record
     login: dict[str, Any] | None = field(default=None, metadata=record(state=True))  # the registry login, reused while valid
 
 

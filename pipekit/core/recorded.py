@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound="Recorded")
 _RECORD = "pipekit.recorded"
-_HIDDEN = "pipekit.internal"
 
 
 @dataclass(frozen=True)
@@ -114,15 +113,9 @@ class Recorded:
         outputs.update(self.to_outputs())
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as ``--json`` prints it: every field but the step's state and internal marks."""
+        """The result as ``--json`` prints it: every field but the step's state."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
-                if not f.metadata.get(_HIDDEN) and not ((s := _spec(f)) is not None and s.state)}
-
-
-def internal(default: Any) -> Any:
-    """A field for the step's own bookkeeping: neither recorded nor printed."""
-    made: Any = dataclasses.field(default=default, repr=False, compare=False, metadata={_HIDDEN: True})
-    return made
+                if not ((s := _spec(f)) is not None and s.state)}
 
 
 def _plain(value: Any) -> Any:
