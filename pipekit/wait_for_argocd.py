@@ -8,12 +8,12 @@ is judged (:mod:`pipekit.argocd.state`) succeeded, one fails, or the time is up.
 from __future__ import annotations
 
 import queue
-import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from pipekit.argocd.settings import ServerOptions, with_argocd_opts
 from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import option, ref, resolve
@@ -22,7 +22,7 @@ from pipekit.core.step import StepContext, step_command
 
 
 @dataclass
-class WaitOptions:
+class WaitOptions(ServerOptions):
     apps: list[str] = option(default_factory=list, flag="--app", env="PIPEKIT_ARGOCD_APP",
                              help="Argo CD application name (repeat for several; the variable: comma- or "
                                   "space-separated).")
@@ -37,15 +37,6 @@ class WaitOptions:
         help="Refresh asked for first.")
     sync: bool = option(False, flag="--sync", env="PIPEKIT_ARGOCD_SYNC", config="argocd.sync",
                         help="Trigger a sync at the revision (apps without auto-sync).")
-    server: str = option("", flag="--server", env="ARGOCD_SERVER", config="argocd.server", min_length=1,
-                         help="Argo CD server host[:port] or URL.")
-    root_path: str = option("", flag="--root-path", env="PIPEKIT_ARGOCD_ROOT_PATH", config="argocd.root_path",
-                            help="Path prefix of a server behind a path (e.g. /argo-cd) [default: ARGOCD_OPTS "
-                                 "--grpc-web-root-path].")
-    insecure: bool | None = option(flag="--insecure", env="PIPEKIT_ARGOCD_INSECURE", config="argocd.insecure",
-                                   help="Skip TLS certificate verification [default: ARGOCD_OPTS --insecure].")
-    plaintext: bool | None = option(flag="--plaintext", env="PIPEKIT_ARGOCD_PLAINTEXT", config="argocd.plaintext",
-                                    help="Use http instead of https [default: ARGOCD_OPTS --plaintext].")
     grace: float = option(60.0, flag="--grace", env="PIPEKIT_ARGOCD_GRACE", config="argocd.grace", minimum=0,
                           help="Seconds health may stay Degraded before failing.")
     poll_interval: float = option(3.0, flag="--poll-interval", env="PIPEKIT_ARGOCD_POLL_INTERVAL",
@@ -66,11 +57,6 @@ class WaitOptions:
     apps_by_env: dict[str, Any] = option(
         default_factory=dict, config="argocd.apps", schema={"additionalProperties": ref("argocd_app_names")},
         help="environment -> the app name(s) to wait for, e.g. {dev: orders-dev}.")
-    argocd_opts: str | None = option(env="ARGOCD_OPTS", help="The argocd CLI's flags: --insecure, --plaintext, "
-                                                             "--grpc-web-root-path.")
-    token: str | None = option(env="ARGOCD_AUTH_TOKEN", secret=True)
-    username: str | None = option(env="ARGOCD_USERNAME")
-    password: str | None = option(env="ARGOCD_PASSWORD", secret=True)
     stream_idle_timeout: float = 60.0
     backoff: float = 0.5  # first retry delay of a failed request (grows exponentially, at most 5 s)
 
@@ -269,24 +255,6 @@ def _err(exc: BaseException | None) -> str:
     return str(exc) if isinstance(exc, PipekitError) else type(exc).__name__
 
 
-# -- CLI ------------------------------------------------------------------------------------
-def _argocd_opts(text: str | None) -> dict[str, Any]:
-    """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
-    try:
-        words = shlex.split(text or "")
-    except ValueError as exc:
-        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is not shown: it may hold a token)",
-                       hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'") from None
-    found: dict[str, Any] = {}
-    for i, word in enumerate(words):
-        if word in ("--insecure", "--plaintext"):
-            found[word[2:]] = True
-        elif word.startswith("--grpc-web-root-path"):
-            value = word.split("=", 1)[1] if "=" in word else (words[i + 1] if i + 1 < len(words) else "")
-            found["root_path"] = value
-    return found
-
-
 def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagResult | PromoteResult]:
     """The update-tag and promote sections that ran (newest first). With ``strict``, one that did not
     succeed is bad input: its outputs are not what the GitOps repository holds."""
@@ -342,8 +310,7 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> WaitResult:
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
     resolved = resolve(WaitOptions, ctx, flags)
-    o = resolved.options
-    opts = _argocd_opts(o.argocd_opts)
+    o = with_argocd_opts(resolved)
     if not o.server:
         raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml")
     if not o.token and not (o.username and o.password):
@@ -352,9 +319,6 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
     return replace(
         o, apps=resolve_apps(tuple(o.apps), o.environment, o.apps_by_env, ctx, strict=not o.revision),
         revision=revision,
-        root_path=o.root_path if resolved.given("root_path") else opts.get("root_path", ""),
-        insecure=o.insecure if o.insecure is not None else opts.get("insecure", False),
-        plaintext=o.plaintext if o.plaintext is not None else opts.get("plaintext", False),
         refresh=None if o.refresh == "none" else o.refresh,
         stream=not o.no_stream if resolved.given("no_stream") else o.stream,
     )

@@ -40,9 +40,7 @@ class DoctorPlan:
     timeout: float = 5.0  # per endpoint check, seconds
     base_dir: str = "."  # where relative paths in the manifest (the lock) are resolved
 
-    def setting(self, dotted: str, env_name: str | None = None) -> Any:
-        if env_name and self.env.get(env_name):
-            return self.env[env_name]
+    def config_value(self, dotted: str) -> Any:
         return self.config.get(dotted) if self.config is not None else None
 
 
