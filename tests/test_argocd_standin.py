@@ -52,9 +52,9 @@ def ref(name: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def argo():
-    with ArgoCDStandIn(users={"ci": "pw-123456"}) as standin:
-        yield standin
+def argo(argocd_standin: ArgoCDStandIn) -> ArgoCDStandIn:
+    argocd_standin.reset(users={"ci": "pw-123456"})
+    return argocd_standin
 
 
 def get(argo: ArgoCDStandIn, path: str, **kw: Any) -> requests.Response:

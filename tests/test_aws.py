@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,9 +27,9 @@ FAST = aws.RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02, total_s=1
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
+def moto(_moto_session: MotoServer) -> MotoServer:
+    _moto_session.reset()  # this module's tests share its state, as before
+    return _moto_session
 
 
 @pytest.fixture

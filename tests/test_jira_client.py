@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -18,9 +17,9 @@ EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
 
 
 @pytest.fixture
-def jira() -> Iterator[JiraStandIn]:
-    with JiraStandIn(email=EMAIL, token=TOKEN) as standin:
-        yield standin
+def jira(jira_standin: JiraStandIn) -> JiraStandIn:
+    jira_standin.reset(email=EMAIL, token=TOKEN)
+    return jira_standin
 
 
 def client(standin: JiraStandIn, **kw: object) -> JiraClient:

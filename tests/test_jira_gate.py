@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,15 @@ def _no_jira_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def jira() -> Iterator[JiraStandIn]:
-    with JiraStandIn(email=EMAIL, token=TOKEN) as standin:
-        standin.add_version("ORD", "1.4.1", released=True)
-        standin.add_version("ORD", "1.4.2")
-        standin.add_version("ORD", "1.3.0", archived=True, released=True)
-        for n in range(120):  # three pages of 50
-            standin.add_issue("ORD", f"change {n}", "Done", fix_versions=("1.4.2",), assignee="Ada")
-        yield standin
+def jira(jira_standin: JiraStandIn) -> JiraStandIn:
+    standin = jira_standin
+    standin.reset(email=EMAIL, token=TOKEN)
+    standin.add_version("ORD", "1.4.1", released=True)
+    standin.add_version("ORD", "1.4.2")
+    standin.add_version("ORD", "1.3.0", archived=True, released=True)
+    for n in range(120):  # three pages of 50
+        standin.add_issue("ORD", f"change {n}", "Done", fix_versions=("1.4.2",), assignee="Ada")
+    return standin
 
 
 def env_for(standin: JiraStandIn, **extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import secrets
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,8 @@ FAST = {"PIPEKIT_NOTIFY_TIMEOUT": "1", "PIPEKIT_NOTIFY_ATTEMPTS": "3", "PIPEKIT_
 
 
 @pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    with WebhookSink() as s:
-        yield s
+def sink(webhook_sink: WebhookSink) -> WebhookSink:
+    return webhook_sink
 
 
 @pytest.fixture

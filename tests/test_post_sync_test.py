@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,9 +34,8 @@ def test_flaky(tmp_path_factory):
 
 
 @pytest.fixture
-def kube() -> Iterator[KubernetesStandIn]:
-    with KubernetesStandIn() as standin:
-        yield standin
+def kube(kube_standin: KubernetesStandIn) -> KubernetesStandIn:
+    return kube_standin
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ def rollout(dt: float = 0.15) -> list[tuple[float, dict[str, Any]]]:
 
 
 @pytest.fixture
-def argo() -> Iterator[ArgoCDStandIn]:
-    with ArgoCDStandIn(users={"ci": "s3cret-pass"}) as standin:
-        yield standin
+def argo(argocd_standin: ArgoCDStandIn) -> ArgoCDStandIn:
+    argocd_standin.reset(users={"ci": "s3cret-pass"})
+    return argocd_standin
 
 
 @pytest.fixture

@@ -37,13 +37,13 @@ class ServerOptions:
 def with_argocd_opts(resolved: Resolved[S]) -> S:
     """The options with what ``ARGOCD_OPTS`` says where nothing else set it."""
     o = resolved.options
-    opts = _argocd_opts(o.argocd_opts)
+    opts = parse_argocd_opts(o.argocd_opts)
     return replace(o, root_path=o.root_path if resolved.given("root_path") else opts.get("root_path", ""),
                    insecure=o.insecure if o.insecure is not None else opts.get("insecure", False),
                    plaintext=o.plaintext if o.plaintext is not None else opts.get("plaintext", False))
 
 
-def _argocd_opts(text: str | None) -> dict[str, Any]:
+def parse_argocd_opts(text: str | None) -> dict[str, Any]:
     """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
     try:
         words = shlex.split(text or "")
