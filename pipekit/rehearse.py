@@ -38,8 +38,8 @@ __all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", 
 Channel = Literal["teams", "slack"]
 
 
-def _channels(given: list[Channel]) -> tuple[str, ...]:
-    return tuple(given) or get_args(Channel)
+def _channels(given: list[Channel] | None) -> tuple[str, ...]:
+    return tuple(given or ()) or get_args(Channel)
 
 
 @dataclass

@@ -55,6 +55,7 @@ def test_counters_that_disagree_are_bad_input(name: str, message: str) -> None:
     surefire.read_summary([FIXTURES / name])  # build's reading (no check) is unchanged
 
 
+@pytest.mark.slow
 def test_real_pytest_junit_xml(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
