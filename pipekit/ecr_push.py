@@ -56,6 +56,9 @@ def validate(options: EcrPushOptions) -> None:
                        hint='e.g. ["latest", "dev-*"]')
     if not options.retag_from and not options.image:
         raise BadInput("no local image: pass --image or run pipekit build first (run record section build has no image_ref)")
+    if options.sign and not options.signing_key:
+        raise BadInput("--sign needs a key: pass --signing-key REF or set PIPEKIT_SIGNING_KEY (or signing.key)",
+                       hint="a cosign key file (COSIGN_PASSWORD), env://VAR or awskms:///ARN")
 
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
@@ -68,6 +71,7 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
 
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
+    signer = _signer(options, ctx) if options.sign else None  # an unusable key is exit 2 before any push
     previous_login = EcrPushResult.read(ctx.record).login  # state: a login still valid is reused
     with ctx.record.recording(EcrPushResult.SECTION, keep=EcrPushResult.keep()) as outputs, \
             ThreadPoolExecutor(max_workers=4) as pool:
@@ -116,7 +120,30 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             _wait_scan(ecr, result, options, ctx)
             result.write_to(outputs)
     _report(result, ctx)
+    if signer is not None and result.digest:
+        _sign(ecr, repo, result, options, signer, ctx)
     return result
+
+
+def _signer(options: EcrPushOptions, ctx: StepContext) -> Any:
+    from pipekit.signing.keys import load_signer
+
+    return load_signer(options.signing_key or "", ctx.env, region=options.region)
+
+
+def _sign(ecr: Any, repo: Any, result: EcrPushResult, options: EcrPushOptions, signer: Any, ctx: StepContext) -> None:
+    """Sign the digest where it was pushed; its identity is the ECR repository, whatever host was used."""
+    from pipekit.clients.oci import Registry
+    from pipekit.images.push import is_loopback
+    from pipekit.signing.pushed import sign_pushed
+
+    plain = bool(options.registry_override) and (options.insecure_registry or is_loopback(result.registry))
+    auth = None
+    if not plain:
+        token = ecr.authorization()
+        auth = (token.username, token.password)
+    registry = Registry(result.registry, auth, plain_http=plain, insecure=plain)
+    result.signature = sign_pushed(ctx, registry, repo.name, result.digest or "", repo.uri, signer).to_dict()
 
 
 # -- scan ----------------------------------------------------------------------------

@@ -7,14 +7,13 @@ or a leaf of a ``yaml`` example whose top-level keys are pipekit.yaml sections.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
-from pipekit.cli import STEPS
+from pipekit.cli import option_tables
 from pipekit.core.config import schema
 from pipekit.core.options import Option
 from tests.conftest import REPO_ROOT
@@ -41,7 +40,7 @@ SHARED_ENV = {
     # where init finds the public JSON schemas it validates against (pipekit.onboarding.schemas)
     "PIPEKIT_SCHEMAS_DIR",
     # other tools' own variables, inherited by the child process
-    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
     # the test suite's location of the public schemas
     "PIPEKIT_SHARED",
 }
@@ -49,11 +48,7 @@ SHARED_ENV_PREFIXES = ("BITBUCKET_",)  # Bitbucket's context variables, read int
 
 
 def tables() -> dict[str, list[Option]]:
-    out = {}
-    for name, (module, _help) in STEPS.items():
-        mod = importlib.import_module(module)
-        out[name] = list(mod.main.option_table or ())
-    return out
+    return {name: list(table) for name, table in option_tables().items()}
 
 
 def all_options() -> list[Option]:

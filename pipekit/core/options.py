@@ -274,7 +274,8 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
            short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
            argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
            schema: Mapping[str, Any] | None = None, pattern: str | None = None, min_length: int | None = None,
-           max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None) -> Any:
+           max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None,
+           choices: tuple[str, ...] = ()) -> Any:
     """A dataclass field that is also an option (see the module's docstring).
 
     A field without a default is filled with ``None`` (or ``[]``) when nothing sets it; give it
@@ -292,7 +293,7 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
             extra[key] = value
     declared = Option("", flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
                       short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument,
-                      multiple=multiple, comma=comma, required=required, schema=extra or None,
+                      multiple=multiple, comma=comma, required=required, schema=extra or None, choices=choices,
                       kind=str if convert is not None and kind is None else kind, convert=convert)
     if convert is not None:  # ``default`` is as read; the field's default is what convert makes of it
         raw = None if default is dataclasses.MISSING else default
@@ -378,6 +379,8 @@ def _declared(cls: type) -> tuple[tuple[Option, Any], ...]:
             owner = next(k for k in cls.__mro__ if field.name in k.__dict__.get("__annotations__", {}))
             hint = eval(hint, vars(sys.modules[owner.__module__]))  # noqa: S307  # the class's own annotation
         kind, choices, many = kind_of(hint, f"{cls.__name__}.{field.name}")
+        if row.choices and kind == "str":  # choices known at run time (a registry's names), not in a Literal
+            kind, choices = "choice", row.choices
         multiple = False
         if many and kind != "data":
             multiple = bool(row.flag or row.argument) if row.multiple is None else row.multiple

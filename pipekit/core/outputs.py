@@ -72,6 +72,7 @@ class EcrPushResult(Recorded):
     scan: dict[str, Any] | None = field(default=None, metadata=RECORDED)
     scan_report: str | None = field(default=None, metadata=RECORDED)
     login: dict[str, Any] | None = field(default=None, metadata=record(state=True))  # the registry login, reused while valid
+    signature: dict[str, Any] | None = None  # what --sign signed and attached (recorded in its own section)
 
 
 WriteStatus = Literal["pushed", "unchanged", "dry-run"]  # a GitOps write: pushed, nothing to do, or a dry run
@@ -154,7 +155,8 @@ class WaitResult(Recorded):
     server: str = ""
 
 
-PostSyncStatus = Literal["passed", "flaky", "failed", "command-failed", "not-ready", "bad-input", "timed-out"]
+PostSyncStatus = Literal["passed", "flaky", "skipped", "failed", "command-failed", "not-ready", "bad-input",
+                         "timed-out"]
 
 
 @dataclass
@@ -174,3 +176,17 @@ class PostSyncTestResult(Recorded):
     summary_url: str | None = field(default=None, metadata=RECORDED)  # the summary JSON on S3 (https link)
     reports_url: str | None = field(default=None, metadata=RECORDED)  # the folder of JUnit files on S3 (s3:// URI)
     message: str = field(default="", metadata=record(value=lambda r: r.message or None))
+
+
+@dataclass
+class SbomResult(Recorded):
+    SECTION: ClassVar[str] = "sbom"
+
+    path: str = field(metadata=RECORDED)  # the CycloneDX JSON written
+    components: int = field(metadata=RECORDED)  # components listed (Maven dependencies, OS packages, jars)
+    spec_version: str = field(metadata=RECORDED)
+    generator: str = field(metadata=RECORDED)  # e.g. "cdxgen 12.8.4"
+    maven: bool
+    image: str | None = field(default=None, metadata=RECORDED)  # the image it describes, when one was listed
+    image_id: str | None = field(default=None, metadata=RECORDED)
+    parts: dict[str, int] = field(default_factory=dict)  # maven / image -> components each listed

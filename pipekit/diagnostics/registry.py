@@ -14,11 +14,13 @@ from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail
 KINDS: Registry[Callable[[DoctorPlan], list[Check]]] = Registry({
     "tools": "pipekit.diagnostics.tool_checks:checks",
     "python": "pipekit.diagnostics.python_deps:checks",
+    "pipeline": "pipekit.diagnostics.pipeline:checks",
     "argocd": "pipekit.diagnostics.argocd:checks",
     "gitops": "pipekit.diagnostics.gitops:checks",
     "aws": "pipekit.diagnostics.aws:checks",
     "jira": "pipekit.diagnostics.jira:checks",
     "webhooks": "pipekit.diagnostics.webhooks:checks",
+    "signing": "pipekit.diagnostics.signing:checks",
 })
 MAX_WORKERS = 8
 

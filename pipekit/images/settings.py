@@ -62,3 +62,8 @@ class EcrPushOptions:
     scan_poll_s: float = option(5.0, config="ecr.scan.poll_s", above=0, help="Seconds between scan polls.")
     retry: dict[str, Any] = option(default_factory=dict, config="ecr.retry", schema=ref("ecr_retry"),
                                    help="Retries of the AWS calls.")
+    sign: bool = option(False, flag="--sign", env="PIPEKIT_ECR_SIGN", config="ecr.sign",
+                        help="Sign the pushed digest (cosign-compatible) and attach this run's SBOM and scan result.")
+    signing_key: str | None = option(flag="--signing-key", env="PIPEKIT_SIGNING_KEY", config="signing.key",
+                                     metavar="REF", min_length=1, help="Key for --sign: a cosign key file (password "
+                                     "in COSIGN_PASSWORD), env://VAR or awskms:///ARN.")
