@@ -25,6 +25,8 @@ from pipekit.images import Tool
 from pipekit.images import tags as imagetags
 from pipekit.reports import junit, surefire
 
+__all__ = ["BuildOptions", "BuildResult", "main", "options_from", "plan_image", "run"]
+
 _MAX_NAMED = 10
 
 

@@ -19,6 +19,8 @@ from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 
+__all__ = ["CheckReport", "DoctorOptions", "DoctorResult", "main", "options_from", "run"]
+
 IMAGE_JSON = "/etc/pipekit/image.json"
 
 

@@ -20,6 +20,8 @@ from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 from pipekit.deployments.writers import Format
 
+__all__ = ["DoraOptions", "DoraResult", "main", "options_from", "run"]
+
 JOB = "pipekit_dora"
 
 

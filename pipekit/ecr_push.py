@@ -31,6 +31,8 @@ from pipekit.images import Tool
 from pipekit.images.push import login_still_valid, push_tags, retag
 from pipekit.images.settings import EcrPushOptions, split_tags
 
+__all__ = ["EcrPushOptions", "EcrPushResult", "main", "options_from", "run", "validate"]
+
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 

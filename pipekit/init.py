@@ -25,6 +25,8 @@ from pipekit.onboarding import answers as ans
 from pipekit.onboarding import plan, record
 from pipekit.onboarding.apply import Prepared
 
+__all__ = ["InitOptions", "InitResult", "main", "options_from", "run", "suite_command"]
+
 
 def _environments(value: list[str] | None) -> tuple[str, ...] | None:
     return ans.parse_environments(value) if value is not None else None

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from pipekit.clients.s3 import S3Location
     from pipekit.reports.suite_run import SuiteRun
 
+__all__ = ["PostSyncTestOptions", "PostSyncTestResult", "main", "options_from", "run"]
+
 @dataclass
 class PostSyncTestOptions(ResultsOptions):
     command: list[str] = option(default_factory=list, argument=True, metavar="-- COMMAND...")

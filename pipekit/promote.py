@@ -26,6 +26,8 @@ from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import Change, message
 from pipekit.promotion import gates, rules
 
+__all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
+
 
 @dataclass(kw_only=True)
 class PromoteOptions(settings.WriteOptions):

@@ -26,6 +26,8 @@ from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
 from pipekit.gitops.settings import WriteOptions
 
+__all__ = ["RollbackOptions", "RollbackResult", "choose", "main", "options_from", "run"]
+
 
 @dataclass(kw_only=True)
 class RollbackOptions(WriteOptions):

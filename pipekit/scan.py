@@ -21,6 +21,8 @@ from pipekit.core.step import StepContext, step_command
 from pipekit.reports import findings as fm
 from pipekit.reports import policy as policy_mod
 
+__all__ = ["ScanOptions", "ScanResult", "load_policy", "main", "options_from", "run"]
+
 Threshold = Literal["critical", "high", "medium", "low", "info", "none"]
 SEVERITY_CHOICES: tuple[str, ...] = get_args(Threshold)
 

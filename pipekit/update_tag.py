@@ -19,6 +19,8 @@ from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
 
+__all__ = ["UpdateTagOptions", "UpdateTagResult", "commit_message", "main", "options_from", "run", "validate"]
+
 
 @dataclass(kw_only=True)
 class UpdateTagOptions(settings.WriteOptions):

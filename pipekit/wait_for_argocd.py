@@ -20,6 +20,8 @@ from pipekit.core.options import option, ref, resolve
 from pipekit.core.outputs import AppOutcome, PromoteResult, UpdateTagResult, WaitResult
 from pipekit.core.step import StepContext, step_command
 
+__all__ = ["AppOutcome", "WaitOptions", "WaitResult", "main", "options_from", "run"]
+
 
 @dataclass
 class WaitOptions(ServerOptions):

@@ -47,10 +47,11 @@ class Status(str, Enum):
 
     @classmethod
     def for_exit(cls, code: int) -> Status:
-        return {
+        known: dict[int, Status] = {
             ExitCode.OK: cls.SUCCEEDED, ExitCode.FAILED: cls.FAILED, ExitCode.TIMEOUT: cls.TIMED_OUT,
             ExitCode.SIGINT: cls.INTERRUPTED, ExitCode.SIGTERM: cls.INTERRUPTED,
-        }.get(code, cls.ERROR)  # type: ignore[call-overload]
+        }
+        return known.get(code, cls.ERROR)
 
     @property
     def finished(self) -> bool:

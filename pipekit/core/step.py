@@ -139,8 +139,8 @@ def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -
             gc.freeze()
             sys.exit(int(code))
 
-        command = click.command(name, **click_kwargs)(wrapper)
-        command.option_table = table
+        command: click.Command = click.command(name, **click_kwargs)(wrapper)  # type: ignore[no-untyped-call]
+        command.option_table = table  # type: ignore[attr-defined]  # the declared options, for docs and schema
         return command
 
     return decorate

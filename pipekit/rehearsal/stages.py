@@ -23,6 +23,8 @@ from pipekit.rehearsal import hook, promotions, workspace
 from pipekit.rehearsal.scanning import scan_stage
 from pipekit.rehearsal.session import Rehearsal
 
+__all__ = ["STAGES", "Rehearsal", "Stage", "missing_tools", "plan"]
+
 if TYPE_CHECKING:
     pass
 

@@ -176,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def argo(self) -> ArgoCDStandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        standin: ArgoCDStandIn = self.server.standin  # type: ignore[attr-defined]
+        return standin
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass

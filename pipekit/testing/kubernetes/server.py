@@ -184,7 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def kube(self) -> KubernetesStandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        standin: KubernetesStandIn = self.server.standin  # type: ignore[attr-defined]
+        return standin
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return
