@@ -33,7 +33,8 @@ from pipekit.rehearsal.prepare import prepare
 from pipekit.rehearsal.report import RehearseResult, StageOutcome
 from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage
 
-__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
+__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "options_from",
+           "run"]
 
 Channel = Literal["teams", "slack"]
 

@@ -122,3 +122,14 @@ def test_every_subprocess_goes_through_core_process() -> None:
                                                                           "spawnv", "posix_spawn"})):
                 offenders.append(f"{name}:{node.lineno}")
     assert not offenders, f"use pipekit.core.process: {offenders}"
+
+
+def test_every_step_module_says_its_python_api() -> None:
+    missing = []
+    for module, _ in STEPS.values():
+        tree = ast.parse((ROOT.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                      and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)), None)
+        if names is None or not {"main", "options_from", "run"} <= set(names):
+            missing.append(module)
+    assert not missing, f"__all__ with main, options_from and run (and the options and result): {missing}"
