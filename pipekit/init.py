@@ -78,7 +78,7 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
                               f"{', '.join(left)}: resolve them (and remove the markers), then run again")
     answers = gather(options, recorded, ctx)
     templates = Templates(options.templates, version=options.version)
-    generated = templates.render(answers)
+    generated = templates.render(answers, alert_answers(root, answers))
     renderer = Renderer(options.renderer)
     new = record.Recorded(answers, options.version, templates.template_version,
                           options.gitops_repo or (recorded.gitops_repo if recorded and not options.gitops_dir else None))
@@ -150,6 +150,14 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
     else:
         start = base
     return ans.validate(replace(start, **given))
+
+
+def alert_answers(root: Path, answers: ans.Answers) -> Any:
+    """The alert thresholds in the service's pipekit.yaml (the defaults before it has them)."""
+    from pipekit.alerting import settings
+
+    return settings.load(root / "pipekit.yaml", answers.service, answers.environments, answers.gitops_url,
+                         answers.branch)
 
 
 def suite_command(value: str | None) -> tuple[str, ...] | None:

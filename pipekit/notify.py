@@ -47,6 +47,9 @@ OPTIONS = OptionTable([
            maximum=10, help="Tries per channel."),
     Option("total_timeout", env="PIPEKIT_NOTIFY_TOTAL_TIMEOUT", config="notify.total_timeout", type="float",
            default=60.0, above=0, help="Bound on all tries of one channel, seconds."),
+    Option("push_gateway", "--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
+           help="After a deployment, push its time and tag to this Pushgateway (job pipekit_deploy) for the "
+                "after-deploy alerts."),
     Option("channels", config="notify.channels", type="data"),
     Option("teams_webhook", env=TEAMS_ENV, secret=True, help="Teams Workflows webhook URL (without notify.channels)."),
     Option("slack_webhook", env=SLACK_ENV, secret=True, help="Slack incoming webhook URL (without notify.channels)."),
@@ -64,6 +67,7 @@ class NotifyOptions:
     attempts: int = 4
     total_timeout: float = 60.0
     channels: list[Channel] | None = None  # notify.channels; None: the two standard variables
+    push_gateway: str | None = None  # the deploy marker's Pushgateway (pipekit.alerting.deploymarker)
 
 
 @dataclass
@@ -96,6 +100,7 @@ class NotifyResult:
     title: str
     deliveries: list[Delivery] = field(default_factory=list)
     payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
+    deploy_marker: str | None = None  # the Pushgateway group the deploy marker went to
 
     @property
     def failed(self) -> list[Delivery]:
@@ -250,6 +255,8 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                                        outputs=NotifyOutputs(sent=[*_sent(record), key]).to_outputs())
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
+        if options.push_gateway and event in ("succeeded", "deployed", "promoted"):
+            result.deploy_marker = mark_deploy(options, ctx, n.environment)
         # `sent` is not written here: it was merged under the lock as each post succeeded.
         NotifyOutputs(last={"key": n.key, "event": event, "stage": n.stage,
                             "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
@@ -259,6 +266,26 @@ def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 raise ExternalError(f"notification not delivered to {names}", result=result)
             ctx.console.warn(f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)")
     return result
+
+
+def mark_deploy(options: NotifyOptions, ctx: StepContext, environment: str | None) -> str | None:
+    """Push the deploy marker of the deployment this run made (none made: nothing pushed)."""
+    import time
+
+    from pipekit.alerting import deploymarker
+
+    deploy = deploymarker.from_record(ctx.record, service_name(ctx), environment)
+    if deploy is None:
+        return None
+    try:
+        where = deploymarker.push(str(options.push_gateway), deploy, time.time(), timeout=options.timeout)
+    except ExternalError as exc:
+        if options.strict:
+            raise
+        ctx.console.warn(f"deploy marker not pushed: {exc}; the pipeline goes on (use --strict to fail it)")
+        return None
+    ctx.console.success(f"deploy marker pushed: {deploy.service} {deploy.tag} in {deploy.environment}")
+    return where
 
 
 @step_command("notify", OPTIONS,
@@ -274,7 +301,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> NotifyOptions:
     configured = v["channels"] or []
     return NotifyOptions(
         event=v["event"], stage=v["stage"], message=v["message"], environment=v["environment"], strict=v["strict"],
-        timeout=v["timeout"], attempts=v["attempts"], total_timeout=v["total_timeout"],
+        timeout=v["timeout"], attempts=v["attempts"], total_timeout=v["total_timeout"], push_gateway=v["push_gateway"],
         channels=[Channel(**c, where=ctx.config.where("notify", "channels", i)) for i, c in enumerate(configured)]
         or None,
     )

@@ -13,9 +13,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from pipekit import __version__
 from pipekit.onboarding.answers import GATES, RULES, Answers
+
+if TYPE_CHECKING:
+    from pipekit.alerting.settings import AlertSettings
 
 TEMPLATE_VERSION = 1  # raise when a template changes the files it generates
 TEMPLATES = Path(__file__).with_name("templates")
@@ -63,7 +67,10 @@ class Renderer:
         text = (self.templates / name).read_text(encoding="utf-8")
         return Template(text).substitute(values)
 
-    def render(self, a: Answers) -> Files:
+    def render(self, a: Answers, alerts: AlertSettings | None = None) -> Files:
+        from pipekit.alerting import layout, settings
+
+        alerts = alerts or settings.defaults(a.service, a.environments, a.gitops_url, a.branch)
         common = {
             "service": q(a.service), "image_repo": q(a.image_repo), "gitops_url": q(a.gitops_url),
             "branch": q(a.branch), "project": q(a.project), "base_image": q(base_image(a, self.version)),
@@ -76,10 +83,11 @@ class Renderer:
         files.service["pipekit.yaml"] = self.fill(
             "service/pipekit.yaml", ecr_repository=q(a.image_repo.split("/", 1)[1] if a.registry else a.image_repo),
             argocd_apps="\n".join(f"    {env}: {q(f'{a.service}-{env}')}" for env in a.environments),
-            environments=self.environments(a), **common)
+            environments=self.environments(a), alerts=settings.section_text(alerts).rstrip("\n"), **common)
         base = f"apps/{a.service}/base"
         suite = a.suite or (*DEFAULT_SUITE, f"http://{a.service}/actuator/health/readiness")
-        files.gitops[f"{base}/kustomization.yaml"] = self.fill("gitops/base-kustomization.yaml", **common)
+        files.gitops[f"{base}/kustomization.yaml"] = self.fill(
+            "gitops/base-kustomization.yaml", alert_resources=layout.base_resources(alerts), **common)
         files.gitops[f"{base}/deployment.yaml"] = self.fill("gitops/deployment.yaml", **common)
         files.gitops[f"{base}/service.yaml"] = self.fill("gitops/service.yaml", **common)
         files.gitops[f"{base}/post-sync-test.yaml"] = self.fill(
@@ -88,7 +96,7 @@ class Renderer:
             namespace = q(a.namespace(env))
             files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] = self.fill(
                 "gitops/overlay-kustomization.yaml", env=env, namespace=namespace,
-                placeholder_tag=PLACEHOLDER_TAG, **common)
+                placeholder_tag=PLACEHOLDER_TAG, alerts_patch=layout.overlay_patches(alerts), **common)
             files.gitops[f"argocd/{a.service}/apps/{a.service}-{env}.yaml"] = self.fill(
                 "gitops/application.yaml", env=env, namespace=namespace, **common)
         if a.own_project:
@@ -97,6 +105,11 @@ class Renderer:
                     f"    - server: https://kubernetes.default.svc\n      namespace: {q(a.namespace(env))}"
                     for env in a.environments), **common)
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
+        if alerts.enabled:  # the alert rules, their tests and routing (pipekit.alerting), and the scraping
+            labels = "".join(f"\n    {q(k)}: {q(v)}" for k, v in alerts.labels.items())
+            files.gitops[f"{base}/servicemonitor.yaml"] = self.fill(
+                "gitops/servicemonitor.yaml", monitoring_labels=labels, **common)
+            files.gitops.update(layout.gitops_files(alerts, {env: a.namespace(env) for env in a.environments}))
         return files
 
     def image_block(self, a: Answers) -> str:
