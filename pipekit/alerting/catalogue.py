@@ -739,12 +739,17 @@ def errors_after_firing(s: Scope, v: Values) -> Case:
                 [({"namespace": s.namespace or "", "tag": TAG}, errors / REQUESTS_PER_SAMPLE)])
 
 
+def _long_after(v: Values) -> int:
+    """Minutes after a deploy that are well past the after-deploy window."""
+    return math.ceil(v["within"] / 60) + 25
+
+
 def errors_after_quiet(s: Scope, v: Values) -> Case:
     end = _after(v)
     errors = _errors_per_sample(v["threshold"])
     track = Track(1_520).hold(LEAD + 1).ramp(end, errors)
-    return Case("the same 5xx, forty minutes after the deploy",
-                _traffic(s, track, end) + _deploys(s, (end * 60 - 40 * 60) / 60, end), end)
+    return Case(f"the same 5xx, {_long_after(v)} minutes after the deploy",
+                _traffic(s, track, end) + _deploys(s, end - _long_after(v), end), end)
 
 
 def restarts_after_expr(s: Scope, v: Values) -> str:
@@ -777,8 +782,8 @@ def restarts_after_firing(s: Scope, v: Values) -> Case:
 
 def restarts_after_quiet(s: Scope, v: Values) -> Case:
     series, end = _restarting(s, v, 0)
-    series = [series[0], (marker(s, TAG), Track(-40 * 60).until(end))]
-    return Case("the same restarts, forty minutes after the deploy", series, end)
+    series = [series[0], (marker(s, TAG), Track((end - _long_after(v)) * 60).until(end))]
+    return Case(f"the same restarts, {_long_after(v)} minutes after the deploy", series, end)
 
 
 # -- the catalogue -------------------------------------------------------------------------------

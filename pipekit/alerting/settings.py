@@ -274,7 +274,9 @@ def section_text(settings: AlertSettings) -> str:
         lines += [f"    {_q(k)}: {_q(v)}" for k, v in settings.labels.items()]
     else:
         lines.append("  labels: {}  # extra labels on the PrometheusRule and ServiceMonitor (your Prometheus' selector)")
-    lines += ["  receiver:", f"    type: {_q(settings.receiver.type)}", f"    url_file: {_q(settings.url_file)}"]
+    lines += ["  receiver:", f"    type: {_q(settings.receiver.type)}",
+              f"    url_file: {_q(settings.receiver.url_file)}"
+              + ("" if settings.receiver.url_file else "  # default /etc/alertmanager/secrets/<service>-<type>-webhook-url")]
     if settings.receiver.channel:
         lines.append(f"    channel: {_q(settings.receiver.channel)}")
     if settings.receiver.page_receiver:
