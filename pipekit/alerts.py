@@ -84,7 +84,9 @@ def _overlays(options: AlertsOptions) -> list[tuple[str, Path]]:
 
 
 def _render(options: AlertsOptions, overlays: list[tuple[str, Path]]) -> dict[str, list[Any]]:
-    """Every overlay rendered (the renders run side by side)."""
+    """Every overlay rendered: by one kustomize process when their namespaces tell their objects
+    apart (kubectl's start-up is most of a render), else each alone, side by side, so that a
+    failure names its overlay."""
     from pipekit.clients.kustomize import Renderer
     from pipekit.core import yamlload
 
@@ -92,9 +94,49 @@ def _render(options: AlertsOptions, overlays: list[tuple[str, Path]]) -> dict[st
     if not renderer.enabled:
         raise BadInput(f"renderer {options.renderer!r}: pipekit alerts needs the overlays rendered "
                        "(set gitops.renderer or PIPEKIT_GITOPS_RENDERER to kubectl kustomize {dir})")
+    joint = _render_jointly(renderer, overlays) if len(overlays) > 1 else None
+    if joint is not None:
+        return joint
     jobs = [(env, path, renderer.start(path)) for env, path in overlays]
     return {env: list(yamlload.load_all(renderer.finish(job, str(path)), f"the render of {path}"))
             for env, path, job in jobs}
+
+
+def _render_jointly(renderer: Any, overlays: list[tuple[str, Path]]) -> dict[str, list[Any]] | None:
+    import tempfile
+
+    from pipekit.core import yamlload
+    from pipekit.core.errors import PipekitError
+
+    namespaces: dict[str, str] = {}
+    for env, path in overlays:
+        try:
+            kustomization = yamlload.load((path / "kustomization.yaml").read_text(encoding="utf-8"), str(path))
+        except (OSError, PipekitError):
+            return None
+        namespace = kustomization.get("namespace") if isinstance(kustomization, dict) else None
+        if not isinstance(namespace, str) or namespace in namespaces:
+            return None
+        namespaces[namespace] = env
+    with tempfile.TemporaryDirectory(prefix="pipekit-alerts-render-") as tmp:
+        root = Path(tmp)
+        links = []
+        for i, (_env, path) in enumerate(overlays):
+            (root / f"o{i}").symlink_to(path.resolve(), target_is_directory=True)  # kustomize takes relative paths only
+            links.append(f"  - ../o{i}\n")
+        (root / "all").mkdir()
+        (root / "all" / "kustomization.yaml").write_text("resources:\n" + "".join(links), encoding="utf-8")
+        try:
+            docs = list(yamlload.load_all(renderer.render(root / "all", "the overlays"), "the overlays' render"))
+        except PipekitError:
+            return None
+    out: dict[str, list[Any]] = {env: [] for env, _ in overlays}
+    for doc in docs:
+        owner = namespaces.get(str(((doc or {}).get("metadata") or {}).get("namespace") or ""))
+        if owner is None:
+            return None  # an object outside every overlay's namespace: render each alone to be sure
+        out[owner].append(doc)
+    return out
 
 
 def test(options: AlertsOptions, ctx: StepContext) -> AlertsTestResult:
