@@ -26,7 +26,7 @@ from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.core.options import option, resolve, table_of
 from pipekit.core.step import StepContext, step_command
 
-__all__ = ["AlertsOptions", "AlertsTestResult", "main", "options_from", "render", "test"]
+__all__ = ["AlertsOptions", "AlertsTestResult", "list_alerts", "main", "options_from", "render", "run"]
 
 
 @dataclass(kw_only=True)
@@ -139,7 +139,8 @@ def _render_jointly(renderer: Any, overlays: list[tuple[str, Path]]) -> dict[str
     return out
 
 
-def test(options: AlertsOptions, ctx: StepContext) -> AlertsTestResult:
+def run(options: AlertsOptions, ctx: StepContext) -> AlertsTestResult:
+    """``pipekit alerts test``: the library API of the step's main subcommand."""
     import tempfile
 
     from pipekit.alerting import check, layout, routing
@@ -294,17 +295,17 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> AlertsOptions:
 
 @step_command("test", AlertsOptions,
               help="Check and unit-test the service's alert rules (promtool, amtool) in every overlay.")
-def test_command(ctx: StepContext, flags: dict[str, Any]) -> AlertsTestResult:
-    return test(options_from(ctx, flags), ctx)
+def cmd_test(ctx: StepContext, flags: dict[str, Any]) -> AlertsTestResult:
+    return run(options_from(ctx, flags), ctx)
 
 
 @step_command("render", AlertsOptions, help="Print one environment's alert rules as a Prometheus rule file.")
-def render_command(ctx: StepContext, flags: dict[str, Any]) -> RenderResult:
+def cmd_render(ctx: StepContext, flags: dict[str, Any]) -> RenderResult:
     return render(options_from(ctx, flags), ctx)
 
 
 @step_command("list", AlertsOptions, help="List the alerts, their series and thresholds per environment.")
-def list_command(ctx: StepContext, flags: dict[str, Any]) -> ListResult:
+def cmd_list(ctx: StepContext, flags: dict[str, Any]) -> ListResult:
     return list_alerts(options_from(ctx, flags), ctx)
 
 
@@ -313,7 +314,7 @@ def main() -> None:
     """The alert rules init writes for a service: test (promtool, amtool), render, list."""
 
 
-for _command in (test_command, render_command, list_command):
+for _command in (cmd_test, cmd_render, cmd_list):
     main.add_command(_command)
 main.option_table = table_of(AlertsOptions)  # type: ignore[attr-defined]  # what the docs check reads
 

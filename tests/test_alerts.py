@@ -77,6 +77,17 @@ def test_python_m_pipekit_alerts_is_the_same_command(onboarded: tuple[Path, Path
     assert "in dev" not in proc.stderr + proc.stdout
 
 
+def test_the_library_api_gets_the_same_result(onboarded: tuple[Path, Path]) -> None:
+    from pipekit.alerts import AlertsOptions, run
+    from pipekit.core.step import StepContext
+
+    service, gitops = onboarded
+    ctx = StepContext.create(env=dict(os.environ), cwd=service)
+    result = run(AlertsOptions(service="orders", gitops_dir=gitops, environments=["qa"]), ctx)
+    assert result.status == "passed" and [(e.environment, e.rules, e.tests) for e in result.environments] == [
+        ("qa", 16, 32)]
+
+
 def test_rendered_rules_match_the_crd_schema_and_carry_the_labels(onboarded: tuple[Path, Path]) -> None:
     _service, gitops = onboarded
     validator = jsonschema.Draft7Validator(load_schema("prometheusrule-v1.schema.json"))
