@@ -67,7 +67,7 @@ def text(settings: AlertSettings) -> str:
     from pipekit.alerting.rules import dump
 
     kind = "Teams Workflows (msteamsv2_configs)" if settings.receiver.type == "teams" else "Slack (slack_configs)"
-    return (f"# Alertmanager routing for {settings.service}'s alerts, written by pipekit init (pipekit.yaml\n"
+    return (f"# Alertmanager routing for the alerts of {settings.service}, written by pipekit init (pipekit.yaml\n"
             "# alerts.receiver). Merge it into your Alertmanager configuration: `route` under the top-level\n"
             f"# route's `routes`, `receivers` into `receivers`. {kind} needs Alertmanager >= {needs(settings)}.\n"
             f"# The webhook URL is read from {settings.url_file}: mount it there from a secret.\n"

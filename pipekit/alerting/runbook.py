@@ -4,21 +4,31 @@ environment, what to do), written by init beside the rules and linked from every
 
 from __future__ import annotations
 
+import re
+
 from pipekit.alerting import catalogue, promql
 from pipekit.alerting.settings import AlertSettings, fill
 
 
+def plain(template: str) -> str:
+    """An annotation without Prometheus' template: ``<pod>`` for a label, ``<value>`` for the value."""
+    text = re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", r"<\1>", template)
+    return re.sub(r"\{\{[^}]*\$value[^}]*\}\}", "<value>", text)
+
+
 def text(settings: AlertSettings, namespaces: dict[str, str]) -> str:
     envs = list(settings.environments)
-    lines = [f"# Runbook: {settings.service}'s alerts", "",
+    lines = [f"# Runbook: the alerts of {settings.service}", "",
              "Written by `pipekit init` from `pipekit.yaml` (`alerts:`); change the thresholds there and run",
              "`pipekit init` again. Every alert carries the labels `service`, `environment` and `severity`;",
              "prod pages (`critical`), the lower environments warn. Check the rules with `pipekit alerts test`.", ""]
     for alert in catalogue.ALERTS:
         lines += [f"## {alert.name}", "",
-                  f"{fill(alert.summary, service=settings.service)} ({alert.group}, from {alert.source}: "
-                  + ", ".join(f"`{s}`" for s in alert.series) + ").", ""]
-        header = "| environment | severity | for | " + " | ".join(p.name for p in alert.params) + " |"
+                  plain(fill(alert.description, service=settings.service, within="the window",
+                             environment="<environment>")), "",
+                  f"Watches {alert.group} health, from {alert.source}: " + ", ".join(f"`{s}`" for s in alert.series)
+                  + ".", ""]
+        header = "| " + " | ".join(["environment", "severity", "for", *(p.name for p in alert.params)]) + " |"
         lines += [header, "|" + "---|" * (3 + len(alert.params))]
         for env in envs:
             values = settings.values(alert.key, env)
