@@ -234,6 +234,18 @@ def test_bad_input_is_exit_2(onboarded: tuple[Path, Path], tmp_path: Path) -> No
     assert proc.returncode == 2 and "alerts-test.yaml:" in proc.stderr and "malformed YAML" in proc.stderr
 
 
+def test_a_missing_promtool_is_exit_2_naming_the_package(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
+    service, gitops = onboarded
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").symlink_to(need("kubectl"))  # kubectl, but no promtool
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
+    env.update(PYTHONPATH=str(REPO_ROOT), PATH=str(bin_dir))
+    proc = subprocess.run([sys.executable, "-m", "pipekit", "alerts", "test", "--gitops-dir", str(gitops)],
+                          cwd=service, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "promtool not found on PATH: install Debian package prometheus" in proc.stderr
+
+
 def test_the_pipeline_lint_knows_the_subcommands_flags() -> None:
     assert check_command_line("pipekit alerts test --gitops-dir gitops --env prod --json") == []
     assert check_command_line("pipekit alerts render --env prod --nope") == [
