@@ -69,7 +69,7 @@ def test_unknown_environment_and_runbook_placeholder_are_named(onboarded: tuple[
     assert proc.returncode == 2 and f"pipekit.yaml:{line_of(config, 'staging:')}: alerts.environments.staging: " \
         "unknown environment 'staging'" in proc.stderr, proc.stderr
     edit(config, "    staging:\n", "    prod:\n")
-    edit(config, "#{alert_lower}", "#{alert_name}")
+    edit(config, "{alert_lower}", "{alert_name}")
     proc = cli(service, "--gitops-dir", str(gitops))
     assert proc.returncode == 2 and "alerts.runbook_url: unknown placeholder {alert_name}" in proc.stderr, proc.stderr
 
@@ -94,7 +94,7 @@ def test_upgrade_carries_the_thresholds_over(onboarded: tuple[Path, Path], tmp_p
     service, gitops = onboarded
     newer = tmp_path / "templates-0.2.0"
     shutil.copytree(TEMPLATES, newer)
-    edit(newer / "gitops/deployment.yaml", "memory: 1Gi", "memory: 2Gi")
+    edit(newer / "gitops/deployment.yaml", "initialDelaySeconds: 30", "initialDelaySeconds: 45")
     config = service / "pipekit.yaml"
     edit(config, "heap_usage: {threshold: 0.9, for: 15m}", "heap_usage: {threshold: 0.8, for: 20m}")
     edit(config, "build:\n", "# our own note\nbuild:\n")  # an edit init did not make: plain init refuses
@@ -108,7 +108,7 @@ def test_upgrade_carries_the_thresholds_over(onboarded: tuple[Path, Path], tmp_p
     assert base.count("      for: 20m\n") == 1  # JvmHeapNearMax's, in the base: no environment changes it
     for env in ENVS:
         assert "  > 0.8\n" in (gitops / f"apps/orders/overlays/{env}/alerts-patch.yaml").read_text(), env
-    assert "memory: 2Gi" in (gitops / "apps/orders/base/deployment.yaml").read_text()
+    assert "initialDelaySeconds: 45" in (gitops / "apps/orders/base/deployment.yaml").read_text()
     proc = subprocess.run(["promtool", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0
 

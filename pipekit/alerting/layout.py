@@ -30,13 +30,6 @@ def gitops_files(settings: AlertSettings, namespaces: dict[str, str]) -> dict[st
     return out
 
 
-def base_resources(settings: AlertSettings) -> str:
-    """The lines init adds to the base kustomization's resources (and its patches)."""
-    if not settings.enabled:
-        return ""
-    return "\n  - prometheusrule.yaml\n  - servicemonitor.yaml"
-
-
 def overlay_patches(settings: AlertSettings) -> str:
     if not settings.enabled:
         return ""
