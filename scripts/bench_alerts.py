@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
+GITOPS_URL = "https://bitbucket.org/acme/gitops.git"  # what Argo CD reads (the checkout is local)
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -35,10 +36,15 @@ def git(*args: str, cwd: Path) -> None:
 
 
 def repos(root: Path) -> tuple[Path, Path]:
-    git("init", "-q", "--bare", "gitops.git", cwd=root)
+    git("init", "-q", "--bare", "-b", "main", "gitops.git", cwd=root)
     git("clone", "-q", "gitops.git", "gitops", cwd=root)
     (root / "orders").mkdir()
     git("init", "-q", "-b", "main", cwd=root / "orders")
+    for repo in (root / "orders", root / "gitops"):  # a first commit: init reads each repository's branch
+        (repo / "README.md").write_text("# seed\n")
+        git("add", "README.md", cwd=repo)
+        git("-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-qm", "seed", cwd=repo)
+    git("push", "-q", "origin", "main", cwd=root / "gitops")
     return root / "orders", root / "gitops"
 
 
@@ -67,7 +73,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
     env["PYTHONPATH"] = str(ROOT)
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    init = ["init", "--service", "orders", "--image-repo", IMAGE]
+    init = ["init", "--service", "orders", "--image-repo", IMAGE, "--gitops-url", GITOPS_URL]
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         service, gitops = repos(Path(tmp))
         timed([*init, "--gitops-dir", str(gitops)], service, env)
