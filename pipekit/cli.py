@@ -32,6 +32,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
     "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
+    "alerts": ("pipekit.alerts", "The service's alert rules: test (promtool, amtool), render, list."),
     "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }

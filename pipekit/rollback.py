@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any
 
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import StoppedWrite, WriteStatus
-from pipekit.core.recorded import RECORDED, Recorded, record
+from pipekit.core.outputs import RollbackResult
 from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
@@ -40,23 +39,6 @@ class RollbackOptions(WriteOptions):
     wait: bool = option(False, flag="--wait", help="Then wait with wait-for-argocd for the revision.")
     force: bool = option(False, flag="--force", help="Allow an image never deployed to that environment.")
     image_where: str = "pipekit.yaml"  # where the gitops.image template was set, for its error message
-
-
-@dataclass
-class RollbackResult(Recorded):
-    SECTION: ClassVar[str] = "rollback"
-
-    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
-    service: str = field(metadata=RECORDED)
-    environment: str = field(metadata=RECORDED)
-    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
-    from_version: str
-    to_version: str
-    tag: str | None = field(metadata=RECORDED)
-    digest: str | None = field(metadata=RECORDED)
-    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
-    diff: str = ""
-    previously_deployed: bool = True
 
 
 def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Deployment, Deployment | None]:

@@ -122,6 +122,23 @@ class PromoteResult(Recorded):
 
 
 @dataclass
+class RollbackResult(Recorded):
+    SECTION: ClassVar[str] = "rollback"
+
+    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
+    service: str = field(metadata=RECORDED)
+    environment: str = field(metadata=RECORDED)
+    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
+    from_version: str
+    to_version: str
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
+    diff: str = ""
+    previously_deployed: bool = True
+
+
+@dataclass
 class AppOutcome:
     name: str
     sync: str = ""

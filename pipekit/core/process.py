@@ -47,6 +47,7 @@ PACKAGES: dict[str, str] = {
     "grype": "grype (https://github.com/anchore/grype)",
     "mmdebstrap": "Debian package mmdebstrap",
     "promtool": "Debian package prometheus",
+    "amtool": "Debian package prometheus-alertmanager",
     "chromium": "Debian package chromium",
     "npm": "Debian package npm",
 }
