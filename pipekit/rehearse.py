@@ -193,7 +193,7 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     if options.fail_at:
         result.fail_step = failures.failing_step(options.fail_at, steps, environments)
     if any(s.deployment and s.status == "passed" for s in steps):
-        _dora_and_history(ctx, onboarded, result)
+        pipeline.views(ctx, onboarded, result)
     assert world.sink is not None
     received = list(world.sink.requests)
     result.cards = report.write_cards(received, workdir / "cards")
@@ -209,8 +209,8 @@ def _variables(world: Any, settings: Mapping[str, Any], channels: tuple[str, ...
                password: str) -> dict[str, Any]:
     """Bitbucket's repository variables for the generated pipeline, pointed at the stand-ins."""
     from pipekit.rehearsal import onboard, pipeline
+    from pipekit.rehearsal.world import secured
 
-    secured = lambda value: {"value": value, "secured": True}  # noqa: E731
     out: dict[str, Any] = {
         **world.variables(),
         "PIPEKIT_MAVEN_OFFLINE": "true", "MAVEN_OPTS": FAST_JVM,
@@ -254,13 +254,13 @@ def _seed_jira(world: Any, settings: Mapping[str, Any], *, fail_at: str | None) 
 
 def _pushed_digest(folder: Path, run_result: Any) -> str:
     """The digest the build step pushed, from the run record it kept as an artifact."""
-    from pipekit.core.outputs import EcrPushOutputs
+    from pipekit.core.outputs import EcrPushResult
     from pipekit.core.runrecord import RunRecord
 
     for step in reversed(run_result.steps):
         record = folder / "artifacts" / step.key / "_shared" / ".pipekit" / "run.json"
         if record.is_file():
-            digest = EcrPushOutputs.read(RunRecord.load(record)).digest
+            digest = EcrPushResult.read(RunRecord.load(record)).digest
             if digest:
                 return str(digest)
     raise RuntimeError("--fail-at signature: the build step recorded no pushed digest")
@@ -280,40 +280,6 @@ def _detail(step: Any) -> str:
 
 def _ran_in(step: Any) -> str:
     return f"image {step.local_image}" if step.execution == "image" else "this machine" if step.execution else ""
-
-
-def _dora_and_history(ctx: StepContext, onboarded: Any, result: RehearseResult) -> None:
-    """``pipekit dora`` (every environment; the table here, an HTML file beside it) and ``pipekit history``."""
-    import io
-
-    from pipekit import dora, history
-    from pipekit.core.console import Console
-    from pipekit.rehearsal.onboard import BRANCH
-
-    env = {**ctx.env, "PIPEKIT_GITOPS_REPO": str(onboarded.gitops), "PIPEKIT_GITOPS_BRANCH": BRANCH}
-    view = StepContext.create(env=env, run_record=Path(result.workdir) / "rehearse.json",
-                              config_path=onboarded.repo / "pipekit.yaml", cwd=onboarded.repo)
-    view.console = ctx.console
-    try:
-        html = Path(result.workdir) / "dora.html"
-        dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=()), view)
-        quiet = StepContext.create(env=env, run_record=view.record.path, config_path=view.config.path,
-                                   cwd=onboarded.repo)
-        quiet.console = Console(stream=io.StringIO())
-        found = dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=(),
-                                          format="html", out=str(html)), quiet)
-        result.dora = f"dora: {found.deployments} deployment(s), every environment; HTML report {html}"
-        ctx.console.info(result.dora)
-    except Exception as exc:  # a view of the run; the run itself is told above
-        ctx.console.warn(f"dora report: {type(exc).__name__}: {exc}")
-    try:
-        listed = history.run(history.options_from(view, {}), view)
-        where = sorted({e.environment for e in listed.deployments if e.current})
-        result.history = (f"history: {len(listed.deployments)} deployment(s) of {listed.service}; running in "
-                          f"{', '.join(where)}")
-        ctx.console.info(result.history)
-    except Exception as exc:
-        ctx.console.warn(f"history: {type(exc).__name__}: {exc}")
 
 
 @step_command("rehearse", RehearseOptions,

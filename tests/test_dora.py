@@ -47,6 +47,7 @@ def dora(bare: Path, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_known_answers(known: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     bare, _ = known
     result = dora(bare, "--incidents", str(incidents(tmp_path)))
@@ -149,29 +150,3 @@ def test_remote_repository_is_read_through_a_partial_clone(known: tuple[Path, di
                           "--until", "2026-11-15", "--json")
     assert via_url.returncode == 0, via_url.stderr
     assert json.loads(via_url.stdout)["report"]["overall"] == result["report"]["overall"]
-
-
-def test_rehearsal_report_over_what_it_deployed(tmp_path: Path) -> None:
-    import io
-    from datetime import datetime, timedelta, timezone
-
-    from pipekit.core.console import Console
-    from pipekit.rehearsal.stages import Rehearsal, dora_report
-
-    h = History(tmp_path, ["demo-service"])
-    yesterday = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
-    h.deploy("demo-service", "dev", "abc1234", yesterday, source_at=yesterday - timedelta(hours=1))
-    h.deploy("demo-service", "qa", "abc1234", yesterday + timedelta(hours=2), source_at=yesterday - timedelta(hours=1))
-    bare = h.push()
-    work = tmp_path / "work"
-    work.mkdir()
-    bare.rename(work / "gitops.git")
-    (work / "pipekit.yaml").write_text("service: demo-service\n")
-    out = io.StringIO()
-    r = Rehearsal(workdir=work, env={"PATH": "/usr/bin:/bin"}, sink=None, service="demo-service",  # type: ignore[arg-type]
-                  repo=work, servers=None, console=Console(stream=out))  # type: ignore[arg-type]
-    detail = dora_report(r)  # the default range: the last 90 days, every environment
-    assert detail == f"dora: 2 deployment(s), every environment; HTML report {work / 'dora.html'}"
-    assert "== demo-service" in out.getvalue()
-    assert "2h 0m (p90 2h 48m)" in out.getvalue()  # lead times 1 h (dev) and 3 h (qa): both environments count
-    assert "<svg" in (work / "dora.html").read_text()

@@ -50,7 +50,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("docker service",
      "a podman Docker API daemon of the step's own (empty image store), DOCKER_HOST set, the docker CLI "
      "mounted into the image; images built in one step are gone in the next",
-     "no memory limit; podman, not Docker Engine, answers the API"),
+     "no memory limit; podman, not Docker Engine, answers the API: registries on 127.0.0.1 and localhost "
+     "speak plain HTTP (Docker's default), but podman logs in over plain HTTP only to localhost:PORT"),
     ("other services",
      "started from their local image with buildah for the length of the step, on the step's network",
      "a service whose image is not local fails the step; memory is not limited"),

@@ -260,3 +260,38 @@ def on_the_path(pipeline_file: Path, steps: list[Any], tools: Mapping[str, Mappi
         for tool, seconds in tools.get(step.key, {}).items():
             out[tool] = round(out.get(tool, 0.0) + seconds, 2)
     return out
+
+
+def views(ctx: Any, onboarded: Any, result: Any) -> None:
+    """``pipekit dora`` (every environment; the table here, an HTML file beside it) and ``pipekit history``."""
+    import io
+
+    from pipekit import dora, history
+    from pipekit.core.console import Console
+    from pipekit.core.step import StepContext
+    from pipekit.rehearsal.onboard import BRANCH
+
+    env = {**ctx.env, "PIPEKIT_GITOPS_REPO": str(onboarded.gitops), "PIPEKIT_GITOPS_BRANCH": BRANCH}
+    view = StepContext.create(env=env, run_record=Path(result.workdir) / "rehearse.json",
+                              config_path=onboarded.repo / "pipekit.yaml", cwd=onboarded.repo)
+    view.console = ctx.console
+    try:
+        html = Path(result.workdir) / "dora.html"
+        dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=()), view)
+        quiet = StepContext.create(env=env, run_record=view.record.path, config_path=view.config.path,
+                                   cwd=onboarded.repo)
+        quiet.console = Console(stream=io.StringIO())
+        found = dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=(),
+                                          format="html", out=str(html)), quiet)
+        result.dora = f"dora: {found.deployments} deployment(s), every environment; HTML report {html}"
+        ctx.console.info(result.dora)
+    except Exception as exc:  # a view of the run; the run itself is told above
+        ctx.console.warn(f"dora report: {type(exc).__name__}: {exc}")
+    try:
+        listed = history.run(history.options_from(view, {}), view)
+        where = sorted({e.environment for e in listed.deployments if e.current})
+        result.history = (f"history: {len(listed.deployments)} deployment(s) of {listed.service}; running in "
+                          f"{', '.join(where)}")
+        ctx.console.info(result.history)
+    except Exception as exc:
+        ctx.console.warn(f"history: {type(exc).__name__}: {exc}")

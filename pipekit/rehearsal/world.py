@@ -170,7 +170,6 @@ class World:
     def variables(self) -> dict[str, Any]:
         """The repository variables that point the generated pipeline at the stand-ins (secured ones marked)."""
         assert self.argocd and self.jira and self.sink and self.git
-        secured = lambda value: {"value": value, "secured": True}  # noqa: E731
         aws = {"AWS_ROLE_ARN": AWS_ROLE, "AWS_ENDPOINT_URL": self.moto.url} if self.moto else {}
         if self.registry:  # podman's Docker API (the docker service) logs in over plain HTTP only to "localhost"
             aws["PIPEKIT_ECR_REGISTRY_OVERRIDE"] = f"localhost:{self.registry.port}"
@@ -196,6 +195,11 @@ class World:
                 self.problems.append(f"stopping {type(server).__name__}: {exc}")
         self._started.clear()
         return self.problems
+
+
+def secured(value: str) -> dict[str, Any]:
+    """A secured repository variable, as Bitbucket's API marks one."""
+    return {"value": value, "secured": True}
 
 
 OPTIONAL = ("moto", "registry")  # test extras / Debian packages the base image does not ship
