@@ -39,7 +39,6 @@ __all__ = ["RehearseOptions", "RehearseResult", "StageOutcome", "main", "options
 Channel = Literal["teams", "slack"]
 KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAVA_HOME", "XDG_RUNTIME_DIR",
             "XDG_CACHE_HOME", "CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER", "BUILDAH_ISOLATION")
-FAST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # Maven's own JVM: a short build starts faster
 
 
 @dataclass(kw_only=True)
@@ -138,7 +137,7 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     world.follow(onboarded.gitops, onboard.SERVICE, onboard.BRANCH)
     settings = onboarded.settings
     environments = settings.get("environments") or {}
-    _seed_jira(world, settings, fail_at=options.fail_at)
+    world.seed_jira(settings, fail_at=options.fail_at)
     if options.fail_at == "deploy":
         first = next(iter(environments), "dev")
         failures.degrade(world.argocd, str(((settings.get("argocd") or {}).get("apps") or {}).get(first)
@@ -155,7 +154,7 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
         console.warn(where.note)
     variables = workdir / "variables.json"
     channels = tuple(options.channels) or ("teams", "slack")
-    variables.write_text(json.dumps({"repository": _variables(world, settings, channels, private, password)},
+    variables.write_text(json.dumps({"repository": pipeline.variables(world, settings, channels, private, password)},
                                     indent=2), encoding="utf-8")
     result.substitutions = [report.Substitution(*row) for row in (*onboard.SUBSTITUTIONS,
                                                                  *world_mod.SUBSTITUTED)]
@@ -203,53 +202,6 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
                               if options.card_renderer_dir else {})}
     page, result.card_page_note = report.card_page(result.cards, workdir / "cards", renderer_env)
     result.card_page = str(page)
-
-
-def _variables(world: Any, settings: Mapping[str, Any], channels: tuple[str, ...], private: str,
-               password: str) -> dict[str, Any]:
-    """Bitbucket's repository variables for the generated pipeline, pointed at the stand-ins."""
-    from pipekit.rehearsal import onboard, pipeline
-    from pipekit.rehearsal.world import secured
-
-    out: dict[str, Any] = {
-        **world.variables(),
-        "PIPEKIT_MAVEN_OFFLINE": "true", "MAVEN_OPTS": FAST_JVM,
-        "PIPEKIT_SEMGREP_CONFIG": onboard.SEMGREP_RULES,
-        "PIPEKIT_SCAN_SUBSTITUTE": f"trivy={onboard.TRIVY_REPORT}",
-        "PIPEKIT_SIGNING_KEY": "env://COSIGN_PRIVATE_KEY", "COSIGN_PRIVATE_KEY": secured(private),
-        "COSIGN_PASSWORD": secured(password),
-        "PIPEKIT_NOTIFY_TIMEOUT": "5", "PIPEKIT_NOTIFY_ATTEMPTS": "2",
-        "PIPEKIT_TIMINGS": pipeline.TIMINGS,
-    }
-    configured = ((settings.get("notify") or {}).get("channels") or []) if isinstance(settings, Mapping) else []
-    if configured:  # notify.channels: each webhook variable points at the sink, under the channel's name
-        for channel in configured:
-            if channel.get("type") in channels:
-                out[str(channel["webhook_env"])] = secured(world.webhook(str(channel["type"]), str(channel["name"])))
-    else:
-        for kind in channels:
-            out[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = secured(world.webhook(kind, kind))
-    return out
-
-
-def _seed_jira(world: Any, settings: Mapping[str, Any], *, fail_at: str | None) -> None:
-    """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""
-    from pipekit.jira import version as versions
-
-    jira = settings.get("jira") or {}
-    project = str(jira.get("project") or "DEMO")
-    require = str(jira.get("require") or "unreleased")
-    statuses = [str(s) for s in jira.get("allowed_statuses") or []]
-    version = versions.apply(versions.compile_pattern(str(jira.get("version_pattern") or versions.DEFAULT_PATTERN)),
-                             "1.0.0", "the sample's Maven version")
-    released = require == "released"
-    if fail_at == "gate" and not statuses:  # issues are not checked: the version's state is what fails
-        released = not released
-    world.jira.add_version(project, version, released=released)
-    world.jira.add_issue(project, "demo-service: the change under test", statuses[-1] if statuses else "Done",
-                         fix_versions=(version,))
-    if fail_at == "gate" and statuses:
-        world.jira.add_issue(project, "demo-service: a blocker found in review", "In Progress", fix_versions=(version,))
 
 
 def _pushed_digest(folder: Path, run_result: Any) -> str:

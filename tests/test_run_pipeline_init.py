@@ -1,123 +1,137 @@
-"""The pipeline `pipekit init` writes today, run by run-pipeline under Bitbucket's rules, to where it fails.
+"""Issue 21's proof: what `pipekit init` writes works on a team's first real run.
 
-This is the proof the init issue asks for, kept honest: each run stops at a real defect of the
-generated files (the issue's numbers in brackets), and the next run works around that one defect
-the way the fix would, to reach the next. When init is fixed these expectations change with it.
+A service on `master` and a GitOps repository on `master` (served over HTTP, as a step in its
+image reaches it) are onboarded by `pipekit init`; then `pipekit run-pipeline --trigger
+branch:master` runs the generated pipeline under Bitbucket's rules against the stand-ins (moto for
+ECR and STS, the docker-registry, the Argo CD, Kubernetes and Jira stand-ins, the webhook sink):
+the unit tests, SAST and SCA, the security gate, the image built, pushed and signed in one step,
+dev deployed, qa promoted through its jira and signature gates, preprod and prod approved. A
+second service onboarded into the same GitOps repository deploys without touching the first.
+`pipekit rehearse` is this test's user-facing form.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipekit.testing.moto import MotoServer
-from tests.conftest import REPO_ROOT, SCHEMAS, git, run_pipekit
+from pipekit.core import yamlload
+from pipekit.rehearsal import onboard, pipeline
+from pipekit.rehearsal.world import World
+from pipekit.signing import cosign_keys
+from tests.conftest import REPO_ROOT, git, run_pipekit
 
 pytestmark = pytest.mark.slow
 
-BASE = "localhost/pipekit-base:0.1.0-local"
-IMAGE_REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
-
-
-@pytest.fixture(scope="module")
-def base_image() -> str:
-    """The real base image, built here (scripts/build-image.sh --local) when this machine has none yet."""
-    if subprocess.run(["buildah", "inspect", "--type", "image", BASE], capture_output=True).returncode != 0:
-        out = subprocess.run(["bash", "scripts/build-image.sh", "--local"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=1500)
-        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return BASE
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+PASSWORD = "pw-" + os.urandom(6).hex()
 
 
 @pytest.fixture
-def onboarded(tmp_path: Path) -> Path:
-    """The sample service on branch master, onboarded by the real `pipekit init` and committed.
-
-    The GitOps repository stays on main: init cannot onboard into one on master today ([1]).
-    """
-    service = tmp_path / "orders"
-    shutil.copytree(REPO_ROOT / "pipekit" / "rehearsal" / "sample", service)
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    for repo, branch in ((service, "master"), (seed, "main")):
-        git("init", "-q", "-b", branch, cwd=repo)
-        git("config", "user.email", "dev@example.com", cwd=repo)
-        git("config", "user.name", "Dev", cwd=repo)
-    (seed / "README.md").write_text("GitOps\n")
-    git("add", ".", cwd=seed)
-    git("commit", "-q", "-m", "GitOps", cwd=seed)
-    git("clone", "-q", "--bare", str(seed), str(tmp_path / "gitops.git"), cwd=tmp_path)
-    git("add", ".", cwd=service)
-    git("commit", "-q", "-m", "The service", cwd=service)
-    init = run_pipekit("init", "--service", "orders", "--gitops-repo", str(tmp_path / "gitops.git"),
-                       "--image-repo", IMAGE_REPO, cwd=service, env={"PIPEKIT_SCHEMAS_DIR": str(SCHEMAS)})
-    assert init.returncode == 0, init.stderr
-    git("add", "-A", cwd=service)
-    git("commit", "-q", "-m", "Onboard with pipekit init", cwd=service)
-    return service
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path / "world", env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")})
+    try:
+        yield w.start()
+    finally:
+        assert w.close() == []
 
 
-def generated_image(service: Path) -> str:
-    found = re.search(r"^image:\n  name: (\S+)", (service / "bitbucket-pipelines.yml").read_text(), re.M)
-    assert found, "init's pipeline names its image in a block"
-    return found.group(1).strip("'\"")
+def service_repo(tmp_path: Path, name: str) -> Path:
+    """The sample as service ``name`` on ``master``, with what the rehearsal substitutes under rehearsal/."""
+    repo = tmp_path / name
+    shutil.copytree(REPO_ROOT / "pipekit" / "rehearsal" / "sample", repo,
+                    ignore=shutil.ignore_patterns("target", "__pycache__"))
+    (repo / ".gitignore").write_text("target/\n")
+    (repo / "rehearsal").mkdir()
+    shutil.copyfile(onboard.RULES, repo / onboard.SEMGREP_RULES)
+    shutil.copyfile(onboard.SCAN_REPORT, repo / onboard.TRIVY_REPORT)
+    git("init", "-q", "-b", "master", cwd=repo)
+    git("config", "user.email", "dev@example.com", cwd=repo)
+    git("config", "user.name", "Dev", cwd=repo)
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", f"The {name} service", cwd=repo)
+    return repo
 
 
-def run(service: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_pipekit("run-pipeline", "--cache-dir", str(tmp_path / "cache"), "--workdir", str(tmp_path / "work"),
-                       "--image-map", f"{generated_image(service)}={BASE}", *args, cwd=service, timeout=900)
+def init(repo: Path, world: World, url: str, public_key: Path) -> None:
+    assert world.git is not None
+    out = run_pipekit("init", "--service", repo.name, "--gitops-repo", url, "--image-repo", f"{REGISTRY}/{repo.name}",
+                      "--jira-project", "ORD", "--signing-public-key", str(public_key), "--suite-command",
+                      " ".join(onboard.SUITE), cwd=repo, env={"PIPEKIT_GITOPS_TOKEN": world.git.token})
+    assert out.returncode == 0, out.stdout + out.stderr
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "Onboard with pipekit init", cwd=repo)
 
 
-def step_line(out: str, name: str) -> str:
-    found = re.search(rf"^── {re.escape(name)}: (.*)$", out, re.M)
-    assert found, f"no result line for {name}:\n{out[-3000:]}"
-    return found.group(1)
+def run(repo: Path, variables: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_pipekit("run-pipeline", "--trigger", "branch:master", "--variables", str(variables),
+                       "--cache-dir", str(tmp_path / "cache"), "--workdir", str(tmp_path / f"run-{repo.name}"),
+                       "--keep", *args, cwd=repo, timeout=900, env={"NO_COLOR": "1"})
 
 
-def test_the_generated_pipeline_fails_on_its_first_real_run(onboarded: Path, tmp_path: Path) -> None:
-    on_master = run(onboarded, tmp_path)
-    assert on_master.returncode == 1  # [1] a repository on master starts nothing
-    assert "Bitbucket would start no pipeline for branch:master" in on_master.stderr
-
-    on_main = run(onboarded, tmp_path, "--trigger", "branch:main")
-    assert on_main.returncode == 1
-    for name in ("Unit tests", "SAST", "SCA"):  # [8] the image pull needs each step's OIDC token
-        assert "with the step's OIDC token (image aws: oidc-role) and this step has no 'oidc: true'" in \
-            step_line(on_main.stdout, name)
+def step_lines(out: str) -> dict[str, str]:
+    return dict(re.findall(r"^── (.+?): (passed|failed|timed-out|stopped) in ", out, re.M))
 
 
-def test_past_each_defect_to_the_next(onboarded: Path, tmp_path: Path, base_image: str) -> None:
-    pipeline = onboarded / "bitbucket-pipelines.yml"
-    text = re.sub(r"^(\s+)(name: (?!\d+\.dkr\.).*)$", r"\1\2\n\1oidc: true", pipeline.read_text(), flags=re.M)
-    pipeline.write_text(text.replace("oidc: true\n        oidc: true", "oidc: true"))  # [8] worked around
-    git("commit", "-q", "-am", "oidc: true on every step", cwd=onboarded)
-    maven = Path.home() / ".m2" / "repository"
-    assert maven.is_dir(), "the machine's Maven repository stands in for Maven Central (see ENVIRONMENT.md)"
-    seeded = tmp_path / "cache" / "caches" / "maven-repo" / "static"
-    seeded.mkdir(parents=True)
-    (seeded / "content").symlink_to(maven)
-    with MotoServer() as moto:
-        variables = tmp_path / "repository.env"
-        variables.write_text(f"PIPEKIT_MAVEN_OFFLINE=true\nAWS_ROLE_ARN=arn:aws:iam::123456789012:role/pipelines\n"
-                             f"AWS_ENDPOINT_URL={moto.aws_env()['AWS_ENDPOINT_URL']}\n")
-        first = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables))
-        assert first.returncode == 1
-        assert step_line(first.stdout, "Unit tests").startswith("passed")
-        assert "--run semgrep needs" in first.stdout  # [2] no semgrep rules configured (wording: the image's pipekit)
-        assert "--run trivy: trivy is not installed" in first.stdout  # [2] the image lacks trivy
-        assert "no webhook configured" in first.stdout  # [7] notify's settings are not written anywhere
-        built = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables),
-                    "--from", "Build image", "--until", "Build image")
-        assert built.returncode == 0, built.stdout[-3000:]
-        push = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables),
-                   "--from", "Push to ECR", "--until", "Push to ECR")
-        assert push.returncode == 1 and "no AWS region" in push.stdout  # [4] ecr.region is not written
-        variables.write_text(variables.read_text() + "AWS_DEFAULT_REGION=eu-west-1\n")  # [4] worked around
-        push = run(onboarded, tmp_path, "--trigger", "branch:main", "--variables", str(variables),
-                   "--from", "Push to ECR", "--until", "Push to ECR")
-        assert push.returncode == 1  # [3] the image built in "Build image" is gone from this step's docker
-        assert re.search(r"local image 'orders:\w+' not found", push.stdout), push.stdout[-3000:]
+def test_inits_pipeline_runs_dev_to_prod_and_a_second_service_deploys_beside_the_first(
+        tmp_path: Path, world: World) -> None:
+    private, public = cosign_keys.generate(PASSWORD.encode(), n=1024)
+    key = tmp_path / "cosign.pub"
+    key.write_text(public)
+    url = world.gitops_repo("gitops", "master")
+    bare = world.repos / "gitops.git"
+    orders = service_repo(tmp_path, "orders")
+    init(orders, world, url, key)
+    settings = yamlload.load((orders / "pipekit.yaml").read_text(), "pipekit.yaml")
+    assert (settings["gitops"]["repo"], settings["gitops"]["branch"]) == (url, "master")
+    assert "  branches:\n    master:\n" in (orders / "bitbucket-pipelines.yml").read_text()
+    world.follow(bare, "orders", "master")
+    world.seed_jira(settings)
+    pipeline.seed_maven(tmp_path / "cache", pipeline.maven_caches(orders / "bitbucket-pipelines.yml"),
+                        {"HOME": str(Path.home())})
+    variables = tmp_path / "variables.json"
+    variables.write_text(json.dumps({"repository": pipeline.variables(world, settings, ("teams", "slack"), private,
+                                                                      PASSWORD)}))
+
+    first = run(orders, variables, tmp_path, "--approve", "preprod", "--approve", "prod")
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+    assert step_lines(first.stdout) == {
+        "Unit tests": "passed", "SAST": "passed", "SCA": "passed", "Security gate": "passed",
+        "Build and push image": "passed", "Deploy to dev": "passed", "Promote to qa (jira,signature gate)": "passed",
+        "Promote to preprod": "passed", "Promote to prod": "passed"}, first.stdout[-3000:]
+    record = json.loads((tmp_path / "run-orders" / "steps" / "09-promote-to-prod" / "clone" / ".pipekit" /
+                         "run.json").read_text())["steps"]
+    digest = record["ecr_push"]["outputs"]["digest"]
+    assert record["sign"]["status"] == "succeeded"
+    environments = git("log", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "master", cwd=bare).split()
+    assert environments == ["prod", "preprod", "qa", "dev"]
+    for env in ("dev", "qa", "preprod", "prod"):
+        overlay = git("show", f"master:apps/orders/overlays/{env}/kustomization.yaml", cwd=bare)
+        assert f"digest: {digest}" in overlay and "pipekit:placeholder" not in overlay, env
+        assert world.argocd is not None
+        app = world.argocd.apps[f"orders-{env}"].state
+        assert (app["sync"], app["health"], app["phase"]) == ("Synced", "Healthy", "Succeeded"), (env, app)
+    before = git("rev-parse", "master", cwd=bare)
+    assert world.argocd is not None
+    deployed = {env: world.argocd.apps[f"orders-{env}"].state["op_revision"] for env in ("dev", "qa", "preprod", "prod")}
+
+    # a second service into the same GitOps repository: it deploys to dev, the first is untouched
+    payments = service_repo(tmp_path, "payments")
+    init(payments, world, url, key)
+    world.follow(bare, "payments", "master")
+    second = run(payments, variables, tmp_path, "--until", "Deploy to dev")
+    assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-2000:]
+    assert step_lines(second.stdout)["Deploy to dev"] == "passed"
+    assert git("diff", "--stat", before, "master", "--", "apps/orders", "argocd/orders", cwd=bare) == ""
+    changed = git("diff", "--name-only", before, "master", cwd=bare).splitlines()
+    assert changed and all(p.startswith(("apps/payments/", "argocd/payments/")) for p in changed), changed
+    assert {env: world.argocd.apps[f"orders-{env}"].state["op_revision"] for env in deployed} == deployed
+    payments_dev = world.argocd.apps["payments-dev"].state
+    assert (payments_dev["sync"], payments_dev["health"], payments_dev["phase"]) == ("Synced", "Healthy", "Succeeded")

@@ -62,10 +62,11 @@ class DockerService:
                 "--storage-driver", "vfs", "system", "service", "--time", "0", self.docker_host]
         conf = self.root / "registries.conf"
         conf.write_text(REGISTRIES_CONF, encoding="utf-8")
+        (self.root / "tmp").mkdir()  # podman leaves digest.txt* files of its pushes in TMPDIR: they go with R
         log = (self.root / "service.log").open("w", encoding="utf-8")
         try:
-            self.proc = process.start(argv, env={**os.environ, "CONTAINERS_REGISTRIES_CONF": str(conf)}, stdout=log,
-                                      stderr=subprocess.STDOUT)
+            env = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(conf), "TMPDIR": str(self.root / "tmp")}
+            self.proc = process.start(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -182,6 +182,26 @@ class World:
             "PIPEKIT_BITBUCKET_API_URL": f"{self.sink.base_url}/bitbucket",
         }
 
+    def seed_jira(self, settings: Mapping[str, Any], *, fail_at: str | None = None) -> None:
+        """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""
+        from pipekit.jira import version as versions
+
+        jira = settings.get("jira") or {}
+        project = str(jira.get("project") or "DEMO")
+        require = str(jira.get("require") or "unreleased")
+        statuses = [str(s) for s in jira.get("allowed_statuses") or []]
+        version = versions.apply(versions.compile_pattern(str(jira.get("version_pattern") or versions.DEFAULT_PATTERN)),
+                                 "1.0.0", "the sample's Maven version")
+        assert self.jira is not None
+        released = require == "released"
+        if fail_at == "gate" and not statuses:  # issues are not checked: the version's state is what fails
+            released = not released
+        self.jira.add_version(project, version, released=released)
+        self.jira.add_issue(project, "demo-service: the change under test", statuses[-1] if statuses else "Done",
+                             fix_versions=(version,))
+        if fail_at == "gate" and statuses:
+            self.jira.add_issue(project, "demo-service: a blocker found in review", "In Progress", fix_versions=(version,))
+
     def webhook(self, kind: str, name: str) -> str:
         assert self.sink is not None
         return self.sink.url(kind, secret=f"sig-rehearsal-{name}")
