@@ -64,7 +64,9 @@ def init(repo: Path, world: World, url: str, public_key: Path) -> None:
     assert world.git is not None
     out = run_pipekit("init", "--service", repo.name, "--gitops-repo", url, "--image-repo", f"{REGISTRY}/{repo.name}",
                       "--jira-project", "ORD", "--signing-public-key", str(public_key), "--suite-command",
-                      " ".join(onboard.SUITE), cwd=repo, env={"PIPEKIT_GITOPS_TOKEN": world.git.token})
+                      # the sample's API tests, told which Deployment they test
+                      " ".join(("env", f"DEMO_SERVICE={repo.name}", *onboard.SUITE)), cwd=repo,
+                      env={"PIPEKIT_GITOPS_TOKEN": world.git.token})
     assert out.returncode == 0, out.stdout + out.stderr
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Onboard with pipekit init", cwd=repo)

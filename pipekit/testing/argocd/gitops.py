@@ -65,7 +65,6 @@ class GitOpsFollower:
         """Serve app ``name`` (of Argo CD ``project``) from ``overlay`` of ``repo`` (bare or not) on ``branch``;
         deploy the head now."""
         app = FollowedApp(name, Path(repo), overlay.strip("/"), branch)
-        self.apps[name] = app
         head = self.head(app)
         rendered = self.render(app, head)
         resources = rendered[0] if isinstance(rendered, tuple) else []
@@ -74,6 +73,7 @@ class GitOpsFollower:
         self.standin.add_app(name, project=project, revision=head, path=app.overlay, repo_url=str(app.repo),
                              resources=resources)
         self.target[name] = head
+        self.apps[name] = app  # followed from now on (the poll loop sees it only once the stand-in has it)
 
     def start(self) -> GitOpsFollower:
         threading.Thread(target=self._poll_loop, name="gitops-follower", daemon=True).start()
