@@ -107,8 +107,11 @@ def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> 
         before, after = current.get((service, options.target)), current.get((service, options.source))
         if before is None and after is None:
             continue
-        report.services.append(changes.compare(service, after, before, repos, projects=options.jira_projects,
-                                               limit=options.max_commits))
+        change = changes.compare(service, after, before, repos, projects=options.jira_projects,
+                                 limit=options.max_commits)
+        if before is None and (service, options.target) not in overlays:
+            change.note = f"has no {options.target} overlay: onboard it there first (pipekit init)"
+        report.services.append(change)
     if options.jira:
         look_up(options, report, ctx)
     from pipekit.releases.writers import writer

@@ -54,7 +54,7 @@ border-radius:3px}
 .s-unknown{background:#fff1c2;color:#7a4d00}
 table.issues{border-collapse:collapse;font-size:13px}.issues td,.issues th{padding:3px 10px;
 border-bottom:1px solid #e4e8ec;text-align:left}
-.warn{color:#8b1a10;font-weight:600}
+.warn{color:#8b1a10;font-weight:600;font-size:13px}
 """
 SEVERITY = ("drift", "unhealthy", "behind", "ahead", "rolled-back", "no-app")
 
@@ -70,14 +70,19 @@ def page(title: str, body: list[str]) -> str:
                       "</body></html>"]) + "\n"
 
 
+def badges(cell: Cell) -> list[str]:
+    return [f'<span class="badge m-{e(mark)}" title="{e(note)}">{e(mark)}</span>'
+            for mark, note in zip(cell.marks, cell.notes, strict=False)]
+
+
 def cell_html(cell: Cell | None) -> str:
     if cell is None:
         return '<td><span class="none">–</span></td>'
-    if not cell.deployed:
-        return (f'<td><div class="cell"><div class="ver">{e(cell.version or "–")}</div>'
-                '<div class="none">not deployed yet</div></div></td>')
     first = next((m for m in SEVERITY if m in cell.marks), None)
     klass = f"cell c-{first}" if first else "cell"
+    if not cell.deployed:
+        return (f'<td><div class="{klass}"><div class="ver">{e(cell.version or "–")}</div>'
+                '<div class="none">not deployed yet</div>' + "".join(badges(cell)) + "</div></td>")
     parts = [f'<div class="{klass}" title="{e(cell.image)}">', f'<div class="ver">{e(cell.version)}</div>']
     if cell.tag and cell.short_digest:
         parts.append(f'<div class="dig">@{e(cell.short_digest)}</div>')
@@ -86,8 +91,7 @@ def cell_html(cell: Cell | None) -> str:
     if cell.live is not None:
         parts.append(f'<div class="muted">Argo CD {e(cell.live.sync or "?")} / {e(cell.live.health or "?")}'
                      f' at {e(short(cell.live.revision))}</div>')
-    for mark, note in zip(cell.marks, cell.notes, strict=False):
-        parts.append(f'<span class="badge m-{e(mark)}" title="{e(note)}">{e(mark)}</span>')
+    parts += badges(cell)
     parts.append("</div>")
     return "<td>" + "".join(parts) + "</td>"
 

@@ -24,7 +24,7 @@ from pipekit.releases.model import (
 )
 from pipekit.releases.writers.interface import ReleaseWriter, age, short, who
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
 
 def md(text: str) -> str:
@@ -41,9 +41,10 @@ def cell_text(cell: Cell | None) -> str:
     if cell is None:
         return "–"
     if not cell.deployed:
-        return f"{code(cell.version)}<br>not deployed yet" if cell.version else "not deployed yet"
-    parts = [code(cell.version) + (f" {code('@' + cell.short_digest)}" if cell.tag and cell.short_digest else "")]
-    parts.append(md(f"{age(cell)} · {who(cell)}"))
+        parts = [code(cell.version), "not deployed yet"] if cell.version else ["not deployed yet"]
+    else:
+        parts = [code(cell.version) + (f" {code('@' + cell.short_digest)}" if cell.tag and cell.short_digest
+                                       else ""), md(f"{age(cell)} · {who(cell)}")]
     if cell.live is not None:
         parts.append(md(f"Argo CD {cell.live.sync or '?'} / {cell.live.health or '?'}"))
     if cell.marks:

@@ -12,9 +12,10 @@ def cell_lines(cell: Cell | None) -> list[str]:
     if cell is None:
         return ["-"]
     if not cell.deployed:
-        return [cell.version or "-", "not deployed yet"]
-    first = cell.version + (f" @{cell.short_digest}" if cell.tag and cell.digest else "")
-    lines = [first, f"{age(cell)}, {who(cell)}".rstrip(", ")]
+        lines = [cell.version or "-", "not deployed yet"]
+    else:
+        first = cell.version + (f" @{cell.short_digest}" if cell.tag and cell.digest else "")
+        lines = [first, f"{age(cell)}, {who(cell)}".rstrip(", ")]
     if cell.live is not None:
         lines.append(f"argo {cell.live.sync or '?'}/{cell.live.health or '?'}")
     if cell.marks:
