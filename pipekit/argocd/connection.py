@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipekit.clients.argocd import ArgoCDClient, base_url
 from pipekit.core.errors import BadInput
 from pipekit.core.options import option
+
+if TYPE_CHECKING:
+    from pipekit.clients.argocd import ArgoCDClient
 
 
 @dataclass(kw_only=True)
@@ -57,6 +60,8 @@ def _cli_opts(text: str | None) -> dict[str, object]:
 
 def client(c: ArgoConnection) -> ArgoCDClient:
     """The Argo CD client, or exit 2 naming what is missing."""
+    from pipekit.clients.argocd import ArgoCDClient, base_url  # requests: only when Argo CD is asked
+
     if not c.argocd_server:
         raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL) or argocd.server in pipekit.yaml")
     if not c.argocd_token and not (c.argocd_username and c.argocd_password):
