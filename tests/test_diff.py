@@ -220,3 +220,16 @@ def test_git_identity_of_the_service_repositories_is_untouched(world: World) -> 
     assert git("for-each-ref", cwd=world.repos["orders"]) == before
     assert subprocess.run(["git", "status", "--porcelain"], cwd=world.repos["orders"], capture_output=True,
                           text=True).stdout == ""
+
+
+def test_jira_refusing_the_query_without_naming_keys_asks_them_one_by_one(jira: JiraStandIn) -> None:
+    from pipekit.clients.jira import JiraClient
+    from pipekit.releases.issues import lookup
+
+    jira.fail_next(400, messages=("Error in the JQL Query: the query is too complex.",))
+    client = JiraClient(jira.base_url, email="rel@example.com", token="jira-secret")
+    found = lookup(client, ["ORD-3", "ORD-77", "BIL-1"], ["done"])
+    assert {k: (i.found, i.allowed) for k, i in found.items()} == {
+        "ORD-3": (True, True), "ORD-77": (False, None), "BIL-1": (True, True)}
+    statuses = [r[2] for r in jira.requests if r[1].endswith("/search/jql")]
+    assert statuses == [400, 200, 400, 200]  # the batch; then ORD-3, ORD-77 (refused: not found), BIL-1
