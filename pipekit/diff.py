@@ -67,13 +67,10 @@ class DiffResult:
 
 
 def repos_of(options: DiffOptions, env: Mapping[str, str]) -> Any:
-    from pipekit.releases.sources import SourceRepos, parse_pairs
+    from pipekit.releases.sources import configured
 
-    mapped = {str(k): str(v) for k, v in (options.source_repo_map or {}).items()}
-    flagged = parse_pairs(options.source_repos)
-    labels = {**{s: f"releases.source_repos.{s}" for s in mapped}, **{s: f"--source-repo {s}" for s in flagged}}
-    return SourceRepos({**mapped, **flagged}, template=options.source_repo_template, cache_dir=options.cache_dir,
-                       env=env, labels=labels)
+    return configured(options.source_repos, options.source_repo_map, options.source_repo_template,
+                      options.cache_dir, env)
 
 
 def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> DiffResult:

@@ -35,6 +35,11 @@ OPTIONS = OptionTable([
     Option("out", "--out", type="path", metavar="FILE", help="Write the report here instead of stdout."),
     Option("push_gateway", "--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
            help="Push the Prometheus text to this Pushgateway (job pipekit_dora)."),
+    Option("source_repos", "--source-repo", multiple=True, metavar="SERVICE=URL_OR_PATH",
+           help="A service's source repository: lead time per commit, as pipekit diff walks them (repeatable)."),
+    Option("source_repo_map", config="releases.source_repos", type="data"),
+    Option("source_repo_template", env="PIPEKIT_SOURCE_REPO", config="releases.source_repo"),
+    Option("cache_dir", env="PIPEKIT_SOURCE_CACHE", config="releases.cache_dir", default="~/.cache/pipekit/sources"),
 ])
 JOB = "pipekit_dora"
 
@@ -51,6 +56,10 @@ class DoraOptions:
     format: str = "table"
     out: str | None = None
     push_gateway: str | None = None
+    source_repos: tuple[str, ...] = ()  # SERVICE=URL_OR_PATH: lead time per commit
+    source_repo_map: dict[str, Any] = field(default_factory=dict)
+    source_repo_template: str | None = None
+    cache_dir: str = "~/.cache/pipekit/sources"
 
 
 @dataclass
@@ -78,7 +87,8 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
     layout = settings.layout(ctx)
     collector = Collector(since, until, [i for i in found
                                          if (not options.environments or i.environment in options.environments)
-                                         and (not options.services or i.service in options.services)])
+                                         and (not options.services or i.service in options.services)],
+                          lead_times=per_commit(options, ctx))
     only = reader.Filter(options.environments, options.services)
     with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
         for deployment in reader.read(git, layout, rev=rev, only=only):
@@ -112,6 +122,17 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
     return result
 
 
+def per_commit(options: DoraOptions, ctx: StepContext) -> Any:
+    """Lead time per commit when service repositories are named (else None: the trailer's time)."""
+    from pipekit.releases.leadtime import PerCommit
+    from pipekit.releases.sources import configured
+
+    repos = configured(options.source_repos, options.source_repo_map, options.source_repo_template,
+                       options.cache_dir, ctx.env)
+    repos.check()
+    return PerCommit(repos) if repos.any else None
+
+
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoraOptions:
     v = OPTIONS.resolve(ctx, flags)
     if not v["gitops_repo"]:
@@ -119,7 +140,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoraOptions:
     return DoraOptions(gitops_repo=v["gitops_repo"], branch=v["branch"] or "main", since=v["since"],
                        until=v["until"], environments=tuple(v["environments"] or ()),
                        services=tuple(v["services"] or ()), incidents=v["incidents"], format=v["format"],
-                       out=v["out"], push_gateway=v["push_gateway"])
+                       out=v["out"], push_gateway=v["push_gateway"], source_repos=tuple(v["source_repos"] or ()),
+                       source_repo_map=dict(v["source_repo_map"] or {}), source_repo_template=v["source_repo_template"],
+                       cache_dir=v["cache_dir"])
 
 
 @step_command("dora", OPTIONS, help="The five DORA metrics from the GitOps history, with 2024 performance levels.")

@@ -47,6 +47,17 @@ def parse_pairs(values: Sequence[str], flag: str = "--source-repo") -> dict[str,
     return out
 
 
+def configured(flags: Sequence[str], mapping: Mapping[str, object] | None, template: str | None,
+               cache_dir: Path | str, env: Mapping[str, str], defaults: Mapping[str, str] | None = None) -> SourceRepos:
+    """The repositories named by ``--source-repo`` flags, ``releases.source_repos`` and the
+    ``releases.source_repo`` template (strongest first), else ``defaults`` (a checkout at hand)."""
+    mapped = {str(k): str(v) for k, v in (mapping or {}).items()}
+    given = parse_pairs(flags)
+    labels = {**{s: f"releases.source_repos.{s}" for s in mapped}, **{s: f"--source-repo {s}" for s in given}}
+    return SourceRepos({**mapped, **given}, template=template, cache_dir=Path(cache_dir), env=env, labels=labels,
+                       defaults=dict(defaults or {}))
+
+
 def is_url(where: str) -> bool:
     return "://" in where or bool(re.match(r"^[^/@:]+@[^/:]+:", where))
 
@@ -76,7 +87,12 @@ class SourceRepos:
     cache_dir: Path = Path("~/.cache/pipekit/sources")
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # service -> where it was set (for errors)
+    defaults: Mapping[str, str] = field(default_factory=dict)  # service -> a checkout at hand (the template wins)
     _open: dict[str, SourceRepo | Unreadable] = field(default_factory=dict)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.explicit or self.template or self.defaults)
 
     def check(self) -> None:
         """Every explicitly named local path is a repository (exit 2 before any work otherwise)."""
@@ -87,7 +103,9 @@ class SourceRepos:
     def where(self, service: str) -> str | None:
         if service in self.explicit:
             return self.explicit[service]
-        return self.template.replace("{service}", service) if self.template else None
+        if self.template:
+            return self.template.replace("{service}", service)
+        return self.defaults.get(service)
 
     def open(self, service: str) -> SourceRepo:
         """The service's repository; :class:`Unreadable` when there is none or it cannot be read."""
