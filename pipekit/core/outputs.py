@@ -137,6 +137,7 @@ class PromoteOutputs(StepOutputs):
     result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
     rule: str | None = None
     gitops_revision: str | None = None
+    notes: dict[str, Any] | None = None  # release notes: commits, jira, lines, more, services, file
 
 
 @dataclass

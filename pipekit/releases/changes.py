@@ -58,6 +58,12 @@ def compare(service: str, source: Deployment | None, target: Deployment | None, 
         which = " and ".join(n for n, c in (("the target's", old), ("the source's", new)) if not c)
         change.note = f"no source commit recorded for {which} image (a hand-made deploy?)"
         return change
+    return walk_into(change, old, new, repos, projects=projects, limit=limit)
+
+
+def walk_into(change: ServiceChange, old: str, new: str, repos: SourceRepos | None, *,
+              projects: Sequence[str] = (), limit: int = LIMIT) -> ServiceChange:
+    """The commits between the target's source commit ``old`` and the source's ``new``, and the state they make."""
     if old == new:
         change.state = REBUILT
         return change
@@ -65,7 +71,7 @@ def compare(service: str, source: Deployment | None, target: Deployment | None, 
         change.note = "no service repository read"
         return change
     try:
-        repo = repos.open(service)
+        repo = repos.open(change.service)
         change.repo = repo.display
         walk = repo.walk(old, new, limit, projects)
     except Unreadable as exc:
