@@ -36,6 +36,13 @@ OPTIONS = settings.OPTIONS + [
     Option("image", config="gitops.image", help="images[].name template with {service}."),
     Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
     Option("environments", config="environments", type="data"),
+    Option("release_notes", "--release-notes", type="bool", default=True, config="releases.notes",
+           help="Put the release notes (commit subjects, Jira keys) into the GitOps commit and on the card."),
+    Option("source_repos", "--source-repo", multiple=True, metavar="SERVICE=URL_OR_PATH",
+           help="A service's source repository for the release notes [default: the checkout promote runs in]."),
+    Option("source_repo_map", config="releases.source_repos", type="data"),
+    Option("source_repo_template", env="PIPEKIT_SOURCE_REPO", config="releases.source_repo"),
+    Option("cache_dir", env="PIPEKIT_SOURCE_CACHE", config="releases.cache_dir", default="~/.cache/pipekit/sources"),
 ]
 
 
@@ -58,6 +65,11 @@ class PromoteOptions:
     image: str | None = None  # gitops.image: the images[].name template
     overlay: str | None = None  # gitops.overlay: the overlay path template
     environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
+    release_notes: bool = True
+    source_repos: list[str] = field(default_factory=list)  # SERVICE=URL_OR_PATH
+    source_repo_map: dict[str, Any] = field(default_factory=dict)
+    source_repo_template: str | None = None
+    cache_dir: str = "~/.cache/pipekit/sources"
 
 
 @dataclass
@@ -72,6 +84,7 @@ class PromoteResult:
     images: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     diff: str = ""
+    notes: dict[str, Any] | None = None  # release notes: commits, jira, lines, services, file
 
 
 class Promotion:
@@ -85,6 +98,8 @@ class Promotion:
         self.gated = False
         self.owner: dict[int, str] = {}  # id(edit) -> service
         self.origins: dict[tuple[str, str], dict[str, str]] = {}  # (service, reference) -> source trailers
+        self.notes = release_notes(ctx, options) if options.release_notes else None
+        self.git: Git | None = None
 
     def overlay(self, env: str, service: str) -> str:
         return settings.overlay_for(env, service, self.options.overlay, self.options.environments)
@@ -108,6 +123,7 @@ class Promotion:
         return dirs
 
     def __call__(self, root: Path, git: Git) -> Change:
+        self.git = git
         edits = []
         for service in self.services:
             ref = self.read_source(root, service)
@@ -161,7 +177,16 @@ class Promotion:
                       ("Pipekit-Source-Commit", source.get("Pipekit-Source-Commit")),
                       ("Pipekit-Source-Committed-At", source.get("Pipekit-Source-Committed-At"))]
         pairs += [("Pipekit-Build-Url", self.ctx.pipeline.pipeline_url)]
+        if self.notes is not None:
+            body += self.notes.lines([(n, e.old, e.want) for n, e in zip(names, applied, strict=True)],
+                                     self.source_commit, self.git)
         return message(subject, body, pairs)
+
+    def source_commit(self, service: str, ref: ImageRef) -> str | None:
+        key = (service, ref.reference)
+        if key not in self.origins and self.git is not None:
+            self.origins[key] = origin(self.git, service, ref)
+        return self.origins.get(key, {}).get("Pipekit-Source-Commit")
 
     def service_of(self, edit: ImageEdit) -> str:
         return self.owner.get(id(edit), edit.want.name.rsplit("/", 1)[-1])
@@ -185,6 +210,13 @@ def origin(git: Git, service: str, ref: ImageRef) -> dict[str, str]:
         if group.get("Pipekit-Service") == service and group.get(match[0]) == match[1]:
             return {k: v for k, v in group.items() if k.startswith("Pipekit-Source-")}
     return {}
+
+
+def release_notes(ctx: StepContext, options: PromoteOptions) -> Any:
+    from pipekit.releases.promotion import for_promote
+
+    return for_promote(options.source_repos, options.source_repo_map, options.source_repo_template,
+                       options.cache_dir, ctx.env, ctx.service)
 
 
 def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
@@ -211,8 +243,12 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
             status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
             gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
             retries=outcome.retries, diff=outcome.diff)
+        if promotion.notes is not None and outcome.status == "pushed":
+            result.notes = promotion.notes.finish(ctx.record.path.parent, source=options.source, target=options.target,
+                                                  repo=options.gitops_repo, branch=options.branch,
+                                                  revision=outcome.revision)
         PromoteOutputs(services=applied, skipped=skipped, result=outcome.status, rule=decision.rule,
-                       images=promotion.images,
+                       images=promotion.images, notes=result.notes,
                        # a dry run changed nothing for wait-for-argocd to wait for
                        gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
     report(ctx, result)
@@ -231,6 +267,9 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
         con.success(f"promoted {what}: {', '.join(result.services)} as {result.gitops_revision[:12]}")
     for service, why in result.skipped.items():
         con.info(f"  {service}: {why}")
+    if result.notes:
+        con.info(f"release notes: {result.notes['commits']} commits" + (f", Jira {' '.join(result.notes['jira'])}"
+                                                                        if result.notes["jira"] else ""))
 
 
 @step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")
@@ -248,6 +287,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
         source=v["source"], target=v["target"], services=list(v["services"] or ()),
         all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
         image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
+        release_notes=v["release_notes"], source_repos=list(v["source_repos"] or ()),
+        source_repo_map=dict(v["source_repo_map"] or {}), source_repo_template=v["source_repo_template"],
+        cache_dir=v["cache_dir"],
         **settings.write_settings(v),
     )
 

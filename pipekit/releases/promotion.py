@@ -9,15 +9,17 @@ full notes (:meth:`PromotionNotes.markdown`) beside the run record, kept as an a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+from pipekit.core.outfiles import atomic
 from pipekit.gitops.refs import ImageRef
 from pipekit.releases import changes as walk
 from pipekit.releases.model import NEW, UNCHANGED, UNKNOWN, DiffReport, ServiceChange, Side
 from pipekit.releases.notes import MAX_LINES, clip, commit_body
-from pipekit.releases.sources import SourceRepos
+from pipekit.releases.sources import SourceRepos, configured
 
 CARD_LINES = 8  # commit lines on the promotion card
 
@@ -34,6 +36,7 @@ class PromotionNotes:
                  max_lines: int = MAX_LINES) -> None:
         self.repos, self.projects, self.limit, self.max_lines = repos, tuple(projects), limit, max_lines
         self._known: dict[tuple[str, str, str], ServiceChange] = {}
+        self.last: list[ServiceChange] = []  # the batch of the last message written
 
     def change(self, service: str, old: ImageRef | None, new: ImageRef, old_source: str | None,
                new_source: str | None) -> ServiceChange:
@@ -82,3 +85,85 @@ class PromotionNotes:
         report = DiffReport(repo=repo, branch=branch, revision=revision, source=source, target=target,
                             generated_at=datetime.now(timezone.utc).isoformat(), services=list(changes))
         return writer("markdown").diff(report)
+
+    # -- what promote calls ---------------------------------------------------------------------
+    def lines(self, edits: Sequence[tuple[str, ImageRef | None, ImageRef]],
+              source_commit: Callable[[str, ImageRef], str | None], git: Any = None) -> list[str]:
+        """The body lines for one batch of (service, image the target runs, image promoted).
+
+        Each image's ``Pipekit-Source-Commit`` comes from the GitOps history the clone ``git`` holds
+        (one ``git log`` for the whole batch), else from ``source_commit(service, ref)`` (promote's
+        own look-up, which deepens a shallow clone). A service whose repository is not known at all
+        is left out (no line saying so in every commit)."""
+        edits = [e for e in edits if self.repos is not None and self.repos.where(e[0])]
+        known = present_sources(git, [(s, r) for s, old, new in edits for r in (old, new) if r]) if git else {}
+
+        def commit_of(service: str, ref: ImageRef) -> str | None:
+            key = (service, ref.reference)
+            return known[key] if key in known else source_commit(service, ref)
+
+        self.last = [self.change(service, old, new, commit_of(service, old) if old else None, commit_of(service, new))
+                     for service, old, new in edits]
+        return self.body(self.last)
+
+    def finish(self, folder: Path, *, source: str, target: str, repo: str, branch: str, revision: str) -> dict[str, Any]:
+        """After the push: the full notes written beside the run record (an artifact), the summary for the card."""
+        path = folder / f"release-notes-{source}-{target}.md"
+        text = self.markdown(self.last, source=source, target=target, repo=repo, branch=branch, revision=revision)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic(path, "w") as fh:
+                fh.write(text)
+        except OSError:
+            return self.summary(self.last)
+        return self.summary(self.last, str(path))
+
+
+def present_sources(git: Any, wanted: Sequence[tuple[str, ImageRef]]) -> dict[tuple[str, str], str | None]:
+    """(service, reference) -> the ``Pipekit-Source-Commit`` of the newest commit that wrote that image
+    for that service (its digest, else its tag), from the history the clone already holds."""
+    todo = {(s, r.reference): r for s, r in wanted}
+    found: dict[tuple[str, str], str | None] = {}
+    proc = git.run("log", "--format=%x00%B", "--fixed-strings", "--grep=Pipekit-Service: ", "HEAD", "--", check=False)
+    for text in proc.stdout.split("\x00")[1:] if proc.returncode == 0 else []:
+        for group in _groups(text):
+            for key, ref in list(todo.items()):
+                field, value = ("Pipekit-Digest", ref.digest) if ref.digest else ("Pipekit-Tag", ref.new_tag)
+                if group.get("Pipekit-Service") == key[0] and group.get(field) == value:
+                    found[key] = group.get("Pipekit-Source-Commit")
+                    del todo[key]
+        if not todo:
+            break
+    return found
+
+
+def _groups(message: str) -> list[dict[str, str]]:
+    groups: list[dict[str, str]] = []
+    for line in message.splitlines():
+        key, sep, value = line.partition(": ")
+        if not sep or not key.startswith("Pipekit-"):
+            continue
+        if key == "Pipekit-Service":
+            groups.append({})
+        if groups:
+            groups[-1].setdefault(key, value.strip())
+    return groups
+
+
+def for_promote(flags: Sequence[str], mapping: Mapping[str, object] | None, template: str | None,
+                cache_dir: Path | str, env: Mapping[str, str], service: str | None,
+                projects: Sequence[str] = ()) -> PromotionNotes:
+    """Notes for a promotion: the repositories named (``--source-repo``, ``releases.*``), and the
+    checkout promote runs in for its own service (a promotion runs in the service's pipeline)."""
+    checkout = env.get("BITBUCKET_CLONE_DIR") or _toplevel(Path.cwd())
+    defaults = {service: str(checkout)} if service and checkout else {}
+    repos = configured(flags, mapping, template, cache_dir, env, defaults)
+    repos.check()
+    return PromotionNotes(repos, projects=projects)
+
+
+def _toplevel(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None

@@ -63,19 +63,20 @@ def is_url(where: str) -> bool:
 
 
 def check_local(where: str, label: str) -> Path:
-    """A local source repository, or exit 2: it must exist and be a repository's top (or a bare one)."""
+    """A local source repository, or exit 2: it must exist and be a repository's top (a ``.git``
+    folder or file) or a bare one (``HEAD``, ``objects/``, ``refs/``). Read from the file system:
+    no git process."""
     path = Path(where).expanduser()
     if not path.is_dir():
         raise BadInput(f"{label}: {where} is not a directory", hint="pass a service repository path or URL")
-    git = HistoryGit(path, {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"})
-    proc = git.run("rev-parse", "--absolute-git-dir", check=False)
-    found = Path(proc.stdout.strip()) if proc.returncode == 0 else None
     top = path.resolve()
-    if found is None or found.resolve() not in (top, top / ".git"):
-        inside = f" (it is inside {found.parent})" if found is not None else ""
-        raise BadInput(f"{label}: {where} is not a git repository{inside}",
-                       hint="pass the service repository's top folder, or its URL")
-    return top
+    if (top / ".git").exists() or ((top / "HEAD").is_file() and (top / "objects").is_dir()
+                                   and (top / "refs").is_dir()):
+        return top
+    outer = next((p for p in top.parents if (p / ".git").exists()), None)
+    inside = f" (it is inside {outer})" if outer is not None else ""
+    raise BadInput(f"{label}: {where} is not a git repository{inside}",
+                   hint="pass the service repository's top folder, or its URL")
 
 
 @dataclass
@@ -127,7 +128,7 @@ class SourceRepos:
         env = {k: v for k, v in self.env.items() if k not in (TOKEN_ENV, SOURCE_TOKEN_ENV)}
         if not is_url(where):
             try:
-                path = check_local(where, f"source repository of {service}")
+                path = check_local(where, self.labels.get(service, f"source repository of {service}"))
             except BadInput as exc:
                 raise Unreadable(exc.message) from None
             return SourceRepo(service, HistoryGit(path, {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}), where)
@@ -195,16 +196,26 @@ class SourceRepo:
             raise Unreadable(f"commit {missing[0][:12]} is not in {self.display}"
                              + (" (fetched just now)" if self.url else ""))
 
+    def _log(self, shas: Sequence[str], *args: str) -> str:
+        """``git log ARGS``; when it fails, which commit is missing says why (a cached clone is
+        fetched once, then asked again)."""
+        for sha in shas:
+            if not _SHA.fullmatch(sha):
+                raise Unreadable(f"{sha!r} is not a commit id")
+        out = self.git.run("log", *args, "--", check=False)
+        if out.returncode != 0:
+            self.need(*shas)
+            out = self.git.run("log", *args, "--", check=False)
+            if out.returncode != 0:
+                raise Unreadable(f"git log in {self.display}: {git_message(out.stderr)}")
+        return out.stdout
+
     def walk(self, target: str, source: str, limit: int, projects: Sequence[str] = ()) -> Walk:
         """The commits between the target's and the source's source commit, both ways."""
-        self.need(target, source)
-        out = self.git.run("log", "--left-right", f"--max-count={limit + 1}", _FORMAT,
-                           f"{target}...{source}", "--", check=False)
-        if out.returncode != 0:
-            raise Unreadable(f"git log in {self.display}: {git_message(out.stderr)}")
+        text = self._log((target, source), "--left-right", f"--max-count={limit + 1}", _FORMAT, f"{target}...{source}")
         left: list[SourceCommit] = []
         right: list[SourceCommit] = []
-        for record in out.stdout.split("\x00")[1:]:
+        for record in text.split("\x00")[1:]:
             side, commit = record[:1], _commit(record[1:], projects)
             (left if side == "<" else right).append(commit)
         truncated = len(left) + len(right) > limit
@@ -217,12 +228,9 @@ class SourceRepo:
 
     def commits(self, old: str | None, new: str, limit: int, projects: Sequence[str] = ()) -> list[SourceCommit]:
         """The commits ``new`` has and ``old`` lacks (every ancestor of ``new`` without ``old``), newest first."""
-        self.need(new, *([old] if old else []))
-        argv = ["log", f"--max-count={limit}", _FORMAT.replace("%m", ""), new, *([f"^{old}"] if old else []), "--"]
-        out = self.git.run(*argv, check=False)
-        if out.returncode != 0:
-            raise Unreadable(f"git log in {self.display}: {git_message(out.stderr)}")
-        return [_commit(r, projects) for r in out.stdout.split("\x00")[1:]]
+        text = self._log((new, *([old] if old else [])), f"--max-count={limit}", _FORMAT.replace("%m", ""), new,
+                         *([f"^{old}"] if old else []))
+        return [_commit(r, projects) for r in text.split("\x00")[1:]]
 
     def close(self) -> None:
         self.git.close()
