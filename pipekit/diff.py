@@ -95,7 +95,7 @@ def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> 
             matrix.environments(chain, known, [env], flag)
         pair = (options.source, options.target)
         present = sorted({s for s, e in overlays if e in pair})
-        services = matrix.services(present, options.services)
+        services = matrix.services(present, options.services, f"{options.source} or {options.target}")
         current = reader.latest(git, layout, rev=rev, only=reader.Filter(list(pair), services), within=overlays)
         report = DiffReport(repo=display_url(options.gitops_repo), branch=options.branch,
                             revision=git.output("rev-parse", rev), generated_at=now.isoformat(),

@@ -29,11 +29,11 @@ def environments(chain: Sequence[str], seen: Sequence[str], wanted: Sequence[str
     return [e for e in known if e in wanted] if wanted else known
 
 
-def services(seen: Sequence[str], wanted: Sequence[str]) -> list[str]:
+def services(seen: Sequence[str], wanted: Sequence[str], where: str = "the GitOps repository") -> list[str]:
     unknown = [s for s in wanted if s not in seen]
     if unknown:
         near = ", ".join(sorted(seen)[:8]) + (", ..." if len(seen) > 8 else "")
-        raise BadInput(f"--service {unknown[0]}: no overlay of that service in the GitOps repository "
+        raise BadInput(f"--service {unknown[0]}: no overlay of that service in {where} "
                        f"(services: {near or 'none'})", hint="check the name and gitops.overlay")
     return [s for s in sorted(seen) if s in wanted] if wanted else sorted(seen)
 
