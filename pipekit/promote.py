@@ -270,6 +270,9 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     if result.notes:
         con.info(f"release notes: {result.notes['commits']} commits" + (f", Jira {' '.join(result.notes['jira'])}"
                                                                         if result.notes["jira"] else ""))
+        for service, info in result.notes["services"].items():
+            if info["state"] in ("diverged", "to-ahead"):
+                con.warn(f"{service}: {info['note']}")
 
 
 @step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")

@@ -122,3 +122,20 @@ def test_notes_from_a_named_repository_and_for_a_service_with_none(tmp_path: Pat
     body = git("log", "-1", "--format=%B", "main", cwd=w.gitops)
     notes = body.split("Release notes:")[1].split("\n\n")[0]
     assert "orders: 3 commits" in notes and "billing" not in notes  # no repository known for billing: no line
+
+
+def test_a_promotion_that_rolls_back_a_hotfix_says_so(tmp_path: Path) -> None:
+    w, repo = make(tmp_path)
+    git("checkout", "-q", "-b", "hotfix", w.sha["o1"], cwd=repo)
+    (repo / "fix.txt").write_text("fix")
+    git("add", ".", cwd=repo)
+    git("-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-qm", "ORD-9 Hotfix in qa", cwd=repo)
+    w.sha["fix"] = git("rev-parse", "HEAD", cwd=repo)
+    w.build("orders", "fix", "qa", with_digest=True, build=3)  # straight into qa, built before dev's build 4
+    git("checkout", "-q", "main", cwd=repo)
+    proc = w.pipekit("promote", "--from", "dev", "--to", "qa", "--service", "orders", "--renderer", "none", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "orders: the target runs 1 commit the source lacks (a hotfix?): promoting would roll them back" in \
+        proc.stdout + proc.stderr
+    body = git("log", "-1", "--format=%B", "main", cwd=w.gitops)
+    assert "orders: 3 commits - ORD-3 ORD-4 ORD-77 ORD-2\n  ! the target runs 1 commit the source lacks" in body

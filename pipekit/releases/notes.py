@@ -54,6 +54,8 @@ def commit_body(changes: Sequence[ServiceChange], max_lines: int = MAX_LINES) ->
         if change.note and not change.total:
             head = f"{change.service}: {clip(change.note, 140)}"
         lines.append(head)
+        if change.rolled_back:  # a hotfix the target ran: the promotion takes it away
+            lines.append(f"  ! {clip(change.note, 140)}")
         listed = [c for c in change.commits if not c.merge]
         here = 0
         for commit in listed:
