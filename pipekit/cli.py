@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from pipekit import __version__
+from pipekit.core.options import OptionTable
 
 # command name -> (module, one-line help). Order is the order a pipeline walks.
 STEPS: dict[str, tuple[str, str]] = {
@@ -33,6 +34,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "status": ("pipekit.status", "What runs where: services x environments, with Argo CD's live state and drift."),
     "diff": ("pipekit.diff", "What promoting one environment to another would carry: commits, authors, Jira issues."),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
+    "alerts": ("pipekit.alerts", "The service's alert rules: test (promtool, amtool), render, list."),
     "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }
@@ -65,6 +67,17 @@ def cli() -> None:
     3 an outside system failed after retries, 4 timed out, 5 pipekit itself
     failed (a bug), 130/143 stopped by SIGINT/SIGTERM.
     """
+
+
+def option_tables() -> dict[str, OptionTable]:
+    """Every step's option table by command name, and the settings a gate reads (imports every step: for
+    the pipekit.yaml schema generator and the docs test, never for a command)."""
+    from pipekit.core.options import table_of
+    from pipekit.promotion.signature import SignatureSettings
+
+    tables = {name: importlib.import_module(module).main.option_table for name, (module, _) in STEPS.items()}
+    tables["promote's signature gate"] = table_of(SignatureSettings)
+    return tables
 
 
 def main(argv: list[str] | None = None) -> Any:

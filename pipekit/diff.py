@@ -16,41 +16,45 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipekit.core.errors import BadInput
-from pipekit.core.options import option, resolve
+from pipekit.core.options import option, ref, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
-from pipekit.jira.connection import JiraConnection
+from pipekit.jira.settings import JiraOptions
+from pipekit.releases.settings import SourceOptions
 
 __all__ = ["DiffOptions", "DiffResult", "main", "options_from", "run"]
 
 
+def _projects(value: str | None) -> list[str]:
+    return [p.strip() for p in (value or "").split(",") if p.strip()]
+
+
 @dataclass(kw_only=True)
-class DiffOptions(settings.RepoOptions, JiraConnection):
+class DiffOptions(settings.RepoOptions, SourceOptions, JiraOptions):
     source: str = option(flag="--from", metavar="ENV", required="name the environment promoted from, e.g. qa",
                          help="The environment promoted from.")
     target: str = option(flag="--to", metavar="ENV", required="name the environment promoted to, e.g. prod",
                          help="The environment promoted to.")
     services: list[str] = option(default_factory=list, flag="--service", metavar="NAME",
                                  help="Only this service (repeatable) [default: every service in either].")
-    source_repos: list[str] = option(default_factory=list, flag="--source-repo", metavar="SERVICE=URL_OR_PATH",
-                                     help="A service's source repository: a local path or a URL (repeatable).")
-    source_repo_map: dict[str, Any] = option(default_factory=dict, config="releases.source_repos",
-                                             help="service -> source repository URL or path.")
-    source_repo_template: str | None = option(env="PIPEKIT_SOURCE_REPO", config="releases.source_repo",
-                                              help="Source repository URL or path with {service}.")
-    cache_dir: Path = option(Path("~/.cache/pipekit/sources"), env="PIPEKIT_SOURCE_CACHE",
-                             config="releases.cache_dir", help="Where URLs are cloned (blob-less) and kept.")
     max_commits: int = option(200, flag="--max-commits", config="releases.max_commits", minimum=1,
                               help="Commits listed per service (the count says how many more).")
     jira: bool = option(False, flag="--jira", env="PIPEKIT_DIFF_JIRA",
                         help="Look the Jira keys up: summary and status, flagged when not allowed.")
-    jira_projects: list[str] = option(default_factory=list, flag="--jira-project", comma=True,
-                                      env="PIPEKIT_JIRA_PROJECT", config="jira.project", metavar="KEY",
-                                      help="Only keys of this Jira project count (repeatable) [default: any key].")
+    jira_projects: list[str] = option(flag="--jira-project", env="PIPEKIT_JIRA_PROJECT", config="jira.project",
+                                      min_length=1, convert=_projects, metavar="KEY[,KEY]",
+                                      help="Only keys of these Jira projects count [default: any key].")
+    allowed_statuses: tuple[str, ...] = option(
+        (), flag="--allowed-statuses", env="PIPEKIT_JIRA_ALLOWED_STATUSES", config="jira.allowed_statuses",
+        multiple=False, schema={"oneOf": [{"type": "array", "items": {"type": "string", "minLength": 1}},
+                                          {"type": "string", "minLength": 1}]},
+        help="Statuses an issue should be in, e.g. 'Done,Ready for QA': others are flagged.")
     format: Literal["table", "json", "markdown", "html"] = option("table", flag="--format", help="Output format.")
     out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
     chain: dict[str, Any] = option(default_factory=dict, config="environments",
-                                   help="The environments in promotion order (pipekit.yaml environments:).")
+                                   schema={"additionalProperties": ref("environments_env")},
+                                   help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
+                                        "each with its promotion rule.")
 
 
 @dataclass
@@ -66,13 +70,6 @@ class DiffResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def repos_of(options: DiffOptions, env: Mapping[str, str]) -> Any:
-    from pipekit.releases.sources import configured
-
-    return configured(options.source_repos, options.source_repo_map, options.source_repo_template,
-                      options.cache_dir, env)
-
-
 def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> DiffResult:
     from pipekit.clients.git import display_url
     from pipekit.deployments import reader, source
@@ -83,7 +80,7 @@ def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> 
     output.check(options.out)
     if options.source == options.target:
         raise BadInput(f"--from and --to are both {options.source!r}")
-    repos = repos_of(options, ctx.env)
+    repos = options.repos(ctx.env)
     repos.check()
     now = now or datetime.now(timezone.utc)
     layout = settings.layout(ctx)
@@ -125,10 +122,9 @@ def look_up(options: DiffOptions, report: Any, ctx: StepContext) -> None:
     """Each Jira key's summary and status; Jira unreachable is said in the report (exit 0), rejected
     credentials are bad input (exit 2)."""
     from pipekit.core.errors import ExternalError
-    from pipekit.jira import connection
     from pipekit.releases import issues
 
-    client = connection.client(options)
+    client = options.client()
     report.jira = client.site_url
     report.allowed_statuses = [s.strip() for s in options.allowed_statuses if s.strip()]
     keys = list(dict.fromkeys(k for s in report.services for k in s.jira))

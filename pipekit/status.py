@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pipekit.argocd.connection import ArgoConnection
-from pipekit.core.options import option, resolve
+from pipekit.argocd.connection import LiveOptions
+from pipekit.core.options import option, ref, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 
@@ -24,7 +24,7 @@ __all__ = ["StatusOptions", "StatusResult", "main", "options_from", "run"]
 
 
 @dataclass(kw_only=True)
-class StatusOptions(settings.RepoOptions, ArgoConnection):
+class StatusOptions(settings.RepoOptions, LiveOptions):
     services: list[str] = option(default_factory=list, flag="--service", metavar="NAME",
                                  help="Only this service (repeatable) [default: every service].")
     environments: list[str] = option(default_factory=list, flag="--env", metavar="ENV",
@@ -34,7 +34,9 @@ class StatusOptions(settings.RepoOptions, ArgoConnection):
     format: Literal["table", "json", "markdown", "html"] = option("table", flag="--format", help="Output format.")
     out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
     chain: dict[str, Any] = option(default_factory=dict, config="environments",
-                                   help="The environments in promotion order (pipekit.yaml environments:).")
+                                   schema={"additionalProperties": ref("environments_env")},
+                                   help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
+                                        "each with its promotion rule.")
 
 
 @dataclass
@@ -81,21 +83,22 @@ def run(options: StatusOptions, ctx: StepContext, now: datetime | None = None) -
 
 
 def add_live(options: StatusOptions, report: Any, git: Any, rev: str) -> None:
-    from pipekit.argocd import connection
     from pipekit.core.masking import mask_url
     from pipekit.releases import live
 
-    client = connection.client(options)
+    client = options.client()
     try:
-        apps = client.list_apps(project=options.argocd_project, app_namespace=options.argocd_app_namespace)
+        apps = client.list_apps(project=options.project, app_namespace=options.app_namespace)
     finally:
         client.close()
     report.argocd = mask_url(client.url)
-    live.apply(report, apps, options.argocd_app_template, live.FirstParent(git, rev))
+    live.apply(report, apps, options.app_template, live.FirstParent(git, rev))
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> StatusOptions:
-    return resolve(StatusOptions, ctx, flags).options
+    from pipekit.argocd.settings import with_argocd_opts
+
+    return with_argocd_opts(resolve(StatusOptions, ctx, flags))
 
 
 @step_command("status", StatusOptions, help="What runs where: services x environments from the GitOps history, "

@@ -19,7 +19,8 @@ from pipekit.gitops.refs import ImageRef
 from pipekit.releases import changes as walk
 from pipekit.releases.model import NEW, UNCHANGED, UNKNOWN, DiffReport, ServiceChange, Side
 from pipekit.releases.notes import MAX_LINES, clip, commit_body
-from pipekit.releases.sources import SourceRepos, configured
+from pipekit.releases.settings import SourceOptions
+from pipekit.releases.sources import SourceRepos
 
 CARD_LINES = 8  # commit lines on the promotion card
 
@@ -150,14 +151,12 @@ def _groups(message: str) -> list[dict[str, str]]:
     return groups
 
 
-def for_promote(flags: Sequence[str], mapping: Mapping[str, object] | None, template: str | None,
-                cache_dir: Path | str, env: Mapping[str, str], service: str | None,
+def for_promote(options: SourceOptions, env: Mapping[str, str], service: str | None,
                 projects: Sequence[str] = ()) -> PromotionNotes:
     """Notes for a promotion: the repositories named (``--source-repo``, ``releases.*``), and the
     checkout promote runs in for its own service (a promotion runs in the service's pipeline)."""
     checkout = env.get("BITBUCKET_CLONE_DIR") or _toplevel(Path.cwd())
-    defaults = {service: str(checkout)} if service and checkout else {}
-    repos = configured(flags, mapping, template, cache_dir, env, defaults)
+    repos = options.repos(env, {service: str(checkout)} if service and checkout else {})
     repos.check()
     return PromotionNotes(repos, projects=projects)
 
