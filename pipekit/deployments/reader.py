@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pipekit.clients.git_history import HistoryGit
+from pipekit.clients.git_history import HistoryGit, records
 from pipekit.core.errors import BadInput
 from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import Deployment, from_epoch, parse_time
@@ -121,26 +121,14 @@ def _edits_overlay(layout: Layout, commit: _Commit, only: Filter) -> bool:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    rest = b""
-    for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            yield line.decode()
-    if rest:
-        yield rest.decode()
+    for line in records(chunks, b"\n"):
+        yield line.decode()
 
 
 def _commits(chunks: Iterable[bytes]) -> Iterator[_Commit]:
-    rest = b""
-    for chunk in chunks:
-        records = (rest + chunk).split(b"\x00C")
-        rest = records.pop()
-        for record in records:
-            if record:
-                yield _parse(record)
-    if rest:
-        yield _parse(rest)
+    for record in records(chunks, b"\x00C"):
+        if record:
+            yield _parse(record)
 
 
 def _parse(record: bytes) -> _Commit:
