@@ -22,10 +22,10 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import add_secret, mask, mask_url
-from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, wait_before
+from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, Watchdog, wait_before
 
 if TYPE_CHECKING:
-    from http.client import HTTPConnection
+    from http.client import HTTPConnection, HTTPResponse
 
 MAX_BODY = 64 * 1024  # only the start of an error body is ever shown
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -108,6 +108,10 @@ class ConnectTimeout(TimeoutError):
     """No connection (TCP, proxy tunnel, TLS handshake) within the connect timeout."""
 
 
+class TooSlow(TimeoutError):
+    """The answer, body included, was not complete within the try's bound (a trickling server)."""
+
+
 def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPConnection, str, dict[str, str]]:
     """An unconnected connection (through the proxy, if any), the request target and extra headers."""
     import http.client
@@ -135,22 +139,45 @@ def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPC
     return tls, target, {}
 
 
-def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answer:
+def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds: float) -> Answer:
+    """One POST; the whole exchange (connecting, headers, body) ends within ``seconds`` (see :class:`Watchdog`)."""
     import http.client
 
     conn, target, extra = _connection(url, policy, env)
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "pipekit-notify", "Accept": "*/*",
                "Connection": "close", **extra}
+    dog = Watchdog(seconds)
+    try:
+        with dog:
+            response, raw = _exchange(conn, target, body, headers, policy, dog)
+    except (OSError, http.client.HTTPException, BadAnswer):
+        if dog.fired:  # the watchdog shut the socket: the bound passed, whatever the error says
+            raise TooSlow from None
+        raise
+    finally:
+        conn.close()
+    if dog.fired:  # what was read may have "ended" at the shut-down: never trust it
+        raise TooSlow
+    headers_in = {name.lower(): value for name, value in response.getheaders()}
+    return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
+
+
+def _exchange(conn: HTTPConnection, target: str, body: bytes, headers: dict[str, str],
+              policy: Policy, dog: Watchdog) -> tuple[HTTPResponse, bytes]:
+    import http.client
+
     try:
         try:
             conn.connect()  # TCP, the proxy's tunnel and TLS, within the connect timeout
         except TimeoutError:
             raise ConnectTimeout from None
-        if conn.sock is not None:
-            conn.sock.settimeout(policy.read_timeout)
+        sock = conn.sock  # kept here: http.client lets go of it when the answer says "close"
+        if sock is not None:
+            sock.settimeout(policy.read_timeout)
+            dog.watch(lambda: sock)
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()  # skips 100 Continue; reads chunked and close-delimited bodies
-        raw = response.read(MAX_BODY)
+        return response, response.read(MAX_BODY)
     except http.client.RemoteDisconnected:
         raise BadAnswer("connection closed before an answer") from None
     except http.client.BadStatusLine as exc:
@@ -159,10 +186,6 @@ def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answ
         raise BadAnswer("answer cut short") from None
     except http.client.HTTPException as exc:  # header lines too long or too many, bad chunk sizes
         raise BadAnswer(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        conn.close()
-    headers_in = {name.lower(): value for name, value in response.getheaders()}
-    return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
 
 
 def post_json(
@@ -190,8 +213,10 @@ def post_json(
     while True:
         attempt += 1
         headers: dict[str, str] | None = None
+        per_try = pol.connect_timeout + pol.read_timeout
+        seconds = max(min(per_try, deadline.remaining()), min(per_try, 1.0))  # as pipekit.core.http does
         try:
-            answer = _once(url, body, pol, e)
+            answer = _once(url, body, pol, e, seconds)
             answer.attempts = attempt
             if answer.status not in RETRYABLE_STATUSES:
                 return answer
@@ -199,6 +224,8 @@ def post_json(
             headers = answer.headers
         except ConnectTimeout:
             problem = f"no connection within {pol.connect_timeout:g} s"
+        except TooSlow:
+            problem = f"no complete answer within {seconds:.3g} s"
         except TimeoutError:
             problem = f"no answer within {pol.read_timeout:g} s"
         except OSError as exc:  # refused, reset, DNS, TLS, a proxy that refused the tunnel

@@ -1,0 +1,84 @@
+"""A Jira that answers what Jira never does: endless pages, a total that is no number, null issues,
+Basic credentials echoed back, control characters in keys and summaries (issue 23, items 6, 11, 13, 15)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from pipekit.clients.jira import DATACENTER, JiraClient
+from pipekit.core.errors import ExternalError
+from pipekit.testing.serving import ThreadServer
+from tests.conftest import run_pipekit
+
+EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
+
+
+@contextmanager
+def canned(answer: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]) -> Iterator[str]:
+    """A server on 127.0.0.1 answering every request with ``answer(handler)`` as JSON."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            status, body = answer(self)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _reply  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "canned-jira")
+    server.serve()
+    try:
+        yield f"http://127.0.0.1:{server.server.server_address[1]}"
+    finally:
+        server.halt()
+
+
+def test_endless_pages_end_at_the_listing_bound() -> None:
+    with canned(lambda _h: (200, {"issues": [], "nextPageToken": "more", "isLast": False})) as url:
+        jira = JiraClient(url, email=EMAIL, token=TOKEN, timeout=5.0, listing_timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(ExternalError, match=r"did not end within 1 s \(\d+ pages\)"):
+            list(jira.search("project = ORD"))
+        assert time.monotonic() - started < 3.0
+
+
+def test_a_total_that_is_no_number_is_an_outside_failure() -> None:
+    page = {"issues": [{"key": "ORD-1", "fields": {"summary": "x", "status": {"name": "Done"}}}],
+            "total": "lots", "startAt": 0}
+    with canned(lambda _h: (200, page)) as url:
+        jira = JiraClient(url, pat="dc-pat-0123456789", deployment=DATACENTER)
+        with pytest.raises(ExternalError, match="total that is not a number: 'lots'"):
+            list(jira.search("project = ORD"))
+
+
+def test_a_null_issue_is_an_outside_failure_not_a_crash(tmp_path: Any) -> None:
+    versions = {"values": [{"id": "1", "name": "1.0", "released": False}], "isLast": True}
+    search = {"issues": [None], "isLast": True}
+
+    def answer(h: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        return 200, (versions if "/version" in h.path else search)
+
+    with canned(answer) as url:
+        jira = JiraClient(url, email=EMAIL, token=TOKEN)
+        with pytest.raises(ExternalError, match="an issue that is not a JSON object: 'None'"):
+            list(jira.search("project = ORD"))
+        env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
+        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
+                           env=env, cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr
