@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from pipekit.clients.git import Identity
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.outputs import RollbackOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
+from pipekit.gitops.writer import DEFAULT_IDENTITY
+
+if TYPE_CHECKING:
+    from pipekit.clients.git import Git
+    from pipekit.gitops.edits import ImageEdit
+    from pipekit.gitops.writer import Change
 
 OPTIONS = OptionTable([
     *history_settings.REPO_OPTIONS,
@@ -38,6 +46,8 @@ OPTIONS = OptionTable([
     Option("image", config="gitops.image", help="images[].name template ({service} filled in)."),
     Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
     Option("environments", config="environments", type="data"),
+    Option("author", config="gitops.author", type="data"),
+    Option("committer", config="gitops.committer", type="data"),
 ])
 
 
@@ -57,6 +67,8 @@ class RollbackOptions:
     image_where: str = "pipekit.yaml"  # where that template was set, for its error message
     overlay: str | None = None  # overlay path template (gitops.overlay)
     environments: Any = None  # the environments section (per-environment overlay templates)
+    author: Identity = DEFAULT_IDENTITY  # gitops.author, as update-tag and promote commit
+    committer: Identity | None = None  # gitops.committer [default: the author]
 
 
 @dataclass
@@ -98,10 +110,8 @@ def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Dep
 
 
 def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
-    from pipekit.deployments import reader, source
     from pipekit.gitops import settings
     from pipekit.gitops.refs import ImageRef, check_digest, check_tag
-    from pipekit.gitops.writer import message
 
     if not options.service or not options.environment:
         raise BadInput("name what to roll back: --service NAME --env ENV")
@@ -111,28 +121,23 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         check_digest(options.to)
     elif options.to:
         check_tag(options.to)
-    only = reader.Filter([options.environment], [options.service])
-    with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
-        history = list(reader.read(git, history_settings.layout(ctx), rev=rev, only=only))
+    tip, history = read_history(ctx, options)
     current, target = choose(history, options)
     tag = target.tag if target else (None if (options.to or "").startswith("sha256:") else options.to)
     digest = target.digest if target else (options.to if (options.to or "").startswith("sha256:") else None)
-    name = settings.image_name(options.image, options.service, options.image_where, None) \
-        or current.image or options.service
-    want = ImageRef(name=name, new_tag=tag, digest=digest, build=target.build_number if target else None)
+    configured = settings.image_name(options.image, options.service, options.image_where, None)
+    names = [configured] if configured else [n for n in (current.image_name, current.image, options.service) if n]
+    want = ImageRef(name=names[0], new_tag=tag, digest=digest, build=target.build_number if target else None)
     path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
-    version = tag or (digest or "")[:19]
-    subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
-    text = message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."], [
-        ("Pipekit-Service", options.service), ("Pipekit-Environment", options.environment),
-        ("Pipekit-Image", name), ("Pipekit-Tag", tag), ("Pipekit-Digest", digest),
-        ("Pipekit-Source-Commit", target.source_commit if target else None),
-        ("Pipekit-Build-Url", ctx.pipeline.pipeline_url), ("Pipekit-Rollback-Of", current.commit)])
     with ctx.record.recording(RollbackOutputs.SECTION) as outputs:
         edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
-                                   message=lambda _old: text, force=True)  # the winner rule, overridden
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
-        outcome = writer.write(settings.sparse_for(ctx, path, options.service), edit, dry_run=options.dry_run)
+                                   message=lambda old: commit_message(ctx, options, current, target, want, old),
+                                   force=True)  # the winner rule, overridden
+        guarded = RollbackEdit(edit, names, target.image if target else None,
+                               lambda git: still_current(ctx, options, current, tip, git))
+        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer,
+                                 author=options.author, committer=options.committer)
+        outcome = writer.write(settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run)
         result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
                                 tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
@@ -144,6 +149,86 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)
     return result
+
+
+def read_history(ctx: StepContext, options: RollbackOptions) -> tuple[str, list[Deployment]]:
+    """(the branch's tip commit, the service's deployments to the environment up to it)."""
+    from pipekit.deployments import reader, source
+
+    only = reader.Filter([options.environment], [options.service])
+    with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
+        tip = git.output("rev-parse", "--verify", f"{rev}^{{commit}}")
+        return tip, list(reader.read(git, history_settings.layout(ctx), rev=tip, only=only))
+
+
+def still_current(ctx: StepContext, options: RollbackOptions, current: Deployment, tip: str, git: Git) -> None:
+    """Before each (re-)application of the rollback: when the branch moved since the history was
+    read (another deploy landed before the clone, or a push was rejected), read it again on the
+    new tip and go on only if the same deployment still runs; else CheckFailed, nothing committed."""
+    head = git.head()
+    if head == tip:
+        return
+    _, fresh = read_history(ctx, options)
+    now = fresh[-1] if fresh else None
+    if now is None or now.commit != current.commit:
+        runs = f"{now.reference} ({now.kind}, GitOps commit {now.commit[:12]})" if now else "nothing pipekit knows"
+        raise CheckFailed(f"{options.service} in {options.environment} changed while the rollback was being written: "
+                          f"{runs} runs now, not {current.reference} ({current.commit[:12]}); nothing committed",
+                          hint="run pipekit rollback again to decide from what runs now")
+
+
+@dataclass
+class RollbackEdit:
+    """The overlay edit, applied only while what runs is what the rollback decided on, to the
+    images entry the history names (``Pipekit-Image-Name``; for commits of earlier pipekit
+    versions the entry whose name, else newName, is ``Pipekit-Image``)."""
+
+    edit: ImageEdit
+    names: list[str]
+    image: str | None  # the image (newName, else name) the target deployment ran
+    guard: Callable[[Git], None]
+
+    def __call__(self, root: Path, git: Git) -> Change:
+        from pipekit.gitops import kustomization
+        from pipekit.gitops import overlay as ov
+
+        self.guard(git)
+        found = ov.kustomization_file(root / self.edit.overlay)
+        if found is not None:
+            target, rel = ov.inside(root, f"{self.edit.overlay}/{found.name}")
+            entries = kustomization.entries(target.read_text(encoding="utf-8"), rel)
+            entry = next((e for n in self.names for e in entries if e.name == n), None) \
+                or next((e for n in self.names for e in entries if e.new_name == n), None)
+            if entry is not None:
+                self.edit.want.name = entry.name
+                if entry.new_name and self.image and self.image not in (entry.name, entry.new_name):
+                    self.edit.want.new_name = self.image  # the target ran from another repository
+        return self.edit.apply(root)
+
+    def warm(self) -> None:
+        self.edit.warm()
+
+    def render_dirs(self) -> list[str]:
+        return self.edit.render_dirs()
+
+
+def commit_message(ctx: StepContext, options: RollbackOptions, current: Deployment, target: Deployment | None,
+                   want: Any, old: Any) -> str:
+    """The rollback's commit: update-tag's trailer vocabulary plus ``Pipekit-Rollback-Of``."""
+    from pipekit.gitops import trailers
+
+    version = want.new_tag or (want.digest or "")[:19]
+    subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
+    entry = old.name if old is not None else want.name
+    image = want.new_name or (old.new_name if old is not None else None) or entry
+    return trailers.commit_message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."],
+                                   trailers.Trailers(
+        environment=options.environment, rollback_of=current.commit, build_url=ctx.pipeline.pipeline_url,
+        groups=[trailers.Group(
+            service=options.service, image=image, image_name=entry, tag=want.new_tag, digest=want.digest,
+            source_commit=target.source_commit if target else None,
+            source_committed_at=target.source_committed_at.isoformat() if target and target.source_committed_at
+            else None, build_number=want.build)]))
 
 
 def wait(ctx: StepContext, environment: str, revision: str) -> None:
@@ -177,6 +262,8 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
+    from pipekit.gitops import settings
+
     v = OPTIONS.resolve(ctx, flags)
     if not v["gitops_repo"]:
         raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
@@ -184,7 +271,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
                            environment=v["environment"] or "", to=v["to"], steps=v["steps"],
                            dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
                            renderer=v["renderer"], image=v["image"], image_where=ctx.config.where("gitops", "image"),
-                           overlay=v["overlay"], environments=v["environments"])
+                           overlay=v["overlay"], environments=v["environments"],
+                           author=settings.identity(v["author"]),
+                           committer=settings.identity(v["committer"], settings.identity(v["author"])))
 
 
 @step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")
