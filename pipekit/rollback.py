@@ -235,16 +235,22 @@ def wait(ctx: StepContext, environment: str, revision: str) -> None:
     """Run wait-for-argocd for the rollback's revision (its own options: flags, env, pipekit.yaml)."""
     from pipekit.core import process
 
-    argv = [sys.executable, "-m", "pipekit", "wait-for-argocd", "--env", environment, "--revision", revision]
-    env = dict(ctx.env)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.dirname(os.path.dirname(__file__)),
-                                                     env.get("PYTHONPATH", "")) if p)
-    proc = process.run(argv, env=env, check=False, stream=ctx.console.info)
+    proc = process.run(wait_argv(environment, revision), env=dict(ctx.env), check=False, stream=ctx.console.info)
     errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
                                              ExitCode.TIMEOUT: TimedOut}
     if proc.returncode != 0:
         raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {revision[:12]}, but wait-for-argocd "
                                                        f"exited {proc.returncode}")
+
+
+_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from pipekit.cli import main; main(sys.argv[1:])"
+
+
+def wait_argv(environment: str, revision: str) -> list[str]:
+    """``pipekit wait-for-argocd`` in an isolated interpreter (``-I``: nothing from the working
+    directory or ``PYTHONPATH`` is imported) that finds this pipekit where it is."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [sys.executable, "-I", "-c", _BOOT, here, "wait-for-argocd", "--env", environment, "--revision", revision]
 
 
 def report(ctx: StepContext, result: RollbackResult) -> None:
