@@ -1,10 +1,6 @@
-import os
-import sys
+from pipekit import _run_as_cli
 
-# `python -m pipekit` puts the working directory first on sys.path; the `pipekit` script does not.
-# One rule for both: nothing is imported from the working directory (a yaml.py or a gate module
-# lying there is not code pipekit runs). pipekit itself is imported already.
-sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != os.getcwd()]
+_run_as_cli()  # before anything else is imported: nothing comes from the working directory
 
 from pipekit.cli import main  # noqa: E402
 

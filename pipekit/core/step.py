@@ -157,9 +157,11 @@ def run_cli(
     config_path: str | None = None,
 ) -> ExitCode:
     """Build the context, run the step body, map errors to exit codes with masked one-line messages."""
+    from pipekit import _run_as_cli
     from pipekit.core import masking, process, signals
     from pipekit.core.console import Console
 
+    _run_as_cli()  # `python -m pipekit.<step>`: what it imports lazily (yaml, gates) is never the cwd's
     masking.load_from_env()
     signals.install()
     console = Console(json_mode=json_mode, debug=bool(debug))
