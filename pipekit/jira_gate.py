@@ -106,6 +106,14 @@ def client(options: JiraGateOptions) -> JiraClient:
 
     if not options.site_url:
         raise BadInput("no Jira: set JIRA_BASE_URL (or jira.base_url in pipekit.yaml, or pass --jira-url)")
+    from pipekit.core import masking
+
+    if masking.without_userinfo(options.site_url) != options.site_url:  # it would print in every issue link
+        masking.add_url_credentials(options.site_url)
+        raise BadInput(f"JIRA_BASE_URL {masking.mask_url(options.site_url).replace('://', '://***@', 1)} carries "
+                       "user information: it would be printed in issue links and stored in the run record",
+                       hint="give the site URL alone; credentials go in JIRA_USER_EMAIL and JIRA_API_TOKEN "
+                            "(or JIRA_PAT)")
     if not options.pat and not (options.email and options.token):
         missing = [n for n, val in (("JIRA_USER_EMAIL", options.email), ("JIRA_API_TOKEN", options.token)) if not val]
         raise BadInput(f"no Jira credentials: {' and '.join(missing)} not set",

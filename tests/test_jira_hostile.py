@@ -36,7 +36,7 @@ def canned(answer: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]) -> Itera
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _reply  # noqa: N815
+        do_GET = do_POST = do_PUT = _reply  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
@@ -82,3 +82,71 @@ def test_a_null_issue_is_an_outside_failure_not_a_crash(tmp_path: Any) -> None:
         proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
                            env=env, cwd=tmp_path)
         assert proc.returncode == 3, proc.stderr
+
+
+def test_a_server_echoing_the_basic_credentials_never_shows_them(tmp_path: Any) -> None:
+    """Item 6: the Authorization header pipekit sent, echoed back in an error, is masked in every form."""
+    import base64
+
+    def echo(h: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        return 404, {"errorMessages": [f"no project for {h.headers.get('Authorization')}"]}
+
+    encoded = base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+    with canned(echo) as url:
+        env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
+        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path)
+    out = proc.stdout + proc.stderr + (tmp_path / ".pipekit" / "run.json").read_text() \
+        if (tmp_path / ".pipekit" / "run.json").exists() else proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "no project for" in out
+    assert encoded not in out and encoded[:20] not in out and TOKEN not in out
+
+
+def test_a_bearer_token_echoed_back_is_masked() -> None:
+    from pipekit.core import masking
+
+    def echo(h: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        return 404, {"errorMessages": [f"bad {h.headers.get('Authorization')}"]}
+
+    with canned(echo) as url:
+        jira = JiraClient(url, pat="dc-pat-0123456789abcdef", deployment=DATACENTER)
+        with pytest.raises(Exception) as err:
+            list(jira.versions("ORD"))
+    assert "dc-pat-0123456789abcdef" not in masking.mask(str(err.value))
+    assert "bad ***" in masking.mask(str(err.value))
+
+
+def test_a_password_in_jira_base_url_is_refused_and_never_printed_or_recorded(tmp_path: Any) -> None:
+    """Item 7: credentials belong in JIRA_USER_EMAIL / JIRA_API_TOKEN; a URL carrying them is exit 2, masked."""
+    with canned(lambda _h: (200, {"values": [], "isLast": True})) as url:
+        host = url.split("://", 1)[1]
+        env = {"JIRA_BASE_URL": f"http://ci:hunter2secret@{host}", "JIRA_USER_EMAIL": EMAIL,
+               "JIRA_API_TOKEN": TOKEN, "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
+        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "JIRA_BASE_URL" in proc.stderr and "***@" in proc.stderr
+    record = (tmp_path / "run.json").read_text() if (tmp_path / "run.json").exists() else ""
+    assert "hunter2secret" not in proc.stdout + proc.stderr + record
+
+
+def test_credentials_in_any_base_url_are_masked_in_output_and_the_record(tmp_path: Any) -> None:
+    """Item 7, the shared mechanism: a URL's user information reaches no output and no run record."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+    from tests.fixtures.gitops.history import History, at
+
+    h = History(tmp_path, ["orders"])
+    h.deploy("orders", "prod", "v1", at(0))
+    bare = h.push()
+    with canned(lambda _h: (200, {})) as url:
+        host = url.split("://", 1)[1]
+        gateway = f"http://metrics:pushgw-pass-0123@{host}"
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
+        proc = subprocess.run([sys.executable, "-m", "pipekit", "dora", "--gitops-repo", str(bare), "--since",
+                               "2026-01-01", "--until", "2026-12-31", "--push-gateway", gateway, "--json"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "pushgw-pass-0123" not in proc.stdout + proc.stderr

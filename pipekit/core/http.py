@@ -33,7 +33,7 @@ from tenacity import (
 )
 
 from pipekit.core.errors import ExternalError
-from pipekit.core.masking import mask_url
+from pipekit.core.masking import add_url_credentials, credentials_sent, mask_url
 from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, Watchdog, wait_before
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -122,6 +122,7 @@ class RetryingSession(requests.Session):
         # requests lets REQUESTS_CA_BUNDLE override a session-level verify=False (psf/requests#3829):
         # pass the session's choice on every request so --insecure means what it says.
         kwargs.setdefault("verify", self.verify)
+        add_url_credentials(url.decode() if isinstance(url, bytes) else url)  # requests sends them as Basic
         streamed = bool(kwargs.get("stream"))
         kwargs["stream"] = True
         total = Deadline(self.total_timeout)
@@ -174,6 +175,10 @@ class RetryingSession(requests.Session):
             status = "no answer" if response is None else f"HTTP {response.status_code}"
             raise ExternalError(f"{verb} {shown} failed after retries: {status}")
         return response
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        credentials_sent(request.headers)  # as they travel (Basic base64, Bearer): masked if echoed back
+        return super().send(request, **kwargs)
 
     def _read_body(self, response: requests.Response, what: str) -> None:
         """Read the whole body now (under the watchdog), at most :attr:`max_body` bytes."""
