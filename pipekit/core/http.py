@@ -18,6 +18,7 @@ bytes: a bigger answer is :class:`~pipekit.core.errors.ExternalError`, not memor
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -39,6 +40,7 @@ from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, Watchdog, wait_befo
 DEFAULT_TIMEOUT = (5.0, 30.0)
 MAX_BODY = 64 << 20  # bytes of one answer's body, unless the session says otherwise
 _local = threading.local()  # the watchdog of the exchange this thread is making
+log = logging.getLogger("pipekit.http")
 
 
 class TooSlow(requests.Timeout):
@@ -178,7 +180,13 @@ class RetryingSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         credentials_sent(request.headers)  # as they travel (Basic base64, Bearer): masked if echoed back
-        return super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            log.debug("%s %s -> %s", request.method, request.url, type(exc).__name__)  # --debug: every try
+            raise
+        log.debug("%s %s -> HTTP %s", request.method, request.url, response.status_code)
+        return response
 
     def _read_body(self, response: requests.Response, what: str) -> None:
         """Read the whole body now (under the watchdog), at most :attr:`max_body` bytes."""
