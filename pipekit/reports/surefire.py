@@ -88,12 +88,23 @@ class TestSummary:
             self.flaky_tests.append(entry)
 
     def to_record(self) -> dict[str, Any]:
-        """The run record's ``build.tests`` shape."""
+        """The run record's ``build.tests`` shape: the counts, and the first :data:`RECORDED` failing
+        and flaky tests (messages cut to :data:`RECORDED_MESSAGE` characters) with how many there are:
+        200,000 failures must not make a 29 MB record that every later step reads."""
         return {
             "total": self.total, "passed": self.passed, "failed": self.failed, "errored": self.errored,
             "skipped": self.skipped, "flaky": self.flaky, "duration_s": round(self.duration_s, 3),
-            "failing": list(self.failing), "flaky_tests": list(self.flaky_tests),
+            "failing": _first(self.failing), "failing_count": len(self.failing),
+            "flaky_tests": _first(self.flaky_tests),
         }
+
+
+RECORDED = 50  # failing (or flaky) tests named in the run record and on the card
+RECORDED_MESSAGE = 500  # characters of each one's message kept there
+
+
+def _first(tests: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{**t, "message": (t.get("message") or "")[:RECORDED_MESSAGE]} for t in tests[:RECORDED]]
 
 
 def find_reports(root: Path, *, newer_than: float | None = None) -> tuple[list[Path], int]:
