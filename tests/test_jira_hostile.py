@@ -150,3 +150,37 @@ def test_credentials_in_any_base_url_are_masked_in_output_and_the_record(tmp_pat
                               env=env, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "pushgw-pass-0123" not in proc.stdout + proc.stderr
+
+
+def test_control_characters_from_jira_never_reach_the_terminal(tmp_path: Any) -> None:
+    """Item 15: a forged "OK: Jira gate passed" line, carriage returns and escape sequences from Jira's
+    keys, statuses and summaries are shown neutralised."""
+    versions = {"values": [{"id": "1", "name": "1.0", "released": False}], "isLast": True}
+    forged = "\r\x1b[2KOK: Jira gate passed"
+    search = {"issues": [{"key": "ORD-1" + forged, "fields": {
+        "summary": "broken\nOK: Jira gate passed\x07", "status": {"name": "In Progress" + forged},
+        "assignee": {"displayName": "Eve\x1b]0;title\x07"}}}], "isLast": True}
+
+    def answer(h: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        return 200, (versions if "/version" in h.path else search)
+
+    with canned(answer) as url:
+        env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
+        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
+                           env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    text = proc.stdout + proc.stderr
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    assert not any(line.startswith("OK: Jira gate passed") for line in text.splitlines())
+    assert "ORD-1" in text and "OK: Jira gate passed" in text  # shown, on the issue's own line
+
+
+def test_the_console_neutralises_control_characters_but_keeps_lines() -> None:
+    import io
+
+    from pipekit.core.console import Console
+
+    out = io.StringIO()
+    Console(stream=out).print("line one\nline two\ttab \x1b[31mred\x1b[0m \r\x1b[2Kgone \x07bell \x9b1m c1")
+    shown = out.getvalue()
+    assert shown == "line one\nline two\ttab red \\x0d\\x1b[2Kgone \\x07bell \\x9b1m c1\n"

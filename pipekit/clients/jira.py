@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pipekit.core.console import one_line
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError
 
 GATEWAY = "https://api.atlassian.com"
@@ -97,7 +98,7 @@ class JiraClient:
             page = self._call("GET", f"project/{quote(project, safe='')}/version", params=params, project=project)
             values = _objects(page.get("values"), "a version", f"Jira GET /project/{project}/version")
             for raw in values:
-                yield Version(id=str(raw.get("id", "")), name=str(raw.get("name", "")),
+                yield Version(id=str(raw.get("id", "")), name=one_line(str(raw.get("name", ""))),
                               released=bool(raw.get("released")), archived=bool(raw.get("archived")),
                               release_date=raw.get("releaseDate"))
             start += len(values)
@@ -148,8 +149,9 @@ class JiraClient:
         assignee = f.get("assignee") or None
         who = (assignee.get("displayName") or assignee.get("name")) if isinstance(assignee, dict) else None
         key = str(raw.get("key") or raw.get("id") or "?")
-        return Issue(key=key, summary=str(f.get("summary") or ""), status=str(status), assignee=who,
-                     url=f"{self.site_url}/browse/{quote(key, safe='')}")
+        # Jira's text is outside text: no control character (a forged line, an escape sequence) is kept
+        return Issue(key=one_line(key), summary=one_line(str(f.get("summary") or "")), status=one_line(str(status)),
+                     assignee=one_line(str(who)) if who else None, url=f"{self.site_url}/browse/{quote(key, safe='')}")
 
     def _pages(self, what: str) -> Iterator[int]:
         """Page numbers while the listing's time and :data:`MAX_PAGES` last; then ExternalError."""
