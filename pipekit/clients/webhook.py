@@ -109,7 +109,7 @@ class ConnectTimeout(TimeoutError):
 
 
 class TooSlow(TimeoutError):
-    """The answer, body included, was not complete within the try's bound (a trickling server)."""
+    """The answer, body included, was not complete within the read timeout of connecting (a trickling server)."""
 
 
 def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPConnection, str, dict[str, str]]:
@@ -140,19 +140,22 @@ def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPC
 
 
 def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds: float) -> Answer:
-    """One POST; the whole exchange (connecting, headers, body) ends within ``seconds`` (see :class:`Watchdog`)."""
+    """One POST; the answer (headers, body) is complete within ``seconds`` of connecting (see :class:`Watchdog`)."""
     import http.client
 
     conn, target, extra = _connection(url, policy, env)
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "pipekit-notify", "Accept": "*/*",
                "Connection": "close", **extra}
     dog = Watchdog(seconds)
+    answered: list[bool] = []
     try:
         with dog:
-            response, raw = _exchange(conn, target, body, headers, policy, dog)
+            response, raw = _exchange(conn, target, body, headers, policy, dog, answered)
     except (OSError, http.client.HTTPException, BadAnswer):
         if dog.fired:  # the watchdog shut the socket: the bound passed, whatever the error says
-            raise TooSlow from None
+            if answered:  # the body trickled in: too slow, not worth another try
+                raise TooSlow from None
+            raise TimeoutError from None  # no answer at all in time: a timeout, retried
         raise
     finally:
         conn.close()
@@ -163,7 +166,7 @@ def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds
 
 
 def _exchange(conn: HTTPConnection, target: str, body: bytes, headers: dict[str, str],
-              policy: Policy, dog: Watchdog) -> tuple[HTTPResponse, bytes]:
+              policy: Policy, dog: Watchdog, answered: list[bool]) -> tuple[HTTPResponse, bytes]:
     import http.client
 
     try:
@@ -177,6 +180,7 @@ def _exchange(conn: HTTPConnection, target: str, body: bytes, headers: dict[str,
             dog.watch(lambda: sock)
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()  # skips 100 Continue; reads chunked and close-delimited bodies
+        answered.append(True)
         return response, response.read(MAX_BODY)
     except http.client.RemoteDisconnected:
         raise BadAnswer("connection closed before an answer") from None
@@ -213,8 +217,7 @@ def post_json(
     while True:
         attempt += 1
         headers: dict[str, str] | None = None
-        per_try = pol.connect_timeout + pol.read_timeout
-        seconds = max(min(per_try, deadline.remaining()), min(per_try, 1.0))  # as pipekit.core.http does
+        seconds = max(min(pol.read_timeout, deadline.remaining()), min(pol.read_timeout, 1.0))  # as pipekit.core.http
         try:
             answer = _once(url, body, pol, e, seconds)
             answer.attempts = attempt
@@ -224,8 +227,9 @@ def post_json(
             headers = answer.headers
         except ConnectTimeout:
             problem = f"no connection within {pol.connect_timeout:g} s"
-        except TooSlow:
-            problem = f"no complete answer within {seconds:.3g} s"
+        except TooSlow:  # answering, too slowly: another try would be as slow
+            raise ExternalError(f"{label} {shown}: no complete answer within {seconds:.3g} s of connecting "
+                                f"(attempt {attempt})", hint="the webhook's server trickles its answer; check it") from None
         except TimeoutError:
             problem = f"no answer within {pol.read_timeout:g} s"
         except OSError as exc:  # refused, reset, DNS, TLS, a proxy that refused the tunnel

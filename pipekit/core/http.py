@@ -7,11 +7,12 @@ Retries connection errors, timeouts, 429 and 5xx. After the last try it raises
 :class:`~pipekit.core.errors.ExternalError` with a masked URL; other answers (2xx-4xx)
 are returned to the caller to judge.
 
-Deadlines: socket timeouts bound each read, not an answer, so every call also has one total
-deadline (``total_timeout``, all tries together) and each try one of its own (the connect and
-read timeouts added up), both covering connecting, headers *and the body*: a
-:class:`~pipekit.core.retry.Watchdog` shuts the connection down when they pass, however slowly
-the server trickles. A body is read here (the caller's ``stream=True`` excepted: then the
+Deadlines: socket timeouts bound each read, not an answer, so each try's whole answer (headers
+*and body*) must arrive within the read timeout of the connection being made, and all tries
+within ``total_timeout``: a :class:`~pipekit.core.retry.Watchdog` shuts the connection down when
+that time is up, however slowly the server trickles. A try cut before the headers came is a
+timeout (retried); one cut while the body trickled in is not retried (the server was answering,
+only too slowly: another try would be as slow). A body is read here (the caller's ``stream=True`` excepted: then the
 deadline covers the headers, and the caller reads the body) and is bounded by ``max_body``
 bytes: a bigger answer is :class:`~pipekit.core.errors.ExternalError`, not memory exhausted.
 """
@@ -43,8 +44,8 @@ _local = threading.local()  # the watchdog of the exchange this thread is making
 log = logging.getLogger("pipekit.http")
 
 
-class TooSlow(requests.Timeout):
-    """The answer (body included) was not complete within the try's deadline: retried like a timeout."""
+class TooSlow(requests.RequestException):
+    """The answer (body included) was not complete within the try's deadline: not retried."""
 
 
 def _watch(sock: object) -> None:
@@ -140,14 +141,19 @@ class RetryingSession(requests.Session):
                 _local.dog = dog
                 try:
                     response = super(RetryingSession, self).request(*call, **named)
+                except requests.RequestException:
+                    if dog.fired:  # no answer (headers) in time: a timeout, retried like one
+                        raise requests.Timeout(f"no answer within {seconds:.3g} s") from None
+                    raise
+                finally:
+                    _local.dog = None
+                try:
                     if not streamed:
                         self._read_body(response, f"{verb} {shown}")
                 except requests.RequestException:  # ChunkedEncodingError too: a body cut by the watchdog
                     if dog.fired:
                         raise TooSlow(f"no complete answer within {seconds:.3g} s") from None
                     raise
-                finally:
-                    _local.dog = None
             if dog.fired:  # the body may have "ended" at the shut-down: never trust it
                 response.close()
                 raise TooSlow(f"no complete answer within {seconds:.3g} s")
@@ -165,7 +171,7 @@ class RetryingSession(requests.Session):
             response = retrying(send, method, url, *args, **kwargs)
         except TooSlow as exc:
             raise ExternalError(
-                f"{verb} {shown} failed after retries: {exc} (the total bound is {self.total_timeout:g} s)",
+                f"{verb} {shown}: {exc} (a server trickling its answer; the total bound is {self.total_timeout:g} s)",
                 hint="the service answers too slowly; check it, or raise the step's timeout",
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -209,10 +215,10 @@ class RetryingSession(requests.Session):
 
 
 def _try_seconds(timeout: Any) -> float:
-    """One try's bound: the connect and read timeouts added up (a single number counts for both)."""
+    """One try's bound once connected: the read timeout (of a ``(connect, read)`` pair, or the one number)."""
     if isinstance(timeout, tuple):
-        return float(sum(t for t in timeout if t is not None)) or DEFAULT_TIMEOUT[1]
-    return 2.0 * float(timeout) if timeout else sum(DEFAULT_TIMEOUT)
+        return float(timeout[-1]) if timeout[-1] is not None else DEFAULT_TIMEOUT[1]
+    return float(timeout) if timeout else DEFAULT_TIMEOUT[1]
 
 
 def session(**kwargs: Any) -> RetryingSession:

@@ -101,10 +101,11 @@ class Deadline:
 
 
 class Watchdog:
-    """Cuts the connections of one HTTP exchange when its time is up, however the server trickles.
+    """Cuts the connection of one HTTP exchange when its time is up, however the server trickles.
 
     Socket timeouts bound each read, not an answer: a server that sends one byte per second keeps
-    every read short and the exchange endless. The watchdog is one timer per exchange; when it
+    every read short and the exchange endless. The watchdog is one timer per exchange, started when
+    the first socket is watched (the connection is made: connecting has its own timeout); when it
     fires, every socket watched (connections of :mod:`pipekit.core.http`, :mod:`pipekit.clients.webhook`)
     is shut down, so a blocked read returns at once, and :attr:`fired` tells the caller that what
     it got (an error, or a body cut short) is the deadline's doing.
@@ -115,21 +116,27 @@ class Watchdog:
         self.fired = False
         self._lock = threading.Lock()
         self._sockets: list[Callable[[], object]] = []
-        self._timer = threading.Timer(self.seconds, self._fire)
-        self._timer.daemon = True
+        self._timer: threading.Timer | None = None
+        self._done = False
 
     def __enter__(self) -> Watchdog:
-        self._timer.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def watch(self, get_socket: Callable[[], object]) -> None:
-        """Shut down ``get_socket()`` (read when the time is up: it may connect later) at the deadline."""
+        """Shut down ``get_socket()`` at the deadline (the first one watched starts the clock)."""
         with self._lock:
             if not self.fired:
                 self._sockets.append(get_socket)
+                if self._timer is None and not self._done:
+                    self._timer = threading.Timer(self.seconds, self._fire)
+                    self._timer.daemon = True
+                    self._timer.start()
                 return
         _shut(get_socket())
 
