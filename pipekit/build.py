@@ -22,7 +22,7 @@ from pipekit.core.options import Option, OptionTable
 from pipekit.core.outputs import BuildOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.images import tags as imagetags
-from pipekit.reports import surefire
+from pipekit.reports import junit, surefire
 
 _MAX_NAMED = 10
 TOOLS = ("docker", "buildah", "podman")
@@ -66,6 +66,8 @@ OPTIONS = OptionTable([
     Option("sha_length", config="build.image.sha_length", type="int", default=7, minimum=7, maximum=40),
     Option("junit_out", "--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out", type="path",
            help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml."),
+    Option("fail_on_flaky", "--fail-on-flaky", env="PIPEKIT_FAIL_ON_FLAKY", config="build.fail_on_flaky", type="bool",
+           default=False, help="A test that passed only on a rerun fails the build (exit 1)."),
 ])
 
 
@@ -91,6 +93,7 @@ class BuildOptions:
     tag_kinds: list[str] = field(default_factory=lambda: list(imagetags.KINDS))
     sha_length: int = 7
     junit_out: Path | None = None
+    fail_on_flaky: bool = False
 
 
 @dataclass
@@ -210,6 +213,9 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
             raise CheckFailed(_failed_tests_message(summary) + where, result=result)
         if mvn_run is not None and mvn_run.failure is not None:
             raise CheckFailed(f"Maven build failed: {mvn_run.failure.describe()}", result=result)
+        if summary.flaky and options.fail_on_flaky:
+            raise CheckFailed(_flaky_tests_message(summary), result=result,
+                              hint="fix or quarantine the flaky tests, or drop --fail-on-flaky")
 
         if plan.image and tool is not None:
             console.info(f"Image: {options.container_tool} build {plan.image} tags {', '.join(plan.tags)}")
@@ -225,13 +231,13 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
 
 
 def _read_tests(project: Path, newer_than: float | None,
-                keep_cases: bool) -> tuple[surefire.TestSummary, list[surefire.TestCase], int]:
+                keep_cases: bool) -> tuple[junit.TestSummary, list[junit.TestCase], int]:
     paths, stale = surefire.find_reports(project, newer_than=newer_than)
-    summary, cases = surefire.read_summary(paths, keep_cases=keep_cases)
+    summary, cases = junit.read_summary(paths, keep_cases=keep_cases, dialect_name="surefire")
     return summary, cases, stale
 
 
-def _show_tests(ctx: StepContext, s: surefire.TestSummary) -> None:
+def _show_tests(ctx: StepContext, s: junit.TestSummary) -> None:
     if s.reports == 0:
         ctx.console.warn("no Surefire/Failsafe test reports found (target/surefire-reports, target/failsafe-reports)")
         return
@@ -242,10 +248,16 @@ def _show_tests(ctx: StepContext, s: surefire.TestSummary) -> None:
         ctx.console.warn(f"flaky (passed on rerun): {t['class']}.{t['name']}: {t['message']}")
 
 
-def _failed_tests_message(s: surefire.TestSummary) -> str:
+def _failed_tests_message(s: junit.TestSummary) -> str:
     named = "; ".join(f"{t['class']}.{t['name']}: {t['message']}" for t in s.failing[:_MAX_NAMED])
     more = f"; and {len(s.failing) - _MAX_NAMED} more" if len(s.failing) > _MAX_NAMED else ""
     return f"{s.failed + s.errored} test(s) failed ({s.failed} failed, {s.errored} errored): {named}{more}"
+
+
+def _flaky_tests_message(s: junit.TestSummary) -> str:
+    named = "; ".join(f"{t['class']}.{t['name']}" for t in s.flaky_tests[:_MAX_NAMED])
+    more = f"; and {len(s.flaky_tests) - _MAX_NAMED} more" if len(s.flaky_tests) > _MAX_NAMED else ""
+    return f"{s.flaky} flaky test(s) (passed only on a rerun) and --fail-on-flaky: {named}{more}"
 
 
 def _pairs(values: tuple[str, ...] | list[str], flag: str, *, bare_ok: bool = False) -> dict[str, Any]:
@@ -312,6 +324,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> BuildOptions:
         tag_kinds=list(v["tag_kinds"]),
         sha_length=v["sha_length"],
         junit_out=path(v["junit_out"]),
+        fail_on_flaky=v["fail_on_flaky"],
     )
 
 

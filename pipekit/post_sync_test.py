@@ -2,11 +2,12 @@
 
 Story: wait until the deployed workloads are really ready (:mod:`pipekit.kube.wait`; health URLs
 after them), run the suite with its output streamed and its failed tests rerun where the runner can
-(:mod:`pipekit.reports.suite_run`), believe only a JUnit report that agrees with itself, keep the
-results beyond the Job (S3 upload, run record, a card through ``notify``), and exit by the contract:
-1 tests failed (whatever the command's exit code) or the command failed over a clean report; 2 no
-report, zero tests, counters that disagree, no command, an unknown kind, a missing workload, an
-unreadable token or kubeconfig; 4 not ready in time.
+(:mod:`pipekit.reports.suite_run`), read its JUnit as its tool meant it (:mod:`pipekit.reports.junit`),
+keep the results beyond the Job (S3 upload, run record, a card through ``notify``), and exit by the
+contract: 0 passed, or only flaky (unless ``--fail-on-flaky``); 1 tests failed (whatever the command's
+exit code) or the command failed over a clean report; 2 no report, no test case, a report that is not
+safe, well-formed XML or whose counters disagree where its tool's always agree, no command, an unknown
+kind, a missing workload, an unreadable token or kubeconfig; 4 not ready in time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pipekit.core.errors import BadInput, CheckFailed, PipekitError
 from pipekit.core.masking import mask_url
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.step import StepContext, step_command
+from pipekit.reports.junit.dialects import NAMES as JUNIT_DIALECTS
 
 if TYPE_CHECKING:
     from pipekit.clients.s3 import S3Location
@@ -43,7 +45,12 @@ OPTIONS = OptionTable([
     Option("suite", "--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
            help="Suite name on the card and in S3 [default: the service]."),
     Option("rerun_failed", "--rerun-failed", type="int", default=0, minimum=0, maximum=5, env="PIPEKIT_RERUN_FAILED",
-           config="post_sync_test.rerun_failed", help="Rerun failed tests up to N times (Surefire, Playwright, pytest)."),
+           config="post_sync_test.rerun_failed", help="Rerun failed tests up to N times (Surefire, Playwright, pytest, jest)."),
+    Option("fail_on_flaky", "--fail-on-flaky", type="bool", default=False, env="PIPEKIT_FAIL_ON_FLAKY",
+           config="post_sync_test.fail_on_flaky", help="A test that passed only on a rerun fails the suite (exit 1)."),
+    Option("junit_dialect", "--junit-dialect", type="choice", choices=JUNIT_DIALECTS, default="auto",
+           env="PIPEKIT_JUNIT_DIALECT", config="post_sync_test.junit_dialect",
+           help="The tool that wrote the JUnit XML [default: auto, detected per file]."),
     Option("upload", "--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload", metavar="S3_URI",
            help="s3://bucket/prefix for the JUnit files and a summary JSON."),
     Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"), help="Environment on the card."),
@@ -71,6 +78,8 @@ class PostSyncTestOptions:
     junit_dir: Path = Path("test-results")
     suite: str | None = None
     rerun_failed: int = 0
+    fail_on_flaky: bool = False
+    junit_dialect: str = "auto"
     upload: str | None = None
     environment: str | None = None
     revision: str | None = None
@@ -127,7 +136,7 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                     ctx.console.success(f"ready after {result.ready_s:g}s: "
                                         + ", ".join(result.workloads + [mask_url(u) for u in options.health_urls]))
                 suite_run = _run_suite(options, ctx, Path(scratch))
-                _judge(suite_run, result, ctx)
+                _judge(suite_run, result, ctx, options.fail_on_flaky)
             except PipekitError as exc:
                 result.message = result.message or str(exc)
                 exc.result = result
@@ -146,7 +155,7 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                 out.write_to(outputs)
     finally:
         if options.notify:  # after the record holds this step's outputs: the card reads them
-            _card(result, ctx, options.environment)
+            _card(result, ctx, options.environment, options.fail_on_flaky)
     return result
 
 
@@ -157,6 +166,9 @@ def _location(upload: str | None) -> S3Location | None:
 
 
 def _run_suite(options: PostSyncTestOptions, ctx: StepContext, scratch: Path) -> SuiteRun:
+    import os
+
+    from pipekit.reports.reruns import report_env
     from pipekit.reports.suite_run import run_suite
 
     junit_dir = options.junit_dir
@@ -166,21 +178,27 @@ def _run_suite(options: PostSyncTestOptions, ctx: StepContext, scratch: Path) ->
         what = "running the suite" if number == 1 else f"rerun {number - 1} of the failed tests"
         ctx.console.info(f"{what}: {' '.join(argv)}")
 
-    run_ = run_suite(options.command, junit_dir, scratch / "kept", rerun=options.rerun_failed, env=None,
-                     timeout=options.command_timeout, stream=ctx.console.print, on_attempt=announce)
+    run_ = run_suite(options.command, junit_dir, scratch / "kept", rerun=options.rerun_failed,
+                     env=report_env(os.environ, scratch / "tools"), timeout=options.command_timeout,
+                     stream=ctx.console.print, on_attempt=announce, dialect=options.junit_dialect)
     if run_.rerun_unsupported:
         ctx.console.warn(f"--rerun-failed {options.rerun_failed}: {options.command[0]} has no known way to rerun "
-                         "only failed tests (Maven Surefire, Playwright and pytest do); not rerun")
+                         "only failed tests (Maven Surefire, Playwright, pytest and jest do); not rerun")
     return run_
 
 
-def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None:
-    """Believe the report: failures fail whatever the exit code; a failed command over a clean report fails too."""
+def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext, fail_on_flaky: bool = False) -> None:
+    """Believe the report: failures fail whatever the exit code; a failed command over a clean report fails too;
+    flaky tests pass (result ``flaky``) unless ``fail_on_flaky``."""
     s = run_.summary
     result.exit_code, result.attempts, result.tests = run_.exit_code, len(run_.attempts), s.to_record()
     counts = f"{s.passed} passed, {s.failed} failed, {s.errored} errored, {s.skipped} skipped, {s.flaky} flaky"
+    result.message = f"{s.total} tests: {counts}"
+    for flaky in s.flaky_tests:
+        ctx.console.warn(f"flaky: {_title(flaky)} passed only on a rerun"
+                         + (f": {flaky['message']}" if flaky.get("message") else ""))
     if not s.ok:
-        names = [".".join(p for p in (f["class"], f["name"]) if p) for f in s.failing]
+        names = [_title(f) for f in s.failing]
         result.result = "failed"
         raise CheckFailed(f"{s.failed + s.errored} of {s.total} test(s) failed ({counts}; command exit "
                           f"{run_.exit_code}): " + "; ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
@@ -188,12 +206,16 @@ def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None
         result.result = "command-failed"
         raise CheckFailed(f"the suite command exited {run_.exit_code} although its report has no failure ({counts})",
                           hint="read the command's output above: it failed outside the tests")
-    for flaky in s.flaky_tests:
-        ctx.console.warn(f"flaky: {'.'.join(p for p in (flaky['class'], flaky['name']) if p)} passed only on a rerun"
-                         + (f" (first: {flaky['message']})" if flaky.get("message") else ""))
     result.result = "flaky" if s.flaky else "passed"
-    result.message = f"{s.total} tests: {counts}"
+    if s.flaky and fail_on_flaky:
+        names = [_title(f) for f in s.flaky_tests]
+        raise CheckFailed(f"{s.flaky} of {s.total} test(s) passed only on a rerun and --fail-on-flaky is set ({counts}): "
+                          + "; ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
     ctx.console.success(f"suite {result.suite}: {result.message}")
+
+
+def _title(test: dict[str, str]) -> str:
+    return ".".join(p for p in (test.get("class"), test.get("name")) if p)
 
 
 def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, out: Any, ctx: StepContext) -> None:
@@ -213,11 +235,12 @@ def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ou
         result.message = (result.message + "; " if result.message else "") + f"upload failed: {why}"
 
 
-def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None) -> None:
+def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None, fail_on_flaky: bool = False) -> None:
     from pipekit.notify import NotifyOptions
     from pipekit.notify import run as notify
 
-    event = "succeeded" if result.result in ("passed", "flaky") else "failed"
+    passed = result.result == "passed" or (result.result == "flaky" and not fail_on_flaky)  # as the exit code says
+    event = "succeeded" if passed else "failed"
     try:
         notify(NotifyOptions(event=event, stage="post-sync-test", message=result.message or None,
                              environment=environment), ctx)
@@ -231,6 +254,7 @@ def options_from(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestOptions
         command=list(v["command"] or ()), wait_ready=list(v["wait_ready"] or ()), namespace=v["namespace"],
         context=v["context"], health_urls=list(v["health_urls"] or ()), ready_timeout=v["ready_timeout"],
         junit_dir=Path(v["junit_dir"]), suite=v["suite"], rerun_failed=v["rerun_failed"], upload=v["upload"],
+        fail_on_flaky=v["fail_on_flaky"], junit_dialect=v["junit_dialect"],
         environment=ctx.environment(v["environment"]), revision=v["revision"], notify=v["notify"], watch=v["watch"],
         poll_interval=v["poll_interval"], command_timeout=v["command_timeout"],
         service_account=Path(v["service_account"]),
@@ -238,7 +262,7 @@ def options_from(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestOptions
 
 
 @step_command("post-sync-test", OPTIONS, help="Argo CD PostSync test Job: wait for real readiness, run the suite, "
-                                               "believe only a consistent JUnit report, keep the results.")
+                                               "read its JUnit report as its tool meant it, keep the results.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipekit.clients import maven  # noqa: E402
 from pipekit.clients.containers import Buildah  # noqa: E402
-from pipekit.reports import surefire  # noqa: E402
+from pipekit.reports import junit, surefire  # noqa: E402
 
 SERVICE = ROOT / "tests" / "fixtures" / "java" / "service"
 PROPS = "\n".join(f'    <property name="prop.{i}" value="value number {i} with some text"/>' for i in range(60))
@@ -70,7 +70,7 @@ def bench_reports(files: int) -> dict[str, float]:
         for _ in range(3):
             start = time.perf_counter()
             paths, _ = surefire.find_reports(root)
-            summary, _ = surefire.read_summary(paths)
+            summary, _ = junit.read_summary(paths, dialect_name="surefire")
             times.append(time.perf_counter() - start)
         assert summary.total == cases and summary.reports == files, (summary.total, cases)
     return {"files": files, "testcases": cases, "megabytes": round(size / 1e6, 1),

@@ -234,3 +234,16 @@ def test_the_once_only_key_ignores_what_the_run_record_adds_later(tmp_path: Path
     assert after.environment == "dev" and before.key == after.key == "1111-2222:deploy:started"
     qa = model.build("deployed", pipeline=pipeline, record=record, service="orders", stage="deploy", environment="qa")
     assert qa.key == "1111-2222:deploy:deployed:qa"
+
+
+def test_the_build_card_names_flaky_tests(tmp_path: Path) -> None:
+    record = RunRecord(tmp_path / "run.json")
+    record.update_step("build", status="succeeded", started_at="2026-11-26T10:00:00Z", duration_s=1.0, outputs={
+        "tests": {"total": 3, "passed": 3, "failed": 0, "errored": 0, "skipped": 0, "flaky": 1, "duration_s": 1.0,
+                  "failing": [], "flaky_tests": [{"class": "com.acme.PayTest", "name": "refund",
+                                                  "message": "expected: <200> but was: <503>"}]}})
+    n = model.build("succeeded", pipeline=PipelineContext.from_env({**BASE, "BITBUCKET_BRANCH": "main"}, cwd=tmp_path),
+                    record=record, service="orders")
+    text = json.dumps(validate_card(json.loads(teams.message(n)[1])), ensure_ascii=False).replace("\\\\", "")
+    assert "3 passed, 1 flaky of 3" in text
+    assert "Flaky tests (passed only on a rerun)" in text and "com.acme.PayTest.refund: expected: <200>" in text

@@ -111,6 +111,17 @@ def test_rerun_reports_flaky_never_silently_green(tmp_path: Path, kube: Kubernet
     assert result["result"] == "flaky" and result["attempts"] == 2
     assert result["tests"]["flaky"] == 1 and result["tests"]["flaky_tests"][0]["name"] == "test_flaky"
     assert "--last-failed" in proc.stderr and "flaky: suite.test_api.test_flaky passed only on a rerun" in proc.stderr
+    record = json.loads((tmp_path / "run.json").read_text())["steps"]["post_sync_test"]
+    assert record["status"] == "succeeded" and record["outputs"]["result"] == "flaky"
+    assert record["outputs"]["tests"]["flaky_tests"] == result["tests"]["flaky_tests"]
+
+
+def test_fail_on_flaky_fails_a_flaky_only_run(tmp_path: Path, job: dict[str, str]) -> None:
+    proc, result = post_sync(tmp_path, {**job, "FLAKY": "1"}, "--rerun-failed", "1", "--fail-on-flaky")
+    assert proc.returncode == 1, proc.stderr
+    assert "1 of 3 test(s) passed only on a rerun and --fail-on-flaky is set" in proc.stderr
+    assert "suite.test_api.test_flaky" in proc.stderr
+    assert result["result"]["result"] == "flaky" and result["result"]["tests"]["flaky"] == 1
 
 
 def test_command_failed_over_a_clean_report(tmp_path: Path, job: dict[str, str]) -> None:
@@ -122,17 +133,36 @@ def test_command_failed_over_a_clean_report(tmp_path: Path, job: dict[str, str])
     assert "the suite command exited 3 although its report has no failure" in proc.stderr
 
 
+SUREFIRE = ('<testsuite xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation='
+            '"https://maven.apache.org/surefire/maven-surefire-plugin/xsd/surefire-test-report-3.0.xsd" '
+            'name="s" tests="3"><testcase name="a"/></testsuite>')
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ("pass", "the suite wrote no JUnit report (command exit 0)"),
-    ("open(R + '/r.xml', 'w').write('<testsuite name=\"s\" tests=\"0\"></testsuite>')", "hold zero tests"),
-    ("open(R + '/r.xml', 'w').write('<testsuite name=\"s\" tests=\"3\"><testcase name=\"a\"/></testsuite>')",
-     "says tests=3 but holds 1 test case"),
+    ("open(R + '/r.xml', 'w').write('<testsuite name=\"s\" tests=\"0\"></testsuite>')", "hold no test case"),
+    ("open(R + '/r.xml', 'w').write('<testsuites/>')", "hold no test case"),
+    (f"open(R + '/TEST-s.xml', 'w').write({SUREFIRE!r})", "says tests=3 but holds 1 test case(s), which surefire"),
+    ("open(R + '/r.xml', 'w').write('Tests run: 3, Failures: 0')", "r.xml:1:1: unreadable test report"),
+    ("open(R + '/r.xml', 'w').write('<!DOCTYPE t [<!ENTITY x SYSTEM \"/etc/passwd\">]><testsuite>&x;</testsuite>')",
+     "r.xml:1: a test report with a document type declaration (DTD) is refused"),
 ])
 def test_untrustworthy_reports_exit_2(tmp_path: Path, job: dict[str, str], body: str, message: str) -> None:
     code = f"R = {str(tmp_path / 'results')!r}\n{body}\n"
-    proc, _ = post_sync(tmp_path, job, command=["--", sys.executable, "-c", code])
+    proc, result = post_sync(tmp_path, job, command=["--", sys.executable, "-c", code])
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
+    assert result["result"]["result"] == "bad-input"
+
+
+def test_junit_dialect_named_overrides_detection(tmp_path: Path, job: dict[str, str]) -> None:
+    """A report that looks like Surefire's but is not: --junit-dialect generic reads its cases, counters aside."""
+    code = f"open({str(tmp_path / 'results' / 'TEST-s.xml')!r}, 'w').write({SUREFIRE!r})"
+    proc, result = post_sync(tmp_path, job, "--junit-dialect", "generic", command=["--", sys.executable, "-c", code])
+    assert proc.returncode == 0, proc.stderr
+    assert result["tests"]["total"] == 1 and result["tests"]["dialect"] == "generic"
+    proc, _ = post_sync(tmp_path, {**job, "PIPEKIT_JUNIT_DIALECT": "xunit"}, command=["--", "true"])
+    assert proc.returncode == 2 and "PIPEKIT_JUNIT_DIALECT" in proc.stderr
 
 
 def test_bad_input(tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str]) -> None:
@@ -272,3 +302,20 @@ def test_suite_that_outlives_command_timeout_exit_4(tmp_path: Path, job: dict[st
                              command=["--", sys.executable, "-c", "import time; time.sleep(30)"])
     assert proc.returncode == 4 and "did not finish within 1 s" in proc.stderr
     assert result["result"]["result"] == "timed-out"
+
+
+def test_the_card_agrees_with_the_gate_on_flaky_tests(tmp_path: Path, job: dict[str, str]) -> None:
+    from pipekit.testing.sink import WebhookSink
+
+    with WebhookSink() as sink:
+        env = {**job, "PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "FLAKY": "1", "PIPEKIT_ENV": "qa"}
+        proc, _ = post_sync(tmp_path, env, "--notify", "--suite", "api", "--rerun-failed", "1")
+        assert proc.returncode == 0, proc.stderr
+        (tmp_path / "flaky-marker").unlink()
+        proc, _ = post_sync(tmp_path, env, "--notify", "--suite", "api", "--rerun-failed", "1", "--fail-on-flaky")
+        assert proc.returncode == 1, proc.stderr
+        passed, failed = (r.json["attachments"][0]["content"]["body"] for r in sink.wait_for(2))
+    assert passed[0]["style"] == "good" and failed[0]["style"] == "attention"
+    for body in (passed, failed):
+        text = json.dumps(body).replace("\\\\_", "_")
+        assert "3 passed, 1 flaky of 3" in text and "suite.test_api.test_flaky" in text

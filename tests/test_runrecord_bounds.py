@@ -9,17 +9,17 @@ from pathlib import Path
 from pipekit.cards.model import _tests_detail
 from pipekit.core.outputs import BuildOutputs
 from pipekit.core.runrecord import RunRecord
-from pipekit.reports import surefire
+from pipekit.reports.junit import model as junit
 from pipekit.testing.sink import WebhookSink
 from tests.conftest import run_pipekit
 
 
-def _summary(failures: int) -> surefire.TestSummary:
-    s = surefire.TestSummary()
+def _summary(failures: int) -> junit.TestSummary:
+    s = junit.TestSummary()
     for i in range(failures):
-        s.add(surefire.TestCase(classname=f"com.acme.Suite{i // 100}", name=f"test{i}", outcome="failed",
+        s.add(junit.TestCase(classname=f"com.acme.Suite{i // 100}", name=f"test{i}", outcome="failed",
                        message="expected <1> but was <2>" * 20, time_s=0.001))
-    s.add(surefire.TestCase(classname="com.acme.Ok", name="passes", outcome="passed", message="", time_s=0.001))
+    s.add(junit.TestCase(classname="com.acme.Ok", name="passes", outcome="passed", message="", time_s=0.001))
     return s
 
 

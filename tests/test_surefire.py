@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipekit.core.errors import BadInput, ExitCode
-from pipekit.reports import junit_merge, surefire
+from pipekit.reports import junit, junit_merge, surefire
 
 REPORTS = Path(__file__).parent / "fixtures" / "java" / "reports"
 SERVICE = Path(__file__).parent / "fixtures" / "java" / "service"
@@ -24,7 +24,7 @@ def reports(tmp_path: Path) -> Path:
     return root
 
 
-def _by_name(cases: list[surefire.TestCase]) -> dict[str, surefire.TestCase]:
+def _by_name(cases: list[junit.TestCase]) -> dict[str, junit.TestCase]:
     return {c.name: c for c in cases}
 
 
@@ -37,7 +37,7 @@ def test_finds_surefire_and_failsafe_reports_of_every_module(reports: Path) -> N
 
 def test_summary_counts_follow_the_testcases(reports: Path) -> None:
     paths, _ = surefire.find_reports(reports)
-    summary, cases = surefire.read_summary(paths, keep_cases=True)
+    summary, cases = junit.read_summary(paths, keep_cases=True)
     # OrderServiceTest: 2 passed, 2 failed, 1 errored, 1 skipped; RetryTest: 2 flaky (passed),
     # 2 failed (failure+rerun, rerun only), 1 errored (rerunError only); OrderIT: 1 passed, 1 failed
     assert (summary.total, summary.passed, summary.failed, summary.errored, summary.skipped, summary.flaky) == \
@@ -56,7 +56,7 @@ def test_summary_counts_follow_the_testcases(reports: Path) -> None:
 
 
 def test_failing_list_has_class_name_and_first_line_of_message(reports: Path) -> None:
-    summary, _ = surefire.read_summary(surefire.find_reports(reports)[0])
+    summary, _ = junit.read_summary(surefire.find_reports(reports)[0])
     failing = {(f["class"], f["name"]): f["message"] for f in summary.failing}
     assert failing[("com.acme.OrderServiceTest", "talksToTheDatabase")] == "Connection refused"
     assert failing[("com.acme.OrderServiceTest", "rejectsNegativeQuantity")] == "expected: <400> but was: <200>"
@@ -77,7 +77,7 @@ def test_non_ascii_system_out_is_read_without_harm(tmp_path: Path) -> None:
         f'<testcase name="prints" classname="x.Unicode" time="0.1"><system-out><![CDATA[{big}]]></system-out>'
         '</testcase><testcase name="fails" classname="x.Unicode"><failure message="Ärger: ✗ 失败">x</failure>'
         "</testcase></testsuite>", encoding="utf-8")
-    summary, _ = surefire.read_summary([report])
+    summary, _ = junit.read_summary([report])
     assert (summary.passed, summary.failed) == (1, 1)
     assert summary.failing[0]["message"] == "Ärger: ✗ 失败"
 
@@ -87,7 +87,7 @@ def test_truncated_report_is_bad_input_naming_the_file(reports: Path) -> None:
     data = report.read_bytes()
     report.write_bytes(data[: len(data) // 2])
     with pytest.raises(BadInput) as info:
-        surefire.read_summary(surefire.find_reports(reports)[0])
+        junit.read_summary(surefire.find_reports(reports)[0])
     assert info.value.exit_code == ExitCode.BAD_INPUT
     message = str(info.value)
     assert message.startswith(f"{report}:") and "truncated" in message and "\n" not in message
@@ -97,8 +97,8 @@ def test_a_report_that_is_not_junit_is_bad_input(tmp_path: Path) -> None:
     report = tmp_path / "surefire-reports" / "TEST-odd.xml"
     report.parent.mkdir()
     report.write_text("<html><body>not a report</body></html>")
-    with pytest.raises(BadInput, match=r"TEST-odd.xml: not a Surefire/JUnit report \(root element <html>\)"):
-        surefire.read_summary([report])
+    with pytest.raises(BadInput, match=r"TEST-odd.xml: not a JUnit report \(root element <html>\)"):
+        junit.read_summary([report])
 
 
 def test_stale_reports_are_left_out(reports: Path) -> None:
@@ -118,12 +118,12 @@ def test_testsuites_root_and_no_reports(tmp_path: Path) -> None:
     report.write_text('<testsuites><testsuite name="a"><testcase classname="a.A" name="one"/></testsuite>'
                       '<testsuite name="b"><testcase classname="b.B" name="two"><skipped/></testcase></testsuite>'
                       "</testsuites>")
-    summary, _ = surefire.read_summary([report])
+    summary, _ = junit.read_summary([report])
     assert (summary.total, summary.passed, summary.skipped) == (2, 1, 1)
 
 
 def test_merged_junit_round_trips_through_the_reader(reports: Path, tmp_path: Path) -> None:
-    summary, cases = surefire.read_summary(surefire.find_reports(reports)[0], keep_cases=True)
+    summary, cases = junit.read_summary(surefire.find_reports(reports)[0], keep_cases=True)
     out = junit_merge.write(tmp_path / "test-results" / "pipekit-junit.xml", summary, cases)
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
@@ -131,8 +131,8 @@ def test_merged_junit_round_trips_through_the_reader(reports: Path, tmp_path: Pa
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"com.acme.OrderServiceTest", "com.acme.RetryTest", "com.acme.OrderIT"}
     assert suites["com.acme.RetryTest"].get("failures") == "2" and suites["com.acme.RetryTest"].get("errors") == "1"
-    again, _ = surefire.read_summary([_as_report(out, tmp_path)])
-    assert (again.total, again.passed, again.failed, again.errored, again.skipped) == (13, 5, 5, 2, 1)
+    again, _ = junit.read_summary([_as_report(out, tmp_path)])
+    assert (again.total, again.passed, again.failed, again.errored, again.skipped, again.flaky) == (13, 5, 5, 2, 1, 2)
     flaky = root.find(".//testcase[@name='flakyThenPassed']/system-out")
     assert flaky is not None and "flaky" in (flaky.text or "")
 
@@ -151,4 +151,4 @@ def test_error_position_is_right_after_the_properties_block(tmp_path: Path) -> N
                       '    <property name="b" value="2"/>\n  </properties>\n  <testcase classname="p.P" name="ok"/>\n'
                       '  <testcase classname="p.P" name="cut">\n    <failure message="x"')
     with pytest.raises(BadInput, match=rf"{report}:8:\d+: unreadable test report"):
-        surefire.read_summary([report])
+        junit.read_summary([report])

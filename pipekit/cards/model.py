@@ -190,6 +190,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
         _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
     facts_, details_ = _post_sync_facts(record)
     facts.extend(facts_)
     details.extend(details_)

@@ -6,20 +6,23 @@
 - Playwright (``npx playwright test``, ``playwright test``): ``--last-failed`` reruns the tests
   that failed in the previous run (Playwright >= 1.44).
 - pytest (``pytest``, ``python -m pytest``): ``--last-failed`` from its cache.
+- jest (``jest``, ``npx jest``): ``--onlyFailures`` reruns the test files that failed (from its cache).
 
 A test that failed and then passed on a rerun is *flaky*: counted as passed and reported as flaky,
-never silently green. Other runners get no rerun (and the step says so).
+never silently green (:func:`pipekit.reports.junit.merge_attempts`). Other runners get no rerun
+(and the step says so).
+
+:func:`report_env` is what every suite command gets so that its tool's JUnit tells what happened:
+retries and suites that failed to load (unless the environment already sets them).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from pipekit.reports.surefire import TestCase, TestSummary
-
-MAVEN, PLAYWRIGHT, PYTEST, OTHER = "maven", "playwright", "pytest", "other"
+MAVEN, PLAYWRIGHT, PYTEST, JEST, OTHER = "maven", "playwright", "pytest", "jest", "other"
 
 
 def runner_of(command: Sequence[str]) -> str:
@@ -33,6 +36,8 @@ def runner_of(command: Sequence[str]) -> str:
     words = [os.path.basename(w) for w in command[:4]]
     if "playwright" in words and "test" in command[words.index("playwright") + 1:words.index("playwright") + 2]:
         return PLAYWRIGHT
+    if "jest" in words or "jest.js" in words:
+        return JEST
     return OTHER
 
 
@@ -46,35 +51,35 @@ def first_run(command: Sequence[str], rerun: int) -> list[str]:
 
 def rerun_command(command: Sequence[str]) -> list[str] | None:
     """The command that reruns only the last run's failed tests, or None (Maven reruns in-run; others can't)."""
-    if runner_of(command) in (PLAYWRIGHT, PYTEST):
+    runner = runner_of(command)
+    if runner in (PLAYWRIGHT, PYTEST):
         return [*command, "--last-failed"]
+    if runner == JEST:
+        return [*command, "--onlyFailures"]
     return None
 
 
-def key(case: TestCase) -> tuple[str, str]:
-    return case.classname, case.name
+# jest-junit writes a test case's properties from this module: how many times jest ran the test
+# (more than once: jest.retryTimes retried it), its status (a test.todo looks passed otherwise) and,
+# with retryTimes(n, {logErrorsBeforeRetry: true}), the first line of the first failed attempt's error.
+JEST_PROPERTIES = """module.exports = (tc) => Object.assign(
+  { invocations: String(tc.invocations ?? 1), status: String(tc.status) },
+  tc.retryReasons && tc.retryReasons.length ? { retryReason: String(tc.retryReasons[0]).split("\\n")[0] } : {});
+"""
 
 
-def merge(attempts: Sequence[Sequence[TestCase]]) -> list[TestCase]:
-    """One outcome per test over all attempts: the latest attempt that ran it decides; a test that
-    failed earlier and passed later is passed and flaky."""
-    merged: dict[tuple[str, str], TestCase] = {}
-    for cases in attempts:
-        for case in cases:
-            before = merged.get(key(case))
-            if before is not None and before.outcome in ("failed", "errored") and case.outcome == "passed":
-                case = replace(case, flaky=True, message=before.message, kind=before.kind)
-            merged[key(case)] = case
-    return list(merged.values())
-
-
-def summarize(cases: Sequence[TestCase], reports: int) -> TestSummary:
-    summary = TestSummary(reports=reports)
-    for case in cases:
-        summary.add(case)
-    summary.duration_s = round(summary.duration_s, 3)
-    return summary
-
-
-def failed_keys(cases: Sequence[TestCase]) -> list[tuple[str, str]]:
-    return [key(c) for c in cases if c.outcome in ("failed", "errored")]
+def report_env(env: Mapping[str, str], scratch: Path) -> dict[str, str]:
+    """Variables that make the test tools' JUnit reports tell retries and load failures, added to
+    ``env`` where it does not set them: Playwright's ``includeRetries``, jest-junit's suite errors
+    and its test-case properties file (``invocations``, ``status``). Harmless to other commands."""
+    extra: dict[str, str] = {}
+    if "PLAYWRIGHT_JUNIT_INCLUDE_RETRIES" not in env:
+        extra["PLAYWRIGHT_JUNIT_INCLUDE_RETRIES"] = "1"
+    if "JEST_JUNIT_REPORT_TEST_SUITE_ERRORS" not in env:
+        extra["JEST_JUNIT_REPORT_TEST_SUITE_ERRORS"] = "true"
+    if "JEST_JUNIT_TEST_CASE_PROPERTIES_JSON_FILE" not in env and "JEST_JUNIT_TEST_CASE_PROPERTIES_DIR" not in env:
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "pipekit-jest-properties.js").write_text(JEST_PROPERTIES, encoding="utf-8")
+        extra["JEST_JUNIT_TEST_CASE_PROPERTIES_DIR"] = str(scratch)
+        extra["JEST_JUNIT_TEST_CASE_PROPERTIES_JSON_FILE"] = "pipekit-jest-properties.js"
+    return {**env, **extra}

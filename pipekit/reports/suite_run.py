@@ -2,9 +2,10 @@
 
 The command runs through :mod:`pipekit.core.process` with its output streamed line by line. After
 each attempt the JUnit files written under the report folder since the attempt started are read
-(counters checked) and copied aside, so that a rerun overwriting them loses nothing: every
-attempt's files are kept for the upload (``attempt-1/...``). The outcome of each test is that of
-the last attempt that ran it (:func:`pipekit.reports.reruns.merge`).
+(each in its dialect, counters checked where the dialect's are consistent) and copied aside, so
+that a rerun overwriting them loses nothing: every attempt's files are kept for the upload
+(``attempt-1/...``). The outcome of each test is that of the last attempt that ran it
+(:func:`pipekit.reports.junit.merge_attempts`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from pipekit.core import process
 from pipekit.core.errors import BadInput
 from pipekit.reports import junit, reruns
-from pipekit.reports.surefire import TestCase, TestSummary, read_summary
+from pipekit.reports.junit import Reading, TestCase, TestSummary
 
 
 @dataclass
@@ -26,8 +27,12 @@ class Attempt:
     argv: list[str]
     exit_code: int
     reports: list[Path]
-    cases: list[TestCase]
+    reading: Reading
     started: float  # monotonic
+
+    @property
+    def cases(self) -> list[TestCase]:
+        return self.reading.cases
 
 
 @dataclass
@@ -50,11 +55,12 @@ class SuiteRun:
 def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int = 0,
               env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float | None = None,
               stream: Callable[[str], None] | None = None, on_attempt: Callable[[int, list[str]], None] | None = None,
-              on_started: Callable[[], None] | None = None) -> SuiteRun:
+              on_started: Callable[[], None] | None = None, dialect: str = "auto") -> SuiteRun:
     """Run ``command`` (then up to ``rerun`` reruns of its failed tests); the merged summary.
 
-    No report after the first run, or one with zero tests, is :class:`BadInput`; so is a report
-    whose counters disagree with its test cases.
+    No report after the first run, or reports with no test case at all, is :class:`BadInput`; so is
+    a report that is not well-formed or safe XML, or whose counters disagree with its test cases
+    where its dialect (``dialect``: named, or detected per file) always writes them consistently.
     """
     result = SuiteRun(reruns.runner_of(command))
     argv = reruns.first_run(command, rerun)
@@ -76,21 +82,24 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
                                hint="point --junit-dir at where the runner writes JUnit XML, and enable its "
                                     "JUnit reporter", result=result)
             break  # a rerun that ran nothing (all passed meanwhile) adds nothing
-        _, cases = read_summary(reports, keep_cases=True, check_counters=True)
-        result.attempts.append(Attempt(list(argv), done.returncode, reports, cases, started))
+        reading = junit.read(reports, dialect_name=dialect)
+        result.attempts.append(Attempt(list(argv), done.returncode, reports, reading, started))
         for path in reports:
             rel = f"attempt-{number}/{path.relative_to(junit_dir).as_posix()}"
             copy = keep / rel
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, copy)
             result.files[rel] = copy
-        if again is None or not reruns.failed_keys(cases):
+        if again is None or not junit.failed_keys(reading.cases):
             break
         argv = list(again)
-    merged = reruns.merge([a.cases for a in result.attempts])
-    result.summary = reruns.summarize(merged, sum(len(a.reports) for a in result.attempts))
+    first = result.attempts[0].reading
+    dialects = list(dict.fromkeys(d for a in result.attempts for d in a.reading.dialects))
+    result.summary = junit.summarize(junit.merge_attempts([a.cases for a in result.attempts]),
+                                     reports=sum(len(a.reports) for a in result.attempts),
+                                     unlisted_skipped=first.unlisted_skipped, dialects=dialects)
     if result.summary.total == 0:
-        raise BadInput(f"{junit_dir}: the JUnit report(s) hold zero tests "
+        raise BadInput(f"{junit_dir}: the JUnit report(s) hold no test case "
                        f"({', '.join(p.name for p in result.attempts[0].reports)})",
                        hint="check the suite selected any test for this environment", result=result)
     return result
