@@ -158,7 +158,7 @@ def run_record(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
         " message='expected <1> but was <2>' * 4))\n"
         "r = RunRecord.load(sys.argv[1])\n"
         "with r.recording(BuildOutputs.SECTION) as out:\n    out['tests'] = s.to_record()\n")
-    subprocess.run([sys.executable, "-c", writer, str(record)], check=True,
+    subprocess.run([sys.executable, "-c", writer, str(record)], check=True, cwd=tmp,
                    env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"})
     size = record.stat().st_size
     with canned(lambda _h: (200, b"1")) as url:

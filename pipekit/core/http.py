@@ -12,9 +12,10 @@ Deadlines: socket timeouts bound each read, not an answer, so each try's whole a
 within ``total_timeout``: a :class:`~pipekit.core.retry.Watchdog` shuts the connection down when
 that time is up, however slowly the server trickles. A try cut before the headers came is a
 timeout (retried); one cut while the body trickled in is not retried (the server was answering,
-only too slowly: another try would be as slow). A body is read here (the caller's ``stream=True`` excepted: then the
-deadline covers the headers, and the caller reads the body) and is bounded by ``max_body``
-bytes: a bigger answer is :class:`~pipekit.core.errors.ExternalError`, not memory exhausted.
+only too slowly: another try would be as slow). A body is read here (the caller's
+``stream=True`` excepted: then the deadline covers the headers, and the caller reads the body)
+and is bounded by ``max_body`` bytes: a bigger answer is
+:class:`~pipekit.core.errors.ExternalError`, not memory exhausted.
 """
 
 from __future__ import annotations
