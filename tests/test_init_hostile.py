@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import git
-from tests.test_init import IMAGE, cli, make_repos, tree_hashes
+from tests.test_init import GITOPS_URL, IMAGE, cli, make_repos, tree_hashes
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_gitops_repo_symlink_out_of_the_clone_is_refused_writing_nothing(repos: 
     before = tree_hashes(service, victim)
     start = git("rev-parse", "main", cwd=bare)
     for extra in ((), ("--force",)):
-        proc = cli(service, "--service", "orders", "--gitops-repo", str(bare), "--image-repo", IMAGE, *extra)
+        proc = cli(service, "--service", "orders", "--gitops-repo", GITOPS_URL, "--image-repo", IMAGE, *extra)
         assert proc.returncode == 2, proc.stderr
         assert "apps/orders" in proc.stderr and "leads out of the clone" in proc.stderr
         assert tree_hashes(service, victim) == before  # nothing outside written, nothing in the service either
