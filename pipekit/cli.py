@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from pipekit import __version__
+from pipekit.core.options import OptionTable
 
 # command name -> (module, one-line help). Order is the order a pipeline walks.
 STEPS: dict[str, tuple[str, str]] = {
@@ -63,6 +64,17 @@ def cli() -> None:
     3 an outside system failed after retries, 4 timed out, 5 pipekit itself
     failed (a bug), 130/143 stopped by SIGINT/SIGTERM.
     """
+
+
+def option_tables() -> dict[str, OptionTable]:
+    """Every step's option table by command name, and the settings a gate reads (imports every step: for
+    the pipekit.yaml schema generator and the docs test, never for a command)."""
+    from pipekit.core.options import table_of
+    from pipekit.promotion.signature import SignatureSettings
+
+    tables = {name: importlib.import_module(module).main.option_table for name, (module, _) in STEPS.items()}
+    tables["promote's signature gate"] = table_of(SignatureSettings)
+    return tables
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -9,69 +9,34 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipekit.clients.git import Git, Identity
+from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option
-from pipekit.core.outputs import PromoteOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import PromoteResult
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings, trailers
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import DEFAULT_IDENTITY, Change
+from pipekit.gitops.writer import Change
 from pipekit.promotion import gates, rules
 
-OPTIONS = settings.OPTIONS + [
-    Option("source", "--from", help="Source environment, e.g. dev."),
-    Option("target", "--to", help="Target environment, e.g. qa."),
-    Option("services", "--service", multiple=True, help="Service to promote (repeatable)."),
-    Option("all_services", "--all", type="bool", default=False, help="Every service with a source overlay."),
-    Option("approve", "--approve", type="bool", default=False, help="Approve a promotion into a 'manual' environment."),
-    Option("dry_run", "--dry-run", type="bool", default=False,
-           help="Print the diff that would be committed; push nothing."),
-    Option("image", config="gitops.image", help="images[].name template with {service}."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-]
+__all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
 
 
-@dataclass
-class PromoteOptions:
-    gitops_repo: str
-    source: str
-    target: str
-    services: list[str] = field(default_factory=list)
-    all_services: bool = False
-    approve: bool = False
-    dry_run: bool = False
-    branch: str = "main"
-    renderer: str | None = None
-    push_retries: int = 30
-    backoff_s: float = 0.5
-    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
-    author: Identity = DEFAULT_IDENTITY
-    committer: Identity | None = None
-    image: str | None = None  # gitops.image: the images[].name template
-    overlay: str | None = None  # gitops.overlay: the overlay path template
-    environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
-
-
-@dataclass
-class PromoteResult:
-    status: str  # pushed | unchanged | dry-run
-    source: str
-    target: str
-    rule: str
-    gitops_revision: str
-    services: list[str]  # promoted in this commit
-    skipped: dict[str, str] = field(default_factory=dict)  # service -> why (already there, superseded)
-    images: dict[str, str] = field(default_factory=dict)
-    retries: int = 0
-    diff: str = ""
+@dataclass(kw_only=True)
+class PromoteOptions(settings.WriteOptions):
+    source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
+    target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
+    services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
+    all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
+    approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
 
 
 class Promotion:
@@ -184,29 +149,24 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if bool(options.services) == options.all_services:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
-    with ctx.record.recording(PromoteOutputs.SECTION) as outputs:
-        PromoteOutputs(source=options.source, target=options.target).write_to(outputs)
+    with ctx.record.recording(PromoteResult.SECTION) as outputs:
+        result = PromoteResult(source=options.source, target=options.target)
+        result.write_to(outputs)
         envs = rules.load(options.environments)
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
         promotion = Promotion(ctx, options, decision)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
-                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
-                                 committer=options.committer)
+        writer = options.writer(ctx)
         outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
         batch = promotion.batch
         done = batch.applied if batch else []
         applied = [promotion.service_of(e) for e in done]
         skipped = {promotion.service_of(e): e.note for e in (batch.edits if batch else []) if e not in done}
-        result = PromoteResult(
-            status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
-            gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
-            retries=outcome.retries, diff=outcome.diff)
-        PromoteOutputs(services=applied, skipped=skipped, result=outcome.status, rule=decision.rule,
-                       images=promotion.images,
-                       # a dry run changed nothing for wait-for-argocd to wait for
-                       gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
+        result.status, result.rule, result.gitops_revision = outcome.status, decision.rule, outcome.revision
+        result.services, result.skipped, result.images = applied, skipped, promotion.images
+        result.retries, result.diff = outcome.retries, outcome.diff
+        result.write_to(outputs)
     report(ctx, result)
     return result
 
@@ -220,28 +180,18 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     elif result.status == "unchanged":
         con.success(f"promotion {what}: nothing to do; nothing committed")
     else:
-        con.success(f"promoted {what}: {', '.join(result.services)} as {result.gitops_revision[:12]}")
-    for service, why in result.skipped.items():
+        con.success(f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}")
+    for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
 
 
-@step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")
+@step_command("promote", PromoteOptions, help="Promote image references from one environment's overlays to the next.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PromoteResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    for name, flag in (("source", "--from"), ("target", "--to")):
-        if not v[name]:
-            raise BadInput(f"missing option {flag}: name the {'source' if name == 'source' else 'target'} environment")
-    envs = v["environments"]
-    return PromoteOptions(
-        source=v["source"], target=v["target"], services=list(v["services"] or ()),
-        all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
-        image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
-        **settings.write_settings(v),
-    )
+    return resolve(PromoteOptions, ctx, flags).options
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Read the service's deployments to the environment from the GitOps history, choos
 (``--to TAG|DIGEST``, or ``--steps N`` distinct images back, default 1), refuse one never
 deployed there unless ``--force``, and write it through the update-tag writer (same validation,
 render, push retries) with the winner rule overridden on purpose and a ``Pipekit-Rollback-Of``
-trailer naming the commit rolled back, so ``pipekit dora`` counts it. ``--wait`` then runs
-wait-for-argocd for that revision.
+trailer naming the commit rolled back, so ``pipekit dora`` counts it. When the branch moved
+after the history was read (another deploy landed), the history is read again and the rollback
+goes on only if what runs is still what it decided on. ``--wait`` then runs wait-for-argocd for
+that revision.
 """
 
 from __future__ import annotations
@@ -13,75 +15,56 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipekit.clients.git import Identity
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.outputs import RollbackOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import StoppedWrite, WriteStatus
+from pipekit.core.recorded import RECORDED, Recorded, record
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
-from pipekit.gitops.writer import DEFAULT_IDENTITY
+from pipekit.gitops.settings import WriteOptions
 
 if TYPE_CHECKING:
     from pipekit.clients.git import Git
     from pipekit.gitops.edits import ImageEdit
+    from pipekit.gitops.refs import ImageRef
     from pipekit.gitops.writer import Change
 
-OPTIONS = OptionTable([
-    *history_settings.REPO_OPTIONS,
-    Option("service", "--service", config="service", help="The service to roll back."),
-    Option("environment", "--env", env="PIPEKIT_ENV", help="The environment to roll back."),
-    Option("to", "--to", metavar="TAG|DIGEST", help="The image to go back to (a tag or sha256: digest)."),
-    Option("steps", "--steps", type="int", minimum=1, help="Go back this many distinct images [default 1]."),
-    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the diff; push nothing."),
-    Option("wait", "--wait", type="bool", default=False, help="Then wait with wait-for-argocd for the revision."),
-    Option("force", "--force", type="bool", default=False,
-           help="Allow an image never deployed to that environment."),
-    Option("renderer", "--renderer", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer",
-           help="Render command ({dir} = overlay) or 'none'."),
-    Option("image", config="gitops.image", help="images[].name template ({service} filled in)."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-    Option("author", config="gitops.author", type="data"),
-    Option("committer", config="gitops.committer", type="data"),
-])
+__all__ = ["RollbackEdit", "RollbackOptions", "RollbackResult", "choose", "main", "options_from", "read_history",
+           "run", "still_current", "wait_argv"]
+
+
+@dataclass(kw_only=True)
+class RollbackOptions(WriteOptions):
+    service: str = option("", flag="--service", config="service", help="The service to roll back.")
+    environment: str = option("", flag="--env", env="PIPEKIT_ENV", help="The environment to roll back.")
+    to: str | None = option(flag="--to", metavar="TAG|DIGEST",
+                            help="The image to go back to (a tag or sha256: digest).")
+    steps: int | None = option(flag="--steps", minimum=1, help="Go back this many distinct images [default 1].")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff; push nothing.")
+    wait: bool = option(False, flag="--wait", help="Then wait with wait-for-argocd for the revision.")
+    force: bool = option(False, flag="--force", help="Allow an image never deployed to that environment.")
+    image_where: str = "pipekit.yaml"  # where the gitops.image template was set, for its error message
 
 
 @dataclass
-class RollbackOptions:
-    gitops_repo: str
-    service: str
-    environment: str
-    to: str | None = None
-    steps: int | None = None
-    dry_run: bool = False
-    wait: bool = False
-    force: bool = False
-    branch: str = "main"
-    renderer: str | None = None
-    image: str | None = None  # images[].name template (gitops.image)
-    image_where: str = "pipekit.yaml"  # where that template was set, for its error message
-    overlay: str | None = None  # overlay path template (gitops.overlay)
-    environments: Any = None  # the environments section (per-environment overlay templates)
-    author: Identity = DEFAULT_IDENTITY  # gitops.author, as update-tag and promote commit
-    committer: Identity | None = None  # gitops.committer [default: the author]
+class RollbackResult(Recorded):
+    SECTION: ClassVar[str] = "rollback"
 
-
-@dataclass
-class RollbackResult:
-    status: str  # pushed | unchanged | dry-run
-    service: str
-    environment: str
-    rollback_of: str  # the GitOps commit that deployed what ran before
+    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
+    service: str = field(metadata=RECORDED)
+    environment: str = field(metadata=RECORDED)
+    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
     from_version: str
     to_version: str
-    tag: str | None
-    digest: str | None
-    gitops_revision: str
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
     diff: str = ""
     previously_deployed: bool = True
 
@@ -129,22 +112,19 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     names = [configured] if configured else [n for n in (current.image_name, current.image, options.service) if n]
     want = ImageRef(name=names[0], new_tag=tag, digest=digest, build=target.build_number if target else None)
     path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
-    with ctx.record.recording(RollbackOutputs.SECTION) as outputs:
+    with ctx.record.recording(RollbackResult.SECTION) as outputs:
         edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
                                    message=lambda old: commit_message(ctx, options, current, target, want, old),
                                    force=True)  # the winner rule, overridden
         guarded = RollbackEdit(edit, names, target.image if target else None,
                                lambda git: still_current(ctx, options, current, tip, git))
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer,
-                                 author=options.author, committer=options.committer)
+        writer = options.writer(ctx)
         outcome = writer.write(settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run)
         result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
                                 tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
                                 previously_deployed=target is not None)
-        RollbackOutputs(service=options.service, environment=options.environment, result=outcome.status,
-                        rollback_of=current.commit, tag=tag, digest=digest,
-                        gitops_revision=outcome.revision if outcome.status == "pushed" else None).write_to(outputs)
+        result.write_to(outputs)
     report(ctx, result)
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)
@@ -165,16 +145,16 @@ def still_current(ctx: StepContext, options: RollbackOptions, current: Deploymen
     """Before each (re-)application of the rollback: when the branch moved since the history was
     read (another deploy landed before the clone, or a push was rejected), read it again on the
     new tip and go on only if the same deployment still runs; else CheckFailed, nothing committed."""
-    head = git.head()
-    if head == tip:
+    if git.head() == tip:
         return
     _, fresh = read_history(ctx, options)
     now = fresh[-1] if fresh else None
     if now is None or now.commit != current.commit:
-        runs = f"{now.reference} ({now.kind}, GitOps commit {now.commit[:12]})" if now else "nothing pipekit knows"
+        runs = f"{now.reference} ({now.kind}, GitOps commit {short_revision(now.commit)})" if now \
+            else "nothing pipekit knows"
         raise CheckFailed(f"{options.service} in {options.environment} changed while the rollback was being written: "
-                          f"{runs} runs now, not {current.reference} ({current.commit[:12]}); nothing committed",
-                          hint="run pipekit rollback again to decide from what runs now")
+                          f"{runs} runs now, not {current.reference} ({short_revision(current.commit)}); "
+                          "nothing committed", hint="run pipekit rollback again to decide from what runs now")
 
 
 @dataclass
@@ -213,7 +193,7 @@ class RollbackEdit:
 
 
 def commit_message(ctx: StepContext, options: RollbackOptions, current: Deployment, target: Deployment | None,
-                   want: Any, old: Any) -> str:
+                   want: ImageRef, old: ImageRef | None) -> str:
     """The rollback's commit: update-tag's trailer vocabulary plus ``Pipekit-Rollback-Of``."""
     from pipekit.gitops import trailers
 
@@ -221,14 +201,14 @@ def commit_message(ctx: StepContext, options: RollbackOptions, current: Deployme
     subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
     entry = old.name if old is not None else want.name
     image = want.new_name or (old.new_name if old is not None else None) or entry
-    return trailers.commit_message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."],
-                                   trailers.Trailers(
-        environment=options.environment, rollback_of=current.commit, build_url=ctx.pipeline.pipeline_url,
-        groups=[trailers.Group(
-            service=options.service, image=image, image_name=entry, tag=want.new_tag, digest=want.digest,
-            source_commit=target.source_commit if target else None,
-            source_committed_at=target.source_committed_at.isoformat() if target and target.source_committed_at
-            else None, build_number=want.build)]))
+    at = target.source_committed_at if target else None
+    return trailers.commit_message(
+        subject, [f"Rolls back {short_revision(current.commit)} ({current.reference})."], trailers.Trailers(
+            environment=options.environment, rollback_of=current.commit, build_url=ctx.pipeline.pipeline_url,
+            groups=[trailers.Group(
+                service=options.service, image=image, image_name=entry, tag=want.new_tag, digest=want.digest,
+                source_commit=target.source_commit if target else None,
+                source_committed_at=at.isoformat() if at else None, build_number=want.build)]))
 
 
 def wait(ctx: StepContext, environment: str, revision: str) -> None:
@@ -239,7 +219,7 @@ def wait(ctx: StepContext, environment: str, revision: str) -> None:
     errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
                                              ExitCode.TIMEOUT: TimedOut}
     if proc.returncode != 0:
-        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {revision[:12]}, but wait-for-argocd "
+        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {short_revision(revision)}, but wait-for-argocd "
                                                        f"exited {proc.returncode}")
 
 
@@ -264,25 +244,16 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
     elif result.status == "unchanged":
         con.success(f"{what}: already there; nothing committed")
     else:
-        con.success(f"rolled back {what} as {result.gitops_revision[:12]} (Pipekit-Rollback-Of {result.rollback_of[:12]})")
+        con.success(f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})")
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
-    from pipekit.gitops import settings
-
-    v = OPTIONS.resolve(ctx, flags)
-    if not v["gitops_repo"]:
-        raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
-    return RollbackOptions(gitops_repo=v["gitops_repo"], service=v["service"] or ctx.service or "",
-                           environment=v["environment"] or "", to=v["to"], steps=v["steps"],
-                           dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
-                           renderer=v["renderer"], image=v["image"], image_where=ctx.config.where("gitops", "image"),
-                           overlay=v["overlay"], environments=v["environments"],
-                           author=settings.identity(v["author"]),
-                           committer=settings.identity(v["committer"], settings.identity(v["author"])))
+    options = resolve(RollbackOptions, ctx, flags).options
+    return replace(options, service=options.service or ctx.service or "",
+                   image_where=ctx.config.where("gitops", "image"))
 
 
-@step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")
+@step_command("rollback", RollbackOptions, help="Put an earlier image back into an environment with a GitOps commit.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> RollbackResult:
     return run(options_from(ctx, flags), ctx)
 

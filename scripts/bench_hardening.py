@@ -150,14 +150,15 @@ def run_record(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     record = tmp / "failures.json"
     record.unlink(missing_ok=True)
     writer = (
-        "import sys\nfrom pipekit.core.runrecord import RunRecord\nfrom pipekit.core.outputs import BuildOutputs\n"
+        "import sys\nfrom pipekit.core.runrecord import RunRecord\nfrom pipekit.core import outputs\n"
+        "Build = getattr(outputs, 'BuildResult', None) or getattr(outputs, 'BuildOutputs')\n"
         "from pipekit.reports.junit.model import TestCase, TestSummary\n"
         "s = TestSummary()\n"
         "for i in range(200_000):\n"
         "    s.add(TestCase(classname=f'com.acme.Suite{i // 100}', name=f'test{i}', outcome='failed',"
         " message='expected <1> but was <2>' * 4))\n"
         "r = RunRecord.load(sys.argv[1])\n"
-        "with r.recording(BuildOutputs.SECTION) as out:\n    out['tests'] = s.to_record()\n")
+        "with r.recording(Build.SECTION) as out:\n    out['tests'] = s.to_record()\n")
     subprocess.run([sys.executable, "-c", writer, str(record)], check=True, cwd=tmp,
                    env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"})
     size = record.stat().st_size

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipekit.cards.model import _tests_detail
-from pipekit.core.outputs import BuildOutputs
+from pipekit.core.outputs import BuildResult
 from pipekit.core.runrecord import RunRecord
 from pipekit.reports.junit import model as junit
 from pipekit.testing.sink import WebhookSink
@@ -26,7 +26,7 @@ def _summary(failures: int) -> junit.TestSummary:
 def test_200k_failures_make_a_small_record_and_a_quick_card(tmp_path: Path) -> None:
     record_path = tmp_path / "run.json"
     record = RunRecord.load(record_path)
-    with record.recording(BuildOutputs.SECTION) as outputs:
+    with record.recording(BuildResult.SECTION) as outputs:
         outputs["tests"] = _summary(200_000).to_record()
     size = record_path.stat().st_size
     assert size < 200_000, f"run.json is {size} bytes (was 29 MB)"

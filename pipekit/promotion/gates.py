@@ -1,7 +1,7 @@
 """Promotion gates: small hooks that decide whether a promotion into a ``gated`` environment may go.
 
 A gate is a function ``evaluate(request: GateRequest, ctx: StepContext) -> GateResult``. Gates
-are named in ``environments.<env>.gates``: a built-in name (``jira`` -> ``pipekit.jira_gate``),
+are named in ``environments.<env>.gates``: a built-in name (``jira`` -> :func:`pipekit.jira.release.evaluate`),
 ``package.module:function`` of an *installed* module (site-packages, ``PYTHONPATH``; never the
 working directory, under ``python -m pipekit`` as under the ``pipekit`` script), or
 ``path/to/gate.py:function``, a file the config names explicitly (relative to pipekit.yaml's
@@ -10,7 +10,7 @@ that cannot be loaded or evaluated is *unavailable*, and an unavailable gate ref
 promotion (exit 1): nothing is promoted on a gate nobody could check; a gate that raises is
 unavailable too.
 
-The built-in ``jira`` gate is :func:`pipekit.jira_gate.evaluate`: it checks the Jira version of
+The built-in ``jira`` gate (also ``pipekit.jira_gate:evaluate``): it checks the Jira version of
 the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
 when Jira cannot be asked (no URL, no credentials, unreachable). The built-in ``signature`` gate
 (:func:`pipekit.promotion.signature.evaluate`) checks each promoted digest's cosign signature. A gate of your own has the same
@@ -32,7 +32,7 @@ from pipekit.core.errors import CheckFailed
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
 
-BUILTIN: dict[str, str] = {"jira": "pipekit.jira_gate:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
+BUILTIN: dict[str, str] = {"jira": "pipekit.jira.release:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
 
 
 @dataclass

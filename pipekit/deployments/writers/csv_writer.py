@@ -6,7 +6,7 @@ import csv
 import io
 
 from pipekit.deployments.report import DoraReport
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 
 COLUMNS = ("scope", "week", "deployments", "deployment_days", "lead_time_median_s", "lead_time_p90_s",
            "change_fail_rate", "recovery_median_s", "rework_rate", "deployment_frequency_level",
@@ -24,7 +24,7 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
-class CsvWriter(ReportWriter):
+class CsvWriter(DoraWriter):
     name = "csv"
     media_type = "text/csv"
 
