@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from pipekit.deployments import reader
+from pipekit.gitops import trailers
 from pipekit.gitops.writer import message
 from pipekit.releases.model import CARRIES, UNKNOWN, ServiceChange, SourceCommit
 from pipekit.releases.notes import MAX_LINES, NOTES_START, commit_body
@@ -39,6 +39,6 @@ def test_a_promotion_message_with_notes_keeps_its_trailers(tmp_path) -> None:
     parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=text, capture_output=True, text=True,
                             check=True).stdout
     assert parsed.splitlines() == [f"{k}: {v}" for k, v in pairs]
-    common, groups = reader._groups(text.encode())
-    assert common == {"Pipekit-Environment": "prod", "Pipekit-Promoted-From": "qa"}
-    assert groups == [{"Pipekit-Service": "orders", "Pipekit-Tag": "o3"}]
+    read = trailers.parse(text)
+    assert (read.environment, read.promoted_from) == ("prod", "qa")
+    assert [(g.service, g.tag) for g in read.groups] == [("orders", "o3")]

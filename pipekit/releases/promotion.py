@@ -123,32 +123,21 @@ class PromotionNotes:
 def present_sources(git: Any, wanted: Sequence[tuple[str, ImageRef]]) -> dict[tuple[str, str], str | None]:
     """(service, reference) -> the ``Pipekit-Source-Commit`` of the newest commit that wrote that image
     for that service (its digest, else its tag), from the history the clone already holds."""
+    from pipekit.gitops import trailers
+
     todo = {(s, r.reference): r for s, r in wanted}
     found: dict[tuple[str, str], str | None] = {}
     proc = git.run("log", "--format=%x00%B", "--fixed-strings", "--grep=Pipekit-Service: ", "HEAD", "--", check=False)
     for text in proc.stdout.split("\x00")[1:] if proc.returncode == 0 else []:
-        for group in _groups(text):
+        for group in trailers.parse(text).groups:
             for key, ref in list(todo.items()):
-                field, value = ("Pipekit-Digest", ref.digest) if ref.digest else ("Pipekit-Tag", ref.new_tag)
-                if group.get("Pipekit-Service") == key[0] and group.get(field) == value:
-                    found[key] = group.get("Pipekit-Source-Commit")
+                if group.service == key[0] and ((group.digest == ref.digest) if ref.digest
+                                                else (group.tag == ref.new_tag)):
+                    found[key] = group.source_commit
                     del todo[key]
         if not todo:
             break
     return found
-
-
-def _groups(message: str) -> list[dict[str, str]]:
-    groups: list[dict[str, str]] = []
-    for line in message.splitlines():
-        key, sep, value = line.partition(": ")
-        if not sep or not key.startswith("Pipekit-"):
-            continue
-        if key == "Pipekit-Service":
-            groups.append({})
-        if groups:
-            groups[-1].setdefault(key, value.strip())
-    return groups
 
 
 def for_promote(options: SourceOptions, env: Mapping[str, str], service: str | None,
