@@ -119,6 +119,7 @@ class PromoteResult(Recorded):
     images: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> image reference promoted
     retries: int = 0
     diff: str = ""
+    notes: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # release notes: commits, jira, lines, more, services, file
 
 
 @dataclass
