@@ -128,3 +128,15 @@ def test_installed_signal_handlers_raise_interrupted_then_give_the_old_ones_back
         time.sleep(1)  # the handler raises in the main thread before this ends
     assert stopped.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_timings_note_each_child_and_its_time_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    timings = tmp_path / "sub" / "timings.jsonl"
+    process.run(["true"])  # not asked: nothing written
+    assert not timings.exists()
+    monkeypatch.setenv("PIPEKIT_TIMINGS", str(timings))
+    process.run(["sleep", "0.2"])
+    process.run(["false"], check=False)
+    lines = [json.loads(line) for line in timings.read_text().splitlines()]
+    assert [line["tool"] for line in lines] == ["sleep", "false"]
+    assert 0.2 <= lines[0]["s"] < 5
