@@ -99,7 +99,10 @@ class GitOpsFollower:
             if archive.returncode != 0:
                 return f"git archive {revision[:7]}: {archive.stderr.strip()}"
             with tarfile.open(f"{tmp}/tree.tar") as tar:
-                tar.extractall(tree, filter="data")
+                if hasattr(tarfile, "data_filter"):  # Python 3.11.4+; Debian bookworm's (the image's) is 3.11.2
+                    tar.extractall(tree, filter="data")
+                else:  # our own git archive of our own repository
+                    tar.extractall(tree)  # noqa: S202
             overlay = tree / app.overlay
             if not overlay.is_dir():
                 return f"app path does not exist: {app.overlay}"
