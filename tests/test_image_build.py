@@ -27,7 +27,7 @@ def _buildah(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]
     return subprocess.run(["buildah", *args], capture_output=True, text=True, check=check)
 
 
-def test_local_image_builds_and_passes_its_own_doctor():
+def test_local_image_builds_and_passes_its_own_doctor(tmp_path: Path) -> None:
     for tool in ("buildah", "mmdebstrap"):
         assert shutil.which(tool), f"{tool} is missing: scripts/dev bootstrap installs it"
     out = subprocess.run(["bash", "scripts/build-image.sh", "--local"], cwd=REPO_ROOT, capture_output=True,
@@ -48,7 +48,11 @@ def test_local_image_builds_and_passes_its_own_doctor():
         # stand-ins. In the image neither buildah nor podman can run (no user namespaces), so its steps run
         # on the image's own machine, up to the security gate (no docker service, no AWS); the machine's
         # Maven repository stands in for Maven Central, as on a developer's machine
-        m2 = Path.home() / ".m2" / "repository"
+        m2 = tmp_path / "m2"  # the machine's repository, its folders readable by the image's user (hard links)
+        shutil.copytree(Path.home() / ".m2" / "repository", m2, copy_function=os.link)
+        for folder in (m2, *m2.rglob("*")):
+            if folder.is_dir():
+                folder.chmod(0o755)
         rehearsal = _buildah("run", "--isolation", "chroot", "-v", f"{m2}:/home/pipekit/.m2/repository:ro",
                              container, "--", "pipekit", "rehearse", "--until", "Security gate", "--channel",
                              "teams", check=False)
