@@ -81,8 +81,8 @@ def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
                              else f"{', '.join(result.failed)} failed instead (see above)"), result=result)
     if result.failed:
         raise CheckFailed(f"rehearsal: {', '.join(result.failed)} failed (see above)", result=result)
-    ctx.console.success("rehearsal finished: " + ("the pipeline ran to its end" if result.ok
-                                                  else f"stopped after {options.until}"))
+    ctx.console.success("rehearsal finished: " + (f"stopped after {options.until}" if options.until
+                                                  else "the pipeline ran to its end"))
     return result
 
 
