@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipekit.core import process
+from pipekit.core.errors import BadInput
 from pipekit.pipelines import globs
 from pipekit.pipelines.model import CacheDef
 
@@ -117,10 +118,13 @@ class CacheStore:
         upper, work = scratch / "upper", scratch / "work"
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
-        mounted = process.run(["mount", "-t", "overlay", "overlay", "-o",
-                               f"lowerdir={stored},upperdir={upper},workdir={work}", str(target)],
-                              check=False, timeout=60, tool_hint="util-linux (mount)")
-        if mounted.returncode == 0:
+        try:
+            mounted = process.run(["mount", "-t", "overlay", "overlay", "-o",
+                                   f"lowerdir={stored},upperdir={upper},workdir={work}", str(target)],
+                                  check=False, timeout=60, tool_hint="util-linux (mount)")
+        except BadInput:  # no mount command here (a slim image): copy, as where mounting is not allowed
+            mounted = None
+        if mounted is not None and mounted.returncode == 0:
             return True, target
         shutil.copytree(stored, target, symlinks=True, dirs_exist_ok=True)
         return True, None
