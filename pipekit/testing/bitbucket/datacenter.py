@@ -78,7 +78,8 @@ def route(s: BitbucketStandIn, r: Request, token: Token) -> tuple[int, Any]:
     if action == "" and m == "GET":
         return 200, pull_request(r, repo, pr)
     if action == "participants" and m == "GET":
-        return 200, page(s, r, [participant(pr, u, role) for u, role in people(pr)])
+        everyone = [(pr.author, "AUTHOR"), *people(pr)]
+        return 200, page(s, r, [participant(pr, u, role) for u, role in everyone])
     if action == "activities" and m == "GET":
         return 200, page(s, r, [{"id": i, "createdDate": int(a.at * 1000), "user": user(a.user), "action": a.action,
                                  **({"comment": {"text": a.text}} if a.action == "COMMENTED" else {})}
