@@ -9,13 +9,13 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipekit.clients.git import Git, Identity
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option
+from pipekit.core.options import Option, table_of
 from pipekit.core.outputs import PromoteOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
@@ -24,6 +24,9 @@ from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import DEFAULT_IDENTITY, Change, message
 from pipekit.promotion import gates, rules
+from pipekit.promotion.delivery import DeliveryOptions, delivery_options
+from pipekit.promotion.pull_request_settings import PullRequestRule
+from pipekit.promotion.pull_request_settings import rule_for as pr_rule
 
 OPTIONS = settings.OPTIONS + [
     Option("source", "--from", help="Source environment, e.g. dev."),
@@ -36,6 +39,7 @@ OPTIONS = settings.OPTIONS + [
     Option("image", config="gitops.image", help="images[].name template with {service}."),
     Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
     Option("environments", config="environments", type="data"),
+    *table_of(DeliveryOptions),
 ]
 
 
@@ -58,6 +62,7 @@ class PromoteOptions:
     image: str | None = None  # gitops.image: the images[].name template
     overlay: str | None = None  # gitops.overlay: the overlay path template
     environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
+    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
 
 
 @dataclass
@@ -72,6 +77,7 @@ class PromoteResult:
     images: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     diff: str = ""
+    pull_requests: list[dict[str, Any]] = field(default_factory=list)  # --via pull-request: one per service
 
 
 class Promotion:
@@ -198,6 +204,9 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
+        rule = pr_rule(options.environments, options.target, options.delivery.via)
+        if rule.by_pull_request:
+            return by_pull_request(ctx, options, decision, rule, outputs)
         promotion = Promotion(ctx, options, decision)
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
                                  backoff_s=options.backoff_s, username=options.username, author=options.author,
@@ -216,6 +225,59 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
                        # a dry run changed nothing for wait-for-argocd to wait for
                        gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
     report(ctx, result)
+    return result
+
+
+def by_pull_request(ctx: StepContext, options: PromoteOptions, decision: rules.Decision, rule: PullRequestRule,
+                    outputs: dict[str, Any]) -> PromoteResult:
+    """One pull request per service, each holding the commit a direct promotion would push."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    if options.all_services or not options.services:
+        raise BadInput("--via pull-request promotes named services: pass --service NAME (repeatable)")
+    o, merged = options, ""
+    records: list[dict[str, Any]] = []
+    result = PromoteResult(status="unchanged", source=o.source, target=o.target, rule=decision.rule,
+                           gitops_revision="", services=[])
+    for service in dict.fromkeys(o.services):
+        promotion = Promotion(ctx, replace(o, services=[service]), decision)
+        writer = settings.writer(ctx, o.gitops_repo, o.branch, o.renderer, o.push_retries, backoff_s=o.backoff_s,
+                                 username=o.username, author=o.author, committer=o.committer)
+
+        def version(p: Promotion = promotion) -> str:
+            return p.batch.applied[0].want.version if p.batch and p.batch.applied else "unknown"
+
+        def title(s: str = service, v: Any = version) -> str:
+            return f"Promote {s} {v()} to {o.target}"
+
+        def keep(entry: dict[str, Any], at: int = len(records)) -> None:
+            records[at:at + 1] = [entry]
+            PromoteOutputs(pull_requests=list(records)).write_to(outputs)
+
+        def recheck(commit: str, p: Promotion = promotion) -> None:
+            """The environment's rule and gates again, against what was merged."""
+            try:
+                again = rules.decide(rules.load(o.environments), o.source, o.target, approve=o.approve,
+                                     in_bitbucket=ctx.pipeline.in_bitbucket,
+                                     deployment_env=ctx.pipeline.deployment_environment)
+                if again.rule == "gated":
+                    gates.check(again.gates, gates.GateRequest(o.source, o.target, dict(p.images)), ctx)
+            except CheckFailed as exc:
+                raise CheckFailed(f"merged as {commit[:12]}, but {exc.message}", hint=exc.hint) from None
+
+        done = deliver(ctx, writer, rule, options=o.delivery, dry_run=o.dry_run, record_to=keep, after_merge=recheck,
+                       change=ChangeRequest(service, o.target, promotion.sparse, promotion, version, title))
+        result.images.update(promotion.images)
+        result.diff += done.outcome.diff
+        if done.status not in ("unchanged",):
+            result.services.append(service)
+        else:
+            result.skipped[service] = done.outcome.change.note or f"already in {o.target}"
+        merged = done.merge_commit or merged
+        result.status = done.status if done.status != "unchanged" else result.status
+    result.pull_requests, result.gitops_revision = records, merged
+    PromoteOutputs(services=result.services, skipped=result.skipped, result=result.status, rule=decision.rule,
+                   images=result.images, pull_requests=records, gitops_revision=merged or None).write_to(outputs)
     return result
 
 
@@ -248,6 +310,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
         source=v["source"], target=v["target"], services=list(v["services"] or ()),
         all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
         image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
+        delivery=delivery_options(ctx, flags),
         **settings.write_settings(v),
     )
 

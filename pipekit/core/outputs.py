@@ -137,6 +137,7 @@ class PromoteOutputs(StepOutputs):
     result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
     rule: str | None = None
     gitops_revision: str | None = None
+    pull_requests: list[dict[str, Any]] | None = None  # service, environment, branch, id, url, state, merge_commit
 
 
 @dataclass

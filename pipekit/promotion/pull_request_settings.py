@@ -82,23 +82,22 @@ class Location:
     repository: str
 
 
-def location(env: Mapping[str, str], gitops_repo: str, section: Any) -> Location:
+def location(gitops_repo: str, *, server_url: str | None = None, api_url: str | None = None,
+             workspace: str | None = None, project: str | None = None, repository: str | None = None) -> Location:
     """Where the GitOps repository's pull requests live (see the module's docstring)."""
-    section = section if isinstance(section, Mapping) else {}
-    server = (env.get(SERVER_ENV) or str(section.get("server_url") or "")).strip()
+    server = (server_url or "").strip()
     flavour = "datacenter" if server else "cloud"
-    base = server or (env.get(API_ENV) or "").strip() or "https://api.bitbucket.org"
-    owner = str(section.get("project" if flavour == "datacenter" else "workspace") or section.get("workspace")
-                or section.get("project") or "")
-    repository = str(section.get("repository") or "")
-    if not (owner and repository):
+    base = server or (api_url or "").strip() or "https://api.bitbucket.org"
+    owner = (project or workspace or "") if flavour == "datacenter" else (workspace or project or "")
+    repo = repository or ""
+    if not (owner and repo):
         parsed = from_url(gitops_repo, flavour)
         if parsed is None:
             key = "project" if flavour == "datacenter" else "workspace"
             raise BadInput(f"cannot tell the Bitbucket {key} and repository from the GitOps repository "
                            f"{gitops_repo!r}", hint=f"set gitops.pull_request.{key} and gitops.pull_request.repository")
-        owner, repository = owner or parsed[0], repository or parsed[1]
-    return Location(flavour, base.rstrip("/"), owner, repository)
+        owner, repo = owner or parsed[0], repo or parsed[1]
+    return Location(flavour, base.rstrip("/"), owner, repo)
 
 
 def from_url(url: str, flavour: str) -> tuple[str, str] | None:
@@ -123,14 +122,12 @@ def from_url(url: str, flavour: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def host_for(env: Mapping[str, str], gitops_repo: str, section: Any) -> PullRequestHost:
+def host_for(where: Location, token: str | None, username: str | None = None) -> PullRequestHost:
     """The client for the GitOps repository's host; no token is exit 2 naming the variables."""
-    where = location(env, gitops_repo, section)
-    token = (env.get(TOKEN_ENV) or "").strip()
+    token = (token or "").strip()
     if not token:
         raise BadInput(f"promotion by pull request needs credentials: set {TOKEN_ENV} (a repository, project or "
                        f"workspace access token; with {USERNAME_ENV} for Basic authentication)")
-    username = (env.get(USERNAME_ENV) or "").strip() or None
     if username == "x-token-auth":  # git's name for an access token over HTTPS; the API takes it as Bearer
         username = None
     if where.flavour == "datacenter":
