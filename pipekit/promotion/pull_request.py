@@ -129,6 +129,7 @@ class PullRequestFlow:
         outcome = self.writer.write(sparse, wrapped, dry_run=dry_run)
         self.base = wrapped.base
         if wrapped.existing is not None:
+            self.base = ""  # made by an earlier run, on a tip this run does not know
             return Opened("open", wrapped.existing, wrapped.existing.source, outcome)
         if outcome.status == "dry-run":
             return Opened("dry-run", None, wrapped.branch, outcome)
