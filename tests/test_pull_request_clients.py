@@ -113,24 +113,24 @@ def test_retries_a_busy_server(bb: BitbucketStandIn) -> None:
 
 
 def test_settings_pick_the_flavour_and_the_repository() -> None:
-    env = {"PIPEKIT_GITOPS_TOKEN": "t0ken-value"}
-    cloud = prs.location(env, "git@bitbucket.org:acme/gitops.git", {})
+    cloud = prs.location("git@bitbucket.org:acme/gitops.git")
     assert (cloud.flavour, cloud.base_url, cloud.owner, cloud.repository) == \
         ("cloud", "https://api.bitbucket.org", "acme", "gitops")
-    dc = prs.location({**env, "PIPEKIT_BITBUCKET_SERVER_URL": "https://git.example.com/bb/"},
-                      "https://git.example.com/bb/scm/OPS/gitops.git", {})
+    assert prs.location("https://bitbucket.org/acme/gitops.git", api_url="http://127.0.0.1:9/").base_url == \
+        "http://127.0.0.1:9"
+    dc = prs.location("https://git.example.com/bb/scm/OPS/gitops.git", server_url="https://git.example.com/bb/")
     assert (dc.flavour, dc.base_url, dc.owner, dc.repository) == ("datacenter", "https://git.example.com/bb", "OPS",
                                                                   "gitops")
-    ssh = prs.location({"PIPEKIT_BITBUCKET_SERVER_URL": "https://git.example.com"},
-                       "ssh://git@git.example.com:7999/ops/gitops.git", {})
+    ssh = prs.location("ssh://git@git.example.com:7999/ops/gitops.git", server_url="https://git.example.com")
     assert (ssh.owner, ssh.repository) == ("ops", "gitops")
-    named = prs.location({}, "/tmp/gitops.git", {"server_url": "http://127.0.0.1:1", "project": "P",
-                                                 "repository": "r"})
+    named = prs.location("/tmp/gitops.git", server_url="http://127.0.0.1:1", project="P", repository="r")
     assert (named.flavour, named.owner, named.repository) == ("datacenter", "P", "r")
     with pytest.raises(BadInput, match="gitops.pull_request.workspace"):
-        prs.location({}, "/tmp/gitops.git", {})
+        prs.location("/tmp/gitops.git")
+    with pytest.raises(BadInput, match="gitops.pull_request.workspace"):
+        prs.location("https://github.com/acme/gitops.git")  # not Bitbucket Cloud
     with pytest.raises(BadInput) as missing:
-        prs.host_for({}, "git@bitbucket.org:acme/gitops.git", {})
+        prs.host_for(cloud, None)
     assert "PIPEKIT_GITOPS_TOKEN" in str(missing.value) and "PIPEKIT_GITOPS_USERNAME" in str(missing.value)
 
 

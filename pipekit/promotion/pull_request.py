@@ -80,15 +80,26 @@ class _BranchEdit:
                  open_by_branch: dict[str, PullRequest], writer: Writer, *, rebase: bool = False) -> None:
         self.inner, self.name, self.open_by_branch, self.writer, self.rebase = inner, name, open_by_branch, writer, \
             rebase
+        self.lookup: Callable[[], dict[str, PullRequest]] | None = None  # asked while git clones
         self.branch = ""
         self.base = ""  # the GitOps branch's commit the change was made on
         self.existing: PullRequest | None = None
         self.message = ""
 
-    def __getattr__(self, attr: str) -> Any:  # render_dirs, warm: what the writer asks of an edit
+    def __getattr__(self, attr: str) -> Any:  # render_dirs: what the writer asks of an edit
         return getattr(self.inner, attr)
 
+    def warm(self) -> None:
+        """While git clones: the step's own preparation, then the open pull requests (one API call)."""
+        inner = getattr(self.inner, "warm", None)
+        if inner is not None:
+            inner()
+        if self.lookup is not None:
+            self.open_by_branch.update(self.lookup())
+            self.lookup = None
+
     def __call__(self, root: Path, git: Git) -> Change:
+        self.warm()  # when the writer did not call it (a sparse function of the clone)
         self.base = git.head()
         change = self.inner(root, git)
         if not change.paths:
@@ -117,14 +128,17 @@ class PullRequestFlow:
     def open(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Callable[[Path, Git], Change], *,
              service: str, version: Callable[[], str], title: Callable[[], str], dry_run: bool = False) -> Opened:
         prefix = branch_name(service, self.environment, "x")[:-1]  # pipekit/<service>/<env>/
-        current = [pr for pr in self.host.open_pull_requests(self.target) if pr.source.startswith(prefix)]
-        by_branch = {pr.source: pr for pr in current}
+        by_branch: dict[str, PullRequest] = {}
+
+        def lookup() -> dict[str, PullRequest]:
+            return {pr.source: pr for pr in self.host.open_pull_requests(self.target) if pr.source.startswith(prefix)}
 
         def make(rebase: bool = False) -> _BranchEdit:
             return _BranchEdit(edit, lambda: branch_name(service, self.environment, version()), by_branch,
                                self.writer, rebase=rebase)
 
         wrapped = make()
+        wrapped.lookup = lookup
         self._redo, self._sparse = lambda: make(rebase=True), sparse
         outcome = self.writer.write(sparse, wrapped, dry_run=dry_run)
         self.base = wrapped.base
@@ -144,7 +158,7 @@ class PullRequestFlow:
             self.delete_branch(wrapped.branch)  # no branch left behind for a pull request that was never opened
             raise
         superseded = []
-        for old in current:
+        for old in list(by_branch.values()):
             if old.source != wrapped.branch:
                 self.host.decline(old, f"Superseded by pull request #{pr.id} ({pr.url}): {title()}.")
                 superseded.append(old.id)
