@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import Option, OptionTable, table_of
 from pipekit.core.outputs import RollbackOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
+from pipekit.promotion.delivery import DeliveryOptions, delivery_options
 
 OPTIONS = OptionTable([
     *history_settings.REPO_OPTIONS,
@@ -38,6 +39,7 @@ OPTIONS = OptionTable([
     Option("image", config="gitops.image", help="images[].name template ({service} filled in)."),
     Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
     Option("environments", config="environments", type="data"),
+    *table_of(DeliveryOptions),
 ])
 
 
@@ -57,6 +59,7 @@ class RollbackOptions:
     image_where: str = "pipekit.yaml"  # where that template was set, for its error message
     overlay: str | None = None  # overlay path template (gitops.overlay)
     environments: Any = None  # the environments section (per-environment overlay templates)
+    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
 
 
 @dataclass
@@ -72,6 +75,7 @@ class RollbackResult:
     gitops_revision: str
     diff: str = ""
     previously_deployed: bool = True
+    pull_request: dict[str, Any] | None = None  # --via pull-request
 
 
 def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Deployment, Deployment | None]:
@@ -102,6 +106,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     from pipekit.gitops import settings
     from pipekit.gitops.refs import ImageRef, check_digest, check_tag
     from pipekit.gitops.writer import message
+    from pipekit.promotion.pull_request_settings import rule_for
 
     if not options.service or not options.environment:
         raise BadInput("name what to roll back: --service NAME --env ENV")
@@ -132,6 +137,16 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
                                    message=lambda _old: text, force=True)  # the winner rule, overridden
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
+        rule = rule_for(options.environments, options.environment, options.delivery.via)
+        if rule.by_pull_request:
+            result = by_pull_request(ctx, options, rule, settings.sparse_for(ctx, path, options.service), edit,
+                                     writer, outputs, current, version)
+            result.tag, result.digest, result.previously_deployed = tag, digest, target is not None
+            if result.status == "dry-run":
+                report(ctx, result)
+            if options.wait and result.gitops_revision:
+                wait(ctx, options.environment, result.gitops_revision)
+            return result
         outcome = writer.write(settings.sparse_for(ctx, path, options.service), edit, dry_run=options.dry_run)
         result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
@@ -144,6 +159,27 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)
     return result
+
+
+def by_pull_request(ctx: StepContext, options: RollbackOptions, rule: Any, sparse: Any, edit: Any, writer: Any,
+                    outputs: dict[str, Any], current: Deployment, version: str) -> RollbackResult:
+    """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull request to the GitOps branch."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    def keep(entry: dict[str, Any]) -> None:
+        RollbackOutputs(pull_request=entry).write_to(outputs)
+
+    change = ChangeRequest(options.service, options.environment, sparse, edit, lambda: version,
+                           lambda: f"Roll back {options.service} to {version} in {options.environment}")
+    RollbackOutputs(service=options.service, environment=options.environment, rollback_of=current.commit).write_to(
+        outputs)
+    done = deliver(ctx, writer, rule, options=options.delivery, change=change, dry_run=options.dry_run,
+                   record_to=keep)
+    RollbackOutputs(result=done.status, gitops_revision=done.merge_commit).write_to(outputs)
+    return RollbackResult(status=done.status, service=options.service, environment=options.environment,
+                          rollback_of=current.commit, from_version=current.version, to_version=version, tag=None,
+                          digest=None, gitops_revision=done.merge_commit or "", diff=done.outcome.diff,
+                          pull_request=done.record)
 
 
 def wait(ctx: StepContext, environment: str, revision: str) -> None:
@@ -184,7 +220,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
                            environment=v["environment"] or "", to=v["to"], steps=v["steps"],
                            dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
                            renderer=v["renderer"], image=v["image"], image_where=ctx.config.where("gitops", "image"),
-                           overlay=v["overlay"], environments=v["environments"])
+                           overlay=v["overlay"], environments=v["environments"],
+                           delivery=delivery_options(ctx, flags))
 
 
 @step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")

@@ -13,12 +13,14 @@ from typing import Any
 
 from pipekit.clients.git import Identity
 from pipekit.core.errors import BadInput, Interrupted
-from pipekit.core.options import Option
+from pipekit.core.options import Option, table_of
 from pipekit.core.outputs import BuildOutputs, EcrPushOutputs, UpdateTagOutputs
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
 from pipekit.gitops.writer import DEFAULT_IDENTITY
+from pipekit.promotion.delivery import DeliveryOptions, delivery_options
+from pipekit.promotion.pull_request_settings import PullRequestRule, rule_for
 
 OPTIONS = settings.OPTIONS + [
     Option("path", "--path", help="Overlay directory in the repo [default: gitops.overlay template for --env]."),
@@ -41,6 +43,7 @@ OPTIONS = settings.OPTIONS + [
            help="Write even if a newer build wrote the entry (a deliberate rollback)."),
     Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
     Option("environments", config="environments", type="data"),
+    *table_of(DeliveryOptions),
 ]
 
 
@@ -70,6 +73,8 @@ class UpdateTagOptions:
     username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
     author: Identity = DEFAULT_IDENTITY
     committer: Identity | None = None  # default: the author
+    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
+    rule: PullRequestRule = field(default_factory=PullRequestRule)  # the environment's via and pull_request
 
 
 @dataclass
@@ -88,6 +93,7 @@ class UpdateTagResult:
     diff: str = ""
     message: str = ""
     workloads: list[str] = field(default_factory=list)
+    pull_request: dict[str, Any] | None = None  # --via pull-request: id, url, state, branch, merge_commit
 
 
 def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
@@ -102,6 +108,8 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
         writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
                                  backoff_s=options.backoff_s, username=options.username, author=options.author,
                                  committer=options.committer)
+        if options.rule.by_pull_request:
+            return by_pull_request(ctx, options, service, edit, writer, outputs)
         try:
             outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
                                    dry_run=options.dry_run)
@@ -123,6 +131,33 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
         ).write_to(outputs)
     report(ctx, result)
     return result
+
+
+def by_pull_request(ctx: StepContext, options: UpdateTagOptions, service: str, edit: Any, writer: Any,
+                    outputs: dict[str, Any]) -> UpdateTagResult:
+    """The same commit on ``pipekit/<service>/<env>/<tag>`` and a pull request to the GitOps branch."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    if not options.environment:
+        raise BadInput("--via pull-request needs --env (the branch and the environment's pull_request rule)")
+    version = options.tag or (options.digest or "")[:19]
+    base = UpdateTagOutputs(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
+                            image=options.image, tag=options.tag, digest=options.digest, overlay=options.path)
+
+    def keep(entry: dict[str, Any]) -> None:
+        UpdateTagOutputs(pull_request=entry).write_to(outputs)
+
+    change = ChangeRequest(service, options.environment, settings.sparse_for(ctx, options.path, service,
+                                                                              options.values_file),
+                           edit, lambda: version, lambda: f"Deploy {service} {version} to {options.environment}")
+    base.write_to(outputs)
+    done = deliver(ctx, writer, options.rule, options=options.delivery, change=change, dry_run=options.dry_run,
+                   record_to=keep)
+    UpdateTagOutputs(result=done.status, gitops_revision=done.merge_commit).write_to(outputs)
+    return UpdateTagResult(status=done.status, gitops_repo=options.gitops_repo,
+                           gitops_revision=done.merge_commit or "", environment=options.environment, service=service,
+                           image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
+                           diff=done.outcome.diff, message=done.outcome.change.note, pull_request=done.record)
 
 
 def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str, outputs: dict[str, Any],
@@ -239,6 +274,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions
         tags = (ecr.tags if ecr.succeeded else None) or (build.tags if build.succeeded else None) or []
         tag = str(tags[0]) if tags else None
         digest = ecr.digest if ecr.succeeded else None
+    delivery = delivery_options(ctx, flags)
     return UpdateTagOptions(
         path=path or "", image=image or "", tag=tag, digest=digest, new_name=v["new_name"],
         create=v["create"], dry_run=v["dry_run"], values_file=v["values_file"], key=v["key"],
@@ -246,6 +282,7 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions
         source_commit=(build.source_commit if build.succeeded else None) or ctx.pipeline.commit,
         source_committed_at=(build.source_committed_at if build.succeeded else None) or ctx.pipeline.committed_at,
         build_url=ctx.pipeline.pipeline_url, force=v["force"], **settings.write_settings(v),
+        delivery=delivery, rule=rule_for(v["environments"], v["environment"], delivery.via),
     )
 
 

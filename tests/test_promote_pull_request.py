@@ -350,3 +350,48 @@ def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(tmp_
     for n, service in enumerate(services):  # every service's change is on main: none lost
         assert yaml.safe_load(read(bare, overlay(service, "qa")))["images"][0]["newTag"] == f"{n + 1:07d}"
     assert elapsed < 60, elapsed
+
+
+# -- update-tag and rollback take --via too -----------------------------------------------------------------
+def test_update_tag_by_pull_request_opens_and_merges(tmp_path: Path, bb: BitbucketStandIn,
+                                                     gitops: tuple[Path, Path]) -> None:
+    bare = gitops[0]
+    env = setup(tmp_path, bb, bare, "datacenter")
+    bb.auto_approvers = ["alice"]
+    args = ("update-tag", "--env", "qa", "--service", "orders", "--image",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders", "--tag", "7f7f7f7")
+    proc = run_pipekit(*args, "--merge", "--wait-merge", "--merge-timeout", "30", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pr = repo_of(bb, "datacenter").pull_requests[1]
+    assert (pr.title, pr.source, pr.state) == ("Deploy orders 7f7f7f7 to qa", "pipekit/orders/qa/7f7f7f7", "MERGED")
+    merged = git("rev-parse", "main", cwd=bare)
+    record = json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["update_tag"]["outputs"]
+    assert record["gitops_revision"] == merged and record["pull_request"]["merge_commit"] == merged
+    assert yaml.safe_load(read(bare, overlay("orders", "qa")))["images"][0]["newTag"] == "7f7f7f7"
+    proc = run_pipekit(*args, env=env, cwd=tmp_path)  # already there: no pull request
+    assert proc.returncode == 0 and "no pull request" in proc.stdout
+    assert len(repo_of(bb, "datacenter").pull_requests) == 1
+    proc = run_pipekit("update-tag", "--path", "orders/overlays/qa", *args[3:], "--via", "pull-request", env=env,
+                       cwd=tmp_path)
+    assert proc.returncode == 2 and "--via pull-request needs --env" in proc.stderr
+
+
+def test_rollback_by_pull_request(tmp_path: Path, bb: BitbucketStandIn) -> None:
+    from tests.fixtures.gitops.history import History, at
+
+    h = History(tmp_path, ["orders"])
+    h.deploy("orders", "qa", "v1", at(0), build=1)
+    h.deploy("orders", "qa", "v2", at(1), build=2)
+    bare = h.push()
+    bb.add_repository("acme", "gitops", path=bare, min_approvals=1)
+    env = setup(tmp_path, bb, bare, "cloud", extra={"renderer": "none"})
+    before = git("rev-parse", "main", cwd=bare)
+    proc = run_pipekit("rollback", "--service", "orders", "--env", "qa", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pr = repo_of(bb, "cloud").pull_requests[1]
+    assert (pr.title, pr.source) == ("Roll back orders to v1 in qa", "pipekit/orders/qa/v1")
+    assert git("rev-parse", "main", cwd=bare) == before
+    body = git("log", "-1", "--format=%B", "pipekit/orders/qa/v1", cwd=bare)
+    assert "Pipekit-Rollback-Of: " in body and "Pipekit-Tag: v1" in body
+    record = json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["rollback"]["outputs"]
+    assert record["pull_request"]["id"] == 1 and record["status"] == "opened"

@@ -123,6 +123,7 @@ class UpdateTagOutputs(StepOutputs):
     overlay: str | None = None
     result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | superseded | dry-run
     retries: int | None = None
+    pull_request: dict[str, Any] | None = None  # --via pull-request: service, environment, branch, id, url, state
 
 
 @dataclass
@@ -184,6 +185,7 @@ class RollbackOutputs(StepOutputs):
     tag: str | None = None
     digest: str | None = None
     gitops_revision: str | None = None
+    pull_request: dict[str, Any] | None = None  # --via pull-request: service, environment, branch, id, url, state
 
 
 @dataclass
