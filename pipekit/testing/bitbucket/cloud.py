@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from pipekit.testing.bitbucket.repos import STRATEGIES, MergeRefused, PullRequest, Repository, User
-
-if TYPE_CHECKING:
-    from pipekit.testing.bitbucket.server import BitbucketStandIn, Request, Token
+from pipekit.testing.bitbucket.repos import (
+    STRATEGIES,
+    MergeRefused,
+    PullRequest,
+    Repository,
+    Request,
+    Site,
+    Token,
+    User,
+    comment,
+    decline,
+)
 
 NO_ACCESS = ("You may not have access to this repository or it no longer exists in this workspace. If you think "
              "this repository exists and you have access, make sure you are authenticated.")
@@ -46,7 +54,7 @@ def unauthorized() -> dict[str, Any]:
     return error("Access token expired or invalid.")
 
 
-def route(s: BitbucketStandIn, r: Request, token: Token) -> tuple[int, Any]:
+def route(s: Site, r: Request, token: Token) -> tuple[int, Any]:
     parts = [p for p in r.path.split("/") if p][1:]  # after "2.0"
     if len(parts) == 2 and parts[0] == "users" and r.method == "GET":
         found = next((u for u in s.users.values() if parts[1] in (u.uuid, u.account_id, u.name)), None)
@@ -73,16 +81,12 @@ def route(s: BitbucketStandIn, r: Request, token: Token) -> tuple[int, Any]:
         s.approve(repo, pr.id, r.user.name, m == "POST")
         return (200, participant(pr, r.user)) if m == "POST" else (204, None)
     if action == "decline" and m == "POST":
-        from pipekit.testing.bitbucket.server import decline
-
         with repo.lock:
             if pr.state != "OPEN":
                 return 400, error(f"You can't decline a pull request that is {pr.state.lower()}.")
             decline(pr, r.user)
         return 200, pull_request(r, repo, pr, full=True)
     if action == "comments" and m == "POST":
-        from pipekit.testing.bitbucket.server import comment
-
         raw = ((r.body or {}).get("content") or {}).get("raw") if isinstance(r.body, dict) else None
         if not raw:
             return 400, error("content: This field is required.", {"content": ["This field is required."]})
@@ -123,7 +127,7 @@ def page(r: Request, values: list[Any], default: int = 10, most: int = 50) -> di
     return out
 
 
-def _create(s: BitbucketStandIn, r: Request, repo: Repository) -> tuple[int, Any]:
+def _create(s: Site, r: Request, repo: Repository) -> tuple[int, Any]:
     body = r.body if isinstance(r.body, dict) else {}
     title = str(body.get("title") or "").strip()
     if not title:

@@ -23,13 +23,20 @@ Errors: ``{"errors": [{"context": ..., "message": ..., "exceptionName": ...}]}``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from pipekit.testing.bitbucket.repos import MergeRefused, PullRequest, Repository, User
-
-if TYPE_CHECKING:
-    from pipekit.testing.bitbucket.server import BitbucketStandIn, Request, Token
+from pipekit.testing.bitbucket.repos import (
+    MergeRefused,
+    PullRequest,
+    Repository,
+    Request,
+    Site,
+    Token,
+    User,
+    comment,
+    decline,
+)
 
 STRATEGIES = {"no-ff": "merge_commit", "squash": "squash", "ff-only": "fast_forward", "ff": "ff"}
 _EX = "com.atlassian.bitbucket."
@@ -44,7 +51,7 @@ def unauthorized() -> dict[str, Any]:
                  _EX + "auth.IncorrectPasswordAuthenticationException")
 
 
-def route(s: BitbucketStandIn, r: Request, token: Token) -> tuple[int, Any]:
+def route(s: Site, r: Request, token: Token) -> tuple[int, Any]:
     parts = [p for p in r.path.split("/") if p]
     if len(parts) < 3 or parts[:2] != ["rest", "api"] or parts[2] not in ("latest", "1.0"):
         return 404, error(f"No resource at {r.path}")
@@ -90,8 +97,6 @@ def route(s: BitbucketStandIn, r: Request, token: Token) -> tuple[int, Any]:
         s.approve(repo, pr.id, r.user.name, m == "POST")
         return 200, participant(pr, r.user, "PARTICIPANT")
     if action == "comments" and m == "POST":
-        from pipekit.testing.bitbucket.server import comment
-
         text = (r.body or {}).get("text") if isinstance(r.body, dict) else None
         if not text:
             return 400, error("Please enter a non-empty value", context="text")
@@ -131,7 +136,7 @@ def _first(values: list[str] | None) -> str | None:
     return values[-1] if values else None
 
 
-def _list(s: BitbucketStandIn, r: Request, repo: Repository) -> tuple[int, Any]:
+def _list(s: Site, r: Request, repo: Repository) -> tuple[int, Any]:
     state = ((r.query.get("state") or ["OPEN"])[-1]).upper()
     at = (r.query.get("at") or [""])[-1]
     outgoing = ((r.query.get("direction") or ["INCOMING"])[-1]).upper() == "OUTGOING"
@@ -143,7 +148,7 @@ def _list(s: BitbucketStandIn, r: Request, repo: Repository) -> tuple[int, Any]:
     return 200, page(s, r, [pull_request(r, repo, pr) for pr in found])
 
 
-def page(s: BitbucketStandIn, r: Request, values: list[Any]) -> dict[str, Any]:
+def page(s: Site, r: Request, values: list[Any]) -> dict[str, Any]:
     limit = s.page_size or max(1, min(int((r.query.get("limit") or ["25"])[-1]), 1000))
     start = max(0, int((r.query.get("start") or ["0"])[-1]))
     chunk = values[start:start + limit]
@@ -154,7 +159,7 @@ def page(s: BitbucketStandIn, r: Request, values: list[Any]) -> dict[str, Any]:
     return out
 
 
-def _create(s: BitbucketStandIn, r: Request, repo: Repository) -> tuple[int, Any]:
+def _create(s: Site, r: Request, repo: Repository) -> tuple[int, Any]:
     body = r.body if isinstance(r.body, dict) else {}
     title = str(body.get("title") or "").strip()
     if not title:
@@ -193,7 +198,7 @@ def _create(s: BitbucketStandIn, r: Request, repo: Repository) -> tuple[int, Any
     return 201, pull_request(r, repo, pr)
 
 
-def _review(s: BitbucketStandIn, r: Request, repo: Repository, pr: PullRequest, slug: str) -> tuple[int, Any]:
+def _review(s: Site, r: Request, repo: Repository, pr: PullRequest, slug: str) -> tuple[int, Any]:
     if slug != r.user.name:
         return 401, error("You are not permitted to change the review status of another user.",
                           _EX + "AuthorisationException")
@@ -231,8 +236,6 @@ def _merge(r: Request, repo: Repository, pr: PullRequest) -> tuple[int, Any]:
 
 
 def _decline(r: Request, repo: Repository, pr: PullRequest) -> tuple[int, Any]:
-    from pipekit.testing.bitbucket.server import comment, decline
-
     if pr.state != "OPEN":
         return 409, error(f"The pull request is {pr.state.lower()} and cannot be declined.",
                           _EX + "pull.IllegalPullRequestStateException")

@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipekit.clients.git import Git, isolated_env
 
@@ -160,3 +161,109 @@ class Repository:
         if target is None or source is None:
             return True
         return self.git.run("merge-tree", "--write-tree", "--no-messages", target, source, check=False).returncode == 1
+
+
+@dataclass
+class Token:
+    user: User
+    repos: set[tuple[str, str]] | None = None  # None: every repository
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    user: User
+    base_url: str
+
+
+class Site:
+    """Users, tokens and repositories, and what a person does in the web UI; the HTTP server serves it."""
+
+    def __init__(self, page_size: int | None = None) -> None:
+        self.users: dict[str, User] = {}
+        self.tokens: dict[str, Token] = {}
+        self.repositories: dict[tuple[str, str], Repository] = {}
+        self.page_size = page_size  # force a page size (tests of paging)
+        self.races = 0  # Data Center: the next N merges/declines find the version moved on (a 409 for the client)
+        self.auto_approvers: list[str] = []  # users who approve every new pull request at once
+        self.lock = threading.RLock()
+
+    def add_user(self, name: str, display_name: str = "") -> User:
+        with self.lock:
+            if name not in self.users:
+                self.users[name] = User(name, display_name)
+            return self.users[name]
+
+    def add_token(self, token: str, user: str, repos: list[tuple[str, str]] | None = None) -> User:
+        """A token acting as ``user`` (created if new), limited to ``repos`` (owner, slug) if given."""
+        who = self.add_user(user)
+        self.tokens[token] = Token(who, set(repos) if repos is not None else None)
+        return who
+
+    def repository(self, owner: str, slug: str) -> Repository:
+        return self.repositories[(owner, slug)]
+
+    def visible(self, token: Token, owner: str, slug: str) -> Repository | None:
+        repo = self.repositories.get((owner, slug))
+        if repo is None or (token.repos is not None and (owner, slug) not in token.repos):
+            return None
+        return repo
+
+    def approve(self, repo: Repository, pr_id: int, user: str, approved: bool = True) -> None:
+        """``user`` approves (or withdraws approval), as if in the web UI."""
+        who = self.add_user(user)
+        with repo.lock:
+            pr = repo.pull_requests[pr_id]
+            pr.approvals[who.name] = approved
+            pr.activities.append(Activity("APPROVED" if approved else "UNAPPROVED", who, time.time()))
+            pr.touch(version=False)
+
+    def decline(self, repo: Repository, pr_id: int, user: str, reason: str = "") -> None:
+        """``user`` declines the pull request, as if in the web UI."""
+        who = self.add_user(user)
+        with repo.lock:
+            decline(repo.pull_requests[pr_id], who, reason)
+
+    def merge(self, repo: Repository, pr_id: int, user: str, strategy: str = "merge_commit") -> str:
+        """``user`` merges the pull request, as if in the web UI (the merge check applies)."""
+        pr = repo.pull_requests[pr_id]
+        return repo.merge(pr, strategy, f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}",
+                          self.add_user(user))
+
+    def edit(self, repo: Repository, pr_id: int, user: str, *, title: str | None = None) -> None:
+        """Someone edits the pull request: Data Center's ``version`` goes up (a client's copy is stale)."""
+        who = self.add_user(user)
+        with repo.lock:
+            pr = repo.pull_requests[pr_id]
+            pr.title = title or pr.title
+            pr.activities.append(Activity("UPDATED", who, time.time()))
+            pr.touch()
+
+    def new_pull_request(self, repo: Repository, *, title: str, description: str, source: str, target: str,
+                         author: User, reviewers: list[User], close_source_branch: bool) -> PullRequest:
+        with repo.lock:
+            pr = PullRequest(len(repo.pull_requests) + 1, title, description, source, target, author, reviewers,
+                             close_source_branch)
+            pr.activities.append(Activity("OPENED", author, time.time()))
+            repo.pull_requests[pr.id] = pr
+        for name in self.auto_approvers:
+            self.approve(repo, pr.id, name)
+        return pr
+
+
+def decline(pr: PullRequest, user: User, reason: str = "") -> None:
+    pr.state, pr.closed_by, pr.reason = "DECLINED", user, reason
+    pr.activities.append(Activity("DECLINED", user, time.time(), reason))
+    pr.touch()
+
+
+def comment(repo: Repository, pr: PullRequest, user: User, text: str) -> int:
+    with repo.lock:
+        repo.comment_ids += 1
+        pr.comments.append((repo.comment_ids, user, text))
+        pr.activities.append(Activity("COMMENTED", user, time.time(), text))
+        pr.touch(version=False)
+        return repo.comment_ids

@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import socket
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,24 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipekit.clients.git import Git, isolated_env
-from pipekit.testing.bitbucket.repos import Activity, PullRequest, Repository, User
+from pipekit.testing.bitbucket.repos import Repository, Request, Site, Token
 from pipekit.testing.serving import ServedStandIn, ThreadServer
-
-
-@dataclass
-class Token:
-    user: User
-    repos: set[tuple[str, str]] | None = None  # None: every repository
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    user: User
-    base_url: str
 
 
 @dataclass
@@ -57,20 +40,14 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class BitbucketStandIn(ServedStandIn):
+class BitbucketStandIn(Site, ServedStandIn):
     """``with BitbucketStandIn() as bb: repo = bb.add_repository("acme", "gitops", seed=...)``"""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Callable[[str, str, int], None] | None = None,
                  page_size: int | None = None) -> None:
-        self.users: dict[str, User] = {}
-        self.tokens: dict[str, Token] = {}
-        self.repositories: dict[tuple[str, str], Repository] = {}
+        super().__init__(page_size)
         self.requests: list[tuple[str, str, int]] = []  # method, path with query, status answered
-        self.page_size = page_size  # force a page size (tests of paging)
         self.log = log
-        self.races = 0  # Data Center: the next N merges/declines find the version moved on (a 409 for the client)
-        self.auto_approvers: list[str] = []  # users who approve every new pull request at once
-        self.lock = threading.RLock()
         self._faults: deque[Fault] = deque()
         standin = self
 
@@ -96,19 +73,7 @@ class BitbucketStandIn(ServedStandIn):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    # -- data -------------------------------------------------------------------
-    def add_user(self, name: str, display_name: str = "") -> User:
-        with self.lock:
-            if name not in self.users:
-                self.users[name] = User(name, display_name)
-            return self.users[name]
-
-    def add_token(self, token: str, user: str, repos: list[tuple[str, str]] | None = None) -> User:
-        """A token acting as ``user`` (created if new), limited to ``repos`` (owner, slug) if given."""
-        who = self.add_user(user)
-        self.tokens[token] = Token(who, set(repos) if repos is not None else None)
-        return who
-
+    # -- data -------------------------------------------------------------------------
     def add_repository(self, owner: str, slug: str, path: str | Path | None = None, *, seed: Path | None = None,
                        main_branch: str = "main", min_approvals: int = 0, root: Path | None = None) -> Repository:
         """Serve the bare repository at ``path`` (made, and filled from the folder ``seed``, when missing)."""
@@ -123,39 +88,6 @@ class BitbucketStandIn(ServedStandIn):
         self.repositories[(owner, slug)] = repo
         return repo
 
-    def repository(self, owner: str, slug: str) -> Repository:
-        return self.repositories[(owner, slug)]
-
-    def approve(self, repo: Repository, pr_id: int, user: str, approved: bool = True) -> None:
-        """``user`` approves (or withdraws approval), as if in the web UI."""
-        who = self.add_user(user)
-        with repo.lock:
-            pr = repo.pull_requests[pr_id]
-            pr.approvals[who.name] = approved
-            pr.activities.append(Activity("APPROVED" if approved else "UNAPPROVED", who, _now()))
-            pr.touch(version=False)
-
-    def decline(self, repo: Repository, pr_id: int, user: str, reason: str = "") -> None:
-        """``user`` declines the pull request, as if in the web UI."""
-        who = self.add_user(user)
-        with repo.lock:
-            decline(repo.pull_requests[pr_id], who, reason)
-
-    def merge(self, repo: Repository, pr_id: int, user: str, strategy: str = "merge_commit") -> str:
-        """``user`` merges the pull request, as if in the web UI (the merge check applies)."""
-        pr = repo.pull_requests[pr_id]
-        return repo.merge(pr, strategy, f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}",
-                          self.add_user(user))
-
-    def edit(self, repo: Repository, pr_id: int, user: str, *, title: str | None = None) -> None:
-        """Someone edits the pull request: Data Center's ``version`` goes up (a client's copy is stale)."""
-        who = self.add_user(user)
-        with repo.lock:
-            pr = repo.pull_requests[pr_id]
-            pr.title = title or pr.title
-            pr.activities.append(Activity("UPDATED", who, _now()))
-            pr.touch()
-
     def fail_next(self, status: int = 503, *, times: int = 1, retry_after: str | None = None) -> None:
         with self.lock:
             self._faults.extend(Fault(status, {"Retry-After": retry_after} if retry_after else {})
@@ -163,7 +95,8 @@ class BitbucketStandIn(ServedStandIn):
 
     # -- serving ----------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        from pipekit.testing.bitbucket import cloud, datacenter
+        import pipekit.testing.bitbucket.cloud as cloud
+        import pipekit.testing.bitbucket.datacenter as datacenter
 
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -218,38 +151,6 @@ class BitbucketStandIn(ServedStandIn):
                 return token
         return None
 
-    def visible(self, token: Token, owner: str, slug: str) -> Repository | None:
-        repo = self.repositories.get((owner, slug))
-        if repo is None or (token.repos is not None and (owner, slug) not in token.repos):
-            return None
-        return repo
-
-    def new_pull_request(self, repo: Repository, *, title: str, description: str, source: str, target: str,
-                         author: User, reviewers: list[User], close_source_branch: bool) -> PullRequest:
-        with repo.lock:
-            pr = PullRequest(len(repo.pull_requests) + 1, title, description, source, target, author, reviewers,
-                             close_source_branch)
-            pr.activities.append(Activity("OPENED", author, _now()))
-            repo.pull_requests[pr.id] = pr
-        for name in self.auto_approvers:
-            self.approve(repo, pr.id, name)
-        return pr
-
-
-def decline(pr: PullRequest, user: User, reason: str = "") -> None:
-    pr.state, pr.closed_by, pr.reason = "DECLINED", user, reason
-    pr.activities.append(Activity("DECLINED", user, _now(), reason))
-    pr.touch()
-
-
-def comment(repo: Repository, pr: PullRequest, user: User, text: str) -> int:
-    with repo.lock:
-        repo.comment_ids += 1
-        pr.comments.append((repo.comment_ids, user, text))
-        pr.activities.append(Activity("COMMENTED", user, _now(), text))
-        pr.touch(version=False)
-        return repo.comment_ids
-
 
 def make_bare(path: Path, seed: Path | None, branch: str) -> None:
     """A bare repository at ``path``, its ``branch`` holding the files of ``seed`` (or one README)."""
@@ -275,7 +176,3 @@ def make_bare(path: Path, seed: Path | None, branch: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _now() -> float:
-    import time
-
-    return time.time()
