@@ -198,3 +198,33 @@ def test_repository_is_a_real_bare_repository(bb: BitbucketStandIn) -> None:
     repo: Repository = bb.repository("acme", "gitops")
     assert git("rev-parse", "--is-bare-repository", cwd=repo.path) == "true"
     assert repo.head("main") and repo.head("nope") is None
+
+
+def test_python_m_prints_what_a_pipeline_needs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    seed = tmp_path / "seed"
+    (seed / "overlays" / "prod").mkdir(parents=True)
+    (seed / "overlays" / "prod" / "kustomization.yaml").write_text("images: []\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.bitbucket", "--repo", str(tmp_path / "g.git"),
+                             "--seed", str(seed), "--flavour", "datacenter", "--owner", "OPS", "--reviewer", "alice",
+                             "--quiet"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[0].startswith("Bitbucket stand-in on http://127.0.0.1:")
+        assert "PIPEKIT_BITBUCKET_SERVER_URL=http://127.0.0.1:" in lines[1] and "PIPEKIT_GITOPS_TOKEN=" in lines[1]
+        assert "pull_request: {project: OPS, repository: gitops}" in lines[2]
+        assert lines[3].strip().startswith("reviewer alice: alice (token alice-token)")
+        base = lines[0].split()[3].rstrip(":")
+        r = requests.get(f"{base}/rest/api/latest/projects/OPS/repos/gitops", auth=("alice", "alice-token"), timeout=5)
+        assert r.status_code == 200 and r.json()["slug"] == "gitops"
+        assert git("show", "main:overlays/prod/kustomization.yaml", cwd=tmp_path / "g.git") == "images: []"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
