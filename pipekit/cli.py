@@ -19,6 +19,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "init": ("pipekit.init", "Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps."),
     "build": ("pipekit.build", "Maven build, test report and container image."),
     "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
+    "sbom": ("pipekit.sbom", "A CycloneDX SBOM of the Maven dependencies and the image (cdxgen)."),
     "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),
     "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
     "jira-gate": ("pipekit.jira_gate", "Check the release version in Jira before QA (exists, released, issues done)."),
@@ -30,6 +31,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
     "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
+    "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }
 

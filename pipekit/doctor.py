@@ -72,7 +72,7 @@ def run(options: DoctorOptions, ctx: StepContext) -> DoctorResult:
     started = time.monotonic()
     manifest, base_dir = _manifest(options)
     plan = DoctorPlan(manifest=manifest, config=ctx.config, env=ctx.env, timeout=options.timeout,
-                      base_dir=base_dir)
+                      base_dir=base_dir, image=options.image)
     checks = registry.select(registry.collect(plan), options.checks)
     where = manifest.path if manifest else None
     if options.list_checks:

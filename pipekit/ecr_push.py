@@ -62,6 +62,10 @@ OPTIONS = OptionTable([
     Option("scan_poll_s", config="ecr.scan.poll_s", type="float", default=5.0, above=0,
            help="Seconds between scan polls."),
     Option("retry", config="ecr.retry", type="data"),
+    Option("sign", "--sign", env="PIPEKIT_ECR_SIGN", config="ecr.sign", type="bool", default=False,
+           help="Sign the pushed digest (cosign-compatible) and attach this run's SBOM and scan result."),
+    Option("signing_key", "--signing-key", env="PIPEKIT_SIGNING_KEY", config="signing.key", metavar="REF",
+           help="Key for --sign: a cosign key file (password in COSIGN_PASSWORD), env://VAR or awskms:///ARN."),
 ])
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -86,6 +90,8 @@ class EcrPushOptions:
     scan_timeout_s: float = 600.0
     scan_poll_s: float = 5.0
     retry: dict[str, Any] = field(default_factory=dict)
+    sign: bool = False
+    signing_key: str | None = None
 
 
 @dataclass
@@ -103,6 +109,7 @@ class EcrPushResult:
     created_repository: bool = False
     scan: dict[str, Any] | None = None
     scan_report: str | None = None
+    signature: dict[str, Any] | None = None
 
 
 def validate(options: EcrPushOptions) -> None:
@@ -126,6 +133,9 @@ def validate(options: EcrPushOptions) -> None:
                        hint='e.g. ["latest", "dev-*"]')
     if not options.retag_from and not options.image:
         raise BadInput("no local image: pass --image or run pipekit build first (run record section build has no image_ref)")
+    if options.sign and not options.signing_key:
+        raise BadInput("--sign needs a key: pass --signing-key REF or set PIPEKIT_SIGNING_KEY (or signing.key)",
+                       hint="a cosign key file (COSIGN_PASSWORD), env://VAR or awskms:///ARN")
 
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
@@ -139,6 +149,7 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
 
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
+    signer = _signer(options, ctx) if options.sign else None  # an unusable key is exit 2 before any push
     previous_login = EcrPushOutputs.read(ctx.record).login  # state: a login still valid is reused
     with ctx.record.recording(SECTION, keep=EcrPushOutputs.KEEP) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
         tool: Any = None
@@ -189,7 +200,32 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             _wait_scan(ecr, result, options, ctx)
             EcrPushOutputs(scan=result.scan, scan_report=result.scan_report).write_to(outputs)
     _report(result, ctx)
+    if signer is not None and result.digest:
+        _sign(ecr, repo, result, options, signer, ctx)
     return result
+
+
+def _signer(options: EcrPushOptions, ctx: StepContext) -> Any:
+    from pipekit.signing.keys import load_signer
+
+    return load_signer(options.signing_key or "", ctx.env, region=options.region)
+
+
+def _sign(ecr: Any, repo: Any, result: EcrPushResult, options: EcrPushOptions, signer: Any, ctx: StepContext) -> None:
+    """Sign the digest where it was pushed; its identity is the ECR repository, whatever host was used."""
+    from dataclasses import asdict
+
+    from pipekit.clients.oci import Registry
+    from pipekit.images.push import is_loopback
+    from pipekit.signing.pushed import sign_pushed
+
+    plain = bool(options.registry_override) and (options.insecure_registry or is_loopback(result.registry))
+    auth = None
+    if not plain:
+        token = ecr.authorization()
+        auth = (token.username, token.password)
+    registry = Registry(result.registry, auth, plain_http=plain, insecure=plain)
+    result.signature = asdict(sign_pushed(ctx, registry, repo.name, result.digest or "", repo.uri, signer))
 
 
 # -- scan ----------------------------------------------------------------------------
@@ -300,6 +336,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> EcrPushOptions:
         scan_timeout_s=v["scan_timeout_s"],
         scan_poll_s=v["scan_poll_s"],
         retry=dict(v["retry"] or {}),
+        sign=bool(v["sign"]),
+        signing_key=v["signing_key"],
     )
 
 

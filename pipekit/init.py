@@ -35,6 +35,15 @@ class InitOptions:
     namespace_template: str | None = None
     jdk: int | None = None
     suite: tuple[str, ...] | None = None  # the PostSync Job's suite command [default: a readiness check]
+    signing_public_key: str | None = None  # PEM text of --signing-public-key FILE
+    branch: str | None = None  # the service's branch [default: the checkout's current branch]
+    gitops_branch: str | None = None  # [default: the GitOps checkout's branch, or the repository's default]
+    gitops_url: str | None = None  # the URL Argo CD reads [default: --gitops-repo, or the checkout's origin]
+    jira_project: str | None = None
+    test_results_s3: str | None = None
+    requests: str | None = None
+    limits: str | None = None
+    read_only_root: bool | None = None
     dry_run: bool = False
     force: bool = False
     check: bool = False
@@ -57,6 +66,7 @@ class InitResult:
     checks: list[str] = field(default_factory=list)
     skipped_checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the answers mean that a user may not expect
     gitops_revision: str | None = None
     retries: int = 0  # pushes re-applied after another writer moved the GitOps branch
     diff: str = ""
@@ -83,13 +93,15 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
     new = record.Recorded(answers, options.version, templates.template_version,
                           options.gitops_repo or (recorded.gitops_repo if recorded and not options.gitops_dir else None))
     was = (recorded.pipekit_version, options.version) if recorded else ("nothing", options.version)
-    result = InitResult("unchanged", answers.service, options.version, templates.template_version)
+    result = InitResult("unchanged", answers.service, options.version, templates.template_version,
+                        notes=notes(answers))
 
     def prepare(gitops_root: Path) -> Prepared:
         if options.check:
             found = apply.existing(generated, root, gitops_root)
             prepared = Prepared()
             prepared.report = checks.run(found, answers, ctx.env, renderer)
+            checks.check_settings(found, answers, ctx.env, remote_of(root, ctx), prepared.report)
             return prepared
         return apply.prepare(generated, answers, root, gitops_root, upgrade=options.upgrade, force=options.force,
                              env=ctx.env, renderer=renderer, versions=was)
@@ -139,17 +151,43 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
     if base and options.service and options.service != base.service:
         raise BadInput(f"--service {options.service}: {record.RECORD} onboarded {base.service}; "
                        "a service repository holds one service")
-    url = options.gitops_repo or (remote_of(options.gitops_dir, ctx) if options.gitops_dir else None)
+    url = options.gitops_url
+    if url is None:  # where init writes: the URL too, unless it is a local path and a URL was recorded
+        found = options.gitops_repo or (remote_of(options.gitops_dir, ctx) if options.gitops_dir else None)
+        url = found if found and (base is None or ans.is_remote_url(found)) else None
     values: dict[str, Any] = {"service": service, "image_repo": options.image_repo,
                               "environments": options.environments, "argocd_project": options.argocd_project,
                               "namespace_template": options.namespace_template, "jdk": options.jdk,
-                              "gitops_url": url, "suite": options.suite}
+                              "signing_public_key": options.signing_public_key,
+                              "gitops_url": url, "suite": options.suite, "jira_project": options.jira_project,
+                              "test_results_s3": options.test_results_s3, "requests": options.requests,
+                              "limits": options.limits, "read_only_root": options.read_only_root}
     given = {k: v for k, v in values.items() if v is not None}
     if base is None:
         start = ans.Answers(service=service, image_repo=service, gitops_url=url or "")
     else:
         start = base
-    return ans.validate(replace(start, **given))
+    answers = ans.validate(replace(start, **given))
+    branch, gitops_branch = branches_of(options, answers, recorded, ctx)
+    return replace(answers, branch=branch, gitops_branch=gitops_branch)
+
+
+def branches_of(options: InitOptions, answers: ans.Answers, recorded: record.Recorded | None,
+                ctx: StepContext) -> tuple[str, str]:
+    """The service's and the GitOps repository's branches: given (checked to exist), recorded, or found."""
+    from pipekit.onboarding import branches
+
+    service = branches.service_branch(options.service_dir, options.branch or answers.branch or None, ctx.env)
+    given = options.gitops_branch or answers.gitops_branch or None
+    if options.gitops_dir:
+        gitops = branches.checkout_branch(options.gitops_dir, given, ctx.env)
+    elif given and not options.gitops_branch:
+        gitops = given  # recorded: the writer's clone checks it is there
+    else:
+        repo = options.gitops_repo or (recorded.gitops_repo if recorded else None)
+        assert repo is not None
+        gitops = branches.remote_branch(repo, given, ctx.env)
+    return service, gitops
 
 
 def suite_command(value: str | None) -> tuple[str, ...] | None:
@@ -167,10 +205,20 @@ def suite_command(value: str | None) -> tuple[str, ...] | None:
     return words
 
 
+def _read_key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--signing-public-key {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+
+
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
     from pipekit.core import process
 
-    proc = process.run(["git", "-C", str(directory), "remote", "get-url", "origin"], env=ctx.env, timeout=30,
+    # the URL as configured: `git remote get-url` would apply the user's insteadOf rewrites
+    proc = process.run(["git", "-C", str(directory), "config", "--get", "remote.origin.url"], env=ctx.env, timeout=30,
                        check=False)
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
@@ -200,6 +248,13 @@ def decide(options: InitOptions, prepared: Prepared, result: InitResult, root: P
         result.status = "written"
 
 
+def notes(answers: ans.Answers) -> list[str]:
+    if "qa" in answers.environments and not answers.jira_project:
+        return ["qa is promoted automatically, without the Jira gate: no Jira project was given "
+                "(pass --jira-project KEY to gate qa on its Jira version)"]
+    return []
+
+
 def summary(result: InitResult) -> str:
     if result.hand_edited:
         return (f"edited by hand, left alone: {', '.join(result.hand_edited)} "
@@ -213,6 +268,8 @@ def summary(result: InitResult) -> str:
 
 def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
     con = ctx.console
+    for note in result.notes:
+        con.warn(note)
     for problem in result.problems:
         con.error(problem)
     for skipped in result.skipped_checks:
@@ -251,9 +308,25 @@ OPTIONS = OptionTable([
     Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
     Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
     Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
+    Option("branch", "--branch", help="The service's branch its pipeline builds and deploys [default: the current one]."),
+    Option("gitops_branch", "--gitops-branch",
+           help="The GitOps branch Argo CD follows [default: the checkout's branch, or the repository's default]."),
+    Option("gitops_url", "--gitops-url", metavar="URL",
+           help="The GitOps repository URL Argo CD reads [default: --gitops-repo, or the checkout's origin]."),
+    Option("jira_project", "--jira-project", metavar="KEY",
+           help="Jira project of qa's Jira gate, e.g. ORD [default: none, and qa is promoted without it]."),
+    Option("test_results_s3", "--test-results-s3", metavar="S3_URI",
+           help="s3://bucket/prefix the PostSync Job uploads its JUnit and summary to [default: the Job's log only]."),
+    Option("requests", "--requests", metavar="cpu=Q,memory=Q", help="The service's resource requests "
+           "[default cpu=250m,memory=512Mi]."),
+    Option("limits", "--limits", metavar="cpu=Q,memory=Q", help="The service's resource limits [default cpu=1,memory=1Gi]."),
+    Option("read_only_root", "--read-only-root/--writable-root", type="bool",
+           help="Run the service with a read-only root filesystem, /tmp writable [default: read-only]."),
     Option("suite_command", "--suite-command", metavar="COMMAND",
            help="The PostSync Job's test command, split like a shell would (no shell runs it) "
                 "[default: curl of the service's readiness endpoint]."),
+    Option("signing_public_key", "--signing-public-key", type="path", metavar="FILE",
+           help="cosign public key: sign in the pipeline, gate promotions and verify in Kyverno on it."),
     Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
     Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
     Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
@@ -277,6 +350,10 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
         environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
         argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
         jdk=int(v["jdk"]) if v["jdk"] else None, suite=suite_command(v["suite_command"]), dry_run=v["dry_run"],
+        signing_public_key=_read_key(v["signing_public_key"]),
+        branch=v["branch"], gitops_branch=v["gitops_branch"], gitops_url=v["gitops_url"],
+        jira_project=v["jira_project"], test_results_s3=v["test_results_s3"], requests=v["requests"],
+        limits=v["limits"], read_only_root=v["read_only_root"],
         force=v["force"], check=v["check"], upgrade=v["upgrade"], renderer=v["renderer"],
     )
 

@@ -8,6 +8,11 @@ contract: 0 passed, or only flaky (unless ``--fail-on-flaky``); 1 tests failed (
 exit code) or the command failed over a clean report; 2 no report, no test case, a report that is not
 safe, well-formed XML or whose counters disagree where its tool's always agree, no command, an unknown
 kind, a missing workload, an unreadable token or kubeconfig; 4 not ready in time.
+
+Without a command, the ``--health-url`` checks are the suite: one test per URL, written as JUnit
+(``health.xml``) and judged, uploaded and carded like any suite. When every workload waited for is
+scaled to 0 replicas (an environment no image has reached yet) there is nothing to test: the step
+says so and passes (result ``skipped``).
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ class PostSyncTestOptions:
 @dataclass
 class PostSyncTestResult:
     suite: str
-    result: str  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
+    result: str  # passed | flaky | skipped | failed | command-failed | not-ready | bad-input | timed-out
     namespace: str | None = None
     workloads: list[str] = field(default_factory=list)
     ready_s: float | None = None
@@ -110,9 +115,9 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
     from pipekit.kube.ready import wait_ready
     from pipekit.kube.targets import parse_all
 
-    if not options.command:
-        raise BadInput("no suite command: pass it after --, e.g. pipekit post-sync-test --wait-ready "
-                       "deployment/orders -- mvn -o -B verify")
+    if not options.command and not options.health_urls:
+        raise BadInput("no suite: pass its command after --, e.g. pipekit post-sync-test --wait-ready "
+                       "deployment/orders -- mvn -o -B verify, or --health-url URL (a health check as the suite)")
     targets = parse_all(options.wait_ready)
     location = _location(options.upload)
     suite = options.suite or ctx.service or "tests"
@@ -126,16 +131,26 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                 tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
             try:
                 started = time.monotonic()
-                result.namespace = wait_ready(
+                health_only = not options.command  # the health URLs are the suite, checked below
+                result.namespace, idle = wait_ready(
                     ctx.env, targets, namespace=options.namespace, context=options.context,
                     service_account=options.service_account, timeout=options.ready_timeout,
-                    health_urls=options.health_urls, watch=options.watch, poll_interval=options.poll_interval,
-                    say=ctx.console.info)
+                    health_urls=() if health_only else options.health_urls, watch=options.watch,
+                    poll_interval=options.poll_interval, say=ctx.console.info)
                 result.ready_s = round(time.monotonic() - started, 3)
-                if targets or options.health_urls:
-                    ctx.console.success(f"ready after {result.ready_s:g}s: "
-                                        + ", ".join(result.workloads + [mask_url(u) for u in options.health_urls]))
-                suite_run = _run_suite(options, ctx, Path(scratch))
+                if targets and len(idle) == len(targets):
+                    result.result = "skipped"
+                    result.message = (f"nothing to test: {', '.join(idle)} scaled to 0 replicas "
+                                      "(no image has reached this environment yet)")
+                    ctx.console.success(result.message)
+                    return result
+                if targets or (options.health_urls and not health_only):
+                    ctx.console.success(f"ready after {result.ready_s:g}s: " + ", ".join(
+                        result.workloads + ([] if health_only else [mask_url(u) for u in options.health_urls])))
+                if health_only:
+                    suite_run = _health_suite(options, suite, started, Path(scratch), ctx)
+                else:
+                    suite_run = _run_suite(options, ctx, Path(scratch))
                 _judge(suite_run, result, ctx, options.fail_on_flaky)
             except PipekitError as exc:
                 result.message = result.message or str(exc)
@@ -185,6 +200,16 @@ def _run_suite(options: PostSyncTestOptions, ctx: StepContext, scratch: Path) ->
         ctx.console.warn(f"--rerun-failed {options.rerun_failed}: {options.command[0]} has no known way to rerun "
                          "only failed tests (Maven Surefire, Playwright, pytest and jest do); not rerun")
     return run_
+
+
+def _health_suite(options: PostSyncTestOptions, suite: str, started: float, scratch: Path,
+                  ctx: StepContext) -> SuiteRun:
+    """The ``--health-url`` checks as a suite: one test case per URL, in JUnit, within ``--ready-timeout``."""
+    from pipekit.reports.suite_run import health_suite
+
+    ctx.console.info(f"health check (the suite): {', '.join(mask_url(u) for u in options.health_urls)}")
+    return health_suite(options.health_urls, options.junit_dir, scratch / "kept", suite=suite,
+                        deadline=started + options.ready_timeout, say=ctx.console.info)
 
 
 def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext, fail_on_flaky: bool = False) -> None:

@@ -52,3 +52,11 @@ def test_readme_embeds_the_example():
     readme = (REPO_ROOT / "README.md").read_text()
     body = EXAMPLE.read_text().split("\n", 3)[3]  # without the comment header
     assert body.strip()[:200] in readme
+
+
+def test_example_passes_inits_lint_of_what_bitbucket_does():
+    """Each step has its own docker service: the example builds and pushes its image in one step (issue 21)."""
+    from pipekit.onboarding import lint
+
+    doc, problems = lint.load(EXAMPLE.read_text(), EXAMPLE.name)
+    assert problems == [] and lint.lint(doc, EXAMPLE.name) == []

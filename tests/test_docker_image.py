@@ -264,3 +264,30 @@ def test_a_released_tag_is_never_moved_and_floating_tags_only_move_forward(tmp_p
         subprocess.run(["buildah", "rmi", "localhost/tiny:1"], capture_output=True)
     gone = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
     assert gone.returncode == 3 and "cannot tell what is released" in gone.stderr
+
+
+def test_the_scanners_the_generated_pipeline_calls_are_in_the_manifest():
+    """Issue 21 item 2: trivy as a checksummed download, semgrep in its own virtualenv from a hash lock,
+    at the version the tests run (tests/scanners.txt)."""
+    m = manifest.load(DOCKER / "tools.yaml")
+    trivy, semgrep = m.tools["trivy"], m.tools["semgrep"]
+    assert trivy.kind == "download" and trivy.local is None  # left out of the local variant, said so
+    assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", trivy.checksum_for(a)) for a in manifest.ARCHES)
+    assert semgrep.kind == "venv" and semgrep.path == "/opt/semgrep"
+    lock = (DOCKER / str(semgrep.lock)).read_text()
+    assert f"semgrep=={semgrep.version} \\" in lock
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)
+    assert pins and all(block.count("--hash=sha256:") for block in lock.split("==")[1:])
+    scanners = (REPO_ROOT / "tests" / "scanners.txt").read_text()
+    assert f"semgrep=={semgrep.version}" in scanners
+    assert f"COPY docker/{semgrep.lock} /etc/pipekit/{semgrep.lock}" in DOCKERFILE
+    assert f"-m venv {semgrep.path}" in DOCKERFILE and "--require-hashes -r /etc/pipekit/semgrep.lock" in DOCKERFILE
+    local = buildargs.plan(m, "jdk17", "0.1.0", local_url="http://127.0.0.1:1")
+    assert local.image["tools"]["trivy"]["included"] is False and local.image["tools"]["semgrep"].get("included", True)
+
+
+def test_the_image_runs_as_its_pipekit_user():
+    """Issue 21 item 14: USER is the pipekit user, by number (Kubernetes verifies runAsNonRoot only on one)."""
+    assert "useradd --create-home --uid 1000 --shell /bin/bash pipekit" in DOCKERFILE
+    users = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
+    assert users == ["1000:1000"] and DOCKERFILE.rstrip().splitlines()[-1].startswith("CMD")

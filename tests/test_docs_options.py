@@ -41,7 +41,7 @@ SHARED_ENV = {
     # where init finds the public JSON schemas it validates against (pipekit.onboarding.schemas)
     "PIPEKIT_SCHEMAS_DIR",
     # other tools' own variables, inherited by the child process
-    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
     # the test suite's location of the public schemas
     "PIPEKIT_SHARED",
 }
@@ -49,10 +49,14 @@ SHARED_ENV_PREFIXES = ("BITBUCKET_",)  # Bitbucket's context variables, read int
 
 
 def tables() -> dict[str, list[Option]]:
+    from pipekit.core.options import table_of
+    from pipekit.promotion.signature import SignatureSettings
+
     out = {}
     for name, (module, _help) in STEPS.items():
         mod = importlib.import_module(module)
         out[name] = list(mod.main.option_table or ())
+    out["promote's signature gate"] = list(table_of(SignatureSettings))  # settings a gate reads, not a step
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -133,13 +134,43 @@ def test_image_mode_reads_the_image_manifest_and_skips_left_out_tools(tmp_path: 
     }}
     path = tmp_path / "image.json"
     path.write_text(json.dumps(image))
-    out = doctor("--image", "--json", env={"PIPEKIT_IMAGE_JSON": str(path)}, cwd=tmp_path)
+    out = doctor("--image", "--json", "--check", "tools", env={"PIPEKIT_IMAGE_JSON": str(path)}, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     assert checks["tool:git"]["status"] == "ok"
     assert checks["tool:argocd"]["status"] == "skip" and "left out" in checks["tool:argocd"]["summary"]
     missing = doctor("--image", env={"PIPEKIT_IMAGE_JSON": str(tmp_path / "none.json")}, cwd=tmp_path)
     assert missing.returncode == 2 and "none.json does not exist" in missing.stderr
+
+
+def test_image_mode_checks_every_command_the_generated_pipeline_calls(tmp_path: Path):
+    """Issue 21 item 2: the image holds what init's pipeline and PostSync Job run (this machine's real programs
+    on a PATH of their own; trivy is not on this machine, as it is not in the local image)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    for program in ("git", "kubectl", "docker", "mvn", "pipekit", "semgrep"):
+        found = shutil.which(program, path=search)
+        assert found, f"{program} is on this machine (scripts/dev bootstrap)"
+        (bin_dir / program).symlink_to(found)
+    image = {"schema": 1, "image": {"pipekit": "0.1.0", "local": True}, "variant": "jdk17", "tools": {
+        "trivy": {"version": "0.62.1", "kind": "download", "included": False,
+                  "note": "left out of the local variant: only an upstream release server provides it"}}}
+    path = tmp_path / "image.json"
+    path.write_text(json.dumps(image))
+    env = {"PIPEKIT_IMAGE_JSON": str(path), "PATH": str(bin_dir)}
+    out = doctor("--image", "--json", "--check", "pipeline", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    assert {"pipeline:semgrep", "pipeline:mvn", "pipeline:docker", "pipeline:kubectl", "pipeline:git"} <= set(checks)
+    assert all(c["status"] == "ok" for name, c in checks.items() if name != "pipeline:trivy")
+    assert checks["pipeline:trivy"]["status"] == "warn" and "pipekit scan --run trivy" in checks["pipeline:trivy"][
+        "summary"]
+    image["tools"] = {"git": {"version": dpkg_version("git"), "kind": "debian"}}  # no word of trivy
+    path.write_text(json.dumps(image))
+    out = doctor("--image", "--check", "pipeline", env=env, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "pipeline:trivy: trivy is not on PATH, but the generated pipeline runs it: pipekit scan" in out.stderr
 
 
 # -- parsers, on the shapes the real tools print ------------------------------------------------------

@@ -19,6 +19,7 @@ from tests.fixtures.gitops.repo import make_repo
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
 ENVS = ("dev", "qa", "preprod", "prod")
+GITOPS_URL = "https://bitbucket.example.com/acme/gitops.git"  # served from a local bare repository
 
 
 @pytest.fixture
@@ -27,15 +28,26 @@ def repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tu
 
 
 def make_repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """(service repository, GitOps checkout with an origin, the bare GitOps repository)."""
-    monkeypatch.setenv("PIPEKIT_SCHEMAS_DIR", str(SCHEMAS))
+    """(service repository, GitOps checkout with an origin, the bare GitOps repository).
+
+    The GitOps repository has a real URL, GITOPS_URL, as a team's has: git fetches and pushes it
+    from the local bare repository (``url.<bare>.insteadOf``), so what init writes for Argo CD is
+    that URL, and every git command (init's, update-tag's) reaches the repository through it."""
     monkeypatch.chdir(git_repo)
     bare, _seed = make_repo(tmp_path, [])
+    serve_url(tmp_path, {GITOPS_URL: bare}, monkeypatch)
     work = tmp_path / "gitops"
-    git("clone", "-q", str(bare), str(work), cwd=tmp_path)
+    git("clone", "-q", GITOPS_URL, str(work), cwd=tmp_path)
     git("config", "user.email", "ops@example.com", cwd=work)
     git("config", "user.name", "Ops", cwd=work)
     return git_repo, work, bare
+
+
+def serve_url(tmp_path: Path, urls: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """git reaches each URL at its local repository (a global git config of ``insteadOf`` rules)."""
+    config = tmp_path / "gitconfig"
+    config.write_text("".join(f'[url "{repo.as_uri()}"]\n\tinsteadOf = {url}\n' for url, repo in urls.items()))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
 
 
 def tree_hashes(*roots: Path) -> dict[str, str]:
@@ -54,7 +66,7 @@ def init(service_dir: Path, **kw: object) -> object:
 
 
 def cli(service_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_pipekit("init", *args, cwd=service_dir, env={"PIPEKIT_SCHEMAS_DIR": str(SCHEMAS)})
+    return run_pipekit("init", *args, cwd=service_dir)
 
 
 def kustomize(directory: Path) -> list[dict]:
@@ -71,32 +83,34 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
     jsonschema.Draft7Validator(load_schema("bitbucket-pipelines.schema.json")).validate(pipeline)
     assert pipeline["image"] == {"name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pipekit-base:0.1.0-jdk17",
                                  "aws": {"oidc-role": "$AWS_ROLE_ARN"}}  # ECR: pulled with the OIDC role
-    main = pipeline["pipelines"]["branches"]["main"]
+    main = pipeline["pipelines"]["branches"]["main"]  # the service repository's branch
     assert [s["step"]["name"] for s in main[0]["parallel"]] == ["Unit tests", "SAST", "SCA"]
     names = [s["step"]["name"] for s in main[1:]]
-    assert names == ["Build image", "Security gate", "Push to ECR", "Deploy to dev", "Promote to qa (jira gate)",
+    assert names == ["Security gate", "Build and push image", "Deploy to dev", "Promote to qa",
                      "Promote to preprod", "Promote to prod"]
     steps = {s["step"]["name"]: s["step"] for s in main[1:]}
-    assert steps["Push to ECR"]["oidc"] is True and "docker" in steps["Push to ECR"]["caches"]
-    assert "maven-repo" in steps["Build image"]["caches"] and "docker" in steps["Build image"]["caches"]
-    assert "trigger" not in steps["Promote to qa (jira gate)"]
-    assert steps["Promote to qa (jira gate)"]["script"][0] == "pipekit promote --from dev --to qa --service orders"
+    build = steps["Build and push image"]
+    assert build["oidc"] is True and build["services"] == ["docker"] and build["caches"] == ["maven-repo", "docker"]
+    assert build["script"] == ['pipekit build --maven-args "-DskipTests"', "pipekit ecr-push --create-repository"]
+    assert "trigger" not in steps["Promote to qa"]
+    assert steps["Promote to qa"]["script"][0] == "pipekit promote --from dev --to qa --service orders"
     for env in ("preprod", "prod"):
         step = steps[f"Promote to {env}"]
         assert step["trigger"] == "manual" and step["deployment"] == env and "--approve" in step["script"][0]
     for step in steps.values():
-        assert ".pipekit/**" in step.get("artifacts", []) or step["name"] == "Promote to prod"
+        assert ".pipekit/**" in step.get("artifacts", [])
         assert step["after-script"][0].startswith("pipekit notify --event auto")
-    assert [s["step"]["name"] for s in pipeline["pipelines"]["pull-requests"]["**"]] == [
-        "Build and unit tests", "Security gate"]
-    pr_scripts = " ".join(" ".join(s["step"]["script"]) for s in pipeline["pipelines"]["pull-requests"]["**"])
-    assert "ecr-push" not in pr_scripts and "update-tag" not in pr_scripts
+    for kind in ("default", "pull-requests"):
+        other = pipeline["pipelines"][kind] if kind == "default" else pipeline["pipelines"][kind]["**"]
+        assert [s["step"]["name"] for s in other] == ["Build and unit tests", "Security gate"]
+        scripts = " ".join(" ".join(s["step"]["script"]) for s in other)
+        assert "ecr-push" not in scripts and "update-tag" not in scripts
 
     config = yaml.safe_load((service / "pipekit.yaml").read_text())
-    assert config["environments"] == {"dev": {"promotion": "auto"}, "qa": {"promotion": "gated", "gates": ["jira"]},
+    assert config["environments"] == {"dev": {"promotion": "auto"}, "qa": {"promotion": "auto"},  # no Jira project
                                       "preprod": {"promotion": "manual"}, "prod": {"promotion": "manual"}}
     assert config["gitops"]["overlay"] == "apps/{service}/overlays/{env}" and config["gitops"]["image"] == IMAGE
-    assert config["gitops"]["repo"] == git("remote", "get-url", "origin", cwd=gitops)
+    assert config["gitops"]["repo"] == GITOPS_URL
 
     kschema = jsonschema.Draft7Validator(load_schema("kustomization.schema.json"))
     for path in (gitops / "apps/orders").rglob("kustomization.yaml"):
@@ -112,13 +126,13 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         job = next(d for d in docs if d["kind"] == "Job")
         assert job["metadata"]["annotations"] == {"argocd.argoproj.io/hook": "PostSync",
                                                   "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
-        assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] > 0
+        assert job["spec"]["backoffLimit"] == 0 and 0 < job["spec"]["activeDeadlineSeconds"] < config["argocd"]["timeout"]
         pod = job["spec"]["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "orders-post-sync-test"
         assert pod["containers"][0]["image"] == pipeline["image"]["name"]
         command = pod["containers"][0]["command"]
-        assert command[:7] == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir",
-                               "/reports", "--"] and len(command) > 7
+        assert command == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir",
+                           "/reports", "--health-url", "http://orders/actuator/health/readiness"]
         role = next(d for d in docs if d["kind"] == "Role")
         assert sorted((tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]) == [
             (("",), ("pods",), ("get", "list", "watch")),
@@ -253,7 +267,7 @@ def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, P
     assert cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE).returncode == 0
     proc = cli(service, "--check", "--gitops-dir", str(gitops))
     assert proc.returncode == 0, proc.stderr
-    assert "6 checks passed" in proc.stdout and "kustomize renders (4)" in proc.stdout
+    assert "7 checks passed" in proc.stdout and "kustomize renders (4)" in proc.stdout
     pipeline = service / "bitbucket-pipelines.yml"
     pipeline.write_text(pipeline.read_text().replace("--create-repository", "--create-repo"))
     overlay = gitops / "apps/orders/overlays/qa/kustomization.yaml"
@@ -267,7 +281,7 @@ def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, P
 def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, Path]) -> None:
     service, _, bare = repos
     start = git("rev-parse", "main", cwd=bare)
-    result = init(service, service="orders", gitops_repo=str(bare), image_repo=IMAGE)
+    result = init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE)
     assert result.status == "written" and result.gitops_revision == git("rev-parse", "main", cwd=bare)  # type: ignore[attr-defined]
     assert git("rev-parse", "main^", cwd=bare) == start
     body = git("log", "-1", "--format=%B", "main", cwd=bare)
@@ -275,11 +289,11 @@ def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, P
     assert "Pipekit-Service: orders" in body and "Pipekit-Init-Version: 0.1.0" in body
     files = git("ls-tree", "-r", "--name-only", "main", cwd=bare).splitlines()
     assert "apps/orders/overlays/prod/kustomization.yaml" in files and "argocd/orders/apps/project.yaml" in files
-    assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["gitops_repo"] == str(bare)
+    assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["gitops_repo"] == GITOPS_URL
     again = init(service)  # the recorded repository, the recorded answers
     assert again.status == "unchanged" and git("rev-parse", "main", cwd=bare) == result.gitops_revision  # type: ignore[attr-defined]
     checked = init(service, check=True)  # checks the files in a fresh clone
-    assert checked.status == "checked" and not checked.problems and len(checked.checks) == 6  # type: ignore[attr-defined]
+    assert checked.status == "checked" and not checked.problems and len(checked.checks) == 7  # type: ignore[attr-defined]
 
 
 def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Path, Path], tmp_path: Path,
@@ -301,7 +315,7 @@ def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Pa
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(apply, "prepare", racing)
-    result = init(service, service="orders", gitops_repo=str(bare), image_repo=IMAGE)
+    result = init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE)
     assert result.status == "written" and result.retries == 1 and calls["n"] == 2  # type: ignore[attr-defined]
     assert git("log", "-2", "--format=%s", "main", cwd=bare).splitlines() == [
         "orders: onboard with pipekit init 0.1.0", "payments: onboard"]
@@ -324,11 +338,15 @@ def test_check_names_the_overlay_that_does_not_render(repos: tuple[Path, Path, P
 def test_update_tag_finds_the_overlay_init_wrote(repos: tuple[Path, Path, Path]) -> None:
     """The generated pipekit.yaml is all update-tag needs: repo, overlay template, image name."""
     service, _, bare = repos
-    assert init(service, service="orders", gitops_repo=str(bare), image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
+    assert init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
     proc = run_pipekit("update-tag", "--env", "dev", "--tag", "1a2b3c4", "--build-number", "7", "--json", cwd=service)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["overlay"] == "apps/orders/overlays/dev"
     overlay = subprocess.run(["git", "show", "main:apps/orders/overlays/dev/kustomization.yaml"], cwd=bare,
                              check=True, capture_output=True, text=True).stdout
     assert "1a2b3c4" in overlay and "pending" not in overlay
+    assert "replicas:" not in overlay and "pipekit:placeholder" not in overlay  # a real image: pods may run (item 10)
+    head = git("rev-parse", "main", cwd=bare)
+    again = init(service)  # dev's image is the pipeline's, not a hand edit: init sees nothing to change
+    assert again.status == "unchanged" and git("rev-parse", "main", cwd=bare) == head  # type: ignore[attr-defined]
     assert git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "main", cwd=bare) == "dev"

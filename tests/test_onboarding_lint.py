@@ -39,7 +39,9 @@ definitions:
   steps:
     - step: &push
         name: Push
+        services: [docker]
         script:
+          - pipekit build
           - pipekit ecr-push --create-repo
         after-script:
           - pipekit notfy --event auto

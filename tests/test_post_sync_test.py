@@ -167,7 +167,7 @@ def test_junit_dialect_named_overrides_detection(tmp_path: Path, job: dict[str, 
 
 def test_bad_input(tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str]) -> None:
     proc, _ = post_sync(tmp_path, job, command=[])
-    assert proc.returncode == 2 and "no suite command" in proc.stderr
+    assert proc.returncode == 2 and "no suite: pass its command after --" in proc.stderr
     proc, _ = post_sync(tmp_path, job, "--wait-ready", "job/migrate")
     assert proc.returncode == 2 and "supported kinds: deployment (deploy), statefulset (sts)" in proc.stderr
     Rollout(kube, "orders", NS)
@@ -319,3 +319,58 @@ def test_the_card_agrees_with_the_gate_on_flaky_tests(tmp_path: Path, job: dict[
     for body in (passed, failed):
         text = json.dumps(body).replace("\\\\_", "_")
         assert "3 passed, 1 flaky of 3" in text and "suite.test_api.test_flaky" in text
+
+
+@pytest.fixture
+def health() -> Iterator[dict[str, int]]:
+    """A service's readiness endpoint on 127.0.0.1: answers the status in the returned dict."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"status": 200, "port": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(state["status"] if self.path == "/actuator/health/readiness" else 404)
+            self.end_headers()
+            self.wfile.write(b'{"status": "UP"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["port"] = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_health_url_without_a_command_is_a_one_test_suite(tmp_path: Path, kube: KubernetesStandIn,
+                                                         job: dict[str, str], health: dict[str, int]) -> None:
+    """init's default PostSync Job: no suite command, the readiness endpoint is the suite (issue 21 item 5)."""
+    Rollout(kube, "orders", NS, replicas=2)
+    url = f"http://127.0.0.1:{health['port']}/actuator/health/readiness"
+    proc, result = post_sync(tmp_path, job, "--wait-ready", "deployment/orders", "--health-url", url, command=[])
+    assert proc.returncode == 0, proc.stderr
+    assert result["result"] == "passed" and result["tests"]["total"] == 1 and result["tests"]["passed"] == 1
+    junit = (tmp_path / "results" / "health.xml").read_text()
+    assert 'tests="1"' in junit and f"answers 2xx: http://127.0.0.1:{health['port']}/actuator" in junit
+
+    health["status"] = 503
+    proc, result = post_sync(tmp_path, job, "--wait-ready", "deployment/orders", "--health-url", url,
+                             "--ready-timeout", "2", command=[])
+    assert proc.returncode == 1, proc.stderr  # the one test failed
+    assert "1 of 1 test(s) failed" in proc.stderr and "HTTP 503" in (tmp_path / "results" / "health.xml").read_text()
+
+
+def test_a_workload_scaled_to_zero_has_nothing_to_test(tmp_path: Path, kube: KubernetesStandIn,
+                                                      job: dict[str, str]) -> None:
+    """An environment no image has reached yet (init's overlay holds it at 0 replicas): passed, said so (item 10)."""
+    Rollout(kube, "orders", NS, replicas=0)
+    proc, result = post_sync(tmp_path, job, "--wait-ready", "deployment/orders", "--health-url",
+                             "http://127.0.0.1:9/never", command=[])
+    assert proc.returncode == 0, proc.stderr
+    assert result["result"] == "skipped"
+    assert "nothing to test: deployment/orders scaled to 0 replicas" in proc.stderr

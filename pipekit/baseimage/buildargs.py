@@ -80,6 +80,10 @@ def plan(manifest: Manifest, variant: str, pipekit_version: str, *, local_url: s
                          checksum="apt: Release file signed by the Debian archive key")
         elif tool.kind == "download":
             _download(out, tool, entry, in_variant, local_url, host_arch)
+        elif tool.kind == "venv":
+            lock = Path(tool.lock or "").name
+            entry.update(source=f"PyPI by hash (pip --require-hashes) from docker/{lock}, in its own virtualenv "
+                                f"{tool.path}", lock=f"/etc/pipekit/{lock}", path=tool.path)
         else:
             entry.update(version=pipekit_version if tool.name == "pipekit" else tool.version,
                          source="this repository's wheel; dependencies from docker/requirements.lock "

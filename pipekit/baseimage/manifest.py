@@ -15,7 +15,7 @@ from typing import Any
 from pipekit.core.errors import BadInput
 
 ARCHES = ("amd64", "arm64")
-KINDS = ("download", "debian", "python")
+KINDS = ("download", "debian", "python", "venv")
 FORMATS = ("binary", "tar.gz", "zip")
 _HEX = {"sha256": 64, "sha512": 128}
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
@@ -46,7 +46,8 @@ class Tool:
     source_of_checksum: str | None = None
     included: bool = True  # image.json: False for a tool left out of this variant
     note: str | None = None  # image.json: why it was left out, or where it came from instead
-    lock: str | None = None  # python: the requirements lock the image installed
+    lock: str | None = None  # python, venv: the requirements lock the image installed (by hash)
+    path: str | None = None  # venv: the virtualenv it lives in, apart from pipekit's
     stage: str | None = None  # "fetch": only in the download stage of the build, not in the image
 
     def expected_version(self) -> str:
@@ -156,6 +157,8 @@ def _tool(name: str, tool: str, facts: Any, *, strict: bool = True) -> Tool:
     checksums = _checksums(where, facts)
     signature = _signature(where, facts.get("signature"))
     fmt = facts.get("format")
+    if kind == "venv" and strict and (not facts.get("lock") or not facts.get("path")):
+        raise BadInput(f"{where}: a venv tool needs `lock` (its hash-pinned requirements) and `path` (its virtualenv)")
     if kind == "download" and included and strict:
         if not facts.get("url"):
             raise BadInput(f"{where}.url is missing (a download needs its URL template)")
@@ -179,6 +182,7 @@ def _tool(name: str, tool: str, facts: Any, *, strict: bool = True) -> Tool:
         variant=_opt(facts.get("variant")), package=_opt(facts.get("package")), local=local,
         source_of_checksum=_opt(facts.get("source_of_checksum")), included=included,
         note=_opt(facts.get("note")), lock=_opt(facts.get("lock")), stage=_opt(facts.get("stage")),
+        path=_opt(facts.get("path")),
     )
 
 

@@ -26,7 +26,7 @@ _WELL_KNOWN = {
     "ARGOCD_PASSWORD",
     "JIRA_PAT",  # a Jira Data Center personal access token; the name matches no suffix above
 }
-_NOT_SECRET = {"AWS_ACCESS_KEY_ID"}
+_NOT_SECRET = {"AWS_ACCESS_KEY_ID", "PIPEKIT_SIGNING_KEY"}  # a signing key *reference* (a path, env://VAR, awskms:///ARN)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

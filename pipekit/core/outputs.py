@@ -205,3 +205,29 @@ class PostSyncTestOutputs(StepOutputs):
     message: str | None = None
     summary_url: str | None = None  # the summary JSON on S3 (https link)
     reports_url: str | None = None  # the folder of JUnit files on S3 (s3:// URI)
+
+
+@dataclass
+class SbomOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "sbom"
+
+    path: str | None = None  # the CycloneDX JSON written
+    components: int | None = None  # components listed (Maven dependencies, OS packages, jars)
+    image: str | None = None  # the image it describes, when one was scanned
+    image_id: str | None = None
+    spec_version: str | None = None
+    generator: str | None = None  # e.g. "cdxgen 12.8.4"
+
+
+@dataclass
+class SignOutputs(StepOutputs):
+    SECTION: ClassVar[str] = "sign"
+
+    digest: str | None = None
+    repository: str | None = None
+    registry: str | None = None
+    identity: str | None = None  # critical.identity.docker-reference: the repository the cluster pulls
+    key: str | None = None  # the key reference (a path, env://VAR, awskms:///ARN), never the key
+    signature: str | None = None  # signed | already-signed
+    signature_tag: str | None = None  # sha256-<hex>.sig
+    attestations: dict[str, str] | None = None  # predicate type -> attested | already-attested

@@ -39,6 +39,7 @@ class DoctorPlan:
     env: Mapping[str, str]
     timeout: float = 5.0  # per endpoint check, seconds
     base_dir: str = "."  # where relative paths in the manifest (the lock) are resolved
+    image: bool = False  # checking a pipekit image against its own image.json (doctor --image)
 
     def setting(self, dotted: str, env_name: str | None = None) -> Any:
         if env_name and self.env.get(env_name):

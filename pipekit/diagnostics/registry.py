@@ -7,18 +7,30 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipekit.core.errors import BadInput, PipekitError
-from pipekit.diagnostics import argocd, aws, gitops, jira, python_deps, tool_checks, webhooks
+from pipekit.diagnostics import (
+    argocd,
+    aws,
+    gitops,
+    jira,
+    pipeline,
+    python_deps,
+    signing,
+    tool_checks,
+    webhooks,
+)
 from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail
 
 # kind -> checks(plan); the order is the order of the report
 KINDS: dict[str, Callable[[DoctorPlan], list[Check]]] = {
     tool_checks.KIND: tool_checks.checks,
     python_deps.KIND: python_deps.checks,
+    pipeline.KIND: pipeline.checks,
     argocd.KIND: argocd.checks,
     gitops.KIND: gitops.checks,
     aws.KIND: aws.checks,
     jira.KIND: jira.checks,
     webhooks.KIND: webhooks.checks,
+    signing.KIND: signing.checks,
 }
 MAX_WORKERS = 8
 

@@ -135,6 +135,8 @@ PROBES: dict[str, Probe] = {
     "skopeo": Probe("skopeo", ("--version",), _word_after(r"skopeo version ")),
     "python3": Probe("python3", ("--version",), _word_after(r"Python ")),
     "docker": Probe("docker", ("--version",), parse_docker),
+    "semgrep": Probe("semgrep", ("--version",), _word_after(r"^")),
+    "trivy": Probe("trivy", ("--version",), _word_after(r"^Version: ")),
 }
 # manifest tool name -> probe name, where they differ
 ALIASES = {"temurin-21": "java", "openjdk-17-jdk-headless": "java", "openjdk-21-jdk-headless": "java"}

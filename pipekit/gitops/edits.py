@@ -74,6 +74,7 @@ class ImageEdit:
         if self._superseded(self.old.build if self.old else None):
             return Change([], "", note=self.note)
         new, self.old = kustomization.set_image(text, rel, self.want, create=self.create)
+        new = kustomization.drop_placeholder(new, rel)  # a real image now: the overlay's pods may run
         if new == text:
             self.note = f"already at {self.want.version}"
             return Change([], "", note=self.note)

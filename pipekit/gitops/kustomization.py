@@ -12,9 +12,10 @@ from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.gitops import yamledit as ye
 from pipekit.gitops.refs import DIGEST_RE, TAG_RE, ImageRef, check_digest, check_tag
 
-__all__ = ["ImageRef", "check_digest", "check_tag", "find", "entries", "set_image", "check"]
+__all__ = ["ImageRef", "check_digest", "check_tag", "find", "entries", "set_image", "check", "drop_placeholder"]
 
 IMAGE_KEYS = ("name", "newName", "newTag", "digest", "tagSuffix")
+PLACEHOLDER = "# pipekit:placeholder"  # marks the `replicas:` block that holds an overlay at no pods
 
 
 def _root(text: str, path: str) -> yaml.MappingNode:
@@ -111,6 +112,16 @@ def set_image(text: str, path: str, want: ImageRef, *, create: bool = False) -> 
     if new == text:
         return text, old
     return _mark(new, path, want), old
+
+
+def drop_placeholder(text: str, path: str) -> str:
+    """Without the ``replicas:`` block ``pipekit init`` writes to keep an environment at no pods until its
+    first image (its key line marked ``# pipekit:placeholder``); ``text`` as it is when there is none."""
+    root = _root(text, path)
+    pair = ye.get(root, "replicas")
+    if pair is None or PLACEHOLDER not in text.splitlines()[pair[0].start_mark.line]:
+        return text
+    return ye.delete_key(text, root, "replicas", path)
 
 
 def _mark(text: str, path: str, want: ImageRef) -> str:

@@ -1,5 +1,7 @@
 """Everything a test Job waits for before its suite: the workloads (:mod:`pipekit.kube.wait`), then
-the health URLs (:mod:`pipekit.kube.health`), within one deadline. Returns the namespace used."""
+the health URLs (:mod:`pipekit.kube.health`), within one deadline. Returns the namespace used and
+the workloads that are ready because they are scaled to 0 (when every one is, there is nothing to
+reach: the health URLs are not waited for)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from pipekit.kube.targets import Target
 
 def wait_ready(env: Mapping[str, str], targets: Sequence[Target], *, namespace: str | None, context: str | None,
                service_account: Path, timeout: float, health_urls: Sequence[str] = (), watch: bool = True,
-               poll_interval: float = 2.0, say: Callable[[str], None] | None = None) -> str | None:
+               poll_interval: float = 2.0, say: Callable[[str], None] | None = None) -> tuple[str | None, list[str]]:
     deadline = time.monotonic() + timeout
     used = namespace
+    idle: list[str] = []
     if targets:
         from pipekit.clients import kubeconfig
         from pipekit.clients.kubernetes import KubernetesClient
@@ -32,9 +35,10 @@ def wait_ready(env: Mapping[str, str], targets: Sequence[Target], *, namespace: 
 
         waiter = Waiter(KubernetesClient(cluster), used, list(targets), watch=watch, poll_interval=poll_interval,
                         on_progress=progress)
-        waiter.wait(timeout=max(0.0, deadline - time.monotonic()), said=timeout)
-    if health_urls:
+        verdicts = waiter.wait(timeout=max(0.0, deadline - time.monotonic()), said=timeout)
+        idle = [str(t) for t, verdict in verdicts.items() if verdict.idle]
+    if health_urls and not (targets and len(idle) == len(targets)):
         from pipekit.kube.health import wait_healthy
 
         wait_healthy(health_urls, deadline, on_progress=say)
-    return used
+    return used, idle

@@ -37,6 +37,7 @@ class Verdict:
     ready: bool
     message: str  # kubectl's wording while waiting, or what holds when ready
     failure: str | None = None  # set when waiting longer cannot help (stalled, image pull, crash loop)
+    idle: bool = False  # ready because scaled to 0 replicas: nothing runs, nothing to test
 
 
 def _meta(obj: Obj) -> Obj:
@@ -85,6 +86,8 @@ def deployment(dep: Obj) -> Verdict:
     if available < updated:
         return Verdict(False, f"Waiting for deployment {name!r} rollout to finish: "
                               f"{available} of {updated} updated replicas are available...")
+    if replicas == 0:
+        return Verdict(True, f"deployment {name!r} is scaled to 0 replicas", idle=True)
     return Verdict(True, f"deployment {name!r} successfully rolled out")
 
 

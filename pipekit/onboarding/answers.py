@@ -9,14 +9,21 @@ from typing import Any
 from pipekit.core.errors import BadInput
 from pipekit.images.tags import NAME_RE
 
-# Promotion order and each environment's rule: dev deploys on every main build, qa is promoted
-# automatically behind the Jira gate, preprod and prod are manual Bitbucket deployments.
+# Promotion order and each environment's rule: dev deploys on every build of the service's branch,
+# qa is promoted automatically behind the Jira gate (without a Jira project: automatically, ungated),
+# preprod and prod are manual Bitbucket deployments.
 KNOWN_ENVIRONMENTS = ("dev", "qa", "preprod", "prod")
 RULES = {"dev": "auto", "qa": "gated", "preprod": "manual", "prod": "manual"}
 GATES = {"qa": ("jira",)}
 JDKS = (17, 21)
 DNS1123_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _TEMPLATE_FIELDS = {"service", "env"}
+JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{1,9}")  # Jira's default project key format
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+RESOURCE_KEYS = ("cpu", "memory")
+QUANTITY = re.compile(r"(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")  # a Kubernetes quantity
+# A URL Argo CD (and a pipeline step) can clone: http(s), ssh, git, or scp-like user@host:path.
+_REMOTE_URL = re.compile(r"(https?|ssh|git(\+ssh)?)://[^/\s]+/\S*|[\w.-]+@[\w.-]+:\S+")
 
 
 @dataclass(frozen=True)
@@ -28,8 +35,15 @@ class Answers:
     argocd_project: str = ""  # default: the service name
     namespace_template: str = "{service}-{env}"
     jdk: int = 17
-    branch: str = "main"
+    branch: str = ""  # the service repository's branch the pipeline builds and deploys from ("": found by init)
     suite: tuple[str, ...] = field(default=())  # the PostSync suite command (default: a health check)
+    signing_public_key: str = ""  # PEM of --signing-public-key: sign in the pipeline, verify in promote and Kyverno
+    gitops_branch: str = ""  # the GitOps repository's branch Argo CD follows and the pipeline writes ("": found)
+    jira_project: str = ""  # qa's Jira gate checks versions in this project ("" = qa not gated by Jira)
+    test_results_s3: str = ""  # s3://bucket/prefix the PostSync Job uploads its JUnit to ("" = Job log only)
+    requests: str = "cpu=250m,memory=512Mi"  # the service container's resource requests
+    limits: str = "cpu=1,memory=1Gi"  # ... and limits
+    read_only_root: bool = True  # the service runs with a read-only root filesystem (/tmp writable)
 
     @property
     def project(self) -> str:
@@ -42,6 +56,23 @@ class Answers:
 
     def namespace(self, env: str) -> str:
         return self.namespace_template.replace("{service}", self.service).replace("{env}", env)
+
+    def rule(self, env: str) -> str:
+        """The environment's promotion rule: its own (the first environment too); qa without a Jira
+        project is promoted automatically."""
+        rule = RULES[env]
+        return "auto" if rule == "gated" and not self.gates(env) else rule
+
+    def gates(self, env: str) -> tuple[str, ...]:
+        """The environment's gates: Jira where a project is named, the signature where a key is."""
+        signature = ("signature",) if self.signing_public_key and RULES[env] == "gated" else ()
+        return (*(g for g in GATES.get(env, ()) if g != "jira" or self.jira_project), *signature)
+
+    @property
+    def region(self) -> str:
+        """The AWS region of an ECR image repository ('' for another registry)."""
+        found = re.fullmatch(r"\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?", self.registry)
+        return found.group(1) if found else ""
 
     @property
     def registry(self) -> str:
@@ -62,6 +93,10 @@ class Answers:
         if unknown:
             raise BadInput(f"{where}: unknown answers {unknown} (written by a newer pipekit? upgrade pipekit)")
         values = dict(data)
+        if "gitops_branch" not in values and "branch" in values:
+            # recorded by template 1, whose `branch` was a hard-coded "main" for both repositories:
+            # init finds both branches again
+            values["gitops_branch"] = values["branch"] = ""
         for key in ("environments", "suite"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key] or ())
@@ -109,6 +144,12 @@ def validate(answers: Answers) -> Answers:
     if answers.argocd_project and not DNS1123_LABEL.fullmatch(answers.argocd_project):
         raise BadInput(f"--argocd-project {answers.argocd_project!r} is not a valid Argo CD project name "
                        "(a DNS-1123 label)")
+    if answers.jira_project and not JIRA_KEY.fullmatch(answers.jira_project):
+        raise BadInput(f"--jira-project {answers.jira_project!r} is not a Jira project key: upper-case letters, "
+                       "digits and '_', starting with a letter, 2 to 10 characters (e.g. ORD)")
+    check_s3(answers.test_results_s3)
+    for name in ("requests", "limits"):
+        resources(getattr(answers, name), f"--{name}")
     if answers.jdk not in JDKS:
         raise BadInput(f"--jdk {answers.jdk}: pipekit base images exist for JDK {' and '.join(map(str, JDKS))}")
     if not answers.gitops_url:
@@ -117,9 +158,50 @@ def validate(answers: Answers) -> Answers:
     if _has_credentials(answers.gitops_url):
         raise BadInput("the GitOps repository URL carries credentials, which would land in pipekit.yaml and the "
                        "Argo CD manifests: use a URL without them and put the token in PIPEKIT_GITOPS_TOKEN")
-    if not answers.branch or answers.branch.startswith("-"):
-        raise BadInput(f"GitOps branch {answers.branch!r} is not valid")
+    check_remote_url(answers.gitops_url)
+    for flag, branch in (("--branch", answers.branch), ("--gitops-branch", answers.gitops_branch)):
+        if branch.startswith("-") or not re.fullmatch(r"[^\s~^:?*\[\\]*", branch) or ".." in branch:
+            raise BadInput(f"{flag} {branch!r} is not a valid branch name")
+    if answers.signing_public_key:
+        from pipekit.signing.keys import load_public_key
+
+        load_public_key(answers.signing_public_key, {}, where="--signing-public-key")  # an ECDSA P-256 PEM
     return answers
+
+
+def is_remote_url(url: str) -> bool:
+    return bool(_REMOTE_URL.fullmatch(url))
+
+
+def check_remote_url(url: str) -> None:
+    """A URL Argo CD can clone: a local path or file:// URL is bad input (Argo CD runs elsewhere)."""
+    if not is_remote_url(url):
+        raise BadInput(f"GitOps repository URL {url!r} is not a URL Argo CD can reach (it is written into the "
+                       "Applications' repoURL and the AppProject's sourceRepos): pass --gitops-url with the "
+                       "repository's https:// or ssh URL")
+
+
+def check_s3(uri: str) -> None:
+    if not uri:
+        return
+    bucket = uri[5:].split("/", 1)[0] if uri.startswith("s3://") else ""
+    if not S3_BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise BadInput(f"--test-results-s3 {uri!r} is not an S3 URL: use s3://bucket/prefix (a bucket name of "
+                       "3 to 63 lower-case letters, digits, '.' and '-')")
+
+
+def resources(value: str, flag: str) -> dict[str, str]:
+    """``cpu=250m,memory=512Mi`` as a mapping; BadInput naming ``flag`` for anything else."""
+    out: dict[str, str] = {}
+    for item in (p.strip() for p in value.split(",") if p.strip()):
+        key, eq, quantity = item.partition("=")
+        if not eq or key.strip() not in RESOURCE_KEYS or not QUANTITY.fullmatch(quantity.strip()):
+            raise BadInput(f"{flag} {value!r}: expected cpu=QUANTITY,memory=QUANTITY (e.g. cpu=250m,memory=512Mi), "
+                           f"not {item!r}")
+        out[key.strip()] = quantity.strip()
+    if set(out) != set(RESOURCE_KEYS):
+        raise BadInput(f"{flag} {value!r}: give both cpu and memory (a ResourceQuota needs both)")
+    return out
 
 
 def _has_credentials(url: str) -> bool:

@@ -44,8 +44,16 @@ def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root:
     prepared = Prepared()
     for repo, path, text in generated.items():
         root = service_root if repo == "service" else gitops_root
-        prepared.plans.append(plan.decide(repo, path, read(root, path), record.read_baseline(service_root, repo, path),
-                                          text, upgrade=upgrade, force=force, env=env, versions=versions))
+        ours, base = read(root, path), record.read_baseline(service_root, repo, path)
+        if repo == "gitops":  # decided and merged with the deployed image in; the baseline stays init's own
+            decided = plan.decide(repo, path, ours, base and with_deployed_image(path, ours, base, answers),
+                                  with_deployed_image(path, ours, text, answers), upgrade=upgrade, force=force,
+                                  env=env, versions=versions)
+            decided.generated = text
+        else:
+            decided = plan.decide(repo, path, ours, base, text, upgrade=upgrade, force=force, env=env,
+                                  versions=versions)
+        prepared.plans.append(decided)
     wanted = {(repo, path) for repo, path, _text in generated.items()}
     for repo, path, base in record.baselines(service_root):
         if (repo, path) not in wanted:
@@ -54,6 +62,31 @@ def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root:
     if not prepared.having(plan.CONFLICT):  # conflict markers are not YAML: nothing to check until resolved
         prepared.report = checks.run(prepared.final, answers, env, renderer)
     return prepared
+
+
+def with_deployed_image(path: str, ours: str | None, theirs: str, answers: Answers) -> str:
+    """An overlay's image entry is the pipeline's (update-tag, promote), not init's: once an image has
+    reached the environment, init plans the overlay (generated and baseline alike) with that image in
+    it, and so without the placeholder's no-pods ``replicas`` block. A deployed overlay is then
+    unchanged by init, and an upgrade merges only init's own changes into it."""
+    from pipekit.core.errors import PipekitError
+    from pipekit.gitops import kustomization
+    from pipekit.gitops.refs import ImageRef
+    from pipekit.onboarding.render import PLACEHOLDER_TAG
+
+    if ours is None or not path.startswith(f"apps/{answers.service}/overlays/") or not path.endswith(
+            "/kustomization.yaml"):
+        return theirs
+    try:
+        entry = kustomization.find(ours, path, answers.image_repo)
+        if entry is None or (entry.new_tag in (None, PLACEHOLDER_TAG) and not entry.digest):
+            return theirs
+        want = ImageRef(answers.image_repo, new_name=entry.new_name, new_tag=entry.new_tag, digest=entry.digest,
+                        build=entry.build)
+        text, _old = kustomization.set_image(theirs, path, want)
+        return kustomization.drop_placeholder(text, path)
+    except PipekitError:
+        return theirs  # a broken overlay: planned as it is, and the checks say what is wrong
 
 
 def existing(generated: Files, service_root: Path, gitops_root: Path) -> Files:

@@ -2,7 +2,9 @@
 
 A step without a script, an undefined YAML anchor, a ``pipekit`` command or flag that does not
 exist (read from ``pipekit.cli.STEPS`` and each command's click parameters), and a deployment
-environment used twice in one pipeline.
+environment used twice in one pipeline. Then what Bitbucket does at run time (:func:`platform`):
+each step is a fresh container with a docker service of its own, and pulls an ECR image with
+the OIDC role only when the step has ``oidc: true``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def lint(doc: Any, name: str) -> list[str]:
     if not isinstance(doc, dict):
         return [f"{name}: the document must be a mapping"]
     seen_steps: set[int] = set()
-    for where, step in _steps(doc, ""):
+    for where, step in steps(doc, ""):
         if id(step) in seen_steps:  # an alias (*build) of a step already looked at
             continue
         seen_steps.add(id(step))
@@ -53,10 +55,11 @@ def lint(doc: Any, name: str) -> list[str]:
             for line in step.get(key) or []:
                 if isinstance(line, str):
                     problems += [f"{label}: {p}" for p in check_command_line(line)]
+        problems += [f"{label}: {p}" for p in platform(step, doc.get("image"))]
     pipelines = doc.get("pipelines")
-    for where, steps in _pipelines(pipelines if isinstance(pipelines, dict) else {}):
+    for where, listed in _pipelines(pipelines if isinstance(pipelines, dict) else {}):
         seen: dict[str, str] = {}
-        for step_where, step in steps:
+        for step_where, step in listed:
             env = step.get("deployment") if isinstance(step, dict) else None
             if not env:
                 continue
@@ -68,7 +71,58 @@ def lint(doc: Any, name: str) -> list[str]:
     return problems
 
 
-def _steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
+def platform(step: dict[str, Any], image: Any) -> list[str]:
+    """What fails when Bitbucket runs ``step``: an image it cannot pull, an image it cannot push."""
+    problems = []
+    own = step.get("image")
+    pulled = own if own is not None else image
+    role = (pulled.get("aws") or {}).get("oidc-role") if isinstance(pulled, dict) and isinstance(
+        pulled.get("aws"), dict) else None
+    if role and step.get("oidc") is not True:
+        problems.append(f"no 'oidc: true': Bitbucket pulls the image with aws.oidc-role {role} only for a step "
+                        "with OIDC enabled")
+    built = uses_docker = False
+    for argv in commands(step.get("script") or []):
+        if argv[:2] == ["pipekit", "build"] and "--no-image" not in argv:
+            built = uses_docker = True
+        elif argv[:2] == ["docker", "build"] or argv[:3] == ["docker", "buildx", "build"]:
+            built = uses_docker = True
+        elif argv[:2] == ["pipekit", "ecr-push"] and not any(a.startswith("--retag-from") for a in argv):
+            uses_docker = True
+            if not built:
+                problems.append("'pipekit ecr-push' finds no image: it pushes the image built earlier in the "
+                                "same step (each step has its own docker service, and another step's images go "
+                                "with it); build and push in one step")
+        elif argv[:1] == ["docker"]:
+            uses_docker = True
+    services = step.get("services") or []
+    if uses_docker and "docker" not in services:
+        problems.append("builds or pushes an image without 'services: [docker]'")
+    if "docker" in (step.get("caches") or []) and not built:
+        problems.append("'caches: docker' on a step that builds no image does nothing (it only slows the step)")
+    return problems
+
+
+def commands(lines: list[Any]) -> Iterator[list[str]]:
+    """Each command of a step's script lines (split at ``&&``, ``||``, ``;``, ``|``), as words."""
+    for line in lines:
+        if not isinstance(line, str):
+            continue
+        try:
+            tokens = shlex.split(line, posix=True)
+        except ValueError:
+            continue
+        command: list[str] = []
+        for token in [*tokens, ";"]:
+            if token in _SEPARATORS:
+                if command:
+                    yield command
+                command = []
+            else:
+                command.append(token)
+
+
+def steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
     """Every ``step:`` value in the document, with its path."""
     if isinstance(node, dict):
         for key, value in node.items():
@@ -76,20 +130,20 @@ def _steps(node: Any, where: str) -> Iterator[tuple[str, Any]]:
             if key == "step":
                 yield path, value
             else:
-                yield from _steps(value, path)
+                yield from steps(value, path)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _steps(item, f"{where}[{i}]")
+            yield from steps(item, f"{where}[{i}]")
 
 
 def _pipelines(pipelines: dict[str, Any]) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     for kind, value in pipelines.items():
         if kind == "default":
-            yield "pipelines.default", list(_steps(value, "pipelines.default"))
+            yield "pipelines.default", list(steps(value, "pipelines.default"))
         elif isinstance(value, dict):
             for pattern, items in value.items():
                 where = f"pipelines.{kind}.{pattern}"
-                yield where, list(_steps(items, where))
+                yield where, list(steps(items, where))
 
 
 def check_command_line(line: str) -> list[str]:

@@ -15,12 +15,18 @@ from pathlib import Path
 from string import Template
 
 from pipekit import __version__
-from pipekit.onboarding.answers import GATES, RULES, Answers
+from pipekit.onboarding.answers import Answers
 
-TEMPLATE_VERSION = 1  # raise when a template changes the files it generates
+TEMPLATE_VERSION = 2  # raise when a template changes the files it generates
 TEMPLATES = Path(__file__).with_name("templates")
 PLACEHOLDER_TAG = "pending"  # the overlay tag before the first build reaches the environment
-DEFAULT_SUITE = ("curl", "--fail", "--silent", "--show-error", "--retry", "5", "--retry-all-errors")
+# The deploy's clocks, one inside the other: the Deployment's rollout may take PROGRESS_DEADLINE_S,
+# then the PostSync Job JOB_DEADLINE_S; wait-for-argocd (argocd.timeout) outlasts both.
+PROGRESS_DEADLINE_S = 300
+JOB_DEADLINE_S = 480
+ARGOCD_TIMEOUT_S = 900
+SEMGREP_CONFIG = "p/java"
+GATE_COMMANDS = {"jira": "pipekit jira-gate"}  # a gated first environment checks its gates before update-tag
 _PLAIN = re.compile(r"[A-Za-z0-9_./@{}-][A-Za-z0-9_./@:{}+-]*")
 _AMBIGUOUS = re.compile(r"(?i)(true|false|yes|no|on|off|null|~|[-+]?[0-9][0-9_.:eE+-]*)")
 
@@ -64,26 +70,34 @@ class Renderer:
         return Template(text).substitute(values)
 
     def render(self, a: Answers) -> Files:
+        assert a.branch and a.gitops_branch, "the branches are found before rendering (init.branches_of)"
         common = {
             "service": q(a.service), "image_repo": q(a.image_repo), "gitops_url": q(a.gitops_url),
-            "branch": q(a.branch), "project": q(a.project), "base_image": q(base_image(a, self.version)),
+            # ${branch} is the GitOps branch (as in template 1, so a fork's templates keep their meaning)
+            "branch": q(a.gitops_branch), "gitops_branch": q(a.gitops_branch),
+            "service_branch": a.branch, "service_branch_key": q(a.branch),
+            "project": q(a.project), "base_image": q(base_image(a, self.version)),
             "pipekit_version": self.version, "template_version": str(self.template_version),
+            "progress_deadline": str(PROGRESS_DEADLINE_S), "job_deadline": str(JOB_DEADLINE_S),
         }
         files = Files()
         files.service["bitbucket-pipelines.yml"] = self.fill(
             "service/bitbucket-pipelines.yml", deploy_steps=self.deploy_steps(a).rstrip("\n"),
-            image_block=self.image_block(a), **common)
+            image_block=self.image_block(a), oidc=self.oidc(a, 8), **common)
         files.service["pipekit.yaml"] = self.fill(
             "service/pipekit.yaml", ecr_repository=q(a.image_repo.split("/", 1)[1] if a.registry else a.image_repo),
+            ecr_region=f"\n  region: {a.region}" if a.region else "", argocd_timeout=str(ARGOCD_TIMEOUT_S),
             argocd_apps="\n".join(f"    {env}: {q(f'{a.service}-{env}')}" for env in a.environments),
+            semgrep_config=SEMGREP_CONFIG, jira=f"\njira:\n  project: {a.jira_project}" if a.jira_project else "",
             environments=self.environments(a), **common)
         base = f"apps/{a.service}/base"
-        suite = a.suite or (*DEFAULT_SUITE, f"http://{a.service}/actuator/health/readiness")
         files.gitops[f"{base}/kustomization.yaml"] = self.fill("gitops/base-kustomization.yaml", **common)
-        files.gitops[f"{base}/deployment.yaml"] = self.fill("gitops/deployment.yaml", **common)
+        files.gitops[f"{base}/deployment.yaml"] = self.fill(
+            "gitops/deployment.yaml", requests=resources(a.requests), limits=resources(a.limits),
+            read_only_root="true" if a.read_only_root else "false", **common)
         files.gitops[f"{base}/service.yaml"] = self.fill("gitops/service.yaml", **common)
         files.gitops[f"{base}/post-sync-test.yaml"] = self.fill(
-            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {q(arg)}" for arg in suite), **common)
+            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {q(arg)}" for arg in job_args(a)), **common)
         for env in a.environments:
             namespace = q(a.namespace(env))
             files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] = self.fill(
@@ -97,33 +111,88 @@ class Renderer:
                     f"    - server: https://kubernetes.default.svc\n      namespace: {q(a.namespace(env))}"
                     for env in a.environments), **common)
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
+        if a.signing_public_key:
+            self.add_signing(a, files, common)
         return files
+
+    def add_signing(self, a: Answers, files: Files, common: dict[str, str]) -> None:
+        """--signing-public-key: a Kyverno policy in the base, the AppProject allowing it, the pipeline
+        signing (--sign) and pipekit.yaml trusting the key (signing.public_keys, the signature gate)."""
+        base = f"apps/{a.service}/base"
+        key = "\n".join(f"                      {line}" for line in a.signing_public_key.strip().splitlines())
+        files.gitops[f"{base}/kyverno-verify-images.yaml"] = self.fill(
+            "gitops/kyverno-verify-images.yaml", policy_name=q(f"verify-images-{a.service}"),
+            image_reference=q(f"{a.image_repo}*"), public_key=key, **common)
+        files.gitops[f"{base}/kustomization.yaml"] += "  - kyverno-verify-images.yaml\n"
+        project = f"argocd/{a.service}/apps/project.yaml"
+        if project in files.gitops:
+            files.gitops[project] += "    - group: kyverno.io\n      kind: ClusterPolicy\n"
+        files.service["cosign.pub"] = a.signing_public_key.strip() + "\n"
+        files.service["pipekit.yaml"] += "signing:\n  public_keys:\n    - cosign.pub\n"
+        files.service["bitbucket-pipelines.yml"] = files.service["bitbucket-pipelines.yml"].replace(
+            "          - pipekit ecr-push --create-repository\n",
+            "          # --sign: PIPEKIT_SIGNING_KEY (repository variable: awskms:///ARN, or a key file with\n"
+            "          # COSIGN_PASSWORD as a secured variable) signs the pushed digest\n"
+            "          - pipekit ecr-push --create-repository --sign\n")
 
     def image_block(self, a: Answers) -> str:
         """The pipeline's ``image:``: a private ECR image is pulled with the step's OIDC role."""
         image = q(base_image(a, self.version))
-        if ".dkr.ecr." not in a.registry:
+        if not pulled_with_oidc(a):
             return f" {image}"
         return f"\n  name: {image}\n  aws:\n    oidc-role: $AWS_ROLE_ARN"
+
+    @staticmethod
+    def oidc(a: Answers, indent: int) -> str:
+        """``oidc: true`` for every step when the base image is pulled from ECR with the OIDC role:
+        Bitbucket uses the role to pull a step's image only for a step with OIDC enabled."""
+        return f"\n{' ' * indent}oidc: true" if pulled_with_oidc(a) else ""
 
     def deploy_steps(self, a: Answers) -> str:
         parts = []
         for i, env in enumerate(a.environments):
-            values = {"env": env, "service": q(a.service), "source": a.environments[i - 1] if i else ""}
-            if i == 0:
-                parts.append(self.fill("service/deploy-first.yml", **values))
-            elif RULES[env] == "gated":
-                parts.append(self.fill("service/deploy-gated.yml", gates=",".join(GATES.get(env, ())), **values))
-            else:
+            rule = a.rule(env)
+            values = {"env": env, "service": q(a.service), "source": a.environments[i - 1] if i else "",
+                      "oidc": self.oidc(a, 10)}
+            if i == 0:  # no environment before it: the build's image goes in, under the environment's own rule
+                gate = "".join(f"            - {GATE_COMMANDS[g]}\n" for g in a.gates(env)) if rule == "gated" else ""
+                parts.append(self.fill(
+                    "service/deploy-first.yml", gate=gate,
+                    title=f" ({','.join(a.gates(env))} gate)" if gate else "",
+                    trigger="\n          trigger: manual" if rule == "manual" else "", **values))
+            elif rule == "gated":
+                parts.append(self.fill("service/deploy-gated.yml", gates=",".join(a.gates(env)), **values))
+            elif rule == "manual":
                 parts.append(self.fill("service/deploy-manual.yml", **values))
+            else:
+                parts.append(self.fill("service/deploy-auto.yml", **values))
         return "".join(parts)
 
     def environments(self, a: Answers) -> str:
         lines = []
-        for i, env in enumerate(a.environments):
+        for env in a.environments:
             lines.append(f"  {env}:")
-            rule = "auto" if i == 0 else RULES[env]
+            rule = a.rule(env)
             lines.append(f"    promotion: {rule}")
             if rule == "gated":
-                lines.append(f"    gates: [{', '.join(GATES.get(env, ()))}]")
+                lines.append(f"    gates: [{', '.join(a.gates(env))}]")
         return "\n".join(lines)
+
+
+def pulled_with_oidc(a: Answers) -> bool:
+    return ".dkr.ecr." in a.registry
+
+
+def job_args(a: Answers) -> list[str]:
+    """The PostSync Job's arguments after ``--junit-dir /reports``: the upload, then the suite after ``--``,
+    or (no suite) the readiness endpoint as a health check reported as a one-test suite."""
+    upload = ["--upload", a.test_results_s3] if a.test_results_s3 else []
+    if a.suite:
+        return [*upload, "--", *a.suite]
+    return [*upload, "--health-url", f"http://{a.service}/actuator/health/readiness"]
+
+
+def resources(value: str) -> str:
+    from pipekit.onboarding.answers import resources as parse
+
+    return "\n".join(f"              {key}: {q(quantity)}" for key, quantity in parse(value, "resources").items())

@@ -122,5 +122,20 @@ def check_rendered(docs: list[dict[str, Any]], overlay: str, answers: Answers) -
     if not runs:
         seen = ", ".join(str(c.get("image")) for c in containers) or "no containers"
         return [f"{overlay}: the rendered Deployment {answers.service} does not run {repo} (it runs: {seen})"]
-    return [f"{overlay}: the {answers.service} container has no {probe}"
-            for probe in ("readinessProbe", "livenessProbe") if not runs[0].get(probe)]
+    problems = [f"{overlay}: the {answers.service} container has no {probe}"
+                for probe in ("readinessProbe", "livenessProbe") if not runs[0].get(probe)]
+    return problems + pods_admitted(docs, overlay)
+
+
+def pods_admitted(docs: list[dict[str, Any]], overlay: str) -> list[str]:
+    """Every rendered pod template passes the restricted Pod Security level and has requests and limits."""
+    from pipekit.kube.podsecurity import missing_resources, restricted
+
+    problems = []
+    for doc in docs:
+        if doc.get("kind") not in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+            continue
+        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+        where = f"{overlay}: {doc['kind']} {(doc.get('metadata') or {}).get('name')}"
+        problems += restricted(pod, where) + missing_resources(pod, where)
+    return problems

@@ -8,7 +8,8 @@ nobody could check.
 
 The built-in ``jira`` gate is :func:`pipekit.jira_gate.evaluate`: it checks the Jira version of
 the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
-when Jira cannot be asked (no URL, no credentials, unreachable). A gate of your own has the same
+when Jira cannot be asked (no URL, no credentials, unreachable). The built-in ``signature`` gate
+(:func:`pipekit.promotion.signature.evaluate`) checks each promoted digest's cosign signature. A gate of your own has the same
 shape: ``def evaluate(request: GateRequest, ctx: StepContext) -> GateResult``.
 """
 
@@ -24,7 +25,7 @@ from pipekit.core.errors import CheckFailed
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
 
-BUILTIN: dict[str, str] = {"jira": "pipekit.jira_gate:evaluate"}
+BUILTIN: dict[str, str] = {"jira": "pipekit.jira_gate:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
 
 
 @dataclass

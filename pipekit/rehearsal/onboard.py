@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from pipekit.init import InitResult
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's default account; the rehearsal's region
+# The URL Argo CD would read the rehearsal's GitOps repository from: the stand-in follows the local
+# bare repository itself, and the steps reach it through the rehearsal's settings (gitops.repo).
+GITOPS_URL = "https://git.rehearsal.pipekit.local/gitops.git"
 SUITE_NAME = "demo-service-api"
 SUITE = ("python3", "api-tests/run.py", "--junit-xml", f"/reports/{SUITE_NAME}.xml")
 NEW = {"create": "new"}  # init's plan actions, as the summary says them
@@ -79,9 +82,12 @@ def onboard(workdir: Path, repo: Path, service: str, environments: Sequence[str]
     ctx.console = ConsoleType(stream=io.StringIO(), debug=console.debug_enabled)
     # without kubectl, init checks everything but the renders (and the stages that need kubectl are skipped)
     renderer = init.InitOptions.renderer if shutil.which("kubectl", path=env.get("PATH")) else "none"
-    result = init.run(init.InitOptions(service=service, gitops_repo=str(bare), image_repo=image_repo(service),
-                                       environments=tuple(environments), suite=SUITE, service_dir=repo,
-                                       renderer=renderer), ctx)
+    from pipekit.rehearsal.settings import JIRA_DEFAULTS
+
+    result = init.run(init.InitOptions(service=service, gitops_repo=str(bare), gitops_url=GITOPS_URL,
+                                       image_repo=image_repo(service), environments=tuple(environments),
+                                       suite=SUITE, service_dir=repo, renderer=renderer,
+                                       jira_project=str(JIRA_DEFAULTS["project"])), ctx)
     config.unlink()
     workspace.git("add", ".", cwd=repo, env=env)
     workspace.git("commit", "-q", "-m", f"Onboard {service} with pipekit init {result.pipekit_version}",

@@ -103,3 +103,45 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
                        f"({', '.join(p.name for p in result.attempts[0].reports)})",
                        hint="check the suite selected any test for this environment", result=result)
     return result
+
+
+def health_suite(urls: Sequence[str], junit_dir: Path, keep: Path, *, suite: str, deadline: float,
+                 say: Callable[[str], None] | None = None) -> SuiteRun:
+    """Each URL must answer 2xx before ``deadline`` (monotonic): one JUnit test case per URL, in
+    ``junit_dir/health.xml``, read back like any suite's report (so it is judged and uploaded the same)."""
+    from xml.sax.saxutils import quoteattr
+
+    from pipekit.core.errors import TimedOut
+    from pipekit.core.masking import mask_url
+    from pipekit.kube.health import wait_healthy
+
+    started = time.monotonic()
+    cases = []
+    for url in urls:
+        began = time.monotonic()
+        failure = ""
+        try:
+            wait_healthy([url], deadline, on_progress=say)
+        except TimedOut as exc:
+            failure = exc.message
+        took = time.monotonic() - began
+        body = f"<failure message={quoteattr(failure)} type=\"NotHealthy\"/>" if failure else ""
+        cases.append((f"answers 2xx: {mask_url(url)}", took, body))
+    failures = sum(1 for _, _, body in cases if body)
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr(suite)} tests="{len(cases)}" '
+           f'failures="{failures}" errors="0" skipped="0" time="{time.monotonic() - started:.3f}">\n'
+           + "".join(f'  <testcase classname="health" name={quoteattr(name)} time="{took:.3f}">{body}</testcase>\n'
+                     for name, took, body in cases) + "</testsuite>\n")
+    junit_dir.mkdir(parents=True, exist_ok=True)
+    report = junit_dir / "health.xml"
+    report.write_text(xml, encoding="utf-8")
+    result = SuiteRun("health")
+    reading = junit.read([report])
+    result.attempts.append(Attempt(["health-check", *urls], 0, [report], reading, started))
+    copy = keep / "attempt-1" / report.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(report, copy)
+    result.files[f"attempt-1/{report.name}"] = copy
+    result.summary = junit.summarize(junit.merge_attempts([reading.cases]), reports=1,
+                                     unlisted_skipped=reading.unlisted_skipped, dialects=list(reading.dialects))
+    return result

@@ -25,10 +25,11 @@ class LocalRegistry(ChildServer):
     """``docker-registry serve`` on 127.0.0.1 with a temp root; started on enter, stopped on exit."""
 
     def __init__(self, *, port: int | None = None, root: str | os.PathLike[str] | None = None,
-                 executable: str = "docker-registry") -> None:
+                 executable: str = "docker-registry", readonly: bool = False) -> None:
         self.port = port or free_port()
         self._given_root = Path(root) if root else None
         self.executable = executable
+        self.readonly = readonly  # refuse every write (a registry refusing uploads), reads still work
         self._tmp: str | None = None
 
     @property
@@ -52,6 +53,7 @@ class LocalRegistry(ChildServer):
             "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
             "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+            f"    readonly:\n      enabled: {'true' if self.readonly else 'false'}\n"
             f"http:\n  addr: 127.0.0.1:{self.port}\n"
             "health:\n  storagedriver:\n    enabled: false\n",
             encoding="utf-8")
