@@ -45,12 +45,26 @@ def branch_name(service: str, environment: str, version: str) -> str:
 
 
 def describe(commit_message: str, *, branch: str, target: str, environment: str) -> str:
-    """The pull request's description: the commit's subject and body (what a direct promotion's commit
-    says, its release notes included), without the trailer block, and where merging takes it."""
+    """The pull request's description: the release notes.
+
+    The commit's subject and body (what a direct promotion's commit says: the image changes and,
+    where ``promote`` writes them, the release notes) without the trailer block, then each
+    service's image and source commit from the trailers, and where merging takes it.
+    """
     paragraphs = commit_message.strip().split("\n\n")
+    trailers: list[tuple[str, str]] = []
     if paragraphs and all(line.startswith("Pipekit-") for line in paragraphs[-1].splitlines() if line.strip()):
+        trailers = [(k, v.strip()) for k, _, v in (line.partition(": ") for line in paragraphs[-1].splitlines())]
         paragraphs = paragraphs[:-1]
     text = "\n\n".join(paragraphs).strip()
+    sources, service = [], ""
+    for key, value in trailers:
+        if key == "Pipekit-Service":
+            service = value
+        elif key == "Pipekit-Source-Commit" and value:
+            sources.append(f"- {service}: built from source commit `{value}`")
+    if sources:
+        text += "\n\n" + "\n".join(sources)
     return (f"{text}\n\n---\nOpened by pipekit from branch `{branch}`: merging it into `{target}` deploys "
             f"to {environment}. The commit carries the `Pipekit-*` trailers the history reads.\n")
 
