@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pipekit.clients.git import TOKEN_ENV, Git
+from pipekit.clients.pull_requests import PullRequestHost
 from pipekit.core.errors import CheckFailed
 from pipekit.core.options import option, resolve_from, table_of
 from pipekit.gitops.writer import Change, Outcome, Writer
@@ -85,7 +86,10 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
         return Delivered(outcome.status, record(change.service, change.environment, None, name), outcome)
     where = location(writer.repo, server_url=options.server_url, api_url=options.api_url,
                      workspace=options.workspace, project=options.project, repository=options.repository)
-    host = host_for(where, ctx.env.get(TOKEN_ENV), writer.username or ctx.env.get("PIPEKIT_GITOPS_USERNAME"))
+    token, username = ctx.env.get(TOKEN_ENV), writer.username or ctx.env.get("PIPEKIT_GITOPS_USERNAME")
+    if not (token or "").strip():
+        host_for(where, token)  # exit 2 naming the variables, before anything is cloned
+    host = cast(PullRequestHost, _Deferred(lambda: host_for(where, token, username)))
     flow = PullRequestFlow(host, writer, rule, environment=change.environment, log=con.debug, poll_s=poll_s)
     opened = flow.open(change.sparse, change.edit, service=change.service, version=change.version,
                        title=change.title)
@@ -123,3 +127,17 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
     con.info(f"pull request #{pr.id} stays open: {settled.waiting_for or 'not merged yet'}")
     return Delivered(opened.status, entry, opened.outcome, superseded=opened.superseded)
 
+
+
+class _Deferred:
+    """The host's client, made on first use: its HTTP stack is imported while git clones (the open pull
+    requests are asked for then), not before."""
+
+    def __init__(self, make: Callable[[], PullRequestHost]) -> None:
+        self._make = make
+        self._host: PullRequestHost | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._host is None:
+            self._host = self._make()
+        return getattr(self._host, name)
