@@ -278,6 +278,8 @@ def by_pull_request(ctx: StepContext, options: PromoteOptions, decision: rules.D
     result.pull_requests, result.gitops_revision = records, merged
     PromoteOutputs(services=result.services, skipped=result.skipped, result=result.status, rule=decision.rule,
                    images=result.images, pull_requests=records, gitops_revision=merged or None).write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)  # the diff the pull request's branch would hold
     return result
 
 

@@ -261,6 +261,17 @@ def test_prod_by_pull_request_keeps_the_manual_rule(tmp_path: Path, bb: Bitbucke
     assert repo_of(bb, "datacenter").pull_requests[1].title == "Promote orders v0.9.0 to prod"
 
 
+def test_dry_run_prints_the_diff_and_opens_nothing(tmp_path: Path, bb: BitbucketStandIn,
+                                                   gitops: tuple[Path, Path]) -> None:
+    bare = gitops[0]
+    env = setup(tmp_path, bb, bare, "cloud")
+    proc = promote(tmp_path, env, "--service", "orders", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "+++ b/orders/overlays/qa/kustomization.yaml" in proc.stdout
+    assert not repo_of(bb, "cloud").pull_requests and repo_of(bb, "cloud").head("pipekit/orders/qa/1a2b3c4") is None
+    assert not bb.requests  # no server was asked
+
+
 def test_the_flag_beats_the_file(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
     bare = gitops[0]
     env = setup(tmp_path, bb, bare, "cloud")
