@@ -203,15 +203,13 @@ class PullRequestFlow:
                             self._rebase(pr)
                             rebases += 1
                             continue
-                        if refused.kind == "stale":
-                            continue
                         if not wait:
                             raise
                         why = refused.message
                     else:
                         if merged.state == "MERGED":
                             return self._merged(merged, rebases, after_merge)
-                        continue
+                        why = "Bitbucket is still merging it"  # Cloud's 202: the merge runs in the background
                 else:
                     why = (f"{len(approvers)} of {self.rule.min_approvals} approval(s) other than its author's")
             if not wait:
