@@ -11,105 +11,84 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipekit.clients import maven
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.outputs import BuildOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import BuildResult
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import Tool
 from pipekit.images import tags as imagetags
 from pipekit.reports import junit, surefire
 
-_MAX_NAMED = 10
-TOOLS = ("docker", "buildah", "podman")
+__all__ = ["BuildOptions", "BuildResult", "main", "options_from", "plan_image", "run"]
 
-OPTIONS = OptionTable([
-    Option("project_dir", "--project-dir", env="PIPEKIT_PROJECT_DIR", config="build.project_dir", type="path",
-           default=".", help="Maven project directory (where pom.xml is)."),
-    Option("goals", "--goals", env="PIPEKIT_MAVEN_GOALS", config="build.maven.goals", default="clean verify",
-           help="Maven goals."),
-    Option("maven_args", "--maven-args", env="PIPEKIT_MAVEN_ARGS", config="build.maven.args",
-           help="Extra Maven arguments, shell-quoted."),
-    Option("settings", "--settings", env="PIPEKIT_MAVEN_SETTINGS", config="build.maven.settings", type="path",
-           help="Maven settings.xml (-s)."),
-    Option("local_repo", "--local-repo", env="PIPEKIT_MAVEN_REPO_LOCAL", config="build.maven.local_repo", type="path",
-           help="Maven local repository (-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository."),
-    Option("offline", "--offline", env="PIPEKIT_MAVEN_OFFLINE", config="build.maven.offline", type="bool",
-           default=False, help="Run Maven offline (-o)."),
-    Option("maven_opts", "--maven-opts", config="build.maven.opts", help="MAVEN_OPTS for the Maven JVM (default: inherited)."),
-    Option("maven_output", "--maven-output", env="PIPEKIT_MAVEN_OUTPUT", config="build.maven.output", type="choice",
-           choices=("full", "status"), default="full",
-           help="full: stream Maven's log; status: one line per phase only."),
-    Option("skip_maven", "--skip-maven", type="bool", default=False, help="Do not run Maven; read reports, build the image."),
-    Option("image", "--image", env="PIPEKIT_IMAGE", config="build.image.name",
-           help="Image name without tag [default: the service name]."),
-    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", config="build.container_tool",
-           type="choice", choices=TOOLS, default="docker", help="Image builder."),
-    Option("no_image", "--no-image", config="build.no_image", type="bool", default=False,
-           help="Build and test only, no image."),
-    Option("dockerfile", "--dockerfile", env="PIPEKIT_DOCKERFILE", config="build.image.dockerfile", type="path",
-           help="Dockerfile [default CONTEXT/Dockerfile]."),
-    Option("context", "--context", env="PIPEKIT_BUILD_CONTEXT", config="build.image.context", type="path",
-           help="Image build context [default: the project directory]."),
-    Option("build_arg", "--build-arg", multiple=True, help="Image build argument KEY=VALUE (repeatable)."),
-    Option("build_args", config="build.image.build_args", type="data"),
-    Option("label", "--label", multiple=True, help="Extra image label KEY=VALUE (repeatable)."),
-    Option("labels", config="build.image.labels", type="data"),
-    Option("extra_tags", "--tag", config="build.image.extra_tags", type="list", multiple=True, metavar="TAG",
-           help="Extra image tag (repeatable), after the scheme's tags."),
-    Option("tag_kinds", config="build.image.tags", type="list", default=imagetags.KINDS,
-           help="Tag kinds of the scheme, in order."),
-    Option("sha_length", config="build.image.sha_length", type="int", default=7, minimum=7, maximum=40),
-    Option("junit_out", "--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out", type="path",
-           help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml."),
-    Option("fail_on_flaky", "--fail-on-flaky", env="PIPEKIT_FAIL_ON_FLAKY", config="build.fail_on_flaky", type="bool",
-           default=False, help="A test that passed only on a rerun fails the build (exit 1)."),
-])
+_MAX_NAMED = 10
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return shlex.split(str(value))
 
 
 @dataclass
 class BuildOptions:
-    project_dir: Path = Path(".")
-    goals: list[str] = field(default_factory=lambda: ["clean", "verify"])
-    maven_args: list[str] = field(default_factory=list)
-    settings: Path | None = None
-    local_repo: Path | None = None
-    offline: bool = False
-    maven_opts: str | None = None
-    maven_output: str = "full"  # full | status
-    skip_maven: bool = False
-    image: str | None = None
-    container_tool: str = "docker"
-    no_image: bool = False
-    dockerfile: Path | None = None
-    context: Path | None = None
-    build_args: dict[str, str | None] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    extra_tags: list[str] = field(default_factory=list)
-    tag_kinds: list[str] = field(default_factory=lambda: list(imagetags.KINDS))
-    sha_length: int = 7
-    junit_out: Path | None = None
-    fail_on_flaky: bool = False
-
-
-@dataclass
-class BuildResult:
-    image: str | None = None
-    tags: list[str] = field(default_factory=list)
-    image_ref: str | None = None
-    image_id: str | None = None
-    version: str | None = None
-    source_commit: str | None = None
-    source_committed_at: str | None = None
-    tests: dict[str, Any] = field(default_factory=dict)
-    container_tool: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    maven_argv: list[str] = field(default_factory=list)
-    junit_out: str | None = None
+    project_dir: Path = option(Path("."), flag="--project-dir", env="PIPEKIT_PROJECT_DIR", config="build.project_dir",
+                               help="Maven project directory (where pom.xml is).")
+    goals: list[str] = option("clean verify", flag="--goals", env="PIPEKIT_MAVEN_GOALS", config="build.maven.goals",
+                              convert=_split, min_length=1, help="Maven goals.")
+    maven_args: list[str] = option(flag="--maven-args", env="PIPEKIT_MAVEN_ARGS", config="build.maven.args",
+                                   convert=_split, help="Extra Maven arguments, shell-quoted.")
+    settings: Path | None = option(flag="--settings", env="PIPEKIT_MAVEN_SETTINGS", config="build.maven.settings",
+                                   help="Maven settings.xml (-s).")
+    local_repo: Path | None = option(flag="--local-repo", env="PIPEKIT_MAVEN_REPO_LOCAL",
+                                     config="build.maven.local_repo", help="Maven local repository "
+                                     "(-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository.")
+    offline: bool = option(False, flag="--offline", env="PIPEKIT_MAVEN_OFFLINE", config="build.maven.offline",
+                           help="Run Maven offline (-o).")
+    maven_opts: str | None = option(flag="--maven-opts", config="build.maven.opts",
+                                    help="MAVEN_OPTS for the Maven JVM (default: inherited).")
+    maven_output: Literal["full", "status"] = option(
+        "full", flag="--maven-output", env="PIPEKIT_MAVEN_OUTPUT", config="build.maven.output",
+        help="full: stream Maven's log; status: one line per phase only.")
+    skip_maven: bool = option(False, flag="--skip-maven", help="Do not run Maven; read reports, build the image.")
+    image: str | None = option(flag="--image", env="PIPEKIT_IMAGE", config="build.image.name", min_length=1,
+                               help="Image name without tag [default: the service name].")
+    container_tool: Tool = option("docker", flag="--container-tool", env="PIPEKIT_CONTAINER_TOOL",
+                                  config="build.container_tool", help="Image builder.")
+    no_image: bool = option(False, flag="--no-image", config="build.no_image", help="Build and test only, no image.")
+    dockerfile: Path | None = option(flag="--dockerfile", env="PIPEKIT_DOCKERFILE", config="build.image.dockerfile",
+                                     help="Dockerfile [default CONTEXT/Dockerfile].")
+    context: Path | None = option(flag="--context", env="PIPEKIT_BUILD_CONTEXT", config="build.image.context",
+                                  help="Image build context [default: the project directory].")
+    build_arg: list[str] = option(flag="--build-arg", help="Image build argument KEY=VALUE (repeatable).")
+    build_args: dict[str, str | None] = option(  # with the --build-arg pairs once options_from merged them
+        default_factory=dict, config="build.image.build_args", schema={"additionalProperties": {"type": "string"}},
+        help="Image build arguments.")
+    label: list[str] = option(flag="--label", help="Extra image label KEY=VALUE (repeatable).")
+    labels: dict[str, str] = option(  # with the --label pairs once options_from merged them
+        default_factory=dict, config="build.image.labels", schema={"additionalProperties": {"type": "string"}},
+        help="Extra image labels.")
+    extra_tags: list[str] = option(flag="--tag", config="build.image.extra_tags", comma=True, metavar="TAG",
+                                   help="Extra image tag (repeatable), after the scheme's tags.")
+    tag_kinds: list[imagetags.TagKind] = option(default_factory=lambda: list(imagetags.KINDS),
+                                                config="build.image.tags", schema={"minItems": 1},
+                                                help="Tag kinds of the scheme, in order (the first is the recorded "
+                                                     "image_ref).")
+    sha_length: int = option(7, config="build.image.sha_length", minimum=7, maximum=40,
+                             help="Characters of the commit in the sha tag.")
+    junit_out: Path | None = option(flag="--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out",
+                                    help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.")
+    fail_on_flaky: bool = option(False, flag="--fail-on-flaky", env="PIPEKIT_FAIL_ON_FLAKY",
+                                 config="build.fail_on_flaky",
+                                 help="A test that passed only on a rerun fails the build (exit 1).")
 
 
 @dataclass
@@ -179,8 +158,8 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
     result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
                          container_tool=options.container_tool if plan.image else None)
 
-    with ctx.record.recording(BuildOutputs.SECTION) as outputs:
-        BuildOutputs(version=version, source_commit=p.commit, source_committed_at=p.committed_at).write_to(outputs)
+    with ctx.record.recording(BuildResult.SECTION) as outputs:
+        result.write_to(outputs)
         newer_than: float | None = None
         mvn_run = None
         if not options.skip_maven:
@@ -198,14 +177,14 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         if stale:
             console.warn(f"ignored {stale} test report(s) older than this build")
         result.tests = summary.to_record()
-        BuildOutputs(tests=result.tests).write_to(outputs)
+        result.write_to(outputs)
         _show_tests(ctx, summary)
         if options.junit_out is not None:
             from pipekit.reports import junit_merge
 
             junit_merge.write(options.junit_out, summary, cases)
             result.junit_out = str(options.junit_out)
-            BuildOutputs(junit_out=result.junit_out).write_to(outputs)
+            result.write_to(outputs)
         if not summary.ok:
             where = ""
             if mvn_run is not None and mvn_run.failure is not None:
@@ -224,8 +203,7 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
                                          labels=plan.labels, build_args=options.build_args)
             result.image, result.tags, result.labels = plan.image, plan.tags, plan.labels
             result.image_ref = refs[0]
-            BuildOutputs(image=plan.image, tags=plan.tags, image_ref=refs[0], image_id=result.image_id,
-                         container_tool=options.container_tool, labels=plan.labels).write_to(outputs)
+            result.write_to(outputs)
             console.success(f"built {refs[0]} ({result.image_id[:19]})")
     return result
 
@@ -283,52 +261,16 @@ def _build_args(args: dict[str, str | None], env: Mapping[str, str]) -> dict[str
     return args
 
 
-def _split(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return shlex.split(str(value))
-
-
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> BuildOptions:
-    """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults."""
-    v = OPTIONS.resolve(ctx, flags)
-
-    def path(value: Any) -> Path | None:
-        return Path(str(value)) if value not in (None, "") else None
-
-    configured_args = v["build_args"] if isinstance(v["build_args"], Mapping) else {}
-    configured_labels = v["labels"] if isinstance(v["labels"], Mapping) else {}
-    build_args = _build_args({**{str(k): str(val) for k, val in configured_args.items()},
-                              **_pairs(v["build_arg"] or (), "--build-arg", bare_ok=True)}, ctx.env)
-    labels = {**{str(k): str(val) for k, val in configured_labels.items()}, **_pairs(v["label"] or (), "--label")}
-    return BuildOptions(
-        project_dir=Path(str(v["project_dir"])),
-        goals=_split(v["goals"]),
-        maven_args=_split(v["maven_args"]),
-        settings=path(v["settings"]),
-        local_repo=path(v["local_repo"]),
-        offline=v["offline"],
-        maven_opts=v["maven_opts"],
-        maven_output=v["maven_output"],
-        skip_maven=v["skip_maven"],
-        image=v["image"],
-        container_tool=v["container_tool"],
-        no_image=v["no_image"],
-        dockerfile=path(v["dockerfile"]),
-        context=path(v["context"]),
-        build_args=build_args,
-        labels=labels,
-        extra_tags=list(v["extra_tags"] or ()),
-        tag_kinds=list(v["tag_kinds"]),
-        sha_length=v["sha_length"],
-        junit_out=path(v["junit_out"]),
-        fail_on_flaky=v["fail_on_flaky"],
-    )
+    """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults; the flags' pairs over the file's."""
+    o = resolve(BuildOptions, ctx, flags).options
+    build_args = _build_args({**{str(k): str(val) for k, val in o.build_args.items()},
+                              **_pairs(o.build_arg, "--build-arg", bare_ok=True)}, ctx.env)
+    labels = {**{str(k): str(val) for k, val in o.labels.items()}, **_pairs(o.label, "--label")}
+    return replace(o, build_args=build_args, labels=labels)
 
 
-@step_command("build", OPTIONS, help="Maven build, test report and container image.")
+@step_command("build", BuildOptions, help="Maven build, test report and container image.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> BuildResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from pipekit import __version__
+from pipekit.core.options import OptionTable
 
 # command name -> (module, one-line help). Order is the order a pipeline walks.
 STEPS: dict[str, tuple[str, str]] = {
@@ -31,6 +32,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
     "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
+    "alerts": ("pipekit.alerts", "The service's alert rules: test (promtool, amtool), render, list."),
     "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }
@@ -63,6 +65,17 @@ def cli() -> None:
     3 an outside system failed after retries, 4 timed out, 5 pipekit itself
     failed (a bug), 130/143 stopped by SIGINT/SIGTERM.
     """
+
+
+def option_tables() -> dict[str, OptionTable]:
+    """Every step's option table by command name, and the settings a gate reads (imports every step: for
+    the pipekit.yaml schema generator and the docs test, never for a command)."""
+    from pipekit.core.options import table_of
+    from pipekit.promotion.signature import SignatureSettings
+
+    tables = {name: importlib.import_module(module).main.option_table for name, (module, _) in STEPS.items()}
+    tables["promote's signature gate"] = table_of(SignatureSettings)
+    return tables
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -16,34 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 
-IMAGE_JSON = "/etc/pipekit/image.json"
+__all__ = ["CheckReport", "DoctorOptions", "DoctorResult", "main", "options_from", "run"]
 
-OPTIONS = OptionTable([
-    Option("image", "--image", type="bool", default=False,
-           help="Check this image against its own /etc/pipekit/image.json."),
-    Option("manifest", "--manifest", env="PIPEKIT_DOCTOR_MANIFEST", config="doctor.manifest", type="path",
-           help="A tool manifest to check against (docker/tools.yaml format)."),
-    Option("checks", "--check", multiple=True, metavar="NAME",
-           help="Run only this check or kind (repeatable); see --list-checks."),
-    Option("list_checks", "--list-checks", type="bool", default=False, help="List the checks and exit."),
-    Option("timeout", "--timeout", env="PIPEKIT_DOCTOR_TIMEOUT", config="doctor.timeout", type="float",
-           default=5.0, minimum=0.1, help="Seconds each endpoint may take to answer."),
-    Option("image_json", None, env="PIPEKIT_IMAGE_JSON", default=IMAGE_JSON, type="path",
-           help="Where --image reads the image's manifest."),
-])
+IMAGE_JSON = "/etc/pipekit/image.json"
 
 
 @dataclass
 class DoctorOptions:
-    image: bool = False
-    manifest: str | None = None
-    checks: tuple[str, ...] = ()
-    list_checks: bool = False
-    timeout: float = 5.0
-    image_json: str = IMAGE_JSON
+    image: bool = option(False, flag="--image", help="Check this image against its own /etc/pipekit/image.json.")
+    manifest: str | None = option(flag="--manifest", env="PIPEKIT_DOCTOR_MANIFEST", config="doctor.manifest",
+                                  metavar="PATH", min_length=1,
+                                  help="A tool manifest to check against (docker/tools.yaml format).")
+    checks: tuple[str, ...] = option((), flag="--check", metavar="NAME",
+                                     help="Run only this check or kind (repeatable); see --list-checks.")
+    list_checks: bool = option(False, flag="--list-checks", help="List the checks and exit.")
+    timeout: float = option(5.0, flag="--timeout", env="PIPEKIT_DOCTOR_TIMEOUT", config="doctor.timeout", minimum=0.1,
+                            help="Seconds each endpoint may take to answer.")
+    image_json: str = option(IMAGE_JSON, env="PIPEKIT_IMAGE_JSON", help="Where --image reads the image's manifest.")
 
 
 @dataclass
@@ -108,13 +100,10 @@ def _manifest(options: DoctorOptions) -> tuple[Any, str]:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoctorOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    return DoctorOptions(image=bool(v["image"]), manifest=v["manifest"], checks=tuple(v["checks"] or ()),
-                         list_checks=bool(v["list_checks"]), timeout=float(v["timeout"]),
-                         image_json=v["image_json"] or IMAGE_JSON)
+    return resolve(DoctorOptions, ctx, flags).options
 
 
-@step_command("doctor", OPTIONS, help="Check the image's tools, Python dependencies, credentials and endpoints.")
+@step_command("doctor", DoctorOptions, help="Check the image's tools, Python dependencies, credentials and endpoints.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> DoctorResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -15,42 +15,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipekit.core.errors import BadInput
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
-from pipekit.deployments.writers import FORMATS
+from pipekit.deployments.writers import Format
 
-OPTIONS = OptionTable([
-    *settings.REPO_OPTIONS,
-    Option("since", "--since", metavar="DATE", help="Start of the range (YYYY-MM-DD or ISO time, UTC) "
-           "[default: 90 days before --until]."),
-    Option("until", "--until", metavar="DATE", help="End of the range, that day included [default: now]."),
-    Option("environments", "--env", multiple=True, env="PIPEKIT_DORA_ENV", default=("prod",),
-           help="Environment to measure (repeatable)."),
-    Option("services", "--service", multiple=True, help="Only this service (repeatable) [default: every service]."),
-    Option("incidents", "--incidents", type="path", metavar="FILE",
-           help="Incidents, CSV or JSON: opened, resolved, service, environment[, cause_commit, cause_image]."),
-    Option("format", "--format", type="choice", choices=FORMATS, default="table", help="Output format."),
-    Option("out", "--out", type="path", metavar="FILE", help="Write the report here instead of stdout."),
-    Option("push_gateway", "--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
-           help="Push the Prometheus text to this Pushgateway (job pipekit_dora)."),
-])
+__all__ = ["DoraOptions", "DoraResult", "main", "options_from", "run"]
+
 JOB = "pipekit_dora"
 
 
-@dataclass
-class DoraOptions:
-    gitops_repo: str
-    branch: str = "main"
-    since: str | None = None
-    until: str | None = None
-    environments: tuple[str, ...] = ("prod",)
-    services: tuple[str, ...] = ()
-    incidents: str | None = None
-    format: str = "table"
-    out: str | None = None
-    push_gateway: str | None = None
+@dataclass(kw_only=True)
+class DoraOptions(settings.RepoOptions):
+    since: str | None = option(flag="--since", metavar="DATE", help="Start of the range (YYYY-MM-DD or ISO time, "
+                               "UTC) [default: 90 days before --until].")
+    until: str | None = option(flag="--until", metavar="DATE", help="End of the range, that day included "
+                               "[default: now].")
+    environments: tuple[str, ...] = option(("prod",), flag="--env", env="PIPEKIT_DORA_ENV",
+                                           help="Environment to measure (repeatable).")
+    services: tuple[str, ...] = option((), flag="--service",
+                                       help="Only this service (repeatable) [default: every service].")
+    incidents: str | None = option(flag="--incidents", metavar="FILE", help="Incidents, CSV or JSON: opened, "
+                                   "resolved, service, environment[, cause_commit, cause_image].")
+    format: Format = option("table", flag="--format", help="Output format.")
+    out: str | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
+    push_gateway: str | None = option(flag="--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
+                                      help="Push the Prometheus text to this Pushgateway (job pipekit_dora).")
 
 
 @dataclass
@@ -113,16 +103,10 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoraOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    if not v["gitops_repo"]:
-        raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
-    return DoraOptions(gitops_repo=v["gitops_repo"], branch=v["branch"] or "main", since=v["since"],
-                       until=v["until"], environments=tuple(v["environments"] or ()),
-                       services=tuple(v["services"] or ()), incidents=v["incidents"], format=v["format"],
-                       out=v["out"], push_gateway=v["push_gateway"])
+    return resolve(DoraOptions, ctx, flags).options
 
 
-@step_command("dora", OPTIONS, help="The five DORA metrics from the GitOps history, with 2024 performance levels.")
+@step_command("dora", DoraOptions, help="The five DORA metrics from the GitOps history, with 2024 performance levels.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> DoraResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -19,97 +19,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.outputs import BuildOutputs, EcrPushOutputs
+from pipekit.core.options import resolve
+from pipekit.core.outputs import BuildResult, EcrPushResult
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import Tool
 from pipekit.images.push import login_still_valid, push_tags, retag
+from pipekit.images.settings import EcrPushOptions, split_tags
 
-SECTION = EcrPushOutputs.SECTION
+__all__ = ["EcrPushOptions", "EcrPushResult", "main", "options_from", "run", "validate"]
 
-OPTIONS = OptionTable([
-    Option("repository", "--repository", env="PIPEKIT_ECR_REPOSITORY", config="ecr.repository",
-           help="ECR repository name [default: the build image name]."),
-    Option("tags", "--tags", env="PIPEKIT_ECR_TAGS", help='Tags to push, e.g. "1.4.2 abc1234" [default: build tags].'),
-    Option("image", "--image", env="PIPEKIT_ECR_IMAGE", help="Local image reference [default: build image_ref]."),
-    Option("region", "--region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region", help="AWS region."),
-    Option("registry_id", "--registry-id", env="PIPEKIT_ECR_REGISTRY_ID", config="ecr.registry_id",
-           help="AWS account ID of the registry [default: the caller's]."),
-    Option("create_repository", "--create-repository", env="PIPEKIT_ECR_CREATE_REPOSITORY",
-           config="ecr.create_repository", type="bool", default=False,
-           help="Create the repository from ecr.create when missing."),
-    Option("create", config="ecr.create", type="data"),
-    Option("retag_from", "--retag-from", metavar="TAG", help="Add the tags to the image already tagged TAG in ECR (no push)."),
-    Option("registry_override", "--registry-override", env="PIPEKIT_ECR_REGISTRY_OVERRIDE",
-           config="ecr.registry_override", metavar="HOST:PORT",
-           help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback)."),
-    Option("insecure_registry", "--insecure-registry", env="PIPEKIT_ECR_INSECURE_REGISTRY",
-           config="ecr.insecure_registry", type="bool", default=False,
-           help="Allow plain HTTP / unverified TLS to a non-loopback --registry-override."),
-    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", config="ecr.container_tool",
-           type="choice", choices=("docker", "buildah", "podman"),
-           help="Tool that pushes [default: the one build used, else docker]."),
-    Option("wait_scan", "--wait-scan", env="PIPEKIT_ECR_WAIT_SCAN", config="ecr.scan.wait", type="bool",
-           help="Wait for the scan-on-push results [default: when a scan report is asked for]."),
-    Option("scan_report", "--scan-report", env="PIPEKIT_ECR_SCAN_REPORT", config="ecr.scan.report", type="path",
-           help="Write scan findings as SARIF (implies --wait-scan)."),
-    Option("scan_timeout_s", config="ecr.scan.timeout_s", type="float", default=600.0, above=0,
-           help="Seconds to wait for the scan."),
-    Option("scan_poll_s", config="ecr.scan.poll_s", type="float", default=5.0, above=0,
-           help="Seconds between scan polls."),
-    Option("retry", config="ecr.retry", type="data"),
-    Option("sign", "--sign", env="PIPEKIT_ECR_SIGN", config="ecr.sign", type="bool", default=False,
-           help="Sign the pushed digest (cosign-compatible) and attach this run's SBOM and scan result."),
-    Option("signing_key", "--signing-key", env="PIPEKIT_SIGNING_KEY", config="signing.key", metavar="REF",
-           help="Key for --sign: a cosign key file (password in COSIGN_PASSWORD), env://VAR or awskms:///ARN."),
-])
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-
-@dataclass
-class EcrPushOptions:
-    repository: str
-    tags: list[str]
-    image: str | None = None  # local image reference; not needed with retag_from
-    region: str | None = None
-    registry_id: str | None = None
-    create_repository: bool = False
-    create: dict[str, Any] = field(default_factory=dict)  # the ecr.create settings
-    lifecycle_policy: Path | None = None
-    retag_from: str | None = None
-    registry_override: str | None = None
-    insecure_registry: bool = False
-    container_tool: str = "docker"
-    wait_scan: bool = False
-    scan_report: Path | None = None
-    scan_timeout_s: float = 600.0
-    scan_poll_s: float = 5.0
-    retry: dict[str, Any] = field(default_factory=dict)
-    sign: bool = False
-    signing_key: str | None = None
-
-
-@dataclass
-class EcrPushResult:
-    repository: str
-    registry: str
-    image_uri: str
-    digest: str | None
-    tags: list[str]
-    skipped: list[str] = field(default_factory=list)
-    pushed: list[str] = field(default_factory=list)
-    overwritten: list[str] = field(default_factory=list)
-    digests: dict[str, str] = field(default_factory=dict)
-    region: str = ""
-    created_repository: bool = False
-    scan: dict[str, Any] | None = None
-    scan_report: str | None = None
-    signature: dict[str, Any] | None = None
 
 
 def validate(options: EcrPushOptions) -> None:
@@ -140,8 +65,7 @@ def validate(options: EcrPushOptions) -> None:
 
 def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
     """Look up (local image, repository, existing tags, token: concurrently), decide, push, record."""
-    # The look-ups run in a thread pool: the skip path takes 0.22 s instead of 0.29 s and a 50 MB push
-    # 0.73 s instead of 0.80 s (scripts/bench_ecr_push.py, calls made in turn as the baseline).
+    # The look-ups run in a thread pool (a speed trick that stays: docs/architecture.md).
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from pipekit.clients import aws
@@ -150,8 +74,9 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
     validate(options)
     policy_text = _lifecycle_policy(options.lifecycle_policy)
     signer = _signer(options, ctx) if options.sign else None  # an unusable key is exit 2 before any push
-    previous_login = EcrPushOutputs.read(ctx.record).login  # state: a login still valid is reused
-    with ctx.record.recording(SECTION, keep=EcrPushOutputs.KEEP) as outputs, ThreadPoolExecutor(max_workers=4) as pool:
+    previous_login = EcrPushResult.read(ctx.record).login  # state: a login still valid is reused
+    with ctx.record.recording(EcrPushResult.SECTION, keep=EcrPushResult.keep()) as outputs, \
+            ThreadPoolExecutor(max_workers=4) as pool:
         tool: Any = None
         inspected: Future[dict[str, Any]] | None = None
         reusable: Future[bool] | None = None
@@ -183,22 +108,19 @@ def run(options: EcrPushOptions, ctx: StepContext) -> EcrPushResult:
             existing = ecr.images(repo.name, lookup) if not repo.created else {}
         host = options.registry_override or repo.host
         result = EcrPushResult(repository=repo.name, registry=host, image_uri=f"{host}/{repo.name}", digest=None,
-                               tags=list(options.tags), region=session.region, created_repository=repo.created)
-        EcrPushOutputs(repository=repo.name, registry=host, image_uri=result.image_uri, tags=result.tags,
-                       ecr_repository_uri=repo.uri, region=session.region).write_to(outputs)
+                               tags=list(options.tags), region=session.region, created_repository=repo.created,
+                               ecr_repository_uri=repo.uri)
+        result.write_to(outputs)
         if options.retag_from:
             retag(ecr, repo, existing, options, result, ctx)
         else:
             assert local_id is not None and reusable is not None
-            login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
-                               previous_login if reusable.result() else None, auth_f, pool)
-            if login:
-                EcrPushOutputs(login=login).write_to(outputs)
-        EcrPushOutputs(digest=result.digest, digests=result.digests, skipped=result.skipped, pushed=result.pushed,
-                       overwritten=result.overwritten).write_to(outputs)
+            result.login = push_tags(ecr, repo, tool, local_id, existing, options, result, ctx,
+                                     previous_login if reusable.result() else None, auth_f, pool)
+        result.write_to(outputs)
         if options.wait_scan and result.digest:
             _wait_scan(ecr, result, options, ctx)
-            EcrPushOutputs(scan=result.scan, scan_report=result.scan_report).write_to(outputs)
+            result.write_to(outputs)
     _report(result, ctx)
     if signer is not None and result.digest:
         _sign(ecr, repo, result, options, signer, ctx)
@@ -213,8 +135,6 @@ def _signer(options: EcrPushOptions, ctx: StepContext) -> Any:
 
 def _sign(ecr: Any, repo: Any, result: EcrPushResult, options: EcrPushOptions, signer: Any, ctx: StepContext) -> None:
     """Sign the digest where it was pushed; its identity is the ECR repository, whatever host was used."""
-    from dataclasses import asdict
-
     from pipekit.clients.oci import Registry
     from pipekit.images.push import is_loopback
     from pipekit.signing.pushed import sign_pushed
@@ -225,7 +145,7 @@ def _sign(ecr: Any, repo: Any, result: EcrPushResult, options: EcrPushOptions, s
         token = ecr.authorization()
         auth = (token.username, token.password)
     registry = Registry(result.registry, auth, plain_http=plain, insecure=plain)
-    result.signature = asdict(sign_pushed(ctx, registry, repo.name, result.digest or "", repo.uri, signer))
+    result.signature = sign_pushed(ctx, registry, repo.name, result.digest or "", repo.uri, signer).to_dict()
 
 
 # -- scan ----------------------------------------------------------------------------
@@ -289,59 +209,34 @@ def _strip_registry(image: str) -> str:
     return image
 
 
-def _split_tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [t for t in re.split(r"[\s,]+", value) if t]
-    return [str(t) for t in value if str(t)]
-
-
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> EcrPushOptions:
-    """The table's values, then the build step's image and tags (when it succeeded) for what is left."""
-    v = OPTIONS.resolve(ctx, flags)
-    build = BuildOutputs.read(ctx.record)
+    """The declared values, then the build step's image and tags (when it succeeded) for what is left."""
+    resolved = resolve(EcrPushOptions, ctx, flags)
+    o = resolved.options
+    build = BuildResult.read(ctx.record)
     if not build.succeeded:
-        build = BuildOutputs()
-    image = v["image"]
+        build = BuildResult()
+    image = o.image
     if not image and build.image_ref:
         image = build.image_ref
     if not image and build.image and build.tags:
         image = f"{build.image}:{build.tags[0]}"
-    tags = list(dict.fromkeys(_split_tags(v["tags"]) or _split_tags(build.tags)))  # once each, in order
+    tags = list(dict.fromkeys(o.tags or split_tags(build.tags)))  # once each, in order
     name_default = _strip_registry(str(build.image or (image or "").rsplit(":", 1)[0] or ""))
-    repository = v["repository"] or name_default or ctx.service
+    repository = o.repository or name_default or ctx.service
     if not repository:
         raise BadInput("no repository: pass --repository, set ecr.repository in pipekit.yaml or run pipekit build first")
-    create = dict(v["create"] or {})
+    create = dict(o.create)
     lifecycle = create.pop("lifecycle_policy", None)
     if lifecycle and ctx.config.path is not None:
         lifecycle = str(ctx.config.path.parent / lifecycle)
-    report = v["scan_report"]
-    return EcrPushOptions(
-        repository=str(repository),
-        tags=tags,
-        image=image,
-        region=v["region"],
-        registry_id=v["registry_id"],
-        create_repository=v["create_repository"],
-        create=create,
-        lifecycle_policy=Path(lifecycle) if lifecycle else None,
-        retag_from=v["retag_from"],
-        registry_override=v["registry_override"],
-        insecure_registry=v["insecure_registry"],
-        container_tool=v["container_tool"] or build.container_tool or "docker",
-        wait_scan=v["wait_scan"] if v["wait_scan"] is not None else bool(report),
-        scan_report=Path(report) if report else None,
-        scan_timeout_s=v["scan_timeout_s"],
-        scan_poll_s=v["scan_poll_s"],
-        retry=dict(v["retry"] or {}),
-        sign=bool(v["sign"]),
-        signing_key=v["signing_key"],
-    )
+    tool = o.container_tool if resolved.given("container_tool") else cast(Tool, build.container_tool or o.container_tool)
+    return replace(o, repository=str(repository), tags=tags, image=image, create=create,
+                   lifecycle_policy=Path(lifecycle) if lifecycle else None, container_tool=tool,
+                   wait_scan=o.wait_scan if o.wait_scan is not None else bool(o.scan_report))
 
 
-@step_command("ecr-push", OPTIONS, help="Ensure the ECR repository, log in and push every tag (idempotent).")
+@step_command("ecr-push", EcrPushOptions, help="Ensure the ECR repository, log in and push every tag (idempotent).")
 def main(ctx: StepContext, flags: dict[str, Any]) -> EcrPushResult:
     with _short_lived_gc():
         return run(options_from(ctx, flags), ctx)
@@ -351,11 +246,11 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> EcrPushResult:
 def _short_lived_gc() -> Iterator[None]:
     """GC settings for the CLI process, which loads botocore, runs one push and exits.
 
-    Hardly any cyclic collection passes while botocore's many objects are created (~20 ms;
-    a high first threshold rather than no collector, so a long ``--wait-scan`` still collects),
-    and no full collection over them afterwards: ``gc.freeze`` moves everything alive to the
-    permanent generation before the thresholds come back, so neither the next pass nor
-    Python's collection at exit walks the loaded service model (~50 ms). Only :func:`main`
+    Hardly any cyclic collection passes while botocore's many objects are created (a high first
+    threshold rather than no collector, so a long ``--wait-scan`` still collects), and no full
+    collection over them afterwards: ``gc.freeze`` moves everything alive to the permanent
+    generation before the thresholds come back, so neither the next pass nor Python's collection
+    at exit walks the loaded service model (the figures: docs/architecture.md). Only :func:`main`
     (the CLI entry) does this; :func:`run`, the library API, leaves the caller's collector alone.
     """
     import gc

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipekit.core.errors import BadInput
 from pipekit.core.options import option, resolve
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 
@@ -96,10 +97,10 @@ def report(ctx: StepContext, result: HistoryResult) -> None:
     for e in result.deployments:
         mark = "*" if e.current else " "
         what = e.kind + (f" from {e.promoted_from}" if e.promoted_from
-                         else f" of {e.rollback_of[:12]}" if e.rollback_of else "")
+                         else f" of {short_revision(e.rollback_of)}" if e.rollback_of else "")
         con.print(f"{mark} {e.deployed_at[:16].replace('T', ' ')}  {e.environment:<8} {what:<25} "
                   f"{e.tag or (e.digest or '')[:19]:<20} by {e.author}, lead {duration(e.lead_time_s)}, "
-                  f"gitops {e.commit[:12]}" + (f", source {e.source_commit[:12]}" if e.source_commit else "")
+                  f"gitops {short_revision(e.commit)}" + (f", source {short_revision(e.source_commit)}" if e.source_commit else "")
                   + (f", {e.build_url}" if e.build_url else ""))
 
 

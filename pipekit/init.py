@@ -13,43 +13,103 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipekit import __version__
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
+from pipekit.gitops.settings import RenderOptions
 from pipekit.onboarding import answers as ans
 from pipekit.onboarding import plan, record
 from pipekit.onboarding.apply import Prepared
 
+__all__ = ["InitOptions", "InitResult", "main", "options_from", "run", "suite_command"]
 
-@dataclass
-class InitOptions:
-    service: str | None = None
-    gitops_dir: Path | None = None
-    gitops_repo: str | None = None
-    image_repo: str | None = None
-    environments: tuple[str, ...] | None = None
-    argocd_project: str | None = None
-    namespace_template: str | None = None
-    jdk: int | None = None
-    suite: tuple[str, ...] | None = None  # the PostSync Job's suite command [default: a readiness check]
-    signing_public_key: str | None = None  # PEM text of --signing-public-key FILE
-    branch: str | None = None  # the service's branch [default: the checkout's current branch]
-    gitops_branch: str | None = None  # [default: the GitOps checkout's branch, or the repository's default]
-    gitops_url: str | None = None  # the URL Argo CD reads [default: --gitops-repo, or the checkout's origin]
-    jira_project: str | None = None
-    test_results_s3: str | None = None
-    requests: str | None = None
-    limits: str | None = None
-    read_only_root: bool | None = None
-    dry_run: bool = False
-    force: bool = False
-    check: bool = False
-    upgrade: bool = False
+
+def _environments(value: list[str] | None) -> tuple[str, ...] | None:
+    return ans.parse_environments(value) if value is not None else None
+
+
+def _jdk(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def suite_command(value: str | None) -> tuple[str, ...] | None:
+    """``--suite-command``'s words (shlex rules); an empty or unbalanced command is BadInput."""
+    import shlex
+
+    if value is None:
+        return None
+    try:
+        words = tuple(shlex.split(value))
+    except ValueError as exc:
+        raise BadInput(f"--suite-command {value!r}: {exc}") from None
+    if not words:
+        raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
+    return words
+
+
+def _read_key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--signing-public-key {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+@dataclass(kw_only=True)
+class InitOptions(RenderOptions):
+    service: str | None = option(flag="--service", help="Service name, a DNS-1123 label [default: the one in "
+                                 ".pipekit/init.yaml].")
+    gitops_dir: Path | None = option(flag="--gitops-dir", help="A checkout of the GitOps repository to write into "
+                                     "(you commit).")
+    gitops_repo: str | None = option(flag="--gitops-repo", help="GitOps repository URL or path: init commits and "
+                                     "pushes (Pipekit-* trailers).")
+    image_repo: str | None = option(flag="--image-repo", metavar="URI", help="Image repository the Deployment runs, "
+                                    "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders [default: the service "
+                                    "name].")
+    environments: tuple[str, ...] | None = option(
+        flag="--environments", metavar="LIST", kind=list[str] | None, multiple=False, convert=_environments,
+        help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod].")
+    argocd_project: str | None = option(flag="--argocd-project", help="Argo CD project [default: the service's own "
+                                        "AppProject].")
+    namespace_template: str | None = option(flag="--namespace-template", help='Namespace per environment [default '
+                                            '"{service}-{env}"].')
+    jdk: int | None = option(flag="--jdk", kind=Literal["17", "21"], convert=_jdk,
+                             help="JDK of the pinned base image [default 17].")
+    branch: str | None = option(flag="--branch", help="The service's branch its pipeline builds and deploys "
+                                "[default: the current one].")
+    gitops_branch: str | None = option(flag="--gitops-branch", help="The GitOps branch Argo CD follows [default: "
+                                       "the checkout's branch, or the repository's default].")
+    gitops_url: str | None = option(flag="--gitops-url", metavar="URL", help="The GitOps repository URL Argo CD "
+                                    "reads [default: --gitops-repo, or the checkout's origin].")
+    jira_project: str | None = option(flag="--jira-project", metavar="KEY", help="Jira project of qa's Jira gate, "
+                                      "e.g. ORD [default: none, and qa is promoted without it].")
+    test_results_s3: str | None = option(flag="--test-results-s3", metavar="S3_URI", help="s3://bucket/prefix the "
+                                         "PostSync Job uploads its JUnit and summary to [default: the Job's log "
+                                         "only].")
+    requests: str | None = option(flag="--requests", metavar="cpu=Q,memory=Q", help="The service's resource "
+                                  "requests [default cpu=250m,memory=512Mi].")
+    limits: str | None = option(flag="--limits", metavar="cpu=Q,memory=Q", help="The service's resource limits "
+                                "[default cpu=1,memory=1Gi].")
+    read_only_root: bool | None = option(flag="--read-only-root/--writable-root", help="Run the service with a "
+                                         "read-only root filesystem, /tmp writable [default: read-only].")
+    suite: tuple[str, ...] | None = option(  # the PostSync Job's suite command [default: a readiness check]
+        flag="--suite-command", metavar="COMMAND", convert=suite_command,
+        help="The PostSync Job's test command, split like a shell would (no shell runs it) [default: curl of the "
+             "service's readiness endpoint].")
+    signing_public_key: str | None = option(  # the key's PEM text
+        flag="--signing-public-key", metavar="FILE", convert=_read_key,
+        help="cosign public key: sign in the pipeline, gate promotions and verify in Kyverno on it.")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the full diff; write nothing.")
+    force: bool = option(False, flag="--force", help="Overwrite files edited by hand.")
+    check: bool = option(False, flag="--check", help="Check the service's files as they are; write nothing.")
+    upgrade: bool = option(False, flag="--upgrade", help="Regenerate with this pipekit and carry your edits over "
+                           "(three-way merge).")
     service_dir: Path = Path(".")
-    renderer: str = "kubectl kustomize {dir}"
     templates: Path | None = None  # library API only: another template set (tests, a fork's standard)
     version: str = __version__  # library API only: the version recorded as generating the files
 
@@ -88,7 +148,7 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
                               f"{', '.join(left)}: resolve them (and remove the markers), then run again")
     answers = gather(options, recorded, ctx)
     templates = Templates(options.templates, version=options.version)
-    generated = templates.render(answers)
+    generated = templates.render(answers, alert_answers(root, answers))
     renderer = Renderer(options.renderer)
     new = record.Recorded(answers, options.version, templates.template_version,
                           options.gitops_repo or (recorded.gitops_repo if recorded and not options.gitops_dir else None))
@@ -190,28 +250,12 @@ def branches_of(options: InitOptions, answers: ans.Answers, recorded: record.Rec
     return service, gitops
 
 
-def suite_command(value: str | None) -> tuple[str, ...] | None:
-    """``--suite-command``'s words (shlex rules); an empty or unbalanced command is BadInput."""
-    import shlex
+def alert_answers(root: Path, answers: ans.Answers) -> Any:
+    """The alert thresholds in the service's pipekit.yaml (the defaults before it has them)."""
+    from pipekit.alerting import settings
 
-    if value is None:
-        return None
-    try:
-        words = tuple(shlex.split(value))
-    except ValueError as exc:
-        raise BadInput(f"--suite-command {value!r}: {exc}") from None
-    if not words:
-        raise BadInput("--suite-command is empty: give the command the PostSync Job runs, e.g. 'mvn -q verify'")
-    return words
-
-
-def _read_key(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--signing-public-key {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    return settings.load(root / "pipekit.yaml", answers.service, answers.environments, answers.gitops_url,
+                         answers.gitops_branch or "main")
 
 
 def remote_of(directory: Path, ctx: StepContext) -> str | None:
@@ -290,72 +334,20 @@ def report(ctx: StepContext, result: InitResult, prepared: Prepared) -> None:
     if result.status == "unchanged":
         con.success(f"{result.service} already onboarded with these answers: nothing changed ({what})")
     elif result.status == "written":
-        where = f"; GitOps commit {result.gitops_revision[:12]} pushed" if result.gitops_revision else ""
+        where = f"; GitOps commit {short_revision(result.gitops_revision)} pushed" if result.gitops_revision else ""
         con.success(f"{result.service} onboarded with pipekit {result.pipekit_version} ({what}){where}")
     elif result.status == "dry-run":
         con.info(f"dry run: nothing written ({what})")
 
 
-OPTIONS = OptionTable([
-    Option("service", "--service", help="Service name, a DNS-1123 label [default: the one in .pipekit/init.yaml]."),
-    Option("gitops_dir", "--gitops-dir", type="path", help="A checkout of the GitOps repository to write into (you commit)."),
-    Option("gitops_repo", "--gitops-repo", help="GitOps repository URL or path: init commits and pushes (Pipekit-* trailers)."),
-    Option("image_repo", "--image-repo", metavar="URI",
-           help="Image repository the Deployment runs, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders "
-                "[default: the service name]."),
-    Option("environments", "--environments", type="list", metavar="LIST",
-           help="Environments in promotion order, comma-separated [default dev,qa,preprod,prod]."),
-    Option("argocd_project", "--argocd-project", help="Argo CD project [default: the service's own AppProject]."),
-    Option("namespace_template", "--namespace-template", help='Namespace per environment [default "{service}-{env}"].'),
-    Option("jdk", "--jdk", type="choice", choices=("17", "21"), help="JDK of the pinned base image [default 17]."),
-    Option("branch", "--branch", help="The service's branch its pipeline builds and deploys [default: the current one]."),
-    Option("gitops_branch", "--gitops-branch",
-           help="The GitOps branch Argo CD follows [default: the checkout's branch, or the repository's default]."),
-    Option("gitops_url", "--gitops-url", metavar="URL",
-           help="The GitOps repository URL Argo CD reads [default: --gitops-repo, or the checkout's origin]."),
-    Option("jira_project", "--jira-project", metavar="KEY",
-           help="Jira project of qa's Jira gate, e.g. ORD [default: none, and qa is promoted without it]."),
-    Option("test_results_s3", "--test-results-s3", metavar="S3_URI",
-           help="s3://bucket/prefix the PostSync Job uploads its JUnit and summary to [default: the Job's log only]."),
-    Option("requests", "--requests", metavar="cpu=Q,memory=Q", help="The service's resource requests "
-           "[default cpu=250m,memory=512Mi]."),
-    Option("limits", "--limits", metavar="cpu=Q,memory=Q", help="The service's resource limits [default cpu=1,memory=1Gi]."),
-    Option("read_only_root", "--read-only-root/--writable-root", type="bool",
-           help="Run the service with a read-only root filesystem, /tmp writable [default: read-only]."),
-    Option("suite_command", "--suite-command", metavar="COMMAND",
-           help="The PostSync Job's test command, split like a shell would (no shell runs it) "
-                "[default: curl of the service's readiness endpoint]."),
-    Option("signing_public_key", "--signing-public-key", type="path", metavar="FILE",
-           help="cosign public key: sign in the pipeline, gate promotions and verify in Kyverno on it."),
-    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the full diff; write nothing."),
-    Option("force", "--force", type="bool", default=False, help="Overwrite files edited by hand."),
-    Option("check", "--check", type="bool", default=False, help="Check the service's files as they are; write nothing."),
-    Option("upgrade", "--upgrade", type="bool", default=False,
-           help="Regenerate with this pipekit and carry your edits over (three-way merge)."),
-    Option("renderer", None, env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer", default="kubectl kustomize {dir}"),
-])
+def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
+    return resolve(InitOptions, ctx, flags).options
 
 
-@step_command("init", OPTIONS, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.")
+@step_command("init", InitOptions, help="Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD "
+                                        "apps.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> InitResult:
     return run(options_from(ctx, flags), ctx)
-
-
-def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> InitOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    gitops_dir = v["gitops_dir"]
-    return InitOptions(
-        service=v["service"], gitops_dir=Path(gitops_dir) if gitops_dir else None, gitops_repo=v["gitops_repo"],
-        image_repo=v["image_repo"],
-        environments=ans.parse_environments(v["environments"]) if v["environments"] is not None else None,
-        argocd_project=v["argocd_project"], namespace_template=v["namespace_template"],
-        jdk=int(v["jdk"]) if v["jdk"] else None, suite=suite_command(v["suite_command"]), dry_run=v["dry_run"],
-        signing_public_key=_read_key(v["signing_public_key"]),
-        branch=v["branch"], gitops_branch=v["gitops_branch"], gitops_url=v["gitops_url"],
-        jira_project=v["jira_project"], test_results_s3=v["test_results_s3"], requests=v["requests"],
-        limits=v["limits"], read_only_root=v["read_only_root"],
-        force=v["force"], check=v["check"], upgrade=v["upgrade"], renderer=v["renderer"],
-    )
 
 
 if __name__ == "__main__":

@@ -1,283 +1,50 @@
 """``pipekit notify``: tell Teams and Slack what the pipeline did.
 
-Gathers the event, the pipeline context and the run record into one notification, renders
-it per channel (Adaptive Card 1.4 for Teams Workflows, blocks for Slack), and posts it once
-per run, stage, event and channel: the run record (section ``notify``, output ``sent``)
-remembers what was delivered, so a retried step says "already sent" instead of posting twice.
-
-An undeliverable notification is reported and does not fail the pipeline, unless ``--strict``
-(exit 3). Start-up stays lean: the card builders and the HTTP client load only in :func:`run`.
+One notification per run, stage, event and channel (:mod:`pipekit.channels.delivery`: the card
+per channel, the once-only marks in the run record, the retries). An undeliverable notification
+is reported and does not fail the pipeline, unless ``--strict`` (exit 3).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
-from pipekit.core.errors import BadInput, ExternalError
-from pipekit.core.options import Option, OptionTable
+from pipekit.channels.delivery import (
+    AUTO,
+    EVENTS,
+    SLACK_ENV,
+    TEAMS_ENV,
+    Channel,
+    Delivery,
+    NotifyOptions,
+    NotifyResult,
+    build_notification,
+    channels,
+    render,
+    resolve_event,
+    service_name,
+)
+from pipekit.channels.delivery import send as run
+from pipekit.core.options import resolve
 from pipekit.core.step import StepContext, step_command
 
-if TYPE_CHECKING:
-    from pipekit.cards.model import Notification
-    from pipekit.channels.interface import Channel as ChannelType
-    from pipekit.core.runrecord import RunRecord
-
-EVENTS = ("started", "succeeded", "failed", "deployed", "promoted", "blocked", "summary")
-AUTO = "auto"
-TEAMS_ENV = "PIPEKIT_TEAMS_WEBHOOK_URL"
-SLACK_ENV = "PIPEKIT_SLACK_WEBHOOK_URL"
-
-OPTIONS = OptionTable([
-    Option("event", "--event", metavar="EVENT",
-           help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, else succeeded)."),
-    Option("stage", "--stage", help="Stage name shown on the card and part of the once-only key [default: pipeline]."),
-    Option("message", "--message", help="Extra text for the card (shown as plain text)."),
-    Option("environment", "--environment", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
-           help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record]."),
-    Option("strict", "--strict", env="PIPEKIT_NOTIFY_STRICT", config="notify.strict", type="bool", default=False,
-           help="Fail (exit 3) when a notification cannot be delivered."),
-    Option("timeout", "--timeout", env="PIPEKIT_NOTIFY_TIMEOUT", config="notify.timeout", type="float", default=10.0,
-           above=0, help="Read timeout of one POST in seconds."),
-    Option("attempts", env="PIPEKIT_NOTIFY_ATTEMPTS", config="notify.attempts", type="int", default=4, minimum=1,
-           maximum=10, help="Tries per channel."),
-    Option("total_timeout", env="PIPEKIT_NOTIFY_TOTAL_TIMEOUT", config="notify.total_timeout", type="float",
-           default=60.0, above=0, help="Bound on all tries of one channel, seconds."),
-    Option("channels", config="notify.channels", type="data"),
-    Option("teams_webhook", env=TEAMS_ENV, secret=True, help="Teams Workflows webhook URL (without notify.channels)."),
-    Option("slack_webhook", env=SLACK_ENV, secret=True, help="Slack incoming webhook URL (without notify.channels)."),
-])
-
-
-@dataclass
-class NotifyOptions:
-    event: str
-    stage: str | None = None
-    message: str | None = None
-    environment: str | None = None
-    strict: bool = False
-    timeout: float = 10.0
-    attempts: int = 4
-    total_timeout: float = 60.0
-    channels: list[Channel] | None = None  # notify.channels; None: the two standard variables
-
-
-@dataclass
-class Channel:
-    name: str
-    type: str  # teams | slack
-    webhook_env: str
-    events: list[str] | None = None
-    stages: list[str] | None = None
-    optional: bool = False
-    where: str = ""  # pipekit.yaml:LINE of its entry, for messages
-
-
-@dataclass
-class Delivery:
-    channel: str
-    type: str
-    status: str  # sent, already-sent, failed, skipped
-    http_status: int | None = None
-    attempts: int = 0
-    bytes: int = 0
-    error: str | None = None
-
-
-@dataclass
-class NotifyResult:
-    event: str
-    stage: str
-    key: str
-    title: str
-    deliveries: list[Delivery] = field(default_factory=list)
-    payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
-
-    @property
-    def failed(self) -> list[Delivery]:
-        return [d for d in self.deliveries if d.status == "failed"]
-
-
-def resolve_event(event: str, exit_code: int | None) -> str:
-    """The event to send; ``auto`` is ``failed`` in an after-script of a failed step, else ``succeeded``."""
-    name = (event or "").strip().lower()
-    if name == AUTO:
-        return "failed" if exit_code not in (None, 0) else "succeeded"
-    if name not in EVENTS:
-        raise BadInput(f"unknown event {event!r}: use one of {', '.join(EVENTS)} or {AUTO}")
-    return name
-
-
-def channels(options: NotifyOptions, ctx: StepContext) -> list[Channel]:
-    """Channels from ``notify.channels`` in pipekit.yaml, else from the two standard variables."""
-    if options.channels:
-        return list(options.channels)
-    found = [Channel("teams", "teams", TEAMS_ENV), Channel("slack", "slack", SLACK_ENV)]
-    found = [c for c in found if ctx.env.get(c.webhook_env, "").strip()]
-    if not found:
-        raise BadInput(
-            f"no webhook configured: set {TEAMS_ENV} (Teams Workflows) or {SLACK_ENV} (Slack), "
-            "or list channels under notify.channels in pipekit.yaml"
-        )
-    return found
-
-
-def _channel(kind: str) -> ChannelType:
-    """The channel type's module (:mod:`pipekit.channels`), imported only when that type is used."""
-    from pipekit.channels import registry
-
-    return registry.get(kind)
-
-
-def _webhook(ctx: StepContext, ch: Channel) -> str | None:
-    from pipekit.core import masking
-
-    url = ctx.env.get(ch.webhook_env, "").strip()  # a secret: read where it is used, never kept in options
-    if not url:
-        if ch.optional:
-            return None
-        where = f" ({ch.where}, channel {ch.name!r})" if ch.where else ""
-        raise BadInput(f"{ch.webhook_env} is not set{where}: put the channel's webhook URL in that variable")
-    masking.add_secret(url)  # also when the variable's name does not look secret
-    source = f"{ch.webhook_env} (channel {ch.name!r})"
-    _channel(ch.type).check_url(url, source)
-    return url
-
-
-def service_name(ctx: StepContext) -> str:
-    full = ctx.pipeline.repo_full_name
-    return ctx.service or (full.rsplit("/", 1)[-1] if full else None) or "service"
-
-
-def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> Notification:
-    from pipekit.cards import model
-
-    return model.build(
-        event, pipeline=ctx.pipeline, record=ctx.record, service=service_name(ctx),
-        stage=options.stage, environment=options.environment, message=options.message,
-    )
-
-
-def render(kind: str, n: Notification) -> tuple[dict[str, Any], bytes]:
-    """The payload for a channel type and its bytes, secrets masked."""
-    import json
-
-    from pipekit.core.masking import mask_tree
-
-    payload, _data = _channel(kind).message(n)
-    # A second line of defence (the card builders mask each text before escaping it): every
-    # string of the payload is masked again, and the bytes posted (and printed by --debug and
-    # --json) are that masked payload's serialisation.
-    masked = mask_tree(payload)
-    return masked, json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _sent(record: RunRecord) -> list[str]:
-    """The keys already sent, as the record says now (read under its lock by the callers)."""
-    from pipekit.core.outputs import NotifyOutputs
-
-    with record.locked():
-        found = NotifyOutputs.read(record).sent or []
-    return [str(k) for k in found] if isinstance(found, list) else []
-
-
-@contextmanager
-def _key_lock(record_path: Path, key: str) -> Iterator[None]:
-    """An exclusive lock for one notification key, in a file beside the run record."""
-    import fcntl
-    import hashlib
-
-    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    lock = record_path.with_name(f"{record_path.name}.notify-{name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def run(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
-    """Send the notification for ``options.event`` to every matching channel, once per run."""
-    from pipekit.clients.webhook import Policy
-    from pipekit.core.outputs import NotifyOutputs
-
-    event = resolve_event(options.event, ctx.pipeline.exit_code)
-    targets: list[tuple[Channel, str | None]] = []
-    for ch in channels(options, ctx):  # check every URL before sending anything
-        targets.append((ch, _webhook(ctx, ch)))
-    n = build_notification(options, ctx, event)
-    result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
-    policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
-                    attempts=options.attempts, total_timeout=options.total_timeout)
-    record = ctx.record
-    with record.locked():  # fails here, before anything is posted, if the record cannot be written
-        if not isinstance(NotifyOutputs.read(record).sent, list):
-            record.update_step(NotifyOutputs.SECTION, outputs=NotifyOutputs(sent=[]).to_outputs())
-    with record.recording(NotifyOutputs.SECTION, keep=NotifyOutputs.KEEP) as outputs:
-        for ch, url in targets:
-            key = f"{n.key}@{ch.name}"
-            if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
-                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error="filtered out by config"))
-                continue
-            if url is None:
-                ctx.console.warn(f"{ch.webhook_env} is not set: channel {ch.name!r} (optional) skipped")
-                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set"))
-                continue
-            # One notification per key across processes: the key's own lock is held from the
-            # check over the post to the mark (two notify runs for the same stage at once post
-            # once); the record's lock only around each read and write (other stages go on).
-            with _key_lock(record.path, key):
-                if key in _sent(record):
-                    ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
-                    result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
-                    continue
-                payload, data = render(ch.type, n)
-                result.payloads[ch.name] = payload
-                ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
-                try:
-                    answer = _channel(ch.type).send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
-                except ExternalError as exc:
-                    ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
-                    result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
-                    continue
-                with record.locked():  # remembered at once, merged with marks other processes made meanwhile
-                    record.update_step(NotifyOutputs.SECTION,
-                                       outputs=NotifyOutputs(sent=[*_sent(record), key]).to_outputs())
-            result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
-            ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
-        # `sent` is not written here: it was merged under the lock as each post succeeded.
-        NotifyOutputs(last={"key": n.key, "event": event, "stage": n.stage,
-                            "deliveries": {d.channel: d.status for d in result.deliveries}}).write_to(outputs)
-        if result.failed:
-            names = ", ".join(d.channel for d in result.failed)
-            if options.strict:
-                raise ExternalError(f"notification not delivered to {names}", result=result)
-            ctx.console.warn(f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)")
-    return result
-
-
-@step_command("notify", OPTIONS,
-              help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
-def main(ctx: StepContext, flags: dict[str, Any]) -> NotifyResult:
-    return run(options_from(ctx, flags), ctx)
+__all__ = ["AUTO", "EVENTS", "SLACK_ENV", "TEAMS_ENV", "Channel", "Delivery", "NotifyOptions", "NotifyResult",
+           "build_notification", "channels", "main", "options_from", "render", "resolve_event", "run",
+           "service_name"]
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> NotifyOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    if not v["event"]:
-        raise BadInput(f"missing option --event: one of {', '.join(EVENTS)} or {AUTO}")
-    configured = v["channels"] or []
-    return NotifyOptions(
-        event=v["event"], stage=v["stage"], message=v["message"], environment=v["environment"], strict=v["strict"],
-        timeout=v["timeout"], attempts=v["attempts"], total_timeout=v["total_timeout"],
-        channels=[Channel(**c, where=ctx.config.where("notify", "channels", i)) for i, c in enumerate(configured)]
-        or None,
-    )
+    options = resolve(NotifyOptions, ctx, flags).options
+    found = [replace(c, where=ctx.config.where("notify", "channels", i)) for i, c in enumerate(options.channels or ())]
+    return replace(options, channels=found or None)
+
+
+@step_command("notify", NotifyOptions,
+              help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
+def main(ctx: StepContext, flags: dict[str, Any]) -> NotifyResult:
+    return run(options_from(ctx, flags), ctx)
 
 
 if __name__ == "__main__":

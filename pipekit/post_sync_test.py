@@ -19,99 +19,68 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipekit.clients.kubeconfig import SERVICE_ACCOUNT
 from pipekit.core.errors import BadInput, CheckFailed, PipekitError
 from pipekit.core.masking import mask_url
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import PostSyncTestResult, UpdateTagResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.reports.junit.dialects import NAMES as JUNIT_DIALECTS
+from pipekit.reports.publish import ResultsOptions
 
 if TYPE_CHECKING:
     from pipekit.clients.s3 import S3Location
     from pipekit.reports.suite_run import SuiteRun
 
-OPTIONS = OptionTable([
-    Option("wait_ready", "--wait-ready", multiple=True, env="PIPEKIT_WAIT_READY", config="post_sync_test.wait_ready",
-           metavar="KIND/NAME", help="Workload to wait for (repeatable): deployment/NAME, statefulset/NAME, "
-                                     "daemonset/NAME, pod/NAME."),
-    Option("namespace", "--namespace", env="PIPEKIT_NAMESPACE", config="post_sync_test.namespace",
-           help="Namespace of the workloads [default: the in-cluster namespace, the kubeconfig context's, default]."),
-    Option("context", "--context", env="PIPEKIT_KUBE_CONTEXT", help="kubeconfig context (outside the cluster)."),
-    Option("health_urls", "--health-url", multiple=True, env="PIPEKIT_HEALTH_URLS", config="post_sync_test.health_urls",
-           metavar="URL", help="URL that must answer 2xx before the suite starts (repeatable)."),
-    Option("ready_timeout", "--ready-timeout", type="float", default=300.0, minimum=0.0,
-           env="PIPEKIT_READY_TIMEOUT", config="post_sync_test.ready_timeout", help="Seconds to wait for readiness."),
-    Option("junit_dir", "--junit-dir", type="path", default="test-results", env="PIPEKIT_JUNIT_DIR",
-           config="post_sync_test.junit_dir", help="Where the suite writes its JUnit XML."),
-    Option("suite", "--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
-           help="Suite name on the card and in S3 [default: the service]."),
-    Option("rerun_failed", "--rerun-failed", type="int", default=0, minimum=0, maximum=5, env="PIPEKIT_RERUN_FAILED",
-           config="post_sync_test.rerun_failed", help="Rerun failed tests up to N times (Surefire, Playwright, pytest, jest)."),
-    Option("fail_on_flaky", "--fail-on-flaky", type="bool", default=False, env="PIPEKIT_FAIL_ON_FLAKY",
-           config="post_sync_test.fail_on_flaky", help="A test that passed only on a rerun fails the suite (exit 1)."),
-    Option("junit_dialect", "--junit-dialect", type="choice", choices=JUNIT_DIALECTS, default="auto",
-           env="PIPEKIT_JUNIT_DIALECT", config="post_sync_test.junit_dialect",
-           help="The tool that wrote the JUnit XML [default: auto, detected per file]."),
-    Option("upload", "--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload", metavar="S3_URI",
-           help="s3://bucket/prefix for the JUnit files and a summary JSON."),
-    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"), help="Environment on the card."),
-    Option("revision", "--revision", env=("PIPEKIT_GITOPS_REVISION", "ARGOCD_APP_REVISION"),
-           help="GitOps revision on the card [default: the run record]."),
-    Option("notify", "--notify", type="bool", default=False, env="PIPEKIT_POST_SYNC_NOTIFY",
-           config="post_sync_test.notify", help="Send the result card through notify."),
-    Option("watch", "--watch", type="bool", default=True, help="Watch the API (--no-watch: poll)."),
-    Option("poll_interval", "--poll-interval", type="float", default=2.0, minimum=0.05, hidden=True),
-    Option("command_timeout", "--command-timeout", type="float", minimum=1.0, help="Seconds the suite may run."),
-    Option("service_account", "--service-account-dir", type="path", hidden=True, env="PIPEKIT_SERVICE_ACCOUNT_DIR",
-           default=str(SERVICE_ACCOUNT)),
-    Option("command", argument=True, multiple=True, metavar="-- COMMAND..."),
-])
-
+__all__ = ["PostSyncTestOptions", "PostSyncTestResult", "main", "options_from", "run"]
 
 @dataclass
-class PostSyncTestOptions:
-    command: list[str]
-    wait_ready: list[str] = field(default_factory=list)
-    namespace: str | None = None
-    context: str | None = None
-    health_urls: list[str] = field(default_factory=list)
-    ready_timeout: float = 300.0
-    junit_dir: Path = Path("test-results")
-    suite: str | None = None
-    rerun_failed: int = 0
-    fail_on_flaky: bool = False
-    junit_dialect: str = "auto"
-    upload: str | None = None
-    environment: str | None = None
-    revision: str | None = None
-    notify: bool = False
-    watch: bool = True
-    poll_interval: float = 2.0
-    command_timeout: float | None = None
-    service_account: Path = SERVICE_ACCOUNT
-
-
-@dataclass
-class PostSyncTestResult:
-    suite: str
-    result: str  # passed | flaky | skipped | failed | command-failed | not-ready | bad-input | timed-out
-    namespace: str | None = None
-    workloads: list[str] = field(default_factory=list)
-    ready_s: float | None = None
-    exit_code: int | None = None
-    attempts: int = 0
-    tests: dict[str, Any] = field(default_factory=dict)
-    summary_url: str | None = None
-    reports_url: str | None = None
-    message: str = ""
+class PostSyncTestOptions(ResultsOptions):
+    command: list[str] = option(default_factory=list, argument=True, metavar="-- COMMAND...")
+    wait_ready: list[str] = option(default_factory=list, flag="--wait-ready", env="PIPEKIT_WAIT_READY",
+                                   config="post_sync_test.wait_ready", metavar="KIND/NAME",
+                                   pattern="^[A-Za-z.]+/[^/]+$", help="Workload to wait for (repeatable): "
+                                   "deployment/NAME, statefulset/NAME, daemonset/NAME, pod/NAME.")
+    namespace: str | None = option(flag="--namespace", env="PIPEKIT_NAMESPACE", config="post_sync_test.namespace",
+                                   help="Namespace of the workloads [default: the in-cluster namespace, the "
+                                        "kubeconfig context's, default].")
+    context: str | None = option(flag="--context", env="PIPEKIT_KUBE_CONTEXT",
+                                 help="kubeconfig context (outside the cluster).")
+    health_urls: list[str] = option(default_factory=list, flag="--health-url", env="PIPEKIT_HEALTH_URLS",
+                                    config="post_sync_test.health_urls", metavar="URL",
+                                    help="URL that must answer 2xx before the suite starts (repeatable).")
+    ready_timeout: float = option(300.0, flag="--ready-timeout", env="PIPEKIT_READY_TIMEOUT",
+                                  config="post_sync_test.ready_timeout", minimum=0.0,
+                                  help="Seconds to wait for readiness.")
+    junit_dir: Path = option(Path("test-results"), flag="--junit-dir", env="PIPEKIT_JUNIT_DIR",
+                             config="post_sync_test.junit_dir", help="Where the suite writes its JUnit XML.")
+    rerun_failed: int = option(0, flag="--rerun-failed", env="PIPEKIT_RERUN_FAILED",
+                               config="post_sync_test.rerun_failed", minimum=0, maximum=5,
+                               help="Rerun failed tests up to N times (Surefire, Playwright, pytest, jest).")
+    fail_on_flaky: bool = option(False, flag="--fail-on-flaky", env="PIPEKIT_FAIL_ON_FLAKY",
+                                 config="post_sync_test.fail_on_flaky",
+                                 help="A test that passed only on a rerun fails the suite (exit 1).")
+    junit_dialect: str = option("auto", flag="--junit-dialect", env="PIPEKIT_JUNIT_DIALECT",
+                                config="post_sync_test.junit_dialect", choices=JUNIT_DIALECTS,
+                                help="The tool that wrote the JUnit XML [default: auto, detected per file].")
+    environment: str | None = option(flag="--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+                                     help="Environment on the card.")
+    revision: str | None = option(flag="--revision", env=("PIPEKIT_GITOPS_REVISION", "ARGOCD_APP_REVISION"),
+                                  help="GitOps revision on the card [default: the run record].")
+    notify: bool = option(False, flag="--notify", env="PIPEKIT_POST_SYNC_NOTIFY", config="post_sync_test.notify",
+                          help="Send the result card through notify.")
+    watch: bool = option(True, flag="--watch", help="Watch the API (--no-watch: poll).")
+    poll_interval: float = option(2.0, flag="--poll-interval", minimum=0.05, hidden=True)
+    command_timeout: float | None = option(flag="--command-timeout", minimum=1.0, help="Seconds the suite may run.")
+    service_account: Path = option(SERVICE_ACCOUNT, flag="--service-account-dir", env="PIPEKIT_SERVICE_ACCOUNT_DIR",
+                                   hidden=True)
 
 
 def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
-    from pipekit.core.outputs import PostSyncTestOutputs, UpdateTagOutputs
     from pipekit.kube.ready import wait_ready
     from pipekit.kube.targets import parse_all
 
@@ -121,13 +90,12 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
     targets = parse_all(options.wait_ready)
     location = _location(options.upload)
     suite = options.suite or ctx.service or "tests"
-    revision = options.revision or UpdateTagOutputs.read(ctx.record).gitops_revision
-    result = PostSyncTestResult(suite=suite, result="failed", workloads=[str(t) for t in targets])
-    out = PostSyncTestOutputs(suite=suite, environment=options.environment, gitops_revision=revision,
-                              workloads=result.workloads)
+    revision = options.revision or UpdateTagResult.read(ctx.record).gitops_revision
+    result = PostSyncTestResult(suite=suite, result="failed", environment=options.environment,
+                                gitops_revision=revision, workloads=[str(t) for t in targets])
     suite_run: SuiteRun | None = None
     try:
-        with ctx.record.recording(PostSyncTestOutputs.SECTION) as outputs, \
+        with ctx.record.recording(PostSyncTestResult.SECTION) as outputs, \
                 tempfile.TemporaryDirectory(prefix="pipekit-post-sync-") as scratch:
             try:
                 started = time.monotonic()
@@ -162,12 +130,8 @@ def run(options: PostSyncTestOptions, ctx: StepContext) -> PostSyncTestResult:
                 raise
             finally:
                 if suite_run is not None and location is not None:
-                    _upload(location, suite_run, result, out, ctx)
-                for name in ("namespace", "ready_s", "exit_code", "attempts", "result", "message", "summary_url",
-                             "reports_url"):
-                    setattr(out, name, getattr(result, name) if getattr(result, name) != "" else None)
-                out.tests = result.tests or None
-                out.write_to(outputs)
+                    _upload(location, suite_run, result, ctx)
+                result.write_to(outputs)
     finally:
         if options.notify:  # after the record holds this step's outputs: the card reads them
             _card(result, ctx, options.environment, options.fail_on_flaky)
@@ -243,11 +207,11 @@ def _title(test: dict[str, str]) -> str:
     return ".".join(p for p in (test.get("class"), test.get("name")) if p)
 
 
-def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, out: Any, ctx: StepContext) -> None:
+def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext) -> None:
     from pipekit.reports import publish
 
-    base = publish.folder(location, result.suite, out.environment, out.gitops_revision)
-    summary = {"suite": result.suite, "environment": out.environment, "gitops_revision": out.gitops_revision,
+    base = publish.folder(location, result.suite, result.environment, result.gitops_revision)
+    summary = {"suite": result.suite, "environment": result.environment, "gitops_revision": result.gitops_revision,
                "namespace": result.namespace, "workloads": result.workloads, "ready_s": result.ready_s,
                "result": result.result, "message": result.message, "exit_code": run_.exit_code,
                "attempts": len(run_.attempts), "tests": run_.summary.to_record()}
@@ -260,8 +224,8 @@ def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ou
 
 
 def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None, fail_on_flaky: bool = False) -> None:
-    from pipekit.notify import NotifyOptions
-    from pipekit.notify import run as notify
+    from pipekit.channels.delivery import NotifyOptions
+    from pipekit.channels.delivery import send as notify
 
     passed = result.result == "passed" or (result.result == "flaky" and not fail_on_flaky)  # as the exit code says
     event = "succeeded" if passed else "failed"
@@ -273,19 +237,10 @@ def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None,
 
 
 def options_from(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    return PostSyncTestOptions(
-        command=list(v["command"] or ()), wait_ready=list(v["wait_ready"] or ()), namespace=v["namespace"],
-        context=v["context"], health_urls=list(v["health_urls"] or ()), ready_timeout=v["ready_timeout"],
-        junit_dir=Path(v["junit_dir"]), suite=v["suite"], rerun_failed=v["rerun_failed"], upload=v["upload"],
-        fail_on_flaky=v["fail_on_flaky"], junit_dialect=v["junit_dialect"],
-        environment=ctx.environment(v["environment"]), revision=v["revision"], notify=v["notify"], watch=v["watch"],
-        poll_interval=v["poll_interval"], command_timeout=v["command_timeout"],
-        service_account=Path(v["service_account"]),
-    )
+    return resolve(PostSyncTestOptions, ctx, flags).options
 
 
-@step_command("post-sync-test", OPTIONS, help="Argo CD PostSync test Job: wait for real readiness, run the suite, "
+@step_command("post-sync-test", PostSyncTestOptions, help="Argo CD PostSync test Job: wait for real readiness, run the suite, "
                                                "read its JUnit report as its tool meant it, keep the results.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PostSyncTestResult:
     return run(options_from(ctx, flags), ctx)

@@ -9,75 +9,36 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipekit.clients.git import Git, Identity
+from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, table_of
-from pipekit.core.outputs import PromoteOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import PromoteResult
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import kustomization, settings
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import DEFAULT_IDENTITY, Change, message
+from pipekit.gitops.writer import Change, message
 from pipekit.promotion import gates, rules
-from pipekit.promotion.delivery import DeliveryOptions, delivery_options
-from pipekit.promotion.pull_request_settings import PullRequestRule
-from pipekit.promotion.pull_request_settings import rule_for as pr_rule
+from pipekit.promotion.delivery import DeliveryOptions
+from pipekit.promotion.pull_request_settings import PullRequestRule, rule_for
 
-OPTIONS = settings.OPTIONS + [
-    Option("source", "--from", help="Source environment, e.g. dev."),
-    Option("target", "--to", help="Target environment, e.g. qa."),
-    Option("services", "--service", multiple=True, help="Service to promote (repeatable)."),
-    Option("all_services", "--all", type="bool", default=False, help="Every service with a source overlay."),
-    Option("approve", "--approve", type="bool", default=False, help="Approve a promotion into a 'manual' environment."),
-    Option("dry_run", "--dry-run", type="bool", default=False,
-           help="Print the diff that would be committed; push nothing."),
-    Option("image", config="gitops.image", help="images[].name template with {service}."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-    *table_of(DeliveryOptions),
-]
+__all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
 
 
-@dataclass
-class PromoteOptions:
-    gitops_repo: str
-    source: str
-    target: str
-    services: list[str] = field(default_factory=list)
-    all_services: bool = False
-    approve: bool = False
-    dry_run: bool = False
-    branch: str = "main"
-    renderer: str | None = None
-    push_retries: int = 30
-    backoff_s: float = 0.5
-    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
-    author: Identity = DEFAULT_IDENTITY
-    committer: Identity | None = None
-    image: str | None = None  # gitops.image: the images[].name template
-    overlay: str | None = None  # gitops.overlay: the overlay path template
-    environments: dict[str, Any] = field(default_factory=dict)  # pipekit.yaml environments:
-    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
-
-
-@dataclass
-class PromoteResult:
-    status: str  # pushed | unchanged | dry-run
-    source: str
-    target: str
-    rule: str
-    gitops_revision: str
-    services: list[str]  # promoted in this commit
-    skipped: dict[str, str] = field(default_factory=dict)  # service -> why (already there, superseded)
-    images: dict[str, str] = field(default_factory=dict)
-    retries: int = 0
-    diff: str = ""
-    pull_requests: list[dict[str, Any]] = field(default_factory=list)  # --via pull-request: one per service
+@dataclass(kw_only=True)
+class PromoteOptions(DeliveryOptions, settings.WriteOptions):
+    source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
+    target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
+    services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
+    all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
+    approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
 
 
 class Promotion:
@@ -198,51 +159,42 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         raise BadInput("no GitOps repository: pass --gitops-repo or set gitops.repo in pipekit.yaml")
     if bool(options.services) == options.all_services:
         raise BadInput("name the services to promote: --service NAME (repeatable) or --all")
-    with ctx.record.recording(PromoteOutputs.SECTION) as outputs:
-        PromoteOutputs(source=options.source, target=options.target).write_to(outputs)
+    with ctx.record.recording(PromoteResult.SECTION) as outputs:
+        result = PromoteResult(source=options.source, target=options.target)
+        result.write_to(outputs)
         envs = rules.load(options.environments)
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
-        rule = pr_rule(options.environments, options.target, options.delivery.via)
+        rule = rule_for(options.environments, options.target, options.via)
         if rule.by_pull_request:
-            return by_pull_request(ctx, options, decision, rule, outputs)
+            return by_pull_request(ctx, options, decision, rule, result, outputs)
         promotion = Promotion(ctx, options, decision)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
-                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
-                                 committer=options.committer)
+        writer = options.writer(ctx)
         outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
         batch = promotion.batch
         done = batch.applied if batch else []
         applied = [promotion.service_of(e) for e in done]
         skipped = {promotion.service_of(e): e.note for e in (batch.edits if batch else []) if e not in done}
-        result = PromoteResult(
-            status=outcome.status, source=options.source, target=options.target, rule=decision.rule,
-            gitops_revision=outcome.revision, services=applied, skipped=skipped, images=promotion.images,
-            retries=outcome.retries, diff=outcome.diff)
-        PromoteOutputs(services=applied, skipped=skipped, result=outcome.status, rule=decision.rule,
-                       images=promotion.images,
-                       # a dry run changed nothing for wait-for-argocd to wait for
-                       gitops_revision=None if options.dry_run else outcome.revision).write_to(outputs)
+        result.status, result.rule, result.gitops_revision = outcome.status, decision.rule, outcome.revision
+        result.services, result.skipped, result.images = applied, skipped, promotion.images
+        result.retries, result.diff = outcome.retries, outcome.diff
+        result.write_to(outputs)
     report(ctx, result)
     return result
 
 
-def by_pull_request(ctx: StepContext, options: PromoteOptions, decision: rules.Decision, rule: PullRequestRule,
-                    outputs: dict[str, Any]) -> PromoteResult:
+def by_pull_request(ctx: StepContext, o: PromoteOptions, decision: rules.Decision, rule: PullRequestRule,
+                    result: PromoteResult, outputs: dict[str, Any]) -> PromoteResult:
     """One pull request per service, each holding the commit a direct promotion would push."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
 
-    if options.all_services or not options.services:
+    if o.all_services or not o.services:
         raise BadInput("--via pull-request promotes named services: pass --service NAME (repeatable)")
-    o, merged = options, ""
+    result.status, result.rule, result.services, result.skipped, result.images = "unchanged", decision.rule, [], {}, {}
     records: list[dict[str, Any]] = []
-    result = PromoteResult(status="unchanged", source=o.source, target=o.target, rule=decision.rule,
-                           gitops_revision="", services=[])
     for service in dict.fromkeys(o.services):
         promotion = Promotion(ctx, replace(o, services=[service]), decision)
-        writer = settings.writer(ctx, o.gitops_repo, o.branch, o.renderer, o.push_retries, backoff_s=o.backoff_s,
-                                 username=o.username, author=o.author, committer=o.committer)
 
         def version(p: Promotion = promotion) -> str:
             return p.batch.applied[0].want.version if p.batch and p.batch.applied else "unknown"
@@ -252,7 +204,8 @@ def by_pull_request(ctx: StepContext, options: PromoteOptions, decision: rules.D
 
         def keep(entry: dict[str, Any], at: int = len(records)) -> None:
             records[at:at + 1] = [entry]
-            PromoteOutputs(pull_requests=list(records)).write_to(outputs)
+            result.pull_requests = list(records)
+            result.write_to(outputs)
 
         def recheck(commit: str, p: Promotion = promotion) -> None:
             """The environment's rule and gates again, against what was merged."""
@@ -263,21 +216,20 @@ def by_pull_request(ctx: StepContext, options: PromoteOptions, decision: rules.D
                 if again.rule == "gated":
                     gates.check(again.gates, gates.GateRequest(o.source, o.target, dict(p.images)), ctx)
             except CheckFailed as exc:
-                raise CheckFailed(f"merged as {commit[:12]}, but {exc.message}", hint=exc.hint) from None
+                raise CheckFailed(f"merged as {short_revision(commit)}, but {exc.message}", hint=exc.hint) from None
 
-        done = deliver(ctx, writer, rule, options=o.delivery, dry_run=o.dry_run, record_to=keep, after_merge=recheck,
+        done = deliver(ctx, o.writer(ctx), rule, options=o, dry_run=o.dry_run, record_to=keep, after_merge=recheck,
                        change=ChangeRequest(service, o.target, promotion.sparse, promotion, version, title))
         result.images.update(promotion.images)
         result.diff += done.outcome.diff
-        if done.status not in ("unchanged",):
-            result.services.append(service)
-        else:
+        if done.status == "unchanged":
             result.skipped[service] = done.outcome.change.note or f"already in {o.target}"
-        merged = done.merge_commit or merged
-        result.status = done.status if done.status != "unchanged" else result.status
-    result.pull_requests, result.gitops_revision = records, merged
-    PromoteOutputs(services=result.services, skipped=result.skipped, result=result.status, rule=decision.rule,
-                   images=result.images, pull_requests=records, gitops_revision=merged or None).write_to(outputs)
+        else:
+            result.services.append(service)
+            result.status = done.status
+        result.gitops_revision = done.merge_commit or result.gitops_revision
+    result.pull_requests = records
+    result.write_to(outputs)
     if result.status == "dry-run":
         report(ctx, result)  # the diff the pull request's branch would hold
     return result
@@ -292,29 +244,18 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     elif result.status == "unchanged":
         con.success(f"promotion {what}: nothing to do; nothing committed")
     else:
-        con.success(f"promoted {what}: {', '.join(result.services)} as {result.gitops_revision[:12]}")
-    for service, why in result.skipped.items():
+        con.success(f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}")
+    for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
 
 
-@step_command("promote", OPTIONS, help="Promote image references from one environment's overlays to the next.")
+@step_command("promote", PromoteOptions, help="Promote image references from one environment's overlays to the next.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> PromoteResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> PromoteOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    for name, flag in (("source", "--from"), ("target", "--to")):
-        if not v[name]:
-            raise BadInput(f"missing option {flag}: name the {'source' if name == 'source' else 'target'} environment")
-    envs = v["environments"]
-    return PromoteOptions(
-        source=v["source"], target=v["target"], services=list(v["services"] or ()),
-        all_services=v["all_services"], approve=v["approve"], dry_run=v["dry_run"],
-        image=v["image"], overlay=v["overlay"], environments=dict(envs) if isinstance(envs, Mapping) else {},
-        delivery=delivery_options(ctx, flags),
-        **settings.write_settings(v),
-    )
+    return resolve(PromoteOptions, ctx, flags).options
 
 
 if __name__ == "__main__":

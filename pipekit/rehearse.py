@@ -20,49 +20,50 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-from pipekit.core.options import Option, OptionTable
+from pipekit.core.options import option, resolve
 from pipekit.core.runrecord import Status
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import Tool
 from pipekit.rehearsal import failures, report, running
 from pipekit.rehearsal.prepare import prepare
 from pipekit.rehearsal.report import RehearseResult, StageOutcome
 from pipekit.rehearsal.stages import STAGES, Rehearsal, Stage
 
-__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "run"]
+__all__ = ["STAGES", "RehearseOptions", "RehearseResult", "Rehearsal", "Stage", "StageOutcome", "main", "options_from",
+           "run"]
 
-OPTIONS = OptionTable([
-    Option("only", "--stages", metavar="A,B",
-           help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd)."),
-    Option("skip", "--skip", metavar="A,B", help="Skip these stages (a stage needing a skipped one is skipped too)."),
-    Option("container_tool", "--container-tool", env="PIPEKIT_CONTAINER_TOOL", type="choice",
-           choices=("buildah", "podman", "docker"), default="buildah", help="Image builder and pusher."),
-    Option("keep", "--keep", type="bool", default=False,
-           help="Keep the work folder and list where each artifact is (run record, cards, SARIF, JUnit, ...)."),
-    Option("workdir", "--workdir", type="path", metavar="DIR",
-           help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary folder."),
-    Option("card_renderer_dir", None, env="PIPEKIT_CARD_RENDERER_DIR", type="path",
-           help="Where the Adaptive Cards renderer is installed [default: ~/.cache/pipekit/card-renderer]."),
-    Option("fail_at", "--fail-at", type="choice", choices=failures.CHOICES,
-           help="Make this stage fail for real, to see what a failure looks like (exit 1)."),
-    # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
-    Option("channels", "--channel", type="choice", choices=("teams", "slack"), multiple=True,
-           help="Rehearse only these channels [default: both]."),
-])
+Channel = Literal["teams", "slack"]
+
+
+def _channels(given: list[Channel] | None) -> tuple[str, ...]:
+    return tuple(given or ()) or get_args(Channel)
 
 
 @dataclass
 class RehearseOptions:
-    stages: list[Stage] | None = None  # default: every stage
-    keep: bool = False
-    channels: tuple[str, ...] = ("teams", "slack")
-    container_tool: str = "buildah"
-    workdir: Path | None = None  # default: a new temporary folder
-    fail_at: str | None = None  # one of failures.CHOICES
-    card_renderer_dir: Path | None = None  # default: card_page.cache_dir
+    only: str | None = option(flag="--stages", metavar="A,B",
+                              help="Run only these stages (build, scan, ecr_push, update_tag, wait_for_argocd).")
+    skip: str | None = option(flag="--skip", metavar="A,B",
+                              help="Skip these stages (a stage needing a skipped one is skipped too).")
+    container_tool: Tool = option("buildah", flag="--container-tool", env="PIPEKIT_CONTAINER_TOOL",
+                                  help="Image builder and pusher.")
+    keep: bool = option(False, flag="--keep", help="Keep the work folder and list where each artifact is (run "
+                        "record, cards, SARIF, JUnit, ...).")
+    workdir: Path | None = option(flag="--workdir", metavar="DIR",  # default: a new temporary folder
+                                  help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary "
+                                       "folder.")
+    card_renderer_dir: Path | None = option(env="PIPEKIT_CARD_RENDERER_DIR", help="Where the Adaptive Cards "
+                                            "renderer is installed [default: ~/.cache/pipekit/card-renderer].")
+    fail_at: failures.FailAt | None = option(flag="--fail-at", help="Make this stage fail for real, to see what a "
+                                             "failure looks like (exit 1).")
+    # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
+    channels: tuple[str, ...] = option(flag="--channel", kind=list[Channel], convert=_channels,
+                                       help="Rehearse only these channels [default: both].")
+    stages: list[Stage] | None = None  # the stages --stages and --skip leave (default: every stage)
     config: Path | None = None  # the user's pipekit.yaml to rehearse (default: the one pipekit init writes)
 
 
@@ -159,7 +160,7 @@ def select(only: str | None, skip: str | None, planned: list[Stage] | None = Non
     return [s for s in every if s.name in keep and s.name not in dropped]
 
 
-@step_command("rehearse", OPTIONS,
+@step_command("rehearse", RehearseOptions,
               help="Run the main pipeline job locally, for real, on embedded defaults and local stand-ins.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
     return run(options_from(ctx, flags), ctx)
@@ -170,7 +171,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
     from pipekit.rehearsal import settings
     from pipekit.rehearsal.stages import plan
 
-    v = OPTIONS.resolve(ctx, flags)
+    resolved = resolve(RehearseOptions, ctx, flags)
+    o = resolved.options
     config = ctx.config.path  # --config FILE, PIPEKIT_CONFIG, or ./pipekit.yaml, as for every step
     planned = None
     if config:  # the stages follow the file's environments, each checked before anything is made
@@ -178,23 +180,18 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
         settings.environments_of(base, str(config))
         planned = plan(base.get("environments") or {})
         configured = (base.get("notify") or {}).get("channels") or []
-        if configured and v["channels"] and not any(c.get("type") in v["channels"] for c in configured):
-            raise BadInput(f"--channel {','.join(v['channels'])}: {config} configures no channel of that type "
+        if configured and resolved.given("channels") and not any(c.get("type") in o.channels for c in configured):
+            raise BadInput(f"--channel {','.join(o.channels)}: {config} configures no channel of that type "
                            f"(notify.channels: {', '.join(str(c.get('name')) for c in configured)})")
-    stages = select(v["only"], v["skip"], planned)
-    fail_at = v["fail_at"]
-    if fail_at:
-        wanted = failures.stage_for(fail_at, planned or STAGES)
+    stages = select(o.only, o.skip, planned)
+    if o.fail_at:
+        wanted = failures.stage_for(o.fail_at, planned or STAGES)
         if not wanted:
-            raise BadInput(f"--fail-at {fail_at}: no environment of {config} has a jira gate to fail")
+            raise BadInput(f"--fail-at {o.fail_at}: no environment of {config} has a jira gate to fail")
         if wanted not in [s.name for s in stages]:
-            raise BadInput(f"--fail-at {fail_at}: its stage {wanted} is not in this rehearsal "
+            raise BadInput(f"--fail-at {o.fail_at}: its stage {wanted} is not in this rehearsal "
                            f"({', '.join(s.name for s in stages)}); drop it from --skip or add it to --stages")
-    workdir = Path(v["workdir"]) if v["workdir"] else None
-    return RehearseOptions(stages=stages, keep=v["keep"], channels=tuple(v["channels"] or ()) or ("teams", "slack"),
-                           container_tool=v["container_tool"], workdir=workdir, fail_at=fail_at,
-                           card_renderer_dir=Path(v["card_renderer_dir"]) if v["card_renderer_dir"] else None,
-                           config=config)
+    return replace(o, stages=stages, config=config)
 
 
 if __name__ == "__main__":

@@ -13,69 +13,33 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipekit.core.errors import BadInput, CheckFailed, ExitCode, ExternalError, PipekitError, TimedOut
-from pipekit.core.options import Option, OptionTable, table_of
-from pipekit.core.outputs import RollbackOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import RollbackResult
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
-from pipekit.promotion.delivery import DeliveryOptions, delivery_options
+from pipekit.gitops.settings import WriteOptions
+from pipekit.promotion.delivery import DeliveryOptions
 
-OPTIONS = OptionTable([
-    *history_settings.REPO_OPTIONS,
-    Option("service", "--service", config="service", help="The service to roll back."),
-    Option("environment", "--env", env="PIPEKIT_ENV", help="The environment to roll back."),
-    Option("to", "--to", metavar="TAG|DIGEST", help="The image to go back to (a tag or sha256: digest)."),
-    Option("steps", "--steps", type="int", minimum=1, help="Go back this many distinct images [default 1]."),
-    Option("dry_run", "--dry-run", type="bool", default=False, help="Print the diff; push nothing."),
-    Option("wait", "--wait", type="bool", default=False, help="Then wait with wait-for-argocd for the revision."),
-    Option("force", "--force", type="bool", default=False,
-           help="Allow an image never deployed to that environment."),
-    Option("renderer", "--renderer", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer",
-           help="Render command ({dir} = overlay) or 'none'."),
-    Option("image", config="gitops.image", help="images[].name template ({service} filled in)."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-    *table_of(DeliveryOptions),
-])
+__all__ = ["RollbackOptions", "RollbackResult", "choose", "main", "options_from", "run"]
 
 
-@dataclass
-class RollbackOptions:
-    gitops_repo: str
-    service: str
-    environment: str
-    to: str | None = None
-    steps: int | None = None
-    dry_run: bool = False
-    wait: bool = False
-    force: bool = False
-    branch: str = "main"
-    renderer: str | None = None
-    image: str | None = None  # images[].name template (gitops.image)
-    image_where: str = "pipekit.yaml"  # where that template was set, for its error message
-    overlay: str | None = None  # overlay path template (gitops.overlay)
-    environments: Any = None  # the environments section (per-environment overlay templates)
-    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
-
-
-@dataclass
-class RollbackResult:
-    status: str  # pushed | unchanged | dry-run
-    service: str
-    environment: str
-    rollback_of: str  # the GitOps commit that deployed what ran before
-    from_version: str
-    to_version: str
-    tag: str | None
-    digest: str | None
-    gitops_revision: str
-    diff: str = ""
-    previously_deployed: bool = True
-    pull_request: dict[str, Any] | None = None  # --via pull-request
+@dataclass(kw_only=True)
+class RollbackOptions(DeliveryOptions, WriteOptions):
+    service: str = option("", flag="--service", config="service", help="The service to roll back.")
+    environment: str = option("", flag="--env", env="PIPEKIT_ENV", help="The environment to roll back.")
+    to: str | None = option(flag="--to", metavar="TAG|DIGEST",
+                            help="The image to go back to (a tag or sha256: digest).")
+    steps: int | None = option(flag="--steps", minimum=1, help="Go back this many distinct images [default 1].")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff; push nothing.")
+    wait: bool = option(False, flag="--wait", help="Then wait with wait-for-argocd for the revision.")
+    force: bool = option(False, flag="--force", help="Allow an image never deployed to that environment.")
+    image_where: str = "pipekit.yaml"  # where the gitops.image template was set, for its error message
 
 
 def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Deployment, Deployment | None]:
@@ -128,22 +92,22 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
     version = tag or (digest or "")[:19]
     subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
-    text = message(subject, [f"Rolls back {current.commit[:12]} ({current.reference})."], [
+    text = message(subject, [f"Rolls back {short_revision(current.commit)} ({current.reference})."], [
         ("Pipekit-Service", options.service), ("Pipekit-Environment", options.environment),
         ("Pipekit-Image", name), ("Pipekit-Tag", tag), ("Pipekit-Digest", digest),
         ("Pipekit-Source-Commit", target.source_commit if target else None),
         ("Pipekit-Build-Url", ctx.pipeline.pipeline_url), ("Pipekit-Rollback-Of", current.commit)])
-    with ctx.record.recording(RollbackOutputs.SECTION) as outputs:
+    with ctx.record.recording(RollbackResult.SECTION) as outputs:
         edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
                                    message=lambda _old: text, force=True)  # the winner rule, overridden
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer)
-        rule = rule_for(options.environments, options.environment, options.delivery.via)
+        writer = options.writer(ctx)
+        rule = rule_for(options.environments, options.environment, options.via)
         if rule.by_pull_request:
-            result = by_pull_request(ctx, options, rule, settings.sparse_for(ctx, path, options.service), edit,
-                                     writer, outputs, current, version)
-            result.tag, result.digest, result.previously_deployed = tag, digest, target is not None
-            if result.status == "dry-run":
-                report(ctx, result)
+            result = RollbackResult(status="unchanged", service=options.service, environment=options.environment,
+                                    rollback_of=current.commit, from_version=current.version, to_version=version,
+                                    tag=tag, digest=digest, gitops_revision="", previously_deployed=target is not None)
+            by_pull_request(ctx, options, rule, settings.sparse_for(ctx, path, options.service), edit, writer,
+                            outputs, result)
             if options.wait and result.gitops_revision:
                 wait(ctx, options.environment, result.gitops_revision)
             return result
@@ -152,9 +116,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
                                 tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
                                 previously_deployed=target is not None)
-        RollbackOutputs(service=options.service, environment=options.environment, result=outcome.status,
-                        rollback_of=current.commit, tag=tag, digest=digest,
-                        gitops_revision=outcome.revision if outcome.status == "pushed" else None).write_to(outputs)
+        result.write_to(outputs)
     report(ctx, result)
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)
@@ -162,24 +124,23 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
 
 
 def by_pull_request(ctx: StepContext, options: RollbackOptions, rule: Any, sparse: Any, edit: Any, writer: Any,
-                    outputs: dict[str, Any], current: Deployment, version: str) -> RollbackResult:
+                    outputs: dict[str, Any], result: RollbackResult) -> None:
     """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull request to the GitOps branch."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
 
     def keep(entry: dict[str, Any]) -> None:
-        RollbackOutputs(pull_request=entry).write_to(outputs)
+        result.pull_request = entry
+        result.write_to(outputs)
 
+    version = result.to_version
     change = ChangeRequest(options.service, options.environment, sparse, edit, lambda: version,
                            lambda: f"Roll back {options.service} to {version} in {options.environment}")
-    RollbackOutputs(service=options.service, environment=options.environment, rollback_of=current.commit).write_to(
-        outputs)
-    done = deliver(ctx, writer, rule, options=options.delivery, change=change, dry_run=options.dry_run,
-                   record_to=keep)
-    RollbackOutputs(result=done.status, gitops_revision=done.merge_commit).write_to(outputs)
-    return RollbackResult(status=done.status, service=options.service, environment=options.environment,
-                          rollback_of=current.commit, from_version=current.version, to_version=version, tag=None,
-                          digest=None, gitops_revision=done.merge_commit or "", diff=done.outcome.diff,
-                          pull_request=done.record)
+    done = deliver(ctx, writer, rule, options=options, change=change, dry_run=options.dry_run, record_to=keep)
+    result.status = done.status
+    result.gitops_revision, result.diff, result.pull_request = done.merge_commit or "", done.outcome.diff, done.record
+    result.write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)
 
 
 def wait(ctx: StepContext, environment: str, revision: str) -> None:
@@ -194,7 +155,7 @@ def wait(ctx: StepContext, environment: str, revision: str) -> None:
     errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
                                              ExitCode.TIMEOUT: TimedOut}
     if proc.returncode != 0:
-        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {revision[:12]}, but wait-for-argocd "
+        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {short_revision(revision)}, but wait-for-argocd "
                                                        f"exited {proc.returncode}")
 
 
@@ -209,22 +170,16 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
     elif result.status == "unchanged":
         con.success(f"{what}: already there; nothing committed")
     else:
-        con.success(f"rolled back {what} as {result.gitops_revision[:12]} (Pipekit-Rollback-Of {result.rollback_of[:12]})")
+        con.success(f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})")
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    if not v["gitops_repo"]:
-        raise BadInput("no GitOps repository: pass --gitops-repo, set PIPEKIT_GITOPS_REPO or gitops.repo")
-    return RollbackOptions(gitops_repo=v["gitops_repo"], service=v["service"] or ctx.service or "",
-                           environment=v["environment"] or "", to=v["to"], steps=v["steps"],
-                           dry_run=v["dry_run"], wait=v["wait"], force=v["force"], branch=v["branch"] or "main",
-                           renderer=v["renderer"], image=v["image"], image_where=ctx.config.where("gitops", "image"),
-                           overlay=v["overlay"], environments=v["environments"],
-                           delivery=delivery_options(ctx, flags))
+    options = resolve(RollbackOptions, ctx, flags).options
+    return replace(options, service=options.service or ctx.service or "",
+                   image_where=ctx.config.where("gitops", "image"))
 
 
-@step_command("rollback", OPTIONS, help="Put an earlier image back into an environment with a GitOps commit.")
+@step_command("rollback", RollbackOptions, help="Put an earlier image back into an environment with a GitOps commit.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> RollbackResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pipekit.core.errors import BadInput
 from pipekit.core.options import option, resolve
-from pipekit.core.outputs import BuildOutputs, SbomOutputs
+from pipekit.core.outputs import BuildResult, SbomResult
 from pipekit.core.step import StepContext, step_command
+from pipekit.images import Tool
 
 __all__ = ["SbomOptions", "SbomResult", "main", "options_from", "run"]
 
@@ -41,36 +42,24 @@ class SbomOptions:
         help="Maven scopes listed: runtime (all but test, the CycloneDX Maven plugin's default), test, all.")
     format: Literal["cyclonedx-json"] = option("cyclonedx-json", flag="--format", help="Output format.")
     out: Path = option(Path("sbom.cdx.json"), flag="--out", env="PIPEKIT_SBOM_OUT", config="sbom.out",
-                       help="Where to write the SBOM.")
+                       min_length=1, help="Where to write the SBOM.")
     project_dir: Path = option(Path("."), flag="--project-dir", env="PIPEKIT_SBOM_PROJECT_DIR",
                                help="The Maven project (its pom.xml).")
     maven_offline: bool = option(False, flag="--maven-offline", env="PIPEKIT_SBOM_MAVEN_OFFLINE",
                                  config="sbom.maven_offline",
                                  help="Resolve from the local repository only (mvn -o).")
-    container_tool: Literal["docker", "buildah", "podman"] | None = option(
+    container_tool: Tool | None = option(
         flag="--container-tool", env="PIPEKIT_CONTAINER_TOOL",
         help="Tool whose store holds --image [default: the one build used, else docker].")
-    cdxgen: str = option("cdxgen", env="PIPEKIT_CDXGEN", config="sbom.cdxgen",
+    cdxgen: str = option("cdxgen", env="PIPEKIT_CDXGEN", config="sbom.cdxgen", min_length=1,
                          help="The cdxgen command (npm @cyclonedx/cdxgen).")
     timeout_s: float = option(300.0, env="PIPEKIT_SBOM_TIMEOUT", config="sbom.timeout_s", above=0,
                               help="Seconds Maven, the image save and each cdxgen run may take.")
 
 
-@dataclass
-class SbomResult:
-    path: str
-    components: int
-    spec_version: str
-    generator: str
-    maven: bool
-    image: str | None = None
-    image_id: str | None = None
-    parts: dict[str, int] = field(default_factory=dict)  # maven / image -> components each listed
-
-
 def _plan(options: SbomOptions, ctx: StepContext) -> tuple[bool, str | None, str]:
     """(list Maven?, the image, the container tool)."""
-    build = BuildOutputs.read(ctx.record)
+    build = BuildResult.read(ctx.record)
     image = options.image
     if options.from_run_record and not image:
         if not (build.succeeded and build.image_ref):
@@ -94,7 +83,7 @@ def run(options: SbomOptions, ctx: StepContext) -> SbomResult:
     check_writable(options.out, "--out")
     command = cdxgen.executable(options.cdxgen, ctx.env)
     env = dict(ctx.env)
-    with ctx.record.recording(SbomOutputs.SECTION) as outputs, cdxgen.workdir() as tmp, \
+    with ctx.record.recording(SbomResult.SECTION) as outputs, cdxgen.workdir() as tmp, \
             ThreadPoolExecutor(max_workers=2) as pool:
         work = Path(tmp)
         parts: dict[str, Any] = {}
@@ -120,8 +109,7 @@ def run(options: SbomOptions, ctx: StepContext) -> SbomResult:
         result = SbomResult(path=str(options.out), components=len(bom.get("components") or []),
                             spec_version=str(bom.get("specVersion", "")), generator=generator, maven=with_maven,
                             image=image, parts={k: len(v.get("components") or []) for k, v in boms.items()})
-        SbomOutputs(path=result.path, components=result.components, image=image, spec_version=result.spec_version,
-                    generator=generator).write_to(outputs)
+        result.write_to(outputs)
     ctx.console.success(f"SBOM {result.path}: {result.components} components (CycloneDX {result.spec_version}, "
                         f"{generator}; " + ", ".join(f"{k} {v}" for k, v in result.parts.items()) + ")")
     return result

@@ -9,78 +9,67 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pipekit.core.errors import BadInput, CheckFailed
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.outputs import ScanOutputs
+from pipekit.core.options import option, ref, resolve
+from pipekit.core.outputs import ScanResult
 from pipekit.core.step import StepContext, step_command
 from pipekit.reports import findings as fm
 from pipekit.reports import policy as policy_mod
 
-SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+__all__ = ["ScanOptions", "ScanResult", "load_policy", "main", "options_from", "run"]
 
-OPTIONS = OptionTable([
-    Option("reports", argument=True, multiple=True, config="scan.reports", metavar="[REPORTS]..."),
-    Option("fail_on", "--fail-on", env="PIPEKIT_SCAN_FAIL_ON", type="choice", choices=SEVERITY_CHOICES,
-           help="Block findings at this severity or above [scan.fail_on; default high]."),
-    Option("max", "--max", metavar="SEV=N,...", help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max]."),
-    Option("baseline", "--baseline", env="PIPEKIT_SCAN_BASELINE", type="path",
-           help="Earlier report or pipekit SARIF: only new findings can fail [scan.baseline]."),
-    Option("policy_file", "--policy", type="path",
-           help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan section."),
-    Option("policy", config="scan", type="data"),  # fail_on, max, sast, sca, suppressions, baseline
-    Option("sarif_out", "--sarif-out", env="PIPEKIT_SCAN_SARIF_OUT", config="scan.sarif_out", type="path",
-           help="Write merged SARIF 2.1.0 here."),
-    Option("junit_out", "--junit-out", env="PIPEKIT_SCAN_JUNIT_OUT", config="scan.junit_out", type="path",
-           help="Write JUnit XML (one failing case per blocking finding) here."),
-    Option("code_insights", "--code-insights", config="scan.code_insights", type="bool", default=False,
-           help="Publish a Bitbucket Code Insights report and annotations for the commit."),
-    Option("run_tools", "--run", multiple=True, metavar="TOOL",
-           help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, trivy, grype."),
-    Option("runners", config="scan.run", type="data"),
-    Option("semgrep_config", env="PIPEKIT_SEMGREP_CONFIG", config="scan.run.semgrep.config", type="path",
-           help="Semgrep rules for --run semgrep."),
-    Option("veracode_jar", env="PIPEKIT_VERACODE_JAR", config="scan.run.veracode.jar", type="path",
-           help="Veracode pipeline-scan.jar for --run veracode."),
-    Option("format", "--format", metavar="FMT",
-           help="Force the report format instead of detecting it: sarif, veracode, srcclr, trivy, grype, "
-                "dependency-check, semgrep, bandit."),
-])
+Threshold = Literal["critical", "high", "medium", "low", "info", "none"]
+SEVERITY_CHOICES: tuple[str, ...] = get_args(Threshold)
+
+
+def _max(text: str | None) -> dict[str, int] | None:
+    return policy_mod.parse_max(text) if text else None
 
 
 @dataclass
 class ScanOptions:
-    reports: list[str] = field(default_factory=list)
-    fail_on: str | None = None
-    max: dict[str, int] | None = None
-    baseline: str | None = None
-    policy_file: str | None = None
-    sarif_out: str | None = None
-    junit_out: str | None = None
-    code_insights: bool = False
-    run_tools: list[str] = field(default_factory=list)
-    format: str | None = None
+    reports: list[str] = option(default_factory=list, argument=True, config="scan.reports", metavar="[REPORTS]...",
+                                min_length=1, help="Scanner reports to gate.")
+    fail_on: Threshold | None = option(flag="--fail-on", env="PIPEKIT_SCAN_FAIL_ON",
+                                       help="Block findings at this severity or above [scan.fail_on; default high].")
+    max: dict[str, int] | None = option(flag="--max", metavar="SEV=N,...", convert=_max,
+                                        help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max].")
+    baseline: str | None = option(flag="--baseline", env="PIPEKIT_SCAN_BASELINE", metavar="PATH",
+                                  help="Earlier report or pipekit SARIF: only new findings can fail [scan.baseline].")
+    policy_file: str | None = option(flag="--policy", metavar="PATH",
+                                     help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan "
+                                          "section.")
+    sarif_out: str | None = option(flag="--sarif-out", env="PIPEKIT_SCAN_SARIF_OUT", config="scan.sarif_out",
+                                   metavar="PATH", min_length=1, help="Write merged SARIF 2.1.0 here.")
+    junit_out: str | None = option(flag="--junit-out", env="PIPEKIT_SCAN_JUNIT_OUT", config="scan.junit_out",
+                                   metavar="PATH", min_length=1,
+                                   help="Write JUnit XML (one failing case per blocking finding) here.")
+    code_insights: bool = option(False, flag="--code-insights", config="scan.code_insights",
+                                 help="Publish a Bitbucket Code Insights report and annotations for the commit.")
+    run_tools: list[str] = option(default_factory=list, flag="--run", metavar="TOOL",
+                                  help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, "
+                                       "trivy, grype.")
+    format: str | None = option(flag="--format", metavar="FMT",
+                                help="Force the report format instead of detecting it: sarif, veracode, srcclr, "
+                                     "trivy, grype, dependency-check, semgrep, bandit.")
+    section: dict[str, Any] = option(  # fail_on, max, sast, sca, suppressions, baseline: read into ``policy``
+        default_factory=dict, config="scan", schema=ref("scan_policy"),
+        help="Security gate over SAST and SCA reports (pipekit scan).")
+    runners: dict[str, dict[str, Any]] = option(default_factory=dict, config="scan.run", schema=ref("scan_run"),
+                                                help="Per scanner settings for --run.")
+    semgrep_config: str | None = option(env="PIPEKIT_SEMGREP_CONFIG", config="scan.run.semgrep.config", min_length=1,
+                                        help="Semgrep rules for --run semgrep.")
+    veracode_jar: str | None = option(env="PIPEKIT_VERACODE_JAR", config="scan.run.veracode.jar", min_length=1,
+                                      help="Veracode pipeline-scan.jar for --run veracode.")
     today: date | None = None  # for tests: the day suppressions expire against
     run_dir: str = ".pipekit/scan"
     run_cwd: str | None = None  # where --run scanners run (default: here); their targets and paths are relative to it
     policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
-    runners: dict[str, dict[str, Any]] = field(default_factory=dict)  # scan.run: per tool settings
-
-
-@dataclass
-class ScanResult:
-    summary: dict[str, Any]
-    blocking: list[dict[str, Any]]
-    reasons: list[str]
-    reports: list[dict[str, Any]]
-    expired_suppressions: list[dict[str, Any]]
-    sarif_out: str | None = None
-    junit_out: str | None = None
-    annotations_sent: int | None = None
 
 
 def _finding_dict(f: fm.Finding) -> dict[str, Any]:
@@ -124,7 +113,7 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
 def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
     from pipekit.reports.readers.detect import read_report
 
-    with ctx.record.recording(ScanOutputs.SECTION) as outputs, fm.gc_paused():
+    with ctx.record.recording(ScanResult.SECTION) as outputs, fm.gc_paused():
         output_paths(options)  # every output checked before anything is read or written
         policy = load_policy(options)
         paths = gather_reports(options, ctx)
@@ -143,13 +132,13 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         summary = {**{s: counts[s] for s in fm.SEVERITIES}, "blocking": len(verdict.blocking),
                    "suppressed": verdict.suppressed, "passed": verdict.passed, "tools": tools,
                    "total": len(findings), "baseline_known": verdict.baseline_known}
-        ScanOutputs(summary=summary).write_to(outputs)
         result = ScanResult(
             summary=summary, blocking=[_finding_dict(f) for f in verdict.blocking[:1000]], reasons=verdict.reasons,
             reports=read,
             expired_suppressions=[{"id": s.id, "expires": s.expires.isoformat(), "where": s.where}
                                   for s in verdict.expired],
         )
+        result.write_to(outputs)
         show(ctx, findings, verdict, summary)
         write_outputs(options, ctx, findings, verdict, result, with_baseline=baseline is not None)
         if not verdict.passed:
@@ -175,17 +164,16 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
     from pipekit import __version__
 
     sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
-    files = {"sarif": sarif_out, "junit": junit_out}
-    if any(files.values()):
-        from pipekit.reports.writers.interface import Outcome
-        from pipekit.reports.writers.registry import writers
+    if sarif_out or junit_out:
+        from pipekit.reports.writers.interface import GateOutcome
+        from pipekit.reports.writers.registry import WRITERS
 
-        outcome = Outcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
-        for name, writer in writers().items():
-            path = files.get(name)
-            if path:
+        outcome = GateOutcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
+        for name, path in (("sarif", sarif_out), ("junit", junit_out)):
+            writer = WRITERS.find(name)
+            if path and writer is not None:
                 writer.write(path, outcome)
-                setattr(result, f"{name}_out", path)
+        result.sarif_out, result.junit_out = sarif_out, junit_out
     if options.code_insights:
         from pipekit.clients.bitbucket import CodeInsights
         from pipekit.reports.writers import code_insights as ci
@@ -223,27 +211,20 @@ def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdi
             console.error(f"blocked: {reason}")
 
 
-@step_command("scan", OPTIONS, help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
+@step_command("scan", ScanOptions, help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
                                     "Grype, Dependency-Check, Semgrep, Bandit).")
 def main(ctx: StepContext, flags: dict[str, Any]) -> ScanResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> ScanOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    section = v["policy"] if isinstance(v["policy"], Mapping) else {}
-    runners = {str(k): dict(val) for k, val in (v["runners"] or {}).items() if isinstance(val, Mapping)}
-    for tool, key, name in (("semgrep", "config", "semgrep_config"), ("veracode", "jar", "veracode_jar")):
-        if v[name]:
-            runners.setdefault(tool, {})[key] = v[name]
-    return ScanOptions(
-        reports=list(v["reports"] or ()), fail_on=v["fail_on"],
-        max=policy_mod.parse_max(v["max"]) if v["max"] else None, baseline=v["baseline"],
-        policy_file=v["policy_file"], policy=None if v["policy_file"] else policy_mod.from_section(
-            dict(section), ctx.config.where),
-        sarif_out=v["sarif_out"], junit_out=v["junit_out"], code_insights=v["code_insights"],
-        run_tools=list(v["run_tools"] or ()), format=v["format"], runners=runners,
-    )
+    o = resolve(ScanOptions, ctx, flags).options
+    runners = {str(k): dict(val) for k, val in o.runners.items() if isinstance(val, Mapping)}
+    for tool, key, value in (("semgrep", "config", o.semgrep_config), ("veracode", "jar", o.veracode_jar)):
+        if value:
+            runners.setdefault(tool, {})[key] = value
+    policy = None if o.policy_file else policy_mod.from_section(dict(o.section), ctx.config.where)
+    return replace(o, runners=runners, policy=policy)
 
 
 if __name__ == "__main__":

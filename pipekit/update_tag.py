@@ -8,108 +8,64 @@ kustomize, commit with trailers, push with fetch-re-apply-retry, record the GitO
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from pipekit.clients.git import Identity
 from pipekit.core.errors import BadInput, Interrupted
-from pipekit.core.options import Option, table_of
-from pipekit.core.outputs import BuildOutputs, EcrPushOutputs, UpdateTagOutputs
+from pipekit.core.options import option, resolve
+from pipekit.core.outputs import BuildResult, EcrPushResult, UpdateTagResult, UpdateTagStatus
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
-from pipekit.gitops.writer import DEFAULT_IDENTITY
-from pipekit.promotion.delivery import DeliveryOptions, delivery_options
-from pipekit.promotion.pull_request_settings import PullRequestRule, rule_for
+from pipekit.promotion.delivery import DeliveryOptions
 
-OPTIONS = settings.OPTIONS + [
-    Option("path", "--path", help="Overlay directory in the repo [default: gitops.overlay template for --env]."),
-    Option("image", "--image", config="gitops.image",
-           help="images[].name to edit ({service} filled in) [default: the run record's image]."),
-    Option("tag", "--tag", help="newTag to set [default: the run record's first tag]."),
-    Option("digest", "--digest", help="digest (sha256:...) to set [default: the run record's ECR digest]."),
-    Option("new_name", "--new-name", help="newName to set."),
-    Option("create", "--create", type="bool", default=False, help="Add the images entry (or values key) when missing."),
-    Option("dry_run", "--dry-run", type="bool", default=False,
-           help="Print the diff that would be committed; push nothing."),
-    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
-           help="Environment (fills the overlay path from config)."),
-    Option("service", "--service", config="service", help="Service name [default: the repository slug]."),
-    Option("values_file", "--values-file", help="Helm values file (relative to --path) to edit instead of kustomization.yaml."),
-    Option("key", "--key", help="Key path in --values-file, e.g. image.tag."),
-    Option("build_number", "--build-number", env="BITBUCKET_BUILD_NUMBER", type="int", minimum=0,
-           help="Pipeline build number."),
-    Option("force", "--force", type="bool", default=False,
-           help="Write even if a newer build wrote the entry (a deliberate rollback)."),
-    Option("overlay", config="gitops.overlay", help="Overlay path template with {env} and {service}."),
-    Option("environments", config="environments", type="data"),
-    *table_of(DeliveryOptions),
-]
+__all__ = ["UpdateTagOptions", "UpdateTagResult", "commit_message", "main", "options_from", "run", "validate"]
 
 
-@dataclass
-class UpdateTagOptions:
-    gitops_repo: str
-    path: str  # overlay directory inside the repo
-    image: str
-    tag: str | None = None
-    digest: str | None = None
-    new_name: str | None = None
-    branch: str = "main"
-    create: bool = False
-    dry_run: bool = False
-    values_file: str | None = None  # a Helm values file (relative to path) instead of the kustomization
-    key: str | None = None  # its dotted key path, e.g. image.tag
-    environment: str | None = None
-    service: str | None = None
-    build_number: int | None = None
+@dataclass(kw_only=True)
+class UpdateTagOptions(DeliveryOptions, settings.WriteOptions):
+    path: str = option("", flag="--path",
+                       help="Overlay directory in the repo [default: gitops.overlay template for --env].")
+    image: str = option("", flag="--image", config="gitops.image", min_length=1,  # a flag's value is used as is
+                        help="images[].name to edit ({service} filled in) [default: the run record's image].")
+    tag: str | None = option(flag="--tag", help="newTag to set [default: the run record's first tag].")
+    digest: str | None = option(flag="--digest", help="digest (sha256:...) to set [default: the run record's ECR "
+                                "digest].")
+    new_name: str | None = option(flag="--new-name", help="newName to set.")
+    create: bool = option(False, flag="--create", help="Add the images entry (or values key) when missing.")
+    dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
+    environment: str | None = option(flag="--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+                                     help="Environment (fills the overlay path from config).")
+    service: str | None = option(flag="--service", config="service", min_length=1,
+                                 help="Service name [default: the repository slug].")
+    values_file: str | None = option(flag="--values-file", help="Helm values file (relative to --path) to edit "
+                                     "instead of kustomization.yaml.")
+    key: str | None = option(flag="--key", help="Key path in --values-file, e.g. image.tag.")
+    build_number: int | None = option(flag="--build-number", env="BITBUCKET_BUILD_NUMBER", minimum=0,
+                                      help="Pipeline build number.")
+    force: bool = option(False, flag="--force", help="Write even if a newer build wrote the entry (a deliberate "
+                         "rollback).")
     source_commit: str | None = None
     source_committed_at: str | None = None
     build_url: str | None = None
-    renderer: str = "kubectl kustomize {dir}"
-    push_retries: int = 30
-    force: bool = False  # write even when a newer build wrote the entry (a deliberate rollback)
-    backoff_s: float = 0.5  # base of the jittered backoff between push retries
-    username: str | None = None  # HTTPS username for PIPEKIT_GITOPS_TOKEN
-    author: Identity = DEFAULT_IDENTITY
-    committer: Identity | None = None  # default: the author
-    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)  # --via, --merge, --wait-merge
-    rule: PullRequestRule = field(default_factory=PullRequestRule)  # the environment's via and pull_request
-
-
-@dataclass
-class UpdateTagResult:
-    status: str  # pushed | unchanged | superseded | dry-run
-    gitops_repo: str
-    gitops_revision: str
-    environment: str | None
-    service: str | None
-    image: str
-    tag: str | None
-    digest: str | None
-    overlay: str
-    old: dict[str, Any] | None = None
-    retries: int = 0
-    diff: str = ""
-    message: str = ""
-    workloads: list[str] = field(default_factory=list)
-    pull_request: dict[str, Any] | None = None  # --via pull-request: id, url, state, branch, merge_commit
 
 
 def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
     validate(options)
-    with ctx.record.recording(UpdateTagOutputs.SECTION) as outputs:
+    from pipekit.promotion.pull_request_settings import rule_for
+
+    with ctx.record.recording(UpdateTagResult.SECTION) as outputs:
         want = ImageRef(name=options.image, new_name=options.new_name, new_tag=options.tag,
                         digest=options.digest, build=options.build_number)
         service = options.service or options.image.rsplit("/", 1)[-1]
         edit = settings.image_edit(options.path, want, create=options.create, values_file=options.values_file,
                                    key=options.key, message=lambda old: commit_message(options, service, old),
                                    force=options.force)
-        writer = settings.writer(ctx, options.gitops_repo, options.branch, options.renderer, options.push_retries,
-                                 backoff_s=options.backoff_s, username=options.username, author=options.author,
-                                 committer=options.committer)
-        if options.rule.by_pull_request:
-            return by_pull_request(ctx, options, service, edit, writer, outputs)
+        writer = options.writer(ctx)
+        rule = rule_for(options.environments, options.environment, options.via)
+        if rule.by_pull_request:
+            return by_pull_request(ctx, options, rule, service, edit, writer, outputs)
         try:
             outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
                                    dry_run=options.dry_run)
@@ -123,17 +79,12 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             environment=options.environment, service=service, image=options.image, tag=options.tag,
             digest=options.digest, overlay=options.path, old=old.__dict__ if old else None,
             retries=outcome.retries, diff=outcome.diff, message=outcome.change.note, workloads=outcome.workloads)
-        UpdateTagOutputs(
-            gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
-            tag=options.tag, digest=options.digest, overlay=options.path, result=status, retries=outcome.retries,
-            # a dry run changed nothing for wait-for-argocd to wait for
-            gitops_revision=None if options.dry_run else outcome.revision,
-        ).write_to(outputs)
+        result.write_to(outputs)
     report(ctx, result)
     return result
 
 
-def by_pull_request(ctx: StepContext, options: UpdateTagOptions, service: str, edit: Any, writer: Any,
+def by_pull_request(ctx: StepContext, options: UpdateTagOptions, rule: Any, service: str, edit: Any, writer: Any,
                     outputs: dict[str, Any]) -> UpdateTagResult:
     """The same commit on ``pipekit/<service>/<env>/<tag>`` and a pull request to the GitOps branch."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
@@ -141,44 +92,47 @@ def by_pull_request(ctx: StepContext, options: UpdateTagOptions, service: str, e
     if not options.environment:
         raise BadInput("--via pull-request needs --env (the branch and the environment's pull_request rule)")
     version = options.tag or (options.digest or "")[:19]
-    base = UpdateTagOutputs(gitops_repo=options.gitops_repo, environment=options.environment, service=service,
-                            image=options.image, tag=options.tag, digest=options.digest, overlay=options.path)
+    result = UpdateTagResult(status="unchanged", gitops_repo=options.gitops_repo, gitops_revision="",
+                             environment=options.environment, service=service, image=options.image, tag=options.tag,
+                             digest=options.digest, overlay=options.path)
 
     def keep(entry: dict[str, Any]) -> None:
-        UpdateTagOutputs(pull_request=entry).write_to(outputs)
+        result.pull_request = entry
+        result.write_to(outputs)
 
-    change = ChangeRequest(service, options.environment, settings.sparse_for(ctx, options.path, service,
-                                                                              options.values_file),
-                           edit, lambda: version, lambda: f"Deploy {service} {version} to {options.environment}")
-    base.write_to(outputs)
-    done = deliver(ctx, writer, options.rule, options=options.delivery, change=change, dry_run=options.dry_run,
-                   record_to=keep)
-    UpdateTagOutputs(result=done.status, gitops_revision=done.merge_commit).write_to(outputs)
-    return UpdateTagResult(status=done.status, gitops_repo=options.gitops_repo,
-                           gitops_revision=done.merge_commit or "", environment=options.environment, service=service,
-                           image=options.image, tag=options.tag, digest=options.digest, overlay=options.path,
-                           diff=done.outcome.diff, message=done.outcome.change.note, pull_request=done.record)
+    change = ChangeRequest(service, options.environment,
+                           settings.sparse_for(ctx, options.path, service, options.values_file), edit,
+                           lambda: version, lambda: f"Deploy {service} {version} to {options.environment}")
+    done = deliver(ctx, writer, rule, options=options, change=change, dry_run=options.dry_run, record_to=keep)
+    result.status = done.status
+    result.gitops_revision, result.diff, result.message = done.merge_commit or "", done.outcome.diff, \
+        done.outcome.change.note
+    result.pull_request = done.record
+    result.write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)
+    return result
 
 
 def record_interrupted(ctx: StepContext, options: UpdateTagOptions, service: str, outputs: dict[str, Any],
                        stop: Interrupted) -> None:
     """After a signal the record says what the GitOps repository holds: pushed (with its
     revision, for wait-for-argocd), not pushed, or unknown; never the previous run's revision."""
-    from pipekit.gitops.writer import Outcome
+    from pipekit.gitops.writer import WriteOutcome
 
-    after = stop.result if isinstance(stop.result, Outcome) else None
-    status = after.status if after is not None else "not-pushed"
-    UpdateTagOutputs(  # outputs were cleared as the step started: no earlier revision is left
-        gitops_repo=options.gitops_repo, environment=options.environment, service=service, image=options.image,
-        tag=options.tag, digest=options.digest, overlay=options.path, result=status,
-        gitops_revision=after.revision if after and status == "pushed" else None,
+    after = stop.result if isinstance(stop.result, WriteOutcome) else None
+    status = cast(UpdateTagStatus, after.status if after is not None else "not-pushed")
+    UpdateTagResult(  # outputs were cleared as the step started: no earlier revision is left
+        status=status, gitops_repo=options.gitops_repo, gitops_revision=after.revision if after else "",
+        environment=options.environment, service=service, image=options.image, tag=options.tag,
+        digest=options.digest, overlay=options.path, retries=None,
     ).write_to(outputs)
     if status == "pushed":
-        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {after.revision[:12]}"
+        ctx.console.warn(f"{stop} during the push: the GitOps repository has it as {short_revision(after.revision)}"
                          if after else f"{stop}")
     elif status == "unknown":
         ctx.console.warn(f"{stop} during the push, and the GitOps repository could not be asked whether "
-                         f"{after.revision[:12] if after else 'the commit'} landed: check it before running again")
+                         f"{short_revision(after.revision) if after else 'the commit'} landed: check it before running again")
     else:
         ctx.console.warn(f"{stop}: nothing was pushed to the GitOps repository")
 
@@ -245,45 +199,39 @@ def report(ctx: StepContext, result: UpdateTagResult) -> None:
     elif result.status == "superseded":
         con.warn(f"{where}: {result.message}; nothing committed")
     else:
-        con.success(f"{where}: {result.image} -> {result.tag or result.digest} pushed as {result.gitops_revision[:12]}"
+        con.success(f"{where}: {result.image} -> {result.tag or result.digest} pushed as {short_revision(result.gitops_revision)}"
                     + (f" after {result.retries} retries" if result.retries else ""))
     for name in result.workloads:
         con.debug(f"renders into {name}")
 
 
-@step_command("update-tag", OPTIONS, help="Set an image tag/digest in a Kustomize GitOps overlay, commit and push.")
+@step_command("update-tag", UpdateTagOptions, help="Set an image tag/digest in a Kustomize GitOps overlay, commit and push.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> UpdateTagResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions:
-    """The table's values (flag > env > pipekit.yaml > default), then the run record's image for what is left."""
-    v = OPTIONS.resolve(ctx, flags)
-    service = v["service"] or ctx.service
-    build, ecr = BuildOutputs.read(ctx.record), EcrPushOutputs.read(ctx.record)
+    """The declared values (flag > env > pipekit.yaml > default), then the run record's image for what is left."""
+    resolved = resolve(UpdateTagOptions, ctx, flags)
+    o = resolved.options
+    service = o.service or ctx.service
+    build, ecr = BuildResult.read(ctx.record), EcrPushResult.read(ctx.record)
     recorded = (ecr.image_uri if ecr.succeeded else None) or (build.image if build.succeeded else None)
-    if v.source("image").startswith("flag"):
-        image = v["image"]
-    else:  # gitops.image is a template: {service} filled in
-        image = settings.image_name(v["image"], service, ctx.config.where("gitops", "image"), recorded)
-    path = v["path"]
-    if not path and v["environment"]:
-        path = settings.overlay_for(v["environment"], service, v["overlay"], v["environments"])
-    tag, digest = v["tag"], v["digest"]
-    if tag is None and digest is None and not v["values_file"]:
+    image = o.image
+    if not resolved.source("image").startswith("flag"):  # gitops.image is a template: {service} filled in
+        image = settings.image_name(o.image, service, ctx.config.where("gitops", "image"), recorded) or ""
+    path = o.path
+    if not path and o.environment:
+        path = settings.overlay_for(o.environment, service, o.overlay, o.environments)
+    tag, digest = o.tag, o.digest
+    if tag is None and digest is None and not o.values_file:
         tags = (ecr.tags if ecr.succeeded else None) or (build.tags if build.succeeded else None) or []
         tag = str(tags[0]) if tags else None
         digest = ecr.digest if ecr.succeeded else None
-    delivery = delivery_options(ctx, flags)
-    return UpdateTagOptions(
-        path=path or "", image=image or "", tag=tag, digest=digest, new_name=v["new_name"],
-        create=v["create"], dry_run=v["dry_run"], values_file=v["values_file"], key=v["key"],
-        environment=v["environment"], service=service, build_number=v["build_number"],
+    return replace(
+        o, service=service, image=image, path=path, tag=tag, digest=digest, build_url=ctx.pipeline.pipeline_url,
         source_commit=(build.source_commit if build.succeeded else None) or ctx.pipeline.commit,
-        source_committed_at=(build.source_committed_at if build.succeeded else None) or ctx.pipeline.committed_at,
-        build_url=ctx.pipeline.pipeline_url, force=v["force"], **settings.write_settings(v),
-        delivery=delivery, rule=rule_for(v["environments"], v["environment"], delivery.via),
-    )
+        source_committed_at=(build.source_committed_at if build.succeeded else None) or ctx.pipeline.committed_at)
 
 
 if __name__ == "__main__":

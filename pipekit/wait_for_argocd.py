@@ -8,107 +8,59 @@ is judged (:mod:`pipekit.argocd.state`) succeeded, one fails, or the time is up.
 from __future__ import annotations
 
 import queue
-import shlex
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
+from pipekit.argocd.settings import ServerOptions, with_argocd_opts
 from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.outputs import PromoteOutputs, UpdateTagOutputs, WaitForArgocdOutputs
+from pipekit.core.options import option, ref, resolve
+from pipekit.core.outputs import AppOutcome, PromoteResult, UpdateTagResult, WaitResult
 from pipekit.core.step import StepContext, step_command
 
-OPTIONS = OptionTable([
-    Option("apps", "--app", env="PIPEKIT_ARGOCD_APP", multiple=True,
-           help="Argo CD application name (repeat for several; the variable: comma- or space-separated)."),
-    Option("environment", "--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
-           help="Take the app names from argocd.apps.ENV in pipekit.yaml."),
-    Option("revision", "--revision", env="PIPEKIT_ARGOCD_REVISION",
-           help="GitOps revision to wait for [default: run record update_tag/promote]."),
-    Option("timeout", "--timeout", env="PIPEKIT_ARGOCD_TIMEOUT", config="argocd.timeout", type="float",
-           default=600.0, above=0, help="Seconds to wait in all."),
-    Option("refresh", "--refresh", env="PIPEKIT_ARGOCD_REFRESH", config="argocd.refresh", type="choice",
-           choices=("normal", "hard", "none"), default="normal", help="Refresh asked for first."),
-    Option("sync", "--sync", env="PIPEKIT_ARGOCD_SYNC", config="argocd.sync", type="bool", default=False,
-           help="Trigger a sync at the revision (apps without auto-sync)."),
-    Option("server", "--server", env="ARGOCD_SERVER", config="argocd.server",
-           help="Argo CD server host[:port] or URL."),
-    Option("root_path", "--root-path", env="PIPEKIT_ARGOCD_ROOT_PATH", config="argocd.root_path",
-           help="Path prefix of a server behind a path (e.g. /argo-cd) [default: ARGOCD_OPTS --grpc-web-root-path]."),
-    Option("insecure", "--insecure", env="PIPEKIT_ARGOCD_INSECURE", config="argocd.insecure", type="bool",
-           help="Skip TLS certificate verification [default: ARGOCD_OPTS --insecure]."),
-    Option("plaintext", "--plaintext", env="PIPEKIT_ARGOCD_PLAINTEXT", config="argocd.plaintext", type="bool",
-           help="Use http instead of https [default: ARGOCD_OPTS --plaintext]."),
-    Option("grace", "--grace", env="PIPEKIT_ARGOCD_GRACE", config="argocd.grace", type="float", default=60.0,
-           minimum=0, help="Seconds health may stay Degraded before failing."),
-    Option("poll_interval", "--poll-interval", env="PIPEKIT_ARGOCD_POLL_INTERVAL", config="argocd.poll_interval",
-           type="float", default=3.0, above=0, help="Seconds between re-reads of each app."),
-    Option("no_stream", "--no-stream", env="PIPEKIT_ARGOCD_NO_STREAM", type="bool",
-           help="Only re-read; do not watch the stream."),
-    Option("stream", config="argocd.stream", type="bool", default=True,
-           help="Watch the application stream as well as re-reading."),
-    Option("project", "--project", env="PIPEKIT_ARGOCD_PROJECT", config="argocd.project",
-           help="Argo CD project of the apps (tells a missing app from a forbidden one)."),
-    Option("app_namespace", "--app-namespace", env="PIPEKIT_ARGOCD_APP_NAMESPACE", config="argocd.app_namespace",
-           help="Namespace of the Application resources (apps in any namespace)."),
-    Option("request_timeout", env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT", config="argocd.request_timeout", type="float",
-           default=15.0, above=0, help="Read timeout of one API request."),
-    Option("unreachable_after", env="PIPEKIT_ARGOCD_UNREACHABLE_AFTER", config="argocd.unreachable_after",
-           type="float", default=60.0, above=0, help="Seconds without an answer before exit 3."),
-    Option("apps_by_env", config="argocd.apps", type="data"),
-    Option("argocd_opts", env="ARGOCD_OPTS", help="The argocd CLI's flags: --insecure, --plaintext, --grpc-web-root-path."),
-    Option("token", env="ARGOCD_AUTH_TOKEN", secret=True),
-    Option("username", env="ARGOCD_USERNAME"),
-    Option("password", env="ARGOCD_PASSWORD", secret=True),
-])
+__all__ = ["AppOutcome", "WaitOptions", "WaitResult", "main", "options_from", "run"]
 
 
 @dataclass
-class WaitOptions:
-    apps: list[str]
-    revision: str
-    server: str
-    token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    root_path: str = ""
-    insecure: bool = False
-    plaintext: bool = False
-    timeout: float = 600.0
-    grace: float = 60.0
-    poll_interval: float = 3.0
-    refresh: str | None = "normal"
-    sync: bool = False
-    stream: bool = True
-    project: str | None = None
-    app_namespace: str | None = None
-    request_timeout: float = 15.0
-    unreachable_after: float = 60.0
+class WaitOptions(ServerOptions):
+    apps: list[str] = option(default_factory=list, flag="--app", env="PIPEKIT_ARGOCD_APP",
+                             help="Argo CD application name (repeat for several; the variable: comma- or "
+                                  "space-separated).")
+    environment: str | None = option(flag="--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+                                     help="Take the app names from argocd.apps.ENV in pipekit.yaml.")
+    revision: str = option("", flag="--revision", env="PIPEKIT_ARGOCD_REVISION",
+                           help="GitOps revision to wait for [default: run record update_tag/promote].")
+    timeout: float = option(600.0, flag="--timeout", env="PIPEKIT_ARGOCD_TIMEOUT", config="argocd.timeout", above=0,
+                            help="Seconds to wait in all.")
+    refresh: Literal["normal", "hard", "none"] | None = option(  # "none" is None once resolved
+        "normal", flag="--refresh", env="PIPEKIT_ARGOCD_REFRESH", config="argocd.refresh",
+        help="Refresh asked for first.")
+    sync: bool = option(False, flag="--sync", env="PIPEKIT_ARGOCD_SYNC", config="argocd.sync",
+                        help="Trigger a sync at the revision (apps without auto-sync).")
+    grace: float = option(60.0, flag="--grace", env="PIPEKIT_ARGOCD_GRACE", config="argocd.grace", minimum=0,
+                          help="Seconds health may stay Degraded before failing.")
+    poll_interval: float = option(3.0, flag="--poll-interval", env="PIPEKIT_ARGOCD_POLL_INTERVAL",
+                                  config="argocd.poll_interval", above=0, help="Seconds between re-reads of each app.")
+    no_stream: bool | None = option(flag="--no-stream", env="PIPEKIT_ARGOCD_NO_STREAM",
+                                    help="Only re-read; do not watch the stream.")
+    stream: bool = option(True, config="argocd.stream", help="Watch the application stream as well as re-reading.")
+    project: str | None = option(flag="--project", env="PIPEKIT_ARGOCD_PROJECT", config="argocd.project",
+                                 min_length=1, help="Argo CD project of the apps (tells a missing app from a "
+                                                    "forbidden one).")
+    app_namespace: str | None = option(flag="--app-namespace", env="PIPEKIT_ARGOCD_APP_NAMESPACE",
+                                       config="argocd.app_namespace", min_length=1,
+                                       help="Namespace of the Application resources (apps in any namespace).")
+    request_timeout: float = option(15.0, env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT", config="argocd.request_timeout",
+                                    above=0, help="Read timeout of one API request.")
+    unreachable_after: float = option(60.0, env="PIPEKIT_ARGOCD_UNREACHABLE_AFTER", config="argocd.unreachable_after",
+                                      above=0, help="Seconds without an answer before exit 3.")
+    apps_by_env: dict[str, Any] = option(
+        default_factory=dict, config="argocd.apps", schema={"additionalProperties": ref("argocd_app_names")},
+        help="environment -> the app name(s) to wait for, e.g. {dev: orders-dev}.")
     stream_idle_timeout: float = 60.0
     backoff: float = 0.5  # first retry delay of a failed request (grows exponentially, at most 5 s)
-
-
-@dataclass
-class AppOutcome:
-    name: str
-    sync: str = ""
-    health: str = ""
-    revision: str = ""
-    phase: str = ""
-    hooks: list[dict[str, Any]] = field(default_factory=list)
-    verdict: str = "waiting"
-    missing: list[str] = field(default_factory=list)
-    message: str = ""
-
-
-@dataclass
-class WaitResult:
-    revision: str
-    apps: list[AppOutcome]
-    waited_s: float = 0.0
-    server: str = ""
 
 
 class _Wait:
@@ -223,9 +175,9 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
         raise BadInput("no Argo CD app: pass --app NAME, or set argocd.apps.<env> in pipekit.yaml and --env ENV")
     if not options.revision:
         raise BadInput("no revision to wait for: pass --revision SHA")
-    url = base_url(options.server, root_path=options.root_path, plaintext=options.plaintext)
-    with ctx.record.recording(WaitForArgocdOutputs.SECTION) as outputs:
-        WaitForArgocdOutputs(revision=options.revision, apps=[{"name": n} for n in options.apps]).write_to(outputs)
+    url = base_url(options.server, root_path=options.root_path, plaintext=bool(options.plaintext))
+    with ctx.record.recording(WaitResult.SECTION) as outputs:
+        WaitResult(options.revision, [AppOutcome(n) for n in options.apps]).write_to(outputs)
         w = _Wait(options, ctx)
         client = ArgoCDClient(
             url, token=options.token, username=options.username, password=options.password,
@@ -275,8 +227,7 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
             client.close()
             w.progress.stop()
             final = w.result()
-            outputs["apps"] = [{k: getattr(a, k) for k in ("name", "sync", "health", "revision", "phase", "hooks")}
-                               for a in final.apps]
+            final.write_to(outputs)
     ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
                         f"{short(options.revision)} ({final.waited_s:.1f}s)")
     return final
@@ -306,30 +257,12 @@ def _err(exc: BaseException | None) -> str:
     return str(exc) if isinstance(exc, PipekitError) else type(exc).__name__
 
 
-# -- CLI ------------------------------------------------------------------------------------
-def _argocd_opts(text: str | None) -> dict[str, Any]:
-    """The few ``ARGOCD_OPTS`` flags the argocd CLI users already set."""
-    try:
-        words = shlex.split(text or "")
-    except ValueError as exc:
-        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is not shown: it may hold a token)",
-                       hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'") from None
-    found: dict[str, Any] = {}
-    for i, word in enumerate(words):
-        if word in ("--insecure", "--plaintext"):
-            found[word[2:]] = True
-        elif word.startswith("--grpc-web-root-path"):
-            value = word.split("=", 1)[1] if "=" in word else (words[i + 1] if i + 1 < len(words) else "")
-            found["root_path"] = value
-    return found
-
-
-def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagOutputs | PromoteOutputs]:
+def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagResult | PromoteResult]:
     """The update-tag and promote sections that ran (newest first). With ``strict``, one that did not
     succeed is bad input: its outputs are not what the GitOps repository holds."""
-    found: list[UpdateTagOutputs | PromoteOutputs] = []
-    for outputs in (UpdateTagOutputs.read(ctx.record), PromoteOutputs.read(ctx.record)):
-        if outputs.status is None:
+    found: list[UpdateTagResult | PromoteResult] = []
+    for outputs in (UpdateTagResult.read(ctx.record), PromoteResult.read(ctx.record)):
+        if outputs.step_status is None:
             continue
         if not outputs.succeeded:
             if not strict:
@@ -361,7 +294,7 @@ def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx:
         return list(dict.fromkeys(names))
     if not env_name:
         for outputs in _handed_on(ctx, strict):
-            env_name = outputs.environment if isinstance(outputs, UpdateTagOutputs) else outputs.target
+            env_name = outputs.environment if isinstance(outputs, UpdateTagResult) else outputs.target
             if env_name:
                 break
     mapping = mapping if isinstance(mapping, Mapping) else {}
@@ -372,33 +305,24 @@ def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx:
     raise BadInput(f"no Argo CD app to wait for: pass --app NAME (or PIPEKIT_ARGOCD_APP), or set {where}")
 
 
-@step_command("wait-for-argocd", OPTIONS, help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
+@step_command("wait-for-argocd", WaitOptions, help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
 def main(ctx: StepContext, flags: dict[str, Any]) -> WaitResult:
     return run(options_from(ctx, flags), ctx)
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
-    v = OPTIONS.resolve(ctx, flags)
-    opts = _argocd_opts(v["argocd_opts"])
-    if not v["server"]:
+    resolved = resolve(WaitOptions, ctx, flags)
+    o = with_argocd_opts(resolved)
+    if not o.server:
         raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml")
-    token, username, password = v["token"], v["username"], v["password"]
-    if not token and not (username and password):
+    if not o.token and not (o.username and o.password):
         raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
-    revision = resolve_revision(v["revision"], ctx)
-    return WaitOptions(
-        apps=resolve_apps(v["apps"] or (), v["environment"], v["apps_by_env"], ctx, strict=not v["revision"]),
+    revision = resolve_revision(o.revision, ctx)
+    return replace(
+        o, apps=resolve_apps(tuple(o.apps), o.environment, o.apps_by_env, ctx, strict=not o.revision),
         revision=revision,
-        server=v["server"], token=token, username=username, password=password,
-        root_path=v["root_path"] if v["root_path"] is not None else opts.get("root_path", ""),
-        insecure=v["insecure"] if v["insecure"] is not None else opts.get("insecure", False),
-        plaintext=v["plaintext"] if v["plaintext"] is not None else opts.get("plaintext", False),
-        timeout=v["timeout"], grace=v["grace"], poll_interval=v["poll_interval"],
-        refresh=None if v["refresh"] == "none" else v["refresh"],
-        sync=v["sync"],
-        stream=not v["no_stream"] if v.given("no_stream") else v["stream"],
-        project=v["project"], app_namespace=v["app_namespace"],
-        request_timeout=v["request_timeout"], unreachable_after=v["unreachable_after"],
+        refresh=None if o.refresh == "none" else o.refresh,
+        stream=not o.no_stream if resolved.given("no_stream") else o.stream,
     )
 
 

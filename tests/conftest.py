@@ -7,10 +7,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pipekit.core import masking
+
+if TYPE_CHECKING:
+    from pipekit.testing.argocd import ArgoCDStandIn
+    from pipekit.testing.jira import JiraStandIn
+    from pipekit.testing.kubernetes import KubernetesStandIn
+    from pipekit.testing.moto import MotoServer
+    from pipekit.testing.registry import LocalRegistry
+    from pipekit.testing.sink import WebhookSink
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PIPEKIT_SHARED", REPO_ROOT.parent / "shared"))
@@ -70,3 +79,90 @@ def run_pipekit(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
     full_env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "pipekit", *args], env=full_env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# -- stand-ins: each started once per test session, reset for every test that uses it ------------
+@pytest.fixture(scope="session")
+def _argocd_session() -> Iterator[ArgoCDStandIn]:
+    from pipekit.testing.argocd import ArgoCDStandIn
+
+    with ArgoCDStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def argocd_standin(_argocd_session: ArgoCDStandIn) -> ArgoCDStandIn:
+    """The session's Argo CD stand-in, reset (``.reset(users=...)`` again for other settings)."""
+    _argocd_session.reset()
+    return _argocd_session
+
+
+@pytest.fixture(scope="session")
+def _kube_session() -> Iterator[KubernetesStandIn]:
+    from pipekit.testing.kubernetes import KubernetesStandIn
+
+    with KubernetesStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def kube_standin(_kube_session: KubernetesStandIn) -> KubernetesStandIn:
+    _kube_session.reset()
+    return _kube_session
+
+
+@pytest.fixture(scope="session")
+def _jira_session() -> Iterator[JiraStandIn]:
+    from pipekit.testing.jira import JiraStandIn
+
+    with JiraStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def jira_standin(_jira_session: JiraStandIn) -> JiraStandIn:
+    """The session's Jira stand-in, reset (``.reset(email=..., token=...)`` for credentials)."""
+    _jira_session.reset()
+    return _jira_session
+
+
+@pytest.fixture(scope="session")
+def _sink_session() -> Iterator[WebhookSink]:
+    from pipekit.testing.sink import WebhookSink
+
+    with WebhookSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def webhook_sink(_sink_session: WebhookSink) -> WebhookSink:
+    _sink_session.reset()
+    return _sink_session
+
+
+@pytest.fixture(scope="session")
+def _moto_session() -> Iterator[MotoServer]:
+    from pipekit.testing.moto import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto_server(_moto_session: MotoServer) -> MotoServer:
+    _moto_session.reset()
+    return _moto_session
+
+
+@pytest.fixture(scope="session")
+def _registry_session() -> Iterator[LocalRegistry]:
+    from pipekit.testing.registry import LocalRegistry
+
+    with LocalRegistry() as registry:
+        yield registry
+
+
+@pytest.fixture
+def local_registry(_registry_session: LocalRegistry) -> LocalRegistry:
+    _registry_session.reset()
+    return _registry_session

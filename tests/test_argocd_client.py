@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from pipekit.argocd.settings import parse_argocd_opts
 from pipekit.clients.argocd import AppNotFound, ArgoCDClient, AuthRejected, base_url, iter_stream
 from pipekit.clients.argocd_watch import APP, Watcher, newer
 from pipekit.core import masking
 from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.testing.argocd import ArgoCDStandIn
-from pipekit.wait_for_argocd import _argocd_opts
 
 E = "5f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 
@@ -37,10 +37,10 @@ def test_base_url_rejects(server):
 
 
 def test_argocd_opts_are_read():
-    assert _argocd_opts("--grpc-web --insecure --grpc-web-root-path /argo") == {
+    assert parse_argocd_opts("--grpc-web --insecure --grpc-web-root-path /argo") == {
         "insecure": True, "root_path": "/argo"}
-    assert _argocd_opts("--plaintext --grpc-web-root-path=/x") == {"plaintext": True, "root_path": "/x"}
-    assert _argocd_opts(None) == {}
+    assert parse_argocd_opts("--plaintext --grpc-web-root-path=/x") == {"plaintext": True, "root_path": "/x"}
+    assert parse_argocd_opts(None) == {}
 
 
 class FakeRaw:
@@ -72,9 +72,9 @@ def test_iter_stream_error_line_raises():
 
 
 @pytest.fixture
-def argo():
-    with ArgoCDStandIn(users={"ci": "pw-123456"}) as standin:
-        yield standin
+def argo(argocd_standin: ArgoCDStandIn) -> ArgoCDStandIn:
+    argocd_standin.reset(users={"ci": "pw-123456"})
+    return argocd_standin
 
 
 def client(argo: ArgoCDStandIn, **kw) -> ArgoCDClient:

@@ -19,6 +19,8 @@ from pipekit.testing.argocd.hooks import PostSyncRunner
 from pipekit.testing.kubernetes import KubernetesStandIn
 from tests.conftest import git
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -52,9 +52,9 @@ def ref(name: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def argo():
-    with ArgoCDStandIn(users={"ci": "pw-123456"}) as standin:
-        yield standin
+def argo(argocd_standin: ArgoCDStandIn) -> ArgoCDStandIn:
+    argocd_standin.reset(users={"ci": "pw-123456"})
+    return argocd_standin
 
 
 def get(argo: ArgoCDStandIn, path: str, **kw: Any) -> requests.Response:
@@ -221,6 +221,7 @@ def push_tag(work: Path, tag: str, content: str | None = None) -> str:
     return git("rev-parse", "HEAD", cwd=work)
 
 
+@pytest.mark.slow
 def test_follows_gitops_repo_through_a_rollout(tmp_path):
     from pipekit.argocd.state import SUCCEEDED, judge
     from pipekit.testing.argocd.gitops import GitOpsFollower
@@ -253,6 +254,7 @@ def test_follows_gitops_repo_through_a_rollout(tmp_path):
     assert deployment["images"] == ["registry.example.com/orders:1.1.0"]  # rendered by kubectl kustomize
 
 
+@pytest.mark.slow
 def test_gitops_rendered_hook_failure_and_render_error(tmp_path):
     from pipekit.argocd.state import FAILED, judge
     from pipekit.testing.argocd.gitops import GitOpsFollower
@@ -277,6 +279,7 @@ def test_gitops_rendered_hook_failure_and_render_error(tmp_path):
     assert verdict.status == FAILED and "ComparisonError: failed to render overlays/dev" in verdict.reason
 
 
+@pytest.mark.slow
 def test_module_cli_follows_repo_and_wait_succeeds(tmp_path):
     bare, work = gitops_repo(tmp_path)
     token_file = tmp_path / "token"

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,9 +27,9 @@ FAST = aws.RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02, total_s=1
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
+def moto(_moto_session: MotoServer) -> MotoServer:
+    _moto_session.reset()  # this module's tests share its state, as before
+    return _moto_session
 
 
 @pytest.fixture
@@ -43,6 +42,7 @@ def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.mark.slow
 def test_bitbucket_oidc_assumes_the_role_with_web_identity(moto: MotoServer, clean_aws: None,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
@@ -150,6 +150,7 @@ def _session(monkeypatch: pytest.MonkeyPatch, url: str) -> aws.AwsSession:
     return aws.session(region="eu-west-1", env=dict(os.environ), retry=FAST)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status, error", [(400, "ThrottlingException"), (500, "ServerException"),
                                            (503, "ServiceUnavailableException")])
 def test_throttling_and_5xx_are_retried(clean_aws: None, monkeypatch: pytest.MonkeyPatch, status: int,
@@ -198,6 +199,7 @@ def test_a_call_that_works_at_once_does_not_load_tenacity() -> None:
     assert done.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_access_denied_is_not_retried(clean_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     flaky = FlakyEcr(failures=99, status=400, error="AccessDeniedException")
     try:
@@ -208,6 +210,7 @@ def test_access_denied_is_not_retried(clean_aws: None, monkeypatch: pytest.Monke
     assert flaky.calls == 1
 
 
+@pytest.mark.slow
 def test_step_exit_3_when_ecr_keeps_failing(tmp_path: Path) -> None:
     flaky = FlakyEcr(failures=99, status=500, error="ServerException")
     (tmp_path / "pipekit.yaml").write_text("ecr:\n  retry:\n    attempts: 2\n    backoff_s: 0.01\n")

@@ -95,6 +95,7 @@ def service_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         _remove_image(image)
 
 
+@pytest.mark.slow
 @needs_maven
 @needs_buildah
 def test_service_builds_tests_and_image(service_build: Built) -> None:
@@ -176,6 +177,7 @@ def failing_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         _remove_image(image)
 
 
+@pytest.mark.slow
 @needs_maven
 @needs_buildah
 def test_failing_tests_exit_1_naming_them(failing_build: Built) -> None:
@@ -214,6 +216,7 @@ def test_failing_tests_recorded_and_no_image_built(failing_build: Built) -> None
 
 
 # -- real Maven: two modules ---------------------------------------------------------------
+@pytest.mark.slow
 @needs_maven
 def test_two_module_build_through_the_library_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,6 +233,7 @@ def test_two_module_build_through_the_library_api(tmp_path: Path, monkeypatch: p
     assert (project / "app" / "target" / "shop-app.jar").is_file()
 
 
+@pytest.mark.slow
 @needs_maven
 def test_compile_error_exits_1_naming_module_and_phase(tmp_path: Path) -> None:
     project = tmp_path / "shop"

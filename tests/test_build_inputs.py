@@ -234,6 +234,7 @@ def test_wrapper_must_be_executable(project: Path) -> None:
         maven.find_executable(project)
 
 
+@pytest.mark.slow
 def test_secret_build_args_come_from_the_environment_not_argv(project: Path, fake_docker: Path) -> None:
     refused = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN=s3cr3t-npm-token",
                             env=clean_env())

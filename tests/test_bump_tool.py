@@ -61,6 +61,7 @@ def test_a_version_without_every_checksum_is_refused_and_nothing_changes(files: 
     assert files[0].read_text() == before and "argocd" not in files[1].read_text()
 
 
+@pytest.mark.slow
 def test_unknown_tool_and_debian_package(files: tuple[Path, Path]):
     unknown = bump(files, "helm", "v3.16.0")
     assert unknown.returncode == 2 and "unknown tool 'helm'" in unknown.stderr

@@ -39,6 +39,7 @@ def notify(sink: WebhookSink, tmp_path: Path, *args: str) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_every_card_renders_in_chromium(tmp_path: Path, modules: Path) -> None:
     with WebhookSink() as sink:
         notify(sink, tmp_path, "--event", "started", "--stage", "pipeline")
@@ -67,6 +68,7 @@ def test_every_card_renders_in_chromium(tmp_path: Path, modules: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_a_broken_card_is_reported_not_hidden(tmp_path: Path, modules: Path) -> None:
     good = {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": "ok"}]}
     broken = {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": "x"}],

@@ -179,6 +179,7 @@ def image_name() -> Iterator[str]:
         subprocess.run(["buildah", "rmi", *refs], capture_output=True, check=False)
 
 
+@pytest.mark.slow
 @needs_buildah
 def test_buildah_build_inspect_tag_exists(scratch_context: Path, image_name: str) -> None:
     tool = get_tool("buildah")
@@ -198,6 +199,7 @@ def test_buildah_build_inspect_tag_exists(scratch_context: Path, image_name: str
         tool.inspect(f"{image_name}:four")
 
 
+@pytest.mark.slow
 @needs_buildah
 def test_buildah_failed_build_exits_1_with_last_line(scratch_context: Path, image_name: str) -> None:
     (scratch_context / "Containerfile").write_text("FROM scratch\nCOPY nowhere.txt /x\n")
@@ -214,6 +216,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 @needs_buildah
 @pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry not installed")
 def test_buildah_push_returns_the_registry_digest(scratch_context: Path, image_name: str, tmp_path: Path) -> None:
@@ -252,6 +255,7 @@ def test_bare_build_arg_is_read_from_the_environment(tmp_path: Path) -> None:
     assert argv[argv.index("--build-arg") + 1] == "NPM_TOKEN" and "A=1" in argv
 
 
+@pytest.mark.slow
 @needs_buildah
 def test_buildah_reads_a_bare_build_arg_from_its_environment(
         scratch_context: Path, image_name: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,6 +69,7 @@ def flaky_server():
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_retries_5xx_and_honours_retry_after(flaky_server):
     _Flaky.plan = [(503, {}), (429, {"Retry-After": "1"}), (200, {})]
     s = http.session(backoff=0.01, max_backoff=2)
@@ -103,6 +104,7 @@ def test_refused_connection_is_external_error():
         http.session(attempts=2, backoff=0.01, max_backoff=0.02).get(f"http://127.0.0.1:{port}/")
 
 
+@pytest.mark.slow
 def test_total_time_bound(flaky_server):
     _Flaky.plan = [(503, {"Retry-After": "1"})] * 10
     s = http.session(attempts=10, total_timeout=1.5, backoff=0.01)
@@ -134,6 +136,7 @@ def test_retry_after_forms():
     assert all(0.0 <= w <= min(4, 0.5 * 2 ** (n - 1)) for n, w in enumerate(waits, 1))  # full jitter
 
 
+@pytest.mark.slow
 def test_session_waits_for_x_ratelimit_reset_but_never_past_its_total_time() -> None:
     from pipekit.testing.sink import WebhookSink
 

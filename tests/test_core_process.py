@@ -28,6 +28,7 @@ def test_missing_tool_is_bad_input_naming_the_package() -> None:
         process.run(["jq"], env={"PATH": "/nonexistent"})
 
 
+@pytest.mark.slow
 def test_timeout_is_exit_4_and_kills_the_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
     script = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "

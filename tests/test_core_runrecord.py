@@ -10,7 +10,7 @@ from pipekit.core.runrecord import RunRecord
 def test_missing_record_is_empty(tmp_path: Path):
     rec = RunRecord.load(tmp_path / "run.json")
     assert rec.steps == {}
-    assert rec.output("build", "image") is None
+    assert rec.step("build").get("outputs", {}).get("image") is None
 
 
 def test_recording_writes_status_duration_outputs(tmp_path: Path):
@@ -43,8 +43,8 @@ def test_save_merges_other_steps_sections(tmp_path: Path):
     b.update_step("ecr_push", status="succeeded", outputs={"digest": "sha256:1"})
     b.save()
     final = RunRecord.load(path)
-    assert final.output("build", "image") == "i"
-    assert final.output("ecr_push", "digest") == "sha256:1"
+    assert final.step("build").get("outputs", {}).get("image") == "i"
+    assert final.step("ecr_push").get("outputs", {}).get("digest") == "sha256:1"
     assert not list(tmp_path.glob(".run.*"))  # no temp files left behind
 
 

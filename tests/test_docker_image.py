@@ -229,6 +229,7 @@ def test_image_json_written_for_the_build_context(tmp_path: Path):
     assert manifest.load(tmp_path / "context" / "image.json").tools["kubectl"].version == "v1.32.5"
 
 
+@pytest.mark.slow
 def test_a_released_tag_is_never_moved_and_floating_tags_only_move_forward(tmp_path: Path):
     from pipekit.testing.registry import LocalRegistry
 

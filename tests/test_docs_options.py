@@ -7,14 +7,13 @@ or a leaf of a ``yaml`` example whose top-level keys are pipekit.yaml sections.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
-from pipekit.cli import STEPS
+from pipekit.cli import option_tables
 from pipekit.core.config import schema
 from pipekit.core.options import Option
 from tests.conftest import REPO_ROOT
@@ -49,15 +48,7 @@ SHARED_ENV_PREFIXES = ("BITBUCKET_",)  # Bitbucket's context variables, read int
 
 
 def tables() -> dict[str, list[Option]]:
-    from pipekit.core.options import table_of
-    from pipekit.promotion.signature import SignatureSettings
-
-    out = {}
-    for name, (module, _help) in STEPS.items():
-        mod = importlib.import_module(module)
-        out[name] = list(mod.main.option_table or ())
-    out["promote's signature gate"] = list(table_of(SignatureSettings))  # settings a gate reads, not a step
-    return out
+    return {name: list(table) for name, table in option_tables().items()}
 
 
 def all_options() -> list[Option]:

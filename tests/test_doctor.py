@@ -72,6 +72,7 @@ def doctor(*args: str, env: dict[str, str] | None = None, cwd: Path | None = Non
     return subprocess.run([*PIPEKIT, "doctor", *args], capture_output=True, text=True, env=full, cwd=cwd or REPO_ROOT)
 
 
+@pytest.mark.slow
 def test_matching_manifest_passes_on_this_machine(tmp_path: Path):
     out = doctor("--manifest", str(machine_manifest(tmp_path)), "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -83,6 +84,7 @@ def test_matching_manifest_passes_on_this_machine(tmp_path: Path):
     assert maven["details"]["java"].startswith("17.")  # the JDK Maven runs on, from `mvn -v`
 
 
+@pytest.mark.slow
 def test_mismatching_manifest_exits_1_listing_every_wrong_tool(tmp_path: Path):
     out = doctor("--manifest", str(machine_manifest(tmp_path, wrong=True)), "--json", cwd=tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
@@ -92,6 +94,7 @@ def test_mismatching_manifest_exits_1_listing_every_wrong_tool(tmp_path: Path):
     assert "9.9.9 is promised" in payload["error"] and "tool:kubectl" in payload["error"]
 
 
+@pytest.mark.slow
 def test_table_marks_and_fix_on_the_terminal_output(tmp_path: Path):
     out = doctor("--manifest", str(machine_manifest(tmp_path, wrong=True)), "--check", "tool:jq", cwd=tmp_path)
     assert out.returncode == 1
@@ -99,6 +102,7 @@ def test_table_marks_and_fix_on_the_terminal_output(tmp_path: Path):
     assert line.startswith("✗") and "install jq 9.9.9" in line
 
 
+@pytest.mark.slow
 def test_check_filter_and_list(tmp_path: Path):
     manifest = str(machine_manifest(tmp_path))
     listed = doctor("--manifest", manifest, "--list-checks", cwd=tmp_path)
@@ -126,6 +130,7 @@ def test_bad_manifest_is_exit_2_naming_it(tmp_path: Path, text: str, needle: str
     assert needle in out.stderr and "bad.yaml" in out.stderr
 
 
+@pytest.mark.slow
 def test_image_mode_reads_the_image_manifest_and_skips_left_out_tools(tmp_path: Path):
     image = {"schema": 1, "image": {"pipekit": "0.1.0", "local": True}, "variant": "jdk17", "tools": {
         "git": {"version": dpkg_version("git"), "kind": "debian"},
@@ -222,6 +227,7 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_argocd_endpoint_answers_and_token_is_never_printed(tmp_path: Path):
     from pipekit.testing.argocd.server import ArgoCDStandIn
 
@@ -249,6 +255,7 @@ def test_gitops_repository_answers_ls_remote(tmp_path: Path, git_repo: Path):
     assert doctor("--config", str(config), cwd=tmp_path).returncode == 1
 
 
+@pytest.mark.slow
 def test_webhook_host_gets_a_connection_and_no_post(tmp_path: Path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -278,6 +285,7 @@ def test_webhook_host_gets_a_connection_and_no_post(tmp_path: Path):
     assert unset.returncode == 1 and "TEAM_HOOK is not set" in unset.stdout
 
 
+@pytest.mark.slow
 def test_aws_credentials_answer_sts_and_secrets_stay_hidden(tmp_path: Path):
     from pipekit.testing.moto import MotoServer
 
@@ -291,6 +299,7 @@ def test_aws_credentials_answer_sts_and_secrets_stay_hidden(tmp_path: Path):
     assert down.returncode == 1 and "STS did not answer" in down.stdout
 
 
+@pytest.mark.slow
 def test_jira_site_answers_server_info(tmp_path: Path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

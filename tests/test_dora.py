@@ -47,6 +47,7 @@ def dora(bare: Path, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_known_answers(known: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     bare, _ = known
     result = dora(bare, "--incidents", str(incidents(tmp_path)))

@@ -50,6 +50,7 @@ def console_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
 
 
+@pytest.mark.slow
 def test_html_report_renders_in_chromium_without_console_errors(bare: Path, tmp_path: Path) -> None:
     page = tmp_path / "dora.html"
     proc = run_pipekit("dora", "--gitops-repo", str(bare), *RANGE, "--format", "html", "--out", str(page))
@@ -117,6 +118,7 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.mark.slow
 def test_push_to_a_real_pushgateway_and_read_back(bare: Path, pushgateway: str) -> None:
     proc = run_pipekit("dora", "--gitops-repo", str(bare), *RANGE, "--format", "json", "--json",
                        "--push-gateway", pushgateway)

@@ -28,15 +28,15 @@ PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken decode
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
+def moto(_moto_session: MotoServer) -> MotoServer:
+    _moto_session.reset()  # this module's tests share its state, as before
+    return _moto_session
 
 
 @pytest.fixture(scope="module")
-def registry() -> Iterator[LocalRegistry]:
-    with LocalRegistry() as reg:
-        yield reg
+def registry(_registry_session: LocalRegistry) -> LocalRegistry:
+    _registry_session.reset()
+    return _registry_session
 
 
 def build_image(tmp: Path, name: str, content: str) -> str:

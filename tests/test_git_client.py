@@ -53,6 +53,7 @@ def test_password_in_url_is_refused() -> None:
     assert remote_url("git@bitbucket.org:acme/gitops.git") == "git@bitbucket.org:acme/gitops.git"
 
 
+@pytest.mark.slow
 def test_clone_over_https_uses_askpass_and_keeps_the_token_out_of_config(tmp_path: Path) -> None:
     bare, _ = make_repo(tmp_path, ["orders"])
     with serve(tmp_path, "x-token-auth", TOKEN) as srv:
@@ -69,6 +70,7 @@ def test_clone_over_https_uses_askpass_and_keeps_the_token_out_of_config(tmp_pat
     assert not (tmp_path / ".git-credentials").exists()
 
 
+@pytest.mark.slow
 def test_wrong_token_is_an_external_error_without_the_token(tmp_path: Path) -> None:
     make_repo(tmp_path, ["orders"])
     with serve(tmp_path, "x-token-auth", "the-right-one") as srv:
@@ -90,6 +92,7 @@ def git_shim(tmp_path: Path) -> tuple[Path, Path]:
     return bindir, log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("right", [True, False])
 def test_update_tag_over_https_never_shows_the_token(tmp_path: Path, right: bool) -> None:
     """End to end, debug on: the token is in no argv, no output, and a bad token exits 3."""

@@ -46,6 +46,7 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie is dead, only not yet reaped
 
 
+@pytest.mark.slow
 def test_prestarted_render_equals_the_cold_render(tmp_path: Path) -> None:
     work = checkout(tmp_path)
     renderer = Renderer()
@@ -101,6 +102,7 @@ def ctx(tmp_path: Path) -> StepContext:
     return StepContext.create(run_record=tmp_path / "run.json", env={"PATH": os.environ["PATH"]})
 
 
+@pytest.mark.slow
 def test_update_tag_feeds_the_early_renderer_and_stops_an_unused_one(tmp_path: Path, ctx: StepContext,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     bare, _ = make_repo(tmp_path, ["orders"])
@@ -129,6 +131,7 @@ def test_update_tag_feeds_the_early_renderer_and_stops_an_unused_one(tmp_path: P
     assert started[1].proc.returncode is not None and not alive(started[1].proc.pid)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("competitor_touches, renders", [("billing", 1), ("orders", 2)])
 def test_a_rejected_push_renders_again_only_if_the_overlay_trees_changed(
         tmp_path: Path, ctx: StepContext, competitor_touches: str, renders: int) -> None:

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import run_pipekit
 from tests.fixtures.gitops.history import History, at
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:

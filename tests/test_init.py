@@ -74,6 +74,7 @@ def kustomize(directory: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+@pytest.mark.slow
 def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _bare = repos
     result = init(service, service="orders", gitops_dir=gitops, image_repo=IMAGE)
@@ -140,7 +141,8 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         binding = next(d for d in docs if d["kind"] == "RoleBinding")
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "orders-post-sync-test",
                                         "namespace": f"orders-{env}"}]
-        assert {d["kind"] for d in docs} == {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Job"}
+        assert {d["kind"] for d in docs} == {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Job",
+                                         "ServiceMonitor", "PrometheusRule"}
 
     swagger = json.loads((SCHEMAS / "argocd-v3.5.1-swagger.json").read_text())
     apps = gitops / "argocd/orders"
@@ -168,12 +170,15 @@ def _validate_swagger(swagger: dict, name: str, doc: dict) -> None:
     assert doc["apiVersion"] == "argoproj.io/v1alpha1"
 
 
+@pytest.mark.slow
 def test_same_answers_twice_change_nothing(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     args = ("--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE)
     assert cli(service, *args).returncode == 0
     before = tree_hashes(service, gitops)
-    assert len(before) == 2 * 16 + 1 + 2  # 16 files, their 16 baselines, the record, two READMEs
+    # 16 files and 12 of the alerts (rule, ServiceMonitor, 4 patches, 4 tests, routing,
+    # runbook), their baselines, the record, two READMEs
+    assert len(before) == 2 * (16 + 12) + 1 + 2
     proc = cli(service, *args)
     assert proc.returncode == 0, proc.stderr
     assert "nothing changed" in proc.stdout
@@ -182,6 +187,7 @@ def test_same_answers_twice_change_nothing(repos: tuple[Path, Path, Path]) -> No
     assert tree_hashes(service, gitops) == before
 
 
+@pytest.mark.slow
 def test_hand_edited_file_is_left_alone_unless_force(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     args = ("--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE)
@@ -247,6 +253,7 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path,
     assert tree_hashes(service, gitops) == before
 
 
+@pytest.mark.slow
 def test_suite_command_is_the_post_sync_jobs_command_word_for_word(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     suite = "mvn -o -B verify -Papi-tests '-Dapi.url=http://orders:8080/api v1'"
@@ -262,6 +269,7 @@ def test_suite_command_is_the_post_sync_jobs_command_word_for_word(repos: tuple[
     assert recorded["answers"]["suite"] == command[7:]  # kept for --upgrade
 
 
+@pytest.mark.slow
 def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     assert cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE).returncode == 0
@@ -278,6 +286,7 @@ def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, P
     assert f"apps/orders/overlays/qa: the rendered Deployment orders does not run {IMAGE}" in proc.stderr
 
 
+@pytest.mark.slow
 def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, Path]) -> None:
     service, _, bare = repos
     start = git("rev-parse", "main", cwd=bare)
@@ -296,6 +305,7 @@ def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, P
     assert checked.status == "checked" and not checked.problems and len(checked.checks) == 7  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Path, Path], tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     service, other, bare = repos
@@ -321,6 +331,7 @@ def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Pa
         "orders: onboard with pipekit init 0.1.0", "payments: onboard"]
 
 
+@pytest.mark.slow
 def test_check_names_the_overlay_that_does_not_render(repos: tuple[Path, Path, Path]) -> None:
     """The overlays render in one kustomize run; a failure is rendered again alone to name its overlay."""
     service, gitops, _ = repos
@@ -335,6 +346,7 @@ def test_check_names_the_overlay_that_does_not_render(repos: tuple[Path, Path, P
     assert "overlays/dev:" not in proc.stderr and "overlays/qa:" not in proc.stderr  # the others still pass
 
 
+@pytest.mark.slow
 def test_update_tag_finds_the_overlay_init_wrote(repos: tuple[Path, Path, Path]) -> None:
     """The generated pipekit.yaml is all update-tag needs: repo, overlay template, image name."""
     service, _, bare = repos

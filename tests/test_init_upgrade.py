@@ -45,6 +45,7 @@ def recorded(service: Path) -> dict:
     return yaml.safe_load((service / ".pipekit/init.yaml").read_text())
 
 
+@pytest.mark.slow
 def test_clean_upgrade_keeps_the_edit_and_records_the_version(repos: tuple[Path, Path, Path], newer: Path) -> None:
     service, gitops, _ = repos
     assert init(service, service="orders", gitops_dir=gitops, image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
@@ -69,6 +70,7 @@ def test_clean_upgrade_keeps_the_edit_and_records_the_version(repos: tuple[Path,
     assert tree_hashes(service, gitops) == before
 
 
+@pytest.mark.slow
 def test_conflicting_edit_is_marked_in_place_and_resolved_by_the_next_upgrade(
         repos: tuple[Path, Path, Path], newer: Path) -> None:
     service, gitops, _ = repos
@@ -121,6 +123,7 @@ def test_upgrade_needs_a_record(repos: tuple[Path, Path, Path]) -> None:
         init(service, gitops_dir=gitops, upgrade=True)
 
 
+@pytest.mark.slow
 def test_conflict_with_gitops_repo_pushes_and_writes_nothing(repos: tuple[Path, Path, Path], newer: Path) -> None:
     from tests.conftest import git
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -18,9 +17,9 @@ EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
 
 
 @pytest.fixture
-def jira() -> Iterator[JiraStandIn]:
-    with JiraStandIn(email=EMAIL, token=TOKEN) as standin:
-        yield standin
+def jira(jira_standin: JiraStandIn) -> JiraStandIn:
+    jira_standin.reset(email=EMAIL, token=TOKEN)
+    return jira_standin
 
 
 def client(standin: JiraStandIn, **kw: object) -> JiraClient:
@@ -82,6 +81,7 @@ def test_cloud_retired_search_endpoint_answers_410(jira: JiraStandIn) -> None:
         list(c.search('project = "ORD"'))
 
 
+@pytest.mark.slow
 def test_429_with_retry_after_is_honoured(jira: JiraStandIn) -> None:
     seed(jira, 3)
     jira.fail_next(429, retry_after="1")
@@ -91,6 +91,7 @@ def test_429_with_retry_after_is_honoured(jira: JiraStandIn) -> None:
     assert [r[2] for r in jira.requests] == [429, 200]
 
 
+@pytest.mark.slow
 def test_429_with_only_x_ratelimit_reset_waits_until_then(jira: JiraStandIn) -> None:
     seed(jira, 3)
     at = datetime.fromtimestamp(time.time() + 2, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -109,6 +110,7 @@ def test_429_and_503_without_retry_after_back_off_and_succeed(jira: JiraStandIn)
     assert [r[2] for r in jira.requests] == [429, 503, 200]
 
 
+@pytest.mark.slow
 def test_rate_limited_past_the_total_time_is_external_error(jira: JiraStandIn) -> None:
     seed(jira, 3)
     jira.fail_next(429, times=20, retry_after="1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,15 @@ def _no_jira_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def jira() -> Iterator[JiraStandIn]:
-    with JiraStandIn(email=EMAIL, token=TOKEN) as standin:
-        standin.add_version("ORD", "1.4.1", released=True)
-        standin.add_version("ORD", "1.4.2")
-        standin.add_version("ORD", "1.3.0", archived=True, released=True)
-        for n in range(120):  # three pages of 50
-            standin.add_issue("ORD", f"change {n}", "Done", fix_versions=("1.4.2",), assignee="Ada")
-        yield standin
+def jira(jira_standin: JiraStandIn) -> JiraStandIn:
+    standin = jira_standin
+    standin.reset(email=EMAIL, token=TOKEN)
+    standin.add_version("ORD", "1.4.1", released=True)
+    standin.add_version("ORD", "1.4.2")
+    standin.add_version("ORD", "1.3.0", archived=True, released=True)
+    for n in range(120):  # three pages of 50
+        standin.add_issue("ORD", f"change {n}", "Done", fix_versions=("1.4.2",), assignee="Ada")
+    return standin
 
 
 def env_for(standin: JiraStandIn, **extra: str) -> dict[str, str]:
@@ -44,6 +44,7 @@ def record(tmp_path: Path) -> dict:
     return json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["jira_gate"]
 
 
+@pytest.mark.slow
 def test_blocked_lists_each_issue_and_what_unblocks_it(jira: JiraStandIn, tmp_path: Path) -> None:
     jira.add_issue("ORD", "Refund rounding", "In Progress", fix_versions=("1.4.2",), assignee="Grace")
     jira.add_issue("ORD", "Other version", "In Progress", fix_versions=("1.4.1",))
@@ -139,6 +140,7 @@ def test_refused_credentials_exit_2_and_mention_the_cloud_gateway(jira: JiraStan
     assert "wrong-token" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_jira_exits_3_after_retries(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,6 +151,7 @@ def test_unreachable_jira_exits_3_after_retries(tmp_path: Path) -> None:
     assert "failed after retries: ConnectionError" in proc.stderr
 
 
+@pytest.mark.slow
 def test_rate_limited_then_passes(jira: JiraStandIn, tmp_path: Path) -> None:
     jira.fail_next(429, retry_after="1")
     jira.fail_next(429)  # no Retry-After: backoff
@@ -158,6 +161,7 @@ def test_rate_limited_then_passes(jira: JiraStandIn, tmp_path: Path) -> None:
     assert [r[2] for r in jira.requests][:3] == [429, 429, 200]
 
 
+@pytest.mark.slow
 def test_datacenter_with_a_personal_access_token(tmp_path: Path) -> None:
     with JiraStandIn(deployment="datacenter", pat=PAT) as dc:
         dc.add_version("ORD", "1.4.2")
@@ -172,6 +176,7 @@ def test_datacenter_with_a_personal_access_token(tmp_path: Path) -> None:
         assert PAT not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_stand_in_from_a_shell_serves_a_gate(tmp_path: Path) -> None:
     import subprocess
     import sys

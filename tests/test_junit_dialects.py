@@ -160,6 +160,7 @@ def test_reading_is_linear_in_the_report(tmp_path: Path) -> None:
     assert seconds(out) < 1.0
 
 
+@pytest.mark.slow
 def test_real_pytest_junit_xml(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()

@@ -70,6 +70,7 @@ def once_seen(kube: KubernetesStandIn, seen: list[str], *texts: str) -> Callable
     return hold
 
 
+@pytest.mark.slow
 def test_waits_past_unobserved_generation_and_a_lingering_old_pod(kube: KubernetesStandIn,
                                                                    client: KubernetesClient) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
@@ -110,6 +111,7 @@ def test_image_pull_backoff_fails_fast_naming_pod_container_reason(kube: Kuberne
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.slow
 def test_token_rotated_mid_wait(tmp_path: Path, kube: KubernetesStandIn, cert: tuple[str, str]) -> None:
     env = service_account(tmp_path / "sa", kube, cert[0])
     client = KubernetesClient(kubeconfig.in_cluster(env, tmp_path / "sa"), total_timeout=5, backoff=0.05)
@@ -151,6 +153,7 @@ def test_poll_fallback_when_watch_is_refused(kube: KubernetesStandIn, client: Ku
     assert any("watch=1" in p and s == 405 for p, s in kube.requests)
 
 
+@pytest.mark.slow
 def test_timeout_names_workload_and_last_condition(kube: KubernetesStandIn, client: KubernetesClient) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
     for _, action in r.steps(step=0, linger=30)[:-1]:  # the whole rollout but for its last old pod, terminating

@@ -1,6 +1,7 @@
-"""The layout shows the steps: only step modules, cli and __main__ at the top of pipekit/, and no
-import cycles anywhere (an import inside a function or under TYPE_CHECKING counts too: a cycle
-there is a cycle a reader has to untangle)."""
+"""The layout shows the steps: only step modules, cli and __main__ at the top of pipekit/; the layers
+of docs/architecture.md (a step never imports another step, a layer imports only the layers below
+it); and no import cycles anywhere (an import inside a function or under TYPE_CHECKING counts too:
+a cycle there is a cycle a reader has to untangle)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,44 @@ def test_only_steps_cli_and_main_at_the_top() -> None:
     assert steps <= top
 
 
+# From the top down: each layer imports only itself and the layers below (testing: the stand-ins,
+# which use the clients and the core, never the domain packages).
+LAYERS = ("cli", "step", "domain", "testing", "clients", "core")
+# The two places that look upwards, each for a reason:
+ALLOWED = {
+    # the rehearsal runs the pipeline: its steps, in-process, against the stand-ins
+    "pipekit.rehearsal": {"step", "testing"},
+    # init's lint checks `pipekit <step> --flag` lines of a pipeline against the real commands
+    "pipekit.onboarding.lint": {"cli"},
+}
+
+
+def layer(name: str, steps: set[str]) -> str:
+    if name in steps:
+        return "step"
+    if name in ("pipekit.cli", "pipekit.__main__"):
+        return "cli"
+    part = name.split(".")[1] if "." in name else "core"  # pipekit itself: the version
+    return part if part in ("core", "clients", "testing") else "domain"
+
+
+def test_a_layer_imports_only_the_layers_below_it_and_no_step_another() -> None:
+    steps = {module for module, _ in STEPS.values()}
+    mods = modules()
+    wrong = []
+    for name, path in sorted(mods.items()):
+        own = layer(name, steps)
+        allowed = next((extra for prefix, extra in ALLOWED.items() if name == prefix or name.startswith(prefix + ".")),
+                       set())
+        for imported in sorted(imports(name, path, set(mods))):
+            theirs = layer(imported, steps)
+            upward = LAYERS.index(theirs) < LAYERS.index(own)
+            sideways = own == theirs == "step" or {own, theirs} == {"domain", "testing"}
+            if (upward or sideways) and theirs not in allowed:
+                wrong.append(f"{name} ({own}) imports {imported} ({theirs})")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_no_import_cycles() -> None:
     mods = modules()
     graph = {name: imports(name, path, set(mods)) for name, path in mods.items()}
@@ -83,3 +122,14 @@ def test_every_subprocess_goes_through_core_process() -> None:
                                                                           "spawnv", "posix_spawn"})):
                 offenders.append(f"{name}:{node.lineno}")
     assert not offenders, f"use pipekit.core.process: {offenders}"
+
+
+def test_every_step_module_says_its_python_api() -> None:
+    missing = []
+    for module, _ in STEPS.values():
+        tree = ast.parse((ROOT.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                      and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)), None)
+        if names is None or not {"main", "options_from", "run"} <= set(names):
+            missing.append(module)
+    assert not missing, f"__all__ with main, options_from and run (and the options and result): {missing}"

@@ -10,7 +10,6 @@ import secrets
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,8 @@ FAST = {"PIPEKIT_NOTIFY_TIMEOUT": "1", "PIPEKIT_NOTIFY_ATTEMPTS": "3", "PIPEKIT_
 
 
 @pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    with WebhookSink() as s:
-        yield s
+def sink(webhook_sink: WebhookSink) -> WebhookSink:
+    return webhook_sink
 
 
 @pytest.fixture
@@ -99,6 +97,7 @@ def test_posts_to_teams_and_slack_once_per_run_stage_and_event(tmp_path: Path, s
     ]
 
 
+@pytest.mark.slow
 def test_cli_says_already_sent_on_a_retried_step(tmp_path: Path, sink: WebhookSink) -> None:
     env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")}
     first = run_cli(tmp_path, "--event", "succeeded", "--stage", "build", env=env)
@@ -119,6 +118,7 @@ def test_429_with_retry_after_is_waited_for(tmp_path: Path, sink: WebhookSink) -
     assert first.body == second.body
 
 
+@pytest.mark.slow
 def test_500s_are_retried_then_delivered(tmp_path: Path, sink: WebhookSink) -> None:
     sink.fail_next(500, times=2)
     result = notify.run(notify.NotifyOptions(event="deployed"),
@@ -129,6 +129,7 @@ def test_500s_are_retried_then_delivered(tmp_path: Path, sink: WebhookSink) -> N
     validate_card(sink.requests[-1].json)
 
 
+@pytest.mark.slow
 def test_persistent_500s_warn_and_exit_0_but_exit_3_with_strict(tmp_path: Path, sink: WebhookSink) -> None:
     sink.fail_next(503, times=3)
     env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_NOTIFY_ATTEMPTS": "3"}
@@ -157,6 +158,7 @@ def test_refused_connection_is_reported(tmp_path: Path) -> None:
     assert info.value.exit_code == 3
 
 
+@pytest.mark.slow
 def test_slow_answers_time_out_and_are_retried(tmp_path: Path, sink: WebhookSink) -> None:
     sink.fail_next(202, delay=3.0)  # the first answer comes too late; the retry is answered at once
     # (within 1 s, a slow machine included: the read timeout is what is tested, not the machine's speed)
@@ -253,6 +255,7 @@ def test_missing_webhook_exits_2_naming_the_variables(tmp_path: Path) -> None:
     assert not (tmp_path / "run.json").exists()
 
 
+@pytest.mark.slow
 def test_config_channel_without_its_variable_exits_2_naming_it_and_the_line(tmp_path: Path) -> None:
     (tmp_path / "pipekit.yaml").write_text("service: payments\nnotify:\n  channels:\n    - {name: ops, type: slack, webhook_env: OPS_SLACK_URL}\n")
     proc = run_cli(tmp_path, "--event", "started")
@@ -313,6 +316,7 @@ def test_library_api_raises_bad_input() -> None:
 
 # -- secrets ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_webhook_secrets_never_appear_in_output_or_run_record(tmp_path: Path, sink: WebhookSink, secret: str) -> None:
     teams_url = sink.url("teams", secret)
     slack_url = sink.url("slack", "S" + secret)
@@ -359,6 +363,7 @@ def test_http_proxy_from_the_environment_is_used(tmp_path: Path, sink: WebhookSi
     assert req.headers["Proxy-Authorization"] == "Basic Y2lAYWNtZTpwYTpzcw=="  # base64 of ci@acme:pa:ss
 
 
+@pytest.mark.slow
 def test_a_retry_posts_only_to_the_channel_that_failed(tmp_path: Path, sink: WebhookSink) -> None:
     dead_slack = f"http://127.0.0.1:{free_port()}/slack/services/T/B/abcdefabcdef"
     env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_SLACK_WEBHOOK_URL": dead_slack,

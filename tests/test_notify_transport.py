@@ -183,6 +183,7 @@ def test_a_proxy_that_refuses_the_tunnel_is_reported(tls_sink: WebhookSink) -> N
         proxy.close()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_completes_the_handshake_is_a_connect_timeout() -> None:
     with socket.socket() as silent:  # the kernel accepts the connection; nobody ever answers the TLS hello
         silent.bind(("127.0.0.1", 0))

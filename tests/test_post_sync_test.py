@@ -17,6 +17,8 @@ from pipekit.testing.kubernetes import KubernetesStandIn, Rollout
 from pipekit.testing.kubernetes.__main__ import kubeconfig
 from tests.conftest import run_pipekit
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 NS = "shop"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 SUITE = """\
@@ -34,9 +36,8 @@ def test_flaky(tmp_path_factory):
 
 
 @pytest.fixture
-def kube() -> Iterator[KubernetesStandIn]:
-    with KubernetesStandIn() as standin:
-        yield standin
+def kube(kube_standin: KubernetesStandIn) -> KubernetesStandIn:
+    return kube_standin
 
 
 @pytest.fixture

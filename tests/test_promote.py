@@ -11,6 +11,8 @@ import yaml
 from tests.conftest import run_pipekit
 from tests.fixtures.gitops.repo import IMAGE, git, make_repo, overlay, read
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 DIGEST = "sha256:" + "d" * 64
 
 

@@ -13,6 +13,8 @@ from pipekit.testing.jira import JiraStandIn
 from tests.conftest import run_pipekit
 from tests.fixtures.gitops.repo import git, make_repo, overlay, read
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
 CONFIG = ("environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [jira]\n"
           "jira:\n  project: ORD\n  allowed_statuses: [Done, Ready for QA]\n")

@@ -30,6 +30,7 @@ def _limit_memory() -> None:  # the test must not take the machine down if the b
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
 
+@pytest.mark.slow
 def test_a_16_mib_sarif_nested_a_million_deep_is_exit_2_quickly(tmp_path: Path) -> None:
     report = deep_sarif(tmp_path / "deep.sarif", sarif.STREAM_FROM_BYTES)
     assert report.stat().st_size >= 16 * 1024 * 1024

@@ -6,9 +6,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_python_api_example_runs(tmp_path):
     readme = (REPO_ROOT / "README.md").read_text()
     block = re.search(r"## Python API.*?```python\n(.*?)```", readme, re.S)

@@ -220,8 +220,8 @@ def test_missing_module_or_tool_is_reported_and_skipped_with_what_needs_it(tmp_p
         ("build", "succeeded"), ("sign", "skipped"), ("publish", "skipped"), ("deploy", "skipped")]
     assert re.fullmatch(r"build ran in demo-service at [0-9a-f]{7}", result.stages[0].detail)
     assert "pipekit.sign_not_written_yet not available" in result.stages[1].detail
-    assert result.stages[2].detail == ("mvn not found (apt-get install -y maven openjdk-17-jdk-headless); "
-                                       "buildah not found (apt-get install -y buildah)")
+    assert result.stages[2].detail == ("mvn not found (install Debian package maven (or the project's ./mvnw)); "
+                                       "buildah not found (install Debian package buildah)")
     assert result.stages[3].detail == "needs the outputs of sign (skipped)"
     assert [(n.event, n.stage) for n in result.notifications if n.channel == "teams"] == [
         ("started", "pipeline"), ("succeeded", "build"), ("summary", "pipeline")]
@@ -229,6 +229,7 @@ def test_missing_module_or_tool_is_reported_and_skipped_with_what_needs_it(tmp_p
     assert not Path(result.workdir).exists(), "the temporary folder is removed"
 
 
+@pytest.mark.slow
 def test_a_failing_stage_stops_the_job_and_stops_every_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     seen: dict[str, str] = {}
@@ -266,6 +267,7 @@ def test_stages_and_skip_choose_stages_and_unknown_names_are_bad_input(tmp_path:
     assert not list(tmp_path.glob("pipekit-rehearse-*")), "nothing was started"
 
 
+@pytest.mark.slow
 def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path) -> None:
     proc = run_rehearse(tmp_path, "--stages", "scan", "--channel", "teams")
     assert proc.returncode == 0, proc.stderr
@@ -277,6 +279,7 @@ def test_scan_alone_runs_the_real_gate_and_the_rest_is_not_needed(tmp_path: Path
     assert not list(tmp_path.glob("pipekit-rehearse-*"))
 
 
+@pytest.mark.slow
 def test_workdir_refuses_a_folder_it_did_not_make_and_reuses_its_own(tmp_path: Path) -> None:
     mine = tmp_path / "my-notes"
     mine.mkdir()

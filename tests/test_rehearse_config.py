@@ -126,6 +126,7 @@ def test_the_users_environments_gates_and_channels_are_rehearsed(tmp_path: Path)
     assert "ORDERS_TEAMS_WEBHOOK" in used and "https://bitbucket.org/acme/gitops.git" not in used
 
 
+@pytest.mark.slow
 def test_a_config_naming_an_environment_init_cannot_onboard_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "staging.yaml").write_text("environments:\n  dev: {}\n  staging: {promotion: manual}\n")
     proc = run_rehearse(tmp_path, "--config", "staging.yaml", "--stages", "scan")
@@ -148,6 +149,7 @@ def test_read_base_names_a_missing_file(tmp_path: Path) -> None:
         settings.read_base(tmp_path / "nothere.yaml")
 
 
+@pytest.mark.slow
 def test_maven_runs_offline_only_when_the_local_repository_holds_the_samples_plugins(tmp_path: Path) -> None:
     from pipekit.rehearsal.workspace import missing_maven_artifacts
 
@@ -172,6 +174,7 @@ def test_maven_runs_offline_only_when_the_local_repository_holds_the_samples_plu
     assert proc.returncode == 0 or "repo.maven.apache.org" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
+@pytest.mark.slow
 def test_channel_keeps_only_the_configured_channels_of_that_type(tmp_path: Path) -> None:
     (tmp_path / "orders.yaml").write_text(USER_CONFIG)
     proc = run_rehearse(tmp_path, "--config", "orders.yaml", "--stages", "scan", "--channel", "teams", "--keep",

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 RENDERER_DIR = REPO_ROOT / ".venv" / "card-renderer"
 
 

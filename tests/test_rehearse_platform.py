@@ -26,6 +26,8 @@ from pipekit.testing.kubernetes import KubernetesStandIn
 from tests.test_argocd_hooks import settled
 from tests.test_rehearse import git, run_rehearse
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 
 @pytest.mark.slow
 def test_hook_promotions_and_history_from_the_artifacts(tmp_path: Path) -> None:

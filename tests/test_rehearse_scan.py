@@ -45,6 +45,7 @@ class Flagged {
 """
 
 
+@pytest.mark.slow
 def test_the_local_rules_are_valid_semgrep_and_each_flags_what_it_names(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no pipekit.yaml here: the options below are all
@@ -72,6 +73,7 @@ def test_the_local_rules_are_valid_semgrep_and_each_flags_what_it_names(
     assert (s["high"], s["medium"], s["low"], s["tools"]) == (2, 1, 1, ["semgrep"])
 
 
+@pytest.mark.slow
 def test_without_semgrep_the_gate_runs_on_the_bundled_report_and_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

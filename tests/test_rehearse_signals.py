@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 
 def descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (from /proc's children lists)."""

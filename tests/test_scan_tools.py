@@ -49,6 +49,7 @@ def semgrep_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"result": result, "work": work}
 
 
+@pytest.mark.slow
 def test_semgrep_runs_offline_and_is_gated(semgrep_run: dict) -> None:
     result, work = semgrep_run["result"], semgrep_run["work"]
     assert result.exit_code == 1, result.stderr  # the ERROR rule (MD5) blocks at the default threshold
@@ -76,6 +77,7 @@ def _write_app(dir_: Path, shift: int = 0) -> None:
     (dir_ / "app.py").write_text("# padding\n" * shift + (FIX / "python" / "app.py").read_text())
 
 
+@pytest.mark.slow
 def test_bandit_real_output_gated_and_stable_across_line_shifts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     _write_app(tmp_path / "src")

@@ -90,6 +90,7 @@ def test_on_means_true_for_maven_offline_and_ecr_wait_scan(tmp_path: Path) -> No
     assert ecr_push.options_from(ctx, {"repository": "orders", "tags": "1.0"}).wait_scan is True
 
 
+@pytest.mark.slow
 def test_gitops_username_variable_beats_the_file(tmp_path: Path) -> None:
     """Defect 12: flag > env > file also for the HTTPS username of the GitOps token."""
     make_repo(tmp_path, ["orders"])
@@ -104,6 +105,7 @@ def test_gitops_username_variable_beats_the_file(tmp_path: Path) -> None:
     assert TOKEN not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_rerun_clears_the_outputs_and_wait_for_argocd_refuses_them(tmp_path: Path) -> None:
     """Defect 9: the rerun's error is not shown beside the previous run's revision."""
     bare, _ = make_repo(tmp_path, ["orders"])

@@ -44,6 +44,7 @@ def trailers(bare: Path, rev: str = "main") -> dict[str, str]:
     return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
 
 
+@pytest.mark.slow
 def test_update_commits_with_trailers_renders_and_records(repo: Path, tmp_path: Path) -> None:
     before = read(repo, overlay("orders", "dev"))
     env = {"BITBUCKET_BUILD_NUMBER": "57", "BITBUCKET_REPO_FULL_NAME": "acme/orders",
@@ -84,6 +85,7 @@ def test_update_commits_with_trailers_renders_and_records(repo: Path, tmp_path: 
     assert git("log", "-1", "--format=%an <%ae>|%cn <%ce>", cwd=repo) == "pipekit <pipekit@localhost>|pipekit <pipekit@localhost>"
 
 
+@pytest.mark.slow
 def test_second_run_is_a_no_op(repo: Path) -> None:
     args = ("--path", "orders/overlays/qa", "--image", ORDERS, "--tag", "1234567")
     assert update(repo, *args).returncode == 0
@@ -191,6 +193,7 @@ def test_helm_values_file(tmp_path: Path) -> None:
         "# helm values\nimage:\n  repository: acme/orders  # ECR\n  tag: '0000002'   # pipeline  # pipekit:build=12\n"
 
 
+@pytest.mark.slow
 def test_older_build_never_replaces_a_newer_one(repo: Path) -> None:
     args = ("--path", "orders/overlays/dev", "--image", ORDERS, "--renderer", "none")
     assert update(repo, *args, "--tag", "bbbbbbb", "--build-number", "20").returncode == 0
@@ -203,6 +206,7 @@ def test_older_build_never_replaces_a_newer_one(repo: Path) -> None:
     assert 'newTag: "ccccccc"   # short sha, quoted  # pipekit:build=21' in read(repo, overlay("orders", "dev"))
 
 
+@pytest.mark.slow
 def test_rejected_push_reapplies_on_the_fresh_tree(repo: Path, tmp_path: Path) -> None:
     """Someone pushes a change to the same line between our clone and our push: we fetch, re-apply, win."""
     other = tmp_path / "other"

@@ -9,10 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.fixtures.gitops.repo import IMAGE, git, make_repo, overlay, read
+
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
 
 SHARED = "shared"
 N_SERVICES = 30

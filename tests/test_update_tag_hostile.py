@@ -109,6 +109,7 @@ def test_duplicate_images_entries_are_exit_2_naming_them_and_nothing_is_pushed(s
 
 
 # -- defect 12: line endings, bad --image, negative build number, whole clone message ----
+@pytest.mark.slow
 def test_a_crlf_kustomization_keeps_its_line_endings(seeded) -> None:
     bare, work = seeded
     path = work / overlay("orders", "dev")

@@ -20,6 +20,8 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.fixtures.gitops.repo import IMAGE, git, make_repo
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 ORDERS = IMAGE.format(service="orders")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ def rollout(dt: float = 0.15) -> list[tuple[float, dict[str, Any]]]:
 
 
 @pytest.fixture
-def argo() -> Iterator[ArgoCDStandIn]:
-    with ArgoCDStandIn(users={"ci": "s3cret-pass"}) as standin:
-        yield standin
+def argo(argocd_standin: ArgoCDStandIn) -> ArgoCDStandIn:
+    argocd_standin.reset(users={"ci": "s3cret-pass"})
+    return argocd_standin
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def test_waits_through_a_rollout_and_records_it(argo, ctx, out):
     assert lines[-1].startswith("OK: orders-dev synced, healthy and hooks passed at revision 5f3c2a1")
 
 
+@pytest.mark.slow
 def test_stale_revision_race_does_not_succeed_early(argo, ctx):
     """Right after the push the app still shows the old sync Synced/Healthy."""
     argo.add_app("orders-dev", revision=OLD)
@@ -106,6 +107,7 @@ def test_stale_revision_race_does_not_succeed_early(argo, ctx):
     assert result.apps[0].revision == E
 
 
+@pytest.mark.slow
 def test_stale_state_forever_times_out_with_what_is_missing(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
     with pytest.raises(TimedOut) as err:
@@ -141,6 +143,7 @@ def test_postsync_hook_failure_on_synced_healthy_app(argo, ctx, out, capsys):
     assert err.value.result.apps[0].health == "Healthy" and err.value.result.apps[0].sync == "Synced"
 
 
+@pytest.mark.slow
 def test_retries_pass_through_running(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
     argo.play("orders-dev", [
@@ -188,6 +191,7 @@ def test_bearer_token_expiring_mid_wait_is_bad_input(argo, ctx):
     assert "rejected ARGOCD_AUTH_TOKEN (HTTP 401" in str(err.value) and argo.token not in str(err.value)
 
 
+@pytest.mark.slow
 def test_session_token_expiring_mid_wait_logs_in_again(argo, ctx):
     argo.faults.token_ttl = 1.5  # every session token, the first and the one logged in again for
     argo.add_app("orders-dev", revision=OLD)
@@ -206,6 +210,7 @@ def test_session_token_expiring_mid_wait_logs_in_again(argo, ctx):
     assert logins(argo) == 2  # the first login and exactly one re-login
 
 
+@pytest.mark.slow
 def test_dropped_stream_reconnects(argo, ctx):
     argo.faults.drop_stream_after = 1  # every stream is cut after its first event
     argo.add_app("orders-dev", revision=OLD)
@@ -216,6 +221,7 @@ def test_dropped_stream_reconnects(argo, ctx):
     assert len(streams) >= 3
 
 
+@pytest.mark.slow
 def test_stream_stalls_polling_still_sees_success(argo, ctx):
     argo.faults.stall, argo.faults.stall_streams_only = True, True
     argo.add_app("orders-dev", revision=OLD)
@@ -230,6 +236,7 @@ def test_without_stream_polling_alone(argo, ctx):
     assert not any(p.startswith("/api/v1/stream/") for _, p in argo.requests)
 
 
+@pytest.mark.slow
 def test_server_that_never_answers_is_exit_3(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
     argo.faults.stall = True
@@ -240,6 +247,7 @@ def test_server_that_never_answers_is_exit_3(argo, ctx):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_server_stalling_mid_wait_is_exit_3(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
 
@@ -290,6 +298,7 @@ def test_sync_requested_at_the_revision(argo, ctx):
     assert argo.sync_requests[0]["revision"] == E and argo.sync_requests[0]["name"] == "orders-dev"
 
 
+@pytest.mark.slow
 def test_several_apps_wait_together(argo, ctx, out):
     argo.add_app("orders-dev", revision=OLD)
     argo.add_app("orders-dev-db", revision=OLD)
@@ -328,6 +337,7 @@ def test_threads_end_after_the_wait(argo, ctx):
     assert left() == []
 
 
+@pytest.mark.slow
 def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
     import subprocess
 

@@ -51,6 +51,7 @@ def test_revision_from_run_record_and_json_result(argo, tmp_path):
     assert "orders-dev-db: sync=" in proc.stderr  # human lines go to stderr in --json mode
 
 
+@pytest.mark.slow
 def test_promote_revision_is_the_fallback_and_apps_come_from_config(argo, tmp_path):
     write_record(tmp_path, {"promote": {"status": "succeeded", "outputs": {"gitops_revision": E, "to": "qa"}}})
     (tmp_path / "pipekit.yaml").write_text("argocd:\n  apps:\n    qa: [orders-qa]\n  poll_interval: 0.3\n")
@@ -68,6 +69,7 @@ def test_no_revision_says_where_it_looked(argo, tmp_path):
     assert str(tmp_path / ".pipekit" / "run.json") in proc.stderr
 
 
+@pytest.mark.slow
 def test_bad_token_exit_2_not_echoed(argo, tmp_path):
     argo.add_app("orders-dev", revision=E)
     bad = "eyJhbGciOiJIUzI1NiJ9.not-a-real-token-value"
@@ -87,6 +89,7 @@ def test_wrong_password_exit_2_not_echoed(argo, tmp_path):
     assert "wrong-password-123" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_unknown_app_exit_1_naming_it(argo, tmp_path):
     proc = run_pipekit("wait-for-argocd", "--app", "ordres-dev", "--revision", E, *FAST,
                        env=env_for(argo, tmp_path), cwd=tmp_path)
@@ -94,6 +97,7 @@ def test_unknown_app_exit_1_naming_it(argo, tmp_path):
     assert "'ordres-dev'" in proc.stderr and "does not exist, or this account may not read it" in proc.stderr
 
 
+@pytest.mark.slow
 def test_hook_failure_exit_1_with_log_hint(argo, tmp_path):
     argo.add_app("orders-dev", revision=E, phase="Failed", message="one or more synchronization tasks completed unsuccessfully",
                  hooks=[{"name": "db-migrate", "type": "PreSync", "phase": "Failed",
@@ -109,6 +113,7 @@ def test_hook_failure_exit_1_with_log_hint(argo, tmp_path):
     assert record["status"] == "failed" and record["outputs"]["apps"][0]["hooks"][0]["phase"] == "Failed"
 
 
+@pytest.mark.slow
 def test_timeout_exit_4(argo, tmp_path):
     argo.add_app("orders-dev", revision=OLD)
     proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, "--plaintext", "--timeout", "0.6",
@@ -118,6 +123,7 @@ def test_timeout_exit_4(argo, tmp_path):
     assert data["exit_code"] == 4 and data["result"]["apps"][0]["missing"]
 
 
+@pytest.mark.slow
 def test_unreachable_server_exit_3(tmp_path):
     import socket
 
@@ -152,6 +158,7 @@ def test_bad_config_exit_2(tmp_path):
     assert proc.returncode == 2 and "pipekit.yaml:2" in proc.stderr and "argocd.refresh" in proc.stderr
 
 
+@pytest.mark.slow
 def test_module_entry_point_help():
     import subprocess
     import sys

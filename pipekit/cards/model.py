@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipekit.core.outputs import (
-    BuildOutputs,
-    EcrPushOutputs,
-    NotifyOutputs,
-    PromoteOutputs,
-    ScanOutputs,
-    UpdateTagOutputs,
-    WaitForArgocdOutputs,
+    BuildResult,
+    EcrPushResult,
+    PromoteResult,
+    ScanResult,
+    UpdateTagResult,
+    WaitResult,
 )
+from pipekit.core.revision import short_revision
 from pipekit.core.runrecord import Status
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def run_id(p: PipelineContext) -> str:
         return p.pipeline_uuid.strip("{}")
     if p.build_number:
         return f"{p.repo_full_name or p.repo_slug or 'build'}#{p.build_number}"
-    return f"local-{p.commit[:12]}" if p.commit else "local"
+    return f"local-{short_revision(p.commit)}" if p.commit else "local"
 
 
 def _http(url: str | None) -> str | None:
@@ -176,8 +176,8 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     that succeeded; what explains a failure (tests, scan verdict, Argo CD states) whatever the status."""
     facts: list[Fact] = []
     details: list[Detail] = []
-    build, ecr, scan = BuildOutputs.read(record), EcrPushOutputs.read(record), ScanOutputs.read(record)
-    update, promote = UpdateTagOutputs.read(record), PromoteOutputs.read(record)
+    build, ecr, scan = BuildResult.read(record), EcrPushResult.read(record), ScanResult.read(record)
+    update, promote = UpdateTagResult.read(record), PromoteResult.read(record)
     image = build.image_ref if build.succeeded else None
     if ecr.succeeded and ecr.image_uri and isinstance(ecr.tags, list) and ecr.tags:
         image = f"{ecr.image_uri}:{ecr.tags[0]}"
@@ -205,14 +205,10 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
         or (promote.gitops_revision if promote.succeeded else None)
     if revision:
         repo = update.gitops_repo if update.succeeded else None
-        facts.append(Fact("GitOps revision", str(revision)[:12] + (f" in {repo}" if repo else "")))
-    apps = WaitForArgocdOutputs.read(record).apps
-    if isinstance(apps, list) and apps:
-        lines = [
-            f"{a.get('name')}: {a.get('sync') or '?'} / {a.get('health') or '?'}"
-            + (f" ({a['phase']})" if a.get("phase") else "")
-            for a in apps if isinstance(a, dict)
-        ]
+        facts.append(Fact("GitOps revision", short_revision(revision) + (f" in {repo}" if repo else "")))
+    apps = WaitResult.read(record).apps
+    if apps:
+        lines = [f"{a.name}: {a.sync or '?'} / {a.health or '?'}" + (f" ({a.phase})" if a.phase else "") for a in apps]
         if len(lines) <= 3:
             facts.append(Fact("Argo CD", "; ".join(lines)))
         else:
@@ -220,7 +216,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
-def _gitops_pull_requests(update: UpdateTagOutputs, promote: PromoteOutputs) -> list[tuple[str, str | None]]:
+def _gitops_pull_requests(update: UpdateTagResult, promote: PromoteResult) -> list[tuple[str, str | None]]:
     """A link to each pull request update-tag or promote opened in the GitOps repository (--via pull-request)."""
     found = [pr for pr in [update.pull_request, *(promote.pull_requests or [])] if isinstance(pr, dict) and pr.get("url")]
     return [(f"GitOps pull request #{pr.get('id')} ({str(pr.get('state') or 'open').lower()})"
@@ -230,9 +226,9 @@ def _gitops_pull_requests(update: UpdateTagOutputs, promote: PromoteOutputs) -> 
 
 def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> None:
     """The Jira gate's decision: one fact, and the blocking issues with what would unblock each."""
-    from pipekit.core.outputs import JiraGateOutputs
+    from pipekit.jira.release import JiraGateResult
 
-    gate = JiraGateOutputs.read(record)
+    gate = JiraGateResult.read(record)
     if gate.passed is None or not gate.version:
         return
     verdict = "passed" if gate.passed else "BLOCKED"
@@ -260,14 +256,14 @@ def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
 
 def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     """The PostSync test Job's suite: counts (flaky included), the failing and flaky tests."""
-    from pipekit.core.outputs import PostSyncTestOutputs
+    from pipekit.core.outputs import PostSyncTestResult
 
-    out = PostSyncTestOutputs.read(record)
-    if out.status is None:
+    out = PostSyncTestResult.read(record)
+    if out.step_status is None:
         return [], []
     tests = out.tests if isinstance(out.tests, dict) else None
     facts = [Fact(f"Suite {out.suite}" if out.suite else "Suite",
-                  tests_text(tests) if tests else (out.message or str(out.result or out.status.value)))]
+                  tests_text(tests) if tests else (out.message or str(out.result or out.step_status.value)))]
     details: list[Detail] = []
     if tests:
         _tests_detail(details, "Failing tests", tests.get("failing"))
@@ -278,9 +274,9 @@ def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
 
 
 def _post_sync_summary(record: RunRecord) -> str | None:
-    from pipekit.core.outputs import PostSyncTestOutputs
+    from pipekit.core.outputs import PostSyncTestResult
 
-    return PostSyncTestOutputs.read(record).summary_url
+    return PostSyncTestResult.read(record).summary_url
 
 
 PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "jira_gate", "promote", "wait_for_argocd",
@@ -292,8 +288,9 @@ def _order(name: str) -> tuple[int, str]:
     return (PIPELINE_ORDER.index(name) if name in PIPELINE_ORDER else len(PIPELINE_ORDER), name)
 
 
-def step_lines(record: RunRecord) -> list[StepLine]:
-    items = [(n, s) for n, s in record.steps.items() if n != NotifyOutputs.SECTION and isinstance(s, dict)]
+def step_lines(record: RunRecord, sender: str = "notify") -> list[StepLine]:
+    """The steps of the run record, but the section of the step sending the card."""
+    items = [(n, s) for n, s in record.steps.items() if n != sender and isinstance(s, dict)]
     items.sort(key=lambda kv: (str(kv[1].get("started_at") or ""), _order(kv[0])))
     out = []
     for name, section in items:
@@ -316,7 +313,7 @@ def build(
 ) -> Notification:
     """The notification for ``event`` (one of :data:`EVENTS`)."""
     look = EVENTS[event]
-    update, promote = UpdateTagOutputs.read(record), PromoteOutputs.read(record)
+    update, promote = UpdateTagResult.read(record), PromoteResult.read(record)
     env = environment or pipeline.deployment_environment or (update.environment if update.succeeded else None) \
         or promote.target
     stage_name = stage or "pipeline"

@@ -5,20 +5,18 @@ Modules are imported only when their type is used (``pipekit notify`` start-up s
 
 from __future__ import annotations
 
-import importlib
-
 from pipekit.channels.interface import Channel
 from pipekit.core.errors import BadInput
+from pipekit.core.registry import Registry
 
-CHANNELS: dict[str, str] = {  # type -> module holding CHANNEL
-    "teams": "pipekit.channels.teams",
-    "slack": "pipekit.channels.slack",
-}
+CHANNELS: Registry[Channel] = Registry({
+    "teams": "pipekit.channels.teams:CHANNEL",
+    "slack": "pipekit.channels.slack:CHANNEL",
+})
 
 
 def get(kind: str) -> Channel:
-    module = CHANNELS.get(kind)
-    if module is None:
+    channel = CHANNELS.find(kind)
+    if channel is None:
         raise BadInput(f"channel type {kind!r}: use {' or '.join(CHANNELS)}")
-    channel: Channel = importlib.import_module(module).CHANNEL
     return channel

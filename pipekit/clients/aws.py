@@ -64,7 +64,7 @@ class RetryPolicy:
 class AwsSession:
     """An AWS session with where its credentials came from and the retry policy for its calls."""
 
-    session: Any  # botocore.session.Session (boto3 itself adds 30 ms of imports and nothing we use)
+    session: Any  # botocore.session.Session (boto3 itself adds imports and nothing we use)
     region: str
     source: str
     retry: RetryPolicy
@@ -178,8 +178,8 @@ def is_retryable(exc: BaseException) -> bool:
 def call(fn: Callable[[], T], *, what: str, retry: RetryPolicy) -> T:
     """Run one API call with retries on throttling, 5xx and connection errors; exit 3 after the last.
 
-    The first attempt runs without tenacity (importing it costs 10-15 ms on the step's critical
-    path); a retryable failure hands over to the tenacity loop, which counts that failure as
+    The first attempt runs without tenacity (its import is on the step's critical path:
+    docs/architecture.md); a retryable failure hands over to the tenacity loop, which counts that failure as
     attempt 1, so attempts, waits, the time bound and the log lines are those of the policy.
     """
     started = time.monotonic()

@@ -54,7 +54,9 @@ class CodeInsights:
         return cls(str(workspace), str(repo), str(commit), base.rstrip("/"), proxy or None, token)
 
     def _report_url(self, report_id: str) -> str:
-        q = lambda s: quote(s, safe="{}")  # noqa: E731 - workspace may be a {uuid}
+        def q(s: str) -> str:  # a workspace may be a {uuid}
+            return quote(s, safe="{}")
+
         return (f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}/commit/{q(self.commit)}"
                 f"/reports/{quote(report_id, safe='')}")
 
@@ -131,7 +133,9 @@ class PipelinesSettings:
         return cls(workspace, repo, (env.get("PIPEKIT_BITBUCKET_API_URL") or API).rstrip("/"), token)
 
     def read(self) -> RepositorySettings:
-        q = lambda s: quote(s, safe="{}")  # noqa: E731 - a workspace or repository may be a {uuid}
+        def q(s: str) -> str:  # a workspace or repository may be a {uuid}
+            return quote(s, safe="{}")
+
         repo = f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}"
         with self._session() as s:
             found = RepositorySettings(

@@ -28,7 +28,7 @@ def wait_for_findings(ecr: Any, repository: str, digest: str, *, image: str, tim
     if status not in DONE:
         desc = (findings.get("imageScanStatus") or {}).get("description") or ""
         raise ExternalError(f"image scan of {image}@{digest} ended {status}: {desc}")
-    return findings
+    return dict(findings)
 
 
 def summary(findings: dict[str, Any]) -> dict[str, Any]:

@@ -183,7 +183,7 @@ class Git:
         saved, self.env = self.env, env
         try:
             # --include stages the paths into the (otherwise clean) index and commits it: the same
-            # commit as --only (the default with paths), without its temporary index (~6 ms less).
+            # commit as --only (the default with paths), without its temporary index (a little quicker).
             self.run("commit", "--quiet", "--no-verify", "--cleanup=strip", "--include", "-F", "-", "--", *paths,
                      input_text=message)
         finally:

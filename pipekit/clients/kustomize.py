@@ -71,7 +71,7 @@ class Renderer:
     def prestart(self, render_root: Path, overlay: str) -> Prestarted | None:
         """Start the renderer on ``render_root/overlay`` before the overlay exists (None: not possible).
 
-        kubectl spends most of its ~50 ms in start-up, before it reads a file. Here it starts
+        kubectl spends most of its time in start-up, before it reads a file. Here it starts
         (while git clones) on an empty tree whose ``kustomization.yaml`` is a FIFO, so it
         blocks reading it; :meth:`Prestarted.feed` later copies the checked-out tree in and
         writes the edited kustomization into the FIFO. It runs under ``setpriv --pdeathsig
@@ -159,7 +159,7 @@ class Prestarted:
 
 
 def _package(tool: str) -> str:
-    where = process.PACKAGES.get(os.path.basename(tool))
+    where = process.install_hint(tool)
     return f" (install {where})" if where else ""
 
 

@@ -92,7 +92,7 @@ class Registry:
         resp = self._request("GET", f"{repository}/blobs/{digest}")
         if resp.status_code != 200:
             raise self._refused(f"GET blob {repository}@{digest}", resp)
-        data = resp.content
+        data: bytes = resp.content
         if len(data) > limit:
             raise ExternalError(f"registry {self.host}: blob {repository}@{digest} is larger than {limit} bytes")
         if sha256_digest(data) != digest:

@@ -2,8 +2,10 @@
 
 The same policy as :mod:`pipekit.core.http` (retry connection errors, timeouts, 429 and 5xx,
 honour ``Retry-After``, bound the total time, raise :class:`ExternalError` with a masked URL
-after the last try), without ``requests``: its import takes about 75 ms, more than a whole
-``pipekit notify``. The wire (TLS, CONNECT tunnels, chunked answers, ``100 Continue``) is the
+after the last try), without ``requests``. Kept under the 10% rule: a whole ``pipekit notify``
+takes 31-39% less time with it than with the POST through :mod:`pipekit.core.http`
+(``scripts/bench_notify.py``, its ``via-requests`` line; dated figures in docs/architecture.md).
+The wire (TLS, CONNECT tunnels, chunked answers, ``100 Continue``) is the
 standard library's :mod:`http.client`, imported only when something is sent, so ``--help``
 stays lean. TLS uses :func:`ssl.create_default_context` (system CAs, ``SSL_CERT_FILE``).
 ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` are read from the step's environment mapping
@@ -22,7 +24,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import add_secret, mask, mask_url
-from pipekit.core.retry import RETRYABLE_STATUSES, Deadline, wait_before
+from pipekit.core.retry import RETRYABLE_STATUSES, Retrying
 
 if TYPE_CHECKING:
     from http.client import HTTPConnection
@@ -185,10 +187,8 @@ def post_json(
         raise BadInput(f"webhook URL {shown} {problem}")
     pol = policy or Policy()
     e = os.environ if env is None else env
-    deadline = Deadline(pol.total_timeout)
-    attempt = 0
-    while True:
-        attempt += 1
+    tries = Retrying(pol.attempts, pol.total_timeout, pol.backoff, pol.max_backoff)
+    for attempt in tries:
         headers: dict[str, str] | None = None
         try:
             answer = _once(url, body, pol, e)
@@ -205,14 +205,14 @@ def post_json(
             problem = mask(f"{type(exc).__name__}: {exc.strerror or exc}")
         except BadAnswer as exc:
             problem = f"bad HTTP answer: {exc}"
-        wait = wait_before(attempt, pol.backoff, pol.max_backoff, headers)
-        elapsed = time.monotonic() - deadline.started
-        if attempt >= pol.attempts or not deadline.allows(wait):
+        wait = tries.wait(headers)
+        if wait is None:
             raise ExternalError(
                 f"{label} {shown}: {problem} after {attempt} attempt{'s' if attempt > 1 else ''} "
-                f"in {elapsed:.1f} s",
+                f"in {tries.elapsed:.1f} s",
                 hint="check the webhook URL and that this step can reach it",
             )
         if on_retry:
             on_retry(f"{label}: {problem}; retrying in {wait:.1f} s (attempt {attempt + 1} of {pol.attempts})")
         time.sleep(wait)
+    raise AssertionError("unreachable: the tries end in a return or a raise")

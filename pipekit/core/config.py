@@ -1,8 +1,8 @@
 """``pipekit.yaml``: loaded with line numbers, validated by the JSON schema shipped in the package.
 
-The schema is assembled from one fragment per concern in ``pipekit/core/schema/*.json``
-(each fragment: ``{"properties": {...}, "$defs": {...}}``), so a step's settings live beside
-nothing else's. Scalars stay strings unless the schema asks for a number or boolean there:
+The schema (``pipekit/core/schema/pipekit.schema.json``) is generated from the steps' option
+declarations (:mod:`pipekit.core.config_schema`) and committed, so loading a config imports no
+step. Scalars stay strings unless the schema asks for a number or boolean there:
 a short SHA ``1234567`` or a tag ``true`` is never turned into a number or a bool.
 
 Precedence for every option: flag > environment > file > default (:mod:`pipekit.core.options`).
@@ -24,7 +24,7 @@ from pipekit.core.errors import BadInput
 if TYPE_CHECKING:
     import yaml  # imported where a file is parsed: steps without a pipekit.yaml start quicker
 
-SCHEMA_DIR = Path(__file__).with_name("schema")
+SCHEMA_FILE = Path(__file__).with_name("schema") / "pipekit.schema.json"  # see pipekit.core.config_schema
 DEFAULT_FILE = "pipekit.yaml"
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -33,23 +33,9 @@ Location = tuple[Any, ...]
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The whole pipekit.yaml schema, merged from the fragments."""
-    merged: dict[str, Any] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "pipekit.yaml",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {},
-        "$defs": {},
-    }
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
-        fragment = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("properties", "$defs"):
-            clash = set(merged[key]) & set(fragment.get(key, {}))
-            if clash:
-                raise RuntimeError(f"{path.name}: {key} {sorted(clash)} defined twice in the schema fragments")
-            merged[key].update(fragment.get(key, {}))
-    return merged
+    """The whole pipekit.yaml schema: the committed file generated from the steps' declarations."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return loaded
 
 
 @dataclass

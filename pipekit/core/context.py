@@ -156,11 +156,11 @@ class PipelineContext:
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
-    from pipekit.clients.git import Git
+    from pipekit.core import process
     from pipekit.core.errors import PipekitError
 
-    try:
-        out = Git(cwd, os.environ).run(*args, check=False, timeout=10)
+    try:  # a read only: no config of the GitOps client needed (core does not use clients)
+        out = process.run(["git", *args], cwd=cwd, env=os.environ, timeout=10, check=False, what="git log")
     except PipekitError:  # no git, or git hung: the pipeline variables are all there is
         return None
     return out.stdout.strip() if out.returncode == 0 else None

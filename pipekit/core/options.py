@@ -1,21 +1,15 @@
 """Options, declared once per step and resolved one way: flag > environment > pipekit.yaml > default.
 
-A step lists its options in an :class:`OptionTable`: the flag, the environment variables, the
-``pipekit.yaml`` key, the type, the default and the help. :func:`pipekit.core.step.step_command`
-turns the table into click parameters whose values reach the step only when given on the
-command line (a flag left out is absent, never its default), and :meth:`OptionTable.resolve`
-applies the precedence and the one parser per type of :mod:`pipekit.core.parse`. A bad value is
-exit 2 naming its source: ``flag --timeout``, ``environment variable PIPEKIT_NOTIFY_TIMEOUT`` or
-``pipekit.yaml:12 (notify.timeout)``.
-
-Secrets (``secret=True``) have no flag: a flag lands in shell history and in ``ps``.
-
-The declaration is the step's options dataclass: each field made with :func:`option` carries
-its flag, variables, ``pipekit.yaml`` key, bounds and help, and its type comes from the
-annotation (``bool``, ``int``, ``float``, ``str``, ``Path``, a ``Literal`` of choices, a
-``list`` of those for a repeatable flag, a mapping for a ``pipekit.yaml``-only setting).
-:func:`table_of` derives the :class:`OptionTable` (and so the click parameters and the
-schema), :func:`resolve` builds the dataclass::
+The declaration is the step's options dataclass: each field made with :func:`option` carries its
+flag, variables, ``pipekit.yaml`` key, bounds and help, and its type comes from the annotation
+(``bool``, ``int``, ``float``, ``str``, ``Path``, a ``Literal`` of choices, a ``list`` of those for
+a repeatable flag, a mapping for a ``pipekit.yaml``-only setting). :func:`table_of` derives its
+:class:`OptionTable`, whose rows become the click parameters (:func:`pipekit.core.step.step_command`:
+a flag left out is absent, never its default) and the ``pipekit.yaml`` schema
+(:mod:`pipekit.core.config_schema`); :func:`resolve` builds the dataclass with the one parser per
+type of :mod:`pipekit.core.parse`. A bad value is exit 2 naming its source: ``flag --timeout``,
+``environment variable PIPEKIT_NOTIFY_TIMEOUT`` or ``pipekit.yaml:12 (notify.timeout)``. Secrets
+(``secret=True``) have no flag: a flag lands in shell history and in ``ps``::
 
     @dataclass
     class NotifyOptions:
@@ -61,12 +55,21 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     above: float | None = None  # an exclusive lower bound: a timeout must be more than 0
-    multiple: bool = False  # a repeatable flag (a tuple)
+    multiple: bool | None = False  # a repeatable flag (a tuple); declared None: a list field's flag repeats
     argument: bool = False  # positional arguments (with multiple: everything after the options, or after --)
     secret: bool = False
     short: str | None = None  # "-r"
     metavar: str | None = None
     hidden: bool = False
+    # more of the pipekit.yaml value's JSON schema: a pattern, lengths, a mapping's structure
+    # (or a function making it when the schema is generated, for a structure derived from other code)
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = dataclasses.field(default=None,
+                                                                                          compare=False)
+    # as declared on a field (see option()):
+    comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
+    required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
+    kind: Any = dataclasses.field(default=None, compare=False)  # what it reads, when not the field's type
+    convert: Callable[[Any], Any] | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -120,7 +123,7 @@ class Option:
         sources = [f"env {n}" for n in self.env_names]
         if self.config:
             sources.append(f"config {self.config}")
-        if self.default not in (None, (), [], "") and not self.secret:
+        if self.default not in (None, (), [], "", {}) and not self.secret:
             sources.append(f"default {self.default}")
         if self.choices:
             sources.insert(0, "one of " + "|".join(self.choices))
@@ -162,9 +165,6 @@ class OptionTable:
             if option.name == name:
                 return option
         raise KeyError(name)
-
-    def __add__(self, other: OptionTable | Iterable[Option]) -> OptionTable:
-        return OptionTable((*self.options, *other))
 
     @property
     def env_names(self) -> set[str]:
@@ -270,51 +270,59 @@ OPTION_KEY = "pipekit.option"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Spec:
-    """What :func:`option` records on a field; the name and type come from the field itself."""
-
-    flag: str | None = None
-    env: str | tuple[str, ...] = ()
-    config: str | None = None
-    help: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    above: float | None = None
-    short: str | None = None
-    metavar: str | None = None
-    hidden: bool = False
-    secret: bool = False
-    argument: bool = False
-    multiple: bool | None = None  # a list field: a repeatable flag unless False
-    comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
-    required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
-    schema: Mapping[str, Any] | None = None  # the pipekit.yaml schema of a mapping (or to add to a scalar's)
-
-
 def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
            flag: str | None = None, env: str | tuple[str, ...] = (), config: str | None = None, help: str = "",
            minimum: float | None = None, maximum: float | None = None, above: float | None = None,
            short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
            argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
-           schema: Mapping[str, Any] | None = None) -> Any:
+           schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, pattern: str | None = None,
+           min_length: int | None = None,
+           max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None,
+           choices: tuple[str, ...] = ()) -> Any:
     """A dataclass field that is also an option (see the module's docstring).
 
     A field without a default is filled with ``None`` (or ``[]``) when nothing sets it; give it
-    ``required="what to pass"`` to make that exit 2 instead.
+    ``required="what to pass"`` to make that exit 2 instead. ``pattern``, ``min_length`` and
+    ``max_length`` (of each item, for a list) constrain the ``pipekit.yaml`` value through its
+    schema, and ``schema`` adds any other JSON schema (a mapping's structure, ``{"$ref": ...}`` to
+    a definition in ``pipekit/core/schema/defs.json``). With ``convert``, the option reads a
+    ``kind`` (``str`` unless given) and ``convert`` turns that value, or ``default`` as read,
+    into the field's value (``"clean verify"`` -> ``["clean", "verify"]``). A secret is left
+    out of the dataclass's ``repr``.
     """
-    spec = Spec(flag=flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
-                short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument, multiple=multiple,
-                comma=comma, required=required, schema=schema)
+    extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = schema
+    if not callable(schema):  # a function is called when the schema is generated (its $defs merged in)
+        extra = dict(schema or {})
+        for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
+            if value is not None:
+                extra[key] = value
+    declared = Option("", flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
+                      short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument,
+                      multiple=multiple, comma=comma, required=required, schema=extra or None, choices=choices,
+                      kind=str if convert is not None and kind is None else kind, convert=convert)
+    if convert is not None:  # ``default`` is as read; the field's default is what convert makes of it
+        raw = None if default is dataclasses.MISSING else default
+        declared = dataclasses.replace(declared, default=raw)
+
+        def default_factory() -> Any:
+            return convert(raw)
+
+        default = dataclasses.MISSING
     if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
         default = None
-    field: Any = dataclasses.field(default=default, default_factory=default_factory, metadata={OPTION_KEY: spec})
+    field: Any = dataclasses.field(default=default, default_factory=default_factory, repr=not secret,
+                                   metadata={OPTION_KEY: declared})
     return field
 
 
-def spec_of(field: dataclasses.Field[Any]) -> Spec | None:
+def ref(name: str) -> dict[str, str]:
+    """``{"$ref": "#/$defs/<name>"}``: a definition of the hand-kept ``pipekit/core/schema/defs.json``."""
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def declared(field: dataclasses.Field[Any]) -> Option | None:
     found = field.metadata.get(OPTION_KEY)
-    return found if isinstance(found, Spec) else None
+    return found if isinstance(found, Option) else None
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -361,31 +369,40 @@ def _default(field: dataclasses.Field[Any]) -> Any:
 
 
 @functools.cache
-def table_of(cls: type) -> OptionTable:
-    """The option table an options dataclass declares (its :func:`option` fields, in order)."""
-    hints = typing.get_type_hints(cls)
-    rows: list[Option] = []
+def _declared(cls: type) -> tuple[tuple[Option, Any], ...]:
+    """(the table's row, the annotation it is read as) of each :func:`option` field, in order. Only
+    these annotations are evaluated (another field may name a type imported for type checking)."""
+    import sys
+
+    found = []
     for field in dataclasses.fields(cls):
-        spec = spec_of(field)
-        if spec is None:
+        row = declared(field)
+        if row is None:
             continue
-        where = f"{cls.__name__}.{field.name}"
-        kind, choices, many = kind_of(hints[field.name], where)
+        hint = row.kind if row.kind is not None else field.type  # with a kind, only convert sees the field's
+        if isinstance(hint, str):
+            owner = next(k for k in cls.__mro__ if field.name in k.__dict__.get("__annotations__", {}))
+            hint = eval(hint, vars(sys.modules[owner.__module__]))  # noqa: S307  # the class's own annotation
+        kind, choices, many = kind_of(hint, f"{cls.__name__}.{field.name}")
+        if row.choices and kind == "str":  # choices known at run time (a registry's names), not in a Literal
+            kind, choices = "choice", row.choices
         multiple = False
         if many and kind != "data":
-            multiple = bool(spec.flag or spec.argument) if spec.multiple is None else spec.multiple
-            if spec.comma or not multiple:
+            multiple = bool(row.flag or row.argument) if row.multiple is None else row.multiple
+            if row.comma or not multiple:
                 kind = "list" if kind == "str" else kind
                 if kind != "list":
                     multiple = True  # a list of choices or paths: one parser per item
-        default = _default(field)
-        if isinstance(default, list):
-            default = tuple(default)
-        rows.append(Option(field.name, spec.flag, env=spec.env, config=spec.config, type=kind, default=default,
-                           help=spec.help, choices=choices, minimum=spec.minimum, maximum=spec.maximum,
-                           above=spec.above, multiple=multiple, argument=spec.argument, secret=spec.secret,
-                           short=spec.short, metavar=spec.metavar, hidden=spec.hidden))
-    return OptionTable(rows)
+        default = row.default if row.convert is not None else _default(field)
+        found.append((dataclasses.replace(row, name=field.name, type=kind, choices=choices, multiple=multiple,
+                                          default=tuple(default) if isinstance(default, list) else default), hint))
+    return tuple(found)
+
+
+@functools.cache
+def table_of(cls: type) -> OptionTable:
+    """The option table an options dataclass declares (its :func:`option` fields, in order)."""
+    return OptionTable(row for row, _ in _declared(cls))
 
 
 @dataclass(frozen=True)
@@ -417,28 +434,23 @@ def resolve(cls: type[T], ctx: Any, flags: Mapping[str, Any] | None = None) -> R
 
 def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
                  config: Config | None) -> Resolved[T]:
-    table = table_of(cls)  # type: ignore[arg-type]  # a class is hashable
-    values = table.resolve_from(flags, env, config)
-    hints = typing.get_type_hints(cls)
+    values = table_of(cls).resolve_from(flags, env, config)  # type: ignore[arg-type]  # a class is hashable
     kwargs: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # T is an options dataclass
-        spec = spec_of(field)
-        if spec is None:
-            continue
-        value = values[field.name]
-        if spec.required and value in (None, "", ()):
-            raise BadInput(f"missing option {table[field.name].primary_flag}: {spec.required}")
-        kwargs[field.name] = _as_annotated(value, hints[field.name])
+    for row, hint in _declared(cls):  # type: ignore[arg-type]
+        value = values[row.name]
+        if row.required and value in (None, "", ()):
+            raise BadInput(f"missing option {row.primary_flag}: {row.required}")
+        value = _as_annotated(value, hint)
+        kwargs[row.name] = row.convert(value) if row.convert is not None else value
     return Resolved(cls(**kwargs), values)
 
 
 def _as_annotated(value: Any, annotation: Any) -> Any:
     """A parsed value in the field's own type: tuples become lists, paths ``Path``, mappings dicts."""
-    if value is None:
-        return [] if typing.get_origin(_unwrap_optional(annotation)) is list and \
-            _unwrap_optional(annotation) is annotation else None
     target = _unwrap_optional(annotation)
     origin = typing.get_origin(target)
+    if value is None:
+        return [] if origin is list and target is annotation else None
     if origin is list and isinstance(value, (tuple, list)):
         args = typing.get_args(target)
         item = _unwrap_optional(args[0]) if args else None

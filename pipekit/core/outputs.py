@@ -1,233 +1,216 @@
-"""What each step hands on through the run record, typed: one dataclass per step.
+"""The results later steps and the cards read, below the steps (each step module re-exports its own).
 
-The run record (:mod:`pipekit.core.runrecord`) stores ``steps.<section>.outputs``; this module is
-the only place that knows those keys. A step writes with ``record.recording(X.SECTION)`` and
-``X(...).write_to(outputs)``; a later step or a card reads ``X.read(record)``, which carries the
-step's :class:`~pipekit.core.runrecord.Status` so a reader can tell a failed run's leftovers
-from a success (``.succeeded``). A key written under another name (``from`` is a keyword)
-declares it with ``field(metadata={"key": "from"})``.
-
-To add a step's outputs: one dataclass here with ``SECTION`` and its fields, nothing else.
+Each is the step's one result dataclass: what the step returns (and ``--json`` prints) and, in
+its :func:`~pipekit.core.recorded.recorded` fields, what goes into the run record
+(``steps.<SECTION>.outputs``) for later steps, read back with ``X.read(record)``. Jira's result
+lives in :mod:`pipekit.jira.release`, notify's in :mod:`pipekit.channels.delivery`, rollback's in
+its step (nothing reads it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal
 
-from pipekit.core.runrecord import Status
-
-if TYPE_CHECKING:
-    from pipekit.core.runrecord import RunRecord
-
-T = TypeVar("T", bound="StepOutputs")
+from pipekit.core.recorded import RECORDED, Recorded, record
 
 
+# -- the results later steps read ----------------------------------------------------------------
 @dataclass
-class StepOutputs:
-    SECTION: ClassVar[str] = ""
-    KEEP: ClassVar[tuple[str, ...]] = ()  # state kept across runs of the step (not cleared when it starts)
-
-    status: Status | None = field(default=None, metadata={"record": False})
-
-    @classmethod
-    def _key(cls, f: dataclasses.Field[Any]) -> str:
-        return str(f.metadata.get("key", f.name))
-
-    @classmethod
-    def read(cls: type[T], record: RunRecord) -> T:
-        """This step's outputs as recorded (empty fields where it recorded nothing)."""
-        section = record.step(cls.SECTION)
-        raw = section.get("outputs")
-        outputs = raw if isinstance(raw, dict) else {}
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.metadata.get("record", True) and cls._key(f) in outputs:
-                kwargs[f.name] = outputs[cls._key(f)]
-        return cls(status=record.status(cls.SECTION), **kwargs)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status is Status.SUCCEEDED
-
-    def to_outputs(self) -> dict[str, Any]:
-        """The record's ``outputs`` mapping (fields left at None are not written)."""
-        return {self._key(f): getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.metadata.get("record", True) and getattr(self, f.name) is not None}
-
-    def write_to(self, outputs: dict[str, Any]) -> None:
-        outputs.update(self.to_outputs())
-
-    def describe_status(self) -> str:
-        """``error``, ``running``... or ``not recorded``, for a message saying why outputs are not used."""
-        return str(self.status) if self.status is not None else "not recorded"
-
-
-@dataclass
-class BuildOutputs(StepOutputs):
+class BuildResult(Recorded):
     SECTION: ClassVar[str] = "build"
 
-    version: str | None = None
-    source_commit: str | None = None
-    source_committed_at: str | None = None
-    tests: dict[str, Any] | None = None  # the test summary (counts, failed test names)
-    junit_out: str | None = None
-    image: str | None = None  # repository name without tag
-    tags: list[str] | None = None
-    image_ref: str | None = None  # first image:tag
-    image_id: str | None = None
-    container_tool: str | None = None
-    labels: dict[str, str] | None = None
+    image: str | None = field(default=None, metadata=RECORDED)  # repository name without tag
+    tags: list[str] = field(default_factory=list, metadata=record(value=lambda r: r.tags or None))
+    image_ref: str | None = field(default=None, metadata=RECORDED)  # first image:tag
+    image_id: str | None = field(default=None, metadata=RECORDED)
+    version: str | None = field(default=None, metadata=RECORDED)
+    source_commit: str | None = field(default=None, metadata=RECORDED)
+    source_committed_at: str | None = field(default=None, metadata=RECORDED)
+    tests: dict[str, Any] = field(default_factory=dict, metadata=record(value=lambda r: r.tests or None))  # the test summary
+    container_tool: str | None = field(default=None, metadata=record(value=lambda r: r.container_tool if r.image_id else None))
+    labels: dict[str, str] = field(default_factory=dict, metadata=record(value=lambda r: r.labels or None))
+    maven_argv: list[str] = field(default_factory=list)
+    junit_out: str | None = field(default=None, metadata=RECORDED)
 
 
 @dataclass
-class ScanOutputs(StepOutputs):
+class ScanResult(Recorded):
     SECTION: ClassVar[str] = "scan"
 
-    summary: dict[str, Any] | None = None
+    summary: dict[str, Any] = field(metadata=RECORDED)
+    blocking: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    expired_suppressions: list[dict[str, Any]] = field(default_factory=list)
+    sarif_out: str | None = None
+    junit_out: str | None = None
+    annotations_sent: int | None = None
+
+
+def _after_push(r: Any, value: Any) -> Any:
+    return value if r.digests else None  # every tag has its digest once the tags are pushed (or skipped)
 
 
 @dataclass
-class EcrPushOutputs(StepOutputs):
+class EcrPushResult(Recorded):
     SECTION: ClassVar[str] = "ecr_push"
-    KEEP: ClassVar[tuple[str, ...]] = ("login",)  # the registry login, reused while valid
 
-    repository: str | None = None
-    registry: str | None = None
-    image_uri: str | None = None
-    ecr_repository_uri: str | None = None
-    region: str | None = None
-    tags: list[str] | None = None
-    digest: str | None = None
-    digests: dict[str, str] | None = None
-    skipped: list[str] | None = None
-    pushed: list[str] | None = None
-    overwritten: list[str] | None = None
-    login: dict[str, Any] | None = None
-    scan: dict[str, Any] | None = None
-    scan_report: str | None = None
+    repository: str = field(metadata=RECORDED)
+    registry: str = field(metadata=RECORDED)
+    image_uri: str = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    tags: list[str] = field(metadata=RECORDED)
+    skipped: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.skipped)))
+    pushed: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.pushed)))
+    overwritten: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.overwritten)))
+    digests: dict[str, str] = field(default_factory=dict, metadata=record(value=lambda r: _after_push(r, r.digests)))
+    region: str = field(default="", metadata=RECORDED)
+    ecr_repository_uri: str | None = field(default=None, metadata=RECORDED)
+    created_repository: bool = False
+    scan: dict[str, Any] | None = field(default=None, metadata=RECORDED)
+    scan_report: str | None = field(default=None, metadata=RECORDED)
+    login: dict[str, Any] | None = field(default=None, metadata=record(state=True))  # the registry login, reused while valid
+    signature: dict[str, Any] | None = None  # what --sign signed and attached (recorded in its own section)
+
+
+WriteStatus = Literal["pushed", "unchanged", "dry-run"]  # a GitOps write: pushed, nothing to do, or a dry run
+StoppedWrite = Literal["not-pushed", "unknown"]  # a write a signal stopped: it did not land, or nobody knows
+PullRequestStatus = Literal["opened", "open", "merged"]  # --via pull-request: opened now, already open, merged
+UpdateTagStatus = Literal[WriteStatus, StoppedWrite, PullRequestStatus, "superseded"]  # superseded: a newer build wrote the entry
+
+
+def _deployable(r: Any) -> str | None:
+    """The revision wait-for-argocd waits for: none for a dry run, or when the push did not land."""
+    return r.gitops_revision if r.status in ("pushed", "unchanged", "superseded", "merged") and r.gitops_revision \
+        else None
 
 
 @dataclass
-class UpdateTagOutputs(StepOutputs):
+class UpdateTagResult(Recorded):
     SECTION: ClassVar[str] = "update_tag"
 
-    gitops_repo: str | None = None
-    gitops_revision: str | None = None
-    environment: str | None = None
-    service: str | None = None
-    image: str | None = None
-    tag: str | None = None
-    digest: str | None = None
-    overlay: str | None = None
-    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | superseded | dry-run
-    retries: int | None = None
-    pull_request: dict[str, Any] | None = None  # --via pull-request: service, environment, branch, id, url, state
+    status: UpdateTagStatus = field(metadata=RECORDED)  # after a signal: pushed, not-pushed or unknown
+    gitops_repo: str = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=_deployable))
+    environment: str | None = field(metadata=RECORDED)
+    service: str | None = field(metadata=RECORDED)
+    image: str = field(metadata=RECORDED)
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    overlay: str = field(metadata=RECORDED)
+    old: dict[str, Any] | None = None
+    retries: int | None = field(default=0, metadata=RECORDED)  # None: interrupted before it was known
+    diff: str = ""
+    message: str = ""
+    workloads: list[str] = field(default_factory=list)
+    pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request: id, url, state...
 
 
 @dataclass
-class PromoteOutputs(StepOutputs):
+class PromoteResult(Recorded):
     SECTION: ClassVar[str] = "promote"
 
-    source: str | None = field(default=None, metadata={"key": "from"})
-    target: str | None = field(default=None, metadata={"key": "to"})
-    services: list[str] | None = None
-    skipped: dict[str, str] | None = None  # service -> why
-    images: dict[str, str] | None = None  # service -> image reference promoted
-    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
-    rule: str | None = None
-    gitops_revision: str | None = None
-    pull_requests: list[dict[str, Any]] | None = None  # service, environment, branch, id, url, state, merge_commit
+    source: str = field(metadata=record(key="from"))
+    target: str = field(metadata=record(key="to"))
+    status: WriteStatus | StoppedWrite | PullRequestStatus | None = field(default=None, metadata=RECORDED)  # None: the promotion did not get that far
+    rule: str | None = field(default=None, metadata=RECORDED)
+    gitops_revision: str | None = field(default=None, metadata=record(value=lambda r: r.gitops_revision if r.status != "dry-run" and r.gitops_revision else None))
+    services: list[str] | None = field(default=None, metadata=RECORDED)  # promoted in this commit
+    skipped: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> why (already there, superseded)
+    images: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> image reference promoted
+    retries: int = 0
+    diff: str = ""
+    # --via pull-request, one per service: service, environment, branch, id, url, state, merge_commit (once merged)
+    pull_requests: list[dict[str, Any]] | None = field(default=None, metadata=RECORDED)
 
 
 @dataclass
-class WaitForArgocdOutputs(StepOutputs):
-    SECTION: ClassVar[str] = "wait_for_argocd"
-
-    revision: str | None = None
-    apps: list[dict[str, Any]] | None = None  # name, sync, health, revision, phase, hooks
-
-
-@dataclass
-class NotifyOutputs(StepOutputs):
-    SECTION: ClassVar[str] = "notify"
-    KEEP: ClassVar[tuple[str, ...]] = ("sent",)  # once-only marks survive every later run of notify
-
-    sent: list[str] | None = None  # once-only keys (run, stage, event, channel)
-    last: dict[str, Any] | None = None
-
-
-@dataclass
-class JiraGateOutputs(StepOutputs):
-    SECTION: ClassVar[str] = "jira_gate"
-
-    passed: bool | None = None
-    project: str | None = None
-    version: str | None = None
-    require: str | None = None
-    state: str | None = None  # released | unreleased | archived | missing
-    reason: str | None = None
-    issues: int | None = None  # issues checked
-    blocking: list[dict[str, Any]] | None = None  # the first 20: key, summary, status, assignee, url, unblock
-    blocking_count: int | None = None
-    jira_url: str | None = None
-
-
-@dataclass
-class RollbackOutputs(StepOutputs):
+class RollbackResult(Recorded):
     SECTION: ClassVar[str] = "rollback"
 
-    service: str | None = None
-    environment: str | None = None
-    result: str | None = field(default=None, metadata={"key": "status"})  # pushed | unchanged | dry-run
-    rollback_of: str | None = None
-    tag: str | None = None
-    digest: str | None = None
-    gitops_revision: str | None = None
-    pull_request: dict[str, Any] | None = None  # --via pull-request: service, environment, branch, id, url, state
+    status: WriteStatus | StoppedWrite | PullRequestStatus = field(metadata=RECORDED)
+    service: str = field(metadata=RECORDED)
+    environment: str = field(metadata=RECORDED)
+    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
+    from_version: str
+    to_version: str
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status in ("pushed", "merged")
+                                                 and r.gitops_revision else None))
+    diff: str = ""
+    previously_deployed: bool = True
+    pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request
 
 
 @dataclass
-class PostSyncTestOutputs(StepOutputs):
+class AppOutcome:
+    name: str
+    sync: str = ""
+    health: str = ""
+    revision: str = ""
+    phase: str = ""
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = "waiting"
+    missing: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def brief(self) -> dict[str, Any]:
+        """What the run record keeps of it."""
+        return {"name": self.name, "sync": self.sync, "health": self.health, "revision": self.revision,
+                "phase": self.phase, "hooks": self.hooks}
+
+
+def _apps_read(written: Any) -> list[AppOutcome]:
+    names = {f.name for f in dataclasses.fields(AppOutcome)}
+    return [AppOutcome(**{k: v for k, v in a.items() if k in names}) for a in written
+            if isinstance(a, dict) and a.get("name")] if isinstance(written, list) else []
+
+
+@dataclass
+class WaitResult(Recorded):
+    SECTION: ClassVar[str] = "wait_for_argocd"
+
+    revision: str = field(metadata=RECORDED)
+    apps: list[AppOutcome] = field(metadata=record(value=lambda r: [a.brief() for a in r.apps], read=_apps_read))
+    waited_s: float = 0.0
+    server: str = ""
+
+
+PostSyncStatus = Literal["passed", "flaky", "skipped", "failed", "command-failed", "not-ready", "bad-input",
+                         "timed-out"]
+
+
+@dataclass
+class PostSyncTestResult(Recorded):
     SECTION: ClassVar[str] = "post_sync_test"
 
-    suite: str | None = None
-    environment: str | None = None
-    gitops_revision: str | None = None
-    namespace: str | None = None
-    workloads: list[str] | None = None  # kind/name waited for
-    ready_s: float | None = None  # how long until every workload (and health URL) was ready
-    exit_code: int | None = None  # the suite command's (last attempt's) exit code
-    attempts: int | None = None  # runs of the command (1 + reruns of failed tests)
-    tests: dict[str, Any] | None = None  # total, passed, failed, errored, skipped, flaky, failing, flaky_tests
-    result: str | None = None  # passed | flaky | failed | command-failed | not-ready | bad-input | timed-out
-    message: str | None = None
-    summary_url: str | None = None  # the summary JSON on S3 (https link)
-    reports_url: str | None = None  # the folder of JUnit files on S3 (s3:// URI)
+    suite: str = field(metadata=RECORDED)
+    result: PostSyncStatus = field(metadata=RECORDED)
+    environment: str | None = field(default=None, metadata=RECORDED)
+    gitops_revision: str | None = field(default=None, metadata=RECORDED)
+    namespace: str | None = field(default=None, metadata=RECORDED)
+    workloads: list[str] = field(default_factory=list, metadata=RECORDED)  # kind/name waited for
+    ready_s: float | None = field(default=None, metadata=RECORDED)  # how long until every workload (and health URL) was ready
+    exit_code: int | None = field(default=None, metadata=RECORDED)  # the suite command's (last attempt's) exit code
+    attempts: int = field(default=0, metadata=RECORDED)  # runs of the command (1 + reruns of failed tests)
+    tests: dict[str, Any] = field(default_factory=dict, metadata=record(value=lambda r: r.tests or None))  # total, passed, ...
+    summary_url: str | None = field(default=None, metadata=RECORDED)  # the summary JSON on S3 (https link)
+    reports_url: str | None = field(default=None, metadata=RECORDED)  # the folder of JUnit files on S3 (s3:// URI)
+    message: str = field(default="", metadata=record(value=lambda r: r.message or None))
 
 
 @dataclass
-class SbomOutputs(StepOutputs):
+class SbomResult(Recorded):
     SECTION: ClassVar[str] = "sbom"
 
-    path: str | None = None  # the CycloneDX JSON written
-    components: int | None = None  # components listed (Maven dependencies, OS packages, jars)
-    image: str | None = None  # the image it describes, when one was scanned
-    image_id: str | None = None
-    spec_version: str | None = None
-    generator: str | None = None  # e.g. "cdxgen 12.8.4"
-
-
-@dataclass
-class SignOutputs(StepOutputs):
-    SECTION: ClassVar[str] = "sign"
-
-    digest: str | None = None
-    repository: str | None = None
-    registry: str | None = None
-    identity: str | None = None  # critical.identity.docker-reference: the repository the cluster pulls
-    key: str | None = None  # the key reference (a path, env://VAR, awskms:///ARN), never the key
-    signature: str | None = None  # signed | already-signed
-    signature_tag: str | None = None  # sha256-<hex>.sig
-    attestations: dict[str, str] | None = None  # predicate type -> attested | already-attested
+    path: str = field(metadata=RECORDED)  # the CycloneDX JSON written
+    components: int = field(metadata=RECORDED)  # components listed (Maven dependencies, OS packages, jars)
+    spec_version: str = field(metadata=RECORDED)
+    generator: str = field(metadata=RECORDED)  # e.g. "cdxgen 12.8.4"
+    maven: bool
+    image: str | None = field(default=None, metadata=RECORDED)  # the image it describes, when one was listed
+    image_id: str | None = field(default=None, metadata=RECORDED)
+    parts: dict[str, int] = field(default_factory=dict)  # maven / image -> components each listed

@@ -22,7 +22,7 @@ from typing import IO, Any
 from pipekit.core import masking
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError, TimedOut
 
-# executable -> where it comes from, for the "not found" message.
+# executable -> where it comes from, for every "not found" message (install_hint): the one table.
 PACKAGES: dict[str, str] = {
     "git": "Debian package git",
     "mvn": "Debian package maven (or the project's ./mvnw)",
@@ -47,7 +47,9 @@ PACKAGES: dict[str, str] = {
     "grype": "grype (https://github.com/anchore/grype)",
     "mmdebstrap": "Debian package mmdebstrap",
     "promtool": "Debian package prometheus",
+    "amtool": "Debian package prometheus-alertmanager",
     "chromium": "Debian package chromium",
+    "npm": "Debian package npm",
 }
 STOP_GRACE_S = 3.0
 
@@ -73,9 +75,14 @@ def describe(argv: Sequence[str]) -> str:
     return masking.mask(shown)
 
 
+def install_hint(name: str) -> str | None:
+    """Where the executable ``name`` comes from (``install <this>``), when the table knows it."""
+    return PACKAGES.get(os.path.basename(name))
+
+
 def missing_tool(name: str, hint: str | None = None) -> BadInput:
     tool = os.path.basename(name)
-    where = hint or PACKAGES.get(tool)
+    where = hint or install_hint(tool)
     return BadInput(f"{tool} not found on PATH" + (f": install {where}" if where else ""))
 
 

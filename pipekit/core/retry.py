@@ -8,7 +8,7 @@ start-up time (the webhook client) follow exactly the same rules as :mod:`pipeki
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 # HTTP answers worth another try: rate limited, or the server (or a proxy before it) failing.
@@ -37,7 +37,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     Full jitter spreads concurrent retriers (30 pipelines pushing one GitOps repo) the most for
     the least total wait (AWS Architecture Blog, "Exponential Backoff And Jitter").
     """
-    import random  # only on a retry: its import is 1-2 ms of every start-up otherwise
+    import random  # only on a retry: otherwise its import is part of every start-up
 
     return random.uniform(0.0, min(cap, base * 2 ** (max(1, attempt) - 1)))  # noqa: S311 - timing, not security
 
@@ -95,3 +95,44 @@ class Deadline:
     def allows(self, wait: float) -> bool:
         """Whether waiting ``wait`` seconds still leaves time for another try."""
         return wait < self.remaining()
+
+
+@dataclass
+class Retrying:
+    """The one shape of a retried operation: numbered tries, each failure followed by the policy's wait,
+    within ``attempts`` tries (None: any number) and ``total`` seconds::
+
+        tries = Retrying(4, 60.0, base=0.5, cap=8.0)
+        for attempt in tries:
+            ...  # return on success
+            wait = tries.wait(headers)  # None: out of tries or time
+            if wait is None:
+                raise ExternalError(...)
+            time.sleep(wait)
+    """
+
+    attempts: int | None
+    total: float
+    base: float
+    cap: float
+    attempt: int = 0
+    deadline: Deadline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = Deadline(self.total)
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            self.attempt += 1
+            yield self.attempt
+
+    def wait(self, headers: Mapping[str, str] | None = None) -> float | None:
+        """After a failed try: the wait before the next one (:func:`wait_before`), None when none is left."""
+        wait = wait_before(self.attempt, self.base, self.cap, headers)
+        if (self.attempts is not None and self.attempt >= self.attempts) or not self.deadline.allows(wait):
+            return None
+        return wait
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.deadline.started

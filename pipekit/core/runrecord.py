@@ -47,10 +47,11 @@ class Status(str, Enum):
 
     @classmethod
     def for_exit(cls, code: int) -> Status:
-        return {
+        known: dict[int, Status] = {
             ExitCode.OK: cls.SUCCEEDED, ExitCode.FAILED: cls.FAILED, ExitCode.TIMEOUT: cls.TIMED_OUT,
             ExitCode.SIGINT: cls.INTERRUPTED, ExitCode.SIGTERM: cls.INTERRUPTED,
-        }.get(code, cls.ERROR)  # type: ignore[call-overload]
+        }
+        return known.get(code, cls.ERROR)
 
     @property
     def finished(self) -> bool:
@@ -102,21 +103,6 @@ class RunRecord:
             return Status(self.step(name).get("status"))
         except ValueError:
             return None
-
-    def output(self, step: str, key: str, default: Any = None) -> Any:
-        """An output of an earlier step, e.g. ``output("build", "image")``."""
-        outputs = self.step(step).get("outputs")
-        if isinstance(outputs, dict) and key in outputs:
-            return outputs[key]
-        return default
-
-    def find(self, key: str, *steps: str, default: Any = None) -> Any:
-        """The first of ``steps`` (newest first) that recorded ``key``."""
-        for name in steps:
-            value = self.output(name, key)
-            if value is not None:
-                return value
-        return default
 
     # -- writing ------------------------------------------------------------
     def update_step(self, name: str, **fields: Any) -> None:

@@ -1,12 +1,12 @@
 """The step contract: what every step gets (:class:`StepContext`) and how its CLI runs.
 
-A step module has an options dataclass, its :class:`~pipekit.core.options.OptionTable`,
+A step module has an options dataclass (the declaration, :mod:`pipekit.core.options`),
 ``run(options, ctx) -> Result`` (the library API), ``options_from(ctx, flags) -> Options`` and a
 thin click command ``main`` decorated with :func:`step_command`, which adds the shared flags
-(``--json``, ``--debug``, ``--run-record``, ``--config``), the table's flags, and turns errors,
+(``--json``, ``--debug``, ``--run-record``, ``--config``), the declared flags, and turns errors,
 crashes and signals into the exit codes of :mod:`pipekit.core.errors`::
 
-    @step_command("update-tag", OPTIONS, help="...")
+    @step_command("update-tag", UpdateTagOptions, help="...")
     def main(ctx: StepContext, flags: dict[str, Any]) -> UpdateTagResult:
         return run(options_from(ctx, flags), ctx)
 """
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pipekit.core.errors import ExitCode, Interrupted, PipekitError
-from pipekit.core.options import OptionTable, given_flags, table_of
+from pipekit.core.options import given_flags, table_of
 
 if TYPE_CHECKING:  # imported lazily at run time: `pipekit <step> --help` stays quick
     from pipekit.core.config import Config
@@ -87,24 +87,23 @@ class StepContext:
 
 
 def to_jsonable(result: Any) -> Any:
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
     if hasattr(result, "to_dict"):
         return result.to_dict()
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
     return result
 
 
-def step_command(name: str, declared: OptionTable | type | None = None,
-                 **click_kwargs: Any) -> Callable[[F], click.Command]:
+def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -> Callable[[F], click.Command]:
     """Make a click command for step ``name`` with the shared flags and the options' flags.
 
-    ``declared`` is the step's options dataclass (its :func:`~pipekit.core.options.option` fields)
-    or an :class:`OptionTable`. The decorated function receives ``ctx: StepContext`` and ``flags``:
+    ``declared`` is the step's options dataclass (its :func:`~pipekit.core.options.option` fields).
+    The decorated function receives ``ctx: StepContext`` and ``flags``:
     only the options given on the command line, by name, for
     :func:`~pipekit.core.options.resolve`. It returns the step result (a dataclass or dict),
     which ``--json`` prints on stdout. The command keeps the table as ``command.option_table``.
     """
-    table = declared if isinstance(declared, OptionTable) or declared is None else table_of(declared)
+    table = table_of(declared) if declared is not None else None
 
     def decorate(fn: F) -> click.Command:
         body: Callable[..., Any] = fn
@@ -140,8 +139,8 @@ def step_command(name: str, declared: OptionTable | type | None = None,
             gc.freeze()
             sys.exit(int(code))
 
-        command = click.command(name, **click_kwargs)(wrapper)
-        command.option_table = table
+        command: click.Command = click.command(name, **click_kwargs)(wrapper)  # type: ignore[no-untyped-call]
+        command.option_table = table  # type: ignore[attr-defined]  # the declared options, for docs and schema
         return command
 
     return decorate

@@ -1,28 +1,18 @@
 """The repository, branch and overlay layout for reading history: the same ``gitops.*`` settings
-(pipekit.yaml, ``PIPEKIT_GITOPS_*``) as update-tag, as options shared by dora, history and rollback."""
+(pipekit.yaml, ``PIPEKIT_GITOPS_*``) as update-tag (:class:`RepoOptions`, shared by dora and history)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pipekit.core.errors import BadInput
-from pipekit.core.options import option, table_of
 from pipekit.core.step import StepContext
 from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import parse_time
 from pipekit.gitops import overlay as ov
+from pipekit.gitops.settings import RepoOptions
 
-
-@dataclass(kw_only=True)
-class RepoOptions:
-    """The GitOps repository whose history dora, history and rollback read."""
-
-    gitops_repo: str = option(flag="--gitops-repo", env="PIPEKIT_GITOPS_REPO", config="gitops.repo",
-                              required="pass the GitOps repository URL or path (or set PIPEKIT_GITOPS_REPO "
-                                       "or gitops.repo)", help="GitOps repository URL or path.")
-    branch: str = option("main", flag="--branch", env="PIPEKIT_GITOPS_BRANCH", config="gitops.branch",
-                         help="Branch whose history is read.")
+__all__ = ["RepoOptions", "date_flag", "layout", "window"]
 
 
 def layout(ctx: StepContext) -> Layout:
@@ -56,6 +46,3 @@ def window(since: str | None, until: str | None, now: datetime | None = None,
     if start >= end:
         raise BadInput(f"--since {start.isoformat()} is not before --until {end.isoformat()}")
     return start, end
-
-
-REPO_OPTIONS = list(table_of(RepoOptions))  # for the steps not yet declared on their dataclass

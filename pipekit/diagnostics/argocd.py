@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import re
 
+from pipekit.argocd.settings import ServerOptions, with_argocd_opts
+from pipekit.core.options import resolve_from
 from pipekit.diagnostics import tools
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, warn
 from pipekit.diagnostics.http import get
 
 KIND = "argocd"
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
-    server = plan.setting("argocd.server", "ARGOCD_SERVER")
-    if not server:
+    argocd = with_argocd_opts(resolve_from(ServerOptions, {}, plan.env, plan.config))
+    if not argocd.server:
         return []
-    return [Check("endpoint:argocd", KIND, lambda: check(plan, str(server)))]
+    return [Check("endpoint:argocd", KIND, lambda: check(plan, argocd))]
 
 
-def base_url(plan: DoctorPlan, server: str) -> str:
+def base_url(argocd: ServerOptions) -> str:
+    server = argocd.server
     if "://" not in server:
-        plaintext = bool(plan.setting("argocd.plaintext", "PIPEKIT_ARGOCD_PLAINTEXT"))
-        server = ("http://" if plaintext else "https://") + server
-    root = str(plan.setting("argocd.root_path", "PIPEKIT_ARGOCD_ROOT_PATH") or "").strip("/")
+        server = ("http://" if argocd.plaintext else "https://") + server
+    root = argocd.root_path.strip("/")
     return server.rstrip("/") + (f"/{root}" if root else "")
 
 
@@ -31,13 +33,13 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def check(plan: DoctorPlan, server: str) -> Outcome:
-    token = plan.env.get("ARGOCD_AUTH_TOKEN")
-    if not token and not (plan.env.get("ARGOCD_USERNAME") and plan.env.get("ARGOCD_PASSWORD")):
+def check(plan: DoctorPlan, argocd: ServerOptions) -> CheckOutcome:
+    token = argocd.token
+    if not token and not (argocd.username and argocd.password):
         return fail("Argo CD is configured but no credentials are set",
                     "set ARGOCD_AUTH_TOKEN (or ARGOCD_USERNAME and ARGOCD_PASSWORD) as secured variables")
-    url = base_url(plan, server)
-    verify = not plan.setting("argocd.insecure", "PIPEKIT_ARGOCD_INSECURE")
+    url = base_url(argocd)
+    verify = not argocd.insecure
     answer = get(f"{url}/api/version", timeout=plan.timeout, verify=verify)
     if answer.error:
         return fail(f"Argo CD API did not answer: {answer.error}", "check ARGOCD_SERVER / argocd.server and the network")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 
 KIND = "aws"
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -15,7 +15,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return [Check("endpoint:aws", KIND, lambda: check(plan))]
 
 
-def check(plan: DoctorPlan) -> Outcome:
+def check(plan: DoctorPlan) -> CheckOutcome:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -24,7 +24,7 @@ def check(plan: DoctorPlan) -> Outcome:
     session = boto3.session.Session(
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"), aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
         aws_session_token=env.get("AWS_SESSION_TOKEN"),
-        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or plan.setting("ecr.region") or "us-east-1",
+        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or plan.config_value("ecr.region") or "us-east-1",
     )
     if session.get_credentials() is None:
         return fail("no AWS credentials found", "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN with "

@@ -1,4 +1,4 @@
-"""The shapes every check kind shares: a :class:`Check` to run, the :class:`Outcome` it returns,
+"""The shapes every check kind shares: a :class:`Check` to run, the :class:`CheckOutcome` it returns,
 and the :class:`DoctorPlan` (what to check against) that the kinds read."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ MARKS = {OK: "✓", WARN: "!", FAIL: "✗", SKIP: "–"}
 
 
 @dataclass
-class Outcome:
+class CheckOutcome:
     status: str  # ok | warn | fail | skip
     summary: str  # one line: what was found (never a secret)
     fix: str = ""  # one line: what to do, when not ok
@@ -27,7 +27,7 @@ class Outcome:
 class Check:
     name: str  # "tool:kubectl", "endpoint:argocd", ...
     kind: str
-    run: Callable[[], Outcome]
+    run: Callable[[], CheckOutcome]
 
 
 @dataclass
@@ -41,23 +41,21 @@ class DoctorPlan:
     base_dir: str = "."  # where relative paths in the manifest (the lock) are resolved
     image: bool = False  # checking a pipekit image against its own image.json (doctor --image)
 
-    def setting(self, dotted: str, env_name: str | None = None) -> Any:
-        if env_name and self.env.get(env_name):
-            return self.env[env_name]
+    def config_value(self, dotted: str) -> Any:
         return self.config.get(dotted) if self.config is not None else None
 
 
-def ok(summary: str, **details: Any) -> Outcome:
-    return Outcome(OK, summary, details=details)
+def ok(summary: str, **details: Any) -> CheckOutcome:
+    return CheckOutcome(OK, summary, details=details)
 
 
-def warn(summary: str, fix: str, **details: Any) -> Outcome:
-    return Outcome(WARN, summary, fix, details)
+def warn(summary: str, fix: str, **details: Any) -> CheckOutcome:
+    return CheckOutcome(WARN, summary, fix, details)
 
 
-def fail(summary: str, fix: str, **details: Any) -> Outcome:
-    return Outcome(FAIL, summary, fix, details)
+def fail(summary: str, fix: str, **details: Any) -> CheckOutcome:
+    return CheckOutcome(FAIL, summary, fix, details)
 
 
-def skip(summary: str, **details: Any) -> Outcome:
-    return Outcome(SKIP, summary, details=details)
+def skip(summary: str, **details: Any) -> CheckOutcome:
+    return CheckOutcome(SKIP, summary, details=details)

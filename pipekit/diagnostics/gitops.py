@@ -7,19 +7,21 @@ import os
 from pipekit.core import process
 from pipekit.core.errors import PipekitError
 from pipekit.core.masking import mask_url
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.core.options import table_of
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
+from pipekit.gitops.settings import RepoOptions
 
 KIND = "gitops"
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
-    repo = plan.setting("gitops.repo", "PIPEKIT_GITOPS_REPO")
+    repo = table_of(RepoOptions).resolve_from({}, plan.env, plan.config)["gitops_repo"]
     if not repo:
         return []
     return [Check("endpoint:gitops", KIND, lambda: check(plan, str(repo)))]
 
 
-def check(plan: DoctorPlan, repo: str) -> Outcome:
+def check(plan: DoctorPlan, repo: str) -> CheckOutcome:
     env = {**os.environ, **plan.env, "GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
     shown = mask_url(repo)
     try:

@@ -1,29 +1,29 @@
 """Jira: the site jira-gate would use answers ``/rest/api/2/serverInfo`` with the pipeline's credentials.
 
-The site and credentials are resolved by jira-gate's own option table (``JIRA_BASE_URL`` /
-``jira.base_url``, ``JIRA_USER_EMAIL`` + ``JIRA_API_TOKEN``, or ``JIRA_PAT``), so doctor checks
-exactly what the gate will use.
+The site and credentials are resolved from jira-gate's own declaration
+(:class:`pipekit.jira.settings.JiraOptions`: ``JIRA_BASE_URL`` / ``jira.base_url``, ``JIRA_USER_EMAIL``
++ ``JIRA_API_TOKEN``, or ``JIRA_PAT``), so doctor checks exactly what the gate will use.
 """
 
 from __future__ import annotations
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 from pipekit.diagnostics.http import get
 
 KIND = "jira"
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
-    from pipekit.jira_gate import OPTIONS
+    from pipekit.core.options import resolve_from
+    from pipekit.jira.settings import JiraOptions
 
-    v = OPTIONS.resolve_from({}, plan.env, plan.config)
-    url = v["site_url"]
-    if not url:
+    jira = resolve_from(JiraOptions, {}, plan.env, plan.config).options
+    if not jira.site_url:
         return []
-    return [Check("endpoint:jira", KIND, lambda: check(plan, str(url), v["email"], v["token"], v["pat"]))]
+    return [Check("endpoint:jira", KIND, lambda: check(plan, jira.site_url, jira.email, jira.token, jira.pat))]
 
 
-def check(plan: DoctorPlan, url: str, user: str | None, token: str | None, pat: str | None) -> Outcome:
+def check(plan: DoctorPlan, url: str, user: str | None, token: str | None, pat: str | None) -> CheckOutcome:
     if not (user and token) and not pat:
         missing = "JIRA_USER_EMAIL" if token and not user else "JIRA_API_TOKEN"
         return fail(f"Jira is configured but {missing} is not set (nor JIRA_PAT)",

@@ -14,7 +14,7 @@ import functools
 import shutil
 from collections.abc import Iterator
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, warn
 
 KIND = "pipeline"
 # pipekit command (and a flag=value that changes what it runs) -> the programs it runs
@@ -108,7 +108,7 @@ def _job_commands(text: str) -> Iterator[list[str]]:
                     yield command[command.index("--") + 1:]
 
 
-def check_program(plan: DoctorPlan, program: str, called_by: list[str]) -> Outcome:
+def check_program(plan: DoctorPlan, program: str, called_by: list[str]) -> CheckOutcome:
     where = "; ".join(called_by[:3]) + (" ..." if len(called_by) > 3 else "")
     found = shutil.which(program)
     if found:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from pipekit.core.errors import BadInput
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 
 KIND = "python"
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", re.M)
@@ -34,7 +34,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return out
 
 
-def _version(dist: str, want: str) -> Outcome:
+def _version(dist: str, want: str) -> CheckOutcome:
     try:
         found = md.version(dist)
     except md.PackageNotFoundError:
@@ -48,7 +48,7 @@ def locked(lock: Path) -> dict[str, str]:
     return {_norm(m.group(1)): m.group(2) for m in _PIN.finditer(lock.read_text(encoding="utf-8"))}
 
 
-def check_lock(lock: Path) -> Outcome:
+def check_lock(lock: Path) -> CheckOutcome:
     pins = locked(lock)
     wrong = []
     to_import: dict[str, str] = {}

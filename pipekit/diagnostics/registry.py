@@ -7,37 +7,27 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipekit.core.errors import BadInput, PipekitError
-from pipekit.diagnostics import (
-    argocd,
-    aws,
-    gitops,
-    jira,
-    pipeline,
-    python_deps,
-    signing,
-    tool_checks,
-    webhooks,
-)
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail
+from pipekit.core.registry import Registry
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail
 
 # kind -> checks(plan); the order is the order of the report
-KINDS: dict[str, Callable[[DoctorPlan], list[Check]]] = {
-    tool_checks.KIND: tool_checks.checks,
-    python_deps.KIND: python_deps.checks,
-    pipeline.KIND: pipeline.checks,
-    argocd.KIND: argocd.checks,
-    gitops.KIND: gitops.checks,
-    aws.KIND: aws.checks,
-    jira.KIND: jira.checks,
-    webhooks.KIND: webhooks.checks,
-    signing.KIND: signing.checks,
-}
+KINDS: Registry[Callable[[DoctorPlan], list[Check]]] = Registry({
+    "tools": "pipekit.diagnostics.tool_checks:checks",
+    "python": "pipekit.diagnostics.python_deps:checks",
+    "pipeline": "pipekit.diagnostics.pipeline:checks",
+    "argocd": "pipekit.diagnostics.argocd:checks",
+    "gitops": "pipekit.diagnostics.gitops:checks",
+    "aws": "pipekit.diagnostics.aws:checks",
+    "jira": "pipekit.diagnostics.jira:checks",
+    "webhooks": "pipekit.diagnostics.webhooks:checks",
+    "signing": "pipekit.diagnostics.signing:checks",
+})
 MAX_WORKERS = 8
 
 
 def collect(plan: DoctorPlan) -> list[Check]:
     """Every check the plan calls for (a manifest naming an unknown tool is BadInput)."""
-    return [check for build in KINDS.values() for check in build(plan)]
+    return [check for build in KINDS.all().values() for check in build(plan)]
 
 
 def select(checks: Sequence[Check], wanted: Iterable[str]) -> list[Check]:
@@ -53,7 +43,7 @@ def select(checks: Sequence[Check], wanted: Iterable[str]) -> list[Check]:
     return [c for c in checks if c.name in names or c.kind in names]
 
 
-def run_all(checks: Sequence[Check]) -> list[tuple[Check, Outcome]]:
+def run_all(checks: Sequence[Check]) -> list[tuple[Check, CheckOutcome]]:
     if not checks:
         return []
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(checks))) as pool:
@@ -61,7 +51,7 @@ def run_all(checks: Sequence[Check]) -> list[tuple[Check, Outcome]]:
     return list(zip(checks, outcomes, strict=True))
 
 
-def _run_one(check: Check) -> Outcome:
+def _run_one(check: Check) -> CheckOutcome:
     started = time.monotonic()
     try:
         outcome = check.run()

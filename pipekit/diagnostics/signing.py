@@ -14,28 +14,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipekit.core.errors import PipekitError
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok
 
 KIND = "signing"
 
 
 def _gated_environments(plan: DoctorPlan) -> list[str]:
-    envs = plan.config.get("environments") if plan.config is not None else None
+    envs = plan.config_value("environments")
     if not isinstance(envs, dict):
         return []
     return [name for name, env in envs.items() if isinstance(env, dict) and "signature" in (env.get("gates") or [])]
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
+    """What ecr-push --sign and the signature gate would use, resolved from their own declarations."""
+    from pipekit.core.options import resolve_from
+    from pipekit.images.settings import EcrPushOptions
+    from pipekit.promotion.signature import SignatureSettings
+
     out: list[Check] = []
-    key = plan.setting("signing.key", "PIPEKIT_SIGNING_KEY")
-    sign = str(plan.env.get("PIPEKIT_ECR_SIGN") or plan.setting("ecr.sign") or "").lower() in ("1", "true", "yes", "on")
-    if key or sign:
-        out.append(Check("signing:key", KIND, lambda: check_key(plan, str(key or ""))))
-    public = plan.setting("signing.public_keys")
+    push = resolve_from(EcrPushOptions, {}, plan.env, plan.config).options
+    if push.signing_key or push.sign:
+        out.append(Check("signing:key", KIND, lambda: check_key(plan, push.signing_key or "")))
+    public = resolve_from(SignatureSettings, {}, plan.env, plan.config).options.public_keys
     if public or _gated_environments(plan):
-        refs = [str(r) for r in public] if isinstance(public, list) else []
-        out.append(Check("signing:public-keys", KIND, lambda: check_public(plan, refs)))
+        out.append(Check("signing:public-keys", KIND, lambda: check_public(plan, [str(r) for r in public])))
     return out
 
 
@@ -44,11 +47,14 @@ def _base(plan: DoctorPlan) -> Path | None:
 
 
 def _region(plan: DoctorPlan) -> str | None:
-    region = plan.setting("ecr.region", "AWS_REGION") or plan.env.get("AWS_DEFAULT_REGION")
+    from pipekit.core.options import table_of
+    from pipekit.images.settings import EcrPushOptions
+
+    region = table_of(EcrPushOptions).resolve_from({}, plan.env, plan.config)["region"]
     return str(region) if region else None
 
 
-def check_key(plan: DoctorPlan, ref: str) -> Outcome:
+def check_key(plan: DoctorPlan, ref: str) -> CheckOutcome:
     from pipekit.signing.keys import load_signer
 
     if not ref:
@@ -62,7 +68,7 @@ def check_key(plan: DoctorPlan, ref: str) -> Outcome:
     return ok(f"signing key {ref} is readable (ECDSA P-256)")
 
 
-def check_public(plan: DoctorPlan, refs: list[str]) -> Outcome:
+def check_public(plan: DoctorPlan, refs: list[str]) -> CheckOutcome:
     from pipekit.signing.keys import load_public_key
 
     if not refs:

@@ -7,7 +7,7 @@ import functools
 from pipekit.baseimage.manifest import Tool
 from pipekit.core.errors import BadInput, PipekitError
 from pipekit.diagnostics import tools
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, skip, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, skip, warn
 
 KIND = "tools"
 
@@ -27,7 +27,7 @@ def checks(plan: DoctorPlan) -> list[Check]:
     return out
 
 
-def check_tool(plan: DoctorPlan, tool: Tool, probe: tools.Probe) -> Outcome:
+def check_tool(plan: DoctorPlan, tool: Tool, probe: tools.Probe) -> CheckOutcome:
     variant = plan.manifest.variant if plan.manifest else None
     if not tool.included:
         return skip(tool.note or "left out of this image")
@@ -57,7 +57,7 @@ def check_tool(plan: DoctorPlan, tool: Tool, probe: tools.Probe) -> Outcome:
     return outcome
 
 
-def _maven_jdk(outcome: Outcome, maven_java: str) -> Outcome:
+def _maven_jdk(outcome: CheckOutcome, maven_java: str) -> CheckOutcome:
     """mvn may run on another JDK than ``java`` on PATH (JAVA_HOME): say so."""
     try:
         path_java = tools.read(tools.PROBES["java"]).version

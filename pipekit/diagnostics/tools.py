@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipekit.core import process
 from pipekit.core.errors import BadInput, PipekitError
@@ -65,7 +66,7 @@ def parse_maven(out: str, err: str) -> Reading:
     return Reading(version, details=details)
 
 
-def _json(out: str) -> dict:
+def _json(out: str) -> dict[str, Any]:
     start = out.find("{")
     try:
         data = json.loads(out[start:]) if start >= 0 else {}

@@ -6,21 +6,22 @@ import functools
 import socket
 from urllib.parse import urlsplit
 
-from pipekit.diagnostics.check import Check, DoctorPlan, Outcome, fail, ok, warn
+from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail, ok, warn
 
 KIND = "webhooks"
-DEFAULT_VARS = ("PIPEKIT_TEAMS_WEBHOOK_URL", "PIPEKIT_SLACK_WEBHOOK_URL")
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
-    channels = (plan.config.get("notify.channels") if plan.config is not None else None) or []
+    from pipekit.channels.delivery import SLACK_ENV, TEAMS_ENV
+
+    channels = plan.config_value("notify.channels") or []
     named = [(str(c.get("webhook_env")), bool(c.get("optional"))) for c in channels if isinstance(c, dict)]
     if not named:
-        named = [(v, False) for v in DEFAULT_VARS if plan.env.get(v)]
+        named = [(v, False) for v in (TEAMS_ENV, SLACK_ENV) if plan.env.get(v)]
     return [Check(f"webhook:{var}", KIND, functools.partial(check, plan, var, optional)) for var, optional in named]
 
 
-def check(plan: DoctorPlan, var: str, optional: bool) -> Outcome:
+def check(plan: DoctorPlan, var: str, optional: bool) -> CheckOutcome:
     url = plan.env.get(var, "").strip()
     if not url:
         if optional:

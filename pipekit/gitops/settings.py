@@ -1,61 +1,94 @@
-"""The GitOps write settings shared by update-tag and promote (one option table), turned into a :class:`Writer`."""
+"""The GitOps repository settings (``gitops.*`` in pipekit.yaml, ``PIPEKIT_GITOPS_*``), declared once:
+:class:`RepoOptions` for the steps that read its history (dora, history), :class:`WriteOptions` for
+the ones that write to it (update-tag, promote, rollback), turned into a :class:`Writer`, and
+:class:`RenderOptions` for how an overlay is rendered (also init's)."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pipekit.clients.git import Identity
-from pipekit.clients.kustomize import DEFAULT_RENDERER, Renderer
+from pipekit.clients.kustomize import DEFAULT_RENDERER
 from pipekit.core.errors import BadInput
-from pipekit.core.options import Option, OptionTable
-from pipekit.core.step import StepContext
+from pipekit.core.options import option, ref
 from pipekit.gitops import overlay as ov
-from pipekit.gitops.edits import ImageEdit
-from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import DEFAULT_IDENTITY, Writer
 
-OPTIONS = OptionTable([
-    Option("gitops_repo", "--gitops-repo", env="PIPEKIT_GITOPS_REPO", config="gitops.repo", default="",
-           help="GitOps repository URL or path."),
-    Option("branch", "--branch", env="PIPEKIT_GITOPS_BRANCH", config="gitops.branch", default="main",
-           help="Branch to write."),
-    Option("renderer", "--renderer", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer", default=DEFAULT_RENDERER,
-           help="Render command ({dir} = overlay) or 'none'."),
-    Option("username", env="PIPEKIT_GITOPS_USERNAME", config="gitops.username",
-           help="HTTPS username for PIPEKIT_GITOPS_TOKEN (default x-token-auth)."),
-    Option("push_retries", config="gitops.push_retries", type="int", default=30, minimum=0, maximum=100),
-    Option("backoff_s", config="gitops.backoff_s", type="float", default=0.5, minimum=0, maximum=30),
-    Option("author", config="gitops.author", type="data"),
-    Option("committer", config="gitops.committer", type="data"),
-])
+if TYPE_CHECKING:  # the writer loads where a step writes: dora and history --help stay quick
+    from pipekit.clients.git import Identity
+    from pipekit.core.step import StepContext
+    from pipekit.gitops.edits import ImageEdit
+    from pipekit.gitops.refs import ImageRef
+    from pipekit.gitops.writer import Writer
 
 
-def identity(value: Any, default: Identity = DEFAULT_IDENTITY) -> Identity:
+def identity(value: Any) -> Identity:
+    """``{name, email}`` from pipekit.yaml as an :class:`Identity`, else pipekit's own."""
+    from pipekit.gitops.writer import DEFAULT_IDENTITY
+
+    return _identity_or_none(value) or DEFAULT_IDENTITY
+
+
+def _identity_or_none(value: Any) -> Identity | None:  # a committer's None: the author commits too
+    from pipekit.clients.git import Identity
+
     if isinstance(value, Mapping) and value.get("name") and value.get("email"):
         return Identity(str(value["name"]), str(value["email"]))
-    return default
+    return None
 
 
-def write_settings(v: Mapping[str, Any]) -> dict[str, Any]:
-    """The writer's settings from resolved :data:`OPTIONS` values, as options dataclass fields."""
-    author = identity(v["author"])
-    return {"gitops_repo": v["gitops_repo"] or "", "branch": v["branch"] or "main",
-            "renderer": v["renderer"] or DEFAULT_RENDERER, "push_retries": v["push_retries"],
-            "backoff_s": v["backoff_s"], "username": v["username"], "author": author,
-            "committer": identity(v["committer"], author)}
+@dataclass(kw_only=True)
+class RepoOptions:
+    """The GitOps repository and branch."""
+
+    gitops_repo: str = option(flag="--gitops-repo", env="PIPEKIT_GITOPS_REPO", config="gitops.repo", min_length=1,
+                              required="pass the GitOps repository URL or path (or set PIPEKIT_GITOPS_REPO "
+                                       "or gitops.repo)", help="GitOps repository URL or path.")
+    branch: str = option("main", flag="--branch", env="PIPEKIT_GITOPS_BRANCH", config="gitops.branch", min_length=1,
+                         help="Branch of the GitOps repository.")
 
 
-def writer(ctx: StepContext, repo: str, branch: str, renderer: str | None, push_retries: int = 30, *,
-           backoff_s: float = 0.5, username: str | None = None, author: Identity = DEFAULT_IDENTITY,
-           committer: Identity | None = None) -> Writer:
-    """A writer for ``repo``; ``ctx`` gives only the child processes' environment and the log."""
-    return Writer(
-        repo=repo, branch=branch, env=ctx.env, renderer=Renderer(renderer or DEFAULT_RENDERER),
-        push_retries=push_retries, backoff_s=backoff_s, author=author, committer=committer or author,
-        username=username, log=ctx.console.debug,
-    )
+@dataclass(kw_only=True)
+class RenderOptions:
+    """How an overlay is rendered to check it (update-tag, promote, rollback, init)."""
+
+    renderer: str = option(DEFAULT_RENDERER, flag="--renderer", env="PIPEKIT_GITOPS_RENDERER",
+                           config="gitops.renderer", min_length=1, help="Render command ({dir} = overlay) or 'none'.")
+
+
+@dataclass(kw_only=True)
+class WriteOptions(RenderOptions, RepoOptions):
+    """How a step writes to the GitOps repository, and where each environment's overlay is."""
+
+    username: str | None = option(env="PIPEKIT_GITOPS_USERNAME", config="gitops.username", min_length=1,
+                                  help="HTTPS username for PIPEKIT_GITOPS_TOKEN (default x-token-auth).")
+    push_retries: int = option(30, config="gitops.push_retries", minimum=0, maximum=100,
+                               help="Re-applies after a rejected push.")
+    backoff_s: float = option(0.5, config="gitops.backoff_s", minimum=0, maximum=30,
+                              help="Base of the jittered exponential backoff between push retries, seconds.")
+    author: Identity = option(kind=dict[str, str], convert=identity, config="gitops.author",
+                              schema=ref("gitops_identity"), help="Name and email of the commits' author.")
+    committer: Identity | None = option(kind=dict[str, str], convert=_identity_or_none, config="gitops.committer",
+                                        schema=ref("gitops_identity"), help="Committer [default: the author].")
+    image: str | None = option(config="gitops.image", min_length=1,
+                               help="images[].name template ({service} filled in).")
+    overlay: str | None = option(config="gitops.overlay", min_length=1,
+                                 help="Overlay path template with {env} and {service}.")
+    environments: dict[str, Any] = option(
+        default_factory=dict, config="environments", schema={"additionalProperties": ref("environments_env")},
+        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), each with its "
+             "promotion rule.")
+
+    def writer(self, ctx: StepContext) -> Writer:
+        """A writer for the repository; ``ctx`` gives only the child processes' environment and the log."""
+        from pipekit.clients.kustomize import Renderer
+        from pipekit.gitops.writer import Writer
+
+        return Writer(repo=self.gitops_repo, branch=self.branch or "main", env=ctx.env,
+                      renderer=Renderer(self.renderer or DEFAULT_RENDERER), push_retries=self.push_retries,
+                      backoff_s=self.backoff_s, author=self.author, committer=self.committer or self.author,
+                      username=self.username, log=ctx.console.debug)
 
 
 def overlay_template(env: str, template: str | None, environments: Any = None) -> str:
@@ -90,5 +123,7 @@ def sparse_for(ctx: StepContext, path: str, service: str | None, values_file: st
 
 def image_edit(path: str, want: ImageRef, *, create: bool, values_file: str | None, key: str | None,
                message: Any, force: bool = False) -> ImageEdit:
+    from pipekit.gitops.edits import ImageEdit
+
     return ImageEdit(overlay=ov.clean(path, "overlay path"), want=want, create=create,
                      values_file=values_file, key=key, message=message, force=force)

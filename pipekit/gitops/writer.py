@@ -8,17 +8,20 @@ the edit itself. Retries are bounded, with the full-jitter backoff of :mod:`pipe
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from pipekit.clients.git import Git, Identity, Workspace, remote_url
 from pipekit.clients.kustomize import Prestarted, Renderer, expect_image
 from pipekit.core import process, signals
 from pipekit.core.errors import BadInput, ExternalError, Interrupted, PipekitError
-from pipekit.core.retry import backoff
+from pipekit.core.outputs import StoppedWrite, WriteStatus
+from pipekit.core.retry import Retrying
 from pipekit.gitops import overlay as ov
 
 DEFAULT_IDENTITY = Identity("pipekit", "pipekit@localhost")
@@ -35,8 +38,8 @@ class Change:
 
 
 @dataclass
-class Outcome:
-    status: str  # pushed | unchanged | dry-run; after a signal: pushed | not-pushed | unknown
+class WriteOutcome:
+    status: WriteStatus | StoppedWrite  # after a signal: pushed, not-pushed or unknown
     revision: str
     change: Change
     diff: str = ""
@@ -44,20 +47,35 @@ class Outcome:
     workloads: list[str] = field(default_factory=list)
 
 
-Edit = Callable[[Path, Git], Change]
+class Edit(Protocol):
+    """The extension point of a write: a function of the checked-out tree, run again on a fresh tip
+    after a rejected push, saying what it changed (:mod:`pipekit.gitops.edits` has the image edits)."""
+
+    def __call__(self, root: Path, git: Git) -> Change: ...
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """An edit that can start work while git clones: the overlays it will render, anything else."""
+
+    def render_dirs(self) -> list[str]: ...
+
+    def warm(self) -> None: ...
+
+
 _Key = tuple[str, tuple[str, ...], tuple[str, ...]]
 # (overlay dir, references, input dirs, a running render or cached workloads, cache key if known)
 _Job = tuple[str, list[str], list[str], "subprocess.Popen[str] | list[str]", "_Key | None"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Writer:
     repo: str
+    push_retries: int  # the defaults: pipekit.gitops.settings.WriteOptions
+    backoff_s: float
     branch: str = "main"
     env: Mapping[str, str] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
-    push_retries: int = 30
-    backoff_s: float = 0.5
     max_backoff_s: float = 4.0
     author: Identity = DEFAULT_IDENTITY
     committer: Identity = DEFAULT_IDENTITY
@@ -72,7 +90,7 @@ class Writer:
     _pushing: tuple[str, Change] | None = None  # (revision, change) while a push is under way
 
     def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
-              dry_run: bool = False) -> Outcome:
+              dry_run: bool = False) -> WriteOutcome:
         """Clone, run ``edit`` and push; ``sparse`` may be a function of the clone (it can list files)."""
         if not self.branch or self.branch.startswith("-"):
             raise BadInput(f"branch {self.branch!r} is not valid")
@@ -81,13 +99,13 @@ class Writer:
 
             def while_cloning() -> None:
                 # The renderer starts up (most of its time) while git clones; then imports.
-                for overlay_dir in getattr(edit, "render_dirs", list)()[:1]:
+                if not isinstance(edit, Prepared):
+                    return
+                for overlay_dir in edit.render_dirs()[:1]:
                     started = self.renderer.prestart(ws.root / "render", overlay_dir)
                     if started is not None:
                         self._prestarted[overlay_dir] = started
-                warm = getattr(edit, "warm", None)
-                if warm is not None:
-                    warm()
+                edit.warm()
 
             git: Git | None = None
             self._pushing = None
@@ -108,18 +126,19 @@ class Writer:
                 if git is not None:
                     self.git_calls.extend(git.calls)
 
-    def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> Outcome:
+    def _loop(self, git: Git, root: Path, sparse: Sequence[str], edit: Edit, dry_run: bool) -> WriteOutcome:
         present = list(sparse)
-        retries = 0
-        while True:
+        tries = Retrying(self.push_retries + 1, math.inf, self.backoff_s, self.max_backoff_s)
+        for attempt in tries:
+            retries = attempt - 1
             change = edit(root, git)
             if not change.paths:
-                return Outcome("unchanged", git.head(), change, retries=retries)
+                return WriteOutcome("unchanged", git.head(), change, retries=retries)
             rendering = self._start_render(git, root, present, change)
             try:
                 if dry_run:
                     workloads = self._finish_render(rendering)
-                    return Outcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
+                    return WriteOutcome("dry-run", git.head(), change, diff=git.diff(), workloads=workloads)
                 diff = git.diff() if self.keep_diff else ""
                 # The commit is made in the private clone while kustomize renders; it is pushed only
                 # if the render passes, and a failure deletes the clone with it.
@@ -134,31 +153,31 @@ class Writer:
             pushed = git.push(self.push_branch or self.branch, force=self.push_branch is not None)
             self._pushing = None
             if pushed:
-                return Outcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
-            retries += 1
-            if retries > self.push_retries:
-                raise ExternalError(f"push to {self.branch} was rejected {retries} times: others keep writing",
+                return WriteOutcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
+            delay = tries.wait()
+            if delay is None:
+                raise ExternalError(f"push to {self.branch} was rejected {attempt} times: others keep writing",
                                     hint="run again, or raise gitops.push_retries")
-            delay = backoff(retries, self.backoff_s, self.max_backoff_s)
             self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
-                     f"(retry {retries}/{self.push_retries})")
+                     f"(retry {attempt}/{self.push_retries})")
             self._remember(git)
             time.sleep(delay)
             git.refresh(self.branch)
+        raise AssertionError("unreachable: the tries end in a return or a raise")
 
-    def _settle(self, git: Git | None) -> Outcome:
+    def _settle(self, git: Git | None) -> WriteOutcome:
         """After a signal: ``pushed`` (with the revision) if the remote branch holds the commit
         being pushed, ``not-pushed`` if no push had started or the remote does not hold it,
         ``unknown`` if the remote cannot be asked."""
         if git is None or self._pushing is None:
-            return Outcome("not-pushed", "", Change([], ""))
+            return WriteOutcome("not-pushed", "", Change([], ""))
         revision, change = self._pushing
         try:
             with signals.deferred():  # a second signal must not cut the question short
                 head = git.remote_head(self.branch)
         except (PipekitError, Interrupted):
-            return Outcome("unknown", revision, change)
-        return Outcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
+            return WriteOutcome("unknown", revision, change)
+        return WriteOutcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
 
     def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
         """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""

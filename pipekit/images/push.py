@@ -1,8 +1,8 @@
 """The tag work of ``pipekit ecr-push``: decide per tag, log in, push, confirm; retag through the API.
 
-Kept apart from :mod:`pipekit.ecr_push` (options, the run, the CLI) so each reads in one sitting. It
-does not import the step: :class:`PushRequest` and :class:`PushOutcome` name the fields it reads
-and fills (the step's options and result dataclasses have them), so the import goes one way.
+Kept apart from :mod:`pipekit.ecr_push` (the run, the CLI) so each reads in one sitting: it reads
+the step's options (:mod:`pipekit.images.settings`) and fills in its result
+(:class:`pipekit.core.outputs.EcrPushResult`).
 """
 
 from __future__ import annotations
@@ -10,36 +10,16 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pipekit.core.errors import CheckFailed
 
 if TYPE_CHECKING:
+    from pipekit.core.outputs import EcrPushResult
     from pipekit.core.step import StepContext
+    from pipekit.images.settings import EcrPushOptions
 
 LOGIN_MARGIN_S = 30 * 60  # log in again when the token has less than this left
-
-
-class PushRequest(Protocol):
-    """What the push reads from the step's options."""
-
-    image: str | None
-    tags: list[str]
-    registry_override: str | None
-    insecure_registry: bool
-    retag_from: str | None
-
-
-class PushOutcome(Protocol):
-    """What the push fills in on the step's result."""
-
-    image_uri: str
-    registry: str
-    digest: str | None
-    digests: dict[str, str]
-    pushed: list[str]
-    skipped: list[str]
-    overwritten: list[str]
 
 
 def is_loopback(host: str) -> bool:
@@ -57,8 +37,8 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str, Any], options: PushRequest,
-               result: PushOutcome, ctx: StepContext, reusable_login: Any, auth_f: Any, pool: Any) -> dict[str, Any] | None:
+def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str, Any], options: EcrPushOptions,
+               result: EcrPushResult, ctx: StepContext, reusable_login: Any, auth_f: Any, pool: Any) -> dict[str, Any] | None:
     """Decide per tag, push what is missing, confirm through the API; the login record when logged in."""
     to_push: list[str] = []
     conflicts: list[str] = []
@@ -106,7 +86,7 @@ def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str,
     return login
 
 
-def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: PushRequest, result: PushOutcome,
+def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: EcrPushOptions, result: EcrPushResult,
              ctx: StepContext, auth: Any, plain: bool) -> None:
     """Read each pushed tag back: from ECR itself, or (override) from the host, registering it with PutImage."""
     from pipekit.clients.ecr import RegistryUnauthorized, RemoteImage, TagConflict, read_manifest
@@ -141,7 +121,7 @@ def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: PushR
         _note_digest(result, tag, registered, ctx)
 
 
-def _note_digest(result: PushOutcome, tag: str, digest: str, ctx: StepContext) -> None:
+def _note_digest(result: EcrPushResult, tag: str, digest: str, ctx: StepContext) -> None:
     told = result.digests.get(tag)
     if told and told != digest and tag in result.pushed:
         ctx.console.warn(f"{tag}: the container tool reported {told}, the registry holds {digest}; recording the registry's")
@@ -202,7 +182,7 @@ def _tool_logged_in(tool: Any, host: str) -> bool:
 
 
 # -- retag ---------------------------------------------------------------------------
-def retag(ecr: Any, repo: Any, found: dict[str, Any], options: PushRequest, result: PushOutcome,
+def retag(ecr: Any, repo: Any, found: dict[str, Any], options: EcrPushOptions, result: EcrPushResult,
            ctx: StepContext) -> None:
     """BatchGetImage the manifest of ``retag_from``, PutImage it under each new tag; no layers move."""
     source_tag = options.retag_from or ""

@@ -27,6 +27,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from pipekit.core.errors import BadInput
 
@@ -41,7 +42,8 @@ SEMVER_RE = re.compile(
     r"v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
-KINDS = ("sha", "build", "version", "branch", "semver")
+TagKind = Literal["sha", "build", "version", "branch", "semver"]
+KINDS: tuple[str, ...] = get_args(TagKind)
 OCI = "org.opencontainers.image."
 
 

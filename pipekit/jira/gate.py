@@ -14,8 +14,6 @@ from typing import Any
 from pipekit.clients.jira import JiraClient
 from pipekit.jira import jql as jqlmod
 
-REQUIRE = ("exists", "unreleased", "released")
-
 
 @dataclass
 class BlockingIssue:

@@ -9,7 +9,7 @@ import requests
 
 from pipekit.core.errors import TimedOut
 from pipekit.core.masking import mask_url
-from pipekit.core.retry import backoff
+from pipekit.core.retry import Retrying
 
 
 def wait_healthy(urls: Sequence[str], deadline: float, *, on_progress: Callable[[str], None] | None = None,
@@ -17,9 +17,9 @@ def wait_healthy(urls: Sequence[str], deadline: float, *, on_progress: Callable[
     """Return once each URL answered 2xx (in order); :class:`TimedOut` naming the URL and its last answer."""
     with requests.Session() as session:
         for url in urls:
-            attempt, last = 0, "no answer yet"
-            while True:
-                attempt += 1
+            last = "no answer yet"
+            tries = Retrying(None, deadline - time.monotonic(), first_backoff, max_backoff)
+            for attempt in tries:
                 left = deadline - time.monotonic()
                 try:
                     answer = session.get(url, timeout=(min(5.0, max(0.5, left)), min(10.0, max(0.5, left))),
@@ -32,8 +32,8 @@ def wait_healthy(urls: Sequence[str], deadline: float, *, on_progress: Callable[
                     last = type(exc).__name__
                 if on_progress is not None and (attempt in (1, 5) or attempt % 20 == 0):
                     on_progress(f"{mask_url(url)}: {last}, retrying")
-                wait = backoff(attempt, first_backoff, max_backoff)
-                if time.monotonic() + wait >= deadline:
+                wait = tries.wait()
+                if wait is None:
                     raise TimedOut(f"health URL {mask_url(url)} did not answer 2xx in time (last: {last})",
                                    hint="raise --ready-timeout, or check the service's health endpoint")
                 time.sleep(wait)

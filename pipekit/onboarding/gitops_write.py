@@ -21,7 +21,7 @@ from pipekit.onboarding.answers import Answers
 
 def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Callable[[Path], apply.Prepared],
                    options: Any, new: record.Recorded) -> tuple[apply.Prepared, str | None, int]:
-    writer = settings.writer(ctx, repo, answers.gitops_branch, "none")
+    writer = settings.WriteOptions(gitops_repo=repo, branch=answers.gitops_branch, renderer="none").writer(ctx)
     holder: dict[str, apply.Prepared] = {}
 
     def edit(root: Path, git: Git) -> Change:

@@ -1,8 +1,8 @@
 """Every overlay of a service rendered with kustomize, and what the render must show.
 
 The overlays are rendered by one kustomize process, through a kustomization that lists them all
-as resources: kubectl's start-up is most of a render (about 75 ms of CPU each), so one process
-instead of four saves about a third of init's CPU. The overlays' namespaces keep their objects
+as resources: kubectl's start-up is most of a render, so one process instead of four saves about
+a third of init's CPU (docs/architecture.md). The overlays' namespaces keep their objects
 apart. When they are not distinct (a hand-edited overlay) or the joint render fails, each overlay
 is rendered alone, in parallel, so that a problem names its overlay.
 """
@@ -111,6 +111,13 @@ class Renders:
 
 
 def check_rendered(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
+    from pipekit.alerting.check import prometheus_rules, rule_problems
+
+    alerts = [p for doc in prometheus_rules(docs) for p in rule_problems(doc, overlay)]  # the CRD schema, the labels
+    return alerts + _check_workload(docs, overlay, answers)
+
+
+def _check_workload(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
     deployments = [d for d in docs if d.get("kind") == "Deployment"
                    and (d.get("metadata") or {}).get("name") == answers.service]
     if not deployments:

@@ -30,7 +30,7 @@ Prompt = Callable[[PlannedStep], bool]
 
 
 @dataclass
-class Outcome:
+class PipelineOutcome:
     steps: list[StepResult]
     status: str = "passed"  # passed | failed | paused
     paused_at: str | None = None
@@ -58,8 +58,8 @@ class Executor:
         self.results = {p.number: StepResult(p.number, p.label, p.key, deployment=p.deployment) for p in plan}
         self.available: list[str] = []  # steps whose artifacts later steps get, oldest first
 
-    def run(self) -> Outcome:
-        outcome = Outcome(steps=[])
+    def run(self) -> PipelineOutcome:
+        outcome = PipelineOutcome(steps=[])
         started = self.start_at is None
         reached_until = False
         for batch in batches(self.plan):

@@ -20,7 +20,7 @@ from pipekit.pipelines.services import expand
 
 
 @dataclass
-class Outcome:
+class ScriptOutcome:
     script: int
     after: int | None = None
     failing_command: str | None = None
@@ -40,7 +40,7 @@ class ScriptRunner:
         self.container_name = container_name
         self.commands_s = 0.0
 
-    def run(self, script: tuple[Command, ...], after: tuple[Command, ...]) -> Outcome:
+    def run(self, script: tuple[Command, ...], after: tuple[Command, ...]) -> ScriptOutcome:
         if not any(isinstance(c, Pipe) for c in (*script, *after)):
             return self._together(script, after)
         code = self._segments(script, None, "script")
@@ -49,9 +49,9 @@ class ScriptRunner:
         if after:
             self.commands.line("after-script:")
             after_code = self._segments(after, code, "after")
-        return Outcome(code, after_code, failing, self.commands_s)
+        return ScriptOutcome(code, after_code, failing, self.commands_s)
 
-    def _together(self, script: tuple[Command, ...], after: tuple[Command, ...]) -> Outcome:
+    def _together(self, script: tuple[Command, ...], after: tuple[Command, ...]) -> ScriptOutcome:
         script_path, script_status, output = self._paths("script.sh")
         args = [script_path, script_status, output, ""]
         self._write("script.sh", script)
@@ -60,7 +60,7 @@ class ScriptRunner:
             args += self._paths("after.sh")[:2]
         code, wall = self._wrapper(args, "script.sh.out")
         recorded, took = scripts.read_status(self.folder / "script.sh.status")
-        outcome = Outcome(code if recorded is None else recorded)
+        outcome = ScriptOutcome(code if recorded is None else recorded)
         if outcome.script != 0:
             outcome.failing_command = self._last_script_command
         spent = took or 0.0

@@ -9,16 +9,15 @@ pull request is still in the record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, cast
 
 from pipekit.clients.git import TOKEN_ENV, Git
 from pipekit.clients.pull_requests import PullRequestHost
 from pipekit.core.errors import CheckFailed
-from pipekit.core.options import option, resolve_from, table_of
-from pipekit.gitops.writer import Change, Outcome, Writer
+from pipekit.core.options import option
+from pipekit.gitops.writer import Edit, WriteOutcome, Writer
 from pipekit.promotion.pull_request import PullRequestFlow, branch_name, record
 from pipekit.promotion.pull_request_settings import API_ENV, SERVER_ENV, PullRequestRule, host_for, location
 
@@ -47,13 +46,6 @@ class DeliveryOptions:
                                     help="Repository slug [default: from the GitOps repository URL].")
 
 
-def delivery_options(ctx: Any, flags: Mapping[str, Any]) -> DeliveryOptions:
-    """The :class:`DeliveryOptions` of a step whose other options are declared elsewhere."""
-    names = {o.name for o in table_of(DeliveryOptions)}
-    return resolve_from(DeliveryOptions, {k: v for k, v in flags.items() if k in names}, ctx.env,
-                        ctx.config).options
-
-
 @dataclass
 class ChangeRequest:
     """One service's change (the step's edit and how to name it)."""
@@ -61,16 +53,19 @@ class ChangeRequest:
     service: str
     environment: str
     sparse: Sequence[str] | Callable[[Git], Sequence[str]]
-    edit: Callable[[Path, Git], Change]
+    edit: Edit
     version: Callable[[], str]  # what it writes (a tag, else a digest), known once the edit ran
     title: Callable[[], str]
 
 
+DeliveryStatus = Literal["opened", "open", "merged", "unchanged", "dry-run"]
+
+
 @dataclass
 class Delivered:
-    status: str  # opened | open | merged | unchanged | dry-run
+    status: DeliveryStatus
     record: dict[str, Any]
-    outcome: Outcome  # the GitOps writer's (the branch's commit, its diff)
+    outcome: WriteOutcome  # the GitOps writer's (the branch's commit, its diff)
     merge_commit: str | None = None  # the full commit, once merged: the GitOps revision to wait for
     superseded: list[int] = field(default_factory=list)
 
@@ -83,7 +78,8 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
     if dry_run:  # the diff the branch would hold; no server is asked, nothing pushed
         outcome = writer.write(change.sparse, change.edit, dry_run=True)
         name = branch_name(change.service, change.environment, change.version()) if outcome.change.paths else ""
-        return Delivered(outcome.status, record(change.service, change.environment, None, name), outcome)
+        status: DeliveryStatus = "dry-run" if outcome.status == "dry-run" else "unchanged"
+        return Delivered(status, record(change.service, change.environment, None, name), outcome)
     where = location(writer.repo, server_url=options.server_url, api_url=options.api_url,
                      workspace=options.workspace, project=options.project, repository=options.repository)
     token, username = ctx.env.get(TOKEN_ENV), writer.username or ctx.env.get("PIPEKIT_GITOPS_USERNAME")
@@ -96,7 +92,7 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
     pr = opened.pull_request
     entry = record(change.service, change.environment, pr, opened.branch)
     record_to(entry)
-    if pr is None:
+    if pr is None or opened.status not in ("opened", "open"):
         con.success(f"{change.service} in {change.environment}: already there ({opened.outcome.change.note or 'no change'})"
                     "; no pull request")
         return Delivered("unchanged", entry, opened.outcome)
@@ -107,7 +103,8 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
     for old in opened.superseded:
         con.info(f"  declined pull request #{old}: superseded by #{pr.id}")
     if not (options.merge or options.wait_merge):
-        return Delivered(opened.status, entry, opened.outcome, superseded=opened.superseded)
+        return Delivered("open" if opened.status == "open" else "opened", entry, opened.outcome,
+                         superseded=opened.superseded)
     if options.wait_merge:
         con.info(f"waiting up to {options.merge_timeout:g}s for pull request #{pr.id} to be merged")
     try:
@@ -125,9 +122,8 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
         con.success(f"pull request #{pr.id} merged as {settled.merge_commit[:12]}{rebased}")
         return Delivered("merged", entry, opened.outcome, settled.merge_commit, opened.superseded)
     con.info(f"pull request #{pr.id} stays open: {settled.waiting_for or 'not merged yet'}")
-    return Delivered(opened.status, entry, opened.outcome, superseded=opened.superseded)
-
-
+    return Delivered("open" if opened.status == "open" else "opened", entry, opened.outcome,
+                     superseded=opened.superseded)
 
 class _Deferred:
     """The host's client, made on first use: its HTTP stack is imported while git clones (the open pull

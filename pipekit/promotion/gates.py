@@ -1,12 +1,12 @@
 """Promotion gates: small hooks that decide whether a promotion into a ``gated`` environment may go.
 
 A gate is a function ``evaluate(request: GateRequest, ctx: StepContext) -> GateResult``. Gates
-are named in ``environments.<env>.gates``: a built-in name (``jira`` -> ``pipekit.jira_gate``)
+are named in ``environments.<env>.gates``: a built-in name (``jira`` -> :func:`pipekit.jira.release.evaluate`)
 or ``package.module:function`` for your own. A gate that cannot be loaded or evaluated is
 *unavailable*, and an unavailable gate refuses the promotion: nothing is promoted on a gate
 nobody could check.
 
-The built-in ``jira`` gate is :func:`pipekit.jira_gate.evaluate`: it checks the Jira version of
+The built-in ``jira`` gate (also ``pipekit.jira_gate:evaluate``): it checks the Jira version of
 the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
 when Jira cannot be asked (no URL, no credentials, unreachable). The built-in ``signature`` gate
 (:func:`pipekit.promotion.signature.evaluate`) checks each promoted digest's cosign signature. A gate of your own has the same
@@ -25,7 +25,7 @@ from pipekit.core.errors import CheckFailed
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
 
-BUILTIN: dict[str, str] = {"jira": "pipekit.jira_gate:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
+BUILTIN: dict[str, str] = {"jira": "pipekit.jira.release:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
 
 
 @dataclass

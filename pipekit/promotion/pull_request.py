@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipekit.clients.git import Git, Workspace, remote_url
 from pipekit.clients.pull_requests import MergeRefused, PullRequest, PullRequestHost, UnknownReviewers
 from pipekit.core.errors import CheckFailed, ExternalError, TimedOut
-from pipekit.gitops.writer import Change, Outcome, Writer
+from pipekit.gitops.writer import Change, Edit, WriteOutcome, Writer
 from pipekit.promotion.pull_request_settings import PullRequestRule
 
 BRANCH_PREFIX = "pipekit"
@@ -71,16 +71,16 @@ def describe(commit_message: str, *, branch: str, target: str, environment: str)
 
 @dataclass
 class Opened:
-    status: str  # opened | open (already there) | unchanged (the target has it) | dry-run
+    status: Literal["opened", "open", "unchanged", "dry-run"]  # open: already there; unchanged: the target has it
     pull_request: PullRequest | None
     branch: str
-    outcome: Outcome
+    outcome: WriteOutcome
     superseded: list[int] = field(default_factory=list)
 
 
 @dataclass
 class Settled:
-    status: str  # merged | open
+    status: Literal["merged", "open"]
     pull_request: PullRequest
     merge_commit: str | None = None
     rebases: int = 0
@@ -90,7 +90,7 @@ class Settled:
 class _BranchEdit:
     """The step's edit, which also names the branch from what it writes and stops at an open pull request."""
 
-    def __init__(self, inner: Callable[[Path, Git], Change], name: Callable[[], str],
+    def __init__(self, inner: Edit, name: Callable[[], str],
                  open_by_branch: dict[str, PullRequest], writer: Writer, *, rebase: bool = False) -> None:
         self.inner, self.name, self.open_by_branch, self.writer, self.rebase = inner, name, open_by_branch, writer, \
             rebase
@@ -100,8 +100,10 @@ class _BranchEdit:
         self.existing: PullRequest | None = None
         self.message = ""
 
-    def __getattr__(self, attr: str) -> Any:  # render_dirs: what the writer asks of an edit
-        return getattr(self.inner, attr)
+    def render_dirs(self) -> list[str]:
+        """The step's edit's overlays to render (the writer starts the renderer while git clones)."""
+        dirs = getattr(self.inner, "render_dirs", None)
+        return list(dirs()) if dirs is not None else []
 
     def warm(self) -> None:
         """While git clones: the step's own preparation, then the open pull requests (one API call)."""
@@ -139,7 +141,7 @@ class PullRequestFlow:
         self.base = ""
 
     # -- open -------------------------------------------------------------------------------------
-    def open(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Callable[[Path, Git], Change], *,
+    def open(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
              service: str, version: Callable[[], str], title: Callable[[], str], dry_run: bool = False) -> Opened:
         prefix = branch_name(service, self.environment, "x")[:-1]  # pipekit/<service>/<env>/
         by_branch: dict[str, PullRequest] = {}

@@ -30,7 +30,7 @@ _DIGEST = re.compile(r"^(.*)@(sha256:[0-9a-f]{64})$")
 
 @dataclass
 class SignatureSettings:
-    public_keys: list[str] = option(config="signing.public_keys",
+    public_keys: list[str] = option(config="signing.public_keys", min_length=1, schema={"minItems": 1},
                                     help="Public keys the signature gate trusts (paths, PEM text, env://VAR, "
                                          "awskms:///ARN).")
     require_sbom: bool = option(False, env="PIPEKIT_SIGNING_REQUIRE_SBOM", config="signing.require_sbom",

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.stages import Rehearsal
+    from pipekit.rehearsal.session import Rehearsal
 
-CHOICES = ("scan", "tests", "deploy", "hook", "gate")
+FailAt = Literal["scan", "tests", "deploy", "hook", "gate"]
+CHOICES: tuple[str, ...] = get_args(FailAt)
 STAGE = {"scan": "scan", "tests": "build", "deploy": "wait_for_argocd", "hook": "wait_for_argocd"}  # that fails
 WHAT = {
     "scan": "a critical finding added to the bundled SCA report",

@@ -17,20 +17,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-from pipekit.rehearsal import jira
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.workspace import Servers
+    from pipekit.rehearsal.session import Rehearsal
     from pipekit.testing.argocd.hooks import PostSyncRunner
 
-
-class Rehearsal(jira.Rehearsal, Protocol):
-    """What these use of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers them)."""
-
-    servers: Servers
-    environments: tuple[str, ...]
 
 API_TESTS = Path(__file__).with_name("sample") / "api-tests"
 JUNIT_DIR = "reports"  # the Job's /reports emptyDir, as the hook runner mounts it
@@ -48,7 +40,7 @@ class RecordingRunner:
                  resources: list[dict[str, Any]]) -> tuple[str, str]:
         import json
 
-        from pipekit.core.outputs import PostSyncTestOutputs
+        from pipekit.core.outputs import PostSyncTestResult
         from pipekit.core.runrecord import RunRecord
 
         # a commit that leaves the app's manifests as they were (a promotion to another overlay) is
@@ -65,10 +57,10 @@ class RecordingRunner:
         if self.inner.runs:  # the Job's log, as kubectl logs would show it
             run = self.inner.runs[-1]
             (home / "job.log").write_text(run.stdout + run.stderr, encoding="utf-8")
-        job = RunRecord.load(home / "run.json").step(PostSyncTestOutputs.SECTION)
+        job = RunRecord.load(home / "run.json").step(PostSyncTestResult.SECTION)
         if job:  # the Job's result, in the pipeline's record as its own section
             record = RunRecord.load(self.record_path)
-            record.update_step(PostSyncTestOutputs.SECTION, **job)
+            record.update_step(PostSyncTestResult.SECTION, **job)
             record.save()
         self.last[app] = (synced, (phase, message))
         return phase, message
@@ -89,16 +81,16 @@ def runner(r: Rehearsal) -> RecordingRunner:
 def post_sync_test_stage(r: Rehearsal) -> str:
     """The hook's outcome from what it left: the run record's section and the JUnit report."""
     from pipekit.cards.model import tests_text
-    from pipekit.core.outputs import PostSyncTestOutputs, UpdateTagOutputs
+    from pipekit.core.outputs import PostSyncTestResult, UpdateTagResult
     from pipekit.core.runrecord import Status
 
     record = r.context(quiet=True).record
-    out = PostSyncTestOutputs.read(record)
-    if out.status is None:
+    out = PostSyncTestResult.read(record)
+    if out.step_status is None:
         raise RuntimeError("the PostSync hook did not run pipekit post-sync-test (no post_sync_test in the run record)")
-    if out.status is not Status.SUCCEEDED or out.result not in ("passed", "flaky"):
+    if out.step_status is not Status.SUCCEEDED or out.result not in ("passed", "flaky"):
         raise RuntimeError(f"the PostSync hook's suite {out.suite}: {out.result}: {out.message}")
-    deployed = UpdateTagOutputs.read(record).gitops_revision
+    deployed = UpdateTagResult.read(record).gitops_revision
     if out.gitops_revision != deployed:
         raise RuntimeError(f"the PostSync hook tested GitOps revision {out.gitops_revision}, not the one deployed "
                            f"({deployed})")

@@ -13,27 +13,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from pipekit.core.revision import short_revision
 
 if TYPE_CHECKING:
-    from pipekit.core.console import Console
-    from pipekit.core.step import StepContext
+    from pipekit.rehearsal.session import Rehearsal
 
-
-class Rehearsal(Protocol):
-    """What this stage uses of :class:`pipekit.rehearsal.stages.Rehearsal` (which registers it)."""
-
-    workdir: Path
-    env: dict[str, str]
-    service: str
-    repo: Path
-    console: Console
-
-    @property
-    def record_path(self) -> Path: ...
-
-    def context(self, extra_env: Mapping[str, str] | None = None, *, quiet: bool = False) -> StepContext: ...
 
 EMAIL, TOKEN = "rehearsal@pipekit.local", "local-rehearsal-jira-token"
 
@@ -41,20 +27,23 @@ EMAIL, TOKEN = "rehearsal@pipekit.local", "local-rehearsal-jira-token"
 def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, object]) -> str:
     """``promote --from SOURCE --to TARGET`` through the ``jira`` gate, against a Jira stand-in
     seeded from the settings' ``jira:`` section (project, ``require``, ``allowed_statuses``)."""
-    from pipekit import jira_gate, promote
+    from pipekit import promote
     from pipekit.core.console import Console
-    from pipekit.core.outputs import BuildOutputs, JiraGateOutputs
+    from pipekit.core.options import resolve
+    from pipekit.core.outputs import BuildResult
     from pipekit.core.step import StepContext
     from pipekit.jira import version as versions
+    from pipekit.jira.release import JiraGateResult
+    from pipekit.jira.settings import JiraGateOptions
     from pipekit.testing.jira import JiraStandIn
 
     config = r.workdir / "pipekit.yaml"
     probe = StepContext.create(env=r.env, run_record=r.record_path, config_path=config, cwd=r.repo)
-    gate = jira_gate.OPTIONS.resolve(probe, {})
-    project, require = str(gate["project"] or "DEMO"), str(gate["require"])
-    ready = [str(s) for s in gate["allowed_statuses"] or ()] or ["Done"]
-    built = BuildOutputs.read(probe.record).version or "1.0.0"
-    pattern = gate["version_pattern"] or versions.DEFAULT_PATTERN
+    gate = resolve(JiraGateOptions, probe).options
+    project, require = gate.project or "DEMO", gate.require
+    ready = list(gate.allowed_statuses) or ["Done"]
+    built = BuildResult.read(probe.record).version or "1.0.0"
+    pattern = gate.version_pattern or versions.DEFAULT_PATTERN
     version = versions.apply(versions.compile_pattern(pattern), built, "the build's version")
     with JiraStandIn(email=EMAIL, token=TOKEN) as jira:
         jira.add_version(project, version, released=require == "released")
@@ -68,6 +57,6 @@ def promote_gated(r: Rehearsal, source: str, target: str, flags: Mapping[str, ob
                                  debug=r.console.debug_enabled, cwd=r.repo)
         ctx.console = Console(stream=io.StringIO(), debug=r.console.debug_enabled)
         result = promote.run(promote.options_from(ctx, {"source": source, "target": target, **flags}), ctx)
-    out = JiraGateOutputs.read(ctx.record)
-    return (f"{', '.join(result.services) or 'nothing'} {source} -> {target} ({result.rule}: jira {out.project} "
-            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {result.gitops_revision[:12]}")
+    out = JiraGateResult.read(ctx.record)
+    return (f"{', '.join(result.services or []) or 'nothing'} {source} -> {target} ({result.rule}: jira {out.project} "
+            f"{out.version} {out.state}, {out.issues} issues ready), GitOps commit {short_revision(result.gitops_revision)}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipekit.core.revision import short_revision
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
@@ -119,4 +120,4 @@ def summary(result: InitResult) -> str:
     skipped = f"; skipped: {', '.join(result.skipped_checks)}" if result.skipped_checks else ""
     return (f"pipekit init {result.pipekit_version}: {len(result.files)} files "
             f"({', '.join(f'{n} {NEW.get(a, a)}' for a, n in sorted(counts.items()))}), GitOps commit "
-            f"{(result.gitops_revision or '')[:12]}; checks passed: {', '.join(result.checks) or 'none'}{skipped}")
+            f"{short_revision(result.gitops_revision)}; checks passed: {', '.join(result.checks) or 'none'}{skipped}")

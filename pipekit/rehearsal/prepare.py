@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext
 from pipekit.rehearsal import failures
 from pipekit.rehearsal.stages import Rehearsal, Stage
@@ -28,7 +29,7 @@ def local_env(commit: str, service: str, sink: Any, channels: tuple[str, ...],
         BITBUCKET_REPO_SLUG=service,
         BITBUCKET_WORKSPACE="local",
         BITBUCKET_REPO_FULL_NAME=f"local/{service}",
-        BITBUCKET_PIPELINE_UUID="{rehearsal-" + commit[:12] + "}",
+        BITBUCKET_PIPELINE_UUID="{rehearsal-" + short_revision(commit) + "}",
         PIPEKIT_NOTIFY_TIMEOUT="5",
         PIPEKIT_NOTIFY_ATTEMPTS="2",
     )

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipekit.core.revision import short_revision
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
-    from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
+    from pipekit.rehearsal.session import Rehearsal
 
 def _context(r: Rehearsal, deployment_environment: str | None) -> StepContext:
     from pipekit.core.console import Console
@@ -63,7 +64,7 @@ def refused(r: Rehearsal, source: str, target: str) -> str:
         raise RuntimeError(f"promote {source} -> {target} without approval was not refused ({target} is manual)")
     after = _head(r)
     if after != before:
-        raise RuntimeError(f"the refused promotion {source} -> {target} committed {after[:12]} to the GitOps repo")
+        raise RuntimeError(f"the refused promotion {source} -> {target} committed {short_revision(after)} to the GitOps repo")
     return reason
 
 
@@ -97,7 +98,7 @@ class Promotion:
         result = promote(r, self.source, self.target, approve=approve)
         how = f"approved in the {self.target} deployment, " if approve else ""
         return (f"{said}{', '.join(result.services) or 'nothing'} {self.source} -> {self.target} ({how}rule "
-                f"{result.rule}), GitOps commit {result.gitops_revision[:12]}")
+                f"{result.rule}), GitOps commit {short_revision(result.gitops_revision)}")
 
 
 def plan(environments: dict[str, Any]) -> list[Promotion]:

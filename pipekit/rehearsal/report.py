@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipekit.core.process import install_hint
 from pipekit.core.runrecord import Status
 from pipekit.rehearsal.failures import WHAT
 
@@ -109,7 +110,7 @@ def card_page(cards: Sequence[CardFile], folder: Path, env: Mapping[str, str]) -
     except Exception as exc:  # no network for npm, say: the page still lists every card's JSON
         modules, note = None, f"the Adaptive Cards renderer could not be installed ({type(exc).__name__}: {exc})"
     if modules is None and not note:
-        note = "npm not found: the page lists the cards' JSON without rendering them (apt-get install -y npm)"
+        note = f"npm not found: the page lists the cards' JSON without rendering them (install {install_hint('npm')})"
     return page.write_page(entries, folder / "index.html", modules), note
 
 

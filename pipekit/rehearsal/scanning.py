@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipekit.rehearsal import workspace
 
 if TYPE_CHECKING:
-    from pipekit.rehearsal.jira import Rehearsal  # the part of stages.Rehearsal used here (no import cycle)
+    from pipekit.rehearsal.session import Rehearsal
 
 RULES = Path(__file__).with_name("semgrep-rules.yaml")
 INSTALL_SEMGREP = "pip install semgrep, in a virtualenv of its own: it pins older click and rich than pipekit"
@@ -27,7 +27,7 @@ def scan_settings(workdir: Path) -> dict[str, Any]:
     """The rehearsal's ``scan:`` section of ``pipekit.yaml``.
 
     ``--jobs 1``: on two source files, semgrep's worker processes cost more than they save
-    (0.2 s instead of 0.4 s for the run on the development machine)."""
+    (docs/architecture.md)."""
     return {"reports": [str(workspace.SCAN_REPORT)], "sarif_out": str(workdir / "scan.sarif"),
             "run": {"semgrep": {"config": str(RULES), "args": ["--jobs", "1"]}}}
 

@@ -11,32 +11,22 @@ the step itself records its section.
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipekit.core.step import StepContext
+from pipekit.core.process import install_hint
+from pipekit.core.revision import short_revision
 from pipekit.onboarding.answers import GATES, RULES
 from pipekit.rehearsal import hook, promotions, workspace
 from pipekit.rehearsal.scanning import scan_stage
+from pipekit.rehearsal.session import Rehearsal
+
+__all__ = ["STAGES", "Rehearsal", "Stage", "missing_tools", "plan"]
 
 if TYPE_CHECKING:
-    from pipekit.core.console import Console
-    from pipekit.testing.sink import WebhookSink
-
-INSTALL = {  # how to get a missing tool (Debian package names)
-    "mvn": "apt-get install -y maven openjdk-17-jdk-headless",
-    "buildah": "apt-get install -y buildah",
-    "podman": "apt-get install -y podman",
-    "docker": "a Docker engine (docker is only the client here)",
-    "docker-registry": "apt-get install -y docker-registry",
-    "git": "apt-get install -y git",
-    "kubectl": "install kubectl (client 1.27+, with kustomize built in)",
-}
-
+    pass
 
 @dataclass
 class Stage:
@@ -46,41 +36,6 @@ class Stage:
     tools: tuple[str, ...] = ()  # executables; "{tool}" is the container tool
     needs: tuple[str, ...] = ()  # stages whose outputs it reads: skipped unless they succeeded
     event_on_success: str = "succeeded"
-
-
-@dataclass
-class Rehearsal:
-    """What a stage can use: the local environment, the temporary folder, the sink, the stand-ins."""
-
-    workdir: Path
-    env: dict[str, str]
-    sink: WebhookSink
-    service: str
-    repo: Path  # the sample service's git checkout
-    servers: workspace.Servers
-    console: Console
-    container_tool: str = "buildah"
-    planned: tuple[str, ...] = ()
-    environments: tuple[str, ...] = workspace.ENVIRONMENTS  # in promotion order, from the settings
-    fail_at: str = ""  # pipekit rehearse --fail-at: a stage that sets up a stand-in arms its failure
-
-    @property
-    def record_path(self) -> Path:
-        return self.workdir / "run.json"
-
-    def context(self, extra_env: Mapping[str, str] | None = None, *, quiet: bool = False) -> StepContext:
-        """A step context in the service checkout; the step's own output goes to the rehearsal's stream."""
-        from pipekit.core.console import Console
-
-        ctx = StepContext.create(env={**self.env, **(extra_env or {})}, run_record=self.record_path,
-                                 config_path=self.workdir / "pipekit.yaml", debug=self.console.debug_enabled,
-                                 cwd=self.repo)
-        ctx.console = Console(stream=io.StringIO() if quiet else self.console.stream, debug=self.console.debug_enabled)
-        return ctx
-
-    @property
-    def short_sha(self) -> str:
-        return self.env["BITBUCKET_COMMIT"][:7]
 
 
 # -- the stages ------------------------------------------------------------------------------
@@ -131,7 +86,7 @@ def update_tag_stage(r: Rehearsal) -> str:
         r.servers.follow(app.name, bare, app.path, hook_runner=hook.runner(r))
     result = update_tag.run(update_tag.options_from(ctx, {}), ctx)
     pinned = f"{result.tag}@{(result.digest or '')[:19]}" if result.digest else str(result.tag)
-    return f"{result.overlay}: {pinned}, GitOps commit {result.gitops_revision[:12]} in {bare.name}"
+    return f"{result.overlay}: {pinned}, GitOps commit {short_revision(result.gitops_revision)} in {bare.name}"
 
 
 def wait_for_argocd_stage(r: Rehearsal) -> str:
@@ -187,7 +142,7 @@ def plan(environments: Mapping[str, object] | None = None) -> list[Stage]:
     out = list(DEPLOY)
     before = "update_tag"
     for p in promotions.plan(dict(environments)):
-        requires = ("pipekit.promote", *(("pipekit.jira_gate",) if "jira" in p.gates else ()))
+        requires = ("pipekit.promote", *(("pipekit.jira.release",) if "jira" in p.gates else ()))
         out.append(Stage(f"promote_{p.target}", p, requires=requires, tools=("git", "kubectl"), needs=(before,),
                          event_on_success="promoted"))
         before = f"promote_{p.target}"
@@ -199,5 +154,5 @@ STAGES: list[Stage] = plan()  # with pipekit init's environments
 
 def missing_tools(stage: Stage, container_tool: str) -> list[str]:
     tools = [t.replace("{tool}", container_tool) for t in stage.tools]
-    return [f"{t} not found ({INSTALL[t]})" if t in INSTALL else f"{t} not found"
+    return [f"{t} not found" + (f" (install {hint})" if (hint := install_hint(t)) else "")
             for t in dict.fromkeys(tools) if shutil.which(t) is None]

@@ -153,7 +153,7 @@ def load_file(path: str | Path) -> Policy:
     if set(data) == {"scan"}:
         data, prefix = data["scan"] or {}, ("scan",)
     root = config_mod.schema()
-    scan_schema = {**root["$defs"]["scan"], "$defs": root["$defs"]}
+    scan_schema = {**root["properties"]["scan"], "$defs": root["$defs"]}
     data = config_mod.coerce(data, scan_schema, root)
 
     def where(*loc: Any) -> str:

@@ -9,15 +9,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipekit.clients.s3 import S3Location
+from pipekit.core.options import option, resolve
+from pipekit.core.revision import short_revision
+
+
+@dataclass
+class ResultsOptions:
+    """Where post-sync-test keeps a suite's results; wait-for-argocd reads them back after a failed hook."""
+
+    suite: str | None = option(flag="--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
+                               help="Suite name on the card and in S3 [default: the service].")
+    upload: str | None = option(flag="--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload",
+                                metavar="S3_URI", pattern="^s3://",
+                                help="s3://bucket/prefix for the JUnit files and a summary JSON.")
 
 
 def folder(location: S3Location, suite: str, environment: str | None, revision: str | None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    tail = f"{stamp}-{revision[:12]}" if revision else stamp
+    tail = f"{stamp}-{short_revision(revision)}" if revision else stamp
     return location.key(_safe(suite), _safe(environment or "unknown"), tail)
 
 
@@ -46,7 +60,7 @@ def find_summary(location: S3Location, suite: str, environment: str | None, revi
 
     client, region = s3.client(env)
     folder_prefix = location.key(_safe(suite), _safe(environment or "unknown")) + "/"
-    wanted = f"-{revision[:12]}/summary.json"
+    wanted = f"-{short_revision(revision)}/summary.json"
     found: list[str] = []
     token: str | None = None
     while True:
@@ -85,13 +99,14 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
 def show_for_failed_hook(ctx: Any, revision: str) -> None:
     """For wait-for-argocd: when ``post_sync_test.upload`` is configured, print what the hook's suite reported."""
     from pipekit.clients.s3 import S3Location
-    from pipekit.core.outputs import UpdateTagOutputs
+    from pipekit.core.outputs import UpdateTagResult
 
-    upload = ctx.env.get("PIPEKIT_TEST_RESULTS_S3") or ctx.config.get("post_sync_test.upload")
+    settings = resolve(ResultsOptions, ctx).options
+    upload = settings.upload
     if not upload:
         return
-    suite = ctx.env.get("PIPEKIT_SUITE") or ctx.config.get("post_sync_test.suite") or ctx.service or "tests"
-    environment = ctx.environment() or UpdateTagOutputs.read(ctx.record).environment
+    suite = settings.suite or ctx.service or "tests"
+    environment = ctx.environment() or UpdateTagResult.read(ctx.record).environment
     try:
         found = find_summary(S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment,
                              revision, ctx.env)
@@ -99,7 +114,7 @@ def show_for_failed_hook(ctx: Any, revision: str) -> None:
         ctx.console.warn(f"could not read the PostSync test summary from {upload}: {exc}")
         return
     if found is None:
-        ctx.console.info(f"no PostSync test summary for revision {revision[:12]} under {upload}")
+        ctx.console.info(f"no PostSync test summary for revision {short_revision(revision)} under {upload}")
         return
     summary, url = found
     for line in describe_summary(summary):

@@ -111,6 +111,7 @@ class KmsSigner:
     def sign(self, data: bytes) -> bytes:
         from pipekit.clients.kms import RAW_LIMIT
 
+        signature: bytes
         if len(data) <= RAW_LIMIT:
             signature = self.kms.sign(self.key_id, data, message_type="RAW")
         else:

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pipekit.core.process import install_hint
 from pipekit.testing.serving import ChildServer, free_port
 
 
@@ -43,9 +44,9 @@ class LocalRegistry(ChildServer):
     def start(self, timeout: float = 15.0) -> LocalRegistry:
         exe = shutil.which(self.executable)
         if not exe:
-            raise RuntimeError(f"{self.executable} not found: apt-get install -y docker-registry")
+            raise RuntimeError(f"{self.executable} not found: install {install_hint('docker-registry')}")
         self._tmp = tempfile.mkdtemp(prefix="pipekit-registry-")
-        root = self._given_root or Path(self._tmp) / "root"
+        root = self._root()
         root.mkdir(parents=True, exist_ok=True)
         config = Path(self._tmp) / "config.yml"
         config.write_text(
@@ -64,6 +65,14 @@ class LocalRegistry(ChildServer):
             self.stop()
             raise
         return self
+
+    def reset(self) -> None:
+        """No repositories (the blobs stay: content-addressed, invisible without a repository)."""
+        shutil.rmtree(self._root() / "docker" / "registry" / "v2" / "repositories", ignore_errors=True)
+
+    def _root(self) -> Path:
+        assert self._tmp is not None, "the registry is not running"
+        return self._given_root or Path(self._tmp) / "root"
 
     def stop(self) -> None:
         self.halt()

@@ -72,12 +72,9 @@ class WebhookSink(ServedStandIn):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None,
                  tls: tuple[str, str] | None = None) -> None:
         """``tls=(certfile, keyfile)`` serves https (clients must trust the certificate)."""
-        self.requests: list[Request] = []
-        self._script: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self.log = log
-        self.slow: float = 0.0  # delay every answer by this many seconds
+        self.reset(log=log)
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,6 +109,15 @@ class WebhookSink(ServedStandIn):
         return (f"{self.base_url}/teams/workflows/0000/triggers/manual/paths/invoke"
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
 
+    def reset(self, *, log: Any = None) -> None:
+        """Back to a sink just started: no requests kept, nothing scripted, no delay."""
+        with self._lock:
+            self._generation = getattr(self, "_generation", 0) + 1  # a slower answer of before stays out
+            self.requests: list[Request] = []
+            self._script: deque[Answer] = deque()
+            self.log = log
+            self.slow: float = 0.0  # delay every answer by this many seconds
+
     # -- scripting ------------------------------------------------------
     def answer_next(self, *answers: Answer) -> None:
         """Queue answers for the next requests (then back to the default answer)."""
@@ -144,13 +150,15 @@ class WebhookSink(ServedStandIn):
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         with self._lock:
+            generation = self._generation
             answer = self._script.popleft() if self._script else default_answer(handler.path)
         delay = answer.delay or self.slow
         if delay:
             time.sleep(delay)
         req = Request(handler.command, handler.path, dict(handler.headers.items()), body, answer.status, time.time())
         with self._changed:
-            self.requests.append(req)
+            if generation == self._generation:
+                self.requests.append(req)
             self._changed.notify_all()
         if self.log:
             self.log(req)

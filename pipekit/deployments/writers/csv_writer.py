@@ -6,7 +6,7 @@ import csv
 import io
 
 from pipekit.deployments.report import DoraReport
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 
 COLUMNS = ("scope", "week", "deployments", "deployment_days", "lead_time_median_s", "lead_time_p90_s",
            "change_fail_rate", "recovery_median_s", "rework_rate", "deployment_frequency_level",
@@ -17,7 +17,7 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
-class CsvWriter(ReportWriter):
+class CsvWriter(DoraWriter):
     name = "csv"
     media_type = "text/csv"
 

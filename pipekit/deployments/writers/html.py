@@ -8,7 +8,7 @@ from html import escape
 
 from pipekit.deployments.dora import Metrics, Week
 from pipekit.deployments.report import METRICS, DoraReport, duration, headline, ratio
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 from pipekit.deployments.writers.svg import bars
 
 STYLE = """
@@ -46,7 +46,7 @@ def _charts(m: Metrics, width: int) -> str:
     return '<div class="charts">' + "".join(charts) + "</div>"
 
 
-class HtmlWriter(ReportWriter):
+class HtmlWriter(DoraWriter):
     name = "html"
     media_type = "text/html"
 

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from pipekit.deployments.report import DoraReport
 
 
-class ReportWriter(ABC):
+class DoraWriter(ABC):
     name: str = ""
     media_type: str = "text/plain"
 

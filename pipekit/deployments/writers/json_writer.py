@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from pipekit.deployments.report import DoraReport
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 
 
-class JsonWriter(ReportWriter):
+class JsonWriter(DoraWriter):
     name = "json"
     media_type = "application/json"
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pipekit.deployments.dora import Metrics
 from pipekit.deployments.report import DoraReport
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 
 LEVELS = {"elite": 4, "high": 3, "medium": 2, "low": 1}
 # (name, help, value of a scope; None leaves the sample out)
@@ -45,7 +45,7 @@ def number(value: float) -> str:
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
 
 
-class PrometheusWriter(ReportWriter):
+class PrometheusWriter(DoraWriter):
     name = "prometheus"
     media_type = "text/plain; version=0.0.4; charset=utf-8"
 

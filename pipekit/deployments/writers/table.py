@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pipekit.deployments.report import METRICS, DoraReport, headline
-from pipekit.deployments.writers.interface import ReportWriter
+from pipekit.deployments.writers.interface import DoraWriter
 
 
-class TableWriter(ReportWriter):
+class TableWriter(DoraWriter):
     name = "table"
 
     def render(self, report: DoraReport) -> str:

@@ -12,3 +12,6 @@ class BanditRunner(Runner):
         argv = [self.need("bandit", "pip install bandit", p.env), "-r", p.target, "-f", "json", "-o", str(p.report),
                 "-q", *p.extra]
         return Run(self.name, argv, p.report, lambda rc: rc in (0, 1))
+
+
+RUNNER = BanditRunner()

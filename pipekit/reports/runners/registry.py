@@ -12,30 +12,25 @@ from typing import Any
 
 from pipekit.core import process
 from pipekit.core.errors import BadInput, ExternalError, TimedOut
-from pipekit.reports.runners.bandit import BanditRunner
-from pipekit.reports.runners.grype import GrypeRunner
+from pipekit.core.registry import Registry
 from pipekit.reports.runners.interface import Planned, Run, Runner
-from pipekit.reports.runners.semgrep import SemgrepRunner
-from pipekit.reports.runners.srcclr import SrcClrRunner
-from pipekit.reports.runners.trivy import TrivyRunner
-from pipekit.reports.runners.veracode import VeracodeRunner
 
 DEFAULT_TIMEOUT_S = 1800
 
-RUNNERS: dict[str, Runner] = {r.name: r for r in (
-    BanditRunner(),
-    GrypeRunner(),
-    SemgrepRunner(),
-    SrcClrRunner(),
-    TrivyRunner(),
-    VeracodeRunner(),
-)}
+RUNNERS: Registry[Runner] = Registry({
+    "bandit": "pipekit.reports.runners.bandit:RUNNER",
+    "grype": "pipekit.reports.runners.grype:RUNNER",
+    "semgrep": "pipekit.reports.runners.semgrep:RUNNER",
+    "srcclr": "pipekit.reports.runners.srcclr:RUNNER",
+    "trivy": "pipekit.reports.runners.trivy:RUNNER",
+    "veracode": "pipekit.reports.runners.veracode:RUNNER",
+})
 TOOLS = tuple(sorted(RUNNERS))
 
 
 def plan(tool: str, cfg: Mapping[str, Any], out_dir: Path, env: Mapping[str, str]) -> Run:
     """The command for ``tool`` with its settings from ``scan.run.<tool>``."""
-    runner = RUNNERS.get(tool)
+    runner = RUNNERS.find(tool)
     if runner is None:
         raise BadInput(f"--run {tool!r} is not known; use one of: {', '.join(TOOLS)}")
     return runner.plan(Planned(cfg, str(cfg.get("target") or "."), [str(a) for a in cfg.get("args") or []],

@@ -32,3 +32,6 @@ class SemgrepRunner(Runner):
                 "--disable-version-check", "--quiet", "--json", "--config", str(rules), *p.extra, p.target]
         return Run(self.name, argv, p.report, lambda rc: rc in (0, 1), stdout_is_report=True,
                    env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
+
+
+RUNNER = SemgrepRunner()

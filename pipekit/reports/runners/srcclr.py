@@ -13,3 +13,6 @@ class SrcClrRunner(Runner):
         argv = [self.need("srcclr", "install the Veracode SCA agent", p.env), "scan", p.target,
                 f"--json={p.report}", *p.extra]
         return Run(self.name, argv, p.report, lambda rc: rc == 0)
+
+
+RUNNER = SrcClrRunner()

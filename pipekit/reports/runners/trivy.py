@@ -15,3 +15,6 @@ class TrivyRunner(Runner):
         argv = [self.need("trivy", "install trivy", p.env), mode, "--format", "json", "--output", str(p.report),
                 *p.extra, "--exit-code", "0", p.target]
         return Run(self.name, argv, p.report, lambda rc: rc == 0)
+
+
+RUNNER = TrivyRunner()

@@ -21,3 +21,6 @@ class VeracodeRunner(Runner):
         argv = [self.need("java", "install a JRE", p.env), "-jar", str(jar), "--file", p.target, "--json_output",
                 "true", "--json_output_file", str(p.report), *p.extra]
         return Run(self.name, argv, p.report, lambda rc: 0 <= rc <= 200)
+
+
+RUNNER = VeracodeRunner()

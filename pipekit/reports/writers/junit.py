@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from pipekit.reports import findings as fm
-from pipekit.reports.writers.interface import Outcome, ReportWriter
+from pipekit.reports.writers.interface import FindingsWriter, GateOutcome
 
 
 def _clean(text: str) -> str:
@@ -50,8 +50,11 @@ def write(path: str | Path, blocking: Sequence[fm.Finding], *, total: int, reaso
         fh.write(text)
 
 
-class JunitWriter(ReportWriter):
+class JunitWriter(FindingsWriter):
     name = "junit"
 
-    def write(self, path: str | Path, outcome: Outcome) -> None:
+    def write(self, path: str | Path, outcome: GateOutcome) -> None:
         write(path, outcome.blocking, total=len(outcome.findings), reasons=outcome.reasons)
+
+
+WRITER = JunitWriter()

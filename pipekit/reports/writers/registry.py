@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pipekit.reports.writers.interface import ReportWriter
+from pipekit.core.registry import Registry
+from pipekit.reports.writers.interface import FindingsWriter
 
-
-def writers() -> dict[str, ReportWriter]:
-    """Imported when called: a scan that writes no file loads none of them."""
-    from pipekit.reports.writers.junit import JunitWriter
-    from pipekit.reports.writers.sarif import SarifWriter
-
-    return {w.name: w for w in (SarifWriter(), JunitWriter())}
+WRITERS: Registry[FindingsWriter] = Registry({  # each imported when a scan writes its file
+    "sarif": "pipekit.reports.writers.sarif:WRITER",
+    "junit": "pipekit.reports.writers.junit:WRITER",
+})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.writers.interface import Outcome, ReportWriter
+from pipekit.reports.writers.interface import FindingsWriter, GateOutcome
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -121,9 +121,12 @@ def _sev_of(rule: dict[str, Any]) -> str:
     return _SEV_BY_SCORE[rule["properties"]["security-severity"]]
 
 
-class SarifWriter(ReportWriter):
+class SarifWriter(FindingsWriter):
     name = "sarif"
 
-    def write(self, path: str | Path, outcome: Outcome) -> None:
+    def write(self, path: str | Path, outcome: GateOutcome) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write(path, outcome.findings, with_baseline=outcome.with_baseline, version=outcome.version)
+
+
+WRITER = SarifWriter()

@@ -61,20 +61,9 @@ class ArgoCDStandIn(ServedStandIn):
 
     def __init__(self, *, port: int = 0, token: str | None = None, users: dict[str, str] | None = None,
                  auth: bool = True, root_path: str = "", tls: tuple[str, str] | None = None) -> None:
-        self.faults = Faults()
-        self.auth = Auth(users=dict(users or {}), required=auth)
-        self.token = token or "standin-" + secrets.token_hex(12)
-        self.auth.tokens[self.token] = None
-        self.root_path = "/" + root_path.strip("/") if root_path.strip("/") else ""
-        self.apps: dict[str, AppModel] = {}
-        self.requests: list[tuple[str, str]] = []  # (method, path with query) of every request
-        self.sync_requests: list[dict[str, Any]] = []
-        self.refreshes: list[tuple[str, str]] = []
-        self.on_refresh: Callable[[str, str], None] | None = None  # (app, kind): the GitOps follower hooks in
-        self.on_sync: Callable[[str, dict[str, Any]], None] | None = None
         self.cond = threading.Condition()
         self.stopping = threading.Event()
-        self._timers: list[threading.Thread] = []
+        self.reset(token=token, users=users, auth=auth, root_path=root_path)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.standin = self  # type: ignore[attr-defined]
         self.tls = tls is not None  # (certfile, keyfile): serve https, e.g. to check --insecure
@@ -94,8 +83,31 @@ class ArgoCDStandIn(ServedStandIn):
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{self.root_path}"
 
+    def reset(self, *, token: str | None = None, users: dict[str, str] | None = None, auth: bool = True,
+              root_path: str = "") -> None:
+        """Back to a stand-in just started with these settings: no apps, no requests, no faults."""
+        with self.cond:
+            self.faults = Faults()
+            self.auth = Auth(users=dict(users or {}), required=auth)
+            self.token = token or "standin-" + secrets.token_hex(12)
+            self.auth.tokens[self.token] = None
+            self.root_path = "/" + root_path.strip("/") if root_path.strip("/") else ""
+            self.apps: dict[str, AppModel] = {}
+            self.requests: list[tuple[str, str]] = []  # (method, path with query) of every request
+            self.sync_requests: list[dict[str, Any]] = []
+            self.refreshes: list[tuple[str, str]] = []
+            self.on_refresh: Callable[[str, str], None] | None = None  # (app, kind): the GitOps follower
+            self.on_sync: Callable[[str, dict[str, Any]], None] | None = None
+            self._timers: list[threading.Thread] = []
+            previous: threading.Event | None = getattr(self, "_cancel", None)
+            if previous is not None:
+                previous.set()  # the scenarios still playing end
+            self._cancel = threading.Event()
+            self.cond.notify_all()
+
     def _before_halt(self) -> None:
         self.stopping.set()
+        self._cancel.set()
         with self.cond:
             self.cond.notify_all()
 
@@ -120,11 +132,11 @@ class ArgoCDStandIn(ServedStandIn):
 
     def play(self, name: str, steps: Iterable[Step]) -> threading.Thread:
         """Apply ``(delay_s, patch)`` steps one after another (delays relative to the previous step)."""
-        todo = list(steps)
+        todo, cancel = list(steps), self._cancel
 
         def run() -> None:
             for delay, patch in todo:
-                if self.stopping.wait(delay):
+                if cancel.wait(delay):
                     return
                 self.set_state(name, **patch)
 
@@ -164,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def argo(self) -> ArgoCDStandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        standin: ArgoCDStandIn = self.server.standin  # type: ignore[attr-defined]
+        return standin
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass

@@ -133,7 +133,8 @@ class BitbucketStandIn(Site, ServedStandIn):
             return 400, flavour.error("The request body is not valid JSON.")
         request = Request(h.command, path, parse_qs(query), body, user.user, self.base_url)
         try:
-            return flavour.route(self, request, user)
+            answer: tuple[int, Any] = flavour.route(self, request, user)
+            return answer
         except Exception as exc:  # noqa: BLE001 - a stand-in answers 500 rather than hanging the client
             return 500, flavour.error(f"stand-in error: {type(exc).__name__}: {exc}")
 

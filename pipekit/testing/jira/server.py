@@ -65,15 +65,9 @@ class JiraStandIn(ServedStandIn):
                  email: str | None = None, token: str | None = None, pat: str | None = None,
                  cloud_id: str | None = None, scoped: bool = False, max_results: int = 100,
                  log: Any = None) -> None:
-        self.deployment, self.email, self.token, self.pat = deployment, email, token, pat
-        self.cloud_id, self.scoped, self.max_results, self.log = cloud_id, scoped, max_results, log
-        self.versions: dict[str, list[Version]] = {}
-        self.issues: dict[str, list[Issue]] = {}
-        self.requests: list[tuple[str, str, int]] = []  # method, path, status answered
-        self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._ids = 10000
-        self._found: dict[tuple[str, int, int], list[Issue]] = {}
+        self.reset(deployment=deployment, email=email, token=token, pat=pat, cloud_id=cloud_id, scoped=scoped,
+                   max_results=max_results, log=log)
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,6 +94,20 @@ class JiraStandIn(ServedStandIn):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def reset(self, *, deployment: str = "cloud", email: str | None = None, token: str | None = None,
+              pat: str | None = None, cloud_id: str | None = None, scoped: bool = False, max_results: int = 100,
+              log: Any = None) -> None:
+        """Back to a stand-in just started with these settings: no projects, requests or faults."""
+        with self._lock:
+            self.deployment, self.email, self.token, self.pat = deployment, email, token, pat
+            self.cloud_id, self.scoped, self.max_results, self.log = cloud_id, scoped, max_results, log
+            self.versions: dict[str, list[Version]] = {}
+            self.issues: dict[str, list[Issue]] = {}
+            self.requests: list[tuple[str, str, int]] = []  # method, path, status answered
+            self._faults: deque[Fault] = deque()
+            self._ids = 10000
+            self._found: dict[tuple[str, int, int], list[Issue]] = {}
 
     # -- data -------------------------------------------------------------
     def _next_id(self) -> str:

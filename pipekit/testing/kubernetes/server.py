@@ -64,13 +64,9 @@ class KubernetesStandIn(ServedStandIn):
     """``with KubernetesStandIn() as kube: kube.apply(obj); kube.url; kube.token ...``"""
 
     def __init__(self, *, port: int = 0, token: str | None = None, tls: tuple[str, str] | None = None) -> None:
-        self.faults = Faults()
-        self.store = Store()
-        self.tokens = {token or "standin-" + secrets.token_hex(16)}
-        self.token = next(iter(self.tokens))
-        self.requests: list[tuple[str, int]] = []  # (path with query, status)
         self.cond = threading.Condition()
         self.stopping = threading.Event()
+        self.reset(token=token)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.block_on_close = False  # open watches end with the stand-in, not after their timeout
         self._server.standin = self  # type: ignore[attr-defined]
@@ -85,6 +81,16 @@ class KubernetesStandIn(ServedStandIn):
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def reset(self, *, token: str | None = None) -> None:
+        """Back to a stand-in just started with this token: no objects, requests or faults."""
+        with self.cond:
+            self.faults = Faults()
+            self.store = Store()
+            self.tokens = {token or "standin-" + secrets.token_hex(16)}
+            self.token = next(iter(self.tokens))
+            self.requests: list[tuple[str, int]] = []  # (path with query, status)
+            self.cond.notify_all()
 
     def _before_halt(self) -> None:
         self.stopping.set()
@@ -178,7 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def kube(self) -> KubernetesStandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        standin: KubernetesStandIn = self.server.standin  # type: ignore[attr-defined]
+        return standin
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return

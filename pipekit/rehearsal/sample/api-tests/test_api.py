@@ -34,7 +34,8 @@ def get(path: str) -> Any:
 
 def deployment() -> dict[str, Any]:
     namespace = _cluster()[2]
-    return get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{SERVICE}")
+    found: dict[str, Any] = get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{SERVICE}")
+    return found
 
 
 def test_deployment_is_available_at_its_replicas() -> None:
