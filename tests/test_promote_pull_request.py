@@ -19,6 +19,7 @@ from pipekit.testing.bitbucket import BitbucketStandIn
 from tests.conftest import REPO_ROOT, run_pipekit
 from tests.fixtures.gitops.repo import git, make_repo, overlay, read
 
+pytestmark = pytest.mark.slow  # pipekit as subprocesses against real repositories and the stand-in: seconds per test
 TOKEN = "bot-token-5f3a9c"
 FLAVOURS = ["cloud", "datacenter"]
 
@@ -333,7 +334,6 @@ def test_min_approvals_not_a_positive_number_is_exit_2(tmp_path: Path, bb: Bitbu
 
 
 # -- many at once ------------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(tmp_path: Path,
                                                                            bb: BitbucketStandIn) -> None:
     services = [f"svc{n:02d}" for n in range(20)]
