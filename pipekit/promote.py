@@ -19,11 +19,11 @@ from pipekit.core.options import option, resolve
 from pipekit.core.outputs import PromoteResult
 from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
-from pipekit.gitops import kustomization, settings
+from pipekit.gitops import kustomization, settings, trailers
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import Change, message
+from pipekit.gitops.writer import Change
 from pipekit.promotion import gates, rules
 from pipekit.promotion.delivery import DeliveryOptions
 from pipekit.promotion.pull_request_settings import PullRequestRule, rule_for
@@ -51,7 +51,7 @@ class Promotion:
         self.batch: BatchEdit | None = None
         self.gated = False
         self.owner: dict[int, str] = {}  # id(edit) -> service
-        self.origins: dict[tuple[str, str], dict[str, str]] = {}  # (service, reference) -> source trailers
+        self.origins: dict[tuple[str, str], trailers.Group | None] = {}  # (service, reference) -> its deploy
 
     def overlay(self, env: str, service: str) -> str:
         return settings.overlay_for(env, service, self.options.overlay, self.options.environments)
@@ -120,38 +120,30 @@ class Promotion:
             subject = f"promote {o.source} -> {o.target}: {len(applied)} services"
         body = [f"{n}: {e.old.version if e.old else '(none)'} -> {e.want.reference}"
                 for n, e in zip(names, applied, strict=True)]
-        pairs: list[tuple[str, str | None]] = [("Pipekit-Environment", o.target), ("Pipekit-Promoted-From", o.source)]
+        groups = []
         for n, e in zip(names, applied, strict=True):
-            source = self.origins.get((n, e.want.reference), {})
-            pairs += [("Pipekit-Service", n), ("Pipekit-Image", e.want.new_name or e.want.name),
-                      ("Pipekit-Tag", e.want.new_tag), ("Pipekit-Digest", e.want.digest),
-                      ("Pipekit-Source-Commit", source.get("Pipekit-Source-Commit")),
-                      ("Pipekit-Source-Committed-At", source.get("Pipekit-Source-Committed-At"))]
-        pairs += [("Pipekit-Build-Url", self.ctx.pipeline.pipeline_url)]
-        return message(subject, body, pairs)
+            source = self.origins.get((n, e.want.reference)) or trailers.Group(n)
+            groups.append(trailers.Group(
+                service=n, image=e.want.new_name or e.want.name, image_name=e.want.name, tag=e.want.new_tag,
+                digest=e.want.digest, source_commit=source.source_commit,
+                source_committed_at=source.source_committed_at, build_number=e.want.build))
+        return trailers.commit_message(subject, body, trailers.Trailers(
+            environment=o.target, promoted_from=o.source, build_url=self.ctx.pipeline.pipeline_url, groups=groups))
 
     def service_of(self, edit: ImageEdit) -> str:
         return self.owner.get(id(edit), edit.want.name.rsplit("/", 1)[-1])
 
 
-def origin(git: Git, service: str, ref: ImageRef) -> dict[str, str]:
-    """The source commit trailers of the commit that wrote ``ref`` for ``service`` (an update-tag
-    or an earlier promotion), so that lead time for every environment needs only this repository."""
+def origin(git: Git, service: str, ref: ImageRef) -> trailers.Group | None:
+    """The group of the commit that wrote ``ref`` for ``service`` (an update-tag or an earlier
+    promotion): its source commit and time, so that lead time for every environment needs only
+    this repository."""
     match = ("Pipekit-Digest", ref.digest) if ref.digest else ("Pipekit-Tag", ref.new_tag or "")
     found = git.find_message([f"Pipekit-Service: {service}", f"{match[0]}: {match[1]}"])
-    groups: list[dict[str, str]] = []
-    for line in (found or "").splitlines():
-        key, sep, value = line.partition(": ")
-        if not sep or not key.startswith("Pipekit-"):
-            continue
-        if key == "Pipekit-Service":
-            groups.append({})
-        if groups:
-            groups[-1].setdefault(key, value.strip())
-    for group in groups:
-        if group.get("Pipekit-Service") == service and group.get(match[0]) == match[1]:
-            return {k: v for k, v in group.items() if k.startswith("Pipekit-Source-")}
-    return {}
+    for group in trailers.parse(found or "").groups:
+        if group.service == service and (group.digest if ref.digest else group.tag) == match[1]:
+            return group
+    return None
 
 
 def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:

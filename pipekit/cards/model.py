@@ -189,8 +189,8 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     tests = build.tests
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
-        _tests_detail(details, "Failing tests", tests.get("failing"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
+        _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
     facts_, details_ = _post_sync_facts(record)
     facts.extend(facts_)
     details.extend(details_)
@@ -241,8 +241,9 @@ def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> N
         details.append(Detail("Jira blocking issues", lines, max(0, total - len(lines))))
 
 
-def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
-    """A detail listing tests (``class.name: message``), when there are any."""
+def _tests_detail(details: list[Detail], title: str, items: Any, count: Any = None) -> None:
+    """A detail listing tests (``class.name: message``), when there are any; ``count``: how many
+    there were (the run record keeps only the first ones)."""
     if not isinstance(items, list) or not items:
         return
     lines = []
@@ -251,7 +252,8 @@ def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
             name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
             msg = " ".join(str(item.get("message") or "").split())
             lines.append(f"{name}: {msg}" if msg else name)
-    details.append(Detail(title, lines, max(0, len(items) - MAX_FAILING_TESTS)))
+    total = count if isinstance(count, int) and not isinstance(count, bool) and count >= len(items) else len(items)
+    details.append(Detail(title, lines, max(0, total - len(lines))))
 
 
 def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
@@ -266,8 +268,8 @@ def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
                   tests_text(tests) if tests else (out.message or str(out.result or out.step_status.value)))]
     details: list[Detail] = []
     if tests:
-        _tests_detail(details, "Failing tests", tests.get("failing"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
+        _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
     elif out.message and out.result in ("not-ready", "bad-input"):
         details.append(Detail("Why the suite did not run", [out.message[:500]]))
     return facts, details

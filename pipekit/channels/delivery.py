@@ -13,6 +13,7 @@ An undeliverable notification is reported and does not fail the pipeline, unless
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -208,18 +209,24 @@ def _sent(record: RunRecord) -> list[str]:
 
 @contextmanager
 def _key_lock(record_path: Path, key: str) -> Iterator[None]:
-    """An exclusive lock for one notification key, in a file beside the run record."""
+    """An exclusive lock for one notification key: one byte of one file beside the run record
+    (``run.json.notify.lock``), at an offset the key's hash picks. One file, however many
+    notifications (one file per key filled the artifacts' folder); other keys go on meanwhile."""
     import fcntl
     import hashlib
 
-    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    lock = record_path.with_name(f"{record_path.name}.notify-{name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    offset = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
+    lock = record_path.with_name(f"{record_path.name}.notify.lock")
+    with _IN_PROCESS:  # POSIX record locks exclude other processes only: threads take turns here
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)  # released when fd closes
+            yield
+        finally:
+            os.close(fd)
+
+
+_IN_PROCESS = threading.Lock()
 
 
 def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:

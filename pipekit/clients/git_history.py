@@ -10,13 +10,34 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from pipekit.clients.git import NO_HELPER, QUIET_CONFIG, Git, last_line
 from pipekit.core import process
 from pipekit.core.errors import ExternalError
+
+
+def records(chunks: Iterable[bytes], sep: bytes) -> Iterator[bytes]:
+    """The ``sep``-separated records of a stream of chunks, in linear time whatever their size.
+
+    Each chunk is searched once (from just before its start, for a separator cut in half), and
+    the unfinished tail is kept in one growing buffer: a 40 MB commit message arriving in 64 KB
+    chunks costs what reading it costs, not a copy of the whole tail per chunk.
+    """
+    buf = bytearray()
+    for chunk in chunks:
+        start = max(0, len(buf) - len(sep) + 1)
+        buf += chunk
+        pos = 0
+        while (found := buf.find(sep, start)) >= 0:
+            yield bytes(buf[pos:found])
+            pos = start = found + len(sep)
+        if pos:
+            del buf[:pos]
+    if buf:
+        yield bytes(buf)
 
 
 class HistoryGit(Git):

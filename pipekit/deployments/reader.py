@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pipekit.clients.git_history import HistoryGit
+from pipekit.clients.git_history import HistoryGit, records
 from pipekit.core.errors import BadInput
 from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import Deployment, from_epoch, parse_time
@@ -24,10 +24,6 @@ FORMAT = "--format=%x00C%H%x1f%ct%x1f%an%x1f%B%x00E"
 _REVERTS = re.compile(rb"This reverts commit ([0-9a-f]{7,64})")
 _ZERO = "0" * 40
 _MARK = "^Pipekit-Environment: "
-# Keys that hold for the whole commit wherever they stand in the block (a promotion writes the
-# environment first, then one group per service; update-tag writes one group).
-_COMMIT_KEYS = ("Pipekit-Environment", "Pipekit-Promoted-From", "Pipekit-Build-Url", "Pipekit-Build-Number",
-                "Pipekit-Rollback-Of")
 
 
 @dataclass
@@ -121,26 +117,14 @@ def _edits_overlay(layout: Layout, commit: _Commit, only: Filter) -> bool:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    rest = b""
-    for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            yield line.decode()
-    if rest:
-        yield rest.decode()
+    for line in records(chunks, b"\n"):
+        yield line.decode()
 
 
 def _commits(chunks: Iterable[bytes]) -> Iterator[_Commit]:
-    rest = b""
-    for chunk in chunks:
-        records = (rest + chunk).split(b"\x00C")
-        rest = records.pop()
-        for record in records:
-            if record:
-                yield _parse(record)
-    if rest:
-        yield _parse(rest)
+    for record in records(chunks, b"\x00C"):
+        if record:
+            yield _parse(record)
 
 
 def _parse(record: bytes) -> _Commit:
@@ -163,44 +147,24 @@ def _deployments(git: HistoryGit, layout: Layout, commit: _Commit) -> list[Deplo
     return _from_paths(git, layout, commit, revert_of)
 
 
-_TRAILER = re.compile(rb"^(Pipekit-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
-
-
-def _groups(body: bytes) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The ``Pipekit-*`` trailer lines of a message (pipekit writes them one per line, unfolded)."""
-    common: dict[str, str] = {}
-    groups: list[dict[str, str]] = []
-    for raw_key, raw_value in _TRAILER.findall(body):
-        key, value = raw_key.decode(), raw_value.decode("utf-8", "replace")
-        if key in _COMMIT_KEYS:
-            common.setdefault(key, value)
-        elif key == "Pipekit-Service":
-            groups.append({key: value})
-        elif groups:
-            groups[-1].setdefault(key, value)
-    return common, groups
-
-
 def _from_trailers(commit: _Commit) -> list[Deployment]:
-    common, groups = _groups(commit.body)
-    env = common.get("Pipekit-Environment")
-    if not env:
+    from pipekit.gitops import trailers
+
+    t = trailers.parse(commit.body)
+    if not t.environment:
         return []
-    build = common.get("Pipekit-Build-Number", "")
     found = []
-    for g in groups:
-        at = g.get("Pipekit-Source-Committed-At")
+    for g in t.groups:
         try:
-            source_at = parse_time(at) if at else None
+            source_at = parse_time(g.source_committed_at) if g.source_committed_at else None
         except ValueError:
             source_at = None  # a hand-written trailer that is no time: no lead time for this one
         found.append(Deployment(
-            commit=commit.sha, deployed_at=from_epoch(commit.time), service=g["Pipekit-Service"], environment=env,
-            image=g.get("Pipekit-Image"), tag=g.get("Pipekit-Tag"), digest=g.get("Pipekit-Digest"),
-            author=commit.author, subject=commit.subject, source_commit=g.get("Pipekit-Source-Commit"),
-            source_committed_at=source_at, build_url=common.get("Pipekit-Build-Url"),
-            build_number=int(build) if build.isdigit() else None,
-            promoted_from=common.get("Pipekit-Promoted-From"), rollback_of=common.get("Pipekit-Rollback-Of")))
+            commit=commit.sha, deployed_at=from_epoch(commit.time), service=g.service, environment=t.environment,
+            image=g.image, tag=g.tag, digest=g.digest, author=commit.author, subject=commit.subject,
+            source_commit=g.source_commit, source_committed_at=source_at, build_url=t.build_url,
+            build_number=g.build_number, promoted_from=t.promoted_from, rollback_of=t.rollback_of,
+            image_name=g.image_name))
     return found
 
 
@@ -223,7 +187,7 @@ def _from_paths(git: HistoryGit, layout: Layout, commit: _Commit, revert_of: str
             commit=commit.sha, deployed_at=from_epoch(commit.time), service=service, environment=env,
             image=new.new_name or new.name, tag=new.new_tag, digest=new.digest, author=commit.author,
             subject=commit.subject, revert_of=revert_of, pipekit=False,
-            build_number=new.build))
+            build_number=new.build, image_name=new.name if new.new_name else None))
     return found
 
 

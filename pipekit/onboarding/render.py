@@ -53,6 +53,12 @@ def q(value: str) -> str:
     return json.dumps(value)
 
 
+def quoted(value: str) -> str:
+    """Always a double-quoted YAML string (a JSON string is one): for words YAML must never read
+    as anything else (``@x``, ``{a: b}``, ``-``, ``key: value`` in a Job's command)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def base_image(answers: Answers, version: str = __version__) -> str:
     name = f"pipekit-base:{version}-jdk{answers.jdk}"
     return f"{answers.registry}/{name}" if answers.registry else name
@@ -101,7 +107,8 @@ class Renderer:
             read_only_root="true" if a.read_only_root else "false", **common)
         files.gitops[f"{base}/service.yaml"] = self.fill("gitops/service.yaml", **common)
         files.gitops[f"{base}/post-sync-test.yaml"] = self.fill(
-            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {q(arg)}" for arg in job_args(a)), **common)
+            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {quoted(arg)}" for arg in job_args(a)),
+            **common)
         for env in a.environments:
             namespace = q(a.namespace(env))
             files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] = self.fill(
