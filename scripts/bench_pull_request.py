@@ -40,13 +40,13 @@ def dev_tags(work: Path, bare: Path, tags: dict[str, str]) -> None:
     git("push", "-q", str(bare), "main", cwd=work)
 
 
-def config(folder: Path, bare: Path, reviewer: str, renderer: str | None) -> None:
+def config(folder: Path, bare: Path, reviewer: str, renderer: str | None, strategy: str = "merge") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     render = f"  renderer: {renderer}\n" if renderer else ""
     (folder / "pipekit.yaml").write_text(
         f"gitops:\n  repo: {bare}\n{render}  pull_request: {{workspace: acme, repository: gitops}}\n"
         "environments:\n  dev: {}\n  qa:\n    via: pull-request\n"
-        f"    pull_request: {{reviewers: ['{reviewer}'], min_approvals: 1}}\n")
+        f"    pull_request: {{reviewers: ['{reviewer}'], min_approvals: 1, merge_strategy: {strategy}}}\n")
 
 
 def promote(folder: Path, env: dict[str, str], service: str, *extra: str) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -62,6 +62,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrent", type=int, default=20)
     parser.add_argument("--renderer", default=None, help="gitops.renderer for the runs (default: kubectl kustomize)")
+    parser.add_argument("--merge-strategy", default="merge", choices=("merge", "squash", "fast-forward"),
+                        help="for the concurrent promotions (fast-forward makes every merge after the first rebase)")
     args = parser.parse_args()
     env = {**os.environ, "PIPEKIT_GITOPS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     with tempfile.TemporaryDirectory(prefix="bench-pr-") as tmp, BitbucketStandIn() as bb:
@@ -100,7 +102,7 @@ def main() -> int:
         repo = bb.add_repository("acme", "gitops", path=bare, min_approvals=1)
         bb.auto_approvers = ["alice"]
         for s in services:
-            config(root / f"many-{s}", bare, alice.account_id, args.renderer)
+            config(root / f"many-{s}", bare, alice.account_id, args.renderer, args.merge_strategy)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(services)) as pool:
             results = list(pool.map(lambda s: promote(root / f"many-{s}", env, s, "--merge", "--wait-merge",
@@ -109,7 +111,7 @@ def main() -> int:
         failed = [p.stderr for _, p in results if p.returncode != 0]
         merged = sum(pr.state == "MERGED" for pr in repo.pull_requests.values())
         rebases = sum("rebase" in p.stdout for _, p in results)
-        print(f"{len(services)} concurrent promotions: {merged}/{len(services)} merged in {wall:.2f}s "
+        print(f"{len(services)} concurrent promotions ({args.merge_strategy}): {merged}/{len(services)} merged in {wall:.2f}s "
               f"({rebases} rebased); bound 30 s: {'ok' if wall <= 30 and merged == len(services) else 'OVER'}")
         for text in failed[:3]:
             print(text, file=sys.stderr)
