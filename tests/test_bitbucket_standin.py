@@ -228,3 +228,12 @@ def test_python_m_prints_what_a_pipeline_needs_and_stops_on_sigterm(tmp_path: Pa
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_pipeline_settings_for_a_rehearsal(bb: BitbucketStandIn) -> None:
+    repo = bb.repository("ACME", "gitops")
+    env, config = bb.pipeline_settings(repo, "bot-token", flavour="datacenter")
+    assert env == {"PIPEKIT_GITOPS_TOKEN": "bot-token", "PIPEKIT_BITBUCKET_SERVER_URL": bb.base_url}
+    assert config == {"gitops": {"repo": str(repo.path), "pull_request": {"project": "ACME", "repository": "gitops"}}}
+    env, config = bb.pipeline_settings(bb.repository("acme", "gitops"), "bot-token")
+    assert env["PIPEKIT_BITBUCKET_API_URL"] == bb.base_url and config["gitops"]["pull_request"]["workspace"] == "acme"

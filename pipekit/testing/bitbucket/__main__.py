@@ -48,14 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.reviewer:
         standin.add_token(f"{name}-token", name)
     standin.start()
-    owner_key = "workspace" if args.flavour == "cloud" else "project"
+    env, config = standin.pipeline_settings(repo, token, flavour=args.flavour)
+    section = config["gitops"]["pull_request"]
     print(f"Bitbucket stand-in on {standin.base_url}: {args.owner}/{args.slug} at {repo.path}", flush=True)
-    if args.flavour == "cloud":
-        print(f"  export PIPEKIT_BITBUCKET_API_URL={standin.base_url} PIPEKIT_GITOPS_TOKEN={token}", flush=True)
-    else:
-        print(f"  export PIPEKIT_BITBUCKET_SERVER_URL={standin.base_url} PIPEKIT_GITOPS_TOKEN={token}", flush=True)
-    print(f"  pipekit.yaml: gitops: {{repo: {repo.path}, pull_request: {{{owner_key}: {args.owner}, "
-          f"repository: {args.slug}}}}}", flush=True)
+    print("  export " + " ".join(f"{k}={v}" for k, v in sorted(env.items(), reverse=True)), flush=True)
+    print(f"  pipekit.yaml: gitops: {{repo: {repo.path}, pull_request: {{"
+          + ", ".join(f"{k}: {v}" for k, v in section.items()) + "}}", flush=True)
     for name in args.reviewer:
         user = standin.users[name]
         who = user.uuid if args.flavour == "cloud" else name

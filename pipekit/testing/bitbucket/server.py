@@ -88,6 +88,15 @@ class BitbucketStandIn(Site, ServedStandIn):
         self.repositories[(owner, slug)] = repo
         return repo
 
+    def pipeline_settings(self, repo: Repository, token: str, *, flavour: str = "cloud") -> tuple[dict[str, str],
+                                                                                             dict[str, Any]]:
+        """(the variables, the ``pipekit.yaml`` mapping) a pipeline needs to promote by pull request on ``repo``
+        through this stand-in as ``flavour`` (cloud or datacenter); ``token`` must be one of :attr:`tokens`."""
+        owner = "workspace" if flavour == "cloud" else "project"
+        url = "PIPEKIT_BITBUCKET_API_URL" if flavour == "cloud" else "PIPEKIT_BITBUCKET_SERVER_URL"
+        return ({"PIPEKIT_GITOPS_TOKEN": token, url: self.base_url},
+                {"gitops": {"repo": str(repo.path), "pull_request": {owner: repo.owner, "repository": repo.slug}}})
+
     def fail_next(self, status: int = 503, *, times: int = 1, retry_after: str | None = None) -> None:
         with self.lock:
             self._faults.extend(Fault(status, {"Retry-After": retry_after} if retry_after else {})
