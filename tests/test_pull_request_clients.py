@@ -150,3 +150,19 @@ def test_rule_defaults_and_the_flag_beats_the_file() -> None:
         prs.rule_for({"prod": {"pull_request": {"merge_strategy": "rebase"}}}, "prod")
     with pytest.raises(BadInput, match="environments.prod.via"):
         prs.rule_for({"prod": {"via": "email"}}, "prod")
+
+
+def test_the_description_is_the_commits_notes_without_its_trailers() -> None:
+    from pipekit.promotion.pull_request import branch_name, describe
+
+    message = ("promote preprod -> prod: orders 1.4.2\n\norders: 1.4.1 -> registry/orders:1.4.2\n\n"
+               "orders: 3 commits (ORD-12)\n- Fix the refund rounding (ab12cd34)\n\n"
+               "Pipekit-Environment: prod\nPipekit-Promoted-From: preprod\nPipekit-Service: orders\n"
+               "Pipekit-Tag: 1.4.2\nPipekit-Source-Commit: 0123456789abcdef\n")
+    text = describe(message, branch="pipekit/orders/prod/1.4.2", target="main", environment="prod")
+    body, _, footer = text.partition("\n---\n")
+    assert body.startswith("promote preprod -> prod: orders 1.4.2\n\norders: 1.4.1 -> registry/orders:1.4.2")
+    assert "- Fix the refund rounding (ab12cd34)" in body and "Pipekit-" not in body
+    assert "- orders: built from source commit `0123456789abcdef`" in body
+    assert "`pipekit/orders/prod/1.4.2`" in footer and "deploys to prod" in footer
+    assert branch_name("orders", "prod", "sha256:" + "a" * 12) == "pipekit/orders/prod/sha256-aaaaaaaaaaaa"

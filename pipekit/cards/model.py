@@ -201,6 +201,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
         services = promote.services or []
         facts.append(Fact("Promotion", f"{promote.source} → {promote.target}"
                           + (f" ({', '.join(map(str, services))})" if services else "")))
+        notes_facts(promote.notes, facts, details)
     revision = (update.gitops_revision if update.succeeded else None) \
         or (promote.gitops_revision if promote.succeeded else None)
     if revision:
@@ -222,6 +223,25 @@ def _gitops_pull_requests(update: UpdateTagResult, promote: PromoteResult) -> li
     return [(f"GitOps pull request #{pr.get('id')} ({str(pr.get('state') or 'open').lower()})"
              + (f": {pr['service']}" if len(found) > 1 and pr.get("service") else ""), _http(str(pr["url"])))
             for pr in found]
+
+
+def notes_facts(notes: Any, facts: list[Fact], details: list[Detail]) -> None:
+    """A promotion's release notes: the counts and Jira keys, then the first commit lines."""
+    if not isinstance(notes, dict) or not isinstance(notes.get("services"), dict):
+        return
+    services = notes["services"]
+    commits = notes.get("commits") or 0
+    keys = [str(k) for k in notes.get("jira") or []]
+    text = f"{commits} commit{'s' if commits != 1 else ''} in {len(services)} service{'s' if len(services) != 1 else ''}"
+    if keys:
+        text += "; Jira " + ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+    unread = [f"{s}: {v.get('note')}" for s, v in services.items() if isinstance(v, dict) and v.get("note")]
+    facts.append(Fact("Release notes", text))
+    lines = [str(line) for line in notes.get("lines") or []] + unread[:3]
+    if notes.get("file"):
+        lines.append(f"Full notes: {notes['file']} (kept with the pipeline's artifacts)")
+    if lines:
+        details.append(Detail("Release notes", lines, int(notes.get("more") or 0)))
 
 
 def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> None:

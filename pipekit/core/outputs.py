@@ -124,6 +124,7 @@ class PromoteResult(Recorded):
     diff: str = ""
     # --via pull-request, one per service: service, environment, branch, id, url, state, merge_commit (once merged)
     pull_requests: list[dict[str, Any]] | None = field(default=None, metadata=RECORDED)
+    notes: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # release notes: commits, jira, lines, more, services, file
 
 
 @dataclass

@@ -6,7 +6,8 @@ GitOps history:
 - Deployment frequency: deployments to the environment, and deployment days (days with at
   least one), per day, week and month of the range.
 - Change lead time: deployment time minus the source commit's time (``Pipekit-Source-Committed-At``,
-  which promotions carry forward); median and p90.
+  which promotions carry forward); median and p90. With the service repositories, one per commit
+  the deployment brings (the same source-commit walk as ``pipekit diff``), each counted once.
 - Change fail rate: deployments that needed intervention / deployments. A deployment failed when
   it was rolled back (``Pipekit-Rollback-Of``, or the next deploy went back to an older image),
   reverted (``This reverts commit``), or an incident names it (cause commit or image) or, without a
@@ -28,7 +29,7 @@ with deployments beyond that.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -147,9 +148,18 @@ def p90(values: Sequence[float]) -> float | None:
     return statistics.quantiles(values, n=10, method="inclusive")[8]
 
 
+LeadTimes = Callable[[Deployment, "Deployment | None"], "list[float] | None"]
+
+
 class Collector:
-    def __init__(self, since: datetime, until: datetime, incidents: Iterable[Incident] = ()) -> None:
+    def __init__(self, since: datetime, until: datetime, incidents: Iterable[Incident] = (),
+                 lead_times: LeadTimes | None = None) -> None:
+        """``lead_times(deployment, the one running before)``: one lead time per change the deployment
+        brings (:class:`pipekit.releases.leadtime.PerCommit`); None, or its None, falls back to
+        the deployment's own source commit."""
         self.since, self.until = since, until
+        self.lead_times = lead_times
+        self.running: dict[tuple[str, str], Deployment] = {}
         self.cells: dict[tuple[str, date], Cell] = {}
         self.pending = sorted(incidents, key=lambda i: i.opened)
         self.open: dict[tuple[str, str], list[Incident]] = {}
@@ -184,6 +194,7 @@ class Collector:
                     target.cell.recovery.append((dep.deployed_at - target.at).total_seconds())
         state = _State(dep.deployed_at, cell, dep.version)
         self.last[key] = state
+        before, self.running[key] = self.running.get(key), dep
         self.by_commit[(dep.commit, dep.service, dep.environment)] = state
         if self._keep_images:
             self.history.setdefault(key, []).append((dep.reference, state))
@@ -192,9 +203,9 @@ class Collector:
         cell.deployments += 1
         cell.days.add(dep.deployed_at.date())
         cell.last = max(cell.last, dep.deployed_at.timestamp())
-        lead = None if dep.rollback else dep.lead_time_s  # a rollback delivers no change: no lead time
-        if lead is not None:
-            cell.lead.append(lead)
+        if not dep.rollback:  # a rollback delivers no change: no lead time
+            samples = self.lead_times(dep, before) if self.lead_times is not None else None
+            cell.lead += samples if samples is not None else ([] if dep.lead_time_s is None else [dep.lead_time_s])
         active = [i for i in self.open.get(key, []) if i.resolved is None or dep.deployed_at <= i.resolved]
         self.open[key] = active
         if dep.rollback or active:

@@ -122,9 +122,11 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 def _commits(chunks: Iterable[bytes]) -> Iterator[_Commit]:
-    for record in records(chunks, b"\x00C"):
-        if record:
-            yield _parse(record)
+    return map(_parse, _records(chunks))
+
+
+def _records(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    return (r for r in records(chunks, b"\x00C") if r)
 
 
 def _parse(record: bytes) -> _Commit:
@@ -206,3 +208,98 @@ def _image(git: HistoryGit, layout: Layout, oid: str, path: str, service: str) -
         if (name and ref.name == name) or (not name and (ref.name == service or ref.name.endswith(f"/{service}"))):
             return ref
     return refs[0] if len(refs) == 1 and not name else None
+
+
+# -- what runs now: the newest deployment per (service, environment) ------------------------------
+_ENV_LINE = re.compile(rb"^Pipekit-Environment: *(.*?) *$", re.MULTILINE)
+_SERVICE_LINE = re.compile(rb"^Pipekit-Service: *(.*?) *$", re.MULTILINE)
+
+
+def overlay_cells(git: HistoryGit, layout: Layout, rev: str = "HEAD") -> dict[tuple[str, str], str]:
+    """(service, environment) -> path of every overlay kustomization file on ``rev`` (trees only: no blob read)."""
+    listing = git.run("ls-tree", "-r", "--name-only", "--full-tree", rev).stdout
+    return {owner: path for path in listing.splitlines() if (owner := layout.attribute(path)) is not None}
+
+
+def tip_image(git: HistoryGit, layout: Layout, rev: str, path: str, service: str) -> ImageRef | None:
+    """The service's images entry in the overlay file ``path`` as it is on ``rev``."""
+    return _image(git, layout, f"{rev}:{path}", path, service)
+
+
+def latest(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None,
+           within: Iterable[tuple[str, str]] | None = None, batch: int = 256) -> dict[tuple[str, str], Deployment]:
+    """The deployment running now in every (service, environment) whose overlay exists on ``rev``
+    (or of the cells ``within``).
+
+    One ``git log`` newest first, no diffs: a commit with trailers is judged by its
+    ``Pipekit-Service``/``Pipekit-Environment`` lines alone and parsed only when it deploys a cell
+    not yet known; a commit without them waits in a queue whose changed files one
+    ``git diff-tree --stdin`` reads a batch at a time (hand-made edits, reverts). Both keep their
+    place in the walk, so the newest of the two wins. The walk stops as soon as every cell is
+    known: a busy repository is read only back to its least recently deployed overlay. A cell that
+    no commit deployed (only onboarded) is absent from the answer."""
+    only = only or Filter()
+    cells = {c for c in (overlay_cells(git, layout, rev) if within is None else within) if only.wants(*c)}
+    found: dict[tuple[str, str], tuple[int, Deployment]] = {}
+    queued: list[tuple[int, bytes]] = []
+
+    def settle() -> None:
+        for index, dep in _hand_made(git, layout, queued):
+            key = (dep.service, dep.environment)
+            if key in cells and (key not in found or found[key][0] > index):
+                dep.rollback = bool(dep.revert_of)
+                found[key] = (index, dep)
+        queued.clear()
+
+    if cells:
+        stream = git.stream("log", "--no-merges", FORMAT, rev, "--")
+        for index, record in enumerate(_records(stream)):
+            env = _ENV_LINE.search(record)
+            if env is None:
+                queued.append((index, record))
+                if len(queued) >= batch:
+                    settle()
+            else:
+                name = env.group(1).decode("utf-8", "replace")
+                wanted = [s.decode("utf-8", "replace") for s in _SERVICE_LINE.findall(record)]
+                if not any((s, name) in cells and (s, name) not in found for s in wanted):
+                    continue
+                for dep in _deployments(git, layout, _parse(record)):
+                    key = (dep.service, dep.environment)
+                    if key in cells and key not in found:
+                        dep.rollback = bool(dep.rollback_of or dep.revert_of)
+                        found[key] = (index, dep)
+            if len(found) == len(cells):
+                break
+        stream.close()  # stops git when the walk ended early
+        settle()  # a queued hand-made commit may be newer than what the trailers said
+    return {key: dep for key, (_i, dep) in sorted(found.items())}
+
+
+def _hand_made(git: HistoryGit, layout: Layout, queued: list[tuple[int, bytes]]) -> Iterator[tuple[int, Deployment]]:
+    """The deployments of queued commits without trailers, from their changed files (one git process)."""
+    if not queued:
+        return
+    commits = {}
+    for index, record in queued:
+        commit = _parse(record)
+        commits[commit.sha] = (index, commit)
+    out = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-abbrev", "--no-renames",
+                  input_text="\n".join(commits) + "\n").stdout
+    current: _Commit | None = None
+    for line in out.splitlines():
+        if line.startswith(":"):
+            if current is not None:
+                current.raw.append(line.encode())
+        else:
+            entry = commits.get(line.strip())
+            current = entry[1] if entry else None
+    for index, commit in commits.values():
+        if commit.raw:
+            for dep in _from_paths(git, layout, commit, _revert_of(commit)):
+                yield index, dep
+
+
+def _revert_of(commit: _Commit) -> str | None:
+    match = _REVERTS.search(commit.body)
+    return match.group(1).decode() if match else None
