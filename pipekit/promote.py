@@ -9,7 +9,7 @@ trailers, push with fetch-re-apply-retry, record the GitOps revision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
 from pipekit.gitops.writer import Change
 from pipekit.promotion import gates, rules
+from pipekit.promotion.delivery import DeliveryOptions
+from pipekit.promotion.pull_request_settings import PullRequestRule, rule_for
 from pipekit.releases.settings import SourceOptions
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ __all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
 
 
 @dataclass(kw_only=True)
-class PromoteOptions(settings.WriteOptions, SourceOptions):
+class PromoteOptions(DeliveryOptions, settings.WriteOptions, SourceOptions):
     source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
     target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
     services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
@@ -182,6 +184,9 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         decision = rules.decide(envs, options.source, options.target, approve=options.approve,
                                        in_bitbucket=ctx.pipeline.in_bitbucket,
                                        deployment_env=ctx.pipeline.deployment_environment)
+        rule = rule_for(options.environments, options.target, options.via)
+        if rule.by_pull_request:
+            return by_pull_request(ctx, options, decision, rule, result, outputs)
         promotion = Promotion(ctx, options, decision)
         writer = options.writer(ctx)
         outcome = writer.write(promotion.sparse, promotion, dry_run=options.dry_run)
@@ -198,6 +203,61 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
                                                   revision=outcome.revision)
         result.write_to(outputs)
     report(ctx, result)
+    return result
+
+
+def by_pull_request(ctx: StepContext, o: PromoteOptions, decision: rules.Decision, rule: PullRequestRule,
+                    result: PromoteResult, outputs: dict[str, Any]) -> PromoteResult:
+    """One pull request per service, each holding the commit a direct promotion would push."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    if o.all_services or not o.services:
+        raise BadInput("--via pull-request promotes named services: pass --service NAME (repeatable)")
+    result.status, result.rule, result.services, result.skipped, result.images = "unchanged", decision.rule, [], {}, {}
+    records: list[dict[str, Any]] = []
+    for service in dict.fromkeys(o.services):
+        promotion = Promotion(ctx, replace(o, services=[service]), decision)
+
+        def version(p: Promotion = promotion) -> str:
+            return p.batch.applied[0].want.version if p.batch and p.batch.applied else "unknown"
+
+        def title(s: str = service, v: Any = version) -> str:
+            return f"Promote {s} {v()} to {o.target}"
+
+        def keep(entry: dict[str, Any], at: int = len(records)) -> None:
+            records[at:at + 1] = [entry]
+            result.pull_requests = list(records)
+            result.write_to(outputs)
+
+        def recheck(commit: str, p: Promotion = promotion) -> None:
+            """The environment's rule and gates again, against what was merged."""
+            try:
+                again = rules.decide(rules.load(o.environments), o.source, o.target, approve=o.approve,
+                                     in_bitbucket=ctx.pipeline.in_bitbucket,
+                                     deployment_env=ctx.pipeline.deployment_environment)
+                if again.rule == "gated":
+                    gates.check(again.gates, gates.GateRequest(o.source, o.target, dict(p.images)), ctx)
+            except CheckFailed as exc:
+                raise CheckFailed(f"merged as {short_revision(commit)}, but {exc.message}", hint=exc.hint) from None
+
+        done = deliver(ctx, o.writer(ctx), rule, options=o, dry_run=o.dry_run, record_to=keep, after_merge=recheck,
+                       change=ChangeRequest(service, o.target, promotion.sparse, promotion, version, title))
+        result.images.update(promotion.images)
+        result.diff += done.outcome.diff
+        if promotion.notes is not None and done.status in ("opened", "merged"):  # the notes the branch's commit holds
+            result.notes = promotion.notes.finish(ctx.record.path.parent, source=o.source, target=o.target,
+                                                  repo=o.gitops_repo, branch=done.record.get("branch") or o.branch,
+                                                  revision=done.outcome.revision)
+        if done.status == "unchanged":
+            result.skipped[service] = done.outcome.change.note or f"already in {o.target}"
+        else:
+            result.services.append(service)
+            result.status = done.status
+        result.gitops_revision = done.merge_commit or result.gitops_revision
+    result.pull_requests = records
+    result.write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)  # the diff the pull request's branch would hold
     return result
 
 

@@ -27,6 +27,7 @@ from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings as history_settings
 from pipekit.deployments.model import Deployment
 from pipekit.gitops.settings import WriteOptions
+from pipekit.promotion.delivery import DeliveryOptions
 
 if TYPE_CHECKING:
     from pipekit.clients.git import Git
@@ -39,7 +40,7 @@ __all__ = ["RollbackEdit", "RollbackOptions", "RollbackResult", "choose", "main"
 
 
 @dataclass(kw_only=True)
-class RollbackOptions(WriteOptions):
+class RollbackOptions(DeliveryOptions, WriteOptions):
     service: str = option("", flag="--service", config="service", help="The service to roll back.")
     environment: str = option("", flag="--env", env="PIPEKIT_ENV", help="The environment to roll back.")
     to: str | None = option(flag="--to", metavar="TAG|DIGEST",
@@ -77,6 +78,7 @@ def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Dep
 def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     from pipekit.gitops import settings
     from pipekit.gitops.refs import ImageRef, check_digest, check_tag
+    from pipekit.promotion.pull_request_settings import rule_for
 
     if not options.service or not options.environment:
         raise BadInput("name what to roll back: --service NAME --env ENV")
@@ -101,6 +103,17 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         guarded = RollbackEdit(edit, names, target.image if target else None,
                                lambda git: still_current(ctx, options, current, tip, git))
         writer = options.writer(ctx)
+        rule = rule_for(options.environments, options.environment, options.via)
+        if rule.by_pull_request:
+            result = RollbackResult(status="unchanged", service=options.service, environment=options.environment,
+                                    rollback_of=current.commit, from_version=current.version,
+                                    to_version=tag or digest or "", tag=tag, digest=digest, gitops_revision="",
+                                    previously_deployed=target is not None)
+            by_pull_request(ctx, options, rule, settings.sparse_for(ctx, path, options.service), guarded, writer,
+                            outputs, result)
+            if options.wait and result.gitops_revision:
+                wait(ctx, options.environment, result.gitops_revision)
+            return result
         outcome = writer.write(settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run)
         result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
                                 rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
@@ -111,6 +124,26 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     if options.wait and result.status == "pushed":
         wait(ctx, options.environment, result.gitops_revision)
     return result
+
+
+def by_pull_request(ctx: StepContext, options: RollbackOptions, rule: Any, sparse: Any, edit: Any, writer: Any,
+                    outputs: dict[str, Any], result: RollbackResult) -> None:
+    """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull request to the GitOps branch."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    def keep(entry: dict[str, Any]) -> None:
+        result.pull_request = entry
+        result.write_to(outputs)
+
+    version = result.tag or (result.digest or "")[:19]
+    change = ChangeRequest(options.service, options.environment, sparse, edit, lambda: version,
+                           lambda: f"Roll back {options.service} to {version} in {options.environment}")
+    done = deliver(ctx, writer, rule, options=options, change=change, dry_run=options.dry_run, record_to=keep)
+    result.status = done.status
+    result.gitops_revision, result.diff, result.pull_request = done.merge_commit or "", done.outcome.diff, done.record
+    result.write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)
 
 
 def read_history(ctx: StepContext, options: RollbackOptions) -> tuple[str, list[Deployment]]:

@@ -18,12 +18,13 @@ from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
 from pipekit.gitops import settings
 from pipekit.gitops.refs import ImageRef, check_digest, check_tag
+from pipekit.promotion.delivery import DeliveryOptions
 
 __all__ = ["UpdateTagOptions", "UpdateTagResult", "commit_message", "main", "options_from", "run", "validate"]
 
 
 @dataclass(kw_only=True)
-class UpdateTagOptions(settings.WriteOptions):
+class UpdateTagOptions(DeliveryOptions, settings.WriteOptions):
     path: str = option("", flag="--path",
                        help="Overlay directory in the repo [default: gitops.overlay template for --env].")
     image: str = option("", flag="--image", config="gitops.image", min_length=1,  # a flag's value is used as is
@@ -52,6 +53,8 @@ class UpdateTagOptions(settings.WriteOptions):
 
 def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
     validate(options)
+    from pipekit.promotion.pull_request_settings import rule_for
+
     with ctx.record.recording(UpdateTagResult.SECTION) as outputs:
         want = ImageRef(name=options.image, new_name=options.new_name, new_tag=options.tag,
                         digest=options.digest, build=options.build_number)
@@ -60,6 +63,9 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
                                    key=options.key, message=lambda old: commit_message(options, service, old),
                                    force=options.force)
         writer = options.writer(ctx)
+        rule = rule_for(options.environments, options.environment, options.via)
+        if rule.by_pull_request:
+            return by_pull_request(ctx, options, rule, service, edit, writer, outputs)
         try:
             outcome = writer.write(settings.sparse_for(ctx, options.path, service, options.values_file), edit,
                                    dry_run=options.dry_run)
@@ -75,6 +81,36 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             retries=outcome.retries, diff=outcome.diff, message=outcome.change.note, workloads=outcome.workloads)
         result.write_to(outputs)
     report(ctx, result)
+    return result
+
+
+def by_pull_request(ctx: StepContext, options: UpdateTagOptions, rule: Any, service: str, edit: Any, writer: Any,
+                    outputs: dict[str, Any]) -> UpdateTagResult:
+    """The same commit on ``pipekit/<service>/<env>/<tag>`` and a pull request to the GitOps branch."""
+    from pipekit.promotion.delivery import ChangeRequest, deliver
+
+    if not options.environment:
+        raise BadInput("--via pull-request needs --env (the branch and the environment's pull_request rule)")
+    version = options.tag or (options.digest or "")[:19]
+    result = UpdateTagResult(status="unchanged", gitops_repo=options.gitops_repo, gitops_revision="",
+                             environment=options.environment, service=service, image=options.image, tag=options.tag,
+                             digest=options.digest, overlay=options.path)
+
+    def keep(entry: dict[str, Any]) -> None:
+        result.pull_request = entry
+        result.write_to(outputs)
+
+    change = ChangeRequest(service, options.environment,
+                           settings.sparse_for(ctx, options.path, service, options.values_file), edit,
+                           lambda: version, lambda: f"Deploy {service} {version} to {options.environment}")
+    done = deliver(ctx, writer, rule, options=options, change=change, dry_run=options.dry_run, record_to=keep)
+    result.status = done.status
+    result.gitops_revision, result.diff, result.message = done.merge_commit or "", done.outcome.diff, \
+        done.outcome.change.note
+    result.pull_request = done.record
+    result.write_to(outputs)
+    if result.status == "dry-run":
+        report(ctx, result)
     return result
 
 

@@ -247,3 +247,18 @@ def test_the_build_card_names_flaky_tests(tmp_path: Path) -> None:
     text = json.dumps(validate_card(json.loads(teams.message(n)[1])), ensure_ascii=False).replace("\\\\", "")
     assert "3 passed, 1 flaky of 3" in text
     assert "Flaky tests (passed only on a rerun)" in text and "com.acme.PayTest.refund: expected: <200>" in text
+
+
+def test_the_promotion_card_links_the_gitops_pull_request(tmp_path: Path) -> None:
+    record = RunRecord(tmp_path / "run.json")
+    url = "https://bitbucket.org/acme/gitops/pull-requests/7"
+    record.update_step("promote", status="succeeded", started_at="2026-11-26T10:00:00Z", duration_s=1.0, outputs={
+        "from": "preprod", "to": "prod", "services": ["orders"], "status": "opened",
+        "pull_requests": [{"service": "orders", "environment": "prod", "branch": "pipekit/orders/prod/1.4.0",
+                           "id": 7, "url": url, "state": "OPEN"}]})
+    pipeline = PipelineContext.from_env({**BASE, "BITBUCKET_BRANCH": "main"})
+    note = model.build("promoted", pipeline=pipeline, record=record, service="orders")
+    assert [(link.title, link.url) for link in note.links if "GitOps" in link.title] == \
+        [("GitOps pull request #7 (open)", url)]
+    card = validate_card(json.loads(teams.message(note)[1]))
+    assert url in json.dumps(card)

@@ -217,6 +217,14 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     return facts, details
 
 
+def _gitops_pull_requests(update: UpdateTagResult, promote: PromoteResult) -> list[tuple[str, str | None]]:
+    """A link to each pull request update-tag or promote opened in the GitOps repository (--via pull-request)."""
+    found = [pr for pr in [update.pull_request, *(promote.pull_requests or [])] if isinstance(pr, dict) and pr.get("url")]
+    return [(f"GitOps pull request #{pr.get('id')} ({str(pr.get('state') or 'open').lower()})"
+             + (f": {pr['service']}" if len(found) > 1 and pr.get("service") else ""), _http(str(pr["url"])))
+            for pr in found]
+
+
 def notes_facts(notes: Any, facts: list[Fact], details: list[Detail]) -> None:
     """A promotion's release notes: the counts and Jira keys, then the first commit lines."""
     if not isinstance(notes, dict) or not isinstance(notes.get("services"), dict):
@@ -366,6 +374,7 @@ def build(
         ("Pipeline", _http(pipeline.pipeline_url)),
         ("Commit", _http(pipeline.commit_url)),
         ("Pull request", _http(pipeline.pr_url)),
+        *_gitops_pull_requests(update, promote),
     ) if u]
     return Notification(
         event=event, outcome=outcome, style=style, icon=icon, title=title, service=service, stage=stage_name,

@@ -191,14 +191,15 @@ class Git:
         return self.head()
 
     # -- push -----------------------------------------------------------
-    def push(self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S) -> bool:
+    def push(self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S, force: bool = False) -> bool:
         """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection.
 
         A signal during the push does not cut it: the remote may already be taking the commit in,
         so git gets up to ``grace`` seconds more to finish (then it is stopped), and the signal is
         raised after that; the caller then asks the remote what it holds (:meth:`remote_head`).
         """
-        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
+        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", *(["--force"] if force else []), "origin",
+                f"HEAD:refs/heads/{branch}"]
         self.calls.append(argv)
         child = process.start(argv, cwd=self.workdir, env=self.env)
         proc = process.finish(child, timeout=timeout, check=False, settle=grace, what=f"git push to {branch}")

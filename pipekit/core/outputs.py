@@ -77,12 +77,14 @@ class EcrPushResult(Recorded):
 
 WriteStatus = Literal["pushed", "unchanged", "dry-run"]  # a GitOps write: pushed, nothing to do, or a dry run
 StoppedWrite = Literal["not-pushed", "unknown"]  # a write a signal stopped: it did not land, or nobody knows
-UpdateTagStatus = Literal[WriteStatus, StoppedWrite, "superseded"]  # superseded: a newer build wrote the entry
+PullRequestStatus = Literal["opened", "open", "merged"]  # --via pull-request: opened now, already open, merged
+UpdateTagStatus = Literal[WriteStatus, StoppedWrite, PullRequestStatus, "superseded"]  # superseded: a newer build wrote the entry
 
 
 def _deployable(r: Any) -> str | None:
     """The revision wait-for-argocd waits for: none for a dry run, or when the push did not land."""
-    return r.gitops_revision if r.status in ("pushed", "unchanged", "superseded") and r.gitops_revision else None
+    return r.gitops_revision if r.status in ("pushed", "unchanged", "superseded", "merged") and r.gitops_revision \
+        else None
 
 
 @dataclass
@@ -103,6 +105,7 @@ class UpdateTagResult(Recorded):
     diff: str = ""
     message: str = ""
     workloads: list[str] = field(default_factory=list)
+    pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request: id, url, state...
 
 
 @dataclass
@@ -111,14 +114,16 @@ class PromoteResult(Recorded):
 
     source: str = field(metadata=record(key="from"))
     target: str = field(metadata=record(key="to"))
-    status: WriteStatus | StoppedWrite | None = field(default=None, metadata=RECORDED)  # None: the promotion did not get that far
+    status: WriteStatus | StoppedWrite | PullRequestStatus | None = field(default=None, metadata=RECORDED)  # None: the promotion did not get that far
     rule: str | None = field(default=None, metadata=RECORDED)
-    gitops_revision: str | None = field(default=None, metadata=record(value=lambda r: r.gitops_revision if r.status != "dry-run" else None))
+    gitops_revision: str | None = field(default=None, metadata=record(value=lambda r: r.gitops_revision if r.status != "dry-run" and r.gitops_revision else None))
     services: list[str] | None = field(default=None, metadata=RECORDED)  # promoted in this commit
     skipped: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> why (already there, superseded)
     images: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> image reference promoted
     retries: int = 0
     diff: str = ""
+    # --via pull-request, one per service: service, environment, branch, id, url, state, merge_commit (once merged)
+    pull_requests: list[dict[str, Any]] | None = field(default=None, metadata=RECORDED)
     notes: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # release notes: commits, jira, lines, more, services, file
 
 
@@ -126,7 +131,7 @@ class PromoteResult(Recorded):
 class RollbackResult(Recorded):
     SECTION: ClassVar[str] = "rollback"
 
-    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
+    status: WriteStatus | StoppedWrite | PullRequestStatus = field(metadata=RECORDED)
     service: str = field(metadata=RECORDED)
     environment: str = field(metadata=RECORDED)
     rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
@@ -134,9 +139,11 @@ class RollbackResult(Recorded):
     to_version: str
     tag: str | None = field(metadata=RECORDED)
     digest: str | None = field(metadata=RECORDED)
-    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status in ("pushed", "merged")
+                                                 and r.gitops_revision else None))
     diff: str = ""
     previously_deployed: bool = True
+    pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request
 
 
 @dataclass

@@ -83,6 +83,7 @@ class Writer:
     log: Callable[[str], None] = lambda _msg: None
     git_calls: list[list[str]] = field(default_factory=list)
     keep_diff: bool = False  # also put the diff of a real (not dry) run in the result
+    push_branch: str | None = None  # force-push the commit there instead (a pull request's branch)
     _rendered: dict[_Key, list[str]] = field(default_factory=dict)
     _prestarted: dict[str, Prestarted] = field(default_factory=dict)  # overlay dir -> renderer waiting for it
     _unkeyed: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
@@ -149,7 +150,7 @@ class Writer:
                     if not isinstance(job, list) and job.poll() is None:
                         process.kill(job)
             self._pushing = (revision, change)
-            pushed = git.push(self.branch)
+            pushed = git.push(self.push_branch or self.branch, force=self.push_branch is not None)
             self._pushing = None
             if pushed:
                 return WriteOutcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
