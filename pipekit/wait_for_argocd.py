@@ -287,6 +287,13 @@ def resolve_revision(revision: str | None, ctx: StepContext) -> str:
     for outputs in _handed_on(ctx):
         if outputs.gitops_revision:
             return str(outputs.gitops_revision)
+        entries = outputs.pull_requests if isinstance(outputs, PromoteResult) else [outputs.pull_request]
+        opened = [e for e in entries or [] if e and e.get("state") == "OPEN"]
+        if opened:  # by pull request, not merged yet: an older section's revision is not what it deploys
+            raise BadInput(f"nothing deployed yet to wait for: {outputs.SECTION.replace('_', '-')} opened pull request "
+                           f"#{opened[0].get('id')} ({opened[0].get('url')}) and did not wait for its merge",
+                           hint="wait for the merge in that step (--wait-merge, or environments.<env>.pull_request."
+                                "wait_merge: true), or pass --revision with the merge commit")
     raise BadInput(
         f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
         f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",

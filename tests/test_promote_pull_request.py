@@ -286,6 +286,50 @@ def test_the_flag_beats_the_file(tmp_path: Path, bb: BitbucketStandIn, gitops: t
     assert repo_of(bb, "cloud").pull_requests[1].title == "Promote orders 1a2b3c4 to preprod"
 
 
+def test_merge_and_wait_merge_from_the_file_and_the_flags_and_variables_beat_it(
+        tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
+    bare = gitops[0]
+    env = setup(tmp_path, bb, bare, "cloud", pull_request={"merge": True, "wait_merge": True, "merge_timeout": 1.5})
+    started = time.monotonic()
+    proc = promote(tmp_path, env, "--service", "orders")  # no flag: the file's wait_merge and merge_timeout
+    assert proc.returncode == 4, proc.stderr
+    assert "not merged after 1.5s: 0 of 1 approval(s) other than its author's" in proc.stderr
+    assert time.monotonic() - started < 15
+    proc = promote(tmp_path, env, "--service", "orders", "--no-wait-merge")  # the flag beats the file
+    assert proc.returncode == 0 and "stays open: 0 of 1 approval(s)" in proc.stdout, proc.stderr
+    repo = repo_of(bb, "cloud")
+    bb.approve(repo, 1, "alice")
+    # the variables (a deployment variable, say) beat the file too: neither merge nor wait
+    proc = promote(tmp_path, {**env, "PIPEKIT_PULL_REQUEST_MERGE": "false", "PIPEKIT_PULL_REQUEST_WAIT_MERGE": "no"},
+                   "--service", "orders")
+    assert proc.returncode == 0 and repo.pull_requests[1].state == "OPEN", proc.stderr
+    proc = promote(tmp_path, env, "--service", "orders")  # the file: approved, so pipekit merges it
+    assert proc.returncode == 0, proc.stderr
+    merged = git("rev-parse", "main", cwd=bare)
+    assert repo.pull_requests[1].state == "MERGED" and outputs(tmp_path)["outputs"]["gitops_revision"] == merged
+
+
+def test_wait_for_argocd_after_an_unmerged_pull_request_says_nothing_is_deployed(
+        tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
+    env = setup(tmp_path, bb, gitops[0], "cloud")
+    assert promote(tmp_path, env, "--service", "orders").returncode == 0
+    wait = run_pipekit("wait-for-argocd", "--env", "qa", "--app", "orders-qa", "--plaintext", "--timeout", "5",
+                       cwd=tmp_path, env={"ARGOCD_SERVER": "127.0.0.1:9", "ARGOCD_AUTH_TOKEN": "t"})
+    assert wait.returncode == 2, wait.stderr
+    assert "nothing deployed yet to wait for: promote opened pull request #1" in wait.stderr
+    assert "wait_merge" in wait.stderr
+
+
+@pytest.mark.parametrize("key, value", [("merge", "yes please"), ("wait_merge", "maybe"), ("merge_timeout", 0)])
+def test_a_bad_merge_setting_is_exit_2_naming_it(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path],
+                                                 key: str, value: object) -> None:
+    env = setup(tmp_path, bb, gitops[0], "cloud", pull_request={key: value})
+    proc = promote(tmp_path, env, "--service", "orders")
+    assert proc.returncode == 2, proc.stderr
+    assert f"pull_request.{key}" in proc.stderr
+    assert not repo_of(bb, "cloud").pull_requests
+
+
 # -- bad input ---------------------------------------------------------------------------------------------
 def test_no_credentials_is_exit_2_naming_the_variables(tmp_path: Path, bb: BitbucketStandIn,
                                                        gitops: tuple[Path, Path]) -> None:

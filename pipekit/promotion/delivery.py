@@ -29,12 +29,17 @@ class DeliveryOptions:
     via: Literal["commit", "pull-request"] | None = option(
         flag="--via", help="Deliver by a commit to the GitOps branch or by a pull request "
                            "[default: environments.<env>.via, else commit].")
-    merge: bool = option(False, flag="--merge",
-                         help="Merge the pull request once enough people other than its author approved it.")
-    wait_merge: bool = option(False, flag="--wait-merge",
-                              help="Wait until the pull request is merged (exit 0), declined (1) or "
-                                   "--merge-timeout passes (4).")
-    merge_timeout: float = option(3600.0, flag="--merge-timeout", above=0, help="Seconds --wait-merge waits.")
+    # merge, wait_merge, merge_timeout: a flag or variable beats environments.<env>.pull_request (PullRequestRule)
+    merge: bool | None = option(flag="--merge", env="PIPEKIT_PULL_REQUEST_MERGE",
+                                help="Merge the pull request once enough people other than its author approved it "
+                                     "[default: environments.<env>.pull_request.merge, else no].")
+    wait_merge: bool | None = option(flag="--wait-merge", env="PIPEKIT_PULL_REQUEST_WAIT_MERGE",
+                                     help="Wait until the pull request is merged (exit 0), declined (1) or "
+                                          "--merge-timeout passes (4) [default: environments.<env>.pull_request."
+                                          "wait_merge, else no].")
+    merge_timeout: float | None = option(flag="--merge-timeout", env="PIPEKIT_PULL_REQUEST_MERGE_TIMEOUT", above=0,
+                                         help="Seconds --wait-merge waits [default: environments.<env>.pull_request."
+                                              "merge_timeout, else 3600].")
     server_url: str | None = option(env=SERVER_ENV, config="gitops.pull_request.server_url",
                                     help="Bitbucket Data Center base URL (pull requests go to Cloud without it).")
     api_url: str | None = option(env=API_ENV, help="Bitbucket Cloud API base [default https://api.bitbucket.org].")
@@ -102,14 +107,15 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
         con.success(f"opened pull request #{pr.id} \"{pr.title}\" on {host.repository}: {pr.url}")
     for old in opened.superseded:
         con.info(f"  declined pull request #{old}: superseded by #{pr.id}")
-    if not (options.merge or options.wait_merge):
+    merge, wait, timeout = settling(options, rule)
+    if not (merge or wait):
         return Delivered("open" if opened.status == "open" else "opened", entry, opened.outcome,
                          superseded=opened.superseded)
-    if options.wait_merge:
-        con.info(f"waiting up to {options.merge_timeout:g}s for pull request #{pr.id} to be merged")
+    if wait:
+        con.info(f"waiting up to {timeout:g}s for pull request #{pr.id} to be merged"
+                 + (f" (merging it once {rule.min_approvals} other than its author approved)" if merge else ""))
     try:
-        settled = flow.settle(pr, merge=options.merge, wait=options.wait_merge, timeout_s=options.merge_timeout,
-                              after_merge=after_merge)
+        settled = flow.settle(pr, merge=merge, wait=wait, timeout_s=timeout, after_merge=after_merge)
     except CheckFailed:
         latest = host.get(pr.id)
         record_to(record(change.service, change.environment, latest, opened.branch))
@@ -124,6 +130,13 @@ def deliver(ctx: Any, writer: Writer, rule: PullRequestRule, *, options: Deliver
     con.info(f"pull request #{pr.id} stays open: {settled.waiting_for or 'not merged yet'}")
     return Delivered("open" if opened.status == "open" else "opened", entry, opened.outcome,
                      superseded=opened.superseded)
+
+def settling(options: DeliveryOptions, rule: PullRequestRule) -> tuple[bool, bool, float]:
+    """(merge, wait for the merge, seconds to wait): a flag or variable beats the environment's ``pull_request``."""
+    return (rule.merge if options.merge is None else options.merge,
+            rule.wait_merge if options.wait_merge is None else options.wait_merge,
+            rule.merge_timeout if options.merge_timeout is None else options.merge_timeout)
+
 
 class _Deferred:
     """The host's client, made on first use: its HTTP stack is imported while git clones (the open pull

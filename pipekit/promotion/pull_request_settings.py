@@ -3,8 +3,11 @@
 ``environments.<env>.via`` is ``commit`` (the default: straight to the GitOps branch) or
 ``pull-request``; ``environments.<env>.pull_request`` holds ``reviewers`` (Cloud: account ids or
 ``{uuid}``s; Data Center: user slugs), ``min_approvals`` (default 1; the author's own approval
-never counts), ``merge_strategy`` (merge, squash or fast-forward) and ``delete_branch``.
-``--via`` on update-tag, promote and rollback beats the file.
+never counts), ``merge_strategy`` (merge, squash or fast-forward), ``delete_branch``, and how the
+step settles it: ``merge`` (pipekit merges once approved), ``wait_merge`` (the step waits for the
+merge) and ``merge_timeout`` (seconds). ``--via``, ``--merge``, ``--wait-merge`` and
+``--merge-timeout`` on update-tag, promote and rollback (or their ``PIPEKIT_PULL_REQUEST_*``
+variables) beat the file.
 
 The host: Bitbucket Data Center when ``PIPEKIT_BITBUCKET_SERVER_URL`` (or
 ``gitops.pull_request.server_url``) names its base URL, else Bitbucket Cloud at
@@ -37,6 +40,9 @@ class PullRequestRule:
     min_approvals: int = 1
     merge_strategy: str = "merge"
     delete_branch: bool = True
+    merge: bool = False  # pipekit merges once approved (--merge)
+    wait_merge: bool = False  # the step waits for the merge (--wait-merge)
+    merge_timeout: float = 3600.0  # seconds it waits (--merge-timeout)
 
     @property
     def by_pull_request(self) -> bool:
@@ -55,7 +61,7 @@ def rule_for(environments: Any, env: str | None, via: str | None = None) -> Pull
     raw = section.get("pull_request") or {}
     if not isinstance(raw, Mapping):
         raise BadInput(f"{where}.pull_request: expected a mapping (reviewers, min_approvals, merge_strategy, "
-                       "delete_branch)")
+                       "delete_branch, merge, wait_merge, merge_timeout)")
     reviewers = raw.get("reviewers") or []
     if isinstance(reviewers, str):
         reviewers = [reviewers]
@@ -68,10 +74,16 @@ def rule_for(environments: Any, env: str | None, via: str | None = None) -> Pull
     strategy = raw.get("merge_strategy", "merge")
     if strategy not in STRATEGIES:
         raise BadInput(f"{where}.pull_request.merge_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
-    delete = raw.get("delete_branch", True)
-    if not isinstance(delete, bool):
-        raise BadInput(f"{where}.pull_request.delete_branch: {delete!r} is not true or false")
-    return PullRequestRule(chosen, [r.strip() for r in reviewers], approvals, strategy, delete)
+    switches = {}
+    for key, default in (("delete_branch", True), ("merge", False), ("wait_merge", False)):
+        switches[key] = raw.get(key, default)
+        if not isinstance(switches[key], bool):
+            raise BadInput(f"{where}.pull_request.{key}: {switches[key]!r} is not true or false")
+    timeout = raw.get("merge_timeout", 3600.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise BadInput(f"{where}.pull_request.merge_timeout: {timeout!r} is not a number of seconds above 0")
+    return PullRequestRule(chosen, [r.strip() for r in reviewers], approvals, strategy, switches["delete_branch"],
+                           switches["merge"], switches["wait_merge"], float(timeout))
 
 
 @dataclass
