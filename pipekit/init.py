@@ -104,6 +104,11 @@ class InitOptions(RenderOptions):
     signing_public_key: str | None = option(  # the key's PEM text
         flag="--signing-public-key", metavar="FILE", convert=_read_key,
         help="cosign public key: sign in the pipeline, gate promotions and verify in Kyverno on it.")
+    pull_request_envs: tuple[str, ...] | None = option(
+        flag="--via-pull-request", metavar="LIST", kind=list[str] | None, multiple=False, convert=_environments,
+        help="Environments a change reaches by pull request in the GitOps repository, comma-separated, e.g. "
+             "prod: approved by someone other than its author, then merged and deployed [default: none; '' "
+             "clears it].")
     dry_run: bool = option(False, flag="--dry-run", help="Print the full diff; write nothing.")
     force: bool = option(False, flag="--force", help="Overwrite files edited by hand.")
     check: bool = option(False, flag="--check", help="Check the service's files as they are; write nothing.")
@@ -221,7 +226,8 @@ def gather(options: InitOptions, recorded: record.Recorded | None, ctx: StepCont
                               "signing_public_key": options.signing_public_key,
                               "gitops_url": url, "suite": options.suite, "jira_project": options.jira_project,
                               "test_results_s3": options.test_results_s3, "requests": options.requests,
-                              "limits": options.limits, "read_only_root": options.read_only_root}
+                              "limits": options.limits, "read_only_root": options.read_only_root,
+                              "pull_request_envs": options.pull_request_envs}
     given = {k: v for k, v in values.items() if v is not None}
     if base is None:
         start = ans.Answers(service=service, image_repo=service, gitops_url=url or "")
@@ -293,10 +299,17 @@ def decide(options: InitOptions, prepared: Prepared, result: InitResult, root: P
 
 
 def notes(answers: ans.Answers) -> list[str]:
+    from pipekit.onboarding import settings
+
+    out = []
     if "qa" in answers.environments and not answers.jira_project:
-        return ["qa is promoted automatically, without the Jira gate: no Jira project was given "
-                "(pass --jira-project KEY to gate qa on its Jira version)"]
-    return []
+        out.append("qa is promoted automatically, without the Jira gate: no Jira project was given "
+                   "(pass --jira-project KEY to gate qa on its Jira version)")
+    if answers.pull_request_envs and settings.pull_request_host(answers.gitops_url) is None:
+        out.append(f"{', '.join(answers.pull_request_envs)} by pull request: the GitOps URL {answers.gitops_url} names "
+                   "no Bitbucket workspace or project: set gitops.pull_request.workspace (Cloud) or .project (Data "
+                   "Center, with PIPEKIT_BITBUCKET_SERVER_URL) and gitops.pull_request.repository in pipekit.yaml")
+    return out
 
 
 def summary(result: InitResult) -> str:

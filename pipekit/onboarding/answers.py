@@ -44,6 +44,7 @@ class Answers:
     requests: str = "cpu=250m,memory=512Mi"  # the service container's resource requests
     limits: str = "cpu=1,memory=1Gi"  # ... and limits
     read_only_root: bool = True  # the service runs with a read-only root filesystem (/tmp writable)
+    pull_request_envs: tuple[str, ...] = ()  # environments a change reaches by pull request (via: pull-request)
 
     @property
     def project(self) -> str:
@@ -84,6 +85,9 @@ class Answers:
         data = asdict(self)
         data["environments"] = list(self.environments)
         data["suite"] = list(self.suite)
+        data["pull_request_envs"] = list(self.pull_request_envs)
+        if not self.pull_request_envs:  # recorded only when given: a service onboarded before keeps its record
+            del data["pull_request_envs"]
         return data
 
     @classmethod
@@ -98,7 +102,7 @@ class Answers:
             # recorded by template 1, whose `branch` was a hard-coded "main" for both repositories:
             # init finds both branches again
             values["gitops_branch"] = values["branch"] = ""
-        for key in ("environments", "suite"):
+        for key in ("environments", "suite", "pull_request_envs"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key] or ())
         if "jdk" in values:
@@ -124,6 +128,7 @@ SCHEMA = {
         "signing_public_key": {"type": "string"}, "jira_project": {"type": "string"},
         "test_results_s3": {"type": "string"}, "requests": {"type": "string"}, "limits": {"type": "string"},
         "read_only_root": {"type": "boolean"},
+        "pull_request_envs": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["service", "image_repo", "gitops_url"],
 }
@@ -181,6 +186,12 @@ def validate(answers: Answers) -> Answers:
         raise BadInput(f"--jira-project {answers.jira_project!r} is not a Jira project key: upper-case letters, "
                        "digits and '_', starting with a letter, 2 to 10 characters (e.g. ORD)")
     check_s3(answers.test_results_s3)
+    for env in answers.pull_request_envs:
+        if env not in answers.environments:
+            raise BadInput(f"--via-pull-request {','.join(answers.pull_request_envs)}: {env!r} is not one of the "
+                           f"environments ({','.join(answers.environments)})")
+    if len(set(answers.pull_request_envs)) != len(answers.pull_request_envs):
+        raise BadInput(f"--via-pull-request {','.join(answers.pull_request_envs)!r} names an environment twice")
     for name in ("requests", "limits"):
         resources(getattr(answers, name), f"--{name}")
     if answers.jdk not in JDKS:

@@ -197,6 +197,8 @@ class Renderer:
                 parts.append(self.fill("service/deploy-manual.yml", **values))
             else:
                 parts.append(self.fill("service/deploy-auto.yml", **values))
+            if env in a.pull_request_envs:
+                parts[-1] = by_pull_request(parts[-1], env)
         return "".join(parts)
 
     def environments(self, a: Answers) -> str:
@@ -207,7 +209,40 @@ class Renderer:
             lines.append(f"    promotion: {rule}")
             if rule == "gated":
                 lines.append(f"    gates: [{', '.join(a.gates(env))}]")
+            if env in a.pull_request_envs:
+                lines += PULL_REQUEST_SETTINGS
         return "\n".join(lines)
+
+
+# --via-pull-request: the environment's settings (docs/pull_requests.md) and what its deploy step says
+PULL_REQUEST_SETTINGS = [
+    "    # by pull request in the GitOps repository (docs/pull_requests.md): the deploy step opens it with the",
+    "    # release notes, waits until it is approved by someone other than its author, merges it and deploys",
+    "    # the merge commit",
+    "    via: pull-request",
+    "    pull_request:",
+    "      # reviewers: [...]  # Cloud: account ids or {uuid}s; Data Center: user slugs",
+    "      min_approvals: 1",
+    "      merge: true  # pipekit merges once approved; false: it waits for a reviewer to merge it",
+    "      wait_merge: true  # the step waits for the merge, so wait-for-argocd deploys the merge commit",
+    "      merge_timeout: 3600  # seconds the step waits (within Bitbucket's step max-time)",
+]
+PULL_REQUEST_STEP = (
+    "            # by pull request (environments.{env} in pipekit.yaml): opened and merged with\n"
+    "            # PIPEKIT_GITOPS_TOKEN on Bitbucket Cloud (PIPEKIT_BITBUCKET_API_URL) or Data Center\n"
+    "            # (PIPEKIT_BITBUCKET_SERVER_URL); the step waits until a reviewer approves and it is merged\n")
+
+
+def by_pull_request(step: str, env: str) -> str:
+    """A deploy step whose change goes by pull request: named so, and saying what it needs."""
+    lines = step.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("name: "):
+            lines[i] = line.rstrip("\n") + " by pull request\n"
+        elif line.lstrip().startswith(("- pipekit promote ", "- pipekit update-tag ")):
+            lines[i] = PULL_REQUEST_STEP.format(env=env) + line
+            break
+    return "".join(lines)
 
 
 def pulled_with_oidc(a: Answers) -> bool:

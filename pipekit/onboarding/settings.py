@@ -27,6 +27,7 @@ class Need:
     why: str
     steps: str  # ALL or DEPLOY: where a deployment variable must be set instead
     config: str | None = None  # a pipekit.yaml key that makes the variable unnecessary
+    envs: tuple[str, ...] = ()  # DEPLOY: only these environments' steps (none: every deploy step)
 
     def label(self) -> str:
         return " or ".join(self.names)
@@ -38,6 +39,13 @@ def needs(answers: Answers, config: Mapping[str, Any]) -> list[Need]:
         " and pulls the base image from ECR" if ".dkr.ecr." in answers.registry else ""), ALL)]
     if answers.gitops_url.startswith(("https://", "http://")):
         out.append(Need(("PIPEKIT_GITOPS_TOKEN",), "push access to the GitOps repository (HTTPS)", DEPLOY))
+    by_pr = answers.pull_request_envs
+    if by_pr and not answers.gitops_url.startswith(("https://", "http://")):
+        out.append(Need(("PIPEKIT_GITOPS_TOKEN",), "Bitbucket's API: open and merge the pull requests", DEPLOY,
+                        envs=by_pr))
+    if by_pr and pull_request_host(answers.gitops_url) == "datacenter":
+        out.append(Need(("PIPEKIT_BITBUCKET_SERVER_URL",), "the Bitbucket Data Center the pull requests go to",
+                        DEPLOY, "gitops.pull_request.server_url", envs=by_pr))
     out += [Need(("ARGOCD_SERVER",), "the Argo CD API server wait-for-argocd asks", DEPLOY, "argocd.server"),
             Need(("ARGOCD_AUTH_TOKEN",), "an Argo CD token that may read (and refresh) the applications", DEPLOY)]
     if answers.jira_project:
@@ -60,17 +68,27 @@ def missing(answers: Answers, config: Mapping[str, Any], found: Any) -> list[str
 
         if have(shared):
             continue
-        envs = deploy_envs if need.steps == DEPLOY else []
+        envs = [e for e in deploy_envs if not need.envs or e in need.envs] if need.steps == DEPLOY else []
         if envs and all(have(found.environments[env]) for env in envs):
             continue  # a deployment variable in every environment that needs it
         lacking = [env for env in envs if not have(found.environments[env])]
         where = f", nor a deployment variable of {', '.join(lacking)}" if envs else ""
+        steps = f"the deploy steps of {', '.join(need.envs)}" if need.envs else need.steps
         problems.append(f"{need.label()} is not a repository or workspace variable{where}: {need.why}, "
-                        f"needed by {need.steps}")
+                        f"needed by {steps}")
     if answers.gitops_url.startswith(("git@", "ssh://")) and not found.ssh_key:
         problems.append("no SSH key in the repository's Pipelines settings: the deploy steps push to the GitOps "
                         f"repository {answers.gitops_url} over SSH (add a key with write access to it)")
     return problems
+
+
+def pull_request_host(gitops_url: str) -> str | None:
+    """``cloud`` or ``datacenter`` when the GitOps URL names the repository's Bitbucket (None: it does not)."""
+    from pipekit.promotion.pull_request_settings import from_url
+
+    if from_url(gitops_url, "cloud"):
+        return "cloud"
+    return "datacenter" if from_url(gitops_url, "datacenter") else None
 
 
 def repository_of(url: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
