@@ -8,7 +8,9 @@ cosign key (:mod:`pipekit.rehearsal.onboard`); then ``run-pipeline`` runs the ge
 pipeline's image when a local one holds this pipekit, with only the declared artifacts and the
 variables a team would set in Bitbucket, pointed at the stand-ins (:mod:`pipekit.rehearsal.pipeline`).
 It pauses before each manual step as Bitbucket does, and the rehearsal approves preprod, then
-prod. Then ``dora`` and ``history`` over the GitOps repository. The stages reported are the
+prod. prod goes by pull request (``init --via-pull-request prod``) on the Bitbucket stand-in, over
+the same bare GitOps repository; the rehearsal plays its reviewer (:mod:`pipekit.rehearsal.review`).
+Then ``dora`` and ``history`` over the GitOps repository. The stages reported are the
 pipeline's steps; what cannot run here is substituted through documented variables, listed in the
 summary. ``--fail-at`` makes one step fail for real (:mod:`pipekit.rehearsal.failures`).
 
@@ -121,7 +123,7 @@ def rehearse(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
 
 def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[str, str],
               result: RehearseResult) -> None:
-    from pipekit.rehearsal import onboard, pipeline
+    from pipekit.rehearsal import onboard, pipeline, review
     from pipekit.rehearsal import world as world_mod
     from pipekit.signing import cosign_keys
 
@@ -154,13 +156,18 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
         console.warn(where.note)
     variables = workdir / "variables.json"
     channels = tuple(options.channels) or ("teams", "slack")
-    variables.write_text(json.dumps({"repository": pipeline.variables(world, settings, channels, private, password)},
-                                    indent=2), encoding="utf-8")
+    defined: dict[str, Any] = {"repository": pipeline.variables(world, settings, channels, private, password)}
+    by_pr = onboarded.pull_request_envs
+    if by_pr:
+        defined["deployments"] = world.deployment_variables(list(environments), by_pr)
+    variables.write_text(json.dumps(defined, indent=2), encoding="utf-8")
     result.substitutions = [report.Substitution(*row) for row in (*onboard.SUBSTITUTIONS,
                                                                  *world_mod.SUBSTITUTED)]
     result.substitutions.append(report.Substitution(
         "Bitbucket's cosign signing key (a secured variable)", "a throwaway key made for this rehearsal",
         "init --signing-public-key; PIPEKIT_SIGNING_KEY=env://COSIGN_PRIVATE_KEY, COSIGN_PASSWORD"))
+    if by_pr:
+        result.substitutions += [report.Substitution(*row) for row in review.substituted(by_pr)]
 
     run_ctx = StepContext.create(env=env, run_record=workdir / "rehearse.json", config_path=None,
                                  debug=console.debug_enabled, cwd=onboarded.repo)
@@ -179,10 +186,18 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
         console.info(f"── approving {step!r} (trigger: manual), as the release manager's click in Bitbucket would")
 
     signing = options.fail_at == "signature"
-    runs = pipeline.run_all(run_ctx, onboarded.repo, workdir / "run", variables, cache, where,
-                            until=options.until, stop_for=failures.BUILD_STEP if signing else None,
-                            between=unsign if signing else None, on_pause=approving)
+    reviewer = review.reviewer(world, onboarded, settings) if by_pr else None
+    try:
+        runs = pipeline.run_all(run_ctx, onboarded.repo, workdir / "run", variables, cache, where,
+                                until=options.until, stop_for=failures.BUILD_STEP if signing else None,
+                                between=unsign if signing else None, on_pause=approving)
+    finally:
+        reviewed = reviewer.stop() if reviewer is not None else []
     steps = pipeline.steps_of(runs)
+    reviewed = review.outcomes(reviewed, workdir / "run", steps)
+    review.write(reviewed, workdir / "pull-requests")
+    result.pull_requests = [r.line() for r in reviewed]
+    result.cleanup_problems += reviewer.problems if reviewer is not None else []
     approved = {r.approved for r in runs if r.approved}
     tools = pipeline.tool_seconds(workdir / "run", steps)
     for step in steps:

@@ -237,6 +237,10 @@ def test_a_conflict_after_another_service_merged_is_rebased(tmp_path: Path, bb: 
     final = yaml.safe_load(read(bare, "overlays/qa/kustomization.yaml"))["images"]
     assert final == [{"name": "registry.example.com/orders", "newTag": "2.0.0"},
                      {"name": "registry.example.com/billing", "newTag": "2.0.0"}]  # orders' change kept
+    if strategy == "squash":  # the one commit the branch keeps carries the change's trailers (the history's)
+        body = git("log", "-1", "--format=%B", "main", cwd=bare)
+        assert "Merged in pipekit/billing/qa/2.0.0 (pull request #2)." in body
+        assert git("log", "-1", "--format=%(trailers:key=Pipekit-Service,valueonly)", "main", cwd=bare) == "billing"
 
 
 def test_timeout_is_exit_4(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from pipekit import rehearse
 from pipekit.core.console import Console
@@ -24,7 +25,7 @@ from tests.conftest import REPO_ROOT
 
 RENDERER_DIR = REPO_ROOT / ".venv" / "card-renderer"
 STEPS = ["Unit tests", "SAST", "SCA", "Security gate", "Build and push image", "Deploy to dev",
-         "Promote to qa (jira,signature gate)", "Promote to preprod", "Promote to prod"]
+         "Promote to qa (jira,signature gate)", "Promote to preprod", "Promote to prod by pull request"]
 
 
 def run_rehearse(cwd: Path, *args: str, extra_env: dict[str, str] | None = None,
@@ -63,9 +64,9 @@ def test_the_generated_pipeline_runs_dev_to_prod_against_the_stand_ins_and_clean
 
     # the stages are the pipeline's steps, each passed, the manual ones approved after a pause
     for step in STEPS:
-        approved = " (approved)" if step in ("Promote to preprod", "Promote to prod") else ""
+        approved = " (approved)" if step in ("Promote to preprod", "Promote to prod by pull request") else ""
         assert re.search(rf"^{re.escape(step + approved)}\s+passed\s+\d+\.\d s\s+\S", out, re.M), step
-    assert "paused before 'Promote to preprod'" in out and "paused before 'Promote to prod'" in out
+    assert "paused before 'Promote to preprod'" in out and "paused before 'Promote to prod by pull request'" in out
     assert "── approving 'Promote to preprod' (trigger: manual)" in out
     assert "where: --image none: the steps ran on this machine; the image's tool set was not checked" in out
 
@@ -83,8 +84,9 @@ def test_the_generated_pipeline_runs_dev_to_prod_against_the_stand_ins_and_clean
     steps = work / "run" / "steps"
     assert sorted(p.name for p in steps.iterdir()) == [
         "01-unit-tests", "02-sast", "03-sca", "04-security-gate", "05-build-and-push-image", "06-deploy-to-dev",
-        "07-promote-to-qa-jira-signature-gate", "08-promote-to-preprod", "09-promote-to-prod"]
-    record = json.loads((steps / "09-promote-to-prod" / "clone" / ".pipekit" / "run.json").read_text())["steps"]
+        "07-promote-to-qa-jira-signature-gate", "08-promote-to-preprod", "09-promote-to-prod-by-pull-request"]
+    prod_step = steps / "09-promote-to-prod-by-pull-request"
+    record = json.loads((prod_step / "clone" / ".pipekit" / "run.json").read_text())["steps"]
     digest = record["ecr_push"]["outputs"]["digest"]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert record["sign"]["status"] == "succeeded"
@@ -99,6 +101,42 @@ def test_the_generated_pipeline_runs_dev_to_prod_against_the_stand_ins_and_clean
         assert f"digest: {digest}" in overlay and "pipekit:placeholder" not in overlay, env
         assert (work / "hooks" / f"demo-service-{env}" / "reports" / "demo-service-api.xml").is_file(), env
     assert "history: 4 deployment(s) of demo-service; running in dev, preprod, prod, qa" in out
+    assert re.search(r"^\* \S+ \S+\s+prod\s+promotion from preprod ", out, re.M)  # history lists it
+
+    # prod went by pull request on the Bitbucket stand-in, over the same bare repository: init's settings
+    # and the prod deployment's variables, the pipeline's own commands
+    settings = yaml.safe_load((sample / "pipekit.yaml").read_text())
+    assert settings["environments"]["prod"]["via"] == "pull-request"
+    assert settings["environments"]["prod"]["pull_request"]["wait_merge"] is True
+    assert settings["gitops"]["pull_request"] == {"workspace": "demo-team", "repository": "gitops"}
+    assert "via" not in settings["environments"]["preprod"]  # preprod: a commit
+    defined = json.loads((work / "variables.json").read_text())
+    assert defined["deployments"]["prod"]["PIPEKIT_BITBUCKET_API_URL"] != \
+        defined["repository"]["PIPEKIT_BITBUCKET_API_URL"]  # Code Insights elsewhere still reach the sink
+    prod_log = (prod_step / "log.txt").read_text()
+    assert "+ pipekit promote --from preprod --to prod --service demo-service --approve\n" in prod_log
+    pr = json.loads((work / "pull-requests" / "1.json").read_text())
+    merge = git("rev-parse", "master", cwd=bare)
+    assert (pr["environment"], pr["state"], pr["author"], pr["merged_by"], pr["merge_commit"]) == \
+        ("prod", "MERGED", "pipekit-bot", "pipekit-bot", merge)
+    assert pr["approved_by"] == ["release-manager"] and pr["while_waiting"] is True
+    assert pr["title"] == f"Promote demo-service {record['build']['outputs']['tags'][0]} to prod"
+    notes = pr["description"][pr["description"].index("Release notes:"):]
+    assert re.search(r"^demo-service: 2 commits - DEMO-1$", notes, re.M)
+    assert re.search(r"^  - [0-9a-f]{8} DEMO-1 Add the demo service \(Dev Eloper\)$", notes, re.M)
+    assert pr["notes_in_description"] is True and pr["deployed"] == merge
+    parents = git("rev-list", "--parents", "-1", merge, cwd=bare).split()
+    assert len(parents) == 3  # a merge commit; its second parent is the promotion's, with its trailers
+    assert "Pipekit-Environment: prod" in git("log", "-1", "--format=%B", parents[2], cwd=bare)
+    prod_outputs = record["promote"]["outputs"]
+    assert prod_outputs["gitops_revision"] == merge and prod_outputs["pull_requests"][0]["state"] == "MERGED"
+    assert record["wait_for_argocd"]["outputs"]["revision"] == merge  # Argo CD deployed the merge commit
+    assert f"synced, healthy and hooks passed at revision {merge[:7]}" in prod_log
+    assert re.search(rf"^prod by pull request #1 http://127\.0\.0\.1:\d+/demo-team/gitops/pull-requests/1 "
+                     rf"\"Promote demo-service \S+ to prod\": the release notes in its description \(2 commit\(s\), "
+                     rf"DEMO-1\); approved by release-manager while the step waited; merged by pipekit-bot as "
+                     rf"{merge[:12]}; Argo CD synced the merge commit$", out, re.M)
+    assert "a reviewer's approval" in out
     assert re.search(r"^dora: 4 deployment\(s\), every environment; HTML report ", out, re.M)
 
     # what was substituted is said, and how; the pipeline's own commands ran as written

@@ -20,7 +20,7 @@ CASES = {  # --fail-at: (the step that fails, what its log says)
     "signature": ("Promote to qa (jira,signature gate)", "is not signed by a trusted key: no signature"),
 }
 STEPS = ["Unit tests", "SAST", "SCA", "Security gate", "Build and push image", "Deploy to dev",
-         "Promote to qa (jira,signature gate)", "Promote to preprod", "Promote to prod"]
+         "Promote to qa (jira,signature gate)", "Promote to preprod", "Promote to prod by pull request"]
 
 
 @pytest.mark.parametrize("fail_at", list(CASES))

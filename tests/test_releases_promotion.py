@@ -139,3 +139,45 @@ def test_a_promotion_that_rolls_back_a_hotfix_says_so(tmp_path: Path) -> None:
         proc.stdout + proc.stderr
     body = git("log", "-1", "--format=%B", "main", cwd=w.gitops)
     assert "orders: 3 commits - ORD-3 ORD-4 ORD-77 ORD-2\n  ! the target runs 1 commit the source lacks" in body
+
+
+def test_the_first_release_into_an_environment_lists_every_commit_it_brings(tmp_path: Path) -> None:
+    """qa still holds init's placeholder (tag ``pending``, no image, no source commit): its first release
+    brings every commit up to the promoted image's source commit, and the notes list them."""
+    from tests.fixtures.gitops.repo import overlay
+
+    bare, work = make_repo(tmp_path, ["orders"])
+    qa = work / overlay("orders", "qa")
+    text = qa.read_text()
+    start, end = text.index("  newTag: 'abc1234'"), text.index("- name: docker.io")
+    qa.write_text(text[:start] + "  newTag: pending\n" + text[end:])
+    git("commit", "-qam", "qa: no image yet (init's placeholder)", cwd=work)
+    git("push", "-q", str(bare), "main", cwd=work)
+    w = World(root=tmp_path, gitops=bare)
+    (tmp_path / "pipekit.yaml").write_text(f"gitops:\n  repo: {bare}\n", encoding="utf-8")
+    repo = tmp_path / "orders"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    for name, author, message, day, _parent in ORDERS[:2]:
+        (repo / f"{name}.txt").write_text(name)
+        git("add", ".", cwd=repo)
+        stamp = f"2026-11-{day:02d}T10:00:00+0000"
+        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": AUTHORS[author],
+               "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": AUTHORS[author], "GIT_AUTHOR_DATE": stamp,
+               "GIT_COMMITTER_DATE": stamp}
+        subprocess.run(["git", "commit", "-q", "-F", "-"], cwd=repo, env=env, input=message, text=True, check=True)
+        w.sha[name] = git("rev-parse", "HEAD", cwd=repo)
+    w.repos["orders"] = repo
+    w.build("orders", "o2", "dev", with_digest=True, build=2)
+    proc = w.pipekit("promote", "--from", "dev", "--to", "qa", "--service", "orders", "--renderer", "none",
+                     "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    body = git("log", "-1", "--format=%B", "main", cwd=w.gitops)
+    notes = body[body.index("Release notes:"):body.index("\n\nPipekit-")]
+    assert notes.splitlines() == [
+        "Release notes:",
+        "orders: 2 commits - ORD-2 ORD-1",
+        f"  - {w.sha['o2'][:8]} Add the order list (ORD-2) (Bob)",
+        f"  - {w.sha['o1'][:8]} ORD-1 Create the orders service (Alice)"]
+    result = json.loads(proc.stdout)["notes"]
+    assert result["commits"] == 2 and result["services"]["orders"]["state"] == "new"

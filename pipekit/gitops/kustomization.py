@@ -16,6 +16,7 @@ __all__ = ["ImageRef", "check_digest", "check_tag", "find", "entries", "set_imag
 
 IMAGE_KEYS = ("name", "newName", "newTag", "digest", "tagSuffix")
 PLACEHOLDER = "# pipekit:placeholder"  # marks the `replicas:` block that holds an overlay at no pods
+PLACEHOLDER_TAG = "pending"  # init's overlay tag before the first build reaches the environment (names no image)
 
 
 def _root(text: str, path: str) -> yaml.MappingNode:

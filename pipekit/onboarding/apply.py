@@ -101,8 +101,8 @@ def with_deployed_image(path: str, ours: str | None, theirs: str, answers: Answe
     unchanged by init, and an upgrade merges only init's own changes into it."""
     from pipekit.core.errors import PipekitError
     from pipekit.gitops import kustomization
+    from pipekit.gitops.kustomization import PLACEHOLDER_TAG
     from pipekit.gitops.refs import ImageRef
-    from pipekit.onboarding.render import PLACEHOLDER_TAG
 
     if ours is None or not path.startswith(f"apps/{answers.service}/overlays/") or not path.endswith(
             "/kustomization.yaml"):

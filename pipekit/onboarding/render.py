@@ -16,6 +16,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from pipekit import __version__
+from pipekit.gitops.kustomization import PLACEHOLDER_TAG  # the overlay tag before the first build reaches it
 from pipekit.onboarding.answers import Answers
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 TEMPLATE_VERSION = 2  # raise when a template changes the files it generates
 TEMPLATES = Path(__file__).with_name("templates")
-PLACEHOLDER_TAG = "pending"  # the overlay tag before the first build reaches the environment
 # The deploy's clocks, one inside the other: the Deployment's rollout may take PROGRESS_DEADLINE_S,
 # then the PostSync Job JOB_DEADLINE_S; wait-for-argocd (argocd.timeout) outlasts both.
 PROGRESS_DEADLINE_S = 300

@@ -139,6 +139,7 @@ class PullRequestFlow:
         self._redo: Callable[[], _BranchEdit] | None = None
         self._sparse: Any = None
         self.base = ""
+        self.commit_message = ""  # the change's commit on the pull request's branch (this run's)
 
     # -- open -------------------------------------------------------------------------------------
     def open(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
@@ -165,6 +166,7 @@ class PullRequestFlow:
             return Opened("dry-run", None, wrapped.branch, outcome)
         if outcome.status != "pushed":
             return Opened("unchanged", None, "", outcome)
+        self.commit_message = wrapped.message
         description = describe(wrapped.message, branch=wrapped.branch, target=self.target,
                                environment=self.environment)
         try:
@@ -224,6 +226,11 @@ class PullRequestFlow:
             delay = min(delay * 1.5, self.max_poll_s)
 
     def _message(self, pr: PullRequest) -> str:
+        if self.rule.merge_strategy == "squash" and self.commit_message:
+            # the squash commit is the only one the GitOps branch keeps: it carries the change's message and
+            # its Pipekit-* trailers (the history reads them), said to be the pull request's merge
+            subject, _, rest = self.commit_message.strip().partition("\n")
+            return f"{subject}\n\nMerged in {pr.source} (pull request #{pr.id}).\n{rest}"
         return f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}"
 
     def _merged(self, pr: PullRequest, rebases: int, after_merge: Callable[[str], None] | None) -> Settled:
@@ -245,6 +252,7 @@ class PullRequestFlow:
         self.log(f"{self.target} moved on: re-applying the change onto it for pull request #{pr.id}")
         outcome = self.writer.write(self._sparse, wrapped)
         self.base = wrapped.base
+        self.commit_message = wrapped.message or self.commit_message
         if outcome.status != "pushed":  # the target already holds the change: nothing left to merge
             self.host.decline(pr, f"{self.target} already holds this change ({outcome.change.note}).")
             raise CheckFailed(f"pull request #{pr.id}: {self.target} already holds its change; declined it")

@@ -39,6 +39,8 @@ SCAN_REPORT = Path(__file__).with_name("scan-report.json")
 SERVICE = "demo-service"
 BRANCH = "master"  # not main: init must follow the service's branch
 ENVIRONMENTS = ("dev", "qa", "preprod", "prod")  # as pipekit init onboards a service by default
+DEFAULT_PULL_REQUEST_ENVS = ("prod",)  # init --via-pull-request: prod's change is reviewed in the GitOps repository
+PULL_REQUEST_REPO = ("demo-team", "gitops")  # the Bitbucket stand-in's workspace and repository
 IMAGE_REPO = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}"  # moto's account, the rehearsal's region
 JIRA_PROJECT = "DEMO"
 SUITE = ("python3", "api-tests/run.py", "--junit-xml", f"/reports/{SERVICE}-api.xml")
@@ -88,6 +90,7 @@ class Onboarded:
     settings: dict[str, Any]  # the committed pipekit.yaml
     replaced: list[str] = field(default_factory=list)  # keys of --config that stayed init's
     commit: str = ""
+    pull_request_envs: tuple[str, ...] = ()  # the environments onboarded to go by pull request
 
 
 def git(repo: Path, *args: str, env: Mapping[str, str]) -> str:
@@ -112,7 +115,8 @@ def sample_repo(workdir: Path, env: Mapping[str, str], *, fail_at: str | None) -
     git(repo, "init", "-q", "-b", BRANCH, env=env)
     git(repo, "add", ".", env=env)
     # the folder's name makes the commit (so the image's first tag) unique per rehearsal
-    git(repo, "commit", "-q", "-m", "Add the demo service", "-m", f"Embedded sample for pipekit rehearse "
+    # DEMO-1 is the Jira stand-in's issue of the version built (the release notes name it)
+    git(repo, "commit", "-q", "-m", f"{JIRA_PROJECT}-1 Add the demo service", "-m", f"Embedded sample for pipekit rehearse "
         f"({workdir.name}).", env=env)
     return repo
 
@@ -120,11 +124,18 @@ def sample_repo(workdir: Path, env: Mapping[str, str], *, fail_at: str | None) -
 def onboard(workdir: Path, world: World, env: Mapping[str, str], console: Console, *, public_key: str,
             fail_at: str | None = None, config: Path | None = None,
             environments: Sequence[str] = ENVIRONMENTS) -> Onboarded:
-    """The sample's checkout and the GitOps repository, onboarded by ``pipekit init`` and committed."""
+    """The sample's checkout and the GitOps repository, onboarded by ``pipekit init`` and committed.
+
+    The environments that go by pull request (:func:`by_pull_request`) are onboarded with ``init
+    --via-pull-request``; the GitOps URL (the local git host's) names no Bitbucket workspace, so
+    ``gitops.pull_request`` in ``pipekit.yaml`` names the stand-in's (:data:`PULL_REQUEST_REPO`), as a
+    team's does when its GitOps URL does not say it."""
     from pipekit import init
     from pipekit.core.console import Console as ConsoleType
     from pipekit.core.step import StepContext
 
+    user = read_settings(config) if config is not None else None
+    by_pr = by_pull_request(user, environments)
     repo = sample_repo(workdir, env, fail_at=fail_at)
     url = world.gitops_repo("gitops", BRANCH)
     assert world.git is not None
@@ -136,19 +147,43 @@ def onboard(workdir: Path, world: World, env: Mapping[str, str], console: Consol
     result = init.run(init.InitOptions(service=SERVICE, gitops_repo=url, image_repo=IMAGE_REPO,
                                        environments=tuple(environments), suite=SUITE, service_dir=repo,
                                        renderer=renderer, jira_project=JIRA_PROJECT,
-                                       signing_public_key=public_key), ctx)
+                                       signing_public_key=public_key, pull_request_envs=by_pr), ctx)
     (workdir / "init.json").unlink(missing_ok=True)
     from pipekit.core import yamlload
 
+    if by_pr:  # where the GitOps repository's pull requests are: the stand-in's workspace
+        path = repo / "pipekit.yaml"
+        path.write_text(with_gitops_pull_request(path.read_text(encoding="utf-8")), encoding="utf-8")
     settings = dict(yamlload.load((repo / "pipekit.yaml").read_text(encoding="utf-8"), "pipekit.yaml") or {})
     replaced: list[str] = []
-    if config is not None:
-        settings, replaced = merge(read_settings(config), settings)
-        write_settings(settings, repo / "pipekit.yaml", config, replaced)
+    if user is not None:
+        settings, replaced = merge(user, settings)
+        write_settings(settings, repo / "pipekit.yaml", config or Path("pipekit.yaml"), replaced)
     git(repo, "add", ".", env=env)
     git(repo, "commit", "-q", "-m", f"Onboard {SERVICE} with pipekit init {result.pipekit_version}", env=env)
     commit = git(repo, "rev-parse", "HEAD", env=env)
-    return Onboarded(repo, world.repos / "gitops.git", result, settings, replaced, commit)
+    return Onboarded(repo, world.repos / "gitops.git", result, settings, replaced, commit, by_pr)
+
+
+def by_pull_request(user: Mapping[str, Any] | None, environments: Sequence[str]) -> tuple[str, ...]:
+    """The environments that go by pull request: prod (init's default rules), or those a ``--config``
+    file says ``via: pull-request`` for."""
+    if user is None:
+        return tuple(e for e in environments if e in DEFAULT_PULL_REQUEST_ENVS)
+    envs = user.get("environments") or {}
+    return tuple(e for e in environments if isinstance(envs.get(e), Mapping) and envs[e].get("via") == "pull-request")
+
+
+def with_gitops_pull_request(text: str) -> str:
+    """init's ``pipekit.yaml`` with ``gitops.pull_request`` (the stand-in's workspace and repository) at the
+    end of its ``gitops`` section, its comments kept."""
+    workspace, repository = PULL_REQUEST_REPO
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.rstrip() == "gitops:")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "#", "\n", "")), len(lines))
+    block = ["  # the GitOps repository's pull requests (pipekit rehearse: its Bitbucket stand-in's workspace)\n",
+             "  pull_request:\n", f"    workspace: {workspace}\n", f"    repository: {repository}\n"]
+    return "".join(lines[:end] + block + lines[end:])
 
 
 def summary(result: InitResult) -> str:

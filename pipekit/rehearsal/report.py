@@ -61,6 +61,7 @@ class RehearseResult:
     maven_cache: str = ""
     notifications: int = 0
     code_insights: int = 0  # Code Insights requests (report and annotations) the Bitbucket API stand-in got
+    pull_requests: list[str] = field(default_factory=list)  # each environment's pull request, as a line
     cards: list[CardFile] = field(default_factory=list)
     card_page: str = ""
     card_page_note: str = ""
@@ -198,6 +199,7 @@ def artifacts(workdir: Path) -> list[tuple[str, Path]]:
         ("cards (JSON, one per notification)", workdir / "cards"),
         ("card page (Teams cards, rendered)", workdir / "cards" / "index.html"),
         ("GitOps repository (bare)", workdir / "git" / "gitops.git"),
+        ("pull requests (as the Bitbucket stand-in held them)", workdir / "pull-requests"),
         ("PostSync Jobs (log, JUnit)", workdir / "hooks"),
         ("DORA report", workdir / "dora.html"),
     ]
@@ -221,6 +223,8 @@ def summary(console: Console, result: RehearseResult) -> None:
                                                                            key=lambda kv: -kv[1]))
     console.info(f"{result.duration_s:.1f} s in all: the tools pipekit drives {sum(result.tools_s.values()):.1f} s "
                  f"({tools or 'none'}), pipekit's own share {result.pipekit_s:.1f} s")
+    for line in result.pull_requests:
+        console.info(line)
     console.info(f"{result.notifications} notification(s) and {result.code_insights} Code Insights request(s) "
                  f"delivered to the local sink, {len(result.cards)} card file(s); nothing left this machine.")
     if result.card_page_note:

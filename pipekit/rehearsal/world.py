@@ -10,7 +10,9 @@ them all in :meth:`World.close`, whatever happened:
 - Argo CD (:mod:`pipekit.testing.argocd`) following init's Applications on the bare repository,
   their PostSync Jobs run for real (``pipekit post-sync-test``) against the Kubernetes API stand-in;
 - Jira (:mod:`pipekit.testing.jira`), seeded with the version the build will record;
-- Teams, Slack and Bitbucket's Code Insights API: one webhook sink recording every request.
+- Teams, Slack and Bitbucket's Code Insights API: one webhook sink recording every request;
+- Bitbucket Cloud's pull requests on the GitOps repository (:mod:`pipekit.testing.bitbucket`),
+  over the same bare repository the git host serves, for the environments that go by pull request.
 
 :meth:`World.variables` is what a team would set in Bitbucket's repository settings, pointed at
 these; :data:`SUBSTITUTED` says what each stand-in replaces, for the summary.
@@ -22,7 +24,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from pipekit.testing.argocd import ArgoCDStandIn
     from pipekit.testing.argocd.gitops import GitOpsFollower
     from pipekit.testing.argocd.hooks import PostSyncRunner
+    from pipekit.testing.bitbucket import BitbucketStandIn, Repository
     from pipekit.testing.gitserver import GitServer
     from pipekit.testing.jira import JiraStandIn
     from pipekit.testing.kubernetes import KubernetesStandIn
@@ -67,6 +70,7 @@ class World:
     follower: GitOpsFollower | None = None
     jira: JiraStandIn | None = None
     sink: WebhookSink | None = None
+    bitbucket: BitbucketStandIn | None = None
     hook_env: dict[str, str] = field(default_factory=dict)  # more for the PostSync Jobs (--fail-at hook)
     problems: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # optional stand-ins that could not start
@@ -81,6 +85,7 @@ class World:
         """Start every stand-in (the slow ones at once); on a failure, stop what started and raise."""
         from pipekit.testing.argocd import ArgoCDStandIn
         from pipekit.testing.argocd.gitops import GitOpsFollower
+        from pipekit.testing.bitbucket import BitbucketStandIn
         from pipekit.testing.gitserver import GitServer
         from pipekit.testing.jira import JiraStandIn
         from pipekit.testing.kubernetes import KubernetesStandIn
@@ -92,7 +97,8 @@ class World:
         makers: dict[str, Callable[[], Any]] = {
             "moto": MotoServer, "registry": lambda: LocalRegistry(root=self.workdir / "registry"),
             "git": lambda: GitServer(self.repos), "argocd": ArgoCDStandIn, "kube": KubernetesStandIn,
-            "jira": lambda: JiraStandIn(email=JIRA_EMAIL, token=JIRA_TOKEN), "sink": WebhookSink}
+            "jira": lambda: JiraStandIn(email=JIRA_EMAIL, token=JIRA_TOKEN), "sink": WebhookSink,
+            "bitbucket": BitbucketStandIn}
         try:
             with ThreadPoolExecutor(max_workers=len(makers), thread_name_prefix="rehearsal-start") as pool:
                 for name, server in zip(makers, pool.map(self._start_one, makers.items()), strict=True):
@@ -181,6 +187,26 @@ class World:
             "JIRA_BASE_URL": self.jira.base_url, "JIRA_USER_EMAIL": JIRA_EMAIL, "JIRA_API_TOKEN": secured(JIRA_TOKEN),
             "PIPEKIT_BITBUCKET_API_URL": f"{self.sink.base_url}/bitbucket",
         }
+
+    def serve_pull_requests(self, bare: Path, branch: str, min_approvals: int) -> Repository:
+        """Bitbucket's pull requests on the GitOps repository: the stand-in over the same bare repository
+        the git host serves (a merge there is what Argo CD follows), the pipeline's token acting as its bot
+        user, and a merge check asking for ``min_approvals`` approvals other than the author's."""
+        from pipekit.rehearsal.onboard import PULL_REQUEST_REPO
+        from pipekit.rehearsal.review import BOT
+
+        assert self.bitbucket is not None and self.git is not None
+        repo = self.bitbucket.add_repository(*PULL_REQUEST_REPO, path=bare, main_branch=branch,
+                                             min_approvals=min_approvals)
+        self.bitbucket.add_token(self.git.token, BOT)  # the one token the push and the API take
+        return repo
+
+    def deployment_variables(self, environments: Sequence[str], by_pull_request: Sequence[str]) -> dict[str, Any]:
+        """Bitbucket's deployment variables: the environments that go by pull request reach Bitbucket's API at
+        the stand-in (the repository's PIPEKIT_BITBUCKET_API_URL, Code Insights', stays the sink)."""
+        assert self.bitbucket is not None
+        return {env: {"PIPEKIT_BITBUCKET_API_URL": self.bitbucket.base_url} if env in by_pull_request else {}
+                for env in environments}
 
     def seed_jira(self, settings: Mapping[str, Any], *, fail_at: str | None = None) -> None:
         """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""

@@ -61,6 +61,25 @@ def compare(service: str, source: Deployment | None, target: Deployment | None, 
     return walk_into(change, old, new, repos, projects=projects, limit=limit)
 
 
+def first_release(change: ServiceChange, new: str, repos: SourceRepos | None, *, projects: Sequence[str] = (),
+                  limit: int = LIMIT) -> ServiceChange:
+    """What a service's first release into an environment brings: every commit up to ``new`` (the newest
+    ``limit`` listed; the state stays NEW)."""
+    if repos is None:
+        return change
+    try:
+        repo = repos.open(change.service)
+        change.repo = repo.display
+        commits = repo.commits(None, new, limit + 1, projects)
+        change.truncated = len(commits) > limit
+        change.commits = commits[:limit]
+        change.total = (int(repo.git.output("rev-list", "--count", new, "--")) if change.truncated
+                        else len(change.commits))
+    except Unreadable as exc:
+        change.note += f" ({exc})"
+    return change
+
+
 def walk_into(change: ServiceChange, old: str, new: str, repos: SourceRepos | None, *,
               projects: Sequence[str] = (), limit: int = LIMIT) -> ServiceChange:
     """The commits between the target's source commit ``old`` and the source's ``new``, and the state they make."""

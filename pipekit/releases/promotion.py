@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipekit.core.outfiles import atomic
+from pipekit.gitops.kustomization import PLACEHOLDER_TAG
 from pipekit.gitops.refs import ImageRef
 from pipekit.releases import changes as walk
 from pipekit.releases.model import NEW, UNCHANGED, UNKNOWN, DiffReport, ServiceChange, Side
@@ -51,8 +52,10 @@ class PromotionNotes:
                 new_source: str | None) -> ServiceChange:
         change = ServiceChange(service=service, state=UNKNOWN, source=side(new, new_source),
                                target=side(old, old_source))
-        if old is None:
-            change.state, change.note = NEW, "its first promotion here"
+        if old is None or (old.new_tag == PLACEHOLDER_TAG and not old.digest and not old_source):
+            change.state, change.note = NEW, "its first promotion here"  # nothing there, or init's placeholder
+            if new_source:
+                walk.first_release(change, new_source, self.repos, projects=self.projects, limit=self.limit)
         elif (old.digest and old.digest == new.digest) or old.reference == new.reference:
             change.state = UNCHANGED
         elif not old_source or not new_source:
