@@ -11,7 +11,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pipekit.core import process
 from pipekit.core.errors import BadInput
@@ -27,24 +27,7 @@ from pipekit.pipelines.variables import Variable, custom_values, load_files, par
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
     from pipekit.pipelines.executor import Executor
-
-
-class RunPipelineOptions(Protocol):
-    """What ``pipekit.run_pipeline.RunPipelineOptions`` carries that the launch reads."""
-
-    file: Path
-    trigger: str
-    commit: str
-    variables: list[Path]
-    var: list[str]
-    approve: list[str]
-    from_step: str | None
-    until: str | None
-    image_map: list[str]
-    workdir: Path | None
-    keep: bool
-    cache_dir: Path | None
-    clear_caches: bool
+    from pipekit.pipelines.settings import RunPipelineOptions
 
 
 @dataclass
