@@ -31,7 +31,10 @@ STEPS: dict[str, tuple[str, str]] = {
     "dora": ("pipekit.dora", "The five DORA metrics from the GitOps history, with 2024 performance levels."),
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
     "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
+    "status": ("pipekit.status", "What runs where: services x environments, with Argo CD's live state and drift."),
+    "diff": ("pipekit.diff", "What promoting one environment to another would carry: commits, authors, Jira issues."),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
+    "alerts": ("pipekit.alerts", "The service's alert rules: test (promtool, amtool), render, list."),
     "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),
     "rehearse": ("pipekit.rehearse", "Run the main pipeline job locally on embedded defaults."),
 }

@@ -19,6 +19,7 @@ from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 from pipekit.deployments.writers import Format
+from pipekit.releases.settings import SourceOptions
 
 __all__ = ["DoraOptions", "DoraResult", "main", "options_from", "run"]
 
@@ -26,7 +27,7 @@ JOB = "pipekit_dora"
 
 
 @dataclass(kw_only=True)
-class DoraOptions(settings.RepoOptions):
+class DoraOptions(settings.RepoOptions, SourceOptions):  # SourceOptions: lead time per commit
     since: str | None = option(flag="--since", metavar="DATE", help="Start of the range (YYYY-MM-DD or ISO time, "
                                "UTC) [default: 90 days before --until].")
     until: str | None = option(flag="--until", metavar="DATE", help="End of the range, that day included "
@@ -68,7 +69,8 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
     layout = settings.layout(ctx)
     collector = Collector(since, until, [i for i in found
                                          if (not options.environments or i.environment in options.environments)
-                                         and (not options.services or i.service in options.services)])
+                                         and (not options.services or i.service in options.services)],
+                          lead_times=per_commit(options, ctx))
     only = reader.Filter(options.environments, options.services)
     with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
         for deployment in reader.read(git, layout, rev=rev, only=only):
@@ -100,6 +102,15 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
         result.pushed_to = pushgateway.push(options.push_gateway, JOB, body)
         ctx.console.success(f"pushed {overall.deployments} deployments' metrics to the Pushgateway")
     return result
+
+
+def per_commit(options: DoraOptions, ctx: StepContext) -> Any:
+    """Lead time per commit when service repositories are named (else None: the trailer's time)."""
+    from pipekit.releases.leadtime import PerCommit
+
+    repos = options.repos(ctx.env)
+    repos.check()
+    return PerCommit(repos) if repos.any else None
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoraOptions:

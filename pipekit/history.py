@@ -25,7 +25,7 @@ class HistoryOptions(settings.RepoOptions):
     service: str = option("", flag="--service", config="service", help="The service whose deployments to list.")
     environment: str | None = option(flag="--env", env="PIPEKIT_ENV",
                                      help="Only this environment [default: every one].")
-    limit: int = option(20, flag="--limit", minimum=1, help="Show at most this many.")
+    limit: int = option(20, flag="--limit", minimum=1, maximum=1_000_000, help="Show at most this many.")
 
 
 @dataclass

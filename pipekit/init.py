@@ -148,7 +148,7 @@ def run(options: InitOptions, ctx: StepContext) -> InitResult:
                               f"{', '.join(left)}: resolve them (and remove the markers), then run again")
     answers = gather(options, recorded, ctx)
     templates = Templates(options.templates, version=options.version)
-    generated = templates.render(answers)
+    generated = templates.render(answers, alert_answers(root, answers))
     renderer = Renderer(options.renderer)
     new = record.Recorded(answers, options.version, templates.template_version,
                           options.gitops_repo or (recorded.gitops_repo if recorded and not options.gitops_dir else None))
@@ -248,6 +248,14 @@ def branches_of(options: InitOptions, answers: ans.Answers, recorded: record.Rec
         assert repo is not None
         gitops = branches.remote_branch(repo, given, ctx.env)
     return service, gitops
+
+
+def alert_answers(root: Path, answers: ans.Answers) -> Any:
+    """The alert thresholds in the service's pipekit.yaml (the defaults before it has them)."""
+    from pipekit.alerting import settings
+
+    return settings.load(root / "pipekit.yaml", answers.service, answers.environments, answers.gitops_url,
+                         answers.gitops_branch or "main")
 
 
 def remote_of(directory: Path, ctx: StepContext) -> str | None:

@@ -218,9 +218,10 @@ def _upload(location: S3Location, run_: SuiteRun, result: PostSyncTestResult, ct
     try:
         result.summary_url, result.reports_url = publish.upload(location, base, run_.files, summary, ctx.env)
         ctx.console.info(f"results uploaded: {result.reports_url} (summary {result.summary_url})")
-    except PipekitError as exc:  # the tests' verdict stands; the upload's failure is said, not hidden
-        ctx.console.warn(f"could not upload the results to {location.uri(base)}: {exc}")
-        result.message = (result.message + "; " if result.message else "") + f"upload failed: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the tests' verdict stands whatever the upload did; said, not hidden
+        why = str(exc) if isinstance(exc, PipekitError) else f"{type(exc).__name__}: {exc}"
+        ctx.console.warn(f"could not upload the results to {location.uri(base)}: {why}")
+        result.message = (result.message + "; " if result.message else "") + f"upload failed: {why}"
 
 
 def _card(result: PostSyncTestResult, ctx: StepContext, environment: str | None, fail_on_flaky: bool = False) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipekit.clients.git import Git
 from pipekit.core.errors import BadInput, CheckFailed
@@ -19,24 +19,31 @@ from pipekit.core.options import option, resolve
 from pipekit.core.outputs import PromoteResult
 from pipekit.core.revision import short_revision
 from pipekit.core.step import StepContext, step_command
-from pipekit.gitops import kustomization, settings
+from pipekit.gitops import kustomization, settings, trailers
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.edits import BatchEdit, ImageEdit
 from pipekit.gitops.refs import ImageRef
-from pipekit.gitops.writer import Change, message
+from pipekit.gitops.writer import Change
 from pipekit.promotion import gates, rules
+from pipekit.releases.settings import SourceOptions
+
+if TYPE_CHECKING:
+    from pipekit.releases.promotion import PromotionNotes
 
 __all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
 
 
 @dataclass(kw_only=True)
-class PromoteOptions(settings.WriteOptions):
+class PromoteOptions(settings.WriteOptions, SourceOptions):
     source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
     target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
     services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
     all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
     approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
     dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
+    release_notes: bool = option(True, flag="--release-notes", config="releases.notes",
+                                 help="Put the release notes (commit subjects, Jira keys) into the GitOps commit and "
+                                      "on the card [the checkout promote runs in, or --source-repo].")
 
 
 class Promotion:
@@ -49,7 +56,9 @@ class Promotion:
         self.batch: BatchEdit | None = None
         self.gated = False
         self.owner: dict[int, str] = {}  # id(edit) -> service
-        self.origins: dict[tuple[str, str], dict[str, str]] = {}  # (service, reference) -> source trailers
+        self.origins: dict[tuple[str, str], trailers.Group | None] = {}  # (service, reference) -> its deploy
+        self.notes = release_notes(ctx, options) if options.release_notes else None
+        self.git: Git | None = None
 
     def overlay(self, env: str, service: str) -> str:
         return settings.overlay_for(env, service, self.options.overlay, self.options.environments)
@@ -73,6 +82,7 @@ class Promotion:
         return dirs
 
     def __call__(self, root: Path, git: Git) -> Change:
+        self.git = git
         edits = []
         for service in self.services:
             ref = self.read_source(root, service)
@@ -118,38 +128,46 @@ class Promotion:
             subject = f"promote {o.source} -> {o.target}: {len(applied)} services"
         body = [f"{n}: {e.old.version if e.old else '(none)'} -> {e.want.reference}"
                 for n, e in zip(names, applied, strict=True)]
-        pairs: list[tuple[str, str | None]] = [("Pipekit-Environment", o.target), ("Pipekit-Promoted-From", o.source)]
+        groups = []
         for n, e in zip(names, applied, strict=True):
-            source = self.origins.get((n, e.want.reference), {})
-            pairs += [("Pipekit-Service", n), ("Pipekit-Image", e.want.new_name or e.want.name),
-                      ("Pipekit-Tag", e.want.new_tag), ("Pipekit-Digest", e.want.digest),
-                      ("Pipekit-Source-Commit", source.get("Pipekit-Source-Commit")),
-                      ("Pipekit-Source-Committed-At", source.get("Pipekit-Source-Committed-At"))]
-        pairs += [("Pipekit-Build-Url", self.ctx.pipeline.pipeline_url)]
-        return message(subject, body, pairs)
+            source = self.origins.get((n, e.want.reference)) or trailers.Group(n)
+            groups.append(trailers.Group(
+                service=n, image=e.want.new_name or e.want.name, image_name=e.want.name, tag=e.want.new_tag,
+                digest=e.want.digest, source_commit=source.source_commit,
+                source_committed_at=source.source_committed_at, build_number=e.want.build))
+        if self.notes is not None:
+            body += self.notes.lines([(n, e.old, e.want) for n, e in zip(names, applied, strict=True)],
+                                     self.source_commit, self.git)
+        return trailers.commit_message(subject, body, trailers.Trailers(
+            environment=o.target, promoted_from=o.source, build_url=self.ctx.pipeline.pipeline_url, groups=groups))
+
+    def source_commit(self, service: str, ref: ImageRef) -> str | None:
+        key = (service, ref.reference)
+        if key not in self.origins and self.git is not None:
+            self.origins[key] = origin(self.git, service, ref)
+        found = self.origins.get(key)
+        return found.source_commit if found is not None else None
 
     def service_of(self, edit: ImageEdit) -> str:
         return self.owner.get(id(edit), edit.want.name.rsplit("/", 1)[-1])
 
 
-def origin(git: Git, service: str, ref: ImageRef) -> dict[str, str]:
-    """The source commit trailers of the commit that wrote ``ref`` for ``service`` (an update-tag
-    or an earlier promotion), so that lead time for every environment needs only this repository."""
+def origin(git: Git, service: str, ref: ImageRef) -> trailers.Group | None:
+    """The group of the commit that wrote ``ref`` for ``service`` (an update-tag or an earlier
+    promotion): its source commit and time, so that lead time for every environment needs only
+    this repository."""
     match = ("Pipekit-Digest", ref.digest) if ref.digest else ("Pipekit-Tag", ref.new_tag or "")
     found = git.find_message([f"Pipekit-Service: {service}", f"{match[0]}: {match[1]}"])
-    groups: list[dict[str, str]] = []
-    for line in (found or "").splitlines():
-        key, sep, value = line.partition(": ")
-        if not sep or not key.startswith("Pipekit-"):
-            continue
-        if key == "Pipekit-Service":
-            groups.append({})
-        if groups:
-            groups[-1].setdefault(key, value.strip())
-    for group in groups:
-        if group.get("Pipekit-Service") == service and group.get(match[0]) == match[1]:
-            return {k: v for k, v in group.items() if k.startswith("Pipekit-Source-")}
-    return {}
+    for group in trailers.parse(found or "").groups:
+        if group.service == service and (group.digest if ref.digest else group.tag) == match[1]:
+            return group
+    return None
+
+
+def release_notes(ctx: StepContext, options: PromoteOptions) -> PromotionNotes:
+    from pipekit.releases.promotion import for_promote
+
+    return for_promote(options, ctx.env, ctx.service)
 
 
 def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
@@ -174,6 +192,10 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         result.status, result.rule, result.gitops_revision = outcome.status, decision.rule, outcome.revision
         result.services, result.skipped, result.images = applied, skipped, promotion.images
         result.retries, result.diff = outcome.retries, outcome.diff
+        if promotion.notes is not None and outcome.status == "pushed":
+            result.notes = promotion.notes.finish(ctx.record.path.parent, source=options.source, target=options.target,
+                                                  repo=options.gitops_repo, branch=options.branch,
+                                                  revision=outcome.revision)
         result.write_to(outputs)
     report(ctx, result)
     return result
@@ -191,6 +213,12 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
         con.success(f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}")
     for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
+    if result.notes:
+        con.info(f"release notes: {result.notes['commits']} commits" + (f", Jira {' '.join(result.notes['jira'])}"
+                                                                        if result.notes["jira"] else ""))
+        for service, info in result.notes["services"].items():
+            if info["state"] in ("diverged", "to-ahead"):
+                con.warn(f"{service}: {info['note']}")
 
 
 @step_command("promote", PromoteOptions, help="Promote image references from one environment's overlays to the next.")

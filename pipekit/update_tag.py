@@ -128,7 +128,7 @@ def validate(options: UpdateTagOptions) -> None:
 
 
 def commit_message(options: UpdateTagOptions, service: str, old: ImageRef | None) -> str:
-    from pipekit.gitops.writer import message
+    from pipekit.gitops import trailers
 
     env = options.environment or options.path
     new = options.tag or (options.digest or "")[:19]
@@ -139,17 +139,11 @@ def commit_message(options: UpdateTagOptions, service: str, old: ImageRef | None
         body.append(f"Source commit: {options.source_commit}")
     if options.build_url:
         body.append(f"Build: {options.build_url}")
-    return message(subject, body, [
-        ("Pipekit-Service", service),
-        ("Pipekit-Environment", options.environment),
-        ("Pipekit-Image", options.new_name or options.image),
-        ("Pipekit-Tag", options.tag),
-        ("Pipekit-Digest", options.digest),
-        ("Pipekit-Source-Commit", options.source_commit),
-        ("Pipekit-Source-Committed-At", options.source_committed_at),
-        ("Pipekit-Build-Url", options.build_url),
-        ("Pipekit-Build-Number", str(options.build_number) if options.build_number is not None else None),
-    ])
+    return trailers.commit_message(subject, body, trailers.Trailers(
+        environment=options.environment, build_url=options.build_url, groups=[trailers.Group(
+            service=service, image=options.new_name or options.image, image_name=options.image,
+            tag=options.tag, digest=options.digest, source_commit=options.source_commit,
+            source_committed_at=options.source_committed_at, build_number=options.build_number)]))
 
 
 def report(ctx: StepContext, result: UpdateTagResult) -> None:

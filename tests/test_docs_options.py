@@ -27,7 +27,7 @@ SHARED_ENV = {
     # the step contract, for every step (pipekit.core.step): where the record and config are, debug logs
     "PIPEKIT_RUN_RECORD", "PIPEKIT_CONFIG", "PIPEKIT_DEBUG",
     # secrets read by the clients that use them, never kept in options
-    "PIPEKIT_GITOPS_TOKEN", "PIPEKIT_BITBUCKET_TOKEN", "SRCCLR_API_TOKEN", "VERACODE_API_KEY_ID",
+    "PIPEKIT_GITOPS_TOKEN", "PIPEKIT_SOURCE_TOKEN", "PIPEKIT_BITBUCKET_TOKEN", "SRCCLR_API_TOKEN", "VERACODE_API_KEY_ID",
     "VERACODE_API_KEY_SECRET", "BITBUCKET_STEP_OIDC_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     # the Bitbucket Code Insights client's endpoint (pipekit.clients.bitbucket)

@@ -115,7 +115,8 @@ def test_check_filter_and_list(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("text", "needle"), [
-    ("tools: [unclosed", "not valid YAML"),
+    ("tools: [unclosed", "malformed YAML"),
+    ("tools: " + "[" * 50_000 + "]" * 50_000, "nesting depth"),
     ("tools:\n  helm: {version: v3.16.0, kind: download, url: 'https://x/{version}', format: binary,"
      " sha256: {amd64: '" + "a" * 64 + "', arm64: '" + "b" * 64 + "'}}\n", "unknown tool 'helm'"),
     ("tools:\n  kubectl: {version: v1.32.5, kind: download, url: 'https://x/{version}', format: binary,"

@@ -141,7 +141,8 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         binding = next(d for d in docs if d["kind"] == "RoleBinding")
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "orders-post-sync-test",
                                         "namespace": f"orders-{env}"}]
-        assert {d["kind"] for d in docs} == {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Job"}
+        assert {d["kind"] for d in docs} == {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Job",
+                                         "ServiceMonitor", "PrometheusRule"}
 
     swagger = json.loads((SCHEMAS / "argocd-v3.5.1-swagger.json").read_text())
     apps = gitops / "argocd/orders"
@@ -175,7 +176,9 @@ def test_same_answers_twice_change_nothing(repos: tuple[Path, Path, Path]) -> No
     args = ("--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE)
     assert cli(service, *args).returncode == 0
     before = tree_hashes(service, gitops)
-    assert len(before) == 2 * 16 + 1 + 2  # 16 files, their 16 baselines, the record, two READMEs
+    # 16 files and 12 of the alerts (rule, ServiceMonitor, 4 patches, 4 tests, routing,
+    # runbook), their baselines, the record, two READMEs
+    assert len(before) == 2 * (16 + 12) + 1 + 2
     proc = cli(service, *args)
     assert proc.returncode == 0, proc.stderr
     assert "nothing changed" in proc.stdout

@@ -93,7 +93,8 @@ def test_upgrade_brings_the_fixes_and_keeps_the_hand_edit(onboarded: tuple[Path,
     recorded = yaml.safe_load((service / ".pipekit/init.yaml").read_text())
     assert recorded["template_version"] == 2
     assert recorded["answers"]["branch"] == "master" and recorded["answers"]["gitops_branch"] == "master"
-    git("commit", "-qam", "orders: upgrade to pipekit init", cwd=checkout)
+    git("add", "--all", cwd=checkout)  # the upgrade also adds files (the alerts): commit them too
+    git("commit", "-qm", "orders: upgrade to pipekit init", cwd=checkout)
     check = run_pipekit("init", "--check", "--gitops-dir", str(checkout), cwd=service)
     assert check.returncode == 0, check.stderr
     again = init(service, gitops_dir=checkout, upgrade=True)

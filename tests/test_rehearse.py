@@ -105,7 +105,7 @@ def test_the_whole_job_runs_for_real_and_cleans_up(tmp_path: Path) -> None:
     assert re.search(r"^pipekit init 0\.1\.0: \d+ files \(\d+ new\), GitOps commit [0-9a-f]{12}; checks passed: ",
                      out, re.M)
     job = git("show", "main:apps/demo-service/base/post-sync-test.yaml", cwd=bare)
-    assert "- --junit-dir\n            - /reports\n" in job and "- api-tests/run.py" in job
+    assert "- --junit-dir\n            - /reports\n" in job and '- "api-tests/run.py"' in job  # quoted (issue 23)
     checkout = tmp_path / "gitops-checkout"
     git("clone", "-q", str(bare), str(checkout), cwd=tmp_path)
     check = subprocess.run([sys.executable, "-m", "pipekit", "init", "--check", "--gitops-dir", str(checkout)],

@@ -100,20 +100,15 @@ def load(path: str | Path) -> Manifest:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot read manifest {p}: {exc.strerror or exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read manifest {p}: {getattr(exc, 'strerror', None) or exc}") from None
     return parse(text, str(p))
 
 
 def parse(text: str, name: str) -> Manifest:
-    import yaml
+    from pipekit.core import yamlload
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{name}{where}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}") from exc
+    data = yamlload.load(text, name)  # malformed, too deep or an alias bomb: BadInput naming the file
     if not isinstance(data, dict) or not isinstance(data.get("tools"), dict) or not data["tools"]:
         raise BadInput(f"{name}: a manifest needs a non-empty `tools:` mapping of tool name -> facts")
     # An image's record (/etc/pipekit/image.json, with its `image:` facts) lists what was verified at

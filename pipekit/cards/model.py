@@ -189,8 +189,8 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     tests = build.tests
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
-        _tests_detail(details, "Failing tests", tests.get("failing"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
+        _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
     facts_, details_ = _post_sync_facts(record)
     facts.extend(facts_)
     details.extend(details_)
@@ -201,6 +201,7 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
         services = promote.services or []
         facts.append(Fact("Promotion", f"{promote.source} → {promote.target}"
                           + (f" ({', '.join(map(str, services))})" if services else "")))
+        notes_facts(promote.notes, facts, details)
     revision = (update.gitops_revision if update.succeeded else None) \
         or (promote.gitops_revision if promote.succeeded else None)
     if revision:
@@ -214,6 +215,25 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
         else:
             details.append(Detail("Argo CD applications", lines[:20], max(0, len(lines) - 20)))
     return facts, details
+
+
+def notes_facts(notes: Any, facts: list[Fact], details: list[Detail]) -> None:
+    """A promotion's release notes: the counts and Jira keys, then the first commit lines."""
+    if not isinstance(notes, dict) or not isinstance(notes.get("services"), dict):
+        return
+    services = notes["services"]
+    commits = notes.get("commits") or 0
+    keys = [str(k) for k in notes.get("jira") or []]
+    text = f"{commits} commit{'s' if commits != 1 else ''} in {len(services)} service{'s' if len(services) != 1 else ''}"
+    if keys:
+        text += "; Jira " + ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+    unread = [f"{s}: {v.get('note')}" for s, v in services.items() if isinstance(v, dict) and v.get("note")]
+    facts.append(Fact("Release notes", text))
+    lines = [str(line) for line in notes.get("lines") or []] + unread[:3]
+    if notes.get("file"):
+        lines.append(f"Full notes: {notes['file']} (kept with the pipeline's artifacts)")
+    if lines:
+        details.append(Detail("Release notes", lines, int(notes.get("more") or 0)))
 
 
 def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> None:
@@ -233,8 +253,9 @@ def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> N
         details.append(Detail("Jira blocking issues", lines, max(0, total - len(lines))))
 
 
-def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
-    """A detail listing tests (``class.name: message``), when there are any."""
+def _tests_detail(details: list[Detail], title: str, items: Any, count: Any = None) -> None:
+    """A detail listing tests (``class.name: message``), when there are any; ``count``: how many
+    there were (the run record keeps only the first ones)."""
     if not isinstance(items, list) or not items:
         return
     lines = []
@@ -243,7 +264,8 @@ def _tests_detail(details: list[Detail], title: str, items: Any) -> None:
             name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
             msg = " ".join(str(item.get("message") or "").split())
             lines.append(f"{name}: {msg}" if msg else name)
-    details.append(Detail(title, lines, max(0, len(items) - MAX_FAILING_TESTS)))
+    total = count if isinstance(count, int) and not isinstance(count, bool) and count >= len(items) else len(items)
+    details.append(Detail(title, lines, max(0, total - len(lines))))
 
 
 def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
@@ -258,8 +280,8 @@ def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
                   tests_text(tests) if tests else (out.message or str(out.result or out.step_status.value)))]
     details: list[Detail] = []
     if tests:
-        _tests_detail(details, "Failing tests", tests.get("failing"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"))
+        _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
+        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
     elif out.message and out.result in ("not-ready", "bad-input"):
         details.append(Detail("Why the suite did not run", [out.message[:500]]))
     return facts, details

@@ -13,6 +13,7 @@ An undeliverable notification is reported and does not fail the pipeline, unless
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class NotifyOptions:
                                        help="Teams Workflows webhook URL (without notify.channels).")
     slack_webhook: str | None = option(env=SLACK_ENV, secret=True,
                                        help="Slack incoming webhook URL (without notify.channels).")
+    push_gateway: str | None = option(flag="--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
+                                      help="After a deployment, push its time and tag to this Pushgateway "
+                                           "(job pipekit_deploy) for the after-deploy alerts.")
 
 
 DeliveryStatus = Literal["sent", "already-sent", "failed", "skipped"]
@@ -115,6 +119,7 @@ class NotifyResult(Recorded):
     deliveries: list[Delivery] = field(default_factory=list, metadata=record(key="last", value=_last, read=_deliveries))
     payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
     sent: list[str] | None = field(default=None, metadata=record(state=True))  # once-only keys (run, stage, event, channel): never cleared
+    deploy_marker: str | None = None  # the Pushgateway group the deploy marker went to
 
     @property
     def failed(self) -> list[Delivery]:
@@ -204,18 +209,24 @@ def _sent(record: RunRecord) -> list[str]:
 
 @contextmanager
 def _key_lock(record_path: Path, key: str) -> Iterator[None]:
-    """An exclusive lock for one notification key, in a file beside the run record."""
+    """An exclusive lock for one notification key: one byte of one file beside the run record
+    (``run.json.notify.lock``), at an offset the key's hash picks. One file, however many
+    notifications (one file per key filled the artifacts' folder); other keys go on meanwhile."""
     import fcntl
     import hashlib
 
-    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    lock = record_path.with_name(f"{record_path.name}.notify-{name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    offset = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
+    lock = record_path.with_name(f"{record_path.name}.notify.lock")
+    with _IN_PROCESS:  # POSIX record locks exclude other processes only: threads take turns here
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)  # released when fd closes
+            yield
+        finally:
+            os.close(fd)
+
+
+_IN_PROCESS = threading.Lock()
 
 
 def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
@@ -265,6 +276,8 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                                        outputs=NotifyResult(sent=[*_sent(record), key]).to_outputs())
             result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
+        if options.push_gateway and event in ("succeeded", "deployed", "promoted"):
+            result.deploy_marker = mark_deploy(options, ctx, n.environment)
         # `sent` is not written here: it was merged under the lock as each post succeeded.
         result.write_to(outputs)
         if result.failed:
@@ -273,3 +286,23 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
                 raise ExternalError(f"notification not delivered to {names}", result=result)
             ctx.console.warn(f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)")
     return result
+
+
+def mark_deploy(options: NotifyOptions, ctx: StepContext, environment: str | None) -> str | None:
+    """Push the deploy marker of the deployment this run made (none made: nothing pushed)."""
+    import time
+
+    from pipekit.alerting import deploymarker
+
+    deploy = deploymarker.from_record(ctx.record, service_name(ctx), environment)
+    if deploy is None:
+        return None
+    try:
+        where = deploymarker.push(str(options.push_gateway), deploy, time.time(), timeout=options.timeout)
+    except ExternalError as exc:
+        if options.strict:
+            raise
+        ctx.console.warn(f"deploy marker not pushed: {exc}; the pipeline goes on (use --strict to fail it)")
+        return None
+    ctx.console.success(f"deploy marker pushed: {deploy.service} {deploy.tag} in {deploy.environment}")
+    return where

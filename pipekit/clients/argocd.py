@@ -192,6 +192,19 @@ class ArgoCDClient:
         self._check_app(response, name, project)
         return _json(response)
 
+    def list_apps(self, *, project: str | None = None, selector: str | None = None,
+                  app_namespace: str | None = None) -> list[dict[str, Any]]:
+        """``GET /api/v1/applications``: every application this account may read (one request)."""
+        params = _params(projects=project, selector=selector, appNamespace=app_namespace)
+        response = self.request("GET", "/api/v1/applications", params=params)
+        if response.status_code == 403:
+            raise CheckFailed(f"Argo CD refused to list applications (HTTP 403: {error_text(response)})",
+                              hint="grant the account 'applications, get' on the project")
+        if response.status_code >= 400:
+            raise ExternalError(f"GET {masking.mask_url(self.url)}/api/v1/applications: {error_text(response)}")
+        items = _json(response).get("items")
+        return [app for app in items if isinstance(app, dict)] if isinstance(items, list) else []
+
     def sync(self, name: str, revision: str, *, project: str | None = None,
              app_namespace: str | None = None) -> dict[str, Any]:
         """``POST .../sync`` at ``revision``. Raises CheckFailed with Argo CD's message on refusal."""

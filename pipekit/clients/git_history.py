@@ -10,13 +10,34 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from pipekit.clients.git import NO_HELPER, QUIET_CONFIG, Git, last_line
 from pipekit.core import process
 from pipekit.core.errors import ExternalError
+
+
+def records(chunks: Iterable[bytes], sep: bytes) -> Iterator[bytes]:
+    """The ``sep``-separated records of a stream of chunks, in linear time whatever their size.
+
+    Each chunk is searched once (from just before its start, for a separator cut in half), and
+    the unfinished tail is kept in one growing buffer: a 40 MB commit message arriving in 64 KB
+    chunks costs what reading it costs, not a copy of the whole tail per chunk.
+    """
+    buf = bytearray()
+    for chunk in chunks:
+        start = max(0, len(buf) - len(sep) + 1)
+        buf += chunk
+        pos = 0
+        while (found := buf.find(sep, start)) >= 0:
+            yield bytes(buf[pos:found])
+            pos = start = found + len(sep)
+        if pos:
+            del buf[:pos]
+    if buf:
+        yield bytes(buf)
 
 
 class HistoryGit(Git):
@@ -33,7 +54,7 @@ class HistoryGit(Git):
         git.branch = branch
         return git
 
-    def stream(self, *args: str, network: bool = False) -> Iterator[bytes]:
+    def stream(self, *args: str, network: bool = False) -> Generator[bytes, None, None]:
         """The stdout of one git command in chunks as git writes it (nothing held in memory)."""
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
@@ -72,6 +93,15 @@ class HistoryGit(Git):
             raise ExternalError(f"git cat-file: object {oid} is missing from the GitOps repository")
         data = stdout.read(int(header[2]) + 1)[:-1]
         return data
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool | None:
+        """``ancestor`` is ``descendant`` or one of its ancestors; None when git cannot tell (a
+        commit it does not have)."""
+        proc = self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+        return {0: True, 1: False}.get(proc.returncode)
+
+    def has_commit(self, sha: str) -> bool:
+        return self.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
     def close(self) -> None:
         if self._batch is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pipekit.core.console import one_line
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError
 
 GATEWAY = "https://api.atlassian.com"
@@ -31,6 +32,7 @@ CLOUD, DATACENTER = "cloud", "datacenter"
 FIELDS = ("summary", "status", "assignee")
 PAGE_SIZE = 50
 MAX_PAGES = 10_000  # a guard against a server that never says it is done
+MAX_PAGE_BYTES = 16 << 20  # one page of 50 issues with a few fields is some KB; more is not Jira
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class JiraClient:
     def __init__(self, site_url: str, *, email: str | None = None, token: str | None = None,
                  pat: str | None = None, cloud_id: str | None = None, deployment: str = CLOUD,
                  gateway_url: str = GATEWAY, timeout: float = 30.0, page_size: int = PAGE_SIZE,
-                 attempts: int = 5) -> None:
+                 attempts: int = 5, listing_timeout: float | None = None) -> None:
         from pipekit.core import http, masking
 
         if deployment not in (CLOUD, DATACENTER):
@@ -70,11 +72,15 @@ class JiraClient:
         self.api_url = f"{gateway_url.rstrip('/')}/ex/jira/{quote(cloud_id, safe='')}" if cloud_id else self.site_url
         self.version = "3" if deployment == CLOUD else "2"
         self.page_size = page_size
+        # All pages of one listing (versions, a search) within one bound: a server that never says
+        # it is done ends there, not after MAX_PAGES requests.
+        self.listing_timeout = listing_timeout if listing_timeout is not None else max(60.0, 10 * timeout)
         self.auth_kind = "bearer" if pat else "basic"
         for secret in (token, pat):
             masking.add_secret(secret)
         self.session = http.session(attempts=attempts, total_timeout=timeout,
-                                    timeout=(min(5.0, timeout or 5.0), max(timeout, 1.0)), max_backoff=30.0)
+                                    timeout=(min(5.0, timeout or 5.0), max(timeout, 1.0)), max_backoff=30.0,
+                                    max_body=MAX_PAGE_BYTES)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "pipekit-jira"})
         if pat:
             self.session.headers["Authorization"] = f"Bearer {pat}"
@@ -85,14 +91,14 @@ class JiraClient:
     def versions(self, project: str, query: str | None = None) -> Iterator[Version]:
         """Every version of ``project`` (``query`` narrows the pages loosely; compare names yourself)."""
         start = 0
-        for _ in range(MAX_PAGES):
+        for _ in self._pages(f"versions of {project}"):
             params: dict[str, Any] = {"startAt": start, "maxResults": self.page_size}
             if query:
                 params["query"] = query
             page = self._call("GET", f"project/{quote(project, safe='')}/version", params=params, project=project)
-            values = page.get("values") or []
+            values = _objects(page.get("values"), "a version", f"Jira GET /project/{project}/version")
             for raw in values:
-                yield Version(id=str(raw.get("id", "")), name=str(raw.get("name", "")),
+                yield Version(id=str(raw.get("id", "")), name=one_line(str(raw.get("name", ""))),
                               released=bool(raw.get("released")), archived=bool(raw.get("archived")),
                               release_date=raw.get("releaseDate"))
             start += len(values)
@@ -113,37 +119,51 @@ class JiraClient:
 
     def _search_cloud(self, jql: str, fields: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         token: str | None = None
-        for _ in range(MAX_PAGES):
+        for _ in self._pages(f"search {jql}"):
             body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": self.page_size}
             if token:
                 body["nextPageToken"] = token
             page = self._call("POST", "search/jql", json=body, jql=jql)
-            yield list(page.get("issues") or [])
+            yield _objects(page.get("issues"), "an issue", "Jira POST /rest/api/3/search/jql")
             token = page.get("nextPageToken") or None
             if page.get("isLast") is True or not token:  # the last page may carry no token at all
                 return
-        raise ExternalError(f"Jira search did not end after {MAX_PAGES} pages: {jql}")
 
     def _search_dc(self, jql: str, fields: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         start = 0
-        for _ in range(MAX_PAGES):
+        for _ in self._pages(f"search {jql}"):
             body = {"jql": jql, "fields": list(fields), "startAt": start, "maxResults": self.page_size}
             page = self._call("POST", "search", json=body, jql=jql)
-            issues = list(page.get("issues") or [])
+            where = "Jira POST /rest/api/2/search"
+            issues = _objects(page.get("issues"), "an issue", where)
             yield issues
             start += len(issues)
-            if not issues or start >= int(page.get("total") or 0):
+            if not issues or start >= _total(page.get("total"), where):
                 return
-        raise ExternalError(f"Jira search did not end after {MAX_PAGES} pages: {jql}")
 
     def _issue(self, raw: dict[str, Any]) -> Issue:
-        f = raw.get("fields") or {}
-        status = (f.get("status") or {}).get("name") or "?"
+        fields = raw.get("fields")
+        f: dict[str, Any] = fields if isinstance(fields, dict) else {}
+        shown = f.get("status")
+        status = (shown.get("name") if isinstance(shown, dict) else None) or "?"
         assignee = f.get("assignee") or None
         who = (assignee.get("displayName") or assignee.get("name")) if isinstance(assignee, dict) else None
         key = str(raw.get("key") or raw.get("id") or "?")
-        return Issue(key=key, summary=str(f.get("summary") or ""), status=str(status), assignee=who,
-                     url=f"{self.site_url}/browse/{quote(key, safe='')}")
+        # Jira's text is outside text: no control character (a forged line, an escape sequence) is kept
+        return Issue(key=one_line(key), summary=one_line(str(f.get("summary") or "")), status=one_line(str(status)),
+                     assignee=one_line(str(who)) if who else None, url=f"{self.site_url}/browse/{quote(key, safe='')}")
+
+    def _pages(self, what: str) -> Iterator[int]:
+        """Page numbers while the listing's time and :data:`MAX_PAGES` last; then ExternalError."""
+        import time
+
+        ends = time.monotonic() + self.listing_timeout
+        for n in range(MAX_PAGES):
+            if n and time.monotonic() > ends:
+                raise ExternalError(f"Jira {what} did not end within {self.listing_timeout:g} s ({n} pages)",
+                                    hint="a Jira that never says the last page came? narrow the JQL")
+            yield n
+        raise ExternalError(f"Jira {what} did not end after {MAX_PAGES} pages")
 
     # -- transport ------------------------------------------------------------
     def _call(self, method: str, path: str, *, project: str | None = None, jql: str | None = None,
@@ -183,6 +203,25 @@ class JiraClient:
             return ("check JIRA_USER_EMAIL and JIRA_API_TOKEN; a scoped API token works only through "
                     "https://api.atlassian.com/ex/jira/{cloudId}: set JIRA_CLOUD_ID")
         return "check JIRA_USER_EMAIL and JIRA_API_TOKEN"
+
+
+def _objects(value: Any, what: str, where: str) -> list[dict[str, Any]]:
+    """A page's list of objects; anything else (a ``null`` in the list) is an answer Jira does not give."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        bad = value if not isinstance(value, list) else next(v for v in value if not isinstance(v, dict))
+        raise ExternalError(f"{where} answered {what} that is not a JSON object: {str(bad)[:40]!r}")
+    return value
+
+
+def _total(value: Any, where: str) -> int:
+    """Data Center's ``total``: a whole number, or the answer is not one Jira gives."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExternalError(f"{where} answered a total that is not a number: {str(value)[:40]!r}")
+    return value
 
 
 def messages(response: Any) -> str:

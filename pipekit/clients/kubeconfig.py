@@ -30,6 +30,7 @@ from pipekit.core.errors import BadInput
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_S = 60.0
+MAX_SECRET_BYTES = 64 * 1024  # a bound service-account token is ~1 KB; a token file of /dev/zero is not one
 
 
 @dataclass
@@ -63,13 +64,24 @@ class ClusterConfig:
 
 
 def read_secret(path: Path, what: str) -> str:
+    """A small text file (a token, a namespace): bounded in bytes, UTF-8, no control characters."""
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SECRET_BYTES + 1)
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the {what}: {exc.strerror or exc}",
                        hint="mount the service-account token (automountServiceAccountToken) or fix the path") from None
+    if len(raw) > MAX_SECRET_BYTES:
+        raise BadInput(f"{path}: the {what} is more than {MAX_SECRET_BYTES} bytes: not a token file")
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: the {what} is not UTF-8 text") from None
     if not value:
         raise BadInput(f"{path}: the {what} is empty")
+    bad = sorted({f"0x{ord(c):02x}" for c in value if ord(c) < 0x20 or ord(c) == 0x7F})
+    if bad:  # it goes into an HTTP header (a token) or an API path (a namespace): never echoed
+        raise BadInput(f"{path}: the {what} contains control character(s) {', '.join(bad)}")
     return value
 
 
@@ -106,7 +118,7 @@ def kubeconfig_paths(env: Mapping[str, str], home: Path | None = None) -> list[P
 def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home: Path | None = None,
                     scratch: Path | None = None) -> ClusterConfig:
     """The config of ``context`` (default: the current context) from the kubeconfig files."""
-    import yaml
+    from pipekit.core import yamlload
 
     paths = kubeconfig_paths(env, home)
     merged: dict[str, dict[str, tuple[Path, dict[str, Any]]]] = {"clusters": {}, "users": {}, "contexts": {}}
@@ -116,12 +128,11 @@ def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home:
         if not path.exists() and len(paths) > 1:
             continue  # kubectl skips missing files of a KUBECONFIG list
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot read the kubeconfig: {exc.strerror or exc}",
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"{path}: cannot read the kubeconfig: {getattr(exc, 'strerror', None) or exc}",
                            hint="set KUBECONFIG to a readable file, or run inside the cluster") from None
-        except yaml.YAMLError as exc:
-            raise BadInput(f"{path}: the kubeconfig is not valid YAML: {str(exc).splitlines()[0]}") from None
+        doc = yamlload.load(text, f"{path} (kubeconfig)") or {}
         if not isinstance(doc, dict):
             raise BadInput(f"{path}: the kubeconfig is not a YAML mapping")
         readable.append(path)
@@ -158,15 +169,16 @@ def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home:
         if user_name not in merged["users"]:
             raise BadInput(f"{ctx_path}: context {name!r} names user {user_name!r}, which is not defined")
         upath, user = merged["users"][user_name]
-        credentials = _user(upath, user, scratch)
+        credentials = _user(upath, user_name, user, scratch)
+        credentials.bearer()  # an unreadable or malformed token is exit 2 now, naming it, not a wait
     ns = ctx.get("namespace")
     return ClusterConfig(server, credentials, verify, str(ns) if ns else None, str(ctx_path), name)
 
 
-def _user(path: Path, user: dict[str, Any], scratch: Path | None) -> Credentials:
+def _user(path: Path, name: str, user: dict[str, Any], scratch: Path | None) -> Credentials:
     if user.get("token"):
-        masking.add_secret(str(user["token"]))
-        return Credentials(token=str(user["token"]))
+        token = masking.header_value(str(user["token"]).strip(), f"{path}: the token of user {name!r}")
+        return Credentials(token=token)
     if user.get("tokenFile"):
         return Credentials(token_file=_readable(path, user["tokenFile"], "tokenFile"))
     cert = key = None

@@ -134,7 +134,7 @@ class KubernetesClient:
         if response.status_code == 404:
             message = status_message(response)
             response.close()
-            raise NotFound(message)
+            raise NotFound(f"GET {self.config.server}{path} answered 404: {message}")
         if response.status_code >= 400:
             message = status_message(response)
             response.close()

@@ -6,12 +6,17 @@ the object and the service's error."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipekit.core.errors import BadInput, ExternalError
+
+# S3's bucket naming rules (general purpose buckets): what an upload may be pointed at.
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IPV4 = re.compile(r"\d+\.\d+\.\d+\.\d+")
 
 
 @dataclass(frozen=True)
@@ -21,9 +26,14 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str, flag: str = "--upload") -> S3Location:
+        """``s3://bucket/prefix``, checked before anything runs: a bucket name S3 would refuse is bad input."""
         if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
             raise BadInput(f"{flag} {uri!r}: use s3://bucket/prefix")
         bucket, _, prefix = uri[5:].partition("/")
+        if not BUCKET.fullmatch(bucket) or ".." in bucket or IPV4.fullmatch(bucket):
+            raise BadInput(f"{flag} {uri!r}: {bucket!r} is not an S3 bucket name",
+                           hint="3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a "
+                                "letter or digit, not an IP address")
         return cls(bucket, prefix.strip("/"))
 
     def key(self, *parts: str) -> str:

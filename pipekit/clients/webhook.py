@@ -24,10 +24,10 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.core.masking import add_secret, mask, mask_url
-from pipekit.core.retry import RETRYABLE_STATUSES, Retrying
+from pipekit.core.retry import RETRYABLE_STATUSES, Retrying, Watchdog
 
 if TYPE_CHECKING:
-    from http.client import HTTPConnection
+    from http.client import HTTPConnection, HTTPResponse
 
 MAX_BODY = 64 * 1024  # only the start of an error body is ever shown
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -110,6 +110,10 @@ class ConnectTimeout(TimeoutError):
     """No connection (TCP, proxy tunnel, TLS handshake) within the connect timeout."""
 
 
+class TooSlow(TimeoutError):
+    """The answer, body included, was not complete within the read timeout of connecting (a trickling server)."""
+
+
 def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPConnection, str, dict[str, str]]:
     """An unconnected connection (through the proxy, if any), the request target and extra headers."""
     import http.client
@@ -137,22 +141,49 @@ def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPC
     return tls, target, {}
 
 
-def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answer:
+def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds: float) -> Answer:
+    """One POST; the answer (headers, body) is complete within ``seconds`` of connecting (see :class:`Watchdog`)."""
     import http.client
 
     conn, target, extra = _connection(url, policy, env)
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "pipekit-notify", "Accept": "*/*",
                "Connection": "close", **extra}
+    dog = Watchdog(seconds)
+    answered: list[bool] = []
+    try:
+        with dog:
+            response, raw = _exchange(conn, target, body, headers, policy, dog, answered)
+    except (OSError, http.client.HTTPException, BadAnswer):
+        if dog.fired:  # the watchdog shut the socket: the bound passed, whatever the error says
+            if answered:  # the body trickled in: too slow, not worth another try
+                raise TooSlow from None
+            raise TimeoutError from None  # no answer at all in time: a timeout, retried
+        raise
+    finally:
+        conn.close()
+    if dog.fired:  # what was read may have "ended" at the shut-down: never trust it
+        raise TooSlow
+    headers_in = {name.lower(): value for name, value in response.getheaders()}
+    return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
+
+
+def _exchange(conn: HTTPConnection, target: str, body: bytes, headers: dict[str, str],
+              policy: Policy, dog: Watchdog, answered: list[bool]) -> tuple[HTTPResponse, bytes]:
+    import http.client
+
     try:
         try:
             conn.connect()  # TCP, the proxy's tunnel and TLS, within the connect timeout
         except TimeoutError:
             raise ConnectTimeout from None
-        if conn.sock is not None:
-            conn.sock.settimeout(policy.read_timeout)
+        sock = conn.sock  # kept here: http.client lets go of it when the answer says "close"
+        if sock is not None:
+            sock.settimeout(policy.read_timeout)
+            dog.watch(lambda: sock)
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()  # skips 100 Continue; reads chunked and close-delimited bodies
-        raw = response.read(MAX_BODY)
+        answered.append(True)
+        return response, response.read(MAX_BODY)
     except http.client.RemoteDisconnected:
         raise BadAnswer("connection closed before an answer") from None
     except http.client.BadStatusLine as exc:
@@ -161,10 +192,6 @@ def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str]) -> Answ
         raise BadAnswer("answer cut short") from None
     except http.client.HTTPException as exc:  # header lines too long or too many, bad chunk sizes
         raise BadAnswer(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        conn.close()
-    headers_in = {name.lower(): value for name, value in response.getheaders()}
-    return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
 
 
 def post_json(
@@ -190,8 +217,9 @@ def post_json(
     tries = Retrying(pol.attempts, pol.total_timeout, pol.backoff, pol.max_backoff)
     for attempt in tries:
         headers: dict[str, str] | None = None
+        seconds = max(min(pol.read_timeout, tries.deadline.remaining()), min(pol.read_timeout, 1.0))  # as core.http
         try:
-            answer = _once(url, body, pol, e)
+            answer = _once(url, body, pol, e, seconds)
             answer.attempts = attempt
             if answer.status not in RETRYABLE_STATUSES:
                 return answer
@@ -199,6 +227,9 @@ def post_json(
             headers = answer.headers
         except ConnectTimeout:
             problem = f"no connection within {pol.connect_timeout:g} s"
+        except TooSlow:  # answering, too slowly: another try would be as slow
+            raise ExternalError(f"{label} {shown}: no complete answer within {seconds:.3g} s of connecting "
+                                f"(attempt {attempt})", hint="the webhook's server trickles its answer; check it") from None
         except TimeoutError:
             problem = f"no answer within {pol.read_timeout:g} s"
         except OSError as exc:  # refused, reset, DNS, TLS, a proxy that refused the tunnel

@@ -10,6 +10,7 @@ a test fails while it differs), so loading a config imports no step.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,6 +33,10 @@ def generate(tables: Iterable[OptionTable], defs: Mapping[str, Any] | None = Non
                             "type": "object", "additionalProperties": False, "properties": {},
                             "$defs": copy.deepcopy(kept.get("$defs", {}))}
     for option in (o for table in tables for o in table if o.config):
+        if callable(option.schema):  # a structure made by other code: its definitions join the root's
+            made = dict(option.schema())
+            root["$defs"].update(copy.deepcopy(made.pop("$defs", {})))
+            option = dataclasses.replace(option, schema=made)
         node = root
         parts = option.config.split(".")
         for part in parts[:-1]:
@@ -47,6 +52,7 @@ def generate(tables: Iterable[OptionTable], defs: Mapping[str, Any] | None = Non
 
 def property_of(option: Option) -> dict[str, Any]:
     """One option's property: type, bounds, choices, description and its declared ``schema``."""
+    assert not callable(option.schema), "generate() calls a schema function first"
     extra = dict(option.schema or {})
     if option.type == "data":
         if not extra:

@@ -1,8 +1,10 @@
 """One console for every step: rich on a terminal, plain text in CI logs or with NO_COLOR.
 
 Human output goes to stdout (stderr when ``--json`` owns stdout); logs go to stderr.
-Everything passes through :func:`pipekit.core.masking.mask`. ``rich`` is imported only
-when the output is a terminal, so steps stay quick to start in CI.
+Everything passes through :func:`pipekit.core.masking.mask` and :func:`neutral`: much of what is
+printed comes from outside (Jira summaries, commit subjects, a suite's output), and a carriage
+return or an escape sequence in it could overwrite or forge a line ("OK: Jira gate passed").
+``rich`` is imported only when the output is a terminal, so steps stay quick to start in CI.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,11 +21,27 @@ from typing import IO, Any
 from pipekit.core.masking import mask
 
 log = logging.getLogger("pipekit")
+_SGR = re.compile(r"\x1b\[[0-9;]*m")  # colours a test runner prints: dropped, they carry no text
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline; DEL; C1
+
+
+def neutral(text: str) -> str:
+    """``text`` with no control character a terminal or log viewer would act on: colours dropped,
+    every other one (CR, ESC, BEL, C1...) shown as ``\\xNN``. Tabs and newlines stay."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _SGR.sub("", text))
+
+
+def one_line(text: str) -> str:
+    """Outside text meant for one line (a Jira summary, a status): newlines become spaces, and no
+    control character is left (:func:`neutral`), so it cannot start a line of its own."""
+    return neutral(" ".join(text.replace("\t", " ").splitlines()) if "\n" in text or "\r" in text else text)
 
 
 class _MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
+        record.msg = neutral(mask(record.getMessage()))
         record.args = None
         if record.exc_info:
             import traceback
@@ -104,7 +123,7 @@ class Console:
         return self._rich
 
     def _emit(self, text: str, style: str | None = None) -> None:
-        text = mask(text)
+        text = neutral(mask(text))
         with _reader_gone():
             if self.fancy:
                 self._rich_console().print(text, style=style)
@@ -126,7 +145,7 @@ class Console:
         self._emit(("⚠ " if self.fancy else "WARNING: ") + text, "yellow")
 
     def error(self, text: str) -> None:
-        text = mask(text)
+        text = neutral(mask(text))
         with _reader_gone():
             if self.fancy:
                 self._rich_console().print("✖ " + text, style="bold red")
@@ -138,7 +157,7 @@ class Console:
     def debug(self, text: str) -> None:
         if self.debug_enabled:
             with _reader_gone():
-                sys.stderr.write("DEBUG: " + mask(text) + "\n")
+                sys.stderr.write("DEBUG: " + neutral(mask(text)) + "\n")
                 sys.stderr.flush()
 
     def kv(self, pairs: dict[str, Any]) -> None:

@@ -92,6 +92,38 @@ def header_value(value: str, source: str) -> str:
     return value
 
 
+def add_url_credentials(url: str | None) -> None:
+    """Register the user information of ``url`` (``https://user:password@host``) for masking: the
+    password, the ``user:password`` pair, and a user part on its own when it looks like a token."""
+    if not url or "@" not in url or "://" not in url:
+        return
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    if "@" not in authority:
+        return
+    userinfo = authority.rsplit("@", 1)[0]
+    user, sep, password = userinfo.partition(":")
+    from urllib.parse import unquote
+
+    if sep:
+        add_secret(userinfo)
+        add_secret(password)
+        add_secret(unquote(password))
+    elif len(user) >= 16:  # a token given as the user name
+        add_secret(user)
+
+
+def credentials_sent(headers: Mapping[str, str]) -> None:
+    """Register every credential an HTTP request carries, in the form it travels (``Basic <base64>``,
+    ``Bearer <token>``) and its encoded part alone: a server that echoes the header back in an
+    error must not show it. Called for every request of :mod:`pipekit.core.http`."""
+    for name in ("Authorization", "Proxy-Authorization"):
+        value = headers.get(name)
+        if value:
+            add_secret(value)
+            _scheme, _, credential = value.partition(" ")
+            add_secret(credential)
+
+
 def load_from_env(environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     for name, value in env.items():
@@ -116,6 +148,15 @@ def mask_tree(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [mask_tree(v) for v in data]
     return data
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without its user information (``https://user:pw@host/x`` -> ``https://host/x``)."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rsplit('@', 1)[-1]}{slash}{path}"
 
 
 def mask_url(url: str) -> str:

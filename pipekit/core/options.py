@@ -62,7 +62,9 @@ class Option:
     metavar: str | None = None
     hidden: bool = False
     # more of the pipekit.yaml value's JSON schema: a pattern, lengths, a mapping's structure
-    schema: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
+    # (or a function making it when the schema is generated, for a structure derived from other code)
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = dataclasses.field(default=None,
+                                                                                          compare=False)
     # as declared on a field (see option()):
     comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
     required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
@@ -269,7 +271,8 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
            minimum: float | None = None, maximum: float | None = None, above: float | None = None,
            short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
            argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
-           schema: Mapping[str, Any] | None = None, pattern: str | None = None, min_length: int | None = None,
+           schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, pattern: str | None = None,
+           min_length: int | None = None,
            max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None,
            choices: tuple[str, ...] = ()) -> Any:
     """A dataclass field that is also an option (see the module's docstring).
@@ -283,10 +286,12 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
     into the field's value (``"clean verify"`` -> ``["clean", "verify"]``). A secret is left
     out of the dataclass's ``repr``.
     """
-    extra = dict(schema or {})
-    for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
-        if value is not None:
-            extra[key] = value
+    extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = schema
+    if not callable(schema):  # a function is called when the schema is generated (its $defs merged in)
+        extra = dict(schema or {})
+        for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
+            if value is not None:
+                extra[key] = value
     declared = Option("", flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
                       short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument,
                       multiple=multiple, comma=comma, required=required, schema=extra or None, choices=choices,

@@ -119,6 +119,24 @@ class PromoteResult(Recorded):
     images: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> image reference promoted
     retries: int = 0
     diff: str = ""
+    notes: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # release notes: commits, jira, lines, more, services, file
+
+
+@dataclass
+class RollbackResult(Recorded):
+    SECTION: ClassVar[str] = "rollback"
+
+    status: WriteStatus | StoppedWrite = field(metadata=RECORDED)
+    service: str = field(metadata=RECORDED)
+    environment: str = field(metadata=RECORDED)
+    rollback_of: str = field(metadata=RECORDED)  # the GitOps commit that deployed what ran before
+    from_version: str
+    to_version: str
+    tag: str | None = field(metadata=RECORDED)
+    digest: str | None = field(metadata=RECORDED)
+    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status == "pushed" else None))
+    diff: str = ""
+    previously_deployed: bool = True
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """The one subprocess runner: argument lists only, timeouts, secrets on stdin, masked output.
 
 Every child runs in its own process group, so a timeout or a signal stops it and whatever it
-started (``git push`` starts ``git-remote-https``; ``mvn`` a forked JVM). A missing executable is
+started (``git push`` starts ``git-remote-https``; ``mvn`` a forked JVM). A descendant that left
+the group (``setsid``) is found through ``/proc`` while its parent still runs and stopped with the
+group; one whose parents all exited before the stop (a daemon that double-forked) is not tracked:
+pipekit does not run as a subreaper. A missing executable is
 bad input (exit 2) naming the package that provides it; a child that outlives its timeout is
 :class:`~pipekit.core.errors.TimedOut` (exit 4); with ``check`` a non-zero exit raises ``error``
 (:class:`~pipekit.core.errors.ExternalError` unless the caller says otherwise) naming the command
@@ -47,6 +50,7 @@ PACKAGES: dict[str, str] = {
     "grype": "grype (https://github.com/anchore/grype)",
     "mmdebstrap": "Debian package mmdebstrap",
     "promtool": "Debian package prometheus",
+    "amtool": "Debian package prometheus-alertmanager",
     "chromium": "Debian package chromium",
     "npm": "Debian package npm",
 }
@@ -115,18 +119,33 @@ def start(
     return proc
 
 
-def stop(proc: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM the child's process group, SIGKILL it after ``grace`` seconds, reap it."""
+def stop(proc: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> bool:
+    """SIGTERM the child's process group (and descendants that left it), SIGKILL what is left after
+    up to ``grace`` seconds, reap the child. False when it still had not ended after SIGKILL.
+
+    The wait does not reap the child (``WNOWAIT``): until the SIGKILL its zombie keeps the group's
+    id from being reused, so the SIGKILL reaches the group's leftovers (grandchildren that ignore
+    SIGTERM) and nobody else. Run during a signal's clean-up, where repeated signals are held
+    (:mod:`pipekit.core.signals`), it always gets to the SIGKILL.
+    """
+    ended = True
     try:
         if proc.poll() is None:
+            strays = _strays(proc.pid)
             _signal_group(proc, signal.SIGTERM)
+            _signal_each(strays, signal.SIGTERM)
             try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
+                _exited(proc, grace)
+            finally:  # whatever cut the wait short, the group and the strays get SIGKILL
                 _signal_group(proc, signal.SIGKILL)
-                proc.wait(grace)
+                _signal_each(strays, signal.SIGKILL)
+                try:
+                    proc.wait(grace)
+                except subprocess.TimeoutExpired:  # stuck in the kernel (uninterruptible I/O)
+                    ended = False
     finally:
         forget(proc)
+    return ended
 
 
 def kill(proc: subprocess.Popen[Any]) -> None:
@@ -144,12 +163,11 @@ def forget(proc: subprocess.Popen[Any]) -> None:
         _children.discard(proc)
 
 
-def stop_all() -> None:
-    """Stop every child still running (after a signal)."""
+def stop_all() -> list[int]:
+    """Stop every child still running (after a signal); the pids of those that did not end."""
     with _children_lock:
         live = list(_children)
-    for proc in live:
-        stop(proc)
+    return [proc.pid for proc in live if not stop(proc)]
 
 
 def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
@@ -157,6 +175,61 @@ def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _exited(proc: subprocess.Popen[Any], timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the child to exit, leaving it unreaped (a zombie)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already (by another thread's wait)
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _stat(pid: str) -> tuple[int, int, int] | None:
+    """(parent pid, process group, start time) of one process from ``/proc/PID/stat``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[2]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _strays(pid: int) -> list[tuple[int, int]]:
+    """(pid, start time) of the descendants of ``pid`` outside its process group (they called setsid)."""
+    try:
+        names = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:  # no /proc: the process group is all we know
+        return []
+    children: dict[int, list[tuple[int, int, int]]] = {}
+    for name in names:
+        found = _stat(name)
+        if found is not None:
+            children.setdefault(found[0], []).append((int(name), found[1], found[2]))
+    strays: list[tuple[int, int]] = []
+    todo = [pid]
+    while todo:
+        for child, group, started in children.get(todo.pop(), []):
+            todo.append(child)
+            if group != pid:
+                strays.append((child, started))
+    return strays
+
+
+def _signal_each(strays: list[tuple[int, int]], sig: int) -> None:
+    for pid, started in strays:
+        found = _stat(str(pid))
+        if found is not None and found[2] == started:  # the same process, not a new one with its pid
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def run(

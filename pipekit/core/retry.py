@@ -7,9 +7,12 @@ start-up time (the webhook client) follow exactly the same rules as :mod:`pipeki
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 
 # HTTP answers worth another try: rate limited, or the server (or a proxy before it) failing.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -128,3 +131,60 @@ class Retrying:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.deadline.started
+
+
+class Watchdog:
+    """Cuts the connection of one HTTP exchange when its time is up, however the server trickles.
+
+    Socket timeouts bound each read, not an answer: a server that sends one byte per second keeps
+    every read short and the exchange endless. The watchdog is one timer per exchange, started when
+    the first socket is watched (the connection is made: connecting has its own timeout); when it
+    fires, every socket watched (connections of :mod:`pipekit.core.http`, :mod:`pipekit.clients.webhook`)
+    is shut down, so a blocked read returns at once, and :attr:`fired` tells the caller that what
+    it got (an error, or a body cut short) is the deadline's doing.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[Callable[[], object]] = []
+        self._timer: threading.Timer | None = None
+        self._done = False
+
+    def __enter__(self) -> Watchdog:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def watch(self, get_socket: Callable[[], object]) -> None:
+        """Shut down ``get_socket()`` at the deadline (the first one watched starts the clock)."""
+        with self._lock:
+            if not self.fired:
+                self._sockets.append(get_socket)
+                if self._timer is None and not self._done:
+                    self._timer = threading.Timer(self.seconds, self._fire)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+        _shut(get_socket())
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            watched = list(self._sockets)
+        for get in watched:
+            _shut(get())
+
+
+def _shut(sock: object) -> None:
+    """Shut a socket down under whoever reads it (a TLS socket too: on its descriptor, not its TLS layer)."""
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass

@@ -173,10 +173,11 @@ class RunRecord:
                 self._unlock()
 
     def _write(self, merged: dict[str, Any]) -> None:
+        from pipekit.core.masking import mask_tree
         from pipekit.core.outfiles import atomic
 
-        with atomic(self.path, "w") as fh:
-            json.dump(merged, fh, indent=2, sort_keys=True, default=str)
+        with atomic(self.path, "w") as fh:  # masked: the record travels as a Bitbucket artifact
+            json.dump(mask_tree(merged), fh, indent=2, sort_keys=True, default=str)
             fh.write("\n")
 
     @contextmanager

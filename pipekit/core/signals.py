@@ -20,6 +20,8 @@ from pipekit.core.errors import Interrupted
 _state = threading.local()
 _pending: list[int] = []
 _installed = False
+_unwinding = False  # an Interrupted is on its way up: later signals do not cut its clean-up short
+repeated: list[int] = []  # the signals that arrived while unwinding (ignored)
 
 
 def _deferring() -> int:
@@ -27,10 +29,28 @@ def _deferring() -> int:
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
+    global _unwinding
+    if _unwinding:
+        repeated.append(signum)
+        return
     if _deferring():
         _pending.append(signum)
         return
+    _unwinding = True
     raise Interrupted(signum)
+
+
+def unwinding() -> bool:
+    """Whether a signal's clean-up is under way (later signals are being ignored)."""
+    return _unwinding
+
+
+def reset() -> None:
+    """Forget a handled signal: the next one raises :class:`Interrupted` again."""
+    global _unwinding
+    _unwinding = False
+    _pending.clear()
+    repeated.clear()
 
 
 def install() -> None:
@@ -41,11 +61,13 @@ def install() -> None:
     signal.signal(signal.SIGINT, _handler)
     signal.signal(signal.SIGTERM, _handler)
     _installed = True
+    reset()
 
 
 @contextmanager
 def deferred() -> Iterator[None]:
     """Run a block to its end even if a signal arrives; raise :class:`Interrupted` after it."""
+    global _unwinding
     _state.depth = _deferring() + 1
     try:
         yield
@@ -54,6 +76,10 @@ def deferred() -> Iterator[None]:
     if not _deferring() and _pending and threading.current_thread() is threading.main_thread():
         signum = _pending.pop(0)
         _pending.clear()
+        if _unwinding:  # held during a clean-up already under way: it goes on
+            repeated.append(signum)
+            return
+        _unwinding = True
         raise Interrupted(signum)
 
 
@@ -74,3 +100,4 @@ def installed() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
+        reset()

@@ -156,9 +156,11 @@ def run_cli(
     config_path: str | None = None,
 ) -> ExitCode:
     """Build the context, run the step body, map errors to exit codes with masked one-line messages."""
+    from pipekit import _run_as_cli
     from pipekit.core import masking, process, signals
     from pipekit.core.console import Console
 
+    _run_as_cli()  # `python -m pipekit.<step>`: what it imports lazily (yaml, gates) is never the cwd's
     masking.load_from_env()
     signals.install()
     console = Console(json_mode=json_mode, debug=bool(debug))
@@ -177,10 +179,14 @@ def run_cli(
         return exc.exit_code
     except (Interrupted, KeyboardInterrupt) as exc:
         stop = exc if isinstance(exc, Interrupted) else Interrupted()
-        process.stop_all()
-        console.error(f"{stop}: stopped, child processes ended, temporary files removed")
+        stuck = process.stop_all()  # repeated signals are held until here (signals.unwinding)
+        children = (f"child process(es) {', '.join(map(str, stuck))} did not end even after SIGKILL" if stuck
+                    else "child processes ended")
+        again = f" ({len(signals.repeated)} more signal(s) held until the clean-up ended)" if signals.repeated else ""
+        console.error(f"{stop}: stopped, {children}, temporary files removed{again}")
         if json_mode:
             console.result({"ok": False, "exit_code": int(stop.exit_code), "error": str(stop)})
+        signals.reset()
         return stop.exit_code
     except Exception as exc:  # a bug: show a masked traceback in debug, one line otherwise
         import traceback

@@ -6,7 +6,8 @@ GitOps history:
 - Deployment frequency: deployments to the environment, and deployment days (days with at
   least one), per day, week and month of the range.
 - Change lead time: deployment time minus the source commit's time (``Pipekit-Source-Committed-At``,
-  which promotions carry forward); median and p90.
+  which promotions carry forward); median and p90. With the service repositories, one per commit
+  the deployment brings (the same source-commit walk as ``pipekit diff``), each counted once.
 - Change fail rate: deployments that needed intervention / deployments. A deployment failed when
   it was rolled back (``Pipekit-Rollback-Of``, or the next deploy went back to an older image),
   reverted (``This reverts commit``), or an incident names it (cause commit or image) or, without a
@@ -18,13 +19,17 @@ GitOps history:
   and environment is open.
 
 Memory: one small state object per deployment seen (for ``Rollback-Of`` look-ups) and one cell
-per (service, ISO week) in the range; the deployments themselves are not kept.
+per (service, ISO week) that had a deployment; the deployments themselves are not kept. Empty
+weeks and months are counted, not listed: the work follows the deployments found, not the span of
+the calendar (``--since 1900-01-01 --until 9000-12-31`` costs what its deployments cost). The
+weekly trend lists every week of a range of up to :data:`DENSE_WEEKS` weeks, and only the weeks
+with deployments beyond that.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -32,6 +37,7 @@ from pipekit.deployments import levels
 from pipekit.deployments.model import Deployment, Incident
 
 ALL = "all"
+DENSE_WEEKS = 530  # about ten years: a trend that lists every week, empty ones too
 
 
 @dataclass
@@ -109,6 +115,31 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def weeks_between(since: date, until: date) -> int:
+    """How many ISO weeks (Mondays from ``since``'s Monday) start before ``until``."""
+    first = monday(since)
+    return max(0, -(-(until - first).days // 7))
+
+
+def months_between(since: date, until: date) -> int:
+    """How many calendar months the days ``since`` .. ``until`` (excluded) touch."""
+    if until <= since:
+        return 0
+    last = until - timedelta(days=1)
+    return (last.year * 12 + last.month) - (since.year * 12 + since.month) + 1
+
+
+def median_with_zeros(values: Sequence[float], zeros: int) -> float:
+    """``statistics.median(values + [0] * zeros)`` without building the zeros (values are >= 0)."""
+    ordered = sorted(values)
+    n = len(ordered) + zeros
+
+    def at(i: int) -> float:
+        return 0.0 if i < zeros else float(ordered[i - zeros])
+
+    return at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+
+
 def p90(values: Sequence[float]) -> float | None:
     if not values:
         return None
@@ -117,9 +148,18 @@ def p90(values: Sequence[float]) -> float | None:
     return statistics.quantiles(values, n=10, method="inclusive")[8]
 
 
+LeadTimes = Callable[[Deployment, "Deployment | None"], "list[float] | None"]
+
+
 class Collector:
-    def __init__(self, since: datetime, until: datetime, incidents: Iterable[Incident] = ()) -> None:
+    def __init__(self, since: datetime, until: datetime, incidents: Iterable[Incident] = (),
+                 lead_times: LeadTimes | None = None) -> None:
+        """``lead_times(deployment, the one running before)``: one lead time per change the deployment
+        brings (:class:`pipekit.releases.leadtime.PerCommit`); None, or its None, falls back to
+        the deployment's own source commit."""
         self.since, self.until = since, until
+        self.lead_times = lead_times
+        self.running: dict[tuple[str, str], Deployment] = {}
         self.cells: dict[tuple[str, date], Cell] = {}
         self.pending = sorted(incidents, key=lambda i: i.opened)
         self.open: dict[tuple[str, str], list[Incident]] = {}
@@ -154,6 +194,7 @@ class Collector:
                     target.cell.recovery.append((dep.deployed_at - target.at).total_seconds())
         state = _State(dep.deployed_at, cell, dep.version)
         self.last[key] = state
+        before, self.running[key] = self.running.get(key), dep
         self.by_commit[(dep.commit, dep.service, dep.environment)] = state
         if self._keep_images:
             self.history.setdefault(key, []).append((dep.reference, state))
@@ -162,9 +203,9 @@ class Collector:
         cell.deployments += 1
         cell.days.add(dep.deployed_at.date())
         cell.last = max(cell.last, dep.deployed_at.timestamp())
-        lead = None if dep.rollback else dep.lead_time_s  # a rollback delivers no change: no lead time
-        if lead is not None:
-            cell.lead.append(lead)
+        if not dep.rollback:  # a rollback delivers no change: no lead time
+            samples = self.lead_times(dep, before) if self.lead_times is not None else None
+            cell.lead += samples if samples is not None else ([] if dep.lead_time_s is None else [dep.lead_time_s])
         active = [i for i in self.open.get(key, []) if i.resolved is None or dep.deployed_at <= i.resolved]
         self.open[key] = active
         if dep.rollback or active:
@@ -212,11 +253,12 @@ class Collector:
 
     def finish(self) -> tuple[Metrics, list[Metrics]]:
         self._incidents_before(None)
-        weeks = []
-        start = monday(self.since.date())
-        while start < self.until.date():
-            weeks.append(start)
-            start += timedelta(days=7)
+        weeks: list[date] = []
+        if weeks_between(self.since.date(), self.until.date()) <= DENSE_WEEKS:
+            start = monday(self.since.date())
+            while start < self.until.date():
+                weeks.append(start)
+                start += timedelta(days=7)
         overall = self._metrics(ALL, dict(self.cells), weeks, min(self.unrecovered.values(), default=None))
         by_service: dict[str, dict[tuple[str, date], Cell]] = {}
         for key, cell in self.cells.items():
@@ -236,15 +278,13 @@ class Collector:
         span = max((self.until - self.since).total_seconds() / levels.DAY, 1.0)
         n = total.deployments
         months: dict[tuple[int, int], int] = {}
-        day = self.since.date()
-        while day < self.until.date():
-            months.setdefault((day.year, day.month), 0)
-            day += timedelta(days=1)
         for d in total.days:
             months[(d.year, d.month)] = months.get((d.year, d.month), 0) + 1
-        week_days = [len(by_week[w].days) for w in weeks] or [0]
-        mdw = float(statistics.median(week_days))
-        mdm = float(statistics.median(months.values())) if months else 0.0
+        all_weeks = weeks_between(self.since.date(), self.until.date())
+        active = [len(c.days) for c in by_week.values() if c.days]
+        mdw = median_with_zeros(active, max(0, all_weeks - len(active))) if all_weeks or active else 0.0
+        all_months = months_between(self.since.date(), self.until.date())
+        mdm = median_with_zeros(list(months.values()), max(0, all_months - len(months))) if all_months else 0.0
         lead_median = median(total.lead)
         recovery = median(total.recovery)
         cfr = total.failed / n if n else None

@@ -23,9 +23,12 @@ KNOWN = (*REQUIRED, "resolved", "cause_commit", "cause_image", "id")
 def load(path: str | Path, default_env: str | None = None) -> list[Incident]:
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a UTF-8 BOM (Excel's "CSV UTF-8") is fine
     except OSError as exc:
         raise BadInput(f"--incidents {file}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"--incidents {file}: not UTF-8 text (byte {exc.start}; UTF-16, as Excel's "
+                       "\"Unicode Text\" writes?)", hint="save it as CSV UTF-8") from None
     if file.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
         rows = _json_rows(file, text)
     else:
@@ -39,6 +42,8 @@ def _json_rows(file: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BadInput(f"{file}: JSON nested too deeply to be a list of incidents") from None
     if isinstance(data, dict):
         data = data.get("incidents")
     if not isinstance(data, list):

@@ -28,6 +28,7 @@ class Deployment:
     revert_of: str | None = None  # "This reverts commit X."
     rollback: bool = False  # explicit rollback, a revert, or a later deploy of an older image
     pipekit: bool = True  # written by pipekit (trailers); False: a hand-made commit attributed by path
+    image_name: str | None = None  # the overlay's images[].name when it is not ``image`` (a newName is set)
 
     @property
     def reference(self) -> str:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pipekit.clients.git_history import HistoryGit
+from pipekit.clients.git_history import HistoryGit, records
 from pipekit.core.errors import BadInput
 from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import Deployment, from_epoch, parse_time
@@ -24,10 +24,6 @@ FORMAT = "--format=%x00C%H%x1f%ct%x1f%an%x1f%B%x00E"
 _REVERTS = re.compile(rb"This reverts commit ([0-9a-f]{7,64})")
 _ZERO = "0" * 40
 _MARK = "^Pipekit-Environment: "
-# Keys that hold for the whole commit wherever they stand in the block (a promotion writes the
-# environment first, then one group per service; update-tag writes one group).
-_COMMIT_KEYS = ("Pipekit-Environment", "Pipekit-Promoted-From", "Pipekit-Build-Url", "Pipekit-Build-Number",
-                "Pipekit-Rollback-Of")
 
 
 @dataclass
@@ -121,26 +117,16 @@ def _edits_overlay(layout: Layout, commit: _Commit, only: Filter) -> bool:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    rest = b""
-    for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            yield line.decode()
-    if rest:
-        yield rest.decode()
+    for line in records(chunks, b"\n"):
+        yield line.decode()
 
 
 def _commits(chunks: Iterable[bytes]) -> Iterator[_Commit]:
-    rest = b""
-    for chunk in chunks:
-        records = (rest + chunk).split(b"\x00C")
-        rest = records.pop()
-        for record in records:
-            if record:
-                yield _parse(record)
-    if rest:
-        yield _parse(rest)
+    return map(_parse, _records(chunks))
+
+
+def _records(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    return (r for r in records(chunks, b"\x00C") if r)
 
 
 def _parse(record: bytes) -> _Commit:
@@ -163,44 +149,24 @@ def _deployments(git: HistoryGit, layout: Layout, commit: _Commit) -> list[Deplo
     return _from_paths(git, layout, commit, revert_of)
 
 
-_TRAILER = re.compile(rb"^(Pipekit-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
-
-
-def _groups(body: bytes) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The ``Pipekit-*`` trailer lines of a message (pipekit writes them one per line, unfolded)."""
-    common: dict[str, str] = {}
-    groups: list[dict[str, str]] = []
-    for raw_key, raw_value in _TRAILER.findall(body):
-        key, value = raw_key.decode(), raw_value.decode("utf-8", "replace")
-        if key in _COMMIT_KEYS:
-            common.setdefault(key, value)
-        elif key == "Pipekit-Service":
-            groups.append({key: value})
-        elif groups:
-            groups[-1].setdefault(key, value)
-    return common, groups
-
-
 def _from_trailers(commit: _Commit) -> list[Deployment]:
-    common, groups = _groups(commit.body)
-    env = common.get("Pipekit-Environment")
-    if not env:
+    from pipekit.gitops import trailers
+
+    t = trailers.parse(commit.body)
+    if not t.environment:
         return []
-    build = common.get("Pipekit-Build-Number", "")
     found = []
-    for g in groups:
-        at = g.get("Pipekit-Source-Committed-At")
+    for g in t.groups:
         try:
-            source_at = parse_time(at) if at else None
+            source_at = parse_time(g.source_committed_at) if g.source_committed_at else None
         except ValueError:
             source_at = None  # a hand-written trailer that is no time: no lead time for this one
         found.append(Deployment(
-            commit=commit.sha, deployed_at=from_epoch(commit.time), service=g["Pipekit-Service"], environment=env,
-            image=g.get("Pipekit-Image"), tag=g.get("Pipekit-Tag"), digest=g.get("Pipekit-Digest"),
-            author=commit.author, subject=commit.subject, source_commit=g.get("Pipekit-Source-Commit"),
-            source_committed_at=source_at, build_url=common.get("Pipekit-Build-Url"),
-            build_number=int(build) if build.isdigit() else None,
-            promoted_from=common.get("Pipekit-Promoted-From"), rollback_of=common.get("Pipekit-Rollback-Of")))
+            commit=commit.sha, deployed_at=from_epoch(commit.time), service=g.service, environment=t.environment,
+            image=g.image, tag=g.tag, digest=g.digest, author=commit.author, subject=commit.subject,
+            source_commit=g.source_commit, source_committed_at=source_at, build_url=t.build_url,
+            build_number=g.build_number, promoted_from=t.promoted_from, rollback_of=t.rollback_of,
+            image_name=g.image_name))
     return found
 
 
@@ -223,7 +189,7 @@ def _from_paths(git: HistoryGit, layout: Layout, commit: _Commit, revert_of: str
             commit=commit.sha, deployed_at=from_epoch(commit.time), service=service, environment=env,
             image=new.new_name or new.name, tag=new.new_tag, digest=new.digest, author=commit.author,
             subject=commit.subject, revert_of=revert_of, pipekit=False,
-            build_number=new.build))
+            build_number=new.build, image_name=new.name if new.new_name else None))
     return found
 
 
@@ -242,3 +208,98 @@ def _image(git: HistoryGit, layout: Layout, oid: str, path: str, service: str) -
         if (name and ref.name == name) or (not name and (ref.name == service or ref.name.endswith(f"/{service}"))):
             return ref
     return refs[0] if len(refs) == 1 and not name else None
+
+
+# -- what runs now: the newest deployment per (service, environment) ------------------------------
+_ENV_LINE = re.compile(rb"^Pipekit-Environment: *(.*?) *$", re.MULTILINE)
+_SERVICE_LINE = re.compile(rb"^Pipekit-Service: *(.*?) *$", re.MULTILINE)
+
+
+def overlay_cells(git: HistoryGit, layout: Layout, rev: str = "HEAD") -> dict[tuple[str, str], str]:
+    """(service, environment) -> path of every overlay kustomization file on ``rev`` (trees only: no blob read)."""
+    listing = git.run("ls-tree", "-r", "--name-only", "--full-tree", rev).stdout
+    return {owner: path for path in listing.splitlines() if (owner := layout.attribute(path)) is not None}
+
+
+def tip_image(git: HistoryGit, layout: Layout, rev: str, path: str, service: str) -> ImageRef | None:
+    """The service's images entry in the overlay file ``path`` as it is on ``rev``."""
+    return _image(git, layout, f"{rev}:{path}", path, service)
+
+
+def latest(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None,
+           within: Iterable[tuple[str, str]] | None = None, batch: int = 256) -> dict[tuple[str, str], Deployment]:
+    """The deployment running now in every (service, environment) whose overlay exists on ``rev``
+    (or of the cells ``within``).
+
+    One ``git log`` newest first, no diffs: a commit with trailers is judged by its
+    ``Pipekit-Service``/``Pipekit-Environment`` lines alone and parsed only when it deploys a cell
+    not yet known; a commit without them waits in a queue whose changed files one
+    ``git diff-tree --stdin`` reads a batch at a time (hand-made edits, reverts). Both keep their
+    place in the walk, so the newest of the two wins. The walk stops as soon as every cell is
+    known: a busy repository is read only back to its least recently deployed overlay. A cell that
+    no commit deployed (only onboarded) is absent from the answer."""
+    only = only or Filter()
+    cells = {c for c in (overlay_cells(git, layout, rev) if within is None else within) if only.wants(*c)}
+    found: dict[tuple[str, str], tuple[int, Deployment]] = {}
+    queued: list[tuple[int, bytes]] = []
+
+    def settle() -> None:
+        for index, dep in _hand_made(git, layout, queued):
+            key = (dep.service, dep.environment)
+            if key in cells and (key not in found or found[key][0] > index):
+                dep.rollback = bool(dep.revert_of)
+                found[key] = (index, dep)
+        queued.clear()
+
+    if cells:
+        stream = git.stream("log", "--no-merges", FORMAT, rev, "--")
+        for index, record in enumerate(_records(stream)):
+            env = _ENV_LINE.search(record)
+            if env is None:
+                queued.append((index, record))
+                if len(queued) >= batch:
+                    settle()
+            else:
+                name = env.group(1).decode("utf-8", "replace")
+                wanted = [s.decode("utf-8", "replace") for s in _SERVICE_LINE.findall(record)]
+                if not any((s, name) in cells and (s, name) not in found for s in wanted):
+                    continue
+                for dep in _deployments(git, layout, _parse(record)):
+                    key = (dep.service, dep.environment)
+                    if key in cells and key not in found:
+                        dep.rollback = bool(dep.rollback_of or dep.revert_of)
+                        found[key] = (index, dep)
+            if len(found) == len(cells):
+                break
+        stream.close()  # stops git when the walk ended early
+        settle()  # a queued hand-made commit may be newer than what the trailers said
+    return {key: dep for key, (_i, dep) in sorted(found.items())}
+
+
+def _hand_made(git: HistoryGit, layout: Layout, queued: list[tuple[int, bytes]]) -> Iterator[tuple[int, Deployment]]:
+    """The deployments of queued commits without trailers, from their changed files (one git process)."""
+    if not queued:
+        return
+    commits = {}
+    for index, record in queued:
+        commit = _parse(record)
+        commits[commit.sha] = (index, commit)
+    out = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-abbrev", "--no-renames",
+                  input_text="\n".join(commits) + "\n").stdout
+    current: _Commit | None = None
+    for line in out.splitlines():
+        if line.startswith(":"):
+            if current is not None:
+                current.raw.append(line.encode())
+        else:
+            entry = commits.get(line.strip())
+            current = entry[1] if entry else None
+    for index, commit in commits.values():
+        if commit.raw:
+            for dep in _from_paths(git, layout, commit, _revert_of(commit)):
+                yield index, dep
+
+
+def _revert_of(commit: _Commit) -> str | None:
+    match = _REVERTS.search(commit.body)
+    return match.group(1).decode() if match else None

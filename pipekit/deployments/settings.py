@@ -35,14 +35,20 @@ def date_flag(value: str | None, flag: str, *, end: bool = False) -> datetime | 
     except ValueError:
         raise BadInput(f"{flag} {value!r} is not a date", hint="use YYYY-MM-DD or an ISO 8601 time") from None
     if end and len(value.strip()) == 10:  # a bare date: up to the end of that day
-        when += timedelta(days=1)
+        try:
+            when += timedelta(days=1)
+        except OverflowError:  # 9999-12-31: the end of time as Python counts it
+            when = datetime.max.replace(tzinfo=timezone.utc)
     return when
 
 
 def window(since: str | None, until: str | None, now: datetime | None = None,
            default_days: int = 90) -> tuple[datetime, datetime]:
     end = date_flag(until, "--until", end=True) or (now or datetime.now(timezone.utc))
-    start = date_flag(since, "--since") or end - timedelta(days=default_days)
+    try:
+        start = date_flag(since, "--since") or end - timedelta(days=default_days)
+    except OverflowError:
+        raise BadInput(f"--until {until}: too early to look {default_days} days back from; pass --since") from None
     if start >= end:
         raise BadInput(f"--since {start.isoformat()} is not before --until {end.isoformat()}")
     return start, end

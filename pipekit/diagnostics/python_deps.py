@@ -62,7 +62,7 @@ def check_lock(lock: Path) -> CheckOutcome:
             wrong.append(f"{name} {dist.version} (locked {want})")
             continue
         to_import.update(dict.fromkeys(top_level_modules(dist), name))
-    broken = [f"{module} ({to_import.get(module, '?')}): {why}" for module, why in import_in_child(list(to_import))]
+    broken = [f"{module} ({to_import.get(module, '?')}): {why}" for module, why in import_in_child(to_import)]
     problems = wrong + broken
     if problems:
         return fail(f"{len(problems)} of {len(pins)} locked packages wrong: " + "; ".join(problems[:4])
@@ -88,20 +88,33 @@ def top_level_modules(dist: md.Distribution) -> list[str]:
 
 
 _IMPORTER = """
-import importlib, json, sys
+import importlib, importlib.metadata as md, json, os, sys
 bad = []
-for name in sys.argv[1:]:
+for name, dist in json.loads(sys.argv[1]):
     try:
-        importlib.import_module(name)
+        module = importlib.import_module(name)
     except Exception as exc:
         bad.append([name, type(exc).__name__ + ": " + str(exc)[:200]])
+        continue
+    where = getattr(module, "__file__", None)
+    try:
+        files = md.distribution(dist).files
+    except md.PackageNotFoundError:
+        files = None
+    if where and files:
+        mine = {os.path.realpath(f.locate()) for f in files}
+        if os.path.realpath(where) not in mine:
+            bad.append([name, "imported from " + where + ", not from the installed " + dist])
 print(json.dumps(bad))
 """
 
 
-def import_in_child(modules: list[str]) -> list[tuple[str, str]]:
-    """Import ``modules`` in a fresh interpreter (this one has imported some already, and a child
-    runs beside the tool probes instead of competing for this process's GIL)."""
+def import_in_child(modules: dict[str, str]) -> list[tuple[str, str]]:
+    """Import ``modules`` (module -> the distribution that provides it) in a fresh, isolated
+    interpreter (``-I``: no working directory, no ``PYTHONPATH``, no user site on ``sys.path``), and
+    check each came from its distribution's installed files: a ``yaml.py`` lying in the working
+    directory is neither imported (run) nor taken for PyYAML. A child also runs beside the tool
+    probes instead of competing for this process's GIL."""
     import json
     import sys
 
@@ -109,7 +122,8 @@ def import_in_child(modules: list[str]) -> list[tuple[str, str]]:
 
     if not modules:
         return []
-    result = process.run([sys.executable, "-c", _IMPORTER, *modules], check=False, timeout=60)
+    result = process.run([sys.executable, "-I", "-c", _IMPORTER, json.dumps(sorted(modules.items()))],
+                         check=False, timeout=60)
     try:
         return [(str(m), str(why)) for m, why in json.loads(result.stdout.strip().splitlines()[-1])]
     except (ValueError, IndexError):

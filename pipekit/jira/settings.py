@@ -43,6 +43,14 @@ class JiraOptions:
 
         if not self.site_url:
             raise BadInput("no Jira: set JIRA_BASE_URL (or jira.base_url in pipekit.yaml, or pass --jira-url)")
+        from pipekit.core import masking
+
+        if masking.without_userinfo(self.site_url) != self.site_url:  # it would print in every issue link
+            masking.add_url_credentials(self.site_url)
+            raise BadInput(f"JIRA_BASE_URL {masking.mask_url(self.site_url).replace('://', '://***@', 1)} carries "
+                           "user information: it would be printed in issue links and stored in the run record",
+                           hint="give the site URL alone; credentials go in JIRA_USER_EMAIL and JIRA_API_TOKEN "
+                                "(or JIRA_PAT)")
         if not self.pat and not (self.email and self.token):
             missing = [n for n, val in (("JIRA_USER_EMAIL", self.email), ("JIRA_API_TOKEN", self.token)) if not val]
             raise BadInput(f"no Jira credentials: {' and '.join(missing)} not set",

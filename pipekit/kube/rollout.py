@@ -13,6 +13,10 @@ Deployments, StatefulSets and DaemonSets follow ``kubectl rollout status`` (kube
 - DaemonSet (RollingUpdate only): generation observed; ``updatedNumberScheduled >= desiredNumberScheduled``;
   ``numberAvailable >= desiredNumberScheduled``.
 
+A Pod is ready with condition ``Ready=True``, unless (Kubernetes 1.33+) the condition's
+``observedGeneration`` (else ``status.observedGeneration``) is below ``metadata.generation``: that
+Ready is stale, and ``kubectl wait --for=condition=Ready`` keeps waiting too.
+
 pipekit adds what kubectl and Argo CD miss: a Deployment is ready only once no pod of an *old*
 ReplicaSet is left (terminating pods still serve traffic until they exit, so tests would hit the
 old version). And a pod of the workload whose container waits in ImagePullBackOff, ErrImagePull
@@ -150,6 +154,13 @@ def pod(p: Obj) -> Verdict:
         reason = status.get("reason") or status.get("message") or "phase Failed"
         return Verdict(False, f"pod {name!r} failed: {reason}", failure=f"pod {name!r} failed: {reason}")
     ready = condition(p, "Ready")
+    generation = _meta(p).get("generation")
+    if ready is not None and ready.get("status") == "True" and isinstance(generation, int):
+        # Kubernetes 1.33+: a Ready condition observed at an older generation of the pod is stale.
+        observed = ready.get("observedGeneration", status.get("observedGeneration"))
+        if isinstance(observed, int) and observed < generation:
+            return Verdict(False, f"Waiting for pod {name!r} to be Ready at generation {generation} "
+                                  f"(its Ready condition is from generation {observed})")
     if ready is not None and ready.get("status") == "True":
         return Verdict(True, f"pod {name!r} is Ready")
     return Verdict(False, f"Waiting for pod {name!r} to be Ready (phase {status.get('phase') or 'Pending'}"

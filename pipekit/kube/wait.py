@@ -26,9 +26,10 @@ from pipekit.clients.kubernetes import (
     Expired,
     Forbidden,
     KubernetesClient,
+    NotFound,
     Resource,
 )
-from pipekit.core.errors import BadInput, CheckFailed, PipekitError, TimedOut
+from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.kube import rollout
 from pipekit.kube.targets import NEEDS, Target
 
@@ -50,6 +51,7 @@ class Mirror(threading.Thread):
         self.items: dict[str, dict[str, Any]] = {}
         self.synced = False
         self.error: PipekitError | None = None
+        self.last_error: PipekitError | None = None  # the latest failure, while it keeps trying
         self.watching = False
         self.stopping = threading.Event()
 
@@ -100,13 +102,24 @@ class Mirror(threading.Thread):
                 self.error = exc
                 self._publish()
                 return
+            except NotFound as exc:  # the API has no such resource type: waiting cannot help
+                self.error = ExternalError(f"the Kubernetes API cannot list {self.resource.plural}: {exc.message}",
+                                           hint="is the server a Kubernetes API (KUBECONFIG, --context)?")
+                self._publish()
+                return
+            except BadInput as exc:  # a token file that went bad on a re-read
+                self.error = exc
+                self._publish()
+                return
             except (PipekitError, OSError, ValueError) as exc:
                 failures += 1
+                why = exc.message if isinstance(exc, PipekitError) else f"{type(exc).__name__}: {exc}"
+                self.last_error = ExternalError(f"GET {self.resource.path(self.namespace)}: {why}")
                 if self.use_watch and self.watching:
                     log.debug("watch of %s failed (%s): polling every %ss", self.resource.plural, exc, self.poll_interval)
                     self.use_watch = False
                 if failures >= 5 and not self.synced:
-                    self.error = exc if isinstance(exc, PipekitError) else None
+                    self.error = self.last_error
                     self._publish()
                     if self.error is not None:
                         return
@@ -190,7 +203,13 @@ class Waiter:
             ready = ready and verdict.ready
         return ready
 
-    def _timed_out(self, timeout: float) -> TimedOut:
+    def _timed_out(self, timeout: float) -> PipekitError:
+        broken = [m.last_error for m in self.mirrors.values() if not m.synced and m.last_error is not None]
+        if broken:  # never one answer from the API: that is its failure, not a workload's slowness
+            first = broken[0]
+            return ExternalError(f"the Kubernetes API failed every call for {timeout:g}s: {first.message}",
+                                 hint="check the API server, the kubeconfig's server and --context (--debug shows "
+                                      "the requests)")
         waiting = []
         for target in self.targets:
             verdict = self.verdicts.get(target)

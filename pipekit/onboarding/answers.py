@@ -92,6 +92,7 @@ class Answers:
         unknown = sorted(set(data) - known)
         if unknown:
             raise BadInput(f"{where}: unknown answers {unknown} (written by a newer pipekit? upgrade pipekit)")
+        check_schema(data, where)
         values = dict(data)
         if "gitops_branch" not in values and "branch" in values:
             # recorded by template 1, whose `branch` was a hard-coded "main" for both repositories:
@@ -106,6 +107,38 @@ class Answers:
             return validate(cls(**values))
         except TypeError as exc:
             raise BadInput(f"{where}: the recorded answers are incomplete: {exc}") from None
+
+
+# The shape of ``.pipekit/init.yaml``'s answers (what :meth:`Answers.to_dict` writes); values are
+# then checked by :func:`validate` as flags are.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "service": {"type": "string"}, "image_repo": {"type": "string"}, "gitops_url": {"type": "string"},
+        "environments": {"type": "array", "items": {"type": "string"}},
+        "argocd_project": {"type": "string"}, "namespace_template": {"type": "string"},
+        "jdk": {"type": "integer", "enum": list(JDKS)},
+        "branch": {"type": "string", "pattern": r"^[^\s~^:?*\[\\]*\Z"},  # a branch name: no space, no newline
+        "gitops_branch": {"type": "string", "pattern": r"^[^\s~^:?*\[\\]*\Z"},
+        "suite": {"type": "array", "items": {"type": "string"}},
+        "signing_public_key": {"type": "string"}, "jira_project": {"type": "string"},
+        "test_results_s3": {"type": "string"}, "requests": {"type": "string"}, "limits": {"type": "string"},
+        "read_only_root": {"type": "boolean"},
+    },
+    "required": ["service", "image_repo", "gitops_url"],
+}
+
+
+def check_schema(data: dict[str, Any], where: str) -> None:
+    """BadInput naming the first answer whose type or form is not what init writes."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        field = ".".join(["answers", *map(str, error.absolute_path)])
+        raise BadInput(f"{where}: {field}: {error.message}",
+                       hint="fix it, or run pipekit init again with the flags to rewrite the answers")
 
 
 def parse_environments(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -155,9 +188,7 @@ def validate(answers: Answers) -> Answers:
     if not answers.gitops_url:
         raise BadInput("no GitOps repository URL for Argo CD: pass --gitops-repo URL, or give the --gitops-dir "
                        "checkout an origin remote (git remote add origin URL)")
-    if _has_credentials(answers.gitops_url):
-        raise BadInput("the GitOps repository URL carries credentials, which would land in pipekit.yaml and the "
-                       "Argo CD manifests: use a URL without them and put the token in PIPEKIT_GITOPS_TOKEN")
+    check_gitops_url(answers.gitops_url)
     check_remote_url(answers.gitops_url)
     for flag, branch in (("--branch", answers.branch), ("--gitops-branch", answers.gitops_branch)):
         if branch.startswith("-") or not re.fullmatch(r"[^\s~^:?*\[\\]*", branch) or ".." in branch:
@@ -204,11 +235,45 @@ def resources(value: str, flag: str) -> dict[str, str]:
     return out
 
 
-def _has_credentials(url: str) -> bool:
+_USER = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,31}")  # a plain user name: git, x-token-auth, dana.lee
+
+
+def check_gitops_url(url: str) -> None:
+    """BadInput unless ``url`` carries no credentials: user information other than a plain user
+    name (``ssh://git@host/...``) would land in pipekit.yaml, .pipekit/init.yaml, the baselines and
+    Argo CD's ``repoURL``. The message shows the URL with its user information masked."""
     from urllib.parse import urlsplit
 
-    split = urlsplit(url)
-    return split.scheme in ("http", "https") and split.password is not None
+    scp = re.fullmatch(r"([^@/:]+)@([^@/:]+):(.*)", url) if "://" not in url else None
+    if scp:  # git@host:owner/repo.git
+        user, host = scp.group(1), scp.group(2)
+        password = None
+    else:
+        try:
+            split = urlsplit(url)
+            host = split.hostname or ""
+            split.port  # noqa: B018 (parsing it is the check)
+        except ValueError:
+            raise BadInput(f"GitOps repository URL {_masked(url)} is not a valid URL",
+                           hint="check --gitops-repo (or the checkout's origin remote)") from None
+        user, password = split.username, split.password
+    if user is None:
+        return
+    looks_secret = len(user) >= 16 and any(c.isdigit() for c in user)  # a token pasted as the user name
+    if password is not None or not _USER.fullmatch(user) or looks_secret:
+        raise BadInput(f"the GitOps repository URL carries credentials ({_masked(url)}), which would land in "
+                       "pipekit.yaml, .pipekit/init.yaml and the Argo CD manifests",
+                       hint=f"use a URL without them (a plain user name such as git@{host or 'host'} is fine) and "
+                            "put the token in PIPEKIT_GITOPS_TOKEN")
+
+
+def _masked(url: str) -> str:
+    """``url`` with everything between the scheme and the last ``@`` of its authority replaced by ``***``."""
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def check_image_repo(image_repo: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipekit.clients.kustomize import Renderer
+from pipekit.core.errors import BadInput
 from pipekit.onboarding import checks, plan, record
 from pipekit.onboarding.answers import Answers
 from pipekit.onboarding.render import Files
@@ -39,8 +40,37 @@ def read(root: Path, path: str) -> str | None:
         return target.read_bytes().decode("utf-8", "replace")
 
 
+def managed(generated: Files) -> list[str]:
+    """The GitOps folders init manages for this service: where its templates place files
+    (``apps/<service>/``, ``argocd/<service>/``), and nothing else."""
+    return sorted({"/".join(path.split("/")[:2]) + "/" for path in generated.gitops})
+
+
+def confine(generated: Files, service_root: Path, gitops_root: Path) -> None:
+    """Refuse, before anything is read or written, a GitOps path that leads out of what init manages:
+    a symlink out of the clone (update-tag's check), one into another service's folder, or a
+    baseline (``.pipekit/init/gitops/...``) outside the managed folders, which would make init
+    delete another service's files."""
+    from pipekit.gitops import overlay as ov
+
+    folders = managed(generated)
+    shown = " and ".join(folders)
+    for path in generated.gitops:
+        _, rel = ov.inside(gitops_root, path)
+        if not any(rel.startswith(f) for f in folders):
+            raise BadInput(f"{path}: a symlink in the GitOps repository leads out of {shown} (to {rel}); "
+                           "refusing to follow it", hint="replace the link with the folder itself; nothing was written")
+    for repo, path, _text in record.baselines(service_root):
+        if repo == "gitops" and not any(path.startswith(f) for f in folders):
+            raise BadInput(f"{record.baseline_path(repo, path)}: a baseline outside what init manages for this "
+                           f"service ({shown}): copied from another service's repository?",
+                           hint=f"remove {record.BASELINES / repo}/ entries that are not this service's; nothing "
+                                "was written")
+
+
 def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root: Path, *, upgrade: bool,
             force: bool, env: Mapping[str, str], renderer: Renderer, versions: tuple[str, str]) -> Prepared:
+    confine(generated, service_root, gitops_root)
     prepared = Prepared()
     for repo, path, text in generated.items():
         root = service_root if repo == "service" else gitops_root
@@ -91,6 +121,7 @@ def with_deployed_image(path: str, ours: str | None, theirs: str, answers: Answe
 
 def existing(generated: Files, service_root: Path, gitops_root: Path) -> Files:
     """The files a service has now, at the paths init generates (for ``--check``)."""
+    confine(generated, service_root, gitops_root)
     files = Files()
     for repo, path, _text in generated.items():
         text = read(service_root if repo == "service" else gitops_root, path)

@@ -13,8 +13,8 @@ from typing import Any
 
 from pipekit.clients.git import Git
 from pipekit.core.step import StepContext
-from pipekit.gitops import settings
-from pipekit.gitops.writer import Change, message
+from pipekit.gitops import settings, trailers
+from pipekit.gitops.writer import Change
 from pipekit.onboarding import apply, plan, record
 from pipekit.onboarding.answers import Answers
 
@@ -43,11 +43,8 @@ def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Calla
 
 def commit_message(answers: Answers, new: record.Recorded, upgrade: bool) -> str:
     what = "upgrade to" if upgrade else "onboard with"
-    return message(f"{answers.service}: {what} pipekit init {new.pipekit_version}", [
+    return trailers.commit_message(f"{answers.service}: {what} pipekit init {new.pipekit_version}", [
         f"Environments: {', '.join(answers.environments)}",
         f"Image: {answers.image_repo}",
-    ], [
-        ("Pipekit-Service", answers.service),
-        ("Pipekit-Init-Version", new.pipekit_version),
-        ("Pipekit-Template-Version", str(new.template_version)),
-    ])
+    ], trailers.Trailers(init_version=new.pipekit_version, template_version=str(new.template_version),
+                         groups=[trailers.Group(answers.service)]))

@@ -172,23 +172,29 @@ def _check_pipekit(argv: list[str]) -> list[str]:
     name = argv[1]
     if name not in STEPS:
         return [f"'pipekit {name}': no such command (commands: {', '.join(STEPS)})"]
-    known = flags_of(name)
+    sub = argv[2] if len(argv) > 2 and not argv[2].startswith("-") else None
+    known = flags_of(name, sub)
     problems = []
-    for token in argv[2:]:
+    for token in argv[3 if sub else 2:]:
         if token == "--":
             break
         if token.startswith("--"):
             flag = token.split("=", 1)[0]
             if flag not in known:
-                problems.append(f"'pipekit {name} {flag}': no such flag")
+                problems.append(f"'pipekit {name}{' ' + sub if sub else ''} {flag}': no such flag")
     return problems
 
 
 @cache
-def flags_of(name: str) -> frozenset[str]:
+def flags_of(name: str, sub: str | None = None) -> frozenset[str]:
+    """The flags of ``pipekit NAME`` (of its subcommand ``sub`` when the step has subcommands)."""
+    import click
+
     from pipekit.cli import STEPS
 
     command = importlib.import_module(STEPS[name][0]).main
+    if isinstance(command, click.Group) and sub is not None:
+        command = command.commands.get(sub, command)
     found = {"--help"}
     for param in command.params:
         found.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))

@@ -51,16 +51,17 @@ def dump(recorded: Recorded) -> str:
 
 
 def load(service_root: Path) -> Recorded | None:
-    import yaml
+    from pipekit.core import yamlload
 
     path = service_root / RECORD
     if not path.is_file():
         return None
     where = str(RECORD)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{where}: malformed YAML: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{where}: cannot read it: {exc}") from None
+    data = yamlload.load(text, where)
     if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
         raise BadInput(f"{where}: expected a mapping with 'answers' (rerun pipekit init with your answers)")
     try:

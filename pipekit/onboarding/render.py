@@ -13,9 +13,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from pipekit import __version__
 from pipekit.onboarding.answers import Answers
+
+if TYPE_CHECKING:
+    from pipekit.alerting.settings import AlertSettings
 
 TEMPLATE_VERSION = 2  # raise when a template changes the files it generates
 TEMPLATES = Path(__file__).with_name("templates")
@@ -49,6 +53,12 @@ def q(value: str) -> str:
     return json.dumps(value)
 
 
+def quoted(value: str) -> str:
+    """Always a double-quoted YAML string (a JSON string is one): for words YAML must never read
+    as anything else (``@x``, ``{a: b}``, ``-``, ``key: value`` in a Job's command)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def base_image(answers: Answers, version: str = __version__) -> str:
     name = f"pipekit-base:{version}-jdk{answers.jdk}"
     return f"{answers.registry}/{name}" if answers.registry else name
@@ -69,7 +79,7 @@ class Renderer:
         text = (self.templates / name).read_text(encoding="utf-8")
         return Template(text).substitute(values)
 
-    def render(self, a: Answers) -> Files:
+    def render(self, a: Answers, alerts: AlertSettings | None = None) -> Files:
         assert a.branch and a.gitops_branch, "the branches are found before rendering (init.branches_of)"
         common = {
             "service": q(a.service), "image_repo": q(a.image_repo), "gitops_url": q(a.gitops_url),
@@ -97,7 +107,8 @@ class Renderer:
             read_only_root="true" if a.read_only_root else "false", **common)
         files.gitops[f"{base}/service.yaml"] = self.fill("gitops/service.yaml", **common)
         files.gitops[f"{base}/post-sync-test.yaml"] = self.fill(
-            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {q(arg)}" for arg in job_args(a)), **common)
+            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {quoted(arg)}" for arg in job_args(a)),
+            **common)
         for env in a.environments:
             namespace = q(a.namespace(env))
             files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] = self.fill(
@@ -111,9 +122,29 @@ class Renderer:
                     f"    - server: https://kubernetes.default.svc\n      namespace: {q(a.namespace(env))}"
                     for env in a.environments), **common)
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
+        self.add_alerts(a, files, common, alerts)
         if a.signing_public_key:
             self.add_signing(a, files, common)
         return files
+
+    def add_alerts(self, a: Answers, files: Files, common: dict[str, str], alerts: AlertSettings | None) -> None:
+        """The alerts (pipekit.alerting, docs/alerts.md): their answers in pipekit.yaml and, unless
+        ``alerts.enabled`` is false, the PrometheusRule and ServiceMonitor in the base, each overlay's
+        patch of the rule and its promtool unit tests, the Alertmanager routing and the runbook."""
+        from pipekit.alerting import layout, settings
+
+        alerts = alerts or settings.defaults(a.service, a.environments, a.gitops_url, a.gitops_branch)
+        files.service["pipekit.yaml"] += settings.section_text(alerts)
+        if not alerts.enabled:
+            return
+        base = f"apps/{a.service}/base"
+        files.gitops[f"{base}/kustomization.yaml"] += "  - prometheusrule.yaml\n  - servicemonitor.yaml\n"
+        for env in a.environments:
+            files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] += layout.overlay_patches(alerts)
+        labels = "".join(f"\n    {q(k)}: {q(v)}" for k, v in alerts.labels.items())
+        files.gitops[f"{base}/servicemonitor.yaml"] = self.fill("gitops/servicemonitor.yaml",
+                                                                 monitoring_labels=labels, **common)
+        files.gitops.update(layout.gitops_files(alerts, {env: a.namespace(env) for env in a.environments}))
 
     def add_signing(self, a: Answers, files: Files, common: dict[str, str]) -> None:
         """--signing-public-key: a Kyverno policy in the base, the AppProject allowing it, the pipeline

@@ -111,6 +111,13 @@ class Renders:
 
 
 def check_rendered(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
+    from pipekit.alerting.check import prometheus_rules, rule_problems
+
+    alerts = [p for doc in prometheus_rules(docs) for p in rule_problems(doc, overlay)]  # the CRD schema, the labels
+    return alerts + _check_workload(docs, overlay, answers)
+
+
+def _check_workload(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
     deployments = [d for d in docs if d.get("kind") == "Deployment"
                    and (d.get("metadata") or {}).get("name") == answers.service]
     if not deployments:

@@ -1,10 +1,14 @@
 """Promotion gates: small hooks that decide whether a promotion into a ``gated`` environment may go.
 
 A gate is a function ``evaluate(request: GateRequest, ctx: StepContext) -> GateResult``. Gates
-are named in ``environments.<env>.gates``: a built-in name (``jira`` -> :func:`pipekit.jira.release.evaluate`)
-or ``package.module:function`` for your own. A gate that cannot be loaded or evaluated is
-*unavailable*, and an unavailable gate refuses the promotion: nothing is promoted on a gate
-nobody could check.
+are named in ``environments.<env>.gates``: a built-in name (``jira`` -> :func:`pipekit.jira.release.evaluate`),
+``package.module:function`` of an *installed* module (site-packages, ``PYTHONPATH``; never the
+working directory, under ``python -m pipekit`` as under the ``pipekit`` script), or
+``path/to/gate.py:function``, a file the config names explicitly (relative to pipekit.yaml's
+folder). A config naming a gate is code that runs in the pipeline: review it like code. A gate
+that cannot be loaded or evaluated is *unavailable*, and an unavailable gate refuses the
+promotion (exit 1): nothing is promoted on a gate nobody could check; a gate that raises is
+unavailable too.
 
 The built-in ``jira`` gate (also ``pipekit.jira_gate:evaluate``): it checks the Jira version of
 the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
@@ -16,8 +20,11 @@ shape: ``def evaluate(request: GateRequest, ctx: StepContext) -> GateResult``.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipekit.core.errors import CheckFailed
@@ -51,21 +58,45 @@ class GateUnavailable(Exception):
 Gate = Callable[["GateRequest", "StepContext"], GateResult]
 
 
-def load(name: str) -> Gate:
+def load(name: str, base: Path | None = None) -> Gate:
+    """The gate ``name``: built-in, an installed module's function, or a ``.py`` file's (relative to ``base``)."""
     target = BUILTIN.get(name, name)
     if ":" not in target:
         raise GateUnavailable(f"unknown gate {name!r} (built-in gates: {', '.join(sorted(BUILTIN))}; "
-                              "or name a hook as package.module:function)")
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise GateUnavailable(f"gate {name!r} is not available: module {module_name} is not installed") from None
+                              "or name a hook as package.module:function or path/to/gate.py:function)")
+    module_name, _, attr = target.rpartition(":")
+    module = _from_file(name, module_name, base) if module_name.endswith(".py") else _installed(name, module_name)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise GateUnavailable(f"gate {name!r} is not available: {module_name} has no function {attr}")
     gate: Gate = fn
     return gate
+
+
+def _installed(name: str, module_name: str) -> object:
+    """Import ``module_name`` from the installed modules only: the working directory is not searched."""
+    here = {"", ".", os.getcwd()}
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if p not in here and os.path.abspath(p) != os.getcwd()]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        raise GateUnavailable(f"gate {name!r} is not available: module {module_name} is not installed "
+                              "(a file of your own: name it as path/to/gate.py:function)") from None
+    finally:
+        sys.path[:] = saved
+
+
+def _from_file(name: str, path: str, base: Path | None) -> object:
+    import importlib.util
+
+    file = Path(path) if Path(path).is_absolute() else (base or Path.cwd()) / path
+    spec = importlib.util.spec_from_file_location(f"pipekit_gate_{file.stem}", file)
+    if spec is None or spec.loader is None or not file.is_file():
+        raise GateUnavailable(f"gate {name!r} is not available: no file {file}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check(names: Sequence[str], request: GateRequest, ctx: StepContext) -> list[tuple[str, GateResult]]:
@@ -74,11 +105,19 @@ def check(names: Sequence[str], request: GateRequest, ctx: StepContext) -> list[
     if not names:
         raise CheckFailed(f"{rule} refused by rule 'gated': environments.{request.target}.gates lists no gate")
     results: list[tuple[str, GateResult]] = []
+    config = getattr(getattr(ctx, "config", None), "path", None)
+    base = Path(config).parent if config else None
     for name in names:
         try:
-            result = load(name)(request, ctx)
+            result = load(name, base)(request, ctx)
         except GateUnavailable as exc:
             raise CheckFailed(f"{rule} refused by rule 'gated': {exc}") from None
+        except Exception as exc:  # a gate that raises refuses the promotion, as documented
+            raise CheckFailed(f"{rule} refused by rule 'gated': gate {name!r} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(result, GateResult):
+            raise CheckFailed(f"{rule} refused by rule 'gated': gate {name!r} returned {type(result).__name__}, "
+                              "not a GateResult")
         if not result.passed:
             raise CheckFailed(f"{rule} refused by gate {name!r}: {result.reason or 'did not pass'}")
         results.append((name, result))

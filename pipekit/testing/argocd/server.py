@@ -1,7 +1,8 @@
 """The Argo CD API stand-in: a real HTTP server on 127.0.0.1 with scenarios and faults.
 
 Endpoints (wire shapes of Argo CD v3.5's REST API, errors as grpc-gateway writes them):
-``GET /api/version``, ``POST /api/v1/session``, ``GET /api/v1/applications/{name}``
+``GET /api/version``, ``POST /api/v1/session``, ``GET /api/v1/applications`` (``?projects=``),
+``GET /api/v1/applications/{name}``
 (``?refresh=``, ``?project=``, ``?appNamespace=``), ``POST /api/v1/applications/{name}/sync``
 and ``GET /api/v1/stream/applications?name=`` (NDJSON, chunked, one flush per event).
 
@@ -267,6 +268,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(query)
             return
         parts = [unquote(p) for p in path.split("/")]
+        if path.rstrip("/") == "/api/v1/applications" and method == "GET":
+            projects = parse_qs(split.query).get("projects", [])
+            with argo.cond:
+                items = [a.to_json() for a in argo.apps.values() if not projects or a.project in projects]
+            self._send(200, {"metadata": {"resourceVersion": str(len(argo.requests))}, "items": items})
+            return
         if len(parts) >= 5 and parts[1:4] == ["api", "v1", "applications"]:
             name = parts[4]
             app = argo.apps.get(name)

@@ -28,6 +28,7 @@ class JqlError(ValueError):
 class Query:
     match: Predicate
     order_by: str | None = None
+    keys: tuple[str, ...] = ()  # issue keys named by ``key = X`` / ``key in (...)``: Jira checks they exist
 
 
 def _tokens(jql: str) -> list[tuple[str, str]]:
@@ -77,7 +78,24 @@ def parse(jql: str) -> Query:
         expect_clause = False
     if expect_clause and clauses:
         raise JqlError("Error in the JQL Query: expecting a clause after 'AND'.")
-    return Query(lambda rec: all(c(rec) for c in clauses), order_by)
+    return Query(lambda rec: all(c(rec) for c in clauses), order_by, _named_keys(tokens))
+
+
+def _named_keys(tokens: list[tuple[str, str]]) -> tuple[str, ...]:
+    found: list[str] = []
+    for i, (kind, text) in enumerate(tokens[:-1]):
+        if kind != "word" or text.lower() not in ("key", "issuekey"):
+            continue
+        nxt = tokens[i + 1]
+        if nxt == ("op", "="):
+            found += [t[1] for t in tokens[i + 2:i + 3] if t[0] != "op"]
+        elif nxt[0] == "word" and nxt[1].lower() == "in":
+            j = i + 3
+            while j < len(tokens) and tokens[j] != ("op", ")"):
+                if tokens[j][0] != "op":
+                    found.append(tokens[j][1])
+                j += 1
+    return tuple(found)
 
 
 def _value(tokens: list[tuple[str, str]], i: int) -> tuple[str, int]:

@@ -8,7 +8,8 @@ Follows the documented endpoints and their paging:
 - Data Center: ``POST``/``GET /rest/api/2/search`` (``startAt``, ``maxResults``, ``total``).
 - A scoped Cloud token: with ``cloud_id`` and ``scoped=True`` the site answers 401 and only
   ``/ex/jira/{cloud_id}/rest/...`` (the API gateway's shape) is served.
-Errors carry Jira's shape: ``{"errorMessages": [...], "errors": {}}``.
+Errors carry Jira's shape: ``{"errorMessages": [...], "errors": {}}``; a JQL naming an issue key that
+does not exist is refused whole (400), naming the key, as Jira does.
 
 Faults: :meth:`JiraStandIn.fail_next` (429 with or without ``Retry-After`` / ``X-RateLimit-Reset``,
 503, 401, ...). From a shell: ``python -m pipekit.testing.jira --project ORD --version 1.4.2``
@@ -238,6 +239,10 @@ class JiraStandIn(ServedStandIn):
     def _match(self, jql: str) -> list[Issue]:
         q = parse(jql)
         every = [i for project in self.issues.values() for i in project]
+        known = {i.key.upper() for i in every}
+        missing = [k for k in q.keys if k.upper() not in known]
+        if missing:  # Jira refuses the whole query, naming each missing key
+            raise JqlError(" ".join(f"An issue with key '{k}' does not exist for field 'key'." for k in missing))
         found = [i for i in every if q.match({"project": i.key.split("-")[0], "fixversion": i.fix_versions,
                                               "status": i.status, "key": i.key, "assignee": i.assignee,
                                               "summary": i.summary})]

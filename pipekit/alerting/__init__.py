@@ -1,0 +1,1 @@
+"""Alerting: the alert rules init writes for a service, their promtool unit tests, Alertmanager routing."""
