@@ -204,6 +204,7 @@ def recording(name: str) -> Stage:
     return Stage(name, run)
 
 
+@pytest.mark.slow
 def test_missing_module_or_tool_is_reported_and_skipped_with_what_needs_it(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
