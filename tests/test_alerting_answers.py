@@ -61,6 +61,7 @@ def test_a_bad_answer_is_exit_2_naming_it_with_file_and_line(onboarded: tuple[Pa
     assert tree_hashes(service, gitops) == before  # nothing written
 
 
+@pytest.mark.slow
 def test_unknown_environment_and_runbook_placeholder_are_named(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     config = service / "pipekit.yaml"
@@ -90,6 +91,7 @@ def test_the_section_init_writes_reads_back_as_the_defaults(tmp_path: Path) -> N
         "https://github.com/acme/gitops/blob/trunk/apps/orders/alerts/RUNBOOK.md#{alert_lower}")
 
 
+@pytest.mark.slow
 def test_upgrade_carries_the_thresholds_over(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
     service, gitops = onboarded
     newer = tmp_path / "templates-0.2.0"
@@ -144,6 +146,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_generated_unit_tests_pass_promtool_far_from_the_defaults(variant: str, tmp_path: Path) -> None:
     base = settings.defaults("orders", ("prod",), "git@bitbucket.org:acme/gitops.git")

@@ -55,6 +55,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.slow
 def test_alerts_test_checks_and_unit_tests_every_environment(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     need("promtool")
@@ -69,6 +70,7 @@ def test_alerts_test_checks_and_unit_tests_every_environment(onboarded: tuple[Pa
     assert result["routing"] == "skipped" and "Alertmanager >= 0.28.0" in result["routing_detail"]
 
 
+@pytest.mark.slow
 def test_python_m_pipekit_alerts_is_the_same_command(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     proc = alerts("test", "--gitops-dir", str(gitops), "--env", "prod", cwd=service, module="pipekit.alerts")
@@ -77,6 +79,7 @@ def test_python_m_pipekit_alerts_is_the_same_command(onboarded: tuple[Path, Path
     assert "in dev" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow
 def test_the_library_api_gets_the_same_result(onboarded: tuple[Path, Path]) -> None:
     from pipekit.alerts import AlertsOptions, run
     from pipekit.core.step import StepContext
@@ -88,6 +91,7 @@ def test_the_library_api_gets_the_same_result(onboarded: tuple[Path, Path]) -> N
         ("qa", 16, 32)]
 
 
+@pytest.mark.slow
 def test_rendered_rules_match_the_crd_schema_and_carry_the_labels(onboarded: tuple[Path, Path]) -> None:
     _service, gitops = onboarded
     validator = jsonschema.Draft7Validator(load_schema("prometheusrule-v1.schema.json"))
@@ -125,6 +129,7 @@ def test_rendered_rules_match_the_crd_schema_and_carry_the_labels(onboarded: tup
     assert all(f"## {a.name}" in runbook for a in catalogue.ALERTS)
 
 
+@pytest.mark.slow
 def test_another_service_and_environments_pass_too(tmp_path: Path, git_repo: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     service, gitops, _bare = make_repos(tmp_path, git_repo, monkeypatch)
@@ -137,6 +142,7 @@ def test_another_service_and_environments_pass_too(tmp_path: Path, git_repo: Pat
     assert 'namespace=\\"team-a-billing-prod\\"' in prod or 'namespace="team-a-billing-prod"' in prod
 
 
+@pytest.mark.slow
 def test_a_changed_threshold_regenerates_rules_and_tests(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     edit(service / "pipekit.yaml", "error_ratio: {threshold: 0.05, for: 10m}", "error_ratio: {threshold: 0.25, for: 3m}")
@@ -153,6 +159,7 @@ def test_a_changed_threshold_regenerates_rules_and_tests(onboarded: tuple[Path, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_threshold_edited_by_hand_in_the_rule_fails_its_tests(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     patch = gitops / "apps/orders/overlays/qa/alerts-patch.yaml"
@@ -169,6 +176,7 @@ def test_a_threshold_edited_by_hand_in_the_rule_fails_its_tests(onboarded: tuple
     assert all(e["passed"] for e in result["result"]["environments"] if e["environment"] != "qa")
 
 
+@pytest.mark.slow
 def test_a_rule_moved_in_the_base_fails_the_render(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     base = gitops / "apps/orders/base/prometheusrule.yaml"
@@ -179,6 +187,7 @@ def test_a_rule_moved_in_the_base_fails_the_render(onboarded: tuple[Path, Path])
     assert "testing value /spec/groups/0/rules/0/alert failed" in proc.stderr
 
 
+@pytest.mark.slow
 def test_slack_routing_is_checked_with_amtool(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
     need("amtool")
@@ -201,6 +210,7 @@ def test_slack_routing_is_checked_with_amtool(onboarded: tuple[Path, Path]) -> N
     assert proc.returncode == 1 and "amtool check-config" in proc.stderr and "orders-slak" in proc.stderr
 
 
+@pytest.mark.slow
 def test_render_prints_a_plain_rule_file_promtool_accepts(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
     service, gitops = onboarded
     proc = alerts("render", "--gitops-dir", str(gitops), "--env", "prod", cwd=service)
@@ -220,6 +230,7 @@ def test_list_shows_thresholds_per_environment(onboarded: tuple[Path, Path]) -> 
     assert lines["HighErrorRatio"]["environments"]["dev"] == {"severity": "warning", "for": "10m", "threshold": "0.05"}
 
 
+@pytest.mark.slow
 def test_bad_input_is_exit_2(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
     service, gitops = onboarded
     empty = tmp_path / "empty"
@@ -235,6 +246,7 @@ def test_bad_input_is_exit_2(onboarded: tuple[Path, Path], tmp_path: Path) -> No
     assert proc.returncode == 2 and "alerts-test.yaml:" in proc.stderr and "malformed YAML" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_promtool_is_exit_2_naming_the_package(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
     service, gitops = onboarded
     bin_dir = tmp_path / "bin"

@@ -57,6 +57,7 @@ def test_bitbucket_oidc_assumes_the_role_with_web_identity(moto: MotoServer, cle
     assert EcrClient(session).describe_repository("nothing-here") is None
 
 
+@pytest.mark.slow
 def test_web_identity_token_file_goes_through_botocores_chain_and_sts_endpoint(
         moto: MotoServer, clean_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     token = tmp_path / "token"
@@ -163,6 +164,7 @@ def test_throttling_and_5xx_are_retried(clean_aws: None, monkeypatch: pytest.Mon
     assert repo is not None and repo.mutability == "IMMUTABLE" and flaky.calls == 3
 
 
+@pytest.mark.slow
 def test_exit_3_after_the_last_attempt(clean_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     flaky = FlakyEcr(failures=99, status=400, error="ThrottlingException")
     try:

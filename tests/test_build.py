@@ -119,6 +119,7 @@ def test_service_builds_tests_and_image(service_build: Built) -> None:
     assert o["tests"]["total"] == 2 and o["tests"]["passed"] == 2 and o["tests"]["failing"] == []
 
 
+@pytest.mark.slow
 @needs_maven
 @needs_buildah
 def test_image_labels_tags_and_content_read_back_with_buildah(service_build: Built) -> None:
@@ -200,6 +201,7 @@ def test_failing_tests_exit_1_naming_them(failing_build: Built) -> None:
     assert "[INFO] Compiling" not in proc.stderr
 
 
+@pytest.mark.slow
 @needs_maven
 @needs_buildah
 def test_failing_tests_recorded_and_no_image_built(failing_build: Built) -> None:

@@ -79,6 +79,7 @@ def test_retries_5xx_and_honours_retry_after(flaky_server):
     assert _Flaky.seen[2] - _Flaky.seen[1] >= 0.95  # waited as Retry-After asked
 
 
+@pytest.mark.slow
 def test_gives_up_with_external_error(flaky_server):
     _Flaky.plan = [(502, {})] * 5
     s = http.session(attempts=3, backoff=0.01, max_backoff=0.05)
@@ -87,6 +88,7 @@ def test_gives_up_with_external_error(flaky_server):
     assert len(_Flaky.seen) == 3
 
 
+@pytest.mark.slow
 def test_4xx_returned_not_retried(flaky_server):
     _Flaky.plan = [(404, {})]
     r = http.session(backoff=0.01).get(flaky_server + "/missing")

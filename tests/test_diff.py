@@ -36,6 +36,7 @@ def shas(w: World, commits: list[dict]) -> list[str]:
     return [names[c["sha"]] for c in commits]
 
 
+@pytest.mark.slow
 def test_qa_to_prod_carries_commits_and_would_roll_back_the_hotfix(world: World) -> None:  # noqa: F811
     result = diff(world, "--from", "qa", "--to", "prod", *repos(world))
     got = by_service(result)
@@ -98,6 +99,7 @@ def test_an_unreadable_repository_or_a_missing_commit_only_affects_its_service(w
     assert got["payments"]["state"] == "new"
 
 
+@pytest.mark.slow
 def test_a_url_is_cloned_blobless_into_the_cache_and_fetched_when_a_commit_is_missing(world: World,  # noqa: F811
                                                                                        tmp_path: Path) -> None:
     origin = tmp_path / "orders-origin.git"
@@ -116,6 +118,7 @@ def test_a_url_is_cloned_blobless_into_the_cache_and_fetched_when_a_commit_is_mi
     assert again["orders"]["state"] == "diverged" and shas(world, again["orders"]["rolled_back"]) == ["h1"]
 
 
+@pytest.mark.slow
 def test_bad_input_is_exit_2_naming_it(world: World, tmp_path: Path) -> None:  # noqa: F811
     cases = [
         (["--from", "qa", "--to", "staging"], "--to staging: unknown environment (known: dev, qa, preprod, prod)"),
@@ -151,6 +154,7 @@ def jira() -> Iterator[JiraStandIn]:
         yield standin
 
 
+@pytest.mark.slow
 def test_jira_statuses_flag_what_is_not_allowed_and_what_jira_lacks(world: World,  # noqa: F811
                                                                    jira: JiraStandIn) -> None:
     env = {"JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": "rel@example.com", "JIRA_API_TOKEN": "jira-secret",
@@ -196,6 +200,7 @@ def test_markdown_release_notes(world: World) -> None:  # noqa: F811
     assert f"- ORD-9 Hotfix: a null customer crashed checkout (`{world.sha['h1'][:8]}`, Bob) `ORD-9`" in md
 
 
+@pytest.mark.slow
 def test_html_release_notes_in_chromium(world: World, tmp_path: Path) -> None:  # noqa: F811
     from tests.test_status import _check_page
 

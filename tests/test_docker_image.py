@@ -144,6 +144,7 @@ def fetch(name: str, dest: Path, **args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(["sh", str(DOCKER / "fetch-tool.sh"), name, str(dest)], capture_output=True, text=True, env=env)
 
 
+@pytest.mark.slow
 def test_fetch_verifies_then_installs(served: tuple[Path, str], tmp_path: Path):
     root, url = served
     (root / "yq_linux_amd64").write_bytes(b"#!/bin/sh\necho yq\n")
@@ -154,6 +155,7 @@ def test_fetch_verifies_then_installs(served: tuple[Path, str], tmp_path: Path):
     assert os.access(tmp_path / "bin" / "yq", os.X_OK) and f"sha256:{good} verified" in out.stdout
 
 
+@pytest.mark.slow
 def test_tampered_download_fails_naming_file_and_both_sums(served: tuple[Path, str], tmp_path: Path):
     root, url = served
     original = b"the real kustomize"
@@ -174,6 +176,7 @@ def test_tampered_download_fails_naming_file_and_both_sums(served: tuple[Path, s
     assert not (tmp_path / "bin" / "kustomize").exists()  # nothing unpacked
 
 
+@pytest.mark.slow
 def test_fetch_without_a_checksum_refuses_and_an_empty_url_leaves_the_tool_out(served: tuple[Path, str],
                                                                                 tmp_path: Path):
     root, url = served

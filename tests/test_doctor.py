@@ -247,6 +247,7 @@ def test_argocd_endpoint_answers_and_token_is_never_printed(tmp_path: Path):
         assert none.returncode == 1 and "no credentials" in none.stdout
 
 
+@pytest.mark.slow
 def test_gitops_repository_answers_ls_remote(tmp_path: Path, git_repo: Path):
     config = _config(tmp_path, f"gitops:\n  repo: {git_repo}\n")
     out = doctor("--config", str(config), "--json", cwd=tmp_path)

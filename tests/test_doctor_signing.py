@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipekit.signing import cosign_keys
@@ -26,6 +27,7 @@ def doctor(tmp_path: Path, config: dict, env: dict[str, str]) -> tuple[int, dict
     return proc.returncode, data.get("result", data)  # a failed run wraps the result beside the error
 
 
+@pytest.mark.slow
 def test_readable_keys_pass_and_unreadable_ones_fail_naming_the_reference(tmp_path: Path) -> None:
     private, public = cosign_keys.generate(b"pw", n=1 << 12)
     (tmp_path / "cosign.key").write_text(private)

@@ -74,6 +74,7 @@ def test_known_answers(known: tuple[Path, dict[str, str]], tmp_path: Path) -> No
     assert services["billing"]["deployments"] == 1 and services["billing"]["lead_time_median_s"] is None
 
 
+@pytest.mark.slow
 def test_without_incidents_only_rollbacks_and_reverts_fail(known: tuple[Path, dict[str, str]]) -> None:
     m = dora(known[0])["report"]["overall"]
     assert m["failed_deployments"] == 2 and m["rework_deployments"] == 2
@@ -144,6 +145,7 @@ def test_bad_incident_rows_are_exit_2(known: tuple[Path, dict[str, str]], tmp_pa
     assert expected in proc.stderr and str(file) in proc.stderr
 
 
+@pytest.mark.slow
 def test_remote_repository_is_read_through_a_partial_clone(known: tuple[Path, dict[str, str]]) -> None:
     result = dora(known[0])
     via_url = run_pipekit("dora", "--gitops-repo", f"file://{known[0]}", "--since", "2026-11-02",

@@ -36,6 +36,7 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return h.push()
 
 
+@pytest.mark.slow
 def test_a_calendar_span_of_seven_millennia_costs_what_the_deployments_cost(bare: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     out = tmp_path / "report.html"

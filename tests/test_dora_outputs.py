@@ -72,6 +72,7 @@ def test_html_report_renders_in_chromium_without_console_errors(bare: Path, tmp_
     shutil.copy(shot, keep / "dora-report.png")
 
 
+@pytest.mark.slow
 def test_prometheus_text_parses_and_is_accepted_by_promtool(bare: Path) -> None:
     proc = run_pipekit("dora", "--gitops-repo", str(bare), *RANGE, "--format", "prometheus")
     assert proc.returncode == 0, proc.stderr

@@ -128,6 +128,7 @@ def test_cone_patterns_match_what_git_writes(tmp_path: Path) -> None:
     assert cone_patterns(dirs) == (clone / ".git/info/sparse-checkout").read_text()
 
 
+@pytest.mark.slow
 def test_missing_git_is_bad_input_naming_its_package_and_a_hung_git_is_a_timeout(tmp_path: Path) -> None:
     from pipekit.core.errors import TimedOut
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from pipekit.clients.git_history import records
 from pipekit.deployments import reader, source
 from pipekit.deployments.layout import Layout
@@ -31,6 +33,7 @@ def test_a_40_mb_record_in_64_kb_chunks_is_linear() -> None:
     assert took < 2.0, f"{took:.2f} s for 40 MB"
 
 
+@pytest.mark.slow
 def test_history_reads_a_commit_with_a_40_mb_message(tmp_path: Path) -> None:
     h = History(tmp_path, ["orders"])
     h.deploy("orders", "prod", "v1", at(0))

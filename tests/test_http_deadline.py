@@ -31,6 +31,7 @@ def test_a_trickled_answer_ends_at_the_total_deadline(mode: str, said: str) -> N
     assert took < 3.0, f"{took:.1f} s for a 2 s bound"
 
 
+@pytest.mark.slow
 def test_a_try_ends_at_its_read_timeout_and_a_trickled_answer_is_not_retried() -> None:
     with Trickle("body", interval=0.1, size=10_000, lifetime=20) as server:
         session = http.session(attempts=3, total_timeout=30.0, timeout=(0.5, 1.0), backoff=0.01, max_backoff=0.01)
@@ -42,6 +43,7 @@ def test_a_try_ends_at_its_read_timeout_and_a_trickled_answer_is_not_retried() -
     assert took < 2.0, took
 
 
+@pytest.mark.slow
 def test_a_silent_server_is_still_retried() -> None:
     import socket
 
@@ -57,6 +59,7 @@ def test_a_silent_server_is_still_retried() -> None:
         listener.close()
 
 
+@pytest.mark.slow
 def test_a_streamed_answer_is_bounded_up_to_its_headers_and_read_by_the_caller() -> None:
     with Trickle("body", interval=0.01, size=50, lifetime=20) as server:
         session = http.session(total_timeout=0.3, timeout=(1.0, 1.0))
@@ -77,6 +80,7 @@ def test_the_body_is_still_there_for_the_caller() -> None:
         assert len(response.content) == 200_000 and response.text.startswith('{"x":"aaa')
 
 
+@pytest.mark.slow
 def test_webhook_post_ends_at_its_deadline() -> None:
     with Trickle("body", interval=0.1, size=10_000, lifetime=20) as server:
         policy = webhook.Policy(connect_timeout=1.0, read_timeout=1.0, attempts=4, total_timeout=2.0,
@@ -88,6 +92,7 @@ def test_webhook_post_ends_at_its_deadline() -> None:
     assert took < 3.0, f"{took:.1f} s for a 2 s bound"
 
 
+@pytest.mark.slow
 def test_webhook_headers_trickled_are_timeouts_within_the_total() -> None:
     with Trickle("headers", interval=0.1, size=10_000, lifetime=20) as server:
         policy = webhook.Policy(connect_timeout=0.5, read_timeout=1.0, attempts=4, total_timeout=2.5,
@@ -105,6 +110,7 @@ def test_jira_search_pages_are_bounded_in_bytes() -> None:
             list(jira.search("project = ORD"))
 
 
+@pytest.mark.slow
 def test_jira_gate_timeout_bounds_a_trickled_answer(tmp_path) -> None:
     with Trickle("body", interval=0.2, size=10_000, lifetime=30) as server:
         env = {"JIRA_BASE_URL": server.url, "JIRA_USER_EMAIL": "ci@example.com",
@@ -118,6 +124,7 @@ def test_jira_gate_timeout_bounds_a_trickled_answer(tmp_path) -> None:
     assert took < 8.0, f"jira-gate --timeout 3 took {took:.1f} s"
 
 
+@pytest.mark.slow
 def test_notify_timeout_bounds_a_trickled_answer(tmp_path) -> None:
     with Trickle("body", interval=0.2, size=10_000, lifetime=40) as server:
         env = {"PIPEKIT_TEAMS_WEBHOOK_URL": server.url + "/workflows/x", "PIPEKIT_NOTIFY_TOTAL_TIMEOUT": "60"}

@@ -220,6 +220,7 @@ def test_changed_answers_update_files_still_as_generated(repos: tuple[Path, Path
     assert "pipekit promote --from dev --to prod --service orders --approve" in text and "--to qa" not in text
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_full_diff_and_writes_nothing(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     before = tree_hashes(service, gitops)

@@ -106,6 +106,7 @@ def test_the_service_and_gitops_branches_are_the_repositories_own(master: tuple[
     assert revisions == {"production"} and len(apps) == 6
 
 
+@pytest.mark.slow
 def test_the_gitops_repositorys_default_branch_is_found_and_followed(master: tuple[Path, Path, Path]) -> None:
     """Item 1 with --gitops-repo: the clone, the commit and targetRevision use the remote's default branch."""
     service, _, bare = master
@@ -164,6 +165,7 @@ def test_ecr_region_comes_from_the_image_repository(master: tuple[Path, Path, Pa
     assert ecr_push.options_from(ctx, {}).region == "eu-west-1"
 
 
+@pytest.mark.slow
 def test_qa_is_gated_by_jira_only_with_a_jira_project(master: tuple[Path, Path, Path]) -> None:
     """Item 6: --jira-project writes the jira section and gates qa; without it qa is promoted ungated, said so."""
     service, gitops, _ = master
@@ -179,6 +181,7 @@ def test_qa_is_gated_by_jira_only_with_a_jira_project(master: tuple[Path, Path, 
     assert "Promote to qa (jira gate)" in names
 
 
+@pytest.mark.slow
 def test_every_step_pulling_the_ecr_image_has_oidc(master: tuple[Path, Path, Path]) -> None:
     """Item 8: with `image: aws: oidc-role`, Bitbucket uses the role only in steps with `oidc: true`."""
     service, gitops, _ = master
@@ -209,6 +212,7 @@ def test_the_first_environment_keeps_its_own_rule(master: tuple[Path, Path, Path
     assert config(service)["environments"][envs[0]] == rule
 
 
+@pytest.mark.slow
 def test_no_pods_until_a_real_image(master: tuple[Path, Path, Path]) -> None:
     """Item 10: every overlay renders its Deployment at 0 replicas while its image is the placeholder."""
     service, gitops, _ = master
@@ -230,6 +234,7 @@ def test_the_post_sync_results_outlive_the_job(master: tuple[Path, Path, Path]) 
     assert command[command.index("--upload") + 1] == "s3://acme-test-results/post-sync"
 
 
+@pytest.mark.slow
 def test_wait_for_argocd_outlasts_the_rollout_and_the_job(master: tuple[Path, Path, Path]) -> None:
     """Item 12: argocd.timeout >= progressDeadlineSeconds + activeDeadlineSeconds + a minute; --check holds it."""
     service, gitops, _ = master
@@ -245,6 +250,7 @@ def test_wait_for_argocd_outlasts_the_rollout_and_the_job(master: tuple[Path, Pa
     assert proc.returncode == 1 and "argocd.timeout 600 s is shorter than a normal deploy may take" in proc.stderr
 
 
+@pytest.mark.slow
 def test_repo_url_is_one_argo_cd_can_reach(master: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Item 13: a local path is no repoURL: exit 2 naming it; --gitops-url names the URL; --check catches one."""
     service, gitops, bare = master
@@ -320,6 +326,7 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(master: tuple[Path, Path
     assert tree_hashes(service, gitops) == before
 
 
+@pytest.mark.slow
 def test_a_second_service_joins_the_gitops_repository(master: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Two services in one GitOps repository: the second's onboarding touches nothing of the first's."""
     service, _, bare = master
@@ -334,6 +341,7 @@ def test_a_second_service_joins_the_gitops_repository(master: tuple[Path, Path, 
 
 
 
+@pytest.mark.slow
 def test_check_lists_the_repository_settings_the_pipeline_lacks(master: tuple[Path, Path, Path]) -> None:
     """Item 7: with a Bitbucket token, --check reads the repository's settings and names what is missing."""
     from pipekit.testing.bitbucket_config import BitbucketSettingsStandIn

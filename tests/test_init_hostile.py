@@ -26,6 +26,7 @@ def _outside(tmp_path: Path) -> Path:
     return victim
 
 
+@pytest.mark.slow
 def test_gitops_repo_symlink_out_of_the_clone_is_refused_writing_nothing(repos: tuple[Path, Path, Path],
                                                                           tmp_path: Path) -> None:
     service, work, bare = repos
@@ -59,6 +60,7 @@ def test_gitops_dir_symlink_out_of_the_checkout_is_refused_writing_nothing(repos
     assert not (work / "apps").exists()
 
 
+@pytest.mark.slow
 def test_baselines_of_another_service_are_refused_and_its_files_stay(repos: tuple[Path, Path, Path]) -> None:
     service, work, _ = repos
     # billing was onboarded in the same GitOps checkout
@@ -117,6 +119,7 @@ HOSTILE = ["@smoke", "{a: b}", "-", "- x", "key: value", ":", "a:b", "[1, 2]", "
            "tab\there", "ünïcode", "back\\slash", "$(echo hi)", "${VAR}"]
 
 
+@pytest.mark.slow
 def test_suite_arguments_round_trip_through_kustomize(repos: tuple[Path, Path, Path]) -> None:
     import shlex
 
@@ -131,6 +134,7 @@ def test_suite_arguments_round_trip_through_kustomize(repos: tuple[Path, Path, P
     assert command[command.index("--") + 1:] == ["run-tests", *HOSTILE]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("answers", "named"), [
     ({"jdk": "abc"}, "answers.jdk"),
     ({"jdk": 1e400}, "answers.jdk"),

@@ -19,6 +19,7 @@ def repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     return make_repos(tmp_path, git_repo, monkeypatch)
 
 
+@pytest.mark.slow
 def test_signing_public_key_writes_a_valid_kyverno_policy_and_gates(repos: tuple[Path, Path, Path],
                                                                     tmp_path: Path) -> None:
     service, gitops, _bare = repos

@@ -59,6 +59,7 @@ def onboarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     return service, checkout, bare
 
 
+@pytest.mark.slow
 def test_upgrade_brings_the_fixes_and_keeps_the_hand_edit(onboarded: tuple[Path, Path, Path]) -> None:
     service, checkout, _bare = onboarded
     old = yaml.safe_load((service / "bitbucket-pipelines.yml").read_text())

@@ -49,6 +49,7 @@ def canned(answer: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]) -> Itera
         server.halt()
 
 
+@pytest.mark.slow
 def test_endless_pages_end_at_the_listing_bound() -> None:
     with canned(lambda _h: (200, {"issues": [], "nextPageToken": "more", "isLast": False})) as url:
         jira = JiraClient(url, email=EMAIL, token=TOKEN, timeout=5.0, listing_timeout=1.0)

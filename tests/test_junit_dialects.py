@@ -136,6 +136,7 @@ def test_result_text_is_kept_up_to_a_bound(tmp_path: Path) -> None:
     assert cases[0].message == "boom" and len(cases[0].details) <= MAX_TEXT
 
 
+@pytest.mark.slow
 def test_reading_is_linear_in_the_report(tmp_path: Path) -> None:
     """Many <properties> blocks made the old reader quadratic (3.8 s for 5 MB, 11 s reported for 3.5 MB)."""
     sys.path.insert(0, str(REPO / "scripts"))

@@ -169,6 +169,7 @@ def test_build_reads_the_same_surefire_reports_alike(maven: Run, tmp_path: Path)
     assert "flaky (passed on rerun): shop.OrdersApiTest.flakyEndpointAnswers" in proc.stderr
 
 
+@pytest.mark.slow
 def test_pytest_with_rerunfailures(pytest_run: Run) -> None:
     run = pytest_run
     assert_gate(run, "pytest")
@@ -186,6 +187,7 @@ def test_pytest_with_rerunfailures(pytest_run: Run) -> None:
     assert next(c for c in report.cases if c.name == "test_ships_an_order").kind == "pytest.xfail"
 
 
+@pytest.mark.slow
 def test_jest_with_jest_junit(jest: Run) -> None:
     run = jest
     assert_gate(run, "jest")
@@ -208,6 +210,7 @@ def test_jest_with_jest_junit(jest: Run) -> None:
     assert any(s.name == "broken.test.js" and int(s.attrs["tests"]) == 0 and s.tests == 2 for s in report.suites)
 
 
+@pytest.mark.slow
 def test_jest_junit_on_its_own_drops_the_broken_file_and_the_retries(tool_env: dict[str, str], tmp_path: Path) -> None:
     """The facts, with pipekit's settings overridden: the file that failed to load is not in the report, a
     retried test and a todo look passed. The gate still fails on the failures it can see."""
@@ -220,6 +223,7 @@ def test_jest_junit_on_its_own_drops_the_broken_file_and_the_retries(tool_env: d
     assert [s.name for s in report.suites] == ["jest tests", "undefined"]
 
 
+@pytest.mark.slow
 def test_mocha_with_mocha_junit_reporter(mocha: Run) -> None:
     run = mocha
     assert_gate(run, "mocha")
@@ -236,6 +240,7 @@ def test_mocha_with_mocha_junit_reporter(mocha: Run) -> None:
     assert report.root_attrs["skipped"] == "1"
 
 
+@pytest.mark.slow
 def test_newman_junit_reporter(newman: Run) -> None:
     run = newman
     assert_gate(run, "newman")
@@ -258,6 +263,7 @@ def test_newman_junit_reporter(newman: Run) -> None:
     assert skipped.outcome == "passed"
 
 
+@pytest.mark.slow
 def test_playwright_junit_reporter(playwright: Run) -> None:
     run = playwright
     assert_gate(run, "playwright")
@@ -275,6 +281,7 @@ def test_playwright_junit_reporter(playwright: Run) -> None:
     assert by["flaky endpoint answers"].flaky
 
 
+@pytest.mark.slow
 def test_playwright_without_retries_in_the_report_is_silently_green(tool_env: dict[str, str], tmp_path: Path) -> None:
     """The fact: with includeRetries off, a test that passed on its retry is a plain passing case."""
     env = {**tool_env, "PLAYWRIGHT_JUNIT_INCLUDE_RETRIES": "0"}
@@ -285,6 +292,7 @@ def test_playwright_without_retries_in_the_report_is_silently_green(tool_env: di
     assert run.result["result"] == "passed"  # nothing in the report tells otherwise
 
 
+@pytest.mark.slow
 def test_cucumber_junit_formatter(cucumber: Run) -> None:
     run = cucumber
     assert_gate(run, "cucumber")
@@ -307,6 +315,7 @@ def test_cards_agree_with_the_gate(pytest_run: Run) -> None:
     assert text.startswith("2 passed, 1 failed, 1 errored, 2 skipped, 1 flaky of 6")
 
 
+@pytest.mark.slow
 def test_jest_rerun_failed_reruns_the_failed_files(tool_env: dict[str, str], tmp_path: Path) -> None:
     env = {**tool_env, "JEST_JUNIT_OUTPUT_DIR": "results"}
     run = post_sync(tmp_path, "jest-rerun", env, "results", "jest", "--ci", "--cacheDirectory", ".jest-cache",

@@ -76,6 +76,7 @@ def test_a_bad_token_is_exit_2_naming_it(tmp_path: Path, user: dict[str, Any], n
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 404])
 def test_an_api_failing_every_call_is_exit_3_naming_it(tmp_path: Path, status: int) -> None:
     with answering(status) as url:

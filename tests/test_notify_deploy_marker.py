@@ -134,6 +134,7 @@ def test_nothing_is_pushed_without_a_successful_deploy(tmp_path: Path, sink: Web
     assert markers(pushgateway) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_pushgateway_warns_or_fails_with_strict(tmp_path: Path, sink: WebhookSink) -> None:
     deployed(tmp_path)
     with socket.socket() as s:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import statistics
 
+import pytest
+
 from tests.fixtures.gitops.releases import World, world  # noqa: F401 (the session fixture)
 from tests.fixtures.gitops.repo import git
 
@@ -21,6 +23,7 @@ def lead(w: World, *args: str) -> dict[str, dict]:
     return {m["scope"]: m for m in [report["overall"], *report["services"]]}
 
 
+@pytest.mark.slow
 def test_lead_time_counts_every_commit_a_deployment_brings(world: World) -> None:  # noqa: F811
     orders = world.repos["orders"]
     first = when(world.gitops, world.gitops_commits["orders:prod:promote"])  # o1 reaches prod

@@ -20,6 +20,8 @@ from tests.fixtures.gitops.releases import AUTHORS, ORDERS, World, digest
 from tests.fixtures.gitops.repo import git, make_repo
 from tests.test_cards import validate_card
 
+pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
+
 
 def make(tmp: Path) -> tuple[World, Path]:
     """orders' repository (folder named after the service, as a pipeline's checkout is) and a GitOps

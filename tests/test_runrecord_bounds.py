@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from pipekit.cards.model import _tests_detail
 from pipekit.core.outputs import BuildResult
 from pipekit.core.runrecord import RunRecord
@@ -49,6 +51,7 @@ def test_200k_failures_make_a_small_record_and_a_quick_card(tmp_path: Path) -> N
     assert "199,99" in card or "199990" in card or "and 1999" in card
 
 
+@pytest.mark.slow
 def test_notify_leaves_one_lock_file_however_many_notifications(tmp_path: Path) -> None:
     record = tmp_path / ".pipekit" / "run.json"
     with WebhookSink() as sink:

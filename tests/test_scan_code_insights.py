@@ -114,6 +114,7 @@ def scan(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_through_the_pipeline_proxy_without_credentials(fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPEKIT_BITBUCKET_PROXY", fake.url)  # stands in for localhost:29418
     result = scan(str(FIX / "veracode-results.json"), "--code-insights")
@@ -135,6 +136,7 @@ def test_through_the_pipeline_proxy_without_credentials(fake: FakeCodeInsights, 
     assert annotations[0]["path"] == "com/example/orders/OrderRepository.java" and annotations[0]["line"] == 57
 
 
+@pytest.mark.slow
 def test_with_a_token_batches_100_and_stops_at_1000_most_severe_first(
         fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tests.test_readers_scan import _gen_sarif
@@ -158,6 +160,7 @@ def test_with_a_token_batches_100_and_stops_at_1000_most_severe_first(
     assert token not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_rejected_credentials_exit_3_with_a_hint(fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPEKIT_BITBUCKET_API_URL", fake.url)
     fake.status_override = 401

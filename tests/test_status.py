@@ -31,6 +31,7 @@ def cells(report: dict) -> dict[tuple[str, str], dict | None]:
     return {(row["service"], e): c for row in report["services"] for e, c in row["environments"].items()}
 
 
+@pytest.mark.slow
 def test_the_matrix_is_what_the_history_says(world: World) -> None:  # noqa: F811
     report = status(world)
     assert report["environments"] == ENVS and report["revision"] == world.head()
@@ -71,6 +72,7 @@ def test_the_matrix_is_what_the_history_says(world: World) -> None:  # noqa: F81
     assert report["counts"] == {"ahead": 1, "rolled-back": 1}
 
 
+@pytest.mark.slow
 def test_filters_and_bad_names(world: World) -> None:  # noqa: F811
     report = status(world, "--service", "orders", "--env", "prod", "--env", "dev")
     assert report["environments"] == ["dev", "prod"]  # the promotion order, not the flags'
@@ -84,6 +86,7 @@ def test_filters_and_bad_names(world: World) -> None:  # noqa: F811
     assert missing.returncode == 2 and "no such directory" in missing.stderr
 
 
+@pytest.mark.slow
 def test_table_and_markdown(world: World) -> None:  # noqa: F811
     table = world.pipekit("status")
     assert table.returncode == 0, table.stderr
@@ -122,6 +125,7 @@ def argo(world: World) -> Iterator[ArgoCDStandIn]:  # noqa: F811
         yield argocd
 
 
+@pytest.mark.slow
 def test_argocd_live_state_and_drift(world: World, argo: ArgoCDStandIn) -> None:  # noqa: F811
     report = status(world, "--argocd", ARGOCD_SERVER=argo.url, ARGOCD_AUTH_TOKEN=argo.token)
     got = cells(report)
@@ -161,6 +165,7 @@ def _check_page(tmp: Path, page: Path, name: str) -> str:
     return html
 
 
+@pytest.mark.slow
 def test_html_page_in_chromium(world: World, argo: ArgoCDStandIn, tmp_path: Path) -> None:  # noqa: F811
     page = tmp_path / "status.html"
     proc = world.pipekit("status", "--argocd", "--format", "html", "--out", str(page),

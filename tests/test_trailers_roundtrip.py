@@ -104,6 +104,7 @@ def last_message(bare: Path) -> trailers.Trailers:
     return trailers.parse(git("log", "-1", "--format=%B", "main", cwd=bare))
 
 
+@pytest.mark.slow
 def test_update_tag_promote_rollback_write_what_history_reads(world: tuple[Path, Path, Path]) -> None:
     bare, service, record = world
     committed_at = git("log", "-1", "--format=%cI", cwd=service)
@@ -158,6 +159,7 @@ print("apiVersion: v1\\nkind: Pod\\nmetadata: {name: rendered}\\nspec: {containe
 """
 
 
+@pytest.mark.slow
 def test_a_deploy_landing_during_the_rollback_is_not_overwritten(world: tuple[Path, Path, Path]) -> None:
     bare, service, record = world
     for tag, build in (("v1", 1), ("v2", 2)):
@@ -181,6 +183,7 @@ def test_a_deploy_landing_during_the_rollback_is_not_overwritten(world: tuple[Pa
     assert recorded["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_deploy_landing_before_the_clone_is_seen_too(world: tuple[Path, Path, Path], monkeypatch) -> None:
     """The history is read, then another deploy lands, then the writer clones: refused, nothing committed."""
     from pipekit import rollback

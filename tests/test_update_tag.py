@@ -127,6 +127,7 @@ def test_config_env_and_run_record_fill_everything(repo: Path, tmp_path: Path) -
         "Release Bot <release@example.com>|Pipekit CI <ci@example.com>"
 
 
+@pytest.mark.slow
 def test_missing_entry_exits_1_unless_create(repo: Path) -> None:
     head = commits(repo)
     proc = update(repo, "--path", "orders/overlays/dev", "--image", "acme/cache", "--tag", "1", "--renderer", "none")
@@ -251,6 +252,7 @@ def test_git_client_files_lists_the_whole_tree_without_blobs(repo: Path, tmp_pat
     assert ImageRef("x", new_tag="1", digest=DIGEST).reference == f"x:1@{DIGEST}"
 
 
+@pytest.mark.slow
 def test_force_rolls_back_over_a_newer_build(repo: Path) -> None:
     args = ("--path", "orders/overlays/dev", "--image", ORDERS, "--renderer", "none")
     assert update(repo, *args, "--tag", "bbbbbbb", "--build-number", "20").returncode == 0

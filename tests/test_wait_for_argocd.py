@@ -78,6 +78,7 @@ def logins(argo: ArgoCDStandIn) -> int:
     return [p for _, p in list(argo.requests)].count("/api/v1/session")
 
 
+@pytest.mark.slow
 def test_waits_through_a_rollout_and_records_it(argo, ctx, out):
     argo.add_app("orders-dev", revision=OLD)
     argo.play("orders-dev", rollout())
@@ -120,6 +121,7 @@ def test_stale_state_forever_times_out_with_what_is_missing(argo, ctx):
     assert RunRecord.load(ctx.record.path).step("wait_for_argocd")["status"] == "timed-out"
 
 
+@pytest.mark.slow
 def test_reconciled_before_finished_is_not_success(argo, ctx):
     argo.add_app("orders-dev", revision=E, reconciled="before")
     argo.play("orders-dev", [(0.5, {"reconciled": "after"})])
@@ -128,6 +130,7 @@ def test_reconciled_before_finished_is_not_success(argo, ctx):
     assert time.monotonic() - started >= 0.45
 
 
+@pytest.mark.slow
 def test_postsync_hook_failure_on_synced_healthy_app(argo, ctx, out, capsys):
     argo.add_app("orders-dev", revision=OLD)
     argo.play("orders-dev", rollout()[:3] + [(0.15, {
@@ -166,6 +169,7 @@ def test_operation_failed_for_revision_fails_fast(argo, ctx):
     assert time.monotonic() - started < 5  # at the failure (0.2 s in), not at the timeout
 
 
+@pytest.mark.slow
 def test_degraded_then_recovered_within_grace(argo, ctx):
     argo.add_app("orders-dev", revision=E, health="Degraded", health_message="Deployment exceeded its progress deadline")
     argo.play("orders-dev", [(0.5, {"health": "Healthy", "health_message": ""})])
@@ -173,6 +177,7 @@ def test_degraded_then_recovered_within_grace(argo, ctx):
     assert result.apps[0].health == "Healthy"
 
 
+@pytest.mark.slow
 def test_degraded_past_grace_fails(argo, ctx):
     argo.add_app("orders-dev", revision=E, health="Degraded", health_message="Deployment exceeded its progress deadline")
     started = time.monotonic()
@@ -181,6 +186,7 @@ def test_degraded_past_grace_fails(argo, ctx):
     assert 0.55 <= time.monotonic() - started < 4  # at the grace's end, not at the timeout
 
 
+@pytest.mark.slow
 def test_bearer_token_expiring_mid_wait_is_bad_input(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
     argo.play("orders-dev", rollout(0.5))
@@ -351,6 +357,7 @@ def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
         assert run(opts(argo, plaintext=False, insecure=True), ctx).apps[0].verdict == "succeeded"
 
 
+@pytest.mark.slow
 def test_app_without_auto_sync_gets_a_warning_and_a_hint(argo, ctx, out):
     argo.add_app("orders-dev", revision=OLD, auto_sync=False)
     with pytest.raises(TimedOut) as err:

@@ -33,6 +33,7 @@ def write_record(tmp_path: Path, steps: dict) -> None:
     path.write_text(json.dumps({"version": 1, "steps": steps}))
 
 
+@pytest.mark.slow
 def test_revision_from_run_record_and_json_result(argo, tmp_path):
     write_record(tmp_path, {"update_tag": {"status": "succeeded", "outputs": {"gitops_revision": E, "environment": "dev"}}})
     argo.add_app("orders-dev", revision=OLD)
@@ -151,6 +152,7 @@ def test_bad_input_exit_2(tmp_path, env, flags, expected):
     assert expected in proc.stderr
 
 
+@pytest.mark.slow
 def test_bad_config_exit_2(tmp_path):
     (tmp_path / "pipekit.yaml").write_text("argocd:\n  refresh: soft\n")
     proc = run_pipekit("wait-for-argocd", "--app", "a", "--revision", E, env={"PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")},
