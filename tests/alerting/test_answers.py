@@ -13,7 +13,7 @@ from pipekit.alerting import check, rules, settings
 from pipekit.clients import promtool
 from pipekit.core import config as config_mod
 from pipekit.onboarding.render import TEMPLATES
-from tests.test_init import IMAGE, cli, init, make_repos, tree_hashes
+from tests.steps.test_init import IMAGE, cli, init, make_repos, tree_hashes
 
 ENVS = ("dev", "qa", "preprod", "prod")
 

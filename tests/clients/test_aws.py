@@ -18,7 +18,7 @@ from pipekit.clients.ecr import EcrClient
 from pipekit.core import masking
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.testing.moto import MotoServer
-from tests.test_ecr_push import base_env
+from tests.steps.test_ecr_push import base_env
 
 # a JWT-shaped token (moto does not verify the signature)
 OIDC = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ7cmVwb30iLCJhdWQiOiJhcmk6Y2xvdWQ6Yml0YnVja2V0In0.c2lnbmF0dXJlLXNlY3JldA"

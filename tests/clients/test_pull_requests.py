@@ -14,7 +14,7 @@ from pipekit.core import masking
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.promotion import pull_request_settings as prs
 from pipekit.testing.bitbucket import BitbucketStandIn
-from tests.test_bitbucket_standin import branch
+from tests.testing.test_bitbucket import branch
 
 
 @pytest.fixture

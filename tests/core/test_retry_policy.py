@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipekit.core import retry
 
-PIPEKIT = Path(__file__).resolve().parent.parent / "pipekit"
+PIPEKIT = Path(__file__).resolve().parents[2] / "pipekit"
 
 
 def test_server_asked_waits_match_header_names_in_any_case() -> None:

@@ -13,7 +13,7 @@ import pytest
 from pipekit.core.runrecord import RunRecord
 from pipekit.testing.sink import Answer, WebhookSink
 from tests.conftest import REPO_ROOT
-from tests.test_notify import BITBUCKET, FAST
+from tests.steps.test_notify import BITBUCKET, FAST
 
 
 def start_notify(tmp_path: Path, record: Path, url: str, *args: str) -> subprocess.Popen[str]:

@@ -60,7 +60,7 @@ def test_a_bomb_in_a_suppressions_file_and_a_kustomization(tmp_path: Path) -> No
         kustomization.entries("resources: [../../base]\n" + bomb(12), "overlays/dev/kustomization.yaml")
     (tmp_path / "policy.yaml").write_text(bomb(12, "suppressions"))
     proc = run_pipekit("scan", "--policy", str(tmp_path / "policy.yaml"),
-                       str(Path(__file__).parent / "fixtures" / "scan" / "trivy-empty.json"), cwd=tmp_path)
+                       str(Path(__file__).parents[1] / "fixtures" / "scan" / "trivy-empty.json"), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "alias" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -89,7 +89,7 @@ def test_a_waiting_renderer_does_not_outlive_pipekit(tmp_path: Path) -> None:
         "print(s.proc.pid, flush=True); import os, time; time.sleep(0.3); os._exit(0)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     pid = int(out.stdout.strip())
     deadline = time.monotonic() + 5
     while alive(pid) and time.monotonic() < deadline:

@@ -10,7 +10,7 @@ from pipekit.core.errors import BadInput, ExitCode
 from pipekit.images import tags as imagetags
 from pipekit.images.tags import TagInputs, compute_tags
 
-FIXTURES = Path(__file__).parent / "fixtures" / "java"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "java"
 SHA = "3f9a2c1d4e5b6a7980123456789abcdef0123456"
 
 

@@ -30,7 +30,7 @@ from tests.fixtures.gitops.repo import IMAGE, git, make_repo, overlay, read
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("docker-registry"),
                                                    reason="docker-registry is required (apt-get install -y docker-registry)")]
-FIXTURES = Path(__file__).parent / "fixtures" / "cosign" / "containers-image"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cosign" / "containers-image"
 ORDERS = IMAGE.format(service="orders")
 
 

@@ -16,9 +16,9 @@ from pipekit.core.context import PipelineContext
 from pipekit.core.runrecord import RunRecord
 from pipekit.deployments import reader, source
 from pipekit.deployments.layout import Layout
+from tests.cards.test_payloads import validate_card
 from tests.fixtures.gitops.releases import AUTHORS, ORDERS, World, digest
 from tests.fixtures.gitops.repo import git, make_repo
-from tests.test_cards import validate_card
 
 pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
 

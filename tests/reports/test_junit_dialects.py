@@ -1,6 +1,6 @@
 """The one JUnit reader: hostile and inconsistent files, the counters policy, linear reading.
 
-The real tools' reports are read in tests/test_junit_tools.py. The files here are written by hand
+The real tools' reports are read in tests/reports/test_junit_tools.py. The files here are written by hand
 on purpose: no tool writes an XML bomb, an external entity, or counters that disagree with its own
 cases, and those are what these tests are about.
 """
@@ -19,7 +19,7 @@ from pipekit.core.errors import BadInput, ExitCode
 from pipekit.reports import junit
 from pipekit.reports.junit.parser import MAX_TEXT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 XSD = ('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation='
        '"https://maven.apache.org/surefire/maven-surefire-plugin/xsd/surefire-test-report-3.0.xsd" version="3.0"')
 

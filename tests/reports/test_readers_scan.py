@@ -13,7 +13,7 @@ from pipekit.reports import findings as fm
 from pipekit.reports.readers import detect, sarif
 from pipekit.reports.readers.detect import read_report
 
-FIX = Path(__file__).parent / "fixtures" / "scan"
+FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 
 
 def by_id(findings: list[fm.Finding]) -> dict[str, fm.Finding]:
@@ -225,7 +225,7 @@ def test_forced_format_must_match_the_content() -> None:
 def _gen_sarif(path: Path, results: int) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("gen_sarif", Path(__file__).parents[1] / "scripts" / "gen_sarif.py")
+    spec = importlib.util.spec_from_file_location("gen_sarif", Path(__file__).parents[2] / "scripts" / "gen_sarif.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

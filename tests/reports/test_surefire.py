@@ -13,8 +13,8 @@ import pytest
 from pipekit.core.errors import BadInput, ExitCode
 from pipekit.reports import junit, junit_merge, surefire
 
-REPORTS = Path(__file__).parent / "fixtures" / "java" / "reports"
-SERVICE = Path(__file__).parent / "fixtures" / "java" / "service"
+REPORTS = Path(__file__).parents[1] / "fixtures" / "java" / "reports"
+SERVICE = Path(__file__).parents[1] / "fixtures" / "java" / "service"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipekit.core.errors import BadInput, ExitCode
 from pipekit.signing import attach, cosign_keys, keys, payload, store
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cosign"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cosign"
 CI = FIXTURES / "containers-image"
 KEYS = FIXTURES / "sigstore-cosign"
 ENV = {"COSIGN_PASSWORD": "hello"}

@@ -23,7 +23,7 @@ import yaml
 from pipekit.alerting import catalogue
 from pipekit.onboarding.lint import check_command_line
 from tests.conftest import REPO_ROOT, SCHEMAS, load_schema
-from tests.test_init import IMAGE, init, kustomize, make_repos
+from tests.steps.test_init import IMAGE, init, kustomize, make_repos
 
 ENVS = ("dev", "qa", "preprod", "prod")
 

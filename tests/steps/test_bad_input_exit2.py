@@ -12,9 +12,9 @@ import pytest
 
 from pipekit.testing.sink import WebhookSink
 from tests.conftest import REPO_ROOT, run_pipekit
-from tests.test_notify import run_cli as notify_cli
+from tests.steps.test_notify import run_cli as notify_cli
 
-FIX = Path(__file__).parent / "fixtures" / "scan"
+FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 TRIVY = str(FIX / "trivy.json")
 
 

@@ -25,7 +25,7 @@ from pipekit.build import BuildOptions, run
 from pipekit.core.step import StepContext
 from tests.conftest import REPO_ROOT, git
 
-JAVA = Path(__file__).parent / "fixtures" / "java"
+JAVA = Path(__file__).parents[1] / "fixtures" / "java"
 needs_maven = pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven not installed")
 needs_buildah = pytest.mark.skipif(shutil.which("buildah") is None, reason="buildah not installed")
 

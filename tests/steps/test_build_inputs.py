@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pipekit.clients import maven
-from tests.test_build import JAVA, clean_env, pipekit_build
-from tests.test_containers import _calls, make_fake_docker
+from tests.clients.test_containers import _calls, make_fake_docker
+from tests.steps.test_build import JAVA, clean_env, pipekit_build
 
 MVNW = """#!{python}
 import json, os, pathlib, sys

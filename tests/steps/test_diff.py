@@ -202,7 +202,7 @@ def test_markdown_release_notes(world: World) -> None:  # noqa: F811
 
 @pytest.mark.slow
 def test_html_release_notes_in_chromium(world: World, tmp_path: Path) -> None:  # noqa: F811
-    from tests.test_status import _check_page
+    from tests.steps.test_status import _check_page
 
     page = tmp_path / "diff.html"
     proc = world.pipekit("diff", "--from", "qa", "--to", "prod", "--format", "html", "--out", str(page), *repos(world))

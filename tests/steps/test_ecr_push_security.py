@@ -19,7 +19,7 @@ import pytest
 
 from pipekit.testing.moto import MotoServer
 from pipekit.testing.registry import LocalRegistry
-from tests.test_ecr_push import PASSWORD, base_env, build_image
+from tests.steps.test_ecr_push import PASSWORD, base_env, build_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (shutil.which("buildah") and shutil.which("docker-registry")), reason="buildah and docker-registry required")]

@@ -23,7 +23,7 @@ from pipekit.core.runrecord import RunRecord
 from pipekit.signing import cosign_keys, keys, payload, store
 from pipekit.testing.moto import ACCOUNT, MotoServer
 from pipekit.testing.registry import LocalRegistry
-from tests.test_ecr_push import base_env, build_image
+from tests.steps.test_ecr_push import base_env, build_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (shutil.which("buildah") and shutil.which("docker-registry")),

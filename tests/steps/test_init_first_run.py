@@ -20,9 +20,9 @@ from pipekit.core.step import StepContext
 from pipekit.kube.podsecurity import missing_resources, restricted
 from pipekit.onboarding import schemas
 from tests.conftest import SCHEMAS, git, run_pipekit
-from tests.test_init import GITOPS_URL, IMAGE, cli, init, kustomize, serve_url, tree_hashes
+from tests.steps.test_init import GITOPS_URL, IMAGE, cli, init, kustomize, serve_url, tree_hashes
 
-FIXTURE = Path(__file__).parent / "fixtures" / "init_a615d5a"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "init_a615d5a"
 
 
 def repo(root: Path, branch: str, files: Path | None = None) -> Path:

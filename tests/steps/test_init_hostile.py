@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import git
-from tests.test_init import GITOPS_URL, IMAGE, cli, make_repos, tree_hashes
+from tests.steps.test_init import GITOPS_URL, IMAGE, cli, make_repos, tree_hashes
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import yaml
 
 from pipekit.signing import cosign_keys
 from tests.conftest import load_schema
-from tests.test_init import IMAGE, cli, kustomize, make_repos
+from tests.steps.test_init import IMAGE, cli, kustomize, make_repos
 
 
 @pytest.fixture

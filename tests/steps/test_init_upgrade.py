@@ -10,7 +10,7 @@ import yaml
 
 from pipekit.core.errors import CheckFailed
 from pipekit.onboarding.render import TEMPLATES
-from tests.test_init import GITOPS_URL, IMAGE, init, make_repos, tree_hashes
+from tests.steps.test_init import GITOPS_URL, IMAGE, init, make_repos, tree_hashes
 
 BUILD_LINE = '          - pipekit build --maven-args "-DskipTests"\n'
 

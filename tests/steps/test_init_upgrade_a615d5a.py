@@ -18,9 +18,9 @@ import yaml
 from pipekit.gitops import kustomization
 from pipekit.gitops.refs import ImageRef
 from tests.conftest import git, run_pipekit
-from tests.test_init import GITOPS_URL, IMAGE, init, serve_url
+from tests.steps.test_init import GITOPS_URL, IMAGE, init, serve_url
 
-FIXTURE = Path(__file__).parent / "fixtures" / "init_a615d5a"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "init_a615d5a"
 
 
 def repo_on_master(root: Path, files: Path) -> Path:

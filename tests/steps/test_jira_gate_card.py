@@ -13,7 +13,7 @@ from pipekit.core.context import PipelineContext
 from pipekit.core.errors import CheckFailed
 from pipekit.core.step import StepContext
 from pipekit.testing.jira import JiraStandIn
-from tests.test_cards import validate_card
+from tests.cards.test_payloads import validate_card
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

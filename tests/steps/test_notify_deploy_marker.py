@@ -20,7 +20,7 @@ from pipekit.alerting import catalogue, rules, settings
 from pipekit.core.errors import ExternalError
 from pipekit.core.runrecord import RunRecord
 from pipekit.testing.sink import WebhookSink
-from tests.test_notify import make_ctx, run_cli
+from tests.steps.test_notify import make_ctx, run_cli
 
 
 @pytest.fixture

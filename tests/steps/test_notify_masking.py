@@ -10,7 +10,7 @@ import pytest
 from pipekit.cards import text as t
 from pipekit.core import masking
 from pipekit.testing.sink import WebhookSink
-from tests.test_notify import run_cli
+from tests.steps.test_notify import run_cli
 
 TOKEN = "eyJhbGciOi_JIUzI1NiJ9.eyJzdWIi_OiJjaSJ9.sig_PART_xyz"
 PIECES = ("eyJhbGciOi", "JIUzI1NiJ9", "eyJzdWIi", "OiJjaSJ9", "sig_PART", "PART_xyz", "PART\\_xyz")

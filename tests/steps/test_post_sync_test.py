@@ -251,7 +251,7 @@ def test_upload_to_s3_against_moto(tmp_path: Path, kube: KubernetesStandIn, job:
 def test_maven_sample_service_tests_as_the_suite(tmp_path: Path, job: dict[str, str]) -> None:
     import shutil
 
-    sample = Path(__file__).resolve().parents[1] / "pipekit" / "rehearsal" / "sample"
+    sample = Path(__file__).resolve().parents[2] / "pipekit" / "rehearsal" / "sample"
     project = tmp_path / "service"
     shutil.copytree(sample, project)
     reports = project / "target" / "surefire-reports"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_rehearse import run_rehearse
+from tests.steps.test_rehearse import run_rehearse
 
 MINE = """\
 service: orders

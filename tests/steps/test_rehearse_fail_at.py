@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_rehearse import run_rehearse
+from tests.steps.test_rehearse import run_rehearse
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 The pipeline's SAST step runs semgrep with these rules (``PIPEKIT_SEMGREP_CONFIG``); its SCA step
 gates the bundled Trivy report instead of running trivy (``PIPEKIT_SCAN_SUBSTITUTE``), as the
-rehearsals in tests/test_rehearse.py show end to end.
+rehearsals in tests/steps/test_rehearse.py show end to end.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tests.conftest import REPO_ROOT, SCHEMAS, run_pipekit
 
 CDXGEN = os.environ.get("PIPEKIT_CDXGEN") or str(REPO_ROOT / ".venv" / "cdxgen" / "node_modules" / ".bin" / "cdxgen")
 SAMPLE = REPO_ROOT / "pipekit" / "rehearsal" / "sample"
-RUNTIME = Path(__file__).parent / "fixtures" / "sbom" / "runtime-service"
+RUNTIME = Path(__file__).parents[1] / "fixtures" / "sbom" / "runtime-service"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (shutil.which("mvn") and Path(CDXGEN).exists()),
     reason="mvn and cdxgen are required (scripts/dev bootstrap installs cdxgen into .venv/cdxgen)")]

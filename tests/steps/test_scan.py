@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import load_schema, run_pipekit
 
-FIX = Path(__file__).parent / "fixtures" / "scan"
+FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 SCA = [str(FIX / n) for n in ("trivy.json", "grype.json", "dependency-check.json", "srcclr.json")]
 
 

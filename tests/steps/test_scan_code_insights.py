@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-FIX = Path(__file__).parent / "fixtures" / "scan"
+FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 SHA = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
 REPORT_PATH = re.compile(r"^(?:http://api\.bitbucket\.org)?/2\.0/repositories/(?P<ws>[^/]+)/(?P<repo>[^/]+)/commit/"
                          r"(?P<sha>[0-9a-f]{40})/reports/(?P<id>[^/]+)(?P<ann>/annotations)?$")
@@ -139,7 +139,7 @@ def test_through_the_pipeline_proxy_without_credentials(fake: FakeCodeInsights, 
 @pytest.mark.slow
 def test_with_a_token_batches_100_and_stops_at_1000_most_severe_first(
         fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tests.test_readers_scan import _gen_sarif
+    from tests.reports.test_readers_scan import _gen_sarif
 
     token = "bbtoken-s3cr3t-value"
     monkeypatch.setenv("PIPEKIT_BITBUCKET_TOKEN", token)

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from pipekit.reports.readers.detect import read_report
 
-FIX = Path(__file__).parent / "fixtures" / "scan"
+FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 VENV_BIN = Path(sys.executable).parent
 
 

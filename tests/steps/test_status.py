@@ -15,7 +15,7 @@ from pipekit.testing.argocd.server import ArgoCDStandIn
 from tests.conftest import REPO_ROOT
 from tests.fixtures.gitops.releases import World, digest, world  # noqa: F401 (the session fixture)
 from tests.fixtures.gitops.repo import IMAGE
-from tests.test_dora_outputs import chromium, console_errors
+from tests.steps.test_dora_outputs import chromium, console_errors
 
 SERVICES = ["billing", "orders", "payments", "stock"]
 ENVS = ["dev", "qa", "preprod", "prod"]

@@ -166,7 +166,7 @@ def test_module_entry_point_help():
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "pipekit.wait_for_argocd", "--help"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0
     for flag in ("--app", "--revision", "--timeout", "--refresh", "--sync", "--insecure", "--plaintext", "--no-stream"):
         assert flag in proc.stdout
