@@ -20,7 +20,7 @@ the reader was rewritten, whose API was ``pipekit.reports.surefire.read_summary`
 
 The generators (:func:`write_properties`, :func:`write_case_properties`, :func:`write_system_out`,
 :func:`write_cases`) are also
-what tests/test_junit_reader.py uses for its scaled-down timing checks.
+what tests/reports/test_junit_dialects.py uses for its scaled-down timing checks.
 """
 
 from __future__ import annotations

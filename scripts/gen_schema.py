@@ -5,7 +5,7 @@
     .venv/bin/python scripts/gen_schema.py --check  # exit 1 when the committed file differs
 
 Run it after adding or changing an option with a pipekit.yaml key, or a definition in
-pipekit/core/schema/defs.json; tests/test_config_schema.py fails until the file is regenerated.
+pipekit/core/schema/defs.json; tests/core/test_config_schema.py fails until the file is regenerated.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The layout shows the steps: only step modules, cli and __main__ at the top of pipekit/; the layers
 of docs/architecture.md (a step never imports another step, a layer imports only the layers below
 it); and no import cycles anywhere (an import inside a function or under TYPE_CHECKING counts too:
-a cycle there is a cycle a reader has to untangle)."""
+a cycle there is a cycle a reader has to untangle). And tests/ mirrors pipekit/."""
 
 from __future__ import annotations
 
@@ -133,3 +133,24 @@ def test_every_step_module_says_its_python_api() -> None:
         if names is None or not {"main", "options_from", "run"} <= set(names):
             missing.append(module)
     assert not missing, f"__all__ with main, options_from and run (and the options and result): {missing}"
+
+
+# The tests of the project as a whole; every other test lives in the folder of what it tests.
+PROJECT_WIDE = {"test_bitbucket_example.py", "test_cli.py", "test_docs_options.py", "test_environment.py",
+                "test_layout.py", "test_readme.py", "test_shipped_versions.py"}
+# Files in tests/steps/ about one theme across several steps.
+ACROSS_STEPS = {"test_bad_input_exit2.py", "test_child_interpreters.py", "test_step_options.py"}
+
+
+def test_tests_mirror_pipekit() -> None:
+    """CONTRIBUTING.md's 'Where a test goes': a folder per package, tests/steps/ named after the steps."""
+    tests = ROOT.parent / "tests"
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name[0] not in "._"} - {"fixtures", "tools"}
+    assert folders - packages == {"steps"}, "a test folder is named after a package of pipekit/"
+    assert all((tests / f / "__init__.py").is_file() for f in folders)
+    assert {p.name for p in tests.glob("test_*.py")} <= PROJECT_WIDE, "move it into the folder of what it tests"
+    steps = [module.rpartition(".")[2] for module, _ in STEPS.values()]
+    strays = {p.name for p in (tests / "steps").glob("test_*.py")
+              if not any(p.stem == f"test_{s}" or p.stem.startswith(f"test_{s}_") for s in steps)}
+    assert strays <= ACROSS_STEPS, "tests/steps/test_<step>.py or test_<step>_<theme>.py"

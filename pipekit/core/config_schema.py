@@ -1,16 +1,10 @@
 """The ``pipekit.yaml`` JSON schema, generated from the steps' option declarations.
 
-Every option with a ``config`` key gives its property: the type from the option's type, the
-bounds, the choices, the help as description, and what its declaration adds with ``schema=``,
-``pattern=``, ``min_length=``/``max_length=`` (of each item, for a list). A mapping's structure
-(environments, ``notify.channels``, the scan policy) is a ``$ref`` to the hand-kept definitions
-of ``schema/defs.json``; a definition that other options' keys extend (``scan.run`` and
-``scan.run.semgrep.config``) is written out in place with those keys merged in. Keys no option
-reads (``version``) and the sections' descriptions are kept there too.
-
-The result is committed as ``schema/pipekit.schema.json``: loading a config reads that file and
-imports no step. ``scripts/gen_schema.py`` writes it again after a declaration changed, and a test
-fails while the committed file differs from what the declarations generate.
+Each option with a ``config`` key gives its property: type, bounds, choices, help, and its
+declaration's ``schema=``/``pattern=``/lengths. A mapping's structure is a ``$ref`` into the
+hand-kept ``schema/defs.json`` (written out in place where other keys extend it), which also holds
+the keys no option reads. Committed as ``schema/pipekit.schema.json`` (``scripts/gen_schema.py``;
+a test fails while it differs), so loading a config imports no step.
 """
 
 from __future__ import annotations

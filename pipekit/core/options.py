@@ -170,10 +170,6 @@ class OptionTable:
     def env_names(self) -> set[str]:
         return {n for o in self.options for n in o.env_names}
 
-    @property
-    def config_keys(self) -> set[str]:
-        return {o.config for o in self.options if o.config}
-
     # -- resolution -------------------------------------------------------------
     def resolve(self, ctx: Any, flags: Mapping[str, Any] | None = None) -> Values:
         """flag > environment > pipekit.yaml > default, each value parsed by its option's type.

@@ -1,15 +1,11 @@
 """The run record's typed side: a step's result dataclass, with the fields that go into the record marked.
 
-A result class derives from :class:`Recorded` and names its ``SECTION``; each field whose
-metadata is :data:`RECORDED` (or :func:`record` with more) goes into ``steps.<SECTION>.outputs``
-under its name (or ``key=``, when the record's name is a keyword such as ``from``). A step writes with
-``record.recording(X.SECTION, keep=X.keep())`` and ``result.write_to(outputs)`` as its result fills
-in (a field still None is not written); a later step or a card reads ``X.read(record)``: the
-recorded fields, and ``step_status``, the step's :class:`~pipekit.core.runrecord.Status`, so a
-reader can tell a failed run's leftovers from a success (``.succeeded``).
-
-Kept apart from the results themselves (:mod:`pipekit.core.outputs`) so a step can declare its
-result here without loading the others: ``pipekit notify --help`` stays quick.
+A result class derives from :class:`Recorded` with a ``SECTION``; a field whose metadata is
+:data:`RECORDED` (or :func:`record`) goes into ``steps.<SECTION>.outputs`` under its name (or
+``key=``). A step writes ``result.write_to(outputs)`` inside ``record.recording(X.SECTION)`` as its
+result fills in (None is not written); a later step reads ``X.read(record)``, whose ``step_status``
+tells a failed run's leftovers from a success. Apart from :mod:`pipekit.core.outputs` so that a step
+can declare its result without loading the others (``pipekit notify --help`` stays quick).
 """
 
 from __future__ import annotations
@@ -114,17 +110,8 @@ class Recorded:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as ``--json`` prints it: every field but the step's state."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
-                if not ((s := _spec(f)) is not None and s.state)}
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
+        out = dataclasses.asdict(self)  # type: ignore[call-overload]  # a Recorded is a dataclass
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if (s := _spec(f)) is not None and s.state:
+                out.pop(f.name)
+        return dict(out)

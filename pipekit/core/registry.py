@@ -1,11 +1,5 @@
-"""The one registry idiom: implementations of an interface by name, one module each, imported when used.
-
-Scanner runners, report writers, notification channels, DORA writers and doctor checks each
-name theirs in one :class:`Registry` of ``"name": "package.module:ATTRIBUTE"`` entries, so a new
-one is a module and a line, and a command loads only the implementations it uses::
-
-    CHANNELS: Registry[Channel] = Registry({"teams": "pipekit.channels.teams:CHANNEL", ...})
-"""
+"""The one registry idiom (scanner runners, report writers, channels, DORA writers, doctor checks):
+``Registry({"name": "package.module:ATTRIBUTE", ...})``, each module imported when it is used."""
 
 from __future__ import annotations
 
@@ -20,15 +14,8 @@ class Registry(Generic[T]):
     def __init__(self, entries: Mapping[str, str]) -> None:
         self._entries = dict(entries)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._entries)
 
     def find(self, name: str) -> T | None:
         """The implementation called ``name`` (its module imported now), None when there is none."""

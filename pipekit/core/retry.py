@@ -102,17 +102,9 @@ class Deadline:
 
 @dataclass
 class Retrying:
-    """The one shape of a retried operation: numbered tries, each failure followed by the policy's wait,
-    within ``attempts`` tries (None: any number) and ``total`` seconds::
-
-        tries = Retrying(4, 60.0, base=0.5, cap=8.0)
-        for attempt in tries:
-            ...  # return on success
-            wait = tries.wait(headers)  # None: out of tries or time
-            if wait is None:
-                raise ExternalError(...)
-            time.sleep(wait)
-    """
+    """The one shape of a retried operation: ``for attempt in tries:``, and after a failed try
+    ``tries.wait(headers)``: the policy's wait, or None when ``attempts`` (None: any number) or
+    ``total`` seconds are used up."""
 
     attempts: int | None
     total: float

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipekit.core import process
 from pipekit.core.errors import CheckFailed
+from pipekit.core.revision import short_revision
 from pipekit.pipelines.model import Clone
 from pipekit.pipelines.selection import Trigger
 
@@ -66,8 +67,8 @@ def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigg
         if merged.returncode != 0:
             raise CheckFailed(f"the merge of {trigger.destination} into {trigger.name} failed, as Bitbucket's "
                               f"pull-request build would: {(merged.stdout + merged.stderr).strip()[-200:]}")
-        return f"clone: {commit[:12]} merged with {trigger.destination} (pull request)"
-    return f"clone: {commit[:12]} ({shown})"
+        return f"clone: {short_revision(commit)} merged with {trigger.destination} (pull request)"
+    return f"clone: {short_revision(commit)} ({shown})"
 
 
 class Seeds:

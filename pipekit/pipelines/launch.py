@@ -11,10 +11,11 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pipekit.core import process
 from pipekit.core.errors import BadInput
+from pipekit.core.revision import short_revision
 from pipekit.pipelines import caches, parse, plan, schema, selection
 from pipekit.pipelines.artifacts import ArtifactStore
 from pipekit.pipelines.defaults import Repository, RunInfo, braced
@@ -27,24 +28,7 @@ from pipekit.pipelines.variables import Variable, custom_values, load_files, par
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
     from pipekit.pipelines.executor import Executor
-
-
-class RunPipelineOptions(Protocol):
-    """What ``pipekit.run_pipeline.RunPipelineOptions`` carries that the launch reads."""
-
-    file: Path
-    trigger: str
-    commit: str
-    variables: list[Path]
-    var: list[str]
-    approve: list[str]
-    from_step: str | None
-    until: str | None
-    image_map: list[str]
-    workdir: Path | None
-    keep: bool
-    cache_dir: Path | None
-    clear_caches: bool
+    from pipekit.pipelines.settings import RunPipelineOptions
 
 
 @dataclass
@@ -130,7 +114,7 @@ def _assemble(options: RunPipelineOptions, ctx: StepContext, repo: Path, file: A
     if start_at is not None:
         if not previous or previous.get("pipeline") != pipeline.label or previous.get("commit") != commit:
             raise BadInput(f"--from {options.from_step!r}: {folder.path} holds no earlier run of {pipeline.label} at "
-                           f"{commit[:12]} to continue", hint="pass the --workdir of that run")
+                           f"{short_revision(commit)} to continue", hint="pass the --workdir of that run")
     else:
         for sub in ("steps", "artifacts"):
             shutil.rmtree(folder.path / sub, ignore_errors=True)
@@ -164,7 +148,7 @@ def _assemble(options: RunPipelineOptions, ctx: StepContext, repo: Path, file: A
                             "run later steps): " + ", ".join(unfinished))
     for warning in warnings:
         ctx.console.warn(warning)
-    ctx.console.info(f"{pipeline.label} for {trigger} at {commit[:12]} (build {build_number}): "
+    ctx.console.info(f"{pipeline.label} for {trigger} at {short_revision(commit)} (build {build_number}): "
                      f"{len(laid_out)} step(s)")
     return Prepared(run_ctx, laid_out, folder, result, start_at, until, state, earlier)
 
@@ -200,7 +184,7 @@ def _drift(repo: Path, path: Path, commit: str, env: Any) -> list[str]:
     rel = path.relative_to(repo).as_posix()
     committed = git(repo, "show", f"{commit}:{rel}", env=env, check=False)
     if committed.returncode != 0:
-        out.append(f"{rel} is not in commit {commit[:12]}: Bitbucket would not see this file")
+        out.append(f"{rel} is not in commit {short_revision(commit)}: Bitbucket would not see this file")
     elif committed.stdout != path.read_text(encoding="utf-8"):
-        out.append(f"{rel} differs from the one in commit {commit[:12]}: running the working tree's")
+        out.append(f"{rel} differs from the one in commit {short_revision(commit)}: running the working tree's")
     return out

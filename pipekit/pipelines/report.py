@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipekit.core.revision import short_revision
 from pipekit.pipelines.results import RunPipelineResult, StepResult
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def show(console: Console, result: RunPipelineResult) -> None:
              f"{s.duration_s:.1f} s" if s.status not in ("not-run", "skipped", "paused") else "",
              where(s), kept(s)] for s in result.steps]
     console.table(["#", "step", "result", "time", "ran in", "artifacts kept"], rows,
-                  title=f"{result.pipeline} at {result.commit[:12]} (build {result.build_number}): {result.status}")
+                  title=f"{result.pipeline} at {short_revision(result.commit)} (build {result.build_number}): {result.status}")
     for step in result.steps:
         for warning in step.warnings:
             console.warn(f"{step.name}: {warning}")

@@ -7,7 +7,7 @@ on purpose, deterministically.
 - ``GET /text`` -> 200 ``not json`` (text/plain: a suite that parses it as JSON breaks)
 - anything else -> 404
 
-The test tools' suites in tests/tools/junit/suites/ run against it (tests/test_junit_tools.py)::
+The test tools' suites in tests/tools/junit/suites/ run against it (tests/reports/test_junit_tools.py)::
 
     with SuiteAPI() as api:
         api.url            # http://127.0.0.1:PORT

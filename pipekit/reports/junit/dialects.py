@@ -6,7 +6,7 @@ says whether the tool's counters can be trusted to agree with its cases (:attr:`
 The test cases decide the outcome. Counters are only cross-checked for the tools whose counters
 are consistent (Surefire without reruns, Playwright, Cucumber); elsewhere they are never a reason
 to refuse a report. Each adapter's quirks were checked against the real tool
-(tests/test_junit_tools.py); docs/post_sync_test.md has one table per tool.
+(tests/reports/test_junit_tools.py); docs/post_sync_test.md has one table per tool.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// The jest suite of tests/test_junit_tools.py. Its first test is outside any describe block.
+// The jest suite of tests/reports/test_junit_tools.py. Its first test is outside any describe block.
 const API = process.env.API_URL;
 const RUN = process.env.RUN_ID || "run";
 

@@ -1,4 +1,4 @@
-// The mocha suite of tests/test_junit_tools.py (reporter mocha-junit-reporter).
+// The mocha suite of tests/reports/test_junit_tools.py (reporter mocha-junit-reporter).
 const assert = require("node:assert");
 const API = process.env.API_URL;
 const RUN = process.env.RUN_ID || "run";

@@ -1,4 +1,4 @@
-// The Playwright suite of tests/test_junit_tools.py: API tests with the request fixture (no browser).
+// The Playwright suite of tests/reports/test_junit_tools.py: API tests with the request fixture (no browser).
 module.exports = {
   testDir: "tests",
   retries: 1,

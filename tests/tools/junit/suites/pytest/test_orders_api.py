@@ -1,4 +1,4 @@
-"""The pytest suite of tests/test_junit_tools.py (run with pytest-rerunfailures)."""
+"""The pytest suite of tests/reports/test_junit_tools.py (run with pytest-rerunfailures)."""
 
 import json
 import os
