@@ -17,7 +17,7 @@ from pipekit.onboarding.answers import Answers
 from pipekit.onboarding.render import TEMPLATES
 from pipekit.promotion.pull_request_settings import rule_for
 from tests.conftest import load_schema
-from tests.test_init import IMAGE, cli, init, make_repos, serve_url
+from tests.steps.test_init import IMAGE, cli, init, make_repos, serve_url
 
 
 @pytest.fixture
