@@ -186,7 +186,7 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
         console.info(f"── approving {step!r} (trigger: manual), as the release manager's click in Bitbucket would")
 
     signing = options.fail_at == "signature"
-    reviewer = review.reviewer(world, onboarded, settings) if by_pr else None
+    reviewer = review.reviewer(world, onboarded, settings, onboard.BRANCH) if by_pr else None
     try:
         runs = pipeline.run_all(run_ctx, onboarded.repo, workdir / "run", variables, cache, where,
                                 until=options.until, stop_for=failures.BUILD_STEP if signing else None,

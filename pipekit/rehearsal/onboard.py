@@ -40,7 +40,6 @@ SERVICE = "demo-service"
 BRANCH = "master"  # not main: init must follow the service's branch
 ENVIRONMENTS = ("dev", "qa", "preprod", "prod")  # as pipekit init onboards a service by default
 DEFAULT_PULL_REQUEST_ENVS = ("prod",)  # init --via-pull-request: prod's change is reviewed in the GitOps repository
-PULL_REQUEST_REPO = ("demo-team", "gitops")  # the Bitbucket stand-in's workspace and repository
 IMAGE_REPO = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}"  # moto's account, the rehearsal's region
 JIRA_PROJECT = "DEMO"
 SUITE = ("python3", "api-tests/run.py", "--junit-xml", f"/reports/{SERVICE}-api.xml")
@@ -128,7 +127,7 @@ def onboard(workdir: Path, world: World, env: Mapping[str, str], console: Consol
 
     The environments that go by pull request (:func:`by_pull_request`) are onboarded with ``init
     --via-pull-request``; the GitOps URL (the local git host's) names no Bitbucket workspace, so
-    ``gitops.pull_request`` in ``pipekit.yaml`` names the stand-in's (:data:`PULL_REQUEST_REPO`), as a
+    ``gitops.pull_request`` in ``pipekit.yaml`` names the stand-in's (``review.PULL_REQUEST_REPO``), as a
     team's does when its GitOps URL does not say it."""
     from pipekit import init
     from pipekit.core.console import Console as ConsoleType
@@ -177,10 +176,14 @@ def by_pull_request(user: Mapping[str, Any] | None, environments: Sequence[str])
 def with_gitops_pull_request(text: str) -> str:
     """init's ``pipekit.yaml`` with ``gitops.pull_request`` (the stand-in's workspace and repository) at the
     end of its ``gitops`` section, its comments kept."""
+    from pipekit.rehearsal.review import PULL_REQUEST_REPO
+
     workspace, repository = PULL_REQUEST_REPO
     lines = text.splitlines(keepends=True)
     start = next(i for i, line in enumerate(lines) if line.rstrip() == "gitops:")
-    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "#", "\n", "")), len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "")), len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
     block = ["  # the GitOps repository's pull requests (pipekit rehearse: its Bitbucket stand-in's workspace)\n",
              "  pull_request:\n", f"    workspace: {workspace}\n", f"    repository: {repository}\n"]
     return "".join(lines[:end] + block + lines[end:])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pipekit.promotion.pull_request_settings import PullRequestRule
     from pipekit.testing.bitbucket import BitbucketStandIn, Repository
 
+PULL_REQUEST_REPO = ("demo-team", "gitops")  # the stand-in's Cloud workspace and repository of the GitOps repository
 BOT = "pipekit-bot"  # the user the pipeline's PIPEKIT_GITOPS_TOKEN acts as (the pull requests' author)
 REVIEWER = "release-manager"
 STRATEGIES = {"merge": "merge_commit", "squash": "squash", "fast-forward": "fast_forward"}
@@ -181,14 +182,15 @@ def in_description(line: str, description: str) -> bool:
     return subject.rstrip(".") in description and sha.rstrip(")") in description
 
 
-def reviewer(world: Any, onboarded: Any, settings: Mapping[str, Any]) -> Reviewer:
+def reviewer(world: Any, onboarded: Any, settings: Mapping[str, Any], branch: str) -> Reviewer:
     """The stand-in serving the onboarded GitOps repository's pull requests, and its reviewers at work."""
     from pipekit.promotion.pull_request_settings import rule_for
-    from pipekit.rehearsal.onboard import BRANCH
 
     envs = settings.get("environments") or {}
     rules = {env: rule_for(envs, env) for env in onboarded.pull_request_envs}
-    repo = world.serve_pull_requests(onboarded.gitops, BRANCH, max(r.min_approvals for r in rules.values()))
+    owner, slug = PULL_REQUEST_REPO
+    repo = world.serve_pull_requests(onboarded.gitops, branch, max(r.min_approvals for r in rules.values()),
+                                     owner=owner, slug=slug, bot=BOT)
     add_reviewers(world.bitbucket, rules)
     return Reviewer(world.bitbucket, repo, rules).start()
 

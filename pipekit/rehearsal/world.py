@@ -188,17 +188,14 @@ class World:
             "PIPEKIT_BITBUCKET_API_URL": f"{self.sink.base_url}/bitbucket",
         }
 
-    def serve_pull_requests(self, bare: Path, branch: str, min_approvals: int) -> Repository:
-        """Bitbucket's pull requests on the GitOps repository: the stand-in over the same bare repository
-        the git host serves (a merge there is what Argo CD follows), the pipeline's token acting as its bot
-        user, and a merge check asking for ``min_approvals`` approvals other than the author's."""
-        from pipekit.rehearsal.onboard import PULL_REQUEST_REPO
-        from pipekit.rehearsal.review import BOT
-
+    def serve_pull_requests(self, bare: Path, branch: str, min_approvals: int, *, owner: str, slug: str,
+                            bot: str) -> Repository:
+        """Bitbucket's pull requests on the GitOps repository (``owner/slug``): the stand-in over the same bare
+        repository the git host serves (a merge there is what Argo CD follows), the pipeline's token acting as
+        ``bot``, and a merge check asking for ``min_approvals`` approvals other than the author's."""
         assert self.bitbucket is not None and self.git is not None
-        repo = self.bitbucket.add_repository(*PULL_REQUEST_REPO, path=bare, main_branch=branch,
-                                             min_approvals=min_approvals)
-        self.bitbucket.add_token(self.git.token, BOT)  # the one token the push and the API take
+        repo = self.bitbucket.add_repository(owner, slug, path=bare, main_branch=branch, min_approvals=min_approvals)
+        self.bitbucket.add_token(self.git.token, bot)  # the one token the push and the API take
         return repo
 
     def deployment_variables(self, environments: Sequence[str], by_pull_request: Sequence[str]) -> dict[str, Any]:
