@@ -38,14 +38,26 @@ def _answers_schema() -> dict[str, Any]:
 @dataclass(kw_only=True)
 class AlertsOptions:
     service: str = option("", flag="--service", config="service", help="The service whose alerts to check.")
-    gitops_dir: Path = option(Path("."), flag="--gitops-dir", metavar="DIR",
-                              help="A checkout of the GitOps repository [default: the current folder].")
-    environments: list[str] = option(flag="--env", metavar="ENV",
-                                     help="Only this environment (repeatable) [default: every overlay with alerts].")
-    renderer: str = option("kubectl kustomize {dir}", env="PIPEKIT_GITOPS_RENDERER", config="gitops.renderer",
-                           help="The command that renders an overlay ({dir} is its folder).")
-    answers: dict[str, Any] = option(config="alerts", schema=_answers_schema,
-                                     help="The alert answers (pipekit.yaml alerts), for list.")
+    gitops_dir: Path = option(
+        Path("."),
+        flag="--gitops-dir",
+        metavar="DIR",
+        help="A checkout of the GitOps repository [default: the current folder].",
+    )
+    environments: list[str] = option(
+        flag="--env",
+        metavar="ENV",
+        help="Only this environment (repeatable) [default: every overlay with alerts].",
+    )
+    renderer: str = option(
+        "kubectl kustomize {dir}",
+        env="PIPEKIT_GITOPS_RENDERER",
+        config="gitops.renderer",
+        help="The command that renders an overlay ({dir} is its folder).",
+    )
+    answers: dict[str, Any] = option(
+        config="alerts", schema=_answers_schema, help="The alert answers (pipekit.yaml alerts), for list."
+    )
 
 
 @dataclass
@@ -74,8 +86,13 @@ def _overlays(options: AlertsOptions) -> list[tuple[str, Path]]:
     from pipekit.alerting.settings import KNOWN_ENVIRONMENTS
 
     if not options.gitops_dir.is_dir():
-        raise BadInput(f"--gitops-dir {options.gitops_dir}: no such folder (a checkout of the GitOps repository)")
-    found = {p.parent.name: p.parent for p in options.gitops_dir.glob(f"{layout.overlay(options.service, '*')}/{rules.TESTS}")}
+        raise BadInput(
+            f"--gitops-dir {options.gitops_dir}: no such folder (a checkout of the GitOps repository)"
+        )
+    found = {
+        p.parent.name: p.parent
+        for p in options.gitops_dir.glob(f"{layout.overlay(options.service, '*')}/{rules.TESTS}")
+    }
     if options.environments:
         missing = [e for e in options.environments if e not in found]
         if missing:
@@ -83,10 +100,14 @@ def _overlays(options: AlertsOptions) -> list[tuple[str, Path]]:
             raise BadInput(f"--env {missing[0]}: no {where} (run pipekit init for {options.service} first)")
         names = list(options.environments)
     else:
-        names = sorted(found, key=lambda e: (KNOWN_ENVIRONMENTS.index(e) if e in KNOWN_ENVIRONMENTS else 99, e))
+        names = sorted(
+            found, key=lambda e: (KNOWN_ENVIRONMENTS.index(e) if e in KNOWN_ENVIRONMENTS else 99, e)
+        )
     if not names:
-        raise BadInput(f"no alert tests in {options.gitops_dir / layout.overlay(options.service, '*') / rules.TESTS}: "
-                       f"run pipekit init for {options.service} (with alerts.enabled) first")
+        raise BadInput(
+            f"no alert tests in {options.gitops_dir / layout.overlay(options.service, '*') / rules.TESTS}: "
+            f"run pipekit init for {options.service} (with alerts.enabled) first"
+        )
     return [(name, found[name]) for name in names]
 
 
@@ -99,14 +120,18 @@ def _render(options: AlertsOptions, overlays: list[tuple[str, Path]]) -> dict[st
 
     renderer = Renderer(options.renderer)
     if not renderer.enabled:
-        raise BadInput(f"renderer {options.renderer!r}: pipekit alerts needs the overlays rendered "
-                       "(set gitops.renderer or PIPEKIT_GITOPS_RENDERER to kubectl kustomize {dir})")
+        raise BadInput(
+            f"renderer {options.renderer!r}: pipekit alerts needs the overlays rendered "
+            "(set gitops.renderer or PIPEKIT_GITOPS_RENDERER to kubectl kustomize {dir})"
+        )
     joint = _render_jointly(renderer, overlays) if len(overlays) > 1 else None
     if joint is not None:
         return joint
     jobs = [(env, path, renderer.start(path)) for env, path in overlays]
-    return {env: list(yamlload.load_all(renderer.finish(job, str(path)), f"the render of {path}"))
-            for env, path, job in jobs}
+    return {
+        env: list(yamlload.load_all(renderer.finish(job, str(path)), f"the render of {path}"))
+        for env, path, job in jobs
+    }
 
 
 def _render_jointly(renderer: Any, overlays: list[tuple[str, Path]]) -> dict[str, list[Any]] | None:
@@ -118,7 +143,9 @@ def _render_jointly(renderer: Any, overlays: list[tuple[str, Path]]) -> dict[str
     namespaces: dict[str, str] = {}
     for env, path in overlays:
         try:
-            kustomization = yamlload.load((path / "kustomization.yaml").read_text(encoding="utf-8"), str(path))
+            kustomization = yamlload.load(
+                (path / "kustomization.yaml").read_text(encoding="utf-8"), str(path)
+            )
         except (OSError, PipekitError):
             return None
         namespace = kustomization.get("namespace") if isinstance(kustomization, dict) else None
@@ -129,12 +156,16 @@ def _render_jointly(renderer: Any, overlays: list[tuple[str, Path]]) -> dict[str
         root = Path(tmp)
         links = []
         for i, (_env, path) in enumerate(overlays):
-            (root / f"o{i}").symlink_to(path.resolve(), target_is_directory=True)  # kustomize takes relative paths only
+            (root / f"o{i}").symlink_to(
+                path.resolve(), target_is_directory=True
+            )  # kustomize takes relative paths only
             links.append(f"  - ../o{i}\n")
         (root / "all").mkdir()
         (root / "all" / "kustomization.yaml").write_text("resources:\n" + "".join(links), encoding="utf-8")
         try:
-            docs = list(yamlload.load_all(renderer.render(root / "all", "the overlays"), "the overlays' render"))
+            docs = list(
+                yamlload.load_all(renderer.render(root / "all", "the overlays"), "the overlays' render")
+            )
         except PipekitError:
             return None
     out: dict[str, list[Any]] = {env: [] for env, _ in overlays}
@@ -186,28 +217,36 @@ def run(options: AlertsOptions, ctx: StepContext) -> AlertsTestResult:
         for env, path in overlays:  # while promtool runs: the CRD's schema and the labels every alert carries
             for doc in found[env]:
                 envs[env].problems += check.rule_problems(doc, str(path))
-        for (env, _path), outcome in zip(whole, promtool.finish_check_rules(checking, [p for _, p in whole]),
-                                        strict=True):
+        for (env, _path), outcome in zip(
+            whole, promtool.finish_check_rules(checking, [p for _, p in whole]), strict=True
+        ):
             if not outcome.ok:
                 envs[env].problems.append(f"promtool check rules ({env}): {outcome.detail}")
         for half, proc in running:
-            for bucket, outcome in zip(half, promtool.finish_test_rules(proc, [b.tests for b in half]), strict=True):
+            for bucket, outcome in zip(
+                half, promtool.finish_test_rules(proc, [b.tests for b in half]), strict=True
+            ):
                 if not outcome.ok:
                     envs[bucket.environment].failures.append(f"{bucket.name}: {outcome.detail}")
-        routed = check.check_routing(options.gitops_dir / layout.alerts_dir(options.service) / routing.FILE, root,
-                                     options.service)
+        routed = check.check_routing(
+            options.gitops_dir / layout.alerts_dir(options.service) / routing.FILE, root, options.service
+        )
     result.routing, result.routing_detail = routed.status, routed.detail
-    result.environments = [EnvironmentResult(e.environment, e.overlay, e.rules, e.tests, e.passed, e.problems,
-                                             e.failures) for e in envs.values()]
+    result.environments = [
+        EnvironmentResult(e.environment, e.overlay, e.rules, e.tests, e.passed, e.problems, e.failures)
+        for e in envs.values()
+    ]
     result.duration_s = round(time.monotonic() - started, 3)
     if not all(e.passed for e in result.environments) or routed.status == "failed":
         result.status = "failed"
     report(ctx, result)
     if result.status == "failed":
         bad = [e.environment for e in result.environments if not e.passed]
-        what = (f"alert checks failed in {', '.join(bad)}" if bad else "") + \
-               ("; " if bad and routed.status == "failed" else "") + \
-               ("the Alertmanager routing failed its check" if routed.status == "failed" else "")
+        what = (
+            (f"alert checks failed in {', '.join(bad)}" if bad else "")
+            + ("; " if bad and routed.status == "failed" else "")
+            + ("the Alertmanager routing failed its check" if routed.status == "failed" else "")
+        )
         raise CheckFailed(what, result=result)
     return result
 
@@ -216,7 +255,9 @@ def report(ctx: StepContext, result: AlertsTestResult) -> None:
     con = ctx.console
     for env in result.environments:
         if env.passed:
-            con.success(f"{result.service} in {env.environment}: {env.rules} rules checked, {env.tests} tests passed")
+            con.success(
+                f"{result.service} in {env.environment}: {env.rules} rules checked, {env.tests} tests passed"
+            )
             continue
         for problem in env.problems:
             con.error(problem)
@@ -254,8 +295,12 @@ def render(options: AlertsOptions, ctx: StepContext, out: Path | None = None) ->
         out.write_text(text, encoding="utf-8")
     elif not ctx.console.json_mode:
         sys.stdout.write(text)
-    return RenderResult(options.service, overlays[0][0], sum(len(g["rules"]) for g in rules["groups"]),
-                        str(out) if out else None)
+    return RenderResult(
+        options.service,
+        overlays[0][0],
+        sum(len(g["rules"]) for g in rules["groups"]),
+        str(out) if out else None,
+    )
 
 
 @dataclass
@@ -283,8 +328,11 @@ def list_alerts(options: AlertsOptions, ctx: StepContext) -> ListResult:
         per_env = {}
         for env in envs:
             values = answers.values(alert.key, env)
-            per_env[env] = {"severity": answers.severity_of(alert.key, env), "for": promql.duration(values.for_s),
-                            **{p.name: values.text[p.name] for p in alert.params}}
+            per_env[env] = {
+                "severity": answers.severity_of(alert.key, env),
+                "for": promql.duration(values.for_s),
+                **{p.name: values.text[p.name] for p in alert.params},
+            }
         lines.append(AlertLine(alert.name, alert.key, alert.group, list(alert.series), per_env))
     con = ctx.console
     for line in lines:
@@ -302,8 +350,11 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> AlertsOptions:
     return options
 
 
-@step_command("test", AlertsOptions,
-              help="Check and unit-test the service's alert rules (promtool, amtool) in every overlay.")
+@step_command(
+    "test",
+    AlertsOptions,
+    help="Check and unit-test the service's alert rules (promtool, amtool) in every overlay.",
+)
 def cmd_test(ctx: StepContext, flags: dict[str, Any]) -> AlertsTestResult:
     return run(options_from(ctx, flags), ctx)
 

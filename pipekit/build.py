@@ -40,55 +40,139 @@ def _split(value: Any) -> list[str]:
 
 @dataclass
 class BuildOptions:
-    project_dir: Path = option(Path("."), flag="--project-dir", env="PIPEKIT_PROJECT_DIR", config="build.project_dir",
-                               help="Maven project directory (where pom.xml is).")
-    goals: list[str] = option("clean verify", flag="--goals", env="PIPEKIT_MAVEN_GOALS", config="build.maven.goals",
-                              convert=_split, min_length=1, help="Maven goals.")
-    maven_args: list[str] = option(flag="--maven-args", env="PIPEKIT_MAVEN_ARGS", config="build.maven.args",
-                                   convert=_split, help="Extra Maven arguments, shell-quoted.")
-    settings: Path | None = option(flag="--settings", env="PIPEKIT_MAVEN_SETTINGS", config="build.maven.settings",
-                                   help="Maven settings.xml (-s).")
-    local_repo: Path | None = option(flag="--local-repo", env="PIPEKIT_MAVEN_REPO_LOCAL",
-                                     config="build.maven.local_repo", help="Maven local repository "
-                                     "(-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository.")
-    offline: bool = option(False, flag="--offline", env="PIPEKIT_MAVEN_OFFLINE", config="build.maven.offline",
-                           help="Run Maven offline (-o).")
-    maven_opts: str | None = option(flag="--maven-opts", config="build.maven.opts",
-                                    help="MAVEN_OPTS for the Maven JVM (default: inherited).")
+    project_dir: Path = option(
+        Path("."),
+        flag="--project-dir",
+        env="PIPEKIT_PROJECT_DIR",
+        config="build.project_dir",
+        help="Maven project directory (where pom.xml is).",
+    )
+    goals: list[str] = option(
+        "clean verify",
+        flag="--goals",
+        env="PIPEKIT_MAVEN_GOALS",
+        config="build.maven.goals",
+        convert=_split,
+        min_length=1,
+        help="Maven goals.",
+    )
+    maven_args: list[str] = option(
+        flag="--maven-args",
+        env="PIPEKIT_MAVEN_ARGS",
+        config="build.maven.args",
+        convert=_split,
+        help="Extra Maven arguments, shell-quoted.",
+    )
+    settings: Path | None = option(
+        flag="--settings",
+        env="PIPEKIT_MAVEN_SETTINGS",
+        config="build.maven.settings",
+        help="Maven settings.xml (-s).",
+    )
+    local_repo: Path | None = option(
+        flag="--local-repo",
+        env="PIPEKIT_MAVEN_REPO_LOCAL",
+        config="build.maven.local_repo",
+        help="Maven local repository (-Dmaven.repo.local); Bitbucket's maven cache is ~/.m2/repository.",
+    )
+    offline: bool = option(
+        False,
+        flag="--offline",
+        env="PIPEKIT_MAVEN_OFFLINE",
+        config="build.maven.offline",
+        help="Run Maven offline (-o).",
+    )
+    maven_opts: str | None = option(
+        flag="--maven-opts",
+        config="build.maven.opts",
+        help="MAVEN_OPTS for the Maven JVM (default: inherited).",
+    )
     maven_output: Literal["full", "status"] = option(
-        "full", flag="--maven-output", env="PIPEKIT_MAVEN_OUTPUT", config="build.maven.output",
-        help="full: stream Maven's log; status: one line per phase only.")
-    skip_maven: bool = option(False, flag="--skip-maven", help="Do not run Maven; read reports, build the image.")
-    image: str | None = option(flag="--image", env="PIPEKIT_IMAGE", config="build.image.name", min_length=1,
-                               help="Image name without tag [default: the service name].")
-    container_tool: Tool = option("docker", flag="--container-tool", env="PIPEKIT_CONTAINER_TOOL",
-                                  config="build.container_tool", help="Image builder.")
-    no_image: bool = option(False, flag="--no-image", config="build.no_image", help="Build and test only, no image.")
-    dockerfile: Path | None = option(flag="--dockerfile", env="PIPEKIT_DOCKERFILE", config="build.image.dockerfile",
-                                     help="Dockerfile [default CONTEXT/Dockerfile].")
-    context: Path | None = option(flag="--context", env="PIPEKIT_BUILD_CONTEXT", config="build.image.context",
-                                  help="Image build context [default: the project directory].")
+        "full",
+        flag="--maven-output",
+        env="PIPEKIT_MAVEN_OUTPUT",
+        config="build.maven.output",
+        help="full: stream Maven's log; status: one line per phase only.",
+    )
+    skip_maven: bool = option(
+        False, flag="--skip-maven", help="Do not run Maven; read reports, build the image."
+    )
+    image: str | None = option(
+        flag="--image",
+        env="PIPEKIT_IMAGE",
+        config="build.image.name",
+        min_length=1,
+        help="Image name without tag [default: the service name].",
+    )
+    container_tool: Tool = option(
+        "docker",
+        flag="--container-tool",
+        env="PIPEKIT_CONTAINER_TOOL",
+        config="build.container_tool",
+        help="Image builder.",
+    )
+    no_image: bool = option(
+        False, flag="--no-image", config="build.no_image", help="Build and test only, no image."
+    )
+    dockerfile: Path | None = option(
+        flag="--dockerfile",
+        env="PIPEKIT_DOCKERFILE",
+        config="build.image.dockerfile",
+        help="Dockerfile [default CONTEXT/Dockerfile].",
+    )
+    context: Path | None = option(
+        flag="--context",
+        env="PIPEKIT_BUILD_CONTEXT",
+        config="build.image.context",
+        help="Image build context [default: the project directory].",
+    )
     build_arg: list[str] = option(flag="--build-arg", help="Image build argument KEY=VALUE (repeatable).")
     build_args: dict[str, str | None] = option(  # with the --build-arg pairs once options_from merged them
-        default_factory=dict, config="build.image.build_args", schema={"additionalProperties": {"type": "string"}},
-        help="Image build arguments.")
+        default_factory=dict,
+        config="build.image.build_args",
+        schema={"additionalProperties": {"type": "string"}},
+        help="Image build arguments.",
+    )
     label: list[str] = option(flag="--label", help="Extra image label KEY=VALUE (repeatable).")
     labels: dict[str, str] = option(  # with the --label pairs once options_from merged them
-        default_factory=dict, config="build.image.labels", schema={"additionalProperties": {"type": "string"}},
-        help="Extra image labels.")
-    extra_tags: list[str] = option(flag="--tag", config="build.image.extra_tags", comma=True, metavar="TAG",
-                                   help="Extra image tag (repeatable), after the scheme's tags.")
-    tag_kinds: list[imagetags.TagKind] = option(default_factory=lambda: list(imagetags.KINDS),
-                                                config="build.image.tags", schema={"minItems": 1},
-                                                help="Tag kinds of the scheme, in order (the first is the recorded "
-                                                     "image_ref).")
-    sha_length: int = option(7, config="build.image.sha_length", minimum=7, maximum=40,
-                             help="Characters of the commit in the sha tag.")
-    junit_out: Path | None = option(flag="--junit-out", env="PIPEKIT_JUNIT_OUT", config="build.junit_out",
-                                    help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.")
-    fail_on_flaky: bool = option(False, flag="--fail-on-flaky", env="PIPEKIT_FAIL_ON_FLAKY",
-                                 config="build.fail_on_flaky",
-                                 help="A test that passed only on a rerun fails the build (exit 1).")
+        default_factory=dict,
+        config="build.image.labels",
+        schema={"additionalProperties": {"type": "string"}},
+        help="Extra image labels.",
+    )
+    extra_tags: list[str] = option(
+        flag="--tag",
+        config="build.image.extra_tags",
+        comma=True,
+        metavar="TAG",
+        help="Extra image tag (repeatable), after the scheme's tags.",
+    )
+    tag_kinds: list[imagetags.TagKind] = option(
+        default_factory=lambda: list(imagetags.KINDS),
+        config="build.image.tags",
+        schema={"minItems": 1},
+        help="Tag kinds of the scheme, in order (the first is the recorded image_ref).",
+    )
+    sha_length: int = option(
+        7,
+        config="build.image.sha_length",
+        minimum=7,
+        maximum=40,
+        help="Characters of the commit in the sha tag.",
+    )
+    junit_out: Path | None = option(
+        flag="--junit-out",
+        env="PIPEKIT_JUNIT_OUT",
+        config="build.junit_out",
+        help="Write a merged JUnit XML here, e.g. test-results/pipekit-junit.xml.",
+    )
+    fail_on_flaky: bool = option(
+        False,
+        flag="--fail-on-flaky",
+        env="PIPEKIT_FAIL_ON_FLAKY",
+        config="build.fail_on_flaky",
+        help="A test that passed only on a rerun fails the build (exit 1).",
+    )
 
 
 @dataclass
@@ -109,16 +193,27 @@ def plan_image(options: BuildOptions, ctx: StepContext, version: str | None) -> 
     if not name:
         raise BadInput("no image name: pass --image, set PIPEKIT_IMAGE or build.image.name in pipekit.yaml")
     imagetags.validate_name(name)
-    inputs = imagetags.TagInputs(commit=p.commit, build_number=p.build_number, version=version, branch=p.branch,
-                                 git_tag=p.tag, sha_length=options.sha_length)
+    inputs = imagetags.TagInputs(
+        commit=p.commit,
+        build_number=p.build_number,
+        version=version,
+        branch=p.branch,
+        git_tag=p.tag,
+        sha_length=options.sha_length,
+    )
     for extra in options.extra_tags:
         imagetags.validate_tag(extra, source="--tag")
     tags = imagetags.compute_tags(inputs, options.tag_kinds, options.extra_tags)
     if not tags:
         raise BadInput("no image tags: no commit, build number, version or git tag is known; pass --tag")
     created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    labels = imagetags.oci_labels(revision=p.commit, source=p.repo_url, created=created, version=version,
-                                  title=ctx.service or name.rsplit("/", 1)[-1])
+    labels = imagetags.oci_labels(
+        revision=p.commit,
+        source=p.repo_url,
+        created=created,
+        version=version,
+        title=ctx.service or name.rsplit("/", 1)[-1],
+    )
     labels.update(imagetags.validate_labels(options.labels))
     imagetags.validate_labels(labels)
     context = options.context or options.project_dir
@@ -129,7 +224,9 @@ def plan_image(options: BuildOptions, ctx: StepContext, version: str | None) -> 
     if dockerfile is None and not default.is_file() and (context / "Containerfile").is_file():
         dockerfile = context / "Containerfile"
     if not (dockerfile or default).is_file():
-        raise BadInput(f"no Dockerfile: {dockerfile or default} does not exist", hint="pass --dockerfile or --no-image")
+        raise BadInput(
+            f"no Dockerfile: {dockerfile or default} does not exist", hint="pass --dockerfile or --no-image"
+        )
     return _Plan(name, tags, labels, dockerfile, context)
 
 
@@ -140,23 +237,37 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
     project = options.project_dir
     pom = project / "pom.xml"
     if not pom.is_file():
-        raise BadInput(f"no pom.xml in {project.resolve()}", hint="run in the Maven project or pass --project-dir")
+        raise BadInput(
+            f"no pom.xml in {project.resolve()}", hint="run in the Maven project or pass --project-dir"
+        )
     version = imagetags.maven_version(pom, imagetags.maven_overrides(options.maven_args))
     plan = plan_image(options, ctx, version)
-    mvn_options = maven.MavenOptions(project_dir=project, goals=options.goals, args=options.maven_args,
-                                     settings=options.settings, local_repo=options.local_repo,
-                                     offline=options.offline, maven_opts=options.maven_opts)
+    mvn_options = maven.MavenOptions(
+        project_dir=project,
+        goals=options.goals,
+        args=options.maven_args,
+        settings=options.settings,
+        local_repo=options.local_repo,
+        offline=options.offline,
+        maven_opts=options.maven_opts,
+    )
     if not options.skip_maven:
         maven.find_executable(project, None, ctx.env)
         if options.settings is not None and not options.settings.is_file():
             raise BadInput(f"Maven settings file {options.settings} does not exist")
     tool = None
     if plan.image:
-        tool = get_tool(options.container_tool, output=console.print if options.maven_output == "full" else None)
+        tool = get_tool(
+            options.container_tool, output=console.print if options.maven_output == "full" else None
+        )
         tool.resolve()
     p = ctx.pipeline
-    result = BuildResult(version=version, source_commit=p.commit, source_committed_at=p.committed_at,
-                         container_tool=options.container_tool if plan.image else None)
+    result = BuildResult(
+        version=version,
+        source_commit=p.commit,
+        source_committed_at=p.committed_at,
+        container_tool=options.container_tool if plan.image else None,
+    )
 
     with ctx.record.recording(BuildResult.SECTION) as outputs:
         result.write_to(outputs)
@@ -164,8 +275,12 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         mvn_run = None
         if not options.skip_maven:
             console.info(f"Maven: {' '.join(options.goals)} in {project.resolve()}")
-            mvn_run = maven.run(mvn_options, output=console.print if options.maven_output == "full" else None,
-                                status=console.info, env=ctx.env)
+            mvn_run = maven.run(
+                mvn_options,
+                output=console.print if options.maven_output == "full" else None,
+                status=console.info,
+                env=ctx.env,
+            )
             result.maven_argv = mvn_run.argv
             newer_than = mvn_run.started_at - 2.0
             console.info(f"Maven finished in {mvn_run.duration_s:.1f} s (exit {mvn_run.returncode})")
@@ -193,14 +308,22 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
         if mvn_run is not None and mvn_run.failure is not None:
             raise CheckFailed(f"Maven build failed: {mvn_run.failure.describe()}", result=result)
         if summary.flaky and options.fail_on_flaky:
-            raise CheckFailed(_flaky_tests_message(summary), result=result,
-                              hint="fix or quarantine the flaky tests, or drop --fail-on-flaky")
+            raise CheckFailed(
+                _flaky_tests_message(summary),
+                result=result,
+                hint="fix or quarantine the flaky tests, or drop --fail-on-flaky",
+            )
 
         if plan.image and tool is not None:
             console.info(f"Image: {options.container_tool} build {plan.image} tags {', '.join(plan.tags)}")
             refs = [f"{plan.image}:{t}" for t in plan.tags]
-            result.image_id = tool.build(context=plan.context or project, dockerfile=plan.dockerfile, tags=refs,
-                                         labels=plan.labels, build_args=options.build_args)
+            result.image_id = tool.build(
+                context=plan.context or project,
+                dockerfile=plan.dockerfile,
+                tags=refs,
+                labels=plan.labels,
+                build_args=options.build_args,
+            )
             result.image, result.tags, result.labels = plan.image, plan.tags, plan.labels
             result.image_ref = refs[0]
             result.write_to(outputs)
@@ -208,8 +331,9 @@ def run(options: BuildOptions, ctx: StepContext) -> BuildResult:
     return result
 
 
-def _read_tests(project: Path, newer_than: float | None,
-                keep_cases: bool) -> tuple[junit.TestSummary, list[junit.TestCase], int]:
+def _read_tests(
+    project: Path, newer_than: float | None, keep_cases: bool
+) -> tuple[junit.TestSummary, list[junit.TestCase], int]:
     paths, stale = surefire.find_reports(project, newer_than=newer_than)
     summary, cases = junit.read_summary(paths, keep_cases=keep_cases, dialect_name="surefire")
     return summary, cases, stale
@@ -217,10 +341,14 @@ def _read_tests(project: Path, newer_than: float | None,
 
 def _show_tests(ctx: StepContext, s: junit.TestSummary) -> None:
     if s.reports == 0:
-        ctx.console.warn("no Surefire/Failsafe test reports found (target/surefire-reports, target/failsafe-reports)")
+        ctx.console.warn(
+            "no Surefire/Failsafe test reports found (target/surefire-reports, target/failsafe-reports)"
+        )
         return
-    line = (f"Tests: {s.total} total, {s.passed} passed, {s.failed} failed, {s.errored} errored, "
-            f"{s.skipped} skipped, {s.flaky} flaky in {s.duration_s:.1f} s ({s.reports} reports)")
+    line = (
+        f"Tests: {s.total} total, {s.passed} passed, {s.failed} failed, {s.errored} errored, "
+        f"{s.skipped} skipped, {s.flaky} flaky in {s.duration_s:.1f} s ({s.reports} reports)"
+    )
     (ctx.console.success if s.ok else ctx.console.error)(line)
     for t in s.flaky_tests[:_MAX_NAMED]:
         ctx.console.warn(f"flaky (passed on rerun): {t['class']}.{t['name']}: {t['message']}")
@@ -254,8 +382,10 @@ def _build_args(args: dict[str, str | None], env: Mapping[str, str]) -> dict[str
 
     for key, value in args.items():
         if value is not None and is_secret_name(key):
-            raise BadInput(f"build arg {key} looks like a secret: pass --build-arg {key} without a value so the "
-                           "container tool reads it from the environment (values never go in process arguments)")
+            raise BadInput(
+                f"build arg {key} looks like a secret: pass --build-arg {key} without a value so the "
+                "container tool reads it from the environment (values never go in process arguments)"
+            )
         if value is None and key not in env:
             raise BadInput(f"build arg {key}: no value given and {key} is not set in the environment")
     return args
@@ -264,8 +394,13 @@ def _build_args(args: dict[str, str | None], env: Mapping[str, str]) -> dict[str
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> BuildOptions:
     """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults; the flags' pairs over the file's."""
     o = resolve(BuildOptions, ctx, flags).options
-    build_args = _build_args({**{str(k): str(val) for k, val in o.build_args.items()},
-                              **_pairs(o.build_arg, "--build-arg", bare_ok=True)}, ctx.env)
+    build_args = _build_args(
+        {
+            **{str(k): str(val) for k, val in o.build_args.items()},
+            **_pairs(o.build_arg, "--build-arg", bare_ok=True),
+        },
+        ctx.env,
+    )
     labels = {**{str(k): str(val) for k, val in o.labels.items()}, **_pairs(o.label, "--label")}
     return replace(o, build_args=build_args, labels=labels)
 

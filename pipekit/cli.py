@@ -17,22 +17,40 @@ from pipekit.core.options import OptionTable
 
 # command name -> (module, one-line help). Order is the order a pipeline walks.
 STEPS: dict[str, tuple[str, str]] = {
-    "init": ("pipekit.init", "Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps."),
+    "init": (
+        "pipekit.init",
+        "Onboard a service: pipeline, pipekit.yaml, GitOps base, overlays, Argo CD apps.",
+    ),
     "build": ("pipekit.build", "Maven build, test report and container image."),
     "scan": ("pipekit.scan", "Security gate over SAST and SCA scanner reports."),
     "sbom": ("pipekit.sbom", "A CycloneDX SBOM of the Maven dependencies and the image (cdxgen)."),
     "ecr-push": ("pipekit.ecr_push", "Ensure the ECR repository, log in and push every tag (idempotent)."),
     "update-tag": ("pipekit.update_tag", "Set an image tag/digest in a Kustomize GitOps overlay and push."),
-    "jira-gate": ("pipekit.jira_gate", "Check the release version in Jira before QA (exists, released, issues done)."),
+    "jira-gate": (
+        "pipekit.jira_gate",
+        "Check the release version in Jira before QA (exists, released, issues done).",
+    ),
     "promote": ("pipekit.promote", "Promote image references from one environment's overlay to the next."),
-    "wait-for-argocd": ("pipekit.wait_for_argocd", "Wait until Argo CD synced the right revision, healthy, hooks passed."),
-    "post-sync-test": ("pipekit.post_sync_test", "PostSync test Job: wait for real readiness, run the suite, trust only consistent JUnit."),
+    "wait-for-argocd": (
+        "pipekit.wait_for_argocd",
+        "Wait until Argo CD synced the right revision, healthy, hooks passed.",
+    ),
+    "post-sync-test": (
+        "pipekit.post_sync_test",
+        "PostSync test Job: wait for real readiness, run the suite, trust only consistent JUnit.",
+    ),
     "notify": ("pipekit.notify", "Send a pipeline notification to Teams and Slack."),
     "dora": ("pipekit.dora", "The five DORA metrics from the GitOps history, with 2024 performance levels."),
     "history": ("pipekit.history", "What ran where and since when, newest first, from the GitOps history."),
     "rollback": ("pipekit.rollback", "Put an earlier image back into an environment with a GitOps commit."),
-    "status": ("pipekit.status", "What runs where: services x environments, with Argo CD's live state and drift."),
-    "diff": ("pipekit.diff", "What promoting one environment to another would carry: commits, authors, Jira issues."),
+    "status": (
+        "pipekit.status",
+        "What runs where: services x environments, with Argo CD's live state and drift.",
+    ),
+    "diff": (
+        "pipekit.diff",
+        "What promoting one environment to another would carry: commits, authors, Jira issues.",
+    ),
     "doctor": ("pipekit.doctor", "Check the image's tools, Python dependencies, credentials and endpoints."),
     "alerts": ("pipekit.alerts", "The service's alert rules: test (promtool, amtool), render, list."),
     "run-pipeline": ("pipekit.run_pipeline", "Run a bitbucket-pipelines.yml here the way Bitbucket runs it."),

@@ -31,30 +31,71 @@ def _projects(value: str | None) -> list[str]:
 
 @dataclass(kw_only=True)
 class DiffOptions(settings.RepoOptions, SourceOptions, JiraOptions):
-    source: str = option(flag="--from", metavar="ENV", required="name the environment promoted from, e.g. qa",
-                         help="The environment promoted from.")
-    target: str = option(flag="--to", metavar="ENV", required="name the environment promoted to, e.g. prod",
-                         help="The environment promoted to.")
-    services: list[str] = option(default_factory=list, flag="--service", metavar="NAME",
-                                 help="Only this service (repeatable) [default: every service in either].")
-    max_commits: int = option(200, flag="--max-commits", config="releases.max_commits", minimum=1,
-                              help="Commits listed per service (the count says how many more).")
-    jira: bool = option(False, flag="--jira", env="PIPEKIT_DIFF_JIRA",
-                        help="Look the Jira keys up: summary and status, flagged when not allowed.")
-    jira_projects: list[str] = option(flag="--jira-project", env="PIPEKIT_JIRA_PROJECT", config="jira.project",
-                                      min_length=1, convert=_projects, metavar="KEY[,KEY]",
-                                      help="Only keys of these Jira projects count [default: any key].")
+    source: str = option(
+        flag="--from",
+        metavar="ENV",
+        required="name the environment promoted from, e.g. qa",
+        help="The environment promoted from.",
+    )
+    target: str = option(
+        flag="--to",
+        metavar="ENV",
+        required="name the environment promoted to, e.g. prod",
+        help="The environment promoted to.",
+    )
+    services: list[str] = option(
+        default_factory=list,
+        flag="--service",
+        metavar="NAME",
+        help="Only this service (repeatable) [default: every service in either].",
+    )
+    max_commits: int = option(
+        200,
+        flag="--max-commits",
+        config="releases.max_commits",
+        minimum=1,
+        help="Commits listed per service (the count says how many more).",
+    )
+    jira: bool = option(
+        False,
+        flag="--jira",
+        env="PIPEKIT_DIFF_JIRA",
+        help="Look the Jira keys up: summary and status, flagged when not allowed.",
+    )
+    jira_projects: list[str] = option(
+        flag="--jira-project",
+        env="PIPEKIT_JIRA_PROJECT",
+        config="jira.project",
+        min_length=1,
+        convert=_projects,
+        metavar="KEY[,KEY]",
+        help="Only keys of these Jira projects count [default: any key].",
+    )
     allowed_statuses: tuple[str, ...] = option(
-        (), flag="--allowed-statuses", env="PIPEKIT_JIRA_ALLOWED_STATUSES", config="jira.allowed_statuses",
-        multiple=False, schema={"oneOf": [{"type": "array", "items": {"type": "string", "minLength": 1}},
-                                          {"type": "string", "minLength": 1}]},
-        help="Statuses an issue should be in, e.g. 'Done,Ready for QA': others are flagged.")
-    format: Literal["table", "json", "markdown", "html"] = option("table", flag="--format", help="Output format.")
+        (),
+        flag="--allowed-statuses",
+        env="PIPEKIT_JIRA_ALLOWED_STATUSES",
+        config="jira.allowed_statuses",
+        multiple=False,
+        schema={
+            "oneOf": [
+                {"type": "array", "items": {"type": "string", "minLength": 1}},
+                {"type": "string", "minLength": 1},
+            ]
+        },
+        help="Statuses an issue should be in, e.g. 'Done,Ready for QA': others are flagged.",
+    )
+    format: Literal["table", "json", "markdown", "html"] = option(
+        "table", flag="--format", help="Output format."
+    )
     out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
-    chain: dict[str, Any] = option(default_factory=dict, config="environments",
-                                   schema={"additionalProperties": ref("environments_env")},
-                                   help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
-                                        "each with its promotion rule.")
+    chain: dict[str, Any] = option(
+        default_factory=dict,
+        config="environments",
+        schema={"additionalProperties": ref("environments_env")},
+        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
+        "each with its promotion rule.",
+    )
 
 
 @dataclass
@@ -93,16 +134,24 @@ def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> 
         pair = (options.source, options.target)
         present = sorted({s for s, e in overlays if e in pair})
         services = matrix.services(present, options.services, f"{options.source} or {options.target}")
-        current = reader.latest(git, layout, rev=rev, only=reader.Filter(list(pair), services), within=overlays)
-        report = DiffReport(repo=display_url(options.gitops_repo), branch=options.branch,
-                            revision=git.output("rev-parse", rev), generated_at=now.isoformat(),
-                            source=options.source, target=options.target)
+        current = reader.latest(
+            git, layout, rev=rev, only=reader.Filter(list(pair), services), within=overlays
+        )
+        report = DiffReport(
+            repo=display_url(options.gitops_repo),
+            branch=options.branch,
+            revision=git.output("rev-parse", rev),
+            generated_at=now.isoformat(),
+            source=options.source,
+            target=options.target,
+        )
     for service in services:
         before, after = current.get((service, options.target)), current.get((service, options.source))
         if before is None and after is None:
             continue
-        change = changes.compare(service, after, before, repos, projects=options.jira_projects,
-                                 limit=options.max_commits)
+        change = changes.compare(
+            service, after, before, repos, projects=options.jira_projects, limit=options.max_commits
+        )
         if before is None and (service, options.target) not in overlays:
             change.note = f"has no {options.target} overlay: onboard it there first (pipekit init)"
         report.services.append(change)
@@ -112,10 +161,17 @@ def run(options: DiffOptions, ctx: StepContext, now: datetime | None = None) -> 
 
     output.emit(ctx, writer(options.format).diff(report), options.format, options.out, "diff")
     keys = list(dict.fromkeys(k for s in report.services for k in s.jira))
-    return DiffResult(status="read", source=options.source, target=options.target, counts=report.counts(),
-                      commits=sum(s.total for s in report.services), jira_keys=keys,
-                      flagged=[i.key for i in report.blocked], out=str(options.out) if options.out else None,
-                      report=report.to_dict())
+    return DiffResult(
+        status="read",
+        source=options.source,
+        target=options.target,
+        counts=report.counts(),
+        commits=sum(s.total for s in report.services),
+        jira_keys=keys,
+        flagged=[i.key for i in report.blocked],
+        out=str(options.out) if options.out else None,
+        report=report.to_dict(),
+    )
 
 
 def look_up(options: DiffOptions, report: Any, ctx: StepContext) -> None:
@@ -139,8 +195,12 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DiffOptions:
     return resolve(DiffOptions, ctx, flags).options
 
 
-@step_command("diff", DiffOptions, help="What promoting --from to --to would carry: images, source commits, "
-              "authors, Jira issues, hotfixes it would roll back.")
+@step_command(
+    "diff",
+    DiffOptions,
+    help="What promoting --from to --to would carry: images, source commits, "
+    "authors, Jira issues, hotfixes it would roll back.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> DiffResult:
     return run(options_from(ctx, flags), ctx)
 

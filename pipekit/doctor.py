@@ -26,16 +26,35 @@ IMAGE_JSON = "/etc/pipekit/image.json"
 
 @dataclass
 class DoctorOptions:
-    image: bool = option(False, flag="--image", help="Check this image against its own /etc/pipekit/image.json.")
-    manifest: str | None = option(flag="--manifest", env="PIPEKIT_DOCTOR_MANIFEST", config="doctor.manifest",
-                                  metavar="PATH", min_length=1,
-                                  help="A tool manifest to check against (docker/tools.yaml format).")
-    checks: tuple[str, ...] = option((), flag="--check", metavar="NAME",
-                                     help="Run only this check or kind (repeatable); see --list-checks.")
+    image: bool = option(
+        False, flag="--image", help="Check this image against its own /etc/pipekit/image.json."
+    )
+    manifest: str | None = option(
+        flag="--manifest",
+        env="PIPEKIT_DOCTOR_MANIFEST",
+        config="doctor.manifest",
+        metavar="PATH",
+        min_length=1,
+        help="A tool manifest to check against (docker/tools.yaml format).",
+    )
+    checks: tuple[str, ...] = option(
+        (),
+        flag="--check",
+        metavar="NAME",
+        help="Run only this check or kind (repeatable); see --list-checks.",
+    )
     list_checks: bool = option(False, flag="--list-checks", help="List the checks and exit.")
-    timeout: float = option(5.0, flag="--timeout", env="PIPEKIT_DOCTOR_TIMEOUT", config="doctor.timeout", minimum=0.1,
-                            help="Seconds each endpoint may take to answer.")
-    image_json: str = option(IMAGE_JSON, env="PIPEKIT_IMAGE_JSON", help="Where --image reads the image's manifest.")
+    timeout: float = option(
+        5.0,
+        flag="--timeout",
+        env="PIPEKIT_DOCTOR_TIMEOUT",
+        config="doctor.timeout",
+        minimum=0.1,
+        help="Seconds each endpoint may take to answer.",
+    )
+    image_json: str = option(
+        IMAGE_JSON, env="PIPEKIT_IMAGE_JSON", help="Where --image reads the image's manifest."
+    )
 
 
 @dataclass
@@ -63,26 +82,40 @@ def run(options: DoctorOptions, ctx: StepContext) -> DoctorResult:
 
     started = time.monotonic()
     manifest, base_dir = _manifest(options)
-    plan = DoctorPlan(manifest=manifest, config=ctx.config, env=ctx.env, timeout=options.timeout,
-                      base_dir=base_dir, image=options.image)
+    plan = DoctorPlan(
+        manifest=manifest,
+        config=ctx.config,
+        env=ctx.env,
+        timeout=options.timeout,
+        base_dir=base_dir,
+        image=options.image,
+    )
     checks = registry.select(registry.collect(plan), options.checks)
     where = manifest.path if manifest else None
     if options.list_checks:
         for check in checks:
             ctx.console.print(f"{check.name}  ({check.kind})")
         return DoctorResult(True, where, [CheckReport(c.name, c.kind, "listed") for c in checks], [])
-    reports = [CheckReport(c.name, c.kind, o.status, o.summary, o.fix, o.details) for c, o in registry.run_all(checks)]
+    reports = [
+        CheckReport(c.name, c.kind, o.status, o.summary, o.fix, o.details)
+        for c, o in registry.run_all(checks)
+    ]
     elapsed = round(time.monotonic() - started, 3)
     problems = [f"{r.name}: {r.summary}" for r in reports if r.status == "fail"]
     result = DoctorResult(not problems, where, reports, problems, elapsed)
-    ctx.console.table(["", "check", "result", "fix"],
-                      [[MARKS.get(r.status, "?"), r.name, r.summary, r.fix] for r in reports],
-                      title=f"pipekit doctor ({where or 'no manifest'})")
+    ctx.console.table(
+        ["", "check", "result", "fix"],
+        [[MARKS.get(r.status, "?"), r.name, r.summary, r.fix] for r in reports],
+        title=f"pipekit doctor ({where or 'no manifest'})",
+    )
     if problems:
-        raise CheckFailed(f"{len(problems)} of {len(reports)} checks failed: " + "; ".join(problems),
-                          result=result)
+        raise CheckFailed(
+            f"{len(problems)} of {len(reports)} checks failed: " + "; ".join(problems), result=result
+        )
     warnings = sum(r.status == "warn" for r in reports)
-    ctx.console.success(f"{len(reports)} checks in {elapsed:.2f} s" + (f", {warnings} warnings" if warnings else ""))
+    ctx.console.success(
+        f"{len(reports)} checks in {elapsed:.2f} s" + (f", {warnings} warnings" if warnings else "")
+    )
     return result
 
 
@@ -103,7 +136,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoctorOptions:
     return resolve(DoctorOptions, ctx, flags).options
 
 
-@step_command("doctor", DoctorOptions, help="Check the image's tools, Python dependencies, credentials and endpoints.")
+@step_command(
+    "doctor", DoctorOptions, help="Check the image's tools, Python dependencies, credentials and endpoints."
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> DoctorResult:
     return run(options_from(ctx, flags), ctx)
 

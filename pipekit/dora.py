@@ -28,20 +28,33 @@ JOB = "pipekit_dora"
 
 @dataclass(kw_only=True)
 class DoraOptions(settings.RepoOptions, SourceOptions):  # SourceOptions: lead time per commit
-    since: str | None = option(flag="--since", metavar="DATE", help="Start of the range (YYYY-MM-DD or ISO time, "
-                               "UTC) [default: 90 days before --until].")
-    until: str | None = option(flag="--until", metavar="DATE", help="End of the range, that day included "
-                               "[default: now].")
-    environments: tuple[str, ...] = option(("prod",), flag="--env", env="PIPEKIT_DORA_ENV",
-                                           help="Environment to measure (repeatable).")
-    services: tuple[str, ...] = option((), flag="--service",
-                                       help="Only this service (repeatable) [default: every service].")
-    incidents: str | None = option(flag="--incidents", metavar="FILE", help="Incidents, CSV or JSON: opened, "
-                                   "resolved, service, environment[, cause_commit, cause_image].")
+    since: str | None = option(
+        flag="--since",
+        metavar="DATE",
+        help="Start of the range (YYYY-MM-DD or ISO time, UTC) [default: 90 days before --until].",
+    )
+    until: str | None = option(
+        flag="--until", metavar="DATE", help="End of the range, that day included [default: now]."
+    )
+    environments: tuple[str, ...] = option(
+        ("prod",), flag="--env", env="PIPEKIT_DORA_ENV", help="Environment to measure (repeatable)."
+    )
+    services: tuple[str, ...] = option(
+        (), flag="--service", help="Only this service (repeatable) [default: every service]."
+    )
+    incidents: str | None = option(
+        flag="--incidents",
+        metavar="FILE",
+        help="Incidents, CSV or JSON: opened, resolved, service, environment[, cause_commit, cause_image].",
+    )
     format: Format = option("table", flag="--format", help="Output format.")
     out: str | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
-    push_gateway: str | None = option(flag="--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
-                                      help="Push the Prometheus text to this Pushgateway (job pipekit_dora).")
+    push_gateway: str | None = option(
+        flag="--push-gateway",
+        env="PIPEKIT_PUSHGATEWAY_URL",
+        metavar="URL",
+        help="Push the Prometheus text to this Pushgateway (job pipekit_dora).",
+    )
 
 
 @dataclass
@@ -67,24 +80,46 @@ def run(options: DoraOptions, ctx: StepContext) -> DoraResult:
     since, until = settings.window(options.since, options.until)
     found = incidents_file.load(options.incidents) if options.incidents else []
     layout = settings.layout(ctx)
-    collector = Collector(since, until, [i for i in found
-                                         if (not options.environments or i.environment in options.environments)
-                                         and (not options.services or i.service in options.services)],
-                          lead_times=per_commit(options, ctx))
+    collector = Collector(
+        since,
+        until,
+        [
+            i
+            for i in found
+            if (not options.environments or i.environment in options.environments)
+            and (not options.services or i.service in options.services)
+        ],
+        lead_times=per_commit(options, ctx),
+    )
     only = reader.Filter(options.environments, options.services)
     with source.open_repo(options.gitops_repo, options.branch, ctx.env) as (git, rev):
         for deployment in reader.read(git, layout, rev=rev, only=only):
             collector.add(deployment)
     overall, per_service = collector.finish()
-    report = DoraReport(repo=display_url(options.gitops_repo), since=since.isoformat(), until=until.isoformat(),
-                        environments=list(options.environments), overall=overall, services=per_service,
-                        levels_source=levels.SOURCE, incidents=len(found))
-    result = DoraResult(status="measured" if overall.deployments else "empty", since=report.since,
-                        until=report.until, environments=report.environments, deployments=overall.deployments,
-                        report=report.to_dict(), out=options.out)
+    report = DoraReport(
+        repo=display_url(options.gitops_repo),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        environments=list(options.environments),
+        overall=overall,
+        services=per_service,
+        levels_source=levels.SOURCE,
+        incidents=len(found),
+    )
+    result = DoraResult(
+        status="measured" if overall.deployments else "empty",
+        since=report.since,
+        until=report.until,
+        environments=report.environments,
+        deployments=overall.deployments,
+        report=report.to_dict(),
+        out=options.out,
+    )
     if not overall.deployments:
-        ctx.console.info(f"no deployments in range {report.since} .. {report.until} "
-                         f"({', '.join(report.environments) or 'every environment'})")
+        ctx.console.info(
+            f"no deployments in range {report.since} .. {report.until} "
+            f"({', '.join(report.environments) or 'every environment'})"
+        )
         return result
     text = writer(options.format).render(report)
     if options.out:
@@ -117,7 +152,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> DoraOptions:
     return resolve(DoraOptions, ctx, flags).options
 
 
-@step_command("dora", DoraOptions, help="The five DORA metrics from the GitOps history, with 2024 performance levels.")
+@step_command(
+    "dora", DoraOptions, help="The five DORA metrics from the GitOps history, with 2024 performance levels."
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> DoraResult:
     return run(options_from(ctx, flags), ctx)
 

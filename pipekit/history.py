@@ -22,9 +22,12 @@ __all__ = ["Entry", "HistoryOptions", "HistoryResult", "main", "options_from", "
 
 @dataclass(kw_only=True)
 class HistoryOptions(settings.RepoOptions):
-    service: str = option("", flag="--service", config="service", help="The service whose deployments to list.")
-    environment: str | None = option(flag="--env", env="PIPEKIT_ENV",
-                                     help="Only this environment [default: every one].")
+    service: str = option(
+        "", flag="--service", config="service", help="The service whose deployments to list."
+    )
+    environment: str | None = option(
+        flag="--env", env="PIPEKIT_ENV", help="Only this environment [default: every one]."
+    )
     limit: int = option(20, flag="--limit", minimum=1, maximum=1_000_000, help="Show at most this many.")
 
 
@@ -78,11 +81,24 @@ def run(options: HistoryOptions, ctx: StepContext) -> HistoryResult:
 
 
 def _entry(dep: Any, until: str | None) -> Entry:
-    return Entry(commit=dep.commit, deployed_at=dep.deployed_at.isoformat(), environment=dep.environment,
-                 image=dep.reference, tag=dep.tag, digest=dep.digest, kind=dep.kind, author=dep.author,
-                 source_commit=dep.source_commit, lead_time_s=dep.lead_time_s, build_url=dep.build_url,
-                 promoted_from=dep.promoted_from, rollback_of=dep.rollback_of or dep.revert_of,
-                 current=until is None, since=dep.deployed_at.isoformat(), until=until)
+    return Entry(
+        commit=dep.commit,
+        deployed_at=dep.deployed_at.isoformat(),
+        environment=dep.environment,
+        image=dep.reference,
+        tag=dep.tag,
+        digest=dep.digest,
+        kind=dep.kind,
+        author=dep.author,
+        source_commit=dep.source_commit,
+        lead_time_s=dep.lead_time_s,
+        build_url=dep.build_url,
+        promoted_from=dep.promoted_from,
+        rollback_of=dep.rollback_of or dep.revert_of,
+        current=until is None,
+        since=dep.deployed_at.isoformat(),
+        until=until,
+    )
 
 
 def report(ctx: StepContext, result: HistoryResult) -> None:
@@ -96,12 +112,20 @@ def report(ctx: StepContext, result: HistoryResult) -> None:
     con.info(f"{result.service} in {where}, newest first:")
     for e in result.deployments:
         mark = "*" if e.current else " "
-        what = e.kind + (f" from {e.promoted_from}" if e.promoted_from
-                         else f" of {short_revision(e.rollback_of)}" if e.rollback_of else "")
-        con.print(f"{mark} {e.deployed_at[:16].replace('T', ' ')}  {e.environment:<8} {what:<25} "
-                  f"{e.tag or (e.digest or '')[:19]:<20} by {e.author}, lead {duration(e.lead_time_s)}, "
-                  f"gitops {short_revision(e.commit)}" + (f", source {short_revision(e.source_commit)}" if e.source_commit else "")
-                  + (f", {e.build_url}" if e.build_url else ""))
+        what = e.kind + (
+            f" from {e.promoted_from}"
+            if e.promoted_from
+            else f" of {short_revision(e.rollback_of)}"
+            if e.rollback_of
+            else ""
+        )
+        con.print(
+            f"{mark} {e.deployed_at[:16].replace('T', ' ')}  {e.environment:<8} {what:<25} "
+            f"{e.tag or (e.digest or '')[:19]:<20} by {e.author}, lead {duration(e.lead_time_s)}, "
+            f"gitops {short_revision(e.commit)}"
+            + (f", source {short_revision(e.source_commit)}" if e.source_commit else "")
+            + (f", {e.build_url}" if e.build_url else "")
+        )
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> HistoryOptions:
@@ -109,7 +133,9 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> HistoryOptions:
     return replace(options, service=options.service or ctx.service or "")
 
 
-@step_command("history", HistoryOptions, help="What ran where and since when, newest first, from the GitOps history.")
+@step_command(
+    "history", HistoryOptions, help="What ran where and since when, newest first, from the GitOps history."
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> HistoryResult:
     return run(options_from(ctx, flags), ctx)
 

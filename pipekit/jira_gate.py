@@ -21,8 +21,19 @@ from pipekit.jira import version as versions
 from pipekit.jira.release import JiraGateResult, check, evaluate, promoted_versions, report, to_result
 from pipekit.jira.settings import REQUIRE, JiraGateOptions
 
-__all__ = ["REQUIRE", "JiraGateOptions", "JiraGateResult", "check", "evaluate", "main", "options_from",
-           "promoted_versions", "report", "run", "to_result"]
+__all__ = [
+    "REQUIRE",
+    "JiraGateOptions",
+    "JiraGateResult",
+    "check",
+    "evaluate",
+    "main",
+    "options_from",
+    "promoted_versions",
+    "report",
+    "run",
+    "to_result",
+]
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> JiraGateOptions:
@@ -36,8 +47,11 @@ def run(options: JiraGateOptions, ctx: StepContext) -> JiraGateResult:
     return check(options, resolved, ctx)
 
 
-@step_command("jira-gate", JiraGateOptions, help="Check the release version in Jira: exists, released/unreleased, "
-              "every issue in an allowed status.")
+@step_command(
+    "jira-gate",
+    JiraGateOptions,
+    help="Check the release version in Jira: exists, released/unreleased, every issue in an allowed status.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> JiraGateResult:
     return run(options_from(ctx, flags), ctx)
 

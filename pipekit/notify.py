@@ -30,19 +30,40 @@ from pipekit.channels.delivery import send as run
 from pipekit.core.options import resolve
 from pipekit.core.step import StepContext, step_command
 
-__all__ = ["AUTO", "EVENTS", "SLACK_ENV", "TEAMS_ENV", "Channel", "Delivery", "NotifyOptions", "NotifyResult",
-           "build_notification", "channels", "main", "options_from", "render", "resolve_event", "run",
-           "service_name"]
+__all__ = [
+    "AUTO",
+    "EVENTS",
+    "SLACK_ENV",
+    "TEAMS_ENV",
+    "Channel",
+    "Delivery",
+    "NotifyOptions",
+    "NotifyResult",
+    "build_notification",
+    "channels",
+    "main",
+    "options_from",
+    "render",
+    "resolve_event",
+    "run",
+    "service_name",
+]
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> NotifyOptions:
     options = resolve(NotifyOptions, ctx, flags).options
-    found = [replace(c, where=ctx.config.where("notify", "channels", i)) for i, c in enumerate(options.channels or ())]
+    found = [
+        replace(c, where=ctx.config.where("notify", "channels", i))
+        for i, c in enumerate(options.channels or ())
+    ]
     return replace(options, channels=found or None)
 
 
-@step_command("notify", NotifyOptions,
-              help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.")
+@step_command(
+    "notify",
+    NotifyOptions,
+    help="Send a pipeline notification (Teams Adaptive Card, Slack blocks), once per run, stage and event.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> NotifyResult:
     return run(options_from(ctx, flags), ctx)
 

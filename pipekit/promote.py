@@ -37,15 +37,27 @@ __all__ = ["PromoteOptions", "PromoteResult", "main", "options_from", "run"]
 
 @dataclass(kw_only=True)
 class PromoteOptions(DeliveryOptions, settings.WriteOptions, SourceOptions):
-    source: str = option(flag="--from", required="name the source environment", help="Source environment, e.g. dev.")
-    target: str = option(flag="--to", required="name the target environment", help="Target environment, e.g. qa.")
-    services: list[str] = option(default_factory=list, flag="--service", help="Service to promote (repeatable).")
+    source: str = option(
+        flag="--from", required="name the source environment", help="Source environment, e.g. dev."
+    )
+    target: str = option(
+        flag="--to", required="name the target environment", help="Target environment, e.g. qa."
+    )
+    services: list[str] = option(
+        default_factory=list, flag="--service", help="Service to promote (repeatable)."
+    )
     all_services: bool = option(False, flag="--all", help="Every service with a source overlay.")
     approve: bool = option(False, flag="--approve", help="Approve a promotion into a 'manual' environment.")
-    dry_run: bool = option(False, flag="--dry-run", help="Print the diff that would be committed; push nothing.")
-    release_notes: bool = option(True, flag="--release-notes", config="releases.notes",
-                                 help="Put the release notes (commit subjects, Jira keys) into the GitOps commit and "
-                                      "on the card [the checkout promote runs in, or --source-repo].")
+    dry_run: bool = option(
+        False, flag="--dry-run", help="Print the diff that would be committed; push nothing."
+    )
+    release_notes: bool = option(
+        True,
+        flag="--release-notes",
+        config="releases.notes",
+        help="Put the release notes (commit subjects, Jira keys) into the GitOps commit and "
+        "on the card [the checkout promote runs in, or --source-repo].",
+    )
 
 
 class Promotion:
@@ -95,8 +107,11 @@ class Promotion:
             self.owner[id(edit)] = service
             edits.append(edit)
         if self.decision.rule == "gated" and not self.gated:
-            gates.check(self.decision.gates, gates.GateRequest(self.options.source, self.options.target,
-                                                                dict(self.images)), self.ctx)
+            gates.check(
+                self.decision.gates,
+                gates.GateRequest(self.options.source, self.options.target, dict(self.images)),
+                self.ctx,
+            )
             self.gated = True
         self.batch = BatchEdit(edits, self.message)
         return self.batch(root, git)
@@ -105,7 +120,9 @@ class Promotion:
         directory = self.overlay(self.options.source, service)
         found = ov.kustomization_file(root / directory)
         if found is None:
-            raise CheckFailed(f"{directory}: no kustomization.yaml: {service} has no {self.options.source} overlay")
+            raise CheckFailed(
+                f"{directory}: no kustomization.yaml: {service} has no {self.options.source} overlay"
+            )
         rel = f"{directory}/{found.name}"
         text = found.read_text(encoding="utf-8")
         name = self.options.image
@@ -114,34 +131,64 @@ class Promotion:
             ref = kustomization.find(text, rel, name)
         else:  # no gitops.image: the entry named after the service (``.../<service>``)
             name = service
-            ref = next((r for r in kustomization.entries(text, rel)
-                        if r.name == service or r.name.endswith(f"/{service}")), None)
+            ref = next(
+                (
+                    r
+                    for r in kustomization.entries(text, rel)
+                    if r.name == service or r.name.endswith(f"/{service}")
+                ),
+                None,
+            )
         if ref is None or not (ref.new_tag or ref.digest):
-            raise CheckFailed(f"{rel}: no images entry {name!r} with a newTag or digest to promote",
-                              hint="check gitops.image in pipekit.yaml")
+            raise CheckFailed(
+                f"{rel}: no images entry {name!r} with a newTag or digest to promote",
+                hint="check gitops.image in pipekit.yaml",
+            )
         return ref
 
     def message(self, applied: Sequence[ImageEdit]) -> str:
         o = self.options
         names = [self.service_of(e) for e in applied]
         subject = f"promote {o.source} -> {o.target}: " + ", ".join(
-            f"{n} {e.want.version}" for n, e in zip(names, applied, strict=True))
+            f"{n} {e.want.version}" for n, e in zip(names, applied, strict=True)
+        )
         if len(subject) > 72:
             subject = f"promote {o.source} -> {o.target}: {len(applied)} services"
-        body = [f"{n}: {e.old.version if e.old else '(none)'} -> {e.want.reference}"
-                for n, e in zip(names, applied, strict=True)]
+        body = [
+            f"{n}: {e.old.version if e.old else '(none)'} -> {e.want.reference}"
+            for n, e in zip(names, applied, strict=True)
+        ]
         groups = []
         for n, e in zip(names, applied, strict=True):
             source = self.origins.get((n, e.want.reference)) or trailers.Group(n)
-            groups.append(trailers.Group(
-                service=n, image=e.want.new_name or e.want.name, image_name=e.want.name, tag=e.want.new_tag,
-                digest=e.want.digest, source_commit=source.source_commit,
-                source_committed_at=source.source_committed_at, build_number=e.want.build))
+            groups.append(
+                trailers.Group(
+                    service=n,
+                    image=e.want.new_name or e.want.name,
+                    image_name=e.want.name,
+                    tag=e.want.new_tag,
+                    digest=e.want.digest,
+                    source_commit=source.source_commit,
+                    source_committed_at=source.source_committed_at,
+                    build_number=e.want.build,
+                )
+            )
         if self.notes is not None:
-            body += self.notes.lines([(n, e.old, e.want) for n, e in zip(names, applied, strict=True)],
-                                     self.source_commit, self.git)
-        return trailers.commit_message(subject, body, trailers.Trailers(
-            environment=o.target, promoted_from=o.source, build_url=self.ctx.pipeline.pipeline_url, groups=groups))
+            body += self.notes.lines(
+                [(n, e.old, e.want) for n, e in zip(names, applied, strict=True)],
+                self.source_commit,
+                self.git,
+            )
+        return trailers.commit_message(
+            subject,
+            body,
+            trailers.Trailers(
+                environment=o.target,
+                promoted_from=o.source,
+                build_url=self.ctx.pipeline.pipeline_url,
+                groups=groups,
+            ),
+        )
 
     def source_commit(self, service: str, ref: ImageRef) -> str | None:
         key = (service, ref.reference)
@@ -181,9 +228,14 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         result = PromoteResult(source=options.source, target=options.target)
         result.write_to(outputs)
         envs = rules.load(options.environments)
-        decision = rules.decide(envs, options.source, options.target, approve=options.approve,
-                                       in_bitbucket=ctx.pipeline.in_bitbucket,
-                                       deployment_env=ctx.pipeline.deployment_environment)
+        decision = rules.decide(
+            envs,
+            options.source,
+            options.target,
+            approve=options.approve,
+            in_bitbucket=ctx.pipeline.in_bitbucket,
+            deployment_env=ctx.pipeline.deployment_environment,
+        )
         rule = rule_for(options.environments, options.target, options.via)
         if rule.by_pull_request:
             return by_pull_request(ctx, options, decision, rule, result, outputs)
@@ -198,22 +250,39 @@ def run(options: PromoteOptions, ctx: StepContext) -> PromoteResult:
         result.services, result.skipped, result.images = applied, skipped, promotion.images
         result.retries, result.diff = outcome.retries, outcome.diff
         if promotion.notes is not None and outcome.status == "pushed":
-            result.notes = promotion.notes.finish(ctx.record.path.parent, source=options.source, target=options.target,
-                                                  repo=options.gitops_repo, branch=options.branch,
-                                                  revision=outcome.revision)
+            result.notes = promotion.notes.finish(
+                ctx.record.path.parent,
+                source=options.source,
+                target=options.target,
+                repo=options.gitops_repo,
+                branch=options.branch,
+                revision=outcome.revision,
+            )
         result.write_to(outputs)
     report(ctx, result)
     return result
 
 
-def by_pull_request(ctx: StepContext, o: PromoteOptions, decision: rules.Decision, rule: PullRequestRule,
-                    result: PromoteResult, outputs: dict[str, Any]) -> PromoteResult:
+def by_pull_request(
+    ctx: StepContext,
+    o: PromoteOptions,
+    decision: rules.Decision,
+    rule: PullRequestRule,
+    result: PromoteResult,
+    outputs: dict[str, Any],
+) -> PromoteResult:
     """One pull request per service, each holding the commit a direct promotion would push."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
 
     if o.all_services or not o.services:
         raise BadInput("--via pull-request promotes named services: pass --service NAME (repeatable)")
-    result.status, result.rule, result.services, result.skipped, result.images = "unchanged", decision.rule, [], {}, {}
+    result.status, result.rule, result.services, result.skipped, result.images = (
+        "unchanged",
+        decision.rule,
+        [],
+        {},
+        {},
+    )
     records: list[dict[str, Any]] = []
     for service in dict.fromkeys(o.services):
         promotion = Promotion(ctx, replace(o, services=[service]), decision)
@@ -225,29 +294,52 @@ def by_pull_request(ctx: StepContext, o: PromoteOptions, decision: rules.Decisio
             return f"Promote {s} {v()} to {o.target}"
 
         def keep(entry: dict[str, Any], at: int = len(records)) -> None:
-            records[at:at + 1] = [entry]
+            records[at : at + 1] = [entry]
             result.pull_requests = list(records)
             result.write_to(outputs)
 
         def recheck(commit: str, p: Promotion = promotion) -> None:
             """The environment's rule and gates again, against what was merged."""
             try:
-                again = rules.decide(rules.load(o.environments), o.source, o.target, approve=o.approve,
-                                     in_bitbucket=ctx.pipeline.in_bitbucket,
-                                     deployment_env=ctx.pipeline.deployment_environment)
+                again = rules.decide(
+                    rules.load(o.environments),
+                    o.source,
+                    o.target,
+                    approve=o.approve,
+                    in_bitbucket=ctx.pipeline.in_bitbucket,
+                    deployment_env=ctx.pipeline.deployment_environment,
+                )
                 if again.rule == "gated":
                     gates.check(again.gates, gates.GateRequest(o.source, o.target, dict(p.images)), ctx)
             except CheckFailed as exc:
-                raise CheckFailed(f"merged as {short_revision(commit)}, but {exc.message}", hint=exc.hint) from None
+                raise CheckFailed(
+                    f"merged as {short_revision(commit)}, but {exc.message}", hint=exc.hint
+                ) from None
 
-        done = deliver(ctx, o.writer(ctx), rule, options=o, dry_run=o.dry_run, record_to=keep, after_merge=recheck,
-                       change=ChangeRequest(service, o.target, promotion.sparse, promotion, version, title))
+        done = deliver(
+            ctx,
+            o.writer(ctx),
+            rule,
+            options=o,
+            dry_run=o.dry_run,
+            record_to=keep,
+            after_merge=recheck,
+            change=ChangeRequest(service, o.target, promotion.sparse, promotion, version, title),
+        )
         result.images.update(promotion.images)
         result.diff += done.outcome.diff
-        if promotion.notes is not None and done.status in ("opened", "merged"):  # the notes the branch's commit holds
-            result.notes = promotion.notes.finish(ctx.record.path.parent, source=o.source, target=o.target,
-                                                  repo=o.gitops_repo, branch=done.record.get("branch") or o.branch,
-                                                  revision=done.outcome.revision)
+        if promotion.notes is not None and done.status in (
+            "opened",
+            "merged",
+        ):  # the notes the branch's commit holds
+            result.notes = promotion.notes.finish(
+                ctx.record.path.parent,
+                source=o.source,
+                target=o.target,
+                repo=o.gitops_repo,
+                branch=done.record.get("branch") or o.branch,
+                revision=done.outcome.revision,
+            )
         if done.status == "unchanged":
             result.skipped[service] = done.outcome.change.note or f"already in {o.target}"
         else:
@@ -270,18 +362,24 @@ def report(ctx: StepContext, result: PromoteResult) -> None:
     elif result.status == "unchanged":
         con.success(f"promotion {what}: nothing to do; nothing committed")
     else:
-        con.success(f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}")
+        con.success(
+            f"promoted {what}: {', '.join(result.services or [])} as {short_revision(result.gitops_revision)}"
+        )
     for service, why in (result.skipped or {}).items():
         con.info(f"  {service}: {why}")
     if result.notes:
-        con.info(f"release notes: {result.notes['commits']} commits" + (f", Jira {' '.join(result.notes['jira'])}"
-                                                                        if result.notes["jira"] else ""))
+        con.info(
+            f"release notes: {result.notes['commits']} commits"
+            + (f", Jira {' '.join(result.notes['jira'])}" if result.notes["jira"] else "")
+        )
         for service, info in result.notes["services"].items():
             if info["state"] in ("diverged", "to-ahead"):
                 con.warn(f"{service}: {info['note']}")
 
 
-@step_command("promote", PromoteOptions, help="Promote image references from one environment's overlays to the next.")
+@step_command(
+    "promote", PromoteOptions, help="Promote image references from one environment's overlays to the next."
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> PromoteResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -39,28 +39,55 @@ from pipekit.rehearsal.report import RehearseResult, StageOutcome
 __all__ = ["RehearseOptions", "RehearseResult", "StageOutcome", "main", "options_from", "rehearse", "run"]
 
 Channel = Literal["teams", "slack"]
-KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "NO_COLOR", "TERM", "JAVA_HOME", "XDG_RUNTIME_DIR",
-            "XDG_CACHE_HOME", "CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER", "BUILDAH_ISOLATION")
+KEPT_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "NO_COLOR",
+    "TERM",
+    "JAVA_HOME",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "CONTAINERS_STORAGE_CONF",
+    "STORAGE_DRIVER",
+    "BUILDAH_ISOLATION",
+)
 
 
 @dataclass(kw_only=True)
 class RehearseOptions:
-    fail_at: FailAt | None = option(flag="--fail-at", help="Make this step fail for real, to see what a failure "
-                                    "looks like (exit 1): scan, tests, deploy, hook, gate or signature.")
-    until: str | None = option(flag="--until", metavar="STEP",
-                               help="Stop after this step of the pipeline (its name, as run-pipeline's --until).")
-    image: str | None = option(flag="--image", env="PIPEKIT_REHEARSE_IMAGE", metavar="LOCAL_IMAGE|none",
-                               help="Run the steps in this local image; none: on this machine [default: "
-                                    "localhost/pipekit-base:<version>-local when it holds this pipekit].")
-    channels: list[Channel] = option(default_factory=list, flag="--channel",
-                                     help="Rehearse only these channels [default: both].")
+    fail_at: FailAt | None = option(
+        flag="--fail-at",
+        help="Make this step fail for real, to see what a failure "
+        "looks like (exit 1): scan, tests, deploy, hook, gate or signature.",
+    )
+    until: str | None = option(
+        flag="--until",
+        metavar="STEP",
+        help="Stop after this step of the pipeline (its name, as run-pipeline's --until).",
+    )
+    image: str | None = option(
+        flag="--image",
+        env="PIPEKIT_REHEARSE_IMAGE",
+        metavar="LOCAL_IMAGE|none",
+        help="Run the steps in this local image; none: on this machine [default: "
+        "localhost/pipekit-base:<version>-local when it holds this pipekit].",
+    )
+    channels: list[Channel] = option(
+        default_factory=list, flag="--channel", help="Rehearse only these channels [default: both]."
+    )
     keep: bool = option(False, flag="--keep", help="Keep the work folder and list where each artifact is.")
-    workdir: Path | None = option(flag="--workdir", metavar="DIR",
-                                  help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary "
-                                       "folder.")
-    card_renderer_dir: Path | None = option(env="PIPEKIT_CARD_RENDERER_DIR",
-                                            help="Where the Adaptive Cards renderer is installed [default: "
-                                                 "~/.cache/pipekit/card-renderer].")
+    workdir: Path | None = option(
+        flag="--workdir",
+        metavar="DIR",
+        help="Work in DIR (empty, new, or a previous rehearsal's) instead of a temporary folder.",
+    )
+    card_renderer_dir: Path | None = option(
+        env="PIPEKIT_CARD_RENDERER_DIR",
+        help="Where the Adaptive Cards renderer is installed [default: ~/.cache/pipekit/card-renderer].",
+    )
     # --config FILE (every step's: else PIPEKIT_CONFIG, else ./pipekit.yaml) is the settings rehearsed
     config: Path | None = None
     environments: tuple[str, ...] | None = None  # the --config file's (default: init's)
@@ -76,15 +103,26 @@ def run(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
         ctx.console.warn(f"clean-up: {problem}")
     if result.fail_at:
         if result.failed_as_requested:
-            raise CheckFailed(f"rehearsal: {result.fail_step} failed as requested (--fail-at {result.fail_at}: "
-                              f"{failures.WHAT[result.fail_at]}); the steps after it did not run", result=result)
-        raise CheckFailed(f"rehearsal: --fail-at {result.fail_at} was requested, but "
-                          + (f"{result.fail_step or 'no step'} did not fail" if not result.failed
-                             else f"{', '.join(result.failed)} failed instead (see above)"), result=result)
+            raise CheckFailed(
+                f"rehearsal: {result.fail_step} failed as requested (--fail-at {result.fail_at}: "
+                f"{failures.WHAT[result.fail_at]}); the steps after it did not run",
+                result=result,
+            )
+        raise CheckFailed(
+            f"rehearsal: --fail-at {result.fail_at} was requested, but "
+            + (
+                f"{result.fail_step or 'no step'} did not fail"
+                if not result.failed
+                else f"{', '.join(result.failed)} failed instead (see above)"
+            ),
+            result=result,
+        )
     if result.failed:
         raise CheckFailed(f"rehearsal: {', '.join(result.failed)} failed (see above)", result=result)
-    ctx.console.success("rehearsal finished: " + (f"stopped after {options.until}" if options.until
-                                                  else "the pipeline ran to its end"))
+    ctx.console.success(
+        "rehearsal finished: "
+        + (f"stopped after {options.until}" if options.until else "the pipeline ran to its end")
+    )
     return result
 
 
@@ -102,7 +140,9 @@ def rehearse(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
         workdir = options.workdir.resolve()
         made = report.prepare_workdir(workdir)
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
-    result = RehearseResult(service=onboard.SERVICE, workdir=str(workdir), fail_at=options.fail_at, kept=options.keep)
+    result = RehearseResult(
+        service=onboard.SERVICE, workdir=str(workdir), fail_at=options.fail_at, kept=options.keep
+    )
     world = World(workdir, env=env)
     stop_on_signals = signals.installed()  # SIGTERM (a CI timeout, kill) unwinds, so the clean-up runs
     stop_on_signals.__enter__()
@@ -121,8 +161,9 @@ def rehearse(options: RehearseOptions, ctx: StepContext) -> RehearseResult:
     return result
 
 
-def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[str, str],
-              result: RehearseResult) -> None:
+def _rehearse(
+    options: RehearseOptions, ctx: StepContext, world: Any, env: dict[str, str], result: RehearseResult
+) -> None:
     from pipekit.rehearsal import onboard, pipeline, review
     from pipekit.rehearsal import world as world_mod
     from pipekit.signing import cosign_keys
@@ -130,8 +171,16 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     console, workdir = ctx.console, Path(result.workdir)
     password = "pw-" + secrets.token_hex(8)
     private, public = cosign_keys.generate(password.encode(), n=1024)  # a throwaway key: cheap to derive
-    onboarded = onboard.onboard(workdir, world, env, console, public_key=public, fail_at=options.fail_at,
-                                config=options.config, environments=options.environments or onboard.ENVIRONMENTS)
+    onboarded = onboard.onboard(
+        workdir,
+        world,
+        env,
+        console,
+        public_key=public,
+        fail_at=options.fail_at,
+        config=options.config,
+        environments=options.environments or onboard.ENVIRONMENTS,
+    )
     result.onboarding = onboard.summary(onboarded.init)
     console.info(result.onboarding)
     if onboarded.replaced:
@@ -142,8 +191,12 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     world.seed_jira(settings, fail_at=options.fail_at)
     if options.fail_at == "deploy":
         first = next(iter(environments), "dev")
-        failures.degrade(world.argocd, str(((settings.get("argocd") or {}).get("apps") or {}).get(first)
-                                           or f"{onboard.SERVICE}-{first}"))
+        failures.degrade(
+            world.argocd,
+            str(
+                ((settings.get("argocd") or {}).get("apps") or {}).get(first) or f"{onboard.SERVICE}-{first}"
+            ),
+        )
     elif options.fail_at == "hook":
         world.hook_env["DEMO_API_MIN_READY"] = "99"
 
@@ -161,36 +214,58 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     if by_pr:
         defined["deployments"] = world.deployment_variables(list(environments), by_pr)
     variables.write_text(json.dumps(defined, indent=2), encoding="utf-8")
-    result.substitutions = [report.Substitution(*row) for row in (*onboard.SUBSTITUTIONS,
-                                                                 *world_mod.SUBSTITUTED)]
-    result.substitutions.append(report.Substitution(
-        "Bitbucket's cosign signing key (a secured variable)", "a throwaway key made for this rehearsal",
-        "init --signing-public-key; PIPEKIT_SIGNING_KEY=env://COSIGN_PRIVATE_KEY, COSIGN_PASSWORD"))
+    result.substitutions = [
+        report.Substitution(*row) for row in (*onboard.SUBSTITUTIONS, *world_mod.SUBSTITUTED)
+    ]
+    result.substitutions.append(
+        report.Substitution(
+            "Bitbucket's cosign signing key (a secured variable)",
+            "a throwaway key made for this rehearsal",
+            "init --signing-public-key; PIPEKIT_SIGNING_KEY=env://COSIGN_PRIVATE_KEY, COSIGN_PASSWORD",
+        )
+    )
     if by_pr:
         result.substitutions += [report.Substitution(*row) for row in review.substituted(by_pr)]
 
-    run_ctx = StepContext.create(env=env, run_record=workdir / "rehearse.json", config_path=None,
-                                 debug=console.debug_enabled, cwd=onboarded.repo)
+    run_ctx = StepContext.create(
+        env=env,
+        run_record=workdir / "rehearse.json",
+        config_path=None,
+        debug=console.debug_enabled,
+        cwd=onboarded.repo,
+    )
     run_ctx.console = console
 
     def unsign(run_result: Any) -> str | None:
         deployments = [s for s in run_result.steps if s.deployment]
         assert world.registry is not None
         digest = _pushed_digest(workdir / "run", run_result)
-        result.unsigned = failures.unsign(world.registry.url, str((settings.get("ecr") or {}).get("repository")
-                                                                  or onboard.SERVICE), digest)
+        result.unsigned = failures.unsign(
+            world.registry.url, str((settings.get("ecr") or {}).get("repository") or onboard.SERVICE), digest
+        )
         console.warn(f"--fail-at signature: deleted the signature {result.unsigned} from the registry")
         return deployments[0].name if deployments else None
 
     def approving(step: str) -> None:
-        console.info(f"── approving {step!r} (trigger: manual), as the release manager's click in Bitbucket would")
+        console.info(
+            f"── approving {step!r} (trigger: manual), as the release manager's click in Bitbucket would"
+        )
 
     signing = options.fail_at == "signature"
     reviewer = review.reviewer(world, onboarded, settings, onboard.BRANCH) if by_pr else None
     try:
-        runs = pipeline.run_all(run_ctx, onboarded.repo, workdir / "run", variables, cache, where,
-                                until=options.until, stop_for=failures.BUILD_STEP if signing else None,
-                                between=unsign if signing else None, on_pause=approving)
+        runs = pipeline.run_all(
+            run_ctx,
+            onboarded.repo,
+            workdir / "run",
+            variables,
+            cache,
+            where,
+            until=options.until,
+            stop_for=failures.BUILD_STEP if signing else None,
+            between=unsign if signing else None,
+            on_pause=approving,
+        )
     finally:
         reviewed = reviewer.stop() if reviewer is not None else []
     steps = pipeline.steps_of(runs)
@@ -201,8 +276,17 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     approved = {r.approved for r in runs if r.approved}
     tools = pipeline.tool_seconds(workdir / "run", steps)
     for step in steps:
-        result.stages.append(StageOutcome(step.name, step.status, step.duration_s, _detail(step), _ran_in(step),
-                                          step.name in approved, {k: round(v, 2) for k, v in tools[step.key].items()}))
+        result.stages.append(
+            StageOutcome(
+                step.name,
+                step.status,
+                step.duration_s,
+                _detail(step),
+                _ran_in(step),
+                step.name in approved,
+                {k: round(v, 2) for k, v in tools[step.key].items()},
+            )
+        )
     result.tools_s = pipeline.on_the_path(file, steps, tools)
     if options.fail_at:
         result.fail_step = failures.failing_step(options.fail_at, steps, environments)
@@ -213,8 +297,12 @@ def _rehearse(options: RehearseOptions, ctx: StepContext, world: Any, env: dict[
     result.cards = report.write_cards(received, workdir / "cards")
     result.notifications = len(result.cards)
     result.code_insights = sum(1 for r in received if r.path.startswith("/bitbucket/"))
-    renderer_env = {**env, **({"PIPEKIT_CARD_RENDERER_DIR": str(options.card_renderer_dir)}
-                              if options.card_renderer_dir else {})}
+    renderer_env = {
+        **env,
+        **(
+            {"PIPEKIT_CARD_RENDERER_DIR": str(options.card_renderer_dir)} if options.card_renderer_dir else {}
+        ),
+    }
     page, result.card_page_note = report.card_page(result.cards, workdir / "cards", renderer_env)
     result.card_page = str(page)
 
@@ -246,11 +334,16 @@ def _detail(step: Any) -> str:
 
 
 def _ran_in(step: Any) -> str:
-    return f"image {step.local_image}" if step.execution == "image" else "this machine" if step.execution else ""
+    return (
+        f"image {step.local_image}" if step.execution == "image" else "this machine" if step.execution else ""
+    )
 
 
-@step_command("rehearse", RehearseOptions,
-              help="Run the pipeline pipekit init writes, as Bitbucket runs it, against local stand-ins.")
+@step_command(
+    "rehearse",
+    RehearseOptions,
+    help="Run the pipeline pipekit init writes, as Bitbucket runs it, against local stand-ins.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> RehearseResult:
     return run(options_from(ctx, flags), ctx)
 
@@ -269,13 +362,19 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RehearseOptions:
         environments = onboard.environments_of(settings, str(config))
         configured = (settings.get("notify") or {}).get("channels") or []
         if configured and options.channels and not any(c.get("type") in options.channels for c in configured):
-            raise BadInput(f"--channel {','.join(options.channels)}: {config} configures no channel of that type "
-                           f"(notify.channels: {', '.join(str(c.get('name')) for c in configured)})")
+            raise BadInput(
+                f"--channel {','.join(options.channels)}: {config} configures no channel of that type "
+                f"(notify.channels: {', '.join(str(c.get('name')) for c in configured)})"
+            )
         if options.fail_at in ("gate", "signature"):
             gate = "jira" if options.fail_at == "gate" else "signature"
             envs = settings.get("environments") or {}
-            if not any(gate in ((conf or {}).get("gates") or []) for conf in envs.values() if isinstance(conf, dict)):
-                raise BadInput(f"--fail-at {options.fail_at}: no environment of {config} has a {gate} gate to fail")
+            if not any(
+                gate in ((conf or {}).get("gates") or []) for conf in envs.values() if isinstance(conf, dict)
+            ):
+                raise BadInput(
+                    f"--fail-at {options.fail_at}: no environment of {config} has a {gate} gate to fail"
+                )
     return replace(options, config=config, environments=environments)
 
 

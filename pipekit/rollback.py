@@ -35,17 +35,30 @@ if TYPE_CHECKING:
     from pipekit.gitops.refs import ImageRef
     from pipekit.gitops.writer import Change
 
-__all__ = ["RollbackEdit", "RollbackOptions", "RollbackResult", "choose", "main", "options_from", "read_history",
-           "run", "still_current", "wait_argv"]
+__all__ = [
+    "RollbackEdit",
+    "RollbackOptions",
+    "RollbackResult",
+    "choose",
+    "main",
+    "options_from",
+    "read_history",
+    "run",
+    "still_current",
+    "wait_argv",
+]
 
 
 @dataclass(kw_only=True)
 class RollbackOptions(DeliveryOptions, WriteOptions):
     service: str = option("", flag="--service", config="service", help="The service to roll back.")
     environment: str = option("", flag="--env", env="PIPEKIT_ENV", help="The environment to roll back.")
-    to: str | None = option(flag="--to", metavar="TAG|DIGEST",
-                            help="The image to go back to (a tag or sha256: digest).")
-    steps: int | None = option(flag="--steps", minimum=1, help="Go back this many distinct images [default 1].")
+    to: str | None = option(
+        flag="--to", metavar="TAG|DIGEST", help="The image to go back to (a tag or sha256: digest)."
+    )
+    steps: int | None = option(
+        flag="--steps", minimum=1, help="Go back this many distinct images [default 1]."
+    )
     dry_run: bool = option(False, flag="--dry-run", help="Print the diff; push nothing.")
     wait: bool = option(False, flag="--wait", help="Then wait with wait-for-argocd for the revision.")
     force: bool = option(False, flag="--force", help="Allow an image never deployed to that environment.")
@@ -55,16 +68,20 @@ class RollbackOptions(DeliveryOptions, WriteOptions):
 def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Deployment, Deployment | None]:
     """(the deployment running now, the earlier one to go back to; None: --force to an unknown image)."""
     if not deployments:
-        raise CheckFailed(f"{options.service} has no deployment in {options.environment} in the GitOps history",
-                          hint="check --service / --env and gitops.overlay")
+        raise CheckFailed(
+            f"{options.service} has no deployment in {options.environment} in the GitOps history",
+            hint="check --service / --env and gitops.overlay",
+        )
     current = deployments[-1]
     if options.to:
         for dep in reversed(deployments):
             if options.to in (dep.tag, dep.digest):
                 return current, dep
         if not options.force:
-            raise CheckFailed(f"{options.service}: {options.to} was never deployed to {options.environment}",
-                              hint="pass --force to deploy it anyway")
+            raise CheckFailed(
+                f"{options.service}: {options.to} was never deployed to {options.environment}",
+                hint="pass --force to deploy it anyway",
+            )
         return current, None
     wanted, seen = options.steps or 1, {current.version}
     for dep in reversed(deployments):
@@ -72,7 +89,9 @@ def choose(deployments: list[Deployment], options: RollbackOptions) -> tuple[Dep
             seen.add(dep.version)
             if len(seen) - 1 == wanted:
                 return current, dep
-    raise CheckFailed(f"{options.service} in {options.environment}: fewer than {wanted} earlier images to go back to")
+    raise CheckFailed(
+        f"{options.service} in {options.environment}: fewer than {wanted} earlier images to go back to"
+    )
 
 
 def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
@@ -93,32 +112,71 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     tag = target.tag if target else (None if (options.to or "").startswith("sha256:") else options.to)
     digest = target.digest if target else (options.to if (options.to or "").startswith("sha256:") else None)
     configured = settings.image_name(options.image, options.service, options.image_where, None)
-    names = [configured] if configured else [n for n in (current.image_name, current.image, options.service) if n]
+    names = (
+        [configured] if configured else [n for n in (current.image_name, current.image, options.service) if n]
+    )
     want = ImageRef(name=names[0], new_tag=tag, digest=digest, build=target.build_number if target else None)
     path = settings.overlay_for(options.environment, options.service, options.overlay, options.environments)
     with ctx.record.recording(RollbackResult.SECTION) as outputs:
-        edit = settings.image_edit(path, want, create=False, values_file=None, key=None,
-                                   message=lambda old: commit_message(ctx, options, current, target, want, old),
-                                   force=True)  # the winner rule, overridden
-        guarded = RollbackEdit(edit, names, target.image if target else None,
-                               lambda git: still_current(ctx, options, current, tip, git))
+        edit = settings.image_edit(
+            path,
+            want,
+            create=False,
+            values_file=None,
+            key=None,
+            message=lambda old: commit_message(ctx, options, current, target, want, old),
+            force=True,
+        )  # the winner rule, overridden
+        guarded = RollbackEdit(
+            edit,
+            names,
+            target.image if target else None,
+            lambda git: still_current(ctx, options, current, tip, git),
+        )
         writer = options.writer(ctx)
         rule = rule_for(options.environments, options.environment, options.via)
         if rule.by_pull_request:
-            result = RollbackResult(status="unchanged", service=options.service, environment=options.environment,
-                                    rollback_of=current.commit, from_version=current.version,
-                                    to_version=tag or digest or "", tag=tag, digest=digest, gitops_revision="",
-                                    previously_deployed=target is not None)
-            by_pull_request(ctx, options, rule, settings.sparse_for(ctx, path, options.service), guarded, writer,
-                            outputs, result)
+            result = RollbackResult(
+                status="unchanged",
+                service=options.service,
+                environment=options.environment,
+                rollback_of=current.commit,
+                from_version=current.version,
+                to_version=tag or digest or "",
+                tag=tag,
+                digest=digest,
+                gitops_revision="",
+                previously_deployed=target is not None,
+            )
+            by_pull_request(
+                ctx,
+                options,
+                rule,
+                settings.sparse_for(ctx, path, options.service),
+                guarded,
+                writer,
+                outputs,
+                result,
+            )
             if options.wait and result.gitops_revision:
                 wait(ctx, options.environment, result.gitops_revision)
             return result
-        outcome = writer.write(settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run)
-        result = RollbackResult(status=outcome.status, service=options.service, environment=options.environment,
-                                rollback_of=current.commit, from_version=current.version, to_version=tag or digest or "",
-                                tag=tag, digest=digest, gitops_revision=outcome.revision, diff=outcome.diff,
-                                previously_deployed=target is not None)
+        outcome = writer.write(
+            settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run
+        )
+        result = RollbackResult(
+            status=outcome.status,
+            service=options.service,
+            environment=options.environment,
+            rollback_of=current.commit,
+            from_version=current.version,
+            to_version=tag or digest or "",
+            tag=tag,
+            digest=digest,
+            gitops_revision=outcome.revision,
+            diff=outcome.diff,
+            previously_deployed=target is not None,
+        )
         result.write_to(outputs)
     report(ctx, result)
     if options.wait and result.status == "pushed":
@@ -126,8 +184,16 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
     return result
 
 
-def by_pull_request(ctx: StepContext, options: RollbackOptions, rule: Any, sparse: Any, edit: Any, writer: Any,
-                    outputs: dict[str, Any], result: RollbackResult) -> None:
+def by_pull_request(
+    ctx: StepContext,
+    options: RollbackOptions,
+    rule: Any,
+    sparse: Any,
+    edit: Any,
+    writer: Any,
+    outputs: dict[str, Any],
+    result: RollbackResult,
+) -> None:
     """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull request to the GitOps branch."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
 
@@ -136,11 +202,21 @@ def by_pull_request(ctx: StepContext, options: RollbackOptions, rule: Any, spars
         result.write_to(outputs)
 
     version = result.tag or (result.digest or "")[:19]
-    change = ChangeRequest(options.service, options.environment, sparse, edit, lambda: version,
-                           lambda: f"Roll back {options.service} to {version} in {options.environment}")
+    change = ChangeRequest(
+        options.service,
+        options.environment,
+        sparse,
+        edit,
+        lambda: version,
+        lambda: f"Roll back {options.service} to {version} in {options.environment}",
+    )
     done = deliver(ctx, writer, rule, options=options, change=change, dry_run=options.dry_run, record_to=keep)
     result.status = done.status
-    result.gitops_revision, result.diff, result.pull_request = done.merge_commit or "", done.outcome.diff, done.record
+    result.gitops_revision, result.diff, result.pull_request = (
+        done.merge_commit or "",
+        done.outcome.diff,
+        done.record,
+    )
     result.write_to(outputs)
     if result.status == "dry-run":
         report(ctx, result)
@@ -156,7 +232,9 @@ def read_history(ctx: StepContext, options: RollbackOptions) -> tuple[str, list[
         return tip, list(reader.read(git, history_settings.layout(ctx), rev=tip, only=only))
 
 
-def still_current(ctx: StepContext, options: RollbackOptions, current: Deployment, tip: str, git: Git) -> None:
+def still_current(
+    ctx: StepContext, options: RollbackOptions, current: Deployment, tip: str, git: Git
+) -> None:
     """Before each (re-)application of the rollback: when the branch moved since the history was
     read (another deploy landed before the clone, or a push was rejected), read it again on the
     new tip and go on only if the same deployment still runs; else CheckFailed, nothing committed."""
@@ -165,11 +243,17 @@ def still_current(ctx: StepContext, options: RollbackOptions, current: Deploymen
     _, fresh = read_history(ctx, options)
     now = fresh[-1] if fresh else None
     if now is None or now.commit != current.commit:
-        runs = f"{now.reference} ({now.kind}, GitOps commit {short_revision(now.commit)})" if now \
+        runs = (
+            f"{now.reference} ({now.kind}, GitOps commit {short_revision(now.commit)})"
+            if now
             else "nothing pipekit knows"
-        raise CheckFailed(f"{options.service} in {options.environment} changed while the rollback was being written: "
-                          f"{runs} runs now, not {current.reference} ({short_revision(current.commit)}); "
-                          "nothing committed", hint="run pipekit rollback again to decide from what runs now")
+        )
+        raise CheckFailed(
+            f"{options.service} in {options.environment} changed while the rollback was being written: "
+            f"{runs} runs now, not {current.reference} ({short_revision(current.commit)}); "
+            "nothing committed",
+            hint="run pipekit rollback again to decide from what runs now",
+        )
 
 
 @dataclass
@@ -192,8 +276,9 @@ class RollbackEdit:
         if found is not None:
             target, rel = ov.inside(root, f"{self.edit.overlay}/{found.name}")
             entries = kustomization.entries(target.read_text(encoding="utf-8"), rel)
-            entry = next((e for n in self.names for e in entries if e.name == n), None) \
-                or next((e for n in self.names for e in entries if e.new_name == n), None)
+            entry = next((e for n in self.names for e in entries if e.name == n), None) or next(
+                (e for n in self.names for e in entries if e.new_name == n), None
+            )
             if entry is not None:
                 self.edit.want.name = entry.name
                 if entry.new_name and self.image and self.image not in (entry.name, entry.new_name):
@@ -207,8 +292,14 @@ class RollbackEdit:
         return self.edit.render_dirs()
 
 
-def commit_message(ctx: StepContext, options: RollbackOptions, current: Deployment, target: Deployment | None,
-                   want: ImageRef, old: ImageRef | None) -> str:
+def commit_message(
+    ctx: StepContext,
+    options: RollbackOptions,
+    current: Deployment,
+    target: Deployment | None,
+    want: ImageRef,
+    old: ImageRef | None,
+) -> str:
     """The rollback's commit: update-tag's trailer vocabulary plus ``Pipekit-Rollback-Of``."""
     from pipekit.gitops import trailers
 
@@ -218,24 +309,44 @@ def commit_message(ctx: StepContext, options: RollbackOptions, current: Deployme
     image = want.new_name or (old.new_name if old is not None else None) or entry
     at = target.source_committed_at if target else None
     return trailers.commit_message(
-        subject, [f"Rolls back {short_revision(current.commit)} ({current.reference})."], trailers.Trailers(
-            environment=options.environment, rollback_of=current.commit, build_url=ctx.pipeline.pipeline_url,
-            groups=[trailers.Group(
-                service=options.service, image=image, image_name=entry, tag=want.new_tag, digest=want.digest,
-                source_commit=target.source_commit if target else None,
-                source_committed_at=at.isoformat() if at else None, build_number=want.build)]))
+        subject,
+        [f"Rolls back {short_revision(current.commit)} ({current.reference})."],
+        trailers.Trailers(
+            environment=options.environment,
+            rollback_of=current.commit,
+            build_url=ctx.pipeline.pipeline_url,
+            groups=[
+                trailers.Group(
+                    service=options.service,
+                    image=image,
+                    image_name=entry,
+                    tag=want.new_tag,
+                    digest=want.digest,
+                    source_commit=target.source_commit if target else None,
+                    source_committed_at=at.isoformat() if at else None,
+                    build_number=want.build,
+                )
+            ],
+        ),
+    )
 
 
 def wait(ctx: StepContext, environment: str, revision: str) -> None:
     """Run wait-for-argocd for the rollback's revision (its own options: flags, env, pipekit.yaml)."""
     from pipekit.core import process
 
-    proc = process.run(wait_argv(environment, revision), env=dict(ctx.env), check=False, stream=ctx.console.info)
-    errors: dict[int, type[PipekitError]] = {ExitCode.BAD_INPUT: BadInput, ExitCode.EXTERNAL: ExternalError,
-                                             ExitCode.TIMEOUT: TimedOut}
+    proc = process.run(
+        wait_argv(environment, revision), env=dict(ctx.env), check=False, stream=ctx.console.info
+    )
+    errors: dict[int, type[PipekitError]] = {
+        ExitCode.BAD_INPUT: BadInput,
+        ExitCode.EXTERNAL: ExternalError,
+        ExitCode.TIMEOUT: TimedOut,
+    }
     if proc.returncode != 0:
-        raise errors.get(proc.returncode, CheckFailed)(f"rolled back as {short_revision(revision)}, but wait-for-argocd "
-                                                       f"exited {proc.returncode}")
+        raise errors.get(proc.returncode, CheckFailed)(
+            f"rolled back as {short_revision(revision)}, but wait-for-argocd exited {proc.returncode}"
+        )
 
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from pipekit.cli import main; main(sys.argv[1:])"
@@ -245,7 +356,18 @@ def wait_argv(environment: str, revision: str) -> list[str]:
     """``pipekit wait-for-argocd`` in an isolated interpreter (``-I``: nothing from the working
     directory or ``PYTHONPATH`` is imported) that finds this pipekit where it is."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return [sys.executable, "-I", "-c", _BOOT, here, "wait-for-argocd", "--env", environment, "--revision", revision]
+    return [
+        sys.executable,
+        "-I",
+        "-c",
+        _BOOT,
+        here,
+        "wait-for-argocd",
+        "--env",
+        environment,
+        "--revision",
+        revision,
+    ]
 
 
 def report(ctx: StepContext, result: RollbackResult) -> None:
@@ -259,16 +381,21 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
     elif result.status == "unchanged":
         con.success(f"{what}: already there; nothing committed")
     else:
-        con.success(f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})")
+        con.success(
+            f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})"
+        )
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> RollbackOptions:
     options = resolve(RollbackOptions, ctx, flags).options
-    return replace(options, service=options.service or ctx.service or "",
-                   image_where=ctx.config.where("gitops", "image"))
+    return replace(
+        options, service=options.service or ctx.service or "", image_where=ctx.config.where("gitops", "image")
+    )
 
 
-@step_command("rollback", RollbackOptions, help="Put an earlier image back into an environment with a GitOps commit.")
+@step_command(
+    "rollback", RollbackOptions, help="Put an earlier image back into an environment with a GitOps commit."
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> RollbackResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -43,8 +43,15 @@ def _execute(prepared: Any, options: RunPipelineOptions, ctx: StepContext) -> Ru
     result: RunPipelineResult = prepared.result
     began = time.monotonic()
     prompt = _prompt(ctx) if options.ask and sys.stdin.isatty() and not ctx.console.json_mode else None
-    executor = Executor(prepared.ctx, prepared.plan, approvals=list(options.approve), start_at=prepared.start_at,
-                        until=prepared.until, prompt=prompt, on_step=lambda step: prepared.save_state(executor))
+    executor = Executor(
+        prepared.ctx,
+        prepared.plan,
+        approvals=list(options.approve),
+        start_at=prepared.start_at,
+        until=prepared.until,
+        prompt=prompt,
+        on_step=lambda step: prepared.save_state(executor),
+    )
     try:
         outcome = executor.run()
     except BaseException:
@@ -84,8 +91,11 @@ def options_from(ctx: StepContext, flags: dict[str, Any]) -> RunPipelineOptions:
     return resolve(RunPipelineOptions, ctx, flags).options
 
 
-@step_command("run-pipeline", RunPipelineOptions,
-              help="Run a bitbucket-pipelines.yml here the way Bitbucket runs it (--explain: what is emulated).")
+@step_command(
+    "run-pipeline",
+    RunPipelineOptions,
+    help="Run a bitbucket-pipelines.yml here the way Bitbucket runs it (--explain: what is emulated).",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> Any:
     options = options_from(ctx, flags)
     if options.explain:

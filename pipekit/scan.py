@@ -41,60 +41,130 @@ def substitutes(value: str | None) -> dict[str, str]:
         if not item.strip():
             continue
         if not sep or tool not in TOOLS or not report:
-            raise BadInput(f"PIPEKIT_SCAN_SUBSTITUTE {item.strip()!r}: expected TOOL=REPORT with TOOL one of "
-                           f"{', '.join(TOOLS)}")
+            raise BadInput(
+                f"PIPEKIT_SCAN_SUBSTITUTE {item.strip()!r}: expected TOOL=REPORT with TOOL one of "
+                f"{', '.join(TOOLS)}"
+            )
         out[tool] = report
     return out
 
 
 @dataclass
 class ScanOptions:
-    reports: list[str] = option(default_factory=list, argument=True, config="scan.reports", metavar="[REPORTS]...",
-                                min_length=1, help="Scanner reports to gate.")
-    fail_on: Threshold | None = option(flag="--fail-on", env="PIPEKIT_SCAN_FAIL_ON",
-                                       help="Block findings at this severity or above [scan.fail_on; default high].")
-    max: dict[str, int] | None = option(flag="--max", metavar="SEV=N,...", convert=_max,
-                                        help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max].")
-    baseline: str | None = option(flag="--baseline", env="PIPEKIT_SCAN_BASELINE", metavar="PATH",
-                                  help="Earlier report or pipekit SARIF: only new findings can fail [scan.baseline].")
-    policy_file: str | None = option(flag="--policy", metavar="PATH",
-                                     help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan "
-                                          "section.")
-    sarif_out: str | None = option(flag="--sarif-out", env="PIPEKIT_SCAN_SARIF_OUT", config="scan.sarif_out",
-                                   metavar="PATH", min_length=1, help="Write merged SARIF 2.1.0 here.")
-    junit_out: str | None = option(flag="--junit-out", env="PIPEKIT_SCAN_JUNIT_OUT", config="scan.junit_out",
-                                   metavar="PATH", min_length=1,
-                                   help="Write JUnit XML (one failing case per blocking finding) here.")
-    code_insights: bool = option(False, flag="--code-insights", config="scan.code_insights",
-                                 help="Publish a Bitbucket Code Insights report and annotations for the commit.")
-    run_tools: list[str] = option(default_factory=list, flag="--run", metavar="TOOL",
-                                  help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, "
-                                       "trivy, grype.")
-    format: str | None = option(flag="--format", metavar="FMT",
-                                help="Force the report format instead of detecting it: sarif, veracode, srcclr, "
-                                     "trivy, grype, dependency-check, semgrep, bandit.")
+    reports: list[str] = option(
+        default_factory=list,
+        argument=True,
+        config="scan.reports",
+        metavar="[REPORTS]...",
+        min_length=1,
+        help="Scanner reports to gate.",
+    )
+    fail_on: Threshold | None = option(
+        flag="--fail-on",
+        env="PIPEKIT_SCAN_FAIL_ON",
+        help="Block findings at this severity or above [scan.fail_on; default high].",
+    )
+    max: dict[str, int] | None = option(
+        flag="--max",
+        metavar="SEV=N,...",
+        convert=_max,
+        help="Per-severity maximum counts, e.g. high=0,medium=10 [scan.max].",
+    )
+    baseline: str | None = option(
+        flag="--baseline",
+        env="PIPEKIT_SCAN_BASELINE",
+        metavar="PATH",
+        help="Earlier report or pipekit SARIF: only new findings can fail [scan.baseline].",
+    )
+    policy_file: str | None = option(
+        flag="--policy",
+        metavar="PATH",
+        help="Policy YAML (the scan section's keys) instead of pipekit.yaml's scan section.",
+    )
+    sarif_out: str | None = option(
+        flag="--sarif-out",
+        env="PIPEKIT_SCAN_SARIF_OUT",
+        config="scan.sarif_out",
+        metavar="PATH",
+        min_length=1,
+        help="Write merged SARIF 2.1.0 here.",
+    )
+    junit_out: str | None = option(
+        flag="--junit-out",
+        env="PIPEKIT_SCAN_JUNIT_OUT",
+        config="scan.junit_out",
+        metavar="PATH",
+        min_length=1,
+        help="Write JUnit XML (one failing case per blocking finding) here.",
+    )
+    code_insights: bool = option(
+        False,
+        flag="--code-insights",
+        config="scan.code_insights",
+        help="Publish a Bitbucket Code Insights report and annotations for the commit.",
+    )
+    run_tools: list[str] = option(
+        default_factory=list,
+        flag="--run",
+        metavar="TOOL",
+        help="Run a scanner first and gate its report: semgrep, bandit, veracode, srcclr, trivy, grype.",
+    )
+    format: str | None = option(
+        flag="--format",
+        metavar="FMT",
+        help="Force the report format instead of detecting it: sarif, veracode, srcclr, "
+        "trivy, grype, dependency-check, semgrep, bandit.",
+    )
     section: dict[str, Any] = option(  # fail_on, max, sast, sca, suppressions, baseline: read into ``policy``
-        default_factory=dict, config="scan", schema=ref("scan_policy"),
-        help="Security gate over SAST and SCA reports (pipekit scan).")
-    runners: dict[str, dict[str, Any]] = option(default_factory=dict, config="scan.run", schema=ref("scan_run"),
-                                                help="Per scanner settings for --run.")
-    semgrep_config: str | None = option(env="PIPEKIT_SEMGREP_CONFIG", config="scan.run.semgrep.config", min_length=1,
-                                        help="Semgrep rules for --run semgrep.")
-    veracode_jar: str | None = option(env="PIPEKIT_VERACODE_JAR", config="scan.run.veracode.jar", min_length=1,
-                                      help="Veracode pipeline-scan.jar for --run veracode.")
-    substitutes: dict[str, str] = option(env="PIPEKIT_SCAN_SUBSTITUTE", metavar="TOOL=REPORT,...",
-                                         convert=substitutes,
-                                         help="Gate REPORT instead of running TOOL for --run TOOL (where it cannot "
-                                              "run: a rehearsal offline); said in the log and the run record.")
+        default_factory=dict,
+        config="scan",
+        schema=ref("scan_policy"),
+        help="Security gate over SAST and SCA reports (pipekit scan).",
+    )
+    runners: dict[str, dict[str, Any]] = option(
+        default_factory=dict,
+        config="scan.run",
+        schema=ref("scan_run"),
+        help="Per scanner settings for --run.",
+    )
+    semgrep_config: str | None = option(
+        env="PIPEKIT_SEMGREP_CONFIG",
+        config="scan.run.semgrep.config",
+        min_length=1,
+        help="Semgrep rules for --run semgrep.",
+    )
+    veracode_jar: str | None = option(
+        env="PIPEKIT_VERACODE_JAR",
+        config="scan.run.veracode.jar",
+        min_length=1,
+        help="Veracode pipeline-scan.jar for --run veracode.",
+    )
+    substitutes: dict[str, str] = option(
+        env="PIPEKIT_SCAN_SUBSTITUTE",
+        metavar="TOOL=REPORT,...",
+        convert=substitutes,
+        help="Gate REPORT instead of running TOOL for --run TOOL (where it cannot "
+        "run: a rehearsal offline); said in the log and the run record.",
+    )
     today: date | None = None  # for tests: the day suppressions expire against
     run_dir: str = ".pipekit/scan"
-    run_cwd: str | None = None  # where --run scanners run (default: here); their targets and paths are relative to it
+    run_cwd: str | None = (
+        None  # where --run scanners run (default: here); their targets and paths are relative to it
+    )
     policy: policy_mod.Policy | None = None  # pipekit.yaml's scan section (``policy_file`` wins)
 
 
 def _finding_dict(f: fm.Finding) -> dict[str, Any]:
-    return {"tool": f.tool, "kind": f.kind, "id": f.rule_id, "severity": f.severity, "title": f.title,
-            "location": f.location, "fixed_in": f.fixed_in, "fingerprint": f.fingerprint}
+    return {
+        "tool": f.tool,
+        "kind": f.kind,
+        "id": f.rule_id,
+        "severity": f.severity,
+        "title": f.title,
+        "location": f.location,
+        "fixed_in": f.fixed_in,
+        "fingerprint": f.fingerprint,
+    }
 
 
 def load_policy(options: ScanOptions) -> policy_mod.Policy:
@@ -124,16 +194,28 @@ def gather_reports(options: ScanOptions, ctx: StepContext) -> list[str]:
             report = options.substitutes[tool]
             if not Path(report).is_file():
                 raise BadInput(f"PIPEKIT_SCAN_SUBSTITUTE {tool}={report}: no such report file")
-            ctx.console.warn(f"--run {tool}: not run; its report is substituted by {report} (PIPEKIT_SCAN_SUBSTITUTE)")
+            ctx.console.warn(
+                f"--run {tool}: not run; its report is substituted by {report} (PIPEKIT_SCAN_SUBSTITUTE)"
+            )
             reports.append(report)
             continue
         cfg = options.runners.get(tool) or {}
         run = scanners.plan(tool, cfg, Path(options.run_dir), ctx.env)
         ctx.console.info(f"running {tool}: {' '.join(run.argv[1:4])} ...")
-        reports.append(str(scanners.execute(run, ctx.env, timeout_s=cfg.get("timeout_s", scanners.DEFAULT_TIMEOUT_S),
-                                            cwd=options.run_cwd)))
+        reports.append(
+            str(
+                scanners.execute(
+                    run,
+                    ctx.env,
+                    timeout_s=cfg.get("timeout_s", scanners.DEFAULT_TIMEOUT_S),
+                    cwd=options.run_cwd,
+                )
+            )
+        )
     if not reports:
-        raise BadInput("no reports to gate: give REPORT files, set scan.reports in pipekit.yaml, or use --run TOOL")
+        raise BadInput(
+            "no reports to gate: give REPORT files, set scan.reports in pipekit.yaml, or use --run TOOL"
+        )
     return reports
 
 
@@ -147,7 +229,9 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         reports = [read_report(p, options.format) for p in paths]  # all read before anything is written
         read = [{"path": r.path, "format": r.format, "findings": len(r.findings)} for r in reports]
         for entry in read:  # a report gated instead of running its tool says so
-            for tool in (t for t, p in options.substitutes.items() if p == entry["path"] and t in options.run_tools):
+            for tool in (
+                t for t, p in options.substitutes.items() if p == entry["path"] and t in options.run_tools
+            ):
                 entry["substituted_for"] = tool
         for note in (n for r in reports for n in r.notes):
             ctx.console.warn(f"partial scan: {note}")
@@ -159,21 +243,33 @@ def run(options: ScanOptions, ctx: StepContext) -> ScanResult:
         verdict = policy_mod.apply(findings, policy, baseline=baseline, today=options.today)
         counts = Counter(f.severity for f in findings if not f.suppressed)
         tools = sorted({f.tool for f in findings} | {t for f in findings for t in f.also_reported_by})
-        summary = {**{s: counts[s] for s in fm.SEVERITIES}, "blocking": len(verdict.blocking),
-                   "suppressed": verdict.suppressed, "passed": verdict.passed, "tools": tools,
-                   "total": len(findings), "baseline_known": verdict.baseline_known}
+        summary = {
+            **{s: counts[s] for s in fm.SEVERITIES},
+            "blocking": len(verdict.blocking),
+            "suppressed": verdict.suppressed,
+            "passed": verdict.passed,
+            "tools": tools,
+            "total": len(findings),
+            "baseline_known": verdict.baseline_known,
+        }
         result = ScanResult(
-            summary=summary, blocking=[_finding_dict(f) for f in verdict.blocking[:1000]], reasons=verdict.reasons,
+            summary=summary,
+            blocking=[_finding_dict(f) for f in verdict.blocking[:1000]],
+            reasons=verdict.reasons,
             reports=read,
-            expired_suppressions=[{"id": s.id, "expires": s.expires.isoformat(), "where": s.where}
-                                  for s in verdict.expired],
+            expired_suppressions=[
+                {"id": s.id, "expires": s.expires.isoformat(), "where": s.where} for s in verdict.expired
+            ],
         )
         result.write_to(outputs)
         show(ctx, findings, verdict, summary)
         write_outputs(options, ctx, findings, verdict, result, with_baseline=baseline is not None)
         if not verdict.passed:
-            raise CheckFailed(f"security gate blocked: {len(verdict.blocking)} blocking finding(s); "
-                              + "; ".join(verdict.reasons), result=result)
+            raise CheckFailed(
+                f"security gate blocked: {len(verdict.blocking)} blocking finding(s); "
+                + "; ".join(verdict.reasons),
+                result=result,
+            )
     return result
 
 
@@ -189,8 +285,15 @@ def output_paths(options: ScanOptions) -> tuple[str | None, str | None]:
     return sarif_out, junit_out
 
 
-def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdict,
-                  result: ScanResult, *, with_baseline: bool) -> None:
+def write_outputs(
+    options: ScanOptions,
+    ctx: StepContext,
+    findings: list[fm.Finding],
+    verdict: policy_mod.Verdict,
+    result: ScanResult,
+    *,
+    with_baseline: bool,
+) -> None:
     from pipekit import __version__
 
     sarif_out, junit_out = output_paths(options)  # checked again: nothing is written unless all can be
@@ -198,7 +301,9 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
         from pipekit.reports.writers.interface import GateOutcome
         from pipekit.reports.writers.registry import WRITERS
 
-        outcome = GateOutcome(findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__)
+        outcome = GateOutcome(
+            findings, verdict.blocking, verdict.reasons, with_baseline=with_baseline, version=__version__
+        )
         for name, path in (("sarif", sarif_out), ("junit", junit_out)):
             writer = WRITERS.find(name)
             if path and writer is not None:
@@ -210,14 +315,23 @@ def write_outputs(options: ScanOptions, ctx: StepContext, findings: list[fm.Find
 
         p = ctx.pipeline
         client = CodeInsights.from_env(ctx.env, workspace=p.workspace, repo=p.repo_slug, commit=p.commit)
-        body = ci.report(findings, passed=verdict.passed, blocking=len(verdict.blocking),
-                         suppressed=verdict.suppressed, link=p.pipeline_url)
+        body = ci.report(
+            findings,
+            passed=verdict.passed,
+            blocking=len(verdict.blocking),
+            suppressed=verdict.suppressed,
+            link=p.pipeline_url,
+        )
         result.annotations_sent = client.publish(ci.REPORT_ID, body, ci.annotations_for(findings))
-        ctx.console.info(f"Code Insights: report {ci.REPORT_ID} ({body['result']}), "
-                         f"{result.annotations_sent} annotation(s) on commit {p.short_sha}")
+        ctx.console.info(
+            f"Code Insights: report {ci.REPORT_ID} ({body['result']}), "
+            f"{result.annotations_sent} annotation(s) on commit {p.short_sha}"
+        )
 
 
-def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdict, summary: dict[str, Any]) -> None:
+def show(
+    ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdict, summary: dict[str, Any]
+) -> None:
     from pipekit.reports.writers import summary as summary_mod
 
     console = ctx.console
@@ -229,11 +343,18 @@ def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdi
         if left > 0:
             console.info(f"... and {left} more (see the SARIF output)")
     for s in verdict.expired:
-        console.warn(f"suppression {s.id} ({s.where}) expired on {s.expires.isoformat()}: it no longer suppresses")
+        console.warn(
+            f"suppression {s.id} ({s.where}) expired on {s.expires.isoformat()}: it no longer suppresses"
+        )
     for s, f in verdict.expired_hits[:50]:
-        console.warn(f"{f.rule_id} at {f.location} is no longer suppressed: suppression expired {s.expires.isoformat()}")
-    line = (f"{summary['total']} findings: " + ", ".join(f"{summary[s]} {s}" for s in fm.SEVERITIES)
-            + f"; {summary['suppressed']} suppressed; {summary['blocking']} blocking")
+        console.warn(
+            f"{f.rule_id} at {f.location} is no longer suppressed: suppression expired {s.expires.isoformat()}"
+        )
+    line = (
+        f"{summary['total']} findings: "
+        + ", ".join(f"{summary[s]} {s}" for s in fm.SEVERITIES)
+        + f"; {summary['suppressed']} suppressed; {summary['blocking']} blocking"
+    )
     if verdict.passed:
         console.success(f"security gate passed: {line}")
     else:
@@ -241,8 +362,12 @@ def show(ctx: StepContext, findings: list[fm.Finding], verdict: policy_mod.Verdi
             console.error(f"blocked: {reason}")
 
 
-@step_command("scan", ScanOptions, help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
-                                    "Grype, Dependency-Check, Semgrep, Bandit).")
+@step_command(
+    "scan",
+    ScanOptions,
+    help="Security gate over SAST and SCA reports (SARIF, Veracode, SourceClear, Trivy, "
+    "Grype, Dependency-Check, Semgrep, Bandit).",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> ScanResult:
     return run(options_from(ctx, flags), ctx)
 

@@ -25,18 +25,35 @@ __all__ = ["StatusOptions", "StatusResult", "main", "options_from", "run"]
 
 @dataclass(kw_only=True)
 class StatusOptions(settings.RepoOptions, LiveOptions):
-    services: list[str] = option(default_factory=list, flag="--service", metavar="NAME",
-                                 help="Only this service (repeatable) [default: every service].")
-    environments: list[str] = option(default_factory=list, flag="--env", metavar="ENV",
-                                     help="Only this environment (repeatable) [default: every one].")
-    argocd: bool = option(False, flag="--argocd", env="PIPEKIT_STATUS_ARGOCD",
-                          help="Add Argo CD's live state (sync, health, revision) and mark drift.")
-    format: Literal["table", "json", "markdown", "html"] = option("table", flag="--format", help="Output format.")
+    services: list[str] = option(
+        default_factory=list,
+        flag="--service",
+        metavar="NAME",
+        help="Only this service (repeatable) [default: every service].",
+    )
+    environments: list[str] = option(
+        default_factory=list,
+        flag="--env",
+        metavar="ENV",
+        help="Only this environment (repeatable) [default: every one].",
+    )
+    argocd: bool = option(
+        False,
+        flag="--argocd",
+        env="PIPEKIT_STATUS_ARGOCD",
+        help="Add Argo CD's live state (sync, health, revision) and mark drift.",
+    )
+    format: Literal["table", "json", "markdown", "html"] = option(
+        "table", flag="--format", help="Output format."
+    )
     out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
-    chain: dict[str, Any] = option(default_factory=dict, config="environments",
-                                   schema={"additionalProperties": ref("environments_env")},
-                                   help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
-                                        "each with its promotion rule.")
+    chain: dict[str, Any] = option(
+        default_factory=dict,
+        config="environments",
+        schema={"additionalProperties": ref("environments_env")},
+        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
+        "each with its promotion rule.",
+    )
 
 
 @dataclass
@@ -68,18 +85,33 @@ def run(options: StatusOptions, ctx: StepContext, now: datetime | None = None) -
         upstream = {e: str(chain[e].source) for e in envs if e in chain and chain[e].source}
         only = reader.Filter(sorted({*envs, *upstream.values()}), services)
         current = reader.latest(git, layout, rev=rev, only=only, within=overlays)
-        first = {key: matrix.onboarded(*key, reader.tip_image(git, layout, rev, path, key[0]))
-                 for key, path in overlays.items() if key not in current and only.wants(*key) and key[1] in envs}
-        report = StatusReport(repo=display_url(options.gitops_repo), branch=options.branch,
-                              revision=git.output("rev-parse", rev), generated_at=now.isoformat(),
-                              environments=envs, services=services, upstream=upstream)
+        first = {
+            key: matrix.onboarded(*key, reader.tip_image(git, layout, rev, path, key[0]))
+            for key, path in overlays.items()
+            if key not in current and only.wants(*key) and key[1] in envs
+        }
+        report = StatusReport(
+            repo=display_url(options.gitops_repo),
+            branch=options.branch,
+            revision=git.output("rev-parse", rev),
+            generated_at=now.isoformat(),
+            environments=envs,
+            services=services,
+            upstream=upstream,
+        )
         matrix.build(report, current, first, now)
         if options.argocd:
             add_live(options, report, git, rev)
     text = writer(options.format).status(report)
     output.emit(ctx, text, options.format, options.out, "status")
-    return StatusResult(status="read", services=len(services), environments=envs, counts=report.counts(),
-                        out=str(options.out) if options.out else None, report=report.to_dict())
+    return StatusResult(
+        status="read",
+        services=len(services),
+        environments=envs,
+        counts=report.counts(),
+        out=str(options.out) if options.out else None,
+        report=report.to_dict(),
+    )
 
 
 def add_live(options: StatusOptions, report: Any, git: Any, rev: str) -> None:
@@ -101,8 +133,12 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> StatusOptions:
     return with_argocd_opts(resolve(StatusOptions, ctx, flags))
 
 
-@step_command("status", StatusOptions, help="What runs where: services x environments from the GitOps history, "
-              "with Argo CD's live state and drift.")
+@step_command(
+    "status",
+    StatusOptions,
+    help="What runs where: services x environments from the GitOps history, "
+    "with Argo CD's live state and drift.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> StatusResult:
     return run(options_from(ctx, flags), ctx)
 

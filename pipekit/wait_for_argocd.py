@@ -25,40 +25,101 @@ __all__ = ["AppOutcome", "WaitOptions", "WaitResult", "main", "options_from", "r
 
 @dataclass
 class WaitOptions(ServerOptions):
-    apps: list[str] = option(default_factory=list, flag="--app", env="PIPEKIT_ARGOCD_APP",
-                             help="Argo CD application name (repeat for several; the variable: comma- or "
-                                  "space-separated).")
-    environment: str | None = option(flag="--env", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
-                                     help="Take the app names from argocd.apps.ENV in pipekit.yaml.")
-    revision: str = option("", flag="--revision", env="PIPEKIT_ARGOCD_REVISION",
-                           help="GitOps revision to wait for [default: run record update_tag/promote].")
-    timeout: float = option(600.0, flag="--timeout", env="PIPEKIT_ARGOCD_TIMEOUT", config="argocd.timeout", above=0,
-                            help="Seconds to wait in all.")
+    apps: list[str] = option(
+        default_factory=list,
+        flag="--app",
+        env="PIPEKIT_ARGOCD_APP",
+        help="Argo CD application name (repeat for several; the variable: comma- or space-separated).",
+    )
+    environment: str | None = option(
+        flag="--env",
+        env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+        help="Take the app names from argocd.apps.ENV in pipekit.yaml.",
+    )
+    revision: str = option(
+        "",
+        flag="--revision",
+        env="PIPEKIT_ARGOCD_REVISION",
+        help="GitOps revision to wait for [default: run record update_tag/promote].",
+    )
+    timeout: float = option(
+        600.0,
+        flag="--timeout",
+        env="PIPEKIT_ARGOCD_TIMEOUT",
+        config="argocd.timeout",
+        above=0,
+        help="Seconds to wait in all.",
+    )
     refresh: Literal["normal", "hard", "none"] | None = option(  # "none" is None once resolved
-        "normal", flag="--refresh", env="PIPEKIT_ARGOCD_REFRESH", config="argocd.refresh",
-        help="Refresh asked for first.")
-    sync: bool = option(False, flag="--sync", env="PIPEKIT_ARGOCD_SYNC", config="argocd.sync",
-                        help="Trigger a sync at the revision (apps without auto-sync).")
-    grace: float = option(60.0, flag="--grace", env="PIPEKIT_ARGOCD_GRACE", config="argocd.grace", minimum=0,
-                          help="Seconds health may stay Degraded before failing.")
-    poll_interval: float = option(3.0, flag="--poll-interval", env="PIPEKIT_ARGOCD_POLL_INTERVAL",
-                                  config="argocd.poll_interval", above=0, help="Seconds between re-reads of each app.")
-    no_stream: bool | None = option(flag="--no-stream", env="PIPEKIT_ARGOCD_NO_STREAM",
-                                    help="Only re-read; do not watch the stream.")
-    stream: bool = option(True, config="argocd.stream", help="Watch the application stream as well as re-reading.")
-    project: str | None = option(flag="--project", env="PIPEKIT_ARGOCD_PROJECT", config="argocd.project",
-                                 min_length=1, help="Argo CD project of the apps (tells a missing app from a "
-                                                    "forbidden one).")
-    app_namespace: str | None = option(flag="--app-namespace", env="PIPEKIT_ARGOCD_APP_NAMESPACE",
-                                       config="argocd.app_namespace", min_length=1,
-                                       help="Namespace of the Application resources (apps in any namespace).")
-    request_timeout: float = option(15.0, env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT", config="argocd.request_timeout",
-                                    above=0, help="Read timeout of one API request.")
-    unreachable_after: float = option(60.0, env="PIPEKIT_ARGOCD_UNREACHABLE_AFTER", config="argocd.unreachable_after",
-                                      above=0, help="Seconds without an answer before exit 3.")
+        "normal",
+        flag="--refresh",
+        env="PIPEKIT_ARGOCD_REFRESH",
+        config="argocd.refresh",
+        help="Refresh asked for first.",
+    )
+    sync: bool = option(
+        False,
+        flag="--sync",
+        env="PIPEKIT_ARGOCD_SYNC",
+        config="argocd.sync",
+        help="Trigger a sync at the revision (apps without auto-sync).",
+    )
+    grace: float = option(
+        60.0,
+        flag="--grace",
+        env="PIPEKIT_ARGOCD_GRACE",
+        config="argocd.grace",
+        minimum=0,
+        help="Seconds health may stay Degraded before failing.",
+    )
+    poll_interval: float = option(
+        3.0,
+        flag="--poll-interval",
+        env="PIPEKIT_ARGOCD_POLL_INTERVAL",
+        config="argocd.poll_interval",
+        above=0,
+        help="Seconds between re-reads of each app.",
+    )
+    no_stream: bool | None = option(
+        flag="--no-stream", env="PIPEKIT_ARGOCD_NO_STREAM", help="Only re-read; do not watch the stream."
+    )
+    stream: bool = option(
+        True, config="argocd.stream", help="Watch the application stream as well as re-reading."
+    )
+    project: str | None = option(
+        flag="--project",
+        env="PIPEKIT_ARGOCD_PROJECT",
+        config="argocd.project",
+        min_length=1,
+        help="Argo CD project of the apps (tells a missing app from a forbidden one).",
+    )
+    app_namespace: str | None = option(
+        flag="--app-namespace",
+        env="PIPEKIT_ARGOCD_APP_NAMESPACE",
+        config="argocd.app_namespace",
+        min_length=1,
+        help="Namespace of the Application resources (apps in any namespace).",
+    )
+    request_timeout: float = option(
+        15.0,
+        env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT",
+        config="argocd.request_timeout",
+        above=0,
+        help="Read timeout of one API request.",
+    )
+    unreachable_after: float = option(
+        60.0,
+        env="PIPEKIT_ARGOCD_UNREACHABLE_AFTER",
+        config="argocd.unreachable_after",
+        above=0,
+        help="Seconds without an answer before exit 3.",
+    )
     apps_by_env: dict[str, Any] = option(
-        default_factory=dict, config="argocd.apps", schema={"additionalProperties": ref("argocd_app_names")},
-        help="environment -> the app name(s) to wait for, e.g. {dev: orders-dev}.")
+        default_factory=dict,
+        config="argocd.apps",
+        schema={"additionalProperties": ref("argocd_app_names")},
+        help="environment -> the app name(s) to wait for, e.g. {dev: orders-dev}.",
+    )
     stream_idle_timeout: float = 60.0
     backoff: float = 0.5  # first retry delay of a failed request (grows exponentially, at most 5 s)
 
@@ -103,9 +164,17 @@ class _Wait:
             out = AppOutcome(name=name)
             if state is not None and verdict is not None:
                 summary = state.summary()
-                out = AppOutcome(name=name, sync=state.sync, health=state.health, revision=state.sync_revision,
-                                 phase=state.phase, hooks=summary["hooks"], verdict=verdict.status,
-                                 missing=list(verdict.missing), message=verdict.reason)
+                out = AppOutcome(
+                    name=name,
+                    sync=state.sync,
+                    health=state.health,
+                    revision=state.sync_revision,
+                    phase=state.phase,
+                    hooks=summary["hooks"],
+                    verdict=verdict.status,
+                    missing=list(verdict.missing),
+                    message=verdict.reason,
+                )
             outcomes.append(out)
         return WaitResult(self.o.revision, outcomes, round(time.monotonic() - self.started, 3), self.o.server)
 
@@ -121,8 +190,11 @@ class _Wait:
                     f"app {name!r} stayed Degraded for {self.o.grace:g}s (the grace period) at revision "
                     f"{short(self.o.revision)}: {_one_line(verdict.reason)}",
                     hint=f"argocd app get {name} --show-operation; kubectl describe the failing resources",
-                    result=self.result())
-        return all(self.verdicts.get(n) is not None and self.verdicts[n].status == SUCCEEDED for n in self.o.apps)
+                    result=self.result(),
+                )
+        return all(
+            self.verdicts.get(n) is not None and self.verdicts[n].status == SUCCEEDED for n in self.o.apps
+        )
 
     def _failed(self, name: str, verdict: Verdict) -> CheckFailed:
         hint = None
@@ -131,15 +203,19 @@ class _Wait:
             for hook in verdict.failed_hooks:
                 self.ctx.console.error(
                     f"{name}: hook {hook.hook_type} {hook.kind} {hook.name!r} in namespace "
-                    f"{hook.namespace or '?'} {hook.phase}: {hook.message or 'no message'}")
+                    f"{hook.namespace or '?'} {hook.phase}: {hook.message or 'no message'}"
+                )
                 self.ctx.console.info(f"  read its logs: {hook.log_hint(name)}")
             hint = f"read the hook's logs: {verdict.failed_hooks[0].log_hint(name)}"
             if any(h.hook_type == "PostSync" for h in verdict.failed_hooks):
                 from pipekit.reports.publish import show_for_failed_hook
 
                 show_for_failed_hook(self.ctx, self.o.revision)  # what the PostSync test Job uploaded
-        return CheckFailed(f"app {name!r} at revision {short(self.o.revision)}: {_one_line(verdict.reason)}",
-                           hint=hint, result=self.result())
+        return CheckFailed(
+            f"app {name!r} at revision {short(self.o.revision)}: {_one_line(verdict.reason)}",
+            hint=hint,
+            result=self.result(),
+        )
 
     def next_wake(self) -> float:
         now = time.monotonic()
@@ -157,14 +233,20 @@ class _Wait:
             if verdict is None or state is None:
                 parts.append(f"{name}: no state seen")
             elif verdict.status != SUCCEEDED:
-                parts.append(f"{name} (sync {state.sync}, health {state.health}, operation {state.phase or 'none'}): "
-                             + "; ".join(verdict.missing))
+                parts.append(
+                    f"{name} (sync {state.sync}, health {state.health}, operation {state.phase or 'none'}): "
+                    + "; ".join(verdict.missing)
+                )
         manual = [n for n in self.o.apps if n in self.apps and not _auto_sync(self.apps[n])]
         hint = "raise --timeout, or look at the app in Argo CD"
         if manual and not self.o.sync:
             hint = f"{', '.join(manual)} without automated sync: pass --sync"
-        return TimedOut(f"timed out after {self.o.timeout:g}s waiting for revision {short(self.o.revision)}: "
-                        + _one_line(" | ".join(parts)), hint=hint, result=self.result())
+        return TimedOut(
+            f"timed out after {self.o.timeout:g}s waiting for revision {short(self.o.revision)}: "
+            + _one_line(" | ".join(parts)),
+            hint=hint,
+            result=self.result(),
+        )
 
 
 def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
@@ -172,7 +254,9 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
     from pipekit.clients.argocd_watch import APP, ERROR, FATAL, Watcher
 
     if not options.apps:
-        raise BadInput("no Argo CD app: pass --app NAME, or set argocd.apps.<env> in pipekit.yaml and --env ENV")
+        raise BadInput(
+            "no Argo CD app: pass --app NAME, or set argocd.apps.<env> in pipekit.yaml and --env ENV"
+        )
     if not options.revision:
         raise BadInput("no revision to wait for: pass --revision SHA")
     url = base_url(options.server, root_path=options.root_path, plaintext=bool(options.plaintext))
@@ -180,25 +264,46 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
         WaitResult(options.revision, [AppOutcome(n) for n in options.apps]).write_to(outputs)
         w = _Wait(options, ctx)
         client = ArgoCDClient(
-            url, token=options.token, username=options.username, password=options.password,
-            verify=not options.insecure, request_timeout=options.request_timeout,
-            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)), backoff=options.backoff,
+            url,
+            token=options.token,
+            username=options.username,
+            password=options.password,
+            verify=not options.insecure,
+            request_timeout=options.request_timeout,
+            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)),
+            backoff=options.backoff,
         )
-        watcher = Watcher(client, options.apps, poll_interval=options.poll_interval, stream=options.stream,
-                          project=options.project, app_namespace=options.app_namespace,
-                          idle_timeout=options.stream_idle_timeout, request_timeout=options.request_timeout)
+        watcher = Watcher(
+            client,
+            options.apps,
+            poll_interval=options.poll_interval,
+            stream=options.stream,
+            project=options.project,
+            app_namespace=options.app_namespace,
+            idle_timeout=options.stream_idle_timeout,
+            request_timeout=options.request_timeout,
+        )
         w.progress.start()
         try:
             for name in options.apps:
-                w.see(name, client.get_app(name, refresh=options.refresh, project=options.project,
-                                           app_namespace=options.app_namespace))
+                w.see(
+                    name,
+                    client.get_app(
+                        name,
+                        refresh=options.refresh,
+                        project=options.project,
+                        app_namespace=options.app_namespace,
+                    ),
+                )
             if options.sync:
                 _sync(client, options, w)
             else:
                 for name in options.apps:
                     if not _auto_sync(w.apps.get(name)):
-                        ctx.console.warn(f"{name} has no automated sync policy: nothing syncs revision "
-                                         f"{short(options.revision)} unless someone does (pass --sync)")
+                        ctx.console.warn(
+                            f"{name} has no automated sync policy: nothing syncs revision "
+                            f"{short(options.revision)} unless someone does (pass --sync)"
+                        )
             w.last_ok = time.monotonic()
             watcher.start()
             while not w.check():
@@ -208,7 +313,8 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
                 if time.monotonic() - w.last_ok >= options.unreachable_after and w.last_error is not None:
                     raise ExternalError(
                         f"Argo CD at {url} unreachable for {options.unreachable_after:g}s: {_err(w.last_error)}",
-                        result=w.result())
+                        result=w.result(),
+                    )
                 try:
                     event = watcher.events.get(timeout=max(0.01, wait))
                 except queue.Empty:
@@ -228,8 +334,10 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
             w.progress.stop()
             final = w.result()
             final.write_to(outputs)
-    ctx.console.success(f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
-                        f"{short(options.revision)} ({final.waited_s:.1f}s)")
+    ctx.console.success(
+        f"{', '.join(options.apps)} synced, healthy and hooks passed at revision "
+        f"{short(options.revision)} ({final.waited_s:.1f}s)"
+    )
     return final
 
 
@@ -263,10 +371,13 @@ def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagResult | 
     found: list[UpdateTagResult | PromoteResult] = []
     # newest first: a promote step after the update-tag step whose record it was handed (a later
     # Bitbucket step) waits for its own revision; at the same second, promote is the later one
-    handed: tuple[UpdateTagResult | PromoteResult, ...] = (PromoteResult.read(ctx.record),
-                                                           UpdateTagResult.read(ctx.record))
-    sections = sorted(handed,
-                      key=lambda o: str(ctx.record.step(o.SECTION).get("finished_at") or ""), reverse=True)
+    handed: tuple[UpdateTagResult | PromoteResult, ...] = (
+        PromoteResult.read(ctx.record),
+        UpdateTagResult.read(ctx.record),
+    )
+    sections = sorted(
+        handed, key=lambda o: str(ctx.record.step(o.SECTION).get("finished_at") or ""), reverse=True
+    )
     for outputs in sections:
         if outputs.step_status is None:
             continue
@@ -274,9 +385,11 @@ def _handed_on(ctx: StepContext, strict: bool = True) -> list[UpdateTagResult | 
             if not strict:
                 continue
             step = outputs.SECTION.replace("_", "-")
-            raise BadInput(f"the {step} step did not succeed (status {outputs.describe_status()} in the run record "
-                           f"{ctx.record.path}): nothing it recorded is waited for",
-                           hint=f"fix and rerun {step} first, or pass --revision and --app")
+            raise BadInput(
+                f"the {step} step did not succeed (status {outputs.describe_status()} in the run record "
+                f"{ctx.record.path}): nothing it recorded is waited for",
+                hint=f"fix and rerun {step} first, or pass --revision and --app",
+            )
         found.append(outputs)
     return found
 
@@ -290,18 +403,22 @@ def resolve_revision(revision: str | None, ctx: StepContext) -> str:
         entries = outputs.pull_requests if isinstance(outputs, PromoteResult) else [outputs.pull_request]
         opened = [e for e in entries or [] if e and e.get("state") == "OPEN"]
         if opened:  # by pull request, not merged yet: an older section's revision is not what it deploys
-            raise BadInput(f"nothing deployed yet to wait for: {outputs.SECTION.replace('_', '-')} opened pull request "
-                           f"#{opened[0].get('id')} ({opened[0].get('url')}) and did not wait for its merge",
-                           hint="wait for the merge in that step (--wait-merge, or environments.<env>.pull_request."
-                                "wait_merge: true), or pass --revision with the merge commit")
+            raise BadInput(
+                f"nothing deployed yet to wait for: {outputs.SECTION.replace('_', '-')} opened pull request "
+                f"#{opened[0].get('id')} ({opened[0].get('url')}) and did not wait for its merge",
+                hint="wait for the merge in that step (--wait-merge, or environments.<env>.pull_request."
+                "wait_merge: true), or pass --revision with the merge commit",
+            )
     raise BadInput(
         f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
         f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",
-        hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision")
+        hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision",
+    )
 
 
-def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx: StepContext,
-                 strict: bool = True) -> list[str]:
+def resolve_apps(
+    apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx: StepContext, strict: bool = True
+) -> list[str]:
     names = [a for item in apps for a in item.replace(",", " ").split() if a]
     if names:
         return list(dict.fromkeys(names))
@@ -318,7 +435,11 @@ def resolve_apps(apps: tuple[str, ...], env_name: str | None, mapping: Any, ctx:
     raise BadInput(f"no Argo CD app to wait for: pass --app NAME (or PIPEKIT_ARGOCD_APP), or set {where}")
 
 
-@step_command("wait-for-argocd", WaitOptions, help="Wait until Argo CD synced the right revision, healthy, hooks passed.")
+@step_command(
+    "wait-for-argocd",
+    WaitOptions,
+    help="Wait until Argo CD synced the right revision, healthy, hooks passed.",
+)
 def main(ctx: StepContext, flags: dict[str, Any]) -> WaitResult:
     return run(options_from(ctx, flags), ctx)
 
@@ -327,12 +448,17 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
     resolved = resolve(WaitOptions, ctx, flags)
     o = with_argocd_opts(resolved)
     if not o.server:
-        raise BadInput("no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml")
+        raise BadInput(
+            "no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml"
+        )
     if not o.token and not (o.username and o.password):
-        raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
+        raise BadInput(
+            "no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD"
+        )
     revision = resolve_revision(o.revision, ctx)
     return replace(
-        o, apps=resolve_apps(tuple(o.apps), o.environment, o.apps_by_env, ctx, strict=not o.revision),
+        o,
+        apps=resolve_apps(tuple(o.apps), o.environment, o.apps_by_env, ctx, strict=not o.revision),
         revision=revision,
         refresh=None if o.refresh == "none" else o.refresh,
         stream=not o.no_stream if resolved.given("no_stream") else o.stream,

@@ -52,7 +52,9 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pipekit", *argv], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit", *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"pipekit {' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
@@ -62,8 +64,10 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 
 def report(label: str, runs: list[tuple[float, float]], target: str) -> None:
     walls, cpus = [w for w, _ in runs], [c for _, c in runs]
-    print(f"{label}: median {statistics.median(walls):.2f}s (min {min(walls):.2f}s, max {max(walls):.2f}s, "
-          f"{len(runs)} runs; CPU median {statistics.median(cpus):.2f}s; {target})")
+    print(
+        f"{label}: median {statistics.median(walls):.2f}s (min {min(walls):.2f}s, max {max(walls):.2f}s, "
+        f"{len(runs)} runs; CPU median {statistics.median(cpus):.2f}s; {target})"
+    )
 
 
 def main() -> None:
@@ -78,7 +82,9 @@ def main() -> None:
         service, gitops = repos(Path(tmp))
         timed([*init, "--gitops-dir", str(gitops)], service, env)
         tests = [timed(["alerts", "test", "--gitops-dir", str(gitops)], service, env) for _ in range(a.runs)]
-    report("pipekit alerts test, one service, 4 environments, 64 rules, 128 unit tests", tests, "target <= 3 s")
+    report(
+        "pipekit alerts test, one service, 4 environments, 64 rules, 128 unit tests", tests, "target <= 3 s"
+    )
 
     with_alerts, without = [], []
     for _ in range(a.runs):
@@ -87,8 +93,11 @@ def main() -> None:
                 service, gitops = repos(Path(tmp))
                 if disabled:
                     (service / "pipekit.yaml").write_text("alerts:\n  enabled: false\n")
-                runs.append(timed([*init, "--gitops-dir", str(gitops), *(["--force"] if disabled else [])],
-                                  service, env))
+                runs.append(
+                    timed(
+                        [*init, "--gitops-dir", str(gitops), *(["--force"] if disabled else [])], service, env
+                    )
+                )
     report("pipekit init, one service, with the alerts", with_alerts, "init's bound <= 0.5 s")
     report("pipekit init, one service, alerts.enabled: false", without, "the same init without them")
 

@@ -30,7 +30,9 @@ from pipekit.clients.containers import Buildah  # noqa: E402
 from pipekit.reports import junit, surefire  # noqa: E402
 
 SERVICE = ROOT / "tests" / "fixtures" / "java" / "service"
-PROPS = "\n".join(f'    <property name="prop.{i}" value="value number {i} with some text"/>' for i in range(60))
+PROPS = "\n".join(
+    f'    <property name="prop.{i}" value="value number {i} with some text"/>' for i in range(60)
+)
 
 
 def generate_reports(root: Path, files: int) -> int:
@@ -44,20 +46,26 @@ def generate_reports(root: Path, files: int) -> int:
         for t in range(8):
             extra = ""
             if t == 3 and n % 7 == 0:
-                extra = (f'<failure message="expected: &lt;{n}&gt; but was: &lt;0&gt;" type="AssertionFailedError">'
-                         f"<![CDATA[org.opentest4j.AssertionFailedError: expected\n\tat {name}.t3({n}.java:3)\n]]>"
-                         "</failure>")
+                extra = (
+                    f'<failure message="expected: &lt;{n}&gt; but was: &lt;0&gt;" type="AssertionFailedError">'
+                    f"<![CDATA[org.opentest4j.AssertionFailedError: expected\n\tat {name}.t3({n}.java:3)\n]]>"
+                    "</failure>"
+                )
             elif t == 5 and n % 11 == 0:
                 extra = '<skipped message="later"/>'
             elif t == 6 and n % 13 == 0:
                 extra = '<flakyFailure message="timing" type="X"><stackTrace>x</stackTrace></flakyFailure>'
             out = f"<system-out><![CDATA[{'log line grüße ✓ ' * 20}\n]]></system-out>" if t % 2 else ""
-            body.append(f'  <testcase name="test{t}" classname="{name}" time="0.0{t}">{extra}{out}</testcase>')
+            body.append(
+                f'  <testcase name="test{t}" classname="{name}" time="0.0{t}">{extra}{out}</testcase>'
+            )
             cases += 1
         (module / f"TEST-{name}.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<testsuite version="3.0" name="{name}" time="0.3" tests="8" errors="0" skipped="0" failures="0">\n'
-            f"  <properties>\n{PROPS}\n  </properties>\n" + "\n".join(body) + "\n</testsuite>\n", encoding="utf-8")
+            f"  <properties>\n{PROPS}\n  </properties>\n" + "\n".join(body) + "\n</testsuite>\n",
+            encoding="utf-8",
+        )
     return cases
 
 
@@ -73,14 +81,22 @@ def bench_reports(files: int) -> dict[str, float]:
             summary, _ = junit.read_summary(paths, dialect_name="surefire")
             times.append(time.perf_counter() - start)
         assert summary.total == cases and summary.reports == files, (summary.total, cases)
-    return {"files": files, "testcases": cases, "megabytes": round(size / 1e6, 1),
-            "first_s": round(times[0], 3), "best_s": round(min(times), 3)}
+    return {
+        "files": files,
+        "testcases": cases,
+        "megabytes": round(size / 1e6, 1),
+        "first_s": round(times[0], 3),
+        "best_s": round(min(times), 3),
+    }
 
 
 def _git_checkout(dest: Path) -> None:
     shutil.copytree(SERVICE, dest, ignore=shutil.ignore_patterns("target"))
-    for args in (["init", "-q", "-b", "main"], ["add", "."],
-                 ["-c", "user.email=b@example.com", "-c", "user.name=Bench", "commit", "-q", "-m", "bench"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.email=b@example.com", "-c", "user.name=Bench", "commit", "-q", "-m", "bench"],
+    ):
         subprocess.run(["git", *args], cwd=dest, check=True)
 
 
@@ -89,7 +105,9 @@ def _timed(argvs: list[list[str]], cwd: Path, env: dict[str, str]) -> tuple[floa
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for argv in argvs:
-        subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -101,18 +119,38 @@ def bench_build(runs: int) -> dict[str, object]:
         _git_checkout(project)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
         env.update(PIPEKIT_RUN_RECORD=str(Path(tmp) / "run.json"), PYTHONPATH=str(ROOT))
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
-                                check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
         direct_image, pk_image = "localhost/bench-direct", "localhost/bench-pipekit"
-        mvn = maven.build_argv(shutil.which("mvn") or "mvn",
-                               maven.MavenOptions(project_dir=project, offline=True))
-        labels = {"org.opencontainers.image.revision": commit, "org.opencontainers.image.created": "2026-01-01T00:00:00Z",
-                  "org.opencontainers.image.version": "1.4.2", "org.opencontainers.image.title": "greeter"}
-        bud = Buildah().build_argv(context=Path("."), dockerfile=None, labels=labels, build_args={},
-                                   tags=[f"{direct_image}:{commit[:7]}", f"{direct_image}:1.4.2",
-                                         f"{direct_image}:main"], iidfile=Path(tmp) / "iid")
-        pipekit = [sys.executable, "-m", "pipekit", "build", "--offline", "--container-tool", "buildah",
-                   "--image", pk_image]
+        mvn = maven.build_argv(
+            shutil.which("mvn") or "mvn", maven.MavenOptions(project_dir=project, offline=True)
+        )
+        labels = {
+            "org.opencontainers.image.revision": commit,
+            "org.opencontainers.image.created": "2026-01-01T00:00:00Z",
+            "org.opencontainers.image.version": "1.4.2",
+            "org.opencontainers.image.title": "greeter",
+        }
+        bud = Buildah().build_argv(
+            context=Path("."),
+            dockerfile=None,
+            labels=labels,
+            build_args={},
+            tags=[f"{direct_image}:{commit[:7]}", f"{direct_image}:1.4.2", f"{direct_image}:main"],
+            iidfile=Path(tmp) / "iid",
+        )
+        pipekit = [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "build",
+            "--offline",
+            "--container-tool",
+            "buildah",
+            "--image",
+            pk_image,
+        ]
         _timed([mvn], project, env)  # warm the JVM's file cache once, not counted
         direct: list[tuple[float, float]] = []
         wrapped: list[tuple[float, float]] = []
@@ -126,18 +164,24 @@ def bench_build(runs: int) -> dict[str, object]:
                     subprocess.run(["buildah", "rmi", f"{image}:{tag}"], capture_output=True, check=False)
         dw, ww = [d[0] for d in direct], [w[0] for w in wrapped]
         dc, wc = [d[1] for d in direct], [w[1] for w in wrapped]
-        return {"runs": runs, "load_average": [round(x, 1) for x in os.getloadavg()],
-                "direct_wall_median_s": round(statistics.median(dw), 3),
-                "pipekit_wall_median_s": round(statistics.median(ww), 3),
-                "ratio_wall_median": round(statistics.median(ww) / statistics.median(dw), 3),
-                "ratio_wall_best": round(min(ww) / min(dw), 3),
-                "ratio_cpu_median": round(statistics.median(wc) / statistics.median(dc), 3),
-                # each pipekit run against the direct run just before it (same machine load): robust
-                "ratio_pairs_median": round(statistics.median(w / d for w, d in zip(ww, dw, strict=True)), 3),
-                "ratio_pairs": [round(w / d, 3) for w, d in zip(ww, dw, strict=True)],
-                "direct_wall_s": [round(x, 3) for x in dw], "pipekit_wall_s": [round(x, 3) for x in ww],
-                "direct_cpu_s": [round(x, 3) for x in dc], "pipekit_cpu_s": [round(x, 3) for x in wc],
-                "mvn": " ".join(mvn[1:]), "buildah": " ".join(bud[:2]) + " ..."}
+        return {
+            "runs": runs,
+            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "direct_wall_median_s": round(statistics.median(dw), 3),
+            "pipekit_wall_median_s": round(statistics.median(ww), 3),
+            "ratio_wall_median": round(statistics.median(ww) / statistics.median(dw), 3),
+            "ratio_wall_best": round(min(ww) / min(dw), 3),
+            "ratio_cpu_median": round(statistics.median(wc) / statistics.median(dc), 3),
+            # each pipekit run against the direct run just before it (same machine load): robust
+            "ratio_pairs_median": round(statistics.median(w / d for w, d in zip(ww, dw, strict=True)), 3),
+            "ratio_pairs": [round(w / d, 3) for w, d in zip(ww, dw, strict=True)],
+            "direct_wall_s": [round(x, 3) for x in dw],
+            "pipekit_wall_s": [round(x, 3) for x in ww],
+            "direct_cpu_s": [round(x, 3) for x in dc],
+            "pipekit_cpu_s": [round(x, 3) for x in wc],
+            "mvn": " ".join(mvn[1:]),
+            "buildah": " ".join(bud[:2]) + " ...",
+        }
 
 
 def main() -> int:
@@ -152,8 +196,10 @@ def main() -> int:
     print(json.dumps(results, indent=2))
     reports_ok = results["reports"]["best_s"] <= 1.0  # type: ignore[index]
     build_ok = args.skip_build or results["build"]["ratio_pairs_median"] <= 1.10  # type: ignore[index]
-    print(f"reports <= 1 s: {'PASS' if reports_ok else 'FAIL'}; build overhead <= 1.10x: "
-          f"{'PASS' if build_ok else 'FAIL'}{' (skipped)' if args.skip_build else ''}")
+    print(
+        f"reports <= 1 s: {'PASS' if reports_ok else 'FAIL'}; build overhead <= 1.10x: "
+        f"{'PASS' if build_ok else 'FAIL'}{' (skipped)' if args.skip_build else ''}"
+    )
     return 0 if reports_ok and build_ok else 1
 
 

@@ -56,8 +56,9 @@ def service_repo(path: Path, service: str, commits: int) -> list[str]:
         out.extend(b"\n")
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=bytes(out), check=True)
-    return subprocess.run(["git", "rev-list", "--reverse", "main"], cwd=path, capture_output=True, text=True,
-                          check=True).stdout.split()
+    return subprocess.run(
+        ["git", "rev-list", "--reverse", "main"], cwd=path, capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 def gitops_repo(path: Path, pins: dict[str, dict[str, str]]) -> None:
@@ -76,18 +77,36 @@ def gitops_repo(path: Path, pins: dict[str, dict[str, str]]) -> None:
             out.extend(data(text))
         out.extend(b"\n")
 
-    commit("Seed\n", [(f"{s}/overlays/{env}/kustomization.yaml",
-                       OVERLAY.format(s=s, env=env, registry=REGISTRY, tag="0000000"))
-                      for s in pins for env in ("qa", "prod")])
+    commit(
+        "Seed\n",
+        [
+            (
+                f"{s}/overlays/{env}/kustomization.yaml",
+                OVERLAY.format(s=s, env=env, registry=REGISTRY, tag="0000000"),
+            )
+            for s in pins
+            for env in ("qa", "prod")
+        ],
+    )
     for env in ("prod", "qa"):
         for service, by_env in pins.items():
             sha = by_env[env]
             file = f"{service}/overlays/{env}/kustomization.yaml"
-            options = UpdateTagOptions(gitops_repo="", path=file, image=f"{REGISTRY}/{service}", tag=sha[:7],
-                                       environment=env, service=service, source_commit=sha,
-                                       source_committed_at="2026-06-01T00:00:00+00:00", build_number=1)
-            commit(commit_message(options, service, None),
-                   [(file, OVERLAY.format(s=service, env=env, registry=REGISTRY, tag=sha[:7]))])
+            options = UpdateTagOptions(
+                gitops_repo="",
+                path=file,
+                image=f"{REGISTRY}/{service}",
+                tag=sha[:7],
+                environment=env,
+                service=service,
+                source_commit=sha,
+                source_committed_at="2026-06-01T00:00:00+00:00",
+                build_number=1,
+            )
+            commit(
+                commit_message(options, service, None),
+                [(file, OVERLAY.format(s=service, env=env, registry=REGISTRY, tag=sha[:7]))],
+            )
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=bytes(out), check=True)
 
@@ -97,7 +116,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="Reuse/keep the generated repositories here.")
     parser.add_argument("--services", type=int, default=20)
-    parser.add_argument("--commits", type=int, default=50, help="Commits between the environments, per service.")
+    parser.add_argument(
+        "--commits", type=int, default=50, help="Commits between the environments, per service."
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-diff-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -110,23 +131,42 @@ def main() -> int:
             shas = service_repo(work / f"{s}.git", s, 2 * args.commits)
             pins[s] = {"prod": shas[args.commits - 1], "qa": shas[2 * args.commits - 1]}
         gitops_repo(gitops, pins)
-        print(f"generated {len(services)} service repositories and the GitOps one in "
-              f"{time.perf_counter() - started:.1f} s")
-    argv = ["diff", "--gitops-repo", str(gitops), "--from", "qa", "--to", "prod", "--json", "--format", "markdown",
-            "--out", str(work / "notes.md"), *[a for s in services for a in ("--source-repo", f"{s}={work}/{s}.git")]]
+        print(
+            f"generated {len(services)} service repositories and the GitOps one in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+    argv = [
+        "diff",
+        "--gitops-repo",
+        str(gitops),
+        "--from",
+        "qa",
+        "--to",
+        "prod",
+        "--json",
+        "--format",
+        "markdown",
+        "--out",
+        str(work / "notes.md"),
+        *[a for s in services for a in ("--source-repo", f"{s}={work}/{s}.git")],
+    ]
     print(f"before: {load()}")
     wall, cpu, rss, out = best(argv, args.runs)
     result = json.loads(out)
-    print(f"diff qa -> prod, {len(services)} services x {args.commits} commits ({result['commits']} commits, "
-          f"{len(result['jira_keys'])} Jira keys): {wall:.2f} s wall (target <= {TARGET_S:.0f} s), {cpu:.2f} s CPU, "
-          f"peak RSS {rss / 1024:.0f} MiB")
+    print(
+        f"diff qa -> prod, {len(services)} services x {args.commits} commits ({result['commits']} commits, "
+        f"{len(result['jira_keys'])} Jira keys): {wall:.2f} s wall (target <= {TARGET_S:.0f} s), {cpu:.2f} s CPU, "
+        f"peak RSS {rss / 1024:.0f} MiB"
+    )
     assert result["commits"] == len(services) * args.commits, result["counts"]
     added = []
     for label, chosen in (("one service", services[:1]), (f"{len(services)} services", services)):
         cost, cpu = promote_cost(work, gitops, chosen, args.runs)
         added.append(cost)
-        print(f"promote qa -> prod, {label}: the release notes add {cost:+.3f} s wall, {cpu:+.3f} s CPU "
-              f"(target <= {PROMOTE_TARGET_S} s; medians of {max(args.runs, 5)} runs each way)")
+        print(
+            f"promote qa -> prod, {label}: the release notes add {cost:+.3f} s wall, {cpu:+.3f} s CPU "
+            f"(target <= {PROMOTE_TARGET_S} s; medians of {max(args.runs, 5)} runs each way)"
+        )
     print(f"after: {load()}")
     return 0 if wall <= TARGET_S and max(added) <= PROMOTE_TARGET_S else 1
 
@@ -138,8 +178,12 @@ def promote_cost(work: Path, gitops: Path, services: list[str], runs: int) -> tu
     """(wall, CPU) the release notes add: differences of the medians, notes on against off."""
     config = work / "pipekit.yaml"
     config.write_text("environments:\n  qa: {}\n  prod: {from: qa}\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPEKIT_CONFIG": str(config),
-           "PIPEKIT_RUN_RECORD": str(work / "run.json")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PIPEKIT_CONFIG": str(config),
+        "PIPEKIT_RUN_RECORD": str(work / "run.json"),
+    }
     times: dict[bool, list[float]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}
     for n in range(max(runs, 5)):
@@ -147,10 +191,26 @@ def promote_cost(work: Path, gitops: Path, services: list[str], runs: int) -> tu
             copy = work / "promote.git"
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(gitops, copy)
-            argv = [sys.executable, "-m", "pipekit", "promote", "--gitops-repo", str(copy), "--from", "qa", "--to",
-                    "prod", "--renderer", "none", *[a for s in services for a in ("--service", s)]]
-            argv += [a for s in services for a in ("--source-repo", f"{s}={work}/{s}.git")] if notes \
+            argv = [
+                sys.executable,
+                "-m",
+                "pipekit",
+                "promote",
+                "--gitops-repo",
+                str(copy),
+                "--from",
+                "qa",
+                "--to",
+                "prod",
+                "--renderer",
+                "none",
+                *[a for s in services for a in ("--service", s)],
+            ]
+            argv += (
+                [a for s in services for a in ("--source-repo", f"{s}={work}/{s}.git")]
+                if notes
                 else ["--no-release-notes"]
+            )
             started = time.perf_counter()
             with tempfile.TemporaryFile() as err:
                 child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -159,13 +219,22 @@ def promote_cost(work: Path, gitops: Path, services: list[str], runs: int) -> tu
                 cpu[notes].append(usage.ru_utime + usage.ru_stime)
                 if os.waitstatus_to_exitcode(status) != 0:
                     err.seek(0)
-                    raise SystemExit(f"promote exited {os.waitstatus_to_exitcode(status)}: {err.read()[-500:]!r}")
+                    raise SystemExit(
+                        f"promote exited {os.waitstatus_to_exitcode(status)}: {err.read()[-500:]!r}"
+                    )
             if notes and n == 0:
-                body = subprocess.run(["git", "log", "-1", "--format=%B", "main"], cwd=copy, capture_output=True,
-                                      text=True, check=True).stdout
+                body = subprocess.run(
+                    ["git", "log", "-1", "--format=%B", "main"],
+                    cwd=copy,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 assert "Release notes:" in body, body
-    return (statistics.median(times[True]) - statistics.median(times[False]),
-            statistics.median(cpu[True]) - statistics.median(cpu[False]))
+    return (
+        statistics.median(times[True]) - statistics.median(times[False]),
+        statistics.median(cpu[True]) - statistics.median(cpu[False]),
+    )
 
 
 if __name__ == "__main__":

@@ -55,14 +55,14 @@ def machine_manifest(work: Path) -> Path:
     java = dpkg("openjdk-17-jdk-headless").split("-")[0].split("+")[0]
     fake = {"amd64": "a" * 64, "arm64": "b" * 64}
     text = f"""tools:
-  maven: {{version: "{dpkg('maven')}", kind: debian}}
-  openjdk-17-jdk-headless: {{version: "{dpkg('openjdk-17-jdk-headless')}", kind: debian, reports: "{java}"}}
+  maven: {{version: "{dpkg("maven")}", kind: debian}}
+  openjdk-17-jdk-headless: {{version: "{dpkg("openjdk-17-jdk-headless")}", kind: debian, reports: "{java}"}}
   kubectl: {{version: "v{kubectl}", kind: download, url: "https://x/{{version}}", format: binary, sha256: {fake}}}
   docker: {{version: "{docker}", kind: download, url: "https://x/{{version}}", format: binary, sha256: {fake}}}
-  git: {{version: "{dpkg('git')}", kind: debian}}
-  jq: {{version: "{dpkg('jq')}", kind: debian}}
-  buildah: {{version: "{dpkg('buildah')}", kind: debian}}
-  skopeo: {{version: "{dpkg('skopeo')}", kind: debian}}
+  git: {{version: "{dpkg("git")}", kind: debian}}
+  jq: {{version: "{dpkg("jq")}", kind: debian}}
+  buildah: {{version: "{dpkg("buildah")}", kind: debian}}
+  skopeo: {{version: "{dpkg("skopeo")}", kind: debian}}
   pipekit: {{version: from-pyproject, kind: python, lock: requirements.lock}}
 """
     path = work / "machine.yaml"
@@ -76,8 +76,10 @@ def bench_machine(runs: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-doctor-"))
     repo = work / "gitops"
     repo.mkdir()
-    for args in (["init", "-q", "-b", "main"], ["-c", "user.email=b@x", "-c", "user.name=b", "commit", "-q",
-                                                "--allow-empty", "-m", "init"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["-c", "user.email=b@x", "-c", "user.name=b", "commit", "-q", "--allow-empty", "-m", "init"],
+    ):
         sh("git", *args, cwd=repo, check=True)
     sink = socket.socket()
     sink.bind(("127.0.0.1", 0))
@@ -86,12 +88,26 @@ def bench_machine(runs: int) -> dict[str, object]:
     try:
         with ArgoCDStandIn() as argo:
             config = work / "pipekit.yaml"
-            config.write_text(f"argocd:\n  server: {argo.server}\n  plaintext: true\ngitops:\n  repo: {repo}\n"
-                              "notify:\n  channels:\n    - {name: t, type: teams, webhook_env: BENCH_HOOK}\n")
-            env = {**os.environ, "ARGOCD_AUTH_TOKEN": argo.token,
-                   "BENCH_HOOK": f"http://127.0.0.1:{sink.getsockname()[1]}/hook"}
-            argv = [sys.executable, "-m", "pipekit", "doctor", "--manifest", str(machine_manifest(work)),
-                    "--config", str(config), "--json"]
+            config.write_text(
+                f"argocd:\n  server: {argo.server}\n  plaintext: true\ngitops:\n  repo: {repo}\n"
+                "notify:\n  channels:\n    - {name: t, type: teams, webhook_env: BENCH_HOOK}\n"
+            )
+            env = {
+                **os.environ,
+                "ARGOCD_AUTH_TOKEN": argo.token,
+                "BENCH_HOOK": f"http://127.0.0.1:{sink.getsockname()[1]}/hook",
+            }
+            argv = [
+                sys.executable,
+                "-m",
+                "pipekit",
+                "doctor",
+                "--manifest",
+                str(machine_manifest(work)),
+                "--config",
+                str(config),
+                "--json",
+            ]
             walls, cpus, result = [], [], {}
             for _ in range(runs):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -106,11 +122,17 @@ def bench_machine(runs: int) -> dict[str, object]:
     finally:
         sink.close()
         shutil.rmtree(work, ignore_errors=True)
-    return {"checks": len(result["checks"]), "names": [c["name"] for c in result["checks"]],
-            "wall_median_s": round(statistics.median(walls), 3), "wall_max_s": round(max(walls), 3),
-            "wall_min_s": round(min(walls), 3), "cpu_median_s": round(statistics.median(cpus), 3),
-            "slowest_checks": sorted(((c["details"].get("elapsed_s", 0), c["name"]) for c in result["checks"]),
-                                     reverse=True)[:3]}
+    return {
+        "checks": len(result["checks"]),
+        "names": [c["name"] for c in result["checks"]],
+        "wall_median_s": round(statistics.median(walls), 3),
+        "wall_max_s": round(max(walls), 3),
+        "wall_min_s": round(min(walls), 3),
+        "cpu_median_s": round(statistics.median(cpus), 3),
+        "slowest_checks": sorted(
+            ((c["details"].get("elapsed_s", 0), c["name"]) for c in result["checks"]), reverse=True
+        )[:3],
+    }
 
 
 def bench_image(runs: int) -> dict[str, object]:
@@ -121,14 +143,29 @@ def bench_image(runs: int) -> dict[str, object]:
         walls, inside = [], []
         for _ in range(runs):
             t0 = time.perf_counter()
-            out = sh("buildah", "run", "--isolation", "chroot", container, "--", "pipekit", "doctor", "--image", "--json")
+            out = sh(
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                container,
+                "--",
+                "pipekit",
+                "doctor",
+                "--image",
+                "--json",
+            )
             walls.append(time.perf_counter() - t0)
             data = json.loads(out.stdout)
             inside.append(data["elapsed_s"])
     finally:
         sh("buildah", "rm", container)
-    return {"checks": len(data["checks"]), "ok": data["ok"], "wall_median_s": round(statistics.median(walls), 3),
-            "doctor_elapsed_median_s": round(statistics.median(inside), 3)}
+    return {
+        "checks": len(data["checks"]),
+        "ok": data["ok"],
+        "wall_median_s": round(statistics.median(walls), 3),
+        "doctor_elapsed_median_s": round(statistics.median(inside), 3),
+    }
 
 
 def image_layers() -> dict[str, object]:
@@ -158,18 +195,34 @@ def rebuild_after_pipekit_change() -> dict[str, object]:
         init = copy / "pipekit" / "__init__.py"
         init.write_text(init.read_text() + f"# bench {time.time()}\n")  # a pipekit-only change
         t0 = time.perf_counter()
-        out = sh("bash", "scripts/build-image.sh", "--local", "--tag", "localhost/pipekit-base:bench", cwd=copy,
-                 env={**os.environ, "PYTHON": sys.executable})
+        out = sh(
+            "bash",
+            "scripts/build-image.sh",
+            "--local",
+            "--tag",
+            "localhost/pipekit-base:bench",
+            cwd=copy,
+            env={**os.environ, "PYTHON": sys.executable},
+        )
         wall = time.perf_counter() - t0
     sh("buildah", "rmi", "localhost/pipekit-base:bench")
     if out.returncode != 0:
         return {"failed": out.stderr[-1500:]}
     steps = re.findall(r"^\[(\d)/2\] STEP \d+/\d+: (.*)$", out.stdout, re.M)
     cached = out.stdout.count("Using cache")
-    ran = [f"{stage}: {s[:60]}" for (stage, s), nxt in zip(steps, re.split(r"^\[\d/2\] STEP .*$", out.stdout,
-                                                                          flags=re.M)[1:], strict=False)
-           if "Using cache" not in nxt and s.startswith(("RUN", "COPY"))]
-    return {"wall_s": round(wall, 1), "steps_total": len(steps), "steps_from_cache": cached, "run_or_copy_executed": ran}
+    ran = [
+        f"{stage}: {s[:60]}"
+        for (stage, s), nxt in zip(
+            steps, re.split(r"^\[\d/2\] STEP .*$", out.stdout, flags=re.M)[1:], strict=False
+        )
+        if "Using cache" not in nxt and s.startswith(("RUN", "COPY"))
+    ]
+    return {
+        "wall_s": round(wall, 1),
+        "steps_total": len(steps),
+        "steps_from_cache": cached,
+        "run_or_copy_executed": ran,
+    }
 
 
 def main() -> int:
@@ -179,14 +232,27 @@ def main() -> int:
     parser.add_argument("--only-rebuild", action="store_true")
     ns = parser.parse_args()
     if ns.only_rebuild:
-        print(json.dumps({"load_average_1m": os.getloadavg()[0],
-                          "rebuild_after_pipekit_change": rebuild_after_pipekit_change()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "load_average_1m": os.getloadavg()[0],
+                    "rebuild_after_pipekit_change": rebuild_after_pipekit_change(),
+                },
+                indent=2,
+            )
+        )
         return 0
-    report: dict[str, object] = {"load_average_1m": os.getloadavg()[0], "cores": os.cpu_count(),
-                                 "doctor_on_this_machine": bench_machine(ns.runs), "doctor_in_image": bench_image(ns.runs)}
+    report: dict[str, object] = {
+        "load_average_1m": os.getloadavg()[0],
+        "cores": os.cpu_count(),
+        "doctor_on_this_machine": bench_machine(ns.runs),
+        "doctor_in_image": bench_image(ns.runs),
+    }
     if sh("buildah", "inspect", "--type", "image", REF).returncode == 0:
         report["image_local_variant"] = image_layers()
-    report["image_jdk17_jdk21_upstream"] = "not buildable here: no image registry and no release server reachable"
+    report["image_jdk17_jdk21_upstream"] = (
+        "not buildable here: no image registry and no release server reachable"
+    )
     if not ns.skip_rebuild:
         report["rebuild_after_pipekit_change"] = rebuild_after_pipekit_change()
     print(json.dumps(report, indent=2))

@@ -49,8 +49,12 @@ def timed(argv: list[str]) -> tuple[float, float, int, str]:
 
 def best(argv: list[str], runs: int) -> tuple[float, float, int, str]:
     results = [timed(argv) for _ in range(runs)]
-    return (min(r[0] for r in results), min(r[1] for r in results), max(r[2] for r in results),
-            results[-1][3])
+    return (
+        min(r[0] for r in results),
+        min(r[1] for r in results),
+        max(r[2] for r in results),
+        results[-1][3],
+    )
 
 
 def load() -> str:
@@ -72,20 +76,35 @@ def main() -> int:
             generate(repo, services=300, commits=commits, seed=1)
             print(f"generated {repo.name}: {commits} commits in {time.perf_counter() - started:.1f} s")
     # The generator's commits are one minute apart from 2023-11-14: the range covers them all.
-    dora = ["dora", "--gitops-repo", str(big), "--since", "2023-11-01", "--until", "2024-01-31", "--json",
-            *[a for env in ENVS for a in ("--env", env)]]
+    dora = [
+        "dora",
+        "--gitops-repo",
+        str(big),
+        "--since",
+        "2023-11-01",
+        "--until",
+        "2024-01-31",
+        "--json",
+        *[a for env in ENVS for a in ("--env", env)],
+    ]
     print(f"before: {load()}")
     wall, cpu, rss, out = best(dora, args.runs)
     deployments = json.loads(out)["deployments"]
-    print(f"dora, {deployments} deployments (every environment): {wall:.2f} s wall (target <= 3 s), "
-          f"{cpu:.2f} s CPU (pipekit + git), peak RSS {rss / 1024:.0f} MiB (the pipekit process)")
+    print(
+        f"dora, {deployments} deployments (every environment): {wall:.2f} s wall (target <= 3 s), "
+        f"{cpu:.2f} s CPU (pipekit + git), peak RSS {rss / 1024:.0f} MiB (the pipekit process)"
+    )
     wall, cpu, rss, out = best(dora[:-8] + ["--env", "prod"], args.runs)
-    print(f"dora, prod only ({json.loads(out)['deployments']} deployments): {wall:.2f} s wall, {cpu:.2f} s CPU, "
-          f"peak RSS {rss / 1024:.0f} MiB")
+    print(
+        f"dora, prod only ({json.loads(out)['deployments']} deployments): {wall:.2f} s wall, {cpu:.2f} s CPU, "
+        f"peak RSS {rss / 1024:.0f} MiB"
+    )
     history = ["history", "--gitops-repo", str(mid), "--service", "svc001", "--json", "--limit", "1000"]
     wall, cpu, _rss, out = best(history, args.runs)
-    print(f"history of svc001 in a 20,000-commit repository ({len(json.loads(out)['deployments'])} deployments): "
-          f"{wall:.3f} s wall (target <= 0.5 s), {cpu:.3f} s CPU")
+    print(
+        f"history of svc001 in a 20,000-commit repository ({len(json.loads(out)['deployments'])} deployments): "
+        f"{wall:.3f} s wall (target <= 0.5 s), {cpu:.3f} s CPU"
+    )
     print(f"after: {load()}")
     return 0
 

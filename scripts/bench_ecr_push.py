@@ -45,7 +45,9 @@ def build(tmp: Path, size_mb: int, name: str) -> str:
             fh.write(os.urandom(1024 * 1024))
     (ctx / "Containerfile").write_text("FROM scratch\nCOPY blob.bin /blob.bin\n")
     ref = f"localhost/{name}:bench"
-    subprocess.run(["buildah", "bud", "-q", "--layers=false", "-t", ref, str(ctx)], check=True, capture_output=True)
+    subprocess.run(
+        ["buildah", "bud", "-q", "--layers=false", "-t", ref, str(ctx)], check=True, capture_output=True
+    )
     return ref
 
 
@@ -60,8 +62,13 @@ def _cpu() -> float:
 def pipekit(env: dict[str, str], *args: str, tree: Path = ROOT, who: str = "pipekit") -> float:
     """One real CLI process, start-up included; ``tree`` picks the pipekit source (for --baseline-tree)."""
     started, cpu = time.perf_counter(), _cpu()
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", *args], env={**env, "PYTHONPATH": str(tree)},
-                          cwd=env["PIPEKIT_BENCH_CWD"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", *args],
+        env={**env, "PYTHONPATH": str(tree)},
+        cwd=env["PIPEKIT_BENCH_CWD"],
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     CPU.setdefault(who, []).append(_cpu() - cpu)
     if done.returncode != 0:
@@ -72,15 +79,30 @@ def pipekit(env: dict[str, str], *args: str, tree: Path = ROOT, who: str = "pipe
 def startup(env: dict[str, str]) -> float:
     """Wall time of ``python -m pipekit ecr-push --help``: the CLI start-up every run pays first."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--help"], env=env, cwd=env["PIPEKIT_BENCH_CWD"],
-                   capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", "--help"],
+        env=env,
+        cwd=env["PIPEKIT_BENCH_CWD"],
+        capture_output=True,
+        check=True,
+    )
     return time.perf_counter() - started
 
 
 def skopeo(ref: str, dest: str) -> float:
     started, cpu = time.perf_counter(), _cpu()
-    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"containers-storage:{ref}",
-                    f"docker://{dest}"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            f"containers-storage:{ref}",
+            f"docker://{dest}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     CPU.setdefault("skopeo", []).append(_cpu() - cpu)
     return time.perf_counter() - started
 
@@ -89,17 +111,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size-mb", type=int, default=50)
-    parser.add_argument("--baseline-tree", type=Path, default=None,
-                        help="another pipekit source tree (e.g. `git archive REV pipekit | tar -x -C DIR`) pushed "
-                             "in the same rounds, for before/after figures")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="another pipekit source tree (e.g. `git archive REV pipekit | tar -x -C DIR`) pushed "
+        "in the same rounds, for before/after figures",
+    )
     args = parser.parse_args()
     name = f"pipekit-bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="pipekit-bench-") as tmp_s, MotoServer() as moto:
         tmp = Path(tmp_s)
         ref = build(tmp, args.size_mb, name)
         try:
-            env = dict(os.environ, **moto.aws_env(), PYTHONPATH=str(ROOT),
-                       PIPEKIT_RUN_RECORD=str(tmp / "run.json"), REGISTRY_AUTH_FILE=str(tmp / "auth.json"))
+            env = dict(
+                os.environ,
+                **moto.aws_env(),
+                PYTHONPATH=str(ROOT),
+                PIPEKIT_RUN_RECORD=str(tmp / "run.json"),
+                REGISTRY_AUTH_FILE=str(tmp / "auth.json"),
+            )
             env.pop("PIPEKIT_DEBUG", None)
             # cwd: a git checkout as in a pipeline (the step reads commit facts), but not a source tree
             # (`python -m` puts the cwd first on sys.path, which would beat --baseline-tree)
@@ -116,51 +147,103 @@ def main() -> None:
             contenders = ["pipekit", "skopeo", *(["baseline"] if args.baseline_tree else [])]
             for n in range(args.rounds):
                 repo = f"bench-{n}"
-                order = contenders[n % len(contenders):] + contenders[:n % len(contenders)]
+                order = contenders[n % len(contenders) :] + contenders[: n % len(contenders)]
                 if len(contenders) == 2 and n % 2:
                     order = order[::-1]
                 for who in order:
                     if who != "skopeo":  # its own ECR repository, no login to reuse: the full push path
                         ecr.create_repository(repositoryName=f"{repo}-{who}")
                         (tmp / "run.json").unlink(missing_ok=True)
-                    common = ["--image", ref, "--tags", "1.0.0", "--repository", f"{repo}-{who}",
-                              "--container-tool", "buildah"]
+                    common = [
+                        "--image",
+                        ref,
+                        "--tags",
+                        "1.0.0",
+                        "--repository",
+                        f"{repo}-{who}",
+                        "--container-tool",
+                        "buildah",
+                    ]
                     with LocalRegistry() as reg:  # a fresh, empty registry for every push
                         if who == "pipekit":
                             pushes.append(pipekit(env, *common, "--registry-override", reg.host))
                         elif who == "baseline":
-                            baseline.append(pipekit(env, *common, "--registry-override", reg.host,
-                                                    tree=args.baseline_tree, who="baseline"))
+                            baseline.append(
+                                pipekit(
+                                    env,
+                                    *common,
+                                    "--registry-override",
+                                    reg.host,
+                                    tree=args.baseline_tree,
+                                    who="baseline",
+                                )
+                            )
                         else:
                             copies.append(skopeo(ref, f"{reg.host}/{repo}:1.0.0"))
             # (a) the skip path: the last pushed repository already holds the tags
             with LocalRegistry() as reg:
                 ecr.create_repository(repositoryName="bench-skip")
-                skip_args = ["--image", ref, "--tags", "1.0.0 abc1234 latest", "--repository", "bench-skip",
-                             "--container-tool", "buildah", "--registry-override", reg.host]
+                skip_args = [
+                    "--image",
+                    ref,
+                    "--tags",
+                    "1.0.0 abc1234 latest",
+                    "--repository",
+                    "bench-skip",
+                    "--container-tool",
+                    "buildah",
+                    "--registry-override",
+                    reg.host,
+                ]
                 pipekit(env, *skip_args, who="first")
                 skips = [pipekit(env, *skip_args, who="skip") for _ in range(5)]
             starts = [startup(env) for _ in range(5)]
         finally:
             subprocess.run(["buildah", "rmi", ref], capture_output=True)
-    push_med, copy_med, skip_med = statistics.median(pushes), statistics.median(copies), statistics.median(skips)
+    push_med, copy_med, skip_med = (
+        statistics.median(pushes),
+        statistics.median(copies),
+        statistics.median(skips),
+    )
     figures = {
-        "skip_path_s": {"median": round(skip_med, 3), "max": round(max(skips), 3), "target": 1.5,
-                        "ok": max(skips) <= 1.5},
-        "push_50mb": {"size_mb": args.size_mb, "pipekit_s": [round(x, 3) for x in pushes],
-                      "skopeo_copy_s": [round(x, 3) for x in copies], "pipekit_median": round(push_med, 3),
-                      "skopeo_median": round(copy_med, 3), "ratio": round(push_med / copy_med, 3),
-                      "overhead_s": round(push_med - copy_med, 3), "overhead_target_s": 0.5,
-                      "ok": push_med - copy_med <= 0.5, "ratio_1_2x_met": push_med / copy_med <= 1.2,
-                      "cpu_s": {k: round(statistics.median(CPU[k]), 3) for k in ("pipekit", "skopeo", "baseline")
-                                if k in CPU}},
-        **({"baseline_push_50mb": {"tree": str(args.baseline_tree), "pipekit_s": [round(x, 3) for x in baseline],
-                                   "median": round(statistics.median(baseline), 3),
-                                   "ratio": round(statistics.median(baseline) / copy_med, 3),
-                                   "overhead_s": round(statistics.median(baseline) - copy_med, 3)}}
-           if baseline else {}),
-        "cli_startup_s": {"median": round(statistics.median(starts), 3),
-                          "what": "python -m pipekit ecr-push --help: paid before any work"},
+        "skip_path_s": {
+            "median": round(skip_med, 3),
+            "max": round(max(skips), 3),
+            "target": 1.5,
+            "ok": max(skips) <= 1.5,
+        },
+        "push_50mb": {
+            "size_mb": args.size_mb,
+            "pipekit_s": [round(x, 3) for x in pushes],
+            "skopeo_copy_s": [round(x, 3) for x in copies],
+            "pipekit_median": round(push_med, 3),
+            "skopeo_median": round(copy_med, 3),
+            "ratio": round(push_med / copy_med, 3),
+            "overhead_s": round(push_med - copy_med, 3),
+            "overhead_target_s": 0.5,
+            "ok": push_med - copy_med <= 0.5,
+            "ratio_1_2x_met": push_med / copy_med <= 1.2,
+            "cpu_s": {
+                k: round(statistics.median(CPU[k]), 3) for k in ("pipekit", "skopeo", "baseline") if k in CPU
+            },
+        },
+        **(
+            {
+                "baseline_push_50mb": {
+                    "tree": str(args.baseline_tree),
+                    "pipekit_s": [round(x, 3) for x in baseline],
+                    "median": round(statistics.median(baseline), 3),
+                    "ratio": round(statistics.median(baseline) / copy_med, 3),
+                    "overhead_s": round(statistics.median(baseline) - copy_med, 3),
+                }
+            }
+            if baseline
+            else {}
+        ),
+        "cli_startup_s": {
+            "median": round(statistics.median(starts), 3),
+            "what": "python -m pipekit ecr-push --help: paid before any work",
+        },
     }
     print(json.dumps(figures, indent=2))
 

@@ -40,8 +40,15 @@ from pipekit.testing.trickle import Trickle  # noqa: E402
 EMAIL, TOKEN = "bench@example.com", "bench-token-0123456789"
 
 
-def run(code: Path, args: list[str], *, cwd: Path, env: dict[str, str] | None = None, cap: float = 120.0,
-        memory_limit: int | None = None) -> dict[str, Any]:
+def run(
+    code: Path,
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    cap: float = 120.0,
+    memory_limit: int | None = None,
+) -> dict[str, Any]:
     """One pipekit process: wall seconds, peak RSS (MB), exit code (None: stopped at the cap)."""
     full = {**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
 
@@ -50,8 +57,15 @@ def run(code: Path, args: list[str], *, cwd: Path, env: dict[str, str] | None = 
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit", *args], cwd=cwd, env=full, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=limit, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipekit", *args],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit,
+        start_new_session=True,
+    )
     stopped = False
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -64,8 +78,12 @@ def run(code: Path, args: list[str], *, cwd: Path, env: dict[str, str] | None = 
     took = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    return {"seconds": round(took, 2), "peak_mb": round(usage.ru_maxrss / 1024, 1),
-            "exit": None if stopped else proc.returncode, "said": err.strip().splitlines()[-1][:160] if err.strip() else ""}
+    return {
+        "seconds": round(took, 2),
+        "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "exit": None if stopped else proc.returncode,
+        "said": err.strip().splitlines()[-1][:160] if err.strip() else "",
+    }
 
 
 @contextmanager
@@ -103,16 +121,28 @@ def jira_env(url: str) -> dict[str, str]:
 def notify(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     """Item 9: `notify --timeout 5` against a webhook trickling a 200-byte answer (0.2 s a byte: 40 s)."""
     with Trickle("body", interval=0.2, size=200, lifetime=max(cap, 45)) as server:
-        return run(code, ["notify", "--event", "succeeded", "--stage", "build", "--timeout", "5", "--strict"],
-                   cwd=tmp, env={"PIPEKIT_TEAMS_WEBHOOK_URL": server.url + "/workflows/x",
-                                 "PIPEKIT_RUN_RECORD": str(tmp / "notify.json")}, cap=cap)
+        return run(
+            code,
+            ["notify", "--event", "succeeded", "--stage", "build", "--timeout", "5", "--strict"],
+            cwd=tmp,
+            env={
+                "PIPEKIT_TEAMS_WEBHOOK_URL": server.url + "/workflows/x",
+                "PIPEKIT_RUN_RECORD": str(tmp / "notify.json"),
+            },
+            cap=cap,
+        )
 
 
 def jira_trickle(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     """Item 9: `jira-gate --timeout 3` against a Jira trickling its answer (200 bytes at 0.2 s: 40 s)."""
     with Trickle("body", interval=0.2, size=200, lifetime=max(cap, 45)) as server:
-        return run(code, ["jira-gate", "--project", "ORD", "--version", "1.0", "--timeout", "3"], cwd=tmp,
-                   env=jira_env(server.url), cap=cap)
+        return run(
+            code,
+            ["jira-gate", "--project", "ORD", "--version", "1.0", "--timeout", "3"],
+            cwd=tmp,
+            env=jira_env(server.url),
+            cap=cap,
+        )
 
 
 def jira_pages(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
@@ -120,29 +150,71 @@ def jira_pages(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     versions = json.dumps({"values": [{"id": "1", "name": "1.0"}], "isLast": True}).encode()
     endless = json.dumps({"issues": [], "nextPageToken": "more", "isLast": False}).encode()
     with canned(lambda h: (200, versions if "/version" in h.path else endless)) as url:
-        return run(code, ["jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
-                          "--timeout", "3"], cwd=tmp, env=jira_env(url), cap=cap)
+        return run(
+            code,
+            [
+                "jira-gate",
+                "--project",
+                "ORD",
+                "--version",
+                "1.0",
+                "--allowed-statuses",
+                "Done",
+                "--timeout",
+                "3",
+            ],
+            cwd=tmp,
+            env=jira_env(url),
+            cap=cap,
+        )
 
 
 def jira_big_page(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     """Item 11: one 128 MB search page (a broken proxy, a hostile server)."""
     with Trickle("big", size=128 << 20, lifetime=max(cap, 60)) as big:
         # The server answers every path so: the first call (the versions page) already gets 128 MB.
-        return run(code, ["jira-gate", "--project", "ORD", "--version", "1.0", "--timeout", "30"], cwd=tmp,
-                   env=jira_env(big.url), cap=cap)
+        return run(
+            code,
+            ["jira-gate", "--project", "ORD", "--version", "1.0", "--timeout", "30"],
+            cwd=tmp,
+            env=jira_env(big.url),
+            cap=cap,
+        )
 
 
 def token_file(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
     """Item 11: a kubeconfig whose user's tokenFile is /dev/zero (read under a 2 GB address-space limit)."""
     config = tmp / "kubeconfig"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "u", "user": {"tokenFile": "/dev/zero"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "shop"}}]}))
-    return run(code, ["post-sync-test", "--wait-ready", "deployment/orders", "--ready-timeout", "20", "--junit-dir",
-                      str(tmp / "junit"), "--", "true"], cwd=tmp, env={"KUBECONFIG": str(config)}, cap=cap,
-               memory_limit=2 << 30)
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "k", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"tokenFile": "/dev/zero"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "shop"}}],
+            }
+        )
+    )
+    return run(
+        code,
+        [
+            "post-sync-test",
+            "--wait-ready",
+            "deployment/orders",
+            "--ready-timeout",
+            "20",
+            "--junit-dir",
+            str(tmp / "junit"),
+            "--",
+            "true",
+        ],
+        cwd=tmp,
+        env={"KUBECONFIG": str(config)},
+        cap=cap,
+        memory_limit=2 << 30,
+    )
 
 
 def run_record(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
@@ -158,13 +230,23 @@ def run_record(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
         "    s.add(TestCase(classname=f'com.acme.Suite{i // 100}', name=f'test{i}', outcome='failed',"
         " message='expected <1> but was <2>' * 4))\n"
         "r = RunRecord.load(sys.argv[1])\n"
-        "with r.recording(Build.SECTION) as out:\n    out['tests'] = s.to_record()\n")
-    subprocess.run([sys.executable, "-c", writer, str(record)], check=True, cwd=tmp,
-                   env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"})
+        "with r.recording(Build.SECTION) as out:\n    out['tests'] = s.to_record()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", writer, str(record)],
+        check=True,
+        cwd=tmp,
+        env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     size = record.stat().st_size
     with canned(lambda _h: (200, b"1")) as url:
-        got = run(code, ["notify", "--event", "failed", "--stage", "build", "--run-record", str(record)], cwd=tmp,
-                  env={"PIPEKIT_TEAMS_WEBHOOK_URL": url + "/workflows/x"}, cap=cap)
+        got = run(
+            code,
+            ["notify", "--event", "failed", "--stage", "build", "--run-record", str(record)],
+            cwd=tmp,
+            env={"PIPEKIT_TEAMS_WEBHOOK_URL": url + "/workflows/x"},
+            cap=cap,
+        )
     got["record_mb"] = round(size / 1e6, 2)
     return got
 
@@ -180,11 +262,16 @@ def history(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
         overlay.parent.mkdir(parents=True)
         overlay.write_text("images:\n  - name: orders\n    newTag: v1\n")
         subprocess.run([*git, "add", "."], check=True)
-        body = "orders: prod -> v1\n\n" + ("0123456789abcdef" * 64 + "\n") * 40_000 + \
-            "\nPipekit-Environment: prod\nPipekit-Service: orders\nPipekit-Tag: v1\n"
+        body = (
+            "orders: prod -> v1\n\n"
+            + ("0123456789abcdef" * 64 + "\n") * 40_000
+            + "\nPipekit-Environment: prod\nPipekit-Service: orders\nPipekit-Tag: v1\n"
+        )
         subprocess.run([*git, "commit", "-q", "-F", "-"], input=body.encode(), check=True)
     started = time.monotonic()
-    subprocess.run(["git", "-C", str(repo), "log", "--format=%H%x1f%B", "main"], stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%H%x1f%B", "main"], stdout=subprocess.DEVNULL, check=True
+    )
     git_log = round(time.monotonic() - started, 2)
     got = run(code, ["history", "--gitops-repo", str(repo), "--service", "orders"], cwd=tmp, cap=cap)
     got["git_log_seconds"] = git_log
@@ -206,22 +293,45 @@ def dora(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
         repo.symlink_to(h.bare)
     out = tmp / "dora.html"
     out.unlink(missing_ok=True)
-    got = run(code, ["dora", "--gitops-repo", str(repo), "--since", "1900-01-01", "--until", "9000-12-31",
-                     "--format", "html", "--out", str(out)], cwd=tmp, cap=cap)
+    got = run(
+        code,
+        [
+            "dora",
+            "--gitops-repo",
+            str(repo),
+            "--since",
+            "1900-01-01",
+            "--until",
+            "9000-12-31",
+            "--format",
+            "html",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp,
+        cap=cap,
+    )
     got["html_mb"] = round(out.stat().st_size / 1e6, 3) if out.exists() else None
     return got
 
 
 SCENARIOS: dict[str, Callable[[Path, Path, float], dict[str, Any]]] = {
-    "notify": notify, "jira_trickle": jira_trickle, "jira_pages": jira_pages, "jira_big_page": jira_big_page,
-    "token_file": token_file, "run_record": run_record, "history": history, "dora": dora,
+    "notify": notify,
+    "jira_trickle": jira_trickle,
+    "jira_pages": jira_pages,
+    "jira_big_page": jira_big_page,
+    "token_file": token_file,
+    "run_record": run_record,
+    "history": history,
+    "dora": dora,
 }
 
 
 def unpack(ref: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "pipekit"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "pipekit"], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
 
@@ -237,17 +347,28 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-hardening-") as tmp_name:
         tmp = Path(tmp_name)
         code = unpack(args.ref, tmp / "code") if args.code == "before" else ROOT
-        where = subprocess.run([sys.executable, "-c", "import pipekit; print(pipekit.__file__)"], cwd=tmp,
-                               env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"},
-                               capture_output=True, text=True, check=True).stdout.strip()
+        where = subprocess.run(
+            [sys.executable, "-c", "import pipekit; print(pipekit.__file__)"],
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert where.startswith(str(code)), f"pipekit imported from {where}, not {code}"
-        print(f"pipekit from {code} ({args.code}{' ' + args.ref if args.code == 'before' else ''}); cap {args.cap:g} s")
+        print(
+            f"pipekit from {code} ({args.code}{' ' + args.ref if args.code == 'before' else ''}); cap {args.cap:g} s"
+        )
         for name in wanted:
             got = SCENARIOS[name](code, tmp, args.cap)
             seconds = f">{args.cap:g}" if got["exit"] is None else f"{got['seconds']:.2f}"
             extra = {k: v for k, v in got.items() if k not in ("seconds", "peak_mb", "exit", "said")}
-            print(f"{name:14} {seconds:>8} s  peak {got['peak_mb']:>8.1f} MB  exit {got['exit']}  "
-                  + " ".join(f"{k}={v}" for k, v in extra.items()) + f"  | {got['said']}", flush=True)
+            print(
+                f"{name:14} {seconds:>8} s  peak {got['peak_mb']:>8.1f} MB  exit {got['exit']}  "
+                + " ".join(f"{k}={v}" for k, v in extra.items())
+                + f"  | {got['said']}",
+                flush=True,
+            )
     return 0
 
 

@@ -28,7 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-GITOPS_URL = "https://bitbucket.example.com/acme/gitops.git"  # what Argo CD reads; the bench pushes to a local path
+GITOPS_URL = (
+    "https://bitbucket.example.com/acme/gitops.git"  # what Argo CD reads; the bench pushes to a local path
+)
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -68,12 +70,20 @@ def _children_cpu() -> float:
 def init(cwd: Path, env: dict[str, str], *args: str) -> float:
     cpu = _children_cpu()
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "init", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit", "init", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     CPU.append(_children_cpu() - cpu)
     if proc.returncode != 0:
-        raise SystemExit(f"pipekit init {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        raise SystemExit(
+            f"pipekit init {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
+        )
     return elapsed
 
 
@@ -98,11 +108,25 @@ def main() -> None:
             root = Path(tmp)
             _bare, checkout = gitops_repo(root)
             service = service_repo(root, "orders")
-            one.append(init(service, env, "--service", "orders", "--gitops-dir", str(checkout),
-                            "--gitops-url", GITOPS_URL, "--image-repo", f"{REGISTRY}/orders"))
-    print(f"init, one service, --gitops-dir, all checks + 4 renders: median {statistics.median(one):.2f}s "
-          f"(min {min(one):.2f}s, max {max(one):.2f}s, {a.runs} runs; CPU median {statistics.median(CPU):.2f}s; "
-          "target <= 0.5 s)")
+            one.append(
+                init(
+                    service,
+                    env,
+                    "--service",
+                    "orders",
+                    "--gitops-dir",
+                    str(checkout),
+                    "--gitops-url",
+                    GITOPS_URL,
+                    "--image-repo",
+                    f"{REGISTRY}/orders",
+                )
+            )
+    print(
+        f"init, one service, --gitops-dir, all checks + 4 renders: median {statistics.median(one):.2f}s "
+        f"(min {min(one):.2f}s, max {max(one):.2f}s, {a.runs} runs; CPU median {statistics.median(CPU):.2f}s; "
+        "target <= 0.5 s)"
+    )
     CPU.clear()
 
     with tempfile.TemporaryDirectory(prefix="bench-init-many-") as tmp:
@@ -113,14 +137,29 @@ def main() -> None:
         for i in range(a.services):
             name = f"svc{i:02d}"
             service = service_repo(root, name)
-            each.append(init(service, env, "--service", name, "--gitops-repo", str(bare), "--gitops-url", GITOPS_URL,
-                             "--image-repo", f"{REGISTRY}/{name}"))
+            each.append(
+                init(
+                    service,
+                    env,
+                    "--service",
+                    name,
+                    "--gitops-repo",
+                    str(bare),
+                    "--gitops-url",
+                    GITOPS_URL,
+                    "--image-repo",
+                    f"{REGISTRY}/{name}",
+                )
+            )
         total = time.perf_counter() - started
-        count = subprocess.run(["git", "rev-list", "--count", "main"], cwd=bare, capture_output=True, text=True,
-                               check=True).stdout.strip()
-    print(f"init, {a.services} services one after another into one repo, --gitops-repo: {total:.1f}s total "
-          f"(median {statistics.median(each):.2f}s, max {max(each):.2f}s each; CPU {sum(CPU):.1f}s in all; "
-          f"{count} commits on main; target <= 20 s)")
+        count = subprocess.run(
+            ["git", "rev-list", "--count", "main"], cwd=bare, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    print(
+        f"init, {a.services} services one after another into one repo, --gitops-repo: {total:.1f}s total "
+        f"(median {statistics.median(each):.2f}s, max {max(each):.2f}s each; CPU {sum(CPU):.1f}s in all; "
+        f"{count} commits on main; target <= 20 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,12 +38,34 @@ def main() -> int:
     with JiraStandIn(email=EMAIL, token=TOKEN, max_results=50) as jira, tempfile.TemporaryDirectory() as tmp:
         jira.add_version("ORD", "1.4.2")
         for n in range(args.issues):
-            jira.add_issue("ORD", f"change {n}: a summary of a realistic length for a Jira issue",
-                           "Done" if n % 500 else "In Progress", fix_versions=("1.4.2",), assignee=f"dev{n % 9}")
-        env = {**os.environ, "JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN,
-               "PIPEKIT_RUN_RECORD": str(Path(tmp) / "run.json"), "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, "-m", "pipekit", "jira-gate", "--project", "ORD", "--version", "1.4.2",
-                "--allowed-statuses", "Done", "--json"]
+            jira.add_issue(
+                "ORD",
+                f"change {n}: a summary of a realistic length for a Jira issue",
+                "Done" if n % 500 else "In Progress",
+                fix_versions=("1.4.2",),
+                assignee=f"dev{n % 9}",
+            )
+        env = {
+            **os.environ,
+            "JIRA_BASE_URL": jira.base_url,
+            "JIRA_USER_EMAIL": EMAIL,
+            "JIRA_API_TOKEN": TOKEN,
+            "PIPEKIT_RUN_RECORD": str(Path(tmp) / "run.json"),
+            "PYTHONPATH": str(ROOT),
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "jira-gate",
+            "--project",
+            "ORD",
+            "--version",
+            "1.4.2",
+            "--allowed-statuses",
+            "Done",
+            "--json",
+        ]
         cli: list[float] = []
         for _ in range(args.runs):
             jira.requests.clear()
@@ -62,10 +84,14 @@ def main() -> int:
             lib.append(time.perf_counter() - started)
             assert decision.issues == args.issues and len(decision.blocking) == args.issues // 500
     print(f"issues: {args.issues} in {pages} search/jql pages (+1 versions page), runs: {args.runs}")
-    print(f"CLI `pipekit jira-gate` wall: median {statistics.median(cli):.3f} s "
-          f"(min {min(cli):.3f}, max {max(cli):.3f}); target <= 2 s")
-    print(f"library gate.decide():        median {statistics.median(lib):.3f} s "
-          f"(min {min(lib):.3f}, max {max(lib):.3f})")
+    print(
+        f"CLI `pipekit jira-gate` wall: median {statistics.median(cli):.3f} s "
+        f"(min {min(cli):.3f}, max {max(cli):.3f}); target <= 2 s"
+    )
+    print(
+        f"library gate.decide():        median {statistics.median(lib):.3f} s "
+        f"(min {min(lib):.3f}, max {max(lib):.3f})"
+    )
     return 0 if statistics.median(cli) <= 2.0 else 1
 
 

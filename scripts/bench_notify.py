@@ -66,19 +66,34 @@ def timed(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
     # As installed: byte-code compiled (click's is, in site-packages); PYTHONDONTWRITEBYTECODE would
     # make every run compile pipekit from source and measure the compiler instead.
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("BITBUCKET_", "PIPEKIT_")) and k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "pipekit")], env=base, check=False,
-                   stdout=subprocess.DEVNULL)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BITBUCKET_", "PIPEKIT_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(ROOT / "pipekit")],
+        env=base,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     with WebhookSink() as sink, tempfile.TemporaryDirectory() as tmp:
-        env = dict(base, BITBUCKET_COMMIT="0123456789abcdef0123456789abcdef01234567", BITBUCKET_BRANCH="main",
-                   BITBUCKET_BUILD_NUMBER="42", BITBUCKET_REPO_FULL_NAME="acme/orders", BITBUCKET_REPO_SLUG="orders",
-                   PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"))
+        env = dict(
+            base,
+            BITBUCKET_COMMIT="0123456789abcdef0123456789abcdef01234567",
+            BITBUCKET_BRANCH="main",
+            BITBUCKET_BUILD_NUMBER="42",
+            BITBUCKET_REPO_FULL_NAME="acme/orders",
+            BITBUCKET_REPO_SLUG="orders",
+            PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"),
+        )
         commands = {
             "floor": [PY, "-c", "import click"],
             "help": [PY, "-m", "pipekit.notify", "--help"],
@@ -99,17 +114,23 @@ def main() -> int:
     med_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     floor = med["floor"]
     load = os.getloadavg()[0]
-    print(f"runs: {args.runs} each, interleaved; medians; {delivered} notifications delivered to the sink; "
-          f"load average {load:.1f} on {os.cpu_count()} cores")
+    print(
+        f"runs: {args.runs} each, interleaved; medians; {delivered} notifications delivered to the sink; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     for name, target in (("floor", None), ("help", 1.5), ("notify", 2.5), ("via-requests", None)):
         ratio = med[name] / floor
         verdict = "" if target is None else f"  target <= {target}x: {'OK' if ratio <= target else 'MISSED'}"
-        print(f"  {name:<12} wall {med[name] * 1000:7.1f} ms  {ratio:4.2f}x floor{verdict}"
-              f"   (cpu {med_cpu[name] * 1000:6.1f} ms, {med_cpu[name] / med_cpu['floor']:4.2f}x)")
+        print(
+            f"  {name:<12} wall {med[name] * 1000:7.1f} ms  {ratio:4.2f}x floor{verdict}"
+            f"   (cpu {med_cpu[name] * 1000:6.1f} ms, {med_cpu[name] / med_cpu['floor']:4.2f}x)"
+        )
     saved = 1 - med["notify"] / med["via-requests"]
     saved_cpu = 1 - med_cpu["notify"] / med_cpu["via-requests"]
-    print(f"  the http.client transport saves {saved:.0%} of notify's wall time ({saved_cpu:.0%} of its CPU) "
-          f"against requests: {'keep it' if saved >= 0.10 else 'below the 10% rule: use requests'}")
+    print(
+        f"  the http.client transport saves {saved:.0%} of notify's wall time ({saved_cpu:.0%} of its CPU) "
+        f"against requests: {'keep it' if saved >= 0.10 else 'below the 10% rule: use requests'}"
+    )
     return 0 if med["help"] <= 1.5 * floor and med["notify"] <= 2.5 * floor else 1
 
 

@@ -28,21 +28,46 @@ from pipekit.testing.kubernetes import KubernetesStandIn, Rollout  # noqa: E402
 from pipekit.testing.kubernetes.__main__ import kubeconfig  # noqa: E402
 
 NS = "bench"
-SUITE = ("import time, os; t = time.monotonic(); d = os.environ['JUNIT']; os.makedirs(d, exist_ok=True); "
-         "open(os.environ['STARTED'], 'w').write(repr(t)); "
-         "open(d + '/r.xml', 'w').write('<testsuite name=\"b\" tests=\"1\"><testcase name=\"t\"/></testsuite>')")
+SUITE = (
+    "import time, os; t = time.monotonic(); d = os.environ['JUNIT']; os.makedirs(d, exist_ok=True); "
+    "open(os.environ['STARTED'], 'w').write(repr(t)); "
+    "open(d + '/r.xml', 'w').write('<testsuite name=\"b\" tests=\"1\"><testcase name=\"t\"/></testsuite>')"
+)
 
 
 def start(tmp: Path, kube: KubernetesStandIn, *flags: str, timeout: float = 60) -> subprocess.Popen[str]:
     config = tmp / "kubeconfig"
     config.write_text(json.dumps(kubeconfig(kube.url, kube.token, NS)))
-    env = {**os.environ, "KUBECONFIG": str(config), "PIPEKIT_RUN_RECORD": str(tmp / "run.json"),
-           "STARTED": str(tmp / "started"), "JUNIT": str(tmp / "results"), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(config),
+        "PIPEKIT_RUN_RECORD": str(tmp / "run.json"),
+        "STARTED": str(tmp / "started"),
+        "JUNIT": str(tmp / "results"),
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("KUBERNETES_SERVICE_HOST", None)
-    argv = [sys.executable, "-m", "pipekit", "post-sync-test", "--wait-ready", "deployment/orders",
-            "--junit-dir", str(tmp / "results"), "--ready-timeout", str(timeout), *flags,
-            "--", sys.executable, "-S", "-c", SUITE]
-    return subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "pipekit",
+        "post-sync-test",
+        "--wait-ready",
+        "deployment/orders",
+        "--junit-dir",
+        str(tmp / "results"),
+        "--ready-timeout",
+        str(timeout),
+        *flags,
+        "--",
+        sys.executable,
+        "-S",
+        "-c",
+        SUITE,
+    ]
+    return subprocess.Popen(
+        argv, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
@@ -102,12 +127,16 @@ def main() -> int:
     parser.add_argument("--no-poll", action="store_true", help="skip the poll (--no-watch) comparison")
     args = parser.parse_args()
     watched = latency(args.runs, ())
-    print(f"latency last condition -> suite start, watch: median {statistics.median(watched):.3f} s, "
-          f"p90 {sorted(watched)[int(0.9 * (len(watched) - 1))]:.3f} s, max {max(watched):.3f} s ({args.runs} runs)")
+    print(
+        f"latency last condition -> suite start, watch: median {statistics.median(watched):.3f} s, "
+        f"p90 {sorted(watched)[int(0.9 * (len(watched) - 1))]:.3f} s, max {max(watched):.3f} s ({args.runs} runs)"
+    )
     if not args.no_poll:
         polled = latency(max(3, args.runs // 3), ("--no-watch",))
-        print(f"latency last condition -> suite start, poll every 2 s: median {statistics.median(polled):.3f} s "
-              f"({len(polled)} runs)")
+        print(
+            f"latency last condition -> suite start, poll every 2 s: median {statistics.median(polled):.3f} s "
+            f"({len(polled)} runs)"
+        )
     spent, share = cpu(args.window)
     print(f"CPU while waiting {args.window:g} s: {spent:.3f} s = {100 * share:.2f}% of one core")
     return 0

@@ -35,7 +35,7 @@ def dev_tags(work: Path, bare: Path, tags: dict[str, str]) -> None:
         path = work / overlay(service, "dev")
         text = path.read_text()
         start = text.index("newTag:")
-        path.write_text(text[:start] + f'newTag: "{tag}"' + text[text.index("\n", start):])
+        path.write_text(text[:start] + f'newTag: "{tag}"' + text[text.index("\n", start) :])
     git("commit", "-qam", "dev builds", cwd=work)
     git("push", "-q", str(bare), "main", cwd=work)
 
@@ -46,14 +46,34 @@ def config(folder: Path, bare: Path, reviewer: str, renderer: str | None, strate
     (folder / "pipekit.yaml").write_text(
         f"gitops:\n  repo: {bare}\n{render}  pull_request: {{workspace: acme, repository: gitops}}\n"
         "environments:\n  dev: {}\n  qa:\n    via: pull-request\n"
-        f"    pull_request: {{reviewers: ['{reviewer}'], min_approvals: 1, merge_strategy: {strategy}}}\n")
+        f"    pull_request: {{reviewers: ['{reviewer}'], min_approvals: 1, merge_strategy: {strategy}}}\n"
+    )
 
 
-def promote(folder: Path, env: dict[str, str], service: str, *extra: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+def promote(
+    folder: Path, env: dict[str, str], service: str, *extra: str
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "promote", "--from", "dev", "--to", "qa",
-                           "--service", service, *extra], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "promote",
+            "--from",
+            "dev",
+            "--to",
+            "qa",
+            "--service",
+            service,
+            *extra,
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return time.perf_counter() - started, proc
 
 
@@ -61,9 +81,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrent", type=int, default=20)
-    parser.add_argument("--renderer", default=None, help="gitops.renderer for the runs (default: kubectl kustomize)")
-    parser.add_argument("--merge-strategy", default="merge", choices=("merge", "squash", "fast-forward"),
-                        help="for the concurrent promotions (fast-forward makes every merge after the first rebase)")
+    parser.add_argument(
+        "--renderer", default=None, help="gitops.renderer for the runs (default: kubectl kustomize)"
+    )
+    parser.add_argument(
+        "--merge-strategy",
+        default="merge",
+        choices=("merge", "squash", "fast-forward"),
+        help="for the concurrent promotions (fast-forward makes every merge after the first rebase)",
+    )
     args = parser.parse_args()
     env = {**os.environ, "PIPEKIT_GITOPS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     with tempfile.TemporaryDirectory(prefix="bench-pr-") as tmp, BitbucketStandIn() as bb:
@@ -82,17 +108,24 @@ def main() -> int:
         config(folder, bare, alice.account_id, args.renderer)
         times, direct = [], []
         for n in range(args.rounds):
-            for service, extra, into in ((names[2 * n], (), times), (names[2 * n + 1], ("--via", "commit"), direct)):
+            for service, extra, into in (
+                (names[2 * n], (), times),
+                (names[2 * n + 1], ("--via", "commit"), direct),
+            ):
                 took, proc = promote(folder, env, service, *extra)
                 if proc.returncode != 0:
                     print(proc.stderr, file=sys.stderr)
                     return 1
                 into.append(took)
         median = statistics.median(times)
-        print(f"open a pull request (whole command): median {median:.3f}s over {args.rounds} "
-              f"(min {min(times):.3f}s, max {max(times):.3f}s); bound 0.5 s: {'ok' if median <= 0.5 else 'OVER'}")
-        print(f"  the same promotion by a direct commit, alternating: median {statistics.median(direct):.3f}s "
-              f"(min {min(direct):.3f}s); the pull request costs {median - statistics.median(direct):+.3f}s")
+        print(
+            f"open a pull request (whole command): median {median:.3f}s over {args.rounds} "
+            f"(min {min(times):.3f}s, max {max(times):.3f}s); bound 0.5 s: {'ok' if median <= 0.5 else 'OVER'}"
+        )
+        print(
+            f"  the same promotion by a direct commit, alternating: median {statistics.median(direct):.3f}s "
+            f"(min {min(direct):.3f}s); the pull request costs {median - statistics.median(direct):+.3f}s"
+        )
 
         # 2. N concurrent promotions, all merged
         services = [f"svc{n:02d}" for n in range(args.concurrent)]
@@ -105,14 +138,22 @@ def main() -> int:
             config(root / f"many-{s}", bare, alice.account_id, args.renderer, args.merge_strategy)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(services)) as pool:
-            results = list(pool.map(lambda s: promote(root / f"many-{s}", env, s, "--merge", "--wait-merge",
-                                                      "--merge-timeout", "120"), services))
+            results = list(
+                pool.map(
+                    lambda s: promote(
+                        root / f"many-{s}", env, s, "--merge", "--wait-merge", "--merge-timeout", "120"
+                    ),
+                    services,
+                )
+            )
         wall = time.perf_counter() - started
         failed = [p.stderr for _, p in results if p.returncode != 0]
         merged = sum(pr.state == "MERGED" for pr in repo.pull_requests.values())
         rebases = sum("rebase" in p.stdout for _, p in results)
-        print(f"{len(services)} concurrent promotions ({args.merge_strategy}): {merged}/{len(services)} merged in {wall:.2f}s "
-              f"({rebases} rebased); bound 30 s: {'ok' if wall <= 30 and merged == len(services) else 'OVER'}")
+        print(
+            f"{len(services)} concurrent promotions ({args.merge_strategy}): {merged}/{len(services)} merged in {wall:.2f}s "
+            f"({rebases} rebased); bound 30 s: {'ok' if wall <= 30 and merged == len(services) else 'OVER'}"
+        )
         for text in failed[:3]:
             print(text, file=sys.stderr)
         return 0 if not failed else 1

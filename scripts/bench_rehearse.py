@@ -28,14 +28,23 @@ TARGET_S = 60.0
 
 
 def once(extra: list[str]) -> tuple[float, int, dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")
+    }
     env.setdefault("PIPEKIT_CARD_RENDERER_DIR", str(ROOT / ".venv" / "card-renderer"))
     env.update(PYTHONPATH=str(ROOT), NO_COLOR="1")
     with tempfile.TemporaryDirectory(prefix="bench-rehearse-") as tmp:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pipekit", "rehearse", "--json", *extra], cwd=tmp, env=env,
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipekit", "rehearse", "--json", *extra],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         wall = time.perf_counter() - started
     try:
         result = json.loads(proc.stdout)
@@ -47,14 +56,19 @@ def once(extra: list[str]) -> tuple[float, int, dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--image", default=None, help="rehearse --image (none: the steps on this machine)")
     parser.add_argument("--fail-at", default=None)
     parser.add_argument("extra", nargs="*", help="more rehearse flags (after --)")
     args = parser.parse_args()
-    extra = [*(["--image", args.image] if args.image else []), *(["--fail-at", args.fail_at] if args.fail_at else []),
-             *args.extra]
+    extra = [
+        *(["--image", args.image] if args.image else []),
+        *(["--fail-at", args.fail_at] if args.fail_at else []),
+        *args.extra,
+    ]
     walls, inner, own = [], [], []
     steps: dict[str, list[float]] = {}
     tools: dict[str, list[float]] = {}
@@ -76,14 +90,22 @@ def main() -> None:
     for name, values in steps.items():
         print(f"{name:<38} {statistics.median(values):>9.2f}")
     tool_total = sum(statistics.median(v) for v in tools.values())
-    print(f"{'tools on the path':<38} {tool_total:>9.2f}  "
-          + ", ".join(f"{t} {statistics.median(v):.2f}" for t, v in sorted(tools.items(), key=lambda kv: -sum(kv[1]))))
-    print(f"{'pipekit own share (in-process view)':<38} {statistics.median(own):>9.2f}  "
-          f"({statistics.median(own) / statistics.median(inner):.0%} of the rehearsal's own {statistics.median(inner):.1f} s)")
+    print(
+        f"{'tools on the path':<38} {tool_total:>9.2f}  "
+        + ", ".join(
+            f"{t} {statistics.median(v):.2f}" for t, v in sorted(tools.items(), key=lambda kv: -sum(kv[1]))
+        )
+    )
+    print(
+        f"{'pipekit own share (in-process view)':<38} {statistics.median(own):>9.2f}  "
+        f"({statistics.median(own) / statistics.median(inner):.0%} of the rehearsal's own {statistics.median(inner):.1f} s)"
+    )
     print(f"{'start-up and exit (outside the result)':<38} {wall - statistics.median(inner):>9.2f}")
     verdict = "within" if wall <= TARGET_S else "OVER"
-    print(f"whole rehearsal: {wall:.1f} s wall (median of {len(walls)}, exit {code}); {verdict} the {TARGET_S:.0f} s "
-          "target")
+    print(
+        f"whole rehearsal: {wall:.1f} s wall (median of {len(walls)}, exit {code}); {verdict} the {TARGET_S:.0f} s "
+        "target"
+    )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,18 @@ def busybox_image() -> str:
     container = sh("buildah", "from", "scratch")
     try:
         sh("buildah", "copy", container, "/bin/busybox", "/bin/busybox")
-        sh("buildah", "run", "--isolation", "chroot", container, "--", "/bin/busybox", "--install", "-s", "/bin")
+        sh(
+            "buildah",
+            "run",
+            "--isolation",
+            "chroot",
+            container,
+            "--",
+            "/bin/busybox",
+            "--install",
+            "-s",
+            "/bin",
+        )
         sh("buildah", "config", "--env", "PATH=/usr/local/bin:/usr/bin:/bin", container)
         sh("buildah", "commit", "-q", container, name)
     finally:
@@ -110,9 +121,13 @@ def sample_repo(root: Path, image: str) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--image", help="a local image to run the steps in [default: a busybox one built here]")
+    parser.add_argument(
+        "--image", help="a local image to run the steps in [default: a busybox one built here]"
+    )
     args = parser.parse_args()
     image = args.image or busybox_image()
     overheads: list[float] = []
@@ -125,7 +140,9 @@ def main() -> int:
             for n in range(args.rounds):
                 ctx = StepContext.create(env=dict(os.environ), cwd=repo)
                 ctx.console = Console(stream=open(os.devnull, "w"))  # noqa: SIM115 - the run's output is not the point
-                options = RunPipelineOptions(file=repo / "bitbucket-pipelines.yml", cache_dir=root / "cache", ask=False)
+                options = RunPipelineOptions(
+                    file=repo / "bitbucket-pipelines.yml", cache_dir=root / "cache", ask=False
+                )
                 began = time.monotonic()
                 try:
                     result = run(options, ctx)
@@ -137,20 +154,28 @@ def main() -> int:
                     overheads.append(step.overhead_s)
                     for name, spent in step.phases.items():
                         if name == "script":  # the container's start and end around the commands
-                            phases.setdefault("script around commands", []).append(spent - (step.commands_s or 0))
+                            phases.setdefault("script around commands", []).append(
+                                spent - (step.commands_s or 0)
+                            )
                         else:
                             phases.setdefault(name, []).append(spent)
-                print(f"round {n + 1}: {walls[-1]:.2f} s, " + ", ".join(
-                    f"{s.name} {s.duration_s:.2f}-{s.commands_s:.2f}" for s in result.steps))
+                print(
+                    f"round {n + 1}: {walls[-1]:.2f} s, "
+                    + ", ".join(f"{s.name} {s.duration_s:.2f}-{s.commands_s:.2f}" for s in result.steps)
+                )
     finally:
         if not args.image:
             subprocess.run(["buildah", "rmi", image], capture_output=True)
     median = statistics.median(overheads)
     print(f"\nsteps measured: {len(overheads)} ({args.rounds} rounds of 5 steps)")
-    print(f"runner's own cost per step (wall - commands): median {median:.3f} s, "
-          f"p90 {statistics.quantiles(overheads, n=10)[-1]:.3f} s, max {max(overheads):.3f} s (target <= {TARGET_S} s)")
-    print("median seconds per step by phase (clone, image and services overlap): " + ", ".join(
-        f"{name} {statistics.median(values):.3f}" for name, values in sorted(phases.items())))
+    print(
+        f"runner's own cost per step (wall - commands): median {median:.3f} s, "
+        f"p90 {statistics.quantiles(overheads, n=10)[-1]:.3f} s, max {max(overheads):.3f} s (target <= {TARGET_S} s)"
+    )
+    print(
+        "median seconds per step by phase (clone, image and services overlap): "
+        + ", ".join(f"{name} {statistics.median(values):.3f}" for name, values in sorted(phases.items()))
+    )
     print(f"whole run: median {statistics.median(walls):.2f} s")
     return 0 if median <= TARGET_S else 1
 

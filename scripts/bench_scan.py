@@ -58,8 +58,9 @@ def child(mode: str, path: str) -> None:
 def measure(mode: str, path: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     wall = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", mode, path], env=env, capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, path], env=env, capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - wall
     seconds = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
     return {"seconds": seconds, "wall": wall}
@@ -68,9 +69,11 @@ def measure(mode: str, path: str) -> dict[str, float]:
 def measure_isolated(mode: str, path: str) -> dict[str, float]:
     """One child per measurement, inside a fresh parent, so RUSAGE_CHILDREN is that child's peak alone."""
     here = str(Path(__file__).parent)
-    code = (f"import json,resource,sys; sys.path.insert(0, {here!r}); import bench_scan as b; "
-            f"r = b.measure({mode!r}, {path!r}); "
-            "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))")
+    code = (
+        f"import json,resource,sys; sys.path.insert(0, {here!r}); import bench_scan as b; "
+        f"r = b.measure({mode!r}, {path!r}); "
+        "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -106,13 +109,18 @@ def main() -> None:
                     best[mode] = r
         for mode in modes:
             r = best[mode]
-            print(f"{mode:10s} best work {r['seconds']:.2f} s, wall {r['wall']:.2f} s; "
-                  f"median paired ratio {statistics.median(ratios[mode]):.2f}x json.load; "
-                  f"peak {r['peak_mb']:.0f} MiB ({r['peak_mb'] / size_mb:.2f}x file)")
+            print(
+                f"{mode:10s} best work {r['seconds']:.2f} s, wall {r['wall']:.2f} s; "
+                f"median paired ratio {statistics.median(ratios[mode]):.2f}x json.load; "
+                f"peak {r['peak_mb']:.0f} MiB ({r['peak_mb'] / size_mb:.2f}x file)"
+            )
         ratio = statistics.median(ratios["pipekit"])
         ok_mem = best["pipekit"]["peak_mb"] <= 4.0 * size_mb
-        print(f"targets: time <= 2.0x json.load: {'OK' if ratio <= 2.0 else 'MISSED'} ({ratio:.2f}x); "
-              f"peak <= 4x file: {'OK' if ok_mem else 'MISSED'} ({best['pipekit']['peak_mb'] / size_mb:.2f}x)")
+        print(
+            f"targets: time <= 2.0x json.load: {'OK' if ratio <= 2.0 else 'MISSED'} ({ratio:.2f}x); "
+            f"peak <= 4x file: {'OK' if ok_mem else 'MISSED'} ({best['pipekit']['peak_mb'] / size_mb:.2f}x)"
+        )
+
 
 if __name__ == "__main__":
     main()

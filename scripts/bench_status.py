@@ -51,25 +51,53 @@ def main() -> int:
         folder.mkdir(parents=True)
         shutil.copy(clone / "svc000" / "overlays" / "prod" / "kustomization.yaml", folder)
         subprocess.run(["git", "add", "."], cwd=clone, check=True)
-        subprocess.run(["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qm",
-                        "Onboard svc999"], cwd=clone, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=Bench",
+                "-c",
+                "user.email=bench@example.com",
+                "commit",
+                "-qm",
+                "Onboard svc999",
+            ],
+            cwd=clone,
+            check=True,
+        )
         subprocess.run(["git", "clone", "-q", "--bare", str(clone), str(onboarded)], check=True)
         shutil.rmtree(clone)
     print(f"before: {load()}")
     worst = 0.0
     for fmt in ("table", "json", "html"):
         out = work / f"status.{fmt}"
-        wall, cpu, rss, _ = best(["status", "--gitops-repo", str(big), "--format", fmt, "--out", str(out)], args.runs)
+        wall, cpu, rss, _ = best(
+            ["status", "--gitops-repo", str(big), "--format", fmt, "--out", str(out)], args.runs
+        )
         worst = max(worst, wall)
-        print(f"status, 300 services x 4 environments, 50,000 commits, {fmt}: {wall:.2f} s wall "
-              f"(target <= {TARGET_S:.0f} s), {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB")
+        print(
+            f"status, 300 services x 4 environments, 50,000 commits, {fmt}: {wall:.2f} s wall "
+            f"(target <= {TARGET_S:.0f} s), {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB"
+        )
     report = json.loads((work / "status.json").read_text())
     cells = sum(1 for row in report["services"] for c in row["environments"].values() if c)
     print(f"  {len(report['services'])} services, {cells} cells")
-    wall, cpu, rss, _ = best(["status", "--gitops-repo", str(onboarded), "--format", "json", "--out",
-                              str(work / "status-onboarded.json")], args.runs)
-    print(f"status with one overlay never deployed (the whole history read): {wall:.2f} s wall, {cpu:.2f} s CPU, "
-          f"peak RSS {rss / 1024:.0f} MiB")
+    wall, cpu, rss, _ = best(
+        [
+            "status",
+            "--gitops-repo",
+            str(onboarded),
+            "--format",
+            "json",
+            "--out",
+            str(work / "status-onboarded.json"),
+        ],
+        args.runs,
+    )
+    print(
+        f"status with one overlay never deployed (the whole history read): {wall:.2f} s wall, {cpu:.2f} s CPU, "
+        f"peak RSS {rss / 1024:.0f} MiB"
+    )
     print(f"after: {load()}")
     return 0 if worst <= TARGET_S else 1
 

@@ -45,13 +45,25 @@ IDENTITY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
 def push_image(client: Registry, content: str) -> str:
     layer = content.encode()
     layer_digest = client.put_blob("orders", layer)
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}).encode()
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
-                           "digest": client.put_blob("orders", config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": len(layer),
-                            "digest": layer_digest}]}
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "size": len(config),
+            "digest": client.put_blob("orders", config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "size": len(layer),
+                "digest": layer_digest,
+            }
+        ],
+    }
     return client.put_manifest("orders", content, json.dumps(manifest).encode())
 
 
@@ -75,9 +87,13 @@ def bench_sign_and_gate(runs: int) -> dict[str, float]:
             started = time.perf_counter()
             attach.sign(client, "orders", other, IDENTITY, signer)
             sign_only.append(time.perf_counter() - started)
-            ctx = SimpleNamespace(env={}, config=Config({"ecr": {"registry_override": reg.host},
-                                                         "signing": {"public_keys": [str(pub)]}},
-                                                        Path(tmp) / "pipekit.yaml"))
+            ctx = SimpleNamespace(
+                env={},
+                config=Config(
+                    {"ecr": {"registry_override": reg.host}, "signing": {"public_keys": [str(pub)]}},
+                    Path(tmp) / "pipekit.yaml",
+                ),
+            )
             started = time.perf_counter()
             result = signature.evaluate(GateRequest("dev", "qa", {"orders": f"{IDENTITY}@{digest}"}), ctx)  # type: ignore[arg-type]
             gate.append(time.perf_counter() - started)
@@ -89,26 +105,54 @@ def bench_sign_and_gate(runs: int) -> dict[str, float]:
 
 
 def bench_sbom(runs: int) -> float | None:
-    cdxgen = os.environ.get("PIPEKIT_CDXGEN") or str(ROOT / ".venv" / "cdxgen" / "node_modules" / ".bin" / "cdxgen")
+    cdxgen = os.environ.get("PIPEKIT_CDXGEN") or str(
+        ROOT / ".venv" / "cdxgen" / "node_modules" / ".bin" / "cdxgen"
+    )
     if not (Path(cdxgen).exists() and shutil.which("buildah") and shutil.which("mvn")):
         print("sbom: skipped (needs cdxgen in .venv/cdxgen, buildah and mvn)", file=sys.stderr)
         return None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "demo"
         shutil.copytree(ROOT / "pipekit" / "rehearsal" / "sample", work)
-        subprocess.run(["mvn", "-o", "-B", "-q", "package", "-DskipTests"], cwd=work, check=True, capture_output=True)
+        subprocess.run(
+            ["mvn", "-o", "-B", "-q", "package", "-DskipTests"], cwd=work, check=True, capture_output=True
+        )
         image = f"localhost/pipekit-bench-sbom-{uuid.uuid4().hex[:8]}:1.0.0"
-        subprocess.run(["buildah", "bud", "-q", "--layers=false", "-t", image, str(work)], check=True,
-                       capture_output=True)
-        env = {**os.environ, "PIPEKIT_CDXGEN": cdxgen, "PIPEKIT_RUN_RECORD": str(Path(tmp) / "run.json"),
-               "PYTHONPATH": str(ROOT)}
+        subprocess.run(
+            ["buildah", "bud", "-q", "--layers=false", "-t", image, str(work)],
+            check=True,
+            capture_output=True,
+        )
+        env = {
+            **os.environ,
+            "PIPEKIT_CDXGEN": cdxgen,
+            "PIPEKIT_RUN_RECORD": str(Path(tmp) / "run.json"),
+            "PYTHONPATH": str(ROOT),
+        }
         times = []
         try:
             for _ in range(runs):
                 started = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-m", "pipekit", "sbom", "--maven-offline", "--scope", "all",
-                                       "--image", image, "--container-tool", "buildah"], cwd=work, env=env,
-                                      capture_output=True, text=True, check=False)
+                proc = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pipekit",
+                        "sbom",
+                        "--maven-offline",
+                        "--scope",
+                        "all",
+                        "--image",
+                        image,
+                        "--container-tool",
+                        "buildah",
+                    ],
+                    cwd=work,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 times.append(time.perf_counter() - started)
                 if proc.returncode != 0:
                     print(proc.stderr, file=sys.stderr)

@@ -55,9 +55,24 @@ def timed(argv: list[str], **kwargs: object) -> tuple[float, subprocess.Complete
 
 
 def pipekit_argv(url: str, service: str, env: str, tag: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pipekit.update_tag", "--gitops-repo", url, "--path",
-            f"{service}/overlays/{env}", "--image", f"{REGISTRY}/{service}", "--tag", tag,
-            "--service", service, "--env", env, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "pipekit.update_tag",
+        "--gitops-repo",
+        url,
+        "--path",
+        f"{service}/overlays/{env}",
+        "--image",
+        f"{REGISTRY}/{service}",
+        "--tag",
+        tag,
+        "--service",
+        service,
+        "--env",
+        env,
+        *extra,
+    ]
 
 
 def main() -> int:
@@ -91,21 +106,42 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
     base, kit = statistics.median(base_times), statistics.median(kit_times)
     print("baseline runs:", " ".join(f"{t:.3f}" for t in base_times))
     print("pipekit runs: ", " ".join(f"{t:.3f}" for t in kit_times))
-    print(f"baseline clone+sed+commit+push: median {base:.3f}s  min {min(base_times):.3f}s  ({args.runs} runs)")
-    print(f"pipekit update-tag (kustomize):  median {kit:.3f}s  min {min(kit_times):.3f}s  ({args.runs} runs)")
+    print(
+        f"baseline clone+sed+commit+push: median {base:.3f}s  min {min(base_times):.3f}s  ({args.runs} runs)"
+    )
+    print(
+        f"pipekit update-tag (kustomize):  median {kit:.3f}s  min {min(kit_times):.3f}s  ({args.runs} runs)"
+    )
     paired = statistics.median(k / b for k, b in zip(kit_times, base_times, strict=True))
-    print(f"ratio of medians {kit / base:.2f}x, median of paired ratios {paired:.2f}x, "
-          f"of minimums {min(kit_times) / min(base_times):.2f}x; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"ratio of medians {kit / base:.2f}x, median of paired ratios {paired:.2f}x, "
+        f"of minimums {min(kit_times) / min(base_times):.2f}x; load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"target <= 1.6x and <= 1.0 s: {'PASS' if kit / base <= 1.6 and kit <= 1.0 else 'FAIL'}")
 
     n = args.concurrent
     if n <= 0:
         return 0
     started = time.perf_counter()
-    procs = [subprocess.Popen(pipekit_argv(url, service_name(100 + i), "qa", f"c{stamp:05d}{i:02d}", "--json",
-                                           "--run-record", str(work / f"run{i}.json")),
-                              env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(n)]
+    procs = [
+        subprocess.Popen(
+            pipekit_argv(
+                url,
+                service_name(100 + i),
+                "qa",
+                f"c{stamp:05d}{i:02d}",
+                "--json",
+                "--run-record",
+                str(work / f"run{i}.json"),
+            ),
+            env=env,
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
     retries = []
     for proc in procs:
         out, err = proc.communicate()
@@ -113,8 +149,10 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
             raise SystemExit(f"concurrent update failed: {err}")
         retries.append(json.loads(out)["retries"])
     wall = time.perf_counter() - started
-    print(f"{n} concurrent updates (different services, kustomize on): total wall {wall:.1f}s; retries per update: "
-          f"mean {statistics.mean(retries):.1f}, median {statistics.median(retries):.0f}, max {max(retries)}")
+    print(
+        f"{n} concurrent updates (different services, kustomize on): total wall {wall:.1f}s; retries per update: "
+        f"mean {statistics.mean(retries):.1f}, median {statistics.median(retries):.0f}, max {max(retries)}"
+    )
     return 0
 
 

@@ -32,14 +32,36 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def start_step(argo: ArgoCDStandIn, app: str, *extra: str, timeout: float = 60) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": argo.token, "CI": "1",
-           "PIPEKIT_RUN_RECORD": "/tmp/pipekit-bench-argocd/run.json", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "ARGOCD_SERVER": argo.server,
+        "ARGOCD_AUTH_TOKEN": argo.token,
+        "CI": "1",
+        "PIPEKIT_RUN_RECORD": "/tmp/pipekit-bench-argocd/run.json",
+        "PYTHONPATH": str(ROOT),
+    }
     for name in list(env):
         if name.startswith("PIPEKIT_ARGOCD"):
             del env[name]
-    return subprocess.Popen([sys.executable, "-m", "pipekit.wait_for_argocd", "--app", app, "--revision", E,
-                             "--plaintext", "--timeout", str(timeout), *extra],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.wait_for_argocd",
+            "--app",
+            app,
+            "--revision",
+            E,
+            "--plaintext",
+            "--timeout",
+            str(timeout),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd="/tmp",
+    )
 
 
 def wait_until(check, limit: float = 15.0) -> None:
@@ -54,12 +76,21 @@ def latency_once(argo: ArgoCDStandIn, n: int, stream: bool) -> float:
     app = f"bench-{'s' if stream else 'p'}-{n}"
     argo.add_app(app, revision=OLD)
     proc = start_step(argo, app, *([] if stream else ["--no-stream"]))
-    marker = f"/api/v1/stream/applications?name={app}" if stream else f"/api/v1/applications/{app}?refresh=normal"
+    marker = (
+        f"/api/v1/stream/applications?name={app}" if stream else f"/api/v1/applications/{app}?refresh=normal"
+    )
     wait_until(lambda: any(p == marker for _, p in argo.requests))
     # without the stream, land anywhere in a poll period (3 s) so the median is not an artefact
     time.sleep(random.uniform(0.3, 1.0) if stream else random.uniform(0.3, 3.3))
-    argo.set_state(app, revision=E, op_revision=E, phase="Succeeded", sync="Synced", health="Healthy",
-                   hooks=[{"name": "smoke-test", "phase": "Succeeded"}])
+    argo.set_state(
+        app,
+        revision=E,
+        op_revision=E,
+        phase="Succeeded",
+        sync="Synced",
+        health="Healthy",
+        hooks=[{"name": "smoke-test", "phase": "Succeeded"}],
+    )
     reached = argo.changed_at(app)
     code = proc.wait(60)
     done = time.monotonic()
@@ -88,7 +119,9 @@ def cpu_quiet(argo: ArgoCDStandIn, seconds: float) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--cpu-seconds", type=float, default=60.0)
     args = parser.parse_args()
@@ -99,10 +132,16 @@ def main() -> int:
             runs = [latency_once(argo, i, stream) for i in range(args.runs)]
             results[stream] = runs
             label = "with stream" if stream else "without stream (--no-stream, poll every 3 s)"
-            print(f"detection latency {label}: median {statistics.median(runs):.3f} s "
-                  f"(min {min(runs):.3f}, max {max(runs):.3f}, n={len(runs)})", flush=True)
+            print(
+                f"detection latency {label}: median {statistics.median(runs):.3f} s "
+                f"(min {min(runs):.3f}, max {max(runs):.3f}, n={len(runs)})",
+                flush=True,
+            )
         used, percent = cpu_quiet(argo, args.cpu_seconds)
-        print(f"CPU while waiting {args.cpu_seconds:g} s on a quiet app: {used:.2f} s = {percent:.2f}% of one core", flush=True)
+        print(
+            f"CPU while waiting {args.cpu_seconds:g} s on a quiet app: {used:.2f} s = {percent:.2f}% of one core",
+            flush=True,
+        )
     ok = statistics.median(results[True]) <= 0.3 and percent <= 2.0
     print("targets (median <= 0.3 s with stream, CPU <= 2%):", "met" if ok else "NOT met")
     return 0 if ok else 1

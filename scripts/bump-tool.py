@@ -45,7 +45,9 @@ def checksums_from_file(path: Path, tool: manifest.Tool, version: str) -> dict[s
     return found
 
 
-def edit_block(text: str, name: str, version: str, sums: dict[str, str], algo: str, source: str | None) -> str:
+def edit_block(
+    text: str, name: str, version: str, sums: dict[str, str], algo: str, source: str | None
+) -> str:
     """Replace the tool's version, its checksum table and its source, inside its block only."""
     m = re.search(rf"^  {re.escape(name)}:\n((?:    .*\n|\s*\n)*)", text, re.M)
     if not m:
@@ -55,13 +57,15 @@ def edit_block(text: str, name: str, version: str, sums: dict[str, str], algo: s
     if sums:
         block = re.sub(r"^    sha(256|512):\n(?:      .*\n)+", "", block, flags=re.M)
         table = f"    {algo}:\n" + "".join(f"      {arch}: {value}\n" for arch, value in sums.items())
-        block = re.sub(r"^(    version: .*\n)", r"\1" + table.replace("\\", "\\\\"), block, count=1, flags=re.M)
+        block = re.sub(
+            r"^(    version: .*\n)", r"\1" + table.replace("\\", "\\\\"), block, count=1, flags=re.M
+        )
     if source:
         block = re.sub(r"^    source_of_checksum: (?:>-\n(?:      .*\n)+|.*\n)", "", block, flags=re.M)
         block = block.rstrip("\n") + f"\n    source_of_checksum: {source}\n"
         if m.group(1).endswith("\n\n"):
             block += "\n"
-    return text[:m.start(1)] + block + text[m.end(1):]
+    return text[: m.start(1)] + block + text[m.end(1) :]
 
 
 def changelog(path: Path, line: str) -> None:
@@ -71,7 +75,7 @@ def changelog(path: Path, line: str) -> None:
         raise BadInput(f"{path}: no '## [Unreleased]' section to add to")
     start = text.index(head) + len(head)
     section_end = text.find("\n## ", start)
-    section = text[start:section_end if section_end >= 0 else len(text)]
+    section = text[start : section_end if section_end >= 0 else len(text)]
     if "### Changed\n" in section:
         at = start + section.index("### Changed\n") + len("### Changed\n")
         text = text[:at] + line + "\n" + text[at:]
@@ -81,7 +85,9 @@ def changelog(path: Path, line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name")
     parser.add_argument("version")
     for arch in manifest.ARCHES:
@@ -109,19 +115,29 @@ def main(argv: list[str] | None = None) -> int:
             if "noarch" not in sums:
                 missing = [a for a in manifest.ARCHES if a not in sums]
                 if missing:
-                    return fail(f"{ns.name} {ns.version}: no checksum for {', '.join(missing)} "
-                                f"(--sha256-{missing[0]} HEX or --checksums FILE)")
+                    return fail(
+                        f"{ns.name} {ns.version}: no checksum for {', '.join(missing)} "
+                        f"(--sha256-{missing[0]} HEX or --checksums FILE)"
+                    )
             if not ns.source:
                 return fail(f"{ns.name}: say where the checksums come from (--source)")
-        elif any(getattr(ns, f"sha256_{a}") for a in manifest.ARCHES) or ns.checksums or ns.sha256 or ns.sha512:
-            return fail(f"{ns.name} is a {tool.kind} tool{' verified by signature' if tool.signature else ''}: "
-                        "it takes no checksums")
+        elif (
+            any(getattr(ns, f"sha256_{a}") for a in manifest.ARCHES) or ns.checksums or ns.sha256 or ns.sha512
+        ):
+            return fail(
+                f"{ns.name} is a {tool.kind} tool{' verified by signature' if tool.signature else ''}: "
+                "it takes no checksums"
+            )
         old = tool.version
         text = edit_block(ns.manifest.read_text(), ns.name, ns.version, sums, algo, ns.source)
         manifest.parse(text, str(ns.manifest))  # the edited file must load, checksums and all
         ns.manifest.write_text(text)
-        changelog(ns.changelog, f"- Base image: {ns.name} {old} -> {ns.version}"
-                                + (" (checksums updated with it)" if sums else "") + f" ({date.today():%Y-%m-%d}).")
+        changelog(
+            ns.changelog,
+            f"- Base image: {ns.name} {old} -> {ns.version}"
+            + (" (checksums updated with it)" if sums else "")
+            + f" ({date.today():%Y-%m-%d}).",
+        )
     except BadInput as exc:
         return fail(str(exc))
     print(f"bump-tool: {ns.name} {old} -> {ns.version} in {ns.manifest}")

@@ -110,20 +110,36 @@ def stream(services: int, commits: int, seed: int) -> bytes:
     seed_files: list[tuple[str, str]] = [("README.md", "# GitOps\n")]
     for i in range(services):
         s = service_name(i)
-        seed_files += [(f"{s}/base/kustomization.yaml", BASE_KUSTOMIZATION.format(s=s)),
-                       (f"{s}/base/deployment.yaml", DEPLOYMENT.format(s=s, registry=REGISTRY)),
-                       (f"{s}/base/service.yaml", SERVICE.format(s=s))]
-        seed_files += [(f"{s}/overlays/{env}/kustomization.yaml",
-                        OVERLAY.format(s=s, env=env, registry=REGISTRY, tag="0000000")) for env in ENVS]
+        seed_files += [
+            (f"{s}/base/kustomization.yaml", BASE_KUSTOMIZATION.format(s=s)),
+            (f"{s}/base/deployment.yaml", DEPLOYMENT.format(s=s, registry=REGISTRY)),
+            (f"{s}/base/service.yaml", SERVICE.format(s=s)),
+        ]
+        seed_files += [
+            (
+                f"{s}/overlays/{env}/kustomization.yaml",
+                OVERLAY.format(s=s, env=env, registry=REGISTRY, tag="0000000"),
+            )
+            for env in ENVS
+        ]
     commit("Seed the GitOps repository\n", seed_files)
     for n in range(1, commits):
         s = service_name(rng.randrange(services))
         env = rng.choice(ENVS)
         tag = f"{rng.getrandbits(28):07x}"
-        message = (f"{s}: {env} -> {tag}\n\nPipekit-Service: {s}\nPipekit-Environment: {env}\n"
-                   f"Pipekit-Image: {REGISTRY}/{s}\nPipekit-Tag: {tag}\nPipekit-Build-Number: {n}\n")
-        commit(message, [(f"{s}/overlays/{env}/kustomization.yaml",
-                          OVERLAY.format(s=s, env=env, registry=REGISTRY, tag=tag))])
+        message = (
+            f"{s}: {env} -> {tag}\n\nPipekit-Service: {s}\nPipekit-Environment: {env}\n"
+            f"Pipekit-Image: {REGISTRY}/{s}\nPipekit-Tag: {tag}\nPipekit-Build-Number: {n}\n"
+        )
+        commit(
+            message,
+            [
+                (
+                    f"{s}/overlays/{env}/kustomization.yaml",
+                    OVERLAY.format(s=s, env=env, registry=REGISTRY, tag=tag),
+                )
+            ],
+        )
     return bytes(out)
 
 
@@ -131,9 +147,14 @@ def generate(out: Path, services: int = 300, commits: int = 20_000, seed: int = 
     if out.exists():
         raise SystemExit(f"{out} exists; remove it first")
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(out)], check=True)
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=out, input=stream(services, commits, seed), check=True)
-    for key, value in (("uploadpack.allowFilter", "true"), ("uploadpack.allowAnySHA1InWant", "true"),
-                       ("receive.autogc", "false")):
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=out, input=stream(services, commits, seed), check=True
+    )
+    for key, value in (
+        ("uploadpack.allowFilter", "true"),
+        ("uploadpack.allowAnySHA1InWant", "true"),
+        ("receive.autogc", "false"),
+    ):
         subprocess.run(["git", "config", key, value], cwd=out, check=True)
     subprocess.run(["git", "repack", "-adq"], cwd=out, check=True)
     return out
@@ -148,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     generate(args.out, args.services, args.commits, args.seed)
-    count = subprocess.run(["git", "rev-list", "--count", "main"], cwd=args.out, capture_output=True, text=True,
-                           check=True).stdout.strip()
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "main"], cwd=args.out, capture_output=True, text=True, check=True
+    ).stdout.strip()
     print(f"{args.out}: {count} commits, {args.services} services in {time.monotonic() - started:.1f}s")
     return 0
 

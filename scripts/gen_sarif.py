@@ -22,13 +22,15 @@ def rules(count: int, rng: random.Random) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         score = round(rng.uniform(0.5, 10.0), 1)
-        out.append({
-            "id": f"java.lang.security.rule-{i:03d}",
-            "name": f"Rule{i:03d}",
-            "shortDescription": {"text": f"Security rule number {i}"},
-            "defaultConfiguration": {"level": LEVELS[i % 3]},
-            "properties": {"security-severity": str(score), "tags": ["security", f"CWE-{100 + i}"]},
-        })
+        out.append(
+            {
+                "id": f"java.lang.security.rule-{i:03d}",
+                "name": f"Rule{i:03d}",
+                "shortDescription": {"text": f"Security rule number {i}"},
+                "defaultConfiguration": {"level": LEVELS[i % 3]},
+                "properties": {"security-severity": str(score), "tags": ["security", f"CWE-{100 + i}"]},
+            }
+        )
     return out
 
 
@@ -39,8 +41,12 @@ def write(path: Path, results: int, seed: int) -> int:
         head = {
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
-            "runs": [{"tool": {"driver": {"name": "benchgen", "version": "1.0.0", "rules": rule_list}},
-                      "results": []}],
+            "runs": [
+                {
+                    "tool": {"driver": {"name": "benchgen", "version": "1.0.0", "rules": rule_list}},
+                    "results": [],
+                }
+            ],
         }
         text = json.dumps(head)
         prefix, suffix = text.rsplit('"results": []', 1)
@@ -53,10 +59,20 @@ def write(path: Path, results: int, seed: int) -> int:
                 "ruleIndex": r,
                 "level": LEVELS[r % 3],
                 "message": {"text": f"Tainted data reaches a sink in handle{n % 977}()"},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": f"src/main/java/com/example/m{n % 131}/Handler{n % 1009}.java"},
-                    "region": {"startLine": line, "startColumn": rng.randrange(1, 80), "endLine": line + 1},
-                }}],
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {
+                                "uri": f"src/main/java/com/example/m{n % 131}/Handler{n % 1009}.java"
+                            },
+                            "region": {
+                                "startLine": line,
+                                "startColumn": rng.randrange(1, 80),
+                                "endLine": line + 1,
+                            },
+                        }
+                    }
+                ],
                 "partialFingerprints": {"primaryLocationLineHash": f"{rng.getrandbits(64):016x}:1"},
             }
             fh.write(("," if n else "") + json.dumps(result))

@@ -23,7 +23,9 @@ def main() -> int:
     text = config_schema.dump(config_schema.generate(option_tables().values()))
     if "--check" in sys.argv[1:]:
         same = config_schema.GENERATED.read_text(encoding="utf-8") == text
-        print(f"{config_schema.GENERATED}: " + ("up to date" if same else "differs: run scripts/gen_schema.py"))
+        print(
+            f"{config_schema.GENERATED}: " + ("up to date" if same else "differs: run scripts/gen_schema.py")
+        )
         return 0 if same else 1
     config_schema.GENERATED.write_text(text, encoding="utf-8")
     print(f"wrote {config_schema.GENERATED}")

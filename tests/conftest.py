@@ -26,10 +26,20 @@ SHARED = Path(os.environ.get("PIPEKIT_SHARED", REPO_ROOT.parent / "shared"))
 SCHEMAS = SHARED / "schemas"
 
 BITBUCKET_VARS = [
-    "BITBUCKET_COMMIT", "BITBUCKET_BRANCH", "BITBUCKET_TAG", "BITBUCKET_BUILD_NUMBER",
-    "BITBUCKET_REPO_SLUG", "BITBUCKET_WORKSPACE", "BITBUCKET_REPO_FULL_NAME", "BITBUCKET_PR_ID",
-    "BITBUCKET_PR_DESTINATION_BRANCH", "BITBUCKET_DEPLOYMENT_ENVIRONMENT", "BITBUCKET_PIPELINE_UUID",
-    "BITBUCKET_STEP_UUID", "BITBUCKET_GIT_HTTP_ORIGIN", "BITBUCKET_EXIT_CODE",
+    "BITBUCKET_COMMIT",
+    "BITBUCKET_BRANCH",
+    "BITBUCKET_TAG",
+    "BITBUCKET_BUILD_NUMBER",
+    "BITBUCKET_REPO_SLUG",
+    "BITBUCKET_WORKSPACE",
+    "BITBUCKET_REPO_FULL_NAME",
+    "BITBUCKET_PR_ID",
+    "BITBUCKET_PR_DESTINATION_BRANCH",
+    "BITBUCKET_DEPLOYMENT_ENVIRONMENT",
+    "BITBUCKET_PIPELINE_UUID",
+    "BITBUCKET_STEP_UUID",
+    "BITBUCKET_GIT_HTTP_ORIGIN",
+    "BITBUCKET_EXIT_CODE",
 ]
 
 
@@ -71,14 +81,21 @@ def git_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def run_pipekit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_pipekit(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m pipekit ARGS` in a subprocess, as a pipeline would."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "pipekit", *args], env=full_env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pipekit", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # -- stand-ins: each started once per test session, reset for every test that uses it ------------

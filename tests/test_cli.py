@@ -4,7 +4,16 @@ from tests.conftest import run_pipekit
 def test_help_lists_every_step():
     out = run_pipekit("--help")
     assert out.returncode == 0
-    for step in ["build", "scan", "ecr-push", "update-tag", "promote", "wait-for-argocd", "notify", "rehearse"]:
+    for step in [
+        "build",
+        "scan",
+        "ecr-push",
+        "update-tag",
+        "promote",
+        "wait-for-argocd",
+        "notify",
+        "rehearse",
+    ]:
         assert step in out.stdout
 
 

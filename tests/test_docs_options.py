@@ -19,22 +19,39 @@ from pipekit.core.options import Option
 from tests.conftest import REPO_ROOT
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
-ENV_RE = re.compile(r"\b((?:PIPEKIT|ARGOCD|AWS|BITBUCKET|JIRA|VERACODE|SRCCLR|MAVEN|DOCKER|REGISTRY|GIT)_[A-Z0-9_]*[A-Z0-9])\b")
+ENV_RE = re.compile(
+    r"\b((?:PIPEKIT|ARGOCD|AWS|BITBUCKET|JIRA|VERACODE|SRCCLR|MAVEN|DOCKER|REGISTRY|GIT)_[A-Z0-9_]*[A-Z0-9])\b"
+)
 WILD = {"<env>", "ENV", "TOOL", "*", "<tool>", "NAME"}
 
 # Named in the docs, read outside any step's table, each for a reason:
 SHARED_ENV = {
     # the step contract, for every step (pipekit.core.step): where the record and config are, debug logs
-    "PIPEKIT_RUN_RECORD", "PIPEKIT_CONFIG", "PIPEKIT_DEBUG",
+    "PIPEKIT_RUN_RECORD",
+    "PIPEKIT_CONFIG",
+    "PIPEKIT_DEBUG",
     # secrets read by the clients that use them, never kept in options
-    "PIPEKIT_GITOPS_TOKEN", "PIPEKIT_SOURCE_TOKEN", "PIPEKIT_BITBUCKET_TOKEN", "SRCCLR_API_TOKEN", "VERACODE_API_KEY_ID",
-    "VERACODE_API_KEY_SECRET", "BITBUCKET_STEP_OIDC_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "PIPEKIT_GITOPS_TOKEN",
+    "PIPEKIT_SOURCE_TOKEN",
+    "PIPEKIT_BITBUCKET_TOKEN",
+    "SRCCLR_API_TOKEN",
+    "VERACODE_API_KEY_ID",
+    "VERACODE_API_KEY_SECRET",
+    "BITBUCKET_STEP_OIDC_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     # the Bitbucket Code Insights client's endpoint (pipekit.clients.bitbucket)
-    "PIPEKIT_BITBUCKET_API_URL", "PIPEKIT_BITBUCKET_PROXY",
+    "PIPEKIT_BITBUCKET_API_URL",
+    "PIPEKIT_BITBUCKET_PROXY",
     # AWS SDK settings botocore reads itself (pipekit.clients.aws passes them on)
-    "AWS_ROLE_ARN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_STS",
-    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_S3",
+    "AWS_ROLE_ARN",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ENDPOINT_URL_S3",
     # scripts/build-image.sh's own settings (not a step)
     "PIPEKIT_BUILD_CA",
     # the process runner's account of the tools pipekit drives (pipekit.core.process), read by the rehearsal
@@ -42,7 +59,12 @@ SHARED_ENV = {
     # where init finds the public JSON schemas it validates against (pipekit.onboarding.schemas)
     "PIPEKIT_SCHEMAS_DIR",
     # other tools' own variables, inherited by the child process
-    "MAVEN_OPTS", "GIT_ASKPASS", "GIT_SSH_COMMAND", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
+    "MAVEN_OPTS",
+    "GIT_ASKPASS",
+    "GIT_SSH_COMMAND",
+    "REGISTRY_AUTH_FILE",
+    "DOCKER_CONFIG",
+    "DOCKER_HOST",
     # the test suite's location of the public schemas
     "PIPEKIT_SHARED",
 }
@@ -65,7 +87,7 @@ def _expand(path: str) -> Iterator[list[str]]:
     match = re.search(r"\{([^}]*)\}", path)
     if match:
         for alt in match.group(1).split(","):
-            yield from _expand(path[:match.start()] + alt.strip() + path[match.end():])
+            yield from _expand(path[: match.start()] + alt.strip() + path[match.end() :])
         return
     yield path.split(".")
 
@@ -123,9 +145,9 @@ def _leaves(node: Any, path: list[str]) -> Iterator[str]:
 def _same(a: list[str], b: list[str]) -> bool:
     """The same path, a wildcard segment matching anything; a trailing ``*`` matches everything below."""
     if a and a[-1] == "*" and len(b) >= len(a) - 1:
-        return _same(a[:-1], b[:len(a) - 1])
+        return _same(a[:-1], b[: len(a) - 1])
     if b and b[-1] == "*" and len(a) >= len(b) - 1:
-        return _same(a[:len(b) - 1], b[:-1])
+        return _same(a[: len(b) - 1], b[:-1])
     return len(a) == len(b) and all(x == y or x in WILD or y in WILD for x, y in zip(a, b, strict=True))
 
 
@@ -133,15 +155,15 @@ def _covers(option: Option, doc_key: str) -> bool:
     """An option reads a documented key: its own, or (a data option) anything below it; a documented
     section (``build.maven``) is read when an option lives under it."""
     a, b = (option.config or "").split("."), doc_key.split(".")
-    if _same(a, b) or (option.type == "data" and len(b) > len(a) and _same(a, b[:len(a)])):
+    if _same(a, b) or (option.type == "data" and len(b) > len(a) and _same(a, b[: len(a)])):
         return True
-    return len(b) < len(a) and _same(a[:len(b)], b)
+    return len(b) < len(a) and _same(a[: len(b)], b)
 
 
 def _documents(doc_key: str, option: Option) -> bool:
     """A documented key describes an option's key: the same path, a ``.*`` above it, or below a data option."""
     a, b = (option.config or "").split("."), doc_key.split(".")
-    return _same(a, b) or (option.type == "data" and len(b) > len(a) and _same(a, b[:len(a)]))
+    return _same(a, b) or (option.type == "data" and len(b) > len(a) and _same(a, b[: len(a)]))
 
 
 def test_every_documented_variable_is_in_a_table() -> None:
@@ -153,8 +175,15 @@ def test_every_documented_variable_is_in_a_table() -> None:
 
 def test_every_table_variable_is_documented() -> None:
     named = set(ENV_RE.findall(docs_text()))
-    missing = sorted({f"{step}: {n}" for step, options in tables().items() for o in options
-                      for n in o.env_names if n not in named})
+    missing = sorted(
+        {
+            f"{step}: {n}"
+            for step, options in tables().items()
+            for o in options
+            for n in o.env_names
+            if n not in named
+        }
+    )
     assert missing == [], f"in an option table but not in README/docs: {missing}"
 
 
@@ -166,8 +195,14 @@ def test_every_documented_key_is_in_a_table() -> None:
 
 def test_every_table_key_is_documented() -> None:
     documented = documented_keys()
-    missing = sorted({f"{step}: {o.config}" for step, options in tables().items() for o in options if o.config
-                      and not any(_documents(k, o) for k in documented)})
+    missing = sorted(
+        {
+            f"{step}: {o.config}"
+            for step, options in tables().items()
+            for o in options
+            if o.config and not any(_documents(k, o) for k in documented)
+        }
+    )
     assert missing == [], f"pipekit.yaml keys in an option table but not in README/docs: {missing}"
 
 

@@ -11,8 +11,20 @@ import shutil
 
 import pytest
 
-TOOLS = ["git", "mvn", "java", "buildah", "skopeo", "docker-registry", "kubectl", "openssl", "setpriv", "jq", "gpg",
-         "mmdebstrap"]
+TOOLS = [
+    "git",
+    "mvn",
+    "java",
+    "buildah",
+    "skopeo",
+    "docker-registry",
+    "kubectl",
+    "openssl",
+    "setpriv",
+    "jq",
+    "gpg",
+    "mmdebstrap",
+]
 
 
 @pytest.mark.parametrize("tool", TOOLS)

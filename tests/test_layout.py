@@ -32,7 +32,9 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.add(sub if sub in known else base)
@@ -73,8 +75,10 @@ def test_a_layer_imports_only_the_layers_below_it_and_no_step_another() -> None:
     wrong = []
     for name, path in sorted(mods.items()):
         own = layer(name, steps)
-        allowed = next((extra for prefix, extra in ALLOWED.items() if name == prefix or name.startswith(prefix + ".")),
-                       set())
+        allowed = next(
+            (extra for prefix, extra in ALLOWED.items() if name == prefix or name.startswith(prefix + ".")),
+            set(),
+        )
         for imported in sorted(imports(name, path, set(mods))):
             theirs = layer(imported, steps)
             upward = LAYERS.index(theirs) < LAYERS.index(own)
@@ -96,7 +100,7 @@ def test_no_import_cycles() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -115,11 +119,18 @@ def test_every_subprocess_goes_through_core_process() -> None:
         if name == "pipekit.core.process":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    isinstance(node.func.value, ast.Name) and (
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and (
                     (node.func.value.id == "subprocess" and node.func.attr in spawners)
-                    or (node.func.value.id == "os" and node.func.attr in {"system", "popen", "execv", "execvp",
-                                                                          "spawnv", "posix_spawn"})):
+                    or (
+                        node.func.value.id == "os"
+                        and node.func.attr in {"system", "popen", "execv", "execvp", "spawnv", "posix_spawn"}
+                    )
+                )
+            ):
                 offenders.append(f"{name}:{node.lineno}")
     assert not offenders, f"use pipekit.core.process: {offenders}"
 
@@ -128,16 +139,30 @@ def test_every_step_module_says_its_python_api() -> None:
     missing = []
     for module, _ in STEPS.values():
         tree = ast.parse((ROOT.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
-        names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
-                      and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)), None)
+        names = next(
+            (
+                ast.literal_eval(n.value)
+                for n in tree.body
+                if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
+            ),
+            None,
+        )
         if names is None or not {"main", "options_from", "run"} <= set(names):
             missing.append(module)
     assert not missing, f"__all__ with main, options_from and run (and the options and result): {missing}"
 
 
 # The tests of the project as a whole; every other test lives in the folder of what it tests.
-PROJECT_WIDE = {"test_bitbucket_example.py", "test_cli.py", "test_docs_options.py", "test_environment.py",
-                "test_layout.py", "test_readme.py", "test_shipped_versions.py"}
+PROJECT_WIDE = {
+    "test_bitbucket_example.py",
+    "test_cli.py",
+    "test_docs_options.py",
+    "test_environment.py",
+    "test_layout.py",
+    "test_readme.py",
+    "test_shipped_versions.py",
+}
 # Files in tests/steps/ about one theme across several steps.
 ACROSS_STEPS = {"test_bad_input_exit2.py", "test_child_interpreters.py", "test_step_options.py"}
 
@@ -146,11 +171,19 @@ def test_tests_mirror_pipekit() -> None:
     """CONTRIBUTING.md's 'Where a test goes': a folder per package, tests/steps/ named after the steps."""
     tests = ROOT.parent / "tests"
     packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
-    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name[0] not in "._"} - {"fixtures", "tools"}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name[0] not in "._"} - {
+        "fixtures",
+        "tools",
+    }
     assert folders - packages == {"steps"}, "a test folder is named after a package of pipekit/"
     assert all((tests / f / "__init__.py").is_file() for f in folders)
-    assert {p.name for p in tests.glob("test_*.py")} <= PROJECT_WIDE, "move it into the folder of what it tests"
+    assert {p.name for p in tests.glob("test_*.py")} <= PROJECT_WIDE, (
+        "move it into the folder of what it tests"
+    )
     steps = [module.rpartition(".")[2] for module, _ in STEPS.values()]
-    strays = {p.name for p in (tests / "steps").glob("test_*.py")
-              if not any(p.stem == f"test_{s}" or p.stem.startswith(f"test_{s}_") for s in steps)}
+    strays = {
+        p.name
+        for p in (tests / "steps").glob("test_*.py")
+        if not any(p.stem == f"test_{s}" or p.stem.startswith(f"test_{s}_") for s in steps)
+    }
     assert strays <= ACROSS_STEPS, "tests/steps/test_<step>.py or test_<step>_<theme>.py"

@@ -30,10 +30,13 @@ def test_installed_version_is_the_shipped_one(name: str) -> None:
     installed = importlib.metadata.version(name)
     assert installed == PINS[name], (
         f"{name} {installed} is installed for the tests but the image ships {PINS[name]} "
-        f"({LOCK.name}): rerun scripts/dev bootstrap, or update the lock")
+        f"({LOCK.name}): rerun scripts/dev bootstrap, or update the lock"
+    )
 
 
 @pytest.mark.parametrize("tool", ["semgrep", "bandit"])
 def test_scanners_run_as_commands_but_are_not_importable(tool: str) -> None:
-    assert importlib.util.find_spec(tool) is None, f"{tool} is importable by pipekit's tests: it must live in .venv-tools"
-    assert (Path(sys.executable).with_name(tool).exists() or shutil.which(tool)), f"{tool} command missing"
+    assert importlib.util.find_spec(tool) is None, (
+        f"{tool} is importable by pipekit's tests: it must live in .venv-tools"
+    )
+    assert Path(sys.executable).with_name(tool).exists() or shutil.which(tool), f"{tool} command missing"

@@ -47,7 +47,7 @@ def rule_problems(doc: Mapping[str, Any], label: str) -> list[str]:
     for error in sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))[:5]:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         problems.append(f"{label}: PrometheusRule {where}: {error.message[:200]}")
-    for group in ((doc.get("spec") or {}).get("groups") or []):
+    for group in (doc.get("spec") or {}).get("groups") or []:
         for r in (group.get("rules") or []) if isinstance(group, dict) else []:
             if not isinstance(r, dict) or "alert" not in r:
                 continue
@@ -57,14 +57,21 @@ def rule_problems(doc: Mapping[str, Any], label: str) -> list[str]:
             if missing:
                 problems.append(f"{label}: alert {r['alert']} has no {', '.join(missing)}")
             elif labels["severity"] not in SEVERITIES:
-                problems.append(f"{label}: alert {r['alert']}: severity {labels['severity']!r} is not one of "
-                                f"{', '.join(SEVERITIES)}")
+                problems.append(
+                    f"{label}: alert {r['alert']}: severity {labels['severity']!r} is not one of "
+                    f"{', '.join(SEVERITIES)}"
+                )
     return problems
 
 
 def prometheus_rules(docs: list[Any]) -> list[dict[str, Any]]:
-    return [d for d in docs if isinstance(d, dict) and d.get("kind") == "PrometheusRule"
-            and str(d.get("apiVersion", "")).startswith("monitoring.coreos.com/")]
+    return [
+        d
+        for d in docs
+        if isinstance(d, dict)
+        and d.get("kind") == "PrometheusRule"
+        and str(d.get("apiVersion", "")).startswith("monitoring.coreos.com/")
+    ]
 
 
 @dataclass
@@ -106,7 +113,9 @@ def split(environment: str, folder: Path, rules: dict[str, Any], tests: dict[str
     whole.write_text(dump(rules), encoding="utf-8")
     common = {k: v for k, v in tests.items() if k not in ("rule_files", "tests")}
     groups = tests.get("tests") or []
-    reads_alerts = any("ALERTS" in str(r.get("expr", "")) for g in rules["groups"] for r in g.get("rules") or [])
+    reads_alerts = any(
+        "ALERTS" in str(r.get("expr", "")) for g in rules["groups"] for r in g.get("rules") or []
+    )
     by_alert: dict[str, list[Any]] = {}
     rest: list[Any] = []
     for group in groups:
@@ -117,26 +126,48 @@ def split(environment: str, folder: Path, rules: dict[str, Any], tests: dict[str
             by_alert.setdefault(str(next(iter(names))), []).append(group)
     buckets = []
     for name, tests_of in by_alert.items():
-        kept = [{**g, "rules": [r for r in g.get("rules") or [] if "record" in r or r.get("alert") == name]}
-                for g in rules["groups"]]
+        kept = [
+            {**g, "rules": [r for r in g.get("rules") or [] if "record" in r or r.get("alert") == name]}
+            for g in rules["groups"]
+        ]
         if not any(r.get("alert") == name for g in kept for r in g["rules"]):
             rest += tests_of  # a test of an alert the rules do not have: promtool says so on the whole file
             continue
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-        buckets.append(_bucket(environment, safe, folder, {"groups": [g for g in kept if g["rules"]]},
-                               {**common, "tests": tests_of}))
+        buckets.append(
+            _bucket(
+                environment,
+                safe,
+                folder,
+                {"groups": [g for g in kept if g["rules"]]},
+                {**common, "tests": tests_of},
+            )
+        )
     if rest:
-        buckets.append(Bucket(environment, "all", whole, _write_tests(folder / "all.test.yaml", whole.name, common,
-                                                                      rest)))
+        buckets.append(
+            Bucket(
+                environment, "all", whole, _write_tests(folder / "all.test.yaml", whole.name, common, rest)
+            )
+        )
     return buckets
 
 
-def _bucket(environment: str, name: str, folder: Path, rules: dict[str, Any], tests: dict[str, Any]) -> Bucket:
+def _bucket(
+    environment: str, name: str, folder: Path, rules: dict[str, Any], tests: dict[str, Any]
+) -> Bucket:
     path = folder / f"{name}.rules.yaml"
     path.write_text(json.dumps(rules), encoding="utf-8")  # JSON is YAML, and quicker to write
-    return Bucket(environment, name, path, _write_tests(folder / f"{name}.test.yaml", path.name,
-                                                        {k: v for k, v in tests.items() if k != "tests"},
-                                                        tests["tests"]))
+    return Bucket(
+        environment,
+        name,
+        path,
+        _write_tests(
+            folder / f"{name}.test.yaml",
+            path.name,
+            {k: v for k, v in tests.items() if k != "tests"},
+            tests["tests"],
+        ),
+    )
 
 
 def _write_tests(path: Path, rules_name: str, common: dict[str, Any], groups: list[Any]) -> Path:
@@ -160,16 +191,24 @@ def check_routing(path: Path, folder: Path, service: str) -> RoutingCheck:
     doc = yamlload.load(path.read_text(encoding="utf-8"), str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("route"), dict):
         raise BadInput(f"{path}: expected a mapping with route and receivers (an Alertmanager snippet)")
-    kinds = {k for r in doc.get("receivers") or [] if isinstance(r, dict) for k in r if k.endswith("_configs")}
+    kinds = {
+        k for r in doc.get("receivers") or [] if isinstance(r, dict) for k in r if k.endswith("_configs")
+    }
     needed = max((routing.CONFIG_NEEDS.get(k, (0, 0, 0)) for k in kinds), default=(0, 0, 0))
     version = promtool.amtool_version()
     want = ".".join(map(str, needed))
     if version is None:
-        return RoutingCheck("skipped", f"amtool is not installed (Debian package prometheus-alertmanager, "
-                                       f"or Alertmanager >= {want}'s release)")
+        return RoutingCheck(
+            "skipped",
+            f"amtool is not installed (Debian package prometheus-alertmanager, "
+            f"or Alertmanager >= {want}'s release)",
+        )
     if version < needed:
-        return RoutingCheck("skipped", f"amtool {'.'.join(map(str, version))} does not know "
-                                       f"{', '.join(sorted(kinds))}: that needs Alertmanager >= {want}")
+        return RoutingCheck(
+            "skipped",
+            f"amtool {'.'.join(map(str, version))} does not know "
+            f"{', '.join(sorted(kinds))}: that needs Alertmanager >= {want}",
+        )
     whole = folder / "alertmanager.yml"
     whole.write_text(dump(routing.checkable(doc)), encoding="utf-8")
     ok, detail = promtool.check_config(whole)
@@ -177,10 +216,17 @@ def check_routing(path: Path, folder: Path, service: str) -> RoutingCheck:
         return RoutingCheck("failed", f"{path}: amtool check-config: {detail}")
     for severity in ("critical", "warning"):
         expected = routing.expected_receivers(doc, severity)
-        ok, detail = promtool.routes_test(whole, {"service": service, "severity": severity,
-                                                  "environment": "prod", "alertname": "HighErrorRatio"}, expected)
+        ok, detail = promtool.routes_test(
+            whole,
+            {"service": service, "severity": severity, "environment": "prod", "alertname": "HighErrorRatio"},
+            expected,
+        )
         if not ok:
-            return RoutingCheck("failed", f"{path}: a {severity} alert of {service} goes to {detail or 'nothing'}, "
-                                          f"not {', '.join(expected)}")
-    return RoutingCheck("checked", f"amtool {'.'.join(map(str, version))}: check-config, critical and warning routes")
-
+            return RoutingCheck(
+                "failed",
+                f"{path}: a {severity} alert of {service} goes to {detail or 'nothing'}, "
+                f"not {', '.join(expected)}",
+            )
+    return RoutingCheck(
+        "checked", f"amtool {'.'.join(map(str, version))}: check-config, critical and warning routes"
+    )

@@ -41,9 +41,15 @@ def from_record(record: RunRecord, service: str, environment: str | None) -> Dep
     else:
         update, promote = UpdateTagResult.read(record), PromoteResult.read(record)
         if update.succeeded and update.status == "pushed" and update.environment:
-            found = Deploy(update.service or service, update.environment, _tag(update.tag, update.digest), "deploy")
-        elif promote.succeeded and promote.status == "pushed" and promote.target and \
-                service in (promote.images or {}):
+            found = Deploy(
+                update.service or service, update.environment, _tag(update.tag, update.digest), "deploy"
+            )
+        elif (
+            promote.succeeded
+            and promote.status == "pushed"
+            and promote.target
+            and service in (promote.images or {})
+        ):
             reference = str((promote.images or {})[service])
             found = Deploy(service, promote.target, _tag(*_split(reference)), "promotion")
         else:
@@ -67,13 +73,20 @@ def _tag(tag: str | None, digest: str | None) -> str:
 def exposition(deploy: Deploy, at: float) -> str:
     from pipekit.deployments.writers.prometheus import label
 
-    return (f"# HELP {METRIC} When pipekit last deployed the service to the environment (after wait-for-argocd).\n"
-            f"# TYPE {METRIC} gauge\n"
-            f'{METRIC}{{tag="{label(deploy.tag)}",kind="{deploy.kind}"}} {at:.3f}\n')
+    return (
+        f"# HELP {METRIC} When pipekit last deployed the service to the environment (after wait-for-argocd).\n"
+        f"# TYPE {METRIC} gauge\n"
+        f'{METRIC}{{tag="{label(deploy.tag)}",kind="{deploy.kind}"}} {at:.3f}\n'
+    )
 
 
 def push(url: str, deploy: Deploy, at: float, timeout: float = 10.0) -> str:
     from pipekit.clients import pushgateway
 
-    return pushgateway.push(url, JOB, exposition(deploy, at), timeout=timeout,
-                            grouping={"service": deploy.service, "environment": deploy.environment})
+    return pushgateway.push(
+        url,
+        JOB,
+        exposition(deploy, at),
+        timeout=timeout,
+        grouping={"service": deploy.service, "environment": deploy.environment},
+    )

@@ -33,5 +33,7 @@ def gitops_files(settings: AlertSettings, namespaces: dict[str, str]) -> dict[st
 def overlay_patches(settings: AlertSettings) -> str:
     if not settings.enabled:
         return ""
-    return (f"patches:\n  - path: {rules.PATCH}\n    target:\n      group: monitoring.coreos.com\n"
-            f"      kind: PrometheusRule\n      name: {rules.rule_name(settings.service)}\n")
+    return (
+        f"patches:\n  - path: {rules.PATCH}\n    target:\n      group: monitoring.coreos.com\n"
+        f"      kind: PrometheusRule\n      name: {rules.rule_name(settings.service)}\n"
+    )

@@ -85,7 +85,7 @@ def expand(template: str, labels: dict[str, str], value: float) -> str:
     def one(match: re.Match[str]) -> str:
         token = match.group(1)
         if token.startswith("$labels."):
-            return labels.get(token[len("$labels."):], "")
+            return labels.get(token[len("$labels.") :], "")
         if token == "$value | humanizePercentage":
             return humanize_percentage(value)
         if token == "$value | humanizeDuration":

@@ -36,42 +36,66 @@ def snippet(settings: AlertSettings) -> dict[str, Any]:
     name = receiver_name(settings)
     routes: list[dict[str, Any]] = []
     if settings.receiver.page_receiver:
-        routes.append({"matchers": ['severity="critical"'], "receiver": settings.receiver.page_receiver,
-                       "continue": True})
-    routes.append({"matchers": ['severity="critical"'], "receiver": name, "group_wait": "10s",
-                   "repeat_interval": "1h"})
-    route = {"receiver": name, "matchers": [f'service="{settings.service}"'],
-             "group_by": ["alertname", "environment"], "group_wait": "30s", "group_interval": "5m",
-             "repeat_interval": "4h", "routes": routes}
+        routes.append(
+            {
+                "matchers": ['severity="critical"'],
+                "receiver": settings.receiver.page_receiver,
+                "continue": True,
+            }
+        )
+    routes.append(
+        {"matchers": ['severity="critical"'], "receiver": name, "group_wait": "10s", "repeat_interval": "1h"}
+    )
+    route = {
+        "receiver": name,
+        "matchers": [f'service="{settings.service}"'],
+        "group_by": ["alertname", "environment"],
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "4h",
+        "routes": routes,
+    }
     if settings.receiver.type == "slack":
         config: dict[str, Any] = {
             "api_url_file": settings.url_file,
             "channel": settings.receiver.channel or f"#{settings.service}-alerts",
             "send_resolved": True,
-            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} '
-                     "({{ .CommonLabels.service }} in {{ .CommonLabels.environment }})",
-            "text": '{{ range .Alerts }}{{ .Annotations.description }} <{{ .Annotations.runbook_url }}|runbook>'
-                    '{{ "\\n" }}{{ end }}',
+            "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} "
+            "({{ .CommonLabels.service }} in {{ .CommonLabels.environment }})",
+            "text": "{{ range .Alerts }}{{ .Annotations.description }} <{{ .Annotations.runbook_url }}|runbook>"
+            '{{ "\\n" }}{{ end }}',
         }
         receiver = {"name": name, "slack_configs": [config]}
     else:
-        receiver = {"name": name, "msteamsv2_configs": [{
-            "webhook_url_file": settings.url_file, "send_resolved": True,
-            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} '
-                     "({{ .CommonLabels.service }} in {{ .CommonLabels.environment }})",
-        }]}
+        receiver = {
+            "name": name,
+            "msteamsv2_configs": [
+                {
+                    "webhook_url_file": settings.url_file,
+                    "send_resolved": True,
+                    "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} "
+                    "({{ .CommonLabels.service }} in {{ .CommonLabels.environment }})",
+                }
+            ],
+        }
     return {"route": route, "receivers": [receiver]}
 
 
 def text(settings: AlertSettings) -> str:
     from pipekit.alerting.rules import dump
 
-    kind = "Teams Workflows (msteamsv2_configs)" if settings.receiver.type == "teams" else "Slack (slack_configs)"
-    return (f"# Alertmanager routing for the alerts of {settings.service}, written by pipekit init (pipekit.yaml\n"
-            "# alerts.receiver). Merge it into your Alertmanager configuration: `route` under the top-level\n"
-            f"# route's `routes`, `receivers` into `receivers`. {kind} needs Alertmanager >= {needs(settings)}.\n"
-            f"# The webhook URL is read from {settings.url_file}: mount it there from a secret.\n"
-            "# `pipekit alerts test` checks it with amtool.\n") + dump(snippet(settings))
+    kind = (
+        "Teams Workflows (msteamsv2_configs)"
+        if settings.receiver.type == "teams"
+        else "Slack (slack_configs)"
+    )
+    return (
+        f"# Alertmanager routing for the alerts of {settings.service}, written by pipekit init (pipekit.yaml\n"
+        "# alerts.receiver). Merge it into your Alertmanager configuration: `route` under the top-level\n"
+        f"# route's `routes`, `receivers` into `receivers`. {kind} needs Alertmanager >= {needs(settings)}.\n"
+        f"# The webhook URL is read from {settings.url_file}: mount it there from a secret.\n"
+        "# `pipekit alerts test` checks it with amtool.\n"
+    ) + dump(snippet(settings))
 
 
 def checkable(doc: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +107,10 @@ def checkable(doc: dict[str, Any]) -> dict[str, Any]:
         if name and name not in known:  # the platform's paging receiver: defined elsewhere
             receivers.append({"name": name})
             known.add(name)
-    return {"route": {"receiver": DEFAULT_RECEIVER, "routes": [doc.get("route") or {}]}, "receivers": receivers}
+    return {
+        "route": {"receiver": DEFAULT_RECEIVER, "routes": [doc.get("route") or {}]},
+        "receivers": receivers,
+    }
 
 
 def expected_receivers(doc: dict[str, Any], severity: str) -> list[str]:

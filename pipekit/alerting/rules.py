@@ -34,16 +34,20 @@ def scope(settings: AlertSettings, environment: str | None, namespace: str | Non
     return catalogue.Scope(settings.service, environment, namespace)
 
 
-def rule(alert: catalogue.Alert, settings: AlertSettings, environment: str | None,
-         namespace: str | None) -> dict[str, Any]:
+def rule(
+    alert: catalogue.Alert, settings: AlertSettings, environment: str | None, namespace: str | None
+) -> dict[str, Any]:
     """One alerting rule as Prometheus reads it."""
     where = scope(settings, environment, namespace)
     values = settings.values(alert.key, environment)
     labels = {"service": settings.service, "severity": settings.severity_of(alert.key, environment)}
     if environment:
         labels["environment"] = environment
-    texts = {"service": settings.service, "environment": environment or "<environment>",
-             "within": values.text.get("within", "")}
+    texts = {
+        "service": settings.service,
+        "environment": environment or "<environment>",
+        "within": values.text.get("within", ""),
+    }
     return {
         "alert": alert.name,
         "expr": alert.expr(where, values),
@@ -63,29 +67,46 @@ def _fill(template: str, texts: dict[str, str]) -> str:
     return fill(template, **texts)
 
 
-def groups(settings: AlertSettings, environment: str | None = None, namespace: str | None = None
-           ) -> list[dict[str, Any]]:
-    return [{"name": f"{settings.service}-{group}",
-             "rules": [rule(a, settings, environment, namespace) for a in catalogue.ALERTS if a.group == group]}
-            for group in catalogue.GROUPS]
+def groups(
+    settings: AlertSettings, environment: str | None = None, namespace: str | None = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"{settings.service}-{group}",
+            "rules": [
+                rule(a, settings, environment, namespace) for a in catalogue.ALERTS if a.group == group
+            ],
+        }
+        for group in catalogue.GROUPS
+    ]
 
 
 def prometheus_rule(settings: AlertSettings) -> str:
-    metadata: dict[str, Any] = {"name": rule_name(settings.service),
-                                "labels": {"app.kubernetes.io/name": settings.service, **settings.labels}}
-    doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": metadata,
-           "spec": {"groups": groups(settings)}}
-    return (f"# The alerts of {settings.service}, with the default thresholds (pipekit.yaml alerts.rules):\n"
-            "# each overlay's alerts-patch.yaml scopes them to its namespace and sets its thresholds and\n"
-            "# severity. Written by pipekit init; docs/alerts.md says what each watches.\n") + dump(doc)
+    metadata: dict[str, Any] = {
+        "name": rule_name(settings.service),
+        "labels": {"app.kubernetes.io/name": settings.service, **settings.labels},
+    }
+    doc = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": metadata,
+        "spec": {"groups": groups(settings)},
+    }
+    return (
+        f"# The alerts of {settings.service}, with the default thresholds (pipekit.yaml alerts.rules):\n"
+        "# each overlay's alerts-patch.yaml scopes them to its namespace and sets its thresholds and\n"
+        "# severity. Written by pipekit init; docs/alerts.md says what each watches.\n"
+    ) + dump(doc)
 
 
 def patch(settings: AlertSettings, environment: str, namespace: str) -> str:
     """The JSON 6902 patch that turns the base's rules into this environment's."""
     base = groups(settings)
     mine = groups(settings, environment, namespace)
-    out = [f"# {settings.service} in {environment}: what its alerts change from the base (namespace {namespace},\n"
-           "# the thresholds and severity of pipekit.yaml). Written by pipekit init from pipekit.yaml alerts.\n"]
+    out = [
+        f"# {settings.service} in {environment}: what its alerts change from the base (namespace {namespace},\n"
+        "# the thresholds and severity of pipekit.yaml). Written by pipekit init from pipekit.yaml alerts.\n"
+    ]
     for gi, (group, base_group) in enumerate(zip(mine, base, strict=True)):
         for ri, (r, b) in enumerate(zip(group["rules"], base_group["rules"], strict=True)):
             at = f"/spec/groups/{gi}/rules/{ri}"
@@ -113,16 +134,21 @@ def _pointer(name: str) -> str:
 def unit_tests(settings: AlertSettings, environment: str, namespace: str) -> str:
     """promtool's unit tests of the environment's rules: each alert fires on its case and stays quiet on the other."""
     where = scope(settings, environment, namespace)
-    out = [f"# promtool unit tests of the alerts of {settings.service} in {environment}: a firing and a quiet\n"
-           "# case per alert, written by pipekit init from the thresholds in pipekit.yaml. `pipekit alerts test`\n"
-           f"# renders this overlay, writes the PrometheusRule's groups to {RULE_FILE} beside a copy of\n"
-           "# this file, and runs promtool check rules and promtool test rules.\n"
-           f"rule_files:\n  - {RULE_FILE}\nevaluation_interval: {EVALUATION_INTERVAL}\ntests:\n"]
+    out = [
+        f"# promtool unit tests of the alerts of {settings.service} in {environment}: a firing and a quiet\n"
+        "# case per alert, written by pipekit init from the thresholds in pipekit.yaml. `pipekit alerts test`\n"
+        f"# renders this overlay, writes the PrometheusRule's groups to {RULE_FILE} beside a copy of\n"
+        "# this file, and runs promtool check rules and promtool test rules.\n"
+        f"rule_files:\n  - {RULE_FILE}\nevaluation_interval: {EVALUATION_INTERVAL}\ntests:\n"
+    ]
     for group in groups(settings, environment, namespace):
         for r in group["rules"]:
             alert = catalogue.BY_NAME[r["alert"]]
             values = settings.values(alert.key, environment)
-            for verb, case in (("fires", alert.firing(where, values)), ("stays quiet", alert.quiet(where, values))):
+            for verb, case in (
+                ("fires", alert.firing(where, values)),
+                ("stays quiet", alert.quiet(where, values)),
+            ):
                 out.append(_test(r, f"{alert.name} {verb}: {case.name}", case))
     return "".join(out)
 
@@ -131,7 +157,11 @@ def _test(r: dict[str, Any], name: str, case: catalogue.Case) -> str:
     lines = [f"  - name: {_scalar(name, 6)}", f"    interval: {catalogue.INTERVAL}", "    input_series:"]
     for series, values in case.series:
         lines += [f"      - series: '{series}'", f"        values: '{promql.series_values(values)}'"]
-    lines += ["    alert_rule_test:", f"      - eval_time: {case.eval_min}m", f"        alertname: {r['alert']}"]
+    lines += [
+        "    alert_rule_test:",
+        f"      - eval_time: {case.eval_min}m",
+        f"        alertname: {r['alert']}",
+    ]
     if case.expect:
         lines.append("        exp_alerts:")
     for labels, value in case.expect:
@@ -139,8 +169,10 @@ def _test(r: dict[str, Any], name: str, case: catalogue.Case) -> str:
         lines.append("          - exp_labels:")
         lines += [f"              {k}: {_scalar(v, 16)}" for k, v in every.items()]
         lines.append("            exp_annotations:")
-        lines += [f"              {k}: {_scalar(promql.expand(text, every, value), 16)}"
-                  for k, text in r["annotations"].items()]
+        lines += [
+            f"              {k}: {_scalar(promql.expand(text, every, value), 16)}"
+            for k, text in r["annotations"].items()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -156,8 +188,9 @@ def _scalar(value: str, indent: int) -> str:
 def dump(doc: Any) -> str:
     import yaml
 
-    return yaml.dump(doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=4096,
-                     allow_unicode=True)
+    return yaml.dump(
+        doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True
+    )
 
 
 _DUMPER: Any = None

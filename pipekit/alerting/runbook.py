@@ -18,16 +18,32 @@ def plain(template: str) -> str:
 
 def text(settings: AlertSettings, namespaces: dict[str, str]) -> str:
     envs = list(settings.environments)
-    lines = [f"# Runbook: the alerts of {settings.service}", "",
-             "Written by `pipekit init` from `pipekit.yaml` (`alerts:`); change the thresholds there and run",
-             "`pipekit init` again. Every alert carries the labels `service`, `environment` and `severity`;",
-             "prod pages (`critical`), the lower environments warn. Check the rules with `pipekit alerts test`.", ""]
+    lines = [
+        f"# Runbook: the alerts of {settings.service}",
+        "",
+        "Written by `pipekit init` from `pipekit.yaml` (`alerts:`); change the thresholds there and run",
+        "`pipekit init` again. Every alert carries the labels `service`, `environment` and `severity`;",
+        "prod pages (`critical`), the lower environments warn. Check the rules with `pipekit alerts test`.",
+        "",
+    ]
     for alert in catalogue.ALERTS:
-        lines += [f"## {alert.name}", "",
-                  plain(fill(alert.description, service=settings.service, within="the window",
-                             environment="<environment>")), "",
-                  f"Watches {alert.group} health, from {alert.source}: " + ", ".join(f"`{s}`" for s in alert.series)
-                  + ".", ""]
+        lines += [
+            f"## {alert.name}",
+            "",
+            plain(
+                fill(
+                    alert.description,
+                    service=settings.service,
+                    within="the window",
+                    environment="<environment>",
+                )
+            ),
+            "",
+            f"Watches {alert.group} health, from {alert.source}: "
+            + ", ".join(f"`{s}`" for s in alert.series)
+            + ".",
+            "",
+        ]
         header = "| " + " | ".join(["environment", "severity", "for", *(p.name for p in alert.params)]) + " |"
         lines += [header, "|" + "---|" * (3 + len(alert.params))]
         for env in envs:
@@ -37,8 +53,14 @@ def text(settings: AlertSettings, namespaces: dict[str, str]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "What to do:", ""]
         for env in envs[-1:]:  # the commands name the last (production) environment; the others alike
-            lines.append(fill(alert.action, service=settings.service, environment=env,
-                              namespace=namespaces.get(env, env)))
+            lines.append(
+                fill(
+                    alert.action,
+                    service=settings.service,
+                    environment=env,
+                    namespace=namespaces.get(env, env),
+                )
+            )
             if len(envs) > 1:
                 lines += ["", f"(The commands name {env}: use the alert's `environment` and its namespace.)"]
         lines.append("")

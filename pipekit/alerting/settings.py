@@ -62,7 +62,9 @@ class AlertSettings:
     receiver: Receiver = field(default_factory=Receiver)
     severity: dict[str, str] = field(default_factory=dict)
     rules: dict[str, dict[str, str]] = field(default_factory=dict)  # every rule: param -> text
-    overrides: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # env -> rule -> param -> text
+    overrides: dict[str, dict[str, dict[str, str]]] = field(
+        default_factory=dict
+    )  # env -> rule -> param -> text
 
     def texts(self, key: str, environment: str | None) -> dict[str, str]:
         merged = dict(self.rules[key])
@@ -90,12 +92,20 @@ class AlertSettings:
         return self.severity.get(environment) or default_severity(environment)
 
     def runbook(self, alert: catalogue.Alert, environment: str | None) -> str:
-        return fill(self.runbook_url, service=self.service, environment=environment or "",
-                    alert=alert.name, alert_lower=alert.name.lower())
+        return fill(
+            self.runbook_url,
+            service=self.service,
+            environment=environment or "",
+            alert=alert.name,
+            alert_lower=alert.name.lower(),
+        )
 
     @property
     def url_file(self) -> str:
-        return self.receiver.url_file or f"/etc/alertmanager/secrets/{self.service}-{self.receiver.type}-webhook-url"
+        return (
+            self.receiver.url_file
+            or f"/etc/alertmanager/secrets/{self.service}-{self.receiver.type}-webhook-url"
+        )
 
 
 def _number(text: str, kind: str) -> float:
@@ -112,18 +122,23 @@ def fill(template: str, **values: str) -> str:
 
 
 # -- defaults ------------------------------------------------------------------------------------
-def defaults(service: str, environments: tuple[str, ...], gitops_url: str = "", branch: str = "main"
-             ) -> AlertSettings:
+def defaults(
+    service: str, environments: tuple[str, ...], gitops_url: str = "", branch: str = "main"
+) -> AlertSettings:
     rules = {a.key: default_rule(a) for a in catalogue.ALERTS}
     overrides: dict[str, dict[str, dict[str, str]]] = {}
     if "prod" in environments:
         prod = {a.key: dict(a.prod) for a in catalogue.ALERTS if a.prod}
         if prod:
             overrides["prod"] = prod
-    return AlertSettings(service=service, environments=environments,
-                         runbook_url=default_runbook(service, gitops_url, branch),
-                         severity={env: default_severity(env) for env in environments}, rules=rules,
-                         overrides=overrides)
+    return AlertSettings(
+        service=service,
+        environments=environments,
+        runbook_url=default_runbook(service, gitops_url, branch),
+        severity={env: default_severity(env) for env in environments},
+        rules=rules,
+        overrides=overrides,
+    )
 
 
 def default_rule(alert: catalogue.Alert) -> dict[str, str]:
@@ -154,8 +169,10 @@ def default_runbook(service: str, gitops_url: str, branch: str) -> str:
 
 def web_url(url: str) -> str | None:
     """``https://host/owner/repo`` for a git URL (ssh or https), None for a local path."""
-    for pattern in (r"(?:ssh://)?[\w.-]+@([\w.-]+)(?::\d+)?[:/](.+?)(?:\.git)?/?",
-                    r"https?://(?:[^@/]+@)?([^/]+)/(.+?)(?:\.git)?/?"):
+    for pattern in (
+        r"(?:ssh://)?[\w.-]+@([\w.-]+)(?::\d+)?[:/](.+?)(?:\.git)?/?",
+        r"https?://(?:[^@/]+@)?([^/]+)/(.+?)(?:\.git)?/?",
+    ):
         match = re.fullmatch(pattern, url)
         if match:
             return f"https://{match.group(1)}/{match.group(2)}"
@@ -163,8 +180,9 @@ def web_url(url: str) -> str | None:
 
 
 # -- pipekit.yaml --------------------------------------------------------------------------------
-def load(path: Path, service: str, environments: tuple[str, ...], gitops_url: str = "",
-         branch: str = "main") -> AlertSettings:
+def load(
+    path: Path, service: str, environments: tuple[str, ...], gitops_url: str = "", branch: str = "main"
+) -> AlertSettings:
     """The answers in the service's ``pipekit.yaml`` (the defaults when it has no ``alerts:``)."""
     from pipekit.core import config as config_mod
 
@@ -185,7 +203,9 @@ def load(path: Path, service: str, environments: tuple[str, ...], gitops_url: st
 
 def from_config(cfg: Config, service: str, environments: tuple[str, ...]) -> AlertSettings:
     """The answers as an already loaded ``pipekit.yaml`` holds them (for ``pipekit alerts``)."""
-    base = defaults(service, environments, str(cfg.get("gitops.repo") or ""), str(cfg.get("gitops.branch") or "main"))
+    base = defaults(
+        service, environments, str(cfg.get("gitops.repo") or ""), str(cfg.get("gitops.branch") or "main")
+    )
     section = cfg.get("alerts")
     if not isinstance(section, dict):
         return base
@@ -214,29 +234,47 @@ def from_section(section: Mapping[str, Any], cfg: Config, base: AlertSettings) -
     overrides: dict[str, dict[str, dict[str, str]]] = {}
     for env, rules_of_env in (section.get("environments") or {}).items():
         if env not in KNOWN_ENVIRONMENTS:
-            raise BadInput(f"{where('environments', env)}: unknown environment {env!r} "
-                           f"(known: {', '.join(KNOWN_ENVIRONMENTS)})")
+            raise BadInput(
+                f"{where('environments', env)}: unknown environment {env!r} "
+                f"(known: {', '.join(KNOWN_ENVIRONMENTS)})"
+            )
         overrides[env] = {}
         for key, given in (rules_of_env or {}).items():
             texts = {k: str(v) for k, v in (given or {}).items()}
             overrides[env][key] = texts
-            _check_rule(key, {**rules[key], **texts}, texts, lambda *p, _e=env, _k=key: where("environments", _e, _k, *p))
+            _check_rule(
+                key,
+                {**rules[key], **texts},
+                texts,
+                lambda *p, _e=env, _k=key: where("environments", _e, _k, *p),
+            )
     receiver = section.get("receiver") or {}
     enabled = str(section.get("enabled", "true")).lower() in ("true", "1", "yes", "on")
     settings = AlertSettings(
-        service=base.service, environments=base.environments, enabled=enabled,
+        service=base.service,
+        environments=base.environments,
+        enabled=enabled,
         runbook_url=str(section.get("runbook_url") or base.runbook_url),
         labels={str(k): str(v) for k, v in (section.get("labels") or {}).items()},
-        receiver=Receiver(type=str(receiver.get("type") or "teams"), url_file=str(receiver.get("url_file") or ""),
-                          channel=str(receiver.get("channel") or ""),
-                          page_receiver=str(receiver.get("page_receiver") or "")),
-        severity={**{env: default_severity(env) for env in base.environments},
-                  **{str(k): str(v) for k, v in (section.get("severity") or {}).items()}},
-        rules=rules, overrides=overrides)
+        receiver=Receiver(
+            type=str(receiver.get("type") or "teams"),
+            url_file=str(receiver.get("url_file") or ""),
+            channel=str(receiver.get("channel") or ""),
+            page_receiver=str(receiver.get("page_receiver") or ""),
+        ),
+        severity={
+            **{env: default_severity(env) for env in base.environments},
+            **{str(k): str(v) for k, v in (section.get("severity") or {}).items()},
+        },
+        rules=rules,
+        overrides=overrides,
+    )
     unknown = set(re.findall(r"\{(\w+)\}", settings.runbook_url)) - set(RUNBOOK_FIELDS)
     if unknown:
-        raise BadInput(f"{where('runbook_url')}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                       f"(use {', '.join('{' + f + '}' for f in RUNBOOK_FIELDS)})")
+        raise BadInput(
+            f"{where('runbook_url')}: unknown placeholder {{{sorted(unknown)[0]}}} "
+            f"(use {', '.join('{' + f + '}' for f in RUNBOOK_FIELDS)})"
+        )
     return settings
 
 
@@ -244,16 +282,22 @@ def _check_rule(key: str, merged: dict[str, str], given: Mapping[str, Any], wher
     """What the schema cannot check: durations Prometheus parses, ``for`` shorter than the look-back."""
     alert = catalogue.BY_KEY[key]
     for name, value in given.items():
-        kind = "duration" if name == catalogue.FOR else (None if name == "severity" else alert.param(name).kind)
+        kind = (
+            "duration" if name == catalogue.FOR else (None if name == "severity" else alert.param(name).kind)
+        )
         if kind == "duration" and promql.parse_duration(str(value)) is None:
-            raise BadInput(f"{where(name)}: {str(value)!r} is not a duration Prometheus can parse "
-                           "(a number and a unit: 30s, 5m, 1h30m, 1d)")
+            raise BadInput(
+                f"{where(name)}: {str(value)!r} is not a duration Prometheus can parse "
+                "(a number and a unit: 30s, 5m, 1h30m, 1d)"
+            )
     if "within" in merged:
         within, for_s = promql.parse_duration(merged["within"]), promql.parse_duration(merged[catalogue.FOR])
         if within is not None and for_s is not None and for_s >= within:
             name = catalogue.FOR if catalogue.FOR in given else "within"
-            raise BadInput(f"{where(name)}: 'for' ({merged[catalogue.FOR]}) must be shorter than 'within' "
-                           f"({merged['within']}), or the alert can never fire")
+            raise BadInput(
+                f"{where(name)}: 'for' ({merged[catalogue.FOR]}) must be shorter than 'within' "
+                f"({merged['within']}), or the alert can never fire"
+            )
 
 
 # -- the alerts: section, as init writes it -----------------------------------------------------
@@ -266,26 +310,43 @@ HEADER = """\
 
 
 def section_text(settings: AlertSettings) -> str:
-    lines = ["alerts:", HEADER.format(service=settings.service).rstrip("\n"),
-             f"  enabled: {'true' if settings.enabled else 'false'}",
-             f"  runbook_url: {_q(settings.runbook_url)}"]
+    lines = [
+        "alerts:",
+        HEADER.format(service=settings.service).rstrip("\n"),
+        f"  enabled: {'true' if settings.enabled else 'false'}",
+        f"  runbook_url: {_q(settings.runbook_url)}",
+    ]
     if settings.labels:
         lines.append("  labels:")
         lines += [f"    {_q(k)}: {_q(v)}" for k, v in settings.labels.items()]
     else:
-        lines.append("  labels: {}  # extra labels on the PrometheusRule and ServiceMonitor (your Prometheus' selector)")
-    lines += ["  receiver:", f"    type: {_q(settings.receiver.type)}",
-              f"    url_file: {_q(settings.receiver.url_file)}"
-              + ("" if settings.receiver.url_file else "  # default /etc/alertmanager/secrets/<service>-<type>-webhook-url")]
+        lines.append(
+            "  labels: {}  # extra labels on the PrometheusRule and ServiceMonitor (your Prometheus' selector)"
+        )
+    lines += [
+        "  receiver:",
+        f"    type: {_q(settings.receiver.type)}",
+        f"    url_file: {_q(settings.receiver.url_file)}"
+        + (
+            ""
+            if settings.receiver.url_file
+            else "  # default /etc/alertmanager/secrets/<service>-<type>-webhook-url"
+        ),
+    ]
     if settings.receiver.channel:
         lines.append(f"    channel: {_q(settings.receiver.channel)}")
     if settings.receiver.page_receiver:
         lines.append(f"    page_receiver: {_q(settings.receiver.page_receiver)}")
     lines.append("  severity:  # prod pages, the lower environments warn")
-    lines += [f"    {env}: {_q(settings.severity.get(env) or default_severity(env))}" for env in settings.environments]
+    lines += [
+        f"    {env}: {_q(settings.severity.get(env) or default_severity(env))}"
+        for env in settings.environments
+    ]
     lines.append("  rules:")
     for alert in catalogue.ALERTS:
-        lines.append(f"    {alert.key}: {_flow(settings.rules[alert.key], alert)}  # {alert.name}{_hint(alert)}")
+        lines.append(
+            f"    {alert.key}: {_flow(settings.rules[alert.key], alert)}  # {alert.name}{_hint(alert)}"
+        )
     if settings.overrides:
         lines.append("  environments:")
         for env in [e for e in KNOWN_ENVIRONMENTS if e in settings.overrides]:
@@ -328,27 +389,52 @@ def schema_fragment() -> dict[str, Any]:
     """The ``alerts:`` section's schema and its definitions, derived from the catalogue."""
     rules: dict[str, Any] = {}
     for alert in catalogue.ALERTS:
-        props: dict[str, Any] = {p.name: {**PARAM_SCHEMAS[p.kind], "description": p.help} for p in alert.params}
-        props[catalogue.FOR] = {"type": "string", "description": "how long the condition holds before it fires"}
+        props: dict[str, Any] = {
+            p.name: {**PARAM_SCHEMAS[p.kind], "description": p.help} for p in alert.params
+        }
+        props[catalogue.FOR] = {
+            "type": "string",
+            "description": "how long the condition holds before it fires",
+        }
         props["severity"] = {"$ref": "#/$defs/alert_severity"}
-        rules[alert.key] = {"type": "object", "additionalProperties": False, "properties": props,
-                            "description": f"{alert.name} ({alert.source})"}
+        rules[alert.key] = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": props,
+            "description": f"{alert.name} ({alert.source})",
+        }
     return {
-        "properties": {"alerts": {
-            "type": "object", "additionalProperties": False,
-            "description": "The alert rules pipekit init writes for the service (docs/alerts.md).",
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "runbook_url": {"type": "string"},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "receiver": {"type": "object", "additionalProperties": False, "properties": {
-                    "type": {"enum": list(RECEIVERS)}, "url_file": {"type": "string"},
-                    "channel": {"type": "string"}, "page_receiver": {"type": "string"}}},
-                "severity": {"type": "object", "additionalProperties": {"$ref": "#/$defs/alert_severity"}},
-                "rules": {"$ref": "#/$defs/alert_rules"},
-                "environments": {"type": "object", "additionalProperties": {"$ref": "#/$defs/alert_rules"}},
-            },
-        }},
+        "properties": {
+            "alerts": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "The alert rules pipekit init writes for the service (docs/alerts.md).",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "runbook_url": {"type": "string"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "receiver": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {"enum": list(RECEIVERS)},
+                            "url_file": {"type": "string"},
+                            "channel": {"type": "string"},
+                            "page_receiver": {"type": "string"},
+                        },
+                    },
+                    "severity": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/$defs/alert_severity"},
+                    },
+                    "rules": {"$ref": "#/$defs/alert_rules"},
+                    "environments": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/$defs/alert_rules"},
+                    },
+                },
+            }
+        },
         "$defs": {
             "alert_severity": {"enum": list(SEVERITIES)},
             "alert_rules": {"type": "object", "additionalProperties": False, "properties": rules},

@@ -18,17 +18,37 @@ S = TypeVar("S", bound="ServerOptions")
 
 @dataclass
 class ServerOptions:
-    server: str = option("", flag="--server", env="ARGOCD_SERVER", config="argocd.server", min_length=1,
-                         help="Argo CD server host[:port] or URL.")
-    root_path: str = option("", flag="--root-path", env="PIPEKIT_ARGOCD_ROOT_PATH", config="argocd.root_path",
-                            help="Path prefix of a server behind a path (e.g. /argo-cd) [default: ARGOCD_OPTS "
-                                 "--grpc-web-root-path].")
-    insecure: bool | None = option(flag="--insecure", env="PIPEKIT_ARGOCD_INSECURE", config="argocd.insecure",
-                                   help="Skip TLS certificate verification [default: ARGOCD_OPTS --insecure].")
-    plaintext: bool | None = option(flag="--plaintext", env="PIPEKIT_ARGOCD_PLAINTEXT", config="argocd.plaintext",
-                                    help="Use http instead of https [default: ARGOCD_OPTS --plaintext].")
-    argocd_opts: str | None = option(env="ARGOCD_OPTS", help="The argocd CLI's flags: --insecure, --plaintext, "
-                                                             "--grpc-web-root-path.")
+    server: str = option(
+        "",
+        flag="--server",
+        env="ARGOCD_SERVER",
+        config="argocd.server",
+        min_length=1,
+        help="Argo CD server host[:port] or URL.",
+    )
+    root_path: str = option(
+        "",
+        flag="--root-path",
+        env="PIPEKIT_ARGOCD_ROOT_PATH",
+        config="argocd.root_path",
+        help="Path prefix of a server behind a path (e.g. /argo-cd) [default: ARGOCD_OPTS "
+        "--grpc-web-root-path].",
+    )
+    insecure: bool | None = option(
+        flag="--insecure",
+        env="PIPEKIT_ARGOCD_INSECURE",
+        config="argocd.insecure",
+        help="Skip TLS certificate verification [default: ARGOCD_OPTS --insecure].",
+    )
+    plaintext: bool | None = option(
+        flag="--plaintext",
+        env="PIPEKIT_ARGOCD_PLAINTEXT",
+        config="argocd.plaintext",
+        help="Use http instead of https [default: ARGOCD_OPTS --plaintext].",
+    )
+    argocd_opts: str | None = option(
+        env="ARGOCD_OPTS", help="The argocd CLI's flags: --insecure, --plaintext, --grpc-web-root-path."
+    )
     token: str | None = option(env="ARGOCD_AUTH_TOKEN", secret=True)
     username: str | None = option(env="ARGOCD_USERNAME")
     password: str | None = option(env="ARGOCD_PASSWORD", secret=True)
@@ -38,9 +58,12 @@ def with_argocd_opts(resolved: Resolved[S]) -> S:
     """The options with what ``ARGOCD_OPTS`` says where nothing else set it."""
     o = resolved.options
     opts = parse_argocd_opts(o.argocd_opts)
-    return replace(o, root_path=o.root_path if resolved.given("root_path") else opts.get("root_path", ""),
-                   insecure=o.insecure if o.insecure is not None else opts.get("insecure", False),
-                   plaintext=o.plaintext if o.plaintext is not None else opts.get("plaintext", False))
+    return replace(
+        o,
+        root_path=o.root_path if resolved.given("root_path") else opts.get("root_path", ""),
+        insecure=o.insecure if o.insecure is not None else opts.get("insecure", False),
+        plaintext=o.plaintext if o.plaintext is not None else opts.get("plaintext", False),
+    )
 
 
 def parse_argocd_opts(text: str | None) -> dict[str, Any]:
@@ -48,9 +71,11 @@ def parse_argocd_opts(text: str | None) -> dict[str, Any]:
     try:
         words = shlex.split(text or "")
     except ValueError as exc:
-        raise BadInput(f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is "
-                       "not shown: it may hold a token)",
-                       hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'") from None
+        raise BadInput(
+            f"environment variable ARGOCD_OPTS: cannot split it like a shell would ({exc}; its value is "
+            "not shown: it may hold a token)",
+            hint="balance the quotes, e.g. ARGOCD_OPTS='--grpc-web-root-path /argo-cd'",
+        ) from None
     found: dict[str, Any] = {}
     for i, word in enumerate(words):
         if word in ("--insecure", "--plaintext"):

@@ -118,7 +118,9 @@ class AppState:
 
     # -- revision helpers -------------------------------------------------
     def synced_to(self, expected: str) -> bool:
-        return same_revision(self.sync_revision, expected) or any(same_revision(r, expected) for r in self.sync_revisions)
+        return same_revision(self.sync_revision, expected) or any(
+            same_revision(r, expected) for r in self.sync_revisions
+        )
 
     def operation_for(self, expected: str) -> bool:
         """Whether the current operation (result or request) is about revision ``expected``."""
@@ -134,8 +136,14 @@ class AppState:
             "revision": self.sync_revision,
             "phase": self.phase,
             "hooks": [
-                {"type": h.hook_type, "kind": h.kind, "name": h.name, "namespace": h.namespace,
-                 "phase": h.phase, "message": h.message}
+                {
+                    "type": h.hook_type,
+                    "kind": h.kind,
+                    "name": h.name,
+                    "namespace": h.namespace,
+                    "phase": h.phase,
+                    "message": h.message,
+                }
                 for h in self.hooks
             ],
         }
@@ -160,7 +168,11 @@ def same_revision(actual: str, expected: str) -> bool:
     if actual == expected:
         return True
     exp = expected.lower()
-    return 7 <= len(exp) < len(actual) and all(c in "0123456789abcdef" for c in exp) and actual.lower().startswith(exp)
+    return (
+        7 <= len(exp) < len(actual)
+        and all(c in "0123456789abcdef" for c in exp)
+        and actual.lower().startswith(exp)
+    )
 
 
 def parse_time(value: str) -> datetime | None:
@@ -171,7 +183,7 @@ def parse_time(value: str) -> datetime | None:
     if "." in text:  # Python 3.10 accepts at most 6 fraction digits
         head, _, rest = text.partition(".")
         digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits):]
+        tz = rest[len(digits) :]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
     try:
         parsed = datetime.fromisoformat(text)
@@ -203,17 +215,23 @@ def judge(app: Mapping[str, Any] | AppState, expected: str) -> Verdict:
         failed = tuple(h for h in s.hooks if h.phase in HOOK_FAILED)
         if failed:
             h = failed[0]
-            return Verdict(FAILED, reason=f"hook {h.label} {h.phase}: {h.message or 'no message'}", failed_hooks=failed)
+            return Verdict(
+                FAILED, reason=f"hook {h.label} {h.phase}: {h.message or 'no message'}", failed_hooks=failed
+            )
 
     missing: list[str] = []
     if not s.synced_to(expected):
         missing.append(f"sync revision is {short(s.sync_revision)}, want {short(expected)}")
-    if not (same_revision(s.op_revision, expected) or any(same_revision(r, expected) for r in s.op_revisions)):
+    if not (
+        same_revision(s.op_revision, expected) or any(same_revision(r, expected) for r in s.op_revisions)
+    ):
         missing.append(f"last sync operation was for {short(s.op_revision)}, want {short(expected)}")
     if s.phase != "Succeeded":
         extra = ""
         if s.phase == "Running" and s.retry_count:
-            extra = f" (retry #{s.retry_count}: {s.op_message})" if s.op_message else f" (retry #{s.retry_count})"
+            extra = (
+                f" (retry #{s.retry_count}: {s.op_message})" if s.op_message else f" (retry #{s.retry_count})"
+            )
         missing.append(f"operation phase {s.phase or 'none'}{extra}, want Succeeded")
     if s.pending_operation:
         missing.append("an operation is still pending")

@@ -25,8 +25,15 @@ def row(name: str, state: AppState | None, verdict: Verdict | None) -> tuple[str
     op = state.phase or "-"
     if state.retry_count:
         op += f" (retry {state.retry_count})"
-    return (name, state.sync or "?", state.health or "?", short(state.sync_revision), op,
-            hooks_text(state.hooks), verdict.status if verdict else "?")
+    return (
+        name,
+        state.sync or "?",
+        state.health or "?",
+        short(state.sync_revision),
+        op,
+        hooks_text(state.hooks),
+        verdict.status if verdict else "?",
+    )
 
 
 class Progress:
@@ -44,8 +51,9 @@ class Progress:
         if self.console.fancy:
             from rich.live import Live
 
-            self._live = Live(self._table(), console=self.console._rich_console(), refresh_per_second=4,
-                              transient=False)
+            self._live = Live(
+                self._table(), console=self.console._rich_console(), refresh_per_second=4, transient=False
+            )
             self._live.start()
 
     def _table(self) -> Any:
@@ -67,7 +75,9 @@ class Progress:
             self._live.update(self._table())
             return
         _, sync, health, rev, op, hooks, status = new
-        self.console.info(f"{name}: sync={sync} health={health} revision={rev} operation={op} hooks={hooks} -> {status}")
+        self.console.info(
+            f"{name}: sync={sync} health={health} revision={rev} operation={op} hooks={hooks} -> {status}"
+        )
 
     def note(self, text: str) -> None:
         if self._live is not None:

@@ -57,8 +57,15 @@ class Plan:
     local_files: dict[str, Path] = field(default_factory=dict)  # served name -> file on this machine
 
 
-def plan(manifest: Manifest, variant: str, pipekit_version: str, *, local_url: str | None = None,
-         host_arch: str = "amd64", base_image: str | None = None) -> Plan:
+def plan(
+    manifest: Manifest,
+    variant: str,
+    pipekit_version: str,
+    *,
+    local_url: str | None = None,
+    host_arch: str = "amd64",
+    base_image: str | None = None,
+) -> Plan:
     if manifest.variants and variant not in manifest.variants:
         raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(manifest.variants)}")
     out = Plan()
@@ -76,32 +83,47 @@ def plan(manifest: Manifest, variant: str, pipekit_version: str, *, local_url: s
         in_variant = tool.variant in (None, variant)
         if tool.kind == "debian":
             out.args[f"{arg_prefix(tool.name)}_VERSION"] = tool.version if in_variant else ""
-            entry.update(source=f"Debian bookworm package {tool.package or tool.name}={tool.version}",
-                         checksum="apt: Release file signed by the Debian archive key")
+            entry.update(
+                source=f"Debian bookworm package {tool.package or tool.name}={tool.version}",
+                checksum="apt: Release file signed by the Debian archive key",
+            )
         elif tool.kind == "download":
             _download(out, tool, entry, in_variant, local_url, host_arch)
         elif tool.kind == "venv":
             lock = Path(tool.lock or "").name
-            entry.update(source=f"PyPI by hash (pip --require-hashes) from docker/{lock}, in its own virtualenv "
-                                f"{tool.path}", lock=f"/etc/pipekit/{lock}", path=tool.path)
+            entry.update(
+                source=f"PyPI by hash (pip --require-hashes) from docker/{lock}, in its own virtualenv "
+                f"{tool.path}",
+                lock=f"/etc/pipekit/{lock}",
+                path=tool.path,
+            )
         else:
-            entry.update(version=pipekit_version if tool.name == "pipekit" else tool.version,
-                         source="this repository's wheel; dependencies from docker/requirements.lock "
-                                "(pip --require-hashes)", lock="/etc/pipekit/requirements.lock")
+            entry.update(
+                version=pipekit_version if tool.name == "pipekit" else tool.version,
+                source="this repository's wheel; dependencies from docker/requirements.lock "
+                "(pip --require-hashes)",
+                lock="/etc/pipekit/requirements.lock",
+            )
         if not in_variant:
             entry.update(included=False, note=f"only in the {tool.variant} variant")
         elif tool.stage == "fetch":
             entry.update(included=False, note="used only in the build's download stage, not in the image")
         tools[tool.name] = entry
-    out.image = {"schema": 1, "image": {"pipekit": pipekit_version, "local": local_url is not None},
-                 "variant": variant, "arch": host_arch if local_url else "from TARGETARCH",
-                 "base": base, "tools": tools}
+    out.image = {
+        "schema": 1,
+        "image": {"pipekit": pipekit_version, "local": local_url is not None},
+        "variant": variant,
+        "arch": host_arch if local_url else "from TARGETARCH",
+        "base": base,
+        "tools": tools,
+    }
     out.labels = _labels(out.image, pipekit_version, variant)
     return out
 
 
-def _download(out: Plan, tool: Tool, entry: dict[str, Any], in_variant: bool, local_url: str | None,
-              host_arch: str) -> None:
+def _download(
+    out: Plan, tool: Tool, entry: dict[str, Any], in_variant: bool, local_url: str | None, host_arch: str
+) -> None:
     p = arg_prefix(tool.name)
     args = dict.fromkeys(tool_args(tool), "")
     args[f"{p}_VERSION"] = tool.version
@@ -119,9 +141,13 @@ def _download(out: Plan, tool: Tool, entry: dict[str, Any], in_variant: bool, lo
         if tool.signature:
             args[f"{p}_SIG_FINGERPRINT"] = tool.signature.fingerprint
             args[f"{p}_SIG_KEY"] = tool.signature.key
-        entry.update(source=tool.url or "", checksum={a: tool.checksum_for(a) for a in ARCHES}
-                     if not tool.signature else f"gpg signature, key {tool.signature.fingerprint}",
-                     source_of_checksum=tool.source_of_checksum)
+        entry.update(
+            source=tool.url or "",
+            checksum={a: tool.checksum_for(a) for a in ARCHES}
+            if not tool.signature
+            else f"gpg signature, key {tool.signature.fingerprint}",
+            source_of_checksum=tool.source_of_checksum,
+        )
     elif local.get("from") == "machine":
         found = find_on_machine(tool, str(local.get("command") or tool.name))
         served = tool.name
@@ -129,21 +155,30 @@ def _download(out: Plan, tool: Tool, entry: dict[str, Any], in_variant: bool, lo
         args[f"{p}_URL_{host_arch.upper()}"] = f"{local_url}/{served}"
         args[f"{p}_SUM_{host_arch.upper()}"] = "sha256:" + sha256_file(found)
         args[f"{p}_FORMAT"] = "binary"
-        entry.update(source=f"this machine's {found}, served on 127.0.0.1 by scripts/build-image.sh --local",
-                     checksum={host_arch: args[f"{p}_SUM_{host_arch.upper()}"]},
-                     note="local variant: not upstream's file (upstream's checksum is in docker/tools.yaml); "
-                          "verified against the SHA256SUMS file the build script wrote")
+        entry.update(
+            source=f"this machine's {found}, served on 127.0.0.1 by scripts/build-image.sh --local",
+            checksum={host_arch: args[f"{p}_SUM_{host_arch.upper()}"]},
+            note="local variant: not upstream's file (upstream's checksum is in docker/tools.yaml); "
+            "verified against the SHA256SUMS file the build script wrote",
+        )
     elif local.get("from") == "debian":
         args[f"{p}_DEBIAN_VERSION"] = str(local["version"])
-        entry.update(version=str(local["version"]), kind="debian", package=local.get("package") or tool.name,
-                     source=f"Debian bookworm package {local.get('package') or tool.name}={local['version']}",
-                     checksum="apt: Release file signed by the Debian archive key",
-                     note=f"local variant: Debian's package instead of upstream {tool.version} "
-                          f"(release server not reachable)")
+        entry.update(
+            version=str(local["version"]),
+            kind="debian",
+            package=local.get("package") or tool.name,
+            source=f"Debian bookworm package {local.get('package') or tool.name}={local['version']}",
+            checksum="apt: Release file signed by the Debian archive key",
+            note=f"local variant: Debian's package instead of upstream {tool.version} "
+            f"(release server not reachable)",
+        )
         entry.pop("reports", None)
     else:
-        entry.update(included=False, note="left out of the local variant: only an upstream release server "
-                                          "provides it and none is reachable from this machine")
+        entry.update(
+            included=False,
+            note="left out of the local variant: only an upstream release server "
+            "provides it and none is reachable from this machine",
+        )
     out.args.update(args)
 
 
@@ -177,7 +212,7 @@ def _labels(image: dict[str, Any], version: str, variant: str) -> dict[str, str]
         "org.opencontainers.image.version": f"{version}-{variant}",
         "org.opencontainers.image.base.name": str(image["base"]),
         "org.opencontainers.image.description": "pipekit CI/CD steps with the tools they drive; "
-                                                "see /etc/pipekit/image.json",
+        "see /etc/pipekit/image.json",
     }
     for name, entry in image["tools"].items():
         if entry.get("included", True) is False:
@@ -204,8 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     from pipekit.core.errors import BadInput
 
     try:
-        result = plan(load(ns.manifest), ns.variant, ns.pipekit_version, local_url=ns.local_url,
-                      host_arch=ns.host_arch, base_image=ns.base_image)
+        result = plan(
+            load(ns.manifest),
+            ns.variant,
+            ns.pipekit_version,
+            local_url=ns.local_url,
+            host_arch=ns.host_arch,
+            base_image=ns.base_image,
+        )
     except BadInput as exc:
         print(f"buildargs: {exc}", file=sys.stderr)
         return 2

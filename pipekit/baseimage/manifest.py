@@ -121,10 +121,19 @@ def parse(text: str, name: str) -> Manifest:
         raise BadInput(f"{name}: variants must be a mapping of variant name -> facts")
     for tool in tools.values():
         if tool.variant and variants and tool.variant not in variants:
-            raise BadInput(f"{name}: tools.{tool.name}.variant {tool.variant!r} is not one of {sorted(variants)}")
+            raise BadInput(
+                f"{name}: tools.{tool.name}.variant {tool.variant!r} is not one of {sorted(variants)}"
+            )
     known = {"schema", "tools", "base", "variants", "variant", "arch", "image"}
-    return Manifest(path=name, tools=tools, base=base, variants=variants, variant=data.get("variant"),
-                    arch=data.get("arch"), extra={k: v for k, v in data.items() if k not in known})
+    return Manifest(
+        path=name,
+        tools=tools,
+        base=base,
+        variants=variants,
+        variant=data.get("variant"),
+        arch=data.get("arch"),
+        extra={k: v for k, v in data.items() if k not in known},
+    )
 
 
 def _base(name: str, data: Any) -> BaseImage:
@@ -153,7 +162,9 @@ def _tool(name: str, tool: str, facts: Any, *, strict: bool = True) -> Tool:
     signature = _signature(where, facts.get("signature"))
     fmt = facts.get("format")
     if kind == "venv" and strict and (not facts.get("lock") or not facts.get("path")):
-        raise BadInput(f"{where}: a venv tool needs `lock` (its hash-pinned requirements) and `path` (its virtualenv)")
+        raise BadInput(
+            f"{where}: a venv tool needs `lock` (its hash-pinned requirements) and `path` (its virtualenv)"
+        )
     if kind == "download" and included and strict:
         if not facts.get("url"):
             raise BadInput(f"{where}.url is missing (a download needs its URL template)")
@@ -162,21 +173,37 @@ def _tool(name: str, tool: str, facts: Any, *, strict: bool = True) -> Tool:
         if signature is None:
             for arch in ARCHES:
                 if not (checksums.get(arch) or checksums.get("noarch")):
-                    raise BadInput(f"{where}: no checksum for {arch} (a download needs sha256 or sha512 for "
-                                   f"every architecture, or a signature; set it with scripts/bump-tool.py)")
+                    raise BadInput(
+                        f"{where}: no checksum for {arch} (a download needs sha256 or sha512 for "
+                        f"every architecture, or a signature; set it with scripts/bump-tool.py)"
+                    )
     arch_names = facts.get("arch") or {}
     if not isinstance(arch_names, dict):
         raise BadInput(f"{where}.arch must map amd64/arm64 to upstream's names")
     local = facts.get("local")
     if local is not None and (not isinstance(local, dict) or local.get("from") not in ("machine", "debian")):
-        raise BadInput(f"{where}.local must be {{from: machine, command: ...}} or {{from: debian, version: ...}}")
+        raise BadInput(
+            f"{where}.local must be {{from: machine, command: ...}} or {{from: debian, version: ...}}"
+        )
     return Tool(
-        name=tool, version=str(version), kind=kind, url=facts.get("url"), format=fmt,
-        member=facts.get("member"), arch_names={str(k): str(v) for k, v in arch_names.items()},
-        checksums=checksums, signature=signature, reports=_opt(facts.get("reports")),
-        variant=_opt(facts.get("variant")), package=_opt(facts.get("package")), local=local,
-        source_of_checksum=_opt(facts.get("source_of_checksum")), included=included,
-        note=_opt(facts.get("note")), lock=_opt(facts.get("lock")), stage=_opt(facts.get("stage")),
+        name=tool,
+        version=str(version),
+        kind=kind,
+        url=facts.get("url"),
+        format=fmt,
+        member=facts.get("member"),
+        arch_names={str(k): str(v) for k, v in arch_names.items()},
+        checksums=checksums,
+        signature=signature,
+        reports=_opt(facts.get("reports")),
+        variant=_opt(facts.get("variant")),
+        package=_opt(facts.get("package")),
+        local=local,
+        source_of_checksum=_opt(facts.get("source_of_checksum")),
+        included=included,
+        note=_opt(facts.get("note")),
+        lock=_opt(facts.get("lock")),
+        stage=_opt(facts.get("stage")),
         path=_opt(facts.get("path")),
     )
 
@@ -192,7 +219,9 @@ def _checksums(where: str, facts: dict[str, Any]) -> dict[str, str]:
         if table is None:
             continue
         if not isinstance(table, dict):
-            raise BadInput(f"{where}.{algo} must map each architecture (amd64, arm64, or noarch) to a checksum")
+            raise BadInput(
+                f"{where}.{algo} must map each architecture (amd64, arm64, or noarch) to a checksum"
+            )
         for arch, value in table.items():
             if arch not in (*ARCHES, "noarch"):
                 raise BadInput(f"{where}.{algo}.{arch}: unknown architecture (use amd64, arm64 or noarch)")

@@ -23,11 +23,15 @@ def save(ref: str, tool: str, dest: Path, *, env: Mapping[str, str], timeout: fl
         "docker": ["docker", "save", "-o", str(dest), ref],
     }[tool]
     if not shutil.which(argv[0], path=env.get("PATH")):
-        raise BadInput(f"{argv[0]} not found: it saves the image {ref} for the SBOM",
-                       hint="pass --container-tool, or --image PATH.tar of an image archive")
+        raise BadInput(
+            f"{argv[0]} not found: it saves the image {ref} for the SBOM",
+            hint="pass --container-tool, or --image PATH.tar of an image archive",
+        )
     try:
         process.run(argv, env=dict(env), timeout=timeout, what=f"{tool} save {ref}")
     except PipekitError as exc:
-        raise BadInput(f"image {ref}: {tool} could not save it ({exc.message})",
-                       hint="build it first (pipekit build), or pass --image PATH.tar") from None
+        raise BadInput(
+            f"image {ref}: {tool} could not save it ({exc.message})",
+            hint="build it first (pipekit build), or pass --image PATH.tar",
+        ) from None
     return dest

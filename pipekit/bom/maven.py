@@ -21,16 +21,26 @@ from pathlib import Path
 
 from pipekit.core.errors import BadInput
 
-SCOPES = {"runtime": ("compile", "provided", "runtime", "system"), "test": ("test",),
-          "all": ("compile", "provided", "runtime", "system", "test")}
+SCOPES = {
+    "runtime": ("compile", "provided", "runtime", "system"),
+    "test": ("test",),
+    "all": ("compile", "provided", "runtime", "system", "test"),
+}
 _DEBUG = "[DEBUG] "
 _PROJECT = re.compile(r"^\[DEBUG\] Project: (\S+:\S+:\S+:\S+)\s*$")
 _NODE = re.compile(r"^( *)(\S+)(?: \((optional)\)| \([^)]*\))*\s*$")
 
 
 def goals(offline: bool) -> list[str]:
-    return ["-B", "-X", "-Dstyle.color=never", *(["-o"] if offline else []), "test-compile",
-            "-Dmaven.main.skip=true", "-Dmaven.test.skip=true"]
+    return [
+        "-B",
+        "-X",
+        "-Dstyle.color=never",
+        *(["-o"] if offline else []),
+        "test-compile",
+        "-Dmaven.main.skip=true",
+        "-Dmaven.test.skip=true",
+    ]
 
 
 def project_trees(output: str) -> list[str]:
@@ -44,11 +54,11 @@ def project_trees(output: str) -> list[str]:
         if "Dependency collection stats" not in lines[i] or i + 1 >= len(lines):
             i += 1
             continue
-        root = lines[i + 1][len(_DEBUG):].strip() if lines[i + 1].startswith(_DEBUG) else ""
+        root = lines[i + 1][len(_DEBUG) :].strip() if lines[i + 1].startswith(_DEBUG) else ""
         i += 2
         block: list[str] = [root]
         while i < len(lines) and lines[i].startswith(_DEBUG + " "):
-            node = _NODE.match(lines[i][len(_DEBUG):])
+            node = _NODE.match(lines[i][len(_DEBUG) :])
             if node:
                 block.append(node.group(1) + node.group(2) + (" (optional)" if node.group(3) else ""))
             i += 1
@@ -76,8 +86,15 @@ def keep_scope(tree: list[str], scope: str) -> list[str]:
     return out
 
 
-def resolved_tree(project_dir: Path, *, scope: str, offline: bool, env: Mapping[str, str],
-                  timeout: float, maven: str | None = None) -> list[str]:
+def resolved_tree(
+    project_dir: Path,
+    *,
+    scope: str,
+    offline: bool,
+    env: Mapping[str, str],
+    timeout: float,
+    maven: str | None = None,
+) -> list[str]:
     """Run Maven on ``project_dir`` and return its resolved tree for ``scope``; exit 2 when it cannot."""
     from pipekit.clients.maven import find_executable
     from pipekit.core import process
@@ -85,14 +102,22 @@ def resolved_tree(project_dir: Path, *, scope: str, offline: bool, env: Mapping[
     if not (project_dir / "pom.xml").is_file():
         raise BadInput(f"{project_dir / 'pom.xml'}: no pom.xml (pass --project-dir, or --no-maven)")
     executable = find_executable(project_dir, maven, env)
-    result = process.run([executable, *goals(offline)], cwd=project_dir, env=dict(env), timeout=timeout,
-                         check=False, what="mvn -X test-compile (the resolved dependency tree)")
+    result = process.run(
+        [executable, *goals(offline)],
+        cwd=project_dir,
+        env=dict(env),
+        timeout=timeout,
+        check=False,
+        what="mvn -X test-compile (the resolved dependency tree)",
+    )
     if not result.ok:
         errors = [ln for ln in result.stdout.splitlines() if ln.startswith("[ERROR]")]
-        reason = errors[0][len("[ERROR] "):] if errors else f"exit {result.returncode}"
-        raise BadInput(f"{project_dir}: Maven could not resolve the dependencies: {reason[:300]}",
-                       hint="run the build first (pipekit build) so the local repository holds them"
-                            + ("; or drop --maven-offline" if offline else ""))
+        reason = errors[0][len("[ERROR] ") :] if errors else f"exit {result.returncode}"
+        raise BadInput(
+            f"{project_dir}: Maven could not resolve the dependencies: {reason[:300]}",
+            hint="run the build first (pipekit build) so the local repository holds them"
+            + ("; or drop --maven-offline" if offline else ""),
+        )
     tree = project_trees(result.stdout)
     if not tree:
         raise BadInput(f"{project_dir}: Maven printed no dependency tree (is this a Maven 3.6+ project?)")

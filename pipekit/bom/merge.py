@@ -13,8 +13,11 @@ from typing import Any
 
 
 def _key(component: dict[str, Any]) -> str:
-    return str(component.get("bom-ref") or component.get("purl")
-               or f"{component.get('name')}@{component.get('version')}")
+    return str(
+        component.get("bom-ref")
+        or component.get("purl")
+        or f"{component.get('name')}@{component.get('version')}"
+    )
 
 
 def merge(boms: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,8 +21,10 @@ def main(argv: list[str]) -> int:
     tree_file = os.environ.get(TREE_VARIABLE)
     out = next((a.split("=", 1)[1] for a in argv if a.startswith("-DoutputFile=")), None)
     if "dependency:tree" not in argv or not out or not tree_file:
-        print(f"pipekit: this mvn only answers dependency:tree -DoutputFile=FILE (got: {' '.join(argv)})",
-              file=sys.stderr)
+        print(
+            f"pipekit: this mvn only answers dependency:tree -DoutputFile=FILE (got: {' '.join(argv)})",
+            file=sys.stderr,
+        )
         return 1
     if any(a == "-DoutputType=json" for a in argv):
         print("pipekit: only the text tree is available", file=sys.stderr)

@@ -43,8 +43,12 @@ EVENTS: dict[str, EventStyle] = {
 FAILED_STATUSES = {s.value for s in Status if s.bad}  # failed, error, timed-out, interrupted
 DID_NOT_FINISH = "did not finish"
 MAX_FAILING_TESTS = 10
-STATUS_ICONS = {Status.ERROR.value: "❌", Status.TIMED_OUT.value: "⏱", Status.INTERRUPTED.value: "⏹",
-                Status.SKIPPED.value: "⏭"}
+STATUS_ICONS = {
+    Status.ERROR.value: "❌",
+    Status.TIMED_OUT.value: "⏱",
+    Status.INTERRUPTED.value: "⏹",
+    Status.SKIPPED.value: "⏭",
+}
 
 
 def status_icon(status: str) -> str:
@@ -150,7 +154,9 @@ def _ref(p: PipelineContext) -> Fact | None:
 
 
 def tests_text(tests: dict[str, Any]) -> str:
-    parts = [f"{tests.get(k)} {k}" for k in ("passed", "failed", "errored", "skipped", "flaky") if tests.get(k)]
+    parts = [
+        f"{tests.get(k)} {k}" for k in ("passed", "failed", "errored", "skipped", "flaky") if tests.get(k)
+    ]
     text = ", ".join(parts) or "no tests"
     if tests.get("total") is not None:
         text += f" of {tests['total']}"
@@ -190,7 +196,9 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     if isinstance(tests, dict):
         facts.append(Fact("Tests", tests_text(tests)))
         _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
+        _tests_detail(
+            details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky")
+        )
     facts_, details_ = _post_sync_facts(record)
     facts.extend(facts_)
     details.extend(details_)
@@ -199,17 +207,26 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     jira_facts(record, facts, details)
     if promote.source and promote.target:
         services = promote.services or []
-        facts.append(Fact("Promotion", f"{promote.source} → {promote.target}"
-                          + (f" ({', '.join(map(str, services))})" if services else "")))
+        facts.append(
+            Fact(
+                "Promotion",
+                f"{promote.source} → {promote.target}"
+                + (f" ({', '.join(map(str, services))})" if services else ""),
+            )
+        )
         notes_facts(promote.notes, facts, details)
-    revision = (update.gitops_revision if update.succeeded else None) \
-        or (promote.gitops_revision if promote.succeeded else None)
+    revision = (update.gitops_revision if update.succeeded else None) or (
+        promote.gitops_revision if promote.succeeded else None
+    )
     if revision:
         repo = update.gitops_repo if update.succeeded else None
         facts.append(Fact("GitOps revision", short_revision(revision) + (f" in {repo}" if repo else "")))
     apps = WaitResult.read(record).apps
     if apps:
-        lines = [f"{a.name}: {a.sync or '?'} / {a.health or '?'}" + (f" ({a.phase})" if a.phase else "") for a in apps]
+        lines = [
+            f"{a.name}: {a.sync or '?'} / {a.health or '?'}" + (f" ({a.phase})" if a.phase else "")
+            for a in apps
+        ]
         if len(lines) <= 3:
             facts.append(Fact("Argo CD", "; ".join(lines)))
         else:
@@ -219,10 +236,19 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
 
 def _gitops_pull_requests(update: UpdateTagResult, promote: PromoteResult) -> list[tuple[str, str | None]]:
     """A link to each pull request update-tag or promote opened in the GitOps repository (--via pull-request)."""
-    found = [pr for pr in [update.pull_request, *(promote.pull_requests or [])] if isinstance(pr, dict) and pr.get("url")]
-    return [(f"GitOps pull request #{pr.get('id')} ({str(pr.get('state') or 'open').lower()})"
-             + (f": {pr['service']}" if len(found) > 1 and pr.get("service") else ""), _http(str(pr["url"])))
-            for pr in found]
+    found = [
+        pr
+        for pr in [update.pull_request, *(promote.pull_requests or [])]
+        if isinstance(pr, dict) and pr.get("url")
+    ]
+    return [
+        (
+            f"GitOps pull request #{pr.get('id')} ({str(pr.get('state') or 'open').lower()})"
+            + (f": {pr['service']}" if len(found) > 1 and pr.get("service") else ""),
+            _http(str(pr["url"])),
+        )
+        for pr in found
+    ]
 
 
 def notes_facts(notes: Any, facts: list[Fact], details: list[Detail]) -> None:
@@ -255,8 +281,11 @@ def jira_facts(record: RunRecord, facts: list[Fact], details: list[Detail]) -> N
     facts.append(Fact("Jira gate", f"{verdict}: {gate.reason or f'{gate.project} {gate.version}'}"))
     blocking = [b for b in gate.blocking or [] if isinstance(b, dict)]
     if blocking:
-        lines = [f"{b.get('key')} {b.get('status')} ({b.get('assignee') or 'unassigned'}): {b.get('summary')}"
-                 f" → {b.get('unblock')}" for b in blocking[:MAX_FAILING_TESTS]]
+        lines = [
+            f"{b.get('key')} {b.get('status')} ({b.get('assignee') or 'unassigned'}): {b.get('summary')}"
+            f" → {b.get('unblock')}"
+            for b in blocking[:MAX_FAILING_TESTS]
+        ]
         total = gate.blocking_count if isinstance(gate.blocking_count, int) else len(blocking)
         details.append(Detail("Jira blocking issues", lines, max(0, total - len(lines))))
 
@@ -272,7 +301,11 @@ def _tests_detail(details: list[Detail], title: str, items: Any, count: Any = No
             name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
             msg = " ".join(str(item.get("message") or "").split())
             lines.append(f"{name}: {msg}" if msg else name)
-    total = count if isinstance(count, int) and not isinstance(count, bool) and count >= len(items) else len(items)
+    total = (
+        count
+        if isinstance(count, int) and not isinstance(count, bool) and count >= len(items)
+        else len(items)
+    )
     details.append(Detail(title, lines, max(0, total - len(lines))))
 
 
@@ -284,12 +317,18 @@ def _post_sync_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
     if out.step_status is None:
         return [], []
     tests = out.tests if isinstance(out.tests, dict) else None
-    facts = [Fact(f"Suite {out.suite}" if out.suite else "Suite",
-                  tests_text(tests) if tests else (out.message or str(out.result or out.step_status.value)))]
+    facts = [
+        Fact(
+            f"Suite {out.suite}" if out.suite else "Suite",
+            tests_text(tests) if tests else (out.message or str(out.result or out.step_status.value)),
+        )
+    ]
     details: list[Detail] = []
     if tests:
         _tests_detail(details, "Failing tests", tests.get("failing"), tests.get("failing_count"))
-        _tests_detail(details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky"))
+        _tests_detail(
+            details, "Flaky tests (passed only on a rerun)", tests.get("flaky_tests"), tests.get("flaky")
+        )
     elif out.message and out.result in ("not-ready", "bad-input"):
         details.append(Detail("Why the suite did not run", [out.message[:500]]))
     return facts, details
@@ -301,8 +340,16 @@ def _post_sync_summary(record: RunRecord) -> str | None:
     return PostSyncTestResult.read(record).summary_url
 
 
-PIPELINE_ORDER = ("build", "scan", "ecr_push", "update_tag", "jira_gate", "promote", "wait_for_argocd",
-                  "post_sync_test")
+PIPELINE_ORDER = (
+    "build",
+    "scan",
+    "ecr_push",
+    "update_tag",
+    "jira_gate",
+    "promote",
+    "wait_for_argocd",
+    "post_sync_test",
+)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -318,8 +365,13 @@ def step_lines(record: RunRecord, sender: str = "notify") -> list[StepLine]:
     for name, section in items:
         status = str(section.get("status") or "unknown")
         dur = section.get("duration_s")
-        out.append(StepLine(name, DID_NOT_FINISH if status == Status.RUNNING.value else status,
-                            float(dur) if isinstance(dur, (int, float)) else None))
+        out.append(
+            StepLine(
+                name,
+                DID_NOT_FINISH if status == Status.RUNNING.value else status,
+                float(dur) if isinstance(dur, (int, float)) else None,
+            )
+        )
     return out
 
 
@@ -336,8 +388,12 @@ def build(
     """The notification for ``event`` (one of :data:`EVENTS`)."""
     look = EVENTS[event]
     update, promote = UpdateTagResult.read(record), PromoteResult.read(record)
-    env = environment or pipeline.deployment_environment or (update.environment if update.succeeded else None) \
+    env = (
+        environment
+        or pipeline.deployment_environment
+        or (update.environment if update.succeeded else None)
         or promote.target
+    )
     stage_name = stage or "pipeline"
     outcome, style, icon, verb = event, look.style, look.icon, look.verb
     steps: list[StepLine] = []
@@ -367,18 +423,39 @@ def build(
     facts.extend(rec_facts)
     commit = None
     if pipeline.commit:
-        commit = Commit(pipeline.commit, pipeline.commit[:7], _http(pipeline.commit_url), pipeline.author,
-                        pipeline.subject)
-    links = [Link(t, u) for t, u in (
-        ("Test results", _http(_post_sync_summary(record))),
-        ("Pipeline", _http(pipeline.pipeline_url)),
-        ("Commit", _http(pipeline.commit_url)),
-        ("Pull request", _http(pipeline.pr_url)),
-        *_gitops_pull_requests(update, promote),
-    ) if u]
+        commit = Commit(
+            pipeline.commit,
+            pipeline.commit[:7],
+            _http(pipeline.commit_url),
+            pipeline.author,
+            pipeline.subject,
+        )
+    links = [
+        Link(t, u)
+        for t, u in (
+            ("Test results", _http(_post_sync_summary(record))),
+            ("Pipeline", _http(pipeline.pipeline_url)),
+            ("Commit", _http(pipeline.commit_url)),
+            ("Pull request", _http(pipeline.pr_url)),
+            *_gitops_pull_requests(update, promote),
+        )
+        if u
+    ]
     return Notification(
-        event=event, outcome=outcome, style=style, icon=icon, title=title, service=service, stage=stage_name,
-        environment=str(env) if env else None, facts=facts, commit=commit, message=message, details=details,
-        steps=steps, links=links, run_id=run_id(pipeline),
+        event=event,
+        outcome=outcome,
+        style=style,
+        icon=icon,
+        title=title,
+        service=service,
+        stage=stage_name,
+        environment=str(env) if env else None,
+        facts=facts,
+        commit=commit,
+        message=message,
+        details=details,
+        steps=steps,
+        links=links,
+        run_id=run_id(pipeline),
         target=environment or pipeline.deployment_environment,
     )

@@ -33,7 +33,9 @@ def _card_lines(items: list[Any], indent: str = "  ") -> list[str]:
             facts = [f for f in item.get("facts", []) if isinstance(f, dict)]
             width = max((len(_plain_teams(str(f.get("title", "")))) for f in facts), default=0)
             for f in facts:
-                out.append(f"{indent}{_plain_teams(str(f.get('title', ''))).ljust(width)}  {_plain_teams(str(f.get('value', '')))}")
+                out.append(
+                    f"{indent}{_plain_teams(str(f.get('title', ''))).ljust(width)}  {_plain_teams(str(f.get('value', '')))}"
+                )
         elif kind == "Container":
             out.extend(_card_lines(item.get("items", []), indent))
         elif kind == "ColumnSet":
@@ -58,7 +60,9 @@ def slack(payload: dict[str, Any]) -> str:
     for block in payload.get("blocks", []):
         kind = block.get("type")
         if kind in ("header", "section") and isinstance(block.get("text"), dict):
-            lines.extend("  " + x.replace("*", "") for x in _plain_slack(block["text"].get("text", "")).splitlines())
+            lines.extend(
+                "  " + x.replace("*", "") for x in _plain_slack(block["text"].get("text", "")).splitlines()
+            )
         for f in block.get("fields", []) if kind == "section" else []:
             lines.append("  " + _plain_slack(f.get("text", "")).replace("\n", ": ", 1).replace("*", ""))
         if kind == "context":

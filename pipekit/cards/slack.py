@@ -36,7 +36,14 @@ def fallback(n: Notification) -> str:
 
 def payload(n: Notification) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": t.slack_plain(f"{n.icon} {t.one_line(n.title)}", MAX_HEADER), "emoji": True}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": t.slack_plain(f"{n.icon} {t.one_line(n.title)}", MAX_HEADER),
+                "emoji": True,
+            },
+        },
     ]
     fields = [
         {"type": "mrkdwn", "text": f"*{f.label}*\n" + t.slack_mrkdwn(t.one_line(f.value), MAX_FIELD - 40)}
@@ -47,15 +54,28 @@ def payload(n: Notification) -> dict[str, Any]:
     if n.commit:
         sha = f"<{url_for_mrkdwn(n.commit.url)}|{n.commit.short_sha}>" if n.commit.url else n.commit.short_sha
         elements: list[dict[str, Any]] = [{"type": "mrkdwn", "text": f"Commit {sha}"}]
-        who = " ".join(x for x in (
-            f"by {t.one_line(n.commit.author)}" if n.commit.author else "",
-            t.first_line(n.commit.subject) if n.commit.subject else "",
-        ) if x)
+        who = " ".join(
+            x
+            for x in (
+                f"by {t.one_line(n.commit.author)}" if n.commit.author else "",
+                t.first_line(n.commit.subject) if n.commit.subject else "",
+            )
+            if x
+        )
         if who:
             elements.append({"type": "plain_text", "text": t.slack_plain(who, 300), "emoji": False})
         blocks.append({"type": "context", "elements": elements})
     if n.message:
-        blocks.append({"type": "section", "text": {"type": "plain_text", "text": t.slack_plain(n.message.strip(), MAX_SECTION), "emoji": True}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "plain_text",
+                    "text": t.slack_plain(n.message.strip(), MAX_SECTION),
+                    "emoji": True,
+                },
+            }
+        )
     for detail in n.details:
         lines = detail.lines[:MAX_LINES]
         more = detail.more + len(detail.lines) - len(lines)
@@ -71,10 +91,19 @@ def payload(n: Notification) -> dict[str, Any]:
         ]
         blocks.append(_section_mrkdwn("*Steps*\n" + "\n".join(rows)))
     if n.links:
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": link.title[:75]}, "url": link.url[:3000]}
-            for link in n.links
-        ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": link.title[:75]},
+                        "url": link.url[:3000],
+                    }
+                    for link in n.links
+                ],
+            }
+        )
     if len(blocks) > MAX_BLOCKS:  # cannot happen with today's layout; keep the contract anyway
         blocks = blocks[: MAX_BLOCKS - 1] + [_section_mrkdwn("… (truncated)")]
     return {"text": fallback(n), "blocks": blocks}

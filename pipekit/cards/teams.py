@@ -50,16 +50,26 @@ def card(n: Notification, budget: Budget = LEVELS[0]) -> dict[str, Any]:
     header.append(_text(t.teams(" · ".join(sub), 200), isSubtle=True, spacing="None"))
     body: list[dict[str, Any]] = [{"type": "Container", "style": n.style, "bleed": True, "items": header}]
     if n.commit:
-        sha = f"[{n.commit.short_sha}]({url_for_markdown(n.commit.url)})" if n.commit.url else n.commit.short_sha
+        sha = (
+            f"[{n.commit.short_sha}]({url_for_markdown(n.commit.url)})"
+            if n.commit.url
+            else n.commit.short_sha
+        )
         line = f"Commit {sha}"
         if n.commit.author:
             line += " by " + t.teams(t.one_line(n.commit.author), 100)
         if n.commit.subject:
             line += ": " + t.teams(t.first_line(n.commit.subject), budget.subject)
         body.append(_text(line))
-    body.append({"type": "FactSet", "facts": [
-        {"title": t.teams(f.label, 60), "value": t.teams(t.one_line(f.value), budget.fact)} for f in n.facts
-    ]})
+    body.append(
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": t.teams(f.label, 60), "value": t.teams(t.one_line(f.value), budget.fact)}
+                for f in n.facts
+            ],
+        }
+    )
     if n.message:
         body.append(_text(t.teams(n.message.strip(), budget.message).replace("\n", "\n\n"), separator=True))
     for detail in n.details:
@@ -72,15 +82,22 @@ def card(n: Notification, budget: Budget = LEVELS[0]) -> dict[str, Any]:
         body.append(_text("\n".join(items), spacing="Small"))
     if n.steps:
         body.append(_text("Steps", weight="Bolder", separator=True))
-        body.append({"type": "FactSet", "facts": [
+        body.append(
             {
-                "title": t.teams(s.name, 60),
-                "value": t.teams(
-                    f"{_status_icon(s.status)} {s.status}"
-                    + (f" · {s.duration_s:.1f} s" if s.duration_s is not None else ""), 120),
+                "type": "FactSet",
+                "facts": [
+                    {
+                        "title": t.teams(s.name, 60),
+                        "value": t.teams(
+                            f"{_status_icon(s.status)} {s.status}"
+                            + (f" · {s.duration_s:.1f} s" if s.duration_s is not None else ""),
+                            120,
+                        ),
+                    }
+                    for s in n.steps[:40]
+                ],
             }
-            for s in n.steps[:40]
-        ]})
+        )
     content: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -89,7 +106,9 @@ def card(n: Notification, budget: Budget = LEVELS[0]) -> dict[str, Any]:
         "body": body,
     }
     if n.links:
-        content["actions"] = [{"type": "Action.OpenUrl", "title": link.title, "url": link.url} for link in n.links]
+        content["actions"] = [
+            {"type": "Action.OpenUrl", "title": link.title, "url": link.url} for link in n.links
+        ]
     return content
 
 
@@ -110,7 +129,13 @@ def message(n: Notification, max_bytes: int = MAX_BYTES) -> tuple[dict[str, Any]
         if len(data) <= max_bytes:
             return payload, data
     # Still too large (hundreds of facts or steps): keep the header, facts and buttons only.
-    slim = Notification(**{**n.__dict__, "message": "(message truncated: the card was too large)",
-                           "details": [], "steps": n.steps[:10]})
+    slim = Notification(
+        **{
+            **n.__dict__,
+            "message": "(message truncated: the card was too large)",
+            "details": [],
+            "steps": n.steps[:10],
+        }
+    )
     payload = envelope(card(slim, LEVELS[-1]))
     return payload, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -35,6 +35,7 @@ AUTO = "auto"
 TEAMS_ENV = "PIPEKIT_TEAMS_WEBHOOK_URL"
 SLACK_ENV = "PIPEKIT_SLACK_WEBHOOK_URL"
 
+
 @dataclass
 class Channel:
     name: str
@@ -52,35 +53,74 @@ def _channels(items: list[dict[str, Any]] | None) -> list[Channel] | None:
 
 @dataclass
 class NotifyOptions:
-    event: str = option(flag="--event", metavar="EVENT", required=f"one of {', '.join(EVENTS)} or {AUTO}",
-                        help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, "
-                             "else succeeded).")
-    stage: str | None = option(flag="--stage", help="Stage name shown on the card and part of the once-only key "
-                               "[default: pipeline].")
+    event: str = option(
+        flag="--event",
+        metavar="EVENT",
+        required=f"one of {', '.join(EVENTS)} or {AUTO}",
+        help=f"One of {', '.join(EVENTS)}; or {AUTO} (failed when BITBUCKET_EXIT_CODE is non-zero, "
+        "else succeeded).",
+    )
+    stage: str | None = option(
+        flag="--stage", help="Stage name shown on the card and part of the once-only key [default: pipeline]."
+    )
     message: str | None = option(flag="--message", help="Extra text for the card (shown as plain text).")
-    environment: str | None = option(flag="--environment", env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
-                                     help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record].")
-    strict: bool = option(False, flag="--strict", env="PIPEKIT_NOTIFY_STRICT", config="notify.strict",
-                          help="Fail (exit 3) when a notification cannot be delivered.")
-    timeout: float = option(10.0, flag="--timeout", env="PIPEKIT_NOTIFY_TIMEOUT", config="notify.timeout", above=0,
-                            help="Read timeout of one POST in seconds.")
-    attempts: int = option(4, env="PIPEKIT_NOTIFY_ATTEMPTS", config="notify.attempts", minimum=1, maximum=10,
-                           help="Tries per channel.")
-    total_timeout: float = option(60.0, env="PIPEKIT_NOTIFY_TOTAL_TIMEOUT", config="notify.total_timeout", above=0,
-                                  help="Bound on all tries of one channel, seconds.")
+    environment: str | None = option(
+        flag="--environment",
+        env=("PIPEKIT_ENV", "PIPEKIT_ENVIRONMENT"),
+        help="Environment [default: BITBUCKET_DEPLOYMENT_ENVIRONMENT or the run record].",
+    )
+    strict: bool = option(
+        False,
+        flag="--strict",
+        env="PIPEKIT_NOTIFY_STRICT",
+        config="notify.strict",
+        help="Fail (exit 3) when a notification cannot be delivered.",
+    )
+    timeout: float = option(
+        10.0,
+        flag="--timeout",
+        env="PIPEKIT_NOTIFY_TIMEOUT",
+        config="notify.timeout",
+        above=0,
+        help="Read timeout of one POST in seconds.",
+    )
+    attempts: int = option(
+        4,
+        env="PIPEKIT_NOTIFY_ATTEMPTS",
+        config="notify.attempts",
+        minimum=1,
+        maximum=10,
+        help="Tries per channel.",
+    )
+    total_timeout: float = option(
+        60.0,
+        env="PIPEKIT_NOTIFY_TOTAL_TIMEOUT",
+        config="notify.total_timeout",
+        above=0,
+        help="Bound on all tries of one channel, seconds.",
+    )
     channels: list[Channel] | None = option(  # None: the two standard variables
-        config="notify.channels", kind=list[dict[str, Any]], convert=_channels,
+        config="notify.channels",
+        kind=list[dict[str, Any]],
+        convert=_channels,
         schema={"type": "array", "items": ref("notify_channel")},
-        help=f"Teams/Slack channels; without it {TEAMS_ENV} / {SLACK_ENV} are used.")
+        help=f"Teams/Slack channels; without it {TEAMS_ENV} / {SLACK_ENV} are used.",
+    )
     # The webhook URLs are read from the variable a channel names where they are sent; these two
     # are the standard ones (declared for --help and the docs).
-    teams_webhook: str | None = option(env=TEAMS_ENV, secret=True,
-                                       help="Teams Workflows webhook URL (without notify.channels).")
-    slack_webhook: str | None = option(env=SLACK_ENV, secret=True,
-                                       help="Slack incoming webhook URL (without notify.channels).")
-    push_gateway: str | None = option(flag="--push-gateway", env="PIPEKIT_PUSHGATEWAY_URL", metavar="URL",
-                                      help="After a deployment, push its time and tag to this Pushgateway "
-                                           "(job pipekit_deploy) for the after-deploy alerts.")
+    teams_webhook: str | None = option(
+        env=TEAMS_ENV, secret=True, help="Teams Workflows webhook URL (without notify.channels)."
+    )
+    slack_webhook: str | None = option(
+        env=SLACK_ENV, secret=True, help="Slack incoming webhook URL (without notify.channels)."
+    )
+    push_gateway: str | None = option(
+        flag="--push-gateway",
+        env="PIPEKIT_PUSHGATEWAY_URL",
+        metavar="URL",
+        help="After a deployment, push its time and tag to this Pushgateway "
+        "(job pipekit_deploy) for the after-deploy alerts.",
+    )
 
 
 DeliveryStatus = Literal["sent", "already-sent", "failed", "skipped"]
@@ -99,8 +139,16 @@ class Delivery:
 
 def _last(r: NotifyResult) -> dict[str, Any] | None:
     """What the record keeps of the last notification (``outputs.last``)."""
-    return {"key": r.key, "event": r.event, "stage": r.stage,
-            "deliveries": {d.channel: d.status for d in r.deliveries}} if r.key else None
+    return (
+        {
+            "key": r.key,
+            "event": r.event,
+            "stage": r.stage,
+            "deliveries": {d.channel: d.status for d in r.deliveries},
+        }
+        if r.key
+        else None
+    )
 
 
 def _deliveries(last: Any) -> list[Delivery]:
@@ -116,9 +164,13 @@ class NotifyResult(Recorded):
     stage: str = ""
     key: str = ""
     title: str = ""
-    deliveries: list[Delivery] = field(default_factory=list, metadata=record(key="last", value=_last, read=_deliveries))
+    deliveries: list[Delivery] = field(
+        default_factory=list, metadata=record(key="last", value=_last, read=_deliveries)
+    )
     payloads: dict[str, Any] = field(default_factory=dict)  # channel -> what was (or would be) posted
-    sent: list[str] | None = field(default=None, metadata=record(state=True))  # once-only keys (run, stage, event, channel): never cleared
+    sent: list[str] | None = field(
+        default=None, metadata=record(state=True)
+    )  # once-only keys (run, stage, event, channel): never cleared
     deploy_marker: str | None = None  # the Pushgateway group the deploy marker went to
 
     @property
@@ -181,8 +233,13 @@ def build_notification(options: NotifyOptions, ctx: StepContext, event: str) -> 
     from pipekit.cards import model
 
     return model.build(
-        event, pipeline=ctx.pipeline, record=ctx.record, service=service_name(ctx),
-        stage=options.stage, environment=options.environment, message=options.message,
+        event,
+        pipeline=ctx.pipeline,
+        record=ctx.record,
+        service=service_name(ctx),
+        stage=options.stage,
+        environment=options.environment,
+        message=options.message,
     )
 
 
@@ -232,14 +289,19 @@ _IN_PROCESS = threading.Lock()
 def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
     """Send the notification for ``options.event`` to every matching channel, once per run."""
     from pipekit.clients.webhook import Policy
+
     event = resolve_event(options.event, ctx.pipeline.exit_code)
     targets: list[tuple[Channel, str | None]] = []
     for ch in channels(options, ctx):  # check every URL before sending anything
         targets.append((ch, _webhook(ctx, ch)))
     n = build_notification(options, ctx, event)
     result = NotifyResult(event=event, stage=n.stage, key=n.key, title=f"{n.icon} {n.title}")
-    policy = Policy(read_timeout=options.timeout, connect_timeout=min(5.0, options.timeout),
-                    attempts=options.attempts, total_timeout=options.total_timeout)
+    policy = Policy(
+        read_timeout=options.timeout,
+        connect_timeout=min(5.0, options.timeout),
+        attempts=options.attempts,
+        total_timeout=options.total_timeout,
+    )
     record = ctx.record
     with record.locked():  # fails here, before anything is posted, if the record cannot be written
         if not isinstance(NotifyResult.read(record).sent, list):
@@ -248,33 +310,46 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
         for ch, url in targets:
             key = f"{n.key}@{ch.name}"
             if (ch.events and event not in ch.events) or (ch.stages and n.stage not in ch.stages):
-                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error="filtered out by config"))
+                result.deliveries.append(
+                    Delivery(ch.name, ch.type, "skipped", error="filtered out by config")
+                )
                 continue
             if url is None:
                 ctx.console.warn(f"{ch.webhook_env} is not set: channel {ch.name!r} (optional) skipped")
-                result.deliveries.append(Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set"))
+                result.deliveries.append(
+                    Delivery(ch.name, ch.type, "skipped", error=f"{ch.webhook_env} not set")
+                )
                 continue
             # One notification per key across processes: the key's own lock is held from the
             # check over the post to the mark (two notify runs for the same stage at once post
             # once); the record's lock only around each read and write (other stages go on).
             with _key_lock(record.path, key):
                 if key in _sent(record):
-                    ctx.console.info(f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again")
+                    ctx.console.info(
+                        f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again"
+                    )
                     result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
                     continue
                 payload, data = render(ch.type, n)
                 result.payloads[ch.name] = payload
                 ctx.console.debug(f"{ch.name}: POST {len(data)} bytes: {data.decode('utf-8')}")
                 try:
-                    answer = _channel(ch.type).send(url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn)
+                    answer = _channel(ch.type).send(
+                        url, data, policy=policy, env=ctx.env, on_retry=ctx.console.warn
+                    )
                 except ExternalError as exc:
                     ctx.console.warn(f"could not deliver to {ch.name}: {exc}")
-                    result.deliveries.append(Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc)))
+                    result.deliveries.append(
+                        Delivery(ch.name, ch.type, "failed", bytes=len(data), error=str(exc))
+                    )
                     continue
                 with record.locked():  # remembered at once, merged with marks other processes made meanwhile
-                    record.update_step(NotifyResult.SECTION,
-                                       outputs=NotifyResult(sent=[*_sent(record), key]).to_outputs())
-            result.deliveries.append(Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data)))
+                    record.update_step(
+                        NotifyResult.SECTION, outputs=NotifyResult(sent=[*_sent(record), key]).to_outputs()
+                    )
+            result.deliveries.append(
+                Delivery(ch.name, ch.type, "sent", answer.status, answer.attempts, len(data))
+            )
             ctx.console.success(f"sent to {ch.name} ({ch.type}, HTTP {answer.status}): {result.title}")
         if options.push_gateway and event in ("succeeded", "deployed", "promoted"):
             result.deploy_marker = mark_deploy(options, ctx, n.environment)
@@ -284,7 +359,9 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
             names = ", ".join(d.channel for d in result.failed)
             if options.strict:
                 raise ExternalError(f"notification not delivered to {names}", result=result)
-            ctx.console.warn(f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)")
+            ctx.console.warn(
+                f"notification not delivered to {names}; the pipeline goes on (use --strict to fail it)"
+            )
     return result
 
 

@@ -39,14 +39,23 @@ class Channel(ABC):
     def refusal(self, answer: Answer) -> tuple[str, str]:
         """(what the answer said, what to do) for a non-2xx answer."""
 
-    def send(self, url: str, body: bytes, *, policy: Policy | None = None, env: Mapping[str, str] | None = None,
-             on_retry: Callable[[str], None] | None = None) -> Answer:
+    def send(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        policy: Policy | None = None,
+        env: Mapping[str, str] | None = None,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> Answer:
         """POST the encoded payload; the answer on 2xx, else :class:`ExternalError`."""
         from pipekit.clients.webhook import post_json
 
         answer = post_json(url, body, policy=policy, label=self.label, env=env, on_retry=on_retry)
         if not answer.ok:
             said, hint = self.refusal(answer)
-            raise ExternalError(f"{self.label} {mask_url(url)}: HTTP {answer.status}" + (f": {mask(said)}" if said else ""),
-                                hint=hint)
+            raise ExternalError(
+                f"{self.label} {mask_url(url)}: HTTP {answer.status}" + (f": {mask(said)}" if said else ""),
+                hint=hint,
+            )
         return answer

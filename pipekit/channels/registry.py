@@ -9,10 +9,12 @@ from pipekit.channels.interface import Channel
 from pipekit.core.errors import BadInput
 from pipekit.core.registry import Registry
 
-CHANNELS: Registry[Channel] = Registry({
-    "teams": "pipekit.channels.teams:CHANNEL",
-    "slack": "pipekit.channels.slack:CHANNEL",
-})
+CHANNELS: Registry[Channel] = Registry(
+    {
+        "teams": "pipekit.channels.teams:CHANNEL",
+        "slack": "pipekit.channels.slack:CHANNEL",
+    }
+)
 
 
 def get(kind: str) -> Channel:

@@ -48,9 +48,11 @@ class Teams(Channel):
         return teams.message(n)
 
     def refusal(self, answer: Answer) -> tuple[str, str]:
-        return (" ".join(answer.body.split())[:300],
-                "a 400 usually means the card was refused; 401/403/404 that the workflow was deleted or its URL "
-                "changed")
+        return (
+            " ".join(answer.body.split())[:300],
+            "a 400 usually means the card was refused; 401/403/404 that the workflow was deleted or its URL "
+            "changed",
+        )
 
 
 CHANNEL = Teams()

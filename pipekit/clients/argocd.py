@@ -43,12 +43,14 @@ def base_url(server: str, *, root_path: str = "", plaintext: bool = False) -> st
     if "://" not in server:
         server = ("http://" if plaintext else "https://") + server
     elif plaintext and server.startswith("https://"):
-        server = "http://" + server[len("https://"):]
+        server = "http://" + server[len("https://") :]
     split = urlsplit(server)
     if split.scheme not in ("http", "https") or not split.hostname:
         raise BadInput(f"ARGOCD_SERVER {masking.mask_url(server)!r} is not host[:port] or an http(s) URL")
     if split.username or split.password:
-        raise BadInput("ARGOCD_SERVER must not carry credentials: use ARGOCD_AUTH_TOKEN or ARGOCD_USERNAME/ARGOCD_PASSWORD")
+        raise BadInput(
+            "ARGOCD_SERVER must not carry credentials: use ARGOCD_AUTH_TOKEN or ARGOCD_USERNAME/ARGOCD_PASSWORD"
+        )
     path = "/".join(p for p in (split.path.strip("/"), root_path.strip("/")) if p)
     host = split.netloc
     return f"{split.scheme}://{host}" + (f"/{path}" if path else "")
@@ -93,8 +95,11 @@ class ArgoCDClient:
         self.relogins = 0
         self._lock = threading.Lock()
         self._session = http.session(
-            attempts=attempts, total_timeout=total_timeout, timeout=(connect_timeout, request_timeout),
-            backoff=backoff, max_backoff=5.0,
+            attempts=attempts,
+            total_timeout=total_timeout,
+            timeout=(connect_timeout, request_timeout),
+            backoff=backoff,
+            max_backoff=5.0,
         )
         self._session.verify = verify
         if not verify:  # asked for with --insecure: say it once, not on every request
@@ -122,10 +127,14 @@ class ArgoCDClient:
     def login(self) -> None:
         """``POST /api/v1/session`` with the username and password; keeps the session token."""
         if not self.can_login:
-            raise BadInput("no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD")
+            raise BadInput(
+                "no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD"
+            )
         response = self._session.post(
-            self.url + "/api/v1/session", json={"username": self.username, "password": self.password},
-            headers={"Accept": "application/json"}, verify=self.verify,
+            self.url + "/api/v1/session",
+            json={"username": self.username, "password": self.password},
+            headers={"Accept": "application/json"},
+            verify=self.verify,
         )
         if response.status_code in (401, 403):
             raise AuthRejected(
@@ -141,14 +150,19 @@ class ArgoCDClient:
         self.token = masking.header_value(token, f"the session token from {masking.mask_url(self.url)}")
 
     def _rejected(self, response: requests.Response) -> AuthRejected:
-        source = "the session token from ARGOCD_USERNAME/ARGOCD_PASSWORD" if self.can_login else "ARGOCD_AUTH_TOKEN"
+        source = (
+            "the session token from ARGOCD_USERNAME/ARGOCD_PASSWORD"
+            if self.can_login
+            else "ARGOCD_AUTH_TOKEN"
+        )
         return AuthRejected(
             f"Argo CD at {masking.mask_url(self.url)} rejected {source} (HTTP 401: {error_text(response)})",
             hint="the token is invalid, expired or revoked: create a new one (argocd account generate-token)",
         )
 
-    def request(self, method: str, path: str, *, stream: bool = False, timeout: float | None = None,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, stream: bool = False, timeout: float | None = None, **kwargs: Any
+    ) -> requests.Response:
         """One API call with auth; on 401 logs in again once (username/password) and retries."""
         if not self.token and self.can_login:
             with self._lock:
@@ -157,8 +171,15 @@ class ArgoCDClient:
         read = self.request_timeout if timeout is None else max(0.05, timeout)
         sender = self._streams if stream else self._session
         used = self.token
-        response = sender.request(method, self.url + path, headers=self._headers(), stream=stream,
-                                  timeout=(self.connect_timeout, read), verify=self.verify, **kwargs)
+        response = sender.request(
+            method,
+            self.url + path,
+            headers=self._headers(),
+            stream=stream,
+            timeout=(self.connect_timeout, read),
+            verify=self.verify,
+            **kwargs,
+        )
         if response.status_code != 401:
             return response
         if not self.can_login:
@@ -173,8 +194,15 @@ class ArgoCDClient:
                 self.relogins += 1
                 self.login()
         response.close()
-        response = sender.request(method, self.url + path, headers=self._headers(), stream=stream,
-                                  timeout=(self.connect_timeout, read), verify=self.verify, **kwargs)
+        response = sender.request(
+            method,
+            self.url + path,
+            headers=self._headers(),
+            stream=stream,
+            timeout=(self.connect_timeout, read),
+            verify=self.verify,
+            **kwargs,
+        )
         if response.status_code == 401:
             response.close()
             raise self._rejected(response)
@@ -185,41 +213,69 @@ class ArgoCDClient:
         response = self.request("GET", "/api/version")
         return _json(response) if response.ok else {}
 
-    def get_app(self, name: str, *, refresh: str | None = None, project: str | None = None,
-                app_namespace: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+    def get_app(
+        self,
+        name: str,
+        *,
+        refresh: str | None = None,
+        project: str | None = None,
+        app_namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         params = _params(refresh=refresh, project=project, appNamespace=app_namespace)
-        response = self.request("GET", f"/api/v1/applications/{quote(name, safe='')}", params=params, timeout=timeout)
+        response = self.request(
+            "GET", f"/api/v1/applications/{quote(name, safe='')}", params=params, timeout=timeout
+        )
         self._check_app(response, name, project)
         return _json(response)
 
-    def list_apps(self, *, project: str | None = None, selector: str | None = None,
-                  app_namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_apps(
+        self, *, project: str | None = None, selector: str | None = None, app_namespace: str | None = None
+    ) -> list[dict[str, Any]]:
         """``GET /api/v1/applications``: every application this account may read (one request)."""
         params = _params(projects=project, selector=selector, appNamespace=app_namespace)
         response = self.request("GET", "/api/v1/applications", params=params)
         if response.status_code == 403:
-            raise CheckFailed(f"Argo CD refused to list applications (HTTP 403: {error_text(response)})",
-                              hint="grant the account 'applications, get' on the project")
+            raise CheckFailed(
+                f"Argo CD refused to list applications (HTTP 403: {error_text(response)})",
+                hint="grant the account 'applications, get' on the project",
+            )
         if response.status_code >= 400:
-            raise ExternalError(f"GET {masking.mask_url(self.url)}/api/v1/applications: {error_text(response)}")
+            raise ExternalError(
+                f"GET {masking.mask_url(self.url)}/api/v1/applications: {error_text(response)}"
+            )
         items = _json(response).get("items")
         return [app for app in items if isinstance(app, dict)] if isinstance(items, list) else []
 
-    def sync(self, name: str, revision: str, *, project: str | None = None,
-             app_namespace: str | None = None) -> dict[str, Any]:
+    def sync(
+        self, name: str, revision: str, *, project: str | None = None, app_namespace: str | None = None
+    ) -> dict[str, Any]:
         """``POST .../sync`` at ``revision``. Raises CheckFailed with Argo CD's message on refusal."""
-        body: dict[str, Any] = {"name": name, "revision": revision, "prune": False, "dryRun": False,
-                                "strategy": {"hook": {"force": False}}}
+        body: dict[str, Any] = {
+            "name": name,
+            "revision": revision,
+            "prune": False,
+            "dryRun": False,
+            "strategy": {"hook": {"force": False}},
+        }
         body.update(_params(project=project, appNamespace=app_namespace))
         response = self.request("POST", f"/api/v1/applications/{quote(name, safe='')}/sync", json=body)
         self._check_app(response, name, project)
         return _json(response)
 
-    def open_stream(self, name: str, *, project: str | None = None, app_namespace: str | None = None,
-                    idle_timeout: float = 60.0) -> requests.Response:
+    def open_stream(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        app_namespace: str | None = None,
+        idle_timeout: float = 60.0,
+    ) -> requests.Response:
         """``GET /api/v1/stream/applications?name=`` as a streaming response (NDJSON)."""
         params = _params(name=name, project=project, appNamespace=app_namespace)
-        response = self.request("GET", "/api/v1/stream/applications", params=params, stream=True, timeout=idle_timeout)
+        response = self.request(
+            "GET", "/api/v1/stream/applications", params=params, stream=True, timeout=idle_timeout
+        )
         if response.status_code >= 500:
             response.close()
             raise ExternalError(f"stream of app {name!r}: HTTP {response.status_code}")
@@ -234,15 +290,20 @@ class ArgoCDClient:
         response.close()
         if code == 404:
             where = f" in project {project!r}" if project else ""
-            raise AppNotFound(f"Argo CD app {name!r} not found{where} (HTTP 404: {text})",
-                              hint="check the app name (argocd app list)")
+            raise AppNotFound(
+                f"Argo CD app {name!r} not found{where} (HTTP 404: {text})",
+                hint="check the app name (argocd app list)",
+            )
         if code == 403:
-            both = ("it does not exist, or this account may not read it" if not project
-                    else f"it is not in project {project!r}, or this account may not read it")
+            both = (
+                "it does not exist, or this account may not read it"
+                if not project
+                else f"it is not in project {project!r}, or this account may not read it"
+            )
             raise AppNotFound(
                 f"Argo CD app {name!r}: permission denied (HTTP 403): {both}",
                 hint="Argo CD answers 403 for a missing app unless a project is given: check the name, "
-                     "pass --project to tell the two apart, or grant the account 'applications, get'",
+                "pass --project to tell the two apart, or grant the account 'applications, get'",
             )
         raise CheckFailed(f"Argo CD refused the request for app {name!r} (HTTP {code}: {text})")
 
@@ -276,7 +337,9 @@ def iter_stream(response: requests.Response) -> Iterator[dict[str, Any]]:
             if not isinstance(message, dict):
                 continue
             if "error" in message and "result" not in message:
-                raise ExternalError(f"stream ended with an error: {masking.mask(str(message['error']))[:200]}")
+                raise ExternalError(
+                    f"stream ended with an error: {masking.mask(str(message['error']))[:200]}"
+                )
             result = _obj(message.get("result"))
             app = _obj(result.get("application"))
             if result.get("type") == "DELETED":

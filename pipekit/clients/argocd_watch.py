@@ -100,7 +100,11 @@ class Watcher:
             response = None
             try:
                 response = self.client.open_stream(
-                    name, project=self.project, app_namespace=self.app_namespace, idle_timeout=self.idle_timeout)
+                    name,
+                    project=self.project,
+                    app_namespace=self.app_namespace,
+                    idle_timeout=self.idle_timeout,
+                )
                 with self._lock:
                     if self._stop.is_set():
                         abort(response)
@@ -139,8 +143,12 @@ class Watcher:
                 if self._stop.is_set():
                     return
                 try:
-                    app = self.client.get_app(name, project=self.project, app_namespace=self.app_namespace,
-                                              timeout=self.request_timeout)
+                    app = self.client.get_app(
+                        name,
+                        project=self.project,
+                        app_namespace=self.app_namespace,
+                        timeout=self.request_timeout,
+                    )
                 except (AuthRejected, AppNotFound) as exc:
                     self._put(Event(FATAL, name, "poll", error=exc))
                     return

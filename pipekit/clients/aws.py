@@ -35,11 +35,23 @@ log = logging.getLogger("pipekit.aws")
 T = TypeVar("T")
 
 THROTTLING = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "SlowDown", "LimitExceededException", "RequestThrottled", "PriorRequestNotComplete",
-    "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalError",
-    "InternalServerError", "ServerException",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "LimitExceededException",
+    "RequestThrottled",
+    "PriorRequestNotComplete",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServerException",
 }
 
 LOOKED_FOR = (
@@ -72,8 +84,12 @@ class AwsSession:
     def client(self, service: str) -> Any:
         from botocore.config import Config
 
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        user_agent_extra="pipekit")
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+            user_agent_extra="pipekit",
+        )
         return self.session.create_client(service, region_name=self.region, config=config)
 
 
@@ -91,7 +107,9 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
     role = env.get("AWS_ROLE_ARN")
     if oidc and role:
         if not region:
-            raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml")
+            raise BadInput(
+                "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml"
+            )
         creds = assume_role_with_web_identity(role, oidc, region=region, env=env, retry=retry)
         sess = botocore.session.Session()
         sess.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
@@ -103,22 +121,28 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
             region = sess.get_config_variable("region")
         creds = sess.get_credentials()
     except Exception as exc:  # a broken profile, an unreadable web identity token file, a refused STS call
-        raise BadInput(f"AWS credentials could not be loaded: {masking.mask(str(exc))}",
-                       hint=f"looked for: {LOOKED_FOR}") from None
+        raise BadInput(
+            f"AWS credentials could not be loaded: {masking.mask(str(exc))}", hint=f"looked for: {LOOKED_FOR}"
+        ) from None
     if creds is None:
         extra = " (BITBUCKET_STEP_OIDC_TOKEN is set but AWS_ROLE_ARN is not)" if oidc and not role else ""
-        raise BadInput(f"no AWS credentials found{extra}; looked for: {LOOKED_FOR}",
-                       hint="in Bitbucket, enable OIDC on the step and set AWS_ROLE_ARN")
+        raise BadInput(
+            f"no AWS credentials found{extra}; looked for: {LOOKED_FOR}",
+            hint="in Bitbucket, enable OIDC on the step and set AWS_ROLE_ARN",
+        )
     if not region:
-        raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml")
+        raise BadInput(
+            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml"
+        )
     frozen = creds.get_frozen_credentials()
     masking.add_secret(frozen.secret_key)
     masking.add_secret(frozen.token)
     return AwsSession(sess, region, getattr(creds, "method", "") or "AWS credential chain", retry)
 
 
-def assume_role_with_web_identity(role_arn: str, token: str, *, region: str, env: Mapping[str, str],
-                                  retry: RetryPolicy) -> dict[str, Any]:
+def assume_role_with_web_identity(
+    role_arn: str, token: str, *, region: str, env: Mapping[str, str], retry: RetryPolicy
+) -> dict[str, Any]:
     """Exchange a Bitbucket OIDC token for temporary credentials (exit 2 when STS refuses it)."""
     import botocore.session
     from botocore import UNSIGNED
@@ -127,16 +151,24 @@ def assume_role_with_web_identity(role_arn: str, token: str, *, region: str, env
 
     masking.add_secret(token)
     sts = botocore.session.Session().create_client(
-        "sts", region_name=region,
-        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1, "mode": "standard"}))
+        "sts",
+        region_name=region,
+        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
     name = f"pipekit-{env.get('BITBUCKET_BUILD_NUMBER') or 'local'}"[:64]
     try:
-        answer = call(lambda: sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName=name,
-                                                                 WebIdentityToken=token, DurationSeconds=3600),
-                      what="sts:AssumeRoleWithWebIdentity", retry=retry)
+        answer = call(
+            lambda: sts.assume_role_with_web_identity(
+                RoleArn=role_arn, RoleSessionName=name, WebIdentityToken=token, DurationSeconds=3600
+            ),
+            what="sts:AssumeRoleWithWebIdentity",
+            retry=retry,
+        )
     except ClientError as exc:
-        raise BadInput(f"sts:AssumeRoleWithWebIdentity for {role_arn} refused: {error_text(exc)}",
-                       hint="check the role's trust policy names the Bitbucket OIDC provider and audience") from None
+        raise BadInput(
+            f"sts:AssumeRoleWithWebIdentity for {role_arn} refused: {error_text(exc)}",
+            hint="check the role's trust policy names the Bitbucket OIDC provider and audience",
+        ) from None
     creds: dict[str, Any] = answer["Credentials"]
     masking.add_secret(creds["SecretAccessKey"])
     masking.add_secret(creds["SessionToken"])
@@ -205,8 +237,13 @@ def _retrying(fn: Callable[[], T], *, what: str, retry: RetryPolicy, started: fl
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("%s: %s; retry %d of %d", what, error_text(exc) if exc else "?", state.attempt_number,
-                    retry.attempts - 1)
+        log.warning(
+            "%s: %s; retry %d of %d",
+            what,
+            error_text(exc) if exc else "?",
+            state.attempt_number,
+            retry.attempts - 1,
+        )
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_retryable),
@@ -220,6 +257,8 @@ def _retrying(fn: Callable[[], T], *, what: str, retry: RetryPolicy, started: fl
         return retrying(fn)
     except Exception as exc:
         if is_retryable(exc):
-            raise ExternalError(f"{what} failed after {retry.attempts} attempts: {error_text(exc)}",
-                                hint="AWS is throttling or failing; rerun the step later") from None
+            raise ExternalError(
+                f"{what} failed after {retry.attempts} attempts: {error_text(exc)}",
+                hint="AWS is throttling or failing; rerun the step later",
+            ) from None
         raise

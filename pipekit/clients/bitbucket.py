@@ -36,10 +36,18 @@ class CodeInsights:
     timeout_s: float = 30.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, workspace: str | None, repo: str | None,
-                 commit: str | None) -> CodeInsights:
-        missing = [n for n, v in (("BITBUCKET_WORKSPACE", workspace), ("BITBUCKET_REPO_SLUG", repo),
-                                  ("BITBUCKET_COMMIT", commit)) if not v]
+    def from_env(
+        cls, env: Mapping[str, str], *, workspace: str | None, repo: str | None, commit: str | None
+    ) -> CodeInsights:
+        missing = [
+            n
+            for n, v in (
+                ("BITBUCKET_WORKSPACE", workspace),
+                ("BITBUCKET_REPO_SLUG", repo),
+                ("BITBUCKET_COMMIT", commit),
+            )
+            if not v
+        ]
         if missing:
             raise BadInput(f"--code-insights needs {', '.join(missing)} (set by Bitbucket Pipelines)")
         token = env.get("PIPEKIT_BITBUCKET_TOKEN") or None
@@ -57,8 +65,10 @@ class CodeInsights:
         def q(s: str) -> str:  # a workspace may be a {uuid}
             return quote(s, safe="{}")
 
-        return (f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}/commit/{q(self.commit)}"
-                f"/reports/{quote(report_id, safe='')}")
+        return (
+            f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}/commit/{q(self.commit)}"
+            f"/reports/{quote(report_id, safe='')}"
+        )
 
     def _session(self) -> Any:
         from pipekit.core import http
@@ -78,8 +88,10 @@ class CodeInsights:
             return self._publish(report_id, report, annotations)
         except ExternalError as exc:
             if self.proxy and not self.token and exc.hint and "reachable" in exc.hint:
-                exc.hint = (f"the Pipelines proxy {self.proxy} only exists inside Bitbucket Pipelines; "
-                            "elsewhere set PIPEKIT_BITBUCKET_TOKEN")
+                exc.hint = (
+                    f"the Pipelines proxy {self.proxy} only exists inside Bitbucket Pipelines; "
+                    "elsewhere set PIPEKIT_BITBUCKET_TOKEN"
+                )
             raise
 
     def _publish(self, report_id: str, report: dict[str, Any], annotations: Sequence[dict[str, Any]]) -> int:
@@ -89,7 +101,7 @@ class CodeInsights:
             sent = 0
             batch_list = list(annotations[:MAX_PER_REPORT])
             for start in range(0, len(batch_list), MAX_PER_REQUEST):
-                batch = batch_list[start:start + MAX_PER_REQUEST]
+                batch = batch_list[start : start + MAX_PER_REQUEST]
                 self._check(s.post(f"{url}/annotations", json=batch), "POST", f"{url}/annotations")
                 sent += len(batch)
         return sent
@@ -100,9 +112,14 @@ class CodeInsights:
 
         if response.status_code >= 400:
             detail = response.text[:200].replace("\n", " ")
-            hint = "inside Pipelines use the proxy (no token); elsewhere set PIPEKIT_BITBUCKET_TOKEN" \
-                if response.status_code in (401, 403) else None
-            raise ExternalError(f"Code Insights {verb} {mask_url(url)}: HTTP {response.status_code} {detail}", hint=hint)
+            hint = (
+                "inside Pipelines use the proxy (no token); elsewhere set PIPEKIT_BITBUCKET_TOKEN"
+                if response.status_code in (401, 403)
+                else None
+            )
+            raise ExternalError(
+                f"Code Insights {verb} {mask_url(url)}: HTTP {response.status_code} {detail}", hint=hint
+            )
 
 
 @dataclass
@@ -139,14 +156,24 @@ class PipelinesSettings:
         repo = f"{self.base_url}/2.0/repositories/{q(self.workspace)}/{q(self.repo)}"
         with self._session() as s:
             found = RepositorySettings(
-                repository={v["key"] for v in self._pages(s, f"{repo}/pipelines_config/variables") if "key" in v},
-                workspace={v["key"] for v in self._pages(s, f"{self.base_url}/2.0/workspaces/{q(self.workspace)}"
-                                                            "/pipelines-config/variables") if "key" in v})
+                repository={
+                    v["key"] for v in self._pages(s, f"{repo}/pipelines_config/variables") if "key" in v
+                },
+                workspace={
+                    v["key"]
+                    for v in self._pages(
+                        s, f"{self.base_url}/2.0/workspaces/{q(self.workspace)}/pipelines-config/variables"
+                    )
+                    if "key" in v
+                },
+            )
             for env in self._pages(s, f"{repo}/environments"):
                 uuid = str(env.get("uuid") or "")
                 found.environments[str(env.get("name") or env.get("slug"))] = {
-                    v["key"] for v in self._pages(s, f"{repo}/deployments_config/environments/{q(uuid)}/variables")
-                    if "key" in v}
+                    v["key"]
+                    for v in self._pages(s, f"{repo}/deployments_config/environments/{q(uuid)}/variables")
+                    if "key" in v
+                }
             answer = s.get(f"{repo}/pipelines_config/ssh/key_pair")
             if answer.status_code not in (200, 404):
                 self._check(answer, f"{repo}/pipelines_config/ssh/key_pair")
@@ -181,8 +208,11 @@ class PipelinesSettings:
         from pipekit.core.masking import mask_url
 
         if response.status_code >= 400:
-            hint = ("PIPEKIT_BITBUCKET_TOKEN needs read access to the repository's Pipelines settings"
-                    if response.status_code in (401, 403) else None)
+            hint = (
+                "PIPEKIT_BITBUCKET_TOKEN needs read access to the repository's Pipelines settings"
+                if response.status_code in (401, 403)
+                else None
+            )
             raise ExternalError(f"Bitbucket GET {mask_url(url)}: HTTP {response.status_code}", hint=hint)
 
 

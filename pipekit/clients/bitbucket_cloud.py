@@ -26,7 +26,9 @@ class BitbucketCloud(Api):
 
     def __init__(self, api_url: str, workspace: str, repo_slug: str, **kwargs: Any) -> None:
         super().__init__(api_url or API, f"{workspace}/{repo_slug}", **kwargs)
-        self.root = f"{self.base_url}/2.0/repositories/{quote(workspace, safe='{}')}/{quote(repo_slug, safe='{}')}"
+        self.root = (
+            f"{self.base_url}/2.0/repositories/{quote(workspace, safe='{}')}/{quote(repo_slug, safe='{}')}"
+        )
 
     def message(self, body: Any) -> str:
         error = body.get("error") if isinstance(body, dict) else None
@@ -35,8 +37,13 @@ class BitbucketCloud(Api):
         text = str(error.get("message") or "")
         fields = error.get("fields")
         if isinstance(fields, dict) and fields and not any(k in text for k in fields):
-            text += " (" + "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                                     for k, v in fields.items()) + ")"
+            text += (
+                " ("
+                + "; ".join(
+                    f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in fields.items()
+                )
+                + ")"
+            )
         return text
 
     # -- reading ----------------------------------------------------------------------------------
@@ -58,25 +65,42 @@ class BitbucketCloud(Api):
 
     def approvers(self, pr: PullRequest) -> list[str]:
         body = self.call("GET", f"{self.root}/pullrequests/{pr.id}") or {}
-        return [str((p.get("user") or {}).get("account_id") or (p.get("user") or {}).get("uuid"))
-                for p in body.get("participants") or [] if isinstance(p, dict) and p.get("approved")]
+        return [
+            str((p.get("user") or {}).get("account_id") or (p.get("user") or {}).get("uuid"))
+            for p in body.get("participants") or []
+            if isinstance(p, dict) and p.get("approved")
+        ]
 
     def declined_by(self, pr: PullRequest) -> str:
         return pr.closed_by or "someone (Bitbucket did not say who)"
 
     # -- writing ----------------------------------------------------------------------------------
-    def create(self, *, title: str, description: str, source: str, target: str, reviewers: Sequence[str],
-               close_source_branch: bool) -> PullRequest:
-        body = {"title": title, "description": description, "source": {"branch": {"name": source}},
-                "destination": {"branch": {"name": target}}, "close_source_branch": close_source_branch,
-                "reviewers": [{"uuid": r} if r.startswith("{") else {"account_id": r} for r in reviewers]}
+    def create(
+        self,
+        *,
+        title: str,
+        description: str,
+        source: str,
+        target: str,
+        reviewers: Sequence[str],
+        close_source_branch: bool,
+    ) -> PullRequest:
+        body = {
+            "title": title,
+            "description": description,
+            "source": {"branch": {"name": source}},
+            "destination": {"branch": {"name": target}},
+            "close_source_branch": close_source_branch,
+            "reviewers": [{"uuid": r} if r.startswith("{") else {"account_id": r} for r in reviewers],
+        }
 
         def judge(status: int, answer: Any) -> None:
             error = (answer or {}).get("error") if isinstance(answer, dict) else None
             fields = (error or {}).get("fields") if isinstance(error, dict) else None
             if status == 400 and isinstance(fields, dict) and "reviewers" in fields:
-                raise UnknownReviewers(self.unknown(reviewers) or list(reviewers), self.repository,
-                                       self.message(answer))
+                raise UnknownReviewers(
+                    self.unknown(reviewers) or list(reviewers), self.repository, self.message(answer)
+                )
 
         return self._pr(self.call("POST", f"{self.root}/pullrequests", json=body, judge=judge))
 
@@ -97,20 +121,33 @@ class BitbucketCloud(Api):
             self.comment(pr, comment)
         return self._pr(self.call("POST", f"{self.root}/pullrequests/{pr.id}/decline"))
 
-    def merge(self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool) -> PullRequest:
-        body = {"type": "pullrequest_merge_parameters", "merge_strategy": STRATEGY[strategy], "message": message,
-                "close_source_branch": close_source_branch}
+    def merge(
+        self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool
+    ) -> PullRequest:
+        body = {
+            "type": "pullrequest_merge_parameters",
+            "merge_strategy": STRATEGY[strategy],
+            "message": message,
+            "close_source_branch": close_source_branch,
+        }
 
         def judge(status: int, answer: Any) -> None:
             said = self.message(answer)
             if status == 409:
                 raise MergeRefused("conflict", f"merge of pull request #{pr.id} refused: {said}")
             if status == 400:
-                kind = "vetoed" if "merge check" in said.lower() else "not-open" if "not open" in said.lower() \
+                kind = (
+                    "vetoed"
+                    if "merge check" in said.lower()
+                    else "not-open"
+                    if "not open" in said.lower()
                     else "conflict"
+                )
                 raise MergeRefused(kind, f"merge of pull request #{pr.id} refused: {said}")
 
-        answer = self.call("POST", f"{self.root}/pullrequests/{pr.id}/merge", json=body, ok=(200, 202), judge=judge)
+        answer = self.call(
+            "POST", f"{self.root}/pullrequests/{pr.id}/merge", json=body, ok=(200, 202), judge=judge
+        )
         if not isinstance(answer, dict) or "id" not in answer:  # 202: merging in the background
             return self.get(pr.id)
         return self._pr(answer)
@@ -120,13 +157,16 @@ class BitbucketCloud(Api):
         author = data.get("author") or {}
         closed = data.get("closed_by") or {}
         return PullRequest(
-            id=int(data.get("id") or 0), url=str(((data.get("links") or {}).get("html") or {}).get("href") or ""),
-            state=str(data.get("state") or ""), title=str(data.get("title") or ""),
+            id=int(data.get("id") or 0),
+            url=str(((data.get("links") or {}).get("html") or {}).get("href") or ""),
+            state=str(data.get("state") or ""),
+            title=str(data.get("title") or ""),
             source=str(((data.get("source") or {}).get("branch") or {}).get("name") or ""),
             target=str(((data.get("destination") or {}).get("branch") or {}).get("name") or ""),
             author=str(author.get("account_id") or author.get("uuid") or ""),
             merge_commit=(data.get("merge_commit") or {}).get("hash"),
-            closed_by=closed.get("display_name") or closed.get("nickname") or None)
+            closed_by=closed.get("display_name") or closed.get("nickname") or None,
+        )
 
 
 def _quote(value: str) -> str:

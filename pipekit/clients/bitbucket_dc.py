@@ -31,8 +31,10 @@ class BitbucketDataCenter(Api):
 
     def __init__(self, server_url: str, project: str, repo_slug: str, **kwargs: Any) -> None:
         super().__init__(server_url, f"{project}/{repo_slug}", **kwargs)
-        self.root = (f"{self.base_url}/rest/api/latest/projects/{quote(project, safe='')}/repos/"
-                     f"{quote(repo_slug, safe='')}")
+        self.root = (
+            f"{self.base_url}/rest/api/latest/projects/{quote(project, safe='')}/repos/"
+            f"{quote(repo_slug, safe='')}"
+        )
 
     def message(self, body: Any) -> str:
         errors = body.get("errors") if isinstance(body, dict) else None
@@ -42,8 +44,11 @@ class BitbucketDataCenter(Api):
         for e in errors:
             if isinstance(e, dict):
                 parts.append(str(e.get("message") or ""))
-                parts += [f"{v.get('summaryMessage')}: {v.get('detailedMessage')}" for v in e.get("vetoes") or []
-                          if isinstance(v, dict) and v.get("detailedMessage") != e.get("message")]
+                parts += [
+                    f"{v.get('summaryMessage')}: {v.get('detailedMessage')}"
+                    for v in e.get("vetoes") or []
+                    if isinstance(v, dict) and v.get("detailedMessage") != e.get("message")
+                ]
                 parts += [str(r.get("message")) for r in e.get("reviewerErrors") or [] if isinstance(r, dict)]
         return "; ".join(p for p in parts if p)
 
@@ -60,8 +65,10 @@ class BitbucketDataCenter(Api):
 
     # -- reading ----------------------------------------------------------------------------------
     def open_pull_requests(self, target: str) -> list[PullRequest]:
-        found = self._paged(f"{self.root}/pull-requests", {"state": "OPEN", "at": f"refs/heads/{target}",
-                                                           "direction": "INCOMING"})
+        found = self._paged(
+            f"{self.root}/pull-requests",
+            {"state": "OPEN", "at": f"refs/heads/{target}", "direction": "INCOMING"},
+        )
         return [self._pr(v) for v in found if isinstance(v, dict)]
 
     def get(self, pr_id: int) -> PullRequest:
@@ -69,8 +76,11 @@ class BitbucketDataCenter(Api):
 
     def approvers(self, pr: PullRequest) -> list[str]:
         people = self._paged(f"{self.root}/pull-requests/{pr.id}/participants")
-        return [str((p.get("user") or {}).get("name") or "") for p in people
-                if isinstance(p, dict) and (p.get("status") == "APPROVED" or p.get("approved"))]
+        return [
+            str((p.get("user") or {}).get("name") or "")
+            for p in people
+            if isinstance(p, dict) and (p.get("status") == "APPROVED" or p.get("approved"))
+        ]
 
     def declined_by(self, pr: PullRequest) -> str:
         for activity in self._paged(f"{self.root}/pull-requests/{pr.id}/activities"):
@@ -80,15 +90,30 @@ class BitbucketDataCenter(Api):
         return "someone (no DECLINED activity found)"
 
     # -- writing ----------------------------------------------------------------------------------
-    def create(self, *, title: str, description: str, source: str, target: str, reviewers: Sequence[str],
-               close_source_branch: bool) -> PullRequest:
-        body = {"title": title, "description": description, "fromRef": {"id": f"refs/heads/{source}"},
-                "toRef": {"id": f"refs/heads/{target}"}, "reviewers": [{"user": {"name": r}} for r in reviewers]}
+    def create(
+        self,
+        *,
+        title: str,
+        description: str,
+        source: str,
+        target: str,
+        reviewers: Sequence[str],
+        close_source_branch: bool,
+    ) -> PullRequest:
+        body = {
+            "title": title,
+            "description": description,
+            "fromRef": {"id": f"refs/heads/{source}"},
+            "toRef": {"id": f"refs/heads/{target}"},
+            "reviewers": [{"user": {"name": r}} for r in reviewers],
+        }
 
         def judge(status: int, answer: Any) -> None:
             for e in (answer or {}).get("errors") or [] if isinstance(answer, dict) else []:
                 if isinstance(e, dict) and "InvalidPullRequestReviewers" in str(e.get("exceptionName") or ""):
-                    names = [str(r.get("context")) for r in e.get("reviewerErrors") or [] if isinstance(r, dict)]
+                    names = [
+                        str(r.get("context")) for r in e.get("reviewerErrors") or [] if isinstance(r, dict)
+                    ]
                     raise UnknownReviewers(names or list(reviewers), self.repository, self.message(answer))
 
         return self._pr(self.call("POST", f"{self.root}/pull-requests", json=body, judge=judge))
@@ -99,7 +124,9 @@ class BitbucketDataCenter(Api):
     def decline(self, pr: PullRequest, comment: str) -> PullRequest:
         return self._versioned(pr, "decline", {"comment": comment} if comment else {})
 
-    def merge(self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool) -> PullRequest:
+    def merge(
+        self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool
+    ) -> PullRequest:
         return self._versioned(pr, "merge", {"strategyId": STRATEGY[strategy], "message": message})
 
     def _versioned(self, pr: PullRequest, action: str, body: dict[str, Any]) -> PullRequest:
@@ -109,20 +136,33 @@ class BitbucketDataCenter(Api):
 
             def judge(status: int, answer: Any, current: PullRequest = current) -> None:
                 said = self.message(answer)
-                errors = [e for e in (answer or {}).get("errors") or [] if isinstance(e, dict)] \
-                    if isinstance(answer, dict) else []
+                errors = (
+                    [e for e in (answer or {}).get("errors") or [] if isinstance(e, dict)]
+                    if isinstance(answer, dict)
+                    else []
+                )
                 names = " ".join(str(e.get("exceptionName") or "") for e in errors)
                 if status == 409 and _STALE in names:
                     raise _Stale(said)
                 if status == 409 and action == "merge":
-                    kind = "conflict" if any(e.get("conflicted") for e in errors) \
-                        else "not-open" if "IllegalPullRequestState" in names else "vetoed"
+                    kind = (
+                        "conflict"
+                        if any(e.get("conflicted") for e in errors)
+                        else "not-open"
+                        if "IllegalPullRequestState" in names
+                        else "vetoed"
+                    )
                     raise MergeRefused(kind, f"merge of pull request #{current.id} refused: {said}")
 
             try:
-                answer = self.call("POST", f"{self.root}/pull-requests/{pr.id}/{action}",
-                                   params={"version": current.version}, json={**body, "version": current.version},
-                                   ok=(200,), judge=judge)
+                answer = self.call(
+                    "POST",
+                    f"{self.root}/pull-requests/{pr.id}/{action}",
+                    params={"version": current.version},
+                    json={**body, "version": current.version},
+                    ok=(200,),
+                    judge=judge,
+                )
             except _Stale:
                 continue  # someone changed the pull request between our read and our write
             return self._pr(answer)
@@ -131,12 +171,15 @@ class BitbucketDataCenter(Api):
     def _pr(self, data: Any) -> PullRequest:
         data = data if isinstance(data, dict) else {}
         links = (data.get("links") or {}).get("self") or [{}]
-        merge = ((data.get("properties") or {}).get("mergeCommit") or {})
+        merge = (data.get("properties") or {}).get("mergeCommit") or {}
         return PullRequest(
-            id=int(data.get("id") or 0), url=str((links[0] or {}).get("href") or ""), state=str(data.get("state") or ""),
+            id=int(data.get("id") or 0),
+            url=str((links[0] or {}).get("href") or ""),
+            state=str(data.get("state") or ""),
             title=str(data.get("title") or ""),
             source=str((data.get("fromRef") or {}).get("id") or "").removeprefix("refs/heads/"),
             target=str((data.get("toRef") or {}).get("id") or "").removeprefix("refs/heads/"),
             author=str(((data.get("author") or {}).get("user") or {}).get("name") or ""),
             version=int(data["version"]) if isinstance(data.get("version"), int) else None,
-            merge_commit=merge.get("id") or merge.get("displayId"))
+            merge_commit=merge.get("id") or merge.get("displayId"),
+        )

@@ -34,8 +34,15 @@ _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 class ContainerToolError(ExternalError):
     """A container tool command failed (exit 3); ``stderr_tail`` is its last stderr line, masked."""
 
-    def __init__(self, message: str, *, argv: Sequence[str] = (), returncode: int | None = None,
-                 stderr_tail: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str] = (),
+        returncode: int | None = None,
+        stderr_tail: str = "",
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.argv = list(argv)
         self.returncode = returncode
@@ -61,16 +68,29 @@ class ContainerTool(abc.ABC):
     name: str = ""
     install_hint: str = ""
 
-    def __init__(self, executable: str | None = None, *, output: LineSink | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        executable: str | None = None,
+        *,
+        output: LineSink | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._executable = executable
         self.output = output  # receives build output lines live (None: keep quiet)
         self.env = env
 
     # -- the interface ---------------------------------------------------
     @abc.abstractmethod
-    def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
+    def build_argv(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path | None,
+        tags: list[str],
+        labels: dict[str, str],
+        build_args: Mapping[str, str | None],
+        iidfile: Path | None = None,
+    ) -> list[str]:
         """The exact argument list :meth:`build` runs."""
 
     @abc.abstractmethod
@@ -78,12 +98,20 @@ class ContainerTool(abc.ABC):
         """``{"id", "labels", "names", "tags", "digest"}`` of a local image; :class:`ImageNotFound` if absent."""
 
     @abc.abstractmethod
-    def push_argv(self, ref: str, dest: str, *, tls_verify: bool = True,
-                  digestfile: Path | None = None) -> list[str]:
+    def push_argv(
+        self, ref: str, dest: str, *, tls_verify: bool = True, digestfile: Path | None = None
+    ) -> list[str]:
         """The exact argument list :meth:`push` runs."""
 
-    def build(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-              build_args: Mapping[str, str | None]) -> str:
+    def build(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path | None,
+        tags: list[str],
+        labels: dict[str, str],
+        build_args: Mapping[str, str | None],
+    ) -> str:
         """Build an image and return its ID (``sha256:...``).
 
         A build arg whose value is ``None`` is passed as ``--build-arg KEY``: the tool takes the
@@ -91,9 +119,17 @@ class ContainerTool(abc.ABC):
         """
         with tempfile.TemporaryDirectory(prefix="pipekit-build-") as tmp:
             iidfile = Path(tmp) / "iid"
-            argv = self.build_argv(context=context, dockerfile=dockerfile, tags=tags, labels=labels,
-                                   build_args=build_args, iidfile=iidfile)
-            self._stream(argv, failure=ImageBuildFailed, what=f"{self.name} build of {tags[0] if tags else context}")
+            argv = self.build_argv(
+                context=context,
+                dockerfile=dockerfile,
+                tags=tags,
+                labels=labels,
+                build_args=build_args,
+                iidfile=iidfile,
+            )
+            self._stream(
+                argv, failure=ImageBuildFailed, what=f"{self.name} build of {tags[0] if tags else context}"
+            )
             image_id = iidfile.read_text(encoding="utf-8").strip() if iidfile.exists() else ""
         if not image_id:
             raise ContainerToolError(f"{self.name} build finished but wrote no image ID", argv=argv)
@@ -149,7 +185,9 @@ class ContainerTool(abc.ABC):
 
     def _run(self, argv: list[str], *, stdin: str | None = None) -> str:
         exe = self.resolve()
-        proc = process.run([exe, *argv[1:]], input=stdin, env=self.env, check=False, what=f"{self.name} {argv[1]}")
+        proc = process.run(
+            [exe, *argv[1:]], input=stdin, env=self.env, check=False, what=f"{self.name} {argv[1]}"
+        )
         if proc.returncode != 0:
             tail = _last_line(proc.stderr) or _last_line(proc.stdout)
             cls = ImageNotFound if argv[1:2] in (["inspect"], ["image"]) and _NOT_FOUND.search(tail) else None
@@ -157,7 +195,10 @@ class ContainerTool(abc.ABC):
                 raise ImageNotFound(f"local image {argv[-1]!r} not found ({self.name}: {tail})")
             raise ContainerToolError(
                 f"{self.name} {argv[1]} failed (exit {proc.returncode}): {tail or 'no error output'}",
-                argv=argv, returncode=proc.returncode, stderr_tail=tail)
+                argv=argv,
+                returncode=proc.returncode,
+                stderr_tail=tail,
+            )
         return proc.stdout + proc.stderr
 
     def _stream(self, argv: list[str], *, failure: type[CheckFailed], what: str) -> None:
@@ -182,22 +223,45 @@ class Docker(ContainerTool):
     ``insecure-registries`` (loopback registries are always allowed), not per command."""
 
     name = "docker"
-    install_hint = ("in Bitbucket Pipelines add `services: [docker]` to the step (Bitbucket mounts the docker CLI "
-                    "into the pipekit base image); elsewhere use --container-tool buildah, which the base image ships")
+    install_hint = (
+        "in Bitbucket Pipelines add `services: [docker]` to the step (Bitbucket mounts the docker CLI "
+        "into the pipekit base image); elsewhere use --container-tool buildah, which the base image ships"
+    )
 
-    def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
-        return _build_argv([self.executable, "build"], context=context, dockerfile=dockerfile, tags=tags,
-                           labels=labels, build_args=build_args, iidfile=iidfile)
+    def build_argv(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path | None,
+        tags: list[str],
+        labels: dict[str, str],
+        build_args: Mapping[str, str | None],
+        iidfile: Path | None = None,
+    ) -> list[str]:
+        return _build_argv(
+            [self.executable, "build"],
+            context=context,
+            dockerfile=dockerfile,
+            tags=tags,
+            labels=labels,
+            build_args=build_args,
+            iidfile=iidfile,
+        )
 
     def inspect(self, ref: str) -> dict[str, Any]:
         out = self._run([self.executable, "image", "inspect", "--format", "{{json .}}", ref])
         data = json.loads(out.strip().splitlines()[0]) if out.strip() else {}
-        return _normalise(data.get("Id"), (data.get("Config") or {}).get("Labels"), data.get("RepoTags"),
-                          data.get("RepoDigests"), raw=data)
+        return _normalise(
+            data.get("Id"),
+            (data.get("Config") or {}).get("Labels"),
+            data.get("RepoTags"),
+            data.get("RepoDigests"),
+            raw=data,
+        )
 
-    def push_argv(self, ref: str, dest: str, *, tls_verify: bool = True,
-                  digestfile: Path | None = None) -> list[str]:
+    def push_argv(
+        self, ref: str, dest: str, *, tls_verify: bool = True, digestfile: Path | None = None
+    ) -> list[str]:
         return [self.executable, "push", dest]
 
     def push(self, ref: str, dest: str, *, tls_verify: bool = True) -> str | None:
@@ -215,19 +279,42 @@ class Buildah(ContainerTool):
     """buildah: daemonless, works as root without a registry for ``FROM scratch`` images."""
 
     name = "buildah"
-    install_hint = "the pipekit base image ships buildah (Debian package buildah); run as root or with fuse-overlayfs"
+    install_hint = (
+        "the pipekit base image ships buildah (Debian package buildah); run as root or with fuse-overlayfs"
+    )
 
-    def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
-        return _build_argv([self.executable, "bud"], context=context, dockerfile=dockerfile, tags=tags,
-                           labels=labels, build_args=build_args, iidfile=iidfile)
+    def build_argv(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path | None,
+        tags: list[str],
+        labels: dict[str, str],
+        build_args: Mapping[str, str | None],
+        iidfile: Path | None = None,
+    ) -> list[str]:
+        return _build_argv(
+            [self.executable, "bud"],
+            context=context,
+            dockerfile=dockerfile,
+            tags=tags,
+            labels=labels,
+            build_args=build_args,
+            iidfile=iidfile,
+        )
 
     def inspect(self, ref: str) -> dict[str, Any]:
         data = json.loads(self._run([self.executable, "inspect", "--type", "image", ref]))
         config = (data.get("OCIv1") or {}).get("config") or {}
         names = self._names(str(data.get("FromImageID") or "")) or [str(data.get("FromImage") or ref)]
-        return _normalise(data.get("FromImageID"), config.get("Labels"), names, [], raw=data,
-                          digest=data.get("FromImageDigest"))
+        return _normalise(
+            data.get("FromImageID"),
+            config.get("Labels"),
+            names,
+            [],
+            raw=data,
+            digest=data.get("FromImageDigest"),
+        )
 
     def _names(self, image_id: str) -> list[str]:
         if not image_id:
@@ -235,8 +322,9 @@ class Buildah(ContainerTool):
         listed = json.loads(self._run([self.executable, "images", "--json", "--no-trunc", image_id]) or "[]")
         return [n for item in listed or [] for n in item.get("names") or []]
 
-    def push_argv(self, ref: str, dest: str, *, tls_verify: bool = True,
-                  digestfile: Path | None = None) -> list[str]:
+    def push_argv(
+        self, ref: str, dest: str, *, tls_verify: bool = True, digestfile: Path | None = None
+    ) -> list[str]:
         argv = [self.executable, "push"]
         if not tls_verify:
             argv.append("--tls-verify=false")
@@ -251,20 +339,49 @@ class Podman(Buildah):
     name = "podman"
     install_hint = "podman is not in the pipekit base image: install it (apt package podman) or use --container-tool buildah"
 
-    def build_argv(self, *, context: Path, dockerfile: Path | None, tags: list[str], labels: dict[str, str],
-                   build_args: Mapping[str, str | None], iidfile: Path | None = None) -> list[str]:
-        return _build_argv([self.executable, "build"], context=context, dockerfile=dockerfile, tags=tags,
-                           labels=labels, build_args=build_args, iidfile=iidfile)
+    def build_argv(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path | None,
+        tags: list[str],
+        labels: dict[str, str],
+        build_args: Mapping[str, str | None],
+        iidfile: Path | None = None,
+    ) -> list[str]:
+        return _build_argv(
+            [self.executable, "build"],
+            context=context,
+            dockerfile=dockerfile,
+            tags=tags,
+            labels=labels,
+            build_args=build_args,
+            iidfile=iidfile,
+        )
 
     def inspect(self, ref: str) -> dict[str, Any]:
         listed = json.loads(self._run([self.executable, "image", "inspect", ref]) or "[]")
         data = listed[0] if listed else {}
-        return _normalise(data.get("Id"), data.get("Labels"), data.get("RepoTags"), data.get("RepoDigests"),
-                          raw=data, digest=data.get("Digest"))
+        return _normalise(
+            data.get("Id"),
+            data.get("Labels"),
+            data.get("RepoTags"),
+            data.get("RepoDigests"),
+            raw=data,
+            digest=data.get("Digest"),
+        )
 
 
-def _build_argv(head: list[str], *, context: Path, dockerfile: Path | None, tags: list[str],
-                labels: dict[str, str], build_args: Mapping[str, str | None], iidfile: Path | None) -> list[str]:
+def _build_argv(
+    head: list[str],
+    *,
+    context: Path,
+    dockerfile: Path | None,
+    tags: list[str],
+    labels: dict[str, str],
+    build_args: Mapping[str, str | None],
+    iidfile: Path | None,
+) -> list[str]:
     argv = list(head)
     if dockerfile is not None:
         argv += ["--file", str(dockerfile)]
@@ -286,8 +403,9 @@ def _transport(dest: str) -> str:
     return f"docker://{dest}"
 
 
-def _normalise(image_id: Any, labels: Any, names: Any, repo_digests: Any, *, raw: dict[str, Any],
-               digest: Any = None) -> dict[str, Any]:
+def _normalise(
+    image_id: Any, labels: Any, names: Any, repo_digests: Any, *, raw: dict[str, Any], digest: Any = None
+) -> dict[str, Any]:
     image_id = str(image_id or "")
     if image_id and not image_id.startswith("sha256:"):
         image_id = f"sha256:{image_id}"
@@ -306,8 +424,13 @@ def _normalise(image_id: Any, labels: Any, names: Any, repo_digests: Any, *, raw
 TOOLS: dict[str, type[ContainerTool]] = {"docker": Docker, "buildah": Buildah, "podman": Podman}
 
 
-def get_tool(name: str = "docker", *, output: LineSink | None = None, executable: str | None = None,
-             env: dict[str, str] | None = None) -> ContainerTool:
+def get_tool(
+    name: str = "docker",
+    *,
+    output: LineSink | None = None,
+    executable: str | None = None,
+    env: dict[str, str] | None = None,
+) -> ContainerTool:
     """The container tool called ``name``: docker, buildah or podman (anything else: :class:`BadInput`)."""
     cls = TOOLS.get((name or "").strip().lower())
     if cls is None:

@@ -23,12 +23,14 @@ from pipekit.core import masking
 from pipekit.core.errors import BadInput, ExternalError
 
 TOKEN_VALIDITY = timedelta(hours=12)  # ECR's documented validity of an authorization token
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
 
 
 @dataclass
@@ -128,7 +130,9 @@ class EcrClient:
         kwargs["imageTagMutability"] = mutability
         filters = settings.get("image_tag_mutability_exclusion_filters") or []
         if filters:
-            kwargs["imageTagMutabilityExclusionFilters"] = [{"filterType": "WILDCARD", "filter": f} for f in filters]
+            kwargs["imageTagMutabilityExclusionFilters"] = [
+                {"filterType": "WILDCARD", "filter": f} for f in filters
+            ]
         kwargs["imageScanningConfiguration"] = {"scanOnPush": bool(settings.get("scan_on_push", False))}
         encryption = settings.get("encryption") or {}
         if encryption.get("type"):
@@ -147,16 +151,29 @@ class EcrClient:
                 found = self.describe_repository(name)
                 if found is not None:
                     return found
-            if error_code(exc) in ("InvalidParameterException", "KmsException", "InvalidTagParameterException"):
-                raise BadInput(f"ecr:CreateRepository {name} refused the ecr.create settings: {error_text(exc)}") from None
+            if error_code(exc) in (
+                "InvalidParameterException",
+                "KmsException",
+                "InvalidTagParameterException",
+            ):
+                raise BadInput(
+                    f"ecr:CreateRepository {name} refused the ecr.create settings: {error_text(exc)}"
+                ) from None
             raise _external(exc, f"ecr:CreateRepository {name}") from None
         policy = settings.get("lifecycle_policy_text")
         if policy:
             try:
-                self._call("PutLifecyclePolicy", "put_lifecycle_policy", repositoryName=name, lifecyclePolicyText=policy)
+                self._call(
+                    "PutLifecyclePolicy",
+                    "put_lifecycle_policy",
+                    repositoryName=name,
+                    lifecyclePolicyText=policy,
+                )
             except Exception as exc:
                 if error_code(exc) == "InvalidParameterException":
-                    raise BadInput(f"ecr:PutLifecyclePolicy {name} refused the lifecycle policy: {error_text(exc)}") from None
+                    raise BadInput(
+                        f"ecr:PutLifecyclePolicy {name} refused the lifecycle policy: {error_text(exc)}"
+                    ) from None
                 raise _external(exc, f"ecr:PutLifecyclePolicy {name}") from None
         repo.created = True
         return repo
@@ -170,8 +187,11 @@ class EcrClient:
         """
         kwargs = {"registryIds": [self.registry_id]} if self.registry_id else {}
         try:
-            answer = call(lambda: self.api.get_authorization_token(**kwargs), what="ecr:GetAuthorizationToken",
-                          retry=self.aws.retry)
+            answer = call(
+                lambda: self.api.get_authorization_token(**kwargs),
+                what="ecr:GetAuthorizationToken",
+                retry=self.aws.retry,
+            )
         except Exception as exc:
             raise _external(exc, "ecr:GetAuthorizationToken") from None
         data = answer["authorizationData"][0]
@@ -204,9 +224,13 @@ class EcrClient:
 
     def _batch_get(self, repository: str, tags: list[str]) -> tuple[dict[str, RemoteImage], set[str]]:
         try:
-            answer = self._call("BatchGetImage", "batch_get_image", repositoryName=repository,
-                                imageIds=[{"imageTag": t} for t in tags],
-                                acceptedMediaTypes=[t.strip() for t in MANIFEST_TYPES.split(",")])
+            answer = self._call(
+                "BatchGetImage",
+                "batch_get_image",
+                repositoryName=repository,
+                imageIds=[{"imageTag": t} for t in tags],
+                acceptedMediaTypes=[t.strip() for t in MANIFEST_TYPES.split(",")],
+            )
         except Exception as exc:
             if error_code(exc) == "RepositoryNotFoundException":
                 raise RepositoryNotFound(repository) from None
@@ -223,8 +247,10 @@ class EcrClient:
         missing: set[str] = set()
         for failure in answer.get("failures") or []:
             if failure.get("failureCode") not in ("ImageNotFound", "ImageTagDoesNotMatchDigest"):
-                raise ExternalError(f"ecr:BatchGetImage {repository}: {failure.get('failureCode')}: "
-                                    f"{failure.get('failureReason')}")
+                raise ExternalError(
+                    f"ecr:BatchGetImage {repository}: {failure.get('failureCode')}: "
+                    f"{failure.get('failureReason')}"
+                )
             missing.add(str((failure.get("imageId") or {}).get("imageTag")))
         return found, missing
 
@@ -239,7 +265,9 @@ class EcrClient:
             answer = self._call("PutImage", "put_image", **kwargs)
         except Exception as exc:
             code = error_code(exc)
-            if code == "ImageAlreadyExistsException":  # "Image with digest 'sha256:...' and tag ... already exists"
+            if (
+                code == "ImageAlreadyExistsException"
+            ):  # "Image with digest 'sha256:...' and tag ... already exists"
                 told = re.search(r"digest '(sha256:[0-9a-f]{64})'", error_text(exc))
                 return told.group(1) if told else digest or digest_of(manifest)
             if code == "ImageTagAlreadyExistsException":
@@ -256,8 +284,13 @@ class EcrClient:
         while True:
             extra = {"nextToken": token} if token else {}
             try:
-                answer = self._call("DescribeImageScanFindings", "describe_image_scan_findings",
-                                    repositoryName=repository, imageId={"imageDigest": digest}, **extra)
+                answer = self._call(
+                    "DescribeImageScanFindings",
+                    "describe_image_scan_findings",
+                    repositoryName=repository,
+                    imageId={"imageDigest": digest},
+                    **extra,
+                )
             except Exception as exc:
                 if error_code(exc) in ("ScanNotFoundException", "ImageNotFoundException"):
                     return None
@@ -271,9 +304,14 @@ class EcrClient:
                 break
         first = dict(pages[0])
         findings = [f for p in pages for f in (p.get("imageScanFindings") or {}).get("findings") or []]
-        enhanced = [f for p in pages for f in (p.get("imageScanFindings") or {}).get("enhancedFindings") or []]
-        first["imageScanFindings"] = {**(first.get("imageScanFindings") or {}), "findings": findings,
-                                      "enhancedFindings": enhanced}
+        enhanced = [
+            f for p in pages for f in (p.get("imageScanFindings") or {}).get("enhancedFindings") or []
+        ]
+        first["imageScanFindings"] = {
+            **(first.get("imageScanFindings") or {}),
+            "findings": findings,
+            "enhancedFindings": enhanced,
+        }
         return first
 
 
@@ -282,18 +320,31 @@ def digest_of(manifest: str) -> str:
 
 
 def _repository(data: dict[str, Any]) -> Repository:
-    filters = [str(f.get("filter")) for f in data.get("imageTagMutabilityExclusionFilters") or [] if f.get("filter")]
-    return Repository(name=data["repositoryName"], uri=data["repositoryUri"], registry_id=str(data.get("registryId", "")),
-                      mutability=str(data.get("imageTagMutability") or "MUTABLE"), exclusion_filters=filters)
+    filters = [
+        str(f.get("filter")) for f in data.get("imageTagMutabilityExclusionFilters") or [] if f.get("filter")
+    ]
+    return Repository(
+        name=data["repositoryName"],
+        uri=data["repositoryUri"],
+        registry_id=str(data.get("registryId", "")),
+        mutability=str(data.get("imageTagMutability") or "MUTABLE"),
+        exclusion_filters=filters,
+    )
 
 
 def _external(exc: BaseException, what: str) -> Exception:
     if isinstance(exc, (ExternalError, BadInput)):
         return exc
     code = error_code(exc)
-    if code in ("AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-                "ExpiredTokenException"):
-        return BadInput(f"{what}: {error_text(exc)}", hint="check the AWS credentials and the role's ECR permissions")
+    if code in (
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    ):
+        return BadInput(
+            f"{what}: {error_text(exc)}", hint="check the AWS credentials and the role's ECR permissions"
+        )
     return ExternalError(f"{what}: {error_text(exc)}")
 
 
@@ -302,8 +353,17 @@ def _schemes(plain_http: bool, insecure: bool) -> list[str]:
     return ["http"] if plain_http else (["https", "http"] if insecure else ["https"])
 
 
-def _manifest_call(method: str, host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
-                   plain_http: bool, insecure: bool, **kwargs: Any) -> Any:
+def _manifest_call(
+    method: str,
+    host: str,
+    repository: str,
+    reference: str,
+    *,
+    auth: tuple[str, str] | None,
+    plain_http: bool,
+    insecure: bool,
+    **kwargs: Any,
+) -> Any:
     """One request to ``/v2/<name>/manifests/<ref>`` on the registry host, trying its schemes in order;
     :class:`RegistryUnauthorized` on 401, else the response (the caller judges its status)."""
     from pipekit.core import http
@@ -324,11 +384,26 @@ def _manifest_call(method: str, host: str, repository: str, reference: str, *, a
     raise last or ExternalError(f"registry {host}: cannot {verb} manifest {repository}:{reference}")
 
 
-def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str, str] | None,
-                  plain_http: bool, insecure: bool) -> tuple[str, str, str]:
+def read_manifest(
+    host: str,
+    repository: str,
+    reference: str,
+    *,
+    auth: tuple[str, str] | None,
+    plain_http: bool,
+    insecure: bool,
+) -> tuple[str, str, str]:
     """``GET /v2/<name>/manifests/<ref>`` on the registry host: (manifest text, media type, digest)."""
-    resp = _manifest_call("GET", host, repository, reference, auth=auth, plain_http=plain_http, insecure=insecure,
-                          headers={"Accept": MANIFEST_TYPES})
+    resp = _manifest_call(
+        "GET",
+        host,
+        repository,
+        reference,
+        auth=auth,
+        plain_http=plain_http,
+        insecure=insecure,
+        headers={"Accept": MANIFEST_TYPES},
+    )
     if resp.status_code == 200:
         text = resp.content.decode("utf-8")
         digest = resp.headers.get("Docker-Content-Digest") or digest_of(text)
@@ -338,12 +413,32 @@ def read_manifest(host: str, repository: str, reference: str, *, auth: tuple[str
     raise error(f"registry {host}: GET manifest {repository}:{reference} answered {resp.status_code}")
 
 
-def write_manifest(host: str, repository: str, tag: str, manifest: str, media_type: str, *,
-                   auth: tuple[str, str] | None, plain_http: bool, insecure: bool) -> str:
+def write_manifest(
+    host: str,
+    repository: str,
+    tag: str,
+    manifest: str,
+    media_type: str,
+    *,
+    auth: tuple[str, str] | None,
+    plain_http: bool,
+    insecure: bool,
+) -> str:
     """``PUT /v2/<name>/manifests/<tag>``: tag an image whose blobs the host already has; its digest."""
-    resp = _manifest_call("PUT", host, repository, tag, auth=auth, plain_http=plain_http, insecure=insecure,
-                          data=manifest.encode("utf-8"), headers={"Content-Type": media_type})
+    resp = _manifest_call(
+        "PUT",
+        host,
+        repository,
+        tag,
+        auth=auth,
+        plain_http=plain_http,
+        insecure=insecure,
+        data=manifest.encode("utf-8"),
+        headers={"Content-Type": media_type},
+    )
     if resp.status_code in (200, 201):
         return str(resp.headers.get("Docker-Content-Digest") or digest_of(manifest))
-    raise ExternalError(f"registry {host}: PUT manifest {repository}:{tag} answered {resp.status_code}: "
-                        f"{masking.mask(resp.text[:200])}")
+    raise ExternalError(
+        f"registry {host}: PUT manifest {repository}:{tag} answered {resp.status_code}: "
+        f"{masking.mask(resp.text[:200])}"
+    )

@@ -40,8 +40,14 @@ NO_HELPER = ("-c", "credential.helper=", "-c", "core.askPass=")
 # No background gc/maintenance in a throw-away clone; no signing prompts in CI.
 QUIET_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "commit.gpgsign=false")
 # A push that lost a race (the branch moved); a hook or permission refusal is not one of these.
-_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
-             "incorrect old value")
+_REJECTED = (
+    "[rejected]",
+    "non-fast-forward",
+    "fetch first",
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,10 @@ def remote_url(repo: str) -> str:
     if "://" in repo or (":" in repo and not repo.startswith(("/", ".")) and "@" in repo.split(":")[0]):
         split = urlsplit(repo) if "://" in repo else None
         if split is not None and split.password:
-            raise BadInput("the GitOps repository URL contains a password",
-                           hint=f"put the token in {TOKEN_ENV}, never in the URL")
+            raise BadInput(
+                "the GitOps repository URL contains a password",
+                hint=f"put the token in {TOKEN_ENV}, never in the URL",
+            )
         return repo
     path = Path(repo).expanduser().resolve()
     return path.as_uri()
@@ -79,13 +87,27 @@ class Git:
         self.calls: list[list[str]] = []
         self.branch = "main"  # argv of every git process (tests assert no secret is in them)
 
-    def run(self, *args: str, network: bool = False, check: bool = True, cwd: Path | None = None,
-            input_text: str | None = None, timeout: float = 120) -> process.Result:
+    def run(
+        self,
+        *args: str,
+        network: bool = False,
+        check: bool = True,
+        cwd: Path | None = None,
+        input_text: str | None = None,
+        timeout: float = 120,
+    ) -> process.Result:
         argv = ["git", *QUIET_CONFIG, *(NO_HELPER if network else ()), *args]
         self.calls.append(argv)
         verb = _verb(args)
-        proc = process.run(argv, cwd=cwd or self.workdir, env=self.env, input=input_text, timeout=timeout,
-                           check=False, what=f"git {verb}")
+        proc = process.run(
+            argv,
+            cwd=cwd or self.workdir,
+            env=self.env,
+            input=input_text,
+            timeout=timeout,
+            check=False,
+            what=f"git {verb}",
+        )
         if check and proc.returncode != 0:
             raise ExternalError(f"git {verb} failed: {git_message(proc.stderr or proc.stdout)}")
         return proc
@@ -96,8 +118,17 @@ class Git:
 
     # -- clone ----------------------------------------------------------
     @classmethod
-    def clone(cls, url: str, dest: Path, *, branch: str, sparse: Sequence[str] | None, env: Mapping[str, str],
-              depth: int = 1, while_cloning: Callable[[], object] | None = None) -> Git:
+    def clone(
+        cls,
+        url: str,
+        dest: Path,
+        *,
+        branch: str,
+        sparse: Sequence[str] | None,
+        env: Mapping[str, str],
+        depth: int = 1,
+        while_cloning: Callable[[], object] | None = None,
+    ) -> Git:
         """Shallow, blob-less clone of ``branch`` checking out only the ``sparse`` directories.
 
         With ``sparse=None`` nothing is checked out yet: list :meth:`files`, then :meth:`checkout`.
@@ -112,10 +143,30 @@ class Git:
             template = Path(tempfile.mkdtemp(prefix=".template-", dir=dest.parent))
             (template / "info").mkdir()
             (template / "info" / "sparse-checkout").write_text(cone_patterns(sparse), encoding="utf-8")
-            how = [f"--template={template}", "--config", "core.sparseCheckout=true",
-                   "--config", "core.sparseCheckoutCone=true"]
-        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "clone", "--quiet", *how, "--depth", str(depth),
-                "--filter=blob:none", "--single-branch", "--no-tags", "--branch", branch, url, str(dest)]
+            how = [
+                f"--template={template}",
+                "--config",
+                "core.sparseCheckout=true",
+                "--config",
+                "core.sparseCheckoutCone=true",
+            ]
+        argv = [
+            "git",
+            *QUIET_CONFIG,
+            *NO_HELPER,
+            "clone",
+            "--quiet",
+            *how,
+            "--depth",
+            str(depth),
+            "--filter=blob:none",
+            "--single-branch",
+            "--no-tags",
+            "--branch",
+            branch,
+            url,
+            str(dest),
+        ]
         git.calls.append(argv)
         try:
             proc = process.start(argv, cwd=dest.parent, env=git.env)
@@ -130,9 +181,11 @@ class Git:
             if sparse is not None:
                 shutil.rmtree(template, ignore_errors=True)
         if done.returncode != 0:
-            raise ExternalError(f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
-                                f"{git_message(done.stderr)}",
-                                hint=f"check the URL, the branch and {TOKEN_ENV}")
+            raise ExternalError(
+                f"cannot clone the GitOps repository {display_url(url)} (branch {branch}): "
+                f"{git_message(done.stderr)}",
+                hint=f"check the URL, the branch and {TOKEN_ENV}",
+            )
         git.branch = branch
         return git
 
@@ -178,28 +231,52 @@ class Git:
 
     def commit(self, message: str, *, paths: Sequence[str], author: Identity, committer: Identity) -> str:
         env = dict(self.env)
-        env.update(GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email,
-                   GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email)
+        env.update(
+            GIT_AUTHOR_NAME=author.name,
+            GIT_AUTHOR_EMAIL=author.email,
+            GIT_COMMITTER_NAME=committer.name,
+            GIT_COMMITTER_EMAIL=committer.email,
+        )
         saved, self.env = self.env, env
         try:
             # --include stages the paths into the (otherwise clean) index and commits it: the same
             # commit as --only (the default with paths), without its temporary index (a little quicker).
-            self.run("commit", "--quiet", "--no-verify", "--cleanup=strip", "--include", "-F", "-", "--", *paths,
-                     input_text=message)
+            self.run(
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--cleanup=strip",
+                "--include",
+                "-F",
+                "-",
+                "--",
+                *paths,
+                input_text=message,
+            )
         finally:
             self.env = saved
         return self.head()
 
     # -- push -----------------------------------------------------------
-    def push(self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S, force: bool = False) -> bool:
+    def push(
+        self, branch: str, *, timeout: float = 120, grace: float = PUSH_GRACE_S, force: bool = False
+    ) -> bool:
         """Push HEAD to ``branch``; False on a non-fast-forward (or concurrent-update) rejection.
 
         A signal during the push does not cut it: the remote may already be taking the commit in,
         so git gets up to ``grace`` seconds more to finish (then it is stopped), and the signal is
         raised after that; the caller then asks the remote what it holds (:meth:`remote_head`).
         """
-        argv = ["git", *QUIET_CONFIG, *NO_HELPER, "push", "--porcelain", *(["--force"] if force else []), "origin",
-                f"HEAD:refs/heads/{branch}"]
+        argv = [
+            "git",
+            *QUIET_CONFIG,
+            *NO_HELPER,
+            "push",
+            "--porcelain",
+            *(["--force"] if force else []),
+            "origin",
+            f"HEAD:refs/heads/{branch}",
+        ]
         self.calls.append(argv)
         child = process.start(argv, cwd=self.workdir, env=self.env)
         proc = process.finish(child, timeout=timeout, check=False, settle=grace, what=f"git push to {branch}")
@@ -212,14 +289,18 @@ class Git:
 
     def remote_head(self, branch: str, timeout: float = 20) -> str | None:
         """The commit ``branch`` points at on the remote now (``git ls-remote``), None when absent."""
-        proc = self.run("ls-remote", "--heads", "origin", f"refs/heads/{branch}", network=True, timeout=timeout)
+        proc = self.run(
+            "ls-remote", "--heads", "origin", f"refs/heads/{branch}", network=True, timeout=timeout
+        )
         for line in proc.stdout.splitlines():
             sha, _, ref = line.partition("\t")
             if ref == f"refs/heads/{branch}":
                 return sha
         return None
 
-    def find_message(self, patterns: Sequence[str], *, max_commits: int = 1000, step: int = 100) -> str | None:
+    def find_message(
+        self, patterns: Sequence[str], *, max_commits: int = 1000, step: int = 100
+    ) -> str | None:
         """The message of the newest commit on HEAD containing every pattern (fixed strings).
 
         A shallow clone is deepened ``step`` commits at a time (commits and trees only, no
@@ -233,16 +314,32 @@ class Git:
                 return out
             if seen >= max_commits or not (self.workdir / ".git" / "shallow").exists():
                 return None
-            proc = self.run("fetch", "--quiet", f"--deepen={step}", "--no-tags", "origin",
-                            f"refs/heads/{self.branch}", network=True, check=False)
+            proc = self.run(
+                "fetch",
+                "--quiet",
+                f"--deepen={step}",
+                "--no-tags",
+                "origin",
+                f"refs/heads/{self.branch}",
+                network=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 return None
             seen += step
 
     def refresh(self, branch: str) -> str:
         """Fetch the branch tip and reset onto it (the caller re-applies its edit on that tree)."""
-        self.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin",
-                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}", network=True)
+        self.run(
+            "fetch",
+            "--quiet",
+            "--depth",
+            "1",
+            "--no-tags",
+            "origin",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+            network=True,
+        )
         self.run("reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}", network=True)
         return self.head()
 
@@ -270,7 +367,9 @@ def cone_patterns(dirs: Sequence[str]) -> str:
 def push_reason(porcelain: str, stderr: str) -> str:
     """The ref's status from ``push --porcelain`` (``[remote rejected] (hook declined)``) and what the remote said."""
     status = [line.split("\t")[-1] for line in porcelain.splitlines() if line.startswith("!")]
-    remote = [line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")]
+    remote = [
+        line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")
+    ]
     parts = [p for p in (status[:1] + [r for r in remote if r][:1]) if p]
     return mask("; ".join(parts)) if parts else last_line(stderr or porcelain)
 
@@ -306,8 +405,16 @@ def isolated_env(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
-_LOCAL_GIT_VARS = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ASKPASS",
-                   "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_NAMESPACE"}
+_LOCAL_GIT_VARS = {
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ASKPASS",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_NAMESPACE",
+}
 _ID_VARS = ("GIT_AUTHOR_", "GIT_COMMITTER_")
 
 
@@ -324,8 +431,13 @@ class Workspace:
             askpass = self.root / "askpass.sh"
             askpass.write_text(ASKPASS_SCRIPT, encoding="utf-8")
             os.chmod(askpass, stat.S_IRWXU)
-            self.env.update({"GIT_ASKPASS": str(askpass), TOKEN_ENV: token,
-                             USERNAME_ENV: username or env.get(USERNAME_ENV) or DEFAULT_USERNAME})
+            self.env.update(
+                {
+                    "GIT_ASKPASS": str(askpass),
+                    TOKEN_ENV: token,
+                    USERNAME_ENV: username or env.get(USERNAME_ENV) or DEFAULT_USERNAME,
+                }
+            )
         self.repo = self.root / "repo"
 
     def __enter__(self) -> Workspace:

@@ -49,8 +49,21 @@ class HistoryGit(Git):
     def clone_history(cls, url: str, dest: Path, *, branch: str, env: Mapping[str, str]) -> HistoryGit:
         """A bare, blob-less clone of ``branch``: every commit and tree; blobs only when read."""
         git = cls(dest, env)
-        git.run("clone", "--quiet", "--bare", "--filter=blob:none", "--single-branch", "--no-tags",
-                "--branch", branch, url, str(dest), network=True, cwd=dest.parent, timeout=600)
+        git.run(
+            "clone",
+            "--quiet",
+            "--bare",
+            "--filter=blob:none",
+            "--single-branch",
+            "--no-tags",
+            "--branch",
+            branch,
+            url,
+            str(dest),
+            network=True,
+            cwd=dest.parent,
+            timeout=600,
+        )
         git.branch = branch
         return git
 
@@ -70,7 +83,9 @@ class HistoryGit(Git):
             yield from iter(lambda: out.read1(1 << 16), b"")
             if proc.wait() != 0:
                 errors.seek(0)
-                raise ExternalError(f"git {args[0]} failed: {last_line(errors.read().decode('utf-8', 'replace'))}")
+                raise ExternalError(
+                    f"git {args[0]} failed: {last_line(errors.read().decode('utf-8', 'replace'))}"
+                )
         finally:
             process.stop(proc)
             out.close()
@@ -81,8 +96,14 @@ class HistoryGit(Git):
         if self._batch is None:
             argv = ["git", *QUIET_CONFIG, *NO_HELPER, "cat-file", "--batch"]
             self.calls.append(argv)
-            self._batch = process.start(argv, cwd=self.workdir, env=self.env, stdin=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=False)
+            self._batch = process.start(
+                argv,
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=False,
+            )
         stdin: IO[bytes] | None = self._batch.stdin
         stdout: IO[bytes] | None = self._batch.stdout
         assert stdin is not None and stdout is not None

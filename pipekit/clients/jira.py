@@ -58,10 +58,21 @@ class ProjectNotFound(CheckFailed):
 
 
 class JiraClient:
-    def __init__(self, site_url: str, *, email: str | None = None, token: str | None = None,
-                 pat: str | None = None, cloud_id: str | None = None, deployment: str = CLOUD,
-                 gateway_url: str = GATEWAY, timeout: float = 30.0, page_size: int = PAGE_SIZE,
-                 attempts: int = 5, listing_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        site_url: str,
+        *,
+        email: str | None = None,
+        token: str | None = None,
+        pat: str | None = None,
+        cloud_id: str | None = None,
+        deployment: str = CLOUD,
+        gateway_url: str = GATEWAY,
+        timeout: float = 30.0,
+        page_size: int = PAGE_SIZE,
+        attempts: int = 5,
+        listing_timeout: float | None = None,
+    ) -> None:
         from pipekit.core import http, masking
 
         if deployment not in (CLOUD, DATACENTER):
@@ -69,7 +80,9 @@ class JiraClient:
         self.site_url = site_url.rstrip("/")
         self.deployment = deployment
         self.cloud_id = cloud_id or None
-        self.api_url = f"{gateway_url.rstrip('/')}/ex/jira/{quote(cloud_id, safe='')}" if cloud_id else self.site_url
+        self.api_url = (
+            f"{gateway_url.rstrip('/')}/ex/jira/{quote(cloud_id, safe='')}" if cloud_id else self.site_url
+        )
         self.version = "3" if deployment == CLOUD else "2"
         self.page_size = page_size
         # All pages of one listing (versions, a search) within one bound: a server that never says
@@ -78,9 +91,13 @@ class JiraClient:
         self.auth_kind = "bearer" if pat else "basic"
         for secret in (token, pat):
             masking.add_secret(secret)
-        self.session = http.session(attempts=attempts, total_timeout=timeout,
-                                    timeout=(min(5.0, timeout or 5.0), max(timeout, 1.0)), max_backoff=30.0,
-                                    max_body=MAX_PAGE_BYTES)
+        self.session = http.session(
+            attempts=attempts,
+            total_timeout=timeout,
+            timeout=(min(5.0, timeout or 5.0), max(timeout, 1.0)),
+            max_backoff=30.0,
+            max_body=MAX_PAGE_BYTES,
+        )
         self.session.headers.update({"Accept": "application/json", "User-Agent": "pipekit-jira"})
         if pat:
             self.session.headers["Authorization"] = f"Bearer {pat}"
@@ -95,12 +112,18 @@ class JiraClient:
             params: dict[str, Any] = {"startAt": start, "maxResults": self.page_size}
             if query:
                 params["query"] = query
-            page = self._call("GET", f"project/{quote(project, safe='')}/version", params=params, project=project)
+            page = self._call(
+                "GET", f"project/{quote(project, safe='')}/version", params=params, project=project
+            )
             values = _objects(page.get("values"), "a version", f"Jira GET /project/{project}/version")
             for raw in values:
-                yield Version(id=str(raw.get("id", "")), name=one_line(str(raw.get("name", ""))),
-                              released=bool(raw.get("released")), archived=bool(raw.get("archived")),
-                              release_date=raw.get("releaseDate"))
+                yield Version(
+                    id=str(raw.get("id", "")),
+                    name=one_line(str(raw.get("name", ""))),
+                    released=bool(raw.get("released")),
+                    archived=bool(raw.get("archived")),
+                    release_date=raw.get("releaseDate"),
+                )
             start += len(values)
             if page.get("isLast", True) or not values:
                 return
@@ -150,8 +173,13 @@ class JiraClient:
         who = (assignee.get("displayName") or assignee.get("name")) if isinstance(assignee, dict) else None
         key = str(raw.get("key") or raw.get("id") or "?")
         # Jira's text is outside text: no control character (a forged line, an escape sequence) is kept
-        return Issue(key=one_line(key), summary=one_line(str(f.get("summary") or "")), status=one_line(str(status)),
-                     assignee=one_line(str(who)) if who else None, url=f"{self.site_url}/browse/{quote(key, safe='')}")
+        return Issue(
+            key=one_line(key),
+            summary=one_line(str(f.get("summary") or "")),
+            status=one_line(str(status)),
+            assignee=one_line(str(who)) if who else None,
+            url=f"{self.site_url}/browse/{quote(key, safe='')}",
+        )
 
     def _pages(self, what: str) -> Iterator[int]:
         """Page numbers while the listing's time and :data:`MAX_PAGES` last; then ExternalError."""
@@ -160,38 +188,53 @@ class JiraClient:
         ends = time.monotonic() + self.listing_timeout
         for n in range(MAX_PAGES):
             if n and time.monotonic() > ends:
-                raise ExternalError(f"Jira {what} did not end within {self.listing_timeout:g} s ({n} pages)",
-                                    hint="a Jira that never says the last page came? narrow the JQL")
+                raise ExternalError(
+                    f"Jira {what} did not end within {self.listing_timeout:g} s ({n} pages)",
+                    hint="a Jira that never says the last page came? narrow the JQL",
+                )
             yield n
         raise ExternalError(f"Jira {what} did not end after {MAX_PAGES} pages")
 
     # -- transport ------------------------------------------------------------
-    def _call(self, method: str, path: str, *, project: str | None = None, jql: str | None = None,
-              **kwargs: Any) -> dict[str, Any]:
+    def _call(
+        self, method: str, path: str, *, project: str | None = None, jql: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         url = f"{self.api_url}/rest/api/{self.version}/{path}"
         response = self.session.request(method, url, **kwargs)
         where = f"Jira {method} /rest/api/{self.version}/{path.split('?')[0]}"
         if response.status_code == 401:
             raise BadInput(f"{where} answered 401: the credentials were refused", hint=self._auth_hint())
         if response.status_code == 403:
-            raise BadInput(f"{where} answered 403: these credentials may not read this",
-                           hint="check the account's Browse Projects permission")
+            raise BadInput(
+                f"{where} answered 403: these credentials may not read this",
+                hint="check the account's Browse Projects permission",
+            )
         if response.status_code == 404 and project is not None:
-            raise ProjectNotFound(f"Jira project {project!r} not found: {messages(response) or 'HTTP 404'}",
-                                  hint="check the project key (case-sensitive) and the account's permissions")
+            raise ProjectNotFound(
+                f"Jira project {project!r} not found: {messages(response) or 'HTTP 404'}",
+                hint="check the project key (case-sensitive) and the account's permissions",
+            )
         if response.status_code == 400 and jql is not None:
-            raise BadInput(f"Jira refused the JQL {jql!r}: {messages(response) or 'HTTP 400'}",
-                           hint="check --jql")
+            raise BadInput(
+                f"Jira refused the JQL {jql!r}: {messages(response) or 'HTTP 400'}", hint="check --jql"
+            )
         if response.status_code == 410:
-            raise ExternalError(f"{where} answered 410 Gone", hint="this Jira retired that endpoint: "
-                                "use the cloud deployment for Jira Cloud, datacenter for Jira Data Center")
+            raise ExternalError(
+                f"{where} answered 410 Gone",
+                hint="this Jira retired that endpoint: "
+                "use the cloud deployment for Jira Cloud, datacenter for Jira Data Center",
+            )
         if not response.ok:
-            raise ExternalError(f"{where} answered HTTP {response.status_code}: {messages(response)}".rstrip(": "))
+            raise ExternalError(
+                f"{where} answered HTTP {response.status_code}: {messages(response)}".rstrip(": ")
+            )
         try:
             data = response.json()
         except ValueError:
-            raise ExternalError(f"{where} answered HTTP {response.status_code} with a body that is not JSON",
-                                hint="check JIRA_BASE_URL points at Jira") from None
+            raise ExternalError(
+                f"{where} answered HTTP {response.status_code} with a body that is not JSON",
+                hint="check JIRA_BASE_URL points at Jira",
+            ) from None
         if not isinstance(data, dict):
             raise ExternalError(f"{where} answered JSON that is not an object")
         return data
@@ -200,8 +243,10 @@ class JiraClient:
         if self.auth_kind == "bearer":
             return "check JIRA_PAT (a Data Center personal access token)"
         if self.deployment == CLOUD and not self.cloud_id:
-            return ("check JIRA_USER_EMAIL and JIRA_API_TOKEN; a scoped API token works only through "
-                    "https://api.atlassian.com/ex/jira/{cloudId}: set JIRA_CLOUD_ID")
+            return (
+                "check JIRA_USER_EMAIL and JIRA_API_TOKEN; a scoped API token works only through "
+                "https://api.atlassian.com/ex/jira/{cloudId}: set JIRA_CLOUD_ID"
+            )
         return "check JIRA_USER_EMAIL and JIRA_API_TOKEN"
 
 

@@ -30,10 +30,15 @@ class KmsClient:
         if endpoint_url:
             from botocore.config import Config
 
-            config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
-                            read_timeout=30, user_agent_extra="pipekit")
-            self.api = aws.session.create_client("kms", region_name=aws.region, endpoint_url=endpoint_url,
-                                                 config=config)
+            config = Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                user_agent_extra="pipekit",
+            )
+            self.api = aws.session.create_client(
+                "kms", region_name=aws.region, endpoint_url=endpoint_url, config=config
+            )
         else:
             self.api = aws.client("kms")
 
@@ -42,9 +47,16 @@ class KmsClient:
             return call(fn, what=f"kms:{what}", retry=self.aws.retry)
         except Exception as exc:
             code = error_code(exc)
-            if code in ("NotFoundException", "InvalidArnException", "DisabledException", "KMSInvalidStateException",
-                        "InvalidKeyUsageException", "AccessDeniedException", "UnrecognizedClientException",
-                        "ValidationException"):
+            if code in (
+                "NotFoundException",
+                "InvalidArnException",
+                "DisabledException",
+                "KMSInvalidStateException",
+                "InvalidKeyUsageException",
+                "AccessDeniedException",
+                "UnrecognizedClientException",
+                "ValidationException",
+            ):
                 raise BadInput(f"kms:{what}: {error_text(exc)}") from None
             if isinstance(exc, (ExternalError, BadInput)):
                 raise
@@ -52,17 +64,26 @@ class KmsClient:
 
     def describe(self, key_id: str) -> KeyInfo:
         meta = self._call("DescribeKey", lambda: self.api.describe_key(KeyId=key_id))["KeyMetadata"]
-        return KeyInfo(arn=str(meta.get("Arn") or key_id), usage=str(meta.get("KeyUsage") or ""),
-                       spec=str(meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or ""),
-                       state=str(meta.get("KeyState") or ""),
-                       algorithms=[str(a) for a in meta.get("SigningAlgorithms") or []])
+        return KeyInfo(
+            arn=str(meta.get("Arn") or key_id),
+            usage=str(meta.get("KeyUsage") or ""),
+            spec=str(meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or ""),
+            state=str(meta.get("KeyState") or ""),
+            algorithms=[str(a) for a in meta.get("SigningAlgorithms") or []],
+        )
 
     def public_key_der(self, key_id: str) -> bytes:
         answer = self._call("GetPublicKey", lambda: self.api.get_public_key(KeyId=key_id))
         return bytes(answer["PublicKey"])
 
-    def sign(self, key_id: str, message: bytes, *, message_type: str, algorithm: str = "ECDSA_SHA_256") -> bytes:
+    def sign(
+        self, key_id: str, message: bytes, *, message_type: str, algorithm: str = "ECDSA_SHA_256"
+    ) -> bytes:
         """The DER signature KMS makes of ``message`` (RAW: KMS hashes it; DIGEST: it is the hash)."""
-        answer = self._call("Sign", lambda: self.api.sign(KeyId=key_id, Message=message, MessageType=message_type,
-                                                          SigningAlgorithm=algorithm))
+        answer = self._call(
+            "Sign",
+            lambda: self.api.sign(
+                KeyId=key_id, Message=message, MessageType=message_type, SigningAlgorithm=algorithm
+            ),
+        )
         return bytes(answer["Signature"])

@@ -45,8 +45,9 @@ class Credentials:
 
     def bearer(self, *, force: bool = False) -> str | None:
         """The token to send; read from ``token_file`` when it is older than ``refresh_s`` or ``force``."""
-        if self.token_file is not None and (force or self.token is None
-                                             or time.monotonic() - self._read_at >= self.refresh_s):
+        if self.token_file is not None and (
+            force or self.token is None or time.monotonic() - self._read_at >= self.refresh_s
+        ):
             self.token = read_secret(self.token_file, "service-account token")
             self._read_at = time.monotonic()
             masking.add_secret(self.token)
@@ -69,8 +70,10 @@ def read_secret(path: Path, what: str) -> str:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_SECRET_BYTES + 1)
     except OSError as exc:
-        raise BadInput(f"{path}: cannot read the {what}: {exc.strerror or exc}",
-                       hint="mount the service-account token (automountServiceAccountToken) or fix the path") from None
+        raise BadInput(
+            f"{path}: cannot read the {what}: {exc.strerror or exc}",
+            hint="mount the service-account token (automountServiceAccountToken) or fix the path",
+        ) from None
     if len(raw) > MAX_SECRET_BYTES:
         raise BadInput(f"{path}: the {what} is more than {MAX_SECRET_BYTES} bytes: not a token file")
     try:
@@ -99,8 +102,10 @@ def in_cluster(env: Mapping[str, str], root: Path = SERVICE_ACCOUNT) -> ClusterC
     credentials.bearer()  # unreadable now: exit 2 naming the path, before any wait
     ca = root / "ca.crt"
     if not os.access(ca, os.R_OK):
-        raise BadInput(f"{ca}: cannot read the cluster CA certificate",
-                       hint="the service-account volume is incomplete; check the Job's pod spec")
+        raise BadInput(
+            f"{ca}: cannot read the cluster CA certificate",
+            hint="the service-account volume is incomplete; check the Job's pod spec",
+        )
     namespace = None
     ns_file = root / "namespace"
     if ns_file.exists():
@@ -115,8 +120,13 @@ def kubeconfig_paths(env: Mapping[str, str], home: Path | None = None) -> list[P
     return [(home or Path(env.get("HOME") or Path.home())) / ".kube" / "config"]
 
 
-def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home: Path | None = None,
-                    scratch: Path | None = None) -> ClusterConfig:
+def from_kubeconfig(
+    env: Mapping[str, str],
+    context: str | None = None,
+    *,
+    home: Path | None = None,
+    scratch: Path | None = None,
+) -> ClusterConfig:
     """The config of ``context`` (default: the current context) from the kubeconfig files."""
     from pipekit.core import yamlload
 
@@ -130,8 +140,10 @@ def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path}: cannot read the kubeconfig: {getattr(exc, 'strerror', None) or exc}",
-                           hint="set KUBECONFIG to a readable file, or run inside the cluster") from None
+            raise BadInput(
+                f"{path}: cannot read the kubeconfig: {getattr(exc, 'strerror', None) or exc}",
+                hint="set KUBECONFIG to a readable file, or run inside the cluster",
+            ) from None
         doc = yamlload.load(text, f"{path} (kubeconfig)") or {}
         if not isinstance(doc, dict):
             raise BadInput(f"{path}: the kubeconfig is not a YAML mapping")
@@ -142,13 +154,17 @@ def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home:
                 if isinstance(entry, dict) and entry.get("name") and isinstance(entry.get(key), dict):
                     merged[section].setdefault(str(entry["name"]), (path, entry[key]))
     if not readable:
-        raise BadInput(f"{':'.join(map(str, paths))}: no kubeconfig found",
-                       hint="set KUBECONFIG, or run inside the cluster (KUBERNETES_SERVICE_HOST)")
+        raise BadInput(
+            f"{':'.join(map(str, paths))}: no kubeconfig found",
+            hint="set KUBECONFIG, or run inside the cluster (KUBERNETES_SERVICE_HOST)",
+        )
     name = context or current
     if not name or name not in merged["contexts"]:
         known = ", ".join(sorted(merged["contexts"])) or "none"
-        raise BadInput(f"{readable[0]}: context {name or '(no current-context)'!r} not found (contexts: {known})",
-                       hint="pass --context NAME")
+        raise BadInput(
+            f"{readable[0]}: context {name or '(no current-context)'!r} not found (contexts: {known})",
+            hint="pass --context NAME",
+        )
     ctx_path, ctx = merged["contexts"][name]
     cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
     if cluster_name not in merged["clusters"]:
@@ -161,7 +177,9 @@ def from_kubeconfig(env: Mapping[str, str], context: str | None = None, *, home:
     if cluster.get("insecure-skip-tls-verify"):
         verify = False
     elif cluster.get("certificate-authority-data"):
-        verify = _data_file(cluster["certificate-authority-data"], cpath, "certificate-authority-data", scratch)
+        verify = _data_file(
+            cluster["certificate-authority-data"], cpath, "certificate-authority-data", scratch
+        )
     elif cluster.get("certificate-authority"):
         verify = str(_readable(cpath, cluster["certificate-authority"], "certificate-authority"))
     credentials = Credentials()
@@ -194,8 +212,10 @@ def _user(path: Path, name: str, user: dict[str, Any], scratch: Path | None) -> 
     if cert and key:
         return Credentials(client_cert=(cert, key))
     if user.get("exec") or user.get("auth-provider"):
-        raise BadInput(f"{path}: exec / auth-provider credentials are not supported by pipekit",
-                       hint="use a token, tokenFile or client certificate (in the cluster: the service account)")
+        raise BadInput(
+            f"{path}: exec / auth-provider credentials are not supported by pipekit",
+            hint="use a token, tokenFile or client certificate (in the cluster: the service account)",
+        )
     return Credentials()
 
 
@@ -224,8 +244,13 @@ def _data_file(data: Any, base: Path, what: str, scratch: Path | None) -> str:
     return name
 
 
-def load(env: Mapping[str, str], *, context: str | None = None, service_account: Path = SERVICE_ACCOUNT,
-         home: Path | None = None) -> ClusterConfig:
+def load(
+    env: Mapping[str, str],
+    *,
+    context: str | None = None,
+    service_account: Path = SERVICE_ACCOUNT,
+    home: Path | None = None,
+) -> ClusterConfig:
     """In-cluster when ``KUBERNETES_SERVICE_HOST`` is set and no ``--context`` was asked for, else the kubeconfig."""
     if context is None:
         found = in_cluster(env, service_account)

@@ -80,11 +80,19 @@ def status_message(response: requests.Response) -> str:
 
 
 class KubernetesClient:
-    def __init__(self, config: ClusterConfig, *, request_timeout: float = 10.0, total_timeout: float = 30.0,
-                 backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        request_timeout: float = 10.0,
+        total_timeout: float = 30.0,
+        backoff: float = 0.5,
+    ) -> None:
         self.config = config
         self.request_timeout = request_timeout
-        self.session = http.session(total_timeout=total_timeout, timeout=(5.0, request_timeout), backoff=backoff)
+        self.session = http.session(
+            total_timeout=total_timeout, timeout=(5.0, request_timeout), backoff=backoff
+        )
         self.session.verify = config.verify
         self.session.trust_env = False  # an in-cluster address never goes through HTTP(S)_PROXY
         if config.credentials.client_cert:
@@ -109,8 +117,14 @@ class KubernetesClient:
         token = self.config.credentials.bearer(force=force)
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def _request(self, path: str, params: dict[str, str] | None = None, *, stream: bool = False,
-                 timeout: tuple[float, float] | None = None) -> requests.Response:
+    def _request(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        stream: bool = False,
+        timeout: tuple[float, float] | None = None,
+    ) -> requests.Response:
         url = self.config.server + path
         kwargs: dict[str, Any] = {"params": params, "stream": stream}
         if timeout is not None:
@@ -123,14 +137,18 @@ class KubernetesClient:
         if response.status_code == 401:
             where = self.config.credentials.token_file or self.config.source or "the kubeconfig"
             response.close()
-            raise AuthRejected(f"the Kubernetes API at {self.config.server} rejected the credentials from {where} (401)",
-                               hint="check the service account token (or the kubeconfig user) is current")
+            raise AuthRejected(
+                f"the Kubernetes API at {self.config.server} rejected the credentials from {where} (401)",
+                hint="check the service account token (or the kubeconfig user) is current",
+            )
         if response.status_code == 403:
             message = status_message(response)
             response.close()
-            raise Forbidden(f"the Kubernetes API refused GET {path}: {message}",
-                            hint="give the Job's service account a Role with get, list and watch on "
-                                 "deployments, replicasets, statefulsets, daemonsets and pods")
+            raise Forbidden(
+                f"the Kubernetes API refused GET {path}: {message}",
+                hint="give the Job's service account a Role with get, list and watch on "
+                "deployments, replicasets, statefulsets, daemonsets and pods",
+            )
         if response.status_code == 404:
             message = status_message(response)
             response.close()
@@ -145,24 +163,38 @@ class KubernetesClient:
         response = self._request(resource.path(namespace, name))
         return _json(response, resource.path(namespace, name))
 
-    def list(self, resource: Resource, namespace: str, *, label_selector: str | None = None) -> dict[str, Any]:
+    def list(
+        self, resource: Resource, namespace: str, *, label_selector: str | None = None
+    ) -> dict[str, Any]:
         """The ``...List`` object: ``items`` and ``metadata.resourceVersion`` (to watch from)."""
         params = {"labelSelector": label_selector} if label_selector else None
         path = resource.path(namespace)
         return _json(self._request(path, params), path)
 
-    def watch(self, resource: Resource, namespace: str, resource_version: str, *,
-              timeout_s: int = 300, label_selector: str | None = None) -> Iterator[dict[str, Any]]:
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str,
+        resource_version: str,
+        *,
+        timeout_s: int = 300,
+        label_selector: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """The events of one watch request until the server ends it (``timeoutSeconds``) or :meth:`close`.
 
         Raises :class:`Expired` on a 410 ``ERROR`` event (list again).
         """
-        params = {"watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
-                  "timeoutSeconds": str(timeout_s)}
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_s),
+        }
         if label_selector:
             params["labelSelector"] = label_selector
-        response = self._request(resource.path(namespace), params, stream=True,
-                                 timeout=(5.0, timeout_s + self.request_timeout))
+        response = self._request(
+            resource.path(namespace), params, stream=True, timeout=(5.0, timeout_s + self.request_timeout)
+        )
         with self._lock:
             if self.closed:  # closed while this request was on its way
                 response.close()
@@ -177,9 +209,16 @@ class KubernetesClient:
                     status = event.get("object") or {}
                     if status.get("code") == 410:
                         raise Expired(status.get("message") or "resource version too old")
-                    raise ExternalError(f"watch {resource.plural} in {namespace}: {status.get('message') or status}")
+                    raise ExternalError(
+                        f"watch {resource.plural} in {namespace}: {status.get('message') or status}"
+                    )
                 yield event
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, AttributeError, OSError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            AttributeError,
+            OSError,
+        ) as exc:
             log.debug("watch %s ended: %s", resource.plural, type(exc).__name__)
         finally:
             with self._lock:
@@ -194,7 +233,9 @@ def _json(response: requests.Response, path: str) -> dict[str, Any]:
     except ValueError:
         raise ExternalError(f"GET {path}: the Kubernetes API answered something that is not JSON") from None
     if not isinstance(body, dict):
-        raise ExternalError(f"GET {path}: the Kubernetes API answered a JSON {type(body).__name__}, not an object")
+        raise ExternalError(
+            f"GET {path}: the Kubernetes API answered a JSON {type(body).__name__}, not an object"
+        )
     return body
 
 

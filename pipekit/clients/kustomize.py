@@ -50,8 +50,10 @@ class Renderer:
         try:
             return process.start(argv)
         except BadInput:
-            raise BadInput(f"renderer {argv[0]!r} not found" + _package(argv[0]),
-                           hint="install it, set gitops.renderer / --renderer, or use --renderer none") from None
+            raise BadInput(
+                f"renderer {argv[0]!r} not found" + _package(argv[0]),
+                hint="install it, set gitops.renderer / --renderer, or use --renderer none",
+            ) from None
 
     def finish(self, proc: subprocess.Popen[str], label: str) -> str:
         """The rendered manifests; a failed render is bad input naming the overlay ``label``."""
@@ -62,7 +64,9 @@ class Renderer:
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if line.strip() and "deprecated" not in line]
             reason = lines[-1] if lines else f"exit {done.returncode}"
-            raise BadInput(f"{label}: kustomize cannot render the overlay: {reason}", hint="nothing was pushed")
+            raise BadInput(
+                f"{label}: kustomize cannot render the overlay: {reason}", hint="nothing was pushed"
+            )
         return done.stdout
 
     def render(self, directory: Path, label: str) -> str:
@@ -130,7 +134,7 @@ class Prestarted:
             os.set_blocking(fd, True)
             view = memoryview(content)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except BrokenPipeError:
             return None
         finally:
@@ -194,7 +198,7 @@ def workload_images(manifests: str) -> list[tuple[str, str]]:
             continue
         spec = doc.get("spec") or {}
         if doc["kind"] == "CronJob":
-            spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
+            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         pod = (spec.get("template") or {}).get("spec") or {} if doc["kind"] != "Pod" else spec
         for key in ("initContainers", "containers"):
             for container in pod.get(key) or []:
@@ -210,6 +214,8 @@ def expect_image(manifests: str, reference: str, label: str) -> list[str]:
     using = [name for name, image in images if image == reference]
     if not using:
         seen = ", ".join(sorted({image for _, image in images})) or "no workloads"
-        raise CheckFailed(f"{label}: the rendered overlay does not run {reference} (it runs: {seen})",
-                          hint="does the images entry name match the container image in the base?")
+        raise CheckFailed(
+            f"{label}: the rendered overlay does not run {reference} (it runs: {seen})",
+            hint="does the images entry name match the container image in the base?",
+        )
     return using

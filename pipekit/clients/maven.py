@@ -21,27 +21,48 @@ from pipekit.core import process
 from pipekit.core.errors import BadInput
 
 LineSink = Callable[[str], None]
-INSTALL_HINT = ("the pipekit base image ships mvn (Debian package maven, with JDK 17), as do the maven:3.9-* "
-                "images; or commit the Maven wrapper (mvn wrapper:wrapper) so ./mvnw is used")
+INSTALL_HINT = (
+    "the pipekit base image ships mvn (Debian package maven, with JDK 17), as do the maven:3.9-* "
+    "images; or commit the Maven wrapper (mvn wrapper:wrapper) so ./mvnw is used"
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Maven 3.8: "--- maven-compiler-plugin:3.13.0:compile (default-compile) @ shop-app ---"
 # Maven 3.9: "--- compiler:3.13.0:compile (default-compile) @ shop-app ---"
-_MOJO = re.compile(r"^\[INFO\] --- (?P<plugin>[\w.-]+):(?P<version>[^:\s]+):(?P<goal>[\w.-]+)"
-                   r"(?: \((?P<execution>[^)]*)\))? @ (?P<module>[^\s]+) ---")
-_BUILDING = re.compile(r"^\[INFO\] Building (?P<name>.+?) (?P<version>\S+)(?:\s+\[(?P<n>\d+)/(?P<of>\d+)\])?\s*$")
+_MOJO = re.compile(
+    r"^\[INFO\] --- (?P<plugin>[\w.-]+):(?P<version>[^:\s]+):(?P<goal>[\w.-]+)"
+    r"(?: \((?P<execution>[^)]*)\))? @ (?P<module>[^\s]+) ---"
+)
+_BUILDING = re.compile(
+    r"^\[INFO\] Building (?P<name>.+?) (?P<version>\S+)(?:\s+\[(?P<n>\d+)/(?P<of>\d+)\])?\s*$"
+)
 _ARTIFACT = re.compile(r"^\[INFO\] -+< (?P<group>[^:\s]+):(?P<artifact>[^\s>]+) >-+$")
-_FAILED_GOAL = re.compile(r"^\[ERROR\] Failed to execute goal (?:(?P<mojo>\S+) (?:\((?P<execution>[^)]*)\) )?)?"
-                          r"on project (?P<module>[^:\s]+): (?P<reason>.*)$")
-_TEST_FAILURES = re.compile(r"There (?:are|was) test failures|There are test errors|Tests run:.*Failures", re.I)
+_FAILED_GOAL = re.compile(
+    r"^\[ERROR\] Failed to execute goal (?:(?P<mojo>\S+) (?:\((?P<execution>[^)]*)\) )?)?"
+    r"on project (?P<module>[^:\s]+): (?P<reason>.*)$"
+)
+_TEST_FAILURES = re.compile(
+    r"There (?:are|was) test failures|There are test errors|Tests run:.*Failures", re.I
+)
 
 # goal -> lifecycle phase for the plugins a Java service build runs
 GOAL_PHASES = {
-    "clean": "clean", "resources": "process-resources", "compile": "compile",
-    "testResources": "process-test-resources", "testCompile": "test-compile", "test": "test",
-    "jar": "package", "war": "package", "shade": "package", "repackage": "package",
-    "integration-test": "integration-test", "verify": "verify", "check": "verify", "enforce": "validate",
-    "install": "install", "deploy": "deploy",
+    "clean": "clean",
+    "resources": "process-resources",
+    "compile": "compile",
+    "testResources": "process-test-resources",
+    "testCompile": "test-compile",
+    "test": "test",
+    "jar": "package",
+    "war": "package",
+    "shade": "package",
+    "repackage": "package",
+    "integration-test": "integration-test",
+    "verify": "verify",
+    "check": "verify",
+    "enforce": "validate",
+    "install": "install",
+    "deploy": "deploy",
 }
 
 
@@ -84,11 +105,17 @@ class MavenOptions:
     executable: str | None = None
 
 
-def find_executable(project_dir: Path, explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
+def find_executable(
+    project_dir: Path, explicit: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
     """``./mvnw`` when the project has it, else ``mvn`` on PATH; :class:`BadInput` if neither."""
     path = (env or os.environ).get("PATH")
     if explicit:
-        found = explicit if os.sep in explicit and os.access(explicit, os.X_OK) else shutil.which(explicit, path=path)
+        found = (
+            explicit
+            if os.sep in explicit and os.access(explicit, os.X_OK)
+            else shutil.which(explicit, path=path)
+        )
         if not found:
             raise BadInput(f"Maven executable {explicit!r} not found", hint=INSTALL_HINT)
         return found
@@ -153,9 +180,12 @@ class StatusParser:
             goal = mojo.rsplit(":", 1)[-1] if mojo else "dependency resolution"
             reason = m["reason"].strip().rstrip(".")
             self.failure = MavenFailure(
-                module=m["module"], phase=GOAL_PHASES.get(goal, goal) if mojo else "validate",
-                goal=_mojo_label(mojo) if mojo else "resolve dependencies", reason=reason,
-                tests_failed=bool(_TEST_FAILURES.search(reason)))
+                module=m["module"],
+                phase=GOAL_PHASES.get(goal, goal) if mojo else "validate",
+                goal=_mojo_label(mojo) if mojo else "resolve dependencies",
+                reason=reason,
+                tests_failed=bool(_TEST_FAILURES.search(reason)),
+            )
             self._failure_next = not reason or reason.endswith(("failure", "Compilation failure"))
             return None
         if line.startswith("[ERROR]") and line[7:].strip():
@@ -164,8 +194,12 @@ class StatusParser:
 
     def finish(self, returncode: int) -> MavenFailure | None:
         if returncode != 0 and self.failure is None:
-            self.failure = MavenFailure(module=self.current_module or "(unknown)", phase="(unknown)",
-                                        goal="mvn", reason=self._last_error or f"Maven exited {returncode}")
+            self.failure = MavenFailure(
+                module=self.current_module or "(unknown)",
+                phase="(unknown)",
+                goal="mvn",
+                reason=self._last_error or f"Maven exited {returncode}",
+            )
         return self.failure if returncode != 0 else None
 
 
@@ -180,13 +214,20 @@ def _mojo_label(mojo: str) -> str:
     return mojo
 
 
-def run(options: MavenOptions, *, output: LineSink | None = None, status: LineSink | None = None,
-        env: Mapping[str, str] | None = None) -> MavenRun:
+def run(
+    options: MavenOptions,
+    *,
+    output: LineSink | None = None,
+    status: LineSink | None = None,
+    env: Mapping[str, str] | None = None,
+) -> MavenRun:
     """Run Maven in the project directory, streaming; never raises for a failed build."""
     pom = options.project_dir / "pom.xml"
     if not pom.is_file():
-        raise BadInput(f"no pom.xml in {options.project_dir.resolve()}",
-                       hint="run in the Maven project's directory or pass --project-dir")
+        raise BadInput(
+            f"no pom.xml in {options.project_dir.resolve()}",
+            hint="run in the Maven project's directory or pass --project-dir",
+        )
     if options.settings is not None and not options.settings.is_file():
         raise BadInput(f"Maven settings file {options.settings} does not exist")
     run_env = dict(os.environ if env is None else env)
@@ -208,8 +249,15 @@ def run(options: MavenOptions, *, output: LineSink | None = None, status: LineSi
         if note and status is not None:
             status(note)
 
-    proc = process.run(argv, cwd=options.project_dir, env=run_env, check=False, stream=line_out,
-                       what=f"Maven {argv[0]}")
-    return MavenRun(argv=argv, returncode=proc.returncode, duration_s=round(time.monotonic() - started, 3),
-                    started_at=started_wall, modules=parser.modules, failure=parser.finish(proc.returncode),
-                    tail=list(tail))
+    proc = process.run(
+        argv, cwd=options.project_dir, env=run_env, check=False, stream=line_out, what=f"Maven {argv[0]}"
+    )
+    return MavenRun(
+        argv=argv,
+        returncode=proc.returncode,
+        duration_s=round(time.monotonic() - started, 3),
+        started_at=started_wall,
+        modules=parser.modules,
+        failure=parser.finish(proc.returncode),
+        tail=list(tail),
+    )

@@ -20,12 +20,14 @@ from pipekit.core import masking
 from pipekit.core.errors import ExternalError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MANIFEST_TYPES = ", ".join([
-    OCI_MANIFEST,
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-])
+MANIFEST_TYPES = ", ".join(
+    [
+        OCI_MANIFEST,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
 
 
 class RegistryDenied(ExternalError):
@@ -72,7 +74,9 @@ class Registry:
     def _refused(self, what: str, resp: Any) -> ExternalError:
         body = masking.mask((resp.text or "")[:200].strip())
         error = RegistryDenied if resp.status_code in (401, 403) else ExternalError
-        return error(f"registry {self.host} refused {what}: HTTP {resp.status_code}" + (f": {body}" if body else ""))
+        return error(
+            f"registry {self.host} refused {what}: HTTP {resp.status_code}" + (f": {body}" if body else "")
+        )
 
     # -- reading ----------------------------------------------------------------------
     def manifest(self, repository: str, reference: str) -> Manifest | None:
@@ -94,7 +98,9 @@ class Registry:
             raise self._refused(f"GET blob {repository}@{digest}", resp)
         data: bytes = resp.content
         if len(data) > limit:
-            raise ExternalError(f"registry {self.host}: blob {repository}@{digest} is larger than {limit} bytes")
+            raise ExternalError(
+                f"registry {self.host}: blob {repository}@{digest} is larger than {limit} bytes"
+            )
         if sha256_digest(data) != digest:
             raise ExternalError(f"registry {self.host}: blob {repository}@{digest} does not match its digest")
         return data
@@ -118,16 +124,23 @@ class Registry:
         if location.startswith("/"):
             location = f"{'http' if self.plain_http else 'https'}://{self.host}{location}"
         joiner = "&" if "?" in location else "?"
-        done = self._request("PUT", f"{location}{joiner}digest={digest}", data=data,
-                             headers={"Content-Type": "application/octet-stream"})
+        done = self._request(
+            "PUT",
+            f"{location}{joiner}digest={digest}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         if done.status_code not in (201, 204):
             raise self._refused(f"the upload of blob {digest} to {repository}", done)
         return digest
 
-    def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str = OCI_MANIFEST) -> str:
+    def put_manifest(
+        self, repository: str, reference: str, data: bytes, media_type: str = OCI_MANIFEST
+    ) -> str:
         """Write a manifest under a tag; its digest."""
-        resp = self._request("PUT", f"{repository}/manifests/{reference}", data=data,
-                             headers={"Content-Type": media_type})
+        resp = self._request(
+            "PUT", f"{repository}/manifests/{reference}", data=data, headers={"Content-Type": media_type}
+        )
         if resp.status_code not in (200, 201):
             raise self._refused(f"PUT manifest {repository}:{reference}", resp)
         return str(resp.headers.get("Docker-Content-Digest") or sha256_digest(data))

@@ -58,8 +58,20 @@ class DockerService:
     def start(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pkd", dir="/tmp"))
         self.socket_dir.mkdir()
-        argv = [self.executable, "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
-                "--storage-driver", "vfs", "system", "service", "--time", "0", self.docker_host]
+        argv = [
+            self.executable,
+            "--root",
+            str(self.root / "root"),
+            "--runroot",
+            str(self.root / "run"),
+            "--storage-driver",
+            "vfs",
+            "system",
+            "service",
+            "--time",
+            "0",
+            self.docker_host,
+        ]
         conf = self.root / "registries.conf"
         conf.write_text(REGISTRIES_CONF, encoding="utf-8")
         (self.root / "tmp").mkdir()  # podman leaves digest.txt* files of its pushes in TMPDIR: they go with R
@@ -72,7 +84,9 @@ class DockerService:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = (self.root / "service.log").read_text(encoding="utf-8", errors="replace").strip()[-300:]
+                tail = (
+                    (self.root / "service.log").read_text(encoding="utf-8", errors="replace").strip()[-300:]
+                )
                 self.stop()
                 raise ExternalError(f"podman's Docker API service did not start: {tail or 'no output'}")
             time.sleep(0.02)

@@ -60,8 +60,10 @@ def finish_test_rules(proc: subprocess.Popen[str], paths: Sequence[Path]) -> lis
             by_path[name] = Outcome(name, True)
         else:
             by_path[name] = Outcome(name, False, failures.pop(0) if failures else _tail(done.stderr))
-    return [by_path.get(str(p)) or Outcome(str(p), False, _tail(done.stderr + done.stdout) or "not tested")
-            for p in paths]
+    return [
+        by_path.get(str(p)) or Outcome(str(p), False, _tail(done.stderr + done.stdout) or "not tested")
+        for p in paths
+    ]
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -87,7 +89,14 @@ def check_config(path: Path) -> tuple[bool, str]:
 
 def routes_test(path: Path, labels: dict[str, str], expected: Sequence[str]) -> tuple[bool, str]:
     """Does an alert with ``labels`` reach exactly ``expected`` receivers, in order?"""
-    argv = ["amtool", "config", "routes", "test", f"--config.file={path}",
-            f"--verify.receivers={','.join(expected)}", *(f"{k}={v}" for k, v in labels.items())]
+    argv = [
+        "amtool",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={path}",
+        f"--verify.receivers={','.join(expected)}",
+        *(f"{k}={v}" for k, v in labels.items()),
+    ]
     done = process.run(argv, timeout=60, check=False)
     return done.returncode == 0, done.stdout.strip() or _tail(done.stderr, 2)

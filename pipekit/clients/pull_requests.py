@@ -42,10 +42,12 @@ class PullRequest:
 
 class UnknownReviewers(BadInput):
     def __init__(self, names: Sequence[str], repository: str, detail: str = "") -> None:
-        super().__init__(f"Bitbucket does not know the reviewer(s) {', '.join(names)} of {repository}"
-                         + (f" ({detail})" if detail else ""),
-                         hint="check environments.<env>.pull_request.reviewers (Cloud: account ids or {uuid}; "
-                              "Data Center: user slugs)")
+        super().__init__(
+            f"Bitbucket does not know the reviewer(s) {', '.join(names)} of {repository}"
+            + (f" ({detail})" if detail else ""),
+            hint="check environments.<env>.pull_request.reviewers (Cloud: account ids or {uuid}; "
+            "Data Center: user slugs)",
+        )
         self.names = list(names)
 
 
@@ -64,8 +66,16 @@ class PullRequestHost(Protocol):
 
     def open_pull_requests(self, target: str) -> list[PullRequest]: ...
 
-    def create(self, *, title: str, description: str, source: str, target: str, reviewers: Sequence[str],
-               close_source_branch: bool) -> PullRequest: ...
+    def create(
+        self,
+        *,
+        title: str,
+        description: str,
+        source: str,
+        target: str,
+        reviewers: Sequence[str],
+        close_source_branch: bool,
+    ) -> PullRequest: ...
 
     def get(self, pr_id: int) -> PullRequest: ...
 
@@ -77,7 +87,9 @@ class PullRequestHost(Protocol):
 
     def declined_by(self, pr: PullRequest) -> str: ...
 
-    def merge(self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool) -> PullRequest: ...
+    def merge(
+        self, pr: PullRequest, *, strategy: str, message: str, close_source_branch: bool
+    ) -> PullRequest: ...
 
 
 class Api:
@@ -85,13 +97,23 @@ class Api:
 
     flavour = ""
 
-    def __init__(self, base_url: str, repository: str, *, token: str, username: str | None = None,
-                 timeout_s: float = 30.0, total_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        repository: str,
+        *,
+        token: str,
+        username: str | None = None,
+        timeout_s: float = 30.0,
+        total_s: float = 120.0,
+    ) -> None:
         from pipekit.core import http, masking
 
         if not token:
-            raise BadInput(f"pull requests need credentials: set {TOKEN_ENV} (a repository, workspace or HTTP "
-                           f"access token), and {USERNAME_ENV} where the server wants Basic authentication")
+            raise BadInput(
+                f"pull requests need credentials: set {TOKEN_ENV} (a repository, workspace or HTTP "
+                f"access token), and {USERNAME_ENV} where the server wants Basic authentication"
+            )
         masking.header_value(token, TOKEN_ENV)
         self.base_url, self.repository = base_url.rstrip("/"), repository
         self.session = http.session(attempts=4, total_timeout=total_s, timeout=(5.0, timeout_s))
@@ -107,8 +129,15 @@ class Api:
     def message(self, body: Any) -> str:  # each flavour reads its own error body
         raise NotImplementedError
 
-    def call(self, method: str, url: str, *, ok: Sequence[int] = (200, 201, 204), judge: Callable[[int, Any],
-             None] | None = None, **kwargs: Any) -> Any:
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Sequence[int] = (200, 201, 204),
+        judge: Callable[[int, Any], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """The JSON answer of a request that must succeed; ``judge(status, body)`` may raise first."""
         from pipekit.core.masking import mask
 
@@ -123,8 +152,15 @@ class Api:
             judge(response.status_code, body)
         status, said = response.status_code, mask(self.message(body) or response.text[:200].strip())
         if status == 401:
-            raise BadInput(f"Bitbucket refused the credentials for {self.repository} (HTTP 401: {said})",
-                           hint=f"check {TOKEN_ENV} (and {USERNAME_ENV} for Basic authentication)")
-        hint = ("check the repository's name and that the token can see it (its repository, project or workspace)"
-                if status in (403, 404) else None)
-        raise ExternalError(f"Bitbucket answered HTTP {status} for repository {self.repository}: {said}", hint=hint)
+            raise BadInput(
+                f"Bitbucket refused the credentials for {self.repository} (HTTP 401: {said})",
+                hint=f"check {TOKEN_ENV} (and {USERNAME_ENV} for Basic authentication)",
+            )
+        hint = (
+            "check the repository's name and that the token can see it (its repository, project or workspace)"
+            if status in (403, 404)
+            else None
+        )
+        raise ExternalError(
+            f"Bitbucket answered HTTP {status} for repository {self.repository}: {said}", hint=hint
+        )

@@ -31,9 +31,11 @@ class S3Location:
             raise BadInput(f"{flag} {uri!r}: use s3://bucket/prefix")
         bucket, _, prefix = uri[5:].partition("/")
         if not BUCKET.fullmatch(bucket) or ".." in bucket or IPV4.fullmatch(bucket):
-            raise BadInput(f"{flag} {uri!r}: {bucket!r} is not an S3 bucket name",
-                           hint="3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a "
-                                "letter or digit, not an IP address")
+            raise BadInput(
+                f"{flag} {uri!r}: {bucket!r} is not an S3 bucket name",
+                hint="3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a "
+                "letter or digit, not an IP address",
+            )
         return cls(bucket, prefix.strip("/"))
 
     def key(self, *parts: str) -> str:
@@ -61,8 +63,13 @@ def client(env: Mapping[str, str], region: str | None = None) -> tuple[Any, str]
     return session.client("s3"), session.region
 
 
-def upload(s3: Any, location: S3Location, files: Mapping[str, Path | bytes], *,
-           content_types: Mapping[str, str] | None = None) -> list[str]:
+def upload(
+    s3: Any,
+    location: S3Location,
+    files: Mapping[str, Path | bytes],
+    *,
+    content_types: Mapping[str, str] | None = None,
+) -> list[str]:
     """Put each ``relative key -> file or bytes`` under the prefix; returns the keys."""
     from botocore.exceptions import ClientError
 
@@ -72,7 +79,9 @@ def upload(s3: Any, location: S3Location, files: Mapping[str, Path | bytes], *,
     for rel, body in files.items():
         key = location.key(rel)
         data = body if isinstance(body, bytes) else body.read_bytes()
-        ctype = (content_types or {}).get(rel) or ("application/xml" if rel.endswith(".xml") else "application/json")
+        ctype = (content_types or {}).get(rel) or (
+            "application/xml" if rel.endswith(".xml") else "application/json"
+        )
 
         def put(k: str = key, d: bytes = data, c: str = ctype) -> Any:
             return s3.put_object(Bucket=location.bucket, Key=k, Body=d, ContentType=c)
@@ -80,7 +89,9 @@ def upload(s3: Any, location: S3Location, files: Mapping[str, Path | bytes], *,
         try:
             aws.call(put, what=f"s3:PutObject {location.uri(key)}", retry=aws.RetryPolicy())
         except ClientError as exc:
-            raise ExternalError(f"s3:PutObject {location.uri(key)} refused: {aws.error_text(exc)}",
-                                hint="check the bucket exists and the role may s3:PutObject under the prefix") from None
+            raise ExternalError(
+                f"s3:PutObject {location.uri(key)} refused: {aws.error_text(exc)}",
+                hint="check the bucket exists and the role may s3:PutObject under the prefix",
+            ) from None
         keys.append(key)
     return keys

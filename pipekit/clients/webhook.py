@@ -114,7 +114,9 @@ class TooSlow(TimeoutError):
     """The answer, body included, was not complete within the read timeout of connecting (a trickling server)."""
 
 
-def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPConnection, str, dict[str, str]]:
+def _connection(
+    url: str, policy: Policy, env: Mapping[str, str]
+) -> tuple[HTTPConnection, str, dict[str, str]]:
     """An unconnected connection (through the proxy, if any), the request target and extra headers."""
     import http.client
 
@@ -127,7 +129,9 @@ def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPC
     try:
         address = (proxy.hostname or "", proxy.port or 3128) if proxy else (host, port)
     except ValueError:
-        raise BadInput(f"{split.scheme.upper()}_PROXY: the proxy URL's port is not a number from 0 to 65535") from None
+        raise BadInput(
+            f"{split.scheme.upper()}_PROXY: the proxy URL's port is not a number from 0 to 65535"
+        ) from None
     if split.scheme == "http":
         conn = http.client.HTTPConnection(*address, timeout=policy.connect_timeout)
         if proxy:  # a plain-HTTP proxy takes the absolute URL and the credentials with each request
@@ -135,7 +139,9 @@ def _connection(url: str, policy: Policy, env: Mapping[str, str]) -> tuple[HTTPC
         return conn, target, {}
     import ssl
 
-    tls = http.client.HTTPSConnection(*address, timeout=policy.connect_timeout, context=ssl.create_default_context())
+    tls = http.client.HTTPSConnection(
+        *address, timeout=policy.connect_timeout, context=ssl.create_default_context()
+    )
     if proxy:  # CONNECT through the proxy; TLS is verified end to end for the webhook's name
         tls.set_tunnel(host, port, headers=_proxy_auth(proxy))
     return tls, target, {}
@@ -146,8 +152,13 @@ def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds
     import http.client
 
     conn, target, extra = _connection(url, policy, env)
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "pipekit-notify", "Accept": "*/*",
-               "Connection": "close", **extra}
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "pipekit-notify",
+        "Accept": "*/*",
+        "Connection": "close",
+        **extra,
+    }
     dog = Watchdog(seconds)
     answered: list[bool] = []
     try:
@@ -167,8 +178,15 @@ def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds
     return Answer(response.status, raw.decode("utf-8", "replace"), headers_in)
 
 
-def _exchange(conn: HTTPConnection, target: str, body: bytes, headers: dict[str, str],
-              policy: Policy, dog: Watchdog, answered: list[bool]) -> tuple[HTTPResponse, bytes]:
+def _exchange(
+    conn: HTTPConnection,
+    target: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: Policy,
+    dog: Watchdog,
+    answered: list[bool],
+) -> tuple[HTTPResponse, bytes]:
     import http.client
 
     try:
@@ -217,7 +235,9 @@ def post_json(
     tries = Retrying(pol.attempts, pol.total_timeout, pol.backoff, pol.max_backoff)
     for attempt in tries:
         headers: dict[str, str] | None = None
-        seconds = max(min(pol.read_timeout, tries.deadline.remaining()), min(pol.read_timeout, 1.0))  # as core.http
+        seconds = max(
+            min(pol.read_timeout, tries.deadline.remaining()), min(pol.read_timeout, 1.0)
+        )  # as core.http
         try:
             answer = _once(url, body, pol, e, seconds)
             answer.attempts = attempt
@@ -228,8 +248,11 @@ def post_json(
         except ConnectTimeout:
             problem = f"no connection within {pol.connect_timeout:g} s"
         except TooSlow:  # answering, too slowly: another try would be as slow
-            raise ExternalError(f"{label} {shown}: no complete answer within {seconds:.3g} s of connecting "
-                                f"(attempt {attempt})", hint="the webhook's server trickles its answer; check it") from None
+            raise ExternalError(
+                f"{label} {shown}: no complete answer within {seconds:.3g} s of connecting "
+                f"(attempt {attempt})",
+                hint="the webhook's server trickles its answer; check it",
+            ) from None
         except TimeoutError:
             problem = f"no answer within {pol.read_timeout:g} s"
         except OSError as exc:  # refused, reset, DNS, TLS, a proxy that refused the tunnel
@@ -244,6 +267,8 @@ def post_json(
                 hint="check the webhook URL and that this step can reach it",
             )
         if on_retry:
-            on_retry(f"{label}: {problem}; retrying in {wait:.1f} s (attempt {attempt + 1} of {pol.attempts})")
+            on_retry(
+                f"{label}: {problem}; retrying in {wait:.1f} s (attempt {attempt + 1} of {pol.attempts})"
+            )
         time.sleep(wait)
     raise AssertionError("unreachable: the tries end in a return or a raise")

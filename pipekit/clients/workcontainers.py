@@ -34,7 +34,9 @@ class WorkContainers:
 
     def image_config(self, image: str) -> ImageConfig | None:
         """The local image's configuration, or ``None`` when no local image has that name."""
-        result = process.run([self.executable, "inspect", "--type", "image", image], check=False, timeout=TIMEOUT_S)
+        result = process.run(
+            [self.executable, "inspect", "--type", "image", image], check=False, timeout=TIMEOUT_S
+        )
         if result.returncode != 0:
             return None
         try:
@@ -46,18 +48,33 @@ class WorkContainers:
         for item in config.get("Env") or []:
             name, _, value = str(item).partition("=")
             env[name] = value
-        return ImageConfig(env=env, user=str(config.get("User") or ""), workdir=str(config.get("WorkingDir") or ""),
-                           entrypoint=tuple(config.get("Entrypoint") or ()), cmd=tuple(config.get("Cmd") or ()))
+        return ImageConfig(
+            env=env,
+            user=str(config.get("User") or ""),
+            workdir=str(config.get("WorkingDir") or ""),
+            entrypoint=tuple(config.get("Entrypoint") or ()),
+            cmd=tuple(config.get("Cmd") or ()),
+        )
 
     def create(self, image: str, name: str) -> str:
-        result = process.run([self.executable, "from", "--pull=never", "--quiet", "--name", name, image],
-                             check=False, timeout=TIMEOUT_S)
+        result = process.run(
+            [self.executable, "from", "--pull=never", "--quiet", "--name", name, image],
+            check=False,
+            timeout=TIMEOUT_S,
+        )
         if result.returncode != 0:
             raise ExternalError(f"buildah from {image} failed: {result.stderr.strip()[-300:]}")
         return result.stdout.strip() or name
 
-    def run_argv(self, container: str, argv: Sequence[str], *, mounts: Sequence[tuple[str, str]] = (),
-                 workdir: str | None = None, user: str | None = None) -> list[str]:
+    def run_argv(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        mounts: Sequence[tuple[str, str]] = (),
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> list[str]:
         out = [self.executable, "run", "--isolation", "chroot", "--network", "host"]
         for host, inside in mounts:
             out += ["-v", f"{host}:{inside}"]
@@ -73,7 +90,9 @@ class WorkContainers:
         if mounted.returncode != 0:
             return None
         try:
-            with open(mounted.stdout.strip() + "/" + path.lstrip("/"), encoding="utf-8", errors="replace") as fh:
+            with open(
+                mounted.stdout.strip() + "/" + path.lstrip("/"), encoding="utf-8", errors="replace"
+            ) as fh:
                 return fh.read()
         except OSError:
             return None
@@ -82,6 +101,7 @@ class WorkContainers:
         process.run([self.executable, "rm", container], check=False, timeout=TIMEOUT_S)
 
     def names(self, prefix: str) -> list[str]:
-        result = process.run([self.executable, "containers", "--format", "{{.ContainerName}}"], check=False,
-                             timeout=TIMEOUT_S)
+        result = process.run(
+            [self.executable, "containers", "--format", "{{.ContainerName}}"], check=False, timeout=TIMEOUT_S
+        )
         return [n for n in result.stdout.split() if n.startswith(prefix)]

@@ -68,7 +68,9 @@ class Config:
         return f"{name}:{line}" if line else name
 
 
-def find_config(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+def find_config(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path | None:
     e = os.environ if env is None else env
     if explicit:
         return Path(explicit)

@@ -29,9 +29,14 @@ _SHAPED = ("type", "$ref", "oneOf", "anyOf", "enum")
 def generate(tables: Iterable[OptionTable], defs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole schema from the tables (in order: the first description of a shared key stays)."""
     kept = json.loads(DEFS.read_text(encoding="utf-8")) if defs is None else defs
-    root: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "pipekit.yaml",
-                            "type": "object", "additionalProperties": False, "properties": {},
-                            "$defs": copy.deepcopy(kept.get("$defs", {}))}
+    root: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "pipekit.yaml",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {},
+        "$defs": copy.deepcopy(kept.get("$defs", {})),
+    }
     for option in (o for table in tables for o in table if o.config):
         if callable(option.schema):  # a structure made by other code: its definitions join the root's
             made = dict(option.schema())
@@ -56,14 +61,22 @@ def property_of(option: Option) -> dict[str, Any]:
     extra = dict(option.schema or {})
     if option.type == "data":
         if not extra:
-            raise ValueError(f"option {option.name} ({option.config}): a mapping or list needs schema= "
-                             "(its structure, or a $ref to pipekit/core/schema/defs.json)")
+            raise ValueError(
+                f"option {option.name} ({option.config}): a mapping or list needs schema= "
+                "(its structure, or a $ref to pipekit/core/schema/defs.json)"
+            )
         prop = extra if any(k in extra for k in _SHAPED) else {"type": "object", **extra}
     else:
-        item: dict[str, Any] = {"enum": list(option.choices)} if option.type == "choice" \
+        item: dict[str, Any] = (
+            {"enum": list(option.choices)}
+            if option.type == "choice"
             else {"type": _SCALARS.get(option.type, "string")}
-        for key, bound in (("minimum", option.minimum), ("maximum", option.maximum),
-                           ("exclusiveMinimum", option.above)):
+        )
+        for key, bound in (
+            ("minimum", option.minimum),
+            ("maximum", option.maximum),
+            ("exclusiveMinimum", option.above),
+        ):
             if bound is not None:
                 item[key] = bound
         if option.multiple or option.type == "list" or option.argument:
@@ -103,7 +116,9 @@ def _merge(a: dict[str, Any], b: Mapping[str, Any], root: dict[str, Any], where:
                 props[name] = _merge(props.get(name, {}), sub, root, f"{where}.{name}")
             out[key] = props
         elif key != "description" and out[key] != value:
-            raise ValueError(f"pipekit.yaml schema: {where}: {key} {out[key]!r} and {value!r} declared for the same key")
+            raise ValueError(
+                f"pipekit.yaml schema: {where}: {key} {out[key]!r} and {value!r} declared for the same key"
+            )
     return out
 
 

@@ -99,7 +99,9 @@ def _reader_gone() -> Iterator[None]:
 class Console:
     """Plain or rich human output, masked; a JSON result on stdout with ``json_mode``."""
 
-    def __init__(self, *, json_mode: bool = False, debug: bool = False, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, *, json_mode: bool = False, debug: bool = False, stream: IO[str] | None = None
+    ) -> None:
         self.json_mode = json_mode
         self.debug_enabled = debug
         self.stream: IO[str] = stream or _usable(sys.stderr if json_mode else sys.stdout)

@@ -112,7 +112,9 @@ class PipelineContext:
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None) -> PipelineContext:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None
+    ) -> PipelineContext:
         e = os.environ if env is None else env
 
         def get(name: str) -> str | None:

@@ -73,8 +73,14 @@ def _pool_classes() -> dict[str, type]:
 
     plain = type("WatchedHTTPConnection", (_WatchedConnection, HTTPConnection), {})
     tls = type("WatchedHTTPSConnection", (_WatchedConnection, HTTPSConnection), {})
-    return {"http": type("WatchedHTTPConnectionPool", (_WatchedPool, HTTPConnectionPool), {"ConnectionCls": plain}),
-            "https": type("WatchedHTTPSConnectionPool", (_WatchedPool, HTTPSConnectionPool), {"ConnectionCls": tls})}
+    return {
+        "http": type(
+            "WatchedHTTPConnectionPool", (_WatchedPool, HTTPConnectionPool), {"ConnectionCls": plain}
+        ),
+        "https": type(
+            "WatchedHTTPSConnectionPool", (_WatchedPool, HTTPSConnectionPool), {"ConnectionCls": tls}
+        ),
+    }
 
 
 class _Adapter(HTTPAdapter):
@@ -117,8 +123,12 @@ class RetryingSession(requests.Session):
         """``Retry-After``, else ``X-RateLimit-Reset``, else backoff; never past the total time."""
         outcome = state.outcome
         response = outcome.result() if outcome is not None and not outcome.failed else None
-        wait = wait_before(state.attempt_number, self.backoff, self.max_backoff,
-                           response.headers if response is not None else None)
+        wait = wait_before(
+            state.attempt_number,
+            self.backoff,
+            self.max_backoff,
+            response.headers if response is not None else None,
+        )
         return min(wait, max(0.0, self.total_timeout - (state.seconds_since_start or 0.0)))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -137,7 +147,9 @@ class RetryingSession(requests.Session):
         def send(*call: Any, **named: Any) -> requests.Response:
             # The last try may start at the total time's end (after a Retry-After): it still gets a
             # second (or its own bound, if shorter) to be answered, never an instant failure.
-            seconds = max(min(per_try, total.remaining()), min(per_try, 1.0)) if self.total_timeout > 0 else per_try
+            seconds = (
+                max(min(per_try, total.remaining()), min(per_try, 1.0)) if self.total_timeout > 0 else per_try
+            )
             with Watchdog(seconds) as dog:
                 _local.dog = dog
                 try:
@@ -200,16 +212,19 @@ class RetryingSession(requests.Session):
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             response.close()
-            raise ExternalError(f"{what} answered {int(declared)} bytes, more than the {self.max_body} "
-                                "bytes pipekit reads from one answer")
+            raise ExternalError(
+                f"{what} answered {int(declared)} bytes, more than the {self.max_body} "
+                "bytes pipekit reads from one answer"
+            )
         parts: list[bytes] = []
         size = 0
         for part in response.iter_content(1 << 16):
             size += len(part)
             if size > self.max_body:
                 response.close()
-                raise ExternalError(f"{what} answered more than the {self.max_body} bytes pipekit reads "
-                                    "from one answer")
+                raise ExternalError(
+                    f"{what} answered more than the {self.max_body} bytes pipekit reads from one answer"
+                )
             parts.append(part)
         response._content = b"".join(parts)  # what requests' own .content would have kept
         response._content_consumed = True  # type: ignore[attr-defined]

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 MASK = "***"
 _MIN_LEN = 4
-_SECRET_NAME = re.compile(r"(_TOKEN|_PASSWORD|_SECRET[A-Z0-9_]*|_WEBHOOK_URL|_PASS|_KEY)$|^(SECRET|TOKEN|PASSWORD)")
+_SECRET_NAME = re.compile(
+    r"(_TOKEN|_PASSWORD|_SECRET[A-Z0-9_]*|_WEBHOOK_URL|_PASS|_KEY)$|^(SECRET|TOKEN|PASSWORD)"
+)
 _WELL_KNOWN = {
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -26,7 +28,10 @@ _WELL_KNOWN = {
     "ARGOCD_PASSWORD",
     "JIRA_PAT",  # a Jira Data Center personal access token; the name matches no suffix above
 }
-_NOT_SECRET = {"AWS_ACCESS_KEY_ID", "PIPEKIT_SIGNING_KEY"}  # a signing key *reference* (a path, env://VAR, awskms:///ARN)
+_NOT_SECRET = {
+    "AWS_ACCESS_KEY_ID",
+    "PIPEKIT_SIGNING_KEY",
+}  # a signing key *reference* (a path, env://VAR, awskms:///ARN)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -51,7 +56,11 @@ def add_secret(value: str | None) -> None:
     parts = {value}
     # The forms a library prints a value in (repr in an exception, JSON, unicode_escape) differ
     # from the value when it holds quotes, backslashes or control characters: mask those too.
-    for escaped in (repr(value)[1:-1], json.dumps(value)[1:-1], value.encode("unicode_escape").decode("ascii")):
+    for escaped in (
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        value.encode("unicode_escape").decode("ascii"),
+    ):
         parts.add(escaped)
     for line in value.splitlines():  # a value cut at its newlines by whoever printed it
         if len(line.strip()) >= 8:
@@ -87,8 +96,10 @@ def header_value(value: str, source: str) -> str:
     if bad:
         from pipekit.core.errors import BadInput
 
-        raise BadInput(f"{source} contains control character(s) {', '.join(bad)} (a newline pasted with it?)",
-                       hint=f"set {source} again without them")
+        raise BadInput(
+            f"{source} contains control character(s) {', '.join(bad)} (a newline pasted with it?)",
+            hint=f"set {source} again without them",
+        )
     return value
 
 

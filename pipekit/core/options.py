@@ -39,7 +39,16 @@ if TYPE_CHECKING:
 
     from pipekit.core.config import Config
 
-TYPES = ("str", "bool", "int", "float", "choice", "list", "path", "data")  # data: a pipekit.yaml mapping or list, as is
+TYPES = (
+    "str",
+    "bool",
+    "int",
+    "float",
+    "choice",
+    "list",
+    "path",
+    "data",
+)  # data: a pipekit.yaml mapping or list, as is
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ class Option:
     hidden: bool = False
     # more of the pipekit.yaml value's JSON schema: a pattern, lengths, a mapping's structure
     # (or a function making it when the schema is generated, for a structure derived from other code)
-    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = dataclasses.field(default=None,
-                                                                                          compare=False)
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = dataclasses.field(
+        default=None, compare=False
+    )
     # as declared on a field (see option()):
     comma: bool = False  # a list field: a flag value is split at commas too (``--environments dev,qa``)
     required: str | None = None  # missing: exit 2 "missing option --flag: <this>"
@@ -102,7 +112,11 @@ class Option:
         if self.type == "data":
             return value
         if self.multiple or self.type == "list":
-            items = parse.parse_list(value, where) if self.type == "list" or isinstance(value, str) else tuple(value)
+            items = (
+                parse.parse_list(value, where)
+                if self.type == "list" or isinstance(value, str)
+                else tuple(value)
+            )
             return tuple(self._parse_one(item, where) for item in items)
         return self._parse_one(value, where)
 
@@ -112,7 +126,9 @@ class Option:
         if self.type == "int":
             return parse.parse_int(value, where, minimum=self.minimum, maximum=self.maximum, above=self.above)
         if self.type == "float":
-            return parse.parse_float(value, where, minimum=self.minimum, maximum=self.maximum, above=self.above)
+            return parse.parse_float(
+                value, where, minimum=self.minimum, maximum=self.maximum, above=self.above
+            )
         if self.type == "choice":
             return parse.parse_choice(value, where, self.choices)
         if isinstance(value, (dict, list)):
@@ -199,21 +215,36 @@ class OptionTable:
         params: list[click.Parameter] = []
         for option in self.options:
             if option.argument:
-                params.append(click.Argument([option.name], nargs=-1 if option.multiple else 1,
-                                             required=False, metavar=option.metavar))
+                params.append(
+                    click.Argument(
+                        [option.name],
+                        nargs=-1 if option.multiple else 1,
+                        required=False,
+                        metavar=option.metavar,
+                    )
+                )
                 continue
             if not option.flag:
                 continue
             decls = ([option.short] if option.short else []) + [_decl(option), option.name]
-            kwargs: dict[str, Any] = {"default": None, "help": option.describe_help(), "hidden": option.hidden}
+            kwargs: dict[str, Any] = {
+                "default": None,
+                "help": option.describe_help(),
+                "hidden": option.hidden,
+            }
             if option.type == "bool":
                 if "/" not in _decl(option):
                     kwargs["is_flag"] = True
                     kwargs["flag_value"] = True
             else:
                 kwargs["multiple"] = option.multiple
-                kwargs["metavar"] = option.metavar or ("[" + "|".join(option.choices) + "]" if option.choices
-                                                       else option.type.upper() if option.type != "str" else "TEXT")
+                kwargs["metavar"] = option.metavar or (
+                    "[" + "|".join(option.choices) + "]"
+                    if option.choices
+                    else option.type.upper()
+                    if option.type != "str"
+                    else "TEXT"
+                )
             params.append(click.Option(decls, **kwargs))
         return params
 
@@ -231,8 +262,9 @@ def _decl(option: Option) -> str:
     return option.flag
 
 
-def _raw(option: Option, flags: Mapping[str, Any], env: Mapping[str, str],
-         config: Config | None) -> tuple[Any, str | None]:
+def _raw(
+    option: Option, flags: Mapping[str, Any], env: Mapping[str, str], config: Config | None
+) -> tuple[Any, str | None]:
     if option.name in flags and flags[option.name] is not None and flags[option.name] != ():
         label = "argument" if option.argument else f"flag {option.primary_flag}"
         return flags[option.name], label
@@ -266,15 +298,33 @@ OPTION_KEY = "pipekit.option"
 T = TypeVar("T")
 
 
-def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
-           flag: str | None = None, env: str | tuple[str, ...] = (), config: str | None = None, help: str = "",
-           minimum: float | None = None, maximum: float | None = None, above: float | None = None,
-           short: str | None = None, metavar: str | None = None, hidden: bool = False, secret: bool = False,
-           argument: bool = False, multiple: bool | None = None, comma: bool = False, required: str | None = None,
-           schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, pattern: str | None = None,
-           min_length: int | None = None,
-           max_length: int | None = None, kind: Any = None, convert: Callable[[Any], Any] | None = None,
-           choices: tuple[str, ...] = ()) -> Any:
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    flag: str | None = None,
+    env: str | tuple[str, ...] = (),
+    config: str | None = None,
+    help: str = "",
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    short: str | None = None,
+    metavar: str | None = None,
+    hidden: bool = False,
+    secret: bool = False,
+    argument: bool = False,
+    multiple: bool | None = None,
+    comma: bool = False,
+    required: str | None = None,
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+    pattern: str | None = None,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    kind: Any = None,
+    convert: Callable[[Any], Any] | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
     """A dataclass field that is also an option (see the module's docstring).
 
     A field without a default is filled with ``None`` (or ``[]``) when nothing sets it; give it
@@ -292,10 +342,28 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
         for key, value in (("pattern", pattern), ("minLength", min_length), ("maxLength", max_length)):
             if value is not None:
                 extra[key] = value
-    declared = Option("", flag, env=env, config=config, help=help, minimum=minimum, maximum=maximum, above=above,
-                      short=short, metavar=metavar, hidden=hidden, secret=secret, argument=argument,
-                      multiple=multiple, comma=comma, required=required, schema=extra or None, choices=choices,
-                      kind=str if convert is not None and kind is None else kind, convert=convert)
+    declared = Option(
+        "",
+        flag,
+        env=env,
+        config=config,
+        help=help,
+        minimum=minimum,
+        maximum=maximum,
+        above=above,
+        short=short,
+        metavar=metavar,
+        hidden=hidden,
+        secret=secret,
+        argument=argument,
+        multiple=multiple,
+        comma=comma,
+        required=required,
+        schema=extra or None,
+        choices=choices,
+        kind=str if convert is not None and kind is None else kind,
+        convert=convert,
+    )
     if convert is not None:  # ``default`` is as read; the field's default is what convert makes of it
         raw = None if default is dataclasses.MISSING else default
         declared = dataclasses.replace(declared, default=raw)
@@ -306,8 +374,9 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
         default = dataclasses.MISSING
     if default is dataclasses.MISSING and default_factory is dataclasses.MISSING:
         default = None
-    field: Any = dataclasses.field(default=default, default_factory=default_factory, repr=not secret,
-                                   metadata={OPTION_KEY: declared})
+    field: Any = dataclasses.field(
+        default=default, default_factory=default_factory, repr=not secret, metadata={OPTION_KEY: declared}
+    )
     return field
 
 
@@ -390,8 +459,19 @@ def _declared(cls: type) -> tuple[tuple[Option, Any], ...]:
                 if kind != "list":
                     multiple = True  # a list of choices or paths: one parser per item
         default = row.default if row.convert is not None else _default(field)
-        found.append((dataclasses.replace(row, name=field.name, type=kind, choices=choices, multiple=multiple,
-                                          default=tuple(default) if isinstance(default, list) else default), hint))
+        found.append(
+            (
+                dataclasses.replace(
+                    row,
+                    name=field.name,
+                    type=kind,
+                    choices=choices,
+                    multiple=multiple,
+                    default=tuple(default) if isinstance(default, list) else default,
+                ),
+                hint,
+            )
+        )
     return tuple(found)
 
 
@@ -428,8 +508,9 @@ def resolve(cls: type[T], ctx: Any, flags: Mapping[str, Any] | None = None) -> R
     return resolve_from(cls, flags or {}, ctx.env, ctx.config)
 
 
-def resolve_from(cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str],
-                 config: Config | None) -> Resolved[T]:
+def resolve_from(
+    cls: type[T], flags: Mapping[str, Any], env: Mapping[str, str], config: Config | None
+) -> Resolved[T]:
     values = table_of(cls).resolve_from(flags, env, config)  # type: ignore[arg-type]  # a class is hashable
     kwargs: dict[str, Any] = {}
     for row, hint in _declared(cls):  # type: ignore[arg-type]

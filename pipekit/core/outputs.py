@@ -28,8 +28,12 @@ class BuildResult(Recorded):
     version: str | None = field(default=None, metadata=RECORDED)
     source_commit: str | None = field(default=None, metadata=RECORDED)
     source_committed_at: str | None = field(default=None, metadata=RECORDED)
-    tests: dict[str, Any] = field(default_factory=dict, metadata=record(value=lambda r: r.tests or None))  # the test summary
-    container_tool: str | None = field(default=None, metadata=record(value=lambda r: r.container_tool if r.image_id else None))
+    tests: dict[str, Any] = field(
+        default_factory=dict, metadata=record(value=lambda r: r.tests or None)
+    )  # the test summary
+    container_tool: str | None = field(
+        default=None, metadata=record(value=lambda r: r.container_tool if r.image_id else None)
+    )
     labels: dict[str, str] = field(default_factory=dict, metadata=record(value=lambda r: r.labels or None))
     maven_argv: list[str] = field(default_factory=list)
     junit_out: str | None = field(default=None, metadata=RECORDED)
@@ -62,29 +66,44 @@ class EcrPushResult(Recorded):
     image_uri: str = field(metadata=RECORDED)
     digest: str | None = field(metadata=RECORDED)
     tags: list[str] = field(metadata=RECORDED)
-    skipped: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.skipped)))
+    skipped: list[str] = field(
+        default_factory=list, metadata=record(value=lambda r: _after_push(r, r.skipped))
+    )
     pushed: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.pushed)))
-    overwritten: list[str] = field(default_factory=list, metadata=record(value=lambda r: _after_push(r, r.overwritten)))
-    digests: dict[str, str] = field(default_factory=dict, metadata=record(value=lambda r: _after_push(r, r.digests)))
+    overwritten: list[str] = field(
+        default_factory=list, metadata=record(value=lambda r: _after_push(r, r.overwritten))
+    )
+    digests: dict[str, str] = field(
+        default_factory=dict, metadata=record(value=lambda r: _after_push(r, r.digests))
+    )
     region: str = field(default="", metadata=RECORDED)
     ecr_repository_uri: str | None = field(default=None, metadata=RECORDED)
     created_repository: bool = False
     scan: dict[str, Any] | None = field(default=None, metadata=RECORDED)
     scan_report: str | None = field(default=None, metadata=RECORDED)
-    login: dict[str, Any] | None = field(default=None, metadata=record(state=True))  # the registry login, reused while valid
+    login: dict[str, Any] | None = field(
+        default=None, metadata=record(state=True)
+    )  # the registry login, reused while valid
     signature: dict[str, Any] | None = None  # what --sign signed and attached (recorded in its own section)
 
 
 WriteStatus = Literal["pushed", "unchanged", "dry-run"]  # a GitOps write: pushed, nothing to do, or a dry run
 StoppedWrite = Literal["not-pushed", "unknown"]  # a write a signal stopped: it did not land, or nobody knows
-PullRequestStatus = Literal["opened", "open", "merged"]  # --via pull-request: opened now, already open, merged
-UpdateTagStatus = Literal[WriteStatus, StoppedWrite, PullRequestStatus, "superseded"]  # superseded: a newer build wrote the entry
+PullRequestStatus = Literal[
+    "opened", "open", "merged"
+]  # --via pull-request: opened now, already open, merged
+UpdateTagStatus = Literal[
+    WriteStatus, StoppedWrite, PullRequestStatus, "superseded"
+]  # superseded: a newer build wrote the entry
 
 
 def _deployable(r: Any) -> str | None:
     """The revision wait-for-argocd waits for: none for a dry run, or when the push did not land."""
-    return r.gitops_revision if r.status in ("pushed", "unchanged", "superseded", "merged") and r.gitops_revision \
+    return (
+        r.gitops_revision
+        if r.status in ("pushed", "unchanged", "superseded", "merged") and r.gitops_revision
         else None
+    )
 
 
 @dataclass
@@ -105,7 +124,9 @@ class UpdateTagResult(Recorded):
     diff: str = ""
     message: str = ""
     workloads: list[str] = field(default_factory=list)
-    pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request: id, url, state...
+    pull_request: dict[str, Any] | None = field(
+        default=None, metadata=RECORDED
+    )  # --via pull-request: id, url, state...
 
 
 @dataclass
@@ -114,17 +135,30 @@ class PromoteResult(Recorded):
 
     source: str = field(metadata=record(key="from"))
     target: str = field(metadata=record(key="to"))
-    status: WriteStatus | StoppedWrite | PullRequestStatus | None = field(default=None, metadata=RECORDED)  # None: the promotion did not get that far
+    status: WriteStatus | StoppedWrite | PullRequestStatus | None = field(
+        default=None, metadata=RECORDED
+    )  # None: the promotion did not get that far
     rule: str | None = field(default=None, metadata=RECORDED)
-    gitops_revision: str | None = field(default=None, metadata=record(value=lambda r: r.gitops_revision if r.status != "dry-run" and r.gitops_revision else None))
+    gitops_revision: str | None = field(
+        default=None,
+        metadata=record(
+            value=lambda r: r.gitops_revision if r.status != "dry-run" and r.gitops_revision else None
+        ),
+    )
     services: list[str] | None = field(default=None, metadata=RECORDED)  # promoted in this commit
-    skipped: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> why (already there, superseded)
-    images: dict[str, str] | None = field(default=None, metadata=RECORDED)  # service -> image reference promoted
+    skipped: dict[str, str] | None = field(
+        default=None, metadata=RECORDED
+    )  # service -> why (already there, superseded)
+    images: dict[str, str] | None = field(
+        default=None, metadata=RECORDED
+    )  # service -> image reference promoted
     retries: int = 0
     diff: str = ""
     # --via pull-request, one per service: service, environment, branch, id, url, state, merge_commit (once merged)
     pull_requests: list[dict[str, Any]] | None = field(default=None, metadata=RECORDED)
-    notes: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # release notes: commits, jira, lines, more, services, file
+    notes: dict[str, Any] | None = field(
+        default=None, metadata=RECORDED
+    )  # release notes: commits, jira, lines, more, services, file
 
 
 @dataclass
@@ -139,8 +173,13 @@ class RollbackResult(Recorded):
     to_version: str
     tag: str | None = field(metadata=RECORDED)
     digest: str | None = field(metadata=RECORDED)
-    gitops_revision: str = field(metadata=record(value=lambda r: r.gitops_revision if r.status in ("pushed", "merged")
-                                                 and r.gitops_revision else None))
+    gitops_revision: str = field(
+        metadata=record(
+            value=lambda r: (
+                r.gitops_revision if r.status in ("pushed", "merged") and r.gitops_revision else None
+            )
+        )
+    )
     diff: str = ""
     previously_deployed: bool = True
     pull_request: dict[str, Any] | None = field(default=None, metadata=RECORDED)  # --via pull-request
@@ -160,14 +199,27 @@ class AppOutcome:
 
     def brief(self) -> dict[str, Any]:
         """What the run record keeps of it."""
-        return {"name": self.name, "sync": self.sync, "health": self.health, "revision": self.revision,
-                "phase": self.phase, "hooks": self.hooks}
+        return {
+            "name": self.name,
+            "sync": self.sync,
+            "health": self.health,
+            "revision": self.revision,
+            "phase": self.phase,
+            "hooks": self.hooks,
+        }
 
 
 def _apps_read(written: Any) -> list[AppOutcome]:
     names = {f.name for f in dataclasses.fields(AppOutcome)}
-    return [AppOutcome(**{k: v for k, v in a.items() if k in names}) for a in written
-            if isinstance(a, dict) and a.get("name")] if isinstance(written, list) else []
+    return (
+        [
+            AppOutcome(**{k: v for k, v in a.items() if k in names})
+            for a in written
+            if isinstance(a, dict) and a.get("name")
+        ]
+        if isinstance(written, list)
+        else []
+    )
 
 
 @dataclass
@@ -175,13 +227,16 @@ class WaitResult(Recorded):
     SECTION: ClassVar[str] = "wait_for_argocd"
 
     revision: str = field(metadata=RECORDED)
-    apps: list[AppOutcome] = field(metadata=record(value=lambda r: [a.brief() for a in r.apps], read=_apps_read))
+    apps: list[AppOutcome] = field(
+        metadata=record(value=lambda r: [a.brief() for a in r.apps], read=_apps_read)
+    )
     waited_s: float = 0.0
     server: str = ""
 
 
-PostSyncStatus = Literal["passed", "flaky", "skipped", "failed", "command-failed", "not-ready", "bad-input",
-                         "timed-out"]
+PostSyncStatus = Literal[
+    "passed", "flaky", "skipped", "failed", "command-failed", "not-ready", "bad-input", "timed-out"
+]
 
 
 @dataclass
@@ -194,12 +249,20 @@ class PostSyncTestResult(Recorded):
     gitops_revision: str | None = field(default=None, metadata=RECORDED)
     namespace: str | None = field(default=None, metadata=RECORDED)
     workloads: list[str] = field(default_factory=list, metadata=RECORDED)  # kind/name waited for
-    ready_s: float | None = field(default=None, metadata=RECORDED)  # how long until every workload (and health URL) was ready
-    exit_code: int | None = field(default=None, metadata=RECORDED)  # the suite command's (last attempt's) exit code
+    ready_s: float | None = field(
+        default=None, metadata=RECORDED
+    )  # how long until every workload (and health URL) was ready
+    exit_code: int | None = field(
+        default=None, metadata=RECORDED
+    )  # the suite command's (last attempt's) exit code
     attempts: int = field(default=0, metadata=RECORDED)  # runs of the command (1 + reruns of failed tests)
-    tests: dict[str, Any] = field(default_factory=dict, metadata=record(value=lambda r: r.tests or None))  # total, passed, ...
+    tests: dict[str, Any] = field(
+        default_factory=dict, metadata=record(value=lambda r: r.tests or None)
+    )  # total, passed, ...
     summary_url: str | None = field(default=None, metadata=RECORDED)  # the summary JSON on S3 (https link)
-    reports_url: str | None = field(default=None, metadata=RECORDED)  # the folder of JUnit files on S3 (s3:// URI)
+    reports_url: str | None = field(
+        default=None, metadata=RECORDED
+    )  # the folder of JUnit files on S3 (s3:// URI)
     message: str = field(default="", metadata=record(value=lambda r: r.message or None))
 
 

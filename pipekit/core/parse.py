@@ -31,8 +31,14 @@ def parse_bool(value: Any, where: str) -> bool:
     raise BadInput(f"{where}: {value!r} is not a boolean (expected one of 1/true/yes/on or 0/false/no/off)")
 
 
-def _bounded(number: float, where: str, minimum: float | None, maximum: float | None,
-             above: float | None = None, raw: Any = None) -> None:
+def _bounded(
+    number: float,
+    where: str,
+    minimum: float | None,
+    maximum: float | None,
+    above: float | None = None,
+    raw: Any = None,
+) -> None:
     shown = repr(raw) if isinstance(raw, str) else f"{number:g}"
     if above is not None and number <= above:
         raise BadInput(f"{where}: {shown} is not a number more than {above:g}")
@@ -42,8 +48,14 @@ def _bounded(number: float, where: str, minimum: float | None, maximum: float | 
         raise BadInput(f"{where}: {shown} is above the maximum {maximum:g}")
 
 
-def parse_int(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
-              above: float | None = None) -> int:
+def parse_int(
+    value: Any,
+    where: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+) -> int:
     if isinstance(value, bool) or not (isinstance(value, int) or _INT.fullmatch(str(value).strip())):
         raise BadInput(f"{where}: {value!r} is not a whole number")
     number = int(str(value).strip()) if not isinstance(value, int) else value
@@ -51,8 +63,14 @@ def parse_int(value: Any, where: str, *, minimum: float | None = None, maximum: 
     return number
 
 
-def parse_float(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
-                above: float | None = None) -> float:
+def parse_float(
+    value: Any,
+    where: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+) -> float:
     if isinstance(value, bool):
         raise BadInput(f"{where}: {value!r} is not a number")
     try:

@@ -108,8 +108,14 @@ def start(
     extra: dict[str, Any] = {"encoding": "utf-8", "errors": "replace"} if text else {}
     try:
         proc: subprocess.Popen[Any] = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
-            args, env=dict(env) if env is not None else None, cwd=cwd, stdin=stdin, stdout=stdout,
-            stderr=stderr, start_new_session=True, **extra,
+            args,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            **extra,
         )
     except FileNotFoundError:
         if cwd is not None and not os.path.isdir(cwd):
@@ -272,8 +278,14 @@ def run(
     """
     args = [os.fspath(a) for a in argv]
     binary = isinstance(input, bytes)
-    proc = start(args, env=env, cwd=cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                 text=not binary, tool_hint=tool_hint)
+    proc = start(
+        args,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        text=not binary,
+        tool_hint=tool_hint,
+    )
     label = what or describe(args)
     if stream is None:
         return finish(proc, timeout=timeout, input=input, check=check, error=error, what=label)
@@ -331,8 +343,15 @@ def finish(
     return _result(proc, args, out, err, check, error, label)
 
 
-def _result(proc: subprocess.Popen[Any], args: list[str], out: Any, err: Any, check: bool,
-            error: type[PipekitError], label: str) -> Result:
+def _result(
+    proc: subprocess.Popen[Any],
+    args: list[str],
+    out: Any,
+    err: Any,
+    check: bool,
+    error: type[PipekitError],
+    label: str,
+) -> Result:
     out = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
     err = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
     result = Result(args, proc.returncode, out or "", err or "")
@@ -346,8 +365,13 @@ def _tail(text: str, lines: int = 3) -> str:
     return (": " + masking.mask(" / ".join(kept))) if kept else ""
 
 
-def _stream(proc: subprocess.Popen[Any], input: str | bytes | None, timeout: float | None,
-            sink: Callable[[str], None], label: str) -> tuple[str, str]:
+def _stream(
+    proc: subprocess.Popen[Any],
+    input: str | bytes | None,
+    timeout: float | None,
+    sink: Callable[[str], None],
+    label: str,
+) -> tuple[str, str]:
     chunks: dict[str, list[str]] = {"out": [], "err": []}
     lock = threading.Lock()
 
@@ -359,8 +383,10 @@ def _stream(proc: subprocess.Popen[Any], input: str | bytes | None, timeout: flo
             with lock:
                 sink(masking.mask(line.rstrip("\n")))
 
-    threads = [threading.Thread(target=pump, args=("out", proc.stdout), daemon=True),
-               threading.Thread(target=pump, args=("err", proc.stderr), daemon=True)]
+    threads = [
+        threading.Thread(target=pump, args=("out", proc.stdout), daemon=True),
+        threading.Thread(target=pump, args=("err", proc.stderr), daemon=True),
+    ]
     for t in threads:
         t.start()
     if input is not None and proc.stdin is not None:

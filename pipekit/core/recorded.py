@@ -30,8 +30,13 @@ class _Spec:
     read: Callable[[Any], Any] | None  # the field's value from what was written
 
 
-def record(key: str | None = None, *, state: bool = False, value: Callable[[Any], Any] | None = None,
-           read: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def record(
+    key: str | None = None,
+    *,
+    state: bool = False,
+    value: Callable[[Any], Any] | None = None,
+    read: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
     """Field metadata: this field goes into the run record (under ``key``, the field's name unless
     given); ``value(result)`` when what is written differs (None: not written), ``read(written)`` to
     turn it back; ``state=True`` for state the step keeps across its runs (not printed by ``--json``)::
@@ -58,8 +63,11 @@ class Recorded:
     @classmethod
     def keep(cls) -> tuple[str, ...]:
         """The keys kept when the step starts again (its state)."""
-        return tuple(s.key or f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-                     if (s := _spec(f)) is not None and s.state)
+        return tuple(
+            s.key or f.name
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if (s := _spec(f)) is not None and s.state
+        )
 
     @classmethod
     def read(cls: type[R], record: RunRecord) -> R:

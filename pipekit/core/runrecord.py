@@ -48,8 +48,11 @@ class Status(str, Enum):
     @classmethod
     def for_exit(cls, code: int) -> Status:
         known: dict[int, Status] = {
-            ExitCode.OK: cls.SUCCEEDED, ExitCode.FAILED: cls.FAILED, ExitCode.TIMEOUT: cls.TIMED_OUT,
-            ExitCode.SIGINT: cls.INTERRUPTED, ExitCode.SIGTERM: cls.INTERRUPTED,
+            ExitCode.OK: cls.SUCCEEDED,
+            ExitCode.FAILED: cls.FAILED,
+            ExitCode.TIMEOUT: cls.TIMED_OUT,
+            ExitCode.SIGINT: cls.INTERRUPTED,
+            ExitCode.SIGTERM: cls.INTERRUPTED,
         }
         return known.get(code, cls.ERROR)
 
@@ -62,7 +65,9 @@ class Status(str, Enum):
         return self in (Status.FAILED, Status.ERROR, Status.TIMED_OUT, Status.INTERRUPTED)
 
 
-def default_path(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+def default_path(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     e = os.environ if env is None else env
     return Path(explicit or e.get("PIPEKIT_RUN_RECORD") or DEFAULT_PATH)
 
@@ -224,8 +229,11 @@ def _apply(data: dict[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> No
             section = steps[name] = {}
         if _RESET in fields:  # first the reset, then this process's new outputs on top
             previous = section.get("outputs")
-            section["outputs"] = {k: previous[k] for k in fields[_RESET] if k in previous} \
-                if isinstance(previous, dict) else {}
+            section["outputs"] = (
+                {k: previous[k] for k in fields[_RESET] if k in previous}
+                if isinstance(previous, dict)
+                else {}
+            )
         for key, value in fields.items():
             if key == _RESET:
                 continue
@@ -246,7 +254,9 @@ def _read(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise BadInput(f"{path}: cannot read run record: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: run record is not UTF-8 text (byte {exc.start}); delete it to start afresh") from None
+        raise BadInput(
+            f"{path}: run record is not UTF-8 text (byte {exc.start}); delete it to start afresh"
+        ) from None
     if not text.strip():
         return {"version": VERSION, "steps": {}}
     try:
@@ -254,13 +264,19 @@ def _read(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}:{exc.lineno}:{exc.colno}: run record is not valid JSON: {exc.msg}") from None
     except RecursionError:
-        raise BadInput(f"{path}: run record nested too deeply to be one pipekit wrote; delete it to start afresh") from None
+        raise BadInput(
+            f"{path}: run record nested too deeply to be one pipekit wrote; delete it to start afresh"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
         raise BadInput(f"{path}: run record must be a JSON object with a 'steps' object")
     version = data.get("version", VERSION)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise BadInput(f"{path}: run record version {version!r} must be a whole number (this pipekit writes {VERSION})")
+        raise BadInput(
+            f"{path}: run record version {version!r} must be a whole number (this pipekit writes {VERSION})"
+        )
     if version > VERSION:
-        raise BadInput(f"{path}: run record version {version} is newer than this pipekit understands ({VERSION})")
+        raise BadInput(
+            f"{path}: run record version {version} is newer than this pipekit understands ({VERSION})"
+        )
     data.setdefault("steps", {})
     return data

@@ -67,7 +67,9 @@ class StepContext:
         if debug is None:
             from pipekit.core.parse import parse_bool
 
-            debug = bool(e.get("PIPEKIT_DEBUG")) and parse_bool(e["PIPEKIT_DEBUG"], "environment variable PIPEKIT_DEBUG")
+            debug = bool(e.get("PIPEKIT_DEBUG")) and parse_bool(
+                e["PIPEKIT_DEBUG"], "environment variable PIPEKIT_DEBUG"
+            )
         setup_logging(debug)
         return cls(
             pipeline=PipelineContext.from_env(e, cwd=cwd),
@@ -94,7 +96,9 @@ def to_jsonable(result: Any) -> Any:
     return result
 
 
-def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -> Callable[[F], click.Command]:
+def step_command(
+    name: str, declared: type | None = None, **click_kwargs: Any
+) -> Callable[[F], click.Command]:
     """Make a click command for step ``name`` with the shared flags and the options' flags.
 
     ``declared`` is the step's options dataclass (its :func:`~pipekit.core.options.option` fields).
@@ -108,6 +112,7 @@ def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -
     def decorate(fn: F) -> click.Command:
         body: Callable[..., Any] = fn
         if table is not None:
+
             @functools.wraps(fn)
             def with_flags(ctx: StepContext, **params: Any) -> Any:
                 return fn(ctx, given_flags(click.get_current_context(), table, params))
@@ -115,7 +120,9 @@ def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -
             body = table.decorate(with_flags)
 
         @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON on stdout.")
-        @click.option("--debug", is_flag=True, default=None, help="Debug logs on stderr (also PIPEKIT_DEBUG=1).")
+        @click.option(
+            "--debug", is_flag=True, default=None, help="Debug logs on stderr (also PIPEKIT_DEBUG=1)."
+        )
         @click.option(
             "--run-record",
             type=click.Path(dir_okay=False),
@@ -130,8 +137,16 @@ def step_command(name: str, declared: type | None = None, **click_kwargs: Any) -
             help="pipekit.yaml to read [env PIPEKIT_CONFIG; default ./pipekit.yaml if present].",
         )
         @functools.wraps(body)
-        def wrapper(json_mode: bool, debug: bool | None, run_record: str | None, config_path: str | None, **kwargs: Any) -> None:
-            code = run_cli(body, kwargs, json_mode=json_mode, debug=debug, run_record=run_record, config_path=config_path)
+        def wrapper(
+            json_mode: bool,
+            debug: bool | None,
+            run_record: str | None,
+            config_path: str | None,
+            **kwargs: Any,
+        ) -> None:
+            code = run_cli(
+                body, kwargs, json_mode=json_mode, debug=debug, run_record=run_record, config_path=config_path
+            )
             # A CLI process ends here: move what is alive out of the collector's sight so the
             # interpreter's final collection does not walk every loaded module's objects.
             import gc
@@ -165,7 +180,9 @@ def run_cli(
     signals.install()
     console = Console(json_mode=json_mode, debug=bool(debug))
     try:
-        ctx = StepContext.create(config_path=config_path, run_record=run_record, json_mode=json_mode, debug=debug)
+        ctx = StepContext.create(
+            config_path=config_path, run_record=run_record, json_mode=json_mode, debug=debug
+        )
         console = ctx.console
         result = fn(ctx, **kwargs)
     except PipekitError as exc:
@@ -180,9 +197,16 @@ def run_cli(
     except (Interrupted, KeyboardInterrupt) as exc:
         stop = exc if isinstance(exc, Interrupted) else Interrupted()
         stuck = process.stop_all()  # repeated signals are held until here (signals.unwinding)
-        children = (f"child process(es) {', '.join(map(str, stuck))} did not end even after SIGKILL" if stuck
-                    else "child processes ended")
-        again = f" ({len(signals.repeated)} more signal(s) held until the clean-up ended)" if signals.repeated else ""
+        children = (
+            f"child process(es) {', '.join(map(str, stuck))} did not end even after SIGKILL"
+            if stuck
+            else "child processes ended"
+        )
+        again = (
+            f" ({len(signals.repeated)} more signal(s) held until the clean-up ended)"
+            if signals.repeated
+            else ""
+        )
         console.error(f"{stop}: stopped, {children}, temporary files removed{again}")
         if json_mode:
             console.result({"ok": False, "exit_code": int(stop.exit_code), "error": str(stop)})
@@ -193,8 +217,10 @@ def run_cli(
 
         if console.debug_enabled:
             sys.stderr.write(masking.mask("".join(traceback.format_exception(exc))))
-        console.error(masking.mask(f"pipekit itself failed: {type(exc).__name__}: {exc}")
-                      + " (a bug: rerun with --debug and report it with the traceback)")
+        console.error(
+            masking.mask(f"pipekit itself failed: {type(exc).__name__}: {exc}")
+            + " (a bug: rerun with --debug and report it with the traceback)"
+        )
         if json_mode:
             console.result({"ok": False, "exit_code": int(ExitCode.BUG), "error": masking.mask(str(exc))})
         return ExitCode.BUG

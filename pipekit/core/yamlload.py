@@ -103,8 +103,11 @@ def _guard(root: yaml.Node | None, name: str, hint: str | None, text: str) -> ya
                 stack.append((child, False))
     expanded = max(sizes.values(), default=0)
     if expanded - distinct > ALIAS_BUDGET:
-        raise BadInput(f"{name}: YAML aliases expand this document past {ALIAS_BUDGET} extra nodes "
-                       "(an alias bomb?): refusing to expand it", hint=hint or "write the values out without anchors")
+        raise BadInput(
+            f"{name}: YAML aliases expand this document past {ALIAS_BUDGET} extra nodes "
+            "(an alias bomb?): refusing to expand it",
+            hint=hint or "write the values out without anchors",
+        )
     return root
 
 
@@ -122,9 +125,11 @@ def _unique_keys(root: yaml.Node, name: str, hint: str | None) -> None:
                 if isinstance(key_node, yaml.ScalarNode):
                     line = key_node.start_mark.line + 1
                     if key_node.value in first:
-                        raise BadInput(f"{name}:{line}: duplicate key {key_node.value!r} (first at line "
-                                       f"{first[key_node.value]}): tools disagree on which one counts",
-                                       hint=hint or "keep one of them")
+                        raise BadInput(
+                            f"{name}:{line}: duplicate key {key_node.value!r} (first at line "
+                            f"{first[key_node.value]}): tools disagree on which one counts",
+                            hint=hint or "keep one of them",
+                        )
                     first[key_node.value] = line
         todo.extend(_children(node))
 

@@ -152,8 +152,13 @@ LeadTimes = Callable[[Deployment, "Deployment | None"], "list[float] | None"]
 
 
 class Collector:
-    def __init__(self, since: datetime, until: datetime, incidents: Iterable[Incident] = (),
-                 lead_times: LeadTimes | None = None) -> None:
+    def __init__(
+        self,
+        since: datetime,
+        until: datetime,
+        incidents: Iterable[Incident] = (),
+        lead_times: LeadTimes | None = None,
+    ) -> None:
         """``lead_times(deployment, the one running before)``: one lead time per change the deployment
         brings (:class:`pipekit.releases.leadtime.PerCommit`); None, or its None, falls back to
         the deployment's own source commit."""
@@ -205,7 +210,9 @@ class Collector:
         cell.last = max(cell.last, dep.deployed_at.timestamp())
         if not dep.rollback:  # a rollback delivers no change: no lead time
             samples = self.lead_times(dep, before) if self.lead_times is not None else None
-            cell.lead += samples if samples is not None else ([] if dep.lead_time_s is None else [dep.lead_time_s])
+            cell.lead += (
+                samples if samples is not None else ([] if dep.lead_time_s is None else [dep.lead_time_s])
+            )
         active = [i for i in self.open.get(key, []) if i.resolved is None or dep.deployed_at <= i.resolved]
         self.open[key] = active
         if dep.rollback or active:
@@ -217,8 +224,9 @@ class Collector:
             return None
         found = self.by_commit.get((commit, key[0], key[1]))
         if found is None and len(commit) < 40:
-            found = next((s for (c, *k), s in self.by_commit.items() if tuple(k) == key and c.startswith(commit)),
-                         None)
+            found = next(
+                (s for (c, *k), s in self.by_commit.items() if tuple(k) == key and c.startswith(commit)), None
+            )
         return found
 
     def _fail(self, state: _State) -> None:
@@ -235,8 +243,14 @@ class Collector:
         self.open.setdefault(key, []).append(incident)
         target = self._lookup(incident.cause_commit, key) if incident.cause_commit else None
         if incident.cause_image:
-            target = next((s for ref, s in reversed(self.history.get(key, []))
-                           if incident.cause_image in (ref, s.version) or ref.endswith(incident.cause_image)), None)
+            target = next(
+                (
+                    s
+                    for ref, s in reversed(self.history.get(key, []))
+                    if incident.cause_image in (ref, s.version) or ref.endswith(incident.cause_image)
+                ),
+                None,
+            )
         elif not incident.cause_commit:
             target = self.last.get(key)
         in_range = self.since <= incident.opened < self.until
@@ -246,8 +260,11 @@ class Collector:
         if target is not None and not target.failed:
             self._fail(target)
         if incident.recovery_s is not None and in_range:
-            cell = target.cell if target is not None and target.cell is not None else \
-                self._cell(incident.service, incident.opened)
+            cell = (
+                target.cell
+                if target is not None and target.cell is not None
+                else self._cell(incident.service, incident.opened)
+            )
             if cell is not None:
                 cell.recovery.append(incident.recovery_s)
 
@@ -263,12 +280,15 @@ class Collector:
         by_service: dict[str, dict[tuple[str, date], Cell]] = {}
         for key, cell in self.cells.items():
             by_service.setdefault(key[0], {})[key] = cell
-        per_service = [self._metrics(s, by_service.get(s, {}), weeks, self.unrecovered.get(s))
-                       for s in sorted(self.services)]
+        per_service = [
+            self._metrics(s, by_service.get(s, {}), weeks, self.unrecovered.get(s))
+            for s in sorted(self.services)
+        ]
         return overall, per_service
 
-    def _metrics(self, scope: str, cells: dict[tuple[str, date], Cell], weeks: list[date],
-                 unrecovered: float | None) -> Metrics:
+    def _metrics(
+        self, scope: str, cells: dict[tuple[str, date], Cell], weeks: list[date], unrecovered: float | None
+    ) -> Metrics:
         by_week: dict[date, Cell] = {w: Cell() for w in weeks}
         for (_service, week), cell in cells.items():
             by_week.setdefault(week, Cell()).merge(cell)
@@ -284,26 +304,51 @@ class Collector:
         active = [len(c.days) for c in by_week.values() if c.days]
         mdw = median_with_zeros(active, max(0, all_weeks - len(active))) if all_weeks or active else 0.0
         all_months = months_between(self.since.date(), self.until.date())
-        mdm = median_with_zeros(list(months.values()), max(0, all_months - len(months))) if all_months else 0.0
+        mdm = (
+            median_with_zeros(list(months.values()), max(0, all_months - len(months))) if all_months else 0.0
+        )
         lead_median = median(total.lead)
         recovery = median(total.recovery)
         cfr = total.failed / n if n else None
         rework = total.rework / n if n else None
         return Metrics(
-            scope=scope, deployments=n, deployment_days=len(total.days),
-            deployments_per_day=n / span, deployments_per_week=n / span * 7, deployments_per_month=n / span * 30,
+            scope=scope,
+            deployments=n,
+            deployment_days=len(total.days),
+            deployments_per_day=n / span,
+            deployments_per_week=n / span * 7,
+            deployments_per_month=n / span * 30,
             deployment_days_per_week=len(total.days) / span * 7,
             deployment_days_per_month=len(total.days) / span * 30,
             median_deployment_days_per_week=mdw,
-            lead_time_median_s=lead_median, lead_time_p90_s=p90(total.lead), lead_time_samples=len(total.lead),
-            failed_deployments=total.failed, change_fail_rate=cfr,
-            recoveries=len(total.recovery), recovery_median_s=recovery,
-            rework_deployments=total.rework, rework_rate=rework,
-            last_deployment_at=total.last or None, oldest_unrecovered_at=unrecovered,
-            levels={"deployment_frequency": levels.deployment_frequency(mdw, mdm, n),
-                    "lead_time": levels.lead_time(lead_median), "change_fail_rate": levels.change_fail_rate(cfr),
-                    "recovery_time": levels.recovery_time(recovery), "rework_rate": levels.NONE},
-            weeks=[Week(w.isoformat(), c.deployments, len(c.days), median(c.lead),
-                        c.failed / c.deployments if c.deployments else None, median(c.recovery),
-                        c.rework / c.deployments if c.deployments else None)
-                   for w, c in sorted(by_week.items())])
+            lead_time_median_s=lead_median,
+            lead_time_p90_s=p90(total.lead),
+            lead_time_samples=len(total.lead),
+            failed_deployments=total.failed,
+            change_fail_rate=cfr,
+            recoveries=len(total.recovery),
+            recovery_median_s=recovery,
+            rework_deployments=total.rework,
+            rework_rate=rework,
+            last_deployment_at=total.last or None,
+            oldest_unrecovered_at=unrecovered,
+            levels={
+                "deployment_frequency": levels.deployment_frequency(mdw, mdm, n),
+                "lead_time": levels.lead_time(lead_median),
+                "change_fail_rate": levels.change_fail_rate(cfr),
+                "recovery_time": levels.recovery_time(recovery),
+                "rework_rate": levels.NONE,
+            },
+            weeks=[
+                Week(
+                    w.isoformat(),
+                    c.deployments,
+                    len(c.days),
+                    median(c.lead),
+                    c.failed / c.deployments if c.deployments else None,
+                    median(c.recovery),
+                    c.rework / c.deployments if c.deployments else None,
+                )
+                for w, c in sorted(by_week.items())
+            ],
+        )

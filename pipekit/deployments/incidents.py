@@ -27,8 +27,11 @@ def load(path: str | Path, default_env: str | None = None) -> list[Incident]:
     except OSError as exc:
         raise BadInput(f"--incidents {file}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise BadInput(f"--incidents {file}: not UTF-8 text (byte {exc.start}; UTF-16, as Excel's "
-                       "\"Unicode Text\" writes?)", hint="save it as CSV UTF-8") from None
+        raise BadInput(
+            f"--incidents {file}: not UTF-8 text (byte {exc.start}; UTF-16, as Excel's "
+            '"Unicode Text" writes?)',
+            hint="save it as CSV UTF-8",
+        ) from None
     if file.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
         rows = _json_rows(file, text)
     else:
@@ -47,11 +50,13 @@ def _json_rows(file: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
     if isinstance(data, dict):
         data = data.get("incidents")
     if not isinstance(data, list):
-        raise BadInput(f"{file}: expected a list of incidents (or {{\"incidents\": [...]}})")
+        raise BadInput(f'{file}: expected a list of incidents (or {{"incidents": [...]}})')
     rows: list[tuple[str, Mapping[str, Any]]] = []
     for i, item in enumerate(data):
         if not isinstance(item, dict):
-            raise BadInput(f"{file}: incident {i}: expected an object with opened, resolved, service, environment")
+            raise BadInput(
+                f"{file}: incident {i}: expected an object with opened, resolved, service, environment"
+            )
         rows.append((f"incident {i}", item))
     return rows
 
@@ -61,8 +66,9 @@ def _csv_rows(file: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [k for k in REQUIRED if k not in header]
     if missing:
-        raise BadInput(f"{file}:1: the header has no column {missing[0]!r}",
-                       hint=f"columns: {', '.join(KNOWN)}")
+        raise BadInput(
+            f"{file}:1: the header has no column {missing[0]!r}", hint=f"columns: {', '.join(KNOWN)}"
+        )
     rows: list[tuple[str, Mapping[str, Any]]] = []
     for row in reader:
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
@@ -89,8 +95,10 @@ def _incident(file: Path, where: str, row: Mapping[str, Any], default_env: str |
         try:
             return parse_time(value)
         except ValueError:
-            raise BadInput(f"{file}: {where}: field {name!r} is not an ISO 8601 time: {value!r}",
-                           hint="e.g. 2026-11-30T14:05:00Z") from None
+            raise BadInput(
+                f"{file}: {where}: field {name!r} is not an ISO 8601 time: {value!r}",
+                hint="e.g. 2026-11-30T14:05:00Z",
+            ) from None
 
     opened = time("opened", True)
     resolved = time("resolved", False)
@@ -99,5 +107,13 @@ def _incident(file: Path, where: str, row: Mapping[str, Any], default_env: str |
     env = field("environment") or default_env
     if not env:
         raise BadInput(f"{file}: {where}: field 'environment' is empty")
-    return Incident(row=where, opened=opened, resolved=resolved, service=str(field("service", True)), environment=env,
-                    cause_commit=field("cause_commit"), cause_image=field("cause_image"), id=field("id") or "")
+    return Incident(
+        row=where,
+        opened=opened,
+        resolved=resolved,
+        service=str(field("service", True)),
+        environment=env,
+        cause_commit=field("cause_commit"),
+        cause_image=field("cause_image"),
+        id=field("id") or "",
+    )

@@ -41,13 +41,17 @@ NONE = "n/a"
 def lead_time(median_s: float | None) -> str:
     if median_s is None:
         return NONE
-    return "elite" if median_s < DAY else "high" if median_s < WEEK else "medium" if median_s < MONTH else "low"
+    return (
+        "elite" if median_s < DAY else "high" if median_s < WEEK else "medium" if median_s < MONTH else "low"
+    )
 
 
 def recovery_time(median_s: float | None) -> str:
     if median_s is None:
         return NONE
-    return "elite" if median_s < HOUR else "high" if median_s < DAY else "medium" if median_s < WEEK else "low"
+    return (
+        "elite" if median_s < HOUR else "high" if median_s < DAY else "medium" if median_s < WEEK else "low"
+    )
 
 
 def change_fail_rate(rate: float | None) -> str:

@@ -32,7 +32,9 @@ class Filter:
     services: Sequence[str] = ()
 
     def wants(self, service: str, env: str) -> bool:
-        return (not self.environments or env in self.environments) and (not self.services or service in self.services)
+        return (not self.environments or env in self.environments) and (
+            not self.services or service in self.services
+        )
 
 
 @dataclass
@@ -45,7 +47,9 @@ class _Commit:
     raw: list[bytes] = field(default_factory=list)
 
 
-def read(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None) -> Iterator[Deployment]:
+def read(
+    git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None
+) -> Iterator[Deployment]:
     """Every deployment on ``rev``, oldest first, with rollbacks recognised as they happen."""
     only = only or Filter()
     current: dict[tuple[str, str], str] = {}  # (service, env) -> version now deployed
@@ -161,12 +165,26 @@ def _from_trailers(commit: _Commit) -> list[Deployment]:
             source_at = parse_time(g.source_committed_at) if g.source_committed_at else None
         except ValueError:
             source_at = None  # a hand-written trailer that is no time: no lead time for this one
-        found.append(Deployment(
-            commit=commit.sha, deployed_at=from_epoch(commit.time), service=g.service, environment=t.environment,
-            image=g.image, tag=g.tag, digest=g.digest, author=commit.author, subject=commit.subject,
-            source_commit=g.source_commit, source_committed_at=source_at, build_url=t.build_url,
-            build_number=g.build_number, promoted_from=t.promoted_from, rollback_of=t.rollback_of,
-            image_name=g.image_name))
+        found.append(
+            Deployment(
+                commit=commit.sha,
+                deployed_at=from_epoch(commit.time),
+                service=g.service,
+                environment=t.environment,
+                image=g.image,
+                tag=g.tag,
+                digest=g.digest,
+                author=commit.author,
+                subject=commit.subject,
+                source_commit=g.source_commit,
+                source_committed_at=source_at,
+                build_url=t.build_url,
+                build_number=g.build_number,
+                promoted_from=t.promoted_from,
+                rollback_of=t.rollback_of,
+                image_name=g.image_name,
+            )
+        )
     return found
 
 
@@ -185,11 +203,23 @@ def _from_paths(git: HistoryGit, layout: Layout, commit: _Commit, revert_of: str
         new = _image(git, layout, parts[3].decode(), path.decode(), service)
         if new is None or (old is not None and old.reference == new.reference):
             continue  # the commit changed something else in the overlay
-        found.append(Deployment(
-            commit=commit.sha, deployed_at=from_epoch(commit.time), service=service, environment=env,
-            image=new.new_name or new.name, tag=new.new_tag, digest=new.digest, author=commit.author,
-            subject=commit.subject, revert_of=revert_of, pipekit=False,
-            build_number=new.build, image_name=new.name if new.new_name else None))
+        found.append(
+            Deployment(
+                commit=commit.sha,
+                deployed_at=from_epoch(commit.time),
+                service=service,
+                environment=env,
+                image=new.new_name or new.name,
+                tag=new.new_tag,
+                digest=new.digest,
+                author=commit.author,
+                subject=commit.subject,
+                revert_of=revert_of,
+                pipekit=False,
+                build_number=new.build,
+                image_name=new.name if new.new_name else None,
+            )
+        )
     return found
 
 
@@ -205,7 +235,9 @@ def _image(git: HistoryGit, layout: Layout, oid: str, path: str, service: str) -
         return None  # not valid YAML at that commit: nothing an Argo CD sync would have deployed
     name = layout.image_name(service)
     for ref in refs:
-        if (name and ref.name == name) or (not name and (ref.name == service or ref.name.endswith(f"/{service}"))):
+        if (name and ref.name == name) or (
+            not name and (ref.name == service or ref.name.endswith(f"/{service}"))
+        ):
             return ref
     return refs[0] if len(refs) == 1 and not name else None
 
@@ -226,8 +258,15 @@ def tip_image(git: HistoryGit, layout: Layout, rev: str, path: str, service: str
     return _image(git, layout, f"{rev}:{path}", path, service)
 
 
-def latest(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter | None = None,
-           within: Iterable[tuple[str, str]] | None = None, batch: int = 256) -> dict[tuple[str, str], Deployment]:
+def latest(
+    git: HistoryGit,
+    layout: Layout,
+    *,
+    rev: str = "HEAD",
+    only: Filter | None = None,
+    within: Iterable[tuple[str, str]] | None = None,
+    batch: int = 256,
+) -> dict[tuple[str, str], Deployment]:
     """The deployment running now in every (service, environment) whose overlay exists on ``rev``
     (or of the cells ``within``).
 
@@ -276,7 +315,9 @@ def latest(git: HistoryGit, layout: Layout, *, rev: str = "HEAD", only: Filter |
     return {key: dep for key, (_i, dep) in sorted(found.items())}
 
 
-def _hand_made(git: HistoryGit, layout: Layout, queued: list[tuple[int, bytes]]) -> Iterator[tuple[int, Deployment]]:
+def _hand_made(
+    git: HistoryGit, layout: Layout, queued: list[tuple[int, bytes]]
+) -> Iterator[tuple[int, Deployment]]:
     """The deployments of queued commits without trailers, from their changed files (one git process)."""
     if not queued:
         return
@@ -284,8 +325,15 @@ def _hand_made(git: HistoryGit, layout: Layout, queued: list[tuple[int, bytes]])
     for index, record in queued:
         commit = _parse(record)
         commits[commit.sha] = (index, commit)
-    out = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-abbrev", "--no-renames",
-                  input_text="\n".join(commits) + "\n").stdout
+    out = git.run(
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        input_text="\n".join(commits) + "\n",
+    ).stdout
     current: _Commit | None = None
     for line in out.splitlines():
         if line.startswith(":"):

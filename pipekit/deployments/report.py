@@ -60,8 +60,10 @@ def ratio(value: float | None) -> str:
 def headline(metrics: Metrics, key: str) -> str:
     """The value shown for one metric in a table cell."""
     if key == "deployment_frequency":
-        return (f"{metrics.deployments} deploys, {metrics.deployment_days} days "
-                f"({metrics.deployments_per_week:.1f}/week, {metrics.deployment_days_per_week:.1f} days/week)")
+        return (
+            f"{metrics.deployments} deploys, {metrics.deployment_days} days "
+            f"({metrics.deployments_per_week:.1f}/week, {metrics.deployment_days_per_week:.1f} days/week)"
+        )
     if key == "lead_time":
         return f"{duration(metrics.lead_time_median_s)} (p90 {duration(metrics.lead_time_p90_s)})"
     if key == "change_fail_rate":

@@ -18,12 +18,16 @@ __all__ = ["RepoOptions", "date_flag", "layout", "window"]
 def layout(ctx: StepContext) -> Layout:
     per_env = {}
     section = ctx.config.section("environments")
-    for name, entry in (section.items() if isinstance(section, dict) else []):
+    for name, entry in section.items() if isinstance(section, dict) else []:
         if isinstance(entry, dict) and entry.get("overlay"):
             per_env[str(name)] = str(entry["overlay"])
     image = ctx.config.get("gitops.image")
-    return Layout(template=str(ctx.config.get("gitops.overlay") or ov.DEFAULT_TEMPLATE), per_env=per_env,
-                  service=ctx.service, image=str(image) if image else None)
+    return Layout(
+        template=str(ctx.config.get("gitops.overlay") or ov.DEFAULT_TEMPLATE),
+        per_env=per_env,
+        service=ctx.service,
+        image=str(image) if image else None,
+    )
 
 
 def date_flag(value: str | None, flag: str, *, end: bool = False) -> datetime | None:
@@ -42,13 +46,16 @@ def date_flag(value: str | None, flag: str, *, end: bool = False) -> datetime | 
     return when
 
 
-def window(since: str | None, until: str | None, now: datetime | None = None,
-           default_days: int = 90) -> tuple[datetime, datetime]:
+def window(
+    since: str | None, until: str | None, now: datetime | None = None, default_days: int = 90
+) -> tuple[datetime, datetime]:
     end = date_flag(until, "--until", end=True) or (now or datetime.now(timezone.utc))
     try:
         start = date_flag(since, "--since") or end - timedelta(days=default_days)
     except OverflowError:
-        raise BadInput(f"--until {until}: too early to look {default_days} days back from; pass --since") from None
+        raise BadInput(
+            f"--until {until}: too early to look {default_days} days back from; pass --since"
+        ) from None
     if start >= end:
         raise BadInput(f"--since {start.isoformat()} is not before --until {end.isoformat()}")
     return start, end

@@ -18,7 +18,9 @@ def _local(repo: str) -> Path | None:
     if not path.exists():
         if "@" in repo.split(":")[0] and ":" in repo:  # scp-like ssh: git@host:owner/repo.git
             return None
-        raise BadInput(f"--gitops-repo {repo}: no such directory", hint="pass a GitOps repository URL or path")
+        raise BadInput(
+            f"--gitops-repo {repo}: no such directory", hint="pass a GitOps repository URL or path"
+        )
     return path.resolve()
 
 
@@ -35,8 +37,10 @@ def open_repo(repo: str, branch: str, env: Mapping[str, str]) -> Iterator[tuple[
         git = HistoryGit(local, {**env, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
         probe = git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
         if probe.returncode != 0:
-            raise BadInput(f"--gitops-repo {repo}: no branch {branch!r} (or not a git repository)",
-                           hint="check gitops.branch / PIPEKIT_GITOPS_BRANCH")
+            raise BadInput(
+                f"--gitops-repo {repo}: no branch {branch!r} (or not a git repository)",
+                hint="check gitops.branch / PIPEKIT_GITOPS_BRANCH",
+            )
         try:
             yield git, f"refs/heads/{branch}"
         finally:

@@ -13,8 +13,14 @@ class Answer:
     error: str = ""  # set when there was no HTTP answer at all
 
 
-def get(url: str, *, timeout: float, verify: bool = True, token: str | None = None,
-        auth: tuple[str, str] | None = None) -> Answer:
+def get(
+    url: str,
+    *,
+    timeout: float,
+    verify: bool = True,
+    token: str | None = None,
+    auth: tuple[str, str] | None = None,
+) -> Answer:
     import requests
 
     from pipekit.core.masking import mask_url
@@ -23,8 +29,9 @@ def get(url: str, *, timeout: float, verify: bool = True, token: str | None = No
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        response = requests.get(url, headers=headers, auth=auth, timeout=(timeout, timeout), verify=verify,
-                                allow_redirects=False)
+        response = requests.get(
+            url, headers=headers, auth=auth, timeout=(timeout, timeout), verify=verify, allow_redirects=False
+        )
     except requests.Timeout:
         return Answer(error=f"no answer from {mask_url(url)} within {timeout:g} s")
     except requests.RequestException as exc:

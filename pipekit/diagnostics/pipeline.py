@@ -35,8 +35,10 @@ def checks(plan: DoctorPlan) -> list[Check]:
     if not plan.image or plan.manifest is None:
         return []
     called = calls(jdk=_jdk(plan.manifest.variant))
-    return [Check(f"pipeline:{program}", KIND, functools.partial(check_program, plan, program, sorted(by)))
-            for program, by in sorted(called.items())]
+    return [
+        Check(f"pipeline:{program}", KIND, functools.partial(check_program, plan, program, sorted(by)))
+        for program, by in sorted(called.items())
+    ]
 
 
 def _jdk(variant: str | None) -> int:
@@ -48,9 +50,15 @@ def calls(jdk: int = 17) -> dict[str, set[str]]:
     from pipekit.onboarding.answers import Answers
     from pipekit.onboarding.render import Renderer
 
-    answers = Answers(service="service", image_repo="123456789012.dkr.ecr.us-east-1.amazonaws.com/service",
-                      gitops_url="https://bitbucket.org/example/gitops.git", branch="main", gitops_branch="main",
-                      jdk=jdk, jira_project="DEMO")
+    answers = Answers(
+        service="service",
+        image_repo="123456789012.dkr.ecr.us-east-1.amazonaws.com/service",
+        gitops_url="https://bitbucket.org/example/gitops.git",
+        branch="main",
+        gitops_branch="main",
+        jdk=jdk,
+        jira_project="DEMO",
+    )
     files = Renderer().render(answers)
     found: dict[str, set[str]] = {}
     for argv in _pipeline_commands(files.service["bitbucket-pipelines.yml"]):
@@ -105,7 +113,7 @@ def _job_commands(text: str) -> Iterator[list[str]]:
                 command = [str(a) for a in container.get("command") or []]
                 yield command[:2]
                 if "--" in command:
-                    yield command[command.index("--") + 1:]
+                    yield command[command.index("--") + 1 :]
 
 
 def check_program(plan: DoctorPlan, program: str, called_by: list[str]) -> CheckOutcome:
@@ -116,8 +124,14 @@ def check_program(plan: DoctorPlan, program: str, called_by: list[str]) -> Check
     assert plan.manifest is not None
     tool = plan.manifest.tools.get(TOOL_OF.get(program, program))
     if tool is not None and not tool.included:
-        return warn(f"{program} is not in this image ({tool.note or 'left out of this variant'}): the generated "
-                    f"pipeline's {where} would fail here", f"use a release image, which ships {program}",
-                    called_by=called_by)
-    return fail(f"{program} is not on PATH, but the generated pipeline runs it: {where}",
-                f"add {program} to docker/tools.yaml (or change the template not to call it)", called_by=called_by)
+        return warn(
+            f"{program} is not in this image ({tool.note or 'left out of this variant'}): the generated "
+            f"pipeline's {where} would fail here",
+            f"use a release image, which ships {program}",
+            called_by=called_by,
+        )
+    return fail(
+        f"{program} is not on PATH, but the generated pipeline runs it: {where}",
+        f"add {program} to docker/tools.yaml (or change the template not to call it)",
+        called_by=called_by,
+    )

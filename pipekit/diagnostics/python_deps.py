@@ -65,9 +65,14 @@ def check_lock(lock: Path) -> CheckOutcome:
     broken = [f"{module} ({to_import.get(module, '?')}): {why}" for module, why in import_in_child(to_import)]
     problems = wrong + broken
     if problems:
-        return fail(f"{len(problems)} of {len(pins)} locked packages wrong: " + "; ".join(problems[:4])
-                    + (" ..." if len(problems) > 4 else ""),
-                    f"pip install --require-hashes -r {lock}", wrong=wrong, broken=broken)
+        return fail(
+            f"{len(problems)} of {len(pins)} locked packages wrong: "
+            + "; ".join(problems[:4])
+            + (" ..." if len(problems) > 4 else ""),
+            f"pip install --require-hashes -r {lock}",
+            wrong=wrong,
+            broken=broken,
+        )
     return ok(f"{len(pins)} locked packages at their versions, {len(to_import)} modules import")
 
 
@@ -82,7 +87,11 @@ def top_level_modules(dist: md.Distribution) -> list[str]:
             first = path.parts[0] if path.parts else ""
             if len(path.parts) == 1 and first.endswith(".py"):
                 names.append(first[:-3])
-            elif len(path.parts) > 1 and not first.endswith((".dist-info", ".data")) and path.name == "__init__.py":
+            elif (
+                len(path.parts) > 1
+                and not first.endswith((".dist-info", ".data"))
+                and path.name == "__init__.py"
+            ):
                 names.append(first)
     return sorted({n for n in names if n and n.isidentifier() and not n.startswith("_")})
 
@@ -122,8 +131,9 @@ def import_in_child(modules: dict[str, str]) -> list[tuple[str, str]]:
 
     if not modules:
         return []
-    result = process.run([sys.executable, "-I", "-c", _IMPORTER, json.dumps(sorted(modules.items()))],
-                         check=False, timeout=60)
+    result = process.run(
+        [sys.executable, "-I", "-c", _IMPORTER, json.dumps(sorted(modules.items()))], check=False, timeout=60
+    )
     try:
         return [(str(m), str(why)) for m, why in json.loads(result.stdout.strip().splitlines()[-1])]
     except (ValueError, IndexError):

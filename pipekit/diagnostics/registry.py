@@ -11,17 +11,19 @@ from pipekit.core.registry import Registry
 from pipekit.diagnostics.check import Check, CheckOutcome, DoctorPlan, fail
 
 # kind -> checks(plan); the order is the order of the report
-KINDS: Registry[Callable[[DoctorPlan], list[Check]]] = Registry({
-    "tools": "pipekit.diagnostics.tool_checks:checks",
-    "python": "pipekit.diagnostics.python_deps:checks",
-    "pipeline": "pipekit.diagnostics.pipeline:checks",
-    "argocd": "pipekit.diagnostics.argocd:checks",
-    "gitops": "pipekit.diagnostics.gitops:checks",
-    "aws": "pipekit.diagnostics.aws:checks",
-    "jira": "pipekit.diagnostics.jira:checks",
-    "webhooks": "pipekit.diagnostics.webhooks:checks",
-    "signing": "pipekit.diagnostics.signing:checks",
-})
+KINDS: Registry[Callable[[DoctorPlan], list[Check]]] = Registry(
+    {
+        "tools": "pipekit.diagnostics.tool_checks:checks",
+        "python": "pipekit.diagnostics.python_deps:checks",
+        "pipeline": "pipekit.diagnostics.pipeline:checks",
+        "argocd": "pipekit.diagnostics.argocd:checks",
+        "gitops": "pipekit.diagnostics.gitops:checks",
+        "aws": "pipekit.diagnostics.aws:checks",
+        "jira": "pipekit.diagnostics.jira:checks",
+        "webhooks": "pipekit.diagnostics.webhooks:checks",
+        "signing": "pipekit.diagnostics.signing:checks",
+    }
+)
 MAX_WORKERS = 8
 
 
@@ -38,8 +40,10 @@ def select(checks: Sequence[Check], wanted: Iterable[str]) -> list[Check]:
     known = {c.name for c in checks} | {c.kind for c in checks}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise BadInput(f"--check {unknown[0]}: no such check here (pipekit doctor --list-checks shows them: "
-                       f"{', '.join(sorted(known))})")
+        raise BadInput(
+            f"--check {unknown[0]}: no such check here (pipekit doctor --list-checks shows them: "
+            f"{', '.join(sorted(known))})"
+        )
     return [c for c in checks if c.name in names or c.kind in names]
 
 

@@ -23,7 +23,11 @@ def _gated_environments(plan: DoctorPlan) -> list[str]:
     envs = plan.config_value("environments")
     if not isinstance(envs, dict):
         return []
-    return [name for name, env in envs.items() if isinstance(env, dict) and "signature" in (env.get("gates") or [])]
+    return [
+        name
+        for name, env in envs.items()
+        if isinstance(env, dict) and "signature" in (env.get("gates") or [])
+    ]
 
 
 def checks(plan: DoctorPlan) -> list[Check]:
@@ -58,8 +62,10 @@ def check_key(plan: DoctorPlan, ref: str) -> CheckOutcome:
     from pipekit.signing.keys import load_signer
 
     if not ref:
-        return fail("ecr.sign is on but no signing key is configured",
-                    "set PIPEKIT_SIGNING_KEY (a secured variable) or signing.key: a key file, env://VAR or awskms:///ARN")
+        return fail(
+            "ecr.sign is on but no signing key is configured",
+            "set PIPEKIT_SIGNING_KEY (a secured variable) or signing.key: a key file, env://VAR or awskms:///ARN",
+        )
     try:
         signer = load_signer(ref, plan.env, region=_region(plan), base_dir=_base(plan))
         signer.public_key()
@@ -73,8 +79,10 @@ def check_public(plan: DoctorPlan, refs: list[str]) -> CheckOutcome:
 
     if not refs:
         gated = ", ".join(_gated_environments(plan))
-        return fail(f"environments {gated} gate on signature but signing.public_keys lists no key",
-                    "list the public keys to trust under signing.public_keys in pipekit.yaml")
+        return fail(
+            f"environments {gated} gate on signature but signing.public_keys lists no key",
+            "list the public keys to trust under signing.public_keys in pipekit.yaml",
+        )
     loaded = []
     try:
         for ref in refs:

@@ -21,8 +21,10 @@ def checks(plan: DoctorPlan) -> list[Check]:
             continue  # the python kind checks pipekit and its locked dependencies
         probe = tools.probe_for(tool.name, tool.kind)
         if probe is None:
-            raise BadInput(f"{plan.manifest.path}: unknown tool {tool.name!r}: pipekit doctor has no version "
-                           f"probe for it (known: {', '.join(sorted(tools.PROBES))}, or any Debian package)")
+            raise BadInput(
+                f"{plan.manifest.path}: unknown tool {tool.name!r}: pipekit doctor has no version "
+                f"probe for it (known: {', '.join(sorted(tools.PROBES))}, or any Debian package)"
+            )
         out.append(Check(f"tool:{tool.name}", KIND, functools.partial(check_tool, plan, tool, probe)))
     return out
 
@@ -40,17 +42,26 @@ def check_tool(plan: DoctorPlan, tool: Tool, probe: tools.Probe) -> CheckOutcome
     try:
         reading = tools.read(probe)
     except PipekitError as exc:
-        return fail(str(exc), f"install {tool.name} {want} (docker/tools.yaml), or run in the pipekit base image")
+        return fail(
+            str(exc), f"install {tool.name} {want} (docker/tools.yaml), or run in the pipekit base image"
+        )
     if reading.wrong_tool:
-        return fail(f"`{probe.command}` on PATH is {reading.wrong_tool}",
-                    f"put {tool.name} {want} first on PATH (the base image ships it)", **reading.details)
+        return fail(
+            f"`{probe.command}` on PATH is {reading.wrong_tool}",
+            f"put {tool.name} {want} first on PATH (the base image ships it)",
+            **reading.details,
+        )
     if reading.version is None:
         why = reading.details.get("error", "no version in its output")
         return fail(f"`{probe.command}` did not say its version: {why}", f"reinstall {tool.name} {want}")
     if reading.version != want:
-        return fail(f"{tool.name} {reading.version}, but {want} is promised",
-                    f"install {tool.name} {want}, or bump the manifest with scripts/bump-tool.py",
-                    found=reading.version, expected=want, **reading.details)
+        return fail(
+            f"{tool.name} {reading.version}, but {want} is promised",
+            f"install {tool.name} {want}, or bump the manifest with scripts/bump-tool.py",
+            found=reading.version,
+            expected=want,
+            **reading.details,
+        )
     outcome = ok(f"{tool.name} {reading.version}", found=reading.version, **reading.details)
     if tool.name == "maven" and reading.details.get("java"):
         return _maven_jdk(outcome, reading.details["java"])
@@ -65,7 +76,10 @@ def _maven_jdk(outcome: CheckOutcome, maven_java: str) -> CheckOutcome:
         return outcome
     major = maven_java.split(".")[0]
     if path_java and path_java.split(".")[0] != major:
-        return warn(f"{outcome.summary} on JDK {maven_java}, but java on PATH is {path_java}",
-                    "set JAVA_HOME to the JDK the build should use", **outcome.details)
+        return warn(
+            f"{outcome.summary} on JDK {maven_java}, but java on PATH is {path_java}",
+            "set JAVA_HOME to the JDK the build should use",
+            **outcome.details,
+        )
     outcome.summary += f" (JDK {maven_java})"
     return outcome

@@ -46,8 +46,11 @@ def _first(pattern: str, text: str) -> str | None:
 
 
 def parse_java(out: str, err: str) -> Reading:
-    text = "\n".join(line for line in (err + "\n" + out).splitlines()
-                     if not line.startswith(("Picked up ", "NOTE: Picked up")))
+    text = "\n".join(
+        line
+        for line in (err + "\n" + out).splitlines()
+        if not line.startswith(("Picked up ", "NOTE: Picked up"))
+    )
     version = _first(r'^\S+ version "([^"]+)"', text)
     runtime = _first(r"^(.*Runtime Environment.*)$", text)
     return Reading(version, details={"runtime": runtime.strip()} if runtime else {})
@@ -102,14 +105,17 @@ def parse_yq(out: str, err: str) -> Reading:
     if "mikefarah" in text:
         return Reading(_first(r"version v?(\S+)", text))
     python = _first(r"^yq (\S+)$", text.strip())
-    return Reading(python, wrong_tool=f"the Python yq wrapper{f' {python}' if python else ''} "
-                                      "(jq-based), not mikefarah's Go yq")
+    return Reading(
+        python,
+        wrong_tool=f"the Python yq wrapper{f' {python}' if python else ''} (jq-based), not mikefarah's Go yq",
+    )
 
 
 def _word_after(prefix: str) -> Callable[[str, str], Reading]:
     def parse(out: str, err: str) -> Reading:
         text = ANSI.sub("", out + "\n" + err)
         return Reading(_first(prefix + r"v?([0-9][0-9A-Za-z.]*)", text))
+
     return parse
 
 
@@ -155,8 +161,12 @@ def read(probe: Probe, executable: str | None = None, timeout: float = PROBE_TIM
     """Run the probe. A missing executable raises BadInput (the caller reports it as a failed check)."""
     import os
 
-    result = process.run([executable or probe.command, *probe.args], check=False, timeout=timeout,
-                         env={**os.environ, "LC_ALL": "C"})
+    result = process.run(
+        [executable or probe.command, *probe.args],
+        check=False,
+        timeout=timeout,
+        env={**os.environ, "LC_ALL": "C"},
+    )
     reading = probe.parse(result.stdout, result.stderr)
     lines = (result.stderr or result.stdout).strip().splitlines()
     if reading.version is None and lines:
@@ -173,4 +183,3 @@ def probe_version(tool: str, executable: str) -> str | None:
         return read(probe, executable).version
     except PipekitError:
         return None
-

@@ -30,7 +30,9 @@ def _read(path: Path, rel: str) -> tuple[str, str]:
         with open(path, encoding="utf-8", newline="") as fh:
             raw = fh.read()
     except FileNotFoundError:
-        raise BadInput(f"{rel}: not found in the GitOps repository", hint="check --path / --values-file") from None
+        raise BadInput(
+            f"{rel}: not found in the GitOps repository", hint="check --path / --values-file"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{rel}: cannot read: {exc}") from None
     crlf = raw.count("\r\n")
@@ -66,8 +68,10 @@ class ImageEdit:
             return self._values(root)
         found = ov.kustomization_file(root / self.overlay)
         if found is None:
-            raise BadInput(f"{self.overlay}: no kustomization.yaml in the GitOps repository",
-                           hint="check --path / the gitops.overlay template")
+            raise BadInput(
+                f"{self.overlay}: no kustomization.yaml in the GitOps repository",
+                hint="check --path / the gitops.overlay template",
+            )
         found, rel = ov.inside(root, f"{self.overlay}/{found.name}")
         text, newline = _read(found, rel)
         self.old = kustomization.find(text, rel, self.want.name)
@@ -95,7 +99,9 @@ class ImageEdit:
         self.old = ImageRef(self.want.name, new_tag=value, build=build) if value is not None else None
         if self._superseded(build):
             return Change([], "", note=self.note)
-        new = helm_values.set_value(text, rel, self.key, self.want.new_tag, build=self.want.build, create=self.create)
+        new = helm_values.set_value(
+            text, rel, self.key, self.want.new_tag, build=self.want.build, create=self.create
+        )
         if new == text:
             self.note = f"already at {self.want.version}"
             return Change([], "", note=self.note)

@@ -16,9 +16,11 @@ def _walk(root: yaml.Node | None, path: str, keys: list[str]) -> tuple[yaml.Mapp
     for depth, key in enumerate(keys[:-1]):
         pair = ye.get(node, key)
         if pair is None:
-            raise CheckFailed(f"{path}: key {'.'.join(keys[:depth + 1])!r} not found")
+            raise CheckFailed(f"{path}: key {'.'.join(keys[: depth + 1])!r} not found")
         if not isinstance(pair[1], yaml.MappingNode):
-            raise BadInput(f"{path}:{pair[1].start_mark.line + 1}: {'.'.join(keys[:depth + 1])} is not a mapping")
+            raise BadInput(
+                f"{path}:{pair[1].start_mark.line + 1}: {'.'.join(keys[: depth + 1])} is not a mapping"
+            )
         node = pair[1]
     pair = ye.get(node, keys[-1])
     return node, pair[1] if pair else None
@@ -36,8 +38,9 @@ def read(text: str, path: str, key_path: str) -> tuple[str | None, int | None]:
     return (value.value or None), ye.read_marker(text, line, line)
 
 
-def set_value(text: str, path: str, key_path: str, value: str, *, build: int | None = None,
-              create: bool = False) -> str:
+def set_value(
+    text: str, path: str, key_path: str, value: str, *, build: int | None = None, create: bool = False
+) -> str:
     """Write ``value`` (always as a YAML string) at ``key_path``; unchanged text when already there."""
     keys = key_path.split(".")
     if not all(keys):

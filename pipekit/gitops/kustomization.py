@@ -12,11 +12,22 @@ from pipekit.core.errors import BadInput, CheckFailed
 from pipekit.gitops import yamledit as ye
 from pipekit.gitops.refs import DIGEST_RE, TAG_RE, ImageRef, check_digest, check_tag
 
-__all__ = ["ImageRef", "check_digest", "check_tag", "find", "entries", "set_image", "check", "drop_placeholder"]
+__all__ = [
+    "ImageRef",
+    "check_digest",
+    "check_tag",
+    "find",
+    "entries",
+    "set_image",
+    "check",
+    "drop_placeholder",
+]
 
 IMAGE_KEYS = ("name", "newName", "newTag", "digest", "tagSuffix")
 PLACEHOLDER = "# pipekit:placeholder"  # marks the `replicas:` block that holds an overlay at no pods
-PLACEHOLDER_TAG = "pending"  # init's overlay tag before the first build reaches the environment (names no image)
+PLACEHOLDER_TAG = (
+    "pending"  # init's overlay tag before the first build reaches the environment (names no image)
+)
 
 
 def _root(text: str, path: str) -> yaml.MappingNode:
@@ -33,14 +44,18 @@ def _images(root: yaml.MappingNode, path: str) -> yaml.SequenceNode | None:
     if not isinstance(pair[1], yaml.SequenceNode):
         raise BadInput(f"{path}:{pair[1].start_mark.line + 1}: images must be a list")
     first: dict[str, int] = {}
-    for item in pair[1].value:  # kustomize applies the last entry of a name: an edit of the first would not count
+    for item in pair[
+        1
+    ].value:  # kustomize applies the last entry of a name: an edit of the first would not count
         name = ye.get(item, "name") if isinstance(item, yaml.MappingNode) else None
         if name is not None and isinstance(name[1], yaml.ScalarNode):
             line = item.start_mark.line + 1
             if name[1].value in first:
-                raise BadInput(f"{path}:{line}: duplicate images entry {name[1].value!r} (first at line "
-                               f"{first[name[1].value]}): kustomize would use the last one",
-                               hint="keep one entry per image name in the GitOps repository; nothing was committed")
+                raise BadInput(
+                    f"{path}:{line}: duplicate images entry {name[1].value!r} (first at line "
+                    f"{first[name[1].value]}): kustomize would use the last one",
+                    hint="keep one entry per image name in the GitOps repository; nothing was committed",
+                )
             first[name[1].value] = line
     return pair[1]
 
@@ -60,8 +75,13 @@ def _ref(text: str, item: yaml.MappingNode) -> ImageRef:
         return pair[1].value if pair and isinstance(pair[1], yaml.ScalarNode) and pair[1].value else None
 
     first, last = ye.node_lines(text, item)
-    return ImageRef(name=val("name") or "", new_name=val("newName"), new_tag=val("newTag"),
-                    digest=val("digest"), build=ye.read_marker(text, first, last))
+    return ImageRef(
+        name=val("name") or "",
+        new_name=val("newName"),
+        new_tag=val("newTag"),
+        digest=val("digest"),
+        build=ye.read_marker(text, first, last),
+    )
 
 
 def find(text: str, path: str, name: str) -> ImageRef | None:
@@ -72,7 +92,9 @@ def find(text: str, path: str, name: str) -> ImageRef | None:
 
 def entries(text: str, path: str) -> list[ImageRef]:
     images = _images(_root(text, path), path)
-    return [_ref(text, item) for item in (images.value if images else []) if isinstance(item, yaml.MappingNode)]
+    return [
+        _ref(text, item) for item in (images.value if images else []) if isinstance(item, yaml.MappingNode)
+    ]
 
 
 def set_image(text: str, path: str, want: ImageRef, *, create: bool = False) -> tuple[str, ImageRef | None]:
@@ -86,12 +108,18 @@ def set_image(text: str, path: str, want: ImageRef, *, create: bool = False) -> 
     item = _entry(_images(root, path), want.name)
     if item is None:
         if not create:
-            raise CheckFailed(f"{path}: no images entry with name {want.name!r}",
-                              hint="pass --create to add one, or check --image")
+            raise CheckFailed(
+                f"{path}: no images entry with name {want.name!r}",
+                hint="pass --create to add one, or check --image",
+            )
         return _create(text, path, root, want), None
     old = _ref(text, item)
     new = text
-    plan = [("newName", want.new_name, "name"), ("newTag", want.new_tag, "newName"), ("digest", want.digest, "newTag")]
+    plan = [
+        ("newName", want.new_name, "name"),
+        ("newTag", want.new_tag, "newName"),
+        ("digest", want.digest, "newTag"),
+    ]
     for key, value, after in plan:
         if value is None:
             continue
@@ -130,7 +158,11 @@ def _mark(text: str, path: str, want: ImageRef) -> str:
     assert item is not None
     pair = ye.get(item, "newTag") or ye.get(item, "digest") or ye.get(item, "name")
     assert pair is not None
-    line = pair[1].end_mark.line if pair[1].end_mark.index > pair[1].start_mark.index else pair[0].start_mark.line
+    line = (
+        pair[1].end_mark.line
+        if pair[1].end_mark.index > pair[1].start_mark.index
+        else pair[0].start_mark.line
+    )
     return ye.set_marker(text, line, want.build, ye.node_lines(text, item))
 
 
@@ -146,7 +178,9 @@ def _create(text: str, path: str, root: yaml.MappingNode, want: ImageRef) -> str
         new = text if not text or text.endswith("\n") else text + "\n"
         new += "images:\n- " + lines[0] + "\n" + "".join("  " + line + "\n" for line in lines[1:])
     else:
-        raise BadInput(f"{path}: cannot add an entry to this images list (empty or flow style); edit it by hand once")
+        raise BadInput(
+            f"{path}: cannot add an entry to this images list (empty or flow style); edit it by hand once"
+        )
     return _mark(new, path, want)
 
 
@@ -163,15 +197,21 @@ def check(text: str, path: str) -> None:
             if key not in IMAGE_KEYS:
                 raise BadInput(f"{where}: unknown key {key!r} (allowed: {', '.join(IMAGE_KEYS)})")
             if not ye.is_string(value_node):
-                raise BadInput(f"{path}:{value_node.start_mark.line + 1}: images[{i}].{key} must be a string, "
-                               f"got {value_node.value!r}", hint="quote it")
+                raise BadInput(
+                    f"{path}:{value_node.start_mark.line + 1}: images[{i}].{key} must be a string, "
+                    f"got {value_node.value!r}",
+                    hint="quote it",
+                )
         if ye.get(item, "name") is None:
             raise BadInput(f"{where}: 'name' is required")
         digest = ye.get(item, "digest")
         if digest and not DIGEST_RE.fullmatch(digest[1].value):
-            raise BadInput(f"{path}:{digest[1].start_mark.line + 1}: images[{i}].digest {digest[1].value!r} "
-                           "is not sha256:<64 hex>")
+            raise BadInput(
+                f"{path}:{digest[1].start_mark.line + 1}: images[{i}].digest {digest[1].value!r} "
+                "is not sha256:<64 hex>"
+            )
         tag = ye.get(item, "newTag")
         if tag and not TAG_RE.fullmatch(tag[1].value):
-            raise BadInput(f"{path}:{tag[1].start_mark.line + 1}: images[{i}].newTag {tag[1].value!r} is not a valid tag")
-
+            raise BadInput(
+                f"{path}:{tag[1].start_mark.line + 1}: images[{i}].newTag {tag[1].value!r} is not a valid tag"
+            )

@@ -27,7 +27,9 @@ def overlay_path(template: str, env: str, service: str | None) -> str:
     """``template`` filled in, as a clean relative POSIX path inside the repository."""
     _check_template(template)
     if "{service}" in template and not service:
-        raise BadInput(f"overlay path template {template!r} needs a service name (--service or config 'service')")
+        raise BadInput(
+            f"overlay path template {template!r} needs a service name (--service or config 'service')"
+        )
     path = template.replace("{env}", env).replace("{service}", service or "")
     return clean(path, "overlay path")
 
@@ -49,8 +51,10 @@ def inside(root: Path, rel: str) -> tuple[Path, str]:
     base = root.resolve()
     target = (root / rel).resolve()
     if not target.is_relative_to(base) or target == base:
-        raise BadInput(f"{rel}: a symlink in the GitOps repository leads out of the clone; refusing to follow it",
-                       hint="replace the link with the file itself; nothing was committed")
+        raise BadInput(
+            f"{rel}: a symlink in the GitOps repository leads out of the clone; refusing to follow it",
+            hint="replace the link with the file itself; nothing was committed",
+        )
     return target, target.relative_to(base).as_posix()
 
 
@@ -95,13 +99,20 @@ def referenced_dirs(text: str, name: str, rel_dir: str) -> list[str]:
 
     for key_node, value in root.value:
         key = key_node.value
-        if key in ("resources", "bases", "components", "patchesStrategicMerge", "crds", "configurations") \
-                and isinstance(value, yaml.SequenceNode):
+        if key in (
+            "resources",
+            "bases",
+            "components",
+            "patchesStrategicMerge",
+            "crds",
+            "configurations",
+        ) and isinstance(value, yaml.SequenceNode):
             for item in value.value:
                 if isinstance(item, yaml.ScalarNode):
                     add(item.value)
-        elif key in ("patches", "patchesJson6902", "configMapGenerator", "secretGenerator") \
-                and isinstance(value, yaml.SequenceNode):
+        elif key in ("patches", "patchesJson6902", "configMapGenerator", "secretGenerator") and isinstance(
+            value, yaml.SequenceNode
+        ):
             for item in value.value:
                 if not isinstance(item, yaml.MappingNode):
                     continue

@@ -38,10 +38,14 @@ class ImageRef:
 
 def check_tag(tag: str) -> None:
     if not TAG_RE.fullmatch(tag):
-        raise BadInput(f"tag {tag!r} is not a valid image tag",
-                       hint="letters, digits, '_', '.', '-'; not starting with '.' or '-'; at most 128 characters")
+        raise BadInput(
+            f"tag {tag!r} is not a valid image tag",
+            hint="letters, digits, '_', '.', '-'; not starting with '.' or '-'; at most 128 characters",
+        )
 
 
 def check_digest(digest: str) -> None:
     if not DIGEST_RE.fullmatch(digest):
-        raise BadInput(f"digest {digest!r} is not valid", hint="expected sha256: followed by 64 lowercase hex digits")
+        raise BadInput(
+            f"digest {digest!r} is not valid", hint="expected sha256: followed by 64 lowercase hex digits"
+        )

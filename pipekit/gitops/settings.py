@@ -42,53 +42,103 @@ def _identity_or_none(value: Any) -> Identity | None:  # a committer's None: the
 class RepoOptions:
     """The GitOps repository and branch."""
 
-    gitops_repo: str = option(flag="--gitops-repo", env="PIPEKIT_GITOPS_REPO", config="gitops.repo", min_length=1,
-                              required="pass the GitOps repository URL or path (or set PIPEKIT_GITOPS_REPO "
-                                       "or gitops.repo)", help="GitOps repository URL or path.")
-    branch: str = option("main", flag="--branch", env="PIPEKIT_GITOPS_BRANCH", config="gitops.branch", min_length=1,
-                         help="Branch of the GitOps repository.")
+    gitops_repo: str = option(
+        flag="--gitops-repo",
+        env="PIPEKIT_GITOPS_REPO",
+        config="gitops.repo",
+        min_length=1,
+        required="pass the GitOps repository URL or path (or set PIPEKIT_GITOPS_REPO or gitops.repo)",
+        help="GitOps repository URL or path.",
+    )
+    branch: str = option(
+        "main",
+        flag="--branch",
+        env="PIPEKIT_GITOPS_BRANCH",
+        config="gitops.branch",
+        min_length=1,
+        help="Branch of the GitOps repository.",
+    )
 
 
 @dataclass(kw_only=True)
 class RenderOptions:
     """How an overlay is rendered to check it (update-tag, promote, rollback, init)."""
 
-    renderer: str = option(DEFAULT_RENDERER, flag="--renderer", env="PIPEKIT_GITOPS_RENDERER",
-                           config="gitops.renderer", min_length=1, help="Render command ({dir} = overlay) or 'none'.")
+    renderer: str = option(
+        DEFAULT_RENDERER,
+        flag="--renderer",
+        env="PIPEKIT_GITOPS_RENDERER",
+        config="gitops.renderer",
+        min_length=1,
+        help="Render command ({dir} = overlay) or 'none'.",
+    )
 
 
 @dataclass(kw_only=True)
 class WriteOptions(RenderOptions, RepoOptions):
     """How a step writes to the GitOps repository, and where each environment's overlay is."""
 
-    username: str | None = option(env="PIPEKIT_GITOPS_USERNAME", config="gitops.username", min_length=1,
-                                  help="HTTPS username for PIPEKIT_GITOPS_TOKEN (default x-token-auth).")
-    push_retries: int = option(30, config="gitops.push_retries", minimum=0, maximum=100,
-                               help="Re-applies after a rejected push.")
-    backoff_s: float = option(0.5, config="gitops.backoff_s", minimum=0, maximum=30,
-                              help="Base of the jittered exponential backoff between push retries, seconds.")
-    author: Identity = option(kind=dict[str, str], convert=identity, config="gitops.author",
-                              schema=ref("gitops_identity"), help="Name and email of the commits' author.")
-    committer: Identity | None = option(kind=dict[str, str], convert=_identity_or_none, config="gitops.committer",
-                                        schema=ref("gitops_identity"), help="Committer [default: the author].")
-    image: str | None = option(config="gitops.image", min_length=1,
-                               help="images[].name template ({service} filled in).")
-    overlay: str | None = option(config="gitops.overlay", min_length=1,
-                                 help="Overlay path template with {env} and {service}.")
+    username: str | None = option(
+        env="PIPEKIT_GITOPS_USERNAME",
+        config="gitops.username",
+        min_length=1,
+        help="HTTPS username for PIPEKIT_GITOPS_TOKEN (default x-token-auth).",
+    )
+    push_retries: int = option(
+        30, config="gitops.push_retries", minimum=0, maximum=100, help="Re-applies after a rejected push."
+    )
+    backoff_s: float = option(
+        0.5,
+        config="gitops.backoff_s",
+        minimum=0,
+        maximum=30,
+        help="Base of the jittered exponential backoff between push retries, seconds.",
+    )
+    author: Identity = option(
+        kind=dict[str, str],
+        convert=identity,
+        config="gitops.author",
+        schema=ref("gitops_identity"),
+        help="Name and email of the commits' author.",
+    )
+    committer: Identity | None = option(
+        kind=dict[str, str],
+        convert=_identity_or_none,
+        config="gitops.committer",
+        schema=ref("gitops_identity"),
+        help="Committer [default: the author].",
+    )
+    image: str | None = option(
+        config="gitops.image", min_length=1, help="images[].name template ({service} filled in)."
+    )
+    overlay: str | None = option(
+        config="gitops.overlay", min_length=1, help="Overlay path template with {env} and {service}."
+    )
     environments: dict[str, Any] = option(
-        default_factory=dict, config="environments", schema={"additionalProperties": ref("environments_env")},
+        default_factory=dict,
+        config="environments",
+        schema={"additionalProperties": ref("environments_env")},
         help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), each with its "
-             "promotion rule.")
+        "promotion rule.",
+    )
 
     def writer(self, ctx: StepContext) -> Writer:
         """A writer for the repository; ``ctx`` gives only the child processes' environment and the log."""
         from pipekit.clients.kustomize import Renderer
         from pipekit.gitops.writer import Writer
 
-        return Writer(repo=self.gitops_repo, branch=self.branch or "main", env=ctx.env,
-                      renderer=Renderer(self.renderer or DEFAULT_RENDERER), push_retries=self.push_retries,
-                      backoff_s=self.backoff_s, author=self.author, committer=self.committer or self.author,
-                      username=self.username, log=ctx.console.debug)
+        return Writer(
+            repo=self.gitops_repo,
+            branch=self.branch or "main",
+            env=ctx.env,
+            renderer=Renderer(self.renderer or DEFAULT_RENDERER),
+            push_retries=self.push_retries,
+            backoff_s=self.backoff_s,
+            author=self.author,
+            committer=self.committer or self.author,
+            username=self.username,
+            log=ctx.console.debug,
+        )
 
 
 def overlay_template(env: str, template: str | None, environments: Any = None) -> str:
@@ -121,9 +171,24 @@ def sparse_for(ctx: StepContext, path: str, service: str | None, values_file: st
     return [path]
 
 
-def image_edit(path: str, want: ImageRef, *, create: bool, values_file: str | None, key: str | None,
-               message: Any, force: bool = False) -> ImageEdit:
+def image_edit(
+    path: str,
+    want: ImageRef,
+    *,
+    create: bool,
+    values_file: str | None,
+    key: str | None,
+    message: Any,
+    force: bool = False,
+) -> ImageEdit:
     from pipekit.gitops.edits import ImageEdit
 
-    return ImageEdit(overlay=ov.clean(path, "overlay path"), want=want, create=create,
-                     values_file=values_file, key=key, message=message, force=force)
+    return ImageEdit(
+        overlay=ov.clean(path, "overlay path"),
+        want=want,
+        create=create,
+        values_file=values_file,
+        key=key,
+        message=message,
+        force=force,
+    )

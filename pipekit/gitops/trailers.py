@@ -31,10 +31,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-COMMIT_KEYS = ("Pipekit-Environment", "Pipekit-Promoted-From", "Pipekit-Rollback-Of", "Pipekit-Build-Url",
-               "Pipekit-Init-Version", "Pipekit-Template-Version")
-GROUP_KEYS = ("Pipekit-Service", "Pipekit-Image", "Pipekit-Image-Name", "Pipekit-Tag", "Pipekit-Digest",
-              "Pipekit-Source-Commit", "Pipekit-Source-Committed-At", "Pipekit-Build-Number")
+COMMIT_KEYS = (
+    "Pipekit-Environment",
+    "Pipekit-Promoted-From",
+    "Pipekit-Rollback-Of",
+    "Pipekit-Build-Url",
+    "Pipekit-Init-Version",
+    "Pipekit-Template-Version",
+)
+GROUP_KEYS = (
+    "Pipekit-Service",
+    "Pipekit-Image",
+    "Pipekit-Image-Name",
+    "Pipekit-Tag",
+    "Pipekit-Digest",
+    "Pipekit-Source-Commit",
+    "Pipekit-Source-Committed-At",
+    "Pipekit-Build-Number",
+)
 _LINE = re.compile(rb"^(Pipekit-[A-Za-z-]+): *(.*?) *$", re.MULTILINE)
 
 
@@ -74,15 +88,24 @@ class Trailers:
 def pairs(t: Trailers) -> list[tuple[str, str | None]]:
     """The (key, value) lines of ``t`` in the one order, for :func:`pipekit.gitops.writer.message`."""
     out: list[tuple[str, str | None]] = [
-        ("Pipekit-Environment", t.environment), ("Pipekit-Promoted-From", t.promoted_from),
-        ("Pipekit-Rollback-Of", t.rollback_of), ("Pipekit-Build-Url", t.build_url),
-        ("Pipekit-Init-Version", t.init_version), ("Pipekit-Template-Version", t.template_version)]
+        ("Pipekit-Environment", t.environment),
+        ("Pipekit-Promoted-From", t.promoted_from),
+        ("Pipekit-Rollback-Of", t.rollback_of),
+        ("Pipekit-Build-Url", t.build_url),
+        ("Pipekit-Init-Version", t.init_version),
+        ("Pipekit-Template-Version", t.template_version),
+    ]
     for g in t.groups:
-        out += [("Pipekit-Service", g.service), ("Pipekit-Image", g.image),
-                ("Pipekit-Image-Name", g.image_name if g.image_name != g.image else None),
-                ("Pipekit-Tag", g.tag), ("Pipekit-Digest", g.digest), ("Pipekit-Source-Commit", g.source_commit),
-                ("Pipekit-Source-Committed-At", g.source_committed_at),
-                ("Pipekit-Build-Number", str(g.build_number) if g.build_number is not None else None)]
+        out += [
+            ("Pipekit-Service", g.service),
+            ("Pipekit-Image", g.image),
+            ("Pipekit-Image-Name", g.image_name if g.image_name != g.image else None),
+            ("Pipekit-Tag", g.tag),
+            ("Pipekit-Digest", g.digest),
+            ("Pipekit-Source-Commit", g.source_commit),
+            ("Pipekit-Source-Committed-At", g.source_committed_at),
+            ("Pipekit-Build-Number", str(g.build_number) if g.build_number is not None else None),
+        ]
     return out
 
 
@@ -103,19 +126,28 @@ def parse(body: bytes | str) -> Trailers:
         else:
             before.setdefault(key, value)
     return Trailers(
-        environment=common.get("Pipekit-Environment"), promoted_from=common.get("Pipekit-Promoted-From"),
-        rollback_of=common.get("Pipekit-Rollback-Of"), build_url=common.get("Pipekit-Build-Url"),
-        init_version=common.get("Pipekit-Init-Version"), template_version=common.get("Pipekit-Template-Version"),
-        groups=[_group({**before, **g}) for g in groups])
+        environment=common.get("Pipekit-Environment"),
+        promoted_from=common.get("Pipekit-Promoted-From"),
+        rollback_of=common.get("Pipekit-Rollback-Of"),
+        build_url=common.get("Pipekit-Build-Url"),
+        init_version=common.get("Pipekit-Init-Version"),
+        template_version=common.get("Pipekit-Template-Version"),
+        groups=[_group({**before, **g}) for g in groups],
+    )
 
 
 def _group(g: dict[str, str]) -> Group:
     build = g.get("Pipekit-Build-Number", "")
-    return Group(service=g["Pipekit-Service"], image=g.get("Pipekit-Image") or None,
-                 image_name=g.get("Pipekit-Image-Name") or None, tag=g.get("Pipekit-Tag") or None,
-                 digest=g.get("Pipekit-Digest") or None, source_commit=g.get("Pipekit-Source-Commit") or None,
-                 source_committed_at=g.get("Pipekit-Source-Committed-At") or None,
-                 build_number=int(build) if build.isascii() and build.isdigit() else None)
+    return Group(
+        service=g["Pipekit-Service"],
+        image=g.get("Pipekit-Image") or None,
+        image_name=g.get("Pipekit-Image-Name") or None,
+        tag=g.get("Pipekit-Tag") or None,
+        digest=g.get("Pipekit-Digest") or None,
+        source_commit=g.get("Pipekit-Source-Commit") or None,
+        source_committed_at=g.get("Pipekit-Source-Committed-At") or None,
+        build_number=int(build) if build.isascii() and build.isdigit() else None,
+    )
 
 
 def commit_message(subject: str, body: Sequence[str], t: Trailers) -> str:

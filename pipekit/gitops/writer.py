@@ -89,8 +89,9 @@ class Writer:
     _unkeyed: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
     _pushing: tuple[str, Change] | None = None  # (revision, change) while a push is under way
 
-    def write(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
-              dry_run: bool = False) -> WriteOutcome:
+    def write(
+        self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *, dry_run: bool = False
+    ) -> WriteOutcome:
         """Clone, run ``edit`` and push; ``sparse`` may be a function of the clone (it can list files)."""
         if not self.branch or self.branch.startswith("-"):
             raise BadInput(f"branch {self.branch!r} is not valid")
@@ -110,8 +111,14 @@ class Writer:
             git: Git | None = None
             self._pushing = None
             try:
-                git = Git.clone(url, ws.repo, branch=self.branch, sparse=None if callable(sparse) else sparse,
-                                env=ws.env, while_cloning=while_cloning)
+                git = Git.clone(
+                    url,
+                    ws.repo,
+                    branch=self.branch,
+                    sparse=None if callable(sparse) else sparse,
+                    env=ws.env,
+                    while_cloning=while_cloning,
+                )
                 if callable(sparse):
                     sparse = list(sparse(git))
                     git.checkout(sparse)
@@ -142,8 +149,9 @@ class Writer:
                 diff = git.diff() if self.keep_diff else ""
                 # The commit is made in the private clone while kustomize renders; it is pushed only
                 # if the render passes, and a failure deletes the clone with it.
-                revision = git.commit(change.message, paths=change.paths, author=self.author,
-                                      committer=self.committer)
+                revision = git.commit(
+                    change.message, paths=change.paths, author=self.author, committer=self.committer
+                )
                 workloads = self._finish_render(rendering)
             finally:
                 for _dir, _refs, _inputs, job, _key in rendering:
@@ -153,13 +161,19 @@ class Writer:
             pushed = git.push(self.push_branch or self.branch, force=self.push_branch is not None)
             self._pushing = None
             if pushed:
-                return WriteOutcome("pushed", revision, change, diff=diff, retries=retries, workloads=workloads)
+                return WriteOutcome(
+                    "pushed", revision, change, diff=diff, retries=retries, workloads=workloads
+                )
             delay = tries.wait()
             if delay is None:
-                raise ExternalError(f"push to {self.branch} was rejected {attempt} times: others keep writing",
-                                    hint="run again, or raise gitops.push_retries")
-            self.log(f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
-                     f"(retry {attempt}/{self.push_retries})")
+                raise ExternalError(
+                    f"push to {self.branch} was rejected {attempt} times: others keep writing",
+                    hint="run again, or raise gitops.push_retries",
+                )
+            self.log(
+                f"push rejected (the branch moved); re-applying on the new tip in {delay:.2f}s "
+                f"(retry {attempt}/{self.push_retries})"
+            )
             self._remember(git)
             time.sleep(delay)
             git.refresh(self.branch)
@@ -177,7 +191,9 @@ class Writer:
                 head = git.remote_head(self.branch)
         except (PipekitError, Interrupted):
             return WriteOutcome("unknown", revision, change)
-        return WriteOutcome("pushed" if head == revision else "not-pushed", revision if head == revision else "", change)
+        return WriteOutcome(
+            "pushed" if head == revision else "not-pushed", revision if head == revision else "", change
+        )
 
     def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
         """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""
@@ -196,7 +212,8 @@ class Writer:
                 cached = self._rendered.get(known)
                 key: _Key | None = known
                 job: subprocess.Popen[str] | list[str] = (
-                    cached if cached is not None else self.renderer.start(root / overlay_dir))
+                    cached if cached is not None else self.renderer.start(root / overlay_dir)
+                )
             else:  # first attempt: the trees are looked up only if the push is rejected (see _remember)
                 key, job = None, self._start_one(root, overlay_dir)
             jobs.append((overlay_dir, references, inputs, job, key))

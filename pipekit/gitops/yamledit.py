@@ -26,13 +26,15 @@ _TYPED = re.compile(
     r"[-+]?(\.\d+|\d[\d_]*(\.[\d_]*)?)([eE][-+]?\d+)?"
     r"|[-+]?0([xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)"  # a radix prefix only with digits of that radix
     r"|[-+]?\.(inf|Inf|INF)"
-    r"|\.(nan|NaN|NAN)|[\d_:]+|(?i:y|n|yes|no|on|off|true|false|null|~)|\d{4}-\d\d?-\d\d?.*")
+    r"|\.(nan|NaN|NAN)|[\d_:]+|(?i:y|n|yes|no|on|off|true|false|null|~)|\d{4}-\d\d?-\d\d?.*"
+)
 
 
 def compose(text: str, name: str) -> yaml.Node | None:
     """Parse ``text`` into a node tree; malformed YAML is bad input naming ``name:line:column``."""
-    return yamlload.compose(text, name, hint="fix the file in the GitOps repository; nothing was committed",
-                            unique_keys=True)
+    return yamlload.compose(
+        text, name, hint="fix the file in the GitOps repository; nothing was committed", unique_keys=True
+    )
 
 
 def get(mapping: yaml.MappingNode, key: str) -> tuple[yaml.ScalarNode, yaml.Node] | None:
@@ -74,7 +76,9 @@ def is_string(node: yaml.Node) -> bool:
 def replace_scalar(text: str, node: yaml.Node, value: str) -> str:
     """Replace the scalar ``node``'s own span with ``value`` (keeping its quote style)."""
     if not isinstance(node, yaml.ScalarNode):
-        raise BadInput(f"line {node.start_mark.line + 1}: expected a plain value, found a {type(node).__name__}")
+        raise BadInput(
+            f"line {node.start_mark.line + 1}: expected a plain value, found a {type(node).__name__}"
+        )
     start, end = node.start_mark.index, node.end_mark.index
     style = node.style if node.style in ("'", '"') else None
     new = scalar_text(value, style)
@@ -129,10 +133,12 @@ def delete_key(text: str, mapping: yaml.MappingNode, key: str, name: str) -> str
         return text
     key_node, value_node = pair
     start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-    before_key = text[start:key_node.start_mark.index]
+    before_key = text[start : key_node.start_mark.index]
     if mapping.flow_style or before_key.strip():
-        raise BadInput(f"{name}:{key_node.start_mark.line + 1}: cannot remove {key!r} from this entry "
-                       "(it shares its line with another key); put each key on its own line")
+        raise BadInput(
+            f"{name}:{key_node.start_mark.line + 1}: cannot remove {key!r} from this entry "
+            "(it shares its line with another key); put each key on its own line"
+        )
     end = _line_end(text, max(last_end(value_node) - 1, 0))
     return text[:start] + text[end:]
 
@@ -164,7 +170,7 @@ MARKER = re.compile(r"[ \t]*# pipekit:build=(\d+)")
 
 
 def read_marker(text: str, first_line: int, last_line: int) -> int | None:
-    lines = text.splitlines()[first_line:last_line + 1]
+    lines = text.splitlines()[first_line : last_line + 1]
     for line in lines:
         found = MARKER.search(line)
         if found:
@@ -178,8 +184,8 @@ def set_marker(text: str, line_no: int, build: int | None, clear: tuple[int, int
     for i in range(clear[0], min(clear[1], len(lines) - 1) + 1):
         if MARKER.search(lines[i]):
             body = lines[i].rstrip("\r\n")
-            lines[i] = MARKER.sub("", body) + lines[i][len(body):]
+            lines[i] = MARKER.sub("", body) + lines[i][len(body) :]
     if build is not None and line_no < len(lines):
         body = lines[line_no].rstrip("\r\n")
-        lines[line_no] = f"{body}  # pipekit:build={build}" + lines[line_no][len(body):]
+        lines[line_no] = f"{body}  # pipekit:build={build}" + lines[line_no][len(body) :]
     return "".join(lines)

@@ -37,8 +37,19 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str, Any], options: EcrPushOptions,
-               result: EcrPushResult, ctx: StepContext, reusable_login: Any, auth_f: Any, pool: Any) -> dict[str, Any] | None:
+def push_tags(
+    ecr: Any,
+    repo: Any,
+    tool: Any,
+    local_id: str,
+    existing: dict[str, Any],
+    options: EcrPushOptions,
+    result: EcrPushResult,
+    ctx: StepContext,
+    reusable_login: Any,
+    auth_f: Any,
+    pool: Any,
+) -> dict[str, Any] | None:
     """Decide per tag, push what is missing, confirm through the API; the login record when logged in."""
     to_push: list[str] = []
     conflicts: list[str] = []
@@ -59,12 +70,17 @@ def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str,
             f"immutable repository {repo.name} already has tag {', '.join(conflicts)} with another image than "
             f"{options.image} ({local_id}); nothing was pushed",
             hint="push under a new tag (the commit SHA or a new version); delete the old image in ECR only if it "
-                 "must really be replaced")
+            "must really be replaced",
+        )
     for tag in result.skipped:
-        ctx.console.info(f"{result.image_uri}:{tag} already holds this image ({result.digests[tag]}): skipped")
+        ctx.console.info(
+            f"{result.image_uri}:{tag} already holds this image ({result.digests[tag]}): skipped"
+        )
     for tag in result.overwritten:
-        ctx.console.warn(f"{result.image_uri}:{tag} held another image ({existing[tag].digest}): overwriting it "
-                         f"(mutable repository)")
+        ctx.console.warn(
+            f"{result.image_uri}:{tag} held another image ({existing[tag].digest}): overwriting it "
+            f"(mutable repository)"
+        )
     if not to_push:
         result.digest = result.digests.get(options.tags[0])
         return None
@@ -86,8 +102,17 @@ def push_tags(ecr: Any, repo: Any, tool: Any, local_id: str, existing: dict[str,
     return login
 
 
-def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: EcrPushOptions, result: EcrPushResult,
-             ctx: StepContext, auth: Any, plain: bool) -> None:
+def _confirm(
+    ecr: Any,
+    repo: Any,
+    local_id: str,
+    tags: list[str],
+    options: EcrPushOptions,
+    result: EcrPushResult,
+    ctx: StepContext,
+    auth: Any,
+    plain: bool,
+) -> None:
     """Read each pushed tag back: from ECR itself, or (override) from the host, registering it with PutImage."""
     from pipekit.clients.ecr import RegistryUnauthorized, RemoteImage, TagConflict, read_manifest
 
@@ -96,47 +121,64 @@ def _confirm(ecr: Any, repo: Any, local_id: str, tags: list[str], options: EcrPu
         for tag in tags:
             remote = seen.get(tag)
             if remote is None or remote.config_digest != local_id:
-                raise CheckFailed(f"pushed {result.image_uri}:{tag}, but ECR does not show it with image {local_id}",
-                                  hint="another push may have replaced it meanwhile; rerun the step")
+                raise CheckFailed(
+                    f"pushed {result.image_uri}:{tag}, but ECR does not show it with image {local_id}",
+                    hint="another push may have replaced it meanwhile; rerun the step",
+                )
             _note_digest(result, tag, remote.digest, ctx)
         return
     for tag in tags:
         creds = (auth.username, auth.password) if auth else None
         try:
-            manifest, media, digest = read_manifest(result.registry, repo.name, tag, auth=creds, plain_http=plain,
-                                                    insecure=plain)
+            manifest, media, digest = read_manifest(
+                result.registry, repo.name, tag, auth=creds, plain_http=plain, insecure=plain
+            )
         except RegistryUnauthorized:
             auth = ecr.authorization()
-            manifest, media, digest = read_manifest(result.registry, repo.name, tag,
-                                                    auth=(auth.username, auth.password), plain_http=plain,
-                                                    insecure=plain)
+            manifest, media, digest = read_manifest(
+                result.registry,
+                repo.name,
+                tag,
+                auth=(auth.username, auth.password),
+                plain_http=plain,
+                insecure=plain,
+            )
         if RemoteImage(tag, digest, manifest, media).config_digest != local_id:
-            raise CheckFailed(f"pushed {result.image_uri}:{tag}, but the registry now holds another image there",
-                              hint="another push replaced it meanwhile; rerun the step")
+            raise CheckFailed(
+                f"pushed {result.image_uri}:{tag}, but the registry now holds another image there",
+                hint="another push replaced it meanwhile; rerun the step",
+            )
         try:
             registered = ecr.put_image(repo.name, tag, manifest, media, digest)
         except TagConflict as exc:
-            raise CheckFailed(f"ECR refused tag {tag} in {repo.name}: {exc}",
-                              hint="another pipeline pushed this immutable tag meanwhile; push a new tag") from None
+            raise CheckFailed(
+                f"ECR refused tag {tag} in {repo.name}: {exc}",
+                hint="another pipeline pushed this immutable tag meanwhile; push a new tag",
+            ) from None
         _note_digest(result, tag, registered, ctx)
 
 
 def _note_digest(result: EcrPushResult, tag: str, digest: str, ctx: StepContext) -> None:
     told = result.digests.get(tag)
     if told and told != digest and tag in result.pushed:
-        ctx.console.warn(f"{tag}: the container tool reported {told}, the registry holds {digest}; recording the registry's")
+        ctx.console.warn(
+            f"{tag}: the container tool reported {told}, the registry holds {digest}; recording the registry's"
+        )
     result.digests[tag] = digest
 
 
-def _login(ecr: Any, tool: Any, host: str, tls_verify: bool, ctx: StepContext, reusable: Any,
-           auth_f: Any) -> tuple[dict[str, Any], Any]:
+def _login(
+    ecr: Any, tool: Any, host: str, tls_verify: bool, ctx: StepContext, reusable: Any, auth_f: Any
+) -> tuple[dict[str, Any], Any]:
     """Log the tool in with a fresh token, or reuse the tool's login while the token is valid.
 
     The password goes to the tool on stdin and nowhere else; the run record keeps only the
     registry, the tool and the expiry, so the next run on this machine knows it may reuse it.
     """
     if isinstance(reusable, dict) and reusable.get("registry") == host:
-        ctx.console.info(f"reusing the {tool.name} login to {host} (token valid until {reusable['expires_at']})")
+        ctx.console.info(
+            f"reusing the {tool.name} login to {host} (token valid until {reusable['expires_at']})"
+        )
         return reusable, None
     auth = auth_f.result() if auth_f is not None else ecr.authorization()
     tool.login(host, auth.username, auth.password, tls_verify=tls_verify)
@@ -175,21 +217,31 @@ def _tool_logged_in(tool: Any, host: str) -> bool:
     from pipekit.core.errors import PipekitError
 
     try:
-        proc = process.run([tool.resolve(), "login", "--get-login", host], env=tool.env, check=False, timeout=30)
+        proc = process.run(
+            [tool.resolve(), "login", "--get-login", host], env=tool.env, check=False, timeout=30
+        )
     except (OSError, PipekitError):  # no tool, or it hung: log in afresh
         return False
     return proc.returncode == 0
 
 
 # -- retag ---------------------------------------------------------------------------
-def retag(ecr: Any, repo: Any, found: dict[str, Any], options: EcrPushOptions, result: EcrPushResult,
-           ctx: StepContext) -> None:
+def retag(
+    ecr: Any,
+    repo: Any,
+    found: dict[str, Any],
+    options: EcrPushOptions,
+    result: EcrPushResult,
+    ctx: StepContext,
+) -> None:
     """BatchGetImage the manifest of ``retag_from``, PutImage it under each new tag; no layers move."""
     source_tag = options.retag_from or ""
     source = found.get(source_tag)
     if source is None:
-        raise CheckFailed(f"tag {source_tag!r} not found in ECR repository {repo.name}",
-                          hint="--retag-from needs a tag that was pushed already")
+        raise CheckFailed(
+            f"tag {source_tag!r} not found in ECR repository {repo.name}",
+            hint="--retag-from needs a tag that was pushed already",
+        )
     to_put: list[str] = []
     conflicts: list[str] = []
     for tag in options.tags:
@@ -204,9 +256,11 @@ def retag(ecr: Any, repo: Any, found: dict[str, Any], options: EcrPushOptions, r
             to_put.append(tag)
         result.digests[tag] = source.digest
     if conflicts:
-        raise CheckFailed(f"immutable repository {repo.name} already has tag {', '.join(conflicts)} with another "
-                          f"image than {source_tag} ({source.digest}); nothing was retagged",
-                          hint="choose a new tag; an immutable tag cannot be moved")
+        raise CheckFailed(
+            f"immutable repository {repo.name} already has tag {', '.join(conflicts)} with another "
+            f"image than {source_tag} ({source.digest}); nothing was retagged",
+            hint="choose a new tag; an immutable tag cannot be moved",
+        )
     for tag in result.overwritten:
         ctx.console.warn(f"{result.image_uri}:{tag} held {found[tag].digest}: moving it to {source.digest}")
     from pipekit.clients.ecr import TagConflict
@@ -216,9 +270,13 @@ def retag(ecr: Any, repo: Any, found: dict[str, Any], options: EcrPushOptions, r
         if options.registry_override:  # the host is not what the API sees: tag it there too, first
             _mirror_tag(ecr, result.registry, repo.name, tag, source, plain)
         try:
-            result.digests[tag] = ecr.put_image(repo.name, tag, source.manifest, source.media_type, source.digest)
+            result.digests[tag] = ecr.put_image(
+                repo.name, tag, source.manifest, source.media_type, source.digest
+            )
         except TagConflict as exc:
-            raise CheckFailed(f"ECR refused tag {tag} in {repo.name}: {exc}", hint="choose a new tag") from None
+            raise CheckFailed(
+                f"ECR refused tag {tag} in {repo.name}: {exc}", hint="choose a new tag"
+            ) from None
         result.pushed.append(tag)
     result.digest = source.digest
 
@@ -228,8 +286,18 @@ def _mirror_tag(ecr: Any, host: str, repository: str, tag: str, source: Any, pla
 
     media = source.media_type or "application/vnd.oci.image.manifest.v1+json"
     try:
-        write_manifest(host, repository, tag, source.manifest, media, auth=None, plain_http=plain, insecure=plain)
+        write_manifest(
+            host, repository, tag, source.manifest, media, auth=None, plain_http=plain, insecure=plain
+        )
     except RegistryUnauthorized:
         auth = ecr.authorization()
-        write_manifest(host, repository, tag, source.manifest, media, auth=(auth.username, auth.password),
-                       plain_http=plain, insecure=plain)
+        write_manifest(
+            host,
+            repository,
+            tag,
+            source.manifest,
+            media,
+            auth=(auth.username, auth.password),
+            plain_http=plain,
+            insecure=plain,
+        )

@@ -59,24 +59,31 @@ class TagInputs:
 
 def validate_tag(tag: str, *, source: str = "tag") -> str:
     if not TAG_RE.fullmatch(tag):
-        why = "longer than 128 characters" if len(tag) > 128 else \
-            "only letters, digits, '_', '.' and '-' allowed, not starting with '.' or '-'"
+        why = (
+            "longer than 128 characters"
+            if len(tag) > 128
+            else "only letters, digits, '_', '.' and '-' allowed, not starting with '.' or '-'"
+        )
         raise BadInput(f"{source} {tag!r} is not a valid Docker tag: {why}")
     return tag
 
 
 def validate_name(name: str, *, source: str = "image name") -> str:
     if not name or not NAME_RE.fullmatch(name) or len(name) > 255:
-        raise BadInput(f"{source} {name!r} is not a valid image name: lower-case path components "
-                       "[a-z0-9] joined by '.', '_', '__' or '-', optional registry host[:port]/ prefix, no tag")
+        raise BadInput(
+            f"{source} {name!r} is not a valid image name: lower-case path components "
+            "[a-z0-9] joined by '.', '_', '__' or '-', optional registry host[:port]/ prefix, no tag"
+        )
     return name
 
 
 def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         if not LABEL_KEY_RE.fullmatch(key):
-            raise BadInput(f"label key {key!r} is not valid: letters, digits, '.', '-', '/' and '_', "
-                           "starting and ending with a letter or digit")
+            raise BadInput(
+                f"label key {key!r} is not valid: letters, digits, '.', '-', '/' and '_', "
+                "starting and ending with a letter or digit"
+            )
         bad = next((ch for ch in value if ord(ch) < 0x20 and ch != "\t" or ord(ch) == 0x7F), None)
         if bad is not None:
             raise BadInput(f"label {key}: value {value[:40]!r} contains the control character {bad!r}")
@@ -130,8 +137,9 @@ def compute_tags(inputs: TagInputs, kinds: Iterable[str] = KINDS, extra: Iterabl
     return list(seen)
 
 
-def oci_labels(*, revision: str | None, source: str | None, created: str, version: str | None,
-               title: str | None) -> dict[str, str]:
+def oci_labels(
+    *, revision: str | None, source: str | None, created: str, version: str | None, title: str | None
+) -> dict[str, str]:
     values = {"revision": revision, "source": source, "created": created, "version": version, "title": title}
     return {OCI + key: value for key, value in values.items() if value}
 
@@ -172,7 +180,7 @@ def maven_version(pom: Path, overrides: Mapping[str, str] | None = None) -> str 
         rel = (parent.findtext("relativePath") or "../pom.xml").strip()
         if not rel:
             break
-        candidate = (current_path.parent / rel)
+        candidate = current_path.parent / rel
         candidate = candidate / "pom.xml" if candidate.is_dir() else candidate
         if not candidate.is_file():
             break
@@ -181,7 +189,9 @@ def maven_version(pom: Path, overrides: Mapping[str, str] | None = None) -> str 
     for node in reversed(chain):
         props_el = node.find("properties")
         if props_el is not None:
-            props.update({child.tag: (child.text or "").strip() for child in props_el if isinstance(child.tag, str)})
+            props.update(
+                {child.tag: (child.text or "").strip() for child in props_el if isinstance(child.tag, str)}
+            )
     props.update(overrides or {})
     raw = (root.findtext("version") or root.findtext("parent/version") or "").strip()
     if not raw:
@@ -193,9 +203,13 @@ def maven_version(pom: Path, overrides: Mapping[str, str] | None = None) -> str 
         def sub(m: re.Match[str]) -> str:
             key = m.group(1)
             if key not in props:
-                raise BadInput(f"{pom}: version {raw!r} uses ${{{key}}}, which is not defined in the pom, its "
-                               f"local parents or the Maven arguments", hint=f"pass -D{key}=... in --maven-args")
+                raise BadInput(
+                    f"{pom}: version {raw!r} uses ${{{key}}}, which is not defined in the pom, its "
+                    f"local parents or the Maven arguments",
+                    hint=f"pass -D{key}=... in --maven-args",
+                )
             return resolve(props[key], depth + 1) if depth < 10 else props[key]
+
         return _PROP.sub(sub, text)
 
     return resolve(raw)

@@ -45,8 +45,15 @@ def unblock_text(key: str, allowed: Sequence[str], version: str) -> str:
     return f"move {key} to {targets} or out of {version}"
 
 
-def decide(client: JiraClient, project: str, version: str, *, require: str = "unreleased",
-           allowed_statuses: Sequence[str] = (), extra_jql: str | None = None) -> Decision:
+def decide(
+    client: JiraClient,
+    project: str,
+    version: str,
+    *,
+    require: str = "unreleased",
+    allowed_statuses: Sequence[str] = (),
+    extra_jql: str | None = None,
+) -> Decision:
     allowed = [s.strip() for s in allowed_statuses if s.strip()]
 
     def made(passed: bool, state: str, reason: str, **more: Any) -> Decision:
@@ -56,20 +63,37 @@ def decide(client: JiraClient, project: str, version: str, *, require: str = "un
     found = next((v for v in candidates if v.name == version), None)
     if found is None:
         similar = [v.name for v in candidates][:5]
-        near = f" (Jira's loose match found {', '.join(similar)}; names are compared exactly)" if similar else ""
-        return made(False, "missing", similar=similar,
-                    reason=f"version {version!r} does not exist in project {project}{near}: "
-                           "create it in Jira or pass the right --version")
+        near = (
+            f" (Jira's loose match found {', '.join(similar)}; names are compared exactly)" if similar else ""
+        )
+        return made(
+            False,
+            "missing",
+            similar=similar,
+            reason=f"version {version!r} does not exist in project {project}{near}: "
+            "create it in Jira or pass the right --version",
+        )
     state = "archived" if found.archived else "released" if found.released else "unreleased"
     if found.archived:
-        return made(False, state,
-                    reason=f"version {version} of {project} is archived: unarchive it or release another version")
+        return made(
+            False,
+            state,
+            reason=f"version {version} of {project} is archived: unarchive it or release another version",
+        )
     if require == "released" and not found.released:
-        return made(False, state, reason=f"version {version} of {project} is not released yet: "
-                        "release it in Jira (or run with --require unreleased)")
+        return made(
+            False,
+            state,
+            reason=f"version {version} of {project} is not released yet: "
+            "release it in Jira (or run with --require unreleased)",
+        )
     if require == "unreleased" and found.released:
-        return made(False, state, reason=f"version {version} of {project} is already released: "
-                        "bump the version (or run with --require released / exists)")
+        return made(
+            False,
+            state,
+            reason=f"version {version} of {project} is already released: "
+            "bump the version (or run with --require released / exists)",
+        )
     if not allowed:
         return made(True, state, reason=f"version {version} of {project} is {state}")
     query = jqlmod.version_issues(project, version, extra_jql)
@@ -79,12 +103,31 @@ def decide(client: JiraClient, project: str, version: str, *, require: str = "un
     for issue in client.search(query):
         checked += 1
         if issue.status.casefold() not in wanted:
-            blocking.append(BlockingIssue(issue.key, issue.summary, issue.status, issue.assignee, issue.url,
-                                          unblock_text(issue.key, allowed, version)))
+            blocking.append(
+                BlockingIssue(
+                    issue.key,
+                    issue.summary,
+                    issue.status,
+                    issue.assignee,
+                    issue.url,
+                    unblock_text(issue.key, allowed, version),
+                )
+            )
     if blocking:
-        return made(False, state, issues=checked, blocking=blocking, jql=query,
-                    reason=f"{len(blocking)} of {checked} issues in {project} {version} are not in "
-                               f"{' / '.join(allowed)}")
-    return made(True, state, issues=checked, jql=query,
-                reason=f"version {version} of {project} is {state}; all {checked} issues are in "
-                           f"{' / '.join(allowed)}")
+        return made(
+            False,
+            state,
+            issues=checked,
+            blocking=blocking,
+            jql=query,
+            reason=f"{len(blocking)} of {checked} issues in {project} {version} are not in "
+            f"{' / '.join(allowed)}",
+        )
+    return made(
+        True,
+        state,
+        issues=checked,
+        jql=query,
+        reason=f"version {version} of {project} is {state}; all {checked} issues are in "
+        f"{' / '.join(allowed)}",
+    )

@@ -29,12 +29,16 @@ class JiraGateResult(Recorded):
     version: str = field(metadata=RECORDED)
     version_source: str  # flag | tag | maven | image | build
     require: str = field(metadata=RECORDED)
-    state: str = field(metadata=RECORDED)  # released | unreleased | archived | missing; unknown: Jira did not answer
+    state: str = field(
+        metadata=RECORDED
+    )  # released | unreleased | archived | missing; unknown: Jira did not answer
     reason: str = field(metadata=RECORDED)
     issues: int = field(default=0, metadata=RECORDED)
     allowed_statuses: list[str] = field(default_factory=list)
     # key, summary, status, assignee, url, unblock; the record keeps the first 20 and the count
-    blocking: list[dict[str, Any]] = field(default_factory=list, metadata=record(value=lambda r: r.blocking[:20]))
+    blocking: list[dict[str, Any]] = field(
+        default_factory=list, metadata=record(value=lambda r: r.blocking[:20])
+    )
     blocking_count: int = field(default=0, metadata=RECORDED)
     jql: str | None = None
     jira_url: str = field(default="", metadata=RECORDED)
@@ -47,12 +51,25 @@ def check(options: JiraGateOptions, resolved: versions.ResolvedVersion, ctx: Ste
     jira = options.client()
     with ctx.record.recording(JiraGateResult.SECTION) as outputs:
         try:
-            decision = decide(jira, options.project, resolved.name, require=options.require,
-                              allowed_statuses=options.allowed_statuses, extra_jql=options.jql)
+            decision = decide(
+                jira,
+                options.project,
+                resolved.name,
+                require=options.require,
+                allowed_statuses=options.allowed_statuses,
+                extra_jql=options.jql,
+            )
         except PipekitError as exc:  # unknown project, unreachable Jira: the card says why, not stale facts
-            JiraGateResult(passed=False, project=options.project, version=resolved.name, version_source=resolved.source,
-                           require=options.require, state="unknown", reason=exc.message,
-                           jira_url=options.site_url.rstrip("/")).write_to(outputs)
+            JiraGateResult(
+                passed=False,
+                project=options.project,
+                version=resolved.name,
+                version_source=resolved.source,
+                require=options.require,
+                state="unknown",
+                reason=exc.message,
+                jira_url=options.site_url.rstrip("/"),
+            ).write_to(outputs)
             raise
         result = to_result(decision, resolved, options.site_url)
         result.write_to(outputs)
@@ -64,10 +81,20 @@ def check(options: JiraGateOptions, resolved: versions.ResolvedVersion, ctx: Ste
 
 def to_result(decision: Decision, resolved: versions.ResolvedVersion, site_url: str) -> JiraGateResult:
     return JiraGateResult(
-        passed=decision.passed, project=decision.project, version=decision.version, version_source=resolved.source,
-        require=decision.require, state=decision.state, reason=decision.reason, issues=decision.issues,
-        allowed_statuses=decision.allowed_statuses, blocking=[asdict(b) for b in decision.blocking],
-        blocking_count=len(decision.blocking), jql=decision.jql, jira_url=site_url.rstrip("/"))
+        passed=decision.passed,
+        project=decision.project,
+        version=decision.version,
+        version_source=resolved.source,
+        require=decision.require,
+        state=decision.state,
+        reason=decision.reason,
+        issues=decision.issues,
+        allowed_statuses=decision.allowed_statuses,
+        blocking=[asdict(b) for b in decision.blocking],
+        blocking_count=len(decision.blocking),
+        jql=decision.jql,
+        jira_url=site_url.rstrip("/"),
+    )
 
 
 def report(ctx: StepContext, result: JiraGateResult) -> None:
@@ -78,7 +105,9 @@ def report(ctx: StepContext, result: JiraGateResult) -> None:
         return
     con.warn(f"{what}: blocked: {result.reason}")
     for b in result.blocking:
-        con.print(f"  {b['key']}  [{b['status']}]  {b['assignee'] or 'unassigned'}  {b['summary']}  {b['url']}")
+        con.print(
+            f"  {b['key']}  [{b['status']}]  {b['assignee'] or 'unassigned'}  {b['summary']}  {b['url']}"
+        )
         con.print(f"      -> {b['unblock']}")
 
 
@@ -97,12 +126,12 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
         return GateResult(False, exc.message)
     except PipekitError as exc:
         raise GateUnavailable(f"gate 'jira' is not available: {exc}") from None
-    return GateResult(True, "; ".join(r.reason for r in results),
-                      {r.version: r.state for r in results})
+    return GateResult(True, "; ".join(r.reason for r in results), {r.version: r.state for r in results})
 
 
-def promoted_versions(request: GateRequest, options: JiraGateOptions,
-                      build: BuildResult | None = None) -> list[versions.ResolvedVersion]:
+def promoted_versions(
+    request: GateRequest, options: JiraGateOptions, build: BuildResult | None = None
+) -> list[versions.ResolvedVersion]:
     """The versions being promoted: ``PIPEKIT_JIRA_VERSION``, else each image's tag through the
     pattern; a tag the pattern does not match (a short SHA) is this pipeline's build when the
     run record's build pushed it, whose Maven version then names it."""
@@ -117,9 +146,11 @@ def promoted_versions(request: GateRequest, options: JiraGateOptions,
         elif tag and build and build.version and tag in (build.tags or []):
             name, source = versions.apply(pattern, build.version, "the build's version"), "build"
         else:
-            raise BadInput(f"{service}: cannot tell the Jira version of {reference}: its tag does not match "
-                           f"jira.version_pattern {pattern.pattern!r} and this run record's build did not push it",
-                           hint="set PIPEKIT_JIRA_VERSION, or tag images with their version")
+            raise BadInput(
+                f"{service}: cannot tell the Jira version of {reference}: its tag does not match "
+                f"jira.version_pattern {pattern.pattern!r} and this run record's build did not push it",
+                hint="set PIPEKIT_JIRA_VERSION, or tag images with their version",
+            )
         found.setdefault(name, versions.ResolvedVersion(name, source, reference))
     if not found:
         raise BadInput("no images to take a Jira version from")

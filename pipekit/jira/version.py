@@ -27,15 +27,19 @@ def compile_pattern(pattern: str, flag: str = "--version-pattern") -> re.Pattern
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise BadInput(f"{flag} {pattern!r} is not a valid regular expression: {exc}",
-                       hint=f"for example {DEFAULT_PATTERN!r}") from None
+        raise BadInput(
+            f"{flag} {pattern!r} is not a valid regular expression: {exc}",
+            hint=f"for example {DEFAULT_PATTERN!r}",
+        ) from None
 
 
 def apply(pattern: re.Pattern[str], raw: str, what: str) -> str:
     match = pattern.search(raw)
     if not match:
-        raise BadInput(f"{what} {raw!r} does not match --version-pattern {pattern.pattern!r}",
-                       hint="pass --version NAME or a --version-pattern that matches")
+        raise BadInput(
+            f"{what} {raw!r} does not match --version-pattern {pattern.pattern!r}",
+            hint="pass --version NAME or a --version-pattern that matches",
+        )
     if "version" in pattern.groupindex and match.group("version"):
         name = match.group("version")
     elif pattern.groups and match.group(1):
@@ -47,7 +51,9 @@ def apply(pattern: re.Pattern[str], raw: str, what: str) -> str:
     return name
 
 
-def resolve(explicit: str | None, tag: str | None, pom: Path, pattern: str = DEFAULT_PATTERN) -> ResolvedVersion:
+def resolve(
+    explicit: str | None, tag: str | None, pom: Path, pattern: str = DEFAULT_PATTERN
+) -> ResolvedVersion:
     compiled = compile_pattern(pattern)  # checked even when --version makes it unused: a typo is still a typo
     if explicit:
         return ResolvedVersion(explicit, "flag", explicit)
@@ -59,8 +65,10 @@ def resolve(explicit: str | None, tag: str | None, pom: Path, pattern: str = DEF
         raw = maven_version(pom)
         if raw:
             return ResolvedVersion(apply(compiled, raw, f"{pom} version"), "maven", raw)
-    raise BadInput(f"no version to check: pass --version NAME, build from a git tag, or give a pom.xml with a "
-                   f"<version> (--pom; {pom} {'has none' if pom.is_file() else 'does not exist'})")
+    raise BadInput(
+        f"no version to check: pass --version NAME, build from a git tag, or give a pom.xml with a "
+        f"<version> (--pom; {pom} {'has none' if pom.is_file() else 'does not exist'})"
+    )
 
 
 def tag_of(reference: str) -> str | None:

@@ -11,8 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 # Volume types the restricted level allows (every other one, hostPath included, is refused).
-VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                "projected", "secret"}
+VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 ADDABLE_CAPABILITIES = {"NET_BIND_SERVICE"}
 SECCOMP_TYPES = {"RuntimeDefault", "Localhost"}
 _HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
@@ -37,14 +45,18 @@ def restricted(pod: dict[str, Any], where: str) -> list[str]:
     for volume in pod.get("volumes") or []:
         kinds = set(volume) - {"name"} if isinstance(volume, dict) else set()
         if not kinds <= VOLUME_TYPES:
-            problems.append(f"{where}: volume {volume.get('name')!r} is of type {', '.join(sorted(kinds - VOLUME_TYPES))}"
-                            f" (allowed: {', '.join(sorted(VOLUME_TYPES))})")
+            problems.append(
+                f"{where}: volume {volume.get('name')!r} is of type {', '.join(sorted(kinds - VOLUME_TYPES))}"
+                f" (allowed: {', '.join(sorted(VOLUME_TYPES))})"
+            )
     if psc.get("runAsUser") == 0:
         problems.append(f"{where}: securityContext.runAsUser must not be 0")
     pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
     if pod_seccomp is not None and pod_seccomp not in SECCOMP_TYPES:
-        problems.append(f"{where}: securityContext.seccompProfile.type must be RuntimeDefault or Localhost, "
-                        f"not {pod_seccomp}")
+        problems.append(
+            f"{where}: securityContext.seccompProfile.type must be RuntimeDefault or Localhost, "
+            f"not {pod_seccomp}"
+        )
     for name, c in _containers(pod):
         sc = c.get("securityContext") or {}
         at = f"{where}: {name}.securityContext"
@@ -65,7 +77,9 @@ def restricted(pod: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{at}.capabilities.drop must include ALL")
         added = set(caps.get("add") or []) - ADDABLE_CAPABILITIES
         if added:
-            problems.append(f"{at}.capabilities.add may hold only NET_BIND_SERVICE, not {', '.join(sorted(added))}")
+            problems.append(
+                f"{at}.capabilities.add may hold only NET_BIND_SERVICE, not {', '.join(sorted(added))}"
+            )
         for port in c.get("ports") or []:
             if isinstance(port, dict) and port.get("hostPort"):
                 problems.append(f"{where}: {name} port {port.get('containerPort')} must not set hostPort")

@@ -12,9 +12,19 @@ from pathlib import Path
 from pipekit.kube.targets import Target
 
 
-def wait_ready(env: Mapping[str, str], targets: Sequence[Target], *, namespace: str | None, context: str | None,
-               service_account: Path, timeout: float, health_urls: Sequence[str] = (), watch: bool = True,
-               poll_interval: float = 2.0, say: Callable[[str], None] | None = None) -> tuple[str | None, list[str]]:
+def wait_ready(
+    env: Mapping[str, str],
+    targets: Sequence[Target],
+    *,
+    namespace: str | None,
+    context: str | None,
+    service_account: Path,
+    timeout: float,
+    health_urls: Sequence[str] = (),
+    watch: bool = True,
+    poll_interval: float = 2.0,
+    say: Callable[[str], None] | None = None,
+) -> tuple[str | None, list[str]]:
     deadline = time.monotonic() + timeout
     used = namespace
     idle: list[str] = []
@@ -26,15 +36,23 @@ def wait_ready(env: Mapping[str, str], targets: Sequence[Target], *, namespace: 
         cluster = kubeconfig.load(env, context=context, service_account=service_account)
         used = kubeconfig.resolve_namespace(namespace, cluster)
         if say is not None:
-            say(f"waiting for {', '.join(map(str, targets))} in namespace {used} "
-                f"({cluster.source}{', watching' if watch else ', polling'}; up to {timeout:g}s)")
+            say(
+                f"waiting for {', '.join(map(str, targets))} in namespace {used} "
+                f"({cluster.source}{', watching' if watch else ', polling'}; up to {timeout:g}s)"
+            )
 
         def progress(target: Target, verdict: object) -> None:
             if say is not None:
                 say(f"{target}: {getattr(verdict, 'message', verdict)}")
 
-        waiter = Waiter(KubernetesClient(cluster), used, list(targets), watch=watch, poll_interval=poll_interval,
-                        on_progress=progress)
+        waiter = Waiter(
+            KubernetesClient(cluster),
+            used,
+            list(targets),
+            watch=watch,
+            poll_interval=poll_interval,
+            on_progress=progress,
+        )
         verdicts = waiter.wait(timeout=max(0.0, deadline - time.monotonic()), said=timeout)
         idle = [str(t) for t, verdict in verdicts.items() if verdict.idle]
     if health_urls and not (targets and len(idle) == len(targets)):

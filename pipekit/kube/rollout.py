@@ -31,8 +31,13 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-FAIL_FAST_REASONS = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "InvalidImageName",
-                     "CreateContainerConfigError")
+FAIL_FAST_REASONS = (
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CrashLoopBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+)
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -76,20 +81,32 @@ def deployment(dep: Obj) -> Verdict:
     progressing = condition(dep, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         message = progressing.get("message") or "no progress within progressDeadlineSeconds"
-        return Verdict(False, f"deployment {name!r} exceeded its progress deadline",
-                       failure=f"deployment {name!r} exceeded its progress deadline: {message}")
+        return Verdict(
+            False,
+            f"deployment {name!r} exceeded its progress deadline",
+            failure=f"deployment {name!r} exceeded its progress deadline: {message}",
+        )
     replicas = spec.get("replicas", 1)
     updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
     available = _int(status.get("availableReplicas"))
     if isinstance(replicas, int) and updated < replicas:
-        return Verdict(False, f"Waiting for deployment {name!r} rollout to finish: "
-                              f"{updated} out of {replicas} new replicas have been updated...")
+        return Verdict(
+            False,
+            f"Waiting for deployment {name!r} rollout to finish: "
+            f"{updated} out of {replicas} new replicas have been updated...",
+        )
     if total > updated:
-        return Verdict(False, f"Waiting for deployment {name!r} rollout to finish: "
-                              f"{total - updated} old replicas are pending termination...")
+        return Verdict(
+            False,
+            f"Waiting for deployment {name!r} rollout to finish: "
+            f"{total - updated} old replicas are pending termination...",
+        )
     if available < updated:
-        return Verdict(False, f"Waiting for deployment {name!r} rollout to finish: "
-                              f"{available} of {updated} updated replicas are available...")
+        return Verdict(
+            False,
+            f"Waiting for deployment {name!r} rollout to finish: "
+            f"{available} of {updated} updated replicas are available...",
+        )
     if replicas == 0:
         return Verdict(True, f"deployment {name!r} is scaled to 0 replicas", idle=True)
     return Verdict(True, f"deployment {name!r} successfully rolled out")
@@ -99,9 +116,12 @@ def statefulset(sts: Obj) -> Verdict:
     spec, status = sts.get("spec") or {}, sts.get("status") or {}
     strategy = spec.get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return Verdict(False, "rollout status is only available for RollingUpdate strategy type",
-                       failure=f"statefulset {_meta(sts).get('name')!r} uses {strategy.get('type')}: "
-                               "rollout status is only available for the RollingUpdate strategy type")
+        return Verdict(
+            False,
+            "rollout status is only available for RollingUpdate strategy type",
+            failure=f"statefulset {_meta(sts).get('name')!r} uses {strategy.get('type')}: "
+            "rollout status is only available for the RollingUpdate strategy type",
+        )
     observed = _int(status.get("observedGeneration"))
     if observed == 0 or _int(_meta(sts).get("generation")) > observed:
         return Verdict(False, "Waiting for statefulset spec update to be observed...")
@@ -113,33 +133,51 @@ def statefulset(sts: Obj) -> Verdict:
     if isinstance(rolling, dict) and isinstance(rolling.get("partition"), int) and isinstance(replicas, int):
         updated = _int(status.get("updatedReplicas"))
         if updated < replicas - rolling["partition"]:
-            return Verdict(False, f"Waiting for partitioned roll out to finish: {updated} out of "
-                                  f"{replicas - rolling['partition']} new pods have been updated...")
+            return Verdict(
+                False,
+                f"Waiting for partitioned roll out to finish: {updated} out of "
+                f"{replicas - rolling['partition']} new pods have been updated...",
+            )
         return Verdict(True, f"partitioned roll out complete: {updated} new pods have been updated...")
     if status.get("updateRevision") != status.get("currentRevision"):
-        return Verdict(False, f"waiting for statefulset rolling update to complete {_int(status.get('updatedReplicas'))} "
-                              f"pods at revision {status.get('updateRevision')}...")
-    return Verdict(True, f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at "
-                         f"revision {status.get('currentRevision')}...")
+        return Verdict(
+            False,
+            f"waiting for statefulset rolling update to complete {_int(status.get('updatedReplicas'))} "
+            f"pods at revision {status.get('updateRevision')}...",
+        )
+    return Verdict(
+        True,
+        f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at "
+        f"revision {status.get('currentRevision')}...",
+    )
 
 
 def daemonset(ds: Obj) -> Verdict:
     name, spec, status = _meta(ds).get("name", "?"), ds.get("spec") or {}, ds.get("status") or {}
     strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
     if strategy != "RollingUpdate":
-        return Verdict(False, "rollout status is only available for RollingUpdate strategy type",
-                       failure=f"daemon set {name!r} uses {strategy}: rollout status is only available for "
-                               "the RollingUpdate strategy type")
+        return Verdict(
+            False,
+            "rollout status is only available for RollingUpdate strategy type",
+            failure=f"daemon set {name!r} uses {strategy}: rollout status is only available for "
+            "the RollingUpdate strategy type",
+        )
     if _int(_meta(ds).get("generation")) > _int(status.get("observedGeneration")):
         return Verdict(False, "Waiting for daemon set spec update to be observed...")
     desired = _int(status.get("desiredNumberScheduled"))
     updated, available = _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable"))
     if updated < desired:
-        return Verdict(False, f"Waiting for daemon set {name!r} rollout to finish: "
-                              f"{updated} out of {desired} new pods have been updated...")
+        return Verdict(
+            False,
+            f"Waiting for daemon set {name!r} rollout to finish: "
+            f"{updated} out of {desired} new pods have been updated...",
+        )
     if available < desired:
-        return Verdict(False, f"Waiting for daemon set {name!r} rollout to finish: "
-                              f"{available} of {desired} updated pods are available...")
+        return Verdict(
+            False,
+            f"Waiting for daemon set {name!r} rollout to finish: "
+            f"{available} of {desired} updated pods are available...",
+        )
     return Verdict(True, f"daemon set {name!r} successfully rolled out")
 
 
@@ -159,12 +197,19 @@ def pod(p: Obj) -> Verdict:
         # Kubernetes 1.33+: a Ready condition observed at an older generation of the pod is stale.
         observed = ready.get("observedGeneration", status.get("observedGeneration"))
         if isinstance(observed, int) and observed < generation:
-            return Verdict(False, f"Waiting for pod {name!r} to be Ready at generation {generation} "
-                                  f"(its Ready condition is from generation {observed})")
+            return Verdict(
+                False,
+                f"Waiting for pod {name!r} to be Ready at generation {generation} "
+                f"(its Ready condition is from generation {observed})",
+            )
     if ready is not None and ready.get("status") == "True":
         return Verdict(True, f"pod {name!r} is Ready")
-    return Verdict(False, f"Waiting for pod {name!r} to be Ready (phase {status.get('phase') or 'Pending'}"
-                          + (f", {describe_conditions(p)}" if describe_conditions(p) else "") + ")")
+    return Verdict(
+        False,
+        f"Waiting for pod {name!r} to be Ready (phase {status.get('phase') or 'Pending'}"
+        + (f", {describe_conditions(p)}" if describe_conditions(p) else "")
+        + ")",
+    )
 
 
 def pod_failure(p: Obj) -> str | None:
@@ -175,14 +220,17 @@ def pod_failure(p: Obj) -> str | None:
             waiting = ((cs or {}).get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FAIL_FAST_REASONS:
                 message = f" ({waiting['message']})" if waiting.get("message") else ""
-                return (f"pod {_meta(p).get('name')!r} container {cs.get('name')!r}: "
-                        f"{waiting['reason']}{message}")
+                return (
+                    f"pod {_meta(p).get('name')!r} container {cs.get('name')!r}: {waiting['reason']}{message}"
+                )
     return None
 
 
 def owned_by(obj: Obj, kind: str, uid: str | None, name: str) -> bool:
     for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("kind") == kind and (ref.get("uid") == uid if uid and ref.get("uid") else ref.get("name") == name):
+        if ref.get("kind") == kind and (
+            ref.get("uid") == uid if uid and ref.get("uid") else ref.get("name") == name
+        ):
             return True
     return False
 
@@ -213,8 +261,12 @@ def matches(selector: Obj | None, labels: Obj | None) -> bool:
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values) \
-                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and labels.get(key) in values)
+            or (op == "Exists" and key not in labels)
+            or (op == "DoesNotExist" and key in labels)
+        ):
             return False
     return True
 
@@ -240,17 +292,29 @@ def deployment_ready(dep: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj]) 
     if not verdict.ready:
         return verdict
     if new is None:
-        return Verdict(False, f"Waiting for the ReplicaSet of deployment {_meta(dep).get('name')!r} revision "
-                              f"{(_meta(dep).get('annotations') or {}).get(REVISION, '?')}...")
+        return Verdict(
+            False,
+            f"Waiting for the ReplicaSet of deployment {_meta(dep).get('name')!r} revision "
+            f"{(_meta(dep).get('annotations') or {}).get(REVISION, '?')}...",
+        )
     old_names = {_meta(rs).get("name") for rs in owned if rs is not new}
-    old = sorted(_meta(p).get("name", "?") for p in mine
-                 if any(owned_by(p, "ReplicaSet", None, n) for n in old_names if n))
+    old = sorted(
+        _meta(p).get("name", "?")
+        for p in mine
+        if any(owned_by(p, "ReplicaSet", None, n) for n in old_names if n)
+    )
     if old:
-        terminating = [n for n in old if any(_meta(p).get("name") == n and _meta(p).get("deletionTimestamp")
-                                             for p in mine)]
+        terminating = [
+            n
+            for n in old
+            if any(_meta(p).get("name") == n and _meta(p).get("deletionTimestamp") for p in mine)
+        ]
         what = "still terminating" if len(terminating) == len(old) else "still present"
-        return Verdict(False, f"Waiting for deployment {_meta(dep).get('name')!r}: {len(old)} pod(s) of an old "
-                              f"ReplicaSet {what}: {', '.join(old[:5])}")
+        return Verdict(
+            False,
+            f"Waiting for deployment {_meta(dep).get('name')!r}: {len(old)} pod(s) of an old "
+            f"ReplicaSet {what}: {', '.join(old[:5])}",
+        )
     return verdict
 
 

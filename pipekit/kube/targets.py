@@ -9,13 +9,24 @@ from pipekit.core.errors import BadInput
 
 # kubectl's names and short names for each supported kind -> the canonical kind
 ALIASES = {
-    "deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
-    "deployment.apps": "Deployment", "deployments.apps": "Deployment",
-    "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sts": "StatefulSet",
-    "statefulset.apps": "StatefulSet", "statefulsets.apps": "StatefulSet",
-    "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
-    "daemonset.apps": "DaemonSet", "daemonsets.apps": "DaemonSet",
-    "pod": "Pod", "pods": "Pod", "po": "Pod",
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+    "deployment.apps": "Deployment",
+    "deployments.apps": "Deployment",
+    "statefulset": "StatefulSet",
+    "statefulsets": "StatefulSet",
+    "sts": "StatefulSet",
+    "statefulset.apps": "StatefulSet",
+    "statefulsets.apps": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "daemonsets": "DaemonSet",
+    "ds": "DaemonSet",
+    "daemonset.apps": "DaemonSet",
+    "daemonsets.apps": "DaemonSet",
+    "pod": "Pod",
+    "pods": "Pod",
+    "po": "Pod",
 }
 SUPPORTED = "deployment (deploy), statefulset (sts), daemonset (ds), pod (po)"
 
@@ -45,7 +56,9 @@ class Target:
 def parse(spec: str, flag: str = "--wait-ready") -> Target:
     kind, sep, name = spec.strip().partition("/")
     if not sep or not kind or not name or "/" in name:
-        raise BadInput(f"{flag} {spec!r}: use KIND/NAME, e.g. deployment/orders (supported kinds: {SUPPORTED})")
+        raise BadInput(
+            f"{flag} {spec!r}: use KIND/NAME, e.g. deployment/orders (supported kinds: {SUPPORTED})"
+        )
     canonical = ALIASES.get(kind.lower())
     if canonical is None:
         raise BadInput(f"{flag} {spec!r}: unknown kind {kind!r}; supported kinds: {SUPPORTED}")

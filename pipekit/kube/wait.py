@@ -40,8 +40,17 @@ Progress = Callable[[Target, rollout.Verdict], None]
 class Mirror(threading.Thread):
     """The objects of one resource type in one namespace, kept current by watch (or poll)."""
 
-    def __init__(self, client: KubernetesClient, resource: Resource, namespace: str, changed: threading.Condition,
-                 *, watch: bool = True, poll_interval: float = 2.0, watch_timeout_s: int = 60) -> None:
+    def __init__(
+        self,
+        client: KubernetesClient,
+        resource: Resource,
+        namespace: str,
+        changed: threading.Condition,
+        *,
+        watch: bool = True,
+        poll_interval: float = 2.0,
+        watch_timeout_s: int = 60,
+    ) -> None:
         super().__init__(name=f"kube-mirror-{resource.plural}", daemon=True)
         self.client, self.resource, self.namespace = client, resource, namespace
         self.changed = changed
@@ -58,7 +67,9 @@ class Mirror(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
 
-    def _publish(self, items: dict[str, dict[str, Any]] | None = None, event: dict[str, Any] | None = None) -> None:
+    def _publish(
+        self, items: dict[str, dict[str, Any]] | None = None, event: dict[str, Any] | None = None
+    ) -> None:
         with self.changed:
             if items is not None:
                 self.items = items
@@ -86,12 +97,15 @@ class Mirror(threading.Thread):
                 failures = 0
                 while self.use_watch and not self.stopping.is_set():
                     self.watching = True
-                    for event in self.client.watch(self.resource, self.namespace, version,
-                                                   timeout_s=self.watch_timeout_s):
+                    for event in self.client.watch(
+                        self.resource, self.namespace, version, timeout_s=self.watch_timeout_s
+                    ):
                         if self.stopping.is_set():
                             return
-                        version = str(((event.get("object") or {}).get("metadata") or {})
-                                      .get("resourceVersion") or version)
+                        version = str(
+                            ((event.get("object") or {}).get("metadata") or {}).get("resourceVersion")
+                            or version
+                        )
                         if event.get("type") != "BOOKMARK":
                             self._publish(event=event)
                 if not self.use_watch:
@@ -103,8 +117,10 @@ class Mirror(threading.Thread):
                 self._publish()
                 return
             except NotFound as exc:  # the API has no such resource type: waiting cannot help
-                self.error = ExternalError(f"the Kubernetes API cannot list {self.resource.plural}: {exc.message}",
-                                           hint="is the server a Kubernetes API (KUBECONFIG, --context)?")
+                self.error = ExternalError(
+                    f"the Kubernetes API cannot list {self.resource.plural}: {exc.message}",
+                    hint="is the server a Kubernetes API (KUBECONFIG, --context)?",
+                )
                 self._publish()
                 return
             except BadInput as exc:  # a token file that went bad on a re-read
@@ -116,7 +132,12 @@ class Mirror(threading.Thread):
                 why = exc.message if isinstance(exc, PipekitError) else f"{type(exc).__name__}: {exc}"
                 self.last_error = ExternalError(f"GET {self.resource.path(self.namespace)}: {why}")
                 if self.use_watch and self.watching:
-                    log.debug("watch of %s failed (%s): polling every %ss", self.resource.plural, exc, self.poll_interval)
+                    log.debug(
+                        "watch of %s failed (%s): polling every %ss",
+                        self.resource.plural,
+                        exc,
+                        self.poll_interval,
+                    )
                     self.use_watch = False
                 if failures >= 5 and not self.synced:
                     self.error = self.last_error
@@ -147,15 +168,34 @@ def judge(target: Target, mirrors: dict[str, Mirror]) -> rollout.Verdict | None:
 class Waiter:
     """``Waiter(client, "shop", targets).wait(timeout=300)`` -> the final verdict of every target."""
 
-    def __init__(self, client: KubernetesClient, namespace: str, targets: list[Target], *, watch: bool = True,
-                 poll_interval: float = 2.0, on_progress: Progress | None = None, watch_timeout_s: int = 60) -> None:
+    def __init__(
+        self,
+        client: KubernetesClient,
+        namespace: str,
+        targets: list[Target],
+        *,
+        watch: bool = True,
+        poll_interval: float = 2.0,
+        on_progress: Progress | None = None,
+        watch_timeout_s: int = 60,
+    ) -> None:
         self.client, self.namespace, self.targets = client, namespace, targets
         self.changed = threading.Condition()
         resources = {r.plural: r for t in targets for r in NEEDS[t.kind]}
         order = [DEPLOYMENTS, STATEFULSETS, DAEMONSETS, REPLICASETS, PODS]
-        self.mirrors = {r.plural: Mirror(client, r, namespace, self.changed, watch=watch, poll_interval=poll_interval,
-                                         watch_timeout_s=watch_timeout_s)
-                        for r in order if r.plural in resources}
+        self.mirrors = {
+            r.plural: Mirror(
+                client,
+                r,
+                namespace,
+                self.changed,
+                watch=watch,
+                poll_interval=poll_interval,
+                watch_timeout_s=watch_timeout_s,
+            )
+            for r in order
+            if r.plural in resources
+        }
         self.on_progress = on_progress
         self.verdicts: dict[Target, rollout.Verdict] = {}
         self.ready_at: float | None = None  # monotonic time the last condition was seen holding
@@ -191,15 +231,19 @@ class Waiter:
         for target in self.targets:
             verdict = judge(target, self.mirrors)
             if verdict is None:
-                raise BadInput(f"{target} not found in namespace {self.namespace!r}",
-                               hint="check --wait-ready and --namespace (kubectl get "
-                                    f"{target.resource.plural} -n {self.namespace})")
+                raise BadInput(
+                    f"{target} not found in namespace {self.namespace!r}",
+                    hint="check --wait-ready and --namespace (kubectl get "
+                    f"{target.resource.plural} -n {self.namespace})",
+                )
             if verdict != self.verdicts.get(target) and self.on_progress is not None:
                 self.on_progress(target, verdict)
             self.verdicts[target] = verdict
             if verdict.failure:
-                raise CheckFailed(f"{target}: {verdict.failure}",
-                                  hint=f"kubectl describe {target.resource.plural} {target.name} -n {self.namespace}")
+                raise CheckFailed(
+                    f"{target}: {verdict.failure}",
+                    hint=f"kubectl describe {target.resource.plural} {target.name} -n {self.namespace}",
+                )
             ready = ready and verdict.ready
         return ready
 
@@ -207,9 +251,11 @@ class Waiter:
         broken = [m.last_error for m in self.mirrors.values() if not m.synced and m.last_error is not None]
         if broken:  # never one answer from the API: that is its failure, not a workload's slowness
             first = broken[0]
-            return ExternalError(f"the Kubernetes API failed every call for {timeout:g}s: {first.message}",
-                                 hint="check the API server, the kubeconfig's server and --context (--debug shows "
-                                      "the requests)")
+            return ExternalError(
+                f"the Kubernetes API failed every call for {timeout:g}s: {first.message}",
+                hint="check the API server, the kubeconfig's server and --context (--debug shows "
+                "the requests)",
+            )
         waiting = []
         for target in self.targets:
             verdict = self.verdicts.get(target)
@@ -219,5 +265,7 @@ class Waiter:
                 obj = self.mirrors[target.resource.plural].items.get(target.name) or {}
                 conditions = rollout.describe_conditions(obj)
                 waiting.append(f"{target}: {verdict.message}" + (f" [{conditions}]" if conditions else ""))
-        return TimedOut(f"not ready after {timeout:g}s: " + "; ".join(waiting),
-                        hint="raise --ready-timeout, or kubectl describe the workload")
+        return TimedOut(
+            f"not ready after {timeout:g}s: " + "; ".join(waiting),
+            hint="raise --ready-timeout, or kubectl describe the workload",
+        )

@@ -58,37 +58,63 @@ def confine(generated: Files, service_root: Path, gitops_root: Path) -> None:
     for path in generated.gitops:
         _, rel = ov.inside(gitops_root, path)
         if not any(rel.startswith(f) for f in folders):
-            raise BadInput(f"{path}: a symlink in the GitOps repository leads out of {shown} (to {rel}); "
-                           "refusing to follow it", hint="replace the link with the folder itself; nothing was written")
+            raise BadInput(
+                f"{path}: a symlink in the GitOps repository leads out of {shown} (to {rel}); "
+                "refusing to follow it",
+                hint="replace the link with the folder itself; nothing was written",
+            )
     for repo, path, _text in record.baselines(service_root):
         if repo == "gitops" and not any(path.startswith(f) for f in folders):
-            raise BadInput(f"{record.baseline_path(repo, path)}: a baseline outside what init manages for this "
-                           f"service ({shown}): copied from another service's repository?",
-                           hint=f"remove {record.BASELINES / repo}/ entries that are not this service's; nothing "
-                                "was written")
+            raise BadInput(
+                f"{record.baseline_path(repo, path)}: a baseline outside what init manages for this "
+                f"service ({shown}): copied from another service's repository?",
+                hint=f"remove {record.BASELINES / repo}/ entries that are not this service's; nothing "
+                "was written",
+            )
 
 
-def prepare(generated: Files, answers: Answers, service_root: Path, gitops_root: Path, *, upgrade: bool,
-            force: bool, env: Mapping[str, str], renderer: Renderer, versions: tuple[str, str]) -> Prepared:
+def prepare(
+    generated: Files,
+    answers: Answers,
+    service_root: Path,
+    gitops_root: Path,
+    *,
+    upgrade: bool,
+    force: bool,
+    env: Mapping[str, str],
+    renderer: Renderer,
+    versions: tuple[str, str],
+) -> Prepared:
     confine(generated, service_root, gitops_root)
     prepared = Prepared()
     for repo, path, text in generated.items():
         root = service_root if repo == "service" else gitops_root
         ours, base = read(root, path), record.read_baseline(service_root, repo, path)
         if repo == "gitops":  # decided and merged with the deployed image in; the baseline stays init's own
-            decided = plan.decide(repo, path, ours, base and with_deployed_image(path, ours, base, answers),
-                                  with_deployed_image(path, ours, text, answers), upgrade=upgrade, force=force,
-                                  env=env, versions=versions)
+            decided = plan.decide(
+                repo,
+                path,
+                ours,
+                base and with_deployed_image(path, ours, base, answers),
+                with_deployed_image(path, ours, text, answers),
+                upgrade=upgrade,
+                force=force,
+                env=env,
+                versions=versions,
+            )
             decided.generated = text
         else:
-            decided = plan.decide(repo, path, ours, base, text, upgrade=upgrade, force=force, env=env,
-                                  versions=versions)
+            decided = plan.decide(
+                repo, path, ours, base, text, upgrade=upgrade, force=force, env=env, versions=versions
+            )
         prepared.plans.append(decided)
     wanted = {(repo, path) for repo, path, _text in generated.items()}
     for repo, path, base in record.baselines(service_root):
         if (repo, path) not in wanted:
             root = service_root if repo == "service" else gitops_root
-            prepared.plans.append(plan.decide_gone(repo, path, read(root, path), base, upgrade=upgrade, force=force))
+            prepared.plans.append(
+                plan.decide_gone(repo, path, read(root, path), base, upgrade=upgrade, force=force)
+            )
     if not prepared.having(plan.CONFLICT):  # conflict markers are not YAML: nothing to check until resolved
         prepared.report = checks.run(prepared.final, answers, env, renderer)
     return prepared
@@ -104,15 +130,23 @@ def with_deployed_image(path: str, ours: str | None, theirs: str, answers: Answe
     from pipekit.gitops.kustomization import PLACEHOLDER_TAG
     from pipekit.gitops.refs import ImageRef
 
-    if ours is None or not path.startswith(f"apps/{answers.service}/overlays/") or not path.endswith(
-            "/kustomization.yaml"):
+    if (
+        ours is None
+        or not path.startswith(f"apps/{answers.service}/overlays/")
+        or not path.endswith("/kustomization.yaml")
+    ):
         return theirs
     try:
         entry = kustomization.find(ours, path, answers.image_repo)
         if entry is None or (entry.new_tag in (None, PLACEHOLDER_TAG) and not entry.digest):
             return theirs
-        want = ImageRef(answers.image_repo, new_name=entry.new_name, new_tag=entry.new_tag, digest=entry.digest,
-                        build=entry.build)
+        want = ImageRef(
+            answers.image_repo,
+            new_name=entry.new_name,
+            new_tag=entry.new_tag,
+            digest=entry.digest,
+            build=entry.build,
+        )
         text, _old = kustomization.set_image(theirs, path, want)
         return kustomization.drop_placeholder(text, path)
     except PipekitError:
@@ -147,7 +181,12 @@ def write_tree(root: Path, plans: list[plan.FilePlan]) -> list[str]:
 
 def prune_empty(root: Path, directory: Path) -> None:
     """Remove ``directory`` and its parents up to ``root`` while they are empty."""
-    while directory != root and root in directory.parents and directory.is_dir() and not any(directory.iterdir()):
+    while (
+        directory != root
+        and root in directory.parents
+        and directory.is_dir()
+        and not any(directory.iterdir())
+    ):
         directory.rmdir()
         directory = directory.parent
 
@@ -156,7 +195,9 @@ def unresolved(labels: tuple[str, ...], service_root: Path, gitops_root: Path | 
     """The files of a pending upgrade that still hold conflict markers."""
     left = []
     for label in labels:
-        repo, path = ("gitops", label[len("gitops:"):]) if label.startswith("gitops:") else ("service", label)
+        repo, path = (
+            ("gitops", label[len("gitops:") :]) if label.startswith("gitops:") else ("service", label)
+        )
         root = gitops_root if repo == "gitops" else service_root
         text = read(root, path) if root is not None else None
         if text is not None and any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):

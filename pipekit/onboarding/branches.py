@@ -17,14 +17,18 @@ from pipekit.core.errors import BadInput, ExternalError
 
 
 def _git(env: Mapping[str, str], *args: str, cwd: Path | None = None, timeout: float = 30) -> process.Result:
-    clean = {k: v for k, v in env.items() if not k.startswith("GIT_") or k.startswith(("GIT_SSH", "GIT_CONFIG"))}
+    clean = {
+        k: v for k, v in env.items() if not k.startswith("GIT_") or k.startswith(("GIT_SSH", "GIT_CONFIG"))
+    }
     return process.run(["git", *args], cwd=cwd, env=clean, timeout=timeout, check=False)
 
 
 def service_branch(root: Path, given: str | None, env: Mapping[str, str]) -> str:
     """``given`` when the repository at ``root`` has it, else its current (or, detached, default) branch."""
     if _git(env, "rev-parse", "--git-dir", cwd=root).returncode != 0:
-        raise BadInput(f"{root}: not a git repository: run pipekit init at the root of the service's repository")
+        raise BadInput(
+            f"{root}: not a git repository: run pipekit init at the root of the service's repository"
+        )
     current, refs = _local(root, env)
     if not given and not current:
         default = _git(env, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", cwd=root).stdout
@@ -42,8 +46,9 @@ def remote_branch(url: str, given: str | None, env: Mapping[str, str]) -> str:
     from pipekit.clients.git import Git, Workspace, display_url, git_message, remote_url
 
     with Workspace(env) as ws:  # the token of PIPEKIT_GITOPS_TOKEN, as the writer's clone uses it
-        proc = Git(ws.root, ws.env).run("ls-remote", "--symref", remote_url(url), "HEAD", "refs/heads/*",
-                                        network=True, check=False)
+        proc = Git(ws.root, ws.env).run(
+            "ls-remote", "--symref", remote_url(url), "HEAD", "refs/heads/*", network=True, check=False
+        )
     if proc.returncode != 0:
         raise ExternalError(f"cannot read the branches of {display_url(url)}: {git_message(proc.stderr)}")
     heads, default = set(), ""
@@ -54,7 +59,9 @@ def remote_branch(url: str, given: str | None, env: Mapping[str, str]) -> str:
             heads.add(line.split("\trefs/heads/", 1)[1])
     if given:
         if heads and given not in heads:
-            raise BadInput(f"--gitops-branch {given}: no such branch in {url} (branches: {', '.join(sorted(heads))})")
+            raise BadInput(
+                f"--gitops-branch {given}: no such branch in {url} (branches: {', '.join(sorted(heads))})"
+            )
         return given
     return default or (sorted(heads)[0] if len(heads) == 1 else "main")
 
@@ -69,8 +76,10 @@ def _checked(given: str | None, found: tuple[str, set[str]], where: str, flag: s
     current, refs = found
     if given:
         if given != current and not {f"refs/heads/{given}", f"refs/remotes/origin/{given}"} & refs:
-            raise BadInput(f"{flag} {given}: no such branch in {where} "
-                           f"(branches: {', '.join(sorted(_names(refs))) or 'none yet'})")
+            raise BadInput(
+                f"{flag} {given}: no such branch in {where} "
+                f"(branches: {', '.join(sorted(_names(refs))) or 'none yet'})"
+            )
         return given
     if current:
         return current
@@ -78,5 +87,8 @@ def _checked(given: str | None, found: tuple[str, set[str]], where: str, flag: s
 
 
 def _names(refs: set[str]) -> set[str]:
-    return {r.removeprefix("refs/heads/").removeprefix("refs/remotes/origin/") for r in refs
-            if not r.endswith("/HEAD")}
+    return {
+        r.removeprefix("refs/heads/").removeprefix("refs/remotes/origin/")
+        for r in refs
+        if not r.endswith("/HEAD")
+    }

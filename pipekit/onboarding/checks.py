@@ -67,8 +67,10 @@ def _yaml(text: str, name: str, report: Report, many: bool = False) -> list[Any]
         return list(yaml.load_all(text, Loader=loader)) if many else [yaml.load(text, Loader=loader)]  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        report.problems.append(f"{name}{f':{mark.line + 1}' if mark else ''}: malformed YAML "
-                               f"({getattr(exc, 'problem', None) or exc})")
+        report.problems.append(
+            f"{name}{f':{mark.line + 1}' if mark else ''}: malformed YAML "
+            f"({getattr(exc, 'problem', None) or exc})"
+        )
         return None
 
 
@@ -82,8 +84,10 @@ def check_pipeline(files: Files, schema_dir: Path, report: Report) -> None:
     if problems:
         report.add("pipeline lint", problems)
         return
-    report.add("bitbucket-pipelines.yml schema", schemas.errors(
-        schemas.validator(schemas.path_of(schema_dir, schemas.BITBUCKET)), doc, name))
+    report.add(
+        "bitbucket-pipelines.yml schema",
+        schemas.errors(schemas.validator(schemas.path_of(schema_dir, schemas.BITBUCKET)), doc, name),
+    )
     report.add("pipeline lint", lint.lint(doc, name))
 
 
@@ -127,8 +131,10 @@ def check_argocd(files: Files, answers: Answers, schema_dir: Path, report: Repor
                 continue
             kind = doc.get("kind")
             if doc.get("apiVersion") != "argoproj.io/v1alpha1" or kind not in schemas.ARGOCD_SHAPES:
-                problems.append(f"{path}: expected an argoproj.io/v1alpha1 Application or AppProject, "
-                                f"got {doc.get('apiVersion')}/{kind}")
+                problems.append(
+                    f"{path}: expected an argoproj.io/v1alpha1 Application or AppProject, "
+                    f"got {doc.get('apiVersion')}/{kind}"
+                )
                 continue
             body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
             problems += schemas.errors(schemas.argocd_validator(schema_dir, kind), body, path)
@@ -143,8 +149,11 @@ def _argocd_rules(path: str, kind: str, doc: dict[str, Any], child: bool) -> lis
     out = [] if meta.get("name") else [f"{path}: metadata.name is missing"]
     if kind == "Application":
         source = spec.get("source") or {}
-        for key, value in (("spec.project", spec.get("project")), ("spec.source.repoURL", source.get("repoURL")),
-                           ("spec.destination", spec.get("destination"))):
+        for key, value in (
+            ("spec.project", spec.get("project")),
+            ("spec.source.repoURL", source.get("repoURL")),
+            ("spec.destination", spec.get("destination")),
+        ):
             if not value:
                 out.append(f"{path}: {key} is missing")
         if child and FINALIZER not in (meta.get("finalizers") or []):
@@ -158,8 +167,10 @@ def _argocd_rules(path: str, kind: str, doc: dict[str, Any], child: bool) -> lis
         try:
             check_remote_url(str(url))
         except BadInput:
-            out.append(f"{path}: {key} {url!r} is not a URL Argo CD can reach (a local path or file:// URL); "
-                       "use the repository's https:// or ssh URL")
+            out.append(
+                f"{path}: {key} {url!r} is not a URL Argo CD can reach (a local path or file:// URL); "
+                "use the repository's https:// or ssh URL"
+            )
     return out
 
 
@@ -172,25 +183,41 @@ def check_clocks(files: Files, answers: Answers, report: Report) -> None:
     argocd = config.get("argocd") if isinstance(config, dict) else None
     timeout = argocd.get("timeout", WAIT_DEFAULT_S) if isinstance(argocd, dict) else WAIT_DEFAULT_S
     progress, job = 600, 0  # Kubernetes' default progressDeadlineSeconds; no Job, no wait for one
-    for doc in _yaml(files.gitops.get(f"{base}/deployment.yaml", ""), f"{base}/deployment.yaml", quiet,
-                     many=True) or []:
+    for doc in (
+        _yaml(files.gitops.get(f"{base}/deployment.yaml", ""), f"{base}/deployment.yaml", quiet, many=True)
+        or []
+    ):
         if isinstance(doc, dict) and doc.get("kind") == "Deployment":
             progress = (doc.get("spec") or {}).get("progressDeadlineSeconds", progress)
-    for doc in _yaml(files.gitops.get(f"{base}/post-sync-test.yaml", ""), f"{base}/post-sync-test.yaml", quiet,
-                     many=True) or []:
+    for doc in (
+        _yaml(
+            files.gitops.get(f"{base}/post-sync-test.yaml", ""),
+            f"{base}/post-sync-test.yaml",
+            quiet,
+            many=True,
+        )
+        or []
+    ):
         if isinstance(doc, dict) and doc.get("kind") == "Job":
             job = max(job, (doc.get("spec") or {}).get("activeDeadlineSeconds") or 0)
     if not all(isinstance(n, (int, float)) for n in (timeout, progress, job)):
         return  # a malformed value: the schemas say so
     need = progress + job + SYNC_MARGIN_S
-    report.add("deploy timeouts", [] if timeout >= need else [
-        f"pipekit.yaml: argocd.timeout {timeout:g} s is shorter than a normal deploy may take: the rollout "
-        f"(progressDeadlineSeconds {progress}) + the PostSync Job (activeDeadlineSeconds {job}) + "
-        f"{SYNC_MARGIN_S} s; wait-for-argocd would give up on a Job still running: set it to {need} or more"])
+    report.add(
+        "deploy timeouts",
+        []
+        if timeout >= need
+        else [
+            f"pipekit.yaml: argocd.timeout {timeout:g} s is shorter than a normal deploy may take: the rollout "
+            f"(progressDeadlineSeconds {progress}) + the PostSync Job (activeDeadlineSeconds {job}) + "
+            f"{SYNC_MARGIN_S} s; wait-for-argocd would give up on a Job still running: set it to {need} or more"
+        ],
+    )
 
 
-def check_settings(files: Files, answers: Answers, env: Mapping[str, str], origin: str | None,
-                   report: Report) -> None:
+def check_settings(
+    files: Files, answers: Answers, env: Mapping[str, str], origin: str | None, report: Report
+) -> None:
     """The repository's Pipelines settings hold what the pipeline needs (read through the Bitbucket API)."""
     from pipekit.clients.bitbucket import PipelinesSettings
     from pipekit.core.errors import PipekitError
@@ -207,5 +234,7 @@ def check_settings(files: Files, answers: Answers, env: Mapping[str, str], origi
     except PipekitError as exc:
         report.skipped.append(f"repository settings (cannot read them: {exc})")
         return
-    report.add(f"repository settings ({where[0]}/{where[1]})",
-               settings.missing(answers, config if isinstance(config, dict) else {}, found))
+    report.add(
+        f"repository settings ({where[0]}/{where[1]})",
+        settings.missing(answers, config if isinstance(config, dict) else {}, found),
+    )

@@ -19,16 +19,28 @@ from pipekit.onboarding import apply, plan, record
 from pipekit.onboarding.answers import Answers
 
 
-def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Callable[[Path], apply.Prepared],
-                   options: Any, new: record.Recorded) -> tuple[apply.Prepared, str | None, int]:
-    writer = settings.WriteOptions(gitops_repo=repo, branch=answers.gitops_branch, renderer="none").writer(ctx)
+def through_writer(
+    ctx: StepContext,
+    repo: str,
+    answers: Answers,
+    prepare: Callable[[Path], apply.Prepared],
+    options: Any,
+    new: record.Recorded,
+) -> tuple[apply.Prepared, str | None, int]:
+    writer = settings.WriteOptions(gitops_repo=repo, branch=answers.gitops_branch, renderer="none").writer(
+        ctx
+    )
     holder: dict[str, apply.Prepared] = {}
 
     def edit(root: Path, git: Git) -> Change:
         prepared = prepare(root)
         holder["prepared"] = prepared
-        blocked = (prepared.report.problems or prepared.having(plan.HAND_EDITED, plan.CONFLICT)
-                   or options.check or options.dry_run)
+        blocked = (
+            prepared.report.problems
+            or prepared.having(plan.HAND_EDITED, plan.CONFLICT)
+            or options.check
+            or options.dry_run
+        )
         if blocked:
             return Change([], "")
         written = apply.write_tree(root, [p for p in prepared.plans if p.repo == "gitops"])
@@ -43,8 +55,15 @@ def through_writer(ctx: StepContext, repo: str, answers: Answers, prepare: Calla
 
 def commit_message(answers: Answers, new: record.Recorded, upgrade: bool) -> str:
     what = "upgrade to" if upgrade else "onboard with"
-    return trailers.commit_message(f"{answers.service}: {what} pipekit init {new.pipekit_version}", [
-        f"Environments: {', '.join(answers.environments)}",
-        f"Image: {answers.image_repo}",
-    ], trailers.Trailers(init_version=new.pipekit_version, template_version=str(new.template_version),
-                         groups=[trailers.Group(answers.service)]))
+    return trailers.commit_message(
+        f"{answers.service}: {what} pipekit init {new.pipekit_version}",
+        [
+            f"Environments: {', '.join(answers.environments)}",
+            f"Image: {answers.image_repo}",
+        ],
+        trailers.Trailers(
+            init_version=new.pipekit_version,
+            template_version=str(new.template_version),
+            groups=[trailers.Group(answers.service)],
+        ),
+    )

@@ -31,7 +31,7 @@ def load(text: str, name: str) -> tuple[Any, list[str]]:
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = str(exc.problem or exc.context)
         if "undefined alias" in problem and mark is not None:
-            found = re.match(r"\*([^\s,\]\}]+)", text[mark.index:])  # libyaml does not name the alias
+            found = re.match(r"\*([^\s,\]\}]+)", text[mark.index :])  # libyaml does not name the alias
             alias = found.group(1) if found else "?"
             problem = f"found undefined alias '{alias}': no anchor &{alias} defined before it"
         return None, [f"{where}: {problem}"]
@@ -47,7 +47,9 @@ def lint(doc: Any, name: str) -> list[str]:
             continue
         seen_steps.add(id(step))
         script = step.get("script") if isinstance(step, dict) else None
-        label = f"{name}: {where}" + (f" ({step.get('name')})" if isinstance(step, dict) and step.get("name") else "")
+        label = f"{name}: {where}" + (
+            f" ({step.get('name')})" if isinstance(step, dict) and step.get("name") else ""
+        )
         if not isinstance(script, list) or not script:
             problems.append(f"{label}: step without a script")
             continue
@@ -64,8 +66,10 @@ def lint(doc: Any, name: str) -> list[str]:
             if not env:
                 continue
             if env in seen:
-                problems.append(f"{name}: {where}: deployment environment {env!r} used twice "
-                                f"({seen[env]} and {step_where}); Bitbucket allows one step per environment")
+                problems.append(
+                    f"{name}: {where}: deployment environment {env!r} used twice "
+                    f"({seen[env]} and {step_where}); Bitbucket allows one step per environment"
+                )
             else:
                 seen[env] = step_where
     return problems
@@ -76,11 +80,16 @@ def platform(step: dict[str, Any], image: Any) -> list[str]:
     problems = []
     own = step.get("image")
     pulled = own if own is not None else image
-    role = (pulled.get("aws") or {}).get("oidc-role") if isinstance(pulled, dict) and isinstance(
-        pulled.get("aws"), dict) else None
+    role = (
+        (pulled.get("aws") or {}).get("oidc-role")
+        if isinstance(pulled, dict) and isinstance(pulled.get("aws"), dict)
+        else None
+    )
     if role and step.get("oidc") is not True:
-        problems.append(f"no 'oidc: true': Bitbucket pulls the image with aws.oidc-role {role} only for a step "
-                        "with OIDC enabled")
+        problems.append(
+            f"no 'oidc: true': Bitbucket pulls the image with aws.oidc-role {role} only for a step "
+            "with OIDC enabled"
+        )
     built = uses_docker = False
     for argv in commands(step.get("script") or []):
         if argv[:2] == ["pipekit", "build"] and "--no-image" not in argv:
@@ -90,16 +99,20 @@ def platform(step: dict[str, Any], image: Any) -> list[str]:
         elif argv[:2] == ["pipekit", "ecr-push"] and not any(a.startswith("--retag-from") for a in argv):
             uses_docker = True
             if not built:
-                problems.append("'pipekit ecr-push' finds no image: it pushes the image built earlier in the "
-                                "same step (each step has its own docker service, and another step's images go "
-                                "with it); build and push in one step")
+                problems.append(
+                    "'pipekit ecr-push' finds no image: it pushes the image built earlier in the "
+                    "same step (each step has its own docker service, and another step's images go "
+                    "with it); build and push in one step"
+                )
         elif argv[:1] == ["docker"]:
             uses_docker = True
     services = step.get("services") or []
     if uses_docker and "docker" not in services:
         problems.append("builds or pushes an image without 'services: [docker]'")
     if "docker" in (step.get("caches") or []) and not built:
-        problems.append("'caches: docker' on a step that builds no image does nothing (it only slows the step)")
+        problems.append(
+            "'caches: docker' on a step that builds no image does nothing (it only slows the step)"
+        )
     return problems
 
 
@@ -175,7 +188,7 @@ def _check_pipekit(argv: list[str]) -> list[str]:
     sub = argv[2] if len(argv) > 2 and not argv[2].startswith("-") else None
     known = flags_of(name, sub)
     problems = []
-    for token in argv[3 if sub else 2:]:
+    for token in argv[3 if sub else 2 :]:
         if token == "--":
             break
         if token.startswith("--"):

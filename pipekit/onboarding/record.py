@@ -19,9 +19,11 @@ from pipekit.onboarding.answers import Answers
 
 RECORD = Path(".pipekit/init.yaml")
 BASELINES = Path(".pipekit/init")
-HEADER = ("# Written by pipekit init: the answers and the pipekit version that generated this service's\n"
-          "# files. Keep it (and .pipekit/init/, the generated baselines) in git: `pipekit init --upgrade`\n"
-          "# reads both.\n")
+HEADER = (
+    "# Written by pipekit init: the answers and the pipekit version that generated this service's\n"
+    "# files. Keep it (and .pipekit/init/, the generated baselines) in git: `pipekit init --upgrade`\n"
+    "# reads both.\n"
+)
 
 
 @dataclass
@@ -39,13 +41,17 @@ class Recorded:
 def dump(recorded: Recorded) -> str:
     import yaml
 
-    data: dict[str, Any] = {"pipekit_version": recorded.pipekit_version,
-                            "template_version": recorded.template_version}
+    data: dict[str, Any] = {
+        "pipekit_version": recorded.pipekit_version,
+        "template_version": recorded.template_version,
+    }
     if recorded.gitops_repo:
         data["gitops_repo"] = recorded.gitops_repo
     if recorded.pending_version:
-        data["pending_upgrade"] = {"pipekit_version": recorded.pending_version,
-                                   "conflicts": list(recorded.pending_conflicts)}
+        data["pending_upgrade"] = {
+            "pipekit_version": recorded.pending_version,
+            "conflicts": list(recorded.pending_conflicts),
+        }
     data["answers"] = recorded.answers.to_dict()
     return HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
@@ -67,14 +73,19 @@ def load(service_root: Path) -> Recorded | None:
     try:
         template_version = int(data.get("template_version", 0))
     except (TypeError, ValueError):
-        raise BadInput(f"{where}: template_version {data.get('template_version')!r} is not a number") from None
+        raise BadInput(
+            f"{where}: template_version {data.get('template_version')!r} is not a number"
+        ) from None
     raw = data.get("pending_upgrade")
     pending: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    return Recorded(answers=Answers.from_dict(data["answers"], where),
-                    pipekit_version=str(data.get("pipekit_version", "")), template_version=template_version,
-                    gitops_repo=data.get("gitops_repo") or None,
-                    pending_version=str(pending["pipekit_version"]) if pending.get("pipekit_version") else None,
-                    pending_conflicts=tuple(str(c) for c in pending.get("conflicts") or ()))
+    return Recorded(
+        answers=Answers.from_dict(data["answers"], where),
+        pipekit_version=str(data.get("pipekit_version", "")),
+        template_version=template_version,
+        gitops_repo=data.get("gitops_repo") or None,
+        pending_version=str(pending["pipekit_version"]) if pending.get("pipekit_version") else None,
+        pending_conflicts=tuple(str(c) for c in pending.get("conflicts") or ()),
+    )
 
 
 def baseline_path(repo: str, path: str) -> Path:

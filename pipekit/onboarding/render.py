@@ -43,7 +43,9 @@ class Files:
     gitops: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> list[tuple[str, str, str]]:
-        return [("service", p, t) for p, t in self.service.items()] + [("gitops", p, t) for p, t in self.gitops.items()]
+        return [("service", p, t) for p, t in self.service.items()] + [
+            ("gitops", p, t) for p, t in self.gitops.items()
+        ]
 
 
 def q(value: str) -> str:
@@ -69,8 +71,12 @@ def overlay_dir(service: str, env: str) -> str:
 
 
 class Renderer:
-    def __init__(self, templates: Path | None = None, version: str = __version__,
-                 template_version: int = TEMPLATE_VERSION) -> None:
+    def __init__(
+        self,
+        templates: Path | None = None,
+        version: str = __version__,
+        template_version: int = TEMPLATE_VERSION,
+    ) -> None:
         self.templates = templates or TEMPLATES
         self.version = version
         self.template_version = template_version
@@ -82,52 +88,85 @@ class Renderer:
     def render(self, a: Answers, alerts: AlertSettings | None = None) -> Files:
         assert a.branch and a.gitops_branch, "the branches are found before rendering (init.branches_of)"
         common = {
-            "service": q(a.service), "image_repo": q(a.image_repo), "gitops_url": q(a.gitops_url),
+            "service": q(a.service),
+            "image_repo": q(a.image_repo),
+            "gitops_url": q(a.gitops_url),
             # ${branch} is the GitOps branch (as in template 1, so a fork's templates keep their meaning)
-            "branch": q(a.gitops_branch), "gitops_branch": q(a.gitops_branch),
-            "service_branch": a.branch, "service_branch_key": q(a.branch),
-            "project": q(a.project), "base_image": q(base_image(a, self.version)),
-            "pipekit_version": self.version, "template_version": str(self.template_version),
-            "progress_deadline": str(PROGRESS_DEADLINE_S), "job_deadline": str(JOB_DEADLINE_S),
+            "branch": q(a.gitops_branch),
+            "gitops_branch": q(a.gitops_branch),
+            "service_branch": a.branch,
+            "service_branch_key": q(a.branch),
+            "project": q(a.project),
+            "base_image": q(base_image(a, self.version)),
+            "pipekit_version": self.version,
+            "template_version": str(self.template_version),
+            "progress_deadline": str(PROGRESS_DEADLINE_S),
+            "job_deadline": str(JOB_DEADLINE_S),
         }
         files = Files()
         files.service["bitbucket-pipelines.yml"] = self.fill(
-            "service/bitbucket-pipelines.yml", deploy_steps=self.deploy_steps(a).rstrip("\n"),
-            image_block=self.image_block(a), oidc=self.oidc(a, 8), **common)
+            "service/bitbucket-pipelines.yml",
+            deploy_steps=self.deploy_steps(a).rstrip("\n"),
+            image_block=self.image_block(a),
+            oidc=self.oidc(a, 8),
+            **common,
+        )
         files.service["pipekit.yaml"] = self.fill(
-            "service/pipekit.yaml", ecr_repository=q(a.image_repo.split("/", 1)[1] if a.registry else a.image_repo),
-            ecr_region=f"\n  region: {a.region}" if a.region else "", argocd_timeout=str(ARGOCD_TIMEOUT_S),
+            "service/pipekit.yaml",
+            ecr_repository=q(a.image_repo.split("/", 1)[1] if a.registry else a.image_repo),
+            ecr_region=f"\n  region: {a.region}" if a.region else "",
+            argocd_timeout=str(ARGOCD_TIMEOUT_S),
             argocd_apps="\n".join(f"    {env}: {q(f'{a.service}-{env}')}" for env in a.environments),
-            semgrep_config=SEMGREP_CONFIG, jira=f"\njira:\n  project: {a.jira_project}" if a.jira_project else "",
-            environments=self.environments(a), **common)
+            semgrep_config=SEMGREP_CONFIG,
+            jira=f"\njira:\n  project: {a.jira_project}" if a.jira_project else "",
+            environments=self.environments(a),
+            **common,
+        )
         base = f"apps/{a.service}/base"
         files.gitops[f"{base}/kustomization.yaml"] = self.fill("gitops/base-kustomization.yaml", **common)
         files.gitops[f"{base}/deployment.yaml"] = self.fill(
-            "gitops/deployment.yaml", requests=resources(a.requests), limits=resources(a.limits),
-            read_only_root="true" if a.read_only_root else "false", **common)
+            "gitops/deployment.yaml",
+            requests=resources(a.requests),
+            limits=resources(a.limits),
+            read_only_root="true" if a.read_only_root else "false",
+            **common,
+        )
         files.gitops[f"{base}/service.yaml"] = self.fill("gitops/service.yaml", **common)
         files.gitops[f"{base}/post-sync-test.yaml"] = self.fill(
-            "gitops/post-sync-test.yaml", suite="\n".join(f"            - {quoted(arg)}" for arg in job_args(a)),
-            **common)
+            "gitops/post-sync-test.yaml",
+            suite="\n".join(f"            - {quoted(arg)}" for arg in job_args(a)),
+            **common,
+        )
         for env in a.environments:
             namespace = q(a.namespace(env))
             files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] = self.fill(
-                "gitops/overlay-kustomization.yaml", env=env, namespace=namespace,
-                placeholder_tag=PLACEHOLDER_TAG, **common)
+                "gitops/overlay-kustomization.yaml",
+                env=env,
+                namespace=namespace,
+                placeholder_tag=PLACEHOLDER_TAG,
+                **common,
+            )
             files.gitops[f"argocd/{a.service}/apps/{a.service}-{env}.yaml"] = self.fill(
-                "gitops/application.yaml", env=env, namespace=namespace, **common)
+                "gitops/application.yaml", env=env, namespace=namespace, **common
+            )
         if a.own_project:
             files.gitops[f"argocd/{a.service}/apps/project.yaml"] = self.fill(
-                "gitops/appproject.yaml", destinations="\n".join(
+                "gitops/appproject.yaml",
+                destinations="\n".join(
                     f"    - server: https://kubernetes.default.svc\n      namespace: {q(a.namespace(env))}"
-                    for env in a.environments), **common)
+                    for env in a.environments
+                ),
+                **common,
+            )
         files.gitops[f"argocd/{a.service}/app-of-apps.yaml"] = self.fill("gitops/app-of-apps.yaml", **common)
         self.add_alerts(a, files, common, alerts)
         if a.signing_public_key:
             self.add_signing(a, files, common)
         return files
 
-    def add_alerts(self, a: Answers, files: Files, common: dict[str, str], alerts: AlertSettings | None) -> None:
+    def add_alerts(
+        self, a: Answers, files: Files, common: dict[str, str], alerts: AlertSettings | None
+    ) -> None:
         """The alerts (pipekit.alerting, docs/alerts.md): their answers in pipekit.yaml and, unless
         ``alerts.enabled`` is false, the PrometheusRule and ServiceMonitor in the base, each overlay's
         patch of the rule and its promtool unit tests, the Alertmanager routing and the runbook."""
@@ -140,10 +179,13 @@ class Renderer:
         base = f"apps/{a.service}/base"
         files.gitops[f"{base}/kustomization.yaml"] += "  - prometheusrule.yaml\n  - servicemonitor.yaml\n"
         for env in a.environments:
-            files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] += layout.overlay_patches(alerts)
+            files.gitops[f"{overlay_dir(a.service, env)}/kustomization.yaml"] += layout.overlay_patches(
+                alerts
+            )
         labels = "".join(f"\n    {q(k)}: {q(v)}" for k, v in alerts.labels.items())
-        files.gitops[f"{base}/servicemonitor.yaml"] = self.fill("gitops/servicemonitor.yaml",
-                                                                 monitoring_labels=labels, **common)
+        files.gitops[f"{base}/servicemonitor.yaml"] = self.fill(
+            "gitops/servicemonitor.yaml", monitoring_labels=labels, **common
+        )
         files.gitops.update(layout.gitops_files(alerts, {env: a.namespace(env) for env in a.environments}))
 
     def add_signing(self, a: Answers, files: Files, common: dict[str, str]) -> None:
@@ -152,8 +194,12 @@ class Renderer:
         base = f"apps/{a.service}/base"
         key = "\n".join(f"                      {line}" for line in a.signing_public_key.strip().splitlines())
         files.gitops[f"{base}/kyverno-verify-images.yaml"] = self.fill(
-            "gitops/kyverno-verify-images.yaml", policy_name=q(f"verify-images-{a.service}"),
-            image_reference=q(f"{a.image_repo}*"), public_key=key, **common)
+            "gitops/kyverno-verify-images.yaml",
+            policy_name=q(f"verify-images-{a.service}"),
+            image_reference=q(f"{a.image_repo}*"),
+            public_key=key,
+            **common,
+        )
         files.gitops[f"{base}/kustomization.yaml"] += "  - kyverno-verify-images.yaml\n"
         project = f"argocd/{a.service}/apps/project.yaml"
         if project in files.gitops:
@@ -164,7 +210,8 @@ class Renderer:
             "          - pipekit ecr-push --create-repository\n",
             "          # --sign: PIPEKIT_SIGNING_KEY (repository variable: awskms:///ARN, or a key file with\n"
             "          # COSIGN_PASSWORD as a secured variable) signs the pushed digest\n"
-            "          - pipekit ecr-push --create-repository --sign\n")
+            "          - pipekit ecr-push --create-repository --sign\n",
+        )
 
     def image_block(self, a: Answers) -> str:
         """The pipeline's ``image:``: a private ECR image is pulled with the step's OIDC role."""
@@ -183,14 +230,29 @@ class Renderer:
         parts = []
         for i, env in enumerate(a.environments):
             rule = a.rule(env)
-            values = {"env": env, "service": q(a.service), "source": a.environments[i - 1] if i else "",
-                      "oidc": self.oidc(a, 10)}
-            if i == 0:  # no environment before it: the build's image goes in, under the environment's own rule
-                gate = "".join(f"            - {GATE_COMMANDS[g]}\n" for g in a.gates(env)) if rule == "gated" else ""
-                parts.append(self.fill(
-                    "service/deploy-first.yml", gate=gate,
-                    title=f" ({','.join(a.gates(env))} gate)" if gate else "",
-                    trigger="\n          trigger: manual" if rule == "manual" else "", **values))
+            values = {
+                "env": env,
+                "service": q(a.service),
+                "source": a.environments[i - 1] if i else "",
+                "oidc": self.oidc(a, 10),
+            }
+            if (
+                i == 0
+            ):  # no environment before it: the build's image goes in, under the environment's own rule
+                gate = (
+                    "".join(f"            - {GATE_COMMANDS[g]}\n" for g in a.gates(env))
+                    if rule == "gated"
+                    else ""
+                )
+                parts.append(
+                    self.fill(
+                        "service/deploy-first.yml",
+                        gate=gate,
+                        title=f" ({','.join(a.gates(env))} gate)" if gate else "",
+                        trigger="\n          trigger: manual" if rule == "manual" else "",
+                        **values,
+                    )
+                )
             elif rule == "gated":
                 parts.append(self.fill("service/deploy-gated.yml", gates=",".join(a.gates(env)), **values))
             elif rule == "manual":
@@ -230,7 +292,8 @@ PULL_REQUEST_SETTINGS = [
 PULL_REQUEST_STEP = (
     "            # by pull request (environments.{env} in pipekit.yaml): opened and merged with\n"
     "            # PIPEKIT_GITOPS_TOKEN on Bitbucket Cloud (PIPEKIT_BITBUCKET_API_URL) or Data Center\n"
-    "            # (PIPEKIT_BITBUCKET_SERVER_URL); the step waits until a reviewer approves and it is merged\n")
+    "            # (PIPEKIT_BITBUCKET_SERVER_URL); the step waits until a reviewer approves and it is merged\n"
+)
 
 
 def by_pull_request(step: str, env: str) -> str:
@@ -261,4 +324,6 @@ def job_args(a: Answers) -> list[str]:
 def resources(value: str) -> str:
     from pipekit.onboarding.answers import resources as parse
 
-    return "\n".join(f"              {key}: {q(quantity)}" for key, quantity in parse(value, "resources").items())
+    return "\n".join(
+        f"              {key}: {q(quantity)}" for key, quantity in parse(value, "resources").items()
+    )

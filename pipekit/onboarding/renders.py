@@ -64,7 +64,8 @@ class Renders:
             resources = "".join(f"  - ../{overlay}\n" for overlay in self.overlays)
             (joint / "kustomization.yaml").write_text(
                 "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + resources,
-                encoding="utf-8")
+                encoding="utf-8",
+            )
             self.joint = renderer.start(joint)
 
     def finish(self, report: Any) -> None:
@@ -81,8 +82,11 @@ class Renders:
         finally:
             self.tmp.cleanup()
         present = set(self.overlays)
-        problems += [f"{overlay_dir(self.answers.service, e)}: no kustomization.yaml"
-                     for e in self.answers.environments if overlay_dir(self.answers.service, e) not in present]
+        problems += [
+            f"{overlay_dir(self.answers.service, e)}: no kustomization.yaml"
+            for e in self.answers.environments
+            if overlay_dir(self.answers.service, e) not in present
+        ]
         report.add(f"kustomize renders ({len(self.overlays)})", problems)
 
     def _joint(self) -> dict[str, list[dict[str, Any]]] | None:
@@ -113,13 +117,18 @@ class Renders:
 def check_rendered(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
     from pipekit.alerting.check import prometheus_rules, rule_problems
 
-    alerts = [p for doc in prometheus_rules(docs) for p in rule_problems(doc, overlay)]  # the CRD schema, the labels
+    alerts = [
+        p for doc in prometheus_rules(docs) for p in rule_problems(doc, overlay)
+    ]  # the CRD schema, the labels
     return alerts + _check_workload(docs, overlay, answers)
 
 
 def _check_workload(docs: list[dict[str, Any]], overlay: str, answers: Answers) -> list[str]:
-    deployments = [d for d in docs if d.get("kind") == "Deployment"
-                   and (d.get("metadata") or {}).get("name") == answers.service]
+    deployments = [
+        d
+        for d in docs
+        if d.get("kind") == "Deployment" and (d.get("metadata") or {}).get("name") == answers.service
+    ]
     if not deployments:
         return [f"{overlay}: the rendered overlay has no Deployment {answers.service}"]
     pod = ((deployments[0].get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -129,8 +138,11 @@ def _check_workload(docs: list[dict[str, Any]], overlay: str, answers: Answers) 
     if not runs:
         seen = ", ".join(str(c.get("image")) for c in containers) or "no containers"
         return [f"{overlay}: the rendered Deployment {answers.service} does not run {repo} (it runs: {seen})"]
-    problems = [f"{overlay}: the {answers.service} container has no {probe}"
-                for probe in ("readinessProbe", "livenessProbe") if not runs[0].get(probe)]
+    problems = [
+        f"{overlay}: the {answers.service} container has no {probe}"
+        for probe in ("readinessProbe", "livenessProbe")
+        if not runs[0].get(probe)
+    ]
     return problems + pods_admitted(docs, overlay)
 
 

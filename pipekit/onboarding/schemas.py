@@ -33,7 +33,9 @@ def directory(env: Mapping[str, str]) -> Path:
         return SHIPPED
     path = Path(value)
     if not path.is_dir():
-        raise BadInput(f"{ENV}={value}: no such directory (it should hold {BITBUCKET}, {KUSTOMIZATION}, {ARGOCD})")
+        raise BadInput(
+            f"{ENV}={value}: no such directory (it should hold {BITBUCKET}, {KUSTOMIZATION}, {ARGOCD})"
+        )
     return path
 
 
@@ -67,9 +69,14 @@ def argocd_validator(directory_: Path, kind: str) -> Any:
     import jsonschema
 
     swagger = directory_ / ARGOCD
-    definitions = derive(_load(swagger))["definitions"] if swagger.is_file() else \
-        _load(SHIPPED / ARGOCD_SHAPES_FILE)["definitions"]
-    return jsonschema.Draft4Validator({"$ref": f"#/definitions/{ARGOCD_SHAPES[kind]}", "definitions": definitions})
+    definitions = (
+        derive(_load(swagger))["definitions"]
+        if swagger.is_file()
+        else _load(SHIPPED / ARGOCD_SHAPES_FILE)["definitions"]
+    )
+    return jsonschema.Draft4Validator(
+        {"$ref": f"#/definitions/{ARGOCD_SHAPES[kind]}", "definitions": definitions}
+    )
 
 
 def derive(swagger: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,12 +97,14 @@ def derive(swagger: Mapping[str, Any]) -> dict[str, Any]:
         todo += [ref.rsplit("/", 1)[1] for ref in _refs(definitions[name])]
     for definition in wanted.values():
         _tighten(definition)
-    return {"$schema": "http://json-schema.org/draft-04/schema#",
-            "description": "Argo CD v3.5.1 Application and AppProject (argoproj/argo-cd assets/swagger.json, "
-                           "Apache-2.0), derived by scripts/derive_argocd_schema.py: only the definitions they "
-                           "use; objects with listed properties reject unknown keys; int64/int32 take a number "
-                           "or a string",
-            "definitions": dict(sorted(wanted.items()))}
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "description": "Argo CD v3.5.1 Application and AppProject (argoproj/argo-cd assets/swagger.json, "
+        "Apache-2.0), derived by scripts/derive_argocd_schema.py: only the definitions they "
+        "use; objects with listed properties reject unknown keys; int64/int32 take a number "
+        "or a string",
+        "definitions": dict(sorted(wanted.items())),
+    }
 
 
 def _refs(node: Any) -> list[str]:

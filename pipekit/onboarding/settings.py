@@ -18,7 +18,9 @@ from typing import Any
 from pipekit.onboarding.answers import Answers
 
 ALL, DEPLOY = "every step", "the deploy steps"
-_BITBUCKET_REMOTE = re.compile(r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)bitbucket\.org[:/]([^/]+)/([^/]+?)(?:\.git)?/?")
+_BITBUCKET_REMOTE = re.compile(
+    r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)bitbucket\.org[:/]([^/]+)/([^/]+?)(?:\.git)?/?"
+)
 
 
 @dataclass(frozen=True)
@@ -35,34 +37,61 @@ class Need:
 
 def needs(answers: Answers, config: Mapping[str, Any]) -> list[Need]:
     """What this service's generated pipeline reads from its repository settings."""
-    out = [Need(("AWS_ROLE_ARN",), "the OIDC role that pushes to ECR" + (
-        " and pulls the base image from ECR" if ".dkr.ecr." in answers.registry else ""), ALL)]
+    out = [
+        Need(
+            ("AWS_ROLE_ARN",),
+            "the OIDC role that pushes to ECR"
+            + (" and pulls the base image from ECR" if ".dkr.ecr." in answers.registry else ""),
+            ALL,
+        )
+    ]
     if answers.gitops_url.startswith(("https://", "http://")):
         out.append(Need(("PIPEKIT_GITOPS_TOKEN",), "push access to the GitOps repository (HTTPS)", DEPLOY))
     by_pr = answers.pull_request_envs
     if by_pr and not answers.gitops_url.startswith(("https://", "http://")):
-        out.append(Need(("PIPEKIT_GITOPS_TOKEN",), "Bitbucket's API: open and merge the pull requests", DEPLOY,
-                        envs=by_pr))
+        out.append(
+            Need(
+                ("PIPEKIT_GITOPS_TOKEN",),
+                "Bitbucket's API: open and merge the pull requests",
+                DEPLOY,
+                envs=by_pr,
+            )
+        )
     if by_pr and pull_request_host(answers.gitops_url) == "datacenter":
-        out.append(Need(("PIPEKIT_BITBUCKET_SERVER_URL",), "the Bitbucket Data Center the pull requests go to",
-                        DEPLOY, "gitops.pull_request.server_url", envs=by_pr))
-    out += [Need(("ARGOCD_SERVER",), "the Argo CD API server wait-for-argocd asks", DEPLOY, "argocd.server"),
-            Need(("ARGOCD_AUTH_TOKEN",), "an Argo CD token that may read (and refresh) the applications", DEPLOY)]
+        out.append(
+            Need(
+                ("PIPEKIT_BITBUCKET_SERVER_URL",),
+                "the Bitbucket Data Center the pull requests go to",
+                DEPLOY,
+                "gitops.pull_request.server_url",
+                envs=by_pr,
+            )
+        )
+    out += [
+        Need(("ARGOCD_SERVER",), "the Argo CD API server wait-for-argocd asks", DEPLOY, "argocd.server"),
+        Need(("ARGOCD_AUTH_TOKEN",), "an Argo CD token that may read (and refresh) the applications", DEPLOY),
+    ]
     if answers.jira_project:
-        out += [Need(("JIRA_BASE_URL",), "the Jira site of qa's gate", DEPLOY, "jira.base_url"),
-                Need(("JIRA_API_TOKEN+JIRA_USER_EMAIL", "JIRA_PAT"), "Jira credentials of qa's gate", DEPLOY)]
+        out += [
+            Need(("JIRA_BASE_URL",), "the Jira site of qa's gate", DEPLOY, "jira.base_url"),
+            Need(("JIRA_API_TOKEN+JIRA_USER_EMAIL", "JIRA_PAT"), "Jira credentials of qa's gate", DEPLOY),
+        ]
     out.append(Need(("PIPEKIT_TEAMS_WEBHOOK_URL", "PIPEKIT_SLACK_WEBHOOK_URL"), "where notify posts", ALL))
     return [n for n in out if not (n.config and _get(config, n.config))]
 
 
 def missing(answers: Answers, config: Mapping[str, Any], found: Any) -> list[str]:
     """The settings ``found`` (a :class:`pipekit.clients.bitbucket.RepositorySettings`) lacks, each a sentence."""
-    problems = [f"Bitbucket deployment environment {env!r} does not exist: create it (Repository settings > "
-                "Deployments) before the pipeline's first run" for env in answers.environments
-                if env not in found.environments]
+    problems = [
+        f"Bitbucket deployment environment {env!r} does not exist: create it (Repository settings > "
+        "Deployments) before the pipeline's first run"
+        for env in answers.environments
+        if env not in found.environments
+    ]
     shared = found.repository | found.workspace
     deploy_envs = [env for env in answers.environments if env in found.environments]
     for need in needs(answers, config):
+
         def have(names: set[str], need: Need = need) -> bool:
             return any(set(option.split("+")) <= names for option in need.names)
 
@@ -74,11 +103,14 @@ def missing(answers: Answers, config: Mapping[str, Any], found: Any) -> list[str
         lacking = [env for env in envs if not have(found.environments[env])]
         where = f", nor a deployment variable of {', '.join(lacking)}" if envs else ""
         steps = f"the deploy steps of {', '.join(need.envs)}" if need.envs else need.steps
-        problems.append(f"{need.label()} is not a repository or workspace variable{where}: {need.why}, "
-                        f"needed by {steps}")
+        problems.append(
+            f"{need.label()} is not a repository or workspace variable{where}: {need.why}, needed by {steps}"
+        )
     if answers.gitops_url.startswith(("git@", "ssh://")) and not found.ssh_key:
-        problems.append("no SSH key in the repository's Pipelines settings: the deploy steps push to the GitOps "
-                        f"repository {answers.gitops_url} over SSH (add a key with write access to it)")
+        problems.append(
+            "no SSH key in the repository's Pipelines settings: the deploy steps push to the GitOps "
+            f"repository {answers.gitops_url} over SSH (add a key with write access to it)"
+        )
     return problems
 
 

@@ -67,13 +67,15 @@ class ArtifactStore:
         for up in spec.uploads:
             wanted = up.capture_on == "always" or (up.capture_on == "success") == succeeded
             if wanted:
-                kept.files[up.name] = self._copy(match(up.paths, clone, up.ignore_paths), clone,
-                                                 self._dir(step_key, "named-" + up.name))
+                kept.files[up.name] = self._copy(
+                    match(up.paths, clone, up.ignore_paths), clone, self._dir(step_key, "named-" + up.name)
+                )
                 kept.types[up.name] = up.type
         if kept.files:
             (self.root / step_key).mkdir(parents=True, exist_ok=True)
-            (self.root / step_key / "kept.json").write_text(json.dumps({"files": kept.files, "types": kept.types}),
-                                                            encoding="utf-8")
+            (self.root / step_key / "kept.json").write_text(
+                json.dumps({"files": kept.files, "types": kept.types}), encoding="utf-8"
+            )
         return kept
 
     def kept(self, step_key: str) -> Kept | None:

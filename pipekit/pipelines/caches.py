@@ -63,7 +63,9 @@ class Placement:
     mount: str | None = None  # the folder inside the step's container, when it is not in the clone
 
 
-def place(cache: CacheDef, *, clone: Path, home: Path, scratch: Path, container_home: str | None) -> Placement | None:
+def place(
+    cache: CacheDef, *, clone: Path, home: Path, scratch: Path, container_home: str | None
+) -> Placement | None:
     """``None``: this cache cannot be placed on this machine without touching it (an absolute path)."""
     path = cache.path
     if path.startswith(("~/", "$HOME/")) or path in ("~", "$HOME"):
@@ -97,8 +99,9 @@ class CacheStore:
     def folder(self, name: str, version: str) -> Path:
         return self.root / "caches" / name / version
 
-    def restore(self, cache: CacheDef, version: str, target: Path, scratch: Path,
-                owner: int = 0) -> tuple[bool, Path | None]:
+    def restore(
+        self, cache: CacheDef, version: str, target: Path, scratch: Path, owner: int = 0
+    ) -> tuple[bool, Path | None]:
         """Put the stored cache at ``target``: (found, the overlay mount to undo at the step's end).
 
         An overlay mount (the store below, the step's changes in ``scratch`` above) makes a large
@@ -119,9 +122,20 @@ class CacheStore:
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
         try:
-            mounted = process.run(["mount", "-t", "overlay", "overlay", "-o",
-                                   f"lowerdir={stored},upperdir={upper},workdir={work}", str(target)],
-                                  check=False, timeout=60, tool_hint="util-linux (mount)")
+            mounted = process.run(
+                [
+                    "mount",
+                    "-t",
+                    "overlay",
+                    "overlay",
+                    "-o",
+                    f"lowerdir={stored},upperdir={upper},workdir={work}",
+                    str(target),
+                ],
+                check=False,
+                timeout=60,
+                tool_hint="util-linux (mount)",
+            )
         except BadInput:  # no mount command here (a slim image): copy, as where mounting is not allowed
             mounted = None
         if mounted is not None and mounted.returncode == 0:
@@ -145,8 +159,10 @@ class CacheStore:
         try:
             shutil.copytree(source, staging / "content", symlinks=True)
             _same_owners(source, staging / "content")
-            (staging / "cache.json").write_text(json.dumps({"path": cache.path, "key_files": list(cache.key_files),
-                                                            "saved_at": time.time()}), encoding="utf-8")
+            (staging / "cache.json").write_text(
+                json.dumps({"path": cache.path, "key_files": list(cache.key_files), "saved_at": time.time()}),
+                encoding="utf-8",
+            )
             try:
                 os.rename(staging, final)
             except OSError:  # a parallel step saved it first

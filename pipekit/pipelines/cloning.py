@@ -29,28 +29,51 @@ IDENTITY = ("-c", "user.name=Bitbucket Pipelines", "-c", "user.email=commits-nor
 
 
 def git_env(host_env: Mapping[str, str], home: Path) -> dict[str, str]:
-    return {"PATH": host_env.get("PATH", os.defpath), "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_TERMINAL_PROMPT": "0", "LANG": "C"}
+    return {
+        "PATH": host_env.get("PATH", os.defpath),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "LANG": "C",
+    }
 
 
-def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigger, branch: str | None,
-         env: Mapping[str, str]) -> str:
+def make(
+    repo: Path,
+    commit: str,
+    dest: Path,
+    *,
+    settings: Clone,
+    trigger: Trigger,
+    branch: str | None,
+    env: Mapping[str, str],
+) -> str:
     """Clone into ``dest`` (which exists and is empty); a line for the step's log."""
     if not settings.enabled:
         return "clone: disabled (clone: enabled: false)"
     url = repo.resolve().as_uri()
 
     def git(*args: str) -> process.Result:
-        return process.run(["git", "-C", str(dest), "-c", "gc.auto=0", *args], env=env, timeout=TIMEOUT_S,
-                           error=CheckFailed)
+        return process.run(
+            ["git", "-C", str(dest), "-c", "gc.auto=0", *args], env=env, timeout=TIMEOUT_S, error=CheckFailed
+        )
 
     depth = [f"--depth={settings.depth}"] if settings.depth else []
     git("init", "-q")
-    with (dest / ".git" / "config").open("a", encoding="utf-8") as config:  # `git remote add`, one process less
+    with (dest / ".git" / "config").open(
+        "a", encoding="utf-8"
+    ) as config:  # `git remote add`, one process less
         config.write(f'[remote "origin"]\n\turl = {url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n')
     git("fetch", "-q", "--no-tags", *depth, "origin", commit)
     if trigger.kind == "tag":
-        git("fetch", "-q", "--no-tags", *depth, "origin", f"+refs/tags/{trigger.name}:refs/tags/{trigger.name}")
+        git(
+            "fetch",
+            "-q",
+            "--no-tags",
+            *depth,
+            "origin",
+            f"+refs/tags/{trigger.name}:refs/tags/{trigger.name}",
+        )
         git("checkout", "-q", "--detach", commit)
     elif branch:
         git("checkout", "-q", "-B", branch, commit)
@@ -60,13 +83,24 @@ def make(repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigg
     if trigger.kind == "pr":
         if settings.depth and git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
             git("fetch", "-q", "--unshallow", "origin", commit)  # the merge needs the common history
-        git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{trigger.destination}:refs/remotes/origin/"
-            f"{trigger.destination}")
-        merged = process.run(["git", "-C", str(dest), *IDENTITY, "merge", "--no-edit", "-q",
-                              f"origin/{trigger.destination}"], env=env, timeout=TIMEOUT_S, check=False)
+        git(
+            "fetch",
+            "-q",
+            "--no-tags",
+            "origin",
+            f"+refs/heads/{trigger.destination}:refs/remotes/origin/{trigger.destination}",
+        )
+        merged = process.run(
+            ["git", "-C", str(dest), *IDENTITY, "merge", "--no-edit", "-q", f"origin/{trigger.destination}"],
+            env=env,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
         if merged.returncode != 0:
-            raise CheckFailed(f"the merge of {trigger.destination} into {trigger.name} failed, as Bitbucket's "
-                              f"pull-request build would: {(merged.stdout + merged.stderr).strip()[-200:]}")
+            raise CheckFailed(
+                f"the merge of {trigger.destination} into {trigger.name} failed, as Bitbucket's "
+                f"pull-request build would: {(merged.stdout + merged.stderr).strip()[-200:]}"
+            )
         return f"clone: {short_revision(commit)} merged with {trigger.destination} (pull request)"
     return f"clone: {short_revision(commit)} ({shown})"
 
@@ -79,8 +113,17 @@ class Seeds:
         self._lock = threading.Lock()
         self._made: dict[str, tuple[Path, str]] = {}
 
-    def clone(self, repo: Path, commit: str, dest: Path, *, settings: Clone, trigger: Trigger, branch: str | None,
-              env: Mapping[str, str]) -> str:
+    def clone(
+        self,
+        repo: Path,
+        commit: str,
+        dest: Path,
+        *,
+        settings: Clone,
+        trigger: Trigger,
+        branch: str | None,
+        env: Mapping[str, str],
+    ) -> str:
         if not settings.enabled:
             return "clone: disabled (clone: enabled: false)"
         key = f"depth-{settings.depth or 'full'}"
@@ -89,12 +132,18 @@ class Seeds:
                 seed = self.root / key
                 shutil.rmtree(seed, ignore_errors=True)
                 seed.mkdir(parents=True)
-                self._made[key] = (seed, make(repo, commit, seed, settings=settings, trigger=trigger,
-                                              branch=branch, env=env))
+                self._made[key] = (
+                    seed,
+                    make(repo, commit, seed, settings=settings, trigger=trigger, branch=branch, env=env),
+                )
         seed, line = self._made[key]
         shutil.copytree(seed / ".git", dest / ".git", symlinks=True, copy_function=_link_objects)
-        process.run(["git", "-C", str(dest), "-c", "gc.auto=0", "reset", "-q", "--hard"], env=env,
-                    timeout=TIMEOUT_S, error=CheckFailed)
+        process.run(
+            ["git", "-C", str(dest), "-c", "gc.auto=0", "reset", "-q", "--hard"],
+            env=env,
+            timeout=TIMEOUT_S,
+            error=CheckFailed,
+        )
         return line
 
     def remove(self) -> None:

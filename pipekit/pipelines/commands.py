@@ -32,8 +32,9 @@ class StepTimedOut(CheckFailed):
 
 
 class CommandRunner:
-    def __init__(self, line: Callable[[str], None], *, deadline: float, max_time_min: int,
-                 stopped: Callable[[], bool]) -> None:
+    def __init__(
+        self, line: Callable[[str], None], *, deadline: float, max_time_min: int, stopped: Callable[[], bool]
+    ) -> None:
         self.sink = line
         self.deadline = deadline
         self.max_time_min = max_time_min
@@ -41,8 +42,9 @@ class CommandRunner:
         self.last_command: str | None = None
         self.command_before_marker: str | None = None  # the script's last command, once "after-script:" came
 
-    def execute(self, argv: list[str], env: dict[str, str] | None, cwd: Path,
-                output: Path | None = None) -> tuple[int, float]:
+    def execute(
+        self, argv: list[str], env: dict[str, str] | None, cwd: Path, output: Path | None = None
+    ) -> tuple[int, float]:
         """(exit status, wall seconds); :class:`Stopped` or :class:`StepTimedOut` end it early."""
         began = time.monotonic()
         proc = process.start(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -57,8 +59,9 @@ class CommandRunner:
                 if self.stopped():
                     raise Stopped()
                 if time.monotonic() >= self.deadline:
-                    raise StepTimedOut(f"the step ran past its max-time of {self.max_time_min} minute(s) and was "
-                                       "stopped")
+                    raise StepTimedOut(
+                        f"the step ran past its max-time of {self.max_time_min} minute(s) and was stopped"
+                    )
                 try:
                     proc.wait(POLL_S)
                 except subprocess.TimeoutExpired:

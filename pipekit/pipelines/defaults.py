@@ -98,8 +98,15 @@ def run_variables(run: RunInfo) -> dict[str, str]:
     return out
 
 
-def step_variables(*, step_uuid: str, clone_dir: str, parallel: tuple[int, int] | None,
-                   deployment: str | None, repo: Repository, services: bool) -> dict[str, str]:
+def step_variables(
+    *,
+    step_uuid: str,
+    clone_dir: str,
+    parallel: tuple[int, int] | None,
+    deployment: str | None,
+    repo: Repository,
+    services: bool,
+) -> dict[str, str]:
     out = {"BITBUCKET_STEP_UUID": step_uuid, "BITBUCKET_CLONE_DIR": clone_dir}
     if parallel is not None:
         out["BITBUCKET_PARALLEL_STEP"] = str(parallel[0])

@@ -19,7 +19,16 @@ from pipekit.core.errors import BadInput
 
 Path = tuple[Any, ...]
 MERGE = "tag:yaml.org,2002:merge"
-_BOOLS = {"true": True, "yes": True, "on": True, "y": True, "false": False, "no": False, "off": False, "n": False}
+_BOOLS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "y": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "n": False,
+}
 
 
 @dataclass
@@ -59,11 +68,15 @@ def _build(node: yaml.Node, path: Path, doc: Document) -> Any:
         for key_node, value_node in _pairs(node, doc):
             key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if key is None or isinstance(key, (dict, list)):
-                raise BadInput(f"{doc.name}:{key_node.start_mark.line + 1}: a mapping key must be a plain value")
+                raise BadInput(
+                    f"{doc.name}:{key_node.start_mark.line + 1}: a mapping key must be a plain value"
+                )
             key = str(key) if not isinstance(key, str) else key
             if key in out:
-                doc.warnings.append(f"{doc.name}:{key_node.start_mark.line + 1}: {key!r} appears twice in one "
-                                    "mapping; the last one counts")
+                doc.warnings.append(
+                    f"{doc.name}:{key_node.start_mark.line + 1}: {key!r} appears twice in one "
+                    "mapping; the last one counts"
+                )
             doc.lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _build(value_node, path + (key,), doc)
         return out

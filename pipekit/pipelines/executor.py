@@ -45,9 +45,17 @@ def condition_holds(condition: Condition, changed: list[str]) -> bool:
 
 
 class Executor:
-    def __init__(self, ctx: RunContext, plan: list[PlannedStep], *, approvals: list[str],
-                 start_at: PlannedStep | None = None, until: PlannedStep | None = None,
-                 prompt: Prompt | None = None, on_step: Callable[[StepResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        plan: list[PlannedStep],
+        *,
+        approvals: list[str],
+        start_at: PlannedStep | None = None,
+        until: PlannedStep | None = None,
+        prompt: Prompt | None = None,
+        on_step: Callable[[StepResult], None] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.plan = plan
         self.approvals = approvals
@@ -82,7 +90,13 @@ class Executor:
                 result.status, result.reason = "paused", "a manual step: continue with --approve or --from"
                 self.ctx.console.info(f"── paused before {runnable[0].label!r} (trigger: manual)")
                 continue
-            done = self._run_one(runnable[0]) if len(runnable) == 1 else self._run_group(runnable) if runnable else []
+            done = (
+                self._run_one(runnable[0])
+                if len(runnable) == 1
+                else self._run_group(runnable)
+                if runnable
+                else []
+            )
             self.available.extend(r.key for r in done if r.status == "passed")
             failed = [r for r in done if r.status != "passed"]
             if failed:
@@ -116,7 +130,9 @@ class Executor:
             return True
         return bool(self.prompt and self.prompt(planned))
 
-    def _run_one(self, planned: PlannedStep, prefix: str = "", stop: threading.Event | None = None) -> list[StepResult]:
+    def _run_one(
+        self, planned: PlannedStep, prefix: str = "", stop: threading.Event | None = None
+    ) -> list[StepResult]:
         total = len(self.plan)
         if not prefix:
             self.ctx.console.info(f"── step {planned.number}/{total}: {planned.label}")
@@ -129,7 +145,9 @@ class Executor:
     def _told(self, result: StepResult) -> None:
         self.on_step(result)
         line = f"── {result.name}: {result.status} in {result.duration_s:.1f} s"
-        self.ctx.console.info(line + (f" ({result.reason})" if result.reason and result.status != "passed" else ""))
+        self.ctx.console.info(
+            line + (f" ({result.reason})" if result.reason and result.status != "passed" else "")
+        )
 
     def _run_group(self, group: list[PlannedStep]) -> list[StepResult]:
         self.ctx.console.info("── parallel: " + ", ".join(f"{p.number} {p.label}" for p in group))
@@ -137,14 +155,19 @@ class Executor:
         workers = max(1, min(len(group), os.cpu_count() or 1))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipekit-step")
         futures: dict[Future[list[StepResult]], PlannedStep] = {
-            pool.submit(self._run_one, p, f"[{p.label}] ", stop): p for p in group}
+            pool.submit(self._run_one, p, f"[{p.label}] ", stop): p for p in group
+        }
         pending = set(futures)
         try:
             while pending:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
                     planned = futures[future]
-                    if future.exception() is None and future.result()[0].status != "passed" and planned.fail_fast:
+                    if (
+                        future.exception() is None
+                        and future.result()[0].status != "passed"
+                        and planned.fail_fast
+                    ):
                         stop.set()
         except (Interrupted, KeyboardInterrupt):
             self.ctx.stopping.set()

@@ -64,7 +64,7 @@ def _translate(pattern: str) -> str:
             if end < 0:
                 out.append(re.escape(c))
             else:
-                body = pattern[i + 1:end]
+                body = pattern[i + 1 : end]
                 negate = body[:1] in ("!", "^")
                 body = body[1:] if negate else body
                 out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")

@@ -25,17 +25,28 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def token(*, workspace: str, workspace_uuid: str, repository_uuid: str, pipeline_uuid: str, step_uuid: str,
-          branch: str | None, environment_uuid: str | None) -> str:
+def token(
+    *,
+    workspace: str,
+    workspace_uuid: str,
+    repository_uuid: str,
+    pipeline_uuid: str,
+    step_uuid: str,
+    branch: str | None,
+    environment_uuid: str | None,
+) -> str:
     now = int(time.time())
     issuer = f"https://api.bitbucket.org/2.0/workspaces/{workspace}/pipelines-config/identity/oidc"
     claims = {
         "iss": issuer,
         "aud": f"ari:cloud:bitbucket::workspace/{workspace_uuid.strip('{}')}",
         "sub": f"{repository_uuid}{environment_uuid or ''}:{step_uuid}",
-        "iat": now, "exp": now + LIFETIME_S,
-        "workspaceUuid": workspace_uuid, "repositoryUuid": repository_uuid,
-        "pipelineUuid": pipeline_uuid, "stepUuid": step_uuid,
+        "iat": now,
+        "exp": now + LIFETIME_S,
+        "workspaceUuid": workspace_uuid,
+        "repositoryUuid": repository_uuid,
+        "pipelineUuid": pipeline_uuid,
+        "stepUuid": step_uuid,
     }
     if branch:
         claims["branchName"] = branch

@@ -39,11 +39,37 @@ P = tuple[Any, ...]
 TOP = {"image", "clone", "definitions", "pipelines", "options", "export", "labels", "triggers"}
 DEFINITIONS = {"caches", "services", "steps", "pipelines", "imports"}
 SECTIONS = {"default", "branches", "tags", "bookmarks", "pull-requests", "custom"}
-STEP = {"name", "script", "after-script", "image", "caches", "services", "artifacts", "clone", "condition",
-        "deployment", "trigger", "max-time", "oidc", "fail-fast", "size", "runs-on", "runtime",
-        "concurrency-group", "type", "custom", "input-variables", "environment"}
-NOT_RUN = {"type": "a step type", "custom": "a shared pipeline step", "input-variables": "input variables",
-           "environment": "the step 'environment' keyword", "runtime": "a runtime"}
+STEP = {
+    "name",
+    "script",
+    "after-script",
+    "image",
+    "caches",
+    "services",
+    "artifacts",
+    "clone",
+    "condition",
+    "deployment",
+    "trigger",
+    "max-time",
+    "oidc",
+    "fail-fast",
+    "size",
+    "runs-on",
+    "runtime",
+    "concurrency-group",
+    "type",
+    "custom",
+    "input-variables",
+    "environment",
+}
+NOT_RUN = {
+    "type": "a step type",
+    "custom": "a shared pipeline step",
+    "input-variables": "input variables",
+    "environment": "the step 'environment' keyword",
+    "runtime": "a runtime",
+}
 STAGE = {"name", "steps", "deployment", "trigger", "condition"}
 CLONE = {"depth", "enabled", "lfs", "skip-ssl-verify"}
 IMAGE = {"name", "username", "password", "email", "aws", "run-as-user"}
@@ -57,7 +83,9 @@ def load(path: Path) -> PipelineFile:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadInput(f"{path}: no such pipeline file", hint="pass the bitbucket-pipelines.yml to run") from None
+        raise BadInput(
+            f"{path}: no such pipeline file", hint="pass the bitbucket-pipelines.yml to run"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read it: {exc}") from None
     return parse(text, path)
@@ -90,7 +118,9 @@ class Reader:
             if key in options:
                 out.notes.append(f"options.{key} is not emulated: steps run with this machine's resources")
         if "triggers" in root:
-            out.notes.append("triggers (pipelines started by events) are not emulated: name the pipeline to run")
+            out.notes.append(
+                "triggers (pipelines started by events) are not emulated: name the pipeline to run"
+            )
         self.definitions(self.mapping(root.get("definitions", {}), ("definitions",), "definitions", None))
         self.pipelines(self.mapping(root["pipelines"], ("pipelines",), "pipelines", SECTIONS))
         return out
@@ -98,23 +128,31 @@ class Reader:
     def definitions(self, defs: dict[str, Any]) -> None:
         for key in defs:
             if key not in DEFINITIONS:
-                self.doc.warnings.append(f"{self.doc.where(('definitions', key))}: definitions.{key} is not a "
-                                         "Bitbucket definition (kept only as a place for YAML anchors)")
+                self.doc.warnings.append(
+                    f"{self.doc.where(('definitions', key))}: definitions.{key} is not a "
+                    "Bitbucket definition (kept only as a place for YAML anchors)"
+                )
         if "imports" in defs or "pipelines" in defs:
             key = "imports" if "imports" in defs else "pipelines"
-            raise self.doc.error(("definitions", key), f"definitions.{key} (shared pipelines from other "
-                                 "repositories) is not run by pipekit run-pipeline")
+            raise self.doc.error(
+                ("definitions", key),
+                f"definitions.{key} (shared pipelines from other "
+                "repositories) is not run by pipekit run-pipeline",
+            )
         caches = self.mapping(defs.get("caches", {}), ("definitions", "caches"), "definitions.caches", None)
         for name, value in caches.items():
             self.out.caches[name] = self.cache(name, value, ("definitions", "caches", name))
-        services = self.mapping(defs.get("services", {}), ("definitions", "services"), "definitions.services", None)
+        services = self.mapping(
+            defs.get("services", {}), ("definitions", "services"), "definitions.services", None
+        )
         for name, value in services.items():
             self.out.services[name] = self.service(name, value, ("definitions", "services", name))
 
     def cache(self, name: str, value: Any, path: P) -> CacheDef:
         if name in cache_defs.PREDEFINED and name != "docker":
-            self.doc.warnings.append(f"{self.doc.where(path)}: the custom cache {name!r} replaces Bitbucket's "
-                                     "predefined one")
+            self.doc.warnings.append(
+                f"{self.doc.where(path)}: the custom cache {name!r} replaces Bitbucket's predefined one"
+            )
         if isinstance(value, str):
             return CacheDef(name, self.cache_path(value, path))
         cache = self.mapping(value, path, f"cache {name}", {"path", "key"})
@@ -136,23 +174,39 @@ class Reader:
         spec = self.mapping(value, path, f"service {name}", SERVICE)
         docker = name == "docker" or spec.get("type") == "docker"
         if "type" in spec and spec["type"] != "docker":
-            raise self.doc.error(path + ("type",), f"service type {spec['type']!r}: Bitbucket knows only 'docker'")
+            raise self.doc.error(
+                path + ("type",), f"service type {spec['type']!r}: Bitbucket knows only 'docker'"
+            )
         image = self.image(spec["image"], path + ("image",)) if "image" in spec else None
         if image is None and not docker:
             raise self.doc.error(path, f"service {name!r} has no image")
         variables = self.mapping(spec.get("variables", {}), path + ("variables",), "service variables", None)
-        return ServiceDef(name, image, {str(k): self.string(v, path + ("variables", k), "a service variable")
-                                        for k, v in variables.items()}, docker)
+        return ServiceDef(
+            name,
+            image,
+            {
+                str(k): self.string(v, path + ("variables", k), "a service variable")
+                for k, v in variables.items()
+            },
+            docker,
+        )
 
     # -- pipelines -----------------------------------------------------------------------------
     def pipelines(self, sections: dict[str, Any]) -> None:
         out = self.out
         if not sections:
-            raise self.doc.error(("pipelines",), "'pipelines' is empty: Bitbucket starts nothing from this file")
+            raise self.doc.error(
+                ("pipelines",), "'pipelines' is empty: Bitbucket starts nothing from this file"
+            )
         if "default" in sections:
             out.default = self.pipeline("default", None, sections["default"], ("pipelines", "default"))
-        targets = {"branches": out.branches, "tags": out.tags, "bookmarks": out.bookmarks,
-                   "pull-requests": out.pull_requests, "custom": out.custom}
+        targets = {
+            "branches": out.branches,
+            "tags": out.tags,
+            "bookmarks": out.bookmarks,
+            "pull-requests": out.pull_requests,
+            "custom": out.custom,
+        }
         for section, target in targets.items():
             if section not in sections:
                 continue
@@ -160,8 +214,10 @@ class Reader:
             for pattern, value in self.mapping(sections[section], base, section, None).items():
                 pattern = pattern.strip()
                 if pattern in target:
-                    self.doc.warnings.append(f"{self.doc.where(base + (pattern,))}: {section} {pattern!r} is "
-                                             "defined twice (quoted and unquoted names are the same): one is used")
+                    self.doc.warnings.append(
+                        f"{self.doc.where(base + (pattern,))}: {section} {pattern!r} is "
+                        "defined twice (quoted and unquoted names are the same): one is used"
+                    )
                 target[pattern] = self.pipeline(section, pattern, value, base + (pattern,))
 
     def pipeline(self, section: str, pattern: str | None, value: Any, path: P) -> Pipeline:
@@ -171,11 +227,14 @@ class Reader:
                 raise self.doc.error(path, "an imported pipeline is not run by pipekit run-pipeline")
             if section == "pull-requests":
                 dests = self.mapping(value, path, "pull-requests", {"destinations"})
-                found = self.mapping(dests.get("destinations", {}), path + ("destinations",), "destinations", None)
+                found = self.mapping(
+                    dests.get("destinations", {}), path + ("destinations",), "destinations", None
+                )
                 pipe = Pipeline(section, pattern, [], line)
                 for dest, items in found.items():
-                    pipe.destinations[dest] = self.pipeline(section, f"{pattern} -> {dest}", items,
-                                                            path + ("destinations", dest))
+                    pipe.destinations[dest] = self.pipeline(
+                        section, f"{pattern} -> {dest}", items, path + ("destinations", dest)
+                    )
                 if not pipe.destinations:
                     raise self.doc.error(path, "a pull-requests pipeline needs steps or destinations")
                 return pipe
@@ -198,7 +257,7 @@ class Reader:
     def item(self, entry: Any, path: P) -> Item:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise self.doc.error(path, "each pipeline entry is one of step:, parallel: or stage:")
-        (kind, body), = entry.items()
+        ((kind, body),) = entry.items()
         if kind == "step":
             return self.step(body, path + ("step",))
         if kind == "parallel":
@@ -238,15 +297,24 @@ class Reader:
             step = self.step(entry["step"], here)
             for key, what in (("condition", "a condition"), ("deployment", "a deployment")):
                 if isinstance(entry["step"], dict) and key in entry["step"]:
-                    raise self.doc.error(here + (key,), f"a step in a stage cannot have {what}: give it to the stage")
+                    raise self.doc.error(
+                        here + (key,), f"a step in a stage cannot have {what}: give it to the stage"
+                    )
             if step.manual:
-                raise self.doc.error(here + ("trigger",), "a step in a stage cannot be manual: make the stage manual")
+                raise self.doc.error(
+                    here + ("trigger",), "a step in a stage cannot be manual: make the stage manual"
+                )
             steps.append(step)
         if not steps:
             raise self.doc.error(path, "a stage needs steps")
-        return Stage(name=self.optional_string(spec.get("name"), path + ("name",)), steps=steps,
-                     line=self.doc.line(path) or 0, deployment=self.deployment(spec, path),
-                     manual=self.trigger(spec, path), condition=self.condition(spec, path))
+        return Stage(
+            name=self.optional_string(spec.get("name"), path + ("name",)),
+            steps=steps,
+            line=self.doc.line(path) or 0,
+            deployment=self.deployment(spec, path),
+            manual=self.trigger(spec, path),
+            condition=self.condition(spec, path),
+        )
 
     def step(self, body: Any, path: P) -> Step:
         spec = self.mapping(body, path, "step", STEP)
@@ -254,26 +322,37 @@ class Reader:
             if key in spec:
                 raise self.doc.error(path + (key,), f"{what} ({key}:) is not run by pipekit run-pipeline")
         if "script" not in spec:
-            raise self.doc.error(path, "a step needs a script", hint="Bitbucket: missing or empty 'script' section")
-        notes = tuple(f"{key} is not emulated: the step runs with this machine's resources"
-                      for key in ("size", "runs-on") if key in spec)
+            raise self.doc.error(
+                path, "a step needs a script", hint="Bitbucket: missing or empty 'script' section"
+            )
+        notes = tuple(
+            f"{key} is not emulated: the step runs with this machine's resources"
+            for key in ("size", "runs-on")
+            if key in spec
+        )
         max_time = self.max_time(spec["max-time"], path + ("max-time",)) if "max-time" in spec else None
         return Step(
             name=self.optional_string(spec.get("name"), path + ("name",)),
             script=self.script(spec["script"], path + ("script",)),
             line=self.doc.line(path) or 0,
-            after_script=self.script(spec["after-script"], path + ("after-script",)) if "after-script" in spec
+            after_script=self.script(spec["after-script"], path + ("after-script",))
+            if "after-script" in spec
             else (),
             image=self.image(spec["image"], path + ("image",)) if "image" in spec else None,
             caches=tuple(self.strings(spec.get("caches", []), path + ("caches",), "caches")),
             services=tuple(self.strings(spec.get("services", []), path + ("services",), "services")),
-            artifacts=self.artifacts(spec["artifacts"], path + ("artifacts",)) if "artifacts" in spec
+            artifacts=self.artifacts(spec["artifacts"], path + ("artifacts",))
+            if "artifacts" in spec
             else Artifacts(),
             clone=self.clone(spec["clone"], path + ("clone",)) if "clone" in spec else None,
-            deployment=self.deployment(spec, path), manual=self.trigger(spec, path), max_time=max_time,
-            oidc=self.boolean(spec.get("oidc", False), path + ("oidc",)), condition=self.condition(spec, path),
+            deployment=self.deployment(spec, path),
+            manual=self.trigger(spec, path),
+            max_time=max_time,
+            oidc=self.boolean(spec.get("oidc", False), path + ("oidc",)),
+            condition=self.condition(spec, path),
             fail_fast=self.boolean(spec["fail-fast"], path + ("fail-fast",)) if "fail-fast" in spec else None,
-            notes=notes)
+            notes=notes,
+        )
 
     def script(self, value: Any, path: P) -> tuple[Command, ...]:
         lines = self.sequence(value, path, "a script (a list of commands)")
@@ -284,11 +363,16 @@ class Reader:
             here = path + (i,)
             if isinstance(line, dict) and "pipe" in line:
                 pipe = self.mapping(line, here, "pipe", {"pipe", "variables"})
-                variables = self.mapping(pipe.get("variables", {}), here + ("variables",), "pipe variables", None)
+                variables = self.mapping(
+                    pipe.get("variables", {}), here + ("variables",), "pipe variables", None
+                )
                 out.append(Pipe(self.string(pipe["pipe"], here + ("pipe",), "a pipe"), dict(variables)))
             elif isinstance(line, dict):
-                raise self.doc.error(here, "a script line is a mapping (a ': ' in an unquoted command?)",
-                                     hint="quote the whole command")
+                raise self.doc.error(
+                    here,
+                    "a script line is a mapping (a ': ' in an unquoted command?)",
+                    hint="quote the whole command",
+                )
             elif isinstance(line, (list,)) or line is None:
                 raise self.doc.error(here, "a script line must be a command")
             else:
@@ -302,8 +386,11 @@ class Reader:
         download: bool | tuple[str, ...] = True
         if "download" in spec:
             raw = spec["download"]
-            download = tuple(self.strings(raw, path + ("download",), "download")) if isinstance(raw, list) \
+            download = (
+                tuple(self.strings(raw, path + ("download",), "download"))
+                if isinstance(raw, list)
                 else self.boolean(raw, path + ("download",))
+            )
         uploads = []
         for i, entry in enumerate(self.sequence(spec.get("upload", []), path + ("upload",), "upload")):
             here = path + ("upload", i)
@@ -313,12 +400,22 @@ class Reader:
             kind = up.get("type", "shared")
             capture = up.get("capture-on", "success")
             if kind not in ("shared", "scoped", "test-reports"):
-                raise self.doc.error(here + ("type",), f"artifact type {kind!r}: one of shared, scoped, test-reports")
+                raise self.doc.error(
+                    here + ("type",), f"artifact type {kind!r}: one of shared, scoped, test-reports"
+                )
             if capture not in ("success", "failed", "always"):
-                raise self.doc.error(here + ("capture-on",), f"capture-on {capture!r}: one of success, failed, always")
-            uploads.append(Upload(self.string(up["name"], here + ("name",), "a name"),
-                                  self.artifact_paths(up["paths"], here + ("paths",)), kind, capture,
-                                  self.artifact_paths(up.get("ignore-paths", []), here + ("ignore-paths",))))
+                raise self.doc.error(
+                    here + ("capture-on",), f"capture-on {capture!r}: one of success, failed, always"
+                )
+            uploads.append(
+                Upload(
+                    self.string(up["name"], here + ("name",), "a name"),
+                    self.artifact_paths(up["paths"], here + ("paths",)),
+                    kind,
+                    capture,
+                    self.artifact_paths(up.get("ignore-paths", []), here + ("ignore-paths",)),
+                )
+            )
         paths = self.artifact_paths(spec.get("paths", []), path + ("paths",))
         return Artifacts(paths=paths, uploads=tuple(uploads), download=download)
 
@@ -327,8 +424,11 @@ class Reader:
         for i, pattern in enumerate(self.strings(value, path, "artifact paths")):
             parts = pattern.replace("\\", "/").split("/")
             if pattern.startswith(("/", "~")) or ".." in parts or "." in parts:
-                raise self.doc.error(path + (i,), f"artifact path {pattern!r} is outside the clone",
-                                     hint="artifact paths are relative to BITBUCKET_CLONE_DIR, without . or ..")
+                raise self.doc.error(
+                    path + (i,),
+                    f"artifact path {pattern!r} is outside the clone",
+                    hint="artifact paths are relative to BITBUCKET_CLONE_DIR, without . or ..",
+                )
             out.append(pattern)
         return tuple(out)
 
@@ -350,15 +450,23 @@ class Reader:
         out = []
         for i, entry in enumerate(self.sequence(value, path, "variables")):
             here = path + (i,)
-            spec = self.mapping(entry, here, "a variable", {"name", "default", "allowed-values", "description"})
+            spec = self.mapping(
+                entry, here, "a variable", {"name", "default", "allowed-values", "description"}
+            )
             if "name" not in spec:
                 raise self.doc.error(here, "a custom pipeline variable needs a name")
-            allowed = tuple(str(v) for v in self.sequence(spec.get("allowed-values", []), here, "allowed-values"))
+            allowed = tuple(
+                str(v) for v in self.sequence(spec.get("allowed-values", []), here, "allowed-values")
+            )
             default = None if spec.get("default") is None else str(spec["default"])
             if allowed and default is not None and default not in allowed:
-                raise self.doc.error(here + ("default",), f"default {default!r} is not one of the allowed values "
-                                     f"{', '.join(allowed)}")
-            out.append(CustomVariable(self.string(spec["name"], here + ("name",), "a name"), default, allowed))
+                raise self.doc.error(
+                    here + ("default",),
+                    f"default {default!r} is not one of the allowed values {', '.join(allowed)}",
+                )
+            out.append(
+                CustomVariable(self.string(spec["name"], here + ("name",), "a name"), default, allowed)
+            )
         return out
 
     # -- small shapes --------------------------------------------------------------------------
@@ -374,12 +482,18 @@ class Reader:
             aws = self.mapping(aws, path + ("aws",), "image aws", {"access-key", "secret-key", "oidc-role"})
             role = str(aws["oidc-role"]) if "oidc-role" in aws else None
             if role is None and not {"access-key", "secret-key"} <= set(aws):
-                raise self.doc.error(path + ("aws",), "image aws needs oidc-role, or access-key and secret-key")
+                raise self.doc.error(
+                    path + ("aws",), "image aws needs oidc-role, or access-key and secret-key"
+                )
         user = spec.get("run-as-user")
         if user is not None and not isinstance(user, int):
             raise self.doc.error(path + ("run-as-user",), "run-as-user must be a number (a user id)")
-        return Image(self.string(spec["name"], path + ("name",), "an image name"), user, role,
-                     credentials="username" in spec or (aws is not None and role is None))
+        return Image(
+            self.string(spec["name"], path + ("name",), "an image name"),
+            user,
+            role,
+            credentials="username" in spec or (aws is not None and role is None),
+        )
 
     def clone(self, value: Any, path: P) -> Clone:
         spec = self.mapping(value, path, "clone", CLONE)
@@ -392,8 +506,11 @@ class Reader:
                 depth = raw
             else:
                 raise self.doc.error(path + ("depth",), f"clone depth {raw!r}: a number from 1, or full")
-        return Clone(enabled=self.boolean(spec.get("enabled", True), path + ("enabled",)), depth=depth,
-                     lfs=self.boolean(spec.get("lfs", False), path + ("lfs",)))
+        return Clone(
+            enabled=self.boolean(spec.get("enabled", True), path + ("enabled",)),
+            depth=depth,
+            lfs=self.boolean(spec.get("lfs", False), path + ("lfs",)),
+        )
 
     def deployment(self, spec: dict[str, Any], path: P) -> str | None:
         return self.optional_string(spec.get("deployment"), path + ("deployment",))
@@ -417,8 +534,9 @@ class Reader:
         if known is not None:
             for key in value:
                 if key not in known:
-                    raise self.doc.error(path + (key,), f"unknown keyword {key!r} in {what}",
-                                         hint=_suggest(key, known))
+                    raise self.doc.error(
+                        path + (key,), f"unknown keyword {key!r} in {what}", hint=_suggest(key, known)
+                    )
         return value
 
     def sequence(self, value: Any, path: P, what: str) -> list[Any]:
@@ -445,7 +563,9 @@ class Reader:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "empty"}.get(type(value), f"{type(value).__name__} {value!r}")
+    return {dict: "a mapping", list: "a list", type(None): "empty"}.get(
+        type(value), f"{type(value).__name__} {value!r}"
+    )
 
 
 def _suggest(key: str, known: set[str]) -> str:

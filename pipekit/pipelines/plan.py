@@ -99,41 +99,59 @@ def check(file: PipelineFile, pipeline: Pipeline, plan: list[PlannedStep]) -> No
     doc = file.document
     first = plan[0]
     if first.manual and pipeline.section != "custom":
-        raise BadInput(f"{doc.name}:{first.step.line}: the first step of {pipeline.label} is manual: Bitbucket "
-                       "refuses it (a pipeline starts on a commit)", hint="use a custom pipeline to start by hand")
+        raise BadInput(
+            f"{doc.name}:{first.step.line}: the first step of {pipeline.label} is manual: Bitbucket "
+            "refuses it (a pipeline starts on a commit)",
+            hint="use a custom pipeline to start by hand",
+        )
     seen: dict[str, int] = {}
     for planned in plan:
         env = planned.deployment
         if env and (planned.stage is None or planned.first_in_stage):
             line = planned.stage.line if planned.stage else planned.step.line
             if env in seen:
-                raise BadInput(f"{doc.name}:{line}: deployment environment {env!r} is used twice in "
-                               f"{pipeline.label} (first at line {seen[env]}): Bitbucket refuses it",
-                               hint="one environment per step, or group the steps in a stage")
+                raise BadInput(
+                    f"{doc.name}:{line}: deployment environment {env!r} is used twice in "
+                    f"{pipeline.label} (first at line {seen[env]}): Bitbucket refuses it",
+                    hint="one environment per step, or group the steps in a stage",
+                )
             seen[env] = line
         for name in planned.step.caches:
             if caches.definition(name, file.caches) is None:
-                raise BadInput(f"{doc.name}:{planned.step.line}: step {planned.label!r} uses cache {name!r}, "
-                               "which is not defined", hint="define it under definitions.caches")
+                raise BadInput(
+                    f"{doc.name}:{planned.step.line}: step {planned.label!r} uses cache {name!r}, "
+                    "which is not defined",
+                    hint="define it under definitions.caches",
+                )
         if len(planned.step.services) > 5:
             raise BadInput(f"{doc.name}:{planned.step.line}: step {planned.label!r} has more than 5 services")
         for name in planned.step.services:
             if name != "docker" and name not in file.services:
-                raise BadInput(f"{doc.name}:{planned.step.line}: step {planned.label!r} uses service {name!r}, "
-                               "which is not defined", hint="define it under definitions.services")
+                raise BadInput(
+                    f"{doc.name}:{planned.step.line}: step {planned.label!r} uses service {name!r}, "
+                    "which is not defined",
+                    hint="define it under definitions.services",
+                )
         if planned.clone(file).lfs:
-            raise BadInput(f"{doc.name}:{planned.step.line}: clone: lfs is not supported by pipekit run-pipeline "
-                           "(Git LFS files are not fetched)", hint="run this pipeline on Bitbucket")
+            raise BadInput(
+                f"{doc.name}:{planned.step.line}: clone: lfs is not supported by pipekit run-pipeline "
+                "(Git LFS files are not fetched)",
+                hint="run this pipeline on Bitbucket",
+            )
 
 
 def find(plan: list[PlannedStep], name: str, flag: str) -> PlannedStep:
     hits = [p for p in plan if name in p.names()]
     if not hits:
-        raise BadInput(f"{flag} {name!r}: no such step in this pipeline",
-                       hint="steps: " + ", ".join(f"{p.number} {p.label}" for p in plan))
+        raise BadInput(
+            f"{flag} {name!r}: no such step in this pipeline",
+            hint="steps: " + ", ".join(f"{p.number} {p.label}" for p in plan),
+        )
     if len(hits) > 1:
-        raise BadInput(f"{flag} {name!r} names {len(hits)} steps: use the step's number",
-                       hint=", ".join(f"{p.number} {p.label}" for p in hits))
+        raise BadInput(
+            f"{flag} {name!r} names {len(hits)} steps: use the step's number",
+            hint=", ".join(f"{p.number} {p.label}" for p in hits),
+        )
     return hits[0]
 
 

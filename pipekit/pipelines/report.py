@@ -30,11 +30,22 @@ def where(step: StepResult) -> str:
 
 
 def show(console: Console, result: RunPipelineResult) -> None:
-    rows = [[s.number, s.name, s.status + (" *" if s.warnings else ""),
-             f"{s.duration_s:.1f} s" if s.status not in ("not-run", "skipped", "paused") else "",
-             where(s), kept(s)] for s in result.steps]
-    console.table(["#", "step", "result", "time", "ran in", "artifacts kept"], rows,
-                  title=f"{result.pipeline} at {short_revision(result.commit)} (build {result.build_number}): {result.status}")
+    rows = [
+        [
+            s.number,
+            s.name,
+            s.status + (" *" if s.warnings else ""),
+            f"{s.duration_s:.1f} s" if s.status not in ("not-run", "skipped", "paused") else "",
+            where(s),
+            kept(s),
+        ]
+        for s in result.steps
+    ]
+    console.table(
+        ["#", "step", "result", "time", "ran in", "artifacts kept"],
+        rows,
+        title=f"{result.pipeline} at {short_revision(result.commit)} (build {result.build_number}): {result.status}",
+    )
     for step in result.steps:
         for warning in step.warnings:
             console.warn(f"{step.name}: {warning}")
@@ -43,7 +54,9 @@ def show(console: Console, result: RunPipelineResult) -> None:
     for warning in result.warnings:
         console.warn(warning)
     if result.paused_at:
-        console.info(f"paused before {result.paused_at!r}: continue with --from {result.paused_at!r} "
-                     "(and the same --workdir), or run again with --approve")
+        console.info(
+            f"paused before {result.paused_at!r}: continue with --from {result.paused_at!r} "
+            "(and the same --workdir), or run again with --approve"
+        )
     if result.workdir:
         console.info(f"logs, artifacts and state: {result.workdir}")

@@ -72,7 +72,7 @@ class RunContext:
         if pipe in self.image_map:
             return self.image_map[pipe]
         if pipe.startswith("docker://"):
-            return self.local_image(pipe[len("docker://"):])
+            return self.local_image(pipe[len("docker://") :])
         if pipe.startswith("atlassian/"):
             return self.local_image(PIPE_REGISTRY + "/" + pipe.split("/", 1)[1])
         return self.local_image(pipe)
@@ -84,8 +84,16 @@ class RunContext:
                 if self.trigger.kind == "pr":
                     args = ["diff", "--name-only", f"{self.trigger.destination}...{self.commit}"]
                 else:
-                    args = ["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", "-m",
-                            "--first-parent", self.commit]
+                    args = [
+                        "diff-tree",
+                        "--no-commit-id",
+                        "--name-only",
+                        "-r",
+                        "--root",
+                        "-m",
+                        "--first-parent",
+                        self.commit,
+                    ]
                 out = process.run(["git", "-C", str(self.repo), *args], timeout=120)
                 self._changed = sorted({line for line in out.stdout.splitlines() if line})
             return self._changed

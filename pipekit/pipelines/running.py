@@ -29,8 +29,16 @@ class ScriptOutcome:
 
 
 class ScriptRunner:
-    def __init__(self, ctx: RunContext, execution: Execution, runner: CommandRunner, folder: Path, clone: Path,
-                 env: dict[str, str], container_name: str) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        execution: Execution,
+        runner: CommandRunner,
+        folder: Path,
+        clone: Path,
+        env: dict[str, str],
+        container_name: str,
+    ) -> None:
         self.ctx = ctx
         self.execution = execution
         self.commands = runner
@@ -90,8 +98,9 @@ class ScriptRunner:
             else:
                 name = f"{kind}-{n}.sh"
                 self._write(name, tuple(segment))
-                code, wall = self._wrapper(self._paths(name) + ["" if exit_code is None else str(exit_code)],
-                                           f"{name}.out")
+                code, wall = self._wrapper(
+                    self._paths(name) + ["" if exit_code is None else str(exit_code)], f"{name}.out"
+                )
                 recorded, took = scripts.read_status(self.folder / f"{name}.status")
                 self.commands_s += took if took is not None else wall
                 code = code if recorded is None else recorded
@@ -122,8 +131,12 @@ class ScriptRunner:
         tool = self.ctx.tool
         container = tool.create(local, f"{self.container_name}-pipe")
         try:
-            argv = tool.run_argv(container, [*config.entrypoint, *config.cmd],
-                                 mounts=[(str(self.clone), self.execution.clone_dir)], workdir=self.execution.clone_dir)
+            argv = tool.run_argv(
+                container,
+                [*config.entrypoint, *config.cmd],
+                mounts=[(str(self.clone), self.execution.clone_dir)],
+                workdir=self.execution.clone_dir,
+            )
             values = {k: v for k, v in self.env.items() if k.startswith("BITBUCKET_") or k == "CI"}
             for key, value in pipe.variables.items():
                 if isinstance(value, list):

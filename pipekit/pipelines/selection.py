@@ -40,8 +40,10 @@ def parse_trigger(text: str, current_branch: str | None) -> Trigger:
         return Trigger("branch", current_branch)
     kind, _, rest = text.partition(":")
     if kind not in KINDS:
-        raise BadInput(f"--trigger {text!r}: unknown trigger",
-                       hint="one of branch:NAME, tag:NAME, pr:SOURCE:DEST, custom:NAME, default")
+        raise BadInput(
+            f"--trigger {text!r}: unknown trigger",
+            hint="one of branch:NAME, tag:NAME, pr:SOURCE:DEST, custom:NAME, default",
+        )
     if kind == "default":
         if rest:
             raise BadInput(f"--trigger {text!r}: default takes no name")
@@ -65,7 +67,9 @@ def select(file: PipelineFile, trigger: Trigger) -> Pipeline:
         found = file.custom.get(trigger.name)
         if found is None:
             known = ", ".join(sorted(file.custom)) or "none"
-            raise BadInput(f"--trigger {trigger}: no custom pipeline {trigger.name!r} (custom pipelines: {known})")
+            raise BadInput(
+                f"--trigger {trigger}: no custom pipeline {trigger.name!r} (custom pipelines: {known})"
+            )
         return found
     if trigger.kind == "default":
         found = file.default
@@ -80,8 +84,9 @@ def select(file: PipelineFile, trigger: Trigger) -> Pipeline:
         if found is not None and found.destinations:
             found = best(found.destinations, trigger.destination)
     if found is None:
-        raise CheckFailed(f"Bitbucket would start no pipeline for {trigger} in {file.path.name}"
-                          + _why(file, trigger))
+        raise CheckFailed(
+            f"Bitbucket would start no pipeline for {trigger} in {file.path.name}" + _why(file, trigger)
+        )
     return found
 
 

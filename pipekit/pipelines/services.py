@@ -31,8 +31,9 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))"
 
 
 class StepServices:
-    def __init__(self, name_prefix: str, resolve_image: Callable[[str], str | None],
-                 tool: WorkContainers | None = None) -> None:
+    def __init__(
+        self, name_prefix: str, resolve_image: Callable[[str], str | None], tool: WorkContainers | None = None
+    ) -> None:
         self.prefix = name_prefix
         self.resolve_image = resolve_image
         self.tool = tool or WorkContainers()
@@ -61,7 +62,9 @@ class StepServices:
             execution.mount(Path(client).resolve(), "/usr/local/bin/docker", read_only=True)
         return {"DOCKER_HOST": f"unix://{SOCKET_DIR}/docker.sock"}
 
-    def start_containers(self, services: list[ServiceDef], env: dict[str, str], log: Callable[[str], None]) -> None:
+    def start_containers(
+        self, services: list[ServiceDef], env: dict[str, str], log: Callable[[str], None]
+    ) -> None:
         for service in services:
             if not service.docker:
                 self._container(service, env, log)
@@ -71,11 +74,16 @@ class StepServices:
         local = self.resolve_image(service.image.name)
         config = self.tool.image_config(local) if local else None
         if local is None or config is None:
-            raise CheckFailed(f"service {service.name!r} could not be provided: image {service.image.name!r} is "
-                              "not a local image", hint=f"build it or pass --image-map {service.image.name}=LOCAL")
+            raise CheckFailed(
+                f"service {service.name!r} could not be provided: image {service.image.name!r} is "
+                "not a local image",
+                hint=f"build it or pass --image-map {service.image.name}=LOCAL",
+            )
         argv = [*config.entrypoint, *config.cmd]
         if not argv:
-            raise CheckFailed(f"service {service.name!r}: image {local} has no entrypoint or command to start")
+            raise CheckFailed(
+                f"service {service.name!r}: image {local} has no entrypoint or command to start"
+            )
         name = f"{self.prefix}-svc-{service.name}"[:60]
         container = self.tool.create(local, name)
         self.containers.append(container)

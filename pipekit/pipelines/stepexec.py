@@ -42,8 +42,15 @@ MINUTE_S = 60.0  # max-time is in minutes (a test shortens this)
 
 
 class StepRun:
-    def __init__(self, ctx: RunContext, planned: PlannedStep, earlier: list[str], *, prefix: str = "",
-                 stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        planned: PlannedStep,
+        earlier: list[str],
+        *,
+        prefix: str = "",
+        stop: threading.Event | None = None,
+    ) -> None:
         self.ctx = ctx
         self.planned = planned
         self.step = planned.step
@@ -69,8 +76,12 @@ class StepRun:
         self.result.log = str(self.log.path)
         started = time.monotonic()
         max_time = self.step.max_time or self.ctx.file.max_time
-        self.commands = CommandRunner(self.log.line, deadline=started + max_time * MINUTE_S, max_time_min=max_time,
-                                      stopped=self._stopped)
+        self.commands = CommandRunner(
+            self.log.line,
+            deadline=started + max_time * MINUTE_S,
+            max_time_min=max_time,
+            stopped=self._stopped,
+        )
         try:
             self._run()
         except StepTimedOut as exc:
@@ -81,8 +92,12 @@ class StepRun:
             self.result.status, self.result.reason = "stopped", "interrupted by a signal"
             raise
         except Stopped:
-            self._fail("stopped", "the run was stopped" if self.ctx.stopping.is_set()
-                       else "another step of its parallel group failed (fail-fast)")
+            self._fail(
+                "stopped",
+                "the run was stopped"
+                if self.ctx.stopping.is_set()
+                else "another step of its parallel group failed (fail-fast)",
+            )
         finally:
             with self._phase("clean-up"), signals.deferred():  # a second signal waits for the clean-up
                 self._clean_up()
@@ -94,12 +109,16 @@ class StepRun:
         image = self.planned.image(self.ctx.file) or Image(DEFAULT_IMAGE)
         self.result.image = image.name
         if image.aws_oidc_role and not self.step.oidc:
-            raise CheckFailed(f"Bitbucket pulls the image {image.name} with the step's OIDC token (image aws: "
-                              "oidc-role) and this step has no 'oidc: true': the image pull would fail")
+            raise CheckFailed(
+                f"Bitbucket pulls the image {image.name} with the step's OIDC token (image aws: "
+                "oidc-role) and this step has no 'oidc: true': the image pull would fail"
+            )
         self._check_pipes()
         self._check_stop()
         self.execution = self._execution(image)
-        wanted = [self.ctx.file.services.get(n) or ServiceDef(n, None, docker=True) for n in self._service_names()]
+        wanted = [
+            self.ctx.file.services.get(n) or ServiceDef(n, None, docker=True) for n in self._service_names()
+        ]
         self.result.services = [s.name for s in wanted]
         setup: list[Callable[[], None]] = [self._clone, self._prepare]
         if any(s.docker for s in wanted):
@@ -119,14 +138,16 @@ class StepRun:
             self.services.start_containers(wanted, self.env, self.log.line)
         self._write_runner()
         with self._phase("script"):
-            runner = ScriptRunner(self.ctx, self.execution, self.commands, self.dir / "runner", self.clone, self.env,
-                                  self.name)
+            runner = ScriptRunner(
+                self.ctx, self.execution, self.commands, self.dir / "runner", self.clone, self.env, self.name
+            )
             outcome = runner.run(self.step.script, self.step.after_script)
         self.result.commands_s = round(outcome.commands_s, 3)
         self.result.exit_code, self.result.after_script_exit_code = outcome.script, outcome.after
         if outcome.after not in (None, 0):
-            self.log.line(f"after-script failed (exit {outcome.after}): the step's result stays as the script "
-                          "left it")
+            self.log.line(
+                f"after-script failed (exit {outcome.after}): the step's result stays as the script left it"
+            )
         if outcome.script != 0:
             what = f"`{outcome.failing_command}` exited" if outcome.failing_command else "exit"
             raise CheckFailed(f"script failed: {what} {outcome.script}")
@@ -183,15 +204,19 @@ class StepRun:
     def _check_pipes(self) -> None:
         for command in (*self.step.script, *self.step.after_script):
             if isinstance(command, Pipe) and self.ctx.pipe_image(command.pipe) is None:
-                raise CheckFailed(f"pipe {command.pipe}: pipes are not run locally without a local image for them",
-                                  hint=f"--image-map {command.pipe}=LOCAL_IMAGE")
+                raise CheckFailed(
+                    f"pipe {command.pipe}: pipes are not run locally without a local image for them",
+                    hint=f"--image-map {command.pipe}=LOCAL_IMAGE",
+                )
 
     def _execution(self, image: Image) -> Execution:
         local = self.ctx.local_image(image.name)
         config = self.ctx.image_config(local) if local else None
         if local is None or config is None:
-            warning = (f"image {image.name} is not a local image: the step ran on this machine and the image's "
-                       "tool set was not checked")
+            warning = (
+                f"image {image.name} is not a local image: the step ran on this machine and the image's "
+                "tool set was not checked"
+            )
             self.result.warnings.append(warning)
             self.log.line("WARNING: " + warning)
             self.result.execution = "host"
@@ -199,17 +224,33 @@ class StepRun:
         self.result.execution = "image"
         self.result.local_image = local
         self.log.line(f"image: {image.name}" + (f" (local image {local})" if local != image.name else ""))
-        return ImageExecution(self.dir, self.clone, image=local, config=config, user=image.run_as_user,
-                              name=self.name, tool=self.ctx.tool, known=self.ctx.users.get(local))
+        return ImageExecution(
+            self.dir,
+            self.clone,
+            image=local,
+            config=config,
+            user=image.run_as_user,
+            name=self.name,
+            tool=self.ctx.tool,
+            known=self.ctx.users.get(local),
+        )
 
     def _clone(self) -> None:
         home = self.dir / "git-home"
         home.mkdir()
         with self._phase("clone"):
             assert self.ctx.seeds is not None
-            self.log.line(self.ctx.seeds.clone(self.ctx.repo, self.ctx.commit, self.clone,
-                                               settings=self.planned.clone(self.ctx.file), trigger=self.ctx.trigger,
-                                               branch=self.ctx.branch, env=cloning.git_env(self.ctx.host_env, home)))
+            self.log.line(
+                self.ctx.seeds.clone(
+                    self.ctx.repo,
+                    self.ctx.commit,
+                    self.clone,
+                    settings=self.planned.clone(self.ctx.file),
+                    trigger=self.ctx.trigger,
+                    branch=self.ctx.branch,
+                    env=cloning.git_env(self.ctx.host_env, home),
+                )
+            )
 
     def _prepare(self) -> None:
         assert self.execution is not None
@@ -231,16 +272,24 @@ class StepRun:
             if cache.predefined and name == "docker":
                 self.result.caches[name] = "not emulated"
                 continue
-            place = caches.place(cache, clone=self.clone, home=self.dir / "home", scratch=self.dir / "cachemounts",
-                                 container_home=self.execution.home)
+            place = caches.place(
+                cache,
+                clone=self.clone,
+                home=self.dir / "home",
+                scratch=self.dir / "cachemounts",
+                container_home=self.execution.home,
+            )
             if place is None:
                 self.result.caches[name] = "skipped"
-                self.result.warnings.append(f"cache {name} ({cache.path}): an absolute path is only used inside "
-                                            "an image, not on this machine")
+                self.result.warnings.append(
+                    f"cache {name} ({cache.path}): an absolute path is only used inside "
+                    "an image, not on this machine"
+                )
                 continue
             version = self.ctx.caches.version(cache, self.clone)
-            found, mounted = self.ctx.caches.restore(cache, version, place.host, self.dir / "overlays" / name,
-                                                     owner=self._uid())
+            found, mounted = self.ctx.caches.restore(
+                cache, version, place.host, self.dir / "overlays" / name, owner=self._uid()
+            )
             if mounted is not None:
                 self.mounts.append(mounted)
             if place.mount:
@@ -257,21 +306,40 @@ class StepRun:
         ctx, planned = self.ctx, self.planned
         step_uuid = defaults.braced(uuid.uuid4())
         env = defaults.run_variables(ctx.info)
-        parallel = (planned.parallel_index, planned.parallel_count or 0) if planned.parallel_index is not None \
+        parallel = (
+            (planned.parallel_index, planned.parallel_count or 0)
+            if planned.parallel_index is not None
             else None
-        env.update(defaults.step_variables(step_uuid=step_uuid, clone_dir=self.execution.clone_dir,
-                                           parallel=parallel, deployment=planned.deployment,
-                                           repo=ctx.info.repository, services=services))
+        )
+        env.update(
+            defaults.step_variables(
+                step_uuid=step_uuid,
+                clone_dir=self.execution.clone_dir,
+                parallel=parallel,
+                deployment=planned.deployment,
+                repo=ctx.info.repository,
+                services=services,
+            )
+        )
         variables = ctx.variables
-        for scope in (variables.workspace, variables.repository, ctx.custom,
-                      variables.deployments.get(planned.deployment or "", {})):
+        for scope in (
+            variables.workspace,
+            variables.repository,
+            ctx.custom,
+            variables.deployments.get(planned.deployment or "", {}),
+        ):
             env.update({name: v.value for name, v in scope.items()})
         if self.step.oidc:
             repo = ctx.info.repository
             env["BITBUCKET_STEP_OIDC_TOKEN"] = oidc.token(
-                workspace=repo.workspace, workspace_uuid=repo.workspace_uuid, repository_uuid=repo.uuid,
-                pipeline_uuid=ctx.info.pipeline_uuid, step_uuid=step_uuid, branch=ctx.branch,
-                environment_uuid=env.get("BITBUCKET_DEPLOYMENT_ENVIRONMENT_UUID"))
+                workspace=repo.workspace,
+                workspace_uuid=repo.workspace_uuid,
+                repository_uuid=repo.uuid,
+                pipeline_uuid=ctx.info.pipeline_uuid,
+                step_uuid=step_uuid,
+                branch=ctx.branch,
+                environment_uuid=env.get("BITBUCKET_DEPLOYMENT_ENVIRONMENT_UUID"),
+            )
         return env
 
     def _service_names(self) -> list[str]:
@@ -300,7 +368,10 @@ class StepRun:
         self.result.artifacts = kept.all_files()
         if kept.files:
             self.log.line(f"artifacts: kept {len(self.result.artifacts)} file(s)")
-        for pattern in (*self.step.artifacts.paths, *(p for u in self.step.artifacts.uploads for p in u.paths)):
+        for pattern in (
+            *self.step.artifacts.paths,
+            *(p for u in self.step.artifacts.uploads for p in u.paths),
+        ):
             if succeeded and not match((pattern,), self.clone):
                 self.log.line(f"artifacts: nothing matches {pattern!r}")
 
@@ -308,8 +379,12 @@ class StepRun:
         for cache, version, host in self.cache_places:
             outcome = self.ctx.caches.save(cache, version, host)
             self.result.caches[cache.name] = f"{self.result.caches[cache.name]}, {outcome}"
-            self.log.line(f"cache {cache.name}: " + {"saved": "saved", "exists": "exists already, not replaced",
-                                                     "empty": "nothing to save"}[outcome])
+            self.log.line(
+                f"cache {cache.name}: "
+                + {"saved": "saved", "exists": "exists already, not replaced", "empty": "nothing to save"}[
+                    outcome
+                ]
+            )
 
     def _clean_up(self) -> None:
         errors: list[str] = []

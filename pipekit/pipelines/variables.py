@@ -114,7 +114,9 @@ def _section(value: Any, where: str) -> dict[str, Variable]:
     for name, raw in pairs:
         name = str(name)
         if not NAME.match(name):
-            raise BadInput(f"--variables {where}: {name!r} is not a variable name (letters, digits, underscores)")
+            raise BadInput(
+                f"--variables {where}: {name!r} is not a variable name (letters, digits, underscores)"
+            )
         out[name] = _variable(raw, f"{where}: {name}")
     return out
 
@@ -142,7 +144,7 @@ def _dotenv(text: str, where: str) -> VariableSet:
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
-            line = line[len("export "):].lstrip()
+            line = line[len("export ") :].lstrip()
         name, sep, value = line.partition("=")
         name = name.strip()
         if not sep or not NAME.match(name):
@@ -154,20 +156,26 @@ def _dotenv(text: str, where: str) -> VariableSet:
     return out
 
 
-def custom_values(variables: list[CustomVariable], given: Mapping[str, str], pipeline: str) -> dict[str, Variable]:
+def custom_values(
+    variables: list[CustomVariable], given: Mapping[str, str], pipeline: str
+) -> dict[str, Variable]:
     """The values a person types when starting a custom pipeline (``--var NAME=VALUE``)."""
     known = {v.name for v in variables}
     for name in given:
         if name not in known:
-            raise BadInput(f"--var {name}: {pipeline} declares no variable {name!r}",
-                           hint="declared: " + (", ".join(sorted(known)) or "none"))
+            raise BadInput(
+                f"--var {name}: {pipeline} declares no variable {name!r}",
+                hint="declared: " + (", ".join(sorted(known)) or "none"),
+            )
     out: dict[str, Variable] = {}
     for var in variables:
         value = given.get(var.name, var.default)
         if value is None:
             raise BadInput(f"{pipeline} needs variable {var.name}: pass --var {var.name}=VALUE")
         if var.allowed and value not in var.allowed:
-            raise BadInput(f"--var {var.name}={value!r}: not one of the allowed values {', '.join(var.allowed)}")
+            raise BadInput(
+                f"--var {var.name}={value!r}: not one of the allowed values {', '.join(var.allowed)}"
+            )
         out[var.name] = Variable(value)
     return out
 

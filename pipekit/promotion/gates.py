@@ -32,7 +32,10 @@ from pipekit.core.errors import CheckFailed
 if TYPE_CHECKING:
     from pipekit.core.step import StepContext
 
-BUILTIN: dict[str, str] = {"jira": "pipekit.jira.release:evaluate", "signature": "pipekit.promotion.signature:evaluate"}
+BUILTIN: dict[str, str] = {
+    "jira": "pipekit.jira.release:evaluate",
+    "signature": "pipekit.promotion.signature:evaluate",
+}
 
 
 @dataclass
@@ -62,10 +65,14 @@ def load(name: str, base: Path | None = None) -> Gate:
     """The gate ``name``: built-in, an installed module's function, or a ``.py`` file's (relative to ``base``)."""
     target = BUILTIN.get(name, name)
     if ":" not in target:
-        raise GateUnavailable(f"unknown gate {name!r} (built-in gates: {', '.join(sorted(BUILTIN))}; "
-                              "or name a hook as package.module:function or path/to/gate.py:function)")
+        raise GateUnavailable(
+            f"unknown gate {name!r} (built-in gates: {', '.join(sorted(BUILTIN))}; "
+            "or name a hook as package.module:function or path/to/gate.py:function)"
+        )
     module_name, _, attr = target.rpartition(":")
-    module = _from_file(name, module_name, base) if module_name.endswith(".py") else _installed(name, module_name)
+    module = (
+        _from_file(name, module_name, base) if module_name.endswith(".py") else _installed(name, module_name)
+    )
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise GateUnavailable(f"gate {name!r} is not available: {module_name} has no function {attr}")
@@ -81,8 +88,10 @@ def _installed(name: str, module_name: str) -> object:
     try:
         return importlib.import_module(module_name)
     except ImportError:
-        raise GateUnavailable(f"gate {name!r} is not available: module {module_name} is not installed "
-                              "(a file of your own: name it as path/to/gate.py:function)") from None
+        raise GateUnavailable(
+            f"gate {name!r} is not available: module {module_name} is not installed "
+            "(a file of your own: name it as path/to/gate.py:function)"
+        ) from None
     finally:
         sys.path[:] = saved
 
@@ -103,7 +112,9 @@ def check(names: Sequence[str], request: GateRequest, ctx: StepContext) -> list[
     """Evaluate every gate; the first unavailable or failing gate refuses (CheckFailed, exit 1)."""
     rule = f"promotion {request.source} -> {request.target}"
     if not names:
-        raise CheckFailed(f"{rule} refused by rule 'gated': environments.{request.target}.gates lists no gate")
+        raise CheckFailed(
+            f"{rule} refused by rule 'gated': environments.{request.target}.gates lists no gate"
+        )
     results: list[tuple[str, GateResult]] = []
     config = getattr(getattr(ctx, "config", None), "path", None)
     base = Path(config).parent if config else None
@@ -113,11 +124,14 @@ def check(names: Sequence[str], request: GateRequest, ctx: StepContext) -> list[
         except GateUnavailable as exc:
             raise CheckFailed(f"{rule} refused by rule 'gated': {exc}") from None
         except Exception as exc:  # a gate that raises refuses the promotion, as documented
-            raise CheckFailed(f"{rule} refused by rule 'gated': gate {name!r} failed: "
-                              f"{type(exc).__name__}: {exc}") from None
+            raise CheckFailed(
+                f"{rule} refused by rule 'gated': gate {name!r} failed: {type(exc).__name__}: {exc}"
+            ) from None
         if not isinstance(result, GateResult):
-            raise CheckFailed(f"{rule} refused by rule 'gated': gate {name!r} returned {type(result).__name__}, "
-                              "not a GateResult")
+            raise CheckFailed(
+                f"{rule} refused by rule 'gated': gate {name!r} returned {type(result).__name__}, "
+                "not a GateResult"
+            )
         if not result.passed:
             raise CheckFailed(f"{rule} refused by gate {name!r}: {result.reason or 'did not pass'}")
         results.append((name, result))

@@ -37,6 +37,7 @@ FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 def branch_name(service: str, environment: str, version: str) -> str:
     """``pipekit/<service>/<env>/<version>``, each part made safe for a ref (a digest's ``:`` becomes ``-``)."""
+
     def part(text: str) -> str:
         cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "x"
         return cleaned.replace("..", ".")[:100]
@@ -53,8 +54,12 @@ def describe(commit_message: str, *, branch: str, target: str, environment: str)
     """
     paragraphs = commit_message.strip().split("\n\n")
     trailers: list[tuple[str, str]] = []
-    if paragraphs and all(line.startswith("Pipekit-") for line in paragraphs[-1].splitlines() if line.strip()):
-        trailers = [(k, v.strip()) for k, _, v in (line.partition(": ") for line in paragraphs[-1].splitlines())]
+    if paragraphs and all(
+        line.startswith("Pipekit-") for line in paragraphs[-1].splitlines() if line.strip()
+    ):
+        trailers = [
+            (k, v.strip()) for k, _, v in (line.partition(": ") for line in paragraphs[-1].splitlines())
+        ]
         paragraphs = paragraphs[:-1]
     text = "\n\n".join(paragraphs).strip()
     sources, service = [], ""
@@ -65,13 +70,17 @@ def describe(commit_message: str, *, branch: str, target: str, environment: str)
             sources.append(f"- {service}: built from source commit `{value}`")
     if sources:
         text += "\n\n" + "\n".join(sources)
-    return (f"{text}\n\n---\nOpened by pipekit from branch `{branch}`: merging it into `{target}` deploys "
-            f"to {environment}. The commit carries the `Pipekit-*` trailers the history reads.\n")
+    return (
+        f"{text}\n\n---\nOpened by pipekit from branch `{branch}`: merging it into `{target}` deploys "
+        f"to {environment}. The commit carries the `Pipekit-*` trailers the history reads.\n"
+    )
 
 
 @dataclass
 class Opened:
-    status: Literal["opened", "open", "unchanged", "dry-run"]  # open: already there; unchanged: the target has it
+    status: Literal[
+        "opened", "open", "unchanged", "dry-run"
+    ]  # open: already there; unchanged: the target has it
     pull_request: PullRequest | None
     branch: str
     outcome: WriteOutcome
@@ -90,10 +99,22 @@ class Settled:
 class _BranchEdit:
     """The step's edit, which also names the branch from what it writes and stops at an open pull request."""
 
-    def __init__(self, inner: Edit, name: Callable[[], str],
-                 open_by_branch: dict[str, PullRequest], writer: Writer, *, rebase: bool = False) -> None:
-        self.inner, self.name, self.open_by_branch, self.writer, self.rebase = inner, name, open_by_branch, writer, \
-            rebase
+    def __init__(
+        self,
+        inner: Edit,
+        name: Callable[[], str],
+        open_by_branch: dict[str, PullRequest],
+        writer: Writer,
+        *,
+        rebase: bool = False,
+    ) -> None:
+        self.inner, self.name, self.open_by_branch, self.writer, self.rebase = (
+            inner,
+            name,
+            open_by_branch,
+            writer,
+            rebase,
+        )
         self.lookup: Callable[[], dict[str, PullRequest]] | None = None  # asked while git clones
         self.branch = ""
         self.base = ""  # the GitOps branch's commit the change was made on
@@ -131,8 +152,17 @@ class _BranchEdit:
 
 
 class PullRequestFlow:
-    def __init__(self, host: PullRequestHost, writer: Writer, rule: PullRequestRule, *, environment: str,
-                 log: Callable[[str], None] = lambda _m: None, poll_s: float = 0.5, max_poll_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: PullRequestHost,
+        writer: Writer,
+        rule: PullRequestRule,
+        *,
+        environment: str,
+        log: Callable[[str], None] = lambda _m: None,
+        poll_s: float = 0.5,
+        max_poll_s: float = 10.0,
+    ) -> None:
         self.host, self.writer, self.rule, self.environment, self.log = host, writer, rule, environment, log
         self.poll_s, self.max_poll_s = poll_s, max_poll_s
         self.target = writer.branch
@@ -142,17 +172,34 @@ class PullRequestFlow:
         self.commit_message = ""  # the change's commit on the pull request's branch (this run's)
 
     # -- open -------------------------------------------------------------------------------------
-    def open(self, sparse: Sequence[str] | Callable[[Git], Sequence[str]], edit: Edit, *,
-             service: str, version: Callable[[], str], title: Callable[[], str], dry_run: bool = False) -> Opened:
+    def open(
+        self,
+        sparse: Sequence[str] | Callable[[Git], Sequence[str]],
+        edit: Edit,
+        *,
+        service: str,
+        version: Callable[[], str],
+        title: Callable[[], str],
+        dry_run: bool = False,
+    ) -> Opened:
         prefix = branch_name(service, self.environment, "x")[:-1]  # pipekit/<service>/<env>/
         by_branch: dict[str, PullRequest] = {}
 
         def lookup() -> dict[str, PullRequest]:
-            return {pr.source: pr for pr in self.host.open_pull_requests(self.target) if pr.source.startswith(prefix)}
+            return {
+                pr.source: pr
+                for pr in self.host.open_pull_requests(self.target)
+                if pr.source.startswith(prefix)
+            }
 
         def make(rebase: bool = False) -> _BranchEdit:
-            return _BranchEdit(edit, lambda: branch_name(service, self.environment, version()), by_branch,
-                               self.writer, rebase=rebase)
+            return _BranchEdit(
+                edit,
+                lambda: branch_name(service, self.environment, version()),
+                by_branch,
+                self.writer,
+                rebase=rebase,
+            )
 
         wrapped = make()
         wrapped.lookup = lookup
@@ -167,13 +214,22 @@ class PullRequestFlow:
         if outcome.status != "pushed":
             return Opened("unchanged", None, "", outcome)
         self.commit_message = wrapped.message
-        description = describe(wrapped.message, branch=wrapped.branch, target=self.target,
-                               environment=self.environment)
+        description = describe(
+            wrapped.message, branch=wrapped.branch, target=self.target, environment=self.environment
+        )
         try:
-            pr = self.host.create(title=title(), description=description, source=wrapped.branch, target=self.target,
-                                  reviewers=self.rule.reviewers, close_source_branch=self.rule.delete_branch)
+            pr = self.host.create(
+                title=title(),
+                description=description,
+                source=wrapped.branch,
+                target=self.target,
+                reviewers=self.rule.reviewers,
+                close_source_branch=self.rule.delete_branch,
+            )
         except (UnknownReviewers, ExternalError, CheckFailed):
-            self.delete_branch(wrapped.branch)  # no branch left behind for a pull request that was never opened
+            self.delete_branch(
+                wrapped.branch
+            )  # no branch left behind for a pull request that was never opened
             raise
         superseded = []
         for old in list(by_branch.values()):
@@ -185,8 +241,15 @@ class PullRequestFlow:
         return Opened("opened", pr, wrapped.branch, outcome, superseded)
 
     # -- settle -----------------------------------------------------------------------------------
-    def settle(self, pr: PullRequest, *, merge: bool, wait: bool, timeout_s: float,
-               after_merge: Callable[[str], None] | None = None) -> Settled:
+    def settle(
+        self,
+        pr: PullRequest,
+        *,
+        merge: bool,
+        wait: bool,
+        timeout_s: float,
+        after_merge: Callable[[str], None] | None = None,
+    ) -> Settled:
         deadline = time.monotonic() + timeout_s
         rebases, delay, why = 0, self.poll_s, "nobody merged it yet"
         while True:
@@ -194,14 +257,20 @@ class PullRequestFlow:
             if pr.state == "MERGED":
                 return self._merged(pr, rebases, after_merge)
             if pr.state in ("DECLINED", "SUPERSEDED"):
-                raise CheckFailed(f"pull request #{pr.id} ({pr.url}) was declined by {self.host.declined_by(pr)}",
-                                  hint="nothing was deployed; promote again once the reviewers agree")
+                raise CheckFailed(
+                    f"pull request #{pr.id} ({pr.url}) was declined by {self.host.declined_by(pr)}",
+                    hint="nothing was deployed; promote again once the reviewers agree",
+                )
             if merge:
                 approvers = [a for a in self.host.approvers(pr) if a and a != pr.author]
                 if len(approvers) >= self.rule.min_approvals:
                     try:
-                        merged = self.host.merge(pr, strategy=self.rule.merge_strategy, message=self._message(pr),
-                                                 close_source_branch=self.rule.delete_branch)
+                        merged = self.host.merge(
+                            pr,
+                            strategy=self.rule.merge_strategy,
+                            message=self._message(pr),
+                            close_source_branch=self.rule.delete_branch,
+                        )
                     except MergeRefused as refused:
                         if refused.kind in ("conflict", "stale") and rebases < MAX_REBASES and self._moved():
                             self._rebase(pr)
@@ -215,13 +284,15 @@ class PullRequestFlow:
                             return self._merged(merged, rebases, after_merge)
                         why = "Bitbucket is still merging it"  # Cloud's 202: the merge runs in the background
                 else:
-                    why = (f"{len(approvers)} of {self.rule.min_approvals} approval(s) other than its author's")
+                    why = f"{len(approvers)} of {self.rule.min_approvals} approval(s) other than its author's"
             if not wait:
                 return Settled("open", pr, rebases=rebases, waiting_for=why if merge else "")
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimedOut(f"pull request #{pr.id} ({pr.url}) not merged after {timeout_s:g}s: {why}",
-                               hint="merge it, or run again with a longer --merge-timeout")
+                raise TimedOut(
+                    f"pull request #{pr.id} ({pr.url}) not merged after {timeout_s:g}s: {why}",
+                    hint="merge it, or run again with a longer --merge-timeout",
+                )
             time.sleep(min(delay, left))
             delay = min(delay * 1.5, self.max_poll_s)
 
@@ -261,8 +332,14 @@ class PullRequestFlow:
     def remote_heads(self, branches: Sequence[str]) -> dict[str, str]:
         with Workspace(self.writer.env, self.writer.username) as ws:
             git = Git(ws.root, ws.env)
-            out = git.run("ls-remote", "--heads", remote_url(self.writer.repo),
-                          *(f"refs/heads/{b}" for b in branches), network=True, timeout=60).stdout
+            out = git.run(
+                "ls-remote",
+                "--heads",
+                remote_url(self.writer.repo),
+                *(f"refs/heads/{b}" for b in branches),
+                network=True,
+                timeout=60,
+            ).stdout
         heads = {}
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
@@ -276,8 +353,15 @@ class PullRequestFlow:
             git = Git(ws.repo, ws.env)
             ws.repo.mkdir()
             git.run("init", "--quiet")
-            proc = git.run("push", "--quiet", remote_url(self.writer.repo), f":refs/heads/{branch}", network=True,
-                           check=False, timeout=60)
+            proc = git.run(
+                "push",
+                "--quiet",
+                remote_url(self.writer.repo),
+                f":refs/heads/{branch}",
+                network=True,
+                check=False,
+                timeout=60,
+            )
         if proc.returncode != 0:
             self.log(f"could not delete branch {branch}: {proc.stderr.strip()}")
 
@@ -285,8 +369,9 @@ class PullRequestFlow:
         """The full 40-character merge commit (Cloud names 12 characters of it): the GitOps branch's tip
         when it starts so, else found in the branch's recent history."""
         if not given:
-            raise ExternalError(f"Bitbucket did not name the merge commit of the pull request in "
-                                f"{self.host.repository}")
+            raise ExternalError(
+                f"Bitbucket did not name the merge commit of the pull request in {self.host.repository}"
+            )
         given = given.lower()
         if FULL_SHA.fullmatch(given):
             return given
@@ -297,16 +382,32 @@ class PullRequestFlow:
             git = Git(ws.repo, ws.env)
             ws.repo.mkdir()
             git.run("init", "--quiet", "--bare")
-            git.run("fetch", "--quiet", "--filter=blob:none", "--depth=500", "--no-tags", remote_url(self.writer.repo),
-                    f"refs/heads/{self.target}", network=True, timeout=300)
+            git.run(
+                "fetch",
+                "--quiet",
+                "--filter=blob:none",
+                "--depth=500",
+                "--no-tags",
+                remote_url(self.writer.repo),
+                f"refs/heads/{self.target}",
+                network=True,
+                timeout=300,
+            )
             proc = git.run("rev-parse", "--verify", "--quiet", f"{given}^{{commit}}", check=False)
         if proc.returncode != 0 or not FULL_SHA.fullmatch(proc.stdout.strip()):
             raise ExternalError(f"merge commit {given} is not among the last 500 commits of {self.target}")
         return proc.stdout.strip()
 
 
-def record(service: str, environment: str, pr: PullRequest | None, branch: str, *, state: str | None = None,
-           merge_commit: str | None = None) -> dict[str, Any]:
+def record(
+    service: str,
+    environment: str,
+    pr: PullRequest | None,
+    branch: str,
+    *,
+    state: str | None = None,
+    merge_commit: str | None = None,
+) -> dict[str, Any]:
     """What the run record keeps of one pull request."""
     out: dict[str, Any] = {"service": service, "environment": environment, "branch": branch}
     if pr is not None:

@@ -60,20 +60,28 @@ def rule_for(environments: Any, env: str | None, via: str | None = None) -> Pull
         raise BadInput(f"{source}: {chosen!r} is not one of {', '.join(VIA)}")
     raw = section.get("pull_request") or {}
     if not isinstance(raw, Mapping):
-        raise BadInput(f"{where}.pull_request: expected a mapping (reviewers, min_approvals, merge_strategy, "
-                       "delete_branch, merge, wait_merge, merge_timeout)")
+        raise BadInput(
+            f"{where}.pull_request: expected a mapping (reviewers, min_approvals, merge_strategy, "
+            "delete_branch, merge, wait_merge, merge_timeout)"
+        )
     reviewers = raw.get("reviewers") or []
     if isinstance(reviewers, str):
         reviewers = [reviewers]
     if not isinstance(reviewers, list) or not all(isinstance(r, str) and r.strip() for r in reviewers):
-        raise BadInput(f"{where}.pull_request.reviewers: expected a list of user names, account ids or {{uuid}}s")
+        raise BadInput(
+            f"{where}.pull_request.reviewers: expected a list of user names, account ids or {{uuid}}s"
+        )
     approvals = raw.get("min_approvals", 1)
     if isinstance(approvals, bool) or not isinstance(approvals, int) or approvals < 1:
-        raise BadInput(f"{where}.pull_request.min_approvals: {approvals!r} is not a positive number",
-                       hint="1 or more: the approvals, other than the author's, a pull request needs")
+        raise BadInput(
+            f"{where}.pull_request.min_approvals: {approvals!r} is not a positive number",
+            hint="1 or more: the approvals, other than the author's, a pull request needs",
+        )
     strategy = raw.get("merge_strategy", "merge")
     if strategy not in STRATEGIES:
-        raise BadInput(f"{where}.pull_request.merge_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+        raise BadInput(
+            f"{where}.pull_request.merge_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}"
+        )
     switches = {}
     for key, default in (("delete_branch", True), ("merge", False), ("wait_merge", False)):
         switches[key] = raw.get(key, default)
@@ -82,8 +90,16 @@ def rule_for(environments: Any, env: str | None, via: str | None = None) -> Pull
     timeout = raw.get("merge_timeout", 3600.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise BadInput(f"{where}.pull_request.merge_timeout: {timeout!r} is not a number of seconds above 0")
-    return PullRequestRule(chosen, [r.strip() for r in reviewers], approvals, strategy, switches["delete_branch"],
-                           switches["merge"], switches["wait_merge"], float(timeout))
+    return PullRequestRule(
+        chosen,
+        [r.strip() for r in reviewers],
+        approvals,
+        strategy,
+        switches["delete_branch"],
+        switches["merge"],
+        switches["wait_merge"],
+        float(timeout),
+    )
 
 
 @dataclass
@@ -94,8 +110,15 @@ class Location:
     repository: str
 
 
-def location(gitops_repo: str, *, server_url: str | None = None, api_url: str | None = None,
-             workspace: str | None = None, project: str | None = None, repository: str | None = None) -> Location:
+def location(
+    gitops_repo: str,
+    *,
+    server_url: str | None = None,
+    api_url: str | None = None,
+    workspace: str | None = None,
+    project: str | None = None,
+    repository: str | None = None,
+) -> Location:
     """Where the GitOps repository's pull requests live (see the module's docstring)."""
     server = (server_url or "").strip()
     flavour = "datacenter" if server else "cloud"
@@ -106,8 +129,10 @@ def location(gitops_repo: str, *, server_url: str | None = None, api_url: str | 
         parsed = from_url(gitops_repo, flavour)
         if parsed is None:
             key = "project" if flavour == "datacenter" else "workspace"
-            raise BadInput(f"cannot tell the Bitbucket {key} and repository from the GitOps repository "
-                           f"{gitops_repo!r}", hint=f"set gitops.pull_request.{key} and gitops.pull_request.repository")
+            raise BadInput(
+                f"cannot tell the Bitbucket {key} and repository from the GitOps repository {gitops_repo!r}",
+                hint=f"set gitops.pull_request.{key} and gitops.pull_request.repository",
+            )
         owner, repo = owner or parsed[0], repo or parsed[1]
     return Location(flavour, base.rstrip("/"), owner, repo)
 
@@ -126,7 +151,7 @@ def from_url(url: str, flavour: str) -> tuple[str, str] | None:
     if parts and parts[-1].endswith(".git"):
         parts[-1] = parts[-1][:-4]
     if flavour == "datacenter" and "scm" in parts:
-        parts = parts[parts.index("scm") + 1:]
+        parts = parts[parts.index("scm") + 1 :]
     if len(parts) != 2 or not all(parts):
         return None
     if flavour == "cloud" and host not in CLOUD_HOSTS:
@@ -138,14 +163,18 @@ def host_for(where: Location, token: str | None, username: str | None = None) ->
     """The client for the GitOps repository's host; no token is exit 2 naming the variables."""
     token = (token or "").strip()
     if not token:
-        raise BadInput(f"promotion by pull request needs credentials: set {TOKEN_ENV} (a repository, project or "
-                       f"workspace access token; with {USERNAME_ENV} for Basic authentication)")
+        raise BadInput(
+            f"promotion by pull request needs credentials: set {TOKEN_ENV} (a repository, project or "
+            f"workspace access token; with {USERNAME_ENV} for Basic authentication)"
+        )
     if username == "x-token-auth":  # git's name for an access token over HTTPS; the API takes it as Bearer
         username = None
     if where.flavour == "datacenter":
         from pipekit.clients.bitbucket_dc import BitbucketDataCenter
 
-        return BitbucketDataCenter(where.base_url, where.owner, where.repository, token=token, username=username)
+        return BitbucketDataCenter(
+            where.base_url, where.owner, where.repository, token=token, username=username
+        )
     from pipekit.clients.bitbucket_cloud import BitbucketCloud
 
     return BitbucketCloud(where.base_url, where.owner, where.repository, token=token, username=username)

@@ -27,13 +27,21 @@ class Environment:
 
 def load(section: dict[str, Any]) -> dict[str, Environment]:
     if not section:
-        envs = {name: Environment(name, "manual" if name == "prod" else "auto", source="\0") for name in DEFAULT_CHAIN}
+        envs = {
+            name: Environment(name, "manual" if name == "prod" else "auto", source="\0")
+            for name in DEFAULT_CHAIN
+        }
     else:
         envs = {}
         for name, raw in section.items():
             raw = raw or {}
-            envs[name] = Environment(name, str(raw.get("promotion", "auto")), list(raw.get("gates") or []),
-                                     raw.get("from", "\0"), bool(raw.get("allow_skip", False)))
+            envs[name] = Environment(
+                name,
+                str(raw.get("promotion", "auto")),
+                list(raw.get("gates") or []),
+                raw.get("from", "\0"),
+                bool(raw.get("allow_skip", False)),
+            )
     names = list(envs)
     for i, env in enumerate(envs.values()):
         if env.source == "\0":
@@ -59,8 +67,15 @@ class Decision:
     gates: list[str] = field(default_factory=list)
 
 
-def decide(envs: dict[str, Environment], source: str, target: str, *, approve: bool,
-           in_bitbucket: bool, deployment_env: str | None) -> Decision:
+def decide(
+    envs: dict[str, Environment],
+    source: str,
+    target: str,
+    *,
+    approve: bool,
+    in_bitbucket: bool,
+    deployment_env: str | None,
+) -> Decision:
     """Apply the chain and the target's promotion rule; a refusal is CheckFailed naming the rule."""
     for name in (source, target):
         if name not in envs:
@@ -72,18 +87,24 @@ def decide(envs: dict[str, Environment], source: str, target: str, *, approve: b
     chain = ancestors(envs, target)
     if env.source != source:
         if source not in chain:
-            raise CheckFailed(f"{what} refused by the chain rule: {target} is promoted from "
-                              f"{env.source or 'nowhere'}, and {source} is not before it")
+            raise CheckFailed(
+                f"{what} refused by the chain rule: {target} is promoted from "
+                f"{env.source or 'nowhere'}, and {source} is not before it"
+            )
         if not env.allow_skip:
-            raise CheckFailed(f"{what} refused by the chain rule: {target} is promoted from {env.source}; "
-                              f"skipping {', '.join(reversed(chain[:chain.index(source)]))} is not allowed",
-                              hint=f"set environments.{target}.allow_skip: true to allow it")
+            raise CheckFailed(
+                f"{what} refused by the chain rule: {target} is promoted from {env.source}; "
+                f"skipping {', '.join(reversed(chain[: chain.index(source)]))} is not allowed",
+                hint=f"set environments.{target}.allow_skip: true to allow it",
+            )
     if env.promotion == "manual":
         if not approve:
             raise CheckFailed(f"{what} refused by rule 'manual': {target} needs --approve")
         if in_bitbucket and deployment_env != target:
-            raise CheckFailed(f"{what} refused by rule 'manual': run it in a Bitbucket deployment step for "
-                              f"{target!r} (BITBUCKET_DEPLOYMENT_ENVIRONMENT is {deployment_env or 'unset'})")
+            raise CheckFailed(
+                f"{what} refused by rule 'manual': run it in a Bitbucket deployment step for "
+                f"{target!r} (BITBUCKET_DEPLOYMENT_ENVIRONMENT is {deployment_env or 'unset'})"
+            )
     elif env.promotion == "gated":
         return Decision("gated", list(env.gates))
     elif env.promotion != "auto":

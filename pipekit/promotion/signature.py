@@ -30,16 +30,32 @@ _DIGEST = re.compile(r"^(.*)@(sha256:[0-9a-f]{64})$")
 
 @dataclass
 class SignatureSettings:
-    public_keys: list[str] = option(config="signing.public_keys", min_length=1, schema={"minItems": 1},
-                                    help="Public keys the signature gate trusts (paths, PEM text, env://VAR, "
-                                         "awskms:///ARN).")
-    require_sbom: bool = option(False, env="PIPEKIT_SIGNING_REQUIRE_SBOM", config="signing.require_sbom",
-                                help="Also require a signed CycloneDX SBOM attestation.")
-    registry_override: str | None = option(env="PIPEKIT_ECR_REGISTRY_OVERRIDE", config="ecr.registry_override",
-                                           help="Read signatures from this registry host (as ecr-push pushed).")
-    insecure_registry: bool = option(False, env="PIPEKIT_ECR_INSECURE_REGISTRY", config="ecr.insecure_registry",
-                                     help="Plain HTTP / unverified TLS to a non-loopback registry override.")
-    region: str | None = option(env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region", help="AWS region.")
+    public_keys: list[str] = option(
+        config="signing.public_keys",
+        min_length=1,
+        schema={"minItems": 1},
+        help="Public keys the signature gate trusts (paths, PEM text, env://VAR, awskms:///ARN).",
+    )
+    require_sbom: bool = option(
+        False,
+        env="PIPEKIT_SIGNING_REQUIRE_SBOM",
+        config="signing.require_sbom",
+        help="Also require a signed CycloneDX SBOM attestation.",
+    )
+    registry_override: str | None = option(
+        env="PIPEKIT_ECR_REGISTRY_OVERRIDE",
+        config="ecr.registry_override",
+        help="Read signatures from this registry host (as ecr-push pushed).",
+    )
+    insecure_registry: bool = option(
+        False,
+        env="PIPEKIT_ECR_INSECURE_REGISTRY",
+        config="ecr.insecure_registry",
+        help="Plain HTTP / unverified TLS to a non-loopback registry override.",
+    )
+    region: str | None = option(
+        env=("AWS_REGION", "AWS_DEFAULT_REGION"), config="ecr.region", help="AWS region."
+    )
 
 
 @dataclass
@@ -110,8 +126,10 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
         name = parse_reference(reference)
         host = options.registry_override or name.host
         if not host:
-            raise GateUnavailable(f"signature gate: {reference} names no registry host and no registry override "
-                                  "is set (ecr.registry_override)")
+            raise GateUnavailable(
+                f"signature gate: {reference} names no registry host and no registry override "
+                "is set (ecr.registry_override)"
+            )
         try:
             registry = registry_for(host, options, ctx)
             digest = name.digest
@@ -120,15 +138,25 @@ def evaluate(request: GateRequest, ctx: StepContext) -> GateResult:
                 if found is None:
                     return GateResult(False, f"{service}: {reference} is not in registry {host}")
                 digest = found.digest
-            verdict = verify.check(registry, name.repository, digest, keys, identity=name.identity,
-                                   attestations=options.require_sbom)
+            verdict = verify.check(
+                registry,
+                name.repository,
+                digest,
+                keys,
+                identity=name.identity,
+                attestations=options.require_sbom,
+            )
         except ExternalError as exc:
-            raise GateUnavailable(f"signature gate: cannot read the signatures of {reference}: {exc.message}") from None
+            raise GateUnavailable(
+                f"signature gate: cannot read the signatures of {reference}: {exc.message}"
+            ) from None
         where = f"{service}: {name.identity}@{digest}"
         if not verdict.signed:
             return GateResult(False, f"{where} is not signed by a trusted key: {verdict.reason}")
         if options.require_sbom and not verdict.sbom:
-            return GateResult(False, f"{where} has no SBOM attestation signed by a trusted key "
-                                     "(signing.require_sbom is true)")
+            return GateResult(
+                False,
+                f"{where} has no SBOM attestation signed by a trusted key (signing.require_sbom is true)",
+            )
         details[service] = f"{digest} signed ({verdict.key})" + (", SBOM attested" if verdict.sbom else "")
     return GateResult(True, "every promoted digest is signed by a trusted key", details)

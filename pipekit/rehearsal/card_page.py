@@ -69,9 +69,22 @@ def ensure_renderer(env: Mapping[str, str], timeout: float = 180.0) -> Path | No
     if npm is None:
         return None
     target.mkdir(parents=True, exist_ok=True)
-    process.run([npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", "--no-save", "--silent",
-                 *(f"{k}@{v}" for k, v in RENDERER.items())], env=dict(env), timeout=timeout,
-                what="npm install of the Adaptive Cards renderer")
+    process.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(target),
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--silent",
+            *(f"{k}@{v}" for k, v in RENDERER.items()),
+        ],
+        env=dict(env),
+        timeout=timeout,
+        what="npm install of the Adaptive Cards renderer",
+    )
     return modules if all((modules / rel).is_file() for rel in SCRIPTS.values()) else None
 
 
@@ -87,10 +100,13 @@ def write_page(cards: Sequence[CardEntry], out: Path, modules: Path | None) -> P
         scripts = "\n".join(f'<script src="renderer/{name}"></script>' for name in SCRIPTS)
     sections = "\n".join(
         f'<section class="card"><h2>{html.escape(c.title)}</h2><div class="host" id="card-{i}"></div>'
-        f'<details><summary>JSON</summary><pre>{html.escape(json.dumps(c.card, indent=2))}</pre></details></section>'
-        for i, c in enumerate(cards))
+        f"<details><summary>JSON</summary><pre>{html.escape(json.dumps(c.card, indent=2))}</pre></details></section>"
+        for i, c in enumerate(cards)
+    )
     data = json.dumps([c.card for c in cards]).replace("</", "<\\/")
-    out.write_text(PAGE.format(scripts=scripts, sections=sections, data=data, count=len(cards)), encoding="utf-8")
+    out.write_text(
+        PAGE.format(scripts=scripts, sections=sections, data=data, count=len(cards)), encoding="utf-8"
+    )
     return out
 
 
@@ -99,7 +115,7 @@ def read_status(dom: str) -> list[dict[str, Any]] | None:
     start, end = dom.find('<pre id="status">'), dom.find("</pre>", dom.find('<pre id="status">'))
     if start < 0 or end < 0:
         return None
-    text = html.unescape(dom[start + len('<pre id="status">'):end]).strip()
+    text = html.unescape(dom[start + len('<pre id="status">') : end]).strip()
     try:
         status = json.loads(text)
     except json.JSONDecodeError:
@@ -107,13 +123,25 @@ def read_status(dom: str) -> list[dict[str, Any]] | None:
     return status if isinstance(status, list) else None
 
 
-def chromium_argv(page: Path, profile: Path, *, screenshot: Path | None = None,
-                  size: tuple[int, int] = (900, 2400)) -> list[str]:
+def chromium_argv(
+    page: Path, profile: Path, *, screenshot: Path | None = None, size: tuple[int, int] = (900, 2400)
+) -> list[str]:
     """A headless Chromium that neither phones home nor needs a sandbox (root in CI)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
-    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", "--allow-file-access-from-files", "--virtual-time-budget=5000"]
+    argv = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+    ]
     if screenshot is not None:
         argv += [f"--screenshot={screenshot}", f"--window-size={size[0]},{size[1]}"]
     else:

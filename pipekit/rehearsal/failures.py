@@ -45,7 +45,11 @@ def failing_step(fail_at: str, steps: list[Any], environments: Mapping[str, Any]
     if fail_at in ("deploy", "hook"):
         return deployments[0].name if deployments else ""
     gate = "jira" if fail_at == "gate" else "signature"
-    gated = [env for env, conf in environments.items() if isinstance(conf, Mapping) and gate in (conf.get("gates") or [])]
+    gated = [
+        env
+        for env, conf in environments.items()
+        if isinstance(conf, Mapping) and gate in (conf.get("gates") or [])
+    ]
     return next((s.name for s in deployments if s.deployment in gated), "")
 
 
@@ -64,8 +68,10 @@ def degrade(argocd: Any, app: str) -> None:
                 patch["health"] = "Degraded"
             if patch.get("phase") == "Succeeded":
                 patch["phase"] = "Failed"
-                patch["message"] = ("Deployment/" + app.rsplit("-", 1)[0] + ": progress deadline exceeded "
-                                    "(rehearsed by --fail-at deploy)")
+                patch["message"] = (
+                    "Deployment/" + app.rsplit("-", 1)[0] + ": progress deadline exceeded "
+                    "(rehearsed by --fail-at deploy)"
+                )
         original(name, **patch)
 
     argocd.set_state = set_state
@@ -76,16 +82,21 @@ def unsign(registry_url: str, repository: str, digest: str) -> str:
     from pipekit.core import http
 
     tag = digest.replace(":", "-") + ".sig"
-    accept = ", ".join(("application/vnd.oci.image.manifest.v1+json",
-                        "application/vnd.docker.distribution.manifest.v2+json"))
+    accept = ", ".join(
+        ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json")
+    )
     with http.session(attempts=2, total_timeout=20, timeout=(5.0, 10.0)) as s:
         head = s.head(f"{registry_url}/v2/{repository}/manifests/{tag}", headers={"Accept": accept})
         found = head.headers.get("Docker-Content-Digest")
         if head.status_code != 200 or not found:
-            raise RuntimeError(f"--fail-at signature: no signature {repository}:{tag} in the registry to delete "
-                               f"(HTTP {head.status_code})")
+            raise RuntimeError(
+                f"--fail-at signature: no signature {repository}:{tag} in the registry to delete "
+                f"(HTTP {head.status_code})"
+            )
         gone = s.delete(f"{registry_url}/v2/{repository}/manifests/{found}")
         if gone.status_code not in (200, 202):
-            raise RuntimeError(f"--fail-at signature: the registry refused to delete {repository}:{tag} "
-                               f"(HTTP {gone.status_code})")
+            raise RuntimeError(
+                f"--fail-at signature: the registry refused to delete {repository}:{tag} "
+                f"(HTTP {gone.status_code})"
+            )
     return f"{repository}:{tag}"

@@ -39,32 +39,67 @@ SCAN_REPORT = Path(__file__).with_name("scan-report.json")
 SERVICE = "demo-service"
 BRANCH = "master"  # not main: init must follow the service's branch
 ENVIRONMENTS = ("dev", "qa", "preprod", "prod")  # as pipekit init onboards a service by default
-DEFAULT_PULL_REQUEST_ENVS = ("prod",)  # init --via-pull-request: prod's change is reviewed in the GitOps repository
-IMAGE_REPO = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}"  # moto's account, the rehearsal's region
+DEFAULT_PULL_REQUEST_ENVS = (
+    "prod",
+)  # init --via-pull-request: prod's change is reviewed in the GitOps repository
+IMAGE_REPO = (
+    f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{SERVICE}"  # moto's account, the rehearsal's region
+)
 JIRA_PROJECT = "DEMO"
 SUITE = ("python3", "api-tests/run.py", "--junit-xml", f"/reports/{SERVICE}-api.xml")
 SEMGREP_RULES, TRIVY_REPORT = "rehearsal/semgrep-rules.yaml", "rehearsal/trivy-report.json"
 # what cannot run here and is replaced by a documented setting: (what, instead, the variable)
 SUBSTITUTIONS = (
-    ("semgrep's registry ruleset p/java (fetched at scan time)", f"the local rules {SEMGREP_RULES}",
-     "PIPEKIT_SEMGREP_CONFIG"),
-    ("trivy and its vulnerability database (not in the local image, downloaded at scan time)",
-     f"the bundled Trivy report {TRIVY_REPORT}", "PIPEKIT_SCAN_SUBSTITUTE"),
-    ("Maven Central", "this machine's ~/.m2/repository, seeded as the maven-repo cache",
-     "PIPEKIT_MAVEN_OFFLINE"),
+    (
+        "semgrep's registry ruleset p/java (fetched at scan time)",
+        f"the local rules {SEMGREP_RULES}",
+        "PIPEKIT_SEMGREP_CONFIG",
+    ),
+    (
+        "trivy and its vulnerability database (not in the local image, downloaded at scan time)",
+        f"the bundled Trivy report {TRIVY_REPORT}",
+        "PIPEKIT_SCAN_SUBSTITUTE",
+    ),
+    (
+        "Maven Central",
+        "this machine's ~/.m2/repository, seeded as the maven-repo cache",
+        "PIPEKIT_MAVEN_OFFLINE",
+    ),
 )
 # keys of a --config file that point at the sample or the outside world: init's values are kept
-REPLACED = ("service", "build", "ecr", "gitops", "argocd", "signing", "scan.reports", "scan.run", "scan.sarif_out",
-            "scan.junit_out", "jira.base_url", "jira.cloud_id", "environments.*.overlay", "environments.*.path")
+REPLACED = (
+    "service",
+    "build",
+    "ecr",
+    "gitops",
+    "argocd",
+    "signing",
+    "scan.reports",
+    "scan.run",
+    "scan.sarif_out",
+    "scan.junit_out",
+    "jira.base_url",
+    "jira.cloud_id",
+    "environments.*.overlay",
+    "environments.*.path",
+)
 IDENTITY = ("-c", "user.name=Dev Eloper", "-c", "user.email=dev@pipekit.local", "-c", "commit.gpgsign=false")
 CRITICAL = {
-    "Target": "pom.xml", "Class": "lang-pkgs", "Type": "pom",
-    "Vulnerabilities": [{
-        "VulnerabilityID": "CVE-2021-44228", "PkgName": "org.apache.logging.log4j:log4j-core",
-        "PkgIdentifier": {"PURL": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
-        "InstalledVersion": "2.14.1", "FixedVersion": "2.15.0", "Severity": "CRITICAL",
-        "Title": "log4j-core: Remote code execution in Log4j 2.x (rehearsed by --fail-at scan)", "CweIDs": ["CWE-502"],
-    }],
+    "Target": "pom.xml",
+    "Class": "lang-pkgs",
+    "Type": "pom",
+    "Vulnerabilities": [
+        {
+            "VulnerabilityID": "CVE-2021-44228",
+            "PkgName": "org.apache.logging.log4j:log4j-core",
+            "PkgIdentifier": {"PURL": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+            "InstalledVersion": "2.14.1",
+            "FixedVersion": "2.15.0",
+            "Severity": "CRITICAL",
+            "Title": "log4j-core: Remote code execution in Log4j 2.x (rehearsed by --fail-at scan)",
+            "CweIDs": ["CWE-502"],
+        }
+    ],
 }
 FAILING_TEST = """\
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -110,19 +145,37 @@ def sample_repo(workdir: Path, env: Mapping[str, str], *, fail_at: str | None) -
         report.setdefault("Results", []).append(CRITICAL)
     (repo / TRIVY_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if fail_at == "tests":  # a change whose test fails: the unit tests fail
-        (repo / "src" / "test" / "java" / "RehearsalFailAtTest.java").write_text(FAILING_TEST, encoding="utf-8")
+        (repo / "src" / "test" / "java" / "RehearsalFailAtTest.java").write_text(
+            FAILING_TEST, encoding="utf-8"
+        )
     git(repo, "init", "-q", "-b", BRANCH, env=env)
     git(repo, "add", ".", env=env)
     # the folder's name makes the commit (so the image's first tag) unique per rehearsal
     # DEMO-1 is the Jira stand-in's issue of the version built (the release notes name it)
-    git(repo, "commit", "-q", "-m", f"{JIRA_PROJECT}-1 Add the demo service", "-m", f"Embedded sample for pipekit rehearse "
-        f"({workdir.name}).", env=env)
+    git(
+        repo,
+        "commit",
+        "-q",
+        "-m",
+        f"{JIRA_PROJECT}-1 Add the demo service",
+        "-m",
+        f"Embedded sample for pipekit rehearse ({workdir.name}).",
+        env=env,
+    )
     return repo
 
 
-def onboard(workdir: Path, world: World, env: Mapping[str, str], console: Console, *, public_key: str,
-            fail_at: str | None = None, config: Path | None = None,
-            environments: Sequence[str] = ENVIRONMENTS) -> Onboarded:
+def onboard(
+    workdir: Path,
+    world: World,
+    env: Mapping[str, str],
+    console: Console,
+    *,
+    public_key: str,
+    fail_at: str | None = None,
+    config: Path | None = None,
+    environments: Sequence[str] = ENVIRONMENTS,
+) -> Onboarded:
     """The sample's checkout and the GitOps repository, onboarded by ``pipekit init`` and committed.
 
     The environments that go by pull request (:func:`by_pull_request`) are onboarded with ``init
@@ -138,15 +191,31 @@ def onboard(workdir: Path, world: World, env: Mapping[str, str], console: Consol
     repo = sample_repo(workdir, env, fail_at=fail_at)
     url = world.gitops_repo("gitops", BRANCH)
     assert world.git is not None
-    ctx = StepContext.create(env={**env, "PIPEKIT_GITOPS_TOKEN": world.git.token}, run_record=workdir / "init.json",
-                             config_path=None, debug=console.debug_enabled, cwd=repo)
+    ctx = StepContext.create(
+        env={**env, "PIPEKIT_GITOPS_TOKEN": world.git.token},
+        run_record=workdir / "init.json",
+        config_path=None,
+        debug=console.debug_enabled,
+        cwd=repo,
+    )
     ctx.console = ConsoleType(stream=io.StringIO(), debug=console.debug_enabled)
     # without kubectl, init checks everything but the renders
     renderer = init.InitOptions.renderer if shutil.which("kubectl", path=env.get("PATH")) else "none"
-    result = init.run(init.InitOptions(service=SERVICE, gitops_repo=url, image_repo=IMAGE_REPO,
-                                       environments=tuple(environments), suite=SUITE, service_dir=repo,
-                                       renderer=renderer, jira_project=JIRA_PROJECT,
-                                       signing_public_key=public_key, pull_request_envs=by_pr), ctx)
+    result = init.run(
+        init.InitOptions(
+            service=SERVICE,
+            gitops_repo=url,
+            image_repo=IMAGE_REPO,
+            environments=tuple(environments),
+            suite=SUITE,
+            service_dir=repo,
+            renderer=renderer,
+            jira_project=JIRA_PROJECT,
+            signing_public_key=public_key,
+            pull_request_envs=by_pr,
+        ),
+        ctx,
+    )
     (workdir / "init.json").unlink(missing_ok=True)
     from pipekit.core import yamlload
 
@@ -170,7 +239,9 @@ def by_pull_request(user: Mapping[str, Any] | None, environments: Sequence[str])
     if user is None:
         return tuple(e for e in environments if e in DEFAULT_PULL_REQUEST_ENVS)
     envs = user.get("environments") or {}
-    return tuple(e for e in environments if isinstance(envs.get(e), Mapping) and envs[e].get("via") == "pull-request")
+    return tuple(
+        e for e in environments if isinstance(envs.get(e), Mapping) and envs[e].get("via") == "pull-request"
+    )
 
 
 def with_gitops_pull_request(text: str) -> str:
@@ -184,8 +255,12 @@ def with_gitops_pull_request(text: str) -> str:
     end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "")), len(lines))
     while end > start + 1 and not lines[end - 1].strip():
         end -= 1
-    block = ["  # the GitOps repository's pull requests (pipekit rehearse: its Bitbucket stand-in's workspace)\n",
-             "  pull_request:\n", f"    workspace: {workspace}\n", f"    repository: {repository}\n"]
+    block = [
+        "  # the GitOps repository's pull requests (pipekit rehearse: its Bitbucket stand-in's workspace)\n",
+        "  pull_request:\n",
+        f"    workspace: {workspace}\n",
+        f"    repository: {repository}\n",
+    ]
     return "".join(lines[:end] + block + lines[end:])
 
 
@@ -194,9 +269,11 @@ def summary(result: InitResult) -> str:
     for action in result.files.values():
         counts[action] = counts.get(action, 0) + 1
     skipped = f"; skipped: {', '.join(result.skipped_checks)}" if result.skipped_checks else ""
-    return (f"pipekit init {result.pipekit_version}: {len(result.files)} files "
-            f"({', '.join(f'{n} {a}' for a, n in sorted(counts.items()))}), GitOps commit "
-            f"{(result.gitops_revision or '')[:12]}; checks passed: {', '.join(result.checks) or 'none'}{skipped}")
+    return (
+        f"pipekit init {result.pipekit_version}: {len(result.files)} files "
+        f"({', '.join(f'{n} {a}' for a, n in sorted(counts.items()))}), GitOps commit "
+        f"{(result.gitops_revision or '')[:12]}; checks passed: {', '.join(result.checks) or 'none'}{skipped}"
+    )
 
 
 # -- --config ----------------------------------------------------------------------------------
@@ -222,8 +299,9 @@ def environments_of(settings: Mapping[str, Any], where: str) -> tuple[str, ...] 
     if envs is None:
         return None
     if not isinstance(envs, Mapping):
-        raise BadInput(f"--config {where}: environments must map each environment to its settings, "
-                       "in promotion order")
+        raise BadInput(
+            f"--config {where}: environments must map each environment to its settings, in promotion order"
+        )
     names = tuple(str(e) for e in envs)
     check_environments(names, f"--config {where}: environments")  # the same check as pipekit init's
     return names
@@ -241,8 +319,10 @@ def write_settings(settings: Mapping[str, Any], path: Path, source: Path, replac
 
     from pipekit.core import config
 
-    head = [f"# pipekit rehearse: the settings of {source.name}, with init's wherever they point at the "
-            "sample or the outside world."]
+    head = [
+        f"# pipekit rehearse: the settings of {source.name}, with init's wherever they point at the "
+        "sample or the outside world."
+    ]
     if replaced:
         head.append(f"# kept init's for: {', '.join(replaced)}")
     text = "\n".join(head) + "\n" + yaml.safe_dump(dict(settings), sort_keys=False, default_flow_style=False)

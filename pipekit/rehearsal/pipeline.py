@@ -37,10 +37,23 @@ from pipekit.core import yamlload
 BASE_IMAGE = f"localhost/pipekit-base:{__version__}-local"
 IMAGE_UID = 1000  # the base image's pipekit user
 TIMINGS = ".pipekit/timings.jsonl"  # in each step's clone: the tools its pipekit commands drove, and how long
-TOOLS = {"mvn": "Maven", "java": "Maven", "git": "git", "kubectl": "kubectl", "semgrep": "semgrep",
-         "pysemgrep": "semgrep", "docker": "buildah/podman", "buildah": "buildah/podman", "podman": "buildah/podman"}
-RUNNER_TOOL_PHASES = {"clone": "git", "image": "buildah/podman", "services": "buildah/podman",
-                      "clean-up": "buildah/podman"}
+TOOLS = {
+    "mvn": "Maven",
+    "java": "Maven",
+    "git": "git",
+    "kubectl": "kubectl",
+    "semgrep": "semgrep",
+    "pysemgrep": "semgrep",
+    "docker": "buildah/podman",
+    "buildah": "buildah/podman",
+    "podman": "buildah/podman",
+}
+RUNNER_TOOL_PHASES = {
+    "clone": "git",
+    "image": "buildah/podman",
+    "services": "buildah/podman",
+    "clean-up": "buildah/podman",
+}
 
 
 @dataclass
@@ -59,18 +72,28 @@ def choose_image(requested: str | None, env: Mapping[str, str]) -> Where:
     from pipekit.clients.workcontainers import WorkContainers
 
     if requested == "none":
-        return Where(None, "--image none: the steps ran on this machine; the image's tool set was not checked")
+        return Where(
+            None, "--image none: the steps ran on this machine; the image's tool set was not checked"
+        )
     image = requested or BASE_IMAGE
     if shutil.which("buildah", path=env.get("PATH")) is None or WorkContainers().image_config(image) is None:
         how = "" if requested else " (build it with scripts/build-image.sh --local: 3 to 6 minutes)"
-        return Where(None, f"no local image {image}{how}: the steps ran on this machine; the image's tool set "
-                           "was not checked")
+        return Where(
+            None,
+            f"no local image {image}{how}: the steps ran on this machine; the image's tool set "
+            "was not checked",
+        )
     if requested is None and not holds_this_pipekit(image, env):
-        return Where(None, f"the local image {image} holds another pipekit than this one (built from another "
-                           "tree; rebuild it with scripts/build-image.sh --local): the steps ran on this machine; "
-                           "the image's tool set was not checked")
-    return Where(image, f"every step ran in the local image {image} (buildah run, as Bitbucket runs the "
-                        "pipeline's image)")
+        return Where(
+            None,
+            f"the local image {image} holds another pipekit than this one (built from another "
+            "tree; rebuild it with scripts/build-image.sh --local): the steps ran on this machine; "
+            "the image's tool set was not checked",
+        )
+    return Where(
+        image,
+        f"every step ran in the local image {image} (buildah run, as Bitbucket runs the pipeline's image)",
+    )
 
 
 def package_digest(root: Path) -> str:
@@ -88,8 +111,11 @@ def holds_this_pipekit(image: str, env: Mapping[str, str]) -> bool:
     from pipekit.core import process
 
     ours = package_digest(Path(pipekit.__file__).parent)
-    found = process.run(["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image],
-                        check=False, timeout=60)
+    found = process.run(
+        ["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image],
+        check=False,
+        timeout=60,
+    )
     known_file = cache_root(env) / "images.json"
     try:
         known: dict[str, str] = json.loads(known_file.read_text(encoding="utf-8"))
@@ -101,7 +127,11 @@ def holds_this_pipekit(image: str, env: Mapping[str, str]) -> bool:
         container = tool.create(image, f"pipekit-rehearse-probe-{os.getpid()}")
         try:
             mounted = process.run(["buildah", "mount", container], check=False, timeout=60).stdout.strip()
-            packages = sorted(Path(mounted).glob("opt/pipekit/lib/python3*/site-packages/pipekit")) if mounted else []
+            packages = (
+                sorted(Path(mounted).glob("opt/pipekit/lib/python3*/site-packages/pipekit"))
+                if mounted
+                else []
+            )
             known[image_id] = package_digest(packages[0]) if packages else ""
         finally:
             tool.remove(container)
@@ -114,8 +144,12 @@ def maven_caches(pipeline_file: Path) -> list[str]:
     """The names of the pipeline's caches of ``~/.m2/repository`` (``definitions.caches``, or the predefined one)."""
     doc = yamlload.load(pipeline_file.read_text(encoding="utf-8"), str(pipeline_file)) or {}
     caches = ((doc.get("definitions") or {}).get("caches") or {}) if isinstance(doc, dict) else {}
-    named = [str(name) for name, value in caches.items()
-             if (value.get("path") if isinstance(value, dict) else value) in ("~/.m2/repository", "$HOME/.m2/repository")]
+    named = [
+        str(name)
+        for name, value in caches.items()
+        if (value.get("path") if isinstance(value, dict) else value)
+        in ("~/.m2/repository", "$HOME/.m2/repository")
+    ]
     return named or ["maven"]
 
 
@@ -138,14 +172,22 @@ def seed_maven(root: Path, names: list[str], env: Mapping[str, str]) -> str:
                 for path in (staging / "content", *(staging / "content").rglob("*")):
                     if path.is_dir() and not path.is_symlink():
                         os.chown(path, IMAGE_UID, IMAGE_UID)
-            (staging / "cache.json").write_text(json.dumps({"path": "~/.m2/repository", "key_files": [],
-                                                            "saved_at": time.time(), "seeded_from": str(source)}),
-                                                encoding="utf-8")
+            (staging / "cache.json").write_text(
+                json.dumps(
+                    {
+                        "path": "~/.m2/repository",
+                        "key_files": [],
+                        "saved_at": time.time(),
+                        "seeded_from": str(source),
+                    }
+                ),
+                encoding="utf-8",
+            )
             os.rename(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         done.append(f"{name} ({time.monotonic() - began:.1f} s)")
-    return (f"seeded {', '.join(done)} from {source}" if done else f"kept from an earlier rehearsal ({source})")
+    return f"seeded {', '.join(done)} from {source}" if done else f"kept from an earlier rehearsal ({source})"
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -158,27 +200,35 @@ def _link_or_copy(src: str, dst: str) -> None:
 FAST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # Maven's own JVM: a short build starts faster
 
 
-def variables(world: Any, settings: Mapping[str, Any], channels: tuple[str, ...], private: str,
-               password: str) -> dict[str, Any]:
+def variables(
+    world: Any, settings: Mapping[str, Any], channels: tuple[str, ...], private: str, password: str
+) -> dict[str, Any]:
     """Bitbucket's repository variables for the generated pipeline, pointed at the stand-ins."""
     from pipekit.rehearsal import onboard
     from pipekit.rehearsal.world import secured
 
     out: dict[str, Any] = {
         **world.variables(),
-        "PIPEKIT_MAVEN_OFFLINE": "true", "MAVEN_OPTS": FAST_JVM,
+        "PIPEKIT_MAVEN_OFFLINE": "true",
+        "MAVEN_OPTS": FAST_JVM,
         "PIPEKIT_SEMGREP_CONFIG": onboard.SEMGREP_RULES,
         "PIPEKIT_SCAN_SUBSTITUTE": f"trivy={onboard.TRIVY_REPORT}",
-        "PIPEKIT_SIGNING_KEY": "env://COSIGN_PRIVATE_KEY", "COSIGN_PRIVATE_KEY": secured(private),
+        "PIPEKIT_SIGNING_KEY": "env://COSIGN_PRIVATE_KEY",
+        "COSIGN_PRIVATE_KEY": secured(private),
         "COSIGN_PASSWORD": secured(password),
-        "PIPEKIT_NOTIFY_TIMEOUT": "5", "PIPEKIT_NOTIFY_ATTEMPTS": "2",
+        "PIPEKIT_NOTIFY_TIMEOUT": "5",
+        "PIPEKIT_NOTIFY_ATTEMPTS": "2",
         "PIPEKIT_TIMINGS": TIMINGS,
     }
-    configured = ((settings.get("notify") or {}).get("channels") or []) if isinstance(settings, Mapping) else []
+    configured = (
+        ((settings.get("notify") or {}).get("channels") or []) if isinstance(settings, Mapping) else []
+    )
     if configured:  # notify.channels: each webhook variable points at the sink, under the channel's name
         for channel in configured:
             if channel.get("type") in channels:
-                out[str(channel["webhook_env"])] = secured(world.webhook(str(channel["type"]), str(channel["name"])))
+                out[str(channel["webhook_env"])] = secured(
+                    world.webhook(str(channel["type"]), str(channel["name"]))
+                )
     else:
         for kind in channels:
             out[f"PIPEKIT_{kind.upper()}_WEBHOOK_URL"] = secured(world.webhook(kind, kind))
@@ -192,10 +242,19 @@ class Run:
     approved: str | None = None  # the manual step this run approved
 
 
-def run_all(ctx: Any, repo: Path, workdir: Path, variables: Path, cache: Path, where: Where, *,
-            until: str | None = None, stop_for: str | None = None,
-            between: Callable[[Any], str | None] | None = None,
-            on_pause: Callable[[str], None] | None = None) -> list[Run]:
+def run_all(
+    ctx: Any,
+    repo: Path,
+    workdir: Path,
+    variables: Path,
+    cache: Path,
+    where: Where,
+    *,
+    until: str | None = None,
+    stop_for: str | None = None,
+    between: Callable[[Any], str | None] | None = None,
+    on_pause: Callable[[str], None] | None = None,
+) -> list[Run]:
     """Run the pipeline for ``branch:master`` (to ``until``, else its end), approving each manual step it
     pauses before. With ``stop_for``, the first run stops after that step and ``between(result)``
     (the rehearsal changing a stand-in) names the step the next run continues from."""
@@ -204,9 +263,16 @@ def run_all(ctx: Any, repo: Path, workdir: Path, variables: Path, cache: Path, w
 
     image = generated_image(repo / "bitbucket-pipelines.yml")
     options = run_pipeline.RunPipelineOptions(
-        file=repo / "bitbucket-pipelines.yml", trigger="branch:master", variables=[variables],
-        image_map=[f"{image}={where.image}"] if where.image and image else [], workdir=workdir, keep=True,
-        cache_dir=cache, ask=False, until=stop_for or until)
+        file=repo / "bitbucket-pipelines.yml",
+        trigger="branch:master",
+        variables=[variables],
+        image_map=[f"{image}={where.image}"] if where.image and image else [],
+        workdir=workdir,
+        keep=True,
+        cache_dir=cache,
+        ask=False,
+        until=stop_for or until,
+    )
     runs: list[Run] = []
     approved: str | None = None
     while True:
@@ -245,7 +311,9 @@ def steps_of(runs: list[Run]) -> list[Any]:
     for run in runs:
         for step in run.result.steps:
             earlier = step.status == "skipped" and (step.reason or "").startswith("before --from")
-            if step.number not in latest or not earlier:  # a step before --from kept the earlier run's outcome
+            if (
+                step.number not in latest or not earlier
+            ):  # a step before --from kept the earlier run's outcome
                 latest[step.number] = step
     return [latest[n] for n in sorted(latest)]
 
@@ -273,13 +341,17 @@ def tool_seconds(workdir: Path, steps: list[Any]) -> dict[str, dict[str, float]]
     return out
 
 
-def on_the_path(pipeline_file: Path, steps: list[Any], tools: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+def on_the_path(
+    pipeline_file: Path, steps: list[Any], tools: Mapping[str, Mapping[str, float]]
+) -> dict[str, float]:
     """Seconds in the tools, by tool, on the pipeline's path: of a parallel group, its longest step's."""
     from pipekit.pipelines import parse, plan, selection
 
     file = parse.load(pipeline_file)
-    batches = {p.number: p.batch for p in plan.lay_out(selection.select(file, selection.parse_trigger(
-        "branch:master", None)))}
+    batches = {
+        p.number: p.batch
+        for p in plan.lay_out(selection.select(file, selection.parse_trigger("branch:master", None)))
+    }
     longest: dict[int, Any] = {}
     for step in steps:
         batch = batches.get(step.number, -step.number)
@@ -302,17 +374,30 @@ def views(ctx: Any, onboarded: Any, result: Any) -> None:
     from pipekit.rehearsal.onboard import BRANCH
 
     env = {**ctx.env, "PIPEKIT_GITOPS_REPO": str(onboarded.gitops), "PIPEKIT_GITOPS_BRANCH": BRANCH}
-    view = StepContext.create(env=env, run_record=Path(result.workdir) / "rehearse.json",
-                              config_path=onboarded.repo / "pipekit.yaml", cwd=onboarded.repo)
+    view = StepContext.create(
+        env=env,
+        run_record=Path(result.workdir) / "rehearse.json",
+        config_path=onboarded.repo / "pipekit.yaml",
+        cwd=onboarded.repo,
+    )
     view.console = ctx.console
     try:
         html = Path(result.workdir) / "dora.html"
         dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=()), view)
-        quiet = StepContext.create(env=env, run_record=view.record.path, config_path=view.config.path,
-                                   cwd=onboarded.repo)
+        quiet = StepContext.create(
+            env=env, run_record=view.record.path, config_path=view.config.path, cwd=onboarded.repo
+        )
         quiet.console = Console(stream=io.StringIO())
-        found = dora.run(dora.DoraOptions(gitops_repo=str(onboarded.gitops), branch=BRANCH, environments=(),
-                                          format="html", out=str(html)), quiet)
+        found = dora.run(
+            dora.DoraOptions(
+                gitops_repo=str(onboarded.gitops),
+                branch=BRANCH,
+                environments=(),
+                format="html",
+                out=str(html),
+            ),
+            quiet,
+        )
         result.dora = f"dora: {found.deployments} deployment(s), every environment; HTML report {html}"
         ctx.console.info(result.dora)
     except Exception as exc:  # a view of the run; the run itself is told above
@@ -320,8 +405,10 @@ def views(ctx: Any, onboarded: Any, result: Any) -> None:
     try:
         listed = history.run(history.options_from(view, {}), view)
         where = sorted({e.environment for e in listed.deployments if e.current})
-        result.history = (f"history: {len(listed.deployments)} deployment(s) of {listed.service}; running in "
-                          f"{', '.join(where)}")
+        result.history = (
+            f"history: {len(listed.deployments)} deployment(s) of {listed.service}; running in "
+            f"{', '.join(where)}"
+        )
         ctx.console.info(result.history)
     except Exception as exc:
         ctx.console.warn(f"history: {type(exc).__name__}: {exc}")

@@ -95,7 +95,9 @@ def title_of(payload: Any) -> str:
         if isinstance(payload.get("text"), str):
             return payload["text"].splitlines()[0] if payload["text"] else ""
         for attachment in payload.get("attachments") or []:
-            found = _first_text((attachment or {}).get("content") if isinstance(attachment, Mapping) else None)
+            found = _first_text(
+                (attachment or {}).get("content") if isinstance(attachment, Mapping) else None
+            )
             if found:
                 return found
     return ""
@@ -141,13 +143,17 @@ def card_page(cards: Sequence[CardFile], folder: Path, env: Mapping[str, str]) -
     """The page of every Teams card (``folder/index.html``) and a note on how it renders."""
     from pipekit.rehearsal import card_page as page
 
-    entries = page.cards_from_payloads([(f"{c.path.name[:2]}: {c.title}", c.payload)
-                                        for c in cards if c.channel == "teams"])
+    entries = page.cards_from_payloads(
+        [(f"{c.path.name[:2]}: {c.title}", c.payload) for c in cards if c.channel == "teams"]
+    )
     note = ""
     try:
         modules = page.ensure_renderer(env, timeout=60)
     except Exception as exc:  # no network for npm, say: the page still lists every card's JSON
-        modules, note = None, f"the Adaptive Cards renderer could not be installed ({type(exc).__name__}: {exc})"
+        modules, note = (
+            None,
+            f"the Adaptive Cards renderer could not be installed ({type(exc).__name__}: {exc})",
+        )
     if modules is None and not note:
         note = "npm not found: the page lists the cards' JSON without rendering them (apt-get install -y npm)"
     return page.write_page(entries, folder / "index.html", modules), note
@@ -165,16 +171,19 @@ def prepare_workdir(path: Path) -> bool:
     entries = list(path.iterdir()) if path.is_dir() else []
     created = not path.exists()
     if entries and not (path / MARKER).is_file():
-        raise BadInput(f"--workdir {path}: the folder is not empty and not a previous rehearsal's "
-                       f"(no {MARKER}); name an empty folder or a new path")
+        raise BadInput(
+            f"--workdir {path}: the folder is not empty and not a previous rehearsal's "
+            f"(no {MARKER}); name an empty folder or a new path"
+        )
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
     path.mkdir(parents=True, exist_ok=True)
-    (path / MARKER).write_text("made by pipekit rehearse; the next rehearsal in this folder empties it\n",
-                               encoding="utf-8")
+    (path / MARKER).write_text(
+        "made by pipekit rehearse; the next rehearsal in this folder empties it\n", encoding="utf-8"
+    )
     return created
 
 
@@ -207,34 +216,57 @@ def artifacts(workdir: Path) -> list[tuple[str, Path]]:
 
 def summary(console: Console, result: RehearseResult) -> None:
     """The pipeline's steps (result, time, where, what each did), what was substituted, the timing, the cards."""
-    rows = [(s.name + (" (approved)" if s.approved else ""), s.status,
-             f"{s.duration_s:.1f} s" if s.status not in ("not-run", "skipped") else "", s.detail)
-            for s in result.stages]
-    console.table(["step", "result", "time", "what it did"], rows, title=f"Rehearsal of {result.service}'s pipeline")
+    rows = [
+        (
+            s.name + (" (approved)" if s.approved else ""),
+            s.status,
+            f"{s.duration_s:.1f} s" if s.status not in ("not-run", "skipped") else "",
+            s.detail,
+        )
+        for s in result.stages
+    ]
+    console.table(
+        ["step", "result", "time", "what it did"], rows, title=f"Rehearsal of {result.service}'s pipeline"
+    )
     console.info(f"where: {result.where}")
-    console.table(["cannot run here", "substituted by", "through"],
-                  [(s.what, s.instead, s.setting) for s in result.substitutions], title="Substituted")
+    console.table(
+        ["cannot run here", "substituted by", "through"],
+        [(s.what, s.instead, s.setting) for s in result.substitutions],
+        title="Substituted",
+    )
     if result.fail_at:
         outcome = "failed as requested" if result.failed_as_requested else "did NOT fail as requested"
         not_run = [s.name for s in result.stages if s.status == "not-run"]
-        console.warn(f"--fail-at {result.fail_at} ({what_of(result.fail_at)}): {result.fail_step or 'no step'} "
-                     f"{outcome}; not run after it: {', '.join(not_run) or 'nothing'}")
-    tools = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(result.tools_s.items(),
-                                                                           key=lambda kv: -kv[1]))
-    console.info(f"{result.duration_s:.1f} s in all: the tools pipekit drives {sum(result.tools_s.values()):.1f} s "
-                 f"({tools or 'none'}), pipekit's own share {result.pipekit_s:.1f} s")
+        console.warn(
+            f"--fail-at {result.fail_at} ({what_of(result.fail_at)}): {result.fail_step or 'no step'} "
+            f"{outcome}; not run after it: {', '.join(not_run) or 'nothing'}"
+        )
+    tools = ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in sorted(result.tools_s.items(), key=lambda kv: -kv[1])
+    )
+    console.info(
+        f"{result.duration_s:.1f} s in all: the tools pipekit drives {sum(result.tools_s.values()):.1f} s "
+        f"({tools or 'none'}), pipekit's own share {result.pipekit_s:.1f} s"
+    )
     for line in result.pull_requests:
         console.info(line)
-    console.info(f"{result.notifications} notification(s) and {result.code_insights} Code Insights request(s) "
-                 f"delivered to the local sink, {len(result.cards)} card file(s); nothing left this machine.")
+    console.info(
+        f"{result.notifications} notification(s) and {result.code_insights} Code Insights request(s) "
+        f"delivered to the local sink, {len(result.cards)} card file(s); nothing left this machine."
+    )
     if result.card_page_note:
         console.warn(f"card page: {result.card_page_note}")
     if not result.kept:
-        console.info("the work folder was removed; --keep keeps it (each step's log and clone, the cards and "
-                     "their page, the GitOps repository)")
+        console.info(
+            "the work folder was removed; --keep keeps it (each step's log and clone, the cards and "
+            "their page, the GitOps repository)"
+        )
         return
     workdir = Path(result.workdir)
-    kept = [(what, str(where) if where.exists() else f"{where} (not produced)") for what, where in artifacts(workdir)]
+    kept = [
+        (what, str(where) if where.exists() else f"{where} (not produced)")
+        for what, where in artifacts(workdir)
+    ]
     console.table(["artifact", "where"], kept, title=f"Kept in {workdir}")
     if result.card_page:
         console.info(f"open the card page: {Path(result.card_page).as_uri()}")

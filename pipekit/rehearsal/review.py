@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from pipekit.promotion.pull_request_settings import PullRequestRule
     from pipekit.testing.bitbucket import BitbucketStandIn, Repository
 
-PULL_REQUEST_REPO = ("demo-team", "gitops")  # the stand-in's Cloud workspace and repository of the GitOps repository
+PULL_REQUEST_REPO = (
+    "demo-team",
+    "gitops",
+)  # the stand-in's Cloud workspace and repository of the GitOps repository
 BOT = "pipekit-bot"  # the user the pipeline's PIPEKIT_GITOPS_TOKEN acts as (the pull requests' author)
 REVIEWER = "release-manager"
 STRATEGIES = {"merge": "merge_commit", "squash": "squash", "fast-forward": "fast_forward"}
@@ -53,16 +56,37 @@ class Reviewed:
 
     def line(self) -> str:
         counted = f"{self.commits} commit(s)" + (f", {' '.join(self.jira)}" if self.jira else "")
-        held = (f"the release notes in its description ({counted})" if self.notes_in_description
-                else "its description lacks the release notes" if self.notes else "no release notes recorded")
-        approved = (f"approved by {', '.join(self.approved_by)}" + (" while the step waited" if self.while_waiting
-                                                                    else "")) if self.approved_by else "not approved"
-        merged = (f"merged by {self.merged_by} as {self.merge_commit[:12]}" if self.state == "MERGED"
-                  else f"{self.state.lower()}")
-        synced = ("; Argo CD synced the merge commit" if self.merge_commit and self.deployed == self.merge_commit
-                  else f"; Argo CD was waited for at {self.deployed[:12]}" if self.deployed else "")
-        return (f"{self.environment} by pull request #{self.id} {self.url} \"{self.title}\": {held}; {approved}; "
-                f"{merged}{synced}")
+        held = (
+            f"the release notes in its description ({counted})"
+            if self.notes_in_description
+            else "its description lacks the release notes"
+            if self.notes
+            else "no release notes recorded"
+        )
+        approved = (
+            (
+                f"approved by {', '.join(self.approved_by)}"
+                + (" while the step waited" if self.while_waiting else "")
+            )
+            if self.approved_by
+            else "not approved"
+        )
+        merged = (
+            f"merged by {self.merged_by} as {self.merge_commit[:12]}"
+            if self.state == "MERGED"
+            else f"{self.state.lower()}"
+        )
+        synced = (
+            "; Argo CD synced the merge commit"
+            if self.merge_commit and self.deployed == self.merge_commit
+            else f"; Argo CD was waited for at {self.deployed[:12]}"
+            if self.deployed
+            else ""
+        )
+        return (
+            f'{self.environment} by pull request #{self.id} {self.url} "{self.title}": {held}; {approved}; '
+            f"{merged}{synced}"
+        )
 
 
 def approvers(rule: PullRequestRule) -> list[str]:
@@ -70,7 +94,7 @@ def approvers(rule: PullRequestRule) -> list[str]:
     names = list(rule.reviewers)
     while len(names) < rule.min_approvals:
         names.append(REVIEWER if REVIEWER not in names else f"{REVIEWER}-{len(names) + 1}")
-    return names[:max(rule.min_approvals, 1)]
+    return names[: max(rule.min_approvals, 1)]
 
 
 def add_reviewers(standin: BitbucketStandIn, rules: Mapping[str, PullRequestRule]) -> None:
@@ -85,10 +109,20 @@ def add_reviewers(standin: BitbucketStandIn, rules: Mapping[str, PullRequestRule
 
 
 class Reviewer:
-    def __init__(self, standin: BitbucketStandIn, repo: Repository, rules: Mapping[str, PullRequestRule], *,
-                 poll_s: float = 0.05, patience_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        standin: BitbucketStandIn,
+        repo: Repository,
+        rules: Mapping[str, PullRequestRule],
+        *,
+        poll_s: float = 0.05,
+        patience_s: float = 3.0,
+    ) -> None:
         self.standin, self.repo, self.rules = standin, repo, dict(rules)
-        self.poll_s, self.patience_s = poll_s, patience_s  # approve anyway when pipekit does not look for so long
+        self.poll_s, self.patience_s = (
+            poll_s,
+            patience_s,
+        )  # approve anyway when pipekit does not look for so long
         self.reviewed: dict[int, Reviewed] = {}
         self.problems: list[str] = []
         self._first_seen: dict[int, float] = {}
@@ -132,15 +166,19 @@ class Reviewer:
             names = [n for n in approvers(rule) if n != pr.author.name]
             for name in names:
                 self.standin.approve(self.repo, pr.id, name)
-            self.reviewed[pr.id] = Reviewed(parts[2], pr.id, self._url(pr.id), approved_by=names,
-                                            while_waiting=looked)
+            self.reviewed[pr.id] = Reviewed(
+                parts[2], pr.id, self._url(pr.id), approved_by=names, while_waiting=looked
+            )
             if not rule.merge:  # the rule leaves the merge to the reviewers
                 self.standin.merge(self.repo, pr.id, names[0], STRATEGIES[rule.merge_strategy])
 
     def _looked_at(self, pr_id: int) -> bool:
         """pipekit asked for the pull request since it was opened (the step is settling it)."""
         path = f"/2.0/repositories/{self.repo.owner}/{self.repo.slug}/pullrequests/{pr_id}"
-        return any(method == "GET" and where.split("?")[0] == path for method, where, _ in list(self.standin.requests))
+        return any(
+            method == "GET" and where.split("?")[0] == path
+            for method, where, _ in list(self.standin.requests)
+        )
 
     def _url(self, pr_id: int) -> str:
         return f"{self.standin.base_url}/{self.repo.owner}/{self.repo.slug}/pull-requests/{pr_id}"
@@ -150,7 +188,9 @@ def outcomes(reviewed: Sequence[Reviewed], run_folder: Path, steps: Sequence[Any
     """Each pull request beside what its step recorded: the release notes, and the revision Argo CD was waited at."""
     for entry in reviewed:
         step = next((s for s in reversed(steps) if s.deployment == entry.environment), None)
-        record = run_folder / "steps" / step.key / "clone" / ".pipekit" / "run.json" if step is not None else None
+        record = (
+            run_folder / "steps" / step.key / "clone" / ".pipekit" / "run.json" if step is not None else None
+        )
         try:
             data = json.loads(record.read_text(encoding="utf-8"))["steps"] if record is not None else {}
         except (OSError, ValueError, KeyError):
@@ -159,8 +199,9 @@ def outcomes(reviewed: Sequence[Reviewed], run_folder: Path, steps: Sequence[Any
         notes = outputs.get("notes") or {}
         entry.notes = [str(line) for line in notes.get("lines") or []]
         entry.commits, entry.jira = int(notes.get("commits") or 0), [str(k) for k in notes.get("jira") or []]
-        entry.notes_in_description = bool(entry.notes) and all(in_description(line, entry.description)
-                                                               for line in entry.notes)
+        entry.notes_in_description = bool(entry.notes) and all(
+            in_description(line, entry.description) for line in entry.notes
+        )
         entry.deployed = str(((data.get("wait_for_argocd") or {}).get("outputs") or {}).get("revision") or "")
     return list(reviewed)
 
@@ -189,8 +230,14 @@ def reviewer(world: Any, onboarded: Any, settings: Mapping[str, Any], branch: st
     envs = settings.get("environments") or {}
     rules = {env: rule_for(envs, env) for env in onboarded.pull_request_envs}
     owner, slug = PULL_REQUEST_REPO
-    repo = world.serve_pull_requests(onboarded.gitops, branch, max(r.min_approvals for r in rules.values()),
-                                     owner=owner, slug=slug, bot=BOT)
+    repo = world.serve_pull_requests(
+        onboarded.gitops,
+        branch,
+        max(r.min_approvals for r in rules.values()),
+        owner=owner,
+        slug=slug,
+        bot=BOT,
+    )
     add_reviewers(world.bitbucket, rules)
     return Reviewer(world.bitbucket, repo, rules).start()
 
@@ -199,11 +246,15 @@ def substituted(environments: Sequence[str]) -> list[tuple[str, str, str]]:
     """The summary's rows: Bitbucket's pull requests, and the people who review them."""
     envs = ", ".join(environments)
     return [
-        (f"Bitbucket Cloud's pull requests on the GitOps repository ({envs})",
-         "pipekit's Bitbucket stand-in, over the same bare repository the git host serves",
-         f"PIPEKIT_BITBUCKET_API_URL (a deployment variable of {envs}); gitops.pull_request.workspace, "
-         "repository; PIPEKIT_GITOPS_TOKEN"),
-        ("a reviewer's approval (someone other than the pull request's author)",
-         f"the rehearsal approving as {REVIEWER} (or the configured reviewers) once the step waits",
-         "the stand-in's approval, as in Bitbucket's web UI"),
+        (
+            f"Bitbucket Cloud's pull requests on the GitOps repository ({envs})",
+            "pipekit's Bitbucket stand-in, over the same bare repository the git host serves",
+            f"PIPEKIT_BITBUCKET_API_URL (a deployment variable of {envs}); gitops.pull_request.workspace, "
+            "repository; PIPEKIT_GITOPS_TOKEN",
+        ),
+        (
+            "a reviewer's approval (someone other than the pull request's author)",
+            f"the rehearsal approving as {REVIEWER} (or the configured reviewers) once the step waits",
+            "the stand-in's approval, as in Bitbucket's web UI",
+        ),
     ]

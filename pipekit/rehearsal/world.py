@@ -47,10 +47,18 @@ JIRA_EMAIL, JIRA_TOKEN = "rehearsal@pipekit.local", "jira-" + os.urandom(6).hex(
 AWS_ROLE = "arn:aws:iam::123456789012:role/bitbucket-pipelines"
 # What each stand-in replaces, and through which setting the pipeline reaches it (the summary's table)
 SUBSTITUTED = (
-    ("GitOps repository host", "a smart-HTTP git server on 127.0.0.1", "init --gitops-repo; PIPEKIT_GITOPS_TOKEN"),
+    (
+        "GitOps repository host",
+        "a smart-HTTP git server on 127.0.0.1",
+        "init --gitops-repo; PIPEKIT_GITOPS_TOKEN",
+    ),
     ("AWS (ECR API, STS)", "moto", "AWS_ENDPOINT_URL, AWS_ROLE_ARN (the step's OIDC token)"),
     ("ECR registry host", "Debian's docker-registry", "PIPEKIT_ECR_REGISTRY_OVERRIDE"),
-    ("Argo CD", "pipekit's Argo CD stand-in, PostSync Jobs run as processes", "ARGOCD_SERVER, ARGOCD_AUTH_TOKEN"),
+    (
+        "Argo CD",
+        "pipekit's Argo CD stand-in, PostSync Jobs run as processes",
+        "ARGOCD_SERVER, ARGOCD_AUTH_TOKEN",
+    ),
     ("Kubernetes", "pipekit's Kubernetes API stand-in (the PostSync Job's cluster)", "the Job's kubeconfig"),
     ("Jira", "pipekit's Jira stand-in", "JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN"),
     ("Teams, Slack", "a webhook sink", "PIPEKIT_TEAMS_WEBHOOK_URL, PIPEKIT_SLACK_WEBHOOK_URL"),
@@ -95,16 +103,23 @@ class World:
 
         self.repos.mkdir(parents=True, exist_ok=True)
         makers: dict[str, Callable[[], Any]] = {
-            "moto": MotoServer, "registry": lambda: LocalRegistry(root=self.workdir / "registry"),
-            "git": lambda: GitServer(self.repos), "argocd": ArgoCDStandIn, "kube": KubernetesStandIn,
-            "jira": lambda: JiraStandIn(email=JIRA_EMAIL, token=JIRA_TOKEN), "sink": WebhookSink,
-            "bitbucket": BitbucketStandIn}
+            "moto": MotoServer,
+            "registry": lambda: LocalRegistry(root=self.workdir / "registry"),
+            "git": lambda: GitServer(self.repos),
+            "argocd": ArgoCDStandIn,
+            "kube": KubernetesStandIn,
+            "jira": lambda: JiraStandIn(email=JIRA_EMAIL, token=JIRA_TOKEN),
+            "sink": WebhookSink,
+            "bitbucket": BitbucketStandIn,
+        }
         try:
             with ThreadPoolExecutor(max_workers=len(makers), thread_name_prefix="rehearsal-start") as pool:
                 for name, server in zip(makers, pool.map(self._start_one, makers.items()), strict=True):
                     setattr(self, name, server)
             assert self.argocd is not None and self.kube is not None
-            self.follower = GitOpsFollower(self.argocd, step=0.1, poll=1.0, hook_runner=self._hook_runner()).start()
+            self.follower = GitOpsFollower(
+                self.argocd, step=0.1, poll=1.0, hook_runner=self._hook_runner()
+            ).start()
         except BaseException:
             self.close()
             raise
@@ -121,8 +136,10 @@ class World:
             if name not in OPTIONAL:
                 raise
             # moto or docker-registry missing (the base image ships neither): the steps that need AWS fail
-            self.missing.append(f"{type(server).__name__} did not start ({exc}): steps that push the image "
-                                 "or read it from the registry cannot pass")
+            self.missing.append(
+                f"{type(server).__name__} did not start ({exc}): steps that push the image "
+                "or read it from the registry cannot pass"
+            )
             return None
         return server
 
@@ -133,8 +150,17 @@ class World:
         # the Job's image has pipekit first on PATH, as the pipekit image has
         path = os.pathsep.join([str(Path(sys.executable).parent), self.env.get("PATH", os.defpath)])
         env = {k: v for k, v in self.env.items() if k in ("HOME", "LANG", "TMPDIR")}
-        return JobRunner(PostSyncRunner(self.kube, self.workdir / "hooks", env={**env, "PATH": path}, step=0.05,
-                                        linger=0.2, timeout=120), self.hook_env)
+        return JobRunner(
+            PostSyncRunner(
+                self.kube,
+                self.workdir / "hooks",
+                env={**env, "PATH": path},
+                step=0.05,
+                linger=0.2,
+                timeout=120,
+            ),
+            self.hook_env,
+        )
 
     def gitops_repo(self, name: str, branch: str) -> str:
         """A bare repository holding only a README on ``branch``, as a platform team's new one; its URL."""
@@ -144,8 +170,10 @@ class World:
         bare = self.repos / f"{name}.git"
         seed = self.workdir / f"{name}-seed"
         seed.mkdir()
-        (seed / "README.md").write_text("# GitOps\n\nOne folder per service under apps/, its Argo CD apps under "
-                                        "argocd/.\n", encoding="utf-8")
+        (seed / "README.md").write_text(
+            "# GitOps\n\nOne folder per service under apps/, its Argo CD apps under argocd/.\n",
+            encoding="utf-8",
+        )
         git = Git(seed, isolated_env(self.env))
         git.output("init", "-q", "-b", branch)
         git.output("add", ".")
@@ -163,13 +191,20 @@ class World:
 
         git = Git(bare, isolated_env(self.env))
         names = []
-        for path in git.output("ls-tree", "-r", "--name-only", branch, f"argocd/{service}/apps/").splitlines():
+        for path in git.output(
+            "ls-tree", "-r", "--name-only", branch, f"argocd/{service}/apps/"
+        ).splitlines():
             doc: Any = yamlload.load(git.output("show", f"{branch}:{path}"), path)
             if isinstance(doc, dict) and doc.get("kind") == "Application":
                 spec = doc.get("spec") or {}
                 name = str(doc["metadata"]["name"])
-                self.follower.follow(name, bare, str(spec["source"]["path"]), branch=branch,
-                                     project=str(spec.get("project") or "default"))
+                self.follower.follow(
+                    name,
+                    bare,
+                    str(spec["source"]["path"]),
+                    branch=branch,
+                    project=str(spec.get("project") or "default"),
+                )
                 names.append(name)
         return names
 
@@ -177,33 +212,45 @@ class World:
         """The repository variables that point the generated pipeline at the stand-ins (secured ones marked)."""
         assert self.argocd and self.jira and self.sink and self.git
         aws = {"AWS_ROLE_ARN": AWS_ROLE, "AWS_ENDPOINT_URL": self.moto.url} if self.moto else {}
-        if self.registry:  # podman's Docker API (the docker service) logs in over plain HTTP only to "localhost"
+        if (
+            self.registry
+        ):  # podman's Docker API (the docker service) logs in over plain HTTP only to "localhost"
             aws["PIPEKIT_ECR_REGISTRY_OVERRIDE"] = f"localhost:{self.registry.port}"
         return {
             **aws,
             "PIPEKIT_GITOPS_TOKEN": secured(self.git.token),
-            "ARGOCD_SERVER": self.argocd.server, "ARGOCD_AUTH_TOKEN": secured(self.argocd.token),
+            "ARGOCD_SERVER": self.argocd.server,
+            "ARGOCD_AUTH_TOKEN": secured(self.argocd.token),
             "PIPEKIT_ARGOCD_PLAINTEXT": "true",
-            "JIRA_BASE_URL": self.jira.base_url, "JIRA_USER_EMAIL": JIRA_EMAIL, "JIRA_API_TOKEN": secured(JIRA_TOKEN),
+            "JIRA_BASE_URL": self.jira.base_url,
+            "JIRA_USER_EMAIL": JIRA_EMAIL,
+            "JIRA_API_TOKEN": secured(JIRA_TOKEN),
             "PIPEKIT_BITBUCKET_API_URL": f"{self.sink.base_url}/bitbucket",
         }
 
-    def serve_pull_requests(self, bare: Path, branch: str, min_approvals: int, *, owner: str, slug: str,
-                            bot: str) -> Repository:
+    def serve_pull_requests(
+        self, bare: Path, branch: str, min_approvals: int, *, owner: str, slug: str, bot: str
+    ) -> Repository:
         """Bitbucket's pull requests on the GitOps repository (``owner/slug``): the stand-in over the same bare
         repository the git host serves (a merge there is what Argo CD follows), the pipeline's token acting as
         ``bot``, and a merge check asking for ``min_approvals`` approvals other than the author's."""
         assert self.bitbucket is not None and self.git is not None
-        repo = self.bitbucket.add_repository(owner, slug, path=bare, main_branch=branch, min_approvals=min_approvals)
+        repo = self.bitbucket.add_repository(
+            owner, slug, path=bare, main_branch=branch, min_approvals=min_approvals
+        )
         self.bitbucket.add_token(self.git.token, bot)  # the one token the push and the API take
         return repo
 
-    def deployment_variables(self, environments: Sequence[str], by_pull_request: Sequence[str]) -> dict[str, Any]:
+    def deployment_variables(
+        self, environments: Sequence[str], by_pull_request: Sequence[str]
+    ) -> dict[str, Any]:
         """Bitbucket's deployment variables: the environments that go by pull request reach Bitbucket's API at
         the stand-in (the repository's PIPEKIT_BITBUCKET_API_URL, Code Insights', stays the sink)."""
         assert self.bitbucket is not None
-        return {env: {"PIPEKIT_BITBUCKET_API_URL": self.bitbucket.base_url} if env in by_pull_request else {}
-                for env in environments}
+        return {
+            env: {"PIPEKIT_BITBUCKET_API_URL": self.bitbucket.base_url} if env in by_pull_request else {}
+            for env in environments
+        }
 
     def seed_jira(self, settings: Mapping[str, Any], *, fail_at: str | None = None) -> None:
         """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""
@@ -213,17 +260,26 @@ class World:
         project = str(jira.get("project") or "DEMO")
         require = str(jira.get("require") or "unreleased")
         statuses = [str(s) for s in jira.get("allowed_statuses") or []]
-        version = versions.apply(versions.compile_pattern(str(jira.get("version_pattern") or versions.DEFAULT_PATTERN)),
-                                 "1.0.0", "the sample's Maven version")
+        version = versions.apply(
+            versions.compile_pattern(str(jira.get("version_pattern") or versions.DEFAULT_PATTERN)),
+            "1.0.0",
+            "the sample's Maven version",
+        )
         assert self.jira is not None
         released = require == "released"
         if fail_at == "gate" and not statuses:  # issues are not checked: the version's state is what fails
             released = not released
         self.jira.add_version(project, version, released=released)
-        self.jira.add_issue(project, "demo-service: the change under test", statuses[-1] if statuses else "Done",
-                             fix_versions=(version,))
+        self.jira.add_issue(
+            project,
+            "demo-service: the change under test",
+            statuses[-1] if statuses else "Done",
+            fix_versions=(version,),
+        )
         if fail_at == "gate" and statuses:
-            self.jira.add_issue(project, "demo-service: a blocker found in review", "In Progress", fix_versions=(version,))
+            self.jira.add_issue(
+                project, "demo-service: a blocker found in review", "In Progress", fix_versions=(version,)
+            )
 
     def webhook(self, kind: str, name: str) -> str:
         assert self.sink is not None
@@ -255,11 +311,13 @@ class JobRunner:
     def __init__(self, inner: PostSyncRunner, extra_env: dict[str, str]) -> None:
         self.inner, self.extra_env = inner, extra_env
 
-    def __call__(self, app: str, revision: str, hook: dict[str, Any],
-                 resources: list[dict[str, Any]]) -> tuple[str, str]:
+    def __call__(
+        self, app: str, revision: str, hook: dict[str, Any], resources: list[dict[str, Any]]
+    ) -> tuple[str, str]:
         home = self.inner.workdir / app
-        shutil.copytree(API_TESTS, home / "api-tests", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            API_TESTS, home / "api-tests", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
         self.inner.env.update(self.extra_env)
         phase, message = self.inner(app, revision, hook, resources)
         if self.inner.runs:  # the Job's log, as kubectl logs would show it

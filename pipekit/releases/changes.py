@@ -30,8 +30,14 @@ LIMIT = 200  # commits listed per service and side
 def side(dep: Deployment | None) -> Side | None:
     if dep is None:
         return None
-    return Side(image=dep.reference, tag=dep.tag, digest=dep.digest, source_commit=dep.source_commit,
-                since=dep.deployed_at.isoformat(), gitops_commit=dep.commit)
+    return Side(
+        image=dep.reference,
+        tag=dep.tag,
+        digest=dep.digest,
+        source_commit=dep.source_commit,
+        since=dep.deployed_at.isoformat(),
+        gitops_commit=dep.commit,
+    )
 
 
 def same_image(a: Deployment, b: Deployment) -> bool:
@@ -40,8 +46,15 @@ def same_image(a: Deployment, b: Deployment) -> bool:
     return a.reference == b.reference
 
 
-def compare(service: str, source: Deployment | None, target: Deployment | None, repos: SourceRepos | None, *,
-            projects: Sequence[str] = (), limit: int = LIMIT) -> ServiceChange:
+def compare(
+    service: str,
+    source: Deployment | None,
+    target: Deployment | None,
+    repos: SourceRepos | None,
+    *,
+    projects: Sequence[str] = (),
+    limit: int = LIMIT,
+) -> ServiceChange:
     """What promoting ``source`` (what --from runs) over ``target`` (what --to runs) would do."""
     change = ServiceChange(service=service, state=UNKNOWN, source=side(source), target=side(target))
     if source is None:
@@ -61,8 +74,14 @@ def compare(service: str, source: Deployment | None, target: Deployment | None, 
     return walk_into(change, old, new, repos, projects=projects, limit=limit)
 
 
-def first_release(change: ServiceChange, new: str, repos: SourceRepos | None, *, projects: Sequence[str] = (),
-                  limit: int = LIMIT) -> ServiceChange:
+def first_release(
+    change: ServiceChange,
+    new: str,
+    repos: SourceRepos | None,
+    *,
+    projects: Sequence[str] = (),
+    limit: int = LIMIT,
+) -> ServiceChange:
     """What a service's first release into an environment brings: every commit up to ``new`` (the newest
     ``limit`` listed; the state stays NEW)."""
     if repos is None:
@@ -73,15 +92,25 @@ def first_release(change: ServiceChange, new: str, repos: SourceRepos | None, *,
         commits = repo.commits(None, new, limit + 1, projects)
         change.truncated = len(commits) > limit
         change.commits = commits[:limit]
-        change.total = (int(repo.git.output("rev-list", "--count", new, "--")) if change.truncated
-                        else len(change.commits))
+        change.total = (
+            int(repo.git.output("rev-list", "--count", new, "--"))
+            if change.truncated
+            else len(change.commits)
+        )
     except Unreadable as exc:
         change.note += f" ({exc})"
     return change
 
 
-def walk_into(change: ServiceChange, old: str, new: str, repos: SourceRepos | None, *,
-              projects: Sequence[str] = (), limit: int = LIMIT) -> ServiceChange:
+def walk_into(
+    change: ServiceChange,
+    old: str,
+    new: str,
+    repos: SourceRepos | None,
+    *,
+    projects: Sequence[str] = (),
+    limit: int = LIMIT,
+) -> ServiceChange:
     """The commits between the target's source commit ``old`` and the source's ``new``, and the state they make."""
     if old == new:
         change.state = REBUILT
@@ -100,12 +129,16 @@ def walk_into(change: ServiceChange, old: str, new: str, repos: SourceRepos | No
     change.truncated = walk.truncated
     if walk.carried_total and walk.rolled_back_total:
         change.state = DIVERGED
-        change.note = (f"the target runs {walk.rolled_back_total} commit{_s(walk.rolled_back_total)} the source "
-                       "lacks (a hotfix?): promoting would roll them back")
+        change.note = (
+            f"the target runs {walk.rolled_back_total} commit{_s(walk.rolled_back_total)} the source "
+            "lacks (a hotfix?): promoting would roll them back"
+        )
     elif walk.rolled_back_total:
         change.state = BEHIND_TARGET
-        change.note = (f"the target is ahead of the source by {walk.rolled_back_total} "
-                       f"commit{_s(walk.rolled_back_total)}: promoting would roll them back")
+        change.note = (
+            f"the target is ahead of the source by {walk.rolled_back_total} "
+            f"commit{_s(walk.rolled_back_total)}: promoting would roll them back"
+        )
     elif walk.carried_total:
         change.state = CARRIES
     else:

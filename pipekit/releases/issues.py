@@ -24,15 +24,21 @@ def lookup(client: JiraClient, keys: Sequence[str], allowed: Sequence[str] = ())
     wanted = {s.strip().casefold() for s in allowed if s.strip()}
     found: dict[str, JiraIssue] = {}
     for start in range(0, len(keys), CHUNK):
-        found.update(_search(client, list(keys[start:start + CHUNK])))
+        found.update(_search(client, list(keys[start : start + CHUNK])))
     out: dict[str, Issue] = {}
     for key in keys:
         issue = found.get(key)
         if issue is None:
             out[key] = Issue(key=key, found=False, url=f"{client.site_url}/browse/{key}")
             continue
-        out[key] = Issue(key=key, found=True, summary=issue.summary, status=issue.status, url=issue.url,
-                         allowed=(issue.status.casefold() in wanted) if wanted else None)
+        out[key] = Issue(
+            key=key,
+            found=True,
+            summary=issue.summary,
+            status=issue.status,
+            url=issue.url,
+            allowed=(issue.status.casefold() in wanted) if wanted else None,
+        )
     return out
 
 

@@ -31,9 +31,13 @@ def live_of(name: str, app: Mapping[str, Any]) -> Live:
     status = _obj(app.get("status"))
     sync, health = _obj(status.get("sync")), _obj(status.get("health"))
     images = _obj(status.get("summary")).get("images")
-    return Live(app=name, sync=str(sync.get("status") or ""), health=str(health.get("status") or ""),
-                revision=str(sync.get("revision") or ""),
-                images=[str(i) for i in images] if isinstance(images, list) else [])
+    return Live(
+        app=name,
+        sync=str(sync.get("status") or ""),
+        health=str(health.get("status") or ""),
+        revision=str(sync.get("revision") or ""),
+        images=[str(i) for i in images] if isinstance(images, list) else [],
+    )
 
 
 def apply(report: StatusReport, apps: Iterable[Mapping[str, Any]], template: str, ancestry: Ancestry) -> None:
@@ -77,8 +81,9 @@ def image_drift(cell: Cell, images: list[str]) -> str | None:
     if not same:
         return None
     for image in same:
-        if (cell.digest and cell.digest in image) or (not cell.digest and cell.tag and
-                                                      image.split("@", 1)[0].endswith(f":{cell.tag}")):
+        if (cell.digest and cell.digest in image) or (
+            not cell.digest and cell.tag and image.split("@", 1)[0].endswith(f":{cell.tag}")
+        ):
             return None
     return f"Argo CD runs {', '.join(_short(i) for i in same)}; GitOps says {cell.version}"
 

@@ -18,14 +18,18 @@ from pipekit.gitops.refs import ImageRef
 from pipekit.releases.model import AHEAD, ROLLED_BACK, Cell, StatusReport
 
 
-def environments(chain: Sequence[str], seen: Sequence[str], wanted: Sequence[str], flag: str = "--env") -> list[str]:
+def environments(
+    chain: Sequence[str], seen: Sequence[str], wanted: Sequence[str], flag: str = "--env"
+) -> list[str]:
     """The columns: the promotion chain's order, then environments only the repository knows;
     ``wanted`` (``--env``) narrows them, and an unknown one is bad input naming it."""
     known = list(dict.fromkeys([*chain, *sorted(set(seen) - set(chain))]))
     unknown = [e for e in wanted if e not in known]
     if unknown:
-        raise BadInput(f"{flag} {unknown[0]}: unknown environment (known: {', '.join(known) or 'none'})",
-                       hint="environments come from pipekit.yaml environments: and the GitOps overlays")
+        raise BadInput(
+            f"{flag} {unknown[0]}: unknown environment (known: {', '.join(known) or 'none'})",
+            hint="environments come from pipekit.yaml environments: and the GitOps overlays",
+        )
     return [e for e in known if e in wanted] if wanted else known
 
 
@@ -33,28 +37,52 @@ def services(seen: Sequence[str], wanted: Sequence[str], where: str = "the GitOp
     unknown = [s for s in wanted if s not in seen]
     if unknown:
         near = ", ".join(sorted(seen)[:8]) + (", ..." if len(seen) > 8 else "")
-        raise BadInput(f"--service {unknown[0]}: no overlay of that service in {where} "
-                       f"(services: {near or 'none'})", hint="check the name and gitops.overlay")
+        raise BadInput(
+            f"--service {unknown[0]}: no overlay of that service in {where} (services: {near or 'none'})",
+            hint="check the name and gitops.overlay",
+        )
     return [s for s in sorted(seen) if s in wanted] if wanted else sorted(seen)
 
 
 def cell_of(dep: Deployment, now: datetime) -> Cell:
-    return Cell(service=dep.service, environment=dep.environment, image=dep.reference, tag=dep.tag,
-                digest=dep.digest, since=dep.deployed_at.isoformat(),
-                age_s=max(0.0, (now - dep.deployed_at).total_seconds()), author=dep.author, kind=dep.kind,
-                promoted_from=dep.promoted_from, rollback_of=dep.rollback_of or dep.revert_of,
-                build_url=dep.build_url, build_number=dep.build_number, gitops_commit=dep.commit,
-                source_commit=dep.source_commit,
-                source_committed_at=dep.source_committed_at.isoformat() if dep.source_committed_at else None)
+    return Cell(
+        service=dep.service,
+        environment=dep.environment,
+        image=dep.reference,
+        tag=dep.tag,
+        digest=dep.digest,
+        since=dep.deployed_at.isoformat(),
+        age_s=max(0.0, (now - dep.deployed_at).total_seconds()),
+        author=dep.author,
+        kind=dep.kind,
+        promoted_from=dep.promoted_from,
+        rollback_of=dep.rollback_of or dep.revert_of,
+        build_url=dep.build_url,
+        build_number=dep.build_number,
+        gitops_commit=dep.commit,
+        source_commit=dep.source_commit,
+        source_committed_at=dep.source_committed_at.isoformat() if dep.source_committed_at else None,
+    )
 
 
 def onboarded(service: str, environment: str, ref: ImageRef | None) -> Cell:
-    return Cell(service=service, environment=environment, image=ref.reference if ref else "", deployed=False,
-                tag=ref.new_tag if ref else None, digest=ref.digest if ref else None, kind="onboarded")
+    return Cell(
+        service=service,
+        environment=environment,
+        image=ref.reference if ref else "",
+        deployed=False,
+        tag=ref.new_tag if ref else None,
+        digest=ref.digest if ref else None,
+        kind="onboarded",
+    )
 
 
-def build(report: StatusReport, current: Mapping[tuple[str, str], Deployment],
-          first: Mapping[tuple[str, str], Cell], now: datetime) -> StatusReport:
+def build(
+    report: StatusReport,
+    current: Mapping[tuple[str, str], Deployment],
+    first: Mapping[tuple[str, str], Cell],
+    now: datetime,
+) -> StatusReport:
     """Fill ``report.cells`` for its services and environments, then mark them."""
     for service in report.services:
         row: dict[str, Cell] = {}
@@ -73,12 +101,17 @@ def build(report: StatusReport, current: Mapping[tuple[str, str], Deployment],
             if other is None:
                 other = current_cell(current, service, up, now) if up else None
             if other is not None and newer(cell, other):
-                mark(cell, AHEAD, f"newer than {up}'s {other.version or other.image} ({why_newer(cell, other)})")
+                mark(
+                    cell,
+                    AHEAD,
+                    f"newer than {up}'s {other.version or other.image} ({why_newer(cell, other)})",
+                )
     return report
 
 
-def current_cell(current: Mapping[tuple[str, str], Deployment], service: str, env: str,
-                 now: datetime) -> Cell | None:
+def current_cell(
+    current: Mapping[tuple[str, str], Deployment], service: str, env: str, now: datetime
+) -> Cell | None:
     dep = current.get((service, env))
     return cell_of(dep, now) if dep is not None else None
 
@@ -97,7 +130,9 @@ def newer(cell: Cell, other: Cell) -> bool:
     if cell.source_commit and cell.source_commit == other.source_commit:
         return False
     if cell.source_committed_at and other.source_committed_at:
-        return datetime.fromisoformat(cell.source_committed_at) > datetime.fromisoformat(other.source_committed_at)
+        return datetime.fromisoformat(cell.source_committed_at) > datetime.fromisoformat(
+            other.source_committed_at
+        )
     if cell.build_number is not None and other.build_number is not None:
         return cell.build_number > other.build_number
     return False

@@ -95,11 +95,20 @@ class StatusReport:
         return {k: v for k, v in out.items() if v}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"repo": self.repo, "branch": self.branch, "revision": self.revision,
-                "generated_at": self.generated_at, "environments": self.environments, "upstream": self.upstream,
-                "argocd": self.argocd, "counts": self.counts(),
-                "services": [{"service": s, "environments": {e: _plain(self.cell(s, e)) for e in self.environments}}
-                             for s in self.services]}
+        return {
+            "repo": self.repo,
+            "branch": self.branch,
+            "revision": self.revision,
+            "generated_at": self.generated_at,
+            "environments": self.environments,
+            "upstream": self.upstream,
+            "argocd": self.argocd,
+            "counts": self.counts(),
+            "services": [
+                {"service": s, "environments": {e: _plain(self.cell(s, e)) for e in self.environments}}
+                for s in self.services
+            ],
+        }
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -208,11 +217,20 @@ class DiffReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"repo": self.repo, "branch": self.branch, "revision": self.revision,
-                "generated_at": self.generated_at, "from": self.source, "to": self.target, "counts": self.counts(),
-                "services": [{**_plain(s), "jira": s.jira} for s in self.services],
-                "jira": self.jira, "jira_error": self.jira_error, "allowed_statuses": self.allowed_statuses,
-                "issues": {k: _plain(v) for k, v in self.issues.items()}}
+        return {
+            "repo": self.repo,
+            "branch": self.branch,
+            "revision": self.revision,
+            "generated_at": self.generated_at,
+            "from": self.source,
+            "to": self.target,
+            "counts": self.counts(),
+            "services": [{**_plain(s), "jira": s.jira} for s in self.services],
+            "jira": self.jira,
+            "jira_error": self.jira_error,
+            "allowed_statuses": self.allowed_statuses,
+            "issues": {k: _plain(v) for k, v in self.issues.items()},
+        }
 
 
 def _plain(value: Any) -> Any:

@@ -15,8 +15,32 @@ from pipekit.releases.model import ServiceChange
 
 # Jira's project key rule: an upper-case letter, then at least one upper-case letter, digit or underscore.
 KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6})(?![A-Za-z0-9_]|-[0-9])")
-NOT_PROJECTS = frozenset({"UTF", "ISO", "SHA", "CVE", "RFC", "AES", "HTTP", "TLS", "SSL", "PEP", "JSR", "GHSA",
-                          "CWE", "MD", "RSA", "ECDSA", "UTC", "GMT", "IPV", "MP", "WCAG", "ES"})
+NOT_PROJECTS = frozenset(
+    {
+        "UTF",
+        "ISO",
+        "SHA",
+        "CVE",
+        "RFC",
+        "AES",
+        "HTTP",
+        "TLS",
+        "SSL",
+        "PEP",
+        "JSR",
+        "GHSA",
+        "CWE",
+        "MD",
+        "RSA",
+        "ECDSA",
+        "UTC",
+        "GMT",
+        "IPV",
+        "MP",
+        "WCAG",
+        "ES",
+    }
+)
 NOTES_START = "Release notes:"
 MAX_LINES = 20  # commit lines per promotion commit, every service together
 MAX_SUBJECT = 100

@@ -29,40 +29,72 @@ CARD_LINES = 8  # commit lines on the promotion card
 def side(ref: ImageRef | None, source_commit: str | None) -> Side | None:
     if ref is None:
         return None
-    return Side(image=ref.reference, tag=ref.new_tag, digest=ref.digest, source_commit=source_commit, since=None,
-                gitops_commit=None)
+    return Side(
+        image=ref.reference,
+        tag=ref.new_tag,
+        digest=ref.digest,
+        source_commit=source_commit,
+        since=None,
+        gitops_commit=None,
+    )
 
 
 class PromotionNotes:
-    def __init__(self, repos: SourceRepos | None, *, projects: Sequence[str] = (), limit: int = walk.LIMIT,
-                 max_lines: int = MAX_LINES) -> None:
+    def __init__(
+        self,
+        repos: SourceRepos | None,
+        *,
+        projects: Sequence[str] = (),
+        limit: int = walk.LIMIT,
+        max_lines: int = MAX_LINES,
+    ) -> None:
         self.repos, self.projects, self.limit, self.max_lines = repos, tuple(projects), limit, max_lines
         self._known: dict[tuple[str, str, str], ServiceChange] = {}
         self.last: list[ServiceChange] = []  # the batch of the last message written
 
-    def change(self, service: str, old: ImageRef | None, new: ImageRef, old_source: str | None,
-               new_source: str | None) -> ServiceChange:
+    def change(
+        self,
+        service: str,
+        old: ImageRef | None,
+        new: ImageRef,
+        old_source: str | None,
+        new_source: str | None,
+    ) -> ServiceChange:
         """What promoting ``new`` over ``old`` brings (asked again after a push race: answered once)."""
         key = (service, old.reference if old else "", new.reference)
         if key not in self._known:
             self._known[key] = self._change(service, old, new, old_source, new_source)
         return self._known[key]
 
-    def _change(self, service: str, old: ImageRef | None, new: ImageRef, old_source: str | None,
-                new_source: str | None) -> ServiceChange:
-        change = ServiceChange(service=service, state=UNKNOWN, source=side(new, new_source),
-                               target=side(old, old_source))
+    def _change(
+        self,
+        service: str,
+        old: ImageRef | None,
+        new: ImageRef,
+        old_source: str | None,
+        new_source: str | None,
+    ) -> ServiceChange:
+        change = ServiceChange(
+            service=service, state=UNKNOWN, source=side(new, new_source), target=side(old, old_source)
+        )
         if old is None or (old.new_tag == PLACEHOLDER_TAG and not old.digest and not old_source):
-            change.state, change.note = NEW, "its first promotion here"  # nothing there, or init's placeholder
+            change.state, change.note = (
+                NEW,
+                "its first promotion here",
+            )  # nothing there, or init's placeholder
             if new_source:
                 walk.first_release(change, new_source, self.repos, projects=self.projects, limit=self.limit)
         elif (old.digest and old.digest == new.digest) or old.reference == new.reference:
             change.state = UNCHANGED
         elif not old_source or not new_source:
-            which = " and ".join(n for n, c in (("the target's", old_source), ("the promoted", new_source)) if not c)
+            which = " and ".join(
+                n for n, c in (("the target's", old_source), ("the promoted", new_source)) if not c
+            )
             change.note = f"no source commit recorded for {which} image"
         else:
-            walk.walk_into(change, old_source, new_source, self.repos, projects=self.projects, limit=self.limit)
+            walk.walk_into(
+                change, old_source, new_source, self.repos, projects=self.projects, limit=self.limit
+            )
         return change
 
     def body(self, changes: Sequence[ServiceChange]) -> list[str]:
@@ -73,26 +105,60 @@ class PromotionNotes:
     def summary(self, changes: Sequence[ServiceChange], notes_file: str | None = None) -> dict[str, Any]:
         """For the run record and the promotion card: counts, Jira keys, the first lines."""
         keys = list(dict.fromkeys(k for c in changes for k in c.jira))
-        first = [f"{c.service}: {clip(commit.subject, 90)} ({commit.sha[:8]})"
-                 for c in changes for commit in c.commits if not commit.merge]
-        return {"commits": sum(c.total for c in changes), "jira": keys, "lines": first[:CARD_LINES],
-                "more": max(0, len(first) - CARD_LINES) + sum(max(0, c.total - len(c.commits)) for c in changes),
-                "services": {c.service: {"state": c.state, "commits": c.total, "jira": c.jira,
-                                         **({"note": c.note} if c.note else {})} for c in changes},
-                "file": notes_file}
+        first = [
+            f"{c.service}: {clip(commit.subject, 90)} ({commit.sha[:8]})"
+            for c in changes
+            for commit in c.commits
+            if not commit.merge
+        ]
+        return {
+            "commits": sum(c.total for c in changes),
+            "jira": keys,
+            "lines": first[:CARD_LINES],
+            "more": max(0, len(first) - CARD_LINES) + sum(max(0, c.total - len(c.commits)) for c in changes),
+            "services": {
+                c.service: {
+                    "state": c.state,
+                    "commits": c.total,
+                    "jira": c.jira,
+                    **({"note": c.note} if c.note else {}),
+                }
+                for c in changes
+            },
+            "file": notes_file,
+        }
 
-    def markdown(self, changes: Sequence[ServiceChange], *, source: str, target: str, repo: str, branch: str,
-                 revision: str) -> str:
+    def markdown(
+        self,
+        changes: Sequence[ServiceChange],
+        *,
+        source: str,
+        target: str,
+        repo: str,
+        branch: str,
+        revision: str,
+    ) -> str:
         """The full notes, as ``pipekit diff --format markdown`` writes them."""
         from pipekit.releases.writers import writer
 
-        report = DiffReport(repo=repo, branch=branch, revision=revision, source=source, target=target,
-                            generated_at=datetime.now(timezone.utc).isoformat(), services=list(changes))
+        report = DiffReport(
+            repo=repo,
+            branch=branch,
+            revision=revision,
+            source=source,
+            target=target,
+            generated_at=datetime.now(timezone.utc).isoformat(),
+            services=list(changes),
+        )
         return writer("markdown").diff(report)
 
     # -- what promote calls ---------------------------------------------------------------------
-    def lines(self, edits: Sequence[tuple[str, ImageRef | None, ImageRef]],
-              source_commit: Callable[[str, ImageRef], str | None], git: Any = None) -> list[str]:
+    def lines(
+        self,
+        edits: Sequence[tuple[str, ImageRef | None, ImageRef]],
+        source_commit: Callable[[str, ImageRef], str | None],
+        git: Any = None,
+    ) -> list[str]:
         """The body lines for one batch of (service, image the target runs, image promoted).
 
         Each image's ``Pipekit-Source-Commit`` comes from the GitOps history the clone ``git`` holds
@@ -100,20 +166,28 @@ class PromotionNotes:
         own look-up, which deepens a shallow clone). A service whose repository is not known at all
         is left out (no line saying so in every commit)."""
         edits = [e for e in edits if self.repos is not None and self.repos.where(e[0])]
-        known = present_sources(git, [(s, r) for s, old, new in edits for r in (old, new) if r]) if git else {}
+        known = (
+            present_sources(git, [(s, r) for s, old, new in edits for r in (old, new) if r]) if git else {}
+        )
 
         def commit_of(service: str, ref: ImageRef) -> str | None:
             key = (service, ref.reference)
             return known[key] if key in known else source_commit(service, ref)
 
-        self.last = [self.change(service, old, new, commit_of(service, old) if old else None, commit_of(service, new))
-                     for service, old, new in edits]
+        self.last = [
+            self.change(service, old, new, commit_of(service, old) if old else None, commit_of(service, new))
+            for service, old, new in edits
+        ]
         return self.body(self.last)
 
-    def finish(self, folder: Path, *, source: str, target: str, repo: str, branch: str, revision: str) -> dict[str, Any]:
+    def finish(
+        self, folder: Path, *, source: str, target: str, repo: str, branch: str, revision: str
+    ) -> dict[str, Any]:
         """After the push: the full notes written beside the run record (an artifact), the summary for the card."""
         path = folder / f"release-notes-{source}-{target}.md"
-        text = self.markdown(self.last, source=source, target=target, repo=repo, branch=branch, revision=revision)
+        text = self.markdown(
+            self.last, source=source, target=target, repo=repo, branch=branch, revision=revision
+        )
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with atomic(path, "w") as fh:
@@ -130,12 +204,15 @@ def present_sources(git: Any, wanted: Sequence[tuple[str, ImageRef]]) -> dict[tu
 
     todo = {(s, r.reference): r for s, r in wanted}
     found: dict[tuple[str, str], str | None] = {}
-    proc = git.run("log", "--format=%x00%B", "--fixed-strings", "--grep=Pipekit-Service: ", "HEAD", "--", check=False)
+    proc = git.run(
+        "log", "--format=%x00%B", "--fixed-strings", "--grep=Pipekit-Service: ", "HEAD", "--", check=False
+    )
     for text in proc.stdout.split("\x00")[1:] if proc.returncode == 0 else []:
         for group in trailers.parse(text).groups:
             for key, ref in list(todo.items()):
-                if group.service == key[0] and ((group.digest == ref.digest) if ref.digest
-                                                else (group.tag == ref.new_tag)):
+                if group.service == key[0] and (
+                    (group.digest == ref.digest) if ref.digest else (group.tag == ref.new_tag)
+                ):
                     found[key] = group.source_commit
                     del todo[key]
         if not todo:
@@ -143,8 +220,9 @@ def present_sources(git: Any, wanted: Sequence[tuple[str, ImageRef]]) -> dict[tu
     return found
 
 
-def for_promote(options: SourceOptions, env: Mapping[str, str], service: str | None,
-                projects: Sequence[str] = ()) -> PromotionNotes:
+def for_promote(
+    options: SourceOptions, env: Mapping[str, str], service: str | None, projects: Sequence[str] = ()
+) -> PromotionNotes:
     """Notes for a promotion: the repositories named (``--source-repo``, ``releases.*``), and the
     checkout promote runs in for its own service (a promotion runs in the service's pipeline)."""
     checkout = env.get("BITBUCKET_CLONE_DIR") or _toplevel(Path.cwd())

@@ -47,15 +47,27 @@ def parse_pairs(values: Sequence[str], flag: str = "--source-repo") -> dict[str,
     return out
 
 
-def configured(flags: Sequence[str], mapping: Mapping[str, object] | None, template: str | None,
-               cache_dir: Path | str, env: Mapping[str, str], defaults: Mapping[str, str] | None = None) -> SourceRepos:
+def configured(
+    flags: Sequence[str],
+    mapping: Mapping[str, object] | None,
+    template: str | None,
+    cache_dir: Path | str,
+    env: Mapping[str, str],
+    defaults: Mapping[str, str] | None = None,
+) -> SourceRepos:
     """The repositories named by ``--source-repo`` flags, ``releases.source_repos`` and the
     ``releases.source_repo`` template (strongest first), else ``defaults`` (a checkout at hand)."""
     mapped = {str(k): str(v) for k, v in (mapping or {}).items()}
     given = parse_pairs(flags)
     labels = {**{s: f"releases.source_repos.{s}" for s in mapped}, **{s: f"--source-repo {s}" for s in given}}
-    return SourceRepos({**mapped, **given}, template=template, cache_dir=Path(cache_dir), env=env, labels=labels,
-                       defaults=dict(defaults or {}))
+    return SourceRepos(
+        {**mapped, **given},
+        template=template,
+        cache_dir=Path(cache_dir),
+        env=env,
+        labels=labels,
+        defaults=dict(defaults or {}),
+    )
 
 
 def is_url(where: str) -> bool:
@@ -70,13 +82,16 @@ def check_local(where: str, label: str) -> Path:
     if not path.is_dir():
         raise BadInput(f"{label}: {where} is not a directory", hint="pass a service repository path or URL")
     top = path.resolve()
-    if (top / ".git").exists() or ((top / "HEAD").is_file() and (top / "objects").is_dir()
-                                   and (top / "refs").is_dir()):
+    if (top / ".git").exists() or (
+        (top / "HEAD").is_file() and (top / "objects").is_dir() and (top / "refs").is_dir()
+    ):
         return top
     outer = next((p for p in top.parents if (p / ".git").exists()), None)
     inside = f" (it is inside {outer})" if outer is not None else ""
-    raise BadInput(f"{label}: {where} is not a git repository{inside}",
-                   hint="pass the service repository's top folder, or its URL")
+    raise BadInput(
+        f"{label}: {where} is not a git repository{inside}",
+        hint="pass the service repository's top folder, or its URL",
+    )
 
 
 @dataclass
@@ -88,7 +103,9 @@ class SourceRepos:
     cache_dir: Path = Path("~/.cache/pipekit/sources")
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # service -> where it was set (for errors)
-    defaults: Mapping[str, str] = field(default_factory=dict)  # service -> a checkout at hand (the template wins)
+    defaults: Mapping[str, str] = field(
+        default_factory=dict
+    )  # service -> a checkout at hand (the template wins)
     _open: dict[str, SourceRepo | Unreadable] = field(default_factory=dict)
 
     @property
@@ -123,23 +140,32 @@ class SourceRepos:
     def _make(self, service: str) -> SourceRepo:
         where = self.where(service)
         if not where:
-            raise Unreadable(f"no source repository for {service}: pass --source-repo {service}=URL_OR_PATH "
-                             "(or set releases.source_repos / releases.source_repo)")
+            raise Unreadable(
+                f"no source repository for {service}: pass --source-repo {service}=URL_OR_PATH "
+                "(or set releases.source_repos / releases.source_repo)"
+            )
         env = {k: v for k, v in self.env.items() if k not in (TOKEN_ENV, SOURCE_TOKEN_ENV)}
         if not is_url(where):
             try:
                 path = check_local(where, self.labels.get(service, f"source repository of {service}"))
             except BadInput as exc:
                 raise Unreadable(exc.message) from None
-            return SourceRepo(service, HistoryGit(path, {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}), where)
+            return SourceRepo(
+                service, HistoryGit(path, {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}), where
+            )
         token = self.env.get(SOURCE_TOKEN_ENV)
         net_env = {**env, **({TOKEN_ENV: token} if token else {})}
         url = remote_url(where)
         cache = Path(self.cache_dir).expanduser()
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1])[:40]
         dest = cache / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
-        repo = SourceRepo(service, HistoryGit(dest, {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}),
-                          display_url(where), url=url, net_env=net_env)
+        repo = SourceRepo(
+            service,
+            HistoryGit(dest, {**env, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}),
+            display_url(where),
+            url=url,
+            net_env=net_env,
+        )
         if not (dest / "HEAD").exists():
             cache.mkdir(parents=True, exist_ok=True)
             repo.clone()
@@ -156,8 +182,15 @@ class Walk:
 
 
 class SourceRepo:
-    def __init__(self, service: str, git: HistoryGit, display: str, *, url: str | None = None,
-                 net_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        git: HistoryGit,
+        display: str,
+        *,
+        url: str | None = None,
+        net_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.service, self.git, self.display, self.url = service, git, display, url
         self.net_env = dict(net_env or {})
         self.fetched = False
@@ -165,22 +198,41 @@ class SourceRepo:
     def _network(self, *args: str, cwd: Path) -> None:
         try:
             with Workspace(self.net_env) as ws:
-                proc = HistoryGit(self.git.workdir, ws.env).run(*args, network=True, check=False, timeout=600,
-                                                                cwd=cwd)
-        except PipekitError as exc:  # git missing, or past its timeout: this service's note, not the run's end
+                proc = HistoryGit(self.git.workdir, ws.env).run(
+                    *args, network=True, check=False, timeout=600, cwd=cwd
+                )
+        except (
+            PipekitError
+        ) as exc:  # git missing, or past its timeout: this service's note, not the run's end
             raise Unreadable(f"cannot read {self.display}: {exc.message}") from None
         if proc.returncode != 0:
             raise Unreadable(f"cannot read {self.display}: {git_message(proc.stderr or proc.stdout)}")
 
     def clone(self) -> None:
         dest = self.git.workdir
-        self._network("clone", "--quiet", "--bare", "--filter=blob:none", "--no-tags", self.url or "", str(dest),
-                      cwd=dest.parent)
+        self._network(
+            "clone",
+            "--quiet",
+            "--bare",
+            "--filter=blob:none",
+            "--no-tags",
+            self.url or "",
+            str(dest),
+            cwd=dest.parent,
+        )
         self.fetched = True
 
     def fetch(self) -> None:
-        self._network("fetch", "--quiet", "--filter=blob:none", "--no-tags", "--prune", "origin",
-                      "+refs/heads/*:refs/heads/*", cwd=self.git.workdir)
+        self._network(
+            "fetch",
+            "--quiet",
+            "--filter=blob:none",
+            "--no-tags",
+            "--prune",
+            "origin",
+            "+refs/heads/*:refs/heads/*",
+            cwd=self.git.workdir,
+        )
         self.fetched = True
 
     def need(self, *shas: str) -> None:
@@ -193,8 +245,10 @@ class SourceRepo:
             self.fetch()
             missing = [s for s in missing if not self.git.has_commit(s)]
         if missing:
-            raise Unreadable(f"commit {missing[0][:12]} is not in {self.display}"
-                             + (" (fetched just now)" if self.url else ""))
+            raise Unreadable(
+                f"commit {missing[0][:12]} is not in {self.display}"
+                + (" (fetched just now)" if self.url else "")
+            )
 
     def _log(self, shas: Sequence[str], *args: str) -> str:
         """``git log ARGS``; when it fails, which commit is missing says why (a cached clone is
@@ -212,7 +266,9 @@ class SourceRepo:
 
     def walk(self, target: str, source: str, limit: int, projects: Sequence[str] = ()) -> Walk:
         """The commits between the target's and the source's source commit, both ways."""
-        text = self._log((target, source), "--left-right", f"--max-count={limit + 1}", _FORMAT, f"{target}...{source}")
+        text = self._log(
+            (target, source), "--left-right", f"--max-count={limit + 1}", _FORMAT, f"{target}...{source}"
+        )
         left: list[SourceCommit] = []
         right: list[SourceCommit] = []
         for record in text.split("\x00")[1:]:
@@ -221,15 +277,24 @@ class SourceRepo:
         truncated = len(left) + len(right) > limit
         carried_total, rolled_total = len(right), len(left)
         if truncated:
-            counts = self.git.output("rev-list", "--left-right", "--count", f"{target}...{source}", "--").split()
+            counts = self.git.output(
+                "rev-list", "--left-right", "--count", f"{target}...{source}", "--"
+            ).split()
             rolled_total, carried_total = int(counts[0]), int(counts[1])
             left, right = left[:limit], right[:limit]
         return Walk(right, left, carried_total, rolled_total, truncated)
 
-    def commits(self, old: str | None, new: str, limit: int, projects: Sequence[str] = ()) -> list[SourceCommit]:
+    def commits(
+        self, old: str | None, new: str, limit: int, projects: Sequence[str] = ()
+    ) -> list[SourceCommit]:
         """The commits ``new`` has and ``old`` lacks (every ancestor of ``new`` without ``old``), newest first."""
-        text = self._log((new, *([old] if old else [])), f"--max-count={limit}", _FORMAT.replace("%m", ""), new,
-                         *([f"^{old}"] if old else []))
+        text = self._log(
+            (new, *([old] if old else [])),
+            f"--max-count={limit}",
+            _FORMAT.replace("%m", ""),
+            new,
+            *([f"^{old}"] if old else []),
+        )
         return [_commit(r, projects) for r in text.split("\x00")[1:]]
 
     def close(self) -> None:
@@ -240,8 +305,14 @@ def _commit(record: str, projects: Sequence[str]) -> SourceCommit:
     sha, author, when, parents, body = record.split("\x1f", 4)
     subject = body.split("\n", 1)[0].strip()
     at = datetime.fromtimestamp(int(when), tz=timezone.utc).isoformat()
-    return SourceCommit(sha=sha, author=author, date=at, subject=subject, jira=jira_keys(body, projects),
-                        merge=len(parents.split()) > 1)
+    return SourceCommit(
+        sha=sha,
+        author=author,
+        date=at,
+        subject=subject,
+        jira=jira_keys(body, projects),
+        merge=len(parents.split()) > 1,
+    )
 
 
 def unreadable_note(exc: BaseException) -> str:

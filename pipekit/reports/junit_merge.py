@@ -25,10 +25,17 @@ def _clean(text: str) -> str:
 
 
 def build_tree(summary: TestSummary, cases: Iterable[TestCase], *, name: str = "pipekit build") -> ET.Element:
-    root = ET.Element("testsuites", {
-        "name": name, "tests": str(summary.total), "failures": str(summary.failed),
-        "errors": str(summary.errored), "skipped": str(summary.skipped), "time": f"{summary.duration_s:.3f}",
-    })
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": name,
+            "tests": str(summary.total),
+            "failures": str(summary.failed),
+            "errors": str(summary.errored),
+            "skipped": str(summary.skipped),
+            "time": f"{summary.duration_s:.3f}",
+        },
+    )
     suites: dict[str, ET.Element] = {}
     counts: dict[str, list[float]] = {}
     for case in cases:
@@ -39,12 +46,16 @@ def build_tree(summary: TestSummary, cases: Iterable[TestCase], *, name: str = "
         c = counts[case.classname]
         c[0] += 1
         c[4] += case.time_s
-        tc = ET.SubElement(suite, "testcase", {"classname": case.classname, "name": case.name,
-                                               "time": f"{case.time_s:.3f}"})
+        tc = ET.SubElement(
+            suite, "testcase", {"classname": case.classname, "name": case.name, "time": f"{case.time_s:.3f}"}
+        )
         if case.outcome in ("failed", "errored"):
             c[1 if case.outcome == "failed" else 2] += 1
-            el = ET.SubElement(tc, "failure" if case.outcome == "failed" else "error",
-                               {"message": _clean(case.message), "type": case.kind})
+            el = ET.SubElement(
+                tc,
+                "failure" if case.outcome == "failed" else "error",
+                {"message": _clean(case.message), "type": case.kind},
+            )
             el.text = _clean(case.details[:_MAX_DETAILS])
         elif case.outcome == "skipped":
             c[3] += 1
@@ -55,8 +66,13 @@ def build_tree(summary: TestSummary, cases: Iterable[TestCase], *, name: str = "
             out.text = _clean(f"flaky: passed on a rerun after: {case.message}")
     for classname, suite in suites.items():
         total, failures, errors, skipped, seconds = counts[classname]
-        suite.attrib.update(tests=str(int(total)), failures=str(int(failures)), errors=str(int(errors)),
-                            skipped=str(int(skipped)), time=f"{seconds:.3f}")
+        suite.attrib.update(
+            tests=str(int(total)),
+            failures=str(int(failures)),
+            errors=str(int(errors)),
+            skipped=str(int(skipped)),
+            time=f"{seconds:.3f}",
+        )
     return root
 
 

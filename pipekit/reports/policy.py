@@ -99,8 +99,10 @@ def parse_max(text: str) -> dict[str, int]:
         name, sep, value = part.partition("=")
         name = name.strip().lower()
         if not sep or name not in fm.RANK or not value.strip().isdigit():
-            raise BadInput(f"--max {text!r}: expected SEVERITY=COUNT[,...] with a severity of "
-                           f"{', '.join(fm.SEVERITIES)} and a whole number, got {part!r}")
+            raise BadInput(
+                f"--max {text!r}: expected SEVERITY=COUNT[,...] with a severity of "
+                f"{', '.join(fm.SEVERITIES)} and a whole number, got {part!r}"
+            )
         out[name] = int(value)
     return out
 
@@ -112,7 +114,9 @@ def _date(value: Any, where: str, dotted: str) -> date:
         raise BadInput(f"{where}: {dotted}: expires {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def from_section(section: dict[str, Any], where: Callable[..., str], prefix: tuple[Any, ...] = ("scan",)) -> Policy:
+def from_section(
+    section: dict[str, Any], where: Callable[..., str], prefix: tuple[Any, ...] = ("scan",)
+) -> Policy:
     """A policy from a validated ``scan`` section; ``where(*path)`` gives ``file:line`` for messages."""
     sups = []
     for i, raw in enumerate(section.get("suppressions") or []):
@@ -121,15 +125,28 @@ def from_section(section: dict[str, Any], where: Callable[..., str], prefix: tup
         dotted = ".".join(str(p) for p in loc)
         for key in ("id", "reason", "expires"):  # the schema checks pipekit.yaml; --policy files too
             if not str(raw.get(key) or "").strip():
-                raise BadInput(f"{place}: {dotted}: suppression without {key!r}; every suppression needs an id, "
-                               "a reason and an expiry date")
-        sups.append(Suppression(id=str(raw["id"]), reason=str(raw["reason"]),
-                                expires=_date(raw["expires"], where(*loc, "expires"), dotted),
-                                glob=raw.get("path"), where=place))
+                raise BadInput(
+                    f"{place}: {dotted}: suppression without {key!r}; every suppression needs an id, "
+                    "a reason and an expiry date"
+                )
+        sups.append(
+            Suppression(
+                id=str(raw["id"]),
+                reason=str(raw["reason"]),
+                expires=_date(raw["expires"], where(*loc, "expires"), dotted),
+                glob=raw.get("path"),
+                where=place,
+            )
+        )
     fail_on = section.get("fail_on", DEFAULT_FAIL_ON)
-    return Policy(fail_on=None if fail_on == "none" else fail_on, max=dict(section.get("max") or {}),
-                  sast=dict(section.get("sast") or {}), sca=dict(section.get("sca") or {}),
-                  suppressions=sups, baseline=section.get("baseline"))
+    return Policy(
+        fail_on=None if fail_on == "none" else fail_on,
+        max=dict(section.get("max") or {}),
+        sast=dict(section.get("sast") or {}),
+        sca=dict(section.get("sca") or {}),
+        suppressions=sups,
+        baseline=section.get("baseline"),
+    )
 
 
 def load_file(path: str | Path) -> Policy:
@@ -169,14 +186,21 @@ def load_file(path: str | Path) -> Policy:
     return from_section(data, where, prefix)
 
 
-def apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None = None,
-          today: date | None = None) -> Verdict:
+def apply(
+    findings: Iterable[fm.Finding],
+    policy: Policy,
+    *,
+    baseline: set[str] | None = None,
+    today: date | None = None,
+) -> Verdict:
     """Mark each finding's baseline state, suppression and blocking; say whether the gate passes."""
     with fm.gc_paused():
         return _apply(findings, policy, baseline=baseline, today=today or date.today())
 
 
-def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None, today: date) -> Verdict:
+def _apply(
+    findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str] | None, today: date
+) -> Verdict:
     live = _Index([s for s in policy.suppressions if not s.expired(today)])
     expired_list = [s for s in policy.suppressions if s.expired(today)]
     expired = _Index(expired_list)
@@ -209,12 +233,21 @@ def _apply(findings: Iterable[fm.Finding], policy: Policy, *, baseline: set[str]
         if limit is not None:
             if counts[(f.kind, f.severity)] > limit:
                 f.blocking = True
-                reasons.add(f"{counts[(f.kind, f.severity)]} {f.severity} {f.kind.upper()} findings, at most {limit} allowed")
+                reasons.add(
+                    f"{counts[(f.kind, f.severity)]} {f.severity} {f.kind.upper()} findings, at most {limit} allowed"
+                )
         elif kp.fail_on is not None and fm.at_least(f.severity, kp.fail_on):
             f.blocking = True
             reasons.add(f"{f.kind.upper()} findings at {kp.fail_on} or above block (fail_on: {kp.fail_on})")
         if f.blocking:
             blocking.append(f)
     blocking.sort(key=fm.sort_key)
-    return Verdict(passed=not blocking, blocking=blocking, suppressed=suppressed, baseline_known=known,
-                   expired=expired_list, expired_hits=expired_hits, reasons=sorted(reasons))
+    return Verdict(
+        passed=not blocking,
+        blocking=blocking,
+        suppressed=suppressed,
+        baseline_known=known,
+        expired=expired_list,
+        expired_hits=expired_hits,
+        reasons=sorted(reasons),
+    )

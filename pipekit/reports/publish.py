@@ -22,11 +22,20 @@ from pipekit.core.revision import short_revision
 class ResultsOptions:
     """Where post-sync-test keeps a suite's results; wait-for-argocd reads them back after a failed hook."""
 
-    suite: str | None = option(flag="--suite", env="PIPEKIT_SUITE", config="post_sync_test.suite",
-                               help="Suite name on the card and in S3 [default: the service].")
-    upload: str | None = option(flag="--upload", env="PIPEKIT_TEST_RESULTS_S3", config="post_sync_test.upload",
-                                metavar="S3_URI", pattern="^s3://",
-                                help="s3://bucket/prefix for the JUnit files and a summary JSON.")
+    suite: str | None = option(
+        flag="--suite",
+        env="PIPEKIT_SUITE",
+        config="post_sync_test.suite",
+        help="Suite name on the card and in S3 [default: the service].",
+    )
+    upload: str | None = option(
+        flag="--upload",
+        env="PIPEKIT_TEST_RESULTS_S3",
+        config="post_sync_test.upload",
+        metavar="S3_URI",
+        pattern="^s3://",
+        help="s3://bucket/prefix for the JUnit files and a summary JSON.",
+    )
 
 
 def folder(location: S3Location, suite: str, environment: str | None, revision: str | None) -> str:
@@ -39,8 +48,13 @@ def _safe(part: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in part) or "x"
 
 
-def upload(location: S3Location, base: str, files: Mapping[str, Path], summary: dict[str, Any],
-           env: Mapping[str, str]) -> tuple[str, str]:
+def upload(
+    location: S3Location,
+    base: str,
+    files: Mapping[str, Path],
+    summary: dict[str, Any],
+    env: Mapping[str, str],
+) -> tuple[str, str]:
     """Upload the files and the summary; returns (https link of the summary, s3:// URI of the JUnit folder)."""
     from pipekit.clients import s3
 
@@ -53,8 +67,9 @@ def upload(location: S3Location, base: str, files: Mapping[str, Path], summary: 
     return s3.http_url(env, location.bucket, summary_key, region), location.uri(target.key("junit")) + "/"
 
 
-def find_summary(location: S3Location, suite: str, environment: str | None, revision: str,
-                 env: Mapping[str, str]) -> tuple[dict[str, Any], str] | None:
+def find_summary(
+    location: S3Location, suite: str, environment: str | None, revision: str, env: Mapping[str, str]
+) -> tuple[dict[str, Any], str] | None:
     """The newest summary the PostSync Job uploaded for ``revision`` (and its https link), or None."""
     from pipekit.clients import aws, s3
 
@@ -71,8 +86,11 @@ def find_summary(location: S3Location, suite: str, environment: str | None, revi
         def listing(kw: dict[str, Any] = kwargs) -> dict[str, Any]:
             return dict(client.list_objects_v2(**kw))
 
-        page = aws.call(listing, what=f"s3:ListObjectsV2 {location.uri(folder_prefix)}",
-                        retry=aws.RetryPolicy(attempts=2, total_s=10))
+        page = aws.call(
+            listing,
+            what=f"s3:ListObjectsV2 {location.uri(folder_prefix)}",
+            retry=aws.RetryPolicy(attempts=2, total_s=10),
+        )
         found += [o["Key"] for o in page.get("Contents") or [] if o["Key"].endswith(wanted)]
         token = page.get("NextContinuationToken")
         if not token:
@@ -87,8 +105,10 @@ def find_summary(location: S3Location, suite: str, environment: str | None, revi
 def describe_summary(summary: dict[str, Any]) -> list[str]:
     """A few lines for a log: the result, the counts, the failing and flaky tests."""
     tests = summary.get("tests") or {}
-    lines = [f"PostSync tests {summary.get('suite')}: {summary.get('result')}"
-             + (f": {summary['message']}" if summary.get("message") else "")]
+    lines = [
+        f"PostSync tests {summary.get('suite')}: {summary.get('result')}"
+        + (f": {summary['message']}" if summary.get("message") else "")
+    ]
     for title, items in (("failing", tests.get("failing") or []), ("flaky", tests.get("flaky_tests") or [])):
         for item in items[:10]:
             name = ".".join(str(item[k]) for k in ("class", "name") if item.get(k))
@@ -108,8 +128,9 @@ def show_for_failed_hook(ctx: Any, revision: str) -> None:
     suite = settings.suite or ctx.service or "tests"
     environment = ctx.environment() or UpdateTagResult.read(ctx.record).environment
     try:
-        found = find_summary(S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment,
-                             revision, ctx.env)
+        found = find_summary(
+            S3Location.parse(str(upload), "post_sync_test.upload"), str(suite), environment, revision, ctx.env
+        )
     except Exception as exc:  # a missing summary must never hide the hook's failure
         ctx.console.warn(f"could not read the PostSync test summary from {upload}: {exc}")
         return

@@ -34,7 +34,10 @@ def runner_of(command: Sequence[str]) -> str:
     if exe in ("pytest", "py.test") or (exe.startswith("python") and list(command[1:3]) == ["-m", "pytest"]):
         return PYTEST
     words = [os.path.basename(w) for w in command[:4]]
-    if "playwright" in words and "test" in command[words.index("playwright") + 1:words.index("playwright") + 2]:
+    if (
+        "playwright" in words
+        and "test" in command[words.index("playwright") + 1 : words.index("playwright") + 2]
+    ):
         return PLAYWRIGHT
     if "jest" in words or "jest.js" in words:
         return JEST
@@ -77,7 +80,10 @@ def report_env(env: Mapping[str, str], scratch: Path) -> dict[str, str]:
         extra["PLAYWRIGHT_JUNIT_INCLUDE_RETRIES"] = "1"
     if "JEST_JUNIT_REPORT_TEST_SUITE_ERRORS" not in env:
         extra["JEST_JUNIT_REPORT_TEST_SUITE_ERRORS"] = "true"
-    if "JEST_JUNIT_TEST_CASE_PROPERTIES_JSON_FILE" not in env and "JEST_JUNIT_TEST_CASE_PROPERTIES_DIR" not in env:
+    if (
+        "JEST_JUNIT_TEST_CASE_PROPERTIES_JSON_FILE" not in env
+        and "JEST_JUNIT_TEST_CASE_PROPERTIES_DIR" not in env
+    ):
         scratch.mkdir(parents=True, exist_ok=True)
         (scratch / "pipekit-jest-properties.js").write_text(JEST_PROPERTIES, encoding="utf-8")
         extra["JEST_JUNIT_TEST_CASE_PROPERTIES_DIR"] = str(scratch)

@@ -52,10 +52,20 @@ class SuiteRun:
         return self.attempts[0].started if self.attempts else None
 
 
-def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int = 0,
-              env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float | None = None,
-              stream: Callable[[str], None] | None = None, on_attempt: Callable[[int, list[str]], None] | None = None,
-              on_started: Callable[[], None] | None = None, dialect: str = "auto") -> SuiteRun:
+def run_suite(
+    command: Sequence[str],
+    junit_dir: Path,
+    keep: Path,
+    *,
+    rerun: int = 0,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    stream: Callable[[str], None] | None = None,
+    on_attempt: Callable[[int, list[str]], None] | None = None,
+    on_started: Callable[[], None] | None = None,
+    dialect: str = "auto",
+) -> SuiteRun:
     """Run ``command`` (then up to ``rerun`` reruns of its failed tests); the merged summary.
 
     No report after the first run, or reports with no test case at all, is :class:`BadInput`; so is
@@ -72,15 +82,25 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
         wall, started = time.time(), time.monotonic()
         if number == 1 and on_started is not None:
             on_started()
-        done = process.run(argv, env=env, cwd=cwd, timeout=timeout, check=False, stream=stream,
-                           what=f"the suite command ({process.describe(argv)})")
+        done = process.run(
+            argv,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+            stream=stream,
+            what=f"the suite command ({process.describe(argv)})",
+        )
         since = wall - (1.0 if number == 1 else 0.0)  # a rerun: only the files it rewrote
         reports = junit.find(junit_dir, newer_than=since) if junit_dir.is_dir() else []
         if not reports:
             if number == 1:
-                raise BadInput(f"{junit_dir}: the suite wrote no JUnit report (command exit {done.returncode})",
-                               hint="point --junit-dir at where the runner writes JUnit XML, and enable its "
-                                    "JUnit reporter", result=result)
+                raise BadInput(
+                    f"{junit_dir}: the suite wrote no JUnit report (command exit {done.returncode})",
+                    hint="point --junit-dir at where the runner writes JUnit XML, and enable its "
+                    "JUnit reporter",
+                    result=result,
+                )
             break  # a rerun that ran nothing (all passed meanwhile) adds nothing
         reading = junit.read(reports, dialect_name=dialect)
         result.attempts.append(Attempt(list(argv), done.returncode, reports, reading, started))
@@ -95,18 +115,31 @@ def run_suite(command: Sequence[str], junit_dir: Path, keep: Path, *, rerun: int
         argv = list(again)
     first = result.attempts[0].reading
     dialects = list(dict.fromkeys(d for a in result.attempts for d in a.reading.dialects))
-    result.summary = junit.summarize(junit.merge_attempts([a.cases for a in result.attempts]),
-                                     reports=sum(len(a.reports) for a in result.attempts),
-                                     unlisted_skipped=first.unlisted_skipped, dialects=dialects)
+    result.summary = junit.summarize(
+        junit.merge_attempts([a.cases for a in result.attempts]),
+        reports=sum(len(a.reports) for a in result.attempts),
+        unlisted_skipped=first.unlisted_skipped,
+        dialects=dialects,
+    )
     if result.summary.total == 0:
-        raise BadInput(f"{junit_dir}: the JUnit report(s) hold no test case "
-                       f"({', '.join(p.name for p in result.attempts[0].reports)})",
-                       hint="check the suite selected any test for this environment", result=result)
+        raise BadInput(
+            f"{junit_dir}: the JUnit report(s) hold no test case "
+            f"({', '.join(p.name for p in result.attempts[0].reports)})",
+            hint="check the suite selected any test for this environment",
+            result=result,
+        )
     return result
 
 
-def health_suite(urls: Sequence[str], junit_dir: Path, keep: Path, *, suite: str, deadline: float,
-                 say: Callable[[str], None] | None = None) -> SuiteRun:
+def health_suite(
+    urls: Sequence[str],
+    junit_dir: Path,
+    keep: Path,
+    *,
+    suite: str,
+    deadline: float,
+    say: Callable[[str], None] | None = None,
+) -> SuiteRun:
     """Each URL must answer 2xx before ``deadline`` (monotonic): one JUnit test case per URL, in
     ``junit_dir/health.xml``, read back like any suite's report (so it is judged and uploaded the same)."""
     from xml.sax.saxutils import quoteattr
@@ -125,13 +158,18 @@ def health_suite(urls: Sequence[str], junit_dir: Path, keep: Path, *, suite: str
         except TimedOut as exc:
             failure = exc.message
         took = time.monotonic() - began
-        body = f"<failure message={quoteattr(failure)} type=\"NotHealthy\"/>" if failure else ""
+        body = f'<failure message={quoteattr(failure)} type="NotHealthy"/>' if failure else ""
         cases.append((f"answers 2xx: {mask_url(url)}", took, body))
     failures = sum(1 for _, _, body in cases if body)
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr(suite)} tests="{len(cases)}" '
-           f'failures="{failures}" errors="0" skipped="0" time="{time.monotonic() - started:.3f}">\n'
-           + "".join(f'  <testcase classname="health" name={quoteattr(name)} time="{took:.3f}">{body}</testcase>\n'
-                     for name, took, body in cases) + "</testsuite>\n")
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr(suite)} tests="{len(cases)}" '
+        f'failures="{failures}" errors="0" skipped="0" time="{time.monotonic() - started:.3f}">\n'
+        + "".join(
+            f'  <testcase classname="health" name={quoteattr(name)} time="{took:.3f}">{body}</testcase>\n'
+            for name, took, body in cases
+        )
+        + "</testsuite>\n"
+    )
     junit_dir.mkdir(parents=True, exist_ok=True)
     report = junit_dir / "health.xml"
     report.write_text(xml, encoding="utf-8")
@@ -142,6 +180,10 @@ def health_suite(urls: Sequence[str], junit_dir: Path, keep: Path, *, suite: str
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(report, copy)
     result.files[f"attempt-1/{report.name}"] = copy
-    result.summary = junit.summarize(junit.merge_attempts([reading.cases]), reports=1,
-                                     unlisted_skipped=reading.unlisted_skipped, dialects=list(reading.dialects))
+    result.summary = junit.summarize(
+        junit.merge_attempts([reading.cases]),
+        reports=1,
+        unlisted_skipped=reading.unlisted_skipped,
+        dialects=list(reading.dialects),
+    )
     return result

@@ -65,8 +65,15 @@ def envelope_statement(layer: store.Layer, public_key: Any) -> dict[str, Any] | 
     return env.statement()
 
 
-def attest(registry: Registry, repository: str, digest: str, identity: str, signer: Signer,
-           predicate_type: str, predicate: Any) -> Attached:
+def attest(
+    registry: Registry,
+    repository: str,
+    digest: str,
+    identity: str,
+    signer: Signer,
+    predicate_type: str,
+    predicate: Any,
+) -> Attached:
     """Append a signed in-toto statement about ``digest`` to ``<repository>:sha256-<hex>.att``."""
     tag = store.tag_for(digest, "att")
     existing = store.read(registry, repository, tag, media_types=(store.DSSE_LAYER,))

@@ -51,8 +51,11 @@ def decrypt(text: str, password: bytes, source: str) -> Any:
 
     body = next((raw for kind, raw in pem_blocks(text) if kind in PEM_TYPES), None)
     if body is None:
-        raise BadInput(f"signing key {source}: not a cosign private key (no ENCRYPTED SIGSTORE PRIVATE KEY "
-                       "or ENCRYPTED COSIGN PRIVATE KEY block)", hint="create one with cosign generate-key-pair")
+        raise BadInput(
+            f"signing key {source}: not a cosign private key (no ENCRYPTED SIGSTORE PRIVATE KEY "
+            "or ENCRYPTED COSIGN PRIVATE KEY block)",
+            hint="create one with cosign generate-key-pair",
+        )
     try:
         data = json.loads(body)
         kdf, cipher = data["kdf"], data["cipher"]
@@ -66,14 +69,18 @@ def decrypt(text: str, password: bytes, source: str) -> Any:
         nonce = base64.b64decode(cipher["nonce"])
         ciphertext = base64.b64decode(data["ciphertext"])
     except (ValueError, KeyError, TypeError):
-        raise BadInput(f"signing key {source}: the encrypted key is malformed (not cosign's scrypt + "
-                       "nacl/secretbox JSON)") from None
+        raise BadInput(
+            f"signing key {source}: the encrypted key is malformed (not cosign's scrypt + "
+            "nacl/secretbox JSON)"
+        ) from None
     key = hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * r * n + (1 << 20))
     try:
         der = SecretBox(key).decrypt(ciphertext, nonce)
     except (CryptoError, ValueError):
-        raise BadInput(f"signing key {source}: wrong password (COSIGN_PASSWORD) or a damaged key",
-                       hint="set COSIGN_PASSWORD to the password the key was created with") from None
+        raise BadInput(
+            f"signing key {source}: wrong password (COSIGN_PASSWORD) or a damaged key",
+            hint="set COSIGN_PASSWORD to the password the key was created with",
+        ) from None
     try:
         return load_der_private_key(der, password=None)
     except ValueError:
@@ -85,20 +92,31 @@ def encrypt(private_key: Any, password: bytes, *, n: int = SCRYPT_N) -> str:
     from cryptography.hazmat.primitives import serialization
     from nacl.secret import SecretBox
 
-    der = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+    der = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     salt, nonce = os.urandom(32), os.urandom(24)
     key = hashlib.scrypt(password, salt=salt, n=n, r=8, p=1, dklen=32, maxmem=256 * 8 * n + (1 << 20))
     sealed = SecretBox(key).encrypt(der, nonce).ciphertext
-    body = json.dumps({
-        "kdf": {"name": "scrypt", "params": {"N": n, "r": 8, "p": 1}, "salt": base64.b64encode(salt).decode()},
-        "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(nonce).decode()},
-        "ciphertext": base64.b64encode(sealed).decode(),
-    }, separators=(",", ":")).encode()
+    body = json.dumps(
+        {
+            "kdf": {
+                "name": "scrypt",
+                "params": {"N": n, "r": 8, "p": 1},
+                "salt": base64.b64encode(salt).decode(),
+            },
+            "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(nonce).decode()},
+            "ciphertext": base64.b64encode(sealed).decode(),
+        },
+        separators=(",", ":"),
+    ).encode()
     encoded = base64.b64encode(body).decode()
-    lines = [encoded[i:i + 64] for i in range(0, len(encoded), 64)]
-    return "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n" + "\n".join(lines) + \
-        "\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return (
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+        + "\n".join(lines)
+        + "\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    )
 
 
 def generate(password: bytes, *, n: int = SCRYPT_N) -> tuple[str, str]:
@@ -107,6 +125,9 @@ def generate(password: bytes, *, n: int = SCRYPT_N) -> tuple[str, str]:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return encrypt(key, password, n=n), public

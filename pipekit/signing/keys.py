@@ -67,7 +67,9 @@ def same_key(a: Any, b: Any) -> bool:
     from cryptography.hazmat.primitives import serialization
 
     def der(k: Any) -> bytes:
-        return bytes(k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return bytes(
+            k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
 
     return der(a) == der(b)
 
@@ -118,9 +120,11 @@ class KmsSigner:
             signature = self.kms.sign(self.key_id, hashlib.sha256(data).digest(), message_type="DIGEST")
         if not verify(self.public_key(), signature, data):
             kind = "RAW" if len(data) <= RAW_LIMIT else "DIGEST"
-            raise ExternalError(f"signing key {self.source}: KMS returned a signature ({kind} message of {len(data)} "
-                                "bytes) that does not verify with the key's own public key; nothing was uploaded",
-                                hint="a KMS stand-in that mishandles MessageType=DIGEST does this (moto 5.2)")
+            raise ExternalError(
+                f"signing key {self.source}: KMS returned a signature ({kind} message of {len(data)} "
+                "bytes) that does not verify with the key's own public key; nothing was uploaded",
+                hint="a KMS stand-in that mishandles MessageType=DIGEST does this (moto 5.2)",
+            )
         return signature
 
 
@@ -163,15 +167,18 @@ def check_kms_key(kms: Any, key_id: str, ref: str) -> None:
     """Exit 2 unless the key is an enabled ``ECC_NIST_P256`` ``SIGN_VERIFY`` key."""
     info = kms.describe(key_id)
     if info.usage != "SIGN_VERIFY" or info.spec != "ECC_NIST_P256":
-        raise BadInput(f"signing key {ref}: not an asymmetric ECC_NIST_P256 signing key (KeyUsage {info.usage or '?'}, "
-                       f"KeySpec {info.spec or '?'})",
-                       hint="create one with: aws kms create-key --key-usage SIGN_VERIFY --key-spec ECC_NIST_P256")
+        raise BadInput(
+            f"signing key {ref}: not an asymmetric ECC_NIST_P256 signing key (KeyUsage {info.usage or '?'}, "
+            f"KeySpec {info.spec or '?'})",
+            hint="create one with: aws kms create-key --key-usage SIGN_VERIFY --key-spec ECC_NIST_P256",
+        )
     if info.state and info.state != "Enabled":
         raise BadInput(f"signing key {ref}: the KMS key is {info.state}, not Enabled")
 
 
-def load_signer(ref: str, env: Mapping[str, str], *, region: str | None = None,
-                base_dir: Path | None = None) -> Signer:
+def load_signer(
+    ref: str, env: Mapping[str, str], *, region: str | None = None, base_dir: Path | None = None
+) -> Signer:
     """The signer a reference names; exit 2 naming the reference when it cannot be used."""
     ref = ref.strip()
     if ref.startswith("awskms://"):
@@ -191,7 +198,9 @@ def load_signer(ref: str, env: Mapping[str, str], *, region: str | None = None,
             path = base_dir / path
         text = _file_text(path, ref, "signing key")
     if PASSWORD_VARIABLE not in env:
-        raise BadInput(f"signing key {ref}: {PASSWORD_VARIABLE} is not set (the key's password; empty for none)")
+        raise BadInput(
+            f"signing key {ref}: {PASSWORD_VARIABLE} is not set (the key's password; empty for none)"
+        )
     password = env.get(PASSWORD_VARIABLE) or ""
     masking.add_secret(password)
     key = cosign_keys.decrypt(text, password.encode("utf-8"), ref)
@@ -204,8 +213,10 @@ def _check_p256(key: Any, ref: str, what: str) -> None:
 
     curve = getattr(key, "curve", None)
     if not isinstance(curve, ec.SECP256R1):
-        raise BadInput(f"{what} {ref}: not an ECDSA P-256 key ({type(key).__name__}"
-                       f"{' ' + curve.name if curve is not None else ''})")
+        raise BadInput(
+            f"{what} {ref}: not an ECDSA P-256 key ({type(key).__name__}"
+            f"{' ' + curve.name if curve is not None else ''})"
+        )
 
 
 def describe_public(ref: str) -> str:
@@ -214,8 +225,14 @@ def describe_public(ref: str) -> str:
     return "(PEM text)" if ref.startswith("-----BEGIN") else ref
 
 
-def load_public_key(ref: str, env: Mapping[str, str], *, region: str | None = None,
-                    base_dir: Path | None = None, where: str = "signing.public_keys") -> PublicKey:
+def load_public_key(
+    ref: str,
+    env: Mapping[str, str],
+    *,
+    region: str | None = None,
+    base_dir: Path | None = None,
+    where: str = "signing.public_keys",
+) -> PublicKey:
     """A public key from a path, PEM text, ``env://VAR`` or ``awskms:///ARN``; exit 2 naming it otherwise."""
     from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
@@ -241,7 +258,9 @@ def load_public_key(ref: str, env: Mapping[str, str], *, region: str | None = No
     try:
         key = load_pem_public_key(text.strip().encode("utf-8"))
     except ValueError:
-        raise BadInput(f"{source}: not a PEM public key (-----BEGIN PUBLIC KEY-----)",
-                       hint="the .pub file of cosign generate-key-pair, or cosign public-key --key awskms:///ARN") from None
+        raise BadInput(
+            f"{source}: not a PEM public key (-----BEGIN PUBLIC KEY-----)",
+            hint="the .pub file of cosign generate-key-pair, or cosign public-key --key awskms:///ARN",
+        ) from None
     _check_p256(key, describe_public(ref), where)
     return PublicKey(describe_public(ref), key)

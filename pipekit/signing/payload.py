@@ -68,8 +68,12 @@ def parse_simple_signing(payload: bytes) -> SignedClaims | None:
 def statement(name: str, digest: str, predicate_type: str, predicate: Any) -> bytes:
     """An in-toto v1 Statement about one image digest."""
     algorithm, _, hexdigest = digest.partition(":")
-    body = {"_type": STATEMENT_V1, "subject": [{"name": name, "digest": {algorithm: hexdigest}}],
-            "predicateType": predicate_type, "predicate": predicate}
+    body = {
+        "_type": STATEMENT_V1,
+        "subject": [{"name": name, "digest": {algorithm: hexdigest}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    }
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -80,8 +84,11 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def envelope(payload: bytes, signature: bytes, payload_type: str = IN_TOTO_PAYLOAD_TYPE) -> bytes:
-    body = {"payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
-            "signatures": [{"keyid": "", "sig": base64.b64encode(signature).decode()}]}
+    body = {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": "", "sig": base64.b64encode(signature).decode()}],
+    }
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 

@@ -32,12 +32,16 @@ class SignResult(Recorded):
     digest: str = field(metadata=RECORDED)
     repository: str = field(metadata=RECORDED)
     registry: str = field(metadata=RECORDED)
-    identity: str = field(metadata=RECORDED)  # critical.identity.docker-reference: the repository the cluster pulls
+    identity: str = field(
+        metadata=RECORDED
+    )  # critical.identity.docker-reference: the repository the cluster pulls
     key: str = field(metadata=RECORDED)  # the key reference (a path, env://VAR, awskms:///ARN), never the key
     signature: str | None = field(default=None, metadata=RECORDED)  # signed | already-signed
     signature_tag: str | None = field(default=None, metadata=RECORDED)  # sha256-<hex>.sig
     # predicate type -> attested | already-attested
-    attestations: dict[str, str] = field(default_factory=dict, metadata=record(value=lambda r: r.attestations or None))
+    attestations: dict[str, str] = field(
+        default_factory=dict, metadata=record(value=lambda r: r.attestations or None)
+    )
 
 
 def attestations(ctx: StepContext) -> list[tuple[str, Any]]:
@@ -54,23 +58,40 @@ def attestations(ctx: StepContext) -> list[tuple[str, Any]]:
         from pipekit import __version__
 
         section = ctx.record.step(ScanResult.SECTION)
-        out.append((payload.PREDICATE_VULN, {
-            "invocation": {"parameters": None, "uri": ctx.pipeline.pipeline_url or "",
-                           "event_id": ctx.pipeline.build_number or "", "builder.id": "pipekit"},
-            "scanner": {"uri": "pipekit scan", "version": __version__, "db": {"uri": "", "version": ""},
-                        "result": scan.summary},
-            "metadata": {"scanStartedOn": section.get("started_at") or "",
-                         "scanFinishedOn": section.get("finished_at") or ""},
-        }))
+        out.append(
+            (
+                payload.PREDICATE_VULN,
+                {
+                    "invocation": {
+                        "parameters": None,
+                        "uri": ctx.pipeline.pipeline_url or "",
+                        "event_id": ctx.pipeline.build_number or "",
+                        "builder.id": "pipekit",
+                    },
+                    "scanner": {
+                        "uri": "pipekit scan",
+                        "version": __version__,
+                        "db": {"uri": "", "version": ""},
+                        "result": scan.summary,
+                    },
+                    "metadata": {
+                        "scanStartedOn": section.get("started_at") or "",
+                        "scanFinishedOn": section.get("finished_at") or "",
+                    },
+                },
+            )
+        )
     return out
 
 
-def sign_pushed(ctx: StepContext, registry: Registry, repository: str, digest: str, identity: str,
-                signer: Signer) -> SignResult:
+def sign_pushed(
+    ctx: StepContext, registry: Registry, repository: str, digest: str, identity: str, signer: Signer
+) -> SignResult:
     """Sign ``digest`` and attach this run's attestations, recording the ``sign`` section."""
     with ctx.record.recording(SignResult.SECTION) as outputs:
-        result = SignResult(digest=digest, repository=repository, registry=registry.host, identity=identity,
-                            key=signer.source)
+        result = SignResult(
+            digest=digest, repository=repository, registry=registry.host, identity=identity, key=signer.source
+        )
         result.write_to(outputs)
         signed = attach.sign(registry, repository, digest, identity, signer)
         result.signature, result.signature_tag = signed.status, signed.tag

@@ -61,16 +61,24 @@ def read(registry: Registry, repository: str, tag: str, *, media_types: tuple[st
         data = json.loads(manifest.data)
         raw_layers = data.get("layers") or []
     except (ValueError, AttributeError):
-        raise ExternalError(f"registry {registry.host}: {repository}:{tag} is not an image manifest") from None
+        raise ExternalError(
+            f"registry {registry.host}: {repository}:{tag} is not an image manifest"
+        ) from None
     if len(raw_layers) > MAX_LAYERS:
-        raise ExternalError(f"registry {registry.host}: {repository}:{tag} has {len(raw_layers)} layers "
-                            f"(more than {MAX_LAYERS})")
+        raise ExternalError(
+            f"registry {registry.host}: {repository}:{tag} has {len(raw_layers)} layers "
+            f"(more than {MAX_LAYERS})"
+        )
     layers: list[Layer] = []
     for raw in raw_layers:
         if not isinstance(raw, dict):
             continue
-        layer = Layer(str(raw.get("mediaType") or ""), str(raw.get("digest") or ""), int(raw.get("size") or 0),
-                      {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()})
+        layer = Layer(
+            str(raw.get("mediaType") or ""),
+            str(raw.get("digest") or ""),
+            int(raw.get("size") or 0),
+            {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()},
+        )
         if not media_types or layer.media_type in media_types:
             layer.payload = registry.blob(repository, layer.digest)
         layers.append(layer)
@@ -79,8 +87,14 @@ def read(registry: Registry, repository: str, tag: str, *, media_types: tuple[st
 
 def config_for(layers: list[Layer]) -> bytes:
     """The image config go-containerregistry writes for an empty image with these layers appended."""
-    body = {"architecture": "", "created": ZERO_TIME, "history": [{"created": ZERO_TIME} for _ in layers],
-            "os": "", "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]}, "config": {}}
+    body = {
+        "architecture": "",
+        "created": ZERO_TIME,
+        "history": [{"created": ZERO_TIME} for _ in layers],
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+        "config": {},
+    }
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -94,7 +108,10 @@ def append(registry: Registry, repository: str, tag: str, existing: list[Layer],
         layer.size = len(layer.payload)
     config = config_for(layers)
     config_digest = registry.put_blob(repository, config)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_digest},
-                "layers": [layer.descriptor() for layer in layers]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_digest},
+        "layers": [layer.descriptor() for layer in layers],
+    }
     return registry.put_manifest(repository, tag, json.dumps(manifest, separators=(",", ":")).encode("utf-8"))

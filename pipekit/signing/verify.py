@@ -29,13 +29,25 @@ class Verdict:
 
 def same_repository(claimed: str, repository: str) -> bool:
     """A signed identity names this repository: exactly, or with a tag or digest after it."""
-    return claimed == repository or (claimed.startswith(repository) and claimed[len(repository)] in ":@"
-                                     and "/" not in claimed[len(repository):])
+    return claimed == repository or (
+        claimed.startswith(repository)
+        and claimed[len(repository)] in ":@"
+        and "/" not in claimed[len(repository) :]
+    )
 
 
-def check(registry: Registry, repository: str, digest: str, keys: list[PublicKey], *,
-          identity: str | None = None, attestations: bool = False) -> Verdict:
-    layers = store.read(registry, repository, store.tag_for(digest, "sig"), media_types=(store.SIMPLE_SIGNING_LAYER,))
+def check(
+    registry: Registry,
+    repository: str,
+    digest: str,
+    keys: list[PublicKey],
+    *,
+    identity: str | None = None,
+    attestations: bool = False,
+) -> Verdict:
+    layers = store.read(
+        registry, repository, store.tag_for(digest, "sig"), media_types=(store.SIMPLE_SIGNING_LAYER,)
+    )
     verdict = Verdict(digest, signed=False)
     if not layers:
         verdict.reason = f"no signature ({repository}:{store.tag_for(digest, 'sig')} does not exist)"

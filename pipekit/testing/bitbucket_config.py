@@ -30,7 +30,9 @@ TYPES = {"Test": 0, "Staging": 1, "Production": 2}
 
 
 class BitbucketSettingsStandIn(ServedStandIn):
-    def __init__(self, workspace: str, repo: str, *, token: str = "bitbucket-token", pagelen: int = 2) -> None:
+    def __init__(
+        self, workspace: str, repo: str, *, token: str = "bitbucket-token", pagelen: int = 2
+    ) -> None:
         self.workspace, self.repo, self.token, self.pagelen = workspace, repo, token, pagelen
         self.variables: dict[str, str | None] = {}  # repository variables (None: secured)
         self.workspace_variables: dict[str, str | None] = {}
@@ -63,7 +65,9 @@ class BitbucketSettingsStandIn(ServedStandIn):
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         self._serving = ThreadServer(server, "bitbucket-settings-standin")
 
-    def environment(self, name: str, variables: dict[str, str | None] | None = None, kind: str = "Test") -> str:
+    def environment(
+        self, name: str, variables: dict[str, str | None] | None = None, kind: str = "Test"
+    ) -> str:
         """Add (or replace) a deployment environment; its uuid."""
         env_uuid = self.environments.get(name, (f"{{{uuidlib.uuid4()}}}", {}))[0]
         self.environments[name] = (env_uuid, dict(variables or {}))
@@ -77,17 +81,31 @@ class BitbucketSettingsStandIn(ServedStandIn):
         if path == f"{repo}/pipelines_config/variables":
             return 200, self._page(path, page, _variables(self.variables, "pipeline_variable"))
         if path == f"/2.0/workspaces/{self.workspace}/pipelines-config/variables":
-            return 200, self._page(path, page, _variables(self.workspace_variables, "workspace_pipeline_variable"))
+            return 200, self._page(
+                path, page, _variables(self.workspace_variables, "workspace_pipeline_variable")
+            )
         if path == f"{repo}/environments":
             kinds = self.kinds
-            envs = [{"type": "deployment_environment", "uuid": env_uuid, "name": name, "slug": name.lower(),
-                     "environment_type": {"type": "deployment_environment_type", "name": kinds.get(name, "Test"),
-                                          "rank": TYPES.get(kinds.get(name, "Test"), 0)}}
-                    for name, (env_uuid, _vars) in self.environments.items()]
+            envs = [
+                {
+                    "type": "deployment_environment",
+                    "uuid": env_uuid,
+                    "name": name,
+                    "slug": name.lower(),
+                    "environment_type": {
+                        "type": "deployment_environment_type",
+                        "name": kinds.get(name, "Test"),
+                        "rank": TYPES.get(kinds.get(name, "Test"), 0),
+                    },
+                }
+                for name, (env_uuid, _vars) in self.environments.items()
+            ]
             return 200, self._page(path, page, envs)
         for _name, (env_uuid, variables) in self.environments.items():
-            if path in (f"{repo}/deployments_config/environments/{env_uuid}/variables",
-                        f"{repo}/deployments_config/environments/{env_uuid.strip('{}')}/variables"):
+            if path in (
+                f"{repo}/deployments_config/environments/{env_uuid}/variables",
+                f"{repo}/deployments_config/environments/{env_uuid.strip('{}')}/variables",
+            ):
                 return 200, self._page(path, page, _variables(variables, "deployment_variable"))
         if path == f"{repo}/pipelines_config/ssh/key_pair":
             if self.ssh_key:
@@ -97,8 +115,12 @@ class BitbucketSettingsStandIn(ServedStandIn):
 
     def _page(self, path: str, page: int, values: list[dict[str, Any]]) -> dict[str, Any]:
         start = (page - 1) * self.pagelen
-        body: dict[str, Any] = {"pagelen": self.pagelen, "size": len(values), "page": page,
-                                "values": values[start:start + self.pagelen]}
+        body: dict[str, Any] = {
+            "pagelen": self.pagelen,
+            "size": len(values),
+            "page": page,
+            "values": values[start : start + self.pagelen],
+        }
         if start + self.pagelen < len(values):
             body["next"] = f"{self.url}{path}?page={page + 1}"
         return body
@@ -107,8 +129,12 @@ class BitbucketSettingsStandIn(ServedStandIn):
 def _variables(found: dict[str, str | None], kind: str) -> list[dict[str, Any]]:
     out = []
     for key, value in found.items():
-        item: dict[str, Any] = {"type": kind, "uuid": f"{{{uuidlib.uuid5(uuidlib.NAMESPACE_OID, key)}}}",
-                                "key": key, "secured": value is None}
+        item: dict[str, Any] = {
+            "type": kind,
+            "uuid": f"{{{uuidlib.uuid5(uuidlib.NAMESPACE_OID, key)}}}",
+            "key": key,
+            "secured": value is None,
+        }
         if value is not None:
             item["value"] = value
         out.append(item)

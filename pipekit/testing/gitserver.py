@@ -71,12 +71,20 @@ class GitServer(ServedStandIn):
             return
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        env = {"GIT_PROJECT_ROOT": str(self.root), "GIT_HTTP_EXPORT_ALL": "1", "PATH": "/usr/bin:/bin",
-               "REQUEST_METHOD": handler.command, "PATH_INFO": path, "QUERY_STRING": query,
-               "CONTENT_TYPE": handler.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-               "REMOTE_USER": "x-token-auth", "REMOTE_ADDR": "127.0.0.1",
-               "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
-               "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", "")}
+        env = {
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH": "/usr/bin:/bin",
+            "REQUEST_METHOD": handler.command,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_USER": "x-token-auth",
+            "REMOTE_ADDR": "127.0.0.1",
+            "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
+            "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
+        }
         # packs are binary: started through process (its group, stopped on signals), read as bytes
         proc = process.start(["git", "http-backend"], env=env, stdin=subprocess.PIPE, text=False)
         try:

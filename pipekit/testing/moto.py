@@ -61,8 +61,13 @@ class MotoServer(ChildServer):
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=self.region, endpoint_url=self.url,
-                            aws_access_key_id="testing", aws_secret_access_key="testing-secret-key")
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing-secret-key",
+        )
 
     def start(self, timeout: float = 30.0) -> MotoServer:
         fd, log = tempfile.mkstemp(prefix="pipekit-moto-", suffix=".log")
@@ -70,7 +75,13 @@ class MotoServer(ChildServer):
         self._log = Path(log)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         try:
-            self.launch(_command(self.port), log=self._log, ready_url=f"{self.url}/moto-api/", timeout=timeout, env=env)
+            self.launch(
+                _command(self.port),
+                log=self._log,
+                ready_url=f"{self.url}/moto-api/",
+                timeout=timeout,
+                env=env,
+            )
         except BaseException:
             self.stop()
             raise

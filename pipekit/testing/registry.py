@@ -25,8 +25,14 @@ from pipekit.testing.serving import ChildServer, free_port
 class LocalRegistry(ChildServer):
     """``docker-registry serve`` on 127.0.0.1 with a temp root; started on enter, stopped on exit."""
 
-    def __init__(self, *, port: int | None = None, root: str | os.PathLike[str] | None = None,
-                 executable: str = "docker-registry", readonly: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        root: str | os.PathLike[str] | None = None,
+        executable: str = "docker-registry",
+        readonly: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self._given_root = Path(root) if root else None
         self.executable = executable
@@ -57,10 +63,15 @@ class LocalRegistry(ChildServer):
             f"    readonly:\n      enabled: {'true' if self.readonly else 'false'}\n"
             f"http:\n  addr: 127.0.0.1:{self.port}\n"
             "health:\n  storagedriver:\n    enabled: false\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         try:
-            self.launch([exe, "serve", str(config)], log=Path(self._tmp) / "registry.log", ready_url=f"{self.url}/v2/",
-                        timeout=timeout)
+            self.launch(
+                [exe, "serve", str(config)],
+                log=Path(self._tmp) / "registry.log",
+                ready_url=f"{self.url}/v2/",
+                timeout=timeout,
+            )
         except BaseException:
             self.stop()
             raise
@@ -86,8 +97,9 @@ class LocalRegistry(ChildServer):
         from pipekit.clients.ecr import ManifestNotFound, read_manifest
 
         try:
-            text, _media, digest = read_manifest(self.host, repository, reference, auth=None, plain_http=True,
-                                                 insecure=False)
+            text, _media, digest = read_manifest(
+                self.host, repository, reference, auth=None, plain_http=True, insecure=False
+            )
         except ManifestNotFound:
             return None
         return text, digest
@@ -107,7 +119,10 @@ def main() -> None:
     parser.add_argument("--root", default=None, help="filesystem root (default: a temp dir, removed on exit)")
     args = parser.parse_args()
     with LocalRegistry(port=args.port, root=args.root) as reg:
-        print(f"registry at {reg.url} (push with --tls-verify=false; pipekit: --registry-override {reg.host})", flush=True)
+        print(
+            f"registry at {reg.url} (push with --tls-verify=false; pipekit: --registry-override {reg.host})",
+            flush=True,
+        )
         serve_until_interrupted()
 
 

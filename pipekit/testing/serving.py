@@ -30,7 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[Any] | None = None, log: Path | None = None) -> None:
+def wait_http(
+    url: str, timeout: float, proc: subprocess.Popen[Any] | None = None, log: Path | None = None
+) -> None:
     """Poll ``url`` until it answers (any HTTP status), the process dies, or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:
@@ -54,8 +56,15 @@ class ChildServer:
 
     proc: subprocess.Popen[Any] | None = None
 
-    def launch(self, argv: Sequence[str], *, log: Path, ready_url: str, timeout: float,
-               env: Mapping[str, str] | None = None) -> None:
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        ready_url: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         with open(log, "wb") as out:
             self.proc = process.start(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=False)
         try:
@@ -86,8 +95,14 @@ class ChildServer:
 class ThreadServer:
     """An in-process HTTP server served on a daemon thread until :meth:`halt`."""
 
-    def __init__(self, server: ThreadingHTTPServer, name: str, *, poll_interval: float = 0.1,
-                 tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        server: ThreadingHTTPServer,
+        name: str,
+        *,
+        poll_interval: float = 0.1,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """``tls``: (certfile, keyfile) to serve https."""
         server.daemon_threads = True
         if tls is not None:
@@ -102,8 +117,12 @@ class ThreadServer:
         self._thread: threading.Thread | None = None
 
     def serve(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": self.poll_interval},
-                                        name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            name=self.name,
+            daemon=True,
+        )
         self._thread.start()
 
     def halt(self) -> None:

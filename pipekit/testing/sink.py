@@ -69,8 +69,9 @@ def default_answer(path: str) -> Answer:
 class WebhookSink(ServedStandIn):
     """A threaded HTTP server on 127.0.0.1 (port 0 = any free port)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None,
-                 tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, log: Any = None, tls: tuple[str, str] | None = None
+    ) -> None:
         """``tls=(certfile, keyfile)`` serves https (clients must trust the certificate)."""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -106,8 +107,10 @@ class WebhookSink(ServedStandIn):
         """A webhook URL shaped like the real one, its secret in the path/query like the real ones."""
         if kind == "slack":
             return f"{self.base_url}/slack/services/T000/B000/{secret}"
-        return (f"{self.base_url}/teams/workflows/0000/triggers/manual/paths/invoke"
-                f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
+        return (
+            f"{self.base_url}/teams/workflows/0000/triggers/manual/paths/invoke"
+            f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}"
+        )
 
     def reset(self, *, log: Any = None) -> None:
         """Back to a sink just started: no requests kept, nothing scripted, no delay."""
@@ -124,8 +127,15 @@ class WebhookSink(ServedStandIn):
         with self._lock:
             self._script.extend(answers)
 
-    def fail_next(self, status: int = 500, *, times: int = 1, retry_after: float | None = None,
-                  body: str = "", delay: float = 0.0) -> None:
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        body: str = "",
+        delay: float = 0.0,
+    ) -> None:
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         self.answer_next(*(Answer(status, body, dict(headers), delay) for _ in range(times)))
 
@@ -155,7 +165,9 @@ class WebhookSink(ServedStandIn):
         delay = answer.delay or self.slow
         if delay:
             time.sleep(delay)
-        req = Request(handler.command, handler.path, dict(handler.headers.items()), body, answer.status, time.time())
+        req = Request(
+            handler.command, handler.path, dict(handler.headers.items()), body, answer.status, time.time()
+        )
         with self._changed:
             if generation == self._generation:
                 self.requests.append(req)
@@ -179,13 +191,21 @@ def _main(argv: list[str] | None = None) -> int:
 
     from pipekit.testing import serve_until_interrupted
 
-    parser = argparse.ArgumentParser(prog="python -m pipekit.testing.sink",
-                                     description="Local webhook sink for Teams/Slack rehearsals.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipekit.testing.sink", description="Local webhook sink for Teams/Slack rehearsals."
+    )
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--quiet", action="store_true", help="do not print request bodies")
-    parser.add_argument("--fail", metavar="STATUS[xTIMES]", action="append", default=[],
-                        help="answer the next requests with STATUS, e.g. 429x2 or 500 (repeatable, in order)")
-    parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with --fail answers")
+    parser.add_argument(
+        "--fail",
+        metavar="STATUS[xTIMES]",
+        action="append",
+        default=[],
+        help="answer the next requests with STATUS, e.g. 429x2 or 500 (repeatable, in order)",
+    )
+    parser.add_argument(
+        "--retry-after", type=float, default=None, help="Retry-After seconds sent with --fail answers"
+    )
     parser.add_argument("--slow", type=float, default=0.0, help="delay every answer by this many seconds")
     args = parser.parse_args(argv)
 

@@ -20,11 +20,24 @@ from types import TracebackType
 
 
 class Trickle:
-    def __init__(self, mode: str = "body", *, interval: float = 0.2, size: int = 1_000_000,
-                 lifetime: float = 60.0, status: int = 200) -> None:
+    def __init__(
+        self,
+        mode: str = "body",
+        *,
+        interval: float = 0.2,
+        size: int = 1_000_000,
+        lifetime: float = 60.0,
+        status: int = 200,
+    ) -> None:
         if mode not in ("body", "headers", "big"):
             raise ValueError(f"unknown mode {mode!r}")
-        self.mode, self.interval, self.size, self.lifetime, self.status = mode, interval, size, lifetime, status
+        self.mode, self.interval, self.size, self.lifetime, self.status = (
+            mode,
+            interval,
+            size,
+            lifetime,
+            status,
+        )
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = int(self._listener.getsockname()[1])
@@ -37,7 +50,9 @@ class Trickle:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -64,8 +79,14 @@ class Trickle:
                     return
                 data += part
             head, _, rest = data.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             while len(rest) < length:
                 part = conn.recv(65536)
                 if not part:
@@ -78,8 +99,10 @@ class Trickle:
         ends = time.monotonic() + self.lifetime
         try:
             self._read_request(conn)
-            head = (f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {self.size}\r\nConnection: close\r\n\r\n").encode()
+            head = (
+                f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {self.size}\r\nConnection: close\r\n\r\n"
+            ).encode()
             if self.mode == "headers":
                 self._drip(conn, head + b"{" * self.size, ends)
             elif self.mode == "body":
@@ -102,5 +125,5 @@ class Trickle:
         for i in range(len(data)):
             if time.monotonic() >= ends or self._stopping.is_set():
                 return
-            conn.sendall(data[i:i + 1])
+            conn.sendall(data[i : i + 1])
             time.sleep(self.interval)

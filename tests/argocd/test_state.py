@@ -25,14 +25,23 @@ OLD = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 # What `GET /api/v1/applications/orders-dev` returns once revision E is deployed (trimmed).
 DONE: dict[str, Any] = {
     "metadata": {"name": "orders-dev", "namespace": "argocd", "resourceVersion": "48213"},
-    "spec": {"project": "default", "source": {"repoURL": "https://git.example.com/gitops.git",
-                                              "path": "overlays/dev", "targetRevision": "HEAD"}},
+    "spec": {
+        "project": "default",
+        "source": {
+            "repoURL": "https://git.example.com/gitops.git",
+            "path": "overlays/dev",
+            "targetRevision": "HEAD",
+        },
+    },
     "status": {
         "sync": {"status": "Synced", "revision": E},
         "health": {"status": "Healthy"},
         "reconciledAt": "2026-11-26T10:00:07Z",
         "operationState": {
-            "operation": {"sync": {"revision": E, "syncStrategy": {"hook": {}}}, "initiatedBy": {"automated": True}},
+            "operation": {
+                "sync": {"revision": E, "syncStrategy": {"hook": {}}},
+                "initiatedBy": {"automated": True},
+            },
             "phase": "Succeeded",
             "message": "successfully synced (all tasks run)",
             "startedAt": "2026-11-26T10:00:01Z",
@@ -40,12 +49,29 @@ DONE: dict[str, Any] = {
             "syncResult": {
                 "revision": E,
                 "resources": [
-                    {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "orders", "name": "orders",
-                     "status": "Synced", "message": "deployment.apps/orders configured", "hookPhase": "Running",
-                     "syncPhase": "Sync"},
-                    {"group": "batch", "version": "v1", "kind": "Job", "namespace": "orders", "name": "smoke-test",
-                     "status": "Synced", "message": "Reached expected number of succeeded pods",
-                     "hookType": "PostSync", "hookPhase": "Succeeded", "syncPhase": "PostSync"},
+                    {
+                        "group": "apps",
+                        "version": "v1",
+                        "kind": "Deployment",
+                        "namespace": "orders",
+                        "name": "orders",
+                        "status": "Synced",
+                        "message": "deployment.apps/orders configured",
+                        "hookPhase": "Running",
+                        "syncPhase": "Sync",
+                    },
+                    {
+                        "group": "batch",
+                        "version": "v1",
+                        "kind": "Job",
+                        "namespace": "orders",
+                        "name": "smoke-test",
+                        "status": "Synced",
+                        "message": "Reached expected number of succeeded pods",
+                        "hookType": "PostSync",
+                        "hookPhase": "Succeeded",
+                        "syncPhase": "PostSync",
+                    },
                 ],
             },
         },
@@ -80,8 +106,14 @@ def test_abbreviated_expected_revision_matches():
 
 def test_stale_revision_race_old_sync_still_synced_healthy():
     """Right after a push Argo CD still shows the old sync as Synced/Healthy: not success."""
-    stale = app({"status": {"sync": {"revision": OLD}, "operationState": {
-        "operation": {"sync": {"revision": OLD}}, "syncResult": {"revision": OLD}}}})
+    stale = app(
+        {
+            "status": {
+                "sync": {"revision": OLD},
+                "operationState": {"operation": {"sync": {"revision": OLD}}, "syncResult": {"revision": OLD}},
+            }
+        }
+    )
     v = judge(stale, E)
     assert v.status == WAITING
     assert any("sync revision is 0a1b2c3, want 5f3c2a1" in m for m in v.missing)
@@ -89,8 +121,20 @@ def test_stale_revision_race_old_sync_still_synced_healthy():
 
 
 def test_new_revision_seen_but_operation_still_old():
-    v = judge(app({"status": {"sync": {"status": "OutOfSync"}, "operationState": {
-        "operation": {"sync": {"revision": OLD}}, "syncResult": {"revision": OLD}}}}), E)
+    v = judge(
+        app(
+            {
+                "status": {
+                    "sync": {"status": "OutOfSync"},
+                    "operationState": {
+                        "operation": {"sync": {"revision": OLD}},
+                        "syncResult": {"revision": OLD},
+                    },
+                }
+            }
+        ),
+        E,
+    )
     assert v.status == WAITING
     assert "sync OutOfSync, want Synced" in v.missing
 
@@ -128,9 +172,17 @@ def test_hook_phase_judged_only_where_hook_type_set():
 
 
 def test_retry_running_with_finished_at_is_not_the_end():
-    a = app({"status": {"operationState": {
-        "phase": "Running", "retryCount": 2,
-        "message": "one or more objects failed to apply. Retrying attempt #2 at 10:00AM."}}})
+    a = app(
+        {
+            "status": {
+                "operationState": {
+                    "phase": "Running",
+                    "retryCount": 2,
+                    "message": "one or more objects failed to apply. Retrying attempt #2 at 10:00AM.",
+                }
+            }
+        }
+    )
     v = judge(a, E)
     assert v.status == WAITING
     assert any("retry #2" in m for m in v.missing)
@@ -138,7 +190,9 @@ def test_retry_running_with_finished_at_is_not_the_end():
 
 @pytest.mark.parametrize("phase", ["Failed", "Error"])
 def test_operation_for_expected_revision_failed(phase):
-    a = app({"status": {"operationState": {"phase": phase, "message": "ComparisonError: kustomize build failed"}}})
+    a = app(
+        {"status": {"operationState": {"phase": phase, "message": "ComparisonError: kustomize build failed"}}}
+    )
     v = judge(a, E)
     assert v.status == FAILED
     assert f"ended {phase}: ComparisonError" in v.reason
@@ -150,8 +204,18 @@ def test_failed_operation_found_by_requested_revision_without_sync_result():
 
 
 def test_failed_operation_of_old_revision_is_not_a_failure_of_e():
-    a = app({"status": {"sync": {"revision": OLD}, "operationState": {
-        "phase": "Failed", "operation": {"sync": {"revision": OLD}}, "syncResult": {"revision": OLD}}}})
+    a = app(
+        {
+            "status": {
+                "sync": {"revision": OLD},
+                "operationState": {
+                    "phase": "Failed",
+                    "operation": {"sync": {"revision": OLD}},
+                    "syncResult": {"revision": OLD},
+                },
+            }
+        }
+    )
     assert judge(a, E).status == WAITING
 
 
@@ -196,13 +260,24 @@ def test_no_operation_state_at_all_waits():
 
 
 def test_progressing_waits_with_message():
-    v = judge(app({"status": {"health": {"status": "Progressing", "message": "Waiting for rollout to finish"}}}), E)
+    v = judge(
+        app({"status": {"health": {"status": "Progressing", "message": "Waiting for rollout to finish"}}}), E
+    )
     assert v.status == WAITING
     assert "health Progressing: Waiting for rollout to finish, want Healthy" in v.missing
 
 
 def test_degraded_at_expected_revision():
-    v = judge(app({"status": {"health": {"status": "Degraded", "message": "Deployment exceeded its progress deadline"}}}), E)
+    v = judge(
+        app(
+            {
+                "status": {
+                    "health": {"status": "Degraded", "message": "Deployment exceeded its progress deadline"}
+                }
+            }
+        ),
+        E,
+    )
     assert v.status == DEGRADED
     assert "progress deadline" in v.reason and not v.done
 
@@ -221,8 +296,12 @@ def test_multi_source_revisions():
 
 
 def test_unknown_and_empty_fields_never_crash():
-    for weird in ({}, {"status": None}, {"status": {"operationState": {"syncResult": {"resources": [None, 3, "x"]}}}},
-                  {"metadata": [], "status": {"sync": "Synced", "health": 1}}):
+    for weird in (
+        {},
+        {"status": None},
+        {"status": {"operationState": {"syncResult": {"resources": [None, 3, "x"]}}}},
+        {"metadata": [], "status": {"sync": "Synced", "health": 1}},
+    ):
         v = judge(weird, E)
         assert v.status == WAITING and v.missing
 
@@ -230,14 +309,26 @@ def test_unknown_and_empty_fields_never_crash():
 def test_summary_shape_for_run_record():
     s = AppState.from_app(DONE).summary()
     assert set(s) == {"name", "sync", "health", "revision", "phase", "hooks"}
-    assert s["hooks"] == [{"type": "PostSync", "kind": "Job", "name": "smoke-test", "namespace": "orders",
-                           "phase": "Succeeded", "message": "Reached expected number of succeeded pods"}]
+    assert s["hooks"] == [
+        {
+            "type": "PostSync",
+            "kind": "Job",
+            "name": "smoke-test",
+            "namespace": "orders",
+            "phase": "Succeeded",
+            "message": "Reached expected number of succeeded pods",
+        }
+    ]
 
 
-@pytest.mark.parametrize("text", ["2026-11-26T10:00:06Z", "2026-11-26T10:00:06.123456789Z", "2026-11-26T11:00:06+01:00"])
+@pytest.mark.parametrize(
+    "text", ["2026-11-26T10:00:06Z", "2026-11-26T10:00:06.123456789Z", "2026-11-26T11:00:06+01:00"]
+)
 def test_parse_time_rfc3339_forms(text):
     parsed = parse_time(text)
-    assert parsed is not None and parsed.timestamp() == pytest.approx(parse_time("2026-11-26T10:00:06Z").timestamp(), abs=1)
+    assert parsed is not None and parsed.timestamp() == pytest.approx(
+        parse_time("2026-11-26T10:00:06Z").timestamp(), abs=1
+    )
 
 
 def test_parse_time_garbage_is_none():

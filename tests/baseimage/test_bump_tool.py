@@ -26,13 +26,23 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def bump(files: tuple[Path, Path], *args: str) -> subprocess.CompletedProcess[str]:
     tools, log = files
-    return subprocess.run([*SCRIPT, *args, "--manifest", str(tools), "--changelog", str(log)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [*SCRIPT, *args, "--manifest", str(tools), "--changelog", str(log)], capture_output=True, text=True
+    )
 
 
 def test_bump_download_with_per_arch_checksums(files: tuple[Path, Path]):
-    out = bump(files, "kubectl", "v1.33.1", "--sha256-amd64", "1" * 64, "--sha256-arm64", "2" * 64,
-               "--source", "dl.k8s.io .sha256 files")
+    out = bump(
+        files,
+        "kubectl",
+        "v1.33.1",
+        "--sha256-amd64",
+        "1" * 64,
+        "--sha256-arm64",
+        "2" * 64,
+        "--source",
+        "dl.k8s.io .sha256 files",
+    )
     assert out.returncode == 0, out.stderr
     tool = manifest.load(files[0]).tools["kubectl"]
     assert tool.version == "v1.33.1"
@@ -46,12 +56,17 @@ def test_bump_download_with_per_arch_checksums(files: tuple[Path, Path]):
 
 def test_bump_from_an_upstream_checksum_file(files: tuple[Path, Path], tmp_path: Path):
     sums = tmp_path / "checksums.txt"
-    sums.write_text(f"{'3' * 64}  kustomize_v5.6.0_linux_amd64.tar.gz\n{'4' * 64}  kustomize_v5.6.0_linux_arm64.tar.gz\n"
-                    f"{'5' * 64}  kustomize_v5.6.0_darwin_arm64.tar.gz\n")
+    sums.write_text(
+        f"{'3' * 64}  kustomize_v5.6.0_linux_amd64.tar.gz\n{'4' * 64}  kustomize_v5.6.0_linux_arm64.tar.gz\n"
+        f"{'5' * 64}  kustomize_v5.6.0_darwin_arm64.tar.gz\n"
+    )
     out = bump(files, "kustomize", "v5.6.0", "--checksums", str(sums), "--source", "release checksums.txt")
     assert out.returncode == 0, out.stderr
     tool = manifest.load(files[0]).tools["kustomize"]
-    assert tool.checksum_for("amd64") == "sha256:" + "3" * 64 and tool.checksum_for("arm64") == "sha256:" + "4" * 64
+    assert (
+        tool.checksum_for("amd64") == "sha256:" + "3" * 64
+        and tool.checksum_for("arm64") == "sha256:" + "4" * 64
+    )
 
 
 def test_a_version_without_every_checksum_is_refused_and_nothing_changes(files: tuple[Path, Path]):

@@ -39,8 +39,10 @@ def test_hadolint_passes_and_every_ignore_is_explained():
     for n, line in enumerate(lines):
         if "hadolint ignore=" in line:
             for rule in line.split("=", 1)[1].split(","):
-                explained = "\n".join(lines[max(0, n - 6):n])
-                assert rule.strip() in explained, f"hadolint ignore {rule} at line {n + 1} has no explanation above it"
+                explained = "\n".join(lines[max(0, n - 6) : n])
+                assert rule.strip() in explained, (
+                    f"hadolint ignore {rule} at line {n + 1} has no explanation above it"
+                )
 
 
 def test_manifest_loads_and_every_download_is_verifiable_on_every_arch():
@@ -51,7 +53,10 @@ def test_manifest_loads_and_every_download_is_verifiable_on_every_arch():
     for tool in downloads:
         assert tool.source_of_checksum, f"{tool.name}: say where its checksum came from"
         for arch in manifest.ARCHES:
-            assert tool.signature or re.fullmatch(r"sha(256|512):[0-9a-f]+", tool.checksum_for(arch)), (tool.name, arch)
+            assert tool.signature or re.fullmatch(r"sha(256|512):[0-9a-f]+", tool.checksum_for(arch)), (
+                tool.name,
+                arch,
+            )
             assert "{" not in tool.url_for(arch), tool.url_for(arch)
     aws = m.tools["aws"]
     assert aws.signature and aws.signature.fingerprint == "FB5DB77FD5C118B80511ADA8A6310ACC4672475C"
@@ -60,8 +65,13 @@ def test_manifest_loads_and_every_download_is_verifiable_on_every_arch():
 
 def test_the_pinned_aws_key_has_the_pinned_fingerprint(tmp_path: Path):
     key = REPO_ROOT / manifest.load(DOCKER / "tools.yaml").tools["aws"].signature.key  # type: ignore[union-attr]
-    out = subprocess.run(["gpg", "--batch", "--show-keys", "--with-colons", str(key)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "GNUPGHOME": str(tmp_path)})
+    out = subprocess.run(
+        ["gpg", "--batch", "--show-keys", "--with-colons", str(key)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GNUPGHOME": str(tmp_path)},
+    )
     fprs = [line.split(":")[9] for line in out.stdout.splitlines() if line.startswith("fpr:")]
     assert fprs[0] == "FB5DB77FD5C118B80511ADA8A6310ACC4672475C"
 
@@ -90,8 +100,14 @@ def test_every_apt_word_in_the_dockerfile_is_a_pinned_manifest_package():
     pinned = re.findall(r'"?([a-z0-9.+-]+)=\$\{([A-Z0-9_]+)\}', DOCKERFILE)
     assert pinned
     for package, arg in pinned:
-        tool = next((t for t in m.tools.values() if (t.package or t.name) == package
-                     or (t.local or {}).get("package") == package), None)
+        tool = next(
+            (
+                t
+                for t in m.tools.values()
+                if (t.package or t.name) == package or (t.local or {}).get("package") == package
+            ),
+            None,
+        )
         assert tool is not None, f"{package} is installed but not in docker/tools.yaml"
         assert arg in buildargs.tool_args(tool), (package, arg)
 
@@ -109,7 +125,9 @@ def test_lock_covers_every_runtime_dependency_with_hashes():
 
 def test_local_plan_leaves_out_what_only_upstream_provides(tmp_path: Path):
     m = manifest.load(DOCKER / "tools.yaml")
-    plan = buildargs.plan(m, "jdk17", "0.1.0", local_url="http://127.0.0.1:1", base_image="localhost/debian:x")
+    plan = buildargs.plan(
+        m, "jdk17", "0.1.0", local_url="http://127.0.0.1:1", base_image="localhost/debian:x"
+    )
     tools = plan.image["tools"]
     for name in ("argocd", "aws", "yq", "kustomize"):
         assert tools[name]["included"] is False and "left out of the local variant" in tools[name]["note"]
@@ -124,6 +142,7 @@ def test_local_plan_leaves_out_what_only_upstream_provides(tmp_path: Path):
 
 
 # -- fetch-tool.sh: the verify step the Dockerfile runs, against a real local HTTP server ---------------
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
@@ -141,7 +160,9 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 def fetch(name: str, dest: Path, **args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TARGETARCH": "amd64", **args}
-    return subprocess.run(["sh", str(DOCKER / "fetch-tool.sh"), name, str(dest)], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["sh", str(DOCKER / "fetch-tool.sh"), name, str(dest)], capture_output=True, text=True, env=env
+    )
 
 
 @pytest.mark.slow
@@ -149,8 +170,13 @@ def test_fetch_verifies_then_installs(served: tuple[Path, str], tmp_path: Path):
     root, url = served
     (root / "yq_linux_amd64").write_bytes(b"#!/bin/sh\necho yq\n")
     good = hashlib.sha256((root / "yq_linux_amd64").read_bytes()).hexdigest()
-    out = fetch("yq", tmp_path / "bin", YQ_URL_AMD64=f"{url}/yq_linux_amd64", YQ_SUM_AMD64=f"sha256:{good}",
-                YQ_FORMAT="binary")
+    out = fetch(
+        "yq",
+        tmp_path / "bin",
+        YQ_URL_AMD64=f"{url}/yq_linux_amd64",
+        YQ_SUM_AMD64=f"sha256:{good}",
+        YQ_FORMAT="binary",
+    )
     assert out.returncode == 0, out.stderr
     assert os.access(tmp_path / "bin" / "yq", os.X_OK) and f"sha256:{good} verified" in out.stdout
 
@@ -168,8 +194,14 @@ def test_tampered_download_fails_naming_file_and_both_sums(served: tuple[Path, s
         tar.addfile(info, io.BytesIO(data))
     (root / "kustomize_v5.5.0_linux_amd64.tar.gz").write_bytes(buf.getvalue())
     actual = hashlib.sha256(buf.getvalue()).hexdigest()
-    out = fetch("kustomize", tmp_path / "bin", KUSTOMIZE_URL_AMD64=f"{url}/kustomize_v5.5.0_linux_amd64.tar.gz",
-                KUSTOMIZE_SUM_AMD64=f"sha256:{expected}", KUSTOMIZE_FORMAT="tar.gz", KUSTOMIZE_MEMBER="kustomize")
+    out = fetch(
+        "kustomize",
+        tmp_path / "bin",
+        KUSTOMIZE_URL_AMD64=f"{url}/kustomize_v5.5.0_linux_amd64.tar.gz",
+        KUSTOMIZE_SUM_AMD64=f"sha256:{expected}",
+        KUSTOMIZE_FORMAT="tar.gz",
+        KUSTOMIZE_MEMBER="kustomize",
+    )
     assert out.returncode == 1
     assert "kustomize_v5.5.0_linux_amd64.tar.gz" in out.stderr
     assert f"expected sha256:{expected}" in out.stderr and f"actual sha256:{actual}" in out.stderr
@@ -177,24 +209,35 @@ def test_tampered_download_fails_naming_file_and_both_sums(served: tuple[Path, s
 
 
 @pytest.mark.slow
-def test_fetch_without_a_checksum_refuses_and_an_empty_url_leaves_the_tool_out(served: tuple[Path, str],
-                                                                                tmp_path: Path):
+def test_fetch_without_a_checksum_refuses_and_an_empty_url_leaves_the_tool_out(
+    served: tuple[Path, str], tmp_path: Path
+):
     root, url = served
     (root / "argocd-linux-amd64").write_bytes(b"x")
-    out = fetch("argocd", tmp_path / "bin", ARGOCD_URL_AMD64=f"{url}/argocd-linux-amd64", ARGOCD_FORMAT="binary")
+    out = fetch(
+        "argocd", tmp_path / "bin", ARGOCD_URL_AMD64=f"{url}/argocd-linux-amd64", ARGOCD_FORMAT="binary"
+    )
     assert out.returncode == 1 and "no checksum for argocd on amd64" in out.stderr
     left_out = fetch("argocd", tmp_path / "out", ARGOCD_URL_AMD64="")
-    assert left_out.returncode == 0 and "left out" in left_out.stdout and not any((tmp_path / "out").iterdir())
+    assert (
+        left_out.returncode == 0 and "left out" in left_out.stdout and not any((tmp_path / "out").iterdir())
+    )
 
 
 # -- scripts/build-image.sh: commands, tags -------------------------------------------------------------
+
 
 def dry_run(*args: str) -> list[str]:
     """The printed commands, each re-joined from its shell words (the script prints them quoted)."""
     import shlex
 
-    out = subprocess.run([*BUILD, *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                         env={**os.environ, "PYTHON": sys.executable})
+    out = subprocess.run(
+        [*BUILD, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert out.returncode == 0, out.stderr
     return [" ".join(shlex.split(line)) for line in out.stdout.splitlines()]
 
@@ -225,8 +268,21 @@ def test_unknown_tool_or_variant_is_usage_error():
 
 
 def test_image_json_written_for_the_build_context(tmp_path: Path):
-    subprocess.run([sys.executable, "-m", "pipekit.baseimage.buildargs", "--variant", "jdk17", "--pipekit-version", "0.1.0",
-                    "--out-dir", str(tmp_path)], check=True, cwd=REPO_ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.baseimage.buildargs",
+            "--variant",
+            "jdk17",
+            "--pipekit-version",
+            "0.1.0",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+    )
     image = json.loads((tmp_path / "context" / "image.json").read_text())
     assert image["variant"] == "jdk17" and image["tools"]["temurin-21"]["included"] is False
     assert manifest.load(tmp_path / "context" / "image.json").tools["kubectl"].version == "v1.32.5"
@@ -237,17 +293,30 @@ def test_a_released_tag_is_never_moved_and_floating_tags_only_move_forward(tmp_p
     from pipekit.testing.registry import LocalRegistry
 
     with LocalRegistry() as reg:
-        container = subprocess.run(["buildah", "from", "scratch"], capture_output=True, text=True,
-                                   check=True).stdout.strip()
+        container = subprocess.run(
+            ["buildah", "from", "scratch"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         try:
-            subprocess.run(["buildah", "commit", "-q", container, "localhost/tiny:1"], capture_output=True, check=True)
+            subprocess.run(
+                ["buildah", "commit", "-q", container, "localhost/tiny:1"], capture_output=True, check=True
+            )
         finally:
             subprocess.run(["buildah", "rm", container], capture_output=True)
         registry = f"{reg.host}/team"
 
         def push_tag(tag: str) -> None:
-            subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false", "containers-storage:localhost/tiny:1",
-                            f"docker://{registry}/pipekit-base:{tag}"], capture_output=True, check=True)
+            subprocess.run(
+                [
+                    "skopeo",
+                    "copy",
+                    "-q",
+                    "--dest-tls-verify=false",
+                    "containers-storage:localhost/tiny:1",
+                    f"docker://{registry}/pipekit-base:{tag}",
+                ],
+                capture_output=True,
+                check=True,
+            )
 
         env = {**os.environ, "PYTHON": sys.executable, "PIPEKIT_REGISTRY_TLS_VERIFY": "false"}
         args = [*BUILD, "--tool", "buildah", "--registry", registry, "--push", "--dry-run"]
@@ -255,7 +324,9 @@ def test_a_released_tag_is_never_moved_and_floating_tags_only_move_forward(tmp_p
         older = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
         assert older.returncode == 0, older.stderr
         assert "buildah tag" in older.stdout  # 0.1.0 is newer than 0.0.9: floating tags move
-        pushes = [line for line in older.stdout.splitlines() if line.startswith("buildah manifest push --all")]
+        pushes = [
+            line for line in older.stdout.splitlines() if line.startswith("buildah manifest push --all")
+        ]
         assert len(pushes) == 5  # 0.1.0-jdk17, 0.1-jdk17, 0-jdk17, 0.1, 0
         push_tag("0.1.7-jdk17")
         newer = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
@@ -285,9 +356,14 @@ def test_the_scanners_the_generated_pipeline_calls_are_in_the_manifest():
     scanners = (REPO_ROOT / "tests" / "scanners.txt").read_text()
     assert f"semgrep=={semgrep.version}" in scanners
     assert f"COPY docker/{semgrep.lock} /etc/pipekit/{semgrep.lock}" in DOCKERFILE
-    assert f"-m venv {semgrep.path}" in DOCKERFILE and "--require-hashes -r /etc/pipekit/semgrep.lock" in DOCKERFILE
+    assert (
+        f"-m venv {semgrep.path}" in DOCKERFILE
+        and "--require-hashes -r /etc/pipekit/semgrep.lock" in DOCKERFILE
+    )
     local = buildargs.plan(m, "jdk17", "0.1.0", local_url="http://127.0.0.1:1")
-    assert local.image["tools"]["trivy"]["included"] is False and local.image["tools"]["semgrep"].get("included", True)
+    assert local.image["tools"]["trivy"]["included"] is False and local.image["tools"]["semgrep"].get(
+        "included", True
+    )
 
 
 def test_the_image_runs_as_its_pipekit_user():

@@ -17,15 +17,18 @@ from pipekit.testing.argocd import ArgoCDStandIn
 E = "5f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 
 
-@pytest.mark.parametrize("server,root,plain,expected", [
-    ("argocd.example.com", "", False, "https://argocd.example.com"),
-    ("argocd.example.com:8443", "", False, "https://argocd.example.com:8443"),
-    ("argocd.example.com", "/argo-cd/", True, "http://argocd.example.com/argo-cd"),
-    ("https://argocd.example.com/", "", False, "https://argocd.example.com"),
-    ("https://argocd.example.com/tools", "argo-cd", False, "https://argocd.example.com/tools/argo-cd"),
-    ("https://argocd.example.com", "", True, "http://argocd.example.com"),
-    ("http://127.0.0.1:8080", "", False, "http://127.0.0.1:8080"),
-])
+@pytest.mark.parametrize(
+    "server,root,plain,expected",
+    [
+        ("argocd.example.com", "", False, "https://argocd.example.com"),
+        ("argocd.example.com:8443", "", False, "https://argocd.example.com:8443"),
+        ("argocd.example.com", "/argo-cd/", True, "http://argocd.example.com/argo-cd"),
+        ("https://argocd.example.com/", "", False, "https://argocd.example.com"),
+        ("https://argocd.example.com/tools", "argo-cd", False, "https://argocd.example.com/tools/argo-cd"),
+        ("https://argocd.example.com", "", True, "http://argocd.example.com"),
+        ("http://127.0.0.1:8080", "", False, "http://127.0.0.1:8080"),
+    ],
+)
 def test_base_url_forms(server, root, plain, expected):
     assert base_url(server, root_path=root, plaintext=plain) == expected
 
@@ -38,7 +41,9 @@ def test_base_url_rejects(server):
 
 def test_argocd_opts_are_read():
     assert parse_argocd_opts("--grpc-web --insecure --grpc-web-root-path /argo") == {
-        "insecure": True, "root_path": "/argo"}
+        "insecure": True,
+        "root_path": "/argo",
+    }
     assert parse_argocd_opts("--plaintext --grpc-web-root-path=/x") == {"plaintext": True, "root_path": "/x"}
     assert parse_argocd_opts(None) == {}
 
@@ -67,8 +72,17 @@ def test_iter_stream_error_line_raises():
     from pipekit.core.errors import ExternalError
 
     with pytest.raises(ExternalError, match="stream ended with an error: permission denied"):
-        list(iter_stream(FakeResponse([b'{"error": {"grpc_code": 7, "message": "x"}}\n'.replace(
-            b'{"grpc_code": 7, "message": "x"}', b'"permission denied"')])))  # type: ignore[arg-type]
+        list(
+            iter_stream(
+                FakeResponse(
+                    [
+                        b'{"error": {"grpc_code": 7, "message": "x"}}\n'.replace(
+                            b'{"grpc_code": 7, "message": "x"}', b'"permission denied"'
+                        )
+                    ]
+                )
+            )
+        )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -123,8 +137,9 @@ def test_sync_request_and_refusal(argo):
     argo.add_app("a", revision=E, phase="Failed")
     c = client(argo)
     c.sync("a", E)
-    assert argo.sync_requests == [{"name": "a", "revision": E, "prune": False, "dryRun": False,
-                                   "strategy": {"hook": {"force": False}}}]
+    assert argo.sync_requests == [
+        {"name": "a", "revision": E, "prune": False, "dryRun": False, "strategy": {"hook": {"force": False}}}
+    ]
     argo.set_state("a", phase="Running")
     with pytest.raises(CheckFailed, match="another operation is already in progress"):
         c.sync("a", E)
@@ -169,5 +184,7 @@ def test_progress_plain_lines_only_on_change():
         p.update("a", AppState.from_app(app), judge(app, E))
     p.stop()
     lines = out.getvalue().splitlines()
-    assert lines == ["waiting for a at revision 5f3c2a1",
-                     "a: sync=Synced health=Healthy revision=5f3c2a1 operation=Succeeded hooks=- -> succeeded"]
+    assert lines == [
+        "waiting for a at revision 5f3c2a1",
+        "a: sync=Synced health=Healthy revision=5f3c2a1 operation=Succeeded hooks=- -> succeeded",
+    ]

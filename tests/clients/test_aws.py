@@ -21,7 +21,9 @@ from pipekit.testing.moto import MotoServer
 from tests.steps.test_ecr_push import base_env
 
 # a JWT-shaped token (moto does not verify the signature)
-OIDC = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ7cmVwb30iLCJhdWQiOiJhcmk6Y2xvdWQ6Yml0YnVja2V0In0.c2lnbmF0dXJlLXNlY3JldA"
+OIDC = (
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ7cmVwb30iLCJhdWQiOiJhcmk6Y2xvdWQ6Yml0YnVja2V0In0.c2lnbmF0dXJlLXNlY3JldA"
+)
 ROLE = "arn:aws:iam::123456789012:role/pipekit-ecr"
 FAST = aws.RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02, total_s=10)
 
@@ -43,11 +45,16 @@ def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bitbucket_oidc_assumes_the_role_with_web_identity(moto: MotoServer, clean_aws: None,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bitbucket_oidc_assumes_the_role_with_web_identity(
+    moto: MotoServer, clean_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
-    env = {"BITBUCKET_STEP_OIDC_TOKEN": OIDC, "AWS_ROLE_ARN": ROLE, "AWS_REGION": "eu-west-1",
-           "BITBUCKET_BUILD_NUMBER": "77"}
+    env = {
+        "BITBUCKET_STEP_OIDC_TOKEN": OIDC,
+        "AWS_ROLE_ARN": ROLE,
+        "AWS_REGION": "eu-west-1",
+        "BITBUCKET_BUILD_NUMBER": "77",
+    }
     session = aws.session(region=None, env=env, retry=FAST)
     assert session.source == f"Bitbucket OIDC, role {ROLE}" and session.region == "eu-west-1"
     creds = session.session.get_credentials().get_frozen_credentials()
@@ -59,7 +66,8 @@ def test_bitbucket_oidc_assumes_the_role_with_web_identity(moto: MotoServer, cle
 
 @pytest.mark.slow
 def test_web_identity_token_file_goes_through_botocores_chain_and_sts_endpoint(
-        moto: MotoServer, clean_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    moto: MotoServer, clean_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     token = tmp_path / "token"
     token.write_text(OIDC)
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
@@ -70,8 +78,9 @@ def test_web_identity_token_file_goes_through_botocores_chain_and_sts_endpoint(
 
 
 def test_profile_in_a_config_file(clean_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / "credentials").write_text("[ci]\naws_access_key_id = AKIAFROMPROFILE\n"
-                                          "aws_secret_access_key = profile-secret-value\n")
+    (tmp_path / "credentials").write_text(
+        "[ci]\naws_access_key_id = AKIAFROMPROFILE\naws_secret_access_key = profile-secret-value\n"
+    )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_PROFILE", "ci")
     session = aws.session(region="eu-central-1", env=dict(os.environ), retry=FAST)
@@ -94,8 +103,9 @@ def test_no_region_is_bad_input(clean_aws: None, monkeypatch: pytest.MonkeyPatch
         aws.session(region=None, env={}, retry=FAST)
 
 
-def test_moto_expired_token_is_taken_as_valid_for_12_hours(moto: MotoServer, clean_aws: None,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_moto_expired_token_is_taken_as_valid_for_12_hours(
+    moto: MotoServer, clean_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for k, v in moto.aws_env().items():
         monkeypatch.setenv(k, v)
     now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -121,10 +131,18 @@ class FlakyEcr:
                     body = json.dumps({"__type": error, "message": "Rate exceeded"}).encode()
                     self.send_response(status)
                 else:
-                    body = json.dumps({"repositories": [{
-                        "repositoryName": "svc", "registryId": "123456789012",
-                        "repositoryUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc",
-                        "imageTagMutability": "IMMUTABLE"}]}).encode()
+                    body = json.dumps(
+                        {
+                            "repositories": [
+                                {
+                                    "repositoryName": "svc",
+                                    "registryId": "123456789012",
+                                    "repositoryUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc",
+                                    "imageTagMutability": "IMMUTABLE",
+                                }
+                            ]
+                        }
+                    ).encode()
                     self.send_response(200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(body)))
@@ -152,10 +170,13 @@ def _session(monkeypatch: pytest.MonkeyPatch, url: str) -> aws.AwsSession:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("status, error", [(400, "ThrottlingException"), (500, "ServerException"),
-                                           (503, "ServiceUnavailableException")])
-def test_throttling_and_5xx_are_retried(clean_aws: None, monkeypatch: pytest.MonkeyPatch, status: int,
-                                        error: str) -> None:
+@pytest.mark.parametrize(
+    "status, error",
+    [(400, "ThrottlingException"), (500, "ServerException"), (503, "ServiceUnavailableException")],
+)
+def test_throttling_and_5xx_are_retried(
+    clean_aws: None, monkeypatch: pytest.MonkeyPatch, status: int, error: str
+) -> None:
     flaky = FlakyEcr(failures=2, status=status, error=error)
     try:
         repo = EcrClient(_session(monkeypatch, flaky.url)).describe_repository("svc")
@@ -183,8 +204,13 @@ def test_a_first_failure_counts_as_attempt_1_of_the_policy(caplog: pytest.LogCap
     def flaky() -> str:
         calls.append(1)
         if len(calls) < 3:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeRepositories")
+            raise ClientError(
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "DescribeRepositories",
+            )
         return "answer"
 
     with caplog.at_level("WARNING", logger="pipekit.aws"):
@@ -194,9 +220,11 @@ def test_a_first_failure_counts_as_attempt_1_of_the_policy(caplog: pytest.LogCap
 
 
 def test_a_call_that_works_at_once_does_not_load_tenacity() -> None:
-    code = ("import sys; from pipekit.clients import aws; "
-            "assert aws.call(lambda: 42, what='x', retry=aws.RetryPolicy()) == 42; "
-            "print('tenacity' in sys.modules)")
+    code = (
+        "import sys; from pipekit.clients import aws; "
+        "assert aws.call(lambda: 42, what='x', retry=aws.RetryPolicy()) == 42; "
+        "print('tenacity' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
@@ -217,12 +245,31 @@ def test_step_exit_3_when_ecr_keeps_failing(tmp_path: Path) -> None:
     flaky = FlakyEcr(failures=99, status=500, error="ServerException")
     (tmp_path / "pipekit.yaml").write_text("ecr:\n  retry:\n    attempts: 2\n    backoff_s: 0.01\n")
     env = base_env(tmp_path)
-    env.update(AWS_ACCESS_KEY_ID="AKIA", AWS_SECRET_ACCESS_KEY="secret-value", AWS_REGION="eu-west-1",
-               AWS_ENDPOINT_URL_ECR=flaky.url)
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIA",
+        AWS_SECRET_ACCESS_KEY="secret-value",
+        AWS_REGION="eu-west-1",
+        AWS_ENDPOINT_URL_ECR=flaky.url,
+    )
     try:
-        done = subprocess.run([sys.executable, "-m", "pipekit.ecr_push", "--repository", "svc", "--tags", "b",
-                               "--retag-from", "a"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipekit.ecr_push",
+                "--repository",
+                "svc",
+                "--tags",
+                "b",
+                "--retag-from",
+                "a",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         flaky.close()
     assert done.returncode == 3, done.stderr
@@ -234,10 +281,29 @@ def test_step_with_oidc_end_to_end_masks_the_token(moto: MotoServer, tmp_path: P
     moto.reset()
     moto.client("ecr").create_repository(repositoryName="oidc-svc")
     env = base_env(tmp_path)
-    env.update(AWS_ENDPOINT_URL=moto.url, AWS_REGION="us-east-1", BITBUCKET_STEP_OIDC_TOKEN=OIDC, AWS_ROLE_ARN=ROLE)
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "oidc-svc", "--tags", "b",
-                           "--retag-from", "a", "--debug"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    env.update(
+        AWS_ENDPOINT_URL=moto.url, AWS_REGION="us-east-1", BITBUCKET_STEP_OIDC_TOKEN=OIDC, AWS_ROLE_ARN=ROLE
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "ecr-push",
+            "--repository",
+            "oidc-svc",
+            "--tags",
+            "b",
+            "--retag-from",
+            "a",
+            "--debug",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr  # got as far as ECR: tag 'a' is not there
     assert "'a' not found in ECR repository oidc-svc" in done.stderr
     assert "Bitbucket OIDC" in done.stderr and OIDC not in done.stdout + done.stderr

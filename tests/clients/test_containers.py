@@ -33,15 +33,31 @@ needs_buildah = pytest.mark.skipif(shutil.which("buildah") is None, reason="buil
 # -- argv level -----------------------------------------------------------------
 def test_docker_build_argv_is_exact(tmp_path: Path) -> None:
     argv = Docker().build_argv(
-        context=tmp_path, dockerfile=tmp_path / "Dockerfile.app", tags=["svc:abc1234", "svc:42"],
-        labels={"org.opencontainers.image.revision": "abc", "note": "a b=c"}, build_args={"JAR": "app.jar"},
+        context=tmp_path,
+        dockerfile=tmp_path / "Dockerfile.app",
+        tags=["svc:abc1234", "svc:42"],
+        labels={"org.opencontainers.image.revision": "abc", "note": "a b=c"},
+        build_args={"JAR": "app.jar"},
         iidfile=tmp_path / "iid",
     )
     assert argv == [
-        "docker", "build", "--file", str(tmp_path / "Dockerfile.app"),
-        "--tag", "svc:abc1234", "--tag", "svc:42",
-        "--label", "org.opencontainers.image.revision=abc", "--label", "note=a b=c",
-        "--build-arg", "JAR=app.jar", "--iidfile", str(tmp_path / "iid"), str(tmp_path),
+        "docker",
+        "build",
+        "--file",
+        str(tmp_path / "Dockerfile.app"),
+        "--tag",
+        "svc:abc1234",
+        "--tag",
+        "svc:42",
+        "--label",
+        "org.opencontainers.image.revision=abc",
+        "--label",
+        "note=a b=c",
+        "--build-arg",
+        "JAR=app.jar",
+        "--iidfile",
+        str(tmp_path / "iid"),
+        str(tmp_path),
     ]
 
 
@@ -51,8 +67,15 @@ def test_buildah_and_podman_argv(tmp_path: Path) -> None:
     p = Podman().build_argv(context=tmp_path, dockerfile=None, tags=["x:1"], labels={}, build_args={})
     assert p[:2] == ["podman", "build"]
     push = Buildah().push_argv("x:1", "127.0.0.1:5000/x:1", tls_verify=False, digestfile=tmp_path / "d")
-    assert push == ["buildah", "push", "--tls-verify=false", "--digestfile", str(tmp_path / "d"),
-                    "x:1", "docker://127.0.0.1:5000/x:1"]
+    assert push == [
+        "buildah",
+        "push",
+        "--tls-verify=false",
+        "--digestfile",
+        str(tmp_path / "d"),
+        "x:1",
+        "docker://127.0.0.1:5000/x:1",
+    ]
     assert Buildah().push_argv("x:1", "oci-archive:/tmp/x.tar")[-1] == "oci-archive:/tmp/x.tar"
     assert Docker().push_argv("x:1", "reg.example/x:1") == ["docker", "push", "reg.example/x:1"]
 
@@ -126,7 +149,9 @@ def _calls(log: Path) -> list[dict[str, object]]:
 def test_docker_path_through_the_cli(fake_docker: Path, tmp_path: Path) -> None:
     lines: list[str] = []
     docker = get_tool("docker", output=lines.append)
-    image_id = docker.build(context=tmp_path, dockerfile=None, tags=["svc:1"], labels={"a": "b"}, build_args={})
+    image_id = docker.build(
+        context=tmp_path, dockerfile=None, tags=["svc:1"], labels={"a": "b"}, build_args={}
+    )
     assert image_id == "sha256:" + "ab" * 32
     assert lines == ["Step 1/2 : FROM scratch"]
     info = docker.inspect("svc:1")
@@ -139,13 +164,15 @@ def test_docker_path_through_the_cli(fake_docker: Path, tmp_path: Path) -> None:
     assert ["tag", "svc:1", "reg.example/svc:1"] in [c["argv"] for c in calls]
     assert ["push", "reg.example/svc:1"] in [c["argv"] for c in calls]
     login = [c for c in calls if c["argv"][0] == "login"]
-    assert login == [{"argv": ["login", "--username", "AWS", "--password-stdin", "reg.example"],
-                      "stdin": "s3cret-pass"}]
+    assert login == [
+        {"argv": ["login", "--username", "AWS", "--password-stdin", "reg.example"], "stdin": "s3cret-pass"}
+    ]
     assert all("s3cret-pass" not in " ".join(c["argv"]) for c in calls)  # type: ignore[arg-type]
 
 
 def test_failure_is_one_masked_line_with_the_last_stderr_line(
-        fake_docker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pipekit.core import masking
 
     monkeypatch.setenv("REG_PASSWORD", "wrong-password-123")
@@ -154,7 +181,9 @@ def test_failure_is_one_masked_line_with_the_last_stderr_line(
         get_tool("docker").login("reg.example", "AWS", "wrong-password-123")
     err = info.value
     assert err.exit_code == ExitCode.EXTERNAL and "\n" not in str(err)
-    assert str(err).startswith("docker login failed (exit 1): Error response from daemon: login attempt failed")
+    assert str(err).startswith(
+        "docker login failed (exit 1): Error response from daemon: login attempt failed"
+    )
     assert "wrong-password-123" not in str(err)
 
 
@@ -164,7 +193,9 @@ def scratch_context(tmp_path: Path) -> Path:
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "app.txt").write_text("hello ✓\n", encoding="utf-8")
-    (ctx / "Containerfile").write_text("FROM scratch\nARG GREETING\nLABEL greeting=$GREETING\nCOPY app.txt /app.txt\n")
+    (ctx / "Containerfile").write_text(
+        "FROM scratch\nARG GREETING\nLABEL greeting=$GREETING\nCOPY app.txt /app.txt\n"
+    )
     return ctx
 
 
@@ -173,8 +204,12 @@ def image_name() -> Iterator[str]:
     name = f"localhost/pipekit-test-{uuid.uuid4().hex[:8]}"
     yield name
     listed = subprocess.run(["buildah", "images", "--json", "--no-trunc"], capture_output=True, text=True)
-    refs = [n for item in json.loads(listed.stdout or "[]") for n in item.get("names") or []
-            if n.startswith(name + ":")]
+    refs = [
+        n
+        for item in json.loads(listed.stdout or "[]")
+        for n in item.get("names") or []
+        if n.startswith(name + ":")
+    ]
     if refs:
         subprocess.run(["buildah", "rmi", *refs], capture_output=True, check=False)
 
@@ -183,9 +218,13 @@ def image_name() -> Iterator[str]:
 @needs_buildah
 def test_buildah_build_inspect_tag_exists(scratch_context: Path, image_name: str) -> None:
     tool = get_tool("buildah")
-    image_id = tool.build(context=scratch_context, dockerfile=scratch_context / "Containerfile",
-                          tags=[f"{image_name}:one", f"{image_name}:two"],
-                          labels={"org.opencontainers.image.title": "svc ✓"}, build_args={"GREETING": "hi there"})
+    image_id = tool.build(
+        context=scratch_context,
+        dockerfile=scratch_context / "Containerfile",
+        tags=[f"{image_name}:one", f"{image_name}:two"],
+        labels={"org.opencontainers.image.title": "svc ✓"},
+        build_args={"GREETING": "hi there"},
+    )
     assert image_id.startswith("sha256:") and len(image_id) == 71
     info = tool.inspect(f"{image_name}:one")
     assert info["id"] == image_id
@@ -204,8 +243,13 @@ def test_buildah_build_inspect_tag_exists(scratch_context: Path, image_name: str
 def test_buildah_failed_build_exits_1_with_last_line(scratch_context: Path, image_name: str) -> None:
     (scratch_context / "Containerfile").write_text("FROM scratch\nCOPY nowhere.txt /x\n")
     with pytest.raises(ImageBuildFailed) as info:
-        get_tool("buildah").build(context=scratch_context, dockerfile=scratch_context / "Containerfile",
-                                  tags=[f"{image_name}:x"], labels={}, build_args={})
+        get_tool("buildah").build(
+            context=scratch_context,
+            dockerfile=scratch_context / "Containerfile",
+            tags=[f"{image_name}:x"],
+            labels={},
+            build_args={},
+        )
     assert info.value.exit_code == ExitCode.FAILED
     assert "nowhere.txt" in str(info.value) and "\n" not in str(info.value)
 
@@ -219,13 +263,18 @@ def _free_port() -> int:
 @pytest.mark.slow
 @needs_buildah
 @pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry not installed")
-def test_buildah_push_returns_the_registry_digest(scratch_context: Path, image_name: str, tmp_path: Path) -> None:
+def test_buildah_push_returns_the_registry_digest(
+    scratch_context: Path, image_name: str, tmp_path: Path
+) -> None:
     port = _free_port()
     config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(50):
             try:
@@ -234,14 +283,22 @@ def test_buildah_push_returns_the_registry_digest(scratch_context: Path, image_n
             except OSError:
                 time.sleep(0.1)
         tool = get_tool("buildah")
-        tool.build(context=scratch_context, dockerfile=scratch_context / "Containerfile",
-                   tags=[f"{image_name}:1"], labels={}, build_args={})
+        tool.build(
+            context=scratch_context,
+            dockerfile=scratch_context / "Containerfile",
+            tags=[f"{image_name}:1"],
+            labels={},
+            build_args={},
+        )
         digest = tool.push(f"{image_name}:1", f"127.0.0.1:{port}/svc:1", tls_verify=False)
         assert digest and digest.startswith("sha256:")
         import urllib.request
 
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/svc/manifests/1", method="HEAD",
-                                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v2/svc/manifests/1",
+            method="HEAD",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
             assert resp.headers["Docker-Content-Digest"] == digest
     finally:
@@ -250,17 +307,24 @@ def test_buildah_push_returns_the_registry_digest(scratch_context: Path, image_n
 
 
 def test_bare_build_arg_is_read_from_the_environment(tmp_path: Path) -> None:
-    argv = Buildah().build_argv(context=tmp_path, dockerfile=None, tags=["x:1"], labels={},
-                                build_args={"NPM_TOKEN": None, "A": "1"})
+    argv = Buildah().build_argv(
+        context=tmp_path, dockerfile=None, tags=["x:1"], labels={}, build_args={"NPM_TOKEN": None, "A": "1"}
+    )
     assert argv[argv.index("--build-arg") + 1] == "NPM_TOKEN" and "A=1" in argv
 
 
 @pytest.mark.slow
 @needs_buildah
 def test_buildah_reads_a_bare_build_arg_from_its_environment(
-        scratch_context: Path, image_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch_context: Path, image_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GREETING", "from the environment")
     tool = get_tool("buildah")
-    tool.build(context=scratch_context, dockerfile=scratch_context / "Containerfile", tags=[f"{image_name}:env"],
-               labels={}, build_args={"GREETING": None})
+    tool.build(
+        context=scratch_context,
+        dockerfile=scratch_context / "Containerfile",
+        tags=[f"{image_name}:env"],
+        labels={},
+        build_args={"GREETING": None},
+    )
     assert tool.inspect(f"{image_name}:env")["labels"]["greeting"] == "from the environment"

@@ -33,8 +33,12 @@ def test_askpass_script_holds_no_secret_and_is_private() -> None:
         assert askpass.read_text() == ASKPASS_SCRIPT and TOKEN not in ASKPASS_SCRIPT
         assert stat.S_IMODE(askpass.stat().st_mode) == 0o700
         assert stat.S_IMODE(ws.root.stat().st_mode) == 0o700
-        ask = lambda prompt: subprocess.run([str(askpass), prompt], env=ws.env, capture_output=True,  # noqa: E731
-                                            text=True, check=True).stdout
+
+        def ask(prompt: str) -> str:
+            return subprocess.run(
+                [str(askpass), prompt], env=ws.env, capture_output=True, text=True, check=True
+            ).stdout
+
         assert ask("Username for 'https://bitbucket.org': ") == "x-token-auth\n"
         assert ask("Password for 'https://x-token-auth@bitbucket.org': ") == TOKEN + "\n"
     assert not ws.root.exists()
@@ -57,7 +61,9 @@ def test_password_in_url_is_refused() -> None:
 def test_clone_over_https_uses_askpass_and_keeps_the_token_out_of_config(tmp_path: Path) -> None:
     bare, _ = make_repo(tmp_path, ["orders"])
     with serve(tmp_path, "x-token-auth", TOKEN) as srv:
-        with Workspace({"PIPEKIT_GITOPS_TOKEN": TOKEN, "PATH": os.environ["PATH"], "HOME": str(tmp_path)}) as ws:
+        with Workspace(
+            {"PIPEKIT_GITOPS_TOKEN": TOKEN, "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+        ) as ws:
             git = Git.clone(f"{srv.url}/gitops.git", ws.repo, branch="main", sparse=["orders"], env=ws.env)
             assert (ws.repo / "orders/overlays/dev/kustomization.yaml").is_file()
             assert TOKEN not in all_text_under(ws.repo / ".git")
@@ -99,12 +105,35 @@ def test_update_tag_over_https_never_shows_the_token(tmp_path: Path, right: bool
     bare, _ = make_repo(tmp_path, ["orders"])
     bindir, log = git_shim(tmp_path)
     with serve(tmp_path, "x-token-auth", TOKEN if right else "another-token") as srv:
-        env = dict(os.environ, PIPEKIT_GITOPS_TOKEN=TOKEN, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
-                   PYTHONPATH=str(REPO_ROOT), PIPEKIT_DEBUG="1", HOME=str(tmp_path))
+        env = dict(
+            os.environ,
+            PIPEKIT_GITOPS_TOKEN=TOKEN,
+            PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
+            PYTHONPATH=str(REPO_ROOT),
+            PIPEKIT_DEBUG="1",
+            HOME=str(tmp_path),
+        )
         proc = subprocess.run(
-            [sys.executable, "-m", "pipekit.update_tag", "--gitops-repo", f"{srv.url}/gitops.git",
-             "--path", "orders/overlays/dev", "--image", IMAGE.format(service="orders"), "--tag", "7777777",
-             "--renderer", "none"], env=env, capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "pipekit.update_tag",
+                "--gitops-repo",
+                f"{srv.url}/gitops.git",
+                "--path",
+                "orders/overlays/dev",
+                "--image",
+                IMAGE.format(service="orders"),
+                "--tag",
+                "7777777",
+                "--renderer",
+                "none",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     output = proc.stdout + proc.stderr
     argv_log = log.read_text()
     assert "clone" in argv_log and TOKEN not in argv_log

@@ -16,7 +16,7 @@ from tests.fixtures.gitops.history import History, at
 def test_records_split_across_chunks_and_separators_cut_in_half() -> None:
     data = b"\x00Cone\x00Ctwo\x00C\x00Cthree"
     for size in (1, 2, 3, 5, 64):
-        chunks = [data[i:i + size] for i in range(0, len(data), size)]
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
         assert [r for r in records(chunks, b"\x00C") if r] == [b"one", b"two", b"three"]
     assert list(records([b"a\nb\n", b"c"], b"\n")) == [b"a", b"b", b"c"]
 
@@ -24,7 +24,7 @@ def test_records_split_across_chunks_and_separators_cut_in_half() -> None:
 def test_a_40_mb_record_in_64_kb_chunks_is_linear() -> None:
     big = b"x" * (40 << 20)
     data = b"\x00Csmall\x00C" + big + b"\x00Ctail"
-    chunks = [data[i:i + (1 << 16)] for i in range(0, len(data), 1 << 16)]
+    chunks = [data[i : i + (1 << 16)] for i in range(0, len(data), 1 << 16)]
     started = time.perf_counter()
     got = list(records(chunks, b"\x00C"))
     took = time.perf_counter() - started
@@ -38,8 +38,11 @@ def test_history_reads_a_commit_with_a_40_mb_message(tmp_path: Path) -> None:
     h = History(tmp_path, ["orders"])
     h.deploy("orders", "prod", "v1", at(0))
     path = h._set_tag("orders", "prod", "v2")
-    huge = "orders: prod -> v2\n\n" + ("0123456789abcdef" * 64 + "\n") * 40_000 + \
-        "\nPipekit-Service: orders\nPipekit-Environment: prod\nPipekit-Tag: v2\n"
+    huge = (
+        "orders: prod -> v2\n\n"
+        + ("0123456789abcdef" * 64 + "\n") * 40_000
+        + "\nPipekit-Service: orders\nPipekit-Environment: prod\nPipekit-Tag: v2\n"
+    )
     assert len(huge) > 40_000_000
     big = h._commit(path, huge, at(1), None)
     bare = h.push()

@@ -30,8 +30,13 @@ def client(standin: JiraStandIn, **kw: object) -> JiraClient:
 def seed(standin: JiraStandIn, n: int, blocking: int = 0, version: str = "1.4.2") -> None:
     standin.add_version("ORD", version)
     for i in range(n):
-        standin.add_issue("ORD", f"change {i}", "In Progress" if i < blocking else "Done",
-                          fix_versions=(version,), assignee="Ada" if i % 2 else None)
+        standin.add_issue(
+            "ORD",
+            f"change {i}",
+            "In Progress" if i < blocking else "Done",
+            fix_versions=(version,),
+            assignee="Ada" if i % 2 else None,
+        )
 
 
 def search_calls(standin: JiraStandIn, path: str) -> list[tuple[str, str, int]]:
@@ -60,7 +65,9 @@ def test_versions_are_paged_and_compared_by_exact_name(jira: JiraStandIn) -> Non
     assert len(search_calls(jira, "/project/ORD/version")) == 3
     found = c.find_version("ORD", "1.4.2")
     assert found is not None and found.name == "1.4.2" and found.released
-    assert c.find_version("ORD", "1.4") is None  # the loose query finds 1.4.2 and 1.4.2-hotfix: neither is 1.4
+    assert (
+        c.find_version("ORD", "1.4") is None
+    )  # the loose query finds 1.4.2 and 1.4.2-hotfix: neither is 1.4
 
 
 def test_datacenter_search_pages_by_start_at_and_total() -> None:
@@ -94,7 +101,11 @@ def test_429_with_retry_after_is_honoured(jira: JiraStandIn) -> None:
 @pytest.mark.slow
 def test_429_with_only_x_ratelimit_reset_waits_until_then(jira: JiraStandIn) -> None:
     seed(jira, 3)
-    at = datetime.fromtimestamp(time.time() + 2, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    at = (
+        datetime.fromtimestamp(time.time() + 2, timezone.utc)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
     jira.fail_next(429, rate_limit_reset=at)  # Jira Cloud's ISO 8601 form, no Retry-After
     started = time.monotonic()
     assert len(list(client(jira).search(version_issues("ORD", "1.4.2")))) == 3
@@ -121,8 +132,11 @@ def test_rate_limited_past_the_total_time_is_external_error(jira: JiraStandIn) -
 
 
 def test_wrong_credentials_are_bad_input_and_mention_the_gateway(jira: JiraStandIn) -> None:
-    with pytest.raises(BadInput, match="401.*JIRA_USER_EMAIL and JIRA_API_TOKEN.*api.atlassian.com/ex/jira/"
-                                       r"\{cloudId\}: set JIRA_CLOUD_ID"):
+    with pytest.raises(
+        BadInput,
+        match="401.*JIRA_USER_EMAIL and JIRA_API_TOKEN.*api.atlassian.com/ex/jira/"
+        r"\{cloudId\}: set JIRA_CLOUD_ID",
+    ):
         list(client(jira, token="wrong-token-xyz").versions("ORD"))
 
 
@@ -159,24 +173,35 @@ def test_decision_lists_what_unblocks_each_issue(jira: JiraStandIn) -> None:
     seed(jira, 60, blocking=2)
     decision = gate.decide(client(jira), "ORD", "1.4.2", allowed_statuses=["Done"])
     assert not decision.passed and decision.issues == 60
-    assert [b.unblock for b in decision.blocking] == ["move ORD-1 to Done or out of 1.4.2",
-                                                      "move ORD-2 to Done or out of 1.4.2"]
+    assert [b.unblock for b in decision.blocking] == [
+        "move ORD-1 to Done or out of 1.4.2",
+        "move ORD-2 to Done or out of 1.4.2",
+    ]
     assert decision.reason == "2 of 60 issues in ORD 1.4.2 are not in Done"
-    extra = gate.decide(client(jira), "ORD", "1.4.2", allowed_statuses=["done", "In Progress"],
-                        extra_jql='status != "Won\'t do"')
+    extra = gate.decide(
+        client(jira),
+        "ORD",
+        "1.4.2",
+        allowed_statuses=["done", "In Progress"],
+        extra_jql='status != "Won\'t do"',
+    )
     assert extra.passed and extra.issues == 60  # statuses compare without case
 
 
-@pytest.mark.parametrize("released, archived, require, passed, state", [
-    (False, False, "unreleased", True, "unreleased"),
-    (True, False, "unreleased", False, "released"),
-    (False, False, "released", False, "unreleased"),
-    (True, False, "released", True, "released"),
-    (True, False, "exists", True, "released"),
-    (False, True, "exists", False, "archived"),
-])
-def test_version_state_against_require(jira: JiraStandIn, released: bool, archived: bool, require: str,
-                                       passed: bool, state: str) -> None:
+@pytest.mark.parametrize(
+    "released, archived, require, passed, state",
+    [
+        (False, False, "unreleased", True, "unreleased"),
+        (True, False, "unreleased", False, "released"),
+        (False, False, "released", False, "unreleased"),
+        (True, False, "released", True, "released"),
+        (True, False, "exists", True, "released"),
+        (False, True, "exists", False, "archived"),
+    ],
+)
+def test_version_state_against_require(
+    jira: JiraStandIn, released: bool, archived: bool, require: str, passed: bool, state: str
+) -> None:
     jira.add_version("ORD", "2.0.0", released=released, archived=archived)
     decision = gate.decide(client(jira), "ORD", "2.0.0", require=require)
     assert (decision.passed, decision.state) == (passed, state)

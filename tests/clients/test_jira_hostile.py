@@ -60,8 +60,11 @@ def test_endless_pages_end_at_the_listing_bound() -> None:
 
 
 def test_a_total_that_is_no_number_is_an_outside_failure() -> None:
-    page = {"issues": [{"key": "ORD-1", "fields": {"summary": "x", "status": {"name": "Done"}}}],
-            "total": "lots", "startAt": 0}
+    page = {
+        "issues": [{"key": "ORD-1", "fields": {"summary": "x", "status": {"name": "Done"}}}],
+        "total": "lots",
+        "startAt": 0,
+    }
     with canned(lambda _h: (200, page)) as url:
         jira = JiraClient(url, pat="dc-pat-0123456789", deployment=DATACENTER)
         with pytest.raises(ExternalError, match="total that is not a number: 'lots'"):
@@ -80,8 +83,17 @@ def test_a_null_issue_is_an_outside_failure_not_a_crash(tmp_path: Any) -> None:
         with pytest.raises(ExternalError, match="an issue that is not a JSON object: 'None'"):
             list(jira.search("project = ORD"))
         env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
-        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
-                           env=env, cwd=tmp_path)
+        proc = run_pipekit(
+            "jira-gate",
+            "--project",
+            "ORD",
+            "--version",
+            "1.0",
+            "--allowed-statuses",
+            "Done",
+            env=env,
+            cwd=tmp_path,
+        )
         assert proc.returncode == 3, proc.stderr
 
 
@@ -95,9 +107,14 @@ def test_a_server_echoing_the_basic_credentials_never_shows_them(tmp_path: Any) 
     encoded = base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
     with canned(echo) as url:
         env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
-        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path)
-    out = proc.stdout + proc.stderr + (tmp_path / ".pipekit" / "run.json").read_text() \
-        if (tmp_path / ".pipekit" / "run.json").exists() else proc.stdout + proc.stderr
+        proc = run_pipekit(
+            "jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path
+        )
+    out = (
+        proc.stdout + proc.stderr + (tmp_path / ".pipekit" / "run.json").read_text()
+        if (tmp_path / ".pipekit" / "run.json").exists()
+        else proc.stdout + proc.stderr
+    )
     assert proc.returncode == 1, proc.stderr
     assert "no project for" in out
     assert encoded not in out and encoded[:20] not in out and TOKEN not in out
@@ -121,9 +138,15 @@ def test_a_password_in_jira_base_url_is_refused_and_never_printed_or_recorded(tm
     """Item 7: credentials belong in JIRA_USER_EMAIL / JIRA_API_TOKEN; a URL carrying them is exit 2, masked."""
     with canned(lambda _h: (200, {"values": [], "isLast": True})) as url:
         host = url.split("://", 1)[1]
-        env = {"JIRA_BASE_URL": f"http://ci:hunter2secret@{host}", "JIRA_USER_EMAIL": EMAIL,
-               "JIRA_API_TOKEN": TOKEN, "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
-        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path)
+        env = {
+            "JIRA_BASE_URL": f"http://ci:hunter2secret@{host}",
+            "JIRA_USER_EMAIL": EMAIL,
+            "JIRA_API_TOKEN": TOKEN,
+            "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json"),
+        }
+        proc = run_pipekit(
+            "jira-gate", "--project", "ORD", "--version", "1.0", "--json", env=env, cwd=tmp_path
+        )
     assert proc.returncode == 2, proc.stderr
     assert "JIRA_BASE_URL" in proc.stderr and "***@" in proc.stderr
     record = (tmp_path / "run.json").read_text() if (tmp_path / "run.json").exists() else ""
@@ -146,9 +169,27 @@ def test_credentials_in_any_base_url_are_masked_in_output_and_the_record(tmp_pat
         host = url.split("://", 1)[1]
         gateway = f"http://metrics:pushgw-pass-0123@{host}"
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
-        proc = subprocess.run([sys.executable, "-m", "pipekit", "dora", "--gitops-repo", str(bare), "--since",
-                               "2026-01-01", "--until", "2026-12-31", "--push-gateway", gateway, "--json"],
-                              env=env, cwd=tmp_path, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipekit",
+                "dora",
+                "--gitops-repo",
+                str(bare),
+                "--since",
+                "2026-01-01",
+                "--until",
+                "2026-12-31",
+                "--push-gateway",
+                gateway,
+                "--json",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
     assert proc.returncode == 0, proc.stderr
     assert "pushgw-pass-0123" not in proc.stdout + proc.stderr
 
@@ -158,17 +199,36 @@ def test_control_characters_from_jira_never_reach_the_terminal(tmp_path: Any) ->
     keys, statuses and summaries are shown neutralised."""
     versions = {"values": [{"id": "1", "name": "1.0", "released": False}], "isLast": True}
     forged = "\r\x1b[2KOK: Jira gate passed"
-    search = {"issues": [{"key": "ORD-1" + forged, "fields": {
-        "summary": "broken\nOK: Jira gate passed\x07", "status": {"name": "In Progress" + forged},
-        "assignee": {"displayName": "Eve\x1b]0;title\x07"}}}], "isLast": True}
+    search = {
+        "issues": [
+            {
+                "key": "ORD-1" + forged,
+                "fields": {
+                    "summary": "broken\nOK: Jira gate passed\x07",
+                    "status": {"name": "In Progress" + forged},
+                    "assignee": {"displayName": "Eve\x1b]0;title\x07"},
+                },
+            }
+        ],
+        "isLast": True,
+    }
 
     def answer(h: BaseHTTPRequestHandler) -> tuple[int, Any]:
         return 200, (versions if "/version" in h.path else search)
 
     with canned(answer) as url:
         env = {"JIRA_BASE_URL": url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
-        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--allowed-statuses", "Done",
-                           env=env, cwd=tmp_path)
+        proc = run_pipekit(
+            "jira-gate",
+            "--project",
+            "ORD",
+            "--version",
+            "1.0",
+            "--allowed-statuses",
+            "Done",
+            env=env,
+            cwd=tmp_path,
+        )
     assert proc.returncode == 1, proc.stderr
     text = proc.stdout + proc.stderr
     assert "\x1b" not in text and "\r" not in text and "\x07" not in text

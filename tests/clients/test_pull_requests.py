@@ -46,15 +46,37 @@ def test_open_approve_merge_and_who_declined(bb: BitbucketStandIn, tmp_path: Pat
     branch(bb, tmp_path, "pipekit/orders/prod/v2", 0, "v2")
     branch(bb, tmp_path, "pipekit/billing/prod/v7", 2, "v7")
     with pytest.raises(UnknownReviewers) as unknown:
-        host.create(title="t", description="d", source="pipekit/orders/prod/v2", target="main",
-                    reviewers=[reviewer(bb, flavour, "alice"), "{00000000-0000-0000-0000-00000000dead}"
-                               if flavour == "cloud" else "mallory"], close_source_branch=True)
-    assert unknown.value.names == ["{00000000-0000-0000-0000-00000000dead}" if flavour == "cloud" else "mallory"]
+        host.create(
+            title="t",
+            description="d",
+            source="pipekit/orders/prod/v2",
+            target="main",
+            reviewers=[
+                reviewer(bb, flavour, "alice"),
+                "{00000000-0000-0000-0000-00000000dead}" if flavour == "cloud" else "mallory",
+            ],
+            close_source_branch=True,
+        )
+    assert unknown.value.names == [
+        "{00000000-0000-0000-0000-00000000dead}" if flavour == "cloud" else "mallory"
+    ]
     assert not repo.pull_requests  # nothing was opened
-    pr = host.create(title="Promote orders v2 to prod", description="notes", source="pipekit/orders/prod/v2",
-                     target="main", reviewers=[reviewer(bb, flavour, "alice")], close_source_branch=True)
-    other = host.create(title="Promote billing v7 to prod", description="", source="pipekit/billing/prod/v7",
-                        target="main", reviewers=[], close_source_branch=True)
+    pr = host.create(
+        title="Promote orders v2 to prod",
+        description="notes",
+        source="pipekit/orders/prod/v2",
+        target="main",
+        reviewers=[reviewer(bb, flavour, "alice")],
+        close_source_branch=True,
+    )
+    other = host.create(
+        title="Promote billing v7 to prod",
+        description="",
+        source="pipekit/billing/prod/v7",
+        target="main",
+        reviewers=[],
+        close_source_branch=True,
+    )
     assert [p.id for p in host.open_pull_requests("main")] == [other.id, pr.id]
     assert pr.state == "OPEN" and pr.url.endswith(f"/pull-requests/{pr.id}")
     with pytest.raises(MergeRefused) as refused:
@@ -65,7 +87,9 @@ def test_open_approve_merge_and_who_declined(bb: BitbucketStandIn, tmp_path: Pat
     assert sorted(host.approvers(pr)) == sorted([pr.author, reviewer(bb, flavour, "alice")])
     merged = host.merge(pr, strategy="merge", message="m", close_source_branch=True)
     assert merged.state == "MERGED"
-    assert merged.merge_commit and repo.head("main", ).startswith(merged.merge_commit)  # type: ignore[union-attr]
+    assert merged.merge_commit and repo.head(
+        "main",
+    ).startswith(merged.merge_commit)  # type: ignore[union-attr]
     assert len(merged.merge_commit) == (12 if flavour == "cloud" else 40)
     bb.decline(repo, other.id, "alice")
     assert host.declined_by(host.get(other.id)) == "Alice"
@@ -75,8 +99,9 @@ def test_data_center_retries_a_stale_version_once(bb: BitbucketStandIn, tmp_path
     repo = bb.repository("acme", "gitops")
     host = client(bb, "datacenter")
     branch(bb, tmp_path, "feature", 0, "x")
-    pr = host.create(title="t", description="", source="feature", target="main", reviewers=[],
-                     close_source_branch=False)
+    pr = host.create(
+        title="t", description="", source="feature", target="main", reviewers=[], close_source_branch=False
+    )
     bb.approve(repo, pr.id, "alice")
     bb.races = 1  # someone edits it between our read and our merge
     merged = host.merge(pr, strategy="squash", message="m", close_source_branch=False)
@@ -87,8 +112,9 @@ def test_data_center_retries_a_stale_version_once(bb: BitbucketStandIn, tmp_path
 
 
 @pytest.mark.parametrize("flavour, status", [("cloud", 404), ("datacenter", 403)])
-def test_a_repository_the_token_cannot_see_is_exit_3_naming_status_and_repo(bb: BitbucketStandIn, flavour: str,
-                                                                            status: int) -> None:
+def test_a_repository_the_token_cannot_see_is_exit_3_naming_status_and_repo(
+    bb: BitbucketStandIn, flavour: str, status: int
+) -> None:
     bb.add_token("narrow-token-456", "carol", repos=[])
     with pytest.raises(ExternalError) as err:
         client(bb, flavour, token="narrow-token-456").open_pull_requests("main")
@@ -104,7 +130,9 @@ def test_tokens_are_masked_in_every_form(bb: BitbucketStandIn) -> None:
     import base64
 
     basic = base64.b64encode(b"pipekit-bot:bot-token-123").decode()
-    assert masking.mask(f"Authorization: Basic {basic} and bot-token-123") == "Authorization: Basic *** and ***"
+    assert (
+        masking.mask(f"Authorization: Basic {basic} and bot-token-123") == "Authorization: Basic *** and ***"
+    )
 
 
 def test_retries_a_busy_server(bb: BitbucketStandIn) -> None:
@@ -114,13 +142,25 @@ def test_retries_a_busy_server(bb: BitbucketStandIn) -> None:
 
 def test_settings_pick_the_flavour_and_the_repository() -> None:
     cloud = prs.location("git@bitbucket.org:acme/gitops.git")
-    assert (cloud.flavour, cloud.base_url, cloud.owner, cloud.repository) == \
-        ("cloud", "https://api.bitbucket.org", "acme", "gitops")
-    assert prs.location("https://bitbucket.org/acme/gitops.git", api_url="http://127.0.0.1:9/").base_url == \
-        "http://127.0.0.1:9"
-    dc = prs.location("https://git.example.com/bb/scm/OPS/gitops.git", server_url="https://git.example.com/bb/")
-    assert (dc.flavour, dc.base_url, dc.owner, dc.repository) == ("datacenter", "https://git.example.com/bb", "OPS",
-                                                                  "gitops")
+    assert (cloud.flavour, cloud.base_url, cloud.owner, cloud.repository) == (
+        "cloud",
+        "https://api.bitbucket.org",
+        "acme",
+        "gitops",
+    )
+    assert (
+        prs.location("https://bitbucket.org/acme/gitops.git", api_url="http://127.0.0.1:9/").base_url
+        == "http://127.0.0.1:9"
+    )
+    dc = prs.location(
+        "https://git.example.com/bb/scm/OPS/gitops.git", server_url="https://git.example.com/bb/"
+    )
+    assert (dc.flavour, dc.base_url, dc.owner, dc.repository) == (
+        "datacenter",
+        "https://git.example.com/bb",
+        "OPS",
+        "gitops",
+    )
     ssh = prs.location("ssh://git@git.example.com:7999/ops/gitops.git", server_url="https://git.example.com")
     assert (ssh.owner, ssh.repository) == ("ops", "gitops")
     named = prs.location("/tmp/gitops.git", server_url="http://127.0.0.1:1", project="P", repository="r")
@@ -142,8 +182,13 @@ def test_min_approvals_must_be_a_positive_number(value: object) -> None:
 
 def test_rule_defaults_and_the_flag_beats_the_file() -> None:
     rule = prs.rule_for({"prod": {"via": "pull-request", "pull_request": {"reviewers": ["alice"]}}}, "prod")
-    assert (rule.via, rule.reviewers, rule.min_approvals, rule.merge_strategy, rule.delete_branch) == \
-        ("pull-request", ["alice"], 1, "merge", True)
+    assert (rule.via, rule.reviewers, rule.min_approvals, rule.merge_strategy, rule.delete_branch) == (
+        "pull-request",
+        ["alice"],
+        1,
+        "merge",
+        True,
+    )
     assert prs.rule_for({"prod": {"via": "pull-request"}}, "prod", via="commit").via == "commit"
     assert prs.rule_for({}, "qa").via == "commit"
     with pytest.raises(BadInput, match="merge_strategy"):
@@ -155,10 +200,12 @@ def test_rule_defaults_and_the_flag_beats_the_file() -> None:
 def test_the_description_is_the_commits_notes_without_its_trailers() -> None:
     from pipekit.promotion.pull_request import branch_name, describe
 
-    message = ("promote preprod -> prod: orders 1.4.2\n\norders: 1.4.1 -> registry/orders:1.4.2\n\n"
-               "orders: 3 commits (ORD-12)\n- Fix the refund rounding (ab12cd34)\n\n"
-               "Pipekit-Environment: prod\nPipekit-Promoted-From: preprod\nPipekit-Service: orders\n"
-               "Pipekit-Tag: 1.4.2\nPipekit-Source-Commit: 0123456789abcdef\n")
+    message = (
+        "promote preprod -> prod: orders 1.4.2\n\norders: 1.4.1 -> registry/orders:1.4.2\n\n"
+        "orders: 3 commits (ORD-12)\n- Fix the refund rounding (ab12cd34)\n\n"
+        "Pipekit-Environment: prod\nPipekit-Promoted-From: preprod\nPipekit-Service: orders\n"
+        "Pipekit-Tag: 1.4.2\nPipekit-Source-Commit: 0123456789abcdef\n"
+    )
     text = describe(message, branch="pipekit/orders/prod/1.4.2", target="main", environment="prod")
     body, _, footer = text.partition("\n---\n")
     assert body.startswith("promote preprod -> prod: orders 1.4.2\n\norders: 1.4.1 -> registry/orders:1.4.2")

@@ -26,9 +26,30 @@ FAST = Policy(connect_timeout=1, read_timeout=1, attempts=2, total_timeout=5, ba
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 made by openssl for this test run."""
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", f"subjectAltName=IP:127.0.0.1,DNS:{PROXIED_HOST}"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            f"subjectAltName=IP:127.0.0.1,DNS:{PROXIED_HOST}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(d / "cert.pem"), str(d / "key.pem")
 
 
@@ -58,7 +79,13 @@ def one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:
                     if b"\r\n\r\n" not in data:
                         continue
                     head, _, body = data.partition(b"\r\n\r\n")
-                    length = int([h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0])
+                    length = int(
+                        [
+                            h.split(b":")[1]
+                            for h in head.split(b"\r\n")
+                            if h.lower().startswith(b"content-length")
+                        ][0]
+                    )
                     while len(body) < length:
                         body += conn.recv(65536)
                     conn.sendall(answer)
@@ -139,23 +166,26 @@ def tls_sink(cert: tuple[str, str]) -> Iterator[WebhookSink]:
         yield sink
 
 
-def test_https_with_a_trusted_certificate(tls_sink: WebhookSink, cert: tuple[str, str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_with_a_trusted_certificate(
+    tls_sink: WebhookSink, cert: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", cert[0])
     answer = post_json(tls_sink.url("teams"), b'{"type": "message"}', policy=FAST, env={})
     assert answer.status == 202 and tls_sink.requests[0].json == {"type": "message"}
 
 
-def test_https_with_an_untrusted_certificate_fails_clearly(tls_sink: WebhookSink, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_with_an_untrusted_certificate_fails_clearly(
+    tls_sink: WebhookSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
     with pytest.raises(ExternalError, match="SSLCertVerificationError"):
         post_json(tls_sink.url("teams"), b"{}", policy=FAST, env={})
     assert tls_sink.requests == []
 
 
-def test_https_through_a_connect_proxy_with_credentials(tls_sink: WebhookSink, cert: tuple[str, str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_through_a_connect_proxy_with_credentials(
+    tls_sink: WebhookSink, cert: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", cert[0])
     proxy = ConnectProxy()
     try:
@@ -174,8 +204,10 @@ def test_a_proxy_that_refuses_the_tunnel_is_reported(tls_sink: WebhookSink) -> N
     proxy = ConnectProxy(refuse=b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
     try:
         url = tls_sink.url("teams").replace("127.0.0.1", PROXIED_HOST)
-        with pytest.raises(ExternalError, match="Tunnel connection failed: 407 Proxy Authentication Required "
-                                                "after 2 attempts"):
+        with pytest.raises(
+            ExternalError,
+            match="Tunnel connection failed: 407 Proxy Authentication Required after 2 attempts",
+        ):
             post_json(url, b"{}", policy=FAST, env={"HTTPS_PROXY": f"127.0.0.1:{proxy.port}"})
         assert proxy.tunnels == [f"{PROXIED_HOST}:{tls_sink.port}"] * 2 and proxy.auth == []
         assert tls_sink.requests == []
@@ -188,14 +220,18 @@ def test_a_server_that_never_completes_the_handshake_is_a_connect_timeout() -> N
     with socket.socket() as silent:  # the kernel accepts the connection; nobody ever answers the TLS hello
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
-        quick = Policy(connect_timeout=0.3, read_timeout=5, attempts=2, total_timeout=5, backoff=0.05, max_backoff=0.1)
+        quick = Policy(
+            connect_timeout=0.3, read_timeout=5, attempts=2, total_timeout=5, backoff=0.05, max_backoff=0.1
+        )
         with pytest.raises(ExternalError, match=r"no connection within 0.3 s after 2 attempts"):
             post_json(f"https://127.0.0.1:{silent.getsockname()[1]}/x", b"{}", policy=quick, env={})
 
 
 def test_a_proxy_url_with_a_bad_port_is_bad_input() -> None:
     with pytest.raises(BadInput, match="HTTPS_PROXY: the proxy URL's port is not a number"):
-        post_json("https://hooks.example/x", b"{}", policy=FAST, env={"https_proxy": "http://u:secret@proxy:312800"})
+        post_json(
+            "https://hooks.example/x", b"{}", policy=FAST, env={"https_proxy": "http://u:secret@proxy:312800"}
+        )
 
 
 def test_no_proxy_and_loopback_bypass_the_proxy() -> None:
@@ -209,8 +245,10 @@ def test_no_proxy_and_loopback_bypass_the_proxy() -> None:
 
 
 def test_chunked_and_interim_answers_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    port, _ = one_shot_server(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n"
-                              b"\r\n7\r\ninvalid\r\n7\r\n_blocks\r\n0\r\n\r\n")
+    port, _ = one_shot_server(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n"
+        b"\r\n7\r\ninvalid\r\n7\r\n_blocks\r\n0\r\n\r\n"
+    )
     answer = post_json(f"http://127.0.0.1:{port}/slack/x", b"{}", policy=FAST, env={})
     assert (answer.status, answer.body) == (400, "invalid_blocks")
 
@@ -228,8 +266,17 @@ def test_a_connection_closed_without_an_answer_is_retried_then_reported() -> Non
     thread.join(timeout=5)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.invalid/x", "http:///no-host", "http://127.0.0.1:99999/x",
-                                 "http://127.0.0.1:1/a b", "http://127.0.0.1:1/caf\u00e9", "http://127.0.0.1:1/x\r\nX: y"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.invalid/x",
+        "http:///no-host",
+        "http://127.0.0.1:99999/x",
+        "http://127.0.0.1:1/a b",
+        "http://127.0.0.1:1/caf\u00e9",
+        "http://127.0.0.1:1/x\r\nX: y",
+    ],
+)
 def test_urls_that_cannot_be_sent_are_bad_input(url: str) -> None:
     with pytest.raises(BadInput):  # before any connection: port 1 would be refused (ExternalError)
         post_json(url, b"{}", policy=FAST, env={})
@@ -237,10 +284,22 @@ def test_urls_that_cannot_be_sent_are_bad_input(url: str) -> None:
 
 def test_notify_over_https_end_to_end(tls_sink: WebhookSink, cert: tuple[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
-    env.update(PYTHONPATH=str(REPO_ROOT), SSL_CERT_FILE=cert[0], PIPEKIT_TEAMS_WEBHOOK_URL=tls_sink.url("teams"),
-               PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"), BITBUCKET_BUILD_NUMBER="5", BITBUCKET_BRANCH="main")
-    proc = subprocess.run([sys.executable, "-m", "pipekit.notify", "--event", "started", "--stage", "tls"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        SSL_CERT_FILE=cert[0],
+        PIPEKIT_TEAMS_WEBHOOK_URL=tls_sink.url("teams"),
+        PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"),
+        BITBUCKET_BUILD_NUMBER="5",
+        BITBUCKET_BRANCH="main",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit.notify", "--event", "started", "--stage", "tls"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "sent to teams (teams, HTTP 202)" in proc.stdout
     assert tls_sink.requests[0].json["type"] == "message"

@@ -16,16 +16,20 @@ from pipekit.core.options import option, ref, table_of
 
 def test_the_committed_schema_is_what_the_declarations_generate() -> None:
     generated = config_schema.dump(config_schema.generate(option_tables().values()))
-    assert config_schema.GENERATED.read_text(encoding="utf-8") == generated, \
+    assert config_schema.GENERATED.read_text(encoding="utf-8") == generated, (
         "the option declarations changed: run .venv/bin/python scripts/gen_schema.py and commit the schema"
+    )
 
 
 def test_the_constraints_of_the_declarations_reach_the_schema() -> None:
     props = config.schema()["properties"]
     pst = props["post_sync_test"]["properties"]
     assert pst["upload"]["pattern"] == "^s3://"
-    assert pst["wait_ready"] == {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z.]+/[^/]+$"},
-                                 "description": pst["wait_ready"]["description"]}
+    assert pst["wait_ready"] == {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[A-Za-z.]+/[^/]+$"},
+        "description": pst["wait_ready"]["description"],
+    }
     assert pst["rerun_failed"]["minimum"] == 0 and pst["rerun_failed"]["maximum"] == 5
     assert props["argocd"]["properties"]["refresh"]["enum"] == ["normal", "hard", "none"]
     assert props["argocd"]["properties"]["timeout"]["exclusiveMinimum"] == 0
@@ -43,16 +47,33 @@ def test_a_definition_extended_by_other_keys_is_written_out_with_them() -> None:
     assert set(run["properties"]) == {"semgrep", "bandit", "veracode", "srcclr", "trivy", "grype"}
     semgrep = run["properties"]["semgrep"]["properties"]
     assert {"target", "config", "args", "timeout_s"} <= set(semgrep)
-    assert config.schema()["properties"]["scan"]["properties"]["fail_on"] == {"$ref": "#/$defs/scan_threshold"}
+    assert config.schema()["properties"]["scan"]["properties"]["fail_on"] == {
+        "$ref": "#/$defs/scan_threshold"
+    }
 
 
-@pytest.mark.parametrize("text, message", [
-    ("post_sync_test:\n  upload: https://bucket/x\n", r"pipekit.yaml:2: post_sync_test.upload: .* does not match '\^s3://'"),
-    ("post_sync_test:\n  wait_ready: [orders]\n", r"pipekit.yaml:2: post_sync_test.wait_ready.0: 'orders' does not match"),
-    ("gitops:\n  push_retries: 101\n", r"pipekit.yaml:2: gitops.push_retries: 101 is greater than the maximum of 100"),
-    ("argocd:\n  refresh: soft\n", r"argocd.refresh: 'soft' is not one of"),
-    ("build:\n  maven:\n    goal: verify\n", r"build.maven: Additional properties are not allowed \('goal'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "post_sync_test:\n  upload: https://bucket/x\n",
+            r"pipekit.yaml:2: post_sync_test.upload: .* does not match '\^s3://'",
+        ),
+        (
+            "post_sync_test:\n  wait_ready: [orders]\n",
+            r"pipekit.yaml:2: post_sync_test.wait_ready.0: 'orders' does not match",
+        ),
+        (
+            "gitops:\n  push_retries: 101\n",
+            r"pipekit.yaml:2: gitops.push_retries: 101 is greater than the maximum of 100",
+        ),
+        ("argocd:\n  refresh: soft\n", r"argocd.refresh: 'soft' is not one of"),
+        (
+            "build:\n  maven:\n    goal: verify\n",
+            r"build.maven: Additional properties are not allowed \('goal'",
+        ),
+    ],
+)
 def test_the_schema_refuses_what_the_declarations_refuse(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         config.parse(text, tmp_path / "pipekit.yaml")

@@ -45,15 +45,36 @@ def test_markup_in_texts_and_table_cells_is_printed_as_text(fancy: Console) -> N
 
 def test_scan_on_a_terminal_prints_a_finding_with_markup_in_its_rule_id(tmp_path: Path) -> None:
     report = tmp_path / "semgrep.json"
-    report.write_text(json.dumps({"version": "1.141.0", "errors": [], "results": [{
-        "check_id": "rule[/]x", "path": "src/A[/]b.java", "start": {"line": 1, "col": 1}, "end": {"line": 1, "col": 2},
-        "extra": {"message": "[bold]msg[/", "severity": "ERROR", "metadata": {}}}]}))
+    report.write_text(
+        json.dumps(
+            {
+                "version": "1.141.0",
+                "errors": [],
+                "results": [
+                    {
+                        "check_id": "rule[/]x",
+                        "path": "src/A[/]b.java",
+                        "start": {"line": 1, "col": 1},
+                        "end": {"line": 1, "col": 2},
+                        "extra": {"message": "[bold]msg[/", "severity": "ERROR", "metadata": {}},
+                    }
+                ],
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
-    env.update(TERM="xterm", COLUMNS="200", PYTHONPATH=str(REPO_ROOT),
-               PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"))
+    env.update(
+        TERM="xterm", COLUMNS="200", PYTHONPATH=str(REPO_ROOT), PIPEKIT_RUN_RECORD=str(tmp_path / "run.json")
+    )
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit", "scan", str(report)], stdin=follower,
-                            stdout=follower, stderr=follower, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipekit", "scan", str(report)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
     os.close(follower)
     chunks = []
     while True:

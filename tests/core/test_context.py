@@ -21,8 +21,15 @@ BASE = {
     [
         ({"BITBUCKET_BRANCH": "main"}, "branch", "main"),
         ({"BITBUCKET_TAG": "v1.2.3"}, "tag", "v1.2.3"),
-        ({"BITBUCKET_BRANCH": "feature/x", "BITBUCKET_PR_ID": "17", "BITBUCKET_PR_DESTINATION_BRANCH": "main"},
-         "pull-request", "feature/x"),
+        (
+            {
+                "BITBUCKET_BRANCH": "feature/x",
+                "BITBUCKET_PR_ID": "17",
+                "BITBUCKET_PR_DESTINATION_BRANCH": "main",
+            },
+            "pull-request",
+            "feature/x",
+        ),
         ({"BITBUCKET_BRANCH": "main", "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "qa"}, "deployment", "main"),
         ({"BITBUCKET_BRANCH": "custom-run"}, "branch", "custom-run"),
     ],
@@ -46,7 +53,9 @@ def test_tag_build_has_no_branch_even_in_a_checkout(git_repo: Path):
 
 
 def test_after_script_failed_exit_code(tmp_path: Path):
-    ctx = PipelineContext.from_env({**BASE, "BITBUCKET_BRANCH": "main", "BITBUCKET_EXIT_CODE": "1"}, cwd=tmp_path)
+    ctx = PipelineContext.from_env(
+        {**BASE, "BITBUCKET_BRANCH": "main", "BITBUCKET_EXIT_CODE": "1"}, cwd=tmp_path
+    )
     assert ctx.failed and ctx.exit_code == 1
     ok = PipelineContext.from_env({**BASE, "BITBUCKET_EXIT_CODE": "0"}, cwd=tmp_path)
     assert not ok.failed

@@ -18,9 +18,22 @@ PIECES = ("eyJhbGciOi", "JIUzI1NiJ9", "eyJzdWIi", "OiJjaSJ9", "sig_PART")
 def test_argocd_token_with_a_newline_is_exit_2_and_never_printed(tmp_path) -> None:
     with ArgoCDStandIn() as argo:
         argo.add_app("orders-dev", revision=E)
-        proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, "--plaintext", "--timeout", "5",
-                           env={"ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": TOKEN,
-                                "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}, cwd=tmp_path)
+        proc = run_pipekit(
+            "wait-for-argocd",
+            "--app",
+            "orders-dev",
+            "--revision",
+            E,
+            "--plaintext",
+            "--timeout",
+            "5",
+            env={
+                "ARGOCD_SERVER": argo.server,
+                "ARGOCD_AUTH_TOKEN": TOKEN,
+                "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json"),
+            },
+            cwd=tmp_path,
+        )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "ARGOCD_AUTH_TOKEN" in out and "control character" in out
@@ -31,7 +44,9 @@ def test_bitbucket_token_with_a_control_character_is_bad_input() -> None:
     from pipekit.clients.bitbucket import CodeInsights
 
     with pytest.raises(BadInput, match="PIPEKIT_BITBUCKET_TOKEN") as info:
-        CodeInsights.from_env({"PIPEKIT_BITBUCKET_TOKEN": "abc\rdef-token"}, workspace="w", repo="r", commit="c" * 40)
+        CodeInsights.from_env(
+            {"PIPEKIT_BITBUCKET_TOKEN": "abc\rdef-token"}, workspace="w", repo="r", commit="c" * 40
+        )
     assert "def-token" not in str(info.value)
 
 

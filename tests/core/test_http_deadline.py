@@ -19,8 +19,9 @@ from pipekit.testing.trickle import Trickle
 from tests.conftest import run_pipekit
 
 
-@pytest.mark.parametrize(("mode", "said"), [("body", "no complete answer within"),
-                                            ("headers", "failed after retries: Timeout")])
+@pytest.mark.parametrize(
+    ("mode", "said"), [("body", "no complete answer within"), ("headers", "failed after retries: Timeout")]
+)
 def test_a_trickled_answer_ends_at_the_total_deadline(mode: str, said: str) -> None:
     with Trickle(mode, interval=0.1, size=10_000, lifetime=20) as server:
         session = http.session(attempts=4, total_timeout=2.0, timeout=(1.0, 1.0))
@@ -34,7 +35,9 @@ def test_a_trickled_answer_ends_at_the_total_deadline(mode: str, said: str) -> N
 @pytest.mark.slow
 def test_a_try_ends_at_its_read_timeout_and_a_trickled_answer_is_not_retried() -> None:
     with Trickle("body", interval=0.1, size=10_000, lifetime=20) as server:
-        session = http.session(attempts=3, total_timeout=30.0, timeout=(0.5, 1.0), backoff=0.01, max_backoff=0.01)
+        session = http.session(
+            attempts=3, total_timeout=30.0, timeout=(0.5, 1.0), backoff=0.01, max_backoff=0.01
+        )
         started = time.monotonic()
         with pytest.raises(ExternalError, match="no complete answer within 1 s"):
             session.get(server.url)
@@ -50,7 +53,9 @@ def test_a_silent_server_is_still_retried() -> None:
     listener = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog) and never answers
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        session = http.session(attempts=3, total_timeout=30.0, timeout=(0.5, 0.3), backoff=0.01, max_backoff=0.01)
+        session = http.session(
+            attempts=3, total_timeout=30.0, timeout=(0.5, 0.3), backoff=0.01, max_backoff=0.01
+        )
         started = time.monotonic()
         with pytest.raises(ExternalError, match="failed after retries"):
             session.get(url)
@@ -83,8 +88,14 @@ def test_the_body_is_still_there_for_the_caller() -> None:
 @pytest.mark.slow
 def test_webhook_post_ends_at_its_deadline() -> None:
     with Trickle("body", interval=0.1, size=10_000, lifetime=20) as server:
-        policy = webhook.Policy(connect_timeout=1.0, read_timeout=1.0, attempts=4, total_timeout=2.0,
-                                backoff=0.01, max_backoff=0.01)
+        policy = webhook.Policy(
+            connect_timeout=1.0,
+            read_timeout=1.0,
+            attempts=4,
+            total_timeout=2.0,
+            backoff=0.01,
+            max_backoff=0.01,
+        )
         started = time.monotonic()
         with pytest.raises(ExternalError, match="no complete answer within"):
             webhook.post_json(server.url + "/hook", b"{}", policy=policy)
@@ -95,8 +106,14 @@ def test_webhook_post_ends_at_its_deadline() -> None:
 @pytest.mark.slow
 def test_webhook_headers_trickled_are_timeouts_within_the_total() -> None:
     with Trickle("headers", interval=0.1, size=10_000, lifetime=20) as server:
-        policy = webhook.Policy(connect_timeout=0.5, read_timeout=1.0, attempts=4, total_timeout=2.5,
-                                backoff=0.01, max_backoff=0.01)
+        policy = webhook.Policy(
+            connect_timeout=0.5,
+            read_timeout=1.0,
+            attempts=4,
+            total_timeout=2.5,
+            backoff=0.01,
+            max_backoff=0.01,
+        )
         started = time.monotonic()
         with pytest.raises(ExternalError, match="no answer within 1 s"):
             webhook.post_json(server.url, b"{}", policy=policy)
@@ -113,11 +130,25 @@ def test_jira_search_pages_are_bounded_in_bytes() -> None:
 @pytest.mark.slow
 def test_jira_gate_timeout_bounds_a_trickled_answer(tmp_path) -> None:
     with Trickle("body", interval=0.2, size=10_000, lifetime=30) as server:
-        env = {"JIRA_BASE_URL": server.url, "JIRA_USER_EMAIL": "ci@example.com",
-               "JIRA_API_TOKEN": "jira-token-0123456789"}
+        env = {
+            "JIRA_BASE_URL": server.url,
+            "JIRA_USER_EMAIL": "ci@example.com",
+            "JIRA_API_TOKEN": "jira-token-0123456789",
+        }
         started = time.monotonic()
-        proc = run_pipekit("jira-gate", "--project", "ORD", "--version", "1.0", "--timeout", "3", "--json",
-                           env=env, cwd=tmp_path, timeout=60)
+        proc = run_pipekit(
+            "jira-gate",
+            "--project",
+            "ORD",
+            "--version",
+            "1.0",
+            "--timeout",
+            "3",
+            "--json",
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
         took = time.monotonic() - started
     assert proc.returncode == 3, proc.stderr
     assert "no complete answer" in json.loads(proc.stdout)["error"]
@@ -129,8 +160,19 @@ def test_notify_timeout_bounds_a_trickled_answer(tmp_path) -> None:
     with Trickle("body", interval=0.2, size=10_000, lifetime=40) as server:
         env = {"PIPEKIT_TEAMS_WEBHOOK_URL": server.url + "/workflows/x", "PIPEKIT_NOTIFY_TOTAL_TIMEOUT": "60"}
         started = time.monotonic()
-        proc = run_pipekit("notify", "--event", "succeeded", "--stage", "build", "--timeout", "5", "--strict",
-                           env=env, cwd=tmp_path, timeout=90)
+        proc = run_pipekit(
+            "notify",
+            "--event",
+            "succeeded",
+            "--stage",
+            "build",
+            "--timeout",
+            "5",
+            "--strict",
+            env=env,
+            cwd=tmp_path,
+            timeout=90,
+        )
         took = time.monotonic() - started
     assert proc.returncode == 3, proc.stderr
     assert "no complete answer within" in proc.stdout + proc.stderr

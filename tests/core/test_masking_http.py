@@ -12,8 +12,15 @@ from pipekit.testing.sink import Answer
 
 
 def test_secret_names():
-    for name in ["PIPEKIT_TEAMS_WEBHOOK_URL", "ARGOCD_AUTH_TOKEN", "DB_PASSWORD", "MY_SECRET_THING", "AWS_SECRET_ACCESS_KEY",
-                 "JIRA_API_TOKEN", "JIRA_PAT"]:
+    for name in [
+        "PIPEKIT_TEAMS_WEBHOOK_URL",
+        "ARGOCD_AUTH_TOKEN",
+        "DB_PASSWORD",
+        "MY_SECRET_THING",
+        "AWS_SECRET_ACCESS_KEY",
+        "JIRA_API_TOKEN",
+        "JIRA_PAT",
+    ]:
         assert masking.is_secret_name(name), name
     for name in ["BITBUCKET_BRANCH", "AWS_REGION", "AWS_ACCESS_KEY_ID"]:
         assert not masking.is_secret_name(name), name

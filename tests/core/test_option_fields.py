@@ -41,18 +41,30 @@ def test_the_table_derives_types_from_the_annotations() -> None:
     table = table_of(Example)
     kinds = {o.name: (o.type, o.multiple) for o in table}
     assert kinds == {
-        "target": ("str", False), "timeout": ("float", False), "attempts": ("int", False),
-        "offline": ("bool", False), "mode": ("choice", False), "ready": ("str", True),
-        "environments": ("list", True), "kinds": ("choice", True), "out": ("path", False),
-        "upload": ("str", False), "settings": ("data", False), "token": ("str", False)}
+        "target": ("str", False),
+        "timeout": ("float", False),
+        "attempts": ("int", False),
+        "offline": ("bool", False),
+        "mode": ("choice", False),
+        "ready": ("str", True),
+        "environments": ("list", True),
+        "kinds": ("choice", True),
+        "out": ("path", False),
+        "upload": ("str", False),
+        "settings": ("data", False),
+        "token": ("str", False),
+    }
     assert table["mode"].choices == ("merge", "squash")
     assert "derived" not in {o.name for o in table} and "later" not in {o.name for o in table}
     assert table["token"].secret and table["token"].flag is None
 
 
 def test_values_arrive_in_the_fields_types() -> None:
-    opts = resolve(Example, Ctx({"PIPEKIT_X_READY": "deployment/a, pod/b", "PIPEKIT_X_OFFLINE": "on"}),
-                   {"target": "qa", "environments": ("dev,qa,prod",), "out": "reports"}).options
+    opts = resolve(
+        Example,
+        Ctx({"PIPEKIT_X_READY": "deployment/a, pod/b", "PIPEKIT_X_OFFLINE": "on"}),
+        {"target": "qa", "environments": ("dev,qa,prod",), "out": "reports"},
+    ).options
     assert opts.target == "qa" and opts.offline is True
     assert opts.ready == ["deployment/a", "pod/b"]
     assert opts.environments == ["dev", "qa", "prod"]
@@ -64,7 +76,12 @@ def test_values_arrive_in_the_fields_types() -> None:
 def test_defaults_apply_when_nothing_sets_a_value() -> None:
     opts = resolve(Example, Ctx(), {"target": "qa"}).options
     assert (opts.timeout, opts.attempts, opts.mode, opts.environments, opts.kinds) == (
-        10.0, 3, "merge", ["dev", "qa"], [])
+        10.0,
+        3,
+        "merge",
+        ["dev", "qa"],
+        [],
+    )
 
 
 def test_required_option_missing_is_exit_2_naming_the_flag() -> None:
@@ -75,7 +92,10 @@ def test_required_option_missing_is_exit_2_naming_the_flag() -> None:
 def test_precedence_and_sources() -> None:
     ctx = Ctx({"PIPEKIT_X_TIMEOUT": "5"}, {"x": {"timeout": 7, "mode": "squash", "kinds": ["a", "b"]}})
     resolved = resolve(Example, ctx, {"target": "qa"})
-    assert resolved.options.timeout == 5.0 and resolved.source("timeout") == "environment variable PIPEKIT_X_TIMEOUT"
+    assert (
+        resolved.options.timeout == 5.0
+        and resolved.source("timeout") == "environment variable PIPEKIT_X_TIMEOUT"
+    )
     assert resolved.options.mode == "squash" and resolved.source("mode").endswith("(x.mode)")
     assert resolved.options.kinds == ["a", "b"]
     assert not resolved.given("attempts")
@@ -83,11 +103,14 @@ def test_precedence_and_sources() -> None:
     assert flag.options.timeout == 2.0 and flag.source("timeout") == "flag --timeout"
 
 
-@pytest.mark.parametrize("flags, message", [
-    ({"attempts": "10"}, "flag --attempts: '10' is above the maximum 9"),
-    ({"mode": "rebase"}, "flag --mode: 'rebase' is not one of merge, squash"),
-    ({"timeout": "0"}, "flag --timeout: '0' is not a number more than 0"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"attempts": "10"}, "flag --attempts: '10' is above the maximum 9"),
+        ({"mode": "rebase"}, "flag --mode: 'rebase' is not one of merge, squash"),
+        ({"timeout": "0"}, "flag --timeout: '0' is not a number more than 0"),
+    ],
+)
 def test_bad_values_name_their_source(flags: dict[str, str], message: str) -> None:
     with pytest.raises(BadInput, match=message):
         resolve(Example, Ctx(), {"target": "qa", **flags})

@@ -14,15 +14,31 @@ from pipekit.core.errors import BadInput
 from pipekit.core.options import Option, OptionTable
 from pipekit.core.parse import parse_bool, parse_float, parse_int
 
-TABLE = OptionTable([
-    Option("offline", "--offline", env="PIPEKIT_MAVEN_OFFLINE", config="maven.offline", type="bool", default=False),
-    Option("timeout", "--timeout", env=("PIPEKIT_NOTIFY_TIMEOUT", "PIPEKIT_TIMEOUT"), config="notify.timeout",
-           type="float", default=10.0, minimum=0.0),
-    Option("attempts", "--attempts", type="int", default=3, minimum=1),
-    Option("mode", "--mode", type="choice", choices=("a", "b"), default="a"),
-    Option("tags", "--tag", type="list", multiple=True, env="PIPEKIT_TAGS"),
-    Option("token", None, env="PIPEKIT_X_TOKEN", secret=True),
-])
+TABLE = OptionTable(
+    [
+        Option(
+            "offline",
+            "--offline",
+            env="PIPEKIT_MAVEN_OFFLINE",
+            config="maven.offline",
+            type="bool",
+            default=False,
+        ),
+        Option(
+            "timeout",
+            "--timeout",
+            env=("PIPEKIT_NOTIFY_TIMEOUT", "PIPEKIT_TIMEOUT"),
+            config="notify.timeout",
+            type="float",
+            default=10.0,
+            minimum=0.0,
+        ),
+        Option("attempts", "--attempts", type="int", default=3, minimum=1),
+        Option("mode", "--mode", type="choice", choices=("a", "b"), default="a"),
+        Option("tags", "--tag", type="list", multiple=True, env="PIPEKIT_TAGS"),
+        Option("token", None, env="PIPEKIT_X_TOKEN", secret=True),
+    ]
+)
 
 
 class Ctx:
@@ -43,11 +59,15 @@ def test_false_spellings(text: str) -> None:
 
 def test_on_means_true_for_every_variable() -> None:
     values = TABLE.resolve(Ctx({"PIPEKIT_MAVEN_OFFLINE": "on"}))
-    assert values["offline"] is True and values.source("offline") == "environment variable PIPEKIT_MAVEN_OFFLINE"
+    assert (
+        values["offline"] is True and values.source("offline") == "environment variable PIPEKIT_MAVEN_OFFLINE"
+    )
 
 
 def test_bad_boolean_names_the_variable_and_value() -> None:
-    with pytest.raises(BadInput, match=r"environment variable PIPEKIT_MAVEN_OFFLINE: 'maybe' is not a boolean"):
+    with pytest.raises(
+        BadInput, match=r"environment variable PIPEKIT_MAVEN_OFFLINE: 'maybe' is not a boolean"
+    ):
         TABLE.resolve(Ctx({"PIPEKIT_MAVEN_OFFLINE": "maybe"}))
 
 
@@ -77,8 +97,11 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
 
 
 def test_file_value_error_names_file_line_and_key(tmp_path: Path) -> None:
-    cfg = config.Config(data={"maven": {"offline": "sometimes"}}, path=tmp_path / "pipekit.yaml",
-                        lines={("maven", "offline"): 4})
+    cfg = config.Config(
+        data={"maven": {"offline": "sometimes"}},
+        path=tmp_path / "pipekit.yaml",
+        lines={("maven", "offline"): 4},
+    )
     with pytest.raises(BadInput, match=r"pipekit.yaml:4 \(maven.offline\): 'sometimes' is not a boolean"):
         TABLE.resolve(Ctx({}, cfg))
 

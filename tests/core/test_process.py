@@ -31,14 +31,18 @@ def test_missing_tool_is_bad_input_naming_the_package() -> None:
 @pytest.mark.slow
 def test_timeout_is_exit_4_and_kills_the_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
-    script = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-              f"open({str(pidfile)!r}, 'w').write(str(p.pid)); p.wait()")
+    script = (
+        f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); p.wait()"
+    )
     started = time.monotonic()
     with pytest.raises(TimedOut, match="did not finish within 1 s"):
         process.run([sys.executable, "-c", script], timeout=1)
     assert time.monotonic() - started < 6
     grandchild = int(pidfile.read_text())
-    deadline = time.monotonic() + 15  # killed already; dying takes a moment on a busy machine (it sleeps 60 s)
+    deadline = (
+        time.monotonic() + 15
+    )  # killed already; dying takes a moment on a busy machine (it sleeps 60 s)
     while _alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(grandchild)
@@ -71,8 +75,11 @@ def test_stream_gets_masked_lines_and_stdin_carries_the_secret() -> None:
     masking.add_secret("hunter2-hunter2")
     lines: list[str] = []
     try:
-        result = process.run([sys.executable, "-c", "import sys; print('got ' + sys.stdin.read())"],
-                             input="hunter2-hunter2", stream=lines.append)
+        result = process.run(
+            [sys.executable, "-c", "import sys; print('got ' + sys.stdin.read())"],
+            input="hunter2-hunter2",
+            stream=lines.append,
+        )
     finally:
         masking.reset()
     assert lines == ["got ***"] and "hunter2-hunter2" in result.stdout
@@ -101,10 +108,13 @@ def _children_running(needle: str, parent: int) -> bool:
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_children_records_interrupted_and_exits_128_plus(tmp_path: Path, sig: int, code: int) -> None:
+def test_signal_stops_children_records_interrupted_and_exits_128_plus(
+    tmp_path: Path, sig: int, code: int
+) -> None:
     record, ready = tmp_path / "run.json", tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, "-c", STEP, str(record), str(ready)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STEP, str(record), str(ready)], stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 20
     while not (ready.exists() and _children_running(str(record), proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)  # the step recorded, and its child (time.sleep(60)) started
@@ -114,7 +124,9 @@ def test_signal_stops_children_records_interrupted_and_exits_128_plus(tmp_path: 
     assert "interrupted by SIG" in err
     section = json.loads(record.read_text())["steps"]["demo"]
     assert section["status"] == "interrupted" and section["outputs"] == {"started": True}
-    out = subprocess.run(["pgrep", "-f", str(record)], capture_output=True, text=True)  # this test's child only
+    out = subprocess.run(
+        ["pgrep", "-f", str(record)], capture_output=True, text=True
+    )  # this test's child only
     assert out.stdout.strip() == "", out.stdout
 
 
@@ -130,7 +142,9 @@ def test_installed_signal_handlers_raise_interrupted_then_give_the_old_ones_back
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_timings_note_each_child_and_its_time_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timings_note_each_child_and_its_time_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     timings = tmp_path / "sub" / "timings.jsonl"
     process.run(["true"])  # not asked: nothing written
     assert not timings.exists()

@@ -11,7 +11,9 @@ PIPEKIT = Path(__file__).resolve().parents[2] / "pipekit"
 
 
 def test_server_asked_waits_match_header_names_in_any_case() -> None:
-    assert retry.wait_before(1, 0.5, 10.0, {"retry-after": "2"}) == 2.0  # the webhook client's lower-case headers
+    assert (
+        retry.wait_before(1, 0.5, 10.0, {"retry-after": "2"}) == 2.0
+    )  # the webhook client's lower-case headers
     assert retry.wait_before(1, 0.5, 10.0, {"Retry-After": "30"}) == 10.0  # capped
     assert retry.wait_before(1, 0.5, 10.0, {"x-ratelimit-reset": "3"}) == 3.0
     assert 0.0 <= retry.wait_before(3, 0.5, 10.0, {}) <= 2.0  # full jitter below base * 2**(n-1)

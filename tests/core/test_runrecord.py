@@ -67,7 +67,9 @@ def test_environment_name_precedence(tmp_path: Path, monkeypatch):
     from pipekit.core.step import StepContext
 
     monkeypatch.chdir(tmp_path)
-    ctx = StepContext.create(env={"PIPEKIT_ENVIRONMENT": "qa", "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")})
+    ctx = StepContext.create(
+        env={"PIPEKIT_ENVIRONMENT": "qa", "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")}
+    )
     assert ctx.environment() == "qa"
     assert ctx.environment("prod") == "prod"
     ctx2 = StepContext.create(env={"PIPEKIT_ENV": "dev", "PIPEKIT_ENVIRONMENT": "qa"})

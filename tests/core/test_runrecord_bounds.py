@@ -19,8 +19,15 @@ from tests.conftest import run_pipekit
 def _summary(failures: int) -> junit.TestSummary:
     s = junit.TestSummary()
     for i in range(failures):
-        s.add(junit.TestCase(classname=f"com.acme.Suite{i // 100}", name=f"test{i}", outcome="failed",
-                       message="expected <1> but was <2>" * 20, time_s=0.001))
+        s.add(
+            junit.TestCase(
+                classname=f"com.acme.Suite{i // 100}",
+                name=f"test{i}",
+                outcome="failed",
+                message="expected <1> but was <2>" * 20,
+                time_s=0.001,
+            )
+        )
     s.add(junit.TestCase(classname="com.acme.Ok", name="passes", outcome="passed", message="", time_s=0.001))
     return s
 
@@ -42,8 +49,17 @@ def test_200k_failures_make_a_small_record_and_a_quick_card(tmp_path: Path) -> N
 
     with WebhookSink() as sink:
         started = time.monotonic()
-        proc = run_pipekit("notify", "--event", "failed", "--stage", "build", "--run-record", str(record_path),
-                           env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")}, cwd=tmp_path)
+        proc = run_pipekit(
+            "notify",
+            "--event",
+            "failed",
+            "--stage",
+            "build",
+            "--run-record",
+            str(record_path),
+            env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")},
+            cwd=tmp_path,
+        )
         took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     assert took < 5, f"notify took {took:.1f} s (was 11 s)"
@@ -57,8 +73,17 @@ def test_notify_leaves_one_lock_file_however_many_notifications(tmp_path: Path) 
     with WebhookSink() as sink:
         for stage in ("build", "scan", "ecr-push", "update-tag", "deploy"):
             for event in ("started", "succeeded"):
-                proc = run_pipekit("notify", "--event", event, "--stage", stage, "--run-record", str(record),
-                                   env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")}, cwd=tmp_path)
+                proc = run_pipekit(
+                    "notify",
+                    "--event",
+                    event,
+                    "--stage",
+                    stage,
+                    "--run-record",
+                    str(record),
+                    env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")},
+                    cwd=tmp_path,
+                )
                 assert proc.returncode == 0, proc.stderr
         assert len(sink.requests) == 10
     left = sorted(p.name for p in record.parent.iterdir())

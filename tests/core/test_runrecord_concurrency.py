@@ -18,11 +18,22 @@ from tests.steps.test_notify import BITBUCKET, FAST
 
 def start_notify(tmp_path: Path, record: Path, url: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
-    env.update(BITBUCKET, **FAST, PIPEKIT_RUN_RECORD=str(record), PIPEKIT_TEAMS_WEBHOOK_URL=url,
-               PYTHONPATH=str(REPO_ROOT))
+    env.update(
+        BITBUCKET,
+        **FAST,
+        PIPEKIT_RUN_RECORD=str(record),
+        PIPEKIT_TEAMS_WEBHOOK_URL=url,
+        PYTHONPATH=str(REPO_ROOT),
+    )
     env["PIPEKIT_NOTIFY_TIMEOUT"] = "10"
-    return subprocess.Popen([sys.executable, "-m", "pipekit.notify", *args], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipekit.notify", *args],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(procs: list[subprocess.Popen[str]]) -> None:
@@ -36,8 +47,10 @@ def test_four_notify_runs_for_the_same_stage_at_once_post_once(tmp_path: Path) -
     record = tmp_path / ".pipekit" / "run.json"
     with WebhookSink() as sink:
         sink.answer_next(*[Answer(202, delay=0.5) for _ in range(4)])  # slow posts: the runs overlap
-        procs = [start_notify(tmp_path, record, sink.url("teams"), "--event", "started", "--stage", "build")
-                 for _ in range(4)]
+        procs = [
+            start_notify(tmp_path, record, sink.url("teams"), "--event", "started", "--stage", "build")
+            for _ in range(4)
+        ]
         finish(procs)
         assert len(sink.requests) == 1
     sent = json.loads(record.read_text())["steps"]["notify"]["outputs"]["sent"]
@@ -49,7 +62,10 @@ def test_two_stages_at_once_lose_no_sent_mark(tmp_path: Path) -> None:
     record = tmp_path / ".pipekit" / "run.json"
     with WebhookSink() as sink:
         stages = ["build", "scan", "push", "deploy"]
-        procs = [start_notify(tmp_path, record, sink.url("teams"), "--event", "started", "--stage", s) for s in stages]
+        procs = [
+            start_notify(tmp_path, record, sink.url("teams"), "--event", "started", "--stage", s)
+            for s in stages
+        ]
         finish(procs)
         assert len(sink.requests) == 4
     sent = json.loads(record.read_text())["steps"]["notify"]["outputs"]["sent"]
@@ -63,11 +79,21 @@ def test_a_notify_started_before_update_tag_finished_does_not_revert_its_revisio
     stale.save()
     notifier = RunRecord.load(record)  # a notify process has read the record ...
     assert notifier.step("update_tag").get("outputs", {}).get("gitops_revision") == "old"
-    writer = subprocess.run([sys.executable, "-c", (
-        "from pipekit.core.runrecord import RunRecord; import sys\n"
-        "r = RunRecord.load(sys.argv[1]); r.update_step('update_tag', status='succeeded',"
-        " outputs={'gitops_revision': 'new'}); r.save()"), str(record)],
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True, timeout=30)
+    writer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "from pipekit.core.runrecord import RunRecord; import sys\n"
+                "r = RunRecord.load(sys.argv[1]); r.update_step('update_tag', status='succeeded',"
+                " outputs={'gitops_revision': 'new'}); r.save()"
+            ),
+            str(record),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=True,
+        timeout=30,
+    )
     assert writer.returncode == 0
     with notifier.recording("notify") as outputs:  # ... and saves after update-tag did
         outputs["last"] = {"key": "k"}

@@ -40,9 +40,26 @@ def _alive(pid: int) -> bool:
 
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], list[int]]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit", "post-sync-test", "--junit-dir", str(tmp_path / "junit"),
-                             *extra, "--", sys.executable, "-c", SUITE],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "post-sync-test",
+            "--junit-dir",
+            str(tmp_path / "junit"),
+            *extra,
+            "--",
+            sys.executable,
+            "-c",
+            SUITE,
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     for line in proc.stdout:
@@ -77,7 +94,9 @@ def test_a_second_sigterm_in_the_grace_wait_still_kills_every_child(tmp_path: Pa
 
 
 @pytest.mark.parametrize("times", [1, 3])
-def test_signals_during_clean_up_are_held_and_the_step_recorded_interrupted(tmp_path: Path, times: int) -> None:
+def test_signals_during_clean_up_are_held_and_the_step_recorded_interrupted(
+    tmp_path: Path, times: int
+) -> None:
     import json
 
     proc, pids = _start(tmp_path)

@@ -25,7 +25,9 @@ def test_a_few_hundred_bytes_of_aliases_in_pipekit_yaml_is_exit_2_at_once(tmp_pa
     (tmp_path / "pipekit.yaml").write_text("service: orders-api\n" + bomb(9))
     assert len((tmp_path / "pipekit.yaml").read_bytes()) < 500
     started = time.monotonic()
-    proc = run_pipekit("scan", "--config", str(tmp_path / "pipekit.yaml"), "nothing.json", cwd=tmp_path, timeout=20)
+    proc = run_pipekit(
+        "scan", "--config", str(tmp_path / "pipekit.yaml"), "nothing.json", cwd=tmp_path, timeout=20
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 2, proc.stderr
     assert "pipekit.yaml" in proc.stderr and "alias" in proc.stderr
@@ -59,8 +61,13 @@ def test_a_bomb_in_a_suppressions_file_and_a_kustomization(tmp_path: Path) -> No
     with pytest.raises(BadInput, match="overlays/dev/kustomization.yaml: YAML aliases"):
         kustomization.entries("resources: [../../base]\n" + bomb(12), "overlays/dev/kustomization.yaml")
     (tmp_path / "policy.yaml").write_text(bomb(12, "suppressions"))
-    proc = run_pipekit("scan", "--policy", str(tmp_path / "policy.yaml"),
-                       str(Path(__file__).parents[1] / "fixtures" / "scan" / "trivy-empty.json"), cwd=tmp_path)
+    proc = run_pipekit(
+        "scan",
+        "--policy",
+        str(tmp_path / "policy.yaml"),
+        str(Path(__file__).parents[1] / "fixtures" / "scan" / "trivy-empty.json"),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "alias" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -46,9 +46,13 @@ def test_reader_kinds_authors_and_the_seed(tmp_path: Path) -> None:
     h.deploy("orders", "prod", "v2", at(5))  # an older image again: a rollback by image, no trailer
     got = read_all(h.push())
     assert [(d.service, d.environment, d.tag, d.kind) for d in got] == [
-        ("orders", "prod", "v1", "deploy"), ("orders", "prod", "v2", "deploy"),
-        ("orders", "prod", "v1", "revert"), ("billing", "qa", "q7", "deploy"),
-        ("billing", "prod", "q7", "promotion"), ("orders", "prod", "v2", "rollback")]
+        ("orders", "prod", "v1", "deploy"),
+        ("orders", "prod", "v2", "deploy"),
+        ("orders", "prod", "v1", "revert"),
+        ("billing", "qa", "q7", "deploy"),
+        ("billing", "prod", "q7", "promotion"),
+        ("orders", "prod", "v2", "rollback"),
+    ]
     assert got[0].commit == v1 and got[0].lead_time_s == 3600 and got[0].pipekit
     assert got[2].revert_of == v2 and not got[2].pipekit and got[2].rollback
     assert got[3].author == "Hank Hand" and got[3].source_commit is None
@@ -77,7 +81,9 @@ def _children() -> list[subprocess.Popen[bytes]]:
 
 
 @pytest.mark.slow
-def test_remote_over_https_is_a_blobless_partial_clone_and_the_token_stays_out_of_argv(tmp_path: Path) -> None:
+def test_remote_over_https_is_a_blobless_partial_clone_and_the_token_stays_out_of_argv(
+    tmp_path: Path,
+) -> None:
     h = History(tmp_path, ["orders"])
     h.deploy("orders", "prod", "v1", at(0), source_at=at(0, -2))
     h.by_hand("orders", "prod", "v2", at(1))
@@ -95,8 +101,9 @@ def test_remote_over_https_is_a_blobless_partial_clone_and_the_token_stays_out_o
             got = list(reader.read(git, Layout(), rev=rev))
             assert all(token not in " ".join(argv) for argv in git.calls)
         assert [d.tag for d in got] == ["v1", "v2"]  # v2's blob was fetched on demand
-        proc = run_pipekit("history", "--gitops-repo", f"{server.url}/gitops.git", "--service", "orders", "--json",
-                           env=env)
+        proc = run_pipekit(
+            "history", "--gitops-repo", f"{server.url}/gitops.git", "--service", "orders", "--json", env=env
+        )
         assert proc.returncode == 0, proc.stderr
         assert [d["tag"] for d in json.loads(proc.stdout)["deployments"]] == ["v2", "v1"]
         assert token not in proc.stdout + proc.stderr
@@ -110,16 +117,22 @@ def test_single_service_repository_from_pipekit_yaml(tmp_path: Path) -> None:
     for env in ("dev", "prod"):
         (work / "overlays" / env).mkdir(parents=True)
         (work / "overlays" / env / "kustomization.yaml").write_text(
-            "resources: []\nimages:\n  - name: registry.example/orders\n    newTag: v0\n")
+            "resources: []\nimages:\n  - name: registry.example/orders\n    newTag: v0\n"
+        )
     ident = ["-c", "user.name=Seed", "-c", "user.email=s@example.com"]
     subprocess.run(["git", *ident, "add", "."], cwd=work, check=True)
     subprocess.run(["git", *ident, "commit", "-qm", "seed"], cwd=work, check=True)
     (work / "overlays" / "prod" / "kustomization.yaml").write_text(
-        "resources: []\nimages:\n  - name: registry.example/orders\n    newTag: v1\n")
+        "resources: []\nimages:\n  - name: registry.example/orders\n    newTag: v1\n"
+    )
     subprocess.run(["git", *ident, "commit", "-qam", "prod to v1"], cwd=work, check=True)
     config = tmp_path / "pipekit.yaml"
-    config.write_text("service: orders\ngitops:\n  overlay: overlays/{env}\n  image: registry.example/{service}\n")
+    config.write_text(
+        "service: orders\ngitops:\n  overlay: overlays/{env}\n  image: registry.example/{service}\n"
+    )
     proc = run_pipekit("history", "--gitops-repo", str(work), "--config", str(config), "--json")
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    assert got["service"] == "orders" and [(d["environment"], d["tag"]) for d in got["deployments"]] == [("prod", "v1")]
+    assert got["service"] == "orders" and [(d["environment"], d["tag"]) for d in got["deployments"]] == [
+        ("prod", "v1")
+    ]

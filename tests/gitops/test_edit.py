@@ -54,7 +54,9 @@ def test_tag_edit_touches_only_the_tag_line_and_keeps_quotes_and_comments() -> N
 
 def test_adding_a_digest_inserts_one_line_with_the_sibling_indentation() -> None:
     before = overlay_text("dev")
-    after, _ = kustomization.set_image(before, "dev.yaml", ImageRef(IMG, new_tag="v1.2.3", digest=D1, build=41))
+    after, _ = kustomization.set_image(
+        before, "dev.yaml", ImageRef(IMG, new_tag="v1.2.3", digest=D1, build=41)
+    )
     removed, added = changed(before, after)
     assert removed == ['    newTag: "0000001"   # short sha, quoted']
     assert added == ['    newTag: "v1.2.3"   # short sha, quoted  # pipekit:build=41', f"    digest: {D1}"]
@@ -63,11 +65,23 @@ def test_adding_a_digest_inserts_one_line_with_the_sibling_indentation() -> None
     assert_schema_valid(after)
 
 
-@pytest.mark.parametrize("tag, written", [
-    ("1234567", '"1234567"'), ("true", '"true"'), ("1.5", '"1.5"'), ("1e3", '"1e3"'), ("0x1F", '"0x1F"'),
-    ("0b101", '"0b101"'), ("0o17", '"0o17"'), ("null", '"null"'), ("v1.2.3", "v1.2.3"), ("abc1234", "abc1234"),
-    ("0b05292", "0b05292"), ("2024-01-01", '"2024-01-01"'),
-])
+@pytest.mark.parametrize(
+    "tag, written",
+    [
+        ("1234567", '"1234567"'),
+        ("true", '"true"'),
+        ("1.5", '"1.5"'),
+        ("1e3", '"1e3"'),
+        ("0x1F", '"0x1F"'),
+        ("0b101", '"0b101"'),
+        ("0o17", '"0o17"'),
+        ("null", '"null"'),
+        ("v1.2.3", "v1.2.3"),
+        ("abc1234", "abc1234"),
+        ("0b05292", "0b05292"),
+        ("2024-01-01", '"2024-01-01"'),
+    ],
+)
 def test_newtag_is_always_written_as_a_string(tag: str, written: str) -> None:
     before = overlay_text("prod")  # prod has a plain (unquoted) newTag
     after, _ = kustomization.set_image(before, "prod.yaml", ImageRef(IMG, new_tag=tag, digest=D1))
@@ -99,13 +113,15 @@ def test_flow_style_entry_is_edited_in_place() -> None:
     after, _ = kustomization.set_image(before, "preprod.yaml", ImageRef(IMG, new_tag="1111111", digest=D2))
     removed, added = changed(before, after)
     assert len(removed) == 1 and len(added) == 1
-    assert added[0] == (f"   - {{name: {IMG}, newTag: \"1111111\", digest: {D2}}}   # flow style")
+    assert added[0] == (f'   - {{name: {IMG}, newTag: "1111111", digest: {D2}}}   # flow style')
     assert_schema_valid(after)
 
 
 def test_unchanged_when_already_at_the_tag() -> None:
     before = overlay_text("qa")
-    after, old = kustomization.set_image(before, "qa.yaml", ImageRef(IMG, new_tag="abc1234", digest="sha256:" + "1" * 64))
+    after, old = kustomization.set_image(
+        before, "qa.yaml", ImageRef(IMG, new_tag="abc1234", digest="sha256:" + "1" * 64)
+    )
     assert after == before and old is not None
 
 
@@ -121,13 +137,16 @@ def test_missing_entry_is_an_error_unless_create() -> None:
     before = overlay_text("dev")
     with pytest.raises(CheckFailed, match="no images entry with name 'acme/payments'"):
         kustomization.set_image(before, "dev.yaml", ImageRef("acme/payments", new_tag="1"))
-    after, old = kustomization.set_image(before, "dev.yaml", ImageRef("acme/payments", new_tag="1", digest=D1),
-                                         create=True)
+    after, old = kustomization.set_image(
+        before, "dev.yaml", ImageRef("acme/payments", new_tag="1", digest=D1), create=True
+    )
     assert old is None
     removed, added = changed(before, after)
     assert removed == []
     assert added == ["  - name: acme/payments", '    newTag: "1"', f"    digest: {D1}"]
-    assert after.index("acme/payments") > after.index("newTag: '1.36'") and after.endswith("# trailing comment\n")
+    assert after.index("acme/payments") > after.index("newTag: '1.36'") and after.endswith(
+        "# trailing comment\n"
+    )
     data = yaml.safe_load(after)
     assert data["images"][-1] == {"name": "acme/payments", "newTag": "1", "digest": D1}
     assert_schema_valid(after)
@@ -137,7 +156,7 @@ def test_create_adds_an_images_section_when_there_is_none() -> None:
     before = "# no images yet\nresources:\n  - ../../base   # keep\n"
     after, _ = kustomization.set_image(before, "k.yaml", ImageRef("app", new_tag="007", build=3), create=True)
     assert after.startswith(before)
-    assert after[len(before):] == 'images:\n- name: app\n  newTag: "007"  # pipekit:build=3\n'
+    assert after[len(before) :] == 'images:\n- name: app\n  newTag: "007"  # pipekit:build=3\n'
     assert kustomization.find(after, "k.yaml", "app") == ImageRef("app", new_tag="007", build=3)
 
 
@@ -153,16 +172,21 @@ def test_build_marker_moves_with_the_value() -> None:
 def test_malformed_yaml_names_file_and_line() -> None:
     broken = "images:\n- name: app\n  newTag: [unclosed\n  digest: x\n"
     with pytest.raises(BadInput, match=r"^orders/overlays/dev/kustomization.yaml:\d+:\d+: malformed YAML"):
-        kustomization.set_image(broken, "orders/overlays/dev/kustomization.yaml", ImageRef("app", new_tag="1"))
+        kustomization.set_image(
+            broken, "orders/overlays/dev/kustomization.yaml", ImageRef("app", new_tag="1")
+        )
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("images:\n- name: a\n  digest: sha256:abc\n", "is not sha256:<64 hex>"),
-    ("images:\n- newTag: '1'\n", "'name' is required"),
-    ("images:\n- name: a\n  newTag: '1'\n  tag: x\n", "unknown key 'tag'"),
-    ("images:\n- name: a\n  newTag: true\n", "must be a string"),
-    ("images: {name: a}\n", "images must be a list"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("images:\n- name: a\n  digest: sha256:abc\n", "is not sha256:<64 hex>"),
+        ("images:\n- newTag: '1'\n", "'name' is required"),
+        ("images:\n- name: a\n  newTag: '1'\n  tag: x\n", "unknown key 'tag'"),
+        ("images:\n- name: a\n  newTag: true\n", "must be a string"),
+        ("images: {name: a}\n", "images must be a list"),
+    ],
+)
 def test_structural_check(bad: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         kustomization.check(bad, "k.yaml")
@@ -219,24 +243,38 @@ def test_overlay_templates_and_references() -> None:
         ov.overlay_path("overlays/{stage}", "qa", None)
     with pytest.raises(BadInput):
         ov.overlay_path("../{env}", "qa", None)
-    files = ["orders/overlays/dev/kustomization.yaml", "billing/overlays/dev/kustomization.yml",
-             "billing/overlays/qa/kustomization.yaml", "README.md", "x/overlays/dev/patch.yaml"]
+    files = [
+        "orders/overlays/dev/kustomization.yaml",
+        "billing/overlays/dev/kustomization.yml",
+        "billing/overlays/qa/kustomization.yaml",
+        "README.md",
+        "x/overlays/dev/patch.yaml",
+    ]
     assert ov.services_in("{service}/overlays/{env}", "dev", files) == ["billing", "orders"]
-    text = ("resources:\n- ../../base\n- deployment.yaml\n- https://example.com/x.yaml\ncomponents:\n"
-            "- ../../../components/tls\npatches:\n- path: ../../patches/memory.yaml\n")
+    text = (
+        "resources:\n- ../../base\n- deployment.yaml\n- https://example.com/x.yaml\ncomponents:\n"
+        "- ../../../components/tls\npatches:\n- path: ../../patches/memory.yaml\n"
+    )
     assert ov.referenced_dirs(text, "k", "svc/overlays/dev") == ["svc/base", "components/tls", "svc/patches"]
 
 
 def test_non_ascii_comments_do_not_shift_the_edit() -> None:
-    before = "# Überwachung ✓ — 日本語\nimages:\n- name: app  # ünïcödé ✓✓\n  newTag: 'v1'  # ok ✓\n  digest: " + D1 + "\n"
+    before = (
+        "# Überwachung ✓ — 日本語\nimages:\n- name: app  # ünïcödé ✓✓\n  newTag: 'v1'  # ok ✓\n  digest: "
+        + D1
+        + "\n"
+    )
     after, _ = kustomization.set_image(before, "k.yaml", ImageRef("app", new_tag="v2", digest=D2))
     assert after == before.replace("'v1'", "'v2'").replace(D1, D2)
 
 
 def test_new_name_is_inserted_after_name() -> None:
     before = overlay_text("qa")
-    after, _ = kustomization.set_image(before, "qa.yaml", ImageRef(IMG, new_name="mirror.example.com/orders",
-                                                                   new_tag="abc1234", digest="sha256:" + "1" * 64))
+    after, _ = kustomization.set_image(
+        before,
+        "qa.yaml",
+        ImageRef(IMG, new_name="mirror.example.com/orders", new_tag="abc1234", digest="sha256:" + "1" * 64),
+    )
     assert changed(before, after) == ([], ["  newName: mirror.example.com/orders"])
     lines = after.splitlines()
     assert lines[lines.index("  newName: mirror.example.com/orders") - 1].startswith(f"- name: {IMG}")

@@ -88,8 +88,13 @@ def test_a_waiting_renderer_does_not_outlive_pipekit(tmp_path: Path) -> None:
         f"s = Renderer().prestart(Path({str(tmp_path / 'render')!r}), {OVERLAY!r})\n"
         "print(s.proc.pid, flush=True); import os, time; time.sleep(0.3); os._exit(0)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     pid = int(out.stdout.strip())
     deadline = time.monotonic() + 5
     while alive(pid) and time.monotonic() < deadline:
@@ -103,8 +108,9 @@ def ctx(tmp_path: Path) -> StepContext:
 
 
 @pytest.mark.slow
-def test_update_tag_feeds_the_early_renderer_and_stops_an_unused_one(tmp_path: Path, ctx: StepContext,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_tag_feeds_the_early_renderer_and_stops_an_unused_one(
+    tmp_path: Path, ctx: StepContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bare, _ = make_repo(tmp_path, ["orders"])
     started: list[Prestarted] = []
     fed: list[Prestarted] = []
@@ -134,7 +140,8 @@ def test_update_tag_feeds_the_early_renderer_and_stops_an_unused_one(tmp_path: P
 @pytest.mark.slow
 @pytest.mark.parametrize("competitor_touches, renders", [("billing", 1), ("orders", 2)])
 def test_a_rejected_push_renders_again_only_if_the_overlay_trees_changed(
-        tmp_path: Path, ctx: StepContext, competitor_touches: str, renders: int) -> None:
+    tmp_path: Path, ctx: StepContext, competitor_touches: str, renders: int
+) -> None:
     bare, _ = make_repo(tmp_path, ["orders", "billing"])
     other = tmp_path / "other"
     git("clone", "-q", str(bare), str(other), cwd=tmp_path)
@@ -156,8 +163,12 @@ def test_a_rejected_push_renders_again_only_if_the_overlay_trees_changed(
 
     ImageEdit.apply = racing_apply  # type: ignore[method-assign]
     try:
-        result = run(UpdateTagOptions(gitops_repo=str(bare), path=OVERLAY, image=ORDERS, tag="1212121",
-                                      renderer=renderer), ctx)
+        result = run(
+            UpdateTagOptions(
+                gitops_repo=str(bare), path=OVERLAY, image=ORDERS, tag="1212121", renderer=renderer
+            ),
+            ctx,
+        )
     finally:
         ImageEdit.apply = real_apply  # type: ignore[method-assign]
     assert result.status == "pushed" and result.retries == 1

@@ -15,21 +15,28 @@ SHA = "3f9a2c1d4e5b6a7980123456789abcdef0123456"
 
 
 def test_branch_build_tags_in_documented_order() -> None:
-    tags = compute_tags(TagInputs(commit=SHA, build_number="42", version="1.4.2", branch="feature/JIRA-12 New thing"))
+    tags = compute_tags(
+        TagInputs(commit=SHA, build_number="42", version="1.4.2", branch="feature/JIRA-12 New thing")
+    )
     assert tags == ["3f9a2c1", "build-42", "1.4.2", "feature-jira-12-new-thing"]
 
 
 def test_snapshot_version_carries_the_sha_so_it_stays_immutable() -> None:
-    assert compute_tags(TagInputs(commit=SHA, version="2.0.0-SNAPSHOT"), ["version"]) == ["2.0.0-SNAPSHOT-3f9a2c1"]
+    assert compute_tags(TagInputs(commit=SHA, version="2.0.0-SNAPSHOT"), ["version"]) == [
+        "2.0.0-SNAPSHOT-3f9a2c1"
+    ]
 
 
-@pytest.mark.parametrize(("git_tag", "expected"), [
-    ("v1.2.3", ["1.2.3", "1.2", "1"]),
-    ("1.2.3", ["1.2.3", "1.2", "1"]),
-    ("v1.2.3-rc.1", ["1.2.3-rc.1"]),
-    ("v1.2.3+build.7", ["1.2.3", "1.2", "1"]),
-    ("release/2026-11", ["release-2026-11"]),
-])
+@pytest.mark.parametrize(
+    ("git_tag", "expected"),
+    [
+        ("v1.2.3", ["1.2.3", "1.2", "1"]),
+        ("1.2.3", ["1.2.3", "1.2", "1"]),
+        ("v1.2.3-rc.1", ["1.2.3-rc.1"]),
+        ("v1.2.3+build.7", ["1.2.3", "1.2", "1"]),
+        ("release/2026-11", ["release-2026-11"]),
+    ],
+)
 def test_semver_tags_on_tag_builds(git_tag: str, expected: list[str]) -> None:
     tags = compute_tags(TagInputs(commit=SHA, git_tag=git_tag, branch="main"), ["sha", "branch", "semver"])
     assert tags == ["3f9a2c1", *expected]  # no branch tag on a tag build
@@ -63,12 +70,15 @@ def test_bad_version_from_pom_is_refused_before_building() -> None:
         compute_tags(TagInputs(version="1.0 final"))
 
 
-@pytest.mark.parametrize(("branch", "safe"), [
-    ("Feature/ABC-1_Do.Thing", "feature-abc-1_do.thing"),
-    ("--weird//name..", "weird-name"),
-    ("über/straße", "uber-stra-e"),
-    ("!!!", "unnamed"),
-])
+@pytest.mark.parametrize(
+    ("branch", "safe"),
+    [
+        ("Feature/ABC-1_Do.Thing", "feature-abc-1_do.thing"),
+        ("--weird//name..", "weird-name"),
+        ("über/straße", "uber-stra-e"),
+        ("!!!", "unnamed"),
+    ],
+)
 def test_branch_safe_names(branch: str, safe: str) -> None:
     assert imagetags.safe_name(branch) == safe
 
@@ -80,8 +90,16 @@ def test_long_branch_names_are_cut_to_128_and_stay_distinct() -> None:
     assert imagetags.TAG_RE.fullmatch(a)
 
 
-@pytest.mark.parametrize("name", ["greeter", "acme/greeter", "localhost:5000/acme/greeter",
-                                  "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/greeter-svc", "a__b"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "greeter",
+        "acme/greeter",
+        "localhost:5000/acme/greeter",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/greeter-svc",
+        "a__b",
+    ],
+)
 def test_valid_image_names(name: str) -> None:
     assert imagetags.validate_name(name) == name
 
@@ -96,15 +114,18 @@ def test_labels_rules() -> None:
     assert imagetags.validate_labels({"com.acme.team": "payments ✓", "tabs": "a\tb"})
     with pytest.raises(BadInput, match=r"label key 'bad key' is not valid"):
         imagetags.validate_labels({"bad key": "x"})
-    with pytest.raises(BadInput, match=r"label note: value 'line\\none' contains the control character '\\n'"):
+    with pytest.raises(
+        BadInput, match=r"label note: value 'line\\none' contains the control character '\\n'"
+    ):
         imagetags.validate_labels({"note": "line\none"})
     with pytest.raises(BadInput, match="more than 4096"):
         imagetags.validate_labels({"big": "x" * 5000})
 
 
 def test_oci_labels_leave_out_unknown_values() -> None:
-    labels = imagetags.oci_labels(revision=SHA, source=None, created="2026-11-26T10:00:00Z", version="1.0",
-                                  title="greeter")
+    labels = imagetags.oci_labels(
+        revision=SHA, source=None, created="2026-11-26T10:00:00Z", version="1.0", title="greeter"
+    )
     assert labels == {
         "org.opencontainers.image.revision": SHA,
         "org.opencontainers.image.created": "2026-11-26T10:00:00Z",
@@ -131,13 +152,16 @@ def test_nested_properties_and_parent_version(tmp_path: Path) -> None:
     (tmp_path / "pom.xml").write_text(
         "<project><groupId>g</groupId><artifactId>p</artifactId><version>${revision}${changelist}</version>"
         "<properties><revision>${major}.4</revision><major>5</major><changelist>-SNAPSHOT</changelist>"
-        "</properties></project>")
+        "</properties></project>"
+    )
     assert imagetags.maven_version(tmp_path / "pom.xml") == "5.4-SNAPSHOT"
     child = tmp_path / "child"
     child.mkdir()
-    (child / "pom.xml").write_text("<project><parent><groupId>g</groupId><artifactId>p</artifactId>"
-                                   "<version>7.0.1</version><relativePath/></parent><artifactId>c</artifactId>"
-                                   "</project>")
+    (child / "pom.xml").write_text(
+        "<project><parent><groupId>g</groupId><artifactId>p</artifactId>"
+        "<version>7.0.1</version><relativePath/></parent><artifactId>c</artifactId>"
+        "</project>"
+    )
     assert imagetags.maven_version(child / "pom.xml") == "7.0.1"
 
 
@@ -146,7 +170,9 @@ def test_undefined_property_is_bad_input_naming_it(tmp_path: Path) -> None:
     pom.write_text("<project><artifactId>x</artifactId><version>${revision}</version></project>")
     with pytest.raises(BadInput) as info:
         imagetags.maven_version(pom)
-    assert "${revision}" in str(info.value) and str(pom) in str(info.value) and "-Drevision" in str(info.value)
+    assert (
+        "${revision}" in str(info.value) and str(pom) in str(info.value) and "-Drevision" in str(info.value)
+    )
 
 
 def test_malformed_pom_names_file_and_line(tmp_path: Path) -> None:

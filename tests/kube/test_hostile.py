@@ -46,25 +46,47 @@ def answering(status: int) -> Iterator[str]:
 
 
 def write_kubeconfig(path: Path, server: str, user: dict[str, Any]) -> Path:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "shop"}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "k", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "shop"}}],
+            }
+        )
+    )
     return path
 
 
 def post_sync(tmp_path: Path, kubeconfig_path: Path, *extra: str, timeout: str = "20") -> Any:
-    return run_pipekit("post-sync-test", "--wait-ready", "deployment/orders", "--ready-timeout", timeout,
-                       "--junit-dir", str(tmp_path / "junit"), *extra, "--", "true",
-                       env={"KUBECONFIG": str(kubeconfig_path)}, cwd=tmp_path, timeout=120)
+    return run_pipekit(
+        "post-sync-test",
+        "--wait-ready",
+        "deployment/orders",
+        "--ready-timeout",
+        timeout,
+        "--junit-dir",
+        str(tmp_path / "junit"),
+        *extra,
+        "--",
+        "true",
+        env={"KUBECONFIG": str(kubeconfig_path)},
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize(("user", "named"), [
-    ({"token": "abc123token\nsecond-line"}, "token of user 'u'"),
-    ({"tokenFile": "token.bin"}, "token.bin"),
-    ({"tokenFile": "/dev/zero"}, "/dev/zero"),
-])
+@pytest.mark.parametrize(
+    ("user", "named"),
+    [
+        ({"token": "abc123token\nsecond-line"}, "token of user 'u'"),
+        ({"tokenFile": "token.bin"}, "token.bin"),
+        ({"tokenFile": "/dev/zero"}, "/dev/zero"),
+    ],
+)
 def test_a_bad_token_is_exit_2_naming_it(tmp_path: Path, user: dict[str, Any], named: str) -> None:
     (tmp_path / "token.bin").write_bytes(b"\xff\xfe\x00bad")
     with answering(200) as url:
@@ -80,8 +102,12 @@ def test_a_bad_token_is_exit_2_naming_it(tmp_path: Path, user: dict[str, Any], n
 @pytest.mark.parametrize("status", [500, 404])
 def test_an_api_failing_every_call_is_exit_3_naming_it(tmp_path: Path, status: int) -> None:
     with answering(status) as url:
-        proc = post_sync(tmp_path, write_kubeconfig(tmp_path / "kubeconfig", url, {"token": "t0ken-value"}),
-                         "--debug", timeout="8")
+        proc = post_sync(
+            tmp_path,
+            write_kubeconfig(tmp_path / "kubeconfig", url, {"token": "t0ken-value"}),
+            "--debug",
+            timeout="8",
+        )
     assert proc.returncode == 3, proc.stderr
     assert "/apis/apps/v1/namespaces/shop/deployments" in proc.stderr and str(status) in proc.stderr
     assert "no state seen" not in proc.stderr
@@ -104,7 +130,9 @@ def test_a_deeply_nested_kubeconfig_is_bad_input(tmp_path: Path) -> None:
         kubeconfig.from_kubeconfig({"KUBECONFIG": str(path)})
 
 
-def _pod(generation: int | None, observed: int | None, condition_observed: int | None = None) -> dict[str, Any]:
+def _pod(
+    generation: int | None, observed: int | None, condition_observed: int | None = None
+) -> dict[str, Any]:
     ready: dict[str, Any] = {"type": "Ready", "status": "True"}
     if condition_observed is not None:
         ready["observedGeneration"] = condition_observed

@@ -7,16 +7,26 @@ from pipekit.testing.kubernetes import objects as o
 
 
 def sts(**status: object) -> dict:
-    return {"metadata": {"name": "db", "generation": 3},
-            "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}},
-            "status": {"observedGeneration": 3, "readyReplicas": 3, **status}}
+    return {
+        "metadata": {"name": "db", "generation": 3},
+        "spec": {
+            "replicas": 3,
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+        },
+        "status": {"observedGeneration": 3, "readyReplicas": 3, **status},
+    }
 
 
 def test_statefulset_partition() -> None:
-    assert rollout.statefulset(sts(updatedReplicas=0)).message == \
-        "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated..."
+    assert (
+        rollout.statefulset(sts(updatedReplicas=0)).message
+        == "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated..."
+    )
     assert rollout.statefulset(sts(updatedReplicas=1)).ready
-    assert rollout.statefulset(sts(observedGeneration=0)).message == "Waiting for statefulset spec update to be observed..."
+    assert (
+        rollout.statefulset(sts(observedGeneration=0)).message
+        == "Waiting for statefulset spec update to be observed..."
+    )
 
 
 def test_ondelete_strategies_fail_as_kubectl_does() -> None:
@@ -25,8 +35,10 @@ def test_ondelete_strategies_fail_as_kubectl_does() -> None:
 
 
 def test_selector_match_expressions() -> None:
-    selector = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In",
-                                                                     "values": ["a", "b"]}]}
+    selector = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}],
+    }
     assert rollout.matches(selector, {"app": "web", "tier": "b"})
     assert not rollout.matches(selector, {"app": "web", "tier": "c"})
     assert not rollout.matches(None, {"app": "web"})

@@ -25,9 +25,30 @@ NS = "shop"
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(d / "cert.pem"), str(d / "key.pem")
 
 
@@ -54,31 +75,41 @@ def client(tmp_path: Path, kube: KubernetesStandIn, cert: tuple[str, str]) -> Ku
 
 def waiter(client: KubernetesClient, *targets: str, **kwargs: object) -> tuple[Waiter, list[str]]:
     seen: list[str] = []
-    w = Waiter(client, NS, [parse(t) for t in targets],
-               on_progress=lambda t, v: seen.append(v.message), **kwargs)  # type: ignore[arg-type]
+    w = Waiter(
+        client, NS, [parse(t) for t in targets], on_progress=lambda t, v: seen.append(v.message), **kwargs
+    )  # type: ignore[arg-type]
     return w, seen
 
 
 def once_seen(kube: KubernetesStandIn, seen: list[str], *texts: str) -> Callable[[], None]:
     """A scenario action holding the rest of the scenario until the waiter has reported each of ``texts``:
     a state that lasts one short step is then seen however slow the machine is."""
+
     def hold() -> None:
         deadline = time.monotonic() + 30
         while not all(any(text in message for message in seen) for text in texts):
             if kube.stopping.wait(0.01) or time.monotonic() > deadline:
                 return
+
     return hold
 
 
 @pytest.mark.slow
-def test_waits_past_unobserved_generation_and_a_lingering_old_pod(kube: KubernetesStandIn,
-                                                                   client: KubernetesClient) -> None:
+def test_waits_past_unobserved_generation_and_a_lingering_old_pod(
+    kube: KubernetesStandIn, client: KubernetesClient
+) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
     w, seen = waiter(client, "deployment/orders")
     (_, spec_change), *steps, last_pod_gone = r.steps(step=0.05, linger=0.6)
     spec_change()  # in before the waiter first looks: generation 2, observed generation 1
-    kube.play([(0.0, once_seen(kube, seen, "spec update to be observed")), *steps,
-               (0.0, once_seen(kube, seen, "old ReplicaSet still terminating")), last_pod_gone])
+    kube.play(
+        [
+            (0.0, once_seen(kube, seen, "spec update to be observed")),
+            *steps,
+            (0.0, once_seen(kube, seen, "old ReplicaSet still terminating")),
+            last_pod_gone,
+        ]
+    )
     verdicts = w.wait(timeout=10)
     assert verdicts[Target("Deployment", "orders")].ready
     assert r.completed_at is not None and w.ready_at is not None
@@ -95,14 +126,18 @@ def test_waits_past_unobserved_generation_and_a_lingering_old_pod(kube: Kubernet
 def test_stalled_rollout_fails_naming_the_deadline(kube: KubernetesStandIn, client: KubernetesClient) -> None:
     Rollout(kube, "orders", NS).start(step=0.05, stall=True)
     w, _ = waiter(client, "deploy/orders")
-    with pytest.raises(CheckFailed, match=r"deployment/orders: deployment 'orders' exceeded its progress deadline: "
-                                          r"ReplicaSet \"orders-\w+\" has timed out progressing"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"deployment/orders: deployment 'orders' exceeded its progress deadline: "
+        r"ReplicaSet \"orders-\w+\" has timed out progressing",
+    ):
         w.wait(timeout=10)
 
 
 @pytest.mark.parametrize("reason", ["ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff"])
-def test_image_pull_backoff_fails_fast_naming_pod_container_reason(kube: KubernetesStandIn, client: KubernetesClient,
-                                                                   reason: str) -> None:
+def test_image_pull_backoff_fails_fast_naming_pod_container_reason(
+    kube: KubernetesStandIn, client: KubernetesClient, reason: str
+) -> None:
     Rollout(kube, "orders", NS).start(step=0.05, waiting=(reason, 'Back-off pulling image "app:2"'))
     w, _ = waiter(client, "deployment/orders")
     started = time.monotonic()
@@ -129,8 +164,9 @@ def test_token_rotated_mid_wait(tmp_path: Path, kube: KubernetesStandIn, cert: t
     assert client.config.credentials.token == kube.token
 
 
-def test_rejected_token_is_bad_input_naming_the_file(tmp_path: Path, kube: KubernetesStandIn,
-                                                     cert: tuple[str, str]) -> None:
+def test_rejected_token_is_bad_input_naming_the_file(
+    tmp_path: Path, kube: KubernetesStandIn, cert: tuple[str, str]
+) -> None:
     env = service_account(tmp_path / "sa", kube, cert[0])
     (tmp_path / "sa" / "token").write_text("not-the-token")
     client = KubernetesClient(kubeconfig.in_cluster(env, tmp_path / "sa"))
@@ -156,13 +192,18 @@ def test_poll_fallback_when_watch_is_refused(kube: KubernetesStandIn, client: Ku
 @pytest.mark.slow
 def test_timeout_names_workload_and_last_condition(kube: KubernetesStandIn, client: KubernetesClient) -> None:
     r = Rollout(kube, "orders", NS, replicas=2)
-    for _, action in r.steps(step=0, linger=30)[:-1]:  # the whole rollout but for its last old pod, terminating
+    for _, action in r.steps(step=0, linger=30)[
+        :-1
+    ]:  # the whole rollout but for its last old pod, terminating
         action()
     w, _ = waiter(client, "deployment/orders")
-    with pytest.raises(TimedOut, match=r"not ready after 0.8s: deployment/orders: Waiting for deployment 'orders': "
-                                       r"1 pod\(s\) of an old ReplicaSet still terminating: orders-.*"
-                                       r"\[Available=True \(MinimumReplicasAvailable\), "
-                                       r"Progressing=True \(NewReplicaSetAvailable\)\]"):
+    with pytest.raises(
+        TimedOut,
+        match=r"not ready after 0.8s: deployment/orders: Waiting for deployment 'orders': "
+        r"1 pod\(s\) of an old ReplicaSet still terminating: orders-.*"
+        r"\[Available=True \(MinimumReplicasAvailable\), "
+        r"Progressing=True \(NewReplicaSetAvailable\)\]",
+    ):
         w.wait(timeout=0.8)
 
 
@@ -174,25 +215,49 @@ def test_missing_workload_is_bad_input(kube: KubernetesStandIn, client: Kubernet
 
 
 def test_statefulset_daemonset_and_pod(kube: KubernetesStandIn, client: KubernetesClient) -> None:
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
-           "metadata": {"name": "db", "namespace": NS, "generation": 2},
-           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "updateStrategy": {"type": "RollingUpdate"}},
-           "status": {"observedGeneration": 1, "readyReplicas": 1, "currentRevision": "db-1", "updateRevision": "db-2"}}
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": NS, "generation": 1},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}}, "updateStrategy": {"type": "RollingUpdate"}},
-          "status": {"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2,
-                     "numberAvailable": 1}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": NS, "generation": 2},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "db"}},
+            "updateStrategy": {"type": "RollingUpdate"},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": 1,
+            "currentRevision": "db-1",
+            "updateRevision": "db-2",
+        },
+    }
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": NS, "generation": 1},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "updateStrategy": {"type": "RollingUpdate"}},
+        "status": {
+            "observedGeneration": 1,
+            "desiredNumberScheduled": 2,
+            "updatedNumberScheduled": 2,
+            "numberAvailable": 1,
+        },
+    }
     rs = o.replicaset(o.deployment("web", NS), 1)
     pod = o.pod(rs, 0, ready=False)
     kube.apply(sts, ds, pod)
 
     def finish() -> None:
-        kube.update(sts, lambda s: s["status"].update(observedGeneration=2, currentRevision="db-2", updatedReplicas=1))
+        kube.update(
+            sts, lambda s: s["status"].update(observedGeneration=2, currentRevision="db-2", updatedReplicas=1)
+        )
         kube.update(ds, lambda d: d["status"].update(numberAvailable=2))
         kube.update(pod, lambda p: o.set_pod_state(p, ready=True))
 
     w, seen = waiter(client, "sts/db", "ds/agent", f"pod/{pod['metadata']['name']}")
-    kube.play([(0.0, once_seen(kube, seen, "statefulset spec update", "daemon set 'agent' rollout")), (0.0, finish)])
+    kube.play(
+        [(0.0, once_seen(kube, seen, "statefulset spec update", "daemon set 'agent' rollout")), (0.0, finish)]
+    )
     verdicts = w.wait(timeout=10)
     assert all(v.ready for v in verdicts.values())
     assert "Waiting for statefulset spec update to be observed..." in seen
@@ -205,14 +270,28 @@ def test_kubectl_reads_the_standin(tmp_path: Path, kube: KubernetesStandIn, cert
 
     Rollout(kube, "orders", NS, replicas=2)
     config = tmp_path / "kubeconfig"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "s",
-        "clusters": [{"name": "s", "cluster": {"server": kube.url, "certificate-authority": cert[0]}}],
-        "users": [{"name": "s", "user": {"token": kube.token}}],
-        "contexts": [{"name": "s", "context": {"cluster": "s", "user": "s", "namespace": NS}}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "s",
+                "clusters": [
+                    {"name": "s", "cluster": {"server": kube.url, "certificate-authority": cert[0]}}
+                ],
+                "users": [{"name": "s", "user": {"token": kube.token}}],
+                "contexts": [{"name": "s", "context": {"cluster": "s", "user": "s", "namespace": NS}}],
+            }
+        )
+    )
     env = {"KUBECONFIG": str(config), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(["kubectl", "rollout", "status", "deployment/orders", "--timeout=10s"],
-                         env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["kubectl", "rollout", "status", "deployment/orders", "--timeout=10s"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     assert 'deployment "orders" successfully rolled out' in out.stdout
     # and pipekit reads the same kubeconfig
@@ -230,7 +309,9 @@ def test_kubeconfig_errors_name_the_path(tmp_path: Path) -> None:
 
 
 def test_targets_unknown_kind_lists_supported() -> None:
-    with pytest.raises(BadInput, match=r"unknown kind 'job'; supported kinds: deployment \(deploy\), statefulset"):
+    with pytest.raises(
+        BadInput, match=r"unknown kind 'job'; supported kinds: deployment \(deploy\), statefulset"
+    ):
         parse("job/x")
     assert parse("Deployment.apps/orders") == Target("Deployment", "orders")
 

@@ -12,7 +12,8 @@ def problems(text: str) -> list[str]:
 
 
 def test_a_clean_pipeline_passes() -> None:
-    assert problems("""
+    assert (
+        problems("""
 pipelines:
   default:
     - step:
@@ -20,7 +21,9 @@ pipelines:
         script:
           - pipekit build --no-image --junit-out x.xml && echo done
           - pipekit promote --from dev --to qa --service=orders
-""") == []
+""")
+        == []
+    )
 
 
 def test_step_without_script() -> None:

@@ -36,32 +36,55 @@ def test_a_typo_is_refused_with_its_line_and_keyword(tmp_path: Path) -> None:
     assert "did you mean 'script'?" in message
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("pipelines:\n  default:\n    - step: *missing\n", 3, "malformed YAML"),  # an undefined anchor
-    ("image: x\n", 1, "no 'pipelines' section"),
-    ("pipelines:\n  default:\n    - step:\n        name: x\n", 3, "a step needs a script"),
-    ("pipelines:\n  default:\n    - step:\n        script:\n          - echo: hi\n", 5, "a mapping"),
-    ("pipelines:\n  default:\n    - step:\n        script: [make]\n        artifacts: ['../out/*']\n", 5,
-     "outside the clone"),
-    ("pipelines:\n  default:\n    - step:\n        script: [make]\n        max-time: 0\n", 5, "max-time"),
-    ("pipelines:\n  default:\n    - step:\n        script: [make]\n        trigger: later\n", 5, "trigger"),
-    ("pipelines:\n  default:\n    - stage:\n        steps:\n          - step:\n              script: [a]\n"
-     "              deployment: x\n", 7, "a step in a stage cannot have a deployment"),
-    ("pipelines:\n  custom:\n    go:\n      - variables:\n          - name: A\n            default: c\n"
-     "            allowed-values: [a, b]\n      - step:\n          script: [make]\n", 6, "allowed values"),
-    ("pipelines:\n  branches:\n    main:\n      - paralel:\n          - step: {script: [a]}\n", 4,
-     "unknown keyword 'paralel'"),
-    ("clone:\n  depth: shallow\n" + MINIMAL, 2, "clone depth"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("pipelines:\n  default:\n    - step: *missing\n", 3, "malformed YAML"),  # an undefined anchor
+        ("image: x\n", 1, "no 'pipelines' section"),
+        ("pipelines:\n  default:\n    - step:\n        name: x\n", 3, "a step needs a script"),
+        ("pipelines:\n  default:\n    - step:\n        script:\n          - echo: hi\n", 5, "a mapping"),
+        (
+            "pipelines:\n  default:\n    - step:\n        script: [make]\n        artifacts: ['../out/*']\n",
+            5,
+            "outside the clone",
+        ),
+        ("pipelines:\n  default:\n    - step:\n        script: [make]\n        max-time: 0\n", 5, "max-time"),
+        (
+            "pipelines:\n  default:\n    - step:\n        script: [make]\n        trigger: later\n",
+            5,
+            "trigger",
+        ),
+        (
+            "pipelines:\n  default:\n    - stage:\n        steps:\n          - step:\n              script: [a]\n"
+            "              deployment: x\n",
+            7,
+            "a step in a stage cannot have a deployment",
+        ),
+        (
+            "pipelines:\n  custom:\n    go:\n      - variables:\n          - name: A\n            default: c\n"
+            "            allowed-values: [a, b]\n      - step:\n          script: [make]\n",
+            6,
+            "allowed values",
+        ),
+        (
+            "pipelines:\n  branches:\n    main:\n      - paralel:\n          - step: {script: [a]}\n",
+            4,
+            "unknown keyword 'paralel'",
+        ),
+        ("clone:\n  depth: shallow\n" + MINIMAL, 2, "clone depth"),
+    ],
+)
 def test_files_bitbucket_refuses(tmp_path: Path, text: str, line: int, words: str) -> None:
     message = refused(text, tmp_path)
     assert f"bitbucket-pipelines.yml:{line}:" in message and words in message
 
 
 def test_anchors_and_merge_keys_make_steps(tmp_path: Path) -> None:
-    text = ("definitions:\n  steps:\n    - step: &build\n        name: Build\n        script: [make]\n"
-            "        caches: [maven]\n"
-            "pipelines:\n  default:\n    - step: *build\n    - step:\n        <<: *build\n        name: Again\n")
+    text = (
+        "definitions:\n  steps:\n    - step: &build\n        name: Build\n        script: [make]\n"
+        "        caches: [maven]\n"
+        "pipelines:\n  default:\n    - step: *build\n    - step:\n        <<: *build\n        name: Again\n"
+    )
     file = load(text, tmp_path)
     assert file.default is not None
     steps = [item for item in file.default.items if isinstance(item, Step)]
@@ -77,24 +100,33 @@ def checked(text: str, tmp_path: Path, trigger: str = "default") -> list[plan.Pl
     return laid_out
 
 
-@pytest.mark.parametrize("text, words", [
-    ("pipelines:\n  default:\n    - step:\n        trigger: manual\n        script: [a]\n", "first step"),
-    ("pipelines:\n  default:\n    - step: {script: [a], deployment: prod}\n    - step: {script: [b], deployment: prod}\n",
-     "'prod' is used twice"),
-    ("pipelines:\n  default:\n    - step: {script: [a], caches: [mine]}\n", "cache 'mine'"),
-    ("pipelines:\n  default:\n    - step: {script: [a], services: [db]}\n", "service 'db'"),
-    ("clone:\n  lfs: true\n" + MINIMAL, "lfs"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("pipelines:\n  default:\n    - step:\n        trigger: manual\n        script: [a]\n", "first step"),
+        (
+            "pipelines:\n  default:\n    - step: {script: [a], deployment: prod}\n    - step: {script: [b], deployment: prod}\n",
+            "'prod' is used twice",
+        ),
+        ("pipelines:\n  default:\n    - step: {script: [a], caches: [mine]}\n", "cache 'mine'"),
+        ("pipelines:\n  default:\n    - step: {script: [a], services: [db]}\n", "service 'db'"),
+        ("clone:\n  lfs: true\n" + MINIMAL, "lfs"),
+    ],
+)
 def test_pipelines_bitbucket_refuses_to_start(tmp_path: Path, text: str, words: str) -> None:
     with pytest.raises(BadInput) as caught:
         checked(text, tmp_path)
     assert words in str(caught.value) and "bitbucket-pipelines.yml:" in str(caught.value)
 
 
-def test_a_custom_pipeline_may_start_with_a_manual_step_and_a_stage_shares_its_environment(tmp_path: Path) -> None:
-    text = ("pipelines:\n  custom:\n    deploy:\n      - step: {script: [a], trigger: manual}\n"
-            "      - stage:\n          deployment: prod\n          steps:\n            - step: {script: [b]}\n"
-            "            - step: {script: [c]}\n")
+def test_a_custom_pipeline_may_start_with_a_manual_step_and_a_stage_shares_its_environment(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "pipelines:\n  custom:\n    deploy:\n      - step: {script: [a], trigger: manual}\n"
+        "      - stage:\n          deployment: prod\n          steps:\n            - step: {script: [b]}\n"
+        "            - step: {script: [c]}\n"
+    )
     laid_out = checked(text, tmp_path, "custom:deploy")
     assert laid_out[0].manual and [p.deployment for p in laid_out] == [None, "prod", "prod"]
 
@@ -121,19 +153,22 @@ pipelines:
 """
 
 
-@pytest.mark.parametrize("trigger, expected", [
-    ("branch:feature/bb-123-fix", "literal"),  # a literal name beats every glob
-    ("branch:feature/bb-7", "feature/bb-*"),  # the most specific glob
-    ("branch:feature/x", "feature/*"),
-    ("branch:feature/x/y", "**"),  # '*' stops at '/', '**' does not
-    ("branch:main", "**"),
-    ("branch:hotfix/1", "braces"),
-    ("tag:v1.2", "v*"),
-    ("pr:feature/x:main", "pr-feature"),  # matched on the source branch
-    ("pr:bugfix/1:main", "pr-bugfix-main"),
-    ("custom:nightly", "nightly"),
-    ("default", "default"),
-])
+@pytest.mark.parametrize(
+    "trigger, expected",
+    [
+        ("branch:feature/bb-123-fix", "literal"),  # a literal name beats every glob
+        ("branch:feature/bb-7", "feature/bb-*"),  # the most specific glob
+        ("branch:feature/x", "feature/*"),
+        ("branch:feature/x/y", "**"),  # '*' stops at '/', '**' does not
+        ("branch:main", "**"),
+        ("branch:hotfix/1", "braces"),
+        ("tag:v1.2", "v*"),
+        ("pr:feature/x:main", "pr-feature"),  # matched on the source branch
+        ("pr:bugfix/1:main", "pr-bugfix-main"),
+        ("custom:nightly", "nightly"),
+        ("default", "default"),
+    ],
+)
 def test_which_pipeline_a_trigger_starts(tmp_path: Path, trigger: str, expected: str) -> None:
     file = load(BRANCHES, tmp_path)
     pipeline = selection.select(file, selection.parse_trigger(trigger, "main"))
@@ -155,19 +190,32 @@ def test_an_unknown_or_incomplete_trigger_is_bad_input(text: str) -> None:
         selection.parse_trigger(text, "main")
 
 
-@pytest.mark.parametrize("pattern, name, hit", [
-    ("dist/**", "dist/a/b.jar", True), ("**/*.xml", "report.xml", True), ("**/*.xml", "a/b/r.xml", True),
-    ("reports/*.txt", "reports/a/b.txt", False), ("[!a]*", "b1", True), ("[!a]*", "a1", False),
-    ("v?.*", "v1.2", True), ("feature\\*", "feature*", True), ("feature\\*", "featurex", False),
-])
+@pytest.mark.parametrize(
+    "pattern, name, hit",
+    [
+        ("dist/**", "dist/a/b.jar", True),
+        ("**/*.xml", "report.xml", True),
+        ("**/*.xml", "a/b/r.xml", True),
+        ("reports/*.txt", "reports/a/b.txt", False),
+        ("[!a]*", "b1", True),
+        ("[!a]*", "a1", False),
+        ("v?.*", "v1.2", True),
+        ("feature\\*", "feature*", True),
+        ("feature\\*", "featurex", False),
+    ],
+)
 def test_globs(pattern: str, name: str, hit: bool) -> None:
     assert globs.matches(pattern, name) is hit
 
 
 def test_variables_files_yaml_json_dotenv_and_masking(tmp_path: Path) -> None:
-    (tmp_path / "a.yml").write_text("workspace:\n  W: w\n  R: from-workspace\nrepository:\n  R: repo\n"
-                                    "  TOKEN: {value: tok-12345, secured: true}\ndeployments:\n  prod:\n    R: prod\n")
-    (tmp_path / "b.json").write_text(json.dumps({"repository": [{"key": "J", "value": "j", "secured": False}]}))
+    (tmp_path / "a.yml").write_text(
+        "workspace:\n  W: w\n  R: from-workspace\nrepository:\n  R: repo\n"
+        "  TOKEN: {value: tok-12345, secured: true}\ndeployments:\n  prod:\n    R: prod\n"
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps({"repository": [{"key": "J", "value": "j", "secured": False}]})
+    )
     (tmp_path / "c.env").write_text("# plain\nexport E='e value'\n")
     found = variables.load_files([tmp_path / "a.yml", tmp_path / "b.json", tmp_path / "c.env"])
     step = {k: v.value for k, v in found.for_step("prod").items()}
@@ -176,14 +224,18 @@ def test_variables_files_yaml_json_dotenv_and_masking(tmp_path: Path) -> None:
     assert masking.mask("the tok-12345 here") == "the *** here"
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("bad.yml", "repository: [1, 2\n", "malformed YAML"),
-    ("bad.json", "{nope", "malformed JSON"),
-    ("bad.env", "NOT A LINE\n", "bad.env:1: expected NAME=value"),
-    ("bad2.yml", "repository:\n  1A: x\n", "not a variable name"),
-])
-def test_a_variables_file_that_does_not_parse_is_bad_input(tmp_path: Path, name: str, text: str,
-                                                           words: str) -> None:
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("bad.yml", "repository: [1, 2\n", "malformed YAML"),
+        ("bad.json", "{nope", "malformed JSON"),
+        ("bad.env", "NOT A LINE\n", "bad.env:1: expected NAME=value"),
+        ("bad2.yml", "repository:\n  1A: x\n", "not a variable name"),
+    ],
+)
+def test_a_variables_file_that_does_not_parse_is_bad_input(
+    tmp_path: Path, name: str, text: str, words: str
+) -> None:
     (tmp_path / name).write_text(text)
     with pytest.raises(BadInput) as caught:
         variables.load_file(tmp_path / name)
@@ -200,7 +252,9 @@ def test_explain_prints_the_table_docs_run_pipeline_md_holds() -> None:
     cli = run_pipekit("run-pipeline", "--explain", "--json")
     assert cli.returncode == 0, cli.stderr
     rows = json.loads(cli.stdout)["emulation"]
-    assert [r["what"] for r in rows] == [w for w, _, _ in explain.ROWS] and "docker service" in rows[10]["what"]
+    assert [r["what"] for r in rows] == [w for w, _, _ in explain.ROWS] and "docker service" in rows[10][
+        "what"
+    ]
 
 
 def test_the_oidc_token_carries_bitbucket_claims_and_is_masked() -> None:
@@ -208,8 +262,15 @@ def test_the_oidc_token_carries_bitbucket_claims_and_is_masked() -> None:
 
     from pipekit.pipelines import oidc
 
-    token = oidc.token(workspace="acme", workspace_uuid="{w-1}", repository_uuid="{r-1}", pipeline_uuid="{p-1}",
-                       step_uuid="{s-1}", branch="main", environment_uuid="{e-1}")
+    token = oidc.token(
+        workspace="acme",
+        workspace_uuid="{w-1}",
+        repository_uuid="{r-1}",
+        pipeline_uuid="{p-1}",
+        step_uuid="{s-1}",
+        branch="main",
+        environment_uuid="{e-1}",
+    )
     body = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     assert claims["iss"] == "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
@@ -226,6 +287,9 @@ def test_atlassians_schema_refuses_what_the_keyword_checks_let_through(tmp_path:
     for env in ({}, {"PIPEKIT_SCHEMAS_DIR": str(SCHEMAS)}):  # the shipped schema, or a folder's copy
         with pytest.raises(BadInput) as caught:
             schema.check(file, env)
-        assert str(caught.value).startswith("bitbucket-pipelines.yml:4: Atlassian's schema refuses it: '3x' is not "
-                                            "one of")
-    schema.check(load("pipelines:\n  default:\n    - step:\n        size: 2x\n        script: [make]\n", tmp_path), {})
+        assert str(caught.value).startswith(
+            "bitbucket-pipelines.yml:4: Atlassian's schema refuses it: '3x' is not one of"
+        )
+    schema.check(
+        load("pipelines:\n  default:\n    - step:\n        size: 2x\n        script: [make]\n", tmp_path), {}
+    )

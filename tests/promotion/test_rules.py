@@ -17,7 +17,11 @@ def decide(section: dict, source: str, target: str, **kw: object) -> envs.Decisi
 def test_default_chain() -> None:
     loaded = envs.load({})
     assert [(e.name, e.promotion, e.source) for e in loaded.values()] == [
-        ("dev", "auto", None), ("qa", "auto", "dev"), ("preprod", "auto", "qa"), ("prod", "manual", "preprod")]
+        ("dev", "auto", None),
+        ("qa", "auto", "dev"),
+        ("preprod", "auto", "qa"),
+        ("prod", "manual", "preprod"),
+    ]
     assert envs.ancestors(loaded, "prod") == ["preprod", "qa", "dev"]
     assert decide({}, "dev", "qa").rule == "auto"
     assert decide({}, "preprod", "prod", approve=True).rule == "manual"
@@ -38,7 +42,9 @@ def test_manual_in_bitbucket_needs_the_deployment_environment() -> None:
         decide({}, "preprod", "prod")
     with pytest.raises(CheckFailed, match="BITBUCKET_DEPLOYMENT_ENVIRONMENT is unset"):
         decide({}, "preprod", "prod", approve=True, in_bitbucket=True)
-    assert decide({}, "preprod", "prod", approve=True, in_bitbucket=True, deployment_env="prod").rule == "manual"
+    assert (
+        decide({}, "preprod", "prod", approve=True, in_bitbucket=True, deployment_env="prod").rule == "manual"
+    )
 
 
 def test_gated_returns_the_gates_and_bad_rules_are_bad_input() -> None:

@@ -17,7 +17,9 @@ def when(repo, rev: str) -> int:
 
 
 def lead(w: World, *args: str) -> dict[str, dict]:
-    proc = w.pipekit("dora", "--env", "prod", "--since", "2026-01-01", "--until", "2099-01-01", "--json", *args)
+    proc = w.pipekit(
+        "dora", "--env", "prod", "--since", "2026-01-01", "--until", "2099-01-01", "--json", *args
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)["report"]
     return {m["scope"]: m for m in [report["overall"], *report["services"]]}
@@ -27,10 +29,17 @@ def lead(w: World, *args: str) -> dict[str, dict]:
 def test_lead_time_counts_every_commit_a_deployment_brings(world: World) -> None:  # noqa: F811
     orders = world.repos["orders"]
     first = when(world.gitops, world.gitops_commits["orders:prod:promote"])  # o1 reaches prod
-    hotfix = when(world.gitops, world.gitops_commits["orders:prod:h1"])  # h1 straight to prod: brings o2 and h1
-    per_commit = [first - when(orders, world.sha["o1"]),  # nothing ran before: the deployment's own commit
-                  hotfix - when(orders, world.sha["o2"]), hotfix - when(orders, world.sha["h1"])]
-    got = lead(world, "--source-repo", f"orders={orders}", "--source-repo", f"billing={world.repos['billing']}")
+    hotfix = when(
+        world.gitops, world.gitops_commits["orders:prod:h1"]
+    )  # h1 straight to prod: brings o2 and h1
+    per_commit = [
+        first - when(orders, world.sha["o1"]),  # nothing ran before: the deployment's own commit
+        hotfix - when(orders, world.sha["o2"]),
+        hotfix - when(orders, world.sha["h1"]),
+    ]
+    got = lead(
+        world, "--source-repo", f"orders={orders}", "--source-repo", f"billing={world.repos['billing']}"
+    )
     assert got["orders"]["lead_time_samples"] == 3
     assert got["orders"]["lead_time_median_s"] == statistics.median(per_commit)
     # billing: b1, b2, b3 promoted one by one (one commit each), then a rollback (no change delivered)
@@ -39,10 +48,16 @@ def test_lead_time_counts_every_commit_a_deployment_brings(world: World) -> None
     trailers = lead(world)
     assert trailers["orders"]["lead_time_samples"] == 2
     assert trailers["orders"]["lead_time_median_s"] == statistics.median(
-        [first - when(orders, world.sha["o1"]), hotfix - when(orders, world.sha["h1"])])
+        [first - when(orders, world.sha["o1"]), hotfix - when(orders, world.sha["h1"])]
+    )
     # an unreadable repository falls back to the trailers for that service only
-    mixed = lead(world, "--source-repo", f"orders={world.repos['billing']}",
-                 "--source-repo", f"billing={world.repos['billing']}")
+    mixed = lead(
+        world,
+        "--source-repo",
+        f"orders={world.repos['billing']}",
+        "--source-repo",
+        f"billing={world.repos['billing']}",
+    )
     assert mixed["orders"]["lead_time_samples"] == 2 and mixed["billing"]["lead_time_samples"] == 3
     bad = world.pipekit("dora", "--source-repo", f"orders={world.root}")
     assert bad.returncode == 2 and "is not a git repository" in bad.stderr

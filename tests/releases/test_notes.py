@@ -11,9 +11,16 @@ from pipekit.releases.notes import MAX_LINES, NOTES_START, commit_body
 
 
 def commits(n: int, service: str) -> list[SourceCommit]:
-    return [SourceCommit(sha=f"{i:040x}", author="Alice", date="2026-11-02T10:00:00+00:00",
-                         subject=f"Pipekit-Tag: not a trailer {i} " + "x" * 150, jira=[f"ORD-{i}"] if i % 2 else [])
-            for i in range(n)]
+    return [
+        SourceCommit(
+            sha=f"{i:040x}",
+            author="Alice",
+            date="2026-11-02T10:00:00+00:00",
+            subject=f"Pipekit-Tag: not a trailer {i} " + "x" * 150,
+            jira=[f"ORD-{i}"] if i % 2 else [],
+        )
+        for i in range(n)
+    ]
 
 
 def test_notes_are_bounded_and_say_what_was_left_out() -> None:
@@ -33,11 +40,16 @@ def test_notes_are_bounded_and_say_what_was_left_out() -> None:
 
 def test_a_promotion_message_with_notes_keeps_its_trailers(tmp_path) -> None:
     lines = commit_body([ServiceChange("orders", CARRIES, None, None, commits=commits(3, "orders"), total=3)])
-    pairs = [("Pipekit-Environment", "prod"), ("Pipekit-Promoted-From", "qa"), ("Pipekit-Service", "orders"),
-             ("Pipekit-Tag", "o3")]
+    pairs = [
+        ("Pipekit-Environment", "prod"),
+        ("Pipekit-Promoted-From", "qa"),
+        ("Pipekit-Service", "orders"),
+        ("Pipekit-Tag", "o3"),
+    ]
     text = message("promote qa -> prod: orders o3", ["orders: o2 -> repo/orders:o3", "", *lines], pairs)
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=text, capture_output=True, text=True,
-                            check=True).stdout
+    parsed = subprocess.run(
+        ["git", "interpret-trailers", "--parse"], input=text, capture_output=True, text=True, check=True
+    ).stdout
     assert parsed.splitlines() == [f"{k}: {v}" for k, v in pairs]
     read = trailers.parse(text)
     assert (read.environment, read.promoted_from) == ("prod", "qa")

@@ -14,8 +14,9 @@ TODAY = date(2026, 11, 26)
 
 
 def sca(vid: str, sev: str, pkg: str = "com.example/lib", version: str = "1.0", **kw: object) -> fm.Finding:
-    f = fm.new("trivy", fm.SCA, vid, sev, vid, package=pkg, version=version,
-               purl=f"pkg:maven/{pkg}@{version}", **kw)
+    f = fm.new(
+        "trivy", fm.SCA, vid, sev, vid, package=pkg, version=version, purl=f"pkg:maven/{pkg}@{version}", **kw
+    )
     f.fingerprint = fm.sca_fingerprint(vid, pkg, version)
     return f
 
@@ -65,8 +66,12 @@ def test_suppression_by_fingerprint_and_globs() -> None:
     c = sast("r2", "high")
     assert apply([c], Policy(suppressions=[sup(c.fingerprint)]), today=TODAY).passed
     d = sca("CVE-5", "high", pkg="org.acme/core", version="2.1")
-    for glob, ok in [("org.acme/*", True), ("org.acme/core@2.*", True), ("pkg:maven/org.acme/*", True),
-                     ("org.other/*", False)]:
+    for glob, ok in [
+        ("org.acme/*", True),
+        ("org.acme/core@2.*", True),
+        ("pkg:maven/org.acme/*", True),
+        ("org.other/*", False),
+    ]:
         assert apply([d], Policy(suppressions=[sup("CVE-5", glob=glob)]), today=TODAY).passed is ok
 
 

@@ -18,8 +18,10 @@ DEPTH = 1_000_000
 
 
 def deep_sarif(path: Path, size: int, depth: int = DEPTH) -> Path:
-    head = b'{"version":"2.1.0","$schema":"https://json.schemastore.org/sarif-2.1.0.json","runs":[{"tool":' \
-           b'{"driver":{"name":"deep"}},"results":[{"ruleId":"r","message":{"text":"'
+    head = (
+        b'{"version":"2.1.0","$schema":"https://json.schemastore.org/sarif-2.1.0.json","runs":[{"tool":'
+        b'{"driver":{"name":"deep"}},"results":[{"ruleId":"r","message":{"text":"'
+    )
     tail = b'"},"properties":{"x":' + b"[" * depth + b"]" * depth + b"}}]}]}"
     pad = max(0, size - len(head) - len(tail))
     path.write_bytes(head + b"a" * pad + tail)
@@ -36,17 +38,27 @@ def test_a_16_mib_sarif_nested_a_million_deep_is_exit_2_quickly(tmp_path: Path) 
     assert report.stat().st_size >= 16 * 1024 * 1024
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "scan", str(report)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, preexec_fn=_limit_memory)  # noqa: PLW1509
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit", "scan", str(report)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_memory,
+    )  # noqa: PLW1509
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "depth limit" in proc.stderr and "deep.sarif" in proc.stderr
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.parametrize("text,depth", [
-    (b'{"a": "[[[[\\"[[\\\\"}', 1),
-    (b'[{"k": [1, {"x": "]]]"}]}]', 4),
-    (b'"\\\\\\"[["', 0),
-])
+@pytest.mark.parametrize(
+    "text,depth",
+    [
+        (b'{"a": "[[[[\\"[[\\\\"}', 1),
+        (b'[{"k": [1, {"x": "]]]"}]}]', 4),
+        (b'"\\\\\\"[["', 0),
+    ],
+)
 def test_depth_is_counted_outside_strings(text: bytes, depth: int) -> None:
     assert sarif.max_depth(text) == depth

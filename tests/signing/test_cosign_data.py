@@ -29,7 +29,7 @@ def cosign_layer(path: Path) -> tuple[store.Layer, dict]:
     """One layer of a cosign .sig manifest, from containers/image's sigstore-json signature file."""
     raw = path.read_bytes()
     assert raw.startswith(b"\x00sigstore-json\n")
-    data = json.loads(raw[len(b"\x00sigstore-json\n"):])
+    data = json.loads(raw[len(b"\x00sigstore-json\n") :])
     body = base64.b64decode(data["payload"])
     layer = store.Layer(data["mimeType"], "", len(body), dict(data["annotations"]), body)
     return layer, json.loads(body)
@@ -48,7 +48,11 @@ def test_cosign_signature_verifies_with_its_key_only() -> None:
     layer, claims = cosign_layer(CI / "dir-img-cosign-valid" / "signature-1")
     digest = signed_digest(claims)
     # the signed digest is the manifest's: the manifest file is the image cosign signed
-    assert digest == "sha256:" + hashlib.sha256((CI / "dir-img-cosign-valid" / "manifest.json").read_bytes()).hexdigest()
+    assert (
+        digest
+        == "sha256:"
+        + hashlib.sha256((CI / "dir-img-cosign-valid" / "manifest.json").read_bytes()).hexdigest()
+    )
     assert layer.media_type == store.SIMPLE_SIGNING_LAYER
     assert attach.valid_signature(layer, digest, public("cosign.pub").key)
     assert not attach.valid_signature(layer, digest, public("cosign2.pub").key)
@@ -67,24 +71,32 @@ def test_tampered_copies_of_cosign_signatures_are_rejected() -> None:
     assert not attach.valid_signature(layer, "sha256:" + "0" * 64, key)
     # the payload changed to claim another image: the signature no longer covers it
     forged = layer.payload.replace(digest.encode(), ("sha256:" + "1" * 64).encode())
-    assert not attach.valid_signature(store.Layer(layer.media_type, "", 0, layer.annotations, forged),
-                                      "sha256:" + "1" * 64, key)
+    assert not attach.valid_signature(
+        store.Layer(layer.media_type, "", 0, layer.annotations, forged), "sha256:" + "1" * 64, key
+    )
     # the identity changed
     other = layer.payload.replace(b"cosign-signed-single-sample", b"cosign-signed-other-sample")
-    assert not attach.valid_signature(store.Layer(layer.media_type, "", 0, layer.annotations, other), digest, key)
+    assert not attach.valid_signature(
+        store.Layer(layer.media_type, "", 0, layer.annotations, other), digest, key
+    )
     # one bit of the signature flipped
     sig = bytearray(base64.b64decode(layer.annotations[store.SIGNATURE_ANNOTATION]))
     sig[10] ^= 1
     flipped = {store.SIGNATURE_ANNOTATION: base64.b64encode(bytes(sig)).decode()}
-    assert not attach.valid_signature(store.Layer(layer.media_type, "", 0, flipped, layer.payload), digest, key)
+    assert not attach.valid_signature(
+        store.Layer(layer.media_type, "", 0, flipped, layer.payload), digest, key
+    )
     # no signature, or another media type
     assert not attach.valid_signature(store.Layer(layer.media_type, "", 0, {}, layer.payload), digest, key)
-    assert not attach.valid_signature(store.Layer(store.DSSE_LAYER, "", 0, layer.annotations, layer.payload),
-                                      digest, key)
+    assert not attach.valid_signature(
+        store.Layer(store.DSSE_LAYER, "", 0, layer.annotations, layer.payload), digest, key
+    )
 
 
 def test_pipekits_payload_is_byte_for_byte_what_cosign_signed() -> None:
-    for path in (CI / "dir-img-cosign-valid" / "signature-1",):  # made by cosign (with-tag was made by skopeo)
+    for path in (
+        CI / "dir-img-cosign-valid" / "signature-1",
+    ):  # made by cosign (with-tag was made by skopeo)
         layer, claims = cosign_layer(path)
         identity = claims["critical"]["identity"]["docker-reference"]
         assert payload.simple_signing(signed_digest(claims), identity) == layer.payload
@@ -96,7 +108,9 @@ def test_pipekits_payload_is_byte_for_byte_what_cosign_signed() -> None:
 @pytest.mark.parametrize("name", ["sigstore-format.key", "cosign-format.key"])
 def test_cosign_encrypted_keys_decrypt_and_sign(name: str) -> None:
     text = (KEYS / name).read_text()
-    assert ("ENCRYPTED SIGSTORE PRIVATE KEY" if name.startswith("sigstore") else "ENCRYPTED COSIGN PRIVATE KEY") in text
+    assert (
+        "ENCRYPTED SIGSTORE PRIVATE KEY" if name.startswith("sigstore") else "ENCRYPTED COSIGN PRIVATE KEY"
+    ) in text
     signer = keys.load_signer(str(KEYS / name), ENV)
     data = payload.simple_signing("sha256:" + "a" * 64, "registry.example/svc")
     assert keys.verify(signer.public_key(), signer.sign(data), data)
@@ -115,8 +129,10 @@ def test_wrong_password_is_exit_2_naming_the_key_never_its_content(tmp_path: Pat
     with pytest.raises(BadInput, match=r"missing\.key: cannot read it"):
         keys.load_signer(str(tmp_path / "missing.key"), ENV)
     garbage = tmp_path / "garbage.key"
-    garbage.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n"
-                       "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    garbage.write_text(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n"
+        "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    )
     with pytest.raises(BadInput, match="garbage.key: the encrypted key is malformed"):
         keys.load_signer(str(garbage), ENV)
     with pytest.raises(BadInput, match="not a cosign private key"):
@@ -141,14 +157,19 @@ def test_env_reference_and_generated_keys_round_trip() -> None:
 def test_dsse_envelope_signs_the_pae_and_names_the_digest() -> None:
     signer = keys.LocalSigner("test", ec.generate_private_key(ec.SECP256R1()))
     digest = "sha256:" + "b" * 64
-    body = payload.statement("registry.example/svc", digest, payload.PREDICATE_CYCLONEDX, {"bomFormat": "CycloneDX"})
-    env = payload.parse_envelope(payload.envelope(body, signer.sign(payload.pae(payload.IN_TOTO_PAYLOAD_TYPE, body))))
+    body = payload.statement(
+        "registry.example/svc", digest, payload.PREDICATE_CYCLONEDX, {"bomFormat": "CycloneDX"}
+    )
+    env = payload.parse_envelope(
+        payload.envelope(body, signer.sign(payload.pae(payload.IN_TOTO_PAYLOAD_TYPE, body)))
+    )
     assert env is not None and env.payload == body
     layer = store.Layer(store.DSSE_LAYER, "", 0, {}, payload.envelope(body, env.signatures[0]))
     st = attach.envelope_statement(layer, signer.public_key())
     assert st is not None and st["predicateType"] == payload.PREDICATE_CYCLONEDX
     assert payload.subject_digests(st) == {digest}
     assert payload.pae("a", b"bc") == b"DSSEv1 1 a 2 bc"
-    tampered = store.Layer(store.DSSE_LAYER, "", 0, {}, payload.envelope(body.replace(b"b" * 8, b"c" * 8),
-                                                                         env.signatures[0]))
+    tampered = store.Layer(
+        store.DSSE_LAYER, "", 0, {}, payload.envelope(body.replace(b"b" * 8, b"c" * 8), env.signatures[0])
+    )
     assert attach.envelope_statement(tampered, signer.public_key()) is None

@@ -65,7 +65,11 @@ def test_alerts_test_checks_and_unit_tests_every_environment(onboarded: tuple[Pa
     assert result["status"] == "passed" and result["service"] == "orders"
     assert [e["environment"] for e in result["environments"]] == list(ENVS)
     for env in result["environments"]:
-        assert env["passed"] and env["rules"] == len(catalogue.ALERTS) and env["tests"] == 2 * len(catalogue.ALERTS)
+        assert (
+            env["passed"]
+            and env["rules"] == len(catalogue.ALERTS)
+            and env["tests"] == 2 * len(catalogue.ALERTS)
+        )
     # Debian's Alertmanager 0.25 does not know Teams Workflows: said, with the version it needs
     assert result["routing"] == "skipped" and "Alertmanager >= 0.28.0" in result["routing_detail"]
 
@@ -88,7 +92,8 @@ def test_the_library_api_gets_the_same_result(onboarded: tuple[Path, Path]) -> N
     ctx = StepContext.create(env=dict(os.environ), cwd=service)
     result = run(AlertsOptions(service="orders", gitops_dir=gitops, environments=["qa"]), ctx)
     assert result.status == "passed" and [(e.environment, e.rules, e.tests) for e in result.environments] == [
-        ("qa", 16, 32)]
+        ("qa", 16, 32)
+    ]
 
 
 @pytest.mark.slow
@@ -106,8 +111,10 @@ def test_rendered_rules_match_the_crd_schema_and_carry_the_labels(onboarded: tup
         monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
         assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/actuator/prometheus"}]
         deployment = next(d for d in docs if d["kind"] == "Deployment")
-        assert {"name": "MANAGEMENT_METRICS_DISTRIBUTION_PERCENTILESHISTOGRAM_HTTP_SERVER_REQUESTS",
-                "value": "true"} in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {
+            "name": "MANAGEMENT_METRICS_DISTRIBUTION_PERCENTILESHISTOGRAM_HTTP_SERVER_REQUESTS",
+            "value": "true",
+        } in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
         assert [r["alert"] for r in rules] == [a.name for a in catalogue.ALERTS]
         for r in rules:
@@ -124,17 +131,27 @@ def test_rendered_rules_match_the_crd_schema_and_carry_the_labels(onboarded: tup
         threshold = "0.02" if env == "prod" else "0.05"
         assert by_name["HighErrorRatio"]["expr"].endswith(f"> {threshold}")
         assert by_name["ArgoCdAppDegraded"]["expr"].count(f'name="orders-{env}"') == 1
-        assert f"pipekit rollback --service orders --env {env}" in by_name["ErrorsAfterDeploy"]["annotations"]["description"]
+        assert (
+            f"pipekit rollback --service orders --env {env}"
+            in by_name["ErrorsAfterDeploy"]["annotations"]["description"]
+        )
     runbook = (gitops / "apps/orders/alerts/RUNBOOK.md").read_text()
     assert all(f"## {a.name}" in runbook for a in catalogue.ALERTS)
 
 
 @pytest.mark.slow
-def test_another_service_and_environments_pass_too(tmp_path: Path, git_repo: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_service_and_environments_pass_too(
+    tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service, gitops, _bare = make_repos(tmp_path, git_repo, monkeypatch)
-    init(service, service="billing", gitops_dir=gitops, image_repo="billing", environments=("dev", "prod"),
-         namespace_template="team-a-{service}-{env}")
+    init(
+        service,
+        service="billing",
+        gitops_dir=gitops,
+        image_repo="billing",
+        environments=("dev", "prod"),
+        namespace_template="team-a-{service}-{env}",
+    )
     proc = alerts("test", "--gitops-dir", str(gitops), "--service", "billing", "--json", cwd=service)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [e["environment"] for e in json.loads(proc.stdout)["environments"]] == ["dev", "prod"]
@@ -145,8 +162,16 @@ def test_another_service_and_environments_pass_too(tmp_path: Path, git_repo: Pat
 @pytest.mark.slow
 def test_a_changed_threshold_regenerates_rules_and_tests(onboarded: tuple[Path, Path]) -> None:
     service, gitops = onboarded
-    edit(service / "pipekit.yaml", "error_ratio: {threshold: 0.05, for: 10m}", "error_ratio: {threshold: 0.25, for: 3m}")
-    edit(service / "pipekit.yaml", "      latency_p95: {for: 10m}", "      latency_p95: {threshold: 0.3, for: 10m}")
+    edit(
+        service / "pipekit.yaml",
+        "error_ratio: {threshold: 0.05, for: 10m}",
+        "error_ratio: {threshold: 0.25, for: 3m}",
+    )
+    edit(
+        service / "pipekit.yaml",
+        "      latency_p95: {for: 10m}",
+        "      latency_p95: {threshold: 0.3, for: 10m}",
+    )
     result = init(service, gitops_dir=gitops)
     assert result.status == "written", result  # type: ignore[attr-defined]
     assert result.files["pipekit.yaml"] == "unchanged"  # type: ignore[attr-defined]  # written back as it is
@@ -192,13 +217,18 @@ def test_slack_routing_is_checked_with_amtool(onboarded: tuple[Path, Path]) -> N
     service, gitops = onboarded
     need("amtool")
     edit(service / "pipekit.yaml", "    type: teams\n", "    type: slack\n")
-    edit(service / "pipekit.yaml", "-webhook-url\n", "-webhook-url\n    channel: \"#orders-oncall\"\n"
-         "    page_receiver: pagerduty-payments\n")
+    edit(
+        service / "pipekit.yaml",
+        "-webhook-url\n",
+        '-webhook-url\n    channel: "#orders-oncall"\n    page_receiver: pagerduty-payments\n',
+    )
     assert init(service, gitops_dir=gitops).status == "written"  # type: ignore[attr-defined]
     snippet = yaml.safe_load((gitops / "apps/orders/alerts/alertmanager.yaml").read_text())
     (receiver,) = snippet["receivers"]
     assert receiver["name"] == "orders-slack" and receiver["slack_configs"][0]["channel"] == "#orders-oncall"
-    assert receiver["slack_configs"][0]["api_url_file"] == "/etc/alertmanager/secrets/orders-slack-webhook-url"
+    assert (
+        receiver["slack_configs"][0]["api_url_file"] == "/etc/alertmanager/secrets/orders-slack-webhook-url"
+    )
     proc = alerts("test", "--gitops-dir", str(gitops), "--env", "prod", "--json", cwd=service)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout)
@@ -211,7 +241,9 @@ def test_slack_routing_is_checked_with_amtool(onboarded: tuple[Path, Path]) -> N
 
 
 @pytest.mark.slow
-def test_render_prints_a_plain_rule_file_promtool_accepts(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
+def test_render_prints_a_plain_rule_file_promtool_accepts(
+    onboarded: tuple[Path, Path], tmp_path: Path
+) -> None:
     service, gitops = onboarded
     proc = alerts("render", "--gitops-dir", str(gitops), "--env", "prod", cwd=service)
     assert proc.returncode == 0, proc.stderr
@@ -226,8 +258,16 @@ def test_list_shows_thresholds_per_environment(onboarded: tuple[Path, Path]) -> 
     proc = alerts("list", "--json", cwd=service)
     assert proc.returncode == 0, proc.stderr
     lines = {line["alert"]: line for line in json.loads(proc.stdout)["alerts"]}
-    assert lines["HighErrorRatio"]["environments"]["prod"] == {"severity": "critical", "for": "5m", "threshold": "0.02"}
-    assert lines["HighErrorRatio"]["environments"]["dev"] == {"severity": "warning", "for": "10m", "threshold": "0.05"}
+    assert lines["HighErrorRatio"]["environments"]["prod"] == {
+        "severity": "critical",
+        "for": "5m",
+        "threshold": "0.02",
+    }
+    assert lines["HighErrorRatio"]["environments"]["dev"] == {
+        "severity": "warning",
+        "for": "10m",
+        "threshold": "0.05",
+    }
 
 
 @pytest.mark.slow
@@ -247,22 +287,34 @@ def test_bad_input_is_exit_2(onboarded: tuple[Path, Path], tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_a_missing_promtool_is_exit_2_naming_the_package(onboarded: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_missing_promtool_is_exit_2_naming_the_package(
+    onboarded: tuple[Path, Path], tmp_path: Path
+) -> None:
     service, gitops = onboarded
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").symlink_to(need("kubectl"))  # kubectl, but no promtool
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
     env.update(PYTHONPATH=str(REPO_ROOT), PATH=str(bin_dir))
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "alerts", "test", "--gitops-dir", str(gitops)],
-                          cwd=service, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "promtool not found on PATH: install Debian package prometheus" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit", "alerts", "test", "--gitops-dir", str(gitops)],
+        cwd=service,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2
+        and "promtool not found on PATH: install Debian package prometheus" in proc.stderr
+    )
 
 
 def test_the_pipeline_lint_knows_the_subcommands_flags() -> None:
     assert check_command_line("pipekit alerts test --gitops-dir gitops --env prod --json") == []
     assert check_command_line("pipekit alerts render --env prod --nope") == [
-        "'pipekit alerts render --nope': no such flag"]
+        "'pipekit alerts render --nope': no such flag"
+    ]
 
 
 def test_the_shipped_schema_holds_the_catalogues_alerts_section() -> None:
@@ -272,8 +324,8 @@ def test_the_shipped_schema_holds_the_catalogues_alerts_section() -> None:
     fragment = json.loads(json.dumps(schema_fragment()))
     alerts = dict(shipped["properties"]["alerts"])
     assert alerts.pop("description") and alerts == {
-        k: v for k, v in fragment["properties"]["alerts"].items() if k != "description"}, \
-        "regenerate the schema: scripts/gen_schema.py"
+        k: v for k, v in fragment["properties"]["alerts"].items() if k != "description"
+    }, "regenerate the schema: scripts/gen_schema.py"
     for name, definition in fragment["$defs"].items():
         assert shipped["$defs"][name] == definition
 

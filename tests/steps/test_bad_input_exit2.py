@@ -38,11 +38,14 @@ def test_a_non_utf8_policy_file_is_exit_2(tmp_path: Path) -> None:
     no_traceback(proc)
 
 
-@pytest.mark.parametrize("content,expected", [
-    (b'{"version": 1, "steps": {"build": {"outputs": {"x": "caf\xe9"}}}}', "UTF-8"),
-    (b'{"version": 1, "steps": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "nested"),
-    (b'{"version": "1", "steps": {}}', "version '1' must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (b'{"version": 1, "steps": {"build": {"outputs": {"x": "caf\xe9"}}}}', "UTF-8"),
+        (b'{"version": 1, "steps": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "nested"),
+        (b'{"version": "1", "steps": {}}', "version '1' must be a whole number"),
+    ],
+)
 def test_a_broken_run_record_is_exit_2(tmp_path: Path, content: bytes, expected: str) -> None:
     record = tmp_path / "run.json"
     record.write_bytes(content)
@@ -54,9 +57,19 @@ def test_a_broken_run_record_is_exit_2(tmp_path: Path, content: bytes, expected:
 
 
 def test_argocd_opts_with_an_unbalanced_quote_is_exit_2(tmp_path: Path) -> None:
-    proc = run_pipekit("wait-for-argocd", "--app", "a", "--revision", "a" * 40,
-                       env={"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 20,
-                            "ARGOCD_OPTS": "--grpc-web-root-path '/argo --auth-token secret-in-opts"}, cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "a",
+        "--revision",
+        "a" * 40,
+        env={
+            "ARGOCD_SERVER": "127.0.0.1:1",
+            "ARGOCD_AUTH_TOKEN": "t" * 20,
+            "ARGOCD_OPTS": "--grpc-web-root-path '/argo --auth-token secret-in-opts",
+        },
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "ARGOCD_OPTS" in proc.stderr and "quot" in proc.stderr
     assert "secret-in-opts" not in proc.stderr
@@ -78,8 +91,14 @@ def test_an_output_naming_a_directory_is_exit_2_and_nothing_is_written(tmp_path:
 def test_notify_with_an_unwritable_run_record_fails_before_posting(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a folder")
     with WebhookSink() as sink:
-        proc = notify_cli(tmp_path, "--event", "started", "--run-record", str(tmp_path / "afile" / "run.json"),
-                          env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")})
+        proc = notify_cli(
+            tmp_path,
+            "--event",
+            "started",
+            "--run-record",
+            str(tmp_path / "afile" / "run.json"),
+            env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")},
+        )
         assert proc.returncode == 2, proc.stderr
         assert sink.requests == []
     assert "afile" in proc.stderr
@@ -92,7 +111,9 @@ def scan_argv() -> list[str]:
 
 def test_scan_into_a_closed_pipe_exits_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
-    scan = subprocess.Popen(scan_argv(), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    scan = subprocess.Popen(
+        scan_argv(), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert scan.stdout is not None
     scan.stdout.close()  # `| head -0`: the reader is gone before the first line
     _out, err = scan.communicate(timeout=60)
@@ -103,7 +124,13 @@ def test_scan_into_a_closed_pipe_exits_without_a_traceback(tmp_path: Path) -> No
 
 def test_scan_with_stdout_closed_exits_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
-    proc = subprocess.run(["/bin/sh", "-c", '"$@" >&-', "sh", *scan_argv()], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", '"$@" >&-', "sh", *scan_argv()],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert proc.returncode == 1, proc.stderr

@@ -31,8 +31,11 @@ needs_buildah = pytest.mark.skipif(shutil.which("buildah") is None, reason="buil
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BITBUCKET_", "PIPEKIT_", "ARGOCD_")) and not k.endswith("_WEBHOOK_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BITBUCKET_", "PIPEKIT_", "ARGOCD_")) and not k.endswith("_WEBHOOK_URL")
+    }
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("NO_COLOR", None)
     env.update(extra)
@@ -40,15 +43,31 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def pipekit_build(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipekit", "build", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipekit", "build", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def checkout(src: Path, dest: Path) -> str:
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("target"))
     git("init", "-q", "-b", "main", cwd=dest)
     git("add", ".", cwd=dest)
-    git("-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-q", "-m", "Sample service", cwd=dest)
+    git(
+        "-c",
+        "user.email=dev@example.com",
+        "-c",
+        "user.name=Dev",
+        "commit",
+        "-q",
+        "-m",
+        "Sample service",
+        cwd=dest,
+    )
     return git("rev-parse", "HEAD", cwd=dest)
 
 
@@ -67,8 +86,12 @@ def _record(path: Path) -> dict:
 
 def _remove_image(image: str) -> None:
     listed = subprocess.run(["buildah", "images", "--json", "--no-trunc"], capture_output=True, text=True)
-    refs = [n for item in json.loads(listed.stdout or "[]") for n in item.get("names") or []
-            if n.startswith(image + ":")]
+    refs = [
+        n
+        for item in json.loads(listed.stdout or "[]")
+        for n in item.get("names") or []
+        if n.startswith(image + ":")
+    ]
     if refs:
         subprocess.run(["buildah", "rmi", *refs], capture_output=True, check=False)
 
@@ -83,12 +106,29 @@ def service_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     commit = checkout(JAVA / "service", project)
     image = f"localhost/pipekit-build-{uuid.uuid4().hex[:8]}"
     record = base / "run.json"
-    env = clean_env(BITBUCKET_BUILD_NUMBER="42", BITBUCKET_BRANCH="feature/JIRA-7 Greeting",
-                    BITBUCKET_COMMIT=commit, BITBUCKET_REPO_SLUG="greeter", BITBUCKET_WORKSPACE="acme",
-                    PIPEKIT_RUN_RECORD=str(record))
-    proc = pipekit_build(project, "--offline", "--container-tool", "buildah", "--image", image,
-                         "--junit-out", "test-results/pipekit-junit.xml", "--label", "com.example.team=payments",
-                         "--build-arg", "JAR_FILE=target/greeter.jar", env=env)
+    env = clean_env(
+        BITBUCKET_BUILD_NUMBER="42",
+        BITBUCKET_BRANCH="feature/JIRA-7 Greeting",
+        BITBUCKET_COMMIT=commit,
+        BITBUCKET_REPO_SLUG="greeter",
+        BITBUCKET_WORKSPACE="acme",
+        PIPEKIT_RUN_RECORD=str(record),
+    )
+    proc = pipekit_build(
+        project,
+        "--offline",
+        "--container-tool",
+        "buildah",
+        "--image",
+        image,
+        "--junit-out",
+        "test-results/pipekit-junit.xml",
+        "--label",
+        "com.example.team=payments",
+        "--build-arg",
+        "JAR_FILE=target/greeter.jar",
+        env=env,
+    )
     try:
         yield Built(proc, project, _record(record), commit, image)
     finally:
@@ -103,8 +143,12 @@ def test_service_builds_tests_and_image(service_build: Built) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     out = proc.stdout
     # Maven's log streamed live, with one status line per phase before that phase's output
-    assert out.index("==> greeter: compile (compiler:compile)") < out.index("==> greeter: test (surefire:test)") \
-        < out.index("Tests run: 2, Failures: 0") < out.index("[INFO] BUILD SUCCESS")
+    assert (
+        out.index("==> greeter: compile (compiler:compile)")
+        < out.index("==> greeter: test (surefire:test)")
+        < out.index("Tests run: 2, Failures: 0")
+        < out.index("[INFO] BUILD SUCCESS")
+    )
     assert "Tests: 2 total, 2 passed, 0 failed, 0 errored, 0 skipped, 0 flaky" in out
     step = service_build.record["steps"]["build"]
     assert step["status"] == "succeeded"
@@ -124,8 +168,14 @@ def test_service_builds_tests_and_image(service_build: Built) -> None:
 @needs_buildah
 def test_image_labels_tags_and_content_read_back_with_buildah(service_build: Built) -> None:
     o = service_build.record["steps"]["build"]["outputs"]
-    info = json.loads(subprocess.run(["buildah", "inspect", "--type", "image", o["image_ref"]],
-                                     capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            ["buildah", "inspect", "--type", "image", o["image_ref"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert "sha256:" + info["FromImageID"] == o["image_id"]
     labels = info["OCIv1"]["config"]["Labels"]
     assert labels["org.opencontainers.image.revision"] == service_build.commit
@@ -134,15 +184,23 @@ def test_image_labels_tags_and_content_read_back_with_buildah(service_build: Bui
     assert labels["org.opencontainers.image.title"] == "greeter"
     assert datetime.fromisoformat(labels["org.opencontainers.image.created"].replace("Z", "+00:00"))
     assert labels["com.example.team"] == "payments"
-    listed = json.loads(subprocess.run(["buildah", "images", "--json", "--no-trunc", o["image_ref"]],
-                                       capture_output=True, text=True, check=True).stdout)
+    listed = json.loads(
+        subprocess.run(
+            ["buildah", "images", "--json", "--no-trunc", o["image_ref"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert sorted(listed[0]["names"]) == sorted(f"{o['image']}:{t}" for t in o["tags"])
     # the jar Maven built is the jar in the image
-    container = subprocess.run(["buildah", "from", o["image_ref"]], capture_output=True, text=True,
-                               check=True).stdout.strip()
+    container = subprocess.run(
+        ["buildah", "from", o["image_ref"]], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
-        mount = subprocess.run(["buildah", "mount", container], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        mount = subprocess.run(
+            ["buildah", "mount", container], capture_output=True, text=True, check=True
+        ).stdout.strip()
         image_jar = Path(mount) / "app" / "app.jar"
         assert image_jar.read_bytes() == (service_build.project / "target" / "greeter.jar").read_bytes()
     finally:
@@ -156,7 +214,10 @@ def test_merged_junit_written_for_bitbucket(service_build: Built) -> None:
 
     root = ET.parse(service_build.project / "test-results" / "pipekit-junit.xml").getroot()
     assert root.get("tests") == "2" and root.get("failures") == "0"
-    assert {tc.get("name") for tc in root.iter("testcase")} == {"greetsByName", "greetsTheWorldWhenNameIsBlank"}
+    assert {tc.get("name") for tc in root.iter("testcase")} == {
+        "greetsByName",
+        "greetsTheWorldWhenNameIsBlank",
+    }
 
 
 # -- real Maven: failing tests -----------------------------------------------------------
@@ -169,9 +230,22 @@ def failing_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     commit = checkout(JAVA / "failing", project)
     image = f"localhost/pipekit-build-fail-{uuid.uuid4().hex[:8]}"
     record = base / "run.json"
-    proc = pipekit_build(project, "--offline", "--container-tool", "buildah", "--image", image, "--json",
-                         "--maven-output", "status", "--maven-args", "-Dsurefire.rerunFailingTestsCount=1",
-                         "--junit-out", "test-results/junit.xml", env=clean_env(PIPEKIT_RUN_RECORD=str(record)))
+    proc = pipekit_build(
+        project,
+        "--offline",
+        "--container-tool",
+        "buildah",
+        "--image",
+        image,
+        "--json",
+        "--maven-output",
+        "status",
+        "--maven-args",
+        "-Dsurefire.rerunFailingTestsCount=1",
+        "--junit-out",
+        "test-results/junit.xml",
+        env=clean_env(PIPEKIT_RUN_RECORD=str(record)),
+    )
     try:
         yield Built(proc, project, _record(record), commit, image)
     finally:
@@ -193,8 +267,14 @@ def test_failing_tests_exit_1_naming_them(failing_build: Built) -> None:
     payload = json.loads(proc.stdout)
     assert payload["exit_code"] == 1
     tests = payload["result"]["tests"]
-    assert (tests["total"], tests["passed"], tests["failed"], tests["errored"], tests["skipped"], tests["flaky"]) == \
-        (6, 3, 1, 1, 1, 1)
+    assert (
+        tests["total"],
+        tests["passed"],
+        tests["failed"],
+        tests["errored"],
+        tests["skipped"],
+        tests["flaky"],
+    ) == (6, 3, 1, 1, 1, 1)
     assert tests["flaky_tests"][0]["name"] == "passesOnTheSecondTry"
     # status mode: no Maven log lines, but the status lines and the failing tail
     assert "==> greeter-failing: test (surefire:test)" in proc.stderr
@@ -209,8 +289,12 @@ def test_failing_tests_recorded_and_no_image_built(failing_build: Built) -> None
     assert step["status"] == "failed"
     assert step["outputs"]["tests"]["failed"] == 1 and step["outputs"]["tests"]["errored"] == 1
     assert "image_id" not in step["outputs"]
-    assert subprocess.run(["buildah", "inspect", "--type", "image", f"{failing_build.image}:x"],
-                          capture_output=True).returncode != 0
+    assert (
+        subprocess.run(
+            ["buildah", "inspect", "--type", "image", f"{failing_build.image}:x"], capture_output=True
+        ).returncode
+        != 0
+    )
     listed = subprocess.run(["buildah", "images", "--json"], capture_output=True, text=True).stdout
     assert failing_build.image not in listed
     junit = (failing_build.project / "test-results" / "junit.xml").read_text(encoding="utf-8")
@@ -220,8 +304,9 @@ def test_failing_tests_recorded_and_no_image_built(failing_build: Built) -> None
 # -- real Maven: two modules ---------------------------------------------------------------
 @pytest.mark.slow
 @needs_maven
-def test_two_module_build_through_the_library_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_module_build_through_the_library_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = tmp_path / "shop"
     commit = checkout(JAVA / "multi", project)
     monkeypatch.chdir(project)
@@ -243,11 +328,14 @@ def test_compile_error_exits_1_naming_module_and_phase(tmp_path: Path) -> None:
     basket = project / "app" / "src" / "main" / "java" / "com" / "example" / "shop" / "app" / "Basket.java"
     basket.write_text(basket.read_text().replace("return this;", "return this"))
     record = tmp_path / "run.json"
-    proc = pipekit_build(project, "--offline", "--no-image", "--goals", "verify",
-                         env=clean_env(PIPEKIT_RUN_RECORD=str(record)))
+    proc = pipekit_build(
+        project, "--offline", "--no-image", "--goals", "verify", env=clean_env(PIPEKIT_RUN_RECORD=str(record))
+    )
     assert proc.returncode == 1, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith("ERROR: Maven build failed: module shop-app failed in phase compile "
-                            "(maven-compiler-plugin:compile): Compilation failure: ")
+    assert error.startswith(
+        "ERROR: Maven build failed: module shop-app failed in phase compile "
+        "(maven-compiler-plugin:compile): Compilation failure: "
+    )
     assert "Basket.java:[13,20] ';' expected" in error
     assert json.loads(record.read_text())["steps"]["build"]["status"] == "failed"

@@ -63,25 +63,63 @@ def test_wrapper_flags_and_docker_path(project: Path, fake_docker: Path, tmp_pat
     settings = project / "settings.xml"
     settings.write_text("<settings/>")
     record = tmp_path / "run.json"
-    env = clean_env(BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456", BITBUCKET_TAG="v9.9.9",
-                    BITBUCKET_REPO_FULL_NAME="acme/greeter", PIPEKIT_RUN_RECORD=str(record))
-    proc = pipekit_build(project, "--goals", "clean install", "--maven-args", "-DskipITs -Drevision=9.9.9",
-                         "--settings", str(settings), "--local-repo", "/cache/.m2/repository", "--offline",
-                         "--maven-opts", "-Xmx256m", "--image", "acme/greeter", "--build-arg", "JAR_FILE=x.jar",
-                         "--tag", "latest", env=env)
+    env = clean_env(
+        BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456",
+        BITBUCKET_TAG="v9.9.9",
+        BITBUCKET_REPO_FULL_NAME="acme/greeter",
+        PIPEKIT_RUN_RECORD=str(record),
+    )
+    proc = pipekit_build(
+        project,
+        "--goals",
+        "clean install",
+        "--maven-args",
+        "-DskipITs -Drevision=9.9.9",
+        "--settings",
+        str(settings),
+        "--local-repo",
+        "/cache/.m2/repository",
+        "--offline",
+        "--maven-opts",
+        "-Xmx256m",
+        "--image",
+        "acme/greeter",
+        "--build-arg",
+        "JAR_FILE=x.jar",
+        "--tag",
+        "latest",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     call = _mvnw_call(project)
-    assert call == {"argv": ["-B", "-ntp", "-Dstyle.color=never", "-o", "-s", str(settings),
-                             "-Dmaven.repo.local=/cache/.m2/repository", "-DskipITs", "-Drevision=9.9.9",
-                             "clean", "install"],
-                    "maven_opts": "-Xmx256m"}
+    assert call == {
+        "argv": [
+            "-B",
+            "-ntp",
+            "-Dstyle.color=never",
+            "-o",
+            "-s",
+            str(settings),
+            "-Dmaven.repo.local=/cache/.m2/repository",
+            "-DskipITs",
+            "-Drevision=9.9.9",
+            "clean",
+            "install",
+        ],
+        "maven_opts": "-Xmx256m",
+    }
     assert "==> greeter: compile (compiler:compile)" in proc.stdout
     builds = [c["argv"] for c in _calls(fake_docker) if c["argv"][0] == "build"]
     assert len(builds) == 1
     argv = builds[0]
     tags = [argv[i + 1] for i, a in enumerate(argv) if a == "--tag"]
-    assert tags == ["acme/greeter:3f9a2c1", "acme/greeter:9.9.9", "acme/greeter:9.9", "acme/greeter:9",
-                    "acme/greeter:latest"]
+    assert tags == [
+        "acme/greeter:3f9a2c1",
+        "acme/greeter:9.9.9",
+        "acme/greeter:9.9",
+        "acme/greeter:9",
+        "acme/greeter:latest",
+    ]
     labels = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--label")
     assert labels["org.opencontainers.image.version"] == "9.9.9"
     assert labels["org.opencontainers.image.revision"] == "3f9a2c1d4e5b6a7980123456789abcdef0123456"
@@ -97,9 +135,12 @@ def test_config_file_drives_the_build(project: Path, fake_docker: Path, tmp_path
     (project / "pipekit.yaml").write_text(
         "version: 1\nbuild:\n  maven:\n    goals: package\n    offline: true\n"
         "  image:\n    name: acme/from-config\n    tags: [version, sha]\n    sha_length: 8\n"
-        "    labels:\n      com.acme.owner: payments\n")
-    env = clean_env(BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456",
-                    PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"))
+        "    labels:\n      com.acme.owner: payments\n"
+    )
+    env = clean_env(
+        BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456",
+        PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"),
+    )
     proc = pipekit_build(project, "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -116,19 +157,31 @@ def test_bad_config_key_is_exit_2_with_file_and_line(project: Path) -> None:
     assert _mvnw_call(project) is None
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--tag", "bad tag!"], "--tag 'bad tag!' is not a valid Docker tag"),
-    (["--tag", "x" * 129], "longer than 128 characters"),
-    (["--label", "note=two\nlines"], "label note: value 'two\\nlines' contains the control character '\\n'"),
-    (["--label", "no-equals-sign"], "--label 'no-equals-sign': expected KEY=VALUE"),
-    (["--image", "Acme/Greeter"], "'Acme/Greeter' is not a valid image name"),
-    (["--dockerfile", "nope/Dockerfile"], "no Dockerfile: nope/Dockerfile does not exist"),
-    (["--maven-args", "-Drevision=1.0+final!"], "tag '1.0+final!' is not a valid Docker tag"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tag", "bad tag!"], "--tag 'bad tag!' is not a valid Docker tag"),
+        (["--tag", "x" * 129], "longer than 128 characters"),
+        (
+            ["--label", "note=two\nlines"],
+            "label note: value 'two\\nlines' contains the control character '\\n'",
+        ),
+        (["--label", "no-equals-sign"], "--label 'no-equals-sign': expected KEY=VALUE"),
+        (["--image", "Acme/Greeter"], "'Acme/Greeter' is not a valid image name"),
+        (["--dockerfile", "nope/Dockerfile"], "no Dockerfile: nope/Dockerfile does not exist"),
+        (["--maven-args", "-Drevision=1.0+final!"], "tag '1.0+final!' is not a valid Docker tag"),
+    ],
+)
 def test_bad_tag_label_or_name_stops_before_anything_is_built(
-        project: Path, args: list[str], message: str) -> None:
-    proc = pipekit_build(project, "--container-tool", "buildah", *args,
-                         env=clean_env(BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456"))
+    project: Path, args: list[str], message: str
+) -> None:
+    proc = pipekit_build(
+        project,
+        "--container-tool",
+        "buildah",
+        *args,
+        env=clean_env(BITBUCKET_COMMIT="3f9a2c1d4e5b6a7980123456789abcdef0123456"),
+    )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -162,24 +215,36 @@ def test_container_tool_missing_is_exit_2(project: Path, tmp_path: Path) -> None
 
 def test_maven_failure_without_tests_exits_1(project: Path, tmp_path: Path) -> None:
     wrapper = project / "mvnw"
-    wrapper.write_text(wrapper.read_text().replace('print("[INFO] BUILD SUCCESS")', (
-        'print("[ERROR] Failed to execute goal org.apache.maven.plugins:maven-jar-plugin:3.4.1:jar (default-jar) '
-        'on project greeter: You have to use a classifier to attach supplemental artifacts")')))
+    wrapper.write_text(
+        wrapper.read_text().replace(
+            'print("[INFO] BUILD SUCCESS")',
+            (
+                'print("[ERROR] Failed to execute goal org.apache.maven.plugins:maven-jar-plugin:3.4.1:jar (default-jar) '
+                'on project greeter: You have to use a classifier to attach supplemental artifacts")'
+            ),
+        )
+    )
     proc = pipekit_build(project, "--no-image", env=clean_env(FAKE_MVN_EXIT="1"))
     assert proc.returncode == 1
-    assert proc.stderr.strip().endswith("ERROR: Maven build failed: module greeter failed in phase package "
-                                        "(maven-jar-plugin:jar): You have to use a classifier to attach "
-                                        "supplemental artifacts")
+    assert proc.stderr.strip().endswith(
+        "ERROR: Maven build failed: module greeter failed in phase package "
+        "(maven-jar-plugin:jar): You have to use a classifier to attach "
+        "supplemental artifacts"
+    )
 
 
 def test_truncated_report_is_exit_2_naming_it(project: Path) -> None:
     report = project / "target" / "surefire-reports" / "TEST-com.example.Cut.xml"
     report.parent.mkdir(parents=True)
-    report.write_text('<?xml version="1.0"?>\n<testsuite name="x">\n  <testcase classname="a" name="b">\n    <fail')
+    report.write_text(
+        '<?xml version="1.0"?>\n<testsuite name="x">\n  <testcase classname="a" name="b">\n    <fail'
+    )
     proc = pipekit_build(project, "--skip-maven", "--no-image", env=clean_env())
     assert proc.returncode == 2
-    assert "ERROR: target/surefire-reports/TEST-com.example.Cut.xml:4:5: unreadable test report (truncated" \
+    assert (
+        "ERROR: target/surefire-reports/TEST-com.example.Cut.xml:4:5: unreadable test report (truncated"
         in proc.stderr
+    )
 
 
 # -- Maven log parsing -------------------------------------------------------------------
@@ -209,15 +274,18 @@ def test_status_lines_and_failure_from_a_maven_39_log() -> None:
     ]
     failure = parser.finish(1)
     assert failure is not None and failure.tests_failed
-    assert failure.describe() == ("module orders failed in phase verify (maven-failsafe-plugin:verify): "
-                                  "There are test failures")
+    assert failure.describe() == (
+        "module orders failed in phase verify (maven-failsafe-plugin:verify): There are test failures"
+    )
     assert parser.modules == ["orders"]
 
 
 def test_dependency_failure_and_unparsed_failure() -> None:
     parser = maven.StatusParser()
-    parser.feed("[ERROR] Failed to execute goal on project api: Could not resolve dependencies for project "
-                "com.acme:api:jar:1.0: Cannot access central in offline mode")
+    parser.feed(
+        "[ERROR] Failed to execute goal on project api: Could not resolve dependencies for project "
+        "com.acme:api:jar:1.0: Cannot access central in offline mode"
+    )
     failure = parser.finish(1)
     assert failure is not None and failure.module == "api" and failure.phase == "validate"
     assert "offline mode" in failure.reason
@@ -236,16 +304,26 @@ def test_wrapper_must_be_executable(project: Path) -> None:
 
 @pytest.mark.slow
 def test_secret_build_args_come_from_the_environment_not_argv(project: Path, fake_docker: Path) -> None:
-    refused = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN=s3cr3t-npm-token",
-                            env=clean_env())
+    refused = pipekit_build(
+        project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN=s3cr3t-npm-token", env=clean_env()
+    )
     assert refused.returncode == 2
-    assert "build arg NPM_TOKEN looks like a secret: pass --build-arg NPM_TOKEN without a value" in refused.stderr
+    assert (
+        "build arg NPM_TOKEN looks like a secret: pass --build-arg NPM_TOKEN without a value"
+        in refused.stderr
+    )
     assert "s3cr3t-npm-token" not in refused.stderr + refused.stdout
     assert _mvnw_call(project) is None
     missing = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN", env=clean_env())
     assert missing.returncode == 2 and "NPM_TOKEN is not set in the environment" in missing.stderr
-    proc = pipekit_build(project, "--image", "acme/greeter", "--build-arg", "NPM_TOKEN",
-                         env=clean_env(NPM_TOKEN="s3cr3t-npm-token"))
+    proc = pipekit_build(
+        project,
+        "--image",
+        "acme/greeter",
+        "--build-arg",
+        "NPM_TOKEN",
+        env=clean_env(NPM_TOKEN="s3cr3t-npm-token"),
+    )
     assert proc.returncode == 0, proc.stderr
     build = next(c["argv"] for c in _calls(fake_docker) if c["argv"][0] == "build")
     assert build[build.index("--build-arg") + 1] == "NPM_TOKEN"

@@ -29,9 +29,13 @@ def _plant(folder: Path, module: str) -> Path:
 
 
 def _manifest(folder: Path) -> Path:
-    (folder / "requirements.lock").write_text(f"pyyaml=={md.version('pyyaml')}\nclick=={md.version('click')}\n")
+    (folder / "requirements.lock").write_text(
+        f"pyyaml=={md.version('pyyaml')}\nclick=={md.version('click')}\n"
+    )
     manifest = folder / "tools.yaml"
-    manifest.write_text("tools:\n  pipekit: {version: from-pyproject, kind: python, lock: requirements.lock}\n")
+    manifest.write_text(
+        "tools:\n  pipekit: {version: from-pyproject, kind: python, lock: requirements.lock}\n"
+    )
     return manifest
 
 
@@ -87,7 +91,8 @@ def _promote_world(tmp_path: Path, gate: str) -> tuple[Path, Path]:
     work.mkdir()
     (work / "pipekit.yaml").write_text(
         f"gitops:\n  repo: {bare}\n  renderer: none\nenvironments:\n  dev: {{promotion: auto}}\n"
-        f"  qa:\n    promotion: gated\n    gates: [{gate}]\n")
+        f"  qa:\n    promotion: gated\n    gates: [{gate}]\n"
+    )
     return bare, work
 
 
@@ -126,7 +131,9 @@ def test_a_gate_file_the_config_names_loads_the_same_both_ways(tmp_path: Path, h
 def test_a_gate_that_raises_refuses_the_promotion_with_exit_1(tmp_path: Path) -> None:
     bare, work = _promote_world(tmp_path, "gates/broken.py:evaluate")
     (work / "gates").mkdir()
-    (work / "gates" / "broken.py").write_text("def evaluate(request, ctx):\n    raise KeyError('no such key')\n")
+    (work / "gates" / "broken.py").write_text(
+        "def evaluate(request, ctx):\n    raise KeyError('no such key')\n"
+    )
     proc = run_pipekit("promote", "--from", "dev", "--to", "qa", "--service", "orders", cwd=work)
     assert proc.returncode == 1, proc.stderr
     assert "gate 'gates/broken.py:evaluate' failed: KeyError" in proc.stderr

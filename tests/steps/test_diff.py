@@ -44,7 +44,10 @@ def test_qa_to_prod_carries_commits_and_would_roll_back_the_hotfix(world: World)
     orders = got["orders"]
     assert orders["state"] == "diverged"
     assert (orders["source"]["tag"], orders["target"]["tag"]) == ("o3", "h1")
-    assert (orders["source"]["source_commit"], orders["target"]["source_commit"]) == (world.sha["o3"], world.sha["h1"])
+    assert (orders["source"]["source_commit"], orders["target"]["source_commit"]) == (
+        world.sha["o3"],
+        world.sha["h1"],
+    )
     assert shas(world, orders["commits"]) == ["o3"] and orders["total"] == 1
     assert shas(world, orders["rolled_back"]) == ["h1"]
     carried = orders["commits"][0]
@@ -79,29 +82,48 @@ def test_dev_to_qa_unchanged_and_a_service_without_repository(world: World) -> N
     assert got["orders"]["state"] == "carries" and shas(world, got["orders"]["commits"]) == ["o4"]
     assert got["orders"]["jira"] == []  # "UTF-8" and "ISO-8601" in its body are not Jira keys
     assert got["payments"]["state"] == "unknown"
-    assert got["payments"]["note"].startswith("no source repository for payments: pass --source-repo payments=")
+    assert got["payments"]["note"].startswith(
+        "no source repository for payments: pass --source-repo payments="
+    )
     # the same through the template and the config mapping
     tmpl = diff(world, "--from", "dev", "--to", "qa", PIPEKIT_SOURCE_REPO=str(world.root / "{service}-src"))
     assert {s: c["state"] for s, c in by_service(tmpl).items()} == {
-        "billing": "unchanged", "orders": "carries", "payments": "carries"}
+        "billing": "unchanged",
+        "orders": "carries",
+        "payments": "carries",
+    }
 
 
-def test_an_unreadable_repository_or_a_missing_commit_only_affects_its_service(world: World,  # noqa: F811
-                                                                                tmp_path: Path) -> None:
-    args = ["--from", "qa", "--to", "prod", "--source-repo", f"orders={world.repos['billing']}",  # lacks o3, h1
-            "--source-repo", f"billing=file://{tmp_path}/gone.git"]
+def test_an_unreadable_repository_or_a_missing_commit_only_affects_its_service(
+    world: World,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    args = [
+        "--from",
+        "qa",
+        "--to",
+        "prod",
+        "--source-repo",
+        f"orders={world.repos['billing']}",  # lacks o3, h1
+        "--source-repo",
+        f"billing=file://{tmp_path}/gone.git",
+    ]
     proc = world.pipekit("diff", "--json", *args, PIPEKIT_SOURCE_CACHE=str(tmp_path / "cache"))
     assert proc.returncode == 0, proc.stderr
     got = by_service(json.loads(proc.stdout))
     assert got["orders"]["state"] == "unknown"
-    assert got["orders"]["note"].startswith(f"commit {world.sha['h1'][:12]} is not in {world.repos['billing']}")
+    assert got["orders"]["note"].startswith(
+        f"commit {world.sha['h1'][:12]} is not in {world.repos['billing']}"
+    )
     assert got["billing"]["state"] == "unknown" and got["billing"]["note"].startswith("cannot read file://")
     assert got["payments"]["state"] == "new"
 
 
 @pytest.mark.slow
-def test_a_url_is_cloned_blobless_into_the_cache_and_fetched_when_a_commit_is_missing(world: World,  # noqa: F811
-                                                                                       tmp_path: Path) -> None:
+def test_a_url_is_cloned_blobless_into_the_cache_and_fetched_when_a_commit_is_missing(
+    world: World,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     origin = tmp_path / "orders-origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
     git("config", "uploadpack.allowFilter", "true", cwd=origin)
@@ -121,22 +143,36 @@ def test_a_url_is_cloned_blobless_into_the_cache_and_fetched_when_a_commit_is_mi
 @pytest.mark.slow
 def test_bad_input_is_exit_2_naming_it(world: World, tmp_path: Path) -> None:  # noqa: F811
     cases = [
-        (["--from", "qa", "--to", "staging"], "--to staging: unknown environment (known: dev, qa, preprod, prod)"),
+        (
+            ["--from", "qa", "--to", "staging"],
+            "--to staging: unknown environment (known: dev, qa, preprod, prod)",
+        ),
         (["--from", "uat", "--to", "prod"], "--from uat: unknown environment"),
-        (["--from", "qa", "--to", "prod", "--service", "shipping"], "--service shipping: no overlay of that service"),
+        (
+            ["--from", "qa", "--to", "prod", "--service", "shipping"],
+            "--service shipping: no overlay of that service",
+        ),
         (["--from", "qa", "--to", "qa"], "--from and --to are both 'qa'"),
-        (["--from", "qa", "--to", "prod", "--source-repo", f"orders={tmp_path}"],
-         f"--source-repo orders: {tmp_path} is not a git repository"),
-        (["--from", "qa", "--to", "prod", "--source-repo", f"orders={world.repos['orders'] / 'o1.txt'}"],
-         "is not a directory"),
+        (
+            ["--from", "qa", "--to", "prod", "--source-repo", f"orders={tmp_path}"],
+            f"--source-repo orders: {tmp_path} is not a git repository",
+        ),
+        (
+            ["--from", "qa", "--to", "prod", "--source-repo", f"orders={world.repos['orders'] / 'o1.txt'}"],
+            "is not a directory",
+        ),
         (["--from", "qa", "--to", "prod", "--source-repo", "orders"], "expected SERVICE=URL_OR_PATH"),
         (["--to", "prod"], "missing option --from"),
         (["--from", "qa", "--to", "prod", "--jira"], "no Jira: set JIRA_BASE_URL"),
     ]
     git("init", "-q", str(tmp_path / "outer"), cwd=tmp_path)
     (tmp_path / "outer" / "inside").mkdir()
-    cases.append((["--from", "qa", "--to", "prod", "--source-repo", f"orders={tmp_path / 'outer' / 'inside'}"],
-                  f"(it is inside {tmp_path / 'outer'})"))
+    cases.append(
+        (
+            ["--from", "qa", "--to", "prod", "--source-repo", f"orders={tmp_path / 'outer' / 'inside'}"],
+            f"(it is inside {tmp_path / 'outer'})",
+        )
+    )
     for args, message in cases:
         proc = world.pipekit("diff", *args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
@@ -146,8 +182,12 @@ def test_bad_input_is_exit_2_naming_it(world: World, tmp_path: Path) -> None:  #
 @pytest.fixture
 def jira() -> Iterator[JiraStandIn]:
     with JiraStandIn(email="rel@example.com", token="jira-secret") as standin:
-        for summary, status in (("Create the orders service", "Done"), ("Order list", "Done"),
-                                ("Refunds", "Done"), ("Refund audit trail", "In Progress")):
+        for summary, status in (
+            ("Create the orders service", "Done"),
+            ("Order list", "Done"),
+            ("Refunds", "Done"),
+            ("Refund audit trail", "In Progress"),
+        ):
             standin.add_issue("ORD", summary, status)
         for summary in ("Invoices", "Credit notes", "VAT rounding"):
             standin.add_issue("BIL", summary, "Done")
@@ -155,15 +195,24 @@ def jira() -> Iterator[JiraStandIn]:
 
 
 @pytest.mark.slow
-def test_jira_statuses_flag_what_is_not_allowed_and_what_jira_lacks(world: World,  # noqa: F811
-                                                                   jira: JiraStandIn) -> None:
-    env = {"JIRA_BASE_URL": jira.base_url, "JIRA_USER_EMAIL": "rel@example.com", "JIRA_API_TOKEN": "jira-secret",
-           "PIPEKIT_JIRA_ALLOWED_STATUSES": "Done"}
+def test_jira_statuses_flag_what_is_not_allowed_and_what_jira_lacks(
+    world: World,  # noqa: F811
+    jira: JiraStandIn,
+) -> None:
+    env = {
+        "JIRA_BASE_URL": jira.base_url,
+        "JIRA_USER_EMAIL": "rel@example.com",
+        "JIRA_API_TOKEN": "jira-secret",
+        "PIPEKIT_JIRA_ALLOWED_STATUSES": "Done",
+    }
     result = diff(world, "--from", "qa", "--to", "prod", "--jira", *repos(world), **env)
     issues = result["report"]["issues"]
     assert {k: (i["found"], i["status"], i["allowed"]) for k, i in issues.items()} == {
-        "BIL-3": (True, "Done", True), "ORD-3": (True, "Done", True), "ORD-4": (True, "In Progress", False),
-        "ORD-77": (False, "", None)}
+        "BIL-3": (True, "Done", True),
+        "ORD-3": (True, "Done", True),
+        "ORD-4": (True, "In Progress", False),
+        "ORD-77": (False, "", None),
+    }
     assert issues["ORD-4"]["summary"] == "Refund audit trail"
     assert issues["ORD-3"]["url"] == f"{jira.base_url}/browse/ORD-3"
     assert result["flagged"] == ["ORD-4", "ORD-77"]
@@ -175,14 +224,23 @@ def test_jira_statuses_flag_what_is_not_allowed_and_what_jira_lacks(world: World
     assert "jira-secret" not in text.stdout + text.stderr
     only_ord = diff(world, "--from", "qa", "--to", "prod", "--jira-project", "ORD", *repos(world))
     assert only_ord["jira_keys"] == ["ORD-3", "ORD-4", "ORD-77"]
-    wrong = world.pipekit("diff", "--from", "qa", "--to", "prod", "--jira", *repos(world),
-                          **{**env, "JIRA_API_TOKEN": "nope"})
+    wrong = world.pipekit(
+        "diff", "--from", "qa", "--to", "prod", "--jira", *repos(world), **{**env, "JIRA_API_TOKEN": "nope"}
+    )
     assert wrong.returncode == 2 and "credentials were refused" in wrong.stderr
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    down = diff(world, "--from", "qa", "--to", "prod", "--jira", *repos(world),
-                **{**env, "JIRA_BASE_URL": closed, "PIPEKIT_JIRA_TIMEOUT": "2"})
+    down = diff(
+        world,
+        "--from",
+        "qa",
+        "--to",
+        "prod",
+        "--jira",
+        *repos(world),
+        **{**env, "JIRA_BASE_URL": closed, "PIPEKIT_JIRA_TIMEOUT": "2"},
+    )
     assert down["report"]["jira_error"] and down["report"]["issues"] == {}
 
 
@@ -192,11 +250,19 @@ def test_markdown_release_notes(world: World) -> None:  # noqa: F811
     md = proc.stdout
     assert md.startswith("# Release notes: qa → prod\n")
     sections = [line for line in md.splitlines() if line.startswith("#")]
-    assert sections == ["# Release notes: qa → prod", "## Changes", "### billing `b2` → `b3`",
-                        "### payments – → `p1`", "## Would roll back what prod runs", "### orders `h1` → `o3`"]
+    assert sections == [
+        "# Release notes: qa → prod",
+        "## Changes",
+        "### billing `b2` → `b3`",
+        "### payments – → `p1`",
+        "## Would roll back what prod runs",
+        "### orders `h1` → `o3`",
+    ]
     assert f"- BIL-3 Fix the rounding of VAT (`{world.sha['b3'][:8]}`, Dave) `BIL-3`" in md
-    assert f"- ORD-3 ORD-4: refunds and their audit trail (`{world.sha['o3'][:8]}`, Carol) `ORD-3` `ORD-4` " \
-           "`ORD-77`" in md
+    assert (
+        f"- ORD-3 ORD-4: refunds and their audit trail (`{world.sha['o3'][:8]}`, Carol) `ORD-3` `ORD-4` "
+        "`ORD-77`" in md
+    )
     assert f"- ORD-9 Hotfix: a null customer crashed checkout (`{world.sha['h1'][:8]}`, Bob) `ORD-9`" in md
 
 
@@ -205,15 +271,19 @@ def test_html_release_notes_in_chromium(world: World, tmp_path: Path) -> None:  
     from tests.steps.test_status import _check_page
 
     page = tmp_path / "diff.html"
-    proc = world.pipekit("diff", "--from", "qa", "--to", "prod", "--format", "html", "--out", str(page), *repos(world))
+    proc = world.pipekit(
+        "diff", "--from", "qa", "--to", "prod", "--format", "html", "--out", str(page), *repos(world)
+    )
     assert proc.returncode == 0, proc.stderr
     html = _check_page(tmp_path, page, "diff-release-notes.png")
     assert "Would roll back what prod runs" in html and 'class="state s-diverged"' in html
 
 
 def test_jira_keys_in_commit_messages() -> None:
-    text = ("feature/ORD-12-refund merged; fixes ORD-13, ord-14 and ORD-015; see CVE-2024-1234, UTF-8, SHA-256, "
-            "ISO-8601; ABCDEFGHIJK-1 is too long a key; X-1; BIL-7.")
+    text = (
+        "feature/ORD-12-refund merged; fixes ORD-13, ord-14 and ORD-015; see CVE-2024-1234, UTF-8, SHA-256, "
+        "ISO-8601; ABCDEFGHIJK-1 is too long a key; X-1; BIL-7."
+    )
     assert jira_keys(text) == ["ORD-12", "ORD-13", "BIL-7"]
     assert jira_keys(text, ["bil"]) == ["BIL-7"]
 
@@ -223,8 +293,12 @@ def test_git_identity_of_the_service_repositories_is_untouched(world: World) -> 
     before = git("for-each-ref", cwd=world.repos["orders"])
     world.pipekit("diff", "--from", "qa", "--to", "prod", *repos(world))
     assert git("for-each-ref", cwd=world.repos["orders"]) == before
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=world.repos["orders"], capture_output=True,
-                          text=True).stdout == ""
+    assert (
+        subprocess.run(
+            ["git", "status", "--porcelain"], cwd=world.repos["orders"], capture_output=True, text=True
+        ).stdout
+        == ""
+    )
 
 
 def test_jira_refusing_the_query_without_naming_keys_asks_them_one_by_one(jira: JiraStandIn) -> None:
@@ -235,6 +309,9 @@ def test_jira_refusing_the_query_without_naming_keys_asks_them_one_by_one(jira: 
     client = JiraClient(jira.base_url, email="rel@example.com", token="jira-secret")
     found = lookup(client, ["ORD-3", "ORD-77", "BIL-1"], ["done"])
     assert {k: (i.found, i.allowed) for k, i in found.items()} == {
-        "ORD-3": (True, True), "ORD-77": (False, None), "BIL-1": (True, True)}
+        "ORD-3": (True, True),
+        "ORD-77": (False, None),
+        "BIL-1": (True, True),
+    }
     statuses = [r[2] for r in jira.requests if r[1].endswith("/search/jql")]
     assert statuses == [400, 200, 400, 200]  # the batch; then ORD-3, ORD-77 (refused: not found), BIL-1

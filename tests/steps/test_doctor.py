@@ -21,7 +21,9 @@ PIPEKIT = [sys.executable, "-m", "pipekit"]
 
 
 def dpkg_version(package: str) -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 
@@ -31,7 +33,9 @@ def upstream(debian_version: str) -> str:
 
 def kubectl_plain_version() -> str:
     # `kubectl version --client` in its plain form (doctor parses the JSON form)
-    out = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["kubectl", "version", "--client"], capture_output=True, text=True, check=True
+    ).stdout
     return re.search(r"Client Version: v(\S+)", out).group(1)  # type: ignore[union-attr]
 
 
@@ -53,12 +57,12 @@ def machine_manifest(tmp_path: Path, *, wrong: bool = False) -> Path:
         versions = {name: "9.9.9" for name in versions}
     text = f"""
 tools:
-  maven: {{version: "{versions['maven']}", kind: debian}}
-  {java_package()}: {{version: "{dpkg_version(java_package())}", kind: debian, reports: "{versions['java']}"}}
-  kubectl: {{version: "v{versions['kubectl']}", kind: download, url: "https://dl.k8s.io/{{version}}/{{arch}}/kubectl",
-             format: binary, sha256: {{amd64: "{'a' * 64}", arm64: "{'b' * 64}"}}}}
-  git: {{version: "{dpkg_version('git') if not wrong else '1:9.9.9-1'}", kind: debian}}
-  jq: {{version: "{dpkg_version('jq') if not wrong else '9.9.9-1'}", kind: debian}}
+  maven: {{version: "{versions["maven"]}", kind: debian}}
+  {java_package()}: {{version: "{dpkg_version(java_package())}", kind: debian, reports: "{versions["java"]}"}}
+  kubectl: {{version: "v{versions["kubectl"]}", kind: download, url: "https://dl.k8s.io/{{version}}/{{arch}}/kubectl",
+             format: binary, sha256: {{amd64: "{"a" * 64}", arm64: "{"b" * 64}"}}}}
+  git: {{version: "{dpkg_version("git") if not wrong else "1:9.9.9-1"}", kind: debian}}
+  jq: {{version: "{dpkg_version("jq") if not wrong else "9.9.9-1"}", kind: debian}}
 """
     if wrong:
         text = text.replace(f'reports: "{java}"', 'reports: "9.9.9"')
@@ -67,9 +71,13 @@ tools:
     return path
 
 
-def doctor(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def doctor(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **(env or {})}
-    return subprocess.run([*PIPEKIT, "doctor", *args], capture_output=True, text=True, env=full, cwd=cwd or REPO_ROOT)
+    return subprocess.run(
+        [*PIPEKIT, "doctor", *args], capture_output=True, text=True, env=full, cwd=cwd or REPO_ROOT
+    )
 
 
 @pytest.mark.slow
@@ -78,8 +86,13 @@ def test_matching_manifest_passes_on_this_machine(tmp_path: Path):
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout)
     statuses = {c["name"]: c["status"] for c in result["checks"]}
-    assert statuses == {"tool:maven": "ok", "tool:openjdk-17-jdk-headless": "ok", "tool:kubectl": "ok",
-                        "tool:git": "ok", "tool:jq": "ok"}
+    assert statuses == {
+        "tool:maven": "ok",
+        "tool:openjdk-17-jdk-headless": "ok",
+        "tool:kubectl": "ok",
+        "tool:git": "ok",
+        "tool:jq": "ok",
+    }
     maven = next(c for c in result["checks"] if c["name"] == "tool:maven")
     assert maven["details"]["java"].startswith("17.")  # the JDK Maven runs on, from `mvn -v`
 
@@ -96,7 +109,9 @@ def test_mismatching_manifest_exits_1_listing_every_wrong_tool(tmp_path: Path):
 
 @pytest.mark.slow
 def test_table_marks_and_fix_on_the_terminal_output(tmp_path: Path):
-    out = doctor("--manifest", str(machine_manifest(tmp_path, wrong=True)), "--check", "tool:jq", cwd=tmp_path)
+    out = doctor(
+        "--manifest", str(machine_manifest(tmp_path, wrong=True)), "--check", "tool:jq", cwd=tmp_path
+    )
     assert out.returncode == 1
     line = next(line for line in out.stdout.splitlines() if "tool:jq" in line)
     assert line.startswith("✗") and "install jq 9.9.9" in line
@@ -114,15 +129,24 @@ def test_check_filter_and_list(tmp_path: Path):
     assert unknown.returncode == 2 and "--check tool:nope" in unknown.stderr
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("tools: [unclosed", "malformed YAML"),
-    ("tools: " + "[" * 50_000 + "]" * 50_000, "nesting depth"),
-    ("tools:\n  helm: {version: v3.16.0, kind: download, url: 'https://x/{version}', format: binary,"
-     " sha256: {amd64: '" + "a" * 64 + "', arm64: '" + "b" * 64 + "'}}\n", "unknown tool 'helm'"),
-    ("tools:\n  kubectl: {version: v1.32.5, kind: download, url: 'https://x/{version}', format: binary,"
-     " sha256: {amd64: '" + "a" * 64 + "'}}\n", "tools.kubectl: no checksum for arm64"),
-    ("tools:\n  git: {kind: debian}\n", "tools.git.version is missing"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("tools: [unclosed", "malformed YAML"),
+        ("tools: " + "[" * 50_000 + "]" * 50_000, "nesting depth"),
+        (
+            "tools:\n  helm: {version: v3.16.0, kind: download, url: 'https://x/{version}', format: binary,"
+            " sha256: {amd64: '" + "a" * 64 + "', arm64: '" + "b" * 64 + "'}}\n",
+            "unknown tool 'helm'",
+        ),
+        (
+            "tools:\n  kubectl: {version: v1.32.5, kind: download, url: 'https://x/{version}', format: binary,"
+            " sha256: {amd64: '" + "a" * 64 + "'}}\n",
+            "tools.kubectl: no checksum for arm64",
+        ),
+        ("tools:\n  git: {kind: debian}\n", "tools.git.version is missing"),
+    ],
+)
 def test_bad_manifest_is_exit_2_naming_it(tmp_path: Path, text: str, needle: str):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -133,11 +157,20 @@ def test_bad_manifest_is_exit_2_naming_it(tmp_path: Path, text: str, needle: str
 
 @pytest.mark.slow
 def test_image_mode_reads_the_image_manifest_and_skips_left_out_tools(tmp_path: Path):
-    image = {"schema": 1, "image": {"pipekit": "0.1.0", "local": True}, "variant": "jdk17", "tools": {
-        "git": {"version": dpkg_version("git"), "kind": "debian"},
-        "argocd": {"version": "v3.1.9", "kind": "download", "included": False,
-                   "note": "left out of the local variant"},
-    }}
+    image = {
+        "schema": 1,
+        "image": {"pipekit": "0.1.0", "local": True},
+        "variant": "jdk17",
+        "tools": {
+            "git": {"version": dpkg_version("git"), "kind": "debian"},
+            "argocd": {
+                "version": "v3.1.9",
+                "kind": "download",
+                "included": False,
+                "note": "left out of the local variant",
+            },
+        },
+    }
     path = tmp_path / "image.json"
     path.write_text(json.dumps(image))
     out = doctor("--image", "--json", "--check", "tools", env={"PIPEKIT_IMAGE_JSON": str(path)}, cwd=tmp_path)
@@ -159,37 +192,58 @@ def test_image_mode_checks_every_command_the_generated_pipeline_calls(tmp_path: 
         found = shutil.which(program, path=search)
         assert found, f"{program} is on this machine (scripts/dev bootstrap)"
         (bin_dir / program).symlink_to(found)
-    image = {"schema": 1, "image": {"pipekit": "0.1.0", "local": True}, "variant": "jdk17", "tools": {
-        "trivy": {"version": "0.62.1", "kind": "download", "included": False,
-                  "note": "left out of the local variant: only an upstream release server provides it"}}}
+    image = {
+        "schema": 1,
+        "image": {"pipekit": "0.1.0", "local": True},
+        "variant": "jdk17",
+        "tools": {
+            "trivy": {
+                "version": "0.62.1",
+                "kind": "download",
+                "included": False,
+                "note": "left out of the local variant: only an upstream release server provides it",
+            }
+        },
+    }
     path = tmp_path / "image.json"
     path.write_text(json.dumps(image))
     env = {"PIPEKIT_IMAGE_JSON": str(path), "PATH": str(bin_dir)}
     out = doctor("--image", "--json", "--check", "pipeline", env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
-    assert {"pipeline:semgrep", "pipeline:mvn", "pipeline:docker", "pipeline:kubectl", "pipeline:git"} <= set(checks)
+    assert {"pipeline:semgrep", "pipeline:mvn", "pipeline:docker", "pipeline:kubectl", "pipeline:git"} <= set(
+        checks
+    )
     assert all(c["status"] == "ok" for name, c in checks.items() if name != "pipeline:trivy")
-    assert checks["pipeline:trivy"]["status"] == "warn" and "pipekit scan --run trivy" in checks["pipeline:trivy"][
-        "summary"]
+    assert (
+        checks["pipeline:trivy"]["status"] == "warn"
+        and "pipekit scan --run trivy" in checks["pipeline:trivy"]["summary"]
+    )
     image["tools"] = {"git": {"version": dpkg_version("git"), "kind": "debian"}}  # no word of trivy
     path.write_text(json.dumps(image))
     out = doctor("--image", "--check", "pipeline", env=env, cwd=tmp_path)
     assert out.returncode == 1
-    assert "pipeline:trivy: trivy is not on PATH, but the generated pipeline runs it: pipekit scan" in out.stderr
+    assert (
+        "pipeline:trivy: trivy is not on PATH, but the generated pipeline runs it: pipekit scan" in out.stderr
+    )
 
 
 # -- parsers, on the shapes the real tools print ------------------------------------------------------
 
+
 def test_java_version_on_stderr_after_picked_up():
-    err = ('Picked up JAVA_TOOL_OPTIONS: -Xmx512m\nopenjdk version "21.0.12" 2026-07-15 LTS\n'
-           "OpenJDK Runtime Environment Temurin-21.0.12+8 (build 21.0.12+8-LTS)\n")
+    err = (
+        'Picked up JAVA_TOOL_OPTIONS: -Xmx512m\nopenjdk version "21.0.12" 2026-07-15 LTS\n'
+        "OpenJDK Runtime Environment Temurin-21.0.12+8 (build 21.0.12+8-LTS)\n"
+    )
     assert tools.parse_java("", err).version == "21.0.12"
 
 
 def test_maven_ansi_codes_and_its_jdk():
-    out = ("\x1b[1mApache Maven 3.9.9 (8e8579a9e76f7d015ee5ec7bfcdc97d260186937)\x1b[0m\n"
-           "Maven home: /opt/maven\nJava version: 21.0.12, vendor: Eclipse Adoptium, runtime: /opt/java/temurin-21\n")
+    out = (
+        "\x1b[1mApache Maven 3.9.9 (8e8579a9e76f7d015ee5ec7bfcdc97d260186937)\x1b[0m\n"
+        "Maven home: /opt/maven\nJava version: 21.0.12, vendor: Eclipse Adoptium, runtime: /opt/java/temurin-21\n"
+    )
     reading = tools.parse_maven(out, "")
     assert reading.version == "3.9.9"
     assert reading.details == {"java": "21.0.12", "java_home": "/opt/java/temurin-21"}
@@ -216,11 +270,14 @@ def test_this_machines_yq_is_reported_as_the_wrong_tool():
 def test_argocd_and_kubectl_json():
     argocd = tools.parse_argocd('{"client": {"Version": "v3.1.9+8665140", "Platform": "linux/amd64"}}', "")
     assert argocd.version == "3.1.9"
-    kubectl = tools.parse_kubectl('{"clientVersion": {"gitVersion": "v1.32.5"}, "kustomizeVersion": "v5.5.0"}', "")
+    kubectl = tools.parse_kubectl(
+        '{"clientVersion": {"gitVersion": "v1.32.5"}, "kustomizeVersion": "v5.5.0"}', ""
+    )
     assert kubectl.version == "1.32.5" and kubectl.details["kustomize"] == "5.5.0"
 
 
 # -- endpoints named by the config ----------------------------------------------------------------------
+
 
 def _config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "pipekit.yaml"
@@ -240,8 +297,14 @@ def test_argocd_endpoint_answers_and_token_is_never_printed(tmp_path: Path):
         check = json.loads(out.stdout)["checks"][0]
         assert check["status"] == "ok" and "v3.5.1" in check["summary"]
         assert argo.token not in out.stdout + out.stderr
-        bad = doctor("--config", str(config), "--check", "endpoint:argocd", env={"ARGOCD_AUTH_TOKEN": "wrong"},
-                     cwd=tmp_path)
+        bad = doctor(
+            "--config",
+            str(config),
+            "--check",
+            "endpoint:argocd",
+            env={"ARGOCD_AUTH_TOKEN": "wrong"},
+            cwd=tmp_path,
+        )
         assert bad.returncode == 1 and "rejects ARGOCD_AUTH_TOKEN" in bad.stdout
         none = doctor("--config", str(config), "--check", "endpoint:argocd", cwd=tmp_path)
         assert none.returncode == 1 and "no credentials" in none.stdout
@@ -276,7 +339,9 @@ def test_webhook_host_gets_a_connection_and_no_post(tmp_path: Path):
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     secret_url = f"http://127.0.0.1:{server.getsockname()[1]}/webhookb2/SECRET-PART"
-    config = _config(tmp_path, "notify:\n  channels:\n    - {name: team, type: teams, webhook_env: TEAM_HOOK}\n")
+    config = _config(
+        tmp_path, "notify:\n  channels:\n    - {name: team, type: teams, webhook_env: TEAM_HOOK}\n"
+    )
     out = doctor("--config", str(config), "--json", env={"TEAM_HOOK": secret_url}, cwd=tmp_path)
     thread.join(3)
     server.close()
@@ -324,8 +389,11 @@ def test_jira_site_answers_server_info(tmp_path: Path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         config = _config(tmp_path, "version: 1\n")
-        env = {"JIRA_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}", "JIRA_USER_EMAIL": "ci@example.com",
-               "JIRA_API_TOKEN": "jira-secret-token"}
+        env = {
+            "JIRA_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "JIRA_USER_EMAIL": "ci@example.com",
+            "JIRA_API_TOKEN": "jira-secret-token",
+        }
         out = doctor("--config", str(config), "--check", "jira", "--json", env=env, cwd=tmp_path)
         assert out.returncode == 0, out.stdout + out.stderr
         assert json.loads(out.stdout)["checks"][0]["summary"] == "Jira 10.3.0 answered"
@@ -343,7 +411,9 @@ def test_argocd_cli_server_skew_is_a_warning(tmp_path: Path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     cli = bin_dir / "argocd"  # an old CLI, shaped like `argocd version --client -o json`
-    cli.write_text('#!/bin/sh\necho \'{"client": {"Version": "v2.9.3+6eba5be", "Platform": "linux/amd64"}}\'\n')
+    cli.write_text(
+        '#!/bin/sh\necho \'{"client": {"Version": "v2.9.3+6eba5be", "Platform": "linux/amd64"}}\'\n'
+    )
     cli.chmod(0o755)
     with ArgoCDStandIn() as argo:
         config = _config(tmp_path, f"argocd:\n  server: {argo.server}\n  plaintext: true\n")

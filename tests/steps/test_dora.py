@@ -35,14 +35,17 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 
 def incidents(tmp: Path) -> Path:
     file = tmp / "incidents.csv"
-    file.write_text("opened,resolved,service,environment,cause_commit,cause_image\n"
-                    f"{at(8, 2).isoformat()},{at(8, 5).isoformat()},payments,prod,,\n")
+    file.write_text(
+        "opened,resolved,service,environment,cause_commit,cause_image\n"
+        f"{at(8, 2).isoformat()},{at(8, 5).isoformat()},payments,prod,,\n"
+    )
     return file
 
 
 def dora(bare: Path, *args: str) -> dict:
-    proc = run_pipekit("dora", "--gitops-repo", str(bare), "--since", "2026-11-02", "--until", "2026-11-15",
-                       "--json", *args)
+    proc = run_pipekit(
+        "dora", "--gitops-repo", str(bare), "--since", "2026-11-02", "--until", "2026-11-15", "--json", *args
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -63,10 +66,17 @@ def test_known_answers(known: tuple[Path, dict[str, str]], tmp_path: Path) -> No
     assert m["change_fail_rate"] == pytest.approx(3 / 9)
     assert m["recoveries"] == 3 and m["recovery_median_s"] == pytest.approx(3 * HOUR)  # 30m, 3h, 2d
     assert m["rework_deployments"] == 3 and m["rework_rate"] == pytest.approx(3 / 9)  # revert, p3, rollback
-    assert m["levels"] == {"deployment_frequency": "elite", "lead_time": "elite", "change_fail_rate": "low",
-                           "recovery_time": "high", "rework_rate": "n/a"}
+    assert m["levels"] == {
+        "deployment_frequency": "elite",
+        "lead_time": "elite",
+        "change_fail_rate": "low",
+        "recovery_time": "high",
+        "rework_rate": "n/a",
+    }
     assert [(w["week"], w["deployments"], w["deployment_days"]) for w in m["weeks"]] == [
-        ("2026-11-02", 4, 3), ("2026-11-09", 5, 3)]
+        ("2026-11-02", 4, 3),
+        ("2026-11-09", 5, 3),
+    ]
     services = {s["scope"]: s for s in result["report"]["services"]}
     assert sorted(services) == ["billing", "orders", "payments"]
     assert (services["orders"]["deployments"], services["orders"]["failed_deployments"]) == (5, 2)
@@ -92,11 +102,26 @@ def test_env_and_service_filters(known: tuple[Path, dict[str, str]]) -> None:
 def test_incident_by_cause_commit_and_image(known: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     bare, c = known
     file = tmp_path / "incidents.json"
-    file.write_text(json.dumps([
-        {"opened": at(2, 5).isoformat(), "resolved": at(2, 6).isoformat(), "service": "billing",
-         "environment": "prod", "cause_commit": c["hand"][:10]},
-        {"opened": at(8, 6).isoformat(), "resolved": at(8, 7).isoformat(), "service": "payments",
-         "environment": "prod", "cause_image": "p1"}]))
+    file.write_text(
+        json.dumps(
+            [
+                {
+                    "opened": at(2, 5).isoformat(),
+                    "resolved": at(2, 6).isoformat(),
+                    "service": "billing",
+                    "environment": "prod",
+                    "cause_commit": c["hand"][:10],
+                },
+                {
+                    "opened": at(8, 6).isoformat(),
+                    "resolved": at(8, 7).isoformat(),
+                    "service": "payments",
+                    "environment": "prod",
+                    "cause_image": "p1",
+                },
+            ]
+        )
+    )
     m = dora(bare, "--incidents", str(file))["report"]
     services = {s["scope"]: s for s in m["services"]}
     assert services["billing"]["failed_deployments"] == 1 and services["billing"]["recovery_median_s"] == HOUR
@@ -104,40 +129,74 @@ def test_incident_by_cause_commit_and_image(known: tuple[Path, dict[str, str]], 
 
 
 def test_csv_and_table_formats(known: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    proc = run_pipekit("dora", "--gitops-repo", str(known[0]), "--since", "2026-11-02", "--until", "2026-11-15",
-                       "--format", "csv")
+    proc = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        str(known[0]),
+        "--since",
+        "2026-11-02",
+        "--until",
+        "2026-11-15",
+        "--format",
+        "csv",
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     total = next(r for r in rows if r["scope"] == "all" and r["week"] == "total")
-    assert total["deployments"] == "9" and total["change_fail_rate_level"] == "high"  # 2/9 = 22%: nearest is 20% (high)
-    table = run_pipekit("dora", "--gitops-repo", str(known[0]), "--since", "2026-11-02", "--until", "2026-11-15")
-    assert table.returncode == 0 and "Change lead time (median)" in table.stdout and "== orders" in table.stdout
+    assert (
+        total["deployments"] == "9" and total["change_fail_rate_level"] == "high"
+    )  # 2/9 = 22%: nearest is 20% (high)
+    table = run_pipekit(
+        "dora", "--gitops-repo", str(known[0]), "--since", "2026-11-02", "--until", "2026-11-15"
+    )
+    assert (
+        table.returncode == 0 and "Change lead time (median)" in table.stdout and "== orders" in table.stdout
+    )
 
 
 def test_empty_range_is_exit_0(known: tuple[Path, dict[str, str]]) -> None:
-    proc = run_pipekit("dora", "--gitops-repo", str(known[0]), "--since", "2025-01-01", "--until", "2025-02-01")
+    proc = run_pipekit(
+        "dora", "--gitops-repo", str(known[0]), "--since", "2025-01-01", "--until", "2025-02-01"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "no deployments in range" in proc.stdout
 
 
-@pytest.mark.parametrize("args", [["--since", "2026-11-10", "--until", "2026-11-01"], ["--since", "yesterday"],
-                                  ["--until", "2026-13-01"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--since", "2026-11-10", "--until", "2026-11-01"], ["--since", "yesterday"], ["--until", "2026-13-01"]],
+)
 def test_bad_dates_are_exit_2(known: tuple[Path, dict[str, str]], args: list[str]) -> None:
     proc = run_pipekit("dora", "--gitops-repo", str(known[0]), *args)
     assert proc.returncode == 2, proc.stderr
     assert "--since" in proc.stderr or "--until" in proc.stderr
 
 
-@pytest.mark.parametrize(("text", "name", "expected"), [
-    ("opened,resolved,service,environment\n2026-11-03T10:00:00Z,2026-11-03T11:00:00Z,orders,prod\n"
-     "2026-11-04T10:00:00Z,soon,orders,prod\n", "i.csv", "row 3: field 'resolved' is not an ISO 8601 time"),
-    ("opened,resolved,service,environment\n2026-11-03T10:00:00Z,,,prod\n", "i.csv", "row 2: field 'service' is empty"),
-    ('[{"opened": "2026-11-03T10:00:00Z", "service": "a", "environment": "prod"}, {"service": "b"}]', "i.json",
-     "incident 1: field 'opened' is empty"),
-    ("opened,service\n", "i.csv", "the header has no column 'environment'"),
-])
-def test_bad_incident_rows_are_exit_2(known: tuple[Path, dict[str, str]], tmp_path: Path, text: str, name: str,
-                                      expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        (
+            "opened,resolved,service,environment\n2026-11-03T10:00:00Z,2026-11-03T11:00:00Z,orders,prod\n"
+            "2026-11-04T10:00:00Z,soon,orders,prod\n",
+            "i.csv",
+            "row 3: field 'resolved' is not an ISO 8601 time",
+        ),
+        (
+            "opened,resolved,service,environment\n2026-11-03T10:00:00Z,,,prod\n",
+            "i.csv",
+            "row 2: field 'service' is empty",
+        ),
+        (
+            '[{"opened": "2026-11-03T10:00:00Z", "service": "a", "environment": "prod"}, {"service": "b"}]',
+            "i.json",
+            "incident 1: field 'opened' is empty",
+        ),
+        ("opened,service\n", "i.csv", "the header has no column 'environment'"),
+    ],
+)
+def test_bad_incident_rows_are_exit_2(
+    known: tuple[Path, dict[str, str]], tmp_path: Path, text: str, name: str, expected: str
+) -> None:
     file = tmp_path / name
     file.write_text(text)
     proc = run_pipekit("dora", "--gitops-repo", str(known[0]), "--incidents", str(file))
@@ -148,7 +207,15 @@ def test_bad_incident_rows_are_exit_2(known: tuple[Path, dict[str, str]], tmp_pa
 @pytest.mark.slow
 def test_remote_repository_is_read_through_a_partial_clone(known: tuple[Path, dict[str, str]]) -> None:
     result = dora(known[0])
-    via_url = run_pipekit("dora", "--gitops-repo", f"file://{known[0]}", "--since", "2026-11-02",
-                          "--until", "2026-11-15", "--json")
+    via_url = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        f"file://{known[0]}",
+        "--since",
+        "2026-11-02",
+        "--until",
+        "2026-11-15",
+        "--json",
+    )
     assert via_url.returncode == 0, via_url.stderr
     assert json.loads(via_url.stdout)["report"]["overall"] == result["report"]["overall"]

@@ -37,11 +37,25 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_a_calendar_span_of_seven_millennia_costs_what_the_deployments_cost(bare: Path, tmp_path: Path) -> None:
+def test_a_calendar_span_of_seven_millennia_costs_what_the_deployments_cost(
+    bare: Path, tmp_path: Path
+) -> None:
     started = time.monotonic()
     out = tmp_path / "report.html"
-    proc = run_pipekit("dora", "--gitops-repo", str(bare), "--since", "1900-01-01", "--until", "9000-12-31",
-                       "--format", "html", "--out", str(out), "--json")
+    proc = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        str(bare),
+        "--since",
+        "1900-01-01",
+        "--until",
+        "9000-12-31",
+        "--format",
+        "html",
+        "--out",
+        str(out),
+        "--json",
+    )
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["deployments"] == 20
@@ -52,8 +66,17 @@ def test_a_calendar_span_of_seven_millennia_costs_what_the_deployments_cost(bare
 
 
 def test_the_widest_dates_are_a_report_not_a_crash(bare: Path) -> None:
-    proc = run_pipekit("dora", "--gitops-repo", str(bare), "--since", "0001-01-01", "--until", "9999-12-31",
-                       "--format", "json")
+    proc = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        str(bare),
+        "--since",
+        "0001-01-01",
+        "--until",
+        "9999-12-31",
+        "--format",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["overall"]["deployments"] == 20
 
@@ -78,27 +101,49 @@ def test_csv_cells_are_never_spreadsheet_formulas() -> None:
     when = datetime(2026, 11, 2, tzinfo=timezone.utc)
     collector = Collector(when - timedelta(days=7), when + timedelta(days=7))
     for name in ('=HYPERLINK("http://evil.example/","x")', "+cmd", "-2+3", "@SUM(A1)", "\tTab", "orders"):
-        collector.add(Deployment(commit="c" * 40, deployed_at=when, service=name, environment="prod", image=None,
-                                 tag="v1", digest=None, author="a"))
+        collector.add(
+            Deployment(
+                commit="c" * 40,
+                deployed_at=when,
+                service=name,
+                environment="prod",
+                image=None,
+                tag="v1",
+                digest=None,
+                author="a",
+            )
+        )
     overall, services = collector.finish()
-    report = DoraReport(repo="r", since="s", until="u", environments=["prod"], overall=overall, services=services)
+    report = DoraReport(
+        repo="r", since="s", until="u", environments=["prod"], overall=overall, services=services
+    )
     rows = list(csv.reader(io.StringIO(writer("csv").render(report))))
     scopes = {row[0] for row in rows[1:]}
-    assert scopes == {"all", "'=HYPERLINK(\"http://evil.example/\",\"x\")", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tTab",
-                      "orders"}
+    assert scopes == {
+        "all",
+        '\'=HYPERLINK("http://evil.example/","x")',
+        "'+cmd",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tTab",
+        "orders",
+    }
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
 
 
 def test_history_limit_too_big_is_bad_input(bare: Path) -> None:
-    proc = run_pipekit("history", "--gitops-repo", str(bare), "--service", "orders", "--limit",
-                       "99999999999999999999")
+    proc = run_pipekit(
+        "history", "--gitops-repo", str(bare), "--service", "orders", "--limit", "99999999999999999999"
+    )
     assert proc.returncode == 2, proc.stderr
     assert "--limit" in proc.stderr
 
 
 def test_a_utf16_incidents_file_is_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "incidents.csv"
-    path.write_text("opened,resolved,service,environment\n2026-11-02T10:00:00Z,,orders,prod\n", encoding="utf-16")
+    path.write_text(
+        "opened,resolved,service,environment\n2026-11-02T10:00:00Z,,orders,prod\n", encoding="utf-16"
+    )
     with pytest.raises(BadInput, match="incidents.csv.*UTF-8"):
         incidents.load(path)
 

@@ -39,10 +39,23 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def chromium(tmp: Path, page: Path, shot: Path) -> subprocess.CompletedProcess[str]:
-    argv = [need("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0",
-            "--window-size=1280,1800", f"--screenshot={shot}", page.as_uri()]
+    argv = [
+        need("chromium"),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,1800",
+        f"--screenshot={shot}",
+        page.as_uri(),
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
@@ -83,8 +96,9 @@ def test_prometheus_text_parses_and_is_accepted_by_promtool(bare: Path) -> None:
     assert cfr["orders"] == pytest.approx(1 / 12) and cfr["billing"] == 0
     lead = {s.labels["service"]: s.value for s in families["pipekit_dora_lead_time_median_seconds"].samples}
     assert lead["billing"] == 33 * 3600 and lead["orders"] == 5 * 3600
-    check = subprocess.run([need("promtool"), "check", "metrics"], input=proc.stdout, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [need("promtool"), "check", "metrics"], input=proc.stdout, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -100,8 +114,11 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([need("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [need("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -121,18 +138,40 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_push_to_a_real_pushgateway_and_read_back(bare: Path, pushgateway: str) -> None:
-    proc = run_pipekit("dora", "--gitops-repo", str(bare), *RANGE, "--format", "json", "--json",
-                       "--push-gateway", pushgateway)
+    proc = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        str(bare),
+        *RANGE,
+        "--format",
+        "json",
+        "--json",
+        "--push-gateway",
+        pushgateway,
+    )
     assert proc.returncode == 0, proc.stderr
     served = requests.get(f"{pushgateway}/metrics", timeout=5).text
     families = {f.name: f for f in text_string_to_metric_families(served)}
-    samples = [s for s in families["pipekit_dora_deployments"].samples if s.labels.get("job") == "pipekit_dora"]
+    samples = [
+        s for s in families["pipekit_dora_deployments"].samples if s.labels.get("job") == "pipekit_dora"
+    ]
     assert {s.labels["service"]: s.value for s in samples} == {"all": 22, "orders": 12, "billing": 10}
     # a second push replaces the group (PUT), it does not add to it
-    again = run_pipekit("dora", "--gitops-repo", str(bare), *RANGE, "--service", "billing", "--json",
-                        "--push-gateway", pushgateway)
+    again = run_pipekit(
+        "dora",
+        "--gitops-repo",
+        str(bare),
+        *RANGE,
+        "--service",
+        "billing",
+        "--json",
+        "--push-gateway",
+        pushgateway,
+    )
     assert again.returncode == 0, again.stderr
     served = requests.get(f"{pushgateway}/metrics", timeout=5).text
     families = {f.name: f for f in text_string_to_metric_families(served)}
-    samples = [s for s in families["pipekit_dora_deployments"].samples if s.labels.get("job") == "pipekit_dora"]
+    samples = [
+        s for s in families["pipekit_dora_deployments"].samples if s.labels.get("job") == "pipekit_dora"
+    ]
     assert {s.labels["service"]: s.value for s in samples} == {"all": 10, "billing": 10}

@@ -22,8 +22,10 @@ from pipekit.testing.registry import LocalRegistry
 from tests.conftest import REPO_ROOT, SCHEMAS
 
 pytestmark = pytest.mark.slow
-needs = pytest.mark.skipif(not (shutil.which("buildah") and shutil.which("docker-registry")),
-                           reason="buildah and docker-registry are required (apt-get install -y buildah docker-registry)")
+needs = pytest.mark.skipif(
+    not (shutil.which("buildah") and shutil.which("docker-registry")),
+    reason="buildah and docker-registry are required (apt-get install -y buildah docker-registry)",
+)
 PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken decodes to
 
 
@@ -45,7 +47,9 @@ def build_image(tmp: Path, name: str, content: str) -> str:
     (ctx / "payload.txt").write_text(content)
     (ctx / "Containerfile").write_text("FROM scratch\nCOPY payload.txt /payload.txt\n")
     ref = f"localhost/{name}:local"
-    subprocess.run(["buildah", "bud", "-q", "--layers=false", "-t", ref, str(ctx)], check=True, capture_output=True)
+    subprocess.run(
+        ["buildah", "bud", "-q", "--layers=false", "-t", ref, str(ctx)], check=True, capture_output=True
+    )
     return ref
 
 
@@ -54,8 +58,10 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     """Two different local images (A and B) built by buildah, removed afterwards."""
     tmp = tmp_path_factory.mktemp("images")
     suffix = uuid.uuid4().hex[:8]
-    built = {"a": build_image(tmp, f"pipekit-ecr-a-{suffix}", f"image A {suffix}\n"),
-             "b": build_image(tmp, f"pipekit-ecr-b-{suffix}", f"image B {suffix}\n")}
+    built = {
+        "a": build_image(tmp, f"pipekit-ecr-a-{suffix}", f"image A {suffix}\n"),
+        "b": build_image(tmp, f"pipekit-ecr-b-{suffix}", f"image B {suffix}\n"),
+    }
     yield built
     subprocess.run(["buildah", "rmi", *built.values()], capture_output=True)
 
@@ -68,7 +74,9 @@ def world(moto: MotoServer, registry: LocalRegistry, tmp_path: Path) -> dict[str
 
 def base_env(tmp: Path, moto: MotoServer | None = None) -> dict[str, str]:
     env = {
-        "PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8",
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp),
+        "LANG": "C.UTF-8",
         "PYTHONPATH": str(REPO_ROOT),
         "PIPEKIT_RUN_RECORD": str(tmp / ".pipekit" / "run.json"),
         "REGISTRY_AUTH_FILE": str(tmp / "auth.json"),
@@ -81,23 +89,40 @@ def base_env(tmp: Path, moto: MotoServer | None = None) -> dict[str, str]:
     return env
 
 
-def ecr_push(world: dict[str, object], *args: str, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def ecr_push(
+    world: dict[str, object], *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     tmp = world["tmp"]
     assert isinstance(tmp, Path)
     moto = world["moto"]
     assert isinstance(moto, MotoServer)
     full = base_env(tmp, moto)
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", *args], env=full, cwd=cwd or tmp,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", *args],
+        env=full,
+        cwd=cwd or tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def common(world: dict[str, object], image: str, tags: str) -> list[str]:
     reg = world["registry"]
     assert isinstance(reg, LocalRegistry)
-    return ["--image", image, "--tags", tags, "--repository", str(world["repo"]), "--registry-override", reg.host,
-            "--container-tool", "buildah"]
+    return [
+        "--image",
+        image,
+        "--tags",
+        tags,
+        "--repository",
+        str(world["repo"]),
+        "--registry-override",
+        reg.host,
+        "--container-tool",
+        "buildah",
+    ]
 
 
 def record(world: dict[str, object]) -> dict:
@@ -119,14 +144,22 @@ def create_repo(world: dict[str, object], mutability: str = "MUTABLE") -> None:
 @needs
 def test_creates_repository_from_config_pushes_and_rerun_skips(world: dict, images: dict) -> None:
     tmp: Path = world["tmp"]
-    policy = {"rules": [{"rulePriority": 1, "description": "keep the last 30 images, expire the rest",
-                         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
-                         "action": {"type": "expire"}}]}
+    policy = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "keep the last 30 images, expire the rest",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
     (tmp / "policy.json").write_text(json.dumps(policy))
     (tmp / "pipekit.yaml").write_text(
         "ecr:\n  create_repository: true\n  create:\n    image_tag_mutability: IMMUTABLE_WITH_EXCLUSION\n"
-        "    image_tag_mutability_exclusion_filters: [\"latest*\"]\n    scan_on_push: true\n"
-        "    encryption: {type: AES256}\n    lifecycle_policy: policy.json\n    tags: {team: payments, cost-center: \"42\"}\n")
+        '    image_tag_mutability_exclusion_filters: ["latest*"]\n    scan_on_push: true\n'
+        '    encryption: {type: AES256}\n    lifecycle_policy: policy.json\n    tags: {team: payments, cost-center: "42"}\n'
+    )
     first = ecr_push(world, *common(world, images["a"], "1.0.0 abc1234"), "--json")
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
@@ -168,8 +201,24 @@ def test_defaults_come_from_the_build_record_and_login_is_reused(world: dict, im
     tmp: Path = world["tmp"]
     name = images["a"].rsplit(":", 1)[0]
     (tmp / ".pipekit").mkdir()
-    (tmp / ".pipekit" / "run.json").write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded",
-        "outputs": {"image": name, "tags": ["local", "7.1.0"], "image_ref": images["a"], "container_tool": "buildah"}}}}))
+    (tmp / ".pipekit" / "run.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "steps": {
+                    "build": {
+                        "status": "succeeded",
+                        "outputs": {
+                            "image": name,
+                            "tags": ["local", "7.1.0"],
+                            "image_ref": images["a"],
+                            "container_tool": "buildah",
+                        },
+                    }
+                },
+            }
+        )
+    )
     reg: LocalRegistry = world["registry"]
     expected_repo = name.split("/", 1)[1]
     ecr(world).create_repository(repositoryName=expected_repo)
@@ -223,17 +272,32 @@ def test_retag_from_adds_a_tag_through_the_api(world: dict, images: dict) -> Non
     create_repo(world, "IMMUTABLE")
     assert ecr_push(world, *common(world, images["a"], "3.0.0")).returncode == 0
     digest = record(world)["steps"]["ecr_push"]["outputs"]["digest"]
-    retag = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-approved")
+    retag = ecr_push(
+        world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-approved"
+    )
     assert retag.returncode == 0, retag.stderr
-    shown = ecr(world).describe_images(repositoryName=str(world["repo"]), imageIds=[{"imageTag": "qa-approved"}])
+    shown = ecr(world).describe_images(
+        repositoryName=str(world["repo"]), imageIds=[{"imageTag": "qa-approved"}]
+    )
     assert shown["imageDetails"][0]["imageDigest"] == digest
     reg: LocalRegistry = world["registry"]
     assert reg.manifest_digest(str(world["repo"]), "qa-approved") is None  # without an override: API only
-    mirrored = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-passed",
-                        "--registry-override", reg.host)
+    mirrored = ecr_push(
+        world,
+        "--repository",
+        str(world["repo"]),
+        "--retag-from",
+        "3.0.0",
+        "--tags",
+        "qa-passed",
+        "--registry-override",
+        reg.host,
+    )
     assert mirrored.returncode == 0, mirrored.stderr
     assert reg.manifest_digest(str(world["repo"]), "qa-passed") == digest  # the host gets the tag too
-    again = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-approved")
+    again = ecr_push(
+        world, "--repository", str(world["repo"]), "--retag-from", "3.0.0", "--tags", "qa-approved"
+    )
     assert again.returncode == 0 and "nothing to push" in again.stdout
     missing = ecr_push(world, "--repository", str(world["repo"]), "--retag-from", "9.9.9", "--tags", "x")
     assert missing.returncode == 1 and "'9.9.9' not found" in missing.stderr
@@ -273,7 +337,10 @@ def test_scan_wait_times_out_with_exit_4(world: dict, images: dict) -> None:
 def test_missing_repository_without_creation_is_exit_1_naming_it(world: dict, images: dict) -> None:
     done = ecr_push(world, *common(world, images["a"], "1"))
     assert done.returncode == 1
-    assert f"ECR repository '{world['repo']}' does not exist" in done.stderr and "--create-repository" in done.stderr
+    assert (
+        f"ECR repository '{world['repo']}' does not exist" in done.stderr
+        and "--create-repository" in done.stderr
+    )
 
 
 @needs
@@ -288,35 +355,72 @@ def test_missing_local_image_is_exit_2_naming_it(world: dict) -> None:
 def test_no_credentials_is_exit_2_listing_what_was_looked_for(tmp_path: Path) -> None:
     env = base_env(tmp_path)
     env["AWS_REGION"] = "eu-west-1"
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
-                           "--retag-from", "0"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "ecr-push",
+            "--repository",
+            "svc",
+            "--tags",
+            "1",
+            "--retag-from",
+            "0",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
-    for looked in ("BITBUCKET_STEP_OIDC_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                   "instance metadata"):
+    for looked in (
+        "BITBUCKET_STEP_OIDC_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "instance metadata",
+    ):
         assert looked in done.stderr
 
 
 def test_bad_lifecycle_policy_file_is_exit_2_before_anything_happens(tmp_path: Path) -> None:
-    (tmp_path / "policy.json").write_text("{\"rules\": [")
+    (tmp_path / "policy.json").write_text('{"rules": [')
     (tmp_path / "pipekit.yaml").write_text("ecr:\n  create:\n    lifecycle_policy: policy.json\n")
     env = base_env(tmp_path)  # no AWS at all: the file is checked first
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
-                           "--image", "x:1"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1", "--image", "x:1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "policy.json:1" in done.stderr and "not valid JSON" in done.stderr
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--tags", "bad tag!"], "'tag!' is not a valid image tag"),
-    (["--repository", "Bad_Name"], "'Bad_Name' is not a valid ECR repository name"),
-    (["--insecure-registry"], "only applies with --registry-override"),
-    (["--registry-override", "https://host/x"], "must be HOST or HOST:PORT"),
-    (["--registry-id", "12345"], "is not an AWS account ID"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--tags", "bad tag!"], "'tag!' is not a valid image tag"),
+        (["--repository", "Bad_Name"], "'Bad_Name' is not a valid ECR repository name"),
+        (["--insecure-registry"], "only applies with --registry-override"),
+        (["--registry-override", "https://host/x"], "must be HOST or HOST:PORT"),
+        (["--registry-id", "12345"], "is not an AWS account ID"),
+    ],
+)
 def test_bad_flags_are_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
     argv = ["--repository", "svc", "--tags", "1", "--image", "x:1", *extra]  # later flags win in click
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", *argv], env=base_env(tmp_path), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", *argv],
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
 
@@ -331,21 +435,31 @@ def test_plain_http_only_on_loopback() -> None:
 
 
 def test_exclusion_forms_need_filters(tmp_path: Path) -> None:
-    (tmp_path / "pipekit.yaml").write_text("ecr:\n  create:\n    image_tag_mutability: IMMUTABLE_WITH_EXCLUSION\n")
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
-                           "--image", "x:1"], env=base_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    (tmp_path / "pipekit.yaml").write_text(
+        "ecr:\n  create:\n    image_tag_mutability: IMMUTABLE_WITH_EXCLUSION\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1", "--image", "x:1"],
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "image_tag_mutability_exclusion_filters" in done.stderr
 
 
-@pytest.mark.parametrize("mutability, filters, tag, immutable", [
-    ("MUTABLE", [], "latest", False),
-    ("IMMUTABLE", [], "latest", True),
-    ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "dev-42", False),
-    ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "1.0.0", True),
-    ("MUTABLE_WITH_EXCLUSION", ["v*"], "v1.2", True),
-    ("MUTABLE_WITH_EXCLUSION", ["v*"], "latest", False),
-])
+@pytest.mark.parametrize(
+    "mutability, filters, tag, immutable",
+    [
+        ("MUTABLE", [], "latest", False),
+        ("IMMUTABLE", [], "latest", True),
+        ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "dev-42", False),
+        ("IMMUTABLE_WITH_EXCLUSION", ["latest", "dev-*"], "1.0.0", True),
+        ("MUTABLE_WITH_EXCLUSION", ["v*"], "v1.2", True),
+        ("MUTABLE_WITH_EXCLUSION", ["v*"], "latest", False),
+    ],
+)
 def test_which_tags_are_immutable(mutability: str, filters: list[str], tag: str, immutable: bool) -> None:
     from pipekit.clients.ecr import Repository
 
@@ -353,7 +467,9 @@ def test_which_tags_are_immutable(mutability: str, filters: list[str], tag: str,
     assert repo.is_immutable(tag) is immutable
 
 
-def test_put_image_of_the_same_image_twice_is_success(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_put_image_of_the_same_image_twice_is_success(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ImageAlreadyExistsException (same manifest, same tag) counts as success, with the digest."""
     from pipekit.clients import aws
     from pipekit.clients.ecr import EcrClient
@@ -363,14 +479,25 @@ def test_put_image_of_the_same_image_twice_is_success(moto: MotoServer, monkeypa
         monkeypatch.setenv(key, value)
     client = EcrClient(aws.session(region=None, env=dict(os.environ)))
     client.api.create_repository(repositoryName="twice")
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": "sha256:" + "a" * 64, "size": 2}, "layers": []})
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + "a" * 64,
+                "size": 2,
+            },
+            "layers": [],
+        }
+    )
     media = "application/vnd.oci.image.manifest.v1+json"
     first = client.put_image("twice", "1", manifest, media, digest_of(manifest))
     assert first == digest_of(manifest)
     assert client.put_image("twice", "1", manifest, media, digest_of(manifest)) == first
-    assert client.put_image("twice", "1", manifest, media, None) == first  # digest from the exception's message
+    assert (
+        client.put_image("twice", "1", manifest, media, None) == first
+    )  # digest from the exception's message
     assert client.images("twice", ["1", "2"])["1"].config_digest == "sha256:" + "a" * 64
 
 
@@ -392,9 +519,14 @@ def test_docker_login_state_is_read_from_its_config(tmp_path: Path) -> None:
 
 def test_config_schema_rejects_an_unknown_mutability_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "pipekit.yaml").write_text("ecr:\n  create:\n    image_tag_mutability: SOMETIMES\n")
-    done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1",
-                           "--image", "x:1"], env=base_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", "--repository", "svc", "--tags", "1", "--image", "x:1"],
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "pipekit.yaml:3" in done.stderr and "ecr.create.image_tag_mutability" in done.stderr
 

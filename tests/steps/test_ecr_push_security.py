@@ -21,8 +21,13 @@ from pipekit.testing.moto import MotoServer
 from pipekit.testing.registry import LocalRegistry
 from tests.steps.test_ecr_push import PASSWORD, base_env, build_image
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (shutil.which("buildah") and shutil.which("docker-registry")), reason="buildah and docker-registry required")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (shutil.which("buildah") and shutil.which("docker-registry")),
+        reason="buildah and docker-registry required",
+    ),
+]
 
 TOOLS = ("buildah", "podman", "docker", "skopeo")
 
@@ -39,7 +44,8 @@ def make_shims(bin_dir: Path, log: Path) -> None:
             "import json, os, sys\n"
             f"with open({str(log)!r}, 'a') as fh:\n"
             "    fh.write(json.dumps(sys.argv) + '\\n')\n"
-            f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n")
+            f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n"
+        )
         shim.chmod(0o755)
 
 
@@ -56,9 +62,30 @@ def test_password_never_in_output_logs_record_or_argv(tmp_path: Path) -> None:
             outputs = []
             for extra in (["--json"], ["--tags", "b"], []):  # push with login, reuse, skip
                 done = subprocess.run(
-                    [sys.executable, "-m", "pipekit", "ecr-push", "--image", image, "--tags", "a", "--repository",
-                     "sec", "--registry-override", reg.host, "--container-tool", "buildah", "--debug", *extra],
-                    env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                    [
+                        sys.executable,
+                        "-m",
+                        "pipekit",
+                        "ecr-push",
+                        "--image",
+                        image,
+                        "--tags",
+                        "a",
+                        "--repository",
+                        "sec",
+                        "--registry-override",
+                        reg.host,
+                        "--container-tool",
+                        "buildah",
+                        "--debug",
+                        *extra,
+                    ],
+                    env=env,
+                    cwd=tmp_path,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 assert done.returncode == 0, done.stderr
                 outputs += [done.stdout, done.stderr]
             argv_lines = log.read_text().splitlines()
@@ -110,12 +137,35 @@ def test_docker_path_gets_the_password_on_stdin_only(tmp_path: Path) -> None:
     try:
         with MotoServer() as moto, LocalRegistry() as reg:
             env = base_env(tmp_path, moto)
-            env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", FAKE_DOCKER_LOG=str(log), FAKE_DOCKER_IMAGE=image,
-                       DOCKER_CONFIG=str(tmp_path / "docker-config"))
+            env.update(
+                PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+                FAKE_DOCKER_LOG=str(log),
+                FAKE_DOCKER_IMAGE=image,
+                DOCKER_CONFIG=str(tmp_path / "docker-config"),
+            )
             moto.client("ecr").create_repository(repositoryName="via-docker")
-            done = subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", "--image", image, "--tags", "1.0",
-                                   "--repository", "via-docker", "--registry-override", reg.host, "--debug"],
-                                  env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipekit",
+                    "ecr-push",
+                    "--image",
+                    image,
+                    "--tags",
+                    "1.0",
+                    "--repository",
+                    "via-docker",
+                    "--registry-override",
+                    reg.host,
+                    "--debug",
+                ],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, done.stderr
             pushed = reg.manifest_digest("via-docker", "1.0")
     finally:
@@ -126,6 +176,11 @@ def test_docker_path_gets_the_password_on_stdin_only(tmp_path: Path) -> None:
     assert login["argv"] == ["login", "--username", "AWS", "--password-stdin", reg.host]
     assert login["stdin"] == PASSWORD
     assert calls[3]["argv"] == ["push", f"{reg.host}/via-docker:1.0"]
-    assert pushed and json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["ecr_push"]["outputs"][
-        "digest"] == pushed
+    assert (
+        pushed
+        and json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["ecr_push"]["outputs"][
+            "digest"
+        ]
+        == pushed
+    )
     assert PASSWORD not in done.stdout + done.stderr + json.dumps([c["argv"] for c in calls])

@@ -25,9 +25,13 @@ from pipekit.testing.moto import ACCOUNT, MotoServer
 from pipekit.testing.registry import LocalRegistry
 from tests.steps.test_ecr_push import base_env, build_image
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (shutil.which("buildah") and shutil.which("docker-registry")),
-    reason="buildah and docker-registry are required (apt-get install -y buildah docker-registry)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (shutil.which("buildah") and shutil.which("docker-registry")),
+        reason="buildah and docker-registry are required (apt-get install -y buildah docker-registry)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,9 @@ def registry() -> Iterator[LocalRegistry]:
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    ref = build_image(tmp_path_factory.mktemp("img"), f"pipekit-sign-{uuid.uuid4().hex[:8]}", "signed payload\n")
+    ref = build_image(
+        tmp_path_factory.mktemp("img"), f"pipekit-sign-{uuid.uuid4().hex[:8]}", "signed payload\n"
+    )
     yield ref
     import subprocess
 
@@ -60,17 +66,42 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "cosign.key", folder / "cosign.pub"
 
 
-def push(moto: MotoServer, host: str, tmp: Path, image: str, repo: str, *extra: str,
-         env: dict[str, str] | None = None):  # noqa: ANN201
+def push(
+    moto: MotoServer,
+    host: str,
+    tmp: Path,
+    image: str,
+    repo: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+):  # noqa: ANN201
     import subprocess
     import sys
 
     full = base_env(tmp, moto)
     full.update(env or {})
-    args = ["--image", image, "--tags", "1.0.0", "--repository", repo, "--registry-override", host,
-            "--container-tool", "buildah", "--create-repository", *extra]
-    return subprocess.run([sys.executable, "-m", "pipekit", "ecr-push", *args], env=full, cwd=tmp,
-                          capture_output=True, text=True, timeout=120)
+    args = [
+        "--image",
+        image,
+        "--tags",
+        "1.0.0",
+        "--repository",
+        repo,
+        "--registry-override",
+        host,
+        "--container-tool",
+        "buildah",
+        "--create-repository",
+        *extra,
+    ]
+    return subprocess.run(
+        [sys.executable, "-m", "pipekit", "ecr-push", *args],
+        env=full,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def record(tmp: Path) -> dict:
@@ -85,7 +116,8 @@ def sig_layers(reg: LocalRegistry, repo: str, digest: str) -> tuple[dict, list[s
 
 
 def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
-        moto: MotoServer, registry: LocalRegistry, image: str, key_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    moto: MotoServer, registry: LocalRegistry, image: str, key_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo = f"svc-{uuid.uuid4().hex[:8]}"
     env = {"PIPEKIT_SIGNING_KEY": str(key_pair[0]), "COSIGN_PASSWORD": "correct horse"}
     # this run's SBOM and scan result, as pipekit sbom and pipekit scan record them
@@ -93,8 +125,13 @@ def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
     sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}))
     run = RunRecord.load(tmp_path / ".pipekit" / "run.json")
     run.update_step("sbom", status="succeeded", outputs={"path": str(sbom), "components": 0})
-    run.update_step("scan", status="succeeded", started_at="2026-12-06T10:00:00Z", finished_at="2026-12-06T10:00:05Z",
-                    outputs={"summary": {"blocking": 0, "findings": 3}})
+    run.update_step(
+        "scan",
+        status="succeeded",
+        started_at="2026-12-06T10:00:00Z",
+        finished_at="2026-12-06T10:00:05Z",
+        outputs={"summary": {"blocking": 0, "findings": 3}},
+    )
     run.save()
     proc = push(moto, registry.host, tmp_path, image, repo, "--sign", env=env)
     assert proc.returncode == 0, proc.stderr
@@ -103,10 +140,15 @@ def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
     identity = f"{ACCOUNT}.dkr.ecr.{moto.region}.amazonaws.com/{repo}"
     assert steps["sign"]["status"] == "succeeded"
     outputs = steps["sign"]["outputs"]
-    assert outputs["signature"] == "signed" and outputs["identity"] == identity and outputs["digest"] == digest
+    assert (
+        outputs["signature"] == "signed" and outputs["identity"] == identity and outputs["digest"] == digest
+    )
     assert outputs["signature_tag"] == "sha256-" + digest.split(":")[1] + ".sig"
     assert outputs["key"] == str(key_pair[0])
-    assert outputs["attestations"] == {payload.PREDICATE_CYCLONEDX: "attested", payload.PREDICATE_VULN: "attested"}
+    assert outputs["attestations"] == {
+        payload.PREDICATE_CYCLONEDX: "attested",
+        payload.PREDICATE_VULN: "attested",
+    }
 
     manifest, layers = sig_layers(registry, repo, digest)
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
@@ -116,17 +158,24 @@ def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
     assert layer.media_type == "application/vnd.dev.cosign.simplesigning.v1+json"
     assert set(layer.annotations) == {"dev.cosignproject.cosign/signature"}
     body = json.loads(layer.payload)
-    assert body == {"critical": {"identity": {"docker-reference": identity},
-                                 "image": {"docker-manifest-digest": digest},
-                                 "type": "cosign container image signature"},
-                    "optional": None}
+    assert body == {
+        "critical": {
+            "identity": {"docker-reference": identity},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature",
+        },
+        "optional": None,
+    }
     public = keys.load_public_key(str(key_pair[1]), {})
-    assert public.verifies(base64.b64decode(layer.annotations["dev.cosignproject.cosign/signature"]), layer.payload)
+    assert public.verifies(
+        base64.b64decode(layer.annotations["dev.cosignproject.cosign/signature"]), layer.payload
+    )
 
     att = store.read(Registry(registry.host, plain_http=True), repo, store.tag_for(digest, "att"))
     assert [a.media_type for a in att] == ["application/vnd.dsse.envelope.v1+json"] * 2
-    assert sorted(a.annotations["predicateType"] for a in att) == sorted([payload.PREDICATE_CYCLONEDX,
-                                                                          payload.PREDICATE_VULN])
+    assert sorted(a.annotations["predicateType"] for a in att) == sorted(
+        [payload.PREDICATE_CYCLONEDX, payload.PREDICATE_VULN]
+    )
     statement = json.loads(payload.parse_envelope(att[0].payload).payload)  # type: ignore[union-attr]
     assert statement["subject"] == [{"name": identity, "digest": {"sha256": digest.split(":")[1]}}]
 
@@ -137,8 +186,9 @@ def test_sign_writes_cosigns_layout_with_the_ecr_identity_and_skips_on_rerun(
     assert len(sig_layers(registry, repo, digest)[1]) == 1
 
 
-def test_kms_key_signs_and_pipekit_verifies_it(moto: MotoServer, registry: LocalRegistry, image: str,
-                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kms_key_signs_and_pipekit_verifies_it(
+    moto: MotoServer, registry: LocalRegistry, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kms = moto.client("kms")
     arn = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     repo = f"svc-{uuid.uuid4().hex[:8]}"
@@ -160,14 +210,22 @@ def test_kms_key_signs_and_pipekit_verifies_it(moto: MotoServer, registry: Local
     assert trusted.verifies(base64.b64decode(layer.annotations[store.SIGNATURE_ANNOTATION]), layer.payload)
 
 
-def test_kms_digest_signature_that_does_not_verify_is_never_uploaded(moto: MotoServer, registry: LocalRegistry,
-                                                                    image: str, tmp_path: Path) -> None:
+def test_kms_digest_signature_that_does_not_verify_is_never_uploaded(
+    moto: MotoServer, registry: LocalRegistry, image: str, tmp_path: Path
+) -> None:
     """A message over 4096 bytes (a real SBOM attestation) is signed as a DIGEST; moto 5.2 hashes it again."""
     kms = moto.client("kms")
     arn = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     sbom = tmp_path / "sbom.cdx.json"
-    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
-                                "components": [{"type": "library", "name": f"lib{i}"} for i in range(300)]}))
+    sbom.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "components": [{"type": "library", "name": f"lib{i}"} for i in range(300)],
+            }
+        )
+    )
     run = RunRecord.load(tmp_path / ".pipekit" / "run.json")
     run.update_step("sbom", status="succeeded", outputs={"path": str(sbom), "components": 300})
     run.save()
@@ -179,28 +237,48 @@ def test_kms_digest_signature_that_does_not_verify_is_never_uploaded(moto: MotoS
     assert Registry(registry.host, plain_http=True).manifest(repo, store.tag_for(digest, "att")) is None
 
 
-def test_unusable_keys_are_exit_2_before_anything_is_pushed(moto: MotoServer, registry: LocalRegistry, image: str,
-                                                            key_pair: tuple[Path, Path], tmp_path: Path) -> None:
+def test_unusable_keys_are_exit_2_before_anything_is_pushed(
+    moto: MotoServer, registry: LocalRegistry, image: str, key_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo = f"svc-{uuid.uuid4().hex[:8]}"
-    proc = push(moto, registry.host, tmp_path, image, repo, "--sign", "--signing-key", str(key_pair[0]),
-                env={"COSIGN_PASSWORD": "hunter2"})
+    proc = push(
+        moto,
+        registry.host,
+        tmp_path,
+        image,
+        repo,
+        "--sign",
+        "--signing-key",
+        str(key_pair[0]),
+        env={"COSIGN_PASSWORD": "hunter2"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert f"signing key {key_pair[0]}: wrong password" in proc.stderr
     assert key_pair[0].read_text().splitlines()[1] not in proc.stderr + proc.stdout
     assert Registry(registry.host, plain_http=True).manifest(repo, "1.0.0") is None
     # named by PIPEKIT_SIGNING_KEY (whose name ends in _KEY): the reference is shown, it is not a secret
-    proc = push(moto, registry.host, tmp_path, image, repo, "--sign",
-                env={"PIPEKIT_SIGNING_KEY": str(key_pair[0]), "COSIGN_PASSWORD": "hunter2"})
+    proc = push(
+        moto,
+        registry.host,
+        tmp_path,
+        image,
+        repo,
+        "--sign",
+        env={"PIPEKIT_SIGNING_KEY": str(key_pair[0]), "COSIGN_PASSWORD": "hunter2"},
+    )
     assert proc.returncode == 2 and f"signing key {key_pair[0]}: wrong password" in proc.stderr, proc.stderr
     symmetric = moto.client("kms").create_key()["KeyMetadata"]["Arn"]
-    proc = push(moto, registry.host, tmp_path, image, repo, "--sign", "--signing-key", f"awskms:///{symmetric}")
+    proc = push(
+        moto, registry.host, tmp_path, image, repo, "--sign", "--signing-key", f"awskms:///{symmetric}"
+    )
     assert proc.returncode == 2 and "not an asymmetric ECC_NIST_P256 signing key" in proc.stderr, proc.stderr
     proc = push(moto, registry.host, tmp_path, image, repo, "--sign")
     assert proc.returncode == 2 and "--sign needs a key" in proc.stderr
 
 
 def test_registry_refusing_the_signature_is_exit_3_with_the_push_recorded(
-        moto: MotoServer, image: str, key_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    moto: MotoServer, image: str, key_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
     root = tmp_path / "registry-root"
     repo = f"svc-{uuid.uuid4().hex[:8]}"
     env = {"PIPEKIT_SIGNING_KEY": str(key_pair[0]), "COSIGN_PASSWORD": "correct horse"}

@@ -46,7 +46,9 @@ def make_repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) 
 def serve_url(tmp_path: Path, urls: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """git reaches each URL at its local repository (a global git config of ``insteadOf`` rules)."""
     config = tmp_path / "gitconfig"
-    config.write_text("".join(f'[url "{repo.as_uri()}"]\n\tinsteadOf = {url}\n' for url, repo in urls.items()))
+    config.write_text(
+        "".join(f'[url "{repo.as_uri()}"]\n\tinsteadOf = {url}\n' for url, repo in urls.items())
+    )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
 
 
@@ -82,17 +84,32 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
 
     pipeline = yaml.safe_load((service / "bitbucket-pipelines.yml").read_text())
     jsonschema.Draft7Validator(load_schema("bitbucket-pipelines.schema.json")).validate(pipeline)
-    assert pipeline["image"] == {"name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pipekit-base:0.1.0-jdk17",
-                                 "aws": {"oidc-role": "$AWS_ROLE_ARN"}}  # ECR: pulled with the OIDC role
+    assert pipeline["image"] == {
+        "name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pipekit-base:0.1.0-jdk17",
+        "aws": {"oidc-role": "$AWS_ROLE_ARN"},
+    }  # ECR: pulled with the OIDC role
     main = pipeline["pipelines"]["branches"]["main"]  # the service repository's branch
     assert [s["step"]["name"] for s in main[0]["parallel"]] == ["Unit tests", "SAST", "SCA"]
     names = [s["step"]["name"] for s in main[1:]]
-    assert names == ["Security gate", "Build and push image", "Deploy to dev", "Promote to qa",
-                     "Promote to preprod", "Promote to prod"]
+    assert names == [
+        "Security gate",
+        "Build and push image",
+        "Deploy to dev",
+        "Promote to qa",
+        "Promote to preprod",
+        "Promote to prod",
+    ]
     steps = {s["step"]["name"]: s["step"] for s in main[1:]}
     build = steps["Build and push image"]
-    assert build["oidc"] is True and build["services"] == ["docker"] and build["caches"] == ["maven-repo", "docker"]
-    assert build["script"] == ['pipekit build --maven-args "-DskipTests"', "pipekit ecr-push --create-repository"]
+    assert (
+        build["oidc"] is True
+        and build["services"] == ["docker"]
+        and build["caches"] == ["maven-repo", "docker"]
+    )
+    assert build["script"] == [
+        'pipekit build --maven-args "-DskipTests"',
+        "pipekit ecr-push --create-repository",
+    ]
     assert "trigger" not in steps["Promote to qa"]
     assert steps["Promote to qa"]["script"][0] == "pipekit promote --from dev --to qa --service orders"
     for env in ("preprod", "prod"):
@@ -108,9 +125,15 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         assert "ecr-push" not in scripts and "update-tag" not in scripts
 
     config = yaml.safe_load((service / "pipekit.yaml").read_text())
-    assert config["environments"] == {"dev": {"promotion": "auto"}, "qa": {"promotion": "auto"},  # no Jira project
-                                      "preprod": {"promotion": "manual"}, "prod": {"promotion": "manual"}}
-    assert config["gitops"]["overlay"] == "apps/{service}/overlays/{env}" and config["gitops"]["image"] == IMAGE
+    assert config["environments"] == {
+        "dev": {"promotion": "auto"},
+        "qa": {"promotion": "auto"},  # no Jira project
+        "preprod": {"promotion": "manual"},
+        "prod": {"promotion": "manual"},
+    }
+    assert (
+        config["gitops"]["overlay"] == "apps/{service}/overlays/{env}" and config["gitops"]["image"] == IMAGE
+    )
     assert config["gitops"]["repo"] == GITOPS_URL
 
     kschema = jsonschema.Draft7Validator(load_schema("kustomization.schema.json"))
@@ -125,30 +148,57 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
         assert container["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
         assert container["livenessProbe"]["httpGet"]["path"] == "/actuator/health/liveness"
         job = next(d for d in docs if d["kind"] == "Job")
-        assert job["metadata"]["annotations"] == {"argocd.argoproj.io/hook": "PostSync",
-                                                  "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
-        assert job["spec"]["backoffLimit"] == 0 and 0 < job["spec"]["activeDeadlineSeconds"] < config["argocd"]["timeout"]
+        assert job["metadata"]["annotations"] == {
+            "argocd.argoproj.io/hook": "PostSync",
+            "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+        }
+        assert (
+            job["spec"]["backoffLimit"] == 0
+            and 0 < job["spec"]["activeDeadlineSeconds"] < config["argocd"]["timeout"]
+        )
         pod = job["spec"]["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "orders-post-sync-test"
         assert pod["containers"][0]["image"] == pipeline["image"]["name"]
         command = pod["containers"][0]["command"]
-        assert command == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir",
-                           "/reports", "--health-url", "http://orders/actuator/health/readiness"]
+        assert command == [
+            "pipekit",
+            "post-sync-test",
+            "--wait-ready",
+            "deployment/orders",
+            "--junit-dir",
+            "/reports",
+            "--health-url",
+            "http://orders/actuator/health/readiness",
+        ]
         role = next(d for d in docs if d["kind"] == "Role")
-        assert sorted((tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]) == [
+        assert sorted(
+            (tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]
+        ) == [
             (("",), ("pods",), ("get", "list", "watch")),
-            (("apps",), ("deployments", "replicasets"), ("get", "list", "watch"))]
+            (("apps",), ("deployments", "replicasets"), ("get", "list", "watch")),
+        ]
         binding = next(d for d in docs if d["kind"] == "RoleBinding")
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "orders-post-sync-test",
-                                        "namespace": f"orders-{env}"}]
-        assert {d["kind"] for d in docs} == {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Job",
-                                         "ServiceMonitor", "PrometheusRule"}
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "orders-post-sync-test", "namespace": f"orders-{env}"}
+        ]
+        assert {d["kind"] for d in docs} == {
+            "Deployment",
+            "Service",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Job",
+            "ServiceMonitor",
+            "PrometheusRule",
+        }
 
     swagger = json.loads((SCHEMAS / "argocd-v3.5.1-swagger.json").read_text())
     apps = gitops / "argocd/orders"
     for env in ENVS:
         app = yaml.safe_load((apps / f"apps/orders-{env}.yaml").read_text())
-        assert app["kind"] == "Application" and app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+        assert app["kind"] == "Application" and app["metadata"]["finalizers"] == [
+            "resources-finalizer.argocd.argoproj.io"
+        ]
         assert app["spec"]["source"]["path"] == f"apps/orders/overlays/{env}"
         assert app["spec"]["destination"]["namespace"] == f"orders-{env}"
         _validate_swagger(swagger, "v1alpha1Application", app)
@@ -166,7 +216,9 @@ def test_init_writes_every_file_valid_and_rendered(repos: tuple[Path, Path, Path
 
 def _validate_swagger(swagger: dict, name: str, doc: dict) -> None:
     body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
-    jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": swagger["definitions"]}).validate(body)
+    jsonschema.Draft4Validator(
+        {"$ref": f"#/definitions/{name}", "definitions": swagger["definitions"]}
+    ).validate(body)
     assert doc["apiVersion"] == "argoproj.io/v1alpha1"
 
 
@@ -183,7 +235,9 @@ def test_same_answers_twice_change_nothing(repos: tuple[Path, Path, Path]) -> No
     assert proc.returncode == 0, proc.stderr
     assert "nothing changed" in proc.stdout
     assert tree_hashes(service, gitops) == before
-    assert cli(service, "--gitops-dir", str(gitops)).returncode == 0  # the recorded answers are the same answers
+    assert (
+        cli(service, "--gitops-dir", str(gitops)).returncode == 0
+    )  # the recorded answers are the same answers
     assert tree_hashes(service, gitops) == before
 
 
@@ -214,7 +268,10 @@ def test_changed_answers_update_files_still_as_generated(repos: tuple[Path, Path
     assert result.files["gitops:apps/orders/overlays/qa/kustomization.yaml"] == "remove"  # type: ignore[attr-defined]
     assert sorted(p.name for p in (gitops / "apps/orders/overlays").iterdir()) == ["dev", "prod"]
     assert sorted(p.name for p in (gitops / "argocd/orders/apps").iterdir()) == [
-        "orders-dev.yaml", "orders-prod.yaml", "project.yaml"]
+        "orders-dev.yaml",
+        "orders-prod.yaml",
+        "project.yaml",
+    ]
     assert not (service / ".pipekit/init/gitops/apps/orders/overlays/qa").exists()
     text = (service / "bitbucket-pipelines.yml").read_text()
     assert "pipekit promote --from dev --to prod --service orders --approve" in text and "--to qa" not in text
@@ -224,27 +281,43 @@ def test_changed_answers_update_files_still_as_generated(repos: tuple[Path, Path
 def test_dry_run_prints_the_full_diff_and_writes_nothing(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     before = tree_hashes(service, gitops)
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE, "--dry-run")
+    proc = cli(
+        service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE, "--dry-run"
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
-    assert "+++ b/bitbucket-pipelines.yml" in out and "+++ b/gitops:apps/orders/base/post-sync-test.yaml" in out
+    assert (
+        "+++ b/bitbucket-pipelines.yml" in out and "+++ b/gitops:apps/orders/base/post-sync-test.yaml" in out
+    )
     assert "+    argocd.argoproj.io/hook: PostSync" in out
     assert tree_hashes(service, gitops) == before
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (("--service", "Orders_Svc"), "--service 'Orders_Svc' is not a DNS-1123 label"),
-    (("--service", "orders", "--environments", "dev,staging"), "unknown environment 'staging'"),
-    (("--service", "orders", "--image-repo", "ECR/Orders:latest"), "--image-repo 'ECR/Orders:latest'"),
-    (("--service", "orders", "--image-repo", "registry.example.com/Orders"), "not a valid image reference"),
-    (("--service", "orders", "--jdk", "11"), "--jdk"),
-    (("--service", "orders", "--gitops-repo", "https://bot:s3cr3t@bitbucket.org/acme/gitops.git"),
-     "the GitOps repository URL carries credentials"),
-    (("--service", "orders", "--suite-command", "mvn -q 'verify"), "--suite-command \"mvn -q 'verify\": No closing"),
-    (("--service", "orders", "--suite-command", "  "), "--suite-command is empty"),
-])
-def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path, Path], args: tuple[str, ...],
-                                                        named: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--service", "Orders_Svc"), "--service 'Orders_Svc' is not a DNS-1123 label"),
+        (("--service", "orders", "--environments", "dev,staging"), "unknown environment 'staging'"),
+        (("--service", "orders", "--image-repo", "ECR/Orders:latest"), "--image-repo 'ECR/Orders:latest'"),
+        (
+            ("--service", "orders", "--image-repo", "registry.example.com/Orders"),
+            "not a valid image reference",
+        ),
+        (("--service", "orders", "--jdk", "11"), "--jdk"),
+        (
+            ("--service", "orders", "--gitops-repo", "https://bot:s3cr3t@bitbucket.org/acme/gitops.git"),
+            "the GitOps repository URL carries credentials",
+        ),
+        (
+            ("--service", "orders", "--suite-command", "mvn -q 'verify"),
+            '--suite-command "mvn -q \'verify": No closing',
+        ),
+        (("--service", "orders", "--suite-command", "  "), "--suite-command is empty"),
+    ],
+)
+def test_bad_input_exits_2_naming_it_and_writes_nothing(
+    repos: tuple[Path, Path, Path], args: tuple[str, ...], named: str
+) -> None:
     service, gitops, _ = repos
     before = tree_hashes(service, gitops)
     where = () if "--gitops-repo" in args else ("--gitops-dir", str(gitops))
@@ -258,14 +331,36 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(repos: tuple[Path, Path,
 def test_suite_command_is_the_post_sync_jobs_command_word_for_word(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
     suite = "mvn -o -B verify -Papi-tests '-Dapi.url=http://orders:8080/api v1'"
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE,
-               "--suite-command", suite)
+    proc = cli(
+        service,
+        "--service",
+        "orders",
+        "--gitops-dir",
+        str(gitops),
+        "--image-repo",
+        IMAGE,
+        "--suite-command",
+        suite,
+    )
     assert proc.returncode == 0, proc.stderr
     docs = list(yaml.safe_load_all((gitops / "apps/orders/base/post-sync-test.yaml").read_text()))
     (job,) = [d for d in docs if d["kind"] == "Job"]
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command == ["pipekit", "post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir", "/reports",
-                       "--", "mvn", "-o", "-B", "verify", "-Papi-tests", "-Dapi.url=http://orders:8080/api v1"]
+    assert command == [
+        "pipekit",
+        "post-sync-test",
+        "--wait-ready",
+        "deployment/orders",
+        "--junit-dir",
+        "/reports",
+        "--",
+        "mvn",
+        "-o",
+        "-B",
+        "verify",
+        "-Papi-tests",
+        "-Dapi.url=http://orders:8080/api v1",
+    ]
     recorded = yaml.safe_load((service / ".pipekit/init.yaml").read_text())
     assert recorded["answers"]["suite"] == command[7:]  # kept for --upgrade
 
@@ -273,7 +368,10 @@ def test_suite_command_is_the_post_sync_jobs_command_word_for_word(repos: tuple[
 @pytest.mark.slow
 def test_check_runs_the_same_checks_on_existing_files(repos: tuple[Path, Path, Path]) -> None:
     service, gitops, _ = repos
-    assert cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE).returncode == 0
+    assert (
+        cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE).returncode
+        == 0
+    )
     proc = cli(service, "--check", "--gitops-dir", str(gitops))
     assert proc.returncode == 0, proc.stderr
     assert "7 checks passed" in proc.stdout and "kustomize renders (4)" in proc.stdout
@@ -298,7 +396,9 @@ def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, P
     assert body.startswith("orders: onboard with pipekit init 0.1.0")
     assert "Pipekit-Service: orders" in body and "Pipekit-Init-Version: 0.1.0" in body
     files = git("ls-tree", "-r", "--name-only", "main", cwd=bare).splitlines()
-    assert "apps/orders/overlays/prod/kustomization.yaml" in files and "argocd/orders/apps/project.yaml" in files
+    assert (
+        "apps/orders/overlays/prod/kustomization.yaml" in files and "argocd/orders/apps/project.yaml" in files
+    )
     assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["gitops_repo"] == GITOPS_URL
     again = init(service)  # the recorded repository, the recorded answers
     assert again.status == "unchanged" and git("rev-parse", "main", cwd=bare) == result.gitops_revision  # type: ignore[attr-defined]
@@ -307,8 +407,9 @@ def test_gitops_repo_commits_with_trailers_and_pushes(repos: tuple[Path, Path, P
 
 
 @pytest.mark.slow
-def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Path, Path], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(
+    repos: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service, other, bare = repos
     from pipekit.onboarding import apply
 
@@ -329,7 +430,9 @@ def test_gitops_repo_push_race_is_retried_on_the_fresh_tip(repos: tuple[Path, Pa
     result = init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE)
     assert result.status == "written" and result.retries == 1 and calls["n"] == 2  # type: ignore[attr-defined]
     assert git("log", "-2", "--format=%s", "main", cwd=bare).splitlines() == [
-        "orders: onboard with pipekit init 0.1.0", "payments: onboard"]
+        "orders: onboard with pipekit init 0.1.0",
+        "payments: onboard",
+    ]
 
 
 @pytest.mark.slow
@@ -352,14 +455,25 @@ def test_update_tag_finds_the_overlay_init_wrote(repos: tuple[Path, Path, Path])
     """The generated pipekit.yaml is all update-tag needs: repo, overlay template, image name."""
     service, _, bare = repos
     assert init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE).status == "written"  # type: ignore[attr-defined]
-    proc = run_pipekit("update-tag", "--env", "dev", "--tag", "1a2b3c4", "--build-number", "7", "--json", cwd=service)
+    proc = run_pipekit(
+        "update-tag", "--env", "dev", "--tag", "1a2b3c4", "--build-number", "7", "--json", cwd=service
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["overlay"] == "apps/orders/overlays/dev"
-    overlay = subprocess.run(["git", "show", "main:apps/orders/overlays/dev/kustomization.yaml"], cwd=bare,
-                             check=True, capture_output=True, text=True).stdout
+    overlay = subprocess.run(
+        ["git", "show", "main:apps/orders/overlays/dev/kustomization.yaml"],
+        cwd=bare,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "1a2b3c4" in overlay and "pending" not in overlay
-    assert "replicas:" not in overlay and "pipekit:placeholder" not in overlay  # a real image: pods may run (item 10)
+    assert (
+        "replicas:" not in overlay and "pipekit:placeholder" not in overlay
+    )  # a real image: pods may run (item 10)
     head = git("rev-parse", "main", cwd=bare)
     again = init(service)  # dev's image is the pipeline's, not a hand edit: init sees nothing to change
     assert again.status == "unchanged" and git("rev-parse", "main", cwd=bare) == head  # type: ignore[attr-defined]
-    assert git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "main", cwd=bare) == "dev"
+    assert (
+        git("log", "-1", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "main", cwd=bare) == "dev"
+    )

@@ -71,7 +71,7 @@ def all_steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
         groups = value.values() if kind != "default" else [value]
         for items in groups:
             for item in items:
-                for step in ([p["step"] for p in item["parallel"]] if "parallel" in item else [item["step"]]):
+                for step in [p["step"] for p in item["parallel"]] if "parallel" in item else [item["step"]]:
                     out.append(step)
     return out
 
@@ -99,7 +99,10 @@ def test_the_service_and_gitops_branches_are_the_repositories_own(master: tuple[
     assert onboard(service, gitops).status == "written"
     doc = pipeline(service)
     assert list(doc["pipelines"]["branches"]) == ["master"]
-    assert [s["step"]["name"] for s in doc["pipelines"]["default"]] == ["Build and unit tests", "Security gate"]
+    assert [s["step"]["name"] for s in doc["pipelines"]["default"]] == [
+        "Build and unit tests",
+        "Security gate",
+    ]
     assert config(service)["gitops"]["branch"] == "production"
     apps = [yaml.safe_load(p.read_text()) for p in (gitops / "argocd/orders").rglob("*.yaml")]
     revisions = {a["spec"]["source"]["targetRevision"] for a in apps if a["kind"] == "Application"}
@@ -135,8 +138,12 @@ def test_scanners_have_rules_and_run_in_the_steps_that_call_them(master: tuple[P
     onboard(service, gitops)
     rules = config(service)["scan"]["run"]["semgrep"]["config"]
     assert rules == "p/java"
-    run = registry.plan("semgrep", {"config": rules}, service / ".pipekit/scan", {"PATH": str(Path(shutil.which(
-        "semgrep") or "/usr/bin/semgrep").parent)})
+    run = registry.plan(
+        "semgrep",
+        {"config": rules},
+        service / ".pipekit/scan",
+        {"PATH": str(Path(shutil.which("semgrep") or "/usr/bin/semgrep").parent)},
+    )
     assert run.argv[run.argv.index("--config") + 1] == "p/java"
 
 
@@ -146,8 +153,10 @@ def test_the_image_is_built_and_pushed_in_one_step(master: tuple[Path, Path, Pat
     onboard(service, gitops)
     steps = all_steps(pipeline(service))
     pushing = [s for s in steps if any("ecr-push" in line for line in s["script"])]
-    assert pushing and all(s["script"][0].startswith("pipekit build") and s["services"] == ["docker"] and
-                           s["oidc"] is True for s in pushing)
+    assert pushing and all(
+        s["script"][0].startswith("pipekit build") and s["services"] == ["docker"] and s["oidc"] is True
+        for s in pushing
+    )
     for step in steps:
         builds = any(line.startswith("pipekit build") and "--no-image" not in line for line in step["script"])
         assert ("docker" in step.get("caches", [])) == builds, step["name"]
@@ -195,14 +204,36 @@ def test_every_step_pulling_the_ecr_image_has_oidc(master: tuple[Path, Path, Pat
     assert [s["name"] for s in all_steps(doc) if s.get("oidc")] == ["Build and push image"]  # ecr-push's own
 
 
-@pytest.mark.parametrize(("envs", "jira", "first", "rule"), [
-    (("prod",), None, {"trigger": "manual", "script0": "pipekit update-tag --env prod"}, {"promotion": "manual"}),
-    (("preprod", "prod"), None, {"trigger": "manual", "script0": "pipekit update-tag --env preprod"},
-     {"promotion": "manual"}),
-    (("qa", "prod"), "ORD", {"trigger": None, "script0": "pipekit jira-gate"}, {"promotion": "gated", "gates": ["jira"]}),
-])
-def test_the_first_environment_keeps_its_own_rule(master: tuple[Path, Path, Path], envs: tuple[str, ...],
-                                                  jira: str | None, first: dict[str, Any], rule: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("envs", "jira", "first", "rule"),
+    [
+        (
+            ("prod",),
+            None,
+            {"trigger": "manual", "script0": "pipekit update-tag --env prod"},
+            {"promotion": "manual"},
+        ),
+        (
+            ("preprod", "prod"),
+            None,
+            {"trigger": "manual", "script0": "pipekit update-tag --env preprod"},
+            {"promotion": "manual"},
+        ),
+        (
+            ("qa", "prod"),
+            "ORD",
+            {"trigger": None, "script0": "pipekit jira-gate"},
+            {"promotion": "gated", "gates": ["jira"]},
+        ),
+    ],
+)
+def test_the_first_environment_keeps_its_own_rule(
+    master: tuple[Path, Path, Path],
+    envs: tuple[str, ...],
+    jira: str | None,
+    first: dict[str, Any],
+    rule: dict[str, Any],
+) -> None:
     """Item 9: a first environment whose rule is manual (or gated) is not deployed on every push."""
     service, gitops, _ = master
     onboard(service, gitops, environments=envs, jira_project=jira)
@@ -228,8 +259,11 @@ def test_the_post_sync_results_outlive_the_job(master: tuple[Path, Path, Path]) 
     """Item 11: --test-results-s3 makes the Job upload its JUnit and summary (docs/post_sync_test.md)."""
     service, gitops, _ = master
     onboard(service, gitops, test_results_s3="s3://acme-test-results/post-sync")
-    job = next(d for d in yaml.safe_load_all((gitops / "apps/orders/base/post-sync-test.yaml").read_text())
-               if d["kind"] == "Job")
+    job = next(
+        d
+        for d in yaml.safe_load_all((gitops / "apps/orders/base/post-sync-test.yaml").read_text())
+        if d["kind"] == "Job"
+    )
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[command.index("--upload") + 1] == "s3://acme-test-results/post-sync"
 
@@ -240,14 +274,19 @@ def test_wait_for_argocd_outlasts_the_rollout_and_the_job(master: tuple[Path, Pa
     service, gitops, _ = master
     onboard(service, gitops)
     base = gitops / "apps/orders/base"
-    job = next(d for d in yaml.safe_load_all((base / "post-sync-test.yaml").read_text()) if d["kind"] == "Job")
+    job = next(
+        d for d in yaml.safe_load_all((base / "post-sync-test.yaml").read_text()) if d["kind"] == "Job"
+    )
     deploy = yaml.safe_load((base / "deployment.yaml").read_text().split("\n", 4)[4])
     timeout = config(service)["argocd"]["timeout"]
     assert timeout >= deploy["spec"]["progressDeadlineSeconds"] + job["spec"]["activeDeadlineSeconds"] + 60
     text = (service / "pipekit.yaml").read_text()
     (service / "pipekit.yaml").write_text(text.replace(f"timeout: {timeout}", "timeout: 600"))
     proc = cli(service, "--check", "--gitops-dir", str(gitops))
-    assert proc.returncode == 1 and "argocd.timeout 600 s is shorter than a normal deploy may take" in proc.stderr
+    assert (
+        proc.returncode == 1
+        and "argocd.timeout 600 s is shorter than a normal deploy may take" in proc.stderr
+    )
 
 
 @pytest.mark.slow
@@ -256,7 +295,10 @@ def test_repo_url_is_one_argo_cd_can_reach(master: tuple[Path, Path, Path], tmp_
     service, gitops, bare = master
     before = tree_hashes(service)
     proc = cli(service, "--service", "orders", "--gitops-repo", str(bare))
-    assert proc.returncode == 2 and f"GitOps repository URL {str(bare)!r} is not a URL Argo CD can reach" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and f"GitOps repository URL {str(bare)!r} is not a URL Argo CD can reach" in proc.stderr
+    )
     assert tree_hashes(service) == before
     assert init(service, service="orders", gitops_repo=str(bare), gitops_url=GITOPS_URL).status == "written"
     app = yaml.safe_load(git("show", "master:argocd/orders/apps/orders-qa.yaml", cwd=bare))
@@ -266,7 +308,11 @@ def test_repo_url_is_one_argo_cd_can_reach(master: tuple[Path, Path, Path], tmp_
     path = work / "argocd/orders/apps/orders-qa.yaml"
     path.write_text(path.read_text().replace(f"repoURL: {GITOPS_URL}", f"repoURL: {bare}"))
     proc = cli(service, "--check", "--gitops-dir", str(work))
-    assert proc.returncode == 1 and "spec.source.repoURL" in proc.stderr and "not a URL Argo CD can reach" in proc.stderr
+    assert (
+        proc.returncode == 1
+        and "spec.source.repoURL" in proc.stderr
+        and "not a URL Argo CD can reach" in proc.stderr
+    )
 
 
 def test_pods_pass_the_restricted_pod_security_level(master: tuple[Path, Path, Path]) -> None:
@@ -278,23 +324,37 @@ def test_pods_pass_the_restricted_pod_security_level(master: tuple[Path, Path, P
     assert set(pods) == {"Deployment", "Job"}
     for kind, pod in pods.items():
         assert restricted(pod, kind) == [] and missing_resources(pod, kind) == []
-        assert pod["securityContext"]["runAsUser"] == 1000 and pod["containers"][0]["securityContext"][
-            "readOnlyRootFilesystem"] is True
-    assert pods["Deployment"]["containers"][0]["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
-                                                                "limits": {"cpu": "2", "memory": "2Gi"}}
-    old = next(d for d in yaml.safe_load_all((FIXTURE / "gitops/apps/orders/base/post-sync-test.yaml").read_text())
-               if d["kind"] == "Job")["spec"]["template"]["spec"]
-    assert "Job: containers[post-sync-test].securityContext.runAsNonRoot (or the pod's) must be true" in restricted(
-        old, "Job")
+        assert (
+            pod["securityContext"]["runAsUser"] == 1000
+            and pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        )
+    assert pods["Deployment"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    old = next(
+        d
+        for d in yaml.safe_load_all((FIXTURE / "gitops/apps/orders/base/post-sync-test.yaml").read_text())
+        if d["kind"] == "Job"
+    )["spec"]["template"]["spec"]
+    assert (
+        "Job: containers[post-sync-test].securityContext.runAsNonRoot (or the pod's) must be true"
+        in restricted(old, "Job")
+    )
 
 
-def test_the_schemas_ship_with_pipekit(master: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_schemas_ship_with_pipekit(
+    master: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Also: no schema check is skipped without PIPEKIT_SCHEMAS_DIR; the shipped copies are the public ones."""
     service, gitops, _ = master
     monkeypatch.delenv(schemas.ENV, raising=False)
     result = onboard(service, gitops)
-    assert not result.skipped_checks and {"bitbucket-pipelines.yml schema", "kustomization schema",
-                                          "Argo CD manifests"} <= set(result.checks)
+    assert not result.skipped_checks and {
+        "bitbucket-pipelines.yml schema",
+        "kustomization schema",
+        "Argo CD manifests",
+    } <= set(result.checks)
     for name in (schemas.BITBUCKET, schemas.KUSTOMIZATION):
         assert json.loads((schemas.SHIPPED / name).read_text()) == json.loads((SCHEMAS / name).read_text())
     derived = schemas.derive(json.loads((SCHEMAS / schemas.ARGOCD).read_text()))
@@ -307,17 +367,23 @@ def test_the_schemas_ship_with_pipekit(master: tuple[Path, Path, Path], monkeypa
         schemas.argocd_validator(schemas.SHIPPED, "Application").validate(body)
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (("--branch", "release"), "--branch release: no such branch in the service repository"),
-    (("--gitops-branch", "develop"), "--gitops-branch develop: no such branch in the GitOps checkout"),
-    (("--jira-project", "ord-1"), "--jira-project 'ord-1' is not a Jira project key"),
-    (("--test-results-s3", "https://acme-results.s3.amazonaws.com/x"), "--test-results-s3 "
-     "'https://acme-results.s3.amazonaws.com/x' is not an S3 URL"),
-    (("--test-results-s3", "s3://Acme_Results/x"), "is not an S3 URL"),
-    (("--requests", "cpu=lots,memory=1Gi"), "--requests 'cpu=lots,memory=1Gi': expected cpu=QUANTITY"),
-])
-def test_bad_input_exits_2_naming_it_and_writes_nothing(master: tuple[Path, Path, Path], args: tuple[str, ...],
-                                                        named: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--branch", "release"), "--branch release: no such branch in the service repository"),
+        (("--gitops-branch", "develop"), "--gitops-branch develop: no such branch in the GitOps checkout"),
+        (("--jira-project", "ord-1"), "--jira-project 'ord-1' is not a Jira project key"),
+        (
+            ("--test-results-s3", "https://acme-results.s3.amazonaws.com/x"),
+            "--test-results-s3 'https://acme-results.s3.amazonaws.com/x' is not an S3 URL",
+        ),
+        (("--test-results-s3", "s3://Acme_Results/x"), "is not an S3 URL"),
+        (("--requests", "cpu=lots,memory=1Gi"), "--requests 'cpu=lots,memory=1Gi': expected cpu=QUANTITY"),
+    ],
+)
+def test_bad_input_exits_2_naming_it_and_writes_nothing(
+    master: tuple[Path, Path, Path], args: tuple[str, ...], named: str
+) -> None:
     service, gitops, _ = master
     before = tree_hashes(service, gitops)
     proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE, *args)
@@ -327,18 +393,29 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(master: tuple[Path, Path
 
 
 @pytest.mark.slow
-def test_a_second_service_joins_the_gitops_repository(master: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_a_second_service_joins_the_gitops_repository(
+    master: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     """Two services in one GitOps repository: the second's onboarding touches nothing of the first's."""
     service, _, bare = master
     assert init(service, service="orders", gitops_repo=GITOPS_URL, image_repo=IMAGE).status == "written"
-    first = git("rev-parse", "master:apps/orders", cwd=bare), git("rev-parse", "master:argocd/orders", cwd=bare)
+    first = (
+        git("rev-parse", "master:apps/orders", cwd=bare),
+        git("rev-parse", "master:argocd/orders", cwd=bare),
+    )
     payments = repo(tmp_path / "payments", "master")
-    result = init(payments, service="payments", gitops_repo=GITOPS_URL,
-                  image_repo="123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments")
+    result = init(
+        payments,
+        service="payments",
+        gitops_repo=GITOPS_URL,
+        image_repo="123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments",
+    )
     assert result.status == "written"
-    assert (git("rev-parse", "master:apps/orders", cwd=bare), git("rev-parse", "master:argocd/orders", cwd=bare)) == first
+    assert (
+        git("rev-parse", "master:apps/orders", cwd=bare),
+        git("rev-parse", "master:argocd/orders", cwd=bare),
+    ) == first
     assert set(git("ls-tree", "--name-only", "master:apps", cwd=bare).split()) == {"orders", "payments"}
-
 
 
 @pytest.mark.slow
@@ -350,10 +427,16 @@ def test_check_lists_the_repository_settings_the_pipeline_lacks(master: tuple[Pa
     git("remote", "add", "origin", "git@bitbucket.org:acme/orders.git", cwd=service)
     onboard(service, gitops, jira_project="ORD")
     proc = cli(service, "--check", "--gitops-dir", str(gitops))
-    assert proc.returncode == 0 and "skipped: repository settings (no PIPEKIT_BITBUCKET_TOKEN" in proc.stdout + proc.stderr
+    assert (
+        proc.returncode == 0
+        and "skipped: repository settings (no PIPEKIT_BITBUCKET_TOKEN" in proc.stdout + proc.stderr
+    )
     with BitbucketSettingsStandIn("acme", "orders", token="bb-token") as bb:
-        bb.variables.update(AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci", PIPEKIT_GITOPS_TOKEN=None,
-                            ARGOCD_SERVER="argocd.example.com")
+        bb.variables.update(
+            AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci",
+            PIPEKIT_GITOPS_TOKEN=None,
+            ARGOCD_SERVER="argocd.example.com",
+        )
         bb.workspace_variables["PIPEKIT_TEAMS_WEBHOOK_URL"] = None
         for env in ("dev", "qa", "preprod"):  # prod not created yet
             bb.environment(env, {"ARGOCD_AUTH_TOKEN": None, "JIRA_PAT": None} if env != "preprod" else {})

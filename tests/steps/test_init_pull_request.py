@@ -32,11 +32,21 @@ def steps(service: Path) -> dict[str, dict]:
     return {s["step"]["deployment"]: s["step"] for s in branch if "step" in s and "deployment" in s["step"]}
 
 
-def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(repos: tuple[Path, Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(
+    repos: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     service, gitops, _bare = repos
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE,
-               "--via-pull-request", "prod")
+    proc = cli(
+        service,
+        "--service",
+        "orders",
+        "--gitops-dir",
+        str(gitops),
+        "--image-repo",
+        IMAGE,
+        "--via-pull-request",
+        "prod",
+    )
     assert proc.returncode == 0, proc.stderr
 
     text = (service / "pipekit.yaml").read_text()
@@ -44,8 +54,12 @@ def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(repos: tu
     config = yaml.safe_load(text)
     envs = config["environments"]
     assert envs["prod"]["via"] == "pull-request" and envs["prod"]["promotion"] == "manual"
-    assert envs["prod"]["pull_request"] == {"min_approvals": 1, "merge": True, "wait_merge": True,
-                                            "merge_timeout": 3600}
+    assert envs["prod"]["pull_request"] == {
+        "min_approvals": 1,
+        "merge": True,
+        "wait_merge": True,
+        "merge_timeout": 3600,
+    }
     assert all("via" not in envs[e] and "pull_request" not in envs[e] for e in ("dev", "qa", "preprod"))
     rule = rule_for(envs, "prod")  # what promote reads: by pull request, merged and waited for
     assert (rule.by_pull_request, rule.merge, rule.wait_merge, rule.min_approvals) == (True, True, True, 1)
@@ -57,8 +71,10 @@ def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(repos: tu
     prod = deploy["prod"]
     assert prod["name"] == "Promote to prod by pull request" and prod["trigger"] == "manual"
     # the commands are the standard ones: the settings above make promote go by pull request and wait
-    assert prod["script"] == ["pipekit promote --from preprod --to prod --service orders --approve",
-                              "pipekit wait-for-argocd --env prod"]
+    assert prod["script"] == [
+        "pipekit promote --from preprod --to prod --service orders --approve",
+        "pipekit wait-for-argocd --env prod",
+    ]
     assert deploy["preprod"]["name"] == "Promote to preprod"
     raw = (service / "bitbucket-pipelines.yml").read_text()
     assert "PIPEKIT_GITOPS_TOKEN on Bitbucket Cloud (PIPEKIT_BITBUCKET_API_URL) or Data Center" in raw
@@ -78,7 +94,9 @@ def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(repos: tu
     upgraded = yaml.safe_load(config_file.read_text())["environments"]["prod"]
     assert upgraded["via"] == "pull-request" and upgraded["pull_request"]["merge"] is False
     assert steps(service)["prod"]["name"] == "Promote to prod by pull request"
-    assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["answers"]["pull_request_envs"] == ["prod"]
+    assert yaml.safe_load((service / ".pipekit/init.yaml").read_text())["answers"]["pull_request_envs"] == [
+        "prod"
+    ]
 
     # '' goes back to commits
     config_file.write_text(config_file.read_text().replace("      merge: false  #", "      merge: true  #"))
@@ -89,10 +107,21 @@ def test_via_pull_request_writes_the_settings_and_the_step_and_is_kept(repos: tu
     assert "pull_request_envs" not in yaml.safe_load((service / ".pipekit/init.yaml").read_text())["answers"]
 
 
-def test_the_first_environment_by_pull_request_goes_through_update_tag(repos: tuple[Path, Path, Path]) -> None:
+def test_the_first_environment_by_pull_request_goes_through_update_tag(
+    repos: tuple[Path, Path, Path],
+) -> None:
     service, gitops, _bare = repos
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--environments", "dev,prod",
-               "--via-pull-request", "dev,prod")
+    proc = cli(
+        service,
+        "--service",
+        "orders",
+        "--gitops-dir",
+        str(gitops),
+        "--environments",
+        "dev,prod",
+        "--via-pull-request",
+        "dev,prod",
+    )
     assert proc.returncode == 0, proc.stderr
     dev = steps(service)["dev"]
     assert dev["name"] == "Deploy to dev by pull request"
@@ -101,13 +130,20 @@ def test_the_first_environment_by_pull_request_goes_through_update_tag(repos: tu
     assert rule_for(envs, "dev").by_pull_request and rule_for(envs, "prod").by_pull_request
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--via-pull-request", "staging"), "'staging' is not one of the environments"),
-    (("--environments", "dev,qa", "--via-pull-request", "prod"), "'prod' is not one of the environments (dev,qa)"),
-    (("--via-pull-request", "prod,prod"), "names an environment twice"),
-])
-def test_an_environment_it_does_not_onboard_is_exit_2(repos: tuple[Path, Path, Path], args: tuple[str, ...],
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--via-pull-request", "staging"), "'staging' is not one of the environments"),
+        (
+            ("--environments", "dev,qa", "--via-pull-request", "prod"),
+            "'prod' is not one of the environments (dev,qa)",
+        ),
+        (("--via-pull-request", "prod,prod"), "names an environment twice"),
+    ],
+)
+def test_an_environment_it_does_not_onboard_is_exit_2(
+    repos: tuple[Path, Path, Path], args: tuple[str, ...], message: str
+) -> None:
     service, gitops, _bare = repos
     proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), *args)
     assert proc.returncode == 2, proc.stderr
@@ -115,8 +151,9 @@ def test_an_environment_it_does_not_onboard_is_exit_2(repos: tuple[Path, Path, P
     assert not (service / "pipekit.yaml").exists()
 
 
-def test_a_gitops_url_naming_no_bitbucket_repository_is_noted(tmp_path: Path, git_repo: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gitops_url_naming_no_bitbucket_repository_is_noted(
+    tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.fixtures.gitops.repo import make_repo
 
     monkeypatch.chdir(git_repo)
@@ -124,8 +161,11 @@ def test_a_gitops_url_naming_no_bitbucket_repository_is_noted(tmp_path: Path, gi
     url = "https://git.example.com/gitops.git"
     serve_url(tmp_path, {url: bare}, monkeypatch)
     result = init(git_repo, service="orders", gitops_repo=url, pull_request_envs=("prod",))
-    assert any("prod by pull request: the GitOps URL https://git.example.com/gitops.git names no Bitbucket "
-               "workspace or project: set gitops.pull_request.workspace" in n for n in result.notes), result.notes  # type: ignore[attr-defined]
+    assert any(
+        "prod by pull request: the GitOps URL https://git.example.com/gitops.git names no Bitbucket "
+        "workspace or project: set gitops.pull_request.workspace" in n
+        for n in result.notes
+    ), result.notes  # type: ignore[attr-defined]
 
 
 def test_the_settings_a_pull_request_environment_needs() -> None:
@@ -133,16 +173,32 @@ def test_the_settings_a_pull_request_environment_needs() -> None:
         return Answers(service="orders", image_repo="orders", gitops_url=url, pull_request_envs=("prod",))
 
     dc = answers("ssh://git@git.example.com:7999/OPS/gitops.git")
-    found = SimpleNamespace(environments={e: set() for e in ("dev", "qa", "preprod", "prod")},
-                            repository={"AWS_ROLE_ARN", "ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN",
-                                        "PIPEKIT_TEAMS_WEBHOOK_URL"}, workspace=set(), ssh_key=True)
+    found = SimpleNamespace(
+        environments={e: set() for e in ("dev", "qa", "preprod", "prod")},
+        repository={"AWS_ROLE_ARN", "ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN", "PIPEKIT_TEAMS_WEBHOOK_URL"},
+        workspace=set(),
+        ssh_key=True,
+    )
     missing = settings.missing(dc, {}, found)
-    assert [m.split(" is not")[0] for m in missing] == ["PIPEKIT_GITOPS_TOKEN", "PIPEKIT_BITBUCKET_SERVER_URL"]
+    assert [m.split(" is not")[0] for m in missing] == [
+        "PIPEKIT_GITOPS_TOKEN",
+        "PIPEKIT_BITBUCKET_SERVER_URL",
+    ]
     assert all("nor a deployment variable of prod:" in m and "the deploy steps of prod" in m for m in missing)
-    found.environments["prod"] = {"PIPEKIT_GITOPS_TOKEN", "PIPEKIT_BITBUCKET_SERVER_URL"}  # deployment variables
+    found.environments["prod"] = {
+        "PIPEKIT_GITOPS_TOKEN",
+        "PIPEKIT_BITBUCKET_SERVER_URL",
+    }  # deployment variables
     assert settings.missing(dc, {}, found) == []
-    assert settings.missing(dc, {"gitops": {"pull_request": {"server_url": "https://git.example.com"}}},
-                            SimpleNamespace(**{**vars(found), "environments": {
-                                **found.environments, "prod": {"PIPEKIT_GITOPS_TOKEN"}}})) == []
+    assert (
+        settings.missing(
+            dc,
+            {"gitops": {"pull_request": {"server_url": "https://git.example.com"}}},
+            SimpleNamespace(
+                **{**vars(found), "environments": {**found.environments, "prod": {"PIPEKIT_GITOPS_TOKEN"}}}
+            ),
+        )
+        == []
+    )
     cloud = answers("git@bitbucket.org:acme/gitops.git")  # Cloud: the API's default base; only the token
     assert [n.label() for n in settings.needs(cloud, {}) if n.envs] == ["PIPEKIT_GITOPS_TOKEN"]

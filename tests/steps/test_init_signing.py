@@ -20,14 +20,26 @@ def repos(tmp_path: Path, git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> tu
 
 
 @pytest.mark.slow
-def test_signing_public_key_writes_a_valid_kyverno_policy_and_gates(repos: tuple[Path, Path, Path],
-                                                                    tmp_path: Path) -> None:
+def test_signing_public_key_writes_a_valid_kyverno_policy_and_gates(
+    repos: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     service, gitops, _bare = repos
     _private, public = cosign_keys.generate(b"pw", n=1 << 12)
     key_file = tmp_path / "cosign.pub"
     key_file.write_text(public)
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE,
-               "--signing-public-key", str(key_file), "--jira-project", "ORD")
+    proc = cli(
+        service,
+        "--service",
+        "orders",
+        "--gitops-dir",
+        str(gitops),
+        "--image-repo",
+        IMAGE,
+        "--signing-public-key",
+        str(key_file),
+        "--jira-project",
+        "ORD",
+    )
     assert proc.returncode == 0, proc.stderr
 
     base = gitops / "apps" / "orders" / "base"
@@ -39,11 +51,15 @@ def test_signing_public_key_writes_a_valid_kyverno_policy_and_gates(repos: tuple
     keys = rule["attestors"][0]["entries"][0]["keys"]
     assert keys["publicKeys"].strip() == public.strip()
     assert keys["rekor"] == {"ignoreTlog": True} and rule["failureAction"] == "Enforce"
-    assert "kyverno-verify-images.yaml" in yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
+    assert (
+        "kyverno-verify-images.yaml" in yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
+    )
     rendered = kustomize(gitops / "apps" / "orders" / "overlays" / "dev")
     # every overlay renders it (kustomize also stamps the overlay's namespace on it, as on any kind it does
     # not know as cluster-scoped; Argo CD applies cluster-scoped resources without one)
-    assert [d["metadata"]["name"] for d in rendered if d["kind"] == "ClusterPolicy"] == ["verify-images-orders"]
+    assert [d["metadata"]["name"] for d in rendered if d["kind"] == "ClusterPolicy"] == [
+        "verify-images-orders"
+    ]
 
     project = yaml.safe_load((gitops / "argocd" / "orders" / "apps" / "project.yaml").read_text())
     assert {"group": "kyverno.io", "kind": "ClusterPolicy"} in project["spec"]["clusterResourceWhitelist"]
@@ -68,6 +84,13 @@ def test_a_bad_public_key_is_exit_2(repos: tuple[Path, Path, Path], tmp_path: Pa
     bad.write_text("hello\n")
     proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--signing-public-key", str(bad))
     assert proc.returncode == 2 and "--signing-public-key" in proc.stderr, proc.stderr
-    proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--signing-public-key",
-               str(tmp_path / "missing.pub"))
+    proc = cli(
+        service,
+        "--service",
+        "orders",
+        "--gitops-dir",
+        str(gitops),
+        "--signing-public-key",
+        str(tmp_path / "missing.pub"),
+    )
     assert proc.returncode == 2 and "missing.pub: cannot read it" in proc.stderr

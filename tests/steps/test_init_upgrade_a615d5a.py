@@ -48,11 +48,15 @@ def onboarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     git("config", "user.email", "dev@example.com", cwd=checkout)
     git("config", "user.name", "Dev Eloper", cwd=checkout)
     dev = checkout / "apps/orders/overlays/dev/kustomization.yaml"  # the first build reached dev
-    text, _old = kustomization.set_image(dev.read_text(), str(dev), ImageRef(IMAGE, new_tag="1a2b3c4", build=7))
+    text, _old = kustomization.set_image(
+        dev.read_text(), str(dev), ImageRef(IMAGE, new_tag="1a2b3c4", build=7)
+    )
     dev.write_text(text)
     deployment = checkout / "apps/orders/base/deployment.yaml"  # the team's own edit
     assert deployment.read_text().count("initialDelaySeconds: 30") == 1
-    deployment.write_text(deployment.read_text().replace("initialDelaySeconds: 30", "initialDelaySeconds: 60"))
+    deployment.write_text(
+        deployment.read_text().replace("initialDelaySeconds: 30", "initialDelaySeconds: 60")
+    )
     git("commit", "-qam", "orders: dev at 1a2b3c4; a slower liveness probe", cwd=checkout)
     git("push", "-q", "origin", "master", cwd=checkout)
     monkeypatch.chdir(service)
@@ -100,5 +104,9 @@ def test_upgrade_brings_the_fixes_and_keeps_the_hand_edit(onboarded: tuple[Path,
     assert check.returncode == 0, check.stderr
     again = init(service, gitops_dir=checkout, upgrade=True)
     assert again.status == "unchanged"  # type: ignore[attr-defined]
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True,
-                          check=True).stdout == ""
+    assert (
+        subprocess.run(
+            ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True, check=True
+        ).stdout
+        == ""
+    )

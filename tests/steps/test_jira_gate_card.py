@@ -19,8 +19,13 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def context(tmp_path: Path, base_url: str) -> StepContext:
-    env = {"JIRA_BASE_URL": base_url, "JIRA_USER_EMAIL": "ci@example.com", "JIRA_API_TOKEN": "tok-0123456789",
-           "BITBUCKET_COMMIT": SHA, "BITBUCKET_REPO_SLUG": "orders"}
+    env = {
+        "JIRA_BASE_URL": base_url,
+        "JIRA_USER_EMAIL": "ci@example.com",
+        "JIRA_API_TOKEN": "tok-0123456789",
+        "BITBUCKET_COMMIT": SHA,
+        "BITBUCKET_REPO_SLUG": "orders",
+    }
     return StepContext.create(env=env, run_record=tmp_path / "run.json", cwd=tmp_path)
 
 
@@ -30,12 +35,21 @@ def test_blocked_decision_is_a_fact_and_a_list_of_what_unblocks(tmp_path: Path) 
         for n in range(14):
             jira.add_issue("ORD", f"change <{n}>", "In Progress", fix_versions=("1.4.2",), assignee="Grace")
         ctx = context(tmp_path, jira.base_url)
-        options = jira_gate.options_from(ctx, {"project": "ORD", "version": "1.4.2", "allowed_statuses": ("Done",)})
+        options = jira_gate.options_from(
+            ctx, {"project": "ORD", "version": "1.4.2", "allowed_statuses": ("Done",)}
+        )
         with pytest.raises(CheckFailed) as failed:
             jira_gate.run(options, ctx)
-    assert isinstance(failed.value.result, jira_gate.JiraGateResult) and len(failed.value.result.blocking) == 14
-    n = model.build("blocked", pipeline=PipelineContext.from_env({"BITBUCKET_COMMIT": SHA}, cwd=tmp_path),
-                    record=ctx.record, service="orders", stage="jira-gate")
+    assert (
+        isinstance(failed.value.result, jira_gate.JiraGateResult) and len(failed.value.result.blocking) == 14
+    )
+    n = model.build(
+        "blocked",
+        pipeline=PipelineContext.from_env({"BITBUCKET_COMMIT": SHA}, cwd=tmp_path),
+        record=ctx.record,
+        service="orders",
+        stage="jira-gate",
+    )
     facts = {f.label: f.value for f in n.facts}
     assert facts["Jira gate"] == "BLOCKED: 14 of 14 issues in ORD 1.4.2 are not in Done"
     (detail,) = [d for d in n.details if d.title == "Jira blocking issues"]
@@ -53,7 +67,12 @@ def test_passed_decision_is_one_fact(tmp_path: Path) -> None:
         ctx = context(tmp_path, jira.base_url)
         result = jira_gate.run(jira_gate.options_from(ctx, {"project": "ORD", "version": "1.4.2"}), ctx)
     assert result.passed and result.state == "unreleased"
-    n = model.build("succeeded", pipeline=PipelineContext.from_env({}, cwd=tmp_path), record=ctx.record,
-                    service="orders", stage="jira-gate")
+    n = model.build(
+        "succeeded",
+        pipeline=PipelineContext.from_env({}, cwd=tmp_path),
+        record=ctx.record,
+        service="orders",
+        stage="jira-gate",
+    )
     assert {f.label: f.value for f in n.facts}["Jira gate"] == "passed: version 1.4.2 of ORD is unreleased"
     assert not [d for d in n.details if d.title == "Jira blocking issues"]

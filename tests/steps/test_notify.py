@@ -24,8 +24,11 @@ from tests.conftest import REPO_ROOT, load_schema
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 BITBUCKET = {
-    "BITBUCKET_COMMIT": SHA, "BITBUCKET_BRANCH": "main", "BITBUCKET_BUILD_NUMBER": "314",
-    "BITBUCKET_REPO_FULL_NAME": "acme/payments", "BITBUCKET_REPO_SLUG": "payments",
+    "BITBUCKET_COMMIT": SHA,
+    "BITBUCKET_BRANCH": "main",
+    "BITBUCKET_BUILD_NUMBER": "314",
+    "BITBUCKET_REPO_FULL_NAME": "acme/payments",
+    "BITBUCKET_REPO_SLUG": "payments",
     "BITBUCKET_PIPELINE_UUID": "{aaaa-bbbb}",
 }
 FAST = {"PIPEKIT_NOTIFY_TIMEOUT": "1", "PIPEKIT_NOTIFY_ATTEMPTS": "3", "PIPEKIT_NOTIFY_TOTAL_TIMEOUT": "10"}
@@ -50,13 +53,21 @@ def make_ctx(tmp_path: Path, env: dict[str, str], config: str | None = None) -> 
     return StepContext.create(env=full, cwd=tmp_path, run_record=tmp_path / "run.json", config_path=cfg)
 
 
-def run_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
     full.update(BITBUCKET, **FAST, PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"))
     full.update(env or {})
     full["PYTHONPATH"] = str(REPO_ROOT)
-    return subprocess.run([sys.executable, "-m", "pipekit.notify", *args], env=full, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pipekit.notify", *args],
+        env=full,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def validate_card(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +88,14 @@ def free_port() -> int:
 
 # -- delivery and once-only ---------------------------------------------------
 
+
 def test_posts_to_teams_and_slack_once_per_run_stage_and_event(tmp_path: Path, sink: WebhookSink) -> None:
     env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_SLACK_WEBHOOK_URL": sink.url("slack")}
     result = notify.run(notify.NotifyOptions(event="started", stage="build"), make_ctx(tmp_path, env))
-    assert [(d.channel, d.status, d.http_status) for d in result.deliveries] == [("teams", "sent", 202), ("slack", "sent", 200)]
+    assert [(d.channel, d.status, d.http_status) for d in result.deliveries] == [
+        ("teams", "sent", 202),
+        ("slack", "sent", 200),
+    ]
     teams_req, slack_req = sink.wait_for(2)
     card = validate_card(teams_req.json)
     assert card["body"][0]["items"][0]["text"] == "▶️ payments: build started"
@@ -92,8 +107,10 @@ def test_posts_to_teams_and_slack_once_per_run_stage_and_event(tmp_path: Path, s
     assert len(sink.requests) == 4
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["steps"]["notify"]["outputs"]["sent"] == [
-        "aaaa-bbbb:build:started@teams", "aaaa-bbbb:build:started@slack",
-        "aaaa-bbbb:deploy-dev:started@teams", "aaaa-bbbb:deploy-dev:started@slack",
+        "aaaa-bbbb:build:started@teams",
+        "aaaa-bbbb:build:started@slack",
+        "aaaa-bbbb:deploy-dev:started@teams",
+        "aaaa-bbbb:deploy-dev:started@slack",
     ]
 
 
@@ -109,8 +126,10 @@ def test_cli_says_already_sent_on_a_retried_step(tmp_path: Path, sink: WebhookSi
 
 def test_429_with_retry_after_is_waited_for(tmp_path: Path, sink: WebhookSink) -> None:
     sink.fail_next(429, retry_after=0.4, body="rate_limited")
-    result = notify.run(notify.NotifyOptions(event="failed", stage="build"),
-                        make_ctx(tmp_path, {"PIPEKIT_SLACK_WEBHOOK_URL": sink.url("slack")}))
+    result = notify.run(
+        notify.NotifyOptions(event="failed", stage="build"),
+        make_ctx(tmp_path, {"PIPEKIT_SLACK_WEBHOOK_URL": sink.url("slack")}),
+    )
     (d,) = result.deliveries
     assert (d.status, d.attempts) == ("sent", 2)
     first, second = sink.requests
@@ -121,9 +140,13 @@ def test_429_with_retry_after_is_waited_for(tmp_path: Path, sink: WebhookSink) -
 @pytest.mark.slow
 def test_500s_are_retried_then_delivered(tmp_path: Path, sink: WebhookSink) -> None:
     sink.fail_next(500, times=2)
-    result = notify.run(notify.NotifyOptions(event="deployed"),
-                        make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"),
-                                            "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "staging"}))
+    result = notify.run(
+        notify.NotifyOptions(event="deployed"),
+        make_ctx(
+            tmp_path,
+            {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "staging"},
+        ),
+    )
     assert [(d.status, d.attempts) for d in result.deliveries] == [("sent", 3)]
     assert [r.status for r in sink.requests] == [500, 500, 202]
     validate_card(sink.requests[-1].json)
@@ -147,7 +170,9 @@ def test_persistent_500s_warn_and_exit_0_but_exit_3_with_strict(tmp_path: Path, 
 
 
 def test_refused_connection_is_reported(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}/teams/workflows/x/triggers/manual/paths/invoke?sig=abcdef0123456789"
+    url = (
+        f"http://127.0.0.1:{free_port()}/teams/workflows/x/triggers/manual/paths/invoke?sig=abcdef0123456789"
+    )
     ctx = make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": url, "PIPEKIT_NOTIFY_ATTEMPTS": "2"})
     result = notify.run(notify.NotifyOptions(event="started", attempts=2), ctx)
     (d,) = result.deliveries
@@ -174,8 +199,10 @@ def test_slow_answers_time_out_and_are_retried(tmp_path: Path, sink: WebhookSink
 
 def test_slack_error_strings_are_shown_with_a_hint(tmp_path: Path, sink: WebhookSink) -> None:
     sink.answer_next(Answer(404, "no_service"))
-    result = notify.run(notify.NotifyOptions(event="blocked", stage="scan"),
-                        make_ctx(tmp_path, {"PIPEKIT_SLACK_WEBHOOK_URL": sink.url("slack")}))
+    result = notify.run(
+        notify.NotifyOptions(event="blocked", stage="scan"),
+        make_ctx(tmp_path, {"PIPEKIT_SLACK_WEBHOOK_URL": sink.url("slack")}),
+    )
     (d,) = result.deliveries
     assert d.status == "failed" and "HTTP 404: no_service" in (d.error or "")
     assert "create a new incoming webhook" in (d.error or "")
@@ -194,7 +221,10 @@ notify:
       webhook_env: OPS_SLACK_URL
       events: [failed, blocked]
 """
-    env = {"TEAM_TEAMS_URL": sink.url("teams", "team-" + "x" * 20), "OPS_SLACK_URL": sink.url("slack", "ops-" + "y" * 20)}
+    env = {
+        "TEAM_TEAMS_URL": sink.url("teams", "team-" + "x" * 20),
+        "OPS_SLACK_URL": sink.url("slack", "ops-" + "y" * 20),
+    }
     ctx = make_ctx(tmp_path, env, config)
     ok = notify.run(notify.options_from(ctx, {"event": "succeeded", "stage": "build"}), ctx)
     assert [(d.channel, d.status) for d in ok.deliveries] == [("team", "sent"), ("ops-alerts", "skipped")]
@@ -205,39 +235,78 @@ notify:
 
 
 def test_auto_event_in_a_failed_after_script(tmp_path: Path, sink: WebhookSink) -> None:
-    result = notify.run(notify.NotifyOptions(event="auto", stage="build"),
-                        make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BITBUCKET_EXIT_CODE": "1"}))
+    result = notify.run(
+        notify.NotifyOptions(event="auto", stage="build"),
+        make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BITBUCKET_EXIT_CODE": "1"}),
+    )
     assert result.event == "failed"
     card = validate_card(sink.requests[0].json)
     assert card["body"][0]["style"] == "attention"
     assert {"title": "Step exit code", "value": "1"} in card["body"][2]["facts"]
-    ok = notify.run(notify.NotifyOptions(event="auto", stage="test"),
-                    make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BITBUCKET_EXIT_CODE": "0"}))
+    ok = notify.run(
+        notify.NotifyOptions(event="auto", stage="test"),
+        make_ctx(tmp_path, {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "BITBUCKET_EXIT_CODE": "0"}),
+    )
     assert ok.event == "succeeded"
 
 
 def test_summary_card_lists_each_step_from_the_run_record(tmp_path: Path, sink: WebhookSink) -> None:
-    (tmp_path / "run.json").write_text(json.dumps({"version": 1, "steps": {
-        "build": {"status": "succeeded", "started_at": "2026-11-26T10:00:00Z", "duration_s": 61.5,
-                  "outputs": {"image_ref": "acme/payments:1.0.0"}},
-        "scan": {"status": "failed", "started_at": "2026-11-26T10:01:05Z", "duration_s": 3.25,
-                 "outputs": {"summary": {"critical": 1, "high": 0, "medium": 0, "low": 0, "blocking": 1, "passed": False}}},
-    }}))
+    (tmp_path / "run.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "steps": {
+                    "build": {
+                        "status": "succeeded",
+                        "started_at": "2026-11-26T10:00:00Z",
+                        "duration_s": 61.5,
+                        "outputs": {"image_ref": "acme/payments:1.0.0"},
+                    },
+                    "scan": {
+                        "status": "failed",
+                        "started_at": "2026-11-26T10:01:05Z",
+                        "duration_s": 3.25,
+                        "outputs": {
+                            "summary": {
+                                "critical": 1,
+                                "high": 0,
+                                "medium": 0,
+                                "low": 0,
+                                "blocking": 1,
+                                "passed": False,
+                            }
+                        },
+                    },
+                },
+            }
+        )
+    )
     run_cli(tmp_path, "--event", "summary", env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")})
     card = validate_card(sink.requests[0].json)
     assert card["body"][0]["style"] == "attention"
-    assert card["body"][-1]["facts"] == [{"title": "build", "value": "✅ succeeded · 61.5 s"},
-                                         {"title": "scan", "value": "❌ failed · 3.2 s"}]
+    assert card["body"][-1]["facts"] == [
+        {"title": "build", "value": "✅ succeeded · 61.5 s"},
+        {"title": "scan", "value": "❌ failed · 3.2 s"},
+    ]
     facts = {f["title"]: f["value"] for f in card["body"][2]["facts"]}
     assert facts["Security scan"].startswith("BLOCKED (1 blocking): 1 critical")
 
 
 def test_local_checkout_author_and_subject_on_the_card(git_repo: Path, sink: WebhookSink) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
-    env.update(PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"), PIPEKIT_RUN_RECORD=str(git_repo / "run.json"),
-               PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "notify", "--event", "started", "--json"], env=env,
-                          cwd=git_repo, capture_output=True, text=True, timeout=60)
+    env.update(
+        PIPEKIT_TEAMS_WEBHOOK_URL=sink.url("teams"),
+        PIPEKIT_RUN_RECORD=str(git_repo / "run.json"),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit", "notify", "--event", "started", "--json"],
+        env=env,
+        cwd=git_repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["deliveries"][0]["status"] == "sent" and result["key"].startswith("local-")
@@ -248,6 +317,7 @@ def test_local_checkout_author_and_subject_on_the_card(git_repo: Path, sink: Web
 
 # -- bad input ------------------------------------------------------------------
 
+
 def test_missing_webhook_exits_2_naming_the_variables(tmp_path: Path) -> None:
     proc = run_cli(tmp_path, "--event", "started")
     assert proc.returncode == 2
@@ -257,7 +327,9 @@ def test_missing_webhook_exits_2_naming_the_variables(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_config_channel_without_its_variable_exits_2_naming_it_and_the_line(tmp_path: Path) -> None:
-    (tmp_path / "pipekit.yaml").write_text("service: payments\nnotify:\n  channels:\n    - {name: ops, type: slack, webhook_env: OPS_SLACK_URL}\n")
+    (tmp_path / "pipekit.yaml").write_text(
+        "service: payments\nnotify:\n  channels:\n    - {name: ops, type: slack, webhook_env: OPS_SLACK_URL}\n"
+    )
     proc = run_cli(tmp_path, "--event", "started")
     assert proc.returncode == 2
     assert "OPS_SLACK_URL is not set (pipekit.yaml:4, channel 'ops')" in proc.stderr
@@ -266,7 +338,10 @@ def test_config_channel_without_its_variable_exits_2_naming_it_and_the_line(tmp_
 def test_unknown_event_exits_2_listing_the_valid_ones(tmp_path: Path, sink: WebhookSink) -> None:
     proc = run_cli(tmp_path, "--event", "finished", env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")})
     assert proc.returncode == 2
-    assert "unknown event 'finished': use one of started, succeeded, failed, deployed, promoted, blocked, summary or auto" in proc.stderr
+    assert (
+        "unknown event 'finished': use one of started, succeeded, failed, deployed, promoted, blocked, summary or auto"
+        in proc.stderr
+    )
     assert sink.requests == []
 
 
@@ -278,16 +353,23 @@ def test_unreadable_run_record_exits_2_naming_it(tmp_path: Path, sink: WebhookSi
 
 
 def test_malformed_config_exits_2_with_file_line_and_path(tmp_path: Path, sink: WebhookSink) -> None:
-    (tmp_path / "pipekit.yaml").write_text("notify:\n  channels:\n    - name: ops\n      type: email\n      webhook_env: X_URL\n")
+    (tmp_path / "pipekit.yaml").write_text(
+        "notify:\n  channels:\n    - name: ops\n      type: email\n      webhook_env: X_URL\n"
+    )
     proc = run_cli(tmp_path, "--event", "started", env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")})
     assert proc.returncode == 2
-    assert re.search(r"pipekit\.yaml:4: notify\.channels\.0\.type: 'email' is not one of", proc.stderr), proc.stderr
+    assert re.search(r"pipekit\.yaml:4: notify\.channels\.0\.type: 'email' is not one of", proc.stderr), (
+        proc.stderr
+    )
 
 
-@pytest.mark.parametrize("url", [
-    "https://acme.webhook.office.com/webhookb2/1111@2222/IncomingWebhook/abcdefabcdef/3333",
-    "https://outlook.office.com/webhook/1111@2222/IncomingWebhook/abcdefabcdef/3333",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acme.webhook.office.com/webhookb2/1111@2222/IncomingWebhook/abcdefabcdef/3333",
+        "https://outlook.office.com/webhook/1111@2222/IncomingWebhook/abcdefabcdef/3333",
+    ],
+)
 def test_retired_office_365_connector_url_is_refused_clearly(tmp_path: Path, url: str) -> None:
     proc = run_cli(tmp_path, "--event", "started", env={"PIPEKIT_TEAMS_WEBHOOK_URL": url})
     assert proc.returncode == 2
@@ -296,12 +378,20 @@ def test_retired_office_365_connector_url_is_refused_clearly(tmp_path: Path, url
     assert "abcdefabcdef" not in proc.stderr + proc.stdout
 
 
-@pytest.mark.parametrize(("url", "problem"), [
-    ("https://hooks.example:99999/services/abcdefabcdef", "has a port that is not a number from 0 to 65535"),
-    ("https://hooks.example/services/abcdef abcdef", "has characters that must be percent-encoded"),
-    ("hooks.example/services/abcdefabcdef", "is not an http(s) URL"),
-])
-def test_a_webhook_url_that_cannot_be_sent_exits_2_naming_the_variable(tmp_path: Path, url: str, problem: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "https://hooks.example:99999/services/abcdefabcdef",
+            "has a port that is not a number from 0 to 65535",
+        ),
+        ("https://hooks.example/services/abcdef abcdef", "has characters that must be percent-encoded"),
+        ("hooks.example/services/abcdefabcdef", "is not an http(s) URL"),
+    ],
+)
+def test_a_webhook_url_that_cannot_be_sent_exits_2_naming_the_variable(
+    tmp_path: Path, url: str, problem: str
+) -> None:
     proc = run_cli(tmp_path, "--event", "started", env={"PIPEKIT_SLACK_WEBHOOK_URL": url})
     assert proc.returncode == 2, proc.stderr
     assert f"PIPEKIT_SLACK_WEBHOOK_URL (channel 'slack') {problem}" in proc.stderr
@@ -316,16 +406,27 @@ def test_library_api_raises_bad_input() -> None:
 
 # -- secrets ------------------------------------------------------------------
 
+
 @pytest.mark.slow
-def test_webhook_secrets_never_appear_in_output_or_run_record(tmp_path: Path, sink: WebhookSink, secret: str) -> None:
+def test_webhook_secrets_never_appear_in_output_or_run_record(
+    tmp_path: Path, sink: WebhookSink, secret: str
+) -> None:
     teams_url = sink.url("teams", secret)
     slack_url = sink.url("slack", "S" + secret)
-    env = {"PIPEKIT_TEAMS_WEBHOOK_URL": teams_url, "PIPEKIT_SLACK_WEBHOOK_URL": slack_url, "PIPEKIT_NOTIFY_ATTEMPTS": "2"}
+    env = {
+        "PIPEKIT_TEAMS_WEBHOOK_URL": teams_url,
+        "PIPEKIT_SLACK_WEBHOOK_URL": slack_url,
+        "PIPEKIT_NOTIFY_ATTEMPTS": "2",
+    }
     outputs = []
-    outputs.append(run_cli(tmp_path, "--event", "started", "--debug", "--message", f"leak {teams_url}", env=env))
+    outputs.append(
+        run_cli(tmp_path, "--event", "started", "--debug", "--message", f"leak {teams_url}", env=env)
+    )
     sink.fail_next(500, times=2, body=f"echo {slack_url}")
     outputs.append(run_cli(tmp_path, "--event", "failed", "--debug", "--json", env=env))
-    outputs.append(run_cli(tmp_path, "--event", "failed", "--debug", "--strict", env=env))  # teams done; slack again
+    outputs.append(
+        run_cli(tmp_path, "--event", "failed", "--debug", "--strict", env=env)
+    )  # teams done; slack again
     outputs.append(run_cli(tmp_path, "--event", "nonsense", "--debug", env=env))
     assert [p.returncode for p in outputs] == [0, 0, 0, 2]
     assert "DEBUG:" in outputs[0].stderr and "POST" in outputs[0].stderr  # debug really was on
@@ -336,7 +437,9 @@ def test_webhook_secrets_never_appear_in_output_or_run_record(tmp_path: Path, si
     assert "***" in everything
 
 
-def test_optional_channel_without_its_variable_is_skipped_and_stage_filters_apply(tmp_path: Path, sink: WebhookSink) -> None:
+def test_optional_channel_without_its_variable_is_skipped_and_stage_filters_apply(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
     config = """
 notify:
   channels:
@@ -366,8 +469,11 @@ def test_http_proxy_from_the_environment_is_used(tmp_path: Path, sink: WebhookSi
 @pytest.mark.slow
 def test_a_retry_posts_only_to_the_channel_that_failed(tmp_path: Path, sink: WebhookSink) -> None:
     dead_slack = f"http://127.0.0.1:{free_port()}/slack/services/T/B/abcdefabcdef"
-    env = {"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"), "PIPEKIT_SLACK_WEBHOOK_URL": dead_slack,
-           "PIPEKIT_NOTIFY_ATTEMPTS": "1"}
+    env = {
+        "PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams"),
+        "PIPEKIT_SLACK_WEBHOOK_URL": dead_slack,
+        "PIPEKIT_NOTIFY_ATTEMPTS": "1",
+    }
     first = run_cli(tmp_path, "--event", "deployed", "--stage", "deploy", "--strict", env=env)
     assert first.returncode == 3 and "notification not delivered to slack" in first.stderr
     record = json.loads((tmp_path / "run.json").read_text())

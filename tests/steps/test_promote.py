@@ -22,9 +22,12 @@ def repo(tmp_path: Path) -> Path:
     # dev has fresh builds of orders and billing (tag + digest, written by update-tag with build numbers)
     for service, tag, build in (("orders", "1a2b3c4", 41), ("billing", "5d6e7f8", 42)):
         path = work / overlay(service, "dev")
-        path.write_text(path.read_text().replace(
-            'newTag: "0000001"   # short sha, quoted',
-            f'newTag: "{tag}"   # short sha, quoted  # pipekit:build={build}\n    digest: {DIGEST}'))
+        path.write_text(
+            path.read_text().replace(
+                'newTag: "0000001"   # short sha, quoted',
+                f'newTag: "{tag}"   # short sha, quoted  # pipekit:build={build}\n    digest: {DIGEST}',
+            )
+        )
     git("commit", "-qam", "dev builds", cwd=work)
     git("push", "-q", str(bare), "main", cwd=work)
     return bare
@@ -43,8 +46,9 @@ def count(repo: Path) -> int:
 def test_auto_promotion_is_one_commit_with_promoted_from_trailers(repo: Path, tmp_path: Path) -> None:
     before = count(repo)
     qa_before = read(repo, overlay("orders", "qa"))
-    proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders", "--service", "billing",
-                   "--json")
+    proc = promote(
+        repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders", "--service", "billing", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "pushed" and result["rule"] == "auto"
@@ -55,9 +59,13 @@ def test_auto_promotion_is_one_commit_with_promoted_from_trailers(repo: Path, tm
         assert entry == {"name": IMAGE.format(service=service), "newTag": tag, "digest": DIGEST}
     qa_after = read(repo, overlay("orders", "qa"))
     diff = [(a, b) for a, b in zip(qa_before.splitlines(), qa_after.splitlines(), strict=True) if a != b]
-    assert diff == [("  newTag: 'abc1234'     # quoted the old way",
-                     "  newTag: '1a2b3c4'     # quoted the old way  # pipekit:build=41"),
-                    ("  digest: sha256:" + "1" * 64, f"  digest: {DIGEST}")]
+    assert diff == [
+        (
+            "  newTag: 'abc1234'     # quoted the old way",
+            "  newTag: '1a2b3c4'     # quoted the old way  # pipekit:build=41",
+        ),
+        ("  digest: sha256:" + "1" * 64, f"  digest: {DIGEST}"),
+    ]
     body = git("log", "-1", "--format=%B", cwd=repo)
     assert "Pipekit-Promoted-From: dev" in body and "Pipekit-Environment: qa" in body
     assert body.count("Pipekit-Service: ") == 2 and f"Pipekit-Digest: {DIGEST}" in body
@@ -67,7 +75,9 @@ def test_auto_promotion_is_one_commit_with_promoted_from_trailers(repo: Path, tm
     assert outputs["gitops_revision"] == git("rev-parse", "main", cwd=repo)
     assert sorted(outputs["services"]) == ["billing", "orders"]
     # again: nothing to do
-    proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "billing", "--service", "orders")
+    proc = promote(
+        repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "billing", "--service", "orders"
+    )
     assert proc.returncode == 0 and "nothing to do; nothing committed" in proc.stdout
     assert count(repo) == before + 1
 
@@ -88,7 +98,9 @@ def test_chain_cannot_be_skipped_unless_allowed(repo: Path, tmp_path: Path) -> N
     assert "refused by the chain rule: preprod is promoted from qa; skipping qa is not allowed" in proc.stderr
     proc = promote(repo, tmp_path, "--from", "prod", "--to", "qa", "--service", "orders")
     assert proc.returncode == 1 and "refused by the chain rule" in proc.stderr
-    config = "environments:\n  dev: {}\n  qa: {}\n  preprod: {allow_skip: true}\n  prod: {promotion: manual}\n"
+    config = (
+        "environments:\n  dev: {}\n  qa: {}\n  preprod: {allow_skip: true}\n  prod: {promotion: manual}\n"
+    )
     proc = promote(repo, tmp_path, "--from", "dev", "--to", "preprod", "--service", "orders", config=config)
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(read(repo, overlay("orders", "preprod")))["images"][0]["newTag"] == "1a2b3c4"
@@ -99,16 +111,25 @@ def test_manual_needs_approve_and_the_matching_deployment_step(repo: Path, tmp_p
     args = ("--from", "preprod", "--to", "prod", "--service", "orders")
     proc = promote(repo, tmp_path, *args)
     assert proc.returncode == 1 and "refused by rule 'manual': prod needs --approve" in proc.stderr
-    bitbucket = {"BITBUCKET_BUILD_NUMBER": "77", "BITBUCKET_REPO_FULL_NAME": "acme/gitops",
-                 "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "staging"}
+    bitbucket = {
+        "BITBUCKET_BUILD_NUMBER": "77",
+        "BITBUCKET_REPO_FULL_NAME": "acme/gitops",
+        "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "staging",
+    }
     proc = promote(repo, tmp_path, *args, "--approve", env=bitbucket)
     assert proc.returncode == 1
-    assert "refused by rule 'manual'" in proc.stderr and "BITBUCKET_DEPLOYMENT_ENVIRONMENT is staging" in proc.stderr
+    assert (
+        "refused by rule 'manual'" in proc.stderr
+        and "BITBUCKET_DEPLOYMENT_ENVIRONMENT is staging" in proc.stderr
+    )
     assert count(repo) == before
-    proc = promote(repo, tmp_path, *args, "--approve", env={**bitbucket, "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "prod"})
+    proc = promote(
+        repo, tmp_path, *args, "--approve", env={**bitbucket, "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "prod"}
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "Pipekit-Build-Url: https://bitbucket.org/acme/gitops/pipelines/results/77" in \
-        git("log", "-1", "--format=%B", cwd=repo)
+    assert "Pipekit-Build-Url: https://bitbucket.org/acme/gitops/pipelines/results/77" in git(
+        "log", "-1", "--format=%B", cwd=repo
+    )
     prod = yaml.safe_load(read(repo, overlay("orders", "prod")))["images"][0]
     assert prod["newTag"] == "v0.9.0" and "digest" not in prod  # preprod had a tag only: stale digest removed
 
@@ -116,33 +137,79 @@ def test_manual_needs_approve_and_the_matching_deployment_step(repo: Path, tmp_p
 GATED = "environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [%s]\n"
 
 
-@pytest.mark.parametrize("gate, message", [
-    ("jira", "refused by rule 'gated': gate 'jira' is not available: no Jira project: set PIPEKIT_JIRA_PROJECT"),
-    ("tests.fixtures.gitops.gate_hooks:offline", "refused by rule 'gated': gate 'offline' is not available"),
-    ("tests.fixtures.gitops.gate_hooks:failing", "refused by gate 'tests.fixtures.gitops.gate_hooks:failing': "
-                                                  "ticket for billing, orders is not in 'Ready for qa'"),
-    ("nosuchgate", "refused by rule 'gated': unknown gate 'nosuchgate'"),
-])
-def test_gated_refuses_when_a_gate_is_unavailable_or_fails(repo: Path, tmp_path: Path, gate: str,
-                                                            message: str) -> None:
+@pytest.mark.parametrize(
+    "gate, message",
+    [
+        (
+            "jira",
+            "refused by rule 'gated': gate 'jira' is not available: no Jira project: set PIPEKIT_JIRA_PROJECT",
+        ),
+        (
+            "tests.fixtures.gitops.gate_hooks:offline",
+            "refused by rule 'gated': gate 'offline' is not available",
+        ),
+        (
+            "tests.fixtures.gitops.gate_hooks:failing",
+            "refused by gate 'tests.fixtures.gitops.gate_hooks:failing': "
+            "ticket for billing, orders is not in 'Ready for qa'",
+        ),
+        ("nosuchgate", "refused by rule 'gated': unknown gate 'nosuchgate'"),
+    ],
+)
+def test_gated_refuses_when_a_gate_is_unavailable_or_fails(
+    repo: Path, tmp_path: Path, gate: str, message: str
+) -> None:
     before = count(repo)
-    proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders", "--service", "billing",
-                   config=GATED % gate)
+    proc = promote(
+        repo,
+        tmp_path,
+        "--from",
+        "dev",
+        "--to",
+        "qa",
+        "--service",
+        "orders",
+        "--service",
+        "billing",
+        config=GATED % gate,
+    )
     assert proc.returncode == 1, proc.stderr
     assert message in proc.stderr
     assert count(repo) == before
 
 
 def test_gated_promotes_when_gates_pass(repo: Path, tmp_path: Path) -> None:
-    proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders",
-                   config=GATED % "tests.fixtures.gitops.gate_hooks:passing")
+    proc = promote(
+        repo,
+        tmp_path,
+        "--from",
+        "dev",
+        "--to",
+        "qa",
+        "--service",
+        "orders",
+        config=GATED % "tests.fixtures.gitops.gate_hooks:passing",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "(gated)" in proc.stdout
 
 
 def test_never_promotes_an_older_build_over_a_newer_one(repo: Path, tmp_path: Path) -> None:
-    run_pipekit("update-tag", "--gitops-repo", str(repo), "--path", "orders/overlays/qa", "--image",
-                IMAGE.format(service="orders"), "--tag", "9999999", "--build-number", "50", "--renderer", "none")
+    run_pipekit(
+        "update-tag",
+        "--gitops-repo",
+        str(repo),
+        "--path",
+        "orders/overlays/qa",
+        "--image",
+        IMAGE.format(service="orders"),
+        "--tag",
+        "9999999",
+        "--build-number",
+        "50",
+        "--renderer",
+        "none",
+    )
     before = count(repo)
     proc = promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -152,11 +219,17 @@ def test_never_promotes_an_older_build_over_a_newer_one(repo: Path, tmp_path: Pa
     assert count(repo) == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--from", "dev", "--to", "stage", "--all"), "unknown environment 'stage'"),
-    (("--from", "dev", "--to", "qa"), "--service NAME (repeatable) or --all"),
-    (("--from", "dev", "--to", "qa", "--all", "--service", "orders"), "--service NAME (repeatable) or --all"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--from", "dev", "--to", "stage", "--all"), "unknown environment 'stage'"),
+        (("--from", "dev", "--to", "qa"), "--service NAME (repeatable) or --all"),
+        (
+            ("--from", "dev", "--to", "qa", "--all", "--service", "orders"),
+            "--service NAME (repeatable) or --all",
+        ),
+    ],
+)
 def test_bad_input_exits_2(repo: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     proc = promote(repo, tmp_path, *args)
     assert proc.returncode == 2, proc.stderr
@@ -172,16 +245,54 @@ def test_missing_source_overlay_exits_1(repo: Path, tmp_path: Path) -> None:
 def test_promotions_carry_the_source_commit_trailers(repo: Path, tmp_path: Path) -> None:
     """Lead time for qa and preprod needs the source commit: found in the history (deepening the clone)."""
     record = tmp_path / "build-run.json"
-    record.write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded", "outputs": {
-        "source_commit": "feedfacefeedfacefeedfacefeedfacefeedface",
-        "source_committed_at": "2026-11-20T09:30:00+00:00"}}}}))
+    record.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "steps": {
+                    "build": {
+                        "status": "succeeded",
+                        "outputs": {
+                            "source_commit": "feedfacefeedfacefeedfacefeedfacefeedface",
+                            "source_committed_at": "2026-11-20T09:30:00+00:00",
+                        },
+                    }
+                },
+            }
+        )
+    )
     update = ("update-tag", "--gitops-repo", str(repo), "--renderer", "none", "--run-record", str(record))
-    proc = run_pipekit(*update, "--path", "orders/overlays/dev", "--image", IMAGE.format(service="orders"),
-                       "--tag", "7a7a7a7", "--digest", DIGEST, "--env", "dev", "--service", "orders")
+    proc = run_pipekit(
+        *update,
+        "--path",
+        "orders/overlays/dev",
+        "--image",
+        IMAGE.format(service="orders"),
+        "--tag",
+        "7a7a7a7",
+        "--digest",
+        DIGEST,
+        "--env",
+        "dev",
+        "--service",
+        "orders",
+    )
     assert proc.returncode == 0, proc.stderr
     for n in range(3):  # later, unrelated commits: the one we need is no longer the tip
-        assert run_pipekit(*update, "--path", "billing/overlays/dev", "--image", IMAGE.format(service="billing"),
-                           "--tag", f"b{n}b{n}b{n}b", "--service", "billing").returncode == 0
+        assert (
+            run_pipekit(
+                *update,
+                "--path",
+                "billing/overlays/dev",
+                "--image",
+                IMAGE.format(service="billing"),
+                "--tag",
+                f"b{n}b{n}b{n}b",
+                "--service",
+                "billing",
+            ).returncode
+            == 0
+        )
     assert promote(repo, tmp_path, "--from", "dev", "--to", "qa", "--service", "orders").returncode == 0
     assert promote(repo, tmp_path, "--from", "qa", "--to", "preprod", "--service", "orders").returncode == 0
     for rev in ("main~1", "main"):

@@ -16,8 +16,10 @@ from tests.fixtures.gitops.repo import git, make_repo, overlay, read
 pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds per test
 
 EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
-CONFIG = ("environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [jira]\n"
-          "jira:\n  project: ORD\n  allowed_statuses: [Done, Ready for QA]\n")
+CONFIG = (
+    "environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [jira]\n"
+    "jira:\n  project: ORD\n  allowed_statuses: [Done, Ready for QA]\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -47,16 +49,24 @@ def jira() -> Iterator[JiraStandIn]:
 
 def promote(repo: Path, tmp_path: Path, jira_url: str, *args: str):
     (tmp_path / "pipekit.yaml").write_text(f"gitops:\n  repo: {repo}\n" + CONFIG)
-    env = {"JIRA_BASE_URL": jira_url, "JIRA_USER_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN, "PIPEKIT_JIRA_TIMEOUT": "2"}
-    return run_pipekit("promote", "--from", "dev", "--to", "qa", "--service", "orders", *args, env=env, cwd=tmp_path)
+    env = {
+        "JIRA_BASE_URL": jira_url,
+        "JIRA_USER_EMAIL": EMAIL,
+        "JIRA_API_TOKEN": TOKEN,
+        "PIPEKIT_JIRA_TIMEOUT": "2",
+    }
+    return run_pipekit(
+        "promote", "--from", "dev", "--to", "qa", "--service", "orders", *args, env=env, cwd=tmp_path
+    )
 
 
 def qa_tag(repo: Path) -> str:
     return str(yaml.safe_load(read(repo, overlay("orders", "qa")))["images"][0]["newTag"])
 
 
-def test_promotes_when_the_version_of_the_promoted_image_is_ready(repo: Path, tmp_path: Path,
-                                                                  jira: JiraStandIn) -> None:
+def test_promotes_when_the_version_of_the_promoted_image_is_ready(
+    repo: Path, tmp_path: Path, jira: JiraStandIn
+) -> None:
     proc = promote(repo, tmp_path, jira.base_url, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["rule"] == "gated"
@@ -65,12 +75,17 @@ def test_promotes_when_the_version_of_the_promoted_image_is_ready(repo: Path, tm
     assert (gate["passed"], gate["version"], gate["issues"]) == (True, "1.4.2", 2)
 
 
-def test_refuses_while_an_issue_of_that_version_is_open(repo: Path, tmp_path: Path, jira: JiraStandIn) -> None:
+def test_refuses_while_an_issue_of_that_version_is_open(
+    repo: Path, tmp_path: Path, jira: JiraStandIn
+) -> None:
     before = qa_tag(repo)
     jira.add_issue("ORD", "Tax rounding", "In Progress", fix_versions=("1.4.2",), assignee="Grace")
     proc = promote(repo, tmp_path, jira.base_url)
     assert proc.returncode == 1
-    assert "promotion dev -> qa refused by gate 'jira': Jira gate blocked: 1 of 3 issues in ORD 1.4.2" in proc.stderr
+    assert (
+        "promotion dev -> qa refused by gate 'jira': Jira gate blocked: 1 of 3 issues in ORD 1.4.2"
+        in proc.stderr
+    )
     assert "move ORD-3 to Done, Ready for QA or out of 1.4.2" in proc.stdout
     assert qa_tag(repo) == before
 
@@ -86,8 +101,9 @@ def test_refuses_when_jira_is_unreachable(repo: Path, tmp_path: Path) -> None:
     assert qa_tag(repo) == before
 
 
-def test_a_sha_tag_takes_the_version_of_the_build_that_pushed_it(repo: Path, tmp_path: Path,
-                                                                 jira: JiraStandIn) -> None:
+def test_a_sha_tag_takes_the_version_of_the_build_that_pushed_it(
+    repo: Path, tmp_path: Path, jira: JiraStandIn
+) -> None:
     work = tmp_path / "sha-seed"
     git("clone", "-q", str(repo), str(work), cwd=tmp_path)
     git("config", "user.email", "ci@example.com", cwd=work)
@@ -98,8 +114,22 @@ def test_a_sha_tag_takes_the_version_of_the_build_that_pushed_it(repo: Path, tmp
     git("push", "-q", "origin", "main", cwd=work)
     record = tmp_path / ".pipekit" / "run.json"
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"version": 1, "steps": {"build": {"status": "succeeded", "outputs": {
-        "version": "1.4.2-SNAPSHOT", "tags": ["9f8e7d6", "1.4.2-SNAPSHOT-9f8e7d6"]}}}}))
+    record.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "steps": {
+                    "build": {
+                        "status": "succeeded",
+                        "outputs": {
+                            "version": "1.4.2-SNAPSHOT",
+                            "tags": ["9f8e7d6", "1.4.2-SNAPSHOT-9f8e7d6"],
+                        },
+                    }
+                },
+            }
+        )
+    )
     proc = promote(repo, tmp_path, jira.base_url)
     assert proc.returncode == 0, proc.stderr
     assert qa_tag(repo) == "9f8e7d6"

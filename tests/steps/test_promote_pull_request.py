@@ -19,7 +19,9 @@ from pipekit.testing.bitbucket import BitbucketStandIn
 from tests.conftest import REPO_ROOT, run_pipekit
 from tests.fixtures.gitops.repo import git, make_repo, overlay, read
 
-pytestmark = pytest.mark.slow  # pipekit as subprocesses against real repositories and the stand-in: seconds per test
+pytestmark = (
+    pytest.mark.slow
+)  # pipekit as subprocesses against real repositories and the stand-in: seconds per test
 TOKEN = "bot-token-5f3a9c"
 FLAVOURS = ["cloud", "datacenter"]
 
@@ -56,16 +58,31 @@ def reviewer(bb: BitbucketStandIn, flavour: str, name: str = "alice") -> str:
     return bb.users[name].account_id if flavour == "cloud" else name
 
 
-def setup(tmp_path: Path, bb: BitbucketStandIn, bare: Path, flavour: str, *, pull_request: dict | None = None,
-          extra: dict | None = None) -> dict[str, str]:
+def setup(
+    tmp_path: Path,
+    bb: BitbucketStandIn,
+    bare: Path,
+    flavour: str,
+    *,
+    pull_request: dict | None = None,
+    extra: dict | None = None,
+) -> dict[str, str]:
     """pipekit.yaml (qa and prod by pull request) and the variables a pipeline step would have."""
-    where = {"workspace": "acme", "repository": "gitops"} if flavour == "cloud" else \
-        {"project": "ACME", "repository": "gitops"}
+    where = (
+        {"workspace": "acme", "repository": "gitops"}
+        if flavour == "cloud"
+        else {"project": "ACME", "repository": "gitops"}
+    )
     rule = {"reviewers": [reviewer(bb, flavour)], **(pull_request or {})}
-    config = {"gitops": {"repo": str(bare), "pull_request": where, **(extra or {})},
-              "environments": {"dev": {}, "qa": {"via": "pull-request", "pull_request": rule},
-                               "preprod": {}, "prod": {"promotion": "manual", "via": "pull-request",
-                                                       "pull_request": rule}}}
+    config = {
+        "gitops": {"repo": str(bare), "pull_request": where, **(extra or {})},
+        "environments": {
+            "dev": {},
+            "qa": {"via": "pull-request", "pull_request": rule},
+            "preprod": {},
+            "prod": {"promotion": "manual", "via": "pull-request", "pull_request": rule},
+        },
+    }
     (tmp_path / "pipekit.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     env = {"PIPEKIT_GITOPS_TOKEN": TOKEN}
     env["PIPEKIT_BITBUCKET_API_URL" if flavour == "cloud" else "PIPEKIT_BITBUCKET_SERVER_URL"] = bb.base_url
@@ -85,8 +102,9 @@ def repo_of(bb: BitbucketStandIn, flavour: str):  # noqa: ANN201 - the stand-in'
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_open_rerun_and_a_newer_tag_supersedes(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path],
-                                               flavour: str) -> None:
+def test_open_rerun_and_a_newer_tag_supersedes(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], flavour: str
+) -> None:
     bare, work = gitops
     env = setup(tmp_path, bb, bare, flavour)
     main_before = git("rev-parse", "main", cwd=bare)
@@ -95,18 +113,38 @@ def test_open_rerun_and_a_newer_tag_supersedes(tmp_path: Path, bb: BitbucketStan
     assert '"Promote orders 1a2b3c4 to qa"' in proc.stdout and "/pull-requests/1" in proc.stdout
     assert git("rev-parse", "main", cwd=bare) == main_before  # nothing reaches the GitOps branch directly
     pr = repo_of(bb, flavour).pull_requests[1]
-    assert (pr.title, pr.source, pr.target, [u.name for u in pr.reviewers]) == \
-        ("Promote orders 1a2b3c4 to qa", "pipekit/orders/qa/1a2b3c4", "main", ["alice"])
-    assert "promote dev -> qa: orders 1a2b3c4" in pr.description and "Pipekit-" not in pr.description.split("---")[0]
+    assert (pr.title, pr.source, pr.target, [u.name for u in pr.reviewers]) == (
+        "Promote orders 1a2b3c4 to qa",
+        "pipekit/orders/qa/1a2b3c4",
+        "main",
+        ["alice"],
+    )
+    assert (
+        "promote dev -> qa: orders 1a2b3c4" in pr.description
+        and "Pipekit-" not in pr.description.split("---")[0]
+    )
     body = git("log", "-1", "--format=%B", "pipekit/orders/qa/1a2b3c4", cwd=bare)
-    assert "Pipekit-Promoted-From: dev" in body and "Pipekit-Tag: 1a2b3c4" in body  # the direct promotion's trailers
-    assert yaml.safe_load(read(bare, overlay("orders", "qa"), "pipekit/orders/qa/1a2b3c4"))["images"][0]["newTag"] \
+    assert (
+        "Pipekit-Promoted-From: dev" in body and "Pipekit-Tag: 1a2b3c4" in body
+    )  # the direct promotion's trailers
+    assert (
+        yaml.safe_load(read(bare, overlay("orders", "qa"), "pipekit/orders/qa/1a2b3c4"))["images"][0][
+            "newTag"
+        ]
         == "1a2b3c4"
+    )
     record = outputs(tmp_path)
     assert record["status"] == "succeeded" and record["outputs"]["status"] == "opened"
-    assert record["outputs"]["pull_requests"] == [{
-        "service": "orders", "environment": "qa", "branch": "pipekit/orders/qa/1a2b3c4", "id": 1, "state": "OPEN",
-        "url": pr_url(bb, flavour, 1)}]
+    assert record["outputs"]["pull_requests"] == [
+        {
+            "service": "orders",
+            "environment": "qa",
+            "branch": "pipekit/orders/qa/1a2b3c4",
+            "id": 1,
+            "state": "OPEN",
+            "url": pr_url(bb, flavour, 1),
+        }
+    ]
     assert "gitops_revision" not in record["outputs"]  # nothing to wait for until it is merged
     # the same tag again: the open pull request is found, nothing changes
     head = git("rev-parse", "pipekit/orders/qa/1a2b3c4", cwd=bare)
@@ -132,8 +170,9 @@ def pr_url(bb: BitbucketStandIn, flavour: str, n: int) -> str:
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_declined_is_exit_1_naming_who(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path],
-                                       flavour: str) -> None:
+def test_declined_is_exit_1_naming_who(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], flavour: str
+) -> None:
     env = setup(tmp_path, bb, gitops[0], flavour)
     assert promote(tmp_path, env, "--service", "billing").returncode == 0
     repo = repo_of(bb, flavour)
@@ -164,8 +203,9 @@ def threading_decline(bb: BitbucketStandIn, repo, pr_id: int, user: str) -> None
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_approve_merge_then_wait_for_argocd_at_the_merge_commit(tmp_path: Path, bb: BitbucketStandIn,
-                                                                gitops: tuple[Path, Path], flavour: str) -> None:
+def test_approve_merge_then_wait_for_argocd_at_the_merge_commit(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], flavour: str
+) -> None:
     from pipekit.testing.argocd import ArgoCDStandIn
     from pipekit.testing.argocd.gitops import GitOpsFollower
 
@@ -190,11 +230,24 @@ def test_approve_merge_then_wait_for_argocd_at_the_merge_commit(tmp_path: Path, 
         assert record["pull_requests"][0]["state"] == "MERGED"
         assert len(git("rev-list", "--parents", "-1", merged, cwd=bare).split()) == 3  # a merge commit
         assert repo.head("pipekit/orders/qa/1a2b3c4") is None
-        wait = run_pipekit("wait-for-argocd", "--app", "orders-qa", "--plaintext", "--timeout", "20",
-                           "--poll-interval", "0.2", "--grace", "1", cwd=tmp_path,
-                           env={"ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": argo.token})
+        wait = run_pipekit(
+            "wait-for-argocd",
+            "--app",
+            "orders-qa",
+            "--plaintext",
+            "--timeout",
+            "20",
+            "--poll-interval",
+            "0.2",
+            "--grace",
+            "1",
+            cwd=tmp_path,
+            env={"ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": argo.token},
+        )
         assert wait.returncode == 0, wait.stderr
-        assert "synced, healthy and hooks passed at revision " + merged[:7] in wait.stdout  # from the run record
+        assert (
+            "synced, healthy and hooks passed at revision " + merged[:7] in wait.stdout
+        )  # from the run record
 
 
 def shared_overlay_repo(tmp_path: Path, services: list[str]) -> Path:
@@ -214,14 +267,22 @@ def shared_overlay_repo(tmp_path: Path, services: list[str]) -> Path:
     return bare
 
 
-@pytest.mark.parametrize("flavour, strategy", [("cloud", "merge"), ("datacenter", "squash"),
-                                               ("cloud", "fast-forward")])
-def test_a_conflict_after_another_service_merged_is_rebased(tmp_path: Path, bb: BitbucketStandIn, flavour: str,
-                                                            strategy: str) -> None:
+@pytest.mark.parametrize(
+    "flavour, strategy", [("cloud", "merge"), ("datacenter", "squash"), ("cloud", "fast-forward")]
+)
+def test_a_conflict_after_another_service_merged_is_rebased(
+    tmp_path: Path, bb: BitbucketStandIn, flavour: str, strategy: str
+) -> None:
     bare = shared_overlay_repo(tmp_path, ["orders", "billing"])
     bb.add_repository("acme" if flavour == "cloud" else "ACME", "gitops", path=bare, min_approvals=1)
-    env = setup(tmp_path, bb, bare, flavour, pull_request={"merge_strategy": strategy},
-                extra={"overlay": "overlays/{env}", "image": "registry.example.com/{service}", "renderer": "none"})
+    env = setup(
+        tmp_path,
+        bb,
+        bare,
+        flavour,
+        pull_request={"merge_strategy": strategy},
+        extra={"overlay": "overlays/{env}", "image": "registry.example.com/{service}", "renderer": "none"},
+    )
     assert promote(tmp_path, env, "--service", "orders").returncode == 0
     assert promote(tmp_path, env, "--service", "billing").returncode == 0
     repo = repo_of(bb, flavour)
@@ -235,12 +296,17 @@ def test_a_conflict_after_another_service_merged_is_rebased(tmp_path: Path, bb: 
     assert proc.returncode == 0, proc.stderr
     assert "after 1 rebase(s)" in proc.stdout
     final = yaml.safe_load(read(bare, "overlays/qa/kustomization.yaml"))["images"]
-    assert final == [{"name": "registry.example.com/orders", "newTag": "2.0.0"},
-                     {"name": "registry.example.com/billing", "newTag": "2.0.0"}]  # orders' change kept
+    assert final == [
+        {"name": "registry.example.com/orders", "newTag": "2.0.0"},
+        {"name": "registry.example.com/billing", "newTag": "2.0.0"},
+    ]  # orders' change kept
     if strategy == "squash":  # the one commit the branch keeps carries the change's trailers (the history's)
         body = git("log", "-1", "--format=%B", "main", cwd=bare)
         assert "Merged in pipekit/billing/qa/2.0.0 (pull request #2)." in body
-        assert git("log", "-1", "--format=%(trailers:key=Pipekit-Service,valueonly)", "main", cwd=bare) == "billing"
+        assert (
+            git("log", "-1", "--format=%(trailers:key=Pipekit-Service,valueonly)", "main", cwd=bare)
+            == "billing"
+        )
 
 
 def test_timeout_is_exit_4(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
@@ -254,8 +320,9 @@ def test_timeout_is_exit_4(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[P
     assert outputs(tmp_path)["outputs"]["pull_requests"][0]["state"] == "OPEN"
 
 
-def test_prod_by_pull_request_keeps_the_manual_rule(tmp_path: Path, bb: BitbucketStandIn,
-                                                    gitops: tuple[Path, Path]) -> None:
+def test_prod_by_pull_request_keeps_the_manual_rule(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     env = setup(tmp_path, bb, gitops[0], "datacenter")
     args = ("promote", "--from", "preprod", "--to", "prod", "--service", "orders")
     proc = run_pipekit(*args, env=env, cwd=tmp_path)
@@ -266,14 +333,18 @@ def test_prod_by_pull_request_keeps_the_manual_rule(tmp_path: Path, bb: Bitbucke
     assert repo_of(bb, "datacenter").pull_requests[1].title == "Promote orders v0.9.0 to prod"
 
 
-def test_dry_run_prints_the_diff_and_opens_nothing(tmp_path: Path, bb: BitbucketStandIn,
-                                                   gitops: tuple[Path, Path]) -> None:
+def test_dry_run_prints_the_diff_and_opens_nothing(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     bare = gitops[0]
     env = setup(tmp_path, bb, bare, "cloud")
     proc = promote(tmp_path, env, "--service", "orders", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "+++ b/orders/overlays/qa/kustomization.yaml" in proc.stdout
-    assert not repo_of(bb, "cloud").pull_requests and repo_of(bb, "cloud").head("pipekit/orders/qa/1a2b3c4") is None
+    assert (
+        not repo_of(bb, "cloud").pull_requests
+        and repo_of(bb, "cloud").head("pipekit/orders/qa/1a2b3c4") is None
+    )
     assert not bb.requests  # no server was asked
 
 
@@ -283,17 +354,34 @@ def test_the_flag_beats_the_file(tmp_path: Path, bb: BitbucketStandIn, gitops: t
     before = int(git("rev-list", "--count", "main", cwd=bare))
     proc = promote(tmp_path, env, "--service", "orders", "--via", "commit")
     assert proc.returncode == 0, proc.stderr
-    assert int(git("rev-list", "--count", "main", cwd=bare)) == before + 1 and not repo_of(bb, "cloud").pull_requests
-    proc = run_pipekit("promote", "--from", "qa", "--to", "preprod", "--service", "orders", "--via", "pull-request",
-                       env=env, cwd=tmp_path)
+    assert (
+        int(git("rev-list", "--count", "main", cwd=bare)) == before + 1
+        and not repo_of(bb, "cloud").pull_requests
+    )
+    proc = run_pipekit(
+        "promote",
+        "--from",
+        "qa",
+        "--to",
+        "preprod",
+        "--service",
+        "orders",
+        "--via",
+        "pull-request",
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert repo_of(bb, "cloud").pull_requests[1].title == "Promote orders 1a2b3c4 to preprod"
 
 
 def test_merge_and_wait_merge_from_the_file_and_the_flags_and_variables_beat_it(
-        tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     bare = gitops[0]
-    env = setup(tmp_path, bb, bare, "cloud", pull_request={"merge": True, "wait_merge": True, "merge_timeout": 1.5})
+    env = setup(
+        tmp_path, bb, bare, "cloud", pull_request={"merge": True, "wait_merge": True, "merge_timeout": 1.5}
+    )
     started = time.monotonic()
     proc = promote(tmp_path, env, "--service", "orders")  # no flag: the file's wait_merge and merge_timeout
     assert proc.returncode == 4, proc.stderr
@@ -304,29 +392,49 @@ def test_merge_and_wait_merge_from_the_file_and_the_flags_and_variables_beat_it(
     repo = repo_of(bb, "cloud")
     bb.approve(repo, 1, "alice")
     # the variables (a deployment variable, say) beat the file too: neither merge nor wait
-    proc = promote(tmp_path, {**env, "PIPEKIT_PULL_REQUEST_MERGE": "false", "PIPEKIT_PULL_REQUEST_WAIT_MERGE": "no"},
-                   "--service", "orders")
+    proc = promote(
+        tmp_path,
+        {**env, "PIPEKIT_PULL_REQUEST_MERGE": "false", "PIPEKIT_PULL_REQUEST_WAIT_MERGE": "no"},
+        "--service",
+        "orders",
+    )
     assert proc.returncode == 0 and repo.pull_requests[1].state == "OPEN", proc.stderr
     proc = promote(tmp_path, env, "--service", "orders")  # the file: approved, so pipekit merges it
     assert proc.returncode == 0, proc.stderr
     merged = git("rev-parse", "main", cwd=bare)
-    assert repo.pull_requests[1].state == "MERGED" and outputs(tmp_path)["outputs"]["gitops_revision"] == merged
+    assert (
+        repo.pull_requests[1].state == "MERGED" and outputs(tmp_path)["outputs"]["gitops_revision"] == merged
+    )
 
 
 def test_wait_for_argocd_after_an_unmerged_pull_request_says_nothing_is_deployed(
-        tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]) -> None:
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     env = setup(tmp_path, bb, gitops[0], "cloud")
     assert promote(tmp_path, env, "--service", "orders").returncode == 0
-    wait = run_pipekit("wait-for-argocd", "--env", "qa", "--app", "orders-qa", "--plaintext", "--timeout", "5",
-                       cwd=tmp_path, env={"ARGOCD_SERVER": "127.0.0.1:9", "ARGOCD_AUTH_TOKEN": "t"})
+    wait = run_pipekit(
+        "wait-for-argocd",
+        "--env",
+        "qa",
+        "--app",
+        "orders-qa",
+        "--plaintext",
+        "--timeout",
+        "5",
+        cwd=tmp_path,
+        env={"ARGOCD_SERVER": "127.0.0.1:9", "ARGOCD_AUTH_TOKEN": "t"},
+    )
     assert wait.returncode == 2, wait.stderr
     assert "nothing deployed yet to wait for: promote opened pull request #1" in wait.stderr
     assert "wait_merge" in wait.stderr
 
 
-@pytest.mark.parametrize("key, value", [("merge", "yes please"), ("wait_merge", "maybe"), ("merge_timeout", 0)])
-def test_a_bad_merge_setting_is_exit_2_naming_it(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path],
-                                                 key: str, value: object) -> None:
+@pytest.mark.parametrize(
+    "key, value", [("merge", "yes please"), ("wait_merge", "maybe"), ("merge_timeout", 0)]
+)
+def test_a_bad_merge_setting_is_exit_2_naming_it(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], key: str, value: object
+) -> None:
     env = setup(tmp_path, bb, gitops[0], "cloud", pull_request={key: value})
     proc = promote(tmp_path, env, "--service", "orders")
     assert proc.returncode == 2, proc.stderr
@@ -335,8 +443,9 @@ def test_a_bad_merge_setting_is_exit_2_naming_it(tmp_path: Path, bb: BitbucketSt
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
-def test_no_credentials_is_exit_2_naming_the_variables(tmp_path: Path, bb: BitbucketStandIn,
-                                                       gitops: tuple[Path, Path]) -> None:
+def test_no_credentials_is_exit_2_naming_the_variables(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     env = setup(tmp_path, bb, gitops[0], "cloud")
     env["PIPEKIT_GITOPS_TOKEN"] = ""
     proc = promote(tmp_path, env, "--service", "orders")
@@ -345,8 +454,9 @@ def test_no_credentials_is_exit_2_naming_the_variables(tmp_path: Path, bb: Bitbu
 
 
 @pytest.mark.parametrize("flavour, status", [("cloud", 404), ("datacenter", 403)])
-def test_a_repository_the_token_cannot_see_is_exit_3(tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path],
-                                                      flavour: str, status: int) -> None:
+def test_a_repository_the_token_cannot_see_is_exit_3(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], flavour: str, status: int
+) -> None:
     env = setup(tmp_path, bb, gitops[0], flavour)
     bb.add_token("narrow-token-77", "carol", repos=[])
     env["PIPEKIT_GITOPS_TOKEN"] = "narrow-token-77"
@@ -358,8 +468,9 @@ def test_a_repository_the_token_cannot_see_is_exit_3(tmp_path: Path, bb: Bitbuck
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_an_unknown_reviewer_is_exit_2_and_leaves_nothing_open(tmp_path: Path, bb: BitbucketStandIn,
-                                                               gitops: tuple[Path, Path], flavour: str) -> None:
+def test_an_unknown_reviewer_is_exit_2_and_leaves_nothing_open(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], flavour: str
+) -> None:
     bare = gitops[0]
     ghost = "{00000000-0000-0000-0000-0000000000aa}" if flavour == "cloud" else "ghost"
     env = setup(tmp_path, bb, bare, flavour, pull_request={"reviewers": [reviewer(bb, flavour), ghost]})
@@ -371,10 +482,16 @@ def test_an_unknown_reviewer_is_exit_2_and_leaves_nothing_open(tmp_path: Path, b
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
-def test_min_approvals_not_a_positive_number_is_exit_2(tmp_path: Path, bb: BitbucketStandIn,
-                                                        gitops: tuple[Path, Path], value: str) -> None:
-    env = setup(tmp_path, bb, gitops[0], "cloud", pull_request={"min_approvals": value if value == "many"
-                                                                else int(value)})
+def test_min_approvals_not_a_positive_number_is_exit_2(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path], value: str
+) -> None:
+    env = setup(
+        tmp_path,
+        bb,
+        gitops[0],
+        "cloud",
+        pull_request={"min_approvals": value if value == "many" else int(value)},
+    )
     proc = promote(tmp_path, env, "--service", "orders")
     assert proc.returncode == 2, proc.stderr
     assert "min_approvals" in proc.stderr
@@ -382,8 +499,9 @@ def test_min_approvals_not_a_positive_number_is_exit_2(tmp_path: Path, bb: Bitbu
 
 
 # -- many at once ------------------------------------------------------------------------------------------
-def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(tmp_path: Path,
-                                                                           bb: BitbucketStandIn) -> None:
+def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(
+    tmp_path: Path, bb: BitbucketStandIn
+) -> None:
     services = [f"svc{n:02d}" for n in range(20)]
     bare, work = make_repo(tmp_path, services)
     dev_builds(work, bare, {s: f"{n + 1:07d}" for n, s in enumerate(services)})
@@ -395,9 +513,29 @@ def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(tmp_
         folder = tmp_path / f"run-{service}"
         folder.mkdir()
         (folder / "pipekit.yaml").write_text((tmp_path / "pipekit.yaml").read_text())
-        return subprocess.run([sys.executable, "-m", "pipekit", "promote", "--from", "dev", "--to", "qa",
-                               "--service", service, "--merge", "--wait-merge", "--merge-timeout", "60"],
-                              cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipekit",
+                "promote",
+                "--from",
+                "dev",
+                "--to",
+                "qa",
+                "--service",
+                service,
+                "--merge",
+                "--wait-merge",
+                "--merge-timeout",
+                "60",
+            ],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -412,17 +550,31 @@ def test_twenty_concurrent_promotions_each_get_a_pull_request_and_all_merge(tmp_
 
 
 # -- update-tag and rollback take --via too -----------------------------------------------------------------
-def test_update_tag_by_pull_request_opens_and_merges(tmp_path: Path, bb: BitbucketStandIn,
-                                                     gitops: tuple[Path, Path]) -> None:
+def test_update_tag_by_pull_request_opens_and_merges(
+    tmp_path: Path, bb: BitbucketStandIn, gitops: tuple[Path, Path]
+) -> None:
     bare = gitops[0]
     env = setup(tmp_path, bb, bare, "datacenter")
     bb.auto_approvers = ["alice"]
-    args = ("update-tag", "--env", "qa", "--service", "orders", "--image",
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders", "--tag", "7f7f7f7")
+    args = (
+        "update-tag",
+        "--env",
+        "qa",
+        "--service",
+        "orders",
+        "--image",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders",
+        "--tag",
+        "7f7f7f7",
+    )
     proc = run_pipekit(*args, "--merge", "--wait-merge", "--merge-timeout", "30", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     pr = repo_of(bb, "datacenter").pull_requests[1]
-    assert (pr.title, pr.source, pr.state) == ("Deploy orders 7f7f7f7 to qa", "pipekit/orders/qa/7f7f7f7", "MERGED")
+    assert (pr.title, pr.source, pr.state) == (
+        "Deploy orders 7f7f7f7 to qa",
+        "pipekit/orders/qa/7f7f7f7",
+        "MERGED",
+    )
     merged = git("rev-parse", "main", cwd=bare)
     record = json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["update_tag"]["outputs"]
     assert record["gitops_revision"] == merged and record["pull_request"]["merge_commit"] == merged
@@ -430,8 +582,16 @@ def test_update_tag_by_pull_request_opens_and_merges(tmp_path: Path, bb: Bitbuck
     proc = run_pipekit(*args, env=env, cwd=tmp_path)  # already there: no pull request
     assert proc.returncode == 0 and "no pull request" in proc.stdout
     assert len(repo_of(bb, "datacenter").pull_requests) == 1
-    proc = run_pipekit("update-tag", "--path", "orders/overlays/qa", *args[3:], "--via", "pull-request", env=env,
-                       cwd=tmp_path)
+    proc = run_pipekit(
+        "update-tag",
+        "--path",
+        "orders/overlays/qa",
+        *args[3:],
+        "--via",
+        "pull-request",
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "--via pull-request needs --env" in proc.stderr
 
 

@@ -48,14 +48,38 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_rehearsal_stops_everything(tmp_path: Path, sig: int, code: int) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")}
-    env.update(PYTHONPATH=str(REPO_ROOT), TMPDIR=str(tmp_path), NO_COLOR="1",
-               PIPEKIT_CARD_RENDERER_DIR=str(REPO_ROOT / ".venv" / "card-renderer"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BITBUCKET_", "PIPEKIT_", "AWS_")) and not k.endswith("_WEBHOOK_URL")
+    }
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        TMPDIR=str(tmp_path),
+        NO_COLOR="1",
+        PIPEKIT_CARD_RENDERER_DIR=str(REPO_ROOT / ".venv" / "card-renderer"),
+    )
     work = tmp_path / "work"
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit", "rehearse", "--workdir", str(work), "--keep",
-                             "--image", "none", "--channel", "teams"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "rehearse",
+            "--workdir",
+            str(work),
+            "--keep",
+            "--image",
+            "none",
+            "--channel",
+            "teams",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     seen, children = [], set()
     deadline = time.monotonic() + 240
@@ -75,6 +99,11 @@ def test_a_signal_mid_rehearsal_stops_everything(tmp_path: Path, sig: int, code:
     state = json.loads((work / "run" / "state.json").read_text())
     assert state["steps"].get("05-build-and-push-image") in ("stopped", None), state
     # the GitOps repository holds only init's commit: nothing was deployed
-    head = subprocess.run(["git", "log", "--format=%s", "master"], cwd=work / "git" / "gitops.git",
-                          capture_output=True, text=True, check=True).stdout.splitlines()
+    head = subprocess.run(
+        ["git", "log", "--format=%s", "master"],
+        cwd=work / "git" / "gitops.git",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert len(head) == 2 and "onboard" in head[0], head

@@ -86,9 +86,12 @@ def log_of(result: RunPipelineResult, name: str) -> str:
     return Path(step.log).read_text()
 
 
-def test_only_declared_artifacts_reach_later_steps_and_every_parallel_one_arrives(tmp_path: Path,
-                                                                                   busybox_image: str) -> None:
-    repo = make_repo(tmp_path, f"""
+def test_only_declared_artifacts_reach_later_steps_and_every_parallel_one_arrives(
+    tmp_path: Path, busybox_image: str
+) -> None:
+    repo = make_repo(
+        tmp_path,
+        f"""
 image: {busybox_image}
 pipelines:
   branches:
@@ -115,11 +118,17 @@ pipelines:
           artifacts:
             download: false
           script: [test ! -e dist]
-""")
+""",
+    )
     result = pipeline_run(repo, tmp_path, workdir=tmp_path / "work")
     assert result.status == "passed", result
-    assert statuses(result) == {"Build": "passed", "Left": "passed", "Right": "passed", "Check": "passed",
-                                "No download": "passed"}
+    assert statuses(result) == {
+        "Build": "passed",
+        "Left": "passed",
+        "Right": "passed",
+        "Check": "passed",
+        "No download": "passed",
+    }
     steps = {s.name: s for s in result.steps}
     assert steps["Build"].artifacts == ["dist/app.jar"] and steps["Right"].artifacts == ["out/right.txt"]
     assert steps["Check"].artifacts_restored == 3 and steps["No download"].artifacts_restored == 0
@@ -127,9 +136,12 @@ pipelines:
     assert "jar\nleft\nright" in log_of(result, "Check")
 
 
-def test_an_image_built_in_one_step_is_absent_from_the_next_steps_docker_service(tmp_path: Path,
-                                                                                 busybox_image: str) -> None:
-    repo = make_repo(tmp_path, f"""
+def test_an_image_built_in_one_step_is_absent_from_the_next_steps_docker_service(
+    tmp_path: Path, busybox_image: str
+) -> None:
+    repo = make_repo(
+        tmp_path,
+        f"""
 image: {busybox_image}
 pipelines:
   default:
@@ -144,17 +156,26 @@ pipelines:
         services: [docker]
         script:
           - docker image inspect orders:1
-""", {"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+""",
+        {"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"},
+    )
     result = pipeline_run(repo, tmp_path, trigger="default", workdir=tmp_path / "work")
     assert statuses(result) == {"Build image": "passed", "Push image": "failed"}
     push = result.steps[1]
     assert push.reason == "script failed: `docker image inspect orders:1` exited 1"
-    assert "No such image" in log_of(result, "Push image") or "no such image" in log_of(result, "Push image").lower()
+    assert (
+        "No such image" in log_of(result, "Push image")
+        or "no such image" in log_of(result, "Push image").lower()
+    )
     assert result.failed_step == "Push image"
 
 
-def test_after_script_sees_the_exit_code_and_cannot_change_the_result(tmp_path: Path, busybox_image: str) -> None:
-    repo = make_repo(tmp_path, f"""
+def test_after_script_sees_the_exit_code_and_cannot_change_the_result(
+    tmp_path: Path, busybox_image: str
+) -> None:
+    repo = make_repo(
+        tmp_path,
+        f"""
 image: {busybox_image}
 pipelines:
   default:
@@ -173,7 +194,8 @@ pipelines:
           - echo never reached
         after-script:
           - echo "after saw $BITBUCKET_EXIT_CODE"
-""")
+""",
+    )
     result = pipeline_run(repo, tmp_path, trigger="default", workdir=tmp_path / "work")
     passes, fails = result.steps
     assert passes.status == "passed" and passes.after_script_exit_code == 3
@@ -203,8 +225,9 @@ pipelines:
 def test_a_manual_step_pauses_the_run_and_from_or_approve_continues_it(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, MANUAL)
     work = tmp_path / "work"
-    cli = run_pipekit("run-pipeline", "--json", "--workdir", str(work), "--cache-dir", str(tmp_path / "cache"),
-                      cwd=repo)
+    cli = run_pipekit(
+        "run-pipeline", "--json", "--workdir", str(work), "--cache-dir", str(tmp_path / "cache"), cwd=repo
+    )
     assert cli.returncode == 0, cli.stderr
     paused = json.loads(cli.stdout)
     assert paused["status"] == "paused" and paused["paused_at"] == "Deploy to prod"
@@ -213,7 +236,9 @@ def test_a_manual_step_pauses_the_run_and_from_or_approve_continues_it(tmp_path:
     resumed = pipeline_run(repo, tmp_path, workdir=work, from_step="Deploy to prod")
     assert statuses(resumed) == {"Build": "skipped", "Deploy to prod": "passed"}
     assert resumed.build_number == paused["build_number"]  # the same run, continued
-    assert "built\n" in log_of(resumed, "Deploy to prod") and "deploying to prod" in log_of(resumed, "Deploy to prod")
+    assert "built\n" in log_of(resumed, "Deploy to prod") and "deploying to prod" in log_of(
+        resumed, "Deploy to prod"
+    )
 
     approved = pipeline_run(repo, tmp_path, approve=["prod"])
     assert approved.status == "passed" and approved.build_number == paused["build_number"] + 1
@@ -243,8 +268,14 @@ pipelines:
     def once(value: str, fail: str) -> RunPipelineResult:
         env_file = tmp_path / "v.env"
         env_file.write_text(f"VALUE={value}\nFAIL={fail}\n")
-        return pipeline_run(repo, tmp_path, trigger="default", variables=[env_file], cache_dir=cache,
-                            workdir=tmp_path / "work")
+        return pipeline_run(
+            repo,
+            tmp_path,
+            trigger="default",
+            variables=[env_file],
+            cache_dir=cache,
+            workdir=tmp_path / "work",
+        )
 
     first = once("first", "yes")
     assert first.status == "failed" and first.steps[0].caches == {"deps": "missing"}
@@ -256,15 +287,19 @@ pipelines:
     assert "second" in log_of(third, "Fill")
     stored = list((cache / "caches" / "deps").glob("*/content/value"))
     assert len(stored) == 1 and stored[0].read_text() == "second\n"  # never overwritten
-    cleared = pipeline_run(repo, tmp_path, trigger="default", cache_dir=cache, clear_caches=True,
-                           variables=[tmp_path / "v.env"])
+    cleared = pipeline_run(
+        repo, tmp_path, trigger="default", cache_dir=cache, clear_caches=True, variables=[tmp_path / "v.env"]
+    )
     assert cleared.steps[0].caches == {"deps": "missing, saved"}
 
 
 def test_only_bitbucket_and_your_variables_reach_a_step_and_secured_ones_are_masked(
-        tmp_path: Path, busybox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, busybox_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SHELL_ONLY", "from-your-shell")
-    repo = make_repo(tmp_path, f"""
+    repo = make_repo(
+        tmp_path,
+        f"""
 pipelines:
   default:
     - step:
@@ -278,11 +313,25 @@ pipelines:
         script:
           - echo "shell=${{SHELL_ONLY:-unset}} secret=$API_TOKEN"
           - env
-""")
+""",
+    )
     variables = tmp_path / "vars.yml"
-    variables.write_text("repository:\n  PLAIN: visible\n  API_TOKEN: {value: tok-s3cr3t-42, secured: true}\n")
-    cli = run_pipekit("run-pipeline", "--trigger", "default", "--json", "--variables", str(variables),
-                      "--workdir", str(tmp_path / "work"), "--cache-dir", str(tmp_path / "c"), cwd=repo)
+    variables.write_text(
+        "repository:\n  PLAIN: visible\n  API_TOKEN: {value: tok-s3cr3t-42, secured: true}\n"
+    )
+    cli = run_pipekit(
+        "run-pipeline",
+        "--trigger",
+        "default",
+        "--json",
+        "--variables",
+        str(variables),
+        "--workdir",
+        str(tmp_path / "work"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        cwd=repo,
+    )
     assert cli.returncode == 0, cli.stderr
     assert "tok-s3cr3t-42" not in cli.stdout + cli.stderr
     for step in json.loads(cli.stdout)["steps"]:
@@ -290,7 +339,19 @@ pipelines:
         assert "shell=unset secret=***" in log and "tok-s3cr3t-42" not in log and "SHELL_ONLY=" not in log
         names = {line.split("=", 1)[0] for line in log.splitlines() if "=" in line and line[:1].isupper()}
         unexpected = {n for n in names if not n.startswith("BITBUCKET_")} - {
-            "CI", "API_TOKEN", "PLAIN", "PATH", "HOME", "TMPDIR", "LANG", "PWD", "OLDPWD", "SHLVL", "HOSTNAME", "_"}
+            "CI",
+            "API_TOKEN",
+            "PLAIN",
+            "PATH",
+            "HOME",
+            "TMPDIR",
+            "LANG",
+            "PWD",
+            "OLDPWD",
+            "SHLVL",
+            "HOSTNAME",
+            "_",
+        }
         assert not unexpected, step["name"]
     assert "plain=visible" in cli.stderr
     leaked = [p for p in (tmp_path / "work").rglob("*") if p.is_file() and b"tok-s3cr3t-42" in p.read_bytes()]
@@ -298,8 +359,11 @@ pipelines:
 
 
 def test_a_command_missing_from_the_image_fails_the_step(tmp_path: Path, busybox_image: str) -> None:
-    repo = make_repo(tmp_path, f"image: {busybox_image}\npipelines:\n  default:\n    - step:\n        name: Git\n"
-                               "        script: [git --version]\n")
+    repo = make_repo(
+        tmp_path,
+        f"image: {busybox_image}\npipelines:\n  default:\n    - step:\n        name: Git\n"
+        "        script: [git --version]\n",
+    )
     result = pipeline_run(repo, tmp_path, trigger="default")
     step = result.steps[0]
     assert step.status == "failed" and step.exit_code == 127 and step.execution == "image"
@@ -310,8 +374,11 @@ def test_max_time_stops_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from pipekit.pipelines import stepexec
 
     monkeypatch.setattr(stepexec, "MINUTE_S", 0.5)  # max-time 1 = half a second here
-    repo = make_repo(tmp_path, "pipelines:\n  default:\n    - step:\n        name: Slow\n        max-time: 1\n"
-                               "        script: [sleep 30]\n")
+    repo = make_repo(
+        tmp_path,
+        "pipelines:\n  default:\n    - step:\n        name: Slow\n        max-time: 1\n"
+        "        script: [sleep 30]\n",
+    )
     began = time.monotonic()
     result = pipeline_run(repo, tmp_path, trigger="default")
     assert time.monotonic() - began < 20
@@ -319,7 +386,9 @@ def test_max_time_stops_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_clone_depth_branch_and_changesets(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, """
+    repo = make_repo(
+        tmp_path,
+        """
 clone:
   depth: 2
 pipelines:
@@ -343,7 +412,9 @@ pipelines:
             changesets:
               includePaths: ["src/**"]
           script: [test "$(git rev-list --count HEAD)" = 3]
-""", {"src/a.txt": "1\n"})
+""",
+        {"src/a.txt": "1\n"},
+    )
     for n in (2, 3):
         (repo / "src" / "a.txt").write_text(f"{n}\n")
         git("commit", "-qam", f"change {n}", cwd=repo)
@@ -354,16 +425,22 @@ pipelines:
 def test_bad_input_is_exit_2_naming_it(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, MANUAL.replace("name: Build", "name: Build\n          scrpit: [x]"))
     typo = run_pipekit("run-pipeline", cwd=repo)
-    assert typo.returncode == 2 and "bitbucket-pipelines.yml:7: unknown keyword 'scrpit' in step" in typo.stderr
+    assert (
+        typo.returncode == 2 and "bitbucket-pipelines.yml:7: unknown keyword 'scrpit' in step" in typo.stderr
+    )
     (repo / "bitbucket-pipelines.yml").write_text(MANUAL)
     git("commit", "-qam", "fix", cwd=repo)
     (tmp_path / "broken.json").write_text("{")
     (tmp_path / "envs.yml").write_text("deployments:\n  staging: {}\n")
-    for args, words in ((["--trigger", "push:main"], "--trigger 'push:main': unknown trigger"),
-                        (["--variables", str(tmp_path / "envs.yml")], "deploys to 'prod', an environment the "
-                                                                       "variables files do not declare"),
-                        (["--approve", "Deploy to qa"], "--approve 'Deploy to qa': no such step"),
-                        (["--variables", str(tmp_path / "broken.json")], "broken.json: malformed JSON")):
+    for args, words in (
+        (["--trigger", "push:main"], "--trigger 'push:main': unknown trigger"),
+        (
+            ["--variables", str(tmp_path / "envs.yml")],
+            "deploys to 'prod', an environment the variables files do not declare",
+        ),
+        (["--approve", "Deploy to qa"], "--approve 'Deploy to qa': no such step"),
+        (["--variables", str(tmp_path / "broken.json")], "broken.json: malformed JSON"),
+    ):
         cli = run_pipekit("run-pipeline", "--cache-dir", str(tmp_path / "c"), *args, cwd=repo)
         assert cli.returncode == 2 and words in cli.stderr, (args, cli.stderr)
     none = run_pipekit("run-pipeline", "--trigger", "tag:v1", "--cache-dir", str(tmp_path / "c"), cwd=repo)
@@ -374,8 +451,9 @@ def test_bad_input_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 
 def leftovers() -> tuple[set[str], set[str], str]:
-    containers = subprocess.run(["buildah", "containers", "--format", "{{.ContainerName}}"], capture_output=True,
-                                text=True).stdout.split()
+    containers = subprocess.run(
+        ["buildah", "containers", "--format", "{{.ContainerName}}"], capture_output=True, text=True
+    ).stdout.split()
     services = {p for p in Path("/tmp").glob("pkd*")}
     procs = subprocess.run(["pgrep", "-af", "podman .*system service"], capture_output=True, text=True).stdout
     return {c for c in containers if c.startswith("pipekit-run-")}, {str(p) for p in services}, procs
@@ -414,17 +492,37 @@ pipelines:
 """
 
 
-@pytest.mark.parametrize("sig, code, pipeline", [(signal.SIGTERM, 143, PARALLEL_SLEEPERS),
-                                                 (signal.SIGINT, 130, PARALLEL_SLEEPERS),
-                                                 (signal.SIGTERM, 143, SEQUENTIAL_SLEEPER)])
-def test_a_signal_stops_the_run_and_leaves_no_trace(tmp_path: Path, busybox_image: str, sig: int, code: int,
-                                                    pipeline: str) -> None:
+@pytest.mark.parametrize(
+    "sig, code, pipeline",
+    [
+        (signal.SIGTERM, 143, PARALLEL_SLEEPERS),
+        (signal.SIGINT, 130, PARALLEL_SLEEPERS),
+        (signal.SIGTERM, 143, SEQUENTIAL_SLEEPER),
+    ],
+)
+def test_a_signal_stops_the_run_and_leaves_no_trace(
+    tmp_path: Path, busybox_image: str, sig: int, code: int, pipeline: str
+) -> None:
     before = leftovers()
     repo = make_repo(tmp_path, pipeline.format(image=busybox_image))
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit", "run-pipeline", "--trigger", "default",
-                             "--cache-dir", str(tmp_path / "c")], cwd=repo, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit",
+            "run-pipeline",
+            "--trigger",
+            "default",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     seen = ""
     deadline = time.monotonic() + 60
@@ -442,6 +540,7 @@ def test_a_signal_stops_the_run_and_leaves_no_trace(tmp_path: Path, busybox_imag
 
 def derived_image(base: str, name: str, cmd: str) -> str:
     """A local image FROM ``base`` whose command is ``sh -c CMD`` (a service's or a pipe's)."""
+
     def buildah(*args: str) -> str:
         return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -457,16 +556,24 @@ def derived_image(base: str, name: str, cmd: str) -> str:
 @pytest.fixture(scope="module")
 def service_and_pipe(busybox_image: str) -> Iterator[tuple[str, str]]:
     tag = busybox_image.rsplit(":", 1)[1]
-    service = derived_image(busybox_image, f"localhost/pipekit-test-web:{tag}",
-                            'mkdir -p /www && echo "hello from $GREETING" > /www/index.html && '
-                            'exec httpd -f -p "127.0.0.1:$PORT" -h /www')
-    pipe = derived_image(busybox_image, f"localhost/pipekit-test-pipe:{tag}",
-                         'echo "pipe $MESSAGE with ${FILES_COUNT} files: $FILES_0 $FILES_1"; ls "$BITBUCKET_CLONE_DIR"')
+    service = derived_image(
+        busybox_image,
+        f"localhost/pipekit-test-web:{tag}",
+        'mkdir -p /www && echo "hello from $GREETING" > /www/index.html && '
+        'exec httpd -f -p "127.0.0.1:$PORT" -h /www',
+    )
+    pipe = derived_image(
+        busybox_image,
+        f"localhost/pipekit-test-pipe:{tag}",
+        'echo "pipe $MESSAGE with ${FILES_COUNT} files: $FILES_0 $FILES_1"; ls "$BITBUCKET_CLONE_DIR"',
+    )
     yield service, pipe
     subprocess.run(["buildah", "rmi", service, pipe], capture_output=True)
 
 
-def test_services_pipes_and_oidc(tmp_path: Path, busybox_image: str, service_and_pipe: tuple[str, str]) -> None:
+def test_services_pipes_and_oidc(
+    tmp_path: Path, busybox_image: str, service_and_pipe: tuple[str, str]
+) -> None:
     before = leftovers()
     service, pipe = service_and_pipe
     import socket
@@ -474,7 +581,9 @@ def test_services_pipes_and_oidc(tmp_path: Path, busybox_image: str, service_and
     with socket.socket() as probe:  # a free port for the service (steps and services share this network)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    repo = make_repo(tmp_path, f"""
+    repo = make_repo(
+        tmp_path,
+        f"""
 image: {busybox_image}
 definitions:
   services:
@@ -507,11 +616,18 @@ pipelines:
         name: No service
         services: [missing]
         script: [echo never]
-""")
+""",
+    )
     variables = tmp_path / "vars.env"
     variables.write_text("WHO=the-team\n")
-    result = pipeline_run(repo, tmp_path, trigger="default", variables=[variables], workdir=tmp_path / "work",
-                          image_map=[f"atlassian/demo-pipe:1.0.0={pipe}"])
+    result = pipeline_run(
+        repo,
+        tmp_path,
+        trigger="default",
+        variables=[variables],
+        workdir=tmp_path / "work",
+        image_map=[f"atlassian/demo-pipe:1.0.0={pipe}"],
+    )
     assert statuses(result) == {"Service": "passed", "Pipe": "passed", "No service": "failed"}
     assert "hello from the-team" in log_of(result, "Service")
     assert "token ***" in log_of(result, "Service")  # a JWT, masked like any secured value
@@ -525,7 +641,9 @@ pipelines:
 
 
 def test_fail_fast_stops_the_rest_of_a_parallel_group(tmp_path: Path, busybox_image: str) -> None:
-    repo = make_repo(tmp_path, f"""
+    repo = make_repo(
+        tmp_path,
+        f"""
 image: {busybox_image}
 pipelines:
   default:
@@ -535,7 +653,8 @@ pipelines:
           - step: {{name: Fails, script: [sleep 1, exit 4]}}
           - step: {{name: Slow, script: [sleep 60]}}
     - step: {{name: After, script: [echo never]}}
-""")
+""",
+    )
     began = time.monotonic()
     result = pipeline_run(repo, tmp_path, trigger="default")
     assert time.monotonic() - began < 30
@@ -544,7 +663,9 @@ pipelines:
 
 
 def test_custom_pipeline_variables_and_keep(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, """
+    repo = make_repo(
+        tmp_path,
+        """
 pipelines:
   custom:
     release:
@@ -558,11 +679,24 @@ pipelines:
           clone:
             enabled: false
           script: [echo "level=$LEVEL note=$NOTE", test ! -e .git]
-""")
-    missing = run_pipekit("run-pipeline", "--trigger", "custom:release", "--cache-dir", str(tmp_path / "c"), cwd=repo)
+""",
+    )
+    missing = run_pipekit(
+        "run-pipeline", "--trigger", "custom:release", "--cache-dir", str(tmp_path / "c"), cwd=repo
+    )
     assert missing.returncode == 2 and "needs variable NOTE" in missing.stderr
-    wrong = run_pipekit("run-pipeline", "--trigger", "custom:release", "--var", "LEVEL=major", "--var", "NOTE=x",
-                        "--cache-dir", str(tmp_path / "c"), cwd=repo)
+    wrong = run_pipekit(
+        "run-pipeline",
+        "--trigger",
+        "custom:release",
+        "--var",
+        "LEVEL=major",
+        "--var",
+        "NOTE=x",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        cwd=repo,
+    )
     assert wrong.returncode == 2 and "not one of the allowed values patch, minor" in wrong.stderr
     result = pipeline_run(repo, tmp_path, trigger="custom:release", var=["NOTE=first release"], keep=True)
     assert result.status == "passed" and "level=patch note=first release" in log_of(result, "Release")
@@ -570,7 +704,9 @@ pipelines:
     shutil.rmtree(result.workdir)  # --keep named a temporary folder and kept it: this test's to remove
 
 
-def test_an_image_whose_user_is_not_root_owns_its_clone_caches_and_docker(tmp_path: Path, busybox_image: str) -> None:
+def test_an_image_whose_user_is_not_root_owns_its_clone_caches_and_docker(
+    tmp_path: Path, busybox_image: str
+) -> None:
     def buildah(*args: str) -> str:
         return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -582,7 +718,9 @@ def test_an_image_whose_user_is_not_root_owns_its_clone_caches_and_docker(tmp_pa
     finally:
         buildah("rm", container)
     try:
-        repo = make_repo(tmp_path, f"""
+        repo = make_repo(
+            tmp_path,
+            f"""
 image: {image}
 definitions:
   caches:
@@ -596,7 +734,8 @@ pipelines:
         script: [id -u, echo built > out.txt, mkdir -p ~/.deps, echo dep >> ~/.deps/list, cat ~/.deps/list,
                  docker images -q]
         artifacts: [out.txt]
-""")
+""",
+        )
         for _ in range(2):
             result = pipeline_run(repo, tmp_path, trigger="default", workdir=tmp_path / "work")
             assert result.status == "passed", log_of(result, "As 1000")
@@ -608,7 +747,9 @@ pipelines:
 
 
 def test_a_pull_request_runs_its_source_merged_with_its_destination(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, """
+    repo = make_repo(
+        tmp_path,
+        """
 clone:
   depth: 1
 pipelines:
@@ -622,7 +763,8 @@ pipelines:
           script:
             - test "$BITBUCKET_BRANCH" = feature/x && test "$BITBUCKET_PR_DESTINATION_BRANCH" = main
             - test -f from-main.txt && test -f src/feature.txt
-""")
+""",
+    )
     git("checkout", "-q", "-b", "feature/x", cwd=repo)
     (repo / "src").mkdir()
     (repo / "src" / "feature.txt").write_text("f\n")

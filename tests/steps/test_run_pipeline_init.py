@@ -46,8 +46,11 @@ def world(tmp_path: Path) -> Iterator[World]:
 def service_repo(tmp_path: Path, name: str) -> Path:
     """The sample as service ``name`` on ``master``, with what the rehearsal substitutes under rehearsal/."""
     repo = tmp_path / name
-    shutil.copytree(REPO_ROOT / "pipekit" / "rehearsal" / "sample", repo,
-                    ignore=shutil.ignore_patterns("target", "__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "pipekit" / "rehearsal" / "sample",
+        repo,
+        ignore=shutil.ignore_patterns("target", "__pycache__"),
+    )
     (repo / ".gitignore").write_text("target/\n")
     (repo / "rehearsal").mkdir()
     shutil.copyfile(onboard.RULES, repo / onboard.SEMGREP_RULES)
@@ -62,20 +65,46 @@ def service_repo(tmp_path: Path, name: str) -> Path:
 
 def init(repo: Path, world: World, url: str, public_key: Path) -> None:
     assert world.git is not None
-    out = run_pipekit("init", "--service", repo.name, "--gitops-repo", url, "--image-repo", f"{REGISTRY}/{repo.name}",
-                      "--jira-project", "ORD", "--signing-public-key", str(public_key), "--suite-command",
-                      # the sample's API tests, told which Deployment they test
-                      " ".join(("env", f"DEMO_SERVICE={repo.name}", *onboard.SUITE)), cwd=repo,
-                      env={"PIPEKIT_GITOPS_TOKEN": world.git.token})
+    out = run_pipekit(
+        "init",
+        "--service",
+        repo.name,
+        "--gitops-repo",
+        url,
+        "--image-repo",
+        f"{REGISTRY}/{repo.name}",
+        "--jira-project",
+        "ORD",
+        "--signing-public-key",
+        str(public_key),
+        "--suite-command",
+        # the sample's API tests, told which Deployment they test
+        " ".join(("env", f"DEMO_SERVICE={repo.name}", *onboard.SUITE)),
+        cwd=repo,
+        env={"PIPEKIT_GITOPS_TOKEN": world.git.token},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Onboard with pipekit init", cwd=repo)
 
 
 def run(repo: Path, variables: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_pipekit("run-pipeline", "--trigger", "branch:master", "--variables", str(variables),
-                       "--cache-dir", str(tmp_path / "cache"), "--workdir", str(tmp_path / f"run-{repo.name}"),
-                       "--keep", *args, cwd=repo, timeout=900, env={"NO_COLOR": "1"})
+    return run_pipekit(
+        "run-pipeline",
+        "--trigger",
+        "branch:master",
+        "--variables",
+        str(variables),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--workdir",
+        str(tmp_path / f"run-{repo.name}"),
+        "--keep",
+        *args,
+        cwd=repo,
+        timeout=900,
+        env={"NO_COLOR": "1"},
+    )
 
 
 def step_lines(out: str) -> dict[str, str]:
@@ -83,7 +112,8 @@ def step_lines(out: str) -> dict[str, str]:
 
 
 def test_inits_pipeline_runs_dev_to_prod_and_a_second_service_deploys_beside_the_first(
-        tmp_path: Path, world: World) -> None:
+    tmp_path: Path, world: World
+) -> None:
     private, public = cosign_keys.generate(PASSWORD.encode(), n=1024)
     key = tmp_path / "cosign.pub"
     key.write_text(public)
@@ -96,23 +126,39 @@ def test_inits_pipeline_runs_dev_to_prod_and_a_second_service_deploys_beside_the
     assert "  branches:\n    master:\n" in (orders / "bitbucket-pipelines.yml").read_text()
     world.follow(bare, "orders", "master")
     world.seed_jira(settings)
-    pipeline.seed_maven(tmp_path / "cache", pipeline.maven_caches(orders / "bitbucket-pipelines.yml"),
-                        {"HOME": str(Path.home())})
+    pipeline.seed_maven(
+        tmp_path / "cache",
+        pipeline.maven_caches(orders / "bitbucket-pipelines.yml"),
+        {"HOME": str(Path.home())},
+    )
     variables = tmp_path / "variables.json"
-    variables.write_text(json.dumps({"repository": pipeline.variables(world, settings, ("teams", "slack"), private,
-                                                                      PASSWORD)}))
+    variables.write_text(
+        json.dumps({"repository": pipeline.variables(world, settings, ("teams", "slack"), private, PASSWORD)})
+    )
 
     first = run(orders, variables, tmp_path, "--approve", "preprod", "--approve", "prod")
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
     assert step_lines(first.stdout) == {
-        "Unit tests": "passed", "SAST": "passed", "SCA": "passed", "Security gate": "passed",
-        "Build and push image": "passed", "Deploy to dev": "passed", "Promote to qa (jira,signature gate)": "passed",
-        "Promote to preprod": "passed", "Promote to prod": "passed"}, first.stdout[-3000:]
-    record = json.loads((tmp_path / "run-orders" / "steps" / "09-promote-to-prod" / "clone" / ".pipekit" /
-                         "run.json").read_text())["steps"]
+        "Unit tests": "passed",
+        "SAST": "passed",
+        "SCA": "passed",
+        "Security gate": "passed",
+        "Build and push image": "passed",
+        "Deploy to dev": "passed",
+        "Promote to qa (jira,signature gate)": "passed",
+        "Promote to preprod": "passed",
+        "Promote to prod": "passed",
+    }, first.stdout[-3000:]
+    record = json.loads(
+        (
+            tmp_path / "run-orders" / "steps" / "09-promote-to-prod" / "clone" / ".pipekit" / "run.json"
+        ).read_text()
+    )["steps"]
     digest = record["ecr_push"]["outputs"]["digest"]
     assert record["sign"]["status"] == "succeeded"
-    environments = git("log", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "master", cwd=bare).split()
+    environments = git(
+        "log", "--format=%(trailers:key=Pipekit-Environment,valueonly)", "master", cwd=bare
+    ).split()
     assert environments == ["prod", "preprod", "qa", "dev"]
     for env in ("dev", "qa", "preprod", "prod"):
         overlay = git("show", f"master:apps/orders/overlays/{env}/kustomization.yaml", cwd=bare)
@@ -122,7 +168,10 @@ def test_inits_pipeline_runs_dev_to_prod_and_a_second_service_deploys_beside_the
         assert (app["sync"], app["health"], app["phase"]) == ("Synced", "Healthy", "Succeeded"), (env, app)
     before = git("rev-parse", "master", cwd=bare)
     assert world.argocd is not None
-    deployed = {env: world.argocd.apps[f"orders-{env}"].state["op_revision"] for env in ("dev", "qa", "preprod", "prod")}
+    deployed = {
+        env: world.argocd.apps[f"orders-{env}"].state["op_revision"]
+        for env in ("dev", "qa", "preprod", "prod")
+    }
 
     # a second service into the same GitOps repository: it deploys to dev, the first is untouched
     payments = service_repo(tmp_path, "payments")
@@ -136,4 +185,8 @@ def test_inits_pipeline_runs_dev_to_prod_and_a_second_service_deploys_beside_the
     assert changed and all(p.startswith(("apps/payments/", "argocd/payments/")) for p in changed), changed
     assert {env: world.argocd.apps[f"orders-{env}"].state["op_revision"] for env in deployed} == deployed
     payments_dev = world.argocd.apps["payments-dev"].state
-    assert (payments_dev["sync"], payments_dev["health"], payments_dev["phase"]) == ("Synced", "Healthy", "Succeeded")
+    assert (payments_dev["sync"], payments_dev["health"], payments_dev["phase"]) == (
+        "Synced",
+        "Healthy",
+        "Succeeded",
+    )

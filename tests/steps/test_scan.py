@@ -53,8 +53,15 @@ def test_blocks_on_high_and_critical_by_default_and_lists_them_first(tmp_path: P
     assert summary["passed"] is False
     assert summary["tools"] == ["dependency-check", "grype", "srcclr", "trivy"]
     # 10 distinct findings after merging the shared CVE-2019-12384 in jackson-databind
-    assert summary["critical"] + summary["high"] + summary["medium"] + summary["low"] + summary["info"] + \
-        summary["suppressed"] == summary["total"]
+    assert (
+        summary["critical"]
+        + summary["high"]
+        + summary["medium"]
+        + summary["low"]
+        + summary["info"]
+        + summary["suppressed"]
+        == summary["total"]
+    )
     assert summary["blocking"] == summary["critical"] + summary["high"]
 
 
@@ -87,8 +94,11 @@ def test_bad_max_is_usage_error() -> None:
 
 
 def test_separate_sast_and_sca_policies(tmp_path: Path) -> None:
-    cfg = config(tmp_path, "scan:\n  fail_on: high\n  sca:\n    fail_on: none\n    max: {critical: 5}\n"
-                           "  sast:\n    fail_on: critical\n")
+    cfg = config(
+        tmp_path,
+        "scan:\n  fail_on: high\n  sca:\n    fail_on: none\n    max: {critical: 5}\n"
+        "  sast:\n    fail_on: critical\n",
+    )
     # semgrep: high SAST findings but no critical; dependency-check: a critical SCA finding
     reports = [str(FIX / n) for n in ("semgrep.json", "grype.json", "dependency-check.json", "srcclr.json")]
     result = scan("--config", cfg, *reports)
@@ -100,7 +110,9 @@ def test_separate_sast_and_sca_policies(tmp_path: Path) -> None:
 
 
 def test_suppressions_with_glob_and_expiry(tmp_path: Path) -> None:
-    cfg = config(tmp_path, """scan:
+    cfg = config(
+        tmp_path,
+        """scan:
   fail_on: critical
   suppressions:
     - id: CVE-2022-42889
@@ -115,7 +127,8 @@ def test_suppressions_with_glob_and_expiry(tmp_path: Path) -> None:
       path: "other/*"
       reason: glob does not match this package
       expires: 2099-01-01
-""")
+""",
+    )
     result = scan("--config", cfg, str(FIX / "trivy.json"), str(FIX / "dependency-check.json"), "--json")
     assert result.exit_code == 1
     payload = json.loads(result.stdout)["result"]
@@ -124,19 +137,37 @@ def test_suppressions_with_glob_and_expiry(tmp_path: Path) -> None:
     assert "aws-access-key-id" in blocking  # the suppression expired
     assert "CVE-2020-99990" in blocking  # glob did not match
     assert payload["expired_suppressions"] == [
-        {"id": "aws-access-key-id", "expires": "2020-01-31", "where": f"{cfg}:8"}]
+        {"id": "aws-access-key-id", "expires": "2020-01-31", "where": f"{cfg}:8"}
+    ]
     assert "suppression aws-access-key-id" in result.stderr and "expired on 2020-01-31" in result.stderr
     assert payload["summary"]["suppressed"] >= 2  # commons-text + dependency-check's own suppression
 
 
-@pytest.mark.parametrize(("entry", "pattern"), [
-    ("    - id: CVE-1\n      expires: 2099-01-01\n", r"pipekit\.yaml:3: scan\.suppressions\.0: 'reason' is a required property"),
-    ("    - id: CVE-1\n      reason: because\n", r"pipekit\.yaml:3: scan\.suppressions\.0: 'expires' is a required property"),
-    ("    - id: CVE-1\n      reason: because\n      expires: next week\n",
-     r"pipekit\.yaml:5: scan\.suppressions\.0: expires 'next week' is not a date"),
-    ("    - id: CVE-1\n      reason: because\n      expires: 2026-02-30\n", r"pipekit\.yaml:5: .*'2026-02-30' is not a date"),
-    ("    - id: CVE-1\n      reason: ''\n      expires: 2099-01-01\n", r"pipekit\.yaml:4: scan\.suppressions\.0\.reason"),
-])
+@pytest.mark.parametrize(
+    ("entry", "pattern"),
+    [
+        (
+            "    - id: CVE-1\n      expires: 2099-01-01\n",
+            r"pipekit\.yaml:3: scan\.suppressions\.0: 'reason' is a required property",
+        ),
+        (
+            "    - id: CVE-1\n      reason: because\n",
+            r"pipekit\.yaml:3: scan\.suppressions\.0: 'expires' is a required property",
+        ),
+        (
+            "    - id: CVE-1\n      reason: because\n      expires: next week\n",
+            r"pipekit\.yaml:5: scan\.suppressions\.0: expires 'next week' is not a date",
+        ),
+        (
+            "    - id: CVE-1\n      reason: because\n      expires: 2026-02-30\n",
+            r"pipekit\.yaml:5: .*'2026-02-30' is not a date",
+        ),
+        (
+            "    - id: CVE-1\n      reason: ''\n      expires: 2099-01-01\n",
+            r"pipekit\.yaml:4: scan\.suppressions\.0\.reason",
+        ),
+    ],
+)
 def test_bad_suppressions_exit_2_naming_file_and_line(tmp_path: Path, entry: str, pattern: str) -> None:
     cfg = config(tmp_path, "scan:\n  suppressions:\n" + entry)
     sarif_out = tmp_path / "out.sarif"
@@ -148,7 +179,9 @@ def test_bad_suppressions_exit_2_naming_file_and_line(tmp_path: Path, entry: str
 
 def test_policy_file_overrides_config_and_is_checked(tmp_path: Path) -> None:
     policy = tmp_path / "security-policy.yml"
-    policy.write_text("fail_on: none\nsuppressions:\n  - id: CVE-2022-42889\n    reason: accepted\n    expires: 2099-01-01\n")
+    policy.write_text(
+        "fail_on: none\nsuppressions:\n  - id: CVE-2022-42889\n    reason: accepted\n    expires: 2099-01-01\n"
+    )
     cfg = config(tmp_path, "scan:\n  fail_on: low\n")
     assert scan("--config", cfg, "--policy", str(policy), str(FIX / "trivy.json")).exit_code == 0
     policy.write_text("scan:\n  suppressions:\n    - id: CVE-2022-42889\n      expires: 2099-01-01\n")
@@ -177,14 +210,23 @@ def test_baseline_from_an_earlier_report_only_new_findings_fail(tmp_path: Path) 
 
 def test_baseline_from_pipekits_own_sarif_survives_line_shifts(tmp_path: Path) -> None:
     out = tmp_path / "first.sarif"
-    assert scan(str(FIX / "semgrep.json"), str(FIX / "veracode-results.json"), "--sarif-out", str(out)).exit_code == 1
+    assert (
+        scan(str(FIX / "semgrep.json"), str(FIX / "veracode-results.json"), "--sarif-out", str(out)).exit_code
+        == 1
+    )
     moved = json.loads((FIX / "semgrep.json").read_text())
     for r in moved["results"]:
         r["start"]["line"] += 7
     (tmp_path / "semgrep-later.json").write_text(json.dumps(moved))
     second = tmp_path / "second.sarif"
-    result = scan(str(tmp_path / "semgrep-later.json"), str(FIX / "veracode-results.json"),
-                  "--baseline", str(out), "--sarif-out", str(second))
+    result = scan(
+        str(tmp_path / "semgrep-later.json"),
+        str(FIX / "veracode-results.json"),
+        "--baseline",
+        str(out),
+        "--sarif-out",
+        str(second),
+    )
     assert result.exit_code == 0, result.output
     doc = validate_sarif(second)
     states = {r["baselineState"] for run in doc["runs"] for r in run["results"]}
@@ -192,11 +234,16 @@ def test_baseline_from_pipekits_own_sarif_survives_line_shifts(tmp_path: Path) -
 
 
 def test_merged_sarif_is_valid_with_suppressions_and_properties(tmp_path: Path) -> None:
-    cfg = config(tmp_path, "scan:\n  suppressions:\n    - id: CVE-2022-42889\n      reason: accepted risk\n"
-                           "      expires: 2099-01-01\n")
+    cfg = config(
+        tmp_path,
+        "scan:\n  suppressions:\n    - id: CVE-2022-42889\n      reason: accepted risk\n"
+        "      expires: 2099-01-01\n",
+    )
     out = tmp_path / "out" / "merged.sarif"
     reports = [*SCA, str(FIX / "semgrep.json"), str(FIX / "codeql.sarif"), str(FIX / "veracode-results.json")]
-    result = scan("--config", cfg, *reports, "--sarif-out", str(out), "--baseline", str(FIX / "trivy-empty.json"))
+    result = scan(
+        "--config", cfg, *reports, "--sarif-out", str(out), "--baseline", str(FIX / "trivy-empty.json")
+    )
     assert result.exit_code == 1
     doc = validate_sarif(out)
     assert doc["version"] == "2.1.0"
@@ -212,12 +259,17 @@ def test_merged_sarif_is_valid_with_suppressions_and_properties(tmp_path: Path) 
             assert run["tool"]["driver"]["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
     jackson = [r for r in results if r["ruleId"] == "CVE-2019-12384"]
     assert len(jackson) == 1 and set(jackson[0]["properties"]["pipekit/alsoReportedBy"]) == {
-        "dependency-check", "grype", "srcclr"}
+        "dependency-check",
+        "grype",
+        "srcclr",
+    }
 
 
 def test_junit_has_one_failing_case_per_blocking_finding(tmp_path: Path) -> None:
     junit = tmp_path / "reports" / "security.xml"
-    result = scan(str(FIX / "veracode-results.json"), "--fail-on", "medium", "--junit-out", str(junit), "--json")
+    result = scan(
+        str(FIX / "veracode-results.json"), "--fail-on", "medium", "--junit-out", str(junit), "--json"
+    )
     assert result.exit_code == 1
     blocking = json.loads(result.stdout)["result"]["blocking"]
     root = ET.parse(junit).getroot()
@@ -234,8 +286,14 @@ def test_junit_has_one_failing_case_per_blocking_finding(tmp_path: Path) -> None
 @pytest.mark.parametrize("bad", ["truncated.json", "wrong-types.json", "unknown.json"])
 def test_unreadable_report_exits_2_and_writes_nothing(tmp_path: Path, bad: str) -> None:
     sarif_out, junit_out = tmp_path / "o.sarif", tmp_path / "o.xml"
-    result = scan(str(FIX / "veracode-empty.json"), str(FIX / bad), "--sarif-out", str(sarif_out),
-                  "--junit-out", str(junit_out))
+    result = scan(
+        str(FIX / "veracode-empty.json"),
+        str(FIX / bad),
+        "--sarif-out",
+        str(sarif_out),
+        "--junit-out",
+        str(junit_out),
+    )
     assert result.exit_code == 2
     assert bad in result.stderr
     assert not sarif_out.exists() and not junit_out.exists()
@@ -249,15 +307,24 @@ def test_no_reports_is_bad_input() -> None:
 
 def test_reports_and_outputs_from_config(tmp_path: Path) -> None:
     shutil.copy(FIX / "veracode-results.json", tmp_path / "results.json")
-    cfg = config(tmp_path, f"scan:\n  reports: [{tmp_path / 'results.json'}]\n  fail_on: none\n"
-                           f"  sarif_out: {tmp_path / 'c.sarif'}\n  junit_out: {tmp_path / 'c.xml'}\n")
+    cfg = config(
+        tmp_path,
+        f"scan:\n  reports: [{tmp_path / 'results.json'}]\n  fail_on: none\n"
+        f"  sarif_out: {tmp_path / 'c.sarif'}\n  junit_out: {tmp_path / 'c.xml'}\n",
+    )
     assert scan("--config", cfg).exit_code == 0
     assert (tmp_path / "c.sarif").is_file() and (tmp_path / "c.xml").is_file()
 
 
 def test_module_entry_point_runs_as_a_pipeline_would(tmp_path: Path) -> None:
-    proc = run_pipekit("scan", str(FIX / "codeql.sarif"), "--fail-on", "critical", cwd=tmp_path,
-                       env={"PIPEKIT_RUN_RECORD": str(tmp_path / "rr.json"), "CI": "true"})
+    proc = run_pipekit(
+        "scan",
+        str(FIX / "codeql.sarif"),
+        "--fail-on",
+        "critical",
+        cwd=tmp_path,
+        env={"PIPEKIT_RUN_RECORD": str(tmp_path / "rr.json"), "CI": "true"},
+    )
     assert proc.returncode == 0, proc.stderr  # the critical one is suppressed in source
     steps = json.loads((tmp_path / "rr.json").read_text())["steps"]
     assert steps["scan"]["outputs"]["summary"]["suppressed"] == 1
@@ -269,8 +336,14 @@ def test_sarif_without_usable_lines_and_absolute_paths_stays_valid(tmp_path: Pat
     doc["Results"][3]["Secrets"][0]["StartLine"] = 0
     (tmp_path / "t.json").write_text(json.dumps(doc))
     out = tmp_path / "t.sarif"
-    result = scan(str(tmp_path / "t.json"), str(FIX / "dependency-check.json"), "--fail-on", "none",
-                  "--sarif-out", str(out))
+    result = scan(
+        str(tmp_path / "t.json"),
+        str(FIX / "dependency-check.json"),
+        "--fail-on",
+        "none",
+        "--sarif-out",
+        str(out),
+    )
     assert result.exit_code == 0 and "security gate passed" in result.output
     sarif = validate_sarif(out)
     secret = next(r for run in sarif["runs"] for r in run["results"] if r["ruleId"] == "aws-access-key-id")

@@ -15,8 +15,10 @@ from click.testing import CliRunner, Result
 
 FIX = Path(__file__).parents[1] / "fixtures" / "scan"
 SHA = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
-REPORT_PATH = re.compile(r"^(?:http://api\.bitbucket\.org)?/2\.0/repositories/(?P<ws>[^/]+)/(?P<repo>[^/]+)/commit/"
-                         r"(?P<sha>[0-9a-f]{40})/reports/(?P<id>[^/]+)(?P<ann>/annotations)?$")
+REPORT_PATH = re.compile(
+    r"^(?:http://api\.bitbucket\.org)?/2\.0/repositories/(?P<ws>[^/]+)/(?P<repo>[^/]+)/commit/"
+    r"(?P<sha>[0-9a-f]{40})/reports/(?P<id>[^/]+)(?P<ann>/annotations)?$"
+)
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 
 
@@ -52,8 +54,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"null")
-        self.server.requests.append({"method": self.command, "path": self.path, "body": body,
-                                     "auth": self.headers.get("Authorization")})
+        self.server.requests.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": body,
+                "auth": self.headers.get("Authorization"),
+            }
+        )
         if self.server.status_override:
             return self._reply(self.server.status_override, {"type": "error", "error": {"message": "denied"}})
         m = REPORT_PATH.match(self.path)
@@ -62,11 +70,22 @@ class _Handler(BaseHTTPRequestHandler):
         key = f"{m['ws']}/{m['repo']}/{m['sha']}/{m['id']}"
         if self.command == "PUT" and not m["ann"]:
             bad = [k for k in ("title", "report_type", "result", "data") if k not in body]
-            if bad or body["report_type"] not in ("SECURITY", "COVERAGE", "TEST", "BUG") or \
-                    body["result"] not in ("PASSED", "FAILED", "PENDING"):
+            if (
+                bad
+                or body["report_type"] not in ("SECURITY", "COVERAGE", "TEST", "BUG")
+                or body["result"] not in ("PASSED", "FAILED", "PENDING")
+            ):
                 return self._reply(400, {"error": {"message": f"bad report {bad}"}})
             for item in body["data"]:
-                if item["type"] not in ("BOOLEAN", "DATE", "DURATION", "LINK", "NUMBER", "PERCENTAGE", "TEXT"):
+                if item["type"] not in (
+                    "BOOLEAN",
+                    "DATE",
+                    "DURATION",
+                    "LINK",
+                    "NUMBER",
+                    "PERCENTAGE",
+                    "TEXT",
+                ):
                     return self._reply(400, {"error": {"message": "bad data type"}})
             self.server.reports[key] = body
             self.server.annotations[key] = []
@@ -79,8 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
             if len(self.server.annotations[key]) + len(body) > 1000:
                 return self._reply(400, {"error": {"message": "a report holds at most 1000 annotations"}})
             for a in body:
-                if a.get("annotation_type") not in ("VULNERABILITY", "CODE_SMELL", "BUG") or \
-                        a.get("severity") not in SEVERITIES or not a.get("external_id") or not a.get("summary"):
+                if (
+                    a.get("annotation_type") not in ("VULNERABILITY", "CODE_SMELL", "BUG")
+                    or a.get("severity") not in SEVERITIES
+                    or not a.get("external_id")
+                    or not a.get("summary")
+                ):
                     return self._reply(400, {"error": {"message": f"bad annotation {a}"}})
             self.server.annotations[key].extend(body)
             return self._reply(200, {"values": body})
@@ -115,30 +138,46 @@ def scan(*args: str) -> Result:
 
 
 @pytest.mark.slow
-def test_through_the_pipeline_proxy_without_credentials(fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_through_the_pipeline_proxy_without_credentials(
+    fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIPEKIT_BITBUCKET_PROXY", fake.url)  # stands in for localhost:29418
     result = scan(str(FIX / "veracode-results.json"), "--code-insights")
     assert result.exit_code == 1  # blocked, but the report is published first
     put, post = fake.requests
     assert put["method"] == "PUT" and post["method"] == "POST"
     # a proxy request carries the absolute URL of the real API
-    assert put["path"] == f"http://api.bitbucket.org/2.0/repositories/acme/orders-service/commit/{SHA}/reports/pipekit-scan"
+    assert (
+        put["path"]
+        == f"http://api.bitbucket.org/2.0/repositories/acme/orders-service/commit/{SHA}/reports/pipekit-scan"
+    )
     assert post["path"] == put["path"] + "/annotations"
     assert put["auth"] is None and post["auth"] is None
     report = put["body"]
     assert report["report_type"] == "SECURITY" and report["result"] == "FAILED"
     data = {d["title"]: d["value"] for d in report["data"]}
-    assert data == {"Critical": 1, "High": 0, "Medium": 1, "Low": 2, "Blocking": 1, "Suppressed": 0, "Safe to merge": False}
+    assert data == {
+        "Critical": 1,
+        "High": 0,
+        "Medium": 1,
+        "Low": 2,
+        "Blocking": 1,
+        "Suppressed": 0,
+        "Safe to merge": False,
+    }
     assert report["link"] == "https://bitbucket.org/acme/orders-service/pipelines/results/42"
     annotations = post["body"]
     assert [a["severity"] for a in annotations] == ["CRITICAL", "MEDIUM", "LOW", "LOW"]
     assert annotations[0]["result"] == "FAILED" and annotations[1]["result"] == "PASSED"
-    assert annotations[0]["path"] == "com/example/orders/OrderRepository.java" and annotations[0]["line"] == 57
+    assert (
+        annotations[0]["path"] == "com/example/orders/OrderRepository.java" and annotations[0]["line"] == 57
+    )
 
 
 @pytest.mark.slow
 def test_with_a_token_batches_100_and_stops_at_1000_most_severe_first(
-        fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from tests.reports.test_readers_scan import _gen_sarif
 
     token = "bbtoken-s3cr3t-value"
@@ -161,7 +200,9 @@ def test_with_a_token_batches_100_and_stops_at_1000_most_severe_first(
 
 
 @pytest.mark.slow
-def test_rejected_credentials_exit_3_with_a_hint(fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_credentials_exit_3_with_a_hint(
+    fake: FakeCodeInsights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIPEKIT_BITBUCKET_API_URL", fake.url)
     fake.status_override = 401
     result = scan(str(FIX / "veracode-empty.json"), "--code-insights")

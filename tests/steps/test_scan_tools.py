@@ -31,7 +31,9 @@ def semgrep_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("semgrep")
     shutil.copytree(FIX / "java", work / "java")
     shutil.copy(FIX / "rules.yml", work / "rules.yml")
-    (work / "pipekit.yaml").write_text("scan:\n  run:\n    semgrep:\n      config: rules.yml\n      target: java\n")
+    (work / "pipekit.yaml").write_text(
+        "scan:\n  run:\n    semgrep:\n      config: rules.yml\n      target: java\n"
+    )
     cwd = os.getcwd()
     os.chdir(work)
     env = {"PIPEKIT_RUN_RECORD": str(work / "run.json")}
@@ -78,7 +80,9 @@ def _write_app(dir_: Path, shift: int = 0) -> None:
 
 
 @pytest.mark.slow
-def test_bandit_real_output_gated_and_stable_across_line_shifts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bandit_real_output_gated_and_stable_across_line_shifts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     _write_app(tmp_path / "src")
     (tmp_path / "pipekit.yaml").write_text("scan:\n  run:\n    bandit:\n      target: src\n")
@@ -113,8 +117,11 @@ def fake_tool(bin_dir: Path, name: str, fixture: str, out_flag: str, code: int) 
     bin_dir.mkdir(exist_ok=True)
     log = bin_dir / f"{name}.log"
     path = bin_dir / name
-    path.write_text(FAKE_TOOL.format(python=sys.executable, log=str(log), out_flag=out_flag,
-                                     fixture=str(FIX / fixture), code=code))
+    path.write_text(
+        FAKE_TOOL.format(
+            python=sys.executable, log=str(log), out_flag=out_flag, fixture=str(FIX / fixture), code=code
+        )
+    )
     path.chmod(0o755)
     return log
 
@@ -127,16 +134,20 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-@pytest.mark.parametrize(("tool", "binary", "fixture", "flag", "code", "expected"), [
-    ("trivy", "trivy", "trivy.json", "--output", 0, 1),  # findings, trivy exits 0: the gate decides
-    ("trivy", "trivy", "trivy.json", "--output", 1, 3),  # anything else from trivy is an error
-    ("grype", "grype", "grype.json", "--file", 2, 1),  # --fail-on hit: still a report to gate
-    ("grype", "grype", "grype.json", "--file", 1, 3),
-    ("srcclr", "srcclr", "srcclr.json", "--json", 0, 1),
-    ("srcclr", "srcclr", "srcclr.json", "--json", 1, 3),
-])
-def test_exit_code_rules(bin_dir: Path, tool: str, binary: str, fixture: str, flag: str, code: int,
-                         expected: int) -> None:
+@pytest.mark.parametrize(
+    ("tool", "binary", "fixture", "flag", "code", "expected"),
+    [
+        ("trivy", "trivy", "trivy.json", "--output", 0, 1),  # findings, trivy exits 0: the gate decides
+        ("trivy", "trivy", "trivy.json", "--output", 1, 3),  # anything else from trivy is an error
+        ("grype", "grype", "grype.json", "--file", 2, 1),  # --fail-on hit: still a report to gate
+        ("grype", "grype", "grype.json", "--file", 1, 3),
+        ("srcclr", "srcclr", "srcclr.json", "--json", 0, 1),
+        ("srcclr", "srcclr", "srcclr.json", "--json", 1, 3),
+    ],
+)
+def test_exit_code_rules(
+    bin_dir: Path, tool: str, binary: str, fixture: str, flag: str, code: int, expected: int
+) -> None:
     fake_tool(bin_dir, binary, fixture, flag, code)
     result = scan("--run", tool)
     assert result.exit_code == expected, result.stderr
@@ -146,11 +157,14 @@ def test_exit_code_rules(bin_dir: Path, tool: str, binary: str, fixture: str, fl
 
 @pytest.mark.parametrize(("code", "expected"), [(0, 1), (3, 1), (200, 1), (201, 3), (255, 3)])
 def test_veracode_exit_code_is_a_flaw_count_and_secrets_stay_in_env(
-        bin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, expected: int) -> None:
+    bin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, expected: int
+) -> None:
     log = fake_tool(bin_dir, "java", "veracode-results.json", "--json_output_file", code)
     (tmp_path / "pipeline-scan.jar").write_bytes(b"PK")
     (tmp_path / "app.jar").write_bytes(b"PK")
-    (tmp_path / "pipekit.yaml").write_text("scan:\n  run:\n    veracode:\n      jar: pipeline-scan.jar\n      target: app.jar\n")
+    (tmp_path / "pipekit.yaml").write_text(
+        "scan:\n  run:\n    veracode:\n      jar: pipeline-scan.jar\n      target: app.jar\n"
+    )
     secret = "vc-secret-0123456789"
     monkeypatch.setenv("VERACODE_API_KEY_SECRET", secret)
     result = scan("--run", "veracode")

@@ -58,8 +58,10 @@ def test_the_matrix_is_what_the_history_says(world: World) -> None:  # noqa: F81
         assert c["source_commit"] == world.sha[tag], key  # promotions carry the build's source commit
         assert c["deployed"] is True and c["since"] and c["age_s"] >= 0 and c["author"] == "pipekit"
     assert got[("payments", "preprod")] is None and got[("payments", "prod")] is None  # only in dev and qa
-    assert got[("orders", "prod")]["build_number"] == 12 and got[("orders", "prod")]["image"] == \
-        f"{IMAGE.format(service='orders')}:h1@{digest('h1')}"
+    assert (
+        got[("orders", "prod")]["build_number"] == 12
+        and got[("orders", "prod")]["image"] == f"{IMAGE.format(service='orders')}:h1@{digest('h1')}"
+    )
     assert got[("orders", "qa")]["gitops_commit"] == world.gitops_commits["orders:qa:promote"]
     for env in ENVS:  # onboarded, never deployed: the overlay's image as init left it
         stock = got[("stock", env)]
@@ -79,7 +81,10 @@ def test_filters_and_bad_names(world: World) -> None:  # noqa: F811
     assert [r["service"] for r in report["services"]] == ["orders"]
     assert cells(report)[("orders", "prod")]["marks"] == ["ahead"]  # preprod is read for the mark, not shown
     bad = world.pipekit("status", "--env", "staging")
-    assert bad.returncode == 2 and "--env staging: unknown environment (known: dev, qa, preprod, prod)" in bad.stderr
+    assert (
+        bad.returncode == 2
+        and "--env staging: unknown environment (known: dev, qa, preprod, prod)" in bad.stderr
+    )
     bad = world.pipekit("status", "--service", "shipping")
     assert bad.returncode == 2 and "--service shipping: no overlay of that service" in bad.stderr
     missing = world.pipekit("status", "--gitops-repo", str(world.root / "nowhere"))
@@ -113,14 +118,27 @@ def argo(world: World) -> Iterator[ArgoCDStandIn]:  # noqa: F811
                 continue  # no app for payments in qa, nor for stock anywhere
             name = IMAGE.format(service=service)
             image = f"{name}@{c['digest']}" if c["digest"] else f"{name}:{c['tag']}"
-            argocd.add_app(f"{service}-{env}", revision=head,
-                           resources=[{"name": service, "images": [image, "docker.io/library/busybox:1.36"]}])
+            argocd.add_app(
+                f"{service}-{env}",
+                revision=head,
+                resources=[{"name": service, "images": [image, "docker.io/library/busybox:1.36"]}],
+            )
         # orders in prod: Argo CD still at the commit before the hotfix (behind)
-        argocd.set_state("orders-prod", revision=world.gitops_commits["orders:preprod:promote"],
-                         resources=[{"name": "orders", "images": [f"{IMAGE.format(service='orders')}@{digest('o1')}"]}])
+        argocd.set_state(
+            "orders-prod",
+            revision=world.gitops_commits["orders:preprod:promote"],
+            resources=[{"name": "orders", "images": [f"{IMAGE.format(service='orders')}@{digest('o1')}"]}],
+        )
         argocd.set_state("billing-qa", sync="OutOfSync")  # drift at the right revision
-        argocd.set_state("billing-dev", resources=[{"name": "billing",  # someone set another image by hand
-                                                    "images": [f"{IMAGE.format(service='billing')}:b2"]}])
+        argocd.set_state(
+            "billing-dev",
+            resources=[
+                {
+                    "name": "billing",  # someone set another image by hand
+                    "images": [f"{IMAGE.format(service='billing')}:b2"],
+                }
+            ],
+        )
         argocd.set_state("orders-qa", health="Degraded")
         yield argocd
 
@@ -131,18 +149,31 @@ def test_argocd_live_state_and_drift(world: World, argo: ArgoCDStandIn) -> None:
     got = cells(report)
     marks = {k: c["marks"] for k, c in got.items() if c and c["marks"]}
     assert marks == {
-        ("orders", "prod"): ["ahead", "behind"], ("billing", "prod"): ["rolled-back"],
-        ("billing", "qa"): ["drift"], ("billing", "dev"): ["drift"], ("orders", "qa"): ["unhealthy"],
-        ("payments", "qa"): ["no-app"], **{("stock", e): ["no-app"] for e in ENVS}}
+        ("orders", "prod"): ["ahead", "behind"],
+        ("billing", "prod"): ["rolled-back"],
+        ("billing", "qa"): ["drift"],
+        ("billing", "dev"): ["drift"],
+        ("orders", "qa"): ["unhealthy"],
+        ("payments", "qa"): ["no-app"],
+        **{("stock", e): ["no-app"] for e in ENVS},
+    }
     assert got[("orders", "dev")]["live"] == {
-        "app": "orders-dev", "sync": "Synced", "health": "Healthy", "revision": world.head(),
-        "images": sorted([f"{IMAGE.format(service='orders')}@{digest('o4')}", "docker.io/library/busybox:1.36"]),
-        "drift": None}
+        "app": "orders-dev",
+        "sync": "Synced",
+        "health": "Healthy",
+        "revision": world.head(),
+        "images": sorted(
+            [f"{IMAGE.format(service='orders')}@{digest('o4')}", "docker.io/library/busybox:1.36"]
+        ),
+        "drift": None,
+    }
     assert "older than" in got[("orders", "prod")]["live"]["drift"]
     assert got[("billing", "dev")]["live"]["drift"] == "Argo CD runs b2; GitOps says b3"
     assert got[("billing", "qa")]["live"]["drift"].startswith("OutOfSync at ")
     assert report["argocd"] == argo.url
-    assert [r for r in argo.requests if r[1].startswith("/api/v1/applications")] == [("GET", "/api/v1/applications")]
+    assert [r for r in argo.requests if r[1].startswith("/api/v1/applications")] == [
+        ("GET", "/api/v1/applications")
+    ]
     no_creds = world.pipekit("status", "--argocd", ARGOCD_SERVER=argo.url)
     assert no_creds.returncode == 2 and "no Argo CD credentials" in no_creds.stderr
 
@@ -168,8 +199,16 @@ def _check_page(tmp: Path, page: Path, name: str) -> str:
 @pytest.mark.slow
 def test_html_page_in_chromium(world: World, argo: ArgoCDStandIn, tmp_path: Path) -> None:  # noqa: F811
     page = tmp_path / "status.html"
-    proc = world.pipekit("status", "--argocd", "--format", "html", "--out", str(page),
-                         ARGOCD_SERVER=argo.url, ARGOCD_AUTH_TOKEN=argo.token)
+    proc = world.pipekit(
+        "status",
+        "--argocd",
+        "--format",
+        "html",
+        "--out",
+        str(page),
+        ARGOCD_SERVER=argo.url,
+        ARGOCD_AUTH_TOKEN=argo.token,
+    )
     assert proc.returncode == 0, proc.stderr
     html = _check_page(tmp_path, page, "status-matrix.png")
     assert html.count('<tr><th class="svc">') == 1 + 4 and html.count("badge m-no-app") >= 5

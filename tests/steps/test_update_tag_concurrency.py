@@ -27,16 +27,39 @@ def test_35_concurrent_updates(tmp_path: Path) -> None:
     bare, _ = make_repo(tmp_path, [*services, SHARED])
     start_commits = int(git("rev-list", "--count", "main", cwd=bare))
     (tmp_path / "pipekit.yaml").write_text(
-        f"gitops:\n  repo: {bare}\n  renderer: none\n  push_retries: 80\n  backoff_s: 0.5\n")
+        f"gitops:\n  repo: {bare}\n  renderer: none\n  push_retries: 80\n  backoff_s: 0.5\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPEKIT_", "BITBUCKET_"))}
     env["PYTHONPATH"] = str(REPO_ROOT)
 
     def launch(service: str, tag: str, build: int, n: int) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipekit.update_tag", "--path", f"{service}/overlays/dev",
-             "--image", IMAGE.format(service=service), "--tag", tag, "--build-number", str(build),
-             "--service", service, "--env", "dev", "--json", "--run-record", str(tmp_path / f"run{n}.json")],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "pipekit.update_tag",
+                "--path",
+                f"{service}/overlays/dev",
+                "--image",
+                IMAGE.format(service=service),
+                "--tag",
+                tag,
+                "--build-number",
+                str(build),
+                "--service",
+                service,
+                "--env",
+                "dev",
+                "--json",
+                "--run-record",
+                str(tmp_path / f"run{n}.json"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     jobs: list[tuple[str, str, int, subprocess.Popen[str]]] = []
     started = time.monotonic()
@@ -58,9 +81,15 @@ def test_35_concurrent_updates(tmp_path: Path) -> None:
     keys = ("Pipekit-Service", "Pipekit-Tag", "Pipekit-Build-Number")
     fmt = "%H%x1f" + "%x1f".join(f"%(trailers:key={k},valueonly,separator=%x2C)" for k in keys) + "%x1e"
     log = git("log", "--reverse", f"--format={fmt}", "main", cwd=bare)
-    rows = [tuple(p.strip() for p in rec.strip("\n").split("\x1f")) for rec in log.split("\x1e") if rec.strip("\n")]
+    rows = [
+        tuple(p.strip() for p in rec.strip("\n").split("\x1f"))
+        for rec in log.split("\x1e")
+        if rec.strip("\n")
+    ]
     landed = [(r[0], r[1], r[2], r[3]) for r in rows][start_commits:]
-    pushed = [(r["service"], r["tag"], r["gitops_revision"]) for _, _, _, r in results if r["status"] == "pushed"]
+    pushed = [
+        (r["service"], r["tag"], r["gitops_revision"]) for _, _, _, r in results if r["status"] == "pushed"
+    ]
     assert sorted((s, t) for _, s, t, _ in landed) == sorted((s, t) for s, t, _ in pushed)
     assert {rev for _, _, rev in pushed} == {sha for sha, _, _, _ in landed}
 
@@ -81,5 +110,7 @@ def test_35_concurrent_updates(tmp_path: Path) -> None:
     assert sum(r["status"] == "pushed" for r in shared) == len(shared_builds)
 
     retries = [r["retries"] for _, _, _, r in results]
-    print(f"\n35 concurrent updates: wall {wall:.1f}s, retries per update: max {max(retries)}, "
-          f"mean {sum(retries) / len(retries):.2f}")
+    print(
+        f"\n35 concurrent updates: wall {wall:.1f}s, retries per update: max {max(retries)}, "
+        f"mean {sum(retries) / len(retries):.2f}"
+    )

@@ -27,8 +27,19 @@ def commit_push(work: Path, message: str = "change") -> None:
 
 
 def update(bare: Path, *args: str, env: dict[str, str] | None = None):
-    return run_pipekit("update-tag", "--gitops-repo", str(bare), "--path", DEV, "--image", ORDERS,
-                       "--renderer", "none", *args, env=env)
+    return run_pipekit(
+        "update-tag",
+        "--gitops-repo",
+        str(bare),
+        "--path",
+        DEV,
+        "--image",
+        ORDERS,
+        "--renderer",
+        "none",
+        *args,
+        env=env,
+    )
 
 
 def head(bare: Path) -> str:
@@ -37,7 +48,9 @@ def head(bare: Path) -> str:
 
 # -- defect 3: symlinks out of the clone ----------------------------------------------
 @pytest.mark.parametrize("what", ["kustomization", "overlay-dir", "values"])
-def test_a_symlink_leaving_the_clone_is_refused_and_the_target_untouched(seeded, tmp_path: Path, what: str) -> None:
+def test_a_symlink_leaving_the_clone_is_refused_and_the_target_untouched(
+    seeded, tmp_path: Path, what: str
+) -> None:
     bare, work = seeded
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -83,12 +96,21 @@ def test_a_symlink_inside_the_clone_is_still_followed(seeded) -> None:
 
 # -- defect 7: duplicate images entries -----------------------------------------------
 DUPLICATES = {
-    "two entries": ("  - name: docker.io/library/busybox", f"  - name: {ORDERS}\n    newTag: \"0000009\"\n"
-                    "  - name: docker.io/library/busybox", "duplicate images entry"),
-    "newTag twice": ('    newTag: "0000001"   # short sha, quoted', '    newTag: "0000001"\n    newTag: "0000009"',
-                     "duplicate key 'newTag'"),
-    "images twice": ("# trailing comment", f"images:\n  - name: {ORDERS}\n    newTag: \"0000009\"\n",
-                     "duplicate key 'images'"),
+    "two entries": (
+        "  - name: docker.io/library/busybox",
+        f'  - name: {ORDERS}\n    newTag: "0000009"\n  - name: docker.io/library/busybox',
+        "duplicate images entry",
+    ),
+    "newTag twice": (
+        '    newTag: "0000001"   # short sha, quoted',
+        '    newTag: "0000001"\n    newTag: "0000009"',
+        "duplicate key 'newTag'",
+    ),
+    "images twice": (
+        "# trailing comment",
+        f'images:\n  - name: {ORDERS}\n    newTag: "0000009"\n',
+        "duplicate key 'images'",
+    ),
 }
 
 
@@ -119,8 +141,11 @@ def test_a_crlf_kustomization_keeps_its_line_endings(seeded) -> None:
     proc = update(bare, "--tag", "1234567")
     assert proc.returncode == 0, proc.stderr
     after = git("show", f"main:{overlay('orders', 'dev')}", cwd=bare) + "\n"
-    raw = __import__("subprocess").run(["git", "show", f"main:{overlay('orders', 'dev')}"], cwd=bare,
-                                       capture_output=True, check=True).stdout
+    raw = (
+        __import__("subprocess")
+        .run(["git", "show", f"main:{overlay('orders', 'dev')}"], cwd=bare, capture_output=True, check=True)
+        .stdout
+    )
     assert b"\n" not in raw.replace(b"\r\n", b"")
     diff = git("diff", "--numstat", "main~1", "main", cwd=bare)
     assert diff.split()[:2] == ["1", "1"], diff
@@ -131,8 +156,19 @@ def test_a_crlf_kustomization_keeps_its_line_endings(seeded) -> None:
 def test_a_bad_image_name_is_exit_2_before_cloning(seeded, image: str) -> None:
     bare, _ = seeded
     before = head(bare)
-    proc = run_pipekit("update-tag", "--gitops-repo", str(bare), "--path", DEV, "--image", image,
-                       "--tag", "1234567", "--renderer", "none")
+    proc = run_pipekit(
+        "update-tag",
+        "--gitops-repo",
+        str(bare),
+        "--path",
+        DEV,
+        "--image",
+        image,
+        "--tag",
+        "1234567",
+        "--renderer",
+        "none",
+    )
     assert proc.returncode == 2, proc.stderr
     assert "--image" in proc.stderr
     assert head(bare) == before
@@ -146,8 +182,19 @@ def test_a_negative_build_number_is_refused(seeded) -> None:
 
 
 def test_a_clone_failure_shows_gits_whole_message(tmp_path: Path) -> None:
-    proc = run_pipekit("update-tag", "--gitops-repo", str(tmp_path / "missing.git"), "--path", DEV,
-                       "--image", ORDERS, "--tag", "1234567", "--renderer", "none")
+    proc = run_pipekit(
+        "update-tag",
+        "--gitops-repo",
+        str(tmp_path / "missing.git"),
+        "--path",
+        DEV,
+        "--image",
+        ORDERS,
+        "--tag",
+        "1234567",
+        "--renderer",
+        "none",
+    )
     assert proc.returncode == 3, proc.stderr
     assert "does not appear to be a git repository" in proc.stderr
     assert "and the repository exists" in proc.stderr

@@ -34,12 +34,35 @@ def start(bare: Path, tmp_path: Path, extra_env: dict[str, str] | None = None) -
     work_tmp = tmp_path / "tmp"
     work_tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITBUCKET_", "PIPEKIT_"))}
-    env.update(PYTHONPATH=str(REPO_ROOT), TMPDIR=str(work_tmp), PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"),
-               PIPEKIT_GITOPS_TOKEN="tok-" + "s" * 20, **(extra_env or {}))
-    return subprocess.Popen([sys.executable, "-m", "pipekit.update_tag", "--gitops-repo", str(bare),
-                             "--path", "orders/overlays/dev", "--image", ORDERS, "--tag", "7654321",
-                             "--renderer", "none"], env=env, cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        TMPDIR=str(work_tmp),
+        PIPEKIT_RUN_RECORD=str(tmp_path / "run.json"),
+        PIPEKIT_GITOPS_TOKEN="tok-" + "s" * 20,
+        **(extra_env or {}),
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.update_tag",
+            "--gitops-repo",
+            str(bare),
+            "--path",
+            "orders/overlays/dev",
+            "--image",
+            ORDERS,
+            "--tag",
+            "7654321",
+            "--renderer",
+            "none",
+        ],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for(marker: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -61,8 +84,19 @@ def outputs(tmp_path: Path) -> dict:
 
 def previous_run(tmp_path: Path) -> None:
     """A record from an earlier successful run: its revision must not survive an interrupted one."""
-    (tmp_path / "run.json").write_text(json.dumps({"version": 1, "steps": {"update_tag": {
-        "status": "succeeded", "outputs": {"status": "pushed", "gitops_revision": "0" * 40, "tag": "0000001"}}}}))
+    (tmp_path / "run.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "steps": {
+                    "update_tag": {
+                        "status": "succeeded",
+                        "outputs": {"status": "pushed", "gitops_revision": "0" * 40, "tag": "0000001"},
+                    }
+                },
+            }
+        )
+    )
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -89,7 +123,9 @@ def test_a_signal_during_the_push_records_what_the_remote_holds(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_during_the_clone_pushes_nothing_and_leaves_no_git(tmp_path: Path, sig: int, code: int) -> None:
+def test_a_signal_during_the_clone_pushes_nothing_and_leaves_no_git(
+    tmp_path: Path, sig: int, code: int
+) -> None:
     bare, _ = make_repo(tmp_path, ["orders"])
     before = git("rev-parse", "main", cwd=bare)
     marker = tmp_path / "clone-started"

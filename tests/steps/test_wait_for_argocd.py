@@ -24,7 +24,9 @@ from pipekit.wait_for_argocd import WaitOptions, run
 E = "5f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 OLD = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 HOOK_RUNNING = [{"name": "smoke-test", "phase": "Running"}]
-HOOK_OK = [{"name": "smoke-test", "phase": "Succeeded", "message": "Reached expected number of succeeded pods"}]
+HOOK_OK = [
+    {"name": "smoke-test", "phase": "Succeeded", "message": "Reached expected number of succeeded pods"}
+]
 
 
 def rollout(dt: float = 0.15) -> list[tuple[float, dict[str, Any]]]:
@@ -50,16 +52,32 @@ def out() -> io.StringIO:
 
 @pytest.fixture
 def ctx(tmp_path: Path, out: io.StringIO) -> StepContext:
-    return StepContext(pipeline=PipelineContext.from_env({}, cwd=tmp_path), config=Config(),
-                       record=RunRecord.load(tmp_path / "run.json"), console=Console(stream=out), env={})
+    return StepContext(
+        pipeline=PipelineContext.from_env({}, cwd=tmp_path),
+        config=Config(),
+        record=RunRecord.load(tmp_path / "run.json"),
+        console=Console(stream=out),
+        env={},
+    )
 
 
 def opts(argo: ArgoCDStandIn, apps: list[str] | None = None, **kw: Any) -> WaitOptions:
     # timeout, request_timeout and unreachable_after are ceilings that a wait which succeeds never reaches:
     # roomy, so a slow machine cannot fail it; the tests of those limits set them short themselves.
-    base: dict[str, Any] = dict(apps=apps or ["orders-dev"], revision=E, server=argo.server, token=argo.token,
-                                plaintext=True, timeout=20.0, grace=1.0, poll_interval=0.3, request_timeout=5.0,
-                                unreachable_after=10.0, stream_idle_timeout=2.0, backoff=0.05)
+    base: dict[str, Any] = dict(
+        apps=apps or ["orders-dev"],
+        revision=E,
+        server=argo.server,
+        token=argo.token,
+        plaintext=True,
+        timeout=20.0,
+        grace=1.0,
+        poll_interval=0.3,
+        request_timeout=5.0,
+        unreachable_after=10.0,
+        stream_idle_timeout=2.0,
+        backoff=0.05,
+    )
     base.update(kw)
     return WaitOptions(**base)
 
@@ -89,8 +107,14 @@ def test_waits_through_a_rollout_and_records_it(argo, ctx, out):
     record = RunRecord.load(ctx.record.path).step("wait_for_argocd")
     assert record["status"] == "succeeded"
     assert record["outputs"]["revision"] == E
-    assert record["outputs"]["apps"][0] == {"name": "orders-dev", "sync": "Synced", "health": "Healthy",
-                                            "revision": E, "phase": "Succeeded", "hooks": result.apps[0].hooks}
+    assert record["outputs"]["apps"][0] == {
+        "name": "orders-dev",
+        "sync": "Synced",
+        "health": "Healthy",
+        "revision": E,
+        "phase": "Succeeded",
+        "hooks": result.apps[0].hooks,
+    }
     lines = out.getvalue().splitlines()
     assert any("orders-dev: sync=OutOfSync" in line for line in lines)  # one line per change
     assert lines[-1].startswith("OK: orders-dev synced, healthy and hooks passed at revision 5f3c2a1")
@@ -100,8 +124,13 @@ def test_waits_through_a_rollout_and_records_it(argo, ctx, out):
 def test_stale_revision_race_does_not_succeed_early(argo, ctx):
     """Right after the push the app still shows the old sync Synced/Healthy."""
     argo.add_app("orders-dev", revision=OLD)
-    argo.play("orders-dev", [(0.8, {"revision": E, "op_revision": E, "phase": "Running", "health": "Progressing"}),
-                             (0.2, {"phase": "Succeeded", "health": "Healthy"})])
+    argo.play(
+        "orders-dev",
+        [
+            (0.8, {"revision": E, "op_revision": E, "phase": "Running", "health": "Progressing"}),
+            (0.2, {"phase": "Succeeded", "health": "Healthy"}),
+        ],
+    )
     started = time.monotonic()
     result = run(opts(argo), ctx)
     assert time.monotonic() - started >= 0.9
@@ -133,12 +162,31 @@ def test_reconciled_before_finished_is_not_success(argo, ctx):
 @pytest.mark.slow
 def test_postsync_hook_failure_on_synced_healthy_app(argo, ctx, out, capsys):
     argo.add_app("orders-dev", revision=OLD)
-    argo.play("orders-dev", rollout()[:3] + [(0.15, {
-        "phase": "Failed", "message": "one or more synchronization tasks completed unsuccessfully",
-        "hooks": [{"name": "smoke-test", "phase": "Failed", "message": "Job has reached the specified backoff limit"}]})])
+    argo.play(
+        "orders-dev",
+        rollout()[:3]
+        + [
+            (
+                0.15,
+                {
+                    "phase": "Failed",
+                    "message": "one or more synchronization tasks completed unsuccessfully",
+                    "hooks": [
+                        {
+                            "name": "smoke-test",
+                            "phase": "Failed",
+                            "message": "Job has reached the specified backoff limit",
+                        }
+                    ],
+                },
+            )
+        ],
+    )
     with pytest.raises(CheckFailed) as err:
         run(opts(argo), ctx)
-    assert "hook PostSync Job/smoke-test Failed: Job has reached the specified backoff limit" in str(err.value)
+    assert "hook PostSync Job/smoke-test Failed: Job has reached the specified backoff limit" in str(
+        err.value
+    )
     assert "kubectl logs job/smoke-test -n orders-dev" in str(err.value)
     shown = out.getvalue() + capsys.readouterr().err
     assert "hook PostSync Job 'smoke-test' in namespace orders-dev Failed" in shown
@@ -149,20 +197,51 @@ def test_postsync_hook_failure_on_synced_healthy_app(argo, ctx, out, capsys):
 @pytest.mark.slow
 def test_retries_pass_through_running(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
-    argo.play("orders-dev", [
-        (0.1, {"revision": E, "op_revision": E, "phase": "Running", "sync": "OutOfSync", "health": "Progressing"}),
-        (0.2, {"retry_count": 1, "message": "one or more objects failed to apply. Retrying attempt #1 at 10:00AM."}),
-        (0.3, {"retry_count": 2, "message": "Retrying attempt #2 at 10:00AM."}),
-        (0.3, {"phase": "Succeeded", "sync": "Synced", "health": "Healthy", "message": "successfully synced"}),
-    ])
+    argo.play(
+        "orders-dev",
+        [
+            (
+                0.1,
+                {
+                    "revision": E,
+                    "op_revision": E,
+                    "phase": "Running",
+                    "sync": "OutOfSync",
+                    "health": "Progressing",
+                },
+            ),
+            (
+                0.2,
+                {
+                    "retry_count": 1,
+                    "message": "one or more objects failed to apply. Retrying attempt #1 at 10:00AM.",
+                },
+            ),
+            (0.3, {"retry_count": 2, "message": "Retrying attempt #2 at 10:00AM."}),
+            (
+                0.3,
+                {
+                    "phase": "Succeeded",
+                    "sync": "Synced",
+                    "health": "Healthy",
+                    "message": "successfully synced",
+                },
+            ),
+        ],
+    )
     result = run(opts(argo), ctx)
     assert result.apps[0].verdict == "succeeded"
 
 
 def test_operation_failed_for_revision_fails_fast(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
-    argo.play("orders-dev", [(0.1, {"revision": E, "op_revision": E, "phase": "Running", "sync": "OutOfSync"}),
-                             (0.1, {"phase": "Error", "message": "ComparisonError: kustomize build failed"})])
+    argo.play(
+        "orders-dev",
+        [
+            (0.1, {"revision": E, "op_revision": E, "phase": "Running", "sync": "OutOfSync"}),
+            (0.1, {"phase": "Error", "message": "ComparisonError: kustomize build failed"}),
+        ],
+    )
     started = time.monotonic()
     with pytest.raises(CheckFailed, match="ended Error: ComparisonError"):
         run(opts(argo, timeout=10), ctx)
@@ -171,7 +250,12 @@ def test_operation_failed_for_revision_fails_fast(argo, ctx):
 
 @pytest.mark.slow
 def test_degraded_then_recovered_within_grace(argo, ctx):
-    argo.add_app("orders-dev", revision=E, health="Degraded", health_message="Deployment exceeded its progress deadline")
+    argo.add_app(
+        "orders-dev",
+        revision=E,
+        health="Degraded",
+        health_message="Deployment exceeded its progress deadline",
+    )
     argo.play("orders-dev", [(0.5, {"health": "Healthy", "health_message": ""})])
     result = run(opts(argo, grace=5.0), ctx)
     assert result.apps[0].health == "Healthy"
@@ -179,7 +263,12 @@ def test_degraded_then_recovered_within_grace(argo, ctx):
 
 @pytest.mark.slow
 def test_degraded_past_grace_fails(argo, ctx):
-    argo.add_app("orders-dev", revision=E, health="Degraded", health_message="Deployment exceeded its progress deadline")
+    argo.add_app(
+        "orders-dev",
+        revision=E,
+        health="Degraded",
+        health_message="Deployment exceeded its progress deadline",
+    )
     started = time.monotonic()
     with pytest.raises(CheckFailed, match=r"stayed Degraded for 0.6s .*progress deadline"):
         run(opts(argo, grace=0.6), ctx)
@@ -203,7 +292,9 @@ def test_session_token_expiring_mid_wait_logs_in_again(argo, ctx):
     argo.add_app("orders-dev", revision=OLD)
     steps = rollout(0.2)
 
-    def scenario() -> None:  # the rollout ends only after the first token expired and the wait logged in again
+    def scenario() -> (
+        None
+    ):  # the rollout ends only after the first token expired and the wait logged in again
         for delay, patch in steps[:2]:
             time.sleep(delay)
             argo.set_state("orders-dev", **patch)
@@ -296,10 +387,21 @@ def test_unknown_app_with_project_is_404(argo, ctx):
 def test_sync_requested_at_the_revision(argo, ctx):
     from pipekit.testing.argocd import scenario
 
-    scenario.apply(argo, {"apps": {"orders-dev": {"initial": {"revision": E, "sync": "OutOfSync", "auto_sync": False,
-                                                              "op_revision": OLD}, "start": "sync",
-                                                  "steps": [[0.1, {"op_revision": E, "phase": "Running"}],
-                                                            [0.1, {"phase": "Succeeded", "sync": "Synced"}]]}}})
+    scenario.apply(
+        argo,
+        {
+            "apps": {
+                "orders-dev": {
+                    "initial": {"revision": E, "sync": "OutOfSync", "auto_sync": False, "op_revision": OLD},
+                    "start": "sync",
+                    "steps": [
+                        [0.1, {"op_revision": E, "phase": "Running"}],
+                        [0.1, {"phase": "Succeeded", "sync": "Synced"}],
+                    ],
+                }
+            }
+        },
+    )
     run(opts(argo, sync=True), ctx)
     assert argo.sync_requests[0]["revision"] == E and argo.sync_requests[0]["name"] == "orders-dev"
 
@@ -320,7 +422,9 @@ def test_one_failing_app_among_several_fails(argo, ctx):
     argo.add_app("a", revision=E)
     argo.add_app("b", revision=OLD)
     argo.play("b", [(0.2, {"revision": E, "op_revision": E, "phase": "Failed", "message": "boom"})])
-    with pytest.raises(CheckFailed, match=r"app 'b' at revision 5f3c2a1: sync operation .* ended Failed: boom"):
+    with pytest.raises(
+        CheckFailed, match=r"app 'b' at revision 5f3c2a1: sync operation .* ended Failed: boom"
+    ):
         run(opts(argo, apps=["a", "b"]), ctx)
 
 
@@ -328,8 +432,12 @@ def test_root_path_and_full_url(ctx):
     with ArgoCDStandIn(root_path="/argo-cd") as argo:
         argo.add_app("orders-dev", revision=E)
         assert run(opts(argo, root_path="/argo-cd"), ctx).apps[0].verdict == "succeeded"
-        assert run(opts(argo, server=f"http://127.0.0.1:{argo.port}/argo-cd", plaintext=False), ctx).apps[0].verdict \
+        assert (
+            run(opts(argo, server=f"http://127.0.0.1:{argo.port}/argo-cd", plaintext=False), ctx)
+            .apps[0]
+            .verdict
             == "succeeded"
+        )
 
 
 def test_threads_end_after_the_wait(argo, ctx):
@@ -348,8 +456,26 @@ def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
     import subprocess
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-subj", "/CN=127.0.0.1", "-days", "1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-days",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     with ArgoCDStandIn(tls=(str(cert), str(key))) as argo:
         argo.add_app("orders-dev", revision=E)
         with pytest.raises(ExternalError, match="SSLError"):
@@ -387,12 +513,23 @@ def test_a_promotion_after_the_update_tag_it_was_handed_waits_for_its_own_revisi
     the revision to wait for is the newer section's, promote's, not update-tag's."""
     from pipekit.wait_for_argocd import resolve_apps, resolve_revision
 
-    ctx.record.steps.update({
-        "update_tag": {"status": "succeeded", "finished_at": "2026-12-06T03:55:36Z",
-                       "outputs": {"gitops_revision": "a" * 40, "environment": "dev"}},
-        "promote": {"status": "succeeded", "finished_at": "2026-12-06T03:55:41Z",
-                    "outputs": {"gitops_revision": "b" * 40, "to": "qa"}}})
+    ctx.record.steps.update(
+        {
+            "update_tag": {
+                "status": "succeeded",
+                "finished_at": "2026-12-06T03:55:36Z",
+                "outputs": {"gitops_revision": "a" * 40, "environment": "dev"},
+            },
+            "promote": {
+                "status": "succeeded",
+                "finished_at": "2026-12-06T03:55:41Z",
+                "outputs": {"gitops_revision": "b" * 40, "to": "qa"},
+            },
+        }
+    )
     assert resolve_revision(None, ctx) == "b" * 40
     assert resolve_apps((), None, {"dev": "orders-dev", "qa": "orders-qa"}, ctx) == ["orders-qa"]
-    ctx.record.steps["update_tag"]["finished_at"] = "2026-12-06T04:00:00Z"  # a deploy after an earlier promotion
+    ctx.record.steps["update_tag"]["finished_at"] = (
+        "2026-12-06T04:00:00Z"  # a deploy after an earlier promotion
+    )
     assert resolve_revision(None, ctx) == "a" * 40

@@ -23,8 +23,12 @@ def argo() -> Iterator[ArgoCDStandIn]:
 
 
 def env_for(argo: ArgoCDStandIn, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"ARGOCD_SERVER": argo.server, "ARGOCD_AUTH_TOKEN": argo.token,
-            "PIPEKIT_RUN_RECORD": str(tmp_path / ".pipekit" / "run.json"), **extra}
+    return {
+        "ARGOCD_SERVER": argo.server,
+        "ARGOCD_AUTH_TOKEN": argo.token,
+        "PIPEKIT_RUN_RECORD": str(tmp_path / ".pipekit" / "run.json"),
+        **extra,
+    }
 
 
 def write_record(tmp_path: Path, steps: dict) -> None:
@@ -35,26 +39,48 @@ def write_record(tmp_path: Path, steps: dict) -> None:
 
 @pytest.mark.slow
 def test_revision_from_run_record_and_json_result(argo, tmp_path):
-    write_record(tmp_path, {"update_tag": {"status": "succeeded", "outputs": {"gitops_revision": E, "environment": "dev"}}})
+    write_record(
+        tmp_path,
+        {"update_tag": {"status": "succeeded", "outputs": {"gitops_revision": E, "environment": "dev"}}},
+    )
     argo.add_app("orders-dev", revision=OLD)
     argo.add_app("orders-dev-db", revision=OLD)
     for name in ("orders-dev", "orders-dev-db"):
-        argo.play(name, [(0.2, {"revision": E, "op_revision": E, "phase": "Running", "sync": "OutOfSync"}),
-                         (0.2, {"phase": "Succeeded", "sync": "Synced"})])
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--app", "orders-dev-db", "--json", *FAST,
-                       env=env_for(argo, tmp_path), cwd=tmp_path)
+        argo.play(
+            name,
+            [
+                (0.2, {"revision": E, "op_revision": E, "phase": "Running", "sync": "OutOfSync"}),
+                (0.2, {"phase": "Succeeded", "sync": "Synced"}),
+            ],
+        )
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "orders-dev",
+        "--app",
+        "orders-dev-db",
+        "--json",
+        *FAST,
+        env=env_for(argo, tmp_path),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["revision"] == E
-    assert [(a["name"], a["sync"], a["health"], a["revision"], a["phase"], a["verdict"]) for a in data["apps"]] == [
+    assert [
+        (a["name"], a["sync"], a["health"], a["revision"], a["phase"], a["verdict"]) for a in data["apps"]
+    ] == [
         ("orders-dev", "Synced", "Healthy", E, "Succeeded", "succeeded"),
-        ("orders-dev-db", "Synced", "Healthy", E, "Succeeded", "succeeded")]
+        ("orders-dev-db", "Synced", "Healthy", E, "Succeeded", "succeeded"),
+    ]
     assert "orders-dev-db: sync=" in proc.stderr  # human lines go to stderr in --json mode
 
 
 @pytest.mark.slow
 def test_promote_revision_is_the_fallback_and_apps_come_from_config(argo, tmp_path):
-    write_record(tmp_path, {"promote": {"status": "succeeded", "outputs": {"gitops_revision": E, "to": "qa"}}})
+    write_record(
+        tmp_path, {"promote": {"status": "succeeded", "outputs": {"gitops_revision": E, "to": "qa"}}}
+    )
     (tmp_path / "pipekit.yaml").write_text("argocd:\n  apps:\n    qa: [orders-qa]\n  poll_interval: 0.3\n")
     argo.add_app("orders-qa", revision=E)
     proc = run_pipekit("wait-for-argocd", "--plaintext", env=env_for(argo, tmp_path), cwd=tmp_path)
@@ -63,10 +89,15 @@ def test_promote_revision_is_the_fallback_and_apps_come_from_config(argo, tmp_pa
 
 
 def test_no_revision_says_where_it_looked(argo, tmp_path):
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", *FAST, env=env_for(argo, tmp_path), cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd", "--app", "orders-dev", *FAST, env=env_for(argo, tmp_path), cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert "no revision to wait for" in proc.stderr
-    assert "update_tag.outputs.gitops_revision" in proc.stderr and "promote.outputs.gitops_revision" in proc.stderr
+    assert (
+        "update_tag.outputs.gitops_revision" in proc.stderr
+        and "promote.outputs.gitops_revision" in proc.stderr
+    )
     assert str(tmp_path / ".pipekit" / "run.json") in proc.stderr
 
 
@@ -74,8 +105,17 @@ def test_no_revision_says_where_it_looked(argo, tmp_path):
 def test_bad_token_exit_2_not_echoed(argo, tmp_path):
     argo.add_app("orders-dev", revision=E)
     bad = "eyJhbGciOiJIUzI1NiJ9.not-a-real-token-value"
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, "--debug", *FAST,
-                       env=env_for(argo, tmp_path, ARGOCD_AUTH_TOKEN=bad), cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "orders-dev",
+        "--revision",
+        E,
+        "--debug",
+        *FAST,
+        env=env_for(argo, tmp_path, ARGOCD_AUTH_TOKEN=bad),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "rejected ARGOCD_AUTH_TOKEN (HTTP 401" in proc.stderr
     assert bad not in proc.stdout + proc.stderr and "not-a-real-token" not in proc.stdout + proc.stderr
@@ -83,8 +123,12 @@ def test_bad_token_exit_2_not_echoed(argo, tmp_path):
 
 def test_wrong_password_exit_2_not_echoed(argo, tmp_path):
     argo.add_app("orders-dev", revision=E)
-    env = env_for(argo, tmp_path, ARGOCD_AUTH_TOKEN="", ARGOCD_USERNAME="ci", ARGOCD_PASSWORD="wrong-password-123")
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, "--debug", *FAST, env=env, cwd=tmp_path)
+    env = env_for(
+        argo, tmp_path, ARGOCD_AUTH_TOKEN="", ARGOCD_USERNAME="ci", ARGOCD_PASSWORD="wrong-password-123"
+    )
+    proc = run_pipekit(
+        "wait-for-argocd", "--app", "orders-dev", "--revision", E, "--debug", *FAST, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert "refused the login of ARGOCD_USERNAME 'ci'" in proc.stderr
     assert "wrong-password-123" not in proc.stdout + proc.stderr
@@ -92,24 +136,53 @@ def test_wrong_password_exit_2_not_echoed(argo, tmp_path):
 
 @pytest.mark.slow
 def test_unknown_app_exit_1_naming_it(argo, tmp_path):
-    proc = run_pipekit("wait-for-argocd", "--app", "ordres-dev", "--revision", E, *FAST,
-                       env=env_for(argo, tmp_path), cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "ordres-dev",
+        "--revision",
+        E,
+        *FAST,
+        env=env_for(argo, tmp_path),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1
     assert "'ordres-dev'" in proc.stderr and "does not exist, or this account may not read it" in proc.stderr
 
 
 @pytest.mark.slow
 def test_hook_failure_exit_1_with_log_hint(argo, tmp_path):
-    argo.add_app("orders-dev", revision=E, phase="Failed", message="one or more synchronization tasks completed unsuccessfully",
-                 hooks=[{"name": "db-migrate", "type": "PreSync", "phase": "Failed",
-                         "message": "Job has reached the specified backoff limit\nsee the pod"}])
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, *FAST,
-                       env=env_for(argo, tmp_path), cwd=tmp_path)
+    argo.add_app(
+        "orders-dev",
+        revision=E,
+        phase="Failed",
+        message="one or more synchronization tasks completed unsuccessfully",
+        hooks=[
+            {
+                "name": "db-migrate",
+                "type": "PreSync",
+                "phase": "Failed",
+                "message": "Job has reached the specified backoff limit\nsee the pod",
+            }
+        ],
+    )
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "orders-dev",
+        "--revision",
+        E,
+        *FAST,
+        env=env_for(argo, tmp_path),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1
     assert "hook PreSync Job 'db-migrate' in namespace orders-dev Failed" in proc.stderr
     assert "kubectl logs job/db-migrate -n orders-dev" in proc.stdout
     final = [line for line in proc.stderr.splitlines() if line.startswith("ERROR: app 'orders-dev'")]
-    assert len(final) == 1 and "backoff limit see the pod" in final[0]  # one line, even for multi-line messages
+    assert (
+        len(final) == 1 and "backoff limit see the pod" in final[0]
+    )  # one line, even for multi-line messages
     record = json.loads((tmp_path / ".pipekit" / "run.json").read_text())["steps"]["wait_for_argocd"]
     assert record["status"] == "failed" and record["outputs"]["apps"][0]["hooks"][0]["phase"] == "Failed"
 
@@ -117,8 +190,19 @@ def test_hook_failure_exit_1_with_log_hint(argo, tmp_path):
 @pytest.mark.slow
 def test_timeout_exit_4(argo, tmp_path):
     argo.add_app("orders-dev", revision=OLD)
-    proc = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", E, "--plaintext", "--timeout", "0.6",
-                       "--json", env=env_for(argo, tmp_path), cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "orders-dev",
+        "--revision",
+        E,
+        "--plaintext",
+        "--timeout",
+        "0.6",
+        "--json",
+        env=env_for(argo, tmp_path),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 4
     data = json.loads(proc.stdout)
     assert data["exit_code"] == 4 and data["result"]["apps"][0]["missing"]
@@ -131,23 +215,38 @@ def test_unreachable_server_exit_3(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"ARGOCD_SERVER": f"127.0.0.1:{port}", "ARGOCD_AUTH_TOKEN": "x" * 20,
-           "PIPEKIT_ARGOCD_UNREACHABLE_AFTER": "1", "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}
+    env = {
+        "ARGOCD_SERVER": f"127.0.0.1:{port}",
+        "ARGOCD_AUTH_TOKEN": "x" * 20,
+        "PIPEKIT_ARGOCD_UNREACHABLE_AFTER": "1",
+        "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json"),
+    }
     proc = run_pipekit("wait-for-argocd", "--app", "a", "--revision", E, "--plaintext", env=env, cwd=tmp_path)
     assert proc.returncode == 3
     assert "failed after retries" in proc.stderr
 
 
-@pytest.mark.parametrize("env,flags,expected", [
-    ({}, ["--app", "a", "--revision", E], "no Argo CD server: set ARGOCD_SERVER"),
-    ({"ARGOCD_SERVER": "127.0.0.1:1"}, ["--app", "a", "--revision", E], "no Argo CD credentials"),
-    ({"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10}, ["--revision", E], "no Argo CD app to wait for"),
-    ({"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10}, ["--app", "a", "--revision", E, "--timeout", "x"],
-     "flag --timeout: 'x' is not a number"),
-])
+@pytest.mark.parametrize(
+    "env,flags,expected",
+    [
+        ({}, ["--app", "a", "--revision", E], "no Argo CD server: set ARGOCD_SERVER"),
+        ({"ARGOCD_SERVER": "127.0.0.1:1"}, ["--app", "a", "--revision", E], "no Argo CD credentials"),
+        (
+            {"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10},
+            ["--revision", E],
+            "no Argo CD app to wait for",
+        ),
+        (
+            {"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "t" * 10},
+            ["--app", "a", "--revision", E, "--timeout", "x"],
+            "flag --timeout: 'x' is not a number",
+        ),
+    ],
+)
 def test_bad_input_exit_2(tmp_path, env, flags, expected):
-    proc = run_pipekit("wait-for-argocd", *flags, env={**env, "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")},
-                       cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd", *flags, env={**env, "PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")}, cwd=tmp_path
+    )
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr
 
@@ -155,8 +254,15 @@ def test_bad_input_exit_2(tmp_path, env, flags, expected):
 @pytest.mark.slow
 def test_bad_config_exit_2(tmp_path):
     (tmp_path / "pipekit.yaml").write_text("argocd:\n  refresh: soft\n")
-    proc = run_pipekit("wait-for-argocd", "--app", "a", "--revision", E, env={"PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")},
-                       cwd=tmp_path)
+    proc = run_pipekit(
+        "wait-for-argocd",
+        "--app",
+        "a",
+        "--revision",
+        E,
+        env={"PIPEKIT_RUN_RECORD": str(tmp_path / "r.json")},
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "pipekit.yaml:2" in proc.stderr and "argocd.refresh" in proc.stderr
 
 
@@ -165,8 +271,21 @@ def test_module_entry_point_help():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "pipekit.wait_for_argocd", "--help"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipekit.wait_for_argocd", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.returncode == 0
-    for flag in ("--app", "--revision", "--timeout", "--refresh", "--sync", "--insecure", "--plaintext", "--no-stream"):
+    for flag in (
+        "--app",
+        "--revision",
+        "--timeout",
+        "--refresh",
+        "--sync",
+        "--insecure",
+        "--plaintext",
+        "--no-stream",
+    ):
         assert flag in proc.stdout

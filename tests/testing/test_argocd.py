@@ -63,9 +63,15 @@ def get(argo: ArgoCDStandIn, path: str, **kw: Any) -> requests.Response:
 
 
 def test_application_matches_swagger(argo):
-    argo.add_app("orders-dev", revision=E, phase="Running", retry_count=1, pending_operation=True,
-                 resources=[{"kind": "Deployment", "name": "orders", "images": ["r/orders:1"]}],
-                 hooks=[{"name": "smoke", "phase": "Running"}])
+    argo.add_app(
+        "orders-dev",
+        revision=E,
+        phase="Running",
+        retry_count=1,
+        pending_operation=True,
+        resources=[{"kind": "Deployment", "name": "orders", "images": ["r/orders:1"]}],
+        hooks=[{"name": "smoke", "phase": "Running"}],
+    )
     app = get(argo, "/api/v1/applications/orders-dev").json()
     check_shape(app, ref("v1alpha1Application"))
     op = app["status"]["operationState"]
@@ -93,7 +99,9 @@ def test_session_and_cookie_auth(argo):
     argo.add_app("a", revision=E)
     bad = requests.post(argo.url + "/api/v1/session", json={"username": "ci", "password": "no"}, timeout=5)
     assert bad.status_code == 401
-    good = requests.post(argo.url + "/api/v1/session", json={"username": "ci", "password": "pw-123456"}, timeout=5)
+    good = requests.post(
+        argo.url + "/api/v1/session", json={"username": "ci", "password": "pw-123456"}, timeout=5
+    )
     token = good.json()["token"]
     check_shape(good.json(), ref("sessionSessionResponse"))
     assert get(argo, "/api/v1/applications/a", headers={"Cookie": f"argocd.token={token}"}).status_code == 200
@@ -143,7 +151,7 @@ def test_scenario_file_with_refresh_start(argo, tmp_path):
     path.write_text(f"""
 apps:
   orders-dev:
-    initial: {{revision: "{'1' * 40}"}}
+    initial: {{revision: "{"1" * 40}"}}
     start: refresh
     steps:
       - [0.05, {{revision: "{E}", sync: OutOfSync}}]
@@ -206,7 +214,8 @@ def gitops_repo(tmp_path: Path, hook_result: str | None = None) -> tuple[Path, P
         (work / "base" / "hook.yaml").write_text(HOOK.replace("RESULT", hook_result))
     (work / "overlays" / "dev").mkdir(parents=True)
     (work / "overlays" / "dev" / "kustomization.yaml").write_text(
-        "resources: [../../base]\nnamespace: orders-dev\nimages:\n  - name: registry.example.com/orders\n    newTag: '1.0.0'\n")
+        "resources: [../../base]\nnamespace: orders-dev\nimages:\n  - name: registry.example.com/orders\n    newTag: '1.0.0'\n"
+    )
     git("add", ".", cwd=work)
     git("commit", "-q", "-m", "init", cwd=work)
     git("push", "-q", "origin", "main", cwd=work)
@@ -237,7 +246,13 @@ def test_follows_gitops_repo_through_a_rollout(tmp_path):
             for line in stream.iter_lines(chunk_size=None):
                 application = json.loads(line)["result"]["application"]
                 st = application["status"]
-                seen.append((st["sync"]["status"], st["health"]["status"], st.get("operationState", {}).get("phase", "")))
+                seen.append(
+                    (
+                        st["sync"]["status"],
+                        st["health"]["status"],
+                        st.get("operationState", {}).get("phase", ""),
+                    )
+                )
                 if judge(application, head).status == SUCCEEDED:
                     break
         app = get(argo, "/api/v1/applications/orders-dev").json()
@@ -246,10 +261,20 @@ def test_follows_gitops_repo_through_a_rollout(tmp_path):
     result = app["status"]["operationState"]["syncResult"]
     assert result["revision"] == head
     hook = [r for r in result["resources"] if r.get("hookType")]
-    assert hook == [{"group": "batch", "version": "v1", "kind": "Job", "namespace": "orders-dev",
-                     "name": "orders-dev-smoke-test", "status": "Synced",
-                     "message": "Reached expected number of succeeded pods", "hookType": "PostSync",
-                     "hookPhase": "Succeeded", "syncPhase": "PostSync"}]
+    assert hook == [
+        {
+            "group": "batch",
+            "version": "v1",
+            "kind": "Job",
+            "namespace": "orders-dev",
+            "name": "orders-dev-smoke-test",
+            "status": "Synced",
+            "message": "Reached expected number of succeeded pods",
+            "hookType": "PostSync",
+            "hookPhase": "Succeeded",
+            "syncPhase": "PostSync",
+        }
+    ]
     deployment = [r for r in result["resources"] if r["kind"] == "Deployment"][0]
     assert deployment["images"] == ["registry.example.com/orders:1.1.0"]  # rendered by kubectl kustomize
 
@@ -273,7 +298,9 @@ def test_gitops_rendered_hook_failure_and_render_error(tmp_path):
         broken = push_tag(work, "x", content="resources: [../../missing]\n")
         follower.refresh("orders-dev")
         deadline = time.monotonic() + 30  # git, kubectl kustomize, the steps
-        while judge(argo.apps["orders-dev"].to_json(), broken).status != FAILED and time.monotonic() < deadline:
+        while (
+            judge(argo.apps["orders-dev"].to_json(), broken).status != FAILED and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         verdict = judge(argo.apps["orders-dev"].to_json(), broken)
     assert verdict.status == FAILED and "ComparisonError: failed to render overlays/dev" in verdict.reason
@@ -284,9 +311,26 @@ def test_module_cli_follows_repo_and_wait_succeeds(tmp_path):
     bare, work = gitops_repo(tmp_path)
     token_file = tmp_path / "token"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.argocd", "--gitops-repo", str(bare),
-                             "--app", "orders-dev=overlays/dev", "--step", "0.1", "--token-file", str(token_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.testing.argocd",
+            "--gitops-repo",
+            str(bare),
+            "--app",
+            "orders-dev=overlays/dev",
+            "--step",
+            "0.1",
+            "--token-file",
+            str(token_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -295,9 +339,22 @@ def test_module_cli_follows_repo_and_wait_succeeds(tmp_path):
         head = push_tag(work, "2.0.0")
         from tests.conftest import run_pipekit
 
-        done = run_pipekit("wait-for-argocd", "--app", "orders-dev", "--revision", head, "--plaintext", "--timeout", "60",
-                           env={"ARGOCD_SERVER": match.group(1), "ARGOCD_AUTH_TOKEN": token_file.read_text().strip(),
-                                "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json")}, cwd=tmp_path)
+        done = run_pipekit(
+            "wait-for-argocd",
+            "--app",
+            "orders-dev",
+            "--revision",
+            head,
+            "--plaintext",
+            "--timeout",
+            "60",
+            env={
+                "ARGOCD_SERVER": match.group(1),
+                "ARGOCD_AUTH_TOKEN": token_file.read_text().strip(),
+                "PIPEKIT_RUN_RECORD": str(tmp_path / "run.json"),
+            },
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "hooks passed at revision " + head[:7] in done.stdout
     finally:

@@ -32,30 +32,62 @@ spec:
     metadata: {labels: {app: orders}}
     spec: {containers: [{name: app, image: registry.example.com/orders:1.0.0}]}
 """
-SUITE = ("import os; os.makedirs('results', exist_ok=True); bad = os.environ.get('BREAK') == '1'; "
-         "open('results/junit.xml', 'w').write('<testsuite name=\"api\" tests=\"1\" failures=\"%d\">"
-         "<testcase classname=\"api\" name=\"orders\">%s</testcase></testsuite>' "
-         "% (bad, '<failure message=\"orders total is wrong\"/>' if bad else ''))")
+SUITE = (
+    "import os; os.makedirs('results', exist_ok=True); bad = os.environ.get('BREAK') == '1'; "
+    'open(\'results/junit.xml\', \'w\').write(\'<testsuite name="api" tests="1" failures="%d">'
+    '<testcase classname="api" name="orders">%s</testcase></testsuite>\' '
+    "% (bad, '<failure message=\"orders total is wrong\"/>' if bad else ''))"
+)
 
 
 def job(broken: bool) -> str:
-    return json.dumps({
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "orders-api-tests", "annotations": {"argocd.argoproj.io/hook": "PostSync"}},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
-            "name": "tests", "image": "registry.example.com/pipekit:1",
-            "args": ["post-sync-test", "--wait-ready", "deployment/orders", "--junit-dir", "results",
-                     "--suite", "api", "--", sys.executable, "-c", SUITE],
-            "env": [{"name": "BREAK", "value": "1" if broken else "0"}]}]}}}})
+    return json.dumps(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "orders-api-tests", "annotations": {"argocd.argoproj.io/hook": "PostSync"}},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "tests",
+                                "image": "registry.example.com/pipekit:1",
+                                "args": [
+                                    "post-sync-test",
+                                    "--wait-ready",
+                                    "deployment/orders",
+                                    "--junit-dir",
+                                    "results",
+                                    "--suite",
+                                    "api",
+                                    "--",
+                                    sys.executable,
+                                    "-c",
+                                    SUITE,
+                                ],
+                                "env": [{"name": "BREAK", "value": "1" if broken else "0"}],
+                            }
+                        ],
+                    }
+                }
+            },
+        }
+    )
 
 
-def settled(argo: ArgoCDStandIn, name: str, revision: str, *, timeout: float,
-            step: float = 0.1) -> tuple[Verdict | None, dict[str, Any]]:
+def settled(
+    argo: ArgoCDStandIn, name: str, revision: str, *, timeout: float, step: float = 0.1
+) -> tuple[Verdict | None, dict[str, Any]]:
     """Poll the stand-in's API until app ``name`` at ``revision`` succeeded or failed (or the timeout)."""
     deadline, verdict, app = time.monotonic() + timeout, None, {}
     while time.monotonic() < deadline:
-        app = requests.get(f"{argo.url}/api/v1/applications/{name}",
-                           headers={"Authorization": f"Bearer {argo.token}"}, timeout=5).json()
+        app = requests.get(
+            f"{argo.url}/api/v1/applications/{name}",
+            headers={"Authorization": f"Bearer {argo.token}"},
+            timeout=5,
+        ).json()
         verdict = judge(app, revision)
         if verdict.status in (SUCCEEDED, FAILED):
             break
@@ -102,7 +134,9 @@ def test_postsync_hook_runs_pipekit_for_real(tmp_path: Path, broken: bool) -> No
     (run,) = runner.runs
     assert run.returncode == (1 if broken else 0), run.stderr
     assert "deployment/orders: deployment 'orders' successfully rolled out" in run.stdout
-    record = json.loads((tmp_path / "jobs" / "orders-dev" / "run.json").read_text())["steps"]["post_sync_test"]
+    record = json.loads((tmp_path / "jobs" / "orders-dev" / "run.json").read_text())["steps"][
+        "post_sync_test"
+    ]
     assert record["outputs"]["gitops_revision"] == head and record["outputs"]["namespace"] == "orders-dev"
     if broken:
         hook = [r for r in app["status"]["operationState"]["syncResult"]["resources"] if r.get("hookType")][0]

@@ -13,15 +13,20 @@ from pipekit.testing.bitbucket import BitbucketStandIn, Repository
 
 CLOUD = "/2.0/repositories/acme/gitops"
 DC = "/rest/api/latest/projects/ACME/repos/gitops"
-IDENT = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev",
-         "GIT_COMMITTER_EMAIL": "dev@example.com"}
+IDENT = {
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
 
 
 def git(*args: str, cwd: Path) -> str:
     import os
 
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **IDENT}).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **IDENT}
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -31,7 +36,9 @@ def bb(tmp_path: Path) -> Iterator[BitbucketStandIn]:
     (seed / "a.txt").write_text("one\ntwo\nthree\n")
     with BitbucketStandIn() as standin:
         standin.add_repository("acme", "gitops", root=tmp_path, seed=seed, min_approvals=1)
-        standin.add_repository("ACME", "gitops", path=tmp_path / "acme-gitops.git")  # the same repository, DC's key
+        standin.add_repository(
+            "ACME", "gitops", path=tmp_path / "acme-gitops.git"
+        )  # the same repository, DC's key
         standin.add_token("bot-token", "pipekit-bot")
         standin.add_token("alice-token", "alice")
         standin.add_token("narrow-token", "carol", repos=[("other", "repo")])
@@ -51,14 +58,21 @@ def branch(bb: BitbucketStandIn, tmp_path: Path, name: str, line: int, text: str
     return git("rev-parse", "HEAD", cwd=work)
 
 
-def call(bb: BitbucketStandIn, method: str, path: str, token: str = "bot-token", **kwargs: object) -> requests.Response:
-    return requests.request(method, bb.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10,
-                            **kwargs)  # type: ignore[arg-type]
+def call(
+    bb: BitbucketStandIn, method: str, path: str, token: str = "bot-token", **kwargs: object
+) -> requests.Response:
+    return requests.request(
+        method, bb.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def cloud_pr(bb: BitbucketStandIn, source: str, **extra: object) -> dict:
-    r = call(bb, "POST", f"{CLOUD}/pullrequests", json={"title": f"t {source}", "source": {"branch": {"name": source}},
-                                                        **extra})
+    r = call(
+        bb,
+        "POST",
+        f"{CLOUD}/pullrequests",
+        json={"title": f"t {source}", "source": {"branch": {"name": source}}, **extra},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -67,8 +81,13 @@ def test_cloud_create_list_page_and_the_shapes(bb: BitbucketStandIn, tmp_path: P
     for n in range(3):
         branch(bb, tmp_path, f"pipekit/s{n}/prod/v{n}", n, f"s{n}")
     alice = bb.users["alice"]
-    made = cloud_pr(bb, "pipekit/s0/prod/v0", reviewers=[{"uuid": alice.uuid}], close_source_branch=True,
-                    description="notes")
+    made = cloud_pr(
+        bb,
+        "pipekit/s0/prod/v0",
+        reviewers=[{"uuid": alice.uuid}],
+        close_source_branch=True,
+        description="notes",
+    )
     assert made["state"] == "OPEN" and made["destination"]["branch"]["name"] == "main"
     assert made["author"]["nickname"] == "pipekit-bot" and made["reviewers"][0]["uuid"] == alice.uuid
     assert made["links"]["html"]["href"].endswith("/acme/gitops/pull-requests/1")
@@ -76,20 +95,39 @@ def test_cloud_create_list_page_and_the_shapes(bb: BitbucketStandIn, tmp_path: P
     cloud_pr(bb, "pipekit/s1/prod/v1")
     cloud_pr(bb, "pipekit/s2/prod/v2")
     first = call(bb, "GET", f"{CLOUD}/pullrequests", params={"pagelen": 2}).json()
-    assert [v["id"] for v in first["values"]] == [3, 2] and first["size"] == 3 and "participants" not in first["values"][0]
+    assert (
+        [v["id"] for v in first["values"]] == [3, 2]
+        and first["size"] == 3
+        and "participants" not in first["values"][0]
+    )
     second = call(bb, "GET", first["next"].removeprefix(bb.base_url)).json()
     assert [v["id"] for v in second["values"]] == [1] and "next" not in second
-    found = call(bb, "GET", f"{CLOUD}/pullrequests", params={"q": 'source.branch.name ~ "pipekit/s1/"'}).json()
+    found = call(
+        bb, "GET", f"{CLOUD}/pullrequests", params={"q": 'source.branch.name ~ "pipekit/s1/"'}
+    ).json()
     assert [v["id"] for v in found["values"]] == [2]
 
 
 def test_cloud_errors(bb: BitbucketStandIn, tmp_path: Path) -> None:
     branch(bb, tmp_path, "feature", 0, "x")
-    r = call(bb, "POST", f"{CLOUD}/pullrequests", json={"title": "t", "source": {"branch": {"name": "feature"}},
-                                                        "reviewers": [{"uuid": "{00000000-0000-0000-0000-000000000000}"}]})
+    r = call(
+        bb,
+        "POST",
+        f"{CLOUD}/pullrequests",
+        json={
+            "title": "t",
+            "source": {"branch": {"name": "feature"}},
+            "reviewers": [{"uuid": "{00000000-0000-0000-0000-000000000000}"}],
+        },
+    )
     assert r.status_code == 400
-    assert r.json() == {"type": "error", "error": {"message": "reviewers: Malformed reviewers list",
-                                                   "fields": {"reviewers": ["Malformed reviewers list"]}}}
+    assert r.json() == {
+        "type": "error",
+        "error": {
+            "message": "reviewers: Malformed reviewers list",
+            "fields": {"reviewers": ["Malformed reviewers list"]},
+        },
+    }
     assert call(bb, "GET", CLOUD, token="wrong").status_code == 401
     r = call(bb, "GET", CLOUD, token="narrow-token")
     assert r.status_code == 404 and "may not have access" in r.json()["error"]["message"]
@@ -97,15 +135,24 @@ def test_cloud_errors(bb: BitbucketStandIn, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("strategy, parents", [("merge_commit", 2), ("squash", 1), ("fast_forward", None)])
-def test_cloud_merges_for_real(bb: BitbucketStandIn, tmp_path: Path, strategy: str, parents: int | None) -> None:
+def test_cloud_merges_for_real(
+    bb: BitbucketStandIn, tmp_path: Path, strategy: str, parents: int | None
+) -> None:
     repo = bb.repository("acme", "gitops")
     tip = branch(bb, tmp_path, "feature", 0, "x")
     pr = cloud_pr(bb, "feature", close_source_branch=True)
     r = call(bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/merge", json={"merge_strategy": strategy})
     assert r.status_code == 400 and "merge checks" in r.json()["error"]["message"]  # no approval yet
     bb.approve(repo, pr["id"], "pipekit-bot")  # the author's own approval does not count
-    assert call(bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/merge", json={"merge_strategy": strategy}).status_code == 400
-    assert call(bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/approve", token="alice-token").json()["approved"]
+    assert (
+        call(
+            bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/merge", json={"merge_strategy": strategy}
+        ).status_code
+        == 400
+    )
+    assert call(bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/approve", token="alice-token").json()[
+        "approved"
+    ]
     r = call(bb, "POST", f"{CLOUD}/pullrequests/{pr['id']}/merge", json={"merge_strategy": strategy})
     assert r.status_code == 200, r.text
     merged = r.json()
@@ -141,45 +188,91 @@ def test_data_center_shapes_paging_versions_and_vetoes(bb: BitbucketStandIn, tmp
     repo.min_approvals = 1
     branch(bb, tmp_path, "pipekit/a/prod/1", 0, "a")
     branch(bb, tmp_path, "pipekit/b/prod/1", 1, "b")
-    body = {"title": "A", "fromRef": {"id": "refs/heads/pipekit/a/prod/1"}, "toRef": {"id": "refs/heads/main"},
-            "reviewers": [{"user": {"name": "alice"}}, {"user": {"name": "bob"}}]}
+    body = {
+        "title": "A",
+        "fromRef": {"id": "refs/heads/pipekit/a/prod/1"},
+        "toRef": {"id": "refs/heads/main"},
+        "reviewers": [{"user": {"name": "alice"}}, {"user": {"name": "bob"}}],
+    }
     r = call(bb, "POST", f"{DC}/pull-requests", json=body)
     assert r.status_code == 409
     error = r.json()["errors"][0]
     assert error["exceptionName"].endswith("InvalidPullRequestReviewersException")
-    assert error["reviewerErrors"] == [{"context": "bob", "message": "bob is not a user.", "exceptionName": None}]
+    assert error["reviewerErrors"] == [
+        {"context": "bob", "message": "bob is not a user.", "exceptionName": None}
+    ]
     body["reviewers"] = [{"user": {"name": "alice"}}]
     a = call(bb, "POST", f"{DC}/pull-requests", json=body).json()
-    assert a["version"] == 0 and a["fromRef"]["id"] == "refs/heads/pipekit/a/prod/1" and a["author"]["role"] == "AUTHOR"
-    assert call(bb, "POST", f"{DC}/pull-requests", json=body).json()["errors"][0]["exceptionName"].endswith(
-        "DuplicatePullRequestException")
-    call(bb, "POST", f"{DC}/pull-requests", json={**body, "title": "B", "fromRef": {"id": "refs/heads/pipekit/b/prod/1"}})
+    assert (
+        a["version"] == 0
+        and a["fromRef"]["id"] == "refs/heads/pipekit/a/prod/1"
+        and a["author"]["role"] == "AUTHOR"
+    )
+    assert (
+        call(bb, "POST", f"{DC}/pull-requests", json=body)
+        .json()["errors"][0]["exceptionName"]
+        .endswith("DuplicatePullRequestException")
+    )
+    call(
+        bb,
+        "POST",
+        f"{DC}/pull-requests",
+        json={**body, "title": "B", "fromRef": {"id": "refs/heads/pipekit/b/prod/1"}},
+    )
     first = call(bb, "GET", f"{DC}/pull-requests").json()
     assert first["isLastPage"] is False and first["nextPageStart"] == 1 and len(first["values"]) == 1
     last = call(bb, "GET", f"{DC}/pull-requests", params={"start": 1}).json()
     assert last["isLastPage"] is True and "nextPageStart" not in last
-    outgoing = call(bb, "GET", f"{DC}/pull-requests", params={"at": "refs/heads/pipekit/b/prod/1",
-                                                             "direction": "OUTGOING"}).json()
+    outgoing = call(
+        bb,
+        "GET",
+        f"{DC}/pull-requests",
+        params={"at": "refs/heads/pipekit/b/prod/1", "direction": "OUTGOING"},
+    ).json()
     assert [v["title"] for v in outgoing["values"]] == ["B"]
     r = call(bb, "POST", f"{DC}/pull-requests/{a['id']}/merge", params={"version": 0})
-    assert r.status_code == 409 and r.json()["errors"][0]["vetoes"][0]["summaryMessage"] == "Not enough approvals"
-    r = call(bb, "PUT", f"{DC}/pull-requests/{a['id']}/participants/alice", token="alice-token",
-             json={"user": {"name": "alice"}, "approved": True, "status": "APPROVED"})
+    assert (
+        r.status_code == 409
+        and r.json()["errors"][0]["vetoes"][0]["summaryMessage"] == "Not enough approvals"
+    )
+    r = call(
+        bb,
+        "PUT",
+        f"{DC}/pull-requests/{a['id']}/participants/alice",
+        token="alice-token",
+        json={"user": {"name": "alice"}, "approved": True, "status": "APPROVED"},
+    )
     assert r.json()["status"] == "APPROVED"
     bb.edit(repo, a["id"], "alice", title="A, edited")  # version 0 -> 1
     r = call(bb, "POST", f"{DC}/pull-requests/{a['id']}/merge", params={"version": 0})
     assert r.status_code == 409
-    assert r.json()["errors"][0]["exceptionName"] == "com.atlassian.bitbucket.pull.PullRequestOutOfDateException"
+    assert (
+        r.json()["errors"][0]["exceptionName"] == "com.atlassian.bitbucket.pull.PullRequestOutOfDateException"
+    )
     assert r.json()["errors"][0]["currentVersion"] == 1
-    r = call(bb, "POST", f"{DC}/pull-requests/{a['id']}/merge", params={"version": 1}, json={"strategyId": "squash"})
+    r = call(
+        bb,
+        "POST",
+        f"{DC}/pull-requests/{a['id']}/merge",
+        params={"version": 1},
+        json={"strategyId": "squash"},
+    )
     assert r.status_code == 200, r.text
     merged = r.json()
     assert merged["state"] == "MERGED" and merged["properties"]["mergeCommit"]["id"] == repo.head("main")
     b = outgoing["values"][0]
-    r = call(bb, "POST", f"{DC}/pull-requests/{b['id']}/decline", params={"version": b["version"]},
-             token="alice-token", json={"comment": "not now"})
+    r = call(
+        bb,
+        "POST",
+        f"{DC}/pull-requests/{b['id']}/decline",
+        params={"version": b["version"]},
+        token="alice-token",
+        json={"comment": "not now"},
+    )
     assert r.json()["state"] == "DECLINED"
-    activities = call(bb, "GET", f"{DC}/pull-requests/{b['id']}/activities", params={"limit": 5}).json()["values"]
+    activities = call(bb, "GET", f"{DC}/pull-requests/{b['id']}/activities", params={"limit": 5}).json()[
+        "values"
+    ]
     assert activities[0]["action"] == "DECLINED" and activities[0]["user"]["name"] == "alice"
     assert call(bb, "GET", DC, token="narrow-token").status_code == 403
     assert call(bb, "GET", "/rest/api/latest/users/bob").status_code == 404
@@ -210,19 +303,41 @@ def test_python_m_prints_what_a_pipeline_needs_and_stops_on_sigterm(tmp_path: Pa
     seed = tmp_path / "seed"
     (seed / "overlays" / "prod").mkdir(parents=True)
     (seed / "overlays" / "prod" / "kustomization.yaml").write_text("images: []\n")
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.bitbucket", "--repo", str(tmp_path / "g.git"),
-                             "--seed", str(seed), "--flavour", "datacenter", "--owner", "OPS", "--reviewer", "alice",
-                             "--quiet"], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.testing.bitbucket",
+            "--repo",
+            str(tmp_path / "g.git"),
+            "--seed",
+            str(seed),
+            "--flavour",
+            "datacenter",
+            "--owner",
+            "OPS",
+            "--reviewer",
+            "alice",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(4)]
         assert lines[0].startswith("Bitbucket stand-in on http://127.0.0.1:")
-        assert "PIPEKIT_BITBUCKET_SERVER_URL=http://127.0.0.1:" in lines[1] and "PIPEKIT_GITOPS_TOKEN=" in lines[1]
+        assert (
+            "PIPEKIT_BITBUCKET_SERVER_URL=http://127.0.0.1:" in lines[1]
+            and "PIPEKIT_GITOPS_TOKEN=" in lines[1]
+        )
         assert "pull_request: {project: OPS, repository: gitops}" in lines[2]
         assert lines[3].strip().startswith("reviewer alice: alice (token alice-token)")
         base = lines[0].split()[3].rstrip(":")
-        r = requests.get(f"{base}/rest/api/latest/projects/OPS/repos/gitops", auth=("alice", "alice-token"), timeout=5)
+        r = requests.get(
+            f"{base}/rest/api/latest/projects/OPS/repos/gitops", auth=("alice", "alice-token"), timeout=5
+        )
         assert r.status_code == 200 and r.json()["slug"] == "gitops"
         assert git("show", "main:overlays/prod/kustomization.yaml", cwd=tmp_path / "g.git") == "images: []"
     finally:
@@ -234,6 +349,11 @@ def test_pipeline_settings_for_a_rehearsal(bb: BitbucketStandIn) -> None:
     repo = bb.repository("ACME", "gitops")
     env, config = bb.pipeline_settings(repo, "bot-token", flavour="datacenter")
     assert env == {"PIPEKIT_GITOPS_TOKEN": "bot-token", "PIPEKIT_BITBUCKET_SERVER_URL": bb.base_url}
-    assert config == {"gitops": {"repo": str(repo.path), "pull_request": {"project": "ACME", "repository": "gitops"}}}
+    assert config == {
+        "gitops": {"repo": str(repo.path), "pull_request": {"project": "ACME", "repository": "gitops"}}
+    }
     env, config = bb.pipeline_settings(bb.repository("acme", "gitops"), "bot-token")
-    assert env["PIPEKIT_BITBUCKET_API_URL"] == bb.base_url and config["gitops"]["pull_request"]["workspace"] == "acme"
+    assert (
+        env["PIPEKIT_BITBUCKET_API_URL"] == bb.base_url
+        and config["gitops"]["pull_request"]["workspace"] == "acme"
+    )

@@ -10,8 +10,13 @@ from pipekit.testing.gitserver import GitServer
 
 
 def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args], cwd=cwd,
-                          capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
+    return subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+    )
 
 
 def test_a_clone_and_a_push_with_the_token_and_nothing_without_it(tmp_path: Path) -> None:
@@ -27,7 +32,9 @@ def test_a_clone_and_a_push_with_the_token_and_nothing_without_it(tmp_path: Path
     with GitServer(root) as server:
         url = server.url("gitops")
         with_token = url.replace("http://", f"http://x-token-auth:{server.token}@")
-        refused = git("clone", "-q", url.replace("http://", "http://x-token-auth:wrong@"), "nope", cwd=tmp_path)
+        refused = git(
+            "clone", "-q", url.replace("http://", "http://x-token-auth:wrong@"), "nope", cwd=tmp_path
+        )
         assert refused.returncode != 0 and not (tmp_path / "nope" / "README.md").exists()
         assert git("clone", "-q", with_token, "work", cwd=tmp_path).returncode == 0
         work = tmp_path / "work"

@@ -16,7 +16,12 @@ from pipekit.testing.sink import Answer, WebhookSink
 def post(url: str, body: bytes, timeout: float = 5) -> tuple[int, str, dict[str, str]]:
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    conn.request("POST", u.path + ("?" + u.query if u.query else ""), body=body, headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        u.path + ("?" + u.query if u.query else ""),
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
     resp = conn.getresponse()
     out = (resp.status, resp.read().decode(), {k.lower(): v for k, v in resp.getheaders()})
     conn.close()
@@ -61,8 +66,21 @@ def test_command_line_entry_point_prints_urls_and_logs_requests() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "pipekit.testing.sink", "--port", str(port),
-                             "--fail", "429", "--retry-after", "3"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipekit.testing.sink",
+            "--port",
+            str(port),
+            "--fail",
+            "429",
+            "--retry-after",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == f"webhook sink on http://127.0.0.1:{port}"

@@ -11,13 +11,15 @@ if TYPE_CHECKING:
 
 Format = Literal["table", "json", "csv", "prometheus", "html"]
 FORMATS: tuple[str, ...] = get_args(Format)
-WRITERS: Registry[DoraWriter] = Registry({
-    "table": "pipekit.deployments.writers.table:WRITER",
-    "json": "pipekit.deployments.writers.json_writer:WRITER",
-    "csv": "pipekit.deployments.writers.csv_writer:WRITER",
-    "prometheus": "pipekit.deployments.writers.prometheus:WRITER",
-    "html": "pipekit.deployments.writers.html:WRITER",
-})
+WRITERS: Registry[DoraWriter] = Registry(
+    {
+        "table": "pipekit.deployments.writers.table:WRITER",
+        "json": "pipekit.deployments.writers.json_writer:WRITER",
+        "csv": "pipekit.deployments.writers.csv_writer:WRITER",
+        "prometheus": "pipekit.deployments.writers.prometheus:WRITER",
+        "html": "pipekit.deployments.writers.html:WRITER",
+    }
+)
 
 
 def writer(name: str) -> DoraWriter:

@@ -22,7 +22,11 @@ table{border-collapse:collapse;margin:8px 0}td,th{padding:4px 10px;border-bottom
 # (title, value of one week, formatter)
 TRENDS: list[tuple[str, Callable[[Week], float | None], Callable[[float | None], str]]] = [
     ("Deployments per week", lambda w: float(w.deployments), lambda v: f"{v:.0f}" if v is not None else "-"),
-    ("Deployment days per week", lambda w: float(w.deployment_days), lambda v: f"{v:.0f}" if v is not None else "-"),
+    (
+        "Deployment days per week",
+        lambda w: float(w.deployment_days),
+        lambda v: f"{v:.0f}" if v is not None else "-",
+    ),
     ("Change lead time (median)", lambda w: w.lead_time_median_s, duration),
     ("Change fail rate", lambda w: w.change_fail_rate, ratio),
     ("Recovery time (median)", lambda w: w.recovery_median_s, duration),
@@ -35,14 +39,18 @@ def _level(level: str) -> str:
 
 
 def _summary(m: Metrics) -> str:
-    rows = "".join(f"<tr><th>{escape(label)}</th><td>{_level(m.levels[key])}</td><td>{escape(headline(m, key))}</td></tr>"
-                   for key, label, _a, _u in METRICS)
+    rows = "".join(
+        f"<tr><th>{escape(label)}</th><td>{_level(m.levels[key])}</td><td>{escape(headline(m, key))}</td></tr>"
+        for key, label, _a, _u in METRICS
+    )
     return f"<table>{rows}</table>"
 
 
 def _charts(m: Metrics, width: int) -> str:
-    charts = [bars([(w.week, value(w)) for w in m.weeks], title=f"{title}: {m.scope}", fmt=fmt, width=width)
-              for title, value, fmt in TRENDS]
+    charts = [
+        bars([(w.week, value(w)) for w in m.weeks], title=f"{title}: {m.scope}", fmt=fmt, width=width)
+        for title, value, fmt in TRENDS
+    ]
     return '<div class="charts">' + "".join(charts) + "</div>"
 
 
@@ -53,15 +61,24 @@ class HtmlWriter(DoraWriter):
     def render(self, report: DoraReport) -> str:
         envs = ", ".join(report.environments) or "every environment"
         title = f"DORA metrics: {envs}, {report.since} .. {report.until}"
-        parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                 '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                 f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
-                 f"<h1>{escape(title)}</h1>",
-                 f'<p class="muted">GitOps repository {escape(report.repo)}; {report.incidents} incidents read. '
-                 f"Levels: {escape(report.levels_source)}.</p>",
-                 "<h2>All services</h2>", _summary(report.overall), _charts(report.overall, 320)]
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+            f"<h1>{escape(title)}</h1>",
+            f'<p class="muted">GitOps repository {escape(report.repo)}; {report.incidents} incidents read. '
+            f"Levels: {escape(report.levels_source)}.</p>",
+            "<h2>All services</h2>",
+            _summary(report.overall),
+            _charts(report.overall, 320),
+        ]
         for m in report.services:
-            parts += [f'<h2 id="service-{escape(m.scope)}">{escape(m.scope)}</h2>', _summary(m), _charts(m, 240)]
+            parts += [
+                f'<h2 id="service-{escape(m.scope)}">{escape(m.scope)}</h2>',
+                _summary(m),
+                _charts(m, 240),
+            ]
         parts.append("</body></html>")
         return "\n".join(parts) + "\n"
 

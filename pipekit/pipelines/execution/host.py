@@ -38,7 +38,9 @@ class HostExecution(Execution):
 
     def base_environment(self) -> dict[str, str]:
         own = os.path.dirname(sys.executable)
-        path = self.host_path if own in self.host_path.split(os.pathsep) else own + os.pathsep + self.host_path
+        path = (
+            self.host_path if own in self.host_path.split(os.pathsep) else own + os.pathsep + self.host_path
+        )
         return {"PATH": path, "HOME": str(self.home_dir), "TMPDIR": str(self.tmp), "LANG": "C.UTF-8"}
 
     def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:

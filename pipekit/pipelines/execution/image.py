@@ -20,9 +20,18 @@ RUNNER_DIR = "/opt/atlassian/pipelines/agent/pipekit"
 class ImageExecution(Execution):
     kind = "image"
 
-    def __init__(self, step_dir: Path, clone: Path, *, image: str, config: ImageConfig, name: str,
-                 user: int | None, tool: WorkContainers | None = None,
-                 known: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        step_dir: Path,
+        clone: Path,
+        *,
+        image: str,
+        config: ImageConfig,
+        name: str,
+        user: int | None,
+        tool: WorkContainers | None = None,
+        known: tuple[str, int] | None = None,
+    ) -> None:
         super().__init__(step_dir, clone)
         self.image = image
         self.config = config
@@ -39,8 +48,9 @@ class ImageExecution(Execution):
     def prepare(self) -> None:
         self.container = self.tool.create(self.image, self.name)
         if self.known is None:
-            home, self.uid = user_of(self.tool.read_file(self.container, "/etc/passwd") or "",
-                                     self.user or self.config.user or "0")
+            home, self.uid = user_of(
+                self.tool.read_file(self.container, "/etc/passwd") or "", self.user or self.config.user or "0"
+            )
             self.home = self.home or home
 
     def mount(self, host: Path, inside: str, read_only: bool = False) -> None:
@@ -55,7 +65,9 @@ class ImageExecution(Execution):
     def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:
         assert self.container is not None
         inner = ["/bin/sh", f"{RUNNER_DIR}/run.sh", *args]
-        return self.tool.run_argv(self.container, inner, mounts=self.mounts, workdir=CLONE_DIR, user=self.user), None
+        return self.tool.run_argv(
+            self.container, inner, mounts=self.mounts, workdir=CLONE_DIR, user=self.user
+        ), None
 
     def close(self) -> None:
         if self.container is not None:

@@ -64,15 +64,26 @@ def e(text: object) -> str:
 
 
 def page(title: str, body: list[str]) -> str:
-    return "\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                      '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                      f"<title>{e(title)}</title><style>{STYLE}</style></head><body>", *body,
-                      "</body></html>"]) + "\n"
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{e(title)}</title><style>{STYLE}</style></head><body>",
+                *body,
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )
 
 
 def badges(cell: Cell) -> list[str]:
-    return [f'<span class="badge m-{e(mark)}" title="{e(note)}">{e(mark)}</span>'
-            for mark, note in zip(cell.marks, cell.notes, strict=False)]
+    return [
+        f'<span class="badge m-{e(mark)}" title="{e(note)}">{e(mark)}</span>'
+        for mark, note in zip(cell.marks, cell.notes, strict=False)
+    ]
 
 
 def cell_html(cell: Cell | None) -> str:
@@ -81,16 +92,20 @@ def cell_html(cell: Cell | None) -> str:
     first = next((m for m in SEVERITY if m in cell.marks), None)
     klass = f"cell c-{first}" if first else "cell"
     if not cell.deployed:
-        return (f'<td><div class="{klass}"><div class="ver">{e(cell.version or "–")}</div>'
-                '<div class="none">not deployed yet</div>' + "".join(badges(cell)) + "</div></td>")
+        return (
+            f'<td><div class="{klass}"><div class="ver">{e(cell.version or "–")}</div>'
+            '<div class="none">not deployed yet</div>' + "".join(badges(cell)) + "</div></td>"
+        )
     parts = [f'<div class="{klass}" title="{e(cell.image)}">', f'<div class="ver">{e(cell.version)}</div>']
     if cell.tag and cell.short_digest:
         parts.append(f'<div class="dig">@{e(cell.short_digest)}</div>')
     since = (cell.since or "")[:16].replace("T", " ")
     parts.append(f'<div title="since {e(since)} UTC">{e(age(cell))} · {e(who(cell))}</div>')
     if cell.live is not None:
-        parts.append(f'<div class="muted">Argo CD {e(cell.live.sync or "?")} / {e(cell.live.health or "?")}'
-                     f' at {e(short(cell.live.revision))}</div>')
+        parts.append(
+            f'<div class="muted">Argo CD {e(cell.live.sync or "?")} / {e(cell.live.health or "?")}'
+            f" at {e(short(cell.live.revision))}</div>"
+        )
     parts += badges(cell)
     parts.append("</div>")
     return "<td>" + "".join(parts) + "</td>"
@@ -98,15 +113,19 @@ def cell_html(cell: Cell | None) -> str:
 
 def commit_li(c: SourceCommit) -> str:
     keys = " ".join(f"<code>{e(k)}</code>" for k in c.jira)
-    return (f"<li>{e(c.subject)} <span class=\"muted\">(<code>{e(short(c.sha))}</code>, {e(c.author)}, "
-            f"{e(c.date[:10])})</span> {keys}</li>")
+    return (
+        f'<li>{e(c.subject)} <span class="muted">(<code>{e(short(c.sha))}</code>, {e(c.author)}, '
+        f"{e(c.date[:10])})</span> {keys}</li>"
+    )
 
 
 def change_html(s: ServiceChange) -> list[str]:
     before = e(s.target.version) if s.target else "–"
     after = e(s.source.version) if s.source else "–"
-    out = [f'<h3>{e(s.service)} <code>{before}</code> → <code>{after}</code> '
-           f'<span class="state s-{e(s.state)}" title="{e(STATES.get(s.state, s.state))}">{e(s.state)}</span></h3>']
+    out = [
+        f"<h3>{e(s.service)} <code>{before}</code> → <code>{after}</code> "
+        f'<span class="state s-{e(s.state)}" title="{e(STATES.get(s.state, s.state))}">{e(s.state)}</span></h3>'
+    ]
     facts = []
     if s.total:
         facts.append(f"{s.total} commit{'s' if s.total != 1 else ''}")
@@ -117,14 +136,20 @@ def change_html(s: ServiceChange) -> list[str]:
     if facts:
         out.append(f'<div class="muted">{" · ".join(facts)}</div>')
     if s.note:
-        out.append(f'<div class="warn">{e(s.note)}</div>' if s.state in (DIVERGED, BEHIND_TARGET, UNKNOWN)
-                   else f'<div class="muted">{e(s.note)}</div>')
+        out.append(
+            f'<div class="warn">{e(s.note)}</div>'
+            if s.state in (DIVERGED, BEHIND_TARGET, UNKNOWN)
+            else f'<div class="muted">{e(s.note)}</div>'
+        )
     if s.commits:
         more = f"<li>… and {s.total - len(s.commits)} more</li>" if s.truncated else ""
         out.append('<ul class="commits">' + "".join(commit_li(c) for c in s.commits) + more + "</ul>")
     if s.rolled_back:
-        out.append('<div>Would roll back:</div><ul class="commits">'
-                   + "".join(commit_li(c) for c in s.rolled_back) + "</ul>")
+        out.append(
+            '<div>Would roll back:</div><ul class="commits">'
+            + "".join(commit_li(c) for c in s.rolled_back)
+            + "</ul>"
+        )
     return out
 
 
@@ -136,36 +161,51 @@ class HtmlWriter(ReleaseWriter):
         title = f"What runs where: {report.repo}"
         counts = report.counts()
         summary = ", ".join(f"{n} {m}" for m, n in counts.items()) or "nothing marked"
-        body = [f"<h1>{e(title)}</h1>",
-                f'<p class="muted">{e(report.branch)} at <code>{e(short(report.revision, 12))}</code>, '
-                f"{e(report.generated_at[:16].replace('T', ' '))} UTC · {len(report.services)} services × "
-                f"{len(report.environments)} environments · {e(summary)}"
-                + (f" · live state from Argo CD {e(report.argocd)}" if report.argocd else "") + "</p>",
-                '<div class="legend">' + "".join(f'<span><span class="badge m-{e(m)}">{e(m)}</span>{e(t)}</span>'
-                                                 for m, t in MARKS.items()) + "</div>",
-                '<table class="matrix"><thead><tr><th class="svc">service</th>']
+        body = [
+            f"<h1>{e(title)}</h1>",
+            f'<p class="muted">{e(report.branch)} at <code>{e(short(report.revision, 12))}</code>, '
+            f"{e(report.generated_at[:16].replace('T', ' '))} UTC · {len(report.services)} services × "
+            f"{len(report.environments)} environments · {e(summary)}"
+            + (f" · live state from Argo CD {e(report.argocd)}" if report.argocd else "")
+            + "</p>",
+            '<div class="legend">'
+            + "".join(
+                f'<span><span class="badge m-{e(m)}">{e(m)}</span>{e(t)}</span>' for m, t in MARKS.items()
+            )
+            + "</div>",
+            '<table class="matrix"><thead><tr><th class="svc">service</th>',
+        ]
         for env in report.environments:
             up = report.upstream.get(env)
             body.append(f"<th>{e(env)}" + (f' <span class="muted">← {e(up)}</span>' if up else "") + "</th>")
         body.append("</tr></thead><tbody>")
         for service in report.services:
-            body.append(f'<tr><th class="svc">{e(service)}</th>'
-                        + "".join(cell_html(report.cell(service, env)) for env in report.environments) + "</tr>")
+            body.append(
+                f'<tr><th class="svc">{e(service)}</th>'
+                + "".join(cell_html(report.cell(service, env)) for env in report.environments)
+                + "</tr>"
+            )
         body.append("</tbody></table>")
         marked = report.marked()
         if marked:
             body.append("<h2>Marks</h2><ul>")
-            body += [f"<li><b>{e(c.service)}</b> in {e(c.environment)}: {e(n)}</li>" for c in marked for n in c.notes]
+            body += [
+                f"<li><b>{e(c.service)}</b> in {e(c.environment)}: {e(n)}</li>"
+                for c in marked
+                for n in c.notes
+            ]
             body.append("</ul>")
         return page(title, body)
 
     def diff(self, report: DiffReport) -> str:
         title = f"Release notes: {report.source} → {report.target}"
         counts = ", ".join(f"{n} {STATES.get(k, k)}" for k, n in report.counts().items()) or "no service"
-        body = [f"<h1>{e(title)}</h1>",
-                f'<p class="muted">GitOps {e(report.repo)}, {e(report.branch)} at '
-                f"<code>{e(short(report.revision, 12))}</code>, {e(report.generated_at[:16].replace('T', ' '))} UTC"
-                f" · {e(counts)}</p>"]
+        body = [
+            f"<h1>{e(title)}</h1>",
+            f'<p class="muted">GitOps {e(report.repo)}, {e(report.branch)} at '
+            f"<code>{e(short(report.revision, 12))}</code>, {e(report.generated_at[:16].replace('T', ' '))} UTC"
+            f" · {e(counts)}</p>",
+        ]
         changing = report.by_state(CARRIES, NEW, REBUILT, UNKNOWN)
         if changing:
             body.append("<h2>Changes</h2>")
@@ -180,24 +220,39 @@ class HtmlWriter(ReleaseWriter):
             body.append(f'<p class="warn">Jira: {e(report.jira_error)}</p>')
         if report.issues:
             allowed = " / ".join(report.allowed_statuses)
-            body.append("<h2>Jira issues</h2>" + (f'<p class="muted">Allowed statuses: {e(allowed)}</p>'
-                                                  if allowed else ""))
+            body.append(
+                "<h2>Jira issues</h2>"
+                + (f'<p class="muted">Allowed statuses: {e(allowed)}</p>' if allowed else "")
+            )
             body.append('<table class="issues"><tr><th>issue</th><th>status</th><th>summary</th></tr>')
             for i in report.issues.values():
-                state = ('<span class="warn">not found</span>' if not i.found else e(i.status) + (
-                    f' <span class="warn">not in {e(allowed)}</span>' if i.allowed is False else ""))
-                key = f'<a href="{e(i.url)}">{e(i.key)}</a>' if i.url.startswith(("https://", "http://")) \
+                state = (
+                    '<span class="warn">not found</span>'
+                    if not i.found
+                    else e(i.status)
+                    + (f' <span class="warn">not in {e(allowed)}</span>' if i.allowed is False else "")
+                )
+                key = (
+                    f'<a href="{e(i.url)}">{e(i.key)}</a>'
+                    if i.url.startswith(("https://", "http://"))
                     else e(i.key)
+                )
                 body.append(f"<tr><td>{key}</td><td>{state}</td><td>{e(i.summary)}</td></tr>")
             body.append("</table>")
         same = report.by_state(UNCHANGED)
         if same:
-            body.append("<h2>Unchanged</h2><p>" + ", ".join(
-                f"{e(s.service)} <code>{e(s.source.version if s.source else '')}</code>" for s in same) + "</p>")
+            body.append(
+                "<h2>Unchanged</h2><p>"
+                + ", ".join(
+                    f"{e(s.service)} <code>{e(s.source.version if s.source else '')}</code>" for s in same
+                )
+                + "</p>"
+            )
         absent = report.by_state(ABSENT)
         if absent:
-            body.append(f"<h2>Only in {e(report.target)}</h2><p>" + ", ".join(e(s.service) for s in absent)
-                        + "</p>")
+            body.append(
+                f"<h2>Only in {e(report.target)}</h2><p>" + ", ".join(e(s.service) for s in absent) + "</p>"
+            )
         return page(title, body)
 
 

@@ -43,8 +43,11 @@ def cell_text(cell: Cell | None) -> str:
     if not cell.deployed:
         parts = [code(cell.version), "not deployed yet"] if cell.version else ["not deployed yet"]
     else:
-        parts = [code(cell.version) + (f" {code('@' + cell.short_digest)}" if cell.tag and cell.short_digest
-                                       else ""), md(f"{age(cell)} · {who(cell)}")]
+        parts = [
+            code(cell.version)
+            + (f" {code('@' + cell.short_digest)}" if cell.tag and cell.short_digest else ""),
+            md(f"{age(cell)} · {who(cell)}"),
+        ]
     if cell.live is not None:
         parts.append(md(f"Argo CD {cell.live.sync or '?'} / {cell.live.health or '?'}"))
     if cell.marks:
@@ -94,27 +97,43 @@ class MarkdownWriter(ReleaseWriter):
     media_type = "text/markdown"
 
     def status(self, report: StatusReport) -> str:
-        lines = ["# What runs where", "",
-                 f"GitOps {code(report.repo)}, {code(report.branch)} at {code(short(report.revision, 12))}, "
-                 f"{md(report.generated_at[:16].replace('T', ' '))} UTC"
-                 + (f"; live state from Argo CD {code(report.argocd)}" if report.argocd else "") + ".", ""]
+        lines = [
+            "# What runs where",
+            "",
+            f"GitOps {code(report.repo)}, {code(report.branch)} at {code(short(report.revision, 12))}, "
+            f"{md(report.generated_at[:16].replace('T', ' '))} UTC"
+            + (f"; live state from Argo CD {code(report.argocd)}" if report.argocd else "")
+            + ".",
+            "",
+        ]
         lines.append("| service | " + " | ".join(md(e) for e in report.environments) + " |")
         lines.append("|---" * (len(report.environments) + 1) + "|")
         for s in report.services:
-            lines.append(f"| **{md(s)}** | " + " | ".join(cell_text(report.cell(s, e))
-                                                        for e in report.environments) + " |")
+            lines.append(
+                f"| **{md(s)}** | "
+                + " | ".join(cell_text(report.cell(s, e)) for e in report.environments)
+                + " |"
+            )
         marked = report.marked()
         if marked:
             lines += ["", "## Marks", ""]
-            lines += [f"- **{md(c.service)}** in {md(c.environment)}: {md(n)}" for c in marked for n in c.notes]
-            lines += ["", "Legend: " + "; ".join(f"**{m}** {md(t)}" for m, t in MARKS.items()
-                                                  if m in report.counts())]
+            lines += [
+                f"- **{md(c.service)}** in {md(c.environment)}: {md(n)}" for c in marked for n in c.notes
+            ]
+            lines += [
+                "",
+                "Legend: " + "; ".join(f"**{m}** {md(t)}" for m, t in MARKS.items() if m in report.counts()),
+            ]
         return "\n".join(lines) + "\n"
 
     def diff(self, report: DiffReport) -> str:
-        lines = [f"# Release notes: {md(report.source)} → {md(report.target)}", "",
-                 f"GitOps {code(report.repo)}, {code(report.branch)} at {code(short(report.revision, 12))}, "
-                 f"{md(report.generated_at[:16].replace('T', ' '))} UTC.", ""]
+        lines = [
+            f"# Release notes: {md(report.source)} → {md(report.target)}",
+            "",
+            f"GitOps {code(report.repo)}, {code(report.branch)} at {code(short(report.revision, 12))}, "
+            f"{md(report.generated_at[:16].replace('T', ' '))} UTC.",
+            "",
+        ]
         counts = report.counts()
         changing = report.by_state(CARRIES, NEW, REBUILT, UNKNOWN)
         if changing:
@@ -138,8 +157,12 @@ class MarkdownWriter(ReleaseWriter):
             lines.append("")
         same = report.by_state(UNCHANGED)
         if same:
-            lines += ["## Unchanged", "", ", ".join(f"{md(s.service)} {code(s.source.version if s.source else '')}"
-                                                    for s in same), ""]
+            lines += [
+                "## Unchanged",
+                "",
+                ", ".join(f"{md(s.service)} {code(s.source.version if s.source else '')}" for s in same),
+                "",
+            ]
         absent = report.by_state(ABSENT)
         if absent:
             lines += [f"## Only in {md(report.target)}", "", ", ".join(md(s.service) for s in absent), ""]

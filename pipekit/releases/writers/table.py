@@ -24,16 +24,25 @@ def cell_lines(cell: Cell | None) -> list[str]:
 
 
 def grid(header: list[str], rows: list[list[list[str]]]) -> list[str]:
-    cut = [[[line if len(line) <= WIDTH else line[:WIDTH - 1] + "~" for line in cell] for cell in row]
-           for row in rows]
-    widths = [max([len(header[i]), *(len(line) for row in cut for line in row[i])]) for i in range(len(header))]
-    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
-           "-+-".join("-" * w for w in widths)]
+    cut = [
+        [[line if len(line) <= WIDTH else line[: WIDTH - 1] + "~" for line in cell] for cell in row]
+        for row in rows
+    ]
+    widths = [
+        max([len(header[i]), *(len(line) for row in cut for line in row[i])]) for i in range(len(header))
+    ]
+    out = [
+        " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+        "-+-".join("-" * w for w in widths),
+    ]
     for row in cut:
         height = max(len(cell) for cell in row)
         for n in range(height):
-            out.append(" | ".join((cell[n] if n < len(cell) else "").ljust(w)
-                                  for cell, w in zip(row, widths, strict=True)).rstrip())
+            out.append(
+                " | ".join(
+                    (cell[n] if n < len(cell) else "").ljust(w) for cell, w in zip(row, widths, strict=True)
+                ).rstrip()
+            )
     return out
 
 
@@ -49,10 +58,15 @@ def change_lines(s: ServiceChange) -> list[str]:
     if s.note:
         lines.append(f"  {s.note}")
     if s.commits:
-        lines.append(f"  {s.total} commit{'s' if s.total != 1 else ''} to carry"
-                     + (f" (the newest {len(s.commits)} listed)" if s.truncated else "") + ":")
-        lines += [f"    {short(c.sha)} {c.subject} ({c.author})" + (f" [{' '.join(c.jira)}]" if c.jira else "")
-                  for c in s.commits]
+        lines.append(
+            f"  {s.total} commit{'s' if s.total != 1 else ''} to carry"
+            + (f" (the newest {len(s.commits)} listed)" if s.truncated else "")
+            + ":"
+        )
+        lines += [
+            f"    {short(c.sha)} {c.subject} ({c.author})" + (f" [{' '.join(c.jira)}]" if c.jira else "")
+            for c in s.commits
+        ]
     if s.rolled_back:
         lines.append("  would roll back:")
         lines += [f"    {short(c.sha)} {c.subject} ({c.author})" for c in s.rolled_back]
@@ -63,10 +77,14 @@ class TableWriter(ReleaseWriter):
     name = "table"
 
     def status(self, report: StatusReport) -> str:
-        lines = [f"What runs where: {report.repo} ({report.branch} at {short(report.revision, 12)})"
-                 + (f", live from Argo CD {report.argocd}" if report.argocd else "")]
-        header = ["service", *[f"{e} (from {report.upstream[e]})" if e in report.upstream else e
-                               for e in report.environments]]
+        lines = [
+            f"What runs where: {report.repo} ({report.branch} at {short(report.revision, 12)})"
+            + (f", live from Argo CD {report.argocd}" if report.argocd else "")
+        ]
+        header = [
+            "service",
+            *[f"{e} (from {report.upstream[e]})" if e in report.upstream else e for e in report.environments],
+        ]
         rows = [[[s], *[cell_lines(report.cell(s, e)) for e in report.environments]] for s in report.services]
         lines += ["", *grid(header, rows)]
         marked = report.marked()
@@ -77,11 +95,16 @@ class TableWriter(ReleaseWriter):
         return "\n".join(lines) + "\n"
 
     def diff(self, report: DiffReport) -> str:
-        lines = [f"Promotion {report.source} -> {report.target}: {report.repo} "
-                 f"({report.branch} at {short(report.revision, 12)})"]
+        lines = [
+            f"Promotion {report.source} -> {report.target}: {report.repo} "
+            f"({report.branch} at {short(report.revision, 12)})"
+        ]
         counts = report.counts()
-        lines.append("  " + ", ".join(f"{n} {STATES.get(k, k)}" for k, n in counts.items()) if counts
-                     else "  no service in either environment")
+        lines.append(
+            "  " + ", ".join(f"{n} {STATES.get(k, k)}" for k, n in counts.items())
+            if counts
+            else "  no service in either environment"
+        )
         for s in report.services:
             lines += ["", *change_lines(s)]
         if report.jira_error:
@@ -90,8 +113,11 @@ class TableWriter(ReleaseWriter):
             allowed = " / ".join(report.allowed_statuses)
             lines += ["", "Jira issues" + (f" (allowed: {allowed})" if allowed else "") + ":"]
             for issue in report.issues.values():
-                flag = "" if issue.found and issue.allowed is not False else (
-                    "  ! not found" if not issue.found else f"  ! not in {allowed}")
+                flag = (
+                    ""
+                    if issue.found and issue.allowed is not False
+                    else ("  ! not found" if not issue.found else f"  ! not in {allowed}")
+                )
                 lines.append(f"  {issue.key}  {issue.status or '-'}  {issue.summary}{flag}")
         return "\n".join(lines) + "\n"
 

@@ -23,8 +23,19 @@ from pipekit.reports.junit.dialects import NAMES, check_counters, detect, dialec
 from pipekit.reports.junit.model import TestCase, TestSummary
 from pipekit.reports.junit.parser import first_line, parse
 
-__all__ = ["NAMES", "Reading", "TestCase", "TestSummary", "find", "first_line", "merge_attempts", "read",
-           "read_summary", "root_element", "summarize"]
+__all__ = [
+    "NAMES",
+    "Reading",
+    "TestCase",
+    "TestSummary",
+    "find",
+    "first_line",
+    "merge_attempts",
+    "read",
+    "read_summary",
+    "root_element",
+    "summarize",
+]
 
 
 @dataclass
@@ -59,8 +70,9 @@ def read(paths: Iterable[Path], *, dialect_name: str = "auto", check: bool = Tru
     return reading
 
 
-def summarize(cases: Iterable[TestCase], *, reports: int = 0, unlisted_skipped: int = 0,
-              dialects: Sequence[str] = ()) -> TestSummary:
+def summarize(
+    cases: Iterable[TestCase], *, reports: int = 0, unlisted_skipped: int = 0, dialects: Sequence[str] = ()
+) -> TestSummary:
     summary = TestSummary(reports=reports, dialects=list(dialects))
     for case in cases:
         summary.add(case)
@@ -70,12 +82,17 @@ def summarize(cases: Iterable[TestCase], *, reports: int = 0, unlisted_skipped: 
     return summary
 
 
-def read_summary(paths: Iterable[Path], *, keep_cases: bool = False, dialect_name: str = "auto",
-                 check: bool = False) -> tuple[TestSummary, list[TestCase]]:
+def read_summary(
+    paths: Iterable[Path], *, keep_cases: bool = False, dialect_name: str = "auto", check: bool = False
+) -> tuple[TestSummary, list[TestCase]]:
     """Read every report into one summary; with ``keep_cases`` also return every test case."""
     reading = read(paths, dialect_name=dialect_name, check=check)
-    summary = summarize(reading.cases, reports=reading.reports, unlisted_skipped=reading.unlisted_skipped,
-                        dialects=reading.dialects)
+    summary = summarize(
+        reading.cases,
+        reports=reading.reports,
+        unlisted_skipped=reading.unlisted_skipped,
+        dialects=reading.dialects,
+    )
     return summary, reading.cases if keep_cases else []
 
 
@@ -103,8 +120,14 @@ def merge_attempts(attempts: Sequence[Sequence[TestCase]]) -> list[TestCase]:
         for k, case in keys(cases):
             before = merged.get(k)
             if before is not None and case.outcome == "passed" and (before.failing or before.flaky):
-                case = replace(case, flaky=True, message=before.message, kind=before.kind,
-                               details=before.details, reruns=case.reruns + before.reruns + 1)
+                case = replace(
+                    case,
+                    flaky=True,
+                    message=before.message,
+                    kind=before.kind,
+                    details=before.details,
+                    reruns=case.reruns + before.reruns + 1,
+                )
             merged[k] = case
     return list(merged.values())
 
@@ -126,8 +149,11 @@ def find(root: Path, *, newer_than: float | None = None) -> list[Path]:
         for name in filenames:
             if name.endswith(".xml"):
                 path = Path(dirpath, name)
-                if (newer_than is None or path.stat().st_mtime >= newer_than) \
-                        and root_element(path) in (None, "testsuite", "testsuites"):
+                if (newer_than is None or path.stat().st_mtime >= newer_than) and root_element(path) in (
+                    None,
+                    "testsuite",
+                    "testsuites",
+                ):
                     found.append(path)
     return sorted(found)
 

@@ -58,15 +58,20 @@ class Playwright(Dialect):
     counters = True
 
     def matches(self, report: Report) -> bool:
-        return report.root == "testsuites" and "id" in report.root_attrs and \
-            any("hostname" in s.attrs for s in report.suites[1:2])
+        return (
+            report.root == "testsuites"
+            and "id" in report.root_attrs
+            and any("hostname" in s.attrs for s in report.suites[1:2])
+        )
 
     def adapt(self, report: Report) -> Adapted:
         projects = {s.attrs.get("hostname") or "" for s in report.suites if s.tag == "testsuite"}
         if len(projects) > 1:  # the same test in several projects: tell them apart
             for suite in report.suites:
                 project = suite.attrs.get("hostname")
-                for case in report.cases[suite.first:suite.end] if project and suite.tag == "testsuite" else ():
+                for case in (
+                    report.cases[suite.first : suite.end] if project and suite.tag == "testsuite" else ()
+                ):
                     if not case.name.startswith(f"[{project}] "):
                         case.name = f"[{project}] {case.name}"
         return Adapted(report.cases)
@@ -74,8 +79,11 @@ class Playwright(Dialect):
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _NEWMAN_ERROR = re.compile(r"^(\w*Error)\b:?\s*(.*)$")
-_NEWMAN_KIND = {"RequestError": "request failed", "testScriptError": "test script failed",
-                "prerequestScriptError": "pre-request script failed"}
+_NEWMAN_KIND = {
+    "RequestError": "request failed",
+    "testScriptError": "test script failed",
+    "prerequestScriptError": "pre-request script failed",
+}
 
 
 class Newman(Dialect):
@@ -92,7 +100,9 @@ class Newman(Dialect):
 
     def adapt(self, report: Report) -> Adapted:
         cases = report.cases
-        for case in cases:  # Newman's classname is the request name squashed ("GetOrder"); the suite's is its own
+        for (
+            case
+        ) in cases:  # Newman's classname is the request name squashed ("GetOrder"); the suite's is its own
             if case.suite:
                 case.classname = case.suite
         extra: list[TestCase] = []
@@ -111,9 +121,17 @@ def _newman_error(report: Report, suite: Suite) -> TestCase:
             kind, message = m.group(1), line.strip()
             break
     what = _NEWMAN_KIND.get(kind, "error")
-    return TestCase(suite.name, what, "errored", message=message or f"{suite.attrs.get('errors')} error(s) "
-                    "recorded outside any test (see the report's system-err)", kind=kind,
-                    details=suite.system_err.strip(), report=str(report.path), suite=suite.name)
+    return TestCase(
+        suite.name,
+        what,
+        "errored",
+        message=message
+        or f"{suite.attrs.get('errors')} error(s) recorded outside any test (see the report's system-err)",
+        kind=kind,
+        details=suite.system_err.strip(),
+        report=str(report.path),
+        suite=suite.name,
+    )
 
 
 class Pytest(Dialect):
@@ -126,8 +144,9 @@ class Pytest(Dialect):
     name = "pytest"
 
     def matches(self, report: Report) -> bool:
-        return report.root_attrs.get("name") == "pytest tests" or \
-            any(s.name == "pytest" and s.tag == "testsuite" for s in report.suites[:2])
+        return report.root_attrs.get("name") == "pytest tests" or any(
+            s.name == "pytest" and s.tag == "testsuite" for s in report.suites[:2]
+        )
 
     def adapt(self, report: Report) -> Adapted:
         groups: dict[tuple[str, str, str], list[TestCase]] = {}
@@ -150,11 +169,14 @@ def _last_decides(group: list[TestCase]) -> TestCase:
         last.flaky = reruns > 0
         last.reruns = reruns
         if last.flaky:
-            last.message = f"failed before passing on attempt {reruns + 1} (pytest-rerunfailures does not " \
-                           "write the failed attempts' errors)"
+            last.message = (
+                f"failed before passing on attempt {reruns + 1} (pytest-rerunfailures does not "
+                "write the failed attempts' errors)"
+            )
         return last
-    culprit = next((c for c in attempt if c.outcome == "failed"), None) or \
-        next((c for c in attempt if c.failing), attempt[0])
+    culprit = next((c for c in attempt if c.outcome == "failed"), None) or next(
+        (c for c in attempt if c.failing), attempt[0]
+    )
     culprit.reruns = reruns
     culprit.time_s = sum(c.time_s for c in attempt)
     return culprit
@@ -172,8 +194,9 @@ class Jest(Dialect):
     SUITE_FAILED = "Test suite failed to run"
 
     def matches(self, report: Report) -> bool:
-        return report.root_attrs.get("name") == "jest tests" or \
-            any(c.classname == self.SUITE_FAILED for c in report.cases[:1000])
+        return report.root_attrs.get("name") == "jest tests" or any(
+            c.classname == self.SUITE_FAILED for c in report.cases[:1000]
+        )
 
     def adapt(self, report: Report) -> Adapted:
         out: list[TestCase] = []
@@ -183,8 +206,18 @@ class Jest(Dialect):
                     continue  # the second entry jest-junit writes for the same failure
                 lines = [ln.strip() for ln in case.details.splitlines() if ln.strip()]
                 message = next((ln for ln in lines if self.SUITE_FAILED not in ln), case.message)
-                out.append(TestCase(case.suite or case.name, self.SUITE_FAILED, "errored", message=message,
-                                    kind=case.kind, details=case.details, report=case.report, suite=case.suite))
+                out.append(
+                    TestCase(
+                        case.suite or case.name,
+                        self.SUITE_FAILED,
+                        "errored",
+                        message=message,
+                        kind=case.kind,
+                        details=case.details,
+                        report=case.report,
+                        suite=case.suite,
+                    )
+                )
                 continue
             case.classname, case.name = _one_title(case.classname, case.name)
             props = case.props or {}
@@ -195,8 +228,11 @@ class Jest(Dialect):
                 case.reruns = invocations - 1
                 if case.outcome == "passed":
                     case.flaky = True
-                    case.message = props.get("retryReason") or f"failed before passing on attempt {invocations} " \
+                    case.message = (
+                        props.get("retryReason")
+                        or f"failed before passing on attempt {invocations} "
                         "(jest.retryTimes; logErrorsBeforeRetry keeps the error)"
+                    )
             out.append(case)
         return Adapted(out)
 
@@ -213,7 +249,9 @@ class Mocha(Dialect):
     name = "mocha"
 
     def matches(self, report: Report) -> bool:
-        return report.root_attrs.get("name") == "Mocha Tests" or any(s.name == "Root Suite" for s in report.suites[:3])
+        return report.root_attrs.get("name") == "Mocha Tests" or any(
+            s.name == "Root Suite" for s in report.suites[:3]
+        )
 
     def adapt(self, report: Report) -> Adapted:
         for case in report.cases:
@@ -243,8 +281,9 @@ class Cucumber(Dialect):
         return Adapted(report.cases)
 
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (Surefire(), Playwright(), Newman(), Pytest(), Jest(), Mocha(),
-                                                    Cucumber(), Dialect())}
+DIALECTS: dict[str, Dialect] = {
+    d.name: d for d in (Surefire(), Playwright(), Newman(), Pytest(), Jest(), Mocha(), Cucumber(), Dialect())
+}
 NAMES = ("auto", *DIALECTS)
 
 
@@ -269,18 +308,30 @@ def check_counters(report: Report, d: Dialect) -> None:
     for suite in report.suites:
         if suite.reruns:
             continue
-        where = f"{report.path}:{suite.line}: <{suite.tag}" + (f" name={suite.name!r}" if suite.name else "") + ">"
+        where = (
+            f"{report.path}:{suite.line}: <{suite.tag}"
+            + (f" name={suite.name!r}" if suite.name else "")
+            + ">"
+        )
         tests = _declared(suite, "tests", where)
         if tests is not None and tests != suite.tests:
-            raise BadInput(f"{where} says tests={tests} but holds {suite.tests} test case(s), which {d.name} "
-                           "never writes: the report was cut short or edited",
-                           hint=f"rerun the suite; if the tool is not {d.name}, pass --junit-dialect generic")
-        for attr, found in (("failures", suite.failed), ("errors", suite.errored), ("skipped", suite.skipped)):
+            raise BadInput(
+                f"{where} says tests={tests} but holds {suite.tests} test case(s), which {d.name} "
+                "never writes: the report was cut short or edited",
+                hint=f"rerun the suite; if the tool is not {d.name}, pass --junit-dialect generic",
+            )
+        for attr, found in (
+            ("failures", suite.failed),
+            ("errors", suite.errored),
+            ("skipped", suite.skipped),
+        ):
             declared = _declared(suite, attr, where)
             if declared is not None and ((declared == 0) != (found == 0) or declared < found):
-                raise BadInput(f"{where} says {attr}={declared} but {found} test case(s) inside have that "
-                               f"outcome, which {d.name} never writes: the report was cut short or edited",
-                               hint=f"rerun the suite; if the tool is not {d.name}, pass --junit-dialect generic")
+                raise BadInput(
+                    f"{where} says {attr}={declared} but {found} test case(s) inside have that "
+                    f"outcome, which {d.name} never writes: the report was cut short or edited",
+                    hint=f"rerun the suite; if the tool is not {d.name}, pass --junit-dialect generic",
+                )
 
 
 def _declared(suite: Suite, name: str, where: str) -> int | None:

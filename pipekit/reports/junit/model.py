@@ -96,9 +96,15 @@ class TestSummary:
         :data:`RECORDED` failing and flaky tests (messages cut to :data:`RECORDED_MESSAGE` characters)
         with how many there are: 200,000 failures must not make a 29 MB record every later step reads."""
         record: dict[str, Any] = {
-            "total": self.total, "passed": self.passed, "failed": self.failed, "errored": self.errored,
-            "skipped": self.skipped, "flaky": self.flaky, "duration_s": round(self.duration_s, 3),
-            "failing": _first(self.failing), "failing_count": len(self.failing),
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "errored": self.errored,
+            "skipped": self.skipped,
+            "flaky": self.flaky,
+            "duration_s": round(self.duration_s, 3),
+            "failing": _first(self.failing),
+            "failing_count": len(self.failing),
             "flaky_tests": _first(self.flaky_tests),
         }
         if self.dialects:

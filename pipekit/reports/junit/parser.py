@@ -59,7 +59,7 @@ class _Text:
             self.size += len(data)
 
     def value(self) -> str:
-        return "".join(self.parts)[:self.limit]
+        return "".join(self.parts)[: self.limit]
 
 
 @dataclass
@@ -114,7 +114,8 @@ def parse(path: Path) -> Report:
         raise BadInput(
             f"{path}:{exc.lineno}:{exc.offset + 1}: unreadable test report (truncated or not XML): "
             f"{expat.ErrorString(exc.code)}",
-            hint="rerun the suite, or delete the file if a crashed run left it behind") from None
+            hint="rerun the suite, or delete the file if a crashed run left it behind",
+        ) from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read test report: {exc.strerror or exc}") from None
 
@@ -154,24 +155,35 @@ class _Reader:
     # -- safety -------------------------------------------------------------------------------
     def doctype(self, name: str, system_id: str | None, public_id: str | None, internal: int) -> None:
         if system_id or public_id or internal:
-            raise BadInput(f"{self.path}:{self.parser.CurrentLineNumber}: a test report with a document type "
-                           "declaration (DTD) is refused: its entities could expand without bound or read "
-                           "other files", hint="JUnit writers never emit one: check where this file came from")
+            raise BadInput(
+                f"{self.path}:{self.parser.CurrentLineNumber}: a test report with a document type "
+                "declaration (DTD) is refused: its entities could expand without bound or read "
+                "other files",
+                hint="JUnit writers never emit one: check where this file came from",
+            )
 
     def entity(self, name: str, *_: Any) -> None:
-        raise BadInput(f"{self.path}:{self.parser.CurrentLineNumber}: entity {name!r} declared in a test report: "
-                       "refused (entity expansion or an external file)")
+        raise BadInput(
+            f"{self.path}:{self.parser.CurrentLineNumber}: entity {name!r} declared in a test report: "
+            "refused (entity expansion or an external file)"
+        )
 
-    def external(self, context: str | None, base: str | None, system_id: str | None, public_id: str | None) -> int:
-        raise BadInput(f"{self.path}: external entity {system_id or public_id!r} in a test report: refused, "
-                       "nothing was read")
+    def external(
+        self, context: str | None, base: str | None, system_id: str | None, public_id: str | None
+    ) -> int:
+        raise BadInput(
+            f"{self.path}: external entity {system_id or public_id!r} in a test report: refused, "
+            "nothing was read"
+        )
 
     # -- elements -----------------------------------------------------------------------------
     def first(self, tag: str, attrs: dict[str, str]) -> None:
         """The root element: a JUnit report's, or the file is refused."""
         if tag not in SUITE_TAGS:
-            raise BadInput(f"{self.path}: not a JUnit report (root element <{tag}>)",
-                           hint="point --junit-dir at the folder the runner writes JUnit XML to")
+            raise BadInput(
+                f"{self.path}: not a JUnit report (root element <{tag}>)",
+                hint="point --junit-dir at the folder the runner writes JUnit XML to",
+            )
         self.root, self.root_attrs = tag, attrs
         self.parser.StartElementHandler = self.start
         self.start(tag, attrs)
@@ -254,13 +266,21 @@ class _Reader:
             suite, suite_name = None, ""
         classname = attrs.get("classname") or attrs.get("class") or ""
         time_s = attrs.get("time")
-        case = TestCase(names.setdefault(classname, classname), attrs.get("name") or "", "passed",
-                        time_s=_float(time_s) if time_s else 0.0, report=self.where,
-                        suite=names.setdefault(suite_name, suite_name), props=self.props)
+        case = TestCase(
+            names.setdefault(classname, classname),
+            attrs.get("name") or "",
+            "passed",
+            time_s=_float(time_s) if time_s else 0.0,
+            report=self.where,
+            suite=names.setdefault(suite_name, suite_name),
+            props=self.props,
+        )
         if results:
             self.parser.CharacterDataHandler = None
             _judge(case, results)
-        if suite is not None:  # counted in the innermost suite; a suite's counts go to its parent when it closes
+        if (
+            suite is not None
+        ):  # counted in the innermost suite; a suite's counts go to its parent when it closes
             suite.tests += 1
             if results:
                 outcome = case.outcome
@@ -306,7 +326,9 @@ def _judge(case: TestCase, results: list[Result]) -> None:
         body = culprit.text.value()
         if not body.strip():
             body = culprit.trace.value()
-        case.message = first_line(culprit.attrs.get("message")) or first_line(body) or culprit.attrs.get("type", "")
+        case.message = (
+            first_line(culprit.attrs.get("message")) or first_line(body) or culprit.attrs.get("type", "")
+        )
         case.kind = culprit.attrs.get("type", "")
         if case.outcome != "skipped":
             case.details = body.strip()

@@ -27,8 +27,12 @@ class BanditReader(Reader):
     tool = "bandit"
 
     def detect(self, doc: Any) -> bool:
-        return isinstance(doc, dict) and isinstance(doc.get("results"), list) and "metrics" in doc and (
-            "generated_at" in doc or "errors" in doc)
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("results"), list)
+            and "metrics" in doc
+            and ("generated_at" in doc or "errors" in doc)
+        )
 
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
@@ -40,9 +44,16 @@ class BanditReader(Reader):
             path = text(res, "filename", where)
             if path and path.startswith("./"):
                 path = path[2:]
-            f = fm.new(self.tool, fm.SAST, rule, SEVERITY.get((text(res, "issue_severity", where) or "").lower(), "medium"),
-                       text(res, "issue_text", where) or rule, path=path, line=line,
-                       cwe=f"CWE-{cwe}" if cwe else None)
+            f = fm.new(
+                self.tool,
+                fm.SAST,
+                rule,
+                SEVERITY.get((text(res, "issue_severity", where) or "").lower(), "medium"),
+                text(res, "issue_text", where) or rule,
+                path=path,
+                line=line,
+                cwe=f"CWE-{cwe}" if cwe else None,
+            )
             pending.append((f, _flagged_line(text(res, "code", where) or "", line)))
         fm.assign_sast_fingerprints(pending)
         return [f for f, _ in pending]

@@ -11,8 +11,15 @@ from typing import Any
 from pipekit.reports import findings as fm
 from pipekit.reports.readers.interface import Reader, arr, obj, sub, text
 
-SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "moderate": "medium",
-            "low": "low", "info": "info", "informational": "info"}
+SEVERITY = {
+    "critical": "critical",
+    "high": "high",
+    "medium": "medium",
+    "moderate": "medium",
+    "low": "low",
+    "info": "info",
+    "informational": "info",
+}
 
 
 class DependencyCheckReader(Reader):
@@ -20,8 +27,11 @@ class DependencyCheckReader(Reader):
     tool = "dependency-check"
 
     def detect(self, doc: Any) -> bool:
-        return isinstance(doc, dict) and isinstance(doc.get("dependencies"), list) and (
-            "reportSchema" in doc or "scanInfo" in doc or "projectInfo" in doc)
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("dependencies"), list)
+            and ("reportSchema" in doc or "scanInfo" in doc or "projectInfo" in doc)
+        )
 
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
@@ -51,8 +61,18 @@ class DependencyCheckReader(Reader):
                         sev = fm.from_score(score) or "medium"
                     cwes = arr(vuln, "cwes", where)
                     desc = text(vuln, "description", where) or vid
-                    f = fm.new(self.tool, fm.SCA, vid, sev, desc.splitlines()[0] if desc else vid, path=path,
-                               package=package, version=version, purl=purl, cwe=str(cwes[0]) if cwes else None)
+                    f = fm.new(
+                        self.tool,
+                        fm.SCA,
+                        vid,
+                        sev,
+                        desc.splitlines()[0] if desc else vid,
+                        path=path,
+                        package=package,
+                        version=version,
+                        purl=purl,
+                        cwe=str(cwes[0]) if cwes else None,
+                    )
                     if key == "suppressedVulnerabilities":
                         f.tool_suppression = "suppressed by a dependency-check suppression file"
                     f.fingerprint = fm.sca_fingerprint(vid, package, version)

@@ -24,8 +24,14 @@ from pipekit.reports.readers.trivy import TrivyReader
 from pipekit.reports.readers.veracode_pipeline import VeracodePipelineReader
 
 READERS: tuple[Reader, ...] = (
-    sarif.SarifReader(), TrivyReader(), GrypeReader(), DependencyCheckReader(), SrcClrReader(),
-    VeracodePipelineReader(), BanditReader(), SemgrepReader(),
+    sarif.SarifReader(),
+    TrivyReader(),
+    GrypeReader(),
+    DependencyCheckReader(),
+    SrcClrReader(),
+    VeracodePipelineReader(),
+    BanditReader(),
+    SemgrepReader(),
 )
 FORMATS: dict[str, Reader] = {r.name: r for r in READERS}
 
@@ -40,14 +46,20 @@ class Report:
 
 def _tool_errors(fmt: str, doc: Any) -> list[str]:
     """Errors semgrep and bandit record in their report (files they could not scan)."""
-    if fmt not in ("semgrep", "bandit") or not isinstance(doc, dict) or not isinstance(doc.get("errors"), list):
+    if (
+        fmt not in ("semgrep", "bandit")
+        or not isinstance(doc, dict)
+        or not isinstance(doc.get("errors"), list)
+    ):
         return []
     notes = []
     for err in doc["errors"][:20]:
         if isinstance(err, dict):
             text = err.get("message") or err.get("reason") or err.get("type") or json.dumps(err)[:200]
             where = err.get("path") or err.get("filename") or ""
-            notes.append(f"{fmt} reported an error{' in ' + str(where) if where else ''}: {str(text).splitlines()[0][:200]}")
+            notes.append(
+                f"{fmt} reported an error{' in ' + str(where) if where else ''}: {str(text).splitlines()[0][:200]}"
+            )
     return notes
 
 
@@ -62,7 +74,11 @@ def loads(data: bytes) -> Any:
 
 
 def _looks_like_sarif(head: bytes) -> bool:
-    return head.lstrip().startswith(b"{") and b'"runs"' in head and (b"sarif" in head.lower() or b'"version"' in head)
+    return (
+        head.lstrip().startswith(b"{")
+        and b'"runs"' in head
+        and (b"sarif" in head.lower() or b'"version"' in head)
+    )
 
 
 def read_report(path: str | Path, fmt: str | None = None) -> Report:
@@ -83,8 +99,12 @@ def _read_report(path: str | Path, fmt: str | None = None) -> Report:
         raise BadInput(f"{p}: cannot read report: {exc.strerror or exc}") from None
     if not head.strip():
         raise BadInput(f"{p}: empty file, not a scanner report")
-    if size >= sarif.STREAM_FROM_BYTES and fmt in (None, "sarif") and _looks_like_sarif(head) \
-            and sarif.count_drivers(p) == 1:
+    if (
+        size >= sarif.STREAM_FROM_BYTES
+        and fmt in (None, "sarif")
+        and _looks_like_sarif(head)
+        and sarif.count_drivers(p) == 1
+    ):
         return Report(str(p), "sarif", _stream_sarif(p))
     try:
         doc = loads(p.read_bytes())
@@ -119,4 +139,6 @@ def _stream_sarif(p: Path) -> list[Finding]:
     except Malformed as exc:
         raise BadInput(f"{p}: {exc.where}: {exc.reason} (read as sarif)") from None
     except ijson.JSONError as exc:
-        raise BadInput(f"{p}: not valid JSON ({str(exc).splitlines()[0]}); truncated or not a JSON report?") from None
+        raise BadInput(
+            f"{p}: not valid JSON ({str(exc).splitlines()[0]}); truncated or not a JSON report?"
+        ) from None

@@ -11,8 +11,14 @@ from typing import Any
 from pipekit.reports import findings as fm
 from pipekit.reports.readers.interface import Reader, arr, each, obj, sub, text
 
-SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low",
-            "negligible": "low", "unknown": "medium"}
+SEVERITY = {
+    "critical": "critical",
+    "high": "high",
+    "medium": "medium",
+    "low": "low",
+    "negligible": "low",
+    "unknown": "medium",
+}
 
 
 class GrypeReader(Reader):
@@ -20,9 +26,17 @@ class GrypeReader(Reader):
     tool = "grype"
 
     def detect(self, doc: Any) -> bool:
-        return isinstance(doc, dict) and isinstance(doc.get("matches"), list) and (
-            "descriptor" in doc or "source" in doc or "ignoredMatches" in doc or not doc["matches"]
-            or (isinstance(doc["matches"][0], dict) and "artifact" in doc["matches"][0]))
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("matches"), list)
+            and (
+                "descriptor" in doc
+                or "source" in doc
+                or "ignoredMatches" in doc
+                or not doc["matches"]
+                or (isinstance(doc["matches"][0], dict) and "artifact" in doc["matches"][0])
+            )
+        )
 
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
@@ -47,12 +61,28 @@ class GrypeReader(Reader):
                 version = text(art, "version", f"{where}.artifact")
                 package = fm.package_key(text(art, "name", f"{where}.artifact"), purl)
                 locations = arr(art, "locations", f"{where}.artifact")
-                path = text(obj(locations[0], f"{where}.artifact.locations[0]"), "path", where) if locations else None
-                fixes = arr(sub(vuln, "fix", f"{where}.vulnerability"), "versions", f"{where}.vulnerability.fix")
+                path = (
+                    text(obj(locations[0], f"{where}.artifact.locations[0]"), "path", where)
+                    if locations
+                    else None
+                )
+                fixes = arr(
+                    sub(vuln, "fix", f"{where}.vulnerability"), "versions", f"{where}.vulnerability.fix"
+                )
                 sev = SEVERITY.get((text(vuln, "severity", where) or "unknown").lower(), "medium")
-                f = fm.new(self.tool, fm.SCA, primary, sev, text(vuln, "description", where) or primary,
-                           path=path, package=package, version=version, purl=purl,
-                           fixed_in=", ".join(str(x) for x in fixes) or None, aliases=tuple(aliases))
+                f = fm.new(
+                    self.tool,
+                    fm.SCA,
+                    primary,
+                    sev,
+                    text(vuln, "description", where) or primary,
+                    path=path,
+                    package=package,
+                    version=version,
+                    purl=purl,
+                    fixed_in=", ".join(str(x) for x in fixes) or None,
+                    aliases=tuple(aliases),
+                )
                 if key == "ignoredMatches":
                     f.tool_suppression = "ignored by a grype ignore rule"
                 f.fingerprint = fm.sca_fingerprint(primary, package, version)

@@ -156,7 +156,9 @@ def _convert(res: Any, run: _Run, where: _Where) -> None:
                 raise _bad(f"{where}.locations[0].physicalLocation.region", "an object")
             line = region.get("startLine")
             if line is not None and type(line) is not int:
-                raise _bad(f"{where}.locations[0].physicalLocation.region.startLine", f"an integer, got {line!r}")
+                raise _bad(
+                    f"{where}.locations[0].physicalLocation.region.startLine", f"an integer, got {line!r}"
+                )
             snip = region.get("snippet")
             if snip is not None and type(snip) is dict:
                 snippet = snip.get("text")
@@ -192,7 +194,9 @@ def _convert(res: Any, run: _Run, where: _Where) -> None:
             raise _bad(f"{where}.suppressions", "an array")
         for s in sups:
             if type(s) is dict and s.get("status", "accepted") == "accepted":
-                f.tool_suppression = str(s.get("justification") or f"suppressed ({s.get('kind', 'inSource')})")
+                f.tool_suppression = str(
+                    s.get("justification") or f"suppressed ({s.get('kind', 'inSource')})"
+                )
                 break
     if f.fingerprint:
         run.pending.append((f, ""))
@@ -205,8 +209,11 @@ class SarifReader(Reader):
     tool = "sarif"
 
     def detect(self, doc: Any) -> bool:
-        return isinstance(doc, dict) and isinstance(doc.get("runs"), list) and (
-            "version" in doc or "$schema" in doc)
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("runs"), list)
+            and ("version" in doc or "$schema" in doc)
+        )
 
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")

@@ -13,8 +13,17 @@ from typing import Any
 from pipekit.reports import findings as fm
 from pipekit.reports.readers.interface import Reader, each, integer, obj, sub, text
 
-SEVERITY = {"error": "high", "warning": "medium", "info": "low", "critical": "critical", "high": "high",
-            "medium": "medium", "low": "low", "inventory": "info", "experiment": "info"}
+SEVERITY = {
+    "error": "high",
+    "warning": "medium",
+    "info": "low",
+    "critical": "critical",
+    "high": "high",
+    "medium": "medium",
+    "low": "low",
+    "inventory": "info",
+    "experiment": "info",
+}
 _NO_LOGIN = "requires login"
 
 
@@ -42,11 +51,20 @@ class SemgrepReader(Reader):
             cwe_value = meta.get("cwe")
             cwe = cwe_value[0] if isinstance(cwe_value, list) and cwe_value else cwe_value
             cwe_id = str(cwe).split(":", 1)[0].strip() if isinstance(cwe, str) else None
-            f = fm.new(self.tool, fm.SAST, rule, sev, message.splitlines()[0],
-                       path=text(res, "path", where), line=integer(sub(res, "start", where), "line", f"{where}.start"),
-                       cwe=cwe_id)
+            f = fm.new(
+                self.tool,
+                fm.SAST,
+                rule,
+                sev,
+                message.splitlines()[0],
+                path=text(res, "path", where),
+                line=integer(sub(res, "start", where), "line", f"{where}.start"),
+                cwe=cwe_id,
+            )
             lines = text(extra, "lines", f"{where}.extra")
-            anchor = fm.normalise_snippet(lines) if lines and lines != _NO_LOGIN else fm.normalise_snippet(message)
+            anchor = (
+                fm.normalise_snippet(lines) if lines and lines != _NO_LOGIN else fm.normalise_snippet(message)
+            )
             pending.append((f, anchor))
         fm.assign_sast_fingerprints(pending)
         return [f for f, _ in pending]

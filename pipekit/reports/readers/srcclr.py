@@ -47,7 +47,8 @@ class SrcClrReader(Reader):
                 severity = fm.from_score(score) or "medium"
                 cve = text(vuln, "cve", where)
                 vid = ("CVE-" + cve if cve and not cve.upper().startswith("CVE-") else cve) or (
-                    "SRCCLR-" + (text(vuln, "id", where) or text(vuln, "title", where) or "unknown"))
+                    "SRCCLR-" + (text(vuln, "id", where) or text(vuln, "title", where) or "unknown")
+                )
                 title = text(vuln, "title", where) or vid
                 libs = arr(vuln, "libraries", where) or [{}]
                 for lib_i, raw_lib in enumerate(libs):
@@ -67,10 +68,22 @@ class SrcClrReader(Reader):
                             if versions and isinstance(versions[0], dict):
                                 version = text(versions[0], "version", ref)
                     details = arr(lib_ref, "details", lwhere)
-                    fixed = text(details[0], "updateToVersion", lwhere) if details and isinstance(details[0], dict) else None
+                    fixed = (
+                        text(details[0], "updateToVersion", lwhere)
+                        if details and isinstance(details[0], dict)
+                        else None
+                    )
                     package = fm.package_key(name)
-                    f = fm.new(self.tool, fm.SCA, vid, severity, title, package=package, version=version,
-                               fixed_in=fixed or None)
+                    f = fm.new(
+                        self.tool,
+                        fm.SCA,
+                        vid,
+                        severity,
+                        title,
+                        package=package,
+                        version=version,
+                        fixed_in=fixed or None,
+                    )
                     f.fingerprint = fm.sca_fingerprint(vid, package, version)
                     out.append(f)
         return out

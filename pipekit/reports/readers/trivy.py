@@ -24,7 +24,9 @@ class TrivyReader(Reader):
     tool = "trivy"
 
     def detect(self, doc: Any) -> bool:
-        return isinstance(doc, dict) and "SchemaVersion" in doc and ("Results" in doc or "ArtifactName" in doc)
+        return (
+            isinstance(doc, dict) and "SchemaVersion" in doc and ("Results" in doc or "ArtifactName" in doc)
+        )
 
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
@@ -43,10 +45,19 @@ class TrivyReader(Reader):
                 version = text(vuln, "InstalledVersion", where) or fm.purl_version(purl)
                 package = fm.package_key(name, purl)
                 cwes = arr(vuln, "CweIDs", where)
-                f = fm.new(self.tool, fm.SCA, vid, severity(text(vuln, "Severity", where)),
-                           text(vuln, "Title", where) or vid, path=target, package=package, version=version,
-                           purl=purl, fixed_in=text(vuln, "FixedVersion", where) or None,
-                           cwe=str(cwes[0]) if cwes else None)
+                f = fm.new(
+                    self.tool,
+                    fm.SCA,
+                    vid,
+                    severity(text(vuln, "Severity", where)),
+                    text(vuln, "Title", where) or vid,
+                    path=target,
+                    package=package,
+                    version=version,
+                    purl=purl,
+                    fixed_in=text(vuln, "FixedVersion", where) or None,
+                    cwe=str(cwes[0]) if cwes else None,
+                )
                 f.fingerprint = fm.sca_fingerprint(vid, package, version)
                 out.append(f)
             for m, raw in enumerate(arr(result, "Misconfigurations", rwhere)):
@@ -56,16 +67,29 @@ class TrivyReader(Reader):
                     continue
                 rule = text(mis, "AVDID", where) or text(mis, "ID", where) or "trivy-misconfig"
                 cause = sub(mis, "CauseMetadata", where)
-                f = fm.new(self.tool, fm.SAST, rule, severity(text(mis, "Severity", where)),
-                           text(mis, "Title", where) or rule, path=target,
-                           line=integer(cause, "StartLine", f"{where}.CauseMetadata"))
+                f = fm.new(
+                    self.tool,
+                    fm.SAST,
+                    rule,
+                    severity(text(mis, "Severity", where)),
+                    text(mis, "Title", where) or rule,
+                    path=target,
+                    line=integer(cause, "StartLine", f"{where}.CauseMetadata"),
+                )
                 sast.append((f, text(cause, "Resource", where) or text(mis, "Message", where) or ""))
             for s, raw in enumerate(arr(result, "Secrets", rwhere)):
                 where = f"{rwhere}.Secrets[{s}]"
                 sec = obj(raw, where)
                 rule = text(sec, "RuleID", where) or "trivy-secret"
-                f = fm.new(self.tool, fm.SAST, rule, severity(text(sec, "Severity", where)),
-                           text(sec, "Title", where) or rule, path=target, line=integer(sec, "StartLine", where))
+                f = fm.new(
+                    self.tool,
+                    fm.SAST,
+                    rule,
+                    severity(text(sec, "Severity", where)),
+                    text(sec, "Title", where) or rule,
+                    path=target,
+                    line=integer(sec, "StartLine", where),
+                )
                 sast.append((f, fm.normalise_snippet(text(sec, "Match", where) or "")))
         fm.assign_sast_fingerprints(sast)
         return out + [f for f, _ in sast]

@@ -12,8 +12,16 @@ from pipekit.reports import findings as fm
 from pipekit.reports.readers.interface import Malformed, Reader, each, integer, obj, sub, text
 
 SEVERITY = {5: "critical", 4: "high", 3: "medium", 2: "low", 1: "low", 0: "info"}
-_MATCH_KEYS = ("procedure_hash", "prototype_hash", "flaw_hash", "flaw_hash_ordinal", "cause_hash",
-               "cause_hash_ordinal", "cause_hash2", "cause_hash2_ordinal")
+_MATCH_KEYS = (
+    "procedure_hash",
+    "prototype_hash",
+    "flaw_hash",
+    "flaw_hash_ordinal",
+    "cause_hash",
+    "cause_hash_ordinal",
+    "cause_hash2",
+    "cause_hash2_ordinal",
+)
 
 
 class VeracodePipelineReader(Reader):
@@ -44,11 +52,23 @@ class VeracodePipelineReader(Reader):
             match = sub(item, "flaw_match", where)
             anchor = "|".join(str(match.get(k, "")) for k in _MATCH_KEYS) if match else ""
             if not anchor.strip("|"):
-                anchor = text(source, "qualified_function_name", where) or text(source, "function_name", where) or ""
+                anchor = (
+                    text(source, "qualified_function_name", where)
+                    or text(source, "function_name", where)
+                    or ""
+                )
             rule = f"CWE-{cwe}" if cwe else (text(item, "issue_type", where) or "veracode-flaw")
             title = text(item, "issue_type", where) or text(item, "title", where) or rule
-            f = fm.new(self.tool, fm.SAST, rule, SEVERITY[sev], title, path=path, line=line,
-                       cwe=f"CWE-{cwe}" if cwe else None)
+            f = fm.new(
+                self.tool,
+                fm.SAST,
+                rule,
+                SEVERITY[sev],
+                title,
+                path=path,
+                line=line,
+                cwe=f"CWE-{cwe}" if cwe else None,
+            )
             out.append((f, anchor))
         fm.assign_sast_fingerprints(out)
         return [f for f, _ in out]

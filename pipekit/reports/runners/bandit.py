@@ -9,8 +9,17 @@ class BanditRunner(Runner):
     name = "bandit"
 
     def plan(self, p: Planned) -> Run:
-        argv = [self.need("bandit", "pip install bandit", p.env), "-r", p.target, "-f", "json", "-o", str(p.report),
-                "-q", *p.extra]
+        argv = [
+            self.need("bandit", "pip install bandit", p.env),
+            "-r",
+            p.target,
+            "-f",
+            "json",
+            "-o",
+            str(p.report),
+            "-q",
+            *p.extra,
+        ]
         return Run(self.name, argv, p.report, lambda rc: rc in (0, 1))
 
 

@@ -9,8 +9,15 @@ class GrypeRunner(Runner):
     name = "grype"
 
     def plan(self, p: Planned) -> Run:
-        argv = [self.need("grype", "install grype", p.env), p.target, "-o", "json", "--file", str(p.report),
-                *p.extra]
+        argv = [
+            self.need("grype", "install grype", p.env),
+            p.target,
+            "-o",
+            "json",
+            "--file",
+            str(p.report),
+            *p.extra,
+        ]
         return Run(self.name, argv, p.report, lambda rc: rc in (0, 2))
 
 

@@ -17,14 +17,16 @@ from pipekit.reports.runners.interface import Planned, Run, Runner
 
 DEFAULT_TIMEOUT_S = 1800
 
-RUNNERS: Registry[Runner] = Registry({
-    "bandit": "pipekit.reports.runners.bandit:RUNNER",
-    "grype": "pipekit.reports.runners.grype:RUNNER",
-    "semgrep": "pipekit.reports.runners.semgrep:RUNNER",
-    "srcclr": "pipekit.reports.runners.srcclr:RUNNER",
-    "trivy": "pipekit.reports.runners.trivy:RUNNER",
-    "veracode": "pipekit.reports.runners.veracode:RUNNER",
-})
+RUNNERS: Registry[Runner] = Registry(
+    {
+        "bandit": "pipekit.reports.runners.bandit:RUNNER",
+        "grype": "pipekit.reports.runners.grype:RUNNER",
+        "semgrep": "pipekit.reports.runners.semgrep:RUNNER",
+        "srcclr": "pipekit.reports.runners.srcclr:RUNNER",
+        "trivy": "pipekit.reports.runners.trivy:RUNNER",
+        "veracode": "pipekit.reports.runners.veracode:RUNNER",
+    }
+)
 TOOLS = tuple(sorted(RUNNERS))
 
 
@@ -33,17 +35,31 @@ def plan(tool: str, cfg: Mapping[str, Any], out_dir: Path, env: Mapping[str, str
     runner = RUNNERS.find(tool)
     if runner is None:
         raise BadInput(f"--run {tool!r} is not known; use one of: {', '.join(TOOLS)}")
-    return runner.plan(Planned(cfg, str(cfg.get("target") or "."), [str(a) for a in cfg.get("args") or []],
-                               out_dir / f"{tool}-report.json", env))
+    return runner.plan(
+        Planned(
+            cfg,
+            str(cfg.get("target") or "."),
+            [str(a) for a in cfg.get("args") or []],
+            out_dir / f"{tool}-report.json",
+            env,
+        )
+    )
 
 
-def execute(run: Run, env: Mapping[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S,
-            cwd: str | Path | None = None) -> Path:
+def execute(
+    run: Run, env: Mapping[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S, cwd: str | Path | None = None
+) -> Path:
     """Run it; the report path when its exit code means "scanned", else a clear error."""
     run.report.parent.mkdir(parents=True, exist_ok=True)
     try:
-        proc = process.run(run.argv, env={**env, **run.env}, cwd=cwd, timeout=timeout_s, check=False,
-                           what=f"--run {run.tool}")
+        proc = process.run(
+            run.argv,
+            env={**env, **run.env},
+            cwd=cwd,
+            timeout=timeout_s,
+            check=False,
+            what=f"--run {run.tool}",
+        )
     except TimedOut:
         raise TimedOut(f"--run {run.tool}: no result after {timeout_s:.0f} s") from None
     if run.stdout_is_report:

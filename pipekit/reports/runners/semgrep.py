@@ -21,17 +21,40 @@ class SemgrepRunner(Runner):
     name = "semgrep"
 
     def plan(self, p: Planned) -> Run:
-        rules = p.cfg.get("config")  # scan.run.semgrep.config or PIPEKIT_SEMGREP_CONFIG, resolved by scan's options
+        rules = p.cfg.get(
+            "config"
+        )  # scan.run.semgrep.config or PIPEKIT_SEMGREP_CONFIG, resolved by scan's options
         if not rules:
-            raise BadInput("--run semgrep needs rules: scan.run.semgrep.config in pipekit.yaml or "
-                           "PIPEKIT_SEMGREP_CONFIG (a local rules file, or a registry ruleset such as p/java)")
+            raise BadInput(
+                "--run semgrep needs rules: scan.run.semgrep.config in pipekit.yaml or "
+                "PIPEKIT_SEMGREP_CONFIG (a local rules file, or a registry ruleset such as p/java)"
+            )
         if not REGISTRY.fullmatch(str(rules)) and not Path(rules).is_file():
-            raise BadInput(f"--run semgrep: rules file {rules} does not exist (a registry ruleset is named "
-                           "p/NAME, r/RULE or s/SNIPPET)")
-        argv = [self.need("semgrep", "pip install semgrep", p.env), "scan", "--experimental", "--metrics=off",
-                "--disable-version-check", "--quiet", "--json", "--config", str(rules), *p.extra, p.target]
-        return Run(self.name, argv, p.report, lambda rc: rc in (0, 1), stdout_is_report=True,
-                   env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"})
+            raise BadInput(
+                f"--run semgrep: rules file {rules} does not exist (a registry ruleset is named "
+                "p/NAME, r/RULE or s/SNIPPET)"
+            )
+        argv = [
+            self.need("semgrep", "pip install semgrep", p.env),
+            "scan",
+            "--experimental",
+            "--metrics=off",
+            "--disable-version-check",
+            "--quiet",
+            "--json",
+            "--config",
+            str(rules),
+            *p.extra,
+            p.target,
+        ]
+        return Run(
+            self.name,
+            argv,
+            p.report,
+            lambda rc: rc in (0, 1),
+            stdout_is_report=True,
+            env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"},
+        )
 
 
 RUNNER = SemgrepRunner()

@@ -10,8 +10,13 @@ class SrcClrRunner(Runner):
     name = "srcclr"
 
     def plan(self, p: Planned) -> Run:
-        argv = [self.need("srcclr", "install the Veracode SCA agent", p.env), "scan", p.target,
-                f"--json={p.report}", *p.extra]
+        argv = [
+            self.need("srcclr", "install the Veracode SCA agent", p.env),
+            "scan",
+            p.target,
+            f"--json={p.report}",
+            *p.extra,
+        ]
         return Run(self.name, argv, p.report, lambda rc: rc == 0)
 
 

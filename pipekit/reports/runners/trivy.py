@@ -12,8 +12,18 @@ class TrivyRunner(Runner):
 
     def plan(self, p: Planned) -> Run:
         mode = "image" if ":" in p.target and not Path(p.target).exists() else "fs"
-        argv = [self.need("trivy", "install trivy", p.env), mode, "--format", "json", "--output", str(p.report),
-                *p.extra, "--exit-code", "0", p.target]
+        argv = [
+            self.need("trivy", "install trivy", p.env),
+            mode,
+            "--format",
+            "json",
+            "--output",
+            str(p.report),
+            *p.extra,
+            "--exit-code",
+            "0",
+            p.target,
+        ]
         return Run(self.name, argv, p.report, lambda rc: rc == 0)
 
 

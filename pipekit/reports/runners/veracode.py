@@ -15,11 +15,25 @@ class VeracodeRunner(Runner):
     def plan(self, p: Planned) -> Run:
         jar = p.cfg.get("jar") or "pipeline-scan.jar"  # or PIPEKIT_VERACODE_JAR, resolved by scan's options
         if not Path(jar).is_file():
-            raise BadInput(f"--run veracode: {jar} not found", hint="set scan.run.veracode.jar to pipeline-scan.jar")
+            raise BadInput(
+                f"--run veracode: {jar} not found", hint="set scan.run.veracode.jar to pipeline-scan.jar"
+            )
         if p.target == ".":
-            raise BadInput("--run veracode needs scan.run.veracode.target: the packaged artifact (jar/war/zip)")
-        argv = [self.need("java", "install a JRE", p.env), "-jar", str(jar), "--file", p.target, "--json_output",
-                "true", "--json_output_file", str(p.report), *p.extra]
+            raise BadInput(
+                "--run veracode needs scan.run.veracode.target: the packaged artifact (jar/war/zip)"
+            )
+        argv = [
+            self.need("java", "install a JRE", p.env),
+            "-jar",
+            str(jar),
+            "--file",
+            p.target,
+            "--json_output",
+            "true",
+            "--json_output_file",
+            str(p.report),
+            *p.extra,
+        ]
         return Run(self.name, argv, p.report, lambda rc: 0 <= rc <= 200)
 
 

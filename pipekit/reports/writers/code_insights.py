@@ -14,11 +14,14 @@ SEVERITY = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "
 MAX_ANNOTATIONS = 1000
 
 
-def report(findings: Sequence[fm.Finding], *, passed: bool, blocking: int, suppressed: int,
-           link: str | None = None) -> dict[str, Any]:
+def report(
+    findings: Sequence[fm.Finding], *, passed: bool, blocking: int, suppressed: int, link: str | None = None
+) -> dict[str, Any]:
     counts = Counter(f.severity for f in findings if not f.suppressed)
-    details = (f"{len(findings)} findings from {', '.join(sorted({f.tool for f in findings})) or 'no tool'}: "
-               f"{blocking} blocking, {suppressed} suppressed.")
+    details = (
+        f"{len(findings)} findings from {', '.join(sorted({f.tool for f in findings})) or 'no tool'}: "
+        f"{blocking} blocking, {suppressed} suppressed."
+    )
     body: dict[str, Any] = {
         "title": "Security scan (pipekit)",
         "details": details[:2000],
@@ -48,8 +51,15 @@ def annotations_for(findings: Sequence[fm.Finding], limit: int = MAX_ANNOTATIONS
     out = []
     for f in sorted(findings, key=_order)[:limit]:
         fix = f" Fixed in {f.fixed_in}." if f.fixed_in else ""
-        state = "blocking" if f.blocking else ("suppressed: " + str(f.suppressed_by or f.tool_suppression)
-                                                if f.suppressed else "allowed by policy")
+        state = (
+            "blocking"
+            if f.blocking
+            else (
+                "suppressed: " + str(f.suppressed_by or f.tool_suppression)
+                if f.suppressed
+                else "allowed by policy"
+            )
+        )
         item: dict[str, Any] = {
             "external_id": f"pipekit-{f.fingerprint}",
             "annotation_type": "VULNERABILITY",

@@ -20,27 +20,37 @@ def _clean(text: str) -> str:
 def render(blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str] = ()) -> str:
     failures = len(blocking)
     tests = max(failures, 1)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="pipekit scan" tests="{tests}" failures="{failures}" errors="0">',
-           f'  <testsuite name="security-gate" tests="{tests}" failures="{failures}" errors="0" skipped="0">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="pipekit scan" tests="{tests}" failures="{failures}" errors="0">',
+        f'  <testsuite name="security-gate" tests="{tests}" failures="{failures}" errors="0" skipped="0">',
+    ]
     if not blocking:
-        out.append(f'    <testcase classname="security-gate" name={quoteattr(f"gate passed ({total} findings checked)")}/>')
+        out.append(
+            f'    <testcase classname="security-gate" name={quoteattr(f"gate passed ({total} findings checked)")}/>'
+        )
     why = "; ".join(reasons)
     for f in blocking:
         name = _clean(f"[{f.severity.upper()}] {f.rule_id} {f.location}")
         message = _clean(f"{f.title} ({f.tool}{', fixed in ' + f.fixed_in if f.fixed_in else ''})")
-        body = _clean(f"{f.severity} {f.kind.upper()} finding from {f.tool}: {f.title}\nlocation: {f.location}\n"
-                      f"fingerprint: {f.fingerprint}\nwhy it blocks: {why}")
+        body = _clean(
+            f"{f.severity} {f.kind.upper()} finding from {f.tool}: {f.title}\nlocation: {f.location}\n"
+            f"fingerprint: {f.fingerprint}\nwhy it blocks: {why}"
+        )
         from xml.sax.saxutils import escape
 
         out.append(f"    <testcase classname={quoteattr('security.' + f.tool)} name={quoteattr(name)}>")
-        out.append(f"      <failure message={quoteattr(message)} type={quoteattr(f.severity)}>{escape(body)}</failure>")
+        out.append(
+            f"      <failure message={quoteattr(message)} type={quoteattr(f.severity)}>{escape(body)}</failure>"
+        )
         out.append("    </testcase>")
     out += ["  </testsuite>", "</testsuites>", ""]
     return "\n".join(out)
 
 
-def write(path: str | Path, blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str] = ()) -> None:
+def write(
+    path: str | Path, blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str] = ()
+) -> None:
     from pipekit.core.outfiles import atomic
 
     p = Path(path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pipekit.core.registry import Registry
 from pipekit.reports.writers.interface import FindingsWriter
 
-WRITERS: Registry[FindingsWriter] = Registry({  # each imported when a scan writes its file
-    "sarif": "pipekit.reports.writers.sarif:WRITER",
-    "junit": "pipekit.reports.writers.junit:WRITER",
-})
+WRITERS: Registry[FindingsWriter] = Registry(
+    {  # each imported when a scan writes its file
+        "sarif": "pipekit.reports.writers.sarif:WRITER",
+        "junit": "pipekit.reports.writers.junit:WRITER",
+    }
+)

@@ -32,11 +32,19 @@ def _dumps() -> Callable[[Any], bytes]:
 
 
 def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
-    props: dict[str, Any] = {"pipekit/severity": f.severity, "pipekit/kind": f.kind, "pipekit/tool": f.tool,
-                             "security-severity": SCORE[f.severity]}
+    props: dict[str, Any] = {
+        "pipekit/severity": f.severity,
+        "pipekit/kind": f.kind,
+        "pipekit/tool": f.tool,
+        "security-severity": SCORE[f.severity],
+    }
     text = f.title
-    result: dict[str, Any] = {"ruleId": f.rule_id, "ruleIndex": index, "level": LEVEL[f.severity],
-                              "message": {"text": text}}
+    result: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": index,
+        "level": LEVEL[f.severity],
+        "message": {"text": text},
+    }
     if f.kind == fm.SCA:
         props["pipekit/package"] = f.package
         props["pipekit/version"] = f.version
@@ -53,8 +61,13 @@ def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
             phys["region"] = {"startLine": f.line}
         result["locations"] = [{"physicalLocation": phys}]
     elif f.kind == fm.SCA and f.package:
-        result["locations"] = [{"logicalLocations": [{"fullyQualifiedName": f"{f.package}@{f.version or ''}",
-                                                      "kind": "package"}]}]
+        result["locations"] = [
+            {
+                "logicalLocations": [
+                    {"fullyQualifiedName": f"{f.package}@{f.version or ''}", "kind": "package"}
+                ]
+            }
+        ]
     result["partialFingerprints"] = {fm.FINGERPRINT_KEY: f.fingerprint}
     if with_baseline and f.baseline_state:
         result["baselineState"] = f.baseline_state
@@ -75,8 +88,9 @@ def _result(f: fm.Finding, index: int, with_baseline: bool) -> dict[str, Any]:
     return result
 
 
-def write(path: str | Path, findings: Sequence[fm.Finding], *, with_baseline: bool = False,
-          version: str = "0") -> None:
+def write(
+    path: str | Path, findings: Sequence[fm.Finding], *, with_baseline: bool = False, version: str = "0"
+) -> None:
     """Write ``findings`` as SARIF 2.1.0 to ``path`` (one run per tool, tools in name order)."""
     from pipekit.core.outfiles import atomic
 
@@ -84,8 +98,9 @@ def write(path: str | Path, findings: Sequence[fm.Finding], *, with_baseline: bo
         write_to(fh, findings, with_baseline=with_baseline, version=version)
 
 
-def write_to(fh: IO[bytes], findings: Sequence[fm.Finding], *, with_baseline: bool = False,
-             version: str = "0") -> None:
+def write_to(
+    fh: IO[bytes], findings: Sequence[fm.Finding], *, with_baseline: bool = False, version: str = "0"
+) -> None:
     dumps = _dumps()
     by_tool: dict[str, list[fm.Finding]] = {}
     for f in findings:
@@ -99,16 +114,24 @@ def write_to(fh: IO[bytes], findings: Sequence[fm.Finding], *, with_baseline: bo
             i = rule_index.get(f.rule_id)
             if i is None:
                 rule_index[f.rule_id] = len(rules)
-                rules.append({"id": f.rule_id, "shortDescription": {"text": f.title[:1000] or f.rule_id},
-                              "properties": {"security-severity": SCORE[f.severity]}})
+                rules.append(
+                    {
+                        "id": f.rule_id,
+                        "shortDescription": {"text": f.title[:1000] or f.rule_id},
+                        "properties": {"security-severity": SCORE[f.severity]},
+                    }
+                )
             elif fm.RANK[f.severity] < fm.RANK[_sev_of(rules[i])]:
                 rules[i]["properties"]["security-severity"] = SCORE[f.severity]
         driver = {"name": tool, "informationUri": "https://pypi.org/project/pipekit/", "rules": rules}
-        head = {"tool": {"driver": driver}, "automationDetails": {"id": f"pipekit-scan/{tool}"},
-                "properties": {"pipekit/version": version}}
+        head = {
+            "tool": {"driver": driver},
+            "automationDetails": {"id": f"pipekit-scan/{tool}"},
+            "properties": {"pipekit/version": version},
+        }
         fh.write((b"," if n else b"") + dumps(head)[:-1] + b',"results":[')
         for start in range(0, len(items), CHUNK):
-            chunk = [_result(f, rule_index[f.rule_id], with_baseline) for f in items[start:start + CHUNK]]
+            chunk = [_result(f, rule_index[f.rule_id], with_baseline) for f in items[start : start + CHUNK]]
             fh.write((b"," if start else b"") + dumps(chunk)[1:-1])
         fh.write(b"]}")
     fh.write(b"]}\n")

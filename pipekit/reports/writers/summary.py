@@ -24,8 +24,9 @@ def counts_table(findings: Sequence[fm.Finding]) -> tuple[list[str], list[list[s
     return headers, rows
 
 
-def finding_rows(findings: Sequence[fm.Finding], blocking: Sequence[fm.Finding] | None = None
-                 ) -> tuple[list[str], list[list[str]], int]:
+def finding_rows(
+    findings: Sequence[fm.Finding], blocking: Sequence[fm.Finding] | None = None
+) -> tuple[list[str], list[list[str]], int]:
     """Blocking findings (all, up to a cap), then the most severe others; and how many were left out.
 
     ``blocking`` may be passed already sorted (the verdict's list); the others are picked by
@@ -39,15 +40,34 @@ def finding_rows(findings: Sequence[fm.Finding], blocking: Sequence[fm.Finding] 
         for sev in fm.SEVERITIES:
             if len(picked) >= SHOW_OTHERS:
                 break
-            bucket = [f for f in findings if not f.blocking and f.severity == sev
-                      and (2 if f.suppressed or f.baseline_state == "unchanged" else 1) == group]
-            picked.extend(sorted(bucket, key=fm.sort_key)[:SHOW_OTHERS - len(picked)] if len(bucket) < 5000
-                          else bucket[:SHOW_OTHERS - len(picked)])
+            bucket = [
+                f
+                for f in findings
+                if not f.blocking
+                and f.severity == sev
+                and (2 if f.suppressed or f.baseline_state == "unchanged" else 1) == group
+            ]
+            picked.extend(
+                sorted(bucket, key=fm.sort_key)[: SHOW_OTHERS - len(picked)]
+                if len(bucket) < 5000
+                else bucket[: SHOW_OTHERS - len(picked)]
+            )
     rows = []
     for f in shown + picked:
-        state = "BLOCKING" if f.blocking else ("suppressed" if f.suppressed else (
-            "baseline" if f.baseline_state == "unchanged" else "allowed"))
+        state = (
+            "BLOCKING"
+            if f.blocking
+            else (
+                "suppressed"
+                if f.suppressed
+                else ("baseline" if f.baseline_state == "unchanged" else "allowed")
+            )
+        )
         fix = f.fixed_in or ""
         tool = "+".join((f.tool, *f.also_reported_by))
         rows.append([state, f.severity, tool, f.rule_id[:48], f.short_location, fix[:24], f.title[:70]])
-    return ["status", "severity", "tool", "id", "location", "fixed in", "title"], rows, len(findings) - len(rows)
+    return (
+        ["status", "severity", "tool", "id", "location", "fixed in", "title"],
+        rows,
+        len(findings) - len(rows),
+    )

@@ -14,28 +14,49 @@ from pipekit.testing.argocd.server import ArgoCDStandIn
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipekit.testing.argocd",
-                                     description="A local Argo CD API stand-in on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipekit.testing.argocd", description="A local Argo CD API stand-in on 127.0.0.1."
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--scenario", help="YAML/JSON scenario file (apps, timed states, faults)")
     parser.add_argument("--gitops-repo", help="follow this local GitOps repository (bare or not)")
-    parser.add_argument("--app", action="append", default=[], metavar="NAME=OVERLAY",
-                        help="with --gitops-repo: serve app NAME from OVERLAY (repeat)")
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        metavar="NAME=OVERLAY",
+        help="with --gitops-repo: serve app NAME from OVERLAY (repeat)",
+    )
     parser.add_argument("--branch", default="main", help="GitOps branch to follow [main]")
     parser.add_argument("--step", type=float, default=0.5, help="seconds between deployment phases [0.5]")
-    parser.add_argument("--poll", type=float, default=3.0, help="seconds between looks at the branch head [3]")
+    parser.add_argument(
+        "--poll", type=float, default=3.0, help="seconds between looks at the branch head [3]"
+    )
     parser.add_argument("--root-path", default="", help="serve under this path prefix")
-    parser.add_argument("--user", action="append", default=[], metavar="NAME",
-                        help="accept POST /api/v1/session for NAME with the password in ARGOCD_PASSWORD")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept POST /api/v1/session for NAME with the password in ARGOCD_PASSWORD",
+    )
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a token")
-    parser.add_argument("--token-file", default=".pipekit/argocd-standin.token",
-                        help="write the accepted bearer token here [.pipekit/argocd-standin.token]")
+    parser.add_argument(
+        "--token-file",
+        default=".pipekit/argocd-standin.token",
+        help="write the accepted bearer token here [.pipekit/argocd-standin.token]",
+    )
     args = parser.parse_args(argv)
     if not args.scenario and not args.gitops_repo:
         parser.error("give --scenario FILE or --gitops-repo PATH with --app NAME=OVERLAY")
     users = {u: os.environ.get("ARGOCD_PASSWORD", "") for u in args.user}
-    standin = ArgoCDStandIn(port=args.port, token=os.environ.get("ARGOCD_AUTH_TOKEN") or None, users=users,
-                            auth=not args.no_auth, root_path=args.root_path)
+    standin = ArgoCDStandIn(
+        port=args.port,
+        token=os.environ.get("ARGOCD_AUTH_TOKEN") or None,
+        users=users,
+        auth=not args.no_auth,
+        root_path=args.root_path,
+    )
     try:
         if args.scenario:
             scenario_mod.apply(standin, scenario_mod.load(args.scenario))
@@ -58,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     token_file.write_text(standin.token + "\n", encoding="utf-8")
     token_file.chmod(0o600)
     print(f"Argo CD stand-in on {standin.url} serving {', '.join(sorted(standin.apps))}", flush=True)
-    print(f"  export ARGOCD_SERVER={standin.server}{standin.root_path} ARGOCD_AUTH_TOKEN=$(cat {token_file}); "
-          "use --plaintext", flush=True)
+    print(
+        f"  export ARGOCD_SERVER={standin.server}{standin.root_path} ARGOCD_AUTH_TOKEN=$(cat {token_file}); "
+        "use --plaintext",
+        flush=True,
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

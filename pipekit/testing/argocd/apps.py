@@ -58,7 +58,9 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 class AppModel:
     """One application: the current shorthand and the JSON built from it."""
 
-    def __init__(self, name: str, project: str = "default", app_namespace: str = "argocd", **state: Any) -> None:
+    def __init__(
+        self, name: str, project: str = "default", app_namespace: str = "argocd", **state: Any
+    ) -> None:
         self.name = name
         self.project = project
         self.app_namespace = app_namespace
@@ -82,13 +84,18 @@ class AppModel:
         if not patch.get("op_revision"):
             # Pinned: the operation's revision moves only when a new operation starts.
             starts = patch.get("phase") == "Running" and old.get("phase") in TERMINAL
-            new["op_revision"] = new["revision"] if (not old.get("op_revision") or starts) else old["op_revision"]
+            new["op_revision"] = (
+                new["revision"] if (not old.get("op_revision") or starts) else old["op_revision"]
+            )
         now = datetime.now(timezone.utc)
         old_phase, phase = old.get("phase"), new.get("phase")
         old_op = old.get("op_revision") or old.get("revision")
         op = new.get("op_revision") or new.get("revision")
-        new_op = self.started_at is None or op != old_op or (
-            phase == "Running" and old_phase in TERMINAL and not new.get("retry_count"))
+        new_op = (
+            self.started_at is None
+            or op != old_op
+            or (phase == "Running" and old_phase in TERMINAL and not new.get("retry_count"))
+        )
         if new_op:
             self.started_at, self.finished_at = now, None
         if phase in TERMINAL and (old_phase not in TERMINAL or new_op or self.finished_at is None):
@@ -108,29 +115,66 @@ class AppModel:
         rev = s["revision"]
         op_rev = s.get("op_revision") or rev
         dest_ns = s.get("namespace") or self.name
-        source = {"repoURL": s["repo_url"], "path": s.get("path") or f"overlays/{self.name}", "targetRevision": "HEAD"}
+        source = {
+            "repoURL": s["repo_url"],
+            "path": s.get("path") or f"overlays/{self.name}",
+            "targetRevision": "HEAD",
+        }
         resources = [
-            {"group": r.get("group", "apps"), "version": r.get("version", "v1"), "kind": r.get("kind", "Deployment"),
-             "namespace": r.get("namespace", dest_ns), "name": r["name"], "status": "Synced",
-             "message": f"{r.get('kind', 'deployment').lower()}.apps/{r['name']} configured",
-             "syncPhase": "Sync", "hookPhase": "Running" if s.get("phase") == "Running" else "Succeeded",
-             **({"images": r["images"]} if r.get("images") else {})}
+            {
+                "group": r.get("group", "apps"),
+                "version": r.get("version", "v1"),
+                "kind": r.get("kind", "Deployment"),
+                "namespace": r.get("namespace", dest_ns),
+                "name": r["name"],
+                "status": "Synced",
+                "message": f"{r.get('kind', 'deployment').lower()}.apps/{r['name']} configured",
+                "syncPhase": "Sync",
+                "hookPhase": "Running" if s.get("phase") == "Running" else "Succeeded",
+                **({"images": r["images"]} if r.get("images") else {}),
+            }
             for r in s.get("resources") or []
         ]
         hooks = [
-            {"group": "batch", "version": "v1", "kind": h.get("kind", "Job"), "namespace": h.get("namespace", dest_ns),
-             "name": h["name"], "status": "Synced", "message": h.get("message", ""), "hookType": h.get("type", "PostSync"),
-             "hookPhase": h.get("phase", "Running"), "syncPhase": h.get("type", "PostSync")}
+            {
+                "group": "batch",
+                "version": "v1",
+                "kind": h.get("kind", "Job"),
+                "namespace": h.get("namespace", dest_ns),
+                "name": h["name"],
+                "status": "Synced",
+                "message": h.get("message", ""),
+                "hookType": h.get("type", "PostSync"),
+                "hookPhase": h.get("phase", "Running"),
+                "syncPhase": h.get("type", "PostSync"),
+            }
             for h in s.get("hooks") or []
         ]
         status: dict[str, Any] = {
-            "sync": {"status": s["sync"], "revision": rev,
-                     "comparedTo": {"source": source, "destination": {"server": "https://kubernetes.default.svc",
-                                                                      "namespace": dest_ns}}},
-            "health": {"status": s["health"], **({"message": s["health_message"]} if s["health_message"] else {})},
-            "resources": [{"group": r["group"], "version": r["version"], "kind": r["kind"], "namespace": r["namespace"],
-                           "name": r["name"], "status": s["sync"], "health": {"status": s["health"]}}
-                          for r in resources],
+            "sync": {
+                "status": s["sync"],
+                "revision": rev,
+                "comparedTo": {
+                    "source": source,
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
+                },
+            },
+            "health": {
+                "status": s["health"],
+                **({"message": s["health_message"]} if s["health_message"] else {}),
+            },
+            "resources": [
+                {
+                    "group": r["group"],
+                    "version": r["version"],
+                    "kind": r["kind"],
+                    "namespace": r["namespace"],
+                    "name": r["name"],
+                    "status": s["sync"],
+                    "health": {"status": s["health"]},
+                }
+                for r in resources
+            ],
             "sourceType": "Kustomize",
             "summary": {"images": sorted({i for r in resources for i in r.get("images", [])})},
             "controllerNamespace": self.app_namespace,
@@ -138,8 +182,11 @@ class AppModel:
         reconciled = now
         if s.get("phase"):
             op_state: dict[str, Any] = {
-                "operation": {"sync": {"revision": op_rev, "syncStrategy": {"hook": {}}},
-                              "initiatedBy": {"automated": True}, "retry": {"limit": 5}},
+                "operation": {
+                    "sync": {"revision": op_rev, "syncStrategy": {"hook": {}}},
+                    "initiatedBy": {"automated": True},
+                    "retry": {"limit": 5},
+                },
                 "phase": s["phase"],
                 "message": s.get("message") or "",
                 "startedAt": rfc3339(self.started_at or now),
@@ -153,22 +200,43 @@ class AppModel:
                     reconciled = self.finished_at - timedelta(seconds=5)
             status["operationState"] = op_state
             if s.get("phase") == "Succeeded":
-                status["history"] = [{"id": 1, "revision": op_rev, "deployedAt": rfc3339(self.finished_at or now),
-                                      "source": source, "deployStartedAt": rfc3339(self.started_at or now)}]
+                status["history"] = [
+                    {
+                        "id": 1,
+                        "revision": op_rev,
+                        "deployedAt": rfc3339(self.finished_at or now),
+                        "source": source,
+                        "deployStartedAt": rfc3339(self.started_at or now),
+                    }
+                ]
         status["reconciledAt"] = rfc3339(reconciled)
         app: dict[str, Any] = {
-            "metadata": {"name": self.name, "namespace": self.app_namespace, "uid": self.uid,
-                         "resourceVersion": str(self.resource_version), "generation": 1,
-                         "creationTimestamp": self.created},
-            "spec": {"project": self.project, "source": source,
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
-                     "syncPolicy": ({"automated": {"prune": True, "selfHeal": True}, "retry": {"limit": 5}}
-                                    if s.get("auto_sync", True) else {})},
+            "metadata": {
+                "name": self.name,
+                "namespace": self.app_namespace,
+                "uid": self.uid,
+                "resourceVersion": str(self.resource_version),
+                "generation": 1,
+                "creationTimestamp": self.created,
+            },
+            "spec": {
+                "project": self.project,
+                "source": source,
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": dest_ns},
+                "syncPolicy": (
+                    {"automated": {"prune": True, "selfHeal": True}, "retry": {"limit": 5}}
+                    if s.get("auto_sync", True)
+                    else {}
+                ),
+            },
             "status": status,
         }
         if s.get("pending_operation"):
-            app["operation"] = {"sync": {"revision": rev, "syncStrategy": {"hook": {}}},
-                                "initiatedBy": {"username": "admin"}, "retry": {}}
+            app["operation"] = {
+                "sync": {"revision": rev, "syncStrategy": {"hook": {}}},
+                "initiatedBy": {"username": "admin"},
+                "retry": {},
+            }
         if s.get("patch"):
             app = deep_merge(app, s["patch"])
         return app

@@ -45,8 +45,15 @@ class FollowedApp:
 
 
 class GitOpsFollower:
-    def __init__(self, standin: ArgoCDStandIn, *, step: float = 0.5, poll: float = 3.0,
-                 renderer: tuple[str, ...] = ("kubectl", "kustomize"), hook_runner: HookRunner | None = None) -> None:
+    def __init__(
+        self,
+        standin: ArgoCDStandIn,
+        *,
+        step: float = 0.5,
+        poll: float = 3.0,
+        renderer: tuple[str, ...] = ("kubectl", "kustomize"),
+        hook_runner: HookRunner | None = None,
+    ) -> None:
         """``hook_runner(app, revision, hook, resources) -> (phase, message)`` runs each hook for real
         (see :class:`pipekit.testing.argocd.hooks.PostSyncRunner`); without it hooks end after ``step``."""
         self.standin = standin
@@ -61,7 +68,9 @@ class GitOpsFollower:
         standin.on_refresh = lambda name, _kind: self.refresh(name)
         standin.on_sync = lambda name, body: self.refresh(name, force=str(body.get("revision") or "") or None)
 
-    def follow(self, name: str, repo: str | Path, overlay: str, branch: str = "main", project: str = "default") -> None:
+    def follow(
+        self, name: str, repo: str | Path, overlay: str, branch: str = "main", project: str = "default"
+    ) -> None:
         """Serve app ``name`` (of Argo CD ``project``) from ``overlay`` of ``repo`` (bare or not) on ``branch``;
         deploy the head now."""
         app = FollowedApp(name, Path(repo), overlay.strip("/"), branch)
@@ -70,8 +79,14 @@ class GitOpsFollower:
         resources = rendered[0] if isinstance(rendered, tuple) else []
         if isinstance(rendered, tuple):
             self.synced[name] = json.dumps(rendered, sort_keys=True, default=str)
-        self.standin.add_app(name, project=project, revision=head, path=app.overlay, repo_url=str(app.repo),
-                             resources=resources)
+        self.standin.add_app(
+            name,
+            project=project,
+            revision=head,
+            path=app.overlay,
+            repo_url=str(app.repo),
+            resources=resources,
+        )
         self.target[name] = head
         self.apps[name] = app  # followed from now on (the poll loop sees it only once the stand-in has it)
 
@@ -90,16 +105,21 @@ class GitOpsFollower:
             raise ValueError(f"{app.repo}: no branch {app.branch!r}: {out.stderr.strip()}")
         return out.stdout.strip()
 
-    def render(self, app: FollowedApp, revision: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str:
+    def render(
+        self, app: FollowedApp, revision: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str:
         """(resources, hooks) rendered at ``revision``, or the error text."""
         with tempfile.TemporaryDirectory(prefix="argocd-standin-") as tmp:
             tree = Path(tmp) / "tree"
-            archive = Git(app.repo, os.environ).run("archive", "--format=tar", "-o", f"{tmp}/tree.tar", revision,
-                                                    check=False)
+            archive = Git(app.repo, os.environ).run(
+                "archive", "--format=tar", "-o", f"{tmp}/tree.tar", revision, check=False
+            )
             if archive.returncode != 0:
                 return f"git archive {revision[:7]}: {archive.stderr.strip()}"
             with tarfile.open(f"{tmp}/tree.tar") as tar:
-                if hasattr(tarfile, "data_filter"):  # Python 3.11.4+; Debian bookworm's (the image's) is 3.11.2
+                if hasattr(
+                    tarfile, "data_filter"
+                ):  # Python 3.11.4+; Debian bookworm's (the image's) is 3.11.2
                     tar.extractall(tree, filter="data")
                 else:  # our own git archive of our own repository
                     tar.extractall(tree)  # noqa: S202
@@ -116,8 +136,13 @@ class GitOpsFollower:
                 continue
             meta = doc.get("metadata") or {}
             annotations = meta.get("annotations") or {}
-            item = {"kind": doc.get("kind", ""), "name": meta.get("name", ""), "group": str(doc.get("apiVersion", "v1")).rpartition("/")[0],
-                    "version": str(doc.get("apiVersion", "v1")).rpartition("/")[2], "images": _images(doc)}
+            item = {
+                "kind": doc.get("kind", ""),
+                "name": meta.get("name", ""),
+                "group": str(doc.get("apiVersion", "v1")).rpartition("/")[0],
+                "version": str(doc.get("apiVersion", "v1")).rpartition("/")[2],
+                "images": _images(doc),
+            }
             if meta.get("namespace"):
                 item["namespace"] = meta["namespace"]
             if doc.get("kind") == "Deployment":  # for a hook runner rolling it out (Kubernetes' default: 1)
@@ -164,14 +189,29 @@ class GitOpsFollower:
             return
         self.synced[app.name] = same
         if not hooks:
-            hooks = [{"kind": "Job", "name": f"{app.name}-smoke-test", "type": "PostSync", "result": "Succeeded"}]
-        s.set_state(app.name, op_revision=revision, phase="Running", health="Progressing", resources=resources, hooks=[],
-                    retry_count=0, message="waiting for healthy state of apps/Deployment")
+            hooks = [
+                {"kind": "Job", "name": f"{app.name}-smoke-test", "type": "PostSync", "result": "Succeeded"}
+            ]
+        s.set_state(
+            app.name,
+            op_revision=revision,
+            phase="Running",
+            health="Progressing",
+            resources=resources,
+            hooks=[],
+            retry_count=0,
+            message="waiting for healthy state of apps/Deployment",
+        )
         if s.stopping.wait(step):
             return
         running = [{**_hook(h), "phase": "Running", "message": ""} for h in hooks]
-        s.set_state(app.name, sync="Synced", health="Healthy", hooks=running,
-                    message="waiting for completion of hook batch/Job")
+        s.set_state(
+            app.name,
+            sync="Synced",
+            health="Healthy",
+            hooks=running,
+            message="waiting for completion of hook batch/Job",
+        )
         if self.hook_runner is not None:
             done = []
             for h in hooks:
@@ -180,15 +220,27 @@ class GitOpsFollower:
         elif s.stopping.wait(step):
             return
         else:
-            done = [{**_hook(h), "phase": h.get("result", "Succeeded"),
-                     "message": "job failed: BackoffLimitExceeded" if h.get("result") == "Failed"
-                     else "Reached expected number of succeeded pods"} for h in hooks]
+            done = [
+                {
+                    **_hook(h),
+                    "phase": h.get("result", "Succeeded"),
+                    "message": "job failed: BackoffLimitExceeded"
+                    if h.get("result") == "Failed"
+                    else "Reached expected number of succeeded pods",
+                }
+                for h in hooks
+            ]
         if self.target.get(app.name) != revision:
             return  # a newer revision took over
         failed = any(h["phase"] != "Succeeded" for h in done)
-        s.set_state(app.name, hooks=done, phase="Failed" if failed else "Succeeded",
-                    message="one or more synchronization tasks completed unsuccessfully" if failed
-                    else "successfully synced (all tasks run)")
+        s.set_state(
+            app.name,
+            hooks=done,
+            phase="Failed" if failed else "Succeeded",
+            message="one or more synchronization tasks completed unsuccessfully"
+            if failed
+            else "successfully synced (all tasks run)",
+        )
 
 
 def _hook(item: dict[str, Any]) -> dict[str, Any]:

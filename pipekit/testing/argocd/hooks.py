@@ -28,41 +28,64 @@ from pipekit.testing.kubernetes.__main__ import kubeconfig
 
 
 class PostSyncRunner:
-    def __init__(self, kube: KubernetesStandIn, workdir: Path, *, env: Mapping[str, str] | None = None,
-                 step: float = 0.05, linger: float = 0.3, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        kube: KubernetesStandIn,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        step: float = 0.05,
+        linger: float = 0.3,
+        timeout: float = 300.0,
+    ) -> None:
         self.kube, self.workdir = kube, Path(workdir)
         self.env = dict(env or {})
         self.step, self.linger, self.timeout = step, linger, timeout
         self.rollouts: dict[tuple[str, str], Rollout] = {}
         self.runs: list[process.Result] = []
 
-    def __call__(self, app: str, revision: str, hook: dict[str, Any], resources: list[dict[str, Any]]) -> tuple[str, str]:
+    def __call__(
+        self, app: str, revision: str, hook: dict[str, Any], resources: list[dict[str, Any]]
+    ) -> tuple[str, str]:
         args = _post_sync_args(hook.get("manifest") or {})
         if args is None:
             return str(hook.get("result", "Succeeded")), "Reached expected number of succeeded pods"
         namespace = str(hook.get("namespace") or "default")
         for item in resources:
             if item.get("kind") == "Deployment":
-                self._roll_out(str(item.get("namespace") or namespace), str(item["name"]), int(item.get("replicas", 1)))
+                self._roll_out(
+                    str(item.get("namespace") or namespace), str(item["name"]), int(item.get("replicas", 1))
+                )
         home = self.workdir / app
         home.mkdir(parents=True, exist_ok=True)
         args = mounted(args, empty_dirs(hook.get("manifest") or {}, home))
         config = home / "kubeconfig"
         config.write_text(json.dumps(kubeconfig(self.kube.url, self.kube.token, namespace)), encoding="utf-8")
-        env = {**self.env, **_container_env(hook.get("manifest") or {}), "KUBECONFIG": str(config),
-               "PIPEKIT_GITOPS_REVISION": revision, "PIPEKIT_RUN_RECORD": str(home / "run.json")}
-        result = process.run([sys.executable, "-m", "pipekit", *args], env=env, cwd=home, timeout=self.timeout,
-                             check=False)
+        env = {
+            **self.env,
+            **_container_env(hook.get("manifest") or {}),
+            "KUBECONFIG": str(config),
+            "PIPEKIT_GITOPS_REVISION": revision,
+            "PIPEKIT_RUN_RECORD": str(home / "run.json"),
+        }
+        result = process.run(
+            [sys.executable, "-m", "pipekit", *args], env=env, cwd=home, timeout=self.timeout, check=False
+        )
         self.runs.append(result)
         if result.returncode == 0:
             return "Succeeded", "Reached expected number of succeeded pods"
         last = ([line for line in (result.stderr or result.stdout).splitlines() if line.strip()] or [""])[-1]
-        return "Failed", f"Job has reached the specified backoff limit (pipekit exit {result.returncode}: {last})"
+        return (
+            "Failed",
+            f"Job has reached the specified backoff limit (pipekit exit {result.returncode}: {last})",
+        )
 
     def _roll_out(self, namespace: str, name: str, replicas: int) -> None:
         rollout = self.rollouts.get((namespace, name))
         if rollout is None:
-            rollout = self.rollouts[(namespace, name)] = Rollout(self.kube, name, namespace, replicas=replicas)
+            rollout = self.rollouts[(namespace, name)] = Rollout(
+                self.kube, name, namespace, replicas=replicas
+            )
         rollout.replicas = replicas  # the next revision scales to what the render says
         rollout.start(step=self.step, linger=self.linger)
 
@@ -78,8 +101,10 @@ def _post_sync_args(manifest: dict[str, Any]) -> list[str] | None:
     if manifest.get("kind") != "Job":
         return None
     container = _container(manifest)
-    argv = [str(a) for a in (container.get("command") or [])] + [str(a) for a in (container.get("args") or [])]
-    return argv[argv.index("post-sync-test"):] if "post-sync-test" in argv else None
+    argv = [str(a) for a in (container.get("command") or [])] + [
+        str(a) for a in (container.get("args") or [])
+    ]
+    return argv[argv.index("post-sync-test") :] if "post-sync-test" in argv else None
 
 
 def empty_dirs(manifest: dict[str, Any], home: Path) -> dict[str, Path]:
@@ -97,15 +122,20 @@ def empty_dirs(manifest: dict[str, Any], home: Path) -> dict[str, Path]:
 
 def mounted(args: list[str], folders: Mapping[str, Path]) -> list[str]:
     """``args`` with each path under a mount (``/reports``, ``/reports/x.xml``, ``--out=/reports/x``) in its folder."""
+
     def one(arg: str) -> str:
         flag, eq, value = arg.partition("=") if arg.startswith("-") and "=" in arg else ("", "", arg)
         for mount, folder in folders.items():
             if value == mount or value.startswith(mount + "/"):
-                return flag + eq + str(folder) + value[len(mount):]
+                return flag + eq + str(folder) + value[len(mount) :]
         return arg
+
     return [one(a) for a in args]
 
 
 def _container_env(manifest: dict[str, Any]) -> dict[str, str]:
-    return {str(e["name"]): str(e["value"]) for e in _container(manifest).get("env") or []
-            if isinstance(e, dict) and "name" in e and "value" in e}
+    return {
+        str(e["name"]): str(e["value"])
+        for e in _container(manifest).get("env") or []
+        if isinstance(e, dict) and "name" in e and "value" in e
+    }

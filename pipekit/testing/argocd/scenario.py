@@ -42,7 +42,9 @@ def _steps(raw: Any, where: str) -> list[Step]:
         elif isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], dict):
             steps.append((float(item[0]), dict(item[1])))
         else:
-            raise ValueError(f"{where}.steps[{i}]: expected [delay_s, {{state}}] or {{after: s, state: {{...}}}}")
+            raise ValueError(
+                f"{where}.steps[{i}]: expected [delay_s, {{state}}] or {{after: s, state: {{...}}}}"
+            )
     return steps
 
 

@@ -60,8 +60,16 @@ class Auth:
 class ArgoCDStandIn(ServedStandIn):
     """``with ArgoCDStandIn() as argo: argo.add_app("orders-dev", revision=SHA); argo.url ...``"""
 
-    def __init__(self, *, port: int = 0, token: str | None = None, users: dict[str, str] | None = None,
-                 auth: bool = True, root_path: str = "", tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        token: str | None = None,
+        users: dict[str, str] | None = None,
+        auth: bool = True,
+        root_path: str = "",
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.cond = threading.Condition()
         self.stopping = threading.Event()
         self.reset(token=token, users=users, auth=auth, root_path=root_path)
@@ -84,8 +92,14 @@ class ArgoCDStandIn(ServedStandIn):
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{self.root_path}"
 
-    def reset(self, *, token: str | None = None, users: dict[str, str] | None = None, auth: bool = True,
-              root_path: str = "") -> None:
+    def reset(
+        self,
+        *,
+        token: str | None = None,
+        users: dict[str, str] | None = None,
+        auth: bool = True,
+        root_path: str = "",
+    ) -> None:
         """Back to a stand-in just started with these settings: no apps, no requests, no faults."""
         with self.cond:
             self.faults = Faults()
@@ -233,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not path.startswith(argo.root_path + "/"):
                 self._send(*_err(404, f"no such path {path} (the server lives under {argo.root_path})"))
                 return
-            path = path[len(argo.root_path):]
+            path = path[len(argo.root_path) :]
         streaming = path.startswith("/api/v1/stream/")
         if faults.stall and (streaming or not faults.stall_streams_only):
             argo.stopping.wait()
@@ -249,8 +263,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(502, {"error": "bad gateway"})
             return
         if path == "/api/version" and method == "GET":
-            self._send(200, {"Version": "v3.5.1+standin", "BuildDate": "2026-01-01T00:00:00Z", "GitTreeState": "clean",
-                             "GoVersion": "go1.24", "Platform": "linux/amd64", "KustomizeVersion": "v5.5.0"})
+            self._send(
+                200,
+                {
+                    "Version": "v3.5.1+standin",
+                    "BuildDate": "2026-01-01T00:00:00Z",
+                    "GitTreeState": "clean",
+                    "GoVersion": "go1.24",
+                    "Platform": "linux/amd64",
+                    "KustomizeVersion": "v5.5.0",
+                },
+            )
             return
         if path == "/api/v1/session" and method == "POST":
             user, password = str(body.get("username", "")), str(body.get("password", ""))
@@ -261,8 +284,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not argo.auth.valid(self._token()):
             known = self._token() in argo.auth.tokens
-            self._send(*_err(401, "invalid session: token has invalid claims: token is expired" if known
-                             else "no session information"))
+            self._send(
+                *_err(
+                    401,
+                    "invalid session: token has invalid claims: token is expired"
+                    if known
+                    else "no session information",
+                )
+            )
             return
         if streaming and path == "/api/v1/stream/applications" and method == "GET":
             self._stream(query)
@@ -330,20 +359,31 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             while not argo.stopping.is_set():
                 with argo.cond:
-                    argo.cond.wait_for(lambda v=sent_version: argo.stopping.is_set()  # type: ignore[misc]
-                                       or name not in argo.apps or argo.apps[name].resource_version != v
-                                       or not argo.auth.valid(token), timeout=1.0)
+                    argo.cond.wait_for(
+                        lambda v=sent_version: (
+                            argo.stopping.is_set()  # type: ignore[misc]
+                            or name not in argo.apps
+                            or argo.apps[name].resource_version != v
+                            or not argo.auth.valid(token)
+                        ),
+                        timeout=1.0,
+                    )
                     if argo.stopping.is_set() or not argo.auth.valid(token):
                         break
                     if name not in argo.apps:
-                        gone = json.dumps({"result": {"type": "DELETED", "application": app.to_json()}}).encode()
+                        gone = json.dumps(
+                            {"result": {"type": "DELETED", "application": app.to_json()}}
+                        ).encode()
                         self._chunk(gone + b"\n")
                         break
                     current = app = argo.apps[name]
                     if current.resource_version == sent_version:
                         continue
                     sent_version = current.resource_version
-                    line = json.dumps({"result": {"type": kind, "application": current.to_json()}}).encode() + b"\n"
+                    line = (
+                        json.dumps({"result": {"type": kind, "application": current.to_json()}}).encode()
+                        + b"\n"
+                    )
                 self._chunk(line)
                 kind, events = "MODIFIED", events + 1
                 if faults.drop_stream_after and events >= faults.drop_stream_after:

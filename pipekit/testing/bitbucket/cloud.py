@@ -38,8 +38,10 @@ from pipekit.testing.bitbucket.repos import (
     decline,
 )
 
-NO_ACCESS = ("You may not have access to this repository or it no longer exists in this workspace. If you think "
-             "this repository exists and you have access, make sure you are authenticated.")
+NO_ACCESS = (
+    "You may not have access to this repository or it no longer exists in this workspace. If you think "
+    "this repository exists and you have access, make sure you are authenticated."
+)
 _Q = re.compile(r'\s*([a-z_.]+)\s*(=|~)\s*"((?:[^"\\]|\\.)*)"\s*', re.IGNORECASE)
 
 
@@ -68,7 +70,13 @@ def route(s: Site, r: Request, token: Token) -> tuple[int, Any]:
     if not rest and m == "GET":
         return 200, repository(r, repo)
     if rest == ["pullrequests"]:
-        return _list(r, repo) if m == "GET" else _create(s, r, repo) if m == "POST" else (405, error("Method not allowed"))
+        return (
+            _list(r, repo)
+            if m == "GET"
+            else _create(s, r, repo)
+            if m == "POST"
+            else (405, error("Method not allowed"))
+        )
     if len(rest) < 2 or rest[0] != "pullrequests" or not rest[1].isdigit():
         return 404, error("Resource not found")
     pr = repo.pull_requests.get(int(rest[1]))
@@ -91,8 +99,13 @@ def route(s: Site, r: Request, token: Token) -> tuple[int, Any]:
         if not raw:
             return 400, error("content: This field is required.", {"content": ["This field is required."]})
         cid = comment(repo, pr, r.user, str(raw))
-        return 201, {"type": "pullrequest_comment", "id": cid, "content": {"raw": raw, "markup": "markdown"},
-                     "user": account(r.user), "created_on": _iso(pr.updated)}
+        return 201, {
+            "type": "pullrequest_comment",
+            "id": cid,
+            "content": {"raw": raw, "markup": "markdown"},
+            "user": account(r.user),
+            "created_on": _iso(pr.updated),
+        }
     if action == "merge" and m == "POST":
         return _merge(r, repo, pr)
     return 404, error("Resource not found")
@@ -107,8 +120,12 @@ def _list(r: Request, repo: Repository) -> tuple[int, Any]:
         if not match:
             return 400, error(f"Invalid query: {clause}")
         key, op, value = match.group(1), match.group(2), match.group(3).replace('\\"', '"')
-        attr = {"source.branch.name": "source", "destination.branch.name": "target", "state": "state",
-                "title": "title"}.get(key)
+        attr = {
+            "source.branch.name": "source",
+            "destination.branch.name": "target",
+            "state": "state",
+            "title": "title",
+        }.get(key)
         if attr is None:
             return 400, error(f"Invalid field name: {key}")
         found = [p for p in found if (value in getattr(p, attr) if op == "~" else getattr(p, attr) == value)]
@@ -118,7 +135,7 @@ def _list(r: Request, repo: Repository) -> tuple[int, Any]:
 def page(r: Request, values: list[Any], default: int = 10, most: int = 50) -> dict[str, Any]:
     size = max(1, min(int((r.query.get("pagelen") or [str(default)])[-1]), most))
     number = max(1, int((r.query.get("page") or ["1"])[-1]))
-    chunk = values[(number - 1) * size:number * size]
+    chunk = values[(number - 1) * size : number * size]
     out: dict[str, Any] = {"pagelen": size, "size": len(values), "page": number, "values": chunk}
     if number * size < len(values):
         query = {k: v[-1] for k, v in r.query.items()}
@@ -142,14 +159,23 @@ def _create(s: Site, r: Request, repo: Repository) -> tuple[int, Any]:
         key = (item or {}).get("uuid") or (item or {}).get("account_id") if isinstance(item, dict) else None
         found = next((u for u in s.users.values() if key and key in (u.uuid, u.account_id)), None)
         if found is None:
-            return 400, error("reviewers: Malformed reviewers list", {"reviewers": ["Malformed reviewers list"]})
+            return 400, error(
+                "reviewers: Malformed reviewers list", {"reviewers": ["Malformed reviewers list"]}
+            )
         if found.name == r.user.name:
             message = f"{found.display_name} is the author and cannot be included as a reviewer."
             return 400, error(f"reviewers: {message}", {"reviewers": [message]})
         reviewers.append(found)
-    pr = s.new_pull_request(repo, title=title, description=str(body.get("description") or ""), source=source,
-                            target=target, author=r.user, reviewers=reviewers,
-                            close_source_branch=bool(body.get("close_source_branch", False)))
+    pr = s.new_pull_request(
+        repo,
+        title=title,
+        description=str(body.get("description") or ""),
+        source=source,
+        target=target,
+        author=r.user,
+        reviewers=reviewers,
+        close_source_branch=bool(body.get("close_source_branch", False)),
+    )
     return 201, pull_request(r, repo, pr, full=True)
 
 
@@ -157,8 +183,10 @@ def _merge(r: Request, repo: Repository, pr: PullRequest) -> tuple[int, Any]:
     body = r.body if isinstance(r.body, dict) else {}
     strategy = str(body.get("merge_strategy") or "merge_commit")
     if strategy not in STRATEGIES:
-        return 400, error(f"merge_strategy: {strategy} is not a valid merge strategy",
-                          {"merge_strategy": [f"{strategy} is not a valid merge strategy"]})
+        return 400, error(
+            f"merge_strategy: {strategy} is not a valid merge strategy",
+            {"merge_strategy": [f"{strategy} is not a valid merge strategy"]},
+        )
     if "close_source_branch" in body:
         pr.close_source_branch = bool(body["close_source_branch"])
     message = str(body.get("message") or f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}")
@@ -176,22 +204,37 @@ def _merge(r: Request, repo: Repository, pr: PullRequest) -> tuple[int, Any]:
 def account(u: User | None) -> dict[str, Any] | None:
     if u is None:
         return None
-    return {"type": "user", "display_name": u.display_name, "uuid": u.uuid, "account_id": u.account_id,
-            "nickname": u.name}
+    return {
+        "type": "user",
+        "display_name": u.display_name,
+        "uuid": u.uuid,
+        "account_id": u.account_id,
+        "nickname": u.name,
+    }
 
 
 def participant(pr: PullRequest, u: User) -> dict[str, Any]:
     approved = bool(pr.approvals.get(u.name))
-    return {"type": "participant", "user": account(u),
-            "role": "REVIEWER" if any(x.name == u.name for x in pr.reviewers) else "PARTICIPANT",
-            "approved": approved, "state": "approved" if approved else None,
-            "participated_on": _iso(pr.updated) if u.name in pr.approvals else None}
+    return {
+        "type": "participant",
+        "user": account(u),
+        "role": "REVIEWER" if any(x.name == u.name for x in pr.reviewers) else "PARTICIPANT",
+        "approved": approved,
+        "state": "approved" if approved else None,
+        "participated_on": _iso(pr.updated) if u.name in pr.approvals else None,
+    }
 
 
 def repository(r: Request, repo: Repository) -> dict[str, Any]:
-    return {"type": "repository", "full_name": f"{repo.owner}/{repo.slug}", "name": repo.slug, "slug": repo.slug,
-            "is_private": True, "mainbranch": {"type": "branch", "name": repo.main_branch},
-            "links": {"html": {"href": f"{r.base_url}/{quote(repo.owner)}/{quote(repo.slug)}"}}}
+    return {
+        "type": "repository",
+        "full_name": f"{repo.owner}/{repo.slug}",
+        "name": repo.slug,
+        "slug": repo.slug,
+        "is_private": True,
+        "mainbranch": {"type": "branch", "name": repo.main_branch},
+        "links": {"html": {"href": f"{r.base_url}/{quote(repo.owner)}/{quote(repo.slug)}"}},
+    }
 
 
 def pull_request(r: Request, repo: Repository, pr: PullRequest, *, full: bool) -> dict[str, Any]:
@@ -200,23 +243,43 @@ def pull_request(r: Request, repo: Repository, pr: PullRequest, *, full: bool) -
 
     def endpoint(branch: str) -> dict[str, Any]:
         head = repo.head(branch)
-        return {"branch": {"name": branch}, "commit": {"hash": head[:12]} if head else None,
-                "repository": {"type": "repository", "full_name": f"{repo.owner}/{repo.slug}", "name": repo.slug}}
+        return {
+            "branch": {"name": branch},
+            "commit": {"hash": head[:12]} if head else None,
+            "repository": {"type": "repository", "full_name": f"{repo.owner}/{repo.slug}", "name": repo.slug},
+        }
 
     out: dict[str, Any] = {
-        "type": "pullrequest", "id": pr.id, "title": pr.title, "description": pr.description,
-        "summary": {"raw": pr.description, "markup": "markdown"}, "state": pr.state,
-        "author": account(pr.author), "source": endpoint(pr.source), "destination": endpoint(pr.target),
+        "type": "pullrequest",
+        "id": pr.id,
+        "title": pr.title,
+        "description": pr.description,
+        "summary": {"raw": pr.description, "markup": "markdown"},
+        "state": pr.state,
+        "author": account(pr.author),
+        "source": endpoint(pr.source),
+        "destination": endpoint(pr.target),
         "merge_commit": {"hash": pr.merge_commit[:12]} if pr.merge_commit else None,
-        "close_source_branch": pr.close_source_branch, "closed_by": account(pr.closed_by) if pr.state != "OPEN"
-        else None, "reason": pr.reason, "created_on": _iso(pr.created), "updated_on": _iso(pr.updated),
-        "comment_count": len(pr.comments), "task_count": 0,
-        "links": {"self": {"href": api}, "html": {"href": web}, "merge": {"href": f"{api}/merge"},
-                  "decline": {"href": f"{api}/decline"}, "approve": {"href": f"{api}/approve"}},
+        "close_source_branch": pr.close_source_branch,
+        "closed_by": account(pr.closed_by) if pr.state != "OPEN" else None,
+        "reason": pr.reason,
+        "created_on": _iso(pr.created),
+        "updated_on": _iso(pr.updated),
+        "comment_count": len(pr.comments),
+        "task_count": 0,
+        "links": {
+            "self": {"href": api},
+            "html": {"href": web},
+            "merge": {"href": f"{api}/merge"},
+            "decline": {"href": f"{api}/decline"},
+            "approve": {"href": f"{api}/approve"},
+        },
     }
     if full:
         out["reviewers"] = [account(u) for u in pr.reviewers]
-        people = list(pr.reviewers) + [u for u in _approvers(pr) if all(u.name != x.name for x in pr.reviewers)]
+        people = list(pr.reviewers) + [
+            u for u in _approvers(pr) if all(u.name != x.name for x in pr.reviewers)
+        ]
         out["participants"] = [participant(pr, u) for u in people]
     return out
 

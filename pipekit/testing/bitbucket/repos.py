@@ -30,7 +30,9 @@ class User:
 
     def __post_init__(self) -> None:
         self.display_name = self.display_name or self.name.replace("-", " ").title()
-        self.uuid = self.uuid or "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"bitbucket-standin/{self.name}")) + "}"
+        self.uuid = (
+            self.uuid or "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"bitbucket-standin/{self.name}")) + "}"
+        )
         self.account_id = self.account_id or f"557058:{self.uuid.strip('{}')}"
 
 
@@ -84,7 +86,9 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 class Repository:
     """One repository: ``owner`` is the Cloud workspace or the Data Center project key."""
 
-    def __init__(self, owner: str, slug: str, path: Path, *, main_branch: str = "main", min_approvals: int = 0) -> None:
+    def __init__(
+        self, owner: str, slug: str, path: Path, *, main_branch: str = "main", min_approvals: int = 0
+    ) -> None:
         self.owner, self.slug, self.path, self.main_branch = owner, slug, Path(path), main_branch
         self.min_approvals = min_approvals  # the merge check: approvals needed, the author's never counting
         self.pull_requests: dict[int, PullRequest] = {}
@@ -134,15 +138,23 @@ class Repository:
             if target is None or source is None:
                 missing = pr.target if target is None else pr.source
                 raise MergeRefused("conflict", f"branch {missing} does not exist")
-            ident = {"GIT_AUTHOR_NAME": user.display_name, "GIT_AUTHOR_EMAIL": f"{user.name}@bitbucket.invalid",
-                     "GIT_COMMITTER_NAME": user.display_name, "GIT_COMMITTER_EMAIL": f"{user.name}@bitbucket.invalid"}
+            ident = {
+                "GIT_AUTHOR_NAME": user.display_name,
+                "GIT_AUTHOR_EMAIL": f"{user.name}@bitbucket.invalid",
+                "GIT_COMMITTER_NAME": user.display_name,
+                "GIT_COMMITTER_EMAIL": f"{user.name}@bitbucket.invalid",
+            }
             if strategy == "fast_forward":
                 if self.git.run("merge-base", "--is-ancestor", target, source, check=False).returncode != 0:
-                    raise MergeRefused("not-fast-forward",
-                                       f"{pr.target} has moved on: {pr.source} cannot be fast-forwarded onto it")
+                    raise MergeRefused(
+                        "not-fast-forward",
+                        f"{pr.target} has moved on: {pr.source} cannot be fast-forwarded onto it",
+                    )
                 new = source
             else:
-                proc = self.git.run("merge-tree", "--write-tree", "--no-messages", target, source, check=False)
+                proc = self.git.run(
+                    "merge-tree", "--write-tree", "--no-messages", target, source, check=False
+                )
                 if proc.returncode == 1:
                     raise MergeRefused("conflict", "Conflicts during merge.")
                 if proc.returncode != 0:
@@ -157,8 +169,10 @@ class Repository:
                     self.git.env = saved
             moved = self.git.run("update-ref", f"refs/heads/{pr.target}", new, target, check=False)
             if moved.returncode != 0:
-                raise MergeRefused("moved", "Unable to merge because one of the refs involved changed while "
-                                            "attempting to merge")
+                raise MergeRefused(
+                    "moved",
+                    "Unable to merge because one of the refs involved changed while attempting to merge",
+                )
             pr.state, pr.merge_commit, pr.closed_by = "MERGED", new, user
             pr.activities.append(Activity("MERGED", user, time.time()))
             pr.touch()
@@ -171,16 +185,25 @@ class Repository:
         approved = [n for n, ok in pr.approvals.items() if ok and n != pr.author.name]
         missing = self.min_approvals - len(approved)
         if missing > 0:
-            return [("Not enough approvals",
-                     f"You need {missing} more approval{'s' if missing > 1 else ''} before this pull request "
-                     "can be merged.")]
+            return [
+                (
+                    "Not enough approvals",
+                    f"You need {missing} more approval{'s' if missing > 1 else ''} before this pull request "
+                    "can be merged.",
+                )
+            ]
         return []
 
     def conflicted(self, pr: PullRequest) -> bool:
         target, source = self.head(pr.target), self.head(pr.source)
         if target is None or source is None:
             return True
-        return self.git.run("merge-tree", "--write-tree", "--no-messages", target, source, check=False).returncode == 1
+        return (
+            self.git.run(
+                "merge-tree", "--write-tree", "--no-messages", target, source, check=False
+            ).returncode
+            == 1
+        )
 
 
 @dataclass
@@ -207,7 +230,9 @@ class Site:
         self.tokens: dict[str, Token] = {}
         self.repositories: dict[tuple[str, str], Repository] = {}
         self.page_size = page_size  # force a page size (tests of paging)
-        self.races = 0  # Data Center: the next N merges/declines find the version moved on (a 409 for the client)
+        self.races = (
+            0  # Data Center: the next N merges/declines find the version moved on (a 409 for the client)
+        )
         self.auto_approvers: list[str] = []  # users who approve every new pull request at once
         self.lock = threading.RLock()
 
@@ -250,8 +275,9 @@ class Site:
     def merge(self, repo: Repository, pr_id: int, user: str, strategy: str = "merge_commit") -> str:
         """``user`` merges the pull request, as if in the web UI (the merge check applies)."""
         pr = repo.pull_requests[pr_id]
-        return repo.merge(pr, strategy, f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}",
-                          self.add_user(user))
+        return repo.merge(
+            pr, strategy, f"Merged in {pr.source} (pull request #{pr.id})\n\n{pr.title}", self.add_user(user)
+        )
 
     def edit(self, repo: Repository, pr_id: int, user: str, *, title: str | None = None) -> None:
         """Someone edits the pull request: Data Center's ``version`` goes up (a client's copy is stale)."""
@@ -262,11 +288,29 @@ class Site:
             pr.activities.append(Activity("UPDATED", who, time.time()))
             pr.touch()
 
-    def new_pull_request(self, repo: Repository, *, title: str, description: str, source: str, target: str,
-                         author: User, reviewers: list[User], close_source_branch: bool) -> PullRequest:
+    def new_pull_request(
+        self,
+        repo: Repository,
+        *,
+        title: str,
+        description: str,
+        source: str,
+        target: str,
+        author: User,
+        reviewers: list[User],
+        close_source_branch: bool,
+    ) -> PullRequest:
         with repo.lock:
-            pr = PullRequest(len(repo.pull_requests) + 1, title, description, source, target, author, reviewers,
-                             close_source_branch)
+            pr = PullRequest(
+                len(repo.pull_requests) + 1,
+                title,
+                description,
+                source,
+                target,
+                author,
+                reviewers,
+                close_source_branch,
+            )
             pr.activities.append(Activity("OPENED", author, time.time()))
             repo.pull_requests[pr.id] = pr
         for name in self.auto_approvers:

@@ -43,8 +43,14 @@ class Fault:
 class BitbucketStandIn(Site, ServedStandIn):
     """``with BitbucketStandIn() as bb: repo = bb.add_repository("acme", "gitops", seed=...)``"""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: Callable[[str, str, int], None] | None = None,
-                 page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log: Callable[[str, str, int], None] | None = None,
+        page_size: int | None = None,
+    ) -> None:
         super().__init__(page_size)
         self.requests: list[tuple[str, str, int]] = []  # method, path with query, status answered
         self.log = log
@@ -74,8 +80,17 @@ class BitbucketStandIn(Site, ServedStandIn):
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- data -------------------------------------------------------------------------
-    def add_repository(self, owner: str, slug: str, path: str | Path | None = None, *, seed: Path | None = None,
-                       main_branch: str = "main", min_approvals: int = 0, root: Path | None = None) -> Repository:
+    def add_repository(
+        self,
+        owner: str,
+        slug: str,
+        path: str | Path | None = None,
+        *,
+        seed: Path | None = None,
+        main_branch: str = "main",
+        min_approvals: int = 0,
+        root: Path | None = None,
+    ) -> Repository:
         """Serve the bare repository at ``path`` (made, and filled from the folder ``seed``, when missing)."""
         if path is None:
             if root is None:
@@ -88,19 +103,28 @@ class BitbucketStandIn(Site, ServedStandIn):
         self.repositories[(owner, slug)] = repo
         return repo
 
-    def pipeline_settings(self, repo: Repository, token: str, *, flavour: str = "cloud") -> tuple[dict[str, str],
-                                                                                             dict[str, Any]]:
+    def pipeline_settings(
+        self, repo: Repository, token: str, *, flavour: str = "cloud"
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         """(the variables, the ``pipekit.yaml`` mapping) a pipeline needs to promote by pull request on ``repo``
         through this stand-in as ``flavour`` (cloud or datacenter); ``token`` must be one of :attr:`tokens`."""
         owner = "workspace" if flavour == "cloud" else "project"
         url = "PIPEKIT_BITBUCKET_API_URL" if flavour == "cloud" else "PIPEKIT_BITBUCKET_SERVER_URL"
-        return ({"PIPEKIT_GITOPS_TOKEN": token, url: self.base_url},
-                {"gitops": {"repo": str(repo.path), "pull_request": {owner: repo.owner, "repository": repo.slug}}})
+        return (
+            {"PIPEKIT_GITOPS_TOKEN": token, url: self.base_url},
+            {
+                "gitops": {
+                    "repo": str(repo.path),
+                    "pull_request": {owner: repo.owner, "repository": repo.slug},
+                }
+            },
+        )
 
     def fail_next(self, status: int = 503, *, times: int = 1, retry_after: str | None = None) -> None:
         with self.lock:
-            self._faults.extend(Fault(status, {"Retry-After": retry_after} if retry_after else {})
-                                for _ in range(times))
+            self._faults.extend(
+                Fault(status, {"Retry-After": retry_after} if retry_after else {}) for _ in range(times)
+            )
 
     # -- serving ----------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -115,7 +139,11 @@ class BitbucketStandIn(Site, ServedStandIn):
         headers: dict[str, str] = {}
         flavour = cloud if split.path.startswith("/2.0/") else datacenter
         if fault is not None:
-            status, body, headers = fault.status, flavour.error(f"stand-in fault {fault.status}"), fault.headers
+            status, body, headers = (
+                fault.status,
+                flavour.error(f"stand-in fault {fault.status}"),
+                fault.headers,
+            )
         else:
             status, body = self._dispatch(flavour, h, split.path, split.query, raw)
         with self.lock:
@@ -131,8 +159,9 @@ class BitbucketStandIn(Site, ServedStandIn):
         h.end_headers()
         h.wfile.write(data)
 
-    def _dispatch(self, flavour: Any, h: BaseHTTPRequestHandler, path: str, query: str,
-                  raw: bytes) -> tuple[int, Any]:
+    def _dispatch(
+        self, flavour: Any, h: BaseHTTPRequestHandler, path: str, query: str, raw: bytes
+    ) -> tuple[int, Any]:
         user = self._user(h.headers.get("Authorization") or "")
         if user is None:
             return 401, flavour.unauthorized()
@@ -167,8 +196,13 @@ def make_bare(path: Path, seed: Path | None, branch: str) -> None:
     import shutil
     import tempfile
 
-    env = {**isolated_env(os.environ), "GIT_AUTHOR_NAME": "seed", "GIT_AUTHOR_EMAIL": "seed@example.com",
-           "GIT_COMMITTER_NAME": "seed", "GIT_COMMITTER_EMAIL": "seed@example.com"}
+    env = {
+        **isolated_env(os.environ),
+        "GIT_AUTHOR_NAME": "seed",
+        "GIT_AUTHOR_EMAIL": "seed@example.com",
+        "GIT_COMMITTER_NAME": "seed",
+        "GIT_COMMITTER_EMAIL": "seed@example.com",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     Git(path.parent, env).run("init", "--quiet", "--bare", f"--initial-branch={branch}", str(path))
     work = Path(tempfile.mkdtemp(prefix="bitbucket-seed-"))
@@ -184,5 +218,3 @@ def make_bare(path: Path, seed: Path | None, branch: str) -> None:
         git.run("push", "--quiet", str(path), f"HEAD:refs/heads/{branch}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-

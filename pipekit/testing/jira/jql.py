@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|=|~|\(|\)|,)|(?P<word>[^\s=!~(),"']+))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|=|~|\(|\)|,)|(?P<word>[^\s=!~(),"']+))"""
+)
 FIELDS = ("project", "fixversion", "status", "key", "assignee", "summary")
 
 Record = Mapping[str, object]  # field (lower case) -> str, None, or a list of str (fixVersion)
@@ -56,7 +58,7 @@ def parse(jql: str) -> Query:
     order_by = None
     for i in range(len(tokens) - 1):
         if tokens[i][0] == "word" and tokens[i][1].upper() == "ORDER" and tokens[i + 1][1].upper() == "BY":
-            order_by = " ".join(t[1] for t in tokens[i + 2:]) or None
+            order_by = " ".join(t[1] for t in tokens[i + 2 :]) or None
             tokens = tokens[:i]
             break
     clauses: list[Predicate] = []
@@ -71,8 +73,9 @@ def parse(jql: str) -> Query:
             if kind == "word" and text.upper() == "AND":
                 expect_clause, i = True, i + 1
                 continue
-            raise JqlError(f"Error in the JQL Query: expecting 'AND' but got {text!r} (the stand-in supports "
-                           "AND only).")
+            raise JqlError(
+                f"Error in the JQL Query: expecting 'AND' but got {text!r} (the stand-in supports AND only)."
+            )
         clause, i = _clause(tokens, i)
         clauses.append(clause)
         expect_clause = False
@@ -88,7 +91,7 @@ def _named_keys(tokens: list[tuple[str, str]]) -> tuple[str, ...]:
             continue
         nxt = tokens[i + 1]
         if nxt == ("op", "="):
-            found += [t[1] for t in tokens[i + 2:i + 3] if t[0] != "op"]
+            found += [t[1] for t in tokens[i + 2 : i + 3] if t[0] != "op"]
         elif nxt[0] == "word" and nxt[1].lower() == "in":
             j = i + 3
             while j < len(tokens) and tokens[j] != ("op", ")"):
@@ -109,7 +112,7 @@ def _clause(tokens: list[tuple[str, str]], i: int) -> tuple[Predicate, int]:
     if field not in FIELDS:
         raise JqlError(f"Field '{tokens[i][1]}' does not exist or you do not have permission to view it.")
     i += 1
-    op = " ".join(t[1].lower() for t in tokens[i:i + 2])
+    op = " ".join(t[1].lower() for t in tokens[i : i + 2])
     if op.startswith("not in"):
         values, i = _list(tokens, i + 2)
         return (lambda rec: not _any(rec.get(field), values)), i

@@ -62,13 +62,31 @@ class Fault:
 class JiraStandIn(ServedStandIn):
     """A threaded HTTP server (port 0 = any free port). Credentials left None accept anything."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, deployment: str = "cloud",
-                 email: str | None = None, token: str | None = None, pat: str | None = None,
-                 cloud_id: str | None = None, scoped: bool = False, max_results: int = 100,
-                 log: Any = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        deployment: str = "cloud",
+        email: str | None = None,
+        token: str | None = None,
+        pat: str | None = None,
+        cloud_id: str | None = None,
+        scoped: bool = False,
+        max_results: int = 100,
+        log: Any = None,
+    ) -> None:
         self._lock = threading.Lock()
-        self.reset(deployment=deployment, email=email, token=token, pat=pat, cloud_id=cloud_id, scoped=scoped,
-                   max_results=max_results, log=log)
+        self.reset(
+            deployment=deployment,
+            email=email,
+            token=token,
+            pat=pat,
+            cloud_id=cloud_id,
+            scoped=scoped,
+            max_results=max_results,
+            log=log,
+        )
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,9 +114,18 @@ class JiraStandIn(ServedStandIn):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def reset(self, *, deployment: str = "cloud", email: str | None = None, token: str | None = None,
-              pat: str | None = None, cloud_id: str | None = None, scoped: bool = False, max_results: int = 100,
-              log: Any = None) -> None:
+    def reset(
+        self,
+        *,
+        deployment: str = "cloud",
+        email: str | None = None,
+        token: str | None = None,
+        pat: str | None = None,
+        cloud_id: str | None = None,
+        scoped: bool = False,
+        max_results: int = 100,
+        log: Any = None,
+    ) -> None:
         """Back to a stand-in just started with these settings: no projects, requests or faults."""
         with self._lock:
             self.deployment, self.email, self.token, self.pat = deployment, email, token, pat
@@ -119,24 +146,54 @@ class JiraStandIn(ServedStandIn):
         self.versions.setdefault(key, [])
         self.issues.setdefault(key, [])
 
-    def add_version(self, project: str, name: str, *, released: bool = False, archived: bool = False,
-                    description: str = "", release_date: str | None = None) -> Version:
+    def add_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        released: bool = False,
+        archived: bool = False,
+        description: str = "",
+        release_date: str | None = None,
+    ) -> Version:
         self.add_project(project)
         version = Version(self._next_id(), name, released, archived, description, release_date)
         self.versions[project].append(version)
         return version
 
-    def add_issue(self, project: str, summary: str, status: str = "To Do", *, fix_versions: tuple[str, ...] = (),
-                  assignee: str | None = None) -> Issue:
+    def add_issue(
+        self,
+        project: str,
+        summary: str,
+        status: str = "To Do",
+        *,
+        fix_versions: tuple[str, ...] = (),
+        assignee: str | None = None,
+    ) -> Issue:
         self.add_project(project)
-        issue = Issue(self._next_id(), f"{project}-{len(self.issues[project]) + 1}", summary, status, assignee,
-                      list(fix_versions))
+        issue = Issue(
+            self._next_id(),
+            f"{project}-{len(self.issues[project]) + 1}",
+            summary,
+            status,
+            assignee,
+            list(fix_versions),
+        )
         self.issues[project].append(issue)
         return issue
 
-    def fail_next(self, status: int = 429, *, times: int = 1, retry_after: str | None = None,
-                  rate_limit_reset: str | None = None, messages: tuple[str, ...] = ()) -> None:
-        headers = {k: v for k, v in (("Retry-After", retry_after), ("X-RateLimit-Reset", rate_limit_reset)) if v}
+    def fail_next(
+        self,
+        status: int = 429,
+        *,
+        times: int = 1,
+        retry_after: str | None = None,
+        rate_limit_reset: str | None = None,
+        messages: tuple[str, ...] = (),
+    ) -> None:
+        headers = {
+            k: v for k, v in (("Retry-After", retry_after), ("X-RateLimit-Reset", rate_limit_reset)) if v
+        }
         body = {"errorMessages": list(messages), "errors": {}} if messages else None
         with self._lock:
             self._faults.extend(Fault(status, dict(headers), body) for _ in range(times))
@@ -151,7 +208,11 @@ class JiraStandIn(ServedStandIn):
             fault = self._faults.popleft() if self._faults else None
         headers: dict[str, str] = {}
         if fault:
-            status, body, headers = fault.status, fault.body or _errors(f"stand-in fault {fault.status}"), fault.headers
+            status, body, headers = (
+                fault.status,
+                fault.body or _errors(f"stand-in fault {fault.status}"),
+                fault.headers,
+            )
         else:
             status, body = self._route(h.command, unquote(split.path), query, raw, h.headers)
         with self._lock:
@@ -178,14 +239,17 @@ class JiraStandIn(ServedStandIn):
             return sent == f"Basic {expected}"
         return True
 
-    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes,
-               headers: Any) -> tuple[int, dict[str, Any]]:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], raw: bytes, headers: Any
+    ) -> tuple[int, dict[str, Any]]:
         gateway = f"/ex/jira/{self.cloud_id}" if self.cloud_id else None
         via_gateway = bool(gateway and path.startswith(f"{gateway}/"))
         if via_gateway and gateway:
-            path = path[len(gateway):]
+            path = path[len(gateway) :]
         if not self._authorized(headers, via_gateway):
-            return 401, _errors("You are not authenticated. Authentication required to perform this operation.")
+            return 401, _errors(
+                "You are not authenticated. Authentication required to perform this operation."
+            )
         parts = path.strip("/").split("/")
         if len(parts) < 4 or parts[:2] != ["rest", "api"] or parts[2] not in ("2", "3", "latest"):
             return 404, _errors(f"No resource at {path}")
@@ -199,7 +263,9 @@ class JiraStandIn(ServedStandIn):
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
-                return 400, _errors("Invalid request payload. Refer to the REST API documentation and try again.")
+                return 400, _errors(
+                    "Invalid request payload. Refer to the REST API documentation and try again."
+                )
         else:
             body = dict(query)
             if "fields" in body:
@@ -208,8 +274,9 @@ class JiraStandIn(ServedStandIn):
             return self._search_jql(body)
         if rest == ["search"]:
             if self.deployment == "cloud":
-                return 410, _errors("The requested API has been removed. Please migrate to the "
-                                    "/rest/api/3/search/jql API.")
+                return 410, _errors(
+                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."
+                )
             return self._search_dc(body)
         return 404, _errors(f"No resource at {path}")
 
@@ -221,12 +288,27 @@ class JiraStandIn(ServedStandIn):
         if loose:
             found = [v for v in found if loose in v.name.lower() or loose in v.description.lower()]
         start, size = int(query.get("startAt") or 0), min(int(query.get("maxResults") or 50), 50)
-        page = found[start:start + size]
-        values = [{"self": f"{self.base_url}/rest/api/3/version/{v.id}", "id": v.id, "name": v.name,
-                   "description": v.description, "archived": v.archived, "released": v.released,
-                   **({"releaseDate": v.release_date} if v.release_date else {})} for v in page]
-        return 200, {"self": f"{self.base_url}/rest/api/3/project/{key}/version", "maxResults": size,
-                     "startAt": start, "total": len(found), "isLast": start + size >= len(found), "values": values}
+        page = found[start : start + size]
+        values = [
+            {
+                "self": f"{self.base_url}/rest/api/3/version/{v.id}",
+                "id": v.id,
+                "name": v.name,
+                "description": v.description,
+                "archived": v.archived,
+                "released": v.released,
+                **({"releaseDate": v.release_date} if v.release_date else {}),
+            }
+            for v in page
+        ]
+        return 200, {
+            "self": f"{self.base_url}/rest/api/3/project/{key}/version",
+            "maxResults": size,
+            "startAt": start,
+            "total": len(found),
+            "isLast": start + size >= len(found),
+            "values": values,
+        }
 
     def _matching(self, jql: str) -> list[Issue]:
         """The issues the JQL finds, kept per query until the data changes (as a cursor would)."""
@@ -242,10 +324,23 @@ class JiraStandIn(ServedStandIn):
         known = {i.key.upper() for i in every}
         missing = [k for k in q.keys if k.upper() not in known]
         if missing:  # Jira refuses the whole query, naming each missing key
-            raise JqlError(" ".join(f"An issue with key '{k}' does not exist for field 'key'." for k in missing))
-        found = [i for i in every if q.match({"project": i.key.split("-")[0], "fixversion": i.fix_versions,
-                                              "status": i.status, "key": i.key, "assignee": i.assignee,
-                                              "summary": i.summary})]
+            raise JqlError(
+                " ".join(f"An issue with key '{k}' does not exist for field 'key'." for k in missing)
+            )
+        found = [
+            i
+            for i in every
+            if q.match(
+                {
+                    "project": i.key.split("-")[0],
+                    "fixversion": i.fix_versions,
+                    "status": i.status,
+                    "key": i.key,
+                    "assignee": i.assignee,
+                    "summary": i.summary,
+                }
+            )
+        ]
         return sorted(found, key=lambda i: int(i.id)) if q.order_by else found
 
     def _render(self, issue: Issue, fields: list[str]) -> dict[str, Any]:
@@ -255,8 +350,12 @@ class JiraStandIn(ServedStandIn):
         out.update(key=issue.key, self=f"{self.base_url}/rest/api/3/issue/{issue.id}")
         values: dict[str, Any] = {
             "summary": issue.summary,
-            "status": {"name": issue.status, "statusCategory": {"key": "done" if issue.status == "Done" else "new"}},
-            "assignee": {"displayName": issue.assignee, "accountId": f"acc-{issue.assignee}"} if issue.assignee
+            "status": {
+                "name": issue.status,
+                "statusCategory": {"key": "done" if issue.status == "Done" else "new"},
+            },
+            "assignee": {"displayName": issue.assignee, "accountId": f"acc-{issue.assignee}"}
+            if issue.assignee
             else None,
         }
         out["fields"] = {f: values.get(f) for f in fields if f in values or f == "*all"}
@@ -274,7 +373,7 @@ class JiraStandIn(ServedStandIn):
         except ValueError:
             return 400, _errors("The provided next page token is invalid or expired.")
         size = max(1, min(int(body.get("maxResults") or 50), self.max_results))
-        page = found[start:start + size]
+        page = found[start : start + size]
         out: dict[str, Any] = {"issues": [self._render(i, list(body.get("fields") or [])) for i in page]}
         if start + size < len(found):
             out["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
@@ -291,8 +390,12 @@ class JiraStandIn(ServedStandIn):
         start = int(body.get("startAt") or 0)
         size = max(1, min(int(body.get("maxResults") or 50), self.max_results))
         fields = list(body.get("fields") or ["summary", "status", "assignee"])
-        return 200, {"startAt": start, "maxResults": size, "total": len(found),
-                     "issues": [self._render(i, fields) for i in found[start:start + size]]}
+        return 200, {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(found),
+            "issues": [self._render(i, fields) for i in found[start : start + size]],
+        }
 
 
 def _errors(*messages: str) -> dict[str, Any]:

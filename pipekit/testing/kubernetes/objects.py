@@ -28,27 +28,62 @@ def template_hash(name: str, revision: int) -> str:
 
 def condition(kind: str, status: str, reason: str, message: str = "") -> Obj:
     at = now()
-    return {"type": kind, "status": status, "reason": reason, "message": message,
-            "lastUpdateTime": at, "lastTransitionTime": at}
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": at,
+        "lastTransitionTime": at,
+    }
 
 
-def deployment(name: str, namespace: str, *, replicas: int = 2, image: str = "app:1", revision: int = 1,
-               generation: int = 1, app: str | None = None) -> Obj:
+def deployment(
+    name: str,
+    namespace: str,
+    *,
+    replicas: int = 2,
+    image: str = "app:1",
+    revision: int = 1,
+    generation: int = 1,
+    app: str | None = None,
+) -> Obj:
     labels = {"app": app or name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid(namespace, "deployment", name),
-                     "generation": generation, "labels": dict(labels), "creationTimestamp": now(),
-                     "annotations": {REVISION: str(revision)}},
-        "spec": {
-            "replicas": replicas, "selector": {"matchLabels": dict(labels)},
-            "progressDeadlineSeconds": 600, "revisionHistoryLimit": 10,
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-            "template": {"metadata": {"labels": dict(labels)},
-                         "spec": {"containers": [{"name": "app", "image": image}]}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid(namespace, "deployment", name),
+            "generation": generation,
+            "labels": dict(labels),
+            "creationTimestamp": now(),
+            "annotations": {REVISION: str(revision)},
         },
-        "status": {"observedGeneration": generation, "replicas": 0, "updatedReplicas": 0, "readyReplicas": 0,
-                   "availableReplicas": 0, "unavailableReplicas": 0, "conditions": []},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "progressDeadlineSeconds": 600,
+            "revisionHistoryLimit": 10,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+        "status": {
+            "observedGeneration": generation,
+            "replicas": 0,
+            "updatedReplicas": 0,
+            "readyReplicas": 0,
+            "availableReplicas": 0,
+            "unavailableReplicas": 0,
+            "conditions": [],
+        },
     }
 
 
@@ -61,17 +96,42 @@ def replicaset(dep: Obj, revision: int, *, replicas: int = 0, image: str | None 
     if image:
         container["image"] = image
     return {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet",
-        "metadata": {"name": name, "namespace": meta["namespace"], "uid": uid(meta["namespace"], "rs", name),
-                     "labels": dict(labels), "generation": 1, "creationTimestamp": now(),
-                     "annotations": {REVISION: str(revision), "deployment.kubernetes.io/desired-replicas":
-                                     str(dep["spec"]["replicas"])},
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
-                                          "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
-                 "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}},
-        "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": 0,
-                   "availableReplicas": 0, "observedGeneration": 1},
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "uid": uid(meta["namespace"], "rs", name),
+            "labels": dict(labels),
+            "generation": 1,
+            "creationTimestamp": now(),
+            "annotations": {
+                REVISION: str(revision),
+                "deployment.kubernetes.io/desired-replicas": str(dep["spec"]["replicas"]),
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}},
+        },
+        "status": {
+            "replicas": replicas,
+            "fullyLabeledReplicas": replicas,
+            "readyReplicas": 0,
+            "availableReplicas": 0,
+            "observedGeneration": 1,
+        },
     }
 
 
@@ -81,12 +141,30 @@ def pod(rs: Obj, index: int, *, ready: bool = False, waiting: tuple[str, str] | 
     name = f"{meta['name']}-{suffix}"
     container = rs["spec"]["template"]["spec"]["containers"][0]
     p: Obj = {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": meta["namespace"], "uid": uid(meta["namespace"], "pod", name),
-                     "labels": dict(rs["spec"]["template"]["metadata"]["labels"]), "creationTimestamp": now(),
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta["name"],
-                                          "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
-        "spec": {"containers": [dict(container)], "nodeName": "standin-node", "terminationGracePeriodSeconds": 30},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "uid": uid(meta["namespace"], "pod", name),
+            "labels": dict(rs["spec"]["template"]["metadata"]["labels"]),
+            "creationTimestamp": now(),
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "containers": [dict(container)],
+            "nodeName": "standin-node",
+            "terminationGracePeriodSeconds": 30,
+        },
         "status": {},
     }
     set_pod_state(p, ready=ready, waiting=waiting)
@@ -96,24 +174,36 @@ def pod(rs: Obj, index: int, *, ready: bool = False, waiting: tuple[str, str] | 
 def set_pod_state(p: Obj, *, ready: bool, waiting: tuple[str, str] | None = None) -> Obj:
     """Running and Ready, Running not Ready, or a container waiting with (reason, message)."""
     container = p["spec"]["containers"][0]
-    status: Obj = {"name": container["name"], "image": container["image"], "imageID": "", "ready": ready,
-                   "restartCount": 0, "started": ready}
+    status: Obj = {
+        "name": container["name"],
+        "image": container["image"],
+        "imageID": "",
+        "ready": ready,
+        "restartCount": 0,
+        "started": ready,
+    }
     if waiting:
         status["state"] = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
         if waiting[0] == "CrashLoopBackOff":
             status["restartCount"] = 3
-            status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now(),
-                                                  "finishedAt": now()}}
+            status["lastState"] = {
+                "terminated": {"exitCode": 1, "reason": "Error", "startedAt": now(), "finishedAt": now()}
+            }
     else:
         status["state"] = {"running": {"startedAt": now()}}
     flag = "True" if ready else "False"
     p["status"] = {
         "phase": "Pending" if waiting and waiting[0] in ("ImagePullBackOff", "ErrImagePull") else "Running",
-        "hostIP": "10.0.0.1", "podIP": "10.1.0.1", "startTime": now(), "qosClass": "BestEffort",
-        "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
-                       {"type": "Initialized", "status": "True", "lastTransitionTime": now()},
-                       {"type": "ContainersReady", "status": flag, "lastTransitionTime": now()},
-                       {"type": "Ready", "status": flag, "lastTransitionTime": now()}],
+        "hostIP": "10.0.0.1",
+        "podIP": "10.1.0.1",
+        "startTime": now(),
+        "qosClass": "BestEffort",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": now()},
+            {"type": "ContainersReady", "status": flag, "lastTransitionTime": now()},
+            {"type": "Ready", "status": flag, "lastTransitionTime": now()},
+        ],
         "containerStatuses": [status],
     }
     return p

@@ -29,8 +29,15 @@ Obj = dict[str, Any]
 
 
 class Rollout:
-    def __init__(self, kube: KubernetesStandIn, name: str, namespace: str = "default", *, replicas: int = 2,
-                 image: str = "app:1") -> None:
+    def __init__(
+        self,
+        kube: KubernetesStandIn,
+        name: str,
+        namespace: str = "default",
+        *,
+        replicas: int = 2,
+        image: str = "app:1",
+    ) -> None:
         self.kube, self.name, self.namespace, self.replicas = kube, name, namespace, replicas
         self.revision = 1
         self.dep = objects.deployment(name, namespace, replicas=replicas, image=image)
@@ -42,33 +49,67 @@ class Rollout:
         self.completed_at: float | None = None
         self.old_pods: list[Obj] = []
 
-    def _status(self, *, replicas: int, updated: int, available: int, reason: str,
-                progressing: str = "True", message: str = "") -> None:
+    def _status(
+        self,
+        *,
+        replicas: int,
+        updated: int,
+        available: int,
+        reason: str,
+        progressing: str = "True",
+        message: str = "",
+    ) -> None:
         name = self.dep["metadata"]["name"]
         status = self.dep["status"]
-        status.update(replicas=replicas, updatedReplicas=updated, readyReplicas=available,
-                      availableReplicas=available, unavailableReplicas=max(0, replicas - available))
+        status.update(
+            replicas=replicas,
+            updatedReplicas=updated,
+            readyReplicas=available,
+            availableReplicas=available,
+            unavailableReplicas=max(0, replicas - available),
+        )
         available_cond = objects.condition(
-            "Available", "True" if available >= self.replicas else "False",
+            "Available",
+            "True" if available >= self.replicas else "False",
             "MinimumReplicasAvailable" if available >= self.replicas else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability.")
-        progress_cond = objects.condition("Progressing", progressing, reason,
-                                          message or f'ReplicaSet "{name}-{self.revision}" is progressing.')
+            "Deployment has minimum availability.",
+        )
+        progress_cond = objects.condition(
+            "Progressing",
+            progressing,
+            reason,
+            message or f'ReplicaSet "{name}-{self.revision}" is progressing.',
+        )
         status["conditions"] = [available_cond, progress_cond]
 
     def _update_dep(self, change: Callable[[Obj], None]) -> Callable[[], None]:
         def act() -> None:
             change(self.dep)
             self.kube.apply(self.dep)
+
         return act
 
-    def start(self, *, step: float = 0.05, linger: float = 0.0, stall: bool = False,
-              waiting: tuple[str, str] | None = None, image: str | None = None) -> None:
+    def start(
+        self,
+        *,
+        step: float = 0.05,
+        linger: float = 0.0,
+        stall: bool = False,
+        waiting: tuple[str, str] | None = None,
+        image: str | None = None,
+    ) -> None:
         """Play the update to the next revision in the stand-in's background thread."""
         self.kube.play(self.steps(step=step, linger=linger, stall=stall, waiting=waiting, image=image))
 
-    def steps(self, *, step: float = 0.05, linger: float = 0.0, stall: bool = False,
-              waiting: tuple[str, str] | None = None, image: str | None = None) -> list[tuple[float, Callable[[], None]]]:
+    def steps(
+        self,
+        *,
+        step: float = 0.05,
+        linger: float = 0.0,
+        stall: bool = False,
+        waiting: tuple[str, str] | None = None,
+        image: str | None = None,
+    ) -> list[tuple[float, Callable[[], None]]]:
         n = self.replicas
         old_rs, old_pods = self.rs, list(self.pods)
         revision = self.revision + 1
@@ -92,28 +133,51 @@ class Rollout:
 
         out.append((step, observe))
         for i in range(max(n, len(old_pods))):  # pod by pod; a change of replicas adds or removes the rest
-            out.extend(self._replace_one(i, step, old_rs, old_pods, new_rs, new_pods, linger=linger,
-                                         stall=stall, waiting=waiting))
+            out.extend(
+                self._replace_one(
+                    i, step, old_rs, old_pods, new_rs, new_pods, linger=linger, stall=stall, waiting=waiting
+                )
+            )
             if stall or waiting:
                 break
         if not n and not old_pods:  # no pods before or after: the new revision is complete at once
+
             def complete() -> None:
-                self._status(replicas=0, updated=0, available=0, reason="NewReplicaSetAvailable",
-                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.')
+                self._status(
+                    replicas=0,
+                    updated=0,
+                    available=0,
+                    reason="NewReplicaSetAvailable",
+                    message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.',
+                )
                 self.kube.apply(self.dep)
                 self.completed_at = time.monotonic()
+
             out.append((step, complete))
         self.rs, self.pods = new_rs, new_pods
         return out
 
-    def _replace_one(self, i: int, step: float, old_rs: Obj, old_pods: list[Obj], new_rs: Obj, new_pods: list[Obj],
-                     *, linger: float, stall: bool, waiting: tuple[str, str] | None) -> list[tuple[float, Callable[[], None]]]:
+    def _replace_one(
+        self,
+        i: int,
+        step: float,
+        old_rs: Obj,
+        old_pods: list[Obj],
+        new_rs: Obj,
+        new_pods: list[Obj],
+        *,
+        linger: float,
+        stall: bool,
+        waiting: tuple[str, str] | None,
+    ) -> list[tuple[float, Callable[[], None]]]:
         n, m = self.replicas, len(old_pods)  # new and old pod counts (they differ when the replicas change)
         last = i == max(n, m) - 1
         out: list[tuple[float, Callable[[], None]]] = []
         if i >= n:  # fewer replicas than before: this old pod only goes
-            return out + [(step, self._retire(i, old_rs, old_pods, new_rs, updated=n, last=last)),
-                          (linger if last else step, self._gone(old_pods[i], last))]
+            return out + [
+                (step, self._retire(i, old_rs, old_pods, new_rs, updated=n, last=last)),
+                (linger if last else step, self._gone(old_pods[i], last)),
+            ]
 
         def create() -> None:
             new_rs["spec"]["replicas"] = new_rs["status"]["replicas"] = i + 1
@@ -127,11 +191,18 @@ class Rollout:
 
         out.append((step, create))
         if stall:
+
             def stalled() -> None:
-                self._status(replicas=n + 1, updated=i + 1, available=n, reason="ProgressDeadlineExceeded",
-                             progressing="False",
-                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has timed out progressing.')
+                self._status(
+                    replicas=n + 1,
+                    updated=i + 1,
+                    available=n,
+                    reason="ProgressDeadlineExceeded",
+                    progressing="False",
+                    message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has timed out progressing.',
+                )
                 self.kube.apply(self.dep)
+
             out.append((step, stalled))
             return out
         if waiting:
@@ -143,20 +214,31 @@ class Rollout:
             self.kube.apply(new_pods[i], new_rs)
 
         if i >= m:  # more replicas than before: this new pod has no old one to replace
+
             def settled() -> None:
-                self._status(replicas=n, updated=i + 1, available=i + 1,
-                             reason="NewReplicaSetAvailable" if last else "ReplicaSetUpdated",
-                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.'
-                             if last else "")
+                self._status(
+                    replicas=n,
+                    updated=i + 1,
+                    available=i + 1,
+                    reason="NewReplicaSetAvailable" if last else "ReplicaSetUpdated",
+                    message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.'
+                    if last
+                    else "",
+                )
                 self.kube.apply(self.dep)
                 if last:
                     self.completed_at = time.monotonic()
-            return out + [(step, ready), (step, settled)]
-        return out + [(step, ready), (step, self._retire(i, old_rs, old_pods, new_rs, updated=i + 1, last=last)),
-                      (linger if last else step, self._gone(old_pods[i], last))]
 
-    def _retire(self, i: int, old_rs: Obj, old_pods: list[Obj], new_rs: Obj, *, updated: int,
-                last: bool) -> Callable[[], None]:
+            return out + [(step, ready), (step, settled)]
+        return out + [
+            (step, ready),
+            (step, self._retire(i, old_rs, old_pods, new_rs, updated=i + 1, last=last)),
+            (linger if last else step, self._gone(old_pods[i], last)),
+        ]
+
+    def _retire(
+        self, i: int, old_rs: Obj, old_pods: list[Obj], new_rs: Obj, *, updated: int, last: bool
+    ) -> Callable[[], None]:
         n, m = self.replicas, len(old_pods)
 
         def terminate() -> None:
@@ -167,11 +249,17 @@ class Rollout:
             old_rs["spec"]["replicas"] = old_rs["status"]["replicas"] = m - i - 1
             old_rs["status"].update(readyReplicas=m - i - 1, availableReplicas=m - i - 1)
             if last:
-                self._status(replicas=n, updated=n, available=n, reason="NewReplicaSetAvailable",
-                             message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.')
+                self._status(
+                    replicas=n,
+                    updated=n,
+                    available=n,
+                    reason="NewReplicaSetAvailable",
+                    message=f'ReplicaSet "{new_rs["metadata"]["name"]}" has successfully progressed.',
+                )
             else:
                 self._status(replicas=n, updated=updated, available=n, reason="ReplicaSetUpdated")
             self.kube.apply(old, old_rs, self.dep)
+
         return terminate
 
     def _gone(self, pod: Obj, last: bool) -> Callable[[], None]:
@@ -179,4 +267,5 @@ class Rollout:
             self.kube.delete(pod)
             if last:
                 self.completed_at = time.monotonic()
+
         return gone

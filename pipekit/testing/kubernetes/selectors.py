@@ -21,13 +21,23 @@ def selected(obj: Obj, labels: dict[str, str], fields: dict[str, str]) -> bool:
     meta = obj.get("metadata") or {}
     if any((meta.get("labels") or {}).get(k) != v for k, v in labels.items()):
         return False
-    return all(not (k == "metadata.name" and meta.get("name") != v)
-               and not (k == "metadata.namespace" and meta.get("namespace") != v) for k, v in fields.items())
+    return all(
+        not (k == "metadata.name" and meta.get("name") != v)
+        and not (k == "metadata.namespace" and meta.get("namespace") != v)
+        for k, v in fields.items()
+    )
 
 
 def status(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
-    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-                 "reason": reason, "code": code}
+    body: Obj = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return body

@@ -33,9 +33,20 @@ from pipekit.testing.kubernetes.selectors import status
 from pipekit.testing.serving import ServedStandIn, ThreadServer
 
 Obj = dict[str, Any]
-KINDS = {"pods": "Pod", "deployments": "Deployment", "replicasets": "ReplicaSet",
-         "statefulsets": "StatefulSet", "daemonsets": "DaemonSet"}
-GROUP = {"pods": "", "deployments": "apps", "replicasets": "apps", "statefulsets": "apps", "daemonsets": "apps"}
+KINDS = {
+    "pods": "Pod",
+    "deployments": "Deployment",
+    "replicasets": "ReplicaSet",
+    "statefulsets": "StatefulSet",
+    "daemonsets": "DaemonSet",
+}
+GROUP = {
+    "pods": "",
+    "deployments": "apps",
+    "replicasets": "apps",
+    "statefulsets": "apps",
+    "daemonsets": "apps",
+}
 
 
 @dataclass
@@ -63,7 +74,9 @@ class Store:
 class KubernetesStandIn(ServedStandIn):
     """``with KubernetesStandIn() as kube: kube.apply(obj); kube.url; kube.token ...``"""
 
-    def __init__(self, *, port: int = 0, token: str | None = None, tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, *, port: int = 0, token: str | None = None, tls: tuple[str, str] | None = None
+    ) -> None:
         self.cond = threading.Condition()
         self.stopping = threading.Event()
         self.reset(token=token)
@@ -157,6 +170,7 @@ class KubernetesStandIn(ServedStandIn):
 
     def play(self, steps: Iterable[tuple[float, Callable[[], None]]]) -> threading.Thread:
         """Run each action after its delay (seconds after the previous one) in a thread."""
+
         def run() -> None:
             for delay, action in steps:
                 if self.stopping.wait(delay):
@@ -206,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth[len("Bearer "):] not in self.kube.tokens:
+        if not auth.startswith("Bearer ") or auth[len("Bearer ") :] not in self.kube.tokens:
             return self._send(401, status(401, "Unauthorized", "Unauthorized"))
         doc = discovery.document(split.path)
         if doc is not None:
@@ -218,9 +232,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts[:3] == ["apis", "apps", "v1"]:
             rest, group = parts[3:], "apps"
         else:
-            return self._send(404, status(404, "NotFound", "the server could not find the requested resource"))
-        if len(rest) not in (3, 4) or rest[0] != "namespaces" or rest[2] not in KINDS or GROUP[rest[2]] != group:
-            return self._send(404, status(404, "NotFound", "the server could not find the requested resource"))
+            return self._send(
+                404, status(404, "NotFound", "the server could not find the requested resource")
+            )
+        if (
+            len(rest) not in (3, 4)
+            or rest[0] != "namespaces"
+            or rest[2] not in KINDS
+            or GROUP[rest[2]] != group
+        ):
+            return self._send(
+                404, status(404, "NotFound", "the server could not find the requested resource")
+            )
         namespace, plural = rest[1], rest[2]
         if len(rest) == 4:
             with self.kube.cond:
@@ -228,8 +251,15 @@ class _Handler(BaseHTTPRequestHandler):
                 body = copy.deepcopy(obj) if obj else None
             if body is None:
                 qualified = f"{plural}.{group}" if group else plural
-                return self._send(404, status(404, "NotFound", f'{qualified} "{rest[3]}" not found',
-                                              {"name": rest[3], "group": group, "kind": plural}))
+                return self._send(
+                    404,
+                    status(
+                        404,
+                        "NotFound",
+                        f'{qualified} "{rest[3]}" not found',
+                        {"name": rest[3], "group": group, "kind": plural},
+                    ),
+                )
             return self._send(200, body)
         if query.get("watch") in ("1", "true"):
             if self.kube.faults.no_watch:
@@ -239,8 +269,15 @@ class _Handler(BaseHTTPRequestHandler):
             items = self.kube.select(plural, namespace, query)
             version = str(self.kube.store.version)
         api_version = "apps/v1" if group else "v1"
-        return self._send(200, {"kind": f"{KINDS[plural]}List", "apiVersion": api_version,
-                                "metadata": {"resourceVersion": version}, "items": items})
+        return self._send(
+            200,
+            {
+                "kind": f"{KINDS[plural]}List",
+                "apiVersion": api_version,
+                "metadata": {"resourceVersion": version},
+                "items": items,
+            },
+        )
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -270,8 +307,11 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             while not kube.stopping.is_set():
                 with kube.cond:
-                    pending = [e for e in kube.store.events if e.version > since and e.plural == plural
-                               and e.namespace == namespace]
+                    pending = [
+                        e
+                        for e in kube.store.events
+                        if e.version > since and e.plural == plural and e.namespace == namespace
+                    ]
                     if not pending:
                         left = deadline - time.monotonic()
                         if left <= 0:

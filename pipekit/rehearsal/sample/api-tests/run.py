@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         if outcome != "passed":
             counts[outcome] += 1
         print(f"{name}: {outcome}" if outcome == "passed" else f"{name}: {outcome[:-1]}: {why}", flush=True)
-    suite.attrib.update(tests=str(len(tests)), failures=str(counts["failures"]), errors=str(counts["errors"]),
-                        skipped="0", time=f"{time.monotonic() - started:.3f}")
+    suite.attrib.update(
+        tests=str(len(tests)),
+        failures=str(counts["failures"]),
+        errors=str(counts["errors"]),
+        skipped="0",
+        time=f"{time.monotonic() - started:.3f}",
+    )
     args.junit_xml.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(args.junit_xml, encoding="utf-8", xml_declaration=True)
     failed = counts["failures"] + counts["errors"]
