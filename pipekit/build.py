@@ -392,7 +392,8 @@ def _build_args(args: dict[str, str | None], env: Mapping[str, str]) -> dict[str
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> BuildOptions:
-    """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults; the flags' pairs over the file's."""
+    """flags > PIPEKIT_* environment > pipekit.yaml ``build:`` > defaults;
+    the flags' pairs over the file's."""
     o = resolve(BuildOptions, ctx, flags).options
     build_args = _build_args(
         {

@@ -65,12 +65,14 @@ def validate(options: EcrPushOptions) -> None:
         "image_tag_mutability_exclusion_filters"
     ):
         raise BadInput(
-            f"ecr.create.image_tag_mutability {mutability} needs ecr.create.image_tag_mutability_exclusion_filters",
+            f"ecr.create.image_tag_mutability {mutability} needs "
+            "ecr.create.image_tag_mutability_exclusion_filters",
             hint='e.g. ["latest", "dev-*"]',
         )
     if not options.retag_from and not options.image:
         raise BadInput(
-            "no local image: pass --image or run pipekit build first (run record section build has no image_ref)"
+            "no local image: pass --image or run pipekit build first "
+            "(run record section build has no image_ref)"
         )
     if options.sign and not options.signing_key:
         raise BadInput(

@@ -147,8 +147,8 @@ class InitOptions(RenderOptions):
         flag="--suite-command",
         metavar="COMMAND",
         convert=suite_command,
-        help="The PostSync Job's test command, split like a shell would (no shell runs it) [default: curl of the "
-        "service's readiness endpoint].",
+        help="The PostSync Job's test command, split like a shell would (no shell runs it) "
+        "[default: curl of the service's readiness endpoint].",
     )
     signing_public_key: str | None = option(  # the key's PEM text
         flag="--signing-public-key",
@@ -427,9 +427,10 @@ def notes(answers: ans.Answers) -> list[str]:
         )
     if answers.pull_request_envs and settings.pull_request_host(answers.gitops_url) is None:
         out.append(
-            f"{', '.join(answers.pull_request_envs)} by pull request: the GitOps URL {answers.gitops_url} names "
-            "no Bitbucket workspace or project: set gitops.pull_request.workspace (Cloud) or .project (Data "
-            "Center, with PIPEKIT_BITBUCKET_SERVER_URL) and gitops.pull_request.repository in pipekit.yaml"
+            f"{', '.join(answers.pull_request_envs)} by pull request: the GitOps URL {answers.gitops_url} "
+            "names no Bitbucket workspace or project: set gitops.pull_request.workspace (Cloud) or .project "
+            "(Data Center, with PIPEKIT_BITBUCKET_SERVER_URL) "
+            "and gitops.pull_request.repository in pipekit.yaml"
         )
     return out
 

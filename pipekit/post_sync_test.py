@@ -272,8 +272,8 @@ def _health_suite(
 
 
 def _judge(run_: SuiteRun, result: PostSyncTestResult, ctx: StepContext, fail_on_flaky: bool = False) -> None:
-    """Believe the report: failures fail whatever the exit code; a failed command over a clean report fails too;
-    flaky tests pass (result ``flaky``) unless ``fail_on_flaky``."""
+    """Believe the report: failures fail whatever the exit code; a failed command over a clean report fails
+    too; flaky tests pass (result ``flaky``) unless ``fail_on_flaky``."""
     s = run_.summary
     result.exit_code, result.attempts, result.tests = run_.exit_code, len(run_.attempts), s.to_record()
     counts = (

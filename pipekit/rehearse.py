@@ -1,4 +1,5 @@
-"""``pipekit rehearse``: the pipeline ``pipekit init`` writes, run as Bitbucket runs it, against local stand-ins.
+"""``pipekit rehearse``: the pipeline ``pipekit init`` writes, run as Bitbucket runs it,
+against local stand-ins.
 
 In a work folder: the stand-ins of every outside system start on 127.0.0.1
 (:mod:`pipekit.rehearsal.world`); the embedded sample service, a git repository on ``master``, is

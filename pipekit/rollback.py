@@ -194,7 +194,8 @@ def by_pull_request(
     outputs: dict[str, Any],
     result: RollbackResult,
 ) -> None:
-    """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull request to the GitOps branch."""
+    """The rollback commit on ``pipekit/<service>/<env>/<version>`` and a pull
+    request to the GitOps branch."""
     from pipekit.promotion.delivery import ChangeRequest, deliver
 
     def keep(entry: dict[str, Any]) -> None:
@@ -304,7 +305,10 @@ def commit_message(
     from pipekit.gitops import trailers
 
     version = want.new_tag or (want.digest or "")[:19]
-    subject = f"{options.service}: roll back {options.environment} {current.tag or current.version[:19]} -> {version}"
+    subject = (
+        f"{options.service}: roll back {options.environment} "
+        f"{current.tag or current.version[:19]} -> {version}"
+    )
     entry = old.name if old is not None else want.name
     image = want.new_name or (old.new_name if old is not None else None) or entry
     at = target.source_committed_at if target else None
@@ -382,7 +386,8 @@ def report(ctx: StepContext, result: RollbackResult) -> None:
         con.success(f"{what}: already there; nothing committed")
     else:
         con.success(
-            f"rolled back {what} as {short_revision(result.gitops_revision)} (Pipekit-Rollback-Of {short_revision(result.rollback_of)})"
+            f"rolled back {what} as {short_revision(result.gitops_revision)} "
+            f"(Pipekit-Rollback-Of {short_revision(result.rollback_of)})"
         )
 
 

@@ -348,7 +348,8 @@ def show(
         )
     for s, f in verdict.expired_hits[:50]:
         console.warn(
-            f"{f.rule_id} at {f.location} is no longer suppressed: suppression expired {s.expires.isoformat()}"
+            f"{f.rule_id} at {f.location} is no longer suppressed: "
+            f"suppression expired {s.expires.isoformat()}"
         )
     line = (
         f"{summary['total']} findings: "

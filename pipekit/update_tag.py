@@ -209,7 +209,8 @@ def record_interrupted(
     elif status == "unknown":
         ctx.console.warn(
             f"{stop} during the push, and the GitOps repository could not be asked whether "
-            f"{short_revision(after.revision) if after else 'the commit'} landed: check it before running again"
+            f"{short_revision(after.revision) if after else 'the commit'} landed: "
+            "check it before running again"
         )
     else:
         ctx.console.warn(f"{stop}: nothing was pushed to the GitOps repository")
@@ -294,7 +295,8 @@ def report(ctx: StepContext, result: UpdateTagResult) -> None:
         con.warn(f"{where}: {result.message}; nothing committed")
     else:
         con.success(
-            f"{where}: {result.image} -> {result.tag or result.digest} pushed as {short_revision(result.gitops_revision)}"
+            f"{where}: {result.image} -> {result.tag or result.digest} pushed as "
+            f"{short_revision(result.gitops_revision)}"
             + (f" after {result.retries} retries" if result.retries else "")
         )
     for name in result.workloads:
@@ -311,7 +313,8 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> UpdateTagResult:
 
 
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> UpdateTagOptions:
-    """The declared values (flag > env > pipekit.yaml > default), then the run record's image for what is left."""
+    """The declared values (flag > env > pipekit.yaml > default),
+    then the run record's image for what is left."""
     resolved = resolve(UpdateTagOptions, ctx, flags)
     o = resolved.options
     service = o.service or ctx.service

@@ -312,7 +312,8 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
                     raise w.timed_out()
                 if time.monotonic() - w.last_ok >= options.unreachable_after and w.last_error is not None:
                     raise ExternalError(
-                        f"Argo CD at {url} unreachable for {options.unreachable_after:g}s: {_err(w.last_error)}",
+                        f"Argo CD at {url} unreachable for {options.unreachable_after:g}s: "
+                        f"{_err(w.last_error)}",
                         result=w.result(),
                     )
                 try:
@@ -412,7 +413,10 @@ def resolve_revision(revision: str | None, ctx: StepContext) -> str:
     raise BadInput(
         f"no revision to wait for: no --revision, no PIPEKIT_ARGOCD_REVISION, and the run record "
         f"{ctx.record.path} has no update_tag.outputs.gitops_revision or promote.outputs.gitops_revision",
-        hint="run update-tag or promote first in this pipeline (and keep .pipekit/ as an artifact), or pass --revision",
+        hint=(
+            "run update-tag or promote first in this pipeline "
+            "(and keep .pipekit/ as an artifact), or pass --revision"
+        ),
     )
 
 
@@ -449,7 +453,8 @@ def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
     o = with_argocd_opts(resolved)
     if not o.server:
         raise BadInput(
-            "no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, or argocd.server in pipekit.yaml"
+            "no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, "
+            "or argocd.server in pipekit.yaml"
         )
     if not o.token and not (o.username and o.password):
         raise BadInput(

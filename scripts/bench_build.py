@@ -47,7 +47,8 @@ def generate_reports(root: Path, files: int) -> int:
             extra = ""
             if t == 3 and n % 7 == 0:
                 extra = (
-                    f'<failure message="expected: &lt;{n}&gt; but was: &lt;0&gt;" type="AssertionFailedError">'
+                    f'<failure message="expected: &lt;{n}&gt; but was: &lt;0&gt;" '
+                    'type="AssertionFailedError">'
                     f"<![CDATA[org.opentest4j.AssertionFailedError: expected\n\tat {name}.t3({n}.java:3)\n]]>"
                     "</failure>"
                 )
@@ -62,7 +63,8 @@ def generate_reports(root: Path, files: int) -> int:
             cases += 1
         (module / f"TEST-{name}.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<testsuite version="3.0" name="{name}" time="0.3" tests="8" errors="0" skipped="0" failures="0">\n'
+            f'<testsuite version="3.0" name="{name}" time="0.3" tests="8" errors="0" '
+            'skipped="0" failures="0">\n'
             f"  <properties>\n{PROPS}\n  </properties>\n" + "\n".join(body) + "\n</testsuite>\n",
             encoding="utf-8",
         )

@@ -155,8 +155,8 @@ def main() -> int:
     result = json.loads(out)
     print(
         f"diff qa -> prod, {len(services)} services x {args.commits} commits ({result['commits']} commits, "
-        f"{len(result['jira_keys'])} Jira keys): {wall:.2f} s wall (target <= {TARGET_S:.0f} s), {cpu:.2f} s CPU, "
-        f"peak RSS {rss / 1024:.0f} MiB"
+        f"{len(result['jira_keys'])} Jira keys): {wall:.2f} s wall (target <= {TARGET_S:.0f} s), {cpu:.2f} s "
+        f"CPU, peak RSS {rss / 1024:.0f} MiB"
     )
     assert result["commits"] == len(services) * args.commits, result["counts"]
     added = []

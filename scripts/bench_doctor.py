@@ -57,8 +57,10 @@ def machine_manifest(work: Path) -> Path:
     text = f"""tools:
   maven: {{version: "{dpkg("maven")}", kind: debian}}
   openjdk-17-jdk-headless: {{version: "{dpkg("openjdk-17-jdk-headless")}", kind: debian, reports: "{java}"}}
-  kubectl: {{version: "v{kubectl}", kind: download, url: "https://x/{{version}}", format: binary, sha256: {fake}}}
-  docker: {{version: "{docker}", kind: download, url: "https://x/{{version}}", format: binary, sha256: {fake}}}
+  kubectl: {{version: "v{kubectl}", kind: download, url: "https://x/{{version}}", \
+format: binary, sha256: {fake}}}
+  docker: {{version: "{docker}", kind: download, url: "https://x/{{version}}", \
+format: binary, sha256: {fake}}}
   git: {{version: "{dpkg("git")}", kind: debian}}
   jq: {{version: "{dpkg("jq")}", kind: debian}}
   buildah: {{version: "{dpkg("buildah")}", kind: debian}}

@@ -96,14 +96,14 @@ def main() -> int:
     )
     wall, cpu, rss, out = best(dora[:-8] + ["--env", "prod"], args.runs)
     print(
-        f"dora, prod only ({json.loads(out)['deployments']} deployments): {wall:.2f} s wall, {cpu:.2f} s CPU, "
-        f"peak RSS {rss / 1024:.0f} MiB"
+        f"dora, prod only ({json.loads(out)['deployments']} deployments): {wall:.2f} s wall, {cpu:.2f} s "
+        f"CPU, peak RSS {rss / 1024:.0f} MiB"
     )
     history = ["history", "--gitops-repo", str(mid), "--service", "svc001", "--json", "--limit", "1000"]
     wall, cpu, _rss, out = best(history, args.runs)
     print(
-        f"history of svc001 in a 20,000-commit repository ({len(json.loads(out)['deployments'])} deployments): "
-        f"{wall:.3f} s wall (target <= 0.5 s), {cpu:.3f} s CPU"
+        f"history of svc001 in a 20,000-commit repository ({len(json.loads(out)['deployments'])} "
+        f"deployments): {wall:.3f} s wall (target <= 0.5 s), {cpu:.3f} s CPU"
     )
     print(f"after: {load()}")
     return 0

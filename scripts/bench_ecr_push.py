@@ -6,7 +6,8 @@
     against ``skopeo copy`` of the same image to the same kind of registry in the same run
     (target from issue 10: at most 0.5 s more than ``skopeo copy``; the older 1.2x ratio is
     still printed, and not met here: docs/ecr_push.md says why). Each push in (b) goes to a
-    fresh registry (new filesystem root), so no blob is already there; the order rotates between rounds. pipekit runs as a real CLI process
+    fresh registry (new filesystem root), so no blob is already there; the order rotates between
+    rounds. pipekit runs as a real CLI process
     (``python -m pipekit ecr-push``, start-up included) from a git checkout that is not a source
     tree. Besides wall times it reports CPU seconds (user + sys of the process and its children,
     e.g. buildah): on a machine whose cores are busy with other work, wall time follows CPU.

@@ -279,7 +279,8 @@ def history(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
 
 
 def dora(code: Path, tmp: Path, cap: float) -> dict[str, Any]:
-    """Item 11: `dora --since 1900-01-01 --until 9000-12-31 --format html` over 40 deployments of 2 services."""
+    """Item 11: `dora --since 1900-01-01 --until 9000-12-31 --format html` over 40
+    deployments of 2 services."""
     repo = tmp / "dora-history"
     if not repo.exists():
         from tests.fixtures.gitops.history import History, at
@@ -357,7 +358,8 @@ def main() -> int:
         ).stdout.strip()
         assert where.startswith(str(code)), f"pipekit imported from {where}, not {code}"
         print(
-            f"pipekit from {code} ({args.code}{' ' + args.ref if args.code == 'before' else ''}); cap {args.cap:g} s"
+            f"pipekit from {code} "
+            f"({args.code}{' ' + args.ref if args.code == 'before' else ''}); cap {args.cap:g} s"
         )
         for name in wanted:
             got = SCENARIOS[name](code, tmp, args.cap)

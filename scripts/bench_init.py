@@ -124,8 +124,8 @@ def main() -> None:
             )
     print(
         f"init, one service, --gitops-dir, all checks + 4 renders: median {statistics.median(one):.2f}s "
-        f"(min {min(one):.2f}s, max {max(one):.2f}s, {a.runs} runs; CPU median {statistics.median(CPU):.2f}s; "
-        "target <= 0.5 s)"
+        f"(min {min(one):.2f}s, max {max(one):.2f}s, {a.runs} runs; CPU median "
+        f"{statistics.median(CPU):.2f}s; target <= 0.5 s)"
     )
     CPU.clear()
 

@@ -51,7 +51,8 @@ def write_properties(path: Path, mb: float, *, suites: int = 20) -> int:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
         for s in range(suites):
             out.write(
-                f'<testsuite name="bench.Props{s}" tests="10" failures="1" errors="0" skipped="0">\n<properties>\n'
+                f'<testsuite name="bench.Props{s}" tests="10" failures="1" errors="0" skipped="0">\n'
+                "<properties>\n"
             )
             written, i = 0, 0
             while written < budget:
@@ -85,8 +86,9 @@ def write_case_properties(path: Path, mb: float) -> int:
         )
         while written < budget:
             line = (
-                f'<testcase classname="bench case {cases}" name="bench case {cases}" time="0.001"><properties>'
-                f'<property name="invocations" value="1"/><property name="status" value="passed"/>'
+                f'<testcase classname="bench case {cases}" name="bench case {cases}" '
+                'time="0.001"><properties>'
+                '<property name="invocations" value="1"/><property name="status" value="passed"/>'
                 f'<property name="owner" value="team-{cases % 7}@example.com"/></properties></testcase>\n'
             )
             out.write(line)
@@ -159,7 +161,8 @@ record = summary.to_record()
 wall = time.perf_counter() - t
 print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "base_rss_mb": base / 1024, "total": summary.total, "failed": summary.failed,
-                  "skipped": summary.skipped, "flaky": summary.flaky, "dialects": getattr(summary, "dialects", [])}))
+                  "skipped": summary.skipped, "flaky": summary.flaky, \
+"dialects": getattr(summary, "dialects", [])}))
 """
 
 
@@ -202,7 +205,8 @@ def cli(report: Path, tmp: Path) -> dict:
         "import resource, subprocess, sys, time, json\n"
         "t = time.perf_counter()\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "print(json.dumps({'wall_s': time.perf_counter() - t, 'exit': p.returncode, 'stderr': p.stderr[-600:],\n"
+        "print(json.dumps({'wall_s': time.perf_counter() - t, 'exit': p.returncode, "
+        "'stderr': p.stderr[-600:],\n"
         "  'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
     )
     pipekit = ROOT / ".venv" / "bin" / "pipekit"
@@ -267,8 +271,8 @@ def main() -> int:
                 )
                 extra = f" {b:.3f} s |"
             print(
-                f"| {kind} | {size:.1f} MB | {r['total']} | {r['median_wall_s']:.3f} s | {r['wall_s']:.3f} s | "
-                f"{r['max_peak_rss_mb']:.0f} MB | {bound_s:g} s |{extra}"
+                f"| {kind} | {size:.1f} MB | {r['total']} | {r['median_wall_s']:.3f} s | {r['wall_s']:.3f} s "
+                f"| {r['max_peak_rss_mb']:.0f} MB | {bound_s:g} s |{extra}"
             )
         per_mb = []
         for factor in (1, 2, 4):
@@ -292,17 +296,17 @@ def main() -> int:
         r = best_of(path, max(1, min(args.runs, 2)))
         size = path.stat().st_size / 1e6
         print(
-            f"\n{args.cases:,} test cases ({size:.0f} MB): median {r['median_wall_s']:.2f} s, best {r['wall_s']:.2f} s, "
-            f"peak RSS {r['max_peak_rss_mb']:.0f} MB (interpreter at start {r['base_rss_mb']:.0f} MB); "
-            f"{r['total']:,} tests, {r['failed']:,} failed, {r['skipped']:,} skipped, {r['flaky']:,} flaky; "
-            "bound 15 s and 600 MB"
+            f"\n{args.cases:,} test cases ({size:.0f} MB): median {r['median_wall_s']:.2f} s, best "
+            f"{r['wall_s']:.2f} s, peak RSS {r['max_peak_rss_mb']:.0f} MB (interpreter at start "
+            f"{r['base_rss_mb']:.0f} MB); {r['total']:,} tests, {r['failed']:,} failed, {r['skipped']:,} "
+            f"skipped, {r['flaky']:,} flaky; bound 15 s and 600 MB"
         )
         ok &= r["median_wall_s"] <= 15 and r["max_peak_rss_mb"] <= 600
         if args.cli:
             c = cli(path, tmp)
             print(
-                f"pipekit post-sync-test over it: {c['wall_s']:.2f} s wall, peak RSS {c['peak_rss_mb']:.0f} MB, "
-                f"exit {c['exit']} (1: its 1 % failing tests)"
+                f"pipekit post-sync-test over it: {c['wall_s']:.2f} s wall, peak RSS {c['peak_rss_mb']:.0f} "
+                f"MB, exit {c['exit']} (1: its 1 % failing tests)"
             )
             ok &= c["wall_s"] <= 15 and c["peak_rss_mb"] <= 600
     finally:

@@ -129,13 +129,14 @@ def main() -> int:
     watched = latency(args.runs, ())
     print(
         f"latency last condition -> suite start, watch: median {statistics.median(watched):.3f} s, "
-        f"p90 {sorted(watched)[int(0.9 * (len(watched) - 1))]:.3f} s, max {max(watched):.3f} s ({args.runs} runs)"
+        f"p90 {sorted(watched)[int(0.9 * (len(watched) - 1))]:.3f} s, "
+        f"max {max(watched):.3f} s ({args.runs} runs)"
     )
     if not args.no_poll:
         polled = latency(max(3, args.runs // 3), ("--no-watch",))
         print(
-            f"latency last condition -> suite start, poll every 2 s: median {statistics.median(polled):.3f} s "
-            f"({len(polled)} runs)"
+            f"latency last condition -> suite start, poll every 2 s: median {statistics.median(polled):.3f} "
+            f"s ({len(polled)} runs)"
         )
     spent, share = cpu(args.window)
     print(f"CPU while waiting {args.window:g} s: {spent:.3f} s = {100 * share:.2f}% of one core")

@@ -6,7 +6,8 @@
 2. 20 concurrent promotions of different services to one repository, each ``--merge --wait-merge``
    with a reviewer who approves at once: wall time until every pull request is merged; bound 30 s.
 
-Run with the venv's interpreter: ``.venv/bin/python scripts/bench_pull_request.py [--rounds 5] [--concurrent 20]``.
+Run with the venv's interpreter:
+``.venv/bin/python scripts/bench_pull_request.py [--rounds 5] [--concurrent 20]``.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def main() -> int:
         median = statistics.median(times)
         print(
             f"open a pull request (whole command): median {median:.3f}s over {args.rounds} "
-            f"(min {min(times):.3f}s, max {max(times):.3f}s); bound 0.5 s: {'ok' if median <= 0.5 else 'OVER'}"
+            f"(min {min(times):.3f}s, max {max(times):.3f}s); bound 0.5 s: "
+            f"{'ok' if median <= 0.5 else 'OVER'}"
         )
         print(
             f"  the same promotion by a direct commit, alternating: median {statistics.median(direct):.3f}s "
@@ -151,8 +153,9 @@ def main() -> int:
         merged = sum(pr.state == "MERGED" for pr in repo.pull_requests.values())
         rebases = sum("rebase" in p.stdout for _, p in results)
         print(
-            f"{len(services)} concurrent promotions ({args.merge_strategy}): {merged}/{len(services)} merged in {wall:.2f}s "
-            f"({rebases} rebased); bound 30 s: {'ok' if wall <= 30 and merged == len(services) else 'OVER'}"
+            f"{len(services)} concurrent promotions ({args.merge_strategy}): {merged}/{len(services)} merged "
+            f"in {wall:.2f}s ({rebases} rebased); bound 30 s: "
+            f"{'ok' if wall <= 30 and merged == len(services) else 'OVER'}"
         )
         for text in failed[:3]:
             print(text, file=sys.stderr)

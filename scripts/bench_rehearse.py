@@ -1,6 +1,8 @@
-"""Benchmark: the whole ``pipekit rehearse`` (init's pipeline through run-pipeline, dev to prod) and pipekit's share.
+"""Benchmark: the whole ``pipekit rehearse`` (init's pipeline through run-pipeline, dev to prod)
+and pipekit's share.
 
-    .venv/bin/python scripts/bench_rehearse.py [--repeat 1] [--image none|REF] [--fail-at WHAT] [-- more flags]
+    .venv/bin/python scripts/bench_rehearse.py [--repeat 1] [--image none|REF] [--fail-at WHAT]
+        [-- more flags]
 
 Each round runs the real CLI in a fresh process (``python -m pipekit rehearse --json``), as a user
 would, timed from the outside (start-up, the stand-ins' start and stop, the clean-up included).
@@ -98,13 +100,14 @@ def main() -> None:
     )
     print(
         f"{'pipekit own share (in-process view)':<38} {statistics.median(own):>9.2f}  "
-        f"({statistics.median(own) / statistics.median(inner):.0%} of the rehearsal's own {statistics.median(inner):.1f} s)"
+        f"({statistics.median(own) / statistics.median(inner):.0%} of the rehearsal's own "
+        f"{statistics.median(inner):.1f} s)"
     )
     print(f"{'start-up and exit (outside the result)':<38} {wall - statistics.median(inner):>9.2f}")
     verdict = "within" if wall <= TARGET_S else "OVER"
     print(
-        f"whole rehearsal: {wall:.1f} s wall (median of {len(walls)}, exit {code}); {verdict} the {TARGET_S:.0f} s "
-        "target"
+        f"whole rehearsal: {wall:.1f} s wall (median of {len(walls)}, exit {code}); {verdict} the "
+        f"{TARGET_S:.0f} s target"
     )
 
 

@@ -170,7 +170,8 @@ def main() -> int:
     print(f"\nsteps measured: {len(overheads)} ({args.rounds} rounds of 5 steps)")
     print(
         f"runner's own cost per step (wall - commands): median {median:.3f} s, "
-        f"p90 {statistics.quantiles(overheads, n=10)[-1]:.3f} s, max {max(overheads):.3f} s (target <= {TARGET_S} s)"
+        f"p90 {statistics.quantiles(overheads, n=10)[-1]:.3f} s, max {max(overheads):.3f} s "
+        f"(target <= {TARGET_S} s)"
     )
     print(
         "median seconds per step by phase (clone, image and services overlap): "

@@ -95,8 +95,8 @@ def main() -> int:
         args.runs,
     )
     print(
-        f"status with one overlay never deployed (the whole history read): {wall:.2f} s wall, {cpu:.2f} s CPU, "
-        f"peak RSS {rss / 1024:.0f} MiB"
+        f"status with one overlay never deployed (the whole history read): {wall:.2f} s wall, {cpu:.2f} s "
+        f"CPU, peak RSS {rss / 1024:.0f} MiB"
     )
     print(f"after: {load()}")
     return 0 if worst <= TARGET_S else 1

@@ -150,8 +150,9 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
         retries.append(json.loads(out)["retries"])
     wall = time.perf_counter() - started
     print(
-        f"{n} concurrent updates (different services, kustomize on): total wall {wall:.1f}s; retries per update: "
-        f"mean {statistics.mean(retries):.1f}, median {statistics.median(retries):.0f}, max {max(retries)}"
+        f"{n} concurrent updates (different services, kustomize on): total wall {wall:.1f}s; retries per "
+        f"update: mean {statistics.mean(retries):.1f}, "
+        f"median {statistics.median(retries):.0f}, max {max(retries)}"
     )
     return 0
 

@@ -139,7 +139,8 @@ def main() -> int:
             )
         used, percent = cpu_quiet(argo, args.cpu_seconds)
         print(
-            f"CPU while waiting {args.cpu_seconds:g} s on a quiet app: {used:.2f} s = {percent:.2f}% of one core",
+            f"CPU while waiting {args.cpu_seconds:g} s on a quiet app: "
+            f"{used:.2f} s = {percent:.2f}% of one core",
             flush=True,
         )
     ok = statistics.median(results[True]) <= 0.3 and percent <= 2.0

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Bump one tool in docker/tools.yaml: its version and its checksums together, plus a CHANGELOG line.
 
-    scripts/bump-tool.py kubectl v1.33.1 --sha256-amd64 HEX --sha256-arm64 HEX --source "dl.k8s.io .sha256 files"
-    scripts/bump-tool.py kustomize v5.6.0 --checksums checksums.txt      # a sha256sum-style file from upstream
+    scripts/bump-tool.py kubectl v1.33.1 --sha256-amd64 HEX --sha256-arm64 HEX
+        --source "dl.k8s.io .sha256 files"
+    scripts/bump-tool.py kustomize v5.6.0 --checksums checksums.txt  # a sha256sum-style file
     scripts/bump-tool.py git 1:2.39.5-0+deb12u4                          # a Debian package: version only
 
 A download needs a checksum for every architecture (or a shared --sha256/--sha512 for an

@@ -4,8 +4,9 @@
     .venv/bin/python scripts/derive_argocd_schema.py [SWAGGER] [OUT]
 
 SWAGGER defaults to ../shared/schemas/argocd-v3.5.1-swagger.json (argoproj/argo-cd v3.5.1,
-assets/swagger.json, Apache-2.0); OUT to pipekit/onboarding/public_schemas/argocd-v3.5.1-application.schema.json.
-Only the definitions the two kinds reach are kept, made strict by pipekit.onboarding.schemas.derive.
+assets/swagger.json, Apache-2.0); OUT to
+pipekit/onboarding/public_schemas/argocd-v3.5.1-application.schema.json. Only the definitions the two kinds
+reach are kept, made strict by pipekit.onboarding.schemas.derive.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The Bitbucket example in docs/ (and the README) is valid against Atlassian's schema and uses real commands."""
+"""The Bitbucket example in docs/ (and the README)
+is valid against Atlassian's schema and uses real commands."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def test_readme_embeds_the_example():
 
 
 def test_example_passes_inits_lint_of_what_bitbucket_does():
-    """Each step has its own docker service: the example builds and pushes its image in one step (issue 21)."""
+    """Each step has its own docker service: the example builds and pushes its image
+    in one step (issue 21)."""
     from pipekit.onboarding import lint
 
     doc, problems = lint.load(EXAMPLE.read_text(), EXAMPLE.name)

@@ -161,7 +161,8 @@ def _covers(option: Option, doc_key: str) -> bool:
 
 
 def _documents(doc_key: str, option: Option) -> bool:
-    """A documented key describes an option's key: the same path, a ``.*`` above it, or below a data option."""
+    """A documented key describes an option's key: the same path, a ``.*`` above it,
+    or below a data option."""
     a, b = (option.config or "").split("."), doc_key.split(".")
     return _same(a, b) or (option.type == "data" and len(b) > len(a) and _same(a, b[: len(a)]))
 

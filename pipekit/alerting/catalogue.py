@@ -222,7 +222,8 @@ def _restart_steps(restarts: float) -> tuple[float, float]:
 
 def crash_looping_expr(s: Scope, v: Values) -> str:
     return (
-        f"max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{{{s.pods}}}[15m]))"
+        "max by (namespace, pod, container) "
+        f"(increase(kube_pod_container_status_restarts_total{{{s.pods}}}[15m]))"
         f" >= {v.literal('restarts')}\n"
         "  and on (namespace, pod, container)\n"
         "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
@@ -439,7 +440,8 @@ def rollout_quiet(s: Scope, v: Values) -> Case:
 
 def oom_expr(s: Scope, v: Values) -> str:
     return (
-        f"max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{{{s.pods}}}[15m]))"
+        "max by (namespace, pod, container) "
+        f"(increase(kube_pod_container_status_restarts_total{{{s.pods}}}[15m]))"
         f" >= {v.literal('restarts')}\n"
         "  and on (namespace, pod, container)\n"
         "max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason"
@@ -518,8 +520,10 @@ def http(s: Scope, status: str, uri: str = "/orders") -> str:
 
 def error_ratio_expr(s: Scope, v: Values) -> str:
     return (
-        f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", uri!~"{UNCACHED}"}}[5m]))\n'
-        f'  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, uri!~"{UNCACHED}"}}[5m]))\n'
+        f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", '
+        f'uri!~"{UNCACHED}"}}[5m]))\n'
+        f"  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, "
+        f'uri!~"{UNCACHED}"}}[5m]))\n'
         f"  > {v.literal('threshold')}"
     )
 
@@ -782,7 +786,10 @@ def app_info(s: Scope, sync: str = "Synced", health: str = "Healthy") -> str:
 
 
 def out_of_sync_expr(s: Scope, v: Values) -> str:
-    return f'max by (name, dest_namespace, sync_status) (argocd_app_info{{{s.argocd}, sync_status="OutOfSync"}}) == 1'
+    return (
+        f"max by (name, dest_namespace, sync_status) (argocd_app_info{{{s.argocd}, "
+        'sync_status="OutOfSync"}) == 1'
+    )
 
 
 def _app_states(
@@ -821,7 +828,10 @@ def out_of_sync_quiet(s: Scope, v: Values) -> Case:
 
 
 def degraded_expr(s: Scope, v: Values) -> str:
-    return f'max by (name, dest_namespace, health_status) (argocd_app_info{{{s.argocd}, health_status="Degraded"}}) == 1'
+    return (
+        f"max by (name, dest_namespace, health_status) (argocd_app_info{{{s.argocd}, "
+        'health_status="Degraded"}) == 1'
+    )
 
 
 def degraded_firing(s: Scope, v: Values) -> Case:
@@ -905,9 +915,11 @@ def dora(s: Scope, metric: str) -> str:
 
 def change_fail_expr(s: Scope, v: Values) -> str:
     return (
-        f"max by (service, environment) (pipekit_dora_change_fail_rate{{{s.pipekit}}}) > {v.literal('threshold')}\n"
+        f"max by (service, environment) (pipekit_dora_change_fail_rate{{{s.pipekit}}}) "
+        f"> {v.literal('threshold')}\n"
         "  and on (service, environment)\n"
-        f"max by (service, environment) (pipekit_dora_deployments{{{s.pipekit}}}) >= {v.literal('deployments')}"
+        f"max by (service, environment) (pipekit_dora_deployments{{{s.pipekit}}}) "
+        f">= {v.literal('deployments')}"
     )
 
 
@@ -997,7 +1009,10 @@ def marker(s: Scope, tag: str) -> str:
 
 
 def _recent_deploy(s: Scope, v: Values) -> str:
-    return f"(time() - max by (tag) (pipekit_deploy_timestamp_seconds{{{s.pipekit}}}) < bool {number(v['within'])})"
+    return (
+        f"(time() - max by (tag) (pipekit_deploy_timestamp_seconds{{{s.pipekit}}}) "
+        f"< bool {number(v['within'])})"
+    )
 
 
 def _deploys(s: Scope, deployed_at_min: float, end: int) -> list[tuple[str, list[float | str | None]]]:
@@ -1011,8 +1026,10 @@ def _deploys(s: Scope, deployed_at_min: float, end: int) -> list[tuple[str, list
 
 def errors_after_expr(s: Scope, v: Values) -> str:
     return (
-        f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", uri!~"{UNCACHED}"}}[5m]))\n'
-        f'  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, uri!~"{UNCACHED}"}}[5m]))\n'
+        f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", '
+        f'uri!~"{UNCACHED}"}}[5m]))\n'
+        f"  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, "
+        f'uri!~"{UNCACHED}"}}[5m]))\n'
         f"  * on () group_left (tag) {_recent_deploy(s, v)}\n"
         f"  > {v.literal('threshold')}"
     )
@@ -1052,7 +1069,8 @@ def errors_after_quiet(s: Scope, v: Values) -> Case:
 
 def restarts_after_expr(s: Scope, v: Values) -> str:
     return (
-        f"sum by (namespace) (max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total"
+        "sum by (namespace) (max by (namespace, pod, container) "
+        "(increase(kube_pod_container_status_restarts_total"
         f"{{{s.pods}}}[{_window(v)}])))\n"
         f"  * on () group_left (tag) {_recent_deploy(s, v)}\n"
         f"  >= {v.literal('restarts')}"
@@ -1118,9 +1136,9 @@ ALERTS: tuple[Alert, ...] = (
         "{{ $labels.pod }} is crash-looping",
         'Container {{ $labels.container }} of {{ $labels.pod }} restarted {{ printf "%.0f" $value }} times '
         "in the last 15 minutes and is in CrashLoopBackOff.",
-        "Read the previous container's log (`kubectl -n {namespace} logs <pod> -c {service} --previous`) and its "
-        "events (`kubectl -n {namespace} describe pod <pod>`). If the crash started with a deploy, roll back: "
-        "`" + ROLLBACK + "`.",
+        "Read the previous container's log (`kubectl -n {namespace} logs <pod> -c {service} --previous`) and "
+        "its events (`kubectl -n {namespace} describe pod <pod>`). If the crash started with a deploy, roll "
+        "back: `" + ROLLBACK + "`.",
         crash_looping_expr,
         crash_looping_firing,
         crash_looping_quiet,
@@ -1135,8 +1153,9 @@ ALERTS: tuple[Alert, ...] = (
         "10m",
         "{{ $labels.namespace }}: containers cannot pull their image",
         '{{ printf "%.0f" $value }} container(s) of the service wait in ErrImagePull or ImagePullBackOff.',
-        "Check that the tag in the overlay exists in the registry (`pipekit history --service {service} --env "
-        "{environment}`) and that the nodes may pull from it (ECR pull permissions, image pull secret).",
+        "Check that the tag in the overlay exists in the registry (`pipekit history --service {service} "
+        "--env {environment}`) and that the nodes may pull from it "
+        "(ECR pull permissions, image pull secret).",
         image_pull_expr,
         image_pull_firing,
         image_pull_quiet,
@@ -1151,8 +1170,9 @@ ALERTS: tuple[Alert, ...] = (
         "15m",
         "{{ $labels.deployment }} has unavailable replicas",
         '{{ printf "%.0f" $value }} of the desired replicas of {{ $labels.deployment }} are not available.',
-        "`kubectl -n {namespace} get pods -l app.kubernetes.io/name={service}`: pending pods point at capacity or "
-        "quota, unready ones at failing readiness probes (`kubectl -n {namespace} describe pod`).",
+        "`kubectl -n {namespace} get pods -l app.kubernetes.io/name={service}`: pending pods point at "
+        "capacity or quota, unready ones at failing readiness probes "
+        "(`kubectl -n {namespace} describe pod`).",
         replicas_expr,
         replicas_firing,
         replicas_quiet,
@@ -1166,10 +1186,10 @@ ALERTS: tuple[Alert, ...] = (
         (),
         "5m",
         "the rollout of {{ $labels.deployment }} is stuck",
-        'The rollout of {{ $labels.deployment }} passed its progress deadline with {{ printf "%.0f" $value }} '
-        "replica(s) updated.",
-        "`kubectl -n {namespace} rollout status deployment/{service}` and the new pods' events say what holds it; "
-        "roll back with `" + ROLLBACK + "` while you look.",
+        "The rollout of {{ $labels.deployment }} passed its progress deadline with "
+        '{{ printf "%.0f" $value }} replica(s) updated.',
+        "`kubectl -n {namespace} rollout status deployment/{service}` and the new pods' events say what "
+        "holds it; roll back with `" + ROLLBACK + "` while you look.",
         rollout_expr,
         rollout_firing,
         rollout_quiet,
@@ -1201,9 +1221,9 @@ ALERTS: tuple[Alert, ...] = (
         "10m",
         "{{ $labels.namespace }}: high 5xx ratio",
         "{{ $value | humanizePercentage }} of the service's requests answered 5xx over the last 5 minutes.",
-        "Find the failing endpoints (`http_server_requests_seconds_count` by `uri`, `exception`) and the log. "
-        "A deploy in the last hour is the first suspect: `pipekit history --service {service} --env {environment}`, "
-        "then `" + ROLLBACK + "`.",
+        "Find the failing endpoints (`http_server_requests_seconds_count` by `uri`, `exception`) and the "
+        "log. A deploy in the last hour is the first suspect: `pipekit history --service {service} --env "
+        "{environment}`, then `" + ROLLBACK + "`.",
         error_ratio_expr,
         error_ratio_firing,
         error_ratio_quiet,
@@ -1221,7 +1241,8 @@ ALERTS: tuple[Alert, ...] = (
         "The 95th percentile of request duration is {{ $value | humanizeDuration }} over the last 5 minutes.",
         "Look for the slow endpoints (`http_server_requests_seconds_bucket` by `uri`), downstream latency, "
         "GC pauses (LongGcPauses) and CPU throttling. Needs the histogram init turns on "
-        "(the MANAGEMENT_METRICS_DISTRIBUTION_PERCENTILESHISTOGRAM_HTTP_SERVER_REQUESTS variable in the Deployment).",
+        "(the MANAGEMENT_METRICS_DISTRIBUTION_PERCENTILESHISTOGRAM_HTTP_SERVER_REQUESTS "
+        "variable in the Deployment).",
         latency_expr,
         latency_firing,
         latency_quiet,
@@ -1287,8 +1308,8 @@ ALERTS: tuple[Alert, ...] = (
         "10m",
         "{{ $labels.name }} is Degraded",
         "Argo CD reports application {{ $labels.name }} as {{ $labels.health_status }}.",
-        "`argocd app get {service}-{environment}` names the unhealthy resources; the workload alerts of the same "
-        "environment usually say why. Roll back with `" + ROLLBACK + "` if a deploy caused it.",
+        "`argocd app get {service}-{environment}` names the unhealthy resources; the workload alerts of the "
+        "same environment usually say why. Roll back with `" + ROLLBACK + "` if a deploy caused it.",
         degraded_expr,
         degraded_firing,
         degraded_quiet,
@@ -1321,9 +1342,10 @@ ALERTS: tuple[Alert, ...] = (
         ),
         "1h",
         "{{ $labels.service }}: high change fail rate in {{ $labels.environment }}",
-        "{{ $value | humanizePercentage }} of the service's deployments needed a rollback, revert or incident.",
-        "`pipekit dora --service {service} --env {environment}` and `pipekit history --service {service}` show "
-        "which deployments failed; look for a common cause (tests that miss it, a risky area).",
+        "{{ $value | humanizePercentage }} of the service's deployments needed a "
+        "rollback, revert or incident.",
+        "`pipekit dora --service {service} --env {environment}` and `pipekit history --service {service}` "
+        "show which deployments failed; look for a common cause (tests that miss it, a risky area).",
         change_fail_expr,
         change_fail_firing,
         change_fail_quiet,

@@ -74,7 +74,8 @@ def exposition(deploy: Deploy, at: float) -> str:
     from pipekit.deployments.writers.prometheus import label
 
     return (
-        f"# HELP {METRIC} When pipekit last deployed the service to the environment (after wait-for-argocd).\n"
+        f"# HELP {METRIC} When pipekit last deployed the service to the environment "
+        "(after wait-for-argocd).\n"
         f"# TYPE {METRIC} gauge\n"
         f'{METRIC}{{tag="{label(deploy.tag)}",kind="{deploy.kind}"}} {at:.3f}\n'
     )

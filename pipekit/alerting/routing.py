@@ -62,8 +62,8 @@ def snippet(settings: AlertSettings) -> dict[str, Any]:
             "send_resolved": True,
             "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} "
             "({{ .CommonLabels.service }} in {{ .CommonLabels.environment }})",
-            "text": "{{ range .Alerts }}{{ .Annotations.description }} <{{ .Annotations.runbook_url }}|runbook>"
-            '{{ "\\n" }}{{ end }}',
+            "text": "{{ range .Alerts }}{{ .Annotations.description }} "
+            '<{{ .Annotations.runbook_url }}|runbook>{{ "\\n" }}{{ end }}',
         }
         receiver = {"name": name, "slack_configs": [config]}
     else:
@@ -90,7 +90,8 @@ def text(settings: AlertSettings) -> str:
         else "Slack (slack_configs)"
     )
     return (
-        f"# Alertmanager routing for the alerts of {settings.service}, written by pipekit init (pipekit.yaml\n"
+        f"# Alertmanager routing for the alerts of {settings.service}, "
+        "written by pipekit init (pipekit.yaml\n"
         "# alerts.receiver). Merge it into your Alertmanager configuration: `route` under the top-level\n"
         f"# route's `routes`, `receivers` into `receivers`. {kind} needs Alertmanager >= {needs(settings)}.\n"
         f"# The webhook URL is read from {settings.url_file}: mount it there from a secret.\n"

@@ -104,7 +104,8 @@ def patch(settings: AlertSettings, environment: str, namespace: str) -> str:
     base = groups(settings)
     mine = groups(settings, environment, namespace)
     out = [
-        f"# {settings.service} in {environment}: what its alerts change from the base (namespace {namespace},\n"
+        f"# {settings.service} in {environment}: what its alerts change from the base "
+        f"(namespace {namespace},\n"
         "# the thresholds and severity of pipekit.yaml). Written by pipekit init from pipekit.yaml alerts.\n"
     ]
     for gi, (group, base_group) in enumerate(zip(mine, base, strict=True)):
@@ -132,11 +133,13 @@ def _pointer(name: str) -> str:
 
 
 def unit_tests(settings: AlertSettings, environment: str, namespace: str) -> str:
-    """promtool's unit tests of the environment's rules: each alert fires on its case and stays quiet on the other."""
+    """promtool's unit tests of the environment's rules:
+    each alert fires on its case and stays quiet on the other."""
     where = scope(settings, environment, namespace)
     out = [
         f"# promtool unit tests of the alerts of {settings.service} in {environment}: a firing and a quiet\n"
-        "# case per alert, written by pipekit init from the thresholds in pipekit.yaml. `pipekit alerts test`\n"
+        "# case per alert, written by pipekit init from the thresholds in "
+        "pipekit.yaml. `pipekit alerts test`\n"
         f"# renders this overlay, writes the PrometheusRule's groups to {RULE_FILE} beside a copy of\n"
         "# this file, and runs promtool check rules and promtool test rules.\n"
         f"rule_files:\n  - {RULE_FILE}\nevaluation_interval: {EVALUATION_INTERVAL}\ntests:\n"

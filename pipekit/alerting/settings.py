@@ -321,7 +321,8 @@ def section_text(settings: AlertSettings) -> str:
         lines += [f"    {_q(k)}: {_q(v)}" for k, v in settings.labels.items()]
     else:
         lines.append(
-            "  labels: {}  # extra labels on the PrometheusRule and ServiceMonitor (your Prometheus' selector)"
+            "  labels: {}  # extra labels on the PrometheusRule and ServiceMonitor "
+            "(your Prometheus' selector)"
         )
     lines += [
         "  receiver:",

@@ -235,7 +235,8 @@ def _record_facts(record: RunRecord) -> tuple[list[Fact], list[Detail]]:
 
 
 def _gitops_pull_requests(update: UpdateTagResult, promote: PromoteResult) -> list[tuple[str, str | None]]:
-    """A link to each pull request update-tag or promote opened in the GitOps repository (--via pull-request)."""
+    """A link to each pull request update-tag or promote opened in the GitOps repository
+    (--via pull-request)."""
     found = [
         pr
         for pr in [update.pull_request, *(promote.pull_requests or [])]
@@ -258,7 +259,10 @@ def notes_facts(notes: Any, facts: list[Fact], details: list[Detail]) -> None:
     services = notes["services"]
     commits = notes.get("commits") or 0
     keys = [str(k) for k in notes.get("jira") or []]
-    text = f"{commits} commit{'s' if commits != 1 else ''} in {len(services)} service{'s' if len(services) != 1 else ''}"
+    text = (
+        f"{commits} commit{'s' if commits != 1 else ''} in {len(services)} "
+        f"service{'s' if len(services) != 1 else ''}"
+    )
     if keys:
         text += "; Jira " + ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
     unread = [f"{s}: {v.get('note')}" for s, v in services.items() if isinstance(v, dict) and v.get("note")]

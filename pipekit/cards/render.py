@@ -34,7 +34,8 @@ def _card_lines(items: list[Any], indent: str = "  ") -> list[str]:
             width = max((len(_plain_teams(str(f.get("title", "")))) for f in facts), default=0)
             for f in facts:
                 out.append(
-                    f"{indent}{_plain_teams(str(f.get('title', ''))).ljust(width)}  {_plain_teams(str(f.get('value', '')))}"
+                    f"{indent}{_plain_teams(str(f.get('title', ''))).ljust(width)}  "
+                    f"{_plain_teams(str(f.get('value', '')))}"
                 )
         elif kind == "Container":
             out.extend(_card_lines(item.get("items", []), indent))

@@ -326,7 +326,8 @@ def send(options: NotifyOptions, ctx: StepContext) -> NotifyResult:
             with _key_lock(record.path, key):
                 if key in _sent(record):
                     ctx.console.info(
-                        f"already sent: {event} for stage {n.stage} to {ch.name} (run {n.run_id}); not posting again"
+                        f"already sent: {event} for stage {n.stage} to {ch.name} "
+                        f"(run {n.run_id}); not posting again"
                     )
                     result.deliveries.append(Delivery(ch.name, ch.type, "already-sent"))
                     continue

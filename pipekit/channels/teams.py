@@ -35,10 +35,13 @@ class Teams(Channel):
     def check_url(self, url: str, source: str) -> None:
         if is_retired_connector(url):
             raise BadInput(
-                f"{source} is an Office 365 connector URL ({urlsplit(url).hostname}): Microsoft retired these "
-                "connectors in 2026 and they no longer deliver",
-                hint="in Teams, add the Workflows template 'Post to a channel when a webhook request is received' "
-                "and put its URL in the variable instead",
+                f"{source} is an Office 365 connector URL ({urlsplit(url).hostname}): Microsoft retired "
+                "these connectors in 2026 and they no longer deliver",
+                hint=(
+                    "in Teams, add the Workflows template "
+                    "'Post to a channel when a webhook request is received' "
+                    "and put its URL in the variable instead"
+                ),
             )
         super().check_url(url, source)
 

@@ -49,7 +49,8 @@ def base_url(server: str, *, root_path: str = "", plaintext: bool = False) -> st
         raise BadInput(f"ARGOCD_SERVER {masking.mask_url(server)!r} is not host[:port] or an http(s) URL")
     if split.username or split.password:
         raise BadInput(
-            "ARGOCD_SERVER must not carry credentials: use ARGOCD_AUTH_TOKEN or ARGOCD_USERNAME/ARGOCD_PASSWORD"
+            "ARGOCD_SERVER must not carry credentials: "
+            "use ARGOCD_AUTH_TOKEN or ARGOCD_USERNAME/ARGOCD_PASSWORD"
         )
     path = "/".join(p for p in (split.path.strip("/"), root_path.strip("/")) if p)
     host = split.netloc

@@ -4,9 +4,9 @@ Credentials, first match wins:
 
 1. ``BITBUCKET_STEP_OIDC_TOKEN`` + ``AWS_ROLE_ARN``: ``sts:AssumeRoleWithWebIdentity`` (an unsigned
    call: the OIDC token is the credential), session name ``pipekit-<build number>``.
-2. botocore's own chain (the same as boto3's): ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``),
-   ``AWS_PROFILE`` in ``~/.aws/credentials`` / ``~/.aws/config``, ``AWS_WEB_IDENTITY_TOKEN_FILE`` +
-   ``AWS_ROLE_ARN``, container credentials, EC2 instance metadata.
+2. botocore's own chain (the same as boto3's): ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+   (+ ``AWS_SESSION_TOKEN``), ``AWS_PROFILE`` in ``~/.aws/credentials`` / ``~/.aws/config``,
+   ``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``, container credentials, EC2 instance metadata.
 
 Endpoints: botocore (>= 1.31) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``
 (``AWS_ENDPOINT_URL_ECR``, ``AWS_ENDPOINT_URL_STS``) itself; pipekit passes nothing extra.
@@ -108,7 +108,8 @@ def session(*, region: str | None, env: Mapping[str, str], retry: RetryPolicy | 
     if oidc and role:
         if not region:
             raise BadInput(
-                "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), --region or ecr.region in pipekit.yaml"
+                "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), "
+                "--region or ecr.region in pipekit.yaml"
             )
         creds = assume_role_with_web_identity(role, oidc, region=region, env=env, retry=retry)
         sess = botocore.session.Session()

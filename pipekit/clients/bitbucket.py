@@ -218,7 +218,8 @@ class PipelinesSettings:
 
 @dataclass
 class RepositorySettings:
-    """The variable names a repository's pipelines see: its own, its workspace's, and per deployment environment."""
+    """The variable names a repository's pipelines see: its own, its workspace's,
+    and per deployment environment."""
 
     repository: set[str] = field(default_factory=set)
     workspace: set[str] = field(default_factory=set)

@@ -95,7 +95,8 @@ class ContainerTool(abc.ABC):
 
     @abc.abstractmethod
     def inspect(self, ref: str) -> dict[str, Any]:
-        """``{"id", "labels", "names", "tags", "digest"}`` of a local image; :class:`ImageNotFound` if absent."""
+        """``{"id", "labels", "names", "tags", "digest"}`` of a local image;
+        :class:`ImageNotFound` if absent."""
 
     @abc.abstractmethod
     def push_argv(
@@ -337,7 +338,10 @@ class Podman(Buildah):
     """podman: the same image store and flags as buildah, docker-like commands."""
 
     name = "podman"
-    install_hint = "podman is not in the pipekit base image: install it (apt package podman) or use --container-tool buildah"
+    install_hint = (
+        "podman is not in the pipekit base image: install it (apt package podman) "
+        "or use --container-tool buildah"
+    )
 
     def build_argv(
         self,

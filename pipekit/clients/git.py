@@ -1,9 +1,9 @@
 """The one git client (steps, the rehearsal and the stand-ins), over :mod:`pipekit.core.process`.
 
-For writing to a GitOps repository: shallow, partial and sparse clones (``--depth 1 --filter=blob:none --sparse``), HTTPS
-credentials through ``GIT_ASKPASS`` (a tiny script that reads the token from the process
-environment: the token is never in a URL, a process argument, ``.git/config`` or a file),
-commits with trailers, and pushes that report a non-fast-forward rejection so the caller can
+For writing to a GitOps repository: shallow, partial and sparse clones
+(``--depth 1 --filter=blob:none --sparse``), HTTPS credentials through ``GIT_ASKPASS`` (a tiny script that
+reads the token from the process environment: the token is never in a URL, a process argument, ``.git/config``
+or a file), commits with trailers, and pushes that report a non-fast-forward rejection so the caller can
 fetch, re-apply and retry. Every git process goes through :meth:`Git.run` (or :meth:`Git.clone`):
 a missing git is exit 2 naming its package, a git past its timeout exit 4.
 """
@@ -365,7 +365,8 @@ def cone_patterns(dirs: Sequence[str]) -> str:
 
 
 def push_reason(porcelain: str, stderr: str) -> str:
-    """The ref's status from ``push --porcelain`` (``[remote rejected] (hook declined)``) and what the remote said."""
+    """The ref's status from ``push --porcelain`` (``[remote rejected] (hook declined)``)
+    and what the remote said."""
     status = [line.split("\t")[-1] for line in porcelain.splitlines() if line.startswith("!")]
     remote = [
         line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")

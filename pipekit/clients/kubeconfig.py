@@ -251,7 +251,8 @@ def load(
     service_account: Path = SERVICE_ACCOUNT,
     home: Path | None = None,
 ) -> ClusterConfig:
-    """In-cluster when ``KUBERNETES_SERVICE_HOST`` is set and no ``--context`` was asked for, else the kubeconfig."""
+    """In-cluster when ``KUBERNETES_SERVICE_HOST`` is set and no ``--context`` was asked for,
+    else the kubeconfig."""
     if context is None:
         found = in_cluster(env, service_account)
         if found is not None:

@@ -26,7 +26,8 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str, flag: str = "--upload") -> S3Location:
-        """``s3://bucket/prefix``, checked before anything runs: a bucket name S3 would refuse is bad input."""
+        """``s3://bucket/prefix``, checked before anything runs:
+        a bucket name S3 would refuse is bad input."""
         if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
             raise BadInput(f"{flag} {uri!r}: use s3://bucket/prefix")
         bucket, _, prefix = uri[5:].partition("/")

@@ -111,7 +111,8 @@ class ConnectTimeout(TimeoutError):
 
 
 class TooSlow(TimeoutError):
-    """The answer, body included, was not complete within the read timeout of connecting (a trickling server)."""
+    """The answer, body included, was not complete within the read timeout of connecting
+    (a trickling server)."""
 
 
 def _connection(
@@ -148,7 +149,8 @@ def _connection(
 
 
 def _once(url: str, body: bytes, policy: Policy, env: Mapping[str, str], seconds: float) -> Answer:
-    """One POST; the answer (headers, body) is complete within ``seconds`` of connecting (see :class:`Watchdog`)."""
+    """One POST; the answer (headers, body) is complete within ``seconds`` of connecting
+    (see :class:`Watchdog`)."""
     import http.client
 
     conn, target, extra = _connection(url, policy, env)

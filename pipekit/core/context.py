@@ -179,7 +179,8 @@ def _toplevel(cwd: Path) -> Path | None:
 
 
 def _git_facts(cwd: Path, commit: str | None) -> dict[str, str]:
-    """Commit, branch, author, subject and commit time of the local checkout: one git call, none outside git."""
+    """Commit, branch, author, subject and commit time of the local checkout: one git call,
+    none outside git."""
     cwd = cwd.resolve()
     top = _toplevel(cwd)
     if top is None:

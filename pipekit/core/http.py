@@ -184,7 +184,8 @@ class RetryingSession(requests.Session):
             response = retrying(send, method, url, *args, **kwargs)
         except TooSlow as exc:
             raise ExternalError(
-                f"{verb} {shown}: {exc} (a server trickling its answer; the total bound is {self.total_timeout:g} s)",
+                f"{verb} {shown}: {exc} (a server trickling its answer; "
+                f"the total bound is {self.total_timeout:g} s)",
                 hint="the service answers too slowly; check it, or raise the step's timeout",
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:

@@ -18,7 +18,8 @@ from pipekit.core.errors import BadInput
 
 
 def check_writable(path: str | os.PathLike[str], source: str) -> Path:
-    """``path`` as a file this process can create or replace; :class:`BadInput` naming ``source`` otherwise."""
+    """``path`` as a file this process can create or replace;
+    :class:`BadInput` naming ``source`` otherwise."""
     p = Path(path)
     if p.is_dir():
         raise BadInput(f"{source} {p}: is a directory; name a file to write")

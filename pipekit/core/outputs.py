@@ -154,7 +154,8 @@ class PromoteResult(Recorded):
     )  # service -> image reference promoted
     retries: int = 0
     diff: str = ""
-    # --via pull-request, one per service: service, environment, branch, id, url, state, merge_commit (once merged)
+    # --via pull-request, one per service: service, environment, branch, id, url, state,
+    # merge_commit (once merged)
     pull_requests: list[dict[str, Any]] | None = field(default=None, metadata=RECORDED)
     notes: dict[str, Any] | None = field(
         default=None, metadata=RECORDED

@@ -178,7 +178,8 @@ def forget(proc: subprocess.Popen[Any]) -> None:
 
 
 def _time(path: str, proc: subprocess.Popen[Any], seconds: float) -> None:
-    """One line per ended child in ``PIPEKIT_TIMINGS`` (the rehearsal's account of the tools pipekit drove)."""
+    """One line per ended child in ``PIPEKIT_TIMINGS``
+    (the rehearsal's account of the tools pipekit drove)."""
     raw: Any = proc.args
     tool = os.path.basename(os.fsdecode(raw[0] if isinstance(raw, (list, tuple)) else raw))
     try:

@@ -19,7 +19,8 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta seconds or an HTTP date), capped; None if absent or unreadable."""
+    """Seconds asked for by a ``Retry-After`` header (delta seconds or an HTTP date), capped;
+    None if absent or unreadable."""
     if not value:
         return None
     try:
@@ -35,7 +36,8 @@ def retry_after(value: str | None, cap: float) -> float | None:
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
-    """The wait before retry ``attempt + 1``: full jitter, uniform in ``[0, min(cap, base * 2**(attempt-1))]``.
+    """The wait before retry ``attempt + 1``: full jitter,
+    uniform in ``[0, min(cap, base * 2**(attempt-1))]``.
 
     Full jitter spreads concurrent retriers (30 pipelines pushing one GitOps repo) the most for
     the least total wait (AWS Architecture Blog, "Exponential Backoff And Jitter").

@@ -164,7 +164,8 @@ class RunRecord:
             self._fd = None
 
     def save(self) -> None:
-        """Under the lock: re-read the file, apply this process's changes since its last save, write atomically."""
+        """Under the lock: re-read the file, apply this process's changes since its last save,
+        write atomically."""
         with self._guard:
             self._lock()
             try:

@@ -3,12 +3,16 @@
 Source: the report's software delivery performance clusters (2024 report, "Software delivery
 performance" chapter; summarised at dora.dev). The clusters as published:
 
-| cluster | deployment frequency                  | change lead time          | change fail rate | failed deployment recovery time |
-|---------|---------------------------------------|---------------------------|------------------|---------------------------------|
-| elite   | on demand (multiple deploys per day)  | less than one day         | 5%               | less than one hour              |
-| high    | between once per day and once a week  | between one day and a week| 20%              | less than one day               |
-| medium  | between once a week and once a month  | between a week and a month| 10%              | less than one day               |
-| low     | between once a month and once every 6 | between one and six months| 40%              | between one week and one month  |
+| cluster | deployment frequency                 | change lead time           | fail % | recovery time      |
+|---------|--------------------------------------|----------------------------|--------|--------------------|
+| elite   | on demand (multiple deploys per day) | less than one day          | 5%     | less than one hour |
+| high    | between once per day and once a week | between one day and a week | 20%    | less than one day  |
+| medium  | between once a week and once a month | between a week and a month | 10%    | less than one day  |
+| low     | between once a month and every 6     | between one and six months | 40%    | one week to month  |
+
+(fail %: change fail rate; recovery time: failed deployment recovery time; low's deployment
+frequency is "between once a month and once every 6 months", its recovery time "between one
+week and one month".)
 
 How pipekit turns the clusters into thresholds (a value is given the first level it meets):
 

@@ -2,9 +2,9 @@
 
 Two ``git log --reverse`` (oldest first) read side by side from pipes and merged by commit
 time, parsed record by record (commit, committer time, author, message): the commits with
-pipekit trailers (``--grep``), and the others with ``--raw`` (the changed files' blob ids). A commit with ``Pipekit-*`` trailers is
-read from its trailers alone; a commit without them that edits an overlay's kustomization
-is attributed by path (:class:`Layout`) and its image entry is read from the blobs of that
+pipekit trailers (``--grep``), and the others with ``--raw`` (the changed files' blob ids). A commit with
+``Pipekit-*`` trailers is read from its trailers alone; a commit without them that edits an overlay's
+kustomization is attributed by path (:class:`Layout`) and its image entry is read from the blobs of that
 commit only. Nothing but the current state per (service, environment) is kept.
 """
 
@@ -248,7 +248,8 @@ _SERVICE_LINE = re.compile(rb"^Pipekit-Service: *(.*?) *$", re.MULTILINE)
 
 
 def overlay_cells(git: HistoryGit, layout: Layout, rev: str = "HEAD") -> dict[tuple[str, str], str]:
-    """(service, environment) -> path of every overlay kustomization file on ``rev`` (trees only: no blob read)."""
+    """(service, environment) -> path of every overlay kustomization file on ``rev``
+    (trees only: no blob read)."""
     listing = git.run("ls-tree", "-r", "--name-only", "--full-tree", rev).stdout
     return {owner: path for path in listing.splitlines() if (owner := layout.attribute(path)) is not None}
 

@@ -31,7 +31,8 @@ def layout(ctx: StepContext) -> Layout:
 
 
 def date_flag(value: str | None, flag: str, *, end: bool = False) -> datetime | None:
-    """``2026-11-01`` (midnight UTC; for ``--until`` the day is included) or an ISO time; BadInput otherwise."""
+    """``2026-11-01`` (midnight UTC; for ``--until`` the day is included) or an ISO time;
+    BadInput otherwise."""
     if value is None or value == "":
         return None
     try:

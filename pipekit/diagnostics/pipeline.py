@@ -1,4 +1,5 @@
-"""The generated pipeline's commands: everything ``pipekit init``'s pipeline and PostSync Job run is in the image.
+"""The generated pipeline's commands: everything ``pipekit init``'s pipeline and
+PostSync Job run is in the image.
 
 ``pipekit doctor --image`` renders init's standard templates for this image's JDK (an ECR service,
 every environment) and reads each step's ``script``/``after-script`` and the Job's command. A

@@ -1,4 +1,5 @@
-"""The one vocabulary of ``Pipekit-*`` trailers on GitOps commits: written by :func:`pairs`, read by :func:`parse`.
+"""The one vocabulary of ``Pipekit-*`` trailers on GitOps commits: written by :func:`pairs`,
+read by :func:`parse`.
 
 update-tag, promote, rollback and init write their commits' trailers through :func:`pairs`;
 history, dora, rollback and promote read them back through :func:`parse`, so every reader takes

@@ -196,7 +196,8 @@ class Writer:
         )
 
     def _start_render(self, git: Git, root: Path, present: list[str], change: Change) -> list[_Job]:
-        """Start one render per overlay (in parallel); overlays rendered before on identical trees are reused."""
+        """Start one render per overlay (in parallel);
+        overlays rendered before on identical trees are reused."""
         if not self.renderer.enabled:
             return []
         by_dir: dict[str, list[str]] = {}

@@ -67,10 +67,10 @@ def push_tags(
             to_push.append(tag)
     if conflicts:
         raise CheckFailed(
-            f"immutable repository {repo.name} already has tag {', '.join(conflicts)} with another image than "
-            f"{options.image} ({local_id}); nothing was pushed",
-            hint="push under a new tag (the commit SHA or a new version); delete the old image in ECR only if it "
-            "must really be replaced",
+            f"immutable repository {repo.name} already has tag {', '.join(conflicts)} with another image "
+            f"than {options.image} ({local_id}); nothing was pushed",
+            hint="push under a new tag (the commit SHA or a new version); delete the old image in ECR only "
+            "if it must really be replaced",
         )
     for tag in result.skipped:
         ctx.console.info(
@@ -113,7 +113,8 @@ def _confirm(
     auth: Any,
     plain: bool,
 ) -> None:
-    """Read each pushed tag back: from ECR itself, or (override) from the host, registering it with PutImage."""
+    """Read each pushed tag back: from ECR itself, or (override) from the host,
+    registering it with PutImage."""
     from pipekit.clients.ecr import RegistryUnauthorized, RemoteImage, TagConflict, read_manifest
 
     if not options.registry_override:
@@ -162,7 +163,8 @@ def _note_digest(result: EcrPushResult, tag: str, digest: str, ctx: StepContext)
     told = result.digests.get(tag)
     if told and told != digest and tag in result.pushed:
         ctx.console.warn(
-            f"{tag}: the container tool reported {told}, the registry holds {digest}; recording the registry's"
+            f"{tag}: the container tool reported {told}, the registry holds {digest}; "
+            "recording the registry's"
         )
     result.digests[tag] = digest
 

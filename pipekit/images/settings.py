@@ -83,7 +83,10 @@ class EcrPushOptions:
         config="ecr.registry_override",
         metavar="HOST:PORT",
         min_length=1,
-        help="Push to this registry host instead of ECR's (tests and private mirrors; plain HTTP only on loopback).",
+        help=(
+            "Push to this registry host instead of ECR's (tests and private mirrors; "
+            "plain HTTP only on loopback)."
+        ),
     )
     insecure_registry: bool = option(
         False,

@@ -93,7 +93,8 @@ def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
 
 
 def safe_name(text: str) -> str:
-    """A branch or git tag as a tag: accents dropped, lower case, invalid runs -> '-', at most 128 characters."""
+    """A branch or git tag as a tag: accents dropped, lower case, invalid runs -> '-',
+    at most 128 characters."""
     plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     out = re.sub(r"[^a-z0-9_.-]+", "-", plain.lower())
     out = re.sub(r"-{2,}", "-", out).strip("-.")

@@ -140,8 +140,8 @@ class JiraGateOptions(JiraOptions):
                 {"type": "string", "minLength": 1},
             ]
         },
-        help="Statuses every issue fixed in the version must be in, e.g. 'Done,Ready for QA' [default: issues "
-        "are not checked].",
+        help="Statuses every issue fixed in the version must be in, e.g. 'Done,Ready for QA' "
+        "[default: issues are not checked].",
     )
     jql: str | None = option(
         flag="--jql",

@@ -174,7 +174,8 @@ def parse_environments(value: str | list[str] | tuple[str, ...]) -> tuple[str, .
 
 
 def check_environments(envs: tuple[str, ...], where: str = "--environments") -> None:
-    """Environments init can onboard: known names, each once, in promotion order; BadInput naming ``where``."""
+    """Environments init can onboard: known names, each once, in promotion order;
+    BadInput naming ``where``."""
     if not envs:
         raise BadInput(f"{where} is empty: name at least one of " + ",".join(KNOWN_ENVIRONMENTS))
     for env in envs:

@@ -208,9 +208,10 @@ def check_clocks(files: Files, answers: Answers, report: Report) -> None:
         []
         if timeout >= need
         else [
-            f"pipekit.yaml: argocd.timeout {timeout:g} s is shorter than a normal deploy may take: the rollout "
-            f"(progressDeadlineSeconds {progress}) + the PostSync Job (activeDeadlineSeconds {job}) + "
-            f"{SYNC_MARGIN_S} s; wait-for-argocd would give up on a Job still running: set it to {need} or more"
+            f"pipekit.yaml: argocd.timeout {timeout:g} s is shorter than a normal deploy may take: the "
+            f"rollout (progressDeadlineSeconds {progress}) + the PostSync Job (activeDeadlineSeconds {job}) "
+            f"+ {SYNC_MARGIN_S} s; wait-for-argocd would give up on a Job still running: "
+            f"set it to {need} or more"
         ],
     )
 

@@ -208,7 +208,8 @@ class Renderer:
         files.service["pipekit.yaml"] += "signing:\n  public_keys:\n    - cosign.pub\n"
         files.service["bitbucket-pipelines.yml"] = files.service["bitbucket-pipelines.yml"].replace(
             "          - pipekit ecr-push --create-repository\n",
-            "          # --sign: PIPEKIT_SIGNING_KEY (repository variable: awskms:///ARN, or a key file with\n"
+            "          # --sign: PIPEKIT_SIGNING_KEY (repository variable: awskms:///ARN, "
+            "or a key file with\n"
             "          # COSIGN_PASSWORD as a secured variable) signs the pushed digest\n"
             "          - pipekit ecr-push --create-repository --sign\n",
         )
@@ -278,7 +279,8 @@ class Renderer:
 
 # --via-pull-request: the environment's settings (docs/pull_requests.md) and what its deploy step says
 PULL_REQUEST_SETTINGS = [
-    "    # by pull request in the GitOps repository (docs/pull_requests.md): the deploy step opens it with the",
+    "    # by pull request in the GitOps repository (docs/pull_requests.md): "
+    "the deploy step opens it with the",
     "    # release notes, waits until it is approved by someone other than its author, merges it and deploys",
     "    # the merge commit",
     "    via: pull-request",
@@ -292,7 +294,8 @@ PULL_REQUEST_SETTINGS = [
 PULL_REQUEST_STEP = (
     "            # by pull request (environments.{env} in pipekit.yaml): opened and merged with\n"
     "            # PIPEKIT_GITOPS_TOKEN on Bitbucket Cloud (PIPEKIT_BITBUCKET_API_URL) or Data Center\n"
-    "            # (PIPEKIT_BITBUCKET_SERVER_URL); the step waits until a reviewer approves and it is merged\n"
+    "            # (PIPEKIT_BITBUCKET_SERVER_URL); "
+    "the step waits until a reviewer approves and it is merged\n"
 )
 
 

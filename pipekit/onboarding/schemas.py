@@ -1,4 +1,5 @@
-"""The public schemas init's checks use: Bitbucket Pipelines, Kustomization, Argo CD's Application and AppProject.
+"""The public schemas init's checks use: Bitbucket Pipelines, Kustomization,
+Argo CD's Application and AppProject.
 
 They ship inside the package (``public_schemas/``, with their licences in ``LICENSES.md``), so init
 and ``init --check`` check against them on every machine. ``PIPEKIT_SCHEMAS_DIR`` names a directory
@@ -27,7 +28,8 @@ ARGOCD_SHAPES = {"Application": "v1alpha1Application", "AppProject": "v1alpha1Ap
 
 
 def directory(env: Mapping[str, str]) -> Path:
-    """Where the schemas are read from: ``PIPEKIT_SCHEMAS_DIR`` when set (it must exist), else the shipped ones."""
+    """Where the schemas are read from: ``PIPEKIT_SCHEMAS_DIR`` when set (it must exist),
+    else the shipped ones."""
     value = env.get(ENV)
     if not value:
         return SHIPPED

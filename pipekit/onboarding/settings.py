@@ -81,7 +81,8 @@ def needs(answers: Answers, config: Mapping[str, Any]) -> list[Need]:
 
 
 def missing(answers: Answers, config: Mapping[str, Any], found: Any) -> list[str]:
-    """The settings ``found`` (a :class:`pipekit.clients.bitbucket.RepositorySettings`) lacks, each a sentence."""
+    """The settings ``found`` (a :class:`pipekit.clients.bitbucket.RepositorySettings`)
+    lacks, each a sentence."""
     problems = [
         f"Bitbucket deployment environment {env!r} does not exist: create it (Repository settings > "
         "Deployments) before the pipeline's first run"
@@ -115,7 +116,8 @@ def missing(answers: Answers, config: Mapping[str, Any], found: Any) -> list[str
 
 
 def pull_request_host(gitops_url: str) -> str | None:
-    """``cloud`` or ``datacenter`` when the GitOps URL names the repository's Bitbucket (None: it does not)."""
+    """``cloud`` or ``datacenter`` when the GitOps URL names the repository's Bitbucket
+    (None: it does not)."""
     from pipekit.promotion.pull_request_settings import from_url
 
     if from_url(gitops_url, "cloud"):

@@ -1,4 +1,5 @@
-"""Artifacts as Bitbucket hands them on: only the declared files, kept after the step, restored into later clones.
+"""Artifacts as Bitbucket hands them on: only the declared files, kept after the step,
+restored into later clones.
 
 Atlassian's "Pipeline artifacts" page: the glob patterns are relative to ``BITBUCKET_CLONE_DIR``;
 files kept by a step are downloaded at the start of every later step (``download: false`` skips

@@ -1,4 +1,5 @@
-"""Caches as Bitbucket keeps them: restored when a step starts, saved only after it succeeds, never overwritten.
+"""Caches as Bitbucket keeps them: restored when a step starts,
+saved only after it succeeds, never overwritten.
 
 Atlassian's "Caches" page: the predefined caches and their folders (below), custom caches in
 ``definitions.caches`` (a path, or a path and ``key: files:`` whose contents make a new version

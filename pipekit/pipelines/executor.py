@@ -1,4 +1,5 @@
-"""Walk the planned pipeline: steps in order, parallel groups at once, manual steps, conditions, --from/--until.
+"""Walk the planned pipeline: steps in order, parallel groups at once, manual steps,
+conditions, --from/--until.
 
 A failed step ends the pipeline (later steps are not run); in a parallel group the others run to
 their end unless the group has ``fail-fast``, which stops them. A manual step (or a manual

@@ -1,4 +1,5 @@
-"""What ``run-pipeline`` emulates and how, and what differs from Bitbucket Cloud (``--explain``, docs/run_pipeline.md)."""
+"""What ``run-pipeline`` emulates and how, and what differs from Bitbucket Cloud (``--explain``,
+docs/run_pipeline.md)."""
 
 from __future__ import annotations
 
@@ -6,34 +7,36 @@ from __future__ import annotations
 ROWS: list[tuple[str, str, str]] = [
     (
         "pipeline file",
-        "keywords checked against Atlassian's documentation (a typo is exit 2 with its line); Atlassian's schema "
-        "too when PIPEKIT_SCHEMAS_DIR holds it; anchors and <<: merges resolved",
+        "keywords checked against Atlassian's documentation (a typo is exit 2 with its line); Atlassian's "
+        "schema too when PIPEKIT_SCHEMAS_DIR holds it; anchors and <<: merges resolved",
         "the file is read from your working tree (a warning when it differs from the commit's)",
     ),
     (
         "which pipeline runs",
-        "a literal branch/tag name wins over globs, then the longest matching glob; default for branches only; "
-        "pull-requests match the source branch (destinations: the destination); custom only when named",
+        "a literal branch/tag name wins over globs, then the longest matching glob; default for branches "
+        "only; pull-requests match the source branch (destinations: the destination); custom only when named",
         "the trigger is given with --trigger instead of a push; [skip ci] is not read",
     ),
     (
         "clone",
         "a fresh clone of the commit per step from the local repository, depth 50 (clone: depth, full), the "
-        "branch checked out at the commit, a pull request merged with its destination; enabled: false = empty",
+        "branch checked out at the commit, a pull request merged with its destination; "
+        "enabled: false = empty",
         "lfs is refused; the origin remote is the local repository, not bitbucket.org",
     ),
     (
         "image",
         "the step's (or the global) image when a local image has that name or --image-map names one: the "
-        "commands run inside it with buildah (chroot), as the image's user (or run-as-user), who owns the clone, "
-        "the caches and the docker socket; a missing tool fails the step",
-        "nothing is pulled; with no local image the step runs on this machine, with a warning that the image's "
-        "tools were not checked; image credentials are not used (an aws oidc-role image needs oidc: true)",
+        "commands run inside it with buildah (chroot), as the image's user (or run-as-user), who owns the "
+        "clone, the caches and the docker socket; a missing tool fails the step",
+        "nothing is pulled; with no local image the step runs on this machine, with a warning that the "
+        "image's tools were not checked; image credentials are not used "
+        "(an aws oidc-role image needs oidc: true)",
     ),
     (
         "environment",
-        "only Bitbucket's default variables for the trigger, your --variables files (workspace < repository < "
-        "custom < deployment) and, on this machine, PATH, HOME (a fresh folder), TMPDIR and LANG",
+        "only Bitbucket's default variables for the trigger, your --variables files (workspace < repository "
+        "< custom < deployment) and, on this machine, PATH, HOME (a fresh folder), TMPDIR and LANG",
         "UUIDs are stable local ones; BITBUCKET_PR_ID is 1; the build number counts runs in the cache folder",
     ),
     (
@@ -54,10 +57,11 @@ ROWS: list[tuple[str, str, str]] = [
     ),
     (
         "artifacts",
-        "after a step succeeds, the files its globs match (relative to the clone) are kept and copied into every "
-        "later step's clone; download: false / a list of names; named uploads honour capture-on and type",
-        "the later step in the file wins when two keep the same path (undefined on Bitbucket for parallel steps); "
-        "no 1 GB limit, no 14-day expiry",
+        "after a step succeeds, the files its globs match (relative to the clone) are kept and copied into "
+        "every later step's clone; download: false / a list of names; "
+        "named uploads honour capture-on and type",
+        "the later step in the file wins when two keep the same path (undefined on Bitbucket for parallel "
+        "steps); no 1 GB limit, no 14-day expiry",
     ),
     (
         "caches",
@@ -83,12 +87,14 @@ ROWS: list[tuple[str, str, str]] = [
         "deployments",
         "BITBUCKET_DEPLOYMENT_ENVIRONMENT and the environment's variables; one environment used twice in a "
         "pipeline is refused; an environment missing from a variables file's deployments is refused",
-        "no deployment permissions, locks or concurrency control; the environment types' order is not checked",
+        "no deployment permissions, locks or concurrency control; "
+        "the environment types' order is not checked",
     ),
     (
         "manual steps",
-        "the run pauses before a manual step (or manual stage) unless --approve names it or its environment, or "
-        "you say yes at the prompt; --from that step in the same --workdir continues, with the kept artifacts",
+        "the run pauses before a manual step (or manual stage) unless --approve names it or its environment, "
+        "or you say yes at the prompt; --from that step in the same --workdir continues, "
+        "with the kept artifacts",
         "a manual first step is refused (custom pipelines excepted), as Bitbucket refuses it",
     ),
     (
@@ -99,7 +105,8 @@ ROWS: list[tuple[str, str, str]] = [
     (
         "conditions and stages",
         "condition: changesets (includePaths / excludePaths) against the commit's changes (a pull request: "
-        "everything not on its destination); a stage's deployment, manual trigger and condition apply to its steps",
+        "everything not on its destination); a stage's deployment, "
+        "manual trigger and condition apply to its steps",
         "Bitbucket compares a push with the commits it brought; here the commit with its first parent",
     ),
     (

@@ -1,4 +1,5 @@
-"""Everything ``run-pipeline`` settles before its first step: file, repository, trigger, plan, variables, folders.
+"""Everything ``run-pipeline`` settles before its first step: file, repository, trigger,
+plan, variables, folders.
 
 Every check that can refuse the run does so here, before anything starts (exit 2 naming the
 file and line, the flag or the value; exit 1 when Bitbucket would start no pipeline at all).

@@ -44,7 +44,10 @@ def show(console: Console, result: RunPipelineResult) -> None:
     console.table(
         ["#", "step", "result", "time", "ran in", "artifacts kept"],
         rows,
-        title=f"{result.pipeline} at {short_revision(result.commit)} (build {result.build_number}): {result.status}",
+        title=(
+            f"{result.pipeline} at {short_revision(result.commit)} "
+            f"(build {result.build_number}): {result.status}"
+        ),
     )
     for step in result.steps:
         for warning in step.warnings:

@@ -1,4 +1,5 @@
-"""A step's services: its own ``docker`` daemon, and ``definitions.services`` containers where their image is local.
+"""A step's services: its own ``docker`` daemon, and ``definitions.services`` containers
+where their image is local.
 
 Bitbucket gives each step that lists ``docker`` (or all steps, with ``options: docker: true``) a
 Docker daemon of its own, reachable through ``DOCKER_HOST``, and mounts the docker CLI into the

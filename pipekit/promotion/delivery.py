@@ -31,7 +31,8 @@ class DeliveryOptions:
         help="Deliver by a commit to the GitOps branch or by a pull request "
         "[default: environments.<env>.via, else commit].",
     )
-    # merge, wait_merge, merge_timeout: a flag or variable beats environments.<env>.pull_request (PullRequestRule)
+    # merge, wait_merge, merge_timeout: a flag or variable beats
+    # environments.<env>.pull_request (PullRequestRule)
     merge: bool | None = option(
         flag="--merge",
         env="PIPEKIT_PULL_REQUEST_MERGE",
@@ -140,7 +141,8 @@ def deliver(
     record_to(entry)
     if pr is None or opened.status not in ("opened", "open"):
         con.success(
-            f"{change.service} in {change.environment}: already there ({opened.outcome.change.note or 'no change'})"
+            f"{change.service} in {change.environment}: already there "
+            f"({opened.outcome.change.note or 'no change'})"
             "; no pull request"
         )
         return Delivered("unchanged", entry, opened.outcome)
@@ -191,7 +193,8 @@ def deliver(
 
 
 def settling(options: DeliveryOptions, rule: PullRequestRule) -> tuple[bool, bool, float]:
-    """(merge, wait for the merge, seconds to wait): a flag or variable beats the environment's ``pull_request``."""
+    """(merge, wait for the merge, seconds to wait):
+    a flag or variable beats the environment's ``pull_request``."""
     return (
         rule.merge if options.merge is None else options.merge,
         rule.wait_merge if options.wait_merge is None else options.wait_merge,

@@ -1,9 +1,9 @@
 """Promotion gates: small hooks that decide whether a promotion into a ``gated`` environment may go.
 
 A gate is a function ``evaluate(request: GateRequest, ctx: StepContext) -> GateResult``. Gates
-are named in ``environments.<env>.gates``: a built-in name (``jira`` -> :func:`pipekit.jira.release.evaluate`),
-``package.module:function`` of an *installed* module (site-packages, ``PYTHONPATH``; never the
-working directory, under ``python -m pipekit`` as under the ``pipekit`` script), or
+are named in ``environments.<env>.gates``: a built-in name (``jira`` ->
+:func:`pipekit.jira.release.evaluate`), ``package.module:function`` of an *installed* module (site-packages,
+``PYTHONPATH``; never the working directory, under ``python -m pipekit`` as under the ``pipekit`` script), or
 ``path/to/gate.py:function``, a file the config names explicitly (relative to pipekit.yaml's
 folder). A config naming a gate is code that runs in the pipeline: review it like code. A gate
 that cannot be loaded or evaluated is *unavailable*, and an unavailable gate refuses the
@@ -13,8 +13,8 @@ unavailable too.
 The built-in ``jira`` gate (also ``pipekit.jira_gate:evaluate``): it checks the Jira version of
 the promoted images' tags (or ``PIPEKIT_JIRA_VERSION``) and raises :class:`GateUnavailable`
 when Jira cannot be asked (no URL, no credentials, unreachable). The built-in ``signature`` gate
-(:func:`pipekit.promotion.signature.evaluate`) checks each promoted digest's cosign signature. A gate of your own has the same
-shape: ``def evaluate(request: GateRequest, ctx: StepContext) -> GateResult``.
+(:func:`pipekit.promotion.signature.evaluate`) checks each promoted digest's cosign signature. A gate of your
+own has the same shape: ``def evaluate(request: GateRequest, ctx: StepContext) -> GateResult``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ Gate = Callable[["GateRequest", "StepContext"], GateResult]
 
 
 def load(name: str, base: Path | None = None) -> Gate:
-    """The gate ``name``: built-in, an installed module's function, or a ``.py`` file's (relative to ``base``)."""
+    """The gate ``name``: built-in, an installed module's function, or a ``.py`` file's
+    (relative to ``base``)."""
     target = BUILTIN.get(name, name)
     if ":" not in target:
         raise GateUnavailable(

@@ -36,7 +36,8 @@ FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 def branch_name(service: str, environment: str, version: str) -> str:
-    """``pipekit/<service>/<env>/<version>``, each part made safe for a ref (a digest's ``:`` becomes ``-``)."""
+    """``pipekit/<service>/<env>/<version>``, each part made safe for a ref
+    (a digest's ``:`` becomes ``-``)."""
 
     def part(text: str) -> str:
         cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "x"

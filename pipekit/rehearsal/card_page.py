@@ -100,7 +100,8 @@ def write_page(cards: Sequence[CardEntry], out: Path, modules: Path | None) -> P
         scripts = "\n".join(f'<script src="renderer/{name}"></script>' for name in SCRIPTS)
     sections = "\n".join(
         f'<section class="card"><h2>{html.escape(c.title)}</h2><div class="host" id="card-{i}"></div>'
-        f"<details><summary>JSON</summary><pre>{html.escape(json.dumps(c.card, indent=2))}</pre></details></section>"
+        f"<details><summary>JSON</summary><pre>{html.escape(json.dumps(c.card, indent=2))}</pre></details>"
+        "</section>"
         for i, c in enumerate(cards)
     )
     data = json.dumps([c.card for c in cards]).replace("</", "<\\/")
@@ -154,7 +155,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pipekit cards: rendering {count}</title>
 <style>
 body {{ font-family: "Segoe UI", system-ui, sans-serif; background: #f5f5f5; margin: 24px; }}
-section.card {{ background: #fff; border-radius: 6px; box-shadow: 0 1px 3px #0002; margin: 0 0 20px; padding: 12px;
+section.card {{ background: #fff; border-radius: 6px; box-shadow: 0 1px 3px #0002; margin: 0 0 20px; \
+padding: 12px;
   max-width: 620px; }}
 h2 {{ font-size: 13px; color: #616161; margin: 0 0 8px; }}
 pre {{ font-size: 11px; white-space: pre-wrap; }}

@@ -1,4 +1,5 @@
-"""``pipekit rehearse --fail-at WHAT``: make one step of the pipeline fail for real, by changing what it reads.
+"""``pipekit rehearse --fail-at WHAT``: make one step of the pipeline fail for real,
+by changing what it reads.
 
 Nothing in the pipeline or its steps changes: the sample's commit or a stand-in does, and the real
 step meets it as it would in a real pipeline.
@@ -78,7 +79,8 @@ def degrade(argocd: Any, app: str) -> None:
 
 
 def unsign(registry_url: str, repository: str, digest: str) -> str:
-    """Delete the cosign signature of ``digest`` (the ``sha256-<hex>.sig`` tag's manifest); what was deleted."""
+    """Delete the cosign signature of ``digest`` (the ``sha256-<hex>.sig`` tag's manifest);
+    what was deleted."""
     from pipekit.core import http
 
     tag = digest.replace(":", "-") + ".sig"

@@ -134,7 +134,8 @@ def git(repo: Path, *args: str, env: Mapping[str, str]) -> str:
 
 
 def sample_repo(workdir: Path, env: Mapping[str, str], *, fail_at: str | None) -> Path:
-    """The sample in ``workdir/demo-service``, with what the rehearsal substitutes, one commit on ``master``."""
+    """The sample in ``workdir/demo-service``, with what the rehearsal substitutes,
+    one commit on ``master``."""
     repo = workdir / SERVICE
     shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("target", "__pycache__"))
     (repo / ".gitignore").write_text("target/\n", encoding="utf-8")

@@ -68,7 +68,8 @@ def cache_root(env: Mapping[str, str]) -> Path:
 
 
 def choose_image(requested: str | None, env: Mapping[str, str]) -> Where:
-    """Where the steps run: ``requested`` (``none``: this machine), else the base image when it holds this pipekit."""
+    """Where the steps run: ``requested`` (``none``: this machine),
+    else the base image when it holds this pipekit."""
     from pipekit.clients.workcontainers import WorkContainers
 
     if requested == "none":
@@ -141,7 +142,8 @@ def holds_this_pipekit(image: str, env: Mapping[str, str]) -> bool:
 
 
 def maven_caches(pipeline_file: Path) -> list[str]:
-    """The names of the pipeline's caches of ``~/.m2/repository`` (``definitions.caches``, or the predefined one)."""
+    """The names of the pipeline's caches of ``~/.m2/repository`` (``definitions.caches``,
+    or the predefined one)."""
     doc = yamlload.load(pipeline_file.read_text(encoding="utf-8"), str(pipeline_file)) or {}
     caches = ((doc.get("definitions") or {}).get("caches") or {}) if isinstance(doc, dict) else {}
     named = [
@@ -306,7 +308,8 @@ def generated_image(pipeline_file: Path) -> str | None:
 
 
 def steps_of(runs: list[Run]) -> list[Any]:
-    """Each step's latest outcome over the runs (a step before a later run's --from keeps the earlier one's)."""
+    """Each step's latest outcome over the runs (a step before a later run's --from
+    keeps the earlier one's)."""
     latest: dict[int, Any] = {}
     for run in runs:
         for step in run.result.steps:
@@ -365,7 +368,8 @@ def on_the_path(
 
 
 def views(ctx: Any, onboarded: Any, result: Any) -> None:
-    """``pipekit dora`` (every environment; the table here, an HTML file beside it) and ``pipekit history``."""
+    """``pipekit dora`` (every environment; the table here, an HTML file beside it)
+    and ``pipekit history``."""
     import io
 
     from pipekit import dora, history

@@ -215,7 +215,8 @@ def artifacts(workdir: Path) -> list[tuple[str, Path]]:
 
 
 def summary(console: Console, result: RehearseResult) -> None:
-    """The pipeline's steps (result, time, where, what each did), what was substituted, the timing, the cards."""
+    """The pipeline's steps (result, time, where, what each did), what was substituted,
+    the timing, the cards."""
     rows = [
         (
             s.name + (" (approved)" if s.approved else ""),

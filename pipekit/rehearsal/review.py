@@ -98,7 +98,8 @@ def approvers(rule: PullRequestRule) -> list[str]:
 
 
 def add_reviewers(standin: BitbucketStandIn, rules: Mapping[str, PullRequestRule]) -> None:
-    """The configured reviewers are users the stand-in knows (a Cloud reviewer is named by account id or uuid)."""
+    """The configured reviewers are users the stand-in knows
+    (a Cloud reviewer is named by account id or uuid)."""
     from pipekit.testing.bitbucket import User
 
     for rule in rules.values():
@@ -185,7 +186,8 @@ class Reviewer:
 
 
 def outcomes(reviewed: Sequence[Reviewed], run_folder: Path, steps: Sequence[Any]) -> list[Reviewed]:
-    """Each pull request beside what its step recorded: the release notes, and the revision Argo CD was waited at."""
+    """Each pull request beside what its step recorded: the release notes,
+    and the revision Argo CD was waited at."""
     for entry in reviewed:
         step = next((s for s in reversed(steps) if s.deployment == entry.environment), None)
         record = (

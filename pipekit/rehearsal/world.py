@@ -183,7 +183,8 @@ class World:
         return self.git.url(name)
 
     def follow(self, bare: Path, service: str, branch: str) -> list[str]:
-        """Argo CD follows every Application init wrote for ``service`` (its project, path, branch); their names."""
+        """Argo CD follows every Application init wrote for ``service`` (its project, path,
+        branch); their names."""
         from pipekit.core import yamlload
 
         assert self.follower is not None
@@ -209,7 +210,8 @@ class World:
         return names
 
     def variables(self) -> dict[str, Any]:
-        """The repository variables that point the generated pipeline at the stand-ins (secured ones marked)."""
+        """The repository variables that point the generated pipeline at the stand-ins
+        (secured ones marked)."""
         assert self.argocd and self.jira and self.sink and self.git
         aws = {"AWS_ROLE_ARN": AWS_ROLE, "AWS_ENDPOINT_URL": self.moto.url} if self.moto else {}
         if (
@@ -231,9 +233,10 @@ class World:
     def serve_pull_requests(
         self, bare: Path, branch: str, min_approvals: int, *, owner: str, slug: str, bot: str
     ) -> Repository:
-        """Bitbucket's pull requests on the GitOps repository (``owner/slug``): the stand-in over the same bare
-        repository the git host serves (a merge there is what Argo CD follows), the pipeline's token acting as
-        ``bot``, and a merge check asking for ``min_approvals`` approvals other than the author's."""
+        """Bitbucket's pull requests on the GitOps repository (``owner/slug``): the stand-in over the same
+        bare repository the git host serves (a merge there is what Argo CD follows), the pipeline's token
+        acting as ``bot``, and a merge check asking for ``min_approvals`` approvals
+        other than the author's."""
         assert self.bitbucket is not None and self.git is not None
         repo = self.bitbucket.add_repository(
             owner, slug, path=bare, main_branch=branch, min_approvals=min_approvals
@@ -253,7 +256,8 @@ class World:
         }
 
     def seed_jira(self, settings: Mapping[str, Any], *, fail_at: str | None = None) -> None:
-        """The Jira stand-in holds the version the build records (the sample's Maven version), as the gate requires."""
+        """The Jira stand-in holds the version the build records (the sample's Maven version),
+        as the gate requires."""
         from pipekit.jira import version as versions
 
         jira = settings.get("jira") or {}
@@ -306,7 +310,8 @@ IDENTITY = ("-c", "user.name=Dev Eloper", "-c", "user.email=dev@pipekit.local", 
 
 
 class JobRunner:
-    """The PostSync hook runner: the Job's folder gets the suite its image would hold, then it runs for real."""
+    """The PostSync hook runner: the Job's folder gets the suite its image would hold,
+    then it runs for real."""
 
     def __init__(self, inner: PostSyncRunner, extra_env: dict[str, str]) -> None:
         self.inner, self.extra_env = inner, extra_env

@@ -111,7 +111,8 @@ def walk_into(
     projects: Sequence[str] = (),
     limit: int = LIMIT,
 ) -> ServiceChange:
-    """The commits between the target's source commit ``old`` and the source's ``new``, and the state they make."""
+    """The commits between the target's source commit ``old`` and the source's ``new``,
+    and the state they make."""
     if old == new:
         change.state = REBUILT
         return change

@@ -59,7 +59,10 @@ def judge(cell: Cell, live: Live, ancestry: Ancestry) -> None:
         behind = ancestry(cell.gitops_commit, live.revision) is False
     image = image_drift(cell, live.images)
     if behind:
-        live.drift = f"Argo CD is at {live.revision[:12]}, older than {cell.gitops_commit[:12] if cell.gitops_commit else '?'} that set {cell.version}"
+        live.drift = (
+            f"Argo CD is at {live.revision[:12]}, older than "
+            f"{cell.gitops_commit[:12] if cell.gitops_commit else '?'} that set {cell.version}"
+        )
         mark(cell, BEHIND, live.drift)
     elif image:
         live.drift = image

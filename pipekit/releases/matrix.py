@@ -140,5 +140,8 @@ def newer(cell: Cell, other: Cell) -> bool:
 
 def why_newer(cell: Cell, other: Cell) -> str:
     if cell.source_committed_at and other.source_committed_at:
-        return f"source committed {cell.source_committed_at[:16].replace('T', ' ')} against {other.source_committed_at[:16].replace('T', ' ')}"
+        return (
+            f"source committed {cell.source_committed_at[:16].replace('T', ' ')} against "
+            f"{other.source_committed_at[:16].replace('T', ' ')}"
+        )
     return f"build {cell.build_number} against {other.build_number}"

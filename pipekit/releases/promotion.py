@@ -183,7 +183,8 @@ class PromotionNotes:
     def finish(
         self, folder: Path, *, source: str, target: str, repo: str, branch: str, revision: str
     ) -> dict[str, Any]:
-        """After the push: the full notes written beside the run record (an artifact), the summary for the card."""
+        """After the push: the full notes written beside the run record (an artifact),
+        the summary for the card."""
         path = folder / f"release-notes-{source}-{target}.md"
         text = self.markdown(
             self.last, source=source, target=target, repo=repo, branch=branch, revision=revision

@@ -287,7 +287,8 @@ class SourceRepo:
     def commits(
         self, old: str | None, new: str, limit: int, projects: Sequence[str] = ()
     ) -> list[SourceCommit]:
-        """The commits ``new`` has and ``old`` lacks (every ancestor of ``new`` without ``old``), newest first."""
+        """The commits ``new`` has and ``old`` lacks (every ancestor of ``new`` without
+        ``old``), newest first."""
         text = self._log(
             (new, *([old] if old else [])),
             f"--max-count={limit}",

@@ -161,7 +161,8 @@ def normalise_snippet(text: str) -> str:
 
 
 def assign_sast_fingerprints(findings: Iterable[tuple[Finding, str]]) -> None:
-    """Give SAST findings ``hash(rule | path | anchor | ordinal)``; ordinals count equal anchors in line order."""
+    """Give SAST findings ``hash(rule | path | anchor | ordinal)``;
+    ordinals count equal anchors in line order."""
     items = sorted(findings, key=lambda fa: fa[0].line or 0)
     seen: dict[str, int] = {}
     for finding, anchor in items:

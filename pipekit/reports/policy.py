@@ -234,7 +234,8 @@ def _apply(
             if counts[(f.kind, f.severity)] > limit:
                 f.blocking = True
                 reasons.add(
-                    f"{counts[(f.kind, f.severity)]} {f.severity} {f.kind.upper()} findings, at most {limit} allowed"
+                    f"{counts[(f.kind, f.severity)]} {f.severity} {f.kind.upper()} findings, "
+                    f"at most {limit} allowed"
                 )
         elif kp.fail_on is not None and fm.at_least(f.severity, kp.fail_on):
             f.blocking = True

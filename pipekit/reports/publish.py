@@ -55,7 +55,8 @@ def upload(
     summary: dict[str, Any],
     env: Mapping[str, str],
 ) -> tuple[str, str]:
-    """Upload the files and the summary; returns (https link of the summary, s3:// URI of the JUnit folder)."""
+    """Upload the files and the summary; returns (https link of the summary,
+    s3:// URI of the JUnit folder)."""
     from pipekit.clients import s3
 
     client, region = s3.client(env)
@@ -117,7 +118,8 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
 
 
 def show_for_failed_hook(ctx: Any, revision: str) -> None:
-    """For wait-for-argocd: when ``post_sync_test.upload`` is configured, print what the hook's suite reported."""
+    """For wait-for-argocd: when ``post_sync_test.upload`` is configured,
+    print what the hook's suite reported."""
     from pipekit.clients.s3 import S3Location
     from pipekit.core.outputs import UpdateTagResult
 

@@ -53,7 +53,8 @@ def first_run(command: Sequence[str], rerun: int) -> list[str]:
 
 
 def rerun_command(command: Sequence[str]) -> list[str] | None:
-    """The command that reruns only the last run's failed tests, or None (Maven reruns in-run; others can't)."""
+    """The command that reruns only the last run's failed tests, or None
+    (Maven reruns in-run; others can't)."""
     runner = runner_of(command)
     if runner in (PLAYWRIGHT, PYTEST):
         return [*command, "--last-failed"]
@@ -67,7 +68,8 @@ def rerun_command(command: Sequence[str]) -> list[str] | None:
 # with retryTimes(n, {logErrorsBeforeRetry: true}), the first line of the first failed attempt's error.
 JEST_PROPERTIES = """module.exports = (tc) => Object.assign(
   { invocations: String(tc.invocations ?? 1), status: String(tc.status) },
-  tc.retryReasons && tc.retryReasons.length ? { retryReason: String(tc.retryReasons[0]).split("\\n")[0] } : {});
+  tc.retryReasons && tc.retryReasons.length ? \
+{ retryReason: String(tc.retryReasons[0]).split("\\n")[0] } : {});
 """
 
 

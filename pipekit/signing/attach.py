@@ -39,7 +39,8 @@ def valid_signature(layer: store.Layer, digest: str, public_key: Any) -> bool:
 
 
 def sign(registry: Registry, repository: str, digest: str, identity: str, signer: Signer) -> Attached:
-    """Append a signature of ``digest`` to ``<repository>:sha256-<hex>.sig`` unless the key signed it already."""
+    """Append a signature of ``digest`` to ``<repository>:sha256-<hex>.sig`` unless the
+    key signed it already."""
     tag = store.tag_for(digest, "sig")
     existing = store.read(registry, repository, tag, media_types=(store.SIMPLE_SIGNING_LAYER,))
     public = signer.public_key()

@@ -52,7 +52,8 @@ def wait_http(
 
 
 class ChildServer:
-    """A server program as a child process, logging to ``log``; :meth:`launch` returns once ``ready_url`` answers."""
+    """A server program as a child process, logging to ``log``;
+    :meth:`launch` returns once ``ready_url`` answers."""
 
     proc: subprocess.Popen[Any] | None = None
 

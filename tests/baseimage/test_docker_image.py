@@ -367,7 +367,8 @@ def test_the_scanners_the_generated_pipeline_calls_are_in_the_manifest():
 
 
 def test_the_image_runs_as_its_pipekit_user():
-    """Issue 21 item 14: USER is the pipekit user, by number (Kubernetes verifies runAsNonRoot only on one)."""
+    """Issue 21 item 14: USER is the pipekit user, by number
+    (Kubernetes verifies runAsNonRoot only on one)."""
     assert "useradd --create-home --uid 1000 --shell /bin/bash pipekit" in DOCKERFILE
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
     assert users == ["1000:1000"] and DOCKERFILE.rstrip().splitlines()[-1].startswith("CMD")

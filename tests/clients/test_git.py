@@ -1,4 +1,5 @@
-"""Credentials for the GitOps repo: GIT_ASKPASS from PIPEKIT_GITOPS_TOKEN, never in argv, config, files or output."""
+"""Credentials for the GitOps repo: GIT_ASKPASS from PIPEKIT_GITOPS_TOKEN, never in argv,
+config, files or output."""
 
 from __future__ import annotations
 

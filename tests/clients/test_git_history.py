@@ -1,4 +1,5 @@
-"""The git history parser stays linear: a huge commit message costs what reading it costs (issue 23, item 10)."""
+"""The git history parser stays linear: a huge commit message costs what reading it costs
+(issue 23, item 10)."""
 
 from __future__ import annotations
 

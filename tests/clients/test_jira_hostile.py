@@ -135,7 +135,8 @@ def test_a_bearer_token_echoed_back_is_masked() -> None:
 
 
 def test_a_password_in_jira_base_url_is_refused_and_never_printed_or_recorded(tmp_path: Any) -> None:
-    """Item 7: credentials belong in JIRA_USER_EMAIL / JIRA_API_TOKEN; a URL carrying them is exit 2, masked."""
+    """Item 7: credentials belong in JIRA_USER_EMAIL / JIRA_API_TOKEN;
+    a URL carrying them is exit 2, masked."""
     with canned(lambda _h: (200, {"values": [], "isLast": True})) as url:
         host = url.split("://", 1)[1]
         env = {

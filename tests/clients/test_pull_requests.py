@@ -1,4 +1,5 @@
-"""The Cloud and Data Center pull-request clients against the Bitbucket stand-in, and the settings that pick them."""
+"""The Cloud and Data Center pull-request clients against the Bitbucket stand-in,
+and the settings that pick them."""
 
 from __future__ import annotations
 

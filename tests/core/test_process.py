@@ -32,8 +32,8 @@ def test_missing_tool_is_bad_input_naming_the_package() -> None:
 def test_timeout_is_exit_4_and_kills_the_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
     script = (
-        f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); p.wait()"
+        "import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; "
+        f"time.sleep(60)']); open({str(pidfile)!r}, 'w').write(str(p.pid)); p.wait()"
     )
     started = time.monotonic()
     with pytest.raises(TimedOut, match="did not finish within 1 s"):

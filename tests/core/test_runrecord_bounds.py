@@ -1,4 +1,5 @@
-"""The run record stays small whatever the suite did; notify's locks leave no litter (issue 23, items 11 and 20)."""
+"""The run record stays small whatever the suite did; notify's locks leave no litter (issue 23,
+items 11 and 20)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow  # real repositories, tools or stand-ins: seconds 
 SUITE = """
 import os, signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-same = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"])
+same = subprocess.Popen([sys.executable, "-c", \
+"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"])
 alone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
 print("pids", os.getpid(), same.pid, alone.pid, flush=True)
 time.sleep(120)

@@ -82,7 +82,8 @@ def test_only_kubectl_and_kustomize_start_early(tmp_path: Path) -> None:
 
 
 def test_a_waiting_renderer_does_not_outlive_pipekit(tmp_path: Path) -> None:
-    """pipekit killed before it feeds the FIFO: the renderer (blocked on it) dies too (setpriv --pdeathsig)."""
+    """pipekit killed before it feeds the FIFO: the renderer (blocked on it) dies too
+    (setpriv --pdeathsig)."""
     script = (
         "import sys; from pathlib import Path; from pipekit.clients.kustomize import Renderer\n"
         f"s = Renderer().prestart(Path({str(tmp_path / 'render')!r}), {OVERLAY!r})\n"

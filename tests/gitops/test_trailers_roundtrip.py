@@ -1,4 +1,5 @@
-"""One trailer vocabulary: every kind of GitOps commit pipekit writes is read back whole (issue 23, items 21 and 4).
+"""One trailer vocabulary: every kind of GitOps commit pipekit writes is read back whole
+(issue 23, items 21 and 4).
 
 The commits are made by the real commands (update-tag, promote, rollback) on a real bare repository
 whose overlays use an ``images`` entry with a short name and the ECR path as ``newName`` (the layout
@@ -230,7 +231,8 @@ import os, subprocess, sys
 marker, directory = sys.argv[1], sys.argv[2]
 if not os.path.exists(marker):
     open(marker, "w").close()
-    proc = subprocess.run([sys.executable, "-m", "pipekit", "update-tag", "--env", "prod", "--image", "orders",
+    proc = subprocess.run([sys.executable, "-m", "pipekit", "update-tag", "--env", "prod", \
+"--image", "orders",
                            "--tag", "v9", "--build-number", "99", "--run-record", marker + ".json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,5 @@
-"""Kubernetes failures are named, not reported as a timeout; stale pod readiness waits (issue 23, items 11, 13, 14, 16).
+"""Kubernetes failures are named, not reported as a timeout; stale pod readiness waits (issue 23,
+items 11, 13, 14, 16).
 
 The API servers here are real HTTP servers on 127.0.0.1 answering every call with one status, and the
 Kubernetes stand-in; post-sync-test runs as a real process with a kubeconfig.
@@ -146,7 +147,8 @@ def _pod(
 
 
 def test_pod_readiness_older_than_the_pod_spec_is_stale() -> None:
-    """Kubernetes 1.33+: a Ready condition observed at an older generation does not count (kubectl waits too)."""
+    """Kubernetes 1.33+: a Ready condition observed at an older generation does not count
+    (kubectl waits too)."""
     assert rollout.pod(_pod(None, None)).ready  # before 1.33: no generations, Ready counts
     assert rollout.pod(_pod(2, 2, 2)).ready
     stale = rollout.pod(_pod(3, 3, 2))  # the condition's own observedGeneration comes first

@@ -1,4 +1,5 @@
-"""Readiness against the Kubernetes API stand-in over real HTTPS: rollouts whose early states fool naive checks."""
+"""Readiness against the Kubernetes API stand-in over real HTTPS:
+rollouts whose early states fool naive checks."""
 
 from __future__ import annotations
 

@@ -53,7 +53,8 @@ pipelines:
     - step: *push
 """)
     assert found == [
-        "bitbucket-pipelines.yml: definitions.steps[0].step (Push): 'pipekit ecr-push --create-repo': no such flag",
+        "bitbucket-pipelines.yml: definitions.steps[0].step (Push): "
+        "'pipekit ecr-push --create-repo': no such flag",
         "bitbucket-pipelines.yml: definitions.steps[0].step (Push): 'pipekit notfy': no such command "
         f"(commands: {', '.join(STEPS)})",
     ]

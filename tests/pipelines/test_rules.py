@@ -55,13 +55,15 @@ def test_a_typo_is_refused_with_its_line_and_keyword(tmp_path: Path) -> None:
             "trigger",
         ),
         (
-            "pipelines:\n  default:\n    - stage:\n        steps:\n          - step:\n              script: [a]\n"
+            "pipelines:\n  default:\n    - stage:\n        steps:\n          - step:\n"
+            "              script: [a]\n"
             "              deployment: x\n",
             7,
             "a step in a stage cannot have a deployment",
         ),
         (
-            "pipelines:\n  custom:\n    go:\n      - variables:\n          - name: A\n            default: c\n"
+            "pipelines:\n  custom:\n    go:\n      - variables:\n          - name: A\n"
+            "            default: c\n"
             "            allowed-values: [a, b]\n      - step:\n          script: [make]\n",
             6,
             "allowed values",
@@ -105,7 +107,8 @@ def checked(text: str, tmp_path: Path, trigger: str = "default") -> list[plan.Pl
     [
         ("pipelines:\n  default:\n    - step:\n        trigger: manual\n        script: [a]\n", "first step"),
         (
-            "pipelines:\n  default:\n    - step: {script: [a], deployment: prod}\n    - step: {script: [b], deployment: prod}\n",
+            "pipelines:\n  default:\n    - step: {script: [a], deployment: prod}\n"
+            "    - step: {script: [b], deployment: prod}\n",
             "'prod' is used twice",
         ),
         ("pipelines:\n  default:\n    - step: {script: [a], caches: [mine]}\n", "cache 'mine'"),
@@ -176,7 +179,10 @@ def test_which_pipeline_a_trigger_starts(tmp_path: Path, trigger: str, expected:
 
 
 def test_default_runs_for_branches_only_and_no_match_is_exit_1(tmp_path: Path) -> None:
-    text = "pipelines:\n  default:\n    - step: {name: d, script: [a]}\n  branches:\n    main: [{step: {script: [b]}}]\n"
+    text = (
+        "pipelines:\n  default:\n    - step: {name: d, script: [a]}\n  branches:\n"
+        "    main: [{step: {script: [b]}}]\n"
+    )
     file = load(text, tmp_path)
     assert plan.lay_out(selection.select(file, selection.parse_trigger("branch:dev", None)))[0].label == "d"
     for trigger in ("tag:v1", "pr:dev:main"):

@@ -122,7 +122,8 @@ def test_not_xml_cut_off_or_not_junit_is_bad_input(tmp_path: Path, text: str, me
 def test_counters_are_checked_only_where_the_dialect_writes_them_consistently(tmp_path: Path) -> None:
     cut = (
         '<testsuite {xsd} name="orders.ApiIT" tests="5" failures="0" errors="0" skipped="0">\n'
-        '<testcase name="creates" classname="orders.ApiIT"/>\n<testcase name="reads" classname="orders.ApiIT"/>\n'
+        '<testcase name="creates" classname="orders.ApiIT"/>\n'
+        '<testcase name="reads" classname="orders.ApiIT"/>\n'
         "</testsuite>\n"
     )
     surefire = write(tmp_path, cut.format(xsd=XSD), "TEST-orders.ApiIT.xml")

@@ -243,11 +243,13 @@ def test_merge_keeps_finding_unsuppressed_when_another_tool_reports_it() -> None
         (b'{"SchemaVersion": 2, "Results": [', r"t\.json:1:\d+: not valid JSON"),
         (b"[1, 2]", r"unknown report format \(top level: a JSON list\)"),
         (
-            b'{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"ruleId": 5}]}]}',
+            b'{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, '
+            b'"results": [{"ruleId": 5}]}]}',
             r"\$\.runs\[0\]\.results\[0\]\.ruleId: expected a string",
         ),
         (
-            b'{"version": "2.1.0", "runs": [{"results": [{"ruleId": "a", "locations": [{"physicalLocation": {"region": {"startLine": "7"}}}]}]}]}',
+            b'{"version": "2.1.0", "runs": [{"results": [{"ruleId": "a", "locations": [{"physicalLocation": '
+            b'{"region": {"startLine": "7"}}}]}]}]}',
             r"startLine: expected an integer",
         ),
         (b'{"version": "2.0.0", "runs": []}', r"\$\.version: SARIF '2\.0\.0' is not supported"),

@@ -21,7 +21,8 @@ from tests.steps.test_build import JAVA, clean_env, pipekit_build
 MVNW = """#!{python}
 import json, os, pathlib, sys
 root = pathlib.Path(__file__).resolve().parent
-(root / "mvnw-calls.json").write_text(json.dumps({{"argv": sys.argv[1:], "maven_opts": os.environ.get("MAVEN_OPTS")}}))
+(root / "mvnw-calls.json").write_text(json.dumps({{"argv": sys.argv[1:], \
+"maven_opts": os.environ.get("MAVEN_OPTS")}}))
 print("[INFO] ------------------------< com.example:greeter >-------------------------")
 print("[INFO] Building Greeter service 1.4.2")
 print("[INFO] --- compiler:3.13.0:compile (default-compile) @ greeter ---")
@@ -29,7 +30,8 @@ print("[INFO] --- surefire:3.2.5:test (default-test) @ greeter ---")
 reports = root / "target" / "surefire-reports"
 reports.mkdir(parents=True, exist_ok=True)
 (reports / "TEST-com.example.FakeTest.xml").write_text(
-    '<testsuite name="com.example.FakeTest"><testcase classname="com.example.FakeTest" name="works" time="0.01"/>'
+    '<testsuite name="com.example.FakeTest">\
+<testcase classname="com.example.FakeTest" name="works" time="0.01"/>'
     '</testsuite>')
 print("[INFO] BUILD SUCCESS")
 sys.exit(int(os.environ.get("FAKE_MVN_EXIT", "0")))
@@ -219,8 +221,9 @@ def test_maven_failure_without_tests_exits_1(project: Path, tmp_path: Path) -> N
         wrapper.read_text().replace(
             'print("[INFO] BUILD SUCCESS")',
             (
-                'print("[ERROR] Failed to execute goal org.apache.maven.plugins:maven-jar-plugin:3.4.1:jar (default-jar) '
-                'on project greeter: You have to use a classifier to attach supplemental artifacts")'
+                'print("[ERROR] Failed to execute goal org.apache.maven.plugins:maven-jar-plugin:3.4.1:jar '
+                "(default-jar) on project greeter: You have to use a classifier to "
+                'attach supplemental artifacts")'
             ),
         )
     )
@@ -258,7 +261,8 @@ MAVEN_39_LOG = """\
 [INFO] --- compiler:3.13.0:compile (default-compile) @ orders ---
 [INFO] --- failsafe:3.2.5:integration-test (default) @ orders ---
 [INFO] --- jacoco:0.8.12:report (report) @ orders ---
-[ERROR] Failed to execute goal org.apache.maven.plugins:maven-failsafe-plugin:3.2.5:verify (default) on project orders: There are test failures.
+[ERROR] Failed to execute goal org.apache.maven.plugins:maven-failsafe-plugin:3.2.5:verify (default) \
+on project orders: There are test failures.
 [ERROR] -> [Help 1]
 """
 

@@ -140,7 +140,8 @@ def test_check_filter_and_list(tmp_path: Path):
             "unknown tool 'helm'",
         ),
         (
-            "tools:\n  kubectl: {version: v1.32.5, kind: download, url: 'https://x/{version}', format: binary,"
+            "tools:\n  kubectl: {version: v1.32.5, kind: download, url: "
+            "'https://x/{version}', format: binary,"
             " sha256: {amd64: '" + "a" * 64 + "'}}\n",
             "tools.kubectl: no checksum for arm64",
         ),
@@ -183,8 +184,8 @@ def test_image_mode_reads_the_image_manifest_and_skips_left_out_tools(tmp_path: 
 
 
 def test_image_mode_checks_every_command_the_generated_pipeline_calls(tmp_path: Path):
-    """Issue 21 item 2: the image holds what init's pipeline and PostSync Job run (this machine's real programs
-    on a PATH of their own; trivy is not on this machine, as it is not in the local image)."""
+    """Issue 21 item 2: the image holds what init's pipeline and PostSync Job run (this machine's real
+    programs on a PATH of their own; trivy is not on this machine, as it is not in the local image)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -242,7 +243,8 @@ def test_java_version_on_stderr_after_picked_up():
 def test_maven_ansi_codes_and_its_jdk():
     out = (
         "\x1b[1mApache Maven 3.9.9 (8e8579a9e76f7d015ee5ec7bfcdc97d260186937)\x1b[0m\n"
-        "Maven home: /opt/maven\nJava version: 21.0.12, vendor: Eclipse Adoptium, runtime: /opt/java/temurin-21\n"
+        "Maven home: /opt/maven\nJava version: 21.0.12, vendor: Eclipse Adoptium, runtime: "
+        "/opt/java/temurin-21\n"
     )
     reading = tools.parse_maven(out, "")
     assert reading.version == "3.9.9"

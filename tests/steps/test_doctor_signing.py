@@ -1,4 +1,5 @@
-"""pipekit doctor's signing checks: the signing key and the trusted public keys are configured and readable."""
+"""pipekit doctor's signing checks: the signing key and the trusted public keys are
+configured and readable."""
 
 from __future__ import annotations
 

@@ -158,7 +158,8 @@ def test_creates_repository_from_config_pushes_and_rerun_skips(world: dict, imag
     (tmp / "pipekit.yaml").write_text(
         "ecr:\n  create_repository: true\n  create:\n    image_tag_mutability: IMMUTABLE_WITH_EXCLUSION\n"
         '    image_tag_mutability_exclusion_filters: ["latest*"]\n    scan_on_push: true\n'
-        '    encryption: {type: AES256}\n    lifecycle_policy: policy.json\n    tags: {team: payments, cost-center: "42"}\n'
+        "    encryption: {type: AES256}\n    lifecycle_policy: policy.json\n"
+        '    tags: {team: payments, cost-center: "42"}\n'
     )
     first = ecr_push(world, *common(world, images["a"], "1.0.0 abc1234"), "--json")
     assert first.returncode == 0, first.stderr

@@ -1,4 +1,5 @@
-"""pipekit init against a real git service repository and real GitOps repositories (a checkout, a bare one)."""
+"""pipekit init against a real git service repository and real GitOps repositories
+(a checkout, a bare one)."""
 
 from __future__ import annotations
 

@@ -148,7 +148,8 @@ def test_scanners_have_rules_and_run_in_the_steps_that_call_them(master: tuple[P
 
 
 def test_the_image_is_built_and_pushed_in_one_step(master: tuple[Path, Path, Path]) -> None:
-    """Item 3 (and 15): each step has its own docker service, so build and push share one; only it caches docker."""
+    """Item 3 (and 15): each step has its own docker service, so build and push share one;
+    only it caches docker."""
     service, gitops, _ = master
     onboard(service, gitops)
     steps = all_steps(pipeline(service))
@@ -176,7 +177,8 @@ def test_ecr_region_comes_from_the_image_repository(master: tuple[Path, Path, Pa
 
 @pytest.mark.slow
 def test_qa_is_gated_by_jira_only_with_a_jira_project(master: tuple[Path, Path, Path]) -> None:
-    """Item 6: --jira-project writes the jira section and gates qa; without it qa is promoted ungated, said so."""
+    """Item 6: --jira-project writes the jira section and gates qa;
+    without it qa is promoted ungated, said so."""
     service, gitops, _ = master
     proc = cli(service, "--service", "orders", "--gitops-dir", str(gitops), "--image-repo", IMAGE)
     assert proc.returncode == 0, proc.stderr
@@ -270,7 +272,8 @@ def test_the_post_sync_results_outlive_the_job(master: tuple[Path, Path, Path]) 
 
 @pytest.mark.slow
 def test_wait_for_argocd_outlasts_the_rollout_and_the_job(master: tuple[Path, Path, Path]) -> None:
-    """Item 12: argocd.timeout >= progressDeadlineSeconds + activeDeadlineSeconds + a minute; --check holds it."""
+    """Item 12: argocd.timeout >= progressDeadlineSeconds + activeDeadlineSeconds + a minute;
+    --check holds it."""
     service, gitops, _ = master
     onboard(service, gitops)
     base = gitops / "apps/orders/base"
@@ -291,7 +294,8 @@ def test_wait_for_argocd_outlasts_the_rollout_and_the_job(master: tuple[Path, Pa
 
 @pytest.mark.slow
 def test_repo_url_is_one_argo_cd_can_reach(master: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    """Item 13: a local path is no repoURL: exit 2 naming it; --gitops-url names the URL; --check catches one."""
+    """Item 13: a local path is no repoURL: exit 2 naming it; --gitops-url names the URL;
+    --check catches one."""
     service, gitops, bare = master
     before = tree_hashes(service)
     proc = cli(service, "--service", "orders", "--gitops-repo", str(bare))
@@ -346,7 +350,8 @@ def test_pods_pass_the_restricted_pod_security_level(master: tuple[Path, Path, P
 def test_the_schemas_ship_with_pipekit(
     master: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Also: no schema check is skipped without PIPEKIT_SCHEMAS_DIR; the shipped copies are the public ones."""
+    """Also: no schema check is skipped without PIPEKIT_SCHEMAS_DIR;
+    the shipped copies are the public ones."""
     service, gitops, _ = master
     monkeypatch.delenv(schemas.ENV, raising=False)
     result = onboard(service, gitops)
@@ -448,10 +453,10 @@ def test_check_lists_the_repository_settings_the_pipeline_lacks(master: tuple[Pa
     assert lines[:-1] == [
         "ERROR: Bitbucket deployment environment 'prod' does not exist: create it (Repository settings > "
         "Deployments) before the pipeline's first run",
-        "ERROR: ARGOCD_AUTH_TOKEN is not a repository or workspace variable, nor a deployment variable of preprod: "
-        "an Argo CD token that may read (and refresh) the applications, needed by the deploy steps",
-        "ERROR: JIRA_BASE_URL is not a repository or workspace variable, nor a deployment variable of dev, qa, "
-        "preprod: the Jira site of qa's gate, needed by the deploy steps",
+        "ERROR: ARGOCD_AUTH_TOKEN is not a repository or workspace variable, nor a deployment variable of "
+        "preprod: an Argo CD token that may read (and refresh) the applications, needed by the deploy steps",
+        "ERROR: JIRA_BASE_URL is not a repository or workspace variable, nor a deployment variable of dev, "
+        "qa, preprod: the Jira site of qa's gate, needed by the deploy steps",
         "ERROR: JIRA_API_TOKEN+JIRA_USER_EMAIL or JIRA_PAT is not a repository or workspace variable, nor a "
         "deployment variable of preprod: Jira credentials of qa's gate, needed by the deploy steps",
     ], proc.stderr

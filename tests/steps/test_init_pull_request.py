@@ -1,5 +1,6 @@
-"""pipekit init --via-pull-request: an environment whose change goes by pull request, written into pipekit.yaml
-and the pipeline, recorded as an answer (kept by reruns and --upgrade). Real git repositories, kustomize, schemas."""
+"""pipekit init --via-pull-request: an environment whose change goes by pull request, written into
+pipekit.yaml and the pipeline, recorded as an answer (kept by reruns and --upgrade). Real git repositories,
+kustomize, schemas."""
 
 from __future__ import annotations
 

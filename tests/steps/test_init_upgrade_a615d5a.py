@@ -1,4 +1,5 @@
-"""A service onboarded by pipekit at commit a615d5a (template 1), carried over to today's templates by --upgrade.
+"""A service onboarded by pipekit at commit a615d5a (template 1),
+carried over to today's templates by --upgrade.
 
 tests/fixtures/init_a615d5a/ holds what that release's ``pipekit init`` wrote (made by running it:
 see make.py there). Here the team's repositories hold those files on ``master`` (service and

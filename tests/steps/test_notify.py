@@ -1,4 +1,5 @@
-"""`pipekit notify` over real HTTP to the local webhook sink: delivery, retries, once-only, bad input, masking."""
+"""`pipekit notify` over real HTTP to the local webhook sink: delivery, retries, once-only,
+bad input, masking."""
 
 from __future__ import annotations
 
@@ -328,7 +329,8 @@ def test_missing_webhook_exits_2_naming_the_variables(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_config_channel_without_its_variable_exits_2_naming_it_and_the_line(tmp_path: Path) -> None:
     (tmp_path / "pipekit.yaml").write_text(
-        "service: payments\nnotify:\n  channels:\n    - {name: ops, type: slack, webhook_env: OPS_SLACK_URL}\n"
+        "service: payments\nnotify:\n  channels:\n"
+        "    - {name: ops, type: slack, webhook_env: OPS_SLACK_URL}\n"
     )
     proc = run_cli(tmp_path, "--event", "started")
     assert proc.returncode == 2
@@ -339,8 +341,8 @@ def test_unknown_event_exits_2_listing_the_valid_ones(tmp_path: Path, sink: Webh
     proc = run_cli(tmp_path, "--event", "finished", env={"PIPEKIT_TEAMS_WEBHOOK_URL": sink.url("teams")})
     assert proc.returncode == 2
     assert (
-        "unknown event 'finished': use one of started, succeeded, failed, deployed, promoted, blocked, summary or auto"
-        in proc.stderr
+        "unknown event 'finished': use one of started, succeeded, failed, deployed, promoted, "
+        "blocked, summary or auto" in proc.stderr
     )
     assert sink.requests == []
 

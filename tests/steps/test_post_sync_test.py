@@ -189,7 +189,8 @@ SUREFIRE = (
         ),
         ("open(R + '/r.xml', 'w').write('Tests run: 3, Failures: 0')", "r.xml:1:1: unreadable test report"),
         (
-            "open(R + '/r.xml', 'w').write('<!DOCTYPE t [<!ENTITY x SYSTEM \"/etc/passwd\">]><testsuite>&x;</testsuite>')",
+            "open(R + '/r.xml', 'w').write('<!DOCTYPE t [<!ENTITY x SYSTEM "
+            '"/etc/passwd">]><testsuite>&x;</testsuite>\')',
             "r.xml:1: a test report with a document type declaration (DTD) is refused",
         ),
     ],
@@ -203,7 +204,8 @@ def test_untrustworthy_reports_exit_2(tmp_path: Path, job: dict[str, str], body:
 
 
 def test_junit_dialect_named_overrides_detection(tmp_path: Path, job: dict[str, str]) -> None:
-    """A report that looks like Surefire's but is not: --junit-dialect generic reads its cases, counters aside."""
+    """A report that looks like Surefire's but is not:
+    --junit-dialect generic reads its cases, counters aside."""
     code = f"open({str(tmp_path / 'results' / 'TEST-s.xml')!r}, 'w').write({SUREFIRE!r})"
     proc, result = post_sync(
         tmp_path, job, "--junit-dialect", "generic", command=["--", sys.executable, "-c", code]
@@ -470,7 +472,8 @@ def health() -> Iterator[dict[str, int]]:
 def test_health_url_without_a_command_is_a_one_test_suite(
     tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str], health: dict[str, int]
 ) -> None:
-    """init's default PostSync Job: no suite command, the readiness endpoint is the suite (issue 21 item 5)."""
+    """init's default PostSync Job: no suite command, the readiness endpoint is the suite
+    (issue 21 item 5)."""
     Rollout(kube, "orders", NS, replicas=2)
     url = f"http://127.0.0.1:{health['port']}/actuator/health/readiness"
     proc, result = post_sync(
@@ -503,7 +506,8 @@ def test_health_url_without_a_command_is_a_one_test_suite(
 def test_a_workload_scaled_to_zero_has_nothing_to_test(
     tmp_path: Path, kube: KubernetesStandIn, job: dict[str, str]
 ) -> None:
-    """An environment no image has reached yet (init's overlay holds it at 0 replicas): passed, said so (item 10)."""
+    """An environment no image has reached yet (init's overlay holds it at 0 replicas): passed,
+    said so (item 10)."""
     Rollout(kube, "orders", NS, replicas=0)
     proc, result = post_sync(
         tmp_path,

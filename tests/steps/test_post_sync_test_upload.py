@@ -1,4 +1,5 @@
-"""post-sync-test checks its upload target before anything runs and never loses a verdict to it (issue 23, item 13)."""
+"""post-sync-test checks its upload target before anything runs and never loses a verdict to it
+(issue 23, item 13)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def test_a_bad_upload_target_is_exit_2_before_the_suite_runs(tmp_path: Path) -> 
 def test_an_upload_that_fails_unexpectedly_keeps_the_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The upload breaks in a way nobody foresaw: the tests' verdict stands, in the result and the run record."""
+    """The upload breaks in a way nobody foresaw: the tests' verdict stands,
+    in the result and the run record."""
     from pipekit import post_sync_test
     from pipekit.core.step import StepContext
     from pipekit.reports import publish

@@ -142,7 +142,8 @@ GATED = "environments:\n  dev: {}\n  qa:\n    promotion: gated\n    gates: [%s]\
     [
         (
             "jira",
-            "refused by rule 'gated': gate 'jira' is not available: no Jira project: set PIPEKIT_JIRA_PROJECT",
+            "refused by rule 'gated': gate 'jira' is not available: no Jira project: "
+            "set PIPEKIT_JIRA_PROJECT",
         ),
         (
             "tests.fixtures.gitops.gate_hooks:offline",

@@ -1,4 +1,5 @@
-"""`pipekit rehearse --config FILE`: the user's settings rehearsed in init's pipeline, against the stand-ins."""
+"""`pipekit rehearse --config FILE`: the user's settings rehearsed in init's pipeline,
+against the stand-ins."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`pipekit rehearse --fail-at`: one step of init's pipeline fails for real, the later ones do not run, exit 1."""
+"""`pipekit rehearse --fail-at`: one step of init's pipeline fails for real,
+the later ones do not run, exit 1."""
 
 from __future__ import annotations
 

@@ -180,7 +180,8 @@ def test_bad_suppressions_exit_2_naming_file_and_line(tmp_path: Path, entry: str
 def test_policy_file_overrides_config_and_is_checked(tmp_path: Path) -> None:
     policy = tmp_path / "security-policy.yml"
     policy.write_text(
-        "fail_on: none\nsuppressions:\n  - id: CVE-2022-42889\n    reason: accepted\n    expires: 2099-01-01\n"
+        "fail_on: none\nsuppressions:\n  - id: CVE-2022-42889\n    reason: accepted\n"
+        "    expires: 2099-01-01\n"
     )
     cfg = config(tmp_path, "scan:\n  fail_on: low\n")
     assert scan("--config", cfg, "--policy", str(policy), str(FIX / "trivy.json")).exit_code == 0

@@ -101,7 +101,8 @@ FAKE_TOOL = """#!{python}
 import json, os, shutil, sys
 args = sys.argv[1:]
 with open({log!r}, "a") as fh:
-    fh.write(json.dumps({{"argv": sys.argv, "secret_env": os.environ.get("VERACODE_API_KEY_SECRET")}}) + "\\n")
+    fh.write(json.dumps({{"argv": sys.argv, \
+"secret_env": os.environ.get("VERACODE_API_KEY_SECRET")}}) + "\\n")
 def after(flag):
     for a in args:
         if a.startswith(flag + "="):

@@ -1,5 +1,6 @@
 """pipekit status against GitOps and service repositories whose histories real pipekit commands made
-(tests/fixtures/gitops/releases.py), the Argo CD stand-in for the live state, headless Chromium for the page."""
+(tests/fixtures/gitops/releases.py), the Argo CD stand-in for the live state,
+headless Chromium for the page."""
 
 from __future__ import annotations
 

@@ -310,9 +310,9 @@ def test_helm_values_file(tmp_path: Path) -> None:
         "12",
     )
     assert proc.returncode == 0, proc.stderr
-    assert (
-        read(bare, "orders/overlays/dev/values-dev.yaml")
-        == "# helm values\nimage:\n  repository: acme/orders  # ECR\n  tag: '0000002'   # pipeline  # pipekit:build=12\n"
+    assert read(bare, "orders/overlays/dev/values-dev.yaml") == (
+        "# helm values\nimage:\n  repository: acme/orders  # ECR\n"
+        "  tag: '0000002'   # pipeline  # pipekit:build=12\n"
     )
 
 

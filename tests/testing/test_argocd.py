@@ -1,4 +1,5 @@
-"""The Argo CD stand-in: wire shapes (checked against Argo CD's swagger), faults, scenarios, GitOps following."""
+"""The Argo CD stand-in: wire shapes (checked against Argo CD's swagger), faults, scenarios,
+GitOps following."""
 
 from __future__ import annotations
 
@@ -214,7 +215,8 @@ def gitops_repo(tmp_path: Path, hook_result: str | None = None) -> tuple[Path, P
         (work / "base" / "hook.yaml").write_text(HOOK.replace("RESULT", hook_result))
     (work / "overlays" / "dev").mkdir(parents=True)
     (work / "overlays" / "dev" / "kustomization.yaml").write_text(
-        "resources: [../../base]\nnamespace: orders-dev\nimages:\n  - name: registry.example.com/orders\n    newTag: '1.0.0'\n"
+        "resources: [../../base]\nnamespace: orders-dev\nimages:\n  - name: registry.example.com/orders\n"
+        "    newTag: '1.0.0'\n"
     )
     git("add", ".", cwd=work)
     git("commit", "-q", "-m", "init", cwd=work)

@@ -14,7 +14,8 @@ from pipekit.deployments.writers.svg import bars
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:8px 0}td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
+table{border-collapse:collapse;margin:8px 0}\
+td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 .level{font-weight:600;border-radius:3px;padding:1px 6px}.elite{background:#d4f4dd}.high{background:#e3f0ff}
 .medium{background:#fff4cc}.low{background:#fde2e1}.n-a{background:#eee}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.muted{color:#666;font-size:12px}
@@ -40,7 +41,8 @@ def _level(level: str) -> str:
 
 def _summary(m: Metrics) -> str:
     rows = "".join(
-        f"<tr><th>{escape(label)}</th><td>{_level(m.levels[key])}</td><td>{escape(headline(m, key))}</td></tr>"
+        f"<tr><th>{escape(label)}</th><td>{_level(m.levels[key])}</td>"
+        f"<td>{escape(headline(m, key))}</td></tr>"
         for key, label, _a, _u in METRICS
     )
     return f"<table>{rows}</table>"

@@ -18,7 +18,8 @@ GAUGES: list[tuple[str, str, Callable[[Metrics], float | None]]] = [
     ("pipekit_dora_deployments", "Deployments in the range.", lambda m: m.deployments),
     (
         "pipekit_dora_deployment_dates",
-        "Deployment days: distinct dates (UTC) with at least one deployment in the range (promtool reserves _days).",
+        "Deployment days: distinct dates (UTC) with at least one deployment in the range "
+        "(promtool reserves _days).",
         lambda m: m.deployment_days,
     ),
     (

@@ -39,7 +39,8 @@ class Execution(abc.ABC):
 
     @abc.abstractmethod
     def argv(self, args: list[str]) -> tuple[list[str], dict[str, str] | None]:
-        """The command that runs the wrapper with ``args`` (paths as the step sees them), and its process env."""
+        """The command that runs the wrapper with ``args`` (paths as the step sees them),
+        and its process env."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -26,7 +26,8 @@ from pipekit.releases.writers.interface import ReleaseWriter, age, short, who
 
 STYLE = """
 *{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:20px;color:#1f2328;background:#fff}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;\
+margin:20px;color:#1f2328;background:#fff}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #d0d7de}
 h3{font-size:14px;margin:16px 0 4px}
 .muted{color:#59636e;font-size:12px}
@@ -39,7 +40,8 @@ table.matrix{border-collapse:separate;border-spacing:0;width:100%;table-layout:f
 .ver{font-size:14px;font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .dig{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;color:#59636e}
 .none{color:#8c959f}
-.badge{display:inline-block;border-radius:10px;padding:0 7px;margin:2px 3px 0 0;font-size:11px;font-weight:600}
+.badge{display:inline-block;border-radius:10px;padding:0 7px;margin:2px 3px 0 0;\
+font-size:11px;font-weight:600}
 .m-ahead{background:#fff1c2;color:#7a4d00}.m-rolled-back{background:#eadcff;color:#4b2a85}
 .m-behind{background:#dbeafe;color:#174a8b}.m-drift{background:#ffd8d3;color:#8b1a10}
 .m-unhealthy{background:#ffd8d3;color:#8b1a10}.m-no-app{background:#eaeef2;color:#424a53}
@@ -124,7 +126,8 @@ def change_html(s: ServiceChange) -> list[str]:
     after = e(s.source.version) if s.source else "–"
     out = [
         f"<h3>{e(s.service)} <code>{before}</code> → <code>{after}</code> "
-        f'<span class="state s-{e(s.state)}" title="{e(STATES.get(s.state, s.state))}">{e(s.state)}</span></h3>'
+        f'<span class="state s-{e(s.state)}" '
+        f'title="{e(STATES.get(s.state, s.state))}">{e(s.state)}</span></h3>'
     ]
     facts = []
     if s.total:
@@ -203,7 +206,8 @@ class HtmlWriter(ReleaseWriter):
         body = [
             f"<h1>{e(title)}</h1>",
             f'<p class="muted">GitOps {e(report.repo)}, {e(report.branch)} at '
-            f"<code>{e(short(report.revision, 12))}</code>, {e(report.generated_at[:16].replace('T', ' '))} UTC"
+            f"<code>{e(short(report.revision, 12))}</code>, "
+            f"{e(report.generated_at[:16].replace('T', ' '))} UTC"
             f" · {e(counts)}</p>",
         ]
         changing = report.by_state(CARRIES, NEW, REBUILT, UNKNOWN)

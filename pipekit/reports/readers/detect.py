@@ -58,7 +58,8 @@ def _tool_errors(fmt: str, doc: Any) -> list[str]:
             text = err.get("message") or err.get("reason") or err.get("type") or json.dumps(err)[:200]
             where = err.get("path") or err.get("filename") or ""
             notes.append(
-                f"{fmt} reported an error{' in ' + str(where) if where else ''}: {str(text).splitlines()[0][:200]}"
+                f"{fmt} reported an error{' in ' + str(where) if where else ''}: "
+                f"{str(text).splitlines()[0][:200]}"
             )
     return notes
 

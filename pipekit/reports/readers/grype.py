@@ -1,4 +1,5 @@
-"""Grype JSON (``grype -o json``): ``matches[]`` and ``ignoredMatches[]`` (kept, marked suppressed by the tool).
+"""Grype JSON (``grype -o json``): ``matches[]`` and ``ignoredMatches[]`` (kept,
+marked suppressed by the tool).
 
 Severity Critical/High/Medium/Low as is, Negligible -> low, Unknown -> medium. A GHSA id with a
 related CVE is identified by the CVE so it deduplicates with the other SCA tools.

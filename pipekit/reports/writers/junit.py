@@ -27,7 +27,8 @@ def render(blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str]
     ]
     if not blocking:
         out.append(
-            f'    <testcase classname="security-gate" name={quoteattr(f"gate passed ({total} findings checked)")}/>'
+            '    <testcase classname="security-gate" '
+            f"name={quoteattr(f'gate passed ({total} findings checked)')}/>"
         )
     why = "; ".join(reasons)
     for f in blocking:
@@ -41,7 +42,8 @@ def render(blocking: Sequence[fm.Finding], *, total: int, reasons: Sequence[str]
 
         out.append(f"    <testcase classname={quoteattr('security.' + f.tool)} name={quoteattr(name)}>")
         out.append(
-            f"      <failure message={quoteattr(message)} type={quoteattr(f.severity)}>{escape(body)}</failure>"
+            f"      <failure message={quoteattr(message)} "
+            f"type={quoteattr(f.severity)}>{escape(body)}</failure>"
         )
         out.append("    </testcase>")
     out += ["  </testsuite>", "</testsuites>", ""]

@@ -71,8 +71,8 @@ class GitOpsFollower:
     def follow(
         self, name: str, repo: str | Path, overlay: str, branch: str = "main", project: str = "default"
     ) -> None:
-        """Serve app ``name`` (of Argo CD ``project``) from ``overlay`` of ``repo`` (bare or not) on ``branch``;
-        deploy the head now."""
+        """Serve app ``name`` (of Argo CD ``project``) from ``overlay`` of ``repo`` (bare or not) on
+        ``branch``; deploy the head now."""
         app = FollowedApp(name, Path(repo), overlay.strip("/"), branch)
         head = self.head(app)
         rendered = self.render(app, head)

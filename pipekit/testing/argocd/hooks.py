@@ -97,7 +97,8 @@ def _container(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _post_sync_args(manifest: dict[str, Any]) -> list[str] | None:
-    """``post-sync-test ...`` from the Job's ``command`` + ``args`` (``pipekit`` before it or not), or None."""
+    """``post-sync-test ...`` from the Job's ``command`` + ``args``
+    (``pipekit`` before it or not), or None."""
     if manifest.get("kind") != "Job":
         return None
     container = _container(manifest)
@@ -121,7 +122,8 @@ def empty_dirs(manifest: dict[str, Any], home: Path) -> dict[str, Path]:
 
 
 def mounted(args: list[str], folders: Mapping[str, Path]) -> list[str]:
-    """``args`` with each path under a mount (``/reports``, ``/reports/x.xml``, ``--out=/reports/x``) in its folder."""
+    """``args`` with each path under a mount (``/reports``, ``/reports/x.xml``,
+    ``--out=/reports/x``) in its folder."""
 
     def one(arg: str) -> str:
         flag, eq, value = arg.partition("=") if arg.startswith("-") and "=" in arg else ("", "", arg)

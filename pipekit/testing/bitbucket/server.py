@@ -106,8 +106,9 @@ class BitbucketStandIn(Site, ServedStandIn):
     def pipeline_settings(
         self, repo: Repository, token: str, *, flavour: str = "cloud"
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        """(the variables, the ``pipekit.yaml`` mapping) a pipeline needs to promote by pull request on ``repo``
-        through this stand-in as ``flavour`` (cloud or datacenter); ``token`` must be one of :attr:`tokens`."""
+        """(the variables, the ``pipekit.yaml`` mapping) a pipeline needs to promote by pull request on
+        ``repo`` through this stand-in as ``flavour`` (cloud or datacenter);
+        ``token`` must be one of :attr:`tokens`."""
         owner = "workspace" if flavour == "cloud" else "project"
         url = "PIPEKIT_BITBUCKET_API_URL" if flavour == "cloud" else "PIPEKIT_BITBUCKET_SERVER_URL"
         return (
