@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pipekit.argocd.connection import LiveOptions
+from pipekit.argocd.settings import AppsOptions
 from pipekit.core.options import option, ref, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
@@ -24,7 +24,14 @@ __all__ = ["StatusOptions", "StatusResult", "main", "options_from", "run"]
 
 
 @dataclass(kw_only=True)
-class StatusOptions(settings.RepoOptions, LiveOptions):
+class StatusOptions(settings.RepoOptions, AppsOptions):
+    app_template: str = option(
+        "{service}-{env}",
+        env="PIPEKIT_ARGOCD_APP_TEMPLATE",
+        config="argocd.app_template",
+        pattern=r"\{service\}",
+        help="pipekit status: the application of a service in an environment ({service}, {env}).",
+    )
     services: list[str] = option(
         default_factory=list,
         flag="--service",

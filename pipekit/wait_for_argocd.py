@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pipekit.argocd.settings import ServerOptions, with_argocd_opts
+from pipekit.argocd.settings import AppsOptions, with_argocd_opts
 from pipekit.argocd.state import DEGRADED, FAILED, SUCCEEDED, AppState, Verdict, judge, short
 from pipekit.core.errors import BadInput, CheckFailed, ExternalError, PipekitError, TimedOut
 from pipekit.core.options import option, ref, resolve
@@ -24,7 +24,7 @@ __all__ = ["AppOutcome", "WaitOptions", "WaitResult", "main", "options_from", "r
 
 
 @dataclass
-class WaitOptions(ServerOptions):
+class WaitOptions(AppsOptions):
     apps: list[str] = option(
         default_factory=list,
         flag="--app",
@@ -85,27 +85,6 @@ class WaitOptions(ServerOptions):
     )
     stream: bool = option(
         True, config="argocd.stream", help="Watch the application stream as well as re-reading."
-    )
-    project: str | None = option(
-        flag="--project",
-        env="PIPEKIT_ARGOCD_PROJECT",
-        config="argocd.project",
-        min_length=1,
-        help="Argo CD project of the apps (tells a missing app from a forbidden one).",
-    )
-    app_namespace: str | None = option(
-        flag="--app-namespace",
-        env="PIPEKIT_ARGOCD_APP_NAMESPACE",
-        config="argocd.app_namespace",
-        min_length=1,
-        help="Namespace of the Application resources (apps in any namespace).",
-    )
-    request_timeout: float = option(
-        15.0,
-        env="PIPEKIT_ARGOCD_REQUEST_TIMEOUT",
-        config="argocd.request_timeout",
-        above=0,
-        help="Read timeout of one API request.",
     )
     unreachable_after: float = option(
         60.0,
@@ -250,7 +229,6 @@ class _Wait:
 
 
 def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
-    from pipekit.clients.argocd import ArgoCDClient, base_url
     from pipekit.clients.argocd_watch import APP, ERROR, FATAL, Watcher
 
     if not options.apps:
@@ -259,19 +237,11 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
         )
     if not options.revision:
         raise BadInput("no revision to wait for: pass --revision SHA")
-    url = base_url(options.server, root_path=options.root_path, plaintext=bool(options.plaintext))
     with ctx.record.recording(WaitResult.SECTION) as outputs:
         WaitResult(options.revision, [AppOutcome(n) for n in options.apps]).write_to(outputs)
         w = _Wait(options, ctx)
-        client = ArgoCDClient(
-            url,
-            token=options.token,
-            username=options.username,
-            password=options.password,
-            verify=not options.insecure,
-            request_timeout=options.request_timeout,
-            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)),
-            backoff=options.backoff,
+        client = options.client(
+            total_timeout=max(1.0, min(options.unreachable_after, options.timeout)), backoff=options.backoff
         )
         watcher = Watcher(
             client,
@@ -312,7 +282,7 @@ def run(options: WaitOptions, ctx: StepContext) -> WaitResult:
                     raise w.timed_out()
                 if time.monotonic() - w.last_ok >= options.unreachable_after and w.last_error is not None:
                     raise ExternalError(
-                        f"Argo CD at {url} unreachable for {options.unreachable_after:g}s: "
+                        f"Argo CD at {client.url} unreachable for {options.unreachable_after:g}s: "
                         f"{_err(w.last_error)}",
                         result=w.result(),
                     )
@@ -451,15 +421,7 @@ def main(ctx: StepContext, flags: dict[str, Any]) -> WaitResult:
 def options_from(ctx: StepContext, flags: Mapping[str, Any]) -> WaitOptions:
     resolved = resolve(WaitOptions, ctx, flags)
     o = with_argocd_opts(resolved)
-    if not o.server:
-        raise BadInput(
-            "no Argo CD server: set ARGOCD_SERVER (host[:port] or URL), --server, "
-            "or argocd.server in pipekit.yaml"
-        )
-    if not o.token and not (o.username and o.password):
-        raise BadInput(
-            "no Argo CD credentials: set ARGOCD_AUTH_TOKEN, or ARGOCD_USERNAME and ARGOCD_PASSWORD"
-        )
+    o.check_sign_in()
     revision = resolve_revision(o.revision, ctx)
     return replace(
         o,
