@@ -40,11 +40,6 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def unwinding() -> bool:
-    """Whether a signal's clean-up is under way (later signals are being ignored)."""
-    return _unwinding
-
-
 def reset() -> None:
     """Forget a handled signal: the next one raises :class:`Interrupted` again."""
     global _unwinding

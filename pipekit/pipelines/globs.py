@@ -34,10 +34,6 @@ def walk(root: Path) -> Iterator[str]:
             yield name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
 
 
-def is_literal(pattern: str) -> bool:
-    return not any(c in pattern for c in "*?[{\\")
-
-
 def _translate(pattern: str) -> str:
     out: list[str] = []
     i, n = 0, len(pattern)

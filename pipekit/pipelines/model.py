@@ -154,14 +154,6 @@ class PipelineFile:
     custom: dict[str, Pipeline] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def all_pipelines(self) -> list[Pipeline]:
-        found = [self.default] if self.default else []
-        for section in (self.branches, self.tags, self.bookmarks, self.pull_requests, self.custom):
-            for pipeline in section.values():
-                found.append(pipeline)
-                found.extend(pipeline.destinations.values())
-        return found
-
 
 def steps_of(items: list[Item]) -> list[Step]:
     out: list[Step] = []

@@ -314,7 +314,3 @@ def _commit(record: str, projects: Sequence[str]) -> SourceCommit:
         jira=jira_keys(body, projects),
         merge=len(parents.split()) > 1,
     )
-
-
-def unreadable_note(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, (Unreadable, PipekitError)) else f"{type(exc).__name__}: {exc}"

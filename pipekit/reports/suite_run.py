@@ -47,10 +47,6 @@ class SuiteRun:
     def exit_code(self) -> int:
         return self.attempts[-1].exit_code if self.attempts else -1
 
-    @property
-    def first_started(self) -> float | None:
-        return self.attempts[0].started if self.attempts else None
-
 
 def run_suite(
     command: Sequence[str],

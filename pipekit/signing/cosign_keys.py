@@ -39,10 +39,6 @@ def pem_blocks(text: str) -> list[tuple[str, bytes]]:
     return blocks
 
 
-def is_encrypted(text: str) -> bool:
-    return any(kind in PEM_TYPES for kind, _ in pem_blocks(text))
-
-
 def decrypt(text: str, password: bytes, source: str) -> Any:
     """The private key of an encrypted cosign key file; :class:`BadInput` naming ``source`` otherwise."""
     from cryptography.hazmat.primitives.serialization import load_der_private_key

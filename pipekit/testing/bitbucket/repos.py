@@ -122,10 +122,6 @@ class Repository:
     def delete_branch(self, branch: str) -> None:
         self.git.run("update-ref", "-d", f"refs/heads/{branch}", check=False)
 
-    def full_hash(self, prefix: str) -> str | None:
-        proc = self.git.run("rev-parse", "--verify", "--quiet", f"{prefix}^{{commit}}", check=False)
-        return proc.stdout.strip() or None
-
     def merge(self, pr: PullRequest, strategy: str, message: str, user: User) -> str:
         """Merge ``pr`` for real; returns the commit the target branch now points at."""
         with self.lock:
