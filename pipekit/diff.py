@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pipekit.core.errors import BadInput
-from pipekit.core.options import option, ref, resolve
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 from pipekit.jira.settings import JiraOptions
@@ -30,7 +29,7 @@ def _projects(value: str | None) -> list[str]:
 
 
 @dataclass(kw_only=True)
-class DiffOptions(settings.RepoOptions, SourceOptions, JiraOptions):
+class DiffOptions(settings.RepoOptions, settings.ReportOptions, SourceOptions, JiraOptions):
     source: str = option(
         flag="--from",
         metavar="ENV",
@@ -84,17 +83,6 @@ class DiffOptions(settings.RepoOptions, SourceOptions, JiraOptions):
             ]
         },
         help="Statuses an issue should be in, e.g. 'Done,Ready for QA': others are flagged.",
-    )
-    format: Literal["table", "json", "markdown", "html"] = option(
-        "table", flag="--format", help="Output format."
-    )
-    out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
-    chain: dict[str, Any] = option(
-        default_factory=dict,
-        config="environments",
-        schema={"additionalProperties": ref("environments_env")},
-        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
-        "each with its promotion rule.",
     )
 
 

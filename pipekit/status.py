@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pipekit.argocd.settings import AppsOptions
-from pipekit.core.options import option, ref, resolve
+from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
 
@@ -24,7 +23,7 @@ __all__ = ["StatusOptions", "StatusResult", "main", "options_from", "run"]
 
 
 @dataclass(kw_only=True)
-class StatusOptions(settings.RepoOptions, AppsOptions):
+class StatusOptions(settings.RepoOptions, settings.ReportOptions, AppsOptions):
     app_template: str = option(
         "{service}-{env}",
         env="PIPEKIT_ARGOCD_APP_TEMPLATE",
@@ -49,17 +48,6 @@ class StatusOptions(settings.RepoOptions, AppsOptions):
         flag="--argocd",
         env="PIPEKIT_STATUS_ARGOCD",
         help="Add Argo CD's live state (sync, health, revision) and mark drift.",
-    )
-    format: Literal["table", "json", "markdown", "html"] = option(
-        "table", flag="--format", help="Output format."
-    )
-    out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
-    chain: dict[str, Any] = option(
-        default_factory=dict,
-        config="environments",
-        schema={"additionalProperties": ref("environments_env")},
-        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
-        "each with its promotion rule.",
     )
 
 

@@ -1,18 +1,40 @@
 """The repository, branch and overlay layout for reading history: the same ``gitops.*`` settings
-(pipekit.yaml, ``PIPEKIT_GITOPS_*``) as update-tag (:class:`RepoOptions`, shared by dora and history)."""
+(pipekit.yaml, ``PIPEKIT_GITOPS_*``) as update-tag (:class:`RepoOptions`, shared by dora and history);
+how status and diff write their report and read the promotion chain (:class:`ReportOptions`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
 
 from pipekit.core.errors import BadInput
+from pipekit.core.options import option, ref
 from pipekit.core.step import StepContext
 from pipekit.deployments.layout import Layout
 from pipekit.deployments.model import parse_time
 from pipekit.gitops import overlay as ov
 from pipekit.gitops.settings import RepoOptions
 
-__all__ = ["RepoOptions", "date_flag", "layout", "window"]
+__all__ = ["ReportOptions", "RepoOptions", "date_flag", "layout", "window"]
+
+
+@dataclass(kw_only=True)
+class ReportOptions:
+    """A report over the environments (status, diff): its format, where it goes, the chain it reads."""
+
+    format: Literal["table", "json", "markdown", "html"] = option(
+        "table", flag="--format", help="Output format."
+    )
+    out: Path | None = option(flag="--out", metavar="FILE", help="Write the report here instead of stdout.")
+    chain: dict[str, Any] = option(
+        default_factory=dict,
+        config="environments",
+        schema={"additionalProperties": ref("environments_env")},
+        help="Deployment environments in promotion order (dev -> qa -> preprod -> prod), "
+        "each with its promotion rule.",
+    )
 
 
 def layout(ctx: StepContext) -> Layout:
