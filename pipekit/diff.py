@@ -18,7 +18,7 @@ from pipekit.core.errors import BadInput
 from pipekit.core.options import option, resolve
 from pipekit.core.step import StepContext, step_command
 from pipekit.deployments import settings
-from pipekit.jira.settings import JiraOptions
+from pipekit.jira.settings import JiraOptions, StatusesOptions
 from pipekit.releases.settings import SourceOptions
 
 __all__ = ["DiffOptions", "DiffResult", "main", "options_from", "run"]
@@ -29,7 +29,7 @@ def _projects(value: str | None) -> list[str]:
 
 
 @dataclass(kw_only=True)
-class DiffOptions(settings.RepoOptions, settings.ReportOptions, SourceOptions, JiraOptions):
+class DiffOptions(settings.RepoOptions, settings.ReportOptions, SourceOptions, JiraOptions, StatusesOptions):
     source: str = option(
         flag="--from",
         metavar="ENV",
@@ -69,20 +69,6 @@ class DiffOptions(settings.RepoOptions, settings.ReportOptions, SourceOptions, J
         convert=_projects,
         metavar="KEY[,KEY]",
         help="Only keys of these Jira projects count [default: any key].",
-    )
-    allowed_statuses: tuple[str, ...] = option(
-        (),
-        flag="--allowed-statuses",
-        env="PIPEKIT_JIRA_ALLOWED_STATUSES",
-        config="jira.allowed_statuses",
-        multiple=False,
-        schema={
-            "oneOf": [
-                {"type": "array", "items": {"type": "string", "minLength": 1}},
-                {"type": "string", "minLength": 1},
-            ]
-        },
-        help="Statuses an issue should be in, e.g. 'Done,Ready for QA': others are flagged.",
     )
 
 

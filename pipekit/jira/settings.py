@@ -104,7 +104,27 @@ class JiraOptions:
 
 
 @dataclass(kw_only=True)
-class JiraGateOptions(JiraOptions):
+class StatusesOptions:
+    """The statuses an issue should be in: jira-gate fails on others, diff flags them."""
+
+    allowed_statuses: tuple[str, ...] = option(
+        (),
+        flag="--allowed-statuses",
+        env="PIPEKIT_JIRA_ALLOWED_STATUSES",
+        config="jira.allowed_statuses",
+        multiple=False,
+        schema={
+            "oneOf": [
+                {"type": "array", "items": {"type": "string", "minLength": 1}},
+                {"type": "string", "minLength": 1},
+            ]
+        },
+        help="Statuses the issues must be in, e.g. 'Done,Ready for QA' [default: any status].",
+    )
+
+
+@dataclass(kw_only=True)
+class JiraGateOptions(JiraOptions, StatusesOptions):
     """What the release gate checks: the version, what it must be, the statuses of its issues."""
 
     project: str = option(
@@ -127,21 +147,6 @@ class JiraGateOptions(JiraOptions):
         env="PIPEKIT_JIRA_REQUIRE",
         config="jira.require",
         help="What the version must be.",
-    )
-    allowed_statuses: tuple[str, ...] = option(
-        (),
-        flag="--allowed-statuses",
-        env="PIPEKIT_JIRA_ALLOWED_STATUSES",
-        config="jira.allowed_statuses",
-        multiple=False,
-        schema={
-            "oneOf": [
-                {"type": "array", "items": {"type": "string", "minLength": 1}},
-                {"type": "string", "minLength": 1},
-            ]
-        },
-        help="Statuses every issue fixed in the version must be in, e.g. 'Done,Ready for QA' "
-        "[default: issues are not checked].",
     )
     jql: str | None = option(
         flag="--jql",
