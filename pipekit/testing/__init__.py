@@ -8,11 +8,14 @@ webhooks) on 127.0.0.1 that records every request and can be told to answer 429 
 
 
 def serve_until_interrupted() -> None:
-    """Block until Ctrl-C (the ``python -m pipekit.testing.*`` entry points keep their server up)."""
-    import time
+    """Block until Ctrl-C or SIGTERM (the ``python -m pipekit.testing.*`` entry points keep their
+    server up with it, then stop it)."""
+    import signal
+    import threading
 
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
-        while True:
-            time.sleep(3600)
+        done.wait()
     except KeyboardInterrupt:
         pass

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from pipekit.testing import serve_until_interrupted
 from pipekit.testing.argocd import scenario as scenario_mod
 from pipekit.testing.argocd.server import ArgoCDStandIn
 
@@ -84,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "use --plaintext",
         flush=True,
     )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
+    serve_until_interrupted()
     standin.stop()
     return 0
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from pipekit.testing import serve_until_interrupted
 from pipekit.testing.bitbucket.server import BitbucketStandIn
 
 
@@ -78,12 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         user = standin.users[name]
         who = user.uuid if args.flavour == "cloud" else name
         print(f"  reviewer {name}: {who} (token {name}-token)", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
+    serve_until_interrupted()
     standin.stop()
     return 0
 
