@@ -18,13 +18,11 @@ at ``/2.0/repositories/{ws}/{repo}/pipelines_config/ssh/key_pair``. Requests nee
 
 from __future__ import annotations
 
-import json
 import uuid as uuidlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 TYPES = {"Test": 0, "Staging": 1, "Production": 2}
 
@@ -40,30 +38,14 @@ class BitbucketSettingsStandIn(ServedStandIn):
         self.kinds: dict[str, str] = {}  # environment -> its type (Test, Staging, Production)
         self.ssh_key = False
         self.requests: list[str] = []
-        standin = self
+        self._serve_on(handing_to(self._get, "GET", keep_alive=False), "bitbucket-settings-standin")
+        self.url = f"http://127.0.0.1:{self.port}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                standin.requests.append(self.path)
-                if self.headers.get("Authorization") != f"Bearer {standin.token}":
-                    return self._send(401, {"type": "error", "error": {"message": "Unauthorized"}})
-                status, body = standin.answer(self.path)
-                self._send(status, body)
-
-            def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._serving = ThreadServer(server, "bitbucket-settings-standin")
+    def _get(self, h: QuietHandler) -> None:
+        self.requests.append(h.path)
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return h.reply_json(401, {"type": "error", "error": {"message": "Unauthorized"}})
+        h.reply_json(*self.answer(h.path))
 
     def environment(
         self, name: str, variables: dict[str, str | None] | None = None, kind: str = "Test"

@@ -17,12 +17,10 @@ from __future__ import annotations
 import base64
 import secrets
 import subprocess
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from pipekit.core import process
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 
 class GitServer(ServedStandIn):
@@ -30,23 +28,16 @@ class GitServer(ServedStandIn):
         self.root = Path(root)
         self.token = token or "gitops-" + secrets.token_hex(8)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                server._serve(self)
-
-            do_POST = do_GET  # noqa: N815
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._serving = ThreadServer(self._server, "git-server", poll_interval=0.05)
+        self._serve_on(
+            handing_to(self._serve, "GET", "POST", keep_alive=False),
+            "git-server",
+            port=port,
+            poll_interval=0.05,
+        )
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}.git"
@@ -60,17 +51,13 @@ class GitServer(ServedStandIn):
             return False
         return secrets.compare_digest(password, self.token)
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+    def _serve(self, handler: QuietHandler) -> None:
         path, _, query = handler.path.partition("?")
         if not self._authorized(handler.headers.get("Authorization")):
             self.requests.append((handler.command, path, 401))
-            handler.send_response(401)
-            handler.send_header("WWW-Authenticate", 'Basic realm="git"')
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
+            handler.reply(401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
             return
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = handler.read_body()
         env = {
             "GIT_PROJECT_ROOT": str(self.root),
             "GIT_HTTP_EXPORT_ALL": "1",
@@ -100,17 +87,13 @@ class GitServer(ServedStandIn):
             elif name:
                 headers.append((name, value.strip()))
         self.requests.append((handler.command, path, status))
-        handler.send_response(status)
-        for name, value in headers:
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        handler.reply(status, payload, headers)
 
 
 def main() -> None:
     import argparse
-    import time
+
+    from pipekit.testing import serve_until_interrupted
 
     parser = argparse.ArgumentParser(description="Serve ROOT/<name>.git over smart HTTP on 127.0.0.1.")
     parser.add_argument("root", type=Path)
@@ -119,11 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     with GitServer(args.root, token=args.token, port=args.port) as git:
         print(f"serving {args.root} at {git.base_url} (token {git.token}); Ctrl-C stops it", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        serve_until_interrupted()
 
 
 if __name__ == "__main__":

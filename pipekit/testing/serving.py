@@ -3,19 +3,21 @@
 :class:`ChildServer` runs a server program (moto, ``docker-registry``) as a child through
 :mod:`pipekit.core.process` (its own process group, stopped on SIGINT/SIGTERM too), its output
 in a log file, and waits until its URL answers; :class:`ThreadServer` serves an in-process
-``ThreadingHTTPServer`` (the webhook sink, the Argo CD stand-in) on a daemon thread.
+``ThreadingHTTPServer`` (the webhook sink, the Argo CD stand-in) on a daemon thread, its requests
+answered by a :class:`QuietHandler`.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
-from http.server import ThreadingHTTPServer
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,6 +135,65 @@ class ThreadServer:
             self._thread.join(timeout=5)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """The request handler the in-process stand-ins build on: HTTP/1.1 (connections kept alive),
+    each write sent at once, nothing logged, and the answers they send."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out as two writes: without this, Nagle and the client's
+        # delayed ACK hold every answer ~40 ms on a kept-alive connection
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stand-ins log nothing
+        return
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(
+        self, status: int, data: bytes, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """``status``, then ``headers`` (a mapping or pairs) and ``Content-Length``, then ``data``."""
+        self.send_response(status)
+        for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def reply_json(self, status: int, body: Any) -> None:
+        self.reply(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    def start_chunks(self) -> None:
+        """A 200 whose JSON body follows in :meth:`chunk` calls (``Transfer-Encoding: chunked``)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, data: bytes) -> None:
+        """One chunk of the body (written at once); ``b""`` ends it."""
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def handing_to(
+    answer: Callable[[QuietHandler], None], *methods: str, keep_alive: bool = True
+) -> type[QuietHandler]:
+    """A :class:`QuietHandler` that hands each request of ``methods`` (``"GET"``, ...) to ``answer``,
+    the others 501; ``keep_alive=False`` speaks HTTP/1.0, one request a connection."""
+
+    class Handler(QuietHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+    for method in methods:
+        setattr(Handler, f"do_{method}", lambda handler: answer(handler))
+    return Handler
+
+
 T = TypeVar("T", bound="ServedStandIn")
 
 
@@ -140,6 +201,27 @@ class ServedStandIn:
     """The start/stop/``with`` life of an in-process stand-in served by ``self._serving``."""
 
     _serving: ThreadServer
+
+    def _serve_on(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        poll_interval: float = 0.1,
+        tls: tuple[str, str] | None = None,
+        block_on_close: bool = True,
+    ) -> None:
+        """Bind the server :meth:`start` serves; ``handler`` finds the stand-in at ``server.standin``."""
+        server = ThreadingHTTPServer((host, port), handler)
+        server.block_on_close = block_on_close
+        server.standin = self  # type: ignore[attr-defined]
+        self._serving = ThreadServer(server, name, poll_interval=poll_interval, tls=tls)
+
+    @property
+    def port(self) -> int:
+        return int(self._serving.server.server_address[1])
 
     def start(self: T) -> T:
         self._serving.serve()

@@ -20,10 +20,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 
 @dataclass
@@ -76,29 +75,18 @@ class WebhookSink(ServedStandIn):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.reset(log=log)
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-                sink._handle(self)
-
-            do_PUT = do_POST  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.block_on_close = False  # stop() does not wait for a deliberately slow answer
-        self._serving = ThreadServer(self._server, "webhook-sink", poll_interval=0.05, tls=tls)
+        self._serve_on(
+            handing_to(self._handle, "POST", "PUT"),
+            "webhook-sink",
+            host,
+            port,
+            poll_interval=0.05,
+            tls=tls,
+            block_on_close=False,  # stop() does not wait for a deliberately slow answer
+        )
         self.scheme = "https" if tls else "http"
 
     # -- lifecycle ------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
@@ -156,9 +144,8 @@ class WebhookSink(ServedStandIn):
             self._script.clear()
 
     # -- serving --------------------------------------------------------
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+    def _handle(self, handler: QuietHandler) -> None:
+        body = handler.read_body()
         with self._lock:
             generation = self._generation
             answer = self._script.popleft() if self._script else default_answer(handler.path)
@@ -174,14 +161,8 @@ class WebhookSink(ServedStandIn):
             self._changed.notify_all()
         if self.log:
             self.log(req)
-        data = answer.body.encode()
         try:
-            handler.send_response(answer.status)
-            for name, value in answer.headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
+            handler.reply(answer.status, answer.body.encode(), answer.headers)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (slow-answer tests)
             pass
 

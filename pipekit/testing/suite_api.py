@@ -17,40 +17,25 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 
 class SuiteAPI(ServedStandIn):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                status, body, kind = api.answer(self.path.split("?", 1)[0])
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.block_on_close = False
-        self._serving = ThreadServer(self._server, "suite-api", poll_interval=0.05)
+        self._serve_on(
+            handing_to(self._get, "GET"), "suite-api", host, port, poll_interval=0.05, block_on_close=False
+        )
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
+
+    def _get(self, h: QuietHandler) -> None:
+        status, body, kind = self.answer(h.path.split("?", 1)[0])
+        h.reply(status, body.encode(), {"Content-Type": kind})
 
     def answer(self, path: str) -> tuple[int, str, str]:
         if path == "/health":

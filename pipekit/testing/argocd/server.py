@@ -21,12 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipekit.testing.argocd.apps import AppModel
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn
 
 Step = tuple[float, dict[str, Any]]
 
@@ -73,16 +72,10 @@ class ArgoCDStandIn(ServedStandIn):
         self.cond = threading.Condition()
         self.stopping = threading.Event()
         self.reset(token=token, users=users, auth=auth, root_path=root_path)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
         self.tls = tls is not None  # (certfile, keyfile): serve https, e.g. to check --insecure
-        self._serving = ThreadServer(self._server, "argocd-standin", tls=tls)
+        self._serve_on(_Handler, "argocd-standin", port=port, tls=tls)
 
     # -- lifecycle ------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
     @property
     def server(self) -> str:
         """``127.0.0.1:PORT``: what ARGOCD_SERVER holds (use --plaintext)."""
@@ -185,17 +178,13 @@ def _err(code: int, message: str) -> tuple[int, dict[str, Any]]:
     return code, {"error": message, "code": grpc, "message": message}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server_version = "argocd-standin/3.5.1"
 
     @property
     def argo(self) -> ArgoCDStandIn:
         standin: ArgoCDStandIn = self.server.standin  # type: ignore[attr-defined]
         return standin
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -204,14 +193,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     # -- plumbing ---------------------------------------------------------------
-    def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _reset(self) -> None:
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
@@ -228,11 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
         try:
-            data = json.loads(self.rfile.read(length))
+            data = json.loads(self.read_body() or b"{}")
         except ValueError:
             return {}
         return data if isinstance(data, dict) else {}
@@ -245,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body() if method == "POST" else {}
         if argo.root_path:
             if not path.startswith(argo.root_path + "/"):
-                self._send(*_err(404, f"no such path {path} (the server lives under {argo.root_path})"))
+                self.reply_json(*_err(404, f"no such path {path} (the server lives under {argo.root_path})"))
                 return
             path = path[len(argo.root_path) :]
         streaming = path.startswith("/api/v1/stream/")
@@ -260,10 +238,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if faults.fail_next > 0 and targeted:
             faults.fail_next -= 1
-            self._send(502, {"error": "bad gateway"})
+            self.reply_json(502, {"error": "bad gateway"})
             return
         if path == "/api/version" and method == "GET":
-            self._send(
+            self.reply_json(
                 200,
                 {
                     "Version": "v3.5.1+standin",
@@ -278,13 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/api/v1/session" and method == "POST":
             user, password = str(body.get("username", "")), str(body.get("password", ""))
             if user in argo.auth.users and argo.auth.users[user] == password:
-                self._send(200, {"token": argo.issue_token()})
+                self.reply_json(200, {"token": argo.issue_token()})
             else:
-                self._send(*_err(401, "Invalid username or password"))
+                self.reply_json(*_err(401, "Invalid username or password"))
             return
         if not argo.auth.valid(self._token()):
             known = self._token() in argo.auth.tokens
-            self._send(
+            self.reply_json(
                 *_err(
                     401,
                     "invalid session: token has invalid claims: token is expired"
@@ -301,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
             projects = parse_qs(split.query).get("projects", [])
             with argo.cond:
                 items = [a.to_json() for a in argo.apps.values() if not projects or a.project in projects]
-            self._send(200, {"metadata": {"resourceVersion": str(len(argo.requests))}, "items": items})
+            self.reply_json(200, {"metadata": {"resourceVersion": str(len(argo.requests))}, "items": items})
             return
         if len(parts) >= 5 and parts[1:4] == ["api", "v1", "applications"]:
             name = parts[4]
@@ -315,33 +293,30 @@ class _Handler(BaseHTTPRequestHandler):
                     if argo.on_refresh:
                         argo.on_refresh(name, query["refresh"])
                 with argo.cond:
-                    self._send(200, argo.apps[name].to_json())
+                    self.reply_json(200, argo.apps[name].to_json())
                 return
             if len(parts) == 6 and parts[5] == "sync" and method == "POST":
                 self._sync(name, body)
                 return
-        self._send(*_err(404, f"Not Found: {method} {path}"))
+        self.reply_json(*_err(404, f"Not Found: {method} {path}"))
 
     def _missing(self, name: str, project: str | None) -> None:
         if project:
-            self._send(*_err(404, f'applications.argoproj.io "{name}" not found'))
+            self.reply_json(*_err(404, f'applications.argoproj.io "{name}" not found'))
         else:
-            self._send(*_err(403, "permission denied"))
+            self.reply_json(*_err(403, "permission denied"))
 
     def _sync(self, name: str, body: dict[str, Any]) -> None:
         argo = self.argo
         app = argo.apps[name]
         if app.state.get("phase") == "Running" or app.state.get("pending_operation"):
-            self._send(*_err(400, "another operation is already in progress"))
+            self.reply_json(*_err(400, "another operation is already in progress"))
             return
         argo.sync_requests.append({"name": name, **body})
         if argo.on_sync:
             argo.on_sync(name, body)
         with argo.cond:
-            self._send(200, argo.apps[name].to_json())
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.reply_json(200, argo.apps[name].to_json())
 
     def _stream(self, query: dict[str, str]) -> None:
         argo, faults = self.argo, self.argo.faults
@@ -351,10 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._missing(name, query.get("project"))
             return
         token = self._token()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self.start_chunks()
         sent_version, events, kind = -1, 0, "ADDED"
         try:
             while not argo.stopping.is_set():
@@ -374,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
                         gone = json.dumps(
                             {"result": {"type": "DELETED", "application": app.to_json()}}
                         ).encode()
-                        self._chunk(gone + b"\n")
+                        self.chunk(gone + b"\n")
                         break
                     current = app = argo.apps[name]
                     if current.resource_version == sent_version:
@@ -384,12 +356,12 @@ class _Handler(BaseHTTPRequestHandler):
                         json.dumps({"result": {"type": kind, "application": current.to_json()}}).encode()
                         + b"\n"
                     )
-                self._chunk(line)
+                self.chunk(line)
                 kind, events = "MODIFIED", events + 1
                 if faults.drop_stream_after and events >= faults.drop_stream_after:
                     self._reset()  # cut mid-stream, no terminating chunk
                     return
-            self.wfile.write(b"0\r\n\r\n")
+            self.chunk(b"")
         except OSError:
             pass
         self.close_connection = True

@@ -20,18 +20,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipekit.clients.git import Git, isolated_env
 from pipekit.testing.bitbucket.repos import Repository, Request, Site, Token
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 
 @dataclass
@@ -55,29 +53,17 @@ class BitbucketStandIn(Site, ServedStandIn):
         self.requests: list[tuple[str, str, int]] = []  # method, path with query, status answered
         self.log = log
         self._faults: deque[Fault] = deque()
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                standin._handle(self)
-
-            do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._serving = ThreadServer(self._server, "bitbucket-standin", poll_interval=0.05)
+        self._serve_on(
+            handing_to(self._handle, "GET", "POST", "PUT", "DELETE"),
+            "bitbucket-standin",
+            host,
+            port,
+            poll_interval=0.05,
+        )
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- data -------------------------------------------------------------------------
     def add_repository(
@@ -128,12 +114,11 @@ class BitbucketStandIn(Site, ServedStandIn):
             )
 
     # -- serving ----------------------------------------------------------------
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: QuietHandler) -> None:
         import pipekit.testing.bitbucket.cloud as cloud
         import pipekit.testing.bitbucket.datacenter as datacenter
 
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+        raw = h.read_body()
         split = urlsplit(h.path)
         with self.lock:
             fault = self._faults.popleft() if self._faults else None
@@ -152,17 +137,9 @@ class BitbucketStandIn(Site, ServedStandIn):
         if self.log:
             self.log(h.command, split.path, status)
         data = b"" if body is None else json.dumps(body).encode()
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Content-Type", "application/json;charset=UTF-8")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        h.reply(status, data, {**headers, "Content-Type": "application/json;charset=UTF-8"})
 
-    def _dispatch(
-        self, flavour: Any, h: BaseHTTPRequestHandler, path: str, query: str, raw: bytes
-    ) -> tuple[int, Any]:
+    def _dispatch(self, flavour: Any, h: QuietHandler, path: str, query: str, raw: bytes) -> tuple[int, Any]:
         user = self._user(h.headers.get("Authorization") or "")
         if user is None:
             return 401, flavour.unauthorized()

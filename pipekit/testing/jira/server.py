@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipekit.testing.jira.jql import JqlError, parse
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn, handing_to
 
 
 @dataclass
@@ -87,32 +85,14 @@ class JiraStandIn(ServedStandIn):
             max_results=max_results,
             log=log,
         )
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # headers and body go out as two writes: without this, Nagle and the client's
-                # delayed ACK hold every answer ~40 ms on a kept-alive connection
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                standin._handle(self)
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._serving = ThreadServer(self._server, "jira-standin", poll_interval=0.05)
+        self._serve_on(
+            handing_to(self._handle, "GET", "POST"), "jira-standin", host, port, poll_interval=0.05
+        )
 
     # -- lifecycle --------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def reset(
         self,
@@ -199,9 +179,8 @@ class JiraStandIn(ServedStandIn):
             self._faults.extend(Fault(status, dict(headers), body) for _ in range(times))
 
     # -- serving ----------------------------------------------------------
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+    def _handle(self, h: QuietHandler) -> None:
+        raw = h.read_body()
         split = urlsplit(h.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         with self._lock:
@@ -219,14 +198,9 @@ class JiraStandIn(ServedStandIn):
             self.requests.append((h.command, split.path, status))
         if self.log:
             self.log(h.command, split.path, status)
-        data = json.dumps(body).encode()
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Content-Type", "application/json;charset=UTF-8")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        h.reply(
+            status, json.dumps(body).encode(), {**headers, "Content-Type": "application/json;charset=UTF-8"}
+        )
 
     def _authorized(self, headers: Any, via_gateway: bool) -> bool:
         sent = headers.get("Authorization") or ""

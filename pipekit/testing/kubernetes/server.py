@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,7 +29,7 @@ from pipekit.testing.kubernetes import discovery
 from pipekit.testing.kubernetes.selectors import pairs as _pairs
 from pipekit.testing.kubernetes.selectors import selected as _selected
 from pipekit.testing.kubernetes.selectors import status
-from pipekit.testing.serving import ServedStandIn, ThreadServer
+from pipekit.testing.serving import QuietHandler, ServedStandIn
 
 Obj = dict[str, Any]
 KINDS = {
@@ -80,16 +79,16 @@ class KubernetesStandIn(ServedStandIn):
         self.cond = threading.Condition()
         self.stopping = threading.Event()
         self.reset(token=token)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.block_on_close = False  # open watches end with the stand-in, not after their timeout
-        self._server.standin = self  # type: ignore[attr-defined]
         self.scheme = "https" if tls else "http"
-        self._serving = ThreadServer(self._server, "kube-standin", poll_interval=0.2, tls=tls)
+        self._serve_on(
+            _Handler,
+            "kube-standin",
+            port=port,
+            poll_interval=0.2,
+            tls=tls,
+            block_on_close=False,  # open watches end with the stand-in, not after their timeout
+        )
         self._threads: list[threading.Thread] = []
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -193,26 +192,16 @@ class KubernetesStandIn(ServedStandIn):
         return found
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class _Handler(QuietHandler):
     @property
     def kube(self) -> KubernetesStandIn:
         standin: KubernetesStandIn = self.server.standin  # type: ignore[attr-defined]
         return standin
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return
-
     def _send(self, code: int, body: Obj) -> None:
-        data = json.dumps(body).encode()
         self.kube.requests.append((self.path, code))
         try:
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply_json(code, body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -279,10 +268,6 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
     def _watch(self, plural: str, namespace: str, query: dict[str, str]) -> None:
         kube = self.kube
         try:
@@ -294,16 +279,13 @@ class _Handler(BaseHTTPRequestHandler):
         labels, fields = _pairs(query.get("labelSelector", "")), _pairs(query.get("fieldSelector", ""))
         kube.requests.append((self.path, 200))
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.start_chunks()
             with kube.cond:
                 events = kube.store.events
                 if since and events and since < events[0].version - 1:
                     gone = status(410, "Expired", f"too old resource version: {since} ({events[0].version})")
-                    self._chunk(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
-                    self._chunk(b"")
+                    self.chunk(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+                    self.chunk(b"")
                     return
             while not kube.stopping.is_set():
                 with kube.cond:
@@ -321,8 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for event in pending:
                     since = event.version
                     if _selected(event.obj, labels, fields):
-                        self._chunk(json.dumps({"type": event.type, "object": event.obj}).encode() + b"\n")
-            self._chunk(b"")
+                        self.chunk(json.dumps({"type": event.type, "object": event.obj}).encode() + b"\n")
+            self.chunk(b"")
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         self.close_connection = True
