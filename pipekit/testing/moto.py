@@ -74,17 +74,13 @@ class MotoServer(ChildServer):
         os.close(fd)
         self._log = Path(log)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        try:
-            self.launch(
-                _command(self.port),
-                log=self._log,
-                ready_url=f"{self.url}/moto-api/",
-                timeout=timeout,
-                env=env,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(
+            _command(self.port),
+            log=self._log,
+            ready_url=f"{self.url}/moto-api/",
+            timeout=timeout,
+            env=env,
+        )
         return self
 
     def reset(self) -> None:

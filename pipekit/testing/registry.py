@@ -65,16 +65,12 @@ class LocalRegistry(ChildServer):
             "health:\n  storagedriver:\n    enabled: false\n",
             encoding="utf-8",
         )
-        try:
-            self.launch(
-                [exe, "serve", str(config)],
-                log=Path(self._tmp) / "registry.log",
-                ready_url=f"{self.url}/v2/",
-                timeout=timeout,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(
+            [exe, "serve", str(config)],
+            log=Path(self._tmp) / "registry.log",
+            ready_url=f"{self.url}/v2/",
+            timeout=timeout,
+        )
         return self
 
     def reset(self) -> None:

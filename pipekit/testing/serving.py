@@ -55,7 +55,7 @@ def wait_http(
 
 class ChildServer:
     """A server program as a child process, logging to ``log``;
-    :meth:`launch` returns once ``ready_url`` answers."""
+    :meth:`launch` returns once ``ready_url`` answers, or stops (:meth:`stop`) and raises."""
 
     proc: subprocess.Popen[Any] | None = None
 
@@ -68,12 +68,12 @@ class ChildServer:
         timeout: float,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        with open(log, "wb") as out:
-            self.proc = process.start(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=False)
         try:
+            with open(log, "wb") as out:
+                self.proc = process.start(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=False)
             wait_http(ready_url, timeout, self.proc, log)
         except BaseException:
-            self.halt()
+            self.stop()  # the child, and what the subclass's start made for it
             raise
 
     def halt(self) -> None:
