@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
 
 
 class Trickle:
@@ -31,13 +30,8 @@ class Trickle:
     ) -> None:
         if mode not in ("body", "headers", "big"):
             raise ValueError(f"unknown mode {mode!r}")
-        self.mode, self.interval, self.size, self.lifetime, self.status = (
-            mode,
-            interval,
-            size,
-            lifetime,
-            status,
-        )
+        self.mode, self.interval, self.size = mode, interval, size
+        self.lifetime, self.status = lifetime, status
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = int(self._listener.getsockname()[1])
@@ -50,9 +44,7 @@ class Trickle:
         self._thread.start()
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
