@@ -38,6 +38,18 @@ def condition(kind: str, status: str, reason: str, message: str = "") -> Obj:
     }
 
 
+def controller(kind: str, meta: Obj) -> Obj:
+    """The owner reference to the apps/v1 ``kind`` whose metadata is ``meta``, as its controller."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def deployment(
     name: str,
     namespace: str,
@@ -109,16 +121,7 @@ def replicaset(dep: Obj, revision: int, *, replicas: int = 0, image: str | None 
                 REVISION: str(revision),
                 "deployment.kubernetes.io/desired-replicas": str(dep["spec"]["replicas"]),
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [controller("Deployment", meta)],
         },
         "spec": {
             "replicas": replicas,
@@ -149,16 +152,7 @@ def pod(rs: Obj, index: int, *, ready: bool = False, waiting: tuple[str, str] | 
             "uid": uid(meta["namespace"], "pod", name),
             "labels": dict(rs["spec"]["template"]["metadata"]["labels"]),
             "creationTimestamp": now(),
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [controller("ReplicaSet", meta)],
         },
         "spec": {
             "containers": [dict(container)],
