@@ -17,11 +17,9 @@ RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes of message with MessageTyp
 
 @dataclass
 class KeyInfo:
-    arn: str
     usage: str  # SIGN_VERIFY | ENCRYPT_DECRYPT | GENERATE_VERIFY_MAC | ...
     spec: str  # ECC_NIST_P256 | RSA_2048 | SYMMETRIC_DEFAULT | ...
     state: str  # Enabled | Disabled | PendingDeletion | ...
-    algorithms: list[str]
 
 
 class KmsClient:
@@ -65,11 +63,9 @@ class KmsClient:
     def describe(self, key_id: str) -> KeyInfo:
         meta = self._call("DescribeKey", lambda: self.api.describe_key(KeyId=key_id))["KeyMetadata"]
         return KeyInfo(
-            arn=str(meta.get("Arn") or key_id),
             usage=str(meta.get("KeyUsage") or ""),
             spec=str(meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or ""),
             state=str(meta.get("KeyState") or ""),
-            algorithms=[str(a) for a in meta.get("SigningAlgorithms") or []],
         )
 
     def public_key_der(self, key_id: str) -> bytes:
