@@ -25,20 +25,7 @@ class KeyInfo:
 class KmsClient:
     def __init__(self, aws: AwsSession, endpoint_url: str | None = None) -> None:
         self.aws = aws
-        if endpoint_url:
-            from botocore.config import Config
-
-            config = Config(
-                retries={"total_max_attempts": 1, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=30,
-                user_agent_extra="pipekit",
-            )
-            self.api = aws.session.create_client(
-                "kms", region_name=aws.region, endpoint_url=endpoint_url, config=config
-            )
-        else:
-            self.api = aws.client("kms")
+        self.api = aws.client("kms", endpoint_url or None)
 
     def _call(self, what: str, fn: Any) -> Any:
         try:
