@@ -135,19 +135,19 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         )
         writer = options.writer(ctx)
         rule = rule_for(options.environments, options.environment, options.via)
+        result = RollbackResult(
+            status="unchanged",
+            service=options.service,
+            environment=options.environment,
+            rollback_of=current.commit,
+            from_version=current.version,
+            to_version=tag or digest or "",
+            tag=tag,
+            digest=digest,
+            gitops_revision="",
+            previously_deployed=target is not None,
+        )
         if rule.by_pull_request:
-            result = RollbackResult(
-                status="unchanged",
-                service=options.service,
-                environment=options.environment,
-                rollback_of=current.commit,
-                from_version=current.version,
-                to_version=tag or digest or "",
-                tag=tag,
-                digest=digest,
-                gitops_revision="",
-                previously_deployed=target is not None,
-            )
             by_pull_request(
                 ctx,
                 options,
@@ -164,19 +164,7 @@ def run(options: RollbackOptions, ctx: StepContext) -> RollbackResult:
         outcome = writer.write(
             settings.sparse_for(ctx, path, options.service), guarded, dry_run=options.dry_run
         )
-        result = RollbackResult(
-            status=outcome.status,
-            service=options.service,
-            environment=options.environment,
-            rollback_of=current.commit,
-            from_version=current.version,
-            to_version=tag or digest or "",
-            tag=tag,
-            digest=digest,
-            gitops_revision=outcome.revision,
-            diff=outcome.diff,
-            previously_deployed=target is not None,
-        )
+        result.status, result.gitops_revision, result.diff = outcome.status, outcome.revision, outcome.diff
         result.write_to(outputs)
     report(ctx, result)
     if options.wait and result.status == "pushed":

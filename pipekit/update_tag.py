@@ -105,16 +105,11 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
             raise
         old = edit.old
         status = "superseded" if outcome.change.note.startswith("superseded") else outcome.status
-        result = UpdateTagResult(
-            status=status,
-            gitops_repo=options.gitops_repo,
-            gitops_revision=outcome.revision,
-            environment=options.environment,
-            service=service,
-            image=options.image,
-            tag=options.tag,
-            digest=options.digest,
-            overlay=options.path,
+        result = _result(
+            options,
+            service,
+            status,
+            outcome.revision,
             old=old.__dict__ if old else None,
             retries=outcome.retries,
             diff=outcome.diff,
@@ -124,6 +119,24 @@ def run(options: UpdateTagOptions, ctx: StepContext) -> UpdateTagResult:
         result.write_to(outputs)
     report(ctx, result)
     return result
+
+
+def _result(
+    options: UpdateTagOptions, service: str, status: UpdateTagStatus, gitops_revision: str, **found: Any
+) -> UpdateTagResult:
+    """The step's result: what it was asked to write, its status and GitOps revision, and the rest."""
+    return UpdateTagResult(
+        status=status,
+        gitops_repo=options.gitops_repo,
+        gitops_revision=gitops_revision,
+        environment=options.environment,
+        service=service,
+        image=options.image,
+        tag=options.tag,
+        digest=options.digest,
+        overlay=options.path,
+        **found,
+    )
 
 
 def by_pull_request(
@@ -141,17 +154,7 @@ def by_pull_request(
     if not options.environment:
         raise BadInput("--via pull-request needs --env (the branch and the environment's pull_request rule)")
     version = options.tag or (options.digest or "")[:19]
-    result = UpdateTagResult(
-        status="unchanged",
-        gitops_repo=options.gitops_repo,
-        gitops_revision="",
-        environment=options.environment,
-        service=service,
-        image=options.image,
-        tag=options.tag,
-        digest=options.digest,
-        overlay=options.path,
-    )
+    result = _result(options, service, "unchanged", "")
 
     def keep(entry: dict[str, Any]) -> None:
         result.pull_request = entry
@@ -188,18 +191,8 @@ def record_interrupted(
 
     after = stop.result if isinstance(stop.result, WriteOutcome) else None
     status = cast(UpdateTagStatus, after.status if after is not None else "not-pushed")
-    UpdateTagResult(  # outputs were cleared as the step started: no earlier revision is left
-        status=status,
-        gitops_repo=options.gitops_repo,
-        gitops_revision=after.revision if after else "",
-        environment=options.environment,
-        service=service,
-        image=options.image,
-        tag=options.tag,
-        digest=options.digest,
-        overlay=options.path,
-        retries=None,
-    ).write_to(outputs)
+    # outputs were cleared as the step started: no earlier revision is left
+    _result(options, service, status, after.revision if after else "", retries=None).write_to(outputs)
     if status == "pushed":
         ctx.console.warn(
             f"{stop} during the push: the GitOps repository has it as {short_revision(after.revision)}"

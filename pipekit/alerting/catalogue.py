@@ -196,6 +196,11 @@ def ksm(scope: Scope, metric: str, **labels: str) -> str:
     return metric + "{" + ", ".join(f'{k}="{val}"' for k, val in base.items()) + "}"
 
 
+def container(s: Scope, metric: str, uid: str, pod: str | None = None, **labels: str) -> str:
+    """A kube-state-metrics series of the service's container in a pod (``uid``; default ``s.pod``)."""
+    return ksm(s, metric, pod=pod or s.pod, container=s.service, uid=uid, **labels)
+
+
 def scraped(scope: Scope, metric: str, **labels: str) -> str:
     base = {
         "namespace": scope.namespace or "",
@@ -231,6 +236,10 @@ def crash_looping_expr(s: Scope, v: Values) -> str:
     )
 
 
+def _crash_loop_back_off(s: Scope) -> str:
+    return container(s, "kube_pod_container_status_waiting_reason", "6b1f0c2e", reason="CrashLoopBackOff")
+
+
 def crash_looping_firing(s: Scope, v: Values) -> Case:
     gap, size = _restart_steps(v["restarts"])
     end = end_of(v, settle=15)
@@ -245,27 +254,8 @@ def crash_looping_firing(s: Scope, v: Values) -> Case:
     return Case(
         f"a crash loop: a restart every {number(gap)} min",
         [
-            (
-                ksm(
-                    s,
-                    "kube_pod_container_status_restarts_total",
-                    pod=s.pod,
-                    container=s.service,
-                    uid="6b1f0c2e",
-                ),
-                restarts.until(end),
-            ),
-            (
-                ksm(
-                    s,
-                    "kube_pod_container_status_waiting_reason",
-                    pod=s.pod,
-                    container=s.service,
-                    uid="6b1f0c2e",
-                    reason="CrashLoopBackOff",
-                ),
-                waiting.until(end),
-            ),
+            (container(s, "kube_pod_container_status_restarts_total", "6b1f0c2e"), restarts.until(end)),
+            (_crash_loop_back_off(s), waiting.until(end)),
         ],
         end,
         [(labels, per_window)],
@@ -276,26 +266,12 @@ def crash_looping_quiet(s: Scope, v: Values) -> Case:
     end = end_of(v, settle=15)
     series = [
         (
-            ksm(
-                s, "kube_pod_container_status_restarts_total", pod=s.pod, container=s.service, uid="6b1f0c2e"
-            ),
+            container(s, "kube_pod_container_status_restarts_total", "6b1f0c2e"),
             Track(0).hold(LEAD + 0.5).ramp(0.25, 1).until(end),
         )
     ]
     if v["restarts"] > 1:  # one crash, a short back-off, then it runs
-        series.append(
-            (
-                ksm(
-                    s,
-                    "kube_pod_container_status_waiting_reason",
-                    pod=s.pod,
-                    container=s.service,
-                    uid="6b1f0c2e",
-                    reason="CrashLoopBackOff",
-                ),
-                Track().absent(LEAD + 0.5).hold(0.5, 1).stale().until(end),
-            )
-        )
+        series.append((_crash_loop_back_off(s), Track().absent(LEAD + 0.5).hold(0.5, 1).stale().until(end)))
         return Case("a single restart", series, end)
     return Case("a single restart that never went into CrashLoopBackOff", series, end)
 
@@ -309,14 +285,7 @@ def image_pull_expr(s: Scope, v: Values) -> str:
 
 def _waiting(s: Scope, track: Track, end: int) -> tuple[str, list[float | str | None]]:
     return (
-        ksm(
-            s,
-            "kube_pod_container_status_waiting_reason",
-            pod=s.pod,
-            container=s.service,
-            uid="9c2d7a41",
-            reason="ImagePullBackOff",
-        ),
+        container(s, "kube_pod_container_status_waiting_reason", "9c2d7a41", reason="ImagePullBackOff"),
         track.until(end),
     )
 
@@ -457,25 +426,9 @@ def _oom(s: Scope, v: Values, reason: str) -> tuple[list[tuple[str, list[float |
         restarts.ramp(0.25, 1).hold(0.75)
     return (
         [
+            (container(s, "kube_pod_container_status_restarts_total", "4e8a0d3c"), restarts.until(end)),
             (
-                ksm(
-                    s,
-                    "kube_pod_container_status_restarts_total",
-                    pod=s.pod,
-                    container=s.service,
-                    uid="4e8a0d3c",
-                ),
-                restarts.until(end),
-            ),
-            (
-                ksm(
-                    s,
-                    "kube_pod_container_status_last_terminated_reason",
-                    pod=s.pod,
-                    container=s.service,
-                    uid="4e8a0d3c",
-                    reason=reason,
-                ),
+                container(s, "kube_pod_container_status_last_terminated_reason", "4e8a0d3c", reason=reason),
                 Track().absent(LEAD + 0.5).hold(1, 1).until(end),
             ),
         ],
@@ -518,14 +471,18 @@ def http(s: Scope, status: str, uri: str = "/orders") -> str:
     )
 
 
-def error_ratio_expr(s: Scope, v: Values) -> str:
+def error_ratio(s: Scope) -> str:
+    """The share of the service's own requests answered 5xx over 5 minutes (a line of PromQL each)."""
     return (
         f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", '
         f'uri!~"{UNCACHED}"}}[5m]))\n'
         f"  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, "
         f'uri!~"{UNCACHED}"}}[5m]))\n'
-        f"  > {v.literal('threshold')}"
     )
+
+
+def error_ratio_expr(s: Scope, v: Values) -> str:
+    return f"{error_ratio(s)}  > {v.literal('threshold')}"
 
 
 def _errors_per_sample(threshold: float) -> int:
@@ -1025,14 +982,7 @@ def _deploys(s: Scope, deployed_at_min: float, end: int) -> list[tuple[str, list
 
 
 def errors_after_expr(s: Scope, v: Values) -> str:
-    return (
-        f'sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, status=~"5..", '
-        f'uri!~"{UNCACHED}"}}[5m]))\n'
-        f"  / sum by (namespace) (rate(http_server_requests_seconds_count{{{s.app}, "
-        f'uri!~"{UNCACHED}"}}[5m]))\n'
-        f"  * on () group_left (tag) {_recent_deploy(s, v)}\n"
-        f"  > {v.literal('threshold')}"
-    )
+    return f"{error_ratio(s)}  * on () group_left (tag) {_recent_deploy(s, v)}\n  > {v.literal('threshold')}"
 
 
 def _after(v: Values) -> int:
@@ -1091,12 +1041,8 @@ def _restarting(
         restarts.ramp(0.25, 1).hold(0.75)
     series = [
         (
-            ksm(
-                s,
-                "kube_pod_container_status_restarts_total",
-                pod=f"{s.service}-5f6b7c8d9e-q4w7k",
-                container=s.service,
-                uid="0a7e3b51",
+            container(
+                s, "kube_pod_container_status_restarts_total", "0a7e3b51", pod=f"{s.service}-5f6b7c8d9e-q4w7k"
             ),
             restarts.until(end),
         )

@@ -151,6 +151,8 @@ class ArgoCDClient:
         self.token = masking.header_value(token, f"the session token from {masking.mask_url(self.url)}")
 
     def _rejected(self, response: requests.Response) -> AuthRejected:
+        """The error for a 401; closes ``response`` first."""
+        response.close()
         source = (
             "the session token from ARGOCD_USERNAME/ARGOCD_PASSWORD"
             if self.can_login
@@ -171,41 +173,34 @@ class ArgoCDClient:
                     self.login()
         read = self.request_timeout if timeout is None else max(0.05, timeout)
         sender = self._streams if stream else self._session
+
+        def send() -> requests.Response:  # headers read anew: a login in between changes the token
+            return sender.request(
+                method,
+                self.url + path,
+                headers=self._headers(),
+                stream=stream,
+                timeout=(self.connect_timeout, read),
+                verify=self.verify,
+                **kwargs,
+            )
+
         used = self.token
-        response = sender.request(
-            method,
-            self.url + path,
-            headers=self._headers(),
-            stream=stream,
-            timeout=(self.connect_timeout, read),
-            verify=self.verify,
-            **kwargs,
-        )
+        response = send()
         if response.status_code != 401:
             return response
         if not self.can_login:
-            response.close()
             raise self._rejected(response)
         with self._lock:
             if self.token == used:  # nobody else logged in meanwhile
                 if self.relogins >= 1:
-                    response.close()
                     raise self._rejected(response)
                 log.debug("Argo CD answered 401: logging in again")
                 self.relogins += 1
                 self.login()
         response.close()
-        response = sender.request(
-            method,
-            self.url + path,
-            headers=self._headers(),
-            stream=stream,
-            timeout=(self.connect_timeout, read),
-            verify=self.verify,
-            **kwargs,
-        )
+        response = send()
         if response.status_code == 401:
-            response.close()
             raise self._rejected(response)
         return response
 

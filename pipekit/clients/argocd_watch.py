@@ -60,7 +60,6 @@ class Watcher:
         self.idle_timeout = idle_timeout
         self.request_timeout = request_timeout
         self.events: queue.Queue[Event] = queue.Queue()
-        self.reconnects = 0
         self._stop = threading.Event()
         self._open: dict[str, requests.Response] = {}
         self._lock = threading.Lock()
@@ -130,9 +129,7 @@ class Watcher:
                 with self._lock:
                     if self._open.get(name) is response:
                         self._open.pop(name, None)
-                if response is not None:
-                    abort(response)
-            self.reconnects += 1
+                abort(response)  # None: nothing to close
             failures += 1
             if self._stop.wait(backoff(failures, RECONNECT_BASE_S, RECONNECT_MAX_S)):
                 return

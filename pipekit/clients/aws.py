@@ -81,7 +81,8 @@ class AwsSession:
     source: str
     retry: RetryPolicy
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        """A botocore client for ``service`` (``endpoint_url``: a stand-in or a private endpoint)."""
         from botocore.config import Config
 
         config = Config(
@@ -90,7 +91,9 @@ class AwsSession:
             read_timeout=30,
             user_agent_extra="pipekit",
         )
-        return self.session.create_client(service, region_name=self.region, config=config)
+        return self.session.create_client(
+            service, region_name=self.region, endpoint_url=endpoint_url, config=config
+        )
 
 
 def resolve_region(explicit: str | None, env: Mapping[str, str]) -> str | None:

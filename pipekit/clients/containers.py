@@ -67,6 +67,7 @@ class ContainerTool(abc.ABC):
 
     name: str = ""
     install_hint: str = ""
+    build_command: str = "build"  # the subcommand that builds an image
 
     def __init__(
         self,
@@ -80,7 +81,6 @@ class ContainerTool(abc.ABC):
         self.env = env
 
     # -- the interface ---------------------------------------------------
-    @abc.abstractmethod
     def build_argv(
         self,
         *,
@@ -92,6 +92,18 @@ class ContainerTool(abc.ABC):
         iidfile: Path | None = None,
     ) -> list[str]:
         """The exact argument list :meth:`build` runs."""
+        argv = [self.executable, self.build_command]
+        if dockerfile is not None:
+            argv += ["--file", str(dockerfile)]
+        for tag in tags:
+            argv += ["--tag", tag]
+        for key, value in labels.items():
+            argv += ["--label", f"{key}={value}"]
+        for key, arg in build_args.items():  # None: the tool reads the value from its environment
+            argv += ["--build-arg", key if arg is None else f"{key}={arg}"]
+        if iidfile is not None:
+            argv += ["--iidfile", str(iidfile)]
+        return [*argv, str(context)]
 
     @abc.abstractmethod
     def inspect(self, ref: str) -> dict[str, Any]:
@@ -229,26 +241,6 @@ class Docker(ContainerTool):
         "into the pipekit base image); elsewhere use --container-tool buildah, which the base image ships"
     )
 
-    def build_argv(
-        self,
-        *,
-        context: Path,
-        dockerfile: Path | None,
-        tags: list[str],
-        labels: dict[str, str],
-        build_args: Mapping[str, str | None],
-        iidfile: Path | None = None,
-    ) -> list[str]:
-        return _build_argv(
-            [self.executable, "build"],
-            context=context,
-            dockerfile=dockerfile,
-            tags=tags,
-            labels=labels,
-            build_args=build_args,
-            iidfile=iidfile,
-        )
-
     def inspect(self, ref: str) -> dict[str, Any]:
         out = self._run([self.executable, "image", "inspect", "--format", "{{json .}}", ref])
         data = json.loads(out.strip().splitlines()[0]) if out.strip() else {}
@@ -283,26 +275,7 @@ class Buildah(ContainerTool):
     install_hint = (
         "the pipekit base image ships buildah (Debian package buildah); run as root or with fuse-overlayfs"
     )
-
-    def build_argv(
-        self,
-        *,
-        context: Path,
-        dockerfile: Path | None,
-        tags: list[str],
-        labels: dict[str, str],
-        build_args: Mapping[str, str | None],
-        iidfile: Path | None = None,
-    ) -> list[str]:
-        return _build_argv(
-            [self.executable, "bud"],
-            context=context,
-            dockerfile=dockerfile,
-            tags=tags,
-            labels=labels,
-            build_args=build_args,
-            iidfile=iidfile,
-        )
+    build_command = "bud"
 
     def inspect(self, ref: str) -> dict[str, Any]:
         data = json.loads(self._run([self.executable, "inspect", "--type", "image", ref]))
@@ -342,26 +315,7 @@ class Podman(Buildah):
         "podman is not in the pipekit base image: install it (apt package podman) "
         "or use --container-tool buildah"
     )
-
-    def build_argv(
-        self,
-        *,
-        context: Path,
-        dockerfile: Path | None,
-        tags: list[str],
-        labels: dict[str, str],
-        build_args: Mapping[str, str | None],
-        iidfile: Path | None = None,
-    ) -> list[str]:
-        return _build_argv(
-            [self.executable, "build"],
-            context=context,
-            dockerfile=dockerfile,
-            tags=tags,
-            labels=labels,
-            build_args=build_args,
-            iidfile=iidfile,
-        )
+    build_command = "build"
 
     def inspect(self, ref: str) -> dict[str, Any]:
         listed = json.loads(self._run([self.executable, "image", "inspect", ref]) or "[]")
@@ -374,30 +328,6 @@ class Podman(Buildah):
             raw=data,
             digest=data.get("Digest"),
         )
-
-
-def _build_argv(
-    head: list[str],
-    *,
-    context: Path,
-    dockerfile: Path | None,
-    tags: list[str],
-    labels: dict[str, str],
-    build_args: Mapping[str, str | None],
-    iidfile: Path | None,
-) -> list[str]:
-    argv = list(head)
-    if dockerfile is not None:
-        argv += ["--file", str(dockerfile)]
-    for tag in tags:
-        argv += ["--tag", tag]
-    for key, value in labels.items():
-        argv += ["--label", f"{key}={value}"]
-    for key, arg in build_args.items():  # None: the tool reads the value from its environment
-        argv += ["--build-arg", key if arg is None else f"{key}={arg}"]
-    if iidfile is not None:
-        argv += ["--iidfile", str(iidfile)]
-    return [*argv, str(context)]
 
 
 def _transport(dest: str) -> str:

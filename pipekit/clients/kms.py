@@ -17,30 +17,15 @@ RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes of message with MessageTyp
 
 @dataclass
 class KeyInfo:
-    arn: str
     usage: str  # SIGN_VERIFY | ENCRYPT_DECRYPT | GENERATE_VERIFY_MAC | ...
     spec: str  # ECC_NIST_P256 | RSA_2048 | SYMMETRIC_DEFAULT | ...
     state: str  # Enabled | Disabled | PendingDeletion | ...
-    algorithms: list[str]
 
 
 class KmsClient:
     def __init__(self, aws: AwsSession, endpoint_url: str | None = None) -> None:
         self.aws = aws
-        if endpoint_url:
-            from botocore.config import Config
-
-            config = Config(
-                retries={"total_max_attempts": 1, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=30,
-                user_agent_extra="pipekit",
-            )
-            self.api = aws.session.create_client(
-                "kms", region_name=aws.region, endpoint_url=endpoint_url, config=config
-            )
-        else:
-            self.api = aws.client("kms")
+        self.api = aws.client("kms", endpoint_url or None)
 
     def _call(self, what: str, fn: Any) -> Any:
         try:
@@ -65,11 +50,9 @@ class KmsClient:
     def describe(self, key_id: str) -> KeyInfo:
         meta = self._call("DescribeKey", lambda: self.api.describe_key(KeyId=key_id))["KeyMetadata"]
         return KeyInfo(
-            arn=str(meta.get("Arn") or key_id),
             usage=str(meta.get("KeyUsage") or ""),
             spec=str(meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or ""),
             state=str(meta.get("KeyState") or ""),
-            algorithms=[str(a) for a in meta.get("SigningAlgorithms") or []],
         )
 
     def public_key_der(self, key_id: str) -> bytes:

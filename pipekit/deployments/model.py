@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from pipekit.gitops.refs import reference
+
 
 @dataclass(slots=True)
 class Deployment:
@@ -32,12 +34,7 @@ class Deployment:
 
     @property
     def reference(self) -> str:
-        ref = self.image or self.service
-        if self.tag:
-            ref += f":{self.tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
+        return reference(self.image or self.service, self.tag, self.digest)
 
     @property
     def version(self) -> str:

@@ -11,6 +11,11 @@ DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
+def reference(name: str, tag: str | None, digest: str | None) -> str:
+    """``name[:tag][@digest]``."""
+    return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
 @dataclass
 class ImageRef:
     """One ``images:`` entry (or the wanted values for one)."""
@@ -24,12 +29,7 @@ class ImageRef:
     @property
     def reference(self) -> str:
         """The image reference kustomize renders: ``name[:tag][@digest]``."""
-        ref = self.new_name or self.name
-        if self.new_tag:
-            ref += f":{self.new_tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
+        return reference(self.new_name or self.name, self.new_tag, self.digest)
 
     @property
     def version(self) -> str:

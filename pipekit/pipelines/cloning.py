@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from pipekit.core import process
@@ -38,6 +39,12 @@ def git_env(host_env: Mapping[str, str], home: Path) -> dict[str, str]:
     }
 
 
+def _git(dest: Path, env: Mapping[str, str], *args: str) -> process.Result:
+    return process.run(
+        ["git", "-C", str(dest), "-c", "gc.auto=0", *args], env=env, timeout=TIMEOUT_S, error=CheckFailed
+    )
+
+
 def make(
     repo: Path,
     commit: str,
@@ -52,12 +59,7 @@ def make(
     if not settings.enabled:
         return "clone: disabled (clone: enabled: false)"
     url = repo.resolve().as_uri()
-
-    def git(*args: str) -> process.Result:
-        return process.run(
-            ["git", "-C", str(dest), "-c", "gc.auto=0", *args], env=env, timeout=TIMEOUT_S, error=CheckFailed
-        )
-
+    git = partial(_git, dest, env)
     depth = [f"--depth={settings.depth}"] if settings.depth else []
     git("init", "-q")
     with (dest / ".git" / "config").open(
@@ -138,12 +140,7 @@ class Seeds:
                 )
         seed, line = self._made[key]
         shutil.copytree(seed / ".git", dest / ".git", symlinks=True, copy_function=_link_objects)
-        process.run(
-            ["git", "-C", str(dest), "-c", "gc.auto=0", "reset", "-q", "--hard"],
-            env=env,
-            timeout=TIMEOUT_S,
-            error=CheckFailed,
-        )
+        _git(dest, env, "reset", "-q", "--hard")
         return line
 
     def remove(self) -> None:

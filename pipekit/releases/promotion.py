@@ -62,18 +62,8 @@ class PromotionNotes:
     ) -> ServiceChange:
         """What promoting ``new`` over ``old`` brings (asked again after a push race: answered once)."""
         key = (service, old.reference if old else "", new.reference)
-        if key not in self._known:
-            self._known[key] = self._change(service, old, new, old_source, new_source)
-        return self._known[key]
-
-    def _change(
-        self,
-        service: str,
-        old: ImageRef | None,
-        new: ImageRef,
-        old_source: str | None,
-        new_source: str | None,
-    ) -> ServiceChange:
+        if key in self._known:
+            return self._known[key]
         change = ServiceChange(
             service=service, state=UNKNOWN, source=side(new, new_source), target=side(old, old_source)
         )
@@ -95,6 +85,7 @@ class PromotionNotes:
             walk.walk_into(
                 change, old_source, new_source, self.repos, projects=self.projects, limit=self.limit
             )
+        self._known[key] = change
         return change
 
     def body(self, changes: Sequence[ServiceChange]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Reader, arr, obj, sub, text
+from pipekit.reports.readers.interface import Reader, arr, each, obj, sub, text
 
 SEVERITY = {
     "critical": "critical",
@@ -36,12 +36,10 @@ class DependencyCheckReader(Reader):
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
         out: list[fm.Finding] = []
-        for d, raw_dep in enumerate(arr(root, "dependencies", "$")):
-            dwhere = f"$.dependencies[{d}]"
-            dep = obj(raw_dep, dwhere)
+        for dwhere, dep in each(root, "dependencies"):
             purl = None
-            for p, pkg in enumerate(arr(dep, "packages", dwhere)):
-                pid = text(obj(pkg, f"{dwhere}.packages[{p}]"), "id", dwhere)
+            for _at, pkg in each(dep, "packages", dwhere):
+                pid = text(pkg, "id", dwhere)
                 if pid and pid.startswith("pkg:"):
                     purl = pid
                     break
@@ -49,9 +47,7 @@ class DependencyCheckReader(Reader):
             version = fm.purl_version(purl)
             path = text(dep, "filePath", dwhere) or text(dep, "fileName", dwhere)
             for key in ("vulnerabilities", "suppressedVulnerabilities"):
-                for v, raw in enumerate(arr(dep, key, dwhere)):
-                    where = f"{dwhere}.{key}[{v}]"
-                    vuln = obj(raw, where)
+                for where, vuln in each(dep, key, dwhere):
                     vid = text(vuln, "name", where) or "DEPCHECK-UNKNOWN"
                     sev = SEVERITY.get((text(vuln, "severity", where) or "").lower())
                     if sev is None:

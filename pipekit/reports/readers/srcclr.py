@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Malformed, Reader, arr, obj, sub, text
+from pipekit.reports.readers.interface import Malformed, Reader, arr, each, obj, sub, text
 
 
 def _pointer(doc: Any, ref: str, where: str) -> Any:
@@ -37,12 +37,8 @@ class SrcClrReader(Reader):
     def read(self, doc: Any) -> list[fm.Finding]:
         root = obj(doc, "$")
         out: list[fm.Finding] = []
-        for r, raw_record in enumerate(arr(root, "records", "$")):
-            rwhere = f"$.records[{r}]"
-            record = obj(raw_record, rwhere)
-            for v, raw in enumerate(arr(record, "vulnerabilities", rwhere)):
-                where = f"{rwhere}.vulnerabilities[{v}]"
-                vuln = obj(raw, where)
+        for rwhere, record in each(root, "records"):
+            for where, vuln in each(record, "vulnerabilities", rwhere):
                 score = fm.parse_score(vuln.get("cvss3Score")) or fm.parse_score(vuln.get("cvssScore"))
                 severity = fm.from_score(score) or "medium"
                 cve = text(vuln, "cve", where)

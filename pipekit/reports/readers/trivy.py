@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipekit.reports import findings as fm
-from pipekit.reports.readers.interface import Reader, arr, integer, obj, sub, text
+from pipekit.reports.readers.interface import Reader, arr, each, integer, obj, sub, text
 
 SEVERITY = {"CRITICAL": "critical", "HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNKNOWN": "medium"}
 
@@ -32,13 +32,9 @@ class TrivyReader(Reader):
         root = obj(doc, "$")
         out: list[fm.Finding] = []
         sast: list[tuple[fm.Finding, str]] = []
-        for r, raw_result in enumerate(arr(root, "Results", "$")):
-            rwhere = f"$.Results[{r}]"
-            result = obj(raw_result, rwhere)
+        for rwhere, result in each(root, "Results"):
             target = text(result, "Target", rwhere)
-            for v, raw in enumerate(arr(result, "Vulnerabilities", rwhere)):
-                where = f"{rwhere}.Vulnerabilities[{v}]"
-                vuln = obj(raw, where)
+            for where, vuln in each(result, "Vulnerabilities", rwhere):
                 vid = text(vuln, "VulnerabilityID", where) or "TRIVY-UNKNOWN"
                 purl = text(sub(vuln, "PkgIdentifier", where), "PURL", f"{where}.PkgIdentifier")
                 name = text(vuln, "PkgName", where)
@@ -60,9 +56,7 @@ class TrivyReader(Reader):
                 )
                 f.fingerprint = fm.sca_fingerprint(vid, package, version)
                 out.append(f)
-            for m, raw in enumerate(arr(result, "Misconfigurations", rwhere)):
-                where = f"{rwhere}.Misconfigurations[{m}]"
-                mis = obj(raw, where)
+            for where, mis in each(result, "Misconfigurations", rwhere):
                 if (text(mis, "Status", where) or "FAIL").upper() != "FAIL":
                     continue
                 rule = text(mis, "AVDID", where) or text(mis, "ID", where) or "trivy-misconfig"
@@ -77,9 +71,7 @@ class TrivyReader(Reader):
                     line=integer(cause, "StartLine", f"{where}.CauseMetadata"),
                 )
                 sast.append((f, text(cause, "Resource", where) or text(mis, "Message", where) or ""))
-            for s, raw in enumerate(arr(result, "Secrets", rwhere)):
-                where = f"{rwhere}.Secrets[{s}]"
-                sec = obj(raw, where)
+            for where, sec in each(result, "Secrets", rwhere):
                 rule = text(sec, "RuleID", where) or "trivy-secret"
                 f = fm.new(
                     self.tool,
