@@ -59,11 +59,19 @@ class Auth:
 class ArgoCDStandIn(ServedStandIn):
     """``with ArgoCDStandIn() as argo: argo.add_app("orders-dev", revision=SHA); argo.url ...``"""
 
-    def __init__(self, *, port: int = 0, tls: tuple[str, str] | None = None, **settings: Any) -> None:
-        """``settings``: those :meth:`reset` takes (token, users, auth, root_path)."""
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        token: str | None = None,
+        users: dict[str, str] | None = None,
+        auth: bool = True,
+        root_path: str = "",
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.cond = threading.Condition()
         self.stopping = threading.Event()
-        self.reset(**settings)
+        self.reset(token=token, users=users, auth=auth, root_path=root_path)
         self.tls = tls is not None  # (certfile, keyfile): serve https, e.g. to check --insecure
         self._serve_on(_Handler, "argocd-standin", port=port, tls=tls)
 
