@@ -89,10 +89,17 @@ class Rollout:
 
         return act
 
-    def start(self, **options: Any) -> None:
-        """Play the update to the next revision (:meth:`steps`, with these options) in the stand-in's
-        background thread."""
-        self.kube.play(self.steps(**options))
+    def start(
+        self,
+        *,
+        step: float = 0.05,
+        linger: float = 0.0,
+        stall: bool = False,
+        waiting: tuple[str, str] | None = None,
+        image: str | None = None,
+    ) -> None:
+        """Play the update to the next revision in the stand-in's background thread."""
+        self.kube.play(self.steps(step=step, linger=linger, stall=stall, waiting=waiting, image=image))
 
     def steps(
         self,
