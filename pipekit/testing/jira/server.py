@@ -60,10 +60,31 @@ class Fault:
 class JiraStandIn(ServedStandIn):
     """A threaded HTTP server (port 0 = any free port). Credentials left None accept anything."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **settings: Any) -> None:
-        """``settings``: those :meth:`reset` takes (deployment, credentials, paging, log)."""
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        deployment: str = "cloud",
+        email: str | None = None,
+        token: str | None = None,
+        pat: str | None = None,
+        cloud_id: str | None = None,
+        scoped: bool = False,
+        max_results: int = 100,
+        log: Any = None,
+    ) -> None:
         self._lock = threading.Lock()
-        self.reset(**settings)
+        self.reset(
+            deployment=deployment,
+            email=email,
+            token=token,
+            pat=pat,
+            cloud_id=cloud_id,
+            scoped=scoped,
+            max_results=max_results,
+            log=log,
+        )
         self._serve_on(
             handing_to(self._handle, "GET", "POST"), "jira-standin", host, port, poll_interval=0.05
         )
