@@ -142,7 +142,8 @@ PROBES: dict[str, Probe] = {
     "skopeo": Probe("skopeo", ("--version",), _word_after(r"skopeo version ")),
     "python3": Probe("python3", ("--version",), _word_after(r"Python ")),
     "docker": Probe("docker", ("--version",), parse_docker),
-    "semgrep": Probe("semgrep", ("--version",), _word_after(r"^")),
+    # --disable-version-check: offline, semgrep --version waits ~24 s for semgrep.dev before answering
+    "semgrep": Probe("semgrep", ("--version", "--disable-version-check"), _word_after(r"^")),
     "trivy": Probe("trivy", ("--version",), _word_after(r"^Version: ")),
 }
 # manifest tool name -> probe name, where they differ

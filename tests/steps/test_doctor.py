@@ -264,6 +264,21 @@ def test_python_yq_wrapper_is_the_wrong_tool():
     assert go.version == "4.47.2" and go.wrong_tool is None
 
 
+def test_semgrep_probe_does_not_wait_for_semgrep_dev():
+    # The real semgrep (tests/scanners.txt), offline as this machine is: a plain `semgrep --version`
+    # waits about 24 s for its version check before answering; the probe turns the check off.
+    import time
+
+    semgrep = shutil.which("semgrep") or str(REPO_ROOT / ".venv" / "bin" / "semgrep")
+    expected = subprocess.run(
+        [semgrep, "--version", "--disable-version-check"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    started = time.monotonic()
+    reading = tools.read(tools.PROBES["semgrep"], semgrep)
+    assert reading.version == expected
+    assert time.monotonic() - started < 10
+
+
 def test_this_machines_yq_is_reported_as_the_wrong_tool():
     reading = tools.read(tools.PROBES["yq"])
     assert reading.wrong_tool and "Python yq wrapper" in reading.wrong_tool
