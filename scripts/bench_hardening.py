@@ -25,16 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipekit.testing.serving import ThreadServer  # noqa: E402
+from pipekit.testing.serving import canned  # noqa: E402
 from pipekit.testing.trickle import Trickle  # noqa: E402
 
 EMAIL, TOKEN = "bench@example.com", "bench-token-0123456789"
@@ -84,33 +82,6 @@ def run(
         "exit": None if stopped else proc.returncode,
         "said": err.strip().splitlines()[-1][:160] if err.strip() else "",
     }
-
-
-@contextmanager
-def canned(answer: Callable[[BaseHTTPRequestHandler], tuple[int, bytes]]) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _reply(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = answer(self)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = _reply  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "bench-canned")
-    server.serve()
-    try:
-        yield f"http://127.0.0.1:{server.server.server_address[1]}"
-    finally:
-        server.halt()
 
 
 def jira_env(url: str) -> dict[str, str]:

@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -192,6 +193,27 @@ def handing_to(
     for method in methods:
         setattr(Handler, f"do_{method}", lambda handler: answer(handler))
     return Handler
+
+
+@contextmanager
+def canned(answer: Callable[[QuietHandler], tuple[int, Any]], name: str = "canned") -> Iterator[str]:
+    """A server on 127.0.0.1 (its URL yielded) answering every GET, POST and PUT with ``answer(handler)``:
+    a status and a body, sent as it is when ``bytes``, else as JSON; the request's body is read first."""
+
+    def reply(handler: QuietHandler) -> None:
+        handler.read_body()
+        status, body = answer(handler)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        handler.reply(status, data, {"Content-Type": "application/json"})
+
+    server = ThreadServer(
+        ThreadingHTTPServer(("127.0.0.1", 0), handing_to(reply, "GET", "POST", "PUT")), name
+    )
+    server.serve()
+    try:
+        yield f"http://127.0.0.1:{server.server.server_address[1]}"
+    finally:
+        server.halt()
 
 
 T = TypeVar("T", bound="ServedStandIn")

@@ -3,50 +3,18 @@ Basic credentials echoed back, control characters in keys and summaries (issue 2
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from pipekit.clients.jira import DATACENTER, JiraClient
 from pipekit.core.errors import ExternalError
-from pipekit.testing.serving import ThreadServer
+from pipekit.testing.serving import canned
 from tests.conftest import run_pipekit
 
 EMAIL, TOKEN = "ci@example.com", "jira-token-0123456789"
-
-
-@contextmanager
-def canned(answer: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]) -> Iterator[str]:
-    """A server on 127.0.0.1 answering every request with ``answer(handler)`` as JSON."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            status, body = answer(self)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _reply  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "canned-jira")
-    server.serve()
-    try:
-        yield f"http://127.0.0.1:{server.server.server_address[1]}"
-    finally:
-        server.halt()
 
 
 @pytest.mark.slow

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +18,12 @@ import pytest
 from pipekit.clients import kubeconfig
 from pipekit.core.errors import BadInput
 from pipekit.kube import rollout
-from pipekit.testing.serving import ThreadServer
+from pipekit.testing.serving import canned
 from tests.conftest import run_pipekit
 
 
-@contextmanager
-def answering(status: int) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            body = json.dumps({"kind": "Status", "code": status, "message": f"canned {status}"}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "canned-kube")
-    server.serve()
-    try:
-        yield f"http://127.0.0.1:{server.server.server_address[1]}"
-    finally:
-        server.halt()
+def answering(status: int) -> AbstractContextManager[str]:
+    return canned(lambda _h: (status, {"kind": "Status", "code": status, "message": f"canned {status}"}))
 
 
 def write_kubeconfig(path: Path, server: str, user: dict[str, Any]) -> Path:
