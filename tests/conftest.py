@@ -62,6 +62,20 @@ def load_schema(name: str) -> dict:
     return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
 
 
+def self_signed_cert(folder: Path, *dns_names: str) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (and ``dns_names``) made by openssl in ``folder``: (cert, key) paths."""
+    names = ",".join(["IP:127.0.0.1", *(f"DNS:{n}" for n in dns_names)])
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", f"subjectAltName={names}"],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
 def git(*args: str, cwd: Path) -> str:
     out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
     return out.stdout.strip()

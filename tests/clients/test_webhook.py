@@ -16,7 +16,7 @@ import pytest
 from pipekit.clients.webhook import Policy, _proxy_for, post_json
 from pipekit.core.errors import BadInput, ExternalError
 from pipekit.testing.sink import WebhookSink
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, self_signed_cert
 
 PROXIED_HOST = "webhook.example.test"  # only the proxy stand-in knows where this is
 FAST = Policy(connect_timeout=1, read_timeout=1, attempts=2, total_timeout=5, backoff=0.05, max_backoff=0.1)
@@ -25,32 +25,7 @@ FAST = Policy(connect_timeout=1, read_timeout=1, attempts=2, total_timeout=5, ba
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 made by openssl for this test run."""
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(d / "key.pem"),
-            "-out",
-            str(d / "cert.pem"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            f"subjectAltName=IP:127.0.0.1,DNS:{PROXIED_HOST}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(d / "cert.pem"), str(d / "key.pem")
+    return self_signed_cert(tmp_path_factory.mktemp("tls"), PROXIED_HOST)
 
 
 def one_shot_server(answer: bytes) -> tuple[int, threading.Thread]:

@@ -19,38 +19,15 @@ from pipekit.kube.targets import Target, parse
 from pipekit.kube.wait import Waiter
 from pipekit.testing.kubernetes import KubernetesStandIn, Rollout
 from pipekit.testing.kubernetes import objects as o
+from tests.conftest import self_signed_cert
 
 NS = "shop"
 
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(d / "key.pem"),
-            "-out",
-            str(d / "cert.pem"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(d / "cert.pem"), str(d / "key.pem")
+    """A self-signed certificate for 127.0.0.1 made by openssl for this test run."""
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pipekit.core.runrecord import RunRecord
 from pipekit.core.step import StepContext
 from pipekit.testing.argocd import ArgoCDStandIn
 from pipekit.wait_for_argocd import WaitOptions, run
+from tests.conftest import self_signed_cert
 
 E = "5f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 OLD = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -453,30 +454,7 @@ def test_threads_end_after_the_wait(argo, ctx):
 
 @pytest.mark.slow
 def test_tls_needs_a_trusted_certificate_unless_insecure(tmp_path, ctx):
-    import subprocess
-
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-days",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with ArgoCDStandIn(tls=(str(cert), str(key))) as argo:
+    with ArgoCDStandIn(tls=self_signed_cert(tmp_path)) as argo:
         argo.add_app("orders-dev", revision=E)
         with pytest.raises(ExternalError, match="SSLError"):
             run(opts(argo, plaintext=False, unreachable_after=1.0), ctx)
